@@ -1,0 +1,40 @@
+// Layer order of DESIGN.md: a folder of src/ imports only from folders listed above it.
+const layers = [
+  'core', 'telemetry', 'resilience', 'store', 'messaging', 'security', 'context',
+  'models', 'agents', 'runtimes', 'registry', 'workflows', 'orchestrator', 'server',
+  'dashboard', 'cli',
+]
+
+const layerRules = layers.map((layer, i) => ({
+  name: `layer-order-${layer}`,
+  comment: `src/${layer} may import only from layers above it in DESIGN.md (${layers.slice(0, i).join(', ') || 'none'}).`,
+  severity: 'error',
+  from: { path: `^src/${layer}/` },
+  to: { path: `^src/(${layers.slice(i + 1).join('|') || '__none__'})/` },
+}))
+
+module.exports = {
+  forbidden: [
+    ...layerRules,
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Circular imports hide a missing layer.',
+      from: {},
+      to: { circular: true, dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-import-of-entry',
+      severity: 'error',
+      comment: 'Only users import the public entry points; inside src/, import the module itself.',
+      from: { path: '^src/.+/' },
+      to: { path: '^src/(index|testing)\\.ts$' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+}

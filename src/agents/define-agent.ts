@@ -1,0 +1,124 @@
+import { z } from 'zod'
+import { FlotillaError } from '../core/errors.js'
+import type { AgentContext } from './context.js'
+
+/** A zod schema of any type. */
+export type Schema<T = unknown> = z.ZodType<T>
+
+/** What a handler may return. */
+export type MaybePromise<T> = T | Promise<T>
+
+/** The configuration given to {@link defineAgent}. */
+export interface AgentConfig<I, O> {
+  /** Unique name, e.g. `scanner`. Lowercase letters, digits, `-`, `_`, `.`. */
+  name: string
+  /** Semantic version. @default "1.0.0" */
+  version?: string
+  /** What the agent can do; tasks may ask for a capability instead of a name. @default [] */
+  capabilities?: readonly string[]
+  /** Free labels for discovery. @default [] */
+  tags?: readonly string[]
+  /** One-line description. */
+  description?: string
+  /** Schema of the input; the handler's input type is inferred from it. */
+  input?: Schema<I>
+  /** Schema of the output; output failing it fails the task with `AGENT_OUTPUT_INVALID`. */
+  output?: Schema<O>
+  /** Most executions one instance runs at once. @default Infinity */
+  maxConcurrency?: number
+  /** The work itself. */
+  handler: (input: I, ctx: AgentContext) => MaybePromise<O>
+  /** Runs once when an instance starts; throw to refuse to start. */
+  initialize?: () => MaybePromise<void>
+  /** Reports the instance's health; a throw or `false` counts as unhealthy. */
+  healthCheck?: () => MaybePromise<boolean | { healthy: boolean; detail?: string }>
+}
+
+/** A validated, complete agent definition, as returned by {@link defineAgent}. */
+export interface AgentDefinition<I = unknown, O = unknown> {
+  readonly kind: 'flotilla.agent'
+  readonly name: string
+  readonly version: string
+  readonly capabilities: readonly string[]
+  readonly tags: readonly string[]
+  readonly description: string | undefined
+  readonly input: Schema<I> | undefined
+  readonly output: Schema<O> | undefined
+  readonly maxConcurrency: number
+  readonly handler: (input: I, ctx: AgentContext) => MaybePromise<O>
+  readonly initialize: (() => MaybePromise<void>) | undefined
+  readonly healthCheck: (() => MaybePromise<boolean | { healthy: boolean; detail?: string }>) | undefined
+}
+
+/**
+ * Any agent definition, whatever its input and output types: what registries
+ * and workflows store. Its handler is called with input already validated.
+ */
+export interface AnyAgentDefinition extends Omit<AgentDefinition<unknown, unknown>, 'handler'> {
+  readonly handler: (input: never, ctx: AgentContext) => MaybePromise<unknown>
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i
+const VERSION = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$/
+
+function invalid(name: string, what: string): never {
+  throw new FlotillaError('AGENT_INVALID', `Agent "${name}": ${what}.`, { details: { agent: name } })
+}
+
+/**
+ * Defines an agent. The handler's `input` type is inferred from the `input`
+ * schema, and its return type is checked against the `output` schema.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod'
+ * const upper = defineAgent({
+ *   name: 'upper',
+ *   capabilities: ['text'],
+ *   input: z.object({ text: z.string() }),
+ *   handler: async ({ text }) => ({ text: text.toUpperCase() }),
+ * })
+ * ```
+ */
+export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>): AgentDefinition<I, O> {
+  if (typeof config !== 'object' || config === null) throw new FlotillaError('AGENT_INVALID', 'defineAgent needs a configuration object.')
+  const name = config.name
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    invalid(String(name), 'the name must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit')
+  }
+  const version = config.version ?? '1.0.0'
+  if (typeof version !== 'string' || !VERSION.test(version)) invalid(name, `version "${String(version)}" is not a semantic version like 1.2.0`)
+  if (typeof config.handler !== 'function') invalid(name, 'handler must be a function (input, ctx) => output')
+  const maxConcurrency = config.maxConcurrency ?? Infinity
+  if (typeof maxConcurrency !== 'number' || !(maxConcurrency >= 1)) invalid(name, 'maxConcurrency must be a number ≥ 1')
+  for (const key of ['input', 'output'] as const) {
+    const s = config[key]
+    if (s !== undefined && (typeof s !== 'object' || s === null || typeof (s as { safeParse?: unknown }).safeParse !== 'function')) {
+      invalid(name, `${key} must be a zod schema`)
+    }
+  }
+  const list = (v: readonly string[] | undefined, what: string): readonly string[] => {
+    if (v === undefined) return []
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) invalid(name, `${what} must be a list of non-empty strings`)
+    return Object.freeze([...v])
+  }
+  return Object.freeze({
+    kind: 'flotilla.agent' as const,
+    name,
+    version,
+    capabilities: list(config.capabilities, 'capabilities'),
+    tags: list(config.tags, 'tags'),
+    description: config.description,
+    input: config.input,
+    output: config.output,
+    maxConcurrency,
+    handler: config.handler,
+    initialize: config.initialize,
+    healthCheck: config.healthCheck,
+  })
+}
+
+/** True when `value` is an agent definition made by {@link defineAgent}. */
+export function isAgentDefinition(value: unknown): value is AnyAgentDefinition {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'flotilla.agent'
+}

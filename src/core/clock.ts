@@ -1,0 +1,37 @@
+/** An opaque handle to a scheduled timer. */
+export type TimerHandle = { readonly __timer: true } | NodeJS.Timeout
+
+/**
+ * Time as Flotilla sees it. Inject a fake one in tests (see `FakeClock` in
+ * `flotilla/testing`) so that retries, timeouts and circuit breakers run
+ * without sleeping.
+ */
+export interface Clock {
+  /** Milliseconds, monotonic, with sub-millisecond precision where available. */
+  now(): number
+  /** Wall-clock milliseconds since the epoch, for records and logs. */
+  wallNow(): number
+  /** Runs `fn` after `ms` milliseconds. */
+  setTimeout(fn: () => void, ms: number): TimerHandle
+  /** Cancels a timer from {@link Clock.setTimeout}. */
+  clearTimeout(handle: TimerHandle): void
+}
+
+/**
+ * The real clock: `performance.now()`, `Date.now()` and Node timers.
+ *
+ * @example
+ * ```ts
+ * const started = systemClock.now()
+ * ```
+ */
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms)
+    t.unref?.()
+    return t
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+}

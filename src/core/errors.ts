@@ -1,0 +1,164 @@
+/**
+ * The one table of error codes: every {@link FlotillaError} carries a code from
+ * here, with the HTTP status a server maps it to and whether retrying can help.
+ * `docs/errors.md` lists exactly these codes (a test keeps them equal).
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, retryable: false, description: 'An input, option or argument failed validation; the message names the field.' },
+  CLI_USAGE: { status: 400, retryable: false, description: 'A command-line argument is missing, unknown or malformed.' },
+  FILE_NOT_FOUND: { status: 404, retryable: false, description: 'A file or folder named in a command or workflow does not exist.' },
+  MODULE_LOAD_FAILED: { status: 400, retryable: false, description: 'A module of agent definitions could not be imported or exports no agents.' },
+  WORKFLOW_INVALID: { status: 400, retryable: false, description: 'A workflow file or definition does not match the workflow schema.' },
+  WORKFLOW_CYCLE: { status: 400, retryable: false, description: 'The dependencies of a workflow form a cycle; the message gives its path.' },
+  WORKFLOW_DUPLICATE_TASK: { status: 400, retryable: false, description: 'Two tasks of one workflow share an id.' },
+  WORKFLOW_UNKNOWN_DEPENDENCY: { status: 400, retryable: false, description: 'A task depends on, or references the output of, a task that does not exist.' },
+  WORKFLOW_UNKNOWN_AGENT: { status: 400, retryable: false, description: 'A task names an agent (or fallback) that is not registered, or a capability no agent offers.' },
+  WORKFLOW_BAD_REFERENCE: { status: 400, retryable: false, description: 'An input reference or condition expression is malformed.' },
+  TEMPLATE_NOT_FOUND: { status: 404, retryable: false, description: 'No predefined workflow is registered under that name.' },
+  AGENT_INVALID: { status: 400, retryable: false, description: 'An agent definition is malformed (name, version, schemas, handler or limits).' },
+  AGENT_DUPLICATE: { status: 409, retryable: false, description: 'An agent with the same name and version is already registered.' },
+  AGENT_NOT_FOUND: { status: 404, retryable: false, description: 'No agent is registered under that name, version or capability.' },
+  AGENT_UNAVAILABLE: { status: 503, retryable: true, description: 'Every instance of the agent is failed or stopped; none can take work.' },
+  AGENT_INIT_FAILED: { status: 500, retryable: false, description: 'An agent instance failed its initialize hook.' },
+  AGENT_INPUT_INVALID: { status: 400, retryable: false, description: 'The input given to an agent fails its input schema.' },
+  AGENT_OUTPUT_INVALID: { status: 500, retryable: false, description: 'An agent returned output that fails its output schema.' },
+  CIRCUIT_OPEN: { status: 503, retryable: true, description: 'The circuit breaker of every eligible agent instance is open.' },
+  TASK_FAILED: { status: 500, retryable: true, description: 'A task handler threw or rejected.' },
+  TASK_NON_RETRYABLE: { status: 500, retryable: false, description: 'A task handler failed with an error marked non-retryable (nonRetryable(err)).' },
+  TASK_TIMEOUT: { status: 504, retryable: true, description: 'A task attempt did not settle within its timeoutMs.' },
+  TASK_CANCELLED: { status: 409, retryable: false, description: 'A task was cancelled with its run.' },
+  RUN_NOT_FOUND: { status: 404, retryable: false, description: 'No run with that id exists in the store.' },
+  RUN_STATE_INVALID: { status: 409, retryable: false, description: 'The run is not in a state that allows the operation (for example resuming a finished run).' },
+  STORE_CONFLICT: { status: 409, retryable: false, description: 'A store write conflicts with stored state (duplicate id, stale attempt).' },
+  STORE_UNAVAILABLE: { status: 503, retryable: true, description: 'The store could not be reached or refused the operation.' },
+  INTERNAL: { status: 500, retryable: false, description: 'An unexpected failure inside Flotilla; please report it.' },
+} as const satisfies Record<string, { status: number; retryable: boolean; description: string }>
+
+/** A stable error code from {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** JSON-safe detail values attached to an error. */
+export type ErrorDetails = Readonly<Record<string, unknown>>
+
+const BRAND = Symbol.for('flotilla.error')
+
+/** Options accepted by the {@link FlotillaError} constructor. */
+export interface FlotillaErrorOptions {
+  /** JSON-safe facts about the failure (field names, ids, limits). */
+  details?: ErrorDetails
+  /** The underlying error, if any. */
+  cause?: unknown
+  /** Overrides the table's retryable flag for this one error. */
+  retryable?: boolean
+}
+
+/**
+ * The one error type Flotilla throws. Recognise it with {@link isFlotillaError}
+ * (a brand that survives process boundaries and duplicate package copies),
+ * and branch on `code`, never on the message.
+ *
+ * @example
+ * ```ts
+ * throw new FlotillaError('AGENT_NOT_FOUND', 'No agent "scanner": register it before running.', { details: { agent: 'scanner' } })
+ * ```
+ */
+export class FlotillaError extends Error {
+  /** The stable code. */
+  readonly code: ErrorCode
+  /** HTTP status for this code. */
+  readonly status: number
+  /** Whether retrying the operation can succeed. */
+  readonly retryable: boolean
+  /** JSON-safe details. */
+  readonly details: ErrorDetails
+
+  constructor(code: ErrorCode, message: string, options: FlotillaErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'FlotillaError'
+    this.code = code
+    this.status = ERROR_CODES[code].status
+    this.retryable = options.retryable ?? ERROR_CODES[code].retryable
+    this.details = options.details ?? {}
+    Object.defineProperty(this, BRAND, { value: true })
+  }
+
+  /** A JSON-safe view: code, message, details, retryable. */
+  toJSON(): SerializedError {
+    return { code: this.code, message: this.message, details: this.details, retryable: this.retryable }
+  }
+}
+
+/** The JSON form of an error as stored and sent over the wire. */
+export interface SerializedError {
+  code: ErrorCode
+  message: string
+  details: ErrorDetails
+  retryable: boolean
+}
+
+/**
+ * True when `value` is a {@link FlotillaError} from any copy of the package.
+ *
+ * @example
+ * ```ts
+ * if (isFlotillaError(err) && err.code === 'TASK_TIMEOUT') retryLater()
+ * ```
+ */
+export function isFlotillaError(value: unknown): value is FlotillaError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true
+}
+
+/** True when `code` is one of the codes of the table. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code)
+}
+
+/**
+ * Turns anything thrown (an Error, a string, `undefined`…) into a
+ * {@link FlotillaError}, keeping an existing one as it is.
+ *
+ * @example
+ * ```ts
+ * const err = toFlotillaError(thrown, 'TASK_FAILED')
+ * ```
+ */
+export function toFlotillaError(value: unknown, fallbackCode: ErrorCode = 'INTERNAL'): FlotillaError {
+  if (isFlotillaError(value)) return value
+  if (value instanceof Error) {
+    return new FlotillaError(fallbackCode, value.message || value.name, { cause: value, details: { name: value.name } })
+  }
+  let text: string
+  try {
+    text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)
+  } catch {
+    text = String(value)
+  }
+  return new FlotillaError(fallbackCode, `A non-Error value was thrown: ${text}. Throw an Error instance so the failure keeps a stack.`, {
+    details: { thrownType: value === null ? 'null' : typeof value },
+  })
+}
+
+/**
+ * Marks an error as not worth retrying: a task whose handler throws the result
+ * fails at once with `TASK_NON_RETRYABLE`, whatever its retry policy says.
+ *
+ * @example
+ * ```ts
+ * if (!valid) throw nonRetryable(new Error('The document is not UTF-8'))
+ * ```
+ */
+export function nonRetryable(error: unknown): FlotillaError {
+  const message = error instanceof Error ? error.message : String(error)
+  return new FlotillaError('TASK_NON_RETRYABLE', message, { cause: error, retryable: false })
+}
+
+/** Serialises any error to the stored JSON form. */
+export function serializeError(value: unknown): SerializedError {
+  return toFlotillaError(value).toJSON()
+}
+
+/** Rebuilds a {@link FlotillaError} from its stored JSON form. */
+export function deserializeError(value: SerializedError): FlotillaError {
+  const code = isErrorCode(value.code) ? value.code : 'INTERNAL'
+  return new FlotillaError(code, value.message, { details: value.details, retryable: value.retryable })
+}

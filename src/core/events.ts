@@ -1,0 +1,81 @@
+import type { SerializedError } from './errors.js'
+import type { AgentId, RunId, TaskId } from './ids.js'
+import type { TaskState } from './states.js'
+
+/** Fields every event has. */
+export interface EventBase {
+  /** Wall-clock milliseconds since the epoch. */
+  at: number
+  runId: RunId
+}
+
+/** Progress of a run, as counts by task state, percentage and estimate. */
+export interface RunProgress {
+  /** Tasks in the workflow. */
+  total: number
+  /** Tasks in a final state. */
+  done: number
+  /** `done / total × 100`, rounded to one decimal. */
+  percent: number
+  /** Tasks per state. */
+  counts: Record<TaskState, number>
+  /** Milliseconds since the run started. */
+  elapsedMs: number
+  /** Estimated milliseconds to completion from observed task durations; `undefined` until one task finished. */
+  etaMs: number | undefined
+}
+
+/** A run was created and started. */
+export interface RunStartedEvent extends EventBase { type: 'run.started'; workflow: string; tasks: number }
+/** A paused run. */
+export interface RunPausedEvent extends EventBase { type: 'run.paused' }
+/** A resumed run. */
+export interface RunResumedEvent extends EventBase { type: 'run.resumed' }
+/** A run finished with every required task succeeded. */
+export interface RunSucceededEvent extends EventBase { type: 'run.succeeded'; durationMs: number }
+/** A run finished because a task failed. */
+export interface RunFailedEvent extends EventBase { type: 'run.failed'; durationMs: number; error: SerializedError }
+/** A run was cancelled. */
+export interface RunCancelledEvent extends EventBase { type: 'run.cancelled'; durationMs: number; reason: string }
+/** Periodic progress of a run (throttled; always sent once at the end). */
+export interface RunProgressEvent extends EventBase { type: 'run.progress'; progress: RunProgress }
+/** A task attempt started on an agent instance. */
+export interface TaskStartedEvent extends EventBase { type: 'task.started'; taskId: TaskId; attempt: number; agent: string; instanceId: AgentId }
+/** A handler reported progress through `ctx.progress`. */
+export interface TaskProgressEvent extends EventBase { type: 'task.progress'; taskId: TaskId; attempt: number; fraction: number; note: string | undefined }
+/** A task attempt failed and will be retried after `delayMs`. */
+export interface TaskRetryingEvent extends EventBase { type: 'task.retrying'; taskId: TaskId; attempt: number; delayMs: number; error: SerializedError }
+/** A task succeeded. */
+export interface TaskSucceededEvent extends EventBase { type: 'task.succeeded'; taskId: TaskId; attempt: number; durationMs: number }
+/** A task failed for good (retries and fallback exhausted). */
+export interface TaskFailedEvent extends EventBase { type: 'task.failed'; taskId: TaskId; attempt: number; error: SerializedError; tolerated: boolean }
+/** A task was skipped because its condition was false. */
+export interface TaskSkippedEvent extends EventBase { type: 'task.skipped'; taskId: TaskId; reason: string }
+/** A task was cancelled (its run was cancelled or failed). */
+export interface TaskCancelledEvent extends EventBase { type: 'task.cancelled'; taskId: TaskId; reason: string }
+/** A line a handler logged through `ctx.log`. */
+export interface TaskLogEvent extends EventBase { type: 'task.log'; taskId: TaskId; level: 'debug' | 'info' | 'warn' | 'error'; message: string; data?: unknown }
+
+/** Every event Flotilla emits, discriminated on `type`. */
+export type FlotillaEvent =
+  | RunStartedEvent
+  | RunPausedEvent
+  | RunResumedEvent
+  | RunSucceededEvent
+  | RunFailedEvent
+  | RunCancelledEvent
+  | RunProgressEvent
+  | TaskStartedEvent
+  | TaskProgressEvent
+  | TaskRetryingEvent
+  | TaskSucceededEvent
+  | TaskFailedEvent
+  | TaskSkippedEvent
+  | TaskCancelledEvent
+  | TaskLogEvent
+
+/** The `type` of any {@link FlotillaEvent}. */
+export type FlotillaEventType = FlotillaEvent['type']
+
+/** The event of one given type. */
+export type EventOf<T extends FlotillaEventType> = Extract<FlotillaEvent, { type: T }>
