@@ -1,4 +1,4 @@
-import { z } from 'zod'
+import type { z } from 'zod'
 import { FlotillaError } from '../core/errors.js'
 import type { AgentContext } from './context.js'
 

@@ -1,0 +1,60 @@
+/**
+ * Flotilla: run teams of AI agents. The public API; every export is named
+ * here (test/index.test.ts pins the list).
+ *
+ * @packageDocumentation
+ */
+export { ERROR_CODES, FlotillaError, isFlotillaError, isErrorCode, toFlotillaError, nonRetryable, serializeError, deserializeError } from './core/errors.js'
+export type { ErrorCode, ErrorDetails, FlotillaErrorOptions, SerializedError } from './core/errors.js'
+export { newRunId, newAgentId, asRunId, asTaskId, asAgentId } from './core/ids.js'
+export type { Brand, RunId, TaskId, AgentId } from './core/ids.js'
+export { systemClock } from './core/clock.js'
+export type { Clock, TimerHandle } from './core/clock.js'
+export { PRIORITIES, RUN_STATES, TASK_STATES, isFinalRunState, isFinalTaskState } from './core/states.js'
+export type { Priority, RunState, TaskState } from './core/states.js'
+export type {
+  FlotillaEvent, FlotillaEventType, EventOf, EventBase, RunProgress,
+  RunStartedEvent, RunPausedEvent, RunResumedEvent, RunSucceededEvent, RunFailedEvent, RunCancelledEvent, RunProgressEvent,
+  TaskStartedEvent, TaskProgressEvent, TaskRetryingEvent, TaskSucceededEvent, TaskFailedEvent, TaskSkippedEvent, TaskCancelledEvent, TaskLogEvent,
+} from './core/events.js'
+
+export { DEFAULT_RETRY_POLICY, resolveRetryPolicy, backoffDelay, shouldRetry } from './resilience/retry.js'
+export type { RetryPolicy, RetryOptions } from './resilience/retry.js'
+export { CircuitBreaker } from './resilience/circuit-breaker.js'
+export type { CircuitBreakerOptions, CircuitState } from './resilience/circuit-breaker.js'
+export { createDeadline } from './resilience/deadline.js'
+export type { Deadline } from './resilience/deadline.js'
+
+export { MemoryStore } from './store/memory/memory-store.js'
+export type { Store, RunStore, EventLog } from './store/store.js'
+export type { RunRecord, TaskRecord, StoredEvent, StoreOp, StoreBatch, RunFilter } from './store/records.js'
+
+export { defineAgent, isAgentDefinition } from './agents/define-agent.js'
+export type { AgentConfig, AgentDefinition, AnyAgentDefinition, Schema, MaybePromise } from './agents/define-agent.js'
+export type { AgentContext, AgentLogger, LogLevel } from './agents/context.js'
+export { AgentMetrics } from './agents/agent-metrics.js'
+export type { AgentMetricsSnapshot } from './agents/agent-metrics.js'
+
+export { Registry } from './registry/registry.js'
+export type { RegistryOptions, RegisterOptions } from './registry/registry.js'
+export { AgentInstance } from './registry/agent-instance.js'
+export type { AgentInstanceState, AgentInstanceSnapshot, HealthReport } from './registry/agent-instance.js'
+export { AgentPool } from './registry/agent-pool.js'
+export type { AgentSelector, AcquireResult } from './registry/agent-pool.js'
+export { LOAD_BALANCING_STRATEGIES } from './registry/load-balancer.js'
+export type { LoadBalancingStrategy } from './registry/load-balancer.js'
+export type { AgentVersionMetrics } from './registry/version-metrics.js'
+
+export { workflow, WorkflowBuilder, ref, inputRef } from './workflows/builder.js'
+export type { TaskOptions } from './workflows/builder.js'
+export { compileWorkflow } from './workflows/compile.js'
+export type { Workflow, CompiledTask } from './workflows/compile.js'
+export { workflowSpecSchema, taskSpecSchema, workflowJsonSchema } from './workflows/spec.js'
+export type { WorkflowSpec, TaskSpec, InputSpec, RefSpec } from './workflows/spec.js'
+export { parseWorkflow, loadWorkflowFile } from './workflows/load.js'
+export { RunResult } from './workflows/results.js'
+export type { TaskResult, RunSummary, AgentContribution } from './workflows/results.js'
+
+export { Orchestrator } from './orchestrator/orchestrator.js'
+export type { RunOptions, RunHandle } from './orchestrator/orchestrator.js'
+export type { OrchestratorOptions } from './orchestrator/options.js'

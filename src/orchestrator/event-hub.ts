@@ -1,0 +1,52 @@
+import type { FlotillaEvent } from '../core/events.js'
+
+/** An event listener. */
+export type Listener<E> = (event: E) => void
+
+/**
+ * Fans stored events out to listeners by type, `*`, and run id. A listener
+ * that throws does not stop the others (its error is reported on stderr).
+ */
+export class EventHub {
+  private readonly byType = new Map<string, Set<Listener<FlotillaEvent>>>()
+  private readonly byRun = new Map<string, Listener<FlotillaEvent>>()
+  private count = 0
+
+  on(type: string, listener: Listener<FlotillaEvent>): () => void {
+    let set = this.byType.get(type)
+    if (!set) this.byType.set(type, (set = new Set()))
+    set.add(listener)
+    this.count++
+    return () => {
+      if (set.delete(listener)) this.count--
+    }
+  }
+
+  onRun(runId: string, listener: Listener<FlotillaEvent>): () => void {
+    this.byRun.set(runId, listener)
+    this.count++
+    return () => {
+      if (this.byRun.delete(runId)) this.count--
+    }
+  }
+
+  deliver(events: readonly FlotillaEvent[]): void {
+    if (this.count === 0) return
+    const all = this.byType.get('*')
+    for (const e of events) {
+      const typed = this.byType.get(e.type)
+      if (typed) for (const l of typed) call(l, e)
+      if (all) for (const l of all) call(l, e)
+      const run = this.byRun.get(e.runId)
+      if (run) call(run, e)
+    }
+  }
+}
+
+function call(listener: Listener<FlotillaEvent>, event: FlotillaEvent): void {
+  try {
+    listener(event)
+  } catch (e) {
+    process.stderr.write(`flotilla: an event listener threw on ${event.type}: ${(e as Error)?.message ?? String(e)}\n`)
+  }
+}

@@ -1,0 +1,66 @@
+import { z } from 'zod'
+import type { Clock } from '../core/clock.js'
+import { FlotillaError } from '../core/errors.js'
+import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js'
+import type { LoadBalancingStrategy } from '../registry/load-balancer.js'
+import type { Store } from '../store/store.js'
+
+/** Options of the {@link Orchestrator}. */
+export interface OrchestratorOptions {
+  /** Where runs are stored. @default a new MemoryStore */
+  store?: Store
+  /** Time source; inject a FakeClock in tests. @default systemClock */
+  clock?: Clock
+  /** Most task attempts executing at once across all runs. @default Infinity */
+  concurrency?: number
+  /** Most task attempts executing at once per capability, e.g. `{ llm: 4 }`. @default {} */
+  capabilityConcurrency?: Record<string, number>
+  /** How an instance is picked among several. @default "least-loaded" */
+  loadBalancing?: LoadBalancingStrategy
+  /** Circuit breaker of every agent instance. @default { failureThreshold: 5, cooldownMs: 30000 } */
+  circuitBreaker?: CircuitBreakerOptions
+  /** Least time between two progress reports of one run, in ms. @default 100 */
+  progressIntervalMs?: number
+  /** Random source for backoff jitter. @default Math.random */
+  random?: () => number
+}
+
+/** Options after defaults. */
+export interface ResolvedOptions {
+  concurrency: number
+  capabilityConcurrency: Record<string, number>
+  loadBalancing: LoadBalancingStrategy
+  circuitBreaker: CircuitBreakerOptions
+  progressIntervalMs: number
+}
+
+const schema = z
+  .object({
+    store: z.unknown().optional(),
+    clock: z.unknown().optional(),
+    random: z.unknown().optional(),
+    concurrency: z.number().min(1).optional(),
+    capabilityConcurrency: z.record(z.string(), z.number().int().min(1)).optional(),
+    loadBalancing: z.enum(['round-robin', 'least-loaded', 'performance']).optional(),
+    circuitBreaker: z.object({ failureThreshold: z.number().int().min(1).optional(), cooldownMs: z.number().min(0).optional() }).strict().optional(),
+    progressIntervalMs: z.number().min(0).optional(),
+  })
+  .strict()
+
+/** Validates and completes orchestrator options. */
+export function resolveOrchestratorOptions(options: OrchestratorOptions): ResolvedOptions {
+  const parsed = schema.safeParse(options)
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]
+    throw new FlotillaError('VALIDATION_FAILED', `Invalid orchestrator option "${i?.path.join('.') || '(root)'}": ${i?.message}.`, { details: { path: i?.path.join('.') ?? '' } })
+  }
+  return {
+    concurrency: options.concurrency ?? Infinity,
+    capabilityConcurrency: options.capabilityConcurrency ?? {},
+    loadBalancing: options.loadBalancing ?? 'least-loaded',
+    circuitBreaker: options.circuitBreaker ?? {},
+    progressIntervalMs: options.progressIntervalMs ?? 100,
+  }
+}
+
+export type { Clock }

@@ -1,0 +1,217 @@
+import { systemClock, type Clock } from '../core/clock.js'
+import { FlotillaError } from '../core/errors.js'
+import type { EventOf, FlotillaEvent, FlotillaEventType, RunProgress } from '../core/events.js'
+import { asRunId, newRunId, type RunId } from '../core/ids.js'
+import type { AnyAgentDefinition } from '../agents/define-agent.js'
+import { MemoryStore } from '../store/memory/memory-store.js'
+import type { RunFilter, RunRecord, StoredEvent, TaskRecord } from '../store/records.js'
+import type { Store } from '../store/store.js'
+import type { AgentInstance } from '../registry/agent-instance.js'
+import { Registry } from '../registry/registry.js'
+import { compileWorkflow, type Workflow } from '../workflows/compile.js'
+import { Engine } from '../workflows/engine.js'
+import { RunResult } from '../workflows/results.js'
+import type { WorkflowSpec } from '../workflows/spec.js'
+import { EventHub, type Listener } from './event-hub.js'
+import { resolveRunInput } from './inputs.js'
+import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Most tasks of this run executing at once; overrides the workflow's `concurrency`. */
+  concurrency?: number
+  /** Called with progress (throttled by `progressIntervalMs`, and once at the end). */
+  onProgress?: (progress: RunProgress) => void
+  /** Called with every event of this run. */
+  onEvent?: (event: FlotillaEvent) => void
+  /** Use this id instead of a generated one. */
+  runId?: string
+}
+
+/** A run in progress. */
+export interface RunHandle {
+  readonly id: RunId
+  /** Settles when the run is final; never rejects for a task failure (see `result.ok`). */
+  readonly result: Promise<RunResult>
+  pause(): void
+  resume(): void
+  cancel(reason?: string): void
+  /** Progress now. */
+  progress(): RunProgress
+}
+
+/**
+ * The facade: registers agents, starts, pauses, resumes and cancels runs,
+ * and exposes events and metrics. It wires the registry, the scheduler and
+ * the store, and holds no scheduling logic of its own.
+ *
+ * @example
+ * ```ts
+ * const orchestrator = new Orchestrator()
+ * await orchestrator.register(defineAgent({ name: 'double', handler: (x: number) => x * 2 }))
+ * const wf = workflow('demo').task('a', { agent: 'double', input: 21 }).build()
+ * const result = await orchestrator.run(wf)
+ * console.log(result.output('a')) // 42
+ * ```
+ */
+export class Orchestrator {
+  /** The agents and their instances. */
+  readonly registry: Registry
+  /** Where runs are stored. */
+  readonly store: Store
+  readonly clock: Clock
+  private readonly options: ResolvedOptions
+  private readonly engine: Engine
+  private readonly hub = new EventHub()
+  private readonly templates = new Map<string, Workflow>()
+  private closed = false
+
+  constructor(options: OrchestratorOptions = {}) {
+    this.options = resolveOrchestratorOptions(options)
+    this.clock = options.clock ?? systemClock
+    this.store = options.store ?? new MemoryStore()
+    this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
+    this.engine = new Engine({
+      store: this.store,
+      registry: this.registry,
+      clock: this.clock,
+      concurrency: this.options.concurrency,
+      capabilityConcurrency: this.options.capabilityConcurrency,
+      progressIntervalMs: this.options.progressIntervalMs,
+      random: options.random ?? Math.random,
+      deliver: (events) => this.hub.deliver(events),
+    })
+  }
+
+  /** Registers an agent and starts its instances (runs `initialize`). */
+  register(definition: AnyAgentDefinition, options: { instances?: number } = {}): Promise<AgentInstance[]> {
+    return this.registry.register(definition, options)
+  }
+
+  /** Registers several agents. */
+  async registerAll(definitions: readonly AnyAgentDefinition[], options: { instances?: number } = {}): Promise<void> {
+    for (const d of definitions) await this.registry.register(d, options)
+  }
+
+  /** Registers a predefined workflow (template) under a name, to run with {@link Orchestrator.runTemplate}. */
+  registerTemplate(name: string, workflow: Workflow | WorkflowSpec): void {
+    const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
+    this.templates.set(name, wf)
+  }
+
+  /** Names of the registered templates. */
+  templateNames(): string[] {
+    return [...this.templates.keys()]
+  }
+
+  /**
+   * Checks that every agent, fallback and capability a workflow names is
+   * registered; throws `WORKFLOW_UNKNOWN_AGENT` naming the task otherwise.
+   */
+  validate(workflow: Workflow): void {
+    this.engine.poolsFor(workflow)
+  }
+
+  /** Starts a run and returns at once with its handle. Nothing is stored if the workflow does not validate. */
+  start(workflow: Workflow | WorkflowSpec, input?: unknown, options: RunOptions = {}): RunHandle {
+    if (this.closed) throw new FlotillaError('RUN_STATE_INVALID', 'The orchestrator is closed; create a new one.')
+    const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
+    const runInput = resolveRunInput(wf, input)
+    const concurrency = options.concurrency ?? wf.concurrency
+    if (!(concurrency >= 1)) throw new FlotillaError('VALIDATION_FAILED', `Run concurrency must be ≥ 1, got ${concurrency}.`)
+    const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
+    const unsubscribe = options.onEvent ? this.hub.onRun(id, options.onEvent) : undefined
+    const run = this.engine.start({ id, workflow: wf, input: runInput, concurrency, callbacks: { onProgress: options.onProgress } })
+    const result = run.settled.then(() => {
+      unsubscribe?.()
+      return new RunResult(run)
+    })
+    const engine = this.engine
+    return {
+      id,
+      result,
+      pause: () => engine.pause(run),
+      resume: () => engine.resume(run),
+      cancel: (reason = 'cancelled by the user') => engine.cancel(run, reason),
+      progress: () => run.progress(this.clock),
+    }
+  }
+
+  /** Runs a workflow to completion. */
+  run(workflow: Workflow | WorkflowSpec, input?: unknown, options?: RunOptions): Promise<RunResult> {
+    return this.start(workflow, input, options).result
+  }
+
+  /** Runs a registered template with parameters. */
+  runTemplate(name: string, params?: unknown, options?: RunOptions): Promise<RunResult> {
+    const wf = this.templates.get(name)
+    if (wf === undefined) {
+      throw new FlotillaError('TEMPLATE_NOT_FOUND', `No workflow template "${name}". Registered: ${this.templateNames().join(', ') || '(none)'}.`, { details: { template: name } })
+    }
+    return this.run(wf, params, options)
+  }
+
+  /** Pauses a run of this orchestrator. */
+  pause(runId: string): void {
+    this.engine.pause(this.live(runId))
+  }
+
+  /** Resumes a paused run. */
+  resume(runId: string): void {
+    this.engine.resume(this.live(runId))
+  }
+
+  /** Cancels a run; running handlers see their `ctx.signal` abort. */
+  cancel(runId: string, reason = 'cancelled by the user'): void {
+    this.engine.cancel(this.live(runId), reason)
+  }
+
+  /** A stored run, or `RUN_NOT_FOUND`. */
+  async getRun(runId: string): Promise<RunRecord> {
+    const run = await this.store.getRun(asRunId(runId))
+    if (!run) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}".`, { details: { runId } })
+    return run
+  }
+
+  /** Stored runs, newest first. */
+  listRuns(filter?: RunFilter): Promise<RunRecord[]> {
+    return this.store.listRuns(filter)
+  }
+
+  /** Stored tasks of a run. */
+  getTasks(runId: string): Promise<TaskRecord[]> {
+    return this.store.getTasks(asRunId(runId))
+  }
+
+  /** Stored events of a run. */
+  listEvents(runId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredEvent[]> {
+    return this.store.listEvents(asRunId(runId), options)
+  }
+
+  /** Subscribes to events of one type, or `*` for all. Returns the unsubscribe function. */
+  on<T extends FlotillaEventType>(type: T, listener: Listener<EventOf<T>>): () => void
+  on(type: '*', listener: Listener<FlotillaEvent>): () => void
+  on(type: string, listener: Listener<never>): () => void {
+    return this.hub.on(type, listener as Listener<FlotillaEvent>)
+  }
+
+  /** Per-agent metrics: calls, errors, success rate, mean and p95 latency, circuit state. */
+  metrics(): ReturnType<Registry['metrics']> {
+    return this.registry.metrics()
+  }
+
+  /** Stops accepting runs and closes the store. Runs in flight are cancelled. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.store.close()
+  }
+
+  private live(runId: string) {
+    const run = this.engine.get(asRunId(runId))
+    if (!run) throw new FlotillaError('RUN_NOT_FOUND', `Run "${runId}" is not running in this orchestrator.`, { details: { runId } })
+    return run
+  }
+}
+
+

@@ -1,0 +1,77 @@
+import type { SerializedError } from '../core/errors.js'
+import type { FlotillaEvent } from '../core/events.js'
+import type { RunId, TaskId } from '../core/ids.js'
+import type { Priority, RunState, TaskState } from '../core/states.js'
+
+/** A stored run: one execution of a workflow. */
+export interface RunRecord {
+  id: RunId
+  /** Name of the workflow. */
+  workflow: string
+  /** Hash of the workflow definition the run is pinned to. */
+  workflowHash: string
+  /** The JSON form of the workflow definition, so a run can be resumed from the store alone. */
+  definition: unknown
+  /** The run's input (template parameters). */
+  input: unknown
+  state: RunState
+  /** Wall-clock ms. */
+  createdAt: number
+  startedAt: number | undefined
+  finishedAt: number | undefined
+  error: SerializedError | undefined
+  /** The run this one was replayed from, if any. */
+  parentRunId: RunId | undefined
+}
+
+/** A stored task of a run. */
+export interface TaskRecord {
+  runId: RunId
+  taskId: TaskId
+  state: TaskState
+  /** The attempt that holds (or last held) the task; 0 before the first start. */
+  attempt: number
+  /** Agent that ran the latest attempt (`name@version`). */
+  agent: string | undefined
+  priority: Priority
+  /** Stable across attempts: `runId:taskId`. */
+  idempotencyKey: string
+  startedAt: number | undefined
+  finishedAt: number | undefined
+  /** Set when `state` is SUCCEEDED. */
+  output: unknown
+  error: SerializedError | undefined
+}
+
+/** A stored event with its position in the run's log. */
+export interface StoredEvent {
+  /** 1-based position in the run's event log. */
+  seq: number
+  event: FlotillaEvent
+}
+
+/**
+ * One write of a batch. Task writes are fenced by `attempt`: a write for an
+ * attempt older than the stored one is refused with `STORE_CONFLICT`.
+ */
+export type StoreOp =
+  | { op: 'run.create'; run: RunRecord; tasks: readonly TaskRecord[] }
+  | { op: 'run.state'; runId: RunId; state: RunState; at: number; error?: SerializedError }
+  | { op: 'task.start'; runId: RunId; taskId: TaskId; attempt: number; agent: string; at: number }
+  | { op: 'task.succeed'; runId: RunId; taskId: TaskId; attempt: number; output: unknown; at: number }
+  | { op: 'task.fail'; runId: RunId; taskId: TaskId; attempt: number; error: SerializedError; at: number; final: boolean }
+  | { op: 'task.finish'; runId: RunId; taskId: TaskId; state: 'SKIPPED' | 'CANCELLED'; at: number; reason: string }
+
+/** A group of writes applied atomically, with the events they produce. */
+export interface StoreBatch {
+  ops: readonly StoreOp[]
+  events: readonly FlotillaEvent[]
+}
+
+/** Filter for {@link RunStore.listRuns}. */
+export interface RunFilter {
+  state?: RunState | readonly RunState[]
+  workflow?: string
+  /** @default 100 */
+  limit?: number
+}

@@ -1,0 +1,41 @@
+import type { RunId, TaskId } from '../core/ids.js'
+import type { RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from './records.js'
+
+/** Reads and writes of runs and their tasks. */
+export interface RunStore {
+  /**
+   * Applies a batch atomically: all writes and events, or none. Task writes
+   * are fenced by attempt; a run created twice, a write to an unknown run or
+   * task, or a stale attempt fails with `STORE_CONFLICT` / `RUN_NOT_FOUND`
+   * and leaves the store unchanged.
+   */
+  commit(batch: StoreBatch): Promise<void>
+  /** A run, or `undefined`. */
+  getRun(runId: RunId): Promise<RunRecord | undefined>
+  /** Runs, newest first. */
+  listRuns(filter?: RunFilter): Promise<RunRecord[]>
+  /** Every task of a run, in workflow order; `RUN_NOT_FOUND` for an unknown run. */
+  getTasks(runId: RunId): Promise<TaskRecord[]>
+  /** One task, or `undefined`. */
+  getTask(runId: RunId, taskId: TaskId): Promise<TaskRecord | undefined>
+}
+
+/** The append-only log of a run's events. */
+export interface EventLog {
+  /** Events of a run with `seq > afterSeq`, oldest first. */
+  listEvents(runId: RunId, options?: { afterSeq?: number; limit?: number }): Promise<StoredEvent[]>
+}
+
+/**
+ * The durable store of runs, tasks and events. The engine writes every state
+ * change through {@link RunStore.commit} before acting on it (write-ahead).
+ * Adapters: `memory` (here), `sqlite` and `postgres`.
+ */
+export interface Store extends RunStore, EventLog {
+  /** Adapter name, e.g. `memory`. */
+  readonly kind: string
+  /** Whether state survives the process (false for `memory`). */
+  readonly durable: boolean
+  /** Releases connections and files. */
+  close(): Promise<void>
+}

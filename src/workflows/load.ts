@@ -1,0 +1,52 @@
+import { readFile } from 'node:fs/promises'
+import { extname, resolve } from 'node:path'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { FlotillaError, isFlotillaError } from '../core/errors.js'
+import { compileWorkflow, type Workflow } from './compile.js'
+import type { WorkflowSpec } from './spec.js'
+
+/**
+ * Parses workflow text (YAML, or JSON, which is YAML too) and compiles it.
+ * `source` names the file in error messages.
+ *
+ * @example
+ * ```ts
+ * const wf = parseWorkflow('name: hi\ntasks:\n  - id: a\n    agent: echo\n')
+ * ```
+ */
+export function parseWorkflow(text: string, source = '(text)'): Workflow {
+  let data: unknown
+  try {
+    data = parseYaml(text, { prettyErrors: true, uniqueKeys: true })
+  } catch (e) {
+    const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
+    throw new FlotillaError('WORKFLOW_INVALID', `${source} is not valid YAML/JSON${where}: ${(e as Error).message.split('\n')[0]}`, { cause: e, details: { source } })
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new FlotillaError('WORKFLOW_INVALID', `${source} must hold a mapping with "name" and "tasks", not ${Array.isArray(data) ? 'a list' : String(data)}.`, { details: { source } })
+  }
+  try {
+    return compileWorkflow(data as WorkflowSpec)
+  } catch (e) {
+    if (isFlotillaError(e)) throw new FlotillaError(e.code, `${source}: ${e.message}`, { details: { ...e.details, source }, cause: e.cause })
+    throw e
+  }
+}
+
+/** Reads and compiles a workflow file (`.yaml`, `.yml` or `.json`). */
+export async function loadWorkflowFile(path: string): Promise<Workflow> {
+  const full = resolve(path)
+  const ext = extname(full).toLowerCase()
+  if (!['.yaml', '.yml', '.json'].includes(ext)) {
+    throw new FlotillaError('WORKFLOW_INVALID', `Workflow files end in .yaml, .yml or .json; got "${path}".`, { details: { path } })
+  }
+  let text: string
+  try {
+    text = await readFile(full, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') throw new FlotillaError('FILE_NOT_FOUND', `Workflow file "${path}" does not exist.`, { details: { path } })
+    throw new FlotillaError('FILE_NOT_FOUND', `Cannot read workflow file "${path}": ${(e as Error).message}`, { details: { path, errno: code ?? '' }, cause: e })
+  }
+  return parseWorkflow(text, path)
+}

@@ -1,0 +1,138 @@
+import type { Clock, TimerHandle } from '../core/clock.js'
+import type { FlotillaError } from '../core/errors.js'
+import type { RunProgress } from '../core/events.js'
+import type { AgentId, RunId } from '../core/ids.js'
+import { TASK_STATES, type RunState, type TaskState } from '../core/states.js'
+import type { AgentInstance } from '../registry/agent-instance.js'
+import type { AgentPool } from '../registry/agent-pool.js'
+import type { Workflow } from './compile.js'
+import type { ValueSource } from './refs.js'
+import type { ReadyItem } from './ready-queue.js'
+
+/** Task states as small integers (indices into TASK_STATES). */
+export const S = { PENDING: 0, READY: 1, RUNNING: 2, RETRYING: 3, SUCCEEDED: 4, FAILED: 5, SKIPPED: 6, CANCELLED: 7 } as const
+
+/** The cancellable part of a running attempt. */
+export interface AttemptHandle {
+  controller: AbortController | undefined
+  readonly instance: AgentInstance
+  readonly pool: AgentPool
+  timer: TimerHandle | undefined
+}
+
+/** Callbacks a run reports to. */
+export interface RunCallbacks {
+  onProgress?: (progress: RunProgress) => void
+}
+
+/**
+ * The in-memory state of one run while it executes: typed arrays indexed by
+ * task, counters by state, and nothing that is rebuilt per step.
+ */
+export class RunExecution implements ValueSource {
+  state: RunState = 'PENDING'
+  readonly remaining: Int32Array
+  readonly taskState: Uint8Array
+  /** Attempts started, all agents together (the stored attempt number). */
+  readonly attempts: Int32Array
+  /** Attempts on the current agent (primary or fallback), for the retry policy. */
+  readonly tries: Int32Array
+  readonly usingFallback: Uint8Array
+  readonly outputs: unknown[]
+  readonly errors: (FlotillaError | undefined)[]
+  readonly startedAt: Float64Array
+  readonly durationMs: Float64Array
+  readonly agentOf: (string | undefined)[]
+  readonly instanceOf: (AgentId | undefined)[]
+  readonly attemptsInFlight: (AttemptHandle | undefined)[]
+  readonly retryTimers = new Map<number, TimerHandle>()
+  readonly counts = new Int32Array(TASK_STATES.length)
+  /** Items popped while paused, or over the run's concurrency limit. */
+  pausedItems: ReadyItem<RunExecution>[] = []
+  limitParked: ReadyItem<RunExecution>[] = []
+  active = 0
+  done = 0
+  peakActive = 0
+  busyMs = 0
+  startMono = 0
+  endMono = 0
+  createdWall = 0
+  lastProgressAt = -Infinity
+  error: FlotillaError | undefined
+  readonly settled: Promise<void>
+  settle!: () => void
+  /** Pools per task (primary agent), resolved when the run starts. */
+  pools: readonly AgentPool[] = []
+
+  constructor(
+    readonly id: RunId,
+    readonly workflow: Workflow,
+    readonly input: unknown,
+    readonly concurrency: number,
+    readonly callbacks: RunCallbacks,
+  ) {
+    const n = workflow.tasks.length
+    this.remaining = workflow.inDegree.slice()
+    this.taskState = new Uint8Array(n)
+    this.attempts = new Int32Array(n)
+    this.tries = new Int32Array(n)
+    this.usingFallback = new Uint8Array(n)
+    this.outputs = new Array(n)
+    this.errors = new Array(n)
+    this.startedAt = new Float64Array(n)
+    this.durationMs = new Float64Array(n)
+    this.agentOf = new Array(n)
+    this.instanceOf = new Array(n)
+    this.attemptsInFlight = new Array(n)
+    this.counts[S.PENDING] = n
+    this.settled = new Promise<void>((resolve) => (this.settle = resolve))
+  }
+
+  /** Output of task `index` if it succeeded, else `undefined` (for references). */
+  output(index: number): unknown {
+    return this.outputs[index]
+  }
+
+  get total(): number {
+    return this.taskState.length
+  }
+
+  get finished(): boolean {
+    return this.state === 'SUCCEEDED' || this.state === 'FAILED' || this.state === 'CANCELLED'
+  }
+
+  setState(index: number, s: number): void {
+    this.counts[this.taskState[index]]--
+    this.counts[s]++
+    this.taskState[index] = s
+  }
+
+  stateName(index: number): TaskState {
+    return TASK_STATES[this.taskState[index]]
+  }
+
+  /** Progress now: counts, percentage and an ETA from the observed task durations. */
+  progress(clock: Clock): RunProgress {
+    const counts = {} as Record<TaskState, number>
+    TASK_STATES.forEach((s, i) => (counts[s] = this.counts[i]))
+    const now = this.endMono || clock.now()
+    const elapsedMs = this.startMono ? now - this.startMono : 0
+    const left = this.total - this.done
+    let etaMs: number | undefined
+    const finishedWork = this.counts[S.SUCCEEDED] + this.counts[S.FAILED]
+    if (left === 0) etaMs = 0
+    else if (finishedWork > 0 && elapsedMs > 0) {
+      const meanTaskMs = this.busyMs / finishedWork
+      const parallelism = Math.max(1, this.busyMs / elapsedMs)
+      etaMs = Math.round((left * meanTaskMs) / parallelism)
+    }
+    return {
+      total: this.total,
+      done: this.done,
+      percent: this.total === 0 ? 100 : Math.round((this.done / this.total) * 1000) / 10,
+      counts,
+      elapsedMs: Math.round(elapsedMs),
+      etaMs,
+    }
+  }
+}

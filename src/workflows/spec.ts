@@ -1,0 +1,132 @@
+import { z } from 'zod'
+import { PRIORITIES, type Priority } from '../core/states.js'
+import { retryOptionsSchema, type RetryOptions } from '../resilience/retry.js'
+
+const ID = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/
+
+/** A reference to the run's input or to an upstream task's output: `{ $ref: "tasks.scan.output.files" }`. */
+export interface RefSpec {
+  $ref: string
+}
+
+/** One task of a workflow, as written in a file or given to the builder. */
+export interface TaskSpec {
+  /** Unique id within the workflow: letters, digits, `_`, `-`. */
+  id: string
+  /** Name of the agent to run. Give this or `capability`. */
+  agent?: string
+  /** Pin an agent version (exact). */
+  version?: string
+  /** A capability; any agent offering it may run the task. */
+  capability?: string
+  /** The input: literals mixed with `{ $ref }` references. */
+  input?: unknown
+  /** Tasks that must finish first (references add their tasks implicitly). */
+  dependsOn?: string[]
+  /** @default "MEDIUM" */
+  priority?: Priority
+  /** @default one attempt */
+  retry?: RetryOptions
+  /** Time limit of one attempt in ms. @default no limit */
+  timeoutMs?: number
+  /** Condition; the task is SKIPPED when it is false. E.g. `tasks.scan.output.count > 0`. */
+  when?: string
+  /** Agent tried once the main agent's attempts are exhausted. */
+  fallback?: string
+  /** When true, the run goes on if this task fails; dependents see `undefined` for its output. @default false */
+  continueOnFailure?: boolean
+  /** Free text. */
+  description?: string
+}
+
+/** A declared input parameter of a workflow. */
+export interface InputSpec {
+  type?: 'string' | 'number' | 'boolean' | 'object' | 'array'
+  default?: unknown
+  required?: boolean
+  description?: string
+}
+
+/** A workflow definition: the YAML/JSON file format, also produced by the builder. */
+export interface WorkflowSpec {
+  /** Name of the workflow. */
+  name: string
+  /** A version label. @default "1" */
+  version?: string | number
+  description?: string
+  /** Module of agent definitions, relative to the file (used by the CLI). */
+  agents?: string
+  /** Declared input parameters, with types and defaults. */
+  inputs?: Record<string, InputSpec>
+  /** Most tasks of one run executing at once. @default no limit */
+  concurrency?: number
+  /** Defaults applied to every task. */
+  defaults?: { retry?: RetryOptions; timeoutMs?: number; priority?: Priority }
+  tasks: TaskSpec[]
+}
+
+const inputSpecSchema = z
+  .object({
+    type: z.enum(['string', 'number', 'boolean', 'object', 'array']).optional(),
+    default: z.unknown().optional(),
+    required: z.boolean().optional(),
+    description: z.string().optional(),
+  })
+  .strict()
+
+/** The zod schema of a task. */
+export const taskSpecSchema = z
+  .object({
+    id: z.string().regex(ID, 'task ids use letters, digits, "_" and "-", and start with a letter or "_"'),
+    agent: z.string().min(1).optional(),
+    version: z.string().min(1).optional(),
+    capability: z.string().min(1).optional(),
+    input: z.unknown().optional(),
+    dependsOn: z.array(z.string()).optional(),
+    priority: z.enum(PRIORITIES as [Priority, ...Priority[]]).optional(),
+    retry: retryOptionsSchema.optional(),
+    timeoutMs: z.number().positive().optional(),
+    when: z.string().min(1).optional(),
+    fallback: z.string().min(1).optional(),
+    continueOnFailure: z.boolean().optional(),
+    description: z.string().optional(),
+  })
+  .strict()
+  .refine((t) => (t.agent === undefined) !== (t.capability === undefined), {
+    message: 'a task names exactly one of "agent" or "capability"',
+  })
+
+/** The zod schema of a workflow file. Also published as `schema/workflow.schema.json`. */
+export const workflowSpecSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().min(1),
+    version: z.union([z.string(), z.number()]).optional(),
+    description: z.string().optional(),
+    agents: z.string().min(1).optional(),
+    inputs: z.record(z.string(), inputSpecSchema).optional(),
+    concurrency: z.number().int().positive().optional(),
+    defaults: z
+      .object({
+        retry: retryOptionsSchema.optional(),
+        timeoutMs: z.number().positive().optional(),
+        priority: z.enum(PRIORITIES as [Priority, ...Priority[]]).optional(),
+      })
+      .strict()
+      .optional(),
+    tasks: z.array(taskSpecSchema).min(1, 'a workflow needs at least one task'),
+  })
+  .strict()
+
+/**
+ * The JSON Schema of the workflow file format, for editors.
+ *
+ * @example
+ * ```ts
+ * writeFileSync('workflow.schema.json', JSON.stringify(workflowJsonSchema(), null, 2))
+ * ```
+ */
+export function workflowJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(workflowSpecSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
+  return { ...schema, title: 'Flotilla workflow', $id: 'https://flotilla.dev/schema/workflow.schema.json' }
+}

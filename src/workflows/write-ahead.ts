@@ -1,0 +1,70 @@
+import type { FlotillaEvent } from '../core/events.js'
+import type { StoreOp } from '../store/records.js'
+import type { Store } from '../store/store.js'
+
+/**
+ * Group commit for write-ahead durability: every state change is staged with
+ * the action that depends on it; all changes staged in one tick are written
+ * in a single `store.commit`, and only then are their actions run and their
+ * events delivered. One commit is in flight at a time, so batches are stored
+ * in order.
+ */
+export class WriteAhead<R> {
+  private ops: StoreOp[] = []
+  private events: FlotillaEvent[] = []
+  private afters: (() => void)[] = []
+  private runs: R[] = []
+  private scheduled = false
+  private committing = false
+
+  constructor(
+    private readonly store: Store,
+    private readonly deliver: (events: readonly FlotillaEvent[]) => void,
+    private readonly onBatchDone: () => void,
+    private readonly onCommitFailed: (error: unknown, runs: ReadonlySet<R>) => void,
+  ) {}
+
+  /** Stages a write (and its event) and the action to run once it is stored. */
+  stage(run: R, op: StoreOp | undefined, event: FlotillaEvent | undefined, after: (() => void) | undefined): void {
+    if (op !== undefined) this.ops.push(op)
+    if (event !== undefined) this.events.push(event)
+    if (after !== undefined) this.afters.push(after)
+    this.runs.push(run)
+    if (!this.scheduled && !this.committing) {
+      this.scheduled = true
+      queueMicrotask(this.flush)
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false
+    if (this.committing || this.runs.length === 0) return
+    const ops = this.ops, events = this.events, afters = this.afters, runs = this.runs
+    this.ops = []
+    this.events = []
+    this.afters = []
+    this.runs = []
+    this.committing = true
+    this.store.commit({ ops, events }).then(
+      () => {
+        this.committing = false
+        for (let i = 0; i < afters.length; i++) afters[i]()
+        if (events.length > 0) this.deliver(events)
+        this.onBatchDone()
+        this.kick()
+      },
+      (error: unknown) => {
+        this.committing = false
+        this.onCommitFailed(error, new Set(runs))
+        this.kick()
+      },
+    )
+  }
+
+  private kick(): void {
+    if (this.runs.length > 0 && !this.scheduled) {
+      this.scheduled = true
+      queueMicrotask(this.flush)
+    }
+  }
+}
