@@ -29,7 +29,8 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   wallNow: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms)
+    // Node fires delays above 2^31 - 1 ms (or Infinity) after 1 ms: clamp instead.
+    const t = setTimeout(fn, Math.min(Math.max(0, ms), 2_147_483_647))
     t.unref?.()
     return t
   },

@@ -129,9 +129,9 @@ export function toFlotillaError(value: unknown, fallbackCode: ErrorCode = 'INTER
   }
   let text: string
   try {
-    text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value)
+    text = typeof value === 'string' ? value : JSON.stringify(value) ?? safeText(value)
   } catch {
-    text = String(value)
+    text = safeText(value)
   }
   return new FlotillaError(fallbackCode, `A non-Error value was thrown: ${text}. Throw an Error instance so the failure keeps a stack.`, {
     details: { thrownType: value === null ? 'null' : typeof value },
@@ -148,13 +148,28 @@ export function toFlotillaError(value: unknown, fallbackCode: ErrorCode = 'INTER
  * ```
  */
 export function nonRetryable(error: unknown): FlotillaError {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = error instanceof Error ? error.message : safeText(error)
   return new FlotillaError('TASK_NON_RETRYABLE', message, { cause: error, retryable: false })
 }
 
 /** Serialises any error to the stored JSON form. */
 export function serializeError(value: unknown): SerializedError {
-  return toFlotillaError(value).toJSON()
+  const e = toFlotillaError(value)
+  const code = isErrorCode(e.code) ? e.code : 'INTERNAL'
+  return {
+    code,
+    message: String(e.message),
+    details: e.details ?? {},
+    retryable: typeof e.retryable === 'boolean' ? e.retryable : ERROR_CODES[code].retryable,
+  }
+}
+
+function safeText(value: unknown): string {
+  try {
+    return String(value)
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
 }
 
 /** Rebuilds a {@link FlotillaError} from its stored JSON form. */

@@ -57,6 +57,7 @@ export class FakeClock implements Clock {
    * promise callbacks run between them.
    */
   async advance(ms: number): Promise<void> {
+    if (!(ms >= 0)) throw new RangeError(`FakeClock.advance needs ms ≥ 0, got ${ms}`)
     const target = this.t + ms
     await flushMicrotasks()
     for (;;) {

@@ -34,13 +34,14 @@ export function poolKey(selector: AgentSelector): string {
 }
 
 /**
- * Returns `selector` when it is well formed (`{ agent, version? }` or
- * `{ capability }` with non-empty strings); throws `VALIDATION_FAILED`
- * otherwise. For selectors coming from files, HTTP or user code.
+ * Returns a clean copy of `selector` when it is well formed
+ * (`{ agent, version? }` or `{ capability }` with non-empty strings); throws
+ * `VALIDATION_FAILED` otherwise. For selectors coming from files, HTTP or
+ * user code.
  *
  * @example
  * ```ts
- * checkSelector({ capability: 'fix' }) // returns it
+ * checkSelector({ capability: 'fix' }) // { capability: 'fix' }
  * ```
  */
 export function checkSelector(selector: unknown): AgentSelector {
@@ -54,7 +55,9 @@ export function checkSelector(selector: unknown): AgentSelector {
   if (!ok) {
     throw new FlotillaError('VALIDATION_FAILED', 'A pool selector is { agent: "name", version?: "1.2.0" } or { capability: "name" }, with non-empty strings.')
   }
-  return selector as AgentSelector
+  const v = s as { agent?: string; version?: string; capability?: string }
+  if (typeof v.capability === 'string') return { capability: v.capability }
+  return v.version === undefined ? { agent: v.agent as string } : { agent: v.agent as string, version: v.version }
 }
 
 /**

@@ -199,8 +199,9 @@ export class Registry {
    * Throws `AGENT_NOT_FOUND` when nothing registered matches now, and
    * `VALIDATION_FAILED` for a malformed selector.
    */
-  pool(selector: AgentSelector): AgentPool {
-    const key = poolKey(checkSelector(selector))
+  pool(input: AgentSelector): AgentPool {
+    const selector = checkSelector(input)
+    const key = poolKey(selector)
     const members = this.match(selector)
     if (members === undefined) {
       const what = 'capability' in selector ? `capability "${selector.capability}"` : key.slice('agent:'.length)

@@ -75,6 +75,8 @@ export class CircuitBreaker {
 
   /** Records a successful call. */
   onSuccess(): void {
+    // A late result of a call admitted before the circuit opened does not close it.
+    if (this.state === 'OPEN') return
     this.failures = 0
     this.probing = false
     this._state = 'CLOSED'
@@ -83,6 +85,8 @@ export class CircuitBreaker {
   /** Records a failed call. */
   onFailure(): void {
     this.failures++
+    // A late failure while open does not extend the cooldown.
+    if (this.state === 'OPEN') return
     if (this.probing || this._state === 'HALF_OPEN' || this.failures >= this.failureThreshold) {
       this._state = 'OPEN'
       this.openedAt = this.clock.now()
@@ -97,6 +101,8 @@ export class CircuitBreaker {
 
   /** Closes the circuit and forgets the failures. */
   reset(): void {
-    this.onSuccess()
+    this.failures = 0
+    this.probing = false
+    this._state = 'CLOSED'
   }
 }

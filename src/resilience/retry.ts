@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { FlotillaError, isFlotillaError, type ErrorCode } from '../core/errors.js'
+import { ERROR_CODES, FlotillaError, isFlotillaError, type ErrorCode } from '../core/errors.js'
 
 /** How a failed task attempt is retried. */
 export interface RetryPolicy {
@@ -34,7 +34,7 @@ export const retryOptionsSchema = z
     initialDelayMs: z.number().min(0).optional(),
     multiplier: z.number().min(1).optional(),
     maxDelayMs: z.number().min(0).optional(),
-    nonRetryableCodes: z.array(z.string()).optional(),
+    nonRetryableCodes: z.array(z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]])).optional(),
   })
   .strict()
 
@@ -55,7 +55,8 @@ export function resolveRetryPolicy(options: RetryOptions | undefined): RetryPoli
       details: { path: issue?.path.join('.') ?? '' },
     })
   }
-  const policy = { ...DEFAULT_RETRY_POLICY, ...options }
+  const given = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) as RetryOptions
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...given, nonRetryableCodes: [...(given.nonRetryableCodes ?? [])] }
   if (policy.maxDelayMs < policy.initialDelayMs) policy.maxDelayMs = policy.initialDelayMs
   return policy
 }
@@ -71,7 +72,9 @@ export function resolveRetryPolicy(options: RetryOptions | undefined): RetryPoli
  * ```
  */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const cap = Math.min(policy.maxDelayMs, policy.initialDelayMs * Math.pow(policy.multiplier, Math.max(0, attempt - 1)))
+  if (policy.initialDelayMs === 0) return 0
+  const grown = policy.initialDelayMs * Math.pow(policy.multiplier, Math.max(0, attempt - 1))
+  const cap = Number.isFinite(grown) ? Math.min(policy.maxDelayMs, grown) : policy.maxDelayMs
   return Math.floor(random() * cap)
 }
 

@@ -62,6 +62,16 @@ describe('AgentPool', () => {
     members[1].active = 2
     members[2].active = 3
     expect(pool.acquire()).toBe(members[1])
+    members[1].active = 3
+    // Equal load: the instances take turns.
+    const turns = new Set<AgentInstance>()
+    for (let i = 0; i < 3; i++) {
+      const inst = taken(pool.acquire())
+      turns.add(inst)
+      pool.release(inst, 1, true)
+    }
+    expect(turns.size).toBe(2)
+    expect(turns.has(members[0])).toBe(false)
   })
 
   it('performance prefers the fast, low-error instance and tries untried ones first', async () => {
@@ -71,7 +81,8 @@ describe('AgentPool', () => {
       slow.metrics.record(500, true)
       flaky.metrics.record(40, i % 2 === 0)
     }
-    expect(taken(pool.acquire())).toBe(fast) // no calls yet: score 0
+    expect(performanceScore(fast)).toBe(0) // no calls yet: tried first
+    expect(taken(pool.acquire())).toBe(fast)
     pool.release(fast, 50, true)
     expect(performanceScore(fast)).toBe(51)
     expect(performanceScore(flaky)).toBeGreaterThan(performanceScore(fast))

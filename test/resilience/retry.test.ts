@@ -177,14 +177,14 @@ describe('shouldRetry', () => {
 // while the defect is there; when src/resilience/retry.ts is fixed these start
 // failing: turn them into plain `it`.
 describe('known defects in resolveRetryPolicy', () => {
-  it.fails('ignores fields explicitly set to undefined instead of overriding the defaults with undefined', () => {
+  it('ignores fields explicitly set to undefined instead of overriding the defaults with undefined', () => {
     const policy = resolveRetryPolicy({ maxAttempts: undefined, initialDelayMs: undefined })
     expect(policy.maxAttempts).toBe(1)
     expect(shouldRetry(policy, 50, new Error('x'))).toBe(false)
     expect(backoffDelay(policy, 1, () => 0.5)).toBe(50)
   })
 
-  it.fails('rejects a nonRetryableCodes entry that is not an error code', () => {
+  it('rejects a nonRetryableCodes entry that is not an error code', () => {
     const err = thrown(() => resolveRetryPolicy({ nonRetryableCodes: ['TASK_TIMEOT'] as unknown as ErrorCode[] }))
     expect((err as FlotillaError).code).toBe('VALIDATION_FAILED')
   })
