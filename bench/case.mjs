@@ -1,0 +1,159 @@
+// Runs ONE benchmark case in this process and prints one JSON line.
+//
+//   node --expose-gc bench/case.mjs <framework> <workload> <n> [--min-runs k]
+//
+// framework: baseline | baseline-dag | flotilla
+// Environment (set by run.mjs --quick for smoke checks):
+//   BENCH_BUDGET_MS   measured-run budget, default 20000
+//   BENCH_WARMUP_MS   least warm-up time, default 1000
+//   BENCH_MIN_RUNS    least measured runs, default 5 (at least 3; for N = 100000)
+//   BENCH_FLOTILLA_ORCH  fresh (default) | shared, see flotilla.mjs
+//
+// Protocol (WORKLOADS.md): build once (build_ms); warm-up >= 3 runs and
+// >= BENCH_WARMUP_MS, at most 200 runs; then R = clamp(floor(budget / last
+// warm-up ms), minRuns, 51) measured runs; global.gc() before every run,
+// outside the timing; performance.now() around each run; every run verified.
+
+import { readFileSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
+import { tasksOf, reportedN, WORKLOADS } from './workloads.mjs'
+
+const MiB = 1024 * 1024
+const CLK_TCK = 100
+
+function parseArgs(argv) {
+  const pos = []
+  const opt = {}
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--min-runs') opt.minRuns = Number(argv[++i])
+    else pos.push(argv[i])
+  }
+  return { pos, opt }
+}
+
+/** Busy jiffies of the whole machine (all CPUs) from /proc/stat, or undefined. */
+function machineBusyJiffies() {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]
+    const f = line.trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    return f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] || 0)
+  } catch {
+    return undefined
+  }
+}
+
+/** utime + stime of this process in jiffies, from /proc/self/stat, or undefined. */
+function selfJiffies() {
+  try {
+    const s = readFileSync('/proc/self/stat', 'utf8')
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ') // f[0] is field 3 (state)
+    return Number(f[11]) + Number(f[12]) // fields 14 (utime) and 15 (stime)
+  } catch {
+    return undefined
+  }
+}
+
+const round = (x, d = 4) => (x === undefined || x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d)
+
+async function main() {
+  const { pos, opt } = parseArgs(process.argv.slice(2))
+  const [framework, workload, nText] = pos
+  const n = Number(nText)
+  if (!framework || !WORKLOADS.includes(workload) || !(n >= 1)) {
+    throw new Error('usage: node --expose-gc bench/case.mjs <baseline|baseline-dag|flotilla> <workload> <n> [--min-runs k]')
+  }
+  if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc')
+  const budgetMs = Number(process.env.BENCH_BUDGET_MS || 20000)
+  const warmupMs = Number(process.env.BENCH_WARMUP_MS || 1000)
+  const minRuns = Math.max(3, Math.min(5, Number(opt.minRuns ?? process.env.BENCH_MIN_RUNS ?? 5)))
+
+  const warnings = []
+  process.on('warning', (w) => warnings.push(`${w.name}: ${w.message}`))
+  const consoleWarn = console.warn
+  console.warn = (...args) => {
+    warnings.push(args.map(String).join(' '))
+    consoleWarn(...args)
+  }
+
+  // Imports: only the implementation under test is loaded into this process.
+  let build
+  if (framework === 'baseline') build = (await import('./baseline.mjs')).buildBaseline
+  else if (framework === 'baseline-dag') build = (await import('./baseline.mjs')).buildBaselineDag
+  else if (framework === 'flotilla') build = (await import('./flotilla.mjs')).buildFlotilla
+  else throw new Error(`unknown framework ${framework}`)
+  global.gc()
+  const rssBase = process.memoryUsage().rss / MiB
+
+  // 1. Build once.
+  const b0 = performance.now()
+  const impl = await build(workload, n)
+  const buildMs = performance.now() - b0
+
+  const once = async () => {
+    global.gc()
+    const t0 = performance.now()
+    const result = await impl.run()
+    const ms = performance.now() - t0
+    impl.verify(result)
+    if (impl.after) await impl.after()
+    return ms
+  }
+
+  // 2. Warm-up.
+  let warmup = 0
+  let last = 0
+  const w0 = performance.now()
+  while (warmup < 200 && (warmup < 3 || performance.now() - w0 < warmupMs)) {
+    last = await once()
+    warmup++
+  }
+
+  // 3. Measured runs.
+  const runs = Math.min(51, Math.max(minRuns, Math.floor(budgetMs / last)))
+  const times = []
+  const cpu0 = process.cpuUsage()
+  const busy0 = machineBusyJiffies()
+  const self0 = selfJiffies()
+  const m0 = performance.now()
+  for (let r = 0; r < runs; r++) times.push(await once())
+  const wallMs = performance.now() - m0
+  const busy1 = machineBusyJiffies()
+  const self1 = selfJiffies()
+  const cpu = process.cpuUsage(cpu0)
+
+  times.sort((a, b) => a - b)
+  const median = times.length % 2 ? times[(times.length - 1) / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2
+  const others =
+    busy0 !== undefined && self0 !== undefined && busy1 !== undefined && self1 !== undefined
+      ? Math.max(0, busy1 - busy0 - (self1 - self0)) / CLK_TCK / (wallMs / 1000)
+      : undefined
+  let notes = impl.notes
+  if (warnings.length > 0) notes += `; warnings: ${[...new Set(warnings)].join(' | ')}`
+  if (budgetMs !== 20000 || warmupMs !== 1000) notes += `; shortened protocol (budget ${budgetMs} ms, warm-up ${warmupMs} ms)`
+
+  const line = {
+    framework,
+    workload,
+    n: reportedN(workload, n),
+    tasks: tasksOf(workload, n),
+    median_ms: round(median),
+    min_ms: round(times[0]),
+    max_ms: round(times[times.length - 1]),
+    rss_mb: round(process.resourceUsage().maxRSS / 1024, 1),
+    rss_base_mb: round(rssBase, 1),
+    build_ms: round(buildMs, 3),
+    runs,
+    warmup,
+    cpu_per_wall: round((cpu.user + cpu.system) / 1000 / wallMs, 3),
+    others_cores: round(others, 3),
+    notes,
+  }
+  process.stdout.write(JSON.stringify(line) + '\n')
+}
+
+main().catch((e) => {
+  const [framework, workload, n] = process.argv.slice(2)
+  process.stdout.write(JSON.stringify({ framework, workload, n: Number(n), error: String(e?.stack ?? e) }) + '\n')
+  process.exitCode = 1
+})
