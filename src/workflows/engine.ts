@@ -3,18 +3,17 @@ import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.
 import type { FlotillaEvent } from '../core/events.js'
 import { asTaskId, type RunId, type TaskId } from '../core/ids.js'
 import type { LogLevel } from '../agents/context.js'
-import { backoffDelay, shouldRetry } from '../resilience/retry.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
 import type { Store } from '../store/store.js'
-import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from './compile.js'
 import { ReadyQueue, type ReadyItem } from './ready-queue.js'
 import { RunExecution, S, type AttemptHandle, type RunCallbacks } from './run-execution.js'
 import { TaskContext, type ContextSink } from './task-context.js'
 import { WriteAhead } from './write-ahead.js'
 import { Limits } from './limits.js'
+import { afterFailure, checkOutput, newRunRecord, newTaskRecords, prepareInput, resolvePools } from './task-io.js'
 
 /** Options of the {@link Engine}, resolved by the orchestrator. */
 export interface EngineOptions {
@@ -72,18 +71,7 @@ export class Engine implements ContextSink {
   poolsFor(workflow: Workflow): AgentPool[] {
     let pools = this.poolCache.get(workflow)
     if (pools) return pools
-    pools = workflow.tasks.map((t) => {
-      try {
-        if (t.fallback !== undefined) this.o.registry.pool({ agent: t.fallback })
-        return this.o.registry.pool(t.selector)
-      } catch (e) {
-        const err = toFlotillaError(e)
-        throw new FlotillaError('WORKFLOW_UNKNOWN_AGENT', `Workflow "${workflow.name}", task "${t.id}": ${err.message}`, {
-          details: { workflow: workflow.name, taskId: t.id, ...err.details },
-          cause: err,
-        })
-      }
-    })
+    pools = resolvePools(this.o.registry, workflow)
     this.poolCache.set(workflow, pools)
     return pools
   }
@@ -94,26 +82,14 @@ export class Engine implements ContextSink {
     const run = new RunExecution(req.id, req.workflow, req.input, req.concurrency, req.callbacks)
     run.pools = pools
     const now = this.o.clock.wallNow()
-    run.createdWall = now
     const wf = req.workflow
-    const tasks: TaskRecord[] = new Array(wf.tasks.length)
-    for (let i = 0; i < wf.tasks.length; i++) {
-      const t = wf.tasks[i]
-      tasks[i] = {
-        runId: req.id, taskId: t.id as TaskId, state: 'PENDING', attempt: 0, agent: undefined, priority: t.priority,
-        idempotencyKey: `${req.id}:${t.id}`, startedAt: undefined, finishedAt: undefined, output: undefined, error: undefined,
-      }
-    }
     this.runs.set(run.id, run)
     run.state = 'RUNNING'
     run.startMono = this.o.clock.now()
     this.wal.stage(run, {
       op: 'run.create',
-      run: {
-        id: req.id, workflow: wf.name, workflowHash: wf.hash, definition: wf.spec, input: req.input, state: 'RUNNING',
-        createdAt: now, startedAt: now, finishedAt: undefined, error: undefined, parentRunId: req.parentRunId,
-      },
-      tasks,
+      run: newRunRecord(req.id, wf, req.input, now, req.parentRunId),
+      tasks: newTaskRecords(req.id, wf),
     }, { type: 'run.started', at: now, runId: req.id, workflow: wf.name, tasks: wf.tasks.length }, () => {
       const roots = wf.roots
       for (let i = 0; i < roots.length; i++) this.enqueue(run, roots[i])
@@ -123,22 +99,21 @@ export class Engine implements ContextSink {
 
   /** Stops dispatching new tasks of the run; running ones finish. */
   pause(run: RunExecution): void {
-    if (run.state !== 'RUNNING') throw stateError(run, 'pause')
-    run.state = 'PAUSED'
-    const at = this.o.clock.wallNow()
-    this.wal.stage(run, { op: 'run.state', runId: run.id, state: 'PAUSED', at }, { type: 'run.paused', at, runId: run.id }, undefined)
+    this.toggle(run, 'RUNNING', 'PAUSED', undefined)
   }
 
   /** Lets a paused run dispatch again. */
   resume(run: RunExecution): void {
-    if (run.state !== 'PAUSED') throw stateError(run, 'resume')
-    run.state = 'RUNNING'
-    const at = this.o.clock.wallNow()
-    this.wal.stage(run, { op: 'run.state', runId: run.id, state: 'RUNNING', at }, { type: 'run.resumed', at, runId: run.id }, () => {
-      const items = run.pausedItems
-      run.pausedItems = []
-      for (const item of items) this.queue.insert(item)
+    this.toggle(run, 'PAUSED', 'RUNNING', () => {
+      for (const item of run.pausedItems.splice(0)) this.queue.insert(item)
     })
+  }
+
+  private toggle(run: RunExecution, from: 'RUNNING' | 'PAUSED', to: 'RUNNING' | 'PAUSED', after: (() => void) | undefined): void {
+    if (run.state !== from) throw stateError(run, to === 'PAUSED' ? 'pause' : 'resume')
+    run.state = to
+    const at = this.o.clock.wallNow()
+    this.wal.stage(run, { op: 'run.state', runId: run.id, state: to, at }, { type: to === 'PAUSED' ? 'run.paused' : 'run.resumed', at, runId: run.id }, after)
   }
 
   /** Cancels the run: running handlers are aborted through their signal. */
@@ -236,17 +211,7 @@ export class Engine implements ContextSink {
     run.startedAt[i] = this.o.clock.now()
     let input: unknown
     try {
-      input = task.resolveInput(run)
-      if (def.input !== undefined) {
-        const parsed = def.input.safeParse(input)
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]
-          throw new FlotillaError('AGENT_INPUT_INVALID', `Task "${task.id}": input for agent "${def.name}" is invalid at "${issue?.path.join('.') || '(root)'}": ${issue?.message}. Fix the task's input or its references.`, {
-            details: { taskId: task.id, agent: def.name, path: issue?.path.map(String).join('.') ?? '' },
-          })
-        }
-        input = parsed.data
-      }
+      input = prepareInput(task, def, run)
     } catch (e) {
       return this.onAttemptFailed(run, i, attempt, e)
     }
@@ -296,14 +261,11 @@ export class Engine implements ContextSink {
     if (run.finished || run.attempts[i] !== attempt || run.taskState[i] !== S.RUNNING) return
     const def = run.attemptsInFlight[i]?.instance.definition
     if (def?.output !== undefined) {
-      const parsed = def.output.safeParse(output)
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]
-        return this.onAttemptFailed(run, i, attempt, new FlotillaError('AGENT_OUTPUT_INVALID', `Agent "${def.name}" returned output that fails its schema at "${issue?.path.join('.') || '(root)'}": ${issue?.message}. Fix the handler or the output schema.`, {
-          details: { agent: def.name, path: issue?.path.map(String).join('.') ?? '' },
-        }))
+      try {
+        output = checkOutput(def, output)
+      } catch (e) {
+        return this.onAttemptFailed(run, i, attempt, e)
       }
-      output = parsed.data
     }
     this.release(run, i, true)
     run.setState(i, S.SUCCEEDED)
@@ -326,9 +288,9 @@ export class Engine implements ContextSink {
     const taskId = task.id as TaskId
     const at = this.o.clock.wallNow()
     const json = error.toJSON()
-    if (shouldRetry(task.retry, run.tries[i], error) || (task.fallback !== undefined && !run.usingFallback[i] && error.code !== 'AGENT_INPUT_INVALID')) {
-      const toFallback = !shouldRetry(task.retry, run.tries[i], error)
-      const delayMs = toFallback ? 0 : backoffDelay(task.retry, run.tries[i], this.o.random)
+    const next = afterFailure(task, run.tries[i], run.usingFallback[i] === 1, error, this.o.random)
+    if (next !== undefined) {
+      const { delayMs, toFallback } = next
       run.setState(i, S.RETRYING)
       this.wal.stage(run, { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: false },
         { type: 'task.retrying', at, runId: run.id, taskId, attempt, delayMs, error: json }, () => {

@@ -56,7 +56,6 @@ export class RunExecution implements ValueSource {
   busyMs = 0
   startMono = 0
   endMono = 0
-  createdWall = 0
   lastProgressAt = -Infinity
   error: FlotillaError | undefined
   readonly settled: Promise<void>

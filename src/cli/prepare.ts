@@ -1,0 +1,67 @@
+import { FlotillaError, isFlotillaError } from '../core/errors.js'
+import { Orchestrator } from '../orchestrator/orchestrator.js'
+import { loadWorkflowFile } from '../workflows/load.js'
+import type { Workflow } from '../workflows/compile.js'
+import { loadAgentsModule } from './agents-module.js'
+
+/** A compiled workflow with its agents registered on a fresh orchestrator. */
+export interface PreparedWorkflow {
+  file: string
+  workflow: Workflow
+  orchestrator: Orchestrator
+  /** Absolute path of the agents module, when the workflow names one. */
+  agentsModule: string | undefined
+  /** Names (`name@version`) of the registered agents. */
+  agents: string[]
+}
+
+/** Options of {@link prepareWorkflow}. */
+export interface PrepareOptions {
+  /** When false, a workflow without an agents module is returned without checking its agents. @default true */
+  requireAgents?: boolean
+}
+
+/**
+ * Loads a workflow file, imports the agents module it names, registers
+ * every agent on a new {@link Orchestrator} and checks that every task can
+ * be routed (`WORKFLOW_UNKNOWN_AGENT` otherwise). The caller closes the
+ * orchestrator.
+ *
+ * @example
+ * ```ts
+ * const { workflow, orchestrator } = await prepareWorkflow('examples/scan-and-fix/workflow.yaml')
+ * ```
+ */
+export async function prepareWorkflow(file: string, options: PrepareOptions = {}): Promise<PreparedWorkflow> {
+  const workflow = await loadWorkflowFile(file)
+  const orchestrator = new Orchestrator()
+  try {
+    const specifier = workflow.spec.agents
+    let agentsModule: string | undefined
+    const agents: string[] = []
+    if (specifier !== undefined) {
+      const loaded = await loadAgentsModule(file, specifier)
+      agentsModule = loaded.path
+      for (const def of loaded.definitions) {
+        await orchestrator.register(def)
+        agents.push(`${def.name}@${def.version}`)
+      }
+    }
+    if (specifier === undefined && options.requireAgents === false) return { file, workflow, orchestrator, agentsModule, agents }
+    try {
+      orchestrator.validate(workflow)
+    } catch (e) {
+      if (isFlotillaError(e) && e.code === 'WORKFLOW_UNKNOWN_AGENT') {
+        const hint = specifier === undefined
+          ? ` ${file} names no agents module: add "agents: ./agents.mjs" (a module exporting defineAgent(...) results).`
+          : ` Registered from ${specifier}: ${agents.join(', ')}.`
+        throw new FlotillaError(e.code, `${file}: ${e.message}${hint}`, { details: { ...e.details, file }, cause: e })
+      }
+      throw e
+    }
+    return { file, workflow, orchestrator, agentsModule, agents }
+  } catch (e) {
+    await orchestrator.close()
+    throw e
+  }
+}

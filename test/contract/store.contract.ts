@@ -1,0 +1,543 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { SerializedError } from '../../src/core/errors.js'
+import type { FlotillaEvent } from '../../src/core/events.js'
+import { asTaskId, newRunId, type RunId, type TaskId } from '../../src/core/ids.js'
+import type { RunState } from '../../src/core/states.js'
+import type { RunRecord, StoreOp, TaskRecord } from '../../src/store/records.js'
+import type { Store } from '../../src/store/store.js'
+
+/** How a Store adapter is made and torn down for the contract suite. */
+export interface StoreContractInit {
+  name: string
+  create(): Promise<Store>
+  destroy?(s: Store): Promise<void>
+}
+
+const T0 = Date.UTC(2026, 0, 1)
+
+function runRecord(id: RunId, extra: Partial<RunRecord> = {}): RunRecord {
+  return {
+    id,
+    workflow: `wf_${id}`,
+    workflowHash: 'a'.repeat(64),
+    definition: { name: `wf_${id}`, tasks: [{ id: 'a', agent: 'x' }] },
+    input: { target: 'src', n: 3 },
+    state: 'PENDING',
+    createdAt: T0,
+    startedAt: undefined,
+    finishedAt: undefined,
+    error: undefined,
+    parentRunId: undefined,
+    ...extra,
+  }
+}
+
+function taskRecord(runId: RunId, taskId: string, extra: Partial<TaskRecord> = {}): TaskRecord {
+  return {
+    runId,
+    taskId: asTaskId(taskId),
+    state: 'PENDING',
+    attempt: 0,
+    agent: undefined,
+    priority: 'MEDIUM',
+    idempotencyKey: `${runId}:${taskId}`,
+    startedAt: undefined,
+    finishedAt: undefined,
+    output: undefined,
+    error: undefined,
+    ...extra,
+  }
+}
+
+function createOp(id: RunId, taskIds: readonly string[] = ['a', 'b', 'c'], extra: Partial<RunRecord> = {}): StoreOp {
+  return { op: 'run.create', run: runRecord(id, extra), tasks: taskIds.map((t) => taskRecord(id, t)) }
+}
+
+const start = (runId: RunId, taskId: string, attempt: number, at = T0 + 10): StoreOp => ({ op: 'task.start', runId, taskId: asTaskId(taskId), attempt, agent: 'worker@1.0.0', at })
+const succeed = (runId: RunId, taskId: string, attempt: number, output: unknown, at = T0 + 20): StoreOp => ({ op: 'task.succeed', runId, taskId: asTaskId(taskId), attempt, output, at })
+const fail = (runId: RunId, taskId: string, attempt: number, final: boolean, error: SerializedError = boom, at = T0 + 20): StoreOp => ({ op: 'task.fail', runId, taskId: asTaskId(taskId), attempt, error, at, final })
+const finish = (runId: RunId, taskId: string, state: 'SKIPPED' | 'CANCELLED', at = T0 + 30): StoreOp => ({ op: 'task.finish', runId, taskId: asTaskId(taskId), state, at, reason: 'because' })
+const runState = (runId: RunId, state: RunState, at: number, error?: SerializedError): StoreOp => ({ op: 'run.state', runId, state, at, ...(error ? { error } : {}) })
+
+const boom: SerializedError = { code: 'TASK_FAILED', message: 'boom', details: { taskId: 'a', nested: { list: [1, 2] } }, retryable: true }
+
+function logEvent(runId: RunId, message: string): FlotillaEvent {
+  return { type: 'task.log', at: T0, runId, taskId: asTaskId('a'), level: 'info', message }
+}
+
+/**
+ * The contract every {@link Store} adapter passes (memory, SQLite,
+ * PostgreSQL): atomic batches, attempt fencing, final states, ordering,
+ * copies, error codes.
+ */
+export function storeContract(init: StoreContractInit): void {
+  describe(`Store contract: ${init.name}`, () => {
+    let store: Store
+    let closed = false
+
+    beforeEach(async () => {
+      store = await init.create()
+      closed = false
+    })
+
+    afterEach(async () => {
+      if (init.destroy) await init.destroy(store)
+      else if (!closed) await store.close()
+    })
+
+    /** Creates a run with tasks a, b, c (RUNNING unless told). */
+    async function seed(state: RunState = 'RUNNING', taskIds: readonly string[] = ['a', 'b', 'c'], extra: Partial<RunRecord> = {}): Promise<RunId> {
+      const id = newRunId()
+      await store.commit({ ops: [createOp(id, taskIds, { state, startedAt: state === 'PENDING' ? undefined : T0, ...extra })], events: [] })
+      return id
+    }
+
+    const tid = (t: string): TaskId => asTaskId(t)
+
+    describe('runs and tasks', () => {
+      it('creates a run and reads it back with its tasks in workflow order', async () => {
+        const id = newRunId()
+        const run = runRecord(id, { parentRunId: newRunId() })
+        const tasks = ['zeta', 'alpha', 'mid'].map((t, i) => taskRecord(id, t, { priority: (['CRITICAL', 'LOW', 'HIGH'] as const)[i] }))
+        await store.commit({ ops: [{ op: 'run.create', run, tasks }], events: [] })
+        expect(await store.getRun(id)).toEqual(run)
+        const stored = await store.getTasks(id)
+        expect(stored.map((t) => t.taskId)).toEqual(['zeta', 'alpha', 'mid'])
+        expect(stored).toEqual(tasks)
+        expect(await store.getTask(id, tid('alpha'))).toEqual(tasks[1])
+      })
+
+      it('returns undefined for an unknown run or task, and RUN_NOT_FOUND from getTasks of an unknown run', async () => {
+        const id = await seed()
+        expect(await store.getRun(newRunId())).toBeUndefined()
+        expect(await store.getTask(id, tid('nope'))).toBeUndefined()
+        expect(await store.getTask(newRunId(), tid('a'))).toBeUndefined()
+        await expect(store.getTasks(newRunId())).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
+      })
+
+      it('refuses a run created twice with STORE_CONFLICT, leaving the first one untouched', async () => {
+        const id = await seed('RUNNING', ['a'])
+        await expect(store.commit({ ops: [createOp(id, ['x', 'y'], { workflow: 'other' })], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect((await store.getRun(id))?.workflow).toBe(`wf_${id}`)
+        expect((await store.getTasks(id)).map((t) => t.taskId)).toEqual(['a'])
+      })
+
+      it('refuses a run created twice within one batch', async () => {
+        const id = newRunId()
+        await expect(store.commit({ ops: [createOp(id), createOp(id)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getRun(id)).toBeUndefined()
+      })
+
+      it('refuses a run that lists one task id twice', async () => {
+        const id = newRunId()
+        await expect(store.commit({ ops: [createOp(id, ['a', 'a'])], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getRun(id)).toBeUndefined()
+      })
+
+      it('answers RUN_NOT_FOUND to every op on an unknown run', async () => {
+        const ghost = newRunId()
+        for (const op of [runState(ghost, 'RUNNING', T0), start(ghost, 'a', 1), succeed(ghost, 'a', 1, 1), fail(ghost, 'a', 1, true), finish(ghost, 'a', 'CANCELLED')]) {
+          await expect(store.commit({ ops: [op], events: [] }), op.op).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
+        }
+        expect(await store.getRun(ghost)).toBeUndefined()
+      })
+
+      it('answers STORE_CONFLICT to a write on a task the run does not have', async () => {
+        const id = await seed()
+        await expect(store.commit({ ops: [start(id, 'nope', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+      })
+
+      it('accepts a run and writes to its tasks in the same batch', async () => {
+        const id = newRunId()
+        await store.commit({ ops: [createOp(id, ['a']), runState(id, 'RUNNING', T0 + 1), start(id, 'a', 1), succeed(id, 'a', 1, 'done')], events: [] })
+        expect((await store.getRun(id))?.state).toBe('RUNNING')
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 1, output: 'done' })
+      })
+    })
+
+    describe('listRuns', () => {
+      it('lists newest first and honours limit', async () => {
+        const workflow = `wf_list_${newRunId()}`
+        const ids: RunId[] = []
+        for (const offset of [300, 100, 500, 200, 400]) {
+          const id = newRunId()
+          ids.push(id)
+          await store.commit({ ops: [createOp(id, ['a'], { workflow, createdAt: T0 + offset })], events: [] })
+        }
+        const all = await store.listRuns({ workflow })
+        expect(all.map((r) => r.createdAt)).toEqual([T0 + 500, T0 + 400, T0 + 300, T0 + 200, T0 + 100])
+        expect(all.map((r) => r.id)).toEqual([ids[2], ids[4], ids[0], ids[3], ids[1]])
+        const two = await store.listRuns({ workflow, limit: 2 })
+        expect(two.map((r) => r.id)).toEqual([ids[2], ids[4]])
+      })
+
+      it('filters by workflow and by one state or several', async () => {
+        const workflow = `wf_filter_${newRunId()}`
+        const running = await seed('RUNNING', ['a'], { workflow, createdAt: T0 + 1 })
+        const paused = await seed('PAUSED', ['a'], { workflow, createdAt: T0 + 2 })
+        const failed = await seed('RUNNING', ['a'], { workflow, createdAt: T0 + 3 })
+        await store.commit({ ops: [runState(failed, 'FAILED', T0 + 9, boom)], events: [] })
+        const elsewhere = await seed('RUNNING', ['a'], { workflow: `${workflow}_other`, createdAt: T0 + 4 })
+
+        expect((await store.listRuns({ workflow })).map((r) => r.id)).toEqual([failed, paused, running])
+        expect((await store.listRuns({ workflow, state: 'RUNNING' })).map((r) => r.id)).toEqual([running])
+        expect((await store.listRuns({ workflow, state: ['PAUSED', 'FAILED'] })).map((r) => r.id)).toEqual([failed, paused])
+        expect((await store.listRuns({ workflow, state: 'SUCCEEDED' }))).toEqual([])
+        expect((await store.listRuns({ workflow: `${workflow}_other` })).map((r) => r.id)).toEqual([elsewhere])
+        const full = (await store.listRuns({ workflow, state: 'FAILED' }))[0]
+        expect(full).toEqual(await store.getRun(failed))
+      })
+
+      it('returns at most 100 runs by default', async () => {
+        const workflow = `wf_many_${newRunId()}`
+        const ops: StoreOp[] = []
+        for (let i = 0; i < 101; i++) ops.push(createOp(newRunId(), ['a'], { workflow, createdAt: T0 + i }))
+        await store.commit({ ops, events: [] })
+        const listed = await store.listRuns({ workflow })
+        expect(listed).toHaveLength(100)
+        expect(listed[0].createdAt).toBe(T0 + 100)
+        expect(listed[99].createdAt).toBe(T0 + 1)
+      })
+    })
+
+    describe('run state', () => {
+      it('sets startedAt when the run starts, finishedAt and error when it ends', async () => {
+        const id = await seed('PENDING')
+        expect(await store.getRun(id)).toMatchObject({ state: 'PENDING', startedAt: undefined, finishedAt: undefined, error: undefined })
+        await store.commit({ ops: [runState(id, 'RUNNING', T0 + 100)], events: [] })
+        expect(await store.getRun(id)).toMatchObject({ state: 'RUNNING', startedAt: T0 + 100, finishedAt: undefined })
+        await store.commit({ ops: [runState(id, 'PAUSED', T0 + 150)], events: [] })
+        await store.commit({ ops: [runState(id, 'RUNNING', T0 + 200)], events: [] })
+        expect(await store.getRun(id)).toMatchObject({ state: 'RUNNING', startedAt: T0 + 100, finishedAt: undefined })
+        await store.commit({ ops: [runState(id, 'FAILED', T0 + 300, boom)], events: [] })
+        const run = await store.getRun(id)
+        expect(run).toMatchObject({ state: 'FAILED', startedAt: T0 + 100, finishedAt: T0 + 300 })
+        expect(run?.error).toEqual(boom)
+      })
+
+      it('sets finishedAt without an error when the run succeeds', async () => {
+        const id = await seed()
+        await store.commit({ ops: [runState(id, 'SUCCEEDED', T0 + 50)], events: [] })
+        expect(await store.getRun(id)).toMatchObject({ state: 'SUCCEEDED', finishedAt: T0 + 50, error: undefined })
+      })
+
+      it.each(['SUCCEEDED', 'FAILED', 'CANCELLED'] as const)('refuses to move a %s run to another state (STORE_CONFLICT)', async (final) => {
+        const id = await seed()
+        await store.commit({ ops: [runState(id, final, T0 + 50)], events: [] })
+        for (const next of ['RUNNING', 'PAUSED', 'PENDING', ...(['SUCCEEDED', 'FAILED', 'CANCELLED'] as const).filter((s) => s !== final)] as const) {
+          await expect(store.commit({ ops: [runState(id, next, T0 + 60)], events: [] }), next).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        }
+        expect(await store.getRun(id)).toMatchObject({ state: final, finishedAt: T0 + 50 })
+      })
+
+      it('refuses to change a final state set earlier in the same batch', async () => {
+        const id = await seed()
+        await expect(store.commit({ ops: [runState(id, 'SUCCEEDED', T0 + 50), runState(id, 'RUNNING', T0 + 60)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getRun(id)).toMatchObject({ state: 'RUNNING', finishedAt: undefined })
+      })
+    })
+
+    describe('task fencing', () => {
+      it('records a start, then a success with its output', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1, T0 + 10)], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 1, agent: 'worker@1.0.0', startedAt: T0 + 10, finishedAt: undefined })
+        await store.commit({ ops: [succeed(id, 'a', 1, { ok: true }, T0 + 20)], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 1, output: { ok: true }, finishedAt: T0 + 20, error: undefined })
+      })
+
+      it('refuses a success without a start (STORE_CONFLICT)', async () => {
+        const id = await seed()
+        await expect(store.commit({ ops: [succeed(id, 'a', 1, 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [succeed(id, 'a', 0, 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [fail(id, 'a', 0, true)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'PENDING', attempt: 0, output: undefined })
+      })
+
+      it('refuses a result from a stale attempt once a newer attempt started', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
+        await store.commit({ ops: [start(id, 'a', 2)], events: [] })
+        await expect(store.commit({ ops: [succeed(id, 'a', 1, 'late')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [fail(id, 'a', 1, true)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 2, output: undefined })
+        await store.commit({ ops: [succeed(id, 'a', 2, 'fresh')], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: 'fresh' })
+      })
+
+      it('refuses a result for an attempt that never started', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
+        await expect(store.commit({ ops: [succeed(id, 'a', 2, 'future')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+      })
+
+      it('requires each start to use a higher attempt than the stored one', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 2)], events: [] })
+        await expect(store.commit({ ops: [start(id, 'a', 2)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [start(id, 'a', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [start(id, 'b', 0)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 2 })
+        await store.commit({ ops: [start(id, 'a', 3)], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ attempt: 3 })
+      })
+
+      it('refuses to start, succeed or finish a task that is finished', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, 'ok'), finish(id, 'b', 'SKIPPED'), start(id, 'c', 1), fail(id, 'c', 1, true)], events: [] })
+        for (const t of ['a', 'b', 'c']) {
+          await expect(store.commit({ ops: [start(id, t, 5)], events: [] }), `start ${t}`).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+          await expect(store.commit({ ops: [finish(id, t, 'CANCELLED')], events: [] }), `finish ${t}`).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        }
+        await expect(store.commit({ ops: [succeed(id, 'a', 1, 'again')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [succeed(id, 'c', 1, 'late')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        const tasks = await store.getTasks(id)
+        expect(tasks.map((t) => [t.taskId, t.state, t.output])).toEqual([['a', 'SUCCEEDED', 'ok'], ['b', 'SKIPPED', undefined], ['c', 'FAILED', undefined]])
+      })
+
+      it('marks a non-final failure RETRYING and a final one FAILED, keeping the error', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, false, boom, T0 + 15)], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RETRYING', attempt: 1, error: boom, finishedAt: undefined })
+        // A RETRYING task is not running: its attempt cannot report again.
+        await expect(store.commit({ ops: [fail(id, 'a', 1, true)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await store.commit({ ops: [start(id, 'a', 2)], events: [] })
+        const last: SerializedError = { code: 'TASK_TIMEOUT', message: 'too slow', details: { timeoutMs: 5 }, retryable: true }
+        await store.commit({ ops: [fail(id, 'a', 2, true, last, T0 + 40)], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'FAILED', attempt: 2, error: last, finishedAt: T0 + 40 })
+      })
+
+      it('clears the error of an earlier attempt when a retry succeeds', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, false), start(id, 'a', 2), succeed(id, 'a', 2, 7)], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: 7, error: undefined })
+      })
+
+      it('finishes a pending task as SKIPPED and a running or retrying one as CANCELLED, and then refuses its late result', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'b', 1), start(id, 'c', 1), fail(id, 'c', 1, false)], events: [] })
+        await store.commit({ ops: [finish(id, 'a', 'SKIPPED', T0 + 31), finish(id, 'b', 'CANCELLED', T0 + 32), finish(id, 'c', 'CANCELLED', T0 + 33)], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SKIPPED', finishedAt: T0 + 31, attempt: 0 })
+        expect(await store.getTask(id, tid('b'))).toMatchObject({ state: 'CANCELLED', finishedAt: T0 + 32, attempt: 1 })
+        expect(await store.getTask(id, tid('c'))).toMatchObject({ state: 'CANCELLED', finishedAt: T0 + 33 })
+        await expect(store.commit({ ops: [succeed(id, 'b', 1, 'late')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getTask(id, tid('b'))).toMatchObject({ state: 'CANCELLED', output: undefined })
+      })
+    })
+
+    describe('atomic batches', () => {
+      it('applies nothing of a new run when the last op of its batch is invalid', async () => {
+        const id = newRunId()
+        const batch = {
+          ops: [createOp(id, ['a']), start(id, 'a', 1), succeed(id, 'a', 1, 'x'), start(id, 'a', 2)],
+          events: [logEvent(id, 'one'), logEvent(id, 'two')],
+        }
+        await expect(store.commit(batch)).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getRun(id)).toBeUndefined()
+        expect(await store.getTask(id, tid('a'))).toBeUndefined()
+        await expect(store.getTasks(id)).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
+        expect((await store.listRuns({ workflow: `wf_${id}` }))).toEqual([])
+        // The id is still free.
+        await store.commit({ ops: [createOp(id, ['a'])], events: [] })
+        expect(await store.listEvents(id)).toEqual([])
+      })
+
+      it('leaves an existing run, its tasks and its events unchanged when a later op fails', async () => {
+        const id = await seed()
+        await store.commit({ ops: [], events: [logEvent(id, 'before')] })
+        const runBefore = await store.getRun(id)
+        const tasksBefore = await store.getTasks(id)
+        const batch = {
+          ops: [start(id, 'a', 1), succeed(id, 'a', 1, { big: 'result' }), finish(id, 'b', 'SKIPPED'), runState(id, 'SUCCEEDED', T0 + 99), succeed(id, 'c', 1, 'never started')],
+          events: [logEvent(id, 'during-1'), logEvent(id, 'during-2')],
+        }
+        await expect(store.commit(batch)).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getRun(id)).toEqual(runBefore)
+        expect(await store.getTasks(id)).toEqual(tasksBefore)
+        expect((await store.listEvents(id)).map((e) => (e.event as { message?: string }).message)).toEqual(['before'])
+        // The store is still usable and the sequence continues from where it was.
+        await store.commit({ ops: [start(id, 'a', 1)], events: [logEvent(id, 'after')] })
+        expect((await store.listEvents(id)).map((e) => e.seq)).toEqual([1, 2])
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 1 })
+      })
+
+      it('applies nothing when a batch touches an unknown run after valid ops', async () => {
+        const id = await seed()
+        await expect(store.commit({ ops: [start(id, 'a', 1), start(newRunId(), 'a', 1)], events: [logEvent(id, 'x')] })).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'PENDING', attempt: 0 })
+        expect(await store.listEvents(id)).toEqual([])
+      })
+
+      it('validates each op against the effects of the earlier ops of its batch', async () => {
+        const id = await seed()
+        await expect(store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, 1), start(id, 'a', 2)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [start(id, 'a', 1), start(id, 'a', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'PENDING', attempt: 0 })
+        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, false), start(id, 'a', 2), succeed(id, 'a', 2, 'ok')], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: 'ok' })
+      })
+    })
+
+    describe('events', () => {
+      it('numbers events 1..n per run, across batches, oldest first', async () => {
+        const a = await seed()
+        const b = await seed()
+        await store.commit({ ops: [], events: [logEvent(a, 'a1'), logEvent(b, 'b1'), logEvent(a, 'a2')] })
+        await store.commit({ ops: [start(a, 'a', 1)], events: [logEvent(a, 'a3'), logEvent(b, 'b2')] })
+        const ea = await store.listEvents(a)
+        expect(ea.map((e) => e.seq)).toEqual([1, 2, 3])
+        expect(ea.map((e) => (e.event as { message: string }).message)).toEqual(['a1', 'a2', 'a3'])
+        expect(ea[0].event).toEqual(logEvent(a, 'a1'))
+        const eb = await store.listEvents(b)
+        expect(eb.map((e) => [e.seq, (e.event as { message: string }).message])).toEqual([[1, 'b1'], [2, 'b2']])
+      })
+
+      it('stores the events of a run created in the same batch', async () => {
+        const id = newRunId()
+        const started: FlotillaEvent = { type: 'run.started', at: T0, runId: id, workflow: `wf_${id}`, tasks: 1 }
+        await store.commit({ ops: [createOp(id, ['a'])], events: [started] })
+        expect(await store.listEvents(id)).toEqual([{ seq: 1, event: started }])
+      })
+
+      it('pages with afterSeq and limit', async () => {
+        const id = await seed()
+        await store.commit({ ops: [], events: Array.from({ length: 10 }, (_, i) => logEvent(id, `m${i + 1}`)) })
+        const seqs = async (o: { afterSeq?: number; limit?: number }) => (await store.listEvents(id, o)).map((e) => e.seq)
+        expect(await seqs({})).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+        expect(await seqs({ afterSeq: 7 })).toEqual([8, 9, 10])
+        expect(await seqs({ limit: 3 })).toEqual([1, 2, 3])
+        expect(await seqs({ afterSeq: 3, limit: 4 })).toEqual([4, 5, 6, 7])
+        expect(await seqs({ afterSeq: 10 })).toEqual([])
+        expect(await seqs({ afterSeq: 42 })).toEqual([])
+        expect((await store.listEvents(id, { afterSeq: 4, limit: 1 }))[0].event).toEqual(logEvent(id, 'm5'))
+      })
+
+      it('answers RUN_NOT_FOUND for the events of an unknown run', async () => {
+        await expect(store.listEvents(newRunId())).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
+      })
+    })
+
+    describe('values', () => {
+      const values: [string, unknown][] = [
+        ['a nested object', { a: { b: { c: [1, { d: 'e' }] } }, n: -1.5, t: true, f: false, z: 0 }],
+        ['an array', [1, 'two', null, [3, [4]], { five: 5 }]],
+        ['a unicode string', 'héllo wörld — 日本語 🚀 \u0000 "quoted" \\ back'],
+        ['null', null],
+        ['an empty object', {}],
+        ['an empty array', []],
+        ['an empty string', ''],
+        ['zero', 0],
+        ['false', false],
+        ['a large number', 2 ** 53 - 1],
+      ]
+      it.each(values)('round-trips %s as a task output', async (_label, value) => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, value)], events: [] })
+        const task = await store.getTask(id, tid('a'))
+        expect(task?.output).toEqual(value)
+        expect(task?.output === null).toBe(value === null)
+        expect((await store.getTasks(id))[0].output).toEqual(value)
+      })
+
+      it('round-trips the run input, definition, errors and event payloads', async () => {
+        const input = { files: ['a.ts', 'ü.ts'], opts: { deep: { list: [null, 1, 'x'] } }, emoji: '✅' }
+        const definition = { name: 'x', tasks: [{ id: 'a', agent: 'y', input: { $ref: 'input.files' } }] }
+        const id = await seed('RUNNING', ['a'], { input, definition })
+        const err: SerializedError = { code: 'AGENT_OUTPUT_INVALID', message: 'bad — 🚫', details: { path: 'a.b', list: [1, { x: null }] }, retryable: false }
+        const event: FlotillaEvent = { type: 'task.log', at: T0, runId: id, taskId: tid('a'), level: 'warn', message: 'note ✓', data: { nested: [1, { two: 2 }], none: null } }
+        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, true, err), runState(id, 'FAILED', T0 + 5, err)], events: [event] })
+        const run = await store.getRun(id)
+        expect(run?.input).toEqual(input)
+        expect(run?.definition).toEqual(definition)
+        expect(run?.error).toEqual(err)
+        expect((await store.getTask(id, tid('a')))?.error).toEqual(err)
+        expect((await store.listEvents(id))[0].event).toEqual(event)
+      })
+
+      async function seedWithOutput(): Promise<RunId> {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, { list: [1, 2], inner: { v: 'x' } })], events: [logEvent(id, 'orig')] })
+        return id
+      }
+
+      it('returns copies of runs: mutating a returned run does not change the store', async () => {
+        const id = await seedWithOutput()
+        const run = (await store.getRun(id))!
+        run.state = 'CANCELLED'
+        ;(run.input as { target: string }).target = 'mutated'
+        ;(run.definition as { name: string }).name = 'mutated'
+        const listed = (await store.listRuns({ workflow: `wf_${id}` }))[0]
+        listed.workflow = 'other'
+        ;(listed.input as { n: number }).n = 99
+        expect(await store.getRun(id)).toMatchObject({ state: 'RUNNING', workflow: `wf_${id}`, input: { target: 'src', n: 3 }, definition: { name: `wf_${id}` } })
+        expect((await store.listRuns({ workflow: `wf_${id}` }))[0]).toMatchObject({ workflow: `wf_${id}`, input: { target: 'src', n: 3 } })
+      })
+
+      it('returns copies of tasks: mutating a returned task or its output does not change the store', async () => {
+        const id = await seedWithOutput()
+        const task = (await store.getTask(id, tid('a')))!
+        task.state = 'FAILED'
+        ;(task.output as { list: number[] }).list.push(3)
+        ;(task.output as { inner: { v: string } }).inner.v = 'mutated'
+        const tasks = await store.getTasks(id)
+        tasks[0].attempt = 42
+        ;(tasks[0].output as { list: number[] }).list.length = 0
+        tasks.pop()
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 1, output: { list: [1, 2], inner: { v: 'x' } } })
+        expect(await store.getTasks(id)).toHaveLength(3)
+      })
+
+      it('returns copies of events: mutating a returned event does not change the store', async () => {
+        const id = await seedWithOutput()
+        const events = await store.listEvents(id)
+        events[0].seq = 99
+        ;(events[0].event as { message: string }).message = 'mutated'
+        events.push({ seq: 2, event: logEvent(id, 'extra') })
+        expect(await store.listEvents(id)).toEqual([{ seq: 1, event: logEvent(id, 'orig') }])
+      })
+
+      it('keeps what was committed: mutating the written objects afterwards does not change the store', async () => {
+        const id = newRunId()
+        const create = createOp(id, ['a']) as Extract<StoreOp, { op: 'run.create' }>
+        const output = { list: [1, 2], inner: { v: 'x' } }
+        const event = logEvent(id, 'orig')
+        await store.commit({ ops: [create, start(id, 'a', 1), succeed(id, 'a', 1, output)], events: [event] })
+        create.run.state = 'FAILED'
+        ;(create.run.input as { target: string }).target = 'mutated'
+        ;(create.tasks[0] as TaskRecord).priority = 'LOW'
+        output.list.push(3)
+        output.inner.v = 'mutated'
+        ;(event as { message: string }).message = 'mutated'
+        expect(await store.getRun(id)).toMatchObject({ state: 'PENDING', input: { target: 'src', n: 3 } })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ priority: 'MEDIUM', output: { list: [1, 2], inner: { v: 'x' } } })
+        expect((await store.listEvents(id))[0].event).toMatchObject({ message: 'orig' })
+      })
+    })
+
+    describe('close', () => {
+      it('refuses every call after close with STORE_UNAVAILABLE', async () => {
+        const id = await seed()
+        await store.close()
+        closed = true
+        await expect(store.commit({ ops: [start(id, 'a', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+        await expect(store.getRun(id)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+        await expect(store.listRuns()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+        await expect(store.getTasks(id)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+        await expect(store.getTask(id, tid('a'))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+        await expect(store.listEvents(id)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+      })
+
+      it('can be closed twice', async () => {
+        await store.close()
+        await store.close()
+        closed = true
+      })
+    })
+
+    it('names its adapter', () => {
+      expect(typeof store.kind).toBe('string')
+      expect(store.kind.length).toBeGreaterThan(0)
+      expect(typeof store.durable).toBe('boolean')
+    })
+  })
+}
