@@ -1,0 +1,51 @@
+import type { FlotillaEvent } from '../core/events.js'
+import { formatClock, formatDuration, formatPercent } from './format.js'
+
+/**
+ * One plain line for an event, for logs and non-terminal output, e.g.
+ * `12:00:01 task.succeeded scan-0 (4 ms)`. Returns undefined for events
+ * shown only with `verbose` (progress, handler logs).
+ *
+ * @example
+ * ```ts
+ * orchestrator.on('*', (e) => { const line = formatEventLine(e, false); if (line) console.log(line) })
+ * ```
+ */
+export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | undefined {
+  const at = formatClock(e.at)
+  switch (e.type) {
+    case 'run.started':
+      return `${at} run.started ${e.workflow} (${e.tasks} tasks) run ${e.runId}`
+    case 'run.paused':
+    case 'run.resumed':
+      return `${at} ${e.type}`
+    case 'run.succeeded':
+      return `${at} run.succeeded (${formatDuration(e.durationMs)})`
+    case 'run.failed':
+      return `${at} run.failed (${formatDuration(e.durationMs)}) [${e.error.code}] ${e.error.message}`
+    case 'run.cancelled':
+      return `${at} run.cancelled (${formatDuration(e.durationMs)}): ${e.reason}`
+    case 'run.progress': {
+      if (!verbose) return undefined
+      const p = e.progress
+      const eta = p.etaMs === undefined ? '' : `, ETA ${formatDuration(p.etaMs)}`
+      return `${at} run.progress ${p.percent}% (${p.done}/${p.total} done${eta})`
+    }
+    case 'task.started':
+      return `${at} task.started ${e.taskId} on ${e.agent}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`
+    case 'task.progress':
+      return verbose ? `${at} task.progress ${e.taskId} ${formatPercent(e.fraction)}${e.note ? ` ${e.note}` : ''}` : undefined
+    case 'task.retrying':
+      return `${at} task.retrying ${e.taskId} after attempt ${e.attempt} failed [${e.error.code}] ${e.error.message}; retry in ${formatDuration(e.delayMs)}`
+    case 'task.succeeded':
+      return `${at} task.succeeded ${e.taskId} (${formatDuration(e.durationMs)})`
+    case 'task.failed':
+      return `${at} task.failed ${e.taskId} [${e.error.code}] ${e.error.message}${e.tolerated ? ' (tolerated: continueOnFailure)' : ''}`
+    case 'task.skipped':
+      return `${at} task.skipped ${e.taskId}: ${e.reason}`
+    case 'task.cancelled':
+      return `${at} task.cancelled ${e.taskId}: ${e.reason}`
+    case 'task.log':
+      return verbose ? `${at} task.log ${e.taskId} ${e.level}: ${e.message}` : undefined
+  }
+}
