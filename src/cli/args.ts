@@ -64,8 +64,8 @@ export function validateOptions<T>(command: string, schema: z.ZodType<T>, raw: u
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
   const key = issue?.path[0]
-  const where = key === 'file' ? 'the file argument' : key === undefined ? 'the arguments' : `--${String(key)}`
-  throw usageError(command, `Invalid ${where} of "flotilla ${command}": ${issue?.message ?? 'invalid'}.`)
+  const label = key === 'file' ? '<file>' : key === undefined ? 'arguments' : `--${String(key)}`
+  throw usageError(command, `"flotilla ${command}" ${label}: ${issue?.message ?? 'invalid'}.`)
 }
 
 /** Positional arguments beyond `max` are a usage error. */

@@ -4,7 +4,7 @@ import { formatClock, formatDuration, formatPercent } from './format.js'
 /**
  * One plain line for an event, for logs and non-terminal output, e.g.
  * `12:00:01 task.succeeded scan-0 (4 ms)`. Returns undefined for events
- * shown only with `verbose` (progress, handler logs).
+ * shown only with `verbose` (progress, debug and info logs of handlers).
  *
  * @example
  * ```ts
@@ -15,7 +15,7 @@ export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | un
   const at = formatClock(e.at)
   switch (e.type) {
     case 'run.started':
-      return `${at} run.started ${e.workflow} (${e.tasks} tasks) run ${e.runId}`
+      return `${at} run.started ${e.workflow} (${e.tasks} ${e.tasks === 1 ? 'task' : 'tasks'}) run ${e.runId}`
     case 'run.paused':
     case 'run.resumed':
       return `${at} ${e.type}`
@@ -46,6 +46,6 @@ export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | un
     case 'task.cancelled':
       return `${at} task.cancelled ${e.taskId}: ${e.reason}`
     case 'task.log':
-      return verbose ? `${at} task.log ${e.taskId} ${e.level}: ${e.message}` : undefined
+      return verbose || e.level === 'warn' || e.level === 'error' ? `${at} task.log ${e.taskId} ${e.level}: ${e.message}` : undefined
   }
 }

@@ -1,7 +1,7 @@
 import type { FlotillaEvent } from '../core/events.js'
 import type { TaskState } from '../core/states.js'
 import type { Workflow } from '../workflows/compile.js'
-import { cell, fitLine, formatDuration, formatPercent, progressBar, type Paint } from './format.js'
+import { cell, fitLine, formatDuration, formatPercent, progressBar, visibleLength, type Paint } from './format.js'
 import { TaskBoard, type TaskView } from './task-board.js'
 
 /** The terminal the display draws on. */
@@ -85,14 +85,15 @@ export class LiveDisplay {
   /** The lines of the current frame (exposed for tests). */
   lines(): string[] {
     const p = this.p
-    const width = Math.max(40, (this.out.columns ?? 100) - 1)
+    const columns = this.out.columns !== undefined && this.out.columns > 0 ? this.out.columns : 100
+    const width = Math.max(40, columns - 1)
     const elapsed = this.now() - this.startedAt
     const state = this.board.finished ?? 'RUNNING'
     const stateText = state === 'SUCCEEDED' ? p.green(state) : state === 'RUNNING' ? p.cyan(state) : p.red(state)
     const lines = [`${p.bold(`flotilla ▸ ${this.workflow.name}`)}  ${p.dim(`run ${this.runId}`)}  ${stateText}  ${p.dim(formatDuration(elapsed))}`]
     const tasks = this.board.tasks
     const visible = tasks.length <= this.maxTaskLines ? tasks : this.pickVisible()
-    for (const t of visible) lines.push(this.taskLine(t))
+    for (const t of visible) lines.push(this.taskLine(t, width))
     if (visible.length < tasks.length) {
       const shown = new Set(visible)
       const hidden: Partial<Record<TaskState, number>> = {}
@@ -120,18 +121,22 @@ export class LiveDisplay {
     return ranked.slice(0, this.maxTaskLines).sort((a, b) => a.i - b.i).map((r) => r.t)
   }
 
-  private taskLine(t: TaskView): string {
+  private taskLine(t: TaskView, width: number): string {
     const p = this.p
     const symbol = this.symbol(t.state)
     const tries = t.attempts === 0 ? '' : t.attempts === 1 ? '1 try' : `${t.attempts} tries`
     let time = ''
     if (t.startedAt !== undefined) time = formatDuration(Math.max(0, this.now() - t.startedAt))
     else if (t.durationMs !== undefined) time = formatDuration(t.durationMs)
+    const head = `  ${symbol} ${cell(t.id, 18)} ${cell(t.agent, 18)} ${cell(tries, 8)} ${cell(time, 9)} `
+    // Cut the note before styling it, so that a long error keeps its colour.
+    const room = Math.max(0, width - visibleLength(head))
+    const fit = (text: string): string => (visibleLength(text) <= room ? text : cell(text, room))
     let note = ''
-    if (t.state === 'RUNNING' && t.fraction !== undefined) note = `${formatPercent(t.fraction)}${t.note ? ` ${t.note}` : ''}`
-    else if ((t.state === 'FAILED' || t.state === 'RETRYING') && t.error) note = p.red(`${t.error.code}: ${t.error.message}`)
+    if (t.state === 'RUNNING' && t.fraction !== undefined) note = fit(`${formatPercent(t.fraction)}${t.note ? ` ${t.note}` : ''}`)
+    else if ((t.state === 'FAILED' || t.state === 'RETRYING') && t.error) note = p.red(fit(`${t.error.code}: ${t.error.message}`))
     else if (t.state === 'PENDING') note = p.dim('waiting')
-    return `  ${symbol} ${cell(t.id, 18)} ${cell(t.agent, 18)} ${cell(tries, 8)} ${cell(time, 9)} ${note}`.trimEnd()
+    return `${head}${note}`.trimEnd()
   }
 
   private symbol(state: TaskState): string {
@@ -153,7 +158,10 @@ export class LiveDisplay {
     const counts = this.board.counts()
     const total = this.board.tasks.length
     const done = counts.SUCCEEDED + counts.FAILED + counts.SKIPPED + counts.CANCELLED
-    const fraction = total === 0 ? 1 : done / total
+    // Running tasks that report progress move the bar between completions.
+    let partial = 0
+    if (counts.RUNNING > 0) for (const t of this.board.tasks) if (t.state === 'RUNNING' && t.fraction !== undefined) partial += t.fraction
+    const fraction = total === 0 ? 1 : Math.min(1, (done + partial) / total)
     const parts = [`${done}/${total} done`]
     if (counts.RUNNING > 0) parts.push(`${counts.RUNNING} running`)
     if (counts.RETRYING > 0) parts.push(p.yellow(`${counts.RETRYING} retrying`))

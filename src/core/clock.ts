@@ -30,9 +30,8 @@ export const systemClock: Clock = {
   wallNow: () => Date.now(),
   setTimeout: (fn, ms) => {
     // Node fires delays above 2^31 - 1 ms (or Infinity) after 1 ms: clamp instead.
-    const t = setTimeout(fn, Math.min(Math.max(0, ms), 2_147_483_647))
-    t.unref?.()
-    return t
+    // Not unref'd: a pending timeout or retry backoff keeps the process alive until the run settles.
+    return setTimeout(fn, Math.min(Math.max(0, ms), 2_147_483_647))
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 }

@@ -20,7 +20,7 @@ export function parseWorkflow(text: string, source = '(text)'): Workflow {
     data = parseYaml(text, { prettyErrors: true, uniqueKeys: true })
   } catch (e) {
     const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
-    throw new FlotillaError('WORKFLOW_INVALID', `${source} is not valid YAML/JSON${where}: ${(e as Error).message.split('\n')[0]}`, { cause: e, details: { source } })
+    throw new FlotillaError('WORKFLOW_INVALID', `${source} is not valid YAML/JSON${where}: ${(e as Error).message.split('\n')[0].replace(/:\s*$/, '')}.`, { cause: e, details: { source } })
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     throw new FlotillaError('WORKFLOW_INVALID', `${source} must hold a mapping with "name" and "tasks", not ${Array.isArray(data) ? 'a list' : String(data)}.`, { details: { source } })

@@ -1,0 +1,3 @@
+export function formatTotal(total) {  
+  return total.toFixed(2)
+}

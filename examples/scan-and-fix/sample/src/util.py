@@ -1,0 +1,7 @@
+def slugify(text):
+    # TODO: handle accents
+    return text.lower().replace(" ", "-")  
+
+
+def shout(text):
+    return text.upper() + "!"

@@ -1,0 +1,90 @@
+import { execFile, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+/** The package root. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+/** The built CLI. */
+export const MAIN = join(ROOT, 'dist/cli/main.js')
+
+/** Builds the package when dist/cli/main.js is missing (CI builds before testing). */
+export function ensureBuilt(): void {
+  if (!existsSync(MAIN)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
+}
+
+/** What a CLI process did. */
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs `node dist/cli/main.js ...args` as a child process (never a terminal). */
+export function runCli(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      process.execPath,
+      [MAIN, ...args],
+      { cwd: options.cwd ?? ROOT, timeout: options.timeoutMs ?? 20_000, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
+        resolvePromise({ code, stdout, stderr })
+      },
+    )
+  })
+}
+
+/** A fresh temporary folder, removed by the returned cleanup. */
+export function tempDir(prefix = 'flotilla-cli-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/**
+ * The import lines an agents module outside the package needs: `defineAgent`
+ * and friends from the built package, and zod, by absolute file URL.
+ */
+export function agentImports(): string {
+  const flotilla = pathToFileURL(join(ROOT, 'dist/index.js')).href
+  const zod = pathToFileURL(join(ROOT, 'node_modules/zod/index.js')).href
+  return `import { defineAgent, nonRetryable } from '${flotilla}'\nimport { z } from '${zod}'\n`
+}
+
+/** Writes files (path → text) under `dir`. */
+export function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
+}
+
+/** True when the text holds a JavaScript stack frame line. */
+export function hasStack(text: string): boolean {
+  return /\n\s+at .+[:(]/.test(text)
+}
+
+/**
+ * Starts the CLI, sends SIGINT once stdout contains `when`, and resolves
+ * with what the process did.
+ */
+export function interruptCli(args: readonly string[], when: string, options: { cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1' } })
+    let stdout = ''
+    let stderr = ''
+    let sent = false
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (!sent && stdout.includes(when)) {
+        sent = true
+        child.kill('SIGINT')
+      }
+    })
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(killer)
+      resolvePromise({ code: code ?? -1, stdout, stderr })
+    })
+  })
+}

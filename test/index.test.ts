@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+
+// The public surface is a decision: a change to these lists must be deliberate
+// (add the export to src/index.ts or src/testing.ts AND here, with TSDoc).
+const INDEX_EXPORTS = [
+  'AgentInstance',
+  'AgentMetrics',
+  'AgentPool',
+  'CircuitBreaker',
+  'DEFAULT_RETRY_POLICY',
+  'ERROR_CODES',
+  'FlotillaError',
+  'LOAD_BALANCING_STRATEGIES',
+  'MemoryStore',
+  'Orchestrator',
+  'PRIORITIES',
+  'RUN_STATES',
+  'Registry',
+  'RunResult',
+  'TASK_STATES',
+  'WorkflowBuilder',
+  'asAgentId',
+  'asRunId',
+  'asTaskId',
+  'backoffDelay',
+  'compileWorkflow',
+  'createDeadline',
+  'defineAgent',
+  'deserializeError',
+  'inputRef',
+  'isAgentDefinition',
+  'isErrorCode',
+  'isFinalRunState',
+  'isFinalTaskState',
+  'isFlotillaError',
+  'loadWorkflowFile',
+  'newAgentId',
+  'newRunId',
+  'nonRetryable',
+  'parseWorkflow',
+  'ref',
+  'resolveRetryPolicy',
+  'serializeError',
+  'shouldRetry',
+  'systemClock',
+  'taskSpecSchema',
+  'toFlotillaError',
+  'workflow',
+  'workflowJsonSchema',
+  'workflowSpecSchema',
+]
+
+const TESTING_EXPORTS = ['FakeClock', 'MemoryStore']
+
+describe('public API', () => {
+  it('pins the runtime exports of flotilla', async () => {
+    expect(Object.keys(await import('../src/index.js')).sort()).toEqual(INDEX_EXPORTS)
+  })
+
+  it('pins the runtime exports of flotilla/testing', async () => {
+    expect(Object.keys(await import('../src/testing.js')).sort()).toEqual(TESTING_EXPORTS)
+  })
+
+  it('exports no undefined values', async () => {
+    for (const mod of [await import('../src/index.js'), await import('../src/testing.js')]) {
+      for (const [name, value] of Object.entries(mod)) expect(value, name).toBeDefined()
+    }
+  })
+
+  it('shares one MemoryStore between flotilla and flotilla/testing', async () => {
+    expect((await import('../src/testing.js')).MemoryStore).toBe((await import('../src/index.js')).MemoryStore)
+  })
+})
