@@ -3,7 +3,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.flotilla/**', 'examples/**/*.mjs', 'bench/**/*.mjs', 'scripts/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.flotilla/**', 'examples/**/*.mjs', 'bench/**/*.mjs', 'scripts/**', '.dependency-cruiser.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

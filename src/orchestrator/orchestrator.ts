@@ -120,8 +120,8 @@ export class Orchestrator {
     const concurrency = options.concurrency ?? wf.concurrency
     if (!(concurrency >= 1)) throw new FlotillaError('VALIDATION_FAILED', `Run concurrency must be ≥ 1, got ${concurrency}.`)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
-    const unsubscribe = options.onEvent ? this.hub.onRun(id, options.onEvent) : undefined
     const run = this.engine.start({ id, workflow: wf, input: runInput, concurrency, callbacks: { onProgress: options.onProgress } })
+    const unsubscribe = options.onEvent ? this.hub.onRun(id, options.onEvent) : undefined
     const result = run.settled.then(() => {
       unsubscribe?.()
       return new RunResult(run)
@@ -138,12 +138,12 @@ export class Orchestrator {
   }
 
   /** Runs a workflow to completion. */
-  run(workflow: Workflow | WorkflowSpec, input?: unknown, options?: RunOptions): Promise<RunResult> {
+  async run(workflow: Workflow | WorkflowSpec, input?: unknown, options?: RunOptions): Promise<RunResult> {
     return this.start(workflow, input, options).result
   }
 
   /** Runs a registered template with parameters. */
-  runTemplate(name: string, params?: unknown, options?: RunOptions): Promise<RunResult> {
+  async runTemplate(name: string, params?: unknown, options?: RunOptions): Promise<RunResult> {
     const wf = this.templates.get(name)
     if (wf === undefined) {
       throw new FlotillaError('TEMPLATE_NOT_FOUND', `No workflow template "${name}". Registered: ${this.templateNames().join(', ') || '(none)'}.`, { details: { template: name } })
@@ -152,18 +152,18 @@ export class Orchestrator {
   }
 
   /** Pauses a run of this orchestrator. */
-  pause(runId: string): void {
-    this.engine.pause(this.live(runId))
+  async pause(runId: string): Promise<void> {
+    this.engine.pause(await this.live(runId))
   }
 
   /** Resumes a paused run. */
-  resume(runId: string): void {
-    this.engine.resume(this.live(runId))
+  async resume(runId: string): Promise<void> {
+    this.engine.resume(await this.live(runId))
   }
 
   /** Cancels a run; running handlers see their `ctx.signal` abort. */
-  cancel(runId: string, reason = 'cancelled by the user'): void {
-    this.engine.cancel(this.live(runId), reason)
+  async cancel(runId: string, reason = 'cancelled by the user'): Promise<void> {
+    this.engine.cancel(await this.live(runId), reason)
   }
 
   /** A stored run, or `RUN_NOT_FOUND`. */
@@ -204,13 +204,18 @@ export class Orchestrator {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    const live = this.engine.liveRuns()
+    for (const run of live) if (!run.finished) this.engine.cancel(run, 'the orchestrator is closing')
+    await Promise.all(live.map((run) => run.settled))
     await this.store.close()
   }
 
-  private live(runId: string) {
+  private async live(runId: string) {
     const run = this.engine.get(asRunId(runId))
-    if (!run) throw new FlotillaError('RUN_NOT_FOUND', `Run "${runId}" is not running in this orchestrator.`, { details: { runId } })
-    return run
+    if (run) return run
+    const stored = await this.store.getRun(asRunId(runId))
+    if (stored) throw new FlotillaError('RUN_STATE_INVALID', `Run "${runId}" is ${stored.state} and not running in this orchestrator.`, { details: { runId, state: stored.state } })
+    throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}".`, { details: { runId } })
   }
 }
 

@@ -99,7 +99,7 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
       details: { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) },
     })
   }
-  const spec = input
+  const spec = deepFreeze(structuredClone(input))
   const name = spec.name
   const n = spec.tasks.length
   const indexOf = new Map<string, number>()
@@ -222,4 +222,16 @@ function findCycle(depSets: number[][], deg: Int32Array): number[] {
     i = depSets[i].find((d) => deg[d] > 0)!
   }
   return [...walk.slice(seenAt.get(i)), i]
+}
+
+function deepFreeze<T>(value: T): T {
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+      Object.freeze(v)
+      for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k])
+    }
+  }
+  return value
 }

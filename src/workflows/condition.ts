@@ -28,7 +28,7 @@ export function parseCondition(text: string, where: string): { refs: ParsedRef[]
   TOKEN.lastIndex = 0
   while (TOKEN.lastIndex < text.length) {
     if (/^\s*$/.test(text.slice(TOKEN.lastIndex))) break
-    const at = TOKEN.lastIndex
+    const at = TOKEN.lastIndex + /^\s*/.exec(text.slice(TOKEN.lastIndex))![0].length
     const m = TOKEN.exec(text)
     if (!m) fail(`has an unexpected character at position ${at + 1}`)
     tokens.push(m![0].trim())

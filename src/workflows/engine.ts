@@ -62,6 +62,11 @@ export class Engine implements ContextSink {
     this.limits = new Limits(o.capabilityConcurrency, (item) => this.queue.insert(item))
   }
 
+  /** Every run this engine is executing. */
+  liveRuns(): RunExecution[] {
+    return [...this.runs.values()]
+  }
+
   /** Runs being executed by this engine. */
   get(runId: RunId): RunExecution | undefined {
     return this.runs.get(runId)
@@ -79,6 +84,7 @@ export class Engine implements ContextSink {
   /** Creates the run (stored first), then schedules its root tasks. */
   start(req: StartRequest): RunExecution {
     const pools = this.poolsFor(req.workflow)
+    if (this.runs.has(req.id)) throw new FlotillaError('STORE_CONFLICT', `Run "${req.id}" is already running; give the new run another id.`, { details: { runId: req.id } })
     const run = new RunExecution(req.id, req.workflow, req.input, req.concurrency, req.callbacks)
     run.pools = pools
     const now = this.o.clock.wallNow()
@@ -159,6 +165,7 @@ export class Engine implements ContextSink {
       const error = new FlotillaError(code, `Task "${task.id}": no instance of ${pool.key} can take work (${picked === 'open' ? 'circuit open' : 'no ready instance'}).`, { details: { taskId: task.id, pool: pool.key } })
       return this.startAttempt(run, i, pool, undefined, error)
     }
+    this.limits.wakeMore(pool)
     this.startAttempt(run, i, pool, picked, undefined)
   }
 
@@ -364,6 +371,8 @@ export class Engine implements ContextSink {
     run.pausedItems = []
     run.limitParked = []
     run.endMono = this.o.clock.now()
+    run.ended = true
+    run.done = run.total
     const durationMs = run.endMono - run.startMono
     run.lastProgressAt = -Infinity
     this.maybeProgress(run, true)
@@ -383,11 +392,18 @@ export class Engine implements ContextSink {
     for (const run of runs) {
       if (!run.finished) {
         run.state = 'FAILED'
-        for (let i = 0; i < run.total; i++) if (run.taskState[i] === S.RUNNING) this.release(run, i, undefined)
+        for (let i = 0; i < run.total; i++) {
+          if (run.taskState[i] !== S.RUNNING) continue
+          run.attemptsInFlight[i]?.controller?.abort(error)
+          this.release(run, i, undefined)
+        }
       }
       run.error ??= new FlotillaError(error.code, `Run ${run.id} stopped: the store refused a write (${error.message}).`, { cause: error, details: error.details })
       run.state = 'FAILED'
-      run.endMono ||= this.o.clock.now()
+      if (!run.ended) {
+        run.endMono = this.o.clock.now()
+        run.ended = true
+      }
       this.runs.delete(run.id)
       run.settle()
     }

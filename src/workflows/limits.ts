@@ -76,6 +76,12 @@ export class Limits {
     }
   }
 
+  /** After a successful acquire: if the pool can still take work, wake one more parked item (a chain, O(1) per dispatch). */
+  wakeMore(pool: AgentPool): void {
+    const list = this.parkedOnPool.get(pool)
+    if (list !== undefined && list.length > 0 && pool.hasAvailable) this.wakeOne(list)
+  }
+
   private wakeOne(list: ReadyItem<RunExecution>[]): void {
     while (list.length > 0) {
       const item = list.shift()!

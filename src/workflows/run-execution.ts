@@ -56,6 +56,7 @@ export class RunExecution implements ValueSource {
   busyMs = 0
   startMono = 0
   endMono = 0
+  ended = false
   lastProgressAt = -Infinity
   error: FlotillaError | undefined
   readonly settled: Promise<void>
@@ -114,8 +115,8 @@ export class RunExecution implements ValueSource {
   progress(clock: Clock): RunProgress {
     const counts = {} as Record<TaskState, number>
     TASK_STATES.forEach((s, i) => (counts[s] = this.counts[i]))
-    const now = this.endMono || clock.now()
-    const elapsedMs = this.startMono ? now - this.startMono : 0
+    const now = this.ended ? this.endMono : clock.now()
+    const elapsedMs = now - this.startMono
     const left = this.total - this.done
     let etaMs: number | undefined
     const finishedWork = this.counts[S.SUCCEEDED] + this.counts[S.FAILED]

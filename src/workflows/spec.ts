@@ -128,5 +128,10 @@ export const workflowSpecSchema = z
  */
 export function workflowJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(workflowSpecSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
+  const task = ((schema.properties as Record<string, { items: Record<string, unknown> }>).tasks).items
+  task.oneOf = [
+    { required: ['agent'], not: { required: ['capability'] } },
+    { required: ['capability'], not: { required: ['agent'] } },
+  ]
   return { ...schema, title: 'Flotilla workflow', $id: 'https://flotilla.dev/schema/workflow.schema.json' }
 }

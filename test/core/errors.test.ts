@@ -209,10 +209,8 @@ describe('serializeError / deserializeError', () => {
   })
 })
 
-// Defects found while writing these tests (see the report). `it.fails` passes
-// while the defect is there; when src/core/errors.ts is fixed, turn these into
-// plain `it`.
-describe('known defects in errors.ts', () => {
+// Regression tests for edge cases found while writing this suite.
+describe('edge cases of errors.ts', () => {
   it('toFlotillaError does not throw on a circular object without a prototype', () => {
     const bare = Object.create(null) as Record<string, unknown>
     bare.self = bare

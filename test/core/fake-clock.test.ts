@@ -109,10 +109,8 @@ describe('FakeClock', () => {
   })
 })
 
-// Defect found while writing these tests (see the report). `it.fails` passes
-// while the defect is there; when src/core/fake-clock.ts is fixed, turn it
-// into plain `it`.
-describe('known defects in FakeClock', () => {
+// Regression tests for edge cases found while writing this suite.
+describe('edge cases of FakeClock', () => {
   it('never moves time backwards (advance with a negative ms)', async () => {
     const clock = new FakeClock(100)
     await clock.advance(-50).catch(() => undefined)

@@ -176,12 +176,8 @@ describe('CircuitBreaker', () => {
   })
 })
 
-// Defects found while writing these tests (see the report): results of calls
-// admitted while CLOSED that settle after the circuit opened. Polly's
-// consecutive-count breaker ignores both ("only time passing governs OPEN →
-// HALF_OPEN"). `it.fails` passes while the defect is there; when
-// src/resilience/circuit-breaker.ts is fixed, turn these into plain `it`.
-describe('known defects in CircuitBreaker', () => {
+// Regression tests for edge cases found while writing this suite.
+describe('edge cases of CircuitBreaker', () => {
   it('a late success of a call admitted before the circuit opened does not close it', () => {
     const breaker = opened(new FakeClock())
     breaker.onSuccess() // an in-flight call from before the 5th failure

@@ -173,10 +173,8 @@ describe('shouldRetry', () => {
   })
 })
 
-// Defects found while writing these tests (see the report). `it.fails` passes
-// while the defect is there; when src/resilience/retry.ts is fixed these start
-// failing: turn them into plain `it`.
-describe('known defects in resolveRetryPolicy', () => {
+// Regression tests for edge cases found while writing this suite.
+describe('edge cases of resolveRetryPolicy', () => {
   it('ignores fields explicitly set to undefined instead of overriding the defaults with undefined', () => {
     const policy = resolveRetryPolicy({ maxAttempts: undefined, initialDelayMs: undefined })
     expect(policy.maxAttempts).toBe(1)

@@ -1,7 +1,7 @@
 import { FlotillaError } from '../../core/errors.js'
 import type { FlotillaEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
-import { isFinalRunState, isFinalTaskState } from '../../core/states.js'
+import { isFinalRunState, isFinalTaskState, type RunState } from '../../core/states.js'
 import type { RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
 import type { Store } from '../store.js'
 
@@ -43,14 +43,14 @@ export class MemoryStore implements Store {
     for (let i = 0; i < events.length; i++) {
       const e: FlotillaEvent = events[i]
       const entry = this.runs.get(e.runId)
-      if (entry) entry.events.push({ seq: entry.events.length + 1, event: e })
+      if (entry) entry.events.push({ seq: entry.events.length + 1, event: e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e } })
     }
   }
 
   async getRun(runId: RunId): Promise<RunRecord | undefined> {
     this.assertOpen()
     const entry = this.runs.get(runId)
-    return entry ? { ...entry.run } : undefined
+    return entry ? structuredClone(entry.run) : undefined
   }
 
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
@@ -60,7 +60,7 @@ export class MemoryStore implements Store {
     for (const { run } of this.runs.values()) {
       if (states && !states.has(run.state)) continue
       if (filter.workflow !== undefined && run.workflow !== filter.workflow) continue
-      out.push({ ...run })
+      out.push(structuredClone(run))
     }
     out.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
     return out.slice(0, filter.limit ?? 100)
@@ -68,20 +68,20 @@ export class MemoryStore implements Store {
 
   async getTasks(runId: RunId): Promise<TaskRecord[]> {
     this.assertOpen()
-    return this.entry(runId).order.map((t) => ({ ...t }))
+    return this.entry(runId).order.map((t) => structuredClone(t))
   }
 
   async getTask(runId: RunId, taskId: TaskId): Promise<TaskRecord | undefined> {
     this.assertOpen()
     const t = this.runs.get(runId)?.tasks.get(taskId)
-    return t ? { ...t } : undefined
+    return t ? structuredClone(t) : undefined
   }
 
   async listEvents(runId: RunId, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
     this.assertOpen()
     const events = this.entry(runId).events
     const from = Math.max(0, options.afterSeq ?? 0)
-    return events.slice(from, from + (options.limit ?? events.length))
+    return structuredClone(events.slice(from, from + (options.limit ?? events.length)))
   }
 
   async close(): Promise<void> {
@@ -102,6 +102,7 @@ export class MemoryStore implements Store {
   private validate(ops: readonly StoreOp[]): void {
     let created: Map<RunId, Map<TaskId, TaskRecord>> | undefined
     let pending: Map<string, Pending> | undefined
+    const runStates = new Map<RunId, RunState>()
     const taskOf = (runId: RunId, taskId: TaskId): Pending => {
       const key = runId + '\u0000' + taskId
       const p = pending?.get(key)
@@ -127,14 +128,17 @@ export class MemoryStore implements Store {
             tasks.set(t.taskId, t)
           }
           ;(created ??= new Map()).set(op.run.id, tasks)
+          runStates.set(op.run.id, op.run.state)
           break
         }
         case 'run.state': {
           const run = this.runs.get(op.runId)?.run
           if (!run && !created?.has(op.runId)) throw new FlotillaError('RUN_NOT_FOUND', `No run "${op.runId}" in the store.`, { details: { runId: op.runId } })
-          if (run && isFinalRunState(run.state) && run.state !== op.state) {
-            throw new FlotillaError('STORE_CONFLICT', `Run "${op.runId}" is already ${run.state}; it cannot become ${op.state}.`, { details: { runId: op.runId, state: run.state } })
+          const current = runStates.get(op.runId) ?? run!.state
+          if (isFinalRunState(current) && current !== op.state) {
+            throw new FlotillaError('STORE_CONFLICT', `Run "${op.runId}" is already ${current}; it cannot become ${op.state}.`, { details: { runId: op.runId, state: current } })
           }
+          runStates.set(op.runId, op.state)
           break
         }
         case 'task.start': {
@@ -177,11 +181,11 @@ export class MemoryStore implements Store {
         const tasks = new Map<TaskId, TaskRecord>()
         const order: TaskRecord[] = new Array(op.tasks.length)
         for (let i = 0; i < op.tasks.length; i++) {
-          const t = { ...op.tasks[i] }
+          const t = copy(op.tasks[i])
           tasks.set(t.taskId, t)
           order[i] = t
         }
-        this.runs.set(op.run.id, { run: { ...op.run }, tasks, order, events: [] })
+        this.runs.set(op.run.id, { run: copy(op.run), tasks, order, events: [] })
         return
       }
       case 'run.state': {
@@ -189,7 +193,7 @@ export class MemoryStore implements Store {
         run.state = op.state
         if (op.state === 'RUNNING' && run.startedAt === undefined) run.startedAt = op.at
         if (isFinalRunState(op.state)) run.finishedAt = op.at
-        if (op.error) run.error = op.error
+        if (op.error) run.error = copy(op.error)
         return
       }
       case 'task.start': {
@@ -203,7 +207,7 @@ export class MemoryStore implements Store {
       case 'task.succeed': {
         const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!
         t.state = 'SUCCEEDED'
-        t.output = op.output
+        t.output = copy(op.output)
         t.finishedAt = op.at
         t.error = undefined
         return
@@ -211,7 +215,7 @@ export class MemoryStore implements Store {
       case 'task.fail': {
         const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!
         t.state = op.final ? 'FAILED' : 'RETRYING'
-        t.error = op.error
+        t.error = copy(op.error)
         if (op.final) t.finishedAt = op.at
         return
       }
@@ -223,4 +227,19 @@ export class MemoryStore implements Store {
       }
     }
   }
+}
+
+/** A deep copy of a JSON-like value (plain objects and arrays); fast for the small values tasks return. */
+function copy<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) {
+    const out = new Array(value.length)
+    for (let i = 0; i < value.length; i++) out[i] = copy(value[i])
+    return out as T
+  }
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value)
+  const out: Record<string, unknown> = {}
+  for (const k in value) out[k] = copy((value as Record<string, unknown>)[k])
+  return out as T
 }
