@@ -10,6 +10,13 @@ export interface RunStore {
    * and leaves the store unchanged.
    */
   commit(batch: StoreBatch): Promise<void>
+  /**
+   * The same as {@link RunStore.commit}, done before returning. Adapters whose
+   * writes are synchronous (memory; SQLite through better-sqlite3) provide it
+   * so the engine saves a promise round trip per batch; it throws as
+   * `commit` rejects.
+   */
+  commitSync?(batch: StoreBatch): void
   /** A run, or `undefined`. */
   getRun(runId: RunId): Promise<RunRecord | undefined>
   /** Runs, newest first. */

@@ -109,9 +109,24 @@ function build(template: unknown, where: string, indexOf: (taskId: string) => nu
     }
   }
   const entries = Object.entries(template as Record<string, unknown>).map(([k, v]) => [k, build(v, `${where}.${k}`, indexOf)] as const)
-  return (s) => {
-    const out: Record<string, unknown> = {}
-    for (let i = 0; i < entries.length; i++) out[entries[i][0]] = entries[i][1](s)
-    return out
+  return objectBuilder(entries)
+}
+
+/**
+ * A resolver that builds an object with fixed keys. The body is generated as
+ * an object literal (keys are JSON-quoted, values come from the given
+ * resolvers), so every object it makes has one shape and stores are not
+ * megamorphic; the resolvers are passed in, never inlined as source.
+ */
+function objectBuilder(entries: readonly (readonly [string, Resolver])[]): Resolver {
+  if (entries.length > 64) {
+    return (s) => {
+      const out: Record<string, unknown> = {}
+      for (let i = 0; i < entries.length; i++) out[entries[i][0]] = entries[i][1](s)
+      return out
+    }
   }
+  const body = entries.map(([k], i) => `${JSON.stringify(k)}: r[${i}](s)`).join(', ')
+  const make = new Function('r', `return (s) => ({ ${body} })`) as (r: Resolver[]) => Resolver
+  return make(entries.map((e) => e[1]))
 }

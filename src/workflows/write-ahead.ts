@@ -2,6 +2,9 @@ import type { FlotillaEvent } from '../core/events.js'
 import type { StoreOp } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
+/** Node's queueMicrotask makes an AsyncResource per call; a resolved promise's `then` is much cheaper. */
+const RESOLVED = Promise.resolve()
+
 /**
  * Group commit for write-ahead durability: every state change is staged with
  * the action that depends on it; all changes staged in one tick are written
@@ -32,7 +35,7 @@ export class WriteAhead<R> {
     this.runs.push(run)
     if (!this.scheduled && !this.committing) {
       this.scheduled = true
-      queueMicrotask(this.flush)
+      void RESOLVED.then(this.flush)
     }
   }
 
@@ -44,27 +47,44 @@ export class WriteAhead<R> {
     this.events = []
     this.afters = []
     this.runs = []
+    const batch = { ops, events }
+    if (this.store.commitSync !== undefined) {
+      try {
+        this.store.commitSync(batch)
+      } catch (error) {
+        return this.failed(error, runs)
+      }
+      return this.done(afters, events)
+    }
     this.committing = true
-    this.store.commit({ ops, events }).then(
+    this.store.commit(batch).then(
       () => {
         this.committing = false
-        for (let i = 0; i < afters.length; i++) afters[i]()
-        if (events.length > 0) this.deliver(events)
-        this.onBatchDone()
-        this.kick()
+        this.done(afters, events)
       },
       (error: unknown) => {
         this.committing = false
-        this.onCommitFailed(error, new Set(runs))
-        this.kick()
+        this.failed(error, runs)
       },
     )
+  }
+
+  private done(afters: (() => void)[], events: FlotillaEvent[]): void {
+    for (let i = 0; i < afters.length; i++) afters[i]()
+    if (events.length > 0) this.deliver(events)
+    this.onBatchDone()
+    this.kick()
+  }
+
+  private failed(error: unknown, runs: R[]): void {
+    this.onCommitFailed(error, new Set(runs))
+    this.kick()
   }
 
   private kick(): void {
     if (this.runs.length > 0 && !this.scheduled) {
       this.scheduled = true
-      queueMicrotask(this.flush)
+      void RESOLVED.then(this.flush)
     }
   }
 }

@@ -7,13 +7,19 @@ import type { Store } from '../store.js'
 
 interface RunEntry {
   run: RunRecord
-  tasks: Map<TaskId, TaskRecord>
+  tasks: Map<TaskId, TaskSlot>
   order: TaskRecord[]
   events: StoredEvent[]
 }
 
-/** Attempt and finality of a task as a batch sees it while being validated. */
-interface Pending {
+/**
+ * A stored task and the scratch state a batch sees while it is validated
+ * (valid while `epoch` equals the batch number), so validation allocates
+ * nothing per op.
+ */
+interface TaskSlot {
+  rec: TaskRecord
+  epoch: number
   attempt: number
   running: boolean
   final: boolean
@@ -34,16 +40,22 @@ export class MemoryStore implements Store {
   readonly durable = false
   private readonly runs = new Map<RunId, RunEntry>()
   private closed = false
+  private epoch = 0
 
   async commit(batch: StoreBatch): Promise<void> {
+    this.commitSync(batch)
+  }
+
+  commitSync(batch: StoreBatch): void {
     this.assertOpen()
-    this.validate(batch.ops)
-    for (const op of batch.ops) this.apply(op)
+    const created = this.validate(batch.ops)
+    for (const op of batch.ops) this.apply(op, created)
     const events = batch.events
     for (let i = 0; i < events.length; i++) {
       const e: FlotillaEvent = events[i]
       const entry = this.runs.get(e.runId)
-      if (entry) entry.events.push({ seq: entry.events.length + 1, event: e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e } })
+      // Engine-made events are immutable; only a log line's user data is copied.
+      if (entry) entry.events.push({ seq: entry.events.length + 1, event: e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : e })
     }
   }
 
@@ -74,7 +86,7 @@ export class MemoryStore implements Store {
   async getTask(runId: RunId, taskId: TaskId): Promise<TaskRecord | undefined> {
     this.assertOpen()
     const t = this.runs.get(runId)?.tasks.get(taskId)
-    return t ? structuredClone(t) : undefined
+    return t ? structuredClone(t.rec) : undefined
   }
 
   async listEvents(runId: RunId, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
@@ -99,22 +111,22 @@ export class MemoryStore implements Store {
   }
 
   /** Checks every op against the stored state plus the effects of earlier ops of the batch; throws before anything is applied. */
-  private validate(ops: readonly StoreOp[]): void {
-    let created: Map<RunId, Map<TaskId, TaskRecord>> | undefined
-    let pending: Map<string, Pending> | undefined
-    const runStates = new Map<RunId, RunState>()
-    const taskOf = (runId: RunId, taskId: TaskId): Pending => {
-      const key = runId + '\u0000' + taskId
-      const p = pending?.get(key)
-      if (p) return p
-      const rec = this.runs.get(runId)?.tasks.get(taskId) ?? created?.get(runId)?.get(taskId)
-      if (!rec) {
-        if (!this.runs.has(runId) && !created?.has(runId)) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
-        throw new FlotillaError('STORE_CONFLICT', `Run "${runId}" has no task "${taskId}".`, { details: { runId, taskId } })
+  private validate(ops: readonly StoreOp[]): Map<RunId, RunEntry> | undefined {
+    const epoch = ++this.epoch
+    let created: Map<RunId, RunEntry> | undefined
+    let runStates: Map<RunId, RunState> | undefined
+    const slotOf = (runId: RunId, taskId: TaskId): TaskSlot => {
+      const entry = this.runs.get(runId) ?? created?.get(runId)
+      if (entry === undefined) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
+      const slot = entry.tasks.get(taskId)
+      if (slot === undefined) throw new FlotillaError('STORE_CONFLICT', `Run "${runId}" has no task "${taskId}".`, { details: { runId, taskId } })
+      if (slot.epoch !== epoch) {
+        slot.epoch = epoch
+        slot.attempt = slot.rec.attempt
+        slot.running = slot.rec.state === 'RUNNING'
+        slot.final = isFinalTaskState(slot.rec.state)
       }
-      const fresh: Pending = { attempt: rec.attempt, running: rec.state === 'RUNNING', final: isFinalTaskState(rec.state) }
-      ;(pending ??= new Map()).set(key, fresh)
-      return fresh
+      return slot
     }
     for (const op of ops) {
       switch (op.op) {
@@ -122,27 +134,30 @@ export class MemoryStore implements Store {
           if (this.runs.has(op.run.id) || created?.has(op.run.id)) {
             throw new FlotillaError('STORE_CONFLICT', `Run "${op.run.id}" already exists.`, { details: { runId: op.run.id } })
           }
-          const tasks = new Map<TaskId, TaskRecord>()
-          for (const t of op.tasks) {
-            if (tasks.has(t.taskId)) throw new FlotillaError('STORE_CONFLICT', `Run "${op.run.id}" lists task "${t.taskId}" twice.`, { details: { runId: op.run.id, taskId: t.taskId } })
-            tasks.set(t.taskId, t)
+          const tasks = new Map<TaskId, TaskSlot>()
+          const order: TaskRecord[] = new Array(op.tasks.length)
+          for (let i = 0; i < op.tasks.length; i++) {
+            const rec = { ...op.tasks[i] } // fields are primitives until a task runs
+            if (tasks.has(rec.taskId)) throw new FlotillaError('STORE_CONFLICT', `Run "${op.run.id}" lists task "${rec.taskId}" twice.`, { details: { runId: op.run.id, taskId: rec.taskId } })
+            tasks.set(rec.taskId, { rec, epoch: 0, attempt: 0, running: false, final: false })
+            order[i] = rec
           }
-          ;(created ??= new Map()).set(op.run.id, tasks)
-          runStates.set(op.run.id, op.run.state)
+          ;(created ??= new Map()).set(op.run.id, { run: copy(op.run), tasks, order, events: [] })
+          ;(runStates ??= new Map()).set(op.run.id, op.run.state)
           break
         }
         case 'run.state': {
           const run = this.runs.get(op.runId)?.run
           if (!run && !created?.has(op.runId)) throw new FlotillaError('RUN_NOT_FOUND', `No run "${op.runId}" in the store.`, { details: { runId: op.runId } })
-          const current = runStates.get(op.runId) ?? run!.state
+          const current = runStates?.get(op.runId) ?? run!.state
           if (isFinalRunState(current) && current !== op.state) {
             throw new FlotillaError('STORE_CONFLICT', `Run "${op.runId}" is already ${current}; it cannot become ${op.state}.`, { details: { runId: op.runId, state: current } })
           }
-          runStates.set(op.runId, op.state)
+          ;(runStates ??= new Map()).set(op.runId, op.state)
           break
         }
         case 'task.start': {
-          const p = taskOf(op.runId, op.taskId)
+          const p = slotOf(op.runId, op.taskId)
           if (p.final || op.attempt <= p.attempt) {
             throw new FlotillaError('STORE_CONFLICT', `Task "${op.taskId}" of run "${op.runId}" cannot start attempt ${op.attempt} (stored attempt ${p.attempt}${p.final ? ', finished' : ''}).`, {
               details: { runId: op.runId, taskId: op.taskId, attempt: op.attempt, storedAttempt: p.attempt },
@@ -154,7 +169,7 @@ export class MemoryStore implements Store {
         }
         case 'task.succeed':
         case 'task.fail': {
-          const p = taskOf(op.runId, op.taskId)
+          const p = slotOf(op.runId, op.taskId)
           if (!p.running || p.final || op.attempt !== p.attempt) {
             throw new FlotillaError('STORE_CONFLICT', `Attempt ${op.attempt} of task "${op.taskId}" in run "${op.runId}" is stale (stored attempt ${p.attempt}); its result is discarded.`, {
               details: { runId: op.runId, taskId: op.taskId, attempt: op.attempt, storedAttempt: p.attempt },
@@ -165,7 +180,7 @@ export class MemoryStore implements Store {
           break
         }
         case 'task.finish': {
-          const p = taskOf(op.runId, op.taskId)
+          const p = slotOf(op.runId, op.taskId)
           if (p.final) throw new FlotillaError('STORE_CONFLICT', `Task "${op.taskId}" of run "${op.runId}" is already finished.`, { details: { runId: op.runId, taskId: op.taskId } })
           p.final = true
           p.running = false
@@ -173,21 +188,14 @@ export class MemoryStore implements Store {
         }
       }
     }
+    return created
   }
 
-  private apply(op: StoreOp): void {
+  private apply(op: StoreOp, created: Map<RunId, RunEntry> | undefined): void {
     switch (op.op) {
-      case 'run.create': {
-        const tasks = new Map<TaskId, TaskRecord>()
-        const order: TaskRecord[] = new Array(op.tasks.length)
-        for (let i = 0; i < op.tasks.length; i++) {
-          const t = copy(op.tasks[i])
-          tasks.set(t.taskId, t)
-          order[i] = t
-        }
-        this.runs.set(op.run.id, { run: copy(op.run), tasks, order, events: [] })
+      case 'run.create':
+        this.runs.set(op.run.id, created!.get(op.run.id)!)
         return
-      }
       case 'run.state': {
         const run = this.runs.get(op.runId)!.run
         run.state = op.state
@@ -197,7 +205,7 @@ export class MemoryStore implements Store {
         return
       }
       case 'task.start': {
-        const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!
+        const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!.rec
         t.state = 'RUNNING'
         t.attempt = op.attempt
         t.agent = op.agent
@@ -205,7 +213,7 @@ export class MemoryStore implements Store {
         return
       }
       case 'task.succeed': {
-        const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!
+        const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!.rec
         t.state = 'SUCCEEDED'
         t.output = copy(op.output)
         t.finishedAt = op.at
@@ -213,14 +221,14 @@ export class MemoryStore implements Store {
         return
       }
       case 'task.fail': {
-        const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!
+        const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!.rec
         t.state = op.final ? 'FAILED' : 'RETRYING'
         t.error = copy(op.error)
         if (op.final) t.finishedAt = op.at
         return
       }
       case 'task.finish': {
-        const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!
+        const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!.rec
         t.state = op.state
         t.finishedAt = op.at
         return
@@ -231,7 +239,8 @@ export class MemoryStore implements Store {
 
 /** A deep copy of a JSON-like value (plain objects and arrays); fast for the small values tasks return. */
 function copy<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value
+  // Frozen values (workflow definitions are deep-frozen) cannot change: share them.
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value
   if (Array.isArray(value)) {
     const out = new Array(value.length)
     for (let i = 0; i < value.length; i++) out[i] = copy(value[i])
