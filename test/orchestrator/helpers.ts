@@ -139,12 +139,16 @@ export class FlakyStore extends MemoryStore {
   }
 
   override async commit(batch: StoreBatch): Promise<void> {
+    this.commitSync(batch)
+  }
+
+  override commitSync(batch: StoreBatch): void {
     if (this.batches >= this.okBatches) {
       this.failures++
       throw new FlotillaError('STORE_UNAVAILABLE', 'The disk is gone (test).', { details: { batch: this.batches } })
     }
     this.batches++
-    return super.commit(batch)
+    super.commitSync(batch)
   }
 }
 

@@ -158,3 +158,45 @@ describe('a failing store', () => {
     expect(results.map((r) => r.output('a'))).toEqual([1, 2, 3])
   })
 })
+
+describe('stores with an asynchronous commit only', () => {
+  it('runs a diamond through the promise path of the write-ahead log, one commit in flight at a time', async () => {
+    const inner = new MemoryStore()
+    let inFlight = 0
+    let maxInFlight = 0
+    let commits = 0
+    const store = {
+      kind: 'async-memory',
+      durable: false,
+      commit: async (batch: Parameters<MemoryStore['commit']>[0]) => {
+        inFlight++
+        maxInFlight = Math.max(maxInFlight, inFlight)
+        await new Promise((r) => setTimeout(r, 1))
+        commits++
+        inFlight--
+        return inner.commit(batch)
+      },
+      getRun: inner.getRun.bind(inner),
+      listRuns: inner.listRuns.bind(inner),
+      getTasks: inner.getTasks.bind(inner),
+      getTask: inner.getTask.bind(inner),
+      listEvents: inner.listEvents.bind(inner),
+      close: inner.close.bind(inner),
+    }
+    const o = new Orchestrator({ store })
+    await o.register(agent('inc', async (x) => (x as number) + 1))
+    const wf = workflow('diamond')
+      .task('a', { agent: 'inc', input: 1 })
+      .task('b', { agent: 'inc', input: ref('a') })
+      .task('c', { agent: 'inc', input: ref('a') })
+      .task('d', { agent: 'inc', input: ref('b') })
+      .build()
+    const result = await o.run(wf)
+    expect(result.state).toBe('SUCCEEDED')
+    expect(result.output('d')).toBe(4)
+    expect(maxInFlight).toBe(1)
+    expect(commits).toBeGreaterThan(1)
+    const stored = await o.getTasks(result.runId)
+    expect(stored.map((t) => [t.taskId, t.state, t.output])).toEqual([['a', 'SUCCEEDED', 2], ['b', 'SUCCEEDED', 3], ['c', 'SUCCEEDED', 3], ['d', 'SUCCEEDED', 4]])
+  })
+})

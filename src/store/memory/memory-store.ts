@@ -54,8 +54,7 @@ export class MemoryStore implements Store {
     for (let i = 0; i < events.length; i++) {
       const e: FlotillaEvent = events[i]
       const entry = this.runs.get(e.runId)
-      // Engine-made events are immutable; only a log line's user data is copied.
-      if (entry) entry.events.push({ seq: entry.events.length + 1, event: e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : e })
+      if (entry) entry.events.push({ seq: entry.events.length + 1, event: e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e } })
     }
   }
 
