@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   RUN_NOT_FOUND: { status: 404, retryable: false, description: 'No run with that id exists in the store.' },
   RUN_STATE_INVALID: { status: 409, retryable: false, description: 'The run is not in a state that allows the operation (for example resuming a finished run).' },
   STORE_CONFLICT: { status: 409, retryable: false, description: 'A store write conflicts with stored state (duplicate id, stale attempt).' },
+  STORE_URL_INVALID: { status: 400, retryable: false, description: 'A store URL or path is malformed; use memory, a file path, sqlite:<path> or postgres://….' },
+  STORE_NOT_FLOTILLA: { status: 400, retryable: false, description: 'The database or file is not a Flotilla store (or is corrupt); point the store elsewhere.' },
+  STORE_SCHEMA_TOO_NEW: { status: 409, retryable: false, description: 'The store was written by a newer Flotilla (schema version); upgrade Flotilla to use it.' },
   STORE_UNAVAILABLE: { status: 503, retryable: true, description: 'The store could not be reached or refused the operation.' },
   INTERNAL: { status: 500, retryable: false, description: 'An unexpected failure inside Flotilla; please report it.' },
 } as const satisfies Record<string, { status: number; retryable: boolean; description: string }>

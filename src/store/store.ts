@@ -25,6 +25,12 @@ export interface RunStore {
   getTasks(runId: RunId): Promise<TaskRecord[]>
   /** One task, or `undefined`. */
   getTask(runId: RunId, taskId: TaskId): Promise<TaskRecord | undefined>
+  /**
+   * Deletes the runs in a final state (SUCCEEDED, FAILED, CANCELLED) that
+   * finished before `finishedBefore` (wall-clock ms), with their tasks and
+   * events, in one transaction. Returns how many runs were deleted.
+   */
+  pruneRuns(finishedBefore: number): Promise<number>
 }
 
 /** The append-only log of a run's events. */

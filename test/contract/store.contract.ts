@@ -514,6 +514,38 @@ export function storeContract(init: StoreContractInit): void {
       })
     })
 
+    describe('preset task records (replay) and pruning', () => {
+      it('keeps task records created already SUCCEEDED with their output and attempt', async () => {
+        const id = newRunId()
+        const op: StoreOp = { op: 'run.create', run: runRecord(id, { state: 'RUNNING', parentRunId: newRunId() }), tasks: [
+          taskRecord(id, 'a', { state: 'SUCCEEDED', attempt: 2, agent: 'worker@1.0.0', output: { kept: [1, 'two'] }, startedAt: T0, finishedAt: T0 + 5 }),
+          taskRecord(id, 'b'),
+        ] }
+        await store.commit({ ops: [op], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: { kept: [1, 'two'] }, finishedAt: T0 + 5 })
+        // A finished preset task cannot be started again.
+        await expect(store.commit({ ops: [start(id, 'a', 3)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        const run = await store.getRun(id)
+        expect(run?.parentRunId).toBe((op as Extract<StoreOp, { op: 'run.create' }>).run.parentRunId)
+      })
+
+      it('prunes only final runs finished before the limit, with their tasks and events', async () => {
+        const old = newRunId(), recent = newRunId(), live = newRunId()
+        for (const id of [old, recent, live]) await store.commit({ ops: [createOp(id, ['a'])], events: [logEvent(id, 'x')] })
+        await store.commit({ ops: [runState(old, 'RUNNING', T0 + 1), runState(old, 'SUCCEEDED', T0 + 100)], events: [] })
+        await store.commit({ ops: [runState(recent, 'RUNNING', T0 + 1), runState(recent, 'FAILED', T0 + 10_000)], events: [] })
+        await store.commit({ ops: [runState(live, 'RUNNING', T0 + 1)], events: [] })
+        expect(await store.pruneRuns(T0 + 5_000)).toBe(1)
+        expect(await store.getRun(old)).toBeUndefined()
+        await expect(store.getTasks(old)).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
+        expect(await store.getRun(recent)).toBeDefined()
+        expect(await store.getRun(live)).toBeDefined()
+        expect(await store.listEvents(recent)).toHaveLength(1)
+        expect(await store.pruneRuns(T0 + 50_000)).toBe(1)
+        expect((await store.getRun(live))?.state).toBe('RUNNING')
+      })
+    })
+
     describe('close', () => {
       it('refuses every call after close with STORE_UNAVAILABLE', async () => {
         const id = await seed()

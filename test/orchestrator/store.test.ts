@@ -180,6 +180,7 @@ describe('stores with an asynchronous commit only', () => {
       listRuns: inner.listRuns.bind(inner),
       getTasks: inner.getTasks.bind(inner),
       getTask: inner.getTask.bind(inner),
+      pruneRuns: inner.pruneRuns.bind(inner),
       listEvents: inner.listEvents.bind(inner),
       close: inner.close.bind(inner),
     }

@@ -95,6 +95,18 @@ export class MemoryStore implements Store {
     return structuredClone(events.slice(from, from + (options.limit ?? events.length)))
   }
 
+  async pruneRuns(finishedBefore: number): Promise<number> {
+    this.assertOpen()
+    let deleted = 0
+    for (const [id, { run }] of this.runs) {
+      if (isFinalRunState(run.state) && run.finishedAt !== undefined && run.finishedAt < finishedBefore) {
+        this.runs.delete(id)
+        deleted++
+      }
+    }
+    return deleted
+  }
+
   async close(): Promise<void> {
     this.closed = true
   }
