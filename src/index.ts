@@ -14,7 +14,7 @@ export { PRIORITIES, RUN_STATES, TASK_STATES, isFinalRunState, isFinalTaskState 
 export type { Priority, RunState, TaskState } from './core/states.js'
 export type {
   FlotillaEvent, FlotillaEventType, EventOf, EventBase, RunProgress,
-  RunStartedEvent, RunPausedEvent, RunResumedEvent, RunSucceededEvent, RunFailedEvent, RunCancelledEvent, RunProgressEvent,
+  RunStartedEvent, RunRecoveredEvent, RunPausedEvent, RunResumedEvent, RunSucceededEvent, RunFailedEvent, RunCancelledEvent, RunProgressEvent,
   TaskStartedEvent, TaskProgressEvent, TaskRetryingEvent, TaskSucceededEvent, TaskFailedEvent, TaskSkippedEvent, TaskCancelledEvent, TaskLogEvent,
 } from './core/events.js'
 

@@ -25,8 +25,10 @@ export interface RunProgress {
   etaMs: number | undefined
 }
 
-/** A run was created and started. */
-export interface RunStartedEvent extends EventBase { type: 'run.started'; workflow: string; tasks: number }
+/** A run was created and started (`parentRunId`: the run it replays). */
+export interface RunStartedEvent extends EventBase { type: 'run.started'; workflow: string; tasks: number; parentRunId?: RunId }
+/** A stored, unfinished run was picked up again after a restart (`done` tasks were kept). */
+export interface RunRecoveredEvent extends EventBase { type: 'run.recovered'; done: number; tasks: number }
 /** A paused run. */
 export interface RunPausedEvent extends EventBase { type: 'run.paused' }
 /** A resumed run. */
@@ -59,6 +61,7 @@ export interface TaskLogEvent extends EventBase { type: 'task.log'; taskId: Task
 /** Every event Flotilla emits, discriminated on `type`. */
 export type FlotillaEvent =
   | RunStartedEvent
+  | RunRecoveredEvent
   | RunPausedEvent
   | RunResumedEvent
   | RunSucceededEvent

@@ -13,6 +13,9 @@ import { Engine } from '../workflows/engine.js'
 import { RunResult } from '../workflows/results.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
 import { EventHub, type Listener } from './event-hub.js'
+import { planReplay, type ReplayOptions } from './replay.js'
+import type { RunExecution } from '../workflows/run-execution.js'
+import { isFinalRunState } from '../core/states.js'
 import { resolveRunInput } from './inputs.js'
 import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
 
@@ -114,21 +117,75 @@ export class Orchestrator {
 
   /** Starts a run and returns at once with its handle. Nothing is stored if the workflow does not validate. */
   start(workflow: Workflow | WorkflowSpec, input?: unknown, options: RunOptions = {}): RunHandle {
-    if (this.closed) throw new FlotillaError('RUN_STATE_INVALID', 'The orchestrator is closed; create a new one.')
+    this.assertOpen()
     const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
     const runInput = resolveRunInput(wf, input)
     const concurrency = options.concurrency ?? wf.concurrency
     if (!(concurrency >= 1)) throw new FlotillaError('VALIDATION_FAILED', `Run concurrency must be ≥ 1, got ${concurrency}.`)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
     const run = this.engine.start({ id, workflow: wf, input: runInput, concurrency, callbacks: { onProgress: options.onProgress } })
-    const unsubscribe = options.onEvent ? this.hub.onRun(id, options.onEvent) : undefined
+    return this.handle(run, options)
+  }
+
+  /**
+   * Resumes the unfinished runs of the store (all of them, or those named):
+   * stored results are kept, tasks that were running run again with
+   * attempt + 1 and the same idempotency key, paused runs stay paused. Runs
+   * pin the workflow definition they started with. Every agent they name
+   * must be registered first.
+   */
+  async recover(options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'> = {}): Promise<RunHandle[]> {
+    this.assertOpen()
+    const records = options.runIds
+      ? await Promise.all(options.runIds.map((id) => this.getRun(id)))
+      : await this.store.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })
+    const handles: RunHandle[] = []
+    for (const record of records) {
+      if (this.engine.get(record.id)) continue
+      if (isFinalRunState(record.state)) {
+        throw new FlotillaError('RUN_STATE_INVALID', `Run ${record.id} is ${record.state}; only unfinished runs can be recovered (replay it to run it again).`, { details: { runId: record.id, state: record.state } })
+      }
+      const workflow = compileWorkflow(record.definition as WorkflowSpec)
+      const tasks = await this.store.getTasks(record.id)
+      const run = this.engine.recover({ record, tasks, workflow, concurrency: workflow.concurrency, callbacks: { onProgress: options.onProgress } })
+      handles.push(this.handle(run, options))
+    }
+    return handles
+  }
+
+  /**
+   * Starts a new run from a stored one, keeping the stored results of every
+   * task except those named in `from`, those changed by `set`, and their
+   * downstream. The new run records the run it came from (`parentRunId`).
+   */
+  async replay(runId: string, replay: ReplayOptions = {}, options: RunOptions = {}): Promise<RunHandle> {
+    this.assertOpen()
+    const record = await this.getRun(runId)
+    const plan = planReplay(record, await this.store.getTasks(record.id), replay)
+    const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
+    const input = resolveRunInput(plan.workflow, plan.input)
+    const run = this.engine.start({
+      id, workflow: plan.workflow, input, concurrency: options.concurrency ?? plan.workflow.concurrency,
+      callbacks: { onProgress: options.onProgress }, parentRunId: record.id, preset: plan.preset,
+    })
+    return this.handle(run, options)
+  }
+
+  /** Deletes finished runs older than `olderThanMs` (by finish time), with their tasks and events. Returns how many. */
+  prune(olderThanMs: number): Promise<number> {
+    if (!(olderThanMs >= 0)) throw new FlotillaError('VALIDATION_FAILED', `prune needs an age ≥ 0 ms, got ${olderThanMs}.`)
+    return this.store.pruneRuns(this.clock.wallNow() - olderThanMs)
+  }
+
+  private handle(run: RunExecution, options: Pick<RunOptions, 'onEvent'>): RunHandle {
+    const unsubscribe = options.onEvent ? this.hub.onRun(run.id, options.onEvent) : undefined
     const result = run.settled.then(() => {
       unsubscribe?.()
       return new RunResult(run)
     })
     const engine = this.engine
     return {
-      id,
+      id: run.id,
       result,
       pause: () => engine.pause(run),
       resume: () => engine.resume(run),
@@ -208,6 +265,10 @@ export class Orchestrator {
     for (const run of live) if (!run.finished) this.engine.cancel(run, 'the orchestrator is closing')
     await Promise.all(live.map((run) => run.settled))
     await this.store.close()
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FlotillaError('RUN_STATE_INVALID', 'The orchestrator is closed; create a new one.')
   }
 
   private async live(runId: string) {

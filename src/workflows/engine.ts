@@ -12,6 +12,7 @@ import { ReadyQueue, type ReadyItem } from './ready-queue.js'
 import { RunExecution, S, type AttemptHandle, type RunCallbacks } from './run-execution.js'
 import { TaskContext, type ContextSink } from './task-context.js'
 import { WriteAhead } from './write-ahead.js'
+import type { RunRecord, TaskRecord } from '../store/records.js'
 import { Limits } from './limits.js'
 import { afterFailure, checkOutput, newRunRecord, newTaskRecords, prepareInput, resolvePools } from './task-io.js'
 
@@ -39,6 +40,17 @@ export interface StartRequest {
   concurrency: number
   callbacks: RunCallbacks
   parentRunId?: RunId
+  /** Tasks that start already SUCCEEDED, with their outputs (replay). */
+  preset?: readonly TaskRecord[]
+}
+
+/** What resuming a stored run needs. */
+export interface RecoverRequest {
+  record: RunRecord
+  tasks: readonly TaskRecord[]
+  workflow: Workflow
+  concurrency: number
+  callbacks: RunCallbacks
 }
 
 /**
@@ -81,26 +93,56 @@ export class Engine implements ContextSink {
     return pools
   }
 
-  /** Creates the run (stored first), then schedules its root tasks. */
+  /** Creates the run (stored first), then schedules its ready tasks. `preset` tasks (replay) start SUCCEEDED. */
   start(req: StartRequest): RunExecution {
-    const pools = this.poolsFor(req.workflow)
     if (this.runs.has(req.id)) throw new FlotillaError('STORE_CONFLICT', `Run "${req.id}" is already running; give the new run another id.`, { details: { runId: req.id } })
-    const run = new RunExecution(req.id, req.workflow, req.input, req.concurrency, req.callbacks)
-    run.pools = pools
+    const run = this.track(req.id, req.workflow, req.input, req.concurrency, req.callbacks)
     const now = this.o.clock.wallNow()
     const wf = req.workflow
-    this.runs.set(run.id, run)
+    const tasks = newTaskRecords(req.id, wf)
+    if (req.preset !== undefined && req.preset.length > 0) {
+      for (const p of req.preset) tasks[wf.indexOf.get(p.taskId)!] = { ...p, runId: req.id, idempotencyKey: `${req.id}:${p.taskId}` }
+      run.restore(tasks)
+    }
     run.state = 'RUNNING'
-    run.startMono = this.o.clock.now()
-    this.wal.stage(run, {
-      op: 'run.create',
-      run: newRunRecord(req.id, wf, req.input, now, req.parentRunId),
-      tasks: newTaskRecords(req.id, wf),
-    }, { type: 'run.started', at: now, runId: req.id, workflow: wf.name, tasks: wf.tasks.length }, () => {
-      const roots = wf.roots
-      for (let i = 0; i < roots.length; i++) this.enqueue(run, roots[i])
-    })
+    this.wal.stage(run, { op: 'run.create', run: newRunRecord(req.id, wf, req.input, now, req.parentRunId), tasks },
+      { type: 'run.started', at: now, runId: req.id, workflow: wf.name, tasks: wf.tasks.length, ...(req.parentRunId ? { parentRunId: req.parentRunId } : {}) },
+      req.preset === undefined ? () => {
+        const roots = wf.roots
+        for (let i = 0; i < roots.length; i++) this.enqueue(run, roots[i])
+      } : () => this.launch(run))
     return run
+  }
+
+  /**
+   * Resumes a stored, unfinished run: stored results are kept and never
+   * recomputed; tasks that were running start again with attempt + 1 and
+   * the same idempotency key; a paused run stays paused.
+   */
+  recover(req: RecoverRequest): RunExecution {
+    if (this.runs.has(req.record.id)) throw new FlotillaError('RUN_STATE_INVALID', `Run "${req.record.id}" is already running in this process.`, { details: { runId: req.record.id } })
+    const run = this.track(req.record.id, req.workflow, req.record.input, req.concurrency, req.callbacks)
+    run.restore(req.tasks)
+    run.state = req.record.state === 'PAUSED' ? 'PAUSED' : 'RUNNING'
+    const at = this.o.clock.wallNow()
+    this.wal.stage(run, undefined, { type: 'run.recovered', at, runId: run.id, done: run.done, tasks: run.total }, () => this.launch(run))
+    return run
+  }
+
+  private track(id: RunId, wf: Workflow, input: unknown, concurrency: number, callbacks: RunCallbacks): RunExecution {
+    const run = new RunExecution(id, wf, input, concurrency, callbacks)
+    run.pools = this.poolsFor(wf)
+    run.startMono = this.o.clock.now()
+    this.runs.set(id, run)
+    return run
+  }
+
+  /** Enqueues every unfinished task whose dependencies are done, or finishes a run that has nothing left. */
+  private launch(run: RunExecution): void {
+    const failed = run.errors.findIndex((e, i) => e !== undefined && run.taskState[i] === S.FAILED && !run.workflow.tasks[i].continueOnFailure)
+    if (failed >= 0) return this.finishRun(run, 'FAILED', run.errors[failed])
+    if (run.done === run.total) return this.finishRun(run, 'SUCCEEDED', undefined)
+    for (let i = 0; i < run.total; i++) if (run.taskState[i] === S.PENDING && run.remaining[i] === 0) this.enqueue(run, i)
   }
 
   /** Stops dispatching new tasks of the run; running ones finish. */

@@ -1,10 +1,11 @@
 import type { Clock, TimerHandle } from '../core/clock.js'
-import type { FlotillaError } from '../core/errors.js'
+import { deserializeError, type FlotillaError } from '../core/errors.js'
 import type { RunProgress } from '../core/events.js'
 import type { AgentId, RunId } from '../core/ids.js'
 import { TASK_STATES, type RunState, type TaskState } from '../core/states.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
+import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from './compile.js'
 import type { ValueSource } from './refs.js'
 import type { ReadyItem } from './ready-queue.js'
@@ -86,6 +87,45 @@ export class RunExecution implements ValueSource {
     this.attemptsInFlight = new Array(n)
     this.counts[S.PENDING] = n
     this.settled = new Promise<void>((resolve) => (this.settle = resolve))
+  }
+
+  /**
+   * Restores tasks from stored records (recovery, replay): final tasks keep
+   * their state and output and count as done; unfinished ones go back to
+   * PENDING keeping their attempt number, so the next attempt is attempt + 1.
+   * Then recomputes every in-degree from the tasks still to finish.
+   */
+  restore(records: readonly TaskRecord[]): void {
+    const wf = this.workflow
+    for (const rec of records) {
+      const i = wf.indexOf.get(rec.taskId)
+      if (i === undefined) continue
+      this.attempts[i] = rec.attempt
+      this.agentOf[i] = rec.agent
+      switch (rec.state) {
+        case 'SUCCEEDED':
+          this.outputs[i] = rec.output
+          this.setState(i, S.SUCCEEDED)
+          break
+        case 'FAILED':
+        case 'SKIPPED':
+        case 'CANCELLED':
+          this.setState(i, S[rec.state])
+          if (rec.error) this.errors[i] = deserializeError(rec.error)
+          break
+        default:
+          // An attempt interrupted by a crash did not fail; a RETRYING one did.
+          this.tries[i] = rec.state === 'RETRYING' ? rec.attempt : Math.max(0, rec.attempt - 1)
+      }
+    }
+    this.remaining.set(wf.inDegree)
+    this.done = 0
+    for (let i = 0; i < this.total; i++) {
+      if (this.taskState[i] < S.SUCCEEDED) continue
+      this.done++
+      const dependents = wf.tasks[i].dependents
+      for (let k = 0; k < dependents.length; k++) this.remaining[dependents[k]]--
+    }
   }
 
   /** Output of task `index` if it succeeded, else `undefined` (for references). */
