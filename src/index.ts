@@ -58,3 +58,4 @@ export type { TaskResult, RunSummary, AgentContribution } from './workflows/resu
 export { Orchestrator } from './orchestrator/orchestrator.js'
 export type { RunOptions, RunHandle } from './orchestrator/orchestrator.js'
 export type { OrchestratorOptions } from './orchestrator/options.js'
+export type { ReplayOptions, TaskOverride } from './orchestrator/replay.js'

@@ -1,0 +1,223 @@
+/**
+ * The versioned migrations of the PostgreSQL store. Each one is applied once,
+ * in order, inside the transaction that holds the schema's advisory lock, and
+ * recorded in `flotilla_migrations`; `flotilla_meta` carries the version.
+ *
+ * Payloads (task outputs, run inputs, definitions, errors, events) are `json`,
+ * not `jsonb`: `json` keeps the text as written, so every JSON value
+ * round-trips, including strings holding `\u0000`, which `jsonb` refuses; the
+ * store never queries inside a payload. SQL NULL stands for `undefined`, the
+ * JSON text `null` for `null`.
+ */
+
+/** One schema change. `up` receives the quoted schema name. */
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  up(s: string): string
+}
+
+const FINAL_RUN = `('SUCCEEDED','FAILED','CANCELLED')`
+const FINAL_TASK = `('SUCCEEDED','FAILED','SKIPPED','CANCELLED')`
+
+/** SQLSTATE raised by `flotilla_commit` for a write that conflicts with stored state. */
+export const SQLSTATE_CONFLICT = 'FL409'
+/** SQLSTATE raised by `flotilla_commit` for a write to a run that does not exist. */
+export const SQLSTATE_RUN_NOT_FOUND = 'FL404'
+
+const tables = (s: string): string => `
+CREATE TABLE ${s}.flotilla_meta (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  product text NOT NULL,
+  schema_version integer NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE ${s}.flotilla_migrations (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);
+-- One row per distinct definition text (its sha256), shared by every run of it.
+CREATE TABLE ${s}.definitions (
+  id text COLLATE "C" PRIMARY KEY,
+  body json NOT NULL
+);
+CREATE TABLE ${s}.runs (
+  id text COLLATE "C" PRIMARY KEY,
+  workflow text COLLATE "C" NOT NULL,
+  workflow_hash text NOT NULL,
+  definition_id text COLLATE "C" REFERENCES ${s}.definitions (id),
+  input json,
+  state text NOT NULL,
+  created_at bigint NOT NULL,
+  started_at bigint,
+  finished_at bigint,
+  error json,
+  parent_run_id text COLLATE "C",
+  event_count integer NOT NULL DEFAULT 0
+) WITH (fillfactor = 80);
+CREATE INDEX runs_created ON ${s}.runs (created_at DESC, id DESC);
+CREATE INDEX runs_workflow ON ${s}.runs (workflow, created_at DESC, id DESC);
+CREATE INDEX runs_definition ON ${s}.runs (definition_id);
+CREATE INDEX runs_finished ON ${s}.runs (finished_at) WHERE state IN ${FINAL_RUN};
+CREATE TABLE ${s}.tasks (
+  run_id text COLLATE "C" NOT NULL REFERENCES ${s}.runs (id) ON DELETE CASCADE,
+  task_id text COLLATE "C" NOT NULL,
+  idx integer NOT NULL,
+  state text NOT NULL,
+  attempt integer NOT NULL,
+  agent text,
+  priority text NOT NULL,
+  idempotency_key text NOT NULL,
+  started_at bigint,
+  finished_at bigint,
+  output json,
+  error json,
+  PRIMARY KEY (run_id, task_id)
+) WITH (fillfactor = 70);
+CREATE TABLE ${s}.events (
+  run_id text COLLATE "C" NOT NULL REFERENCES ${s}.runs (id) ON DELETE CASCADE,
+  seq integer NOT NULL,
+  body json NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+`
+
+/** Raises the right error for a write that matched no row. */
+const refuse = (s: string): string => `
+CREATE FUNCTION ${s}.flotilla_refuse(k text, r text, t text, a integer) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  st text;
+  att integer;
+BEGIN
+  SELECT state INTO st FROM ${s}.runs WHERE id = r;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_RUN_NOT_FOUND}', MESSAGE = 'run not found', DETAIL = json_build_object('runId', r)::text;
+  END IF;
+  IF k = 'state' THEN
+    RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'run final', DETAIL = json_build_object('reason', 'run-final', 'runId', r, 'state', st)::text;
+  END IF;
+  SELECT state, attempt INTO st, att FROM ${s}.tasks WHERE run_id = r AND task_id = t;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'no such task', DETAIL = json_build_object('reason', 'no-task', 'runId', r, 'taskId', t)::text;
+  END IF;
+  RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'stale write',
+    DETAIL = json_build_object('reason', k, 'runId', r, 'taskId', t, 'attempt', a, 'storedAttempt', att, 'state', st)::text;
+END
+$fn$;
+`
+
+/**
+ * Applies a whole batch in the caller's transaction (one statement, so one
+ * round trip and one commit). `ops` holds the structure of the writes; the
+ * payloads travel as JSON texts in `vals`, referenced by 1-based index, so
+ * that no JSON function ever has to decode them.
+ */
+const commit = (s: string): string => `
+CREATE FUNCTION ${s}.flotilla_commit(ops json, vals text[], ev_runs text[], ev_bodies text[]) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  o record;
+  def_id text;
+BEGIN
+  FOR o IN
+    SELECT * FROM ROWS FROM (json_to_recordset(ops) AS (
+      k text, r text, t text, a integer, at bigint, s text, ag text, f boolean, v integer, e integer,
+      wf text, wh text, d integer, ca bigint, sa bigint, fa bigint, pr text, ts json)) WITH ORDINALITY AS x
+    ORDER BY x.ordinality
+  LOOP
+    CASE o.k
+    WHEN 'start' THEN
+      UPDATE ${s}.tasks SET state = 'RUNNING', attempt = o.a, agent = o.ag, started_at = o.at
+        WHERE run_id = o.r AND task_id = o.t AND attempt < o.a AND state NOT IN ${FINAL_TASK};
+    WHEN 'succeed' THEN
+      UPDATE ${s}.tasks SET state = 'SUCCEEDED', output = vals[o.v]::json, error = NULL, finished_at = o.at
+        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a AND state = 'RUNNING';
+    WHEN 'fail' THEN
+      UPDATE ${s}.tasks SET state = CASE WHEN o.f THEN 'FAILED' ELSE 'RETRYING' END, error = vals[o.e]::json,
+          finished_at = CASE WHEN o.f THEN o.at ELSE finished_at END
+        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a AND state = 'RUNNING';
+    WHEN 'finish' THEN
+      UPDATE ${s}.tasks SET state = o.s, finished_at = o.at
+        WHERE run_id = o.r AND task_id = o.t AND state NOT IN ${FINAL_TASK};
+    WHEN 'state' THEN
+      UPDATE ${s}.runs SET state = o.s,
+          started_at = CASE WHEN o.s = 'RUNNING' AND started_at IS NULL THEN o.at ELSE started_at END,
+          finished_at = CASE WHEN o.s IN ${FINAL_RUN} THEN o.at ELSE finished_at END,
+          error = COALESCE(vals[o.e]::json, error)
+        WHERE id = o.r AND (state NOT IN ${FINAL_RUN} OR state = o.s);
+    WHEN 'create' THEN
+      def_id := NULL;
+      IF o.d IS NOT NULL THEN
+        def_id := encode(sha256(convert_to(vals[o.d], 'UTF8')), 'hex');
+        INSERT INTO ${s}.definitions (id, body) VALUES (def_id, vals[o.d]::json) ON CONFLICT (id) DO NOTHING;
+      END IF;
+      INSERT INTO ${s}.runs (id, workflow, workflow_hash, definition_id, input, state, created_at, started_at, finished_at, error, parent_run_id)
+        VALUES (o.r, o.wf, o.wh, def_id, vals[o.v]::json, o.s, o.ca, o.sa, o.fa, vals[o.e]::json, o.pr)
+        ON CONFLICT (id) DO NOTHING;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'run exists', DETAIL = json_build_object('reason', 'run-exists', 'runId', o.r)::text;
+      END IF;
+      INSERT INTO ${s}.tasks (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error)
+        SELECT o.r, x.t, x.ordinality - 1, x.s, x.a, x.ag, x.p, x.key, x.sa, x.fa, vals[x.v]::json, vals[x.e]::json
+        FROM ROWS FROM (json_to_recordset(o.ts) AS (t text, s text, a integer, ag text, p text, key text, sa bigint, fa bigint, v integer, e integer)) WITH ORDINALITY AS x;
+      CONTINUE;
+    END CASE;
+    IF NOT FOUND THEN
+      PERFORM ${s}.flotilla_refuse(o.k, o.r, o.t, o.a);
+    END IF;
+  END LOOP;
+
+  IF cardinality(ev_runs) > 0 THEN
+    WITH e AS (
+      SELECT u.r, u.b, u.ord FROM unnest(ev_runs, ev_bodies) WITH ORDINALITY AS u(r, b, ord)
+    ), c AS (
+      SELECT e.r, count(*)::integer AS n FROM e GROUP BY e.r
+    ), bumped AS (
+      UPDATE ${s}.runs SET event_count = runs.event_count + c.n FROM c WHERE runs.id = c.r
+      RETURNING runs.id, runs.event_count - c.n AS base
+    )
+    INSERT INTO ${s}.events (run_id, seq, body)
+    SELECT e.r, bumped.base + row_number() OVER (PARTITION BY e.r ORDER BY e.ord), e.b::json
+    FROM e JOIN bumped ON bumped.id = e.r;
+  END IF;
+END
+$fn$;
+`
+
+/** Deletes old final runs (tasks and events cascade) and the definitions no run uses any more. */
+const prune = (s: string): string => `
+CREATE FUNCTION ${s}.flotilla_prune(before bigint) RETURNS integer
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  n integer;
+  defs text[];
+BEGIN
+  -- Waits for run creations in flight and holds new ones until commit, so a
+  -- definition that a concurrent run is about to use is never deleted.
+  LOCK TABLE ${s}.definitions IN SHARE ROW EXCLUSIVE MODE;
+  WITH gone AS (
+    DELETE FROM ${s}.runs WHERE state IN ${FINAL_RUN} AND finished_at < before RETURNING definition_id
+  )
+  SELECT count(*)::integer, array_agg(DISTINCT definition_id) FILTER (WHERE definition_id IS NOT NULL) INTO n, defs FROM gone;
+  IF defs IS NOT NULL THEN
+    DELETE FROM ${s}.definitions d WHERE d.id = ANY (defs)
+      AND NOT EXISTS (SELECT 1 FROM ${s}.runs r WHERE r.definition_id = d.id);
+  END IF;
+  RETURN n;
+END
+$fn$;
+`
+
+/** Every migration, oldest first. The last version is the one this code writes. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'runs, tasks, events, definitions; commit and prune functions', up: (s) => tables(s) + refuse(s) + commit(s) + prune(s) },
+]
+
+/** The schema version this code reads and writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
+
+/** The product name written in `flotilla_meta`. */
+export const PRODUCT = 'flotilla'
