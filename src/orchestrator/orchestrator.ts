@@ -14,6 +14,7 @@ import { RunResult } from '../workflows/results.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
 import { EventHub, type Listener } from './event-hub.js'
 import { planReplay, type ReplayOptions } from './replay.js'
+import { controlStoredRun } from './stored-control.js'
 import type { RunExecution } from '../workflows/run-execution.js'
 import { isFinalRunState } from '../core/states.js'
 import { resolveRunInput } from './inputs.js'
@@ -208,19 +209,44 @@ export class Orchestrator {
     return this.run(wf, params, options)
   }
 
-  /** Pauses a run of this orchestrator. */
+  /**
+   * Pauses a run: no new task starts, running ones finish. A run stored but
+   * not executing here (its process is gone) is marked PAUSED in the store.
+   */
   async pause(runId: string): Promise<void> {
-    this.engine.pause(await this.live(runId))
+    const live = this.engine.get(asRunId(runId))
+    if (live) return this.engine.pause(live)
+    await controlStoredRun(this.store, await this.getRun(runId), 'pause', this.clock)
   }
 
-  /** Resumes a paused run. */
-  async resume(runId: string): Promise<void> {
-    this.engine.resume(await this.live(runId))
+  /**
+   * Resumes a paused run. A paused run stored but not executing here is
+   * recovered into this orchestrator and resumed; the returned handle waits
+   * for it.
+   */
+  async resume(runId: string): Promise<RunHandle> {
+    const live = this.engine.get(asRunId(runId))
+    if (live) {
+      this.engine.resume(live)
+      return this.handle(live, {})
+    }
+    const record = await this.getRun(runId)
+    if (record.state !== 'PAUSED') {
+      throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${record.state}${record.state === 'RUNNING' ? ' (use recover to pick up a run whose process stopped)' : ''}.`, { details: { runId, state: record.state } })
+    }
+    const [handle] = await this.recover({ runIds: [runId] })
+    handle.resume()
+    return handle
   }
 
-  /** Cancels a run; running handlers see their `ctx.signal` abort. */
+  /**
+   * Cancels a run; running handlers see their `ctx.signal` abort. A run
+   * stored but not executing here is marked CANCELLED with its unfinished tasks.
+   */
   async cancel(runId: string, reason = 'cancelled by the user'): Promise<void> {
-    this.engine.cancel(await this.live(runId), reason)
+    const live = this.engine.get(asRunId(runId))
+    if (live) return this.engine.cancel(live, reason)
+    await controlStoredRun(this.store, await this.getRun(runId), 'cancel', this.clock, reason)
   }
 
   /** A stored run, or `RUN_NOT_FOUND`. */
@@ -271,13 +297,7 @@ export class Orchestrator {
     if (this.closed) throw new FlotillaError('RUN_STATE_INVALID', 'The orchestrator is closed; create a new one.')
   }
 
-  private async live(runId: string) {
-    const run = this.engine.get(asRunId(runId))
-    if (run) return run
-    const stored = await this.store.getRun(asRunId(runId))
-    if (stored) throw new FlotillaError('RUN_STATE_INVALID', `Run "${runId}" is ${stored.state} and not running in this orchestrator.`, { details: { runId, state: stored.state } })
-    throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}".`, { details: { runId } })
-  }
+
 }
 
 

@@ -143,3 +143,35 @@ describe('prune', () => {
     expect(() => o.prune(-1)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }))
   })
 })
+
+describe('controlling a stored run whose process is gone', () => {
+  it('pause marks it PAUSED (recovery keeps it paused); resume recovers it here and finishes it', async () => {
+    const store = new MemoryStore()
+    const calls: Call[] = []
+    const runId = await crashDuring('b', store, calls)
+    const second = new Orchestrator({ store })
+    for (const a of agents(calls, 'second')) await second.register(a)
+    await second.pause(runId)
+    expect((await store.getRun(runId as never))?.state).toBe('PAUSED')
+    await expect(second.pause(runId)).rejects.toMatchObject({ code: 'RUN_STATE_INVALID' })
+    const handle = await second.resume(runId)
+    const result = await handle.result
+    expect(result.state).toBe('SUCCEEDED')
+    expect(calls.filter((c) => c.process === 'second').map((c) => [c.task, c.attempt])).toEqual([['b', 2], ['c', 1]])
+  })
+
+  it('cancel marks it and its unfinished tasks CANCELLED, and recovery skips it', async () => {
+    const store = new MemoryStore()
+    const calls: Call[] = []
+    const runId = await crashDuring('b', store, calls)
+    const second = new Orchestrator({ store })
+    for (const a of agents(calls, 'second')) await second.register(a)
+    await second.cancel(runId, 'operator said so')
+    expect((await store.getRun(runId as never))?.state).toBe('CANCELLED')
+    expect((await store.getTasks(runId as never)).map((t) => t.state)).toEqual(['SUCCEEDED', 'CANCELLED', 'CANCELLED'])
+    expect(await second.recover()).toHaveLength(0)
+    await expect(second.cancel(runId)).rejects.toMatchObject({ code: 'RUN_STATE_INVALID' })
+    await expect(second.resume(runId)).rejects.toMatchObject({ code: 'RUN_STATE_INVALID' })
+    await expect(second.cancel('run_unknown')).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
+  })
+})

@@ -88,9 +88,15 @@ function parseUrl(url: string): Pick<ResolvedPostgresOptions, 'target' | 'startu
   }
   if (database.includes('/')) throw invalid('the database name contains "/"')
   return {
-    target: { host: u.hostname || socketHost || '', port, database: database || user || 'postgres', user: user || 'postgres' },
+    target: { host: u.hostname || socketHost || '', port, database: database || '(default database)', user: user || '(default user)' },
     startupOptions: u.searchParams.get('options') ?? undefined,
   }
+}
+
+/** The `options` startup parameter of the store's sessions: the URL's, plus `synchronous_commit=off` when asked. */
+export function sessionOptions(o: ResolvedPostgresOptions): string | undefined {
+  const parts = [o.startupOptions, o.synchronousCommit ? undefined : '-c synchronous_commit=off'].filter((x) => x !== undefined && x !== '')
+  return parts.length === 0 ? undefined : parts.join(' ')
 }
 
 /** `user@host:port/database`, never the password. */

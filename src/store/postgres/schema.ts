@@ -7,7 +7,8 @@
  * not `jsonb`: `json` keeps the text as written, so every JSON value
  * round-trips, including strings holding `\u0000`, which `jsonb` refuses; the
  * store never queries inside a payload. SQL NULL stands for `undefined`, the
- * JSON text `null` for `null`.
+ * JSON text `null` for `null`. Times are wall-clock ms as `double precision`
+ * (exact for integers, and a fake clock may give fractions).
  */
 
 /** One schema change. `up` receives the quoted schema name. */
@@ -50,9 +51,9 @@ CREATE TABLE ${s}.runs (
   definition_id text COLLATE "C" REFERENCES ${s}.definitions (id),
   input json,
   state text NOT NULL,
-  created_at bigint NOT NULL,
-  started_at bigint,
-  finished_at bigint,
+  created_at double precision NOT NULL,
+  started_at double precision,
+  finished_at double precision,
   error json,
   parent_run_id text COLLATE "C",
   event_count integer NOT NULL DEFAULT 0
@@ -70,8 +71,8 @@ CREATE TABLE ${s}.tasks (
   agent text,
   priority text NOT NULL,
   idempotency_key text NOT NULL,
-  started_at bigint,
-  finished_at bigint,
+  started_at double precision,
+  finished_at double precision,
   output json,
   error json,
   PRIMARY KEY (run_id, task_id)
@@ -124,8 +125,8 @@ DECLARE
 BEGIN
   FOR o IN
     SELECT * FROM ROWS FROM (json_to_recordset(ops) AS (
-      k text, r text, t text, a integer, at bigint, s text, ag text, f boolean, v integer, e integer,
-      wf text, wh text, d integer, ca bigint, sa bigint, fa bigint, pr text, ts json)) WITH ORDINALITY AS x
+      k text, r text, t text, a integer, at double precision, s text, ag text, f boolean, v integer, e integer,
+      wf text, wh text, d integer, ca double precision, sa double precision, fa double precision, pr text, ts json)) WITH ORDINALITY AS x
     ORDER BY x.ordinality
   LOOP
     CASE o.k
@@ -162,7 +163,7 @@ BEGIN
       END IF;
       INSERT INTO ${s}.tasks (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error)
         SELECT o.r, x.t, x.ordinality - 1, x.s, x.a, x.ag, x.p, x.key, x.sa, x.fa, vals[x.v]::json, vals[x.e]::json
-        FROM ROWS FROM (json_to_recordset(o.ts) AS (t text, s text, a integer, ag text, p text, key text, sa bigint, fa bigint, v integer, e integer)) WITH ORDINALITY AS x;
+        FROM ROWS FROM (json_to_recordset(o.ts) AS (t text, s text, a integer, ag text, p text, key text, sa double precision, fa double precision, v integer, e integer)) WITH ORDINALITY AS x;
       CONTINUE;
     END CASE;
     IF NOT FOUND THEN
@@ -189,7 +190,7 @@ $fn$;
 
 /** Deletes old final runs (tasks and events cascade) and the definitions no run uses any more. */
 const prune = (s: string): string => `
-CREATE FUNCTION ${s}.flotilla_prune(before bigint) RETURNS integer
+CREATE FUNCTION ${s}.flotilla_prune(before double precision) RETURNS integer
 LANGUAGE plpgsql AS $fn$
 DECLARE
   n integer;

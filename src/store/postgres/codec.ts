@@ -1,0 +1,166 @@
+import { FlotillaError, type SerializedError } from '../../core/errors.js'
+import type { FlotillaEvent } from '../../core/events.js'
+import { asRunId, asTaskId } from '../../core/ids.js'
+import type { Priority, RunState, TaskState } from '../../core/states.js'
+import type { RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
+
+/**
+ * The parameters of one `flotilla_commit` call: the structure of the writes
+ * as JSON, and every payload as a separate JSON text referenced by 1-based
+ * index (absent index: `undefined`, stored as SQL NULL).
+ */
+export interface CommitParams {
+  ops: string
+  vals: (string | null)[]
+  evRuns: string[]
+  evBodies: string[]
+}
+
+/** Turns a batch into the parameters of `flotilla_commit`. */
+export function encodeBatch(batch: StoreBatch): CommitParams {
+  const vals: (string | null)[] = []
+  const put = (value: unknown, what: string): number | undefined => {
+    if (value === undefined) return undefined
+    let json: string | undefined
+    try {
+      json = JSON.stringify(value)
+    } catch (err) {
+      throw notJson(what, err)
+    }
+    if (json === undefined) return undefined // functions and symbols, as JSON.stringify drops them in objects
+    return vals.push(json)
+  }
+  const ops: object[] = new Array(batch.ops.length)
+  for (let i = 0; i < batch.ops.length; i++) ops[i] = encodeOp(batch.ops[i], put)
+  const n = batch.events.length
+  const evRuns: string[] = new Array(n)
+  const evBodies: string[] = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const e = batch.events[i]
+    evRuns[i] = e.runId
+    try {
+      evBodies[i] = JSON.stringify(e)
+    } catch (err) {
+      throw notJson(`event ${e.type} of run "${e.runId}"`, err)
+    }
+  }
+  return { ops: JSON.stringify(ops), vals, evRuns, evBodies }
+}
+
+type Put = (value: unknown, what: string) => number | undefined
+
+function encodeOp(op: StoreOp, put: Put): object {
+  switch (op.op) {
+    case 'task.start':
+      return { k: 'start', r: op.runId, t: op.taskId, a: op.attempt, at: op.at, ag: op.agent }
+    case 'task.succeed':
+      return { k: 'succeed', r: op.runId, t: op.taskId, a: op.attempt, at: op.at, v: put(op.output, `the output of task "${op.taskId}" (run "${op.runId}")`) }
+    case 'task.fail':
+      return { k: 'fail', r: op.runId, t: op.taskId, a: op.attempt, at: op.at, f: op.final, e: put(op.error, `the error of task "${op.taskId}"`) }
+    case 'task.finish':
+      return { k: 'finish', r: op.runId, t: op.taskId, at: op.at, s: op.state }
+    case 'run.state':
+      return { k: 'state', r: op.runId, s: op.state, at: op.at, e: put(op.error, `the error of run "${op.runId}"`) }
+    case 'run.create': {
+      const r = op.run
+      return {
+        k: 'create', r: r.id, wf: r.workflow, wh: r.workflowHash, s: r.state, ca: r.createdAt, sa: r.startedAt, fa: r.finishedAt, pr: r.parentRunId,
+        d: put(r.definition, `the definition of run "${r.id}"`), v: put(r.input, `the input of run "${r.id}"`), e: put(r.error, `the error of run "${r.id}"`),
+        ts: op.tasks.map((t) => ({
+          t: t.taskId, s: t.state, a: t.attempt, ag: t.agent, p: t.priority, key: t.idempotencyKey, sa: t.startedAt, fa: t.finishedAt,
+          v: put(t.output, `the output of task "${t.taskId}"`), e: put(t.error, `the error of task "${t.taskId}"`),
+        })),
+      }
+    }
+  }
+}
+
+function notJson(what: string, err: unknown): FlotillaError {
+  const why = err instanceof Error ? err.message : String(err)
+  return new FlotillaError('VALIDATION_FAILED', `Cannot store ${what}: it is not JSON-serialisable (${why}). Return plain objects, arrays, strings, numbers, booleans or null.`, {
+    cause: err,
+    details: { what },
+  })
+}
+
+/** A JSON text column: SQL NULL is `undefined`. */
+function json(value: string | null): unknown {
+  return value === null ? undefined : JSON.parse(value)
+}
+
+const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value)
+
+/** A row of `runs` joined with its definition's body. */
+export interface RunRow {
+  id: string
+  workflow: string
+  workflow_hash: string
+  definition: string | null
+  input: string | null
+  state: string
+  created_at: number
+  started_at: number | null
+  finished_at: number | null
+  error: string | null
+  parent_run_id: string | null
+}
+
+/** The columns of {@link RunRow}, for SELECT lists (`r` is `runs`, `d` is `definitions`). */
+export const RUN_COLUMNS = 'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id'
+
+/** A row of `tasks`. */
+export interface TaskRow {
+  run_id: string
+  task_id: string
+  state: string
+  attempt: number
+  agent: string | null
+  priority: string
+  idempotency_key: string
+  started_at: number | null
+  finished_at: number | null
+  output: string | null
+  error: string | null
+}
+
+/** The columns of {@link TaskRow}, for SELECT lists (`t` is `tasks`). */
+export const TASK_COLUMNS = 't.run_id, t.task_id, t.state, t.attempt, t.agent, t.priority, t.idempotency_key, t.started_at, t.finished_at, t.output, t.error'
+
+/** A stored run from its row. */
+export function decodeRun(row: RunRow): RunRecord {
+  return {
+    id: asRunId(row.id),
+    workflow: row.workflow,
+    workflowHash: row.workflow_hash,
+    definition: json(row.definition),
+    input: json(row.input),
+    state: row.state as RunState,
+    createdAt: row.created_at,
+    startedAt: opt(row.started_at),
+    finishedAt: opt(row.finished_at),
+    error: json(row.error) as SerializedError | undefined,
+    parentRunId: row.parent_run_id === null ? undefined : asRunId(row.parent_run_id),
+  }
+}
+
+/** A stored task from its row. */
+export function decodeTask(row: TaskRow): TaskRecord {
+  return {
+    runId: asRunId(row.run_id),
+    taskId: asTaskId(row.task_id),
+    state: row.state as TaskState,
+    attempt: row.attempt,
+    agent: opt(row.agent),
+    priority: row.priority as Priority,
+    idempotencyKey: row.idempotency_key,
+    startedAt: opt(row.started_at),
+    finishedAt: opt(row.finished_at),
+    output: json(row.output),
+    error: json(row.error) as SerializedError | undefined,
+  }
+}
+
+/** A stored event from its sequence number and JSON text. */
+export function decodeEvent(seq: number, body: string): StoredEvent {
+  return { seq, event: JSON.parse(body) as FlotillaEvent }
+}

@@ -1,0 +1,208 @@
+import type pgModule from 'pg'
+import type { Pool, PoolConfig } from 'pg'
+import { FlotillaError } from '../../core/errors.js'
+import type { RunId, TaskId } from '../../core/ids.js'
+import type { RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from '../records.js'
+import type { Store } from '../store.js'
+import { decodeEvent, decodeRun, decodeTask, encodeBatch, RUN_COLUMNS, TASK_COLUMNS, type RunRow, type TaskRow } from './codec.js'
+import { connectError, queryError } from './errors.js'
+import { migrate, quoteIdent, type SqlSession } from './migrate.js'
+import { describeTarget, resolvePostgresOptions, sessionOptions, type PostgresStoreOptions } from './options.js'
+
+/** The prepared statements of one store; names are per connection, texts fixed per schema. */
+interface Statements {
+  commit: string
+  getRun: string
+  listRuns: string
+  getTasks: string
+  getTask: string
+  listEvents: string
+  prune: string
+}
+
+function statements(s: string): Statements {
+  return {
+    commit: `SELECT ${s}.flotilla_commit($1::json, $2::text[], $3::text[], $4::text[])`,
+    getRun: `SELECT ${RUN_COLUMNS} FROM ${s}.runs r LEFT JOIN ${s}.definitions d ON d.id = r.definition_id WHERE r.id = $1`,
+    listRuns: `SELECT ${RUN_COLUMNS} FROM ${s}.runs r LEFT JOIN ${s}.definitions d ON d.id = r.definition_id
+      WHERE ($1::text[] IS NULL OR r.state = ANY ($1)) AND ($2::text IS NULL OR r.workflow = $2)
+      ORDER BY r.created_at DESC, r.id DESC LIMIT $3`,
+    // One row with NULL task columns for a run without tasks; no row for an unknown run.
+    getTasks: `SELECT ${TASK_COLUMNS} FROM ${s}.runs r LEFT JOIN ${s}.tasks t ON t.run_id = r.id WHERE r.id = $1 ORDER BY t.idx`,
+    getTask: `SELECT ${TASK_COLUMNS} FROM ${s}.tasks t WHERE t.run_id = $1 AND t.task_id = $2`,
+    listEvents: `SELECT e.seq, e.body FROM ${s}.runs r
+      LEFT JOIN LATERAL (SELECT seq, body FROM ${s}.events WHERE run_id = r.id AND seq > $2 ORDER BY seq LIMIT $3) e ON true
+      WHERE r.id = $1 ORDER BY e.seq`,
+    prune: `SELECT ${s}.flotilla_prune($1) AS n`,
+  }
+}
+
+/**
+ * The PostgreSQL {@link Store}, for one server or many workers sharing a
+ * database. A batch is one call of the `flotilla_commit` function the
+ * migrations install: one round trip and one transaction, whatever its size,
+ * with the attempt fencing checked inside the database, so several processes
+ * can write to the same runs safely. Import it from `flotilla/postgres`; it
+ * needs the optional peer dependency `pg`.
+ *
+ * @example
+ * ```ts
+ * import { PostgresStore } from 'flotilla/postgres'
+ * const store = await PostgresStore.connect('postgres://flotilla@db:5432/flotilla', { schema: 'flotilla' })
+ * const orchestrator = new Orchestrator({ store })
+ * ```
+ */
+export class PostgresStore implements Store {
+  readonly kind = 'postgres'
+  readonly durable = true
+  /** The PostgreSQL schema holding the tables. */
+  readonly schema: string
+  private readonly sql: Statements
+  private readonly where: string
+  private closed = false
+  private closing: Promise<void> | undefined
+
+  private constructor(private readonly pool: Pool, schema: string, where: string) {
+    this.schema = schema
+    this.where = where
+    this.sql = statements(quoteIdent(schema))
+  }
+
+  /**
+   * Connects, then creates or upgrades the schema (migrations run once, under
+   * an advisory lock). Fails with `STORE_URL_INVALID` for a malformed URL,
+   * `STORE_UNAVAILABLE` when the server cannot be reached or refuses the
+   * login, `STORE_NOT_FLOTILLA` for a schema holding other tables, and
+   * `STORE_SCHEMA_TOO_NEW` for a schema written by a newer Flotilla.
+   *
+   * @example
+   * ```ts
+   * const store = await PostgresStore.connect(process.env.DATABASE_URL!, { poolSize: 20 })
+   * ```
+   */
+  static async connect(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const o = resolvePostgresOptions(url, options)
+    const where = describeTarget(o.target)
+    let pg: typeof pgModule
+    try {
+      pg = (await import('pg')).default
+    } catch (err) {
+      throw new FlotillaError('STORE_UNAVAILABLE', 'The PostgreSQL store needs the package "pg": install it with `npm install pg`.', { cause: err, details: { package: 'pg' } })
+    }
+    const startup = sessionOptions(o)
+    const config: PoolConfig = {
+      connectionString: o.url,
+      max: o.poolSize,
+      connectionTimeoutMillis: o.connectTimeoutMs,
+      application_name: 'flotilla',
+      types: { getTypeParser: typeParser(pg.types.getTypeParser) },
+      ...(startup === undefined ? {} : { options: startup }),
+    }
+    let pool: Pool
+    try {
+      pool = new pg.Pool(config)
+    } catch (err) {
+      throw new FlotillaError('STORE_URL_INVALID', `The PostgreSQL store URL for ${where} cannot be used: ${err instanceof Error ? err.message : String(err)}.`, { cause: err })
+    }
+    // An idle connection that drops reports here; the next query opens a new one.
+    pool.on('error', () => undefined)
+    try {
+      const client = await pool.connect()
+      try {
+        await migrate(client as SqlSession, o.schema, where)
+      } finally {
+        client.release()
+      }
+    } catch (err) {
+      await pool.end().catch(() => undefined)
+      throw connectError(err, where)
+    }
+    return new PostgresStore(pool, o.schema, where)
+  }
+
+  async commit(batch: StoreBatch): Promise<void> {
+    this.assertOpen()
+    if (batch.ops.length === 0 && batch.events.length === 0) return
+    const p = encodeBatch(batch)
+    await this.query('flotilla_commit', this.sql.commit, [p.ops, p.vals, p.evRuns, p.evBodies])
+  }
+
+  async getRun(runId: RunId): Promise<RunRecord | undefined> {
+    const rows = await this.query<RunRow>('flotilla_get_run', this.sql.getRun, [runId])
+    return rows.length === 0 ? undefined : decodeRun(rows[0])
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    const states = filter.state === undefined ? null : Array.isArray(filter.state) ? [...filter.state] : [filter.state]
+    const rows = await this.query<RunRow>('flotilla_list_runs', this.sql.listRuns, [states, filter.workflow ?? null, limitOf(filter.limit ?? 100)])
+    return rows.map(decodeRun)
+  }
+
+  async getTasks(runId: RunId): Promise<TaskRecord[]> {
+    const rows = await this.query<TaskRow>('flotilla_get_tasks', this.sql.getTasks, [runId])
+    if (rows.length === 0) throw notFound(runId)
+    return rows[0].task_id === null ? [] : rows.map(decodeTask)
+  }
+
+  async getTask(runId: RunId, taskId: TaskId): Promise<TaskRecord | undefined> {
+    const rows = await this.query<TaskRow>('flotilla_get_task', this.sql.getTask, [runId, taskId])
+    return rows.length === 0 ? undefined : decodeTask(rows[0])
+  }
+
+  async listEvents(runId: RunId, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
+    const after = Math.min(MAX_INT, Math.max(0, Math.floor(options.afterSeq ?? 0) || 0))
+    const rows = await this.query<{ seq: number | null; body: string | null }>('flotilla_list_events', this.sql.listEvents, [runId, after, limitOf(options.limit)])
+    if (rows.length === 0) throw notFound(runId)
+    const out: StoredEvent[] = []
+    for (const r of rows) if (r.seq !== null && r.body !== null) out.push(decodeEvent(r.seq, r.body))
+    return out
+  }
+
+  async pruneRuns(finishedBefore: number): Promise<number> {
+    this.assertOpen()
+    if (Number.isNaN(finishedBefore)) return 0 // nothing finished before NaN (PostgreSQL would sort NaN above every number)
+    const rows = await this.query<{ n: number }>('flotilla_prune', this.sql.prune, [finishedBefore])
+    return rows[0].n
+  }
+
+  /** Ends the pool, after the queries in flight. Later calls fail with `STORE_UNAVAILABLE`. */
+  async close(): Promise<void> {
+    this.closed = true
+    this.closing ??= this.pool.end().catch(() => undefined)
+    await this.closing
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL store at ${this.where} was closed; connect a new one.`, { details: { target: this.where } })
+  }
+
+  private async query<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    this.assertOpen()
+    try {
+      const result = await this.pool.query({ name, text, values })
+      return result.rows as R[]
+    } catch (err) {
+      throw queryError(err, this.where)
+    }
+  }
+}
+
+const MAX_INT = 2_147_483_647
+
+/** A SQL LIMIT as the memory store's `slice` reads it: none for undefined or Infinity, 0 for NaN or a negative number. */
+function limitOf(limit: number | undefined): number | null {
+  if (limit === undefined || limit === Number.POSITIVE_INFINITY) return null
+  return Number.isNaN(limit) ? 0 : Math.max(0, Math.floor(limit))
+}
+
+function notFound(runId: RunId): FlotillaError {
+  return new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
+}
+
+type GetTypeParser = typeof pgModule.types.getTypeParser
+
+/** json and jsonb as raw text: the codec parses it, telling SQL NULL (`undefined`) from JSON `null`. */
+function typeParser(fallback: GetTypeParser): GetTypeParser {
+  const raw = (value: string): string => value
+  return ((oid: number, format?: 'text' | 'binary') => (oid === 114 || oid === 3802 ? raw : fallback(oid, format))) as GetTypeParser
+}

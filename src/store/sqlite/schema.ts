@@ -1,0 +1,81 @@
+import type { Migration } from '../migrations.js'
+
+/**
+ * The tables that mark a file as a Flotilla store and record its migrations.
+ * Created before the first migration, in the same transaction.
+ */
+export const SQLITE_BOOTSTRAP = `
+CREATE TABLE IF NOT EXISTS flotilla_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS flotilla_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+);
+`
+
+/** The value of `flotilla_meta.store` in every Flotilla store. */
+export const STORE_MARK = 'flotilla'
+
+/**
+ * The SQLite schema, as versioned migrations applied in order on open.
+ *
+ * - `definitions` holds each workflow definition once (keyed by the SHA-256
+ *   of its JSON text); runs reference it.
+ * - `runs.event_seq` is the last event number of the run.
+ * - Task outputs live only in `tasks`; `events` hold the event bodies.
+ * - JSON values are TEXT (`JSON.stringify`); `NULL` means undefined.
+ */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'runs, tasks, events, definitions',
+    up: `
+CREATE TABLE definitions (
+  hash TEXT PRIMARY KEY,
+  body TEXT
+);
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  workflow TEXT NOT NULL,
+  workflow_hash TEXT NOT NULL,
+  definition_hash TEXT NOT NULL REFERENCES definitions(hash),
+  input TEXT,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  error TEXT,
+  parent_run_id TEXT,
+  event_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_by_created ON runs (created_at DESC, id DESC);
+CREATE INDEX runs_by_workflow ON runs (workflow, created_at DESC);
+CREATE INDEX runs_by_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX runs_by_definition ON runs (definition_hash);
+CREATE TABLE tasks (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  agent TEXT,
+  priority TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  output TEXT,
+  error TEXT,
+  PRIMARY KEY (run_id, task_id)
+);
+CREATE TABLE events (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+`,
+  },
+]

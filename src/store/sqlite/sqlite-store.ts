@@ -1,0 +1,278 @@
+import type Database from 'better-sqlite3'
+import { FlotillaError, isFlotillaError, toFlotillaError } from '../../core/errors.js'
+import type { FlotillaEvent } from '../../core/events.js'
+import type { RunId, TaskId } from '../../core/ids.js'
+import { isFinalRunState } from '../../core/states.js'
+import type { RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
+import type { Store } from '../store.js'
+import { encodeDefinition, toJson, toRunRecord, toTaskRecord, type RunRow, type SqlValue } from './codec.js'
+import { openDatabase, sqliteCode } from './open-database.js'
+import { prepareStatements, RUN_COLUMNS, type Statements } from './statements.js'
+
+/** Options of {@link SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /** The database file (created with its folders when missing), or `:memory:`. */
+  path: string
+  /**
+   * SQLite's `synchronous` setting. `NORMAL` (in WAL mode) loses nothing when
+   * the process crashes, only the last commits on a power loss; `FULL` syncs
+   * every commit to disk.
+   * @default 'NORMAL'
+   */
+  synchronous?: 'NORMAL' | 'FULL'
+  /**
+   * How long a write waits for another process's lock before failing with
+   * `STORE_UNAVAILABLE`.
+   * @default 5000
+   */
+  busyTimeoutMs?: number
+}
+
+type TaskOp = Extract<StoreOp, { taskId: TaskId }>
+
+/** SQLite error codes worth retrying (another process holds a lock, a transient I/O error). */
+const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|PROTOCOL)/
+
+/**
+ * The SQLite {@link Store}, Flotilla's durable default (`.flotilla/flotilla.db`),
+ * on better-sqlite3 in WAL mode. Each batch is one transaction; task writes are
+ * fenced by attempt in SQL; workflow definitions are stored once and shared
+ * by the runs that use them; migrations are applied on open.
+ *
+ * @example
+ * ```ts
+ * const store = SqliteStore.open({ path: '.flotilla/flotilla.db' })
+ * const orchestrator = new Orchestrator({ store })
+ * ```
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite'
+  readonly durable = true
+  /** The database file, as given. */
+  readonly path: string
+  private readonly db: Database.Database
+  private readonly s: Statements
+  private readonly applyBatch: (batch: StoreBatch) => void
+  private readonly prune: (finishedBefore: number) => number
+  private readonly listStatements = new Map<string, Database.Statement<SqlValue[], RunRow>>()
+  private closed = false
+
+  private constructor(path: string, db: Database.Database) {
+    this.path = path
+    this.db = db
+    this.s = prepareStatements(db)
+    this.applyBatch = db.transaction((batch: StoreBatch) => {
+      const ops = batch.ops
+      for (let i = 0; i < ops.length; i++) this.apply(ops[i])
+      if (batch.events.length > 0) this.append(batch.events)
+    })
+    this.prune = db.transaction((finishedBefore: number) => {
+      const deleted = this.s.pruneRuns.run(finishedBefore).changes
+      if (deleted > 0) this.s.pruneDefinitions.run()
+      return deleted
+    })
+  }
+
+  /**
+   * Opens (or creates) a store. Throws `STORE_NOT_FLOTILLA` for a file that
+   * is not a Flotilla store (left untouched), `STORE_SCHEMA_TOO_NEW` for one
+   * written by a newer Flotilla, `STORE_UNAVAILABLE` for a path that cannot
+   * be opened.
+   */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    const db = openDatabase({ path: options.path, synchronous: options.synchronous ?? 'NORMAL', busyTimeoutMs: options.busyTimeoutMs ?? 5000 })
+    try {
+      return new SqliteStore(options.path, db)
+    } catch (e) {
+      db.close()
+      throw toStoreError(e, options.path)
+    }
+  }
+
+  async commit(batch: StoreBatch): Promise<void> {
+    this.commitSync(batch)
+  }
+
+  commitSync(batch: StoreBatch): void {
+    this.assertOpen()
+    if (batch.ops.length === 0 && batch.events.length === 0) return
+    try {
+      this.applyBatch(batch)
+    } catch (e) {
+      throw toStoreError(e, this.path)
+    }
+  }
+
+  async getRun(runId: RunId): Promise<RunRecord | undefined> {
+    return this.read(() => {
+      const row = this.s.getRun.get(runId)
+      return row && toRunRecord(row)
+    })
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    return this.read(() => {
+      const states = filter.state === undefined ? undefined : typeof filter.state === 'string' ? [filter.state] : [...filter.state]
+      if (states?.length === 0) return []
+      const where: string[] = []
+      const params: SqlValue[] = []
+      if (states) {
+        where.push(`r.state IN (${states.map(() => '?').join(', ')})`)
+        params.push(...states)
+      }
+      if (filter.workflow !== undefined) {
+        where.push('r.workflow = ?')
+        params.push(filter.workflow)
+      }
+      params.push(Math.max(0, Math.floor(filter.limit ?? 100)))
+      const sql = `SELECT ${RUN_COLUMNS} FROM runs r JOIN definitions d ON d.hash = r.definition_hash${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at DESC, r.id DESC LIMIT ?`
+      let statement = this.listStatements.get(sql)
+      if (!statement) this.listStatements.set(sql, (statement = this.db.prepare<SqlValue[], RunRow>(sql)))
+      return statement.all(...params).map(toRunRecord)
+    })
+  }
+
+  async getTasks(runId: RunId): Promise<TaskRecord[]> {
+    return this.read(() => {
+      const rows = this.s.getTasks.all(runId)
+      if (rows.length === 0) this.assertRun(runId)
+      return rows.map(toTaskRecord)
+    })
+  }
+
+  async getTask(runId: RunId, taskId: TaskId): Promise<TaskRecord | undefined> {
+    return this.read(() => {
+      const row = this.s.getTask.get(runId, taskId)
+      return row && toTaskRecord(row)
+    })
+  }
+
+  async listEvents(runId: RunId, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
+    return this.read(() => {
+      const limit = options.limit === undefined ? -1 : Math.max(0, Math.floor(options.limit))
+      const rows = this.s.listEvents.all(runId, options.afterSeq ?? 0, limit)
+      if (rows.length === 0) this.assertRun(runId)
+      return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as FlotillaEvent }))
+    })
+  }
+
+  async pruneRuns(finishedBefore: number): Promise<number> {
+    return this.read(() => this.prune(finishedBefore))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.db.close()
+  }
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new FlotillaError('STORE_UNAVAILABLE', `The SQLite store "${this.path}" was closed; open it again with SqliteStore.open or openStore.`, { details: { path: this.path }, retryable: false })
+    }
+  }
+
+  private read<T>(fn: () => T): T {
+    this.assertOpen()
+    try {
+      return fn()
+    } catch (e) {
+      throw toStoreError(e, this.path)
+    }
+  }
+
+  private assertRun(runId: RunId): void {
+    if (this.s.runState.get(runId) === undefined) throw runNotFound(runId)
+  }
+
+  private apply(op: StoreOp): void {
+    const s = this.s
+    switch (op.op) {
+      case 'run.create': {
+        const run = op.run
+        const def = encodeDefinition(run.definition)
+        s.insertDefinition.run(def.hash, def.body)
+        const inserted = s.insertRun.run(run.id, run.workflow, run.workflowHash, def.hash, toJson(run.input, 'run input'), run.state, run.createdAt,
+          run.startedAt ?? null, run.finishedAt ?? null, toJson(run.error, 'run error'), run.parentRunId ?? null)
+        if (inserted.changes !== 1) throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" already exists.`, { details: { runId: run.id } })
+        const tasks = op.tasks
+        for (let i = 0; i < tasks.length; i++) {
+          const t = tasks[i]
+          const added = s.insertTask.run(run.id, t.taskId, i, t.state, t.attempt, t.agent ?? null, t.priority, t.idempotencyKey,
+            t.startedAt ?? null, t.finishedAt ?? null, toJson(t.output, `output of task "${t.taskId}"`), toJson(t.error, 'task error'))
+          if (added.changes !== 1) throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" lists task "${t.taskId}" twice.`, { details: { runId: run.id, taskId: t.taskId } })
+        }
+        return
+      }
+      case 'run.state': {
+        const final = isFinalRunState(op.state)
+        const changed = s.setRunState.run(op.state, op.state === 'RUNNING' ? op.at : null, final ? op.at : null, toJson(op.error, 'run error'), op.runId, op.state).changes
+        if (changed !== 1) {
+          const row = s.runState.get(op.runId)
+          if (row === undefined) throw runNotFound(op.runId)
+          throw new FlotillaError('STORE_CONFLICT', `Run "${op.runId}" is already ${row.state}; it cannot become ${op.state}.`, { details: { runId: op.runId, state: row.state } })
+        }
+        return
+      }
+      case 'task.start':
+        if (s.startTask.run(op.attempt, op.agent, op.at, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
+        return
+      case 'task.succeed':
+        if (s.succeedTask.run(toJson(op.output, `output of task "${op.taskId}"`), op.at, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
+        return
+      case 'task.fail':
+        if (s.failTask.run(op.final ? 'FAILED' : 'RETRYING', toJson(op.error, 'task error'), op.final ? op.at : null, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
+        return
+      case 'task.finish':
+        if (s.finishTask.run(op.state, op.at, op.runId, op.taskId).changes !== 1) this.refuse(op)
+        return
+    }
+  }
+
+  /** Says why a fenced task write changed no row (read inside the batch's transaction, so it sees the batch's earlier ops). */
+  private refuse(op: TaskOp): never {
+    const { runId, taskId } = op
+    const row = this.s.taskState.get(runId, taskId)
+    if (row === undefined) {
+      if (this.s.runState.get(runId) === undefined) throw runNotFound(runId)
+      throw new FlotillaError('STORE_CONFLICT', `Run "${runId}" has no task "${taskId}".`, { details: { runId, taskId } })
+    }
+    const stored = { runId, taskId, storedAttempt: row.attempt, storedState: row.state }
+    switch (op.op) {
+      case 'task.start':
+        throw new FlotillaError('STORE_CONFLICT', `Task "${taskId}" of run "${runId}" cannot start attempt ${op.attempt} (stored attempt ${row.attempt}, ${row.state}).`, { details: { ...stored, attempt: op.attempt } })
+      case 'task.succeed':
+      case 'task.fail':
+        throw new FlotillaError('STORE_CONFLICT', `Attempt ${op.attempt} of task "${taskId}" in run "${runId}" is stale (stored attempt ${row.attempt}, ${row.state}); its result is discarded.`, { details: { ...stored, attempt: op.attempt } })
+      case 'task.finish':
+        throw new FlotillaError('STORE_CONFLICT', `Task "${taskId}" of run "${runId}" is already finished (${row.state}).`, { details: stored })
+    }
+  }
+
+  /** Appends events, numbered after each run's last one; events of runs not in the store are dropped (as the memory store does). */
+  private append(events: readonly FlotillaEvent[]): void {
+    const s = this.s
+    const counts = new Map<string, number>()
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]
+      const n = (counts.get(e.runId) ?? 0) + 1
+      counts.set(e.runId, n)
+      s.insertEvent.run(e.runId, n, toJson(e, `${e.type} event`), e.runId)
+    }
+    for (const [runId, n] of counts) s.advanceEventSeq.run(n, runId)
+  }
+}
+
+function runNotFound(runId: RunId): FlotillaError {
+  return new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store. Check the id with \`flotilla runs list\`.`, { details: { runId } })
+}
+
+/** Keeps Flotilla errors; an SQLite error becomes `STORE_UNAVAILABLE` with its SQLite code in details. */
+function toStoreError(e: unknown, path: string): FlotillaError {
+  if (isFlotillaError(e)) return e
+  const code = sqliteCode(e)
+  if (code === undefined) return toFlotillaError(e, 'INTERNAL')
+  return new FlotillaError('STORE_UNAVAILABLE', `The SQLite store "${path}" refused the operation (${code}: ${(e as Error).message}).${TRANSIENT.test(code) ? ' Another process may hold a lock; retry, or raise busyTimeoutMs.' : ''}`, {
+    details: { path, sqliteCode: code }, cause: e, retryable: TRANSIENT.test(code),
+  })
+}

@@ -1,0 +1,89 @@
+import type Database from 'better-sqlite3'
+import type { RunState, TaskState } from '../../core/states.js'
+import type { RunRow, SqlValue, TaskRow } from './codec.js'
+
+type Statement<Row = unknown> = Database.Statement<SqlValue[], Row>
+
+const FINAL_TASK = "('SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED')"
+const FINAL_RUN = "('SUCCEEDED', 'FAILED', 'CANCELLED')"
+
+/** The columns of a run record (runs `r` joined with definitions `d`). */
+export const RUN_COLUMNS = 'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id'
+/** The columns of a task record. */
+export const TASK_COLUMNS = 'run_id, task_id, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error'
+
+/**
+ * The prepared statements of a {@link SqliteStore}, prepared once on open.
+ * The task writes carry their fencing in the `WHERE` clause: a write that
+ * changes no row was refused, and the store works out why.
+ */
+export interface Statements {
+  /** (hash, body) */
+  insertDefinition: Statement
+  /** (id, workflow, workflow_hash, definition_hash, input, state, created_at, started_at, finished_at, error, parent_run_id); ignored when the id exists. */
+  insertRun: Statement
+  /** (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error); ignored when the task exists. */
+  insertTask: Statement
+  /** (state, startedAtIfRunning, finishedAtIfFinal, error, id, state): refused when the stored state is final and different. */
+  setRunState: Statement
+  /** (attempt, agent, at, run_id, task_id, attempt): only a higher attempt of a task not finished. */
+  startTask: Statement
+  /** (output, at, run_id, task_id, attempt): only the running attempt. */
+  succeedTask: Statement
+  /** (state, error, finishedAtIfFinal, run_id, task_id, attempt): only the running attempt. */
+  failTask: Statement
+  /** (state, at, run_id, task_id): only a task not finished. */
+  finishTask: Statement
+  /** (run_id, offset, body, run_id): numbers the event after the run's last one; no row for an unknown run. */
+  insertEvent: Statement
+  /** (count, id) */
+  advanceEventSeq: Statement
+  /** (id) */
+  runState: Statement<{ state: RunState }>
+  /** (run_id, task_id) */
+  taskState: Statement<{ state: TaskState; attempt: number }>
+  /** (id) */
+  getRun: Statement<RunRow>
+  /** (run_id) */
+  getTasks: Statement<TaskRow>
+  /** (run_id, task_id) */
+  getTask: Statement<TaskRow>
+  /** (run_id, afterSeq, limit) */
+  listEvents: Statement<{ seq: number; body: string }>
+  /** (finishedBefore) */
+  pruneRuns: Statement
+  /** () */
+  pruneDefinitions: Statement
+}
+
+/** Prepares every statement of the store once. */
+export function prepareStatements(db: Database.Database): Statements {
+  const p = <Row = unknown>(sql: string): Statement<Row> => db.prepare<SqlValue[], Row>(sql)
+  return {
+    insertDefinition: p('INSERT OR IGNORE INTO definitions (hash, body) VALUES (?, ?)'),
+    insertRun: p(`INSERT OR IGNORE INTO runs (id, workflow, workflow_hash, definition_hash, input, state, created_at, started_at, finished_at, error, parent_run_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertTask: p(`INSERT OR IGNORE INTO tasks (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    setRunState: p(`UPDATE runs SET state = ?, started_at = COALESCE(started_at, ?), finished_at = COALESCE(?, finished_at), error = COALESCE(?, error)
+      WHERE id = ? AND (state NOT IN ${FINAL_RUN} OR state = ?)`),
+    startTask: p(`UPDATE tasks SET state = 'RUNNING', attempt = ?, agent = ?, started_at = ?
+      WHERE run_id = ? AND task_id = ? AND attempt < ? AND state NOT IN ${FINAL_TASK}`),
+    succeedTask: p(`UPDATE tasks SET state = 'SUCCEEDED', output = ?, finished_at = ?, error = NULL
+      WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`),
+    failTask: p(`UPDATE tasks SET state = ?, error = ?, finished_at = COALESCE(?, finished_at)
+      WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`),
+    finishTask: p(`UPDATE tasks SET state = ?, finished_at = ?
+      WHERE run_id = ? AND task_id = ? AND state NOT IN ${FINAL_TASK}`),
+    insertEvent: p('INSERT INTO events (run_id, seq, body) SELECT ?, event_seq + ?, ? FROM runs WHERE id = ?'),
+    advanceEventSeq: p('UPDATE runs SET event_seq = event_seq + ? WHERE id = ?'),
+    runState: p('SELECT state FROM runs WHERE id = ?'),
+    taskState: p('SELECT state, attempt FROM tasks WHERE run_id = ? AND task_id = ?'),
+    getRun: p(`SELECT ${RUN_COLUMNS} FROM runs r JOIN definitions d ON d.hash = r.definition_hash WHERE r.id = ?`),
+    getTasks: p(`SELECT ${TASK_COLUMNS} FROM tasks WHERE run_id = ? ORDER BY idx`),
+    getTask: p(`SELECT ${TASK_COLUMNS} FROM tasks WHERE run_id = ? AND task_id = ?`),
+    listEvents: p('SELECT seq, body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    pruneRuns: p(`DELETE FROM runs WHERE state IN ${FINAL_RUN} AND finished_at < ?`),
+    pruneDefinitions: p('DELETE FROM definitions WHERE hash NOT IN (SELECT definition_hash FROM runs)'),
+  }
+}
