@@ -52,8 +52,3 @@ export function planMigrations<M extends Migration<unknown>>(all: readonly M[], 
   }
   return all.filter((m) => !done.has(m.version))
 }
-
-/** The newest schema version of a list of migrations (0 for none). */
-export function latestVersion(all: readonly Migration<unknown>[]): number {
-  return all.length === 0 ? 0 : all[all.length - 1].version
-}

@@ -104,7 +104,8 @@ export class Scheduler implements ContextSink {
     const at = this.o.clock.wallNow()
     const reason = `condition "${task.spec.when}" is false`
     this.wal.stage(run, { op: 'task.finish', runId: run.id, taskId: task.id as TaskId, state: 'SKIPPED', at, reason },
-      { type: 'task.skipped', at, runId: run.id, taskId: task.id as TaskId, reason }, () => this.taskDone(run, i))
+      { type: 'task.skipped', at, runId: run.id, taskId: task.id as TaskId, reason }, undefined)
+    this.taskDone(run, i)
     return false
   }
 
@@ -199,11 +200,13 @@ export class Scheduler implements ContextSink {
     run.setState(i, S.SUCCEEDED)
     const at = this.o.clock.wallNow()
     const taskId = run.workflow.tasks[i].id as TaskId
+    run.outputs[i] = output
+    // The result joins the current batch; dependents made ready now stage their
+    // starts into the same batch, so the result and the starts that read it are
+    // stored in one transaction before any of those handlers is called.
     this.wal.stage(run, { op: 'task.succeed', runId: run.id, taskId, attempt, output, at },
-      { type: 'task.succeeded', at, runId: run.id, taskId, attempt, durationMs: run.durationMs[i] }, () => {
-        run.outputs[i] = output
-        this.taskDone(run, i)
-      })
+      { type: 'task.succeeded', at, runId: run.id, taskId, attempt, durationMs: run.durationMs[i] }, undefined)
+    this.taskDone(run, i)
     this.pump()
   }
 
@@ -240,8 +243,9 @@ export class Scheduler implements ContextSink {
       run.setState(i, S.FAILED)
       const tolerated = task.continueOnFailure
       this.wal.stage(run, { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: true },
-        { type: 'task.failed', at, runId: run.id, taskId, attempt, error: json, tolerated }, tolerated ? () => this.taskDone(run, i) : undefined)
-      if (!tolerated) this.finishRun(run, 'FAILED', new FlotillaError(error.code, `Task "${task.id}" failed: ${error.message}`, { details: { ...error.details, taskId: task.id }, cause: error, retryable: error.retryable }))
+        { type: 'task.failed', at, runId: run.id, taskId, attempt, error: json, tolerated }, undefined)
+      if (tolerated) this.taskDone(run, i)
+      else this.finishRun(run, 'FAILED', new FlotillaError(error.code, `Task "${task.id}" failed: ${error.message}`, { details: { ...error.details, taskId: task.id }, cause: error, retryable: error.retryable }))
     }
     this.pump()
   }

@@ -5,7 +5,8 @@ import { FlotillaError } from '../../core/errors.js'
 export interface PostgresStoreOptions {
   /**
    * The PostgreSQL schema holding Flotilla's tables; created when missing.
-   * Letters, digits and underscores, not starting with a digit.
+   * Letters, digits and underscores, not starting with a digit. A URL can
+   * name it too (`postgres://…/db?schema=flotilla_ci`); this option wins.
    * @default "flotilla"
    */
   schema?: string
@@ -49,23 +50,26 @@ const URL_SHAPE = 'postgres://user:password@host:5432/database'
 
 /** Validates the URL and the options; throws `STORE_URL_INVALID` or `VALIDATION_FAILED`. */
 export function resolvePostgresOptions(url: string, options: PostgresStoreOptions = {}): ResolvedPostgresOptions {
-  const parsed = optionsSchema.safeParse(options)
+  const fromUrl = parseUrl(url)
+  const parsed = optionsSchema.safeParse({ ...(fromUrl.schema === undefined ? {} : { schema: fromUrl.schema }), ...options })
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const path = issue?.path.join('.') || '(root)'
     throw new FlotillaError('VALIDATION_FAILED', `Invalid PostgreSQL store option "${path}": ${issue?.message}.`, { details: { path } })
   }
   return {
-    url,
-    schema: options.schema ?? 'flotilla',
+    url: fromUrl.url,
+    schema: options.schema ?? fromUrl.schema ?? 'flotilla',
     poolSize: options.poolSize ?? 10,
     synchronousCommit: options.synchronousCommit ?? true,
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
-    ...parseUrl(url),
+    target: fromUrl.target,
+    startupOptions: fromUrl.startupOptions,
   }
 }
 
-function parseUrl(url: string): Pick<ResolvedPostgresOptions, 'target' | 'startupOptions'> {
+/** What the URL says: the target, its `options`, its `schema` (removed from the URL handed to the driver). */
+function parseUrl(url: string): Pick<ResolvedPostgresOptions, 'url' | 'target' | 'startupOptions'> & { schema: string | undefined } {
   const invalid = (why: string): FlotillaError =>
     new FlotillaError('STORE_URL_INVALID', `The PostgreSQL store URL is malformed (${why}); write it as ${URL_SHAPE}.`, { details: { reason: why } })
   if (typeof url !== 'string' || url.trim() === '') throw invalid('it is empty')
@@ -87,7 +91,11 @@ function parseUrl(url: string): Pick<ResolvedPostgresOptions, 'target' | 'startu
     throw invalid('it holds a malformed %-escape')
   }
   if (database.includes('/')) throw invalid('the database name contains "/"')
+  const schema = u.searchParams.get('schema') ?? undefined
+  if (schema !== undefined) u.searchParams.delete('schema')
   return {
+    url: schema === undefined ? url : u.toString(),
+    schema,
     target: { host: u.hostname || socketHost || '', port, database: database || '(default database)', user: user || '(default user)' },
     startupOptions: u.searchParams.get('options') ?? undefined,
   }

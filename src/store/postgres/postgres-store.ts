@@ -192,7 +192,7 @@ const MAX_INT = 2_147_483_647
 /** A SQL LIMIT as the memory store's `slice` reads it: none for undefined or Infinity, 0 for NaN or a negative number. */
 function limitOf(limit: number | undefined): number | null {
   if (limit === undefined || limit === Number.POSITIVE_INFINITY) return null
-  return Number.isNaN(limit) ? 0 : Math.max(0, Math.floor(limit))
+  return Number.isNaN(limit) ? 0 : Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.floor(limit)))
 }
 
 function notFound(runId: RunId): FlotillaError {

@@ -39,17 +39,18 @@ export interface TaskRow {
 
 /**
  * The JSON text of a value, or `null` for `undefined` (read back as
- * `undefined`). A value JSON cannot hold (a BigInt, a cycle) is refused with
+ * `undefined`). `what` and `of` (e.g. `output`, a task id) name it in errors. A value JSON cannot hold (a BigInt, a cycle) is refused with
  * `VALIDATION_FAILED`, which rolls the batch back.
  */
-export function toJson(value: unknown, what: string): string | null {
+export function toJson(value: unknown, what: string, of?: string): string | null {
   if (value === undefined) return null
   let text: string | undefined
   try {
     text = JSON.stringify(value)
   } catch (e) {
-    throw new FlotillaError('VALIDATION_FAILED', `The ${what} cannot be stored as JSON: ${e instanceof Error ? e.message : String(e)}. Return plain JSON data (objects, arrays, strings, numbers, booleans, null).`, {
-      details: { what }, cause: e,
+    const name = of === undefined ? what : `${what} "${of}"`
+    throw new FlotillaError('VALIDATION_FAILED', `The ${name} cannot be stored as JSON: ${e instanceof Error ? e.message : String(e)}. Use plain JSON data (objects, arrays, strings, numbers, booleans, null).`, {
+      details: of === undefined ? { what } : { what, of }, cause: e,
     })
   }
   return text ?? null

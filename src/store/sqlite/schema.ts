@@ -24,7 +24,8 @@ export const STORE_MARK = 'flotilla'
  *
  * - `definitions` holds each workflow definition once (keyed by the SHA-256
  *   of its JSON text); runs reference it.
- * - `runs.event_seq` is the last event number of the run.
+ * - Events are numbered per run (`seq` 1..n); a batch reads each run's last
+ *   number once. `events` has no rowid, so an event costs one b-tree page.
  * - Task outputs live only in `tasks`; `events` hold the event bodies.
  * - JSON values are TEXT (`JSON.stringify`); `NULL` means undefined.
  */
@@ -48,8 +49,7 @@ CREATE TABLE runs (
   started_at INTEGER,
   finished_at INTEGER,
   error TEXT,
-  parent_run_id TEXT,
-  event_seq INTEGER NOT NULL DEFAULT 0
+  parent_run_id TEXT
 );
 CREATE INDEX runs_by_created ON runs (created_at DESC, id DESC);
 CREATE INDEX runs_by_workflow ON runs (workflow, created_at DESC);
@@ -75,7 +75,7 @@ CREATE TABLE events (
   seq INTEGER NOT NULL,
   body TEXT NOT NULL,
   PRIMARY KEY (run_id, seq)
-);
+) WITHOUT ROWID;
 `,
   },
 ]

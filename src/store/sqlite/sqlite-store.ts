@@ -65,12 +65,12 @@ export class SqliteStore implements Store {
       const ops = batch.ops
       for (let i = 0; i < ops.length; i++) this.apply(ops[i])
       if (batch.events.length > 0) this.append(batch.events)
-    })
+    }).immediate // takes the write lock at BEGIN, so a busy writer is waited for (busyTimeoutMs), never a failed lock upgrade
     this.prune = db.transaction((finishedBefore: number) => {
       const deleted = this.s.pruneRuns.run(finishedBefore).changes
       if (deleted > 0) this.s.pruneDefinitions.run()
       return deleted
-    })
+    }).immediate
   }
 
   /**
@@ -80,7 +80,7 @@ export class SqliteStore implements Store {
    * be opened.
    */
   static open(options: SqliteStoreOptions): SqliteStore {
-    const db = openDatabase({ path: options.path, synchronous: options.synchronous ?? 'NORMAL', busyTimeoutMs: options.busyTimeoutMs ?? 5000 })
+    const db = openDatabase(resolveOptions(options))
     try {
       return new SqliteStore(options.path, db)
     } catch (e) {
@@ -199,7 +199,7 @@ export class SqliteStore implements Store {
         for (let i = 0; i < tasks.length; i++) {
           const t = tasks[i]
           const added = s.insertTask.run(run.id, t.taskId, i, t.state, t.attempt, t.agent ?? null, t.priority, t.idempotencyKey,
-            t.startedAt ?? null, t.finishedAt ?? null, toJson(t.output, `output of task "${t.taskId}"`), toJson(t.error, 'task error'))
+            t.startedAt ?? null, t.finishedAt ?? null, toJson(t.output, 'output of task', t.taskId), toJson(t.error, 'task error'))
           if (added.changes !== 1) throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" lists task "${t.taskId}" twice.`, { details: { runId: run.id, taskId: t.taskId } })
         }
         return
@@ -218,7 +218,7 @@ export class SqliteStore implements Store {
         if (s.startTask.run(op.attempt, op.agent, op.at, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
         return
       case 'task.succeed':
-        if (s.succeedTask.run(toJson(op.output, `output of task "${op.taskId}"`), op.at, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
+        if (s.succeedTask.run(toJson(op.output, 'output of task', op.taskId), op.at, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
         return
       case 'task.fail':
         if (s.failTask.run(op.final ? 'FAILED' : 'RETRYING', toJson(op.error, 'task error'), op.final ? op.at : null, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
@@ -249,18 +249,39 @@ export class SqliteStore implements Store {
     }
   }
 
-  /** Appends events, numbered after each run's last one; events of runs not in the store are dropped (as the memory store does). */
+  /**
+   * Appends events, numbered after each run's last one (read once per run per
+   * batch); events of runs not in the store are dropped, as the memory store
+   * does.
+   */
   private append(events: readonly FlotillaEvent[]): void {
     const s = this.s
-    const counts = new Map<string, number>()
+    let seqs: Map<string, number> | undefined // last seq per run; -1 for an unknown run
+    let lastRun = ''
+    let lastSeq = 0
     for (let i = 0; i < events.length; i++) {
       const e = events[i]
-      const n = (counts.get(e.runId) ?? 0) + 1
-      counts.set(e.runId, n)
-      s.insertEvent.run(e.runId, n, toJson(e, `${e.type} event`), e.runId)
+      const runId = e.runId
+      if (runId !== lastRun) {
+        if (lastRun !== '') (seqs ??= new Map()).set(lastRun, lastSeq)
+        lastRun = runId
+        lastSeq = seqs?.get(runId) ?? s.lastEventSeq.get(runId)?.last ?? -1
+      }
+      if (lastSeq < 0) continue
+      s.insertEvent.run(runId, ++lastSeq, toJson(e, 'event', e.type))
     }
-    for (const [runId, n] of counts) s.advanceEventSeq.run(n, runId)
   }
+}
+
+/** Options with their defaults, checked (`VALIDATION_FAILED` names the field). */
+function resolveOptions(options: SqliteStoreOptions): { path: string; synchronous: 'NORMAL' | 'FULL'; busyTimeoutMs: number } {
+  const { path, synchronous = 'NORMAL', busyTimeoutMs = 5000 } = options
+  const bad = (field: string, want: string, got: unknown): FlotillaError =>
+    new FlotillaError('VALIDATION_FAILED', `SqliteStore option "${field}" must be ${want}; got ${JSON.stringify(got) ?? String(got)}.`, { details: { field } })
+  if (typeof path !== 'string' || path.length === 0) throw bad('path', 'a file path or ":memory:"', path)
+  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') throw bad('synchronous', '"NORMAL" or "FULL"', synchronous)
+  if (typeof busyTimeoutMs !== 'number' || !Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw bad('busyTimeoutMs', 'a whole number of milliseconds ≥ 0', busyTimeoutMs)
+  return { path, synchronous, busyTimeoutMs }
 }
 
 function runNotFound(runId: RunId): FlotillaError {

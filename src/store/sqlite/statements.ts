@@ -34,10 +34,10 @@ export interface Statements {
   failTask: Statement
   /** (state, at, run_id, task_id): only a task not finished. */
   finishTask: Statement
-  /** (run_id, offset, body, run_id): numbers the event after the run's last one; no row for an unknown run. */
+  /** (run_id, seq, body) */
   insertEvent: Statement
-  /** (count, id) */
-  advanceEventSeq: Statement
+  /** (id): the run's last event number; no row for an unknown run. */
+  lastEventSeq: Statement<{ last: number }>
   /** (id) */
   runState: Statement<{ state: RunState }>
   /** (run_id, task_id) */
@@ -75,8 +75,8 @@ export function prepareStatements(db: Database.Database): Statements {
       WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`),
     finishTask: p(`UPDATE tasks SET state = ?, finished_at = ?
       WHERE run_id = ? AND task_id = ? AND state NOT IN ${FINAL_TASK}`),
-    insertEvent: p('INSERT INTO events (run_id, seq, body) SELECT ?, event_seq + ?, ? FROM runs WHERE id = ?'),
-    advanceEventSeq: p('UPDATE runs SET event_seq = event_seq + ? WHERE id = ?'),
+    insertEvent: p('INSERT INTO events (run_id, seq, body) VALUES (?, ?, ?)'),
+    lastEventSeq: p('SELECT (SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = r.id) AS last FROM runs r WHERE r.id = ?'),
     runState: p('SELECT state FROM runs WHERE id = ?'),
     taskState: p('SELECT state, attempt FROM tasks WHERE run_id = ? AND task_id = ?'),
     getRun: p(`SELECT ${RUN_COLUMNS} FROM runs r JOIN definitions d ON d.hash = r.definition_hash WHERE r.id = ?`),
