@@ -27,18 +27,21 @@ function expected(): { values: Map<string, number>; sum: number } {
   return { values, sum }
 }
 
-/** Runs the worker; kills it with SIGKILL after `killAfterMs` unless it finishes first. */
+/** Runs the worker; kills it with SIGKILL `killAfterMs` after it reports that the run is executing, unless it finishes first. */
 function runWorker(args: string[], killAfterMs: number | undefined): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     let killed = false
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => {
-      killed = child.kill('SIGKILL')
-    }, killAfterMs)
+    let timer: NodeJS.Timeout | undefined
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      if (killAfterMs !== undefined && timer === undefined && stdout.includes('ready\n')) {
+        timer = setTimeout(() => (killed = child.kill('SIGKILL')), killAfterMs)
+      }
+    })
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     child.on('exit', (code) => {
       if (timer) clearTimeout(timer)
       resolve({ killed: killed && code === null, code, stdout, stderr })
@@ -52,18 +55,18 @@ async function crashAndRecover(storeUrl: string, open: () => Promise<Store>, dir
   writeFileSync(side, '')
   const runId = newRunId()
   let kills = 0
-  let outcome = await runWorker([storeUrl, side, runId], 60 + Math.floor(Math.random() * 200))
+  let outcome = await runWorker([storeUrl, side, runId], Math.floor(Math.random() * 60))
   if (outcome.killed) kills++
   for (let round = 0; round < 60 && (outcome.killed || outcome.code !== 0 || !outcome.stdout.includes(runId)); round++) {
     if (!outcome.killed && outcome.code !== 0) throw new Error(`worker failed (exit ${outcome.code}): ${outcome.stderr}`)
     // Kill the first dozen recoveries at random moments; then let one finish.
-    const killAfter = kills < 12 ? 40 + Math.floor(Math.random() * 250) : undefined
+    const killAfter = kills < 12 ? Math.floor(Math.random() * 60) : undefined
     outcome = await runWorker([storeUrl, side, runId], killAfter)
     if (outcome.killed) kills++
   }
   expect(outcome.code).toBe(0)
   expect(kills).toBeGreaterThanOrEqual(5)
-  const line = outcome.stdout.trim().split('\n').map((l) => JSON.parse(l) as { runId: string; state: string; sum: { v: number } }).find((r) => r.runId === runId)
+  const line = outcome.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { runId: string; state: string; sum: { v: number } }).find((r) => r.runId === runId)
   const { values, sum } = expected()
   expect(line).toEqual({ runId, state: 'SUCCEEDED', sum: { v: sum } })
 
