@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Tests choose their store; the default SQLite file would be shared by parallel files.
+    env: { FLOTILLA_STORE: 'memory' },
   },
 })

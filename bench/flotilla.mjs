@@ -35,7 +35,7 @@ const AGENTS = [
 ]
 
 async function newOrchestrator() {
-  const orch = new Orchestrator()
+  const orch = new Orchestrator({ store: process.env.FLOTILLA_BENCH_STORE ?? 'memory' })
   for (const a of AGENTS) await orch.register(a)
   return orch
 }

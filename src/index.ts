@@ -26,6 +26,10 @@ export { createDeadline } from './resilience/deadline.js'
 export type { Deadline } from './resilience/deadline.js'
 
 export { MemoryStore } from './store/memory/memory-store.js'
+export { SqliteStore } from './store/sqlite/sqlite-store.js'
+export type { SqliteStoreOptions } from './store/sqlite/sqlite-store.js'
+export { openStore, openStoreAsync, parseStoreSpec, DEFAULT_STORE_PATH } from './store/open-store.js'
+export type { OpenStoreOptions, ParsedStoreSpec } from './store/open-store.js'
 export type { Store, RunStore, EventLog } from './store/store.js'
 export type { RunRecord, TaskRecord, StoredEvent, StoreOp, StoreBatch, RunFilter } from './store/records.js'
 

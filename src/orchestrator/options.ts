@@ -7,8 +7,12 @@ import type { Store } from '../store/store.js'
 
 /** Options of the {@link Orchestrator}. */
 export interface OrchestratorOptions {
-  /** Where runs are stored. @default a new MemoryStore */
-  store?: Store
+  /**
+   * Where runs are stored: a Store, or `memory`, a file path, `sqlite:<path>`.
+   * For PostgreSQL pass `await openStoreAsync('postgres://…')`.
+   * @default the `FLOTILLA_STORE` environment variable, else `sqlite:.flotilla/flotilla.db`
+   */
+  store?: Store | string
   /** Time source; inject a FakeClock in tests. @default systemClock */
   clock?: Clock
   /** Most task attempts executing at once across all runs. @default Infinity */

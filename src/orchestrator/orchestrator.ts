@@ -3,7 +3,7 @@ import { FlotillaError } from '../core/errors.js'
 import type { EventOf, FlotillaEvent, FlotillaEventType, RunProgress } from '../core/events.js'
 import { asRunId, newRunId, type RunId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
-import { MemoryStore } from '../store/memory/memory-store.js'
+import { openStore } from '../store/open-store.js'
 import type { RunFilter, RunRecord, StoredEvent, TaskRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
@@ -73,7 +73,7 @@ export class Orchestrator {
   constructor(options: OrchestratorOptions = {}) {
     this.options = resolveOrchestratorOptions(options)
     this.clock = options.clock ?? systemClock
-    this.store = options.store ?? new MemoryStore()
+    this.store = typeof options.store === 'object' ? options.store : openStore(options.store)
     this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
     this.engine = new Engine({
       store: this.store,
