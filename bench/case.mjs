@@ -8,6 +8,8 @@
 //   BENCH_WARMUP_MS   least warm-up time, default 1000
 //   BENCH_MIN_RUNS    least measured runs, default 5 (at least 3; for N = 100000)
 //   BENCH_FLOTILLA_ORCH  fresh (default) | shared, see flotilla.mjs
+//   BENCH_GC=0        diagnostic only, NOT the protocol: no global.gc() before
+//                     runs (shows the cost of re-optimising after each full GC)
 //
 // Protocol (WORKLOADS.md): build once (build_ms); warm-up >= 3 runs and
 // >= BENCH_WARMUP_MS, at most 200 runs; then R = clamp(floor(budget / last
@@ -15,7 +17,7 @@
 // outside the timing; performance.now() around each run; every run verified.
 
 import { readFileSync } from 'node:fs'
-import { performance } from 'node:perf_hooks'
+import { performance, PerformanceObserver } from 'node:perf_hooks'
 import { tasksOf, reportedN, WORKLOADS } from './workloads.mjs'
 
 const MiB = 1024 * 1024
@@ -90,11 +92,15 @@ async function main() {
   const impl = await build(workload, n)
   const buildMs = performance.now() - b0
 
+  const gcBeforeRuns = process.env.BENCH_GC !== '0'
+  let windows // [start, end] of every measured run, to find the GC pauses inside the timing
   const once = async () => {
-    global.gc()
+    if (gcBeforeRuns) global.gc()
     const t0 = performance.now()
     const result = await impl.run()
-    const ms = performance.now() - t0
+    const t1 = performance.now()
+    const ms = t1 - t0
+    windows?.push([t0, t1])
     impl.verify(result)
     if (impl.after) await impl.after()
     return ms
@@ -112,6 +118,10 @@ async function main() {
   // 3. Measured runs.
   const runs = Math.min(51, Math.max(minRuns, Math.floor(budgetMs / last)))
   const times = []
+  windows = []
+  const gcEntries = []
+  const gcObserver = new PerformanceObserver((list) => gcEntries.push(...list.getEntries()))
+  gcObserver.observe({ entryTypes: ['gc'] })
   const cpu0 = process.cpuUsage()
   const busy0 = machineBusyJiffies()
   const self0 = selfJiffies()
@@ -122,14 +132,27 @@ async function main() {
   const self1 = selfJiffies()
   const cpu = process.cpuUsage(cpu0)
 
+  await new Promise((r) => setTimeout(r, 20)) // let the GC observer deliver
+  gcObserver.disconnect()
+  const gcPerRun = windows.map(([a, b]) => {
+    let sum = 0
+    for (const e of gcEntries) if (e.startTime >= a && e.startTime < b) sum += e.duration
+    return sum
+  })
+
+  const medianOf = (xs) => {
+    const v = [...xs].sort((a, b) => a - b)
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2
+  }
+  const median = medianOf(times)
   times.sort((a, b) => a - b)
-  const median = times.length % 2 ? times[(times.length - 1) / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2
   const others =
     busy0 !== undefined && self0 !== undefined && busy1 !== undefined && self1 !== undefined
       ? Math.max(0, busy1 - busy0 - (self1 - self0)) / CLK_TCK / (wallMs / 1000)
       : undefined
   let notes = impl.notes
   if (warnings.length > 0) notes += `; warnings: ${[...new Set(warnings)].join(' | ')}`
+  if (!gcBeforeRuns) notes += '; DIAGNOSTIC, NOT THE PROTOCOL: no global.gc() before runs (BENCH_GC=0)'
   if (budgetMs !== 20000 || warmupMs !== 1000) notes += `; shortened protocol (budget ${budgetMs} ms, warm-up ${warmupMs} ms)`
 
   const line = {
@@ -147,6 +170,7 @@ async function main() {
     warmup,
     cpu_per_wall: round((cpu.user + cpu.system) / 1000 / wallMs, 3),
     others_cores: round(others, 3),
+    gc_in_runs_ms: round(medianOf(gcPerRun), 3),
     notes,
   }
   process.stdout.write(JSON.stringify(line) + '\n')

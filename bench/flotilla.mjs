@@ -34,8 +34,11 @@ const AGENTS = [
   }),
 ]
 
+// In-memory unless FLOTILLA_BENCH_STORE names another store (the Orchestrator's own default may be durable).
+const STORE = process.env.FLOTILLA_BENCH_STORE ?? 'memory'
+
 async function newOrchestrator() {
-  const orch = new Orchestrator({ store: process.env.FLOTILLA_BENCH_STORE ?? 'memory' })
+  const orch = new Orchestrator({ store: STORE })
   for (const a of AGENTS) await orch.register(a)
   return orch
 }
@@ -67,8 +70,8 @@ export async function buildFlotilla(workload, n, { mode = process.env.BENCH_FLOT
   let orch = await newOrchestrator()
   orch.validate(wf)
   const orchNote = mode === 'fresh'
-    ? 'default Orchestrator options, in-memory store; a fresh Orchestrator+MemoryStore replaces the old one after each timed run (outside timing; MemoryStore has no delete)'
-    : 'default Orchestrator options, in-memory store; one Orchestrator for all runs (store grows)'
+    ? `store ${STORE}, other Orchestrator options default; a fresh Orchestrator+MemoryStore replaces the old one after each timed run (outside timing; MemoryStore has no delete)`
+    : `store ${STORE}, other Orchestrator options default; one Orchestrator for all runs (store grows)`
   const after = mode === 'fresh'
     ? async () => {
         await orch.close()

@@ -160,7 +160,7 @@ async function main() {
     let raw = await runCase(c, env)
     const seen = [raw.others_cores]
     for (let a = 0; a < retries && !raw.error && raw.others_cores > NOISY; a++) {
-      process.stderr.write(`others_cores ${raw.others_cores}, re-running ... `)
+      process.stderr.write(`others_cores ${seen[seen.length - 1]}, re-running ... `)
       await new Promise((r) => setTimeout(r, 5000))
       const again = await runCase(c, env)
       seen.push(again.others_cores)
