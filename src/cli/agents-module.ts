@@ -31,13 +31,22 @@ function collect(value: unknown, into: Set<AnyAgentDefinition>): void {
  */
 export async function loadAgentsModule(workflowFile: string, specifier: string): Promise<LoadedAgents> {
   const path = resolve(dirname(resolve(workflowFile)), specifier)
+  return importAgents(path, () => new FlotillaError('FILE_NOT_FOUND', `Agents module "${specifier}" named by ${workflowFile} does not exist (looked for ${path}). Paths are relative to the workflow file.`, {
+    details: { module: path, workflow: workflowFile },
+  }))
+}
+
+/**
+ * Imports the agents module at the absolute `path` and returns its agent
+ * definitions, like {@link loadAgentsModule}; `missing` makes the error
+ * thrown when there is no file there.
+ */
+export async function importAgents(path: string, missing: () => FlotillaError): Promise<LoadedAgents> {
   try {
     const s = await stat(path)
     if (!s.isFile()) throw new Error('not a file')
   } catch {
-    throw new FlotillaError('FILE_NOT_FOUND', `Agents module "${specifier}" named by ${workflowFile} does not exist (looked for ${path}). Paths are relative to the workflow file.`, {
-      details: { module: path, workflow: workflowFile },
-    })
+    throw missing()
   }
   let mod: Record<string, unknown>
   try {

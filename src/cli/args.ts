@@ -77,7 +77,8 @@ export function expectPositionals(command: string, positionals: readonly string[
   return names.map((_, i) => positionals[i])
 }
 
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+/** Keys refused in dotted paths (`--input`, `--set`): they would reach object prototypes. */
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 
 /** Parses one `--input` value: JSON when it is valid JSON (numbers, booleans, objects…), else the text itself. */
 export function parseInputValue(text: string): unknown {
@@ -121,4 +122,21 @@ export function parseInputs(command: string, pairs: readonly string[]): Record<s
     target[last] = parseInputValue(pair.slice(eq + 1))
   }
   return out
+}
+
+const AGE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+
+/**
+ * Parses an age such as `90s`, `15m`, `12h`, `30d` or `2w` into
+ * milliseconds; anything else is `CLI_USAGE` naming `flag`.
+ *
+ * @example
+ * ```ts
+ * parseAge('runs prune', '--older-than', '30d') // 2592000000
+ * ```
+ */
+export function parseAge(command: string, flag: string, text: string): number {
+  const m = /^(\d+)([smhdw])$/.exec(text.trim())
+  if (m === null) throw usageError(command, `${flag} expects an age: a whole number and a unit, s (seconds), m (minutes), h (hours), d (days) or w (weeks), as in 90s, 15m, 12h, 30d or 2w; got "${text}".`)
+  return Number(m[1]) * AGE_UNITS[m[2]]
 }

@@ -1,15 +1,18 @@
 import type { FlagSpecs } from './args.js'
 import type { CliIO } from './execute-run.js'
 
-/** One subcommand of the `flotilla` CLI. */
+/** One command (or sub-command) of the `flotilla` CLI. */
 export interface Command {
+  /** The words that name it, e.g. `run` or `runs list`. */
   readonly name: string
-  /** One line for the global help. */
+  /** One line for the help of its parent. */
   readonly summary: string
   /** The full help text of the command. */
   readonly help: string
   readonly flags: FlagSpecs
-  /** Runs the command with its arguments (the command name removed); resolves to the exit code. */
+  /** Sub-commands (`flotilla runs list`); the command itself then only dispatches. */
+  readonly subcommands?: readonly Command[]
+  /** Runs the command with its arguments (the command's words removed); resolves to the exit code. */
   execute(argv: readonly string[], io: CliIO): Promise<number>
 }
 
@@ -19,11 +22,28 @@ export const COMMON_FLAGS: FlagSpecs = {
   verbose: { type: 'boolean' },
 }
 
+/** Flags of the commands that read or write the store of runs. */
+export const STORE_FLAGS: FlagSpecs = {
+  ...COMMON_FLAGS,
+  store: { type: 'string' },
+  json: { type: 'boolean' },
+}
+
+/** How a command shows a run it executes. */
+export const DISPLAY_FLAGS: FlagSpecs = {
+  ...STORE_FLAGS,
+  'no-live': { type: 'boolean' },
+}
+
 /** Flags of the commands that run a workflow. */
 export const RUN_FLAGS: FlagSpecs = {
-  ...COMMON_FLAGS,
+  ...DISPLAY_FLAGS,
   input: { type: 'string', multiple: true, short: 'i' },
-  json: { type: 'boolean' },
   concurrency: { type: 'string' },
-  'no-live': { type: 'boolean' },
+}
+
+/** Flags of the commands that execute stored runs: where their agents come from. */
+export const AGENT_SOURCE_FLAGS: FlagSpecs = {
+  agents: { type: 'string', multiple: true },
+  'workflow-dir': { type: 'string' },
 }

@@ -6,7 +6,10 @@ import { z } from 'zod'
 import { expectPositionals, parseInputs, splitArgs, validateOptions } from './args.js'
 import { RUN_FLAGS, type Command } from './command.js'
 import { executeRun } from './execute-run.js'
+import { paint } from './format.js'
 import { prepareWorkflow } from './prepare.js'
+import { openCliStore, STORE_HELP, storeLabel, storeSpec } from './store-option.js'
+import { formatStoredNote } from './summary.js'
 
 /** The folder of the scan-and-fix example (the same relative place from src/cli and dist/cli). */
 export const DEMO_DIR = fileURLToPath(new URL('../../examples/scan-and-fix/', import.meta.url))
@@ -17,6 +20,7 @@ const demoOptionsSchema = z.object({
   concurrency: z.string().regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1').transform(Number).optional(),
   verbose: z.boolean(),
   live: z.boolean(),
+  store: z.string().optional(),
 })
 
 const HELP = `Usage: flotilla demo [options]
@@ -39,9 +43,14 @@ Options:
   -i, --input key=value   A run input (see above); repeat for several
       --json              Print only the run result as JSON at the end
       --concurrency N     Most tasks running at once
+${STORE_HELP}
       --no-live           Plain event lines even on a terminal
       --verbose           Show progress and log events, and error stacks
-  -h, --help              Show this help`
+  -h, --help              Show this help
+
+Like "flotilla run", the demo's run is stored (by default in
+.flotilla/flotilla.db of the current folder), so "flotilla runs list" and
+"flotilla runs show <id>" show it afterwards; --store memory keeps nothing.`
 
 /** `flotilla demo`: runs the scan-and-fix example and prints its report. */
 export const demoCommand: Command = {
@@ -58,8 +67,10 @@ export const demoCommand: Command = {
       concurrency: values.concurrency,
       verbose: values.verbose === true,
       live: values['no-live'] !== true,
+      store: values.store,
     })
     const input = parseInputs('demo', options.input)
+    const label = storeLabel(storeSpec(options.store))
     const sample = join(DEMO_DIR, 'sample')
     let target = typeof input.target === 'string' ? resolve(input.target) : sample
     if (input.apply === true && isInside(target, sample)) {
@@ -71,11 +82,12 @@ export const demoCommand: Command = {
       else io.out.write(note)
     }
     input.target = target
-    const prepared = await prepareWorkflow(join(DEMO_DIR, 'workflow.yaml'))
+    const prepared = await prepareWorkflow(join(DEMO_DIR, 'workflow.yaml'), { openStore: async () => (await openCliStore(options.store)).store })
     try {
       const result = await executeRun(prepared, input, options, io)
       const report = result.outputs.report as { text?: unknown } | undefined
       if (!options.json && typeof report?.text === 'string') io.out.write(`\n${report.text}${report.text.endsWith('\n') ? '' : '\n'}`)
+      if (!options.json) io.out.write(formatStoredNote(result, { label, durable: prepared.orchestrator.store.durable, flag: options.store }, paint(io.out.isTTY === true)))
       return result.ok ? 0 : 1
     } finally {
       await prepared.orchestrator.close()

@@ -16,6 +16,8 @@ export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | un
   switch (e.type) {
     case 'run.started':
       return `${at} run.started ${e.workflow} (${e.tasks} ${e.tasks === 1 ? 'task' : 'tasks'}) run ${e.runId}`
+    case 'run.recovered':
+      return `${at} run.recovered ${e.runId} (${e.done}/${e.tasks} ${e.tasks === 1 ? 'task' : 'tasks'} already done)`
     case 'run.paused':
     case 'run.resumed':
       return `${at} ${e.type}`

@@ -1,4 +1,7 @@
 import type { FlotillaEvent } from '../core/events.js'
+import type { RunHandle } from '../orchestrator/orchestrator.js'
+import type { TaskRecord } from '../store/records.js'
+import type { Workflow } from '../workflows/compile.js'
 import type { RunResult } from '../workflows/results.js'
 import { formatEventLine } from './event-lines.js'
 import { paint } from './format.js'
@@ -24,6 +27,17 @@ export interface DisplayOptions {
   concurrency?: number | undefined
 }
 
+/** A run to execute and show: how to start it, and what it looks like before its first event. */
+export interface RunToWatch {
+  workflow: Workflow
+  /** Starts (or recovers, or replays) the run, passing every event of it to `onEvent`. */
+  begin(onEvent: ((event: FlotillaEvent) => void) | undefined): RunHandle | Promise<RunHandle>
+  /** Stored tasks to show before their events arrive (a recovered or replayed run). */
+  initial?: readonly TaskRecord[]
+  /** Fields added to the result JSON (e.g. `parentRunId` of a replay). */
+  extraJson?: Record<string, unknown>
+}
+
 /**
  * Runs a prepared workflow and shows it: a live display on a terminal,
  * plain event lines otherwise, or nothing until the end with `json`. Ctrl-C
@@ -35,8 +49,17 @@ export interface DisplayOptions {
  * const result = await executeRun(prepared, { target: '.' }, { json: false, live: true, verbose: false }, { out: process.stdout, err: process.stderr })
  * ```
  */
-export async function executeRun(prepared: PreparedWorkflow, input: unknown, options: DisplayOptions, io: CliIO): Promise<RunResult> {
+export function executeRun(prepared: PreparedWorkflow, input: unknown, options: DisplayOptions, io: CliIO): Promise<RunResult> {
   const { workflow, orchestrator } = prepared
+  return watchRun({ workflow, begin: (onEvent) => orchestrator.start(workflow, input, { onEvent, concurrency: options.concurrency }) }, options, io)
+}
+
+/**
+ * Executes one run in this process and shows it like {@link executeRun}:
+ * the live display or plain event lines, Ctrl-C to cancel, then the
+ * summary or the JSON.
+ */
+export async function watchRun(target: RunToWatch, options: DisplayOptions, io: CliIO): Promise<RunResult> {
   const useLive = io.out.isTTY === true && !options.json && options.live
   const p = paint(io.out.isTTY === true && !options.json)
   let display: LiveDisplay | undefined
@@ -50,40 +73,58 @@ export async function executeRun(prepared: PreparedWorkflow, input: unknown, opt
       if (line !== undefined) io.out.write(`${line}\n`)
     }
   }
-  const handle = orchestrator.start(workflow, input, { onEvent, concurrency: options.concurrency })
+  const handle = await target.begin(onEvent)
   if (useLive) {
-    display = new LiveDisplay(io.out, workflow, handle.id, p)
+    display = new LiveDisplay(io.out, target.workflow, handle.id, p, { initial: target.initial })
     for (const e of pending.splice(0)) display.onEvent(e)
     display.start()
   }
-  let interrupts = 0
-  const onSigint = (): void => {
-    interrupts++
-    if (interrupts === 1) {
-      io.err.write('\nInterrupted: cancelling the run (press Ctrl-C again to quit at once).\n')
-      handle.cancel('interrupted (Ctrl-C)')
-    } else {
-      if (useLive) io.out.write('\x1b[?25h')
-      process.exit(130)
-    }
-  }
-  process.on('SIGINT', onSigint)
-  // The engine's timers (timeouts, retry backoff) do not hold the process open; the CLI must, until the run ends.
-  const keepAlive = setInterval(() => undefined, 60_000)
   let result: RunResult
   try {
-    result = await handle.result
+    result = await untilSettled([handle], io, useLive).then(([r]) => r)
   } finally {
-    clearInterval(keepAlive)
-    process.off('SIGINT', onSigint)
     display?.stop()
   }
-  if (options.json) io.out.write(`${JSON.stringify(resultJson(result), null, 2)}\n`)
+  if (options.json) io.out.write(`${JSON.stringify({ ...resultJson(result), ...target.extraJson }, null, 2)}\n`)
   else {
     io.out.write(formatSummary(result, p))
     if (options.verbose && result.error?.stack) io.err.write(`${stackOf(result.error)}\n`)
   }
   return result
+}
+
+/**
+ * Waits for runs executing in this process to settle. Ctrl-C cancels them
+ * (a second Ctrl-C quits at once, exit code 130); the process is kept alive
+ * meanwhile, as the engine's timers do not hold it open.
+ */
+export async function untilSettled(handles: readonly RunHandle[], io: CliIO, restoreCursor = false): Promise<RunResult[]> {
+  let interrupts = 0
+  const onSigint = (): void => {
+    interrupts++
+    if (interrupts === 1) {
+      const what = handles.length === 1 ? 'the run' : `the ${handles.length} runs`
+      io.err.write(`\nInterrupted: cancelling ${what} (press Ctrl-C again to quit at once).\n`)
+      for (const h of handles) {
+        try {
+          h.cancel('interrupted (Ctrl-C)')
+        } catch {
+          // Already finished.
+        }
+      }
+    } else {
+      if (restoreCursor) io.out.write('\x1b[?25h')
+      process.exit(130)
+    }
+  }
+  process.on('SIGINT', onSigint)
+  const keepAlive = setInterval(() => undefined, 60_000)
+  try {
+    return await Promise.all(handles.map((h) => h.result))
+  } finally {
+    clearInterval(keepAlive)
+    process.off('SIGINT', onSigint)
+  }
 }
 
 /** The stack of an error and of its causes. */

@@ -84,3 +84,27 @@ export function progressBar(fraction: number, width: number): string {
   const full = Math.round(f * width)
   return '█'.repeat(full) + '░'.repeat(width - full)
 }
+
+/** Local date and time of an epoch-ms timestamp as `YYYY-MM-DD HH:MM:SS`; `–` when unknown. */
+export function formatDateTime(epochMs: number | undefined): string {
+  if (epochMs === undefined || !Number.isFinite(epochMs)) return '–'
+  const d = new Date(epochMs)
+  const two = (n: number): string => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${formatClock(epochMs)}`
+}
+
+/**
+ * Rows under a header as aligned columns (two spaces apart, trailing
+ * spaces trimmed); cells may hold ANSI styling.
+ *
+ * @example
+ * ```ts
+ * formatTable(['ID', 'STATE'], [['run_1', 'SUCCEEDED']], '  ')
+ * ```
+ */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[], indent = ''): string {
+  const widths = header.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ''))))
+  const line = (cells: readonly string[]): string =>
+    `${indent}${cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i] - visibleLength(c)))).join('  ')}`.trimEnd()
+  return [line(header), ...rows.map(line)].map((l) => `${l}\n`).join('')
+}

@@ -1,5 +1,6 @@
 import type { FlotillaEvent } from '../core/events.js'
 import type { TaskState } from '../core/states.js'
+import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from '../workflows/compile.js'
 import { cell, fitLine, formatDuration, formatPercent, progressBar, visibleLength, type Paint } from './format.js'
 import { TaskBoard, type TaskView } from './task-board.js'
@@ -18,6 +19,8 @@ export interface LiveDisplayOptions {
   intervalMs?: number
   /** Time source for elapsed times. @default Date.now */
   now?: () => number
+  /** Stored tasks to show before their events arrive (a recovered or replayed run). */
+  initial?: readonly TaskRecord[]
 }
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
@@ -56,6 +59,7 @@ export class LiveDisplay {
     options: LiveDisplayOptions = {},
   ) {
     this.board = new TaskBoard(workflow)
+    if (options.initial !== undefined) this.board.seed(options.initial)
     this.maxTaskLines = options.maxTaskLines ?? 20
     this.intervalMs = options.intervalMs ?? 100
     this.now = options.now ?? Date.now

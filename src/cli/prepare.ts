@@ -1,12 +1,18 @@
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import { Orchestrator } from '../orchestrator/orchestrator.js'
+import { MemoryStore } from '../store/memory/memory-store.js'
+import type { Store } from '../store/store.js'
 import { loadWorkflowFile } from '../workflows/load.js'
-import type { Workflow } from '../workflows/compile.js'
+import { compileWorkflow, type Workflow } from '../workflows/compile.js'
 import { loadAgentsModule } from './agents-module.js'
 
 /** A compiled workflow with its agents registered on a fresh orchestrator. */
 export interface PreparedWorkflow {
   file: string
+  /**
+   * The workflow, its `agents` field made absolute: a run stores this
+   * definition, so recovering it later finds the module from any folder.
+   */
   workflow: Workflow
   orchestrator: Orchestrator
   /** Absolute path of the agents module, when the workflow names one. */
@@ -19,6 +25,12 @@ export interface PreparedWorkflow {
 export interface PrepareOptions {
   /** When false, a workflow without an agents module is returned without checking its agents. @default true */
   requireAgents?: boolean
+  /**
+   * Opens the store of the orchestrator; called once the workflow file and its
+   * agents module have loaded, so a bad file leaves no store behind.
+   * @default a memory store
+   */
+  openStore?: () => Promise<Store>
 }
 
 /**
@@ -33,19 +45,18 @@ export interface PrepareOptions {
  * ```
  */
 export async function prepareWorkflow(file: string, options: PrepareOptions = {}): Promise<PreparedWorkflow> {
-  const workflow = await loadWorkflowFile(file)
-  const orchestrator = new Orchestrator()
+  let workflow = await loadWorkflowFile(file)
+  const specifier = workflow.spec.agents
+  const loaded = specifier === undefined ? undefined : await loadAgentsModule(file, specifier)
+  if (loaded !== undefined && loaded.path !== specifier) workflow = compileWorkflow({ ...workflow.spec, agents: loaded.path })
+  const store = options.openStore ? await options.openStore() : new MemoryStore()
+  const orchestrator = new Orchestrator({ store })
   try {
-    const specifier = workflow.spec.agents
-    let agentsModule: string | undefined
+    const agentsModule = loaded?.path
     const agents: string[] = []
-    if (specifier !== undefined) {
-      const loaded = await loadAgentsModule(file, specifier)
-      agentsModule = loaded.path
-      for (const def of loaded.definitions) {
-        await orchestrator.register(def)
-        agents.push(`${def.name}@${def.version}`)
-      }
+    for (const def of loaded?.definitions ?? []) {
+      await orchestrator.register(def)
+      agents.push(`${def.name}@${def.version}`)
     }
     if (specifier === undefined && options.requireAgents === false) return { file, workflow, orchestrator, agentsModule, agents }
     try {

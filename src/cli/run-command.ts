@@ -2,7 +2,10 @@ import { z } from 'zod'
 import { expectPositionals, parseInputs, splitArgs, validateOptions } from './args.js'
 import { RUN_FLAGS, type Command } from './command.js'
 import { executeRun } from './execute-run.js'
+import { paint } from './format.js'
 import { prepareWorkflow } from './prepare.js'
+import { openCliStore, STORE_HELP, storeLabel, storeSpec } from './store-option.js'
+import { formatStoredNote } from './summary.js'
 
 /** The options of `flotilla run`, after validation. */
 export const runOptionsSchema = z.object({
@@ -12,6 +15,7 @@ export const runOptionsSchema = z.object({
   concurrency: z.string().regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1').transform(Number).optional(),
   verbose: z.boolean(),
   live: z.boolean(),
+  store: z.string().optional(),
 })
 
 /** Options of `flotilla run`. */
@@ -23,12 +27,18 @@ Runs a workflow file. When the file names an agents module
 ("agents: ./agents.mjs", relative to the file), every agent it exports
 (defineAgent results, arrays of them, or the default export) is registered.
 
+The run is stored (by default in .flotilla/flotilla.db) as it goes: its id
+is printed, and "flotilla runs" lists, shows, pauses, resumes, cancels and
+replays it. If the process stops, "flotilla recover" finishes the run
+without running again the tasks that had succeeded.
+
 Options:
   -i, --input key=value   A run input; repeat for several. Values are JSON when
                           valid JSON (42, true, {"a":1}), else text. Dotted
                           keys build objects: --input limits.max=3
       --json              Print only the run result as JSON at the end
       --concurrency N     Most tasks running at once (overrides the workflow)
+${STORE_HELP}
       --no-live           Plain event lines even on a terminal
       --verbose           Show progress and log events, and error stacks
   -h, --help              Show this help
@@ -36,13 +46,15 @@ Options:
 Exit code: 0 when the run SUCCEEDED, 1 when it failed or was cancelled,
 2 for a usage error.
 
-Example:
-  flotilla run examples/scan-and-fix/workflow.yaml --input apply=false`
+Examples:
+  flotilla run examples/scan-and-fix/workflow.yaml --input apply=false
+  flotilla run flow.yaml --store memory           # keep nothing
+  flotilla run flow.yaml --store postgres://postgres@127.0.0.1:5432/flotilla`
 
 /** `flotilla run <workflow.yaml>`: runs a workflow with a live display. */
 export const runCommand: Command = {
   name: 'run',
-  summary: 'Run a workflow file (live display on a terminal, --json for scripts)',
+  summary: 'Run a workflow file, stored durably (live display on a terminal, --json for scripts)',
   help: HELP,
   flags: RUN_FLAGS,
   async execute(argv, io) {
@@ -55,11 +67,15 @@ export const runCommand: Command = {
       concurrency: values.concurrency,
       verbose: values.verbose === true,
       live: values['no-live'] !== true,
+      store: values.store,
     })
     const input = parseInputs('run', options.input)
-    const prepared = await prepareWorkflow(options.file)
+    // A malformed store spec fails before anything is loaded or written.
+    const label = storeLabel(storeSpec(options.store))
+    const prepared = await prepareWorkflow(options.file, { openStore: async () => (await openCliStore(options.store)).store })
     try {
       const result = await executeRun(prepared, input, options, io)
+      if (!options.json) io.out.write(formatStoredNote(result, { label, durable: prepared.orchestrator.store.durable, flag: options.store }, paint(io.out.isTTY === true)))
       return result.ok ? 0 : 1
     } finally {
       await prepared.orchestrator.close()

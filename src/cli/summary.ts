@@ -50,3 +50,20 @@ export function formatSummary(result: RunResult, p: Paint): string {
 export function resultJson(result: RunResult): Record<string, unknown> {
   return { ...result.toJSON(), outputs: result.outputs }
 }
+
+/**
+ * The lines after a run's summary that say where it is stored and how to
+ * manage it; empty for a memory store (nothing outlives the process).
+ *
+ * @example
+ * ```ts
+ * io.out.write(formatStoredNote(result, { label: '.flotilla/flotilla.db', durable: true }))
+ * ```
+ */
+export function formatStoredNote(result: Pick<RunResult, 'runId' | 'ok'>, store: { label: string; durable: boolean; flag?: string | undefined }, p: Paint): string {
+  if (!store.durable) return ''
+  const opt = store.flag === undefined ? '' : ` --store ${store.flag.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')}`
+  const lines = [`  stored in      ${store.label} · ${p.dim(`flotilla runs show ${result.runId}${opt}`)}`]
+  if (!result.ok) lines.push(`  to re-run      what did not succeed, keeping the stored results: ${p.dim(`flotilla runs replay ${result.runId}${opt}`)}`)
+  return `${lines.join('\n')}\n`
+}

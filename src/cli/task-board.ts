@@ -1,6 +1,7 @@
 import type { FlotillaEvent, RunProgress } from '../core/events.js'
 import type { SerializedError } from '../core/errors.js'
 import type { TaskState } from '../core/states.js'
+import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from '../workflows/compile.js'
 
 /** What the display knows about one task. */
@@ -48,6 +49,24 @@ export class TaskBoard {
       this.byId.set(t.id, view)
       return view
     })
+  }
+
+  /**
+   * Starts from stored task records (a recovered or replayed run): finished
+   * tasks show their stored outcome; tasks that were running or waiting show
+   * as pending until they start again.
+   */
+  seed(records: readonly TaskRecord[]): void {
+    for (const r of records) {
+      this.update(r.taskId, (t) => {
+        const finished = r.state === 'SUCCEEDED' || r.state === 'FAILED' || r.state === 'SKIPPED' || r.state === 'CANCELLED'
+        t.state = finished ? r.state : 'PENDING'
+        t.attempts = r.attempt
+        if (r.agent !== undefined) t.agent = r.agent
+        t.durationMs = r.startedAt !== undefined && r.finishedAt !== undefined ? Math.max(0, r.finishedAt - r.startedAt) : undefined
+        t.error = finished ? r.error : undefined
+      })
+    }
   }
 
   /** Applies one event; returns true when something visible changed. */

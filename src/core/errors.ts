@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   TASK_NON_RETRYABLE: { status: 500, retryable: false, description: 'A task handler failed with an error marked non-retryable (nonRetryable(err)).' },
   TASK_TIMEOUT: { status: 504, retryable: true, description: 'A task attempt did not settle within its timeoutMs.' },
   TASK_CANCELLED: { status: 409, retryable: false, description: 'A task was cancelled with its run.' },
+  RUN_INTERRUPTED: { status: 503, retryable: true, description: 'The orchestrator closed while the run was executing; the run stays stored unfinished: recover it.' },
   RUN_NOT_FOUND: { status: 404, retryable: false, description: 'No run with that id exists in the store.' },
   RUN_STATE_INVALID: { status: 409, retryable: false, description: 'The run is not in a state that allows the operation (for example resuming a finished run).' },
   STORE_CONFLICT: { status: 409, retryable: false, description: 'A store write conflicts with stored state (duplicate id, stale attempt).' },

@@ -27,6 +27,11 @@ export interface OrchestratorOptions {
   progressIntervalMs?: number
   /** Random source for backoff jitter. @default Math.random */
   random?: () => number
+  /**
+   * Deletes finished runs older than `maxAgeMs` every `intervalMs` (default:
+   * hourly), and once at start. @default no automatic pruning
+   */
+  retention?: { maxAgeMs: number; intervalMs?: number }
 }
 
 /** Options after defaults. */
@@ -36,6 +41,7 @@ export interface ResolvedOptions {
   loadBalancing: LoadBalancingStrategy
   circuitBreaker: CircuitBreakerOptions
   progressIntervalMs: number
+  retention: { maxAgeMs: number; intervalMs: number } | undefined
 }
 
 const schema = z
@@ -48,6 +54,7 @@ const schema = z
     loadBalancing: z.enum(['round-robin', 'least-loaded', 'performance']).optional(),
     circuitBreaker: z.object({ failureThreshold: z.number().int().min(1).optional(), cooldownMs: z.number().min(0).optional() }).strict().optional(),
     progressIntervalMs: z.number().min(0).optional(),
+    retention: z.object({ maxAgeMs: z.number().min(0), intervalMs: z.number().min(1000).optional() }).strict().optional(),
   })
   .strict()
 
@@ -64,6 +71,7 @@ export function resolveOrchestratorOptions(options: OrchestratorOptions): Resolv
     loadBalancing: options.loadBalancing ?? 'least-loaded',
     circuitBreaker: options.circuitBreaker ?? {},
     progressIntervalMs: options.progressIntervalMs ?? 100,
+    retention: options.retention ? { maxAgeMs: options.retention.maxAgeMs, intervalMs: options.retention.intervalMs ?? 3_600_000 } : undefined,
   }
 }
 

@@ -69,6 +69,7 @@ export class Orchestrator {
   private readonly hub = new EventHub()
   private readonly templates = new Map<string, Workflow>()
   private closed = false
+  private pruneTimer: NodeJS.Timeout | undefined
 
   constructor(options: OrchestratorOptions = {}) {
     this.options = resolveOrchestratorOptions(options)
@@ -85,6 +86,15 @@ export class Orchestrator {
       random: options.random ?? Math.random,
       deliver: (events) => this.hub.deliver(events),
     })
+    const retention = this.options.retention
+    if (retention !== undefined) {
+      const prune = (): void => {
+        this.prune(retention.maxAgeMs).catch((e: unknown) => process.stderr.write(`flotilla: periodic prune failed: ${(e as Error)?.message ?? String(e)}\n`))
+      }
+      prune()
+      // Not a reason to keep the process alive.
+      this.pruneTimer = setInterval(prune, retention.intervalMs).unref()
+    }
   }
 
   /** Registers an agent and starts its instances (runs `initialize`). */
@@ -283,13 +293,22 @@ export class Orchestrator {
     return this.registry.metrics()
   }
 
-  /** Stops accepting runs and closes the store. Runs in flight are cancelled. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting runs and closes the store. Runs in flight are left
+   * unfinished in the store (their handlers are aborted) so that another
+   * orchestrator can recover them; their results settle with
+   * `RUN_INTERRUPTED`. With `{ cancelRuns: true }` they are cancelled instead.
+   */
+  async close(options: { cancelRuns?: boolean } = {}): Promise<void> {
     if (this.closed) return
     this.closed = true
-    const live = this.engine.liveRuns()
-    for (const run of live) if (!run.finished) this.engine.cancel(run, 'the orchestrator is closing')
-    await Promise.all(live.map((run) => run.settled))
+    if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer)
+    if (options.cancelRuns) {
+      const live = this.engine.liveRuns()
+      for (const run of live) if (!run.finished) this.engine.cancel(run, 'the orchestrator is closing')
+      await Promise.all(live.map((run) => run.settled))
+    }
+    await this.engine.detachAll('the orchestrator closed')
     await this.store.close()
   }
 

@@ -37,6 +37,18 @@ export interface RecoverRequest {
 export class Engine extends Scheduler {
   private readonly poolCache = new WeakMap<Workflow, AgentPool[]>()
 
+  /**
+   * Lets go of every run without storing anything more: handlers are
+   * aborted, and each run stays stored as it was (unfinished), to be
+   * recovered by another orchestrator. Waits for the batch being written.
+   */
+  async detachAll(reason: string): Promise<void> {
+    await this.wal.drain()
+    for (const run of [...this.runs.values()]) {
+      this.stopLocally(run, 'RUNNING', new FlotillaError('RUN_INTERRUPTED', `Run ${run.id} was left unfinished in the store: ${reason}. Recover it with flotilla recover (or orchestrator.recover()).`, { details: { runId: run.id } }))
+    }
+  }
+
   /** Every run this engine is executing. */
   liveRuns(): RunExecution[] {
     return [...this.runs.values()]

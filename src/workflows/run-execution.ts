@@ -137,8 +137,12 @@ export class RunExecution implements ValueSource {
     return this.taskState.length
   }
 
+  /** Set when the run was stopped in this process without a final state being stored (store failure, close). */
+  stopped = false
+
+  /** True once the run reached a final state here, or was stopped locally. */
   get finished(): boolean {
-    return this.state === 'SUCCEEDED' || this.state === 'FAILED' || this.state === 'CANCELLED'
+    return this.stopped || this.state === 'SUCCEEDED' || this.state === 'FAILED' || this.state === 'CANCELLED'
   }
 
   setState(index: number, s: number): void {

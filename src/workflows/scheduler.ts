@@ -315,23 +315,35 @@ export class Scheduler implements ContextSink {
   private onStoreFailure(e: unknown, runs: ReadonlySet<RunExecution>): void {
     const error = toFlotillaError(e, 'STORE_UNAVAILABLE')
     for (const run of runs) {
-      if (!run.finished) {
-        run.state = 'FAILED'
-        for (let i = 0; i < run.total; i++) {
-          if (run.taskState[i] !== S.RUNNING) continue
-          run.attemptsInFlight[i]?.controller?.abort(error)
-          this.release(run, i, undefined)
-        }
-      }
-      run.error ??= new FlotillaError(error.code, `Run ${run.id} stopped: the store refused a write (${error.message}).`, { cause: error, details: error.details })
-      run.state = 'FAILED'
-      if (!run.ended) {
-        run.endMono = this.o.clock.now()
-        run.ended = true
-      }
-      this.runs.delete(run.id)
-      run.settle()
+      this.stopLocally(run, 'FAILED', new FlotillaError(error.code, `Run ${run.id} stopped: the store refused a write (${error.message}).`, { cause: error, details: error.details }))
     }
+  }
+
+  /**
+   * Stops a run in this process without writing anything more: running
+   * handlers are aborted, their slots freed, and the result settles with
+   * `state` (the store keeps what it had, so an unfinished run can be
+   * recovered later).
+   */
+  protected stopLocally(run: RunExecution, state: 'FAILED' | 'RUNNING', error: FlotillaError): void {
+    if (!run.finished) {
+      for (let i = 0; i < run.total; i++) {
+        if (run.taskState[i] !== S.RUNNING) continue
+        run.attemptsInFlight[i]?.controller?.abort(error)
+        this.release(run, i, undefined)
+      }
+      for (const timer of run.retryTimers.values()) this.o.clock.clearTimeout(timer)
+      run.retryTimers.clear()
+    }
+    run.error ??= error
+    run.state = state
+    run.stopped = true
+    if (!run.ended) {
+      run.endMono = this.o.clock.now()
+      run.ended = true
+    }
+    this.runs.delete(run.id)
+    run.settle()
   }
 
   // ---- context sink -----------------------------------------------------

@@ -81,6 +81,11 @@ export class WriteAhead<R> {
     this.kick()
   }
 
+  /** Resolves once nothing is staged or being written. */
+  async drain(): Promise<void> {
+    while (this.runs.length > 0 || this.committing || this.scheduled) await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+
   private kick(): void {
     if (this.runs.length > 0 && !this.scheduled) {
       this.scheduled = true

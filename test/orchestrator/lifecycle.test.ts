@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { FlotillaEvent } from '../../src/core/events.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
+import { MemoryStore } from '../../src/store/memory/memory-store.js'
 import { ref, workflow } from '../../src/workflows/builder.js'
 import { agent, flush, Gates, within } from './helpers.js'
 
@@ -259,19 +260,41 @@ describe('cancel', () => {
 })
 
 describe('close', () => {
-  it('cancels the runs in flight (aborting their handlers) before closing the store, and refuses new runs', async () => {
+  it('with cancelRuns, cancels the runs in flight (aborting their handlers) before closing the store, and refuses new runs', async () => {
     const { o, gates } = await team()
     const signals: AbortSignal[] = []
     await o.register(agent('watch', (_x, ctx) => (signals.push(ctx.signal), gates.pass(ctx.taskId))))
     const h = o.start(workflow('closing').task('a', { agent: 'watch' }).task('b', { agent: 'ok', dependsOn: ['a'] }).build())
     await flush()
     expect(gates.open).toEqual(['a'])
-    await within(o.close())
+    await within(o.close({ cancelRuns: true }))
     expect(signals[0].aborted).toBe(true)
     const result = await within(h.result)
     expect(result.state).toBe('CANCELLED')
     expect(result.tasks.b.state).toBe('CANCELLED')
     expect(() => o.start(workflow('after-close').task('a', { agent: 'ok' }).build())).toThrow(expect.objectContaining({ code: 'RUN_STATE_INVALID' }))
     await within(o.close())
+  })
+})
+
+describe('close without cancelRuns', () => {
+  it('leaves the runs in flight unfinished in the store for recovery, aborting their handlers', async () => {
+    const store = new MemoryStore()
+    const gates = new Gates()
+    const o = new Orchestrator({ store })
+    const signals: AbortSignal[] = []
+    await o.register(agent('watch', (_x, ctx) => (signals.push(ctx.signal), gates.pass(ctx.taskId))))
+    const h = o.start(workflow('closing').task('a', { agent: 'watch' }).build())
+    await flush()
+    const keep = store.close.bind(store)
+    store.close = async () => undefined // keep it readable after the orchestrator closes it
+    await within(o.close())
+    expect(signals[0].aborted).toBe(true)
+    const result = await within(h.result)
+    expect(result.ok).toBe(false)
+    expect(result.error?.code).toBe('RUN_INTERRUPTED')
+    expect((await store.getRun(h.id))?.state).toBe('RUNNING')
+    expect((await store.getTask(h.id, 'a' as never))?.state).toBe('RUNNING')
+    await keep()
   })
 })

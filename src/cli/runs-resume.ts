@@ -1,0 +1,196 @@
+import { z } from 'zod'
+import { FlotillaError, toFlotillaError } from '../core/errors.js'
+import type { FlotillaEvent } from '../core/events.js'
+import { isFinalRunState } from '../core/states.js'
+import type { RunHandle } from '../orchestrator/orchestrator.js'
+import type { RunRecord } from '../store/records.js'
+import type { RunResult } from '../workflows/results.js'
+import { expectPositionals, splitArgs, validateOptions } from './args.js'
+import { AGENT_SOURCE_FLAGS, DISPLAY_FLAGS, STORE_FLAGS, type Command } from './command.js'
+import { formatEventLine } from './event-lines.js'
+import { stackOf, untilSettled, watchRun } from './execute-run.js'
+import { paint } from './format.js'
+import { findRun, storeArg, withStore } from './runs-shared.js'
+import { AGENT_SOURCE_HELP, AGENT_SOURCE_NOTE, StoredRunAgents, type AgentSource } from './stored-agents.js'
+import { STORE_HELP } from './store-option.js'
+import { formatStoredNote, formatSummary, resultJson } from './summary.js'
+
+const RESUME_FLAGS = { ...DISPLAY_FLAGS, ...AGENT_SOURCE_FLAGS } as const
+
+function agentSource(values: Record<string, unknown>): AgentSource {
+  return { agents: (values.agents as string[] | undefined) ?? [], workflowDir: values['workflow-dir'] as string | undefined }
+}
+
+const resumeSchema = z.object({
+  id: z.string({ error: 'missing; name the run, as in "flotilla runs resume run_…" (ids are listed by "flotilla runs list")' }).min(1),
+})
+
+const RESUME_HELP = `Usage: flotilla runs resume <run-id> [options]
+
+Runs an unfinished stored run to the end in this process, with the live
+display (or plain event lines) of "flotilla run": a PAUSED run, or a run
+whose process stopped (crashed, killed, machine restarted). The results of
+the tasks that had succeeded are kept and never computed again; tasks that
+were running start again with attempt + 1 and the same idempotency key.
+Do not resume a run that another process is still executing.
+
+A finished run cannot be resumed (RUN_STATE_INVALID): "flotilla runs replay"
+starts a new run from it instead.
+
+${AGENT_SOURCE_NOTE}
+
+Options:
+${AGENT_SOURCE_HELP}
+      --json              Print only the run result as JSON at the end
+${STORE_HELP}
+      --no-live           Plain event lines even on a terminal
+      --verbose           Show progress and log events, and error stacks
+  -h, --help              Show this help
+
+Exit code: 0 when the run SUCCEEDED, 1 when it failed, was cancelled or
+could not be resumed, 2 for a usage error.`
+
+/** `flotilla runs resume <id>`: runs a paused or orphaned run to the end here. */
+export const runsResumeCommand: Command = {
+  name: 'runs resume',
+  summary: 'Run a paused run, or one whose process stopped, to the end in this process',
+  help: RESUME_HELP,
+  flags: RESUME_FLAGS,
+  async execute(argv, io) {
+    const { values, positionals } = splitArgs('runs resume', argv, RESUME_FLAGS)
+    const [id] = expectPositionals('runs resume', positionals, ['run-id'])
+    const options = validateOptions('runs resume', resumeSchema, { id })
+    const display = { json: values.json === true, live: values['no-live'] !== true, verbose: values.verbose === true }
+    const flag = values.store as string | undefined
+    return withStore(flag, async (orchestrator, store) => {
+      const record = await findRun(orchestrator, options.id, store)
+      if (isFinalRunState(record.state)) {
+        throw new FlotillaError('RUN_STATE_INVALID', `Run ${record.id} is ${record.state}: a finished run cannot be resumed. Use "flotilla runs replay ${record.id}${storeArg(flag)}" to start a new run from it (it keeps the stored results of the tasks that succeeded and re-runs the others).`, {
+          details: { runId: record.id, state: record.state },
+        })
+      }
+      const workflow = await new StoredRunAgents(orchestrator, agentSource(values)).prepare(record)
+      const initial = await orchestrator.getTasks(record.id)
+      const result = await watchRun({
+        workflow,
+        initial,
+        begin: async (onEvent) => {
+          const [handle] = await orchestrator.recover({ runIds: [record.id], onEvent })
+          if (record.state === 'PAUSED') handle.resume()
+          return handle
+        },
+      }, display, io)
+      if (!display.json) io.out.write(formatStoredNote(result, { label: store.label, durable: orchestrator.store.durable, flag }, paint(io.out.isTTY === true)))
+      return result.ok ? 0 : 1
+    })
+  },
+}
+
+const RESUME_ALL_FLAGS = { ...STORE_FLAGS, ...AGENT_SOURCE_FLAGS } as const
+
+function resumeAllHelp(usage: string, alias: string): string {
+  return `Usage: ${usage} [options]
+
+${alias}Resumes every unfinished run of the store whose process stopped (RUNNING
+or PENDING) and runs them to the end in this process, then prints one
+summary per run. Stored results are kept and never computed again; tasks
+that were running start again with attempt + 1 and the same idempotency
+key. PAUSED runs stay paused ("flotilla runs resume <run-id>" resumes one).
+Run it after a crash or a restart, when no other process is executing
+those runs.
+
+${AGENT_SOURCE_NOTE}
+
+Options:
+${AGENT_SOURCE_HELP}
+      --json              Print only the outcome as JSON: { ok, runs, errors, paused }
+${STORE_HELP}
+      --verbose           Show progress and log events, and error stacks
+  -h, --help              Show this help
+
+Exit code: 0 when every resumed run SUCCEEDED (or there was none), 1 when
+one failed, was cancelled or could not be resumed, 2 for a usage error.`
+}
+
+/** What could not be resumed, and why. */
+interface ResumeFailure {
+  runId: string
+  error: FlotillaError
+}
+
+async function resumeAll(command: string, argv: readonly string[], io: Parameters<Command['execute']>[1]): Promise<number> {
+  const { values, positionals } = splitArgs(command, argv, RESUME_ALL_FLAGS)
+  expectPositionals(command, positionals, [])
+  const json = values.json === true
+  const verbose = values.verbose === true
+  const flag = values.store as string | undefined
+  const p = paint(io.out.isTTY === true && !json)
+  return withStore(flag, async (orchestrator, store) => {
+    const unfinished = await orchestrator.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })
+    const paused = unfinished.filter((r) => r.state === 'PAUSED').map((r) => r.id as string)
+    const candidates = unfinished.filter((r) => r.state !== 'PAUSED').reverse() // oldest first
+    const agents = new StoredRunAgents(orchestrator, agentSource(values))
+    const failures: ResumeFailure[] = []
+    const fail = (record: RunRecord, e: unknown): void => {
+      const error = toFlotillaError(e, 'INTERNAL')
+      failures.push({ runId: record.id, error })
+      if (json) return
+      io.err.write(`error [${error.code}]: ${error.message.startsWith(`Run ${record.id}`) ? '' : `run ${record.id}: `}${error.message}\n`)
+      if (verbose) io.err.write(`${stackOf(error)}\n`)
+    }
+    const several = candidates.length > 1
+    const onEvent = json ? undefined : (e: FlotillaEvent): void => {
+      const line = formatEventLine(e, verbose)
+      if (line !== undefined) io.out.write(several ? `[${e.runId}] ${line}\n` : `${line}\n`)
+    }
+    const handles: RunHandle[] = []
+    for (const record of candidates) {
+      try {
+        await agents.prepare(record)
+        handles.push(...(await orchestrator.recover({ runIds: [record.id], onEvent })))
+      } catch (e) {
+        fail(record, e)
+      }
+    }
+    const results: RunResult[] = await untilSettled(handles, io)
+    const ok = failures.length === 0 && results.every((r) => r.ok)
+    if (json) {
+      io.out.write(`${JSON.stringify({ ok, runs: results.map(resultJson), errors: failures.map((f) => ({ runId: f.runId, error: f.error.toJSON() })), paused }, null, 2)}\n`)
+      return ok ? 0 : 1
+    }
+    for (const r of results) {
+      io.out.write(formatSummary(r, p))
+      if (verbose && r.error?.stack) io.err.write(`${stackOf(r.error)}\n`)
+    }
+    const lines: string[] = ['']
+    if (candidates.length === 0) lines.push(`Nothing to recover: no unfinished run in ${store.label}${store.exists ? '' : ' (it does not exist yet)'}.`)
+    else {
+      const succeeded = results.filter((r) => r.ok).length
+      const parts = [`${succeeded} succeeded`]
+      if (results.length > succeeded) parts.push(p.red(`${results.length - succeeded} failed or cancelled`))
+      if (failures.length > 0) parts.push(p.red(`${failures.length} could not be resumed`))
+      lines.push(`Recovered ${candidates.length} ${candidates.length === 1 ? 'run' : 'runs'} from ${store.label}: ${parts.join(', ')}.`)
+    }
+    if (paused.length > 0) lines.push(`Left PAUSED: ${paused.join(', ')} (resume one with "flotilla runs resume <run-id>${storeArg(flag)}").`)
+    io.out.write(`${lines.join('\n')}\n`)
+    return ok ? 0 : 1
+  })
+}
+
+/** `flotilla runs resume-all`: resumes every unfinished run of the store. */
+export const runsResumeAllCommand: Command = {
+  name: 'runs resume-all',
+  summary: 'Resume every unfinished run of the store (paused ones stay paused); alias "flotilla recover"',
+  help: resumeAllHelp('flotilla runs resume-all', ''),
+  flags: RESUME_ALL_FLAGS,
+  execute: (argv, io) => resumeAll('runs resume-all', argv, io),
+}
+
+/** `flotilla recover`: the same as `flotilla runs resume-all`. */
+export const recoverCommand: Command = {
+  name: 'recover',
+  summary: 'Resume every unfinished run of the store after a crash (= "runs resume-all")',
+  help: resumeAllHelp('flotilla recover', 'The same as "flotilla runs resume-all".\n\n'),
+  flags: RESUME_ALL_FLAGS,
+  execute: (argv, io) => resumeAll('recover', argv, io),
+}

@@ -1,0 +1,90 @@
+import type { TaskState } from '../core/states.js'
+import { Orchestrator } from '../orchestrator/orchestrator.js'
+import type { RunRecord, TaskRecord } from '../store/records.js'
+import { openCliStore, runNotFound, type CliStore } from './store-option.js'
+
+/**
+ * Opens the store of `--store` (a SQLite file that does not exist is seen as
+ * an empty store, and not created), runs `fn` with an orchestrator on it,
+ * and closes it.
+ */
+export async function withStore<T>(flag: string | undefined, fn: (orchestrator: Orchestrator, store: CliStore) => Promise<T>): Promise<T> {
+  const store = await openCliStore(flag, { readOnlyIfMissing: true })
+  const orchestrator = new Orchestrator({ store: store.store })
+  try {
+    return await fn(orchestrator, store)
+  } finally {
+    await orchestrator.close()
+  }
+}
+
+/** The stored run `runId`, or `RUN_NOT_FOUND` naming the store. */
+export async function findRun(orchestrator: Orchestrator, runId: string, store: CliStore): Promise<RunRecord> {
+  const record = await orchestrator.store.getRun(runId as RunRecord['id'])
+  if (record === undefined) throw runNotFound(runId, store)
+  return record
+}
+
+/** ` --store SPEC` to append to a suggested command when the store was named with `--store`. */
+export function storeArg(flag: string | undefined): string {
+  if (flag === undefined) return ''
+  const shown = flag.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')
+  return ` --store ${/[\s"'$]/.test(shown) ? JSON.stringify(shown) : shown}`
+}
+
+/** Tasks of a run by state, with how many are done (in a final state). */
+export interface TaskCounts {
+  total: number
+  done: number
+  byState: Partial<Record<TaskState, number>>
+}
+
+/** Counts the tasks of a run by state. */
+export function countTasks(tasks: readonly TaskRecord[]): TaskCounts {
+  const byState: Partial<Record<TaskState, number>> = {}
+  let done = 0
+  for (const t of tasks) {
+    byState[t.state] = (byState[t.state] ?? 0) + 1
+    if (t.state === 'SUCCEEDED' || t.state === 'FAILED' || t.state === 'SKIPPED' || t.state === 'CANCELLED') done++
+  }
+  return { total: tasks.length, done, byState }
+}
+
+/** Wall time of a run from start to finish, or `undefined` while it is unfinished. */
+export function runDuration(record: RunRecord): number | undefined {
+  const start = record.startedAt ?? record.createdAt
+  return record.finishedAt === undefined ? undefined : Math.max(0, record.finishedAt - start)
+}
+
+/** The JSON of a run in `runs list` and `runs show`: every field, `null` when unset, times in epoch ms. */
+export function runJson(record: RunRecord, tasks: readonly TaskRecord[]): Record<string, unknown> {
+  const counts = countTasks(tasks)
+  return {
+    id: record.id,
+    workflow: record.workflow,
+    state: record.state,
+    createdAt: record.createdAt,
+    startedAt: record.startedAt ?? null,
+    finishedAt: record.finishedAt ?? null,
+    durationMs: runDuration(record) ?? null,
+    parentRunId: record.parentRunId ?? null,
+    error: record.error ?? null,
+    tasks: { total: counts.total, done: counts.done, ...counts.byState },
+  }
+}
+
+/** The JSON of one stored task in `runs show`. */
+export function taskJson(t: TaskRecord): Record<string, unknown> {
+  return {
+    id: t.taskId,
+    state: t.state,
+    attempts: t.attempt,
+    agent: t.agent ?? null,
+    startedAt: t.startedAt ?? null,
+    finishedAt: t.finishedAt ?? null,
+    durationMs: t.startedAt !== undefined && t.finishedAt !== undefined ? Math.max(0, t.finishedAt - t.startedAt) : null,
+    idempotencyKey: t.idempotencyKey,
+    output: t.output ?? null,
+    error: t.error ?? null,
+  }
+}
