@@ -24,8 +24,10 @@ export const STORE_MARK = 'flotilla'
  *
  * - `definitions` holds each workflow definition once (keyed by the SHA-256
  *   of its JSON text); runs reference it.
- * - Events are numbered per run (`seq` 1..n); a batch reads each run's last
- *   number once. `events` has no rowid, so an event costs one b-tree page.
+ * - Events are numbered per run (`seq` 1..n). The events of one run in one
+ *   batch are stored as one row (a JSON array covering `first_seq..last_seq`),
+ *   so a batch costs one insert per run, not one per event.
+ * - `tasks` and `events` have no rowid: one b-tree each, keyed by run.
  * - Task outputs live only in `tasks`; `events` hold the event bodies.
  * - JSON values are TEXT (`JSON.stringify`); `NULL` means undefined.
  */
@@ -69,12 +71,13 @@ CREATE TABLE tasks (
   output TEXT,
   error TEXT,
   PRIMARY KEY (run_id, task_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE events (
   run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  seq INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
   body TEXT NOT NULL,
-  PRIMARY KEY (run_id, seq)
+  PRIMARY KEY (run_id, first_seq)
 ) WITHOUT ROWID;
 `,
   },

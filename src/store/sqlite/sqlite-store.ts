@@ -149,10 +149,20 @@ export class SqliteStore implements Store {
 
   async listEvents(runId: RunId, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
     return this.read(() => {
-      const limit = options.limit === undefined ? -1 : Math.max(0, Math.floor(options.limit))
-      const rows = this.s.listEvents.all(runId, options.afterSeq ?? 0, limit)
+      const limit = options.limit === undefined ? Infinity : Math.max(0, Math.floor(options.limit))
+      const after = options.afterSeq ?? 0
+      const rows = this.s.listEvents.all(runId, after)
       if (rows.length === 0) this.assertRun(runId)
-      return rows.map((r) => ({ seq: r.seq, event: JSON.parse(r.body) as FlotillaEvent }))
+      const out: StoredEvent[] = []
+      for (const row of rows) {
+        const events = JSON.parse(row.body) as FlotillaEvent[]
+        for (let k = 0; k < events.length && out.length < limit; k++) {
+          const seq = row.first_seq + k
+          if (seq > after) out.push({ seq, event: events[k] })
+        }
+        if (out.length >= limit) break
+      }
+      return out
     })
   }
 
@@ -255,20 +265,18 @@ export class SqliteStore implements Store {
    * does.
    */
   private append(events: readonly FlotillaEvent[]): void {
-    const s = this.s
-    let seqs: Map<string, number> | undefined // last seq per run; -1 for an unknown run
-    let lastRun = ''
-    let lastSeq = 0
+    // Group by run (events of a batch usually come run by run), one row per group.
+    const groups = new Map<string, string[]>()
     for (let i = 0; i < events.length; i++) {
       const e = events[i]
-      const runId = e.runId
-      if (runId !== lastRun) {
-        if (lastRun !== '') (seqs ??= new Map()).set(lastRun, lastSeq)
-        lastRun = runId
-        lastSeq = seqs?.get(runId) ?? s.lastEventSeq.get(runId)?.last ?? -1
-      }
-      if (lastSeq < 0) continue
-      s.insertEvent.run(runId, ++lastSeq, toJson(e, 'event', e.type))
+      let bodies = groups.get(e.runId)
+      if (bodies === undefined) groups.set(e.runId, (bodies = []))
+      bodies.push(toJson(e, 'event', e.type)!)
+    }
+    for (const [runId, bodies] of groups) {
+      const last = this.s.lastEventSeq.get(runId)?.last
+      if (last === undefined) continue // events of runs not in the store are dropped, as the memory store does
+      this.s.insertEvent.run(runId, last + 1, last + bodies.length, `[${bodies.join(',')}]`)
     }
   }
 }

@@ -49,7 +49,7 @@ export interface Statements {
   /** (run_id, task_id) */
   getTask: Statement<TaskRow>
   /** (run_id, afterSeq, limit) */
-  listEvents: Statement<{ seq: number; body: string }>
+  listEvents: Statement<{ first_seq: number; body: string }>
   /** (finishedBefore) */
   pruneRuns: Statement
   /** () */
@@ -75,14 +75,15 @@ export function prepareStatements(db: Database.Database): Statements {
       WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`),
     finishTask: p(`UPDATE tasks SET state = ?, finished_at = ?
       WHERE run_id = ? AND task_id = ? AND state NOT IN ${FINAL_TASK}`),
-    insertEvent: p('INSERT INTO events (run_id, seq, body) VALUES (?, ?, ?)'),
-    lastEventSeq: p('SELECT (SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id = r.id) AS last FROM runs r WHERE r.id = ?'),
+    insertEvent: p('INSERT INTO events (run_id, first_seq, last_seq, body) VALUES (?, ?, ?, ?)'),
+    // The newest chunk by primary key: an index seek, not a scan of the run's events.
+    lastEventSeq: p('SELECT COALESCE((SELECT last_seq FROM events WHERE run_id = r.id ORDER BY first_seq DESC LIMIT 1), 0) AS last FROM runs r WHERE r.id = ?'),
     runState: p('SELECT state FROM runs WHERE id = ?'),
     taskState: p('SELECT state, attempt FROM tasks WHERE run_id = ? AND task_id = ?'),
     getRun: p(`SELECT ${RUN_COLUMNS} FROM runs r JOIN definitions d ON d.hash = r.definition_hash WHERE r.id = ?`),
     getTasks: p(`SELECT ${TASK_COLUMNS} FROM tasks WHERE run_id = ? ORDER BY idx`),
     getTask: p(`SELECT ${TASK_COLUMNS} FROM tasks WHERE run_id = ? AND task_id = ?`),
-    listEvents: p('SELECT seq, body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    listEvents: p('SELECT first_seq, body FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq'),
     pruneRuns: p(`DELETE FROM runs WHERE state IN ${FINAL_RUN} AND finished_at < ?`),
     pruneDefinitions: p('DELETE FROM definitions WHERE hash NOT IN (SELECT definition_hash FROM runs)'),
   }
