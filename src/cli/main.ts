@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `flotilla` command: `run`, `validate` and `demo`, `--help` on each,
- * `--version`. Usage errors exit with 2, any other failure with 1.
+ * The `flotilla` command: `run`, `validate`, `demo`, `runs <subcommand>`
+ * and `recover`, `--help` on each, `--version`. Usage errors exit with 2,
+ * any other failure with 1.
  *
  * @packageDocumentation
  */
@@ -13,11 +14,15 @@ import type { Command } from './command.js'
 import { demoCommand } from './demo-command.js'
 import { stackOf, type CliIO } from './execute-run.js'
 import { runCommand } from './run-command.js'
+import { runsCommand } from './runs-command.js'
+import { recoverCommand } from './runs-resume.js'
 import { validateCommand } from './validate-command.js'
 
-const COMMANDS: readonly Command[] = [runCommand, validateCommand, demoCommand]
+/** The top-level commands, in the order of the help. */
+export const COMMANDS: readonly Command[] = [runCommand, validateCommand, demoCommand, runsCommand, recoverCommand]
 
-function version(): string {
+/** The version of the package. */
+export function version(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }
     return typeof pkg.version === 'string' ? pkg.version : 'unknown'
@@ -26,7 +31,8 @@ function version(): string {
   }
 }
 
-function globalHelp(): string {
+/** The help of `flotilla` itself. */
+export function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))
   return `flotilla ${version()}: run teams of AI agents
 
@@ -38,17 +44,52 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}   ${c.summary}`).join('\n')}
 Options:
   -h, --help      Show help (also "flotilla <command> --help")
   -v, --version   Show the version
+  --store SPEC    Where runs are stored, for every command that runs or manages
+                  them (may come before the command): a file (runs.db,
+                  sqlite:PATH), postgres://user@host:port/db, or memory.
+                  Default: $FLOTILLA_STORE, else .flotilla/flotilla.db here
 
 Examples:
   flotilla demo
   flotilla validate examples/scan-and-fix/workflow.yaml
-  flotilla run examples/scan-and-fix/workflow.yaml --input apply=false`
+  flotilla run examples/scan-and-fix/workflow.yaml --input apply=false
+  flotilla runs list
+  flotilla recover`
 }
 
 /** True when the arguments (before a `--`) ask for help. */
 function wantsHelp(argv: readonly string[]): boolean {
   const end = argv.indexOf('--')
   return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h')
+}
+
+/** Moves `--store SPEC` given before the command to after it: `flotilla --store x runs list`. */
+function hoistStore(argv: readonly string[]): string[] {
+  const lead: string[] = []
+  let i = 0
+  while (i < argv.length) {
+    if (argv[i] === '--store' && i + 1 < argv.length) {
+      lead.push(argv[i], argv[i + 1])
+      i += 2
+    } else if (argv[i].startsWith('--store=')) {
+      lead.push(argv[i])
+      i += 1
+    } else break
+  }
+  return [...argv.slice(i), ...lead]
+}
+
+/** The command named by the first words of `argv` (a subcommand when there is one), and the rest. */
+function resolveCommand(words: readonly string[]): { command: Command | undefined; rest: readonly string[] } {
+  const [name, ...rest] = words
+  const command = COMMANDS.find((c) => c.name === name)
+  if (command?.subcommands === undefined) return { command, rest }
+  const sub = rest[0] === undefined ? undefined : command.subcommands.find((c) => c.name === `${command.name} ${rest[0]}`)
+  return sub === undefined ? { command, rest } : { command: sub, rest: rest.slice(1) }
+}
+
+function commandNames(): string {
+  return COMMANDS.map((c) => c.name).join(', ')
 }
 
 /**
@@ -62,8 +103,9 @@ function wantsHelp(argv: readonly string[]): boolean {
  * ```
  */
 export async function main(argv: readonly string[], io: CliIO): Promise<number> {
-  const [name, ...rest] = argv
-  const command = COMMANDS.find((c) => c.name === name)
+  const args = hoistStore(argv)
+  const [name] = args
+  const { command, rest } = resolveCommand(args)
   try {
     if (name === undefined) {
       io.err.write(`${globalHelp()}\n`)
@@ -78,18 +120,28 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
       return 0
     }
     if (name === 'help') {
-      const topic = rest[0] === undefined ? undefined : COMMANDS.find((c) => c.name === rest[0])
-      if (rest[0] !== undefined && topic === undefined) throw usageError(undefined, `Unknown command "${rest[0]}". Commands: ${COMMANDS.map((c) => c.name).join(', ')}.`)
-      io.out.write(`${topic ? topic.help : globalHelp()}\n`)
+      const topic = args.length > 1 ? resolveCommand(args.slice(1)) : undefined
+      if (topic !== undefined && (topic.command === undefined || topic.rest.length > 0)) {
+        throw usageError(undefined, `Unknown command "${args.slice(1).join(' ')}". Commands: ${commandNames()}.`)
+      }
+      io.out.write(`${topic?.command ? topic.command.help : globalHelp()}\n`)
       return 0
     }
     if (command === undefined) {
       const what = name.startsWith('-') ? `Unknown flag "${name}"` : `Unknown command "${name}"`
-      throw usageError(undefined, `${what}. Commands: ${COMMANDS.map((c) => c.name).join(', ')}.`)
+      throw usageError(undefined, `${what}. Commands: ${commandNames()}.`)
     }
     if (wantsHelp(rest)) {
       io.out.write(`${command.help}\n`)
       return 0
+    }
+    if (command.subcommands !== undefined) {
+      const subs = command.subcommands.map((c) => c.name.slice(command.name.length + 1)).join(', ')
+      if (rest[0] === undefined || rest[0].startsWith('-')) {
+        io.err.write(`${command.help}\n`)
+        throw usageError(command.name, `"flotilla ${command.name}" needs a subcommand: ${subs}.`)
+      }
+      throw usageError(command.name, `Unknown subcommand "${rest[0]}" of "flotilla ${command.name}". Subcommands: ${subs}.`)
     }
     return await command.execute(rest, io)
   } catch (e) {

@@ -162,7 +162,7 @@ async function resumeAll(command: string, argv: readonly string[], io: Parameter
       io.out.write(formatSummary(r, p))
       if (verbose && r.error?.stack) io.err.write(`${stackOf(r.error)}\n`)
     }
-    const lines: string[] = ['']
+    const lines: string[] = results.length > 0 ? [''] : []
     if (candidates.length === 0) lines.push(`Nothing to recover: no unfinished run in ${store.label}${store.exists ? '' : ' (it does not exist yet)'}.`)
     else {
       const succeeded = results.filter((r) => r.ok).length

@@ -69,7 +69,7 @@ export function runJson(record: RunRecord, tasks: readonly TaskRecord[]): Record
     durationMs: runDuration(record) ?? null,
     parentRunId: record.parentRunId ?? null,
     error: record.error ?? null,
-    tasks: { total: counts.total, done: counts.done, ...counts.byState },
+    tasks: { total: counts.total, done: counts.done, byState: counts.byState },
   }
 }
 

@@ -1,5 +1,6 @@
 import type { RunResult } from '../workflows/results.js'
 import { cell, formatDuration, formatPercent, type Paint } from './format.js'
+import { storeArg } from './runs-shared.js'
 
 /** Most failed tasks listed one by one in a summary. */
 const MAX_FAILED_LISTED = 20
@@ -62,7 +63,7 @@ export function resultJson(result: RunResult): Record<string, unknown> {
  */
 export function formatStoredNote(result: Pick<RunResult, 'runId' | 'ok'>, store: { label: string; durable: boolean; flag?: string | undefined }, p: Paint): string {
   if (!store.durable) return ''
-  const opt = store.flag === undefined ? '' : ` --store ${store.flag.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')}`
+  const opt = storeArg(store.flag)
   const lines = [`  stored in      ${store.label} · ${p.dim(`flotilla runs show ${result.runId}${opt}`)}`]
   if (!result.ok) lines.push(`  to re-run      what did not succeed, keeping the stored results: ${p.dim(`flotilla runs replay ${result.runId}${opt}`)}`)
   return `${lines.join('\n')}\n`

@@ -45,6 +45,13 @@ export class Scheduler implements ContextSink {
   protected readonly runs = new Map<RunId, RunExecution>()
   private active = 0
   private pumping = false
+  /**
+   * The last run and task context, kept alive on purpose: V8 keeps an
+   * object shape (map) only while some object uses it, and discards the
+   * optimised scheduler code built for it when a full GC collects the last
+   * one — between two runs, say — so every run would start cold again.
+   */
+  private readonly shapes: { run?: RunExecution; context?: TaskContext } = {}
 
   constructor(protected readonly o: EngineOptions) {
     this.wal = new WriteAhead<RunExecution>(o.store, o.deliver, () => this.pump(), (e, runs) => this.onStoreFailure(e, runs))
@@ -154,6 +161,7 @@ export class Scheduler implements ContextSink {
       }, ms)
     }
     const ctx = new TaskContext(this, handle, run.id, task.id as TaskId, attempt, handle.instance.id)
+    this.shapes.context = ctx
     let result: unknown
     try {
       result = def.handler(input as never, ctx)
@@ -308,6 +316,7 @@ export class Scheduler implements ContextSink {
           : { type: 'run.cancelled', at, runId: run.id, durationMs, reason }
     this.wal.stage(run, { op: 'run.state', runId: run.id, state, at, error: json }, event, () => {
       this.runs.delete(run.id)
+      this.shapes.run = run
       run.settle()
     })
   }

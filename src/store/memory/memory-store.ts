@@ -41,6 +41,7 @@ export class MemoryStore implements Store {
   private readonly runs = new Map<RunId, RunEntry>()
   private closed = false
   private epoch = 0
+  private exemplar: RunEntry | undefined
 
   async commit(batch: StoreBatch): Promise<void> {
     this.commitSync(batch)
@@ -100,6 +101,8 @@ export class MemoryStore implements Store {
     let deleted = 0
     for (const [id, { run }] of this.runs) {
       if (isFinalRunState(run.state) && run.finishedAt !== undefined && run.finishedAt < finishedBefore) {
+        // Keep one pruned entry: its objects keep their shapes (and the code optimised for them) alive.
+        this.exemplar = this.runs.get(id)
         this.runs.delete(id)
         deleted++
       }
@@ -153,7 +156,7 @@ export class MemoryStore implements Store {
             tasks.set(rec.taskId, { rec, epoch: 0, attempt: 0, running: false, final: false })
             order[i] = rec
           }
-          ;(created ??= new Map()).set(op.run.id, { run: copy(op.run), tasks, order, events: [] })
+          ;(created ??= new Map()).set(op.run.id, { run: { ...op.run, input: copy(op.run.input), error: copy(op.run.error) }, tasks, order, events: [] })
           ;(runStates ??= new Map()).set(op.run.id, op.run.state)
           break
         }
