@@ -1,23 +1,8 @@
-import type { Priority } from '../core/states.js'
-import type { RetryOptions } from '../resilience/retry.js'
 import { compileWorkflow, type Workflow } from './compile.js'
 import type { InputSpec, RefSpec, TaskSpec, WorkflowSpec } from './spec.js'
 
-/** Options of a task added with {@link WorkflowBuilder.task}; `Ids` are the tasks declared before it. */
-export interface TaskOptions<Ids extends string> {
-  agent?: string
-  version?: string
-  capability?: string
-  input?: unknown
-  dependsOn?: readonly Ids[]
-  priority?: Priority
-  retry?: RetryOptions
-  timeoutMs?: number
-  when?: string
-  fallback?: string
-  continueOnFailure?: boolean
-  description?: string
-}
+/** Options of a task added with {@link WorkflowBuilder.task}: a {@link TaskSpec} whose `dependsOn` only names tasks declared before (`Ids`). */
+export type TaskOptions<Ids extends string> = Omit<TaskSpec, 'id' | 'dependsOn'> & { dependsOn?: readonly Ids[] }
 
 /**
  * A reference to an upstream task's output (optionally a field path inside
