@@ -54,7 +54,7 @@ Examples:
 /** `flotilla run <workflow.yaml>`: runs a workflow with a live display. */
 export const runCommand: Command = {
   name: 'run',
-  summary: 'Run a workflow file, stored durably (live display on a terminal, --json for scripts)',
+  summary: 'Run a workflow file (live display on a terminal, --json for scripts)',
   help: HELP,
   flags: RUN_FLAGS,
   async execute(argv, io) {

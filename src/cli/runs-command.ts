@@ -44,7 +44,7 @@ Examples:
 /** `flotilla runs <subcommand>`: the run-management commands. */
 export const runsCommand: Command = {
   name: 'runs',
-  summary: 'Manage stored runs: list, show, pause, resume, cancel, resume-all, replay, prune',
+  summary: 'Manage stored runs: list, show, pause, resume, cancel, replay, prune',
   help: help(),
   flags: COMMON_FLAGS,
   subcommands: SUBCOMMANDS,

@@ -31,7 +31,7 @@ or is already finished or paused (RUN_STATE_INVALID).`
 /** `flotilla runs pause <id>`. */
 export const runsPauseCommand: Command = {
   name: 'runs pause',
-  summary: 'Mark an unfinished run PAUSED: recovery leaves it alone until "runs resume"',
+  summary: 'Mark an unfinished run PAUSED (recovery leaves it alone)',
   help: PAUSE_HELP,
   flags: STORE_FLAGS,
   async execute(argv, io) {
@@ -58,7 +58,8 @@ the results of the tasks that succeeded stay stored ("flotilla runs replay"
 can start a new run from them).
 
 Options:
-      --reason TEXT       Why (stored with the run; default "cancelled by the user")
+      --reason TEXT       Why; stored with the run (default: "cancelled by
+                          the user")
       --json              Print the outcome as JSON
 ${STORE_HELP}
       --verbose           Show error stacks
@@ -101,8 +102,8 @@ than AGE ago, with their tasks and events, in one transaction. Unfinished
 runs are never deleted.
 
 Options:
-      --older-than AGE    A whole number and a unit: s, m, h, d or w
-                          (90s, 15m, 12h, 30d, 2w); 0s deletes every finished run
+      --older-than AGE    A whole number and a unit: s, m, h, d or w (90s,
+                          15m, 12h, 30d, 2w); 0s deletes every finished run
       --json              Print the outcome as JSON
 ${STORE_HELP}
       --verbose           Show error stacks

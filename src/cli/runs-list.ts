@@ -113,7 +113,7 @@ ${STORE_HELP}
 /** `flotilla runs show <id>`: one run with its tasks and recent events. */
 export const runsShowCommand: Command = {
   name: 'runs show',
-  summary: 'Show a run: its fields, each task (state, attempts, agent, duration, error) and recent events',
+  summary: 'Show a run, each of its tasks and its recent events',
   help: SHOW_HELP,
   flags: SHOW_FLAGS,
   async execute(argv, io) {

@@ -44,7 +44,8 @@ Options:
                           their stored values); repeat for several
       --concurrency N     Most tasks running at once
 ${AGENT_SOURCE_HELP}
-      --json              Print only the new run's result as JSON at the end
+      --json              Print only the new run's result as JSON at the end,
+                          with parentRunId, kept and rerun (task ids)
 ${STORE_HELP}
       --no-live           Plain event lines even on a terminal
       --verbose           Show progress and log events, and error stacks
@@ -66,7 +67,7 @@ Examples:
 /** `flotilla runs replay <id>`: a new run from a stored one, with changes. */
 export const runsReplayCommand: Command = {
   name: 'runs replay',
-  summary: 'Start a new run from a stored one, keeping its results except --from/--set tasks',
+  summary: 'Start a new run from a stored one, with changes (--from, --set)',
   help: HELP,
   flags: REPLAY_FLAGS,
   async execute(argv, io) {

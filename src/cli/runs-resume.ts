@@ -53,7 +53,7 @@ could not be resumed, 2 for a usage error.`
 /** `flotilla runs resume <id>`: runs a paused or orphaned run to the end here. */
 export const runsResumeCommand: Command = {
   name: 'runs resume',
-  summary: 'Run a paused run, or one whose process stopped, to the end in this process',
+  summary: 'Finish a paused or interrupted run in this process',
   help: RESUME_HELP,
   flags: RESUME_FLAGS,
   async execute(argv, io) {
@@ -103,7 +103,8 @@ ${AGENT_SOURCE_NOTE}
 
 Options:
 ${AGENT_SOURCE_HELP}
-      --json              Print only the outcome as JSON: { ok, runs, errors, paused }
+      --json              Print only the outcome as JSON:
+                          { ok, runs, errors, paused }
 ${STORE_HELP}
       --verbose           Show progress and log events, and error stacks
   -h, --help              Show this help
@@ -180,7 +181,7 @@ async function resumeAll(command: string, argv: readonly string[], io: Parameter
 /** `flotilla runs resume-all`: resumes every unfinished run of the store. */
 export const runsResumeAllCommand: Command = {
   name: 'runs resume-all',
-  summary: 'Resume every unfinished run of the store (paused ones stay paused); alias "flotilla recover"',
+  summary: 'Finish every unfinished run but paused ones (= "flotilla recover")',
   help: resumeAllHelp('flotilla runs resume-all', ''),
   flags: RESUME_ALL_FLAGS,
   execute: (argv, io) => resumeAll('runs resume-all', argv, io),
@@ -189,7 +190,7 @@ export const runsResumeAllCommand: Command = {
 /** `flotilla recover`: the same as `flotilla runs resume-all`. */
 export const recoverCommand: Command = {
   name: 'recover',
-  summary: 'Resume every unfinished run of the store after a crash (= "runs resume-all")',
+  summary: 'Finish every unfinished run after a crash (= "runs resume-all")',
   help: resumeAllHelp('flotilla recover', 'The same as "flotilla runs resume-all".\n\n'),
   flags: RESUME_ALL_FLAGS,
   execute: (argv, io) => resumeAll('recover', argv, io),

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -21,13 +21,26 @@ export interface CliResult {
   stderr: string
 }
 
+/** Environment changes for a child process: `undefined` removes a variable. */
+export type EnvChanges = Record<string, string | undefined>
+
+/** The environment of a CLI child process: this one's (vitest sets FLOTILLA_STORE=memory), no colour, with `changes`. */
+export function childEnv(changes: EnvChanges = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === undefined) delete env[k]
+    else env[k] = v
+  }
+  return env
+}
+
 /** Runs `node dist/cli/main.js ...args` as a child process (never a terminal). */
-export function runCli(args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], options: { cwd?: string; timeoutMs?: number; env?: EnvChanges } = {}): Promise<CliResult> {
   return new Promise((resolvePromise) => {
     execFile(
       process.execPath,
       [MAIN, ...args],
-      { cwd: options.cwd ?? ROOT, timeout: options.timeoutMs ?? 20_000, env: { ...process.env, NO_COLOR: '1' }, maxBuffer: 16 * 1024 * 1024 },
+      { cwd: options.cwd ?? ROOT, timeout: options.timeoutMs ?? 20_000, env: childEnv(options.env), maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
         resolvePromise({ code, stdout, stderr })
@@ -68,7 +81,7 @@ export function hasStack(text: string): boolean {
  */
 export function interruptCli(args: readonly string[], when: string, options: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, NO_COLOR: '1' } })
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? ROOT, env: childEnv() })
     let stdout = ''
     let stderr = ''
     let sent = false
@@ -87,4 +100,52 @@ export function interruptCli(args: readonly string[], when: string, options: { c
       resolvePromise({ code: code ?? -1, stdout, stderr })
     })
   })
+}
+
+/** A CLI process started in the background, with what it printed so far. */
+export interface BackgroundCli {
+  child: ChildProcess
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Resolves when stdout contains `text` (rejects if the process exits first or after `timeoutMs`). */
+  waitFor(text: string, timeoutMs?: number): Promise<void>
+  /** Resolves with the exit code, or the signal that ended the process. */
+  exited: Promise<number | NodeJS.Signals>
+}
+
+/** Starts the CLI without waiting for it (never a terminal). */
+export function spawnCli(args: readonly string[], options: { cwd?: string; env?: EnvChanges } = {}): BackgroundCli {
+  const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? ROOT, env: childEnv(options.env) })
+  let stdout = ''
+  let stderr = ''
+  const waiters: { text: string; resolve: () => void }[] = []
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+    for (const w of waiters.splice(0)) {
+      if (stdout.includes(w.text)) w.resolve()
+      else waiters.push(w)
+    }
+  })
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<number | NodeJS.Signals>((resolvePromise) => child.on('close', (code, signal) => resolvePromise(code ?? signal ?? -1)))
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    waitFor(text, timeoutMs = 15_000) {
+      if (stdout.includes(text)) return Promise.resolve()
+      return new Promise((resolvePromise, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for "${text}"; stdout: ${stdout}; stderr: ${stderr}`)), timeoutMs)
+        void exited.then((code) => {
+          clearTimeout(timer)
+          reject(new Error(`the process exited (${code}) before printing "${text}"; stdout: ${stdout}; stderr: ${stderr}`))
+        })
+        waiters.push({ text, resolve: () => {
+          clearTimeout(timer)
+          resolvePromise()
+        } })
+      })
+    },
+  }
 }
