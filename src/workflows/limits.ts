@@ -1,12 +1,13 @@
 import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { ReadyItem } from './ready-queue.js'
+import { Fifo } from './fifo.js'
 import { S, type RunExecution } from './run-execution.js'
 
 interface CapabilitySlot {
   readonly limit: number
   active: number
-  readonly parked: ReadyItem<RunExecution>[]
+  readonly parked: Fifo<ReadyItem<RunExecution>>
 }
 
 /**
@@ -18,10 +19,10 @@ interface CapabilitySlot {
 export class Limits {
   private readonly slots = new Map<string, CapabilitySlot>()
   private readonly slotsOfPool = new WeakMap<AgentPool, CapabilitySlot[]>()
-  private readonly parkedOnPool = new Map<AgentPool, ReadyItem<RunExecution>[]>()
+  private readonly parkedOnPool = new Map<AgentPool, Fifo<ReadyItem<RunExecution>>>()
 
   constructor(limits: Readonly<Record<string, number>>, private readonly requeue: (item: ReadyItem<RunExecution>) => void) {
-    for (const [cap, limit] of Object.entries(limits)) this.slots.set(cap, { limit, active: 0, parked: [] })
+    for (const [cap, limit] of Object.entries(limits)) this.slots.set(cap, { limit, active: 0, parked: new Fifo() })
   }
 
   private slotsOf(pool: AgentPool): CapabilitySlot[] {
@@ -60,7 +61,7 @@ export class Limits {
   /** Parks an item until an instance of the pool frees up. */
   park(pool: AgentPool, item: ReadyItem<RunExecution>): void {
     let list = this.parkedOnPool.get(pool)
-    if (list === undefined) this.parkedOnPool.set(pool, (list = []))
+    if (list === undefined) this.parkedOnPool.set(pool, (list = new Fifo()))
     list.push(item)
   }
 
@@ -82,7 +83,7 @@ export class Limits {
     if (list !== undefined && list.length > 0 && pool.hasAvailable) this.wakeOne(list)
   }
 
-  private wakeOne(list: ReadyItem<RunExecution>[]): void {
+  private wakeOne(list: Fifo<ReadyItem<RunExecution>>): void {
     while (list.length > 0) {
       const item = list.shift()!
       if (!item.run.finished && item.run.taskState[item.index] === S.READY) {

@@ -8,6 +8,7 @@ import type { AgentPool } from '../registry/agent-pool.js'
 import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from './compile.js'
 import type { ValueSource } from './refs.js'
+import { Fifo } from './fifo.js'
 import type { ReadyItem } from './ready-queue.js'
 
 /** Task states as small integers (indices into TASK_STATES). */
@@ -50,7 +51,7 @@ export class RunExecution implements ValueSource {
   readonly counts = new Int32Array(TASK_STATES.length)
   /** Items popped while paused, or over the run's concurrency limit. */
   pausedItems: ReadyItem<RunExecution>[] = []
-  limitParked: ReadyItem<RunExecution>[] = []
+  readonly limitParked = new Fifo<ReadyItem<RunExecution>>()
   active = 0
   done = 0
   peakActive = 0

@@ -45,6 +45,8 @@ export class Scheduler implements ContextSink {
   protected readonly runs = new Map<RunId, RunExecution>()
   private active = 0
   private pumping = false
+  /** Clock reading of the latest attempt release. */
+  private lastNow = 0
   /**
    * The last run and task context, kept alive on purpose: V8 keeps an
    * object shape (map) only while some object uses it, and discards the
@@ -182,7 +184,7 @@ export class Scheduler implements ContextSink {
     if (handle === undefined) return
     run.attemptsInFlight[i] = undefined
     if (handle.timer !== undefined) this.o.clock.clearTimeout(handle.timer)
-    const ms = this.o.clock.now() - run.startedAt[i]
+    const ms = (this.lastNow = this.o.clock.now()) - run.startedAt[i]
     run.durationMs[i] = ms
     run.busyMs += ms
     this.active--
@@ -272,7 +274,8 @@ export class Scheduler implements ContextSink {
   }
 
   private maybeProgress(run: RunExecution, force = false): void {
-    const now = this.o.clock.now()
+    // The time of the latest release is recent enough to throttle progress reports.
+    const now = force ? this.o.clock.now() : this.lastNow
     if (!force && now - run.lastProgressAt < this.o.progressIntervalMs) return
     run.lastProgressAt = now
     const progress = run.progress(this.o.clock)
@@ -302,7 +305,7 @@ export class Scheduler implements ContextSink {
     }
     run.retryTimers.clear()
     run.pausedItems = []
-    run.limitParked = []
+    run.limitParked.drain()
     run.endMono = this.o.clock.now()
     run.ended = true
     run.done = run.total
