@@ -75,4 +75,3 @@ export function resolveOrchestratorOptions(options: OrchestratorOptions): Resolv
   }
 }
 
-export type { Clock }
