@@ -1,8 +1,6 @@
-import { FlotillaError, type SerializedError } from '../../core/errors.js'
+import { FlotillaError } from '../../core/errors.js'
 import type { FlotillaEvent } from '../../core/events.js'
-import { asRunId, asTaskId } from '../../core/ids.js'
-import type { Priority, RunState, TaskState } from '../../core/states.js'
-import type { RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
+import type { StoreBatch, StoredEvent, StoreOp } from '../records.js'
 
 /**
  * The parameters of one `flotilla_commit` call: the structure of the writes
@@ -83,82 +81,15 @@ function notJson(what: string, err: unknown): FlotillaError {
   })
 }
 
-/** A JSON text column: SQL NULL is `undefined`. */
-function json(value: string | null): unknown {
-  return value === null ? undefined : JSON.parse(value)
-}
-
-const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value)
-
-/** A row of `runs` joined with its definition's body. */
-export interface RunRow {
-  id: string
-  workflow: string
-  workflow_hash: string
-  definition: string | null
-  input: string | null
-  state: string
-  created_at: number
-  started_at: number | null
-  finished_at: number | null
-  error: string | null
-  parent_run_id: string | null
-}
+export type { RunRow, TaskRow } from '../rows.js'
 
 /** The columns of {@link RunRow}, for SELECT lists (`r` is `runs`, `d` is `definitions`). */
 export const RUN_COLUMNS = 'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id'
 
-/** A row of `tasks`. */
-export interface TaskRow {
-  run_id: string
-  task_id: string
-  state: string
-  attempt: number
-  agent: string | null
-  priority: string
-  idempotency_key: string
-  started_at: number | null
-  finished_at: number | null
-  output: string | null
-  error: string | null
-}
-
 /** The columns of {@link TaskRow}, for SELECT lists (`t` is `tasks`). */
 export const TASK_COLUMNS = 't.run_id, t.task_id, t.state, t.attempt, t.agent, t.priority, t.idempotency_key, t.started_at, t.finished_at, t.output, t.error'
 
-/** A stored run from its row. */
-export function decodeRun(row: RunRow): RunRecord {
-  return {
-    id: asRunId(row.id),
-    workflow: row.workflow,
-    workflowHash: row.workflow_hash,
-    definition: json(row.definition),
-    input: json(row.input),
-    state: row.state as RunState,
-    createdAt: row.created_at,
-    startedAt: opt(row.started_at),
-    finishedAt: opt(row.finished_at),
-    error: json(row.error) as SerializedError | undefined,
-    parentRunId: row.parent_run_id === null ? undefined : asRunId(row.parent_run_id),
-  }
-}
-
-/** A stored task from its row. */
-export function decodeTask(row: TaskRow): TaskRecord {
-  return {
-    runId: asRunId(row.run_id),
-    taskId: asTaskId(row.task_id),
-    state: row.state as TaskState,
-    attempt: row.attempt,
-    agent: opt(row.agent),
-    priority: row.priority as Priority,
-    idempotencyKey: row.idempotency_key,
-    startedAt: opt(row.started_at),
-    finishedAt: opt(row.finished_at),
-    output: json(row.output),
-    error: json(row.error) as SerializedError | undefined,
-  }
-}
+export { runFromRow as decodeRun, taskFromRow as decodeTask } from '../rows.js'
 
 /** A stored event from its sequence number and JSON text. */
 export function decodeEvent(seq: number, body: string): StoredEvent {

@@ -1,41 +1,10 @@
 import { createHash } from 'node:crypto'
-import { FlotillaError, type SerializedError } from '../../core/errors.js'
-import { asRunId, asTaskId } from '../../core/ids.js'
-import type { Priority, RunState, TaskState } from '../../core/states.js'
-import type { RunRecord, TaskRecord } from '../records.js'
+import { FlotillaError } from '../../core/errors.js'
 
 /** A value bound to an SQLite statement parameter. */
 export type SqlValue = string | number | null
 
-/** A row of `runs` joined with its definition body. */
-export interface RunRow {
-  id: string
-  workflow: string
-  workflow_hash: string
-  definition: string | null
-  input: string | null
-  state: RunState
-  created_at: number
-  started_at: number | null
-  finished_at: number | null
-  error: string | null
-  parent_run_id: string | null
-}
-
-/** A row of `tasks`. */
-export interface TaskRow {
-  run_id: string
-  task_id: string
-  state: TaskState
-  attempt: number
-  agent: string | null
-  priority: Priority
-  idempotency_key: string
-  started_at: number | null
-  finished_at: number | null
-  output: string | null
-  error: string | null
-}
+export type { RunRow, TaskRow } from '../rows.js'
 
 /**
  * The JSON text of a value, or `null` for `undefined` (read back as
@@ -57,9 +26,7 @@ export function toJson(value: unknown, what: string, of?: string): string | null
 }
 
 /** The value of a JSON column; `NULL` is `undefined`. */
-export function fromJson(text: string | null): unknown {
-  return text === null ? undefined : JSON.parse(text)
-}
+export { fromJsonText as fromJson } from '../rows.js'
 
 /** The key and text of a workflow definition in the `definitions` table. */
 export interface EncodedDefinition {
@@ -86,38 +53,4 @@ export function encodeDefinition(definition: unknown): EncodedDefinition {
   const result = { hash: createHash('sha256').update(body ?? '').digest('hex'), body }
   if (frozen) encoded.set(definition, result)
   return result
-}
-
-/** A run record from its row. */
-export function toRunRecord(row: RunRow): RunRecord {
-  return {
-    id: asRunId(row.id),
-    workflow: row.workflow,
-    workflowHash: row.workflow_hash,
-    definition: fromJson(row.definition),
-    input: fromJson(row.input),
-    state: row.state,
-    createdAt: row.created_at,
-    startedAt: row.started_at ?? undefined,
-    finishedAt: row.finished_at ?? undefined,
-    error: fromJson(row.error) as SerializedError | undefined,
-    parentRunId: row.parent_run_id === null ? undefined : asRunId(row.parent_run_id),
-  }
-}
-
-/** A task record from its row. */
-export function toTaskRecord(row: TaskRow): TaskRecord {
-  return {
-    runId: asRunId(row.run_id),
-    taskId: asTaskId(row.task_id),
-    state: row.state,
-    attempt: row.attempt,
-    agent: row.agent ?? undefined,
-    priority: row.priority,
-    idempotencyKey: row.idempotency_key,
-    startedAt: row.started_at ?? undefined,
-    finishedAt: row.finished_at ?? undefined,
-    output: fromJson(row.output),
-    error: fromJson(row.error) as SerializedError | undefined,
-  }
 }
