@@ -57,6 +57,9 @@ export { workflowSpecSchema, taskSpecSchema, workflowJsonSchema } from './workfl
 export type { WorkflowSpec, TaskSpec, InputSpec, RefSpec } from './workflows/spec.js'
 export { parseWorkflow, loadWorkflowFile } from './workflows/load.js'
 export { RunResult } from './workflows/results.js'
+export { tallyVotes } from './workflows/patterns/tally.js'
+export type { ConsensusResult, ConsensusStrategy, TallyOptions, TieRule, Vote } from './workflows/patterns/tally.js'
+export type { PatternSpec, PipelineSpec, PipelineStage, MapReduceSpec, ConsensusSpec } from './workflows/patterns/pattern-spec.js'
 export type { TaskResult, RunSummary, AgentContribution } from './workflows/results.js'
 
 export { Orchestrator } from './orchestrator/orchestrator.js'

@@ -48,6 +48,7 @@ const INDEX_EXPORTS = [
   'serializeError',
   'shouldRetry',
   'systemClock',
+  'tallyVotes',
   'taskSpecSchema',
   'toFlotillaError',
   'workflow',

@@ -12,6 +12,7 @@ import { compileWorkflow, type Workflow } from '../workflows/compile.js'
 import { Engine } from '../workflows/engine.js'
 import { RunResult } from '../workflows/results.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
+import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
 import { EventHub, type Listener } from './event-hub.js'
 import { planReplay, type ReplayOptions } from './replay.js'
 import { controlStoredRun } from './stored-control.js'
@@ -70,6 +71,8 @@ export class Orchestrator {
   private readonly templates = new Map<string, Workflow>()
   private closed = false
   private pruneTimer: NodeJS.Timeout | undefined
+  /** The built-in agents patterns compile to, registered at construction (awaited by register, run, recover, replay). */
+  private readonly builtins: Promise<void>
 
   constructor(options: OrchestratorOptions = {}) {
     this.options = resolveOrchestratorOptions(options)
@@ -86,6 +89,7 @@ export class Orchestrator {
       random: options.random ?? Math.random,
       deliver: (events) => this.hub.deliver(events),
     })
+    this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
     const retention = this.options.retention
     if (retention !== undefined) {
       const prune = (): void => {
@@ -98,13 +102,14 @@ export class Orchestrator {
   }
 
   /** Registers an agent and starts its instances (runs `initialize`). */
-  register(definition: AnyAgentDefinition, options: { instances?: number } = {}): Promise<AgentInstance[]> {
+  async register(definition: AnyAgentDefinition, options: { instances?: number } = {}): Promise<AgentInstance[]> {
+    await this.builtins
     return this.registry.register(definition, options)
   }
 
   /** Registers several agents. */
   async registerAll(definitions: readonly AnyAgentDefinition[], options: { instances?: number } = {}): Promise<void> {
-    for (const d of definitions) await this.registry.register(d, options)
+    for (const d of definitions) await this.register(d, options)
   }
 
   /** Registers a predefined workflow (template) under a name, to run with {@link Orchestrator.runTemplate}. */
@@ -147,6 +152,7 @@ export class Orchestrator {
    */
   async recover(options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'> = {}): Promise<RunHandle[]> {
     this.assertOpen()
+    await this.builtins
     const records = options.runIds
       ? await Promise.all(options.runIds.map((id) => this.getRun(id)))
       : await this.store.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })
@@ -171,6 +177,7 @@ export class Orchestrator {
    */
   async replay(runId: string, replay: ReplayOptions = {}, options: RunOptions = {}): Promise<RunHandle> {
     this.assertOpen()
+    await this.builtins
     const record = await this.getRun(runId)
     const plan = planReplay(record, await this.store.getTasks(record.id), replay)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
@@ -207,6 +214,7 @@ export class Orchestrator {
 
   /** Runs a workflow to completion. */
   async run(workflow: Workflow | WorkflowSpec, input?: unknown, options?: RunOptions): Promise<RunResult> {
+    await this.builtins
     return this.start(workflow, input, options).result
   }
 

@@ -36,7 +36,6 @@ export function planReplay(record: RunRecord, tasks: readonly TaskRecord[], opti
   const known = new Set(spec.tasks.map((t) => t.id))
   const unknown = (id: string, where: string): FlotillaError =>
     new FlotillaError('VALIDATION_FAILED', `Replay of run ${record.id}: ${where} names task "${id}", which workflow "${spec.name}" does not have. Tasks: ${[...known].join(', ')}.`, { details: { runId: record.id, taskId: id } })
-  for (const id of options.from ?? []) if (!known.has(id)) throw unknown(id, '--from')
   for (const id of Object.keys(options.set ?? {})) if (!known.has(id)) throw unknown(id, '--set')
 
   const changed = { ...spec, tasks: spec.tasks.map((t) => (options.set?.[t.id] ? { ...t, ...options.set[t.id], id: t.id } : t)) }
@@ -47,6 +46,7 @@ export function planReplay(record: RunRecord, tasks: readonly TaskRecord[], opti
     const err = toFlotillaError(e, 'WORKFLOW_INVALID')
     throw new FlotillaError(err.code, `Replay of run ${record.id}: the changed workflow is invalid: ${err.message}`, { cause: e, details: err.details })
   }
+  for (const id of options.from ?? []) if (!workflow.indexOf.has(id)) throw unknown(id, '--from')
   const inputChanged = options.input !== undefined && JSON.stringify(options.input) !== JSON.stringify(record.input)
   const seeds = new Set<number>()
   for (const id of options.from ?? []) seeds.add(workflow.indexOf.get(id)!)

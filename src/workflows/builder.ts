@@ -1,4 +1,5 @@
 import { compileWorkflow, type Workflow } from './compile.js'
+import type { ConsensusSpec, MapReduceSpec, PatternSpec, PipelineSpec } from './patterns/pattern-spec.js'
 import type { InputSpec, RefSpec, TaskSpec, WorkflowSpec } from './spec.js'
 
 /** Options of a task added with {@link WorkflowBuilder.task}: a {@link TaskSpec} whose `dependsOn` only names tasks declared before (`Ids`). */
@@ -42,7 +43,7 @@ export function inputRef(path?: string): RefSpec {
  * ```
  */
 export class WorkflowBuilder<Ids extends string = never> {
-  private readonly tasks: TaskSpec[] = []
+  private readonly tasks: (TaskSpec | PatternSpec)[] = []
   private options: Omit<WorkflowSpec, 'name' | 'tasks'> = {}
 
   constructor(private readonly name: string) {}
@@ -54,6 +55,28 @@ export class WorkflowBuilder<Ids extends string = never> {
     if (dependsOn !== undefined) spec.dependsOn = [...dependsOn]
     for (const key of Object.keys(spec) as (keyof TaskSpec)[]) if (spec[key] === undefined) delete spec[key]
     this.tasks.push(spec)
+    return this as unknown as WorkflowBuilder<Ids | Id>
+  }
+
+  /** Adds a pipeline: each stage's output feeds the next; the result is task `id`'s output. */
+  pipeline<Id extends string>(id: Id, options: Omit<PipelineSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id> {
+    return this.add({ ...options, id, pattern: 'pipeline' })
+  }
+
+  /** Adds a map over a list and a reduce of the results; the reduce is task `id`. */
+  mapReduce<Id extends string>(id: Id, options: Omit<MapReduceSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id> {
+    return this.add({ ...options, id, pattern: 'map-reduce' })
+  }
+
+  /** Adds a consensus vote among agents; task `id` outputs the decision, tally, agreement and votes. */
+  consensus<Id extends string>(id: Id, options: Omit<ConsensusSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id> {
+    return this.add({ ...options, id, pattern: 'consensus' })
+  }
+
+  private add<Id extends string>(entry: Omit<PatternSpec, 'dependsOn'> & { dependsOn?: readonly string[] }): WorkflowBuilder<Ids | Id> {
+    const { dependsOn, ...rest } = entry
+    const copy = (dependsOn ? { ...rest, dependsOn: [...dependsOn] } : rest) as PatternSpec
+    this.tasks.push(copy)
     return this as unknown as WorkflowBuilder<Ids | Id>
   }
 

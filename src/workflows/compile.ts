@@ -4,6 +4,7 @@ import type { Priority } from '../core/states.js'
 import { resolveRetryPolicy, type RetryPolicy } from '../resilience/retry.js'
 import { parseCondition, type Condition } from './condition.js'
 import { collectRefs, compileTemplate, type Resolver } from './refs.js'
+import { expandPatterns } from './patterns/expand.js'
 import { workflowSpecSchema, type TaskSpec, type WorkflowSpec } from './spec.js'
 
 const PRIORITY_RANK: Record<Priority, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3 }
@@ -100,10 +101,11 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
     })
   }
   const spec = deepFreeze(structuredClone(input))
+  const entries = expandPatterns(spec.tasks)
   const name = spec.name
-  const n = spec.tasks.length
+  const n = entries.length
   const indexOf = new Map<string, number>()
-  spec.tasks.forEach((t, i) => {
+  entries.forEach((t, i) => {
     if (indexOf.has(t.id)) {
       throw new FlotillaError('WORKFLOW_DUPLICATE_TASK', `Workflow "${name}": task id "${t.id}" is used by tasks #${indexOf.get(t.id)! + 1} and #${i + 1}; give each task its own id.`, {
         details: { workflow: name, taskId: t.id },
@@ -124,7 +126,7 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
   // Dependencies: explicit ones plus every task referenced by the input or condition.
   const depSets: number[][] = []
   const conditions: { refs: unknown; compile: (f: (id: string) => number) => Condition }[] = []
-  spec.tasks.forEach((t, i) => {
+  entries.forEach((t, i) => {
     const where = `task "${t.id}"`
     const set = new Set<number>()
     for (const d of t.dependsOn ?? []) set.add(lookup(d, `${where} dependsOn`))
@@ -149,7 +151,7 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
   const deg = inDegree.slice()
   for (let i = 0; i < n; i++) if (deg[i] === 0) order.push(i)
   for (let h = 0; h < order.length; h++) for (const j of dependents[order[h]]) if (--deg[j] === 0) order.push(j)
-  if (order.length < n) throw cycleError(name, findCycle(depSets, deg).map((i) => spec.tasks[i].id))
+  if (order.length < n) throw cycleError(name, findCycle(depSets, deg).map((i) => entries[i].id))
 
   const cpl = new Int32Array(n)
   for (let h = n - 1; h >= 0; h--) {
@@ -161,7 +163,7 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
 
   const defaults = spec.defaults ?? {}
   const idx = (id: string): number => indexOf.get(id)!
-  const tasks: CompiledTask[] = spec.tasks.map((t, i) => {
+  const tasks: CompiledTask[] = entries.map((t, i) => {
     const priority = t.priority ?? defaults.priority ?? 'MEDIUM'
     return Object.freeze({
       index: i,

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { PRIORITIES, type Priority } from '../core/states.js'
 import { retryOptionsSchema, type RetryOptions } from '../resilience/retry.js'
+import { patternSpecSchema, type PatternSpec } from './patterns/pattern-spec.js'
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]{0,127}$/
 
@@ -62,7 +63,8 @@ export interface WorkflowSpec {
   concurrency?: number
   /** Defaults applied to every task. */
   defaults?: { retry?: RetryOptions; timeoutMs?: number; priority?: Priority }
-  tasks: TaskSpec[]
+  /** Tasks, and patterns (`pattern: pipeline | map-reduce | consensus`) that compile to tasks. */
+  tasks: (TaskSpec | PatternSpec)[]
 }
 
 const inputSpecSchema = z
@@ -96,6 +98,16 @@ export const taskSpecSchema = z
     message: 'a task names exactly one of "agent" or "capability"',
   })
 
+/**
+ * A `tasks` entry: a pattern when it has a `pattern` field, else a task.
+ * Each kind is checked by its own schema so messages name the real problem.
+ */
+const taskEntrySchema = z.unknown().superRefine((value, ctx) => {
+  const isPattern = value !== null && typeof value === 'object' && 'pattern' in value
+  const parsed = (isPattern ? patternSpecSchema : taskSpecSchema).safeParse(value)
+  if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
+})
+
 /** The zod schema of a workflow file. Also published as `schema/workflow.schema.json`. */
 export const workflowSpecSchema = z
   .object({
@@ -114,7 +126,7 @@ export const workflowSpecSchema = z
       })
       .strict()
       .optional(),
-    tasks: z.array(taskSpecSchema).min(1, 'a workflow needs at least one task'),
+    tasks: z.array(taskEntrySchema).min(1, 'a workflow needs at least one task'),
   })
   .strict()
 
@@ -128,10 +140,14 @@ export const workflowSpecSchema = z
  */
 export function workflowJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(workflowSpecSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
-  const task = ((schema.properties as Record<string, { items: Record<string, unknown> }>).tasks).items
+  const task = z.toJSONSchema(taskSpecSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
+  const pattern = z.toJSONSchema(patternSpecSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>
+  delete task.$schema
+  delete pattern.$schema
   task.oneOf = [
     { required: ['agent'], not: { required: ['capability'] } },
     { required: ['capability'], not: { required: ['agent'] } },
   ]
+  ;(schema.properties as Record<string, { items: unknown }>).tasks.items = { anyOf: [task, pattern] }
   return { ...schema, title: 'Flotilla workflow', $id: 'https://flotilla.dev/schema/workflow.schema.json' }
 }

@@ -1,3 +1,4 @@
+import type { TaskSpec } from '../../src/workflows/spec.js'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineAgent } from '../../src/agents/define-agent.js'
@@ -71,7 +72,7 @@ describe('data flow', () => {
     await o.run(wf)
     await o.run(wf)
     expect(seen).toEqual(['{"list":[]}', '{"list":[]}'])
-    expect(wf.spec.tasks[0].input).toEqual({ list: [] })
+    expect((wf.spec.tasks[0] as TaskSpec).input).toEqual({ list: [] })
     expect(wf.hash).toBe(hash)
     const runs = await o.listRuns({ workflow: 'mutation' })
     for (const run of runs) expect((run.definition as { tasks: { input: unknown }[] }).tasks[0].input).toEqual({ list: [] })

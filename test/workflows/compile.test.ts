@@ -291,13 +291,14 @@ describe('compileWorkflow: isolation', () => {
     const spec: WorkflowSpec = { name: 'iso', tasks: [{ id: 'a', agent: 'x', input: { n: 1 } }, { id: 'b', agent: 'y', dependsOn: ['a'] }] }
     const w = compileWorkflow(spec)
     const hash = w.hash
-    spec.tasks[0].agent = 'changed'
-    ;(spec.tasks[0].input as { n: number }).n = 2
-    spec.tasks[1].dependsOn!.push('zzz')
+    const [a, b] = spec.tasks as TaskSpec[]
+    a.agent = 'changed'
+    ;(a.input as { n: number }).n = 2
+    b.dependsOn!.push('zzz')
     spec.tasks.push({ id: 'c', agent: 'x' })
     expect(w.spec.tasks).toHaveLength(2)
     expect(w.spec.tasks[0]).toEqual({ id: 'a', agent: 'x', input: { n: 1 } })
-    expect(w.spec.tasks[1].dependsOn).toEqual(['a'])
+    expect((w.spec.tasks[1] as TaskSpec).dependsOn).toEqual(['a'])
     expect(compileWorkflow(w.spec as WorkflowSpec).hash).toBe(hash)
   })
 })
@@ -330,10 +331,10 @@ describe('compileWorkflow: hash', () => {
   it('changes when a task changes', () => {
     const h = compileWorkflow(base()).hash
     const changes: ((s: WorkflowSpec) => void)[] = [
-      (s) => (s.tasks[0].agent = 'z'),
-      (s) => ((s.tasks[0].input as { k: number }).k = 2),
-      (s) => ((s.tasks[0].input as { nested: { r: number[] } }).nested.r.push(3)),
-      (s) => (s.tasks[1].retry = { maxAttempts: 4, initialDelayMs: 5 }),
+      (s) => ((s.tasks[0] as TaskSpec).agent = 'z'),
+      (s) => (((s.tasks[0] as TaskSpec).input as { k: number }).k = 2),
+      (s) => (((s.tasks[0] as TaskSpec).input as { nested: { r: number[] } }).nested.r.push(3)),
+      (s) => ((s.tasks[1] as TaskSpec).retry = { maxAttempts: 4, initialDelayMs: 5 }),
       (s) => (s.tasks[1].priority = 'LOW'),
       (s) => s.tasks.push({ id: 'c', agent: 'x' }),
       (s) => (s.name = 'h2'),

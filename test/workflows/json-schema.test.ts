@@ -19,7 +19,13 @@ const FILE = new URL('../../schema/workflow.schema.json', import.meta.url)
 
 describe('workflowJsonSchema', () => {
   const schema = workflowJsonSchema() as JsonSchema
-  const task = schema.properties!.tasks.items!
+  // A tasks entry is a task or a pattern (pipeline, map-reduce, consensus).
+  const [task, pattern] = schema.properties!.tasks.items!.anyOf!
+
+  it('offers the three patterns beside plain tasks', () => {
+    const kinds = (pattern.oneOf ?? pattern.anyOf ?? []).map((p) => (p.properties!.pattern as { const?: string }).const)
+    expect(kinds.sort()).toEqual(['consensus', 'map-reduce', 'pipeline'])
+  })
 
   it('is a draft 2020-12 object schema with a title and id', () => {
     expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema')
