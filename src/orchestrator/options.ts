@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
 import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js'
 import type { LoadBalancingStrategy } from '../registry/load-balancer.js'
+import type { HealthMonitorOptions } from '../registry/health/health-monitor.js'
 import type { Store } from '../store/store.js'
 
 /** Options of the {@link Orchestrator}. */
@@ -32,6 +33,8 @@ export interface OrchestratorOptions {
    * hourly), and once at start. @default no automatic pruning
    */
   retention?: { maxAgeMs: number; intervalMs?: number }
+  /** Options of the health monitor; `autoStart` starts periodic checks and self-healing at once. @default not started */
+  health?: HealthMonitorOptions & { autoStart?: boolean }
 }
 
 /** Options after defaults. */
@@ -54,6 +57,7 @@ const schema = z
     loadBalancing: z.enum(['round-robin', 'least-loaded', 'performance']).optional(),
     circuitBreaker: z.object({ failureThreshold: z.number().int().min(1).optional(), cooldownMs: z.number().min(0).optional() }).strict().optional(),
     progressIntervalMs: z.number().min(0).optional(),
+    health: z.record(z.string(), z.unknown()).optional(),
     retention: z.object({ maxAgeMs: z.number().min(0), intervalMs: z.number().min(1000).optional() }).strict().optional(),
   })
   .strict()

@@ -13,6 +13,10 @@ import { Engine } from '../workflows/engine.js'
 import { RunResult } from '../workflows/results.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
 import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
+import { HealthMonitor } from '../registry/health/health-monitor.js'
+import { ExecutionHistory } from '../registry/health/history.js'
+import { AnomalyDetector } from '../registry/health/anomaly.js'
+import { agentGraph, type AgentGraph } from '../registry/health/agent-graph.js'
 import { EventHub, type Listener } from './event-hub.js'
 import { planReplay, type ReplayOptions } from './replay.js'
 import { controlStoredRun } from './stored-control.js'
@@ -65,6 +69,12 @@ export class Orchestrator {
   /** Where runs are stored. */
   readonly store: Store
   readonly clock: Clock
+  /** Health states and self-healing of agent instances; `start()` it, or pass `health: { autoStart: true }`. */
+  readonly health: HealthMonitor
+  /** Recent executions per agent (`name@version`), bounded. */
+  readonly history = new ExecutionHistory()
+  /** Flags agents whose latency or error rate departs from their own baseline (`anomalies.onAnomaly(listener)`). */
+  readonly anomalies = new AnomalyDetector()
   private readonly options: ResolvedOptions
   private readonly engine: Engine
   private readonly hub = new EventHub()
@@ -88,7 +98,15 @@ export class Orchestrator {
       progressIntervalMs: this.options.progressIntervalMs,
       random: options.random ?? Math.random,
       deliver: (events) => this.hub.deliver(events),
+      observe: (e) => {
+        const agent = `${e.instance.definition.name}@${e.instance.definition.version}`
+        this.history.record(agent, { runId: e.runId, taskId: e.taskId, attempt: e.attempt, startedAt: this.clock.wallNow() - e.durationMs, durationMs: e.durationMs, ok: e.ok, ...(e.errorCode ? { errorCode: e.errorCode } : {}) })
+        this.anomalies.observe(agent, e.durationMs, e.ok)
+      },
     })
+    const { autoStart = false, ...healthOptions } = options.health ?? {}
+    this.health = new HealthMonitor(this.registry, { clock: this.clock, ...healthOptions })
+    if (autoStart) this.health.start()
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
     const retention = this.options.retention
     if (retention !== undefined) {
@@ -296,6 +314,16 @@ export class Orchestrator {
     return this.hub.on(type, listener as Listener<FlotillaEvent>)
   }
 
+  /** Runs one health-check round of every agent instance now (see {@link Orchestrator.health}). */
+  healthCheckAll(): ReturnType<HealthMonitor['checkAll']> {
+    return this.health.checkAll()
+  }
+
+  /** Which agents' outputs feed which, over the given workflows (and the registered templates). */
+  agentGraph(workflows: readonly Workflow[] = []): AgentGraph {
+    return agentGraph([...workflows, ...this.templates.values()])
+  }
+
   /** Per-agent metrics: calls, errors, success rate, mean and p95 latency, circuit state. */
   metrics(): ReturnType<Registry['metrics']> {
     return this.registry.metrics()
@@ -311,6 +339,7 @@ export class Orchestrator {
     if (this.closed) return
     this.closed = true
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer)
+    this.health.stop()
     if (options.cancelRuns) {
       const live = this.engine.liveRuns()
       for (const run of live) if (!run.finished) this.engine.cancel(run, 'the orchestrator is closing')

@@ -76,6 +76,12 @@ export class AgentInstance {
   readonly metrics = new AgentMetrics()
   /** The pools this instance is a member of (kept by {@link AgentPool}). */
   readonly pools = new Set<AgentPool>()
+  /**
+   * False while a health monitor routes work around this instance (its
+   * health is FAILED or RECOVERING); {@link AgentInstance.available} is then
+   * false. Lifecycle `state` is a separate axis. @default true
+   */
+  routable = true
   private readonly clock: Clock
 
   constructor(definition: AnyAgentDefinition, options: AgentInstanceOptions = {}) {
@@ -89,9 +95,9 @@ export class AgentInstance {
     return this.active < this.definition.maxConcurrency
   }
 
-  /** True when the instance can take an execution now: READY, below capacity, circuit letting calls through. */
+  /** True when the instance can take an execution now: READY, routable, below capacity, circuit letting calls through. */
   get available(): boolean {
-    return this.state === 'READY' && this.active < this.definition.maxConcurrency && this.breaker.canPass()
+    return this.state === 'READY' && this.routable && this.active < this.definition.maxConcurrency && this.breaker.canPass()
   }
 
   /**
@@ -109,6 +115,21 @@ export class AgentInstance {
       })
     }
     if (this.state === 'READY') return
+    await this.runInitialize()
+  }
+
+  /**
+   * Stops and starts the instance again (the health monitor's self-healing):
+   * state STARTING, the `initialize` hook runs again, then READY, or FAILED
+   * with `AGENT_INIT_FAILED` as in {@link AgentInstance.start}. Executions in
+   * flight finish. A STOPPED instance refuses with `AGENT_INIT_FAILED`.
+   */
+  async restart(): Promise<void> {
+    if (this.state === 'STOPPED') return this.start()
+    await this.runInitialize()
+  }
+
+  private async runInitialize(): Promise<void> {
     this.state = 'STARTING'
     try {
       await this.definition.initialize?.()

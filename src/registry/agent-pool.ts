@@ -195,7 +195,8 @@ export class AgentPool {
     let ready = false
     for (let i = 0; i < list.length; i++) {
       const inst = list[i]
-      if (inst.state !== 'READY') continue
+      // An instance routed around by the health monitor (FAILED, RECOVERING) cannot take work.
+      if (inst.state !== 'READY' || !inst.routable) continue
       if (inst.breaker.state !== 'OPEN') return 'busy'
       ready = true
     }

@@ -68,6 +68,7 @@ export class Registry {
   private readonly byTag = new Map<string, Set<Entry>>()
   private readonly byId = new Map<string, AgentInstance>()
   private readonly pools = new Map<string, AgentPool>()
+  private gen = 0
 
   constructor(options: RegistryOptions = {}) {
     const parsed = optionsSchema.safeParse(options)
@@ -265,8 +266,14 @@ export class Registry {
     this.refreshLatest(name)
   }
 
+  /** Grows whenever a definition is registered or removed: a cache of resolved pools is stale when it changed. */
+  get generation(): number {
+    return this.gen
+  }
+
   /** Refills the cached `agent:NAME` pool with the instances of the latest version. */
   private refreshLatest(name: string): void {
+    this.gen++
     const pool = this.pools.get(poolKey({ agent: name }))
     if (!pool) return
     const latest = this.latest(name)

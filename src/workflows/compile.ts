@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { FlotillaError } from '../core/errors.js'
+import { FlotillaError, toFlotillaError } from '../core/errors.js'
+import { checkRange } from '../registry/semver-range.js'
 import type { Priority } from '../core/states.js'
 import { resolveRetryPolicy, type RetryPolicy } from '../resilience/retry.js'
 import { parseCondition, type Condition } from './condition.js'
@@ -128,6 +129,13 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
   const conditions: { refs: unknown; compile: (f: (id: string) => number) => Condition }[] = []
   entries.forEach((t, i) => {
     const where = `task "${t.id}"`
+    if (t.version !== undefined) {
+      try {
+        checkRange(t.version)
+      } catch (e) {
+        throw new FlotillaError('WORKFLOW_INVALID', `Workflow "${name}", ${where}: ${toFlotillaError(e).message}`, { details: { workflow: name, taskId: t.id, version: t.version } })
+      }
+    }
     const set = new Set<number>()
     for (const d of t.dependsOn ?? []) set.add(lookup(d, `${where} dependsOn`))
     for (const r of collectRefs(t.input, `${where} input`)) if (r.source === 'task') set.add(lookup(r.taskId!, `${where} input`))

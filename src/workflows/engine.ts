@@ -35,7 +35,7 @@ export interface RecoverRequest {
  * resuming and cancelling runs.
  */
 export class Engine extends Scheduler {
-  private readonly poolCache = new WeakMap<Workflow, AgentPool[]>()
+  private readonly poolCache = new WeakMap<Workflow, { generation: number; pools: AgentPool[] }>()
 
   /**
    * Lets go of every run without storing anything more: handlers are
@@ -61,12 +61,14 @@ export class Engine extends Scheduler {
 
   /** Resolves the agent pool of every task; throws `WORKFLOW_UNKNOWN_AGENT` naming the task. */
   poolsFor(workflow: Workflow): AgentPool[] {
-    let pools = this.poolCache.get(workflow)
-    if (pools) return pools
-    pools = resolvePools(this.o.registry, workflow)
-    this.poolCache.set(workflow, pools)
+    const generation = this.o.registry.generation
+    const cached = this.poolCache.get(workflow)
+    if (cached !== undefined && cached.generation === generation) return cached.pools
+    const pools = resolvePools(this.o.registry, workflow)
+    this.poolCache.set(workflow, { generation, pools })
     return pools
   }
+
 
   /** Creates the run (stored first), then schedules its ready tasks. `preset` tasks (replay) start SUCCEEDED. */
   start(req: StartRequest): RunExecution {

@@ -28,6 +28,19 @@ export interface EngineOptions {
   random: () => number
   /** Delivers stored events to listeners. */
   deliver: (events: readonly FlotillaEvent[]) => void
+  /** Told of every finished attempt (for execution history and anomaly detection). */
+  observe?: (execution: ObservedExecution) => void
+}
+
+/** A finished attempt, as {@link EngineOptions.observe} sees it. */
+export interface ObservedExecution {
+  instance: AgentInstance
+  runId: RunId
+  taskId: string
+  attempt: number
+  durationMs: number
+  ok: boolean
+  errorCode: string | undefined
 }
 
 /**
@@ -190,7 +203,10 @@ export class Scheduler implements ContextSink {
     this.active--
     run.active--
     if (ok === undefined) handle.pool.abandon(handle.instance)
-    else handle.pool.release(handle.instance, ms, ok)
+    else {
+      handle.pool.release(handle.instance, ms, ok)
+      this.o.observe?.({ instance: handle.instance, runId: run.id, taskId: run.workflow.tasks[i].id, attempt: run.attempts[i], durationMs: ms, ok, errorCode: ok ? undefined : run.errors[i]?.code })
+    }
     this.limits.give(handle.pool)
     this.limits.wake(handle.instance)
     if (run.limitParked.length > 0 && run.active < run.concurrency) this.queue.insert(run.limitParked.shift()!)
@@ -223,8 +239,8 @@ export class Scheduler implements ContextSink {
   private onAttemptFailed(run: RunExecution, i: number, attempt: number, thrown: unknown): void {
     if (run.finished || run.attempts[i] !== attempt || run.taskState[i] !== S.RUNNING) return
     const error = isFlotillaError(thrown) ? thrown : toFlotillaError(thrown, 'TASK_FAILED')
-    this.release(run, i, error.code === 'AGENT_INPUT_INVALID' ? undefined : false)
     run.errors[i] = error
+    this.release(run, i, error.code === 'AGENT_INPUT_INVALID' ? undefined : false)
     const task = run.workflow.tasks[i]
     const taskId = task.id as TaskId
     const at = this.o.clock.wallNow()

@@ -2,6 +2,7 @@ import { FlotillaError, toFlotillaError } from '../core/errors.js'
 import { backoffDelay, shouldRetry } from '../resilience/retry.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
+import { resolveVersion } from '../registry/discovery/versions.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import type { RunRecord, TaskRecord } from '../store/records.js'
@@ -57,10 +58,15 @@ export function resolvePools(registry: Registry, workflow: Workflow): AgentPool[
   return workflow.tasks.map((t) => {
     try {
       if (t.fallback !== undefined) registry.pool({ agent: t.fallback })
-      return registry.pool(t.selector)
+      const s = t.selector
+      if ('capability' in s) return registry.pool(s)
+      // Pin the exact version now (the latest, or the highest in the task's range),
+      // so a version registered while the run is in flight does not change it.
+      const def = s.version === undefined ? registry.getDefinition(s.agent) : resolveVersion(registry, s.agent, s.version)
+      return registry.pool(def === undefined ? s : { agent: s.agent, version: def.version })
     } catch (e) {
       const err = toFlotillaError(e)
-      throw new FlotillaError('WORKFLOW_UNKNOWN_AGENT', `Workflow "${workflow.name}", task "${t.id}": ${err.message}`, {
+      throw new FlotillaError(err.code === 'VERSION_NOT_SATISFIED' ? err.code : 'WORKFLOW_UNKNOWN_AGENT', `Workflow "${workflow.name}", task "${t.id}": ${err.message}`, {
         details: { workflow: workflow.name, taskId: t.id, ...err.details },
         cause: err,
       })

@@ -192,11 +192,11 @@ describe('agent schemas', () => {
 
 describe('unknown agents', () => {
   it.each([
-    ['an unknown agent', { id: 't', agent: 'ghost' }],
-    ['an unknown capability', { id: 't', capability: 'telepathy' }],
-    ['an unknown fallback', { id: 't', agent: 'echo', fallback: 'ghost' }],
-    ['an unknown version', { id: 't', agent: 'echo', version: '9.9.9' }],
-  ])('refuses %s at start with WORKFLOW_UNKNOWN_AGENT naming the task, storing nothing', async (_label, task) => {
+    ['an unknown agent', { id: 't', agent: 'ghost' }, 'WORKFLOW_UNKNOWN_AGENT'],
+    ['an unknown capability', { id: 't', capability: 'telepathy' }, 'WORKFLOW_UNKNOWN_AGENT'],
+    ['an unknown fallback', { id: 't', agent: 'echo', fallback: 'ghost' }, 'WORKFLOW_UNKNOWN_AGENT'],
+    ['an unknown version', { id: 't', agent: 'echo', version: '9.9.9' }, 'VERSION_NOT_SATISFIED'],
+  ])('refuses %s at start with a typed error naming the task, storing nothing', async (_label, task, code) => {
     const o = await math()
     const spec: WorkflowSpec = { name: 'unknown', tasks: [{ id: 'fine', agent: 'echo' }, task] }
     let err: { code?: string; message?: string; details?: Record<string, unknown> } = {}
@@ -205,10 +205,10 @@ describe('unknown agents', () => {
     } catch (e) {
       err = e as typeof err
     }
-    expect(err.code).toBe('WORKFLOW_UNKNOWN_AGENT')
+    expect(err.code).toBe(code)
     expect(err.message).toContain('task "t"')
     expect(err.details).toMatchObject({ workflow: 'unknown', taskId: 't' })
-    expect(() => o.validate(compileWorkflow(spec))).toThrow(expect.objectContaining({ code: 'WORKFLOW_UNKNOWN_AGENT' }))
+    expect(() => o.validate(compileWorkflow(spec))).toThrow(expect.objectContaining({ code }))
     expect(await o.listRuns()).toEqual([])
   })
 
