@@ -5,7 +5,7 @@ import { parseCondition } from '../workflows/condition.js'
 import { collectRefs } from '../workflows/refs.js'
 import type { TaskSpec, WorkflowSpec } from '../workflows/spec.js'
 
-/** Changes to one task for a replay: any task field but its id. */
+/** Changes to one task for a replay: every task field except its id. */
 export type TaskOverride = Partial<Omit<TaskSpec, 'id'>>
 
 /** What to keep and what to change when replaying a run. */
