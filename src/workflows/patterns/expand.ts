@@ -2,7 +2,10 @@ import type { TaskSpec } from '../spec.js'
 import type { ConsensusSpec, MapReduceSpec, PatternSpec, PipelineSpec } from './pattern-spec.js'
 
 /** Names of the built-in agents patterns compile to (registered by every Orchestrator). */
-export const BUILTIN = { collect: 'flotilla.collect', compact: 'flotilla.compact', consensus: 'flotilla.consensus' } as const
+export const BUILTIN = { collect: 'flotilla.collect', compact: 'flotilla.compact', consensus: 'flotilla.consensus', items: 'flotilla.items' } as const
+
+/** Default bound of a map over a list known only at run time. */
+export const DEFAULT_MAX_ITEMS = 1000
 
 const out = (id: string): { $ref: string } => ({ $ref: `tasks.${id}.output` })
 
@@ -69,11 +72,24 @@ function pipeline(p: PipelineSpec): TaskSpec[] {
 
 function mapReduce(p: MapReduceSpec): TaskSpec[] {
   const skip = p.onItemFailure === 'skip'
-  const maps: TaskSpec[] = p.items.map((item, i) => ({ id: `${p.id}__map_${i}`, agent: p.map.agent, input: item, ...common(p), ...step(p.map), ...(skip ? { continueOnFailure: true } : {}) }))
+  const item = (i: number, input: unknown, extra: Partial<TaskSpec> = {}): TaskSpec =>
+    ({ id: `${p.id}__map_${i}`, agent: p.map.agent, input, ...common(p), ...step(p.map), ...(skip ? { continueOnFailure: true } : {}), ...extra })
+  const tasks: TaskSpec[] = []
+  let maps: TaskSpec[]
+  if (Array.isArray(p.items)) {
+    maps = p.items.map((it, i) => item(i, it))
+  } else {
+    // A list known only at run time: a checked copy of it, then one slot per
+    // possible item; the slots past the list's end are skipped.
+    const list = `${p.id}__items`
+    const max = p.maxItems ?? DEFAULT_MAX_ITEMS
+    tasks.push({ id: list, agent: BUILTIN.items, input: { pattern: p.id, items: p.items, maxItems: max }, ...common(p) })
+    maps = Array.from({ length: max }, (_, i) => item(i, { $ref: `tasks.${list}.output.${i}` }, { when: `tasks.${list}.output.length > ${i}` }))
+  }
+  tasks.push(...maps)
   const outputs = maps.map((m) => out(m.id))
-  const tasks = [...maps]
   let items: unknown = outputs
-  if (skip) {
+  if (skip || !Array.isArray(p.items)) {
     tasks.push({ id: `${p.id}__results`, agent: BUILTIN.compact, input: { items: outputs }, ...common(p) })
     items = out(`${p.id}__results`)
   }

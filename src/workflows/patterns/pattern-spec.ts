@@ -31,8 +31,14 @@ export interface PipelineSpec extends PatternBase {
 /** Map an agent over a list, then reduce with another. */
 export interface MapReduceSpec extends PatternBase {
   pattern: 'map-reduce'
-  /** The list; each item is one map task's input. */
-  items: unknown[]
+  /**
+   * The list; each item is one map task's input. Either a literal list, or a
+   * reference (`{ $ref: tasks.scan.output.files }`) to a list known only at
+   * run time, of at most `maxItems` items.
+   */
+  items: unknown[] | { $ref: string }
+  /** Most items a list known at run time may have (one task slot each). @default 1000 */
+  maxItems?: number
   map: { agent: string; retry?: RetryOptions; timeoutMs?: number }
   /** Receives `{ items: [outputs…] }`. */
   reduce: { agent: string; retry?: RetryOptions; timeoutMs?: number }
@@ -90,7 +96,8 @@ export const patternSpecSchema = z.discriminatedUnion('pattern', [
   z.object({
     ...base,
     pattern: z.literal('map-reduce'),
-    items: z.array(z.unknown(), { message: 'items must be a list (mapping over a list known only at run time is not supported yet)' }),
+    items: z.union([z.array(z.unknown()), z.object({ $ref: z.string() }).strict()], { message: 'items must be a list, or a { $ref } to a list produced at run time' }),
+    maxItems: z.number().int().min(1).max(100_000).optional(),
     map: z.object(step).strict(),
     reduce: z.object(step).strict(),
     onItemFailure: z.enum(['fail', 'skip']).optional(),

@@ -70,6 +70,38 @@ describe('map-reduce', () => {
   })
 })
 
+describe('map-reduce over a list known only at run time', () => {
+  it('maps over the output of an upstream task, skipping the unused slots', async () => {
+    const { o } = await team()
+    await o.register(defineAgent({ name: 'split', handler: (s: string) => s.split(',').map(Number) }))
+    const spec = workflow('rt')
+      .task('split', { agent: 'split', input: inputRef('csv') })
+      .mapReduce('total', { items: { $ref: 'tasks.split.output' }, maxItems: 5, map: { agent: 'square' }, reduce: { agent: 'sum' } })
+      .build()
+    const r = await o.run(spec, { csv: '1,2,3' })
+    expect(r.state).toBe('SUCCEEDED')
+    expect(r.output('total')).toBe(14)
+    expect(r.tasks['total__map_2'].state).toBe('SUCCEEDED')
+    expect(r.tasks['total__map_3'].state).toBe('SKIPPED')
+    expect(r.summary.counts.skipped).toBe(2)
+  })
+
+  it('fails with MAP_ITEMS_INVALID when the list is longer than maxItems, or not a list', async () => {
+    const { o } = await team()
+    await o.register(defineAgent({ name: 'split', handler: (s: string) => (s === 'x' ? 'not a list' : s.split(',').map(Number)) }))
+    const spec = (maxItems: number) => workflow('rt')
+      .task('split', { agent: 'split', input: inputRef('csv') })
+      .mapReduce('total', { items: { $ref: 'tasks.split.output' }, maxItems, map: { agent: 'square' }, reduce: { agent: 'sum' } })
+      .build()
+    const long = await o.run(spec(2), { csv: '1,2,3' })
+    expect(long.error?.code).toBe('MAP_ITEMS_INVALID')
+    expect(long.error?.message).toContain('raise maxItems')
+    const notList = await o.run(spec(2), { csv: 'x' })
+    expect(notList.error?.code).toBe('MAP_ITEMS_INVALID')
+    expect(notList.tasks['total__items'].attempts).toBe(1)
+  })
+})
+
 describe('consensus', () => {
   it('asks every agent, tallies with weights and confidence, and reports the votes', async () => {
     const { o } = await team()
@@ -115,7 +147,8 @@ tasks:
     [{ id: 'c', pattern: 'consensus', agents: [] }, 'at least one voting agent'],
     [{ id: 'c', pattern: 'consensus', agents: ['a'], quorum: 1.5 }, 'can never be met'],
     [{ id: 'c', pattern: 'consensus', agents: ['a'], weights: { a: -1 } }, 'weights must be ≥ 0'],
-    [{ id: 'm', pattern: 'map-reduce', items: { $ref: 'tasks.x.output' }, map: { agent: 'a' }, reduce: { agent: 'b' } }, 'items must be a list'],
+    [{ id: 'm', pattern: 'map-reduce', items: 5, map: { agent: 'a' }, reduce: { agent: 'b' } }, 'items must be a list'],
+    [{ id: 'm', pattern: 'map-reduce', items: { $ref: 'input.list' }, maxItems: 0, map: { agent: 'a' }, reduce: { agent: 'b' } }, 'maxItems'],
     [{ id: 'p', pattern: 'pipeline', stages: [] }, 'at least one stage'],
   ])('refuses %j with WORKFLOW_INVALID naming the problem', (entry, message) => {
     expect(() => compileWorkflow({ name: 'bad', tasks: [entry as never] })).toThrow(expect.objectContaining({ code: 'WORKFLOW_INVALID', message: expect.stringContaining(message) }))
