@@ -28,6 +28,8 @@ export interface CompiledTask {
   readonly retry: RetryPolicy
   readonly timeoutMs: number | undefined
   readonly continueOnFailure: boolean
+  /** Run-scoped concurrency group, if any. */
+  readonly group: { readonly name: string; readonly max: number } | undefined
   /** Tasks on the longest path from this task to the end, itself included. */
   readonly criticalPathLength: number
   /** Heap key: priority first, then longer critical path first. */
@@ -187,6 +189,7 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
       retry: resolveRetryPolicy(t.retry ?? defaults.retry),
       timeoutMs: t.timeoutMs ?? defaults.timeoutMs,
       continueOnFailure: t.continueOnFailure ?? false,
+      group: t.group,
       criticalPathLength: cpl[i],
       rank: PRIORITY_RANK[priority] * 2 ** 31 - cpl[i],
     })

@@ -52,6 +52,8 @@ export class RunExecution implements ValueSource {
   /** Items popped while paused, or over the run's concurrency limit. */
   pausedItems: ReadyItem<RunExecution>[] = []
   readonly limitParked = new Fifo<ReadyItem<RunExecution>>()
+  /** Concurrency groups of this run (tasks with `group`): executions in flight and tasks waiting. */
+  readonly groups = new Map<string, { active: number; readonly parked: Fifo<ReadyItem<RunExecution>> }>()
   active = 0
   done = 0
   peakActive = 0

@@ -36,6 +36,11 @@ export interface TaskSpec {
   fallback?: string
   /** When true, the run goes on if this task fails; dependents see `undefined` for its output. @default false */
   continueOnFailure?: boolean
+  /**
+   * Tasks of one run sharing a `group` name run at most `max` at a time
+   * (map-reduce's `concurrency` uses it). @default no group
+   */
+  group?: { name: string; max: number }
   /** Free text. */
   description?: string
 }
@@ -91,6 +96,7 @@ export const taskSpecSchema = z
     when: z.string().min(1).optional(),
     fallback: z.string().min(1).optional(),
     continueOnFailure: z.boolean().optional(),
+    group: z.object({ name: z.string().min(1), max: z.number().int().min(1) }).strict().optional(),
     description: z.string().optional(),
   })
   .strict()

@@ -73,7 +73,10 @@ function pipeline(p: PipelineSpec): TaskSpec[] {
 function mapReduce(p: MapReduceSpec): TaskSpec[] {
   const skip = p.onItemFailure === 'skip'
   const item = (i: number, input: unknown, extra: Partial<TaskSpec> = {}): TaskSpec =>
-    ({ id: `${p.id}__map_${i}`, agent: p.map.agent, input, ...common(p), ...step(p.map), ...(skip ? { continueOnFailure: true } : {}), ...extra })
+    ({
+      id: `${p.id}__map_${i}`, agent: p.map.agent, input, ...common(p), ...step(p.map), ...(skip ? { continueOnFailure: true } : {}),
+      ...(p.concurrency !== undefined ? { group: { name: `${p.id}__map`, max: p.concurrency } } : {}), ...extra,
+    })
   const tasks: TaskSpec[] = []
   let maps: TaskSpec[]
   if (Array.isArray(p.items)) {

@@ -39,6 +39,8 @@ export interface MapReduceSpec extends PatternBase {
   items: unknown[] | { $ref: string }
   /** Most items a list known at run time may have (one task slot each). @default 1000 */
   maxItems?: number
+  /** Most map tasks running at once. @default no limit */
+  concurrency?: number
   map: { agent: string; retry?: RetryOptions; timeoutMs?: number }
   /** Receives `{ items: [outputs…] }`. */
   reduce: { agent: string; retry?: RetryOptions; timeoutMs?: number }
@@ -98,6 +100,7 @@ export const patternSpecSchema = z.discriminatedUnion('pattern', [
     pattern: z.literal('map-reduce'),
     items: z.union([z.array(z.unknown()), z.object({ $ref: z.string() }).strict()], { message: 'items must be a list, or a { $ref } to a list produced at run time' }),
     maxItems: z.number().int().min(1).max(100_000).optional(),
+    concurrency: z.number().int().min(1).optional(),
     map: z.object(step).strict(),
     reduce: z.object(step).strict(),
     onItemFailure: z.enum(['fail', 'skip']).optional(),

@@ -70,6 +70,26 @@ describe('map-reduce', () => {
   })
 })
 
+describe('map-reduce concurrency', () => {
+  it('runs at most `concurrency` map tasks at once', async () => {
+    const { o } = await team()
+    let now = 0
+    let peak = 0
+    await o.register(defineAgent({ name: 'slow', handler: async (n: number) => {
+      peak = Math.max(peak, ++now)
+      await new Promise((r) => setTimeout(r, 5))
+      now--
+      return n
+    } }))
+    const r = await o.run(workflow('c').mapReduce('t', { items: [1, 2, 3, 4, 5, 6], concurrency: 2, map: { agent: 'slow' }, reduce: { agent: 'sum' } }).build())
+    expect(r.output('t')).toBe(21)
+    expect(peak).toBe(2)
+    const free = await o.run(workflow('f').mapReduce('t', { items: [1, 2, 3, 4, 5, 6], map: { agent: 'slow' }, reduce: { agent: 'sum' } }).build())
+    expect(free.output('t')).toBe(21)
+    expect(peak).toBe(6)
+  })
+})
+
 describe('map-reduce over a list known only at run time', () => {
   it('maps over the output of an upstream task, skipping the unused slots', async () => {
     const { o } = await team()
