@@ -14,6 +14,8 @@ import { RunResult } from '../workflows/results.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
 import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
 import { HealthMonitor } from '../registry/health/health-monitor.js'
+import { discoverAgents, type AgentDiscoveryReport } from '../registry/discovery/discover-agents.js'
+import { discoverWorkflows, type WorkflowDiscoveryReport } from '../workflows/discovery.js'
 import { ExecutionHistory } from '../registry/health/history.js'
 import { AnomalyDetector } from '../registry/health/anomaly.js'
 import { agentGraph, type AgentGraph } from '../registry/health/agent-graph.js'
@@ -134,6 +136,23 @@ export class Orchestrator {
   registerTemplate(name: string, workflow: Workflow | WorkflowSpec): void {
     const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
     this.templates.set(name, wf)
+  }
+
+  /**
+   * Loads agent definitions (files matching `agentPattern`, by default every
+   * `.agent.js` or `.agent.mjs` file below the folder) and predefined workflows (YAML/JSON files,
+   * registered as templates by their name) from folders. Bad files are
+   * reported, not thrown: the report says what loaded and what failed and why.
+   */
+  async discover(options: { agents?: string; workflows?: string; agentPattern?: string; workflowPattern?: string }): Promise<{ agents?: AgentDiscoveryReport; workflows?: WorkflowDiscoveryReport }> {
+    await this.builtins
+    const report: { agents?: AgentDiscoveryReport; workflows?: WorkflowDiscoveryReport } = {}
+    if (options.agents !== undefined) report.agents = await discoverAgents(this.registry, options.agents, options.agentPattern ? { pattern: options.agentPattern } : {})
+    if (options.workflows !== undefined) {
+      report.workflows = await discoverWorkflows(options.workflows, options.workflowPattern ? { pattern: options.workflowPattern } : {})
+      for (const { workflow } of report.workflows.loaded) this.registerTemplate(workflow.name, workflow)
+    }
+    return report
   }
 
   /** Names of the registered templates. */

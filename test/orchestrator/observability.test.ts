@@ -27,3 +27,17 @@ describe('execution history, health and the agent graph on the Orchestrator', ()
     await o.close()
   })
 })
+
+describe('Orchestrator.discover', () => {
+  it('registers discovered agents and workflows (as templates), and reports the bad files without stopping', async () => {
+    const o = new Orchestrator({ store: new MemoryStore() })
+    const fixtures = new URL('../fixtures/discovery/', import.meta.url).pathname
+    const report = await o.discover({ agents: `${fixtures}agents`, workflows: `${fixtures}workflows` })
+    expect(report.agents?.loaded.map((l) => l.agents).flat()).toEqual(expect.arrayContaining(['upper@1.0.0', 'upper@1.1.0', 'lower@1.0.0']))
+    expect(report.agents?.failed.map((f) => f.code)).toEqual(expect.arrayContaining(['MODULE_LOAD_FAILED', 'AGENT_INVALID']))
+    expect(report.workflows?.failed.map((f) => f.code)).toEqual(expect.arrayContaining(['WORKFLOW_INVALID', 'WORKFLOW_CYCLE']))
+    expect(o.templateNames()).toContain('hello')
+    const r = await o.runTemplate('hello')
+    expect(r.output('greet')).toBe('HELLO!')
+  })
+})
