@@ -101,8 +101,8 @@ export class Orchestrator {
       random: options.random ?? Math.random,
       deliver: (events) => this.hub.deliver(events),
       observe: (e) => {
-        const agent = `${e.instance.definition.name}@${e.instance.definition.version}`
-        this.history.record(agent, { runId: e.runId, taskId: e.taskId, attempt: e.attempt, startedAt: this.clock.wallNow() - e.durationMs, durationMs: e.durationMs, ok: e.ok, ...(e.errorCode ? { errorCode: e.errorCode } : {}) })
+        const agent = e.instance.key
+        this.history.record(agent, { runId: e.runId, taskId: e.taskId, attempt: e.attempt, startedAt: this.clock.wallNow() - e.durationMs, durationMs: e.durationMs, ok: e.ok, errorCode: e.errorCode })
         this.anomalies.observe(agent, e.durationMs, e.ok)
       },
     })

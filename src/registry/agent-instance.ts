@@ -84,8 +84,12 @@ export class AgentInstance {
   routable = true
   private readonly clock: Clock
 
+  /** `name@version` of its definition. */
+  readonly key: string
+
   constructor(definition: AnyAgentDefinition, options: AgentInstanceOptions = {}) {
     this.definition = definition
+    this.key = `${definition.name}@${definition.version}`
     this.clock = options.clock ?? systemClock
     this.breaker = new CircuitBreaker(this.clock, options.circuitBreaker)
   }

@@ -96,6 +96,9 @@ interface AgentState {
   recentErrorRate: number
 }
 
+/** What `observe` returns when nothing is anomalous (shared, no allocation). */
+const NONE: readonly Anomaly[] = Object.freeze([])
+
 /**
  * Flags an agent whose latency or error rate departs from its own recent
  * baseline.
@@ -156,7 +159,7 @@ export class AnomalyDetector {
    * baselines. Returns the anomalies found (usually none). A negative or
    * non-finite latency counts as 0 ms.
    */
-  observe(agent: string, latencyMs: number, ok: boolean): Anomaly[] {
+  observe(agent: string, latencyMs: number, ok: boolean): readonly Anomaly[] {
     let s = this.agents.get(agent)
     if (s === undefined) this.agents.set(agent, (s = { n: 0, latency: new EwStat(), errors: new EwStat(), recentErrorRate: 0 }))
     const latency = latencyMs >= 0 && latencyMs !== Infinity ? latencyMs : 0
@@ -170,7 +173,7 @@ export class AnomalyDetector {
     s.n++
     s.latency.update(latency, s.n, this.o.alpha)
     s.errors.update(s.recentErrorRate, s.n, this.o.alpha)
-    if (found === undefined) return []
+    if (found === undefined) return NONE
     for (const anomaly of found) this.emit(anomaly)
     return found
   }
