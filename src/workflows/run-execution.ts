@@ -131,6 +131,30 @@ export class RunExecution implements ValueSource {
     }
   }
 
+  /**
+   * True when the item's concurrency group has room; otherwise parks the item
+   * (woken by {@link RunExecution.leaveGroup}) and returns false.
+   */
+  groupHasRoom(group: { readonly name: string; readonly max: number }, item: ReadyItem<RunExecution>): boolean {
+    let g = this.groups.get(group.name)
+    if (g === undefined) this.groups.set(group.name, (g = { active: 0, parked: new Fifo() }))
+    if (g.active < group.max) return true
+    g.parked.push(item)
+    return false
+  }
+
+  /** Counts an attempt of the group as running (right after {@link RunExecution.groupHasRoom} said yes). */
+  enterGroup(group: { readonly name: string }): void {
+    this.groups.get(group.name)!.active++
+  }
+
+  /** An attempt of the group ended; returns the parked item to wake, if any. */
+  leaveGroup(group: { readonly name: string }): ReadyItem<RunExecution> | undefined {
+    const g = this.groups.get(group.name)!
+    g.active--
+    return g.parked.shift()
+  }
+
   /** Output of task `index` if it succeeded, else `undefined` (for references). */
   output(index: number): unknown {
     return this.outputs[index]

@@ -7,7 +7,6 @@ import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
 import type { Store } from '../store/store.js'
-import { Fifo } from './fifo.js'
 import { Limits } from './limits.js'
 import { ReadyQueue, type ReadyItem } from './ready-queue.js'
 import { S, type AttemptHandle, type RunExecution } from './run-execution.js'
@@ -98,11 +97,7 @@ export class Scheduler implements ContextSink {
     if (run.state === 'PAUSED') return void run.pausedItems.push(item)
     if (run.active >= run.concurrency) return void run.limitParked.push(item)
     const task = run.workflow.tasks[i]
-    if (task.group !== undefined) {
-      let g = run.groups.get(task.group.name)
-      if (g === undefined) run.groups.set(task.group.name, (g = { active: 0, parked: new Fifo() }))
-      if (g.active >= task.group.max) return void g.parked.push(item)
-    }
+    if (task.group !== undefined && !run.groupHasRoom(task.group, item)) return
     if (task.condition !== undefined && run.attempts[i] === 0 && !this.conditionHolds(run, i)) return
     const pool = run.usingFallback[i] ? this.o.registry.pool({ agent: task.fallback! }) : run.pools[i]
     if (!this.limits.tryTake(pool, item)) return
@@ -157,7 +152,7 @@ export class Scheduler implements ContextSink {
     this.active++
     run.active++
     if (run.active > run.peakActive) run.peakActive = run.active
-    if (task.group !== undefined) run.groups.get(task.group.name)!.active++
+    if (task.group !== undefined) run.enterGroup(task.group)
     this.wal.stage(run, { op: 'task.start', runId: run.id, taskId, attempt, agent, at },
       { type: 'task.started', at, runId: run.id, taskId, attempt, agent, instanceId: instance.id }, () => this.invoke(run, i, attempt, handle))
   }
@@ -219,9 +214,7 @@ export class Scheduler implements ContextSink {
     if (run.limitParked.length > 0 && run.active < run.concurrency) this.queue.insert(run.limitParked.shift()!)
     const group = run.workflow.tasks[i].group
     if (group !== undefined) {
-      const g = run.groups.get(group.name)!
-      g.active--
-      const next = g.parked.shift()
+      const next = run.leaveGroup(group)
       if (next !== undefined) this.queue.insert(next)
     }
   }

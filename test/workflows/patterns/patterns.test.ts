@@ -90,6 +90,15 @@ describe('map-reduce concurrency', () => {
   })
 })
 
+describe('map-reduce concurrency with a busy agent', () => {
+  it('does not leak group slots while tasks wait for an agent instance', async () => {
+    const { o } = await team()
+    await o.register(defineAgent({ name: 'one-at-a-time', maxConcurrency: 1, handler: async (n: number) => { await new Promise((r) => setTimeout(r, 1)); return n } }))
+    const r = await o.run(workflow('b').mapReduce('t', { items: [1, 2, 3, 4, 5], concurrency: 3, map: { agent: 'one-at-a-time' }, reduce: { agent: 'sum' } }).build())
+    expect(r.output('t')).toBe(15)
+  })
+})
+
 describe('map-reduce over a list known only at run time', () => {
   it('maps over the output of an upstream task, skipping the unused slots', async () => {
     const { o } = await team()
