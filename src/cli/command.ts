@@ -1,4 +1,4 @@
-import type { FlagSpecs } from './args.js'
+import type { FlagSpecs, RawArgs } from './args.js'
 import type { CliIO } from './execute-run.js'
 
 /** One command (or sub-command) of the `flotilla` CLI. */
@@ -40,6 +40,18 @@ export const RUN_FLAGS: FlagSpecs = {
   ...DISPLAY_FLAGS,
   input: { type: 'string', multiple: true, short: 'i' },
   concurrency: { type: 'string' },
+}
+
+/** The values of {@link RUN_FLAGS} as the run options schemas expect them (before validation). */
+export function runFlagValues(values: RawArgs['values']): { input: unknown; json: boolean; concurrency: unknown; verbose: boolean; live: boolean; store: unknown } {
+  return {
+    input: values.input ?? [],
+    json: values.json === true,
+    concurrency: values.concurrency,
+    verbose: values.verbose === true,
+    live: values['no-live'] !== true,
+    store: values.store,
+  }
 }
 
 /** Flags of the commands that execute stored runs: where their agents come from. */

@@ -4,7 +4,7 @@ import { join, relative, resolve, isAbsolute } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { expectPositionals, parseInputs, splitArgs, validateOptions } from './args.js'
-import { RUN_FLAGS, type Command } from './command.js'
+import { RUN_FLAGS, runFlagValues, type Command } from './command.js'
 import { executeRun } from './execute-run.js'
 import { paint } from './format.js'
 import { prepareWorkflow } from './prepare.js'
@@ -62,12 +62,7 @@ export const demoCommand: Command = {
     const { values, positionals } = splitArgs('demo', argv, RUN_FLAGS)
     expectPositionals('demo', positionals, [])
     const options = validateOptions('demo', demoOptionsSchema, {
-      input: values.input ?? [],
-      json: values.json === true,
-      concurrency: values.concurrency,
-      verbose: values.verbose === true,
-      live: values['no-live'] !== true,
-      store: values.store,
+      ...runFlagValues(values),
     })
     const input = parseInputs('demo', options.input)
     const label = storeLabel(storeSpec(options.store))

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { expectPositionals, parseInputs, splitArgs, validateOptions } from './args.js'
-import { RUN_FLAGS, type Command } from './command.js'
+import { RUN_FLAGS, runFlagValues, type Command } from './command.js'
 import { executeRun } from './execute-run.js'
 import { paint } from './format.js'
 import { prepareWorkflow } from './prepare.js'
@@ -62,12 +62,7 @@ export const runCommand: Command = {
     const [file] = expectPositionals('run', positionals, ['workflow.yaml'])
     const options = validateOptions('run', runOptionsSchema, {
       file,
-      input: values.input ?? [],
-      json: values.json === true,
-      concurrency: values.concurrency,
-      verbose: values.verbose === true,
-      live: values['no-live'] !== true,
-      store: values.store,
+      ...runFlagValues(values),
     })
     const input = parseInputs('run', options.input)
     // A malformed store spec fails before anything is loaded or written.
