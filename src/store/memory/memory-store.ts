@@ -9,7 +9,8 @@ interface RunEntry {
   run: RunRecord
   tasks: Map<TaskId, TaskSlot>
   order: TaskRecord[]
-  events: StoredEvent[]
+  /** The run's events; an event's `seq` is its index + 1. */
+  events: FlotillaEvent[]
 }
 
 /**
@@ -55,7 +56,7 @@ export class MemoryStore implements Store {
     for (let i = 0; i < events.length; i++) {
       const e: FlotillaEvent = events[i]
       const entry = this.runs.get(e.runId)
-      if (entry) entry.events.push({ seq: entry.events.length + 1, event: e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e } })
+      if (entry) entry.events.push(e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e })
     }
   }
 
@@ -93,7 +94,7 @@ export class MemoryStore implements Store {
     this.assertOpen()
     const events = this.entry(runId).events
     const from = Math.max(0, options.afterSeq ?? 0)
-    return structuredClone(events.slice(from, from + (options.limit ?? events.length)))
+    return structuredClone(events.slice(from, from + (options.limit ?? events.length)).map((event, k) => ({ seq: from + k + 1, event })))
   }
 
   async pruneRuns(finishedBefore: number): Promise<number> {
