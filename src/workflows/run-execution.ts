@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js'
 import { deserializeError, type FlotillaError } from '../core/errors.js'
 import type { RunProgress } from '../core/events.js'
-import type { AgentId, RunId } from '../core/ids.js'
+import type { RunId } from '../core/ids.js'
 import { TASK_STATES, type RunState, type TaskState } from '../core/states.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
@@ -45,7 +45,6 @@ export class RunExecution implements ValueSource {
   readonly startedAt: Float64Array
   readonly durationMs: Float64Array
   readonly agentOf: (string | undefined)[]
-  readonly instanceOf: (AgentId | undefined)[]
   readonly attemptsInFlight: (AttemptHandle | undefined)[]
   readonly retryTimers = new Map<number, TimerHandle>()
   readonly counts = new Int32Array(TASK_STATES.length)
@@ -86,7 +85,6 @@ export class RunExecution implements ValueSource {
     this.startedAt = new Float64Array(n)
     this.durationMs = new Float64Array(n)
     this.agentOf = new Array(n)
-    this.instanceOf = new Array(n)
     this.attemptsInFlight = new Array(n)
     this.counts[S.PENDING] = n
     this.settled = new Promise<void>((resolve) => (this.settle = resolve))

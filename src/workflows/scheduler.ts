@@ -139,7 +139,6 @@ export class Scheduler implements ContextSink {
     run.setState(i, S.RUNNING)
     const agent = instance ? `${instance.definition.name}@${instance.definition.version}` : pool.key
     run.agentOf[i] = agent
-    run.instanceOf[i] = instance?.id
     const at = this.o.clock.wallNow()
     const taskId = task.id as TaskId
     if (instance === undefined) {
