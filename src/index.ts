@@ -33,6 +33,13 @@ export type { OpenStoreOptions, ParsedStoreSpec } from './store/open-store.js'
 export type { Store, RunStore, EventLog } from './store/store.js'
 export type { RunRecord, TaskRecord, StoredEvent, StoreOp, StoreBatch, RunFilter } from './store/records.js'
 
+export { MemoryBus } from './messaging/memory-bus.js'
+export type { MemoryBusOptions } from './messaging/memory-bus.js'
+export type {
+  Bus, BusMessage, DeadLetter, SendOptions, ReceiveOptions, BusEvent, EventFilter, EventHandler, RequestHandler, Subscription,
+  PublishOptions, RequestOptions, MessageHeaders, JsonPrimitive,
+} from './messaging/bus.js'
+
 export { defineAgent, isAgentDefinition } from './agents/define-agent.js'
 export type { AgentConfig, AgentDefinition, AnyAgentDefinition, Schema, MaybePromise } from './agents/define-agent.js'
 export type { AgentContext, AgentLogger, LogLevel } from './agents/context.js'

@@ -17,6 +17,7 @@ const INDEX_EXPORTS = [
   'FlotillaError',
   'HealthMonitor',
   'LOAD_BALANCING_STRATEGIES',
+  'MemoryBus',
   'MemoryStore',
   'Orchestrator',
   'PRIORITIES',

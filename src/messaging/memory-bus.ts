@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto'
+import { type Clock, systemClock } from '../core/clock.js'
+import { FlotillaError } from '../core/errors.js'
+import type {
+  Bus,
+  BusEvent,
+  BusMessage,
+  DeadLetter,
+  EventFilter,
+  EventHandler,
+  MessageHeaders,
+  ReceiveOptions,
+  RequestHandler,
+  RequestOptions,
+  SendOptions,
+  Subscription,
+} from './bus.js'
+import { RequestBroker } from './request-broker.js'
+import {
+  checkAgentName,
+  checkHeaders,
+  checkPositive,
+  compileFilter,
+  type CompiledFilter,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  matchesFilter,
+  serializePayload,
+} from './validate.js'
+
+/** Options of {@link MemoryBus}. */
+export interface MemoryBusOptions {
+  /** Time source for visibility and request timeouts (default: the system clock). */
+  clock?: Clock
+  /** Deliveries before a message is dead-lettered (default 5). */
+  maxDeliveries?: number
+  /** Largest payload in bytes of JSON (default 256 KiB). */
+  maxPayloadBytes?: number
+  /** Visibility timeout when `receive` gives none (default 30 000 ms). */
+  defaultVisibilityTimeoutMs?: number
+  /** When given, messages to names it rejects fail with `AGENT_NOT_FOUND`. */
+  isKnownAgent?: (agent: string) => boolean
+  /** Receives errors thrown by event handlers (default: ignored). */
+  onHandlerError?: (error: unknown, event: BusEvent) => void
+}
+
+interface Entry {
+  readonly id: string
+  readonly from: string
+  readonly to: string
+  readonly text: string
+  readonly headers: MessageHeaders
+  readonly sentAt: number
+  attempt: number
+  visibleAt: number
+}
+
+interface Sub {
+  readonly filter: CompiledFilter
+  readonly handler: EventHandler
+}
+
+const EXTERNAL = 'external'
+
+/**
+ * The in-process {@link Bus}: mailboxes, dead letters and subscriptions live
+ * in memory (nothing survives the process). Visibility and request timeouts
+ * follow the injected {@link Clock}, so tests drive them with `FakeClock`.
+ *
+ * @example
+ * ```ts
+ * const bus = new MemoryBus({ clock: new FakeClock() })
+ * await bus.onRequest('specialist', (req) => ({ answer: req.body }))
+ * const reply = await bus.request('specialist', 'why?', { timeoutMs: 1000 })
+ * ```
+ */
+export class MemoryBus implements Bus {
+  private readonly clock: Clock
+  private readonly maxDeliveries: number
+  private readonly maxBytes: number
+  private readonly defaultVisibility: number
+  private readonly isKnownAgent: ((agent: string) => boolean) | undefined
+  private readonly onHandlerError: (error: unknown, event: BusEvent) => void
+  private readonly boxes = new Map<string, Entry[]>()
+  private readonly dead = new Map<string, DeadLetter[]>()
+  private readonly subs = new Map<string, Set<Sub>>()
+  private readonly broker: RequestBroker
+  private eventSeq = 0
+  private closed = false
+
+  constructor(options: MemoryBusOptions = {}) {
+    this.clock = options.clock ?? systemClock
+    this.maxDeliveries = checkPositive(options.maxDeliveries ?? 5, 'maxDeliveries', true)
+    this.maxBytes = checkPositive(options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes', true)
+    this.defaultVisibility = checkPositive(options.defaultVisibilityTimeoutMs ?? 30_000, 'defaultVisibilityTimeoutMs')
+    this.isKnownAgent = options.isKnownAgent
+    this.onHandlerError = options.onHandlerError ?? (() => undefined)
+    this.broker = new RequestBroker(this.clock, this.maxBytes)
+  }
+
+  async send(to: string, message: unknown, options: SendOptions = {}): Promise<string> {
+    const [id] = this.enqueue([to], message, options)
+    return id as string
+  }
+
+  async broadcast(targets: readonly string[], message: unknown, options: SendOptions = {}): Promise<string[]> {
+    if (!Array.isArray(targets)) throw new FlotillaError('VALIDATION_FAILED', 'targets must be an array of agent names.', { details: { field: 'targets' } })
+    return this.enqueue(targets, message, options)
+  }
+
+  async receive(agent: string, options: ReceiveOptions = {}): Promise<BusMessage[]> {
+    this.open()
+    checkAgentName(agent, 'agent')
+    const max = checkPositive(options.max ?? 10, 'max', true)
+    const visibility = checkPositive(options.visibilityTimeoutMs ?? this.defaultVisibility, 'visibilityTimeoutMs')
+    this.sweep(agent)
+    const now = this.clock.now()
+    const blocked = new Set<string>()
+    const out: BusMessage[] = []
+    for (const entry of this.boxes.get(agent) ?? []) {
+      if (out.length >= max) break
+      if (blocked.has(entry.from)) continue
+      if (entry.visibleAt > now) {
+        blocked.add(entry.from) // keep per-sender order: later ones wait for this lease
+        continue
+      }
+      entry.attempt++
+      entry.visibleAt = now + visibility
+      out.push(toMessage(entry))
+    }
+    return out
+  }
+
+  async ack(agent: string, messageId: string): Promise<boolean> {
+    this.open()
+    const box = this.boxes.get(checkAgentName(agent, 'agent'))
+    const i = box ? box.findIndex((e) => e.id === messageId) : -1
+    if (!box || i < 0) return false
+    box.splice(i, 1)
+    return true
+  }
+
+  async deadLetters(agent: string): Promise<DeadLetter[]> {
+    this.open()
+    this.sweep(checkAgentName(agent, 'agent'))
+    return (this.dead.get(agent) ?? []).map((d) => ({ ...d, body: structuredClone(d.body) }))
+  }
+
+  async replayDeadLetter(agent: string, messageId: string): Promise<boolean> {
+    this.open()
+    const list = this.dead.get(checkAgentName(agent, 'agent'))
+    const i = list ? list.findIndex((d) => d.id === messageId) : -1
+    if (!list || i < 0) return false
+    const [d] = list.splice(i, 1) as [DeadLetter]
+    const entry: Entry = { id: d.id, from: d.from, to: d.to, text: JSON.stringify(d.body), headers: d.headers, sentAt: d.sentAt, attempt: 0, visibleAt: 0 }
+    this.box(agent).push(entry)
+    return true
+  }
+
+  async publish(type: string, event: unknown, options: { from: string }): Promise<string> {
+    this.open()
+    checkEventType(type, false)
+    const from = checkAgentName(options?.from, 'from')
+    const text = serializePayload(event, this.maxBytes, 'event')
+    const id = `evt_${++this.eventSeq}`
+    const evt: BusEvent = { id, type, from, data: JSON.parse(text), publishedAt: this.clock.wallNow() }
+    this.dispatch(this.subs.get(type), evt)
+    this.dispatch(this.subs.get('*'), evt)
+    return id
+  }
+
+  async subscribe(type: string, filter: EventFilter | undefined, handler: EventHandler): Promise<Subscription> {
+    this.open()
+    checkEventType(type, true)
+    const sub: Sub = { filter: compileFilter(filter), handler }
+    if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'handler must be a function.', { details: { field: 'handler' } })
+    let set = this.subs.get(type)
+    if (!set) this.subs.set(type, (set = new Set()))
+    set.add(sub)
+    return { unsubscribe: async () => void set.delete(sub) }
+  }
+
+  async request(to: string, message: unknown, options: RequestOptions): Promise<unknown> {
+    this.open()
+    this.checkTarget(to)
+    const timeoutMs = checkPositive(options?.timeoutMs, 'timeoutMs')
+    const from = options.from === undefined ? EXTERNAL : checkAgentName(options.from, 'from')
+    const text = serializePayload(message, this.maxBytes, 'message')
+    return this.broker.request({ from, to, body: JSON.parse(text), headers: checkHeaders(options.headers), timeoutMs })
+  }
+
+  async onRequest(agent: string, handler: RequestHandler): Promise<Subscription> {
+    this.open()
+    checkAgentName(agent, 'agent')
+    if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'handler must be a function.', { details: { field: 'handler' } })
+    return this.broker.onRequest(agent, handler)
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.broker.close()
+    this.subs.clear()
+  }
+
+  private enqueue(targets: readonly string[], message: unknown, options: SendOptions): string[] {
+    this.open()
+    for (const t of targets) this.checkTarget(t)
+    const from = options.from === undefined ? EXTERNAL : checkAgentName(options.from, 'from')
+    const headers = checkHeaders(options.headers)
+    const text = serializePayload(message, this.maxBytes, 'message')
+    const sentAt = this.clock.wallNow()
+    return targets.map((to) => {
+      const entry: Entry = { id: `msg_${randomUUID()}`, from, to, text, headers, sentAt, attempt: 0, visibleAt: 0 }
+      this.box(to).push(entry)
+      return entry.id
+    })
+  }
+
+  /** Moves messages whose last lease expired after `maxDeliveries` deliveries to the dead letters. */
+  private sweep(agent: string): void {
+    const box = this.boxes.get(agent)
+    if (!box) return
+    const now = this.clock.now()
+    for (let i = 0; i < box.length; ) {
+      const e = box[i] as Entry
+      if (e.attempt >= this.maxDeliveries && e.visibleAt <= now) {
+        box.splice(i, 1)
+        const reason = `Delivered ${e.attempt} times without acknowledgement (maxDeliveries ${this.maxDeliveries}).`
+        let list = this.dead.get(agent)
+        if (!list) this.dead.set(agent, (list = []))
+        list.push({ ...toMessage(e), deadAt: this.clock.wallNow(), reason })
+      } else i++
+    }
+  }
+
+  private dispatch(set: Set<Sub> | undefined, event: BusEvent): void {
+    if (!set) return
+    for (const sub of set) {
+      if (!matchesFilter(sub.filter, event)) continue
+      try {
+        const r = sub.handler(event)
+        if (r instanceof Promise) r.catch((err: unknown) => this.onHandlerError(err, event))
+      } catch (err) {
+        this.onHandlerError(err, event)
+      }
+    }
+  }
+
+  private checkTarget(to: string): void {
+    checkAgentName(to, 'to')
+    if (this.isKnownAgent && !this.isKnownAgent(to)) {
+      throw new FlotillaError('AGENT_NOT_FOUND', `No agent "${to}" to deliver to.`, { details: { agent: to } })
+    }
+  }
+
+  private box(agent: string): Entry[] {
+    let box = this.boxes.get(agent)
+    if (!box) this.boxes.set(agent, (box = []))
+    return box
+  }
+
+  private open(): void {
+    if (this.closed) throw new FlotillaError('VALIDATION_FAILED', 'The bus is closed.', { details: { reason: 'closed' } })
+  }
+}
+
+function toMessage(e: Entry): BusMessage {
+  return { id: e.id, from: e.from, to: e.to, body: JSON.parse(e.text), headers: e.headers, attempt: e.attempt, sentAt: e.sentAt }
+}
+
+function checkEventType(type: unknown, allowWildcard: boolean): void {
+  if (typeof type !== 'string' || type.trim() === '' || (type === '*' && !allowWildcard)) {
+    throw new FlotillaError('VALIDATION_FAILED', `Event type must be a non-empty string${allowWildcard ? '' : " other than '*'"}.`, { details: { field: 'type' } })
+  }
+}

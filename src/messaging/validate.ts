@@ -1,0 +1,128 @@
+import { z } from 'zod'
+import { FlotillaError } from '../core/errors.js'
+import type { BusEvent, EventFilter, MessageHeaders } from './bus.js'
+
+/** Default largest payload, in bytes of its JSON form: 256 KiB. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 256 * 1024
+
+function invalid(message: string, details: Record<string, unknown>): FlotillaError {
+  return new FlotillaError('VALIDATION_FAILED', message, { details })
+}
+
+/** Why `value` is not plain JSON (path and reason), or `undefined` when it is. */
+function jsonProblem(value: unknown, path: string, seen: Set<object>): string | undefined {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is a non-finite number`
+  if (typeof value !== 'object') return `${path} is a ${typeof value}`
+  if (seen.has(value)) return `${path} is a circular reference`
+  seen.add(value)
+  try {
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const p = jsonProblem(value[i], `${path}[${i}]`, seen)
+        if (p) return p
+      }
+      return undefined
+    }
+    const proto: unknown = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null) return `${path} is not a plain object`
+    for (const [k, v] of Object.entries(value)) {
+      const p = jsonProblem(v, `${path}.${k}`, seen)
+      if (p) return p
+    }
+    return undefined
+  } finally {
+    seen.delete(value)
+  }
+}
+
+/**
+ * Checks that `value` is plain JSON within `maxBytes` and returns its JSON
+ * text (adapters store or copy from it).
+ *
+ * @throws FlotillaError `VALIDATION_FAILED` naming the offending path or the size.
+ */
+export function serializePayload(value: unknown, maxBytes: number, what = 'payload'): string {
+  const problem = jsonProblem(value, what, new Set())
+  if (problem) throw invalid(`The ${what} must be JSON-serialisable: ${problem}.`, { field: what, reason: 'not_serialisable' })
+  const text = JSON.stringify(value)
+  // Cheap bound first: UTF-8 uses at most 3 bytes per UTF-16 unit.
+  const bytes = text.length * 3 <= maxBytes ? text.length : Buffer.byteLength(text, 'utf8')
+  if (bytes > maxBytes) {
+    throw invalid(`The ${what} is ${bytes} bytes of JSON, over the limit of ${maxBytes}.`, { field: what, reason: 'too_large', bytes, maxBytes })
+  }
+  return text
+}
+
+/** Checks an agent name (non-empty string). @throws FlotillaError `VALIDATION_FAILED`. */
+export function checkAgentName(name: unknown, field: string): string {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw invalid(`${field} must be a non-empty agent name.`, { field })
+  }
+  return name
+}
+
+/** Checks optional headers (string values only). @throws FlotillaError `VALIDATION_FAILED`. */
+export function checkHeaders(headers: unknown): MessageHeaders {
+  if (headers === undefined) return {}
+  const parsed = z.record(z.string(), z.string()).safeParse(headers)
+  if (!parsed.success) throw invalid('headers must be an object of string values.', { field: 'headers' })
+  return { ...parsed.data }
+}
+
+const primitive = z.union([z.string(), z.number(), z.boolean(), z.null()])
+const agentName = z.string().trim().min(1)
+const filterSchema = z.strictObject({
+  from: z.union([agentName, z.array(agentName).min(1)]).optional(),
+  where: z.record(z.string().regex(/^[^.]+(\.[^.]+)*$/, 'a dotted path like "a.b"'), primitive).optional(),
+})
+
+/** A checked filter, ready for {@link matchesFilter}. */
+export interface CompiledFilter {
+  /** Publishing agents accepted, or `undefined` for any. */
+  readonly from: ReadonlySet<string> | undefined
+  /** Split paths and expected values. */
+  readonly where: ReadonlyArray<readonly [readonly string[], string | number | boolean | null]>
+}
+
+/**
+ * Validates a subscription filter and prepares it for matching.
+ *
+ * @throws FlotillaError `VALIDATION_FAILED` naming the bad field.
+ */
+export function compileFilter(filter: EventFilter | undefined): CompiledFilter {
+  if (filter === undefined) return { from: undefined, where: [] }
+  const parsed = filterSchema.safeParse(filter)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const field = ['filter', ...(issue?.path ?? []).map(String)].join('.')
+    throw invalid(`Invalid subscription filter at ${field}: ${issue?.message ?? 'malformed'}.`, { field })
+  }
+  const { from, where } = parsed.data
+  return {
+    from: from === undefined ? undefined : new Set(typeof from === 'string' ? [from] : from),
+    where: Object.entries(where ?? {}).map(([path, v]) => [path.split('.'), v] as const),
+  }
+}
+
+/** Whether `event` passes `filter` (publisher in `from`, and every `where` path equal). */
+export function matchesFilter(filter: CompiledFilter, event: BusEvent): boolean {
+  if (filter.from && !filter.from.has(event.from)) return false
+  for (const [path, expected] of filter.where) {
+    let cur: unknown = event.data
+    for (const key of path) {
+      if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, key)) return false
+      cur = (cur as Record<string, unknown>)[key]
+    }
+    if (cur !== expected) return false
+  }
+  return true
+}
+
+/** Checks a positive finite millisecond option. @throws FlotillaError `VALIDATION_FAILED`. */
+export function checkPositive(value: unknown, field: string, integer = false): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw invalid(`${field} must be a positive ${integer ? 'integer' : 'number'}.`, { field })
+  }
+  return value
+}
