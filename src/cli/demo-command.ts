@@ -2,9 +2,9 @@ import { cp, mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, relative, resolve, isAbsolute } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { z } from 'zod'
 import { expectPositionals, parseInputs, splitArgs, validateOptions } from './args.js'
 import { RUN_FLAGS, runFlagValues, type Command } from './command.js'
+import { runOptionsSchema } from './run-command.js'
 import { executeRun } from './execute-run.js'
 import { paint } from './format.js'
 import { prepareWorkflow } from './prepare.js'
@@ -14,14 +14,8 @@ import { formatStoredNote } from './summary.js'
 /** The folder of the scan-and-fix example (the same relative place from src/cli and dist/cli). */
 export const DEMO_DIR = fileURLToPath(new URL('../../examples/scan-and-fix/', import.meta.url))
 
-const demoOptionsSchema = z.object({
-  input: z.array(z.string()),
-  json: z.boolean(),
-  concurrency: z.string().regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1').transform(Number).optional(),
-  verbose: z.boolean(),
-  live: z.boolean(),
-  store: z.string().optional(),
-})
+/** The options of `flotilla demo`: those of `run` without the file. */
+const demoOptionsSchema = runOptionsSchema.omit({ file: true })
 
 const HELP = `Usage: flotilla demo [options]
 

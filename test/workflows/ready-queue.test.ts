@@ -1,17 +1,7 @@
+import { prng } from '../helpers/prng.js'
 import { describe, expect, it } from 'vitest'
 import { ReadyQueue, type ReadyItem } from '../../src/workflows/ready-queue.js'
 
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function drain<R>(q: ReadyQueue<R>): ReadyItem<R>[] {
   const out: ReadyItem<R>[] = []

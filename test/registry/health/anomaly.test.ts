@@ -1,19 +1,9 @@
+import { prng as rng } from '../../helpers/prng.js'
 import { describe, expect, it } from 'vitest'
 import { FakeClock } from '../../../src/core/fake-clock.js'
 import { AnomalyDetector, type Anomaly } from '../../../src/registry/health/anomaly.js'
 import { codeOf } from '../helpers.js'
 
-/** A seeded PRNG (mulberry32): the same synthetic series on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** `base` ± 10 %, uniformly. */
 function jitter(random: () => number, base: number): number {
