@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
 import type { DiscoveryFailure } from '../registry/discovery/discover-agents.js'
-import { globToRegExp, listMatchingFiles } from '../registry/discovery/glob.js'
+import { globToRegExp } from '../core/glob.js'
+import { listMatchingFiles } from '../registry/discovery/glob.js'
 import type { Workflow } from './compile.js'
 import { loadWorkflowFile } from './load.js'
 

@@ -4,7 +4,8 @@ import { FlotillaError, toFlotillaError, type ErrorCode } from '../../core/error
 import type { AnyAgentDefinition } from '../../agents/define-agent.js'
 import type { Registry } from '../registry.js'
 import { agentKey, applyDefinitions, importAgentFile } from './agent-file.js'
-import { globToRegExp, listMatchingFiles } from './glob.js'
+import { globToRegExp } from '../../core/glob.js'
+import { listMatchingFiles } from './glob.js'
 
 /** Default pattern of agent modules. */
 export const DEFAULT_AGENT_PATTERN = '**/*.agent.{js,mjs}'

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { globToRegExp, listMatchingFiles } from '../../../src/registry/discovery/glob.js'
+import { globToRegExp } from '../../../src/core/glob.js'
+import { listMatchingFiles } from '../../../src/registry/discovery/glob.js'
 import { codeOf } from '../helpers.js'
 import { tempDir, write } from './temp.js'
 
