@@ -1,4 +1,6 @@
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
+import type { BusMessage, EventFilter, EventHandler, MessageHeaders, Subscription } from '../messaging/bus.js'
+import type { Permission } from '../security/permissions.js'
 
 /** Log levels of {@link AgentLogger}. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -29,4 +31,136 @@ export interface AgentContext {
   readonly log: AgentLogger
   /** Reports progress of this task: `fraction` in [0, 1], an optional note. */
   progress(fraction: number, note?: string): void
+  /** The agent's workspace folder; file access is checked against `file:<path>` permissions and the storage quota. */
+  readonly workspace: Workspace
+  /** The agent's tools; each call is checked against `tool:<name>` `call` permission. */
+  readonly tools: ToolBox
+  /** Versioned shared artifacts, checked against `artifact:<id>` permissions. */
+  readonly artifacts: AgentArtifacts
+  /** The shared short-lived cache, checked against `cache:<key>` permissions. */
+  readonly cache: AgentCache
+  /** Puts a message in another agent's durable mailbox (`agent:<name>` `send`); returns its id. */
+  send(to: string, body: unknown, options?: { headers?: MessageHeaders }): Promise<string>
+  /** Consults a peer: sends a request and resolves with its reply, or fails with `TASK_TIMEOUT`. */
+  request(to: string, body: unknown, options: { timeoutMs: number }): Promise<unknown>
+  /** Publishes an event (`event:<type>` `publish`); returns its id. */
+  publish(type: string, data: unknown): Promise<string>
+  /** Subscribes to events of `type` (`event:<type>` `subscribe`); the subscription ends with the agent. */
+  subscribe(type: string, filter: EventFilter | undefined, handler: EventHandler): Promise<Subscription>
+  /** Leases messages from this agent's own mailbox; acknowledge each with {@link AgentContext.ack}. */
+  receive(options?: { max?: number; visibilityTimeoutMs?: number }): Promise<BusMessage[]>
+  /** Acknowledges a received message. */
+  ack(messageId: string): Promise<boolean>
+  /** Sends one message to each target: a list of agents, the agent's children (or whole subtree), or agents matching a filter. */
+  broadcast(target: BroadcastTarget, body: unknown): Promise<string[]>
+  /** Deploys a child agent whose permissions and limits are carved out of this agent's. */
+  spawn(spec: ChildAgentRequest): Promise<ChildAgentRef>
+}
+
+/** Who a broadcast reaches. */
+export type BroadcastTarget =
+  | { readonly agents: readonly string[] }
+  | { readonly children: true; readonly subtree?: boolean }
+  | { readonly match: { readonly role?: string; readonly capability?: string; readonly tag?: string } }
+
+/** Files of an agent's workspace; paths are relative to its root and may not leave it. */
+export interface Workspace {
+  /** Absolute path of the workspace folder. */
+  readonly root: string
+  /** Reads a file (`read`). */
+  read(path: string): Promise<Uint8Array>
+  /** Reads a UTF-8 file (`read`). */
+  readText(path: string): Promise<string>
+  /** Writes a file, creating folders (`write`); fails with `RESOURCE_LIMIT_EXCEEDED` over the storage quota. */
+  write(path: string, data: string | Uint8Array): Promise<void>
+  /** Lists the files under a folder, relative to the root (`list` on the folder). */
+  list(path?: string): Promise<string[]>
+  /** Deletes a file (`delete`). */
+  remove(path: string): Promise<void>
+  /** Bytes held in the workspace. */
+  usage(): Promise<number>
+}
+
+/** The tools an agent may call. */
+export interface ToolBox {
+  /** Names of the agent's tools. */
+  readonly names: readonly string[]
+  /** Calls a tool; `TOOL_NOT_FOUND` if the agent has no such tool, `PERMISSION_DENIED` without `tool:<name>` `call`. */
+  call(name: string, input: unknown): Promise<unknown>
+}
+
+/** One stored version of an artifact, as an agent sees it. */
+export interface ArtifactView {
+  readonly id: string
+  readonly version: number
+  /** JSON content, or the bytes for a binary artifact. */
+  readonly content: unknown
+  readonly encoding: 'json' | 'bytes'
+  readonly contentHash: string
+  readonly metadata: Readonly<Record<string, unknown>>
+  readonly tags: readonly string[]
+  /** Lineage: who wrote this version, from which version, in which run and task. */
+  readonly createdBy: string
+  readonly createdAt: number
+  readonly basedOn: number | null
+  readonly runId: string | null
+  readonly taskId: string | null
+  readonly expiresAt: number | null
+}
+
+/** Options of {@link AgentArtifacts.put}. */
+export interface ArtifactPutOptions {
+  /** The version this write builds on; a newer stored version fails with `ARTIFACT_CONFLICT`. `null`: the artifact must not exist yet. */
+  readonly basedOn?: number | null
+  readonly metadata?: Readonly<Record<string, unknown>>
+  readonly tags?: readonly string[]
+  /** Removes the artifact this long after the write. */
+  readonly ttlMs?: number
+}
+
+/** The artifacts an agent reaches through its context. */
+export interface AgentArtifacts {
+  /** The latest version (or `version`); `ARTIFACT_NOT_FOUND`, `ARTIFACT_EXPIRED` or `PERMISSION_DENIED` otherwise. */
+  get(id: string, options?: { version?: number }): Promise<ArtifactView>
+  /** Writes a new version; content is JSON, or bytes stored once by content hash. */
+  put(id: string, content: unknown, options?: ArtifactPutOptions): Promise<ArtifactView>
+  /** Every kept version, oldest first, without content. */
+  history(id: string): Promise<Omit<ArtifactView, 'content'>[]>
+  /** Latest versions of the artifacts the agent may read, optionally with a tag. */
+  list(options?: { tag?: string }): Promise<Omit<ArtifactView, 'content'>[]>
+  /** Deletes an artifact with all its versions; `false` if unknown. */
+  delete(id: string): Promise<boolean>
+}
+
+/** The shared short-lived cache. */
+export interface AgentCache {
+  /** Stores a JSON value under `key` for `ttlMs`. */
+  share(key: string, value: unknown, options: { ttlMs: number }): Promise<void>
+  /** The value, or `undefined` when absent or expired. */
+  get(key: string): Promise<unknown>
+}
+
+/** What an agent asks for when it spawns a child. */
+export interface ChildAgentRequest {
+  /** Name of the child. */
+  readonly name: string
+  /** Module (relative to the parent's spec, or absolute) and export of the child's handler; defaults to the parent's module. */
+  readonly module?: string
+  readonly export?: string
+  readonly tools?: readonly string[]
+  /** A subset of the parent's permissions; omitted: the parent's. */
+  readonly permissions?: readonly Permission[]
+  /** Limits within the parent's; omitted: the parent's. */
+  readonly limits?: { readonly memoryMb?: number; readonly cpuMs?: number; readonly storageMb?: number }
+  readonly env?: Readonly<Record<string, string>>
+}
+
+/** A spawned child, as its parent sees it. */
+export interface ChildAgentRef {
+  readonly id: string
+  readonly name: string
+  /** Runs a command on the child and resolves with its output. */
+  execute(input: unknown): Promise<unknown>
+  /** Terminates the child and its subtree. */
+  terminate(): Promise<void>
 }

@@ -1,12 +1,29 @@
 import { FlotillaError } from '../core/errors.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
-import type { AgentContext, AgentLogger, LogLevel } from '../agents/context.js'
+import type { AgentContext, AgentLogger, LogLevel, ToolBox, Workspace } from '../agents/context.js'
+import { unavailableServices, type ServiceMembers } from '../agents/service-members.js'
 import type { AttemptHandle } from './run-execution.js'
 
 /** What a context reports back to the engine. */
 export interface ContextSink {
   log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void
+  /** The outward services (messages, artifacts, cache, children) of an agent instance in a run, when the engine has them. */
+  services?(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers
+}
+
+const NO_SERVICES = unavailableServices('This engine runs without messaging or a context store: use an Orchestrator, which provides them.')
+
+const NO_WORKSPACE: Workspace = new Proxy({} as Workspace, {
+  get(_target, key) {
+    if (key === 'root') return ''
+    return () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', 'This agent has no workspace: only agents deployed with a spec (orchestrator.agents.deploy or `flotilla agent run`) get one.'))
+  },
+})
+
+const NO_TOOLS: ToolBox = {
+  names: [],
+  call: (name) => Promise.reject(new FlotillaError('TOOL_NOT_FOUND', `This agent has no tool "${name}": tools belong to agents deployed with a spec that lists them.`, { details: { tool: name } })),
 }
 
 /**
@@ -15,6 +32,7 @@ export interface ContextSink {
  */
 export class TaskContext implements AgentContext {
   private _log: AgentLogger | undefined
+  private _services: ServiceMembers | undefined
 
   constructor(
     private readonly sink: ContextSink,
@@ -31,6 +49,58 @@ export class TaskContext implements AgentContext {
 
   get idempotencyKey(): string {
     return `${this.runId}:${this.taskId}`
+  }
+
+  private get services(): ServiceMembers {
+    return (this._services ??= this.sink.services?.(this.instanceId, this.runId, this.taskId) ?? NO_SERVICES)
+  }
+
+  get workspace(): Workspace {
+    return NO_WORKSPACE
+  }
+
+  get tools(): ToolBox {
+    return NO_TOOLS
+  }
+
+  get artifacts(): ServiceMembers['artifacts'] {
+    return this.services.artifacts
+  }
+
+  get cache(): ServiceMembers['cache'] {
+    return this.services.cache
+  }
+
+  send(...args: Parameters<AgentContext['send']>): ReturnType<AgentContext['send']> {
+    return this.services.send(...args)
+  }
+
+  request(...args: Parameters<AgentContext['request']>): ReturnType<AgentContext['request']> {
+    return this.services.request(...args)
+  }
+
+  publish(...args: Parameters<AgentContext['publish']>): ReturnType<AgentContext['publish']> {
+    return this.services.publish(...args)
+  }
+
+  subscribe(...args: Parameters<AgentContext['subscribe']>): ReturnType<AgentContext['subscribe']> {
+    return this.services.subscribe(...args)
+  }
+
+  receive(...args: Parameters<AgentContext['receive']>): ReturnType<AgentContext['receive']> {
+    return this.services.receive(...args)
+  }
+
+  ack(...args: Parameters<AgentContext['ack']>): ReturnType<AgentContext['ack']> {
+    return this.services.ack(...args)
+  }
+
+  broadcast(...args: Parameters<AgentContext['broadcast']>): ReturnType<AgentContext['broadcast']> {
+    return this.services.broadcast(...args)
+  }
+
+  spawn(...args: Parameters<AgentContext['spawn']>): ReturnType<AgentContext['spawn']> {
+    return this.services.spawn(...args)
   }
 
   get log(): AgentLogger {

@@ -1,0 +1,115 @@
+import { FlotillaError } from '../core/errors.js'
+import type { EventFilter, EventHandler, Subscription } from '../messaging/bus.js'
+import type { AgentContext, ArtifactView, BroadcastTarget, ChildAgentRef, ChildAgentRequest } from './context.js'
+
+/**
+ * The services an agent's context reaches outside the agent, by name. Each
+ * op takes JSON arguments and resolves with a JSON result; the caller (the
+ * supervisor, directly or over IPC) checks the agent's permissions.
+ */
+export interface ServiceOps {
+  send: { args: { to: string; body: unknown; headers?: Record<string, string> }; result: string }
+  request: { args: { to: string; body: unknown; timeoutMs: number }; result: unknown }
+  publish: { args: { type: string; data: unknown }; result: string }
+  receive: { args: { max?: number; visibilityTimeoutMs?: number }; result: unknown[] }
+  ack: { args: { id: string }; result: boolean }
+  broadcast: { args: { target: BroadcastTarget; body: unknown }; result: string[] }
+  'artifacts.get': { args: { id: string; version?: number }; result: ArtifactView }
+  'artifacts.put': { args: { id: string; content: unknown; basedOn?: number | null; metadata?: Record<string, unknown>; tags?: string[]; ttlMs?: number }; result: ArtifactView }
+  'artifacts.history': { args: { id: string }; result: Omit<ArtifactView, 'content'>[] }
+  'artifacts.list': { args: { tag?: string }; result: Omit<ArtifactView, 'content'>[] }
+  'artifacts.delete': { args: { id: string }; result: boolean }
+  'cache.share': { args: { key: string; value: unknown; ttlMs: number }; result: null }
+  'cache.get': { args: { key: string }; result: unknown }
+  spawn: { args: { spec: ChildAgentRequest }; result: { id: string; name: string } }
+  'child.execute': { args: { id: string; input: unknown }; result: unknown }
+  'child.terminate': { args: { id: string }; result: null }
+}
+
+/** A service op name. */
+export type ServiceOp = keyof ServiceOps
+
+/** All service op names (what an IPC protocol accepts). */
+export const SERVICE_OPS: readonly ServiceOp[] = [
+  'send', 'request', 'publish', 'receive', 'ack', 'broadcast',
+  'artifacts.get', 'artifacts.put', 'artifacts.history', 'artifacts.list', 'artifacts.delete',
+  'cache.share', 'cache.get', 'spawn', 'child.execute', 'child.terminate',
+]
+
+/** Calls one service op. */
+export type ServiceCall = <K extends ServiceOp>(op: K, args: ServiceOps[K]['args']) => Promise<ServiceOps[K]['result']>
+
+/** The members of {@link AgentContext} that reach outside the agent. */
+export type ServiceMembers = Pick<AgentContext, 'artifacts' | 'cache' | 'send' | 'request' | 'publish' | 'subscribe' | 'receive' | 'ack' | 'broadcast' | 'spawn'>
+
+/** Subscribes on the agent's behalf (only where handlers can be called back in-process). */
+export type SubscribeFn = (type: string, filter: EventFilter | undefined, handler: EventHandler) => Promise<Subscription>
+
+/**
+ * Builds the outward-facing members of an agent context from one `call`
+ * function, so the in-process context and the process runner's context
+ * behave the same. `subscribe` is given where the handler can be called back
+ * in the same process; without it `ctx.subscribe` fails with
+ * `AGENT_STATE_INVALID`.
+ *
+ * @example
+ * ```ts
+ * const members = serviceMembers((op, args) => supervisor.serve(agentId, op, args))
+ * await members.send('analyst', { finding: 1 })
+ * ```
+ */
+export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn): ServiceMembers {
+  const childRef = (ref: { id: string; name: string }): ChildAgentRef => ({
+    id: ref.id,
+    name: ref.name,
+    execute: (input) => call('child.execute', { id: ref.id, input }),
+    terminate: async () => {
+      await call('child.terminate', { id: ref.id })
+    },
+  })
+  return {
+    artifacts: {
+      get: (id, options) => call('artifacts.get', { id, ...(options?.version === undefined ? {} : { version: options.version }) }),
+      put: (id, content, options = {}) =>
+        call('artifacts.put', {
+          id,
+          content,
+          ...(options.basedOn === undefined ? {} : { basedOn: options.basedOn }),
+          ...(options.metadata === undefined ? {} : { metadata: { ...options.metadata } }),
+          ...(options.tags === undefined ? {} : { tags: [...options.tags] }),
+          ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+        }),
+      history: (id) => call('artifacts.history', { id }),
+      list: (options = {}) => call('artifacts.list', options.tag === undefined ? {} : { tag: options.tag }),
+      delete: (id) => call('artifacts.delete', { id }),
+    },
+    cache: {
+      share: async (key, value, options) => {
+        await call('cache.share', { key, value, ttlMs: options.ttlMs })
+      },
+      get: (key) => call('cache.get', { key }),
+    },
+    send: (to, body, options) => call('send', { to, body, ...(options?.headers ? { headers: { ...options.headers } } : {}) }),
+    request: (to, body, options) => call('request', { to, body, timeoutMs: options.timeoutMs }),
+    publish: (type, data) => call('publish', { type, data }),
+    subscribe: (type, filter, handler) => {
+      if (!subscribe) {
+        return Promise.reject(new FlotillaError('AGENT_STATE_INVALID', 'ctx.subscribe is not available to agents in the process runtime: receive messages with ctx.receive, or run the subscriber in-process.'))
+      }
+      return subscribe(type, filter, handler)
+    },
+    receive: async (options = {}) => (await call('receive', { ...options })) as Awaited<ReturnType<AgentContext['receive']>>,
+    ack: (id) => call('ack', { id }),
+    broadcast: (target, body) => call('broadcast', { target, body }),
+    spawn: async (spec) => childRef(await call('spawn', { spec })),
+  }
+}
+
+/**
+ * Members for a context that has no services behind it (an agent run outside
+ * any orchestrator): every call fails with `AGENT_STATE_INVALID` saying why.
+ */
+export function unavailableServices(why: string): ServiceMembers {
+  const fail = (): Promise<never> => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', why))
+  return serviceMembers(fail as ServiceCall, fail)
+}
