@@ -28,3 +28,12 @@ export function isFinalRunState(state: RunState): boolean {
 export function isFinalTaskState(state: TaskState): boolean {
   return state === 'SUCCEEDED' || state === 'FAILED' || state === 'SKIPPED' || state === 'CANCELLED'
 }
+
+/**
+ * Lifecycle states of a deployed agent instance: `PENDING → RUNNING ⇄ PAUSED`,
+ * `RUNNING → FAILED`, `FAILED → PENDING` (restart), any → `TERMINATED` (final).
+ */
+export type AgentState = 'PENDING' | 'RUNNING' | 'PAUSED' | 'FAILED' | 'TERMINATED'
+
+/** All agent lifecycle states. */
+export const AGENT_STATES: readonly AgentState[] = ['PENDING', 'RUNNING', 'PAUSED', 'FAILED', 'TERMINATED']
