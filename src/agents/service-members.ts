@@ -15,7 +15,7 @@ export interface ServiceOps {
   ack: { args: { id: string }; result: boolean }
   broadcast: { args: { target: BroadcastTarget; body: unknown }; result: string[] }
   'artifacts.get': { args: { id: string; version?: number }; result: ArtifactView }
-  'artifacts.put': { args: { id: string; content: unknown; basedOn?: number | null; metadata?: Record<string, unknown>; tags?: string[]; ttlMs?: number }; result: ArtifactView }
+  'artifacts.put': { args: { id: string; content: unknown; basedOn?: number | null; metadata?: Record<string, unknown>; tags?: string[]; ttlMs?: number; runId?: string; taskId?: string }; result: ArtifactView }
   'artifacts.history': { args: { id: string }; result: Omit<ArtifactView, 'content'>[] }
   'artifacts.list': { args: { tag?: string }; result: Omit<ArtifactView, 'content'>[] }
   'artifacts.delete': { args: { id: string }; result: boolean }
@@ -50,7 +50,8 @@ export type SubscribeFn = (type: string, filter: EventFilter | undefined, handle
  * function, so the in-process context and the process runner's context
  * behave the same. `subscribe` is given where the handler can be called back
  * in the same process; without it `ctx.subscribe` fails with
- * `AGENT_STATE_INVALID`.
+ * `AGENT_STATE_INVALID`. `lineage` (the run and task of the command) is
+ * recorded with every artifact version written.
  *
  * @example
  * ```ts
@@ -58,7 +59,7 @@ export type SubscribeFn = (type: string, filter: EventFilter | undefined, handle
  * await members.send('analyst', { finding: 1 })
  * ```
  */
-export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn): ServiceMembers {
+export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn, lineage: { runId?: string; taskId?: string } = {}): ServiceMembers {
   const childRef = (ref: { id: string; name: string }): ChildAgentRef => ({
     id: ref.id,
     name: ref.name,
@@ -78,6 +79,8 @@ export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn): Serv
           ...(options.metadata === undefined ? {} : { metadata: { ...options.metadata } }),
           ...(options.tags === undefined ? {} : { tags: [...options.tags] }),
           ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+          ...(lineage.runId === undefined ? {} : { runId: lineage.runId }),
+          ...(lineage.taskId === undefined ? {} : { taskId: lineage.taskId }),
         }),
       history: (id) => call('artifacts.history', { id }),
       list: (options = {}) => call('artifacts.list', options.tag === undefined ? {} : { tag: options.tag }),

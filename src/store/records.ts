@@ -1,7 +1,7 @@
 import type { SerializedError } from '../core/errors.js'
 import type { FlotillaEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
-import type { Priority, RunState, TaskState } from '../core/states.js'
+import type { AgentState, Priority, RunState, TaskState } from '../core/states.js'
 
 /** A stored run: one execution of a workflow. */
 export interface RunRecord {
@@ -74,4 +74,60 @@ export interface RunFilter {
   workflow?: string
   /** @default 100 */
   limit?: number
+}
+
+/**
+ * A stored agent instance: one deployed incarnation of an agent, with its
+ * lifecycle state and what it was deployed with. Written through
+ * {@link AgentStore.saveAgent}, one lifecycle transition at a time.
+ */
+export interface AgentRecord {
+  /** `agt_…` */
+  id: string
+  /** The agent definition's name. */
+  name: string
+  /** The agent definition's version. */
+  version: string
+  /** The agent that deployed this one; `null` for a root agent. */
+  parentId: string | null
+  /** The runtime it runs on: `inprocess`, `process`, `kubernetes`… */
+  runtime: string
+  state: AgentState
+  /** Why it is in this state (a failure reason, `terminated by parent`…), or `null`. */
+  reason: string | null
+  /** JSON: the spec as deployed. */
+  spec: unknown
+  /** JSON: the effective permissions. */
+  permissions: unknown
+  /** JSON: the effective resource limits. */
+  limits: unknown
+  /** The operating-system process id, when it runs in a process of its own. */
+  pid: number | null
+  /** Wall-clock ms; set when the record is inserted and kept by later saves. */
+  createdAt: number
+  /** Wall-clock ms of the latest save. */
+  updatedAt: number
+}
+
+/** One stored lifecycle transition of an agent instance. */
+export interface AgentTransition {
+  agentId: string
+  /** 1-based position in the agent's transitions. */
+  seq: number
+  /** The state before; `null` for the transition that created the record. */
+  from: AgentState | null
+  to: AgentState
+  reason: string | null
+  /** Wall-clock ms. */
+  at: number
+}
+
+/** Filter for {@link AgentStore.listAgents}; omitted fields match every agent. */
+export interface AgentFilter {
+  /** The parent's id; `null`: root agents only. */
+  parentId?: string | null
+  /** Any of these states (an empty list matches nothing). */
+  states?: readonly AgentState[]
+  /** The agent definition's name, exactly. */
+  name?: string
 }

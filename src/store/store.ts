@@ -1,5 +1,6 @@
 import type { RunId, TaskId } from '../core/ids.js'
-import type { RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from './records.js'
+import type { AgentState } from '../core/states.js'
+import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from './records.js'
 
 /** Reads and writes of runs and their tasks. */
 export interface RunStore {
@@ -40,11 +41,37 @@ export interface EventLog {
 }
 
 /**
- * The durable store of runs, tasks and events. The engine writes every state
+ * Durable records of deployed agent instances and every lifecycle transition
+ * they went through.
+ */
+export interface AgentStore {
+  /**
+   * Inserts (`transition.from === null`: the id must be new) or updates the
+   * record, and appends the transition (numbered after the agent's last one),
+   * atomically. Fenced: when the stored state is not `transition.from`, an
+   * insert hits an existing id, or an update hits an unknown id, it fails
+   * with `STORE_CONFLICT` and writes nothing. `record.state` must equal
+   * `transition.to`, and the JSON fields must be JSON (else
+   * `VALIDATION_FAILED`). An update writes every field but `id` and
+   * `createdAt`, which keep their stored values.
+   */
+  saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void>
+  /** An agent, or `undefined`. */
+  getAgent(id: string): Promise<AgentRecord | undefined>
+  /** Agents matching the filter, oldest first (`createdAt`, then `id`). `parentId: null` lists root agents only. */
+  listAgents(filter?: AgentFilter): Promise<AgentRecord[]>
+  /** Every transition of the agent, `seq` ascending (1, 2, …); `[]` for an unknown id. */
+  listAgentTransitions(agentId: string): Promise<AgentTransition[]>
+  /** Deletes the TERMINATED agents last updated before `before` (wall-clock ms), with their transitions; returns how many agents. */
+  pruneAgents(before: number): Promise<number>
+}
+
+/**
+ * The durable store of runs, tasks, events and agent instances. The engine writes every state
  * change through {@link RunStore.commit} before acting on it (write-ahead).
  * Adapters: `memory` (here), `sqlite` and `postgres`.
  */
-export interface Store extends RunStore, EventLog {
+export interface Store extends RunStore, EventLog, AgentStore {
   /** Adapter name, e.g. `memory`. */
   readonly kind: string
   /** Whether state survives the process (false for `memory`). */

@@ -4,7 +4,7 @@ import type { AgentPool } from '../registry/agent-pool.js'
 import type { RunRecord, TaskRecord } from '../store/records.js'
 import type { Workflow } from './compile.js'
 import { RunExecution, S, type RunCallbacks } from './run-execution.js'
-import { Scheduler, stateError } from './scheduler.js'
+import { Scheduler } from './scheduler.js'
 import { newRunRecord, newTaskRecords, resolvePools } from './task-io.js'
 
 export type { EngineOptions } from './scheduler.js'
@@ -146,4 +146,9 @@ export class Engine extends Scheduler {
     if (run.finished) throw stateError(run, 'cancel')
     this.finishRun(run, 'CANCELLED', new FlotillaError('TASK_CANCELLED', `Run cancelled: ${reason}`, { details: { reason } }))
   }
+}
+
+/** The RUN_STATE_INVALID error for an operation a run in its current state does not allow. */
+function stateError(run: RunExecution, action: string): FlotillaError {
+  return new FlotillaError('RUN_STATE_INVALID', `Cannot ${action} run ${run.id}: it is ${run.state}.`, { details: { runId: run.id, state: run.state } })
 }

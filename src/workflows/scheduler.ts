@@ -1,8 +1,9 @@
 import type { Clock } from '../core/clock.js'
 import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
 import type { FlotillaEvent } from '../core/events.js'
-import { asTaskId, type RunId, type TaskId } from '../core/ids.js'
+import { asTaskId, type AgentId, type RunId, type TaskId } from '../core/ids.js'
 import type { LogLevel } from '../agents/context.js'
+import type { ServiceMembers } from '../agents/service-members.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
@@ -30,6 +31,8 @@ export interface EngineOptions {
   deliver: (events: readonly FlotillaEvent[]) => void
   /** Told of every finished attempt (for execution history and anomaly detection). */
   observe?: (execution: ObservedExecution) => void
+  /** The outward services (messages, artifacts, cache) of a task's context; asked for on first use. */
+  services?: (instanceId: AgentId, runId: RunId, taskId: TaskId) => ServiceMembers | undefined
 }
 
 /** A finished attempt, as {@link EngineOptions.observe} sees it. */
@@ -381,19 +384,17 @@ export class Scheduler implements ContextSink {
   }
 
   // ---- context sink -----------------------------------------------------
-
   log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void {
     const run = this.runs.get(runId)
     if (run) this.wal.stage(run, undefined, { type: 'task.log', at: this.o.clock.wallNow(), runId, taskId, level, message, ...(data === undefined ? {} : { data }) }, undefined)
+  }
+
+  services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
+    return this.o.services?.(instanceId, runId, taskId)
   }
 
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void {
     const run = this.runs.get(runId)
     if (run) this.wal.stage(run, undefined, { type: 'task.progress', at: this.o.clock.wallNow(), runId, taskId: asTaskId(taskId), attempt, fraction, note }, undefined)
   }
-}
-
-/** The RUN_STATE_INVALID error for an operation a run in its current state does not allow. */
-export function stateError(run: RunExecution, action: string): FlotillaError {
-  return new FlotillaError('RUN_STATE_INVALID', `Cannot ${action} run ${run.id}: it is ${run.state}.`, { details: { runId: run.id, state: run.state } })
 }

@@ -9,7 +9,7 @@ export interface ContextSink {
   log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void
   /** The outward services (messages, artifacts, cache, children) of an agent instance in a run, when the engine has them. */
-  services?(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers
+  services?(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined
 }
 
 const NO_SERVICES = unavailableServices('This engine runs without messaging or a context store: use an Orchestrator, which provides them.')

@@ -182,6 +182,11 @@ describe('stores with an asynchronous commit only', () => {
       getTask: inner.getTask.bind(inner),
       pruneRuns: inner.pruneRuns.bind(inner),
       listEvents: inner.listEvents.bind(inner),
+      saveAgent: inner.saveAgent.bind(inner),
+      getAgent: inner.getAgent.bind(inner),
+      listAgents: inner.listAgents.bind(inner),
+      listAgentTransitions: inner.listAgentTransitions.bind(inner),
+      pruneAgents: inner.pruneAgents.bind(inner),
       close: inner.close.bind(inner),
     }
     const o = new Orchestrator({ store })

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { FlotillaEvent } from '../../src/core/events.js'
-import { asTaskId, newRunId, type RunId } from '../../src/core/ids.js'
+import { asTaskId, newAgentId, newRunId, type RunId } from '../../src/core/ids.js'
 import * as entry from '../../src/postgres.js'
 import { PostgresStore } from '../../src/postgres.js'
-import type { StoreOp } from '../../src/store/records.js'
+import type { AgentRecord, StoreOp } from '../../src/store/records.js'
+import { quoteIdent } from '../../src/store/postgres/migrate.js'
 import { resolvePostgresOptions, sessionOptions } from '../../src/store/postgres/options.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/postgres/schema.js'
 import { storeContract } from '../contract/store.contract.js'
@@ -20,6 +21,10 @@ function createOp(id: RunId, taskIds: readonly string[], definition: unknown = {
 }
 const start = (runId: RunId, t: string, attempt: number): StoreOp => ({ op: 'task.start', runId, taskId: asTaskId(t), attempt, agent: 'w@1', at: T0 + 1 })
 const succeed = (runId: RunId, t: string, attempt: number, output: unknown): StoreOp => ({ op: 'task.succeed', runId, taskId: asTaskId(t), attempt, output, at: T0 + 2 })
+const agentRecord = (extra: Partial<AgentRecord> = {}): AgentRecord => ({
+  id: newAgentId(), name: 'scanner', version: '1.0.0', parentId: null, runtime: 'process', state: 'PENDING', reason: null,
+  spec: { name: 'scanner' }, permissions: [], limits: { memoryMb: 64 }, pid: null, createdAt: T0, updatedAt: T0, ...extra,
+})
 const log = (runId: RunId, message: string): FlotillaEvent => ({ type: 'task.log', at: T0, runId, taskId: asTaskId('a'), level: 'info', message })
 
 describe('flotilla/postgres', () => {
@@ -53,6 +58,7 @@ await describePostgres('PostgresStore', () => {
       await store.close()
       await dropSchema((store as PostgresStore).schema)
     },
+    openPeer: async (store) => PostgresStore.connect(POSTGRES_URL, { schema: (store as PostgresStore).schema, poolSize: 2 }),
   })
 
   describe('PostgreSQL specifics', () => {
@@ -120,6 +126,57 @@ await describePostgres('PostgresStore', () => {
       const id = newRunId()
       await stores[0].commit({ ops: [createOp(id, ['a'])], events: [] })
       expect((await stores[3].getRun(id))?.id).toBe(id)
+    })
+
+    it('upgrades a schema of version 1 to the agent tables, keeping its runs', async () => {
+      const schema = freshSchema()
+      cleanup.push(() => dropSchema(schema))
+      const s = quoteIdent(schema)
+      const id = newRunId()
+      await withClient(async (c) => {
+        await c.query(`CREATE SCHEMA ${s}`)
+        await c.query(MIGRATIONS[0].up(s))
+        await c.query(`INSERT INTO ${s}.flotilla_migrations (version, name) VALUES (1, $1)`, [MIGRATIONS[0].name])
+        await c.query(`INSERT INTO ${s}.flotilla_meta (product, schema_version) VALUES ('flotilla', 1)`)
+        await c.query(`INSERT INTO ${s}.runs (id, workflow, workflow_hash, state, created_at) VALUES ($1, 'wf', 'h', 'RUNNING', $2)`, [id, T0])
+      })
+      const store = await open(schema)
+      expect(await store.getRun(id)).toMatchObject({ id, state: 'RUNNING' })
+      const rows = await withClient(async (c) => (await c.query(`SELECT version FROM ${s}.flotilla_migrations ORDER BY version`)).rows)
+      expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version))
+      const meta = await withClient(async (c) => (await c.query(`SELECT schema_version FROM ${s}.flotilla_meta`)).rows)
+      expect(meta).toEqual([{ schema_version: SCHEMA_VERSION }])
+      const indexes = await withClient(async (c) => (await c.query(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'agents'`, [schema])).rows)
+      expect(indexes.map((r) => r.indexname)).toEqual(expect.arrayContaining(['agents_parent', 'agents_state']))
+      const agent = agentRecord()
+      await store.saveAgent(agent, { from: null, to: 'PENDING', reason: null, at: T0 })
+      expect(await store.getAgent(agent.id)).toEqual(agent)
+    })
+
+    it('numbers the transitions of one agent without gaps or duplicates when two stores save it concurrently', async () => {
+      const a = await open()
+      const b = await open(a.schema)
+      const agent = agentRecord({ state: 'RUNNING' })
+      await a.saveAgent(agent, { from: null, to: 'RUNNING', reason: null, at: T0 })
+      // RUNNING → RUNNING (a new pid, say) is fenced by a state every save keeps, so all of them win.
+      const saves = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).saveAgent({ ...agent, pid: i, updatedAt: T0 + i }, { from: 'RUNNING', to: 'RUNNING', reason: `save ${i}`, at: T0 + i }))
+      await Promise.all(saves)
+      const transitions = await b.listAgentTransitions(agent.id)
+      expect(transitions.map((t) => t.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1))
+      expect(new Set(transitions.map((t) => t.reason)).size).toBe(21)
+    })
+
+    it('stores agent JSON fields as json (SQL NULL for undefined) and prunes the transitions with their agent', async () => {
+      const store = await open()
+      const agent = agentRecord({ spec: undefined, permissions: null })
+      await store.saveAgent(agent, { from: null, to: 'PENDING', reason: null, at: T0 })
+      await store.saveAgent({ ...agent, state: 'TERMINATED', reason: 'stopped', updatedAt: T0 + 5 }, { from: 'PENDING', to: 'TERMINATED', reason: 'stopped', at: T0 + 5 })
+      const raw = await withClient(async (c) => (await c.query(`SELECT spec IS NULL AS no_spec, permissions::text AS permissions, transition_count FROM "${store.schema}".agents`)).rows)
+      expect(raw).toEqual([{ no_spec: true, permissions: 'null', transition_count: 2 }])
+      expect([await count(store.schema, 'agents'), await count(store.schema, 'agent_transitions')]).toEqual([1, 2])
+      expect(await store.pruneAgents(Number.NaN)).toBe(0)
+      expect(await store.pruneAgents(T0 + 6)).toBe(1)
+      expect([await count(store.schema, 'agents'), await count(store.schema, 'agent_transitions')]).toEqual([0, 0])
     })
 
     it('refuses a schema holding other tables with STORE_NOT_FLOTILLA and creates nothing in it', async () => {

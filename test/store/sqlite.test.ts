@@ -5,9 +5,9 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { FlotillaEvent } from '../../src/core/events.js'
-import { asTaskId, newRunId, type RunId } from '../../src/core/ids.js'
-import type { RunRecord, StoreOp, TaskRecord } from '../../src/store/records.js'
-import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/schema.js'
+import { asTaskId, newAgentId, newRunId, type RunId } from '../../src/core/ids.js'
+import type { AgentRecord, RunRecord, StoreOp, TaskRecord } from '../../src/store/records.js'
+import { SQLITE_BOOTSTRAP, SQLITE_MIGRATIONS, STORE_MARK } from '../../src/store/sqlite/schema.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
 import { storeContract } from '../contract/store.contract.js'
@@ -27,6 +27,7 @@ storeContract({
     rmSync(folders.get(store)!, { recursive: true, force: true })
     folders.delete(store)
   },
+  openPeer: async (store) => SqliteStore.open({ path: (store as SqliteStore).path }),
 })
 
 storeContract({ name: 'sqlite (:memory:)', create: async () => SqliteStore.open({ path: ':memory:' }) })
@@ -48,6 +49,13 @@ function createOp(id: RunId, taskIds: readonly string[] = ['a', 'b'], extra: Par
 const start = (runId: RunId, taskId: string, attempt: number): StoreOp => ({ op: 'task.start', runId, taskId: asTaskId(taskId), attempt, agent: 'w@1', at: T0 + 1 })
 const succeed = (runId: RunId, taskId: string, attempt: number, output: unknown): StoreOp => ({ op: 'task.succeed', runId, taskId: asTaskId(taskId), attempt, output, at: T0 + 2 })
 const log = (runId: RunId, message: string): FlotillaEvent => ({ type: 'task.log', at: T0, runId, taskId: asTaskId('a'), level: 'info', message })
+
+function agentRecord(extra: Partial<AgentRecord> = {}): AgentRecord {
+  return {
+    id: newAgentId(), name: 'scanner', version: '1.0.0', parentId: null, runtime: 'inprocess', state: 'PENDING', reason: null,
+    spec: { name: 'scanner' }, permissions: [], limits: { memoryMb: 64 }, pid: null, createdAt: T0, updatedAt: T0, ...extra,
+  }
+}
 
 describe('SqliteStore', () => {
   let dir: string
@@ -182,6 +190,37 @@ describe('SqliteStore', () => {
     expect([count('runs'), count('tasks'), count('events'), count('definitions')]).toEqual([1, 2, 1, 1])
     expect((await store.getRun(live))?.definition).toEqual(DEFINITION)
     expect(await store.pruneRuns(T0 + 100)).toBe(0)
+  })
+
+  it('upgrades a store of schema version 1 to the agent tables, keeping its runs', async () => {
+    const id = newRunId()
+    raw((db) => {
+      db.exec(SQLITE_BOOTSTRAP)
+      db.prepare("INSERT INTO flotilla_meta (key, value) VALUES ('store', ?)").run(STORE_MARK)
+      db.exec(SQLITE_MIGRATIONS[0].up)
+      db.prepare('INSERT INTO flotilla_migrations (version, name, applied_at) VALUES (1, ?, ?)').run(SQLITE_MIGRATIONS[0].name, Date.now())
+      db.prepare("INSERT INTO definitions (hash, body) VALUES ('h', '{}')").run()
+      db.prepare("INSERT INTO runs (id, workflow, workflow_hash, definition_hash, input, state, created_at) VALUES (?, 'wf', 'h', 'h', NULL, 'RUNNING', ?)").run(id, T0)
+    })
+    const store = openStore()
+    expect(raw((db) => db.prepare('SELECT version FROM flotilla_migrations ORDER BY version').pluck().all())).toEqual(SQLITE_MIGRATIONS.map((m) => m.version))
+    expect(await store.getRun(id)).toMatchObject({ id, state: 'RUNNING', definition: {} })
+    const indexes = raw((db) => db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'agents' AND name NOT LIKE 'sqlite_%'").pluck().all())
+    expect(indexes).toEqual(expect.arrayContaining(['agents_by_parent', 'agents_by_state']))
+    const agent = agentRecord()
+    await store.saveAgent(agent, { from: null, to: 'PENDING', reason: null, at: T0 })
+    expect(await store.getAgent(agent.id)).toEqual(agent)
+  })
+
+  it('stores agent records as rows of agents and agent_transitions, and prunes the transitions with their agent', async () => {
+    const store = openStore()
+    const agent = agentRecord({ spec: undefined, permissions: null })
+    await store.saveAgent(agent, { from: null, to: 'PENDING', reason: null, at: T0 })
+    await store.saveAgent({ ...agent, state: 'TERMINATED', reason: 'stopped', updatedAt: T0 + 5 }, { from: 'PENDING', to: 'TERMINATED', reason: 'stopped', at: T0 + 5 })
+    expect(raw((db) => db.prepare('SELECT spec, permissions, state, reason FROM agents WHERE id = ?').get(agent.id))).toEqual({ spec: null, permissions: 'null', state: 'TERMINATED', reason: 'stopped' })
+    expect([count('agents'), count('agent_transitions')]).toEqual([1, 2])
+    expect(await store.pruneAgents(T0 + 6)).toBe(1)
+    expect([count('agents'), count('agent_transitions')]).toEqual([0, 0])
   })
 
   it('checks its options with VALIDATION_FAILED naming the field', () => {

@@ -1,9 +1,10 @@
 import { FlotillaError } from '../../core/errors.js'
 import type { FlotillaEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
-import { isFinalRunState, isFinalTaskState, type RunState } from '../../core/states.js'
-import type { RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
+import { isFinalRunState, isFinalTaskState, type AgentState, type RunState } from '../../core/states.js'
+import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
 import type { Store } from '../store.js'
+import { MemoryAgents } from './memory-agents.js'
 
 interface RunEntry {
   run: RunRecord
@@ -40,6 +41,7 @@ export class MemoryStore implements Store {
   readonly kind = 'memory'
   readonly durable = false
   private readonly runs = new Map<RunId, RunEntry>()
+  private readonly agents = new MemoryAgents()
   private closed = false
   private epoch = 0
   private exemplar: RunEntry | undefined
@@ -109,6 +111,31 @@ export class MemoryStore implements Store {
       }
     }
     return deleted
+  }
+
+  async saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void> {
+    this.assertOpen()
+    this.agents.save(record, transition)
+  }
+
+  async getAgent(id: string): Promise<AgentRecord | undefined> {
+    this.assertOpen()
+    return this.agents.get(id)
+  }
+
+  async listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {
+    this.assertOpen()
+    return this.agents.list(filter)
+  }
+
+  async listAgentTransitions(agentId: string): Promise<AgentTransition[]> {
+    this.assertOpen()
+    return this.agents.transitions(agentId)
+  }
+
+  async pruneAgents(before: number): Promise<number> {
+    this.assertOpen()
+    return this.agents.prune(before)
   }
 
   async close(): Promise<void> {

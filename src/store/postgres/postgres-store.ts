@@ -2,8 +2,10 @@ import type pgModule from 'pg'
 import type { Pool, PoolConfig } from 'pg'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunId, TaskId } from '../../core/ids.js'
-import type { RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from '../records.js'
+import type { AgentState } from '../../core/states.js'
+import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from '../records.js'
 import type { Store } from '../store.js'
+import { PostgresAgents } from './agents.js'
 import { decodeEvent, decodeRun, decodeTask, encodeBatch, RUN_COLUMNS, TASK_COLUMNS, type RunRow, type TaskRow } from './codec.js'
 import { connectError, queryError } from './errors.js'
 import { migrate, quoteIdent, type SqlSession } from './migrate.js'
@@ -59,6 +61,7 @@ export class PostgresStore implements Store {
   readonly schema: string
   private readonly sql: Statements
   private readonly where: string
+  private readonly agents: PostgresAgents
   private closed = false
   private closing: Promise<void> | undefined
 
@@ -66,6 +69,7 @@ export class PostgresStore implements Store {
     this.schema = schema
     this.where = where
     this.sql = statements(quoteIdent(schema))
+    this.agents = new PostgresAgents(quoteIdent(schema), (name, text, values) => this.query(name, text, values))
   }
 
   /**
@@ -163,6 +167,29 @@ export class PostgresStore implements Store {
     if (Number.isNaN(finishedBefore)) return 0 // nothing finished before NaN (PostgreSQL would sort NaN above every number)
     const rows = await this.query<{ n: number }>('flotilla_prune', this.sql.prune, [finishedBefore])
     return rows[0].n
+  }
+
+  async saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void> {
+    this.assertOpen()
+    await this.agents.save(record, transition)
+  }
+
+  async getAgent(id: string): Promise<AgentRecord | undefined> {
+    return this.agents.find(id)
+  }
+
+  async listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {
+    this.assertOpen()
+    return this.agents.list(filter)
+  }
+
+  async listAgentTransitions(agentId: string): Promise<AgentTransition[]> {
+    return this.agents.transitions(agentId)
+  }
+
+  async pruneAgents(before: number): Promise<number> {
+    this.assertOpen()
+    return this.agents.prune(before)
   }
 
   /** Ends the pool, after the queries in flight. Later calls fail with `STORE_UNAVAILABLE`. */

@@ -212,9 +212,46 @@ END
 $fn$;
 `
 
+/**
+ * Deployed agent instances and their lifecycle transitions. `transition_count`
+ * numbers the transitions: a save bumps it in the fenced UPDATE, under the
+ * row's lock, so concurrent saves of one agent never take the same `seq`.
+ */
+const agents = (s: string): string => `
+CREATE TABLE ${s}.agents (
+  id text COLLATE "C" PRIMARY KEY,
+  name text COLLATE "C" NOT NULL,
+  version text NOT NULL,
+  parent_id text COLLATE "C",
+  runtime text NOT NULL,
+  state text NOT NULL,
+  reason text,
+  spec json,
+  permissions json,
+  limits json,
+  pid integer,
+  created_at double precision NOT NULL,
+  updated_at double precision NOT NULL,
+  transition_count integer NOT NULL DEFAULT 0
+);
+CREATE INDEX agents_created ON ${s}.agents (created_at, id);
+CREATE INDEX agents_parent ON ${s}.agents (parent_id, created_at, id);
+CREATE INDEX agents_state ON ${s}.agents (state, updated_at);
+CREATE TABLE ${s}.agent_transitions (
+  agent_id text COLLATE "C" NOT NULL REFERENCES ${s}.agents (id) ON DELETE CASCADE,
+  seq integer NOT NULL,
+  from_state text,
+  to_state text NOT NULL,
+  reason text,
+  at double precision NOT NULL,
+  PRIMARY KEY (agent_id, seq)
+);
+`
+
 /** Every migration, oldest first. The last version is the one this code writes. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'runs, tasks, events, definitions; commit and prune functions', up: (s) => tables(s) + refuse(s) + commit(s) + prune(s) },
+  { version: 2, name: 'agents, agent_transitions', up: agents },
 ]
 
 /** The schema version this code reads and writes. */

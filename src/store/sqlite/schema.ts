@@ -30,6 +30,8 @@ export const STORE_MARK = 'flotilla'
  * - `tasks` and `events` have no rowid: one b-tree each, keyed by run.
  * - Task outputs live only in `tasks`; `events` hold the event bodies.
  * - JSON values are TEXT (`JSON.stringify`); `NULL` means undefined.
+ * - `agents` holds one row per deployed agent instance; `agent_transitions`
+ *   every lifecycle transition of it, numbered 1..n per agent (version 2).
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -78,6 +80,39 @@ CREATE TABLE events (
   last_seq INTEGER NOT NULL,
   body TEXT NOT NULL,
   PRIMARY KEY (run_id, first_seq)
+) WITHOUT ROWID;
+`,
+  },
+  {
+    version: 2,
+    name: 'agents, agent_transitions',
+    up: `
+CREATE TABLE agents (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  version TEXT NOT NULL,
+  parent_id TEXT,
+  runtime TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT,
+  spec TEXT,
+  permissions TEXT,
+  limits TEXT,
+  pid INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX agents_by_created ON agents (created_at, id);
+CREATE INDEX agents_by_parent ON agents (parent_id, created_at, id);
+CREATE INDEX agents_by_state ON agents (state, updated_at);
+CREATE TABLE agent_transitions (
+  agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  from_state TEXT,
+  to_state TEXT NOT NULL,
+  reason TEXT,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, seq)
 ) WITHOUT ROWID;
 `,
   },

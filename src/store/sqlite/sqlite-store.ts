@@ -2,10 +2,11 @@ import type Database from 'better-sqlite3'
 import { FlotillaError, isFlotillaError, toFlotillaError } from '../../core/errors.js'
 import type { FlotillaEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
-import { isFinalRunState } from '../../core/states.js'
-import type { RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
+import { isFinalRunState, type AgentState } from '../../core/states.js'
+import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
 import type { Store } from '../store.js'
 import { runFromRow as toRunRecord, taskFromRow as toTaskRecord } from '../rows.js'
+import { SqliteAgents } from './agents.js'
 import { encodeDefinition, toJson, type RunRow, type SqlValue } from './codec.js'
 import { openDatabase, sqliteCode } from './open-database.js'
 import { prepareStatements, RUN_COLUMNS, type Statements } from './statements.js'
@@ -53,6 +54,7 @@ export class SqliteStore implements Store {
   readonly path: string
   private readonly db: Database.Database
   private readonly s: Statements
+  private readonly agents: SqliteAgents
   private readonly applyBatch: (batch: StoreBatch) => void
   private readonly prune: (finishedBefore: number) => number
   private readonly listStatements = new Map<string, Database.Statement<SqlValue[], RunRow>>()
@@ -62,6 +64,7 @@ export class SqliteStore implements Store {
     this.path = path
     this.db = db
     this.s = prepareStatements(db)
+    this.agents = new SqliteAgents(db)
     this.applyBatch = db.transaction((batch: StoreBatch) => {
       const ops = batch.ops
       for (let i = 0; i < ops.length; i++) this.apply(ops[i])
@@ -169,6 +172,26 @@ export class SqliteStore implements Store {
 
   async pruneRuns(finishedBefore: number): Promise<number> {
     return this.read(() => this.prune(finishedBefore))
+  }
+
+  async saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void> {
+    this.read(() => this.agents.save(record, transition))
+  }
+
+  async getAgent(id: string): Promise<AgentRecord | undefined> {
+    return this.read(() => this.agents.find(id))
+  }
+
+  async listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {
+    return this.read(() => this.agents.list(filter))
+  }
+
+  async listAgentTransitions(agentId: string): Promise<AgentTransition[]> {
+    return this.read(() => this.agents.transitions(agentId))
+  }
+
+  async pruneAgents(before: number): Promise<number> {
+    return this.read(() => this.agents.prune(before))
   }
 
   async close(): Promise<void> {

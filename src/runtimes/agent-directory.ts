@@ -1,0 +1,89 @@
+import { FlotillaError } from '../core/errors.js'
+import type { AgentState } from '../core/states.js'
+import type { Permission } from '../security/permissions.js'
+import type { AgentRecord } from '../store/records.js'
+import type { AgentStore } from '../store/store.js'
+import type { ResourceLimits } from './runtime.js'
+import type { AgentInfo, AgentTreeNode } from './supervisor-types.js'
+
+/** The public view of a stored agent record. */
+export function info(record: AgentRecord): AgentInfo {
+  const spec = (record.spec ?? {}) as { capabilities?: string[]; tags?: string[] }
+  return {
+    id: record.id,
+    name: record.name,
+    version: record.version,
+    parentId: record.parentId,
+    runtime: record.runtime,
+    state: record.state,
+    reason: record.reason,
+    permissions: (record.permissions ?? []) as Permission[],
+    limits: (record.limits ?? {}) as ResourceLimits,
+    pid: record.pid,
+    capabilities: spec.capabilities ?? [],
+    tags: spec.tags ?? [],
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  }
+}
+
+/**
+ * Read-only queries over deployed agents: the live ones held in memory,
+ * the rest from the store (the source of truth). The supervisor extends it.
+ */
+export class AgentDirectory<L extends { record: AgentRecord }> {
+  /** Agents deployed by this process, by id. */
+  protected readonly live = new Map<string, L>()
+
+  constructor(protected readonly agents: AgentStore) {}
+
+  /** The agent's stored record; `AGENT_NOT_FOUND` when unknown. */
+  async status(agentId: string): Promise<AgentInfo> {
+    const entry = this.live.get(agentId)
+    if (entry) return info(entry.record)
+    const record = await this.agents.getAgent(agentId)
+    if (!record) throw this.notFound(agentId)
+    return info(record)
+  }
+
+  /** Stored agents, oldest first (`parentId: null` for roots only). */
+  async list(filter: { parentId?: string | null; states?: readonly AgentState[]; name?: string } = {}): Promise<AgentInfo[]> {
+    return (await this.agents.listAgents(filter)).map(info)
+  }
+
+  /** The direct children of an agent. */
+  async children(agentId: string): Promise<AgentInfo[]> {
+    await this.status(agentId)
+    return this.list({ parentId: agentId })
+  }
+
+  /** The parent of an agent, or `undefined` for a root. */
+  async parent(agentId: string): Promise<AgentInfo | undefined> {
+    const me = await this.status(agentId)
+    return me.parentId === null ? undefined : this.status(me.parentId)
+  }
+
+  /** The agent with all its descendants. */
+  async tree(agentId: string): Promise<AgentTreeNode> {
+    const me = await this.status(agentId)
+    const kids = await this.list({ parentId: agentId })
+    return { ...me, children: await Promise.all(kids.map((k) => this.tree(k.id))) }
+  }
+
+  /** Ids of the agent's descendants, depth-first (for broadcasting to a subtree). */
+  async descendants(agentId: string): Promise<AgentInfo[]> {
+    const out: AgentInfo[] = []
+    const walk = (node: AgentTreeNode): void => {
+      for (const c of node.children) {
+        out.push(c)
+        walk(c)
+      }
+    }
+    walk(await this.tree(agentId))
+    return out
+  }
+
+  protected notFound(agentId: string): FlotillaError {
+    return new FlotillaError('AGENT_NOT_FOUND', `No deployed agent ${agentId}; list agents with supervisor.list().`, { details: { agent: agentId } })
+  }
+}

@@ -1,0 +1,65 @@
+import { FlotillaError } from '../core/errors.js'
+import type { ResourceLimits } from './runtime.js'
+
+const KEYS = ['memoryMb', 'cpuMs', 'storageMb'] as const
+
+/**
+ * Validates resource limits: each given field a positive finite number;
+ * unknown fields refused. Returns a frozen copy without undefined fields.
+ *
+ * @example
+ * ```ts
+ * parseLimits({ memoryMb: 128 }) // { memoryMb: 128 }
+ * ```
+ */
+export function parseLimits(value: unknown, field = 'limits'): ResourceLimits {
+  if (value === undefined || value === null) return Object.freeze({})
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new FlotillaError('VALIDATION_FAILED', `${field} must be an object { memoryMb?, cpuMs?, storageMb? }.`, { details: { field } })
+  }
+  const out: { -readonly [K in keyof ResourceLimits]: number } = {}
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    if (!(KEYS as readonly string[]).includes(key)) {
+      throw new FlotillaError('VALIDATION_FAILED', `${field}.${key} is not a resource limit; use memoryMb, cpuMs or storageMb.`, { details: { field: `${field}.${key}` } })
+    }
+    if (v === undefined) continue
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new FlotillaError('VALIDATION_FAILED', `${field}.${key} must be a positive number, got ${JSON.stringify(v)}.`, { details: { field: `${field}.${key}` } })
+    }
+    out[key as (typeof KEYS)[number]] = v
+  }
+  return Object.freeze(out)
+}
+
+/**
+ * The limits of a child: what it asks for, each no more than its parent's.
+ * A field the child leaves out takes the parent's value (a child is never
+ * less bounded than its parent). Asking for more than the parent holds fails
+ * with `RESOURCE_LIMIT_EXCEEDED` naming every field over.
+ *
+ * @example
+ * ```ts
+ * carveLimits({ memoryMb: 256 }, { memoryMb: 64 }, 'worker') // { memoryMb: 64 }
+ * carveLimits({ memoryMb: 256 }, {}, 'worker') // { memoryMb: 256 }
+ * ```
+ */
+export function carveLimits(parent: ResourceLimits | undefined, asked: ResourceLimits, child: string): ResourceLimits {
+  const wanted = parseLimits(asked)
+  if (!parent) return wanted
+  const out: { -readonly [K in keyof ResourceLimits]: number } = { ...wanted }
+  const over: { limit: string; asked: number; parent: number }[] = []
+  for (const key of KEYS) {
+    const p = parent[key]
+    if (p === undefined) continue
+    const a = wanted[key]
+    if (a === undefined) out[key] = p
+    else if (a > p) over.push({ limit: key, asked: a, parent: p })
+  }
+  if (over.length > 0) {
+    const list = over.map((o) => `${o.limit} ${o.asked} > ${o.parent}`).join(', ')
+    throw new FlotillaError('RESOURCE_LIMIT_EXCEEDED', `Child "${child}" asks for more resources than its parent holds (${list}); ask for at most the parent's limits.`, {
+      details: { agent: child, over },
+    })
+  }
+  return Object.freeze(out)
+}

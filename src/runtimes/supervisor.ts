@@ -1,0 +1,396 @@
+import { rm } from 'node:fs/promises'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { systemClock, type Clock } from '../core/clock.js'
+import { FlotillaError, toFlotillaError } from '../core/errors.js'
+import { newAgentId } from '../core/ids.js'
+import type { AgentState } from '../core/states.js'
+import { AgentMetrics } from '../agents/agent-metrics.js'
+import type { ChildAgentRequest } from '../agents/context.js'
+import type { ServiceCall, ServiceOps } from '../agents/service-members.js'
+import { inheritPermissions, parsePermissions, PermissionSet, type Permission } from '../security/permissions.js'
+import type { AgentRecord } from '../store/records.js'
+import { assertTransition } from './lifecycle.js'
+import { carveLimits, parseLimits } from './limits.js'
+import type { DeployRequest, ExecuteOptions, ResourceLimits, Runtime, RuntimeExit, RuntimeHandle, RuntimeHooks } from './runtime.js'
+import { AgentDirectory, info } from './agent-directory.js'
+import type { AgentDeployment, AgentInfo, AgentUsage, ClusterUsage, DeployOptions, SupervisorEvent, SupervisorOptions } from './supervisor-types.js'
+
+/** One agent deployed by this supervisor. */
+interface Live {
+  record: AgentRecord
+  readonly deployment: AgentDeployment
+  readonly runtime: Runtime
+  readonly workspace: string
+  readonly ownWorkspace: boolean
+  perms: PermissionSet
+  handle: RuntimeHandle | undefined
+  readonly metrics: AgentMetrics
+  /** Serialises the store writes of this agent so each transition is fenced on the previous one. */
+  lock: Promise<unknown>
+  services: ServiceCall | undefined
+}
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i
+
+/**
+ * Deploys agents on runtimes and governs them: the lifecycle state machine
+ * (every transition stored before it is reported), parent–child trees
+ * (children carved from their parent's permissions and limits, terminated
+ * before their parent, cleaned up when their parent fails), commands,
+ * usage and metrics.
+ *
+ * @example
+ * ```ts
+ * const supervisor = new AgentSupervisor({ store, runtimes: [new ProcessRuntime()], workspaceRoot: '.flotilla/agents' })
+ * const agent = await supervisor.deploy(await loadAgentSpec('worker.agent.json'))
+ * await supervisor.execute(agent.id, { folder: 'data' })
+ * await supervisor.terminate(agent.id)
+ * ```
+ */
+export class AgentSupervisor extends AgentDirectory<Live> {
+  private readonly runtimes = new Map<string, Runtime>()
+  private readonly clock: Clock
+  private closed = false
+
+  constructor(private readonly options: SupervisorOptions) {
+    super(options.store)
+    for (const r of options.runtimes) this.runtimes.set(r.kind, r)
+    if (this.runtimes.size === 0) throw new FlotillaError('VALIDATION_FAILED', 'An AgentSupervisor needs at least one runtime.', { details: { field: 'runtimes' } })
+    this.clock = options.clock ?? systemClock
+  }
+
+  /** Deploys an agent (as a child when `parentId` is given) and resolves once it is RUNNING. */
+  async deploy(deployment: AgentDeployment, options: DeployOptions = {}): Promise<AgentInfo> {
+    if (this.closed) throw new FlotillaError('AGENT_STATE_INVALID', 'The supervisor is closed; it deploys no more agents.')
+    const name = deployment.name
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      throw new FlotillaError('AGENT_SPEC_INVALID', `Agent name "${String(name)}" must be 1–63 letters, digits, ".", "_" or "-".`, { details: { field: 'name' } })
+    }
+    if (typeof deployment.module !== 'string' || deployment.module.length === 0) {
+      throw new FlotillaError('AGENT_SPEC_INVALID', `Agent "${name}": module must be the path of the module holding its handler.`, { details: { field: 'module' } })
+    }
+    const parent = options.parentId === undefined ? undefined : this.requireLive(options.parentId)
+    if (parent && parent.record.state !== 'RUNNING' && parent.record.state !== 'PAUSED') {
+      throw new FlotillaError(parent.record.state === 'TERMINATED' ? 'AGENT_TERMINATED' : 'AGENT_STATE_INVALID', `Parent ${parent.record.id} is ${parent.record.state}; only a running or paused agent can have children.`, {
+        details: { agent: parent.record.id, state: parent.record.state },
+      })
+    }
+    const permissions = parent ? inheritPermissions(parent.perms.grants, deployment.permissions, `Child "${name}"`) : parsePermissions(deployment.permissions ?? [])
+    const limits = parent ? carveLimits(parent.record.limits as ResourceLimits, deployment.limits ?? {}, name) : parseLimits(deployment.limits ?? this.options.defaultLimits)
+    const kind = options.runtime ?? deployment.runtime ?? parent?.runtime.kind ?? this.options.defaultRuntime ?? [...this.runtimes.keys()][0]
+    const runtime = this.runtimes.get(kind)
+    if (!runtime) {
+      throw new FlotillaError('AGENT_SPEC_INVALID', `Agent "${name}": no runtime "${kind}"; available: ${[...this.runtimes.keys()].join(', ')}.`, { details: { field: 'runtime' } })
+    }
+    const id = newAgentId() as string
+    const workspace = options.workspace ?? join(this.options.workspaceRoot, `${name}-${id}`)
+    const at = this.clock.wallNow()
+    const record: AgentRecord = {
+      id,
+      name,
+      version: deployment.version ?? '1.0.0',
+      parentId: parent?.record.id ?? null,
+      runtime: kind,
+      state: 'PENDING',
+      reason: null,
+      spec: JSON.parse(JSON.stringify({ ...deployment, runtime: kind })) as unknown,
+      permissions: permissions.map((p) => ({ resource: p.resource, actions: [...p.actions] })),
+      limits: { ...limits },
+      pid: null,
+      createdAt: at,
+      updatedAt: at,
+    }
+    await this.options.store.saveAgent(record, { from: null, to: 'PENDING', reason: 'deploy', at })
+    const entry: Live = {
+      record,
+      deployment,
+      runtime,
+      workspace,
+      ownWorkspace: options.workspace === undefined,
+      perms: new PermissionSet(permissions),
+      handle: undefined,
+      metrics: new AgentMetrics(),
+      lock: Promise.resolve(),
+      services: undefined,
+    }
+    this.live.set(id, entry)
+    this.emit({ type: 'agent.state', agentId: id, name, from: null, to: 'PENDING', reason: 'deploy', at })
+    try {
+      entry.handle = await runtime.deploy(this.deployRequest(entry), this.hooks(entry))
+    } catch (err) {
+      const error = toFlotillaError(err, 'AGENT_DEPLOY_FAILED')
+      await this.transition(entry, 'TERMINATED', `deploy failed: ${error.message}`)
+      this.live.delete(id)
+      if (entry.ownWorkspace) await rm(workspace, { recursive: true, force: true }).catch(() => undefined)
+      throw error
+    }
+    await this.transition(entry, 'RUNNING', null, { pid: entry.handle.pid ?? null })
+    return info(entry.record)
+  }
+
+  /** Runs a command (the agent's handler on `input`) and resolves with its output. */
+  async execute(agentId: string, input: unknown, options: ExecuteOptions = {}): Promise<unknown> {
+    const entry = this.requireLive(agentId)
+    const { state } = entry.record
+    if (state !== 'RUNNING' || !entry.handle) {
+      if (state === 'TERMINATED') throw new FlotillaError('AGENT_TERMINATED', `Agent ${agentId} (${entry.record.name}) is terminated; it takes no more commands.`, { details: { agent: agentId } })
+      const hint = state === 'PAUSED' ? 'resume it first' : state === 'FAILED' ? `it failed (${entry.record.reason ?? 'no reason'}): restart it` : 'wait until it is RUNNING'
+      throw new FlotillaError('AGENT_STATE_INVALID', `Agent ${agentId} (${entry.record.name}) is ${state}; ${hint}.`, { details: { agent: agentId, state } })
+    }
+    const started = this.clock.now()
+    try {
+      const out = await entry.handle.execute(input, options)
+      entry.metrics.record(this.clock.now() - started, true)
+      return out
+    } catch (err) {
+      entry.metrics.record(this.clock.now() - started, false)
+      entry.metrics.recordError(err instanceof Error ? err.message : String(err))
+      throw err
+    }
+  }
+
+  /** RUNNING → PAUSED: the agent stops running until {@link resume}. */
+  async pause(agentId: string): Promise<AgentInfo> {
+    const entry = this.requireLive(agentId)
+    assertTransition(agentId, entry.record.state, 'PAUSED', 'pause')
+    await entry.handle?.pause()
+    await this.transition(entry, 'PAUSED', 'paused')
+    return info(entry.record)
+  }
+
+  /** PAUSED → RUNNING. */
+  async resume(agentId: string): Promise<AgentInfo> {
+    const entry = this.requireLive(agentId)
+    assertTransition(agentId, entry.record.state, 'RUNNING', 'resume')
+    await entry.handle?.resume()
+    await this.transition(entry, 'RUNNING', 'resumed')
+    return info(entry.record)
+  }
+
+  /**
+   * Changes the agent's resource limits (within its parent's, and not below
+   * any child's); `RESOURCE_LIMIT_EXCEEDED` otherwise. The change is stored
+   * as a transition to the same state.
+   */
+  async scale(agentId: string, limits: ResourceLimits): Promise<AgentInfo> {
+    const entry = this.requireLive(agentId)
+    if (entry.record.state === 'TERMINATED') assertTransition(agentId, 'TERMINATED', 'RUNNING', 'be scaled')
+    const parent = entry.record.parentId ? this.live.get(entry.record.parentId) : undefined
+    const next = parent ? carveLimits(parent.record.limits as ResourceLimits, limits, entry.record.name) : parseLimits(limits)
+    for (const child of this.liveChildren(agentId)) carveLimits(next, child.record.limits as ResourceLimits, child.record.name)
+    await entry.handle?.scale(next)
+    await this.transition(entry, entry.record.state, `scaled to ${JSON.stringify(next)}`, { limits: { ...next } })
+    return info(entry.record)
+  }
+
+  /** Scales the agent back to the limits of its spec (or the supervisor's defaults). */
+  resetLimits(agentId: string): Promise<AgentInfo> {
+    const entry = this.requireLive(agentId)
+    return this.scale(agentId, entry.deployment.limits ?? this.options.defaultLimits ?? {})
+  }
+
+  /** FAILED → PENDING → RUNNING: starts a failed agent again with the same id, spec and workspace. */
+  async restart(agentId: string): Promise<AgentInfo> {
+    const entry = this.requireLive(agentId)
+    assertTransition(agentId, entry.record.state, 'PENDING', 'restart')
+    await this.transition(entry, 'PENDING', 'restart')
+    try {
+      entry.handle = await entry.runtime.deploy(this.deployRequest(entry), this.hooks(entry))
+    } catch (err) {
+      const error = toFlotillaError(err, 'AGENT_DEPLOY_FAILED')
+      await this.transition(entry, 'FAILED', `restart failed: ${error.message}`)
+      throw error
+    }
+    await this.transition(entry, 'RUNNING', null, { pid: entry.handle.pid ?? null })
+    return info(entry.record)
+  }
+
+  /** Terminates the agent and its whole subtree, children first. Idempotent. */
+  async terminate(agentId: string, reason = 'terminated'): Promise<void> {
+    const entry = this.requireLive(agentId)
+    for (const child of this.liveChildren(agentId)) await this.terminate(child.record.id, `parent ${agentId} terminated`)
+    if (entry.record.state === 'TERMINATED') return
+    const handle = entry.handle
+    entry.handle = undefined
+    await handle?.terminate(reason)
+    await this.transition(entry, 'TERMINATED', reason, { pid: null })
+  }
+
+  /** Terminates the children of an agent (and their subtrees), not the agent. */
+  async terminateChildren(agentId: string, reason = `parent ${agentId} terminated its children`): Promise<void> {
+    this.requireLive(agentId)
+    for (const child of this.liveChildren(agentId)) await this.terminate(child.record.id, reason)
+  }
+
+  /** True when the agent holds `action` on `resource`. */
+  async checkPermission(agentId: string, resource: string, action: string): Promise<boolean> {
+    const entry = this.live.get(agentId)
+    if (entry) return entry.perms.allows(resource, action)
+    return new PermissionSet((await this.status(agentId)).permissions).allows(resource, action)
+  }
+
+  /** The permissions a child of `parentId` asking for `asked` would get; `PERMISSION_ESCALATION` if it asks for more. */
+  async inheritedPermissions(parentId: string, asked: readonly Permission[] | undefined): Promise<readonly Permission[]> {
+    const parent = await this.status(parentId)
+    return inheritPermissions(parent.permissions, asked)
+  }
+
+  /** What the agent uses now, with its command metrics. */
+  async usage(agentId: string): Promise<AgentUsage> {
+    const entry = this.requireLive(agentId)
+    const at = this.clock.wallNow()
+    const u = entry.handle ? await entry.handle.usage() : { memoryBytes: 0, heapUsedBytes: 0, cpuMs: 0, storageBytes: 0, at }
+    return { ...u, agentId, name: entry.record.name, state: entry.record.state, metrics: entry.metrics.snapshot() }
+  }
+
+  /** Totals over every agent deployed by this supervisor that is not terminated. */
+  async clusterUsage(): Promise<ClusterUsage> {
+    const byState: Record<AgentState, number> = { PENDING: 0, RUNNING: 0, PAUSED: 0, FAILED: 0, TERMINATED: 0 }
+    let memoryBytes = 0
+    let cpuMs = 0
+    let storageBytes = 0
+    let commands = 0
+    let errors = 0
+    let agents = 0
+    for (const entry of this.live.values()) {
+      byState[entry.record.state]++
+      if (entry.record.state === 'TERMINATED') continue
+      agents++
+      commands += entry.metrics.calls
+      errors += entry.metrics.snapshot().errors
+      if (!entry.handle) continue
+      const u = await entry.handle.usage().catch(() => undefined)
+      if (!u) continue
+      memoryBytes += u.memoryBytes
+      cpuMs += u.cpuMs
+      storageBytes += u.storageBytes
+    }
+    return { agents, byState, memoryBytes, cpuMs, storageBytes, commands, errors }
+  }
+
+  /** Terminates every agent (roots first, each subtree children first) and closes the runtimes. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const entry of [...this.live.values()]) {
+      if (entry.record.parentId === null || !this.live.has(entry.record.parentId)) await this.terminate(entry.record.id, 'supervisor closed').catch(() => undefined)
+    }
+    for (const r of this.runtimes.values()) await r.close()
+  }
+
+  // --- internals ---
+
+  private requireLive(agentId: string): Live {
+    const entry = this.live.get(agentId)
+    if (!entry) throw this.notFound(agentId)
+    return entry
+  }
+
+  private liveChildren(agentId: string): Live[] {
+    return [...this.live.values()].filter((e) => e.record.parentId === agentId && e.record.state !== 'TERMINATED')
+  }
+
+  private emit(event: SupervisorEvent): void {
+    try {
+      this.options.onEvent?.(event)
+    } catch {
+      // a listener's failure is not the agent's
+    }
+  }
+
+  /** Stores the transition (fenced on the current state), then reports it. */
+  private transition(entry: Live, to: AgentState, reason: string | null, patch: Partial<AgentRecord> = {}): Promise<void> {
+    const run = async (): Promise<void> => {
+      const from = entry.record.state
+      const at = this.clock.wallNow()
+      const next: AgentRecord = { ...entry.record, ...patch, state: to, reason, updatedAt: at }
+      await this.options.store.saveAgent(next, { from, to, reason, at })
+      entry.record = next
+      this.emit({ type: 'agent.state', agentId: next.id, name: next.name, from, to, reason, at })
+    }
+    const done = entry.lock.then(run, run)
+    entry.lock = done.catch(() => undefined)
+    return done
+  }
+
+  private deployRequest(entry: Live): DeployRequest {
+    const d = entry.deployment
+    return {
+      instanceId: entry.record.id,
+      name: entry.record.name,
+      module: d.module,
+      exportName: d.export ?? 'default',
+      tools: d.tools ?? [],
+      ...(d.toolsModule === undefined ? {} : { toolsModule: d.toolsModule }),
+      permissions: entry.perms.grants,
+      limits: entry.record.limits as ResourceLimits,
+      env: d.env ?? {},
+      workspace: entry.workspace,
+    }
+  }
+
+  private hooks(entry: Live): RuntimeHooks {
+    let exited = false
+    return {
+      onExit: (exit) => {
+        if (exited) return
+        exited = true
+        void this.onExit(entry, exit)
+      },
+      onEvent: (event) => this.emit({ type: 'agent.event', agentId: entry.record.id, name: entry.record.name, event, at: this.clock.wallNow() }),
+      call: (op, args) => this.serve(entry, op, args),
+    }
+  }
+
+  private async onExit(entry: Live, exit: RuntimeExit): Promise<void> {
+    if (!entry.handle || entry.record.state === 'TERMINATED' || entry.record.state === 'FAILED') return
+    entry.handle = undefined
+    entry.metrics.recordError(exit.reason)
+    await this.transition(entry, 'FAILED', `${exit.code}: ${exit.reason}`, { pid: null }).catch(() => undefined)
+    for (const child of this.liveChildren(entry.record.id)) await this.terminate(child.record.id, `parent ${entry.record.id} failed`).catch(() => undefined)
+  }
+
+  private async serve(entry: Live, op: string, args: unknown): Promise<unknown> {
+    const a = (args ?? {}) as Record<string, unknown>
+    switch (op) {
+      case 'spawn':
+        return this.spawn(entry, a.spec as ChildAgentRequest)
+      case 'child.execute':
+        return this.execute(this.ownChild(entry, a.id).record.id, a.input)
+      case 'child.terminate':
+        await this.terminate(this.ownChild(entry, a.id).record.id, `terminated by parent ${entry.record.id}`)
+        return null
+    }
+    entry.services ??= this.options.services?.(info(entry.record), entry.perms)
+    if (!entry.services) throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${entry.record.name}" has no ${op} service here: deploy it through an Orchestrator, which provides messaging and artifacts.`)
+    return entry.services(op as keyof ServiceOps, args as never)
+  }
+
+  private ownChild(entry: Live, id: unknown): Live {
+    const child = typeof id === 'string' ? this.live.get(id) : undefined
+    if (!child || child.record.parentId !== entry.record.id) {
+      throw new FlotillaError('PERMISSION_DENIED', `Agent "${entry.record.name}" may only command its own children; ${String(id)} is not one.`, { details: { agent: entry.record.id, child: String(id) } })
+    }
+    return child
+  }
+
+  private async spawn(parent: Live, spec: ChildAgentRequest): Promise<{ id: string; name: string }> {
+    if (typeof spec !== 'object' || spec === null) throw new FlotillaError('AGENT_SPEC_INVALID', 'ctx.spawn needs a spec object { name, module?, permissions?, limits? }.')
+    const base = dirname(parent.deployment.module.startsWith('file:') ? new URL(parent.deployment.module).pathname : parent.deployment.module)
+    const module = spec.module === undefined ? parent.deployment.module : isAbsolute(spec.module) ? spec.module : resolve(base, spec.module)
+    const child = await this.deploy(
+      {
+        name: spec.name,
+        module,
+        export: spec.export ?? (spec.module === undefined ? parent.deployment.export : undefined),
+        tools: spec.tools ?? [],
+        ...(parent.deployment.toolsModule === undefined ? {} : { toolsModule: parent.deployment.toolsModule }),
+        ...(spec.permissions === undefined ? {} : { permissions: spec.permissions }),
+        ...(spec.limits === undefined ? {} : { limits: spec.limits }),
+        ...(spec.env === undefined ? {} : { env: spec.env }),
+      },
+      { parentId: parent.record.id },
+    )
+    return { id: child.id, name: child.name }
+  }
+}
