@@ -1,0 +1,374 @@
+import { systemClock, type Clock } from '../core/clock.js'
+import { FlotillaError } from '../core/errors.js'
+import type { ArtifactHead, ContextBackend, ContextStats } from './backend.js'
+import { decodeContent, encodeContent, encodeJsonText } from './encode.js'
+import type {
+  Artifact, ArtifactAccess, ArtifactInfo, ArtifactLineage, CacheAccess, GetArtifactOptions, ListArtifactsOptions, PermissionsOf, PutArtifactOptions, ShareOptions, SweepResult,
+} from './types.js'
+import { checkArtifactId, checkCacheKey, checkListFilter, checkPrincipal, checkPutOptions, checkTtl, checkVersion } from './validate.js'
+
+/** Options of a {@link ContextStore}. */
+export interface ContextStoreOptions {
+  /**
+   * How many versions of each artifact are kept; older ones are dropped on
+   * the next write (their content is released).
+   * @default 10
+   */
+  keepVersions?: number
+  /**
+   * The largest content (JSON text or bytes) and cache value, in bytes.
+   * @default 10485760 (10 MiB)
+   */
+  maxContentBytes?: number
+  /**
+   * The clock of lineage times and TTLs (its `wallNow`); inject a `FakeClock` in tests.
+   * @default systemClock
+   */
+  clock?: Clock
+  /**
+   * The permissions of a principal; `undefined` (from the resolver, or no
+   * resolver) means unrestricted.
+   * @default undefined (every principal is unrestricted)
+   */
+  permissionsOf?: PermissionsOf
+}
+
+/** {@link ContextStoreOptions} after defaults. */
+export interface ResolvedContextStoreOptions {
+  /** Versions kept per artifact. */
+  keepVersions: number
+  /** Largest content or cache value, in bytes. */
+  maxContentBytes: number
+  /** The clock of times and TTLs. */
+  clock: Clock
+  /** The permission resolver (`undefined`: everyone unrestricted). */
+  permissionsOf: PermissionsOf | undefined
+}
+
+const DEFAULT_KEEP = 10
+const DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+/** How often a write retries its compare-and-set when concurrent writers keep moving the head. */
+const MAX_WRITE_ATTEMPTS = 50
+
+/**
+ * Resolves {@link ContextStoreOptions} with their defaults; a bad one is
+ * `VALIDATION_FAILED` naming it. Internal (used to check options before
+ * opening a backend).
+ */
+export function checkContextStoreOptions(options: ContextStoreOptions): ResolvedContextStoreOptions {
+  const { keepVersions = DEFAULT_KEEP, maxContentBytes = DEFAULT_MAX_BYTES, clock = systemClock, permissionsOf } = options
+  const bad = (field: string, want: string, got: unknown): FlotillaError =>
+    new FlotillaError('VALIDATION_FAILED', `ContextStore option "${field}" must be ${want}; got ${String(got)}.`, { details: { field } })
+  if (!Number.isSafeInteger(keepVersions) || keepVersions < 1 || keepVersions > 100_000) throw bad('keepVersions', 'a whole number from 1 to 100000', keepVersions)
+  if (!Number.isSafeInteger(maxContentBytes) || maxContentBytes < 1) throw bad('maxContentBytes', 'a whole number of bytes ≥ 1', maxContentBytes)
+  if (typeof clock?.wallNow !== 'function') throw bad('clock', 'a Clock (with wallNow())', clock)
+  if (permissionsOf !== undefined && typeof permissionsOf !== 'function') throw bad('permissionsOf', 'a function (principal) => PermissionSet | undefined', permissionsOf)
+  return { keepVersions, maxContentBytes, clock, permissionsOf }
+}
+
+const expired = (head: { expiresAt: number | null }, now: number): boolean => head.expiresAt !== null && head.expiresAt <= now
+
+/**
+ * Shared artifacts and a shared short-lived cache for the agents of a team
+ * (DESIGN.md, ContextStore). Artifacts are versioned (every write makes
+ * version n + 1; the last `keepVersions` are kept), carry lineage (who, when,
+ * from which version, in which run and task), may expire, and are written
+ * with optimistic concurrency (`basedOn`). Content is JSON or bytes, stored
+ * once by its SHA-256. Every operation names its principal and is checked
+ * against `artifact:<id>` / `cache:<key>` permissions.
+ *
+ * The logic lives here once; a {@link ContextBackend} (memory, SQLite,
+ * PostgreSQL) only stores, with an atomic compare-and-set per write, so
+ * several stores on one database (several processes) stay consistent.
+ *
+ * @example
+ * ```ts
+ * const store = new ContextStore(new MemoryContextBackend())
+ * const v1 = await store.put('writer', 'draft', { text: 'hello' }, { basedOn: null })
+ * await store.put('editor', 'draft', { text: 'Hello.' }, { basedOn: v1.version })
+ * const latest = await store.get('reader', 'draft') // version 2, basedOn 1, createdBy "editor"
+ * ```
+ */
+export class ContextStore {
+  /** The storage adapter. */
+  readonly backend: ContextBackend
+  /** How many versions of each artifact are kept. */
+  readonly keepVersions: number
+  /** The largest content or cache value, in bytes. */
+  readonly maxContentBytes: number
+  private readonly clock: Clock
+  private readonly permissionsOf: PermissionsOf | undefined
+
+  constructor(backend: ContextBackend, options: ContextStoreOptions = {}) {
+    const o = checkContextStoreOptions(options)
+    this.backend = backend
+    this.keepVersions = o.keepVersions
+    this.maxContentBytes = o.maxContentBytes
+    this.clock = o.clock
+    this.permissionsOf = o.permissionsOf
+  }
+
+  /**
+   * Reads the latest version of an artifact, or a kept `version`. Fails with
+   * `ARTIFACT_NOT_FOUND` (no such artifact or version), `ARTIFACT_EXPIRED`
+   * (it outlived its TTL; it is removed) or `PERMISSION_DENIED` (`read`).
+   *
+   * @example
+   * ```ts
+   * const first = await store.get('reviewer', 'report', { version: 1 })
+   * ```
+   */
+  async get(principal: string, id: string, options: GetArtifactOptions = {}): Promise<Artifact> {
+    this.authorize(principal, `artifact:${checkArtifactId(id)}`, 'read')
+    const version = options?.version === undefined ? undefined : checkVersion(options.version, 'version')
+    const found = await this.backend.read(id, version)
+    if (found === undefined) throw notFound(id)
+    await this.refuseExpired(id, found.head)
+    if (found.version === undefined || found.bytes === undefined) {
+      throw new FlotillaError('ARTIFACT_NOT_FOUND', `Artifact "${id}" has no version ${version} (the latest is ${found.head.latest}; only the last ${this.keepVersions} versions are kept). Read history("${id}") for the kept versions.`, {
+        details: { id, version, latest: found.head.latest },
+      })
+    }
+    return { ...found.version, content: decodeContent(found.version.encoding, found.bytes) }
+  }
+
+  /**
+   * Writes a new version of an artifact (`PERMISSION_DENIED` without
+   * `write`). With `basedOn: n` the write succeeds only if `n` is still the
+   * latest version, with `basedOn: null` only if the artifact does not exist;
+   * otherwise `ARTIFACT_CONFLICT` (details: id, basedOn, latest): read it
+   * again and reapply the change. Of concurrent writers with the same
+   * `basedOn`, exactly one wins. Bad content or options are
+   * `VALIDATION_FAILED`, and a failed write changes nothing.
+   *
+   * @example
+   * ```ts
+   * const v = await store.put('writer', 'report', { findings: [] }, { basedOn: null, tags: ['draft'], ttlMs: 3_600_000, runId, taskId })
+   * ```
+   */
+  async put(principal: string, id: string, content: unknown, options?: PutArtifactOptions): Promise<Artifact> {
+    const who = this.authorize(principal, `artifact:${checkArtifactId(id)}`, 'write')
+    const o = checkPutOptions(options)
+    const encoded = encodeContent(content, this.maxContentBytes)
+    for (let attempt = 1; ; attempt++) {
+      const head = await this.backend.head(id)
+      const now = this.clock.wallNow()
+      const gone = head !== undefined && expired(head, now)
+      const live = gone ? undefined : head
+      if (gone && typeof o.basedOn === 'number') await this.refuseExpired(id, head)
+      if (o.basedOn !== undefined && o.basedOn !== (live?.latest ?? null)) throw conflict(id, o.basedOn, live?.latest ?? null)
+      const version = live === undefined ? 1 : live.latest + 1
+      const record: ArtifactInfo = {
+        id, version, encoding: encoded.encoding, contentHash: encoded.hash, size: encoded.bytes.byteLength, metadata: o.metadata, tags: o.tags,
+        createdBy: who, createdAt: now, basedOn: live?.latest ?? null, runId: o.runId, taskId: o.taskId, expiresAt: o.ttlMs === undefined ? null : now + o.ttlMs,
+      }
+      const dropThrough = head === undefined ? 0 : gone ? head.latest : Math.max(0, version - this.keepVersions)
+      if (await this.backend.write({ record, bytes: encoded.bytes, expectLatest: head?.latest ?? null, dropThrough })) {
+        return { ...record, content: decodeContent(encoded.encoding, encoded.bytes) }
+      }
+      // Another writer moved the head between our read and our write: decide again on the new head.
+      if (attempt >= MAX_WRITE_ATTEMPTS) {
+        throw new FlotillaError('STORE_UNAVAILABLE', `Artifact "${id}" changed under ${attempt} attempts to write it in a row; too many concurrent writers. Retry later.`, { details: { id, attempts: attempt }, retryable: true })
+      }
+    }
+  }
+
+  /**
+   * The kept versions of an artifact with their lineage, oldest first,
+   * without content. `ARTIFACT_NOT_FOUND`, `ARTIFACT_EXPIRED` or
+   * `PERMISSION_DENIED` (`read`) otherwise.
+   *
+   * @example
+   * ```ts
+   * for (const v of await store.history('auditor', 'report')) console.log(v.version, v.createdBy, v.basedOn)
+   * ```
+   */
+  async history(principal: string, id: string): Promise<ArtifactInfo[]> {
+    this.authorize(principal, `artifact:${checkArtifactId(id)}`, 'read')
+    const found = await this.backend.history(id)
+    if (found === undefined) throw notFound(id)
+    await this.refuseExpired(id, found.head)
+    return found.versions
+  }
+
+  /**
+   * The latest versions of the artifacts `principal` may read, by id,
+   * without content; expired ones are left out. Filter by a tag of the latest
+   * version and by an id prefix.
+   *
+   * @example
+   * ```ts
+   * const drafts = await store.list('editor', { tag: 'draft', prefix: 'runs/42/' })
+   * ```
+   */
+  async list(principal: string, options?: ListArtifactsOptions): Promise<ArtifactInfo[]> {
+    const permissions = this.permissionsFor(principal)
+    const filter = checkListFilter(options)
+    const now = this.clock.wallNow()
+    const all = await this.backend.list(filter)
+    return all.filter((a) => !expired(a, now) && (permissions === undefined || permissions.allows(`artifact:${a.id}`, 'read')))
+  }
+
+  /**
+   * Deletes an artifact with all its versions (`PERMISSION_DENIED` without
+   * `delete`); `false` when there is none (or it had expired).
+   *
+   * @example
+   * ```ts
+   * await store.delete('cleaner', 'scratch/tmp-1')
+   * ```
+   */
+  async delete(principal: string, id: string): Promise<boolean> {
+    this.authorize(principal, `artifact:${checkArtifactId(id)}`, 'delete')
+    const head = await this.backend.head(id)
+    if (head === undefined) return false
+    const now = this.clock.wallNow()
+    if (expired(head, now)) {
+      await this.backend.remove(id, now)
+      return false
+    }
+    return this.backend.remove(id)
+  }
+
+  /**
+   * Puts a JSON value in the shared cache under `key` for `ttlMs` (required,
+   * > 0), replacing an existing entry; `PERMISSION_DENIED` without `cache:<key>` `write`.
+   *
+   * @example
+   * ```ts
+   * await store.share('researcher', 'search:cats', hits, { ttlMs: 60_000 })
+   * ```
+   */
+  async share(principal: string, key: string, value: unknown, options: ShareOptions): Promise<void> {
+    this.authorize(principal, `cache:${checkCacheKey(key)}`, 'write')
+    if (typeof options !== 'object' || options === null) throw new FlotillaError('VALIDATION_FAILED', 'share needs options { ttlMs }: how long the entry lives, in ms.', { details: { field: 'ttlMs' } })
+    const ttlMs = checkTtl(options.ttlMs)
+    const text = encodeJsonText(value, 'value')
+    const size = Buffer.byteLength(text)
+    if (size > this.maxContentBytes) {
+      throw new FlotillaError('VALIDATION_FAILED', `The cache value is ${size} bytes as JSON, over the limit of ${this.maxContentBytes} bytes: share less, or store it as an artifact.`, {
+        details: { field: 'value', size, limit: this.maxContentBytes },
+      })
+    }
+    await this.backend.cachePut(key, { text, expiresAt: this.clock.wallNow() + ttlMs })
+  }
+
+  /**
+   * The cached value under `key` (a fresh copy), or `undefined` when absent
+   * or expired; `PERMISSION_DENIED` without `cache:<key>` `read`.
+   *
+   * @example
+   * ```ts
+   * const hits = (await store.getShared('summarizer', 'search:cats')) ?? (await search('cats'))
+   * ```
+   */
+  async getShared(principal: string, key: string): Promise<unknown> {
+    this.authorize(principal, `cache:${checkCacheKey(key)}`, 'read')
+    const entry = await this.backend.cacheGet(key)
+    if (entry === undefined) return undefined
+    const now = this.clock.wallNow()
+    if (entry.expiresAt <= now) {
+      await this.backend.cacheRemove(key, now)
+      return undefined
+    }
+    return JSON.parse(entry.text) as unknown
+  }
+
+  /**
+   * Removes the expired artifacts and cache entries now (reads already
+   * refuse and remove them one by one); returns how many went.
+   *
+   * @example
+   * ```ts
+   * const { artifacts, cacheEntries } = await store.sweep()
+   * ```
+   */
+  async sweep(): Promise<SweepResult> {
+    return this.backend.sweep(this.clock.wallNow())
+  }
+
+  /** What the backend holds (artifacts, versions, distinct contents and their bytes, cache entries). */
+  async stats(): Promise<ContextStats> {
+    return this.backend.stats()
+  }
+
+  /**
+   * The artifacts as `principal` sees them, with `lineage` (run, task)
+   * recorded on each write: an object shaped like an agent's
+   * `AgentArtifacts`, to put in its context.
+   *
+   * @example
+   * ```ts
+   * const artifacts = store.as('writer', { runId: ctx.runId, taskId: ctx.taskId })
+   * const draft = await artifacts.get('draft')
+   * await artifacts.put('draft', revise(draft.content), { basedOn: draft.version })
+   * ```
+   */
+  as(principal: string, lineage: ArtifactLineage = {}): ArtifactAccess {
+    checkPrincipal(principal)
+    const { runId = null, taskId = null } = lineage
+    return {
+      get: (id, options) => this.get(principal, id, options),
+      put: (id, content, options = {}) => this.put(principal, id, content, { ...options, runId, taskId }),
+      history: (id) => this.history(principal, id),
+      list: (options) => this.list(principal, options),
+      delete: (id) => this.delete(principal, id),
+    }
+  }
+
+  /**
+   * The shared cache as `principal` sees it: an object shaped like an
+   * agent's `AgentCache`.
+   *
+   * @example
+   * ```ts
+   * const cache = store.cacheAs('researcher')
+   * await cache.share('search:cats', hits, { ttlMs: 60_000 })
+   * ```
+   */
+  cacheAs(principal: string): CacheAccess {
+    checkPrincipal(principal)
+    return {
+      share: (key, value, options) => this.share(principal, key, value, options),
+      get: (key) => this.getShared(principal, key),
+    }
+  }
+
+  /** Closes the backend. */
+  async close(): Promise<void> {
+    await this.backend.close()
+  }
+
+  private permissionsFor(principal: string): ReturnType<PermissionsOf> {
+    const who = checkPrincipal(principal)
+    return this.permissionsOf?.(who)
+  }
+
+  /** Throws `PERMISSION_DENIED` unless `principal` may take `action` on `resource`; returns the principal. */
+  private authorize(principal: string, resource: string, action: 'read' | 'write' | 'delete'): string {
+    this.permissionsFor(principal)?.check(resource, action, principal)
+    return principal
+  }
+
+  /** Removes an expired artifact and throws `ARTIFACT_EXPIRED`; does nothing for a live one. */
+  private async refuseExpired(id: string, head: ArtifactHead): Promise<void> {
+    const now = this.clock.wallNow()
+    if (!expired(head, now)) return
+    await this.backend.remove(id, now)
+    throw new FlotillaError('ARTIFACT_EXPIRED', `Artifact "${id}" expired at ${new Date(head.expiresAt ?? 0).toISOString()} and was removed. Write it anew (basedOn: null) if it is still needed.`, {
+      details: { id, expiresAt: head.expiresAt, latest: head.latest },
+    })
+  }
+}
+
+function notFound(id: string): FlotillaError {
+  return new FlotillaError('ARTIFACT_NOT_FOUND', `No artifact "${id}" in the context store. Write it first, or check the id (list() shows the artifacts you may read).`, { details: { id } })
+}
+
+function conflict(id: string, basedOn: number | null, latest: number | null): FlotillaError {
+  const expected = basedOn === null ? 'not to exist yet' : `to be at version ${basedOn}`
+  const actual = latest === null ? 'it does not exist' : `its latest version is ${latest}`
+  return new FlotillaError('ARTIFACT_CONFLICT', `Artifact "${id}" was expected ${expected}, but ${actual}. Read it again, reapply your change and write with basedOn: ${latest}.`, {
+    details: { id, basedOn, latest },
+  })
+}
