@@ -107,6 +107,14 @@ export interface RequestOptions {
   headers?: MessageHeaders
 }
 
+/** Options of {@link Bus.waitForMail}. */
+export interface WaitForMailOptions {
+  /** Give up after this many milliseconds (resolving `false`). @default no limit */
+  timeoutMs?: number
+  /** Give up when this signal aborts (resolving `false`). */
+  signal?: AbortSignal
+}
+
 /**
  * The messaging port. Every payload (message body, event data, reply) must be
  * JSON-serialisable and within the adapter's size limit, or the call fails
@@ -144,6 +152,24 @@ export interface Bus {
   onRequest(agent: string, handler: RequestHandler): Promise<Subscription>
   /** Sends one message to each target (validated first: all or none); returns the ids in target order. */
   broadcast(targets: readonly string[], message: unknown, options?: SendOptions): Promise<string[]>
-  /** Stops timers and fails pending requests; later calls are refused. */
+  /**
+   * Waits, without polling, until `agent`'s mailbox may hold a receivable
+   * message: resolves `true` at once when one is there, when one is sent,
+   * when an ack or a replay frees a message, or when a lease ends; `false`
+   * when `timeoutMs` passes, the signal aborts or the bus closes. A `true`
+   * is a hint (another consumer may take the message first): call
+   * {@link Bus.receive} next. Optional for adapters; both built-in adapters
+   * have it.
+   *
+   * @example
+   * ```ts
+   * while (!signal.aborted) {
+   *   for (const msg of await bus.receive('analyst')) await handle(msg).then(() => bus.ack('analyst', msg.id))
+   *   await bus.waitForMail?.('analyst', { signal, timeoutMs: 30_000 })
+   * }
+   * ```
+   */
+  waitForMail?(agent: string, options?: WaitForMailOptions): Promise<boolean>
+  /** Stops timers and fails pending requests; later calls fail with `BUS_CLOSED`. */
   close(): Promise<void>
 }

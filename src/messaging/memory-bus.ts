@@ -14,18 +14,12 @@ import type {
   RequestOptions,
   SendOptions,
   Subscription,
+  WaitForMailOptions,
 } from './bus.js'
+import { checkEventType, EventRouter } from './event-router.js'
+import { MailWaiters } from './mail-waiters.js'
 import { RequestBroker } from './request-broker.js'
-import {
-  checkAgentName,
-  checkHeaders,
-  checkPositive,
-  compileFilter,
-  type CompiledFilter,
-  DEFAULT_MAX_PAYLOAD_BYTES,
-  matchesFilter,
-  serializePayload,
-} from './validate.js'
+import { checkAgentName, checkHeaders, checkPositive, clonePayload, DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from './validate.js'
 
 /** Options of {@link MemoryBus}. */
 export interface MemoryBusOptions {
@@ -54,11 +48,6 @@ interface Entry {
   visibleAt: number
 }
 
-interface Sub {
-  readonly filter: CompiledFilter
-  readonly handler: EventHandler
-}
-
 const EXTERNAL = 'external'
 
 /**
@@ -82,7 +71,8 @@ export class MemoryBus implements Bus {
   private readonly onHandlerError: (error: unknown, event: BusEvent) => void
   private readonly boxes = new Map<string, Entry[]>()
   private readonly dead = new Map<string, DeadLetter[]>()
-  private readonly subs = new Map<string, Set<Sub>>()
+  private readonly router: EventRouter
+  private readonly waiters: MailWaiters
   private readonly broker: RequestBroker
   private eventSeq = 0
   private closed = false
@@ -94,6 +84,8 @@ export class MemoryBus implements Bus {
     this.defaultVisibility = checkPositive(options.defaultVisibilityTimeoutMs ?? 30_000, 'defaultVisibilityTimeoutMs')
     this.isKnownAgent = options.isKnownAgent
     this.onHandlerError = options.onHandlerError ?? (() => undefined)
+    this.router = new EventRouter((err, event) => this.onHandlerError(err, event))
+    this.waiters = new MailWaiters(this.clock, async (agent) => this.nextMailIn(agent))
     this.broker = new RequestBroker(this.clock, this.maxBytes)
   }
 
@@ -136,6 +128,7 @@ export class MemoryBus implements Bus {
     const i = box ? box.findIndex((e) => e.id === messageId) : -1
     if (!box || i < 0) return false
     box.splice(i, 1)
+    this.waiters.wake(agent) // a later message of the same sender may be free now
     return true
   }
 
@@ -153,6 +146,7 @@ export class MemoryBus implements Bus {
     const [d] = list.splice(i, 1) as [DeadLetter]
     const entry: Entry = { id: d.id, from: d.from, to: d.to, text: JSON.stringify(d.body), headers: d.headers, sentAt: d.sentAt, attempt: 0, visibleAt: 0 }
     this.box(agent).push(entry)
+    this.waiters.wake(agent)
     return true
   }
 
@@ -160,23 +154,15 @@ export class MemoryBus implements Bus {
     this.open()
     checkEventType(type, false)
     const from = checkAgentName(options?.from, 'from')
-    const text = serializePayload(event, this.maxBytes, 'event')
+    const data = clonePayload(event, this.maxBytes, 'event')
     const id = `evt_${++this.eventSeq}`
-    const evt: BusEvent = { id, type, from, data: JSON.parse(text), publishedAt: this.clock.wallNow() }
-    this.dispatch(this.subs.get(type), evt)
-    this.dispatch(this.subs.get('*'), evt)
+    if (this.router.has(type)) this.router.dispatch({ id, type, from, data, publishedAt: this.clock.wallNow() })
     return id
   }
 
   async subscribe(type: string, filter: EventFilter | undefined, handler: EventHandler): Promise<Subscription> {
     this.open()
-    checkEventType(type, true)
-    const sub: Sub = { filter: compileFilter(filter), handler }
-    if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'handler must be a function.', { details: { field: 'handler' } })
-    let set = this.subs.get(type)
-    if (!set) this.subs.set(type, (set = new Set()))
-    set.add(sub)
-    return { unsubscribe: async () => void set.delete(sub) }
+    return this.router.subscribe(type, filter, handler)
   }
 
   async request(to: string, message: unknown, options: RequestOptions): Promise<unknown> {
@@ -184,8 +170,8 @@ export class MemoryBus implements Bus {
     this.checkTarget(to)
     const timeoutMs = checkPositive(options?.timeoutMs, 'timeoutMs')
     const from = options.from === undefined ? EXTERNAL : checkAgentName(options.from, 'from')
-    const text = serializePayload(message, this.maxBytes, 'message')
-    return this.broker.request({ from, to, body: JSON.parse(text), headers: checkHeaders(options.headers), timeoutMs })
+    const body = clonePayload(message, this.maxBytes, 'message')
+    return this.broker.request({ from, to, body, headers: checkHeaders(options.headers), timeoutMs })
   }
 
   async onRequest(agent: string, handler: RequestHandler): Promise<Subscription> {
@@ -195,11 +181,17 @@ export class MemoryBus implements Bus {
     return this.broker.onRequest(agent, handler)
   }
 
+  async waitForMail(agent: string, options?: WaitForMailOptions): Promise<boolean> {
+    this.open()
+    return this.waiters.wait(agent, options)
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     this.broker.close()
-    this.subs.clear()
+    this.router.clear()
+    this.waiters.close()
   }
 
   private enqueue(targets: readonly string[], message: unknown, options: SendOptions): string[] {
@@ -212,8 +204,22 @@ export class MemoryBus implements Bus {
     return targets.map((to) => {
       const entry: Entry = { id: `msg_${randomUUID()}`, from, to, text, headers, sentAt, attempt: 0, visibleAt: 0 }
       this.box(to).push(entry)
+      this.waiters.wake(to)
       return entry.id
     })
+  }
+
+  /** Milliseconds until the first message of some sender's lane is visible; `undefined` for an empty mailbox. */
+  private nextMailIn(agent: string): number | undefined {
+    this.sweep(agent)
+    const heads = new Set<string>()
+    let next: number | undefined
+    for (const e of this.boxes.get(agent) ?? []) {
+      if (heads.has(e.from)) continue // only a lane's first message decides when the lane moves
+      heads.add(e.from)
+      if (next === undefined || e.visibleAt < next) next = e.visibleAt
+    }
+    return next === undefined ? undefined : next - this.clock.now()
   }
 
   /** Moves messages whose last lease expired after `maxDeliveries` deliveries to the dead letters. */
@@ -233,19 +239,6 @@ export class MemoryBus implements Bus {
     }
   }
 
-  private dispatch(set: Set<Sub> | undefined, event: BusEvent): void {
-    if (!set) return
-    for (const sub of set) {
-      if (!matchesFilter(sub.filter, event)) continue
-      try {
-        const r = sub.handler(event)
-        if (r instanceof Promise) r.catch((err: unknown) => this.onHandlerError(err, event))
-      } catch (err) {
-        this.onHandlerError(err, event)
-      }
-    }
-  }
-
   private checkTarget(to: string): void {
     checkAgentName(to, 'to')
     if (this.isKnownAgent && !this.isKnownAgent(to)) {
@@ -260,16 +253,10 @@ export class MemoryBus implements Bus {
   }
 
   private open(): void {
-    if (this.closed) throw new FlotillaError('VALIDATION_FAILED', 'The bus is closed.', { details: { reason: 'closed' } })
+    if (this.closed) throw new FlotillaError('BUS_CLOSED', 'The in-memory bus is closed; create a new MemoryBus to send, receive or publish.')
   }
 }
 
 function toMessage(e: Entry): BusMessage {
   return { id: e.id, from: e.from, to: e.to, body: JSON.parse(e.text), headers: e.headers, attempt: e.attempt, sentAt: e.sentAt }
-}
-
-function checkEventType(type: unknown, allowWildcard: boolean): void {
-  if (typeof type !== 'string' || type.trim() === '' || (type === '*' && !allowWildcard)) {
-    throw new FlotillaError('VALIDATION_FAILED', `Event type must be a non-empty string${allowWildcard ? '' : " other than '*'"}.`, { details: { field: 'type' } })
-  }
 }

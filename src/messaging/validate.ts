@@ -54,6 +54,86 @@ export function serializePayload(value: unknown, maxBytes: number, what = 'paylo
   return text
 }
 
+/** Upper bound of the UTF-8 bytes of a number's JSON text ("-1.2345678901234567e-308" is 24). */
+const NUMBER_BYTES = 25
+
+/**
+ * Copies `value` if it is plain JSON, adding to `budget.left` an upper bound
+ * of its JSON size; returns `INVALID` at the first non-JSON part. The copy is
+ * what `JSON.parse(JSON.stringify(value))` gives, without the text.
+ */
+function cloneJson(value: unknown, budget: { bytes: number }, seen: Set<object>): unknown {
+  if (value === null) {
+    budget.bytes += 4
+    return null
+  }
+  switch (typeof value) {
+    case 'string':
+      // Each UTF-16 unit is at most 6 bytes escaped (\u001f), or 3 as UTF-8.
+      budget.bytes += value.length * 6 + 2
+      return value
+    case 'number':
+      if (!Number.isFinite(value)) return INVALID
+      budget.bytes += NUMBER_BYTES
+      return value === 0 ? 0 : value // JSON has no -0
+    case 'boolean':
+      budget.bytes += 5
+      return value
+    case 'object':
+      break
+    default:
+      return INVALID
+  }
+  const obj = value as object
+  if (seen.has(obj)) return INVALID
+  seen.add(obj)
+  let out: unknown
+  if (Array.isArray(obj)) {
+    const copy = new Array<unknown>(obj.length)
+    budget.bytes += 2 + obj.length
+    for (let i = 0; i < obj.length; i++) {
+      const v = cloneJson(obj[i], budget, seen)
+      if (v === INVALID) return INVALID
+      copy[i] = v
+    }
+    out = copy
+  } else {
+    const proto: unknown = Object.getPrototypeOf(obj)
+    if (proto !== Object.prototype && proto !== null) return INVALID
+    const copy: Record<string, unknown> = {}
+    const keys = Object.keys(obj)
+    budget.bytes += 2 + keys.length * 4
+    for (const k of keys) {
+      const v = cloneJson((obj as Record<string, unknown>)[k], budget, seen)
+      if (v === INVALID) return INVALID
+      budget.bytes += k.length * 6
+      if (k === '__proto__') Object.defineProperty(copy, k, { value: v, enumerable: true, writable: true, configurable: true })
+      else copy[k] = v
+    }
+    out = copy
+  }
+  seen.delete(obj)
+  return out
+}
+
+const INVALID: unique symbol = Symbol('invalid-json')
+
+/**
+ * Checks `value` like {@link serializePayload} and returns a deep copy equal
+ * to `JSON.parse(JSON.stringify(value))`, without making the JSON text when a
+ * cheap size bound already fits `maxBytes` (the hot path of in-process
+ * events). Errors are exactly those of {@link serializePayload}.
+ *
+ * @throws FlotillaError `VALIDATION_FAILED` naming the offending path or the size.
+ */
+export function clonePayload(value: unknown, maxBytes: number, what = 'payload'): unknown {
+  const budget = { bytes: 0 }
+  const copy = cloneJson(value, budget, new Set())
+  if (copy === INVALID || budget.bytes > maxBytes) serializePayload(value, maxBytes, what) // throws the precise error, or passes when the bound was loose
+  if (copy === INVALID) throw invalid(`The ${what} must be JSON-serialisable.`, { field: what, reason: 'not_serialisable' })
+  return copy
+}
+
 /** Checks an agent name (non-empty string). @throws FlotillaError `VALIDATION_FAILED`. */
 export function checkAgentName(name: unknown, field: string): string {
   if (typeof name !== 'string' || name.trim() === '') {

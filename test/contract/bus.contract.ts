@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { isFlotillaError } from '../../src/core/errors.js'
 import { FakeClock } from '../../src/core/fake-clock.js'
-import type { Bus, BusEvent } from '../../src/messaging/bus.js'
+import type { Bus, BusEvent, WaitForMailOptions } from '../../src/messaging/bus.js'
 
 /** What the contract hands an adapter factory. */
 export interface BusContractOptions {
@@ -192,6 +192,80 @@ export function busContract(init: BusContractInit): void {
       expect(await codeOf(bus.request('b', { f: Symbol('s') }, { timeoutMs: 10 }))).toBe('VALIDATION_FAILED')
       expect(await codeOf(bus.send('b', 1, { headers: { n: 1 } as never }))).toBe('VALIDATION_FAILED')
       expect(await bus.receive('b')).toEqual([])
+    })
+
+    it('never hands one message to two concurrent receivers, nor a lane to two of them', async () => {
+      await make()
+      for (let i = 0; i < 8; i++) for (const from of ['a', 'c', 'd']) await bus.send('b', { from, i }, { from })
+      const batches = await Promise.all(Array.from({ length: 6 }, () => bus.receive('b', { max: 4, visibilityTimeoutMs: 1000 })))
+      const all = batches.flat()
+      expect(new Set(all.map((m) => m.id)).size).toBe(all.length)
+      expect(all.every((m) => m.attempt === 1)).toBe(true)
+      for (const from of ['a', 'c', 'd']) {
+        // Nothing is acked, so a sender's messages after a leased one wait: each lane goes to one receiver, in order, from its start.
+        const holders = batches.filter((b) => b.some((m) => m.from === from))
+        expect(holders.length).toBeLessThanOrEqual(1)
+        const got = all.filter((m) => m.from === from).map((m) => (m.body as { i: number }).i)
+        expect(got).toEqual(got.map((_, i) => i))
+      }
+      expect(all.length).toBeGreaterThanOrEqual(4)
+    })
+
+    it('waits for mail without polling: on send, when an ack frees a lane, when a lease ends; false on timeout, abort and close', async () => {
+      await make()
+      expect(typeof bus.waitForMail).toBe('function')
+      const wait = (o: WaitForMailOptions): Promise<boolean> => bus.waitForMail!('b', o)
+      const idle = wait({ timeoutMs: 100 })
+      await clock.advance(100)
+      expect(await idle).toBe(false)
+      const woken = wait({})
+      await bus.send('b', 1, { from: 'a' })
+      expect(await woken).toBe(true)
+      expect(await wait({})).toBe(true) // mail already there
+      await bus.send('b', 2, { from: 'a' })
+      const [first] = await bus.receive('b', { max: 1, visibilityTimeoutMs: 500 }) // 2 waits behind the leased 1
+      const early = wait({ timeoutMs: 400 })
+      await clock.advance(400)
+      expect(await early).toBe(false)
+      const freed = wait({})
+      expect(await bus.ack('b', first!.id)).toBe(true)
+      expect(await freed).toBe(true)
+      const [second] = await bus.receive('b', { visibilityTimeoutMs: 500 })
+      expect(second).toMatchObject({ body: 2, attempt: 1 })
+      const leaseEnd = wait({})
+      await clock.advance(500)
+      expect(await leaseEnd).toBe(true)
+      await bus.ack('b', second!.id)
+      const ac = new AbortController()
+      const aborted = wait({ signal: ac.signal })
+      ac.abort()
+      expect(await aborted).toBe(false)
+      expect(await codeOf(wait({ timeoutMs: -1 }))).toBe('VALIDATION_FAILED')
+      const closing = wait({})
+      await bus.close()
+      expect(await closing).toBe(false)
+    })
+
+    it('refuses every call after close with BUS_CLOSED and cancels pending requests', async () => {
+      await make()
+      const pending = codeOf(bus.request('nobody', 1, { timeoutMs: 60_000 }))
+      await bus.close()
+      expect(await pending).toBe('TASK_CANCELLED')
+      const calls: Array<() => Promise<unknown>> = [
+        () => bus.send('b', 1),
+        () => bus.broadcast(['b'], 1),
+        () => bus.receive('b'),
+        () => bus.ack('b', 'msg_x'),
+        () => bus.deadLetters('b'),
+        () => bus.replayDeadLetter('b', 'msg_x'),
+        () => bus.publish('progress', {}, { from: 'a' }),
+        () => bus.subscribe('progress', undefined, () => undefined),
+        () => bus.request('b', 1, { timeoutMs: 10 }),
+        () => bus.onRequest('b', () => 1),
+        () => bus.waitForMail!('b'),
+      ]
+      for (const call of calls) expect(await codeOf(call())).toBe('BUS_CLOSED')
+      await bus.close() // idempotent
     })
 
     it('hands out copies: mutating a sent object does not change the message', async () => {

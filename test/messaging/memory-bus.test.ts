@@ -36,7 +36,7 @@ describe('MemoryBus', () => {
     const pending = bus.request('nobody', 1, { timeoutMs: 60_000 })
     await bus.close()
     await expect(pending).rejects.toMatchObject({ code: 'TASK_CANCELLED' })
-    await expect(bus.send('a', 1)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
+    await expect(bus.send('a', 1)).rejects.toMatchObject({ code: 'BUS_CLOSED' })
   })
 
   it('refuses bad options', () => {

@@ -28,8 +28,8 @@ const agentRecord = (extra: Partial<AgentRecord> = {}): AgentRecord => ({
 const log = (runId: RunId, message: string): FlotillaEvent => ({ type: 'task.log', at: T0, runId, taskId: asTaskId('a'), level: 'info', message })
 
 describe('flotilla/postgres', () => {
-  it('exports exactly the store (pg is loaded only when connecting)', () => {
-    expect(Object.keys(entry).sort()).toEqual(['PostgresStore'])
+  it('exports exactly the store, the bus and the context backend (pg is loaded only when connecting)', () => {
+    expect(Object.keys(entry).sort()).toEqual(['PostgresBus', 'PostgresContextBackend', 'PostgresStore', 'openPostgresBus'])
     expect(typeof entry.PostgresStore.connect).toBe('function')
   })
 })

@@ -23,7 +23,8 @@ export interface MigrationOutcome {
  * Brings `schema` to {@link SCHEMA_VERSION} in one transaction under a
  * transaction-scoped advisory lock, so parallel connects apply each
  * migration once. Refuses a schema that holds other objects but no
- * `flotilla_meta` (`STORE_NOT_FLOTILLA`, creating nothing) and one written
+ * `flotilla_meta` (`STORE_NOT_FLOTILLA`, creating nothing; the bus's own
+ * `flotilla_bus_*` tables may be there already) and one written
  * by a newer version (`STORE_SCHEMA_TOO_NEW`).
  */
 export async function migrate(session: SqlSession, schema: string, where: string): Promise<MigrationOutcome> {
@@ -35,8 +36,8 @@ export async function migrate(session: SqlSession, schema: string, where: string
     const { rows } = await session.query(
       `SELECT n.oid IS NOT NULL AS exists,
               to_regclass($2) IS NOT NULL AS has_meta,
-              (SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = n.oid)
-                + (SELECT count(*)::int FROM pg_proc p WHERE p.pronamespace = n.oid) AS objects
+              (SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname NOT LIKE 'flotilla\_bus\_%')
+                + (SELECT count(*)::int FROM pg_proc p WHERE p.pronamespace = n.oid AND p.proname NOT LIKE 'flotilla\_bus\_%') AS objects
          FROM (SELECT $1::name AS nm) q LEFT JOIN pg_namespace n ON n.nspname = q.nm`,
       [schema, `${s}.flotilla_meta`],
     )
