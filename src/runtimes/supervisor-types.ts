@@ -39,7 +39,11 @@ export interface DeployOptions {
   readonly parentId?: string
   /** Overrides the runtime. */
   readonly runtime?: string
-  /** Workspace folder; default `<workspaceRoot>/<name>-<id>` (removed if the deploy fails). */
+  /**
+   * Workspace folder. Default: a child shares its parent's (its permissions
+   * say which paths it may touch); a root gets `<workspaceRoot>/<name>-<id>`
+   * (removed if the deploy fails).
+   */
   readonly workspace?: string
 }
 

@@ -83,7 +83,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
       throw new FlotillaError('AGENT_SPEC_INVALID', `Agent "${name}": no runtime "${kind}"; available: ${[...this.runtimes.keys()].join(', ')}.`, { details: { field: 'runtime' } })
     }
     const id = newAgentId() as string
-    const workspace = options.workspace ?? join(this.options.workspaceRoot, `${name}-${id}`)
+    const workspace = options.workspace ?? parent?.workspace ?? join(this.options.workspaceRoot, `${name}-${id}`)
     const at = this.clock.wallNow()
     const record: AgentRecord = {
       id,
@@ -106,7 +106,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
       deployment,
       runtime,
       workspace,
-      ownWorkspace: options.workspace === undefined,
+      ownWorkspace: options.workspace === undefined && parent === undefined,
       perms: new PermissionSet(permissions),
       handle: undefined,
       metrics: new AgentMetrics(),
