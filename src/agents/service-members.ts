@@ -97,7 +97,7 @@ export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn, linea
     publish: (type, data) => call('publish', { type, data }),
     subscribe: (type, filter, handler) => {
       if (!subscribe) {
-        return Promise.reject(new FlotillaError('AGENT_STATE_INVALID', 'ctx.subscribe is not available to agents in the process runtime: receive messages with ctx.receive, or run the subscriber in-process.'))
+        return Promise.reject(new FlotillaError('AGENT_STATE_INVALID', 'ctx.subscribe is not available to agents deployed from a spec: their handlers may run in another process. Receive messages with ctx.receive, or subscribe from a registered (in-process) agent.'))
       }
       return subscribe(type, filter, handler)
     },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `flotilla` command: `run`, `validate`, `demo`, `runs <subcommand>`
- * and `recover`, `--help` on each, `--version`. Usage errors exit with 2,
+ * The `flotilla` command: `run`, `validate`, `demo`, `runs <subcommand>`,
+ * `recover` and `agent run`, `--help` on each, `--version`. Usage errors exit with 2,
  * any other failure with 1.
  *
  * @packageDocumentation
@@ -9,6 +9,7 @@
 import { readFileSync, realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { toFlotillaError } from '../core/errors.js'
+import { agentCommand } from './agent-command.js'
 import { usageError } from './args.js'
 import type { Command } from './command.js'
 import { demoCommand } from './demo-command.js'
@@ -19,7 +20,7 @@ import { recoverCommand } from './runs-resume.js'
 import { validateCommand } from './validate-command.js'
 
 /** The top-level commands, in the order of the help. */
-export const COMMANDS: readonly Command[] = [runCommand, validateCommand, demoCommand, runsCommand, recoverCommand]
+export const COMMANDS: readonly Command[] = [runCommand, validateCommand, demoCommand, runsCommand, recoverCommand, agentCommand]
 
 /** The version of the package. */
 export function version(): string {
@@ -54,7 +55,8 @@ Examples:
   flotilla validate examples/scan-and-fix/workflow.yaml
   flotilla run examples/scan-and-fix/workflow.yaml --input apply=false
   flotilla runs list
-  flotilla recover`
+  flotilla recover
+  flotilla agent run agent.yaml --input '{"text":"hi"}'`
 }
 
 /** True when the arguments (before a `--`) ask for help. */

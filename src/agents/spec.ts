@@ -1,0 +1,166 @@
+/**
+ * The agent spec: the file (`agent.json`, `agent.yaml`) that says which code
+ * an agent runs, with which tools, permissions, limits and environment. One
+ * zod schema validates it wherever it comes from (a file, an API call, a
+ * parent spawning a child).
+ */
+import { readFile } from 'node:fs/promises'
+import { dirname, extname, isAbsolute, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { z } from 'zod'
+import { FlotillaError, isFlotillaError } from '../core/errors.js'
+import { parsePermissions, type Permission } from '../security/permissions.js'
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i
+const VERSION = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$/
+
+const names = (what: string) => z.array(z.string().min(1, `each ${what} must be a non-empty string`))
+
+const permissionsSchema = z.array(z.unknown()).transform((value, ctx): readonly Permission[] => {
+  try {
+    return parsePermissions(value, 'permissions')
+  } catch (e) {
+    const pattern = isFlotillaError(e) ? e.details.pattern : undefined
+    const at = value.findIndex((p) => typeof p === 'object' && p !== null && (p as { resource?: unknown }).resource === pattern)
+    const named = isFlotillaError(e) && typeof e.details.field === 'string' ? e.details.field : undefined
+    const field = named ?? (pattern !== undefined && at >= 0 ? `permissions[${at}].resource` : 'permissions')
+    const m = /^permissions(?:\[(\d+)\])?(?:\.(\w+))?$/.exec(field)
+    const path = m === null ? [] : [...(m[1] === undefined ? [] : [Number(m[1])]), ...(m[2] === undefined ? [] : [m[2]])]
+    const message = e instanceof Error ? e.message.replace(`${field} `, '').replace(/\.$/, '') : String(e)
+    ctx.addIssue({ code: 'custom', message, path })
+    return z.NEVER
+  }
+})
+
+/** Resource limits as written in a spec: positive numbers, each optional (omitted = unlimited). */
+export const resourceLimitsSchema = z
+  .object({
+    memoryMb: z.number().positive().optional(),
+    cpuMs: z.number().positive().optional(),
+    storageMb: z.number().positive().optional(),
+  })
+  .strict()
+
+/**
+ * The schema of an agent spec. Defaults: `version` 1.0.0, `export`
+ * "default", `runtime` "process", empty lists and maps.
+ *
+ * @example
+ * ```ts
+ * const spec = agentSpecSchema.parse({ name: 'scanner', module: './scanner.mjs' })
+ * spec.runtime // 'process'
+ * ```
+ */
+export const agentSpecSchema = z
+  .object({
+    name: z.string().regex(NAME, 'must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    version: z.string().regex(VERSION, 'must be a semantic version like 1.2.0').default('1.0.0'),
+    description: z.string().optional(),
+    module: z.string().min(1, 'must name the module holding the agent (a path relative to the spec file, or absolute)'),
+    export: z.string().min(1).default('default'),
+    tools: names('tool').default([]),
+    toolsModule: z.string().min(1).optional(),
+    permissions: permissionsSchema.default([]),
+    limits: resourceLimitsSchema.default({}),
+    env: z.record(z.string(), z.string()).default({}),
+    parent: z.string().min(1).optional(),
+    runtime: z.enum(['inprocess', 'process']).default('process'),
+    capabilities: names('capability').default([]),
+    tags: names('tag').default([]),
+  })
+  .strict()
+
+/** An agent spec as written (defaults not applied yet). */
+export type AgentSpecInput = z.input<typeof agentSpecSchema>
+
+/** A validated agent spec; `module` and `toolsModule` are absolute paths. */
+export type AgentSpec = z.output<typeof agentSpecSchema>
+
+/** Options of {@link parseAgentSpec}. */
+export interface ParseAgentSpecOptions {
+  /** Names the spec in error messages, and (when a file path) is the base of relative module paths. @default "(spec)" */
+  source?: string
+  /** Folder that relative module paths are resolved against. @default the folder of `source` when it is a file, else the current folder */
+  baseDir?: string
+}
+
+function specError(source: string, message: string, details: Record<string, unknown> = {}, cause?: unknown): FlotillaError {
+  return new FlotillaError('AGENT_SPEC_INVALID', `${source}: ${message}`, { details: { source, ...details }, cause })
+}
+
+function absoluteModule(path: string, baseDir: string): string {
+  if (path.startsWith('file:')) return fileURLToPath(path)
+  return isAbsolute(path) ? path : resolve(baseDir, path)
+}
+
+/**
+ * Validates an agent spec (an object, or YAML/JSON text) and resolves its
+ * module paths to absolute ones. A failure is `AGENT_SPEC_INVALID`, naming
+ * the source and the field.
+ *
+ * @example
+ * ```ts
+ * const spec = parseAgentSpec({ name: 'scanner', module: './scanner.mjs', tools: ['grep'] }, { source: 'agents/scanner.json' })
+ * spec.module // '/…/agents/scanner.mjs'
+ * ```
+ */
+export function parseAgentSpec(value: unknown, options: ParseAgentSpecOptions = {}): AgentSpec {
+  const source = options.source ?? '(spec)'
+  let data = value
+  if (typeof value === 'string') {
+    try {
+      data = parseYaml(value, { prettyErrors: true, uniqueKeys: true }) as unknown
+    } catch (e) {
+      const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
+      throw specError(source, `not valid YAML/JSON${where}: ${(e as Error).message.split('\n')[0].replace(/:\s*$/, '')}.`, {}, e)
+    }
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw specError(source, `an agent spec is a mapping with at least "name" and "module", not ${Array.isArray(data) ? 'a list' : String(data)}.`)
+  }
+  const parsed = agentSpecSchema.safeParse(data)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const field = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('') || '(root)'
+    if (issue.code === 'unrecognized_keys') {
+      const where = issue.path.length === 0 ? 'the spec' : `"${field}"`
+      throw specError(source, `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')} in ${where}; the fields are: ${Object.keys(issue.path.length === 0 ? agentSpecSchema.shape : resourceLimitsSchema.shape).join(', ')}.`, { field: issue.keys[0] })
+    }
+    const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1)
+    throw specError(source, `field "${field}": ${message}.`, { field })
+  }
+  const baseDir = options.baseDir ?? (options.source === undefined ? process.cwd() : dirname(resolve(options.source)))
+  const spec = parsed.data
+  return {
+    ...spec,
+    module: absoluteModule(spec.module, baseDir),
+    ...(spec.toolsModule === undefined ? {} : { toolsModule: absoluteModule(spec.toolsModule, baseDir) }),
+  }
+}
+
+/**
+ * Reads and validates an agent spec file (`.json`, `.yaml` or `.yml`);
+ * module paths are resolved against the file's folder. A missing file is
+ * `FILE_NOT_FOUND`; anything wrong inside it `AGENT_SPEC_INVALID`.
+ *
+ * @example
+ * ```ts
+ * const spec = await loadAgentSpec('agents/scanner.yaml')
+ * ```
+ */
+export async function loadAgentSpec(path: string): Promise<AgentSpec> {
+  const full = resolve(path)
+  const ext = extname(full).toLowerCase()
+  if (!['.json', '.yaml', '.yml'].includes(ext)) {
+    throw specError(path, 'agent spec files end in .json, .yaml or .yml.', { path })
+  }
+  let text: string
+  try {
+    text = await readFile(full, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    throw new FlotillaError('FILE_NOT_FOUND', `Agent spec "${path}" ${code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`}.`, { details: { path }, cause: e })
+  }
+  return parseAgentSpec(text, { source: path, baseDir: dirname(full) })
+}

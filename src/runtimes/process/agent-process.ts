@@ -1,0 +1,396 @@
+/**
+ * One agent process: the child forked by the `process` runtime, from start
+ * to exit. It speaks the IPC protocol, settles commands, serves service
+ * calls, watches the child's resident set and CPU time, and says why the
+ * child stopped. {@link ProcessHandle} puts one (or, across restarts,
+ * several in turn) behind the runtime port.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { FlotillaError, serializeError } from '../../core/errors.js'
+import { abortReason, exitError, limitExit, sleep, timeoutError } from '../exits.js'
+import { childEnv, classifyExit, overLimit } from './child-exit.js'
+import type { DeployRequest, ExecuteOptions, ResourceLimits, ResourceUsage, RuntimeEvent, RuntimeExit } from '../runtime.js'
+import { hasProc, readProcState, readProcStats } from './proc-stats.js'
+import { checkChildMessage, childDeployOf, decodeValue, encodeValue, reviveError, type ChildMessage, type ParentMessage } from './protocol.js'
+
+/** Settings of an {@link AgentProcess}, resolved by the runtime. */
+export interface AgentProcessSettings {
+  /** Absolute path of the child entry (`child-main.js`). */
+  readonly entry: string
+  readonly readyTimeoutMs: number
+  readonly graceMs: number
+  readonly sampleIntervalMs: number
+  readonly usageIntervalMs: number
+  /** The resident-set cap for a heap limit, bytes. */
+  readonly rssLimitBytes: (memoryMb: number) => number
+  readonly forwardStderr: boolean
+}
+
+/** What an {@link AgentProcess} reports to its owner. */
+export interface AgentProcessOwner {
+  /** The current limits (they change live with `scale`). */
+  limits(): ResourceLimits
+  /** CPU ms used by earlier processes of the same instance (restarts). */
+  readonly cpuBaseMs: number
+  onEvent(event: RuntimeEvent): void
+  call(op: string, args: unknown): Promise<unknown>
+  /** The process stopped on its own (not by {@link AgentProcess.stop}). */
+  onExit(exit: RuntimeExit): void
+}
+
+interface Pending {
+  resolve(value: unknown): void
+  reject(error: FlotillaError): void
+  cleanup(): void
+}
+
+interface Reported {
+  heapUsedBytes: number
+  rssBytes: number
+  cpuMs: number
+  storageBytes: number
+}
+
+const TAIL = 8192
+
+/**
+ * One forked agent process. Create it with {@link AgentProcess.start},
+ * which resolves once the agent is ready and, on a failure, kills the
+ * child and waits for it before rejecting with `AGENT_DEPLOY_FAILED`.
+ */
+export class AgentProcess {
+  readonly pid: number
+  /** Resolves once the child has exited and everything about it is settled. */
+  readonly exited: Promise<void>
+  private readonly child: ChildProcess
+  private readonly pending = new Map<number, Pending>()
+  private readonly idleWaiters: (() => void)[] = []
+  private seq = 0
+  private fault: RuntimeExit | undefined
+  private expected = false
+  private dead = false
+  /** What commands reject with once the exit is settled. */
+  private final: FlotillaError | undefined
+  private stderrTail = ''
+  private reported: Reported = { heapUsedBytes: 0, rssBytes: 0, cpuMs: 0, storageBytes: 0 }
+  private cpuAtReady = 0
+  private lastCpuMs = 0
+  private lastRss = 0
+  private sampling = false
+  private watchdog: NodeJS.Timeout | undefined
+  private ready: { resolve(): void; reject(e: FlotillaError): void } | undefined
+
+  private constructor(
+    private readonly request: DeployRequest,
+    private readonly settings: AgentProcessSettings,
+    private readonly owner: AgentProcessOwner,
+  ) {
+    const memoryMb = owner.limits().memoryMb
+    this.child = fork(settings.entry, [], {
+      cwd: request.workspace,
+      env: childEnv(request.env),
+      execArgv: memoryMb === undefined ? [] : [`--max-old-space-size=${Math.max(8, Math.round(memoryMb))}`],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'json',
+    })
+    this.pid = this.child.pid ?? -1
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      if (settings.forwardStderr) process.stderr.write(chunk)
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-TAIL)
+    })
+    this.child.on('message', (raw: unknown) => this.onMessage(raw))
+    this.child.on('error', () => undefined) // a send on a closed channel; the exit handler reports what matters
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => void this.onChildExit(code, signal).then(resolve)))
+  }
+
+  /** Forks the child, deploys the agent in it and resolves once it is ready. */
+  static async start(request: DeployRequest, settings: AgentProcessSettings, owner: AgentProcessOwner): Promise<AgentProcess> {
+    const proc = new AgentProcess(request, settings, owner)
+    try {
+      await proc.deploy()
+      return proc
+    } catch (e) {
+      await proc.kill()
+      throw e
+    }
+  }
+
+  /** CPU ms this process used since its agent was ready. */
+  get cpuMs(): number {
+    return Math.max(0, this.lastCpuMs - this.cpuAtReady)
+  }
+
+  /** Commands in flight. */
+  get active(): number {
+    return this.pending.size
+  }
+
+  private deploy(): Promise<void> {
+    const r = this.request
+    const storageMb = this.owner.limits().storageMb
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new FlotillaError('AGENT_DEPLOY_FAILED', `Agent "${r.name}" was not ready within ${this.settings.readyTimeoutMs} ms of starting its process; check its initialize hook.`, { details: { agent: r.name, timeoutMs: this.settings.readyTimeoutMs } })), this.settings.readyTimeoutMs)
+      const fail = (e: FlotillaError): void => {
+        clearTimeout(timer)
+        this.ready = undefined
+        reject(e)
+      }
+      this.ready = {
+        resolve: () => {
+          clearTimeout(timer)
+          this.ready = undefined
+          resolve()
+        },
+        reject: fail,
+      }
+      this.send({ type: 'deploy', request: childDeployOf(r, storageMb, this.settings.usageIntervalMs) })
+    })
+  }
+
+  /** Runs one command in the child. */
+  execute(input: unknown, options: ExecuteOptions = {}): Promise<unknown> {
+    if (this.final !== undefined) return Promise.reject(this.final)
+    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal.reason))
+    const id = ++this.seq
+    return new Promise((resolve, reject) => {
+      const { signal, timeoutMs } = options
+      let timer: NodeJS.Timeout | undefined
+      const onAbort = (): void => this.cancel(id, abortReason(signal?.reason))
+      const entry: Pending = {
+        resolve,
+        reject,
+        cleanup: () => {
+          if (timer !== undefined) clearTimeout(timer)
+          signal?.removeEventListener('abort', onAbort)
+        },
+      }
+      this.pending.set(id, entry)
+      if (timeoutMs !== undefined) timer = setTimeout(() => this.cancel(id, timeoutError(this.request.instanceId, timeoutMs)), timeoutMs)
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const message: ParentMessage = { type: 'execute', id, input: encodeValue(input) }
+      if (options.runId !== undefined) message.runId = options.runId
+      if (options.taskId !== undefined) message.taskId = options.taskId
+      if (options.attempt !== undefined) message.attempt = options.attempt
+      try {
+        this.send(message)
+      } catch (e) {
+        this.settle(id, undefined, new FlotillaError('AGENT_INPUT_INVALID', `The input cannot be sent to the agent process as JSON: ${(e as Error).message}.`))
+      }
+    })
+  }
+
+  /** Resolves once no command is in flight. */
+  idle(): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  /** Sends new storage limits to the child. */
+  setStorageLimit(storageMb: number | undefined): void {
+    this.send({ type: 'limits', storageMb: storageMb ?? null })
+  }
+
+  /** Stops the child with SIGSTOP; resolves once it is stopped (Linux) or the signal is sent. */
+  async pause(): Promise<void> {
+    if (this.dead) return
+    this.child.kill('SIGSTOP')
+    await this.waitState((s) => s === 'T' || s === 't')
+  }
+
+  /** Lets a stopped child run again (SIGCONT). */
+  async resume(): Promise<void> {
+    if (this.dead) return
+    this.child.kill('SIGCONT')
+    await this.waitState((s) => s !== 'T' && s !== 't')
+  }
+
+  /** What the process uses now: `/proc` where there is one, else what the child last reported. */
+  async usage(): Promise<ResourceUsage> {
+    if (!this.dead) await this.sampleProc()
+    const cpuMs = this.owner.cpuBaseMs + this.cpuMs
+    return { memoryBytes: this.dead ? 0 : this.lastRss, heapUsedBytes: this.reported.heapUsedBytes, cpuMs, storageBytes: this.reported.storageBytes, at: Date.now() }
+  }
+
+  /** Stops the child on purpose: a shutdown message, then SIGKILL after the grace period. Commands in flight reject with `AGENT_TERMINATED`. */
+  async stop(): Promise<void> {
+    if (this.dead) return this.exited
+    this.expected = true
+    this.rejectAll(new FlotillaError('AGENT_TERMINATED', `Agent instance ${this.request.instanceId} was terminated while the command ran.`, { details: { instanceId: this.request.instanceId } }))
+    this.child.kill('SIGCONT')
+    try {
+      this.send({ type: 'shutdown' })
+    } catch {
+      // the channel is already closed: SIGKILL below
+    }
+    let done = false
+    await Promise.race([this.exited.then(() => (done = true)), sleep(this.settings.graceMs)])
+    if (!done) this.child.kill('SIGKILL')
+    await this.exited
+  }
+
+  /** Kills the child at once (SIGKILL) without reporting an exit; resolves once it is gone. */
+  async kill(): Promise<void> {
+    this.expected = true
+    if (!this.dead) this.child.kill('SIGKILL')
+    await this.exited
+  }
+
+  private send(message: ParentMessage): void {
+    if (this.child.connected) this.child.send(message)
+  }
+
+  private async waitState(ok: (state: string) => boolean): Promise<void> {
+    if (!hasProc) return
+    for (let i = 0; i < 500 && !this.dead; i++) {
+      const state = await readProcState(this.pid)
+      if (state === undefined || ok(state)) return
+      await sleep(1)
+    }
+  }
+
+  private cancel(id: number, error: FlotillaError): void {
+    if (!this.pending.has(id)) return
+    this.settle(id, undefined, error)
+    try {
+      this.send({ type: 'cancel', id, reason: error.toJSON() })
+    } catch {
+      // the child is gone; its exit settles the rest
+    }
+  }
+
+  private settle(id: number, value: unknown, error: FlotillaError | undefined): void {
+    const p = this.pending.get(id)
+    if (p === undefined) return // late reply to a cancelled command
+    this.pending.delete(id)
+    p.cleanup()
+    if (error === undefined) p.resolve(value)
+    else p.reject(error)
+    if (this.pending.size === 0) for (const w of this.idleWaiters.splice(0)) w()
+  }
+
+  private rejectAll(error: FlotillaError): void {
+    for (const id of [...this.pending.keys()]) this.settle(id, undefined, error)
+  }
+
+  /** Stops the child for a reason of ours (a limit, a malformed message): commands reject with it, the exit reports it. */
+  private failWith(exit: RuntimeExit): void {
+    if (this.fault !== undefined || this.expected || this.dead) return
+    this.fault = exit
+    this.rejectAll(exitError(exit))
+    this.ready?.reject(new FlotillaError('AGENT_DEPLOY_FAILED', `Agent "${this.request.name}" failed while starting: ${exit.reason}`, { details: { agent: this.request.name, ...exit.details } }))
+    this.child.kill('SIGKILL')
+  }
+
+  private onMessage(raw: unknown): void {
+    const checked = checkChildMessage(raw)
+    if (!checked.ok) {
+      this.failWith({ code: 'IPC_PROTOCOL_ERROR', reason: `Agent instance ${this.request.instanceId} sent a ${checked.reason}; the process was stopped.`, details: { instanceId: this.request.instanceId } })
+      return
+    }
+    const m: ChildMessage = checked.message
+    switch (m.type) {
+      case 'result':
+        this.settle(m.id, decodeValue(m.output), undefined)
+        return
+      case 'error':
+        this.settle(m.id, undefined, reviveError(m.error))
+        return
+      case 'call':
+        this.serve(m.id, m.op, decodeValue(m.args))
+        return
+      case 'event':
+        this.owner.onEvent(m.event)
+        return
+      case 'usage':
+        this.reported = { heapUsedBytes: m.heapUsedBytes, rssBytes: m.rssBytes, cpuMs: m.cpuMs, storageBytes: m.storageBytes }
+        if (!hasProc) this.lastCpuMs = m.cpuMs
+        return
+      case 'ready':
+        this.reported = { heapUsedBytes: m.heapUsedBytes, rssBytes: m.rssBytes, cpuMs: m.cpuMs, storageBytes: m.storageBytes }
+        void this.onReady(m.cpuMs)
+        return
+      case 'deploy-failed':
+        this.ready?.reject(reviveError(m.error))
+        return
+      case 'limit': {
+        const error = reviveError(m.error)
+        this.failWith(limitExit('storage', error.message, { ...error.details, instanceId: this.request.instanceId }))
+        return
+      }
+      case 'protocol-error':
+        this.failWith({ code: 'IPC_PROTOCOL_ERROR', reason: `The agent process of ${this.request.instanceId} received a ${m.reason}.`, details: { instanceId: this.request.instanceId } })
+    }
+  }
+
+  private async onReady(reportedCpuMs: number): Promise<void> {
+    const stats = await readProcStats(this.pid)
+    this.cpuAtReady = stats?.cpuMs ?? reportedCpuMs
+    this.lastCpuMs = this.cpuAtReady
+    this.lastRss = stats?.rssBytes ?? this.reported.rssBytes
+    this.watchdog = setInterval(() => void this.sample(), this.settings.sampleIntervalMs)
+    this.watchdog.unref()
+    this.ready?.resolve()
+  }
+
+  private serve(id: number, op: string, args: unknown): void {
+    let reply: Promise<unknown>
+    try {
+      reply = this.owner.call(op, args)
+    } catch (e) {
+      reply = Promise.reject(e)
+    }
+    const answer = (m: ParentMessage): void => {
+      try {
+        this.send(m)
+      } catch (e) {
+        this.send({ type: 'call-error', id, error: serializeError(new FlotillaError('INTERNAL', `The reply to ctx service "${op}" cannot be sent to the agent process as JSON: ${(e as Error).message}`)) })
+      }
+    }
+    reply.then((value) => answer({ type: 'call-result', id, value: encodeValue(value) }), (e: unknown) => answer({ type: 'call-error', id, error: serializeError(e) })).catch(() => undefined)
+  }
+
+  private async sampleProc(): Promise<void> {
+    const stats = await readProcStats(this.pid)
+    if (stats !== undefined && stats.state !== 'Z') {
+      this.lastCpuMs = stats.cpuMs
+      this.lastRss = stats.rssBytes
+    } else if (!hasProc) {
+      this.lastRss = this.reported.rssBytes
+    }
+  }
+
+  /** The watchdog: enforces the resident-set cap and the CPU-time limit. */
+  private async sample(): Promise<void> {
+    if (this.sampling || this.dead) return
+    this.sampling = true
+    try {
+      await this.sampleProc()
+      const over = overLimit(this.request.instanceId, this.owner.limits(), this.lastRss, this.owner.cpuBaseMs + this.cpuMs, this.settings.rssLimitBytes)
+      if (over !== undefined) this.failWith(over)
+    } finally {
+      this.sampling = false
+    }
+  }
+
+  private async onChildExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    this.dead = true
+    if (this.watchdog !== undefined) clearInterval(this.watchdog)
+    const stderr = this.child.stderr
+    if (stderr && !stderr.readableEnded) await Promise.race([new Promise((r) => stderr.once('end', r)), sleep(200)])
+    const exit = this.fault ?? classifyExit({
+      instanceId: this.request.instanceId, pid: this.pid, code, signal, stderrTail: this.stderrTail,
+      memoryMb: this.owner.limits().memoryMb, heapUsedBytes: this.reported.heapUsedBytes, rssBytes: this.lastRss,
+    })
+    const error = this.expected
+      ? new FlotillaError('AGENT_TERMINATED', `Agent instance ${this.request.instanceId} was terminated while the command ran.`, { details: { instanceId: this.request.instanceId } })
+      : exitError(exit)
+    this.final = error
+    this.rejectAll(error)
+    if (this.ready !== undefined) {
+      this.ready.reject(new FlotillaError('AGENT_DEPLOY_FAILED', `The process of agent "${this.request.name}" stopped before it was ready: ${exit.reason}`, { details: { agent: this.request.name, ...exit.details } }))
+    } else if (!this.expected) {
+      this.owner.onExit(exit)
+    }
+    for (const w of this.idleWaiters.splice(0)) w()
+  }
+}
