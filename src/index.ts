@@ -10,8 +10,8 @@ export { newRunId, newAgentId, asRunId, asTaskId, asAgentId } from './core/ids.j
 export type { Brand, RunId, TaskId, AgentId } from './core/ids.js'
 export { systemClock } from './core/clock.js'
 export type { Clock, TimerHandle } from './core/clock.js'
-export { PRIORITIES, RUN_STATES, TASK_STATES, isFinalRunState, isFinalTaskState } from './core/states.js'
-export type { Priority, RunState, TaskState } from './core/states.js'
+export { PRIORITIES, RUN_STATES, TASK_STATES, AGENT_STATES, isFinalRunState, isFinalTaskState } from './core/states.js'
+export type { Priority, RunState, TaskState, AgentState } from './core/states.js'
 export type {
   FlotillaEvent, FlotillaEventType, EventOf, EventBase, RunProgress,
   RunStartedEvent, RunRecoveredEvent, RunPausedEvent, RunResumedEvent, RunSucceededEvent, RunFailedEvent, RunCancelledEvent, RunProgressEvent,
@@ -30,21 +30,62 @@ export { SqliteStore } from './store/sqlite/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite/sqlite-store.js'
 export { openStore, openStoreAsync, parseStoreSpec, DEFAULT_STORE_PATH } from './store/open-store.js'
 export type { OpenStoreOptions, ParsedStoreSpec } from './store/open-store.js'
-export type { Store, RunStore, EventLog } from './store/store.js'
-export type { RunRecord, TaskRecord, StoredEvent, StoreOp, StoreBatch, RunFilter } from './store/records.js'
+export type { Store, RunStore, EventLog, AgentStore } from './store/store.js'
+export type { RunRecord, TaskRecord, StoredEvent, StoreOp, StoreBatch, RunFilter, AgentRecord, AgentTransition, AgentFilter } from './store/records.js'
 
 export { MemoryBus } from './messaging/memory-bus.js'
 export type { MemoryBusOptions } from './messaging/memory-bus.js'
 export type {
   Bus, BusMessage, DeadLetter, SendOptions, ReceiveOptions, BusEvent, EventFilter, EventHandler, RequestHandler, Subscription,
-  PublishOptions, RequestOptions, MessageHeaders, JsonPrimitive,
+  PublishOptions, RequestOptions, MessageHeaders, JsonPrimitive, WaitForMailOptions,
 } from './messaging/bus.js'
+
+export { PermissionSet, parsePermissions, inheritPermissions, globCovers } from './security/permissions.js'
+export type { Permission } from './security/permissions.js'
+
+export { ContextStore } from './context/context-store.js'
+export type { ContextStoreOptions } from './context/context-store.js'
+export { openContextStore } from './context/open-context-store.js'
+export type { OpenContextStoreOptions } from './context/open-context-store.js'
+export { MemoryContextBackend } from './context/memory/memory-context-backend.js'
+export { SqliteContextBackend } from './context/sqlite/sqlite-context-backend.js'
+export type { SqliteContextBackendOptions } from './context/sqlite/sqlite-context-backend.js'
+export type {
+  Artifact, ArtifactInfo, ArtifactEncoding, ArtifactWriteOptions, ArtifactLineage, PutArtifactOptions, GetArtifactOptions,
+  ListArtifactsOptions, ShareOptions, SweepResult, PermissionsOf, ArtifactAccess, CacheAccess,
+} from './context/types.js'
+export type { ContextBackend, ArtifactHead, StoredRead, StoredHistory, VersionWrite, StoredCacheEntry, ContextStats } from './context/backend.js'
 
 export { defineAgent, isAgentDefinition } from './agents/define-agent.js'
 export type { AgentConfig, AgentDefinition, AnyAgentDefinition, Schema, MaybePromise } from './agents/define-agent.js'
-export type { AgentContext, AgentLogger, LogLevel } from './agents/context.js'
+export type {
+  AgentContext, AgentLogger, LogLevel, Workspace, ToolBox, AgentArtifacts, AgentCache, ArtifactView, ArtifactPutOptions,
+  BroadcastTarget, ChildAgentRequest, ChildAgentRef,
+} from './agents/context.js'
+export { agentSpecSchema, resourceLimitsSchema, parseAgentSpec, loadAgentSpec } from './agents/spec.js'
+export type { AgentSpec, AgentSpecInput, ParseAgentSpecOptions } from './agents/spec.js'
+export { defineTool, isToolDefinition } from './agents/tools.js'
+export type { ToolConfig, ToolDefinition, AnyToolDefinition, ToolContext } from './agents/tools.js'
+export { FolderWorkspace } from './agents/workspace.js'
+export type { FolderWorkspaceOptions } from './agents/workspace.js'
+export { AgentRunner } from './agents/runner.js'
+export type { AgentRunnerOptions, RunnerHooks, RunnerExecuteOptions } from './agents/runner.js'
+export type { AgentEvent } from './agents/agent-event.js'
 export { AgentMetrics } from './agents/agent-metrics.js'
 export type { AgentMetricsSnapshot } from './agents/agent-metrics.js'
+
+export { InProcessRuntime } from './runtimes/inprocess/inprocess-runtime.js'
+export type { InProcessRuntimeOptions } from './runtimes/inprocess/inprocess-runtime.js'
+export { ProcessRuntime } from './runtimes/process/process-runtime.js'
+export type { ProcessRuntimeOptions } from './runtimes/process/process-runtime.js'
+export type {
+  Runtime, RuntimeHandle, RuntimeHooks, DeployRequest, ResourceLimits, ResourceUsage, RuntimeExit, RuntimeEvent, ExecuteOptions,
+} from './runtimes/runtime.js'
+export { AgentSupervisor } from './runtimes/supervisor.js'
+export type {
+  AgentDeployment, DeployOptions, AgentInfo, AgentTreeNode, SupervisorEvent, AgentUsage, ClusterUsage, SupervisorOptions,
+} from './runtimes/supervisor-types.js'
+export { canTransition } from './runtimes/lifecycle.js'
 
 export { Registry } from './registry/registry.js'
 export type { RegistryOptions, RegisterOptions } from './registry/registry.js'
@@ -88,4 +129,5 @@ export type { TaskResult, RunSummary, AgentContribution } from './workflows/resu
 export { Orchestrator } from './orchestrator/orchestrator.js'
 export type { RunOptions, RunHandle } from './orchestrator/orchestrator.js'
 export type { OrchestratorOptions } from './orchestrator/options.js'
+export type { DeployedAgents, AgentDeployOptions } from './orchestrator/deployed-agents.js'
 export type { ReplayOptions, TaskOverride } from './orchestrator/replay.js'

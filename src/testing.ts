@@ -6,3 +6,4 @@
  */
 export { FakeClock } from './core/fake-clock.js'
 export { MemoryStore } from './store/memory/memory-store.js'
+export { MemoryContextBackend } from './context/memory/memory-context-backend.js'

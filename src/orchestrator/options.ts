@@ -5,6 +5,9 @@ import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js'
 import type { LoadBalancingStrategy } from '../registry/load-balancer.js'
 import type { HealthMonitorOptions } from '../registry/health/health-monitor.js'
 import type { Store } from '../store/store.js'
+import type { Bus } from '../messaging/bus.js'
+import type { ContextStore } from '../context/context-store.js'
+import type { Runtime } from '../runtimes/runtime.js'
 
 /** Options of the {@link Orchestrator}. */
 export interface OrchestratorOptions {
@@ -35,6 +38,21 @@ export interface OrchestratorOptions {
   retention?: { maxAgeMs: number; intervalMs?: number }
   /** Options of the health monitor; `autoStart` starts periodic checks and self-healing at once. @default not started */
   health?: HealthMonitorOptions & { autoStart?: boolean }
+  /** The message bus of agents (`ctx.send`, `ctx.request`…); e.g. `await openPostgresBus(…)` for a cluster; one you pass is not closed by `close()`. @default an in-process MemoryBus */
+  bus?: Bus
+  /** Shared artifacts and cache of agents (`ctx.artifacts`, `ctx.cache`); one you pass is not closed by `close()`. @default an in-memory ContextStore */
+  context?: ContextStore
+  /** Where deployed agents run. @default the inprocess and process runtimes */
+  runtimes?: readonly Runtime[]
+  /** Folder holding deployed agents' workspaces. @default ".flotilla/agents" */
+  workspaceRoot?: string
+  /**
+   * Also publish run and task events on the bus (under their own types, from
+   * `orchestrator`), so subscribers in other processes see them. Costs a JSON
+   * copy per event. Agent lifecycle events are always published.
+   * @default false
+   */
+  busEvents?: boolean
 }
 
 /** Options after defaults. */
@@ -59,6 +77,11 @@ const schema = z
     progressIntervalMs: z.number().min(0).optional(),
     health: z.record(z.string(), z.unknown()).optional(),
     retention: z.object({ maxAgeMs: z.number().min(0), intervalMs: z.number().min(1000).optional() }).strict().optional(),
+    bus: z.unknown().optional(),
+    context: z.unknown().optional(),
+    runtimes: z.array(z.unknown()).min(1).optional(),
+    workspaceRoot: z.string().min(1).optional(),
+    busEvents: z.boolean().optional(),
   })
   .strict()
 

@@ -26,6 +26,12 @@ import type { RunExecution } from '../workflows/run-execution.js'
 import { isFinalRunState } from '../core/states.js'
 import { resolveRunInput } from './inputs.js'
 import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
+import { Team } from './team.js'
+import { defaultRuntimes } from './default-runtimes.js'
+import type { Bus } from '../messaging/bus.js'
+import type { ContextStore } from '../context/context-store.js'
+import type { DeployedAgents } from './deployed-agents.js'
+import { workflow } from '../workflows/builder.js'
 
 /** Options of one run. */
 export interface RunOptions {
@@ -77,6 +83,13 @@ export class Orchestrator {
   readonly history = new ExecutionHistory()
   /** Flags agents whose latency or error rate departs from their own baseline (`anomalies.onAnomaly(listener)`). */
   readonly anomalies = new AnomalyDetector()
+  /** Deployed agents: deploy from a spec, command, pause, scale, terminate, trees, permissions, usage. */
+  readonly agents: DeployedAgents
+  /** The message bus agents talk over (`ctx.send`, `ctx.request`, `ctx.publish`…). */
+  readonly bus: Bus
+  /** Shared versioned artifacts and the short-lived cache (`ctx.artifacts`, `ctx.cache`). */
+  readonly context: ContextStore
+  private readonly team: Team
   private readonly options: ResolvedOptions
   private readonly engine: Engine
   private readonly hub = new EventHub()
@@ -91,6 +104,8 @@ export class Orchestrator {
     this.clock = options.clock ?? systemClock
     this.store = typeof options.store === 'object' ? options.store : openStore(options.store)
     this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
+    this.team = new Team({ store: this.store, registry: this.registry, clock: this.clock, bus: options.bus, context: options.context, runtimes: options.runtimes ?? defaultRuntimes(), workspaceRoot: options.workspaceRoot ?? '.flotilla/agents' })
+    ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
     this.engine = new Engine({
       store: this.store,
       registry: this.registry,
@@ -99,7 +114,8 @@ export class Orchestrator {
       capabilityConcurrency: this.options.capabilityConcurrency,
       progressIntervalMs: this.options.progressIntervalMs,
       random: options.random ?? Math.random,
-      deliver: (events) => this.hub.deliver(events),
+      deliver: options.busEvents ? (events) => (this.hub.deliver(events), this.forward(events)) : (events) => this.hub.deliver(events),
+      services: (instanceId, runId, taskId) => this.team.services(instanceId, runId, taskId),
       observe: (e) => {
         const agent = e.instance.key
         this.history.record(agent, { runId: e.runId, taskId: e.taskId, attempt: e.attempt, startedAt: this.clock.wallNow() - e.durationMs, durationMs: e.durationMs, ok: e.ok, errorCode: e.errorCode })
@@ -121,10 +137,21 @@ export class Orchestrator {
     }
   }
 
-  /** Registers an agent and starts its instances (runs `initialize`). */
+  /**
+   * Registers an agent and starts its instances (runs `initialize`). It also
+   * answers bus requests addressed to its name (`ctx.request(name, input)`):
+   * each request runs it as a one-task run.
+   */
   async register(definition: AnyAgentDefinition, options: { instances?: number } = {}): Promise<AgentInstance[]> {
     await this.builtins
-    return this.registry.register(definition, options)
+    const instances = await this.registry.register(definition, options)
+    const name = definition.name
+    await this.bus.onRequest(name, async (req) => {
+      const result = await this.run(workflow(`request:${name}`).task('answer', { agent: name, input: req.body }).build())
+      if (!result.ok) throw result.tasks.answer?.error ?? new FlotillaError('TASK_FAILED', `Agent "${name}" did not answer.`)
+      return result.output('answer')
+    })
+    return instances
   }
 
   /** Registers several agents. */
@@ -359,6 +386,7 @@ export class Orchestrator {
     this.closed = true
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer)
     this.health.stop()
+    await this.team.close()
     if (options.cancelRuns) {
       const live = this.engine.liveRuns()
       for (const run of live) if (!run.finished) this.engine.cancel(run, 'the orchestrator is closing')
@@ -366,6 +394,10 @@ export class Orchestrator {
     }
     await this.engine.detachAll('the orchestrator closed')
     await this.store.close()
+  }
+
+  private forward(events: readonly FlotillaEvent[]): void {
+    for (const e of events) this.bus.publish(e.type, e, { from: 'orchestrator' }).catch(() => undefined)
   }
 
   private assertOpen(): void {

@@ -36,8 +36,8 @@ export async function migrate(session: SqlSession, schema: string, where: string
     const { rows } = await session.query(
       `SELECT n.oid IS NOT NULL AS exists,
               to_regclass($2) IS NOT NULL AS has_meta,
-              (SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname NOT LIKE 'flotilla\_bus\_%')
-                + (SELECT count(*)::int FROM pg_proc p WHERE p.pronamespace = n.oid AND p.proname NOT LIKE 'flotilla\_bus\_%') AS objects
+              (SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname NOT LIKE 'flotilla\\_bus\\_%')
+                + (SELECT count(*)::int FROM pg_proc p WHERE p.pronamespace = n.oid AND p.proname NOT LIKE 'flotilla\\_bus\\_%') AS objects
          FROM (SELECT $1::name AS nm) q LEFT JOIN pg_namespace n ON n.nspname = q.nm`,
       [schema, `${s}.flotilla_meta`],
     )

@@ -1,0 +1,148 @@
+import { FlotillaError } from '../core/errors.js'
+import type { BroadcastTarget } from '../agents/context.js'
+import { serviceMembers, type ServiceCall, type ServiceMembers, type ServiceOps } from '../agents/service-members.js'
+import type { ContextStore } from '../context/context-store.js'
+import type { Bus } from '../messaging/bus.js'
+import type { PermissionSet } from '../security/permissions.js'
+import type { AgentSupervisor } from '../runtimes/supervisor.js'
+import type { Registry } from '../registry/registry.js'
+
+/** What the services of agent contexts are built from. */
+export interface ServiceDeps {
+  readonly bus: Bus
+  readonly context: ContextStore
+  readonly registry: Registry
+  readonly supervisor: AgentSupervisor
+}
+
+/** Who is calling: its bus address, its principal in the context store, its permissions. */
+export interface Caller {
+  /** The agent's name: its mailbox and the `from` of what it sends. */
+  readonly name: string
+  /** The deployed agent's id, for broadcasts to its children. */
+  readonly agentId?: string
+  /** Its permissions; `undefined` for an agent without any (a registered, not deployed, agent: unrestricted). */
+  readonly permissions?: PermissionSet
+  /** The run and task on whose behalf it acts, recorded as artifact lineage. */
+  readonly runId?: string
+  readonly taskId?: string
+}
+
+function check(caller: Caller, resource: string, action: string): void {
+  caller.permissions?.check(resource, action, `Agent "${caller.name}"`)
+}
+
+/** The names a broadcast target stands for, each checked for `send`. */
+async function targets(deps: ServiceDeps, caller: Caller, target: BroadcastTarget): Promise<string[]> {
+  let names: string[]
+  if (typeof target !== 'object' || target === null) {
+    throw new FlotillaError('VALIDATION_FAILED', 'A broadcast target is { agents: [...] }, { children: true, subtree?: boolean } or { match: { role?, capability?, tag? } }.', { details: { field: 'target' } })
+  }
+  if ('agents' in target) {
+    if (!Array.isArray(target.agents)) throw new FlotillaError('VALIDATION_FAILED', 'broadcast { agents } must be a list of agent names.', { details: { field: 'target.agents' } })
+    names = [...target.agents]
+  } else if ('children' in target) {
+    if (caller.agentId === undefined) {
+      throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children: only deployed agents do (orchestrator.agents.deploy).`)
+    }
+    const kin = target.subtree ? await deps.supervisor.descendants(caller.agentId) : await deps.supervisor.children(caller.agentId)
+    names = kin.filter((a) => a.state !== 'TERMINATED').map((a) => a.name)
+  } else if ('match' in target) {
+    const { role, capability, tag } = target.match
+    if (role === undefined && capability === undefined && tag === undefined) {
+      throw new FlotillaError('VALIDATION_FAILED', 'broadcast { match } needs a role (agent name), a capability or a tag.', { details: { field: 'target.match' } })
+    }
+    const registered = deps.registry.definitions().map((d) => ({ name: d.name, capabilities: d.capabilities, tags: d.tags }))
+    const deployed = (await deps.supervisor.list({ states: ['RUNNING', 'PAUSED'] })).map((a) => ({ name: a.name, capabilities: a.capabilities, tags: a.tags }))
+    names = [...registered, ...deployed]
+      .filter((a) => !a.name.startsWith('flotilla.'))
+      .filter((a) => (role === undefined || a.name === role) && (capability === undefined || a.capabilities.includes(capability)) && (tag === undefined || a.tags.includes(tag)))
+      .map((a) => a.name)
+  } else {
+    throw new FlotillaError('VALIDATION_FAILED', 'A broadcast target is { agents }, { children } or { match }.', { details: { field: 'target' } })
+  }
+  const unique = [...new Set(names)].filter((n) => n !== caller.name || 'agents' in target)
+  for (const n of unique) check(caller, `agent:${n}`, 'send')
+  return unique
+}
+
+/**
+ * The service calls of one agent's context: messages through the bus,
+ * artifacts and the cache through the context store, each checked against
+ * the caller's permissions: `agent:<name>` send / request, `event:<type>`
+ * publish / subscribe, `artifact:<id>` read / write / delete (a list shows
+ * only what the caller may read), `cache:<key>` read / write.
+ */
+export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall {
+  const artifacts = deps.context.as(caller.name, { ...(caller.runId === undefined ? {} : { runId: caller.runId }), ...(caller.taskId === undefined ? {} : { taskId: caller.taskId }) })
+  const cache = deps.context.cacheAs(caller.name)
+  const ops: { [K in keyof ServiceOps]: (args: ServiceOps[K]['args']) => Promise<ServiceOps[K]['result']> } = {
+    send: (a) => {
+      check(caller, `agent:${a.to}`, 'send')
+      return deps.bus.send(a.to, a.body, { from: caller.name, ...(a.headers ? { headers: a.headers } : {}) })
+    },
+    request: (a) => {
+      check(caller, `agent:${a.to}`, 'request')
+      return deps.bus.request(a.to, a.body, { timeoutMs: a.timeoutMs, from: caller.name })
+    },
+    publish: (a) => {
+      check(caller, `event:${a.type}`, 'publish')
+      return deps.bus.publish(a.type, a.data, { from: caller.name })
+    },
+    receive: (a) => deps.bus.receive(caller.name, a),
+    ack: (a) => deps.bus.ack(caller.name, a.id),
+    broadcast: async (a) => deps.bus.broadcast(await targets(deps, caller, a.target), a.body, { from: caller.name }),
+    'artifacts.get': (a) => {
+      check(caller, `artifact:${a.id}`, 'read')
+      return artifacts.get(a.id, a.version === undefined ? {} : { version: a.version })
+    },
+    'artifacts.put': (a) => {
+      check(caller, `artifact:${a.id}`, 'write')
+      const { id, content, runId, taskId, ...options } = a
+      const view = runId === undefined && taskId === undefined ? artifacts : deps.context.as(caller.name, { ...(runId === undefined ? {} : { runId }), ...(taskId === undefined ? {} : { taskId }) })
+      return view.put(id, content, options)
+    },
+    'artifacts.history': (a) => {
+      check(caller, `artifact:${a.id}`, 'read')
+      return artifacts.history(a.id)
+    },
+    'artifacts.list': async (a) => {
+      const all = await artifacts.list(a)
+      const perms = caller.permissions
+      return perms ? all.filter((x) => perms.allows(`artifact:${x.id}`, 'read')) : all
+    },
+    'artifacts.delete': (a) => {
+      check(caller, `artifact:${a.id}`, 'delete')
+      return artifacts.delete(a.id)
+    },
+    'cache.share': async (a) => {
+      check(caller, `cache:${a.key}`, 'write')
+      await cache.share(a.key, a.value, { ttlMs: a.ttlMs })
+      return null
+    },
+    'cache.get': (a) => {
+      check(caller, `cache:${a.key}`, 'read')
+      return cache.get(a.key)
+    },
+    spawn: () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" cannot spawn children: only deployed agents can (their children's permissions are carved from theirs).`)),
+    'child.execute': () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),
+    'child.terminate': () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),
+  }
+  return ((op: keyof ServiceOps, args: never) => {
+    const fn = ops[op] as ((args: never) => Promise<unknown>) | undefined
+    if (!fn) return Promise.reject(new FlotillaError('VALIDATION_FAILED', `Unknown service "${String(op)}".`, { details: { op: String(op) } }))
+    try {
+      return fn(args)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }) as ServiceCall
+}
+
+/** The full set of outward context members for an in-process caller (with `subscribe`). */
+export function agentServiceMembers(deps: ServiceDeps, caller: Caller): ServiceMembers {
+  return serviceMembers(agentServiceCall(deps, caller), (type, filter, handler) => {
+    check(caller, `event:${type}`, 'subscribe')
+    return deps.bus.subscribe(type, filter, handler)
+  })
+}

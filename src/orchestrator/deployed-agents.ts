@@ -1,0 +1,194 @@
+import { FlotillaError } from '../core/errors.js'
+import { defineAgent } from '../agents/define-agent.js'
+import { loadAgentSpec, parseAgentSpec } from '../agents/spec.js'
+import type { Bus, Subscription } from '../messaging/bus.js'
+import type { Permission } from '../security/permissions.js'
+import type { ExecuteOptions, ResourceLimits } from '../runtimes/runtime.js'
+import type { AgentSupervisor } from '../runtimes/supervisor.js'
+import type { AgentDeployment, AgentInfo, AgentTreeNode, AgentUsage, ClusterUsage, DeployOptions } from '../runtimes/supervisor-types.js'
+import type { Registry } from '../registry/registry.js'
+
+/** Options of {@link DeployedAgents.deploy}. */
+export interface AgentDeployOptions extends DeployOptions {
+  /** Also answer bus requests addressed to the agent's name by running it. @default true */
+  readonly answerRequests?: boolean
+}
+
+/**
+ * The deployed agents of an orchestrator (`orchestrator.agents`): deploy
+ * from a spec file or object, command, pause, resume, scale, terminate,
+ * walk the tree, check permissions, read usage. Each deployed agent is also
+ * registered by name, so workflow tasks target it exactly like an
+ * in-process agent, and answers bus requests addressed to its name.
+ *
+ * @example
+ * ```ts
+ * const parent = await orchestrator.agents.deploy('agents/parent.agent.json')
+ * await orchestrator.agents.execute(parent.id, { folder: 'data' })
+ * console.log(await orchestrator.agents.tree(parent.id))
+ * await orchestrator.agents.terminate(parent.id)
+ * ```
+ */
+export class DeployedAgents {
+  /** Live deployed agents by name (the registry routes a name to one of them, round robin). */
+  private readonly byName = new Map<string, { ids: string[]; next: number; unregister: () => void; request: Promise<Subscription> | undefined }>()
+
+  constructor(
+    /** The supervisor doing the work. */
+    readonly supervisor: AgentSupervisor,
+    private readonly registry: Registry,
+    private readonly bus: Bus,
+  ) {}
+
+  /**
+   * Deploys an agent from a spec file (JSON or YAML), a spec object (validated
+   * against the spec schema) or an already validated deployment, and resolves
+   * once it runs. `parentId` (or the spec's `parent`) makes it a child.
+   */
+  async deploy(spec: string | AgentDeployment | Record<string, unknown>, options: AgentDeployOptions = {}): Promise<AgentInfo> {
+    const parsed = typeof spec === 'string' ? await loadAgentSpec(spec) : parseAgentSpec(spec)
+    const parentId = options.parentId ?? parsed.parent
+    const asked = typeof spec === 'object' && spec !== null && !('permissions' in spec) && parentId !== undefined ? undefined : parsed.permissions
+    const deployment: AgentDeployment = { ...parsed, permissions: asked as readonly Permission[] | undefined }
+    const info = await this.supervisor.deploy(deployment, { ...options, ...(parentId === undefined ? {} : { parentId }) })
+    await this.track(info, options.answerRequests ?? true)
+    return info
+  }
+
+  /** Runs a command on the agent (its handler on `input`). */
+  execute(agentId: string, input: unknown, options?: ExecuteOptions): Promise<unknown> {
+    return this.supervisor.execute(agentId, input, options)
+  }
+
+  pause(agentId: string): Promise<AgentInfo> {
+    return this.supervisor.pause(agentId)
+  }
+
+  resume(agentId: string): Promise<AgentInfo> {
+    return this.supervisor.resume(agentId)
+  }
+
+  /** Changes the agent's resource limits (within its parent's). */
+  scale(agentId: string, limits: ResourceLimits): Promise<AgentInfo> {
+    return this.supervisor.scale(agentId, limits)
+  }
+
+  /** Back to the limits of its spec. */
+  resetLimits(agentId: string): Promise<AgentInfo> {
+    return this.supervisor.resetLimits(agentId)
+  }
+
+  /** Starts a FAILED agent again. */
+  restart(agentId: string): Promise<AgentInfo> {
+    return this.supervisor.restart(agentId)
+  }
+
+  /** Terminates the agent and its subtree, children first. */
+  async terminate(agentId: string, reason?: string): Promise<void> {
+    await this.supervisor.terminate(agentId, reason)
+    await this.sweep()
+  }
+
+  /** Terminates the agent's children and their subtrees. */
+  async terminateChildren(agentId: string): Promise<void> {
+    await this.supervisor.terminateChildren(agentId)
+    await this.sweep()
+  }
+
+  status(agentId: string): Promise<AgentInfo> {
+    return this.supervisor.status(agentId)
+  }
+
+  list(filter?: Parameters<AgentSupervisor['list']>[0]): Promise<AgentInfo[]> {
+    return this.supervisor.list(filter)
+  }
+
+  children(agentId: string): Promise<AgentInfo[]> {
+    return this.supervisor.children(agentId)
+  }
+
+  parent(agentId: string): Promise<AgentInfo | undefined> {
+    return this.supervisor.parent(agentId)
+  }
+
+  tree(agentId: string): Promise<AgentTreeNode> {
+    return this.supervisor.tree(agentId)
+  }
+
+  checkPermission(agentId: string, resource: string, action: string): Promise<boolean> {
+    return this.supervisor.checkPermission(agentId, resource, action)
+  }
+
+  /** What a child of `parentId` asking for `asked` would get; `PERMISSION_ESCALATION` if more than the parent holds. */
+  inheritedPermissions(parentId: string, asked: readonly Permission[] | undefined): Promise<readonly Permission[]> {
+    return this.supervisor.inheritedPermissions(parentId, asked)
+  }
+
+  usage(agentId: string): Promise<AgentUsage> {
+    return this.supervisor.usage(agentId)
+  }
+
+  clusterUsage(): Promise<ClusterUsage> {
+    return this.supervisor.clusterUsage()
+  }
+
+  /** Sends one message to each child of the agent (every descendant with `subtree`); returns the message ids. */
+  async broadcastToChildren(agentId: string, message: unknown, options: { subtree?: boolean; from?: string } = {}): Promise<string[]> {
+    const kin = options.subtree ? await this.supervisor.descendants(agentId) : await this.supervisor.children(agentId)
+    const names = [...new Set(kin.filter((a) => a.state !== 'TERMINATED').map((a) => a.name))]
+    return this.bus.broadcast(names, message, { from: options.from ?? (await this.supervisor.status(agentId)).name })
+  }
+
+  /** True when a live deployed agent has this name. */
+  hasLive(name: string): boolean {
+    return (this.byName.get(name)?.ids.length ?? 0) > 0
+  }
+
+  /** Terminates every deployed agent. */
+  async close(): Promise<void> {
+    await this.supervisor.close()
+    await this.sweep()
+  }
+
+  /** Registers a newly running agent under its name (once per name) for workflows and requests. */
+  private async track(info: AgentInfo, answerRequests: boolean): Promise<void> {
+    const known = this.byName.get(info.name)
+    if (known) {
+      known.ids.push(info.id)
+      return
+    }
+    if (this.registry.has(info.name)) {
+      return // an in-process agent of that name is registered: workflows keep using it; address the deployed one by id
+    }
+    const entry = { ids: [info.id], next: 0, unregister: () => this.registry.unregister(info.name), request: undefined as Promise<Subscription> | undefined }
+    this.byName.set(info.name, entry)
+    const pick = (): string => {
+      const id = entry.ids[entry.next++ % entry.ids.length]
+      if (id === undefined) throw new FlotillaError('AGENT_TERMINATED', `Every deployed agent named "${info.name}" has terminated.`, { details: { agent: info.name } })
+      return id
+    }
+    await this.registry.register(
+      defineAgent({
+        name: info.name,
+        version: info.version,
+        capabilities: info.capabilities,
+        tags: info.tags,
+        description: `deployed agent (${info.runtime})`,
+        handler: (input, ctx) => this.supervisor.execute(pick(), input, { signal: ctx.signal, runId: ctx.runId, taskId: ctx.taskId, attempt: ctx.attempt }),
+      }),
+    )
+    if (answerRequests) entry.request = this.bus.onRequest(info.name, (req) => this.supervisor.execute(pick(), req.body))
+  }
+
+  /** Forgets terminated agents; a name with none left is unregistered. */
+  private async sweep(): Promise<void> {
+    for (const [name, entry] of this.byName) {
+      const states = await Promise.all(entry.ids.map((id) => this.supervisor.status(id).then((s) => s.state)))
+      entry.ids = entry.ids.filter((_, i) => states[i] !== 'TERMINATED')
+      if (entry.ids.length > 0) continue
+      this.byName.delete(name)
+      entry.unregister()
+      await (await entry.request)?.unsubscribe()
+    }
+  }
+}

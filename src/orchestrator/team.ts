@@ -1,0 +1,95 @@
+import { resolve } from 'node:path'
+import type { Clock } from '../core/clock.js'
+import type { AgentId, RunId, TaskId } from '../core/ids.js'
+import type { ServiceMembers } from '../agents/service-members.js'
+import { ContextStore } from '../context/context-store.js'
+import { MemoryContextBackend } from '../context/memory/memory-context-backend.js'
+import type { Bus } from '../messaging/bus.js'
+import { MemoryBus } from '../messaging/memory-bus.js'
+import type { Runtime } from '../runtimes/runtime.js'
+import { AgentSupervisor } from '../runtimes/supervisor.js'
+import type { SupervisorEvent } from '../runtimes/supervisor-types.js'
+import type { Registry } from '../registry/registry.js'
+import type { Store } from '../store/store.js'
+import { agentServiceCall, agentServiceMembers, type ServiceDeps } from './agent-services.js'
+import { DeployedAgents } from './deployed-agents.js'
+
+/** What the team part of an orchestrator is built from. */
+export interface TeamOptions {
+  readonly store: Store
+  readonly registry: Registry
+  readonly clock: Clock
+  readonly bus: Bus | undefined
+  readonly context: ContextStore | undefined
+  readonly runtimes: readonly Runtime[]
+  readonly workspaceRoot: string
+}
+
+/**
+ * The agents-as-a-team part of an orchestrator: the bus, the context store,
+ * the supervisor of deployed agents and the services every agent context
+ * reaches (permission-checked). Agent lifecycle changes are published on the
+ * bus as `status_change` (and `error` for failures); what agents report
+ * (`permission.denied`, …) under its own type.
+ */
+export class Team {
+  readonly bus: Bus
+  readonly context: ContextStore
+  readonly agents: DeployedAgents
+  private readonly ownBus: boolean
+  private readonly ownContext: boolean
+  private readonly deps: ServiceDeps
+  private readonly cache = new Map<string, ServiceMembers>()
+
+  constructor(private readonly o: TeamOptions) {
+    this.ownBus = o.bus === undefined
+    this.ownContext = o.context === undefined
+    const late: { agents?: DeployedAgents } = {}
+    this.bus = o.bus ?? new MemoryBus({ clock: o.clock, isKnownAgent: (name) => o.registry.has(name) || (late.agents?.hasLive(name) ?? false) })
+    this.context = o.context ?? new ContextStore(new MemoryContextBackend(), { clock: o.clock })
+    const supervisor = new AgentSupervisor({
+      store: o.store,
+      runtimes: o.runtimes,
+      workspaceRoot: resolve(o.workspaceRoot),
+      clock: o.clock,
+      onEvent: (e) => this.publish(e),
+      services: (agent, permissions) => agentServiceCall(this.deps, { name: agent.name, agentId: agent.id, permissions }),
+    })
+    this.agents = late.agents = new DeployedAgents(supervisor, o.registry, this.bus)
+    this.deps = { bus: this.bus, context: this.context, registry: o.registry, supervisor }
+  }
+
+  /** The services of a task's context (a registered agent: no permissions of its own). */
+  services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
+    const instance = this.o.registry.getInstance(instanceId)
+    if (!instance) return undefined
+    const name = instance.definition.name
+    const key = `${name}\u0000${runId}\u0000${taskId}`
+    let members = this.cache.get(key)
+    if (!members) {
+      members = agentServiceMembers(this.deps, { name, runId, taskId })
+      if (this.cache.size > 1024) this.cache.clear()
+      this.cache.set(key, members)
+    }
+    return members
+  }
+
+  /** Terminates deployed agents, then closes what the team opened itself. */
+  async close(): Promise<void> {
+    await this.agents.close()
+    if (this.ownBus) await this.bus.close()
+    if (this.ownContext) await this.context.close()
+  }
+
+  private publish(e: SupervisorEvent): void {
+    const send = (type: string, data: unknown): void => {
+      this.bus.publish(type, data, { from: e.name }).catch(() => undefined)
+    }
+    if (e.type === 'agent.state') {
+      send('status_change', { agentId: e.agentId, name: e.name, from: e.from, to: e.to, reason: e.reason, at: e.at })
+      if (e.to === 'FAILED') send('error', { agentId: e.agentId, name: e.name, reason: e.reason, at: e.at })
+    } else {
+      send(e.event.type, { agentId: e.agentId, name: e.name, ...e.event.data, at: e.at })
+    }
+  }
+}
