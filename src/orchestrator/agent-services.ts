@@ -13,6 +13,8 @@ export interface ServiceDeps {
   readonly context: ContextStore
   readonly registry: Registry
   readonly supervisor: AgentSupervisor
+  /** True for a name whose deployed agents have all terminated (messages to it fail with `AGENT_TERMINATED`). */
+  readonly isTerminated?: (name: string) => boolean
 }
 
 /** Who is calling: its bus address, its principal in the context store, its permissions. */
@@ -26,10 +28,23 @@ export interface Caller {
   /** The run and task on whose behalf it acts, recorded as artifact lineage. */
   readonly runId?: string
   readonly taskId?: string
+  /** Told of every denied access (to report it as an event) before the error is thrown. */
+  readonly onDenied?: (resource: string, action: string, reason: string) => void
 }
 
 function check(caller: Caller, resource: string, action: string): void {
-  caller.permissions?.check(resource, action, `Agent "${caller.name}"`)
+  try {
+    caller.permissions?.check(resource, action, `Agent "${caller.name}"`)
+  } catch (err) {
+    caller.onDenied?.(resource, action, (err as Error).message)
+    throw err
+  }
+}
+
+function reachable(deps: ServiceDeps, to: string): void {
+  if (deps.isTerminated?.(to)) {
+    throw new FlotillaError('AGENT_TERMINATED', `Agent "${to}" was terminated; it takes no more messages. Deploy it again to reach it.`, { details: { agent: to } })
+  }
 }
 
 /** The names a broadcast target stands for, each checked for `send`. */
@@ -62,7 +77,10 @@ async function targets(deps: ServiceDeps, caller: Caller, target: BroadcastTarge
     throw new FlotillaError('VALIDATION_FAILED', 'A broadcast target is { agents }, { children } or { match }.', { details: { field: 'target' } })
   }
   const unique = [...new Set(names)].filter((n) => n !== caller.name || 'agents' in target)
-  for (const n of unique) check(caller, `agent:${n}`, 'send')
+  for (const n of unique) {
+    check(caller, `agent:${n}`, 'send')
+    reachable(deps, n)
+  }
   return unique
 }
 
@@ -79,10 +97,12 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
   const ops: { [K in keyof ServiceOps]: (args: ServiceOps[K]['args']) => Promise<ServiceOps[K]['result']> } = {
     send: (a) => {
       check(caller, `agent:${a.to}`, 'send')
+      reachable(deps, a.to)
       return deps.bus.send(a.to, a.body, { from: caller.name, ...(a.headers ? { headers: a.headers } : {}) })
     },
     request: (a) => {
       check(caller, `agent:${a.to}`, 'request')
+      reachable(deps, a.to)
       return deps.bus.request(a.to, a.body, { timeoutMs: a.timeoutMs, from: caller.name })
     },
     publish: (a) => {

@@ -5,14 +5,11 @@ import type { Bus, Subscription } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
 import type { ExecuteOptions, ResourceLimits } from '../runtimes/runtime.js'
 import type { AgentSupervisor } from '../runtimes/supervisor.js'
-import type { AgentDeployment, AgentInfo, AgentTreeNode, AgentUsage, ClusterUsage, DeployOptions } from '../runtimes/supervisor-types.js'
+import type { AgentDeployment, AgentInfo, AgentTreeNode, AgentUsage, ClusterUsage, DeployOptions, SupervisorEvent } from '../runtimes/supervisor-types.js'
 import type { Registry } from '../registry/registry.js'
 
 /** Options of {@link DeployedAgents.deploy}. */
-export interface AgentDeployOptions extends DeployOptions {
-  /** Also answer bus requests addressed to the agent's name by running it. @default true */
-  readonly answerRequests?: boolean
-}
+export type AgentDeployOptions = DeployOptions
 
 /**
  * The deployed agents of an orchestrator (`orchestrator.agents`): deploy
@@ -32,6 +29,8 @@ export interface AgentDeployOptions extends DeployOptions {
 export class DeployedAgents {
   /** Live deployed agents by name (the registry routes a name to one of them, round robin). */
   private readonly byName = new Map<string, { ids: string[]; next: number; unregister: () => void; request: Promise<Subscription> | undefined }>()
+  /** Registrations and sweeps, one after another. */
+  private tracking: Promise<void> = Promise.resolve()
 
   constructor(
     /** The supervisor doing the work. */
@@ -51,7 +50,7 @@ export class DeployedAgents {
     const asked = typeof spec === 'object' && spec !== null && !('permissions' in spec) && parentId !== undefined ? undefined : parsed.permissions
     const deployment: AgentDeployment = { ...parsed, permissions: asked as readonly Permission[] | undefined }
     const info = await this.supervisor.deploy(deployment, { ...options, ...(parentId === undefined ? {} : { parentId }) })
-    await this.track(info, options.answerRequests ?? true)
+    await this.tracking
     return info
   }
 
@@ -86,13 +85,13 @@ export class DeployedAgents {
   /** Terminates the agent and its subtree, children first. */
   async terminate(agentId: string, reason?: string): Promise<void> {
     await this.supervisor.terminate(agentId, reason)
-    await this.sweep()
+    await this.tracking
   }
 
   /** Terminates the agent's children and their subtrees. */
   async terminateChildren(agentId: string): Promise<void> {
     await this.supervisor.terminateChildren(agentId)
-    await this.sweep()
+    await this.tracking
   }
 
   status(agentId: string): Promise<AgentInfo> {
@@ -139,19 +138,29 @@ export class DeployedAgents {
     return this.bus.broadcast(names, message, { from: options.from ?? (await this.supervisor.status(agentId)).name })
   }
 
-  /** True when a live deployed agent has this name. */
-  hasLive(name: string): boolean {
-    return (this.byName.get(name)?.ids.length ?? 0) > 0
+  /**
+   * Follows the supervisor: an agent that starts running (deployed here or
+   * spawned by another agent) is registered by name; a terminated one is
+   * forgotten.
+   */
+  observe(event: SupervisorEvent): void {
+    if (event.type !== 'agent.state') return
+    if (event.to === 'RUNNING' && event.from === 'PENDING') {
+      this.tracking = this.tracking.then(() => this.supervisor.status(event.agentId).then((info) => this.track(info))).catch(() => undefined)
+    } else if (event.to === 'TERMINATED') {
+      this.tracking = this.tracking.then(() => this.sweep()).catch(() => undefined)
+    }
   }
 
   /** Terminates every deployed agent. */
   async close(): Promise<void> {
     await this.supervisor.close()
-    await this.sweep()
+    await this.tracking
   }
 
   /** Registers a newly running agent under its name (once per name) for workflows and requests. */
-  private async track(info: AgentInfo, answerRequests: boolean): Promise<void> {
+  private async track(info: AgentInfo): Promise<void> {
+    if (info.state === 'TERMINATED') return
     const known = this.byName.get(info.name)
     if (known) {
       known.ids.push(info.id)
@@ -177,7 +186,7 @@ export class DeployedAgents {
         handler: (input, ctx) => this.supervisor.execute(pick(), input, { signal: ctx.signal, runId: ctx.runId, taskId: ctx.taskId, attempt: ctx.attempt }),
       }),
     )
-    if (answerRequests) entry.request = this.bus.onRequest(info.name, (req) => this.supervisor.execute(pick(), req.body))
+    entry.request = this.bus.onRequest(info.name, (req) => this.supervisor.execute(pick(), req.body))
   }
 
   /** Forgets terminated agents; a name with none left is unregistered. */

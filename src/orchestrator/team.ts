@@ -40,23 +40,37 @@ export class Team {
   private readonly ownContext: boolean
   private readonly deps: ServiceDeps
   private readonly cache = new Map<string, ServiceMembers>()
+  private readonly sweeper: NodeJS.Timeout
 
   constructor(private readonly o: TeamOptions) {
     this.ownBus = o.bus === undefined
     this.ownContext = o.context === undefined
-    const late: { agents?: DeployedAgents } = {}
-    this.bus = o.bus ?? new MemoryBus({ clock: o.clock, isKnownAgent: (name) => o.registry.has(name) || (late.agents?.hasLive(name) ?? false) })
+    const late: { agents?: DeployedAgents; supervisor?: AgentSupervisor } = {}
+    this.bus = o.bus ?? new MemoryBus({ clock: o.clock, isKnownAgent: (name) => o.registry.has(name) || (late.supervisor?.hasLiveName(name) ?? false) })
     this.context = o.context ?? new ContextStore(new MemoryContextBackend(), { clock: o.clock })
     const supervisor = new AgentSupervisor({
       store: o.store,
       runtimes: o.runtimes,
       workspaceRoot: resolve(o.workspaceRoot),
       clock: o.clock,
-      onEvent: (e) => this.publish(e),
-      services: (agent, permissions) => agentServiceCall(this.deps, { name: agent.name, agentId: agent.id, permissions }),
+      onEvent: (e) => {
+        this.publish(e)
+        late.agents?.observe(e)
+      },
+      services: (agent, permissions) =>
+        agentServiceCall(this.deps, {
+          name: agent.name,
+          agentId: agent.id,
+          permissions,
+          onDenied: (resource, action, reason) =>
+            this.publish({ type: 'agent.event', agentId: agent.id, name: agent.name, event: { type: 'permission.denied', data: { resource, action, reason } }, at: o.clock.wallNow() }),
+        }),
     })
+    late.supervisor = supervisor
     this.agents = late.agents = new DeployedAgents(supervisor, o.registry, this.bus)
-    this.deps = { bus: this.bus, context: this.context, registry: o.registry, supervisor }
+    this.deps = { bus: this.bus, context: this.context, registry: o.registry, supervisor, isTerminated: (name) => !o.registry.has(name) && supervisor.isTerminatedName(name) }
+    // Expired artifacts and cache entries are also removed on read; this sweep reclaims the ones nobody reads.
+    this.sweeper = setInterval(() => void this.context.sweep().catch(() => undefined), 60_000).unref()
   }
 
   /** The services of a task's context (a registered agent: no permissions of its own). */
@@ -76,6 +90,7 @@ export class Team {
 
   /** Terminates deployed agents, then closes what the team opened itself. */
   async close(): Promise<void> {
+    clearInterval(this.sweeper)
     await this.agents.close()
     if (this.ownBus) await this.bus.close()
     if (this.ownContext) await this.context.close()

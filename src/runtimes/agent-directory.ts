@@ -37,6 +37,23 @@ export class AgentDirectory<L extends { record: AgentRecord }> {
 
   constructor(protected readonly agents: AgentStore) {}
 
+  /** True when an agent of this name deployed here is not terminated (a synchronous check, for message routing). */
+  hasLiveName(name: string): boolean {
+    for (const e of this.live.values()) if (e.record.name === name && e.record.state !== 'TERMINATED') return true
+    return false
+  }
+
+  /** True when agents of this name were deployed here and all of them are terminated. */
+  isTerminatedName(name: string): boolean {
+    let seen = false
+    for (const e of this.live.values()) {
+      if (e.record.name !== name) continue
+      if (e.record.state !== 'TERMINATED') return false
+      seen = true
+    }
+    return seen
+  }
+
   /** The agent's stored record; `AGENT_NOT_FOUND` when unknown. */
   async status(agentId: string): Promise<AgentInfo> {
     const entry = this.live.get(agentId)
