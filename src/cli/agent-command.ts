@@ -10,6 +10,7 @@ import type { RuntimeEvent, RuntimeExit, RuntimeHandle } from '../runtimes/runti
 import { expectPositionals, splitArgs, usageError, validateOptions } from './args.js'
 import { COMMON_FLAGS, type Command } from './command.js'
 import type { CliIO } from './execute-run.js'
+import { agentListCommand, agentShowCommand } from './agent-records.js'
 
 const RUN_FLAGS = {
   ...COMMON_FLAGS,
@@ -171,23 +172,27 @@ function agentHelp(): string {
   return `Usage: flotilla agent <subcommand> [options]
 
 Runs agents described by agent spec files (JSON or YAML: name, module,
-export, tools, permissions, limits, env; see docs/agents-as-processes.md).
+export, tools, permissions, limits, env; see docs/agents-as-processes.md),
+and shows the deployed agents recorded in the store.
 
 Subcommands:
-  run   ${agentRunCommand.summary}
+  run    ${agentRunCommand.summary}
+  list   ${agentListCommand.summary}
+  show   ${agentShowCommand.summary}
 
 Examples:
-  flotilla agent run agents/upper.yaml --input '{"text":"hi"}'`
+  flotilla agent run agents/upper.yaml --input '{"text":"hi"}'
+  flotilla agent list --state FAILED`
 }
 
 /** `flotilla agent <subcommand>`: commands on agent specs. */
 export const agentCommand: Command = {
   name: 'agent',
-  summary: 'Run an agent from its spec file (agent run)',
+  summary: 'Run an agent from its spec file (agent run); list and show deployed agents',
   help: agentHelp(),
   flags: COMMON_FLAGS,
-  subcommands: [agentRunCommand],
+  subcommands: [agentRunCommand, agentListCommand, agentShowCommand],
   execute() {
-    return Promise.reject(usageError('agent', '"flotilla agent" needs a subcommand: run.'))
+    return Promise.reject(usageError('agent', '"flotilla agent" needs a subcommand: run, list or show.'))
   },
 }
