@@ -27,11 +27,9 @@ import { isFinalRunState } from '../core/states.js'
 import { resolveRunInput } from './inputs.js'
 import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
 import { Team } from './team.js'
-import { defaultRuntimes } from './default-runtimes.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ContextStore } from '../context/context-store.js'
 import type { DeployedAgents } from './deployed-agents.js'
-import { workflow } from '../workflows/builder.js'
 
 /** Options of one run. */
 export interface RunOptions {
@@ -104,7 +102,7 @@ export class Orchestrator {
     this.clock = options.clock ?? systemClock
     this.store = typeof options.store === 'object' ? options.store : openStore(options.store)
     this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
-    this.team = new Team({ store: this.store, registry: this.registry, clock: this.clock, bus: options.bus, context: options.context, runtimes: options.runtimes ?? defaultRuntimes(), workspaceRoot: options.workspaceRoot ?? '.flotilla/agents' })
+    this.team = new Team({ store: this.store, registry: this.registry, clock: this.clock, bus: options.bus, context: options.context, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents' })
     ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
     this.engine = new Engine({
       store: this.store,
@@ -114,7 +112,7 @@ export class Orchestrator {
       capabilityConcurrency: this.options.capabilityConcurrency,
       progressIntervalMs: this.options.progressIntervalMs,
       random: options.random ?? Math.random,
-      deliver: options.busEvents ? (events) => (this.hub.deliver(events), this.forward(events)) : (events) => this.hub.deliver(events),
+      deliver: options.busEvents ? (events) => (this.hub.deliver(events), this.team.forward(events)) : (events) => this.hub.deliver(events),
       services: (instanceId, runId, taskId) => this.team.services(instanceId, runId, taskId),
       observe: (e) => {
         const agent = e.instance.key
@@ -145,12 +143,7 @@ export class Orchestrator {
   async register(definition: AnyAgentDefinition, options: { instances?: number } = {}): Promise<AgentInstance[]> {
     await this.builtins
     const instances = await this.registry.register(definition, options)
-    const name = definition.name
-    await this.bus.onRequest(name, async (req) => {
-      const result = await this.run(workflow(`request:${name}`).task('answer', { agent: name, input: req.body }).build())
-      if (!result.ok) throw result.tasks.answer?.error ?? new FlotillaError('TASK_FAILED', `Agent "${name}" did not answer.`)
-      return result.output('answer')
-    })
+    await this.team.answerRequests(definition.name, (wf) => this.run(wf))
     return instances
   }
 
@@ -394,10 +387,6 @@ export class Orchestrator {
     }
     await this.engine.detachAll('the orchestrator closed')
     await this.store.close()
-  }
-
-  private forward(events: readonly FlotillaEvent[]): void {
-    for (const e of events) this.bus.publish(e.type, e, { from: 'orchestrator' }).catch(() => undefined)
   }
 
   private assertOpen(): void {

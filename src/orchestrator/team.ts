@@ -1,5 +1,11 @@
 import { resolve } from 'node:path'
 import type { Clock } from '../core/clock.js'
+import { FlotillaError } from '../core/errors.js'
+import type { FlotillaEvent } from '../core/events.js'
+import { workflow } from '../workflows/builder.js'
+import type { Workflow } from '../workflows/compile.js'
+import type { RunResult } from '../workflows/results.js'
+import { defaultRuntimes } from './default-runtimes.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { ServiceMembers } from '../agents/service-members.js'
 import { ContextStore } from '../context/context-store.js'
@@ -21,7 +27,8 @@ export interface TeamOptions {
   readonly clock: Clock
   readonly bus: Bus | undefined
   readonly context: ContextStore | undefined
-  readonly runtimes: readonly Runtime[]
+  /** @default the process and inprocess runtimes */
+  readonly runtimes: readonly Runtime[] | undefined
   readonly workspaceRoot: string
 }
 
@@ -50,7 +57,7 @@ export class Team {
     this.context = o.context ?? new ContextStore(new MemoryContextBackend(), { clock: o.clock })
     const supervisor = new AgentSupervisor({
       store: o.store,
-      runtimes: o.runtimes,
+      runtimes: o.runtimes ?? defaultRuntimes(),
       workspaceRoot: resolve(o.workspaceRoot),
       clock: o.clock,
       onEvent: (e) => {
@@ -86,6 +93,23 @@ export class Team {
       this.cache.set(key, members)
     }
     return members
+  }
+
+  /**
+   * Answers bus requests addressed to `name` by running the registered agent
+   * of that name as a one-task run (retries, limits and the store apply).
+   */
+  async answerRequests(name: string, run: (wf: Workflow) => Promise<RunResult>): Promise<void> {
+    await this.bus.onRequest(name, async (req) => {
+      const result = await run(workflow(`request:${name}`).task('answer', { agent: name, input: req.body }).build())
+      if (!result.ok) throw result.tasks.answer?.error ?? new FlotillaError('TASK_FAILED', `Agent "${name}" did not answer.`)
+      return result.output('answer')
+    })
+  }
+
+  /** Publishes run and task events on the bus (option `busEvents`). */
+  forward(events: readonly FlotillaEvent[]): void {
+    for (const e of events) this.bus.publish(e.type, e, { from: 'orchestrator' }).catch(() => undefined)
   }
 
   /** Terminates deployed agents, then closes what the team opened itself. */
