@@ -144,7 +144,7 @@ export interface AgentCache {
 export interface ChildAgentRequest {
   /** Name of the child. */
   readonly name: string
-  /** Module (relative to the parent's spec, or absolute) and export of the child's handler; defaults to the parent's module. */
+  /** Module (relative to the folder of the parent's module, or absolute) and export of the child's handler; defaults to the parent's module. */
   readonly module?: string
   readonly export?: string
   readonly tools?: readonly string[]

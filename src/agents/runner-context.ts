@@ -9,7 +9,7 @@ import { asAgentId, asRunId, asTaskId, newRunId, type AgentId, type RunId, type 
 import type { PermissionSet } from '../security/permissions.js'
 import type { AgentEvent } from './agent-event.js'
 import type { AgentContext, AgentLogger, LogLevel, ToolBox } from './context.js'
-import type { ServiceMembers } from './service-members.js'
+import { serviceMembers, type ServiceCall, type ServiceMembers } from './service-members.js'
 import { createToolBox, type AnyToolDefinition } from './tools.js'
 import type { FolderWorkspace } from './workspace.js'
 
@@ -18,6 +18,8 @@ export interface RunnerShared {
   readonly name: string
   readonly instanceId: string
   readonly services: ServiceMembers
+  /** The raw service call, for per-command members (artifact lineage). */
+  readonly call: ServiceCall
   readonly workspace: FolderWorkspace
   readonly tools: ReadonlyMap<string, AnyToolDefinition>
   readonly toolNames: readonly string[]
@@ -69,6 +71,7 @@ export class RunnerContext implements AgentContext {
   private _runId: RunId | undefined
   private _log: AgentLogger | undefined
   private _tools: ToolBox | undefined
+  private _artifacts: ServiceMembers['artifacts'] | undefined
 
   constructor(
     private readonly shared: RunnerShared,
@@ -124,8 +127,11 @@ export class RunnerContext implements AgentContext {
     }))
   }
 
+  /** Artifacts written in a command with a run and task (a workflow task) record them as lineage. */
   get artifacts(): ServiceMembers['artifacts'] {
-    return this.shared.services.artifacts
+    const { runId, taskId } = this.ids
+    if (runId === undefined && taskId === undefined) return this.shared.services.artifacts
+    return (this._artifacts ??= serviceMembers(this.shared.call, undefined, { ...(runId === undefined ? {} : { runId }), ...(taskId === undefined ? {} : { taskId }) }).artifacts)
   }
 
   get cache(): ServiceMembers['cache'] {

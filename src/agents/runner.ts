@@ -108,6 +108,7 @@ export class AgentRunner {
     this.shared = {
       name: this.name,
       instanceId: this.instanceId,
+      call: ((op: string, args: unknown) => hooks.call(op, args)) as ServiceCall,
       services: serviceMembers(((op: string, args: unknown) => hooks.call(op, args)) as ServiceCall),
       workspace,
       tools,

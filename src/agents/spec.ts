@@ -44,12 +44,14 @@ export const resourceLimitsSchema = z
 
 /**
  * The schema of an agent spec. Defaults: `version` 1.0.0, `export`
- * "default", `runtime` "process", empty lists and maps.
+ * "default", empty lists and maps. `runtime` and `permissions` stay unset
+ * when omitted: a child then takes its parent's, a root the supervisor's
+ * default runtime (`process` in an orchestrator) and no permissions.
  *
  * @example
  * ```ts
  * const spec = agentSpecSchema.parse({ name: 'scanner', module: './scanner.mjs' })
- * spec.runtime // 'process'
+ * spec.version // '1.0.0'
  * ```
  */
 export const agentSpecSchema = z
@@ -61,11 +63,11 @@ export const agentSpecSchema = z
     export: z.string().min(1).default('default'),
     tools: names('tool').default([]),
     toolsModule: z.string().min(1).optional(),
-    permissions: permissionsSchema.default([]),
+    permissions: permissionsSchema.optional(),
     limits: resourceLimitsSchema.default({}),
     env: z.record(z.string(), z.string()).default({}),
     parent: z.string().min(1).optional(),
-    runtime: z.enum(['inprocess', 'process']).default('process'),
+    runtime: z.enum(['inprocess', 'process']).optional(),
     capabilities: names('capability').default([]),
     tags: names('tag').default([]),
   })

@@ -52,8 +52,11 @@ function errno(e: unknown): string | undefined {
  * `file:data` for `list('data')`, `file:.` for the root).
  *
  * Storage: the bytes of the files (apparent sizes, not disk blocks) are
- * counted once when the workspace opens, then kept up to date by every
- * write and remove made through it; a write that would take the total over
+ * counted when the workspace opens, then kept up to date by every write and
+ * remove made through it. A folder may be shared (children work in their
+ * parent's workspace), so with a quota each write first counts the folder
+ * again from disk, and {@link FolderWorkspace.usage} always does: the quota
+ * is one budget for everyone writing there. A write that would take the total over
  * `storageMb` fails with `RESOURCE_LIMIT_EXCEEDED` before anything is
  * written, and `onLimitExceeded` is told. Writes and removes are applied one
  * at a time so the count stays exact. Files changed behind the workspace's
@@ -126,6 +129,7 @@ export class FolderWorkspace implements Workspace {
       if (at.rel === '.') throw this.invalid(path, 'names the workspace folder itself, not a file')
       const before = await sizeOf(at.abs)
       if (before === 'dir') throw this.invalid(path, 'is a folder')
+      if (this.quota !== undefined) this.used = await folderBytes(this.realRoot) // others may write here too
       const after = this.used - before + bytes
       if (this.quota !== undefined && after > this.quota) throw this.overQuota(at.rel, bytes, after)
       try {
@@ -167,8 +171,9 @@ export class FolderWorkspace implements Workspace {
     })
   }
 
+  /** Bytes the folder holds now, counted from disk (a shared folder's other writers included). */
   usage(): Promise<number> {
-    return Promise.resolve(this.used)
+    return this.serial(async () => (this.used = await folderBytes(this.realRoot)))
   }
 
   /** Runs mutations one after another, so the byte count is never computed from a stale size. */

@@ -145,7 +145,7 @@ export const agentRunCommand: Command = {
     const handle = await runtime.deploy(
       {
         instanceId: newAgentId(), name: spec.name, module: spec.module, exportName: spec.export, tools: spec.tools, toolsModule: spec.toolsModule,
-        permissions: spec.permissions, limits: spec.limits, env: spec.env,
+        permissions: spec.permissions ?? [], limits: spec.limits, env: spec.env,
         workspace: resolve(options.workspace ?? join('.flotilla', 'workspaces', spec.name)),
       },
       {

@@ -47,9 +47,7 @@ export class DeployedAgents {
   async deploy(spec: string | AgentDeployment | Record<string, unknown>, options: AgentDeployOptions = {}): Promise<AgentInfo> {
     const parsed = typeof spec === 'string' ? await loadAgentSpec(spec) : parseAgentSpec(spec)
     const parentId = options.parentId ?? parsed.parent
-    const asked = typeof spec === 'object' && spec !== null && !('permissions' in spec) && parentId !== undefined ? undefined : parsed.permissions
-    const deployment: AgentDeployment = { ...parsed, permissions: asked as readonly Permission[] | undefined }
-    const info = await this.supervisor.deploy(deployment, { ...options, ...(parentId === undefined ? {} : { parentId }) })
+    const info = await this.supervisor.deploy(parsed, { ...options, ...(parentId === undefined ? {} : { parentId }) })
     await this.tracking
     return info
   }
@@ -163,7 +161,7 @@ export class DeployedAgents {
     if (info.state === 'TERMINATED') return
     const known = this.byName.get(info.name)
     if (known) {
-      known.ids.push(info.id)
+      if (!known.ids.includes(info.id)) known.ids.push(info.id) // a restart runs again under the same id
       return
     }
     if (this.registry.has(info.name)) {
@@ -172,7 +170,12 @@ export class DeployedAgents {
     const entry = { ids: [info.id], next: 0, unregister: () => this.registry.unregister(info.name), request: undefined as Promise<Subscription> | undefined }
     this.byName.set(info.name, entry)
     const pick = (): string => {
-      const id = entry.ids[entry.next++ % entry.ids.length]
+      // round robin over the RUNNING ones; if none runs, the first one's state makes the error
+      for (let i = 0; i < entry.ids.length; i++) {
+        const id = entry.ids[entry.next++ % entry.ids.length]
+        if (this.supervisor.stateOf(id) === 'RUNNING') return id
+      }
+      const id = entry.ids[0]
       if (id === undefined) throw new FlotillaError('AGENT_TERMINATED', `Every deployed agent named "${info.name}" has terminated.`, { details: { agent: info.name } })
       return id
     }

@@ -37,6 +37,11 @@ export class AgentDirectory<L extends { record: AgentRecord }> {
 
   constructor(protected readonly agents: AgentStore) {}
 
+  /** The state of an agent held in memory, or `undefined` (synchronous, for routing). */
+  stateOf(agentId: string): AgentState | undefined {
+    return this.live.get(agentId)?.record.state
+  }
+
   /** True when an agent of this name deployed here is not terminated (a synchronous check, for message routing). */
   hasLiveName(name: string): boolean {
     for (const e of this.live.values()) if (e.record.name === name && e.record.state !== 'TERMINATED') return true
@@ -45,13 +50,47 @@ export class AgentDirectory<L extends { record: AgentRecord }> {
 
   /** True when agents of this name were deployed here and all of them are terminated. */
   isTerminatedName(name: string): boolean {
-    let seen = false
+    let seen = this.gone.has(name)
     for (const e of this.live.values()) {
       if (e.record.name !== name) continue
       if (e.record.state !== 'TERMINATED') return false
       seen = true
     }
     return seen
+  }
+
+  /** Names and ids of agents dropped from memory after they terminated (bounded, oldest forgotten first). */
+  private readonly gone = new Set<string>()
+  private readonly goneIds = new Set<string>()
+
+  /** True for a terminated agent this directory has dropped from memory. */
+  protected isForgotten(agentId: string): boolean {
+    return this.goneIds.has(agentId)
+  }
+
+  /**
+   * Drops a terminated agent, and its terminated descendants, from memory
+   * once no live parent can ask about them any more; the store keeps their
+   * records. Keeps a long-lived orchestrator that spawns children per
+   * command from growing without bound.
+   */
+  protected forget(agentId: string): void {
+    const entry = this.live.get(agentId)
+    if (!entry || entry.record.state !== 'TERMINATED') return
+    const parent = entry.record.parentId === null ? undefined : this.live.get(entry.record.parentId)
+    if (parent && parent.record.state !== 'TERMINATED') return
+    const drop = (id: string): void => {
+      const e = this.live.get(id)
+      if (!e || e.record.state !== 'TERMINATED') return
+      for (const child of [...this.live.values()]) if (child.record.parentId === id) drop(child.record.id)
+      this.live.delete(id)
+      this.gone.delete(e.record.name)
+      this.gone.add(e.record.name)
+      this.goneIds.add(id)
+      if (this.gone.size > 10_000) this.gone.delete(this.gone.values().next().value as string)
+      if (this.goneIds.size > 10_000) this.goneIds.delete(this.goneIds.values().next().value as string)
+    }
+    drop(agentId)
   }
 
   /** The agent's stored record; `AGENT_NOT_FOUND` when unknown. */

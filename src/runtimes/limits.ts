@@ -1,5 +1,9 @@
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { FlotillaError } from '../core/errors.js'
+import type { ChildAgentRequest } from '../agents/context.js'
 import type { ResourceLimits } from './runtime.js'
+import type { AgentDeployment } from './supervisor-types.js'
 
 const KEYS = ['memoryMb', 'cpuMs', 'storageMb'] as const
 
@@ -62,4 +66,26 @@ export function carveLimits(parent: ResourceLimits | undefined, asked: ResourceL
     })
   }
   return Object.freeze(out)
+}
+
+/**
+ * The deployment of a child asked for with `ctx.spawn`: its module is
+ * resolved against the folder of the parent's module (default: the parent's
+ * module and export); permissions and limits are left as asked, to be
+ * checked against the parent's by the supervisor.
+ */
+export function childDeployment(parent: AgentDeployment, spec: ChildAgentRequest): AgentDeployment {
+  if (typeof spec !== 'object' || spec === null) throw new FlotillaError('AGENT_SPEC_INVALID', 'ctx.spawn needs a spec object { name, module?, export?, permissions?, limits? }.')
+  const base = dirname(parent.module.startsWith('file:') ? fileURLToPath(parent.module) : parent.module)
+  const module = spec.module === undefined ? parent.module : isAbsolute(spec.module) ? spec.module : resolve(base, spec.module)
+  return {
+    name: spec.name,
+    module,
+    ...(spec.export !== undefined ? { export: spec.export } : spec.module === undefined && parent.export !== undefined ? { export: parent.export } : {}),
+    tools: spec.tools ?? [],
+    ...(parent.toolsModule === undefined ? {} : { toolsModule: parent.toolsModule }),
+    ...(spec.permissions === undefined ? {} : { permissions: spec.permissions }),
+    ...(spec.limits === undefined ? {} : { limits: spec.limits }),
+    ...(spec.env === undefined ? {} : { env: spec.env }),
+  }
 }

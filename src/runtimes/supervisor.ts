@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
 import { newAgentId } from '../core/ids.js'
@@ -10,7 +10,7 @@ import type { ServiceCall, ServiceOps } from '../agents/service-members.js'
 import { inheritPermissions, parsePermissions, PermissionSet, type Permission } from '../security/permissions.js'
 import type { AgentRecord } from '../store/records.js'
 import { assertTransition } from './lifecycle.js'
-import { carveLimits, parseLimits } from './limits.js'
+import { carveLimits, childDeployment, parseLimits } from './limits.js'
 import type { DeployRequest, ExecuteOptions, ResourceLimits, Runtime, RuntimeExit, RuntimeHandle, RuntimeHooks } from './runtime.js'
 import { AgentDirectory, info } from './agent-directory.js'
 import type { AgentDeployment, AgentInfo, AgentUsage, ClusterUsage, DeployOptions, SupervisorEvent, SupervisorOptions } from './supervisor-types.js'
@@ -124,7 +124,12 @@ export class AgentSupervisor extends AgentDirectory<Live> {
       if (entry.ownWorkspace) await rm(workspace, { recursive: true, force: true }).catch(() => undefined)
       throw error
     }
-    await this.transition(entry, 'RUNNING', null, { pid: entry.handle.pid ?? null })
+    try {
+      await this.transition(entry, 'RUNNING', null, { pid: entry.handle.pid ?? null })
+    } catch (err) {
+      await entry.handle.terminate('terminated while starting') // terminated while PENDING: leave nothing running
+      throw err
+    }
     return info(entry.record)
   }
 
@@ -161,6 +166,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   /** PAUSED → RUNNING. */
   async resume(agentId: string): Promise<AgentInfo> {
     const entry = this.requireLive(agentId)
+    if (entry.record.state !== 'PAUSED') assertTransition(agentId, entry.record.state, 'PAUSED', 'resume') // only a paused agent resumes
     assertTransition(agentId, entry.record.state, 'RUNNING', 'resume')
     await entry.handle?.resume()
     await this.transition(entry, 'RUNNING', 'resumed')
@@ -207,6 +213,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
 
   /** Terminates the agent and its whole subtree, children first. Idempotent. */
   async terminate(agentId: string, reason = 'terminated'): Promise<void> {
+    if (this.isForgotten(agentId)) return
     const entry = this.requireLive(agentId)
     for (const child of this.liveChildren(agentId)) await this.terminate(child.record.id, `parent ${agentId} terminated`)
     if (entry.record.state === 'TERMINATED') return
@@ -214,6 +221,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     entry.handle = undefined
     await handle?.terminate(reason)
     await this.transition(entry, 'TERMINATED', reason, { pid: null })
+    this.forget(agentId)
   }
 
   /** Terminates the children of an agent (and their subtrees), not the agent. */
@@ -282,8 +290,9 @@ export class AgentSupervisor extends AgentDirectory<Live> {
 
   private requireLive(agentId: string): Live {
     const entry = this.live.get(agentId)
-    if (!entry) throw this.notFound(agentId)
-    return entry
+    if (entry) return entry
+    if (this.isForgotten(agentId)) throw new FlotillaError('AGENT_TERMINATED', `Agent ${agentId} is terminated; it takes no more commands.`, { details: { agent: agentId } })
+    throw this.notFound(agentId)
   }
 
   private liveChildren(agentId: string): Live[] {
@@ -302,6 +311,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   private transition(entry: Live, to: AgentState, reason: string | null, patch: Partial<AgentRecord> = {}): Promise<void> {
     const run = async (): Promise<void> => {
       const from = entry.record.state
+      if (from !== to) assertTransition(entry.record.id, from, to, `go to ${to}`)
       const at = this.clock.wallNow()
       const next: AgentRecord = { ...entry.record, ...patch, state: to, reason, updatedAt: at }
       await this.options.store.saveAgent(next, { from, to, reason, at })
@@ -354,7 +364,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     const a = (args ?? {}) as Record<string, unknown>
     switch (op) {
       case 'spawn':
-        return this.spawn(entry, a.spec as ChildAgentRequest)
+        return this.deploy(childDeployment(entry.deployment, a.spec as ChildAgentRequest), { parentId: entry.record.id }).then((c) => ({ id: c.id, name: c.name }))
       case 'child.execute':
         return this.execute(this.ownChild(entry, a.id).record.id, a.input)
       case 'child.terminate':
@@ -372,25 +382,5 @@ export class AgentSupervisor extends AgentDirectory<Live> {
       throw new FlotillaError('PERMISSION_DENIED', `Agent "${entry.record.name}" may only command its own children; ${String(id)} is not one.`, { details: { agent: entry.record.id, child: String(id) } })
     }
     return child
-  }
-
-  private async spawn(parent: Live, spec: ChildAgentRequest): Promise<{ id: string; name: string }> {
-    if (typeof spec !== 'object' || spec === null) throw new FlotillaError('AGENT_SPEC_INVALID', 'ctx.spawn needs a spec object { name, module?, permissions?, limits? }.')
-    const base = dirname(parent.deployment.module.startsWith('file:') ? new URL(parent.deployment.module).pathname : parent.deployment.module)
-    const module = spec.module === undefined ? parent.deployment.module : isAbsolute(spec.module) ? spec.module : resolve(base, spec.module)
-    const child = await this.deploy(
-      {
-        name: spec.name,
-        module,
-        export: spec.export ?? (spec.module === undefined ? parent.deployment.export : undefined),
-        tools: spec.tools ?? [],
-        ...(parent.deployment.toolsModule === undefined ? {} : { toolsModule: parent.deployment.toolsModule }),
-        ...(spec.permissions === undefined ? {} : { permissions: spec.permissions }),
-        ...(spec.limits === undefined ? {} : { limits: spec.limits }),
-        ...(spec.env === undefined ? {} : { env: spec.env }),
-      },
-      { parentId: parent.record.id },
-    )
-    return { id: child.id, name: child.name }
   }
 }

@@ -33,8 +33,8 @@ describe('parseAgentSpec', () => {
   it('applies the defaults and resolves the module against the spec file’s folder', () => {
     const spec = parseAgentSpec({ name: 'scanner', module: './agents/scanner.mjs' }, { source: '/srv/specs/scanner.json' })
     expect(spec).toEqual({
-      name: 'scanner', version: '1.0.0', module: '/srv/specs/agents/scanner.mjs', export: 'default', tools: [], permissions: [], limits: {}, env: {},
-      runtime: 'process', capabilities: [], tags: [],
+      name: 'scanner', version: '1.0.0', module: '/srv/specs/agents/scanner.mjs', export: 'default', tools: [], limits: {}, env: {},
+      capabilities: [], tags: [],
     })
   })
 
@@ -92,7 +92,9 @@ describe('parseAgentSpec', () => {
   })
 
   it('exposes the schema with its defaults', () => {
-    expect(agentSpecSchema.parse({ name: 'a', module: 'm.mjs' }).runtime).toBe('process')
+    // runtime and permissions stay unset: a child then takes its parent's, a root the supervisor's default runtime and no permissions
+    expect(agentSpecSchema.parse({ name: 'a', module: 'm.mjs' }).runtime).toBeUndefined()
+    expect(agentSpecSchema.parse({ name: 'a', module: 'm.mjs' }).permissions).toBeUndefined()
   })
 })
 

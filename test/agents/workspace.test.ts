@@ -140,6 +140,17 @@ describe('FolderWorkspace permissions', () => {
 })
 
 describe('FolderWorkspace storage quota', () => {
+  it('is one budget for every workspace sharing the folder (a parent and its children)', async () => {
+    const quota = { storageMb: 4000 / (1024 * 1024) } // 4000 bytes
+    const parent = await open(ALL, quota)
+    const child = await open(ALL, quota)
+    await child.write('child.txt', 'c'.repeat(3000))
+    const e = await failure(parent.write('parent.txt', 'p'.repeat(3000)))
+    expect(e.code).toBe('RESOURCE_LIMIT_EXCEEDED')
+    expect(existsSync(join(root, 'parent.txt'))).toBe(false)
+    expect(await parent.usage()).toBe(3000) // counts what the child wrote
+  })
+
   it('counts the bytes already there when it opens', async () => {
     mkdirSync(join(root, 'sub'), { recursive: true })
     writeFileSync(join(root, 'a'), 'x'.repeat(100))

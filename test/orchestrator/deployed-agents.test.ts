@@ -50,6 +50,10 @@ describe('orchestrator.agents on the process runtime', () => {
     expect(result.output('b')).toEqual({ echo: { y: 2 } })
     const status = events.filter((e) => e.type === 'status_change').map((e) => (e.data as { to: string }).to)
     expect(status).toEqual(['PENDING', 'RUNNING'])
+    // artifacts a process agent writes in a workflow task carry the run and task as lineage
+    const wrote = await o.run(workflow('w2').task('put', { agent: 'parent', input: { op: 'artifact', id: 'notes', content: { n: 1 } } }).build())
+    const [v1] = await o.context.as('operator').history('notes')
+    expect([v1.createdBy, v1.runId, v1.taskId]).toEqual(['parent', wrote.runId, 'put'])
   })
 
   it('children spawned from the context form a tree; broadcast reaches them; killing the parent fails it and cleans up its subtree', async () => {
