@@ -56,6 +56,34 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
     expect(await o.bus.receive('receiver')).toEqual([])
   })
 
+  it('broadcast reaches a list, or every agent matching a role, capability or tag (never the sender itself by match)', async () => {
+    const noop = (name: string, extra: { capabilities?: string[]; tags?: string[] } = {}) => defineAgent({ name, handler: () => null, ...extra })
+    await o.register(noop('reviewer-a', { capabilities: ['review'], tags: ['senior'] }))
+    await o.register(noop('reviewer-b', { capabilities: ['review'] }))
+    await o.register(noop('writer', { tags: ['senior'] }))
+    await o.register(
+      defineAgent({
+        name: 'lead',
+        capabilities: ['review'],
+        handler: async (_: unknown, ctx) => ({
+          byCapability: (await ctx.broadcast({ match: { capability: 'review' } }, 'please review')).length,
+          byTag: (await ctx.broadcast({ match: { tag: 'senior' } }, 'fyi')).length,
+          byRole: (await ctx.broadcast({ match: { role: 'writer' } }, 'draft?')).length,
+          list: (await ctx.broadcast({ agents: ['writer', 'reviewer-b'] }, 'both')).length,
+          none: await ctx.broadcast({ match: {} }, 'x').catch((e: { code: string }) => e.code),
+          unknown: await ctx.broadcast({ agents: ['writer', 'ghost'] }, 'x').catch((e: { code: string }) => e.code),
+        }),
+      }),
+    )
+    const result = await o.run(workflow('b').task('l', { agent: 'lead', input: null }).build())
+    expect(result.output('l')).toEqual({ byCapability: 2, byTag: 2, byRole: 1, list: 2, none: 'VALIDATION_FAILED', unknown: 'AGENT_NOT_FOUND' })
+    const bodies = async (name: string) => (await o.bus.receive(name, { max: 10 })).map((m) => m.body)
+    expect(await bodies('reviewer-a')).toEqual(['please review', 'fyi'])
+    expect(await bodies('reviewer-b')).toEqual(['please review', 'both'])
+    expect(await bodies('writer')).toEqual(['fyi', 'draft?', 'both']) // all or none: the failed broadcast to ghost delivered nothing
+    expect(await bodies('lead')).toEqual([])
+  })
+
   it('events published by one agent reach subscribers with filters', async () => {
     const seen: BusEvent[] = []
     await o.bus.subscribe('finding', { where: { topic: 'cats' } }, (e) => void seen.push(e))
