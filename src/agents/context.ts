@@ -45,7 +45,12 @@ export interface AgentContext {
   request(to: string, body: unknown, options: { timeoutMs: number }): Promise<unknown>
   /** Publishes an event (`event:<type>` `publish`); returns its id. */
   publish(type: string, data: unknown): Promise<string>
-  /** Subscribes to events of `type` (`event:<type>` `subscribe`); unsubscribe before returning: a subscription outlives the command that made it. */
+  /**
+   * Subscribes to events of `type` (`event:<type>` `subscribe`); unsubscribe
+   * before returning: a subscription outlives the command that made it. A
+   * deployed agent's subscriptions (either runtime) end when it is
+   * terminated, fails or is restarted.
+   */
   subscribe(type: string, filter: EventFilter | undefined, handler: EventHandler): Promise<Subscription>
   /** Leases messages from this agent's own mailbox; acknowledge each with {@link AgentContext.ack}. */
   receive(options?: { max?: number; visibilityTimeoutMs?: number }): Promise<BusMessage[]>

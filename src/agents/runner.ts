@@ -5,6 +5,7 @@
  * inside the child process), so an agent behaves the same in either.
  */
 import { FlotillaError, isFlotillaError, serializeError, toFlotillaError } from '../core/errors.js'
+import type { BusEvent, EventFilter, EventHandler, Subscription } from '../messaging/bus.js'
 import { PermissionSet, type Permission } from '../security/permissions.js'
 import type { AgentEvent } from './agent-event.js'
 import type { AnyAgentDefinition } from './define-agent.js'
@@ -87,6 +88,9 @@ export class AgentRunner {
   private readonly shared: RunnerShared
   private readonly inFlight = new Set<RunningCommand>()
   private readonly waiting: { resolve: () => void; reject: (e: FlotillaError) => void }[] = []
+  /** The handlers of the agent's event subscriptions, by subscription id. */
+  private readonly handlers = new Map<string, EventHandler>()
+  private subscriptionSeq = 0
   private finishedMs = 0
   private active = 0
   private seq = 0
@@ -105,11 +109,12 @@ export class AgentRunner {
   ) {
     this.instanceId = options.instanceId
     this.name = options.name ?? definition.name
+    const call = ((op: string, args: unknown) => hooks.call(op, args)) as ServiceCall
     this.shared = {
       name: this.name,
       instanceId: this.instanceId,
-      call: ((op: string, args: unknown) => hooks.call(op, args)) as ServiceCall,
-      services: serviceMembers(((op: string, args: unknown) => hooks.call(op, args)) as ServiceCall),
+      call,
+      services: serviceMembers(call, (type, filter, handler) => this.subscribe(type, filter, handler)),
       workspace,
       tools,
       toolNames,
@@ -254,14 +259,58 @@ export class AgentRunner {
   }
 
   /**
+   * Hands an event of the subscription `subscriptionId` to its handler (see
+   * `ctx.subscribe`). An unknown or ended subscription, or a stopped runner,
+   * drops it; a handler's failure goes to the agent's log, never further.
+   */
+  deliver(subscriptionId: string, event: BusEvent): void {
+    const handler = this.stopped ? undefined : this.handlers.get(subscriptionId)
+    if (handler === undefined) return
+    const report = (e: unknown): void => {
+      const message = `The handler of subscription ${subscriptionId} to "${event.type}" failed: ${e instanceof Error ? e.message : String(e)}`
+      this.shared.onEvent({ type: 'log', data: { agent: this.name, level: 'error', message, data: { subscriptionId, eventId: event.id, eventType: event.type } } })
+    }
+    try {
+      Promise.resolve(handler(event)).catch(report)
+    } catch (e) {
+      report(e)
+    }
+  }
+
+  /**
    * Stops the runner: every command in flight is aborted and rejects with
-   * `error`, and every later command is refused with it.
+   * `error`, every later command is refused with it, and no event reaches a
+   * subscription handler any more.
    */
   stop(error: FlotillaError = new FlotillaError('AGENT_TERMINATED', `Agent "${this.name}" was stopped; it takes no more commands.`, { details: { agent: this.name } })): void {
     if (this.stopped) return
     this.stopped = error
+    this.handlers.clear()
     for (const c of this.inFlight) c.abort(error)
     for (const w of this.waiting.splice(0)) w.reject(error)
+  }
+
+  /** `ctx.subscribe`: keeps the handler under a new id, then asks the services to subscribe for it. */
+  private async subscribe(type: string, filter: EventFilter | undefined, handler: EventHandler): Promise<Subscription> {
+    if (this.stopped) throw this.stopped
+    if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'ctx.subscribe needs a handler function.', { details: { field: 'handler' } })
+    const subscriptionId = `${this.instanceId}.sub-${++this.subscriptionSeq}`
+    this.handlers.set(subscriptionId, handler) // before the reply: an event may arrive first
+    try {
+      await this.shared.call('subscribe', { type, ...(filter === undefined ? {} : { filter }), subscriptionId })
+    } catch (e) {
+      this.handlers.delete(subscriptionId)
+      throw e
+    }
+    let ended = false
+    return {
+      unsubscribe: async () => {
+        if (ended) return
+        ended = true
+        this.handlers.delete(subscriptionId)
+        await this.shared.call('unsubscribe', { subscriptionId })
+      },
+    }
   }
 
   /** Waits for a free slot; it is counted in `active` when granted. */

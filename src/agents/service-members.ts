@@ -24,6 +24,10 @@ export interface ServiceOps {
   spawn: { args: { spec: ChildAgentRequest }; result: { id: string; name: string } }
   'child.execute': { args: { id: string; input: unknown }; result: unknown }
   'child.terminate': { args: { id: string }; result: null }
+  /** Subscribes on the bus for the agent; each event reaches it as a delivery tagged `subscriptionId` (chosen by the agent). */
+  subscribe: { args: { type: string; filter?: EventFilter; subscriptionId: string }; result: null }
+  /** Ends the subscription `subscriptionId` (nothing when there is none). */
+  unsubscribe: { args: { subscriptionId: string }; result: null }
 }
 
 /** A service op name. */
@@ -33,7 +37,7 @@ export type ServiceOp = keyof ServiceOps
 export const SERVICE_OPS: readonly ServiceOp[] = [
   'send', 'request', 'publish', 'receive', 'ack', 'broadcast',
   'artifacts.get', 'artifacts.put', 'artifacts.history', 'artifacts.list', 'artifacts.delete',
-  'cache.share', 'cache.get', 'spawn', 'child.execute', 'child.terminate',
+  'cache.share', 'cache.get', 'spawn', 'child.execute', 'child.terminate', 'subscribe', 'unsubscribe',
 ]
 
 /** Calls one service op. */
@@ -42,14 +46,15 @@ export type ServiceCall = <K extends ServiceOp>(op: K, args: ServiceOps[K]['args
 /** The members of {@link AgentContext} that reach outside the agent. */
 export type ServiceMembers = Pick<AgentContext, 'artifacts' | 'cache' | 'send' | 'request' | 'publish' | 'subscribe' | 'receive' | 'ack' | 'broadcast' | 'spawn'>
 
-/** Subscribes on the agent's behalf (only where handlers can be called back in-process). */
+/** Subscribes on the agent's behalf and keeps `handler` where events can be handed to it. */
 export type SubscribeFn = (type: string, filter: EventFilter | undefined, handler: EventHandler) => Promise<Subscription>
 
 /**
  * Builds the outward-facing members of an agent context from one `call`
  * function, so the in-process context and the process runner's context
- * behave the same. `subscribe` is given where the handler can be called back
- * in the same process; without it `ctx.subscribe` fails with
+ * behave the same. `subscribe` keeps the handler and subscribes (directly on
+ * the bus, or through the `subscribe` op with events delivered back to the
+ * agent's runner); without it `ctx.subscribe` fails with
  * `AGENT_STATE_INVALID`. `lineage` (the run and task of the command) is
  * recorded with every artifact version written.
  *
@@ -97,7 +102,7 @@ export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn, linea
     publish: (type, data) => call('publish', { type, data }),
     subscribe: (type, filter, handler) => {
       if (!subscribe) {
-        return Promise.reject(new FlotillaError('AGENT_STATE_INVALID', 'ctx.subscribe is not available to agents deployed from a spec: their handlers may run in another process. Receive messages with ctx.receive, or subscribe from a registered (in-process) agent.'))
+        return Promise.reject(new FlotillaError('AGENT_STATE_INVALID', 'ctx.subscribe is not available in this context: it has no way to deliver events to the handler. Receive messages with ctx.receive instead.'))
       }
       return subscribe(type, filter, handler)
     },

@@ -2,7 +2,7 @@ import { FlotillaError } from '../core/errors.js'
 import type { BroadcastTarget } from '../agents/context.js'
 import { serviceMembers, type ServiceCall, type ServiceMembers, type ServiceOps } from '../agents/service-members.js'
 import type { ContextStore } from '../context/context-store.js'
-import type { Bus } from '../messaging/bus.js'
+import type { Bus, BusEvent, EventFilter, Subscription } from '../messaging/bus.js'
 import type { PermissionSet } from '../security/permissions.js'
 import type { AgentSupervisor } from '../runtimes/supervisor.js'
 import type { Registry } from '../registry/registry.js'
@@ -30,6 +30,53 @@ export interface Caller {
   readonly taskId?: string
   /** Told of every denied access (to report it as an event) before the error is thrown. */
   readonly onDenied?: (resource: string, action: string, reason: string) => void
+  /** Where the `subscribe` op keeps the bus subscriptions of a deployed agent; without it the op fails. */
+  readonly subscriptions?: AgentSubscriptions
+}
+
+/**
+ * The bus subscriptions a deployed agent made through the `subscribe` op,
+ * by the subscription id the agent chose. Each event goes to `deliver`
+ * (the agent's runtime). {@link AgentSubscriptions.endAll} ends them all
+ * when the agent stops (terminated, failed, restarted), including one still
+ * being made.
+ */
+export class AgentSubscriptions {
+  private readonly subs = new Map<string, Subscription>()
+  private generation = 0
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly deliver: (subscriptionId: string, event: BusEvent) => void,
+  ) {}
+
+  /** Subscribes to `type` for the agent under `subscriptionId`. */
+  async add(subscriptionId: string, type: string, filter: EventFilter | undefined): Promise<void> {
+    if (typeof subscriptionId !== 'string' || subscriptionId.length === 0) throw new FlotillaError('VALIDATION_FAILED', 'subscribe needs a non-empty subscriptionId.', { details: { field: 'subscriptionId' } })
+    if (this.subs.has(subscriptionId)) throw new FlotillaError('VALIDATION_FAILED', `Subscription ${subscriptionId} already exists.`, { details: { field: 'subscriptionId' } })
+    const generation = this.generation
+    const sub = await this.bus.subscribe(type, filter, (event) => this.deliver(subscriptionId, event))
+    if (generation !== this.generation) {
+      await sub.unsubscribe()
+      throw new FlotillaError('AGENT_STATE_INVALID', 'The agent stopped while it subscribed; the subscription was ended.', { details: { subscriptionId } })
+    }
+    this.subs.set(subscriptionId, sub)
+  }
+
+  /** Ends one subscription (nothing when there is none). */
+  async remove(subscriptionId: string): Promise<void> {
+    const sub = this.subs.get(subscriptionId)
+    this.subs.delete(subscriptionId)
+    await sub?.unsubscribe()
+  }
+
+  /** Ends every subscription, and any still being made. Never rejects. */
+  async endAll(): Promise<void> {
+    this.generation++
+    const all = [...this.subs.values()]
+    this.subs.clear()
+    await Promise.all(all.map((s) => s.unsubscribe().catch(() => undefined)))
+  }
 }
 
 function check(caller: Caller, resource: string, action: string): void {
@@ -88,7 +135,8 @@ async function targets(deps: ServiceDeps, caller: Caller, target: BroadcastTarge
  * The service calls of one agent's context: messages through the bus,
  * artifacts and the cache through the context store, each checked against
  * the caller's permissions: `agent:<name>` send / request, `event:<type>`
- * publish / subscribe, `artifact:<id>` read / write / delete (a list shows
+ * publish / subscribe (the `subscribe` op needs `caller.subscriptions`),
+ * `artifact:<id>` read / write / delete (a list shows
  * only what the caller may read), `cache:<key>` read / write.
  */
 export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall {
@@ -108,6 +156,16 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
     publish: (a) => {
       check(caller, `event:${a.type}`, 'publish')
       return deps.bus.publish(a.type, a.data, { from: caller.name })
+    },
+    subscribe: async (a) => {
+      check(caller, `event:${a.type}`, 'subscribe')
+      if (!caller.subscriptions) throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" cannot subscribe through this service: nothing delivers events to it.`)
+      await caller.subscriptions.add(a.subscriptionId, a.type, a.filter)
+      return null
+    },
+    unsubscribe: async (a) => {
+      await caller.subscriptions?.remove(a.subscriptionId)
+      return null
     },
     receive: (a) => deps.bus.receive(caller.name, a),
     ack: (a) => deps.bus.ack(caller.name, a.id),

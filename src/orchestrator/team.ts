@@ -17,7 +17,7 @@ import { AgentSupervisor } from '../runtimes/supervisor.js'
 import type { SupervisorEvent } from '../runtimes/supervisor-types.js'
 import type { Registry } from '../registry/registry.js'
 import type { Store } from '../store/store.js'
-import { agentServiceCall, agentServiceMembers, type ServiceDeps } from './agent-services.js'
+import { AgentSubscriptions, agentServiceCall, agentServiceMembers, type ServiceDeps } from './agent-services.js'
 import { DeployedAgents } from './deployed-agents.js'
 
 /** What the team part of an orchestrator is built from. */
@@ -47,6 +47,8 @@ export class Team {
   private readonly ownContext: boolean
   private readonly deps: ServiceDeps
   private readonly cache = new Map<string, ServiceMembers>()
+  /** The bus subscriptions of deployed agents (`ctx.subscribe`), by agent id. */
+  private readonly subscriptions = new Map<string, AgentSubscriptions>()
   private readonly sweeper: NodeJS.Timeout
 
   constructor(private readonly o: TeamOptions) {
@@ -61,17 +63,22 @@ export class Team {
       workspaceRoot: resolve(o.workspaceRoot),
       clock: o.clock,
       onEvent: (e) => {
+        if (e.type === 'agent.state' && (e.to === 'TERMINATED' || e.to === 'FAILED')) this.endSubscriptions(e.agentId, e.to === 'TERMINATED')
         this.publish(e)
         late.agents?.observe(e)
       },
-      services: (agent, permissions) =>
-        agentServiceCall(this.deps, {
+      services: (agent, permissions) => {
+        const subscriptions = new AgentSubscriptions(this.bus, (subscriptionId, event) => late.supervisor?.deliver(agent.id, subscriptionId, event))
+        this.subscriptions.set(agent.id, subscriptions)
+        return agentServiceCall(this.deps, {
           name: agent.name,
           agentId: agent.id,
           permissions,
+          subscriptions,
           onDenied: (resource, action, reason) =>
             this.publish({ type: 'agent.event', agentId: agent.id, name: agent.name, event: { type: 'permission.denied', data: { resource, action, reason } }, at: o.clock.wallNow() }),
-        }),
+        })
+      },
     })
     late.supervisor = supervisor
     this.agents = late.agents = new DeployedAgents(supervisor, o.registry, this.bus)
@@ -118,6 +125,13 @@ export class Team {
     await this.agents.close()
     if (this.ownBus) await this.bus.close()
     if (this.ownContext) await this.context.close()
+  }
+
+  /** Ends the bus subscriptions of a deployed agent that stopped (kept for a restart unless it is terminated). */
+  private endSubscriptions(agentId: string, forget: boolean): void {
+    const subs = this.subscriptions.get(agentId)
+    if (forget) this.subscriptions.delete(agentId)
+    void subs?.endAll()
   }
 
   private publish(e: SupervisorEvent): void {

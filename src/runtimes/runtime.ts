@@ -12,6 +12,7 @@
  * {@link RuntimeHooks} given at deploy.
  */
 import type { ErrorCode, SerializedError } from '../core/errors.js'
+import type { BusEvent } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
 
 /**
@@ -129,6 +130,14 @@ export interface RuntimeHandle {
   usage(): Promise<ResourceUsage>
   /** Stops the instance for good and releases what it holds. Idempotent; never rejects. */
   terminate(reason?: string): Promise<void>
+  /**
+   * Hands `event` to the handler the agent subscribed under `subscriptionId`
+   * (the `subscribe` service op; `ctx.subscribe` in the agent). Never throws;
+   * an event for an ended subscription or a stopped instance is dropped, and
+   * a handler's failure goes to the agent's log. A runtime without it cannot
+   * give its agents `ctx.subscribe`.
+   */
+  deliver?(subscriptionId: string, event: BusEvent): void
 }
 
 /** A place where agent instances run. */

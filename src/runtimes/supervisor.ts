@@ -7,6 +7,7 @@ import type { AgentState } from '../core/states.js'
 import { AgentMetrics } from '../agents/agent-metrics.js'
 import type { ChildAgentRequest } from '../agents/context.js'
 import type { ServiceCall, ServiceOps } from '../agents/service-members.js'
+import type { BusEvent } from '../messaging/bus.js'
 import { inheritPermissions, parsePermissions, PermissionSet, type Permission } from '../security/permissions.js'
 import type { AgentRecord } from '../store/records.js'
 import { assertTransition } from './lifecycle.js'
@@ -243,6 +244,12 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     return inheritPermissions(parent.permissions, asked)
   }
 
+  /** Hands an event of one of the agent's subscriptions (the `subscribe` service op) to its runtime; dropped unless it is running or paused. */
+  deliver(agentId: string, subscriptionId: string, event: BusEvent): void {
+    const entry = this.live.get(agentId)
+    if (entry?.handle && (entry.record.state === 'RUNNING' || entry.record.state === 'PAUSED')) entry.handle.deliver?.(subscriptionId, event)
+  }
+
   /** What the agent uses now, with its command metrics. */
   async usage(agentId: string): Promise<AgentUsage> {
     const entry = this.requireLive(agentId)
@@ -370,6 +377,8 @@ export class AgentSupervisor extends AgentDirectory<Live> {
       case 'child.terminate':
         await this.terminate(this.ownChild(entry, a.id).record.id, `terminated by parent ${entry.record.id}`)
         return null
+      case 'subscribe':
+        if (!entry.handle?.deliver) throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${entry.record.name}" cannot subscribe: its runtime "${entry.runtime.kind}" does not deliver events.`)
     }
     entry.services ??= this.options.services?.(info(entry.record), entry.perms)
     if (!entry.services) throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${entry.record.name}" has no ${op} service here: deploy it through an Orchestrator, which provides messaging and artifacts.`)

@@ -4,6 +4,7 @@
  */
 import { FlotillaError } from '../../core/errors.js'
 import { AgentRunner } from '../../agents/runner.js'
+import type { BusEvent } from '../../messaging/bus.js'
 import { abortReason, deadError, exitError, limitExit, terminatedError, timeoutError } from '../exits.js'
 import type { DeployRequest, ExecuteOptions, ResourceLimits, ResourceUsage, Runtime, RuntimeExit, RuntimeHandle, RuntimeHooks } from '../runtime.js'
 
@@ -158,6 +159,10 @@ class InProcessHandle implements RuntimeHandle {
     const error = terminatedError(this.instanceId)
     this.runner?.stop(error)
     for (const h of this.held.splice(0)) h.reject(error)
+  }
+
+  deliver(subscriptionId: string, event: BusEvent): void {
+    if (this.refusal() === undefined) this.runner?.deliver(subscriptionId, event)
   }
 
   /** Waits while paused; an abort or the end of the instance ends the wait. */

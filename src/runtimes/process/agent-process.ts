@@ -235,7 +235,8 @@ export class AgentProcess {
     await this.exited
   }
 
-  private send(message: ParentMessage): void {
+  /** Sends a message to the child (nothing once the channel is closed); throws when it cannot be serialised. */
+  send(message: ParentMessage): void {
     if (this.child.connected) this.child.send(message)
   }
 

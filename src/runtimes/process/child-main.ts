@@ -2,7 +2,8 @@
  * The entry point of an agent process started by the `process` runtime
  * (`dist/runtimes/process/child-main.js`, forked with an IPC channel). It
  * waits for a `deploy` message, starts an {@link AgentRunner}, then serves
- * `execute`/`cancel` and forwards the runner's events, service calls,
+ * `execute`/`cancel`, hands subscribed events (`deliver`) to the runner,
+ * and forwards the runner's events, service calls,
  * usage and storage-limit reports to the parent. When the channel closes
  * (the parent exited or died) it exits at once.
  *
@@ -127,6 +128,9 @@ function onMessage(raw: unknown): void {
     }
     case 'limits':
       runner?.setStorageLimit(message.storageMb ?? undefined)
+      return
+    case 'deliver':
+      runner?.deliver(message.subscriptionId, { ...message.event, data: decodeValue(message.event.data) })
       return
     case 'shutdown':
       runner?.stop()

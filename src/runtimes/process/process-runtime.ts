@@ -6,9 +6,11 @@ import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { FlotillaError } from '../../core/errors.js'
+import type { BusEvent } from '../../messaging/bus.js'
 import { deadError, terminatedError } from '../exits.js'
 import type { DeployRequest, ExecuteOptions, ResourceLimits, ResourceUsage, Runtime, RuntimeExit, RuntimeHandle, RuntimeHooks } from '../runtime.js'
 import { AgentProcess, type AgentProcessOwner, type AgentProcessSettings } from './agent-process.js'
+import { encodeValue } from './protocol.js'
 
 const MB = 1024 * 1024
 
@@ -110,6 +112,8 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
   private terminated = false
   private terminating: Promise<void> | undefined
   private gate: Promise<void> | undefined
+  /** The agent's subscriptions: their handlers live in the current process, so replacing it ends them. */
+  private readonly subscriptions = new Set<string>()
 
   constructor(
     private readonly request: DeployRequest,
@@ -142,7 +146,20 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
   }
 
   call(op: string, args: unknown): Promise<unknown> {
-    return this.hooks.call(op, args)
+    const reply = this.hooks.call(op, args)
+    const id = (args as { subscriptionId?: unknown } | null | undefined)?.subscriptionId
+    if (typeof id === 'string' && op === 'subscribe') void reply.then(() => this.subscriptions.add(id), () => undefined)
+    if (typeof id === 'string' && op === 'unsubscribe') this.subscriptions.delete(id)
+    return reply
+  }
+
+  deliver(subscriptionId: string, event: BusEvent): void {
+    if (this.refusal() !== undefined) return
+    try {
+      this.proc?.send({ type: 'deliver', subscriptionId, event: { ...event, data: encodeValue(event.data) } })
+    } catch (e) {
+      this.onEvent({ type: 'log', data: { agent: this.request.name, level: 'error', message: `Event ${event.id} of subscription ${subscriptionId} cannot be sent to the agent process: ${(e as Error).message}` } })
+    }
   }
 
   onExit(exit: RuntimeExit): void {
@@ -216,6 +233,8 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
     if (old === undefined) return
     await old.idle()
     await old.stop()
+    for (const subscriptionId of this.subscriptions) this.hooks.call('unsubscribe', { subscriptionId }).catch(() => undefined) // their handlers died with the old process
+    this.subscriptions.clear()
     this.cpuBaseMs += old.cpuMs
     if (this.terminated) return
     try {

@@ -59,6 +59,11 @@ export const parentMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('call-result'), id, value: z.unknown().optional() }),
   z.object({ type: z.literal('call-error'), id, error: serializedErrorSchema }),
   z.object({ type: z.literal('limits'), storageMb: z.number().positive().nullable() }),
+  z.object({
+    type: z.literal('deliver'),
+    subscriptionId: z.string().min(1),
+    event: z.object({ id: z.string(), type: z.string().min(1), from: z.string(), data: z.unknown().optional(), publishedAt: z.number() }),
+  }),
   z.object({ type: z.literal('shutdown') }),
 ])
 
