@@ -10,7 +10,7 @@ import type { RuntimeEvent, RuntimeExit, RuntimeHandle } from '../runtimes/runti
 import { expectPositionals, splitArgs, usageError, validateOptions } from './args.js'
 import { COMMON_FLAGS, type Command } from './command.js'
 import type { CliIO } from './execute-run.js'
-import { agentListCommand, agentShowCommand } from './agent-records.js'
+import { agentListCommand, agentReconcileCommand, agentShowCommand } from './agent-records.js'
 
 const RUN_FLAGS = {
   ...COMMON_FLAGS,
@@ -179,6 +179,7 @@ Subcommands:
   run    ${agentRunCommand.summary}
   list   ${agentListCommand.summary}
   show   ${agentShowCommand.summary}
+  reconcile  ${agentReconcileCommand.summary}
 
 Examples:
   flotilla agent run agents/upper.yaml --input '{"text":"hi"}'
@@ -191,8 +192,8 @@ export const agentCommand: Command = {
   summary: 'Run an agent from its spec file (agent run); list and show deployed agents',
   help: agentHelp(),
   flags: COMMON_FLAGS,
-  subcommands: [agentRunCommand, agentListCommand, agentShowCommand],
+  subcommands: [agentRunCommand, agentListCommand, agentShowCommand, agentReconcileCommand],
   execute() {
-    return Promise.reject(usageError('agent', '"flotilla agent" needs a subcommand: run, list or show.'))
+    return Promise.reject(usageError('agent', '"flotilla agent" needs a subcommand: run, list, show or reconcile.'))
   },
 }

@@ -114,3 +114,40 @@ ${STORE_HELP}
     })
   },
 }
+
+const RECONCILE_FLAGS = { ...STORE_FLAGS, all: { type: 'boolean' } } as const
+
+/** `flotilla agent reconcile`: fails the stored agents an orchestrator that is gone left running. */
+export const agentReconcileCommand: Command = {
+  name: 'agent reconcile',
+  summary: 'Mark FAILED the stored agents a stopped orchestrator left running',
+  help: `Usage: flotilla agent reconcile [--all] [options]
+
+Marks FAILED (reason "orphaned: …") every agent recorded PENDING, RUNNING or
+PAUSED whose process no longer exists on this host: an orchestrator that
+died left it behind (its process agents exit with it). With --all, also every
+other non-final agent, in-process ones included: use it only when no
+orchestrator is running on this store.
+
+Options:
+      --all               Also fail in-process agents and agents without a pid
+      --json              Print the agents failed as a JSON array
+${STORE_HELP}
+      --verbose           Show error stacks
+  -h, --help              Show this help`,
+  flags: RECONCILE_FLAGS,
+  async execute(argv, io) {
+    const { values, positionals } = splitArgs('agent reconcile', argv, RECONCILE_FLAGS)
+    expectPositionals('agent reconcile', positionals, [])
+    return withStore(values.store as string | undefined, async (orchestrator, store) => {
+      const failed = await orchestrator.agents.reconcile({ all: values.all === true })
+      if (values.json === true) {
+        io.out.write(`${JSON.stringify(failed, null, 2)}\n`)
+        return 0
+      }
+      if (failed.length === 0) io.out.write(`No orphaned agents in ${store.label}.\n`)
+      for (const a of failed) io.out.write(`${a.id} ${a.name}: FAILED (${a.reason ?? ''})\n`)
+      return 0
+    })
+  },
+}

@@ -150,6 +150,17 @@ export class DeployedAgents {
     }
   }
 
+  /**
+   * Marks FAILED the stored agents an orchestrator that is gone left
+   * PENDING, RUNNING or PAUSED: process agents whose process no longer
+   * exists; with `{ all: true }` (one orchestrator per store) every agent
+   * this orchestrator does not hold. Run it at start-up.
+   */
+  async reconcile(options: { all?: boolean } = {}): Promise<AgentInfo[]> {
+    const failed = await this.supervisor.reconcile(options)
+    return Promise.all(failed.map((r) => this.supervisor.status(r.id)))
+  }
+
   /** Terminates every deployed agent. */
   async close(): Promise<void> {
     await this.supervisor.close()

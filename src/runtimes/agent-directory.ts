@@ -3,6 +3,7 @@ import type { AgentState } from '../core/states.js'
 import type { Permission } from '../security/permissions.js'
 import type { AgentRecord } from '../store/records.js'
 import type { AgentStore } from '../store/store.js'
+import { reconcileAgents } from './reconcile.js'
 import type { ResourceLimits } from './runtime.js'
 import type { AgentInfo, AgentTreeNode } from './supervisor-types.js'
 
@@ -35,7 +36,20 @@ export class AgentDirectory<L extends { record: AgentRecord }> {
   /** Agents deployed by this process, by id. */
   protected readonly live = new Map<string, L>()
 
-  constructor(protected readonly agents: AgentStore) {}
+  constructor(
+    protected readonly agents: AgentStore,
+    /** Wall-clock milliseconds, for the transitions it writes. */
+    private readonly wallNow: () => number = Date.now,
+  ) {}
+
+  /**
+   * Marks FAILED the stored agents an orchestrator that is gone left
+   * PENDING, RUNNING or PAUSED (see {@link reconcileAgents}); agents held
+   * here are left alone.
+   */
+  reconcile(options: { all?: boolean } = {}): Promise<AgentRecord[]> {
+    return reconcileAgents(this.agents, (id) => this.live.has(id), { ...options, now: this.wallNow() })
+  }
 
   /** The state of an agent held in memory, or `undefined` (synchronous, for routing). */
   stateOf(agentId: string): AgentState | undefined {

@@ -54,7 +54,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   private closed = false
 
   constructor(private readonly options: SupervisorOptions) {
-    super(options.store)
+    super(options.store, () => (options.clock ?? systemClock).wallNow())
     for (const r of options.runtimes) this.runtimes.set(r.kind, r)
     if (this.runtimes.size === 0) throw new FlotillaError('VALIDATION_FAILED', 'An AgentSupervisor needs at least one runtime.', { details: { field: 'runtimes' } })
     this.clock = options.clock ?? systemClock

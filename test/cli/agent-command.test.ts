@@ -127,7 +127,7 @@ describe('flotilla agent run (in this process)', () => {
   })
 
   it('is the subcommand of "flotilla agent"', () => {
-    expect(agentCommand.subcommands?.map((c) => c.name)).toEqual(['agent run', 'agent list', 'agent show'])
+    expect(agentCommand.subcommands?.map((c) => c.name)).toEqual(['agent run', 'agent list', 'agent show', 'agent reconcile'])
     expect(agentCommand.subcommands?.[0]).toBe(agentRunCommand)
     expect(agentCommand.help).toContain('agent run')
   })

@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
 import { ensureFreshBuild } from '../runtimes/fresh-build.js'
+import { openStore } from '../../src/store/open-store.js'
 import { ROOT, runCli, tempDir } from './run-cli.js'
 
 const { dir, cleanup } = tempDir('flotilla-agent-records-')
@@ -61,5 +63,21 @@ describe('flotilla agent list / show', () => {
     const missing = await runCli(['agent', 'show', 'agt_nope', '--store', DB])
     expect(missing.code).toBe(1)
     expect(missing.stderr).toMatch(/error \[AGENT_NOT_FOUND\]/)
+  })
+
+  it('reconcile fails the agents a dead orchestrator left RUNNING, once', async () => {
+    const store = openStore(DB)
+    const pid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString())
+    const rec = { id: 'agt_orphan', name: 'orphan', version: '1.0.0', parentId: null, runtime: 'process', state: 'PENDING' as const, reason: null, spec: {}, permissions: [], limits: {}, pid: null, createdAt: 1, updatedAt: 1 }
+    await store.saveAgent(rec, { from: null, to: 'PENDING', reason: 'deploy', at: 1 })
+    await store.saveAgent({ ...rec, state: 'RUNNING', pid }, { from: 'PENDING', to: 'RUNNING', reason: null, at: 2 })
+    await store.close()
+    const first = await runCli(['agent', 'reconcile', '--store', DB])
+    expect(first.code).toBe(0)
+    expect(first.stdout).toMatch(/agt_orphan orphan: FAILED \(orphaned: its process \d+ is gone/)
+    const again = await runCli(['agent', 'reconcile', '--store', DB, '--json'])
+    expect(JSON.parse(again.stdout)).toEqual([])
+    const shown = JSON.parse((await runCli(['agent', 'show', 'agt_orphan', '--store', DB, '--json'])).stdout) as { agent: { state: string } }
+    expect(shown.agent.state).toBe('FAILED')
   })
 })
