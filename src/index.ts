@@ -37,7 +37,7 @@ export { MemoryBus } from './messaging/memory-bus.js'
 export type { MemoryBusOptions } from './messaging/memory-bus.js'
 export type {
   Bus, BusMessage, DeadLetter, SendOptions, ReceiveOptions, BusEvent, EventFilter, EventHandler, RequestHandler, Subscription,
-  PublishOptions, RequestOptions, MessageHeaders, JsonPrimitive, WaitForMailOptions,
+  PublishOptions, RequestOptions, MessageHeaders, JsonPrimitive, WaitForMailOptions, BusOptions,
 } from './messaging/bus.js'
 
 export { PermissionSet, parsePermissions, inheritPermissions, globCovers } from './security/permissions.js'

@@ -1,6 +1,7 @@
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { BusMessage, EventFilter, EventHandler, MessageHeaders, Subscription } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
+import type { Artifact, ArtifactInfo, ArtifactWriteOptions } from '../context/types.js'
 
 /** Log levels of {@link AgentLogger}. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -94,34 +95,11 @@ export interface ToolBox {
   call(name: string, input: unknown): Promise<unknown>
 }
 
-/** One stored version of an artifact, as an agent sees it. */
-export interface ArtifactView {
-  readonly id: string
-  readonly version: number
-  /** JSON content, or the bytes for a binary artifact. */
-  readonly content: unknown
-  readonly encoding: 'json' | 'bytes'
-  readonly contentHash: string
-  readonly metadata: Readonly<Record<string, unknown>>
-  readonly tags: readonly string[]
-  /** Lineage: who wrote this version, from which version, in which run and task. */
-  readonly createdBy: string
-  readonly createdAt: number
-  readonly basedOn: number | null
-  readonly runId: string | null
-  readonly taskId: string | null
-  readonly expiresAt: number | null
-}
+/** One stored version of an artifact, as an agent sees it: the context store's {@link Artifact}. */
+export type ArtifactView = Artifact
 
-/** Options of {@link AgentArtifacts.put}. */
-export interface ArtifactPutOptions {
-  /** The version this write builds on; a newer stored version fails with `ARTIFACT_CONFLICT`. `null`: the artifact must not exist yet. */
-  readonly basedOn?: number | null
-  readonly metadata?: Readonly<Record<string, unknown>>
-  readonly tags?: readonly string[]
-  /** Removes the artifact this long after the write. */
-  readonly ttlMs?: number
-}
+/** Options of {@link AgentArtifacts.put}: the context store's {@link ArtifactWriteOptions}. */
+export type ArtifactPutOptions = ArtifactWriteOptions
 
 /** The artifacts an agent reaches through its context. */
 export interface AgentArtifacts {
@@ -130,9 +108,9 @@ export interface AgentArtifacts {
   /** Writes a new version; content is JSON, or bytes stored once by content hash. */
   put(id: string, content: unknown, options?: ArtifactPutOptions): Promise<ArtifactView>
   /** Every kept version, oldest first, without content. */
-  history(id: string): Promise<Omit<ArtifactView, 'content'>[]>
+  history(id: string): Promise<ArtifactInfo[]>
   /** Latest versions of the artifacts the agent may read, optionally with a tag. */
-  list(options?: { tag?: string }): Promise<Omit<ArtifactView, 'content'>[]>
+  list(options?: { tag?: string }): Promise<ArtifactInfo[]>
   /** Deletes an artifact with all its versions; `false` if unknown. */
   delete(id: string): Promise<boolean>
 }

@@ -1,5 +1,6 @@
 import { FlotillaError } from '../core/errors.js'
 import type { EventFilter, EventHandler, Subscription } from '../messaging/bus.js'
+import type { ArtifactInfo } from '../context/types.js'
 import type { AgentContext, ArtifactView, BroadcastTarget, ChildAgentRef, ChildAgentRequest } from './context.js'
 
 /**
@@ -16,8 +17,8 @@ export interface ServiceOps {
   broadcast: { args: { target: BroadcastTarget; body: unknown }; result: string[] }
   'artifacts.get': { args: { id: string; version?: number }; result: ArtifactView }
   'artifacts.put': { args: { id: string; content: unknown; basedOn?: number | null; metadata?: Record<string, unknown>; tags?: string[]; ttlMs?: number; runId?: string; taskId?: string }; result: ArtifactView }
-  'artifacts.history': { args: { id: string }; result: Omit<ArtifactView, 'content'>[] }
-  'artifacts.list': { args: { tag?: string }; result: Omit<ArtifactView, 'content'>[] }
+  'artifacts.history': { args: { id: string }; result: ArtifactInfo[] }
+  'artifacts.list': { args: { tag?: string }; result: ArtifactInfo[] }
   'artifacts.delete': { args: { id: string }; result: boolean }
   'cache.share': { args: { key: string; value: unknown; ttlMs: number }; result: null }
   'cache.get': { args: { key: string }; result: unknown }

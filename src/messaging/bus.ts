@@ -4,6 +4,7 @@
  * PostgreSQL…) implement it; the shared contract suite in
  * `test/contract/bus.contract.ts` pins its behaviour.
  */
+import type { Clock } from '../core/clock.js'
 
 /** A JSON primitive, the only value a filter may compare against. */
 export type JsonPrimitive = string | number | boolean | null
@@ -172,4 +173,20 @@ export interface Bus {
   waitForMail?(agent: string, options?: WaitForMailOptions): Promise<boolean>
   /** Stops timers and fails pending requests; later calls fail with `BUS_CLOSED`. */
   close(): Promise<void>
+}
+
+/** Options every bus adapter takes (each adds its own). */
+export interface BusOptions {
+  /** Time source of visibility timeouts, request timeouts and timestamps. @default systemClock */
+  clock?: Clock
+  /** Deliveries before a message is dead-lettered. @default 5 */
+  maxDeliveries?: number
+  /** Largest payload (message body, event data, reply), in bytes of JSON. @default 262144 (256 KiB) */
+  maxPayloadBytes?: number
+  /** Visibility timeout when `receive` gives none, in ms. @default 30000 */
+  defaultVisibilityTimeoutMs?: number
+  /** When given, messages and requests to names it rejects fail with `AGENT_NOT_FOUND`. */
+  isKnownAgent?: (agent: string) => boolean
+  /** Receives errors thrown by event handlers. @default ignored */
+  onHandlerError?: (error: unknown, event: BusEvent) => void
 }

@@ -1,6 +1,6 @@
 import { FlotillaError } from '../core/errors.js'
 import type { BusEvent, EventFilter, EventHandler, Subscription } from './bus.js'
-import { compileFilter, type CompiledFilter, matchesFilter } from './validate.js'
+import { checkHandler, compileFilter, type CompiledFilter, matchesFilter } from './validate.js'
 
 interface Sub {
   readonly filter: CompiledFilter
@@ -29,7 +29,7 @@ export class EventRouter {
   subscribe(type: string, filter: EventFilter | undefined, handler: EventHandler): Subscription {
     checkEventType(type, true)
     const sub: Sub = { filter: compileFilter(filter), handler, active: true }
-    if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'handler must be a function.', { details: { field: 'handler' } })
+    checkHandler(handler)
     // Copy on write: a dispatch iterating the old array is not disturbed.
     this.byType.set(type, [...(this.byType.get(type) ?? []), sub])
     return {

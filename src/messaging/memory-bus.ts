@@ -4,6 +4,7 @@ import { FlotillaError } from '../core/errors.js'
 import type {
   Bus,
   BusEvent,
+  BusOptions,
   BusMessage,
   DeadLetter,
   EventFilter,
@@ -19,23 +20,10 @@ import type {
 import { checkEventType, EventRouter } from './event-router.js'
 import { MailWaiters } from './mail-waiters.js'
 import { RequestBroker } from './request-broker.js'
-import { checkAgentName, checkHeaders, checkPositive, clonePayload, DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from './validate.js'
+import { checkAgentName, checkHandler, checkHeaders, checkPositive, checkSender, checkTargets, clonePayload, DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from './validate.js'
 
-/** Options of {@link MemoryBus}. */
-export interface MemoryBusOptions {
-  /** Time source for visibility and request timeouts (default: the system clock). */
-  clock?: Clock
-  /** Deliveries before a message is dead-lettered (default 5). */
-  maxDeliveries?: number
-  /** Largest payload in bytes of JSON (default 256 KiB). */
-  maxPayloadBytes?: number
-  /** Visibility timeout when `receive` gives none (default 30 000 ms). */
-  defaultVisibilityTimeoutMs?: number
-  /** When given, messages to names it rejects fail with `AGENT_NOT_FOUND`. */
-  isKnownAgent?: (agent: string) => boolean
-  /** Receives errors thrown by event handlers (default: ignored). */
-  onHandlerError?: (error: unknown, event: BusEvent) => void
-}
+/** Options of {@link MemoryBus}: those of every bus. */
+export type MemoryBusOptions = BusOptions
 
 interface Entry {
   readonly id: string
@@ -48,7 +36,6 @@ interface Entry {
   visibleAt: number
 }
 
-const EXTERNAL = 'external'
 
 /**
  * The in-process {@link Bus}: mailboxes, dead letters and subscriptions live
@@ -95,7 +82,7 @@ export class MemoryBus implements Bus {
   }
 
   async broadcast(targets: readonly string[], message: unknown, options: SendOptions = {}): Promise<string[]> {
-    if (!Array.isArray(targets)) throw new FlotillaError('VALIDATION_FAILED', 'targets must be an array of agent names.', { details: { field: 'targets' } })
+    checkTargets(targets)
     return this.enqueue(targets, message, options)
   }
 
@@ -169,7 +156,7 @@ export class MemoryBus implements Bus {
     this.open()
     this.checkTarget(to)
     const timeoutMs = checkPositive(options?.timeoutMs, 'timeoutMs')
-    const from = options.from === undefined ? EXTERNAL : checkAgentName(options.from, 'from')
+    const from = checkSender(options.from)
     const body = clonePayload(message, this.maxBytes, 'message')
     return this.broker.request({ from, to, body, headers: checkHeaders(options.headers), timeoutMs })
   }
@@ -177,7 +164,7 @@ export class MemoryBus implements Bus {
   async onRequest(agent: string, handler: RequestHandler): Promise<Subscription> {
     this.open()
     checkAgentName(agent, 'agent')
-    if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'handler must be a function.', { details: { field: 'handler' } })
+    checkHandler(handler)
     return this.broker.onRequest(agent, handler)
   }
 
@@ -197,7 +184,7 @@ export class MemoryBus implements Bus {
   private enqueue(targets: readonly string[], message: unknown, options: SendOptions): string[] {
     this.open()
     for (const t of targets) this.checkTarget(t)
-    const from = options.from === undefined ? EXTERNAL : checkAgentName(options.from, 'from')
+    const from = checkSender(options.from)
     const headers = checkHeaders(options.headers)
     const text = serializePayload(message, this.maxBytes, 'message')
     const sentAt = this.clock.wallNow()

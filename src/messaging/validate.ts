@@ -206,3 +206,21 @@ export function checkPositive(value: unknown, field: string, integer = false): n
   }
   return value
 }
+
+/** The sender recorded when a message or request does not name one. */
+export const EXTERNAL_SENDER = 'external'
+
+/** The sender of a message or request: the agent named in `from`, or {@link EXTERNAL_SENDER}. */
+export function checkSender(from: string | undefined): string {
+  return from === undefined ? EXTERNAL_SENDER : checkAgentName(from, 'from')
+}
+
+/** Fails with `VALIDATION_FAILED` unless `targets` is an array (its names are checked one by one by the adapter). */
+export function checkTargets(targets: unknown): void {
+  if (!Array.isArray(targets)) throw new FlotillaError('VALIDATION_FAILED', 'targets must be an array of agent names.', { details: { field: 'targets' } })
+}
+
+/** Fails with `VALIDATION_FAILED` unless `handler` is a function. */
+export function checkHandler(handler: unknown): void {
+  if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'handler must be a function.', { details: { field: 'handler' } })
+}

@@ -30,6 +30,37 @@ export function terminatedError(instanceId: string): FlotillaError {
   return new FlotillaError('AGENT_TERMINATED', `Agent instance ${instanceId} was terminated; it takes no more commands.`, { details: { instanceId } })
 }
 
+/** Why an instance refuses work: terminated, or stopped on its own; `undefined` while it is alive. */
+export function refusalOf(instanceId: string, terminated: boolean, exit: RuntimeExit | undefined): FlotillaError | undefined {
+  if (terminated) return terminatedError(instanceId)
+  if (exit !== undefined) return deadError(instanceId, exit)
+  return undefined
+}
+
+/** Throws `AGENT_STATE_INVALID` for an operation (`what`) on an instance that refuses work. */
+export function assertAlive(instanceId: string, refused: FlotillaError | undefined, what: string): void {
+  if (refused === undefined) return
+  throw new FlotillaError('AGENT_STATE_INVALID', `Cannot ${what} agent instance ${instanceId}: ${refused.message}`, { details: { instanceId, cause: refused.code } })
+}
+
+/** The handles a runtime started and has not seen end, so `close()` can terminate them all. */
+export class RuntimeHandles<H extends { start(): Promise<void>; terminate(reason?: string): Promise<void> }> {
+  private readonly all = new Set<H>()
+
+  /** Makes a handle (given the callback that forgets it when it ends), starts it, and keeps it once started. */
+  async start(make: (forget: () => void) => H): Promise<H> {
+    const handle: H = make(() => this.all.delete(handle))
+    await handle.start()
+    this.all.add(handle)
+    return handle
+  }
+
+  /** Terminates every handle kept. */
+  async terminateAll(reason: string): Promise<void> {
+    await Promise.all([...this.all].map((h) => h.terminate(reason)))
+  }
+}
+
 /** The error of an abort signal's reason: itself when a FlotillaError, else `TASK_CANCELLED`. */
 export function abortReason(reason: unknown): FlotillaError {
   if (isFlotillaError(reason)) return reason

@@ -1,9 +1,9 @@
-import type pgModule from 'pg'
 import type { Pool, PoolClient } from 'pg'
 import { FlotillaError } from '../../core/errors.js'
 import { connectError, queryError } from '../../store/postgres/errors.js'
 import { migrate, quoteIdent, type SqlSession } from '../../store/postgres/migrate.js'
-import { describeTarget, resolvePostgresOptions, sessionOptions, type PostgresStoreOptions } from '../../store/postgres/options.js'
+import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../../store/postgres/options.js'
+import { openPool } from '../../store/postgres/pool.js'
 import { blobDeltas, type ArtifactHead, type ContextBackend, type ContextStats, type StoredCacheEntry, type StoredHistory, type StoredRead, type VersionWrite } from '../backend.js'
 import { prefixEnd, VERSION_COLUMNS, versionFromRow, versionParams, type VersionRow } from '../rows.js'
 import type { ArtifactInfo } from '../types.js'
@@ -68,23 +68,10 @@ export class PostgresContextBackend implements ContextBackend {
   static async connect(url: string, options: PostgresContextBackendOptions = {}): Promise<PostgresContextBackend> {
     const o = resolvePostgresOptions(url, options)
     const where = describeTarget(o.target)
-    let pg: typeof pgModule
-    try {
-      pg = (await import('pg')).default
-    } catch (err) {
-      throw new FlotillaError('STORE_UNAVAILABLE', 'The PostgreSQL context store needs the package "pg": install it with `npm install pg`.', { cause: err, details: { package: 'pg' }, retryable: false })
-    }
-    const startup = sessionOptions(o)
-    let pool: Pool
-    try {
-      pool = new pg.Pool({ connectionString: o.url, max: o.poolSize, connectionTimeoutMillis: o.connectTimeoutMs, application_name: 'flotilla-context', ...(startup === undefined ? {} : { options: startup }) })
-    } catch (err) {
-      throw new FlotillaError('STORE_URL_INVALID', `The PostgreSQL URL for ${where} cannot be used: ${err instanceof Error ? err.message : String(err)}.`, { cause: err })
-    }
-    pool.on('error', () => undefined) // an idle connection that drops reports here; the next query opens a new one
-    try {
-      const client = await pool.connect()
-      try {
+    const pool = await openPool(o, where, {
+      what: 'context store',
+      applicationName: 'flotilla-context',
+      prepare: async (client) => {
         await migrate(client as SqlSession, o.schema, where)
         await client.query('BEGIN')
         try {
@@ -95,13 +82,8 @@ export class PostgresContextBackend implements ContextBackend {
           await client.query('ROLLBACK').catch(() => undefined)
           throw err
         }
-      } finally {
-        client.release()
-      }
-    } catch (err) {
-      await pool.end().catch(() => undefined)
-      throw connectError(err, where)
-    }
+      },
+    })
     return new PostgresContextBackend(pool, o.schema, where)
   }
 

@@ -3,11 +3,11 @@ import { z } from 'zod'
 import { type Clock, systemClock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
 import { describeTarget, resolvePostgresOptions, sessionOptions } from '../../store/postgres/options.js'
-import type { BusEvent } from '../bus.js'
+import type { BusEvent, BusOptions } from '../bus.js'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../validate.js'
 
 /** Options of {@link openPostgresBus}. Give `connectionString` or `pool`. */
-export interface PostgresBusOptions {
+export interface PostgresBusOptions extends BusOptions {
   /**
    * `postgres://user:password@host:5432/database`; a `?schema=` parameter
    * names the schema (the `schema` option wins). The bus opens its own pool
@@ -26,18 +26,6 @@ export interface PostgresBusOptions {
    * @default the URL's `?schema=`, else "flotilla"
    */
   schema?: string
-  /** Time source of leases, request timeouts and timestamps (wall-clock ms). @default systemClock */
-  clock?: Clock
-  /** Deliveries before a message is dead-lettered. @default 5 */
-  maxDeliveries?: number
-  /** Largest payload (message body, event data, reply), in bytes of JSON. @default 262144 (256 KiB) */
-  maxPayloadBytes?: number
-  /** Visibility timeout when `receive` gives none, in ms. @default 30000 */
-  defaultVisibilityTimeoutMs?: number
-  /** When given, messages and requests to names it rejects fail with `AGENT_NOT_FOUND`. */
-  isKnownAgent?: (agent: string) => boolean
-  /** Receives errors thrown by event handlers. @default ignored */
-  onHandlerError?: (error: unknown, event: BusEvent) => void
   /**
    * Receives failures no caller waits for: the LISTEN connection dropping
    * (the bus reconnects by itself), a stored note that cannot be read, a

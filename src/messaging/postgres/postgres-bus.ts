@@ -19,7 +19,7 @@ import type {
 } from '../bus.js'
 import { checkEventType, EventRouter } from '../event-router.js'
 import { MailWaiters } from '../mail-waiters.js'
-import { checkAgentName, checkHeaders, checkPositive, serializePayload } from '../validate.js'
+import { checkAgentName, checkHandler, checkHeaders, checkPositive, checkSender, checkTargets, serializePayload } from '../validate.js'
 import { busClosed, busError, Db } from './db.js'
 import { Listener } from './listener.js'
 import { fitsNotify, mailNote, parseNote } from './notes.js'
@@ -27,7 +27,6 @@ import { type PostgresBusOptions, resolveBusOptions, type ResolvedBusOptions } f
 import { PgRequests } from './requests.js'
 import { channelOf, ddl, ddlLock, statements, type Statements } from './schema.js'
 
-const EXTERNAL = 'external'
 /** How long a note stored in `flotilla_bus_payloads` (over the NOTIFY limit) is kept for the listeners to read. */
 const PAYLOAD_RETENTION_MS = 5 * 60_000
 
@@ -159,7 +158,7 @@ export class PostgresBus implements Bus {
   async send(to: string, message: unknown, options: SendOptions = {}): Promise<string> {
     this.assertOpen()
     this.checkTarget(to)
-    const from = options.from === undefined ? EXTERNAL : checkAgentName(options.from, 'from')
+    const from = checkSender(options.from)
     const headers = JSON.stringify(checkHeaders(options.headers))
     const text = serializePayload(message, this.o.maxPayloadBytes, 'message')
     const id = `msg_${randomUUID()}`
@@ -168,10 +167,10 @@ export class PostgresBus implements Bus {
   }
 
   async broadcast(targets: readonly string[], message: unknown, options: SendOptions = {}): Promise<string[]> {
-    if (!Array.isArray(targets)) throw new FlotillaError('VALIDATION_FAILED', 'targets must be an array of agent names.', { details: { field: 'targets' } })
+    checkTargets(targets)
     this.assertOpen()
     for (const t of targets) this.checkTarget(t)
-    const from = options.from === undefined ? EXTERNAL : checkAgentName(options.from, 'from')
+    const from = checkSender(options.from)
     const headers = JSON.stringify(checkHeaders(options.headers))
     const text = serializePayload(message, this.o.maxPayloadBytes, 'message')
     const ids = targets.map(() => `msg_${randomUUID()}`)
@@ -237,7 +236,7 @@ export class PostgresBus implements Bus {
     this.assertOpen()
     this.checkTarget(to)
     const timeoutMs = checkPositive(options?.timeoutMs, 'timeoutMs')
-    const from = options.from === undefined ? EXTERNAL : checkAgentName(options.from, 'from')
+    const from = checkSender(options.from)
     const text = serializePayload(message, this.o.maxPayloadBytes, 'message')
     return this.requests.request({ from, to, text, headers: checkHeaders(options.headers), timeoutMs })
   }
@@ -245,7 +244,7 @@ export class PostgresBus implements Bus {
   async onRequest(agent: string, handler: RequestHandler): Promise<Subscription> {
     this.assertOpen()
     checkAgentName(agent, 'agent')
-    if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'handler must be a function.', { details: { field: 'handler' } })
+    checkHandler(handler)
     return this.requests.onRequest(agent, handler)
   }
 

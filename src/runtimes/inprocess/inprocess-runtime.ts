@@ -2,10 +2,10 @@
  * The `inprocess` runtime: the agent runner runs in the orchestrator's own
  * process. Cheapest (no process, no IPC), least isolated.
  */
-import { FlotillaError } from '../../core/errors.js'
+import type { FlotillaError } from '../../core/errors.js'
 import { AgentRunner } from '../../agents/runner.js'
 import type { BusEvent } from '../../messaging/bus.js'
-import { abortReason, deadError, exitError, limitExit, terminatedError, timeoutError } from '../exits.js'
+import { abortReason, assertAlive, exitError, limitExit, refusalOf, RuntimeHandles, terminatedError, timeoutError } from '../exits.js'
 import type { DeployRequest, ExecuteOptions, ResourceLimits, ResourceUsage, Runtime, RuntimeExit, RuntimeHandle, RuntimeHooks } from '../runtime.js'
 
 /** Options of {@link InProcessRuntime}. */
@@ -42,7 +42,7 @@ export interface InProcessRuntimeOptions {
  */
 export class InProcessRuntime implements Runtime {
   readonly kind = 'inprocess'
-  private readonly handles = new Set<InProcessHandle>()
+  private readonly handles = new RuntimeHandles<InProcessHandle>()
   private readonly cpuCheckIntervalMs: number
 
   constructor(options: InProcessRuntimeOptions = {}) {
@@ -50,14 +50,11 @@ export class InProcessRuntime implements Runtime {
   }
 
   async deploy(request: DeployRequest, hooks: RuntimeHooks): Promise<RuntimeHandle> {
-    const handle = new InProcessHandle(request, hooks, this.cpuCheckIntervalMs, () => this.handles.delete(handle))
-    await handle.start()
-    this.handles.add(handle)
-    return handle
+    return this.handles.start((forget) => new InProcessHandle(request, hooks, this.cpuCheckIntervalMs, forget))
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.handles].map((h) => h.terminate('the runtime was closed')))
+    await this.handles.terminateAll('the runtime was closed')
   }
 }
 
@@ -230,14 +227,10 @@ class InProcessHandle implements RuntimeHandle {
   }
 
   private refusal(): FlotillaError | undefined {
-    if (this.terminated) return terminatedError(this.instanceId)
-    if (this.exit !== undefined) return deadError(this.instanceId, this.exit)
-    return undefined
+    return refusalOf(this.instanceId, this.terminated, this.exit)
   }
 
   private assertAlive(what: string): void {
-    const refused = this.refusal()
-    if (refused === undefined) return
-    throw new FlotillaError('AGENT_STATE_INVALID', `Cannot ${what} agent instance ${this.instanceId}: ${refused.message}`, { details: { instanceId: this.instanceId, cause: refused.code } })
+    assertAlive(this.instanceId, this.refusal(), what)
   }
 }

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { FlotillaError } from '../../core/errors.js'
 import type { BusEvent } from '../../messaging/bus.js'
-import { deadError, terminatedError } from '../exits.js'
+import { assertAlive, refusalOf, RuntimeHandles, terminatedError } from '../exits.js'
 import type { DeployRequest, ExecuteOptions, ResourceLimits, ResourceUsage, Runtime, RuntimeExit, RuntimeHandle, RuntimeHooks } from '../runtime.js'
 import { AgentProcess, type AgentProcessOwner, type AgentProcessSettings } from './agent-process.js'
 import { encodeValue } from './protocol.js'
@@ -60,7 +60,7 @@ function defaultEntry(): string {
 export class ProcessRuntime implements Runtime {
   readonly kind = 'process'
   private readonly settings: AgentProcessSettings
-  private readonly handles = new Set<ProcessHandle>()
+  private readonly handles = new RuntimeHandles<ProcessHandle>()
 
   constructor(options: ProcessRuntimeOptions = {}) {
     const factor = options.rssFactor ?? 1.5
@@ -87,14 +87,11 @@ export class ProcessRuntime implements Runtime {
     } catch (e) {
       throw new FlotillaError('AGENT_DEPLOY_FAILED', `Cannot create the workspace ${request.workspace} of agent "${request.name}": ${(e as Error).message}`, { cause: e, details: { workspace: request.workspace } })
     }
-    const handle = new ProcessHandle(request, hooks, this.settings, () => this.handles.delete(handle))
-    await handle.start()
-    this.handles.add(handle)
-    return handle
+    return this.handles.start((forget) => new ProcessHandle(request, hooks, this.settings, forget))
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.handles].map((h) => h.terminate('the runtime was closed')))
+    await this.handles.terminateAll('the runtime was closed')
   }
 }
 
@@ -249,14 +246,10 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
   }
 
   private refusal(): FlotillaError | undefined {
-    if (this.terminated) return terminatedError(this.instanceId)
-    if (this.exit !== undefined) return deadError(this.instanceId, this.exit)
-    return undefined
+    return refusalOf(this.instanceId, this.terminated, this.exit)
   }
 
   private assertAlive(what: string): void {
-    const refused = this.refusal()
-    if (refused === undefined) return
-    throw new FlotillaError('AGENT_STATE_INVALID', `Cannot ${what} agent instance ${this.instanceId}: ${refused.message}`, { details: { instanceId: this.instanceId, cause: refused.code } })
+    assertAlive(this.instanceId, this.refusal(), what)
   }
 }

@@ -1,5 +1,4 @@
-import type pgModule from 'pg'
-import type { Pool, PoolConfig } from 'pg'
+import type { Pool } from 'pg'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import type { AgentState } from '../../core/states.js'
@@ -7,9 +6,10 @@ import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, S
 import type { Store } from '../store.js'
 import { PostgresAgents } from './agents.js'
 import { decodeEvent, decodeRun, decodeTask, encodeBatch, RUN_COLUMNS, TASK_COLUMNS, type RunRow, type TaskRow } from './codec.js'
-import { connectError, queryError } from './errors.js'
+import { queryError } from './errors.js'
 import { migrate, quoteIdent, type SqlSession } from './migrate.js'
-import { describeTarget, resolvePostgresOptions, sessionOptions, type PostgresStoreOptions } from './options.js'
+import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from './options.js'
+import { openPool } from './pool.js'
 
 /** The prepared statements of one store; names are per connection, texts fixed per schema. */
 interface Statements {
@@ -87,40 +87,14 @@ export class PostgresStore implements Store {
   static async connect(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const o = resolvePostgresOptions(url, options)
     const where = describeTarget(o.target)
-    let pg: typeof pgModule
-    try {
-      pg = (await import('pg')).default
-    } catch (err) {
-      throw new FlotillaError('STORE_UNAVAILABLE', 'The PostgreSQL store needs the package "pg": install it with `npm install pg`.', { cause: err, details: { package: 'pg' } })
-    }
-    const startup = sessionOptions(o)
-    const config: PoolConfig = {
-      connectionString: o.url,
-      max: o.poolSize,
-      connectionTimeoutMillis: o.connectTimeoutMs,
-      application_name: 'flotilla',
-      types: { getTypeParser: typeParser(pg.types.getTypeParser) },
-      ...(startup === undefined ? {} : { options: startup }),
-    }
-    let pool: Pool
-    try {
-      pool = new pg.Pool(config)
-    } catch (err) {
-      throw new FlotillaError('STORE_URL_INVALID', `The PostgreSQL store URL for ${where} cannot be used: ${err instanceof Error ? err.message : String(err)}.`, { cause: err })
-    }
-    // An idle connection that drops reports here; the next query opens a new one.
-    pool.on('error', () => undefined)
-    try {
-      const client = await pool.connect()
-      try {
+    const pool = await openPool(o, where, {
+      what: 'store',
+      applicationName: 'flotilla',
+      rawJson: true,
+      prepare: async (client) => {
         await migrate(client as SqlSession, o.schema, where)
-      } finally {
-        client.release()
-      }
-    } catch (err) {
-      await pool.end().catch(() => undefined)
-      throw connectError(err, where)
-    }
+      },
+    })
     return new PostgresStore(pool, o.schema, where)
   }
 
@@ -224,12 +198,4 @@ function limitOf(limit: number | undefined): number | null {
 
 function notFound(runId: RunId): FlotillaError {
   return new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
-}
-
-type GetTypeParser = typeof pgModule.types.getTypeParser
-
-/** json and jsonb as raw text: the codec parses it, telling SQL NULL (`undefined`) from JSON `null`. */
-function typeParser(fallback: GetTypeParser): GetTypeParser {
-  const raw = (value: string): string => value
-  return ((oid: number, format?: 'text' | 'binary') => (oid === 114 || oid === 3802 ? raw : fallback(oid, format))) as GetTypeParser
 }

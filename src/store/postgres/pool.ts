@@ -1,0 +1,70 @@
+import type pgModule from 'pg'
+import type { Pool, PoolClient, PoolConfig } from 'pg'
+import { FlotillaError } from '../../core/errors.js'
+import { connectError } from './errors.js'
+import { sessionOptions, type ResolvedPostgresOptions } from './options.js'
+
+/** How {@link openPool} sets up a pool for one kind of PostgreSQL-backed part. */
+export interface PoolSetup {
+  /** What needs PostgreSQL, for messages: `store`, `context store`. */
+  readonly what: string
+  /** `application_name` of its connections. */
+  readonly applicationName: string
+  /** Hand json/jsonb columns over as raw text (the run store's codec parses them itself). @default false */
+  readonly rawJson?: boolean
+  /** Brings the schema up to date on one connection (migrations, tables); a throw ends the pool. */
+  readonly prepare: (client: PoolClient) => Promise<void>
+}
+
+type GetTypeParser = typeof pgModule.types.getTypeParser
+
+/** json and jsonb as raw text: the codec parses it, telling SQL NULL (`undefined`) from JSON `null`. */
+function rawJsonParser(fallback: GetTypeParser): GetTypeParser {
+  const raw = (value: string): string => value
+  return ((oid: number, format?: 'text' | 'binary') => (oid === 114 || oid === 3802 ? raw : fallback(oid, format))) as GetTypeParser
+}
+
+/**
+ * Loads `pg`, opens a pool with the resolved options, and runs `prepare` on
+ * one connection; any failure ends the pool and is reported as
+ * `STORE_UNAVAILABLE` (pg missing, server unreachable), `STORE_URL_INVALID`,
+ * or what `prepare` threw (`STORE_NOT_FLOTILLA`, `STORE_SCHEMA_TOO_NEW`…).
+ * Shared by the run store and the context store's PostgreSQL backend.
+ */
+export async function openPool(o: ResolvedPostgresOptions, where: string, setup: PoolSetup): Promise<Pool> {
+  let pg: typeof pgModule
+  try {
+    pg = (await import('pg')).default
+  } catch (err) {
+    throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL ${setup.what} needs the package "pg": install it with \`npm install pg\`.`, { cause: err, details: { package: 'pg' }, retryable: false })
+  }
+  const startup = sessionOptions(o)
+  const config: PoolConfig = {
+    connectionString: o.url,
+    max: o.poolSize,
+    connectionTimeoutMillis: o.connectTimeoutMs,
+    application_name: setup.applicationName,
+    ...(setup.rawJson ? { types: { getTypeParser: rawJsonParser(pg.types.getTypeParser) } } : {}),
+    ...(startup === undefined ? {} : { options: startup }),
+  }
+  let pool: Pool
+  try {
+    pool = new pg.Pool(config)
+  } catch (err) {
+    throw new FlotillaError('STORE_URL_INVALID', `The PostgreSQL ${setup.what} URL for ${where} cannot be used: ${err instanceof Error ? err.message : String(err)}.`, { cause: err })
+  }
+  // An idle connection that drops reports here; the next query opens a new one.
+  pool.on('error', () => undefined)
+  try {
+    const client = await pool.connect()
+    try {
+      await setup.prepare(client)
+    } finally {
+      client.release()
+    }
+  } catch (err) {
+    await pool.end().catch(() => undefined)
+    throw connectError(err, where)
+  }
+  return pool
+}
