@@ -224,7 +224,7 @@ export class Scheduler implements ContextSink {
   private onAttemptSucceeded(run: RunExecution, i: number, attempt: number, output: unknown): void {
     if (run.finished || run.attempts[i] !== attempt || run.taskState[i] !== S.RUNNING) return
     const def = run.attemptsInFlight[i]?.instance.definition
-    if (def?.output !== undefined) {
+    if (def !== undefined) {
       try {
         output = checkOutput(def, output)
       } catch (e) {
@@ -233,6 +233,7 @@ export class Scheduler implements ContextSink {
     }
     this.release(run, i, true)
     run.setState(i, S.SUCCEEDED)
+    run.errors[i] = undefined
     const at = this.o.clock.wallNow()
     const taskId = run.workflow.tasks[i].id as TaskId
     run.outputs[i] = output
