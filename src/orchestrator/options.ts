@@ -4,6 +4,7 @@ import { FlotillaError } from '../core/errors.js'
 import type { CircuitBreakerOptions } from '../resilience/circuit-breaker.js'
 import type { LoadBalancingStrategy } from '../registry/load-balancer.js'
 import type { HealthMonitorOptions } from '../registry/health/health-monitor.js'
+import type { AnomalyDetectorOptions } from '../registry/health/anomaly.js'
 import type { Store } from '../store/store.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ContextStore } from '../context/context-store.js'
@@ -38,6 +39,8 @@ export interface OrchestratorOptions {
   retention?: { maxAgeMs: number; intervalMs?: number }
   /** Options of the health monitor; `autoStart` starts periodic checks and self-healing at once. @default not started */
   health?: HealthMonitorOptions & { autoStart?: boolean }
+  /** Options of the anomaly detector ({@link Orchestrator.anomalies}): thresholds and baseline size. @default the detector's defaults */
+  anomalies?: AnomalyDetectorOptions
   /** The message bus of agents (`ctx.send`, `ctx.request`…); e.g. `await openPostgresBus(…)` for a cluster; one you pass is not closed by `close()`. @default an in-process MemoryBus */
   bus?: Bus
   /** Shared artifacts and cache of agents (`ctx.artifacts`, `ctx.cache`); one you pass is not closed by `close()`. @default an in-memory ContextStore */
@@ -76,6 +79,7 @@ const schema = z
     circuitBreaker: z.object({ failureThreshold: z.number().int().min(1).optional(), cooldownMs: z.number().min(0).optional() }).strict().optional(),
     progressIntervalMs: z.number().min(0).optional(),
     health: z.record(z.string(), z.unknown()).optional(),
+    anomalies: z.record(z.string(), z.unknown()).optional(),
     retention: z.object({ maxAgeMs: z.number().min(0), intervalMs: z.number().min(1000).optional() }).strict().optional(),
     bus: z.unknown().optional(),
     context: z.unknown().optional(),

@@ -80,7 +80,7 @@ export class Orchestrator {
   /** Recent executions per agent (`name@version`), bounded. */
   readonly history = new ExecutionHistory()
   /** Flags agents whose latency or error rate departs from their own baseline (`anomalies.onAnomaly(listener)`). */
-  readonly anomalies = new AnomalyDetector()
+  readonly anomalies: AnomalyDetector
   /** Deployed agents: deploy from a spec, command, pause, scale, terminate, trees, permissions, usage. */
   readonly agents: DeployedAgents
   /** The message bus agents talk over (`ctx.send`, `ctx.request`, `ctx.publish`…). */
@@ -100,6 +100,7 @@ export class Orchestrator {
   constructor(options: OrchestratorOptions = {}) {
     this.options = resolveOrchestratorOptions(options)
     this.clock = options.clock ?? systemClock
+    this.anomalies = new AnomalyDetector(options.anomalies)
     this.store = typeof options.store === 'object' ? options.store : openStore(options.store)
     this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
     this.team = new Team({ store: this.store, registry: this.registry, clock: this.clock, bus: options.bus, context: options.context, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents' })
