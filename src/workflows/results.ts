@@ -7,11 +7,11 @@ import { S, type RunExecution } from './run-execution.js'
 export interface TaskResult {
   id: string
   state: TaskState
-  /** Attempts started, fallback included. */
+  /** Attempts started, fallback included; an attempt whose start was never stored does not count. */
   attempts: number
   /** `name@version` of the agent of the last attempt. */
   agent: string | undefined
-  /** Duration of the last attempt in ms. */
+  /** Duration of the last attempt in ms; 0 when it never started here, never longer than the run. */
   durationMs: number
   output: unknown
   error: SerializedError | undefined
@@ -19,28 +19,55 @@ export interface TaskResult {
 
 /** One agent's share of a run. */
 export interface AgentContribution {
+  /** Tasks whose last counted attempt ran on this agent. */
   tasks: number
   succeeded: number
   failed: number
-  /** Time its attempts took, summed, in ms. */
+  /** Time the last attempt of each of its tasks took, summed, in ms. */
   busyMs: number
   /** `busyMs` over all agents' `busyMs`. */
   share: number
 }
 
-/** Aggregate figures of a run. */
+/** Tasks of a run by outcome. */
+export interface RunCounts {
+  succeeded: number
+  failed: number
+  skipped: number
+  cancelled: number
+  /**
+   * Tasks left without a final state: a run stopped in this process (a store
+   * conflict, a closed orchestrator) leaves them for recovery. 0 for a run
+   * that ended normally.
+   */
+  unfinished: number
+}
+
+/** Aggregate figures of a run. Every figure is bounded by what happened: no duration is longer than the run. */
 export interface RunSummary {
-  /** Succeeded over tasks that ran (succeeded + failed); 1 when none ran. */
+  /**
+   * Succeeded tasks over the tasks that were to run (every task but skipped
+   * ones): failed, cancelled and unfinished tasks count as not succeeded, so
+   * a run that did not succeed never shows 1 unless all of them succeeded.
+   * For a run that ended normally this is the rate over its finished tasks.
+   * 1 when every task was skipped.
+   */
   successRate: number
+  /** The tasks `successRate` is computed over (`succeeded + failed + cancelled + unfinished`). */
+  rateOver: number
+  /** Wall time of the run in this process, in ms. */
   durationMs: number
-  counts: Record<'succeeded' | 'failed' | 'skipped' | 'cancelled', number>
+  counts: RunCounts
   perAgent: Record<string, AgentContribution>
-  /** The chain of tasks whose durations add up to the longest path. */
+  /** The chain of tasks whose durations add up to the longest path (never longer than `durationMs`). */
   criticalPath: { tasks: string[]; durationMs: number }
-  /** Summed task time over (wall time × peak concurrency): 1 means no slot was ever idle. */
+  /** Task time summed over all tasks (last attempt of each), in ms; at most `durationMs × peakConcurrency`. */
+  busyMs: number
+  /** `busyMs` over (wall time × peak concurrency): 1 means no slot was ever idle. */
   parallelEfficiency: number
-  /** Summed task time over wall time. */
+  /** `busyMs` over wall time: how many tasks ran at once on average. */
   speedup: number
+  /** Most attempts of the run running at once. */
   peakConcurrency: number
 }
 
@@ -95,14 +122,15 @@ export class RunResult {
   get tasks(): Record<string, TaskResult> {
     if (this._tasks) return this._tasks
     const r = this.run
+    const wallMs = Math.max(0, (r.endMono || r.startMono) - r.startMono)
     const out: Record<string, TaskResult> = {}
     r.workflow.tasks.forEach((t, i) => {
       out[t.id] = {
         id: t.id,
         state: r.stateName(i),
-        attempts: r.attempts[i],
-        agent: r.agentOf[i],
-        durationMs: r.durationMs[i],
+        attempts: countedAttempts(r, i),
+        agent: countedAttempts(r, i) === 0 ? undefined : r.agentOf[i],
+        durationMs: countedDuration(r, i, wallMs),
         output: r.outputs[i],
         error: r.errors[i]?.toJSON(),
       }
@@ -121,21 +149,56 @@ export class RunResult {
   }
 }
 
+/** True when task `i`'s last attempt started in this process (its start time belongs to this run). */
+function startedHere(r: RunExecution, i: number): boolean {
+  return r.startedAt[i] >= r.startMono
+}
+
+/**
+ * Duration of task `i`'s last attempt as far as it can be trusted: 0 when
+ * the attempt never started in this process (its start was staged but not
+ * stored before the run stopped, or the task was restored from the store),
+ * and never longer than the run.
+ */
+function countedDuration(r: RunExecution, i: number, wallMs: number): number {
+  if (!startedHere(r, i)) return 0
+  const d = r.durationMs[i]
+  return Number.isFinite(d) && d > 0 ? Math.min(d, wallMs) : 0
+}
+
+/** Attempts of task `i` to report: an attempt left RUNNING that never started (its start was not stored) does not count. */
+function countedAttempts(r: RunExecution, i: number): number {
+  return r.taskState[i] === S.RUNNING && r.attempts[i] > 0 && !startedHere(r, i) ? r.attempts[i] - 1 : r.attempts[i]
+}
+
 function summarize(r: RunExecution): RunSummary {
   const wf = r.workflow
   const n = wf.tasks.length
-  const counts = { succeeded: r.counts[S.SUCCEEDED], failed: r.counts[S.FAILED], skipped: r.counts[S.SKIPPED], cancelled: r.counts[S.CANCELLED] }
+  const wallMs = Math.max(0, (r.endMono || r.startMono) - r.startMono)
+  const counts: RunCounts = { succeeded: r.counts[S.SUCCEEDED], failed: r.counts[S.FAILED], skipped: r.counts[S.SKIPPED], cancelled: r.counts[S.CANCELLED], unfinished: 0 }
+  counts.unfinished = n - counts.succeeded - counts.failed - counts.skipped - counts.cancelled
+  const durations = new Float64Array(n)
   const perAgent: Record<string, AgentContribution> = {}
   let busy = 0
   for (let i = 0; i < n; i++) {
     const agent = r.agentOf[i]
-    if (agent === undefined) continue
+    if (agent === undefined || countedAttempts(r, i) === 0) continue
+    durations[i] = countedDuration(r, i, wallMs)
     const a = (perAgent[agent] ??= { tasks: 0, succeeded: 0, failed: 0, busyMs: 0, share: 0 })
     a.tasks++
     if (r.taskState[i] === S.SUCCEEDED) a.succeeded++
     if (r.taskState[i] === S.FAILED) a.failed++
-    a.busyMs += r.durationMs[i]
-    busy += r.durationMs[i]
+    a.busyMs += durations[i]
+    busy += durations[i]
+  }
+  // Busy time cannot exceed the slots the run had; a stale start time could
+  // make it (an attempt interrupted between its start and its handler).
+  const peak = Math.max(1, r.peakActive)
+  if (busy > wallMs * peak) {
+    const k = busy > 0 ? (wallMs * peak) / busy : 0
+    for (const a of Object.values(perAgent)) a.busyMs *= k
+    for (let i = 0; i < n; i++) durations[i] *= k
+    busy = wallMs * peak
   }
   for (const a of Object.values(perAgent)) a.share = busy > 0 ? a.busyMs / busy : 0
   // Longest path by observed durations, over a topological order.
@@ -152,22 +215,23 @@ function summarize(r: RunExecution): RunSummary {
         prev[i] = deps[k]
       }
     }
-    best[i] = from + r.durationMs[i]
+    best[i] = from + durations[i]
     if (end === -1 || best[i] > best[end]) end = i
   }
   const path: string[] = []
   for (let i = end; i !== -1; i = prev[i]) path.push(wf.tasks[i].id)
   path.reverse()
-  const durationMs = (r.endMono || r.startMono) - r.startMono
-  const ran = counts.succeeded + counts.failed
+  const rateOver = n - counts.skipped
   return {
-    successRate: ran === 0 ? 1 : counts.succeeded / ran,
-    durationMs,
+    successRate: rateOver === 0 ? 1 : counts.succeeded / rateOver,
+    rateOver,
+    durationMs: wallMs,
     counts,
     perAgent,
-    criticalPath: { tasks: path, durationMs: end === -1 ? 0 : best[end] },
-    parallelEfficiency: durationMs > 0 && r.peakActive > 0 ? Math.min(1, busy / (durationMs * r.peakActive)) : 1,
-    speedup: durationMs > 0 ? busy / durationMs : 1,
+    criticalPath: { tasks: path, durationMs: end === -1 ? 0 : Math.min(best[end], wallMs) },
+    busyMs: busy,
+    parallelEfficiency: wallMs > 0 && r.peakActive > 0 ? Math.min(1, busy / (wallMs * r.peakActive)) : 1,
+    speedup: wallMs > 0 ? busy / wallMs : 1,
     peakConcurrency: r.peakActive,
   }
 }
