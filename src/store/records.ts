@@ -52,14 +52,20 @@ export interface StoredEvent {
 
 /**
  * One write of a batch. Task writes are fenced by `attempt`: a write for an
- * attempt older than the stored one is refused with `STORE_CONFLICT`.
+ * attempt older than the stored one is refused with `STORE_CONFLICT`. They
+ * are also fenced by the run's state: a start of a run that is not PENDING or
+ * RUNNING, and a result of a run that is CANCELLED or final, are refused with
+ * `STORE_CONFLICT` whose `details.runState` names the run's state (so pause
+ * and cancel written by any process take effect on the one executing).
  */
 export type StoreOp =
-  | { op: 'run.create'; run: RunRecord; tasks: readonly TaskRecord[] }
+  /** `holder` / `leaseUntil`: the process that coordinates the run and its lease (wall-clock ms); none for a run left to workers. */
+  | { op: 'run.create'; run: RunRecord; tasks: readonly TaskRecord[]; holder?: string; leaseUntil?: number }
   | { op: 'run.state'; runId: RunId; state: RunState; at: number; error?: SerializedError }
   | { op: 'task.start'; runId: RunId; taskId: TaskId; attempt: number; agent: string; at: number }
   | { op: 'task.succeed'; runId: RunId; taskId: TaskId; attempt: number; output: unknown; at: number }
-  | { op: 'task.fail'; runId: RunId; taskId: TaskId; attempt: number; error: SerializedError; at: number; final: boolean }
+  /** `settle`: the attempt is RETRYING (its executor stored the failure) and its coordinator makes it final or keeps it retrying. */
+  | { op: 'task.fail'; runId: RunId; taskId: TaskId; attempt: number; error: SerializedError; at: number; final: boolean; settle?: boolean }
   | { op: 'task.finish'; runId: RunId; taskId: TaskId; state: 'SKIPPED' | 'CANCELLED'; at: number; reason: string }
 
 /** A group of writes applied atomically, with the events they produce. */

@@ -355,6 +355,47 @@ export function storeContract(init: StoreContractInit): void {
       })
     })
 
+    describe('run-state fencing (pause and cancel from any process)', () => {
+      const setState = (id: RunId, state: RunState): StoreOp => ({ op: 'run.state', runId: id, state, at: T0 + 5 })
+
+      it('refuses a start in a PAUSED run, naming the run state, and takes it again once RUNNING', async () => {
+        const id = await seed()
+        await store.commit({ ops: [setState(id, 'PAUSED')], events: [] })
+        await expect(store.commit({ ops: [start(id, 'a', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { runState: 'PAUSED', reason: 'run-paused' } })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'PENDING', attempt: 0 })
+        await store.commit({ ops: [setState(id, 'RUNNING')], events: [] })
+        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 1 })
+      })
+
+      it('stores the result of an attempt already running when its run is paused', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
+        await store.commit({ ops: [setState(id, 'PAUSED')], events: [] })
+        await store.commit({ ops: [succeed(id, 'a', 1, 'kept')], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', output: 'kept' })
+      })
+
+      it('refuses starts and results in a CANCELLED run, leaving the store as it was', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
+        await store.commit({ ops: [setState(id, 'CANCELLED')], events: [] })
+        await expect(store.commit({ ops: [succeed(id, 'a', 1, 'late')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { runState: 'CANCELLED' } })
+        await expect(store.commit({ ops: [fail(id, 'a', 1, true)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { runState: 'CANCELLED' } })
+        await expect(store.commit({ ops: [start(id, 'b', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { runState: 'CANCELLED' } })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 1, output: undefined })
+      })
+
+      it('lets a coordinator settle a RETRYING attempt as FAILED (settle), and only that attempt', async () => {
+        const id = await seed()
+        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, false)], events: [] })
+        const settle = (attempt: number): StoreOp => ({ op: 'task.fail', runId: id, taskId: tid('a'), attempt, error: { code: 'TASK_FAILED', message: 'x', details: {}, retryable: false }, at: T0 + 9, final: true, settle: true })
+        await expect(store.commit({ ops: [settle(2)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await store.commit({ ops: [settle(1)], events: [] })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'FAILED', attempt: 1, finishedAt: T0 + 9 })
+      })
+    })
+
     describe('atomic batches', () => {
       it('applies nothing of a new run when the last op of its batch is invalid', async () => {
         const id = newRunId()

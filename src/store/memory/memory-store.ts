@@ -5,6 +5,7 @@ import { isFinalRunState, isFinalTaskState, type AgentState, type RunState } fro
 import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
 import type { Store } from '../store.js'
 import { MemoryAgents } from './memory-agents.js'
+import { refusedByRun, runRefusal } from '../fence.js'
 
 interface RunEntry {
   run: RunRecord
@@ -12,6 +13,9 @@ interface RunEntry {
   order: TaskRecord[]
   /** The run's events; an event's `seq` is its index + 1. */
   events: FlotillaEvent[]
+  /** The process coordinating the run, and until when (wall-clock ms). */
+  holder: string | undefined
+  leaseUntil: number
 }
 
 /**
@@ -24,6 +28,7 @@ interface TaskSlot {
   epoch: number
   attempt: number
   running: boolean
+  retrying: boolean
   final: boolean
 }
 
@@ -166,6 +171,7 @@ export class MemoryStore implements Store {
         slot.epoch = epoch
         slot.attempt = slot.rec.attempt
         slot.running = slot.rec.state === 'RUNNING'
+        slot.retrying = slot.rec.state === 'RETRYING'
         slot.final = isFinalTaskState(slot.rec.state)
       }
       return slot
@@ -181,10 +187,11 @@ export class MemoryStore implements Store {
           for (let i = 0; i < op.tasks.length; i++) {
             const rec = { ...op.tasks[i] } // fields are primitives until a task runs
             if (tasks.has(rec.taskId)) throw new FlotillaError('STORE_CONFLICT', `Run "${op.run.id}" lists task "${rec.taskId}" twice.`, { details: { runId: op.run.id, taskId: rec.taskId } })
-            tasks.set(rec.taskId, { rec, epoch: 0, attempt: 0, running: false, final: false })
+            tasks.set(rec.taskId, { rec, epoch: 0, attempt: 0, running: false, retrying: false, final: false })
             order[i] = rec
           }
-          ;(created ??= new Map()).set(op.run.id, { run: { ...op.run, input: copy(op.run.input), error: copy(op.run.error) }, tasks, order, events: [] })
+          const run = { ...op.run, input: copy(op.run.input), error: copy(op.run.error) }
+          ;(created ??= new Map()).set(op.run.id, { run, tasks, order, events: [], holder: op.holder, leaseUntil: op.leaseUntil ?? 0 })
           ;(runStates ??= new Map()).set(op.run.id, op.run.state)
           break
         }
@@ -200,6 +207,8 @@ export class MemoryStore implements Store {
         }
         case 'task.start': {
           const p = slotOf(op.runId, op.taskId)
+          const rs = runStates?.get(op.runId) ?? this.runs.get(op.runId)!.run.state
+          if (refusedByRun('task.start', rs)) throw runRefusal(op, rs)
           if (p.final || op.attempt <= p.attempt) {
             throw new FlotillaError('STORE_CONFLICT', `Task "${op.taskId}" of run "${op.runId}" cannot start attempt ${op.attempt} (stored attempt ${p.attempt}${p.final ? ', finished' : ''}).`, {
               details: { runId: op.runId, taskId: op.taskId, attempt: op.attempt, storedAttempt: p.attempt },
@@ -212,13 +221,17 @@ export class MemoryStore implements Store {
         case 'task.succeed':
         case 'task.fail': {
           const p = slotOf(op.runId, op.taskId)
-          if (!p.running || p.final || op.attempt !== p.attempt) {
+          const rs = runStates?.get(op.runId) ?? this.runs.get(op.runId)!.run.state
+          if (refusedByRun(op.op, rs)) throw runRefusal(op, rs)
+          const settling = op.op === 'task.fail' && op.settle === true && p.retrying
+          if ((!p.running && !settling) || p.final || op.attempt !== p.attempt) {
             throw new FlotillaError('STORE_CONFLICT', `Attempt ${op.attempt} of task "${op.taskId}" in run "${op.runId}" is stale (stored attempt ${p.attempt}); its result is discarded.`, {
               details: { runId: op.runId, taskId: op.taskId, attempt: op.attempt, storedAttempt: p.attempt },
             })
           }
           p.running = false
           p.final = op.op === 'task.succeed' || op.final
+          p.retrying = !p.final
           break
         }
         case 'task.finish': {

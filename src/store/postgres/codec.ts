@@ -54,7 +54,7 @@ function encodeOp(op: StoreOp, put: Put): object {
     case 'task.succeed':
       return { k: 'succeed', r: op.runId, t: op.taskId, a: op.attempt, at: op.at, v: put(op.output, `the output of task "${op.taskId}" (run "${op.runId}")`) }
     case 'task.fail':
-      return { k: 'fail', r: op.runId, t: op.taskId, a: op.attempt, at: op.at, f: op.final, e: put(op.error, `the error of task "${op.taskId}"`) }
+      return { k: 'fail', r: op.runId, t: op.taskId, a: op.attempt, at: op.at, f: op.final, st: op.settle === true, e: put(op.error, `the error of task "${op.taskId}"`) }
     case 'task.finish':
       return { k: 'finish', r: op.runId, t: op.taskId, at: op.at, s: op.state }
     case 'run.state':
@@ -62,7 +62,7 @@ function encodeOp(op: StoreOp, put: Put): object {
     case 'run.create': {
       const r = op.run
       return {
-        k: 'create', r: r.id, wf: r.workflow, wh: r.workflowHash, s: r.state, ca: r.createdAt, sa: r.startedAt, fa: r.finishedAt, pr: r.parentRunId,
+        k: 'create', r: r.id, ho: op.holder, lu: op.leaseUntil, wf: r.workflow, wh: r.workflowHash, s: r.state, ca: r.createdAt, sa: r.startedAt, fa: r.finishedAt, pr: r.parentRunId,
         d: put(r.definition, `the definition of run "${r.id}"`), v: put(r.input, `the input of run "${r.id}"`), e: put(r.error, `the error of run "${r.id}"`),
         ts: op.tasks.map((t) => ({
           t: t.taskId, s: t.state, a: t.attempt, ag: t.agent, p: t.priority, key: t.idempotencyKey, sa: t.startedAt, fa: t.finishedAt,

@@ -1,4 +1,6 @@
 import { FlotillaError, isFlotillaError } from '../../core/errors.js'
+import { asRunId, asTaskId } from '../../core/ids.js'
+import { runRefusal } from '../fence.js'
 import { SQLSTATE_CONFLICT, SQLSTATE_RUN_NOT_FOUND } from './schema.js'
 
 /** The fields of a driver error that the mapping reads (SQLSTATE or errno code, detail, constraint). */
@@ -95,6 +97,8 @@ interface Refusal {
   attempt?: number | null
   storedAttempt?: number | null
   state?: string
+  runState?: string
+  op?: string
 }
 
 function parseDetail(detail: unknown): Refusal {
@@ -115,6 +119,13 @@ function refusal(code: string, d: Refusal): FlotillaError {
   switch (d.reason) {
     case 'run-exists': return new FlotillaError('STORE_CONFLICT', `Run "${d.runId}" already exists.`, { details: ids })
     case 'run-final': return new FlotillaError('STORE_CONFLICT', `Run "${d.runId}" is already ${d.state}; a finished run cannot change state.`, { details: { ...ids, state: d.state } })
+    case 'run-paused':
+    case 'run-cancelled':
+    case 'run-succeeded':
+    case 'run-failed':
+    case 'run-pending':
+    case 'run-running':
+      return runRefusal({ op: d.op === 'start' ? 'task.start' : 'task.succeed', runId: asRunId(d.runId ?? ''), taskId: asTaskId(d.taskId ?? '') }, d.runState ?? '')
     case 'no-task': return new FlotillaError('STORE_CONFLICT', `Run "${d.runId}" has no task "${d.taskId}".`, { details: ids })
     case 'start': return new FlotillaError('STORE_CONFLICT', `Task "${d.taskId}" of ${run} cannot start attempt ${d.attempt} (stored attempt ${d.storedAttempt}, ${d.state}).`, { details: fenced })
     case 'finish': return new FlotillaError('STORE_CONFLICT', `The ${task} is already finished (${d.state}).`, { details: fenced })

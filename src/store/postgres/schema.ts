@@ -86,14 +86,16 @@ CREATE TABLE ${s}.events (
 `
 
 /** Raises the right error for a write that matched no row. */
-const refuse = (s: string): string => `
-CREATE FUNCTION ${s}.flotilla_refuse(k text, r text, t text, a integer) RETURNS void
+const refuse = (s: string, v3 = false): string => `
+CREATE OR REPLACE FUNCTION ${s}.flotilla_refuse(k text, r text, t text, a integer) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
   st text;
-  att integer;
+  att integer;${v3 ? `
+  rst text;` : ''}
 BEGIN
-  SELECT state INTO st FROM ${s}.runs WHERE id = r;
+  SELECT state INTO st FROM ${s}.runs WHERE id = r;${v3 ? `
+  rst := st;` : ''}
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_RUN_NOT_FOUND}', MESSAGE = 'run not found', DETAIL = json_build_object('runId', r)::text;
   END IF;
@@ -103,7 +105,11 @@ BEGIN
   SELECT state, attempt INTO st, att FROM ${s}.tasks WHERE run_id = r AND task_id = t;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'no such task', DETAIL = json_build_object('reason', 'no-task', 'runId', r, 'taskId', t)::text;
-  END IF;
+  END IF;${v3 ? `
+  IF (k = 'start' AND rst NOT IN ('PENDING','RUNNING')) OR (k IN ('succeed','fail') AND rst NOT IN ('PENDING','RUNNING','PAUSED')) THEN
+    RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'run state',
+      DETAIL = json_build_object('reason', 'run-' || lower(rst), 'runId', r, 'taskId', t, 'runState', rst, 'op', k)::text;
+  END IF;` : ''}
   RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'stale write',
     DETAIL = json_build_object('reason', k, 'runId', r, 'taskId', t, 'attempt', a, 'storedAttempt', att, 'state', st)::text;
 END
@@ -116,8 +122,8 @@ $fn$;
  * payloads travel as JSON texts in `vals`, referenced by 1-based index, so
  * that no JSON function ever has to decode them.
  */
-const commit = (s: string): string => `
-CREATE FUNCTION ${s}.flotilla_commit(ops json, vals text[], ev_runs text[], ev_bodies text[]) RETURNS void
+const commit = (s: string, v3 = false): string => `
+CREATE OR REPLACE FUNCTION ${s}.flotilla_commit(ops json, vals text[], ev_runs text[], ev_bodies text[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
   o record;
@@ -126,20 +132,23 @@ BEGIN
   FOR o IN
     SELECT * FROM ROWS FROM (json_to_recordset(ops) AS (
       k text, r text, t text, a integer, at double precision, s text, ag text, f boolean, v integer, e integer,
-      wf text, wh text, d integer, ca double precision, sa double precision, fa double precision, pr text, ts json)) WITH ORDINALITY AS x
+      wf text, wh text, d integer, ca double precision, sa double precision, fa double precision, pr text, ts json${v3 ? ', st boolean, ho text, lu double precision' : ''})) WITH ORDINALITY AS x
     ORDER BY x.ordinality
   LOOP
     CASE o.k
     WHEN 'start' THEN
       UPDATE ${s}.tasks SET state = 'RUNNING', attempt = o.a, agent = o.ag, started_at = o.at
-        WHERE run_id = o.r AND task_id = o.t AND attempt < o.a AND state NOT IN ${FINAL_TASK};
+        WHERE run_id = o.r AND task_id = o.t AND attempt < o.a AND state NOT IN ${FINAL_TASK}${v3 ? `
+          AND (SELECT state FROM ${s}.runs WHERE id = o.r) IN ('PENDING','RUNNING')` : ''};
     WHEN 'succeed' THEN
       UPDATE ${s}.tasks SET state = 'SUCCEEDED', output = vals[o.v]::json, error = NULL, finished_at = o.at
-        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a AND state = 'RUNNING';
+        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a AND state = 'RUNNING'${v3 ? `
+          AND (SELECT state FROM ${s}.runs WHERE id = o.r) IN ('PENDING','RUNNING','PAUSED')` : ''};
     WHEN 'fail' THEN
       UPDATE ${s}.tasks SET state = CASE WHEN o.f THEN 'FAILED' ELSE 'RETRYING' END, error = vals[o.e]::json,
           finished_at = CASE WHEN o.f THEN o.at ELSE finished_at END
-        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a AND state = 'RUNNING';
+        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a${v3 ? ` AND (state = 'RUNNING' OR (state = 'RETRYING' AND o.st))
+          AND (SELECT state FROM ${s}.runs WHERE id = o.r) IN ('PENDING','RUNNING','PAUSED')` : ` AND state = 'RUNNING'`};
     WHEN 'finish' THEN
       UPDATE ${s}.tasks SET state = o.s, finished_at = o.at
         WHERE run_id = o.r AND task_id = o.t AND state NOT IN ${FINAL_TASK};
@@ -163,7 +172,10 @@ BEGIN
       END IF;
       INSERT INTO ${s}.tasks (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error)
         SELECT o.r, x.t, x.ordinality - 1, x.s, x.a, x.ag, x.p, x.key, x.sa, x.fa, vals[x.v]::json, vals[x.e]::json
-        FROM ROWS FROM (json_to_recordset(o.ts) AS (t text, s text, a integer, ag text, p text, key text, sa double precision, fa double precision, v integer, e integer)) WITH ORDINALITY AS x;
+        FROM ROWS FROM (json_to_recordset(o.ts) AS (t text, s text, a integer, ag text, p text, key text, sa double precision, fa double precision, v integer, e integer)) WITH ORDINALITY AS x;${v3 ? `
+      IF o.ho IS NOT NULL THEN
+        UPDATE ${s}.runs SET holder = o.ho, lease_until = COALESCE(o.lu, 0) WHERE id = o.r;
+      END IF;` : ''}
       CONTINUE;
     END CASE;
     IF NOT FOUND THEN
@@ -248,10 +260,50 @@ CREATE TABLE ${s}.agent_transitions (
 );
 `
 
+/**
+ * Run leases, the task queue and the worker catalog (see the SQLite schema
+ * for their meaning); the commit function learns the run-state fencing (no
+ * start in a run that is not PENDING or RUNNING, no result in a CANCELLED or
+ * final one), `settle` (a RETRYING attempt made final by its coordinator) and
+ * the holder of a created run.
+ */
+const queue = (s: string): string => `
+ALTER TABLE ${s}.runs ADD COLUMN holder text COLLATE "C";
+ALTER TABLE ${s}.runs ADD COLUMN lease_until double precision NOT NULL DEFAULT 0;
+CREATE INDEX runs_unheld ON ${s}.runs (lease_until, created_at) WHERE state IN ('PENDING','RUNNING','PAUSED');
+CREATE INDEX runs_holder ON ${s}.runs (holder) WHERE holder IS NOT NULL;
+CREATE TABLE ${s}.queue (
+  run_id text COLLATE "C" NOT NULL REFERENCES ${s}.runs (id) ON DELETE CASCADE,
+  task_id text COLLATE "C" NOT NULL,
+  attempt integer NOT NULL,
+  agent text COLLATE "C",
+  version text,
+  capability text COLLATE "C",
+  priority integer NOT NULL,
+  rank integer NOT NULL,
+  not_before double precision NOT NULL,
+  offered_at double precision NOT NULL,
+  state text NOT NULL,
+  worker text COLLATE "C",
+  lease_until double precision NOT NULL DEFAULT 0,
+  ok boolean,
+  PRIMARY KEY (run_id, task_id)
+) WITH (fillfactor = 70);
+CREATE INDEX queue_ready ON ${s}.queue (priority, rank DESC, offered_at) WHERE state = 'READY';
+CREATE INDEX queue_claimed ON ${s}.queue (lease_until) WHERE state = 'CLAIMED';
+CREATE INDEX queue_done ON ${s}.queue (run_id) WHERE state = 'DONE';
+CREATE TABLE ${s}.workers (
+  id text COLLATE "C" PRIMARY KEY,
+  body json NOT NULL,
+  heartbeat_at double precision NOT NULL
+);
+` + refuse(s, true) + commit(s, true)
+
 /** Every migration, oldest first. The last version is the one this code writes. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'runs, tasks, events, definitions; commit and prune functions', up: (s) => tables(s) + refuse(s) + commit(s) + prune(s) },
   { version: 2, name: 'agents, agent_transitions', up: agents },
+  { version: 3, name: 'run leases, task queue, worker catalog; run-state fencing', up: queue },
 ]
 
 /** The schema version this code reads and writes. */

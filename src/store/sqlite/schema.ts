@@ -32,6 +32,10 @@ export const STORE_MARK = 'flotilla'
  * - JSON values are TEXT (`JSON.stringify`); `NULL` means undefined.
  * - `agents` holds one row per deployed agent instance; `agent_transitions`
  *   every lifecycle transition of it, numbered 1..n per agent (version 2).
+ * - `runs.holder` / `runs.lease_until` are the lease of the process
+ *   coordinating a run; `queue` holds the attempts offered to executors (one
+ *   entry per task: READY, CLAIMED under a lease, or DONE until its
+ *   coordinator takes the result); `workers` is the catalog (version 3).
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -114,6 +118,40 @@ CREATE TABLE agent_transitions (
   at INTEGER NOT NULL,
   PRIMARY KEY (agent_id, seq)
 ) WITHOUT ROWID;
+`,
+  },
+  {
+    version: 3,
+    name: 'run leases, task queue, worker catalog',
+    up: `
+ALTER TABLE runs ADD COLUMN holder TEXT;
+ALTER TABLE runs ADD COLUMN lease_until REAL NOT NULL DEFAULT 0;
+CREATE INDEX runs_unheld ON runs (lease_until, created_at) WHERE state IN ('PENDING', 'RUNNING', 'PAUSED');
+CREATE INDEX runs_by_holder ON runs (holder) WHERE holder IS NOT NULL;
+CREATE TABLE queue (
+  run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  agent TEXT,
+  version TEXT,
+  capability TEXT,
+  priority INTEGER NOT NULL,
+  rank INTEGER NOT NULL,
+  not_before REAL NOT NULL,
+  offered_at REAL NOT NULL,
+  state TEXT NOT NULL,
+  worker TEXT,
+  lease_until REAL NOT NULL DEFAULT 0,
+  ok INTEGER,
+  PRIMARY KEY (run_id, task_id)
+) WITHOUT ROWID;
+CREATE INDEX queue_by_state ON queue (state, priority, rank DESC, offered_at);
+CREATE INDEX queue_by_worker ON queue (worker) WHERE worker IS NOT NULL;
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY,
+  body TEXT NOT NULL,
+  heartbeat_at REAL NOT NULL
+);
 `,
   },
 ]

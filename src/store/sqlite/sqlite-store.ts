@@ -7,6 +7,7 @@ import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, S
 import type { Store } from '../store.js'
 import { runFromRow as toRunRecord, taskFromRow as toTaskRecord } from '../rows.js'
 import { SqliteAgents } from './agents.js'
+import { refusedByRun, runRefusal } from '../fence.js'
 import { encodeDefinition, toJson, type RunRow, type SqlValue } from './codec.js'
 import { openDatabase, sqliteCode } from './open-database.js'
 import { prepareStatements, RUN_COLUMNS, type Statements } from './statements.js'
@@ -236,6 +237,7 @@ export class SqliteStore implements Store {
             t.startedAt ?? null, t.finishedAt ?? null, toJson(t.output, 'output of task', t.taskId), toJson(t.error, 'task error'))
           if (added.changes !== 1) throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" lists task "${t.taskId}" twice.`, { details: { runId: run.id, taskId: t.taskId } })
         }
+        if (op.holder !== undefined) s.setHolder.run(op.holder, op.leaseUntil ?? 0, run.id)
         return
       }
       case 'run.state': {
@@ -255,7 +257,7 @@ export class SqliteStore implements Store {
         if (s.succeedTask.run(toJson(op.output, 'output of task', op.taskId), op.at, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
         return
       case 'task.fail':
-        if (s.failTask.run(op.final ? 'FAILED' : 'RETRYING', toJson(op.error, 'task error'), op.final ? op.at : null, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
+        if (s.failTask.run(op.final ? 'FAILED' : 'RETRYING', toJson(op.error, 'task error'), op.final ? op.at : null, op.runId, op.taskId, op.attempt, op.settle === true ? 1 : 0).changes !== 1) this.refuse(op)
         return
       case 'task.finish':
         if (s.finishTask.run(op.state, op.at, op.runId, op.taskId).changes !== 1) this.refuse(op)
@@ -272,6 +274,8 @@ export class SqliteStore implements Store {
       throw new FlotillaError('STORE_CONFLICT', `Run "${runId}" has no task "${taskId}".`, { details: { runId, taskId } })
     }
     const stored = { runId, taskId, storedAttempt: row.attempt, storedState: row.state }
+    const runState = this.s.runState.get(runId)?.state
+    if (runState !== undefined && op.op !== 'task.finish' && refusedByRun(op.op, runState)) throw runRefusal(op, runState)
     switch (op.op) {
       case 'task.start':
         throw new FlotillaError('STORE_CONFLICT', `Task "${taskId}" of run "${runId}" cannot start attempt ${op.attempt} (stored attempt ${row.attempt}, ${row.state}).`, { details: { ...stored, attempt: op.attempt } })

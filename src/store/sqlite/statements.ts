@@ -6,6 +6,10 @@ type Statement<Row = unknown> = Database.Statement<SqlValue[], Row>
 
 const FINAL_TASK = "('SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED')"
 const FINAL_RUN = "('SUCCEEDED', 'FAILED', 'CANCELLED')"
+/** A task may start only while its run is PENDING or RUNNING (not PAUSED, CANCELLED or final). */
+const RUN_STARTS = "(SELECT state FROM runs WHERE id = tasks.run_id) IN ('PENDING', 'RUNNING')"
+/** A result is stored only while its run is not CANCELLED or final (a PAUSED run takes the results of attempts already running). */
+const RUN_LIVE = "(SELECT state FROM runs WHERE id = tasks.run_id) IN ('PENDING', 'RUNNING', 'PAUSED')"
 
 /** The columns of a run record (runs `r` joined with definitions `d`). */
 export const RUN_COLUMNS = 'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id'
@@ -26,12 +30,14 @@ export interface Statements {
   insertTask: Statement
   /** (state, startedAtIfRunning, finishedAtIfFinal, error, id, state): refused when the stored state is final and different. */
   setRunState: Statement
-  /** (attempt, agent, at, run_id, task_id, attempt): only a higher attempt of a task not finished. */
+  /** (attempt, agent, at, run_id, task_id, attempt): only a higher attempt of a task not finished, of a PENDING or RUNNING run. */
   startTask: Statement
-  /** (output, at, run_id, task_id, attempt): only the running attempt. */
+  /** (output, at, run_id, task_id, attempt): only the running attempt, of a run not CANCELLED or final. */
   succeedTask: Statement
-  /** (state, error, finishedAtIfFinal, run_id, task_id, attempt): only the running attempt. */
+  /** (state, error, finishedAtIfFinal, run_id, task_id, attempt, settle): only the running attempt (or, with settle = 1, the retrying one), of a run not CANCELLED or final. */
   failTask: Statement
+  /** (holder, lease_until, id) */
+  setHolder: Statement
   /** (state, at, run_id, task_id): only a task not finished. */
   finishTask: Statement
   /** (run_id, seq, body) */
@@ -68,11 +74,12 @@ export function prepareStatements(db: Database.Database): Statements {
     setRunState: p(`UPDATE runs SET state = ?, started_at = COALESCE(started_at, ?), finished_at = COALESCE(?, finished_at), error = COALESCE(?, error)
       WHERE id = ? AND (state NOT IN ${FINAL_RUN} OR state = ?)`),
     startTask: p(`UPDATE tasks SET state = 'RUNNING', attempt = ?, agent = ?, started_at = ?
-      WHERE run_id = ? AND task_id = ? AND attempt < ? AND state NOT IN ${FINAL_TASK}`),
+      WHERE run_id = ? AND task_id = ? AND attempt < ? AND state NOT IN ${FINAL_TASK} AND ${RUN_STARTS}`),
     succeedTask: p(`UPDATE tasks SET state = 'SUCCEEDED', output = ?, finished_at = ?, error = NULL
-      WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`),
+      WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING' AND ${RUN_LIVE}`),
     failTask: p(`UPDATE tasks SET state = ?, error = ?, finished_at = COALESCE(?, finished_at)
-      WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`),
+      WHERE run_id = ? AND task_id = ? AND attempt = ? AND (state = 'RUNNING' OR (state = 'RETRYING' AND ? = 1)) AND ${RUN_LIVE}`),
+    setHolder: p('UPDATE runs SET holder = ?, lease_until = ? WHERE id = ?'),
     finishTask: p(`UPDATE tasks SET state = ?, finished_at = ?
       WHERE run_id = ? AND task_id = ? AND state NOT IN ${FINAL_TASK}`),
     insertEvent: p('INSERT INTO events (run_id, first_seq, last_seq, body) VALUES (?, ?, ?, ?)'),

@@ -1,0 +1,157 @@
+import type { SerializedError } from '../core/errors.js'
+import type { RunId, TaskId } from '../core/ids.js'
+import type { RunState } from '../core/states.js'
+
+/**
+ * What an executor can run: an agent by name (any version, or a version
+ * range / exact version), or a capability. A claim takes only attempts whose
+ * selector one of the claimer's selectors satisfies.
+ */
+export interface QueueSelector {
+  /** Agent name. */
+  readonly agent?: string
+  /** The agent versions this worker has (exact versions); an offer with a version range matches when one of them satisfies it. */
+  readonly versions?: readonly string[]
+  /** A capability this worker offers. */
+  readonly capability?: string
+}
+
+/** One ready attempt offered to the queue by a run's coordinator. */
+export interface QueueOffer {
+  readonly runId: RunId
+  readonly taskId: TaskId
+  /** The attempt the claim will start (the task's stored attempt + 1). */
+  readonly attempt: number
+  /** The agent the task names (`undefined` when it asks for a capability). */
+  readonly agent: string | undefined
+  /** A version or version range of {@link QueueOffer.agent}, if the task pins one. */
+  readonly version: string | undefined
+  /** The capability the task asks for (when it names no agent). */
+  readonly capability: string | undefined
+  /** 0 = CRITICAL … 3 = LOW: lower is claimed first. */
+  readonly priority: number
+  /** Critical-path rank: higher is claimed first among equal priorities. */
+  readonly rank: number
+  /** Wall-clock ms before which the attempt is not claimed (retry backoff). */
+  readonly notBefore: number
+}
+
+/** An attempt an executor holds under a lease. */
+export interface QueueClaim extends QueueOffer {
+  readonly worker: string
+  /** Wall-clock ms at which the lease ends unless renewed by a heartbeat. */
+  readonly leaseUntil: number
+  /** `runId:taskId`, stable across attempts. */
+  readonly idempotencyKey: string
+}
+
+/** The result an executor stores for its claim. */
+export type QueueResult =
+  | { readonly ok: true; readonly output: unknown }
+  | { readonly ok: false; readonly error: SerializedError }
+
+/** A stored result waiting for its run's coordinator. */
+export interface QueueDone {
+  readonly runId: RunId
+  readonly taskId: TaskId
+  readonly attempt: number
+  readonly ok: boolean
+}
+
+/** What a heartbeat learned about the claims it renewed. */
+export interface HeartbeatReport {
+  /** Claims this worker no longer holds (its lease ran out and another worker took the attempt, or the run is gone): abort them. */
+  readonly lost: readonly { runId: RunId; taskId: TaskId; attempt: number }[]
+  /** Claims of runs that are now CANCELLED or final: abort them. */
+  readonly cancelled: readonly { runId: RunId; taskId: TaskId; attempt: number }[]
+}
+
+/** A run a coordinator holds, with its stored state. */
+export interface RunLease {
+  readonly runId: RunId
+  readonly state: RunState
+}
+
+/** A worker as the stored catalog shows it. */
+export interface WorkerRecord {
+  readonly id: string
+  /** Agent names with their versions, and capabilities, it can run. */
+  readonly agents: readonly { name: string; version: string; capabilities: readonly string[] }[]
+  /** Host name and process id, for people. */
+  readonly host: string
+  readonly pid: number
+  /** Most attempts it runs at once. */
+  readonly concurrency: number
+  readonly startedAt: number
+  /** Wall-clock ms of its latest heartbeat. */
+  readonly heartbeatAt: number
+}
+
+/**
+ * The task queue: the line where a run's coordinator hands ready attempts to
+ * executors, possibly in other processes. Adapters: `memory` (one process),
+ * `sqlite` (several processes on one file) and `postgres` (many hosts; `FOR
+ * UPDATE SKIP LOCKED`). Every write is fenced: a result is stored only by the
+ * worker that holds the attempt's lease, for that attempt, and never for a
+ * cancelled run; an attempt whose lease ran out is claimed again with
+ * attempt + 1 and the same idempotency key.
+ */
+export interface TaskQueue {
+  /** Adapter name. */
+  readonly kind: string
+  /**
+   * Offers ready attempts. Idempotent per task: a task that already has an
+   * entry keeps it (the offer is ignored). Marks the tasks READY.
+   */
+  offer(offers: readonly QueueOffer[]): Promise<void>
+  /**
+   * Claims up to `max` attempts the selectors match, of RUNNING runs, whose
+   * not-before time has come (or whose holder's lease ran out: then with
+   * attempt + 1), best priority first, then highest rank, then oldest. Each
+   * claimed task is stored RUNNING with its attempt and a `task.started` event.
+   */
+  claim(worker: string, selectors: readonly QueueSelector[], max: number, leaseMs: number): Promise<QueueClaim[]>
+  /** Extends the leases of the claims `worker` still holds; reports those it lost and those whose run was cancelled. */
+  heartbeat(worker: string, claims: readonly { runId: RunId; taskId: TaskId; attempt: number }[], leaseMs: number): Promise<HeartbeatReport>
+  /**
+   * Stores the result of a claimed attempt, fenced by attempt and lease:
+   * `STORE_CONFLICT` (`details.reason`: `lease-lost`, `run-cancelled`) when
+   * `worker` no longer holds it or the run was cancelled. A success stores the
+   * output (task SUCCEEDED); a failure stores the error (task RETRYING, for the
+   * coordinator to retry or fail). The entry waits for the coordinator
+   * ({@link TaskQueue.takeResults}).
+   */
+  complete(worker: string, claim: { runId: RunId; taskId: TaskId; attempt: number }, result: QueueResult): Promise<void>
+  /** Gives claims back unrun (graceful shutdown): they are READY again with the same attempt. */
+  release(worker: string, claims: readonly { runId: RunId; taskId: TaskId; attempt: number }[]): Promise<void>
+  /** Stored results of runs `coordinator` holds, oldest first, removed from the queue as they are returned. */
+  takeResults(coordinator: string, max: number): Promise<QueueDone[]>
+  /** Drops every entry of a run (it ended). */
+  dropRun(runId: RunId): Promise<void>
+
+  /**
+   * Takes the lease of up to `max` unfinished runs nobody holds (never held,
+   * or their holder's lease ran out), oldest first.
+   */
+  claimRuns(coordinator: string, max: number, leaseMs: number): Promise<RunLease[]>
+  /** Renews the leases of runs `coordinator` holds; returns each with its stored state, and leaves out those it lost. */
+  renewRuns(coordinator: string, runIds: readonly RunId[], leaseMs: number): Promise<RunLease[]>
+  /** Lets go of runs (graceful shutdown): any worker may claim them at once. */
+  releaseRuns(coordinator: string, runIds: readonly RunId[]): Promise<void>
+  /** Who holds a run's lease, and until when (`undefined` holder: nobody). */
+  runHolder(runId: RunId): Promise<{ holder: string | undefined; leaseUntil: number }>
+
+  /** Adds or refreshes a worker in the catalog (its heartbeat). */
+  advertise(worker: WorkerRecord): Promise<void>
+  /** Removes a worker from the catalog. */
+  retire(workerId: string): Promise<void>
+  /** Workers whose heartbeat is newer than `since` (wall-clock ms). */
+  listWorkers(since: number): Promise<WorkerRecord[]>
+
+  /**
+   * Resolves when something may have been offered, completed or released
+   * (PostgreSQL: a notification; other adapters: their own signal), or after
+   * `ms` (the safety poll). Never rejects.
+   */
+  wait(ms: number, signal?: AbortSignal): Promise<void>
+}
