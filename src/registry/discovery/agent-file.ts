@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url'
 import { FlotillaError, isFlotillaError } from '../../core/errors.js'
 import { isAgentDefinition, type AnyAgentDefinition } from '../../agents/define-agent.js'
 import type { Registry } from '../registry.js'
+import { importFailureLocation } from './source-location.js'
 
 /** `name@version` of a definition. */
 export function agentKey(def: AnyAgentDefinition): string {
@@ -9,7 +10,7 @@ export function agentKey(def: AnyAgentDefinition): string {
 }
 
 function firstLines(e: unknown): string {
-  const message = e instanceof Error ? e.message : String(e)
+  const message = e instanceof Error ? (e.name === 'SyntaxError' && !e.message.startsWith('SyntaxError') ? `SyntaxError: ${e.message}` : e.message) : String(e)
   return message.split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(0, 2).join(' ').replace(/[.:]$/, '')
 }
 
@@ -19,7 +20,8 @@ function firstLines(e: unknown): string {
  * is one or a list. `version` is added to the URL as `?v=…` so that a
  * changed file is imported afresh (Node keeps every imported URL in its
  * module cache). Throws `MODULE_LOAD_FAILED` when the import fails (syntax
- * error, a throw at the top level) or the module exports no agents; an
+ * error, a throw at the top level; the message and `details.line`/`column`
+ * say where, when the file itself holds the fault) or the module exports no agents; an
  * error the module throws that is already a `FlotillaError` (such as
  * `AGENT_INVALID` from `defineAgent`) keeps its code; `AGENT_DUPLICATE` when
  * two exports share a name and version.
@@ -31,9 +33,12 @@ export async function importAgentFile(file: string, version?: string): Promise<A
     mod = (await import(/* @vite-ignore */ url)) as Record<string, unknown>
   } catch (e) {
     if (isFlotillaError(e)) throw new FlotillaError(e.code, `${file}: ${e.message}`, { cause: e, details: { ...e.details, file } })
-    throw new FlotillaError('MODULE_LOAD_FAILED', `Cannot import agents module ${file}: ${firstLines(e)}. Fix the module (it must be JavaScript Node can import: .js/.mjs).`, {
+    const at = await importFailureLocation(e, file)
+    const where = at === undefined ? '' : ` (${at.file === file ? '' : `${at.file} `}line ${at.line}${at.column === undefined ? '' : `, column ${at.column}`})`
+    const location = at === undefined ? {} : { line: at.line, ...(at.column === undefined ? {} : { column: at.column }), ...(at.file === file ? {} : { at: at.file }) }
+    throw new FlotillaError('MODULE_LOAD_FAILED', `Cannot import agents module ${file}: ${firstLines(e)}${where}. Fix the module (it must be JavaScript Node can import: .js/.mjs).`, {
       cause: e,
-      details: { file },
+      details: { file, ...location },
     })
   }
   const found = new Set<AnyAgentDefinition>()

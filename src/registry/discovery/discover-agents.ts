@@ -26,6 +26,10 @@ export interface DiscoveryFailure {
   code: ErrorCode
   /** What went wrong and what to fix. */
   message: string
+  /** 1-based line of the fault in the file (a syntax error, or where the module threw at its top level), when known. */
+  line?: number
+  /** 1-based column of the fault, when known. */
+  column?: number
 }
 
 /** What {@link discoverAgents} loaded and what it could not. */
@@ -88,7 +92,11 @@ export async function loadAgentFile(
   } catch (e) {
     const err = toFlotillaError(e, 'MODULE_LOAD_FAILED')
     const message = err.message.includes(file) ? err.message : `${file}: ${err.message}`
-    return { ok: false, failure: { file, code: err.code, message } }
+    const failure: DiscoveryFailure = { file, code: err.code, message }
+    const { line, column } = err.details
+    if (typeof line === 'number') failure.line = line
+    if (typeof column === 'number') failure.column = column
+    return { ok: false, failure }
   }
 }
 
