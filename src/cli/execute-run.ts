@@ -7,6 +7,7 @@ import { formatEventLine } from './event-lines.js'
 import { paint } from './format.js'
 import { LiveDisplay } from './live-display.js'
 import type { PreparedWorkflow } from './prepare.js'
+import { outputWidth } from './outputs.js'
 import { formatSummary, resultJson } from './summary.js'
 
 /** Where a command writes. */
@@ -87,7 +88,7 @@ export async function watchRun(target: RunToWatch, options: DisplayOptions, io: 
   }
   if (options.json) io.out.write(`${JSON.stringify({ ...resultJson(result), ...target.extraJson }, null, 2)}\n`)
   else {
-    io.out.write(formatSummary(result, p))
+    io.out.write(formatSummary(result, p, { width: outputWidth(io.out.columns) }))
     if (options.verbose && result.error?.stack) io.err.write(`${stackOf(result.error)}\n`)
   }
   return result

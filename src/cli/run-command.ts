@@ -27,6 +27,9 @@ Runs a workflow file. When the file names an agents module
 ("agents: ./agents.mjs", relative to the file), every agent it exports
 (defineAgent results, arrays of them, or the default export) is registered.
 
+At the end it prints a summary and the run's final outputs (those of the
+tasks nothing depends on), cut short when long: --json prints them all.
+
 The run is stored (by default in .flotilla/flotilla.db) as it goes: its id
 is printed, and "flotilla runs" lists, shows, pauses, resumes, cancels and
 replays it. If the process stops, "flotilla recover" finishes the run

@@ -4,6 +4,7 @@ import { expectPositionals, splitArgs, usageError, validateOptions } from './arg
 import { STORE_FLAGS, type Command } from './command.js'
 import { formatEventLine } from './event-lines.js'
 import { formatDateTime, formatDuration, formatTable, paint, type Paint } from './format.js'
+import { formatOutputs, outputWidth, storedFinalOutputs } from './outputs.js'
 import { countTasks, findRun, runDuration, runJson, storeArg, taskJson, withStore } from './runs-shared.js'
 import { STORE_HELP } from './store-option.js'
 
@@ -100,7 +101,8 @@ const SHOW_HELP = `Usage: flotilla runs show <run-id> [options]
 
 Shows one stored run: its state, times, input, error and the run it was
 replayed from; each task's state, attempts, agent, duration and error code;
-and its most recent events.
+its final outputs (those of the tasks nothing depends on, cut short when
+long: --json prints them all); and its most recent events.
 
 Options:
       --events N          Recent events shown (default 20; 0 for none)
@@ -152,6 +154,8 @@ export const runsShowCommand: Command = {
         const error = t.error === undefined ? '' : p.red(`${t.error.code}`) + ` ${clip(t.error.message, 80)}`
         return [t.taskId, paintState(t.state, p), String(t.attempt), t.agent ?? '–', d, error]
       }), '  '))
+      const outputs = formatOutputs(storedFinalOutputs(record.definition, tasks), p, { width: outputWidth(io.out.columns), hint: `flotilla runs show ${record.id}${storeArg(flag)} --json` })
+      if (outputs) io.out.write(`\n${outputs}`)
       if (options.events > 0) {
         io.out.write(`\n${recent.length === all.length ? `Events (${all.length})` : `Recent events (last ${recent.length} of ${all.length})`}:\n`)
         for (const { event } of recent) {

@@ -13,6 +13,7 @@ import { paint } from './format.js'
 import { findRun, storeArg, withStore } from './runs-shared.js'
 import { AGENT_SOURCE_HELP, AGENT_SOURCE_NOTE, StoredRunAgents, type AgentSource } from './stored-agents.js'
 import { STORE_HELP } from './store-option.js'
+import { outputWidth } from './outputs.js'
 import { formatStoredNote, formatSummary, resultJson } from './summary.js'
 
 const RESUME_FLAGS = { ...DISPLAY_FLAGS, ...AGENT_SOURCE_FLAGS } as const
@@ -160,7 +161,7 @@ async function resumeAll(command: string, argv: readonly string[], io: Parameter
       return ok ? 0 : 1
     }
     for (const r of results) {
-      io.out.write(formatSummary(r, p))
+      io.out.write(formatSummary(r, p, { width: outputWidth(io.out.columns) }))
       if (verbose && r.error?.stack) io.err.write(`${stackOf(r.error)}\n`)
     }
     const lines: string[] = results.length > 0 ? [''] : []

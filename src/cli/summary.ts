@@ -1,30 +1,40 @@
-import type { RunResult } from '../workflows/results.js'
+import type { RunResult, RunSummary } from '../workflows/results.js'
 import { cell, formatDuration, formatPercent, type Paint } from './format.js'
+import { formatOutputs } from './outputs.js'
 import { storeArg } from './runs-shared.js'
 
 /** Most failed tasks listed one by one in a summary. */
 const MAX_FAILED_LISTED = 20
 
+/** Options of {@link formatSummary}. */
+export interface SummaryOptions {
+  /** Width of the lines of outputs. @default 160 */
+  width?: number | undefined
+  /** The command that prints every output in full. @default "--json" */
+  hint?: string | undefined
+}
+
 /**
  * A readable summary of a finished run: state, duration, counts and success
- * rate, critical path, parallel efficiency, each agent's contribution, and
- * the failed tasks with their error code and message.
+ * rate (over which tasks), critical path, how many tasks ran at once, each
+ * agent's contribution, the failed tasks with their error code and message,
+ * and the run's final outputs (those of the tasks nothing depends on), cut
+ * short with a hint to `--json`.
  *
  * @example
  * ```ts
  * process.stdout.write(formatSummary(await handle.result, paint(false)))
  * ```
  */
-export function formatSummary(result: RunResult, p: Paint): string {
+export function formatSummary(result: RunResult, p: Paint, options: SummaryOptions = {}): string {
   const s = result.summary
   const state = result.ok ? p.green(result.state) : p.red(result.state)
-  const c = s.counts
   const lines: string[] = [
     '',
     `${p.bold(`Run ${result.runId}`)} of workflow "${result.workflow}": ${state} in ${formatDuration(s.durationMs)}`,
-    `  tasks          ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped, ${c.cancelled} cancelled · success rate ${c.succeeded + c.failed === 0 ? 'n/a (no task ran)' : formatPercent(s.successRate)}`,
+    `  tasks          ${formatCounts(s)} · ${formatRate(s)}`,
     `  critical path  ${s.criticalPath.tasks.join(' → ') || '(none)'} (${formatDuration(s.criticalPath.durationMs)})`,
-    `  parallelism    efficiency ${formatPercent(s.parallelEfficiency)} · peak ${s.peakConcurrency} at once · speedup ${s.speedup.toFixed(1)}×`,
+    `  parallelism    ${formatParallelism(s)}`,
   ]
   const agents = Object.entries(s.perAgent).sort((a, b) => b[1].busyMs - a[1].busyMs)
   if (agents.length > 0) {
@@ -44,7 +54,33 @@ export function formatSummary(result: RunResult, p: Paint): string {
     if (failed.length > MAX_FAILED_LISTED) lines.push(`    … and ${failed.length - MAX_FAILED_LISTED} more`)
   }
   if (!result.ok && result.error !== undefined) lines.push(`  ${p.red('run error')}      [${result.error.code}] ${result.error.message}`)
-  return `${lines.join('\n')}\n`
+  const outputs = formatOutputs(Object.entries(result.finalOutputs), p, { width: options.width, hint: options.hint })
+  return `${lines.join('\n')}\n${outputs}`
+}
+
+function formatCounts(s: RunSummary): string {
+  const c = s.counts
+  const parts = [`${c.succeeded} succeeded`, `${c.failed} failed`, `${c.skipped} skipped`, `${c.cancelled} cancelled`]
+  if (c.unfinished > 0) parts.push(`${c.unfinished} unfinished`)
+  return parts.join(', ')
+}
+
+/** The success rate, saying which tasks it is over. */
+export function formatRate(s: RunSummary): string {
+  if (s.rateOver === 0) return 'success rate n/a (no task was to run)'
+  const c = s.counts
+  const tasks = s.rateOver === 1 ? 'task' : 'tasks'
+  if (c.unfinished > 0) return `success rate ${formatPercent(s.successRate)} of ${s.rateOver} ${tasks} (the ${c.unfinished} unfinished count as not succeeded)`
+  return `success rate ${formatPercent(s.successRate)} of ${s.rateOver} finished ${tasks}${c.skipped > 0 ? ' (skipped ones aside)' : ''}`
+}
+
+/**
+ * How many tasks ran at once, worded so that a chain (one task at a time by
+ * design) does not read as slowness.
+ */
+export function formatParallelism(s: RunSummary): string {
+  if (s.peakConcurrency <= 1) return s.peakConcurrency === 0 ? 'no task ran' : 'one task at a time'
+  return `up to ${s.peakConcurrency} tasks at once, ${s.speedup.toFixed(1)} on average`
 }
 
 /** The JSON printed by `--json`: the run result with the output of every succeeded task. */

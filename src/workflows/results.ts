@@ -118,6 +118,22 @@ export class RunResult {
     return out
   }
 
+  /**
+   * The run's answer: outputs of the succeeded tasks that no other task
+   * depends on (the ends of the graph), by task id.
+   *
+   * @example
+   * ```ts
+   * const { report } = (await orchestrator.run(wf)).finalOutputs
+   * ```
+   */
+  get finalOutputs(): Record<string, unknown> {
+    const out: Record<string, unknown> = {}
+    const tasks = this.run.workflow.tasks
+    for (let i = 0; i < tasks.length; i++) if (tasks[i].dependents.length === 0 && this.run.taskState[i] === S.SUCCEEDED) out[tasks[i].id] = this.run.outputs[i]
+    return out
+  }
+
   /** Per-task records, by task id. */
   get tasks(): Record<string, TaskResult> {
     if (this._tasks) return this._tasks

@@ -165,9 +165,10 @@ describe.concurrent('run', () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/\d\d:\d\d:\d\d task\.succeeded first \(\d+ ms\)/)
     expect(r.stdout).toContain('SUCCEEDED')
-    expect(r.stdout).toContain('success rate 100%')
+    expect(r.stdout).toContain('success rate 100% of 2 finished tasks')
     expect(r.stdout).toContain('critical path  first → second')
     expect(r.stdout).toContain('echo@1.0.0')
+    expect(r.stdout).toContain('  output\n    second: {"n":1}\n')
   })
 
   it('prints only the result JSON with --json', async ({ expect }) => {
@@ -253,7 +254,8 @@ describe.concurrent('run', () => {
     expect(r.stderr).toContain('Interrupted: cancelling the run')
     expect(r.stdout).toContain('task.cancelled scan-0: interrupted (Ctrl-C)')
     expect(r.stdout).toMatch(/of workflow "scan-and-fix": CANCELLED in \d+ ms/)
-    expect(r.stdout).toContain('success rate n/a')
+    expect(r.stdout).toMatch(/success rate \d+(\.\d)?% of \d+ finished tasks/)
+    expect(r.stdout).not.toContain('success rate 100%')
   })
 
   it('prints an error as JSON on stdout with --json', async ({ expect }) => {

@@ -137,6 +137,8 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
     expect(text.stdout).toContain(`Run ${runId} of workflow "durable": SUCCEEDED`)
     expect(text.stdout).toMatch(/TASK +STATE +ATTEMPTS +AGENT +DURATION +ERROR/)
     expect(text.stdout).toMatch(/ b +SUCCEEDED +1 +step@1\.0\.0 /)
+    expect(text.stdout).toMatch(/\n {2}output\n {4}c: \S/)
+    expect(text.stdout).not.toMatch(/^ {4}b: /m)
     expect(text.stdout).toMatch(/\d\d:\d\d:\d\d run\.succeeded/)
   })
 
