@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { FlotillaError } from '../core/errors.js'
+import { findJsonProblem } from '../core/json-value.js'
 import type { ArtifactEncoding } from './types.js'
 
 /** Content ready to store: its encoding, bytes and SHA-256. */
@@ -12,63 +13,28 @@ export interface EncodedContent {
   readonly hash: string
 }
 
-const MAX_DEPTH = 1000
-const JSON_KINDS = 'plain JSON data (objects, arrays, strings, finite numbers, booleans, null)'
-
 function invalid(field: string, path: string, why: string, fix: string): FlotillaError {
   return new FlotillaError('VALIDATION_FAILED', `${path} ${why}; ${fix}`, { details: { field, path } })
 }
 
 /**
- * Checks that `value` is plain JSON data that reads back as written: no
- * functions, symbols, BigInts, non-finite numbers, cycles, class instances
- * (a `Date`, a `Map`…) or nesting deeper than 1000. Object keys whose value is
- * `undefined` are left out, as `JSON.stringify` does. Throws
- * `VALIDATION_FAILED` naming the path of the first offending value.
+ * Checks that `value` follows the JSON rule of `findJsonProblem` (the same as
+ * for task outputs and bus payloads). Throws `VALIDATION_FAILED` naming
+ * `field` and the path of the first offending value.
  */
-function checkJson(value: unknown, field: string, path: string, parents: Set<object>): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return
-    case 'number':
-      if (!Number.isFinite(value)) throw invalid(field, path, `is ${value}`, 'JSON numbers must be finite: store null or a string instead.')
-      return
-    case 'bigint':
-      throw invalid(field, path, 'is a BigInt', 'JSON has no BigInt: store it as a string (String(n)) or, if it fits, a number.')
-    case 'function':
-      throw invalid(field, path, 'is a function', `store ${JSON_KINDS}; remove it or replace it by data.`)
-    case 'symbol':
-      throw invalid(field, path, 'is a symbol', `store ${JSON_KINDS}.`)
-    case 'undefined':
-      throw invalid(field, path, 'is undefined', 'JSON has no undefined: use null, or leave the key out.')
-  }
-  if (value === null) return
-  const obj = value as object
-  if (parents.has(obj)) throw invalid(field, path, 'refers back to one of its parents (a cycle)', 'JSON cannot hold cycles: store a copy without the back reference.')
-  if (parents.size >= MAX_DEPTH) throw invalid(field, path, `is nested deeper than ${MAX_DEPTH} levels`, 'flatten the data.')
-  parents.add(obj)
-  if (Array.isArray(obj)) {
-    for (let i = 0; i < obj.length; i++) checkJson(obj[i], field, `${path}[${i}]`, parents)
-  } else {
-    const proto: unknown = Object.getPrototypeOf(obj)
-    if (proto !== Object.prototype && proto !== null) {
-      const name = (obj.constructor as { name?: unknown } | undefined)?.name
-      const kind = typeof name === 'string' && name !== '' ? name : 'non-plain'
-      const fix = obj instanceof Uint8Array ? 'bytes can only be the whole content of an artifact: store them as their own artifact, or as a base64 string.' : `store ${JSON_KINDS}: convert it first (a Date with toISOString(), a Map with Object.fromEntries(map)).`
-      throw invalid(field, path, `is a ${kind} object`, fix)
-    }
-    for (const key of Object.keys(obj)) {
-      const child = (obj as Record<string, unknown>)[key]
-      if (child !== undefined) checkJson(child, field, /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, parents)
-    }
-  }
-  parents.delete(obj)
+function checkJson(value: unknown, field: string): void {
+  const problem = findJsonProblem(value, field)
+  if (problem === undefined) return
+  const fix = problem.kind === 'bytes' ? 'bytes can only be the whole content of an artifact: store them as their own artifact, or as a base64 string.' : problem.fix
+  throw invalid(field, problem.path, problem.reason, fix)
 }
 
 /**
  * The JSON text of plain JSON data, refusing anything that would not read
- * back as written (`VALIDATION_FAILED`, naming `field` and the path). Keys
+ * back as written (the rule of `findJsonProblem`: BigInt, non-finite numbers,
+ * functions, symbols, `undefined` in a list, class instances such as `Date`
+ * or `Map`, cycles, nesting deeper than 1000; keys whose value is `undefined`
+ * are left out) with `VALIDATION_FAILED` naming `field` and the path. Keys
  * keep their order.
  *
  * @example
@@ -78,7 +44,7 @@ function checkJson(value: unknown, field: string, path: string, parents: Set<obj
  * ```
  */
 export function encodeJsonText(value: unknown, field: string): string {
-  checkJson(value, field, field, new Set())
+  checkJson(value, field)
   return JSON.stringify(value)
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { FlotillaError } from '../core/errors.js'
+import { findJsonProblem, JSON_MAX_DEPTH } from '../core/json-value.js'
 import type { BusEvent, EventFilter, MessageHeaders } from './bus.js'
 
 /** Default largest payload, in bytes of its JSON form: 256 KiB. */
@@ -9,42 +10,18 @@ function invalid(message: string, details: Record<string, unknown>): FlotillaErr
   return new FlotillaError('VALIDATION_FAILED', message, { details })
 }
 
-/** Why `value` is not plain JSON (path and reason), or `undefined` when it is. */
-function jsonProblem(value: unknown, path: string, seen: Set<object>): string | undefined {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is a non-finite number`
-  if (typeof value !== 'object') return `${path} is a ${typeof value}`
-  if (seen.has(value)) return `${path} is a circular reference`
-  seen.add(value)
-  try {
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) {
-        const p = jsonProblem(value[i], `${path}[${i}]`, seen)
-        if (p) return p
-      }
-      return undefined
-    }
-    const proto: unknown = Object.getPrototypeOf(value)
-    if (proto !== Object.prototype && proto !== null) return `${path} is not a plain object`
-    for (const [k, v] of Object.entries(value)) {
-      const p = jsonProblem(v, `${path}.${k}`, seen)
-      if (p) return p
-    }
-    return undefined
-  } finally {
-    seen.delete(value)
-  }
-}
-
 /**
- * Checks that `value` is plain JSON within `maxBytes` and returns its JSON
+ * Checks that `value` is plain JSON (the rule of `findJsonProblem`, the same
+ * as for task outputs and artifacts) within `maxBytes`, and returns its JSON
  * text (adapters store or copy from it).
  *
- * @throws FlotillaError `VALIDATION_FAILED` naming the offending path or the size.
+ * @throws FlotillaError `VALIDATION_FAILED` naming the offending path (in `details.path`) or the size.
  */
 export function serializePayload(value: unknown, maxBytes: number, what = 'payload'): string {
-  const problem = jsonProblem(value, what, new Set())
-  if (problem) throw invalid(`The ${what} must be JSON-serialisable: ${problem}.`, { field: what, reason: 'not_serialisable' })
+  const problem = findJsonProblem(value, what)
+  if (problem) {
+    throw invalid(`The ${what} must be JSON-serialisable: ${problem.path} ${problem.reason}; ${problem.fix}`, { field: what, reason: 'not_serialisable', path: problem.path, kind: problem.kind })
+  }
   const text = JSON.stringify(value)
   // Cheap bound first: UTF-8 uses at most 3 bytes per UTF-16 unit.
   const bytes = text.length * 3 <= maxBytes ? text.length : Buffer.byteLength(text, 'utf8')
@@ -58,11 +35,12 @@ export function serializePayload(value: unknown, maxBytes: number, what = 'paylo
 const NUMBER_BYTES = 25
 
 /**
- * Copies `value` if it is plain JSON, adding to `budget.left` an upper bound
- * of its JSON size; returns `INVALID` at the first non-JSON part. The copy is
- * what `JSON.parse(JSON.stringify(value))` gives, without the text.
+ * Copies `value` if it is plain JSON, adding to `budget.bytes` an upper bound
+ * of its JSON size; returns `INVALID` at the first non-JSON part (the rule of
+ * `findJsonProblem`, which names it). The copy is what
+ * `JSON.parse(JSON.stringify(value))` gives, without the text.
  */
-function cloneJson(value: unknown, budget: { bytes: number }, seen: Set<object>): unknown {
+function cloneJson(value: unknown, budget: { bytes: number }, seen: Set<object>, depth: number): unknown {
   if (value === null) {
     budget.bytes += 4
     return null
@@ -85,14 +63,16 @@ function cloneJson(value: unknown, budget: { bytes: number }, seen: Set<object>)
       return INVALID
   }
   const obj = value as object
-  if (seen.has(obj)) return INVALID
+  if (seen.has(obj) || depth >= JSON_MAX_DEPTH) return INVALID
   seen.add(obj)
   let out: unknown
   if (Array.isArray(obj)) {
     const copy = new Array<unknown>(obj.length)
     budget.bytes += 2 + obj.length
     for (let i = 0; i < obj.length; i++) {
-      const v = cloneJson(obj[i], budget, seen)
+      const item: unknown = obj[i]
+      if (item === undefined) return INVALID // undefined or a hole: JSON would read back null
+      const v = cloneJson(item, budget, seen, depth + 1)
       if (v === INVALID) return INVALID
       copy[i] = v
     }
@@ -104,7 +84,9 @@ function cloneJson(value: unknown, budget: { bytes: number }, seen: Set<object>)
     const keys = Object.keys(obj)
     budget.bytes += 2 + keys.length * 4
     for (const k of keys) {
-      const v = cloneJson((obj as Record<string, unknown>)[k], budget, seen)
+      const item = (obj as Record<string, unknown>)[k]
+      if (item === undefined) continue // left out, as JSON.stringify does
+      const v = cloneJson(item, budget, seen, depth + 1)
       if (v === INVALID) return INVALID
       budget.bytes += k.length * 6
       if (k === '__proto__') Object.defineProperty(copy, k, { value: v, enumerable: true, writable: true, configurable: true })
@@ -128,7 +110,7 @@ const INVALID: unique symbol = Symbol('invalid-json')
  */
 export function clonePayload(value: unknown, maxBytes: number, what = 'payload'): unknown {
   const budget = { bytes: 0 }
-  const copy = cloneJson(value, budget, new Set())
+  const copy = cloneJson(value, budget, new Set(), 0)
   if (copy === INVALID || budget.bytes > maxBytes) serializePayload(value, maxBytes, what) // throws the precise error, or passes when the bound was loose
   if (copy === INVALID) throw invalid(`The ${what} must be JSON-serialisable.`, { field: what, reason: 'not_serialisable' })
   return copy

@@ -1,4 +1,5 @@
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
+import { findJsonProblem } from '../core/json-value.js'
 import { backoffDelay, shouldRetry } from '../resilience/retry.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
@@ -21,14 +22,33 @@ export function prepareInput(task: CompiledTask, def: AnyAgentDefinition, values
   })
 }
 
-/** Checks a handler's output against the agent's output schema. */
-export function checkOutput(def: AnyAgentDefinition, output: unknown): unknown {
-  if (def.output === undefined) return output
-  const parsed = def.output.safeParse(output)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]
-  throw new FlotillaError('AGENT_OUTPUT_INVALID', `Agent "${def.name}" returned output that fails its schema at "${issue?.path.join('.') || '(root)'}": ${issue?.message}. Fix the handler or the output schema.`, {
-    details: { agent: def.name, path: issue?.path.map(String).join('.') ?? '' },
+/**
+ * Checks a handler's output: against the agent's output schema when it has
+ * one, then against the JSON rule of `findJsonProblem` (every output is stored
+ * and passed on as JSON). `undefined` (no output) is accepted.
+ *
+ * @param taskId the task, named in the error when given
+ * @throws FlotillaError `AGENT_OUTPUT_INVALID` naming the agent, the task and the path of the bad value.
+ */
+export function checkOutput(def: AnyAgentDefinition, output: unknown, taskId?: string): unknown {
+  const where = taskId === undefined ? '' : ` (task "${taskId}")`
+  const ids = taskId === undefined ? { agent: def.name } : { agent: def.name, taskId }
+  let out = output
+  if (def.output !== undefined) {
+    const parsed = def.output.safeParse(output)
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new FlotillaError('AGENT_OUTPUT_INVALID', `Agent "${def.name}"${where} returned output that fails its schema at "${issue?.path.join('.') || '(root)'}": ${issue?.message}. Fix the handler or the output schema.`, {
+        details: { ...ids, path: issue?.path.map(String).join('.') ?? '' },
+      })
+    }
+    out = parsed.data
+  }
+  if (out === undefined || out === null || typeof out === 'string' || typeof out === 'boolean') return out
+  const problem = findJsonProblem(out)
+  if (problem === undefined) return out
+  throw new FlotillaError('AGENT_OUTPUT_INVALID', `Agent "${def.name}"${where} returned output that JSON cannot hold: ${problem.path} ${problem.reason}; ${problem.fix}`, {
+    details: { ...ids, path: problem.path, reason: problem.kind },
   })
 }
 
