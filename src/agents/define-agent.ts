@@ -8,6 +8,35 @@ export type Schema<T = unknown> = z.ZodType<T>
 /** What a handler may return. */
 export type MaybePromise<T> = T | Promise<T>
 
+/**
+ * What an agent's `initialize` and `healthCheck` hooks are told about the
+ * instance they run for, so that several instances of one definition can
+ * tell themselves apart (a connection per instance, a shard per index…).
+ *
+ * @example
+ * ```ts
+ * defineAgent({
+ *   name: 'indexer',
+ *   handler: index,
+ *   initialize: ({ instanceId, index }) => openShard(index, instanceId),
+ *   healthCheck: ({ index }) => shardIsUp(index),
+ * })
+ * ```
+ */
+export interface AgentInstanceInfo {
+  /**
+   * Id of the instance: the `agt_…` id of a registry instance. Where the
+   * runtime gives none (an agent run by `flotilla agent run` today), `name@version`.
+   */
+  readonly instanceId: string
+  /** 0-based position of the instance among those one registration started (`register(def, { instances: 3 })` gives 0, 1, 2). @default 0 */
+  readonly index: number
+  /** The agent's name. */
+  readonly agent: string
+  /** The agent's version. */
+  readonly version: string
+}
+
 /** The configuration given to {@link defineAgent}. */
 export interface AgentConfig<I, O> {
   /** Unique name, e.g. `scanner`. Lowercase letters, digits, `-`, `_`, `.`. */
@@ -28,10 +57,10 @@ export interface AgentConfig<I, O> {
   maxConcurrency?: number
   /** The work itself. */
   handler: (input: I, ctx: AgentContext) => MaybePromise<O>
-  /** Runs once when an instance starts; throw to refuse to start. */
-  initialize?: () => MaybePromise<void>
+  /** Runs once when an instance starts (and again when it is restarted); throw to refuse to start. */
+  initialize?: (instance: AgentInstanceInfo) => MaybePromise<void>
   /** Reports the instance's health; a throw or `false` counts as unhealthy. */
-  healthCheck?: () => MaybePromise<boolean | { healthy: boolean; detail?: string }>
+  healthCheck?: (instance: AgentInstanceInfo) => MaybePromise<boolean | { healthy: boolean; detail?: string }>
 }
 
 /** A validated, complete agent definition, as returned by {@link defineAgent}. */
@@ -46,8 +75,10 @@ export interface AgentDefinition<I = unknown, O = unknown> {
   readonly output: Schema<O> | undefined
   readonly maxConcurrency: number
   readonly handler: (input: I, ctx: AgentContext) => MaybePromise<O>
-  readonly initialize: (() => MaybePromise<void>) | undefined
-  readonly healthCheck: (() => MaybePromise<boolean | { healthy: boolean; detail?: string }>) | undefined
+  /** The `initialize` hook; called without `instance`, it is told `{ instanceId: 'name@version', index: 0, agent, version }`. */
+  readonly initialize: ((instance?: AgentInstanceInfo) => MaybePromise<void>) | undefined
+  /** The `healthCheck` hook; called without `instance`, it is told `{ instanceId: 'name@version', index: 0, agent, version }`. */
+  readonly healthCheck: ((instance?: AgentInstanceInfo) => MaybePromise<boolean | { healthy: boolean; detail?: string }>) | undefined
 }
 
 /**
@@ -102,6 +133,10 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) invalid(name, `${what} must be a list of non-empty strings`)
     return Object.freeze([...v])
   }
+  const fallback: AgentInstanceInfo = Object.freeze({ instanceId: `${name}@${version}`, index: 0, agent: name, version })
+  const { initialize, healthCheck } = config
+  if (initialize !== undefined && typeof initialize !== 'function') invalid(name, 'initialize must be a function (instance) => void')
+  if (healthCheck !== undefined && typeof healthCheck !== 'function') invalid(name, 'healthCheck must be a function (instance) => boolean | { healthy, detail }')
   return Object.freeze({
     kind: 'flotilla.agent' as const,
     name,
@@ -113,8 +148,8 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
     output: config.output,
     maxConcurrency,
     handler: config.handler,
-    initialize: config.initialize,
-    healthCheck: config.healthCheck,
+    initialize: initialize === undefined ? undefined : (instance?: AgentInstanceInfo) => initialize(instance ?? fallback),
+    healthCheck: healthCheck === undefined ? undefined : (instance?: AgentInstanceInfo) => healthCheck(instance ?? fallback),
   })
 }
 

@@ -3,7 +3,7 @@ import { FlotillaError } from '../core/errors.js'
 import { newAgentId, type AgentId } from '../core/ids.js'
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from '../resilience/circuit-breaker.js'
 import { AgentMetrics, type AgentMetricsSnapshot } from '../agents/agent-metrics.js'
-import type { AnyAgentDefinition } from '../agents/define-agent.js'
+import type { AgentInstanceInfo, AnyAgentDefinition } from '../agents/define-agent.js'
 import type { AgentPool } from './agent-pool.js'
 
 /**
@@ -19,6 +19,8 @@ export interface AgentInstanceOptions {
   clock?: Clock
   /** Options of the instance's circuit breaker. @default { failureThreshold: 5, cooldownMs: 30000 } */
   circuitBreaker?: CircuitBreakerOptions
+  /** 0-based position among the instances one registration started, told to the `initialize` and `healthCheck` hooks. @default 0 */
+  index?: number
 }
 
 /** The result of a health check. */
@@ -72,8 +74,8 @@ export class AgentInstance {
   state: AgentInstanceState = 'STARTING'
   /** The circuit breaker of this instance. */
   readonly breaker: CircuitBreaker
-  /** Call statistics of this instance. */
-  readonly metrics = new AgentMetrics()
+  /** What the `initialize` and `healthCheck` hooks are told about this instance. */
+  readonly info: AgentInstanceInfo
   /** The pools this instance is a member of (kept by {@link AgentPool}). */
   readonly pools = new Set<AgentPool>()
   /**
@@ -83,6 +85,7 @@ export class AgentInstance {
    */
   routable = true
   private readonly clock: Clock
+  private _metrics = new AgentMetrics()
 
   /** `name@version` of its definition. */
   readonly key: string
@@ -92,6 +95,12 @@ export class AgentInstance {
     this.key = `${definition.name}@${definition.version}`
     this.clock = options.clock ?? systemClock
     this.breaker = new CircuitBreaker(this.clock, options.circuitBreaker)
+    this.info = Object.freeze({ instanceId: this.id, index: options.index ?? 0, agent: definition.name, version: definition.version })
+  }
+
+  /** Call statistics of this incarnation (a {@link AgentInstance.restart} starts new ones). */
+  get metrics(): AgentMetrics {
+    return this._metrics
   }
 
   /** True while fewer than `definition.maxConcurrency` executions are in flight. */
@@ -124,19 +133,24 @@ export class AgentInstance {
 
   /**
    * Stops and starts the instance again (the health monitor's self-healing):
-   * state STARTING, the `initialize` hook runs again, then READY, or FAILED
-   * with `AGENT_INIT_FAILED` as in {@link AgentInstance.start}. Executions in
-   * flight finish. A STOPPED instance refuses with `AGENT_INIT_FAILED`.
+   * a fresh incarnation, with new metrics (no calls, error rate 0) and its
+   * circuit closed; state STARTING, the `initialize` hook runs again, then
+   * READY, or FAILED with `AGENT_INIT_FAILED` as in
+   * {@link AgentInstance.start}. Executions in flight finish (and are
+   * recorded in the new metrics). A STOPPED instance refuses with
+   * `AGENT_INIT_FAILED`.
    */
   async restart(): Promise<void> {
     if (this.state === 'STOPPED') return this.start()
+    this._metrics = new AgentMetrics()
+    this.breaker.reset()
     await this.runInitialize()
   }
 
   private async runInitialize(): Promise<void> {
     this.state = 'STARTING'
     try {
-      await this.definition.initialize?.()
+      await this.definition.initialize?.(this.info)
     } catch (err) {
       if (this.isStopped()) return
       this.state = 'FAILED'
@@ -170,7 +184,7 @@ export class AgentInstance {
     })
     const check = (async (): Promise<HealthReport> => {
       try {
-        return toReport(await hook())
+        return toReport(await hook(this.info))
       } catch (err) {
         return { healthy: false, detail: `healthCheck threw: ${describeError(err)}` }
       }

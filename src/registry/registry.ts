@@ -115,7 +115,7 @@ export class Registry {
     this.starting.add(id)
     const instances: AgentInstance[] = []
     try {
-      for (let i = 0; i < count; i++) instances.push(new AgentInstance(definition, { clock: this.clock, circuitBreaker: this.breakerOptions }))
+      for (let i = 0; i < count; i++) instances.push(new AgentInstance(definition, { clock: this.clock, circuitBreaker: this.breakerOptions, index: i }))
       const results = await Promise.allSettled(instances.map((inst) => inst.start()))
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failure) {
