@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs'
 import type { AgentStore } from '../store/store.js'
 import type { AgentRecord } from '../store/records.js'
 
@@ -13,8 +14,38 @@ export interface ReconcileOptions {
   readonly now: number
 }
 
-/** True when a process with this pid exists on this host. */
-function processAlive(pid: number): boolean {
+let procReadable: boolean | undefined
+
+/**
+ * The state letter of a process from `/proc/<pid>/stat` (Linux), `null` when
+ * there is no such process, or `undefined` when `/proc` cannot tell.
+ */
+function procState(pid: number): string | null | undefined {
+  if (process.platform !== 'linux') return undefined
+  procReadable ??= existsSync('/proc/self/stat')
+  if (!procReadable) return undefined
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    return code === 'ENOENT' || code === 'ESRCH' ? null : undefined
+  }
+  // "pid (comm) S …": comm may hold spaces and parentheses, so read after the last ')'.
+  const state = stat.slice(stat.lastIndexOf(')') + 1).trim().charAt(0)
+  return state === '' ? undefined : state
+}
+
+/**
+ * True when a process with this pid runs on this host. A zombie (exited, not
+ * yet reaped by its parent: state `Z`) or a dying process (`X`) is not alive;
+ * on Linux the state is read from `/proc/<pid>/stat`, elsewhere
+ * `kill(pid, 0)` (which succeeds on a zombie) decides.
+ */
+export function processAlive(pid: number): boolean {
+  const state = procState(pid)
+  if (state === null) return false
+  if (state !== undefined) return state !== 'Z' && state !== 'X' && state !== 'x'
   try {
     process.kill(pid, 0)
     return true
@@ -25,8 +56,8 @@ function processAlive(pid: number): boolean {
 
 /**
  * Marks FAILED the stored agents left PENDING, RUNNING or PAUSED by an
- * orchestrator that is gone: process agents whose process no longer exists
- * on this host (a process agent exits with its orchestrator), and with
+ * orchestrator that is gone: process agents whose process no longer runs
+ * on this host (gone, or a zombie) (a process agent exits with its orchestrator), and with
  * `all`, every non-final agent `isLive` does not know. Each change is a
  * fenced transition, so an agent another orchestrator moves meanwhile is
  * left alone. Returns the agents it failed.
