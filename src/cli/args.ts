@@ -89,18 +89,26 @@ export function parseInputValue(text: string): unknown {
   }
 }
 
+/** The declared type of a workflow input, as far as `--input` needs it. */
+export interface DeclaredInput {
+  type?: 'string' | 'number' | 'boolean' | 'object' | 'array' | undefined
+}
+
 /**
- * Turns `key=value` pairs into an input object. Values are parsed as JSON
- * when they are valid JSON, else kept as strings; dotted keys (`a.b=1`)
- * build nested objects. A malformed pair throws `CLI_USAGE`.
+ * Turns `key=value` pairs into an input object. A value is typed by the
+ * workflow's declaration of its (top-level) input when there is one: a
+ * `string` input keeps the text as it is (`--input name=42` gives "42");
+ * any other value is parsed as JSON when it is valid JSON, else kept as
+ * text. Dotted keys (`a.b=1`) build nested objects. A malformed pair throws
+ * `CLI_USAGE`.
  *
  * @example
  * ```ts
- * parseInputs(['apply=true', 'limits.max=3', 'name=demo'])
- * // { apply: true, limits: { max: 3 }, name: 'demo' }
+ * parseInputs('run', ['apply=true', 'limits.max=3', 'name=007'], { name: { type: 'string' } })
+ * // { apply: true, limits: { max: 3 }, name: '007' }
  * ```
  */
-export function parseInputs(command: string, pairs: readonly string[]): Record<string, unknown> {
+export function parseInputs(command: string, pairs: readonly string[], declared: Readonly<Record<string, DeclaredInput>> = {}): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
@@ -112,14 +120,16 @@ export function parseInputs(command: string, pairs: readonly string[]): Record<s
     }
     let target = out
     for (let i = 0; i < path.length - 1; i++) {
-      const next = target[path[i]]
+      const next = Object.hasOwn(target, path[i]) ? target[path[i]] : undefined
       if (next === undefined) target = target[path[i]] = {} as Record<string, unknown>
       else if (next !== null && typeof next === 'object' && !Array.isArray(next)) target = next as Record<string, unknown>
       else throw usageError(command, `--input "${key}" conflicts with the value already given to "${path.slice(0, i + 1).join('.')}".`)
     }
     const last = path[path.length - 1]
-    if (target[last] !== undefined) throw usageError(command, `--input "${key}" is given twice.`)
-    target[last] = parseInputValue(pair.slice(eq + 1))
+    if (Object.hasOwn(target, last)) throw usageError(command, `--input "${key}" is given twice.`)
+    const text = pair.slice(eq + 1)
+    const type = path.length === 1 && Object.hasOwn(declared, key) ? declared[key].type : undefined
+    target[last] = type === 'string' ? text : parseInputValue(text)
   }
   return out
 }

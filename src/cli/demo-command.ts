@@ -58,22 +58,24 @@ export const demoCommand: Command = {
     const options = validateOptions('demo', demoOptionsSchema, {
       ...runFlagValues(values),
     })
-    const input = parseInputs('demo', options.input)
+    parseInputs('demo', options.input)
     const label = storeLabel(storeSpec(options.store))
-    const sample = join(DEMO_DIR, 'sample')
-    let target = typeof input.target === 'string' ? resolve(input.target) : sample
-    if (input.apply === true && isInside(target, sample)) {
-      const copy = join(await mkdtemp(join(tmpdir(), 'flotilla-demo-')), 'sample')
-      await cp(sample, copy, { recursive: true })
-      target = join(copy, relative(sample, target))
-      const note = `Fixing a copy of the shipped sample (it is never modified): ${target}\n`
-      if (options.json) io.err.write(note)
-      else io.out.write(note)
-    }
-    input.target = target
     const prepared = await prepareWorkflow(join(DEMO_DIR, 'workflow.yaml'), { openStore: async () => (await openCliStore(options.store)).store })
     try {
-      const result = await executeRun(prepared, input, options, io)
+      const input = parseInputs('demo', options.input, prepared.workflow.spec.inputs)
+      const sample = join(DEMO_DIR, 'sample')
+      let target = typeof input.target === 'string' ? resolve(input.target) : sample
+      if (input.apply === true && isInside(target, sample)) {
+        const copy = join(await mkdtemp(join(tmpdir(), 'flotilla-demo-')), 'sample')
+        await cp(sample, copy, { recursive: true })
+        target = join(copy, relative(sample, target))
+        const note = `Fixing a copy of the shipped sample (it is never modified): ${target}\n`
+        if (options.json) io.err.write(note)
+        else io.out.write(note)
+      }
+      input.target = target
+      // The report is printed as text below, not as an output.
+      const result = await executeRun(prepared, input, { ...options, outputs: false }, io)
       const report = result.outputs.report as { text?: unknown } | undefined
       if (!options.json && typeof report?.text === 'string') io.out.write(`\n${report.text}${report.text.endsWith('\n') ? '' : '\n'}`)
       if (!options.json) io.out.write(formatStoredNote(result, { label, durable: prepared.orchestrator.store.durable, flag: options.store }, paint(io.out.isTTY === true)))

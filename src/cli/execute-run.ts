@@ -26,6 +26,8 @@ export interface DisplayOptions {
   verbose: boolean
   /** Most tasks running at once, overriding the workflow's. */
   concurrency?: number | undefined
+  /** Show the final outputs under the summary. @default true */
+  outputs?: boolean | undefined
 }
 
 /** A run to execute and show: how to start it, and what it looks like before its first event. */
@@ -88,7 +90,7 @@ export async function watchRun(target: RunToWatch, options: DisplayOptions, io: 
   }
   if (options.json) io.out.write(`${JSON.stringify({ ...resultJson(result), ...target.extraJson }, null, 2)}\n`)
   else {
-    io.out.write(formatSummary(result, p, { width: outputWidth(io.out.columns) }))
+    io.out.write(formatSummary(result, p, { width: outputWidth(io.out.columns), outputs: options.outputs }))
     if (options.verbose && result.error?.stack) io.err.write(`${stackOf(result.error)}\n`)
   }
   return result

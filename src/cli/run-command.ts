@@ -36,9 +36,11 @@ replays it. If the process stops, "flotilla recover" finishes the run
 without running again the tasks that had succeeded.
 
 Options:
-  -i, --input key=value   A run input; repeat for several. Values are JSON when
-                          valid JSON (42, true, {"a":1}), else text. Dotted
-                          keys build objects: --input limits.max=3
+  -i, --input key=value   A run input; repeat for several. An input the workflow
+                          declares with "type: string" takes the text as it
+                          is; other values are JSON when valid JSON (42, true,
+                          {"a":1}), else text. Dotted keys build objects:
+                          --input limits.max=3
       --json              Print only the run result as JSON at the end
       --concurrency N     Most tasks running at once (overrides the workflow)
 ${STORE_HELP}
@@ -67,11 +69,13 @@ export const runCommand: Command = {
       file,
       ...runFlagValues(values),
     })
-    const input = parseInputs('run', options.input)
+    // Malformed pairs fail before anything is loaded; values are typed once the workflow's inputs are known.
+    parseInputs('run', options.input)
     // A malformed store spec fails before anything is loaded or written.
     const label = storeLabel(storeSpec(options.store))
     const prepared = await prepareWorkflow(options.file, { openStore: async () => (await openCliStore(options.store)).store })
     try {
+      const input = parseInputs('run', options.input, prepared.workflow.spec.inputs)
       const result = await executeRun(prepared, input, options, io)
       if (!options.json) io.out.write(formatStoredNote(result, { label, durable: prepared.orchestrator.store.durable, flag: options.store }, paint(io.out.isTTY === true)))
       return result.ok ? 0 : 1

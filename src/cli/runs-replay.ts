@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { planReplay, type ReplayOptions } from '../orchestrator/replay.js'
-import { expectPositionals, parseInputs, splitArgs, validateOptions } from './args.js'
+import { expectPositionals, parseInputs, splitArgs, validateOptions, type DeclaredInput } from './args.js'
 import { AGENT_SOURCE_FLAGS, RUN_FLAGS, type Command } from './command.js'
 import { watchRun } from './execute-run.js'
 import { paint } from './format.js'
@@ -75,11 +75,12 @@ export const runsReplayCommand: Command = {
     const [id] = expectPositionals('runs replay', positionals, ['run-id'])
     const options = validateOptions('runs replay', replaySchema, { id, concurrency: values.concurrency })
     const inputPairs = (values.input as string[] | undefined) ?? []
-    const changes = parseInputs('runs replay', inputPairs)
+    parseInputs('runs replay', inputPairs)
     const display = { json: values.json === true, live: values['no-live'] !== true, verbose: values.verbose === true, concurrency: options.concurrency }
     const flag = values.store as string | undefined
     return withStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)
+      const changes = parseInputs('runs replay', inputPairs, declaredInputs(record.definition))
       const replay: ReplayOptions = {
         from: (values.from as string[] | undefined) ?? [],
         set: parseSets('runs replay', record, (values.set as string[] | undefined) ?? []),
@@ -107,4 +108,10 @@ export const runsReplayCommand: Command = {
       return result.ok ? 0 : 1
     })
   },
+}
+
+/** The inputs a stored definition declares (none when it declares none or is not an object). */
+function declaredInputs(definition: unknown): Record<string, DeclaredInput> {
+  const inputs = definition !== null && typeof definition === 'object' ? (definition as { inputs?: unknown }).inputs : undefined
+  return inputs !== null && typeof inputs === 'object' ? (inputs as Record<string, DeclaredInput>) : {}
 }

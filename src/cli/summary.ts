@@ -12,6 +12,8 @@ export interface SummaryOptions {
   width?: number | undefined
   /** The command that prints every output in full. @default "--json" */
   hint?: string | undefined
+  /** Show the final outputs. @default true */
+  outputs?: boolean | undefined
 }
 
 /**
@@ -54,7 +56,7 @@ export function formatSummary(result: RunResult, p: Paint, options: SummaryOptio
     if (failed.length > MAX_FAILED_LISTED) lines.push(`    … and ${failed.length - MAX_FAILED_LISTED} more`)
   }
   if (!result.ok && result.error !== undefined) lines.push(`  ${p.red('run error')}      [${result.error.code}] ${result.error.message}`)
-  const outputs = formatOutputs(Object.entries(result.finalOutputs), p, { width: options.width, hint: options.hint })
+  const outputs = options.outputs === false ? '' : formatOutputs(Object.entries(result.finalOutputs), p, { width: options.width, hint: options.hint })
   return `${lines.join('\n')}\n${outputs}`
 }
 

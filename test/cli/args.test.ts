@@ -30,6 +30,12 @@ describe('parseInputs', () => {
     expect(parseInputs('run', ['a.b=1', 'a.c=x', 'eq=k=v', 'top=false'])).toEqual({ a: { b: 1, c: 'x' }, eq: 'k=v', top: false })
   })
 
+  it('keeps the text of an input declared "type: string", and parses the others as JSON', () => {
+    const declared = { name: { type: 'string' as const }, code: { type: 'string' as const }, n: { type: 'number' as const } }
+    expect(parseInputs('run', ['name=42', 'code=true', 'n=7', 'other=42'], declared)).toEqual({ name: '42', code: 'true', n: 7, other: 42 })
+    expect(parseInputs('run', ['toString=1'], declared)).toEqual({ toString: 1 })
+  })
+
   it('rejects malformed pairs, repeated keys and conflicts with CLI_USAGE', () => {
     expect(usage(() => parseInputs('run', ['novalue']))).toContain('key=value')
     expect(usage(() => parseInputs('run', ['=1']))).toContain('key=value')

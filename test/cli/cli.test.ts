@@ -24,6 +24,7 @@ export default [defineAgent({ name: 'a1', handler: () => 1 }), defineAgent({ nam
     'broken.mjs': 'export const = 1\n',
     'ok.yaml': 'name: ok\nagents: ./agents.mjs\ntasks:\n  - id: first\n    agent: echo\n    input: { n: 1 }\n  - id: second\n    agent: echo\n    input: { $ref: tasks.first.output }\n',
     'inputs.yaml': 'name: inputs\nagents: ./agents.mjs\ntasks:\n  - id: show\n    agent: echo\n    input: { $ref: input }\n',
+    'typed-inputs.yaml': 'name: typed\nagents: ./agents.mjs\ninputs:\n  zip: { type: string }\n  n: { type: number }\ntasks:\n  - id: show\n    agent: echo\n    input: { $ref: input }\n',
     'default-export.yaml': 'name: defaults\nagents: ./more-agents.mjs\ntasks:\n  - id: one\n    agent: a1\n  - id: two\n    agent: a2\n',
     'cycle.yaml': 'name: cyclic\ntasks:\n  - id: a\n    agent: echo\n    dependsOn: [b]\n  - id: b\n    agent: echo\n    dependsOn: [c]\n  - id: c\n    agent: echo\n    dependsOn: [a]\n',
     'unknown-agent.yaml': 'name: unknown\nagents: ./agents.mjs\ntasks:\n  - id: a\n    agent: echo\n  - id: b\n    agent: ghost\n',
@@ -186,6 +187,14 @@ describe.concurrent('run', () => {
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout) as { outputs: Record<string, unknown> }
     expect(out.outputs.show).toEqual({ n: 5, flag: true, name: 'hello world', limits: { max: 3, min: 1 }, obj: { x: [1, 2] }, quoted: '7' })
+  })
+
+  it('types --input values by the workflow\'s declared inputs: a string input stays a string', async ({ expect }) => {
+    const r = await runCli(['run', f('typed-inputs.yaml'), '--json', '-i', 'zip=01234', '-i', 'n=5'])
+    expect(r.code, r.stderr).toBe(0)
+    expect((JSON.parse(r.stdout) as { outputs: Record<string, unknown> }).outputs.show).toEqual({ zip: '01234', n: 5 })
+    const digits = await runCli(['run', f('typed-inputs.yaml'), '--json', '-i', 'zip=12345'])
+    expect((JSON.parse(digits.stdout) as { outputs: Record<string, unknown> }).outputs.show).toEqual({ zip: '12345' })
   })
 
   it('registers a default export that is a list of agents', async ({ expect }) => {
