@@ -47,9 +47,18 @@ export interface AnomalyDetectorOptions {
   alpha?: number
   /** Weight of a new call in the recent error rate (a fast moving average of failures). @default 0.1 */
   errorAlpha?: number
-  /** Least standard deviation, as a fraction of the mean, so a very steady baseline does not flag tiny changes. @default 0.05 */
+  /**
+   * Least standard deviation, as a fraction of the mean, so a steady
+   * baseline does not flag ordinary jitter: with the defaults a call is
+   * flagged only when it is at least 75 % slower than the mean. @default 0.25
+   */
   minRelativeStdDev?: number
-  /** Least latency standard deviation in ms. @default 1 */
+  /**
+   * Least latency standard deviation in ms: with the defaults a call is
+   * flagged only when it is at least 15 ms slower than the mean, so timer
+   * and scheduling jitter of fast agents (5 ms calls taking 8–12 ms) stays
+   * quiet. @default 5
+   */
   minLatencyStdDevMs?: number
   /** Least error-rate standard deviation: one isolated failure is not an anomaly. @default 0.05 */
   minErrorRateStdDev?: number
@@ -112,9 +121,11 @@ const NONE: readonly Anomaly[] = Object.freeze([])
  * deviations above normal. Only rises are flagged (faster or fewer errors is
  * not a problem), and nothing is flagged during the first `warmup` [30]
  * observations of an agent. The floor, `max(minRelativeStdDev × μ, absolute
- * floor)`, keeps a very steady baseline from flagging tiny changes.
+ * floor)`, keeps a steady baseline from flagging jitter.
  *
- * Latency: `x` is the call's latency in ms. Error rate: `x` is the recent
+ * Latency: `x` is the call's latency in ms; the floor is `max(0.25 × μ, 5 ms)`,
+ * so a call is flagged only when it is at least 75 % and 15 ms slower than
+ * the mean (more when the baseline itself varies more). Error rate: `x` is the recent
  * error rate, a fast moving average of failures (weight `errorAlpha` [0.1]),
  * so one isolated failure moves it by 0.1 (below the 0.05 × 3 needed on a
  * clean baseline) while a burst moves it much more.
@@ -147,8 +158,8 @@ export class AnomalyDetector {
       warmup: options.warmup ?? 30,
       alpha: options.alpha ?? 0.05,
       errorAlpha: options.errorAlpha ?? 0.1,
-      minRelativeStdDev: options.minRelativeStdDev ?? 0.05,
-      minLatencyStdDevMs: options.minLatencyStdDevMs ?? 1,
+      minRelativeStdDev: options.minRelativeStdDev ?? 0.25,
+      minLatencyStdDevMs: options.minLatencyStdDevMs ?? 5,
       minErrorRateStdDev: options.minErrorRateStdDev ?? 0.05,
     }
   }

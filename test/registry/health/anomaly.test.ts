@@ -106,6 +106,41 @@ describe('AnomalyDetector', () => {
     expect(seen).toHaveLength(1)
   })
 
+  describe('stays quiet under ordinary timer jitter (5 ms calls taking 8–12 ms) with the defaults', () => {
+    const shapes: Record<string, (random: () => number) => number> = {
+      'uniform 8–12 ms': (r) => 8 + 4 * r(),
+      'mostly 8–9.5 ms, sometimes up to 12 ms': (r) => (r() < 0.85 ? 8 + 1.5 * r() : 9.5 + 2.5 * r()),
+      'steady 8–8.5 ms with a 12 ms call one time in 20': (r) => (r() < 0.95 ? 8 + 0.5 * r() : 12),
+      'whole milliseconds, 8–9 ms and now and then up to 12 ms': (r) => Math.round(r() < 0.9 ? 8 + r() : 8 + 4 * r()),
+    }
+    for (const [shape, latency] of Object.entries(shapes)) {
+      it(`flags none of 339 calls, over 100 seeds: ${shape}`, () => {
+        let flagged = 0
+        for (let seed = 1; seed <= 100; seed++) {
+          const random = rng(seed)
+          const d = new AnomalyDetector({ clock: new FakeClock() })
+          for (let i = 0; i < 339; i++) flagged += d.observe('timer', latency(random), true).length
+        }
+        expect(flagged).toBe(0)
+      })
+    }
+
+    it('still flags a fast agent that becomes several times slower', () => {
+      const random = rng(9)
+      const d = new AnomalyDetector({ clock: new FakeClock() })
+      for (let i = 0; i < 339; i++) d.observe('timer', 8 + 4 * random(), true)
+      expect(d.observe('timer', 20, true)).toEqual([]) // twice as slow, +10 ms: jitter-sized
+      expect(d.observe('timer', 40, true).map((a) => a.metric)).toEqual(['latency'])
+    })
+
+    it('lets a caller who wants finer detection lower the floors', () => {
+      const random = rng(9)
+      const d = new AnomalyDetector({ clock: new FakeClock(), minLatencyStdDevMs: 0.5, minRelativeStdDev: 0.05 })
+      for (let i = 0; i < 339; i++) d.observe('timer', 8 + 4 * random(), true)
+      expect(d.observe('timer', 20, true).map((a) => a.metric)).toEqual(['latency'])
+    })
+  })
+
   it('refuses bad options with VALIDATION_FAILED', async () => {
     expect(await codeOf(() => new AnomalyDetector({ threshold: 0 }))).toBe('VALIDATION_FAILED')
     expect(await codeOf(() => new AnomalyDetector({ warmup: 0 }))).toBe('VALIDATION_FAILED')
