@@ -1,4 +1,5 @@
 import type { SerializedError } from '../core/errors.js'
+import type { FlotillaEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import type { RunState } from '../core/states.js'
 
@@ -49,6 +50,23 @@ export interface QueueClaim extends QueueOffer {
 export type QueueResult =
   | { readonly ok: true; readonly output: unknown }
   | { readonly ok: false; readonly error: SerializedError }
+
+/**
+ * Whether an offer matches one of the selectors: the agent by name (and, when
+ * the offer pins a version, one of the selector's versions equals it), or the
+ * capability. Returns the `name@version` (or capability) label the claim
+ * stores as the task's agent, or `undefined`.
+ */
+export function matchOffer(offer: Pick<QueueOffer, 'agent' | 'version' | 'capability'>, selectors: readonly QueueSelector[]): string | undefined {
+  for (const s of selectors) {
+    if (offer.agent !== undefined && s.agent === offer.agent) {
+      if (offer.version === undefined) return s.versions !== undefined && s.versions.length > 0 ? `${s.agent}@${s.versions[0]}` : s.agent
+      if (s.versions === undefined || s.versions.includes(offer.version)) return `${s.agent}@${offer.version}`
+    }
+    if (offer.agent === undefined && offer.capability !== undefined && s.capability === offer.capability) return s.agent !== undefined ? s.agent : `capability:${s.capability}`
+  }
+  return undefined
+}
 
 /** A stored result waiting for its run's coordinator. */
 export interface QueueDone {
@@ -119,9 +137,10 @@ export interface TaskQueue {
    * `worker` no longer holds it or the run was cancelled. A success stores the
    * output (task SUCCEEDED); a failure stores the error (task RETRYING, for the
    * coordinator to retry or fail). The entry waits for the coordinator
-   * ({@link TaskQueue.takeResults}).
+   * ({@link TaskQueue.takeResults}). `events` (the attempt's `task.started`,
+   * `task.succeeded`, logs…) are appended in the same transaction.
    */
-  complete(worker: string, claim: { runId: RunId; taskId: TaskId; attempt: number }, result: QueueResult): Promise<void>
+  complete(worker: string, claim: { runId: RunId; taskId: TaskId; attempt: number }, result: QueueResult, events?: readonly FlotillaEvent[]): Promise<void>
   /** Gives claims back unrun (graceful shutdown): they are READY again with the same attempt. */
   release(worker: string, claims: readonly { runId: RunId; taskId: TaskId; attempt: number }[]): Promise<void>
   /** Stored results of runs `coordinator` holds, oldest first, removed from the queue as they are returned. */

@@ -1,5 +1,7 @@
 import type { RunId, TaskId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
+import type { Clock } from '../core/clock.js'
+import type { TaskQueue } from './queue.js'
 import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from './records.js'
 
 /** Reads and writes of runs and their tasks. */
@@ -76,6 +78,12 @@ export interface Store extends RunStore, EventLog, AgentStore {
   readonly kind: string
   /** Whether state survives the process (false for `memory`). */
   readonly durable: boolean
+  /**
+   * The task queue sharing this store's database (the same object on every
+   * call): runs' leases, the attempts offered to workers, the worker catalog.
+   * Every built-in adapter has one; a store without it runs embedded only.
+   */
+  queue?(clock?: Clock): TaskQueue
   /** Releases connections and files. */
   close(): Promise<void>
 }

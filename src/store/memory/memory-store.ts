@@ -5,6 +5,9 @@ import { isFinalRunState, isFinalTaskState, type AgentState, type RunState } fro
 import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
 import type { Store } from '../store.js'
 import { MemoryAgents } from './memory-agents.js'
+import { MemoryQueue, type MemoryRunView } from './memory-queue.js'
+import type { TaskQueue } from '../queue.js'
+import { systemClock, type Clock } from '../../core/clock.js'
 import { refusedByRun, runRefusal } from '../fence.js'
 
 interface RunEntry {
@@ -50,6 +53,7 @@ export class MemoryStore implements Store {
   private closed = false
   private epoch = 0
   private exemplar: RunEntry | undefined
+  private taskQueue: MemoryQueue | undefined
 
   async commit(batch: StoreBatch): Promise<void> {
     this.commitSync(batch)
@@ -59,12 +63,36 @@ export class MemoryStore implements Store {
     this.assertOpen()
     const created = this.validate(batch.ops)
     for (const op of batch.ops) this.apply(op, created)
-    const events = batch.events
+    this.append(batch.events)
+  }
+
+  private append(events: readonly FlotillaEvent[]): void {
     for (let i = 0; i < events.length; i++) {
       const e: FlotillaEvent = events[i]
       const entry = this.runs.get(e.runId)
       if (entry) entry.events.push(e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e })
     }
+  }
+
+  /** The task queue on this store (the same object on every call). */
+  queue(clock: Clock = systemClock): TaskQueue {
+    const view = (e: RunEntry): MemoryRunView => ({
+      run: e.run,
+      task: (taskId) => e.tasks.get(taskId)?.rec,
+      get holder() { return e.holder },
+      set holder(v) { e.holder = v },
+      get leaseUntil() { return e.leaseUntil },
+      set leaseUntil(v) { e.leaseUntil = v },
+    })
+    return (this.taskQueue ??= new MemoryQueue({
+      run: (runId) => {
+        const e = this.runs.get(runId)
+        return e === undefined ? undefined : view(e)
+      },
+      runs: () => [...this.runs.values()].map(view),
+      append: (events) => this.append(events),
+      copy,
+    }, clock))
   }
 
   async getRun(runId: RunId): Promise<RunRecord | undefined> {

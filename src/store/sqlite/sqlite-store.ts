@@ -7,6 +7,9 @@ import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, S
 import type { Store } from '../store.js'
 import { runFromRow as toRunRecord, taskFromRow as toTaskRecord } from '../rows.js'
 import { SqliteAgents } from './agents.js'
+import { SqliteQueue } from './sqlite-queue.js'
+import type { TaskQueue } from '../queue.js'
+import { systemClock, type Clock } from '../../core/clock.js'
 import { refusedByRun, runRefusal } from '../fence.js'
 import { encodeDefinition, toJson, type RunRow, type SqlValue } from './codec.js'
 import { openDatabase, sqliteCode } from './open-database.js'
@@ -60,6 +63,7 @@ export class SqliteStore implements Store {
   private readonly prune: (finishedBefore: number) => number
   private readonly listStatements = new Map<string, Database.Statement<SqlValue[], RunRow>>()
   private closed = false
+  private taskQueue: SqliteQueue | undefined
 
   private constructor(path: string, db: Database.Database) {
     this.path = path
@@ -106,6 +110,11 @@ export class SqliteStore implements Store {
     } catch (e) {
       throw toStoreError(e, this.path)
     }
+  }
+
+  /** The task queue on this store's file (the same object on every call). */
+  queue(clock: Clock = systemClock): TaskQueue {
+    return (this.taskQueue ??= new SqliteQueue(this.db, clock, (events) => this.append(events), (fn) => this.read(fn)))
   }
 
   async getRun(runId: RunId): Promise<RunRecord | undefined> {
