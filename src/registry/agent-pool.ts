@@ -1,6 +1,6 @@
 import { FlotillaError } from '../core/errors.js'
 import type { AgentInstance } from './agent-instance.js'
-import { selectInstance, type LoadBalancingStrategy } from './load-balancer.js'
+import { PERFORMANCE_EXPLORE_EVERY, selectInstance, selectRoundRobin, type LoadBalancingStrategy } from './load-balancer.js'
 
 /**
  * What a task asks for: an agent by name (the latest version when `version`
@@ -88,6 +88,10 @@ export class AgentPool {
   /** How instances are chosen. */
   strategy: LoadBalancingStrategy
   private cursor = 0
+  /** Picks since the last exploration (`performance` only). */
+  private sinceExplore = 0
+  /** Where the next exploration starts (`performance` only). */
+  private exploreCursor = 0
 
   constructor(selector: AgentSelector, strategy: LoadBalancingStrategy = 'round-robin') {
     this.selector = selector
@@ -96,8 +100,10 @@ export class AgentPool {
   }
 
   /**
-   * Takes an instance for one execution: chooses one with the strategy,
-   * takes its circuit-breaker permission and counts it as active. Pair every
+   * Takes an instance for one execution: chooses one with the strategy
+   * (with `performance`, one pick in {@link PERFORMANCE_EXPLORE_EVERY} goes
+   * to the next other instance in turn instead, so every instance keeps being
+   * measured), takes its circuit-breaker permission and counts it as active. Pair every
    * success with exactly one {@link AgentPool.release} or
    * {@link AgentPool.abandon}. Returns `'busy'`, `'open'` or `'none'` when no
    * instance can be taken (see {@link AcquireResult}).
@@ -114,12 +120,21 @@ export class AgentPool {
       return this.why()
     }
     if (n === 0) return 'none'
-    const i = selectInstance(this.strategy, list, this.cursor)
+    const explore = this.strategy === 'performance' && this.sinceExplore + 1 >= PERFORMANCE_EXPLORE_EVERY
+    const best = selectInstance(this.strategy, list, this.cursor)
+    const i = explore ? this.explore(best) : best
     if (i < 0) return this.why()
     const chosen = list[i]
     if (!chosen.breaker.tryAcquire()) return this.why()
     chosen.active++
-    this.cursor = i + 1 === n ? 0 : i + 1
+    const next = i + 1 === n ? 0 : i + 1
+    if (explore) {
+      this.sinceExplore = 0
+      this.exploreCursor = next
+    } else {
+      this.sinceExplore++
+      this.cursor = next
+    }
     return chosen
   }
 
@@ -176,6 +191,7 @@ export class AgentPool {
     if (i < 0) return
     this.instances.splice(i, 1)
     if (this.cursor > i) this.cursor--
+    if (this.exploreCursor > i) this.exploreCursor--
   }
 
   /**
@@ -187,6 +203,17 @@ export class AgentPool {
     for (const inst of this.instances) inst.pools.delete(this)
     this.instances.length = 0
     this.cursor = 0
+    this.exploreCursor = 0
+    this.sinceExplore = 0
+  }
+
+  /** The next available instance in turn from the exploration cursor, skipping `best` when another is available. */
+  private explore(best: number): number {
+    const list = this.instances
+    const i = selectRoundRobin(list, this.exploreCursor)
+    if (i !== best || i < 0) return i
+    const other = selectRoundRobin(list, i + 1 === list.length ? 0 : i + 1)
+    return other < 0 ? i : other
   }
 
   /** Why no instance could be taken: one pass over the members. */

@@ -2,7 +2,10 @@
  * How an {@link AgentPool} chooses among its available instances:
  * - `round-robin`: the next available instance after the last one chosen;
  * - `least-loaded`: the fewest executions in flight (`active`);
- * - `performance`: the lowest {@link performanceScore}.
+ * - `performance`: the lowest {@link performanceScore}, instances whose last
+ *   call failed last, near-equal scores in turn, and one pick in
+ *   {@link PERFORMANCE_EXPLORE_EVERY} to the next instance in turn (see
+ *   {@link selectByPerformance}).
  */
 export type LoadBalancingStrategy = 'round-robin' | 'least-loaded' | 'performance'
 
@@ -20,7 +23,25 @@ export interface BalancedInstance {
   readonly active: number
   /** Moving averages of the instance's calls. */
   readonly metrics: { readonly calls: number; readonly ewmaLatencyMs: number; readonly ewmaErrorRate: number }
+  /** Failures in a row of the instance's latest calls (its circuit breaker's count; `0` after a success). */
+  readonly breaker: { readonly consecutiveFailures: number }
 }
+
+/**
+ * Scores within this fraction above the best count as equal for the
+ * `performance` strategy: such instances take turns, so equally fast
+ * instances share the work instead of timer jitter electing one.
+ */
+export const PERFORMANCE_TOLERANCE = 0.2
+
+/**
+ * One pick in this many of a `performance` pool (with more than one
+ * instance) goes to the next available instance in turn, whatever its score:
+ * an instance that was slow or failing once is measured again, and can win
+ * back its share. The cost: about 1/10 of the calls are not sent to the best
+ * instance.
+ */
+export const PERFORMANCE_EXPLORE_EVERY = 10
 
 /**
  * The performance score of an instance; lower is better:
@@ -82,29 +103,45 @@ export function selectLeastLoaded(instances: readonly BalancedInstance[], cursor
 }
 
 /**
- * Performance: the index of the `available` instance with the lowest
- * {@link performanceScore}, or `-1`. Ties go to fewer executions in flight,
- * then to the first one met scanning from `cursor` (wrapping).
+ * Performance: the index of an `available` instance with the lowest
+ * {@link performanceScore}, or `-1`:
+ *
+ * 1. errors weigh at once: an instance whose last call failed
+ *    (`breaker.consecutiveFailures > 0`) is chosen only when every available
+ *    instance's last call failed, so a failing instance stops being preferred
+ *    at its first failure, long before its circuit opens;
+ * 2. among the others, any instance whose score is within
+ *    {@link PERFORMANCE_TOLERANCE} (20 %) of the best counts as best, and the
+ *    first of those met scanning from `cursor` (wrapping) is chosen: equally
+ *    fast instances take turns.
+ *
+ * Two passes, O(instances), no allocation. {@link AgentPool} adds
+ * exploration on top (see {@link PERFORMANCE_EXPLORE_EVERY}).
  */
 export function selectByPerformance(instances: readonly BalancedInstance[], cursor: number): number {
   const n = instances.length
+  let anyClean = false
+  let best = Infinity
+  let bestClean = Infinity
+  for (let k = 0; k < n; k++) {
+    const inst = instances[k]
+    if (!inst.available) continue
+    const score = performanceScore(inst)
+    if (score < best) best = score
+    if (inst.breaker.consecutiveFailures === 0) {
+      anyClean = true
+      if (score < bestClean) bestClean = score
+    }
+  }
+  if (best === Infinity) return -1
+  const limit = (anyClean ? bestClean : best) * (1 + PERFORMANCE_TOLERANCE)
   let i = cursor >= 0 && cursor < n ? cursor : 0
-  let best = -1
-  let bestScore = Infinity
-  let bestActive = Infinity
   for (let k = 0; k < n; k++) {
     const inst = instances[i]
-    if (inst.available) {
-      const score = performanceScore(inst)
-      if (score < bestScore || (score === bestScore && inst.active < bestActive)) {
-        best = i
-        bestScore = score
-        bestActive = inst.active
-      }
-    }
+    if (inst.available && (!anyClean || inst.breaker.consecutiveFailures === 0) && performanceScore(inst) <= limit) return i
     i = i + 1 === n ? 0 : i + 1
   }
-  return best
+  return -1 // unreachable: the best instance itself is within the limit
 }
 
 /**
