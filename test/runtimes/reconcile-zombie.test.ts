@@ -13,14 +13,16 @@ afterEach(() => {
 })
 
 /**
- * A real zombie: `sh` starts `true` in the background, prints its pid, then
- * becomes `sleep`, which never waits for it, so `true` stays exited but unreaped.
+ * A real zombie: `sh` starts a short `sleep` in the background, prints its
+ * pid, then becomes a long `sleep`, which never waits for its child: once the
+ * short one exits (after the shell is gone, so the shell cannot reap it), it
+ * stays exited but unreaped.
  */
 async function zombie(): Promise<number> {
-  const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
   started.push(parent)
   const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))))
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 1000; i++) {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return pid
     await new Promise((r) => setTimeout(r, 10))
