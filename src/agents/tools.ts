@@ -4,7 +4,7 @@
  * `call` permission, its input against the tool's schema.
  */
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
-import type { PermissionSet } from '../security/permissions.js'
+import { NO_GRANT, permissionDenied, type PermissionSet } from '../security/permissions.js'
 import { deniedEvent, type AgentEventSink } from './agent-event.js'
 import type { ToolBox, Workspace } from './context.js'
 import type { MaybePromise, Schema } from './define-agent.js'
@@ -141,10 +141,8 @@ export function createToolBox(options: ToolBoxOptions): ToolBox {
       }
       const resource = `tool:${name}`
       if (!options.permissions.allows(resource, 'call')) {
-        onEvent(deniedEvent(agent, resource, 'call', 'no permission grants it'))
-        throw new FlotillaError('PERMISSION_DENIED', `${agent} may not call "${resource}": no permission grants it. Add { resource: "${resource}", actions: ["call"] } to its permissions.`, {
-          details: { agent, resource, action: 'call' },
-        })
+        onEvent(deniedEvent(agent, resource, 'call', NO_GRANT))
+        throw permissionDenied(agent, resource, 'call')
       }
       let value: unknown = input
       if (tool.input !== undefined) {

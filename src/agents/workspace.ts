@@ -6,7 +6,7 @@
 import { lstat, mkdir, readdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute as isAbsoluteNative, join, posix, sep } from 'node:path'
 import { FlotillaError } from '../core/errors.js'
-import type { PermissionSet } from '../security/permissions.js'
+import { NO_GRANT, permissionDenied, type PermissionSet } from '../security/permissions.js'
 import { deniedEvent, type AgentEventSink } from './agent-event.js'
 import type { Workspace } from './context.js'
 
@@ -193,10 +193,8 @@ export class FolderWorkspace implements Workspace {
     if (rel === '..' || rel.startsWith('../')) throw this.outside(path, action, 'it leads out of the workspace')
     const resource = `file:${rel}`
     if (!this.options.permissions.allows(resource, action)) {
-      this.options.onEvent?.(deniedEvent(this.options.agent, resource, action, 'no permission grants it'))
-      throw new FlotillaError('PERMISSION_DENIED', `${this.options.agent} may not ${action} "${resource}": no permission grants it. Add { resource: "${resource}", actions: ["${action}"] } (or a glob covering it) to its permissions.`, {
-        details: { agent: this.options.agent, resource, action },
-      })
+      this.options.onEvent?.(deniedEvent(this.options.agent, resource, action, NO_GRANT))
+      throw permissionDenied(this.options.agent, resource, action)
     }
     const abs = rel === '.' ? this.realRoot : join(this.realRoot, ...rel.split('/'))
     await this.checkInside(abs, path, action)
@@ -223,9 +221,7 @@ export class FolderWorkspace implements Workspace {
   private outside(path: string, action: string, why: string): FlotillaError {
     const resource = `file:${path}`
     this.options.onEvent?.(deniedEvent(this.options.agent, resource, action, why))
-    return new FlotillaError('PERMISSION_DENIED', `${this.options.agent} may not ${action} "${path}": ${why}.`, {
-      details: { agent: this.options.agent, resource, action, reason: why },
-    })
+    return permissionDenied(this.options.agent, resource, action, why)
   }
 
   private invalid(path: string, why: string): FlotillaError {

@@ -3,7 +3,7 @@ import type { BroadcastTarget } from '../agents/context.js'
 import { serviceMembers, type ServiceCall, type ServiceMembers, type ServiceOps } from '../agents/service-members.js'
 import type { ContextStore } from '../context/context-store.js'
 import type { Bus, BusEvent, EventFilter, Subscription } from '../messaging/bus.js'
-import type { PermissionSet } from '../security/permissions.js'
+import { NO_GRANT, permissionDenied, type PermissionSet } from '../security/permissions.js'
 import type { AgentSupervisor } from '../runtimes/supervisor.js'
 import type { Registry } from '../registry/registry.js'
 
@@ -28,7 +28,7 @@ export interface Caller {
   /** The run and task on whose behalf it acts, recorded as artifact lineage. */
   readonly runId?: string
   readonly taskId?: string
-  /** Told of every denied access (to report it as an event) before the error is thrown. */
+  /** Told of every denied access (to report it as a `permission.denied` event; `reason` is the error's `details.reason`) before the error is thrown. */
   readonly onDenied?: (resource: string, action: string, reason: string) => void
   /** Where the `subscribe` op keeps the bus subscriptions of a deployed agent; without it the op fails. */
   readonly subscriptions?: AgentSubscriptions
@@ -79,13 +79,11 @@ export class AgentSubscriptions {
   }
 }
 
+/** Refuses, with the `PERMISSION_DENIED` of every denial, an access no grant of the caller covers; `onDenied` hears it first. */
 function check(caller: Caller, resource: string, action: string): void {
-  try {
-    caller.permissions?.check(resource, action, `Agent "${caller.name}"`)
-  } catch (err) {
-    caller.onDenied?.(resource, action, (err as Error).message)
-    throw err
-  }
+  if (caller.permissions === undefined || caller.permissions.allows(resource, action)) return
+  caller.onDenied?.(resource, action, NO_GRANT)
+  throw permissionDenied(caller.name, resource, action)
 }
 
 function reachable(deps: ServiceDeps, to: string): void {

@@ -89,13 +89,40 @@ export class PermissionSet {
     return false
   }
 
-  /** Throws `PERMISSION_DENIED` (naming agent, resource and action) unless {@link allows}. */
-  check(resource: string, action: string, agent = 'the agent'): void {
+  /**
+   * Throws {@link permissionDenied} (`PERMISSION_DENIED`, reason
+   * {@link NO_GRANT}) unless {@link allows}.
+   *
+   * @param agent the name of the agent asking (its `details.agent`)
+   */
+  check(resource: string, action: string, agent?: string): void {
     if (this.allows(resource, action)) return
-    throw new FlotillaError('PERMISSION_DENIED', `${agent} may not ${action} "${resource}": no permission grants it. Add { resource: "${resource}", actions: ["${action}"] } to its permissions (and its parent's).`, {
-      details: { agent, resource, action },
-    })
+    throw permissionDenied(agent, resource, action)
   }
+}
+
+/** The `reason` of a denial because no grant covers the access. */
+export const NO_GRANT = 'no permission grants it'
+
+/**
+ * The one `PERMISSION_DENIED` error of every refused access (a tool call, a
+ * workspace file, an artifact, a cache key, a message or an event): its
+ * details are always `{ agent, resource, action, reason }` with `agent` the
+ * agent's name (left out when unknown) and `reason` a short clause, the
+ * same as the `reason` of the `permission.denied` event reported with it.
+ *
+ * @example
+ * ```ts
+ * throw permissionDenied('scanner', 'tool:fetch', 'call')
+ * // PERMISSION_DENIED: scanner may not call "tool:fetch": no permission grants it. Add { resource: "tool:fetch", actions: ["call"] } …
+ * ```
+ */
+export function permissionDenied(agent: string | undefined, resource: string, action: string, reason: string = NO_GRANT): FlotillaError {
+  const who = agent ?? 'the agent'
+  const fix = reason === NO_GRANT ? ` Add { resource: "${resource}", actions: ["${action}"] } (or a glob covering it) to its permissions (and its parent's).` : ''
+  return new FlotillaError('PERMISSION_DENIED', `${who} may not ${action} "${resource}": ${reason}.${fix}`, {
+    details: { ...(agent === undefined ? {} : { agent }), resource, action, reason },
+  })
 }
 
 // --- glob containment: is every name matched by `asked` also matched by `held`? ---
