@@ -55,16 +55,21 @@ export function splitArgs(command: string, argv: readonly string[], flags: FlagS
   }
 }
 
+/** Option keys that hold positional arguments, with the name the help gives them. */
+const POSITIONAL_LABELS: Readonly<Record<string, string>> = { file: '<file>', id: '<run-id>' }
+
 /**
  * Validates a command's options object with its zod schema; a failure
- * becomes `CLI_USAGE` naming the flag.
+ * becomes `CLI_USAGE` naming the flag, or the positional argument (`<file>`,
+ * `<run-id>`, or as `positionals` names them) for keys that hold one.
  */
-export function validateOptions<T>(command: string, schema: z.ZodType<T>, raw: unknown): T {
+export function validateOptions<T>(command: string, schema: z.ZodType<T>, raw: unknown, positionals: Readonly<Record<string, string>> = POSITIONAL_LABELS): T {
   const parsed = schema.safeParse(raw)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
   const key = issue?.path[0]
-  const label = key === 'file' ? '<file>' : key === undefined ? 'arguments' : `--${String(key)}`
+  const positional = typeof key === 'string' && Object.hasOwn(positionals, key) ? positionals[key] : undefined
+  const label = positional ?? (key === undefined ? 'arguments' : `--${String(key)}`)
   throw usageError(command, `"flotilla ${command}" ${label}: ${issue?.message ?? 'invalid'}.`)
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { parseInputs, parseInputValue, splitArgs } from '../../src/cli/args.js'
+import { z } from 'zod'
+import { parseInputs, parseInputValue, splitArgs, validateOptions } from '../../src/cli/args.js'
 import { isFlotillaError } from '../../src/core/errors.js'
 
 function usage(fn: () => unknown): string {
@@ -57,5 +58,14 @@ describe('splitArgs', () => {
     expect(usage(() => splitArgs('run', ['--nope'], flags))).toContain('Unknown flag "--nope"')
     expect(usage(() => splitArgs('run', ['--concurrency'], flags))).toContain('--concurrency')
     expect(usage(() => splitArgs('run', ['--json=yes'], flags))).toContain('takes no value')
+  })
+})
+
+describe('validateOptions', () => {
+  const schema = z.object({ id: z.string({ error: 'missing' }), limit: z.number().optional() })
+  it('names a missing positional argument as the help does, not as a flag', () => {
+    expect(usage(() => validateOptions('runs show', schema, {}))).toBe('"flotilla runs show" <run-id>: missing.')
+    expect(usage(() => validateOptions('agent show', schema, {}, { id: '<name>' }))).toBe('"flotilla agent show" <name>: missing.')
+    expect(usage(() => validateOptions('runs list', schema, { id: 'x', limit: 'many' }))).toContain('--limit')
   })
 })
