@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path'
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
+import { LazyStore } from './lazy-store.js'
 import { MemoryStore } from './memory/memory-store.js'
 import { SqliteStore } from './sqlite/sqlite-store.js'
 import type { Store } from './store.js'
@@ -31,9 +32,11 @@ const POSTGRES_MODULE = './postgres/postgres-store.js'
  * `memory` is a {@link MemoryStore}; `sqlite:<path>`, `sqlite://<path>` or a
  * path ending in `.db`, `.sqlite` or `.sqlite3` is a {@link SqliteStore}
  * (relative to `cwd`); `undefined` means `$FLOTILLA_STORE`, else
- * `sqlite:.flotilla/flotilla.db`. PostgreSQL connects asynchronously: use
- * {@link openStoreAsync} for `postgres://` URLs. Anything else is
- * `STORE_URL_INVALID`.
+ * `sqlite:.flotilla/flotilla.db`. A `postgres://` or `postgresql://` URL
+ * gives a {@link LazyStore}: PostgreSQL connects asynchronously, at the first
+ * call, which fails with `STORE_UNAVAILABLE` when the server cannot be
+ * reached (use {@link openStoreAsync} to connect, and fail, at once).
+ * Anything else is `STORE_URL_INVALID`.
  *
  * @example
  * ```ts
@@ -44,9 +47,8 @@ export function openStore(spec: string | Store | undefined, options: OpenStoreOp
   if (isStore(spec)) return spec
   const parsed = parseStoreSpec(spec ?? defaultSpec())
   if (parsed.kind === 'postgres') {
-    throw new FlotillaError('STORE_URL_INVALID', `A PostgreSQL store (${redact(parsed.url)}) connects asynchronously: open it with \`await openStoreAsync(url)\`, or with PostgresStore.connect from 'flotilla/postgres'.`, {
-      details: { url: redact(parsed.url) },
-    })
+    const url = parsed.url
+    return new LazyStore(() => connectPostgres(url, () => import(POSTGRES_MODULE) as Promise<unknown>), { kind: 'postgres', target: redact(url) })
   }
   return openParsed(parsed, options)
 }

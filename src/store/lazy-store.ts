@@ -1,0 +1,142 @@
+import type { RunId, TaskId } from '../core/ids.js'
+import type { AgentState } from '../core/states.js'
+import { FlotillaError, isFlotillaError } from '../core/errors.js'
+import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from './records.js'
+import type { Store } from './store.js'
+
+/** Options of {@link LazyStore}. */
+export interface LazyStoreOptions {
+  /** Adapter name of the store `open` gives, known before it connects (e.g. `postgres`). */
+  readonly kind: string
+  /**
+   * Whether that store survives the process.
+   * @default true
+   */
+  readonly durable?: boolean
+  /** Where it is, for messages (a URL without its password). */
+  readonly target: string
+}
+
+/**
+ * A {@link Store} that opens the real one on first use: `new Orchestrator()`
+ * with a `postgres://` URL (which connects asynchronously) gets one from
+ * `openStore`. Every method awaits the connection, then delegates. A failed
+ * connection rejects the call with `STORE_UNAVAILABLE` (or the adapter's own
+ * code, like `STORE_SCHEMA_TOO_NEW`), and the next call tries again.
+ * `close()` before first use opens nothing; during the connection it waits
+ * for it, then closes it. After `close()`, calls fail with `STORE_UNAVAILABLE`.
+ *
+ * @example
+ * ```ts
+ * const store = new LazyStore(() => PostgresStore.connect(url), { kind: 'postgres', target: 'postgres://db/flotilla' })
+ * const orchestrator = new Orchestrator({ store }) // connects at the first run
+ * ```
+ */
+export class LazyStore implements Store {
+  readonly kind: string
+  readonly durable: boolean
+  private readonly target: string
+  private store: Store | undefined
+  private opening: Promise<Store> | undefined
+  private closed = false
+
+  constructor(
+    private readonly open: () => Promise<Store>,
+    options: LazyStoreOptions,
+  ) {
+    this.kind = options.kind
+    this.durable = options.durable ?? true
+    this.target = options.target
+  }
+
+  /** The connected store, once a call has connected it. */
+  get connected(): Store | undefined {
+    return this.store
+  }
+
+  commit(batch: StoreBatch): Promise<void> {
+    return this.use((s) => s.commit(batch))
+  }
+
+  getRun(runId: RunId): Promise<RunRecord | undefined> {
+    return this.use((s) => s.getRun(runId))
+  }
+
+  listRuns(filter?: RunFilter): Promise<RunRecord[]> {
+    return this.use((s) => s.listRuns(filter))
+  }
+
+  getTasks(runId: RunId): Promise<TaskRecord[]> {
+    return this.use((s) => s.getTasks(runId))
+  }
+
+  getTask(runId: RunId, taskId: TaskId): Promise<TaskRecord | undefined> {
+    return this.use((s) => s.getTask(runId, taskId))
+  }
+
+  pruneRuns(finishedBefore: number): Promise<number> {
+    return this.use((s) => s.pruneRuns(finishedBefore))
+  }
+
+  listEvents(runId: RunId, options?: { afterSeq?: number; limit?: number }): Promise<StoredEvent[]> {
+    return this.use((s) => s.listEvents(runId, options))
+  }
+
+  saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void> {
+    return this.use((s) => s.saveAgent(record, transition))
+  }
+
+  getAgent(id: string): Promise<AgentRecord | undefined> {
+    return this.use((s) => s.getAgent(id))
+  }
+
+  listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {
+    return this.use((s) => s.listAgents(filter))
+  }
+
+  listAgentTransitions(agentId: string): Promise<AgentTransition[]> {
+    return this.use((s) => s.listAgentTransitions(agentId))
+  }
+
+  pruneAgents(before: number): Promise<number> {
+    return this.use((s) => s.pruneAgents(before))
+  }
+
+  /** Closes the connected store (waiting for a connection under way); opens nothing. Later calls fail with `STORE_UNAVAILABLE`. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const pending = this.opening
+    this.opening = undefined
+    const store = this.store ?? (pending === undefined ? undefined : await pending.catch(() => undefined))
+    this.store = undefined
+    await store?.close()
+  }
+
+  private use<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+    if (this.store !== undefined) return fn(this.store)
+    if (this.closed) return Promise.reject(this.closedError())
+    return this.connect().then((store) => (this.closed ? Promise.reject(this.closedError()) : fn(store)))
+  }
+
+  private closedError(): FlotillaError {
+    return new FlotillaError('STORE_UNAVAILABLE', `The ${this.kind} store at ${this.target} was closed; open a new one.`, { details: { target: this.target }, retryable: false })
+  }
+
+  private connect(): Promise<Store> {
+    this.opening ??= this.open().then(
+      (store) => {
+        // closed while connecting: close() is waiting for this store, to close it
+        if (!this.closed) this.store = store
+        return store
+      },
+      (e: unknown) => {
+        this.opening = undefined // the next call tries again
+        throw isFlotillaError(e) ? e : new FlotillaError('STORE_UNAVAILABLE', `Cannot open the ${this.kind} store at ${this.target}: ${e instanceof Error ? e.message : String(e)}.`, {
+          details: { target: this.target }, cause: e,
+        })
+      },
+    )
+    return this.opening
+  }
+}
