@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { FlotillaError } from '../core/errors.js'
 import { defineAgent } from '../agents/define-agent.js'
 import { loadAgentSpec, parseAgentSpec } from '../agents/spec.js'
@@ -42,12 +43,18 @@ export class DeployedAgents {
   /**
    * Deploys an agent from a spec file (JSON or YAML), a spec object (validated
    * against the spec schema) or an already validated deployment, and resolves
-   * once it runs. `parentId` (or the spec's `parent`) makes it a child.
+   * once it runs. `parentId` (or the spec's `parent`) makes it a child. A
+   * relative `workspace` is resolved against the current folder, as the CLI's
+   * `--workspace` is.
    */
   async deploy(spec: string | AgentDeployment | Record<string, unknown>, options: AgentDeployOptions = {}): Promise<AgentInfo> {
     const parsed = typeof spec === 'string' ? await loadAgentSpec(spec) : parseAgentSpec(spec)
     const parentId = options.parentId ?? parsed.parent
-    const info = await this.supervisor.deploy(parsed, { ...options, ...(parentId === undefined ? {} : { parentId }) })
+    const info = await this.supervisor.deploy(parsed, {
+      ...options,
+      ...(parentId === undefined ? {} : { parentId }),
+      ...(options.workspace === undefined ? {} : { workspace: resolve(options.workspace) }),
+    })
     await this.tracking
     return info
   }

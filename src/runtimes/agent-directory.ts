@@ -1,3 +1,4 @@
+import { rmdirSync } from 'node:fs'
 import { FlotillaError } from '../core/errors.js'
 import type { AgentState } from '../core/states.js'
 import type { Permission } from '../security/permissions.js'
@@ -32,7 +33,7 @@ export function info(record: AgentRecord): AgentInfo {
  * Read-only queries over deployed agents: the live ones held in memory,
  * the rest from the store (the source of truth). The supervisor extends it.
  */
-export class AgentDirectory<L extends { record: AgentRecord }> {
+export class AgentDirectory<L extends { record: AgentRecord; readonly workspace?: string; readonly ownWorkspace?: boolean }> {
   /** Agents deployed by this process, by id. */
   protected readonly live = new Map<string, L>()
 
@@ -86,7 +87,9 @@ export class AgentDirectory<L extends { record: AgentRecord }> {
    * Drops a terminated agent, and its terminated descendants, from memory
    * once no live parent can ask about them any more; the store keeps their
    * records. Keeps a long-lived orchestrator that spawns children per
-   * command from growing without bound.
+   * command from growing without bound. A workspace folder made for the
+   * agent (`<workspaceRoot>/<name>-<id>`) is removed when it is empty, so a
+   * deploy that wrote nothing leaves nothing behind; one holding files is kept.
    */
   protected forget(agentId: string): void {
     const entry = this.live.get(agentId)
@@ -98,6 +101,7 @@ export class AgentDirectory<L extends { record: AgentRecord }> {
       if (!e || e.record.state !== 'TERMINATED') return
       for (const child of [...this.live.values()]) if (child.record.parentId === id) drop(child.record.id)
       this.live.delete(id)
+      if (e.ownWorkspace && e.workspace !== undefined) removeIfEmpty(e.workspace)
       this.gone.delete(e.record.name)
       this.gone.add(e.record.name)
       this.goneIds.add(id)
@@ -155,5 +159,14 @@ export class AgentDirectory<L extends { record: AgentRecord }> {
 
   protected notFound(agentId: string): FlotillaError {
     return new FlotillaError('AGENT_NOT_FOUND', `No deployed agent ${agentId}; list agents with supervisor.list().`, { details: { agent: agentId } })
+  }
+}
+
+/** Removes a folder only when it is empty (`rmdir` refuses any other); a missing or non-empty folder is left as it is. */
+function removeIfEmpty(folder: string): void {
+  try {
+    rmdirSync(folder)
+  } catch {
+    // not empty, already gone, or not ours to remove: keep it
   }
 }
