@@ -92,6 +92,13 @@ export class AgentPool {
   private sinceExplore = 0
   /** Where the next exploration starts (`performance` only). */
   private exploreCursor = 0
+  private _pins = 0
+  /**
+   * Called when the last pin is released (the registry sets it while the
+   * pool is draining a retired version).
+   * @internal
+   */
+  onUnpinned: (() => void) | undefined = undefined
 
   constructor(selector: AgentSelector, strategy: LoadBalancingStrategy = 'round-robin') {
     this.selector = selector
@@ -164,6 +171,35 @@ export class AgentPool {
     instance.breaker.onAbandon()
   }
 
+  /**
+   * Pins the pool for as long as a user (a run) may still take work from
+   * it: while pinned, a version that is retired gently
+   * (`registry.unregister(name, version, { drain: true })`, a hot reload)
+   * keeps serving through this pool, and is retired when the last pin is
+   * released. Returns the release function (calling it again does nothing).
+   *
+   * @example
+   * ```ts
+   * const unpin = pool.pin() // when the run starts
+   * // … the run's tasks acquire and release …
+   * unpin() // when the run ends
+   * ```
+   */
+  pin(): () => void {
+    this._pins++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      if (--this._pins === 0) this.onUnpinned?.()
+    }
+  }
+
+  /** Pins held now (see {@link AgentPool.pin}). */
+  get pins(): number {
+    return this._pins
+  }
+
   /** True when some member instance could be taken now. */
   get hasAvailable(): boolean {
     const list = this.instances
@@ -228,5 +264,22 @@ export class AgentPool {
       ready = true
     }
     return ready ? 'open' : 'none'
+  }
+}
+
+/**
+ * Pins every distinct pool of a run once (see {@link AgentPool.pin}) and
+ * returns one function releasing them all; calling it again does nothing.
+ *
+ * @example
+ * ```ts
+ * const unpin = pinPools(run.pools) // at run start
+ * unpin() // when the run settles
+ * ```
+ */
+export function pinPools(pools: readonly AgentPool[]): () => void {
+  const releases = [...new Set(pools)].map((pool) => pool.pin())
+  return () => {
+    for (const release of releases) release()
   }
 }

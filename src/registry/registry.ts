@@ -1,4 +1,3 @@
-import { z } from 'zod'
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
 import type { AgentId } from '../core/ids.js'
@@ -9,37 +8,19 @@ import { AgentPool, checkSelector, poolKey, type AgentSelector } from './agent-p
 import type { LoadBalancingStrategy } from './load-balancer.js'
 import { compareSemver, parseSemver } from './semver.js'
 import { aggregateVersionMetrics, type AgentVersionMetrics } from './version-metrics.js'
+import { instancesSchema, registryOptionsSchema, type DrainingVersion, type RegisterOptions, type RegistryOptions, type UnregisterOptions } from './registry-options.js'
 
-/** Options of a {@link Registry}. */
-export interface RegistryOptions {
-  /** Clock of circuit breakers and health-check timeouts. @default systemClock */
-  clock?: Clock
-  /** How pools choose among instances. @default 'round-robin' */
-  strategy?: LoadBalancingStrategy
-  /** Options of every instance's circuit breaker. @default { failureThreshold: 5, cooldownMs: 30000 } */
-  circuitBreaker?: CircuitBreakerOptions
-}
-
-/** Options of {@link Registry.register}. */
-export interface RegisterOptions {
-  /** Instances to create and start. @default 1 */
-  instances?: number
-}
+export type { DrainingVersion, RegisterOptions, RegistryOptions, UnregisterOptions } from './registry-options.js'
 
 interface Entry {
   readonly definition: AnyAgentDefinition
   readonly instances: AgentInstance[]
 }
 
-const optionsSchema = z
-  .object({
-    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as { now?: unknown }).now === 'function', 'clock must implement Clock').optional(),
-    strategy: z.enum(['round-robin', 'least-loaded', 'performance']).optional(),
-    circuitBreaker: z.looseObject({}).optional(),
-  })
-  .strict()
-
-const instancesSchema = z.number().int().min(1).max(10_000)
+interface Draining {
+  readonly entry: Entry
+  readonly pool: AgentPool
+}
 
 /**
  * Agent definitions and their running instances: registration with
@@ -68,10 +49,12 @@ export class Registry {
   private readonly byTag = new Map<string, Set<Entry>>()
   private readonly byId = new Map<string, AgentInstance>()
   private readonly pools = new Map<string, AgentPool>()
+  /** Retired versions whose pinned pool still serves runs. */
+  private readonly drains = new Set<Draining>()
   private gen = 0
 
   constructor(options: RegistryOptions = {}) {
-    const parsed = optionsSchema.safeParse(options)
+    const parsed = registryOptionsSchema.safeParse(options)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
       throw new FlotillaError('VALIDATION_FAILED', `Invalid registry option "${issue?.path.join('.')}": ${issue?.message}.`, {
@@ -89,8 +72,9 @@ export class Registry {
    * `initialize`), then adds them to the pools that match. Several versions
    * of one name may be registered. Throws `AGENT_INVALID` for something not
    * made by `defineAgent`, `AGENT_DUPLICATE` when this name and version are
-   * already registered, `AGENT_INIT_FAILED` when an instance fails to start
-   * (the others are stopped and nothing is registered).
+   * already registered (unless `replace`) or being registered now,
+   * `AGENT_INIT_FAILED` when an instance fails to start (the others are
+   * stopped and nothing is registered or replaced).
    */
   async register(definition: AnyAgentDefinition, options: RegisterOptions = {}): Promise<AgentInstance[]> {
     if (!isAgentDefinition(definition)) {
@@ -107,7 +91,7 @@ export class Registry {
       })
     }
     const id = `${name}@${version}`
-    if (this.entries.get(name)?.has(version) || this.starting.has(id)) {
+    if ((options.replace !== true && this.entries.get(name)?.has(version)) || this.starting.has(id)) {
       throw new FlotillaError('AGENT_DUPLICATE', `Agent "${id}" is already registered: unregister it first, or give the new definition another version.`, {
         details: { agent: name, version },
       })
@@ -125,32 +109,39 @@ export class Registry {
     } finally {
       this.starting.delete(id)
     }
+    const replaced = this.entries.get(name)?.get(version)
+    if (replaced !== undefined) this.retire(replaced, true)
     this.add({ definition, instances })
     return [...instances]
   }
 
   /**
    * Unregisters one version of an agent, or every version when `version` is
-   * omitted: its instances become STOPPED and leave every pool (executions in
-   * flight finish and may still be released). Throws `AGENT_NOT_FOUND` when
-   * nothing matches.
+   * omitted. By default its instances become STOPPED and leave every pool at
+   * once (executions in flight finish and may still be released), and
+   * versions still draining from an earlier `drain` stop too. With `drain`,
+   * runs that pinned its pool keep being served until they release it (see
+   * {@link UnregisterOptions}). Throws `AGENT_NOT_FOUND` when nothing matches.
    */
-  unregister(name: string, version?: string): void {
+  unregister(name: string, version?: string, options: UnregisterOptions = {}): void {
+    const drain = options.drain === true
     const versions = this.entries.get(name)
     const targets = versions === undefined ? [] : version === undefined ? [...versions.values()] : [versions.get(version)].filter((e) => e !== undefined)
-    if (targets.length === 0) throw this.notFound(version === undefined ? name : `${name}@${version}`, { agent: name, version })
-    for (const entry of targets) {
-      versions?.delete(entry.definition.version)
-      for (const cap of entry.definition.capabilities) removeFromIndex(this.byCapability, cap, entry)
-      for (const tag of entry.definition.tags) removeFromIndex(this.byTag, tag, entry)
-      for (const inst of entry.instances) {
-        inst.stop()
-        for (const pool of [...inst.pools]) pool.remove(inst)
-        this.byId.delete(inst.id)
-      }
-    }
-    if (versions?.size === 0) this.entries.delete(name)
-    this.refreshLatest(name)
+    const matches = (d: Draining): boolean => d.entry.definition.name === name && (version === undefined || d.entry.definition.version === version)
+    const drained = drain ? [] : [...this.drains].filter(matches)
+    if (targets.length === 0 && drained.length === 0) throw this.notFound(version === undefined ? name : `${name}@${version}`, { agent: name, version })
+    for (const entry of targets) this.retire(entry, drain)
+    for (const d of drained) this.finishDrain(d)
+  }
+
+  /** Retired versions still serving the runs that pinned their pool (see {@link UnregisterOptions.drain}). */
+  draining(): DrainingVersion[] {
+    return [...this.drains].map(({ entry, pool }) => ({
+      agent: entry.definition.name,
+      version: entry.definition.version,
+      pins: pool.pins,
+      instances: entry.instances.length,
+    }))
   }
 
   /** Every registered definition, in order of registration (grouped by name). */
@@ -264,6 +255,47 @@ export class Registry {
       if (pool) for (const inst of entry.instances) pool.add(inst)
     }
     this.refreshLatest(name)
+  }
+
+  /**
+   * Takes `entry` out of lookups and shared pools. With `drain`, when its
+   * exact-version pool is pinned, that pool is detached (a later `pool()`
+   * builds a new one) and keeps the instances until its last pin goes;
+   * otherwise the instances stop now.
+   */
+  private retire(entry: Entry, drain: boolean): void {
+    const { name, version, capabilities, tags } = entry.definition
+    const versions = this.entries.get(name)
+    if (versions?.get(version) === entry) versions.delete(version)
+    if (versions?.size === 0) this.entries.delete(name)
+    for (const cap of capabilities) removeFromIndex(this.byCapability, cap, entry)
+    for (const tag of tags) removeFromIndex(this.byTag, tag, entry)
+    const key = poolKey({ agent: name, version })
+    const pinned = drain ? this.pools.get(key) : undefined
+    if (pinned !== undefined && pinned.pins > 0) {
+      this.pools.delete(key)
+      for (const inst of entry.instances) for (const pool of [...inst.pools]) if (pool !== pinned) pool.remove(inst)
+      const d: Draining = { entry, pool: pinned }
+      this.drains.add(d)
+      pinned.onUnpinned = () => this.finishDrain(d)
+    } else {
+      this.stopEntry(entry)
+    }
+    this.refreshLatest(name)
+  }
+
+  private finishDrain(d: Draining): void {
+    if (!this.drains.delete(d)) return
+    d.pool.onUnpinned = undefined
+    this.stopEntry(d.entry)
+  }
+
+  private stopEntry(entry: Entry): void {
+    for (const inst of entry.instances) {
+      inst.stop()
+      for (const pool of [...inst.pools]) pool.remove(inst)
+      this.byId.delete(inst.id)
+    }
   }
 
   /** Grows whenever a definition is registered or removed: a cache of resolved pools is stale when it changed. */

@@ -66,10 +66,14 @@ export async function importAgentFile(file: string, version?: string): Promise<A
   return [...found]
 }
 
-/** Unregisters `def` if the registry still holds this very definition (not one registered by someone else). */
+/**
+ * Retires `def` gently if the registry still holds this very definition (not
+ * one registered by someone else): `unregister(name, version, { drain: true })`,
+ * so runs that pinned its pool finish on it.
+ */
 export function retire(registry: Registry, def: AnyAgentDefinition): boolean {
   if (registry.getDefinition(def.name, def.version) !== def) return false
-  registry.unregister(def.name, def.version)
+  registry.unregister(def.name, def.version, { drain: true })
   return true
 }
 
@@ -79,15 +83,17 @@ export function retire(registry: Registry, def: AnyAgentDefinition): boolean {
  *
  * 1. definitions with a new `name@version` are registered first, so a new
  *    version serves new work before the old one leaves;
- * 2. a definition whose `name@version` was already loaded from this file is
- *    swapped: the old one is unregistered, then the new one registered
- *    (the registry refuses two definitions under one `name@version`);
- * 3. old definitions the file no longer exports are unregistered.
+ * 2. a definition whose `name@version` was already loaded from this file
+ *    replaces the old one (`register(def, { replace: true })`): the new
+ *    instances start, then take the old ones' place at once;
+ * 3. old definitions the file no longer exports are retired.
  *
- * Unregistering only stops instances taking new work: executions in flight
- * finish on the instance they acquired. When a registration fails, what
- * this call changed is undone (old definitions registered again) and the
- * error is rethrown (`AGENT_INVALID`, `AGENT_DUPLICATE`, `AGENT_INIT_FAILED`).
+ * Old definitions are retired with `drain`: they leave lookups at once (new
+ * runs get the new code), while runs that pinned their pool keep running
+ * on them, with the same code, until they end; executions in flight finish
+ * on the instance they acquired. When a registration fails, what this call
+ * changed is undone (old definitions registered again) and the error is
+ * rethrown (`AGENT_INVALID`, `AGENT_DUPLICATE`, `AGENT_INIT_FAILED`).
  */
 export async function applyDefinitions(registry: Registry, previous: readonly AnyAgentDefinition[], next: readonly AnyAgentDefinition[], instances: number | undefined): Promise<void> {
   const prevByKey = new Map(previous.map((d) => [agentKey(d), d]))
@@ -104,14 +110,15 @@ export async function applyDefinitions(registry: Registry, previous: readonly An
     for (const def of next) {
       const old = prevByKey.get(agentKey(def))
       if (old === undefined || old === def) continue
-      const oldWasLive = retire(registry, old)
+      const oldWasLive = registry.getDefinition(old.name, old.version) === old
+      await registry.register(def, { ...options, replace: oldWasLive })
       swapped.push({ old, now: def, oldWasLive })
-      await registry.register(def, options)
     }
   } catch (e) {
     for (const { old, now, oldWasLive } of swapped.reverse()) {
-      retire(registry, now)
-      if (oldWasLive) await registry.register(old, options).catch(() => undefined) // best effort: its initialize may fail now
+      const back = oldWasLive && registry.getDefinition(now.name, now.version) === now
+      // Best effort: the old initialize may fail now; then the version is left out rather than half-swapped.
+      if (!back || !(await registry.register(old, { ...options, replace: true }).then(() => true, () => false))) retire(registry, now)
     }
     for (const def of added) retire(registry, def)
     throw e
