@@ -208,7 +208,7 @@ export class Registry {
     return pool
   }
 
-  /** Every instance of every registered agent. */
+  /** Every instance of every registered agent, and of retired versions still draining (see {@link Registry.draining}). */
   instances(): AgentInstance[] {
     return [...this.byId.values()]
   }
