@@ -84,7 +84,7 @@ export async function watchRun(target: RunToWatch, options: DisplayOptions, io: 
   }
   let result: RunResult
   try {
-    result = await untilSettled([handle], io, useLive).then(([r]) => r)
+    result = await untilSettled([handle], io, display).then(([r]) => r)
   } finally {
     display?.stop()
   }
@@ -96,18 +96,30 @@ export async function watchRun(target: RunToWatch, options: DisplayOptions, io: 
   return result
 }
 
+/** A display drawn in place on the terminal while runs execute. */
+export interface InPlaceDisplay {
+  /** Shows a line inside the display (instead of writing over it). */
+  notice(text: string): void
+  /** Draws the last frame and gives the cursor back. */
+  stop(): void
+}
+
 /**
  * Waits for runs executing in this process to settle. Ctrl-C cancels them
  * (a second Ctrl-C quits at once, exit code 130); the process is kept alive
- * meanwhile, as the engine's timers do not hold it open.
+ * meanwhile, as the engine's timers do not hold it open. With a `live`
+ * display, the interruption notice is drawn inside it and the display is
+ * stopped before a forced exit, so no fragment of a frame is left behind.
  */
-export async function untilSettled(handles: readonly RunHandle[], io: CliIO, restoreCursor = false): Promise<RunResult[]> {
+export async function untilSettled(handles: readonly RunHandle[], io: CliIO, live?: InPlaceDisplay): Promise<RunResult[]> {
   let interrupts = 0
   const onSigint = (): void => {
     interrupts++
     if (interrupts === 1) {
       const what = handles.length === 1 ? 'the run' : `the ${handles.length} runs`
-      io.err.write(`\nInterrupted: cancelling ${what} (press Ctrl-C again to quit at once).\n`)
+      const text = `Interrupted: cancelling ${what} (press Ctrl-C again to quit at once).`
+      if (live) live.notice(text)
+      else io.err.write(`\n${text}\n`)
       for (const h of handles) {
         try {
           h.cancel('interrupted (Ctrl-C)')
@@ -116,7 +128,7 @@ export async function untilSettled(handles: readonly RunHandle[], io: CliIO, res
         }
       }
     } else {
-      if (restoreCursor) io.out.write('\x1b[?25h')
+      live?.stop()
       process.exit(130)
     }
   }

@@ -78,6 +78,20 @@ export function cell(text: string, width: number): string {
   return text + ' '.repeat(width - chars.length)
 }
 
+/**
+ * Pads or cuts `text` to exactly `width` characters, cutting in the middle
+ * (`map-reduce-…-item-12`) so that both the start and the end of an id
+ * stay readable.
+ */
+export function middleCell(text: string, width: number): string {
+  const chars = [...text]
+  if (chars.length <= width) return text + ' '.repeat(width - chars.length)
+  if (width <= 1) return '…'.slice(0, width)
+  const tail = Math.floor((width - 1) / 2)
+  const head = width - 1 - tail
+  return `${chars.slice(0, head).join('')}…${chars.slice(chars.length - tail).join('')}`
+}
+
 /** A progress bar of `width` cells for a fraction in [0, 1]. */
 export function progressBar(fraction: number, width: number): string {
   const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0))

@@ -2,7 +2,7 @@ import type { FlotillaEvent } from '../core/events.js'
 import type { TaskState } from '../core/states.js'
 import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from '../workflows/compile.js'
-import { cell, fitLine, formatDuration, formatPercent, progressBar, visibleLength, type Paint } from './format.js'
+import { cell, fitLine, formatDuration, formatPercent, middleCell, progressBar, visibleLength, type Paint } from './format.js'
 import { TaskBoard, type TaskView } from './task-board.js'
 
 /** The terminal the display draws on. */
@@ -50,6 +50,8 @@ export class LiveDisplay {
   private timer: ReturnType<typeof setInterval> | undefined
   private drawnLines = 0
   private frame = 0
+  private notices: string[] = []
+  private stopped = false
 
   constructor(
     private readonly out: TerminalLike,
@@ -78,8 +80,20 @@ export class LiveDisplay {
     this.board.apply(event)
   }
 
-  /** Draws the final frame, stops redrawing and shows the cursor again. */
+  /**
+   * Shows a line under the frame (e.g. "Interrupted: cancelling the run").
+   * Written inside the frame rather than on the terminal directly, so that
+   * the next redraw does not leave a fragment of the old frame behind.
+   */
+  notice(text: string): void {
+    this.notices.push(text)
+    if (this.timer !== undefined) this.render()
+  }
+
+  /** Draws the final frame, stops redrawing and shows the cursor again; later calls do nothing. */
   stop(): void {
+    if (this.stopped) return
+    this.stopped = true
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
     this.render()
@@ -97,7 +111,8 @@ export class LiveDisplay {
     const lines = [`${p.bold(`flotilla ▸ ${this.workflow.name}`)}  ${p.dim(`run ${this.runId}`)}  ${stateText}  ${p.dim(formatDuration(elapsed))}`]
     const tasks = this.board.tasks
     const visible = tasks.length <= this.maxTaskLines ? tasks : this.pickVisible()
-    for (const t of visible) lines.push(this.taskLine(t, width))
+    const cols = this.columnsFor(visible, width)
+    for (const t of visible) lines.push(this.taskLine(t, width, cols))
     if (visible.length < tasks.length) {
       const shown = new Set(visible)
       const hidden: Partial<Record<TaskState, number>> = {}
@@ -106,6 +121,7 @@ export class LiveDisplay {
       lines.push(p.dim(`  … ${tasks.length - visible.length} more: ${parts.join(', ')}`))
     }
     lines.push(this.progressLine())
+    for (const n of this.notices) lines.push(p.yellow(n))
     return lines.map((l) => fitLine(l, width))
   }
 
@@ -125,14 +141,32 @@ export class LiveDisplay {
     return ranked.slice(0, this.maxTaskLines).sort((a, b) => a.i - b.i).map((r) => r.t)
   }
 
-  private taskLine(t: TaskView, width: number): string {
+  /**
+   * Widths of the id and agent columns: as wide as the longest shown, within
+   * bounds that leave room for attempts, time and a note at `width` (an id
+   * gets up to 24 characters at 80 columns; longer ones are cut in the middle).
+   */
+  private columnsFor(tasks: readonly TaskView[], width: number): { id: number; agent: number } {
+    let id = 4
+    let agent = 5
+    for (const t of tasks) {
+      id = Math.max(id, [...t.id].length)
+      agent = Math.max(agent, [...t.agent].length)
+    }
+    // 2 + symbol + spaces + tries (8) + time (9) take 25 columns; keep at least 14 for the note.
+    const room = Math.max(20, width - 25 - 14)
+    const agentWidth = Math.min(agent, 18, Math.max(8, Math.floor(room * 0.4)))
+    return { id: Math.min(id, Math.max(8, room - agentWidth)), agent: agentWidth }
+  }
+
+  private taskLine(t: TaskView, width: number, columns: { id: number; agent: number }): string {
     const p = this.p
     const symbol = this.symbol(t.state)
     const tries = t.attempts === 0 ? '' : t.attempts === 1 ? '1 try' : `${t.attempts} tries`
     let time = ''
     if (t.startedAt !== undefined) time = formatDuration(Math.max(0, this.now() - t.startedAt))
     else if (t.durationMs !== undefined) time = formatDuration(t.durationMs)
-    const head = `  ${symbol} ${cell(t.id, 18)} ${cell(t.agent, 18)} ${cell(tries, 8)} ${cell(time, 9)} `
+    const head = `  ${symbol} ${middleCell(t.id, columns.id)} ${middleCell(t.agent, columns.agent)} ${cell(tries, 8)} ${cell(time, 9)} `
     // Cut the note before styling it, so that a long error keeps its colour.
     const room = Math.max(0, width - visibleLength(head))
     const fit = (text: string): string => (visibleLength(text) <= room ? text : cell(text, room))

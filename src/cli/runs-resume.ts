@@ -6,10 +6,11 @@ import type { RunHandle } from '../orchestrator/orchestrator.js'
 import type { RunRecord } from '../store/records.js'
 import type { RunResult } from '../workflows/results.js'
 import { expectPositionals, splitArgs, validateOptions } from './args.js'
-import { AGENT_SOURCE_FLAGS, DISPLAY_FLAGS, STORE_FLAGS, type Command } from './command.js'
+import { AGENT_SOURCE_FLAGS, DISPLAY_FLAGS, type Command } from './command.js'
 import { formatEventLine } from './event-lines.js'
 import { stackOf, untilSettled, watchRun } from './execute-run.js'
 import { paint } from './format.js'
+import { LiveGroup } from './live-group.js'
 import { findRun, storeArg, withStore } from './runs-shared.js'
 import { AGENT_SOURCE_HELP, AGENT_SOURCE_NOTE, StoredRunAgents, type AgentSource } from './stored-agents.js'
 import { STORE_HELP } from './store-option.js'
@@ -87,14 +88,15 @@ export const runsResumeCommand: Command = {
   },
 }
 
-const RESUME_ALL_FLAGS = { ...STORE_FLAGS, ...AGENT_SOURCE_FLAGS } as const
+const RESUME_ALL_FLAGS = { ...DISPLAY_FLAGS, ...AGENT_SOURCE_FLAGS } as const
 
 function resumeAllHelp(usage: string, alias: string): string {
   return `Usage: ${usage} [options]
 
 ${alias}Resumes every unfinished run of the store whose process stopped (RUNNING
-or PENDING) and runs them to the end in this process, then prints one
-summary per run. Stored results are kept and never computed again; tasks
+or PENDING) and runs them to the end in this process, with the live
+display of "flotilla run" on a terminal (one frame per run; plain event
+lines otherwise), then prints one summary per run. Stored results are kept and never computed again; tasks
 that were running start again with attempt + 1 and the same idempotency
 key. PAUSED runs stay paused ("flotilla runs resume <run-id>" resumes one).
 Run it after a crash or a restart, when no other process is executing
@@ -107,6 +109,7 @@ ${AGENT_SOURCE_HELP}
       --json              Print only the outcome as JSON:
                           { ok, runs, errors, paused }
 ${STORE_HELP}
+      --no-live           Plain event lines even on a terminal
       --verbose           Show progress and log events, and error stacks
   -h, --help              Show this help
 
@@ -141,20 +144,29 @@ async function resumeAll(command: string, argv: readonly string[], io: Parameter
       if (verbose) io.err.write(`${stackOf(error)}\n`)
     }
     const several = candidates.length > 1
-    const onEvent = json ? undefined : (e: FlotillaEvent): void => {
+    const live = io.out.isTTY === true && !json && values['no-live'] !== true && candidates.length > 0 ? new LiveGroup(io.out, p) : undefined
+    const onEvent = json ? undefined : live ? (e: FlotillaEvent): void => live.onEvent(e) : (e: FlotillaEvent): void => {
       const line = formatEventLine(e, verbose)
       if (line !== undefined) io.out.write(several ? `[${e.runId}] ${line}\n` : `${line}\n`)
     }
     const handles: RunHandle[] = []
     for (const record of candidates) {
       try {
-        await agents.prepare(record)
+        const workflow = await agents.prepare(record)
+        live?.add(record.id, workflow, await orchestrator.getTasks(record.id))
         handles.push(...(await orchestrator.recover({ runIds: [record.id], onEvent })))
       } catch (e) {
+        live?.remove(record.id)
         fail(record, e)
       }
     }
-    const results: RunResult[] = await untilSettled(handles, io)
+    if (live !== undefined && live.size > 0) live.start()
+    let results: RunResult[]
+    try {
+      results = await untilSettled(handles, io, live)
+    } finally {
+      live?.stop()
+    }
     const ok = failures.length === 0 && results.every((r) => r.ok)
     if (json) {
       io.out.write(`${JSON.stringify({ ok, runs: results.map(resultJson), errors: failures.map((f) => ({ runId: f.runId, error: f.error.toJSON() })), paused }, null, 2)}\n`)

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { LiveDisplay } from '../../src/cli/live-display.js'
-import { paint, visibleLength } from '../../src/cli/format.js'
+import { middleCell, paint, visibleLength } from '../../src/cli/format.js'
+import { LiveGroup } from '../../src/cli/live-group.js'
 import { asAgentId, asRunId, asTaskId } from '../../src/core/ids.js'
 import type { FlotillaEvent } from '../../src/core/events.js'
 import { compileWorkflow } from '../../src/workflows/compile.js'
 
+const ESC = String.fromCharCode(27)
+const stripAnsi = (text: string): string => text.replace(new RegExp(`${ESC}\\[[0-9;]*m`, 'g'), '')
 const runId = asRunId('run_test')
 const instanceId = asAgentId('agent_1')
 
@@ -66,5 +69,63 @@ describe('LiveDisplay', () => {
   it('cuts lines to the terminal width', () => {
     const display = new LiveDisplay(terminal(50), compileWorkflow({ name: 'x'.repeat(80), tasks: [{ id: 'a', agent: 'w' }] }), runId, paint(true))
     for (const line of display.lines()) expect(visibleLength(line)).toBeLessThanOrEqual(49)
+  })
+
+  it('keeps long task ids readable at 80 columns: cut in the middle, start and end kept', () => {
+    const ids = ['summarise-chapter-of-the-report-0011', 'summarise-chapter-of-the-report-0012']
+    const wf = compileWorkflow({ name: 'long', tasks: ids.map((id) => ({ id, agent: 'a-rather-long-agent-name-indeed' })) })
+    const display = new LiveDisplay(terminal(80), wf, runId, paint(true))
+    display.onEvent({ type: 'task.failed', at: 2, runId, taskId: asTaskId(ids[0]), attempt: 1, tolerated: false, error: { code: 'TASK_TIMEOUT', message: 'too slow', details: {}, retryable: true } })
+    const lines = display.lines()
+    for (const line of lines) expect(visibleLength(line)).toBeLessThanOrEqual(79)
+    const shown = lines.slice(1, 3).map((l) => /^ {2}\S+ (\S+)/.exec(stripAnsi(l))![1])
+    expect(shown[0]).not.toBe(shown[1])
+    expect(shown[0]).toMatch(/^summarise-ch.*….*-0011$/)
+    expect(shown[1]).toMatch(/….*-0012$/)
+    expect(lines[1]).toContain('TASK_TIMEOUT')
+  })
+
+  it('draws a notice inside the frame, so that the next redraw leaves no fragment, and stops once', () => {
+    const term = terminal()
+    const display = new LiveDisplay(term, workflowOf(2), runId, paint(false), { intervalMs: 10_000 })
+    display.start()
+    display.notice('Interrupted: cancelling the run')
+    expect(display.lines().at(-1)).toBe('Interrupted: cancelling the run')
+    display.stop()
+    const before = term.text
+    display.stop()
+    expect(term.text).toBe(before)
+    // Every frame after the first moves up exactly as many lines as the frame before it had.
+    const frames = term.text.split(new RegExp(`${ESC}\\[(\\d+)A`))
+    expect(frames[1]).toBe('4')
+    expect(frames[3]).toBe('5')
+  })
+})
+
+describe('middleCell', () => {
+  it('cuts in the middle and pads short text', () => {
+    expect(middleCell('abcdefghij', 7)).toBe('abc…hij')
+    expect(middleCell('abcdefghij', 6)).toBe('abc…ij')
+    expect(middleCell('abc', 5)).toBe('abc  ')
+  })
+})
+
+describe('LiveGroup', () => {
+  it('stacks one frame per run and routes events by run id', () => {
+    const term = terminal(100)
+    const group = new LiveGroup(term, paint(false), { intervalMs: 10_000 })
+    const other = asRunId('run_other')
+    group.add(runId, workflowOf(2))
+    group.add(other, workflowOf(1))
+    group.onEvent({ type: 'task.started', at: 1, runId: other, taskId: asTaskId('t0'), attempt: 1, agent: 'worker@1.0.0', instanceId })
+    const lines = group.lines()
+    expect(lines.filter((l) => l.includes('flotilla ▸ wide'))).toHaveLength(2)
+    expect(lines.findIndex((l) => l.includes('run_other'))).toBeGreaterThan(lines.findIndex((l) => l.includes('run_test')))
+    expect(lines.slice(lines.findIndex((l) => l.includes('run_other'))).join('\n')).toContain('1 running')
+    group.start()
+    group.notice('Interrupted')
+    group.stop()
+    expect(term.text.endsWith('\x1b[?25h')).toBe(true)
+    expect(group.lines().at(-1)).toBe('Interrupted')
   })
 })

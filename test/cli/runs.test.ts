@@ -423,6 +423,14 @@ describe.concurrent('bad input', { timeout: 60_000 }, () => {
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr).toContain('error [CLI_USAGE]')
     }
+    for (const args of [['recover', '--no-live'], ['runs', 'resume-all', '--no-live']]) {
+      const r = await runCli([...args, '--store', 'memory'])
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0)
+      expect(r.stdout).toContain('Nothing to recover')
+    }
+    const noId = await runCli(['runs', 'show', '--store', 'memory'])
+    expect(noId.stderr).toContain('"flotilla runs show" <run-id>: missing')
+    expect(noId.stderr).not.toContain('--id')
   })
 })
 
