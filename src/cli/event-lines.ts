@@ -48,6 +48,19 @@ export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | un
     case 'task.cancelled':
       return `${at} task.cancelled ${e.taskId}: ${e.reason}`
     case 'task.log':
-      return verbose || e.level === 'warn' || e.level === 'error' ? `${at} task.log ${e.taskId} ${e.level}: ${e.message}` : undefined
+      return verbose || e.level === 'warn' || e.level === 'error' ? `${at} task.log ${e.taskId} ${e.level}: ${e.message}${logData(e.data)}` : undefined
   }
+}
+
+/** The data of a log line, as short JSON after the message; empty when there is none. */
+function logData(data: unknown): string {
+  if (data === undefined) return ''
+  let text: string
+  try {
+    text = JSON.stringify(data) ?? String(data)
+  } catch {
+    text = String(data)
+  }
+  const chars = [...text]
+  return ` ${chars.length <= 200 ? text : `${chars.slice(0, 199).join('')}…`}`
 }

@@ -55,7 +55,7 @@ export interface RunSummary {
   successRate: number
   /** The tasks `successRate` is computed over (`succeeded + failed + cancelled + unfinished`). */
   rateOver: number
-  /** Wall time of the run in this process, in ms. */
+  /** Wall time of the run in this process, in whole ms (every duration of the summary is rounded to whole ms). */
   durationMs: number
   counts: RunCounts
   perAgent: Record<string, AgentContribution>
@@ -138,7 +138,7 @@ export class RunResult {
   get tasks(): Record<string, TaskResult> {
     if (this._tasks) return this._tasks
     const r = this.run
-    const wallMs = Math.max(0, (r.endMono || r.startMono) - r.startMono)
+    const wallMs = wallTime(r)
     const out: Record<string, TaskResult> = {}
     r.workflow.tasks.forEach((t, i) => {
       out[t.id] = {
@@ -165,6 +165,11 @@ export class RunResult {
   }
 }
 
+/** Wall time of the run in this process, in whole ms. */
+function wallTime(r: RunExecution): number {
+  return Math.max(0, Math.round((r.endMono || r.startMono) - r.startMono))
+}
+
 /** True when task `i`'s last attempt started in this process (its start time belongs to this run). */
 function startedHere(r: RunExecution, i: number): boolean {
   return r.startedAt[i] >= r.startMono
@@ -174,12 +179,12 @@ function startedHere(r: RunExecution, i: number): boolean {
  * Duration of task `i`'s last attempt as far as it can be trusted: 0 when
  * the attempt never started in this process (its start was staged but not
  * stored before the run stopped, or the task was restored from the store),
- * and never longer than the run.
+ * and never longer than the run; rounded to whole ms.
  */
 function countedDuration(r: RunExecution, i: number, wallMs: number): number {
   if (!startedHere(r, i)) return 0
   const d = r.durationMs[i]
-  return Number.isFinite(d) && d > 0 ? Math.min(d, wallMs) : 0
+  return Number.isFinite(d) && d > 0 ? Math.min(Math.round(d), wallMs) : 0
 }
 
 /** Attempts of task `i` to report: an attempt left RUNNING that never started (its start was not stored) does not count. */
@@ -190,7 +195,7 @@ function countedAttempts(r: RunExecution, i: number): number {
 function summarize(r: RunExecution): RunSummary {
   const wf = r.workflow
   const n = wf.tasks.length
-  const wallMs = Math.max(0, (r.endMono || r.startMono) - r.startMono)
+  const wallMs = wallTime(r)
   const counts: RunCounts = { succeeded: r.counts[S.SUCCEEDED], failed: r.counts[S.FAILED], skipped: r.counts[S.SKIPPED], cancelled: r.counts[S.CANCELLED], unfinished: 0 }
   counts.unfinished = n - counts.succeeded - counts.failed - counts.skipped - counts.cancelled
   const durations = new Float64Array(n)
@@ -212,27 +217,25 @@ function summarize(r: RunExecution): RunSummary {
   const peak = Math.max(1, r.peakActive)
   if (busy > wallMs * peak) {
     const k = busy > 0 ? (wallMs * peak) / busy : 0
-    for (const a of Object.values(perAgent)) a.busyMs *= k
-    for (let i = 0; i < n; i++) durations[i] *= k
+    for (const a of Object.values(perAgent)) a.busyMs = Math.floor(a.busyMs * k)
+    for (let i = 0; i < n; i++) durations[i] = Math.floor(durations[i] * k)
     busy = wallMs * peak
   }
   for (const a of Object.values(perAgent)) a.share = busy > 0 ? a.busyMs / busy : 0
   // Longest path by observed durations, over a topological order.
+  // Ties (whole-ms durations are often 0) go to the path with more tasks.
   const best = new Float64Array(n)
+  const steps = new Int32Array(n)
   const prev = new Int32Array(n).fill(-1)
+  const longer = (a: number, b: number): boolean => best[a] > best[b] || (best[a] === best[b] && steps[a] > steps[b])
   let end = -1
   for (let h = 0; h < n; h++) {
     const i = wf.order[h]
     const deps = wf.tasks[i].deps
-    let from = 0
-    for (let k = 0; k < deps.length; k++) {
-      if (best[deps[k]] >= from) {
-        from = best[deps[k]]
-        prev[i] = deps[k]
-      }
-    }
-    best[i] = from + durations[i]
-    if (end === -1 || best[i] > best[end]) end = i
+    for (let k = 0; k < deps.length; k++) if (prev[i] === -1 || longer(deps[k], prev[i])) prev[i] = deps[k]
+    best[i] = (prev[i] === -1 ? 0 : best[prev[i]]) + durations[i]
+    steps[i] = (prev[i] === -1 ? 0 : steps[prev[i]]) + 1
+    if (end === -1 || longer(i, end)) end = i
   }
   const path: string[] = []
   for (let i = end; i !== -1; i = prev[i]) path.push(wf.tasks[i].id)

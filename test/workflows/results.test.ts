@@ -105,3 +105,35 @@ describe('RunResult summary after a run was stopped', () => {
     expect(s.criticalPath).toEqual({ tasks: ['a', 'b', 'c'], durationMs: 60 })
   })
 })
+
+describe('RunResult durations', () => {
+  it('are whole milliseconds in the summary and the task records', () => {
+    const run = new RunExecution(`run_results_${++seq}` as RunId, chain, undefined, Infinity, {})
+    run.startMono = 10.25
+    ran(run, 0, 10.5, 3.333, S.SUCCEEDED)
+    ran(run, 1, 14, 4.6, S.SUCCEEDED)
+    ran(run, 2, 19, 5.49, S.SUCCEEDED)
+    run.peakActive = 1
+    run.endMono = 25.1
+    run.state = 'SUCCEEDED'
+    const result = new RunResult(run)
+    const s = result.summary
+    expect(s.durationMs).toBe(15)
+    expect(Object.values(result.tasks).map((t) => t.durationMs)).toEqual([3, 5, 5])
+    expect(s.busyMs).toBe(13)
+    expect(s.criticalPath.durationMs).toBe(13)
+    expect(s.perAgent['worker@1.0.0'].busyMs).toBe(13)
+  })
+})
+
+describe('RunResult critical path', () => {
+  it('goes to the longest chain of tasks when durations tie (0 ms tasks)', () => {
+    const run = new RunExecution(`run_results_${++seq}` as RunId, chain, undefined, Infinity, {})
+    run.startMono = 1
+    for (let i = 0; i < 3; i++) ran(run, i, 1, 0, S.SUCCEEDED)
+    run.peakActive = 1
+    run.endMono = 1
+    run.state = 'SUCCEEDED'
+    expect(new RunResult(run).summary.criticalPath).toEqual({ tasks: ['a', 'b', 'c'], durationMs: 0 })
+  })
+})
