@@ -34,7 +34,11 @@ export const ERROR_CODES = {
   RUN_INTERRUPTED: { status: 503, retryable: true, description: 'The orchestrator closed while the run was executing; the run stays stored unfinished: recover it.' },
   RUN_NOT_FOUND: { status: 404, retryable: false, description: 'No run with that id exists in the store.' },
   RUN_STATE_INVALID: { status: 409, retryable: false, description: 'The run is not in a state that allows the operation (for example resuming a finished run).' },
-  STORE_CONFLICT: { status: 409, retryable: false, description: 'A store write conflicts with stored state (duplicate id, stale attempt).' },
+  STORE_CONFLICT: {
+    status: 409, retryable: false,
+    description: 'A store write conflicts with stored state (duplicate id, stale attempt, a lease another worker took over, a run paused or cancelled by another process: details.reason says which).',
+  },
+  WORKER_NO_AGENTS: { status: 400, retryable: false, description: 'A worker was started without agents; register some (or pass --agents) first.' },
   STORE_URL_INVALID: { status: 400, retryable: false, description: 'A store URL or path is malformed; use memory, a file path, sqlite:<path> or postgres://….' },
   STORE_NOT_FLOTILLA: { status: 400, retryable: false, description: 'The database or file is not a Flotilla store (or is corrupt); point the store elsewhere.' },
   STORE_SCHEMA_TOO_NEW: { status: 409, retryable: false, description: 'The store was written by a newer Flotilla (schema version); upgrade Flotilla to use it.' },

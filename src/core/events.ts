@@ -30,7 +30,16 @@ export interface RunStartedEvent extends EventBase { type: 'run.started'; workfl
 /** A stored, unfinished run was picked up again after a restart (`done` tasks were kept). */
 export interface RunRecoveredEvent extends EventBase { type: 'run.recovered'; done: number; tasks: number }
 /** A paused run. */
-export interface RunPausedEvent extends EventBase { type: 'run.paused' }
+export interface RunPausedEvent extends EventBase {
+  type: 'run.paused'
+  /** Set when the pause was written by another process (`flotilla runs pause` in another terminal, a client). */
+  by?: 'another process'
+}
+/**
+ * A task of the run waits because no live worker offers what it needs (its
+ * agent, a version in its range, or its capability); it starts once one does.
+ */
+export interface RunWaitingEvent extends EventBase { type: 'run.waiting'; taskId: TaskId; agent?: string; capability?: string; reason: string }
 /** A resumed run. */
 export interface RunResumedEvent extends EventBase { type: 'run.resumed' }
 /** A run finished with every required task succeeded. */
@@ -63,6 +72,7 @@ export type FlotillaEvent =
   | RunStartedEvent
   | RunRecoveredEvent
   | RunPausedEvent
+  | RunWaitingEvent
   | RunResumedEvent
   | RunSucceededEvent
   | RunFailedEvent

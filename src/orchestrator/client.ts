@@ -1,0 +1,144 @@
+import { systemClock, type Clock } from '../core/clock.js'
+import { FlotillaError } from '../core/errors.js'
+import { asRunId, newRunId, type RunId } from '../core/ids.js'
+import { isFinalRunState } from '../core/states.js'
+import { maxSatisfying } from '../registry/semver-range.js'
+import { openStoreAsync } from '../store/open-store.js'
+import type { TaskQueue, WorkerRecord } from '../store/queue.js'
+import type { RunFilter, RunRecord, StoredEvent, TaskRecord } from '../store/records.js'
+import type { Store } from '../store/store.js'
+import { compileWorkflow, type Workflow } from '../workflows/compile.js'
+import type { WorkflowSpec } from '../workflows/spec.js'
+import { newRunRecord, newTaskRecords } from '../workflows/task-io.js'
+import { resolveRunInput } from './inputs.js'
+import { controlStoredRun } from './stored-control.js'
+
+/** A task no live worker can run, as {@link Client.unserved} reports it. */
+export interface UnservedTask {
+  taskId: string
+  /** What it needs: `agent "x" (^1.2.0)` or `capability "y"`. */
+  needs: string
+}
+
+/**
+ * Starts, controls and queries runs through a shared store, holding no
+ * agents: workers ({@link Worker}) pick the runs up. It is what an HTTP
+ * server or a script that only submits work uses.
+ *
+ * @example
+ * ```ts
+ * const client = await Client.connect('postgres://postgres@127.0.0.1:5432/app')
+ * const runId = await client.start(wf, { topic: 'flotilla' })
+ * const run = await client.result(runId, { timeoutMs: 60_000 })
+ * console.log(run.state)
+ * ```
+ */
+export class Client {
+  private constructor(readonly store: Store, private readonly queue: TaskQueue, readonly clock: Clock, private readonly owned: boolean) {}
+
+  /** Opens a client on a store (a Store, or a spec: `postgres://…`, a SQLite file). */
+  static async connect(store?: Store | string, options: { clock?: Clock } = {}): Promise<Client> {
+    const opened = await openStoreAsync(store)
+    if (opened.queue === undefined) throw new FlotillaError('STORE_UNAVAILABLE', `The ${opened.kind} store has no task queue; clients need the memory, SQLite or PostgreSQL store.`)
+    const clock = options.clock ?? systemClock
+    return new Client(opened, opened.queue(clock), clock, typeof store !== 'object')
+  }
+
+  /**
+   * Stores a new run for workers to take (it is not executed here). The
+   * workflow is validated first; nothing is stored when it does not. A task
+   * whose agent no live worker offers does not stop the run: it waits (a
+   * `run.waiting` event) until such a worker starts — see {@link Client.unserved}.
+   */
+  async start(workflow: Workflow | WorkflowSpec, input?: unknown, options: { runId?: string } = {}): Promise<RunId> {
+    const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
+    const runInput = resolveRunInput(wf, input)
+    const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
+    const now = this.clock.wallNow()
+    await this.store.commit({
+      ops: [{ op: 'run.create', run: newRunRecord(id, wf, runInput, now, undefined), tasks: newTaskRecords(id, wf) }],
+      events: [{ type: 'run.started', at: now, runId: id, workflow: wf.name, tasks: wf.tasks.length }],
+    })
+    await this.queue.releaseRuns('', [])
+    return id
+  }
+
+  /** The tasks of a workflow that no live worker of the catalog can run now (empty: every task is served). */
+  async unserved(workflow: Workflow | WorkflowSpec): Promise<UnservedTask[]> {
+    const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
+    const workers = await this.workers()
+    const agents = workers.flatMap((w) => w.agents)
+    const out: UnservedTask[] = []
+    for (const t of wf.tasks) {
+      const s = t.selector
+      if ('capability' in s) {
+        if (!agents.some((a) => a.capabilities.includes(s.capability))) out.push({ taskId: t.id, needs: `capability "${s.capability}"` })
+      } else if (!agents.some((a) => a.name === s.agent && (s.version === undefined || maxSatisfying([a.version], s.version) !== undefined))) {
+        out.push({ taskId: t.id, needs: `agent "${s.agent}"${s.version === undefined ? '' : ` (${s.version})`}` })
+      }
+    }
+    return out
+  }
+
+  /** Live workers (a heartbeat within the last `withinMs`, default 45 s). */
+  workers(withinMs = 45_000): Promise<WorkerRecord[]> {
+    return this.queue.listWorkers(this.clock.wallNow() - withinMs)
+  }
+
+  /** Waits until the run is final and returns its record; `TASK_TIMEOUT` after `timeoutMs`. */
+  async result(runId: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<RunRecord> {
+    const deadline = Date.now() + (options.timeoutMs ?? Infinity)
+    for (;;) {
+      const run = await this.getRun(runId)
+      if (isFinalRunState(run.state)) return run
+      if (Date.now() >= deadline) throw new FlotillaError('TASK_TIMEOUT', `Run ${runId} is still ${run.state} after ${options.timeoutMs} ms.`, { details: { runId, state: run.state } })
+      await this.queue.wait(Math.min(options.pollMs ?? 100, Math.max(0, deadline - Date.now())))
+    }
+  }
+
+  /** Pauses a run wherever it executes: no attempt of it starts any more; running ones finish. */
+  async pause(runId: string): Promise<void> {
+    await controlStoredRun(this.store, await this.getRun(runId), 'pause', this.clock)
+  }
+
+  /** Resumes a paused run: its worker (or any, if its worker is gone) goes on with it. */
+  async resume(runId: string): Promise<void> {
+    const run = await this.getRun(runId)
+    if (run.state !== 'PAUSED') throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${run.state}.`, { details: { runId, state: run.state } })
+    const at = this.clock.wallNow()
+    await this.store.commit({ ops: [{ op: 'run.state', runId: run.id, state: 'RUNNING', at }], events: [{ type: 'run.resumed', at, runId: run.id }] })
+    await this.queue.releaseRuns('', [])
+  }
+
+  /** Cancels a run wherever it executes: its running handlers are aborted through their signal at the next heartbeat. */
+  async cancel(runId: string, reason = 'cancelled by the user'): Promise<void> {
+    await controlStoredRun(this.store, await this.getRun(runId), 'cancel', this.clock, reason)
+  }
+
+  /** A stored run, or `RUN_NOT_FOUND`. */
+  async getRun(runId: string): Promise<RunRecord> {
+    const run = await this.store.getRun(asRunId(runId))
+    if (run === undefined) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}".`, { details: { runId } })
+    return run
+  }
+
+  /** Stored runs, newest first. */
+  listRuns(filter?: RunFilter): Promise<RunRecord[]> {
+    return this.store.listRuns(filter)
+  }
+
+  /** Stored tasks of a run. */
+  getTasks(runId: string): Promise<TaskRecord[]> {
+    return this.store.getTasks(asRunId(runId))
+  }
+
+  /** Stored events of a run. */
+  listEvents(runId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredEvent[]> {
+    return this.store.listEvents(asRunId(runId), options)
+  }
+
+  /** Closes the store if this client opened it. */
+  async close(): Promise<void> {
+    if (this.owned) await this.store.close()
+  }
+}

@@ -1,0 +1,243 @@
+import { hostname } from 'node:os'
+import { systemClock, type Clock } from '../core/clock.js'
+import { FlotillaError, toFlotillaError } from '../core/errors.js'
+import type { FlotillaEvent } from '../core/events.js'
+import { newAgentId, type RunId, type TaskId } from '../core/ids.js'
+import type { AnyAgentDefinition } from '../agents/define-agent.js'
+import type { AgentInstance } from '../registry/agent-instance.js'
+import { Registry } from '../registry/registry.js'
+import type { QueueSelector, TaskQueue, WorkerRecord } from '../store/queue.js'
+import type { Store } from '../store/store.js'
+import { openStoreAsync } from '../store/open-store.js'
+import { Coordinator } from '../workflows/coordinator.js'
+import { Executor } from '../workflows/executor.js'
+import { composeInterceptors, type Interceptor } from '../workflows/invoker.js'
+import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
+import { EventHub, type Listener } from './event-hub.js'
+
+/** Options of a {@link Worker}. */
+export interface WorkerOptions {
+  /** The shared store: a Store, or a spec (`postgres://…`, a SQLite file). @default `$FLOTILLA_STORE`, else `.flotilla/flotilla.db` */
+  store?: Store | string
+  /** This worker's id in the catalog and on its leases. @default `wkr_…` (new) */
+  id?: string
+  /** Most attempts this worker runs at once. @default 16 */
+  concurrency?: number
+  /** How long a lease (on a run, or a claimed attempt) lasts without a heartbeat, in ms; heartbeats come every third of it. @default 15000 */
+  leaseMs?: number
+  /** The safety poll: the longest wait between two looks at the queue when no notification comes, in ms. @default 1000 (PostgreSQL), 200 (SQLite, memory) */
+  pollMs?: number
+  /** Most runs this worker coordinates at once. @default 1000 */
+  maxRuns?: number
+  /** Most attempts taken in one claim. @default 64 */
+  claimBatch?: number
+  /** Wrap every agent execution (see {@link Interceptor}); composed once. */
+  interceptors?: readonly Interceptor[]
+  clock?: Clock
+  random?: () => number
+}
+
+const DEFAULTS = { concurrency: 16, leaseMs: 15_000, maxRuns: 1000, claimBatch: 64 }
+
+/**
+ * A worker: coordinators, executors, a registry of agents and the task
+ * queue of a shared store. Start any number of them, on one host (SQLite) or
+ * many (PostgreSQL): each advertises its agents in the stored catalog,
+ * claims the runs nobody holds (new ones, and those whose worker died: after
+ * the lease), offers their ready attempts, and claims and runs the attempts
+ * its agents can run. Results are stored exactly once, fenced by attempt and
+ * lease.
+ *
+ * @example
+ * ```ts
+ * const worker = new Worker({ store: 'postgres://postgres@127.0.0.1:5432/app', concurrency: 50 })
+ * await worker.register(summarizer)
+ * await worker.start()
+ * // … later
+ * await worker.stop()
+ * ```
+ */
+export class Worker {
+  readonly id: string
+  readonly registry: Registry
+  readonly clock: Clock
+  private readonly options: Required<Omit<WorkerOptions, 'store' | 'id' | 'interceptors' | 'clock' | 'random' | 'pollMs'>> & { pollMs: number | undefined }
+  private readonly storeSpec: Store | string | undefined
+  private readonly hub = new EventHub()
+  private readonly random: () => number
+  private readonly interceptors: readonly Interceptor[]
+  private store_: Store | undefined
+  private queue_: TaskQueue | undefined
+  private coordinator: Coordinator | undefined
+  private executor: Executor | undefined
+  private catalog: readonly WorkerRecord[] = []
+  private loop: Promise<void> | undefined
+  private abort = new AbortController()
+  private startedAt = 0
+  private readonly builtins: Promise<void>
+
+  constructor(options: WorkerOptions = {}) {
+    this.id = options.id ?? `wkr_${newAgentId().slice(4)}`
+    this.clock = options.clock ?? systemClock
+    this.random = options.random ?? Math.random
+    this.storeSpec = options.store
+    this.interceptors = options.interceptors ?? []
+    const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs
+    if (!(leaseMs >= 300)) {
+      throw new FlotillaError('VALIDATION_FAILED', `leaseMs must be at least 300 ms (heartbeats come every third of it); got ${leaseMs}. A lease shorter than a heartbeat round trip would let other workers take running work.`, { details: { leaseMs } })
+    }
+    const concurrency = options.concurrency ?? DEFAULTS.concurrency
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new FlotillaError('VALIDATION_FAILED', `concurrency must be a whole number ≥ 1; got ${concurrency}.`, { details: { concurrency } })
+    this.options = {
+      concurrency, leaseMs, pollMs: options.pollMs, maxRuns: options.maxRuns ?? DEFAULTS.maxRuns, claimBatch: options.claimBatch ?? DEFAULTS.claimBatch,
+    }
+    this.registry = new Registry({ clock: this.clock })
+    this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
+  }
+
+  /** The store, once {@link Worker.start} opened it. */
+  get store(): Store {
+    if (this.store_ === undefined) throw new FlotillaError('RUN_STATE_INVALID', 'The worker has not started: call start() first.')
+    return this.store_
+  }
+
+  /** Registers an agent this worker runs (before or after start). */
+  async register(definition: AnyAgentDefinition, options: { instances?: number } = {}): Promise<AgentInstance[]> {
+    await this.builtins
+    return this.registry.register(definition, options)
+  }
+
+  /** Subscribes to the events of what this worker does (`*` for all). Returns the unsubscribe function. */
+  on(type: string, listener: Listener<FlotillaEvent>): () => void {
+    return this.hub.on(type, listener)
+  }
+
+  /**
+   * Opens the store, advertises the worker and starts claiming runs and
+   * attempts. Fails with `WORKER_NO_AGENTS` when no agent was registered, and
+   * with the store's error when it cannot be opened.
+   */
+  async start(): Promise<void> {
+    if (this.loop !== undefined) return
+    await this.builtins
+    const own = this.registry.definitions().filter((d) => !d.name.startsWith('flotilla.'))
+    if (own.length === 0) {
+      throw new FlotillaError('WORKER_NO_AGENTS', `Worker ${this.id} has no agents: register some (worker.register(agent), or flotilla worker --agents ./agents.mjs) before starting it.`, { details: { worker: this.id } })
+    }
+    const store = (this.store_ = await openStoreAsync(this.storeSpec))
+    if (store.queue === undefined) throw new FlotillaError('STORE_UNAVAILABLE', `The ${store.kind} store has no task queue; workers need the memory, SQLite or PostgreSQL store.`)
+    const queue = (this.queue_ = store.queue(this.clock))
+    const deliver = (events: readonly FlotillaEvent[]): void => this.hub.deliver(events)
+    this.coordinator = new Coordinator({ store, queue, clock: this.clock, random: this.random, id: this.id, deliver, catalog: () => this.catalog })
+    this.executor = new Executor({
+      store, queue, registry: this.registry, clock: this.clock, id: this.id, concurrency: this.options.concurrency, leaseMs: this.options.leaseMs,
+      invoke: composeInterceptors(this.interceptors), deliver,
+      onError: (e) => this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: (e.details.runId ?? '') as RunId, taskId: (e.details.taskId ?? '') as TaskId, level: 'warn', message: e.message }]),
+    })
+    this.startedAt = this.clock.wallNow()
+    await this.advertise()
+    this.abort = new AbortController()
+    this.loop = this.run()
+  }
+
+  /**
+   * Stops: no new claims; running attempts get `drainMs` to finish (then they
+   * are aborted and their claims released, to run again elsewhere with the
+   * same attempt), the runs held here are released for other workers at
+   * once, and the worker leaves the catalog. The store is closed if the
+   * worker opened it.
+   */
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
+    if (this.loop === undefined) return
+    this.abort.abort()
+    await this.loop.catch(() => undefined)
+    this.loop = undefined
+    const executor = this.executor!
+    const until = Date.now() + (options.drainMs ?? 30_000)
+    while (executor.active > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+    const queue = this.queue_!
+    const left = executor.claims()
+    executor.abortAll(`worker ${this.id} is stopping`)
+    await queue.release(this.id, left).catch(() => undefined)
+    await queue.releaseRuns(this.id, this.coordinator!.runIds()).catch(() => undefined)
+    await queue.retire(this.id).catch(() => undefined)
+    if (typeof this.storeSpec !== 'object') await this.store_?.close()
+  }
+
+  /** Workers the catalog shows alive now (this one included). */
+  workers(): readonly WorkerRecord[] {
+    return this.catalog
+  }
+
+  private selectors(): QueueSelector[] {
+    return this.executor!.selectors()
+  }
+
+  private async advertise(): Promise<void> {
+    const queue = this.queue_!
+    const now = this.clock.wallNow()
+    const agents = this.registry.definitions().map((d) => ({ name: d.name, version: d.version, capabilities: [...(d.capabilities ?? [])] }))
+    await queue.advertise({ id: this.id, agents, host: hostname(), pid: process.pid, concurrency: this.options.concurrency, startedAt: this.startedAt, heartbeatAt: now })
+    this.catalog = await queue.listWorkers(now - this.options.leaseMs)
+  }
+
+  private async run(): Promise<void> {
+    const queue = this.queue_!
+    const coordinator = this.coordinator!
+    const executor = this.executor!
+    const o = this.options
+    const pollMs = o.pollMs ?? (queue.kind === 'postgres' ? 1000 : 200)
+    // Heartbeats renew leases and bring pause and cancel written elsewhere: at least every second.
+    const beatEvery = Math.min(1000, o.leaseMs / 3)
+    let lastBeat = this.clock.now()
+    let failures = 0
+    while (!this.abort.signal.aborted) {
+      try {
+        let busy = false
+        if (this.clock.now() - lastBeat >= beatEvery) {
+          lastBeat = this.clock.now()
+          await this.beat()
+        }
+        if (coordinator.size < o.maxRuns) {
+          const leases = await queue.claimRuns(this.id, Math.min(100, o.maxRuns - coordinator.size), o.leaseMs)
+          for (const lease of leases) {
+            busy = true
+            const record = await this.store.getRun(lease.runId)
+            if (record !== undefined) await coordinator.adopt(record, await this.store.getTasks(lease.runId))
+          }
+        }
+        const results = await queue.takeResults(this.id, 500)
+        if (results.length > 0) {
+          busy = true
+          await coordinator.onResults(results)
+        }
+        await coordinator.flush()
+        if ((await executor.claimAndRun(this.selectors(), o.claimBatch)) > 0) busy = true
+        failures = 0
+        if (!busy) await queue.wait(Math.min(pollMs, beatEvery), this.abort.signal)
+      } catch (e) {
+        // The store is unreachable (restarting, network): say so, back off, and go on; leases cover what we hold.
+        failures++
+        const error = toFlotillaError(e, 'STORE_UNAVAILABLE')
+        this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: '' as RunId, taskId: '' as TaskId, level: 'error', message: `worker ${this.id}: ${error.code}: ${error.message} (retrying)` }])
+        await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(failures, 6))))
+      }
+    }
+  }
+
+  /** Heartbeat: leases of runs and attempts, the catalog. */
+  private async beat(): Promise<void> {
+    const queue = this.queue_!
+    const coordinator = this.coordinator!
+    const held = coordinator.runIds()
+    const renewed = await queue.renewRuns(this.id, held, this.options.leaseMs)
+    const kept = new Set(renewed.map((r) => r.runId))
+    for (const id of held) if (!kept.has(id)) coordinator.drop(id)
+    for (const r of renewed) {
+      coordinator.observe(r.runId, r.state)
+      if (r.state === 'CANCELLED' || r.state === 'FAILED' || r.state === 'SUCCEEDED') await queue.dropRun(r.runId)
+    }
+    await this.executor!.heartbeat()
+    await this.advertise()
+  }
+}

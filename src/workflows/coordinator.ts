@@ -1,0 +1,330 @@
+import type { Clock } from '../core/clock.js'
+import { deserializeError, FlotillaError, toFlotillaError } from '../core/errors.js'
+import type { FlotillaEvent } from '../core/events.js'
+import type { RunId, TaskId } from '../core/ids.js'
+import { PRIORITIES, isFinalRunState } from '../core/states.js'
+import { maxSatisfying } from '../registry/semver-range.js'
+import type { QueueDone, QueueOffer, TaskQueue, WorkerRecord } from '../store/queue.js'
+import type { RunRecord, StoreOp, TaskRecord } from '../store/records.js'
+import type { Store } from '../store/store.js'
+import { compileWorkflow, type Workflow } from './compile.js'
+import { RunExecution, S } from './run-execution.js'
+import type { WorkflowSpec } from './spec.js'
+import { afterFailure } from './task-io.js'
+
+/** Options of a {@link Coordinator}. */
+export interface CoordinatorOptions {
+  store: Store
+  queue: TaskQueue
+  clock: Clock
+  random: () => number
+  /** This worker's id: the holder of the runs it coordinates. */
+  id: string
+  /** Delivers events written here to local listeners. */
+  deliver?: (events: readonly FlotillaEvent[]) => void
+  /** The live workers of the catalog (to pin versions and to say when nobody can run a task). */
+  catalog: () => readonly WorkerRecord[]
+}
+
+/** One run this coordinator holds. */
+interface Held {
+  run: RunExecution
+  /** Attempts offered and not yet answered. */
+  inFlight: number
+  /** Attempt number at which the task switched to its fallback agent (0: none). */
+  fallbackFrom: Int32Array
+  /** Tasks ready but held back by the run's concurrency limit or a group. */
+  parked: number[]
+  groups: Map<string, number>
+  /** Tasks reported as waiting for a worker, so the event is sent once. */
+  waiting: Set<number>
+}
+
+/**
+ * The coordinator of the runs a worker holds: it owns each run's graph
+ * (in-degree counters, conditions, retries and fallbacks, the run's
+ * concurrency and groups), offers ready attempts to the task queue with a
+ * not-before time, reads the results executors stored, and finishes the run.
+ * Everything it decides is written to the store first, so a coordinator that
+ * dies loses nothing: another takes the run over after its lease and rebuilds
+ * the graph from the stored tasks.
+ */
+export class Coordinator {
+  private readonly held = new Map<RunId, Held>()
+  private offers: QueueOffer[] = []
+
+  constructor(private readonly o: CoordinatorOptions) {}
+
+  /** Ids of the runs held here. */
+  runIds(): RunId[] {
+    return [...this.held.keys()]
+  }
+
+  /** How many runs are held here. */
+  get size(): number {
+    return this.held.size
+  }
+
+  /** Takes over a run whose lease this worker just claimed: rebuilds its graph from the store and offers what is ready. */
+  async adopt(record: RunRecord, tasks: readonly TaskRecord[]): Promise<void> {
+    if (this.held.has(record.id) || isFinalRunState(record.state)) return
+    let workflow: Workflow
+    try {
+      workflow = compileWorkflow(record.definition as WorkflowSpec)
+    } catch (e) {
+      return this.commitFinal(record.id, [], 'FAILED', toFlotillaError(e, 'WORKFLOW_INVALID'))
+    }
+    const run = new RunExecution(record.id, workflow, record.input, workflow.concurrency, {})
+    run.restore(tasks)
+    run.state = record.state
+    run.startMono = this.o.clock.now()
+    const h: Held = { run, inFlight: 0, fallbackFrom: new Int32Array(run.total), parked: [], groups: new Map(), waiting: new Set() }
+    this.held.set(record.id, h)
+    for (const t of tasks) {
+      const i = workflow.indexOf.get(t.taskId)
+      if (i === undefined) continue
+      if (t.agent !== undefined && workflow.tasks[i].fallback !== undefined && t.agent.split('@')[0] === workflow.tasks[i].fallback) run.usingFallback[i] = 1
+    }
+    const failed = run.errors.findIndex((e, i) => e !== undefined && run.taskState[i] === S.FAILED && !workflow.tasks[i].continueOnFailure)
+    if (failed >= 0) return this.finish(h, 'FAILED', run.errors[failed])
+    if (run.done === run.total) return this.finish(h, 'SUCCEEDED', undefined)
+    await this.dispatchReady(h)
+  }
+
+  /** Applies results the executors stored (from {@link TaskQueue.takeResults}). */
+  async onResults(results: readonly QueueDone[]): Promise<void> {
+    for (const r of results) {
+      const h = this.held.get(r.runId)
+      if (h === undefined || h.run.finished) continue
+      const i = h.run.workflow.indexOf.get(r.taskId)
+      if (i === undefined) continue
+      const record = await this.o.store.getTask(r.runId, r.taskId)
+      if (record === undefined) continue
+      await this.apply(h, i, record)
+    }
+    await this.flush()
+  }
+
+  /** The run's stored state changed elsewhere (renewal told us): cancelled or final runs are let go. */
+  observe(runId: RunId, state: RunRecord['state']): void {
+    const h = this.held.get(runId)
+    if (h === undefined) return
+    if (isFinalRunState(state)) this.drop(runId)
+    else h.run.state = state
+  }
+
+  /** Lets go of a run without writing anything (lease lost, or it ended elsewhere). */
+  drop(runId: RunId): void {
+    const h = this.held.get(runId)
+    if (h === undefined) return
+    h.run.stopped = true
+    this.held.delete(runId)
+  }
+
+  /** Writes the offers staged since the last flush, in one call. */
+  async flush(): Promise<void> {
+    if (this.offers.length === 0) return
+    const offers = this.offers
+    this.offers = []
+    await this.o.queue.offer(offers)
+  }
+
+  private async apply(h: Held, i: number, record: TaskRecord): Promise<void> {
+    const run = h.run
+    const s = run.taskState[i]
+    if (s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED) return
+    if (record.state === 'SUCCEEDED') {
+      h.inFlight--
+      run.attempts[i] = record.attempt
+      run.outputs[i] = record.output
+      run.errors[i] = undefined
+      run.setState(i, S.SUCCEEDED)
+      this.leaveGroup(h, i)
+      await this.taskDone(h, i)
+    } else if (record.state === 'RETRYING') {
+      h.inFlight--
+      this.leaveGroup(h, i)
+      await this.failed(h, i, record)
+    }
+  }
+
+  private async failed(h: Held, i: number, record: TaskRecord): Promise<void> {
+    const run = h.run
+    const task = run.workflow.tasks[i]
+    const taskId = task.id as TaskId
+    const error = record.error !== undefined ? deserializeError(record.error) : new FlotillaError('TASK_FAILED', `Task "${task.id}" failed.`)
+    run.attempts[i] = record.attempt
+    run.errors[i] = error
+    const tries = record.attempt - h.fallbackFrom[i]
+    const next = afterFailure(task, tries, run.usingFallback[i] === 1, error, this.o.random)
+    const at = this.o.clock.wallNow()
+    const json = error.toJSON()
+    if (next !== undefined) {
+      if (next.toFallback) {
+        run.usingFallback[i] = 1
+        h.fallbackFrom[i] = record.attempt
+      }
+      run.setState(i, S.RETRYING)
+      await this.commit([], [{ type: 'task.retrying', at, runId: run.id, taskId, attempt: record.attempt, delayMs: next.delayMs, error: json }])
+      this.stageOffer(h, i, at + next.delayMs)
+      return
+    }
+    run.setState(i, S.FAILED)
+    const tolerated = task.continueOnFailure
+    const ok = await this.commit([{ op: 'task.fail', runId: run.id, taskId, attempt: record.attempt, error: json, at, final: true, settle: true }],
+      [{ type: 'task.failed', at, runId: run.id, taskId, attempt: record.attempt, error: json, tolerated }], run.id)
+    if (!ok) return
+    if (tolerated) await this.taskDone(h, i)
+    else await this.finish(h, 'FAILED', new FlotillaError(error.code, `Task "${task.id}" failed: ${error.message}`, { details: { ...error.details, taskId: task.id }, cause: error }))
+  }
+
+  private async taskDone(h: Held, i: number): Promise<void> {
+    const run = h.run
+    run.done++
+    const dependents = run.workflow.tasks[i].dependents
+    for (let k = 0; k < dependents.length; k++) {
+      const j = dependents[k]
+      if (--run.remaining[j] === 0) await this.ready(h, j)
+    }
+    if (run.done === run.total) return this.finish(h, 'SUCCEEDED', undefined)
+    await this.unpark(h)
+  }
+
+  /** Offers every PENDING task whose dependencies are done (after adopting a run). */
+  private async dispatchReady(h: Held): Promise<void> {
+    const run = h.run
+    for (let i = 0; i < run.total; i++) {
+      if (run.finished) return
+      const s = run.taskState[i]
+      if ((s === S.PENDING || s === S.READY || s === S.RETRYING) && run.remaining[i] === 0) await this.ready(h, i)
+      else if (s === S.RUNNING) h.inFlight++
+    }
+    await this.flush()
+  }
+
+  private async ready(h: Held, i: number): Promise<void> {
+    const run = h.run
+    if (run.finished) return
+    const task = run.workflow.tasks[i]
+    if (task.condition !== undefined && run.attempts[i] === 0 && !(await this.conditionHolds(h, i))) return
+    if (h.inFlight >= run.concurrency || (task.group !== undefined && (h.groups.get(task.group.name) ?? 0) >= task.group.max)) {
+      run.setState(i, S.READY)
+      h.parked.push(i)
+      return
+    }
+    this.stageOffer(h, i, 0)
+  }
+
+  private async unpark(h: Held): Promise<void> {
+    const parked = h.parked
+    h.parked = []
+    for (const i of parked) await this.ready(h, i)
+  }
+
+  private stageOffer(h: Held, i: number, notBefore: number): void {
+    const run = h.run
+    const task = run.workflow.tasks[i]
+    const s = task.selector
+    const agent = run.usingFallback[i] === 1 ? task.fallback : 'agent' in s ? s.agent : undefined
+    const range = run.usingFallback[i] === 1 ? undefined : 'agent' in s ? s.version : undefined
+    const version = range === undefined ? undefined : this.pin(agent!, range)
+    h.inFlight++
+    if (task.group !== undefined) h.groups.set(task.group.name, (h.groups.get(task.group.name) ?? 0) + 1)
+    run.setState(i, S.READY)
+    this.offers.push({
+      runId: run.id, taskId: task.id as TaskId, attempt: run.attempts[i] + 1, agent, version, capability: agent === undefined && 'capability' in s ? s.capability : undefined,
+      priority: PRIORITIES.indexOf(task.priority), rank: task.criticalPathLength, notBefore,
+    })
+    this.reportWaiting(h, i, agent, range, agent === undefined && 'capability' in s ? s.capability : undefined)
+  }
+
+  private leaveGroup(h: Held, i: number): void {
+    const group = h.run.workflow.tasks[i].group
+    if (group !== undefined) h.groups.set(group.name, (h.groups.get(group.name) ?? 1) - 1)
+  }
+
+  /** The highest version of `agent` a live worker has that satisfies `range`; the range itself when none does (the task then waits). */
+  private pin(agent: string, range: string): string {
+    const versions = this.o.catalog().flatMap((w) => w.agents.filter((a) => a.name === agent).map((a) => a.version))
+    return maxSatisfying(versions, range) ?? range
+  }
+
+  /** Sends `run.waiting` once per task when no live worker offers what it needs. */
+  private reportWaiting(h: Held, i: number, agent: string | undefined, range: string | undefined, capability: string | undefined): void {
+    const workers = this.o.catalog()
+    const served = workers.some((w) => w.agents.some((a) => (agent !== undefined ? a.name === agent && (range === undefined || maxSatisfying([a.version], range) !== undefined) : a.capabilities.includes(capability!))))
+    if (served || h.waiting.has(i)) return
+    h.waiting.add(i)
+    const run = h.run
+    const needs = agent !== undefined ? `agent "${agent}"${range === undefined ? '' : ` (${range})`}` : `capability "${capability}"`
+    const event: FlotillaEvent = {
+      type: 'run.waiting', at: this.o.clock.wallNow(), runId: run.id, taskId: run.workflow.tasks[i].id as TaskId,
+      reason: `no live worker offers ${needs}: start a worker with that agent (flotilla worker --agents …)`,
+      ...(agent !== undefined ? { agent } : {}), ...(capability !== undefined ? { capability } : {}),
+    }
+    void this.commit([], [event])
+  }
+
+  private async conditionHolds(h: Held, i: number): Promise<boolean> {
+    const run = h.run
+    const task = run.workflow.tasks[i]
+    for (const d of task.deps) {
+      if (run.taskState[d] === S.SUCCEEDED && run.outputs[d] === undefined) run.outputs[d] = (await this.o.store.getTask(run.id, run.workflow.tasks[d].id as TaskId))?.output
+    }
+    let holds: boolean
+    try {
+      holds = task.condition!(run)
+    } catch (e) {
+      holds = false
+      run.errors[i] = toFlotillaError(e, 'WORKFLOW_BAD_REFERENCE')
+    }
+    if (holds) return true
+    run.setState(i, S.SKIPPED)
+    const at = this.o.clock.wallNow()
+    const reason = `condition "${task.spec.when}" is false`
+    const taskId = task.id as TaskId
+    if (!(await this.commit([{ op: 'task.finish', runId: run.id, taskId, state: 'SKIPPED', at, reason }], [{ type: 'task.skipped', at, runId: run.id, taskId, reason }], run.id))) return false
+    await this.taskDone(h, i)
+    return false
+  }
+
+  private async finish(h: Held, state: 'SUCCEEDED' | 'FAILED', error: FlotillaError | undefined): Promise<void> {
+    const run = h.run
+    if (run.finished) return
+    run.state = state
+    const ops: StoreOp[] = []
+    const at = this.o.clock.wallNow()
+    for (let i = 0; i < run.total; i++) {
+      const s = run.taskState[i]
+      if (s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED) continue
+      run.setState(i, S.CANCELLED)
+      ops.push({ op: 'task.finish', runId: run.id, taskId: run.workflow.tasks[i].id as TaskId, state: 'CANCELLED', at, reason: 'the run failed' })
+    }
+    this.held.delete(run.id)
+    await this.commitFinal(run.id, ops, state, error)
+  }
+
+  private async commitFinal(runId: RunId, ops: StoreOp[], state: 'SUCCEEDED' | 'FAILED', error: FlotillaError | undefined): Promise<void> {
+    const at = this.o.clock.wallNow()
+    const record = await this.o.store.getRun(runId)
+    const durationMs = Math.max(0, at - (record?.startedAt ?? at))
+    const json = error?.toJSON()
+    ops.push({ op: 'run.state', runId, state, at, ...(json === undefined ? {} : { error: json }) })
+    const event: FlotillaEvent = state === 'SUCCEEDED' ? { type: 'run.succeeded', at, runId, durationMs } : { type: 'run.failed', at, runId, durationMs, error: json! }
+    if (await this.commit(ops, [event], runId)) await this.o.queue.dropRun(runId)
+  }
+
+  /** Commits; a STORE_CONFLICT (the run was paused, cancelled or taken elsewhere) lets go of that run only. */
+  private async commit(ops: StoreOp[], events: FlotillaEvent[], runId?: RunId): Promise<boolean> {
+    try {
+      await this.o.store.commit({ ops, events })
+    } catch (e) {
+      const err = toFlotillaError(e)
+      if (err.code !== 'STORE_CONFLICT' || runId === undefined) throw err
+      this.drop(runId)
+      return false
+    }
+    this.o.deliver?.(events)
+    return true
+  }
+}

@@ -1,0 +1,242 @@
+import type { Clock } from '../core/clock.js'
+import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
+import type { FlotillaEvent } from '../core/events.js'
+import type { AgentId, RunId, TaskId } from '../core/ids.js'
+import type { LogLevel } from '../agents/context.js'
+import type { ServiceMembers } from '../agents/service-members.js'
+import type { AgentPool } from '../registry/agent-pool.js'
+import type { Registry } from '../registry/registry.js'
+import type { QueueClaim, QueueSelector, TaskQueue } from '../store/queue.js'
+import type { Store } from '../store/store.js'
+import { compileWorkflow, type Workflow } from './compile.js'
+import type { InvokeNext } from './invoker.js'
+import type { AttemptHandle } from './run-execution.js'
+import type { WorkflowSpec } from './spec.js'
+import { TaskContext, type ContextSink } from './task-context.js'
+import { checkOutput, prepareInput } from './task-io.js'
+
+/** Options of an {@link Executor}. */
+export interface ExecutorOptions {
+  store: Store
+  queue: TaskQueue
+  registry: Registry
+  clock: Clock
+  /** This worker's id: the holder of its claims. */
+  id: string
+  /** Most attempts running at once. */
+  concurrency: number
+  /** How long a claim is held without a heartbeat, in ms. */
+  leaseMs: number
+  /** Interceptors composed once; `undefined` calls handlers directly. */
+  invoke: InvokeNext | undefined
+  /** Delivers events of attempts run here to local listeners. */
+  deliver?: (events: readonly FlotillaEvent[]) => void
+  /** The outward services (messages, artifacts, cache) of a task's context. */
+  services?: (instanceId: AgentId, runId: RunId, taskId: TaskId) => ServiceMembers | undefined
+  /** Told when a result could not be stored (lease lost, run cancelled) or a claim failed. */
+  onError?: (error: FlotillaError) => void
+}
+
+interface Running {
+  claim: QueueClaim
+  handle: AttemptHandle
+  events: FlotillaEvent[]
+}
+
+/** Workflows by run, compiled once per run (bounded). */
+const MAX_CACHED_RUNS = 1000
+
+/**
+ * The executor of a worker: claims the attempts its agents can run, runs each
+ * through the one invoker (interceptors, then the handler) with the task's
+ * timeout and the run's cancellation, heartbeats its leases, and stores each
+ * result fenced by attempt and lease. Inputs come from outputs it produced
+ * itself when it has them, else from the store.
+ */
+export class Executor implements ContextSink {
+  private readonly running = new Map<string, Running>()
+  private readonly runs = new Map<RunId, { workflow: Workflow; input: unknown }>()
+  /** Outputs this executor stored, so a dependent running here does not read them back (bounded). */
+  private readonly outputs = new Map<string, unknown>()
+
+  constructor(private readonly o: ExecutorOptions) {}
+
+  /** Attempts running now. */
+  get active(): number {
+    return this.running.size
+  }
+
+  /** The claims held now (for heartbeats and release). */
+  claims(): QueueClaim[] {
+    return [...this.running.values()].map((r) => r.claim)
+  }
+
+  /** What this executor can run: each registered agent by name with its versions, and each capability. */
+  selectors(): QueueSelector[] {
+    const byName = new Map<string, string[]>()
+    const out: QueueSelector[] = []
+    for (const def of this.o.registry.definitions()) {
+      const versions = byName.get(def.name) ?? []
+      versions.push(def.version)
+      byName.set(def.name, versions)
+      for (const capability of def.capabilities ?? []) out.push({ capability, agent: def.name })
+    }
+    for (const [agent, versions] of byName) out.unshift({ agent, versions })
+    return out
+  }
+
+  /** Claims up to the free slots and starts them; returns how many were claimed. */
+  async claimAndRun(selectors: readonly QueueSelector[], batch: number): Promise<number> {
+    const free = Math.min(batch, this.o.concurrency - this.running.size)
+    if (free <= 0 || selectors.length === 0) return 0
+    const claims = await this.o.queue.claim(this.o.id, selectors, free, this.o.leaseMs)
+    for (const c of claims) void this.execute(c)
+    return claims.length
+  }
+
+  /** Renews the leases of running attempts; aborts those lost or cancelled. */
+  async heartbeat(): Promise<void> {
+    const claims = this.claims()
+    if (claims.length === 0) return
+    const report = await this.o.queue.heartbeat(this.o.id, claims, this.o.leaseMs)
+    for (const c of report.lost) this.abort(c, new FlotillaError('TASK_CANCELLED', `Worker ${this.o.id} lost its lease on task "${c.taskId}" attempt ${c.attempt}; another worker runs it.`))
+    for (const c of report.cancelled) this.abort(c, new FlotillaError('TASK_CANCELLED', `Run ${c.runId} was cancelled (by another process).`))
+  }
+
+  /** Aborts every running attempt (shutdown). */
+  abortAll(reason: string): void {
+    for (const r of this.running.values()) r.handle.controller?.abort(new FlotillaError('TASK_CANCELLED', reason))
+  }
+
+  private abort(c: { runId: RunId; taskId: TaskId; attempt: number }, error: FlotillaError): void {
+    const r = this.running.get(`${c.runId}\u0000${c.taskId}`)
+    if (r === undefined || r.claim.attempt !== c.attempt) return
+    ;(r.handle.controller ??= new AbortController()).abort(error)
+  }
+
+  private async execute(claim: QueueClaim): Promise<void> {
+    const key = `${claim.runId}\u0000${claim.taskId}`
+    const started = this.o.clock.now()
+    let pool: AgentPool | undefined
+    let instance: Exclude<ReturnType<AgentPool['acquire']>, string> | undefined
+    const events: FlotillaEvent[] = []
+    try {
+      const { workflow, input: runInput } = await this.runOf(claim.runId)
+      const i = workflow.indexOf.get(claim.taskId)
+      if (i === undefined) throw new FlotillaError('WORKFLOW_INVALID', `Run ${claim.runId} has no task "${claim.taskId}".`)
+      const task = workflow.tasks[i]
+      pool = this.o.registry.pool(claim.agent !== undefined ? { agent: claim.agent, ...(claim.version !== undefined ? { version: claim.version } : {}) } : { capability: claim.capability! })
+      const picked = pool.acquire()
+      if (picked === 'busy') {
+        pool = undefined
+        await this.o.queue.release(this.o.id, [claim])
+        return
+      }
+      if (typeof picked === 'string') {
+        throw new FlotillaError(picked === 'open' ? 'CIRCUIT_OPEN' : 'AGENT_UNAVAILABLE', `Task "${task.id}": no instance of ${pool.key} can take work here (${picked === 'open' ? 'circuit open' : 'no ready instance'}).`, {
+          details: { taskId: task.id, pool: pool.key },
+        })
+      }
+      instance = picked
+      const handle: AttemptHandle = { controller: undefined, instance, pool, timer: undefined }
+      this.running.set(key, { claim, handle, events })
+      const def = instance.definition
+      events.push({ type: 'task.started', at: this.o.clock.wallNow(), runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt, agent: instance.key, instanceId: instance.id })
+      const values = await this.valuesFor(workflow, i, claim.runId, runInput)
+      const input = prepareInput(task, def, values)
+      const ctx = new TaskContext(this, handle, claim.runId, claim.taskId, claim.attempt, instance.id)
+      let output = await this.withTimeout(task.timeoutMs, handle, claim, () =>
+        this.o.invoke !== undefined
+          ? this.o.invoke({ definition: def, input, context: ctx, runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt })
+          : Promise.resolve(def.handler(input as never, ctx)))
+      output = checkOutput(def, output)
+      const durationMs = this.o.clock.now() - started
+      events.push({ type: 'task.succeeded', at: this.o.clock.wallNow(), runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt, durationMs })
+      await this.o.queue.complete(this.o.id, claim, { ok: true, output }, events)
+      this.remember(`${claim.runId}\u0000${claim.taskId}`, output)
+      pool.release(instance, durationMs, true)
+      instance = undefined
+    } catch (e) {
+      const error = isFlotillaError(e) ? e : toFlotillaError(e, 'TASK_FAILED')
+      if (instance !== undefined && pool !== undefined) pool.release(instance, this.o.clock.now() - started, false)
+      await this.fail(claim, error, events)
+    } finally {
+      this.running.delete(key)
+    }
+  }
+
+  private async fail(claim: QueueClaim, error: FlotillaError, events: FlotillaEvent[]): Promise<void> {
+    if (error.code === 'STORE_CONFLICT') return this.o.onError?.(error)
+    try {
+      await this.o.queue.complete(this.o.id, claim, { ok: false, error: error.toJSON() }, events)
+    } catch (e) {
+      this.o.onError?.(toFlotillaError(e, 'STORE_UNAVAILABLE'))
+    }
+  }
+
+  private async withTimeout(timeoutMs: number | undefined, handle: AttemptHandle, claim: QueueClaim, run: () => Promise<unknown>): Promise<unknown> {
+    const controller = (handle.controller ??= new AbortController())
+    const aborted = new Promise<never>((_, reject) => {
+      if (controller.signal.aborted) reject(toFlotillaError(controller.signal.reason, 'TASK_CANCELLED'))
+      controller.signal.addEventListener('abort', () => reject(toFlotillaError(controller.signal.reason, 'TASK_CANCELLED')), { once: true })
+    })
+    aborted.catch(() => undefined)
+    let timer: ReturnType<Clock['setTimeout']> | undefined
+    if (timeoutMs !== undefined) {
+      timer = this.o.clock.setTimeout(() => {
+        controller.abort(new FlotillaError('TASK_TIMEOUT', `Task "${claim.taskId}" attempt ${claim.attempt} did not finish within ${timeoutMs} ms; raise timeoutMs or make the handler honour ctx.signal.`, {
+          details: { taskId: claim.taskId, timeoutMs, attempt: claim.attempt },
+        }))
+      }, timeoutMs)
+    }
+    try {
+      return await Promise.race([run(), aborted])
+    } finally {
+      if (timer !== undefined) this.o.clock.clearTimeout(timer)
+    }
+  }
+
+  private async runOf(runId: RunId): Promise<{ workflow: Workflow; input: unknown }> {
+    const hit = this.runs.get(runId)
+    if (hit !== undefined) return hit
+    const record = await this.o.store.getRun(runId)
+    if (record === undefined) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
+    const entry = { workflow: compileWorkflow(record.definition as WorkflowSpec), input: record.input }
+    if (this.runs.size >= MAX_CACHED_RUNS) this.runs.delete(this.runs.keys().next().value!)
+    this.runs.set(runId, entry)
+    return entry
+  }
+
+  /** The run's input and the outputs of the task's dependencies: from memory when produced here, else from the store. */
+  private async valuesFor(workflow: Workflow, i: number, runId: RunId, input: unknown): Promise<{ input: unknown; output(index: number): unknown }> {
+    const deps = workflow.tasks[i].deps
+    const outputs = new Map<number, unknown>()
+    await Promise.all(Array.from(deps, async (d) => {
+      const key = `${runId}\u0000${workflow.tasks[d].id}`
+      if (this.outputs.has(key)) return void outputs.set(d, this.outputs.get(key))
+      const rec = await this.o.store.getTask(runId, workflow.tasks[d].id as TaskId)
+      if (rec?.state === 'SUCCEEDED') outputs.set(d, rec.output)
+    }))
+    return { input, output: (index) => outputs.get(index) }
+  }
+
+  private remember(key: string, output: unknown): void {
+    if (this.outputs.size >= 10_000) this.outputs.delete(this.outputs.keys().next().value!)
+    this.outputs.set(key, output)
+  }
+
+  // ---- context sink ------------------------------------------------------
+  log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void {
+    const r = this.running.get(`${runId}\u0000${taskId}`)
+    r?.events.push({ type: 'task.log', at: this.o.clock.wallNow(), runId, taskId, level, message, ...(data === undefined ? {} : { data }) })
+  }
+
+  progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void {
+    const r = this.running.get(`${runId}\u0000${taskId}`)
+    r?.events.push({ type: 'task.progress', at: this.o.clock.wallNow(), runId, taskId, attempt, fraction, note })
+  }
+
+  services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
+    return this.o.services?.(instanceId, runId, taskId)
+  }
+}
