@@ -18,9 +18,10 @@ import { runCommand } from './run-command.js'
 import { runsCommand } from './runs-command.js'
 import { recoverCommand } from './runs-resume.js'
 import { validateCommand } from './validate-command.js'
+import { workerCommand } from './worker-command.js'
 
 /** The top-level commands, in the order of the help. */
-export const COMMANDS: readonly Command[] = [runCommand, validateCommand, demoCommand, runsCommand, recoverCommand, agentCommand]
+export const COMMANDS: readonly Command[] = [runCommand, validateCommand, demoCommand, runsCommand, recoverCommand, workerCommand, agentCommand]
 
 /** The version of the package. */
 export function version(): string {
@@ -56,6 +57,7 @@ Examples:
   flotilla run examples/scan-and-fix/workflow.yaml --input apply=false
   flotilla runs list
   flotilla recover
+  flotilla worker --store postgres://postgres@127.0.0.1:5432/app --agents ./agents.mjs
   flotilla agent run agent.yaml --input '{"text":"hi"}'`
 }
 

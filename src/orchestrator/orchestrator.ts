@@ -100,7 +100,7 @@ export class Orchestrator {
   constructor(options: OrchestratorOptions = {}) {
     this.options = resolveOrchestratorOptions(options)
     this.clock = options.clock ?? systemClock
-    this.anomalies = new AnomalyDetector(options.anomalies)
+    this.anomalies = new AnomalyDetector({ clock: this.clock, ...options.anomalies })
     this.store = typeof options.store === 'object' ? options.store : openStore(options.store)
     this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
     this.team = new Team({ store: this.store, registry: this.registry, clock: this.clock, bus: options.bus, context: options.context, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents' })

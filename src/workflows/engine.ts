@@ -1,6 +1,6 @@
 import { FlotillaError } from '../core/errors.js'
 import type { RunId } from '../core/ids.js'
-import type { AgentPool } from '../registry/agent-pool.js'
+import { pinPools, type AgentPool } from '../registry/agent-pool.js'
 import type { RunRecord, TaskRecord } from '../store/records.js'
 import type { Workflow } from './compile.js'
 import { RunExecution, S, type RunCallbacks } from './run-execution.js'
@@ -109,6 +109,7 @@ export class Engine extends Scheduler {
   private track(id: RunId, wf: Workflow, input: unknown, concurrency: number, callbacks: RunCallbacks): RunExecution {
     const run = new RunExecution(id, wf, input, concurrency, callbacks)
     run.pools = this.poolsFor(wf)
+    run.unpinPools = pinPools(run.pools)
     run.startMono = this.o.clock.now()
     this.runs.set(id, run)
     return run

@@ -66,6 +66,8 @@ export class RunExecution implements ValueSource {
   settle!: () => void
   /** Pools per task (primary agent), resolved when the run starts. */
   pools: readonly AgentPool[] = []
+  /** Lets go of the run's pins on its pools (a version retired by hot reload drains until its runs end). */
+  unpinPools: () => void = noop
 
   constructor(
     readonly id: RunId,
@@ -205,3 +207,5 @@ export class RunExecution implements ValueSource {
     }
   }
 }
+
+function noop(): void {}

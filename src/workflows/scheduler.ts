@@ -346,6 +346,7 @@ export class Scheduler implements ContextSink {
     this.wal.stage(run, { op: 'run.state', runId: run.id, state, at, error: json }, event, () => {
       this.runs.delete(run.id)
       this.shapes.run = run
+      run.unpinPools()
       run.settle()
     })
   }
@@ -381,6 +382,7 @@ export class Scheduler implements ContextSink {
       run.ended = true
     }
     this.runs.delete(run.id)
+    run.unpinPools()
     run.settle()
   }
 

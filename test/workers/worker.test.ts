@@ -118,9 +118,8 @@ for (const kind of ['memory', 'sqlite'] as const) {
       await w.start()
       cleanups.push(() => w.stop({ drainMs: 100 }))
       const client = await Client.connect(store)
-      let b = workflow('chain')
-      for (let i = 0; i < 6; i++) b = b.task(`t${i}`, { agent: 'slow', ...(i > 0 ? { dependsOn: [`t${i - 1}`] } : {}) }) as typeof b
-      const runId = await client.start(b.build())
+      const tasks = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, agent: 'slow', ...(i > 0 ? { dependsOn: [`t${i - 1}`] } : {}) }))
+      const runId = await client.start({ name: 'chain', tasks })
       await expect.poll(async () => (await client.getTasks(runId)).filter((t) => t.state === 'RUNNING').length, { timeout: 5000 }).toBe(1)
       await client.pause(runId)
       await expect.poll(async () => (await client.getTasks(runId)).filter((t) => t.state === 'SUCCEEDED').length, { timeout: 5000 }).toBe(1)
