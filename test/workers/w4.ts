@@ -6,10 +6,10 @@ export function w4(seed: number): WorkflowSpec {
     name: 'w4',
     tasks: [
       { id: 'a', agent: 'step', input: { seed } },
-      { id: 'b', agent: 'step', input: { xs: ['${tasks.a.output.v}'], seed: 1 } },
-      { id: 'c', agent: 'step', input: { xs: ['${tasks.a.output.v}'], seed: 2 } },
-      { id: 'd', agent: 'step', input: { xs: ['${tasks.b.output.v}', '${tasks.c.output.v}'], seed: 0 } },
-      { id: 'e', agent: 'step', input: { xs: ['${tasks.d.output.v}'], seed: 1 } },
+      { id: 'b', agent: 'step', input: { xs: [{ $ref: 'tasks.a.output.v' }], seed: 1 } },
+      { id: 'c', agent: 'step', input: { xs: [{ $ref: 'tasks.a.output.v' }], seed: 2 } },
+      { id: 'd', agent: 'step', input: { xs: [{ $ref: 'tasks.b.output.v' }, { $ref: 'tasks.c.output.v' }], seed: 0 } },
+      { id: 'e', agent: 'step', input: { xs: [{ $ref: 'tasks.d.output.v' }], seed: 1 } },
     ],
   } as WorkflowSpec
 }

@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { Client } from '../../src/orchestrator/client.js'
+import { openStoreAsync } from '../../src/store/open-store.js'
+import { describePostgres, withFreshSchema } from '../helpers/postgres.js'
+import { w4, w4Expected } from './w4.js'
+
+// Real worker processes (`flotilla worker`, from dist/) on one store: they
+// share W4-style runs, survive SIGKILLs of their peers, and obey a pause
+// written by this (fourth) process.
+
+const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname
+const AGENTS = new URL('../fixtures/workers/agents.mjs', import.meta.url).pathname
+const LEASE_MS = 1500
+const children = new Set<ChildProcess>()
+
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL')
+})
+
+/** Starts `flotilla worker`; resolves once it says it is ready. */
+function startWorker(store: string, id: string, side: string, sleepMs = 20): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, 'worker', '--store', store, '--agents', AGENTS, '--id', id, '--lease-ms', String(LEASE_MS), '--concurrency', '8'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FLOTILLA_TEST_SIDE_FILE: side, FLOTILLA_TEST_SLEEP_MS: String(sleepMs) },
+  })
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  return new Promise((resolve, reject) => {
+    let out = ''
+    let err = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      if (out.includes(' ready on ')) resolve(child)
+    })
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+    child.on('exit', (code) => reject(new Error(`worker ${id} exited (${code}) before it was ready: ${out}${err}`)))
+  })
+}
+
+function stopWorker(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    child.on('exit', () => resolve())
+    child.kill('SIGTERM')
+  })
+}
+
+/** `start <key> <attempt> <pid>` lines of the side file. */
+function starts(side: string): { key: string; attempt: number; pid: number }[] {
+  if (!existsSync(side)) return []
+  return readFileSync(side, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
+    const [, key, attempt, pid] = l.split(' ')
+    return { key, attempt: Number(attempt), pid: Number(pid) }
+  })
+}
+
+async function sharedWork(store: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-procs-'))
+  const side = join(dir, 'side.log')
+  const client = await Client.connect(await openStoreAsync(store))
+  try {
+    const workers = await Promise.all([0, 1, 2].map((k) => startWorker(store, `w${k}`, side)))
+    const RUNS = 40
+    const ids = []
+    for (let k = 0; k < RUNS; k++) ids.push(await client.start(w4(k)))
+    // Kill a worker twice mid-run (SIGKILL: no goodbye), starting a new one each time.
+    for (let round = 0; round < 2; round++) {
+      await expect.poll(() => starts(side).length, { timeout: 20_000 }).toBeGreaterThan(40 + round * 50)
+      const victim = workers.shift()!
+      victim.kill('SIGKILL')
+      workers.push(await startWorker(store, `w${3 + round}`, side))
+    }
+    for (const id of ids) expect((await client.result(id, { timeoutMs: 60_000 })).state).toBe('SUCCEEDED')
+    const lines = starts(side)
+    for (const [k, id] of ids.entries()) {
+      const want = w4Expected(k)
+      for (const t of await client.getTasks(id)) {
+        expect(t.output).toEqual({ v: want[t.taskId] })
+        const mine = lines.filter((l) => l.key === `${id}:${t.taskId}`)
+        // No attempt started twice, and nothing started after the stored result's attempt.
+        expect(new Set(mine.map((l) => l.attempt)).size).toBe(mine.length)
+        expect(Math.max(...mine.map((l) => l.attempt))).toBe(t.attempt)
+      }
+    }
+    expect(new Set(lines.map((l) => l.pid)).size).toBeGreaterThanOrEqual(3)
+    await Promise.all(workers.map(stopWorker))
+  } finally {
+    await client.close()
+    await client.store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function pauseFromAnotherProcess(store: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-procs-'))
+  const side = join(dir, 'side.log')
+  const client = await Client.connect(await openStoreAsync(store))
+  try {
+    const worker = await startWorker(store, 'pw', side, 300)
+    const tasks = Array.from({ length: 8 }, (_, i) => ({ id: `t${i}`, agent: 'step', ...(i > 0 ? { dependsOn: [`t${i - 1}`] } : {}) }))
+    const id = await client.start({ name: 'chain', tasks })
+    await expect.poll(() => starts(side).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2)
+    await client.pause(id)
+    const atPause = starts(side).length
+    // The attempt running when paused may finish; nothing new starts within a lease.
+    await new Promise((r) => setTimeout(r, LEASE_MS))
+    expect(starts(side).length).toBeLessThanOrEqual(atPause + 1)
+    const frozen = starts(side).length
+    await new Promise((r) => setTimeout(r, 800))
+    expect(starts(side).length).toBe(frozen)
+    await client.resume(id)
+    expect((await client.result(id, { timeoutMs: 20_000 })).state).toBe('SUCCEEDED')
+    await stopWorker(worker)
+  } finally {
+    await client.close()
+    await client.store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+describe('worker processes on one SQLite file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-procs-db-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('3 workers share W4 runs; SIGKILLed workers are taken over after the lease; every result stored once, none computed after it', async () => {
+    await sharedWork(`sqlite:${join(dir, 'shared.db')}`)
+  }, 120_000)
+
+  it('a pause written by another process stops new starts on the executing worker; resume finishes the run', async () => {
+    await pauseFromAnotherProcess(`sqlite:${join(dir, 'pause.db')}`)
+  }, 60_000)
+})
+
+await describePostgres('worker processes on PostgreSQL', () => {
+  it('3 workers share W4 runs; SIGKILLed workers are taken over after the lease; every result stored once, none computed after it', async () => {
+    await withFreshSchema((url) => sharedWork(url))
+  }, 120_000)
+
+  it('a pause written by another process stops new starts on the executing worker; resume finishes the run', async () => {
+    await withFreshSchema((url) => pauseFromAnotherProcess(url))
+  }, 60_000)
+})
