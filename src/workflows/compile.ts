@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto'
-import { FlotillaError, toFlotillaError } from '../core/errors.js'
+import { FlotillaError, isFlotillaError, toFlotillaError, type ErrorCode } from '../core/errors.js'
 import { checkRange } from '../registry/semver-range.js'
 import type { Priority } from '../core/states.js'
 import { resolveRetryPolicy, type RetryPolicy } from '../resilience/retry.js'
 import { parseCondition, type Condition } from './condition.js'
-import { collectRefs, compileTemplate, type Resolver } from './refs.js'
-import { expandPatterns } from './patterns/expand.js'
-import { workflowSpecSchema, type TaskSpec, type WorkflowSpec } from './spec.js'
+import { collectRefs, compileTemplate, visitRefs, type Resolver } from './refs.js'
+import { expandPatterns, isPattern } from './patterns/expand.js'
+import { closestName, formatIssues, issueMessage, issuePath, workflowSpecSchema, type TaskSpec, type WorkflowSpec } from './spec.js'
+import { patternSpecSchema, type PatternSpec } from './patterns/pattern-spec.js'
 
 const PRIORITY_RANK: Record<Priority, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3 }
 
@@ -36,11 +37,15 @@ export interface CompiledTask {
   readonly rank: number
 }
 
+declare const OUTPUTS: unique symbol
+
 /**
  * A validated workflow, ready to run any number of times. Make one with
  * {@link compileWorkflow}, the builder (`workflow(...)`), or `parseWorkflow`.
  */
-export interface Workflow {
+export interface Workflow<Outputs extends Record<string, unknown> = Record<string, unknown>> {
+  /** Type only, never set: the output type of each task, by id (from the builder), which types `RunResult.output`. */
+  readonly [OUTPUTS]?: Outputs
   readonly name: string
   /** SHA-256 of the canonical JSON of the spec: runs pin it. */
   readonly hash: string
@@ -66,24 +71,7 @@ function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`
 }
 
-/** Formats zod issues as one readable line each, naming the path. */
-export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], spec?: unknown): string {
-  return issues
-    .slice(0, 5)
-    .map((i) => {
-      let where = ''
-      let cur: unknown = spec
-      for (const p of i.path) {
-        if (typeof p === 'number' && Array.isArray(cur)) {
-          const item = cur[p] as { id?: unknown } | undefined
-          where += item && typeof item.id === 'string' ? `[${p} "${item.id}"]` : `[${p}]`
-        } else where += where ? `.${String(p)}` : String(p)
-        cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[p] : undefined
-      }
-      return `${where || '(root)'}: ${i.message}`
-    })
-    .join('; ')
-}
+export { formatIssues }
 
 /**
  * Validates a workflow definition and compiles it. Errors name the problem
@@ -96,7 +84,27 @@ export function formatIssues(issues: readonly { path: readonly PropertyKey[]; me
  * const wf = compileWorkflow({ name: 'hello', tasks: [{ id: 'greet', agent: 'greeter', input: { name: 'Ada' } }] })
  * ```
  */
-export function compileWorkflow(input: WorkflowSpec): Workflow {
+export function compileWorkflow<Outputs extends Record<string, unknown> = Record<string, unknown>>(input: WorkflowSpec): Workflow<Outputs> {
+  try {
+    return compileChecked(input) as Workflow<Outputs>
+  } catch (e) {
+    throw withProblems(e, input)
+  }
+}
+
+/** A `WORKFLOW_*` error of {@link compileWorkflow} with every problem of the definition in `details.problems`. */
+function withProblems(e: unknown, input: unknown): unknown {
+  if (!isFlotillaError(e) || !e.code.startsWith('WORKFLOW_')) return e
+  let problems: WorkflowProblem[]
+  try {
+    problems = validateWorkflowSpec(input)
+  } catch {
+    return e
+  }
+  return new FlotillaError(e.code, e.message, { details: { ...e.details, problems }, cause: e.cause })
+}
+
+function compileChecked(input: WorkflowSpec): Workflow {
   const parsed = workflowSpecSchema.safeParse(input)
   if (!parsed.success) {
     throw new FlotillaError('WORKFLOW_INVALID', `Workflow ${describeName(input)} is invalid: ${formatIssues(parsed.error.issues, input)}.`, {
@@ -109,20 +117,12 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
   const n = entries.length
   const indexOf = new Map<string, number>()
   entries.forEach((t, i) => {
-    if (indexOf.has(t.id)) {
-      throw new FlotillaError('WORKFLOW_DUPLICATE_TASK', `Workflow "${name}": task id "${t.id}" is used by tasks #${indexOf.get(t.id)! + 1} and #${i + 1}; give each task its own id.`, {
-        details: { workflow: name, taskId: t.id },
-      })
-    }
+    if (indexOf.has(t.id)) throw duplicateError(name, t.id, indexOf.get(t.id)!, i)
     indexOf.set(t.id, i)
   })
   const lookup = (id: string, where: string): number => {
     const i = indexOf.get(id)
-    if (i === undefined) {
-      throw new FlotillaError('WORKFLOW_UNKNOWN_DEPENDENCY', `Workflow "${name}": ${where} names task "${id}", which does not exist. Known tasks: ${[...indexOf.keys()].slice(0, 20).join(', ')}.`, {
-        details: { workflow: name, where, taskId: id },
-      })
-    }
+    if (i === undefined) throw unknownTaskError(name, where, id, indexOf.keys())
     return i
   }
 
@@ -132,11 +132,8 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
   entries.forEach((t, i) => {
     const where = `task "${t.id}"`
     if (t.version !== undefined) {
-      try {
-        checkRange(t.version)
-      } catch (e) {
-        throw new FlotillaError('WORKFLOW_INVALID', `Workflow "${name}", ${where}: ${toFlotillaError(e).message}`, { details: { workflow: name, taskId: t.id, version: t.version } })
-      }
+      const bad = versionError(name, t.id, t.version)
+      if (bad) throw bad
     }
     const set = new Set<number>()
     for (const d of t.dependsOn ?? []) set.add(lookup(d, `${where} dependsOn`))
@@ -209,9 +206,144 @@ export function compileWorkflow(input: WorkflowSpec): Workflow {
   })
 }
 
+/** One problem found in a workflow definition by {@link validateWorkflowSpec}. */
+export interface WorkflowProblem {
+  /** The code {@link compileWorkflow} throws for it. */
+  code: ErrorCode
+  /** Where: `tasks[1 "b"].dependsOn` for a schema problem, `task "b" input.x` for a reference. */
+  where: string
+  /** What is wrong and what to do, as {@link compileWorkflow} would say it. */
+  message: string
+}
+
+/**
+ * Checks a workflow definition and returns every problem found, where
+ * {@link compileWorkflow} throws the first: schema errors (with "did you
+ * mean" hints for near-miss keys), duplicate ids, unknown dependencies and
+ * references, malformed references and conditions, bad version ranges, and
+ * each dependency cycle. Empty when the definition compiles. Checks go on
+ * past schema errors as far as the definition allows.
+ *
+ * @example
+ * ```ts
+ * for (const p of validateWorkflowSpec(spec)) console.error(`[${p.code}] ${p.message}`)
+ * ```
+ */
+export function validateWorkflowSpec(input: unknown): WorkflowProblem[] {
+  const problems: WorkflowProblem[] = []
+  const add = (e: FlotillaError, where: string): void => void problems.push({ code: e.code, where, message: e.message })
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    add(new FlotillaError('WORKFLOW_INVALID', 'A workflow is a mapping with "name" and "tasks".'), '(root)')
+    return problems
+  }
+  const label = describeName(input)
+  const parsed = workflowSpecSchema.safeParse(input)
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const where = issuePath(issue.path, input)
+      add(new FlotillaError('WORKFLOW_INVALID', `Workflow ${label} is invalid: ${where}: ${issueMessage(issue)}.`), where)
+    }
+  }
+  const raw = (input as { tasks?: unknown }).tasks
+  if (!Array.isArray(raw)) return problems
+  const name = label.startsWith('"') ? label.slice(1, -1) : label
+  // Tasks as far as they can be read; ids of unreadable patterns still count as known.
+  const entries: TaskSpec[] = []
+  const opaque = new Set<string>()
+  for (const e of raw as unknown[]) {
+    if (e === null || typeof e !== 'object') continue
+    const id = (e as { id?: unknown }).id
+    if (isPattern(e as TaskSpec | PatternSpec)) {
+      if (patternSpecSchema.safeParse(e).success) entries.push(...expandPatterns([e as PatternSpec]))
+      else if (typeof id === 'string') opaque.add(id)
+    } else if (typeof id === 'string') entries.push(e as TaskSpec)
+  }
+  const indexOf = new Map<string, number>()
+  const firstAt = new Map<string, number>()
+  const tasks: TaskSpec[] = []
+  entries.forEach((t, k) => {
+    if (firstAt.has(t.id)) return add(duplicateError(name, t.id, firstAt.get(t.id)!, k), `task "${t.id}"`)
+    firstAt.set(t.id, k)
+    indexOf.set(t.id, tasks.length)
+    tasks.push(t)
+  })
+  const depSets: number[][] = tasks.map(() => [])
+  tasks.forEach((t, i) => {
+    const where = `task "${t.id}"`
+    const set = new Set<number>()
+    const need = (id: string, at: string): void => {
+      const j = indexOf.get(id)
+      if (j !== undefined) set.add(j)
+      else if (!opaque.has(id)) add(unknownTaskError(name, at, id, [...indexOf.keys(), ...opaque]), at)
+    }
+    if (typeof t.version === 'string') {
+      const bad = versionError(name, t.id, t.version)
+      if (bad) add(bad, `${where} version`)
+    }
+    if (Array.isArray(t.dependsOn)) for (const d of t.dependsOn) if (typeof d === 'string') need(d, `${where} dependsOn`)
+    visitRefs(t.input, `${where} input`, (r) => r.source === 'task' && need(r.taskId!, `${where} input`), (e) => add(e, `${where} input`))
+    if (typeof t.when === 'string' && t.when.length > 0) {
+      try {
+        for (const r of parseCondition(t.when, `${where} when`).refs) if (r.source === 'task') need(r.taskId!, `${where} when`)
+      } catch (e) {
+        add(toFlotillaError(e), `${where} when`)
+      }
+    }
+    if (set.delete(i)) add(cycleError(name, [t.id, t.id]), where)
+    depSets[i] = [...set]
+  })
+  for (const cycle of allCycles(depSets)) add(cycleError(name, cycle.map((i) => tasks[i].id)), `task "${tasks[cycle[0]].id}"`)
+  return problems
+}
+
+/** One cycle per group of tasks that wait for each other, found by removing each cycle found and ordering the rest again. */
+function allCycles(depSets: number[][]): number[][] {
+  const n = depSets.length
+  const removed = new Uint8Array(n)
+  const cycles: number[][] = []
+  for (let guard = 0; guard < n; guard++) {
+    const deps = depSets.map((d, i) => (removed[i] ? [] : d.filter((j) => !removed[j])))
+    const deg = Int32Array.from(deps, (d) => d.length)
+    const dependents: number[][] = Array.from({ length: n }, () => [])
+    deps.forEach((d, i) => d.forEach((j) => dependents[j].push(i)))
+    const queue: number[] = []
+    for (let i = 0; i < n; i++) if (deg[i] === 0) queue.push(i)
+    for (let h = 0; h < queue.length; h++) for (const j of dependents[queue[h]]) if (--deg[j] === 0) queue.push(j)
+    if (queue.length === n) break
+    const cycle = findCycle(deps, deg)
+    cycles.push(cycle)
+    for (const i of cycle) removed[i] = 1
+  }
+  return cycles
+}
+
 function describeName(input: unknown): string {
   const n = (input as { name?: unknown } | null)?.name
   return typeof n === 'string' ? `"${n}"` : '(unnamed)'
+}
+
+function duplicateError(workflow: string, id: string, first: number, second: number): FlotillaError {
+  return new FlotillaError('WORKFLOW_DUPLICATE_TASK', `Workflow "${workflow}": task id "${id}" is used by tasks #${first + 1} and #${second + 1}; give each task its own id.`, {
+    details: { workflow, taskId: id },
+  })
+}
+
+function unknownTaskError(workflow: string, where: string, id: string, known: Iterable<string>): FlotillaError {
+  const ids = [...known]
+  const guess = closestName(id, ids)
+  const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`
+  return new FlotillaError('WORKFLOW_UNKNOWN_DEPENDENCY', `Workflow "${workflow}": ${where} names task "${id}", which does not exist.${hint} Known tasks: ${ids.slice(0, 20).join(', ')}.`, {
+    details: { workflow, where, taskId: id },
+  })
+}
+
+function versionError(workflow: string, taskId: string, version: string): FlotillaError | undefined {
+  try {
+    checkRange(version)
+    return undefined
+  } catch (e) {
+    return new FlotillaError('WORKFLOW_INVALID', `Workflow "${workflow}", task "${taskId}": ${toFlotillaError(e).message}`, { details: { workflow, taskId, version } })
+  }
 }
 
 function cycleError(workflow: string, path: string[]): FlotillaError {

@@ -87,6 +87,25 @@ export function collectRefs(template: unknown, where: string, out: ParsedRef[] =
 }
 
 /**
+ * Visits every reference inside a template (deeply) like
+ * {@link collectRefs}, but reports each malformed one to `bad` and goes on,
+ * so that a validation can list them all.
+ */
+export function visitRefs(template: unknown, where: string, ok: (ref: ParsedRef) => void, bad: (error: FlotillaError) => void): void {
+  if (isRef(template)) {
+    try {
+      ok(collectRefs(template, where)[0])
+    } catch (e) {
+      bad(e as FlotillaError)
+    }
+  } else if (Array.isArray(template)) {
+    template.forEach((v, i) => visitRefs(v, `${where}[${i}]`, ok, bad))
+  } else if (template !== null && typeof template === 'object') {
+    for (const [k, v] of Object.entries(template)) visitRefs(v, `${where}.${k}`, ok, bad)
+  }
+}
+
+/**
  * Compiles an input template once: literal parts are kept as they are,
  * references become direct lookups. Templates without references resolve to
  * the literal itself, with no copying.

@@ -157,3 +157,121 @@ export function workflowJsonSchema(): Record<string, unknown> {
   ;(schema.properties as Record<string, { items: unknown }>).tasks.items = { anyOf: [task, pattern] }
   return { ...schema, title: 'Flotilla workflow', $id: 'https://flotilla.dev/schema/workflow.schema.json' }
 }
+
+/** Common names for workflow keys, from other tools, and the key Flotilla uses. */
+const KEY_ALIASES: Readonly<Record<string, string>> = {
+  dependencies: 'dependsOn', depends: 'dependsOn', needs: 'dependsOn', after: 'dependsOn', requires: 'dependsOn',
+  timeout: 'timeoutMs', retries: 'retry', condition: 'when', if: 'when', params: 'input', inputs: 'input', with: 'input', args: 'input',
+}
+
+/** Edits (insert, delete, change, swap of two neighbours) from `a` to `b`. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+    }
+  }
+  return d[a.length][b.length]
+}
+
+/**
+ * The candidate closest to `word` when it is a near miss (a typo, another
+ * case, `_` or `-` for camel case), else undefined.
+ *
+ * @example
+ * ```ts
+ * closestName('depends_on', ['dependsOn', 'agent']) // 'dependsOn'
+ * ```
+ */
+export function closestName(word: string, candidates: Iterable<string>): string | undefined {
+  const norm = (w: string): string => w.toLowerCase().replace(/[_-]/g, '')
+  const target = norm(word)
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const c of candidates) {
+    if (c === word) continue
+    const d = editDistance(target, norm(c))
+    if (d < bestDistance) {
+      best = c
+      bestDistance = d
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(target.length / 3)) ? best : undefined
+}
+
+type JsonNode = { properties?: Record<string, JsonNode>; items?: JsonNode; additionalProperties?: unknown; anyOf?: JsonNode[]; oneOf?: JsonNode[]; allOf?: JsonNode[] }
+
+let jsonSchemaCache: JsonNode | undefined
+
+function flatten(nodes: readonly JsonNode[]): JsonNode[] {
+  const out: JsonNode[] = []
+  const stack = [...nodes]
+  while (stack.length > 0) {
+    const n = stack.pop()!
+    out.push(n)
+    for (const group of [n.anyOf, n.oneOf, n.allOf]) if (group) stack.push(...group)
+  }
+  return out
+}
+
+/** The keys the workflow format accepts in the object at `path` (e.g. `['tasks', 2]`: a task's or a pattern's keys). */
+export function keysAt(path: readonly PropertyKey[]): string[] {
+  jsonSchemaCache ??= workflowJsonSchema() as JsonNode
+  let nodes: JsonNode[] = [jsonSchemaCache]
+  for (const p of path) {
+    const next: JsonNode[] = []
+    for (const n of flatten(nodes)) {
+      if (typeof p === 'number') {
+        if (n.items) next.push(n.items)
+      } else if (n.properties?.[String(p)]) next.push(n.properties[String(p)])
+      else if (n.additionalProperties !== null && typeof n.additionalProperties === 'object') next.push(n.additionalProperties as JsonNode)
+    }
+    nodes = next
+  }
+  const keys = new Set<string>()
+  for (const n of flatten(nodes)) for (const k of Object.keys(n.properties ?? {})) keys.add(k)
+  return [...keys]
+}
+
+/**
+ * A hint for a key the format does not accept at `path`: ` (did you mean
+ * "dependsOn"?)` for a near miss or a name other tools use; empty otherwise.
+ */
+export function keyHint(path: readonly PropertyKey[], key: string): string {
+  const keys = keysAt(path)
+  const alias = KEY_ALIASES[key]
+  const guess = alias !== undefined && keys.includes(alias) ? alias : closestName(key, keys)
+  return guess === undefined ? '' : ` (did you mean "${guess}"?)`
+}
+
+/** A zod issue's message with a "did you mean" hint for each unrecognized key it names. */
+export function issueMessage(issue: { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }): string {
+  if (!/^Unrecognized keys?:/.test(issue.message)) return issue.message
+  const keys = issue.keys ?? [...issue.message.matchAll(/"([^"]+)"/g)].map((m) => m[1])
+  const hints = keys.map((k) => keyHint(issue.path, k)).filter((h) => h !== '')
+  return hints.length === 0 ? issue.message : keys.length === 1 ? `${issue.message}${hints[0]}` : `${issue.message}${keys.map((k) => keyHint(issue.path, k).replace(' (did you mean', ` ("${k}": did you mean`)).join('')}`
+}
+
+/** A zod issue path as `tasks[1 "b"].dependsOn`, naming tasks by id. */
+export function issuePath(path: readonly PropertyKey[], spec: unknown): string {
+  let where = ''
+  let cur: unknown = spec
+  for (const p of path) {
+    if (typeof p === 'number' && Array.isArray(cur)) {
+      const item = cur[p] as { id?: unknown } | undefined
+      where += item && typeof item.id === 'string' ? `[${p} "${item.id}"]` : `[${p}]`
+    } else where += where ? `.${String(p)}` : String(p)
+    cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[p] : undefined
+  }
+  return where || '(root)'
+}
+
+/** Formats zod issues as one readable line each, naming the path, with a "did you mean" hint for a near-miss key. */
+export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], spec?: unknown): string {
+  return issues
+    .slice(0, 5)
+    .map((i) => `${issuePath(i.path, spec)}: ${issueMessage(i)}`)
+    .join('; ')
+}

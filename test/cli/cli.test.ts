@@ -15,6 +15,7 @@ export const thrower = defineAgent({ name: 'thrower', handler: () => { throw 'bo
 export const hang = defineAgent({ name: 'hang', handler: () => new Promise(() => {}) })
 export const stubborn = defineAgent({ name: 'stubborn', handler: () => new Promise(() => { setInterval(() => {}, 1000) }) })
 export const liar = defineAgent({ name: 'liar', output: z.object({ count: z.number() }), handler: () => ({ count: 'many' }) })
+export const typed = defineAgent({ name: 'typed', input: z.object({ count: z.number(), name: z.string() }), handler: (input) => input })
 export const flaky = defineAgent({ name: 'flaky', handler: (_input, ctx) => { if (ctx.attempt < 2) throw new Error('first attempt fails'); return { attempt: ctx.attempt } } })
 `,
     'more-agents.mjs': `${agentImports()}
@@ -25,6 +26,7 @@ export default [defineAgent({ name: 'a1', handler: () => 1 }), defineAgent({ nam
     'ok.yaml': 'name: ok\nagents: ./agents.mjs\ntasks:\n  - id: first\n    agent: echo\n    input: { n: 1 }\n  - id: second\n    agent: echo\n    input: { $ref: tasks.first.output }\n',
     'inputs.yaml': 'name: inputs\nagents: ./agents.mjs\ntasks:\n  - id: show\n    agent: echo\n    input: { $ref: input }\n',
     'typed-inputs.yaml': 'name: typed\nagents: ./agents.mjs\ninputs:\n  zip: { type: string }\n  n: { type: number }\ntasks:\n  - id: show\n    agent: echo\n    input: { $ref: input }\n',
+    'many-problems.yaml': 'name: many\nagents: ./agents.mjs\ntasks:\n  - id: a\n    agent: ecoh\n  - id: b\n    agent: typed\n    input: { count: three, name: { $ref: tasks.a.output } }\n  - id: c\n    agent: echo\n    dependOn: [a]\n  - id: d\n    agent: echo\n    dependsOn: [e]\n  - id: e\n    agent: echo\n    dependsOn: [d]\n  - id: f\n    agent: echo\n    when: "tasks.a.output >"\n',
     'default-export.yaml': 'name: defaults\nagents: ./more-agents.mjs\ntasks:\n  - id: one\n    agent: a1\n  - id: two\n    agent: a2\n',
     'cycle.yaml': 'name: cyclic\ntasks:\n  - id: a\n    agent: echo\n    dependsOn: [b]\n  - id: b\n    agent: echo\n    dependsOn: [c]\n  - id: c\n    agent: echo\n    dependsOn: [a]\n',
     'unknown-agent.yaml': 'name: unknown\nagents: ./agents.mjs\ntasks:\n  - id: a\n    agent: echo\n  - id: b\n    agent: ghost\n',
@@ -125,6 +127,23 @@ describe.concurrent('validate', () => {
     expect(r.code).toBe(1)
     expect(r.stderr).toContain('error [WORKFLOW_UNKNOWN_AGENT]')
     expect(r.stderr).toContain('ghost')
+  })
+
+  it('reports every problem at once: schema with "did you mean", agents, literal inputs, cycles, conditions', async ({ expect }) => {
+    const r = await runCli(['validate', f('many-problems.yaml')])
+    expect(r.code).toBe(1)
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('error ['))
+    expect(errors.map((l) => /^error \[(\w+)\]/.exec(l)![1]).sort()).toEqual(['AGENT_INPUT_INVALID', 'WORKFLOW_BAD_REFERENCE', 'WORKFLOW_CYCLE', 'WORKFLOW_INVALID', 'WORKFLOW_UNKNOWN_AGENT'])
+    expect(r.stderr).toContain('did you mean "dependsOn"?')
+    expect(r.stderr).toContain('Did you mean "echo"?')
+    expect(r.stderr).toMatch(/AGENT_INPUT_INVALID\]: .*agent "typed" .*at "count"/)
+    expect(r.stderr).not.toMatch(/at "name"/)
+    expect(r.stderr).toContain('d → e → d')
+    expect(r.stderr).toContain('5 problems')
+    const json = await runCli(['validate', f('many-problems.yaml'), '--json'])
+    expect(json.code).toBe(1)
+    expect((JSON.parse(json.stdout) as { ok: boolean; problems: unknown[] })).toMatchObject({ ok: false, problems: expect.any(Array) })
+    expect((JSON.parse(json.stdout) as { problems: unknown[] }).problems).toHaveLength(5)
   })
 
   it('rejects malformed YAML with WORKFLOW_INVALID and the line number', async ({ expect }) => {
