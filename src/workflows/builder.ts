@@ -1,9 +1,27 @@
+import type { AnyAgentDefinition, Schema } from '../agents/define-agent.js'
 import { compileWorkflow, type Workflow } from './compile.js'
 import type { ConsensusSpec, MapReduceSpec, PatternSpec, PipelineSpec } from './patterns/pattern-spec.js'
+import type { ConsensusResult } from './patterns/tally.js'
 import type { InputSpec, RefSpec, TaskSpec, WorkflowSpec } from './spec.js'
 
-/** Options of a task added with {@link WorkflowBuilder.task}: a {@link TaskSpec} whose `dependsOn` only names tasks declared before (`Ids`). */
-export type TaskOptions<Ids extends string> = Omit<TaskSpec, 'id' | 'dependsOn'> & { dependsOn?: readonly Ids[] }
+/**
+ * Options of a task added with {@link WorkflowBuilder.task}: a {@link TaskSpec}
+ * whose `dependsOn` only names tasks declared before (`Ids`), and whose
+ * `agent` or `fallback` may be the agent definition itself (its name is
+ * used); given a definition, the task's output is typed from its output
+ * schema.
+ */
+export type TaskOptions<Ids extends string, A extends string | AnyAgentDefinition = string> = Omit<TaskSpec, 'id' | 'dependsOn' | 'agent' | 'fallback'> & {
+  dependsOn?: readonly Ids[]
+  agent?: A
+  fallback?: string | AnyAgentDefinition
+}
+
+/** The output type of an agent given to the builder: from a definition's output schema (or handler), `unknown` for a name. */
+export type AgentOutput<A> = A extends { readonly output: Schema<infer O> | undefined } ? O : unknown
+
+/** Outputs of the tasks of a workflow under construction, by task id. */
+type With<Outputs, Id extends string, O> = { [K in keyof Outputs | Id]: K extends Id ? O : K extends keyof Outputs ? Outputs[K] : never }
 
 /**
  * A reference to an upstream task's output (optionally a field path inside
@@ -42,42 +60,47 @@ export function inputRef(path?: string): RefSpec {
  *   .build()
  * ```
  */
-export class WorkflowBuilder<Ids extends string = never> {
+export class WorkflowBuilder<Ids extends string = never, Outputs extends Record<string, unknown> = Record<never, never>> {
   private readonly tasks: (TaskSpec | PatternSpec)[] = []
   private options: Omit<WorkflowSpec, 'name' | 'tasks'> = {}
 
   constructor(private readonly name: string) {}
 
-  /** Adds a task. */
-  task<Id extends string>(id: Id, options: TaskOptions<Ids>): WorkflowBuilder<Ids | Id> {
-    const { dependsOn, ...rest } = options
+  /**
+   * Adds a task. Given an agent definition rather than a name, the task's
+   * output is typed: `result.output(id)` has the agent's output type.
+   */
+  task<Id extends string, A extends string | AnyAgentDefinition = string>(id: Id, options: TaskOptions<Ids, A>): WorkflowBuilder<Ids | Id, With<Outputs, Id, AgentOutput<A>>> {
+    const { dependsOn, agent, fallback, ...rest } = options
     const spec: TaskSpec = { id, ...rest }
+    if (agent !== undefined) spec.agent = typeof agent === 'string' ? agent : agent.name
+    if (fallback !== undefined) spec.fallback = typeof fallback === 'string' ? fallback : fallback.name
     if (dependsOn !== undefined) spec.dependsOn = [...dependsOn]
     for (const key of Object.keys(spec) as (keyof TaskSpec)[]) if (spec[key] === undefined) delete spec[key]
     this.tasks.push(spec)
-    return this as unknown as WorkflowBuilder<Ids | Id>
+    return this as unknown as WorkflowBuilder<Ids | Id, With<Outputs, Id, AgentOutput<A>>>
   }
 
   /** Adds a pipeline: each stage's output feeds the next; the result is task `id`'s output. */
-  pipeline<Id extends string>(id: Id, options: Omit<PipelineSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id> {
+  pipeline<Id extends string>(id: Id, options: Omit<PipelineSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
     return this.add({ ...options, id, pattern: 'pipeline' })
   }
 
   /** Adds a map over a list and a reduce of the results; the reduce is task `id`. */
-  mapReduce<Id extends string>(id: Id, options: Omit<MapReduceSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id> {
+  mapReduce<Id extends string>(id: Id, options: Omit<MapReduceSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
     return this.add({ ...options, id, pattern: 'map-reduce' })
   }
 
   /** Adds a consensus vote among agents; task `id` outputs the decision, tally, agreement and votes. */
-  consensus<Id extends string>(id: Id, options: Omit<ConsensusSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id> {
+  consensus<Id extends string>(id: Id, options: Omit<ConsensusSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id, With<Outputs, Id, ConsensusResult>> {
     return this.add({ ...options, id, pattern: 'consensus' })
   }
 
-  private add<Id extends string>(entry: Omit<PatternSpec, 'dependsOn'> & { dependsOn?: readonly string[] }): WorkflowBuilder<Ids | Id> {
+  private add<Id extends string, O>(entry: Omit<PatternSpec, 'dependsOn'> & { dependsOn?: readonly string[] }): WorkflowBuilder<Ids | Id, With<Outputs, Id, O>> {
     const { dependsOn, ...rest } = entry
     const copy = (dependsOn ? { ...rest, dependsOn: [...dependsOn] } : rest) as PatternSpec
     this.tasks.push(copy)
-    return this as unknown as WorkflowBuilder<Ids | Id>
+    return this as unknown as WorkflowBuilder<Ids | Id, With<Outputs, Id, O>>
   }
 
   /** Most tasks of one run executing at once. */
@@ -109,9 +132,9 @@ export class WorkflowBuilder<Ids extends string = never> {
     return { name: this.name, ...this.options, tasks: this.tasks.map((t) => ({ ...t })) }
   }
 
-  /** Validates and compiles; throws a typed `WORKFLOW_*` error naming the problem. */
-  build(): Workflow {
-    return compileWorkflow(this.toSpec())
+  /** Validates and compiles; throws a typed `WORKFLOW_*` error naming the problem. The workflow carries the output type of each task. */
+  build(): Workflow<Outputs> {
+    return compileWorkflow<Outputs>(this.toSpec())
   }
 }
 

@@ -1,6 +1,7 @@
 import { FlotillaError, type SerializedError } from '../core/errors.js'
 import type { RunId } from '../core/ids.js'
 import type { RunState, TaskState } from '../core/states.js'
+import type { Workflow } from './compile.js'
 import { S, type RunExecution } from './run-execution.js'
 
 /** The record of one task of a finished run. */
@@ -82,7 +83,7 @@ export interface RunSummary {
  * else console.error(result.error?.message)
  * ```
  */
-export class RunResult {
+export class RunResult<Outputs extends Record<string, unknown> = Record<string, unknown>> {
   readonly runId: RunId
   readonly workflow: string
   readonly state: RunState
@@ -103,19 +104,43 @@ export class RunResult {
     return this.state === 'SUCCEEDED'
   }
 
-  /** Output of one task (undefined if it did not succeed); `TASK_NOT_FOUND`-style error for an unknown id. */
-  output(taskId: string): unknown {
+  /**
+   * Output of one task (undefined if it did not succeed); `VALIDATION_FAILED`
+   * for an unknown id. Typed from the agent's output schema when the
+   * workflow was built in TypeScript with agent definitions.
+   */
+  output<K extends keyof Outputs & string>(taskId: K): Outputs[K] | undefined {
     const i = this.run.workflow.indexOf.get(taskId)
     if (i === undefined) throw new FlotillaError('VALIDATION_FAILED', `Workflow "${this.workflow}" has no task "${taskId}".`, { details: { taskId } })
-    return this.run.outputs[i]
+    return this.run.outputs[i] as Outputs[K] | undefined
+  }
+
+  /**
+   * This result typed by the workflow it ran, when the caller holds a
+   * result typed only as `RunResult` (`VALIDATION_FAILED` if `workflow` is
+   * not the one that ran: another definition hash).
+   *
+   * @example
+   * ```ts
+   * const wf = workflow('w').task('greet', { agent: greeter }).build()
+   * const text = (await orchestrator.run(wf)).of(wf).output('greet') // typed from greeter's output schema
+   * ```
+   */
+  of<O extends Record<string, unknown>>(workflow: Workflow<O>): RunResult<O> {
+    if (workflow.hash !== this.run.workflow.hash) {
+      throw new FlotillaError('VALIDATION_FAILED', `Run ${this.runId} ran workflow "${this.workflow}" (hash ${this.run.workflow.hash.slice(0, 12)}…), not "${workflow.name}" (hash ${workflow.hash.slice(0, 12)}…).`, {
+        details: { runId: this.runId, workflow: workflow.name },
+      })
+    }
+    return this as unknown as RunResult<O>
   }
 
   /** Outputs of every succeeded task, by task id. */
-  get outputs(): Record<string, unknown> {
+  get outputs(): Partial<Outputs> {
     const out: Record<string, unknown> = {}
     const tasks = this.run.workflow.tasks
     for (let i = 0; i < tasks.length; i++) if (this.run.taskState[i] === S.SUCCEEDED) out[tasks[i].id] = this.run.outputs[i]
-    return out
+    return out as Partial<Outputs>
   }
 
   /**
@@ -127,11 +152,11 @@ export class RunResult {
    * const { report } = (await orchestrator.run(wf)).finalOutputs
    * ```
    */
-  get finalOutputs(): Record<string, unknown> {
+  get finalOutputs(): Partial<Outputs> {
     const out: Record<string, unknown> = {}
     const tasks = this.run.workflow.tasks
     for (let i = 0; i < tasks.length; i++) if (tasks[i].dependents.length === 0 && this.run.taskState[i] === S.SUCCEEDED) out[tasks[i].id] = this.run.outputs[i]
-    return out
+    return out as Partial<Outputs>
   }
 
   /** Per-task records, by task id. */

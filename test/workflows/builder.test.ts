@@ -26,7 +26,8 @@ describe('WorkflowBuilder', () => {
       .task('shout', { agent: 'upper', input: { text: ref('greet', 'text') } })
       .task('log', { capability: 'logging', dependsOn: ['greet'], priority: 'HIGH', continueOnFailure: true })
       .build()
-    expectTypeOf(wf).toEqualTypeOf<Workflow>()
+    expectTypeOf(wf).toEqualTypeOf<Workflow<{ greet: unknown; shout: unknown; log: unknown }>>()
+    expectTypeOf(wf).toExtend<Workflow>()
     expect(wf.name).toBe('hello')
     expect(wf.concurrency).toBe(2)
     expect(wf.spec.description).toBe('greets')
@@ -39,7 +40,7 @@ describe('WorkflowBuilder', () => {
 
   it('types dependsOn to the ids declared before', () => {
     const b = workflow('typed').task('a', { agent: 'x' }).task('b', { agent: 'x', dependsOn: ['a'] })
-    expectTypeOf(b).toEqualTypeOf<WorkflowBuilder<'a' | 'b'>>()
+    expectTypeOf(b).toEqualTypeOf<WorkflowBuilder<'a' | 'b', { a: unknown; b: unknown }>>()
     expectTypeOf(workflow('empty')).toEqualTypeOf<WorkflowBuilder<never>>()
     b.task('c', {
       agent: 'x',
