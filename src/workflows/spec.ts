@@ -16,7 +16,7 @@ export interface TaskSpec {
   id: string
   /** Name of the agent to run. Give this or `capability`. */
   agent?: string
-  /** Pin an agent version (exact). */
+  /** The agent versions allowed: exact (`1.2.3`) or an npm-style range (`^1.2.0`, `1.x`); the highest registered one inside it runs. */
   version?: string
   /** A capability; any agent offering it may run the task. */
   capability?: string
