@@ -77,15 +77,15 @@ export function formatOutputs(outputs: readonly (readonly [string, unknown])[], 
 }
 
 /**
- * The final outputs of a stored run: outputs of the succeeded tasks that no
- * task depends on in the run's pinned definition (every succeeded task's
- * output when the definition cannot be read).
+ * The final outputs of a stored run: outputs of the succeeded tasks its
+ * pinned definition names in `outputs`, else of those no task depends on
+ * (every succeeded task's output when the definition cannot be read).
  */
 export function storedFinalOutputs(definition: unknown, tasks: readonly TaskRecord[]): [string, unknown][] {
   let finals: Set<string> | undefined
   try {
     const wf = compileWorkflow(definition as WorkflowSpec)
-    finals = new Set(wf.tasks.filter((t) => t.dependents.length === 0).map((t) => t.id))
+    finals = new Set(Array.from(wf.finals, (i) => wf.tasks[i].id))
   } catch {
     finals = undefined
   }

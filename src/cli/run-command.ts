@@ -28,7 +28,8 @@ Runs a workflow file. When the file names an agents module
 (defineAgent results, arrays of them, or the default export) is registered.
 
 At the end it prints a summary and the run's final outputs (those of the
-tasks nothing depends on), cut short when long: --json prints them all.
+tasks the workflow names in "outputs:", else of the tasks nothing depends
+on), cut short when long: --json prints them all.
 
 The run is stored (by default in .flotilla/flotilla.db) as it goes: its id
 is printed, and "flotilla runs" lists, shows, pauses, resumes, cancels and

@@ -101,8 +101,9 @@ const SHOW_HELP = `Usage: flotilla runs show <run-id> [options]
 
 Shows one stored run: its state, times, input, error and the run it was
 replayed from; each task's state, attempts, agent, duration and error code;
-its final outputs (those of the tasks nothing depends on, cut short when
-long: --json prints them all); and its most recent events.
+its final outputs (those of the tasks named in the workflow's "outputs:",
+else of the tasks nothing depends on; cut short when long: --json prints
+them all); and its most recent events.
 
 Options:
       --events N          Recent events shown (default 20; 0 for none)

@@ -103,6 +103,12 @@ export class WorkflowBuilder<Ids extends string = never, Outputs extends Record<
     return this as unknown as WorkflowBuilder<Ids | Id, With<Outputs, Id, O>>
   }
 
+  /** Names the tasks whose outputs are the run's answer (default: the tasks nothing depends on). */
+  outputs(...taskIds: Ids[]): this {
+    this.options.outputs = [...taskIds]
+    return this
+  }
+
   /** Most tasks of one run executing at once. */
   concurrency(limit: number): this {
     this.options.concurrency = limit

@@ -62,6 +62,8 @@ export interface Workflow<Outputs extends Record<string, unknown> = Record<strin
   readonly order: Int32Array
   /** Most tasks of one run executing at once (Infinity: no limit). */
   readonly concurrency: number
+  /** Indices of the tasks whose outputs are the run's answer: the spec's `outputs`, else the tasks nothing depends on. */
+  readonly finals: Int32Array
 }
 
 function canonicalJson(value: unknown): string {
@@ -125,6 +127,8 @@ function compileChecked(input: WorkflowSpec): Workflow {
     if (i === undefined) throw unknownTaskError(name, where, id, indexOf.keys())
     return i
   }
+
+  for (const id of spec.outputs ?? []) lookup(id, 'outputs')
 
   // Dependencies: explicit ones plus every task referenced by the input or condition.
   const depSets: number[][] = []
@@ -203,6 +207,7 @@ function compileChecked(input: WorkflowSpec): Workflow {
     roots: Int32Array.from(roots),
     order: Int32Array.from(order),
     concurrency: spec.concurrency ?? Infinity,
+    finals: Int32Array.from(spec.outputs !== undefined ? spec.outputs.map(idx) : tasks.filter((t) => t.dependents.length === 0).map((t) => t.index)),
   })
 }
 
@@ -292,6 +297,8 @@ export function validateWorkflowSpec(input: unknown): WorkflowProblem[] {
     if (set.delete(i)) add(cycleError(name, [t.id, t.id]), where)
     depSets[i] = [...set]
   })
+  const outputs = (input as { outputs?: unknown }).outputs
+  if (Array.isArray(outputs)) for (const id of outputs) if (typeof id === 'string' && !indexOf.has(id) && !opaque.has(id)) add(unknownTaskError(name, 'outputs', id, [...indexOf.keys(), ...opaque]), 'outputs')
   for (const cycle of allCycles(depSets)) add(cycleError(name, cycle.map((i) => tasks[i].id)), `task "${tasks[cycle[0]].id}"`)
   return problems
 }

@@ -144,8 +144,8 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
   }
 
   /**
-   * The run's answer: outputs of the succeeded tasks that no other task
-   * depends on (the ends of the graph), by task id.
+   * The run's answer: outputs of the succeeded tasks the workflow names in
+   * `outputs`, else of those no other task depends on, by task id.
    *
    * @example
    * ```ts
@@ -154,8 +154,8 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
    */
   get finalOutputs(): Partial<Outputs> {
     const out: Record<string, unknown> = {}
-    const tasks = this.run.workflow.tasks
-    for (let i = 0; i < tasks.length; i++) if (tasks[i].dependents.length === 0 && this.run.taskState[i] === S.SUCCEEDED) out[tasks[i].id] = this.run.outputs[i]
+    const { tasks, finals } = this.run.workflow
+    for (const i of finals) if (this.run.taskState[i] === S.SUCCEEDED) out[tasks[i].id] = this.run.outputs[i]
     return out as Partial<Outputs>
   }
 

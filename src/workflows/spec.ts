@@ -70,6 +70,11 @@ export interface WorkflowSpec {
   defaults?: { retry?: RetryOptions; timeoutMs?: number; priority?: Priority }
   /** Tasks, and patterns (`pattern: pipeline | map-reduce | consensus`) that compile to tasks. */
   tasks: (TaskSpec | PatternSpec)[]
+  /**
+   * Ids of the tasks whose outputs are the run's answer (shown by
+   * `flotilla run`, `RunResult.finalOutputs`). @default the tasks nothing depends on
+   */
+  outputs?: string[]
 }
 
 const inputSpecSchema = z
@@ -133,6 +138,7 @@ export const workflowSpecSchema = z
       .strict()
       .optional(),
     tasks: z.array(taskEntrySchema).min(1, 'a workflow needs at least one task'),
+    outputs: z.array(z.string().min(1)).min(1, 'name at least one task, or leave "outputs" out').optional(),
   })
   .strict()
 

@@ -54,6 +54,20 @@ describe('formatSummary', () => {
     expect(text).not.toContain('"x"')
   })
 
+  it('shows the outputs the workflow declares in "outputs" instead, when it does', () => {
+    const declared = compileWorkflow({ ...spec, outputs: ['a', 'b'] })
+    const run = new RunExecution(`run_summary_${++seq}` as RunId, declared, undefined, Infinity, {})
+    ;[{ first: 1 }, { second: 2 }, { third: 3 }].forEach((o, i) => {
+      run.outputs[i] = o
+      run.setState(i, S.SUCCEEDED)
+    })
+    run.state = 'SUCCEEDED'
+    const text = formatSummary(new RunResult(run), p)
+    expect(text).toContain('  outputs\n    a: {"first":1}\n    b: {"second":2}\n')
+    expect(text).not.toContain('third')
+    expect(storedFinalOutputs({ ...spec, outputs: ['b'] }, [{ taskId: 'b', state: 'SUCCEEDED', output: 2 } as TaskRecord])).toEqual([['b', 2]])
+  })
+
   it('never says "success rate 100%" for a run stopped with unfinished tasks, and says what the rate is over', () => {
     const text = formatSummary(chainRun([S.SUCCEEDED, S.RUNNING, S.PENDING], [1], 'FAILED'), p)
     expect(text).not.toContain('success rate 100%')

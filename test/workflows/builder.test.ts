@@ -103,3 +103,13 @@ describe('WorkflowBuilder', () => {
     expect(() => workflow('dangling').task('a', { agent: 'x', input: ref('ghost') }).build()).toThrow(expect.objectContaining({ code: 'WORKFLOW_UNKNOWN_DEPENDENCY' }))
   })
 })
+
+describe('WorkflowBuilder outputs', () => {
+  it('declares the answer tasks, typed to the ids declared before', () => {
+    const wf = workflow('answers').task('a', { agent: 'x' }).task('b', { agent: 'x', dependsOn: ['a'] }).outputs('a').build()
+    expect(wf.spec.outputs).toEqual(['a'])
+    expect([...wf.finals]).toEqual([0])
+    // @ts-expect-error "z" was never declared
+    workflow('bad').task('a', { agent: 'x' }).outputs('z')
+  })
+})

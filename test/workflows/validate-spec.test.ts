@@ -87,3 +87,13 @@ describe('closestName', () => {
     expect(closestName('banana', ['dependsOn', 'agent'])).toBeUndefined()
   })
 })
+
+describe('outputs', () => {
+  it('names the tasks whose outputs are the answer; an unknown id is reported like a dependency', () => {
+    const wf = compileWorkflow({ name: 'o', tasks: [{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x', dependsOn: ['a'] }], outputs: ['a'] })
+    expect([...wf.finals]).toEqual([0])
+    expect([...compileWorkflow({ name: 'o', tasks: [{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x', dependsOn: ['a'] }] }).finals]).toEqual([1])
+    expect(() => compileWorkflow({ name: 'o', tasks: [{ id: 'a', agent: 'x' }], outputs: ['aa'] })).toThrow(/outputs names task "aa", which does not exist\. Did you mean "a"\?/)
+    expect(codes(validateWorkflowSpec({ name: 'o', tasks: [{ id: 'a', agent: 'x' }], outputs: ['zz'] }))).toEqual(['WORKFLOW_UNKNOWN_DEPENDENCY'])
+  })
+})
