@@ -63,7 +63,7 @@ export function formatSummary(result: RunResult, p: Paint, options: SummaryOptio
 function formatCounts(s: RunSummary): string {
   const c = s.counts
   const parts = [`${c.succeeded} succeeded`, `${c.failed} failed`, `${c.skipped} skipped`, `${c.cancelled} cancelled`]
-  if (c.unfinished > 0) parts.push(`${c.unfinished} unfinished`)
+  if (s.unfinished > 0) parts.push(`${s.unfinished} unfinished`)
   return parts.join(', ')
 }
 
@@ -72,7 +72,7 @@ export function formatRate(s: RunSummary): string {
   if (s.rateOver === 0) return 'success rate n/a (no task was to run)'
   const c = s.counts
   const tasks = s.rateOver === 1 ? 'task' : 'tasks'
-  if (c.unfinished > 0) return `success rate ${formatPercent(s.successRate)} of ${s.rateOver} ${tasks} (the ${c.unfinished} unfinished count as not succeeded)`
+  if (s.unfinished > 0) return `success rate ${formatPercent(s.successRate)} of ${s.rateOver} ${tasks} (the ${s.unfinished} unfinished count as not succeeded)`
   return `success rate ${formatPercent(s.successRate)} of ${s.rateOver} finished ${tasks}${c.skipped > 0 ? ' (skipped ones aside)' : ''}`
 }
 

@@ -30,18 +30,12 @@ export interface AgentContribution {
   share: number
 }
 
-/** Tasks of a run by outcome. */
+/** Tasks of a run by final state. */
 export interface RunCounts {
   succeeded: number
   failed: number
   skipped: number
   cancelled: number
-  /**
-   * Tasks left without a final state: a run stopped in this process (a store
-   * conflict, a closed orchestrator) leaves them for recovery. 0 for a run
-   * that ended normally.
-   */
-  unfinished: number
 }
 
 /** Aggregate figures of a run. Every figure is bounded by what happened: no duration is longer than the run. */
@@ -56,6 +50,12 @@ export interface RunSummary {
   successRate: number
   /** The tasks `successRate` is computed over (`succeeded + failed + cancelled + unfinished`). */
   rateOver: number
+  /**
+   * Tasks left without a final state: a run stopped in this process (a store
+   * conflict, a closed orchestrator) leaves them for recovery. 0 for a run
+   * that ended normally.
+   */
+  unfinished: number
   /** Wall time of the run in this process, in whole ms (every duration of the summary is rounded to whole ms). */
   durationMs: number
   counts: RunCounts
@@ -221,8 +221,8 @@ function summarize(r: RunExecution): RunSummary {
   const wf = r.workflow
   const n = wf.tasks.length
   const wallMs = wallTime(r)
-  const counts: RunCounts = { succeeded: r.counts[S.SUCCEEDED], failed: r.counts[S.FAILED], skipped: r.counts[S.SKIPPED], cancelled: r.counts[S.CANCELLED], unfinished: 0 }
-  counts.unfinished = n - counts.succeeded - counts.failed - counts.skipped - counts.cancelled
+  const counts: RunCounts = { succeeded: r.counts[S.SUCCEEDED], failed: r.counts[S.FAILED], skipped: r.counts[S.SKIPPED], cancelled: r.counts[S.CANCELLED] }
+  const unfinished = n - counts.succeeded - counts.failed - counts.skipped - counts.cancelled
   const durations = new Float64Array(n)
   const perAgent: Record<string, AgentContribution> = {}
   let busy = 0
@@ -269,6 +269,7 @@ function summarize(r: RunExecution): RunSummary {
   return {
     successRate: rateOver === 0 ? 1 : counts.succeeded / rateOver,
     rateOver,
+    unfinished,
     durationMs: wallMs,
     counts,
     perAgent,
