@@ -155,7 +155,8 @@ export const runsShowCommand: Command = {
         const error = t.error === undefined ? '' : p.red(`${t.error.code}`) + ` ${clip(t.error.message, 80)}`
         return [t.taskId, paintState(t.state, p), String(t.attempt), t.agent ?? '–', d, error]
       }), '  '))
-      const outputs = formatOutputs(storedFinalOutputs(record.definition, tasks), p, { width: outputWidth(io.out.columns), hint: `flotilla runs show ${record.id}${storeArg(flag)} --json` })
+      const showAll = `flotilla runs show ${record.id}${storeArg(flag)} --json`
+      const outputs = formatOutputs(storedFinalOutputs(record.definition, tasks), p, { width: outputWidth(io.out.columns), hint: showAll })
       if (outputs) io.out.write(`\n${outputs}`)
       if (options.events > 0) {
         io.out.write(`\n${recent.length === all.length ? `Events (${all.length})` : `Recent events (last ${recent.length} of ${all.length})`}:\n`)

@@ -65,7 +65,8 @@ export const validateCommand: Command = {
         }
         const tasks = readableTasks(data)
         const names = [...new Set(loaded.definitions.flatMap((d) => [d.name, ...d.capabilities]))]
-        const routing = unknownAgentProblems(orchestrator, name, tasks, names).map((p) => ({ ...p, message: `${options.file}: ${p.message} Registered from ${specifier}: ${agents.join(', ')}.` }))
+        const registered = ` Registered from ${specifier}: ${agents.join(', ')}.`
+        const routing = unknownAgentProblems(orchestrator, name, tasks, names).map((p) => ({ ...p, message: `${options.file}: ${p.message}${registered}` }))
         problems.push(...routing, ...literalInputProblems(tasks, loaded.definitions).map((p) => ({ ...p, message: `${options.file}: ${p.message}` })))
       } catch (e) {
         const error = toFlotillaError(e)
@@ -76,7 +77,10 @@ export const validateCommand: Command = {
       }
     }
     if (problems.length > 0) {
-      if (options.json) io.out.write(`${JSON.stringify({ ok: false, file: options.file, problems, error: { code: problems[0].code, message: problems[0].message } }, null, 2)}\n`)
+      if (options.json) {
+        const error = { code: problems[0].code, message: problems[0].message }
+        io.out.write(`${JSON.stringify({ ok: false, file: options.file, problems, error }, null, 2)}\n`)
+      }
       for (const p of problems) io.err.write(`error [${p.code}]: ${p.message}\n`)
       io.err.write(`✗ ${options.file}: ${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}.\n`)
       return 1

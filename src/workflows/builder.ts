@@ -20,6 +20,11 @@ export type TaskOptions<Ids extends string, A extends string | AnyAgentDefinitio
 /** The output type of an agent given to the builder: from a definition's output schema (or handler), `unknown` for a name. */
 export type AgentOutput<A> = A extends { readonly output: Schema<infer O> | undefined } ? O : unknown
 
+/** Options of a pattern added with the builder: its spec without `id` and `pattern`, `dependsOn` naming tasks declared before. */
+export type PatternOptions<P extends PatternSpec, Ids extends string> = Omit<P, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }
+
+type PatternEntry = Omit<PatternSpec, 'dependsOn'> & { dependsOn?: readonly string[] }
+
 /** Outputs of the tasks of a workflow under construction, by task id. */
 type With<Outputs, Id extends string, O> = { [K in keyof Outputs | Id]: K extends Id ? O : K extends keyof Outputs ? Outputs[K] : never }
 
@@ -70,7 +75,10 @@ export class WorkflowBuilder<Ids extends string = never, Outputs extends Record<
    * Adds a task. Given an agent definition rather than a name, the task's
    * output is typed: `result.output(id)` has the agent's output type.
    */
-  task<Id extends string, A extends string | AnyAgentDefinition = string>(id: Id, options: TaskOptions<Ids, A>): WorkflowBuilder<Ids | Id, With<Outputs, Id, AgentOutput<A>>> {
+  task<Id extends string, A extends string | AnyAgentDefinition = string>(
+    id: Id,
+    options: TaskOptions<Ids, A>,
+  ): WorkflowBuilder<Ids | Id, With<Outputs, Id, AgentOutput<A>>> {
     const { dependsOn, agent, fallback, ...rest } = options
     const spec: TaskSpec = { id, ...rest }
     if (agent !== undefined) spec.agent = typeof agent === 'string' ? agent : agent.name
@@ -82,21 +90,21 @@ export class WorkflowBuilder<Ids extends string = never, Outputs extends Record<
   }
 
   /** Adds a pipeline: each stage's output feeds the next; the result is task `id`'s output. */
-  pipeline<Id extends string>(id: Id, options: Omit<PipelineSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
+  pipeline<Id extends string>(id: Id, options: PatternOptions<PipelineSpec, Ids>): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
     return this.add({ ...options, id, pattern: 'pipeline' })
   }
 
   /** Adds a map over a list and a reduce of the results; the reduce is task `id`. */
-  mapReduce<Id extends string>(id: Id, options: Omit<MapReduceSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
+  mapReduce<Id extends string>(id: Id, options: PatternOptions<MapReduceSpec, Ids>): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
     return this.add({ ...options, id, pattern: 'map-reduce' })
   }
 
   /** Adds a consensus vote among agents; task `id` outputs the decision, tally, agreement and votes. */
-  consensus<Id extends string>(id: Id, options: Omit<ConsensusSpec, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }): WorkflowBuilder<Ids | Id, With<Outputs, Id, ConsensusResult>> {
+  consensus<Id extends string>(id: Id, options: PatternOptions<ConsensusSpec, Ids>): WorkflowBuilder<Ids | Id, With<Outputs, Id, ConsensusResult>> {
     return this.add({ ...options, id, pattern: 'consensus' })
   }
 
-  private add<Id extends string, O>(entry: Omit<PatternSpec, 'dependsOn'> & { dependsOn?: readonly string[] }): WorkflowBuilder<Ids | Id, With<Outputs, Id, O>> {
+  private add<Id extends string, O>(entry: PatternEntry): WorkflowBuilder<Ids | Id, With<Outputs, Id, O>> {
     const { dependsOn, ...rest } = entry
     const copy = (dependsOn ? { ...rest, dependsOn: [...dependsOn] } : rest) as PatternSpec
     this.tasks.push(copy)

@@ -298,7 +298,9 @@ export function validateWorkflowSpec(input: unknown): WorkflowProblem[] {
     depSets[i] = [...set]
   })
   const outputs = (input as { outputs?: unknown }).outputs
-  if (Array.isArray(outputs)) for (const id of outputs) if (typeof id === 'string' && !indexOf.has(id) && !opaque.has(id)) add(unknownTaskError(name, 'outputs', id, [...indexOf.keys(), ...opaque]), 'outputs')
+  for (const id of Array.isArray(outputs) ? (outputs as unknown[]) : []) {
+    if (typeof id === 'string' && !indexOf.has(id) && !opaque.has(id)) add(unknownTaskError(name, 'outputs', id, [...indexOf.keys(), ...opaque]), 'outputs')
+  }
   for (const cycle of allCycles(depSets)) add(cycleError(name, cycle.map((i) => tasks[i].id)), `task "${tasks[cycle[0]].id}"`)
   return problems
 }
@@ -330,7 +332,8 @@ function describeName(input: unknown): string {
 }
 
 function duplicateError(workflow: string, id: string, first: number, second: number): FlotillaError {
-  return new FlotillaError('WORKFLOW_DUPLICATE_TASK', `Workflow "${workflow}": task id "${id}" is used by tasks #${first + 1} and #${second + 1}; give each task its own id.`, {
+  const message = `Workflow "${workflow}": task id "${id}" is used by tasks #${first + 1} and #${second + 1}; give each task its own id.`
+  return new FlotillaError('WORKFLOW_DUPLICATE_TASK', message, {
     details: { workflow, taskId: id },
   })
 }
@@ -339,7 +342,8 @@ function unknownTaskError(workflow: string, where: string, id: string, known: It
   const ids = [...known]
   const guess = closestName(id, ids)
   const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`
-  return new FlotillaError('WORKFLOW_UNKNOWN_DEPENDENCY', `Workflow "${workflow}": ${where} names task "${id}", which does not exist.${hint} Known tasks: ${ids.slice(0, 20).join(', ')}.`, {
+  const message = `Workflow "${workflow}": ${where} names task "${id}", which does not exist.${hint} Known tasks: ${ids.slice(0, 20).join(', ')}.`
+  return new FlotillaError('WORKFLOW_UNKNOWN_DEPENDENCY', message, {
     details: { workflow, where, taskId: id },
   })
 }
@@ -349,7 +353,8 @@ function versionError(workflow: string, taskId: string, version: string): Flotil
     checkRange(version)
     return undefined
   } catch (e) {
-    return new FlotillaError('WORKFLOW_INVALID', `Workflow "${workflow}", task "${taskId}": ${toFlotillaError(e).message}`, { details: { workflow, taskId, version } })
+    const message = `Workflow "${workflow}", task "${taskId}": ${toFlotillaError(e).message}`
+    return new FlotillaError('WORKFLOW_INVALID', message, { details: { workflow, taskId, version } })
   }
 }
 

@@ -128,7 +128,8 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
    */
   of<O extends Record<string, unknown>>(workflow: Workflow<O>): RunResult<O> {
     if (workflow.hash !== this.run.workflow.hash) {
-      throw new FlotillaError('VALIDATION_FAILED', `Run ${this.runId} ran workflow "${this.workflow}" (hash ${this.run.workflow.hash.slice(0, 12)}…), not "${workflow.name}" (hash ${workflow.hash.slice(0, 12)}…).`, {
+      const ran = `"${this.workflow}" (hash ${this.run.workflow.hash.slice(0, 12)}…)`
+      throw new FlotillaError('VALIDATION_FAILED', `Run ${this.runId} ran workflow ${ran}, not "${workflow.name}" (hash ${workflow.hash.slice(0, 12)}…).`, {
         details: { runId: this.runId, workflow: workflow.name },
       })
     }

@@ -207,7 +207,14 @@ export function closestName(word: string, candidates: Iterable<string>): string 
   return best !== undefined && bestDistance <= Math.max(1, Math.floor(target.length / 3)) ? best : undefined
 }
 
-type JsonNode = { properties?: Record<string, JsonNode>; items?: JsonNode; additionalProperties?: unknown; anyOf?: JsonNode[]; oneOf?: JsonNode[]; allOf?: JsonNode[] }
+interface JsonNode {
+  properties?: Record<string, JsonNode>
+  items?: JsonNode
+  additionalProperties?: unknown
+  anyOf?: JsonNode[]
+  oneOf?: JsonNode[]
+  allOf?: JsonNode[]
+}
 
 let jsonSchemaCache: JsonNode | undefined
 
@@ -256,8 +263,8 @@ export function keyHint(path: readonly PropertyKey[], key: string): string {
 export function issueMessage(issue: { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }): string {
   if (!/^Unrecognized keys?:/.test(issue.message)) return issue.message
   const keys = issue.keys ?? [...issue.message.matchAll(/"([^"]+)"/g)].map((m) => m[1])
-  const hints = keys.map((k) => keyHint(issue.path, k)).filter((h) => h !== '')
-  return hints.length === 0 ? issue.message : keys.length === 1 ? `${issue.message}${hints[0]}` : `${issue.message}${keys.map((k) => keyHint(issue.path, k).replace(' (did you mean', ` ("${k}": did you mean`)).join('')}`
+  if (keys.length === 1) return `${issue.message}${keyHint(issue.path, keys[0])}`
+  return `${issue.message}${keys.map((k) => keyHint(issue.path, k).replace(' (did you mean', ` ("${k}": did you mean`)).join('')}`
 }
 
 /** A zod issue path as `tasks[1 "b"].dependsOn`, naming tasks by id. */
