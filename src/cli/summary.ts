@@ -1,5 +1,5 @@
 import type { RunResult, RunSummary } from '../workflows/results.js'
-import { cell, formatDuration, formatPercent, type Paint } from './format.js'
+import { formatDuration, formatPercent, middleCell, type Paint } from './format.js'
 import { formatOutputs } from './outputs.js'
 import { storeArg } from './runs-shared.js'
 
@@ -43,7 +43,7 @@ export function formatSummary(result: RunResult, p: Paint, options: SummaryOptio
     lines.push('  agents')
     for (const [name, a] of agents) {
       const failed = a.failed > 0 ? p.red(`${a.failed} failed`) : '0 failed'
-      lines.push(`    ${cell(name, 22)} ${String(a.tasks).padStart(4)} ${a.tasks === 1 ? 'task ' : 'tasks'}  ${String(a.succeeded).padStart(4)} ok  ${failed}  busy ${formatDuration(a.busyMs)} (${formatPercent(a.share)})`)
+      lines.push(`    ${middleCell(name, 22)} ${String(a.tasks).padStart(4)} ${a.tasks === 1 ? 'task ' : 'tasks'}  ${String(a.succeeded).padStart(4)} ok  ${failed}  busy ${formatDuration(a.busyMs)} (${formatPercent(a.share)})`)
     }
   }
   const failed = Object.values(result.tasks).filter((t) => t.state === 'FAILED')

@@ -101,3 +101,15 @@ describe('formatOutputs', () => {
     expect(storedFinalOutputs({ bogus: true }, [record('a', 1)])).toEqual([['a', 1]])
   })
 })
+
+describe('formatSummary agents', () => {
+  it('keeps the version of a long agent name readable (cut in the middle)', () => {
+    const wf = compileWorkflow({ name: 'long', tasks: [{ id: 'a', agent: 'a-rather-long-agent-name' }] })
+    const run = new RunExecution(`run_summary_${++seq}` as RunId, wf, undefined, Infinity, {})
+    run.attempts[0] = 1
+    run.agentOf[0] = 'a-rather-long-agent-name@1.0.0'
+    run.setState(0, S.SUCCEEDED)
+    run.state = 'SUCCEEDED'
+    expect(formatSummary(new RunResult(run), p)).toMatch(/ {4}a-rather-lo…name@1\.0\.0 /)
+  })
+})
