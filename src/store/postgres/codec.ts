@@ -73,6 +73,16 @@ function encodeOp(op: StoreOp, put: Put): object {
   }
 }
 
+/** `value` as the JSON text of a json column (`undefined`: SQL NULL); `VALIDATION_FAILED` when it is not JSON-serialisable. */
+export function jsonText(value: unknown, what: string): string | null {
+  if (value === undefined) return null
+  try {
+    return JSON.stringify(value) ?? null
+  } catch (err) {
+    throw notJson(what, err)
+  }
+}
+
 function notJson(what: string, err: unknown): FlotillaError {
   const why = err instanceof Error ? err.message : String(err)
   return new FlotillaError('VALIDATION_FAILED', `Cannot store ${what}: it is not JSON-serialisable (${why}). Return plain objects, arrays, strings, numbers, booleans or null.`, {

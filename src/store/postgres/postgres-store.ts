@@ -1,8 +1,10 @@
 import type { Pool } from 'pg'
+import { systemClock, type Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import type { AgentState } from '../../core/states.js'
 import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from '../records.js'
+import type { TaskQueue } from '../queue.js'
 import type { Store } from '../store.js'
 import { PostgresAgents } from './agents.js'
 import { decodeEvent, decodeRun, decodeTask, encodeBatch, RUN_COLUMNS, TASK_COLUMNS, type RunRow, type TaskRow } from './codec.js'
@@ -10,6 +12,7 @@ import { queryError } from './errors.js'
 import { migrate, quoteIdent, type SqlSession } from './migrate.js'
 import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from './options.js'
 import { openPool } from './pool.js'
+import { PostgresQueue } from './postgres-queue.js'
 
 /** The prepared statements of one store; names are per connection, texts fixed per schema. */
 interface Statements {
@@ -62,6 +65,7 @@ export class PostgresStore implements Store {
   private readonly sql: Statements
   private readonly where: string
   private readonly agents: PostgresAgents
+  private taskQueue: PostgresQueue | undefined
   private closed = false
   private closing: Promise<void> | undefined
 
@@ -103,6 +107,21 @@ export class PostgresStore implements Store {
     if (batch.ops.length === 0 && batch.events.length === 0) return
     const p = encodeBatch(batch)
     await this.query('flotilla_commit', this.sql.commit, [p.ops, p.vals, p.evRuns, p.evBodies])
+  }
+
+  /**
+   * The task queue in this store's schema (the same object on every call;
+   * `clock` is read on the first). Its waits listen on a connection of their
+   * own, opened on the first wait and closed by {@link PostgresStore.close}.
+   */
+  queue(clock: Clock = systemClock): TaskQueue {
+    this.taskQueue ??= new PostgresQueue({
+      schema: quoteIdent(this.schema),
+      schemaName: this.schema,
+      query: (name, text, values) => this.query(name, text, values),
+      listenConfig: { ...this.pool.options, application_name: 'flotilla-queue', keepAlive: true },
+    }, clock)
+    return this.taskQueue
   }
 
   async getRun(runId: RunId): Promise<RunRecord | undefined> {
@@ -166,10 +185,13 @@ export class PostgresStore implements Store {
     return this.agents.prune(before)
   }
 
-  /** Ends the pool, after the queries in flight. Later calls fail with `STORE_UNAVAILABLE`. */
+  /** Closes the queue's LISTEN connection and ends the pool, after the queries in flight. Later calls fail with `STORE_UNAVAILABLE`. */
   async close(): Promise<void> {
     this.closed = true
-    this.closing ??= this.pool.end().catch(() => undefined)
+    this.closing ??= (async () => {
+      await this.taskQueue?.close()
+      await this.pool.end().catch(() => undefined)
+    })()
     await this.closing
   }
 

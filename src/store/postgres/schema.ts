@@ -265,7 +265,8 @@ CREATE TABLE ${s}.agent_transitions (
  * for their meaning); the commit function learns the run-state fencing (no
  * start in a run that is not PENDING or RUNNING, no result in a CANCELLED or
  * final one), `settle` (a RETRYING attempt made final by its coordinator) and
- * the holder of a created run.
+ * the holder of a created run. `queue.seq` orders entries offered in the same
+ * millisecond (an offer batch stays first-in, first-out).
  */
 const queue = (s: string): string => `
 ALTER TABLE ${s}.runs ADD COLUMN holder text COLLATE "C";
@@ -287,9 +288,10 @@ CREATE TABLE ${s}.queue (
   worker text COLLATE "C",
   lease_until double precision NOT NULL DEFAULT 0,
   ok boolean,
+  seq bigint GENERATED ALWAYS AS IDENTITY,
   PRIMARY KEY (run_id, task_id)
 ) WITH (fillfactor = 70);
-CREATE INDEX queue_ready ON ${s}.queue (priority, rank DESC, offered_at) WHERE state = 'READY';
+CREATE INDEX queue_ready ON ${s}.queue (priority, rank DESC, offered_at, seq) WHERE state = 'READY';
 CREATE INDEX queue_claimed ON ${s}.queue (lease_until) WHERE state = 'CLAIMED';
 CREATE INDEX queue_done ON ${s}.queue (run_id) WHERE state = 'DONE';
 CREATE TABLE ${s}.workers (
