@@ -59,8 +59,54 @@ const claimable = (s: string, which: string): string => `
   CROSS JOIN LATERAL ${match} AS m(label)
   WHERE ${which} AND r.state = 'RUNNING' AND m.label IS NOT NULL
   ORDER BY q.priority, q.rank DESC, q.offered_at, q.seq
-  LIMIT $3
+  LIMIT max_n
   FOR UPDATE OF q SKIP LOCKED`
+
+/**
+ * The claim, as a function of the queue's migration: one statement that walks
+ * the claimable entries of RUNNING runs in claim order through the
+ * `queue_ready` index, locks them `FOR UPDATE SKIP LOCKED` (a concurrent
+ * claimer's rows are passed over, not waited for), matches the selectors
+ * (`sel_json`, in the claimer's order) and starts each task with its stored
+ * attempt + 1. Entries whose task is already final are dropped and counted in
+ * `stale`, never claimed. `enable_sort = off` keeps the plan on the ordered
+ * index scan even when the statistics say the queue is empty (a freshly
+ * filled queue would otherwise be sorted whole on every claim); `jit = off`,
+ * since the costs that setting inflates would otherwise compile the plan
+ * (hundreds of ms) on every call.
+ */
+export const claimFunction = (s: string): string => `
+CREATE FUNCTION ${s}.flotilla_claim(sel_json json, now_ms double precision, max_n integer, w text, until_ms double precision)
+RETURNS TABLE (run_id text, task_id text, attempt integer, agent text, version text, capability text, priority integer, rank integer,
+  not_before double precision, stale integer)
+LANGUAGE plpgsql SET enable_sort = off SET jit = off AS $fn$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY WITH sel AS (
+      SELECT x.agent, x.versions, x.capability, x.ord
+      FROM ROWS FROM (json_to_recordset(sel_json) AS (agent text, versions text[], capability text)) WITH ORDINALITY AS x(agent, versions, capability, ord)
+    ), ready AS (${claimable(s, `q.state = 'READY' AND q.not_before <= now_ms`)}
+    ), expired AS (${claimable(s, `q.state = 'CLAIMED' AND q.lease_until < now_ms`)}
+    ), picked AS (
+      SELECT * FROM ready UNION ALL SELECT * FROM expired ORDER BY priority, rank DESC, offered_at, seq LIMIT max_n
+    ), started AS (
+      UPDATE ${s}.tasks t SET state = 'RUNNING', attempt = t.attempt + 1, agent = p.label, started_at = now_ms FROM picked p
+      WHERE t.run_id = p.run_id AND t.task_id = p.task_id AND p.task_state NOT IN ${FINAL_TASK} AND t.state NOT IN ${FINAL_TASK}
+      RETURNING t.run_id, t.task_id, t.attempt
+    ), taken AS (
+      UPDATE ${s}.queue q SET state = 'CLAIMED', worker = w, lease_until = until_ms, attempt = st.attempt FROM started st
+      WHERE q.run_id = st.run_id AND q.task_id = st.task_id
+      RETURNING q.run_id, q.task_id, q.attempt
+    ), gone AS (
+      DELETE FROM ${s}.queue q USING picked p WHERE q.run_id = p.run_id AND q.task_id = p.task_id AND p.task_state IN ${FINAL_TASK} RETURNING 1
+    )
+    SELECT c.run_id, c.task_id, c.attempt, c.agent, c.version, c.capability, c.priority, c.rank, c.not_before, g.stale
+    FROM (SELECT count(*)::int AS stale FROM gone) g
+    LEFT JOIN (SELECT p.*, k.attempt FROM taken k JOIN picked p ON p.run_id = k.run_id AND p.task_id = k.task_id) c ON true
+    ORDER BY c.priority, c.rank DESC, c.offered_at, c.seq;
+END
+$fn$;
+`
 
 /** The statements for the quoted schema `s`. */
 export function queueStatements(s: string): QueueStatements {
@@ -84,32 +130,8 @@ export function queueStatements(s: string): QueueStatements {
     SELECT m.r AS missing_run, m.t AS missing_task, (SELECT count(*)::int FROM ready) AS ready, (SELECT count(*)::int FROM woke) AS woke
     FROM (SELECT 1) one LEFT JOIN missing m ON true`,
 
-    // $1 selectors (json), $2 now, $3 max, $4 worker, $5 lease end.
-    // Candidates are walked in claim order through the index, locked FOR UPDATE SKIP LOCKED (a concurrent
-    // claimer's rows are passed over, not waited for); the task is started with its stored attempt + 1.
-    // Entries whose task is already final are dropped (`stale`), never claimed.
-    claim: `WITH sel AS (
-      SELECT x.agent, x.versions, x.capability, x.ord
-      FROM ROWS FROM (json_to_recordset($1::json) AS (agent text, versions text[], capability text)) WITH ORDINALITY AS x(agent, versions, capability, ord)
-    ), ready AS (${claimable(s, `q.state = 'READY' AND q.not_before <= $2::float8`)}
-    ), expired AS (${claimable(s, `q.state = 'CLAIMED' AND q.lease_until < $2::float8`)}
-    ), picked AS (
-      SELECT * FROM ready UNION ALL SELECT * FROM expired ORDER BY priority, rank DESC, offered_at, seq LIMIT $3
-    ), started AS (
-      UPDATE ${s}.tasks t SET state = 'RUNNING', attempt = t.attempt + 1, agent = p.label, started_at = $2::float8 FROM picked p
-      WHERE t.run_id = p.run_id AND t.task_id = p.task_id AND p.task_state NOT IN ${FINAL_TASK} AND t.state NOT IN ${FINAL_TASK}
-      RETURNING t.run_id, t.task_id, t.attempt
-    ), taken AS (
-      UPDATE ${s}.queue q SET state = 'CLAIMED', worker = $4, lease_until = $5::float8, attempt = st.attempt FROM started st
-      WHERE q.run_id = st.run_id AND q.task_id = st.task_id
-      RETURNING q.run_id, q.task_id, q.attempt
-    ), gone AS (
-      DELETE FROM ${s}.queue q USING picked p WHERE q.run_id = p.run_id AND q.task_id = p.task_id AND p.task_state IN ${FINAL_TASK} RETURNING 1
-    )
-    SELECT c.run_id, c.task_id, c.attempt, c.agent, c.version, c.capability, c.priority, c.rank, c.not_before, g.stale
-    FROM (SELECT count(*)::int AS stale FROM gone) g
-    LEFT JOIN (SELECT p.*, k.attempt FROM taken k JOIN picked p ON p.run_id = k.run_id AND p.task_id = k.task_id) c ON true
-    ORDER BY c.priority, c.rank DESC, c.offered_at, c.seq`,
+    // $1 selectors (json), $2 now, $3 max, $4 worker, $5 lease end: see claimFunction.
+    claim: `SELECT * FROM ${s}.flotilla_claim($1::json, $2::float8, $3::int, $4, $5::float8)`,
 
     // $1 run ids, $2 task ids, $3 attempts, $4 worker, $5 lease end.
     heartbeat: `WITH c AS (

@@ -1,3 +1,5 @@
+import { claimFunction } from './queue-sql.js'
+
 /**
  * The versioned migrations of the PostgreSQL store. Each one is applied once,
  * in order, inside the transaction that holds the schema's advisory lock, and
@@ -299,7 +301,7 @@ CREATE TABLE ${s}.workers (
   body json NOT NULL,
   heartbeat_at double precision NOT NULL
 );
-` + refuse(s, true) + commit(s, true)
+` + refuse(s, true) + commit(s, true) + claimFunction(s)
 
 /** Every migration, oldest first. The last version is the one this code writes. */
 export const MIGRATIONS: readonly Migration[] = [
