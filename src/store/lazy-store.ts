@@ -1,7 +1,10 @@
+import { systemClock, type Clock } from '../core/clock.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from './records.js'
+import { LazyQueue } from './lazy-queue.js'
+import type { TaskQueue } from './queue.js'
 import type { Store } from './store.js'
 
 /** Options of {@link LazyStore}. */
@@ -22,7 +25,9 @@ export interface LazyStoreOptions {
  * with a `postgres://` URL (which connects asynchronously) gets one from
  * `openStore`. Every method awaits the connection, then delegates. A failed
  * connection rejects the call with `STORE_UNAVAILABLE` (or the adapter's own
- * code, like `STORE_SCHEMA_TOO_NEW`), and the next call tries again.
+ * code, like `STORE_SCHEMA_TOO_NEW`), and the next call tries again. Its
+ * {@link LazyStore.queue} is the connected store's task queue, connecting the
+ * same way.
  * `close()` before first use opens nothing; during the connection it waits
  * for it, then closes it. After `close()`, calls fail with `STORE_UNAVAILABLE`.
  *
@@ -39,6 +44,7 @@ export class LazyStore implements Store {
   private store: Store | undefined
   private opening: Promise<Store> | undefined
   private closed = false
+  private taskQueue: TaskQueue | undefined
 
   constructor(
     private readonly open: () => Promise<Store>,
@@ -113,10 +119,25 @@ export class LazyStore implements Store {
     await store?.close()
   }
 
+  /**
+   * The task queue of the store once connected (the same object on every
+   * call; `clock` is read on the first): each of its calls connects first.
+   */
+  queue(clock: Clock = systemClock): TaskQueue {
+    this.taskQueue ??= new LazyQueue(this.kind, () => this.ready(), clock)
+    return this.taskQueue
+  }
+
   private use<T>(fn: (store: Store) => Promise<T>): Promise<T> {
     if (this.store !== undefined) return fn(this.store)
+    return this.ready().then(fn)
+  }
+
+  /** The connected store, connecting it when needed. */
+  private ready(): Promise<Store> {
+    if (this.store !== undefined) return Promise.resolve(this.store)
     if (this.closed) return Promise.reject(this.closedError())
-    return this.connect().then((store) => (this.closed ? Promise.reject(this.closedError()) : fn(store)))
+    return this.connect().then((store) => (this.closed ? Promise.reject(this.closedError()) : store))
   }
 
   private closedError(): FlotillaError {

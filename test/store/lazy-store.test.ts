@@ -39,6 +39,19 @@ describe('LazyStore', () => {
     expect(await lazy.getRun('run_none' as RunId)).toBeUndefined()
     expect(await lazy.pruneRuns(0)).toBe(0)
     expect(opened).toBe(1)
+    const queue = lazy.queue()
+    expect(lazy.queue()).toBe(queue)
+    expect(await queue.listWorkers(0)).toEqual([])
+    expect(queue.kind).toBe('memory')
+  })
+
+  it('its queue connects like the store: a failure rejects the call, wait() still resolves', async () => {
+    const lazy = new LazyStore(() => Promise.reject(new Error('ECONNREFUSED')), { kind: 'postgres', target: 'postgres://h/db' })
+    const queue = lazy.queue()
+    await expect(queue.runHolder('run_x' as RunId)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+    await expect(queue.wait(5)).resolves.toBeUndefined()
+    await lazy.close()
+    await expect(queue.listWorkers(0)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/closed/) })
   })
 
   it('close() before first use opens nothing; later calls fail with STORE_UNAVAILABLE', async () => {
@@ -123,6 +136,7 @@ await describePostgres('new Orchestrator() with FLOTILLA_STORE=postgres://…', 
           const result = await o.run(workflow('lazy-pg').task('t', { agent: 'lazy-double', input: 21 }).build())
           expect(result.state).toBe('SUCCEEDED')
           expect(result.output('t')).toBe(42)
+          expect(await o.store.queue?.().listWorkers(0)).toEqual([])
           return result.runId
         } finally {
           await o.close()
