@@ -22,7 +22,7 @@ export const ERROR_CODES = {
   AGENT_UNAVAILABLE: { status: 503, retryable: true, description: 'Every instance of the agent is failed or stopped; none can take work.' },
   AGENT_INIT_FAILED: { status: 500, retryable: false, description: 'An agent instance failed its initialize hook.' },
   AGENT_INPUT_INVALID: { status: 400, retryable: false, description: 'The input given to an agent fails its input schema.' },
-  AGENT_OUTPUT_INVALID: { status: 500, retryable: false, description: 'An agent returned output that fails its output schema.' },
+  AGENT_OUTPUT_INVALID: { status: 500, retryable: false, description: 'An agent returned output that fails its output schema, or that JSON cannot hold (the message names the path).' },
   MAP_ITEMS_INVALID: { status: 422, retryable: false, description: 'A map-reduce over a list known at run time got something that is not a list, or more items than its maxItems.' },
   CONSENSUS_NO_QUORUM: { status: 422, retryable: false, description: 'Fewer voters answered than the consensus quorum requires.' },
   CONSENSUS_TIE: { status: 422, retryable: false, description: 'A consensus vote ended in a tie and its tie rule is "fail".' },

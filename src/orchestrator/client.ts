@@ -59,7 +59,7 @@ export class Client {
       ops: [{ op: 'run.create', run: newRunRecord(id, wf, runInput, now, undefined), tasks: newTaskRecords(id, wf) }],
       events: [{ type: 'run.started', at: now, runId: id, workflow: wf.name, tasks: wf.tasks.length }],
     })
-    await this.queue.releaseRuns('', [])
+    await this.queue.notify()
     return id
   }
 
@@ -107,7 +107,7 @@ export class Client {
     if (run.state !== 'PAUSED') throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${run.state}.`, { details: { runId, state: run.state } })
     const at = this.clock.wallNow()
     await this.store.commit({ ops: [{ op: 'run.state', runId: run.id, state: 'RUNNING', at }], events: [{ type: 'run.resumed', at, runId: run.id }] })
-    await this.queue.releaseRuns('', [])
+    await this.queue.notify()
   }
 
   /** Cancels a run wherever it executes: its running handlers are aborted through their signal at the next heartbeat. */

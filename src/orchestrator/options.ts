@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ContextStore } from '../context/context-store.js'
 import type { Runtime } from '../runtimes/runtime.js'
+import type { Interceptor } from '../workflows/invoker.js'
 
 /** Options of the {@link Orchestrator}. */
 export interface OrchestratorOptions {
@@ -56,6 +57,14 @@ export interface OrchestratorOptions {
    * @default false
    */
   busEvents?: boolean
+  /** Wrap every agent execution (authorize, audit, meter, trace…); composed once, the first listed outermost. @default none */
+  interceptors?: readonly Interceptor[]
+  /**
+   * On a durable store, runs executing here are held under a lease renewed
+   * every 500 ms; another process may take a run over (recover it) only once
+   * its lease ran out (this process died) or was released. @default 15000
+   */
+  leaseMs?: number
 }
 
 /** Options after defaults. */
@@ -66,6 +75,7 @@ export interface ResolvedOptions {
   circuitBreaker: CircuitBreakerOptions
   progressIntervalMs: number
   retention: { maxAgeMs: number; intervalMs: number } | undefined
+  leaseMs: number
 }
 
 const schema = z
@@ -86,6 +96,8 @@ const schema = z
     runtimes: z.array(z.unknown()).min(1).optional(),
     workspaceRoot: z.string().min(1).optional(),
     busEvents: z.boolean().optional(),
+    interceptors: z.array(z.custom<Interceptor>((v) => typeof v === 'function', { message: 'each interceptor must be a function (call, next) => …' })).optional(),
+    leaseMs: z.number().min(2000, 'must be at least 2000 ms (the lease is renewed every 500 ms)').optional(),
   })
   .strict()
 
@@ -103,6 +115,7 @@ export function resolveOrchestratorOptions(options: OrchestratorOptions): Resolv
     circuitBreaker: options.circuitBreaker ?? {},
     progressIntervalMs: options.progressIntervalMs ?? 100,
     retention: options.retention ? { maxAgeMs: options.retention.maxAgeMs, intervalMs: options.retention.intervalMs ?? 3_600_000 } : undefined,
+    leaseMs: options.leaseMs ?? 15_000,
   }
 }
 

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
 import type { EventOf, FlotillaEvent, FlotillaEventType, RunProgress } from '../core/events.js'
-import { asRunId, newRunId, type RunId } from '../core/ids.js'
+import { asRunId, newAgentId, newRunId, type RunId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import { openStore } from '../store/open-store.js'
 import type { RunFilter, RunRecord, StoredEvent, TaskRecord } from '../store/records.js'
@@ -27,6 +27,8 @@ import { isFinalRunState } from '../core/states.js'
 import { resolveRunInput } from './inputs.js'
 import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
 import { Team } from './team.js'
+import { CONTROL_POLL_MS, localHolderId, RunLeases } from './leases.js'
+import { composeInterceptors } from '../workflows/invoker.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ContextStore } from '../context/context-store.js'
 import type { DeployedAgents } from './deployed-agents.js'
@@ -90,6 +92,8 @@ export class Orchestrator {
   private readonly team: Team
   private readonly options: ResolvedOptions
   private readonly engine: Engine
+  /** Leases of the runs executing here (durable stores only). */
+  private readonly leases: RunLeases | undefined
   private readonly hub = new EventHub()
   private readonly templates = new Map<string, Workflow>()
   private closed = false
@@ -105,7 +109,11 @@ export class Orchestrator {
     this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
     this.team = new Team({ store: this.store, registry: this.registry, clock: this.clock, bus: options.bus, context: options.context, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents' })
     ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
+    const queue = this.store.durable && this.store.queue !== undefined ? this.store.queue(this.clock) : undefined
+    const lease = queue === undefined ? undefined : { holder: localHolderId(newAgentId().slice(4)), ms: this.options.leaseMs }
     this.engine = new Engine({
+      invoke: composeInterceptors(options.interceptors),
+      lease,
       store: this.store,
       registry: this.registry,
       clock: this.clock,
@@ -121,6 +129,10 @@ export class Orchestrator {
         this.anomalies.observe(agent, e.durationMs, e.ok)
       },
     })
+    if (queue !== undefined && lease !== undefined) {
+      this.leases = new RunLeases(this.store, queue, this.engine, lease.holder, lease.ms)
+      this.leases.start()
+    }
     const { autoStart = false, ...healthOptions } = options.health ?? {}
     this.health = new HealthMonitor(this.registry, { clock: this.clock, ...healthOptions })
     if (autoStart) this.health.start()
@@ -211,15 +223,22 @@ export class Orchestrator {
   async recover(options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'> = {}): Promise<RunHandle[]> {
     this.assertOpen()
     await this.builtins
-    const records = options.runIds
-      ? await Promise.all(options.runIds.map((id) => this.getRun(id)))
-      : await this.store.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })
+    let records: RunRecord[]
+    if (this.leases !== undefined) {
+      // Only runs nobody holds: a run executing in a live process is left to it.
+      const named = options.runIds === undefined ? undefined : await Promise.all(options.runIds.map((id) => this.getRun(id)))
+      for (const r of named ?? []) if (isFinalRunState(r.state)) throw finalRunError(r)
+      const ids = await this.leases.claim(named?.filter((r) => this.engine.get(r.id) === undefined).map((r) => r.id))
+      records = await Promise.all(ids.map((id) => this.getRun(id)))
+    } else {
+      records = options.runIds
+        ? await Promise.all(options.runIds.map((id) => this.getRun(id)))
+        : await this.store.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })
+    }
     const handles: RunHandle[] = []
     for (const record of records) {
       if (this.engine.get(record.id)) continue
-      if (isFinalRunState(record.state)) {
-        throw new FlotillaError('RUN_STATE_INVALID', `Run ${record.id} is ${record.state}; only unfinished runs can be recovered (replay it to run it again).`, { details: { runId: record.id, state: record.state } })
-      }
+      if (isFinalRunState(record.state)) throw finalRunError(record)
       const workflow = compileWorkflow(record.definition as WorkflowSpec)
       const tasks = await this.store.getTasks(record.id)
       const run = this.engine.recover({ record, tasks, workflow, concurrency: workflow.concurrency, callbacks: { onProgress: options.onProgress } })
@@ -310,9 +329,17 @@ export class Orchestrator {
     if (record.state !== 'PAUSED') {
       throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${record.state}${record.state === 'RUNNING' ? ' (use recover to pick up a run whose process stopped)' : ''}.`, { details: { runId, state: record.state } })
     }
-    const [handle] = await this.recover({ runIds: [runId] })
-    handle.resume()
-    return handle
+    // A process that was executing the run lets go of it within CONTROL_POLL_MS of seeing the pause.
+    for (let tries = 0; ; tries++) {
+      try {
+        const [handle] = await this.recover({ runIds: [runId] })
+        handle.resume()
+        return handle
+      } catch (e) {
+        if (tries >= 6 || !(e instanceof FlotillaError) || e.code !== 'RUN_STATE_INVALID' || e.details.holder === undefined) throw e
+        await new Promise((r) => setTimeout(r, CONTROL_POLL_MS / 2))
+      }
+    }
   }
 
   /**
@@ -386,7 +413,9 @@ export class Orchestrator {
       for (const run of live) if (!run.finished) this.engine.cancel(run, 'the orchestrator is closing')
       await Promise.all(live.map((run) => run.settled))
     }
+    const left = this.engine.liveRuns().map((r) => r.id)
     await this.engine.detachAll('the orchestrator closed')
+    await this.leases?.stop(left)
     await this.store.close()
   }
 
@@ -397,4 +426,7 @@ export class Orchestrator {
 
 }
 
-
+/** RUN_STATE_INVALID for recovering a run that already ended. */
+function finalRunError(record: RunRecord): FlotillaError {
+  return new FlotillaError('RUN_STATE_INVALID', `Run ${record.id} is ${record.state}; only unfinished runs can be recovered (replay it to run it again).`, { details: { runId: record.id, state: record.state } })
+}

@@ -76,7 +76,7 @@ export class Team {
           permissions,
           subscriptions,
           onDenied: (resource, action, reason) =>
-            this.publish({ type: 'agent.event', agentId: agent.id, name: agent.name, event: { type: 'permission.denied', data: { resource, action, reason } }, at: o.clock.wallNow() }),
+            this.publish({ type: 'agent.event', agentId: agent.id, name: agent.name, event: { type: 'permission.denied', data: { agent: agent.name, resource, action, reason } }, at: o.clock.wallNow() }),
         })
       },
     })

@@ -388,7 +388,9 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   private ownChild(entry: Live, id: unknown): Live {
     const child = typeof id === 'string' ? this.live.get(id) : undefined
     if (!child || child.record.parentId !== entry.record.id) {
-      throw new FlotillaError('PERMISSION_DENIED', `Agent "${entry.record.name}" may only command its own children; ${String(id)} is not one.`, { details: { agent: entry.record.id, child: String(id) } })
+      throw new FlotillaError('PERMISSION_DENIED', `Agent "${entry.record.name}" may only command its own children; ${String(id)} is not one.`, {
+        details: { agent: entry.record.name, resource: `agent:${String(id)}`, action: 'command', reason: 'it may only command its own children', child: String(id) },
+      })
     }
     return child
   }

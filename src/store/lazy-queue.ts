@@ -79,6 +79,10 @@ export class LazyQueue implements TaskQueue {
     return this.use((q) => q.listWorkers(since))
   }
 
+  notify(): Promise<void> {
+    return this.use((q) => q.notify())
+  }
+
   wait(ms: number, signal?: AbortSignal): Promise<void> {
     return this.use((q) => q.wait(ms, signal)).catch(() => this.sleep(ms, signal))
   }

@@ -150,13 +150,16 @@ export interface TaskQueue {
 
   /**
    * Takes the lease of up to `max` unfinished runs nobody holds (never held,
-   * or their holder's lease ran out), oldest first.
+   * or their holder's lease ran out), oldest first; with `only`, just those
+   * of the listed runs.
    */
-  claimRuns(coordinator: string, max: number, leaseMs: number): Promise<RunLease[]>
+  claimRuns(coordinator: string, max: number, leaseMs: number, only?: readonly RunId[]): Promise<RunLease[]>
   /** Renews the leases of runs `coordinator` holds; returns each with its stored state, and leaves out those it lost. */
   renewRuns(coordinator: string, runIds: readonly RunId[], leaseMs: number): Promise<RunLease[]>
   /** Lets go of runs (graceful shutdown): any worker may claim them at once. */
   releaseRuns(coordinator: string, runIds: readonly RunId[]): Promise<void>
+  /** Wakes every worker waiting on this queue (a new run was stored, a paused run resumed). */
+  notify(): Promise<void>
   /** Who holds a run's lease, and until when (`undefined` holder: nobody). */
   runHolder(runId: RunId): Promise<{ holder: string | undefined; leaseUntil: number }>
 

@@ -1,7 +1,7 @@
 import { FlotillaError } from '../core/errors.js'
 import type { RunId } from '../core/ids.js'
 import { pinPools, type AgentPool } from '../registry/agent-pool.js'
-import type { RunRecord, TaskRecord } from '../store/records.js'
+import type { RunRecord, StoreOp, TaskRecord } from '../store/records.js'
 import type { Workflow } from './compile.js'
 import { RunExecution, S, type RunCallbacks } from './run-execution.js'
 import { Scheduler } from './scheduler.js'
@@ -49,6 +49,11 @@ export class Engine extends Scheduler {
     }
   }
 
+  /** Lets go of one run without storing anything more (its lease went to another process). */
+  detach(run: RunExecution, reason: string): void {
+    this.stopLocally(run, 'RUNNING', new FlotillaError('RUN_INTERRUPTED', `Run ${run.id} stopped here: ${reason}.`, { details: { runId: run.id } }))
+  }
+
   /** Every run this engine is executing. */
   liveRuns(): RunExecution[] {
     return [...this.runs.values()]
@@ -82,7 +87,9 @@ export class Engine extends Scheduler {
       run.restore(tasks)
     }
     run.state = 'RUNNING'
-    this.wal.stage(run, { op: 'run.create', run: newRunRecord(req.id, wf, req.input, now, req.parentRunId), tasks },
+    const lease = this.o.lease
+    const create: StoreOp = { op: 'run.create', run: newRunRecord(req.id, wf, req.input, now, req.parentRunId), tasks, ...(lease ? { holder: lease.holder, leaseUntil: now + lease.ms } : {}) }
+    this.wal.stage(run, create,
       { type: 'run.started', at: now, runId: req.id, workflow: wf.name, tasks: wf.tasks.length, ...(req.parentRunId ? { parentRunId: req.parentRunId } : {}) },
       req.preset === undefined ? () => {
         const roots = wf.roots

@@ -149,7 +149,7 @@ export class Executor implements ContextSink {
         this.o.invoke !== undefined
           ? this.o.invoke({ definition: def, input, context: ctx, runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt })
           : Promise.resolve(def.handler(input as never, ctx)))
-      output = checkOutput(def, output)
+      output = checkOutput(def, output, task.id)
       const durationMs = this.o.clock.now() - started
       events.push({ type: 'task.succeeded', at: this.o.clock.wallNow(), runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt, durationMs })
       await this.o.queue.complete(this.o.id, claim, { ok: true, output }, events)

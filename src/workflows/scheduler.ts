@@ -14,6 +14,7 @@ import { S, type AttemptHandle, type RunExecution } from './run-execution.js'
 import { afterFailure, checkOutput, prepareInput } from './task-io.js'
 import { TaskContext, type ContextSink } from './task-context.js'
 import { WriteAhead } from './write-ahead.js'
+import type { InvokeNext } from './invoker.js'
 
 /** Options of the scheduler, resolved by the orchestrator. */
 export interface EngineOptions {
@@ -33,6 +34,10 @@ export interface EngineOptions {
   observe?: (execution: ObservedExecution) => void
   /** The outward services (messages, artifacts, cache) of a task's context; asked for on first use. */
   services?: (instanceId: AgentId, runId: RunId, taskId: TaskId) => ServiceMembers | undefined
+  /** The interceptor chain, composed once; `undefined` calls handlers directly. */
+  invoke?: InvokeNext
+  /** Runs created here are held under this lease (durable stores), so no other process takes them over while this one lives. */
+  lease?: { holder: string; ms: number }
 }
 
 /** A finished attempt, as {@link EngineOptions.observe} sees it. */
@@ -183,7 +188,8 @@ export class Scheduler implements ContextSink {
     this.shapes.context = ctx
     let result: unknown
     try {
-      result = def.handler(input as never, ctx)
+      const invoke = this.o.invoke
+      result = invoke === undefined ? def.handler(input as never, ctx) : invoke({ definition: def, input, context: ctx, runId: run.id, taskId: task.id as TaskId, attempt })
     } catch (e) {
       return this.onAttemptFailed(run, i, attempt, e)
     }
@@ -226,7 +232,7 @@ export class Scheduler implements ContextSink {
     const def = run.attemptsInFlight[i]?.instance.definition
     if (def !== undefined) {
       try {
-        output = checkOutput(def, output)
+        output = checkOutput(def, output, run.workflow.tasks[i].id)
       } catch (e) {
         return this.onAttemptFailed(run, i, attempt, e)
       }
@@ -353,9 +359,31 @@ export class Scheduler implements ContextSink {
 
   private onStoreFailure(e: unknown, runs: ReadonlySet<RunExecution>): void {
     const error = toFlotillaError(e, 'STORE_UNAVAILABLE')
+    const runState = error.code === 'STORE_CONFLICT' ? error.details.runState : undefined
     for (const run of runs) {
-      this.stopLocally(run, 'FAILED', new FlotillaError(error.code, `Run ${run.id} stopped: the store refused a write (${error.message}).`, { cause: error, details: error.details }))
+      if (runState === 'PAUSED' || runState === 'CANCELLED') this.controlledElsewhere(run, runState)
+      else this.stopLocally(run, 'FAILED', new FlotillaError(error.code, `Run ${run.id} stopped: the store refused a write (${error.message}).`, { cause: error, details: error.details }))
     }
+  }
+
+  /**
+   * Another process paused or cancelled the run in the store (seen through a
+   * refused write, or by the orchestrator's lease check): stop it here
+   * without writing anything more. Running handlers are aborted; a paused run
+   * is resumed with `resume` (here or in any process), its interrupted
+   * attempts running again with attempt + 1 and the same idempotency key.
+   */
+  controlledElsewhere(run: RunExecution, state: 'PAUSED' | 'CANCELLED'): void {
+    if (run.finished) return
+    const at = this.o.clock.wallNow()
+    const event: FlotillaEvent = state === 'PAUSED'
+      ? { type: 'run.paused', at, runId: run.id, by: 'another process' }
+      : { type: 'run.cancelled', at, runId: run.id, durationMs: this.o.clock.now() - run.startMono, reason: 'cancelled by another process' }
+    const message = state === 'PAUSED'
+      ? `Run ${run.id} was paused by another process; resume it with \`flotilla runs resume ${run.id}\` (or orchestrator.resume).`
+      : `Run ${run.id} was cancelled by another process.`
+    this.stopLocally(run, state, new FlotillaError(state === 'PAUSED' ? 'RUN_INTERRUPTED' : 'TASK_CANCELLED', message, { details: { runId: run.id, by: 'another process' } }))
+    this.o.deliver([event])
   }
 
   /**
@@ -364,12 +392,16 @@ export class Scheduler implements ContextSink {
    * `state` (the store keeps what it had, so an unfinished run can be
    * recovered later).
    */
-  protected stopLocally(run: RunExecution, state: 'FAILED' | 'RUNNING', error: FlotillaError): void {
+  protected stopLocally(run: RunExecution, state: 'FAILED' | 'RUNNING' | 'PAUSED' | 'CANCELLED', error: FlotillaError): void {
     if (!run.finished) {
       for (let i = 0; i < run.total; i++) {
-        if (run.taskState[i] !== S.RUNNING) continue
-        run.attemptsInFlight[i]?.controller?.abort(error)
-        this.release(run, i, undefined)
+        const s = run.taskState[i]
+        if (s === S.RUNNING) {
+          run.attemptsInFlight[i]?.controller?.abort(error)
+          this.release(run, i, undefined)
+        }
+        // What the store now says of a cancelled run's unfinished tasks.
+        if (state === 'CANCELLED' && s !== S.SUCCEEDED && s !== S.FAILED && s !== S.SKIPPED && s !== S.CANCELLED) run.setState(i, S.CANCELLED)
       }
       for (const timer of run.retryTimers.values()) this.o.clock.clearTimeout(timer)
       run.retryTimers.clear()

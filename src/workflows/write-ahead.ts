@@ -12,10 +12,12 @@ const RESOLVED = Promise.resolve()
  * events delivered. One commit is in flight at a time, so batches are stored
  * in order.
  */
-export class WriteAhead<R> {
+export class WriteAhead<R extends { readonly id: string }> {
   private ops: StoreOp[] = []
   private events: FlotillaEvent[] = []
   private afters: (() => void)[] = []
+  /** The run of each action in `afters` (to split a refused batch by run). */
+  private afterRuns: R[] = []
   private runs: R[] = []
   private scheduled = false
   private committing = false
@@ -31,7 +33,10 @@ export class WriteAhead<R> {
   stage(run: R, op: StoreOp | undefined, event: FlotillaEvent | undefined, after: (() => void) | undefined): void {
     if (op !== undefined) this.ops.push(op)
     if (event !== undefined) this.events.push(event)
-    if (after !== undefined) this.afters.push(after)
+    if (after !== undefined) {
+      this.afters.push(after)
+      this.afterRuns.push(run)
+    }
     this.runs.push(run)
     if (!this.scheduled && !this.committing) {
       this.scheduled = true
@@ -42,17 +47,18 @@ export class WriteAhead<R> {
   private readonly flush = (): void => {
     this.scheduled = false
     if (this.committing || this.runs.length === 0) return
-    const ops = this.ops, events = this.events, afters = this.afters, runs = this.runs
+    const ops = this.ops, events = this.events, afters = this.afters, afterRuns = this.afterRuns, runs = this.runs
     this.ops = []
     this.events = []
     this.afters = []
+    this.afterRuns = []
     this.runs = []
     const batch = { ops, events }
     if (this.store.commitSync !== undefined) {
       try {
         this.store.commitSync(batch)
       } catch (error) {
-        return this.failed(error, runs)
+        return this.failed(error, runs, ops, events, afters, afterRuns)
       }
       return this.done(afters, events)
     }
@@ -64,7 +70,7 @@ export class WriteAhead<R> {
       },
       (error: unknown) => {
         this.committing = false
-        this.failed(error, runs)
+        this.failed(error, runs, ops, events, afters, afterRuns)
       },
     )
   }
@@ -76,9 +82,40 @@ export class WriteAhead<R> {
     this.kick()
   }
 
-  private failed(error: unknown, runs: R[]): void {
-    this.onCommitFailed(error, new Set(runs))
-    this.kick()
+  /**
+   * A refused batch of several runs is written again run by run, so that a
+   * conflict of one run (paused or cancelled by another process, a stale
+   * attempt) never stops another: only the runs whose own writes are refused
+   * fail.
+   */
+  private failed(error: unknown, runs: R[], ops: StoreOp[], events: FlotillaEvent[], afters: (() => void)[], afterRuns: R[]): void {
+    const distinct = new Set(runs)
+    if (distinct.size <= 1) {
+      this.onCommitFailed(error, distinct)
+      return this.kick()
+    }
+    this.committing = true
+    void this.splitByRun(distinct, ops, events, afters, afterRuns).finally(() => {
+      this.committing = false
+      this.onBatchDone()
+      this.kick()
+    })
+  }
+
+  private async splitByRun(runs: Set<R>, ops: StoreOp[], events: FlotillaEvent[], afters: (() => void)[], afterRuns: R[]): Promise<void> {
+    const runIdOf = (op: StoreOp): string => (op.op === 'run.create' ? op.run.id : op.runId)
+    for (const run of runs) {
+      const batch = { ops: ops.filter((op) => runIdOf(op) === run.id), events: events.filter((e) => e.runId === run.id) }
+      try {
+        if (this.store.commitSync !== undefined) this.store.commitSync(batch)
+        else await this.store.commit(batch)
+      } catch (error) {
+        this.onCommitFailed(error, new Set([run]))
+        continue
+      }
+      for (let i = 0; i < afters.length; i++) if (afterRuns[i] === run) afters[i]()
+      if (batch.events.length > 0) this.deliver(batch.events)
+    }
   }
 
   /** Resolves once nothing is staged or being written. */

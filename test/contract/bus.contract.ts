@@ -185,7 +185,7 @@ export function busContract(init: BusContractInit): void {
       expect(await codeOf(bus.send('', 1))).toBe('VALIDATION_FAILED')
       const cyclic: Record<string, unknown> = {}
       cyclic.self = cyclic
-      for (const bad of [undefined, () => 1, 10n, Number.NaN, { d: new Date() }, { u: undefined }, cyclic, 'x'.repeat(2000)]) {
+      for (const bad of [undefined, () => 1, 10n, Number.NaN, { d: new Date() }, cyclic, 'x'.repeat(2000)]) {
         expect(await codeOf(bus.send('b', bad))).toBe('VALIDATION_FAILED')
       }
       expect(await codeOf(bus.publish('progress', 'x'.repeat(2000), { from: 'a' }))).toBe('VALIDATION_FAILED')

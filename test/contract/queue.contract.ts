@@ -201,6 +201,17 @@ export function queueContract(init: QueueContractInit): void {
       await expect(queue.runHolder(newRunId())).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
     })
 
+    it('claims only the runs named when asked, and wakes waiters on notify', async () => {
+      const a = await seed()
+      const b = await seed()
+      expect(await queue.claimRuns('c1', 10, 1000, [])).toEqual([])
+      expect((await queue.claimRuns('c1', 10, 1000, [b])).map((r) => r.runId)).toEqual([b])
+      expect((await queue.claimRuns('c2', 10, 1000)).map((r) => r.runId)).toEqual([a])
+      const woke = queue.wait(60_000)
+      await queue.notify()
+      await woke
+    })
+
     it('a run created with a holder is not claimable until its lease ends', async () => {
       const id = newRunId()
       await store.commit({ ops: [{ op: 'run.create', run: runRecord(id, 'RUNNING'), tasks: [taskRecord(id, 'a')], holder: 'embedded', leaseUntil: T0 + 1000 }], events: [] })

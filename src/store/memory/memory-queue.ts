@@ -150,10 +150,12 @@ export class MemoryQueue implements TaskQueue {
     for (const [key, e] of this.entries) if (e.runId === runId) this.entries.delete(key)
   }
 
-  async claimRuns(coordinator: string, max: number, leaseMs: number): Promise<RunLease[]> {
+  async claimRuns(coordinator: string, max: number, leaseMs: number, only?: readonly RunId[]): Promise<RunLease[]> {
+    if (only !== undefined && only.length === 0) return []
     checkClaim(coordinator, max, leaseMs)
     const now = this.clock.wallNow()
-    const free = [...this.host.runs()].filter((v) => !isFinalRunState(v.run.state) && v.leaseUntil < now)
+    const wanted = only === undefined ? undefined : new Set<string>(only)
+    const free = [...this.host.runs()].filter((v) => !isFinalRunState(v.run.state) && v.leaseUntil < now && (wanted === undefined || wanted.has(v.run.id)))
     free.sort((a, b) => a.run.createdAt - b.run.createdAt || (a.run.id < b.run.id ? -1 : 1))
     return free.slice(0, max).map((v) => {
       v.holder = coordinator
@@ -200,6 +202,10 @@ export class MemoryQueue implements TaskQueue {
 
   async listWorkers(since: number): Promise<WorkerRecord[]> {
     return [...this.workers.values()].filter((w) => w.heartbeatAt > since).sort((a, b) => (a.id < b.id ? -1 : 1)).map((w) => structuredClone(w))
+  }
+
+  async notify(): Promise<void> {
+    this.signal.notify()
   }
 
   wait(ms: number, signal?: AbortSignal): Promise<void> {

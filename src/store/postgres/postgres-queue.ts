@@ -174,13 +174,18 @@ export class PostgresQueue implements TaskQueue {
     await this.query('flotilla_q_drop', this.sql.drop, [runId])
   }
 
-  async claimRuns(coordinator: string, max: number, leaseMs: number): Promise<RunLease[]> {
+  async claimRuns(coordinator: string, max: number, leaseMs: number, only?: readonly RunId[]): Promise<RunLease[]> {
+    if (only !== undefined && only.length === 0) return []
     checkClaim(coordinator, max, leaseMs)
     const now = this.clock.wallNow()
     const rows = await this.query<{ id: string; state: RunState }>('flotilla_q_claim_runs', this.sql.claimRuns, [
-      coordinator, now, Math.min(max, MAX_INT), now + leaseMs,
+      coordinator, now, Math.min(max, MAX_INT), now + leaseMs, only === undefined ? null : [...only],
     ])
     return rows.map((r) => ({ runId: asRunId(r.id), state: r.state }))
+  }
+
+  async notify(): Promise<void> {
+    await this.query('flotilla_q_notify', this.sql.notify, [this.channel])
   }
 
   async renewRuns(coordinator: string, runIds: readonly RunId[], leaseMs: number): Promise<RunLease[]> {

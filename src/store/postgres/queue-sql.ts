@@ -16,6 +16,7 @@ export interface QueueStatements {
   take: string
   drop: string
   claimRuns: string
+  notify: string
   renewRuns: string
   releaseRuns: string
   holder: string
@@ -194,9 +195,10 @@ export function queueStatements(s: string): QueueStatements {
 
     drop: `DELETE FROM ${s}.queue WHERE run_id = $1`,
 
-    // $1 coordinator, $2 now, $3 max, $4 lease end. Runs being written (row locked) are passed over this time.
+    // $1 coordinator, $2 now, $3 max, $4 lease end, $5 only these ids (or NULL). Runs being written (row locked) are passed over this time.
     claimRuns: `WITH picked AS (
-      SELECT id FROM ${s}.runs WHERE state IN ${UNFINISHED_RUN} AND lease_until < $2::float8 ORDER BY created_at, id LIMIT $3
+      SELECT id FROM ${s}.runs WHERE state IN ${UNFINISHED_RUN} AND lease_until < $2::float8 AND ($5::text[] IS NULL OR id = ANY ($5::text[]))
+      ORDER BY created_at, id LIMIT $3
       FOR NO KEY UPDATE SKIP LOCKED
     ), taken AS (
       UPDATE ${s}.runs r SET holder = $1, lease_until = $4::float8 FROM picked p WHERE r.id = p.id RETURNING r.id, r.state, r.created_at
@@ -211,6 +213,9 @@ export function queueStatements(s: string): QueueStatements {
       UPDATE ${s}.runs SET holder = NULL, lease_until = 0 WHERE id = ANY ($1::text[]) AND holder = $2 RETURNING 1
     ), woke AS (SELECT pg_notify($3, '') WHERE EXISTS (SELECT 1 FROM gone))
     SELECT (SELECT count(*)::int FROM gone) AS n, (SELECT count(*)::int FROM woke) AS woke`,
+
+    // $1 channel
+    notify: `SELECT pg_notify($1, '')`,
 
     holder: `SELECT holder, lease_until FROM ${s}.runs WHERE id = $1`,
     advertise: `INSERT INTO ${s}.workers (id, body, heartbeat_at) VALUES ($1, $2::json, $3::float8)

@@ -43,7 +43,7 @@ export class SqliteQueue implements TaskQueue {
   private readonly doRelease: (worker: string, claims: readonly Key[]) => void
   private readonly doTake: (coordinator: string, max: number) => QueueDone[]
   private readonly dropStatement: Database.Statement<SqlValue[]>
-  private readonly doClaimRuns: (coordinator: string, max: number, leaseMs: number) => RunLease[]
+  private readonly doClaimRuns: (coordinator: string, max: number, leaseMs: number, only: readonly RunId[] | undefined) => RunLease[]
   private readonly doRenew: (coordinator: string, runIds: readonly RunId[], leaseMs: number) => RunLease[]
   private readonly releaseRunStatement: Database.Statement<SqlValue[]>
   private readonly holderStatement: Database.Statement<SqlValue[], { holder: string | null; lease_until: number }>
@@ -160,13 +160,15 @@ export class SqliteQueue implements TaskQueue {
     })
   })()
     this.dropStatement = this.db.prepare<SqlValue[]>('DELETE FROM queue WHERE run_id = ?')
-    this.doClaimRuns = ((): ((coordinator: string, max: number, leaseMs: number) => RunLease[]) => {
+    this.doClaimRuns = ((): ((coordinator: string, max: number, leaseMs: number, only: readonly RunId[] | undefined) => RunLease[]) => {
     const select = this.db.prepare<SqlValue[], { id: string; state: RunState }>(
-      `SELECT id, state FROM runs WHERE state IN ${UNFINISHED_RUN} AND lease_until < ? ORDER BY created_at, id LIMIT ?`)
+      `SELECT id, state FROM runs WHERE state IN ${UNFINISHED_RUN} AND lease_until < ?
+        AND (? IS NULL OR id IN (SELECT value FROM json_each(?))) ORDER BY created_at, id LIMIT ?`)
     const take = this.db.prepare<SqlValue[]>('UPDATE runs SET holder = ?, lease_until = ? WHERE id = ?')
-    return this.tx((coordinator: string, max: number, leaseMs: number) => {
+    return this.tx((coordinator: string, max: number, leaseMs: number, only: readonly RunId[] | undefined) => {
       const now = this.clock.wallNow()
-      const rows = select.all(now, max)
+      const ids = only === undefined ? null : JSON.stringify(only)
+      const rows = select.all(now, ids, ids, max)
       for (const r of rows) take.run(coordinator, now + leaseMs, r.id)
       return rows.map((r) => ({ runId: asRunId(r.id), state: r.state }))
     })
@@ -241,9 +243,10 @@ export class SqliteQueue implements TaskQueue {
   }
 
 
-  async claimRuns(coordinator: string, max: number, leaseMs: number): Promise<RunLease[]> {
+  async claimRuns(coordinator: string, max: number, leaseMs: number, only?: readonly RunId[]): Promise<RunLease[]> {
+    if (only !== undefined && only.length === 0) return []
     checkClaim(coordinator, max, leaseMs)
-    return this.doClaimRuns(coordinator, max, leaseMs)
+    return this.doClaimRuns(coordinator, max, leaseMs, only)
   }
 
 
@@ -280,6 +283,10 @@ export class SqliteQueue implements TaskQueue {
 
   async listWorkers(since: number): Promise<WorkerRecord[]> {
     return this.guard(() => this.listWorkersStatement.all(since).map((r) => JSON.parse(r.body) as WorkerRecord))
+  }
+
+  async notify(): Promise<void> {
+    this.signal.notify()
   }
 
   wait(ms: number, signal?: AbortSignal): Promise<void> {
