@@ -106,7 +106,9 @@ export class RunLeases {
         if (run.finished) continue
         const stored = states.get(run.id)
         if (stored === undefined) {
-          this.engine.detach(run, 'another process took over its lease')
+          // Not renewed: its creation may still be on its way to the store, or another process holds it now.
+          const held = await this.queue.runHolder(run.id).catch(() => undefined)
+          if (held !== undefined && held.holder !== undefined && held.holder !== this.holder && !run.finished) this.engine.detach(run, 'another process took over its lease')
         } else if ((stored === 'PAUSED' && run.state === 'RUNNING') || stored === 'CANCELLED') {
           this.engine.controlledElsewhere(run, stored)
           if (stored === 'PAUSED') this.release(run.id)
