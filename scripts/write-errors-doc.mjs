@@ -20,7 +20,7 @@ and may be reworded, codes do not change.
 
 - \`retryable\` says whether retrying the same operation can succeed. Retry
   policies read it (and \`code\`); a single error may override the table's flag.
-- \`status\` is the HTTP status the server maps the code to.
+- \`status\` is the HTTP status an HTTP API would map the code to.
 - Recognise an error with \`isFlotillaError(err)\`, not \`instanceof\`: it checks
   a brand that works across duplicate copies of the package. An error that
   crossed a process boundary as JSON is rebuilt with \`deserializeError\`.
@@ -28,13 +28,25 @@ and may be reworded, codes do not change.
   whatever its retry policy: it becomes \`TASK_NON_RETRYABLE\`.
 
 \`\`\`ts
-import { isFlotillaError } from 'flotilla'
+import { Orchestrator, defineAgent, isFlotillaError, workflow } from 'flotilla'
+
+const orchestrator = new Orchestrator({ store: 'memory' })
+const greeter = defineAgent({ name: 'greeter', handler: async ({ name }: { name: string }) => ({ text: \`hello \${name}\` }) })
+const wf = workflow('greet').task('greet', { agent: 'greeter', input: { name: 'world' } }).build()
+
+const run = () => orchestrator.run(wf)
+const registerAgents = () => orchestrator.register(greeter)
 
 try {
   await run()
 } catch (err) {
-  if (isFlotillaError(err) && err.code === 'AGENT_NOT_FOUND') registerAgents()
-  else throw err
+  if (isFlotillaError(err) && (err.code === 'AGENT_NOT_FOUND' || err.code === 'WORKFLOW_UNKNOWN_AGENT')) {
+    console.log(\`\${err.code}: registering the agents, then running again\`)
+    await registerAgents()
+    await run()
+  } else throw err
+} finally {
+  await orchestrator.close()
 }
 \`\`\`
 

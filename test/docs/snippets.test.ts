@@ -55,18 +55,7 @@ const DOCS = [
  * are still run, and a failure is reported as skipped. Key: `doc` and the
  * block's first line. Remove an entry once its block runs.
  */
-const AWAITING_OWNERS = new Map<string, string>([
-  ['docs/cli.md|flotilla run flow.yaml                       # stored in .flotilla/flotilla.db', 'flow.yaml and run_… are placeholders'],
-  ["docs/discovery.md|import { Registry } from 'flotilla'", 'needs an ./agents folder the page does not create'],
-  ["docs/discovery.md|import { discoverWorkflows } from 'flotilla' // src/workflows/discovery.ts", 'needs a ./workflows folder the page does not create'],
-  ["docs/discovery.md|import { resolveVersion, satisfies, maxSatisfying } from 'flotilla'", 'uses a `registry` it does not create'],
-  ["docs/discovery.md|import { watchAgents } from 'flotilla'", 'uses a `registry` and ./agents it does not create'],
-  ["docs/errors.md|import { isFlotillaError } from 'flotilla'", 'generated text: `run` and `registerAgents` are undefined'],
-  ['docs/health.md|defineAgent({', 'a fragment without imports'],
-  ['docs/health.md|const monitor = new HealthMonitor(registry, { intervalMs: 10_000 })', 'a fragment without imports or `registry`'],
-  ['docs/health.md|const orchestrator = new Orchestrator({ anomalies: { threshold: 4, warmup: 50 } })', 'a fragment without imports'],
-  ['docs/health.md|agentGraph([scanAndFix])', 'a fragment without imports or `scanAndFix`'],
-])
+const AWAITING_OWNERS = new Map<string, string>([])
 
 function existsFile(path: string): boolean {
   try {
