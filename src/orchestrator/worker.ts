@@ -215,6 +215,8 @@ export class Worker {
         if ((await executor.claimAndRun(this.selectors(), o.claimBatch)) > 0) busy = true
         failures = 0
         if (!busy) await queue.wait(Math.min(pollMs, beatEvery), this.abort.signal)
+        // On the memory queue every await above is a microtask: let timers and I/O (handlers) run.
+        else await new Promise((r) => setImmediate(r))
       } catch (e) {
         // The store is unreachable (restarting, network): say so, back off, and go on; leases cover what we hold.
         failures++

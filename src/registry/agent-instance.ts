@@ -70,6 +70,12 @@ export class AgentInstance {
   readonly definition: AnyAgentDefinition
   /** Executions in flight on this instance (kept by {@link AgentPool.acquire} / `release` / `abandon`). */
   active = 0
+  /**
+   * Executions that timed out but whose handler has not returned yet (it
+   * ignored `ctx.signal`). They are counted in {@link AgentInstance.active}
+   * too: their slots are held until the handler settles.
+   */
+  late = 0
   /** Lifecycle state. */
   state: AgentInstanceState = 'STARTING'
   /** The circuit breaker of this instance. */

@@ -18,6 +18,8 @@ export interface AgentVersionMetrics {
   p95LatencyMs: number
   /** The worst circuit among the instances: OPEN > HALF_OPEN > CLOSED. */
   circuit: CircuitState
+  /** Handlers that timed out (`TASK_TIMEOUT`) but have not returned yet: they still hold their instance's slots. */
+  lateHandlers: number
 }
 
 const CIRCUIT_RANK: Record<CircuitState, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 }
@@ -38,7 +40,9 @@ export function aggregateVersionMetrics(definition: AnyAgentDefinition, instance
   let latencySum = 0
   let p95 = 0
   let circuit: CircuitState = 'CLOSED'
+  let lateHandlers = 0
   for (const inst of instances) {
+    lateHandlers += inst.late
     const m = inst.metrics.snapshot()
     calls += m.calls
     errors += m.errors
@@ -57,5 +61,6 @@ export function aggregateVersionMetrics(definition: AnyAgentDefinition, instance
     meanLatencyMs: calls === 0 ? 0 : latencySum / calls,
     p95LatencyMs: p95,
     circuit,
+    lateHandlers,
   }
 }

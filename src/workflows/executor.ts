@@ -58,12 +58,14 @@ export class Executor implements ContextSink {
   private readonly runs = new Map<RunId, { workflow: Workflow; input: unknown }>()
   /** Outputs this executor stored, so a dependent running here does not read them back (bounded). */
   private readonly outputs = new Map<string, unknown>()
+  /** Handlers that timed out or were aborted but have not returned: they keep their slots. */
+  private lingering = 0
 
   constructor(private readonly o: ExecutorOptions) {}
 
   /** Attempts running now. */
   get active(): number {
-    return this.running.size
+    return this.running.size + this.lingering
   }
 
   /** The claims held now (for heartbeats and release). */
@@ -71,11 +73,18 @@ export class Executor implements ContextSink {
     return [...this.running.values()].map((r) => r.claim)
   }
 
-  /** What this executor can run: each registered agent by name with its versions, and each capability. */
+  /**
+   * What this executor can run now: each registered agent by name with its
+   * versions that have a free instance, and each capability of those. An agent
+   * whose instances are all busy (or whose circuit is open) is left out, so no
+   * attempt is claimed only to be handed back.
+   */
   selectors(): QueueSelector[] {
     const byName = new Map<string, string[]>()
     const out: QueueSelector[] = []
-    for (const def of this.o.registry.definitions()) {
+    const registry = this.o.registry
+    for (const def of registry.definitions()) {
+      if (!registry.pool({ agent: def.name, version: def.version }).hasAvailable) continue
       const versions = byName.get(def.name) ?? []
       versions.push(def.version)
       byName.set(def.name, versions)
@@ -87,7 +96,7 @@ export class Executor implements ContextSink {
 
   /** Claims up to the free slots and starts them; returns how many were claimed. */
   async claimAndRun(selectors: readonly QueueSelector[], batch: number): Promise<number> {
-    const free = Math.min(batch, this.o.concurrency - this.running.size)
+    const free = Math.min(batch, this.o.concurrency - this.running.size - this.lingering)
     if (free <= 0 || selectors.length === 0) return 0
     const claims = await this.o.queue.claim(this.o.id, selectors, free, this.o.leaseMs)
     for (const c of claims) void this.execute(c)
@@ -120,6 +129,8 @@ export class Executor implements ContextSink {
     let pool: AgentPool | undefined
     let instance: Exclude<ReturnType<AgentPool['acquire']>, string> | undefined
     const events: FlotillaEvent[] = []
+    let invocation: Promise<unknown> | undefined
+    let settled = false
     try {
       const { workflow, input: runInput } = await this.runOf(claim.runId)
       const i = workflow.indexOf.get(claim.taskId)
@@ -145,10 +156,15 @@ export class Executor implements ContextSink {
       const values = await this.valuesFor(workflow, i, claim.runId, runInput)
       const input = prepareInput(task, def, values)
       const ctx = new TaskContext(this, handle, claim.runId, claim.taskId, claim.attempt, instance.id)
-      let output = await this.withTimeout(task.timeoutMs, handle, claim, () =>
-        this.o.invoke !== undefined
+      let output = await this.withTimeout(task.timeoutMs, handle, claim, () => {
+        const call = this.o.invoke !== undefined
           ? this.o.invoke({ definition: def, input, context: ctx, runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt })
-          : Promise.resolve(def.handler(input as never, ctx)))
+          : Promise.resolve(def.handler(input as never, ctx))
+        const settle = (): void => void (settled = true)
+        call.then(settle, settle)
+        invocation = call
+        return call
+      })
       output = checkOutput(def, output, task.id)
       const durationMs = this.o.clock.now() - started
       events.push({ type: 'task.succeeded', at: this.o.clock.wallNow(), runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt, durationMs })
@@ -158,11 +174,26 @@ export class Executor implements ContextSink {
       instance = undefined
     } catch (e) {
       const error = isFlotillaError(e) ? e : toFlotillaError(e, 'TASK_FAILED')
-      if (instance !== undefined && pool !== undefined) pool.release(instance, this.o.clock.now() - started, false)
+      if (instance !== undefined && pool !== undefined) {
+        if (invocation !== undefined && !settled) this.holdUntilSettled(invocation, pool, instance, this.o.clock.now() - started)
+        else pool.release(instance, this.o.clock.now() - started, false)
+      }
       await this.fail(claim, error, events)
     } finally {
       this.running.delete(key)
     }
+  }
+
+  /** A handler that timed out (or was aborted) and ignores its signal keeps its instance slot and a claim slot until it returns. */
+  private holdUntilSettled(invocation: Promise<unknown>, pool: AgentPool, instance: NonNullable<AttemptHandle['instance']>, ms: number): void {
+    this.lingering++
+    instance.late++
+    const free = (): void => {
+      this.lingering--
+      instance.late--
+      pool.release(instance, ms, false)
+    }
+    invocation.then(free, free)
   }
 
   private async fail(claim: QueueClaim, error: FlotillaError, events: FlotillaEvent[]): Promise<void> {

@@ -83,6 +83,18 @@ export class Limits {
     if (list !== undefined && list.length > 0 && pool.hasAvailable) this.wakeOne(list)
   }
 
+  /**
+   * The pool refused a woken item (circuit open, no ready instance): no release
+   * will follow, so pass the wake-up on to the next parked item, which meets the
+   * same refusal and fails or retries instead of waiting forever.
+   */
+  wakeRefused(pool: AgentPool): void {
+    const list = this.parkedOnPool.get(pool)
+    if (list === undefined) return
+    this.wakeOne(list)
+    if (list.length === 0) this.parkedOnPool.delete(pool)
+  }
+
   private wakeOne(list: Fifo<ReadyItem<RunExecution>>): void {
     while (list.length > 0) {
       const item = list.shift()!

@@ -20,6 +20,10 @@ export interface AttemptHandle {
   readonly instance: AgentInstance
   readonly pool: AgentPool
   timer: TimerHandle | undefined
+  /** Set when the attempt timed out while its handler still runs: its slots are freed only when the handler settles. */
+  lingering?: boolean
+  /** Frees the slots of a timed-out attempt once its handler settles. */
+  late?: () => void
 }
 
 /** Callbacks a run reports to. */

@@ -113,6 +113,7 @@ export class Scheduler implements ContextSink {
     if (typeof picked === 'string') {
       this.limits.give(pool)
       if (picked === 'busy') return this.limits.park(pool, item)
+      this.limits.wakeRefused(pool)
       const code = picked === 'open' ? 'CIRCUIT_OPEN' : 'AGENT_UNAVAILABLE'
       const error = new FlotillaError(code, `Task "${task.id}": no instance of ${pool.key} can take work (${picked === 'open' ? 'circuit open' : 'no ready instance'}).`, { details: { taskId: task.id, pool: pool.key } })
       return this.startAttempt(run, i, pool, undefined, error)
@@ -179,6 +180,8 @@ export class Scheduler implements ContextSink {
       const ms = task.timeoutMs
       handle.timer = this.o.clock.setTimeout(() => {
         handle.timer = undefined
+        // The handler may ignore the signal: its slots stay taken until it settles.
+        handle.lingering = true
         const error = new FlotillaError('TASK_TIMEOUT', `Task "${task.id}" attempt ${attempt} did not finish within ${ms} ms; raise timeoutMs or make the handler honour ctx.signal.`, { details: { taskId: task.id, timeoutMs: ms, attempt } })
         handle.controller?.abort(error)
         this.onAttemptFailed(run, i, attempt, error)
@@ -195,8 +198,8 @@ export class Scheduler implements ContextSink {
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
       ;(result as PromiseLike<unknown>).then(
-        (output) => this.onAttemptSucceeded(run, i, attempt, output),
-        (e: unknown) => this.onAttemptFailed(run, i, attempt, e),
+        (output) => (handle.late !== undefined ? this.settleLate(handle) : this.onAttemptSucceeded(run, i, attempt, output)),
+        (e: unknown) => (handle.late !== undefined ? this.settleLate(handle) : this.onAttemptFailed(run, i, attempt, e)),
       )
     } else this.onAttemptSucceeded(run, i, attempt, result)
   }
@@ -210,6 +213,25 @@ export class Scheduler implements ContextSink {
     const ms = (this.lastNow = this.o.clock.now()) - run.startedAt[i]
     run.durationMs[i] = ms
     run.busyMs += ms
+    if (handle.lingering === true && ok !== undefined) {
+      handle.instance.late++
+      handle.late = () => this.freeSlots(run, i, handle, ms, ok)
+      return
+    }
+    this.freeSlots(run, i, handle, ms, ok)
+  }
+
+  /** A timed-out handler finally settled: its slots go back, and waiting attempts may start. */
+  private settleLate(handle: AttemptHandle): void {
+    const free = handle.late!
+    handle.late = undefined
+    handle.instance.late--
+    free()
+    this.pump()
+  }
+
+  /** Gives back the concurrency slots of an attempt (global, run, instance, capability, group). */
+  private freeSlots(run: RunExecution, i: number, handle: AttemptHandle, ms: number, ok: boolean | undefined): void {
     this.active--
     run.active--
     if (ok === undefined) handle.pool.abandon(handle.instance)

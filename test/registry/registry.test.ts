@@ -209,6 +209,7 @@ describe('Registry', () => {
         meanLatencyMs: 30,
         p95LatencyMs: 60,
         circuit: 'CLOSED',
+        lateHandlers: 0,
       })
       expect(all['idle@0.1.0']).toMatchObject({ calls: 0, successRate: 1, meanLatencyMs: 0, p95LatencyMs: 0, circuit: 'CLOSED' })
       for (let i = 0; i < 5; i++) b.breaker.onFailure()

@@ -132,6 +132,35 @@ for (const kind of ['memory', 'sqlite'] as const) {
       await expect.poll(() => aborted, { timeout: 1400 }).toBe(1)
       expect((await client.getRun(runId)).state).toBe('CANCELLED')
     })
+
+    it('a timed-out handler that ignores its signal keeps its slot until it returns (peak 1 with maxConcurrency 1)', async () => {
+      const store = open()
+      const seen = { running: 0, peak: 0 }
+      const stubborn = defineAgent({
+        name: 'stubborn',
+        maxConcurrency: 1,
+        handler: async () => {
+          seen.running++
+          seen.peak = Math.max(seen.peak, seen.running)
+          await new Promise((r) => setTimeout(r, 150)) // ignores ctx.signal on purpose
+          seen.running--
+          return 'late'
+        },
+      })
+      const w = new Worker({ store, id: 'tw', leaseMs: 3000, pollMs: 10, concurrency: 4 })
+      await w.register(stubborn)
+      await w.start()
+      cleanups.push(() => w.stop({ drainMs: 1000 }))
+      const client = await Client.connect(store)
+      const spec = workflow('late')
+      for (let k = 0; k < 3; k++) spec.task(`t${k}`, { agent: 'stubborn', timeoutMs: 20, continueOnFailure: true })
+      const runId = await client.start(spec.build())
+      await expect.poll(() => w.registry.metrics()['stubborn@1.0.0'].lateHandlers, { timeout: 3000 }).toBe(1)
+      await client.result(runId, { timeoutMs: 10_000 })
+      expect((await client.getTasks(runId)).map((t) => t.error?.code)).toEqual(['TASK_TIMEOUT', 'TASK_TIMEOUT', 'TASK_TIMEOUT'])
+      await expect.poll(() => w.registry.metrics()['stubborn@1.0.0'].lateHandlers, { timeout: 3000 }).toBe(0)
+      expect(seen.peak).toBe(1)
+    })
   })
 }
 
