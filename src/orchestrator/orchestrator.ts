@@ -45,11 +45,11 @@ export interface RunOptions {
   runId?: string
 }
 
-/** A run in progress. */
-export interface RunHandle {
+/** A run in progress; `Outputs` types the result's outputs when the workflow was built in TypeScript. */
+export interface RunHandle<Outputs extends Record<string, unknown> = Record<string, unknown>> {
   readonly id: RunId
   /** Settles when the run is final; never rejects for a task failure (see `result.ok`). */
-  readonly result: Promise<RunResult>
+  readonly result: Promise<RunResult<Outputs>>
   pause(): void
   resume(): void
   cancel(reason?: string): void
@@ -202,15 +202,15 @@ export class Orchestrator {
   }
 
   /** Starts a run and returns at once with its handle. Nothing is stored if the workflow does not validate. */
-  start(workflow: Workflow | WorkflowSpec, input?: unknown, options: RunOptions = {}): RunHandle {
+  start<O extends Record<string, unknown> = Record<string, unknown>>(workflow: Workflow<O> | WorkflowSpec, input?: unknown, options: RunOptions = {}): RunHandle<O> {
     this.assertOpen()
-    const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
+    const wf: Workflow = 'hash' in workflow ? workflow : compileWorkflow(workflow)
     const runInput = resolveRunInput(wf, input)
     const concurrency = options.concurrency ?? wf.concurrency
     if (!(concurrency >= 1)) throw new FlotillaError('VALIDATION_FAILED', `Run concurrency must be ≥ 1, got ${concurrency}.`)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
     const run = this.engine.start({ id, workflow: wf, input: runInput, concurrency, callbacks: { onProgress: options.onProgress } })
-    return this.handle(run, options)
+    return this.handle<O>(run, options)
   }
 
   /**
@@ -272,11 +272,11 @@ export class Orchestrator {
     return this.store.pruneRuns(this.clock.wallNow() - olderThanMs)
   }
 
-  private handle(run: RunExecution, options: Pick<RunOptions, 'onEvent'>): RunHandle {
+  private handle<O extends Record<string, unknown> = Record<string, unknown>>(run: RunExecution, options: Pick<RunOptions, 'onEvent'>): RunHandle<O> {
     const unsubscribe = options.onEvent ? this.hub.onRun(run.id, options.onEvent) : undefined
     const result = run.settled.then(() => {
       unsubscribe?.()
-      return new RunResult(run)
+      return new RunResult<O>(run)
     })
     const engine = this.engine
     return {
@@ -289,10 +289,13 @@ export class Orchestrator {
     }
   }
 
-  /** Runs a workflow to completion. */
-  async run(workflow: Workflow | WorkflowSpec, input?: unknown, options?: RunOptions): Promise<RunResult> {
+  /**
+   * Runs a workflow to completion. A workflow built in TypeScript types the
+   * result: `result.output('a')` has the output type of task `a`'s agent.
+   */
+  async run<O extends Record<string, unknown> = Record<string, unknown>>(workflow: Workflow<O> | WorkflowSpec, input?: unknown, options?: RunOptions): Promise<RunResult<O>> {
     await this.builtins
-    return this.start(workflow, input, options).result
+    return this.start<O>(workflow, input, options).result
   }
 
   /** Runs a registered template with parameters. */

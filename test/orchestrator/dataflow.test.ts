@@ -5,6 +5,7 @@ import { defineAgent } from '../../src/agents/define-agent.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { inputRef, ref, workflow } from '../../src/workflows/builder.js'
 import { compileWorkflow } from '../../src/workflows/compile.js'
+import type { RunResult } from '../../src/workflows/results.js'
 import type { WorkflowSpec } from '../../src/workflows/spec.js'
 import { agent } from './helpers.js'
 
@@ -81,7 +82,7 @@ describe('data flow', () => {
   it('throws VALIDATION_FAILED for the output of a task the workflow does not have', async () => {
     const o = await math()
     const result = await o.run(workflow('one').task('a', { agent: 'const', input: 1 }).build())
-    expect(() => result.output('zzz')).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }))
+    expect(() => (result as RunResult).output('zzz')).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }))
   })
 
   it('accepts a plain spec as well as a compiled workflow', async () => {

@@ -28,7 +28,7 @@ describe('typed results', () => {
     try {
       await o.register(greeter)
       await o.register(counter)
-      const result = (await o.run(wf)).of(wf)
+      const result = await o.run(wf)
       expectTypeOf(result).toEqualTypeOf<RunResult<{ greet: { text: string }; count: number; echo: unknown }>>()
       expectTypeOf(result.output('greet')).toEqualTypeOf<{ text: string } | undefined>()
       expectTypeOf(result.output('count')).toEqualTypeOf<number | undefined>()
@@ -38,6 +38,8 @@ describe('typed results', () => {
       expect(result.output('greet')?.text).toBe('Hello, Ada')
       expect(result.output('count')).toBe(10)
       expectTypeOf(result.outputs.greet).toEqualTypeOf<{ text: string } | undefined>()
+      expectTypeOf(o.start(wf).result).toEqualTypeOf<Promise<RunResult<{ greet: { text: string }; count: number; echo: unknown }>>>()
+      expectTypeOf(result.of(wf)).toEqualTypeOf(result)
     } finally {
       await o.close()
     }
@@ -49,7 +51,7 @@ describe('typed results', () => {
     const o = new Orchestrator()
     try {
       await o.register(greeter)
-      const result: RunResult = await o.run(wf)
+      const result: RunResult = await o.run(wf.spec)
       expectTypeOf(result.output('greet')).toEqualTypeOf<unknown>()
       expect(result.output('greet')).toEqual({ text: 'Hello, Ada' })
       let error: unknown
