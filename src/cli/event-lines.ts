@@ -18,6 +18,8 @@ export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | un
       return `${at} run.started ${e.workflow} (${e.tasks} ${e.tasks === 1 ? 'task' : 'tasks'}) run ${e.runId}`
     case 'run.recovered':
       return `${at} run.recovered ${e.runId} (${e.done}/${e.tasks} ${e.tasks === 1 ? 'task' : 'tasks'} already done)`
+    case 'run.waiting':
+      return `${at} run.waiting ${e.taskId}: ${e.reason}`
     case 'run.paused':
     case 'run.resumed':
       return `${at} ${e.type}`

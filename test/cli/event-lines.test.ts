@@ -21,4 +21,9 @@ describe('formatEventLine', () => {
   it('prints durations rounded', () => {
     expect(formatEventLine({ type: 'task.succeeded', at: 0, runId, taskId: asTaskId('t'), attempt: 1, durationMs: 30.896931999999993 }, false)).toMatch(/\(31 ms\)$/)
   })
+
+  it('says which task a run waits on and for what', () => {
+    const line = formatEventLine({ type: 'run.waiting', at: 0, runId, taskId: asTaskId('x'), agent: 'late', reason: 'no live worker offers agent "late"' }, false)
+    expect(line).toMatch(/run\.waiting x: no live worker offers agent "late"$/)
+  })
 })
