@@ -21,6 +21,7 @@ export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | un
     case 'run.waiting':
       return `${at} run.waiting ${e.taskId}: ${e.reason}`
     case 'run.paused':
+      return `${at} run.paused${e.by !== undefined ? ` by ${e.by}` : ''}`
     case 'run.resumed':
       return `${at} ${e.type}`
     case 'run.succeeded':

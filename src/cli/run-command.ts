@@ -5,7 +5,10 @@ import { executeRun } from './execute-run.js'
 import { paint } from './format.js'
 import { prepareWorkflow } from './prepare.js'
 import { openCliStore, STORE_HELP, storeLabel, storeSpec } from './store-option.js'
+import { checkSubmitStore, submitRun } from './submit-run.js'
 import { formatStoredNote } from './summary.js'
+import { FlotillaError } from '../core/errors.js'
+import { parseStoreSpec } from '../store/open-store.js'
 
 /** The options of `flotilla run`, after validation. */
 export const runOptionsSchema = z.object({
@@ -16,10 +19,14 @@ export const runOptionsSchema = z.object({
   verbose: z.boolean(),
   live: z.boolean(),
   store: z.string().optional(),
+  submit: z.boolean().default(false),
+  detach: z.boolean().default(false),
 })
 
 /** Options of `flotilla run`. */
 export type RunCommandOptions = z.infer<typeof runOptionsSchema>
+
+const FLAGS = { ...RUN_FLAGS, submit: { type: 'boolean' }, detach: { type: 'boolean' } } as const
 
 const HELP = `Usage: flotilla run <workflow.yaml> [options]
 
@@ -45,6 +52,11 @@ Options:
       --json              Print only the run result as JSON at the end
       --concurrency N     Most tasks running at once (overrides the workflow)
 ${STORE_HELP}
+      --submit            Store the run for "flotilla worker" processes on the
+                          same store to execute, and follow it there (no agents
+                          are loaded here); needs a shared store (PostgreSQL or
+                          a SQLite file), not memory
+      --detach            With --submit: print the run id and return at once
       --no-live           Plain event lines even on a terminal
       --verbose           Show progress and log events, and error stacks
   -h, --help              Show this help
@@ -55,25 +67,38 @@ Exit code: 0 when the run SUCCEEDED, 1 when it failed or was cancelled,
 Examples:
   flotilla run examples/scan-and-fix/workflow.yaml --input apply=false
   flotilla run flow.yaml --store memory           # keep nothing
-  flotilla run flow.yaml --store postgres://postgres@127.0.0.1:5432/flotilla`
+  flotilla run flow.yaml --store postgres://postgres@127.0.0.1:5432/flotilla
+  flotilla run flow.yaml --submit --store postgres://postgres@127.0.0.1:5432/flotilla`
 
 /** `flotilla run <workflow.yaml>`: runs a workflow with a live display. */
 export const runCommand: Command = {
   name: 'run',
   summary: 'Run a workflow file (live display on a terminal, --json for scripts)',
   help: HELP,
-  flags: RUN_FLAGS,
+  flags: FLAGS,
   async execute(argv, io) {
-    const { values, positionals } = splitArgs('run', argv, RUN_FLAGS)
+    const { values, positionals } = splitArgs('run', argv, FLAGS)
     const [file] = expectPositionals('run', positionals, ['workflow.yaml'])
     const options = validateOptions('run', runOptionsSchema, {
       file,
       ...runFlagValues(values),
+      submit: values.submit === true,
+      detach: values.detach === true,
     })
+    if (options.detach && !options.submit) throw new FlotillaError('VALIDATION_FAILED', 'run: --detach goes with --submit (an embedded run lives in this process).')
     // Malformed pairs fail before anything is loaded; values are typed once the workflow's inputs are known.
     parseInputs('run', options.input)
     // A malformed store spec fails before anything is loaded or written.
     const label = storeLabel(storeSpec(options.store))
+    if (options.submit) {
+      checkSubmitStore(parseStoreSpec(storeSpec(options.store)).kind)
+      const { store } = await openCliStore(options.store)
+      try {
+        return await submitRun(store, label, { ...options, store: options.store }, io)
+      } finally {
+        await store.close()
+      }
+    }
     const prepared = await prepareWorkflow(options.file, { openStore: async () => (await openCliStore(options.store)).store })
     try {
       const input = parseInputs('run', options.input, prepared.workflow.spec.inputs)

@@ -26,4 +26,9 @@ describe('formatEventLine', () => {
     const line = formatEventLine({ type: 'run.waiting', at: 0, runId, taskId: asTaskId('x'), agent: 'late', reason: 'no live worker offers agent "late"' }, false)
     expect(line).toMatch(/run\.waiting x: no live worker offers agent "late"$/)
   })
+
+  it('says who paused a run when another process did', () => {
+    expect(formatEventLine({ type: 'run.paused', at: 0, runId, by: 'another process' }, false)).toMatch(/run\.paused by another process$/)
+    expect(formatEventLine({ type: 'run.paused', at: 0, runId }, false)).toMatch(/run\.paused$/)
+  })
 })
