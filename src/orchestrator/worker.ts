@@ -200,10 +200,11 @@ export class Worker {
         }
         if (coordinator.size < o.maxRuns) {
           const leases = await queue.claimRuns(this.id, Math.min(100, o.maxRuns - coordinator.size), o.leaseMs)
-          for (const lease of leases) {
+          // Read the claimed runs concurrently (one pool), then rebuild their graphs; the offers go in one flush below.
+          const loaded = await Promise.all(leases.map(async (lease) => [await this.store.getRun(lease.runId), await this.store.getTasks(lease.runId)] as const))
+          for (const [record, tasks] of loaded) {
             busy = true
-            const record = await this.store.getRun(lease.runId)
-            if (record !== undefined) await coordinator.adopt(record, await this.store.getTasks(lease.runId))
+            if (record !== undefined) await coordinator.adopt(record, tasks)
           }
         }
         const results = await queue.takeResults(this.id, 500)

@@ -38,6 +38,8 @@ interface Held {
   groups: Map<string, number>
   /** Tasks reported as waiting for a worker, so the event is sent once. */
   waiting: Set<number>
+  /** When the run started (wall clock), for the duration of its final event. */
+  startedAt: number | undefined
 }
 
 /**
@@ -78,7 +80,7 @@ export class Coordinator {
     run.restore(tasks)
     run.state = record.state
     run.startMono = this.o.clock.now()
-    const h: Held = { run, inFlight: 0, fallbackFrom: new Int32Array(run.total), parked: [], groups: new Map(), waiting: new Set() }
+    const h: Held = { run, inFlight: 0, fallbackFrom: new Int32Array(run.total), parked: [], groups: new Map(), waiting: new Set(), startedAt: record.startedAt }
     this.held.set(record.id, h)
     for (const t of tasks) {
       const i = workflow.indexOf.get(t.taskId)
@@ -98,9 +100,17 @@ export class Coordinator {
       if (h === undefined || h.run.finished) continue
       const i = h.run.workflow.indexOf.get(r.taskId)
       if (i === undefined) continue
-      const record = await this.o.store.getTask(r.runId, r.taskId)
-      if (record === undefined) continue
-      await this.apply(h, i, record)
+      // A success needs no read: the queue stored it fenced with the task, and
+      // outputs are read only when a condition needs them. A failure reads its error.
+      if (r.ok) await this.succeeded(h, i, r.attempt)
+      else {
+        const record = await this.o.store.getTask(r.runId, r.taskId)
+        if (record?.state === 'RETRYING' && this.settleable(h, i)) {
+          h.inFlight--
+          this.leaveGroup(h, i)
+          await this.failed(h, i, record)
+        }
+      }
     }
     await this.flush()
   }
@@ -121,31 +131,51 @@ export class Coordinator {
     this.held.delete(runId)
   }
 
-  /** Writes the offers staged since the last flush, in one call. */
+  /** Final writes of runs that ended, committed together by {@link Coordinator.flush}. */
+  private finals: { runId: RunId; ops: StoreOp[]; event: FlotillaEvent; state: 'SUCCEEDED' | 'FAILED' }[] = []
+
+  /** Writes what was staged since the last flush: the final states of runs that ended (one batch), then the offers (one call). */
   async flush(): Promise<void> {
+    if (this.finals.length > 0) await this.flushFinals()
     if (this.offers.length === 0) return
     const offers = this.offers
     this.offers = []
     await this.o.queue.offer(offers)
   }
 
-  private async apply(h: Held, i: number, record: TaskRecord): Promise<void> {
-    const run = h.run
-    const s = run.taskState[i]
-    if (s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED) return
-    if (record.state === 'SUCCEEDED') {
-      h.inFlight--
-      run.attempts[i] = record.attempt
-      run.outputs[i] = record.output
-      run.errors[i] = undefined
-      run.setState(i, S.SUCCEEDED)
-      this.leaveGroup(h, i)
-      await this.taskDone(h, i)
-    } else if (record.state === 'RETRYING') {
-      h.inFlight--
-      this.leaveGroup(h, i)
-      await this.failed(h, i, record)
+  /** Commits the final states of the runs that ended, together; when one run's write is refused, each run again on its own. */
+  private async flushFinals(): Promise<void> {
+    const finals = this.finals
+    this.finals = []
+    let stored = finals
+    try {
+      await this.o.store.commit({ ops: finals.flatMap((f) => f.ops), events: finals.map((f) => f.event) })
+      this.o.deliver?.(finals.map((f) => f.event))
+    } catch (e) {
+      if (toFlotillaError(e).code !== 'STORE_CONFLICT') throw e
+      stored = []
+      for (const f of finals) if (await this.commit(f.ops, [f.event], f.runId)) stored.push(f)
     }
+    // A failed run may leave offers of cancelled tasks behind; a succeeded one has none.
+    for (const f of stored) if (f.state !== 'SUCCEEDED') await this.o.queue.dropRun(f.runId)
+  }
+
+  /** False once the task is final here (a result is applied once). */
+  private settleable(h: Held, i: number): boolean {
+    const s = h.run.taskState[i]
+    return !(s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED)
+  }
+
+  private async succeeded(h: Held, i: number, attempt: number): Promise<void> {
+    if (!this.settleable(h, i)) return
+    const run = h.run
+    h.inFlight--
+    run.attempts[i] = attempt
+    run.outputs[i] = undefined
+    run.errors[i] = undefined
+    run.setState(i, S.SUCCEEDED)
+    this.leaveGroup(h, i)
+    await this.taskDone(h, i)
   }
 
   private async failed(h: Held, i: number, record: TaskRecord): Promise<void> {
@@ -199,7 +229,6 @@ export class Coordinator {
       if ((s === S.PENDING || s === S.READY || s === S.RETRYING) && run.remaining[i] === 0) await this.ready(h, i)
       else if (s === S.RUNNING) h.inFlight++
     }
-    await this.flush()
   }
 
   private async ready(h: Held, i: number): Promise<void> {
@@ -301,17 +330,17 @@ export class Coordinator {
       ops.push({ op: 'task.finish', runId: run.id, taskId: run.workflow.tasks[i].id as TaskId, state: 'CANCELLED', at, reason: 'the run failed' })
     }
     this.held.delete(run.id)
-    await this.commitFinal(run.id, ops, state, error)
+    await this.commitFinal(run.id, ops, state, error, h.startedAt)
   }
 
-  private async commitFinal(runId: RunId, ops: StoreOp[], state: 'SUCCEEDED' | 'FAILED', error: FlotillaError | undefined): Promise<void> {
+  private async commitFinal(runId: RunId, ops: StoreOp[], state: 'SUCCEEDED' | 'FAILED', error: FlotillaError | undefined, startedAt?: number): Promise<void> {
     const at = this.o.clock.wallNow()
-    const record = await this.o.store.getRun(runId)
-    const durationMs = Math.max(0, at - (record?.startedAt ?? at))
+    const started = startedAt ?? (await this.o.store.getRun(runId))?.startedAt
+    const durationMs = Math.max(0, at - (started ?? at))
     const json = error?.toJSON()
     ops.push({ op: 'run.state', runId, state, at, ...(json === undefined ? {} : { error: json }) })
     const event: FlotillaEvent = state === 'SUCCEEDED' ? { type: 'run.succeeded', at, runId, durationMs } : { type: 'run.failed', at, runId, durationMs, error: json! }
-    if (await this.commit(ops, [event], runId)) await this.o.queue.dropRun(runId)
+    this.finals.push({ runId, ops, event, state })
   }
 
   /** Commits; a STORE_CONFLICT (the run was paused, cancelled or taken elsewhere) lets go of that run only. */

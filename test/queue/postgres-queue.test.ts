@@ -125,6 +125,33 @@ await describePostgres('PostgresQueue', () => {
       expect(await store.getTask(id, asTaskId('a'))).toMatchObject({ state: 'SUCCEEDED', output: null })
     })
 
+    it('stores results completed together in one statement (group commit), each fenced on its own: a stale attempt and a cancelled run are refused, their events left out', async () => {
+      const store = await open()
+      const queue = store.queue(new FakeClock(0, T0))
+      const ids = Array.from({ length: 30 }, (_, k) => `t${k}`)
+      const id = await seed(store, ids)
+      const other = await seed(store, ['x'])
+      await queue.offer([...ids.map((t) => offer(id, t)), offer(other, 'x')])
+      const claims = await queue.claim('w1', SEL, 100, 1000)
+      expect(claims).toHaveLength(31)
+      await store.commit({ ops: [{ op: 'run.state', runId: other, state: 'CANCELLED', at: T0 }], events: [] })
+      const outcomes = await Promise.allSettled(claims.map((c) => {
+        const stale = c.taskId === 't7' ? { ...c, attempt: 2 } : c
+        return queue.complete('w1', stale, { ok: true, output: { t: c.taskId } }, [{ type: 'task.succeeded', at: T0, runId: c.runId, taskId: c.taskId, attempt: stale.attempt, durationMs: 1 }])
+      }))
+      const refused = outcomes.flatMap((o, k) => (o.status === 'rejected' ? [[claims[k].taskId, (o.reason as { code: string; details: { reason?: string } }).code]] : []))
+      expect(refused.sort()).toEqual([['t7', 'STORE_CONFLICT'], ['x', 'STORE_CONFLICT']])
+      const tasks = await store.getTasks(id)
+      expect(tasks.filter((t) => t.state === 'SUCCEEDED').map((t) => t.taskId).sort()).toEqual(ids.filter((t) => t !== 't7').sort())
+      expect(tasks.find((t) => t.taskId === 't12')?.output).toEqual({ t: 't12' })
+      expect((await store.getTask(id, asTaskId('t7')))?.state).toBe('RUNNING')
+      const events = (await store.listEvents(id)).map((e) => (e.event as { taskId?: string }).taskId)
+      expect(events).toHaveLength(29)
+      expect(events).not.toContain('t7')
+      expect(await store.listEvents(other)).toEqual([])
+      expect((await queue.takeResults('nobody', 100))).toEqual([])
+    })
+
     it('passes over entries another transaction holds locked (SKIP LOCKED), and drops entries of tasks already final', async () => {
       const store = await open()
       const queue = store.queue(new FakeClock(0, T0))

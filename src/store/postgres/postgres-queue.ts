@@ -4,10 +4,10 @@ import { FlotillaError } from '../../core/errors.js'
 import type { FlotillaEvent } from '../../core/events.js'
 import { asRunId, asTaskId, type RunId, type TaskId } from '../../core/ids.js'
 import type { RunState } from '../../core/states.js'
-import { checkClaim, leaseLost, runCancelled } from '../fence.js'
+import { checkClaim } from '../fence.js'
 import { LocalSignal } from '../local-signal.js'
 import type { HeartbeatReport, QueueClaim, QueueDone, QueueOffer, QueueResult, QueueSelector, RunLease, TaskQueue, WorkerRecord } from '../queue.js'
-import { encodeBatch, jsonText } from './codec.js'
+import { GroupComplete, groupCompleteStatement } from './group-complete.js'
 import { QueueListener } from './queue-listener.js'
 import { queueChannel, queueStatements, type QueueStatements } from './queue-sql.js'
 
@@ -52,7 +52,8 @@ const UNFINISHED = new Set<string>(['PENDING', 'RUNNING', 'PAUSED'])
  * `matchOffer` does, and starts the tasks, in one batch of up to `max`.
  * Results are fenced by worker, attempt and run state under the entry's row
  * lock, and their events are appended by `flotilla_commit` in the same
- * transaction. {@link PostgresQueue.wait} wakes on a LISTEN/NOTIFY
+ * transaction; results finished while one is being written are written
+ * together by the next statement (group commit). {@link PostgresQueue.wait} wakes on a LISTEN/NOTIFY
  * notification (sent by offer, complete, release and releaseRuns at commit,
  * from any process), with its timeout as the safety poll. Get it from
  * `PostgresStore.queue()`.
@@ -65,12 +66,14 @@ export class PostgresQueue implements TaskQueue {
   private readonly signal = new LocalSignal()
   private readonly listener: QueueListener
   private readonly query: QueueQuery
+  private readonly group: GroupComplete
 
   constructor(host: PostgresQueueHost, private readonly clock: Clock) {
     this.sql = queueStatements(host.schema)
     this.channel = queueChannel(host.schemaName)
     this.query = host.query
     this.listener = new QueueListener(host.listenConfig, this.channel, () => this.signal.notify())
+    this.group = new GroupComplete(host.query, groupCompleteStatement(host.schema), this.channel, () => this.wakeLocally())
   }
 
   async offer(offers: readonly QueueOffer[]): Promise<void> {
@@ -138,21 +141,8 @@ export class PostgresQueue implements TaskQueue {
     return { lost, cancelled }
   }
 
-  async complete(worker: string, c: Key, result: QueueResult, events: readonly FlotillaEvent[] = []): Promise<void> {
-    const output = result.ok ? jsonText(result.output, `the output of task "${c.taskId}" (run "${c.runId}")`) : null
-    const error = result.ok ? null : jsonText(result.error, `the error of task "${c.taskId}"`)
-    const ev = encodeBatch({ ops: [], events })
-    const [row] = await this.query<{ worker: string | null; attempt: number | null; state: string | null; run_state: string | null; done: number }>(
-      'flotilla_q_complete', this.sql.complete,
-      [c.runId, c.taskId, worker, c.attempt, result.ok, output, error, this.clock.wallNow(), ev.evRuns, ev.evBodies, this.channel],
-    )
-    if (row.done === 1) {
-      this.wakeLocally()
-      return
-    }
-    if (row.worker !== worker || row.attempt !== c.attempt || row.state !== 'CLAIMED') throw leaseLost(c, worker)
-    if (row.run_state !== null && !UNFINISHED.has(row.run_state)) throw runCancelled(c, row.run_state)
-    throw leaseLost(c, worker)
+  complete(worker: string, c: Key, result: QueueResult, events: readonly FlotillaEvent[] = []): Promise<void> {
+    return this.group.complete(worker, c, result, events, this.clock.wallNow())
   }
 
   async release(worker: string, claims: readonly Key[]): Promise<void> {

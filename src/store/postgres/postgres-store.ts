@@ -199,18 +199,33 @@ export class PostgresStore implements Store {
     if (this.closed) throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL store at ${this.where} was closed; connect a new one.`, { details: { target: this.where } })
   }
 
+  /**
+   * Runs one statement. Every statement of the store and its queue is one
+   * autocommit transaction, so one chosen as a deadlock victim (40P01) or
+   * failed by serialization (40001) was rolled back whole: it is run again,
+   * up to {@link COLLISION_RETRIES} times, after a short random pause.
+   */
   private async query<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
     this.assertOpen()
-    try {
-      const result = await this.pool.query({ name, text, values })
-      return result.rows as R[]
-    } catch (err) {
-      throw queryError(err, this.where)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.pool.query({ name, text, values })
+        return result.rows as R[]
+      } catch (err) {
+        const code = (err as { code?: unknown }).code
+        if ((code === '40P01' || code === '40001') && attempt < COLLISION_RETRIES && !this.closed) {
+          await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt))
+          continue
+        }
+        throw queryError(err, this.where)
+      }
     }
   }
 }
 
 const MAX_INT = 2_147_483_647
+/** Runs of a statement that collided with a concurrent one (deadlock or serialization failure) before its error is reported. */
+const COLLISION_RETRIES = 5
 
 /** A SQL LIMIT as the memory store's `slice` reads it: none for undefined or Infinity, 0 for NaN or a negative number. */
 function limitOf(limit: number | undefined): number | null {

@@ -11,7 +11,6 @@ export interface QueueStatements {
   offer: string
   claim: string
   heartbeat: string
-  complete: string
   release: string
   take: string
   drop: string
@@ -144,28 +143,6 @@ export function queueStatements(s: string): QueueStatements {
     )
     SELECT r.state AS run_state, EXISTS (SELECT 1 FROM renewed n WHERE n.run_id = c.r AND n.task_id = c.t) AS renewed
     FROM c LEFT JOIN ${s}.runs r ON r.id = c.r ORDER BY c.ord`,
-
-    // $1 run, $2 task, $3 worker, $4 attempt, $5 ok, $6 output, $7 error, $8 now, $9/$10 events (as flotilla_commit takes them), $11 channel.
-    // The queue row is locked first, so a concurrent re-claim of the same attempt is ordered before or after.
-    complete: `WITH h AS (
-      SELECT q.worker, q.attempt, q.state, r.state AS run_state FROM ${s}.queue q JOIN ${s}.runs r ON r.id = q.run_id
-      WHERE q.run_id = $1 AND q.task_id = $2 FOR UPDATE OF q
-    ), fenced AS (
-      UPDATE ${s}.tasks t SET state = CASE WHEN $5::boolean THEN 'SUCCEEDED' ELSE 'RETRYING' END,
-        output = CASE WHEN $5::boolean THEN $6::json ELSE t.output END,
-        error = CASE WHEN $5::boolean THEN NULL ELSE $7::json END,
-        finished_at = CASE WHEN $5::boolean THEN $8::float8 ELSE t.finished_at END
-      FROM h WHERE t.run_id = $1 AND t.task_id = $2 AND t.attempt = $4 AND t.state = 'RUNNING'
-        AND h.worker = $3 AND h.attempt = $4 AND h.state = 'CLAIMED' AND h.run_state IN ${UNFINISHED_RUN}
-      RETURNING 1
-    ), done AS (
-      UPDATE ${s}.queue q SET state = 'DONE', ok = $5::boolean, worker = NULL FROM fenced WHERE q.run_id = $1 AND q.task_id = $2 RETURNING 1
-    ), side AS (
-      SELECT CASE WHEN cardinality($9::text[]) > 0 THEN ${s}.flotilla_commit('[]'::json, '{}'::text[], $9::text[], $10::text[]) END AS e,
-        pg_notify($11, '') AS n
-      FROM done
-    )
-    SELECT h.worker, h.attempt, h.state, h.run_state, (SELECT count(*)::int FROM side) AS done FROM (SELECT 1) one LEFT JOIN h ON true`,
 
     // $1 run ids, $2 task ids, $3 attempts, $4 worker, $5 channel. Both the entry and the task must still be this claim's.
     release: `WITH c AS (
