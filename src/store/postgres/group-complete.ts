@@ -3,9 +3,10 @@ import type { RunId, TaskId } from '../../core/ids.js'
 import { leaseLost, runCancelled } from '../fence.js'
 import type { QueueResult } from '../queue.js'
 import { encodeBatch, jsonText } from './codec.js'
-import type { QueueQuery } from './postgres-queue.js'
 
 type Key = { runId: RunId; taskId: TaskId; attempt: number }
+/** Runs one named statement (the store's query, as the queue's `QueueQuery`). */
+type Query = <R>(name: string, text: string, values: unknown[]) => Promise<R[]>
 
 interface Pending {
   readonly worker: string
@@ -88,7 +89,7 @@ export class GroupComplete {
   private pending: Pending[] = []
   private inFlight = 0
 
-  constructor(private readonly query: QueueQuery, private readonly statement: string, private readonly channel: string, private readonly onStored: () => void) {}
+  constructor(private readonly query: Query, private readonly statement: string, private readonly channel: string, private readonly onStored: () => void) {}
 
   /** Stores one result with the next batch; rejects as `complete` does. */
   complete(worker: string, claim: Key, result: QueueResult, events: readonly FlotillaEvent[], at: number): Promise<void> {
