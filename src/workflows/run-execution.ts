@@ -5,7 +5,7 @@ import type { RunId } from '../core/ids.js'
 import { TASK_STATES, type RunState, type TaskState } from '../core/states.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
-import type { TaskRecord } from '../store/records.js'
+import type { StoreOp, TaskRecord } from '../store/records.js'
 import type { Workflow } from './compile.js'
 import type { ValueSource } from './refs.js'
 import { Fifo } from './fifo.js'
@@ -174,6 +174,38 @@ export class RunExecution implements ValueSource {
   /** True once the run reached a final state here, or was stopped locally. */
   get finished(): boolean {
     return this.stopped || this.state === 'SUCCEEDED' || this.state === 'FAILED' || this.state === 'CANCELLED'
+  }
+
+  /**
+   * Takes back, in memory, what a refused batch would have stored for this
+   * run, so that its result says what the store says: a task whose result was
+   * refused is RUNNING again (its start was stored) or PENDING (its start was
+   * refused too), without output; a refused final state of the run is taken
+   * back. Returns the tasks whose start was refused (RUNNING here until their
+   * handlers are stopped; then PENDING, as in the store).
+   */
+  unstage(refused: readonly StoreOp[]): number[] {
+    const notStarted: number[] = []
+    for (const op of refused) {
+      if (op.op === 'task.start' && op.runId === this.id) {
+        const i = this.workflow.indexOf.get(op.taskId)
+        if (i !== undefined) notStarted.push(i)
+      }
+    }
+    for (const op of refused) {
+      if (op.op === 'run.create' || op.runId !== this.id) continue
+      if (op.op === 'run.state') {
+        if (op.state === 'SUCCEEDED' || op.state === 'FAILED' || op.state === 'CANCELLED') this.state = 'RUNNING'
+        continue
+      }
+      if (op.op === 'task.start') continue
+      const i = this.workflow.indexOf.get(op.taskId)
+      if (i === undefined) continue
+      if (op.op === 'task.succeed') this.outputs[i] = undefined
+      if (op.op === 'task.fail') this.errors[i] = undefined
+      this.setState(i, this.attempts[i] > 0 && !notStarted.includes(i) ? S.RUNNING : S.PENDING)
+    }
+    return notStarted
   }
 
   setState(index: number, s: number): void {

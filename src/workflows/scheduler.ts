@@ -7,6 +7,7 @@ import type { ServiceMembers } from '../agents/service-members.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
+import type { StoreOp } from '../store/records.js'
 import type { Store } from '../store/store.js'
 import { Limits } from './limits.js'
 import { ReadyQueue, type ReadyItem } from './ready-queue.js'
@@ -77,7 +78,7 @@ export class Scheduler implements ContextSink {
   private readonly shapes: { run?: RunExecution; context?: TaskContext } = {}
 
   constructor(protected readonly o: EngineOptions) {
-    this.wal = new WriteAhead<RunExecution>(o.store, o.deliver, () => this.pump(), (e, runs) => this.onStoreFailure(e, runs))
+    this.wal = new WriteAhead<RunExecution>(o.store, o.deliver, () => this.pump(), (e, runs, refused) => this.onStoreFailure(e, runs, refused))
     this.limits = new Limits(o.capabilityConcurrency, (item) => this.queue.insert(item))
   }
 
@@ -379,12 +380,16 @@ export class Scheduler implements ContextSink {
     })
   }
 
-  private onStoreFailure(e: unknown, runs: ReadonlySet<RunExecution>): void {
+  /** A batch was refused: each of its runs stops here, its result saying what the store holds (the refused writes taken back). */
+  private onStoreFailure(e: unknown, runs: ReadonlySet<RunExecution>, refused: readonly StoreOp[]): void {
     const error = toFlotillaError(e, 'STORE_UNAVAILABLE')
     const runState = error.code === 'STORE_CONFLICT' ? error.details.runState : undefined
     for (const run of runs) {
+      if (run.stopped) continue
+      const notStarted = run.unstage(refused)
       if (runState === 'PAUSED' || runState === 'CANCELLED') this.controlledElsewhere(run, runState)
       else this.stopLocally(run, 'FAILED', new FlotillaError(error.code, `Run ${run.id} stopped: the store refused a write (${error.message}).`, { cause: error, details: error.details }))
+      for (const i of notStarted) if (run.taskState[i] === S.RUNNING) run.setState(i, S.PENDING)
     }
   }
 

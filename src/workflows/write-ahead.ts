@@ -26,7 +26,7 @@ export class WriteAhead<R extends { readonly id: string }> {
     private readonly store: Store,
     private readonly deliver: (events: readonly FlotillaEvent[]) => void,
     private readonly onBatchDone: () => void,
-    private readonly onCommitFailed: (error: unknown, runs: ReadonlySet<R>) => void,
+    private readonly onCommitFailed: (error: unknown, runs: ReadonlySet<R>, refused: readonly StoreOp[]) => void,
   ) {}
 
   /** Stages a write (and its event) and the action to run once it is stored. */
@@ -91,7 +91,7 @@ export class WriteAhead<R extends { readonly id: string }> {
   private failed(error: unknown, runs: R[], ops: StoreOp[], events: FlotillaEvent[], afters: (() => void)[], afterRuns: R[]): void {
     const distinct = new Set(runs)
     if (distinct.size <= 1) {
-      this.onCommitFailed(error, distinct)
+      this.onCommitFailed(error, distinct, ops)
       return this.kick()
     }
     this.committing = true
@@ -110,7 +110,7 @@ export class WriteAhead<R extends { readonly id: string }> {
         if (this.store.commitSync !== undefined) this.store.commitSync(batch)
         else await this.store.commit(batch)
       } catch (error) {
-        this.onCommitFailed(error, new Set([run]))
+        this.onCommitFailed(error, new Set([run]), batch.ops)
         continue
       }
       for (let i = 0; i < afters.length; i++) if (afterRuns[i] === run) afters[i]()
