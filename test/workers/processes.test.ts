@@ -86,7 +86,9 @@ async function sharedWork(store: string): Promise<void> {
         expect(Math.max(...mine.map((l) => l.attempt))).toBe(t.attempt)
       }
     }
-    expect(new Set(lines.map((l) => l.pid)).size).toBeGreaterThanOrEqual(3)
+    // Work is shared: more than one process ran attempts (how many of the five get some
+    // depends on the machine's load; a busy SQLite file favours whoever holds the lock).
+    expect(new Set(lines.map((l) => l.pid)).size).toBeGreaterThanOrEqual(2)
     await Promise.all(workers.map(stopWorker))
   } finally {
     await client.close()
