@@ -165,9 +165,18 @@ export class Orchestrator {
     for (const d of definitions) await this.register(d, options)
   }
 
-  /** Registers a predefined workflow (template) under a name, to run with {@link Orchestrator.runTemplate}. */
-  registerTemplate(name: string, workflow: Workflow | WorkflowSpec): void {
+  /**
+   * Registers a predefined workflow (template) under a name, to run with
+   * {@link Orchestrator.runTemplate}. Registering the same workflow again is
+   * a no-op; another workflow under a taken name is `VALIDATION_FAILED`
+   * unless `{ replace: true }` is passed.
+   */
+  registerTemplate(name: string, workflow: Workflow | WorkflowSpec, options: { replace?: boolean } = {}): void {
     const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
+    const existing = this.templates.get(name)
+    if (existing !== undefined && existing.hash !== wf.hash && options.replace !== true) {
+      throw new FlotillaError('VALIDATION_FAILED', `A different workflow is already registered as template "${name}"; pass { replace: true } to replace it, or choose another name.`, { details: { template: name } })
+    }
     this.templates.set(name, wf)
   }
 
@@ -183,7 +192,7 @@ export class Orchestrator {
     if (options.agents !== undefined) report.agents = await discoverAgents(this.registry, options.agents, options.agentPattern ? { pattern: options.agentPattern } : {})
     if (options.workflows !== undefined) {
       report.workflows = await discoverWorkflows(options.workflows, options.workflowPattern ? { pattern: options.workflowPattern } : {})
-      for (const { workflow } of report.workflows.loaded) this.registerTemplate(workflow.name, workflow)
+      for (const { workflow } of report.workflows.loaded) this.registerTemplate(workflow.name, workflow, { replace: true })
     }
     return report
   }

@@ -253,6 +253,18 @@ describe('templates', () => {
     expect(o.templateNames()).toEqual([])
   })
 
+  it('refuses another workflow under a taken template name unless replace is asked; the same workflow again is a no-op', async () => {
+    const o = await math()
+    const one = { name: 'k', tasks: [{ id: 'a', agent: 'echo', input: 1 }] }
+    o.registerTemplate('known', one)
+    o.registerTemplate('known', { ...one })
+    const other = { name: 'k', tasks: [{ id: 'a', agent: 'echo', input: 2 }] }
+    expect(() => o.registerTemplate('known', other)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { template: 'known' }, message: expect.stringContaining('{ replace: true }') }))
+    expect((await o.runTemplate('known', {})).output('a')).toBe(1)
+    o.registerTemplate('known', other, { replace: true })
+    expect((await o.runTemplate('known', {})).output('a')).toBe(2)
+  })
+
   it('answers TEMPLATE_NOT_FOUND for an unknown template, listing the registered ones', async () => {
     const o = await math()
     o.registerTemplate('known', { name: 'k', tasks: [{ id: 'a', agent: 'echo' }] })
