@@ -74,6 +74,7 @@ const INDEX_EXPORTS = [
   'newAgentId',
   'newRunId',
   'nonRetryable',
+  'openBackend',
   'openContextStore',
   'openStore',
   'openStoreAsync',

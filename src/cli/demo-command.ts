@@ -8,7 +8,7 @@ import { runOptionsSchema } from './run-command.js'
 import { executeRun } from './execute-run.js'
 import { paint } from './format.js'
 import { prepareWorkflow } from './prepare.js'
-import { openCliStore, STORE_HELP, storeLabel, storeSpec } from './store-option.js'
+import { openCliBackend, STORE_HELP, storeLabel, storeSpec } from './store-option.js'
 import { formatStoredNote } from './summary.js'
 
 /** The folder of the scan-and-fix example (the same relative place from src/cli and dist/cli). */
@@ -60,7 +60,7 @@ export const demoCommand: Command = {
     })
     parseInputs('demo', options.input)
     const label = storeLabel(storeSpec(options.store))
-    const prepared = await prepareWorkflow(join(DEMO_DIR, 'workflow.yaml'), { openStore: async () => (await openCliStore(options.store)).store })
+    const prepared = await prepareWorkflow(join(DEMO_DIR, 'workflow.yaml'), { openBackend: () => openCliBackend(options.store) })
     try {
       const input = parseInputs('demo', options.input, prepared.workflow.spec.inputs)
       const sample = join(DEMO_DIR, 'sample')

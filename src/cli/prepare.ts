@@ -1,7 +1,6 @@
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import { Orchestrator } from '../orchestrator/orchestrator.js'
-import { MemoryStore } from '../store/memory/memory-store.js'
-import type { Store } from '../store/store.js'
+import { openBackend, type Backend } from '../orchestrator/backend.js'
 import { loadWorkflowFile } from '../workflows/load.js'
 import { compileWorkflow, type Workflow } from '../workflows/compile.js'
 import { loadAgentsModule } from './agents-module.js'
@@ -26,11 +25,11 @@ export interface PrepareOptions {
   /** When false, a workflow without an agents module is returned without checking its agents. @default true */
   requireAgents?: boolean
   /**
-   * Opens the store of the orchestrator; called once the workflow file and its
-   * agents module have loaded, so a bad file leaves no store behind.
-   * @default a memory store
+   * Opens the backend of the orchestrator; called once the workflow file and
+   * its agents module have loaded, so a bad file leaves no store behind.
+   * @default the memory backend
    */
-  openStore?: () => Promise<Store>
+  openBackend?: () => Promise<Backend>
 }
 
 /**
@@ -49,8 +48,14 @@ export async function prepareWorkflow(file: string, options: PrepareOptions = {}
   const specifier = workflow.spec.agents
   const loaded = specifier === undefined ? undefined : await loadAgentsModule(file, specifier)
   if (loaded !== undefined && loaded.path !== specifier) workflow = compileWorkflow({ ...workflow.spec, agents: loaded.path })
-  const store = options.openStore ? await options.openStore() : new MemoryStore()
-  const orchestrator = new Orchestrator({ store })
+  const backend = await (options.openBackend ?? (() => openBackend('memory')))()
+  let orchestrator: Orchestrator
+  try {
+    orchestrator = new Orchestrator({ backend })
+  } catch (e) {
+    await backend.close()
+    throw e
+  }
   try {
     const agentsModule = loaded?.path
     const agents: string[] = []

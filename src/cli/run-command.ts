@@ -4,7 +4,7 @@ import { RUN_FLAGS, runFlagValues, type Command } from './command.js'
 import { executeRun } from './execute-run.js'
 import { paint } from './format.js'
 import { prepareWorkflow } from './prepare.js'
-import { openCliStore, STORE_HELP, storeLabel, storeSpec } from './store-option.js'
+import { openCliBackend, openCliStore, STORE_HELP, storeLabel, storeSpec } from './store-option.js'
 import { checkSubmitStore, submitRun } from './submit-run.js'
 import { formatStoredNote } from './summary.js'
 import { FlotillaError } from '../core/errors.js'
@@ -99,7 +99,7 @@ export const runCommand: Command = {
         await store.close()
       }
     }
-    const prepared = await prepareWorkflow(options.file, { openStore: async () => (await openCliStore(options.store)).store })
+    const prepared = await prepareWorkflow(options.file, { openBackend: () => openCliBackend(options.store) })
     try {
       const input = parseInputs('run', options.input, prepared.workflow.spec.inputs)
       const result = await executeRun(prepared, input, options, io)

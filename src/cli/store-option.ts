@@ -4,6 +4,7 @@ import { FlotillaError } from '../core/errors.js'
 import { DEFAULT_STORE_PATH, openStoreAsync, parseStoreSpec } from '../store/open-store.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import type { Store } from '../store/store.js'
+import { openBackend, type Backend } from '../orchestrator/backend.js'
 
 /** The help lines of `--store`, shared by every command that takes it. */
 export const STORE_HELP = `      --store SPEC        Where runs are stored: a file (runs.db, sqlite:PATH),
@@ -85,4 +86,19 @@ export function runNotFound(runId: string, store: CliStore): FlotillaError {
   return new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in ${where}. List the stored runs with "flotilla runs list"; name another store with --store or FLOTILLA_STORE.`, {
     details: { runId, store: store.label },
   })
+}
+
+/**
+ * Opens the whole backend of `--store` (or its default) for a command that
+ * runs agents: the store, and with PostgreSQL the bus and the context tables
+ * too, so agents of a CLI run share messages and artifacts with workers.
+ * Fails like {@link openCliStore}.
+ *
+ * @example
+ * ```ts
+ * const backend = await openCliBackend(values.store)
+ * ```
+ */
+export function openCliBackend(flag: string | undefined, cwd: string = process.cwd()): Promise<Backend> {
+  return openBackend(storeSpec(flag), { cwd })
 }

@@ -10,6 +10,7 @@ import type { Bus } from '../messaging/bus.js'
 import type { ContextStore } from '../context/context-store.js'
 import type { Runtime } from '../runtimes/runtime.js'
 import type { Interceptor } from '../workflows/invoker.js'
+import type { Backend } from './backend.js'
 
 /** Options of the {@link Orchestrator}. */
 export interface OrchestratorOptions {
@@ -19,6 +20,14 @@ export interface OrchestratorOptions {
    * @default the `FLOTILLA_STORE` environment variable, else `sqlite:.flotilla/flotilla.db`
    */
   store?: Store | string
+  /**
+   * Everything on one database, from {@link openBackend}: the store, its
+   * queue, and (where the backend has them) the bus and the context backend,
+   * so a PostgreSQL URL makes messages and artifacts shared too. Closed by
+   * `close()`, like a store. Give `backend` or `store`, not both.
+   * @default none (the `store` option)
+   */
+  backend?: Backend
   /** Time source; inject a FakeClock in tests. @default systemClock */
   clock?: Clock
   /** Most task attempts executing at once across all runs. @default Infinity */
@@ -81,6 +90,7 @@ export interface ResolvedOptions {
 const schema = z
   .object({
     store: z.unknown().optional(),
+    backend: z.custom<Backend>((v) => typeof v === 'object' && v !== null && 'store' in v && 'context' in v, { message: 'must be a backend from openBackend(url)' }).optional(),
     clock: z.unknown().optional(),
     random: z.unknown().optional(),
     concurrency: z.number().min(1).optional(),
@@ -100,6 +110,7 @@ const schema = z
     leaseMs: z.number().min(2000, 'must be at least 2000 ms (the lease is renewed every 500 ms)').optional(),
   })
   .strict()
+  .refine((o) => o.backend === undefined || o.store === undefined, { message: 'give either a backend or a store, not both (the backend holds its store)', path: ['backend'] })
 
 /** Validates and completes orchestrator options. */
 export function resolveOrchestratorOptions(options: OrchestratorOptions): ResolvedOptions {

@@ -30,7 +30,8 @@ import { Team } from './team.js'
 import { CONTROL_POLL_MS, localHolderId, RunLeases } from './leases.js'
 import { composeInterceptors } from '../workflows/invoker.js'
 import type { Bus } from '../messaging/bus.js'
-import type { ContextStore } from '../context/context-store.js'
+import { ContextStore } from '../context/context-store.js'
+import { openBackend, type Backend, type OpenBackendOptions } from './backend.js'
 import type { DeployedAgents } from './deployed-agents.js'
 
 /** Options of one run. */
@@ -90,6 +91,8 @@ export class Orchestrator {
   /** Shared versioned artifacts and the short-lived cache (`ctx.artifacts`, `ctx.cache`). */
   readonly context: ContextStore
   private readonly team: Team
+  /** The backend given in the options (closed with the orchestrator). */
+  private readonly backend: Backend | undefined
   private readonly options: ResolvedOptions
   private readonly engine: Engine
   /** Leases of the runs executing here (durable stores only). */
@@ -101,13 +104,40 @@ export class Orchestrator {
   /** The built-in agents patterns compile to, registered at construction (awaited by register, run, recover, replay). */
   private readonly builtins: Promise<void>
 
+  /**
+   * Opens the backend a URL names ({@link openBackend}) and an orchestrator
+   * on it: with `postgres://…` runs, queue, messages and artifacts are all
+   * shared through the database. Closing the orchestrator closes the backend.
+   *
+   * @example
+   * ```ts
+   * const orchestrator = await Orchestrator.open('memory')
+   * await orchestrator.close()
+   * ```
+   */
+  static async open(url?: string, options: Omit<OrchestratorOptions, 'store' | 'backend'> & Pick<OpenBackendOptions, 'cwd' | 'postgres'> = {}): Promise<Orchestrator> {
+    const { cwd, postgres, ...rest } = options
+    const backend = await openBackend(url, { clock: options.clock, cwd, postgres })
+    try {
+      return new Orchestrator({ ...rest, backend })
+    } catch (e) {
+      await backend.close()
+      throw e
+    }
+  }
+
   constructor(options: OrchestratorOptions = {}) {
     this.options = resolveOrchestratorOptions(options)
     this.clock = options.clock ?? systemClock
     this.anomalies = new AnomalyDetector({ clock: this.clock, ...options.anomalies })
-    this.store = typeof options.store === 'object' ? options.store : openStore(options.store)
+    const backend = (this.backend = options.backend)
+    this.store = backend?.store ?? (typeof options.store === 'object' ? options.store : openStore(options.store))
     this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
-    this.team = new Team({ store: this.store, registry: this.registry, clock: this.clock, bus: options.bus, context: options.context, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents' })
+    this.team = new Team({
+      store: this.store, registry: this.registry, clock: this.clock, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents',
+      bus: options.bus ?? backend?.bus,
+      context: options.context ?? (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock })),
+    })
     ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
     const queue = this.store.durable && this.store.queue !== undefined ? this.store.queue(this.clock) : undefined
     const lease = queue === undefined ? undefined : { holder: localHolderId(newAgentId().slice(4)), ms: this.options.leaseMs }
@@ -428,7 +458,7 @@ export class Orchestrator {
     const left = this.engine.liveRuns().map((r) => r.id)
     await this.engine.detachAll('the orchestrator closed')
     await this.leases?.stop(left)
-    await this.store.close()
+    await (this.backend?.close() ?? this.store.close())
   }
 
   private assertOpen(): void {

@@ -8,17 +8,26 @@ import type { AgentInstance } from '../registry/agent-instance.js'
 import { Registry } from '../registry/registry.js'
 import type { QueueSelector, TaskQueue, WorkerRecord } from '../store/queue.js'
 import type { Store } from '../store/store.js'
-import { openStoreAsync } from '../store/open-store.js'
+import { ContextStore } from '../context/context-store.js'
 import { Coordinator } from '../workflows/coordinator.js'
 import { Executor } from '../workflows/executor.js'
 import { composeInterceptors, type Interceptor } from '../workflows/invoker.js'
 import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
+import { openBackend, type Backend } from './backend.js'
 import { EventHub, type Listener } from './event-hub.js'
+import { Team } from './team.js'
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
-  /** The shared store: a Store, or a spec (`postgres://…`, a SQLite file). @default `$FLOTILLA_STORE`, else `.flotilla/flotilla.db` */
+  /**
+   * The shared store: a Store, or a URL (`postgres://…`, a SQLite file). A
+   * URL opens a whole backend ({@link openBackend}): with PostgreSQL the
+   * agents' messages and artifacts are shared through it too.
+   * @default `$FLOTILLA_STORE`, else `.flotilla/flotilla.db`
+   */
   store?: Store | string
+  /** A backend from {@link openBackend} instead of `store` (not closed by `stop()`). */
+  backend?: Backend
   /** This worker's id in the catalog and on its leases. @default `wkr_…` (new) */
   id?: string
   /** Most attempts this worker runs at once. @default 16 */
@@ -61,8 +70,13 @@ export class Worker {
   readonly id: string
   readonly registry: Registry
   readonly clock: Clock
-  private readonly options: Required<Omit<WorkerOptions, 'store' | 'id' | 'interceptors' | 'clock' | 'random' | 'pollMs'>> & { pollMs: number | undefined }
+  private readonly options: Required<Omit<WorkerOptions, 'store' | 'backend' | 'id' | 'interceptors' | 'clock' | 'random' | 'pollMs'>> & { pollMs: number | undefined }
   private readonly storeSpec: Store | string | undefined
+  private readonly givenBackend: Backend | undefined
+  /** The backend this worker opened from a URL (closed by `stop()`). */
+  private ownBackend: Backend | undefined
+  /** Messages, artifacts and cache of the agents run here. */
+  private team: Team | undefined
   private readonly hub = new EventHub()
   private readonly random: () => number
   private readonly interceptors: readonly Interceptor[]
@@ -80,7 +94,11 @@ export class Worker {
     this.id = options.id ?? `wkr_${newAgentId().slice(4)}`
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? Math.random
+    if (options.store !== undefined && options.backend !== undefined) {
+      throw new FlotillaError('VALIDATION_FAILED', 'Give a worker either a backend or a store, not both (the backend holds its store).')
+    }
     this.storeSpec = options.store
+    this.givenBackend = options.backend
     this.interceptors = options.interceptors ?? []
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs
     if (!(leaseMs >= 300)) {
@@ -124,14 +142,19 @@ export class Worker {
     if (own.length === 0) {
       throw new FlotillaError('WORKER_NO_AGENTS', `Worker ${this.id} has no agents: register some (worker.register(agent), or flotilla worker --agents ./agents.mjs) before starting it.`, { details: { worker: this.id } })
     }
-    const store = (this.store_ = await openStoreAsync(this.storeSpec))
+    const backend = typeof this.storeSpec === 'object' ? undefined : (this.givenBackend ?? (this.ownBackend = await openBackend(this.storeSpec, { clock: this.clock })))
+    const store = (this.store_ = backend?.store ?? (this.storeSpec as Store))
     if (store.queue === undefined) throw new FlotillaError('STORE_UNAVAILABLE', `The ${store.kind} store has no task queue; workers need the memory, SQLite or PostgreSQL store.`)
     const queue = (this.queue_ = store.queue(this.clock))
     const deliver = (events: readonly FlotillaEvent[]): void => this.hub.deliver(events)
+    const team = (this.team = new Team({
+      store, registry: this.registry, clock: this.clock, runtimes: undefined, workspaceRoot: '.flotilla/agents',
+      bus: backend?.bus, context: backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock }),
+    }))
     this.coordinator = new Coordinator({ store, queue, clock: this.clock, random: this.random, id: this.id, deliver, catalog: () => this.catalog })
     this.executor = new Executor({
       store, queue, registry: this.registry, clock: this.clock, id: this.id, concurrency: this.options.concurrency, leaseMs: this.options.leaseMs,
-      invoke: composeInterceptors(this.interceptors), deliver,
+      invoke: composeInterceptors(this.interceptors), deliver, services: (instanceId, runId, taskId) => team.services(instanceId, runId, taskId),
       onError: (e) => this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: (e.details.runId ?? '') as RunId, taskId: (e.details.taskId ?? '') as TaskId, level: 'warn', message: e.message }]),
     })
     this.startedAt = this.clock.wallNow()
@@ -144,8 +167,8 @@ export class Worker {
    * Stops: no new claims; running attempts get `drainMs` to finish (then they
    * are aborted and their claims released, to run again elsewhere with the
    * same attempt), the runs held here are released for other workers at
-   * once, and the worker leaves the catalog. The store is closed if the
-   * worker opened it.
+   * once, and the worker leaves the catalog. The backend is closed if the
+   * worker opened it from a URL.
    */
   async stop(options: { drainMs?: number } = {}): Promise<void> {
     if (this.loop === undefined) return
@@ -161,7 +184,9 @@ export class Worker {
     await queue.release(this.id, left).catch(() => undefined)
     await queue.releaseRuns(this.id, this.coordinator!.runIds()).catch(() => undefined)
     await queue.retire(this.id).catch(() => undefined)
-    if (typeof this.storeSpec !== 'object') await this.store_?.close()
+    await this.team?.close()
+    if (this.ownBackend !== undefined) await this.ownBackend.close()
+    this.ownBackend = undefined
   }
 
   /** Workers the catalog shows alive now (this one included). */

@@ -3,7 +3,7 @@ import { FlotillaError } from '../../core/errors.js'
 import { connectError, queryError } from '../../store/postgres/errors.js'
 import { migrate, quoteIdent, type SqlSession } from '../../store/postgres/migrate.js'
 import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../../store/postgres/options.js'
-import { openPool } from '../../store/postgres/pool.js'
+import { openPool, preparePool } from '../../store/postgres/pool.js'
 import { blobDeltas, type ArtifactHead, type ContextBackend, type ContextStats, type StoredCacheEntry, type StoredHistory, type StoredRead, type VersionWrite } from '../backend.js'
 import { prefixEnd, VERSION_COLUMNS, versionFromRow, versionParams, type VersionRow } from '../rows.js'
 import type { ArtifactInfo } from '../types.js'
@@ -48,7 +48,12 @@ export class PostgresContextBackend implements ContextBackend {
   private closed = false
   private closing: Promise<void> | undefined
 
-  private constructor(private readonly pool: Pool, schema: string, private readonly where: string) {
+  private constructor(
+    private readonly pool: Pool,
+    schema: string,
+    private readonly where: string,
+    private readonly ownsPool: boolean,
+  ) {
     this.schema = schema
     const s = quoteIdent(schema)
     this.t = { artifacts: `${s}.flotilla_ctx_artifacts`, versions: `${s}.flotilla_ctx_versions`, blobs: `${s}.flotilla_ctx_blobs`, cache: `${s}.flotilla_ctx_cache` }
@@ -71,20 +76,19 @@ export class PostgresContextBackend implements ContextBackend {
     const pool = await openPool(o, where, {
       what: 'context store',
       applicationName: 'flotilla-context',
-      prepare: async (client) => {
-        await migrate(client as SqlSession, o.schema, where)
-        await client.query('BEGIN')
-        try {
-          await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CONTEXT_LOCK_KEY, o.schema])
-          await client.query(postgresContextSchema(quoteIdent(o.schema)))
-          await client.query('COMMIT')
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => undefined)
-          throw err
-        }
-      },
+      prepare: (client) => prepareContextTables(client, o.schema, where),
     })
-    return new PostgresContextBackend(pool, o.schema, where)
+    return new PostgresContextBackend(pool, o.schema, where, true)
+  }
+
+  /**
+   * The backend on a pool shared with other parts (`openBackend`): brings the
+   * schema up to date on one of its connections; `close()` leaves the pool
+   * open. Fails like {@link PostgresContextBackend.connect}.
+   */
+  static async onPool(pool: Pool, schema: string, where: string): Promise<PostgresContextBackend> {
+    await preparePool(pool, where, (client) => prepareContextTables(client, schema, where))
+    return new PostgresContextBackend(pool, schema, where, false)
   }
 
   async head(id: string): Promise<ArtifactHead | undefined> {
@@ -189,10 +193,10 @@ export class PostgresContextBackend implements ContextBackend {
     return rows[0] as unknown as ContextStats
   }
 
-  /** Ends the pool, after the queries in flight. Later calls fail with `STORE_UNAVAILABLE`. */
+  /** Ends the pool (unless shared), after the queries in flight. Later calls fail with `STORE_UNAVAILABLE`. */
   async close(): Promise<void> {
     this.closed = true
-    this.closing ??= this.pool.end().catch(() => undefined)
+    this.closing ??= this.ownsPool ? this.pool.end().catch(() => undefined) : Promise.resolve()
     await this.closing
   }
 
@@ -259,4 +263,18 @@ export class PostgresContextBackend implements ContextBackend {
 
 function headOf(row: HeadRow): ArtifactHead {
   return { latest: row.head_latest, expiresAt: row.head_expires_at }
+}
+
+/** The Flotilla store's migrations, then the context tables (idempotent, under an advisory lock). */
+async function prepareContextTables(client: PoolClient, schema: string, where: string): Promise<void> {
+  await migrate(client as SqlSession, schema, where)
+  await client.query('BEGIN')
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CONTEXT_LOCK_KEY, schema])
+    await client.query(postgresContextSchema(quoteIdent(schema)))
+    await client.query('COMMIT')
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw err
+  }
 }

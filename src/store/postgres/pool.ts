@@ -10,18 +10,35 @@ export interface PoolSetup {
   readonly what: string
   /** `application_name` of its connections. */
   readonly applicationName: string
-  /** Hand json/jsonb columns over as raw text (the run store's codec parses them itself). @default false */
-  readonly rawJson?: boolean
   /** Brings the schema up to date on one connection (migrations, tables); a throw ends the pool. */
   readonly prepare: (client: PoolClient) => Promise<void>
 }
 
 type GetTypeParser = typeof pgModule.types.getTypeParser
 
-/** json and jsonb as raw text: the codec parses it, telling SQL NULL (`undefined`) from JSON `null`. */
-function rawJsonParser(fallback: GetTypeParser): GetTypeParser {
+/** The type parsers of a query that reads json and jsonb as raw text (passed per query, so one pool serves every part). */
+export interface RawJsonTypes {
+  getTypeParser: GetTypeParser
+}
+
+/**
+ * json and jsonb as raw text: the run store's codec parses it, telling SQL
+ * NULL (`undefined`) from JSON `null`. Given per query (`types`), so the
+ * pool stays plain and can be shared with the bus and the context store.
+ */
+export async function rawJsonTypes(): Promise<RawJsonTypes> {
+  const fallback = (await loadPg('store')).types.getTypeParser
   const raw = (value: string): string => value
-  return ((oid: number, format?: 'text' | 'binary') => (oid === 114 || oid === 3802 ? raw : fallback(oid, format))) as GetTypeParser
+  return { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 114 || oid === 3802 ? raw : fallback(oid, format))) as GetTypeParser }
+}
+
+/** Loads the optional `pg` package, or `STORE_UNAVAILABLE` saying how to install it. */
+export async function loadPg(what: string): Promise<typeof pgModule> {
+  try {
+    return (await import('pg')).default
+  } catch (err) {
+    throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL ${what} needs the package "pg": install it with \`npm install pg\`.`, { cause: err, details: { package: 'pg' }, retryable: false })
+  }
 }
 
 /**
@@ -32,19 +49,13 @@ function rawJsonParser(fallback: GetTypeParser): GetTypeParser {
  * Shared by the run store and the context store's PostgreSQL backend.
  */
 export async function openPool(o: ResolvedPostgresOptions, where: string, setup: PoolSetup): Promise<Pool> {
-  let pg: typeof pgModule
-  try {
-    pg = (await import('pg')).default
-  } catch (err) {
-    throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL ${setup.what} needs the package "pg": install it with \`npm install pg\`.`, { cause: err, details: { package: 'pg' }, retryable: false })
-  }
+  const pg = await loadPg(setup.what)
   const startup = sessionOptions(o)
   const config: PoolConfig = {
     connectionString: o.url,
     max: o.poolSize,
     connectionTimeoutMillis: o.connectTimeoutMs,
     application_name: setup.applicationName,
-    ...(setup.rawJson ? { types: { getTypeParser: rawJsonParser(pg.types.getTypeParser) } } : {}),
     ...(startup === undefined ? {} : { options: startup }),
   }
   let pool: Pool
@@ -56,15 +67,28 @@ export async function openPool(o: ResolvedPostgresOptions, where: string, setup:
   // An idle connection that drops reports here; the next query opens a new one.
   pool.on('error', () => undefined)
   try {
+    await preparePool(pool, where, setup.prepare)
+  } catch (err) {
+    await pool.end().catch(() => undefined)
+    throw err
+  }
+  return pool
+}
+
+/**
+ * Runs `prepare` (migrations, tables) on one connection of a pool, which may
+ * be shared by several parts; failures are reported like {@link openPool}'s,
+ * and the pool is left open.
+ */
+export async function preparePool(pool: Pool, where: string, prepare: (client: PoolClient) => Promise<void>): Promise<void> {
+  try {
     const client = await pool.connect()
     try {
-      await setup.prepare(client)
+      await prepare(client)
     } finally {
       client.release()
     }
   } catch (err) {
-    await pool.end().catch(() => undefined)
     throw connectError(err, where)
   }
-  return pool
 }

@@ -11,7 +11,7 @@ import { decodeEvent, decodeRun, decodeTask, encodeBatch, RUN_COLUMNS, TASK_COLU
 import { queryError } from './errors.js'
 import { migrate, quoteIdent, type SqlSession } from './migrate.js'
 import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from './options.js'
-import { openPool } from './pool.js'
+import { openPool, preparePool, rawJsonTypes, type RawJsonTypes } from './pool.js'
 import { PostgresQueue } from './postgres-queue.js'
 
 /** The prepared statements of one store; names are per connection, texts fixed per schema. */
@@ -69,7 +69,13 @@ export class PostgresStore implements Store {
   private closed = false
   private closing: Promise<void> | undefined
 
-  private constructor(private readonly pool: Pool, schema: string, where: string) {
+  private constructor(
+    private readonly pool: Pool,
+    schema: string,
+    where: string,
+    private readonly types: RawJsonTypes,
+    private readonly ownsPool: boolean,
+  ) {
     this.schema = schema
     this.where = where
     this.sql = statements(quoteIdent(schema))
@@ -91,15 +97,28 @@ export class PostgresStore implements Store {
   static async connect(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const o = resolvePostgresOptions(url, options)
     const where = describeTarget(o.target)
+    const types = await rawJsonTypes()
     const pool = await openPool(o, where, {
       what: 'store',
       applicationName: 'flotilla',
-      rawJson: true,
       prepare: async (client) => {
         await migrate(client as SqlSession, o.schema, where)
       },
     })
-    return new PostgresStore(pool, o.schema, where)
+    return new PostgresStore(pool, o.schema, where, types, true)
+  }
+
+  /**
+   * The store on a pool shared with other parts (`openBackend`): migrates
+   * the schema on one of its connections; `close()` leaves the pool open.
+   * Fails like {@link PostgresStore.connect}.
+   */
+  static async onPool(pool: Pool, schema: string, where: string): Promise<PostgresStore> {
+    const types = await rawJsonTypes()
+    await preparePool(pool, where, async (client) => {
+      await migrate(client as SqlSession, schema, where)
+    })
+    return new PostgresStore(pool, schema, where, types, false)
   }
 
   async commit(batch: StoreBatch): Promise<void> {
@@ -185,12 +204,12 @@ export class PostgresStore implements Store {
     return this.agents.prune(before)
   }
 
-  /** Closes the queue's LISTEN connection and ends the pool, after the queries in flight. Later calls fail with `STORE_UNAVAILABLE`. */
+  /** Closes the queue's LISTEN connection and ends the pool (unless shared), after the queries in flight. Later calls fail with `STORE_UNAVAILABLE`. */
   async close(): Promise<void> {
     this.closed = true
     this.closing ??= (async () => {
       await this.taskQueue?.close()
-      await this.pool.end().catch(() => undefined)
+      if (this.ownsPool) await this.pool.end().catch(() => undefined)
     })()
     await this.closing
   }
@@ -209,7 +228,7 @@ export class PostgresStore implements Store {
     this.assertOpen()
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.pool.query({ name, text, values })
+        const result = await this.pool.query({ name, text, values, types: this.types })
         return result.rows as R[]
       } catch (err) {
         const code = (err as { code?: unknown }).code

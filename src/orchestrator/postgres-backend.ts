@@ -1,0 +1,42 @@
+import type { Clock } from '../core/clock.js'
+import { PostgresContextBackend } from '../context/postgres/postgres-context-backend.js'
+import { PostgresBus } from '../messaging/postgres/postgres-bus.js'
+import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../store/postgres/options.js'
+import { openPool } from '../store/postgres/pool.js'
+import { PostgresStore } from '../store/postgres/postgres-store.js'
+import type { Backend } from './backend.js'
+
+/**
+ * The PostgreSQL backend: one pool serves the store, its queue, the context
+ * tables and the bus (which keeps one of its connections to LISTEN; the
+ * queue's wake-ups LISTEN on a connection of their own). Loaded by
+ * `openBackend` only for a postgres URL, so `pg` stays optional.
+ */
+export async function openPostgresBackend(url: string, options: PostgresStoreOptions, clock: Clock): Promise<Backend> {
+  const o = resolvePostgresOptions(url, options)
+  const where = describeTarget(o.target)
+  const pool = await openPool(o, where, { what: 'backend', applicationName: 'flotilla', prepare: async () => undefined })
+  const opened: { close(): Promise<void> }[] = []
+  try {
+    const store = await PostgresStore.onPool(pool, o.schema, where)
+    opened.push(store)
+    const context = await PostgresContextBackend.onPool(pool, o.schema, where)
+    opened.push(context)
+    const bus = await PostgresBus.open({ pool, schema: o.schema, clock })
+    const queue = store.queue(clock)
+    let closing: Promise<void> | undefined
+    return {
+      kind: 'postgres', target: where, store, queue, bus, context,
+      close: () => (closing ??= (async () => {
+        await bus.close()
+        await context.close()
+        await store.close()
+        await pool.end().catch(() => undefined)
+      })()),
+    }
+  } catch (e) {
+    for (const part of opened.reverse()) await part.close().catch(() => undefined)
+    await pool.end().catch(() => undefined)
+    throw e
+  }
+}
