@@ -19,6 +19,19 @@ export default tseslint.config(
     },
   },
   {
+    // Library code reports through the telemetry port (src/telemetry), never to the console; the CLI prints.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-console': 'error',
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportAllDeclaration', message: 'Name each export explicitly (no export *).' },
+        { selector: "MemberExpression[object.object.name='process'][object.property.name=/^(stderr|stdout)$/][property.name='write']", message: 'Library code logs through the telemetry Logger, not stdout or stderr.' },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

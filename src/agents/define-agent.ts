@@ -117,6 +117,12 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
   if (typeof name !== 'string' || !NAME.test(name)) {
     invalid(String(name), 'the name must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit')
   }
+  for (const key of Object.keys(config)) {
+    if (!CONFIG_KEYS.has(key)) {
+      const hint = key === 'retry' || key === 'retries' || key === 'timeoutMs' || key === 'timeout' ? ` ${key} belongs to a task (workflow task option), not to the agent.` : ''
+      invalid(name, `unknown option "${key}" (known: ${[...CONFIG_KEYS].filter((k) => k !== 'kind').join(', ')}).${hint}`)
+    }
+  }
   const version = config.version ?? '1.0.0'
   if (typeof version !== 'string' || !VERSION.test(version)) invalid(name, `version "${String(version)}" is not a semantic version like 1.2.0`)
   if (typeof config.handler !== 'function') invalid(name, 'handler must be a function (input, ctx) => output')
@@ -152,6 +158,9 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
     healthCheck: healthCheck === undefined ? undefined : (instance?: AgentInstanceInfo) => healthCheck(instance ?? fallback),
   })
 }
+
+/** The options of {@link AgentConfig} (and `kind`, so a definition can be spread into a new one). */
+const CONFIG_KEYS = new Set(['name', 'version', 'capabilities', 'tags', 'description', 'input', 'output', 'maxConcurrency', 'handler', 'initialize', 'healthCheck', 'kind'])
 
 /** True when `value` is an agent definition made by {@link defineAgent}. */
 export function isAgentDefinition(value: unknown): value is AnyAgentDefinition {

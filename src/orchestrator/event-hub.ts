@@ -1,13 +1,16 @@
 import type { FlotillaEvent } from '../core/events.js'
+import { errorFields, noopLogger, type Logger } from '../telemetry/telemetry.js'
 
 /** An event listener. */
 export type Listener<E> = (event: E) => void
 
 /**
  * Fans stored events out to listeners by type, `*`, and run id. A listener
- * that throws does not stop the others (its error is reported on stderr).
+ * that throws does not stop the others (its error goes to the logger).
  */
 export class EventHub {
+  constructor(private readonly logger: Logger = noopLogger) {}
+
   private readonly byType = new Map<string, Set<Listener<FlotillaEvent>>>()
   private readonly byRun = new Map<string, Listener<FlotillaEvent>>()
   private count = 0
@@ -35,18 +38,18 @@ export class EventHub {
     const all = this.byType.get('*')
     for (const e of events) {
       const typed = this.byType.get(e.type)
-      if (typed) for (const l of typed) call(l, e)
-      if (all) for (const l of all) call(l, e)
+      if (typed) for (const l of typed) this.call(l, e)
+      if (all) for (const l of all) this.call(l, e)
       const run = this.byRun.get(e.runId)
-      if (run) call(run, e)
+      if (run) this.call(run, e)
     }
   }
-}
 
-function call(listener: Listener<FlotillaEvent>, event: FlotillaEvent): void {
-  try {
-    listener(event)
-  } catch (e) {
-    process.stderr.write(`flotilla: an event listener threw on ${event.type}: ${(e as Error)?.message ?? String(e)}\n`)
+  private call(listener: Listener<FlotillaEvent>, event: FlotillaEvent): void {
+    try {
+      listener(event)
+    } catch (e) {
+      this.logger.error({ ...errorFields(e), eventType: event.type, runId: event.runId }, 'an event listener threw; the other listeners still got the event')
+    }
   }
 }

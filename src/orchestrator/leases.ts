@@ -1,3 +1,4 @@
+import { errorFields, noopLogger, type Logger } from '../telemetry/telemetry.js'
 import { FlotillaError } from '../core/errors.js'
 import type { RunId } from '../core/ids.js'
 import { hostname } from 'node:os'
@@ -40,6 +41,7 @@ export class RunLeases {
     private readonly engine: Engine,
     readonly holder: string,
     readonly leaseMs: number,
+    private readonly logger: Logger = noopLogger,
   ) {}
 
   /** Starts the periodic renewal (does not keep the process alive). */
@@ -51,7 +53,7 @@ export class RunLeases {
   async stop(runIds: readonly RunId[]): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
-    await this.queue.releaseRuns(this.holder, runIds).catch(() => undefined)
+    await this.queue.releaseRuns(this.holder, runIds).catch((e: unknown) => this.logger.warn({ ...errorFields(e), runIds }, 'could not let go of run leases on close; they run out after leaseMs'))
   }
 
   /**
@@ -90,7 +92,7 @@ export class RunLeases {
 
   /** Lets go of one run's lease (it ended, or was stopped here). */
   release(runId: RunId): void {
-    void this.queue.releaseRuns(this.holder, [runId]).catch(() => undefined)
+    void this.queue.releaseRuns(this.holder, [runId]).catch((e: unknown) => this.logger.warn({ ...errorFields(e), runId }, 'could not let go of a run lease; it runs out after leaseMs'))
   }
 
   /** One renewal round: applies pause and cancel written elsewhere, lets go of runs whose lease was lost. */
@@ -116,8 +118,9 @@ export class RunLeases {
           this.engine.resume(run)
         }
       }
-    } catch {
+    } catch (e) {
       // The store is unreachable for now: the next round tries again; the lease covers the gap.
+      this.logger.warn({ ...errorFields(e), holder: this.holder }, 'renewing run leases failed; retrying at the next round')
     } finally {
       this.checking = false
     }

@@ -11,6 +11,7 @@ import type { ContextStore } from '../context/context-store.js'
 import type { Runtime } from '../runtimes/runtime.js'
 import type { Interceptor } from '../workflows/invoker.js'
 import type { Backend } from './backend.js'
+import type { Telemetry } from '../telemetry/telemetry.js'
 
 /** Options of the {@link Orchestrator}. */
 export interface OrchestratorOptions {
@@ -66,6 +67,14 @@ export interface OrchestratorOptions {
    * @default false
    */
   busEvents?: boolean
+  /**
+   * Where logs, metrics and traces go: a `pino` logger, an OpenTelemetry
+   * `Meter` and `Tracer` fit as they are (see docs/observability.md). Each
+   * agent execution gets a span (with a tracer) and is counted and timed
+   * (with a meter); failures nobody waits for are logged.
+   * @default nothing is reported
+   */
+  telemetry?: Telemetry
   /** Wrap every agent execution (authorize, audit, meter, trace…); composed once, the first listed outermost. @default none */
   interceptors?: readonly Interceptor[]
   /**
@@ -106,6 +115,7 @@ const schema = z
     runtimes: z.array(z.unknown()).min(1).optional(),
     workspaceRoot: z.string().min(1).optional(),
     busEvents: z.boolean().optional(),
+    telemetry: z.object({ logger: z.unknown().optional(), meter: z.unknown().optional(), tracer: z.unknown().optional() }).strict().optional(),
     interceptors: z.array(z.custom<Interceptor>((v) => typeof v === 'function', { message: 'each interceptor must be a function (call, next) => …' })).optional(),
     leaseMs: z.number().min(2000, 'must be at least 2000 ms (the lease is renewed every 500 ms)').optional(),
   })

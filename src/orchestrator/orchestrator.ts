@@ -32,6 +32,8 @@ import { composeInterceptors } from '../workflows/invoker.js'
 import type { Bus } from '../messaging/bus.js'
 import { ContextStore } from '../context/context-store.js'
 import { openBackend, type Backend, type OpenBackendOptions } from './backend.js'
+import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
+import { telemetryInterceptors } from './telemetry-interceptors.js'
 import type { DeployedAgents } from './deployed-agents.js'
 
 /** Options of one run. */
@@ -97,7 +99,7 @@ export class Orchestrator {
   private readonly engine: Engine
   /** Leases of the runs executing here (durable stores only). */
   private readonly leases: RunLeases | undefined
-  private readonly hub = new EventHub()
+  private readonly hub: EventHub
   private readonly templates = new Map<string, Workflow>()
   private closed = false
   private pruneTimer: NodeJS.Timeout | undefined
@@ -128,6 +130,9 @@ export class Orchestrator {
 
   constructor(options: OrchestratorOptions = {}) {
     this.options = resolveOrchestratorOptions(options)
+    const telemetry = resolveTelemetry(options.telemetry)
+    const logger = telemetry.logger
+    this.hub = new EventHub(logger)
     this.clock = options.clock ?? systemClock
     this.anomalies = new AnomalyDetector({ clock: this.clock, ...options.anomalies })
     const backend = (this.backend = options.backend)
@@ -137,12 +142,13 @@ export class Orchestrator {
       store: this.store, registry: this.registry, clock: this.clock, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents',
       bus: options.bus ?? backend?.bus,
       context: options.context ?? (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock })),
+      logger,
     })
     ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
     const queue = this.store.durable && this.store.queue !== undefined ? this.store.queue(this.clock) : undefined
     const lease = queue === undefined ? undefined : { holder: localHolderId(newAgentId().slice(4)), ms: this.options.leaseMs }
     this.engine = new Engine({
-      invoke: composeInterceptors(options.interceptors),
+      invoke: composeInterceptors([...telemetryInterceptors(options.telemetry, telemetry), ...(options.interceptors ?? [])]),
       lease,
       store: this.store,
       registry: this.registry,
@@ -160,7 +166,7 @@ export class Orchestrator {
       },
     })
     if (queue !== undefined && lease !== undefined) {
-      this.leases = new RunLeases(this.store, queue, this.engine, lease.holder, lease.ms)
+      this.leases = new RunLeases(this.store, queue, this.engine, lease.holder, lease.ms, logger)
       this.leases.start()
     }
     const { autoStart = false, ...healthOptions } = options.health ?? {}
@@ -170,7 +176,7 @@ export class Orchestrator {
     const retention = this.options.retention
     if (retention !== undefined) {
       const prune = (): void => {
-        this.prune(retention.maxAgeMs).catch((e: unknown) => process.stderr.write(`flotilla: periodic prune failed: ${(e as Error)?.message ?? String(e)}\n`))
+        this.prune(retention.maxAgeMs).catch((e: unknown) => logger.error(errorFields(e), 'periodic prune of finished runs failed; the next one tries again'))
       }
       prune()
       // Not a reason to keep the process alive.

@@ -19,6 +19,7 @@ import type { Registry } from '../registry/registry.js'
 import type { Store } from '../store/store.js'
 import { AgentSubscriptions, agentServiceCall, agentServiceMembers, type ServiceDeps } from './agent-services.js'
 import { DeployedAgents } from './deployed-agents.js'
+import { errorFields, noopLogger, type Logger } from '../telemetry/telemetry.js'
 
 /** What the team part of an orchestrator is built from. */
 export interface TeamOptions {
@@ -30,6 +31,8 @@ export interface TeamOptions {
   /** @default the process and inprocess runtimes */
   readonly runtimes: readonly Runtime[] | undefined
   readonly workspaceRoot: string
+  /** Where failures nobody waits for go (sweeps, event publishing). @default drops them */
+  readonly logger?: Logger
 }
 
 /**
@@ -50,6 +53,7 @@ export class Team {
   /** The bus subscriptions of deployed agents (`ctx.subscribe`), by agent id. */
   private readonly subscriptions = new Map<string, AgentSubscriptions>()
   private readonly sweeper: NodeJS.Timeout
+  private readonly logger: Logger
 
   constructor(private readonly o: TeamOptions) {
     this.ownBus = o.bus === undefined
@@ -84,7 +88,8 @@ export class Team {
     this.agents = late.agents = new DeployedAgents(supervisor, o.registry, this.bus)
     this.deps = { bus: this.bus, context: this.context, registry: o.registry, supervisor, isTerminated: (name) => !o.registry.has(name) && supervisor.isTerminatedName(name) }
     // Expired artifacts and cache entries are also removed on read; this sweep reclaims the ones nobody reads.
-    this.sweeper = setInterval(() => void this.context.sweep().catch(() => undefined), 60_000).unref()
+    const logger = (this.logger = o.logger ?? noopLogger)
+    this.sweeper = setInterval(() => void this.context.sweep().catch((e: unknown) => logger.warn(errorFields(e), 'sweeping expired artifacts and cache entries failed; the next sweep tries again')), 60_000).unref()
   }
 
   /** The services of a task's context (a registered agent: no permissions of its own). */
@@ -116,7 +121,7 @@ export class Team {
 
   /** Publishes run and task events on the bus (option `busEvents`). */
   forward(events: readonly FlotillaEvent[]): void {
-    for (const e of events) this.bus.publish(e.type, e, { from: 'orchestrator' }).catch(() => undefined)
+    for (const e of events) this.bus.publish(e.type, e, { from: 'orchestrator' }).catch((err: unknown) => this.logger.warn({ ...errorFields(err), eventType: e.type, runId: e.runId }, 'publishing a run event on the bus failed'))
   }
 
   /** Terminates deployed agents, then closes what the team opened itself. */
@@ -136,7 +141,7 @@ export class Team {
 
   private publish(e: SupervisorEvent): void {
     const send = (type: string, data: unknown): void => {
-      this.bus.publish(type, data, { from: e.name }).catch(() => undefined)
+      this.bus.publish(type, data, { from: e.name }).catch((err: unknown) => this.logger.warn({ ...errorFields(err), eventType: type, agent: e.name }, 'publishing an agent event on the bus failed'))
     }
     if (e.type === 'agent.state') {
       send('status_change', { agentId: e.agentId, name: e.name, from: e.from, to: e.to, reason: e.reason, at: e.at })

@@ -16,6 +16,8 @@ import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
 import { openBackend, type Backend } from './backend.js'
 import { EventHub, type Listener } from './event-hub.js'
 import { Team } from './team.js'
+import { errorFields, resolveTelemetry, type Logger, type Telemetry } from '../telemetry/telemetry.js'
+import { telemetryInterceptors } from './telemetry-interceptors.js'
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
@@ -42,6 +44,8 @@ export interface WorkerOptions {
   claimBatch?: number
   /** Wrap every agent execution (see {@link Interceptor}); composed once. */
   interceptors?: readonly Interceptor[]
+  /** Where logs, metrics and traces go, as for the Orchestrator. @default nothing is reported */
+  telemetry?: Telemetry
   clock?: Clock
   random?: () => number
 }
@@ -70,14 +74,15 @@ export class Worker {
   readonly id: string
   readonly registry: Registry
   readonly clock: Clock
-  private readonly options: Required<Omit<WorkerOptions, 'store' | 'backend' | 'id' | 'interceptors' | 'clock' | 'random' | 'pollMs'>> & { pollMs: number | undefined }
+  private readonly options: Required<Omit<WorkerOptions, 'store' | 'backend' | 'telemetry' | 'id' | 'interceptors' | 'clock' | 'random' | 'pollMs'>> & { pollMs: number | undefined }
   private readonly storeSpec: Store | string | undefined
   private readonly givenBackend: Backend | undefined
   /** The backend this worker opened from a URL (closed by `stop()`). */
   private ownBackend: Backend | undefined
   /** Messages, artifacts and cache of the agents run here. */
   private team: Team | undefined
-  private readonly hub = new EventHub()
+  private readonly hub: EventHub
+  private readonly logger: Logger
   private readonly random: () => number
   private readonly interceptors: readonly Interceptor[]
   private store_: Store | undefined
@@ -99,7 +104,10 @@ export class Worker {
     }
     this.storeSpec = options.store
     this.givenBackend = options.backend
-    this.interceptors = options.interceptors ?? []
+    const telemetry = resolveTelemetry(options.telemetry)
+    this.logger = telemetry.logger.child({ worker: this.id })
+    this.hub = new EventHub(this.logger)
+    this.interceptors = [...telemetryInterceptors(options.telemetry, telemetry), ...(options.interceptors ?? [])]
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs
     if (!(leaseMs >= 300)) {
       throw new FlotillaError('VALIDATION_FAILED', `leaseMs must be at least 300 ms (heartbeats come every third of it); got ${leaseMs}. A lease shorter than a heartbeat round trip would let other workers take running work.`, { details: { leaseMs } })
@@ -149,13 +157,16 @@ export class Worker {
     const deliver = (events: readonly FlotillaEvent[]): void => this.hub.deliver(events)
     const team = (this.team = new Team({
       store, registry: this.registry, clock: this.clock, runtimes: undefined, workspaceRoot: '.flotilla/agents',
-      bus: backend?.bus, context: backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock }),
+      bus: backend?.bus, context: backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock }), logger: this.logger,
     }))
     this.coordinator = new Coordinator({ store, queue, clock: this.clock, random: this.random, id: this.id, deliver, catalog: () => this.catalog })
     this.executor = new Executor({
       store, queue, registry: this.registry, clock: this.clock, id: this.id, concurrency: this.options.concurrency, leaseMs: this.options.leaseMs,
       invoke: composeInterceptors(this.interceptors), deliver, services: (instanceId, runId, taskId) => team.services(instanceId, runId, taskId),
-      onError: (e) => this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: (e.details.runId ?? '') as RunId, taskId: (e.details.taskId ?? '') as TaskId, level: 'warn', message: e.message }]),
+      onError: (e) => {
+        this.logger.warn(errorFields(e), 'an attempt could not be completed in the store')
+        this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: (e.details.runId ?? '') as RunId, taskId: (e.details.taskId ?? '') as TaskId, level: 'warn', message: e.message }])
+      },
     })
     this.startedAt = this.clock.wallNow()
     await this.advertise()
@@ -181,9 +192,10 @@ export class Worker {
     const queue = this.queue_!
     const left = executor.claims()
     executor.abortAll(`worker ${this.id} is stopping`)
-    await queue.release(this.id, left).catch(() => undefined)
-    await queue.releaseRuns(this.id, this.coordinator!.runIds()).catch(() => undefined)
-    await queue.retire(this.id).catch(() => undefined)
+    const warn = (what: string) => (e: unknown): void => this.logger.warn(errorFields(e), `stopping: could not ${what}; other workers take it over after the lease`)
+    await queue.release(this.id, left).catch(warn('release the claimed attempts'))
+    await queue.releaseRuns(this.id, this.coordinator!.runIds()).catch(warn('let go of the runs held here'))
+    await queue.retire(this.id).catch(warn('leave the catalog'))
     await this.team?.close()
     if (this.ownBackend !== undefined) await this.ownBackend.close()
     this.ownBackend = undefined
@@ -247,6 +259,7 @@ export class Worker {
         // The store is unreachable (restarting, network): say so, back off, and go on; leases cover what we hold.
         failures++
         const error = toFlotillaError(e, 'STORE_UNAVAILABLE')
+        this.logger.error({ ...errorFields(error), failures }, 'the worker loop failed; backing off and retrying')
         this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: '' as RunId, taskId: '' as TaskId, level: 'error', message: `worker ${this.id}: ${error.code}: ${error.message} (retrying)` }])
         await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(failures, 6))))
       }

@@ -102,7 +102,7 @@ function makeProject(): string {
   const nm = join(dir, 'node_modules')
   mkdirSync(join(nm, '.bin'), { recursive: true })
   symlinkSync(ROOT.replace(/\/$/, ''), join(nm, 'flotilla'), 'dir')
-  for (const dep of ['zod', 'yaml', 'pg', 'better-sqlite3']) symlinkSync(join(ROOT, 'node_modules', dep), join(nm, dep), 'dir')
+  for (const dep of ['zod', 'yaml', 'pg', 'better-sqlite3', 'pino', '@opentelemetry']) symlinkSync(join(ROOT, 'node_modules', dep), join(nm, dep), 'dir')
   writeFileSync(join(nm, '.bin/flotilla'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist/cli/main.js')}" "$@"\n`, { mode: 0o755 })
   // Like a clone after `npm run build`: dist/ is there, and the build is done.
   symlinkSync(join(ROOT, 'dist'), join(dir, 'dist'), 'dir')

@@ -95,6 +95,8 @@ export class AgentProcess {
     })
     this.pid = this.child.pid ?? -1
     this.child.stderr?.on('data', (chunk: Buffer) => {
+      // The agent's own stderr, passed through as `stdio: inherit` would (option forwardStderr), not Flotilla's logging.
+      // eslint-disable-next-line no-restricted-syntax
       if (settings.forwardStderr) process.stderr.write(chunk)
       this.stderrTail = (this.stderrTail + chunk.toString()).slice(-TAIL)
     })

@@ -139,6 +139,8 @@ function onMessage(raw: unknown): void {
 }
 
 if (process.send === undefined) {
+  // A program's entry point, run by mistake from a shell: it tells the person at the terminal.
+  // eslint-disable-next-line no-restricted-syntax
   process.stderr.write('child-main is the agent process of the flotilla process runtime; it must be started by it (with an IPC channel).\n')
   process.exit(2)
 }

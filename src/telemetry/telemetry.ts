@@ -1,0 +1,145 @@
+/**
+ * The telemetry port: where Flotilla's library code sends its logs, metrics
+ * and traces. Each interface is the subset of a standard API that Flotilla
+ * calls, so the standard object itself is passed, with no wrapper per call:
+ * a `pino` logger is a {@link Logger}; an OpenTelemetry `Meter` and `Tracer`
+ * (`@opentelemetry/api`) are a {@link Meter} and a {@link Tracer}. For
+ * Prometheus, {@link Meter} is made once per instrument over `prom-client`.
+ * Every part defaults to a no-op, and library code never writes to the
+ * console.
+ */
+
+/** Values of metric and span attributes (OpenTelemetry's `Attributes`, narrowed). */
+export type TelemetryAttributes = Record<string, string | number | boolean | undefined>
+
+/**
+ * Structured logs, the shape of `pino` (and of most JSON loggers): context
+ * first, then the message.
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino'
+ * const telemetry = { logger: pino() } // a pino logger is a Logger
+ * ```
+ */
+export interface Logger {
+  debug(data: Record<string, unknown>, message: string): void
+  info(data: Record<string, unknown>, message: string): void
+  warn(data: Record<string, unknown>, message: string): void
+  error(data: Record<string, unknown>, message: string): void
+  /** A logger that adds `bindings` to every line. */
+  child(bindings: Record<string, unknown>): Logger
+}
+
+/** A monotonic count (OpenTelemetry `Counter`). */
+export interface Counter {
+  add(value: number, attributes?: TelemetryAttributes): void
+}
+
+/** A count that goes up and down, e.g. attempts running now (OpenTelemetry `UpDownCounter`). */
+export interface UpDownCounter {
+  add(value: number, attributes?: TelemetryAttributes): void
+}
+
+/** A distribution, e.g. durations (OpenTelemetry `Histogram`). */
+export interface Histogram {
+  record(value: number, attributes?: TelemetryAttributes): void
+}
+
+/** Options of an instrument (OpenTelemetry `MetricOptions`). */
+export interface InstrumentOptions {
+  description?: string
+  /** UCUM unit, e.g. `ms`, `{attempt}`. */
+  unit?: string
+}
+
+/** Creates instruments, once each (the OpenTelemetry `Meter` API). */
+export interface Meter {
+  createCounter(name: string, options?: InstrumentOptions): Counter
+  createUpDownCounter(name: string, options?: InstrumentOptions): UpDownCounter
+  createHistogram(name: string, options?: InstrumentOptions): Histogram
+}
+
+/** The status of a finished span: 0 unset, 1 ok, 2 error (OpenTelemetry `SpanStatusCode`). */
+export interface SpanStatus {
+  code: number
+  message?: string
+}
+
+/** One timed operation (the OpenTelemetry `Span` methods Flotilla calls). */
+export interface Span {
+  setAttribute(key: string, value: string | number | boolean): Span
+  setStatus(status: SpanStatus): Span
+  recordException(exception: Error | string): void
+  end(): void
+}
+
+/** Starts spans (the OpenTelemetry `Tracer` API). */
+export interface Tracer {
+  startSpan(name: string, options?: { attributes?: TelemetryAttributes }): Span
+}
+
+/** The three telemetry pipes, each optional. */
+export interface Telemetry {
+  /** @default a logger that drops everything */
+  logger?: Logger
+  /** @default instruments that drop everything */
+  meter?: Meter
+  /** @default spans that record nothing */
+  tracer?: Tracer
+}
+
+/** {@link Telemetry} with every part present. */
+export interface ResolvedTelemetry {
+  readonly logger: Logger
+  readonly meter: Meter
+  readonly tracer: Tracer
+  /** False when no tracer was given: callers skip building spans altogether. */
+  readonly tracing: boolean
+}
+
+const noop = (): void => undefined
+
+/** A {@link Logger} that drops everything. */
+export const noopLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => noopLogger }
+
+const noopInstrument = { add: noop, record: noop }
+
+/** A {@link Meter} whose instruments drop everything. */
+export const noopMeter: Meter = {
+  createCounter: () => noopInstrument,
+  createUpDownCounter: () => noopInstrument,
+  createHistogram: () => noopInstrument,
+}
+
+const noopSpan: Span = { setAttribute: () => noopSpan, setStatus: () => noopSpan, recordException: noop, end: noop }
+
+/** A {@link Tracer} whose spans record nothing. */
+export const noopTracer: Tracer = { startSpan: () => noopSpan }
+
+/**
+ * Fills in the no-op parts.
+ *
+ * @example
+ * ```ts
+ * const { logger } = resolveTelemetry(undefined)
+ * logger.warn({ runId: 'run_1' }, 'dropped') // goes nowhere
+ * ```
+ */
+export function resolveTelemetry(telemetry: Telemetry | undefined): ResolvedTelemetry {
+  return {
+    logger: telemetry?.logger ?? noopLogger,
+    meter: telemetry?.meter ?? noopMeter,
+    tracer: telemetry?.tracer ?? noopTracer,
+    tracing: telemetry?.tracer !== undefined,
+  }
+}
+
+/** What to log of a caught error: its code, message and details when it has them. */
+export function errorFields(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) {
+    const e = error as Error & { code?: unknown; details?: unknown }
+    return { err: { name: e.name, message: e.message, ...(e.code === undefined ? {} : { code: e.code }), ...(e.details === undefined ? {} : { details: e.details }) } }
+  }
+  return { err: { message: String(error) } }
+}
