@@ -1,6 +1,9 @@
 /**
- * Flotilla: run teams of AI agents. The public API; every export is named
- * here (test/index.test.ts pins the list).
+ * Flotilla: run teams of AI agents. The public API users write code
+ * against; every export is named here (test/index.test.ts pins the list).
+ * Adapters live on subpaths: `flotilla/sqlite`, `flotilla/postgres`,
+ * `flotilla/process` (runtimes and the agent runner); in-memory adapters,
+ * FakeClock and the ports' contract suites on `flotilla/testing`.
  *
  * @packageDocumentation
  */
@@ -18,23 +21,18 @@ export type {
   TaskStartedEvent, TaskProgressEvent, TaskRetryingEvent, TaskSucceededEvent, TaskFailedEvent, TaskSkippedEvent, TaskCancelledEvent, TaskLogEvent,
 } from './core/events.js'
 
-export { DEFAULT_RETRY_POLICY, resolveRetryPolicy, backoffDelay, shouldRetry } from './resilience/retry.js'
+export { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './resilience/retry.js'
 export type { RetryPolicy, RetryOptions } from './resilience/retry.js'
 export { CircuitBreaker } from './resilience/circuit-breaker.js'
 export type { CircuitBreakerOptions, CircuitState } from './resilience/circuit-breaker.js'
 export { createDeadline } from './resilience/deadline.js'
 export type { Deadline } from './resilience/deadline.js'
 
-export { MemoryStore } from './store/memory/memory-store.js'
-export { SqliteStore } from './store/sqlite/sqlite-store.js'
-export type { SqliteStoreOptions } from './store/sqlite/sqlite-store.js'
 export { openStore, openStoreAsync, parseStoreSpec, DEFAULT_STORE_PATH } from './store/open-store.js'
 export type { OpenStoreOptions, ParsedStoreSpec } from './store/open-store.js'
 export type { Store, RunStore, EventLog, AgentStore } from './store/store.js'
 export type { RunRecord, TaskRecord, StoredEvent, StoreOp, StoreBatch, RunFilter, AgentRecord, AgentTransition, AgentFilter } from './store/records.js'
 
-export { MemoryBus } from './messaging/memory-bus.js'
-export type { MemoryBusOptions } from './messaging/memory-bus.js'
 export type {
   Bus, BusMessage, DeadLetter, SendOptions, ReceiveOptions, BusEvent, EventFilter, EventHandler, RequestHandler, Subscription,
   PublishOptions, RequestOptions, MessageHeaders, JsonPrimitive, WaitForMailOptions, BusOptions,
@@ -47,9 +45,6 @@ export { ContextStore } from './context/context-store.js'
 export type { ContextStoreOptions } from './context/context-store.js'
 export { openContextStore } from './context/open-context-store.js'
 export type { OpenContextStoreOptions } from './context/open-context-store.js'
-export { MemoryContextBackend } from './context/memory/memory-context-backend.js'
-export { SqliteContextBackend } from './context/sqlite/sqlite-context-backend.js'
-export type { SqliteContextBackendOptions } from './context/sqlite/sqlite-context-backend.js'
 export type {
   Artifact, ArtifactInfo, ArtifactEncoding, ArtifactWriteOptions, ArtifactLineage, PutArtifactOptions, GetArtifactOptions,
   ListArtifactsOptions, ShareOptions, SweepResult, PermissionsOf, ArtifactAccess, CacheAccess,
@@ -66,32 +61,22 @@ export { agentSpecSchema, resourceLimitsSchema, parseAgentSpec, loadAgentSpec } 
 export type { AgentSpec, AgentSpecInput, ParseAgentSpecOptions } from './agents/spec.js'
 export { defineTool, isToolDefinition } from './agents/tools.js'
 export type { ToolConfig, ToolDefinition, AnyToolDefinition, ToolContext } from './agents/tools.js'
-export { FolderWorkspace } from './agents/workspace.js'
-export type { FolderWorkspaceOptions } from './agents/workspace.js'
-export { AgentRunner } from './agents/runner.js'
-export type { AgentRunnerOptions, RunnerHooks, RunnerExecuteOptions } from './agents/runner.js'
 export type { AgentEvent } from './agents/agent-event.js'
 export { AgentMetrics } from './agents/agent-metrics.js'
 export type { AgentMetricsSnapshot } from './agents/agent-metrics.js'
 
-export { InProcessRuntime } from './runtimes/inprocess/inprocess-runtime.js'
-export type { InProcessRuntimeOptions } from './runtimes/inprocess/inprocess-runtime.js'
-export { ProcessRuntime } from './runtimes/process/process-runtime.js'
-export type { ProcessRuntimeOptions } from './runtimes/process/process-runtime.js'
 export type {
   Runtime, RuntimeHandle, RuntimeHooks, DeployRequest, ResourceLimits, ResourceUsage, RuntimeExit, RuntimeEvent, ExecuteOptions,
 } from './runtimes/runtime.js'
-export { AgentSupervisor } from './runtimes/supervisor.js'
 export type {
   AgentDeployment, DeployOptions, AgentInfo, AgentTreeNode, SupervisorEvent, AgentUsage, ClusterUsage, SupervisorOptions,
 } from './runtimes/supervisor-types.js'
-export { canTransition } from './runtimes/lifecycle.js'
 
 export { Registry } from './registry/registry.js'
 export type { RegistryOptions, RegisterOptions } from './registry/registry.js'
-export { AgentInstance } from './registry/agent-instance.js'
+export type { AgentInstance } from './registry/agent-instance.js'
 export type { AgentInstanceState, AgentInstanceSnapshot, HealthReport } from './registry/agent-instance.js'
-export { AgentPool } from './registry/agent-pool.js'
+export type { AgentPool } from './registry/agent-pool.js'
 export type { AgentSelector, AcquireResult } from './registry/agent-pool.js'
 export { LOAD_BALANCING_STRATEGIES } from './registry/load-balancer.js'
 export type { LoadBalancingStrategy } from './registry/load-balancer.js'
@@ -140,8 +125,6 @@ export { validateWorkflowSpec } from './workflows/compile.js'
 export type { WorkflowProblem } from './workflows/compile.js'
 export { checkJsonValue, findJsonProblem, JSON_MAX_DEPTH } from './core/json-value.js'
 export type { JsonProblem, JsonProblemKind, CheckJsonValueOptions } from './core/json-value.js'
-export { LazyStore } from './store/lazy-store.js'
-export type { LazyStoreOptions } from './store/lazy-store.js'
 export { permissionDenied, NO_GRANT } from './security/permissions.js'
 export { pinPools } from './registry/agent-pool.js'
 export type { RunOptions, RunHandle } from './orchestrator/orchestrator.js'

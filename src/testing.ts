@@ -1,9 +1,20 @@
 /**
- * Test helpers: `flotilla/testing`. The fake clock, and the in-memory store
- * that every port's contract suite runs first.
+ * Test helpers: `flotilla/testing`. The fake clock and the in-memory
+ * adapters. The contract suites of the ports are on
+ * `flotilla/testing/contracts` (they need vitest).
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator } from 'flotilla'
+ * import { FakeClock, MemoryStore } from 'flotilla/testing'
+ *
+ * const orchestrator = new Orchestrator({ store: new MemoryStore(), clock: new FakeClock() })
+ * ```
  *
  * @packageDocumentation
  */
 export { FakeClock } from './core/fake-clock.js'
 export { MemoryStore } from './store/memory/memory-store.js'
 export { MemoryContextBackend } from './context/memory/memory-context-backend.js'
+export { MemoryBus } from './messaging/memory-bus.js'
+export type { MemoryBusOptions } from './messaging/memory-bus.js'

@@ -4,11 +4,7 @@ import { describe, expect, it } from 'vitest'
 // (add the export to src/index.ts or src/testing.ts AND here, with TSDoc).
 const INDEX_EXPORTS = [
   'AGENT_STATES',
-  'AgentInstance',
   'AgentMetrics',
-  'AgentPool',
-  'AgentRunner',
-  'AgentSupervisor',
   'AnomalyDetector',
   'CircuitBreaker',
   'Client',
@@ -20,25 +16,16 @@ const INDEX_EXPORTS = [
   'ERROR_CODES',
   'ExecutionHistory',
   'FlotillaError',
-  'FolderWorkspace',
   'HealthMonitor',
-  'InProcessRuntime',
   'JSON_MAX_DEPTH',
   'LOAD_BALANCING_STRATEGIES',
-  'LazyStore',
-  'MemoryBus',
-  'MemoryContextBackend',
-  'MemoryStore',
   'NO_GRANT',
   'Orchestrator',
   'PRIORITIES',
   'PermissionSet',
-  'ProcessRuntime',
   'RUN_STATES',
   'Registry',
   'RunResult',
-  'SqliteContextBackend',
-  'SqliteStore',
   'TASK_STATES',
   'Worker',
   'WorkflowBuilder',
@@ -47,8 +34,6 @@ const INDEX_EXPORTS = [
   'asAgentId',
   'asRunId',
   'asTaskId',
-  'backoffDelay',
-  'canTransition',
   'checkJsonValue',
   'checkRange',
   'compileWorkflow',
@@ -90,7 +75,6 @@ const INDEX_EXPORTS = [
   'resourceLimitsSchema',
   'satisfies',
   'serializeError',
-  'shouldRetry',
   'systemClock',
   'tallyVotes',
   'taskSpecSchema',
@@ -102,7 +86,10 @@ const INDEX_EXPORTS = [
   'workflowSpecSchema',
 ]
 
-const TESTING_EXPORTS = ['FakeClock', 'MemoryContextBackend', 'MemoryStore']
+const TESTING_EXPORTS = ['FakeClock', 'MemoryBus', 'MemoryContextBackend', 'MemoryStore']
+const CONTRACTS_EXPORTS = ['busContract', 'contextContract', 'queueContract', 'storeContract']
+const SQLITE_EXPORTS = ['SqliteContextBackend', 'SqliteStore']
+const PROCESS_EXPORTS = ['AgentRunner', 'AgentSupervisor', 'FolderWorkspace', 'InProcessRuntime', 'ProcessRuntime', 'canTransition']
 
 describe('public API', () => {
   it('pins the runtime exports of flotilla', async () => {
@@ -113,13 +100,16 @@ describe('public API', () => {
     expect(Object.keys(await import('../src/testing.js')).sort()).toEqual(TESTING_EXPORTS)
   })
 
+  it('pins the runtime exports of flotilla/sqlite and flotilla/process', async () => {
+    expect(Object.keys(await import('../src/sqlite.js')).sort()).toEqual(SQLITE_EXPORTS)
+    expect(Object.keys(await import('../src/process.js')).sort()).toEqual(PROCESS_EXPORTS)
+    expect(Object.keys(await import('../src/testing-contracts.js')).sort()).toEqual(CONTRACTS_EXPORTS)
+  })
+
   it('exports no undefined values', async () => {
-    for (const mod of [await import('../src/index.js'), await import('../src/testing.js')]) {
+    for (const mod of [await import('../src/index.js'), await import('../src/testing.js'), await import('../src/sqlite.js'), await import('../src/process.js')]) {
       for (const [name, value] of Object.entries(mod)) expect(value, name).toBeDefined()
     }
   })
 
-  it('shares one MemoryStore between flotilla and flotilla/testing', async () => {
-    expect((await import('../src/testing.js')).MemoryStore).toBe((await import('../src/index.js')).MemoryStore)
-  })
 })

@@ -1,4 +1,4 @@
 import { MemoryContextBackend } from '../../src/context/memory/memory-context-backend.js'
-import { contextContract } from '../contract/context.contract.js'
+import { contextContract } from '../../src/testing/context-contract.js'
 
 contextContract({ name: 'memory', create: async () => new MemoryContextBackend() })

@@ -4,7 +4,7 @@ import { openContextStore } from '../../src/context/open-context-store.js'
 import { PostgresContextBackend } from '../../src/context/postgres/postgres-context-backend.js'
 import { newRunId } from '../../src/core/ids.js'
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js'
-import { contextContract } from '../contract/context.contract.js'
+import { contextContract } from '../../src/testing/context-contract.js'
 import { describePostgres, dropSchema, freshSchema, POSTGRES_URL, withClient, withFreshSchema } from '../helpers/postgres.js'
 
 await describePostgres('PostgresContextBackend', () => {

@@ -8,7 +8,7 @@ import { ContextStore } from '../../src/context/context-store.js'
 import { SqliteContextBackend } from '../../src/context/sqlite/sqlite-context-backend.js'
 import { newRunId } from '../../src/core/ids.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
-import { contextContract } from '../contract/context.contract.js'
+import { contextContract } from '../../src/testing/context-contract.js'
 
 const folders = new Map<ContextBackend, string>()
 

@@ -103,6 +103,8 @@ function makeProject(): string {
   mkdirSync(join(nm, '.bin'), { recursive: true })
   symlinkSync(ROOT.replace(/\/$/, ''), join(nm, 'flotilla'), 'dir')
   for (const dep of ['zod', 'yaml', 'pg', 'better-sqlite3', 'pino', '@opentelemetry']) symlinkSync(join(ROOT, 'node_modules', dep), join(nm, dep), 'dir')
+  symlinkSync(join(ROOT, 'node_modules', 'vitest'), join(nm, 'vitest'), 'dir')
+  writeFileSync(join(nm, '.bin/vitest'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'node_modules/vitest/vitest.mjs')}" "$@"\n`, { mode: 0o755 })
   writeFileSync(join(nm, '.bin/flotilla'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist/cli/main.js')}" "$@"\n`, { mode: 0o755 })
   // Like a clone after `npm run build`: dist/ is there, and the build is done.
   symlinkSync(join(ROOT, 'dist'), join(dir, 'dist'), 'dir')

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { MemoryBus } from '../../src/messaging/memory-bus.js'
-import { busContract } from '../contract/bus.contract.js'
+import { busContract } from '../../src/testing/bus-contract.js'
 
 busContract({ name: 'memory', create: async (options) => new MemoryBus(options) })
 

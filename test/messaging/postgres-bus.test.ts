@@ -9,7 +9,7 @@ import type { Bus, BusEvent, BusMessage } from '../../src/messaging/bus.js'
 import { openPostgresBus, type PostgresBus } from '../../src/messaging/postgres/postgres-bus.js'
 import { resolveBusOptions } from '../../src/messaging/postgres/options.js'
 import { channelOf } from '../../src/messaging/postgres/schema.js'
-import { busContract } from '../contract/bus.contract.js'
+import { busContract } from '../../src/testing/bus-contract.js'
 import { describePostgres, dropSchema, freshSchema, POSTGRES_URL, withClient } from '../helpers/postgres.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))

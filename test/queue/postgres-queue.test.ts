@@ -5,7 +5,7 @@ import { PostgresStore } from '../../src/postgres.js'
 import type { PostgresQueue } from '../../src/store/postgres/postgres-queue.js'
 import { queueChannel } from '../../src/store/postgres/queue-sql.js'
 import type { QueueOffer, TaskQueue } from '../../src/store/queue.js'
-import { queueContract } from '../contract/queue.contract.js'
+import { queueContract } from '../../src/testing/queue-contract.js'
 import { describePostgres, dropSchema, freshSchema, POSTGRES_URL, withClient } from '../helpers/postgres.js'
 
 const T0 = Date.UTC(2026, 0, 1)

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { MemoryStore } from '../../src/store/memory/memory-store.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
-import { queueContract } from '../contract/queue.contract.js'
+import { queueContract } from '../../src/testing/queue-contract.js'
 
 queueContract({ name: 'memory', create: async () => new MemoryStore() })
 

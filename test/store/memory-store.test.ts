@@ -1,4 +1,4 @@
 import { MemoryStore } from '../../src/store/memory/memory-store.js'
-import { storeContract } from '../contract/store.contract.js'
+import { storeContract } from '../../src/testing/store-contract.js'
 
 storeContract({ name: 'memory', create: async () => new MemoryStore() })

@@ -7,7 +7,7 @@ import type { AgentRecord, StoreOp } from '../../src/store/records.js'
 import { quoteIdent } from '../../src/store/postgres/migrate.js'
 import { resolvePostgresOptions, sessionOptions } from '../../src/store/postgres/options.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/postgres/schema.js'
-import { storeContract } from '../contract/store.contract.js'
+import { storeContract } from '../../src/testing/store-contract.js'
 import { describePostgres, dropSchema, freshSchema, POSTGRES_URL, withClient, withFreshSchema } from '../helpers/postgres.js'
 
 const T0 = Date.UTC(2026, 0, 1)

@@ -10,7 +10,7 @@ import type { AgentRecord, RunRecord, StoreOp, TaskRecord } from '../../src/stor
 import { SQLITE_BOOTSTRAP, SQLITE_MIGRATIONS, STORE_MARK } from '../../src/store/sqlite/schema.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
-import { storeContract } from '../contract/store.contract.js'
+import { storeContract } from '../../src/testing/store-contract.js'
 
 const folders = new Map<Store, string>()
 

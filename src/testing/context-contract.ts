@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { FakeClock } from '../../src/core/fake-clock.js'
-import type { ContextBackend } from '../../src/context/backend.js'
-import { ContextStore, type ContextStoreOptions } from '../../src/context/context-store.js'
-import { PermissionSet } from '../../src/security/permissions.js'
+import { FakeClock } from '../core/fake-clock.js'
+import type { ContextBackend } from '../context/backend.js'
+import { ContextStore, type ContextStoreOptions } from '../context/context-store.js'
+import { PermissionSet } from '../security/permissions.js'
 
 /** How a ContextBackend adapter is made and torn down for the contract suite. */
 export interface ContextContractInit {

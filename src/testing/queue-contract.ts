@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { FakeClock } from '../../src/core/fake-clock.js'
-import { asTaskId, newRunId, type RunId, type TaskId } from '../../src/core/ids.js'
-import type { RunState } from '../../src/core/states.js'
-import type { QueueOffer, QueueSelector, TaskQueue } from '../../src/store/queue.js'
-import type { RunRecord, TaskRecord } from '../../src/store/records.js'
-import type { Store } from '../../src/store/store.js'
+import { FakeClock } from '../core/fake-clock.js'
+import { asTaskId, newRunId, type RunId, type TaskId } from '../core/ids.js'
+import type { RunState } from '../core/states.js'
+import type { QueueOffer, QueueSelector, TaskQueue } from '../store/queue.js'
+import type { RunRecord, TaskRecord } from '../store/records.js'
+import type { Store } from '../store/store.js'
 
 /** How the queue contract gets a fresh store (and, for races, a second connection to the same one). */
 export interface QueueContractInit {

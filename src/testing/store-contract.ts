@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { SerializedError } from '../../src/core/errors.js'
-import type { FlotillaEvent } from '../../src/core/events.js'
-import { asTaskId, newAgentId, newRunId, type RunId, type TaskId } from '../../src/core/ids.js'
-import type { AgentState, RunState } from '../../src/core/states.js'
-import type { AgentRecord, RunRecord, StoreOp, TaskRecord } from '../../src/store/records.js'
-import type { Store } from '../../src/store/store.js'
+import type { SerializedError } from '../core/errors.js'
+import type { FlotillaEvent } from '../core/events.js'
+import { asTaskId, newAgentId, newRunId, type RunId, type TaskId } from '../core/ids.js'
+import type { AgentState, RunState } from '../core/states.js'
+import type { AgentRecord, RunRecord, StoreOp, TaskRecord } from '../store/records.js'
+import type { Store } from '../store/store.js'
 
 /** How a Store adapter is made and torn down for the contract suite. */
 export interface StoreContractInit {

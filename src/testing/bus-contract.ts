@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { isFlotillaError } from '../../src/core/errors.js'
-import { FakeClock } from '../../src/core/fake-clock.js'
-import type { Bus, BusEvent, WaitForMailOptions } from '../../src/messaging/bus.js'
+import { isFlotillaError } from '../core/errors.js'
+import { FakeClock } from '../core/fake-clock.js'
+import type { Bus, BusEvent, WaitForMailOptions } from '../messaging/bus.js'
 
 /** What the contract hands an adapter factory. */
 export interface BusContractOptions {
