@@ -4,7 +4,8 @@
  * `call` permission, its input against the tool's schema.
  */
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
-import { NO_GRANT, permissionDenied, type PermissionSet } from '../security/permissions.js'
+import type { PermissionSet } from '../security/permissions.js'
+import { defaultAuthorizer, type Authorizer } from '../security/authorizer.js'
 import { deniedEvent, type AgentEventSink } from './agent-event.js'
 import type { ToolBox, Workspace } from './context.js'
 import type { MaybePromise, Schema } from './define-agent.js'
@@ -111,6 +112,8 @@ export interface ToolBoxOptions {
   signal: AbortSignal
   /** Receives `permission.denied` and `tool.called` events. */
   onEvent: AgentEventSink
+  /** Makes the permission decisions. @default the shared default authorizer */
+  authorizer?: Authorizer
 }
 
 /**
@@ -139,11 +142,7 @@ export function createToolBox(options: ToolBoxOptions): ToolBox {
         const list = options.names.length === 0 ? 'it has no tools' : `its tools: ${options.names.join(', ')}`
         throw new FlotillaError('TOOL_NOT_FOUND', `${agent} has no tool "${String(name)}" (${list}). List the tool in the agent spec's "tools".`, { details: { agent, tool: String(name) } })
       }
-      const resource = `tool:${name}`
-      if (!options.permissions.allows(resource, 'call')) {
-        onEvent(deniedEvent(agent, resource, 'call', NO_GRANT))
-        throw permissionDenied(agent, resource, 'call')
-      }
+      ;(options.authorizer ?? defaultAuthorizer).authorize({ name: agent, permissions: options.permissions }, { kind: 'tool', name }, 'call', (d) => onEvent(deniedEvent(agent, d.resource, d.action, d.reason)))
       let value: unknown = input
       if (tool.input !== undefined) {
         const parsed = tool.input.safeParse(input)

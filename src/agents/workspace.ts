@@ -6,7 +6,8 @@
 import { lstat, mkdir, readdir, readFile, realpath, unlink, writeFile } from 'node:fs/promises'
 import { dirname, isAbsolute as isAbsoluteNative, join, posix, sep } from 'node:path'
 import { FlotillaError } from '../core/errors.js'
-import { NO_GRANT, permissionDenied, type PermissionSet } from '../security/permissions.js'
+import type { PermissionSet } from '../security/permissions.js'
+import { defaultAuthorizer, type Action, type Authorizer, type Decision } from '../security/authorizer.js'
 import { deniedEvent, type AgentEventSink } from './agent-event.js'
 import type { Workspace } from './context.js'
 
@@ -24,6 +25,8 @@ export interface FolderWorkspaceOptions {
   onEvent?: AgentEventSink
   /** Called (once per refused write) when a write would take the folder over its quota; the runtime stops the agent. @default none */
   onLimitExceeded?: (error: FlotillaError) => void
+  /** Makes the permission decisions. @default the shared default authorizer */
+  authorizer?: Authorizer
 }
 
 /** A path of the workspace, as checked: its permission name and where it is on disk. */
@@ -191,11 +194,7 @@ export class FolderWorkspace implements Workspace {
     if (slashed.startsWith('/') || isAbsoluteNative(path)) throw this.outside(path, action, 'it is absolute; workspace paths are relative to its root')
     const rel = posix.normalize(slashed).replace(/\/+$/, '') || '.'
     if (rel === '..' || rel.startsWith('../')) throw this.outside(path, action, 'it leads out of the workspace')
-    const resource = `file:${rel}`
-    if (!this.options.permissions.allows(resource, action)) {
-      this.options.onEvent?.(deniedEvent(this.options.agent, resource, action, NO_GRANT))
-      throw permissionDenied(this.options.agent, resource, action)
-    }
+    this.authorizer.authorize(this.principal, { kind: 'file', path: rel }, action as Action, this.onDenied)
     const abs = rel === '.' ? this.realRoot : join(this.realRoot, ...rel.split('/'))
     await this.checkInside(abs, path, action)
     return { rel, abs }
@@ -219,10 +218,19 @@ export class FolderWorkspace implements Workspace {
   }
 
   private outside(path: string, action: string, why: string): FlotillaError {
-    const resource = `file:${path}`
-    this.options.onEvent?.(deniedEvent(this.options.agent, resource, action, why))
-    return permissionDenied(this.options.agent, resource, action, why)
+    return this.authorizer.deny(this.principal, { kind: 'file', path }, action as Action, why, this.onDenied)
   }
+
+  private get authorizer(): Authorizer {
+    return this.options.authorizer ?? defaultAuthorizer
+  }
+
+  private get principal(): { name: string; permissions: PermissionSet } {
+    return { name: this.options.agent, permissions: this.options.permissions }
+  }
+
+  /** Reports a denial as the agent's `permission.denied` event. */
+  private readonly onDenied = (d: Decision): void => this.options.onEvent?.(deniedEvent(this.options.agent, d.resource, d.action, d.reason))
 
   private invalid(path: string, why: string): FlotillaError {
     return new FlotillaError('VALIDATION_FAILED', `Workspace path "${path}" ${why}.`, { details: { path } })

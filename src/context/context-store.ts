@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
+import { defaultAuthorizer, type Authorizer, type Resource } from '../security/authorizer.js'
 import type { ArtifactHead, ContextBackend, ContextStats } from './backend.js'
 import { decodeContent, encodeContent, encodeJsonText } from './encode.js'
 import type {
@@ -31,6 +32,8 @@ export interface ContextStoreOptions {
    * @default undefined (every principal is unrestricted)
    */
   permissionsOf?: PermissionsOf
+  /** Where every decision is made and heard (an orchestrator passes its own). @default the shared default authorizer */
+  authorizer?: Authorizer
 }
 
 /** {@link ContextStoreOptions} after defaults. */
@@ -43,6 +46,8 @@ export interface ResolvedContextStoreOptions {
   clock: Clock
   /** The permission resolver (`undefined`: everyone unrestricted). */
   permissionsOf: PermissionsOf | undefined
+  /** Makes the decisions. */
+  authorizer: Authorizer
 }
 
 const DEFAULT_KEEP = 10
@@ -56,14 +61,15 @@ const MAX_WRITE_ATTEMPTS = 50
  * opening a backend).
  */
 export function checkContextStoreOptions(options: ContextStoreOptions): ResolvedContextStoreOptions {
-  const { keepVersions = DEFAULT_KEEP, maxContentBytes = DEFAULT_MAX_BYTES, clock = systemClock, permissionsOf } = options
+  const { keepVersions = DEFAULT_KEEP, maxContentBytes = DEFAULT_MAX_BYTES, clock = systemClock, permissionsOf, authorizer = defaultAuthorizer } = options
   const bad = (field: string, want: string, got: unknown): FlotillaError =>
     new FlotillaError('VALIDATION_FAILED', `ContextStore option "${field}" must be ${want}; got ${String(got)}.`, { details: { field } })
   if (!Number.isSafeInteger(keepVersions) || keepVersions < 1 || keepVersions > 100_000) throw bad('keepVersions', 'a whole number from 1 to 100000', keepVersions)
   if (!Number.isSafeInteger(maxContentBytes) || maxContentBytes < 1) throw bad('maxContentBytes', 'a whole number of bytes ≥ 1', maxContentBytes)
   if (typeof clock?.wallNow !== 'function') throw bad('clock', 'a Clock (with wallNow())', clock)
   if (permissionsOf !== undefined && typeof permissionsOf !== 'function') throw bad('permissionsOf', 'a function (principal) => PermissionSet | undefined', permissionsOf)
-  return { keepVersions, maxContentBytes, clock, permissionsOf }
+  if (typeof authorizer?.authorize !== 'function') throw bad('authorizer', 'an Authorizer', authorizer)
+  return { keepVersions, maxContentBytes, clock, permissionsOf, authorizer }
 }
 
 const expired = (head: { expiresAt: number | null }, now: number): boolean => head.expiresAt !== null && head.expiresAt <= now
@@ -98,6 +104,7 @@ export class ContextStore {
   readonly maxContentBytes: number
   private readonly clock: Clock
   private readonly permissionsOf: PermissionsOf | undefined
+  private readonly authorizer: Authorizer
 
   constructor(backend: ContextBackend, options: ContextStoreOptions = {}) {
     const o = checkContextStoreOptions(options)
@@ -106,6 +113,7 @@ export class ContextStore {
     this.maxContentBytes = o.maxContentBytes
     this.clock = o.clock
     this.permissionsOf = o.permissionsOf
+    this.authorizer = o.authorizer
   }
 
   /**
@@ -119,7 +127,7 @@ export class ContextStore {
    * ```
    */
   async get(principal: string, id: string, options: GetArtifactOptions = {}): Promise<Artifact> {
-    this.authorize(principal, `artifact:${checkArtifactId(id)}`, 'read')
+    this.authorize(principal, { kind: 'artifact', id: checkArtifactId(id) }, 'read')
     const version = options?.version === undefined ? undefined : checkVersion(options.version, 'version')
     const found = await this.backend.read(id, version)
     if (found === undefined) throw notFound(id)
@@ -147,7 +155,7 @@ export class ContextStore {
    * ```
    */
   async put(principal: string, id: string, content: unknown, options?: PutArtifactOptions): Promise<Artifact> {
-    const who = this.authorize(principal, `artifact:${checkArtifactId(id)}`, 'write')
+    const who = this.authorize(principal, { kind: 'artifact', id: checkArtifactId(id) }, 'write')
     const o = checkPutOptions(options)
     const encoded = encodeContent(content, this.maxContentBytes)
     for (let attempt = 1; ; attempt++) {
@@ -184,7 +192,7 @@ export class ContextStore {
    * ```
    */
   async history(principal: string, id: string): Promise<ArtifactInfo[]> {
-    this.authorize(principal, `artifact:${checkArtifactId(id)}`, 'read')
+    this.authorize(principal, { kind: 'artifact', id: checkArtifactId(id) }, 'read')
     const found = await this.backend.history(id)
     if (found === undefined) throw notFound(id)
     await this.refuseExpired(id, found.head)
@@ -206,7 +214,7 @@ export class ContextStore {
     const filter = checkListFilter(options)
     const now = this.clock.wallNow()
     const all = await this.backend.list(filter)
-    return all.filter((a) => !expired(a, now) && (permissions === undefined || permissions.allows(`artifact:${a.id}`, 'read')))
+    return this.authorizer.filter({ name: principal, permissions }, all.filter((a) => !expired(a, now)), (a) => ({ kind: 'artifact', id: a.id }), 'read')
   }
 
   /**
@@ -219,7 +227,7 @@ export class ContextStore {
    * ```
    */
   async delete(principal: string, id: string): Promise<boolean> {
-    this.authorize(principal, `artifact:${checkArtifactId(id)}`, 'delete')
+    this.authorize(principal, { kind: 'artifact', id: checkArtifactId(id) }, 'delete')
     const head = await this.backend.head(id)
     if (head === undefined) return false
     const now = this.clock.wallNow()
@@ -240,7 +248,7 @@ export class ContextStore {
    * ```
    */
   async share(principal: string, key: string, value: unknown, options: ShareOptions): Promise<void> {
-    this.authorize(principal, `cache:${checkCacheKey(key)}`, 'write')
+    this.authorize(principal, { kind: 'cache', key: checkCacheKey(key) }, 'write')
     if (typeof options !== 'object' || options === null) throw new FlotillaError('VALIDATION_FAILED', 'share needs options { ttlMs }: how long the entry lives, in ms.', { details: { field: 'ttlMs' } })
     const ttlMs = checkTtl(options.ttlMs)
     const text = encodeJsonText(value, 'value')
@@ -263,7 +271,7 @@ export class ContextStore {
    * ```
    */
   async getShared(principal: string, key: string): Promise<unknown> {
-    this.authorize(principal, `cache:${checkCacheKey(key)}`, 'read')
+    this.authorize(principal, { kind: 'cache', key: checkCacheKey(key) }, 'read')
     const entry = await this.backend.cacheGet(key)
     if (entry === undefined) return undefined
     const now = this.clock.wallNow()
@@ -345,8 +353,8 @@ export class ContextStore {
   }
 
   /** Throws `PERMISSION_DENIED` unless `principal` may take `action` on `resource`; returns the principal. */
-  private authorize(principal: string, resource: string, action: 'read' | 'write' | 'delete'): string {
-    this.permissionsFor(principal)?.check(resource, action, principal)
+  private authorize(principal: string, resource: Resource, action: 'read' | 'write' | 'delete'): string {
+    this.authorizer.authorize({ name: principal, permissions: this.permissionsFor(principal) }, resource, action)
     return principal
   }
 

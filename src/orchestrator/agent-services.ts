@@ -3,7 +3,8 @@ import type { BroadcastTarget } from '../agents/context.js'
 import { serviceMembers, type ServiceCall, type ServiceMembers, type ServiceOps } from '../agents/service-members.js'
 import type { ContextStore } from '../context/context-store.js'
 import type { Bus, BusEvent, EventFilter, Subscription } from '../messaging/bus.js'
-import { NO_GRANT, permissionDenied, type PermissionSet } from '../security/permissions.js'
+import type { PermissionSet } from '../security/permissions.js'
+import { defaultAuthorizer, type Action, type Authorizer, type Resource } from '../security/authorizer.js'
 import type { AgentSupervisor } from '../runtimes/supervisor.js'
 import type { Registry } from '../registry/registry.js'
 
@@ -15,6 +16,8 @@ export interface ServiceDeps {
   readonly supervisor: AgentSupervisor
   /** True for a name whose deployed agents have all terminated (messages to it fail with `AGENT_TERMINATED`). */
   readonly isTerminated?: (name: string) => boolean
+  /** Makes every permission decision. @default the shared default authorizer */
+  readonly authorizer?: Authorizer
 }
 
 /** Who is calling: its bus address, its principal in the context store, its permissions. */
@@ -80,10 +83,9 @@ export class AgentSubscriptions {
 }
 
 /** Refuses, with the `PERMISSION_DENIED` of every denial, an access no grant of the caller covers; `onDenied` hears it first. */
-function check(caller: Caller, resource: string, action: string): void {
-  if (caller.permissions === undefined || caller.permissions.allows(resource, action)) return
-  caller.onDenied?.(resource, action, NO_GRANT)
-  throw permissionDenied(caller.name, resource, action)
+function check(deps: ServiceDeps, caller: Caller, resource: Resource, action: Action): void {
+  const onDenied = caller.onDenied
+  ;(deps.authorizer ?? defaultAuthorizer).authorize(caller, resource, action, onDenied && ((d) => onDenied(d.resource, d.action, d.reason)))
 }
 
 function reachable(deps: ServiceDeps, to: string): void {
@@ -123,7 +125,7 @@ async function targets(deps: ServiceDeps, caller: Caller, target: BroadcastTarge
   }
   const unique = [...new Set(names)].filter((n) => n !== caller.name || 'agents' in target)
   for (const n of unique) {
-    check(caller, `agent:${n}`, 'send')
+    check(deps, caller, { kind: 'agent', name: n }, 'send')
     reachable(deps, n)
   }
   return unique
@@ -142,21 +144,21 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
   const cache = deps.context.cacheAs(caller.name)
   const ops: { [K in keyof ServiceOps]: (args: ServiceOps[K]['args']) => Promise<ServiceOps[K]['result']> } = {
     send: (a) => {
-      check(caller, `agent:${a.to}`, 'send')
+      check(deps, caller, { kind: 'agent', name: a.to }, 'send')
       reachable(deps, a.to)
       return deps.bus.send(a.to, a.body, { from: caller.name, ...(a.headers ? { headers: a.headers } : {}) })
     },
     request: (a) => {
-      check(caller, `agent:${a.to}`, 'request')
+      check(deps, caller, { kind: 'agent', name: a.to }, 'request')
       reachable(deps, a.to)
       return deps.bus.request(a.to, a.body, { timeoutMs: a.timeoutMs, from: caller.name })
     },
     publish: (a) => {
-      check(caller, `event:${a.type}`, 'publish')
+      check(deps, caller, { kind: 'event', type: a.type }, 'publish')
       return deps.bus.publish(a.type, a.data, { from: caller.name })
     },
     subscribe: async (a) => {
-      check(caller, `event:${a.type}`, 'subscribe')
+      check(deps, caller, { kind: 'event', type: a.type }, 'subscribe')
       if (!caller.subscriptions) throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" cannot subscribe through this service: nothing delivers events to it.`)
       await caller.subscriptions.add(a.subscriptionId, a.type, a.filter)
       return null
@@ -169,35 +171,33 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
     ack: (a) => deps.bus.ack(caller.name, a.id),
     broadcast: async (a) => deps.bus.broadcast(await targets(deps, caller, a.target), a.body, { from: caller.name }),
     'artifacts.get': (a) => {
-      check(caller, `artifact:${a.id}`, 'read')
+      check(deps, caller, { kind: 'artifact', id: a.id }, 'read')
       return artifacts.get(a.id, a.version === undefined ? {} : { version: a.version })
     },
     'artifacts.put': (a) => {
-      check(caller, `artifact:${a.id}`, 'write')
+      check(deps, caller, { kind: 'artifact', id: a.id }, 'write')
       const { id, content, runId, taskId, ...options } = a
       const view = runId === undefined && taskId === undefined ? artifacts : deps.context.as(caller.name, { ...(runId === undefined ? {} : { runId }), ...(taskId === undefined ? {} : { taskId }) })
       return view.put(id, content, options)
     },
     'artifacts.history': (a) => {
-      check(caller, `artifact:${a.id}`, 'read')
+      check(deps, caller, { kind: 'artifact', id: a.id }, 'read')
       return artifacts.history(a.id)
     },
     'artifacts.list': async (a) => {
-      const all = await artifacts.list(a)
-      const perms = caller.permissions
-      return perms ? all.filter((x) => perms.allows(`artifact:${x.id}`, 'read')) : all
+      return (deps.authorizer ?? defaultAuthorizer).filter(caller, await artifacts.list(a), (x) => ({ kind: 'artifact', id: x.id }), 'read')
     },
     'artifacts.delete': (a) => {
-      check(caller, `artifact:${a.id}`, 'delete')
+      check(deps, caller, { kind: 'artifact', id: a.id }, 'delete')
       return artifacts.delete(a.id)
     },
     'cache.share': async (a) => {
-      check(caller, `cache:${a.key}`, 'write')
+      check(deps, caller, { kind: 'cache', key: a.key }, 'write')
       await cache.share(a.key, a.value, { ttlMs: a.ttlMs })
       return null
     },
     'cache.get': (a) => {
-      check(caller, `cache:${a.key}`, 'read')
+      check(deps, caller, { kind: 'cache', key: a.key }, 'read')
       return cache.get(a.key)
     },
     spawn: () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" cannot spawn children: only deployed agents can (their children's permissions are carved from theirs).`)),
@@ -218,7 +218,7 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
 /** The full set of outward context members for an in-process caller (with `subscribe`). */
 export function agentServiceMembers(deps: ServiceDeps, caller: Caller): ServiceMembers {
   return serviceMembers(agentServiceCall(deps, caller), (type, filter, handler) => {
-    check(caller, `event:${type}`, 'subscribe')
+    check(deps, caller, { kind: 'event', type: type }, 'subscribe')
     return deps.bus.subscribe(type, filter, handler)
   })
 }

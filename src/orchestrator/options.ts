@@ -12,6 +12,7 @@ import type { Runtime } from '../runtimes/runtime.js'
 import type { Interceptor } from '../workflows/invoker.js'
 import type { Backend } from './backend.js'
 import type { Telemetry } from '../telemetry/telemetry.js'
+import type { Authorizer } from '../security/authorizer.js'
 
 /** Options of the {@link Orchestrator}. */
 export interface OrchestratorOptions {
@@ -75,6 +76,12 @@ export interface OrchestratorOptions {
    * @default nothing is reported
    */
   telemetry?: Telemetry
+  /**
+   * Makes every permission decision of agents' services (messages, events,
+   * artifacts, cache); listen with `authorizer.onDecision` to audit them.
+   * @default a new Authorizer per orchestrator
+   */
+  authorizer?: Authorizer
   /** Wrap every agent execution (authorize, audit, meter, trace…); composed once, the first listed outermost. @default none */
   interceptors?: readonly Interceptor[]
   /**
@@ -115,6 +122,7 @@ const schema = z
     runtimes: z.array(z.unknown()).min(1).optional(),
     workspaceRoot: z.string().min(1).optional(),
     busEvents: z.boolean().optional(),
+    authorizer: z.custom<Authorizer>((v) => typeof v === 'object' && v !== null && typeof (v as { authorize?: unknown }).authorize === 'function', { message: 'must be an Authorizer' }).optional(),
     telemetry: z.object({ logger: z.unknown().optional(), meter: z.unknown().optional(), tracer: z.unknown().optional() }).strict().optional(),
     interceptors: z.array(z.custom<Interceptor>((v) => typeof v === 'function', { message: 'each interceptor must be a function (call, next) => …' })).optional(),
     leaseMs: z.number().min(2000, 'must be at least 2000 ms (the lease is renewed every 500 ms)').optional(),

@@ -33,6 +33,7 @@ import type { Bus } from '../messaging/bus.js'
 import { ContextStore } from '../context/context-store.js'
 import { openBackend, type Backend, type OpenBackendOptions } from './backend.js'
 import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
+import { Authorizer } from '../security/authorizer.js'
 import { telemetryInterceptors } from './telemetry-interceptors.js'
 import type { DeployedAgents } from './deployed-agents.js'
 
@@ -92,6 +93,8 @@ export class Orchestrator {
   readonly bus: Bus
   /** Shared versioned artifacts and the short-lived cache (`ctx.artifacts`, `ctx.cache`). */
   readonly context: ContextStore
+  /** Makes every permission decision of agents' services; `authorizer.onDecision(listener)` hears them (e.g. to audit). */
+  readonly authorizer: Authorizer
   private readonly team: Team
   /** The backend given in the options (closed with the orchestrator). */
   private readonly backend: Backend | undefined
@@ -136,13 +139,15 @@ export class Orchestrator {
     this.clock = options.clock ?? systemClock
     this.anomalies = new AnomalyDetector({ clock: this.clock, ...options.anomalies })
     const backend = (this.backend = options.backend)
+    const authorizer = (this.authorizer = options.authorizer ?? new Authorizer())
     this.store = backend?.store ?? (typeof options.store === 'object' ? options.store : openStore(options.store))
     this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
     this.team = new Team({
       store: this.store, registry: this.registry, clock: this.clock, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents',
       bus: options.bus ?? backend?.bus,
-      context: options.context ?? (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock })),
+      context: options.context ?? (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock, authorizer })),
       logger,
+      authorizer,
     })
     ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
     const queue = this.store.durable && this.store.queue !== undefined ? this.store.queue(this.clock) : undefined

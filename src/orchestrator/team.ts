@@ -20,6 +20,7 @@ import type { Store } from '../store/store.js'
 import { AgentSubscriptions, agentServiceCall, agentServiceMembers, type ServiceDeps } from './agent-services.js'
 import { DeployedAgents } from './deployed-agents.js'
 import { errorFields, noopLogger, type Logger } from '../telemetry/telemetry.js'
+import type { Authorizer } from '../security/authorizer.js'
 
 /** What the team part of an orchestrator is built from. */
 export interface TeamOptions {
@@ -33,6 +34,8 @@ export interface TeamOptions {
   readonly workspaceRoot: string
   /** Where failures nobody waits for go (sweeps, event publishing). @default drops them */
   readonly logger?: Logger
+  /** Makes the permission decisions of agents' services. @default the shared default authorizer */
+  readonly authorizer?: Authorizer
 }
 
 /**
@@ -60,7 +63,7 @@ export class Team {
     this.ownContext = o.context === undefined
     const late: { agents?: DeployedAgents; supervisor?: AgentSupervisor } = {}
     this.bus = o.bus ?? new MemoryBus({ clock: o.clock, isKnownAgent: (name) => o.registry.has(name) || (late.supervisor?.hasLiveName(name) ?? false) })
-    this.context = o.context ?? new ContextStore(new MemoryContextBackend(), { clock: o.clock })
+    this.context = o.context ?? new ContextStore(new MemoryContextBackend(), { clock: o.clock, ...(o.authorizer === undefined ? {} : { authorizer: o.authorizer }) })
     const supervisor = new AgentSupervisor({
       store: o.store,
       runtimes: o.runtimes ?? defaultRuntimes(),
@@ -86,7 +89,7 @@ export class Team {
     })
     late.supervisor = supervisor
     this.agents = late.agents = new DeployedAgents(supervisor, o.registry, this.bus)
-    this.deps = { bus: this.bus, context: this.context, registry: o.registry, supervisor, isTerminated: (name) => !o.registry.has(name) && supervisor.isTerminatedName(name) }
+    this.deps = { bus: this.bus, context: this.context, registry: o.registry, supervisor, isTerminated: (name) => !o.registry.has(name) && supervisor.isTerminatedName(name), authorizer: o.authorizer }
     // Expired artifacts and cache entries are also removed on read; this sweep reclaims the ones nobody reads.
     const logger = (this.logger = o.logger ?? noopLogger)
     this.sweeper = setInterval(() => void this.context.sweep().catch((e: unknown) => logger.warn(errorFields(e), 'sweeping expired artifacts and cache entries failed; the next sweep tries again')), 60_000).unref()
