@@ -6,7 +6,7 @@ import type { LogLevel } from '../agents/context.js'
 import type { ServiceMembers } from '../agents/service-members.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
-import type { QueueClaim, QueueSelector, TaskQueue } from '../store/queue.js'
+import type { QueueClaim, QueueResult, QueueSelector, TaskQueue } from '../store/queue.js'
 import type { Store } from '../store/store.js'
 import { compileWorkflow, type Workflow } from './compile.js'
 import type { InvokeNext } from './invoker.js'
@@ -131,6 +131,7 @@ export class Executor implements ContextSink {
     const events: FlotillaEvent[] = []
     let invocation: Promise<unknown> | undefined
     let settled = false
+    let storing = false
     try {
       const { workflow, input: runInput } = await this.runOf(claim.runId)
       const i = workflow.indexOf.get(claim.taskId)
@@ -167,12 +168,16 @@ export class Executor implements ContextSink {
       })
       output = checkOutput(def, output, task.id)
       const durationMs = this.o.clock.now() - started
-      events.push({ type: 'task.succeeded', at: this.o.clock.wallNow(), runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt, durationMs })
-      await this.o.queue.complete(this.o.id, claim, { ok: true, output }, events)
-      this.remember(`${claim.runId}\u0000${claim.taskId}`, output)
+      // The agent did its part: its instance is free, and a store that is down says nothing about it (no circuit opens).
       pool.release(instance, durationMs, true)
       instance = undefined
+      events.push({ type: 'task.succeeded', at: this.o.clock.wallNow(), runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt, durationMs })
+      storing = true
+      await this.storeResult(claim, { ok: true, output }, events)
+      this.remember(`${claim.runId}\u0000${claim.taskId}`, output)
     } catch (e) {
+      // A result the store would not take (down longer than the lease, or fenced): the claim is re-offered after its lease.
+      if (storing) return this.o.onError?.(toFlotillaError(e, 'STORE_UNAVAILABLE'))
       const error = isFlotillaError(e) ? e : toFlotillaError(e, 'TASK_FAILED')
       if (instance !== undefined && pool !== undefined) {
         if (invocation !== undefined && !settled) this.holdUntilSettled(invocation, pool, instance, this.o.clock.now() - started)
@@ -197,11 +202,29 @@ export class Executor implements ContextSink {
   }
 
   private async fail(claim: QueueClaim, error: FlotillaError, events: FlotillaEvent[]): Promise<void> {
-    if (error.code === 'STORE_CONFLICT') return this.o.onError?.(error)
+    if (error.code === 'STORE_CONFLICT' || error.code === 'STORE_UNAVAILABLE') return this.o.onError?.(error)
     try {
-      await this.o.queue.complete(this.o.id, claim, { ok: false, error: error.toJSON() }, events)
+      await this.storeResult(claim, { ok: false, error: error.toJSON() }, events)
     } catch (e) {
       this.o.onError?.(toFlotillaError(e, 'STORE_UNAVAILABLE'))
+    }
+  }
+
+  /**
+   * Stores an attempt's result, trying again while the store cannot be
+   * reached (a restart, a network blip) for up to a lease: a computed result
+   * is kept rather than computed again. The attempt stays among the running
+   * ones meanwhile, so heartbeats keep renewing its claim.
+   */
+  private async storeResult(claim: QueueClaim, result: QueueResult, events: FlotillaEvent[]): Promise<void> {
+    const until = this.o.clock.now() + this.o.leaseMs
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        return await this.o.queue.complete(this.o.id, claim, result, events)
+      } catch (e) {
+        if (toFlotillaError(e, 'STORE_UNAVAILABLE').code !== 'STORE_UNAVAILABLE' || this.o.clock.now() + wait > until) throw e
+        await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, wait))
+      }
     }
   }
 

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { LEASE_MS, startWorker, starts, stopWorker } from './worker-processes.js'
 import { Client } from '../../src/orchestrator/client.js'
 import { openStoreAsync } from '../../src/store/open-store.js'
 import { describePostgres, withFreshSchema } from '../helpers/postgres.js'
@@ -11,52 +11,6 @@ import { w4, w4Expected } from './w4.js'
 // Real worker processes (`flotilla worker`, from dist/) on one store: they
 // share W4-style runs, survive SIGKILLs of their peers, and obey a pause
 // written by this (fourth) process.
-
-const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname
-const AGENTS = new URL('../fixtures/workers/agents.mjs', import.meta.url).pathname
-const LEASE_MS = 1500
-const children = new Set<ChildProcess>()
-
-afterAll(() => {
-  for (const c of children) c.kill('SIGKILL')
-})
-
-/** Starts `flotilla worker`; resolves once it says it is ready. */
-function startWorker(store: string, id: string, side: string, sleepMs = 20): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker', '--store', store, '--agents', AGENTS, '--id', id, '--lease-ms', String(LEASE_MS), '--concurrency', '8'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLOTILLA_TEST_SIDE_FILE: side, FLOTILLA_TEST_SLEEP_MS: String(sleepMs) },
-  })
-  children.add(child)
-  child.on('exit', () => children.delete(child))
-  return new Promise((resolve, reject) => {
-    let out = ''
-    let err = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      if (out.includes(' ready on ')) resolve(child)
-    })
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('exit', (code) => reject(new Error(`worker ${id} exited (${code}) before it was ready: ${out}${err}`)))
-  })
-}
-
-function stopWorker(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.on('exit', () => resolve())
-    child.kill('SIGTERM')
-  })
-}
-
-/** `start <key> <attempt> <pid>` lines of the side file. */
-function starts(side: string): { key: string; attempt: number; pid: number }[] {
-  if (!existsSync(side)) return []
-  return readFileSync(side, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
-    const [, key, attempt, pid] = l.split(' ')
-    return { key, attempt: Number(attempt), pid: Number(pid) }
-  })
-}
 
 async function sharedWork(store: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-procs-'))
