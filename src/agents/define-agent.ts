@@ -1,5 +1,6 @@
 import type { z } from 'zod'
-import { FlotillaError } from '../core/errors.js'
+import { FlotillaError, isFlotillaError } from '../core/errors.js'
+import { parsePermissions, type Permission } from '../security/permissions.js'
 import type { AgentContext } from './context.js'
 
 /** A zod schema of any type. */
@@ -61,6 +62,14 @@ export interface AgentConfig<I, O> {
   initialize?: (instance: AgentInstanceInfo) => MaybePromise<void>
   /** Reports the instance's health; a throw or `false` counts as unhealthy. */
   healthCheck?: (instance: AgentInstanceInfo) => MaybePromise<boolean | { healthy: boolean; detail?: string }>
+  /**
+   * What the agent may reach through its context when run as a registered
+   * agent: messages (`agent:<name>`), events, artifacts, cache, as
+   * `{ resource, actions }` globs. Given, every access outside them is
+   * PERMISSION_DENIED; left out, the agent is unrestricted (in this version).
+   * @default unrestricted
+   */
+  permissions?: readonly Permission[]
 }
 
 /** A validated, complete agent definition, as returned by {@link defineAgent}. */
@@ -79,6 +88,8 @@ export interface AgentDefinition<I = unknown, O = unknown> {
   readonly initialize: ((instance?: AgentInstanceInfo) => MaybePromise<void>) | undefined
   /** The `healthCheck` hook; called without `instance`, it is told `{ instanceId: 'name@version', index: 0, agent, version }`. */
   readonly healthCheck: ((instance?: AgentInstanceInfo) => MaybePromise<boolean | { healthy: boolean; detail?: string }>) | undefined
+  /** The declared permissions; `undefined`: unrestricted. */
+  readonly permissions: readonly Permission[] | undefined
 }
 
 /**
@@ -143,6 +154,12 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
   const { initialize, healthCheck } = config
   if (initialize !== undefined && typeof initialize !== 'function') invalid(name, 'initialize must be a function (instance) => void')
   if (healthCheck !== undefined && typeof healthCheck !== 'function') invalid(name, 'healthCheck must be a function (instance) => boolean | { healthy, detail }')
+  let permissions: readonly Permission[] | undefined
+  try {
+    permissions = config.permissions === undefined ? undefined : Object.freeze(parsePermissions(config.permissions))
+  } catch (e) {
+    invalid(name, isFlotillaError(e) ? e.message.replace(/\.$/, '') : String(e))
+  }
   return Object.freeze({
     kind: 'flotilla.agent' as const,
     name,
@@ -156,11 +173,12 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
     handler: config.handler,
     initialize: initialize === undefined ? undefined : (instance?: AgentInstanceInfo) => initialize(instance ?? fallback),
     healthCheck: healthCheck === undefined ? undefined : (instance?: AgentInstanceInfo) => healthCheck(instance ?? fallback),
+    permissions,
   })
 }
 
 /** The options of {@link AgentConfig} (and `kind`, so a definition can be spread into a new one). */
-const CONFIG_KEYS = new Set(['name', 'version', 'capabilities', 'tags', 'description', 'input', 'output', 'maxConcurrency', 'handler', 'initialize', 'healthCheck', 'kind'])
+const CONFIG_KEYS = new Set(['name', 'version', 'capabilities', 'tags', 'description', 'input', 'output', 'maxConcurrency', 'handler', 'initialize', 'healthCheck', 'permissions', 'kind'])
 
 /** True when `value` is an agent definition made by {@link defineAgent}. */
 export function isAgentDefinition(value: unknown): value is AnyAgentDefinition {

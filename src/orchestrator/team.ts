@@ -21,6 +21,7 @@ import { AgentSubscriptions, agentServiceCall, agentServiceMembers, type Service
 import { DeployedAgents } from './deployed-agents.js'
 import { errorFields, noopLogger, type Logger } from '../telemetry/telemetry.js'
 import type { Authorizer } from '../security/authorizer.js'
+import { PermissionSet } from '../security/permissions.js'
 
 /** What the team part of an orchestrator is built from. */
 export interface TeamOptions {
@@ -103,7 +104,8 @@ export class Team {
     const key = `${name}\u0000${runId}\u0000${taskId}`
     let members = this.cache.get(key)
     if (!members) {
-      members = agentServiceMembers(this.deps, { name, runId, taskId })
+      const declared = instance.definition.permissions
+      members = agentServiceMembers(this.deps, { name, runId, taskId, ...(declared === undefined ? {} : { permissions: new PermissionSet(declared) }) })
       if (this.cache.size > 1024) this.cache.clear()
       this.cache.set(key, members)
     }

@@ -7,7 +7,7 @@ describe('defineAgent', () => {
     expect(() => defineAgent(config as never)).toThrow(expect.objectContaining({
       code: 'AGENT_INVALID',
       details: { agent: 'x' },
-      message: expect.stringMatching(/unknown option "retry" \(known: name, version, .*healthCheck\)\. retry belongs to a task/),
+      message: expect.stringMatching(/unknown option "retry" \(known: name, version, .*healthCheck, permissions\)\. retry belongs to a task/),
     }))
     expect(() => defineAgent({ name: 'y', handler: () => 1, maxConcurency: 2 } as never)).toThrow(/unknown option "maxConcurency"/)
   })
@@ -15,5 +15,11 @@ describe('defineAgent', () => {
   it('accepts a definition spread into a new one (a new version)', () => {
     const one = defineAgent({ name: 'z', handler: () => 1 })
     expect(defineAgent({ ...one, version: '2.0.0' }).version).toBe('2.0.0')
+  })
+
+  it('validates declared permissions (AGENT_INVALID naming the agent)', () => {
+    expect(defineAgent({ name: 'p', handler: () => 1, permissions: [{ resource: 'artifact:notes/**', actions: ['read'] }] }).permissions).toEqual([{ resource: 'artifact:notes/**', actions: ['read'] }])
+    expect(defineAgent({ name: 'q', handler: () => 1 }).permissions).toBeUndefined()
+    expect(() => defineAgent({ name: 'r', handler: () => 1, permissions: [{ resource: 'artifact:x' }] as never })).toThrow(expect.objectContaining({ code: 'AGENT_INVALID', details: { agent: 'r' } }))
   })
 })

@@ -73,4 +73,29 @@ describe('Authorizer', () => {
     expect(mine).toEqual(expect.arrayContaining([[true, 'write', 'artifact:notes/today'], [false, 'write', 'artifact:secrets/key']]))
     await o.close()
   })
+
+  it('a registered agent that declares permissions gets exactly those; one that declares none stays unrestricted', async () => {
+    const o = new Orchestrator({ store: new MemoryStore() })
+    const heard: Decision[] = []
+    o.authorizer.onDecision((d) => heard.push(d))
+    await o.register(defineAgent({
+      name: 'narrow',
+      permissions: [{ resource: 'artifact:notes/**', actions: ['read', 'write'] }],
+      handler: async (_x: unknown, ctx) => {
+        await ctx.artifacts.put('notes/a', 1)
+        const denied = await ctx.artifacts.put('secrets/b', 2).then(() => 'stored', (e: { code?: string; details?: unknown }) => [e.code, e.details])
+        const sent = await ctx.send('someone', 'hi').then(() => 'sent', (e: { code?: string }) => e.code)
+        return { denied, sent }
+      },
+    }))
+    await o.register(defineAgent({ name: 'open', handler: async (_x: unknown, ctx) => (await ctx.artifacts.put('anything', 1)).version }))
+    const result = await o.run(workflow('perm').task('n', { agent: 'narrow' }).task('o', { agent: 'open' }).build())
+    expect(result.output('n')).toEqual({
+      denied: ['PERMISSION_DENIED', { agent: 'narrow', resource: 'artifact:secrets/b', action: 'write', reason: 'no permission grants it' }],
+      sent: 'PERMISSION_DENIED',
+    })
+    expect(result.output('o')).toBe(1)
+    expect(heard.filter((d) => !d.allowed).map((d) => `${d.principal} ${d.action} ${d.resource}`)).toEqual(['narrow write artifact:secrets/b', 'narrow send agent:someone'])
+    await o.close()
+  })
 })
