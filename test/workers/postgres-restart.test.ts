@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Client } from '../../src/orchestrator/client.js'
 import { openStoreAsync } from '../../src/store/open-store.js'
-import { startWorker, starts, stopWorker } from './worker-processes.js'
-import { w4, w4Expected } from './w4.js'
+import { expectW4StoredOnce, startWorker, starts, stopWorker } from './worker-processes.js'
+import { w4 } from './w4.js'
 
 // PostgreSQL restarted mid-run: worker processes reconnect and finish every
 // run, each result stored once. The server restarted is a private cluster this
@@ -76,16 +76,7 @@ suite('PostgreSQL restarted while workers run', () => {
         expect(result.state).toBe('SUCCEEDED')
       }
       expect(starts(side).length).toBeGreaterThan(atRestart) // work went on after the restart
-      const lines = starts(side)
-      for (const [k, id] of ids.entries()) {
-        const want = w4Expected(k)
-        for (const t of await client.getTasks(id)) {
-          expect(t.output).toEqual({ v: want[t.taskId] })
-          const mine = lines.filter((l) => l.key === `${id}:${t.taskId}`)
-          expect(new Set(mine.map((l) => l.attempt)).size).toBe(mine.length)
-          expect(Math.max(...mine.map((l) => l.attempt))).toBe(t.attempt)
-        }
-      }
+      await expectW4StoredOnce(client, ids, starts(side))
       await Promise.all(workers.map(stopWorker))
     } finally {
       await client.close()

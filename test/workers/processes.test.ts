@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { LEASE_MS, startWorker, starts, stopWorker } from './worker-processes.js'
+import { expectW4StoredOnce, LEASE_MS, startWorker, starts, stopWorker } from './worker-processes.js'
 import { Client } from '../../src/orchestrator/client.js'
 import { openStoreAsync } from '../../src/store/open-store.js'
 import { describePostgres, withFreshSchema } from '../helpers/postgres.js'
-import { w4, w4Expected } from './w4.js'
+import { w4 } from './w4.js'
 
 // Real worker processes (`flotilla worker`, from dist/) on one store: they
 // share W4-style runs, survive SIGKILLs of their peers, and obey a pause
@@ -30,16 +30,7 @@ async function sharedWork(store: string): Promise<void> {
     }
     for (const id of ids) expect((await client.result(id, { timeoutMs: 60_000 })).state).toBe('SUCCEEDED')
     const lines = starts(side)
-    for (const [k, id] of ids.entries()) {
-      const want = w4Expected(k)
-      for (const t of await client.getTasks(id)) {
-        expect(t.output).toEqual({ v: want[t.taskId] })
-        const mine = lines.filter((l) => l.key === `${id}:${t.taskId}`)
-        // No attempt started twice, and nothing started after the stored result's attempt.
-        expect(new Set(mine.map((l) => l.attempt)).size).toBe(mine.length)
-        expect(Math.max(...mine.map((l) => l.attempt))).toBe(t.attempt)
-      }
-    }
+    await expectW4StoredOnce(client, ids, lines)
     // Work is shared: more than one process ran attempts (how many of the five get some
     // depends on the machine's load; a busy SQLite file favours whoever holds the lock).
     expect(new Set(lines.map((l) => l.pid)).size).toBeGreaterThanOrEqual(2)

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { afterAll } from 'vitest'
+import { afterAll, expect } from 'vitest'
+import type { Client } from '../../src/orchestrator/client.js'
+import { w4Expected } from './w4.js'
 
 // Real `flotilla worker` processes (from dist/) for the multi-process tests,
 // and the side file their agents write ("start <key> <attempt> <pid>").
@@ -51,3 +53,20 @@ export function starts(side: string): { key: string; attempt: number; pid: numbe
   })
 }
 
+
+/**
+ * Every W4 run `ids[k]` stored the right outputs, no attempt started twice,
+ * and nothing started after the stored result's attempt (`lines` from the
+ * side file).
+ */
+export async function expectW4StoredOnce(client: Client, ids: readonly string[], lines: ReturnType<typeof starts>): Promise<void> {
+  for (const [k, id] of ids.entries()) {
+    const want = w4Expected(k)
+    for (const t of await client.getTasks(id)) {
+      expect(t.output).toEqual({ v: want[t.taskId] })
+      const mine = lines.filter((l) => l.key === `${id}:${t.taskId}`)
+      expect(new Set(mine.map((l) => l.attempt)).size).toBe(mine.length)
+      expect(Math.max(...mine.map((l) => l.attempt))).toBe(t.attempt)
+    }
+  }
+}
