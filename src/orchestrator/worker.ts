@@ -90,6 +90,8 @@ export class Worker {
   private coordinator: Coordinator | undefined
   private executor: Executor | undefined
   private catalog: readonly WorkerRecord[] = []
+  /** Runs forgotten after a failed store call whose leases are still ours: let go of before the next claim, to be adopted again from the store. */
+  private readonly unheld = new Set<RunId>()
   private loop: Promise<void> | undefined
   private abort = new AbortController()
   private startedAt = 0
@@ -231,6 +233,10 @@ export class Worker {
     while (!this.abort.signal.aborted) {
       try {
         let busy = false
+        if (this.unheld.size > 0) {
+          await queue.releaseRuns(this.id, [...this.unheld])
+          this.unheld.clear()
+        }
         if (this.clock.now() - lastBeat >= beatEvery) {
           lastBeat = this.clock.now()
           await this.beat()
@@ -256,8 +262,11 @@ export class Worker {
         // On the memory queue every await above is a microtask: let timers and I/O (handlers) run.
         else await new Promise((r) => setImmediate(r))
       } catch (e) {
-        // The store is unreachable (restarting, network): say so, back off, and go on; leases cover what we hold.
+        // The store is unreachable (restarting, network): say so, back off, and go on. What the coordinator had
+        // decided and not yet written may be lost, or written with its reply lost: its runs are let go of and
+        // adopted again from the store. Claimed attempts keep running; their results wait in the store.
         failures++
+        for (const id of coordinator.reset()) this.unheld.add(id)
         const error = toFlotillaError(e, 'STORE_UNAVAILABLE')
         this.logger.error({ ...errorFields(error), failures }, 'the worker loop failed; backing off and retrying')
         this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: '' as RunId, taskId: '' as TaskId, level: 'error', message: `worker ${this.id}: ${error.code}: ${error.message} (retrying)` }])

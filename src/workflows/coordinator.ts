@@ -123,6 +123,23 @@ export class Coordinator {
     else h.run.state = state
   }
 
+  /**
+   * Forgets every run held here and everything staged and not yet written,
+   * returning the ids of those runs (their leases are still this worker's).
+   * After a store call failed, what is in memory may differ from what the
+   * store holds (an offer not written, results taken whose reply was lost, a
+   * final state not committed): the caller lets go of the leases, and the
+   * runs are adopted again from the store, which is the truth.
+   */
+  reset(): RunId[] {
+    const ids = new Set<RunId>([...this.held.keys(), ...this.finals.map((f) => f.runId)])
+    for (const h of this.held.values()) h.run.stopped = true
+    this.held.clear()
+    this.offers = []
+    this.finals = []
+    return [...ids]
+  }
+
   /** Lets go of a run without writing anything (lease lost, or it ended elsewhere). */
   drop(runId: RunId): void {
     const h = this.held.get(runId)
@@ -152,7 +169,10 @@ export class Coordinator {
       await this.o.store.commit({ ops: finals.flatMap((f) => f.ops), events: finals.map((f) => f.event) })
       this.o.deliver?.(finals.map((f) => f.event))
     } catch (e) {
-      if (toFlotillaError(e).code !== 'STORE_CONFLICT') throw e
+      if (toFlotillaError(e).code !== 'STORE_CONFLICT') {
+        this.finals.unshift(...finals) // not written: kept, so that reset() lets go of these runs too
+        throw e
+      }
       stored = []
       for (const f of finals) if (await this.commit(f.ops, [f.event], f.runId)) stored.push(f)
     }
@@ -291,7 +311,8 @@ export class Coordinator {
       reason: `no live worker offers ${needs}: start a worker with that agent (flotilla worker --agents …)`,
       ...(agent !== undefined ? { agent } : {}), ...(capability !== undefined ? { capability } : {}),
     }
-    void this.commit([], [event])
+    // Informational: when the store is down, the task waits all the same and the event is not sent.
+    this.commit([], [event]).catch(() => h.waiting.delete(i))
   }
 
   private async conditionHolds(h: Held, i: number): Promise<boolean> {

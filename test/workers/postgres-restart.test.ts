@@ -25,10 +25,7 @@ function serverBin(): string | undefined {
 const BIN = serverBin()
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0
 const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((p) => existsSync(p))
-// Opt-in (FLOTILLA_TEST_PG_RESTART=1): it passes alone, but under the full suite's load a run can still stay
-// RUNNING after the restart (an open defect of issue 10, under investigation); it must not turn CI red meanwhile.
-const why = process.env.FLOTILLA_TEST_PG_RESTART !== '1' ? 'set FLOTILLA_TEST_PG_RESTART=1 to run it (a run can still stick under heavy load: open defect)'
-  : BIN === undefined ? 'PostgreSQL server binaries (initdb, pg_ctl) are not installed' : asRoot && runuser === undefined ? 'runuser is missing' : undefined
+const why = BIN === undefined ? 'PostgreSQL server binaries (initdb, pg_ctl) are not installed' : asRoot && runuser === undefined ? 'runuser is missing' : undefined
 
 /** Runs a server binary as the postgres user. */
 function pg(tool: string, args: string[]): void {
