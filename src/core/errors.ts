@@ -39,6 +39,7 @@ export const ERROR_CODES = {
     description: 'A store write conflicts with stored state (duplicate id, stale attempt, a lease another worker took over, a run paused or cancelled by another process: details.reason says which).',
   },
   WORKER_NO_AGENTS: { status: 400, retryable: false, description: 'A worker was started without agents; register some (or pass --agents) first.' },
+  WORKER_CLOCK_SKEW: { status: 409, retryable: false, description: 'The worker\'s clock differs from the store\'s by more than a third of its lease; synchronise the host clock (NTP, chrony) or lengthen leaseMs.' },
   STORE_URL_INVALID: { status: 400, retryable: false, description: 'A store URL or path is malformed; use memory, a file path, sqlite:<path> or postgres://….' },
   STORE_NOT_FLOTILLA: { status: 400, retryable: false, description: 'The database or file is not a Flotilla store (or is corrupt); point the store elsewhere.' },
   STORE_SCHEMA_TOO_NEW: { status: 409, retryable: false, description: 'The store was written by a newer Flotilla (schema version); upgrade Flotilla to use it.' },

@@ -51,6 +51,8 @@ export interface WorkerOptions {
 }
 
 const DEFAULTS = { concurrency: 16, leaseMs: 15_000, maxRuns: 1000, claimBatch: 64 }
+/** How often a running worker compares its clock with the store's again, in ms. */
+const SKEW_CHECK_MS = 60_000
 
 /**
  * A worker: coordinators, executors, a registry of agents and the task
@@ -90,6 +92,8 @@ export class Worker {
   private coordinator: Coordinator | undefined
   private executor: Executor | undefined
   private catalog: readonly WorkerRecord[] = []
+  /** When the clock was last compared with the store's. */
+  private skewCheckedAt = 0
   /** Runs forgotten after a failed store call whose leases are still ours: let go of before the next claim, to be adopted again from the store. */
   private readonly unheld = new Set<RunId>()
   private loop: Promise<void> | undefined
@@ -142,8 +146,10 @@ export class Worker {
 
   /**
    * Opens the store, advertises the worker and starts claiming runs and
-   * attempts. Fails with `WORKER_NO_AGENTS` when no agent was registered, and
-   * with the store's error when it cannot be opened.
+   * attempts. Fails with `WORKER_NO_AGENTS` when no agent was registered,
+   * `WORKER_CLOCK_SKEW` when this host's clock is off the store's by more
+   * than a third of `leaseMs` (checked again every minute while running:
+   * logged as an error), and with the store's error when it cannot be opened.
    */
   async start(): Promise<void> {
     if (this.loop !== undefined) return
@@ -171,6 +177,16 @@ export class Worker {
       },
     })
     this.startedAt = this.clock.wallNow()
+    try {
+      const skew = await this.clockSkew()
+      if (skew !== undefined) throw skew
+      this.skewCheckedAt = this.clock.wallNow()
+    } catch (e) {
+      await this.team.close()
+      await this.ownBackend?.close()
+      this.ownBackend = undefined
+      throw e
+    }
     await this.advertise()
     this.abort = new AbortController()
     this.loop = this.run()
@@ -275,6 +291,26 @@ export class Worker {
     }
   }
 
+  /**
+   * Compares this worker's wall clock with the store's (PostgreSQL): leases
+   * are written with one and compared with another worker's, so a skew past
+   * a third of the lease would let a worker take work whose holder is alive,
+   * or keep a dead one's too long. Returns the `WORKER_CLOCK_SKEW` error when
+   * so (the round trip's half is allowed for), else `undefined`.
+   */
+  private async clockSkew(): Promise<FlotillaError | undefined> {
+    const sent = this.clock.wallNow()
+    const storeTime = await this.queue_!.storeTime()
+    if (storeTime === undefined) return undefined
+    const back = this.clock.wallNow()
+    const skewMs = Math.round((sent + back) / 2 - storeTime)
+    const allowed = this.options.leaseMs / 3 + (back - sent) / 2
+    if (Math.abs(skewMs) <= allowed) return undefined
+    return new FlotillaError('WORKER_CLOCK_SKEW', `Worker ${this.id}'s clock is ${Math.abs(skewMs)} ms ${skewMs > 0 ? 'ahead of' : 'behind'} the store's; leases of ${this.options.leaseMs} ms allow ${Math.round(this.options.leaseMs / 3)}. Synchronise this host's clock (NTP, chrony) or give the workers a longer leaseMs.`, {
+      details: { worker: this.id, skewMs, leaseMs: this.options.leaseMs },
+    })
+  }
+
   /** Heartbeat: leases of runs and attempts, the catalog. */
   private async beat(): Promise<void> {
     const queue = this.queue_!
@@ -289,5 +325,13 @@ export class Worker {
     }
     await this.executor!.heartbeat()
     await this.advertise()
+    if (this.clock.wallNow() - this.skewCheckedAt >= SKEW_CHECK_MS) {
+      this.skewCheckedAt = this.clock.wallNow()
+      const skew = await this.clockSkew()
+      if (skew !== undefined) {
+        this.logger.error(errorFields(skew), 'the worker clock drifted from the store clock')
+        this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: '' as RunId, taskId: '' as TaskId, level: 'error', message: `${skew.code}: ${skew.message}` }])
+      }
+    }
   }
 }

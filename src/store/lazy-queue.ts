@@ -79,6 +79,10 @@ export class LazyQueue implements TaskQueue {
     return this.use((q) => q.listWorkers(since))
   }
 
+  storeTime(): Promise<number | undefined> {
+    return this.use((q) => q.storeTime())
+  }
+
   notify(): Promise<void> {
     return this.use((q) => q.notify())
   }

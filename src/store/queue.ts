@@ -169,6 +169,13 @@ export interface TaskQueue {
   retire(workerId: string): Promise<void>
   /** Workers whose heartbeat is newer than `since` (wall-clock ms). */
   listWorkers(since: number): Promise<WorkerRecord[]>
+  /**
+   * The store's own wall clock (ms since the epoch), for a worker to check
+   * that its clock agrees with the one its leases are compared against; or
+   * `undefined` when the store has none apart from this host's (memory,
+   * SQLite: every process shares the host's clock).
+   */
+  storeTime(): Promise<number | undefined>
 
   /**
    * Resolves when something may have been offered, completed or released

@@ -229,6 +229,12 @@ export function queueContract(init: QueueContractInit): void {
       expect(await queue.listWorkers(0)).toHaveLength(1)
     })
 
+    it('tells the store\'s own time, or undefined when the store shares this host\'s clock', async () => {
+      const before = Date.now()
+      const t = await queue.storeTime()
+      if (t !== undefined) expect(Math.abs(t - (before + Date.now()) / 2)).toBeLessThan(5000)
+    })
+
     it('refuses a claim without a worker, with max < 1 or a lease under 100 ms (VALIDATION_FAILED)', async () => {
       await expect(queue.claim('', ALL, 1, 1000)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
       await expect(queue.claim('w', ALL, 0, 1000)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })

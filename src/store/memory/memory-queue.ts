@@ -204,6 +204,10 @@ export class MemoryQueue implements TaskQueue {
     return [...this.workers.values()].filter((w) => w.heartbeatAt > since).sort((a, b) => (a.id < b.id ? -1 : 1)).map((w) => structuredClone(w))
   }
 
+  async storeTime(): Promise<number | undefined> {
+    return undefined
+  }
+
   async notify(): Promise<void> {
     this.signal.notify()
   }

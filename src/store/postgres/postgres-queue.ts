@@ -217,6 +217,11 @@ export class PostgresQueue implements TaskQueue {
     return rows.map((r) => JSON.parse(r.body) as WorkerRecord)
   }
 
+  async storeTime(): Promise<number | undefined> {
+    const [row] = await this.query<{ now: number }>('flotilla_q_store_time', this.sql.storeTime, [])
+    return row.now
+  }
+
   /**
    * Resolves on the next notification of this schema's queue (from any
    * process), after `ms`, or when `signal` aborts. The first call opens the

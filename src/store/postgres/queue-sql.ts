@@ -22,6 +22,7 @@ export interface QueueStatements {
   advertise: string
   retire: string
   listWorkers: string
+  storeTime: string
 }
 
 const FINAL_TASK = `('SUCCEEDED','FAILED','SKIPPED','CANCELLED')`
@@ -199,5 +200,7 @@ export function queueStatements(s: string): QueueStatements {
       ON CONFLICT (id) DO UPDATE SET body = excluded.body, heartbeat_at = excluded.heartbeat_at`,
     retire: `DELETE FROM ${s}.workers WHERE id = $1`,
     listWorkers: `SELECT body FROM ${s}.workers WHERE heartbeat_at > $1::float8 ORDER BY id`,
+
+    storeTime: `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now`,
   }
 }

@@ -285,6 +285,10 @@ export class SqliteQueue implements TaskQueue {
     return this.guard(() => this.listWorkersStatement.all(since).map((r) => JSON.parse(r.body) as WorkerRecord))
   }
 
+  async storeTime(): Promise<number | undefined> {
+    return undefined
+  }
+
   async notify(): Promise<void> {
     this.signal.notify()
   }
