@@ -19,6 +19,7 @@ export type {
   FlotillaEvent, FlotillaEventType, EventOf, EventBase, RunProgress,
   RunStartedEvent, RunRecoveredEvent, RunPausedEvent, RunResumedEvent, RunSucceededEvent, RunFailedEvent, RunCancelledEvent, RunProgressEvent,
   TaskStartedEvent, TaskProgressEvent, TaskRetryingEvent, TaskSucceededEvent, TaskFailedEvent, TaskSkippedEvent, TaskCancelledEvent, TaskLogEvent,
+  ModelCalledEvent, BudgetWarningEvent, ModelCallReport, TokenUsage,
 } from './core/events.js'
 
 export { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './resilience/retry.js'
@@ -59,6 +60,15 @@ export type {
 } from './agents/context.js'
 export { agentSpecSchema, resourceLimitsSchema, parseAgentSpec, loadAgentSpec } from './agents/spec.js'
 export type { AgentSpec, AgentSpecInput, ParseAgentSpecOptions } from './agents/spec.js'
+export { defineLlmAgent } from './agents/llm-agent.js'
+export type { LlmAgentConfig, LlmBudgets, LlmOutput, ConfidentAnswer } from './agents/llm-agent.js'
+export type { BudgetWarning } from './agents/context.js'
+export { resolveModel, registerProvider, providerNames } from './models/providers.js'
+export type { LanguageModel, ModelSpec, ModelEnv, ProviderFactory } from './models/providers.js'
+export { DEFAULT_PRICES, PRICES_AS_OF, priceOf, costOf } from './models/pricing.js'
+export type { ModelPrice } from './models/pricing.js'
+export type { Budget } from './models/budget.js'
+export type { ThinkingOptions } from './models/run-model.js'
 export { defineTool, isToolDefinition } from './agents/tools.js'
 export type { ToolConfig, ToolDefinition, AnyToolDefinition, ToolContext } from './agents/tools.js'
 export type { AgentEvent } from './agents/agent-event.js'

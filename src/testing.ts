@@ -1,6 +1,6 @@
 /**
- * Test helpers: `flotilla/testing`. The fake clock and the in-memory
- * adapters. The contract suites of the ports are on
+ * Test helpers: `flotilla/testing`. The fake clock, the in-memory
+ * adapters and the scripted language model. The contract suites of the ports are on
  * `flotilla/testing/contracts` (they need vitest).
  *
  * @example
@@ -14,6 +14,8 @@
  * @packageDocumentation
  */
 export { FakeClock } from './core/fake-clock.js'
+export { scriptedModel } from './models/scripted-model.js'
+export type { ScriptedModel, ScriptedModelOptions, ScriptStep, ScriptEntry } from './models/scripted-model.js'
 export { MemoryStore } from './store/memory/memory-store.js'
 export { MemoryContextBackend } from './context/memory/memory-context-backend.js'
 export { MemoryBus } from './messaging/memory-bus.js'

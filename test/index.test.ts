@@ -11,6 +11,7 @@ const INDEX_EXPORTS = [
   'Client',
   'ContextStore',
   'DEFAULT_AGENT_PATTERN',
+  'DEFAULT_PRICES',
   'DEFAULT_RETRY_POLICY',
   'DEFAULT_STORE_PATH',
   'DEFAULT_WORKFLOW_PATTERN',
@@ -22,6 +23,7 @@ const INDEX_EXPORTS = [
   'LOAD_BALANCING_STRATEGIES',
   'NO_GRANT',
   'Orchestrator',
+  'PRICES_AS_OF',
   'PRIORITIES',
   'PermissionSet',
   'RUN_STATES',
@@ -38,8 +40,10 @@ const INDEX_EXPORTS = [
   'checkJsonValue',
   'checkRange',
   'compileWorkflow',
+  'costOf',
   'createDeadline',
   'defineAgent',
+  'defineLlmAgent',
   'defineTool',
   'deserializeError',
   'discoverAgents',
@@ -70,7 +74,11 @@ const INDEX_EXPORTS = [
   'parseWorkflow',
   'permissionDenied',
   'pinPools',
+  'priceOf',
+  'providerNames',
   'ref',
+  'registerProvider',
+  'resolveModel',
   'resolveRetryPolicy',
   'resolveVersion',
   'resourceLimitsSchema',
@@ -88,7 +96,7 @@ const INDEX_EXPORTS = [
   'workflowSpecSchema',
 ]
 
-const TESTING_EXPORTS = ['FakeClock', 'MemoryBus', 'MemoryContextBackend', 'MemoryStore']
+const TESTING_EXPORTS = ['FakeClock', 'MemoryBus', 'MemoryContextBackend', 'MemoryStore', 'scriptedModel']
 const CONTRACTS_EXPORTS = ['busContract', 'contextContract', 'queueContract', 'storeContract']
 const SQLITE_EXPORTS = ['SqliteContextBackend', 'SqliteStore']
 const PROCESS_EXPORTS = ['AgentRunner', 'AgentSupervisor', 'FolderWorkspace', 'InProcessRuntime', 'ProcessRuntime', 'canTransition']

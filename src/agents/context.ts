@@ -1,3 +1,4 @@
+import type { ModelCallReport } from '../core/events.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { BusMessage, EventFilter, EventHandler, MessageHeaders, Subscription } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
@@ -61,6 +62,28 @@ export interface AgentContext {
   broadcast(target: BroadcastTarget, body: unknown): Promise<string[]>
   /** Deploys a child agent whose permissions and limits are carved out of this agent's. */
   spawn(spec: ChildAgentRequest): Promise<ChildAgentRef>
+  /**
+   * A durable step: runs `fn` once per task, across its attempts. Its value
+   * (JSON) is kept in the task's journal under `name`; a later attempt of the
+   * same task (a retry, or a takeover after a crash) gets the kept value
+   * without running `fn` again. Use it for side effects that must not be
+   * repeated (a payment, an e-mail, a model call). Without a context store
+   * behind the agent, `fn` just runs.
+   */
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T>
+  /** Reports a model call (language-model agents do): it becomes a `model.called` event of the run. */
+  reportModelCall(report: ModelCallReport): void
+  /** Reports a budget 80 % spent: it becomes a `budget.warning` event of the run. */
+  reportBudgetWarning(warning: BudgetWarning): void
+}
+
+/** What {@link AgentContext.reportBudgetWarning} reports. */
+export interface BudgetWarning {
+  readonly agent: string
+  readonly scope: string
+  readonly measure: string
+  readonly spent: number
+  readonly limit: number
 }
 
 /** Who a broadcast reaches. */

@@ -8,8 +8,9 @@ import { FlotillaError } from '../core/errors.js'
 import { asAgentId, asRunId, asTaskId, newRunId, type AgentId, type RunId, type TaskId } from '../core/ids.js'
 import type { PermissionSet } from '../security/permissions.js'
 import type { AgentEvent } from './agent-event.js'
-import type { AgentContext, AgentLogger, LogLevel, ToolBox } from './context.js'
-import { serviceMembers, type ServiceCall, type ServiceMembers } from './service-members.js'
+import type { AgentContext, AgentLogger, BudgetWarning, LogLevel, ToolBox } from './context.js'
+import { checkStepName, runStep, serviceMembers, type ServiceCall, type ServiceMembers } from './service-members.js'
+import type { ModelCallReport } from '../core/events.js'
 import { createToolBox, type AnyToolDefinition } from './tools.js'
 import type { FolderWorkspace } from './workspace.js'
 
@@ -168,5 +169,17 @@ export class RunnerContext implements AgentContext {
 
   spawn(...args: Parameters<AgentContext['spawn']>): ReturnType<AgentContext['spawn']> {
     return this.shared.services.spawn(...args)
+  }
+
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    return runStep(this.shared.services.journal, `${this.idempotencyKey}:${checkStepName(name)}`, fn)
+  }
+
+  reportModelCall(report: ModelCallReport): void {
+    this.shared.onEvent({ type: 'model.called', data: { ...report, runId: this.runId, taskId: this.taskId, attempt: this.attempt } })
+  }
+
+  reportBudgetWarning(warning: BudgetWarning): void {
+    this.shared.onEvent({ type: 'budget.warning', data: { ...warning, runId: this.runId, taskId: this.taskId } })
   }
 }

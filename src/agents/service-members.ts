@@ -29,6 +29,10 @@ export interface ServiceOps {
   subscribe: { args: { type: string; filter?: EventFilter; subscriptionId: string }; result: null }
   /** Ends the subscription `subscriptionId` (nothing when there is none). */
   unsubscribe: { args: { subscriptionId: string }; result: null }
+  /** An entry of the agent's task journal (durable steps, `ctx.step`). */
+  'journal.get': { args: { key: string }; result: { found: boolean; value?: unknown } }
+  /** Keeps an entry in the agent's task journal. */
+  'journal.put': { args: { key: string; value: unknown }; result: null }
 }
 
 /** A service op name. */
@@ -38,14 +42,41 @@ export type ServiceOp = keyof ServiceOps
 export const SERVICE_OPS: readonly ServiceOp[] = [
   'send', 'request', 'publish', 'receive', 'ack', 'broadcast',
   'artifacts.get', 'artifacts.put', 'artifacts.history', 'artifacts.list', 'artifacts.delete',
-  'cache.share', 'cache.get', 'spawn', 'child.execute', 'child.terminate', 'subscribe', 'unsubscribe',
+  'cache.share', 'cache.get', 'spawn', 'child.execute', 'child.terminate', 'subscribe', 'unsubscribe', 'journal.get', 'journal.put',
 ]
 
 /** Calls one service op. */
 export type ServiceCall = <K extends ServiceOp>(op: K, args: ServiceOps[K]['args']) => Promise<ServiceOps[K]['result']>
 
-/** The members of {@link AgentContext} that reach outside the agent. */
-export type ServiceMembers = Pick<AgentContext, 'artifacts' | 'cache' | 'send' | 'request' | 'publish' | 'subscribe' | 'receive' | 'ack' | 'broadcast' | 'spawn'>
+/** The durable journal of an agent's tasks: what `ctx.step` keeps. */
+export interface Journal {
+  get(key: string): Promise<{ found: boolean; value?: unknown }>
+  put(key: string, value: unknown): Promise<void>
+}
+
+/** The members of {@link AgentContext} that reach outside the agent, and its journal. */
+export type ServiceMembers = Pick<AgentContext, 'artifacts' | 'cache' | 'send' | 'request' | 'publish' | 'subscribe' | 'receive' | 'ack' | 'broadcast' | 'spawn'> & { readonly journal: Journal }
+
+/**
+ * Runs a durable step: the value an earlier attempt of the same task kept
+ * under `key` is returned without running `fn`; otherwise `fn` runs and its
+ * value (JSON) is kept before it is returned.
+ */
+export async function runStep<T>(journal: Journal, key: string, fn: () => T | Promise<T>): Promise<T> {
+  const prior = await journal.get(key)
+  if (prior.found) return prior.value as T
+  const value = await fn()
+  await journal.put(key, value)
+  return value
+}
+
+/** Checks a step name: 1–200 characters. */
+export function checkStepName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
+    throw new FlotillaError('VALIDATION_FAILED', `ctx.step needs a name of 1 to 200 characters, unique within the task (like "fetch:page-1"); got ${JSON.stringify(name)}.`, { details: { field: 'name' } })
+  }
+  return name
+}
 
 /** Subscribes on the agent's behalf and keeps `handler` where events can be handed to it. */
 export type SubscribeFn = (type: string, filter: EventFilter | undefined, handler: EventHandler) => Promise<Subscription>
@@ -111,6 +142,12 @@ export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn, linea
     ack: (id) => call('ack', { id }),
     broadcast: (target, body) => call('broadcast', { target, body }),
     spawn: async (spec) => childRef(await call('spawn', { spec })),
+    journal: {
+      get: (key) => call('journal.get', { key }),
+      put: async (key, value) => {
+        await call('journal.put', { key, value })
+      },
+    },
   }
 }
 

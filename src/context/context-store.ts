@@ -8,6 +8,12 @@ import type {
 } from './types.js'
 import { checkArtifactId, checkCacheKey, checkListFilter, checkPrincipal, checkPutOptions, checkTtl, checkVersion } from './validate.js'
 
+/** Journal entries live in the cache table under a prefix no cache key can have (`#` is not allowed in one). */
+const JOURNAL_PREFIX = '#journal:'
+
+/** How long a task journal entry is kept: a week, long enough for any recovery or takeover. */
+export const JOURNAL_TTL_MS = 7 * 24 * 3600_000
+
 /** Options of a {@link ContextStore}. */
 export interface ContextStoreOptions {
   /**
@@ -280,6 +286,24 @@ export class ContextStore {
       return undefined
     }
     return JSON.parse(entry.text) as unknown
+  }
+
+  /**
+   * The entry of a task journal under `key`, kept by {@link ContextStore.journalPut}:
+   * `{ found: false }` when there is none. Journals belong to the system (the
+   * durable steps of task attempts, `ctx.step`), not to a principal: their
+   * keys cannot be reached through the cache.
+   */
+  async journalGet(key: string): Promise<{ found: boolean; value?: unknown }> {
+    const entry = await this.backend.cacheGet(JOURNAL_PREFIX + key)
+    if (entry === undefined || entry.expiresAt <= this.clock.wallNow()) return { found: false }
+    return { found: true, value: (JSON.parse(entry.text) as { v?: unknown }).v }
+  }
+
+  /** Keeps `value` (JSON) in a task journal under `key` for {@link JOURNAL_TTL_MS}. */
+  async journalPut(key: string, value: unknown): Promise<void> {
+    const text = encodeJsonText({ v: value }, 'value')
+    await this.backend.cachePut(JOURNAL_PREFIX + key, { text, expiresAt: this.clock.wallNow() + JOURNAL_TTL_MS })
   }
 
   /**

@@ -58,6 +58,13 @@ export const ERROR_CODES = {
   RESOURCE_LIMIT_EXCEEDED: { status: 429, retryable: false, description: 'An agent went over a resource limit (memory, CPU time, workspace storage) or asked for more than its parent holds.' },
   IPC_PROTOCOL_ERROR: { status: 502, retryable: false, description: 'A message between the orchestrator and an agent process was malformed or unexpected.' },
   TOOL_NOT_FOUND: { status: 404, retryable: false, description: 'The agent called a tool that is not among its tools.' },
+  MODEL_INVALID: { status: 400, retryable: false, description: 'A model string is malformed or names an unknown provider; use provider:model (openai:…, anthropic:…, openai-compatible:<base URL>#<model>).' },
+  MODEL_KEY_MISSING: { status: 400, retryable: false, description: 'The API key of a model provider is not set; the message names the environment variable to set.' },
+  MODEL_AUTH_FAILED: { status: 401, retryable: false, description: 'The model provider refused the API key (401/403); check the key and its access to the model.' },
+  MODEL_CALL_FAILED: { status: 502, retryable: true, description: 'A model call failed (HTTP error, malformed or cut response, timeout) after the provider retries.' },
+  MODEL_OUTPUT_INVALID: { status: 422, retryable: false, description: 'The model did not return output matching the agent\'s output schema, even after being told what was wrong.' },
+  MODEL_STEP_LIMIT: { status: 422, retryable: false, description: 'A language-model agent reached maxSteps while still calling tools; raise maxSteps or simplify the task.' },
+  BUDGET_EXCEEDED: { status: 402, retryable: false, description: 'A model call could cost more than the budget left (tokens, cost or calls); no call was made. Raise the budget or shorten the prompt.' },
   INTERNAL: { status: 500, retryable: false, description: 'An unexpected failure inside Flotilla; please report it.' },
 } as const satisfies Record<string, { status: number; retryable: boolean; description: string }>
 

@@ -67,6 +67,52 @@ export interface TaskCancelledEvent extends EventBase { type: 'task.cancelled'; 
 /** A line a handler logged through `ctx.log`. */
 export interface TaskLogEvent extends EventBase { type: 'task.log'; taskId: TaskId; level: 'debug' | 'info' | 'warn' | 'error'; message: string; data?: unknown }
 
+/** Tokens one model call (or a sum of calls) used. */
+export interface TokenUsage {
+  /** Prompt tokens, cached ones included. */
+  inputTokens: number
+  /** Completion tokens, reasoning included. */
+  outputTokens: number
+  /** Of `outputTokens`, those spent on reasoning (thinking). */
+  reasoningTokens: number
+  /** Of `inputTokens`, those read from the provider's prompt cache. */
+  cachedInputTokens: number
+}
+
+/** What one model call of a language-model agent used and cost. */
+export interface ModelCallReport {
+  /** The agent that made the call. */
+  agent: string
+  /** `provider:modelId`. */
+  model: string
+  /** 0-based number of the call within the task (across its attempts). */
+  call: number
+  usage: TokenUsage
+  /** US dollars, from the price table; 0 when the model has no price. */
+  costUsd: number
+  durationMs: number
+  /** True when the answer came from the task's journal (a call finished by an earlier attempt): nothing was paid again. */
+  replayed: boolean
+  /** Why the model stopped: `stop`, `tool-calls`, `length`… */
+  finishReason: string
+}
+
+/** A language-model agent made a model call (or replayed one from its journal). */
+export interface ModelCalledEvent extends EventBase, ModelCallReport { type: 'model.called'; taskId: TaskId; attempt: number }
+
+/** A budget of a language-model agent is 80 % spent. */
+export interface BudgetWarningEvent extends EventBase {
+  type: 'budget.warning'
+  taskId: TaskId
+  agent: string
+  /** Which budget: `task`, `run` or `agent`. */
+  scope: string
+  /** What is measured: `tokens`, `costUsd` or `calls`. */
+  measure: string
+  spent: number
+  limit: number
+}
+
 /** Every event Flotilla emits, discriminated on `type`. */
 export type FlotillaEvent =
   | RunStartedEvent
@@ -86,6 +132,8 @@ export type FlotillaEvent =
   | TaskSkippedEvent
   | TaskCancelledEvent
   | TaskLogEvent
+  | ModelCalledEvent
+  | BudgetWarningEvent
 
 /** The `type` of any {@link FlotillaEvent}. */
 export type FlotillaEventType = FlotillaEvent['type']

@@ -200,6 +200,12 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
       check(deps, caller, { kind: 'cache', key: a.key }, 'read')
       return cache.get(a.key)
     },
+    // The journal of the caller's own tasks: keyed under its name, so one agent never reads another's.
+    'journal.get': (a) => deps.context.journalGet(`${caller.name}:${a.key}`),
+    'journal.put': async (a) => {
+      await deps.context.journalPut(`${caller.name}:${a.key}`, a.value)
+      return null
+    },
     spawn: () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" cannot spawn children: only deployed agents can (their children's permissions are carved from theirs).`)),
     'child.execute': () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),
     'child.terminate': () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),

@@ -290,6 +290,11 @@ export class Executor implements ContextSink {
     r?.events.push({ type: 'task.progress', at: this.o.clock.wallNow(), runId, taskId, attempt, fraction, note })
   }
 
+  emit(event: FlotillaEvent): void {
+    if (!('taskId' in event)) return
+    this.running.get(`${event.runId}\u0000${event.taskId}`)?.events.push(event)
+  }
+
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
     return this.o.services?.(instanceId, runId, taskId)
   }

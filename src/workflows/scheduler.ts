@@ -451,6 +451,11 @@ export class Scheduler implements ContextSink {
     if (run) this.wal.stage(run, undefined, { type: 'task.log', at: this.o.clock.wallNow(), runId, taskId, level, message, ...(data === undefined ? {} : { data }) }, undefined)
   }
 
+  emit(event: FlotillaEvent): void {
+    const run = this.runs.get(event.runId)
+    if (run) this.wal.stage(run, undefined, event, undefined)
+  }
+
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
     return this.o.services?.(instanceId, runId, taskId)
   }

@@ -1,13 +1,16 @@
 import { FlotillaError } from '../core/errors.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
-import type { AgentContext, AgentLogger, LogLevel, ToolBox, Workspace } from '../agents/context.js'
-import { unavailableServices, type ServiceMembers } from '../agents/service-members.js'
+import type { AgentContext, AgentLogger, BudgetWarning, LogLevel, ToolBox, Workspace } from '../agents/context.js'
+import { checkStepName, runStep, unavailableServices, type ServiceMembers } from '../agents/service-members.js'
+import type { FlotillaEvent, ModelCallReport } from '../core/events.js'
 import type { AttemptHandle } from './run-execution.js'
 
 /** What a context reports back to the engine. */
 export interface ContextSink {
   log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void
+  /** Adds an event to the run (a model call, a budget warning), written with the attempt's other events. */
+  emit?(event: FlotillaEvent): void
   /** The outward services (messages, artifacts, cache, children) of an agent instance in a run, when the engine has them. */
   services?(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined
 }
@@ -61,6 +64,20 @@ export class TaskContext implements AgentContext {
 
   get tools(): ToolBox {
     return NO_TOOLS
+  }
+
+  step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
+    const key = `${this.idempotencyKey}:${checkStepName(name)}`
+    if (this.services === NO_SERVICES) return Promise.resolve().then(fn)
+    return runStep(this.services.journal, key, fn)
+  }
+
+  reportModelCall(report: ModelCallReport): void {
+    this.sink.emit?.({ type: 'model.called', at: Date.now(), runId: this.runId, taskId: this.taskId, attempt: this.attempt, ...report })
+  }
+
+  reportBudgetWarning(w: BudgetWarning): void {
+    this.sink.emit?.({ type: 'budget.warning', at: Date.now(), runId: this.runId, taskId: this.taskId, ...w })
   }
 
   get artifacts(): ServiceMembers['artifacts'] {

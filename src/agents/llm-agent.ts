@@ -1,0 +1,212 @@
+import { z } from 'zod'
+import { FlotillaError } from '../core/errors.js'
+import { BudgetMeter, checkBudget, type Budget } from '../models/budget.js'
+import { meteredModel } from '../models/metered-model.js'
+import { costOf, DEFAULT_PRICES, priceOf, type ModelPrice } from '../models/pricing.js'
+import { modelName, providerNames, resolveModel, type LanguageModel, type ModelEnv, type ModelSpec } from '../models/providers.js'
+import { runModel, type ModelTool, type ThinkingOptions } from '../models/run-model.js'
+import { totalTokens } from '../models/usage.js'
+import { PermissionSet, type Permission } from '../security/permissions.js'
+import type { AgentContext } from './context.js'
+import { defineAgent, type AgentDefinition, type Schema } from './define-agent.js'
+import { createToolBox, type AnyToolDefinition } from './tools.js'
+
+/** Budgets of a language-model agent, by scope. */
+export interface LlmBudgets {
+  /** Per task: every model call of one task, over its attempts (calls replayed from the journal count). */
+  task?: Budget
+  /** Per run: the agent's calls in one run, counted by this process. */
+  run?: Budget
+  /** The agent's calls in this process, over all runs. */
+  agent?: Budget
+}
+
+/** The configuration given to {@link defineLlmAgent}. */
+export interface LlmAgentConfig<I, O, C extends boolean> {
+  /** Unique name, as for {@link defineAgent}. */
+  name: string
+  /** @default "1.0.0" */
+  version?: string
+  description?: string
+  capabilities?: readonly string[]
+  tags?: readonly string[]
+  maxConcurrency?: number
+  /** What the agent may reach (tools, artifacts, messages…), as for {@link defineAgent}. Left out: it may call its own `tools`. */
+  permissions?: readonly Permission[]
+  /** Any AI SDK 6 language model, or `provider:model` (`openai:gpt-4.1-mini`, `anthropic:claude-sonnet-4-5`, `openai-compatible:<base URL>#<model>`). Resolved on first use. */
+  model: ModelSpec
+  /** The system prompt. */
+  system?: string
+  /** Turns the task input into the prompt. @default a string input as is; `{ prompt }`'s prompt; other input as JSON */
+  prompt?: (input: I) => string
+  /** Schema of the input. */
+  input?: Schema<I>
+  /** Structured output: the answer is an object matching this schema (told once what was wrong, then `MODEL_OUTPUT_INVALID`). Left out: the answer is the model's text. */
+  output?: Schema<O>
+  /** Adds a self-reported confidence: the output becomes `{ answer, confidence }`, confidence in [0, 1]. @default false */
+  confidence?: C
+  /** Tools the model may call, each call checked against the agent's permissions (`tool:<name>` `call`). */
+  tools?: readonly AnyToolDefinition[]
+  temperature?: number
+  /** Most tokens of one answer; also what a budget check counts as the answer's worst case. @default 4096 for the budget check */
+  maxTokens?: number
+  /** Most model calls of one task's tool loop. @default 10 */
+  maxSteps?: number
+  /** Retries of one call on 429, 5xx and network errors, honouring `Retry-After`. @default 2 */
+  maxRetries?: number
+  /** Extended thinking: Anthropic's thinking budget, OpenAI's reasoning effort. */
+  thinking?: ThinkingOptions
+  /** Limits checked before each call against its worst case (`BUDGET_EXCEEDED`, no call made); `budget.warning` at 80 %. */
+  budget?: LlmBudgets
+  /** Prices by `provider:model` prefix, over the shipped table ({@link DEFAULT_PRICES}). */
+  prices?: Readonly<Record<string, ModelPrice>>
+  /** Where API keys are read. @default process.env */
+  env?: ModelEnv
+}
+
+/** The answer of an agent with `confidence: true`. */
+export interface ConfidentAnswer<O> {
+  answer: O
+  /** The model's own estimate that the answer is right, in [0, 1]. */
+  confidence: number
+}
+
+/** What a language-model agent returns: the text (or the structured output), wrapped with a confidence when asked. */
+export type LlmOutput<O, C extends boolean> = C extends true ? ConfidentAnswer<O> : O
+
+const LLM_KEYS = new Set([
+  'name', 'version', 'description', 'capabilities', 'tags', 'maxConcurrency', 'permissions', 'model', 'system', 'prompt', 'input', 'output', 'confidence',
+  'tools', 'temperature', 'maxTokens', 'maxSteps', 'maxRetries', 'thinking', 'budget', 'prices', 'env',
+])
+
+function invalid(name: string, what: string): never {
+  throw new FlotillaError('AGENT_INVALID', `Agent "${name}": ${what}.`, { details: { agent: name } })
+}
+
+function defaultPrompt(input: unknown): string {
+  if (typeof input === 'string') return input
+  if (typeof input === 'object' && input !== null && typeof (input as { prompt?: unknown }).prompt === 'string') return (input as { prompt: string }).prompt
+  return JSON.stringify(input ?? null, null, 2)
+}
+
+function checkConfig(c: LlmAgentConfig<unknown, unknown, boolean>): void {
+  const name = String(c.name)
+  for (const key of Object.keys(c)) if (!LLM_KEYS.has(key)) invalid(name, `unknown option "${key}" (known: ${[...LLM_KEYS].join(', ')})`)
+  const m = c.model
+  if (typeof m === 'string') {
+    const provider = m.slice(0, Math.max(0, m.indexOf(':')))
+    if (!providerNames().includes(provider)) invalid(name, `model "${m}" is not provider:model with a known provider (${providerNames().join(', ')})`)
+  } else if (typeof m !== 'object' || m === null || (m as { specificationVersion?: unknown }).specificationVersion !== 'v3') {
+    invalid(name, 'model must be an AI SDK 6 language model or a provider:model string')
+  }
+  const positive = (v: unknown, what: string, min = 1): void => {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min)) invalid(name, `${what} must be a whole number ≥ ${min}`)
+  }
+  positive(c.maxSteps, 'maxSteps')
+  positive(c.maxTokens, 'maxTokens')
+  positive(c.maxRetries, 'maxRetries', 0)
+  if (c.temperature !== undefined && (typeof c.temperature !== 'number' || c.temperature < 0 || c.temperature > 2)) invalid(name, 'temperature must be a number from 0 to 2')
+  for (const scope of ['task', 'run', 'agent'] as const) checkBudget(name, scope, c.budget?.[scope])
+  if (c.tools !== undefined && (!Array.isArray(c.tools) || c.tools.some((t) => (t as { kind?: unknown }).kind !== 'flotilla.tool'))) invalid(name, 'tools must be a list of tools made by defineTool')
+}
+
+/**
+ * Defines an agent backed by a language model. It is an ordinary agent
+ * definition: registered, routed, retried, circuit-broken and used in
+ * workflows like any other. Each task runs the model with the agent's tools
+ * (a tool loop of up to `maxSteps` calls); every model call is a durable step
+ * of the task, so a retry or a takeover after a crash replays the calls
+ * already answered instead of paying for them again; budgets are checked
+ * before each call; each call becomes a `model.called` event with its
+ * tokens and cost.
+ *
+ * @example
+ * ```ts
+ * const writer = defineLlmAgent({
+ *   name: 'writer',
+ *   model: 'openai:gpt-4.1-mini',
+ *   system: 'You write one crisp paragraph.',
+ *   budget: { task: { costUsd: 0.05 } },
+ * })
+ * ```
+ */
+export function defineLlmAgent<I = unknown, O = string, C extends boolean = false>(config: LlmAgentConfig<I, O, C>): AgentDefinition<I, LlmOutput<O, C>> {
+  if (typeof config !== 'object' || config === null) throw new FlotillaError('AGENT_INVALID', 'defineLlmAgent needs a configuration object.')
+  checkConfig(config as LlmAgentConfig<unknown, unknown, boolean>)
+  const name = config.name
+  const tools = new Map((config.tools ?? []).map((t) => [t.name, t]))
+  const toolNames = [...tools.keys()]
+  const permissions = new PermissionSet(config.permissions ?? toolNames.map((t) => ({ resource: `tool:${t}`, actions: ['call'] })))
+  const answerSchema: z.ZodType | undefined = config.confidence === true
+    ? z.object({ answer: (config.output as z.ZodType | undefined) ?? z.string(), confidence: z.number().min(0).max(1) })
+    : (config.output as z.ZodType | undefined)
+  const system = config.confidence === true
+    ? `${config.system ?? ''}${config.system ? '\n\n' : ''}Answer in the field "answer", and give in "confidence" how likely your answer is right, from 0 to 1.`
+    : config.system
+  const prices = { ...DEFAULT_PRICES, ...(config.prices ?? {}) }
+  const agentMeter = config.budget?.agent === undefined ? undefined : new BudgetMeter(config.budget.agent, 'agent')
+  const runMeters = new Map<string, BudgetMeter>()
+  let model: LanguageModel | undefined
+
+  const handler = async (input: I, ctx: AgentContext): Promise<LlmOutput<O, C>> => {
+    model ??= resolveModel(config.model, config.env)
+    const label = modelName(model)
+    const price = priceOf(label, prices)
+    const taskMeter = config.budget?.task === undefined ? undefined : new BudgetMeter(config.budget.task, 'task')
+    let runMeter: BudgetMeter | undefined
+    if (config.budget?.run !== undefined) {
+      runMeter = runMeters.get(ctx.runId)
+      if (runMeter === undefined) {
+        if (runMeters.size >= 1000) runMeters.delete(runMeters.keys().next().value!)
+        runMeters.set(ctx.runId, (runMeter = new BudgetMeter(config.budget.run, 'run')))
+      }
+    }
+    const meters = [taskMeter, runMeter, agentMeter].filter((m): m is BudgetMeter => m !== undefined)
+    const metered = meteredModel(model, {
+      step: (n, fn) => ctx.step(n, fn),
+      beforeCall: (w) => {
+        const worst = { tokens: w.inputTokens + w.outputTokens, costUsd: costOf({ inputTokens: w.inputTokens, outputTokens: w.outputTokens, reasoningTokens: 0, cachedInputTokens: 0 }, price) }
+        for (const m of meters) m.check(name, worst)
+      },
+      afterCall: (c) => {
+        const costUsd = costOf(c.usage, price)
+        // A replayed call was charged to the run and agent budgets when it was made.
+        for (const m of c.replayed ? [taskMeter] : meters) {
+          for (const crossed of m?.charge({ tokens: totalTokens(c.usage), costUsd }) ?? []) ctx.reportBudgetWarning({ agent: name, scope: m!.scope, ...crossed })
+        }
+        ctx.reportModelCall({ agent: name, model: label, call: c.index, usage: c.usage, costUsd, durationMs: Math.round(c.durationMs), replayed: c.replayed, finishReason: c.finishReason })
+      },
+    })
+    const box = createToolBox({
+      tools, names: toolNames, permissions, agent: name, instanceId: ctx.instanceId, workspace: ctx.workspace, signal: ctx.signal,
+      onEvent: (e) => (e.type === 'permission.denied' ? ctx.log.warn('permission denied', e.data) : ctx.log.debug(e.type, e.data)),
+    })
+    const modelTools: ModelTool[] = [...tools.values()].map((t) => ({
+      name: t.name, ...(t.description === undefined ? {} : { description: t.description }), ...(t.input === undefined ? {} : { input: t.input }),
+      // A durable step too: a tool call answered before a crash is not run again when its model call is replayed.
+      execute: (args, call) => ctx.step(`tool:${call.callId}`, () => box.call(t.name, args)),
+    }))
+    const result = await runModel({
+      agent: name, model: metered, prompt: (config.prompt ?? defaultPrompt)(input), tools: modelTools, maxSteps: config.maxSteps ?? 10, maxRetries: config.maxRetries ?? 2, signal: ctx.signal,
+      ...(system === undefined ? {} : { system }),
+      ...(answerSchema === undefined ? {} : { output: answerSchema }),
+      ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
+      ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
+      ...(config.thinking === undefined ? {} : { thinking: config.thinking }),
+    })
+    if (result.reasoning !== undefined) ctx.log.debug('model reasoning', { reasoning: result.reasoning })
+    return (answerSchema === undefined ? result.text : result.output) as LlmOutput<O, C>
+  }
+
+  return defineAgent<I, LlmOutput<O, C>>({
+    name,
+    ...(config.version === undefined ? {} : { version: config.version }),
+    ...(config.description === undefined ? {} : { description: config.description }),
+    ...(config.capabilities === undefined ? {} : { capabilities: config.capabilities }),
+    ...(config.tags === undefined ? {} : { tags: config.tags }),
+    ...(config.maxConcurrency === undefined ? {} : { maxConcurrency: config.maxConcurrency }),
+    ...(config.permissions === undefined ? {} : { permissions: config.permissions }),
+    ...(config.input === undefined ? {} : { input: config.input }),
+    handler,
+  })
+}

@@ -1,0 +1,91 @@
+import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3GenerateResult } from '@ai-sdk/provider'
+import type { TokenUsage } from '../core/events.js'
+import { usageOf } from './usage.js'
+
+/** A model call's answer as the journal keeps it: JSON, without headers and raw bodies. */
+export interface JournaledCall {
+  content: LanguageModelV3GenerateResult['content']
+  finishReason: LanguageModelV3GenerateResult['finishReason']
+  usage: LanguageModelV3GenerateResult['usage']
+  providerMetadata?: LanguageModelV3GenerateResult['providerMetadata']
+  warnings: LanguageModelV3GenerateResult['warnings']
+  response?: { id?: string; modelId?: string; timestamp?: number }
+  durationMs: number
+}
+
+/** What a {@link meteredModel} asks of the agent running it. */
+export interface ModelMeter {
+  /** Runs a durable step (`ctx.step`): the journal of the task. */
+  step(name: string, fn: () => Promise<JournaledCall>): Promise<JournaledCall>
+  /** Called before a call is really made, with its worst case; throws to refuse it (`BUDGET_EXCEEDED`). */
+  beforeCall(worst: { inputTokens: number; outputTokens: number }): void
+  /** Called after each call, made or replayed from the journal. */
+  afterCall(call: { index: number; usage: TokenUsage; durationMs: number; replayed: boolean; finishReason: string }): void
+}
+
+/** Tokens an answer may have when the caller set no `maxOutputTokens`. */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4096
+
+/**
+ * A rough count of the tokens of a prompt and its tools: four characters a
+ * token, the usual rule for English text with these tokenizers. It only
+ * sizes the worst case a budget is checked against before a call.
+ */
+export function estimateTokens(options: LanguageModelV3CallOptions): number {
+  let chars = JSON.stringify(options.prompt).length
+  if (options.tools !== undefined) chars += JSON.stringify(options.tools).length
+  if (options.responseFormat !== undefined) chars += JSON.stringify(options.responseFormat).length
+  return Math.ceil(chars / 4)
+}
+
+function toJournal(r: LanguageModelV3GenerateResult, durationMs: number): JournaledCall {
+  const response = r.response === undefined ? undefined : {
+    ...(r.response.id === undefined ? {} : { id: r.response.id }),
+    ...(r.response.modelId === undefined ? {} : { modelId: r.response.modelId }),
+    ...(r.response.timestamp === undefined ? {} : { timestamp: r.response.timestamp.getTime() }),
+  }
+  // Through JSON once: what is kept is exactly what a replay gets back.
+  return JSON.parse(JSON.stringify({ content: r.content, finishReason: r.finishReason, usage: r.usage, providerMetadata: r.providerMetadata, warnings: r.warnings, response, durationMs })) as JournaledCall
+}
+
+function fromJournal(j: JournaledCall): LanguageModelV3GenerateResult {
+  const { timestamp, ...response } = j.response ?? {}
+  return {
+    content: j.content, finishReason: j.finishReason, usage: j.usage, warnings: j.warnings ?? [],
+    ...(j.providerMetadata === undefined ? {} : { providerMetadata: j.providerMetadata }),
+    response: { ...response, ...(timestamp === undefined ? {} : { timestamp: new Date(timestamp) }) },
+  }
+}
+
+/**
+ * Wraps a model so that each `doGenerate` call is a durable step of the task
+ * (`model:<n>`, numbered from 0 in call order): an answer an earlier attempt
+ * received is replayed from the journal and not paid for again; a new call
+ * is checked against the budgets first and reported after. Streaming calls
+ * pass through unjournaled (agents use `doGenerate`).
+ */
+export function meteredModel(model: LanguageModelV3, meter: ModelMeter): LanguageModelV3 {
+  let calls = 0
+  return {
+    specificationVersion: 'v3',
+    provider: model.provider,
+    modelId: model.modelId,
+    get supportedUrls() {
+      return model.supportedUrls
+    },
+    async doGenerate(options) {
+      const index = calls++
+      let made = false
+      const kept = await meter.step(`model:${index}`, async () => {
+        meter.beforeCall({ inputTokens: estimateTokens(options), outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS })
+        made = true
+        const started = performance.now()
+        const result = await model.doGenerate(options)
+        return toJournal(result, performance.now() - started)
+      })
+      meter.afterCall({ index, usage: usageOf(kept.usage), durationMs: kept.durationMs, replayed: !made, finishReason: kept.finishReason.unified })
+      return fromJournal(kept)
+    },
+    doStream: (options) => model.doStream(options),
+  }
+}

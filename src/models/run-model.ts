@@ -1,0 +1,147 @@
+import { APICallError } from '@ai-sdk/provider'
+import { generateText, NoObjectGeneratedError, Output, RetryError, stepCountIs, tool, jsonSchema, type ModelMessage, type ToolSet } from 'ai'
+import type { z } from 'zod'
+import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
+import type { LanguageModel } from './providers.js'
+
+/** A tool offered to the model. */
+export interface ModelTool {
+  name: string
+  description?: string
+  /** Schema of the arguments (zod); without one, any JSON object. */
+  input?: z.ZodType
+  /** Runs the call (`callId`: the model's id of it); a throw is fed back to the model as the tool's result `{ error: { code, message } }`. */
+  execute(input: unknown, call: { signal: AbortSignal; callId: string }): Promise<unknown>
+}
+
+/** How hard a thinking model thinks. */
+export interface ThinkingOptions {
+  /** Anthropic: tokens the model may spend thinking (≥ 1024). */
+  budgetTokens?: number
+  /** OpenAI reasoning models: `low`, `medium` or `high`. */
+  effort?: 'low' | 'medium' | 'high'
+}
+
+/** What {@link runModel} runs. */
+export interface ModelRun {
+  /** The agent on whose behalf (named in errors). */
+  agent: string
+  model: LanguageModel
+  system?: string
+  prompt: string
+  tools: readonly ModelTool[]
+  /** Structured output: the answer must match it. */
+  output?: z.ZodType
+  temperature?: number
+  maxTokens?: number
+  /** Most model calls of the tool loop. */
+  maxSteps: number
+  /** Retries of one call on 429, 5xx and network errors (honouring `Retry-After`). */
+  maxRetries: number
+  thinking?: ThinkingOptions
+  signal: AbortSignal
+}
+
+/** What a {@link runModel} produced. */
+export interface ModelRunResult {
+  text: string
+  /** The structured answer, with `output`. */
+  output?: unknown
+  /** The model's reasoning, where the provider returns it. */
+  reasoning?: string
+  /** Model calls made (tool loop steps), the structured-output retry included. */
+  steps: number
+}
+
+function providerOptions(thinking: ThinkingOptions | undefined): Record<string, Record<string, never>> | undefined {
+  if (thinking === undefined) return undefined
+  const out: Record<string, unknown> = {}
+  if (thinking.budgetTokens !== undefined) out.anthropic = { thinking: { type: 'enabled', budgetTokens: thinking.budgetTokens } }
+  if (thinking.effort !== undefined) out.openai = { reasoningEffort: thinking.effort }
+  return out as Record<string, Record<string, never>>
+}
+
+function toolSet(tools: readonly ModelTool[]): ToolSet {
+  const set: ToolSet = {}
+  for (const t of tools) {
+    set[t.name] = tool({
+      ...(t.description === undefined ? {} : { description: t.description }),
+      inputSchema: t.input ?? jsonSchema({ type: 'object', additionalProperties: true }),
+      execute: async (input: unknown, { abortSignal, toolCallId }) => {
+        try {
+          return await t.execute(input, { signal: abortSignal ?? new AbortController().signal, callId: toolCallId })
+        } catch (e) {
+          if (abortSignal?.aborted) throw e
+          const error = toFlotillaError(e, 'TASK_FAILED')
+          return { error: { code: error.code, message: error.message } }
+        }
+      },
+    })
+  }
+  return set
+}
+
+/** A model failure as a FlotillaError with the code that says what to do. */
+export function modelError(e: unknown, agent: string, model: LanguageModel, signal: AbortSignal): unknown {
+  if (signal.aborted) return signal.reason ?? e
+  if (isFlotillaError(e)) return e
+  const last = RetryError.isInstance(e) ? e.lastError : e
+  if (isFlotillaError(last)) return last
+  const name = `${model.provider}:${model.modelId}`
+  if (APICallError.isInstance(last)) {
+    const status = last.statusCode
+    if (status === 401 || status === 403) {
+      return new FlotillaError('MODEL_AUTH_FAILED', `Agent "${agent}": ${name} refused the API key (HTTP ${status}): check the key and that it may use this model.`, { details: { agent, model: name, status }, cause: last })
+    }
+    return new FlotillaError('MODEL_CALL_FAILED', `Agent "${agent}": the call to ${name} failed${status === undefined ? '' : ` with HTTP ${status}`}: ${last.message}`, {
+      details: { agent, model: name, ...(status === undefined ? {} : { status }) }, cause: last, retryable: last.isRetryable || status === undefined,
+    })
+  }
+  const message = last instanceof Error ? last.message : String(last)
+  return new FlotillaError('MODEL_CALL_FAILED', `Agent "${agent}": the call to ${name} failed: ${message}`, { details: { agent, model: name }, cause: last })
+}
+
+/**
+ * Runs a model with tools until it answers: each tool call is executed
+ * (several in parallel when the model asks for several) and its result sent
+ * back, up to `maxSteps` model calls (`MODEL_STEP_LIMIT` when the model
+ * still calls tools then). With `output`, the answer must match the schema:
+ * an answer that does not is sent back once with what was wrong, then it is
+ * `MODEL_OUTPUT_INVALID`.
+ */
+export async function runModel(o: ModelRun): Promise<ModelRunResult> {
+  const tools = toolSet(o.tools)
+  const base = {
+    model: o.model,
+    ...(o.system === undefined ? {} : { system: o.system }),
+    ...(o.tools.length === 0 ? {} : { tools }),
+    ...(o.temperature === undefined ? {} : { temperature: o.temperature }),
+    ...(o.maxTokens === undefined ? {} : { maxOutputTokens: o.maxTokens }),
+    ...(o.output === undefined ? {} : { output: Output.object({ schema: o.output }) }),
+    stopWhen: stepCountIs(o.maxSteps),
+    maxRetries: o.maxRetries,
+    abortSignal: o.signal,
+    ...(providerOptions(o.thinking) === undefined ? {} : { providerOptions: providerOptions(o.thinking) }),
+  }
+  let messages: ModelMessage[] = [{ role: 'user', content: o.prompt }]
+  let steps = 0
+  for (let round = 0; ; round++) {
+    try {
+      const result = await generateText({ ...base, messages })
+      steps += result.steps.length
+      if (result.finishReason === 'tool-calls') {
+        throw new FlotillaError('MODEL_STEP_LIMIT', `Agent "${o.agent}" reached its limit of ${o.maxSteps} model calls while the model was still calling tools; raise maxSteps or narrow the task.`, { details: { agent: o.agent, maxSteps: o.maxSteps } })
+      }
+      const reasoning = result.reasoningText
+      return { text: result.text, ...(o.output === undefined ? {} : { output: result.output as unknown }), ...(reasoning ? { reasoning } : {}), steps }
+    } catch (e) {
+      if (!NoObjectGeneratedError.isInstance(e) || o.signal.aborted) throw modelError(e, o.agent, o.model, o.signal)
+      steps += 1
+      const why = e.cause instanceof Error ? e.cause.message : e.message
+      if (round >= 1) {
+        throw new FlotillaError('MODEL_OUTPUT_INVALID', `Agent "${o.agent}": the model's answer does not match the output schema, also after being told so: ${why.slice(0, 500)}`, { details: { agent: o.agent, text: (e.text ?? '').slice(0, 2000) } })
+      }
+      messages = [...messages, { role: 'assistant', content: e.text ?? '' }, { role: 'user', content: `That answer does not match the required JSON schema: ${why.slice(0, 1000)}\nAnswer again with JSON that matches the schema, and nothing else.` }]
+    }
+  }
+}
