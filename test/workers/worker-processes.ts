@@ -16,11 +16,11 @@ afterAll(() => {
   for (const c of children) c.kill('SIGKILL')
 })
 
-/** Starts `flotilla worker`; resolves once it says it is ready. */
-export function startWorker(store: string, id: string, side: string, sleepMs = 20): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker', '--store', store, '--agents', AGENTS, '--id', id, '--lease-ms', String(LEASE_MS), '--concurrency', '8'], {
+/** Starts `flotilla worker` (with the agents of `options.agents`, default {@link AGENTS}); resolves once it says it is ready. */
+export function startWorker(store: string, id: string, side: string, sleepMs = 20, options: { agents?: string; env?: Record<string, string> } = {}): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, 'worker', '--store', store, '--agents', options.agents ?? AGENTS, '--id', id, '--lease-ms', String(LEASE_MS), '--concurrency', '8'], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLOTILLA_TEST_SIDE_FILE: side, FLOTILLA_TEST_SLEEP_MS: String(sleepMs) },
+    env: { ...process.env, FLOTILLA_TEST_SIDE_FILE: side, FLOTILLA_TEST_SLEEP_MS: String(sleepMs), ...(options.env ?? {}) },
   })
   children.add(child)
   child.on('exit', () => children.delete(child))
