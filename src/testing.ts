@@ -16,6 +16,8 @@
 export { FakeClock } from './core/fake-clock.js'
 export { scriptedModel } from './models/scripted-model.js'
 export type { ScriptedModel, ScriptedModelOptions, ScriptStep, ScriptEntry } from './models/scripted-model.js'
+export { recordModel, replayModel } from './models/cassette.js'
+export type { Cassette } from './models/cassette.js'
 export { MemoryStore } from './store/memory/memory-store.js'
 export { MemoryContextBackend } from './context/memory/memory-context-backend.js'
 export { MemoryBus } from './messaging/memory-bus.js'

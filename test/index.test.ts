@@ -96,7 +96,7 @@ const INDEX_EXPORTS = [
   'workflowSpecSchema',
 ]
 
-const TESTING_EXPORTS = ['FakeClock', 'MemoryBus', 'MemoryContextBackend', 'MemoryStore', 'scriptedModel']
+const TESTING_EXPORTS = ['FakeClock', 'MemoryBus', 'MemoryContextBackend', 'MemoryStore', 'recordModel', 'replayModel', 'scriptedModel']
 const CONTRACTS_EXPORTS = ['busContract', 'contextContract', 'queueContract', 'storeContract']
 const SQLITE_EXPORTS = ['SqliteContextBackend', 'SqliteStore']
 const PROCESS_EXPORTS = ['AgentRunner', 'AgentSupervisor', 'FolderWorkspace', 'InProcessRuntime', 'ProcessRuntime', 'canTransition']

@@ -38,7 +38,8 @@ export function estimateTokens(options: LanguageModelV3CallOptions): number {
   return Math.ceil(chars / 4)
 }
 
-function toJournal(r: LanguageModelV3GenerateResult, durationMs: number): JournaledCall {
+/** A generate result as the journal (and a cassette) keeps it. */
+export function toJournal(r: LanguageModelV3GenerateResult, durationMs: number): JournaledCall {
   const response = r.response === undefined ? undefined : {
     ...(r.response.id === undefined ? {} : { id: r.response.id }),
     ...(r.response.modelId === undefined ? {} : { modelId: r.response.modelId }),
@@ -48,7 +49,8 @@ function toJournal(r: LanguageModelV3GenerateResult, durationMs: number): Journa
   return JSON.parse(JSON.stringify({ content: r.content, finishReason: r.finishReason, usage: r.usage, providerMetadata: r.providerMetadata, warnings: r.warnings, response, durationMs })) as JournaledCall
 }
 
-function fromJournal(j: JournaledCall): LanguageModelV3GenerateResult {
+/** A kept answer as a generate result again. */
+export function fromJournal(j: JournaledCall): LanguageModelV3GenerateResult {
   const { timestamp, ...response } = j.response ?? {}
   return {
     content: j.content, finishReason: j.finishReason, usage: j.usage, warnings: j.warnings ?? [],
