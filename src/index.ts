@@ -19,7 +19,7 @@ export type {
   FlotillaEvent, FlotillaEventType, EventOf, EventBase, RunProgress,
   RunStartedEvent, RunRecoveredEvent, RunPausedEvent, RunResumedEvent, RunSucceededEvent, RunFailedEvent, RunCancelledEvent, RunProgressEvent,
   TaskStartedEvent, TaskProgressEvent, TaskRetryingEvent, TaskSucceededEvent, TaskFailedEvent, TaskSkippedEvent, TaskCancelledEvent, TaskLogEvent,
-  ModelCalledEvent, BudgetWarningEvent, ModelCallReport, TokenUsage,
+  ModelCalledEvent, BudgetWarningEvent, ModelCallReport, ModelAnswerPart, TokenUsage,
 } from './core/events.js'
 
 export { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './resilience/retry.js'
@@ -68,6 +68,7 @@ export type { LanguageModel, ModelSpec, ModelEnv, ProviderFactory } from './mode
 export { DEFAULT_PRICES, PRICES_AS_OF, priceOf, costOf } from './models/pricing.js'
 export type { ModelPrice } from './models/pricing.js'
 export type { Budget } from './models/budget.js'
+export type { ModelSpend } from './core/model-spend.js'
 export type { ThinkingOptions } from './models/run-model.js'
 export { defineTool, isToolDefinition } from './agents/tools.js'
 export type { ToolConfig, ToolDefinition, AnyToolDefinition, ToolContext } from './agents/tools.js'

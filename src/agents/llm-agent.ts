@@ -83,6 +83,12 @@ function invalid(name: string, what: string): never {
   throw new FlotillaError('AGENT_INVALID', `Agent "${name}": ${what}.`, { details: { agent: name } })
 }
 
+/** A tool result as a trace shows it: JSON, cut at 2,000 characters. */
+function excerpt(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'undefined'
+  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text
+}
+
 function defaultPrompt(input: unknown): string {
   if (typeof input === 'string') return input
   if (typeof input === 'object' && input !== null && typeof (input as { prompt?: unknown }).prompt === 'string') return (input as { prompt: string }).prompt
@@ -174,7 +180,8 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
         for (const m of c.replayed ? [taskMeter] : meters) {
           for (const crossed of m?.charge({ tokens: totalTokens(c.usage), costUsd }) ?? []) ctx.reportBudgetWarning({ agent: name, scope: m!.scope, ...crossed })
         }
-        ctx.reportModelCall({ agent: name, model: label, call: c.index, usage: c.usage, costUsd, durationMs: Math.round(c.durationMs), replayed: c.replayed, finishReason: c.finishReason })
+        for (const w of c.warnings) ctx.log.warn('model warning', w)
+        ctx.reportModelCall({ agent: name, model: label, call: c.index, usage: c.usage, costUsd, durationMs: Math.round(c.durationMs), replayed: c.replayed, finishReason: c.finishReason, answer: c.answer })
       },
     })
     const box = createToolBox({
@@ -184,7 +191,16 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
     const modelTools: ModelTool[] = [...tools.values()].map((t) => ({
       name: t.name, ...(t.description === undefined ? {} : { description: t.description }), ...(t.input === undefined ? {} : { input: t.input }),
       // A durable step too: a tool call answered before a crash is not run again when its model call is replayed.
-      execute: (args, call) => ctx.step(`tool:${call.callId}`, () => box.call(t.name, args)),
+      execute: async (args, call) => {
+        try {
+          const value = await ctx.step(`tool:${call.callId}`, () => box.call(t.name, args))
+          ctx.log.info('tool result', { callId: call.callId, tool: t.name, ok: true, result: excerpt(value) })
+          return value
+        } catch (e) {
+          ctx.log.warn('tool result', { callId: call.callId, tool: t.name, ok: false, error: e instanceof Error ? e.message : String(e) })
+          throw e
+        }
+      },
     }))
     const result = await runModel({
       agent: name, model: metered, prompt: (config.prompt ?? defaultPrompt)(input), tools: modelTools, maxSteps: config.maxSteps ?? 10, maxRetries: config.maxRetries ?? 2, signal: ctx.signal,

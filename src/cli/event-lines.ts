@@ -52,6 +52,10 @@ export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | un
       return `${at} task.cancelled ${e.taskId}: ${e.reason}`
     case 'task.log':
       return verbose || e.level === 'warn' || e.level === 'error' ? `${at} task.log ${e.taskId} ${e.level}: ${e.message}${logData(e.data)}` : undefined
+    case 'model.called':
+      return verbose ? `${at} model.called ${e.taskId} ${e.model} call ${e.call + 1}${e.replayed ? ' replayed' : `: ${e.usage.inputTokens} in / ${e.usage.outputTokens} out tokens, $${e.costUsd.toFixed(4)}`}` : undefined
+    case 'budget.warning':
+      return `${at} budget.warning ${e.taskId} ${e.agent}: ${e.scope} budget of ${e.limit} ${e.measure} is ${formatPercent(e.spent / e.limit)} spent`
   }
 }
 

@@ -4,10 +4,12 @@ import { runsCancelCommand, runsPauseCommand, runsPruneCommand } from './runs-co
 import { runsListCommand, runsShowCommand } from './runs-list.js'
 import { runsReplayCommand } from './runs-replay.js'
 import { runsResumeAllCommand, runsResumeCommand } from './runs-resume.js'
+import { runsTraceCommand } from './runs-trace.js'
 
 const SUBCOMMANDS: readonly Command[] = [
   runsListCommand,
   runsShowCommand,
+  runsTraceCommand,
   runsPauseCommand,
   runsResumeCommand,
   runsCancelCommand,
@@ -36,6 +38,7 @@ Every subcommand takes --store SPEC (default: $FLOTILLA_STORE, else
 Examples:
   flotilla runs list --state RUNNING
   flotilla runs show run_…
+  flotilla runs trace run_…
   flotilla runs resume run_…
   flotilla runs replay run_… --from fix --set fix.input.apply=true
   flotilla runs prune --older-than 30d`
@@ -44,7 +47,7 @@ Examples:
 /** `flotilla runs <subcommand>`: the run-management commands. */
 export const runsCommand: Command = {
   name: 'runs',
-  summary: 'Manage stored runs: list, show, pause, resume, cancel, replay, prune',
+  summary: 'Manage stored runs: list, show, trace, pause, resume, cancel, replay, prune',
   help: help(),
   flags: COMMON_FLAGS,
   subcommands: SUBCOMMANDS,

@@ -1,3 +1,4 @@
+import type { ModelSpend } from '../core/model-spend.js'
 import type { RunResult, RunSummary } from '../workflows/results.js'
 import { formatDuration, formatPercent, middleCell, type Paint } from './format.js'
 import { formatOutputs } from './outputs.js'
@@ -44,8 +45,10 @@ export function formatSummary(result: RunResult, p: Paint, options: SummaryOptio
     for (const [name, a] of agents) {
       const failed = a.failed > 0 ? p.red(`${a.failed} failed`) : '0 failed'
       lines.push(`    ${middleCell(name, 22)} ${String(a.tasks).padStart(4)} ${a.tasks === 1 ? 'task ' : 'tasks'}  ${String(a.succeeded).padStart(4)} ok  ${failed}  busy ${formatDuration(a.busyMs)} (${formatPercent(a.share)})`)
+      if (a.model !== undefined) lines.push(`    ${' '.repeat(22)} ${p.dim(formatSpend(a.model))}`)
     }
   }
+  if (s.model !== undefined) lines.push(`  models         ${formatSpend(s.model)}`)
   const failed = Object.values(result.tasks).filter((t) => t.state === 'FAILED')
   if (failed.length > 0) {
     lines.push(p.red('  failed tasks'))
@@ -58,6 +61,14 @@ export function formatSummary(result: RunResult, p: Paint, options: SummaryOptio
   if (!result.ok && result.error !== undefined) lines.push(`  ${p.red('run error')}      [${result.error.code}] ${result.error.message}`)
   const outputs = options.outputs === false ? '' : formatOutputs(Object.entries(result.finalOutputs), p, { width: options.width, hint: options.hint })
   return `${lines.join('\n')}\n${outputs}`
+}
+
+/** `3 calls · 1,200 in / 80 out tokens · $0.0012` (and the replayed calls, when some were). */
+export function formatSpend(m: ModelSpend): string {
+  const n = (x: number): string => x.toLocaleString('en-US')
+  const replayed = m.replayed > 0 ? ` (+${m.replayed} replayed from the journal)` : ''
+  const reasoning = m.reasoningTokens > 0 ? ` (${n(m.reasoningTokens)} reasoning)` : ''
+  return `${m.calls} model ${m.calls === 1 ? 'call' : 'calls'}${replayed} · ${n(m.inputTokens)} in / ${n(m.outputTokens)} out tokens${reasoning} · $${m.costUsd.toFixed(4)}`
 }
 
 function formatCounts(s: RunSummary): string {

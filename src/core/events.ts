@@ -95,7 +95,15 @@ export interface ModelCallReport {
   replayed: boolean
   /** Why the model stopped: `stop`, `tool-calls`, `length`… */
   finishReason: string
+  /** What the model answered: its reasoning, text and tool calls (long texts cut at 2,000 characters). */
+  answer?: ModelAnswerPart[]
 }
+
+/** One part of a model's answer, as traces show it. */
+export type ModelAnswerPart =
+  | { type: 'text'; text: string }
+  | { type: 'reasoning'; text: string }
+  | { type: 'tool-call'; callId: string; tool: string; input: string }
 
 /** A language-model agent made a model call (or replayed one from its journal). */
 export interface ModelCalledEvent extends EventBase, ModelCallReport { type: 'model.called'; taskId: TaskId; attempt: number }

@@ -1,5 +1,5 @@
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3GenerateResult } from '@ai-sdk/provider'
-import type { TokenUsage } from '../core/events.js'
+import type { ModelAnswerPart, TokenUsage } from '../core/events.js'
 import { usageOf } from './usage.js'
 
 /** A model call's answer as the journal keeps it: JSON, without headers and raw bodies. */
@@ -20,7 +20,7 @@ export interface ModelMeter {
   /** Called before a call is really made, with its worst case; throws to refuse it (`BUDGET_EXCEEDED`). */
   beforeCall(worst: { inputTokens: number; outputTokens: number }): void
   /** Called after each call, made or replayed from the journal. */
-  afterCall(call: { index: number; usage: TokenUsage; durationMs: number; replayed: boolean; finishReason: string }): void
+  afterCall(call: { index: number; usage: TokenUsage; durationMs: number; replayed: boolean; finishReason: string; answer: ModelAnswerPart[]; warnings: readonly unknown[] }): void
 }
 
 /** Tokens an answer may have when the caller set no `maxOutputTokens`. */
@@ -59,6 +59,18 @@ export function fromJournal(j: JournaledCall): LanguageModelV3GenerateResult {
   }
 }
 
+const cut = (s: string): string => (s.length > 2000 ? `${s.slice(0, 2000)}…` : s)
+
+/** The parts of an answer a trace shows. */
+export function answerOf(call: JournaledCall): ModelAnswerPart[] {
+  const out: ModelAnswerPart[] = []
+  for (const c of call.content) {
+    if (c.type === 'text' || c.type === 'reasoning') out.push({ type: c.type, text: cut(c.text) })
+    else if (c.type === 'tool-call') out.push({ type: 'tool-call', callId: c.toolCallId, tool: c.toolName, input: cut(c.input) })
+  }
+  return out
+}
+
 /**
  * Wraps a model so that each `doGenerate` call is a durable step of the task
  * (`model:<n>`, numbered from 0 in call order): an answer an earlier attempt
@@ -85,7 +97,7 @@ export function meteredModel(model: LanguageModelV3, meter: ModelMeter): Languag
         const result = await model.doGenerate(options)
         return toJournal(result, performance.now() - started)
       })
-      meter.afterCall({ index, usage: usageOf(kept.usage), durationMs: kept.durationMs, replayed: !made, finishReason: kept.finishReason.unified })
+      meter.afterCall({ index, usage: usageOf(kept.usage), durationMs: kept.durationMs, replayed: !made, finishReason: kept.finishReason.unified, answer: answerOf(kept), warnings: kept.warnings ?? [] })
       return fromJournal(kept)
     },
     doStream: (options) => model.doStream(options),

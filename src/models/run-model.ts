@@ -110,6 +110,10 @@ export function modelError(e: unknown, agent: string, model: LanguageModel, sign
  * `MODEL_OUTPUT_INVALID`.
  */
 export async function runModel(o: ModelRun): Promise<ModelRunResult> {
+  // The AI SDK prints its warnings on the console; agents report them as task.log lines instead (see metered-model).
+  // A value set by the application is kept.
+  const g = globalThis as { AI_SDK_LOG_WARNINGS?: unknown }
+  if (g.AI_SDK_LOG_WARNINGS === undefined) g.AI_SDK_LOG_WARNINGS = false
   const tools = toolSet(o.tools)
   const base = {
     model: o.model,

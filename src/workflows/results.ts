@@ -1,4 +1,5 @@
 import { FlotillaError, type SerializedError } from '../core/errors.js'
+import { spendOf, type ModelSpend } from '../core/model-spend.js'
 import type { RunId } from '../core/ids.js'
 import type { RunState, TaskState } from '../core/states.js'
 import type { Workflow } from './compile.js'
@@ -28,6 +29,8 @@ export interface AgentContribution {
   busyMs: number
   /** `busyMs` over all agents' `busyMs`. */
   share: number
+  /** What its model calls used and cost (language-model agents). */
+  model?: ModelSpend
 }
 
 /** Tasks of a run by final state. */
@@ -70,6 +73,8 @@ export interface RunSummary {
   speedup: number
   /** Most attempts of the run running at once. */
   peakConcurrency: number
+  /** What the run's model calls used and cost, when language-model agents ran (calls seen by this process). */
+  model?: ModelSpend
 }
 
 /**
@@ -248,6 +253,9 @@ function summarize(r: RunExecution): RunSummary {
     busy = wallMs * peak
   }
   for (const a of Object.values(perAgent)) a.share = busy > 0 ? a.busyMs / busy : 0
+  const spend = r.modelCalls === undefined ? undefined : spendOf(r.modelCalls)
+  // Contributions are keyed name@version, model calls by the agent's name.
+  if (spend !== undefined) for (const [key, a] of Object.entries(perAgent)) { const s = spend.perAgent[key.slice(0, key.lastIndexOf('@'))]; if (s !== undefined) a.model = s }
   // Longest path by observed durations, over a topological order.
   // Ties (whole-ms durations are often 0) go to the path with more tasks.
   const best = new Float64Array(n)
@@ -279,5 +287,6 @@ function summarize(r: RunExecution): RunSummary {
     parallelEfficiency: wallMs > 0 && r.peakActive > 0 ? Math.min(1, busy / (wallMs * r.peakActive)) : 1,
     speedup: wallMs > 0 ? busy / wallMs : 1,
     peakConcurrency: r.peakActive,
+    ...(spend === undefined ? {} : { model: spend.total }),
   }
 }

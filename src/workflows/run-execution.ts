@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../core/clock.js'
+import type { ModelCallReport } from '../core/events.js'
 import { deserializeError, type FlotillaError } from '../core/errors.js'
 import type { RunProgress } from '../core/events.js'
 import type { RunId } from '../core/ids.js'
@@ -60,6 +61,8 @@ export class RunExecution implements ValueSource {
   active = 0
   done = 0
   peakActive = 0
+  /** The `model.called` events of the run seen here (language-model agents), for the summary. */
+  modelCalls: ModelCallReport[] | undefined
   busyMs = 0
   startMono = 0
   endMono = 0

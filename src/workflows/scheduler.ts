@@ -453,7 +453,9 @@ export class Scheduler implements ContextSink {
 
   emit(event: FlotillaEvent): void {
     const run = this.runs.get(event.runId)
-    if (run) this.wal.stage(run, undefined, event, undefined)
+    if (run === undefined) return
+    if (event.type === 'model.called') (run.modelCalls ??= []).push(event)
+    this.wal.stage(run, undefined, event, undefined)
   }
 
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {

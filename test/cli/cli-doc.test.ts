@@ -28,6 +28,7 @@ Every \`flotilla run\` (and \`flotilla demo\`) stores its run as it executes, wr
 flotilla run flow.yaml                       # stored in .flotilla/flotilla.db
 flotilla runs list                           # newest first: id, workflow, state, created, duration, tasks done
 flotilla runs show run_…                     # fields, each task, recent events (--json for all of it)
+flotilla runs trace run_…                    # model calls of language-model agents: text, tool calls, tokens, cost
 flotilla recover                             # after a crash: finish every unfinished run (= runs resume-all)
 flotilla runs pause run_…                    # hold a run back from recovery …
 flotilla runs resume run_…                   # … and finish it later, here
