@@ -4,12 +4,14 @@ import { BudgetMeter, checkBudget, type Budget } from '../models/budget.js'
 import { meteredModel } from '../models/metered-model.js'
 import { costOf, DEFAULT_PRICES, priceOf, type ModelPrice } from '../models/pricing.js'
 import { modelName, providerNames, resolveModel, type LanguageModel, type ModelEnv, type ModelSpec } from '../models/providers.js'
-import { runModel, type ModelTool, type ThinkingOptions } from '../models/run-model.js'
+import { checkMcpServers, type McpServer } from '../models/mcp.js'
+import { runModel, type ThinkingOptions } from '../models/run-model.js'
 import { totalTokens } from '../models/usage.js'
 import { PermissionSet, type Permission } from '../security/permissions.js'
 import type { AgentContext } from './context.js'
 import { defineAgent, type AgentDefinition, type Schema } from './define-agent.js'
-import { createToolBox, type AnyToolDefinition } from './tools.js'
+import { taskTools } from './llm-tools.js'
+import type { AnyToolDefinition } from './tools.js'
 
 /** Budgets of a language-model agent, by scope. */
 export interface LlmBudgets {
@@ -47,6 +49,12 @@ export interface LlmAgentConfig<I, O, C extends boolean> {
   confidence?: C
   /** Tools the model may call, each call checked against the agent's permissions (`tool:<name>` `call`). */
   tools?: readonly AnyToolDefinition[]
+  /**
+   * MCP servers whose tools the model may call too, as `mcp:<server>/<tool>`
+   * (permission `tool:mcp:<server>/<tool>` `call`): `{ name, command, args?, env?, cwd? }`
+   * (started for each task, over stdio) or `{ name, url, headers? }` (streamable HTTP).
+   */
+  mcp?: readonly McpServer[]
   temperature?: number
   /** Most tokens of one answer; also what a budget check counts as the answer's worst case. @default 4096 for the budget check */
   maxTokens?: number
@@ -76,17 +84,11 @@ export type LlmOutput<O, C extends boolean> = C extends true ? ConfidentAnswer<O
 
 const LLM_KEYS = new Set([
   'name', 'version', 'description', 'capabilities', 'tags', 'maxConcurrency', 'permissions', 'model', 'system', 'prompt', 'input', 'output', 'confidence',
-  'tools', 'temperature', 'maxTokens', 'maxSteps', 'maxRetries', 'thinking', 'budget', 'prices', 'env',
+  'tools', 'mcp', 'temperature', 'maxTokens', 'maxSteps', 'maxRetries', 'thinking', 'budget', 'prices', 'env',
 ])
 
 function invalid(name: string, what: string): never {
   throw new FlotillaError('AGENT_INVALID', `Agent "${name}": ${what}.`, { details: { agent: name } })
-}
-
-/** A tool result as a trace shows it: JSON, cut at 2,000 characters. */
-function excerpt(value: unknown): string {
-  const text = JSON.stringify(value) ?? 'undefined'
-  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text
 }
 
 function defaultPrompt(input: unknown): string {
@@ -113,6 +115,7 @@ function checkConfig(c: LlmAgentConfig<unknown, unknown, boolean>): void {
   positive(c.maxRetries, 'maxRetries', 0)
   if (c.temperature !== undefined && (typeof c.temperature !== 'number' || c.temperature < 0 || c.temperature > 2)) invalid(name, 'temperature must be a number from 0 to 2')
   for (const scope of ['task', 'run', 'agent'] as const) checkBudget(name, scope, c.budget?.[scope])
+  checkMcpServers(name, c.mcp)
   if (c.tools !== undefined && (!Array.isArray(c.tools) || c.tools.some((t) => (t as { kind?: unknown }).kind !== 'flotilla.tool'))) invalid(name, 'tools must be a list of tools made by defineTool')
 }
 
@@ -142,7 +145,11 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
   const name = config.name
   const tools = new Map((config.tools ?? []).map((t) => [t.name, t]))
   const toolNames = [...tools.keys()]
-  const permissions = new PermissionSet(config.permissions ?? toolNames.map((t) => ({ resource: `tool:${t}`, actions: ['call'] })))
+  const servers = config.mcp ?? []
+  const permissions = new PermissionSet(config.permissions ?? [
+    ...toolNames.map((t) => ({ resource: `tool:${t}`, actions: ['call'] })),
+    ...servers.map((s) => ({ resource: `tool:mcp:${s.name}/*`, actions: ['call'] })),
+  ])
   const answerSchema: z.ZodType | undefined = config.confidence === true
     ? z.object({ answer: (config.output as z.ZodType | undefined) ?? z.string(), confidence: z.number().min(0).max(1) })
     : (config.output as z.ZodType | undefined)
@@ -184,34 +191,21 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
         ctx.reportModelCall({ agent: name, model: label, call: c.index, usage: c.usage, costUsd, durationMs: Math.round(c.durationMs), replayed: c.replayed, finishReason: c.finishReason, answer: c.answer })
       },
     })
-    const box = createToolBox({
-      tools, names: toolNames, permissions, agent: name, instanceId: ctx.instanceId, workspace: ctx.workspace, signal: ctx.signal,
-      onEvent: (e) => (e.type === 'permission.denied' ? ctx.log.warn('permission denied', e.data) : ctx.log.debug(e.type, e.data)),
-    })
-    const modelTools: ModelTool[] = [...tools.values()].map((t) => ({
-      name: t.name, ...(t.description === undefined ? {} : { description: t.description }), ...(t.input === undefined ? {} : { input: t.input }),
-      // A durable step too: a tool call answered before a crash is not run again when its model call is replayed.
-      execute: async (args, call) => {
-        try {
-          const value = await ctx.step(`tool:${call.callId}`, () => box.call(t.name, args))
-          ctx.log.info('tool result', { callId: call.callId, tool: t.name, ok: true, result: excerpt(value) })
-          return value
-        } catch (e) {
-          ctx.log.warn('tool result', { callId: call.callId, tool: t.name, ok: false, error: e instanceof Error ? e.message : String(e) })
-          throw e
-        }
-      },
-    }))
-    const result = await runModel({
-      agent: name, model: metered, prompt: (config.prompt ?? defaultPrompt)(input), tools: modelTools, maxSteps: config.maxSteps ?? 10, maxRetries: config.maxRetries ?? 2, signal: ctx.signal,
-      ...(system === undefined ? {} : { system }),
-      ...(answerSchema === undefined ? {} : { output: answerSchema }),
-      ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
-      ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
-      ...(config.thinking === undefined ? {} : { thinking: config.thinking }),
-    })
-    if (result.reasoning !== undefined) ctx.log.debug('model reasoning', { reasoning: result.reasoning })
-    return (answerSchema === undefined ? result.text : result.output) as LlmOutput<O, C>
+    const offered = await taskTools(ctx, name, permissions, tools, servers)
+    try {
+      const result = await runModel({
+        agent: name, model: metered, prompt: (config.prompt ?? defaultPrompt)(input), tools: offered.tools, maxSteps: config.maxSteps ?? 10, maxRetries: config.maxRetries ?? 2, signal: ctx.signal,
+        ...(system === undefined ? {} : { system }),
+        ...(answerSchema === undefined ? {} : { output: answerSchema }),
+        ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
+        ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
+        ...(config.thinking === undefined ? {} : { thinking: config.thinking }),
+      })
+      if (result.reasoning !== undefined) ctx.log.debug('model reasoning', { reasoning: result.reasoning })
+      return (answerSchema === undefined ? result.text : result.output) as LlmOutput<O, C>
+    } finally {
+      await offered.close()
+    }
   }
 
   return defineAgent<I, LlmOutput<O, C>>({

@@ -172,7 +172,7 @@ export class RunnerContext implements AgentContext {
   }
 
   step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
-    return runStep(this.shared.services.journal, `${this.idempotencyKey}:${checkStepName(name)}`, fn)
+    return runStep(this.shared.services.journal, `${this.idempotencyKey}:${checkStepName(name)}`, fn, this.attempt)
   }
 
   reportModelCall(report: ModelCallReport): void {

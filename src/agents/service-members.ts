@@ -60,10 +60,12 @@ export type ServiceMembers = Pick<AgentContext, 'artifacts' | 'cache' | 'send' |
 /**
  * Runs a durable step: the value an earlier attempt of the same task kept
  * under `key` is returned without running `fn`; otherwise `fn` runs and its
- * value (JSON) is kept before it is returned.
+ * value (JSON) is kept before it is returned. On a task's first attempt
+ * (`attempt` 1) no earlier attempt can have kept anything: the journal is
+ * not read.
  */
-export async function runStep<T>(journal: Journal, key: string, fn: () => T | Promise<T>): Promise<T> {
-  const prior = await journal.get(key)
+export async function runStep<T>(journal: Journal, key: string, fn: () => T | Promise<T>, attempt: number): Promise<T> {
+  const prior = attempt > 1 ? await journal.get(key) : { found: false }
   if (prior.found) return prior.value as T
   const value = await fn()
   await journal.put(key, value)

@@ -64,6 +64,7 @@ export const ERROR_CODES = {
   MODEL_CALL_FAILED: { status: 502, retryable: true, description: 'A model call failed (HTTP error, malformed or cut response, timeout) after the provider retries.' },
   MODEL_OUTPUT_INVALID: { status: 422, retryable: false, description: 'The model did not return output matching the agent\'s output schema, even after being told what was wrong.' },
   MODEL_STEP_LIMIT: { status: 422, retryable: false, description: 'A language-model agent reached maxSteps while still calling tools; raise maxSteps or simplify the task.' },
+  MCP_FAILED: { status: 502, retryable: true, description: 'An MCP server could not be started or reached, died during a call, or its tool reported an error; the message gives what it wrote.' },
   BUDGET_EXCEEDED: { status: 402, retryable: false, description: 'A model call could cost more than the budget left (tokens, cost or calls); no call was made. Raise the budget or shorten the prompt.' },
   INTERNAL: { status: 500, retryable: false, description: 'An unexpected failure inside Flotilla; please report it.' },
 } as const satisfies Record<string, { status: number; retryable: boolean; description: string }>

@@ -8,8 +8,10 @@ import type { LanguageModel } from './providers.js'
 export interface ModelTool {
   name: string
   description?: string
-  /** Schema of the arguments (zod); without one, any JSON object. */
+  /** Schema of the arguments (zod); without one, `jsonSchema`, else any JSON object. */
   input?: z.ZodType
+  /** Schema of the arguments as JSON Schema (MCP tools). */
+  jsonSchema?: Record<string, unknown>
   /** Runs the call (`callId`: the model's id of it); a throw is fed back to the model as the tool's result `{ error: { code, message } }`. */
   execute(input: unknown, call: { signal: AbortSignal; callId: string }): Promise<unknown>
 }
@@ -66,7 +68,7 @@ function toolSet(tools: readonly ModelTool[]): ToolSet {
   for (const t of tools) {
     set[t.name] = tool({
       ...(t.description === undefined ? {} : { description: t.description }),
-      inputSchema: t.input ?? jsonSchema({ type: 'object', additionalProperties: true }),
+      inputSchema: t.input ?? jsonSchema(t.jsonSchema ?? { type: 'object', additionalProperties: true }),
       execute: async (input: unknown, { abortSignal, toolCallId }) => {
         try {
           return await t.execute(input, { signal: abortSignal ?? new AbortController().signal, callId: toolCallId })
