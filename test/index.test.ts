@@ -58,6 +58,7 @@ const INDEX_EXPORTS = [
   'isFinalTaskState',
   'isFlotillaError',
   'isToolDefinition',
+  'limitProvider',
   'loadAgentSpec',
   'loadWorkflowFile',
   'maxSatisfying',

@@ -1,5 +1,6 @@
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3GenerateResult } from '@ai-sdk/provider'
 import type { ModelAnswerPart, TokenUsage } from '../core/events.js'
+import { throttle } from './rate-limits.js'
 import { usageOf } from './usage.js'
 
 /** A model call's answer as the journal keeps it: JSON, without headers and raw bodies. */
@@ -91,7 +92,9 @@ export function meteredModel(model: LanguageModelV3, meter: ModelMeter): Languag
       const index = calls++
       let made = false
       const kept = await meter.step(`model:${index}`, async () => {
-        meter.beforeCall({ inputTokens: estimateTokens(options), outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS })
+        const worst = { inputTokens: estimateTokens(options), outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS }
+        meter.beforeCall(worst)
+        await throttle(model.provider.split('.')[0], worst.inputTokens + worst.outputTokens)
         made = true
         const started = performance.now()
         const result = await model.doGenerate(options)
