@@ -62,6 +62,7 @@ export { agentSpecSchema, resourceLimitsSchema, parseAgentSpec, loadAgentSpec } 
 export type { AgentSpec, AgentSpecInput, ParseAgentSpecOptions } from './agents/spec.js'
 export { defineLlmAgent } from './agents/llm-agent.js'
 export type { LlmAgentConfig, LlmBudgets, LlmOutput, ConfidentAnswer } from './agents/llm-agent.js'
+export type { ReflectionOptions, ExploreOptions } from './agents/llm-thinking.js'
 export type { BudgetWarning } from './agents/context.js'
 export { resolveModel, registerProvider, providerNames } from './models/providers.js'
 export type { LanguageModel, ModelSpec, ModelEnv, ProviderFactory } from './models/providers.js'

@@ -10,6 +10,7 @@ import { totalTokens } from '../models/usage.js'
 import { PermissionSet, type Permission } from '../security/permissions.js'
 import type { AgentContext } from './context.js'
 import { defineAgent, type AgentDefinition, type Schema } from './define-agent.js'
+import { think, type ExploreOptions, type ReflectionOptions } from './llm-thinking.js'
 import { taskTools } from './llm-tools.js'
 import type { AnyToolDefinition } from './tools.js'
 
@@ -64,6 +65,10 @@ export interface LlmAgentConfig<I, O, C extends boolean> {
   maxRetries?: number
   /** Extended thinking: Anthropic's thinking budget, OpenAI's reasoning effort. */
   thinking?: ThinkingOptions
+  /** Critique and revise: `{ rounds, critic? }` (a critic model; default the agent's own). */
+  reflection?: ReflectionOptions
+  /** Ask for `k` alternative answers and keep one: `{ k, choose: 'vote' | 'critic' }`. */
+  explore?: ExploreOptions
   /** Limits checked before each call against its worst case (`BUDGET_EXCEEDED`, no call made); `budget.warning` at 80 %. */
   budget?: LlmBudgets
   /** Prices by `provider:model` prefix, over the shipped table ({@link DEFAULT_PRICES}). */
@@ -84,12 +89,15 @@ export type LlmOutput<O, C extends boolean> = C extends true ? ConfidentAnswer<O
 
 const LLM_KEYS = new Set([
   'name', 'version', 'description', 'capabilities', 'tags', 'maxConcurrency', 'permissions', 'model', 'system', 'prompt', 'input', 'output', 'confidence',
-  'tools', 'mcp', 'temperature', 'maxTokens', 'maxSteps', 'maxRetries', 'thinking', 'budget', 'prices', 'env',
+  'tools', 'mcp', 'reflection', 'explore', 'temperature', 'maxTokens', 'maxSteps', 'maxRetries', 'thinking', 'budget', 'prices', 'env',
 ])
 
 function invalid(name: string, what: string): never {
   throw new FlotillaError('AGENT_INVALID', `Agent "${name}": ${what}.`, { details: { agent: name } })
 }
+
+/** The critic's system prompt (reflection, and choosing among explored answers). */
+const CRITIC_SYSTEM = 'You are a careful reviewer. Judge answers strictly against the task; be concrete about what is wrong or missing.'
 
 function defaultPrompt(input: unknown): string {
   if (typeof input === 'string') return input
@@ -111,6 +119,10 @@ function checkConfig(c: LlmAgentConfig<unknown, unknown, boolean>): void {
     if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min)) invalid(name, `${what} must be a whole number ≥ ${min}`)
   }
   positive(c.maxSteps, 'maxSteps')
+  positive(c.reflection?.rounds, 'reflection.rounds')
+  if (c.reflection !== undefined && c.reflection.rounds === undefined) invalid(name, 'reflection needs rounds (a whole number ≥ 1)')
+  positive(c.explore?.k, 'explore.k', 2)
+  if (c.explore !== undefined && (c.explore.k === undefined || (c.explore.choose !== undefined && c.explore.choose !== 'vote' && c.explore.choose !== 'critic'))) invalid(name, 'explore needs k (≥ 2) and choose "vote" or "critic"')
   positive(c.maxTokens, 'maxTokens')
   positive(c.maxRetries, 'maxRetries', 0)
   if (c.temperature !== undefined && (typeof c.temperature !== 'number' || c.temperature < 0 || c.temperature > 2)) invalid(name, 'temperature must be a number from 0 to 2')
@@ -160,11 +172,10 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
   const agentMeter = config.budget?.agent === undefined ? undefined : new BudgetMeter(config.budget.agent, 'agent')
   const runMeters = new Map<string, BudgetMeter>()
   let model: LanguageModel | undefined
+  let critic: LanguageModel | undefined
 
   const handler = async (input: I, ctx: AgentContext): Promise<LlmOutput<O, C>> => {
     model ??= resolveModel(config.model, config.env)
-    const label = modelName(model)
-    const price = priceOf(label, prices)
     const taskMeter = config.budget?.task === undefined ? undefined : new BudgetMeter(config.budget.task, 'task')
     let runMeter: BudgetMeter | undefined
     if (config.budget?.run !== undefined) {
@@ -175,31 +186,48 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
       }
     }
     const meters = [taskMeter, runMeter, agentMeter].filter((m): m is BudgetMeter => m !== undefined)
-    const metered = meteredModel(model, {
-      step: (n, fn) => ctx.step(n, fn),
-      beforeCall: (w) => {
-        const worst = { tokens: w.inputTokens + w.outputTokens, costUsd: costOf({ inputTokens: w.inputTokens, outputTokens: w.outputTokens, reasoningTokens: 0, cachedInputTokens: 0 }, price) }
-        for (const m of meters) m.check(name, worst)
-      },
-      afterCall: (c) => {
-        const costUsd = costOf(c.usage, price)
-        // A replayed call was charged to the run and agent budgets when it was made.
-        for (const m of c.replayed ? [taskMeter] : meters) {
-          for (const crossed of m?.charge({ tokens: totalTokens(c.usage), costUsd }) ?? []) ctx.reportBudgetWarning({ agent: name, scope: m!.scope, ...crossed })
-        }
-        for (const w of c.warnings) ctx.log.warn('model warning', w)
-        ctx.reportModelCall({ agent: name, model: label, call: c.index, usage: c.usage, costUsd, durationMs: Math.round(c.durationMs), replayed: c.replayed, finishReason: c.finishReason, answer: c.answer })
-      },
-    })
+    const counter = { calls: 0 }
+    const meter = (m: LanguageModel): LanguageModel => {
+      const label = modelName(m)
+      const price = priceOf(label, prices)
+      return meteredModel(m, {
+        step: (n, fn) => ctx.step(n, fn),
+        beforeCall: (w) => {
+          const worst = { tokens: w.inputTokens + w.outputTokens, costUsd: costOf({ inputTokens: w.inputTokens, outputTokens: w.outputTokens, reasoningTokens: 0, cachedInputTokens: 0 }, price) }
+          for (const b of meters) b.check(name, worst)
+        },
+        afterCall: (c) => {
+          const costUsd = costOf(c.usage, price)
+          // A replayed call was charged to the run and agent budgets when it was made.
+          for (const b of c.replayed ? [taskMeter] : meters) {
+            for (const crossed of b?.charge({ tokens: totalTokens(c.usage), costUsd }) ?? []) ctx.reportBudgetWarning({ agent: name, scope: b!.scope, ...crossed })
+          }
+          for (const w of c.warnings) ctx.log.warn('model warning', w)
+          ctx.reportModelCall({ agent: name, model: label, call: c.index, usage: c.usage, costUsd, durationMs: Math.round(c.durationMs), replayed: c.replayed, finishReason: c.finishReason, answer: c.answer })
+        },
+      }, counter)
+    }
+    const metered = meter(model)
+    const criticModel = config.reflection?.critic === undefined ? metered : meter((critic ??= resolveModel(config.reflection.critic, config.env)))
     const offered = await taskTools(ctx, name, permissions, tools, servers)
+    const settings = {
+      agent: name, maxRetries: config.maxRetries ?? 2, signal: ctx.signal,
+      ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
+      ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
+      ...(config.thinking === undefined ? {} : { thinking: config.thinking }),
+    }
     try {
-      const result = await runModel({
-        agent: name, model: metered, prompt: (config.prompt ?? defaultPrompt)(input), tools: offered.tools, maxSteps: config.maxSteps ?? 10, maxRetries: config.maxRetries ?? 2, signal: ctx.signal,
-        ...(system === undefined ? {} : { system }),
-        ...(answerSchema === undefined ? {} : { output: answerSchema }),
-        ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
-        ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
-        ...(config.thinking === undefined ? {} : { thinking: config.thinking }),
+      const result = await think({
+        prompt: (config.prompt ?? defaultPrompt)(input),
+        ask: (prompt) => runModel({
+          ...settings, model: metered, prompt, tools: offered.tools, maxSteps: config.maxSteps ?? 10,
+          ...(system === undefined ? {} : { system }), ...(answerSchema === undefined ? {} : { output: answerSchema }),
+        }),
+        judge: async (prompt, schema) => (await runModel({ ...settings, model: criticModel, prompt, tools: [], maxSteps: 1, system: CRITIC_SYSTEM, output: schema })).output as never,
+        value: (r) => (answerSchema === undefined ? r.text : r.output),
+        ...(config.explore === undefined ? {} : { explore: config.explore }),
+        ...(config.reflection === undefined ? {} : { reflection: config.reflection }),
+        log: ctx.log,
       })
       if (result.reasoning !== undefined) ctx.log.debug('model reasoning', { reasoning: result.reasoning })
       return (answerSchema === undefined ? result.text : result.output) as LlmOutput<O, C>

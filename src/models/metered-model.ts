@@ -74,13 +74,13 @@ export function answerOf(call: JournaledCall): ModelAnswerPart[] {
 
 /**
  * Wraps a model so that each `doGenerate` call is a durable step of the task
- * (`model:<n>`, numbered from 0 in call order): an answer an earlier attempt
+ * (`model:<n>`, numbered from 0 in call order; models of one task share
+ * `counter`): an answer an earlier attempt
  * received is replayed from the journal and not paid for again; a new call
  * is checked against the budgets first and reported after. Streaming calls
  * pass through unjournaled (agents use `doGenerate`).
  */
-export function meteredModel(model: LanguageModelV3, meter: ModelMeter): LanguageModelV3 {
-  let calls = 0
+export function meteredModel(model: LanguageModelV3, meter: ModelMeter, counter: { calls: number } = { calls: 0 }): LanguageModelV3 {
   return {
     specificationVersion: 'v3',
     provider: model.provider,
@@ -89,7 +89,7 @@ export function meteredModel(model: LanguageModelV3, meter: ModelMeter): Languag
       return model.supportedUrls
     },
     async doGenerate(options) {
-      const index = calls++
+      const index = counter.calls++
       let made = false
       const kept = await meter.step(`model:${index}`, async () => {
         const worst = { inputTokens: estimateTokens(options), outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS }
