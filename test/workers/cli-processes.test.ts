@@ -76,7 +76,7 @@ describe('control from another terminal', () => {
   it('runs pause stops the run executing in the first terminal, which says so; resume of a live run is refused; resume afterwards finishes it', async () => {
     const store = `sqlite:${join(dir, 'pause.db')}`
     writeFiles(dir, { 'slow.yaml': chainYaml('slow', 6) })
-    const first = start(['run', 'slow.yaml', '--store', store, '--no-live'], 400)
+    const first = start(['run', 'slow.yaml', '--store', store, '--no-live'], 1000)
     await first.waitFor('task.started t1')
     const id = runIdIn(first.stdout())
     const live = await runCli(['runs', 'resume', id, '--store', store, '--no-live'], { cwd: dir })
