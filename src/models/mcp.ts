@@ -1,7 +1,4 @@
 import type { Readable } from 'node:stream'
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
 
 /** An MCP server started as a child process, spoken to over its stdin and stdout. */
@@ -76,6 +73,10 @@ function failed(server: string, what: string, cause?: unknown): FlotillaError {
  * lines it wrote on stderr.
  */
 export async function connectMcp(spec: McpServer, signal?: AbortSignal): Promise<McpSession> {
+  // The SDK is loaded when an agent first connects: a process without MCP servers never loads it.
+  const [{ Client }, { getDefaultEnvironment, StdioClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'), import('@modelcontextprotocol/sdk/client/stdio.js'), import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ])
   const client = new Client({ name: 'flotilla', version: '1' })
   let stderr = ''
   const transport = 'url' in spec
@@ -111,7 +112,7 @@ export async function connectMcp(spec: McpServer, signal?: AbortSignal): Promise
     },
     async call(tool, args, callSignal) {
       if (closed) throw failed(spec.name, `is gone (it exited or closed the connection) before the call of "${tool}"${stderr ? ` — it wrote: ${stderr.trim()}` : ''}`)
-      let result: Awaited<ReturnType<Client['callTool']>>
+      let result: Awaited<ReturnType<typeof client.callTool>>
       try {
         result = await client.callTool({ name: tool, arguments: (args ?? {}) as Record<string, unknown> }, undefined, { signal: callSignal })
       } catch (e) {

@@ -3,9 +3,6 @@
  * string `provider:model` resolved here. The AI SDK stays behind this folder,
  * so that its next major version touches `src/models/` only.
  */
-import { createAnthropic } from '@ai-sdk/anthropic'
-import { createOpenAI } from '@ai-sdk/openai'
-import { createOpenAICompatible } from '@ai-sdk/openai-compatible'
 import type { LanguageModelV3 } from '@ai-sdk/provider'
 import { FlotillaError } from '../core/errors.js'
 
@@ -29,9 +26,35 @@ function key(env: ModelEnv, name: string, provider: string): string {
   return value
 }
 
+/**
+ * A model whose provider package is imported on its first call: naming a
+ * model costs nothing until it is used (the packages weigh some 20 MB), and
+ * a process that runs no language-model agent never loads them.
+ */
+function lazyModel(provider: string, modelId: string, load: () => Promise<LanguageModelV3>): LanguageModelV3 {
+  let loaded: Promise<LanguageModelV3> | undefined
+  const model = (): Promise<LanguageModelV3> => (loaded ??= load())
+  return {
+    specificationVersion: 'v3',
+    provider,
+    modelId,
+    get supportedUrls() {
+      return model().then((m) => m.supportedUrls)
+    },
+    doGenerate: async (options) => (await model()).doGenerate(options),
+    doStream: async (options) => (await model()).doStream(options),
+  }
+}
+
 const providers = new Map<string, ProviderFactory>([
-  ['openai', (model, env) => createOpenAI({ apiKey: key(env, 'OPENAI_API_KEY', 'openai'), ...(env.OPENAI_BASE_URL ? { baseURL: env.OPENAI_BASE_URL } : {}) })(model)],
-  ['anthropic', (model, env) => createAnthropic({ apiKey: key(env, 'ANTHROPIC_API_KEY', 'anthropic'), ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}) })(model)],
+  ['openai', (model, env) => {
+    const apiKey = key(env, 'OPENAI_API_KEY', 'openai')
+    return lazyModel('openai.responses', model, async () => (await import('@ai-sdk/openai')).createOpenAI({ apiKey, ...(env.OPENAI_BASE_URL ? { baseURL: env.OPENAI_BASE_URL } : {}) })(model))
+  }],
+  ['anthropic', (model, env) => {
+    const apiKey = key(env, 'ANTHROPIC_API_KEY', 'anthropic')
+    return lazyModel('anthropic.messages', model, async () => (await import('@ai-sdk/anthropic')).createAnthropic({ apiKey, ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}) })(model))
+  }],
   ['openai-compatible', (rest, env) => {
     const hash = rest.lastIndexOf('#')
     const baseURL = hash > 0 ? rest.slice(0, hash) : ''
@@ -40,7 +63,8 @@ const providers = new Map<string, ProviderFactory>([
       throw new FlotillaError('MODEL_INVALID', `"openai-compatible:${rest}" is not <base URL>#<model>; for example openai-compatible:http://127.0.0.1:11434/v1#llama3.2 (Ollama).`, { details: { model: `openai-compatible:${rest}` } })
     }
     const apiKey = env.OPENAI_COMPATIBLE_API_KEY
-    return createOpenAICompatible({ name: 'openai-compatible', baseURL, includeUsage: true, ...(apiKey ? { apiKey } : {}) }).chatModel(model)
+    return lazyModel('openai-compatible.chat', model, async () => (await import('@ai-sdk/openai-compatible'))
+      .createOpenAICompatible({ name: 'openai-compatible', baseURL, includeUsage: true, ...(apiKey ? { apiKey } : {}) }).chatModel(model))
   }],
 ])
 

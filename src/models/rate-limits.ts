@@ -1,4 +1,4 @@
-import { RateLimiterMemory, RateLimiterQueue } from 'rate-limiter-flexible'
+import type { RateLimiterQueue } from 'rate-limiter-flexible'
 import { FlotillaError } from '../core/errors.js'
 
 /** How fast the agents of this process may call one provider. */
@@ -16,10 +16,16 @@ interface Limiter {
   tokens: { queue: RateLimiterQueue; points: number } | undefined
 }
 
-const limiters = new Map<string, Limiter>()
+/** Limits as set; their queues are made on the first throttled call (rate-limiter-flexible is loaded then). */
+const limits = new Map<string, { requests?: number; tokens?: number; seconds: number; made?: Promise<Limiter> }>()
 
-function queue(points: number, duration: number): RateLimiterQueue {
-  return new RateLimiterQueue(new RateLimiterMemory({ points, duration }), { maxQueueSize: 100_000 })
+async function limiterOf(entry: { requests?: number; tokens?: number; seconds: number }): Promise<Limiter> {
+  const { RateLimiterMemory, RateLimiterQueue: Queue } = await import('rate-limiter-flexible')
+  const queue = (points: number): RateLimiterQueue => new Queue(new RateLimiterMemory({ points, duration: entry.seconds }), { maxQueueSize: 100_000 })
+  return {
+    requests: entry.requests === undefined ? undefined : queue(entry.requests),
+    tokens: entry.tokens === undefined ? undefined : { queue: queue(entry.tokens), points: entry.tokens },
+  }
 }
 
 /**
@@ -34,27 +40,29 @@ function queue(points: number, duration: number): RateLimiterQueue {
  * limitProvider('openai', { requests: 500, tokens: 200_000 }) // per minute
  * ```
  */
-export function limitProvider(provider: string, limits: ProviderLimits | undefined): void {
-  if (limits === undefined) {
-    limiters.delete(provider)
+export function limitProvider(provider: string, given: ProviderLimits | undefined): void {
+  if (given === undefined) {
+    limits.delete(provider)
     return
   }
-  const seconds = limits.perSeconds ?? 60
-  for (const [k, v] of Object.entries({ requests: limits.requests, tokens: limits.tokens, perSeconds: seconds })) {
+  const seconds = given.perSeconds ?? 60
+  for (const [k, v] of Object.entries({ requests: given.requests, tokens: given.tokens, perSeconds: seconds })) {
     if (v !== undefined && (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))) {
       throw new FlotillaError('VALIDATION_FAILED', `limitProvider("${provider}"): ${k} must be a number > 0; got ${String(v)}.`, { details: { provider, field: k } })
     }
   }
-  limiters.set(provider, {
-    requests: limits.requests === undefined ? undefined : queue(Math.floor(limits.requests), seconds),
-    tokens: limits.tokens === undefined ? undefined : { queue: queue(Math.floor(limits.tokens), seconds), points: Math.floor(limits.tokens) },
+  limits.set(provider, {
+    seconds,
+    ...(given.requests === undefined ? {} : { requests: Math.max(1, Math.floor(given.requests)) }),
+    ...(given.tokens === undefined ? {} : { tokens: Math.max(1, Math.floor(given.tokens)) }),
   })
 }
 
 /** Waits until a call of `tokens` (worst case) to `provider` fits its limits; at once when it has none. A call larger than the whole token window waits for a full window. */
 export async function throttle(provider: string, tokens: number): Promise<void> {
-  const l = limiters.get(provider)
-  if (l === undefined) return
+  const entry = limits.get(provider)
+  if (entry === undefined) return
+  const l = await (entry.made ??= limiterOf(entry))
   if (l.requests !== undefined) await l.requests.removeTokens(1)
   if (l.tokens !== undefined) await l.tokens.queue.removeTokens(Math.max(1, Math.min(Math.ceil(tokens), l.tokens.points)))
 }

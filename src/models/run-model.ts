@@ -1,5 +1,5 @@
 import { APICallError } from '@ai-sdk/provider'
-import { generateText, NoObjectGeneratedError, Output, RetryError, stepCountIs, tool, jsonSchema, type ModelMessage, type ToolSet } from 'ai'
+import type { ModelMessage, ToolSet } from 'ai'
 import type { z } from 'zod'
 import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
 import type { LanguageModel } from './providers.js'
@@ -63,7 +63,15 @@ function providerOptions(thinking: ThinkingOptions | undefined): Record<string, 
   return out as Record<string, Record<string, never>>
 }
 
-function toolSet(tools: readonly ModelTool[]): ToolSet {
+/** The AI SDK, loaded on the first model call: a process that runs no language-model agent never loads it. */
+type Ai = typeof import('ai')
+let aiModule: Promise<Ai> | undefined
+function loadAi(): Promise<Ai> {
+  return (aiModule ??= import('ai'))
+}
+
+function toolSet(ai: Ai, tools: readonly ModelTool[]): ToolSet {
+  const { tool, jsonSchema } = ai
   const set: ToolSet = {}
   for (const t of tools) {
     set[t.name] = tool({
@@ -87,7 +95,7 @@ function toolSet(tools: readonly ModelTool[]): ToolSet {
 export function modelError(e: unknown, agent: string, model: LanguageModel, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason ?? e
   if (isFlotillaError(e)) return e
-  const last = RetryError.isInstance(e) ? e.lastError : e
+  const last = typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'AI_RetryError' ? (e as { lastError: unknown }).lastError : e
   if (isFlotillaError(last)) return last
   const name = `${model.provider}:${model.modelId}`
   if (APICallError.isInstance(last)) {
@@ -116,7 +124,9 @@ export async function runModel(o: ModelRun): Promise<ModelRunResult> {
   // A value set by the application is kept.
   const g = globalThis as { AI_SDK_LOG_WARNINGS?: unknown }
   if (g.AI_SDK_LOG_WARNINGS === undefined) g.AI_SDK_LOG_WARNINGS = false
-  const tools = toolSet(o.tools)
+  const ai = await loadAi()
+  const { generateText, NoObjectGeneratedError, Output, stepCountIs } = ai
+  const tools = toolSet(ai, o.tools)
   const base = {
     model: o.model,
     ...(o.system === undefined ? {} : { system: o.system }),

@@ -34,7 +34,7 @@ describe('reflection', () => {
     expect(model.calls).toHaveLength(4)
     expect(lastUser(model.calls[2])).toContain('9 is 3 × 3; pick another.')
     expect(events.filter((e) => e.type === 'model.called').map((e) => e.call)).toEqual([0, 1, 2, 3])
-    expect(events.filter((e) => e.type === 'task.log' && e.message === 'reflection').map((e) => (e.data as { accept: boolean }).accept)).toEqual([false, true])
+    expect(events.filter((e) => e.type === 'task.log' && e.message === 'reflection').map((e) => ((e as { data?: { accept: boolean } }).data)?.accept)).toEqual([false, true])
   })
 
   it('stops after its rounds; a separate critic model judges', async () => {

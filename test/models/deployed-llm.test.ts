@@ -1,0 +1,57 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { BusEvent } from '../../src/messaging/bus.js'
+import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
+import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
+import { ProcessRuntime } from '../../src/runtimes/process/process-runtime.js'
+import { workflow } from '../../src/workflows/builder.js'
+import { ROOT } from '../cli/run-cli.js'
+import { chatText, chatToolCalls, startFakeLlm, type FakeLlm } from '../helpers/fake-llm.js'
+import { CHILD_ENTRY, ensureFreshBuild } from '../runtimes/fresh-build.js'
+
+// A language-model agent deployed from a spec on both runtimes: the tool loop
+// runs in the agent's process (tools checked against the spec's permissions),
+// its model calls reach the supervisor as model.called events.
+
+const MODULE = join(ROOT, 'test/fixtures/llm/deployed-llm.mjs')
+let llm: FakeLlm
+let root: string
+beforeAll(async () => {
+  ensureFreshBuild()
+  llm = await startFakeLlm((request) => {
+    const told = ((request.body.messages as { role: string }[]) ?? []).some((m) => m.role === 'tool')
+    return told ? chatText('Done: HELLO.') : chatToolCalls([{ id: 'c1', name: 'shout', input: { text: 'hello' } }])
+  })
+  process.env.FLOTILLA_TEST_LLM_URL = llm.url
+  root = await mkdtemp(join(tmpdir(), 'flotilla-deployed-llm-'))
+}, 120_000)
+afterAll(async () => {
+  await llm.close()
+  await rm(root, { recursive: true, force: true })
+})
+
+describe('a language-model agent deployed from a spec', () => {
+  for (const runtime of ['process', 'inprocess'] as const) {
+    it(`${runtime}: runs its tool loop in the agent and reports its model calls`, async () => {
+      const o = new Orchestrator({ store: 'memory', runtimes: [new ProcessRuntime({ entry: CHILD_ENTRY }), new InProcessRuntime()], workspaceRoot: root })
+      const events: BusEvent[] = []
+      await o.bus.subscribe('*', undefined, (e) => void events.push(e))
+      try {
+        const before = llm.requests.length
+        await o.agents.deploy({
+          name: 'writer', module: MODULE, export: 'writer', tools: ['shout'], runtime,
+          env: { FLOTILLA_TEST_LLM_URL: llm.url }, permissions: [{ resource: 'tool:shout', actions: ['call'] }],
+        })
+        const result = await o.run(workflow('w').task('say', { agent: 'writer', input: 'Shout hello.' }).build())
+        expect(result.output('say')).toBe('Done: HELLO.')
+        expect(llm.requests.length - before).toBe(2)
+        expect(JSON.stringify(llm.requests.at(-1)!.body.messages)).toContain('HELLO')
+        await expect.poll(() => events.filter((e) => e.type === 'model.called').length, { timeout: 3000 }).toBe(2)
+      } finally {
+        await o.close()
+      }
+    }, 60_000)
+  }
+})
