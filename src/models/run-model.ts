@@ -1,4 +1,5 @@
 import { APICallError } from '@ai-sdk/provider'
+import type * as AiSdk from 'ai'
 import type { ModelMessage, ToolSet } from 'ai'
 import type { z } from 'zod'
 import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
@@ -64,7 +65,7 @@ function providerOptions(thinking: ThinkingOptions | undefined): Record<string, 
 }
 
 /** The AI SDK, loaded on the first model call: a process that runs no language-model agent never loads it. */
-type Ai = typeof import('ai')
+type Ai = typeof AiSdk
 let aiModule: Promise<Ai> | undefined
 function loadAi(): Promise<Ai> {
   return (aiModule ??= import('ai'))
