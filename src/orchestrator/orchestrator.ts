@@ -34,7 +34,7 @@ import { ContextStore } from '../context/context-store.js'
 import { openBackend, type Backend, type OpenBackendOptions } from './backend.js'
 import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
 import { Authorizer } from '../security/authorizer.js'
-import { telemetryInterceptors } from './telemetry-interceptors.js'
+import { modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import type { DeployedAgents } from './deployed-agents.js'
 
 /** Options of one run. */
@@ -136,6 +136,8 @@ export class Orchestrator {
     const telemetry = resolveTelemetry(options.telemetry)
     const logger = telemetry.logger
     this.hub = new EventHub(logger)
+    const models = modelTelemetry(options.telemetry, telemetry)
+    if (models !== undefined) this.hub.on('model.called', models)
     this.clock = options.clock ?? systemClock
     this.anomalies = new AnomalyDetector({ clock: this.clock, ...options.anomalies })
     const backend = (this.backend = options.backend)

@@ -1,3 +1,4 @@
+import type { FlotillaEvent, ModelCalledEvent } from '../core/events.js'
 import type { Interceptor } from '../workflows/invoker.js'
 import type { ResolvedTelemetry, Telemetry } from '../telemetry/telemetry.js'
 
@@ -7,7 +8,51 @@ export const TELEMETRY_NAMES = {
   duration: 'flotilla.task.duration',
   running: 'flotilla.task.running',
   span: 'flotilla.task',
+  tokens: 'gen_ai.client.token.usage',
+  modelDuration: 'gen_ai.client.operation.duration',
+  cost: 'flotilla.model.cost',
 } as const
+
+/**
+ * What a model call reports to the telemetry pipes, in the OpenTelemetry
+ * GenAI conventions: the histograms `gen_ai.client.token.usage` (by
+ * `gen_ai.token.type` input / output) and `gen_ai.client.operation.duration`
+ * (s), the counter `flotilla.model.cost` (USD), and a span `chat <model>`
+ * dated to the call with its `gen_ai.*` attributes. Calls replayed from a
+ * journal are not reported again. `undefined` without a meter or tracer.
+ */
+export function modelTelemetry(given: Telemetry | undefined, t: ResolvedTelemetry): ((e: FlotillaEvent) => void) | undefined {
+  if (given?.meter === undefined && !t.tracing) return undefined
+  const meter = given?.meter === undefined ? undefined : {
+    tokens: t.meter.createHistogram(TELEMETRY_NAMES.tokens, { description: 'Tokens used by model calls', unit: '{token}' }),
+    duration: t.meter.createHistogram(TELEMETRY_NAMES.modelDuration, { description: 'How long model calls took', unit: 's' }),
+    cost: t.meter.createCounter(TELEMETRY_NAMES.cost, { description: 'What model calls cost, from the price table', unit: 'USD' }),
+  }
+  return (event) => {
+    if (event.type !== 'model.called' || event.replayed) return
+    const e: ModelCalledEvent = event
+    const colon = e.model.indexOf(':')
+    const attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': e.model.slice(0, colon), 'gen_ai.request.model': e.model.slice(colon + 1), 'flotilla.agent': e.agent }
+    if (meter !== undefined) {
+      meter.tokens.record(e.usage.inputTokens, { ...attributes, 'gen_ai.token.type': 'input' })
+      meter.tokens.record(e.usage.outputTokens, { ...attributes, 'gen_ai.token.type': 'output' })
+      meter.duration.record(e.durationMs / 1000, attributes)
+      meter.cost.add(e.costUsd, attributes)
+    }
+    if (t.tracing) {
+      const span = t.tracer.startSpan(`chat ${attributes['gen_ai.request.model']}`, {
+        startTime: e.at - e.durationMs,
+        attributes: {
+          ...attributes, 'gen_ai.usage.input_tokens': e.usage.inputTokens, 'gen_ai.usage.output_tokens': e.usage.outputTokens,
+          'gen_ai.response.finish_reasons': e.finishReason, 'flotilla.run_id': e.runId, 'flotilla.task_id': e.taskId, 'flotilla.attempt': e.attempt,
+          'flotilla.model_call': e.call, 'flotilla.cost_usd': e.costUsd,
+        },
+      })
+      span.setStatus({ code: 1 })
+      span.end(e.at)
+    }
+  }
+}
 
 /**
  * The interceptors that report each agent execution to the telemetry pipes

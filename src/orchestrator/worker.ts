@@ -17,7 +17,7 @@ import { openBackend, type Backend } from './backend.js'
 import { EventHub, type Listener } from './event-hub.js'
 import { Team } from './team.js'
 import { errorFields, resolveTelemetry, type Logger, type Telemetry } from '../telemetry/telemetry.js'
-import { telemetryInterceptors } from './telemetry-interceptors.js'
+import { modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
@@ -113,6 +113,8 @@ export class Worker {
     const telemetry = resolveTelemetry(options.telemetry)
     this.logger = telemetry.logger.child({ worker: this.id })
     this.hub = new EventHub(this.logger)
+    const models = modelTelemetry(options.telemetry, telemetry)
+    if (models !== undefined) this.hub.on('model.called', models)
     this.interceptors = [...telemetryInterceptors(options.telemetry, telemetry), ...(options.interceptors ?? [])]
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs
     if (!(leaseMs >= 300)) {

@@ -71,12 +71,14 @@ export interface Span {
   setAttribute(key: string, value: string | number | boolean): Span
   setStatus(status: SpanStatus): Span
   recordException(exception: Error | string): void
-  end(): void
+  /** Ends the span, at `endTime` (ms since the epoch) when given. */
+  end(endTime?: number): void
 }
 
 /** Starts spans (the OpenTelemetry `Tracer` API). */
 export interface Tracer {
-  startSpan(name: string, options?: { attributes?: TelemetryAttributes }): Span
+  /** Starts a span; `startTime` (ms since the epoch) dates it back, for work reported after it ended (model calls). */
+  startSpan(name: string, options?: { attributes?: TelemetryAttributes; startTime?: number }): Span
 }
 
 /** The three telemetry pipes, each optional. */

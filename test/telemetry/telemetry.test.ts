@@ -5,6 +5,8 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { defineAgent } from '../../src/agents/define-agent.js'
+import { defineLlmAgent } from '../../src/agents/llm-agent.js'
+import { scriptedModel } from '../../src/models/scripted-model.js'
 import { FlotillaError } from '../../src/core/errors.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { TELEMETRY_NAMES } from '../../src/orchestrator/telemetry-interceptors.js'
@@ -75,6 +77,29 @@ describe('telemetry', () => {
     expect(await points(reader, TELEMETRY_NAMES.attempts)).toEqual(expect.arrayContaining([[{ agent: 'flaky@1.0.0', outcome: 'error' }, 1], [{ agent: 'flaky@1.0.0', outcome: 'ok' }, 1]]))
     expect((await points(reader, TELEMETRY_NAMES.duration)).length).toBe(2)
     expect(await points(reader, TELEMETRY_NAMES.running)).toEqual([[{ agent: 'flaky@1.0.0' }, 0]])
+    await o.close()
+  })
+
+  it('reports model calls with the OpenTelemetry GenAI conventions: a dated chat span, token and duration histograms, cost', async () => {
+    const exporter = new InMemorySpanExporter()
+    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('flotilla-test')
+    const reader = new InMemoryReader()
+    const meter = new MeterProvider({ readers: [reader] }).getMeter('flotilla-test')
+    const o = new Orchestrator({ store: new MemoryStore(), telemetry: { tracer, meter } })
+    const model = scriptedModel([{ text: 'hi', usage: { inputTokens: 1000, outputTokens: 500 }, delayMs: 30 }], { modelId: 'm1' })
+    await o.register(defineLlmAgent({ name: 'talker', model, prices: { 'scripted:m1': { input: 1, output: 2 } } }))
+    const result = await o.run(workflow('t').task('a', { agent: 'talker', input: 'hello' }).build())
+    expect(result.state).toBe('SUCCEEDED')
+    const chat = exporter.getFinishedSpans().find((s) => s.name === 'chat m1')
+    expect(chat?.attributes).toMatchObject({
+      'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'scripted', 'gen_ai.request.model': 'm1', 'gen_ai.usage.input_tokens': 1000, 'gen_ai.usage.output_tokens': 500,
+      'gen_ai.response.finish_reasons': 'stop', 'flotilla.run_id': result.runId, 'flotilla.task_id': 'a', 'flotilla.cost_usd': 0.002,
+    })
+    const ms = (chat!.endTime[0] - chat!.startTime[0]) * 1000 + (chat!.endTime[1] - chat!.startTime[1]) / 1e6
+    expect(ms).toBeGreaterThanOrEqual(25)
+    const tokens = await points(reader, TELEMETRY_NAMES.tokens)
+    expect(tokens.map(([a, v]) => [a['gen_ai.token.type'], (v as { sum: number }).sum])).toEqual(expect.arrayContaining([['input', 1000], ['output', 500]]))
+    expect((await points(reader, TELEMETRY_NAMES.cost))[0][1]).toBeCloseTo(0.002)
     await o.close()
   })
 
