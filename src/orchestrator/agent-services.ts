@@ -18,6 +18,8 @@ export interface ServiceDeps {
   readonly isTerminated?: (name: string) => boolean
   /** Makes every permission decision. @default the shared default authorizer */
   readonly authorizer?: Authorizer
+  /** Where the durable steps of tasks (`ctx.step`) are kept. @default `context` */
+  readonly journal?: ContextStore
 }
 
 /** Who is calling: its bus address, its principal in the context store, its permissions. */
@@ -201,9 +203,9 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
       return cache.get(a.key)
     },
     // The journal of the caller's own tasks: keyed under its name, so one agent never reads another's.
-    'journal.get': (a) => deps.context.journalGet(`${caller.name}:${a.key}`),
+    'journal.get': (a) => (deps.journal ?? deps.context).journalGet(`${caller.name}:${a.key}`),
     'journal.put': async (a) => {
-      await deps.context.journalPut(`${caller.name}:${a.key}`, a.value)
+      await (deps.journal ?? deps.context).journalPut(`${caller.name}:${a.key}`, a.value)
       return null
     },
     spawn: () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" cannot spawn children: only deployed agents can (their children's permissions are carved from theirs).`)),

@@ -31,6 +31,8 @@ import { CONTROL_POLL_MS, localHolderId, RunLeases } from './leases.js'
 import { composeInterceptors } from '../workflows/invoker.js'
 import type { Bus } from '../messaging/bus.js'
 import { ContextStore } from '../context/context-store.js'
+import { SqliteContextBackend } from '../context/sqlite/sqlite-context-backend.js'
+import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import { openBackend, type Backend, type OpenBackendOptions } from './backend.js'
 import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
 import { Authorizer } from '../security/authorizer.js'
@@ -93,6 +95,8 @@ export class Orchestrator {
   readonly bus: Bus
   /** Shared versioned artifacts and the short-lived cache (`ctx.artifacts`, `ctx.cache`). */
   readonly context: ContextStore
+  /** The journal of durable steps, when this orchestrator opened its SQLite store itself. */
+  private readonly journal: ContextStore | undefined
   /** Makes every permission decision of agents' services; `authorizer.onDecision(listener)` hears them (e.g. to audit). */
   readonly authorizer: Authorizer
   private readonly team: Team
@@ -144,7 +148,12 @@ export class Orchestrator {
     const authorizer = (this.authorizer = options.authorizer ?? new Authorizer())
     this.store = backend?.store ?? (typeof options.store === 'object' ? options.store : openStore(options.store))
     this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
+    // A SQLite file opened here (the default store) keeps the journal of durable steps too, so that model calls and
+    // ctx.step results survive a crash and `recover()` replays them; artifacts stay where `context` says.
+    const file = backend === undefined && options.context === undefined && typeof options.store !== 'object' && this.store instanceof SqliteStore ? this.store.path : ':memory:'
+    this.journal = file === ':memory:' ? undefined : new ContextStore(SqliteContextBackend.open({ path: file }), { clock: this.clock, authorizer })
     this.team = new Team({
+      ...(this.journal === undefined ? {} : { journal: this.journal }),
       store: this.store, registry: this.registry, clock: this.clock, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents',
       bus: options.bus ?? backend?.bus,
       context: options.context ?? (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock, authorizer })),
@@ -463,6 +472,7 @@ export class Orchestrator {
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer)
     this.health.stop()
     await this.team.close()
+    await this.journal?.close()
     if (options.cancelRuns) {
       const live = this.engine.liveRuns()
       for (const run of live) if (!run.finished) this.engine.cancel(run, 'the orchestrator is closing')

@@ -37,6 +37,8 @@ export interface TeamOptions {
   readonly logger?: Logger
   /** Makes the permission decisions of agents' services. @default the shared default authorizer */
   readonly authorizer?: Authorizer
+  /** Where the durable steps of tasks (`ctx.step`, model calls) are kept; not closed by the team. @default the context store */
+  readonly journal?: ContextStore
 }
 
 /**
@@ -90,7 +92,7 @@ export class Team {
     })
     late.supervisor = supervisor
     this.agents = late.agents = new DeployedAgents(supervisor, o.registry, this.bus)
-    this.deps = { bus: this.bus, context: this.context, registry: o.registry, supervisor, isTerminated: (name) => !o.registry.has(name) && supervisor.isTerminatedName(name), authorizer: o.authorizer }
+    this.deps = { bus: this.bus, context: this.context, registry: o.registry, supervisor, isTerminated: (name) => !o.registry.has(name) && supervisor.isTerminatedName(name), authorizer: o.authorizer, ...(o.journal === undefined ? {} : { journal: o.journal }) }
     // Expired artifacts and cache entries are also removed on read; this sweep reclaims the ones nobody reads.
     const logger = (this.logger = o.logger ?? noopLogger)
     this.sweeper = setInterval(() => void this.context.sweep().catch((e: unknown) => logger.warn(errorFields(e), 'sweeping expired artifacts and cache entries failed; the next sweep tries again')), 60_000).unref()
