@@ -57,10 +57,10 @@ const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-models-'))
 const samples = { bare: [], memory: [], sqlite: [] }
 try {
   await bare()
-  await agentRun(new Orchestrator())
+  await agentRun(new Orchestrator({ store: 'memory' }))
   for (let r = 0; r < ROUNDS; r++) {
     samples.bare.push(await bare())
-    samples.memory.push(await agentRun(new Orchestrator()))
+    samples.memory.push(await agentRun(new Orchestrator({ store: 'memory' })))
     samples.sqlite.push(await agentRun(await Orchestrator.open(join(dir, `r${r}.db`))))
   }
 } finally {

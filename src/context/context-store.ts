@@ -11,8 +11,11 @@ import { checkArtifactId, checkCacheKey, checkListFilter, checkPrincipal, checkP
 /** Journal entries live in the cache table under a prefix no cache key can have (`#` is not allowed in one). */
 const JOURNAL_PREFIX = '#journal:'
 
-/** How long a task journal entry is kept: a week, long enough for any recovery or takeover. */
+/** How long a task journal entry is kept on a durable backend: a week, long enough for any recovery or takeover. */
 export const JOURNAL_TTL_MS = 7 * 24 * 3600_000
+
+/** How long on a memory backend: only retries in this process can read it (a crash loses it anyway), so an hour. */
+export const MEMORY_JOURNAL_TTL_MS = 3600_000
 
 /** Options of a {@link ContextStore}. */
 export interface ContextStoreOptions {
@@ -300,10 +303,10 @@ export class ContextStore {
     return { found: true, value: (JSON.parse(entry.text) as { v?: unknown }).v }
   }
 
-  /** Keeps `value` (JSON) in a task journal under `key` for {@link JOURNAL_TTL_MS}. */
+  /** Keeps `value` (JSON) in a task journal under `key` for {@link JOURNAL_TTL_MS} ({@link MEMORY_JOURNAL_TTL_MS} on a memory backend). */
   async journalPut(key: string, value: unknown): Promise<void> {
     const text = encodeJsonText({ v: value }, 'value')
-    await this.backend.cachePut(JOURNAL_PREFIX + key, { text, expiresAt: this.clock.wallNow() + JOURNAL_TTL_MS })
+    await this.backend.cachePut(JOURNAL_PREFIX + key, { text, expiresAt: this.clock.wallNow() + (this.backend.durable ? JOURNAL_TTL_MS : MEMORY_JOURNAL_TTL_MS) })
   }
 
   /**
