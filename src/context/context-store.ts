@@ -3,19 +3,11 @@ import { FlotillaError } from '../core/errors.js'
 import { defaultAuthorizer, type Authorizer, type Resource } from '../security/authorizer.js'
 import type { ArtifactHead, ContextBackend, ContextStats } from './backend.js'
 import { decodeContent, encodeContent, encodeJsonText } from './encode.js'
+import { TaskJournal } from './journal.js'
 import type {
   Artifact, ArtifactAccess, ArtifactInfo, ArtifactLineage, CacheAccess, GetArtifactOptions, ListArtifactsOptions, PermissionsOf, PutArtifactOptions, ShareOptions, SweepResult,
 } from './types.js'
 import { checkArtifactId, checkCacheKey, checkListFilter, checkPrincipal, checkPutOptions, checkTtl, checkVersion } from './validate.js'
-
-/** Journal entries live in the cache table under a prefix no cache key can have (`#` is not allowed in one). */
-const JOURNAL_PREFIX = '#journal:'
-
-/** How long a task journal entry is kept on a durable backend: a week, long enough for any recovery or takeover. */
-export const JOURNAL_TTL_MS = 7 * 24 * 3600_000
-
-/** How long on a memory backend: only retries in this process can read it (a crash loses it anyway), so an hour. */
-export const MEMORY_JOURNAL_TTL_MS = 3600_000
 
 /** Options of a {@link ContextStore}. */
 export interface ContextStoreOptions {
@@ -114,6 +106,8 @@ export class ContextStore {
   private readonly clock: Clock
   private readonly permissionsOf: PermissionsOf | undefined
   private readonly authorizer: Authorizer
+  /** The journal of durable steps of tasks, in the same backend. */
+  readonly journal: TaskJournal
 
   constructor(backend: ContextBackend, options: ContextStoreOptions = {}) {
     const o = checkContextStoreOptions(options)
@@ -123,6 +117,7 @@ export class ContextStore {
     this.clock = o.clock
     this.permissionsOf = o.permissionsOf
     this.authorizer = o.authorizer
+    this.journal = new TaskJournal(backend, o.clock)
   }
 
   /**
@@ -289,24 +284,6 @@ export class ContextStore {
       return undefined
     }
     return JSON.parse(entry.text) as unknown
-  }
-
-  /**
-   * The entry of a task journal under `key`, kept by {@link ContextStore.journalPut}:
-   * `{ found: false }` when there is none. Journals belong to the system (the
-   * durable steps of task attempts, `ctx.step`), not to a principal: their
-   * keys cannot be reached through the cache.
-   */
-  async journalGet(key: string): Promise<{ found: boolean; value?: unknown }> {
-    const entry = await this.backend.cacheGet(JOURNAL_PREFIX + key)
-    if (entry === undefined || entry.expiresAt <= this.clock.wallNow()) return { found: false }
-    return { found: true, value: (JSON.parse(entry.text) as { v?: unknown }).v }
-  }
-
-  /** Keeps `value` (JSON) in a task journal under `key` for {@link JOURNAL_TTL_MS} ({@link MEMORY_JOURNAL_TTL_MS} on a memory backend). */
-  async journalPut(key: string, value: unknown): Promise<void> {
-    const text = encodeJsonText({ v: value }, 'value')
-    await this.backend.cachePut(JOURNAL_PREFIX + key, { text, expiresAt: this.clock.wallNow() + (this.backend.durable ? JOURNAL_TTL_MS : MEMORY_JOURNAL_TTL_MS) })
   }
 
   /**

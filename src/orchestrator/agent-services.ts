@@ -2,6 +2,7 @@ import { FlotillaError } from '../core/errors.js'
 import type { BroadcastTarget } from '../agents/context.js'
 import { serviceMembers, type ServiceCall, type ServiceMembers, type ServiceOps } from '../agents/service-members.js'
 import type { ContextStore } from '../context/context-store.js'
+import type { TaskJournal } from '../context/journal.js'
 import type { Bus, BusEvent, EventFilter, Subscription } from '../messaging/bus.js'
 import type { PermissionSet } from '../security/permissions.js'
 import { defaultAuthorizer, type Action, type Authorizer, type Resource } from '../security/authorizer.js'
@@ -18,8 +19,8 @@ export interface ServiceDeps {
   readonly isTerminated?: (name: string) => boolean
   /** Makes every permission decision. @default the shared default authorizer */
   readonly authorizer?: Authorizer
-  /** Where the durable steps of tasks (`ctx.step`) are kept. @default `context` */
-  readonly journal?: ContextStore
+  /** Where the durable steps of tasks (`ctx.step`) are kept. @default the journal of `context` */
+  readonly journal?: TaskJournal
 }
 
 /** Who is calling: its bus address, its principal in the context store, its permissions. */
@@ -203,9 +204,9 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
       return cache.get(a.key)
     },
     // The journal of the caller's own tasks: keyed under its name, so one agent never reads another's.
-    'journal.get': (a) => (deps.journal ?? deps.context).journalGet(`${caller.name}:${a.key}`),
+    'journal.get': (a) => (deps.journal ?? deps.context.journal).get(`${caller.name}:${a.key}`),
     'journal.put': async (a) => {
-      await (deps.journal ?? deps.context).journalPut(`${caller.name}:${a.key}`, a.value)
+      await (deps.journal ?? deps.context.journal).put(`${caller.name}:${a.key}`, a.value)
       return null
     },
     spawn: () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" cannot spawn children: only deployed agents can (their children's permissions are carved from theirs).`)),

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
-import type { EventOf, FlotillaEvent, FlotillaEventType, RunProgress } from '../core/events.js'
-import { asRunId, newAgentId, newRunId, type RunId } from '../core/ids.js'
+import type { EventOf, FlotillaEvent, FlotillaEventType } from '../core/events.js'
+import { asRunId, newAgentId, newRunId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import { openStore } from '../store/open-store.js'
 import type { RunFilter, RunRecord, StoredEvent, TaskRecord } from '../store/records.js'
@@ -38,30 +38,9 @@ import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
 import { Authorizer } from '../security/authorizer.js'
 import { modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import type { DeployedAgents } from './deployed-agents.js'
+import type { RunHandle, RunOptions } from './run-handle.js'
 
-/** Options of one run. */
-export interface RunOptions {
-  /** Most tasks of this run executing at once; overrides the workflow's `concurrency`. */
-  concurrency?: number
-  /** Called with progress (throttled by `progressIntervalMs`, and once at the end). */
-  onProgress?: (progress: RunProgress) => void
-  /** Called with every event of this run. */
-  onEvent?: (event: FlotillaEvent) => void
-  /** Use this id instead of a generated one. */
-  runId?: string
-}
-
-/** A run in progress; `Outputs` types the result's outputs when the workflow was built in TypeScript. */
-export interface RunHandle<Outputs extends Record<string, unknown> = Record<string, unknown>> {
-  readonly id: RunId
-  /** Settles when the run is final; never rejects for a task failure (see `result.ok`). */
-  readonly result: Promise<RunResult<Outputs>>
-  pause(): void
-  resume(): void
-  cancel(reason?: string): void
-  /** Progress now. */
-  progress(): RunProgress
-}
+export type { RunOptions, RunHandle } from './run-handle.js'
 
 /**
  * The facade: registers agents, starts, pauses, resumes and cancels runs,
@@ -153,7 +132,7 @@ export class Orchestrator {
     const file = backend === undefined && options.context === undefined && typeof options.store !== 'object' && this.store instanceof SqliteStore ? this.store.path : ':memory:'
     this.journal = file === ':memory:' ? undefined : new ContextStore(SqliteContextBackend.open({ path: file }), { clock: this.clock, authorizer })
     this.team = new Team({
-      ...(this.journal === undefined ? {} : { journal: this.journal }),
+      ...(this.journal === undefined ? {} : { journal: this.journal.journal }),
       store: this.store, registry: this.registry, clock: this.clock, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents',
       bus: options.bus ?? backend?.bus,
       context: options.context ?? (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock, authorizer })),

@@ -9,6 +9,7 @@ import { defaultRuntimes } from './default-runtimes.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { ServiceMembers } from '../agents/service-members.js'
 import { ContextStore } from '../context/context-store.js'
+import type { TaskJournal } from '../context/journal.js'
 import { MemoryContextBackend } from '../context/memory/memory-context-backend.js'
 import type { Bus } from '../messaging/bus.js'
 import { MemoryBus } from '../messaging/memory-bus.js'
@@ -38,7 +39,7 @@ export interface TeamOptions {
   /** Makes the permission decisions of agents' services. @default the shared default authorizer */
   readonly authorizer?: Authorizer
   /** Where the durable steps of tasks (`ctx.step`, model calls) are kept; not closed by the team. @default the context store */
-  readonly journal?: ContextStore
+  readonly journal?: TaskJournal
 }
 
 /**

@@ -1,0 +1,27 @@
+import type { FlotillaEvent, RunProgress } from '../core/events.js'
+import type { RunId } from '../core/ids.js'
+import type { RunResult } from '../workflows/results.js'
+
+/** Options of one run. */
+export interface RunOptions {
+  /** Most tasks of this run executing at once; overrides the workflow's `concurrency`. */
+  concurrency?: number
+  /** Called with progress (throttled by `progressIntervalMs`, and once at the end). */
+  onProgress?: (progress: RunProgress) => void
+  /** Called with every event of this run. */
+  onEvent?: (event: FlotillaEvent) => void
+  /** Use this id instead of a generated one. */
+  runId?: string
+}
+
+/** A run in progress; `Outputs` types the result's outputs when the workflow was built in TypeScript. */
+export interface RunHandle<Outputs extends Record<string, unknown> = Record<string, unknown>> {
+  readonly id: RunId
+  /** Settles when the run is final; never rejects for a task failure (see `result.ok`). */
+  readonly result: Promise<RunResult<Outputs>>
+  pause(): void
+  resume(): void
+  cancel(reason?: string): void
+  /** Progress now. */
+  progress(): RunProgress
+}
