@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { LanguageModelV3, LanguageModelV3CallOptions } from '@ai-sdk/provider'
 import { FlotillaError } from '../core/errors.js'
-import { fromJournal, toJournal, type JournaledCall } from './metered-model.js'
+import { fromJournal, toJournal, withGenerate, type JournaledCall } from './metered-model.js'
 
 /** A cassette file: the requests a model received and its answers, in order. */
 export interface Cassette {
@@ -46,23 +46,14 @@ function read(file: string): Cassette {
  */
 export function recordModel(model: LanguageModelV3, file: string): LanguageModelV3 {
   const cassette: Cassette = { version: 1, model: `${model.provider}:${model.modelId}`, entries: [] }
-  return {
-    specificationVersion: 'v3',
-    provider: model.provider,
-    modelId: model.modelId,
-    get supportedUrls() {
-      return model.supportedUrls
-    },
-    async doGenerate(options) {
-      const started = performance.now()
-      const result = await model.doGenerate(options)
-      cassette.entries.push({ request: requestOf(options), response: toJournal(result, performance.now() - started) })
-      mkdirSync(dirname(file), { recursive: true })
-      writeFileSync(file, `${JSON.stringify(cassette, null, 2)}\n`)
-      return result
-    },
-    doStream: (options) => model.doStream(options),
-  }
+  return withGenerate(model, async (options) => {
+    const started = performance.now()
+    const result = await model.doGenerate(options)
+    cassette.entries.push({ request: requestOf(options), response: toJournal(result, performance.now() - started) })
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, `${JSON.stringify(cassette, null, 2)}\n`)
+    return result
+  })
 }
 
 /**

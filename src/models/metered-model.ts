@@ -72,6 +72,20 @@ export function answerOf(call: JournaledCall): ModelAnswerPart[] {
   return out
 }
 
+/** `model` with its `doGenerate` replaced (streaming passes through). */
+export function withGenerate(model: LanguageModelV3, doGenerate: LanguageModelV3['doGenerate']): LanguageModelV3 {
+  return {
+    specificationVersion: 'v3',
+    provider: model.provider,
+    modelId: model.modelId,
+    get supportedUrls() {
+      return model.supportedUrls
+    },
+    doGenerate,
+    doStream: (options) => model.doStream(options),
+  }
+}
+
 /**
  * Wraps a model so that each `doGenerate` call is a durable step of the task
  * (`model:<n>`, numbered from 0 in call order; models of one task share
@@ -81,28 +95,19 @@ export function answerOf(call: JournaledCall): ModelAnswerPart[] {
  * pass through unjournaled (agents use `doGenerate`).
  */
 export function meteredModel(model: LanguageModelV3, meter: ModelMeter, counter: { calls: number } = { calls: 0 }): LanguageModelV3 {
-  return {
-    specificationVersion: 'v3',
-    provider: model.provider,
-    modelId: model.modelId,
-    get supportedUrls() {
-      return model.supportedUrls
-    },
-    async doGenerate(options) {
-      const index = counter.calls++
-      let made = false
-      const kept = await meter.step(`model:${index}`, async () => {
-        const worst = { inputTokens: estimateTokens(options), outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS }
-        meter.beforeCall(worst)
-        await throttle(model.provider.split('.')[0], worst.inputTokens + worst.outputTokens)
-        made = true
-        const started = performance.now()
-        const result = await model.doGenerate(options)
-        return toJournal(result, performance.now() - started)
-      })
-      meter.afterCall({ index, usage: usageOf(kept.usage), durationMs: kept.durationMs, replayed: !made, finishReason: kept.finishReason.unified, answer: answerOf(kept), warnings: kept.warnings ?? [] })
-      return fromJournal(kept)
-    },
-    doStream: (options) => model.doStream(options),
-  }
+  return withGenerate(model, async (options) => {
+    const index = counter.calls++
+    let made = false
+    const kept = await meter.step(`model:${index}`, async () => {
+      const worst = { inputTokens: estimateTokens(options), outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS }
+      meter.beforeCall(worst)
+      await throttle(model.provider.split('.')[0], worst.inputTokens + worst.outputTokens)
+      made = true
+      const started = performance.now()
+      const result = await model.doGenerate(options)
+      return toJournal(result, performance.now() - started)
+    })
+    meter.afterCall({ index, usage: usageOf(kept.usage), durationMs: kept.durationMs, replayed: !made, finishReason: kept.finishReason.unified, answer: answerOf(kept), warnings: kept.warnings ?? [] })
+    return fromJournal(kept)
+  })
 }

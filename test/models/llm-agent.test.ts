@@ -6,6 +6,7 @@ import type { FlotillaEvent } from '../../src/core/events.js'
 import { scriptedModel } from '../../src/models/scripted-model.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { workflow } from '../../src/workflows/builder.js'
+import { toolResults } from '../helpers/model-calls.js'
 
 // Language-model agents on the scripted model: the tool loop (parallel calls,
 // errors fed back, permissions), structured output with one correction,
@@ -23,11 +24,6 @@ async function runOne(agent: Parameters<Orchestrator['register']>[0], input: unk
   const result = await o.run(workflow('one').task('t', { agent: agent.name, input, ...task }).build())
   await o.close()
   return { result, events }
-}
-
-/** What the model was sent back as the result of its tool calls, per call. */
-function toolResults(call: { prompt: readonly { role: string; content: unknown }[] }): unknown[] {
-  return call.prompt.filter((m) => m.role === 'tool').flatMap((m) => (m.content as { output: { value: unknown } }[]).map((p) => p.output.value))
 }
 
 describe('defineLlmAgent', () => {

@@ -6,6 +6,7 @@ import { defineLlmAgent, type LlmAgentConfig } from '../../src/agents/llm-agent.
 import { scriptedModel, type ScriptStep } from '../../src/models/scripted-model.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { workflow } from '../../src/workflows/builder.js'
+import { toolResults } from '../helpers/model-calls.js'
 // @ts-expect-error a JavaScript fixture without types
 import { calcServer } from '../fixtures/mcp/calc-server.mjs'
 
@@ -23,10 +24,6 @@ async function run(config: Omit<LlmAgentConfig<unknown, string, false>, 'name' |
   const result = await o.run(workflow('m').task('t', { agent: 'mcp-user', input: 'go' }).build())
   await o.close()
   return { result, model }
-}
-
-function toolResults(call: { prompt: readonly { role: string; content: unknown }[] }): unknown[] {
-  return call.prompt.filter((m) => m.role === 'tool').flatMap((m) => (m.content as { output: { value: unknown } }[]).map((p) => p.output.value))
 }
 
 describe('MCP servers as tool sources', () => {
