@@ -32,6 +32,17 @@ export default tseslint.config(
     },
   },
   {
+    // The 400-line rule of STYLE.md, counted as the files are written (blank lines and comments included).
+    files: ['src/**/*.ts'],
+    ignores: [
+      // Known debts (issue 11), to split: remove a file from this list once it is under 400 lines.
+      'src/orchestrator/orchestrator.ts',
+      'src/workflows/scheduler.ts',
+      'src/testing/store-contract.ts',
+    ],
+    rules: { 'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }] },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
