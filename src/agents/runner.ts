@@ -9,6 +9,7 @@ import type { BusEvent, EventFilter, EventHandler, Subscription } from '../messa
 import { PermissionSet, type Permission } from '../security/permissions.js'
 import type { AgentEvent } from './agent-event.js'
 import type { AnyAgentDefinition } from './define-agent.js'
+import { llmAgentFromSpec } from './llm-spec.js'
 import { loadAgentDefinition, loadTools } from './runner-load.js'
 import { RunnerContext, RunningCommand, type RunnerShared } from './runner-context.js'
 import { serviceMembers, type ServiceCall } from './service-members.js'
@@ -29,8 +30,10 @@ export interface AgentRunnerOptions {
   instanceId: string
   /** The agent's name in messages. @default the definition's name */
   name?: string
-  /** Absolute path (or `file:` URL) of the module holding the agent. */
+  /** Absolute path (or `file:` URL) of the module holding the agent (`''` with `model`). */
   module: string
+  /** A language-model agent without a module: a spec's `model:` block, validated here. */
+  model?: Readonly<Record<string, unknown>>
   /** The export holding the agent definition. @default "default" */
   exportName?: string
   /** Tool names the agent may call. @default [] */
@@ -136,9 +139,17 @@ export class AgentRunner {
    * `AGENT_DEPLOY_FAILED`.
    */
   static async start(options: AgentRunnerOptions): Promise<AgentRunner> {
-    const { definition, exports } = await loadAgentDefinition(options.module, options.exportName ?? 'default')
     const names = [...(options.tools ?? [])]
-    const tools = await loadTools(names, options.toolsModule, exports, options.module)
+    let definition: AnyAgentDefinition
+    let tools: Map<string, AnyToolDefinition>
+    if (options.model !== undefined) {
+      tools = await loadTools(names, options.toolsModule, {}, options.toolsModule ?? '(no module: set "toolsModule")')
+      definition = llmAgentFromSpec(options.name ?? 'agent', options.model, [...tools.values()])
+    } else {
+      const loaded = await loadAgentDefinition(options.module, options.exportName ?? 'default')
+      definition = loaded.definition
+      tools = await loadTools(names, options.toolsModule, loaded.exports, options.module)
+    }
     const name = options.name ?? definition.name
     const permissions = new PermissionSet(options.permissions ?? [])
     let workspace: FolderWorkspace

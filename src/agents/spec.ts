@@ -42,6 +42,37 @@ export const resourceLimitsSchema = z
   })
   .strict()
 
+const budgetSchema = z.object({ tokens: z.number().nonnegative().optional(), costUsd: z.number().nonnegative().optional(), calls: z.number().nonnegative().optional() }).strict()
+
+/**
+ * The `model:` block of an agent spec: a language-model agent without a
+ * module ({@link defineLlmAgent}'s options that JSON can hold). The answer is
+ * the model's text; tools come from `tools` and `toolsModule`.
+ */
+export const llmSpecSchema = z
+  .object({
+    model: z.string().min(1, 'must name the model as provider:model (openai:gpt-4.1-mini, openai-compatible:<base URL>#<model>)'),
+    system: z.string().optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    maxTokens: z.number().int().positive().optional(),
+    maxSteps: z.number().int().positive().optional(),
+    maxRetries: z.number().int().nonnegative().optional(),
+    confidence: z.boolean().optional(),
+    thinking: z.object({ budgetTokens: z.number().int().positive().optional(), effort: z.enum(['low', 'medium', 'high']).optional() }).strict().optional(),
+    budget: z.object({ task: budgetSchema.optional(), run: budgetSchema.optional(), agent: budgetSchema.optional() }).strict().optional(),
+    prices: z.record(z.string(), z.object({ input: z.number().nonnegative(), output: z.number().nonnegative(), cachedInput: z.number().nonnegative().optional() }).strict()).optional(),
+    mcp: z.array(z.union([
+      z.object({ name: z.string(), command: z.string(), args: z.array(z.string()).optional(), env: z.record(z.string(), z.string()).optional(), cwd: z.string().optional() }).strict(),
+      z.object({ name: z.string(), url: z.string(), headers: z.record(z.string(), z.string()).optional() }).strict(),
+    ])).optional(),
+    reflection: z.object({ rounds: z.number().int().positive(), critic: z.string().optional() }).strict().optional(),
+    explore: z.object({ k: z.number().int().min(2), choose: z.enum(['vote', 'critic']).optional() }).strict().optional(),
+  })
+  .strict()
+
+/** The `model:` block of an agent spec. */
+export type LlmSpec = z.output<typeof llmSpecSchema>
+
 /**
  * The schema of an agent spec. Defaults: `version` 1.0.0, `export`
  * "default", empty lists and maps. `runtime` and `permissions` stay unset
@@ -59,7 +90,8 @@ export const agentSpecSchema = z
     name: z.string().regex(NAME, 'must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit'),
     version: z.string().regex(VERSION, 'must be a semantic version like 1.2.0').default('1.0.0'),
     description: z.string().optional(),
-    module: z.string().min(1, 'must name the module holding the agent (a path relative to the spec file, or absolute)'),
+    module: z.string().min(1, 'must name the module holding the agent (a path relative to the spec file, or absolute)').optional(),
+    model: llmSpecSchema.optional(),
     export: z.string().min(1).default('default'),
     tools: names('tool').default([]),
     toolsModule: z.string().min(1).optional(),
@@ -72,12 +104,17 @@ export const agentSpecSchema = z
     tags: names('tag').default([]),
   })
   .strict()
+  .superRefine((s, ctx) => {
+    if ((s.module === undefined) === (s.model === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['module'], message: s.module === undefined ? 'must name the module holding the agent, or give a "model" block (a language-model agent)' : 'and "model" exclude each other: a spec runs a module\'s agent or a language model' })
+    }
+  })
 
 /** An agent spec as written (defaults not applied yet). */
 export type AgentSpecInput = z.input<typeof agentSpecSchema>
 
-/** A validated agent spec; `module` and `toolsModule` are absolute paths. */
-export type AgentSpec = z.output<typeof agentSpecSchema>
+/** A validated agent spec; `module` and `toolsModule` are absolute paths (`module` is `''` for a `model:` spec). */
+export type AgentSpec = Omit<z.output<typeof agentSpecSchema>, 'module'> & { module: string }
 
 /** Options of {@link parseAgentSpec}. */
 export interface ParseAgentSpecOptions {
@@ -127,7 +164,8 @@ export function parseAgentSpec(value: unknown, options: ParseAgentSpecOptions = 
     const field = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('') || '(root)'
     if (issue.code === 'unrecognized_keys') {
       const where = issue.path.length === 0 ? 'the spec' : `"${field}"`
-      throw specError(source, `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')} in ${where}; the fields are: ${Object.keys(issue.path.length === 0 ? agentSpecSchema.shape : resourceLimitsSchema.shape).join(', ')}.`, { field: issue.keys[0] })
+      const shape = issue.path.length === 0 ? agentSpecSchema.shape : issue.path[0] === 'model' ? llmSpecSchema.shape : resourceLimitsSchema.shape
+      throw specError(source, `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')} in ${where}; the fields are: ${Object.keys(shape).join(', ')}.`, { field: issue.keys[0] })
     }
     const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1)
     throw specError(source, `field "${field}": ${message}.`, { field })
@@ -136,7 +174,7 @@ export function parseAgentSpec(value: unknown, options: ParseAgentSpecOptions = 
   const spec = parsed.data
   return {
     ...spec,
-    module: absoluteModule(spec.module, baseDir),
+    module: spec.module === undefined ? '' : absoluteModule(spec.module, baseDir),
     ...(spec.toolsModule === undefined ? {} : { toolsModule: absoluteModule(spec.toolsModule, baseDir) }),
   }
 }

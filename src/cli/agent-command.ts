@@ -144,7 +144,7 @@ export const agentRunCommand: Command = {
     let exit: RuntimeExit | undefined
     const handle = await runtime.deploy(
       {
-        instanceId: newAgentId(), name: spec.name, module: spec.module, exportName: spec.export, tools: spec.tools, toolsModule: spec.toolsModule,
+        instanceId: newAgentId(), name: spec.name, module: spec.module, ...(spec.model === undefined ? {} : { model: spec.model }), exportName: spec.export, tools: spec.tools, toolsModule: spec.toolsModule,
         permissions: spec.permissions ?? [], limits: spec.limits, env: spec.env,
         workspace: resolve(options.workspace ?? join('.flotilla', 'workspaces', spec.name)),
       },

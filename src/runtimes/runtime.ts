@@ -47,8 +47,10 @@ export interface DeployRequest {
   readonly instanceId: string
   /** Agent name (from the spec). */
   readonly name: string
-  /** Absolute path (or file URL) of the module holding the handler. */
+  /** Absolute path (or file URL) of the module holding the handler (`''` with `model`). */
   readonly module: string
+  /** A language-model agent without a module: the spec's `model:` block (JSON). */
+  readonly model?: Readonly<Record<string, unknown>>
   /** The export of that module: an agent definition made by `defineAgent`. @default "default" */
   readonly exportName: string
   /** Tool names the agent may call (each also needs a `tool:<name>` `call` permission). */

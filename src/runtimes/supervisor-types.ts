@@ -12,8 +12,10 @@ export interface AgentDeployment {
   readonly name: string
   /** @default "1.0.0" */
   readonly version?: string
-  /** Absolute path of the module holding the handler. */
+  /** Absolute path of the module holding the handler (`''` with `model`). */
   readonly module: string
+  /** A language-model agent without a module: the spec's `model:` block. */
+  readonly model?: Readonly<Record<string, unknown>>
   /** The export holding the agent definition. @default "default" */
   readonly export?: string
   /** Tool names the agent may call. */

@@ -67,7 +67,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new FlotillaError('AGENT_SPEC_INVALID', `Agent name "${String(name)}" must be 1–63 letters, digits, ".", "_" or "-".`, { details: { field: 'name' } })
     }
-    if (typeof deployment.module !== 'string' || deployment.module.length === 0) {
+    if (deployment.model === undefined && (typeof deployment.module !== 'string' || deployment.module.length === 0)) {
       throw new FlotillaError('AGENT_SPEC_INVALID', `Agent "${name}": module must be the path of the module holding its handler.`, { details: { field: 'module' } })
     }
     const parent = options.parentId === undefined ? undefined : this.requireLive(options.parentId)
@@ -336,6 +336,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
       instanceId: entry.record.id,
       name: entry.record.name,
       module: d.module,
+      ...(d.model === undefined ? {} : { model: d.model }),
       exportName: d.export ?? 'default',
       tools: d.tools ?? [],
       ...(d.toolsModule === undefined ? {} : { toolsModule: d.toolsModule }),

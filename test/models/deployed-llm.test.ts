@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { BusEvent } from '../../src/messaging/bus.js'
+import { parseAgentSpec } from '../../src/agents/spec.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
 import { ProcessRuntime } from '../../src/runtimes/process/process-runtime.js'
@@ -30,6 +31,34 @@ beforeAll(async () => {
 afterAll(async () => {
   await llm.close()
   await rm(root, { recursive: true, force: true })
+})
+
+describe('a spec with a model: block (no module)', () => {
+  for (const runtime of ['process', 'inprocess'] as const) {
+    it(`${runtime}: deploys a language-model agent from the block, with tools from toolsModule`, async () => {
+      const o = new Orchestrator({ store: 'memory', runtimes: [new ProcessRuntime({ entry: CHILD_ENTRY }), new InProcessRuntime()], workspaceRoot: root })
+      try {
+        const before = llm.requests.length
+        await o.agents.deploy({
+          name: 'scribe', model: { model: `openai-compatible:${llm.url}#from-spec`, system: 'Be brief.', maxRetries: 0 }, tools: ['shout'], toolsModule: MODULE, runtime,
+          permissions: [{ resource: 'tool:shout', actions: ['call'] }],
+        })
+        const result = await o.run(workflow('w').task('say', { agent: 'scribe', input: 'Shout hello.' }).build())
+        expect(result.output('say')).toBe('Done: HELLO.')
+        expect(llm.requests.slice(before).map((r) => r.body.model)).toEqual(['from-spec', 'from-spec'])
+        expect(llm.requests[before].body.messages).toEqual(expect.arrayContaining([{ role: 'system', content: 'Be brief.' }]))
+      } finally {
+        await o.close()
+      }
+    }, 60_000)
+  }
+
+  it('refuses a spec with both module and model, with neither, or with a bad model field (AGENT_SPEC_INVALID)', () => {
+    expect(() => parseAgentSpec({ name: 'x', module: './a.mjs', model: { model: 'openai:gpt-4.1-mini' } })).toThrow(expect.objectContaining({ code: 'AGENT_SPEC_INVALID', message: expect.stringContaining('exclude each other') }))
+    expect(() => parseAgentSpec({ name: 'x' })).toThrow(expect.objectContaining({ code: 'AGENT_SPEC_INVALID', message: expect.stringContaining('or give a "model" block') }))
+    expect(() => parseAgentSpec({ name: 'x', model: { model: 'openai:gpt-4.1-mini', temprature: 1 } })).toThrow(/unknown field "temprature" in "model"/)
+    expect(parseAgentSpec({ name: 'x', model: { model: 'openai:gpt-4.1-mini', maxSteps: 4 } })).toMatchObject({ module: '', model: { model: 'openai:gpt-4.1-mini', maxSteps: 4 } })
+  })
 })
 
 describe('a language-model agent deployed from a spec', () => {

@@ -90,6 +90,7 @@ class InProcessHandle implements RuntimeHandle {
       instanceId: r.instanceId,
       name: r.name,
       module: r.module,
+      ...(r.model === undefined ? {} : { model: r.model }),
       exportName: r.exportName,
       tools: r.tools,
       toolsModule: r.toolsModule,

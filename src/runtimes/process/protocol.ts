@@ -33,7 +33,8 @@ const permissionSchema = z.object({ resource: z.string(), actions: z.array(z.str
 export const childDeploySchema = z.object({
   instanceId: z.string().min(1),
   name: z.string().min(1),
-  module: z.string().min(1),
+  module: z.string(),
+  model: z.record(z.string(), z.unknown()).optional(),
   exportName: z.string().min(1),
   tools: z.array(z.string()),
   toolsModule: z.string().optional(),
@@ -99,6 +100,7 @@ export function childDeployOf(request: DeployRequest, storageMb: number | undefi
   const r = request
   return {
     instanceId: r.instanceId, name: r.name, module: r.module, exportName: r.exportName, tools: [...r.tools],
+    ...(r.model === undefined ? {} : { model: { ...r.model } }),
     ...(r.toolsModule === undefined ? {} : { toolsModule: r.toolsModule }),
     permissions: r.permissions.map((p) => ({ resource: p.resource, actions: [...p.actions] })),
     ...(storageMb === undefined ? {} : { storageMb }),
