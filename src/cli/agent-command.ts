@@ -151,7 +151,7 @@ export const agentRunCommand: Command = {
       {
         onExit: (e) => (exit = e),
         onEvent: (e) => showEvent(io, e),
-        call: (op) => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `ctx service "${op}" needs an orchestrator; "flotilla agent run" runs the agent alone. Deploy it with an Orchestrator to use messages, artifacts, the cache and children.`, { details: { op } })),
+        call: standaloneServices(),
       },
     )
     try {
@@ -196,4 +196,19 @@ export const agentCommand: Command = {
   execute() {
     return Promise.reject(usageError('agent', '"flotilla agent" needs a subcommand: run, list, show or reconcile.'))
   },
+}
+
+/**
+ * The services of an agent run alone by `flotilla agent run`: durable steps
+ * (`ctx.step`, the model calls of a language-model agent) are kept for this
+ * command only; everything else needs an orchestrator.
+ */
+function standaloneServices(): (op: string, args: unknown) => Promise<unknown> {
+  const journal = new Map<string, unknown>()
+  return (op, args) => {
+    const a = args as { key: string; value?: unknown }
+    if (op === 'journal.get') return Promise.resolve(journal.has(a.key) ? { found: true, value: journal.get(a.key) } : { found: false })
+    if (op === 'journal.put') return Promise.resolve((journal.set(a.key, a.value), null))
+    return Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `ctx service "${op}" needs an orchestrator; "flotilla agent run" runs the agent alone. Deploy it with an Orchestrator to use messages, artifacts, the cache and children.`, { details: { op } }))
+  }
 }

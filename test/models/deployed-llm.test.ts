@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,7 +9,7 @@ import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
 import { ProcessRuntime } from '../../src/runtimes/process/process-runtime.js'
 import { workflow } from '../../src/workflows/builder.js'
-import { ROOT } from '../cli/run-cli.js'
+import { ROOT, runCli } from '../cli/run-cli.js'
 import { chatText, chatToolCalls, startFakeLlm, type FakeLlm } from '../helpers/fake-llm.js'
 import { CHILD_ENTRY, ensureFreshBuild } from '../runtimes/fresh-build.js'
 
@@ -52,6 +53,17 @@ describe('a spec with a model: block (no module)', () => {
       }
     }, 60_000)
   }
+
+  it('flotilla agent run runs a model: spec alone (its durable steps kept for the command)', async () => {
+    const spec = join(root, 'scribe.yaml')
+    writeFileSync(spec, [
+      'name: scribe', 'model:', `  model: openai-compatible:${llm.url}#cli`, 'tools: [shout]', `toolsModule: ${MODULE}`,
+      'permissions:', '  - { resource: "tool:shout", actions: [call] }',
+    ].join('\n'))
+    const r = await runCli(['agent', 'run', spec, '--input', '"Shout hello."', '--workspace', join(root, 'ws')])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout.trim()).toBe('"Done: HELLO."')
+  }, 60_000)
 
   it('refuses a spec with both module and model, with neither, or with a bad model field (AGENT_SPEC_INVALID)', () => {
     expect(() => parseAgentSpec({ name: 'x', module: './a.mjs', model: { model: 'openai:gpt-4.1-mini' } })).toThrow(expect.objectContaining({ code: 'AGENT_SPEC_INVALID', message: expect.stringContaining('exclude each other') }))
