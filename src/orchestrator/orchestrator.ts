@@ -10,7 +10,7 @@ import type { AgentInstance } from '../registry/agent-instance.js'
 import { Registry } from '../registry/registry.js'
 import { compileWorkflow, type Workflow } from '../workflows/compile.js'
 import { Engine } from '../workflows/engine.js'
-import { RunResult } from '../workflows/results.js'
+import type { RunResult } from '../workflows/results.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
 import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
 import { HealthMonitor } from '../registry/health/health-monitor.js'
@@ -20,14 +20,11 @@ import { ExecutionHistory } from '../registry/health/history.js'
 import { AnomalyDetector } from '../registry/health/anomaly.js'
 import { agentGraph, type AgentGraph } from '../registry/health/agent-graph.js'
 import { EventHub, type Listener } from './event-hub.js'
-import { planReplay, type ReplayOptions } from './replay.js'
-import { controlStoredRun } from './stored-control.js'
-import type { RunExecution } from '../workflows/run-execution.js'
-import { isFinalRunState } from '../core/states.js'
+import type { ReplayOptions } from './replay.js'
 import { resolveRunInput } from './inputs.js'
 import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
 import { Team } from './team.js'
-import { CONTROL_POLL_MS, localHolderId, RunLeases } from './leases.js'
+import { localHolderId, RunLeases } from './leases.js'
 import { composeInterceptors } from '../workflows/invoker.js'
 import type { Bus } from '../messaging/bus.js'
 import { ContextStore } from '../context/context-store.js'
@@ -39,6 +36,7 @@ import { Authorizer } from '../security/authorizer.js'
 import { modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import type { DeployedAgents } from './deployed-agents.js'
 import type { RunHandle, RunOptions } from './run-handle.js'
+import { RunControl } from './run-control.js'
 
 export type { RunOptions, RunHandle } from './run-handle.js'
 
@@ -86,6 +84,8 @@ export class Orchestrator {
   /** Leases of the runs executing here (durable stores only). */
   private readonly leases: RunLeases | undefined
   private readonly hub: EventHub
+  /** Recovery, replay and control of runs, here or only stored. */
+  private readonly control: RunControl
   private readonly templates = new Map<string, Workflow>()
   private closed = false
   private pruneTimer: NodeJS.Timeout | undefined
@@ -164,6 +164,7 @@ export class Orchestrator {
       this.leases = new RunLeases(this.store, queue, this.engine, lease.holder, lease.ms, logger)
       this.leases.start()
     }
+    this.control = new RunControl({ store: this.store, engine: this.engine, leases: this.leases, hub: this.hub, clock: this.clock })
     const { autoStart = false, ...healthOptions } = options.health ?? {}
     this.health = new HealthMonitor(this.registry, { clock: this.clock, ...healthOptions })
     if (autoStart) this.health.start()
@@ -250,7 +251,7 @@ export class Orchestrator {
     if (!(concurrency >= 1)) throw new FlotillaError('VALIDATION_FAILED', `Run concurrency must be ≥ 1, got ${concurrency}.`)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
     const run = this.engine.start({ id, workflow: wf, input: runInput, concurrency, callbacks: { onProgress: options.onProgress } })
-    return this.handle<O>(run, options)
+    return this.control.handle<O>(run, options)
   }
 
   /**
@@ -263,28 +264,7 @@ export class Orchestrator {
   async recover(options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'> = {}): Promise<RunHandle[]> {
     this.assertOpen()
     await this.builtins
-    let records: RunRecord[]
-    if (this.leases !== undefined) {
-      // Only runs nobody holds: a run executing in a live process is left to it.
-      const named = options.runIds === undefined ? undefined : await Promise.all(options.runIds.map((id) => this.getRun(id)))
-      for (const r of named ?? []) if (isFinalRunState(r.state)) throw finalRunError(r)
-      const ids = await this.leases.claim(named?.filter((r) => this.engine.get(r.id) === undefined).map((r) => r.id))
-      records = await Promise.all(ids.map((id) => this.getRun(id)))
-    } else {
-      records = options.runIds
-        ? await Promise.all(options.runIds.map((id) => this.getRun(id)))
-        : await this.store.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })
-    }
-    const handles: RunHandle[] = []
-    for (const record of records) {
-      if (this.engine.get(record.id)) continue
-      if (isFinalRunState(record.state)) throw finalRunError(record)
-      const workflow = compileWorkflow(record.definition as WorkflowSpec)
-      const tasks = await this.store.getTasks(record.id)
-      const run = this.engine.recover({ record, tasks, workflow, concurrency: workflow.concurrency, callbacks: { onProgress: options.onProgress } })
-      handles.push(this.handle(run, options))
-    }
-    return handles
+    return this.control.recover(options)
   }
 
   /**
@@ -295,38 +275,13 @@ export class Orchestrator {
   async replay(runId: string, replay: ReplayOptions = {}, options: RunOptions = {}): Promise<RunHandle> {
     this.assertOpen()
     await this.builtins
-    const record = await this.getRun(runId)
-    const plan = planReplay(record, await this.store.getTasks(record.id), replay)
-    const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
-    const input = resolveRunInput(plan.workflow, plan.input)
-    const run = this.engine.start({
-      id, workflow: plan.workflow, input, concurrency: options.concurrency ?? plan.workflow.concurrency,
-      callbacks: { onProgress: options.onProgress }, parentRunId: record.id, preset: plan.preset,
-    })
-    return this.handle(run, options)
+    return this.control.replay(runId, replay, options)
   }
 
   /** Deletes finished runs older than `olderThanMs` (by finish time), with their tasks and events. Returns how many. */
   prune(olderThanMs: number): Promise<number> {
     if (!(olderThanMs >= 0)) throw new FlotillaError('VALIDATION_FAILED', `prune needs an age ≥ 0 ms, got ${olderThanMs}.`)
     return this.store.pruneRuns(this.clock.wallNow() - olderThanMs)
-  }
-
-  private handle<O extends Record<string, unknown> = Record<string, unknown>>(run: RunExecution, options: Pick<RunOptions, 'onEvent'>): RunHandle<O> {
-    const unsubscribe = options.onEvent ? this.hub.onRun(run.id, options.onEvent) : undefined
-    const result = run.settled.then(() => {
-      unsubscribe?.()
-      return new RunResult<O>(run)
-    })
-    const engine = this.engine
-    return {
-      id: run.id,
-      result,
-      pause: () => engine.pause(run),
-      resume: () => engine.resume(run),
-      cancel: (reason = 'cancelled by the user') => engine.cancel(run, reason),
-      progress: () => run.progress(this.clock),
-    }
   }
 
   /**
@@ -352,9 +307,7 @@ export class Orchestrator {
    * not executing here (its process is gone) is marked PAUSED in the store.
    */
   async pause(runId: string): Promise<void> {
-    const live = this.engine.get(asRunId(runId))
-    if (live) return this.engine.pause(live)
-    await controlStoredRun(this.store, await this.getRun(runId), 'pause', this.clock)
+    return this.control.control(runId, 'pause', '')
   }
 
   /**
@@ -363,26 +316,7 @@ export class Orchestrator {
    * for it.
    */
   async resume(runId: string): Promise<RunHandle> {
-    const live = this.engine.get(asRunId(runId))
-    if (live) {
-      this.engine.resume(live)
-      return this.handle(live, {})
-    }
-    const record = await this.getRun(runId)
-    if (record.state !== 'PAUSED') {
-      throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${record.state}${record.state === 'RUNNING' ? ' (use recover to pick up a run whose process stopped)' : ''}.`, { details: { runId, state: record.state } })
-    }
-    // A process that was executing the run lets go of it within CONTROL_POLL_MS of seeing the pause.
-    for (let tries = 0; ; tries++) {
-      try {
-        const [handle] = await this.recover({ runIds: [runId] })
-        handle.resume()
-        return handle
-      } catch (e) {
-        if (tries >= 6 || !(e instanceof FlotillaError) || e.code !== 'RUN_STATE_INVALID' || e.details.holder === undefined) throw e
-        await new Promise((r) => setTimeout(r, CONTROL_POLL_MS / 2))
-      }
-    }
+    return this.control.resume(runId, (runIds) => this.recover({ runIds }))
   }
 
   /**
@@ -390,16 +324,12 @@ export class Orchestrator {
    * stored but not executing here is marked CANCELLED with its unfinished tasks.
    */
   async cancel(runId: string, reason = 'cancelled by the user'): Promise<void> {
-    const live = this.engine.get(asRunId(runId))
-    if (live) return this.engine.cancel(live, reason)
-    await controlStoredRun(this.store, await this.getRun(runId), 'cancel', this.clock, reason)
+    return this.control.control(runId, 'cancel', reason)
   }
 
   /** A stored run, or `RUN_NOT_FOUND`. */
-  async getRun(runId: string): Promise<RunRecord> {
-    const run = await this.store.getRun(asRunId(runId))
-    if (!run) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}".`, { details: { runId } })
-    return run
+  getRun(runId: string): Promise<RunRecord> {
+    return this.control.getRun(runId)
   }
 
   /** Stored runs, newest first. */
@@ -466,11 +396,4 @@ export class Orchestrator {
   private assertOpen(): void {
     if (this.closed) throw new FlotillaError('RUN_STATE_INVALID', 'The orchestrator is closed; create a new one.')
   }
-
-
-}
-
-/** RUN_STATE_INVALID for recovering a run that already ended. */
-function finalRunError(record: RunRecord): FlotillaError {
-  return new FlotillaError('RUN_STATE_INVALID', `Run ${record.id} is ${record.state}; only unfinished runs can be recovered (replay it to run it again).`, { details: { runId: record.id, state: record.state } })
 }

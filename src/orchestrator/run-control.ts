@@ -1,0 +1,138 @@
+import type { Clock } from '../core/clock.js'
+import { FlotillaError } from '../core/errors.js'
+import { asRunId, newRunId } from '../core/ids.js'
+import { isFinalRunState } from '../core/states.js'
+import type { RunRecord } from '../store/records.js'
+import type { Store } from '../store/store.js'
+import { compileWorkflow } from '../workflows/compile.js'
+import type { Engine } from '../workflows/engine.js'
+import { RunResult } from '../workflows/results.js'
+import type { RunExecution } from '../workflows/run-execution.js'
+import type { WorkflowSpec } from '../workflows/spec.js'
+import type { EventHub } from './event-hub.js'
+import { resolveRunInput } from './inputs.js'
+import { CONTROL_POLL_MS, type RunLeases } from './leases.js'
+import { planReplay, type ReplayOptions } from './replay.js'
+import type { RunHandle, RunOptions } from './run-handle.js'
+import { controlStoredRun } from './stored-control.js'
+
+/** What {@link RunControl} works on: the orchestrator's parts. */
+export interface RunControlParts {
+  readonly store: Store
+  readonly engine: Engine
+  readonly leases: RunLeases | undefined
+  readonly hub: EventHub
+  readonly clock: Clock
+}
+
+/**
+ * The run control of an orchestrator over its store: recovery, replay,
+ * pause, resume and cancel of runs executing here or only stored, and the
+ * handles of runs. Composed into the Orchestrator, which documents the
+ * public methods.
+ */
+export class RunControl {
+  constructor(private readonly p: RunControlParts) {}
+
+  /** A stored run, or `RUN_NOT_FOUND`. */
+  async getRun(runId: string): Promise<RunRecord> {
+    const run = await this.p.store.getRun(asRunId(runId))
+    if (!run) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}".`, { details: { runId } })
+    return run
+  }
+
+  /** See `Orchestrator.recover`. */
+  async recover(options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'>): Promise<RunHandle[]> {
+    const { engine, store, leases } = this.p
+    let records: RunRecord[]
+    if (leases !== undefined) {
+      // Only runs nobody holds: a run executing in a live process is left to it.
+      const named = options.runIds === undefined ? undefined : await Promise.all(options.runIds.map((id) => this.getRun(id)))
+      for (const r of named ?? []) if (isFinalRunState(r.state)) throw finalRunError(r)
+      const ids = await leases.claim(named?.filter((r) => engine.get(r.id) === undefined).map((r) => r.id))
+      records = await Promise.all(ids.map((id) => this.getRun(id)))
+    } else {
+      records = options.runIds
+        ? await Promise.all(options.runIds.map((id) => this.getRun(id)))
+        : await store.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })
+    }
+    const handles: RunHandle[] = []
+    for (const record of records) {
+      if (engine.get(record.id)) continue
+      if (isFinalRunState(record.state)) throw finalRunError(record)
+      const workflow = compileWorkflow(record.definition as WorkflowSpec)
+      const tasks = await store.getTasks(record.id)
+      const run = engine.recover({ record, tasks, workflow, concurrency: workflow.concurrency, callbacks: { onProgress: options.onProgress } })
+      handles.push(this.handle(run, options))
+    }
+    return handles
+  }
+
+  /** See `Orchestrator.replay`. */
+  async replay(runId: string, replay: ReplayOptions, options: RunOptions): Promise<RunHandle> {
+    const record = await this.getRun(runId)
+    const plan = planReplay(record, await this.p.store.getTasks(record.id), replay)
+    const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
+    const input = resolveRunInput(plan.workflow, plan.input)
+    const run = this.p.engine.start({
+      id, workflow: plan.workflow, input, concurrency: options.concurrency ?? plan.workflow.concurrency,
+      callbacks: { onProgress: options.onProgress }, parentRunId: record.id, preset: plan.preset,
+    })
+    return this.handle(run, options)
+  }
+
+  /** The handle of a run executing here. */
+  handle<O extends Record<string, unknown> = Record<string, unknown>>(run: RunExecution, options: Pick<RunOptions, 'onEvent'>): RunHandle<O> {
+    const unsubscribe = options.onEvent ? this.p.hub.onRun(run.id, options.onEvent) : undefined
+    const result = run.settled.then(() => {
+      unsubscribe?.()
+      return new RunResult<O>(run)
+    })
+    const { engine, clock } = this.p
+    return {
+      id: run.id,
+      result,
+      pause: () => engine.pause(run),
+      resume: () => engine.resume(run),
+      cancel: (reason = 'cancelled by the user') => engine.cancel(run, reason),
+      progress: () => run.progress(clock),
+    }
+  }
+
+  /** See `Orchestrator.pause` and `Orchestrator.cancel`. */
+  async control(runId: string, op: 'pause' | 'cancel', reason: string): Promise<void> {
+    const { engine } = this.p
+    const live = engine.get(asRunId(runId))
+    if (live) return op === 'pause' ? engine.pause(live) : engine.cancel(live, reason)
+    await controlStoredRun(this.p.store, await this.getRun(runId), op, this.p.clock, reason)
+  }
+
+  /** See `Orchestrator.resume`. */
+  async resume(runId: string, recover: (runIds: readonly string[]) => Promise<RunHandle[]>): Promise<RunHandle> {
+    const live = this.p.engine.get(asRunId(runId))
+    if (live) {
+      this.p.engine.resume(live)
+      return this.handle(live, {})
+    }
+    const record = await this.getRun(runId)
+    if (record.state !== 'PAUSED') {
+      throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${record.state}${record.state === 'RUNNING' ? ' (use recover to pick up a run whose process stopped)' : ''}.`, { details: { runId, state: record.state } })
+    }
+    // A process that was executing the run lets go of it within CONTROL_POLL_MS of seeing the pause.
+    for (let tries = 0; ; tries++) {
+      try {
+        const [handle] = await recover([runId])
+        handle.resume()
+        return handle
+      } catch (e) {
+        if (tries >= 6 || !(e instanceof FlotillaError) || e.code !== 'RUN_STATE_INVALID' || e.details.holder === undefined) throw e
+        await new Promise((r) => setTimeout(r, CONTROL_POLL_MS / 2))
+      }
+    }
+  }
+}
+
+/** RUN_STATE_INVALID for recovering a run that already ended. */
+function finalRunError(record: RunRecord): FlotillaError {
+  return new FlotillaError('RUN_STATE_INVALID', `Run ${record.id} is ${record.state}; only unfinished runs can be recovered (replay it to run it again).`, { details: { runId: record.id, state: record.state } })
+}
