@@ -1,11 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { SerializedError } from '../core/errors.js'
 import type { FlotillaEvent } from '../core/events.js'
-import { asTaskId, newRunId, type RunId, type TaskId } from '../core/ids.js'
+import { newRunId, type RunId } from '../core/ids.js'
 import type { RunState } from '../core/states.js'
-import type { RunRecord, StoreOp, TaskRecord } from '../store/records.js'
+import type { RunRecord, StoreOp } from '../store/records.js'
 import type { Store } from '../store/store.js'
 import { agentRecord, agentStoreContract, move } from './agent-store-contract.js'
+import { storeFencingContract } from './store-fencing-contract.js'
+import { storeValuesContract } from './store-values-contract.js'
+import { boom, createOp, fail, finish, logEvent, runRecord, runState, seedRun, start, succeed, T0, taskRecord, tid } from './store-fixtures.js'
 
 /** How a Store adapter is made and torn down for the contract suite. */
 export interface StoreContractInit {
@@ -20,57 +22,6 @@ export interface StoreContractInit {
   openPeer?(s: Store): Promise<Store>
 }
 
-const T0 = Date.UTC(2026, 0, 1)
-
-function runRecord(id: RunId, extra: Partial<RunRecord> = {}): RunRecord {
-  return {
-    id,
-    workflow: `wf_${id}`,
-    workflowHash: 'a'.repeat(64),
-    definition: { name: `wf_${id}`, tasks: [{ id: 'a', agent: 'x' }] },
-    input: { target: 'src', n: 3 },
-    state: 'PENDING',
-    createdAt: T0,
-    startedAt: undefined,
-    finishedAt: undefined,
-    error: undefined,
-    parentRunId: undefined,
-    ...extra,
-  }
-}
-
-function taskRecord(runId: RunId, taskId: string, extra: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    runId,
-    taskId: asTaskId(taskId),
-    state: 'PENDING',
-    attempt: 0,
-    agent: undefined,
-    priority: 'MEDIUM',
-    idempotencyKey: `${runId}:${taskId}`,
-    startedAt: undefined,
-    finishedAt: undefined,
-    output: undefined,
-    error: undefined,
-    ...extra,
-  }
-}
-
-function createOp(id: RunId, taskIds: readonly string[] = ['a', 'b', 'c'], extra: Partial<RunRecord> = {}): StoreOp {
-  return { op: 'run.create', run: runRecord(id, extra), tasks: taskIds.map((t) => taskRecord(id, t)) }
-}
-
-const start = (runId: RunId, taskId: string, attempt: number, at = T0 + 10): StoreOp => ({ op: 'task.start', runId, taskId: asTaskId(taskId), attempt, agent: 'worker@1.0.0', at })
-const succeed = (runId: RunId, taskId: string, attempt: number, output: unknown, at = T0 + 20): StoreOp => ({ op: 'task.succeed', runId, taskId: asTaskId(taskId), attempt, output, at })
-const fail = (runId: RunId, taskId: string, attempt: number, final: boolean, error: SerializedError = boom, at = T0 + 20): StoreOp => ({ op: 'task.fail', runId, taskId: asTaskId(taskId), attempt, error, at, final })
-const finish = (runId: RunId, taskId: string, state: 'SKIPPED' | 'CANCELLED', at = T0 + 30): StoreOp => ({ op: 'task.finish', runId, taskId: asTaskId(taskId), state, at, reason: 'because' })
-const runState = (runId: RunId, state: RunState, at: number, error?: SerializedError): StoreOp => ({ op: 'run.state', runId, state, at, ...(error ? { error } : {}) })
-
-const boom: SerializedError = { code: 'TASK_FAILED', message: 'boom', details: { taskId: 'a', nested: { list: [1, 2] } }, retryable: true }
-
-function logEvent(runId: RunId, message: string): FlotillaEvent {
-  return { type: 'task.log', at: T0, runId, taskId: asTaskId('a'), level: 'info', message }
-}
 
 /**
  * The contract every {@link Store} adapter passes (memory, SQLite,
@@ -92,14 +43,7 @@ export function storeContract(init: StoreContractInit): void {
       else if (!closed) await store.close()
     })
 
-    /** Creates a run with tasks a, b, c (RUNNING unless told). */
-    async function seed(state: RunState = 'RUNNING', taskIds: readonly string[] = ['a', 'b', 'c'], extra: Partial<RunRecord> = {}): Promise<RunId> {
-      const id = newRunId()
-      await store.commit({ ops: [createOp(id, taskIds, { state, startedAt: state === 'PENDING' ? undefined : T0, ...extra })], events: [] })
-      return id
-    }
-
-    const tid = (t: string): TaskId => asTaskId(t)
+    const seed = (state?: RunState, taskIds?: readonly string[], extra?: Partial<RunRecord>): Promise<RunId> => seedRun(store, state, taskIds, extra)
 
     describe('runs and tasks', () => {
       it('creates a run and reads it back with its tasks in workflow order', async () => {
@@ -244,134 +188,7 @@ export function storeContract(init: StoreContractInit): void {
       })
     })
 
-    describe('task fencing', () => {
-      it('records a start, then a success with its output', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1, T0 + 10)], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 1, agent: 'worker@1.0.0', startedAt: T0 + 10, finishedAt: undefined })
-        await store.commit({ ops: [succeed(id, 'a', 1, { ok: true }, T0 + 20)], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 1, output: { ok: true }, finishedAt: T0 + 20, error: undefined })
-      })
-
-      it('refuses a success without a start (STORE_CONFLICT)', async () => {
-        const id = await seed()
-        await expect(store.commit({ ops: [succeed(id, 'a', 1, 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        await expect(store.commit({ ops: [succeed(id, 'a', 0, 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        await expect(store.commit({ ops: [fail(id, 'a', 0, true)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'PENDING', attempt: 0, output: undefined })
-      })
-
-      it('refuses a result from a stale attempt once a newer attempt started', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
-        await store.commit({ ops: [start(id, 'a', 2)], events: [] })
-        await expect(store.commit({ ops: [succeed(id, 'a', 1, 'late')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        await expect(store.commit({ ops: [fail(id, 'a', 1, true)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 2, output: undefined })
-        await store.commit({ ops: [succeed(id, 'a', 2, 'fresh')], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: 'fresh' })
-      })
-
-      it('refuses a result for an attempt that never started', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
-        await expect(store.commit({ ops: [succeed(id, 'a', 2, 'future')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-      })
-
-      it('requires each start to use a higher attempt than the stored one', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 2)], events: [] })
-        await expect(store.commit({ ops: [start(id, 'a', 2)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        await expect(store.commit({ ops: [start(id, 'a', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        await expect(store.commit({ ops: [start(id, 'b', 0)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 2 })
-        await store.commit({ ops: [start(id, 'a', 3)], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ attempt: 3 })
-      })
-
-      it('refuses to start, succeed or finish a task that is finished', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, 'ok'), finish(id, 'b', 'SKIPPED'), start(id, 'c', 1), fail(id, 'c', 1, true)], events: [] })
-        for (const t of ['a', 'b', 'c']) {
-          await expect(store.commit({ ops: [start(id, t, 5)], events: [] }), `start ${t}`).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-          await expect(store.commit({ ops: [finish(id, t, 'CANCELLED')], events: [] }), `finish ${t}`).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        }
-        await expect(store.commit({ ops: [succeed(id, 'a', 1, 'again')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        await expect(store.commit({ ops: [succeed(id, 'c', 1, 'late')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        const tasks = await store.getTasks(id)
-        expect(tasks.map((t) => [t.taskId, t.state, t.output])).toEqual([['a', 'SUCCEEDED', 'ok'], ['b', 'SKIPPED', undefined], ['c', 'FAILED', undefined]])
-      })
-
-      it('marks a non-final failure RETRYING and a final one FAILED, keeping the error', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, false, boom, T0 + 15)], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RETRYING', attempt: 1, error: boom, finishedAt: undefined })
-        // A RETRYING task is not running: its attempt cannot report again.
-        await expect(store.commit({ ops: [fail(id, 'a', 1, true)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        await store.commit({ ops: [start(id, 'a', 2)], events: [] })
-        const last: SerializedError = { code: 'TASK_TIMEOUT', message: 'too slow', details: { timeoutMs: 5 }, retryable: true }
-        await store.commit({ ops: [fail(id, 'a', 2, true, last, T0 + 40)], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'FAILED', attempt: 2, error: last, finishedAt: T0 + 40 })
-      })
-
-      it('clears the error of an earlier attempt when a retry succeeds', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, false), start(id, 'a', 2), succeed(id, 'a', 2, 7)], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: 7, error: undefined })
-      })
-
-      it('finishes a pending task as SKIPPED and a running or retrying one as CANCELLED, and then refuses its late result', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'b', 1), start(id, 'c', 1), fail(id, 'c', 1, false)], events: [] })
-        await store.commit({ ops: [finish(id, 'a', 'SKIPPED', T0 + 31), finish(id, 'b', 'CANCELLED', T0 + 32), finish(id, 'c', 'CANCELLED', T0 + 33)], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SKIPPED', finishedAt: T0 + 31, attempt: 0 })
-        expect(await store.getTask(id, tid('b'))).toMatchObject({ state: 'CANCELLED', finishedAt: T0 + 32, attempt: 1 })
-        expect(await store.getTask(id, tid('c'))).toMatchObject({ state: 'CANCELLED', finishedAt: T0 + 33 })
-        await expect(store.commit({ ops: [succeed(id, 'b', 1, 'late')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        expect(await store.getTask(id, tid('b'))).toMatchObject({ state: 'CANCELLED', output: undefined })
-      })
-    })
-
-    describe('run-state fencing (pause and cancel from any process)', () => {
-      const setState = (id: RunId, state: RunState): StoreOp => ({ op: 'run.state', runId: id, state, at: T0 + 5 })
-
-      it('refuses a start in a PAUSED run, naming the run state, and takes it again once RUNNING', async () => {
-        const id = await seed()
-        await store.commit({ ops: [setState(id, 'PAUSED')], events: [] })
-        await expect(store.commit({ ops: [start(id, 'a', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { runState: 'PAUSED', reason: 'run-paused' } })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'PENDING', attempt: 0 })
-        await store.commit({ ops: [setState(id, 'RUNNING')], events: [] })
-        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 1 })
-      })
-
-      it('stores the result of an attempt already running when its run is paused', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
-        await store.commit({ ops: [setState(id, 'PAUSED')], events: [] })
-        await store.commit({ ops: [succeed(id, 'a', 1, 'kept')], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', output: 'kept' })
-      })
-
-      it('refuses starts and results in a CANCELLED run, leaving the store as it was', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1)], events: [] })
-        await store.commit({ ops: [setState(id, 'CANCELLED')], events: [] })
-        await expect(store.commit({ ops: [succeed(id, 'a', 1, 'late')], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { runState: 'CANCELLED' } })
-        await expect(store.commit({ ops: [fail(id, 'a', 1, true)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { runState: 'CANCELLED' } })
-        await expect(store.commit({ ops: [start(id, 'b', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { runState: 'CANCELLED' } })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', attempt: 1, output: undefined })
-      })
-
-      it('lets a coordinator settle a RETRYING attempt as FAILED (settle), and only that attempt', async () => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, false)], events: [] })
-        const settle = (attempt: number): StoreOp => ({ op: 'task.fail', runId: id, taskId: tid('a'), attempt, error: { code: 'TASK_FAILED', message: 'x', details: {}, retryable: false }, at: T0 + 9, final: true, settle: true })
-        await expect(store.commit({ ops: [settle(2)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        await store.commit({ ops: [settle(1)], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'FAILED', attempt: 1, finishedAt: T0 + 9 })
-      })
-    })
+    storeFencingContract(() => store)
 
     describe('atomic batches', () => {
       it('applies nothing of a new run when the last op of its batch is invalid', async () => {
@@ -465,102 +282,7 @@ export function storeContract(init: StoreContractInit): void {
       })
     })
 
-    describe('values', () => {
-      const values: [string, unknown][] = [
-        ['a nested object', { a: { b: { c: [1, { d: 'e' }] } }, n: -1.5, t: true, f: false, z: 0 }],
-        ['an array', [1, 'two', null, [3, [4]], { five: 5 }]],
-        ['a unicode string', 'héllo wörld — 日本語 🚀 \u0000 "quoted" \\ back'],
-        ['null', null],
-        ['an empty object', {}],
-        ['an empty array', []],
-        ['an empty string', ''],
-        ['zero', 0],
-        ['false', false],
-        ['a large number', 2 ** 53 - 1],
-      ]
-      it.each(values)('round-trips %s as a task output', async (_label, value) => {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, value)], events: [] })
-        const task = await store.getTask(id, tid('a'))
-        expect(task?.output).toEqual(value)
-        expect(task?.output === null).toBe(value === null)
-        expect((await store.getTasks(id))[0].output).toEqual(value)
-      })
-
-      it('round-trips the run input, definition, errors and event payloads', async () => {
-        const input = { files: ['a.ts', 'ü.ts'], opts: { deep: { list: [null, 1, 'x'] } }, emoji: '✅' }
-        const definition = { name: 'x', tasks: [{ id: 'a', agent: 'y', input: { $ref: 'input.files' } }] }
-        const id = await seed('RUNNING', ['a'], { input, definition })
-        const err: SerializedError = { code: 'AGENT_OUTPUT_INVALID', message: 'bad — 🚫', details: { path: 'a.b', list: [1, { x: null }] }, retryable: false }
-        const event: FlotillaEvent = { type: 'task.log', at: T0, runId: id, taskId: tid('a'), level: 'warn', message: 'note ✓', data: { nested: [1, { two: 2 }], none: null } }
-        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, true, err), runState(id, 'FAILED', T0 + 5, err)], events: [event] })
-        const run = await store.getRun(id)
-        expect(run?.input).toEqual(input)
-        expect(run?.definition).toEqual(definition)
-        expect(run?.error).toEqual(err)
-        expect((await store.getTask(id, tid('a')))?.error).toEqual(err)
-        expect((await store.listEvents(id))[0].event).toEqual(event)
-      })
-
-      async function seedWithOutput(): Promise<RunId> {
-        const id = await seed()
-        await store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, { list: [1, 2], inner: { v: 'x' } })], events: [logEvent(id, 'orig')] })
-        return id
-      }
-
-      it('returns copies of runs: mutating a returned run does not change the store', async () => {
-        const id = await seedWithOutput()
-        const run = (await store.getRun(id))!
-        run.state = 'CANCELLED'
-        ;(run.input as { target: string }).target = 'mutated'
-        ;(run.definition as { name: string }).name = 'mutated'
-        const listed = (await store.listRuns({ workflow: `wf_${id}` }))[0]
-        listed.workflow = 'other'
-        ;(listed.input as { n: number }).n = 99
-        expect(await store.getRun(id)).toMatchObject({ state: 'RUNNING', workflow: `wf_${id}`, input: { target: 'src', n: 3 }, definition: { name: `wf_${id}` } })
-        expect((await store.listRuns({ workflow: `wf_${id}` }))[0]).toMatchObject({ workflow: `wf_${id}`, input: { target: 'src', n: 3 } })
-      })
-
-      it('returns copies of tasks: mutating a returned task or its output does not change the store', async () => {
-        const id = await seedWithOutput()
-        const task = (await store.getTask(id, tid('a')))!
-        task.state = 'FAILED'
-        ;(task.output as { list: number[] }).list.push(3)
-        ;(task.output as { inner: { v: string } }).inner.v = 'mutated'
-        const tasks = await store.getTasks(id)
-        tasks[0].attempt = 42
-        ;(tasks[0].output as { list: number[] }).list.length = 0
-        tasks.pop()
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 1, output: { list: [1, 2], inner: { v: 'x' } } })
-        expect(await store.getTasks(id)).toHaveLength(3)
-      })
-
-      it('returns copies of events: mutating a returned event does not change the store', async () => {
-        const id = await seedWithOutput()
-        const events = await store.listEvents(id)
-        events[0].seq = 99
-        ;(events[0].event as { message: string }).message = 'mutated'
-        events.push({ seq: 2, event: logEvent(id, 'extra') })
-        expect(await store.listEvents(id)).toEqual([{ seq: 1, event: logEvent(id, 'orig') }])
-      })
-
-      it('keeps what was committed: mutating the written objects afterwards does not change the store', async () => {
-        const id = newRunId()
-        const create = createOp(id, ['a']) as Extract<StoreOp, { op: 'run.create' }>
-        const output = { list: [1, 2], inner: { v: 'x' } }
-        const event = logEvent(id, 'orig')
-        await store.commit({ ops: [create, start(id, 'a', 1), succeed(id, 'a', 1, output)], events: [event] })
-        create.run.state = 'FAILED'
-        ;(create.run.input as { target: string }).target = 'mutated'
-        ;(create.tasks[0] as TaskRecord).priority = 'LOW'
-        output.list.push(3)
-        output.inner.v = 'mutated'
-        ;(event as { message: string }).message = 'mutated'
-        expect(await store.getRun(id)).toMatchObject({ state: 'PENDING', input: { target: 'src', n: 3 } })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ priority: 'MEDIUM', output: { list: [1, 2], inner: { v: 'x' } } })
-        expect((await store.listEvents(id))[0].event).toMatchObject({ message: 'orig' })
-      })
-    })
+    storeValuesContract(() => store)
 
     describe('preset task records (replay) and pruning', () => {
       it('keeps task records created already SUCCEEDED with their output and attempt', async () => {
