@@ -56,8 +56,7 @@ export interface ModelRunResult {
   steps: number
 }
 
-function providerOptions(thinking: ThinkingOptions | undefined): Record<string, Record<string, never>> | undefined {
-  if (thinking === undefined) return undefined
+function providerOptions(thinking: ThinkingOptions): Record<string, Record<string, never>> {
   const out: Record<string, unknown> = {}
   if (thinking.budgetTokens !== undefined) out.anthropic = { thinking: { type: 'enabled', budgetTokens: thinking.budgetTokens } }
   if (thinking.effort !== undefined) out.openai = { reasoningEffort: thinking.effort }
@@ -138,7 +137,7 @@ export async function runModel(o: ModelRun): Promise<ModelRunResult> {
     stopWhen: stepCountIs(o.maxSteps),
     maxRetries: o.maxRetries,
     abortSignal: o.signal,
-    ...(providerOptions(o.thinking) === undefined ? {} : { providerOptions: providerOptions(o.thinking) }),
+    ...(o.thinking === undefined ? {} : { providerOptions: providerOptions(o.thinking) }),
   }
   let messages: ModelMessage[] = [{ role: 'user', content: o.prompt }]
   let steps = 0

@@ -292,7 +292,7 @@ export class Executor implements ContextSink {
 
   emit(event: FlotillaEvent): void {
     if (!('taskId' in event)) return
-    this.running.get(`${event.runId}\u0000${event.taskId}`)?.events.push(event)
+    this.running.get(`${event.runId}\u0000${event.taskId}`)?.events.push({ ...event, at: this.o.clock.wallNow() })
   }
 
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {

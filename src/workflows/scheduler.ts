@@ -451,9 +451,10 @@ export class Scheduler implements ContextSink {
     if (run) this.wal.stage(run, undefined, { type: 'task.log', at: this.o.clock.wallNow(), runId, taskId, level, message, ...(data === undefined ? {} : { data }) }, undefined)
   }
 
-  emit(event: FlotillaEvent): void {
-    const run = this.runs.get(event.runId)
+  emit(given: FlotillaEvent): void {
+    const run = this.runs.get(given.runId)
     if (run === undefined) return
+    const event = { ...given, at: this.o.clock.wallNow() }
     if (event.type === 'model.called') (run.modelCalls ??= []).push(event)
     this.wal.stage(run, undefined, event, undefined)
   }

@@ -9,7 +9,7 @@ import type { AttemptHandle } from './run-execution.js'
 export interface ContextSink {
   log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void
-  /** Adds an event to the run (a model call, a budget warning), written with the attempt's other events. */
+  /** Adds an event to the run (a model call, a budget warning), written with the attempt's other events; the sink dates it with its clock. */
   emit?(event: FlotillaEvent): void
   /** The outward services (messages, artifacts, cache, children) of an agent instance in a run, when the engine has them. */
   services?(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined
@@ -73,11 +73,11 @@ export class TaskContext implements AgentContext {
   }
 
   reportModelCall(report: ModelCallReport): void {
-    this.sink.emit?.({ type: 'model.called', at: Date.now(), runId: this.runId, taskId: this.taskId, attempt: this.attempt, ...report })
+    this.sink.emit?.({ type: 'model.called', at: 0, runId: this.runId, taskId: this.taskId, attempt: this.attempt, ...report })
   }
 
   reportBudgetWarning(w: BudgetWarning): void {
-    this.sink.emit?.({ type: 'budget.warning', at: Date.now(), runId: this.runId, taskId: this.taskId, ...w })
+    this.sink.emit?.({ type: 'budget.warning', at: 0, runId: this.runId, taskId: this.taskId, ...w })
   }
 
   get artifacts(): ServiceMembers['artifacts'] {
