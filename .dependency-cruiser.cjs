@@ -1,8 +1,21 @@
 // Layer order of DESIGN.md: a folder of src/ imports only from folders listed above it.
 const layers = [
-  'core', 'telemetry', 'resilience', 'store', 'messaging', 'security', 'context',
-  'models', 'agents', 'runtimes', 'registry', 'workflows', 'orchestrator', 'server',
-  'dashboard', 'cli',
+  'core',
+  'telemetry',
+  'resilience',
+  'store',
+  'messaging',
+  'security',
+  'context',
+  'models',
+  'agents',
+  'runtimes',
+  'registry',
+  'workflows',
+  'orchestrator',
+  'server',
+  'dashboard',
+  'cli',
 ]
 
 const layerRules = layers.map((layer, i) => ({

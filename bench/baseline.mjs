@@ -7,8 +7,18 @@
 // result; `verify(result)` throws unless the result is the expected value.
 
 import {
-  task, graph, verifyChecks, expectV, workerPool, sparsePredecessors, densePredecessors,
-  W3_LAYERS, W3_WIDTH, W4_RUNS, W4_STEPS, W4_CONCURRENCY,
+  task,
+  graph,
+  verifyChecks,
+  expectV,
+  workerPool,
+  sparsePredecessors,
+  densePredecessors,
+  W3_LAYERS,
+  W3_WIDTH,
+  W4_RUNS,
+  W4_STEPS,
+  W4_CONCURRENCY,
 } from './workloads.mjs'
 
 /** `baseline`: plain async/await. */
@@ -42,7 +52,8 @@ export function buildBaseline(workload, n) {
     case 'W3-layered-sparse3': {
       const P = workload === 'W3-layered-dense' ? densePredecessors() : sparsePredecessors()
       return {
-        notes: 'one Promise.all per layer (layer barrier); each task reads its predecessors from the previous layer array',
+        notes:
+          'one Promise.all per layer (layer barrier); each task reads its predecessors from the previous layer array',
         run: async () => {
           const ps = new Array(W3_WIDTH)
           for (let j = 0; j < W3_WIDTH; j++) ps[j] = task(0)
@@ -92,8 +103,10 @@ export function buildBaselineDag(workload, n) {
   const count = preds.length
   const xOf = (k, rs) => {
     switch (k) {
-      case 'zero': return 0
-      case 'one': return rs[0].v
+      case 'zero':
+        return 0
+      case 'one':
+        return rs[0].v
       case 'sum': {
         let s = 0
         for (let i = 0; i < rs.length; i++) s += rs[i].v

@@ -69,7 +69,10 @@ async function memoryPublish(quick) {
   const n = quick ? 50_000 : 200_000
   const samples = quick ? 5 : 15
   const out = {}
-  for (const [label, filter] of [['no_filter', undefined], ['where_filter', { where: { 'step.kind': 'tick' } }]]) {
+  for (const [label, filter] of [
+    ['no_filter', undefined],
+    ['where_filter', { where: { 'step.kind': 'tick' } }],
+  ]) {
     const bus = new MemoryBus()
     let received = 0
     await bus.subscribe('progress', filter, () => {
@@ -93,7 +96,14 @@ async function memoryPublish(quick) {
     out[`${label}_events_per_s`] = Math.round(median(rates))
     await bus.close()
   }
-  return { case: 'memory-publish', n, samples, ...out, events_per_s: out.no_filter_events_per_s, target_events_per_s: 500_000 }
+  return {
+    case: 'memory-publish',
+    n,
+    samples,
+    ...out,
+    events_per_s: out.no_filter_events_per_s,
+    target_events_per_s: 500_000,
+  }
 }
 
 async function memoryRequest(quick) {
@@ -121,7 +131,14 @@ async function memoryRequest(quick) {
     p99s.push(quantile(lat, 0.99) * 1000)
   }
   await bus.close()
-  return { case: 'memory-request', n, samples, median_us: round(median(medians), 2), p99_us: round(median(p99s), 2), target_median_us: 20 }
+  return {
+    case: 'memory-request',
+    n,
+    samples,
+    median_us: round(median(medians), 2),
+    p99_us: round(median(p99s), 2),
+    target_median_us: 20,
+  }
 }
 
 // ---------------------------------------------------------------- postgres
@@ -226,7 +243,13 @@ async function postgresCases(quick) {
           if (r.i !== i) throw new Error('wrong reply')
           if (i >= warm) rtt.push(performance.now() - t0)
         }
-        return { case: 'postgres-request', rounds, median_ms: round(median(rtt)), p99_ms: round(quantile(rtt, 0.99)), one_way_estimate_ms: round(median(rtt) / 2) }
+        return {
+          case: 'postgres-request',
+          rounds,
+          median_ms: round(median(rtt)),
+          p99_ms: round(quantile(rtt, 0.99)),
+          one_way_estimate_ms: round(median(rtt) / 2),
+        }
       }),
     )
 
@@ -255,13 +278,22 @@ async function postgresCases(quick) {
     const ev = [...report.eventLat.slice(warm), ...pongLat.slice(warm)]
     Object.assign(results[0], { samples: ev.length, median_ms: round(median(ev)), p99_ms: round(quantile(ev, 0.99)) })
     const mail = [...report.mailLat.slice(warm), ...back]
-    Object.assign(results[2], { samples: mail.length, median_ms: round(median(mail)), p99_ms: round(quantile(mail, 0.99)) })
+    Object.assign(results[2], {
+      samples: mail.length,
+      median_ms: round(median(mail)),
+      p99_ms: round(quantile(mail, 0.99)),
+    })
 
     // Throughput: 8 senders and 4 receivers at once, per receive batch size.
     const n = quick ? 1_000 : 4_000
     const samples = quick ? 1 : 3
     const fast = await openPostgresBus({ connectionString: URL_, schema, poolSize: 12, synchronousCommit: false })
-    const throughputCases = [[lead, 1, true], [lead, 10, true], [lead, 100, true], [fast, 10, false]]
+    const throughputCases = [
+      [lead, 1, true],
+      [lead, 10, true],
+      [lead, 100, true],
+      [fast, 10, false],
+    ]
     for (const [bus, batch, synchronousCommit] of throughputCases) {
       results.push(
         await measured(async () => {
@@ -287,11 +319,21 @@ async function postgresCases(quick) {
                 else if (got.length === 0) await bus.waitForMail(box, { signal: stop.signal, timeoutMs: 1_000 })
               }
             }
-            await Promise.all([...Array.from({ length: 8 }, (_, k) => sender(k)), ...Array.from({ length: 4 }, receiver)])
+            await Promise.all([
+              ...Array.from({ length: 8 }, (_, k) => sender(k)),
+              ...Array.from({ length: 4 }, receiver),
+            ])
             const ms = performance.now() - t0
             if (s > 0) rates.push((n * 1000) / ms) // the first is the warm-up
           }
-          return { case: 'postgres-throughput', batch, synchronous_commit: synchronousCommit, n, samples, messages_per_s: Math.round(median(rates)) }
+          return {
+            case: 'postgres-throughput',
+            batch,
+            synchronous_commit: synchronousCommit,
+            n,
+            samples,
+            messages_per_s: Math.round(median(rates)),
+          }
         }),
       )
     }
@@ -316,16 +358,28 @@ function summary(lines) {
   const out = []
   for (const l of lines) {
     if (l.error) out.push(`${l.case}: ${l.unavailable ? 'UNAVAILABLE' : 'ERROR'} ${l.error.split('\n')[0]}`)
-    else if (l.case === 'memory-publish') out.push(`MemoryBus publish → 1 subscriber: ${l.no_filter_events_per_s.toLocaleString('en')} events/s (with a where filter ${l.where_filter_events_per_s.toLocaleString('en')}/s; target ≥ 500,000)`)
-    else if (l.case === 'memory-request') out.push(`MemoryBus request/reply: median ${l.median_us} µs, p99 ${l.p99_us} µs (target median ≤ 20 µs)`)
-    else if (l.case === 'postgres-event') out.push(`PostgresBus event between processes (one way): median ${l.median_ms} ms, p99 ${l.p99_ms} ms`)
-    else if (l.case === 'postgres-request') out.push(`PostgresBus request/reply between processes: median ${l.median_ms} ms, p99 ${l.p99_ms} ms round trip`)
-    else if (l.case === 'postgres-mail') out.push(`PostgresBus durable message between processes (send → wake → receive): median ${l.median_ms} ms, p99 ${l.p99_ms} ms`)
+    else if (l.case === 'memory-publish')
+      out.push(
+        `MemoryBus publish → 1 subscriber: ${l.no_filter_events_per_s.toLocaleString('en')} events/s (with a where filter ${l.where_filter_events_per_s.toLocaleString('en')}/s; target ≥ 500,000)`,
+      )
+    else if (l.case === 'memory-request')
+      out.push(`MemoryBus request/reply: median ${l.median_us} µs, p99 ${l.p99_us} µs (target median ≤ 20 µs)`)
+    else if (l.case === 'postgres-event')
+      out.push(`PostgresBus event between processes (one way): median ${l.median_ms} ms, p99 ${l.p99_ms} ms`)
+    else if (l.case === 'postgres-request')
+      out.push(`PostgresBus request/reply between processes: median ${l.median_ms} ms, p99 ${l.p99_ms} ms round trip`)
+    else if (l.case === 'postgres-mail')
+      out.push(
+        `PostgresBus durable message between processes (send → wake → receive): median ${l.median_ms} ms, p99 ${l.p99_ms} ms`,
+      )
     else if (l.case === 'postgres-throughput') {
       const sync = l.synchronous_commit ? '' : ', synchronousCommit: false'
-      out.push(`PostgresBus durable throughput, receive batch ${String(l.batch).padStart(3)}${sync}: ${l.messages_per_s.toLocaleString('en')} messages/s (send + receive + ack)`)
+      out.push(
+        `PostgresBus durable throughput, receive batch ${String(l.batch).padStart(3)}${sync}: ${l.messages_per_s.toLocaleString('en')} messages/s (send + receive + ack)`,
+      )
     }
-    if (!l.error && l.machine_busy_cores !== null) out[out.length - 1] += `  [machine busy ${l.machine_busy_cores} cores]`
+    if (!l.error && l.machine_busy_cores !== null)
+      out[out.length - 1] += `  [machine busy ${l.machine_busy_cores} cores]`
   }
   return out.join('\n')
 }
@@ -336,7 +390,12 @@ async function main() {
   const quick = argv.includes('--quick')
   const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : undefined
   const cpu = os.cpus()[0]?.model ?? 'unknown'
-  process.stderr.write(`# flotilla bus bench: node ${process.version}, ${cpu}, ${os.cpus().length} cores, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}${quick ? ' [quick]' : ''}\n`)
+  process.stderr.write(
+    `# flotilla bus bench: node ${process.version}, ${cpu}, ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}${quick ? ' [quick]' : ''}\n`,
+  )
   const lines = []
   const emit = (line) => {
     lines.push(line)

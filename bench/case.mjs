@@ -104,14 +104,17 @@ function postgresDelta(a, b) {
   return Math.max(0, sum)
 }
 
-const round = (x, d = 4) => (x === undefined || x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d)
+const round = (x, d = 4) =>
+  x === undefined || x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** d) / 10 ** d
 
 async function main() {
   const { pos, opt } = parseArgs(process.argv.slice(2))
   const [framework, workload, nText] = pos
   const n = Number(nText)
   if (!framework || !WORKLOADS.includes(workload) || !(n >= 1)) {
-    throw new Error('usage: node --expose-gc bench/case.mjs <baseline|baseline-dag|flotilla|flotilla+sqlite|flotilla+postgres> <workload> <n> [--min-runs k]')
+    throw new Error(
+      'usage: node --expose-gc bench/case.mjs <baseline|baseline-dag|flotilla|flotilla+sqlite|flotilla+postgres> <workload> <n> [--min-runs k]',
+    )
   }
   if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc')
   const budgetMs = Number(process.env.BENCH_BUDGET_MS || 20000)
@@ -133,8 +136,7 @@ async function main() {
   else if (FLOTILLA_FRAMEWORKS.includes(framework)) {
     const { buildFlotilla } = await import('./flotilla.mjs')
     build = (workload, n) => buildFlotilla(workload, n, { framework })
-  }
-  else throw new Error(`unknown framework ${framework}`)
+  } else throw new Error(`unknown framework ${framework}`)
   global.gc()
   const rssBase = process.memoryUsage().rss / MiB
 
@@ -208,7 +210,8 @@ async function main() {
   let notes = impl.notes
   if (warnings.length > 0) notes += `; warnings: ${[...new Set(warnings)].join(' | ')}`
   if (!gcBeforeRuns) notes += '; DIAGNOSTIC, NOT THE PROTOCOL: no global.gc() before runs (BENCH_GC=0)'
-  if (budgetMs !== 20000 || warmupMs !== 1000) notes += `; shortened protocol (budget ${budgetMs} ms, warm-up ${warmupMs} ms)`
+  if (budgetMs !== 20000 || warmupMs !== 1000)
+    notes += `; shortened protocol (budget ${budgetMs} ms, warm-up ${warmupMs} ms)`
 
   const line = {
     framework,
@@ -218,7 +221,9 @@ async function main() {
     median_ms: round(median),
     min_ms: round(times[0]),
     max_ms: round(times[times.length - 1]),
-    ...(FLOTILLA_FRAMEWORKS.includes(framework) ? { tasks_per_s: round((tasksOf(workload, n) * 1000) / median, 1) } : {}),
+    ...(FLOTILLA_FRAMEWORKS.includes(framework)
+      ? { tasks_per_s: round((tasksOf(workload, n) * 1000) / median, 1) }
+      : {}),
     rss_mb: round(process.resourceUsage().maxRSS / 1024, 1),
     rss_base_mb: round(rssBase, 1),
     build_ms: round(buildMs, 3),
@@ -226,7 +231,9 @@ async function main() {
     warmup,
     cpu_per_wall: round((cpu.user + cpu.system) / 1000 / wallMs, 3),
     others_cores: round(others, 3),
-    ...(measureServer ? { server_cores: round(server === undefined ? undefined : server / CLK_TCK / (wallMs / 1000), 3) } : {}),
+    ...(measureServer
+      ? { server_cores: round(server === undefined ? undefined : server / CLK_TCK / (wallMs / 1000), 3) }
+      : {}),
     gc_in_runs_ms: round(medianOf(gcPerRun), 3),
     notes,
   }
@@ -255,7 +262,9 @@ main().catch(async (e) => {
   } catch (d) {
     error += `; cleanup failed too: ${d?.message ?? d}`
   }
-  process.stdout.write(JSON.stringify({ framework, workload, n: Number(n), error, ...(unavailable ? { unavailable: true } : {}) }) + '\n')
+  process.stdout.write(
+    JSON.stringify({ framework, workload, n: Number(n), error, ...(unavailable ? { unavailable: true } : {}) }) + '\n',
+  )
   process.exitCode = 1
   setTimeout(() => process.exit(1), 10000).unref() // in case an open connection keeps the process alive
 })

@@ -85,7 +85,8 @@ async function storeFor(framework) {
           created = true
           return store
         } catch (e) {
-          if (e?.code === 'STORE_UNAVAILABLE') throw new StoreUnavailable(`PostgreSQL unavailable at ${redact(POSTGRES_URL)}: ${e.message}`)
+          if (e?.code === 'STORE_UNAVAILABLE')
+            throw new StoreUnavailable(`PostgreSQL unavailable at ${redact(POSTGRES_URL)}: ${e.message}`)
           throw e
         }
       },
@@ -132,7 +133,11 @@ export function specOf(g) {
  * the finished runs are deleted with `orch.prune(1)` (and the count checked),
  * so the store does not grow with the number of runs.
  */
-export async function buildFlotilla(workload, n, { framework = 'flotilla', mode = process.env.BENCH_FLOTILLA_ORCH || 'shared' } = {}) {
+export async function buildFlotilla(
+  workload,
+  n,
+  { framework = 'flotilla', mode = process.env.BENCH_FLOTILLA_ORCH || 'shared' } = {},
+) {
   if (mode !== 'fresh' && mode !== 'shared') throw new Error(`BENCH_FLOTILLA_ORCH must be shared or fresh, got ${mode}`)
   const g = graph(workload, n)
   const wf = compileWorkflow(specOf(g))
@@ -152,9 +157,11 @@ export async function buildFlotilla(workload, n, { framework = 'flotilla', mode 
     throw e
   }
   const runsPerIteration = workload === 'W4-many-small' ? W4_RUNS : 1
-  const orchNote = `${store.describe}, other Orchestrator options default; ` + (mode === 'shared'
-    ? 'one Orchestrator for all runs'
-    : 'a fresh Orchestrator replaces the old one after each timed run (outside timing; a new MemoryStore, or a new connection to the same durable store)') +
+  const orchNote =
+    `${store.describe}, other Orchestrator options default; ` +
+    (mode === 'shared'
+      ? 'one Orchestrator for all runs'
+      : 'a fresh Orchestrator replaces the old one after each timed run (outside timing; a new MemoryStore, or a new connection to the same durable store)') +
     '; after each timed run (outside timing) the finished runs are deleted (setTimeout 2 ms, then orch.prune(1), repeated until all are gone)'
   // prune(1) deletes the runs that finished more than 1 ms ago (by Date.now()).
   // A setTimeout of 2 ms can fire after only ~1 ms of Date.now() time (libuv's
@@ -180,7 +187,8 @@ export async function buildFlotilla(workload, n, { framework = 'flotilla', mode 
     }
   }
   const checkRun = (r, what) => {
-    if (r.state !== 'SUCCEEDED') throw new Error(`${what}: run state ${r.state}${r.error ? `: ${r.error.message}` : ''}`)
+    if (r.state !== 'SUCCEEDED')
+      throw new Error(`${what}: run state ${r.state}${r.error ? `: ${r.error.message}` : ''}`)
     verifyChecks(g, (c) => r.output(c.id))
   }
 
@@ -197,10 +205,14 @@ export async function buildFlotilla(workload, n, { framework = 'flotilla', mode 
     }
   }
   const how = {
-    'W1-fanout': 'static edges via $ref: t_i input {x: ref(start.v)}, join input {xs: [N refs]} (fan-in by static edges, no map/Send)',
-    'W2-chain': 'static edges via $ref: t_k input {x: ref(t_{k-1}.v)}; N distinct tasks in one run, no step limit to raise',
-    'W3-layered-dense': 'per-task static edges via $ref (not layer barriers): task (k,j) input {xs: [refs to its 100 predecessors]}',
-    'W3-layered-sparse3': 'per-task static edges via $ref (not layer barriers): task (k,j) input {xs: [refs to its 3 predecessors]}',
+    'W1-fanout':
+      'static edges via $ref: t_i input {x: ref(start.v)}, join input {xs: [N refs]} (fan-in by static edges, no map/Send)',
+    'W2-chain':
+      'static edges via $ref: t_k input {x: ref(t_{k-1}.v)}; N distinct tasks in one run, no step limit to raise',
+    'W3-layered-dense':
+      'per-task static edges via $ref (not layer barriers): task (k,j) input {xs: [refs to its 100 predecessors]}',
+    'W3-layered-sparse3':
+      'per-task static edges via $ref (not layer barriers): task (k,j) input {xs: [refs to its 3 predecessors]}',
   }[workload]
   return {
     notes: `flotilla ${FLOTILLA_VERSION}; ${how}; ${g.edges} edges; ${orchNote}`,

@@ -12,7 +12,13 @@ await orch.register(defineAgent({ name: 'inc', handler: (i) => task(i.x) }))
 await orch.register(defineAgent({ name: 'sum', handler: (i) => task(i.items.reduce((a, r) => a + r.v, 0)) }))
 await orch.register(defineAgent({ name: 'sumxs', handler: (i) => task(i.xs.reduce((a, b) => a + b, 0)) }))
 
-const mr = workflow('mr').mapReduce('total', { items: Array.from({ length: n }, (_, i) => ({ x: i })), map: { agent: 'inc' }, reduce: { agent: 'sum' } }).build()
+const mr = workflow('mr')
+  .mapReduce('total', {
+    items: Array.from({ length: n }, (_, i) => ({ x: i })),
+    map: { agent: 'inc' },
+    reduce: { agent: 'sum' },
+  })
+  .build()
 const w1 = compileWorkflow({
   name: 'w1',
   tasks: [
@@ -21,7 +27,7 @@ const w1 = compileWorkflow({
     { id: 'j', agent: 'sumxs', input: { xs: Array.from({ length: n }, (_, i) => ({ $ref: `tasks.t${i}.output.v` })) } },
   ],
 })
-const expected = n * (n + 1) / 2 + 1
+const expected = (n * (n + 1)) / 2 + 1
 const cases = {
   baseline: async () => {
     const rs = await Promise.all(Array.from({ length: n }, (_, i) => task(i)))
@@ -39,7 +45,11 @@ const cases = {
 const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1]
 const out = {}
 for (const [name, fn] of Object.entries(cases)) {
-  for (let i = 0; i < 5; i++) { global.gc?.(); await fn(); await orch.prune(0) }
+  for (let i = 0; i < 5; i++) {
+    global.gc?.()
+    await fn()
+    await orch.prune(0)
+  }
   const times = []
   for (let i = 0; i < 21; i++) {
     global.gc?.()
@@ -51,12 +61,14 @@ for (const [name, fn] of Object.entries(cases)) {
   }
   out[name] = median(times)
 }
-const per = (name, tasks) => ((out[name] - out.baseline) * 1000 / tasks)
-console.log(JSON.stringify({
-  n,
-  baseline_ms: +out.baseline.toFixed(3),
-  map_reduce_ms: +out['flotilla map-reduce'].toFixed(3),
-  w1_ms: +out['flotilla W1'].toFixed(3),
-  map_reduce_us_per_item: +per('flotilla map-reduce', n + 1).toFixed(3),
-  w1_us_per_task: +per('flotilla W1', n + 2).toFixed(3),
-}))
+const per = (name, tasks) => ((out[name] - out.baseline) * 1000) / tasks
+console.log(
+  JSON.stringify({
+    n,
+    baseline_ms: +out.baseline.toFixed(3),
+    map_reduce_ms: +out['flotilla map-reduce'].toFixed(3),
+    w1_ms: +out['flotilla W1'].toFixed(3),
+    map_reduce_us_per_item: +per('flotilla map-reduce', n + 1).toFixed(3),
+    w1_us_per_task: +per('flotilla W1', n + 2).toFixed(3),
+  }),
+)

@@ -40,7 +40,10 @@ async function bare() {
 }
 
 function spec() {
-  return { name: 'llm-fan', tasks: Array.from({ length: N }, (_, i) => ({ id: `t${i}`, agent: 'llm', input: `task ${i}` })) }
+  return {
+    name: 'llm-fan',
+    tasks: Array.from({ length: N }, (_, i) => ({ id: `t${i}`, agent: 'llm', input: `task ${i}` })),
+  }
 }
 
 async function agentRun(orchestrator) {
@@ -69,11 +72,25 @@ try {
 const base = median(samples.bare)
 const lines = [
   { case: 'bare-generateText', n: N, usPerCall: round(base) },
-  { case: 'llm-agent-memory', n: N, usPerTask: round(median(samples.memory)), overheadUs: round(median(samples.memory) - base) },
-  { case: 'llm-agent-sqlite', n: N, usPerTask: round(median(samples.sqlite)), overheadUs: round(median(samples.sqlite) - base) },
+  {
+    case: 'llm-agent-memory',
+    n: N,
+    usPerTask: round(median(samples.memory)),
+    overheadUs: round(median(samples.memory) - base),
+  },
+  {
+    case: 'llm-agent-sqlite',
+    n: N,
+    usPerTask: round(median(samples.sqlite)),
+    overheadUs: round(median(samples.sqlite) - base),
+  },
 ]
 for (const l of lines) process.stdout.write(`${JSON.stringify(l)}\n`)
 process.stderr.write(`\nLLM agent overhead per model call (scripted model, N=${N}, median of ${ROUNDS}):\n`)
 process.stderr.write(`  bare generateText          ${lines[0].usPerCall} µs/call\n`)
-process.stderr.write(`  LLM agent, memory          ${lines[1].usPerTask} µs/task → overhead ${lines[1].overheadUs} µs (goal ≤ 50)\n`)
-process.stderr.write(`  LLM agent, SQLite journal  ${lines[2].usPerTask} µs/task → overhead ${lines[2].overheadUs} µs (goal ≤ 150)\n`)
+process.stderr.write(
+  `  LLM agent, memory          ${lines[1].usPerTask} µs/task → overhead ${lines[1].overheadUs} µs (goal ≤ 50)\n`,
+)
+process.stderr.write(
+  `  LLM agent, SQLite journal  ${lines[2].usPerTask} µs/task → overhead ${lines[2].overheadUs} µs (goal ≤ 150)\n`,
+)

@@ -66,8 +66,12 @@ for (const [id, us] of self) {
 }
 const print = (title, m) => {
   console.log(`\n${title} (total ${(total / 1000).toFixed(0)} ms sampled)`)
-  const rows = [...m].filter(([k]) => !filter || k.includes(filter)).sort((a, b) => b[1] - a[1]).slice(0, top)
-  for (const [k, us] of rows) console.log(`${(us / 1000).toFixed(1).padStart(9)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`)
+  const rows = [...m]
+    .filter(([k]) => !filter || k.includes(filter))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+  for (const [k, us] of rows)
+    console.log(`${(us / 1000).toFixed(1).padStart(9)} ms ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`)
 }
 print('Self time', selfBy)
 print('Inclusive time', inclBy)

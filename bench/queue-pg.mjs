@@ -9,7 +9,10 @@ import pg from 'pg'
 import { PostgresStore } from '../dist/postgres.js'
 import { asTaskId, newRunId } from '../dist/core/ids.js'
 
-const URL = process.env.FLOTILLA_BENCH_POSTGRES_URL ?? process.env.FLOTILLA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const URL =
+  process.env.FLOTILLA_BENCH_POSTGRES_URL ??
+  process.env.FLOTILLA_TEST_POSTGRES_URL ??
+  'postgres://postgres@127.0.0.1:5432/test'
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`)
   return i < 0 ? dflt : Number(process.argv[i + 1])
@@ -35,7 +38,9 @@ async function withClient(fn) {
 async function rawClaimRate(batch) {
   const s = schemaName()
   return withClient(async (c) => {
-    await c.query(`CREATE SCHEMA ${s}; CREATE TABLE ${s}.jobs (id bigserial PRIMARY KEY, priority int NOT NULL, state text NOT NULL, worker text)`)
+    await c.query(
+      `CREATE SCHEMA ${s}; CREATE TABLE ${s}.jobs (id bigserial PRIMARY KEY, priority int NOT NULL, state text NOT NULL, worker text)`,
+    )
     await c.query(`CREATE INDEX jobs_ready ON ${s}.jobs (priority, id) WHERE state = 'READY'`)
     await c.query(`INSERT INTO ${s}.jobs (priority, state) SELECT g % 4, 'READY' FROM generate_series(1, $1) g`, [RAW])
     await c.query(`VACUUM ANALYZE ${s}.jobs`)
@@ -71,34 +76,79 @@ async function queueThroughput(claimers, batch) {
       const id = newRunId()
       const n = Math.min(TASKS_PER_RUN, TASKS - r * TASKS_PER_RUN)
       const taskIds = Array.from({ length: n }, (_, i) => `t${i}`)
-      const run = { id, workflow: 'wf', workflowHash: 'h'.repeat(64), definition: { name: 'wf' }, input: null, state: 'RUNNING', createdAt: T0, startedAt: T0 }
-      const tasks = taskIds.map((t) => ({ runId: id, taskId: asTaskId(t), state: 'PENDING', attempt: 0, priority: 'MEDIUM', idempotencyKey: `${id}:${t}` }))
+      const run = {
+        id,
+        workflow: 'wf',
+        workflowHash: 'h'.repeat(64),
+        definition: { name: 'wf' },
+        input: null,
+        state: 'RUNNING',
+        createdAt: T0,
+        startedAt: T0,
+      }
+      const tasks = taskIds.map((t) => ({
+        runId: id,
+        taskId: asTaskId(t),
+        state: 'PENDING',
+        attempt: 0,
+        priority: 'MEDIUM',
+        idempotencyKey: `${id}:${t}`,
+      }))
       await coord.commit({ ops: [{ op: 'run.create', run, tasks }], events: [] })
       runs.push({ id, taskIds })
     }
     const q = coord.queue()
     const t0 = performance.now()
     for (const { id, taskIds } of runs) {
-      await q.offer(taskIds.map((t) => ({ runId: id, taskId: asTaskId(t), attempt: 1, agent: 'worker', version: undefined, capability: undefined, priority: 2, rank: 0, notBefore: 0 })))
+      await q.offer(
+        taskIds.map((t) => ({
+          runId: id,
+          taskId: asTaskId(t),
+          attempt: 1,
+          agent: 'worker',
+          version: undefined,
+          capability: undefined,
+          priority: 2,
+          rank: 0,
+          notBefore: 0,
+        })),
+      )
     }
     const t1 = performance.now()
     const sel = [{ agent: 'worker', versions: ['1.0.0'] }]
     let done = 0
-    await Promise.all(stores.map(async (store, i) => {
-      const queue = store.queue()
-      const w = `w${i}`
-      for (;;) {
-        const claims = await queue.claim(w, sel, batch, 30_000)
-        if (claims.length === 0) return
-        await Promise.all(claims.map((c) => queue.complete(w, c, { ok: true, output: { w } }, [
-          { type: 'task.succeeded', at: Date.now(), runId: c.runId, taskId: c.taskId, attempt: c.attempt, durationMs: 0 },
-        ])))
-        done += claims.length
-      }
-    }))
+    await Promise.all(
+      stores.map(async (store, i) => {
+        const queue = store.queue()
+        const w = `w${i}`
+        for (;;) {
+          const claims = await queue.claim(w, sel, batch, 30_000)
+          if (claims.length === 0) return
+          await Promise.all(
+            claims.map((c) =>
+              queue.complete(w, c, { ok: true, output: { w } }, [
+                {
+                  type: 'task.succeeded',
+                  at: Date.now(),
+                  runId: c.runId,
+                  taskId: c.taskId,
+                  attempt: c.attempt,
+                  durationMs: 0,
+                },
+              ]),
+            ),
+          )
+          done += claims.length
+        }
+      }),
+    )
     const t2 = performance.now()
     if (done !== TASKS) throw new Error(`completed ${done} of ${TASKS}`)
-    return { offer: TASKS / ((t1 - t0) / 1000), claimComplete: TASKS / ((t2 - t1) / 1000), total: TASKS / ((t2 - t0) / 1000) }
+    return {
+      offer: TASKS / ((t1 - t0) / 1000),
+      claimComplete: TASKS / ((t2 - t1) / 1000),
+      total: TASKS / ((t2 - t0) / 1000),
+    }
   } finally {
     for (const s of stores) await s.close()
     await coord.close()
@@ -107,7 +157,11 @@ async function queueThroughput(claimers, batch) {
 }
 
 const fmt = (n) => Math.round(n).toLocaleString('en-US').padStart(9)
-const settings = await withClient(async (c) => (await c.query(`SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc`)).rows[0])
+const settings = await withClient(
+  async (c) =>
+    (await c.query(`SELECT current_setting('server_version') AS v, current_setting('synchronous_commit') AS sc`))
+      .rows[0],
+)
 console.log(`PostgreSQL ${settings.v}, synchronous_commit=${settings.sc}; medians of ${REPEAT} runs`)
 console.log(`\n(1) raw SELECT … FOR UPDATE SKIP LOCKED claim loop (${RAW} rows, one connection)`)
 console.log('batch   claims/s')
@@ -116,12 +170,16 @@ for (const batch of [1, 50]) {
   for (let i = 0; i < REPEAT; i++) xs.push(await rawClaimRate(batch))
   console.log(`${String(batch).padStart(5)} ${fmt(median(xs))}`)
 }
-console.log(`\n(2) PostgresQueue, ${TASKS} tasks: offer (batches of ${TASKS_PER_RUN}) then claim + complete (1 event each)`)
+console.log(
+  `\n(2) PostgresQueue, ${TASKS} tasks: offer (batches of ${TASKS_PER_RUN}) then claim + complete (1 event each)`,
+)
 console.log('claimers batch  offer/s  claim+complete/s  end-to-end tasks/s')
 for (const batch of [1, 50]) {
   for (const claimers of [1, 2, 4]) {
     const rs = []
     for (let i = 0; i < REPEAT; i++) rs.push(await queueThroughput(claimers, batch))
-    console.log(`${String(claimers).padStart(8)} ${String(batch).padStart(5)} ${fmt(median(rs.map((r) => r.offer)))} ${fmt(median(rs.map((r) => r.claimComplete))).padStart(17)} ${fmt(median(rs.map((r) => r.total))).padStart(19)}`)
+    console.log(
+      `${String(claimers).padStart(8)} ${String(batch).padStart(5)} ${fmt(median(rs.map((r) => r.offer)))} ${fmt(median(rs.map((r) => r.claimComplete))).padStart(17)} ${fmt(median(rs.map((r) => r.total))).padStart(19)}`,
+    )
   }
 }

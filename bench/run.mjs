@@ -52,7 +52,8 @@ function allCases() {
     cases.push({ framework: 'baseline', workload, n })
     if (dag) cases.push({ framework: 'baseline-dag', workload, n })
     cases.push({ framework: 'flotilla', workload, n })
-    if (durable) for (const framework of ['flotilla+sqlite', 'flotilla+postgres']) cases.push({ framework, workload, n })
+    if (durable)
+      for (const framework of ['flotilla+sqlite', 'flotilla+postgres']) cases.push({ framework, workload, n })
   }
   for (const n of [100, 1000]) group('W1-fanout', n, { dag: true, durable: n === 1000 })
   for (const n of [100, 1000]) group('W2-chain', n, { dag: true, durable: n === 1000 })
@@ -77,8 +78,16 @@ function header() {
   const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
   let commit = 'unknown'
   try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim()
     if (dirty) commit += ' (src modified)'
   } catch {
     /* not a git checkout */
@@ -100,7 +109,12 @@ function runCase(c, env) {
       try {
         line = JSON.parse(lines[lines.length - 1])
       } catch {
-        line = { framework: c.framework, workload: c.workload, n: c.n, error: `no JSON from case (exit ${code ?? signal}): ${out.slice(-500)}` }
+        line = {
+          framework: c.framework,
+          workload: c.workload,
+          n: c.n,
+          error: `no JSON from case (exit ${code ?? signal}): ${out.slice(-500)}`,
+        }
       }
       if (code !== 0 && !line.error) line.error = `exit ${code ?? signal}`
       resolve(line)
@@ -111,7 +125,10 @@ function runCase(c, env) {
 /** Puts us_per_task right after max_ms. */
 function withUsPerTask(line, baselineMedian) {
   if (line.error) return line
-  const us = baselineMedian === undefined ? null : Math.round(((line.median_ms - baselineMedian) * 1000 / line.tasks) * 1000) / 1000
+  const us =
+    baselineMedian === undefined
+      ? null
+      : Math.round((((line.median_ms - baselineMedian) * 1000) / line.tasks) * 1000) / 1000
   const out = {}
   for (const [k, v] of Object.entries(line)) {
     out[k] = v
@@ -128,9 +145,15 @@ function table(lines) {
       continue
     }
     rows.push([
-      l.framework, l.workload, String(l.n), String(l.tasks), l.median_ms.toFixed(3),
-      l.us_per_task === null ? '' : l.us_per_task.toFixed(3), l.tasks_per_s === undefined ? '' : String(Math.round(l.tasks_per_s)),
-      String(l.runs), String(l.rss_mb),
+      l.framework,
+      l.workload,
+      String(l.n),
+      String(l.tasks),
+      l.median_ms.toFixed(3),
+      l.us_per_task === null ? '' : l.us_per_task.toFixed(3),
+      l.tasks_per_s === undefined ? '' : String(Math.round(l.tasks_per_s)),
+      String(l.runs),
+      String(l.rss_mb),
       (l.others_cores ?? 0).toFixed(2) + ((l.others_cores ?? 0) > 0.3 ? ' *' : ''),
     ])
   }
@@ -138,7 +161,8 @@ function table(lines) {
   const fmt = (r) => r.map((c, i) => (i <= 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')
   let s = fmt(rows[0]) + '\n' + widths.map((w) => '-'.repeat(w)).join('  ') + '\n'
   for (const r of rows.slice(1)) s += fmt(r) + '\n'
-  if (lines.some((l) => (l.others_cores ?? 0) > 0.3)) s += '* other processes used > 0.3 core during the measured runs: re-run that case\n'
+  if (lines.some((l) => (l.others_cores ?? 0) > 0.3))
+    s += '* other processes used > 0.3 core during the measured runs: re-run that case\n'
   return s
 }
 
@@ -176,11 +200,18 @@ async function main() {
       seen.push(again.others_cores)
       if (!again.error && again.others_cores < raw.others_cores) raw = again
     }
-    if (seen.length > 1 && !raw.error) raw.notes += `; ${seen.length} attempts (others_cores ${seen.join(', ')}), least disturbed kept`
+    if (seen.length > 1 && !raw.error)
+      raw.notes += `; ${seen.length} attempts (others_cores ${seen.join(', ')}), least disturbed kept`
     if (c.framework === 'baseline' && !raw.error) baselines.set(key(c), raw.median_ms)
     const line = withUsPerTask(raw, baselines.get(key(c)))
     lines.push(line)
-    process.stderr.write(line.error ? (line.unavailable ? `UNAVAILABLE: ${line.error}\n` : 'ERROR\n') : `${line.median_ms} ms, ${line.us_per_task ?? '-'} us/task (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`)
+    process.stderr.write(
+      line.error
+        ? line.unavailable
+          ? `UNAVAILABLE: ${line.error}\n`
+          : 'ERROR\n'
+        : `${line.median_ms} ms, ${line.us_per_task ?? '-'} us/task (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
+    )
     const text = JSON.stringify(line) + '\n'
     process.stdout.write(text)
     if (o.out) appendFileSync(o.out, text)

@@ -29,7 +29,6 @@ const quick = process.argv.includes('--quick')
 const SELF = fileURLToPath(import.meta.url)
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-
 function median(xs) {
   const v = [...xs].sort((a, b) => a - b)
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2
@@ -51,27 +50,48 @@ function rawEcho(serialization) {
   return {
     serialization,
     child,
-    ask: (m) => new Promise((resolve) => {
-      child.once('message', resolve)
-      child.send(m)
-    }),
+    ask: (m) =>
+      new Promise((resolve) => {
+        child.once('message', resolve)
+        child.send(m)
+      }),
   }
 }
 
-const hooks = { onExit: (e) => process.stderr.write(`unexpected exit: ${e.reason}\n`), onEvent: () => {}, call: async () => null }
+const hooks = {
+  onExit: (e) => process.stderr.write(`unexpected exit: ${e.reason}\n`),
+  onEvent: () => {},
+  call: async () => null,
+}
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-rt-'))
   const agent = join(dir, 'echo.mjs')
-  writeFileSync(agent, `import { defineAgent } from ${JSON.stringify(pathToFileURL(join(root, 'dist/agents/define-agent.js')).href)}\nexport default defineAgent({ name: 'echo', handler: (input) => input })\n`)
+  writeFileSync(
+    agent,
+    `import { defineAgent } from ${JSON.stringify(pathToFileURL(join(root, 'dist/agents/define-agent.js')).href)}\nexport default defineAgent({ name: 'echo', handler: (input) => input })\n`,
+  )
   let seq = 0
   const request = (kind) => {
     const instanceId = `agt_bench_${kind}_${++seq}`
-    return { instanceId, name: 'echo', module: agent, exportName: 'default', tools: [], permissions: [], limits: {}, env: {}, workspace: join(dir, instanceId) }
+    return {
+      instanceId,
+      name: 'echo',
+      module: agent,
+      exportName: 'default',
+      tools: [],
+      permissions: [],
+      limits: {},
+      env: {},
+      workspace: join(dir, instanceId),
+    }
   }
   const out = []
   try {
-    for (const [kind, make] of [['process', () => new ProcessRuntime()], ['inprocess', () => new InProcessRuntime()]]) {
+    for (const [kind, make] of [
+      ['process', () => new ProcessRuntime()],
+      ['inprocess', () => new InProcessRuntime()],
+    ]) {
       const runtime = make()
       // deploy + first command
       const deploys = []
@@ -84,7 +104,15 @@ async function main() {
         if (i >= 2) deploys.push(ms) // the first two warm up the module cache and the JIT
         await handle.terminate()
       }
-      emit({ case: `${kind}-deploy`, samples: deploys.length, median_ms: round(median(deploys), 2), p90_ms: round(quantile(deploys, 0.9), 2) }, out)
+      emit(
+        {
+          case: `${kind}-deploy`,
+          samples: deploys.length,
+          median_ms: round(median(deploys), 2),
+          p90_ms: round(quantile(deploys, 0.9), 2),
+        },
+        out,
+      )
 
       const handle = await runtime.deploy(request(kind), hooks)
       const input = { text: 'hello', n: 42, tags: ['a', 'b'] }
@@ -106,9 +134,26 @@ async function main() {
           }
         }
       }
-      emit({ case: `${kind}-sequential`, commands: rtts[0].length, median_us: round(median(rtts[0])), p99_us: round(quantile(rtts[0], 0.99)), per_s: Math.round(1e6 / median(rtts[0])) }, out)
+      emit(
+        {
+          case: `${kind}-sequential`,
+          commands: rtts[0].length,
+          median_us: round(median(rtts[0])),
+          p99_us: round(quantile(rtts[0], 0.99)),
+          per_s: Math.round(1e6 / median(rtts[0])),
+        },
+        out,
+      )
       raws.forEach((r, i) => {
-        emit({ case: `ipc-raw-${r.serialization}`, commands: rtts[i + 1].length, median_us: round(median(rtts[i + 1])), p99_us: round(quantile(rtts[i + 1], 0.99)) }, out)
+        emit(
+          {
+            case: `ipc-raw-${r.serialization}`,
+            commands: rtts[i + 1].length,
+            median_us: round(median(rtts[i + 1])),
+            p99_us: round(quantile(rtts[i + 1], 0.99)),
+          },
+          out,
+        )
         r.child.kill()
       })
 
@@ -116,12 +161,14 @@ async function main() {
       const inFlight = 64
       let started = 0
       const t0 = performance.now()
-      await Promise.all(Array.from({ length: inFlight }, async () => {
-        while (started < total) {
-          started++
-          await handle.execute(input)
-        }
-      }))
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (started < total) {
+            started++
+            await handle.execute(input)
+          }
+        }),
+      )
       const s = (performance.now() - t0) / 1000
       emit({ case: `${kind}-pipelined`, commands: total, in_flight: inFlight, per_s: Math.round(total / s) }, out)
       await runtime.close()
@@ -140,8 +187,14 @@ async function main() {
       { resource: 'file:logs/**/*.log', actions: ['write'] },
     ])
     const probes = [
-      ['file:data/in/a.txt', 'read'], ['file:results/b.json', 'write'], ['tool:translate', 'call'], ['agent:analyst', 'send'],
-      ['file:logs/2024/01/x.log', 'write'], ['file:secret.txt', 'read'], ['tool:delete-all', 'call'], ['artifact:other', 'write'],
+      ['file:data/in/a.txt', 'read'],
+      ['file:results/b.json', 'write'],
+      ['tool:translate', 'call'],
+      ['agent:analyst', 'send'],
+      ['file:logs/2024/01/x.log', 'write'],
+      ['file:secret.txt', 'read'],
+      ['tool:delete-all', 'call'],
+      ['artifact:other', 'write'],
     ]
     const iterations = quick ? 1_000_000 : 4_000_000
     let hits = 0
@@ -149,13 +202,28 @@ async function main() {
     const t0 = process.hrtime.bigint()
     for (let i = 0; i < iterations; i++) if (set.allows(probes[i & 7][0], probes[i & 7][1])) hits++
     const ns = Number(process.hrtime.bigint() - t0) / iterations
-    emit({ case: 'permission-check', grants: 10, checks: iterations, ns_per_check: round(ns), hit_rate: round(hits / (iterations + 200_000), 3) }, out)
+    emit(
+      {
+        case: 'permission-check',
+        grants: 10,
+        checks: iterations,
+        ns_per_check: round(ns),
+        hit_rate: round(hits / (iterations + 200_000), 3),
+      },
+      out,
+    )
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 
   process.stderr.write('\nsummary\n')
-  for (const l of out) process.stderr.write(`  ${l.case.padEnd(22)} ${Object.entries(l).filter(([k]) => k !== 'case').map(([k, v]) => `${k}=${v}`).join('  ')}\n`)
+  for (const l of out)
+    process.stderr.write(
+      `  ${l.case.padEnd(22)} ${Object.entries(l)
+        .filter(([k]) => k !== 'case')
+        .map(([k, v]) => `${k}=${v}`)
+        .join('  ')}\n`,
+    )
 }
 
 // A bare echo child for the ipc-raw cases, or the benchmark itself.

@@ -13,7 +13,10 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { Client, openStoreAsync } from '../dist/index.js'
 
-const URL = process.env.FLOTILLA_BENCH_POSTGRES_URL ?? process.env.FLOTILLA_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const URL =
+  process.env.FLOTILLA_BENCH_POSTGRES_URL ??
+  process.env.FLOTILLA_TEST_POSTGRES_URL ??
+  'postgres://postgres@127.0.0.1:5432/test'
 const CLI = new globalThis.URL('../dist/cli/main.js', import.meta.url).pathname
 const AGENTS = new globalThis.URL('./workers-agents.mjs', import.meta.url).pathname
 const arg = (name, dflt) => {
@@ -30,15 +33,20 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
 function w4(seed) {
   const tasks = [{ id: 't0', agent: 'step', input: { seed } }]
-  for (let k = 1; k < STEPS; k++) tasks.push({ id: `t${k}`, agent: 'step', input: { xs: [{ $ref: `tasks.t${k - 1}.output.v` }], seed: 1 } })
+  for (let k = 1; k < STEPS; k++)
+    tasks.push({ id: `t${k}`, agent: 'step', input: { xs: [{ $ref: `tasks.t${k - 1}.output.v` }], seed: 1 } })
   return { name: 'w4-bench', tasks }
 }
 
 function startWorker(url, id, sleepMs) {
-  const child = spawn(process.execPath, [CLI, 'worker', '--store', url, '--agents', AGENTS, '--id', id, '--concurrency', String(SLOTS)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLOTILLA_BENCH_SLEEP_MS: String(sleepMs) },
-  })
+  const child = spawn(
+    process.execPath,
+    [CLI, 'worker', '--store', url, '--agents', AGENTS, '--id', id, '--concurrency', String(SLOTS)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FLOTILLA_BENCH_SLEEP_MS: String(sleepMs) },
+    },
+  )
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (d) => {
@@ -77,13 +85,16 @@ async function round(workers, sleepMs) {
   try {
     // Submit every run first (16 at a time), then start the workers together: the clock starts when the first is ready.
     const s0 = performance.now()
-    for (let k = 0; k < RUNS; k += 16) await Promise.all(Array.from({ length: Math.min(16, RUNS - k) }, (_, j) => client.start(w4(k + j))))
+    for (let k = 0; k < RUNS; k += 16)
+      await Promise.all(Array.from({ length: Math.min(16, RUNS - k) }, (_, j) => client.start(w4(k + j))))
     const submitMs = performance.now() - s0
     let t0
-    const ready = Array.from({ length: workers }, (_, k) => startWorker(url, `bench-w${k}`, sleepMs).then((child) => {
-      t0 ??= performance.now()
-      children.push(child)
-    }))
+    const ready = Array.from({ length: workers }, (_, k) =>
+      startWorker(url, `bench-w${k}`, sleepMs).then((child) => {
+        t0 ??= performance.now()
+        children.push(child)
+      }),
+    )
     await Promise.all(ready)
     for (;;) {
       const open = await store.listRuns({ state: ['PENDING', 'RUNNING'], limit: 1 })
@@ -92,7 +103,8 @@ async function round(workers, sleepMs) {
     }
     const ms = performance.now() - t0
     const failed = await store.listRuns({ state: ['FAILED', 'CANCELLED'], limit: 1 })
-    if (failed.length > 0) throw new Error(`run ${failed[0].id} ended ${failed[0].state}: ${JSON.stringify(failed[0].error)}`)
+    if (failed.length > 0)
+      throw new Error(`run ${failed[0].id} ended ${failed[0].state}: ${JSON.stringify(failed[0].error)}`)
     return { tasksPerSec: (RUNS * STEPS) / (ms / 1000), submitMs }
   } finally {
     await Promise.all(children.map(stop))
@@ -102,7 +114,9 @@ async function round(workers, sleepMs) {
   }
 }
 
-console.log(`W4 through the PostgreSQL queue: ${RUNS} runs × ${STEPS} tasks, ${SLOTS} slots per worker, median of ${REPEAT}`)
+console.log(
+  `W4 through the PostgreSQL queue: ${RUNS} runs × ${STEPS} tasks, ${SLOTS} slots per worker, median of ${REPEAT}`,
+)
 console.log('| task | workers | tasks/s | × one worker | submit ms |')
 console.log('|---|---:|---:|---:|---:|')
 for (const sleepMs of SLEEPS) {
@@ -113,6 +127,8 @@ for (const sleepMs of SLEEPS) {
     const rate = median(rounds.map((x) => x.tasksPerSec))
     one ??= rate
     const label = sleepMs === 0 ? 'no-op' : `sleep ${sleepMs} ms`
-    console.log(`| ${label} | ${n} | ${Math.round(rate).toLocaleString('en-US')} | ${(rate / one).toFixed(2)} | ${Math.round(median(rounds.map((x) => x.submitMs)))} |`)
+    console.log(
+      `| ${label} | ${n} | ${Math.round(rate).toLocaleString('en-US')} | ${(rate / one).toFixed(2)} | ${Math.round(median(rounds.map((x) => x.submitMs)))} |`,
+    )
   }
 }

@@ -41,7 +41,12 @@ export function sparsePredecessors() {
       P[k][j] = [...s].sort((a, b) => a - b)
     }
   }
-  const expect = [[1, 0, [44, 60, 85]], [1, 1, [17, 52, 66]], [1, 2, [27, 62, 86]], [9, 99, [32, 60, 84]]]
+  const expect = [
+    [1, 0, [44, 60, 85]],
+    [1, 1, [17, 52, 66]],
+    [1, 2, [27, 62, 86]],
+    [9, 99, [32, 60, 84]],
+  ]
   for (const [k, j, want] of expect) {
     if (P[k][j].join(',') !== want.join(',')) {
       throw new Error(`mulberry32 self-check failed: P(${k},${j}) = [${P[k][j]}], expected [${want}]`)
@@ -61,12 +66,17 @@ export function densePredecessors() {
 /** Task invocations per run (per iteration for W4). */
 export function tasksOf(workload, n) {
   switch (workload) {
-    case 'W1-fanout': return n + 2
-    case 'W2-chain': return n
+    case 'W1-fanout':
+      return n + 2
+    case 'W2-chain':
+      return n
     case 'W3-layered-dense':
-    case 'W3-layered-sparse3': return W3_LAYERS * W3_WIDTH
-    case 'W4-many-small': return W4_RUNS * W4_STEPS
-    default: throw new Error(`unknown workload ${workload}`)
+    case 'W3-layered-sparse3':
+      return W3_LAYERS * W3_WIDTH
+    case 'W4-many-small':
+      return W4_RUNS * W4_STEPS
+    default:
+      throw new Error(`unknown workload ${workload}`)
   }
 }
 
@@ -120,9 +130,15 @@ export function graph(workload, n) {
       for (let j = 0; j < W3_WIDTH; j++) add(w3id(0, j), [], 'zero')
       for (let k = 1; k < W3_LAYERS; k++) {
         const base = (k - 1) * W3_WIDTH
-        for (let j = 0; j < W3_WIDTH; j++) add(w3id(k, j), P[k][j].map((p) => base + p), 'max')
+        for (let j = 0; j < W3_WIDTH; j++)
+          add(
+            w3id(k, j),
+            P[k][j].map((p) => base + p),
+            'max',
+          )
       }
-      for (let j = 0; j < W3_WIDTH; j++) checks.push({ index: (W3_LAYERS - 1) * W3_WIDTH + j, id: w3id(W3_LAYERS - 1, j), v: W3_LAYERS })
+      for (let j = 0; j < W3_WIDTH; j++)
+        checks.push({ index: (W3_LAYERS - 1) * W3_WIDTH + j, id: w3id(W3_LAYERS - 1, j), v: W3_LAYERS })
       break
     }
     case 'W4-many-small': {

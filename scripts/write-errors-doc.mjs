@@ -56,7 +56,8 @@ it lists exactly the codes of the table, in order.
 `
 
 const rows = Object.entries(ERROR_CODES).map(
-  ([code, { status, retryable, description }]) => `| \`${code}\` | ${status} | ${retryable ? 'yes' : 'no'} | ${cell(description)} |`,
+  ([code, { status, retryable, description }]) =>
+    `| \`${code}\` | ${status} | ${retryable ? 'yes' : 'no'} | ${cell(description)} |`,
 )
 
 const table = ['| code | HTTP status | retryable | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n')

@@ -7,7 +7,16 @@
  *
  * @packageDocumentation
  */
-export { ERROR_CODES, FlotillaError, isFlotillaError, isErrorCode, toFlotillaError, nonRetryable, serializeError, deserializeError } from './core/errors.js'
+export {
+  ERROR_CODES,
+  FlotillaError,
+  isFlotillaError,
+  isErrorCode,
+  toFlotillaError,
+  nonRetryable,
+  serializeError,
+  deserializeError,
+} from './core/errors.js'
 export type { ErrorCode, ErrorDetails, FlotillaErrorOptions, SerializedError } from './core/errors.js'
 export { newRunId, newAgentId, asRunId, asTaskId, asAgentId } from './core/ids.js'
 export type { Brand, RunId, TaskId, AgentId } from './core/ids.js'
@@ -16,10 +25,32 @@ export type { Clock, TimerHandle } from './core/clock.js'
 export { PRIORITIES, RUN_STATES, TASK_STATES, AGENT_STATES, isFinalRunState, isFinalTaskState } from './core/states.js'
 export type { Priority, RunState, TaskState, AgentState } from './core/states.js'
 export type {
-  FlotillaEvent, FlotillaEventType, EventOf, EventBase, RunProgress,
-  RunStartedEvent, RunRecoveredEvent, RunPausedEvent, RunResumedEvent, RunSucceededEvent, RunFailedEvent, RunCancelledEvent, RunProgressEvent,
-  TaskStartedEvent, TaskProgressEvent, TaskRetryingEvent, TaskSucceededEvent, TaskFailedEvent, TaskSkippedEvent, TaskCancelledEvent, TaskLogEvent,
-  ModelCalledEvent, BudgetWarningEvent, ModelCallReport, ModelAnswerPart, TokenUsage,
+  FlotillaEvent,
+  FlotillaEventType,
+  EventOf,
+  EventBase,
+  RunProgress,
+  RunStartedEvent,
+  RunRecoveredEvent,
+  RunPausedEvent,
+  RunResumedEvent,
+  RunSucceededEvent,
+  RunFailedEvent,
+  RunCancelledEvent,
+  RunProgressEvent,
+  TaskStartedEvent,
+  TaskProgressEvent,
+  TaskRetryingEvent,
+  TaskSucceededEvent,
+  TaskFailedEvent,
+  TaskSkippedEvent,
+  TaskCancelledEvent,
+  TaskLogEvent,
+  ModelCalledEvent,
+  BudgetWarningEvent,
+  ModelCallReport,
+  ModelAnswerPart,
+  TokenUsage,
 } from './core/events.js'
 
 export { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './resilience/retry.js'
@@ -32,11 +63,35 @@ export type { Deadline } from './resilience/deadline.js'
 export { openStore, openStoreAsync, parseStoreSpec, DEFAULT_STORE_PATH } from './store/open-store.js'
 export type { OpenStoreOptions, ParsedStoreSpec } from './store/open-store.js'
 export type { Store, RunStore, EventLog, AgentStore } from './store/store.js'
-export type { RunRecord, TaskRecord, StoredEvent, StoreOp, StoreBatch, RunFilter, AgentRecord, AgentTransition, AgentFilter } from './store/records.js'
+export type {
+  RunRecord,
+  TaskRecord,
+  StoredEvent,
+  StoreOp,
+  StoreBatch,
+  RunFilter,
+  AgentRecord,
+  AgentTransition,
+  AgentFilter,
+} from './store/records.js'
 
 export type {
-  Bus, BusMessage, DeadLetter, SendOptions, ReceiveOptions, BusEvent, EventFilter, EventHandler, RequestHandler, Subscription,
-  PublishOptions, RequestOptions, MessageHeaders, JsonPrimitive, WaitForMailOptions, BusOptions,
+  Bus,
+  BusMessage,
+  DeadLetter,
+  SendOptions,
+  ReceiveOptions,
+  BusEvent,
+  EventFilter,
+  EventHandler,
+  RequestHandler,
+  Subscription,
+  PublishOptions,
+  RequestOptions,
+  MessageHeaders,
+  JsonPrimitive,
+  WaitForMailOptions,
+  BusOptions,
 } from './messaging/bus.js'
 
 export { PermissionSet, parsePermissions, inheritPermissions, globCovers } from './security/permissions.js'
@@ -47,16 +102,45 @@ export type { ContextStoreOptions } from './context/context-store.js'
 export { openContextStore } from './context/open-context-store.js'
 export type { OpenContextStoreOptions } from './context/open-context-store.js'
 export type {
-  Artifact, ArtifactInfo, ArtifactEncoding, ArtifactWriteOptions, ArtifactLineage, PutArtifactOptions, GetArtifactOptions,
-  ListArtifactsOptions, ShareOptions, SweepResult, PermissionsOf, ArtifactAccess, CacheAccess,
+  Artifact,
+  ArtifactInfo,
+  ArtifactEncoding,
+  ArtifactWriteOptions,
+  ArtifactLineage,
+  PutArtifactOptions,
+  GetArtifactOptions,
+  ListArtifactsOptions,
+  ShareOptions,
+  SweepResult,
+  PermissionsOf,
+  ArtifactAccess,
+  CacheAccess,
 } from './context/types.js'
-export type { ContextBackend, ArtifactHead, StoredRead, StoredHistory, VersionWrite, StoredCacheEntry, ContextStats } from './context/backend.js'
+export type {
+  ContextBackend,
+  ArtifactHead,
+  StoredRead,
+  StoredHistory,
+  VersionWrite,
+  StoredCacheEntry,
+  ContextStats,
+} from './context/backend.js'
 
 export { defineAgent, isAgentDefinition } from './agents/define-agent.js'
 export type { AgentConfig, AgentDefinition, AnyAgentDefinition, Schema, MaybePromise } from './agents/define-agent.js'
 export type {
-  AgentContext, AgentLogger, LogLevel, Workspace, ToolBox, AgentArtifacts, AgentCache, ArtifactView, ArtifactPutOptions,
-  BroadcastTarget, ChildAgentRequest, ChildAgentRef,
+  AgentContext,
+  AgentLogger,
+  LogLevel,
+  Workspace,
+  ToolBox,
+  AgentArtifacts,
+  AgentCache,
+  ArtifactView,
+  ArtifactPutOptions,
+  BroadcastTarget,
+  ChildAgentRequest,
+  ChildAgentRef,
 } from './agents/context.js'
 export { agentSpecSchema, resourceLimitsSchema, parseAgentSpec, loadAgentSpec } from './agents/spec.js'
 export type { AgentSpec, AgentSpecInput, ParseAgentSpecOptions } from './agents/spec.js'
@@ -81,10 +165,25 @@ export { AgentMetrics } from './agents/agent-metrics.js'
 export type { AgentMetricsSnapshot } from './agents/agent-metrics.js'
 
 export type {
-  Runtime, RuntimeHandle, RuntimeHooks, DeployRequest, ResourceLimits, ResourceUsage, RuntimeExit, RuntimeEvent, ExecuteOptions,
+  Runtime,
+  RuntimeHandle,
+  RuntimeHooks,
+  DeployRequest,
+  ResourceLimits,
+  ResourceUsage,
+  RuntimeExit,
+  RuntimeEvent,
+  ExecuteOptions,
 } from './runtimes/runtime.js'
 export type {
-  AgentDeployment, DeployOptions, AgentInfo, AgentTreeNode, SupervisorEvent, AgentUsage, ClusterUsage, SupervisorOptions,
+  AgentDeployment,
+  DeployOptions,
+  AgentInfo,
+  AgentTreeNode,
+  SupervisorEvent,
+  AgentUsage,
+  ClusterUsage,
+  SupervisorOptions,
 } from './runtimes/supervisor-types.js'
 
 export { Registry } from './registry/registry.js'
@@ -99,11 +198,20 @@ export type { AgentVersionMetrics } from './registry/version-metrics.js'
 export { satisfies, maxSatisfying, checkRange } from './registry/semver-range.js'
 export { resolveVersion } from './registry/discovery/versions.js'
 export { discoverAgents, DEFAULT_AGENT_PATTERN } from './registry/discovery/discover-agents.js'
-export type { DiscoverAgentsOptions, DiscoveryFailure, AgentDiscoveryReport } from './registry/discovery/discover-agents.js'
+export type {
+  DiscoverAgentsOptions,
+  DiscoveryFailure,
+  AgentDiscoveryReport,
+} from './registry/discovery/discover-agents.js'
 export { watchAgents } from './registry/discovery/hot-reload.js'
 export type { AgentReloadEvent, WatchAgentsOptions, AgentWatcher } from './registry/discovery/hot-reload.js'
 export { HealthMonitor } from './registry/health/health-monitor.js'
-export type { HealthState, HealthStatus, HealthTransition, HealthMonitorOptions } from './registry/health/health-monitor.js'
+export type {
+  HealthState,
+  HealthStatus,
+  HealthTransition,
+  HealthMonitorOptions,
+} from './registry/health/health-monitor.js'
 export { AnomalyDetector } from './registry/health/anomaly.js'
 export type { Anomaly, AnomalyBaseline, AgentBaseline, AnomalyDetectorOptions } from './registry/health/anomaly.js'
 export { ExecutionHistory } from './registry/health/history.js'
@@ -123,7 +231,13 @@ export type { DiscoverWorkflowsOptions, WorkflowDiscoveryReport } from './workfl
 export { RunResult } from './workflows/results.js'
 export { tallyVotes } from './workflows/patterns/tally.js'
 export type { ConsensusResult, ConsensusStrategy, TallyOptions, TieRule, Vote } from './workflows/patterns/tally.js'
-export type { PatternSpec, PipelineSpec, PipelineStage, MapReduceSpec, ConsensusSpec } from './workflows/patterns/pattern-spec.js'
+export type {
+  PatternSpec,
+  PipelineSpec,
+  PipelineStage,
+  MapReduceSpec,
+  ConsensusSpec,
+} from './workflows/patterns/pattern-spec.js'
 export type { TaskResult, RunSummary, AgentContribution } from './workflows/results.js'
 
 export { Orchestrator } from './orchestrator/orchestrator.js'
@@ -132,10 +246,32 @@ export type { WorkerOptions } from './orchestrator/worker.js'
 export { Client } from './orchestrator/client.js'
 export { openBackend } from './orchestrator/backend.js'
 export type { Backend, OpenBackendOptions } from './orchestrator/backend.js'
-export type { Telemetry, Logger, Meter, Tracer, Span, SpanStatus, Counter, UpDownCounter, Histogram, InstrumentOptions, TelemetryAttributes } from './telemetry/telemetry.js'
+export type {
+  Telemetry,
+  Logger,
+  Meter,
+  Tracer,
+  Span,
+  SpanStatus,
+  Counter,
+  UpDownCounter,
+  Histogram,
+  InstrumentOptions,
+  TelemetryAttributes,
+} from './telemetry/telemetry.js'
 export type { UnservedTask } from './orchestrator/client.js'
 export type { Interceptor, Invocation, InvokeNext } from './workflows/invoker.js'
-export type { TaskQueue, QueueOffer, QueueClaim, QueueSelector, QueueResult, QueueDone, HeartbeatReport, RunLease, WorkerRecord } from './store/queue.js'
+export type {
+  TaskQueue,
+  QueueOffer,
+  QueueClaim,
+  QueueSelector,
+  QueueResult,
+  QueueDone,
+  HeartbeatReport,
+  RunLease,
+  WorkerRecord,
+} from './store/queue.js'
 export { validateWorkflowSpec } from './workflows/compile.js'
 export type { WorkflowProblem } from './workflows/compile.js'
 export { checkJsonValue, findJsonProblem, JSON_MAX_DEPTH } from './core/json-value.js'

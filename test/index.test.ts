@@ -97,10 +97,25 @@ const INDEX_EXPORTS = [
   'workflowSpecSchema',
 ]
 
-const TESTING_EXPORTS = ['FakeClock', 'MemoryBus', 'MemoryContextBackend', 'MemoryStore', 'recordModel', 'replayModel', 'scriptedModel']
+const TESTING_EXPORTS = [
+  'FakeClock',
+  'MemoryBus',
+  'MemoryContextBackend',
+  'MemoryStore',
+  'recordModel',
+  'replayModel',
+  'scriptedModel',
+]
 const CONTRACTS_EXPORTS = ['busContract', 'contextContract', 'queueContract', 'storeContract']
 const SQLITE_EXPORTS = ['SqliteContextBackend', 'SqliteStore']
-const PROCESS_EXPORTS = ['AgentRunner', 'AgentSupervisor', 'FolderWorkspace', 'InProcessRuntime', 'ProcessRuntime', 'canTransition']
+const PROCESS_EXPORTS = [
+  'AgentRunner',
+  'AgentSupervisor',
+  'FolderWorkspace',
+  'InProcessRuntime',
+  'ProcessRuntime',
+  'canTransition',
+]
 
 describe('public API', () => {
   it('pins the runtime exports of flotilla', async () => {
@@ -118,9 +133,13 @@ describe('public API', () => {
   })
 
   it('exports no undefined values', async () => {
-    for (const mod of [await import('../src/index.js'), await import('../src/testing.js'), await import('../src/sqlite.js'), await import('../src/process.js')]) {
+    for (const mod of [
+      await import('../src/index.js'),
+      await import('../src/testing.js'),
+      await import('../src/sqlite.js'),
+      await import('../src/process.js'),
+    ]) {
       for (const [name, value] of Object.entries(mod)) expect(value, name).toBeDefined()
     }
   })
-
 })

@@ -49,13 +49,19 @@ export const count = (n, noun) => `${n} ${noun}${n === 1 ? '' : 's'}`
 /** Lines of a text: 0 when empty, a final newline does not start a line. */
 export const lineCount = (text) => (text === '' ? 0 : text.split('\n').length - (text.endsWith('\n') ? 1 : 0))
 
-const fileResultSchema = z.object({ file: z.string(), out: z.string(), words: z.number().int(), lines: z.number().int() })
+const fileResultSchema = z.object({
+  file: z.string(),
+  out: z.string(),
+  words: z.number().int(),
+  lines: z.number().int(),
+})
 const deniedSchema = z.object({ path: z.string(), code: z.string(), message: z.string() })
 
 export const worker = defineAgent({
   name: 'worker',
   version: '1.0.0',
-  description: 'Writes an upper-cased copy of each file it is given into its out folder and counts its words and lines.',
+  description:
+    'Writes an upper-cased copy of each file it is given into its out folder and counts its words and lines.',
   tags: ['example'],
   input: z.object({
     files: z.array(z.string().min(1)),
@@ -63,7 +69,12 @@ export const worker = defineAgent({
     /** Also write a summary of the shard here (a path the worker may well not be granted). */
     summary: z.string().min(1).optional(),
   }),
-  output: z.object({ pid: z.number().int(), files: z.array(fileResultSchema), words: z.number().int(), denied: z.array(deniedSchema) }),
+  output: z.object({
+    pid: z.number().int(),
+    files: z.array(fileResultSchema),
+    words: z.number().int(),
+    denied: z.array(deniedSchema),
+  }),
   async handler({ files, outDir, summary }, ctx) {
     const results = []
     for (const file of files) {
@@ -79,7 +90,10 @@ export const worker = defineAgent({
       // workspace refuses with PERMISSION_DENIED (and reports a
       // `permission.denied` event). The worker notes the refusal and goes on.
       try {
-        await ctx.workspace.write(summary, `${count(files.length, 'file')}, ${count(words, 'word')} (written by a worker)\n`)
+        await ctx.workspace.write(
+          summary,
+          `${count(files.length, 'file')}, ${count(words, 'word')} (written by a worker)\n`,
+        )
       } catch (err) {
         if (!isFlotillaError(err) || err.code !== 'PERMISSION_DENIED') throw err
         ctx.log.warn(`not allowed to write ${summary}`, { code: err.code })
@@ -102,7 +116,9 @@ const perWorkerSchema = z.object({
 
 /** The lines of the summary the coordinator writes: one per file, by name, and the total. */
 export function summaryText(perWorker) {
-  const rows = perWorker.flatMap((w) => w.files.map((f) => ({ ...f, worker: w.worker }))).sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0))
+  const rows = perWorker
+    .flatMap((w) => w.files.map((f) => ({ ...f, worker: w.worker })))
+    .sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0))
   const total = rows.reduce((n, r) => n + r.words, 0)
   return [
     `Summary of ${INBOX}/ written by the coordinator: ${count(rows.length, 'file')}, ${count(total, 'word')}`,
@@ -114,7 +130,8 @@ export function summaryText(perWorker) {
 export const coordinator = defineAgent({
   name: 'coordinator',
   version: '1.0.0',
-  description: 'Splits inbox/ into three shards, has a worker per shard process it in parallel, and writes out/summary.txt.',
+  description:
+    'Splits inbox/ into three shards, has a worker per shard process it in parallel, and writes out/summary.txt.',
   tags: ['example'],
   input: z.object({}).strict(),
   output: z.object({
@@ -126,13 +143,24 @@ export const coordinator = defineAgent({
   async handler(_input, ctx) {
     const files = await ctx.workspace.list(INBOX)
     if (files.length === 0) throw nonRetryable(new Error(`${INBOX}/ holds no files`))
-    const shards = SHARDS.map((shard) => ({ shard, worker: workerName(shard), files: files.filter((_, i) => shardOf(i) === shard) }))
+    const shards = SHARDS.map((shard) => ({
+      shard,
+      worker: workerName(shard),
+      files: files.filter((_, i) => shardOf(i) === shard),
+    }))
 
     // Each child asks for a subset of the coordinator's permissions (more
     // would fail with PERMISSION_ESCALATION) and for less memory; it shares
     // the coordinator's workspace folder and runs in a process of its own.
     const spawned = await Promise.allSettled(
-      shards.map((s) => ctx.spawn({ name: s.worker, export: 'worker', permissions: workerPermissions(s.shard), limits: { memoryMb: 128 } })),
+      shards.map((s) =>
+        ctx.spawn({
+          name: s.worker,
+          export: 'worker',
+          permissions: workerPermissions(s.shard),
+          limits: { memoryMb: 128 },
+        }),
+      ),
     )
     const children = spawned.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
     try {
@@ -141,13 +169,29 @@ export const coordinator = defineAgent({
 
       // The three workers run at once, each in its own process.
       const outputs = await Promise.all(
-        shards.map((s, i) => children[i].execute({ files: s.files, outDir: outDir(s.shard), ...(s.shard === OVERREACHING ? { summary: SUMMARY } : {}) })),
+        shards.map((s, i) =>
+          children[i].execute({
+            files: s.files,
+            outDir: outDir(s.shard),
+            ...(s.shard === OVERREACHING ? { summary: SUMMARY } : {}),
+          }),
+        ),
       )
       const perWorker = shards.map((s, i) => {
         const o = outputs[i]
-        return { worker: s.worker, id: children[i].id, shard: s.shard, outDir: outDir(s.shard), pid: o.pid, files: o.files, words: o.words }
+        return {
+          worker: s.worker,
+          id: children[i].id,
+          shard: s.shard,
+          outDir: outDir(s.shard),
+          pid: o.pid,
+          files: o.files,
+          words: o.words,
+        }
       })
-      const denied = shards.flatMap((s, i) => outputs[i].denied.map((d) => ({ worker: s.worker, path: d.path, code: d.code })))
+      const denied = shards.flatMap((s, i) =>
+        outputs[i].denied.map((d) => ({ worker: s.worker, path: d.path, code: d.code })),
+      )
 
       // The coordinator holds `write` on file:out/**, summary included.
       await ctx.workspace.write(SUMMARY, summaryText(perWorker))

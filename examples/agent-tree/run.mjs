@@ -100,7 +100,16 @@ try {
   // only their command metrics; the coordinator still runs.
   const agentUsage = async (id) => {
     const u = await orchestrator.agents.usage(id)
-    return { name: u.name, state: u.state, memoryBytes: u.memoryBytes, heapUsedBytes: u.heapUsedBytes, cpuMs: u.cpuMs, storageBytes: u.storageBytes, commands: u.metrics.calls, errors: u.metrics.errors }
+    return {
+      name: u.name,
+      state: u.state,
+      memoryBytes: u.memoryBytes,
+      heapUsedBytes: u.heapUsedBytes,
+      cpuMs: u.cpuMs,
+      storageBytes: u.storageBytes,
+      commands: u.metrics.calls,
+      errors: u.metrics.errors,
+    }
   }
   usage = {
     coordinator: await agentUsage(coordinator.id),
@@ -112,7 +121,13 @@ try {
 } catch (err) {
   failure ??= err
 }
-const agents = (await orchestrator.agents.list()).map((a) => ({ id: a.id, name: a.name, parentId: a.parentId, state: a.state, reason: a.reason }))
+const agents = (await orchestrator.agents.list()).map((a) => ({
+  id: a.id,
+  name: a.name,
+  parentId: a.parentId,
+  state: a.state,
+  reason: a.reason,
+}))
 await orchestrator.close()
 
 const files = await listFiles(workspace)
@@ -120,11 +135,35 @@ const summary = files.includes(SUMMARY) ? await readFile(join(workspace, SUMMARY
 await rm(tmp, { recursive: true, force: true }) // with the workspace, unless --workspace put it elsewhere
 
 const pids = tree === undefined ? [] : walk(tree).flatMap((a) => (a.pid === null ? [] : [a.pid]))
-const ok = failure === undefined && report !== undefined && escalation?.code === 'PERMISSION_ESCALATION' && agents.every((a) => a.state === 'TERMINATED')
+const ok =
+  failure === undefined &&
+  report !== undefined &&
+  escalation?.code === 'PERMISSION_ESCALATION' &&
+  agents.every((a) => a.state === 'TERMINATED')
 const error = failure === undefined ? undefined : { code: failure.code ?? 'ERROR', message: failure.message }
 
 if (json) {
-  console.log(JSON.stringify({ ok, workspace, kept: keep !== undefined, tree: tree ?? null, report: report ?? null, denials, summary, escalation, usage: usage ?? null, agents, pids, files, error }, null, 2))
+  console.log(
+    JSON.stringify(
+      {
+        ok,
+        workspace,
+        kept: keep !== undefined,
+        tree: tree ?? null,
+        report: report ?? null,
+        denials,
+        summary,
+        escalation,
+        usage: usage ?? null,
+        agents,
+        pids,
+        files,
+        error,
+      },
+      null,
+      2,
+    ),
+  )
 } else if (failure !== undefined) {
   console.error(`The coordinator failed: [${error.code}] ${error.message}`)
 } else {
@@ -137,7 +176,12 @@ async function listFiles(root) {
   const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => [])
   return entries
     .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath ?? e.path, e.name).slice(root.length + 1).split('\\').join('/'))
+    .map((e) =>
+      join(e.parentPath ?? e.path, e.name)
+        .slice(root.length + 1)
+        .split('\\')
+        .join('/'),
+    )
     .sort()
 }
 
@@ -151,7 +195,14 @@ function plain() {
   const pad = (s, n) => String(s).padEnd(n)
   const kb = (bytes) => `${(bytes / 1024).toFixed(1)} kB`
   const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
-  const limitsOf = (l) => [l.memoryMb && `memory ${l.memoryMb} MB`, l.cpuMs && `cpu ${l.cpuMs} ms`, l.storageMb && `storage ${l.storageMb} MB`].filter(Boolean).join(', ')
+  const limitsOf = (l) =>
+    [
+      l.memoryMb && `memory ${l.memoryMb} MB`,
+      l.cpuMs && `cpu ${l.cpuMs} ms`,
+      l.storageMb && `storage ${l.storageMb} MB`,
+    ]
+      .filter(Boolean)
+      .join(', ')
   const grantsOf = (ps) => ps.map((p) => `${p.resource} ${p.actions.join('+')}`).join(' · ')
   const node = (a, indent) => [
     `${indent}${a.name} ${a.id} ${a.state} pid ${a.pid ?? '-'} · ${limitsOf(a.limits)}`,
@@ -168,7 +219,9 @@ function plain() {
     'What each worker did (in parallel, each in its own process):',
     ...report.perWorker.flatMap((w) => [
       `  ${w.worker} (pid ${w.pid}) → ${w.outDir}/: ${count(w.files.length, 'file')}, ${count(w.words, 'word')}`,
-      ...w.files.map((f) => `    ${pad(f.file, width)} → ${pad(f.out, width)}  ${count(f.words, 'word')}, ${count(f.lines, 'line')}`),
+      ...w.files.map(
+        (f) => `    ${pad(f.file, width)} → ${pad(f.out, width)}  ${count(f.words, 'word')}, ${count(f.lines, 'line')}`,
+      ),
     ]),
     '',
     `Refused writes, as the workers reported them: ${report.denied.length}`,
@@ -177,15 +230,25 @@ function plain() {
     ...denials.map((d) => `  from ${d.from} (${d.agentId}): ${d.action} "${d.resource}": ${d.reason}`),
     '',
     `${SUMMARY}, written by the coordinator:`,
-    ...(summary ?? '(missing)\n').replace(/\n$/, '').split('\n').map((l) => `  ${l}`),
+    ...(summary ?? '(missing)\n')
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((l) => `  ${l}`),
     '',
     'A child asking for more than the coordinator holds:',
-    escalation.code === undefined ? `  deployed (unexpected): ${escalation.deployed}` : `  [${escalation.code}] ${escalation.message}`,
+    escalation.code === undefined
+      ? `  deployed (unexpected): ${escalation.deployed}`
+      : `  [${escalation.code}] ${escalation.message}`,
     '',
     'Usage:',
     `  coordinator: ${mb(usage.coordinator.memoryBytes)} resident, ${mb(usage.coordinator.heapUsedBytes)} heap, ${usage.coordinator.cpuMs} ms CPU, ${kb(usage.coordinator.storageBytes)} counted in the workspace, ${count(usage.coordinator.commands, 'command')}`,
-    ...usage.workers.map((w) => `  ${w.name}: ${count(w.commands, 'command')}, ${count(w.errors, 'error')} (${w.state})`),
-    `  cluster: ${count(usage.cluster.agents, 'live agent')} (${Object.entries(usage.cluster.byState).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(', ')}), ${count(usage.cluster.commands, 'command')}, ${count(usage.cluster.errors, 'error')}`,
+    ...usage.workers.map(
+      (w) => `  ${w.name}: ${count(w.commands, 'command')}, ${count(w.errors, 'error')} (${w.state})`,
+    ),
+    `  cluster: ${count(usage.cluster.agents, 'live agent')} (${Object.entries(usage.cluster.byState)
+      .filter(([, n]) => n > 0)
+      .map(([s, n]) => `${s} ${n}`)
+      .join(', ')}), ${count(usage.cluster.commands, 'command')}, ${count(usage.cluster.errors, 'error')}`,
     '',
     'After terminating the coordinator:',
     ...agents.map((a) => `  ${pad(a.name, 12)} ${pad(a.state, 11)} ${a.reason ?? ''}`),

@@ -11,13 +11,25 @@ const META_MAX = 160
 
 const SMALL_WORDS = new Set(['a', 'an', 'and', 'as', 'at', 'by', 'for', 'in', 'of', 'on', 'or', 'the', 'to', 'with'])
 /** Each word capitalised, except small words after the first. */
-const titleCase = (s) => s.trim().split(/\s+/).map((w, i) => (i > 0 && SMALL_WORDS.has(w.toLowerCase()) ? w.toLowerCase() : w[0].toUpperCase() + w.slice(1))).join(' ')
-const sentenceList = (items) => (items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`)
+const titleCase = (s) =>
+  s
+    .trim()
+    .split(/\s+/)
+    .map((w, i) => (i > 0 && SMALL_WORDS.has(w.toLowerCase()) ? w.toLowerCase() : w[0].toUpperCase() + w.slice(1)))
+    .join(' ')
+const sentenceList = (items) =>
+  items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`
 
 /** Lowercase ASCII words joined by "-" (accents dropped), at most 80 characters. */
 export function slugify(text) {
-  const slug = text.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80).replace(/-+$/, '')
+  const slug = text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 80)
+    .replace(/-+$/, '')
   return slug
 }
 
@@ -28,7 +40,11 @@ function occurrences(text, phrase) {
 }
 
 /** The words of a Markdown text, without heading marks and punctuation. */
-const words = (markdown) => markdown.replace(/^#+\s/gm, '').split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w))
+const words = (markdown) =>
+  markdown
+    .replace(/^#+\s/gm, '')
+    .split(/\s+/)
+    .filter((w) => /[\p{L}\p{N}]/u.test(w))
 
 export const generate = defineAgent({
   name: 'generate',
@@ -69,7 +85,12 @@ export const generate = defineAgent({
         '',
       )
     })
-    lines.push('# Conclusion', '', `Together, ${kws.length > 0 ? sentenceList(kws) : 'these ideas'} make ${about} dependable.`, '')
+    lines.push(
+      '# Conclusion',
+      '',
+      `Together, ${kws.length > 0 ? sentenceList(kws) : 'these ideas'} make ${about} dependable.`,
+      '',
+    )
     return { topic, keywords: kws, title, markdown: lines.join('\n') }
   },
 })
@@ -102,7 +123,11 @@ function fixHeadings(markdown) {
 
 /** The first sentence(s) of the intro, at most 160 characters, cut at a word with "…". */
 function metaDescription(markdown) {
-  const paragraph = markdown.split('\n\n').map((p) => p.trim()).find((p) => p !== '' && !p.startsWith('#') && !p.startsWith('-')) ?? ''
+  const paragraph =
+    markdown
+      .split('\n\n')
+      .map((p) => p.trim())
+      .find((p) => p !== '' && !p.startsWith('#') && !p.startsWith('-')) ?? ''
   const text = paragraph.replace(/\s+/g, ' ')
   if (text.length <= META_MAX) return text
   const sentences = text.match(/[^.!?]+[.!?]+/g) ?? []
@@ -122,7 +147,12 @@ export const seoOptimise = defineAgent({
   description: 'Adds a meta description and a slug, reports keyword density, fixes heading levels.',
   capabilities: ['seo'],
   tags: ['example', 'content'],
-  input: z.object({ topic: z.string().min(1), keywords: z.array(z.string()), title: z.string().min(1), markdown: z.string() }),
+  input: z.object({
+    topic: z.string().min(1),
+    keywords: z.array(z.string()),
+    title: z.string().min(1),
+    markdown: z.string(),
+  }),
   output: z.object({
     slug: z.string().min(1),
     markdown: z.string(),
@@ -130,20 +160,26 @@ export const seoOptimise = defineAgent({
     report: z.object({
       words: z.number().int(),
       keywords: z.record(z.string(), z.object({ count: z.number().int(), density: z.number() })),
-      headingFixes: z.array(z.object({ line: z.number().int(), heading: z.string(), from: z.number().int(), to: z.number().int() })),
+      headingFixes: z.array(
+        z.object({ line: z.number().int(), heading: z.string(), from: z.number().int(), to: z.number().int() }),
+      ),
       descriptionLength: z.number().int(),
     }),
   }),
   handler({ topic, keywords, title, markdown }) {
     const slug = slugify(topic)
-    if (slug === '') throw nonRetryable(new Error(`Cannot make a slug of the topic "${topic}": it has no letters or digits`))
+    if (slug === '')
+      throw nonRetryable(new Error(`Cannot make a slug of the topic "${topic}": it has no letters or digits`))
     const fixed = fixHeadings(markdown)
     const total = words(fixed.markdown).length
     const density = {}
     for (const kw of keywords) {
       const count = occurrences(fixed.markdown, kw)
       // Percent of the article's words taken by the keyword (a phrase counts all its words).
-      density[kw] = { count, density: total === 0 ? 0 : Math.round((count * kw.split(/\s+/).length * 10000) / total) / 100 }
+      density[kw] = {
+        count,
+        density: total === 0 ? 0 : Math.round((count * kw.split(/\s+/).length * 10000) / total) / 100,
+      }
     }
     const description = metaDescription(fixed.markdown)
     return {
@@ -196,7 +232,8 @@ export const publish = defineAgent({
       // 'wx' fails if the file exists: no check-then-write race.
       await writeFile(path, text, { flag: overwrite ? 'w' : 'wx', signal: ctx.signal })
     } catch (e) {
-      if (e?.code === 'EEXIST') throw nonRetryable(new Error(`${path} already exists; run again with --input overwrite=true to replace it`))
+      if (e?.code === 'EEXIST')
+        throw nonRetryable(new Error(`${path} already exists; run again with --input overwrite=true to replace it`))
       throw e
     }
     ctx.log.info(`published ${path}`)

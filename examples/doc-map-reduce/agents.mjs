@@ -8,14 +8,18 @@ import { defineAgent, nonRetryable } from 'flotilla'
 export const WORDS_PER_MINUTE = 200
 
 /** Common English words left out of the top words. */
-export const STOP_WORDS = new Set(`
+export const STOP_WORDS = new Set(
+  `
 a about above after again against all also am an and any are as at be because been before being below between both but by
 can could did do does doing down during each few for from further had has have having he her here hers herself him himself
 his how i if in into is it its itself just me more most my myself no nor not now of off on once only or other our ours
 ourselves out over own same she should so some such than that the their theirs them themselves then there these they this
 those through to too under until up very was we were what when where which while who whom why will with would you your
 yours yourself yourselves one two many much may might must often still yet
-`.split(/\s+/).filter(Boolean))
+`
+    .split(/\s+/)
+    .filter(Boolean),
+)
 
 /**
  * The words of a text: its whitespace-separated tokens. For the top words a
@@ -57,7 +61,8 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
 export const docStats = defineAgent({
   name: 'doc-stats',
   version: '1.0.0',
-  description: 'Counts the words and lines of one text document, its top 5 words (stop words excluded) and its reading time.',
+  description:
+    'Counts the words and lines of one text document, its top 5 words (stop words excluded) and its reading time.',
   capabilities: ['doc-stats'],
   tags: ['example', 'files'],
   maxConcurrency: 4,
@@ -100,10 +105,23 @@ export const mergeStats = defineAgent({
   input: z.object({ items: z.array(docStatsSchema) }),
   output: z.object({
     documents: z.number().int(),
-    totals: z.object({ words: z.number().int(), lines: z.number().int(), bytes: z.number().int(), readingSeconds: z.number().int() }),
+    totals: z.object({
+      words: z.number().int(),
+      lines: z.number().int(),
+      bytes: z.number().int(),
+      readingSeconds: z.number().int(),
+    }),
     topWords: z.array(wordCountSchema),
     longest: z.object({ file: z.string(), words: z.number().int() }).nullable(),
-    perDocument: z.array(z.object({ file: z.string(), words: z.number().int(), lines: z.number().int(), readingSeconds: z.number().int(), topWords: z.array(wordCountSchema) })),
+    perDocument: z.array(
+      z.object({
+        file: z.string(),
+        words: z.number().int(),
+        lines: z.number().int(),
+        readingSeconds: z.number().int(),
+        topWords: z.array(wordCountSchema),
+      }),
+    ),
   }),
   handler({ items }) {
     const docs = [...items].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
@@ -122,7 +140,13 @@ export const mergeStats = defineAgent({
       },
       topWords: topWords(counts, 10),
       longest: longest === null ? null : { file: longest.file, words: longest.words },
-      perDocument: docs.map(({ file, words, lines, readingSeconds, topWords }) => ({ file, words, lines, readingSeconds, topWords })),
+      perDocument: docs.map(({ file, words, lines, readingSeconds, topWords }) => ({
+        file,
+        words,
+        lines,
+        readingSeconds,
+        topWords,
+      })),
     }
   },
 })

@@ -25,7 +25,10 @@ const folder = rest.length === 1 ? resolve(rest[0]) : join(HERE, 'docs')
 
 let names
 try {
-  names = (await readdir(folder, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith('.txt')).map((e) => e.name).sort()
+  names = (await readdir(folder, { withFileTypes: true }))
+    .filter((e) => e.isFile() && e.name.endsWith('.txt'))
+    .map((e) => e.name)
+    .sort()
 } catch (e) {
   console.error(`error: cannot read the folder ${folder}: ${e.message}`)
   process.exit(1)
@@ -54,12 +57,28 @@ await orchestrator.close()
 // The map task of item i is stats__map_<i>.
 const skipped = files.flatMap((file, i) => {
   const t = result.tasks[`stats__map_${i}`]
-  return t.state === 'SUCCEEDED' ? [] : [{ file: names[i], state: t.state, error: t.error ? `[${t.error.code}] ${t.error.message}` : undefined }]
+  return t.state === 'SUCCEEDED'
+    ? []
+    : [{ file: names[i], state: t.state, error: t.error ? `[${t.error.code}] ${t.error.message}` : undefined }]
 })
 const report = result.ok ? result.output('stats') : undefined
 
 if (json) {
-  console.log(JSON.stringify({ runId: result.runId, state: result.state, folder, files: names, skipped, report, error: result.error?.toJSON() }, null, 2))
+  console.log(
+    JSON.stringify(
+      {
+        runId: result.runId,
+        state: result.state,
+        folder,
+        files: names,
+        skipped,
+        report,
+        error: result.error?.toJSON(),
+      },
+      null,
+      2,
+    ),
+  )
 } else if (!result.ok) {
   console.error(`Run ${result.runId}: ${result.state} [${result.error?.code}] ${result.error?.message}`)
 } else {
@@ -73,7 +92,10 @@ if (json) {
     `Top words: ${top(report.topWords)}`,
     '',
     `${pad('document', 20)} ${'words'.padStart(6)} ${'lines'.padStart(6)} ${'reading'.padStart(8)}  top words`,
-    ...report.perDocument.map((d) => `${pad(d.file, 20)} ${String(d.words).padStart(6)} ${String(d.lines).padStart(6)} ${time(d.readingSeconds).padStart(8)}  ${top(d.topWords) || '-'}`),
+    ...report.perDocument.map(
+      (d) =>
+        `${pad(d.file, 20)} ${String(d.words).padStart(6)} ${String(d.lines).padStart(6)} ${time(d.readingSeconds).padStart(8)}  ${top(d.topWords) || '-'}`,
+    ),
   ]
   if (skipped.length > 0) lines.push('', 'Skipped:', ...skipped.map((s) => `  ${s.file}: ${s.error ?? s.state}`))
   console.log(lines.join('\n'))

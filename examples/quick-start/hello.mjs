@@ -23,7 +23,12 @@ await orchestrator.register(fetcher)
 await orchestrator.register(writer)
 
 const wf = workflow('summary')
-  .task('fetch', { capability: 'fetch', input: { topic: inputRef('topic') }, retry: { maxAttempts: 3 }, timeoutMs: 5_000 })
+  .task('fetch', {
+    capability: 'fetch',
+    input: { topic: inputRef('topic') },
+    retry: { maxAttempts: 3 },
+    timeoutMs: 5_000,
+  })
   .task('write', { agent: 'writer', input: { facts: ref('fetch', 'facts') }, priority: 'HIGH' })
   .build()
 

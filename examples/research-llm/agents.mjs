@@ -35,9 +35,21 @@ function offline(role, answer) {
 }
 
 const PERSPECTIVES = {
-  economist: { focus: 'costs, benefits and who pays', line: (q) => `Costs are modest next to the gains in pollination and local honey sales; the budget question for "${q}" is upkeep, not set-up.` },
-  ecologist: { focus: 'wild pollinators and biodiversity', line: (q) => `Managed hives compete with wild bees for forage; for "${q}" the number of hives should follow the flowers available nearby.` },
-  skeptic: { focus: 'risks, evidence gaps and what could go wrong', line: (q) => `Evidence for "${q}" comes mostly from small pilots; stings, swarms and liability need a plan before scaling up.` },
+  economist: {
+    focus: 'costs, benefits and who pays',
+    line: (q) =>
+      `Costs are modest next to the gains in pollination and local honey sales; the budget question for "${q}" is upkeep, not set-up.`,
+  },
+  ecologist: {
+    focus: 'wild pollinators and biodiversity',
+    line: (q) =>
+      `Managed hives compete with wild bees for forage; for "${q}" the number of hives should follow the flowers available nearby.`,
+  },
+  skeptic: {
+    focus: 'risks, evidence gaps and what could go wrong',
+    line: (q) =>
+      `Evidence for "${q}" comes mostly from small pilots; stings, swarms and liability need a plan before scaling up.`,
+  },
 }
 
 function researcher(name) {
@@ -61,16 +73,25 @@ export const ecologist = researcher('ecologist')
 export const skeptic = researcher('skeptic')
 
 const synthesisInput = z.object({ question: z.string(), findings: z.array(z.string()) })
-const synthesisPrompt = ({ question, findings }) => `Question: ${question}\nFindings:\n${findings.map((f) => `- ${f}`).join('\n')}\nWrite the synthesis.`
+const synthesisPrompt = ({ question, findings }) =>
+  `Question: ${question}\nFindings:\n${findings.map((f) => `- ${f}`).join('\n')}\nWrite the synthesis.`
 const synthesize = (prompt) => {
-  const findings = prompt.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2))
+  const findings = prompt
+    .split('\n')
+    .filter((l) => l.startsWith('- '))
+    .map((l) => l.slice(2))
   return `On "${questionOf(prompt)}": ${findings.length} perspectives agree that it can work at a small scale. ${findings.map((f) => f.split(';')[0]).join(' ')}`
 }
 
 /** The synthesizer's primary model is down in offline mode (HTTP 503), so its fallback agent writes the synthesis. */
 export const synthesizer = defineLlmAgent({
   name: 'synthesizer',
-  model: live ?? scriptedModel([{ error: { status: 503, message: 'primary model overloaded' } }], { modelId: 'offline-primary', repeatLast: true }),
+  model:
+    live ??
+    scriptedModel([{ error: { status: 503, message: 'primary model overloaded' } }], {
+      modelId: 'offline-primary',
+      repeatLast: true,
+    }),
   system: 'You merge research findings into one balanced paragraph.',
   prompt: synthesisPrompt,
   input: synthesisInput,
@@ -90,7 +111,14 @@ export const synthesizerBackup = defineLlmAgent({
 /** Grades a synthesis; its confidence decides whether the reviser runs. */
 export const reviewer = defineLlmAgent({
   name: 'reviewer',
-  model: live ?? offline('reviewer', () => JSON.stringify({ answer: { verdict: 'needs work', critique: 'It does not say what to do first.' }, confidence: 0.55 })),
+  model:
+    live ??
+    offline('reviewer', () =>
+      JSON.stringify({
+        answer: { verdict: 'needs work', critique: 'It does not say what to do first.' },
+        confidence: 0.55,
+      }),
+    ),
   system: 'You review a research synthesis: is it balanced, and does it end with a recommendation?',
   prompt: ({ draft }) => `Review this synthesis:\n${draft}`,
   input: z.object({ draft: z.string() }),
@@ -101,7 +129,13 @@ export const reviewer = defineLlmAgent({
 
 export const reviser = defineLlmAgent({
   name: 'reviser',
-  model: live ?? offline('reviser', (prompt) => `${prompt.split('\n')[1]} Recommendation: start with a two-year pilot of ten hives, placed by flower survey, with a swarm and liability plan.`),
+  model:
+    live ??
+    offline(
+      'reviser',
+      (prompt) =>
+        `${prompt.split('\n')[1]} Recommendation: start with a two-year pilot of ten hives, placed by flower survey, with a swarm and liability plan.`,
+    ),
   system: 'You revise a synthesis to answer a critique. Keep it to one paragraph.',
   prompt: ({ draft, critique }) => `Revise this synthesis:\n${draft}\nCritique: ${critique}`,
   input: z.object({ draft: z.string(), critique: z.string() }),

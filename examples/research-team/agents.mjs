@@ -16,7 +16,18 @@ export const FIGURES_FOR_FULL_CONFIDENCE = 4
 export const SUPPORT_THRESHOLD = 0.5
 
 /** Words that make a claim absolute: one counter-example refutes it. */
-export const ABSOLUTE_WORDS = new Set(['always', 'never', 'all', 'every', 'none', 'nothing', 'guaranteed', 'guarantees', 'impossible', 'proves'])
+export const ABSOLUTE_WORDS = new Set([
+  'always',
+  'never',
+  'all',
+  'every',
+  'none',
+  'nothing',
+  'guaranteed',
+  'guarantees',
+  'impossible',
+  'proves',
+])
 
 /** Attempts of one optimistic-concurrency write before giving up. */
 const MAX_WRITE_ATTEMPTS = 10
@@ -44,13 +55,26 @@ export function parseNote(text) {
 
 /** The specialist's rule: absolute wording is doubtful, else the confidence decides. */
 export function judge(claim, confidence) {
-  const absolute = claim.toLowerCase().split(/[^\p{L}]+/u).find((w) => ABSOLUTE_WORDS.has(w))
-  if (absolute !== undefined) return { verdict: 'doubtful', reason: `absolute wording ("${absolute}"): one counter-example refutes it` }
-  if (confidence >= SUPPORT_THRESHOLD) return { verdict: 'supported', reason: `confidence ${confidence} ≥ ${SUPPORT_THRESHOLD}: the note cites figures for it` }
+  const absolute = claim
+    .toLowerCase()
+    .split(/[^\p{L}]+/u)
+    .find((w) => ABSOLUTE_WORDS.has(w))
+  if (absolute !== undefined)
+    return { verdict: 'doubtful', reason: `absolute wording ("${absolute}"): one counter-example refutes it` }
+  if (confidence >= SUPPORT_THRESHOLD)
+    return {
+      verdict: 'supported',
+      reason: `confidence ${confidence} ≥ ${SUPPORT_THRESHOLD}: the note cites figures for it`,
+    }
   return { verdict: 'needs-evidence', reason: `confidence ${confidence} < ${SUPPORT_THRESHOLD}: too few cited figures` }
 }
 
-const findingSchema = z.object({ topic: z.string(), claim: z.string().min(1), source: z.string().min(1), confidence: z.number().min(0).max(1) })
+const findingSchema = z.object({
+  topic: z.string(),
+  claim: z.string().min(1),
+  source: z.string().min(1),
+  confidence: z.number().min(0).max(1),
+})
 const verdictSchema = z.enum(['supported', 'needs-evidence', 'doubtful'])
 const reportSchema = z.object({
   topic: z.string(),
@@ -74,7 +98,10 @@ async function updateReport(ctx, metadata, change) {
     if (next === undefined) return attempt - 1
     try {
       // The metadata records, in the lineage, how many conflicts this write resolved.
-      await ctx.artifacts.put(REPORT, next, { basedOn: latest.version, metadata: { ...metadata, conflicts: attempt - 1 } })
+      await ctx.artifacts.put(REPORT, next, {
+        basedOn: latest.version,
+        metadata: { ...metadata, conflicts: attempt - 1 },
+      })
       return attempt - 1
     } catch (err) {
       if (!isFlotillaError(err) || err.code !== 'ARTIFACT_CONFLICT' || attempt === MAX_WRITE_ATTEMPTS) throw err
@@ -86,7 +113,8 @@ async function updateReport(ctx, metadata, change) {
 export const researcher = defineAgent({
   name: 'researcher',
   version: '1.0.0',
-  description: 'Reads source notes, adds one finding per note to the shared report and publishes it as a `finding` event.',
+  description:
+    'Reads source notes, adds one finding per note to the shared report and publishes it as a `finding` event.',
   capabilities: ['research'],
   tags: ['example', 'team'],
   input: z.object({ topic: z.string().min(1), folder: z.string().min(1) }),
@@ -103,7 +131,11 @@ export const researcher = defineAgent({
     }
     // Version 1: the empty report. It exists already when this is a retried attempt.
     try {
-      await ctx.artifacts.put(REPORT, { topic, findings: [], assessments: [] }, { basedOn: null, metadata: { change: 'created', conflicts: 0 } })
+      await ctx.artifacts.put(
+        REPORT,
+        { topic, findings: [], assessments: [] },
+        { basedOn: null, metadata: { change: 'created', conflicts: 0 } },
+      )
     } catch (err) {
       if (!isFlotillaError(err) || err.code !== 'ARTIFACT_CONFLICT') throw err
     }
@@ -111,7 +143,9 @@ export const researcher = defineAgent({
     for (const [i, finding] of findings.entries()) {
       const { source } = finding
       conflicts += await updateReport(ctx, { change: 'finding', source }, (report) =>
-        report.findings.some((f) => f.source === source) ? undefined : { ...report, findings: [...report.findings, finding] },
+        report.findings.some((f) => f.source === source)
+          ? undefined
+          : { ...report, findings: [...report.findings, finding] },
       )
       // Published once the finding is in the report, so whoever hears of it can find it there.
       await ctx.publish('finding', { topic, ...finding })
@@ -125,7 +159,8 @@ export const researcher = defineAgent({
 export const analyst = defineAgent({
   name: 'analyst',
   version: '1.0.0',
-  description: 'Subscribes to findings on a topic, consults the specialist about each and adds its assessment to the shared report.',
+  description:
+    'Subscribes to findings on a topic, consults the specialist about each and adds its assessment to the shared report.',
   capabilities: ['analysis'],
   tags: ['example', 'team'],
   input: z.object({ topic: z.string().min(1), consultTimeoutMs: z.number().int().positive().default(10_000) }),
@@ -144,14 +179,18 @@ export const analyst = defineAgent({
     if (ctx.signal.aborted) stop()
     else ctx.signal.addEventListener('abort', stop, { once: true })
     try {
-      subscriptions.push(await ctx.subscribe('finding', { where: { topic } }, (e) => {
-        inbox.push(e.data)
-        wake()
-      }))
-      subscriptions.push(await ctx.subscribe('research.done', { where: { topic } }, (e) => {
-        expected = e.data.count
-        wake()
-      }))
+      subscriptions.push(
+        await ctx.subscribe('finding', { where: { topic } }, (e) => {
+          inbox.push(e.data)
+          wake()
+        }),
+      )
+      subscriptions.push(
+        await ctx.subscribe('research.done', { where: { topic } }, (e) => {
+          expected = e.data.count
+          wake()
+        }),
+      )
       await ctx.publish('analyst.ready', { topic })
 
       let assessed = 0
@@ -163,11 +202,17 @@ export const analyst = defineAgent({
           continue
         }
         const finding = findingSchema.parse(inbox.shift())
-        const reply = await ctx.request('specialist', { claim: finding.claim, confidence: finding.confidence }, { timeoutMs: consultTimeoutMs })
+        const reply = await ctx.request(
+          'specialist',
+          { claim: finding.claim, confidence: finding.confidence },
+          { timeoutMs: consultTimeoutMs },
+        )
         const { verdict, reason } = z.object({ verdict: verdictSchema, reason: z.string() }).parse(reply)
         const assessment = { source: finding.source, claim: finding.claim, verdict, reason }
         conflicts += await updateReport(ctx, { change: 'assessment', source: finding.source }, (report) =>
-          report.assessments.some((a) => a.source === finding.source) ? undefined : { ...report, assessments: [...report.assessments, assessment] },
+          report.assessments.some((a) => a.source === finding.source)
+            ? undefined
+            : { ...report, assessments: [...report.assessments, assessment] },
         )
         assessed++
         ctx.progress(expected === undefined ? 0 : assessed / expected, finding.source)
@@ -183,7 +228,8 @@ export const analyst = defineAgent({
 export const specialist = defineAgent({
   name: 'specialist',
   version: '1.0.0',
-  description: 'Rule-based check of a claim: supported, needs-evidence or doubtful, with a reason (no network, no model).',
+  description:
+    'Rule-based check of a claim: supported, needs-evidence or doubtful, with a reason (no network, no model).',
   capabilities: ['fact-check'],
   tags: ['example', 'team'],
   input: z.object({ claim: z.string().min(1), confidence: z.number().min(0).max(1) }),

@@ -36,10 +36,14 @@ await orchestrator.registerAll([researcher, analyst, specialist])
 // subscribed. Subscribe to its `analyst.ready` first, then start it.
 let ready
 const analystReady = new Promise((resolve) => (ready = resolve))
-const readiness = await orchestrator.bus.subscribe('analyst.ready', { from: 'analyst', where: { topic: TOPIC } }, () => ready())
+const readiness = await orchestrator.bus.subscribe('analyst.ready', { from: 'analyst', where: { topic: TOPIC } }, () =>
+  ready(),
+)
 const analystRun = orchestrator.start(
   // One attempt (the default, spelled out): a second one would have missed the events of the first.
-  workflow('research-team-analyst').task('analyse', { agent: 'analyst', input: { topic: TOPIC }, retry: { maxAttempts: 1 }, timeoutMs: 30_000 }).build(),
+  workflow('research-team-analyst')
+    .task('analyse', { agent: 'analyst', input: { topic: TOPIC }, retry: { maxAttempts: 1 }, timeoutMs: 30_000 })
+    .build(),
 )
 const first = await Promise.race([analystReady.then(() => 'ready'), analystRun.result.then(() => 'ended')])
 await readiness.unsubscribe()
@@ -47,7 +51,9 @@ await readiness.unsubscribe()
 let researcherResult
 if (first === 'ready') {
   researcherResult = await orchestrator.run(
-    workflow('research-team-researcher').task('research', { agent: 'researcher', input: { topic: TOPIC, folder }, timeoutMs: 30_000 }).build(),
+    workflow('research-team-researcher')
+      .task('research', { agent: 'researcher', input: { topic: TOPIC, folder }, timeoutMs: 30_000 })
+      .build(),
   )
   // Without its findings the analyst would wait for its timeout: stop it now.
   if (!researcherResult.ok) analystRun.cancel('the researcher failed')
@@ -55,28 +61,64 @@ if (first === 'ready') {
 const analystResult = await analystRun.result
 
 const operator = orchestrator.context.as('operator')
-const report = await operator.get(REPORT).then((a) => ({ version: a.version, ...a.content }), () => undefined)
+const report = await operator.get(REPORT).then(
+  (a) => ({ version: a.version, ...a.content }),
+  () => undefined,
+)
 const history = report === undefined ? [] : await operator.history(REPORT)
 await orchestrator.close()
 await context.close() // given to the orchestrator, so not closed by it
 
 const runOf = (result, task) =>
-  result === undefined ? { state: 'NOT_STARTED' } : { runId: result.runId, state: result.state, output: result.ok ? result.output(task) : undefined, error: result.error?.toJSON() }
+  result === undefined
+    ? { state: 'NOT_STARTED' }
+    : {
+        runId: result.runId,
+        state: result.state,
+        output: result.ok ? result.output(task) : undefined,
+        error: result.error?.toJSON(),
+      }
 const runs = { analyst: runOf(analystResult, 'analyse'), researcher: runOf(researcherResult, 'research') }
 const ok = analystResult.ok && researcherResult?.ok === true
 const findings = (report?.findings ?? []).map((f) => {
   const a = report.assessments.find((x) => x.source === f.source)
   return { ...f, verdict: a?.verdict ?? null, reason: a?.reason ?? null }
 })
-const versions = history.map((v) => ({ version: v.version, createdBy: v.createdBy, basedOn: v.basedOn, runId: v.runId, taskId: v.taskId, change: v.metadata.change, source: v.metadata.source ?? null, conflicts: v.metadata.conflicts }))
+const versions = history.map((v) => ({
+  version: v.version,
+  createdBy: v.createdBy,
+  basedOn: v.basedOn,
+  runId: v.runId,
+  taskId: v.taskId,
+  change: v.metadata.change,
+  source: v.metadata.source ?? null,
+  conflicts: v.metadata.conflicts,
+}))
 const conflicts = { researcher: runs.researcher.output?.conflicts ?? 0, analyst: runs.analyst.output?.conflicts ?? 0 }
 conflicts.total = conflicts.researcher + conflicts.analyst
 
 if (json) {
-  console.log(JSON.stringify({ topic: TOPIC, folder, state: ok ? 'SUCCEEDED' : 'FAILED', runs, findings, report: report ?? null, versions, conflicts }, null, 2))
+  console.log(
+    JSON.stringify(
+      {
+        topic: TOPIC,
+        folder,
+        state: ok ? 'SUCCEEDED' : 'FAILED',
+        runs,
+        findings,
+        report: report ?? null,
+        versions,
+        conflicts,
+      },
+      null,
+      2,
+    ),
+  )
 } else if (!ok) {
   for (const [who, r] of Object.entries(runs)) {
-    console.error(`The ${who} run ${r.runId ?? '(not started)'}: ${r.state}${r.error ? ` [${r.error.code}] ${r.error.message}` : ''}`)
+    console.error(
+      `The ${who} run ${r.runId ?? '(not started)'}: ${r.state}${r.error ? ` [${r.error.code}] ${r.error.message}` : ''}`,
+    )
   }
 } else {
   const pad = (s, n) => String(s).padEnd(n)
@@ -95,8 +137,9 @@ if (json) {
     '',
     `Versions of "${REPORT}" (${versions.length}, oldest first):`,
     `  ${pad('version', 8)} ${pad('by', 11)} ${pad('based on', 9)} ${pad('change', changeWidth)} ${pad('conflicts', 10)} run / task`,
-    ...versions.map((v) =>
-      `  ${pad(`v${v.version}`, 8)} ${pad(v.createdBy, 11)} ${pad(v.basedOn === null ? '-' : `v${v.basedOn}`, 9)} ${pad(changeOf(v), changeWidth)} ${pad(v.conflicts || '-', 10)} ${v.runId} / ${v.taskId}`,
+    ...versions.map(
+      (v) =>
+        `  ${pad(`v${v.version}`, 8)} ${pad(v.createdBy, 11)} ${pad(v.basedOn === null ? '-' : `v${v.basedOn}`, 9)} ${pad(changeOf(v), changeWidth)} ${pad(v.conflicts || '-', 10)} ${v.runId} / ${v.taskId}`,
     ),
     '',
     `Optimistic-concurrency conflicts resolved: ${conflicts.total} (researcher ${conflicts.researcher}, analyst ${conflicts.analyst}); no write was lost.`,

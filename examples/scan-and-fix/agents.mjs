@@ -33,14 +33,16 @@ const scanOutputSchema = z.object({
 const fixOutputSchema = z.object({
   root: z.string(),
   apply: z.boolean(),
-  changes: z.array(z.object({
-    file: z.string(),
-    fixes: z.record(z.string(), z.number().int()),
-    bytesBefore: z.number().int(),
-    bytesAfter: z.number().int(),
-    written: z.boolean(),
-    backup: z.string().nullable(),
-  })),
+  changes: z.array(
+    z.object({
+      file: z.string(),
+      fixes: z.record(z.string(), z.number().int()),
+      bytesBefore: z.number().int(),
+      bytesAfter: z.number().int(),
+      written: z.boolean(),
+      backup: z.string().nullable(),
+    }),
+  ),
   unchanged: z.array(z.string()),
 })
 
@@ -77,13 +79,15 @@ export const scanner = defineAgent({
   description: 'Walks a folder and reports the problems of one shard of its files.',
   capabilities: ['scan'],
   tags: ['example', 'files'],
-  input: z.object({
-    root: z.string().min(1),
-    shard: z.number().int().min(0),
-    shards: z.number().int().min(1),
-    /** Pause after each file, to watch the live display. */
-    delayMs: z.number().min(0).default(0),
-  }).refine((i) => i.shard < i.shards, { message: 'shard must be below shards', path: ['shard'] }),
+  input: z
+    .object({
+      root: z.string().min(1),
+      shard: z.number().int().min(0),
+      shards: z.number().int().min(1),
+      /** Pause after each file, to watch the live display. */
+      delayMs: z.number().min(0).default(0),
+    })
+    .refine((i) => i.shard < i.shards, { message: 'shard must be below shards', path: ['shard'] }),
   output: scanOutputSchema,
   async handler({ root, shard, shards, delayMs }, ctx) {
     const dir = resolve(HERE, root)
@@ -149,7 +153,14 @@ export const fixer = defineAgent({
         await writeFile(`${full}${TMP_SUFFIX}`, after, { mode })
         await rename(`${full}${TMP_SUFFIX}`, full)
       }
-      changes.push({ file, fixes, bytesBefore: before.length, bytesAfter: Buffer.byteLength(after), written: apply, backup })
+      changes.push({
+        file,
+        fixes,
+        bytesBefore: before.length,
+        bytesAfter: Buffer.byteLength(after),
+        written: apply,
+        backup,
+      })
       ctx.progress(changes.length / byFile.size, file)
     }
     return { root, apply, changes, unchanged }
@@ -173,7 +184,13 @@ export const reporter = defineAgent({
     root: z.string(),
     apply: z.boolean(),
     files: z.number().int(),
-    totals: z.object({ problems: z.number().int(), fixable: z.number().int(), reportOnly: z.number().int(), filesWithProblems: z.number().int(), filesChanged: z.number().int() }),
+    totals: z.object({
+      problems: z.number().int(),
+      fixable: z.number().int(),
+      reportOnly: z.number().int(),
+      filesWithProblems: z.number().int(),
+      filesChanged: z.number().int(),
+    }),
     byRule: z.record(z.string(), z.number().int()),
     byFile: z.record(z.string(), z.number().int()),
     text: z.string(),
@@ -188,17 +205,27 @@ export const reporter = defineAgent({
       if (n > 0) byRule[rule] = n
     }
     const byFile = {}
-    for (const p of [...problems].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))) byFile[p.file] = (byFile[p.file] ?? 0) + 1
+    for (const p of [...problems].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)))
+      byFile[p.file] = (byFile[p.file] ?? 0) + 1
     const changes = fixes.flatMap((f) => f.changes).sort((a, b) => (a.file < b.file ? -1 : 1))
     const fixable = problems.filter((p) => p.fixable).length
-    const totals = { problems: problems.length, fixable, reportOnly: problems.length - fixable, filesWithProblems: Object.keys(byFile).length, filesChanged: changes.length }
+    const totals = {
+      problems: problems.length,
+      fixable,
+      reportOnly: problems.length - fixable,
+      filesWithProblems: Object.keys(byFile).length,
+      filesChanged: changes.length,
+    }
 
     const lines = [
       `scan-and-fix report: ${root}`,
       `${files} files scanned · ${totals.problems} problems in ${totals.filesWithProblems} files · ${fixable} fixable · ${totals.reportOnly} to review by hand`,
       '',
       'By rule:',
-      ...Object.entries(byRule).map(([rule, n]) => `  ${pad(rule, 21)} ${String(n).padStart(4)}  ${RULES[rule].fixable ? 'fixable    ' : 'report only'}  ${RULES[rule].description}`),
+      ...Object.entries(byRule).map(
+        ([rule, n]) =>
+          `  ${pad(rule, 21)} ${String(n).padStart(4)}  ${RULES[rule].fixable ? 'fixable    ' : 'report only'}  ${RULES[rule].description}`,
+      ),
       '',
       'By file:',
       ...Object.entries(byFile).map(([file, n]) => {
@@ -209,9 +236,16 @@ export const reporter = defineAgent({
       apply
         ? `Fixed ${changes.length} files (each original kept as <file>.bak):`
         : `Dry run: nothing was written. ${changes.length} files would change (run again with --input apply=true):`,
-      ...changes.map((c) => `  ${pad(c.file, 28)} ${Object.entries(c.fixes).map(([r, n]) => `${r} ×${n}`).join(', ')}`),
+      ...changes.map(
+        (c) =>
+          `  ${pad(c.file, 28)} ${Object.entries(c.fixes)
+            .map(([r, n]) => `${r} ×${n}`)
+            .join(', ')}`,
+      ),
     ]
-    const review = problems.filter((p) => !p.fixable).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line))
+    const review = problems
+      .filter((p) => !p.fixable)
+      .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line))
     if (review.length > 0) {
       lines.push('', 'To review by hand:')
       for (const p of review) lines.push(`  ${p.file}${p.line > 0 ? `:${p.line}` : ''}  ${p.rule}: ${p.message}`)

@@ -10,7 +10,10 @@ export const TAB_WIDTH = 4
 export const RULES = {
   'trailing-whitespace': { fixable: true, description: 'spaces or tabs at the end of a line' },
   'final-newline': { fixable: true, description: 'the file does not end with a newline' },
-  'mixed-indentation': { fixable: true, description: 'indentation mixes tabs and spaces (in the line or across the file)' },
+  'mixed-indentation': {
+    fixable: true,
+    description: 'indentation mixes tabs and spaces (in the line or across the file)',
+  },
   crlf: { fixable: true, description: 'Windows (CRLF) line endings' },
   'line-too-long': { fixable: false, description: `lines over ${MAX_LINE_LENGTH} characters` },
   todo: { fixable: false, description: 'TODO and FIXME markers' },
@@ -67,15 +70,24 @@ export function scanBytes(file, bytes) {
     if (TRAILING.test(line)) out.push(problem(file, n, 'trailing-whitespace', 'trailing whitespace'))
     const indent = /^[ \t]*/.exec(line)[0]
     if (line.trim() !== '' && indent.includes('\t') && (indent.includes(' ') || usesSpaces)) {
-      out.push(problem(file, n, 'mixed-indentation', indent.includes(' ') ? 'indentation mixes tabs and spaces' : 'tab indentation in a file indented with spaces'))
+      out.push(
+        problem(
+          file,
+          n,
+          'mixed-indentation',
+          indent.includes(' ') ? 'indentation mixes tabs and spaces' : 'tab indentation in a file indented with spaces',
+        ),
+      )
     }
     const length = [...line].length
-    if (length > MAX_LINE_LENGTH) out.push(problem(file, n, 'line-too-long', `line is ${length} characters long (limit ${MAX_LINE_LENGTH})`))
+    if (length > MAX_LINE_LENGTH)
+      out.push(problem(file, n, 'line-too-long', `line is ${length} characters long (limit ${MAX_LINE_LENGTH})`))
     const marker = MARKER.exec(line)
     if (marker) out.push(problem(file, n, 'todo', `${marker[1]} marker: ${line.trim().slice(0, 60)}`))
   })
   const crlfCount = crlf.filter(Boolean).length
-  if (crlfCount > 0) out.push(problem(file, crlf.indexOf(true) + 1, 'crlf', `${crlfCount} of ${lines.length} lines end in CRLF`))
+  if (crlfCount > 0)
+    out.push(problem(file, crlf.indexOf(true) + 1, 'crlf', `${crlfCount} of ${lines.length} lines end in CRLF`))
   if (!text.endsWith('\n')) out.push(problem(file, lines.length, 'final-newline', 'no newline at the end of the file'))
   return out.sort((a, b) => a.line - b.line || a.rule.localeCompare(b.rule))
 }
@@ -99,7 +111,11 @@ function expandIndent(line) {
 export function fixText(text, rules) {
   let t = text
   if (rules.has('crlf')) t = t.replace(/\r\n/g, '\n')
-  if (rules.has('trailing-whitespace')) t = t.split('\n').map((l) => l.replace(/[ \t]+(\r?)$/, '$1')).join('\n')
+  if (rules.has('trailing-whitespace'))
+    t = t
+      .split('\n')
+      .map((l) => l.replace(/[ \t]+(\r?)$/, '$1'))
+      .join('\n')
   if (rules.has('mixed-indentation')) t = t.split('\n').map(expandIndent).join('\n')
   if (rules.has('final-newline') && t.length > 0 && !t.endsWith('\n')) t += t.includes('\r\n') ? '\r\n' : '\n'
   return t

@@ -87,7 +87,9 @@ export interface AgentDefinition<I = unknown, O = unknown> {
   /** The `initialize` hook; called without `instance`, it is told `{ instanceId: 'name@version', index: 0, agent, version }`. */
   readonly initialize: ((instance?: AgentInstanceInfo) => MaybePromise<void>) | undefined
   /** The `healthCheck` hook; called without `instance`, it is told `{ instanceId: 'name@version', index: 0, agent, version }`. */
-  readonly healthCheck: ((instance?: AgentInstanceInfo) => MaybePromise<boolean | { healthy: boolean; detail?: string }>) | undefined
+  readonly healthCheck:
+    | ((instance?: AgentInstanceInfo) => MaybePromise<boolean | { healthy: boolean; detail?: string }>)
+    | undefined
   /** The declared permissions; `undefined`: unrestricted. */
   readonly permissions: readonly Permission[] | undefined
 }
@@ -123,37 +125,56 @@ function invalid(name: string, what: string): never {
  * ```
  */
 export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>): AgentDefinition<I, O> {
-  if (typeof config !== 'object' || config === null) throw new FlotillaError('AGENT_INVALID', 'defineAgent needs a configuration object.')
+  if (typeof config !== 'object' || config === null)
+    throw new FlotillaError('AGENT_INVALID', 'defineAgent needs a configuration object.')
   const name = config.name
   if (typeof name !== 'string' || !NAME.test(name)) {
     invalid(String(name), 'the name must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit')
   }
   for (const key of Object.keys(config)) {
     if (!CONFIG_KEYS.has(key)) {
-      const hint = key === 'retry' || key === 'retries' || key === 'timeoutMs' || key === 'timeout' ? ` ${key} belongs to a task (workflow task option), not to the agent.` : ''
-      invalid(name, `unknown option "${key}" (known: ${[...CONFIG_KEYS].filter((k) => k !== 'kind').join(', ')}).${hint}`)
+      const hint =
+        key === 'retry' || key === 'retries' || key === 'timeoutMs' || key === 'timeout'
+          ? ` ${key} belongs to a task (workflow task option), not to the agent.`
+          : ''
+      invalid(
+        name,
+        `unknown option "${key}" (known: ${[...CONFIG_KEYS].filter((k) => k !== 'kind').join(', ')}).${hint}`,
+      )
     }
   }
   const version = config.version ?? '1.0.0'
-  if (typeof version !== 'string' || !VERSION.test(version)) invalid(name, `version "${String(version)}" is not a semantic version like 1.2.0`)
+  if (typeof version !== 'string' || !VERSION.test(version))
+    invalid(name, `version "${String(version)}" is not a semantic version like 1.2.0`)
   if (typeof config.handler !== 'function') invalid(name, 'handler must be a function (input, ctx) => output')
   const maxConcurrency = config.maxConcurrency ?? Infinity
   if (typeof maxConcurrency !== 'number' || !(maxConcurrency >= 1)) invalid(name, 'maxConcurrency must be a number ≥ 1')
   for (const key of ['input', 'output'] as const) {
     const s = config[key]
-    if (s !== undefined && (typeof s !== 'object' || s === null || typeof (s as { safeParse?: unknown }).safeParse !== 'function')) {
+    if (
+      s !== undefined &&
+      (typeof s !== 'object' || s === null || typeof (s as { safeParse?: unknown }).safeParse !== 'function')
+    ) {
       invalid(name, `${key} must be a zod schema`)
     }
   }
   const list = (v: readonly string[] | undefined, what: string): readonly string[] => {
     if (v === undefined) return []
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) invalid(name, `${what} must be a list of non-empty strings`)
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0))
+      invalid(name, `${what} must be a list of non-empty strings`)
     return Object.freeze([...v])
   }
-  const fallback: AgentInstanceInfo = Object.freeze({ instanceId: `${name}@${version}`, index: 0, agent: name, version })
+  const fallback: AgentInstanceInfo = Object.freeze({
+    instanceId: `${name}@${version}`,
+    index: 0,
+    agent: name,
+    version,
+  })
   const { initialize, healthCheck } = config
-  if (initialize !== undefined && typeof initialize !== 'function') invalid(name, 'initialize must be a function (instance) => void')
-  if (healthCheck !== undefined && typeof healthCheck !== 'function') invalid(name, 'healthCheck must be a function (instance) => boolean | { healthy, detail }')
+  if (initialize !== undefined && typeof initialize !== 'function')
+    invalid(name, 'initialize must be a function (instance) => void')
+  if (healthCheck !== undefined && typeof healthCheck !== 'function')
+    invalid(name, 'healthCheck must be a function (instance) => boolean | { healthy, detail }')
   let permissions: readonly Permission[] | undefined
   try {
     permissions = config.permissions === undefined ? undefined : Object.freeze(parsePermissions(config.permissions))
@@ -171,14 +192,30 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
     output: config.output,
     maxConcurrency,
     handler: config.handler,
-    initialize: initialize === undefined ? undefined : (instance?: AgentInstanceInfo) => initialize(instance ?? fallback),
-    healthCheck: healthCheck === undefined ? undefined : (instance?: AgentInstanceInfo) => healthCheck(instance ?? fallback),
+    initialize:
+      initialize === undefined ? undefined : (instance?: AgentInstanceInfo) => initialize(instance ?? fallback),
+    healthCheck:
+      healthCheck === undefined ? undefined : (instance?: AgentInstanceInfo) => healthCheck(instance ?? fallback),
     permissions,
   })
 }
 
 /** The options of {@link AgentConfig} (and `kind`, so a definition can be spread into a new one). */
-const CONFIG_KEYS = new Set(['name', 'version', 'capabilities', 'tags', 'description', 'input', 'output', 'maxConcurrency', 'handler', 'initialize', 'healthCheck', 'permissions', 'kind'])
+const CONFIG_KEYS = new Set([
+  'name',
+  'version',
+  'capabilities',
+  'tags',
+  'description',
+  'input',
+  'output',
+  'maxConcurrency',
+  'handler',
+  'initialize',
+  'healthCheck',
+  'permissions',
+  'kind',
+])
 
 /** True when `value` is an agent definition made by {@link defineAgent}. */
 export function isAgentDefinition(value: unknown): value is AnyAgentDefinition {

@@ -3,7 +3,14 @@ import { FlotillaError } from '../core/errors.js'
 import { BudgetMeter, checkBudget, type Budget } from '../models/budget.js'
 import { meteredModel } from '../models/metered-model.js'
 import { costOf, DEFAULT_PRICES, priceOf, type ModelPrice } from '../models/pricing.js'
-import { modelName, providerNames, resolveModel, type LanguageModel, type ModelEnv, type ModelSpec } from '../models/providers.js'
+import {
+  modelName,
+  providerNames,
+  resolveModel,
+  type LanguageModel,
+  type ModelEnv,
+  type ModelSpec,
+} from '../models/providers.js'
 import { checkMcpServers, type McpServer } from '../models/mcp.js'
 import { runModel, type ThinkingOptions } from '../models/run-model.js'
 import { totalTokens } from '../models/usage.js'
@@ -88,8 +95,31 @@ export interface ConfidentAnswer<O> {
 export type LlmOutput<O, C extends boolean> = C extends true ? ConfidentAnswer<O> : O
 
 const LLM_KEYS = new Set([
-  'name', 'version', 'description', 'capabilities', 'tags', 'maxConcurrency', 'permissions', 'model', 'system', 'prompt', 'input', 'output', 'confidence',
-  'tools', 'mcp', 'reflection', 'explore', 'temperature', 'maxTokens', 'maxSteps', 'maxRetries', 'thinking', 'budget', 'prices', 'env',
+  'name',
+  'version',
+  'description',
+  'capabilities',
+  'tags',
+  'maxConcurrency',
+  'permissions',
+  'model',
+  'system',
+  'prompt',
+  'input',
+  'output',
+  'confidence',
+  'tools',
+  'mcp',
+  'reflection',
+  'explore',
+  'temperature',
+  'maxTokens',
+  'maxSteps',
+  'maxRetries',
+  'thinking',
+  'budget',
+  'prices',
+  'env',
 ])
 
 function invalid(name: string, what: string): never {
@@ -97,38 +127,58 @@ function invalid(name: string, what: string): never {
 }
 
 /** The critic's system prompt (reflection, and choosing among explored answers). */
-const CRITIC_SYSTEM = 'You are a careful reviewer. Judge answers strictly against the task; be concrete about what is wrong or missing.'
+const CRITIC_SYSTEM =
+  'You are a careful reviewer. Judge answers strictly against the task; be concrete about what is wrong or missing.'
 
 function defaultPrompt(input: unknown): string {
   if (typeof input === 'string') return input
-  if (typeof input === 'object' && input !== null && typeof (input as { prompt?: unknown }).prompt === 'string') return (input as { prompt: string }).prompt
+  if (typeof input === 'object' && input !== null && typeof (input as { prompt?: unknown }).prompt === 'string')
+    return (input as { prompt: string }).prompt
   return JSON.stringify(input ?? null, null, 2)
 }
 
 function checkConfig(c: LlmAgentConfig<unknown, unknown, boolean>): void {
   const name = String(c.name)
-  for (const key of Object.keys(c)) if (!LLM_KEYS.has(key)) invalid(name, `unknown option "${key}" (known: ${[...LLM_KEYS].join(', ')})`)
+  for (const key of Object.keys(c))
+    if (!LLM_KEYS.has(key)) invalid(name, `unknown option "${key}" (known: ${[...LLM_KEYS].join(', ')})`)
   const m = c.model
   if (typeof m === 'string') {
     const provider = m.slice(0, Math.max(0, m.indexOf(':')))
-    if (!providerNames().includes(provider)) invalid(name, `model "${m}" is not provider:model with a known provider (${providerNames().join(', ')})`)
-  } else if (typeof m !== 'object' || m === null || (m as { specificationVersion?: unknown }).specificationVersion !== 'v3') {
+    if (!providerNames().includes(provider))
+      invalid(name, `model "${m}" is not provider:model with a known provider (${providerNames().join(', ')})`)
+  } else if (
+    typeof m !== 'object' ||
+    m === null ||
+    (m as { specificationVersion?: unknown }).specificationVersion !== 'v3'
+  ) {
     invalid(name, 'model must be an AI SDK 6 language model or a provider:model string')
   }
   const positive = (v: unknown, what: string, min = 1): void => {
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min)) invalid(name, `${what} must be a whole number ≥ ${min}`)
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min))
+      invalid(name, `${what} must be a whole number ≥ ${min}`)
   }
   positive(c.maxSteps, 'maxSteps')
   positive(c.reflection?.rounds, 'reflection.rounds')
-  if (c.reflection !== undefined && c.reflection.rounds === undefined) invalid(name, 'reflection needs rounds (a whole number ≥ 1)')
+  if (c.reflection !== undefined && c.reflection.rounds === undefined)
+    invalid(name, 'reflection needs rounds (a whole number ≥ 1)')
   positive(c.explore?.k, 'explore.k', 2)
-  if (c.explore !== undefined && (c.explore.k === undefined || (c.explore.choose !== undefined && c.explore.choose !== 'vote' && c.explore.choose !== 'critic'))) invalid(name, 'explore needs k (≥ 2) and choose "vote" or "critic"')
+  if (
+    c.explore !== undefined &&
+    (c.explore.k === undefined ||
+      (c.explore.choose !== undefined && c.explore.choose !== 'vote' && c.explore.choose !== 'critic'))
+  )
+    invalid(name, 'explore needs k (≥ 2) and choose "vote" or "critic"')
   positive(c.maxTokens, 'maxTokens')
   positive(c.maxRetries, 'maxRetries', 0)
-  if (c.temperature !== undefined && (typeof c.temperature !== 'number' || c.temperature < 0 || c.temperature > 2)) invalid(name, 'temperature must be a number from 0 to 2')
+  if (c.temperature !== undefined && (typeof c.temperature !== 'number' || c.temperature < 0 || c.temperature > 2))
+    invalid(name, 'temperature must be a number from 0 to 2')
   for (const scope of ['task', 'run', 'agent'] as const) checkBudget(name, scope, c.budget?.[scope])
   checkMcpServers(name, c.mcp)
-  if (c.tools !== undefined && (!Array.isArray(c.tools) || c.tools.some((t) => (t as { kind?: unknown }).kind !== 'flotilla.tool'))) invalid(name, 'tools must be a list of tools made by defineTool')
+  if (
+    c.tools !== undefined &&
+    (!Array.isArray(c.tools) || c.tools.some((t) => (t as { kind?: unknown }).kind !== 'flotilla.tool'))
+  )
+    invalid(name, 'tools must be a list of tools made by defineTool')
 }
 
 /**
@@ -151,23 +201,33 @@ function checkConfig(c: LlmAgentConfig<unknown, unknown, boolean>): void {
  * })
  * ```
  */
-export function defineLlmAgent<I = unknown, O = string, C extends boolean = false>(config: LlmAgentConfig<I, O, C>): AgentDefinition<I, LlmOutput<O, C>> {
-  if (typeof config !== 'object' || config === null) throw new FlotillaError('AGENT_INVALID', 'defineLlmAgent needs a configuration object.')
+export function defineLlmAgent<I = unknown, O = string, C extends boolean = false>(
+  config: LlmAgentConfig<I, O, C>,
+): AgentDefinition<I, LlmOutput<O, C>> {
+  if (typeof config !== 'object' || config === null)
+    throw new FlotillaError('AGENT_INVALID', 'defineLlmAgent needs a configuration object.')
   checkConfig(config as LlmAgentConfig<unknown, unknown, boolean>)
   const name = config.name
   const tools = new Map((config.tools ?? []).map((t) => [t.name, t]))
   const toolNames = [...tools.keys()]
   const servers = config.mcp ?? []
-  const permissions = new PermissionSet(config.permissions ?? [
-    ...toolNames.map((t) => ({ resource: `tool:${t}`, actions: ['call'] })),
-    ...servers.map((s) => ({ resource: `tool:mcp:${s.name}/*`, actions: ['call'] })),
-  ])
-  const answerSchema: z.ZodType | undefined = config.confidence === true
-    ? z.object({ answer: (config.output as z.ZodType | undefined) ?? z.string(), confidence: z.number().min(0).max(1) })
-    : (config.output as z.ZodType | undefined)
-  const system = config.confidence === true
-    ? `${config.system ?? ''}${config.system ? '\n\n' : ''}Answer in the field "answer", and give in "confidence" how likely your answer is right, from 0 to 1.`
-    : config.system
+  const permissions = new PermissionSet(
+    config.permissions ?? [
+      ...toolNames.map((t) => ({ resource: `tool:${t}`, actions: ['call'] })),
+      ...servers.map((s) => ({ resource: `tool:mcp:${s.name}/*`, actions: ['call'] })),
+    ],
+  )
+  const answerSchema: z.ZodType | undefined =
+    config.confidence === true
+      ? z.object({
+          answer: (config.output as z.ZodType | undefined) ?? z.string(),
+          confidence: z.number().min(0).max(1),
+        })
+      : (config.output as z.ZodType | undefined)
+  const system =
+    config.confidence === true
+      ? `${config.system ?? ''}${config.system ? '\n\n' : ''}Answer in the field "answer", and give in "confidence" how likely your answer is right, from 0 to 1.`
+      : config.system
   const prices = { ...DEFAULT_PRICES, ...(config.prices ?? {}) }
   const agentMeter = config.budget?.agent === undefined ? undefined : new BudgetMeter(config.budget.agent, 'agent')
   const runMeters = new Map<string, BudgetMeter>()
@@ -190,28 +250,54 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
     const meter = (m: LanguageModel): LanguageModel => {
       const label = modelName(m)
       const price = priceOf(label, prices)
-      return meteredModel(m, {
-        step: (n, fn) => ctx.step(n, fn),
-        beforeCall: (w) => {
-          const worst = { tokens: w.inputTokens + w.outputTokens, costUsd: costOf({ inputTokens: w.inputTokens, outputTokens: w.outputTokens, reasoningTokens: 0, cachedInputTokens: 0 }, price) }
-          for (const b of meters) b.check(name, worst)
+      return meteredModel(
+        m,
+        {
+          step: (n, fn) => ctx.step(n, fn),
+          beforeCall: (w) => {
+            const worst = {
+              tokens: w.inputTokens + w.outputTokens,
+              costUsd: costOf(
+                { inputTokens: w.inputTokens, outputTokens: w.outputTokens, reasoningTokens: 0, cachedInputTokens: 0 },
+                price,
+              ),
+            }
+            for (const b of meters) b.check(name, worst)
+          },
+          afterCall: (c) => {
+            const costUsd = costOf(c.usage, price)
+            // A replayed call was charged to the run and agent budgets when it was made.
+            for (const b of c.replayed ? [taskMeter] : meters) {
+              for (const crossed of b?.charge({ tokens: totalTokens(c.usage), costUsd }) ?? [])
+                ctx.reportBudgetWarning({ agent: name, scope: b!.scope, ...crossed })
+            }
+            for (const w of c.warnings) ctx.log.warn('model warning', w)
+            ctx.reportModelCall({
+              agent: name,
+              model: label,
+              call: c.index,
+              usage: c.usage,
+              costUsd,
+              durationMs: Math.round(c.durationMs),
+              replayed: c.replayed,
+              finishReason: c.finishReason,
+              answer: c.answer,
+            })
+          },
         },
-        afterCall: (c) => {
-          const costUsd = costOf(c.usage, price)
-          // A replayed call was charged to the run and agent budgets when it was made.
-          for (const b of c.replayed ? [taskMeter] : meters) {
-            for (const crossed of b?.charge({ tokens: totalTokens(c.usage), costUsd }) ?? []) ctx.reportBudgetWarning({ agent: name, scope: b!.scope, ...crossed })
-          }
-          for (const w of c.warnings) ctx.log.warn('model warning', w)
-          ctx.reportModelCall({ agent: name, model: label, call: c.index, usage: c.usage, costUsd, durationMs: Math.round(c.durationMs), replayed: c.replayed, finishReason: c.finishReason, answer: c.answer })
-        },
-      }, counter)
+        counter,
+      )
     }
     const metered = meter(model)
-    const criticModel = config.reflection?.critic === undefined ? metered : meter((critic ??= resolveModel(config.reflection.critic, config.env)))
+    const criticModel =
+      config.reflection?.critic === undefined
+        ? metered
+        : meter((critic ??= resolveModel(config.reflection.critic, config.env)))
     const offered = await taskTools(ctx, name, permissions, tools, servers)
     const settings = {
-      agent: name, maxRetries: config.maxRetries ?? 2, signal: ctx.signal,
+      agent: name,
+      maxRetries: config.maxRetries ?? 2,
+      signal: ctx.signal,
       ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
       ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
       ...(config.thinking === undefined ? {} : { thinking: config.thinking }),
@@ -219,11 +305,28 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
     try {
       const result = await think({
         prompt: (config.prompt ?? defaultPrompt)(input),
-        ask: (prompt) => runModel({
-          ...settings, model: metered, prompt, tools: offered.tools, maxSteps: config.maxSteps ?? 10,
-          ...(system === undefined ? {} : { system }), ...(answerSchema === undefined ? {} : { output: answerSchema }),
-        }),
-        judge: async (prompt, schema) => (await runModel({ ...settings, model: criticModel, prompt, tools: [], maxSteps: 1, system: CRITIC_SYSTEM, output: schema })).output as never,
+        ask: (prompt) =>
+          runModel({
+            ...settings,
+            model: metered,
+            prompt,
+            tools: offered.tools,
+            maxSteps: config.maxSteps ?? 10,
+            ...(system === undefined ? {} : { system }),
+            ...(answerSchema === undefined ? {} : { output: answerSchema }),
+          }),
+        judge: async (prompt, schema) =>
+          (
+            await runModel({
+              ...settings,
+              model: criticModel,
+              prompt,
+              tools: [],
+              maxSteps: 1,
+              system: CRITIC_SYSTEM,
+              output: schema,
+            })
+          ).output as never,
         value: (r) => (answerSchema === undefined ? r.text : r.output),
         ...(config.explore === undefined ? {} : { explore: config.explore }),
         ...(config.reflection === undefined ? {} : { reflection: config.reflection }),

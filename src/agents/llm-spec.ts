@@ -9,13 +9,24 @@ import type { AnyToolDefinition } from './tools.js'
  * `name` whose answer is the model's text, with the spec's tools. A block
  * that does not match the schema is `AGENT_SPEC_INVALID`, naming the field.
  */
-export function llmAgentFromSpec(name: string, block: unknown, tools: readonly AnyToolDefinition[]): AnyAgentDefinition {
+export function llmAgentFromSpec(
+  name: string,
+  block: unknown,
+  tools: readonly AnyToolDefinition[],
+): AnyAgentDefinition {
   const parsed = llmSpecSchema.safeParse(block)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const field = ['model', ...issue.path.map(String)].join('.')
-    throw new FlotillaError('AGENT_SPEC_INVALID', `Agent "${name}": field "${field}": ${issue.message}.`, { details: { agent: name, field } })
+    throw new FlotillaError('AGENT_SPEC_INVALID', `Agent "${name}": field "${field}": ${issue.message}.`, {
+      details: { agent: name, field },
+    })
   }
   const { model, ...rest } = parsed.data
-  return defineLlmAgent({ name, model, ...rest, ...(tools.length === 0 ? {} : { tools }) }) as unknown as AnyAgentDefinition
+  return defineLlmAgent({
+    name,
+    model,
+    ...rest,
+    ...(tools.length === 0 ? {} : { tools }),
+  }) as unknown as AnyAgentDefinition
 }

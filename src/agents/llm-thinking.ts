@@ -68,7 +68,10 @@ export async function think(t: Thinking): Promise<ModelRunResult> {
     let chosen = 0
     if (t.explore.choose === 'critic') {
       const list = values.map((v, i) => `[${i}]\n${render(v)}`).join('\n\n')
-      const pick = await t.judge(`Task:\n${t.prompt}\n\nCandidate answers:\n${list}\n\nWhich candidate answers the task best? Give its number.`, z.object({ best: z.number().int(), reason: z.string() }))
+      const pick = await t.judge(
+        `Task:\n${t.prompt}\n\nCandidate answers:\n${list}\n\nWhich candidate answers the task best? Give its number.`,
+        z.object({ best: z.number().int(), reason: z.string() }),
+      )
       chosen = Math.min(Math.max(0, pick.best), candidates.length - 1)
       t.log.info('explore', { candidates: candidates.length, chosen, by: 'critic', reason: pick.reason })
     } else {
@@ -84,7 +87,9 @@ export async function think(t: Thinking): Promise<ModelRunResult> {
     )
     t.log.info('reflection', { round, accept: verdict.accept, critique: verdict.critique })
     if (verdict.accept) break
-    current = await t.ask(`${t.prompt}\n\nA previous answer was:\n${render(t.value(current))}\n\nA reviewer said: ${verdict.critique}\n\nWrite an improved answer.`)
+    current = await t.ask(
+      `${t.prompt}\n\nA previous answer was:\n${render(t.value(current))}\n\nA reviewer said: ${verdict.critique}\n\nWrite an improved answer.`,
+    )
   }
   return current
 }

@@ -44,11 +44,20 @@ export async function taskTools(
     }
   }
   const box = createToolBox({
-    tools: own, names: [...own.keys()], permissions, agent, instanceId: ctx.instanceId, workspace: ctx.workspace, signal: ctx.signal,
-    onEvent: (e) => (e.type === 'permission.denied' ? ctx.log.warn('permission denied', e.data) : ctx.log.debug(e.type, e.data)),
+    tools: own,
+    names: [...own.keys()],
+    permissions,
+    agent,
+    instanceId: ctx.instanceId,
+    workspace: ctx.workspace,
+    signal: ctx.signal,
+    onEvent: (e) =>
+      e.type === 'permission.denied' ? ctx.log.warn('permission denied', e.data) : ctx.log.debug(e.type, e.data),
   })
   const tools: ModelTool[] = [...own.values()].map((t) => ({
-    name: t.name, ...(t.description === undefined ? {} : { description: t.description }), ...(t.input === undefined ? {} : { input: t.input }),
+    name: t.name,
+    ...(t.description === undefined ? {} : { description: t.description }),
+    ...(t.input === undefined ? {} : { input: t.input }),
     execute: (args, call) => durable(call.callId, t.name, () => box.call(t.name, args)),
   }))
   const sessions: McpSession[] = []
@@ -61,13 +70,21 @@ export async function taskTools(
       for (const t of await session.tools()) {
         const resource = `mcp:${t.server}/${t.name}`
         tools.push({
-          name: mcpToolName(t.server, t.name), description: t.description ?? `${t.name} (MCP server ${t.server})`, jsonSchema: t.inputSchema,
-          execute: (args, call) => durable(call.callId, resource, async () => {
-            defaultAuthorizer.authorize({ name: agent, permissions }, { kind: 'tool', name: resource }, 'call', (d) => {
-              ctx.log.warn('permission denied', { agent, resource: d.resource, action: d.action, reason: d.reason })
-            })
-            return session.call(t.name, args, call.signal)
-          }),
+          name: mcpToolName(t.server, t.name),
+          description: t.description ?? `${t.name} (MCP server ${t.server})`,
+          jsonSchema: t.inputSchema,
+          execute: (args, call) =>
+            durable(call.callId, resource, async () => {
+              defaultAuthorizer.authorize(
+                { name: agent, permissions },
+                { kind: 'tool', name: resource },
+                'call',
+                (d) => {
+                  ctx.log.warn('permission denied', { agent, resource: d.resource, action: d.action, reason: d.reason })
+                },
+              )
+              return session.call(t.name, args, call.signal)
+            }),
         })
       }
     }

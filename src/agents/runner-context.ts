@@ -104,16 +104,40 @@ export class RunnerContext implements AgentContext {
     if (this._log) return this._log
     const { shared } = this
     const line = (level: LogLevel) => (message: string, data?: unknown) =>
-      shared.onEvent({ type: 'log', data: { agent: shared.name, level, message: String(message), ...(data === undefined ? {} : { data }), runId: this.runId, taskId: this.taskId } })
+      shared.onEvent({
+        type: 'log',
+        data: {
+          agent: shared.name,
+          level,
+          message: String(message),
+          ...(data === undefined ? {} : { data }),
+          runId: this.runId,
+          taskId: this.taskId,
+        },
+      })
     return (this._log = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') })
   }
 
   progress(fraction: number, note?: string): void {
     if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
-      throw new FlotillaError('VALIDATION_FAILED', `ctx.progress needs a fraction between 0 and 1, got ${String(fraction)}.`, { details: { fraction: String(fraction) } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `ctx.progress needs a fraction between 0 and 1, got ${String(fraction)}.`,
+        { details: { fraction: String(fraction) } },
+      )
     }
     const { shared } = this
-    shared.onEvent({ type: 'progress', data: { agent: shared.name, fraction, ...(note === undefined ? {} : { note }), runId: this.runId, taskId: this.taskId, attempt: this.attempt } })
+    shared.onEvent({
+      type: 'progress',
+      data: {
+        agent: shared.name,
+        fraction,
+        ...(note === undefined ? {} : { note }),
+        runId: this.runId,
+        taskId: this.taskId,
+        attempt: this.attempt,
+      },
+    })
   }
 
   get workspace(): FolderWorkspace {
@@ -123,8 +147,14 @@ export class RunnerContext implements AgentContext {
   get tools(): ToolBox {
     const s = this.shared
     return (this._tools ??= createToolBox({
-      tools: s.tools, names: s.toolNames, permissions: s.permissions, agent: s.name, instanceId: s.instanceId,
-      workspace: s.workspace, signal: this.signal, onEvent: s.onEvent,
+      tools: s.tools,
+      names: s.toolNames,
+      permissions: s.permissions,
+      agent: s.name,
+      instanceId: s.instanceId,
+      workspace: s.workspace,
+      signal: this.signal,
+      onEvent: s.onEvent,
     }))
   }
 
@@ -132,7 +162,10 @@ export class RunnerContext implements AgentContext {
   get artifacts(): ServiceMembers['artifacts'] {
     const { runId, taskId } = this.ids
     if (runId === undefined && taskId === undefined) return this.shared.services.artifacts
-    return (this._artifacts ??= serviceMembers(this.shared.call, undefined, { ...(runId === undefined ? {} : { runId }), ...(taskId === undefined ? {} : { taskId }) }).artifacts)
+    return (this._artifacts ??= serviceMembers(this.shared.call, undefined, {
+      ...(runId === undefined ? {} : { runId }),
+      ...(taskId === undefined ? {} : { taskId }),
+    }).artifacts)
   }
 
   get cache(): ServiceMembers['cache'] {
@@ -176,7 +209,10 @@ export class RunnerContext implements AgentContext {
   }
 
   reportModelCall(report: ModelCallReport): void {
-    this.shared.onEvent({ type: 'model.called', data: { ...report, runId: this.runId, taskId: this.taskId, attempt: this.attempt } })
+    this.shared.onEvent({
+      type: 'model.called',
+      data: { ...report, runId: this.runId, taskId: this.taskId, attempt: this.attempt },
+    })
   }
 
   reportBudgetWarning(warning: BudgetWarning): void {

@@ -26,13 +26,18 @@ export async function importModule(module: string, what: string): Promise<Readon
     const s = await stat(path)
     if (!s.isFile()) throw new Error('not a file')
   } catch {
-    throw deployFailed(`The ${what} ${path} does not exist: check "module" in the agent spec (paths are relative to the spec file).`, { module: path })
+    throw deployFailed(
+      `The ${what} ${path} does not exist: check "module" in the agent spec (paths are relative to the spec file).`,
+      { module: path },
+    )
   }
   try {
     return (await import(pathToFileURL(path).href)) as Record<string, unknown>
   } catch (e) {
     const reason = e instanceof Error ? e.message.split('\n')[0] : String(e)
-    const hint = ['.ts', '.mts', '.cts'].includes(extname(path)) ? ' Node cannot import TypeScript directly: compile it to .js/.mjs first.' : ''
+    const hint = ['.ts', '.mts', '.cts'].includes(extname(path))
+      ? ' Node cannot import TypeScript directly: compile it to .js/.mjs first.'
+      : ''
     throw deployFailed(`Cannot import the ${what} ${path}: ${reason}.${hint}`, { module: path }, e)
   }
 }
@@ -63,19 +68,32 @@ function kindOf(value: unknown): string {
  * const def = await loadAgentDefinition('/srv/agents/scanner.mjs', 'default')
  * ```
  */
-export async function loadAgentDefinition(module: string, exportName: string): Promise<{ definition: AnyAgentDefinition; exports: Readonly<Record<string, unknown>> }> {
+export async function loadAgentDefinition(
+  module: string,
+  exportName: string,
+): Promise<{ definition: AnyAgentDefinition; exports: Readonly<Record<string, unknown>> }> {
   const mod = await importModule(module, 'agent module')
   const path = pathOf(module)
   if (!Object.prototype.hasOwnProperty.call(mod, exportName)) {
-    throw deployFailed(`The agent module ${path} has no export "${exportName}" (${describeExports(mod)}). Set "export" in the agent spec to one of its agents.`, {
-      module: path, export: exportName, exports: Object.keys(mod),
-    })
+    throw deployFailed(
+      `The agent module ${path} has no export "${exportName}" (${describeExports(mod)}). Set "export" in the agent spec to one of its agents.`,
+      {
+        module: path,
+        export: exportName,
+        exports: Object.keys(mod),
+      },
+    )
   }
   const value = mod[exportName]
   if (!isAgentDefinition(value)) {
-    throw deployFailed(`Export "${exportName}" of ${path} is ${kindOf(value)}, not an agent made by defineAgent (${describeExports(mod)}).`, {
-      module: path, export: exportName, exports: Object.keys(mod),
-    })
+    throw deployFailed(
+      `Export "${exportName}" of ${path} is ${kindOf(value)}, not an agent made by defineAgent (${describeExports(mod)}).`,
+      {
+        module: path,
+        export: exportName,
+        exports: Object.keys(mod),
+      },
+    )
   }
   return { definition: value, exports: mod }
 }
@@ -85,17 +103,29 @@ export async function loadAgentDefinition(module: string, exportName: string): P
  * own module exports when there is none; a name the module does not export
  * is `AGENT_DEPLOY_FAILED` listing the tools it does export.
  */
-export async function loadTools(names: readonly string[], toolsModule: string | undefined, agentExports: Readonly<Record<string, unknown>>, agentModule: string): Promise<Map<string, AnyToolDefinition>> {
+export async function loadTools(
+  names: readonly string[],
+  toolsModule: string | undefined,
+  agentExports: Readonly<Record<string, unknown>>,
+  agentModule: string,
+): Promise<Map<string, AnyToolDefinition>> {
   if (names.length === 0) return new Map()
   const mod = toolsModule === undefined ? agentExports : await importModule(toolsModule, 'tools module')
   const source = pathOf(toolsModule ?? agentModule)
   const found = collectTools(mod)
   const missing = names.filter((n) => !found.has(n))
   if (missing.length > 0) {
-    const have = found.size === 0 ? 'it exports no tools made by defineTool' : `it exports the tools: ${[...found.keys()].join(', ')}`
-    throw deployFailed(`The agent's tools ${missing.map((n) => `"${n}"`).join(', ')} are not exported by ${source} (${have}). Export them, or set "toolsModule" in the agent spec.`, {
-      module: source, missing,
-    })
+    const have =
+      found.size === 0
+        ? 'it exports no tools made by defineTool'
+        : `it exports the tools: ${[...found.keys()].join(', ')}`
+    throw deployFailed(
+      `The agent's tools ${missing.map((n) => `"${n}"`).join(', ')} are not exported by ${source} (${have}). Export them, or set "toolsModule" in the agent spec.`,
+      {
+        module: source,
+        missing,
+      },
+    )
   }
   return new Map(names.map((n) => [n, found.get(n) as AnyToolDefinition]))
 }

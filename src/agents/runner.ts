@@ -163,13 +163,20 @@ export class AgentRunner {
         onLimitExceeded: options.onLimitExceeded,
       })
     } catch (e) {
-      throw new FlotillaError('AGENT_DEPLOY_FAILED', `Cannot open the workspace ${options.workspace} of agent "${name}": ${(e as Error).message}`, { cause: e, details: { workspace: options.workspace } })
+      throw new FlotillaError(
+        'AGENT_DEPLOY_FAILED',
+        `Cannot open the workspace ${options.workspace} of agent "${name}": ${(e as Error).message}`,
+        { cause: e, details: { workspace: options.workspace } },
+      )
     }
     try {
       await definition.initialize?.()
     } catch (e) {
       const cause = serializeError(e)
-      throw new FlotillaError('AGENT_DEPLOY_FAILED', `Agent "${name}" failed its initialize hook: ${cause.message}`, { cause: e, details: { agent: name, cause } })
+      throw new FlotillaError('AGENT_DEPLOY_FAILED', `Agent "${name}" failed its initialize hook: ${cause.message}`, {
+        cause: e,
+        details: { agent: name, cause },
+      })
     }
     return new AgentRunner(definition, workspace, tools, names, permissions, options.hooks, options)
   }
@@ -225,7 +232,11 @@ export class AgentRunner {
       if (!parsed.success) {
         const issue = parsed.error.issues[0]
         const path = issue?.path.map(String).join('.') || '(root)'
-        throw new FlotillaError('AGENT_INPUT_INVALID', `Input for agent "${this.name}" is invalid at "${path}": ${issue?.message ?? 'invalid'}. Fix the command's input.`, { details: { agent: this.name, path } })
+        throw new FlotillaError(
+          'AGENT_INPUT_INVALID',
+          `Input for agent "${this.name}" is invalid at "${path}": ${issue?.message ?? 'invalid'}. Fix the command's input.`,
+          { details: { agent: this.name, path } },
+        )
       }
       value = parsed.data
     }
@@ -247,15 +258,28 @@ export class AgentRunner {
     const external = options.signal
     const forward = external === undefined ? undefined : () => command.abort(abortError(external.reason))
     if (forward) external?.addEventListener('abort', forward, { once: true })
-    const timer = options.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => command.abort(new FlotillaError('TASK_TIMEOUT', `Agent "${this.name}" did not finish the command within ${options.timeoutMs} ms; raise timeoutMs or make it faster.`, { details: { agent: this.name, timeoutMs: options.timeoutMs } })), options.timeoutMs)
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () =>
+              command.abort(
+                new FlotillaError(
+                  'TASK_TIMEOUT',
+                  `Agent "${this.name}" did not finish the command within ${options.timeoutMs} ms; raise timeoutMs or make it faster.`,
+                  { details: { agent: this.name, timeoutMs: options.timeoutMs } },
+                ),
+              ),
+            options.timeoutMs,
+          )
     const fail = (e: unknown): void => reject(toFlotillaError(e, 'TASK_FAILED'))
     try {
       let out: unknown
       try {
         out = def.handler(value as never, new RunnerContext(this.shared, command, options, ++this.seq))
-        Promise.resolve(out).then((o) => resolve(this.checkOutput(o))).catch(fail)
+        Promise.resolve(out)
+          .then((o) => resolve(this.checkOutput(o)))
+          .catch(fail)
       } catch (e) {
         fail(e)
       }
@@ -279,7 +303,15 @@ export class AgentRunner {
     if (handler === undefined) return
     const report = (e: unknown): void => {
       const message = `The handler of subscription ${subscriptionId} to "${event.type}" failed: ${e instanceof Error ? e.message : String(e)}`
-      this.shared.onEvent({ type: 'log', data: { agent: this.name, level: 'error', message, data: { subscriptionId, eventId: event.id, eventType: event.type } } })
+      this.shared.onEvent({
+        type: 'log',
+        data: {
+          agent: this.name,
+          level: 'error',
+          message,
+          data: { subscriptionId, eventId: event.id, eventType: event.type },
+        },
+      })
     }
     try {
       Promise.resolve(handler(event)).catch(report)
@@ -293,7 +325,13 @@ export class AgentRunner {
    * `error`, every later command is refused with it, and no event reaches a
    * subscription handler any more.
    */
-  stop(error: FlotillaError = new FlotillaError('AGENT_TERMINATED', `Agent "${this.name}" was stopped; it takes no more commands.`, { details: { agent: this.name } })): void {
+  stop(
+    error: FlotillaError = new FlotillaError(
+      'AGENT_TERMINATED',
+      `Agent "${this.name}" was stopped; it takes no more commands.`,
+      { details: { agent: this.name } },
+    ),
+  ): void {
     if (this.stopped) return
     this.stopped = error
     this.handlers.clear()
@@ -304,7 +342,10 @@ export class AgentRunner {
   /** `ctx.subscribe`: keeps the handler under a new id, then asks the services to subscribe for it. */
   private async subscribe(type: string, filter: EventFilter | undefined, handler: EventHandler): Promise<Subscription> {
     if (this.stopped) throw this.stopped
-    if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'ctx.subscribe needs a handler function.', { details: { field: 'handler' } })
+    if (typeof handler !== 'function')
+      throw new FlotillaError('VALIDATION_FAILED', 'ctx.subscribe needs a handler function.', {
+        details: { field: 'handler' },
+      })
     const subscriptionId = `${this.instanceId}.sub-${++this.subscriptionSeq}`
     this.handlers.set(subscriptionId, handler) // before the reply: an event may arrive first
     try {
@@ -343,8 +384,12 @@ export class AgentRunner {
     if (parsed.success) return parsed.data
     const issue = parsed.error.issues[0]
     const path = issue?.path.map(String).join('.') || '(root)'
-    throw new FlotillaError('AGENT_OUTPUT_INVALID', `Agent "${this.name}" returned output that fails its schema at "${path}": ${issue?.message ?? 'invalid'}. Fix the handler or the output schema.`, {
-      details: { agent: this.name, path },
-    })
+    throw new FlotillaError(
+      'AGENT_OUTPUT_INVALID',
+      `Agent "${this.name}" returned output that fails its schema at "${path}": ${issue?.message ?? 'invalid'}. Fix the handler or the output schema.`,
+      {
+        details: { agent: this.name, path },
+      },
+    )
   }
 }

@@ -16,7 +16,19 @@ export interface ServiceOps {
   ack: { args: { id: string }; result: boolean }
   broadcast: { args: { target: BroadcastTarget; body: unknown }; result: string[] }
   'artifacts.get': { args: { id: string; version?: number }; result: ArtifactView }
-  'artifacts.put': { args: { id: string; content: unknown; basedOn?: number | null; metadata?: Record<string, unknown>; tags?: string[]; ttlMs?: number; runId?: string; taskId?: string }; result: ArtifactView }
+  'artifacts.put': {
+    args: {
+      id: string
+      content: unknown
+      basedOn?: number | null
+      metadata?: Record<string, unknown>
+      tags?: string[]
+      ttlMs?: number
+      runId?: string
+      taskId?: string
+    }
+    result: ArtifactView
+  }
   'artifacts.history': { args: { id: string }; result: ArtifactInfo[] }
   'artifacts.list': { args: { tag?: string }; result: ArtifactInfo[] }
   'artifacts.delete': { args: { id: string }; result: boolean }
@@ -40,9 +52,26 @@ export type ServiceOp = keyof ServiceOps
 
 /** All service op names (what an IPC protocol accepts). */
 export const SERVICE_OPS: readonly ServiceOp[] = [
-  'send', 'request', 'publish', 'receive', 'ack', 'broadcast',
-  'artifacts.get', 'artifacts.put', 'artifacts.history', 'artifacts.list', 'artifacts.delete',
-  'cache.share', 'cache.get', 'spawn', 'child.execute', 'child.terminate', 'subscribe', 'unsubscribe', 'journal.get', 'journal.put',
+  'send',
+  'request',
+  'publish',
+  'receive',
+  'ack',
+  'broadcast',
+  'artifacts.get',
+  'artifacts.put',
+  'artifacts.history',
+  'artifacts.list',
+  'artifacts.delete',
+  'cache.share',
+  'cache.get',
+  'spawn',
+  'child.execute',
+  'child.terminate',
+  'subscribe',
+  'unsubscribe',
+  'journal.get',
+  'journal.put',
 ]
 
 /** Calls one service op. */
@@ -55,7 +84,10 @@ export interface Journal {
 }
 
 /** The members of {@link AgentContext} that reach outside the agent, and its journal. */
-export type ServiceMembers = Pick<AgentContext, 'artifacts' | 'cache' | 'send' | 'request' | 'publish' | 'subscribe' | 'receive' | 'ack' | 'broadcast' | 'spawn'> & { readonly journal: Journal }
+export type ServiceMembers = Pick<
+  AgentContext,
+  'artifacts' | 'cache' | 'send' | 'request' | 'publish' | 'subscribe' | 'receive' | 'ack' | 'broadcast' | 'spawn'
+> & { readonly journal: Journal }
 
 /**
  * Runs a durable step: the value an earlier attempt of the same task kept
@@ -75,13 +107,21 @@ export async function runStep<T>(journal: Journal, key: string, fn: () => T | Pr
 /** Checks a step name: 1–200 characters. */
 export function checkStepName(name: unknown): string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 200) {
-    throw new FlotillaError('VALIDATION_FAILED', `ctx.step needs a name of 1 to 200 characters, unique within the task (like "fetch:page-1"); got ${JSON.stringify(name)}.`, { details: { field: 'name' } })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `ctx.step needs a name of 1 to 200 characters, unique within the task (like "fetch:page-1"); got ${JSON.stringify(name)}.`,
+      { details: { field: 'name' } },
+    )
   }
   return name
 }
 
 /** Subscribes on the agent's behalf and keeps `handler` where events can be handed to it. */
-export type SubscribeFn = (type: string, filter: EventFilter | undefined, handler: EventHandler) => Promise<Subscription>
+export type SubscribeFn = (
+  type: string,
+  filter: EventFilter | undefined,
+  handler: EventHandler,
+) => Promise<Subscription>
 
 /**
  * Builds the outward-facing members of an agent context from one `call`
@@ -98,7 +138,11 @@ export type SubscribeFn = (type: string, filter: EventFilter | undefined, handle
  * await members.send('analyst', { finding: 1 })
  * ```
  */
-export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn, lineage: { runId?: string; taskId?: string } = {}): ServiceMembers {
+export function serviceMembers(
+  call: ServiceCall,
+  subscribe?: SubscribeFn,
+  lineage: { runId?: string; taskId?: string } = {},
+): ServiceMembers {
   const childRef = (ref: { id: string; name: string }): ChildAgentRef => ({
     id: ref.id,
     name: ref.name,
@@ -109,7 +153,8 @@ export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn, linea
   })
   return {
     artifacts: {
-      get: (id, options) => call('artifacts.get', { id, ...(options?.version === undefined ? {} : { version: options.version }) }),
+      get: (id, options) =>
+        call('artifacts.get', { id, ...(options?.version === undefined ? {} : { version: options.version }) }),
       put: (id, content, options = {}) =>
         call('artifacts.put', {
           id,
@@ -131,16 +176,23 @@ export function serviceMembers(call: ServiceCall, subscribe?: SubscribeFn, linea
       },
       get: (key) => call('cache.get', { key }),
     },
-    send: (to, body, options) => call('send', { to, body, ...(options?.headers ? { headers: { ...options.headers } } : {}) }),
+    send: (to, body, options) =>
+      call('send', { to, body, ...(options?.headers ? { headers: { ...options.headers } } : {}) }),
     request: (to, body, options) => call('request', { to, body, timeoutMs: options.timeoutMs }),
     publish: (type, data) => call('publish', { type, data }),
     subscribe: (type, filter, handler) => {
       if (!subscribe) {
-        return Promise.reject(new FlotillaError('AGENT_STATE_INVALID', 'ctx.subscribe is not available in this context: it has no way to deliver events to the handler. Receive messages with ctx.receive instead.'))
+        return Promise.reject(
+          new FlotillaError(
+            'AGENT_STATE_INVALID',
+            'ctx.subscribe is not available in this context: it has no way to deliver events to the handler. Receive messages with ctx.receive instead.',
+          ),
+        )
       }
       return subscribe(type, filter, handler)
     },
-    receive: async (options = {}) => (await call('receive', { ...options })) as Awaited<ReturnType<AgentContext['receive']>>,
+    receive: async (options = {}) =>
+      (await call('receive', { ...options })) as Awaited<ReturnType<AgentContext['receive']>>,
     ack: (id) => call('ack', { id }),
     broadcast: (target, body) => call('broadcast', { target, body }),
     spawn: async (spec) => childRef(await call('spawn', { spec })),

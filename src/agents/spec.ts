@@ -22,11 +22,14 @@ const permissionsSchema = z.array(z.unknown()).transform((value, ctx): readonly 
     return parsePermissions(value, 'permissions')
   } catch (e) {
     const pattern = isFlotillaError(e) ? e.details.pattern : undefined
-    const at = value.findIndex((p) => typeof p === 'object' && p !== null && (p as { resource?: unknown }).resource === pattern)
+    const at = value.findIndex(
+      (p) => typeof p === 'object' && p !== null && (p as { resource?: unknown }).resource === pattern,
+    )
     const named = isFlotillaError(e) && typeof e.details.field === 'string' ? e.details.field : undefined
     const field = named ?? (pattern !== undefined && at >= 0 ? `permissions[${at}].resource` : 'permissions')
     const m = /^permissions(?:\[(\d+)\])?(?:\.(\w+))?$/.exec(field)
-    const path = m === null ? [] : [...(m[1] === undefined ? [] : [Number(m[1])]), ...(m[2] === undefined ? [] : [m[2]])]
+    const path =
+      m === null ? [] : [...(m[1] === undefined ? [] : [Number(m[1])]), ...(m[2] === undefined ? [] : [m[2]])]
     const message = e instanceof Error ? e.message.replace(`${field} `, '').replace(/\.$/, '') : String(e)
     ctx.addIssue({ code: 'custom', message, path })
     return z.NEVER
@@ -42,7 +45,13 @@ export const resourceLimitsSchema = z
   })
   .strict()
 
-const budgetSchema = z.object({ tokens: z.number().nonnegative().optional(), costUsd: z.number().nonnegative().optional(), calls: z.number().nonnegative().optional() }).strict()
+const budgetSchema = z
+  .object({
+    tokens: z.number().nonnegative().optional(),
+    costUsd: z.number().nonnegative().optional(),
+    calls: z.number().nonnegative().optional(),
+  })
+  .strict()
 
 /**
  * The `model:` block of an agent spec: a language-model agent without a
@@ -51,22 +60,61 @@ const budgetSchema = z.object({ tokens: z.number().nonnegative().optional(), cos
  */
 export const llmSpecSchema = z
   .object({
-    model: z.string().min(1, 'must name the model as provider:model (openai:gpt-4.1-mini, openai-compatible:<base URL>#<model>)'),
+    model: z
+      .string()
+      .min(1, 'must name the model as provider:model (openai:gpt-4.1-mini, openai-compatible:<base URL>#<model>)'),
     system: z.string().optional(),
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().positive().optional(),
     maxSteps: z.number().int().positive().optional(),
     maxRetries: z.number().int().nonnegative().optional(),
     confidence: z.boolean().optional(),
-    thinking: z.object({ budgetTokens: z.number().int().positive().optional(), effort: z.enum(['low', 'medium', 'high']).optional() }).strict().optional(),
-    budget: z.object({ task: budgetSchema.optional(), run: budgetSchema.optional(), agent: budgetSchema.optional() }).strict().optional(),
-    prices: z.record(z.string(), z.object({ input: z.number().nonnegative(), output: z.number().nonnegative(), cachedInput: z.number().nonnegative().optional() }).strict()).optional(),
-    mcp: z.array(z.union([
-      z.object({ name: z.string(), command: z.string(), args: z.array(z.string()).optional(), env: z.record(z.string(), z.string()).optional(), cwd: z.string().optional() }).strict(),
-      z.object({ name: z.string(), url: z.string(), headers: z.record(z.string(), z.string()).optional() }).strict(),
-    ])).optional(),
+    thinking: z
+      .object({
+        budgetTokens: z.number().int().positive().optional(),
+        effort: z.enum(['low', 'medium', 'high']).optional(),
+      })
+      .strict()
+      .optional(),
+    budget: z
+      .object({ task: budgetSchema.optional(), run: budgetSchema.optional(), agent: budgetSchema.optional() })
+      .strict()
+      .optional(),
+    prices: z
+      .record(
+        z.string(),
+        z
+          .object({
+            input: z.number().nonnegative(),
+            output: z.number().nonnegative(),
+            cachedInput: z.number().nonnegative().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    mcp: z
+      .array(
+        z.union([
+          z
+            .object({
+              name: z.string(),
+              command: z.string(),
+              args: z.array(z.string()).optional(),
+              env: z.record(z.string(), z.string()).optional(),
+              cwd: z.string().optional(),
+            })
+            .strict(),
+          z
+            .object({ name: z.string(), url: z.string(), headers: z.record(z.string(), z.string()).optional() })
+            .strict(),
+        ]),
+      )
+      .optional(),
     reflection: z.object({ rounds: z.number().int().positive(), critic: z.string().optional() }).strict().optional(),
-    explore: z.object({ k: z.number().int().min(2), choose: z.enum(['vote', 'critic']).optional() }).strict().optional(),
+    explore: z
+      .object({ k: z.number().int().min(2), choose: z.enum(['vote', 'critic']).optional() })
+      .strict()
+      .optional(),
   })
   .strict()
 
@@ -90,7 +138,10 @@ export const agentSpecSchema = z
     name: z.string().regex(NAME, 'must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit'),
     version: z.string().regex(VERSION, 'must be a semantic version like 1.2.0').default('1.0.0'),
     description: z.string().optional(),
-    module: z.string().min(1, 'must name the module holding the agent (a path relative to the spec file, or absolute)').optional(),
+    module: z
+      .string()
+      .min(1, 'must name the module holding the agent (a path relative to the spec file, or absolute)')
+      .optional(),
     model: llmSpecSchema.optional(),
     export: z.string().min(1).default('default'),
     tools: names('tool').default([]),
@@ -106,7 +157,14 @@ export const agentSpecSchema = z
   .strict()
   .superRefine((s, ctx) => {
     if ((s.module === undefined) === (s.model === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['module'], message: s.module === undefined ? 'must name the module holding the agent, or give a "model" block (a language-model agent)' : 'and "model" exclude each other: a spec runs a module\'s agent or a language model' })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['module'],
+        message:
+          s.module === undefined
+            ? 'must name the module holding the agent, or give a "model" block (a language-model agent)'
+            : 'and "model" exclude each other: a spec runs a module\'s agent or a language model',
+      })
     }
   })
 
@@ -124,7 +182,12 @@ export interface ParseAgentSpecOptions {
   baseDir?: string
 }
 
-function specError(source: string, message: string, details: Record<string, unknown> = {}, cause?: unknown): FlotillaError {
+function specError(
+  source: string,
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): FlotillaError {
   return new FlotillaError('AGENT_SPEC_INVALID', `${source}: ${message}`, { details: { source, ...details }, cause })
 }
 
@@ -151,21 +214,41 @@ export function parseAgentSpec(value: unknown, options: ParseAgentSpecOptions = 
     try {
       data = parseYaml(value, { prettyErrors: true, uniqueKeys: true }) as unknown
     } catch (e) {
-      const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
-      throw specError(source, `not valid YAML/JSON${where}: ${(e as Error).message.split('\n')[0].replace(/:\s*$/, '')}.`, {}, e)
+      const where =
+        e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
+      throw specError(
+        source,
+        `not valid YAML/JSON${where}: ${(e as Error).message.split('\n')[0].replace(/:\s*$/, '')}.`,
+        {},
+        e,
+      )
     }
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw specError(source, `an agent spec is a mapping with at least "name" and "module", not ${Array.isArray(data) ? 'a list' : String(data)}.`)
+    throw specError(
+      source,
+      `an agent spec is a mapping with at least "name" and "module", not ${Array.isArray(data) ? 'a list' : String(data)}.`,
+    )
   }
   const parsed = agentSpecSchema.safeParse(data)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    const field = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('') || '(root)'
+    const field =
+      issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('') ||
+      '(root)'
     if (issue.code === 'unrecognized_keys') {
       const where = issue.path.length === 0 ? 'the spec' : `"${field}"`
-      const shape = issue.path.length === 0 ? agentSpecSchema.shape : issue.path[0] === 'model' ? llmSpecSchema.shape : resourceLimitsSchema.shape
-      throw specError(source, `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')} in ${where}; the fields are: ${Object.keys(shape).join(', ')}.`, { field: issue.keys[0] })
+      const shape =
+        issue.path.length === 0
+          ? agentSpecSchema.shape
+          : issue.path[0] === 'model'
+            ? llmSpecSchema.shape
+            : resourceLimitsSchema.shape
+      throw specError(
+        source,
+        `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')} in ${where}; the fields are: ${Object.keys(shape).join(', ')}.`,
+        { field: issue.keys[0] },
+      )
     }
     const message = issue.message.charAt(0).toLowerCase() + issue.message.slice(1)
     throw specError(source, `field "${field}": ${message}.`, { field })
@@ -200,7 +283,11 @@ export async function loadAgentSpec(path: string): Promise<AgentSpec> {
     text = await readFile(full, 'utf8')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    throw new FlotillaError('FILE_NOT_FOUND', `Agent spec "${path}" ${code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`}.`, { details: { path }, cause: e })
+    throw new FlotillaError(
+      'FILE_NOT_FOUND',
+      `Agent spec "${path}" ${code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(e as Error).message}`}.`,
+      { details: { path }, cause: e },
+    )
   }
   return parseAgentSpec(text, { source: path, baseDir: dirname(full) })
 }

@@ -66,17 +66,38 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
  * ```
  */
 export function defineTool<I = unknown, O = unknown>(config: ToolConfig<I, O>): ToolDefinition<I, O> {
-  if (typeof config !== 'object' || config === null) throw new FlotillaError('VALIDATION_FAILED', 'defineTool needs a configuration object { name, run }.')
+  if (typeof config !== 'object' || config === null)
+    throw new FlotillaError('VALIDATION_FAILED', 'defineTool needs a configuration object { name, run }.')
   const { name } = config
   if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new FlotillaError('VALIDATION_FAILED', `Tool name "${String(name)}" must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit.`, { details: { tool: String(name) } })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `Tool name "${String(name)}" must be 1–63 letters, digits, ".", "_" or "-", starting with a letter or digit.`,
+      { details: { tool: String(name) } },
+    )
   }
-  if (typeof config.run !== 'function') throw new FlotillaError('VALIDATION_FAILED', `Tool "${name}": run must be a function (input, ctx) => output.`, { details: { tool: name } })
+  if (typeof config.run !== 'function')
+    throw new FlotillaError('VALIDATION_FAILED', `Tool "${name}": run must be a function (input, ctx) => output.`, {
+      details: { tool: name },
+    })
   const schema = config.input
-  if (schema !== undefined && (typeof schema !== 'object' || schema === null || typeof (schema as { safeParse?: unknown }).safeParse !== 'function')) {
-    throw new FlotillaError('VALIDATION_FAILED', `Tool "${name}": input must be a zod schema.`, { details: { tool: name } })
+  if (
+    schema !== undefined &&
+    (typeof schema !== 'object' ||
+      schema === null ||
+      typeof (schema as { safeParse?: unknown }).safeParse !== 'function')
+  ) {
+    throw new FlotillaError('VALIDATION_FAILED', `Tool "${name}": input must be a zod schema.`, {
+      details: { tool: name },
+    })
   }
-  return Object.freeze({ kind: 'flotilla.tool' as const, name, description: config.description, input: schema, run: config.run })
+  return Object.freeze({
+    kind: 'flotilla.tool' as const,
+    name,
+    description: config.description,
+    input: schema,
+    run: config.run,
+  })
 }
 
 /** True when `value` is a tool made by {@link defineTool} (from whichever copy of the package). */
@@ -133,23 +154,41 @@ export interface ToolBoxOptions {
 export function createToolBox(options: ToolBoxOptions): ToolBox {
   const allowed = new Set(options.names)
   const { agent, onEvent } = options
-  const context: ToolContext = { signal: options.signal, workspace: options.workspace, agent, instanceId: options.instanceId }
+  const context: ToolContext = {
+    signal: options.signal,
+    workspace: options.workspace,
+    agent,
+    instanceId: options.instanceId,
+  }
   return {
     names: options.names,
     async call(name, input) {
       const tool = allowed.has(name) ? options.tools.get(name) : undefined
       if (tool === undefined) {
         const list = options.names.length === 0 ? 'it has no tools' : `its tools: ${options.names.join(', ')}`
-        throw new FlotillaError('TOOL_NOT_FOUND', `${agent} has no tool "${String(name)}" (${list}). List the tool in the agent spec's "tools".`, { details: { agent, tool: String(name) } })
+        throw new FlotillaError(
+          'TOOL_NOT_FOUND',
+          `${agent} has no tool "${String(name)}" (${list}). List the tool in the agent spec's "tools".`,
+          { details: { agent, tool: String(name) } },
+        )
       }
-      ;(options.authorizer ?? defaultAuthorizer).authorize({ name: agent, permissions: options.permissions }, { kind: 'tool', name }, 'call', (d) => onEvent(deniedEvent(agent, d.resource, d.action, d.reason)))
+      ;(options.authorizer ?? defaultAuthorizer).authorize(
+        { name: agent, permissions: options.permissions },
+        { kind: 'tool', name },
+        'call',
+        (d) => onEvent(deniedEvent(agent, d.resource, d.action, d.reason)),
+      )
       let value: unknown = input
       if (tool.input !== undefined) {
         const parsed = tool.input.safeParse(input)
         if (!parsed.success) {
           const issue = parsed.error.issues[0]
           const path = issue?.path.map(String).join('.') || '(root)'
-          throw new FlotillaError('VALIDATION_FAILED', `Input of tool "${name}" is invalid at "${path}": ${issue?.message ?? 'invalid'}.`, { details: { agent, tool: name, path } })
+          throw new FlotillaError(
+            'VALIDATION_FAILED',
+            `Input of tool "${name}" is invalid at "${path}": ${issue?.message ?? 'invalid'}.`,
+            { details: { agent, tool: name, path } },
+          )
         }
         value = parsed.data
       }
@@ -160,7 +199,10 @@ export function createToolBox(options: ToolBoxOptions): ToolBox {
         return output
       } catch (e) {
         const error = toFlotillaError(e, 'TASK_FAILED')
-        onEvent({ type: 'tool.called', data: { agent, tool: name, ok: false, code: error.code, durationMs: performance.now() - started } })
+        onEvent({
+          type: 'tool.called',
+          data: { agent, tool: name, ok: false, code: error.code, durationMs: performance.now() - started },
+        })
         throw error
       }
     },

@@ -92,7 +92,11 @@ export class FolderWorkspace implements Workspace {
   /** Creates the folder when missing and counts the bytes it holds. */
   static async open(options: FolderWorkspaceOptions): Promise<FolderWorkspace> {
     if (!isAbsoluteNative(options.root)) {
-      throw new FlotillaError('VALIDATION_FAILED', `A workspace root must be an absolute path, got "${options.root}".`, { details: { root: options.root } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `A workspace root must be an absolute path, got "${options.root}".`,
+        { details: { root: options.root } },
+      )
     }
     await mkdir(options.root, { recursive: true })
     const real = await realpath(options.root)
@@ -124,7 +128,11 @@ export class FolderWorkspace implements Workspace {
 
   write(path: string, data: string | Uint8Array): Promise<void> {
     if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
-      return Promise.reject(new FlotillaError('VALIDATION_FAILED', `workspace.write("${String(path)}") needs a string or a Uint8Array.`, { details: { path: String(path) } }))
+      return Promise.reject(
+        new FlotillaError('VALIDATION_FAILED', `workspace.write("${String(path)}") needs a string or a Uint8Array.`, {
+          details: { path: String(path) },
+        }),
+      )
     }
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
     return this.serial(async () => {
@@ -188,10 +196,12 @@ export class FolderWorkspace implements Workspace {
 
   /** Normalises `path`, checks the permission, then that it stays inside the root on disk. */
   private async resolve(path: string, action: string): Promise<Resolved> {
-    if (typeof path !== 'string' || path.length === 0) throw this.invalid(String(path), 'is empty; give a path relative to the workspace')
+    if (typeof path !== 'string' || path.length === 0)
+      throw this.invalid(String(path), 'is empty; give a path relative to the workspace')
     if (path.includes('\0')) throw this.invalid(path.replace(/\0/g, '\\0'), 'holds a NUL character')
     const slashed = path.replace(/\\/g, '/')
-    if (slashed.startsWith('/') || isAbsoluteNative(path)) throw this.outside(path, action, 'it is absolute; workspace paths are relative to its root')
+    if (slashed.startsWith('/') || isAbsoluteNative(path))
+      throw this.outside(path, action, 'it is absolute; workspace paths are relative to its root')
     const rel = posix.normalize(slashed).replace(/\/+$/, '') || '.'
     if (rel === '..' || rel.startsWith('../')) throw this.outside(path, action, 'it leads out of the workspace')
     this.authorizer.authorize(this.principal, { kind: 'file', path: rel }, action as Action, this.onDenied)
@@ -206,7 +216,8 @@ export class FolderWorkspace implements Workspace {
     for (;;) {
       try {
         const real = await realpath(probe)
-        if (real !== this.realRoot && !real.startsWith(this.realRoot + sep)) throw this.outside(path, action, 'a symbolic link leads out of the workspace')
+        if (real !== this.realRoot && !real.startsWith(this.realRoot + sep))
+          throw this.outside(path, action, 'a symbolic link leads out of the workspace')
         return
       } catch (e) {
         if (errno(e) !== 'ENOENT' && errno(e) !== 'ENOTDIR') throw e
@@ -230,7 +241,8 @@ export class FolderWorkspace implements Workspace {
   }
 
   /** Reports a denial as the agent's `permission.denied` event. */
-  private readonly onDenied = (d: Decision): void => this.options.onEvent?.(deniedEvent(this.options.agent, d.resource, d.action, d.reason))
+  private readonly onDenied = (d: Decision): void =>
+    this.options.onEvent?.(deniedEvent(this.options.agent, d.resource, d.action, d.reason))
 
   private invalid(path: string, why: string): FlotillaError {
     return new FlotillaError('VALIDATION_FAILED', `Workspace path "${path}" ${why}.`, { details: { path } })
@@ -241,7 +253,16 @@ export class FolderWorkspace implements Workspace {
     const error = new FlotillaError(
       'RESOURCE_LIMIT_EXCEEDED',
       `${this.options.agent} may not write ${bytes} bytes to "${rel}": the workspace would hold ${after} bytes, over its storage limit of ${limitBytes} bytes (${limitBytes / MB} MB). Raise limits.storageMb or remove files first.`,
-      { details: { agent: this.options.agent, limit: 'storage', limitBytes, usedBytes: this.used, requestedBytes: bytes, path: rel } },
+      {
+        details: {
+          agent: this.options.agent,
+          limit: 'storage',
+          limitBytes,
+          usedBytes: this.used,
+          requestedBytes: bytes,
+          path: rel,
+        },
+      },
     )
     this.options.onLimitExceeded?.(error)
     return error
@@ -250,11 +271,20 @@ export class FolderWorkspace implements Workspace {
   private fsError(e: unknown, at: Resolved, action: string): FlotillaError {
     const code = errno(e)
     if (code === 'ENOENT' || (code === 'ENOTDIR' && action !== 'write')) {
-      return new FlotillaError('FILE_NOT_FOUND', `${this.options.agent} cannot ${action} "${at.rel}": no such file in the workspace.`, { details: { path: at.rel, action } })
+      return new FlotillaError(
+        'FILE_NOT_FOUND',
+        `${this.options.agent} cannot ${action} "${at.rel}": no such file in the workspace.`,
+        { details: { path: at.rel, action } },
+      )
     }
     if (code === 'EISDIR') return this.invalid(at.rel, 'is a folder')
-    if (code === 'ENOTDIR' || code === 'EEXIST') return this.invalid(at.rel, 'goes through a file as if it were a folder')
-    return new FlotillaError('INTERNAL', `${this.options.agent} cannot ${action} "${at.rel}": ${(e as Error).message}`, { cause: e, details: { path: at.rel, action, errno: code ?? '' } })
+    if (code === 'ENOTDIR' || code === 'EEXIST')
+      return this.invalid(at.rel, 'goes through a file as if it were a folder')
+    return new FlotillaError(
+      'INTERNAL',
+      `${this.options.agent} cannot ${action} "${at.rel}": ${(e as Error).message}`,
+      { cause: e, details: { path: at.rel, action, errno: code ?? '' } },
+    )
   }
 }
 
@@ -270,7 +300,11 @@ async function sizeOf(abs: string): Promise<number | 'dir'> {
 }
 
 /** Calls `visit` with the relative path of every non-folder entry under `dir` (symbolic links not followed). */
-async function walk(dir: string, prefix: string, visit: (rel: string, abs: string) => void | Promise<void>): Promise<void> {
+async function walk(
+  dir: string,
+  prefix: string,
+  visit: (rel: string, abs: string) => void | Promise<void>,
+): Promise<void> {
   const entries = await readdir(dir, { withFileTypes: true })
   for (const entry of entries) {
     const abs = join(dir, entry.name)

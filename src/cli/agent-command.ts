@@ -30,7 +30,10 @@ export const agentRunOptionsSchema = z
     json: z.boolean(),
     verbose: z.boolean(),
   })
-  .refine((o) => o.input === undefined || o.inputFile === undefined, { message: 'give --input or --input-file, not both', path: ['input'] })
+  .refine((o) => o.input === undefined || o.inputFile === undefined, {
+    message: 'give --input or --input-file, not both',
+    path: ['input'],
+  })
 
 const RUN_HELP = `Usage: flotilla agent run <spec.json|spec.yaml> [options]
 
@@ -68,14 +71,23 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text) as unknown
   } catch (e) {
-    throw new FlotillaError('VALIDATION_FAILED', `${what} is not valid JSON: ${(e as Error).message}.`, { details: { what } })
+    throw new FlotillaError('VALIDATION_FAILED', `${what} is not valid JSON: ${(e as Error).message}.`, {
+      details: { what },
+    })
   }
 }
 
 /** What a command of `agent run` printed: one result per line of stdout. */
-function printResult(io: CliIO, json: boolean, outcome: { ok: true; output: unknown } | { ok: false; error: FlotillaError }, pretty: boolean): void {
+function printResult(
+  io: CliIO,
+  json: boolean,
+  outcome: { ok: true; output: unknown } | { ok: false; error: FlotillaError },
+  pretty: boolean,
+): void {
   if (outcome.ok) {
-    const text = json ? JSON.stringify({ ok: true, output: outcome.output ?? null }) : JSON.stringify(outcome.output ?? null, null, pretty ? 2 : undefined)
+    const text = json
+      ? JSON.stringify({ ok: true, output: outcome.output ?? null })
+      : JSON.stringify(outcome.output ?? null, null, pretty ? 2 : undefined)
     io.out.write(`${text}\n`)
   } else {
     if (json) io.out.write(`${JSON.stringify({ ok: false, error: serializeError(outcome.error) })}\n`)
@@ -93,7 +105,13 @@ function showEvent(io: CliIO, event: RuntimeEvent): void {
   }
 }
 
-async function runLines(handle: RuntimeHandle, io: CliIO, json: boolean, input: NodeJS.ReadableStream, exited: () => RuntimeExit | undefined): Promise<number> {
+async function runLines(
+  handle: RuntimeHandle,
+  io: CliIO,
+  json: boolean,
+  input: NodeJS.ReadableStream,
+  exited: () => RuntimeExit | undefined,
+): Promise<number> {
   let failed = false
   let line = 0
   for await (const text of createInterface({ input, crlfDelay: Infinity })) {
@@ -121,21 +139,33 @@ export const agentRunCommand: Command = {
     const { values, positionals } = splitArgs('agent run', argv, RUN_FLAGS)
     const [file] = expectPositionals('agent run', positionals, ['spec.yaml'])
     const options = validateOptions('agent run', agentRunOptionsSchema, {
-      file, input: values.input, inputFile: values['input-file'], workspace: values.workspace, json: values.json === true, verbose: values.verbose === true,
+      file,
+      input: values.input,
+      inputFile: values['input-file'],
+      workspace: values.workspace,
+      json: values.json === true,
+      verbose: values.verbose === true,
     })
     let single: { value: unknown } | undefined
     if (options.input !== undefined) {
       try {
         single = { value: JSON.parse(options.input) as unknown }
       } catch {
-        throw usageError('agent run', `--input must be JSON, like '{"text":"hi"}' (a string needs quotes: '"hi"'); got ${options.input}.`)
+        throw usageError(
+          'agent run',
+          `--input must be JSON, like '{"text":"hi"}' (a string needs quotes: '"hi"'); got ${options.input}.`,
+        )
       }
     } else if (options.inputFile !== undefined) {
       let text: string
       try {
         text = await readFile(options.inputFile, 'utf8')
       } catch (e) {
-        throw new FlotillaError('FILE_NOT_FOUND', `Input file "${options.inputFile}" cannot be read: ${(e as Error).message}`, { details: { path: options.inputFile } })
+        throw new FlotillaError(
+          'FILE_NOT_FOUND',
+          `Input file "${options.inputFile}" cannot be read: ${(e as Error).message}`,
+          { details: { path: options.inputFile } },
+        )
       }
       single = { value: parseJson(text, `Input file "${options.inputFile}"`) }
     }
@@ -144,8 +174,16 @@ export const agentRunCommand: Command = {
     let exit: RuntimeExit | undefined
     const handle = await runtime.deploy(
       {
-        instanceId: newAgentId(), name: spec.name, module: spec.module, ...(spec.model === undefined ? {} : { model: spec.model }), exportName: spec.export, tools: spec.tools, toolsModule: spec.toolsModule,
-        permissions: spec.permissions ?? [], limits: spec.limits, env: spec.env,
+        instanceId: newAgentId(),
+        name: spec.name,
+        module: spec.module,
+        ...(spec.model === undefined ? {} : { model: spec.model }),
+        exportName: spec.export,
+        tools: spec.tools,
+        toolsModule: spec.toolsModule,
+        permissions: spec.permissions ?? [],
+        limits: spec.limits,
+        env: spec.env,
         workspace: resolve(options.workspace ?? join('.flotilla', 'workspaces', spec.name)),
       },
       {
@@ -155,9 +193,17 @@ export const agentRunCommand: Command = {
       },
     )
     try {
-      if (single === undefined) return await runLines(handle, io, options.json, (io as CliIO & { in?: NodeJS.ReadableStream }).in ?? process.stdin, () => exit)
+      if (single === undefined)
+        return await runLines(
+          handle,
+          io,
+          options.json,
+          (io as CliIO & { in?: NodeJS.ReadableStream }).in ?? process.stdin,
+          () => exit,
+        )
       const output = await handle.execute(single.value)
-      if (options.json) io.out.write(`${JSON.stringify({ ok: true, agent: spec.name, output: output ?? null }, null, 2)}\n`)
+      if (options.json)
+        io.out.write(`${JSON.stringify({ ok: true, agent: spec.name, output: output ?? null }, null, 2)}\n`)
       else printResult(io, false, { ok: true, output }, true)
       return 0
     } catch (e) {
@@ -207,8 +253,15 @@ function standaloneServices(): (op: string, args: unknown) => Promise<unknown> {
   const journal = new Map<string, unknown>()
   return (op, args) => {
     const a = args as { key: string; value?: unknown }
-    if (op === 'journal.get') return Promise.resolve(journal.has(a.key) ? { found: true, value: journal.get(a.key) } : { found: false })
+    if (op === 'journal.get')
+      return Promise.resolve(journal.has(a.key) ? { found: true, value: journal.get(a.key) } : { found: false })
     if (op === 'journal.put') return Promise.resolve((journal.set(a.key, a.value), null))
-    return Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `ctx service "${op}" needs an orchestrator; "flotilla agent run" runs the agent alone. Deploy it with an Orchestrator to use messages, artifacts, the cache and children.`, { details: { op } }))
+    return Promise.reject(
+      new FlotillaError(
+        'AGENT_STATE_INVALID',
+        `ctx service "${op}" needs an orchestrator; "flotilla agent run" runs the agent alone. Deploy it with an Orchestrator to use messages, artifacts, the cache and children.`,
+        { details: { op } },
+      ),
+    )
   }
 }

@@ -21,14 +21,28 @@ function parseStates(given: readonly string[]): AgentState[] | undefined {
   const out: AgentState[] = []
   for (const part of given.flatMap((g) => g.split(','))) {
     const state = part.trim().toUpperCase()
-    if (!(AGENT_STATES as readonly string[]).includes(state)) throw usageError('agent list', `--state "${part}" is not an agent state; use ${AGENT_STATES.join(', ')}.`)
+    if (!(AGENT_STATES as readonly string[]).includes(state))
+      throw usageError('agent list', `--state "${part}" is not an agent state; use ${AGENT_STATES.join(', ')}.`)
     if (!out.includes(state as AgentState)) out.push(state as AgentState)
   }
   return out
 }
 
 function recordJson(r: AgentRecord): Record<string, unknown> {
-  return { id: r.id, name: r.name, version: r.version, parentId: r.parentId, runtime: r.runtime, state: r.state, reason: r.reason, permissions: r.permissions, limits: r.limits, pid: r.pid, createdAt: r.createdAt, updatedAt: r.updatedAt }
+  return {
+    id: r.id,
+    name: r.name,
+    version: r.version,
+    parentId: r.parentId,
+    runtime: r.runtime,
+    state: r.state,
+    reason: r.reason,
+    permissions: r.permissions,
+    limits: r.limits,
+    pid: r.pid,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  }
 }
 
 /** `flotilla agent list`: the stored deployed agents. */
@@ -68,7 +82,15 @@ Examples:
         return 0
       }
       const p = paint(io.out.isTTY === true)
-      const rows = agents.map((a) => [a.id, a.name, a.parentId ?? '-', a.runtime, paintState(a.state, p), formatDateTime(a.updatedAt), a.reason ?? ''])
+      const rows = agents.map((a) => [
+        a.id,
+        a.name,
+        a.parentId ?? '-',
+        a.runtime,
+        paintState(a.state, p),
+        formatDateTime(a.updatedAt),
+        a.reason ?? '',
+      ])
       io.out.write(`${formatTable(['ID', 'NAME', 'PARENT', 'RUNTIME', 'STATE', 'SINCE', 'REASON'], rows)}\n`)
       return 0
     })
@@ -93,11 +115,19 @@ ${STORE_HELP}
   async execute(argv, io) {
     const { values, positionals } = splitArgs('agent show', argv, STORE_FLAGS)
     const [id] = expectPositionals('agent show', positionals, ['agent-id'])
-    if (id === undefined) throw usageError('agent show', 'Name the agent: flotilla agent show <agent-id> (ids are listed by flotilla agent list).')
+    if (id === undefined)
+      throw usageError(
+        'agent show',
+        'Name the agent: flotilla agent show <agent-id> (ids are listed by flotilla agent list).',
+      )
     return withStore(values.store as string | undefined, async (orchestrator, store) => {
       const agent = await orchestrator.store.getAgent(id)
       if (!agent) {
-        throw new FlotillaError('AGENT_NOT_FOUND', `No agent ${id} in ${store.label}; list them with flotilla agent list${storeArg(values.store as string | undefined)}.`, { details: { agent: id } })
+        throw new FlotillaError(
+          'AGENT_NOT_FOUND',
+          `No agent ${id} in ${store.label}; list them with flotilla agent list${storeArg(values.store as string | undefined)}.`,
+          { details: { agent: id } },
+        )
       }
       const transitions = await orchestrator.store.listAgentTransitions(id)
       if (values.json === true) {
@@ -105,8 +135,12 @@ ${STORE_HELP}
         return 0
       }
       const p = paint(io.out.isTTY === true)
-      io.out.write(`${agent.name}@${agent.version} ${agent.id} ${paintState(agent.state, p)}${agent.reason ? ` (${agent.reason})` : ''}\n`)
-      io.out.write(`  parent ${agent.parentId ?? '-'} · runtime ${agent.runtime} · limits ${JSON.stringify(agent.limits)}\n`)
+      io.out.write(
+        `${agent.name}@${agent.version} ${agent.id} ${paintState(agent.state, p)}${agent.reason ? ` (${agent.reason})` : ''}\n`,
+      )
+      io.out.write(
+        `  parent ${agent.parentId ?? '-'} · runtime ${agent.runtime} · limits ${JSON.stringify(agent.limits)}\n`,
+      )
       io.out.write(`  permissions ${JSON.stringify(agent.permissions)}\n`)
       const rows = transitions.map((t) => [String(t.seq), formatDateTime(t.at), t.from ?? '-', t.to, t.reason ?? ''])
       io.out.write(`${formatTable(['#', 'AT', 'FROM', 'TO', 'REASON'], rows)}\n`)

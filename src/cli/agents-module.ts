@@ -31,9 +31,17 @@ function collect(value: unknown, into: Set<AnyAgentDefinition>): void {
  */
 export async function loadAgentsModule(workflowFile: string, specifier: string): Promise<LoadedAgents> {
   const path = resolve(dirname(resolve(workflowFile)), specifier)
-  return importAgents(path, () => new FlotillaError('FILE_NOT_FOUND', `Agents module "${specifier}" named by ${workflowFile} does not exist (looked for ${path}). Paths are relative to the workflow file.`, {
-    details: { module: path, workflow: workflowFile },
-  }))
+  return importAgents(
+    path,
+    () =>
+      new FlotillaError(
+        'FILE_NOT_FOUND',
+        `Agents module "${specifier}" named by ${workflowFile} does not exist (looked for ${path}). Paths are relative to the workflow file.`,
+        {
+          details: { module: path, workflow: workflowFile },
+        },
+      ),
+  )
 }
 
 /**
@@ -53,8 +61,13 @@ export async function importAgents(path: string, missing: () => FlotillaError): 
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>
   } catch (e) {
     const reason = e instanceof Error ? e.message.split('\n')[0] : String(e)
-    const hint = ['.ts', '.mts', '.cts'].includes(extname(path)) ? ' Node cannot import TypeScript directly: compile it to .js/.mjs first.' : ''
-    throw new FlotillaError('MODULE_LOAD_FAILED', `Cannot import agents module ${path}: ${reason}.${hint}`, { cause: e, details: { module: path } })
+    const hint = ['.ts', '.mts', '.cts'].includes(extname(path))
+      ? ' Node cannot import TypeScript directly: compile it to .js/.mjs first.'
+      : ''
+    throw new FlotillaError('MODULE_LOAD_FAILED', `Cannot import agents module ${path}: ${reason}.${hint}`, {
+      cause: e,
+      details: { module: path },
+    })
   }
   const found = new Set<AnyAgentDefinition>()
   for (const value of Object.values(mod)) collect(value, found)

@@ -44,7 +44,12 @@ export function splitArgs(command: string, argv: readonly string[], flags: FlagS
     const flag = /'(-[^']*)'/.exec(message)?.[1] ?? ''
     const name = flag.replace(/^-+/, '').split(/[ =]/)[0]
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw usageError(command, `Unknown flag "${flag}" for "flotilla ${command}". Flags: ${Object.keys(flags).map((f) => `--${f}`).join(', ')}.`)
+      throw usageError(
+        command,
+        `Unknown flag "${flag}" for "flotilla ${command}". Flags: ${Object.keys(flags)
+          .map((f) => `--${f}`)
+          .join(', ')}.`,
+      )
     }
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const spec = flags[name]
@@ -63,7 +68,12 @@ const POSITIONAL_LABELS: Readonly<Record<string, string>> = { file: '<file>', id
  * becomes `CLI_USAGE` naming the flag, or the positional argument (`<file>`,
  * `<run-id>`, or as `positionals` names them) for keys that hold one.
  */
-export function validateOptions<T>(command: string, schema: z.ZodType<T>, raw: unknown, positionals: Readonly<Record<string, string>> = POSITIONAL_LABELS): T {
+export function validateOptions<T>(
+  command: string,
+  schema: z.ZodType<T>,
+  raw: unknown,
+  positionals: Readonly<Record<string, string>> = POSITIONAL_LABELS,
+): T {
   const parsed = schema.safeParse(raw)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
@@ -74,10 +84,20 @@ export function validateOptions<T>(command: string, schema: z.ZodType<T>, raw: u
 }
 
 /** Positional arguments beyond `max` are a usage error. */
-export function expectPositionals(command: string, positionals: readonly string[], names: readonly string[]): (string | undefined)[] {
+export function expectPositionals(
+  command: string,
+  positionals: readonly string[],
+  names: readonly string[],
+): (string | undefined)[] {
   if (positionals.length > names.length) {
-    const extra = positionals.slice(names.length).map((p) => `"${p}"`).join(', ')
-    throw usageError(command, `Unexpected argument ${extra} for "flotilla ${command}"; it takes ${names.length === 0 ? 'no arguments' : names.map((n) => `<${n}>`).join(' ')}.`)
+    const extra = positionals
+      .slice(names.length)
+      .map((p) => `"${p}"`)
+      .join(', ')
+    throw usageError(
+      command,
+      `Unexpected argument ${extra} for "flotilla ${command}"; it takes ${names.length === 0 ? 'no arguments' : names.map((n) => `<${n}>`).join(' ')}.`,
+    )
   }
   return names.map((_, i) => positionals[i])
 }
@@ -113,7 +133,11 @@ export interface DeclaredInput {
  * // { apply: true, limits: { max: 3 }, name: '007' }
  * ```
  */
-export function parseInputs(command: string, pairs: readonly string[], declared: Readonly<Record<string, DeclaredInput>> = {}): Record<string, unknown> {
+export function parseInputs(
+  command: string,
+  pairs: readonly string[],
+  declared: Readonly<Record<string, DeclaredInput>> = {},
+): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
@@ -121,14 +145,22 @@ export function parseInputs(command: string, pairs: readonly string[], declared:
     const key = pair.slice(0, eq)
     const path = key.split('.')
     if (path.some((p) => p.length === 0 || FORBIDDEN_KEYS.has(p))) {
-      throw usageError(command, `--input key "${key}" is malformed: use names separated by single dots, like limits.max.`)
+      throw usageError(
+        command,
+        `--input key "${key}" is malformed: use names separated by single dots, like limits.max.`,
+      )
     }
     let target = out
     for (let i = 0; i < path.length - 1; i++) {
       const next = Object.hasOwn(target, path[i]) ? target[path[i]] : undefined
       if (next === undefined) target = target[path[i]] = {} as Record<string, unknown>
-      else if (next !== null && typeof next === 'object' && !Array.isArray(next)) target = next as Record<string, unknown>
-      else throw usageError(command, `--input "${key}" conflicts with the value already given to "${path.slice(0, i + 1).join('.')}".`)
+      else if (next !== null && typeof next === 'object' && !Array.isArray(next))
+        target = next as Record<string, unknown>
+      else
+        throw usageError(
+          command,
+          `--input "${key}" conflicts with the value already given to "${path.slice(0, i + 1).join('.')}".`,
+        )
     }
     const last = path[path.length - 1]
     if (Object.hasOwn(target, last)) throw usageError(command, `--input "${key}" is given twice.`)
@@ -152,6 +184,10 @@ const AGE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d:
  */
 export function parseAge(command: string, flag: string, text: string): number {
   const m = /^(\d+)([smhdw])$/.exec(text.trim())
-  if (m === null) throw usageError(command, `${flag} expects an age: a whole number and a unit, s (seconds), m (minutes), h (hours), d (days) or w (weeks), as in 90s, 15m, 12h, 30d or 2w; got "${text}".`)
+  if (m === null)
+    throw usageError(
+      command,
+      `${flag} expects an age: a whole number and a unit, s (seconds), m (minutes), h (hours), d (days) or w (weeks), as in 90s, 15m, 12h, 30d or 2w; got "${text}".`,
+    )
   return Number(m[1]) * AGE_UNITS[m[2]]
 }

@@ -43,7 +43,14 @@ export const RUN_FLAGS: FlagSpecs = {
 }
 
 /** The values of {@link RUN_FLAGS} as the run options schemas expect them (before validation). */
-export function runFlagValues(values: RawArgs['values']): { input: unknown; json: boolean; concurrency: unknown; verbose: boolean; live: boolean; store: unknown } {
+export function runFlagValues(values: RawArgs['values']): {
+  input: unknown
+  json: boolean
+  concurrency: unknown
+  verbose: boolean
+  live: boolean
+  store: unknown
+} {
   return {
     input: values.input ?? [],
     json: values.json === true,

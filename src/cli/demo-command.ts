@@ -60,7 +60,9 @@ export const demoCommand: Command = {
     })
     parseInputs('demo', options.input)
     const label = storeLabel(storeSpec(options.store))
-    const prepared = await prepareWorkflow(join(DEMO_DIR, 'workflow.yaml'), { openBackend: () => openCliBackend(options.store) })
+    const prepared = await prepareWorkflow(join(DEMO_DIR, 'workflow.yaml'), {
+      openBackend: () => openCliBackend(options.store),
+    })
     try {
       const input = parseInputs('demo', options.input, prepared.workflow.spec.inputs)
       const sample = join(DEMO_DIR, 'sample')
@@ -77,8 +79,16 @@ export const demoCommand: Command = {
       // The report is printed as text below, not as an output.
       const result = await executeRun(prepared, input, { ...options, outputs: false }, io)
       const report = result.outputs.report as { text?: unknown } | undefined
-      if (!options.json && typeof report?.text === 'string') io.out.write(`\n${report.text}${report.text.endsWith('\n') ? '' : '\n'}`)
-      if (!options.json) io.out.write(formatStoredNote(result, { label, durable: prepared.orchestrator.store.durable, flag: options.store }, paint(io.out.isTTY === true)))
+      if (!options.json && typeof report?.text === 'string')
+        io.out.write(`\n${report.text}${report.text.endsWith('\n') ? '' : '\n'}`)
+      if (!options.json)
+        io.out.write(
+          formatStoredNote(
+            result,
+            { label, durable: prepared.orchestrator.store.durable, flag: options.store },
+            paint(io.out.isTTY === true),
+          ),
+        )
       return result.ok ? 0 : 1
     } finally {
       await prepared.orchestrator.close()

@@ -39,7 +39,9 @@ export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | un
     case 'task.started':
       return `${at} task.started ${e.taskId} on ${e.agent}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`
     case 'task.progress':
-      return verbose ? `${at} task.progress ${e.taskId} ${formatPercent(e.fraction)}${e.note ? ` ${e.note}` : ''}` : undefined
+      return verbose
+        ? `${at} task.progress ${e.taskId} ${formatPercent(e.fraction)}${e.note ? ` ${e.note}` : ''}`
+        : undefined
     case 'task.retrying':
       return `${at} task.retrying ${e.taskId} after attempt ${e.attempt} failed [${e.error.code}] ${e.error.message}; retry in ${formatDuration(e.delayMs)}`
     case 'task.succeeded':
@@ -51,9 +53,13 @@ export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | un
     case 'task.cancelled':
       return `${at} task.cancelled ${e.taskId}: ${e.reason}`
     case 'task.log':
-      return verbose || e.level === 'warn' || e.level === 'error' ? `${at} task.log ${e.taskId} ${e.level}: ${e.message}${logData(e.data)}` : undefined
+      return verbose || e.level === 'warn' || e.level === 'error'
+        ? `${at} task.log ${e.taskId} ${e.level}: ${e.message}${logData(e.data)}`
+        : undefined
     case 'model.called':
-      return verbose ? `${at} model.called ${e.taskId} ${e.model} call ${e.call + 1}${e.replayed ? ' replayed' : `: ${e.usage.inputTokens} in / ${e.usage.outputTokens} out tokens, $${e.costUsd.toFixed(4)}`}` : undefined
+      return verbose
+        ? `${at} model.called ${e.taskId} ${e.model} call ${e.call + 1}${e.replayed ? ' replayed' : `: ${e.usage.inputTokens} in / ${e.usage.outputTokens} out tokens, $${e.costUsd.toFixed(4)}`}`
+        : undefined
     case 'budget.warning':
       return `${at} budget.warning ${e.taskId} ${e.agent}: ${e.scope} budget of ${e.limit} ${e.measure} is ${formatPercent(e.spent / e.limit)} spent`
   }

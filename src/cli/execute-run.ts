@@ -52,9 +52,21 @@ export interface RunToWatch {
  * const result = await executeRun(prepared, { target: '.' }, { json: false, live: true, verbose: false }, { out: process.stdout, err: process.stderr })
  * ```
  */
-export function executeRun(prepared: PreparedWorkflow, input: unknown, options: DisplayOptions, io: CliIO): Promise<RunResult> {
+export function executeRun(
+  prepared: PreparedWorkflow,
+  input: unknown,
+  options: DisplayOptions,
+  io: CliIO,
+): Promise<RunResult> {
   const { workflow, orchestrator } = prepared
-  return watchRun({ workflow, begin: (onEvent) => orchestrator.start(workflow, input, { onEvent, concurrency: options.concurrency }) }, options, io)
+  return watchRun(
+    {
+      workflow,
+      begin: (onEvent) => orchestrator.start(workflow, input, { onEvent, concurrency: options.concurrency }),
+    },
+    options,
+    io,
+  )
 }
 
 /**
@@ -111,7 +123,11 @@ export interface InPlaceDisplay {
  * display, the interruption notice is drawn inside it and the display is
  * stopped before a forced exit, so no fragment of a frame is left behind.
  */
-export async function untilSettled(handles: readonly RunHandle[], io: CliIO, live?: InPlaceDisplay): Promise<RunResult[]> {
+export async function untilSettled(
+  handles: readonly RunHandle[],
+  io: CliIO,
+  live?: InPlaceDisplay,
+): Promise<RunResult[]> {
   let interrupts = 0
   const onSigint = (): void => {
     interrupts++

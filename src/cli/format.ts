@@ -9,7 +9,10 @@ export interface Paint {
   cyan(text: string): string
 }
 
-const wrap = (on: boolean, open: number, close: number) => (text: string): string => (on ? `\x1b[${open}m${text}\x1b[${close}m` : text)
+const wrap =
+  (on: boolean, open: number, close: number) =>
+  (text: string): string =>
+    on ? `\x1b[${open}m${text}\x1b[${close}m` : text
 
 /**
  * Styling for a stream: colour when `enabled` and `NO_COLOR` is not set.

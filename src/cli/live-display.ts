@@ -2,7 +2,16 @@ import type { FlotillaEvent } from '../core/events.js'
 import type { TaskState } from '../core/states.js'
 import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from '../workflows/compile.js'
-import { cell, fitLine, formatDuration, formatPercent, middleCell, progressBar, visibleLength, type Paint } from './format.js'
+import {
+  cell,
+  fitLine,
+  formatDuration,
+  formatPercent,
+  middleCell,
+  progressBar,
+  visibleLength,
+  type Paint,
+} from './format.js'
 import { TaskBoard, type TaskView } from './task-board.js'
 
 /** The terminal the display draws on. */
@@ -25,7 +34,16 @@ export interface LiveDisplayOptions {
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏']
 /** Order in which tasks claim the visible lines: active and failed ones first. */
-const VISIBILITY: Record<TaskState, number> = { RUNNING: 0, RETRYING: 1, FAILED: 2, READY: 3, CANCELLED: 4, SUCCEEDED: 5, SKIPPED: 6, PENDING: 7 }
+const VISIBILITY: Record<TaskState, number> = {
+  RUNNING: 0,
+  RETRYING: 1,
+  FAILED: 2,
+  READY: 3,
+  CANCELLED: 4,
+  SUCCEEDED: 5,
+  SKIPPED: 6,
+  PENDING: 7,
+}
 
 /**
  * A live view of one run on a terminal, redrawn in place (cursor up, clear
@@ -108,7 +126,9 @@ export class LiveDisplay {
     const elapsed = this.now() - this.startedAt
     const state = this.board.finished ?? 'RUNNING'
     const stateText = state === 'SUCCEEDED' ? p.green(state) : state === 'RUNNING' ? p.cyan(state) : p.red(state)
-    const lines = [`${p.bold(`flotilla ▸ ${this.workflow.name}`)}  ${p.dim(`run ${this.runId}`)}  ${stateText}  ${p.dim(formatDuration(elapsed))}`]
+    const lines = [
+      `${p.bold(`flotilla ▸ ${this.workflow.name}`)}  ${p.dim(`run ${this.runId}`)}  ${stateText}  ${p.dim(formatDuration(elapsed))}`,
+    ]
     const tasks = this.board.tasks
     const visible = tasks.length <= this.maxTaskLines ? tasks : this.pickVisible()
     const cols = this.columnsFor(visible, width)
@@ -138,7 +158,10 @@ export class LiveDisplay {
   private pickVisible(): TaskView[] {
     const ranked = this.board.tasks.map((t, i) => ({ t, i }))
     ranked.sort((a, b) => VISIBILITY[a.t.state] - VISIBILITY[b.t.state] || a.i - b.i)
-    return ranked.slice(0, this.maxTaskLines).sort((a, b) => a.i - b.i).map((r) => r.t)
+    return ranked
+      .slice(0, this.maxTaskLines)
+      .sort((a, b) => a.i - b.i)
+      .map((r) => r.t)
   }
 
   /**
@@ -171,8 +194,10 @@ export class LiveDisplay {
     const room = Math.max(0, width - visibleLength(head))
     const fit = (text: string): string => (visibleLength(text) <= room ? text : cell(text, room))
     let note = ''
-    if (t.state === 'RUNNING' && t.fraction !== undefined) note = fit(`${formatPercent(t.fraction)}${t.note ? ` ${t.note}` : ''}`)
-    else if ((t.state === 'FAILED' || t.state === 'RETRYING') && t.error) note = p.red(fit(`${t.error.code}: ${t.error.message}`))
+    if (t.state === 'RUNNING' && t.fraction !== undefined)
+      note = fit(`${formatPercent(t.fraction)}${t.note ? ` ${t.note}` : ''}`)
+    else if ((t.state === 'FAILED' || t.state === 'RETRYING') && t.error)
+      note = p.red(fit(`${t.error.code}: ${t.error.message}`))
     else if (t.state === 'PENDING') note = p.dim('waiting')
     return `${head}${note}`.trimEnd()
   }
@@ -180,13 +205,20 @@ export class LiveDisplay {
   private symbol(state: TaskState): string {
     const p = this.p
     switch (state) {
-      case 'SUCCEEDED': return p.green('✓')
-      case 'FAILED': return p.red('✗')
-      case 'RUNNING': return p.cyan(SPINNER[this.frame % SPINNER.length])
-      case 'RETRYING': return p.yellow('↻')
-      case 'SKIPPED': return p.dim('↷')
-      case 'CANCELLED': return p.yellow('⊘')
-      default: return p.dim('○')
+      case 'SUCCEEDED':
+        return p.green('✓')
+      case 'FAILED':
+        return p.red('✗')
+      case 'RUNNING':
+        return p.cyan(SPINNER[this.frame % SPINNER.length])
+      case 'RETRYING':
+        return p.yellow('↻')
+      case 'SKIPPED':
+        return p.dim('↷')
+      case 'CANCELLED':
+        return p.yellow('⊘')
+      default:
+        return p.dim('○')
     }
   }
 
@@ -198,7 +230,8 @@ export class LiveDisplay {
     const done = counts.SUCCEEDED + counts.FAILED + counts.SKIPPED + counts.CANCELLED
     // Running tasks that report progress move the bar between completions.
     let partial = 0
-    if (counts.RUNNING > 0) for (const t of this.board.tasks) if (t.state === 'RUNNING' && t.fraction !== undefined) partial += t.fraction
+    if (counts.RUNNING > 0)
+      for (const t of this.board.tasks) if (t.state === 'RUNNING' && t.fraction !== undefined) partial += t.fraction
     const fraction = total === 0 ? 1 : Math.min(1, (done + partial) / total)
     const parts = [`${done}/${total} done`]
     if (counts.RUNNING > 0) parts.push(`${counts.RUNNING} running`)
@@ -206,7 +239,12 @@ export class LiveDisplay {
     if (counts.FAILED > 0) parts.push(p.red(`${counts.FAILED} failed`))
     if (counts.SKIPPED > 0) parts.push(`${counts.SKIPPED} skipped`)
     if (counts.CANCELLED > 0) parts.push(p.yellow(`${counts.CANCELLED} cancelled`))
-    const eta = this.board.finished !== undefined ? '' : progress?.etaMs !== undefined ? ` · ETA ${formatDuration(progress.etaMs)}` : ' · ETA –'
+    const eta =
+      this.board.finished !== undefined
+        ? ''
+        : progress?.etaMs !== undefined
+          ? ` · ETA ${formatDuration(progress.etaMs)}`
+          : ' · ETA –'
     return `  ${p.cyan(progressBar(fraction, 28))} ${formatPercent(fraction).padStart(6)}  ${parts.join(' · ')}${eta}`
   }
 }

@@ -49,13 +49,21 @@ export class LiveGroup {
     this.intervalMs = options.intervalMs ?? 100
     this.maxTaskLines = options.maxTaskLines ?? 20
     this.now = options.now
-    this.member = { write: () => undefined, get columns() { return out.columns } }
+    this.member = {
+      write: () => undefined,
+      get columns() {
+        return out.columns
+      },
+    }
   }
 
   /** Adds the frame of a run; call it before the run's first event. */
   add(runId: string, workflow: Workflow, initial?: readonly TaskRecord[]): void {
     const perRun = Math.max(3, Math.floor(this.maxTaskLines / (this.displays.size + 1)))
-    this.displays.set(runId, new LiveDisplay(this.member, workflow, runId, this.p, { initial, maxTaskLines: perRun, now: this.now }))
+    this.displays.set(
+      runId,
+      new LiveDisplay(this.member, workflow, runId, this.p, { initial, maxTaskLines: perRun, now: this.now }),
+    )
   }
 
   /** Drops the frame of a run (one that could not be resumed after all). */

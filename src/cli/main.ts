@@ -21,12 +21,22 @@ import { validateCommand } from './validate-command.js'
 import { workerCommand } from './worker-command.js'
 
 /** The top-level commands, in the order of the help. */
-export const COMMANDS: readonly Command[] = [runCommand, validateCommand, demoCommand, runsCommand, recoverCommand, workerCommand, agentCommand]
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  validateCommand,
+  demoCommand,
+  runsCommand,
+  recoverCommand,
+  workerCommand,
+  agentCommand,
+]
 
 /** The version of the package. */
 export function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown
+    }
     return typeof pkg.version === 'string' ? pkg.version : 'unknown'
   } catch {
     return 'unknown'
@@ -88,7 +98,8 @@ function resolveCommand(words: readonly string[]): { command: Command | undefine
   const [name, ...rest] = words
   const command = COMMANDS.find((c) => c.name === name)
   if (command?.subcommands === undefined) return { command, rest }
-  const sub = rest[0] === undefined ? undefined : command.subcommands.find((c) => c.name === `${command.name} ${rest[0]}`)
+  const sub =
+    rest[0] === undefined ? undefined : command.subcommands.find((c) => c.name === `${command.name} ${rest[0]}`)
   return sub === undefined ? { command, rest } : { command: sub, rest: rest.slice(1) }
 }
 
@@ -145,7 +156,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         io.err.write(`${command.help}\n`)
         throw usageError(command.name, `"flotilla ${command.name}" needs a subcommand: ${subs}.`)
       }
-      throw usageError(command.name, `Unknown subcommand "${rest[0]}" of "flotilla ${command.name}". Subcommands: ${subs}.`)
+      throw usageError(
+        command.name,
+        `Unknown subcommand "${rest[0]}" of "flotilla ${command.name}". Subcommands: ${subs}.`,
+      )
     }
     return await command.execute(rest, io)
   } catch (e) {
@@ -163,7 +177,8 @@ function reportError(e: unknown, command: string | undefined, argv: readonly str
     return 2
   }
   if (verbose) io.err.write(`${stackOf(error)}\n`)
-  else if (error.code === 'INTERNAL') io.err.write('This looks like a bug in Flotilla; run again with --verbose for the stack trace and report it.\n')
+  else if (error.code === 'INTERNAL')
+    io.err.write('This looks like a bug in Flotilla; run again with --verbose for the stack trace and report it.\n')
   return 1
 }
 

@@ -30,7 +30,9 @@ function render(value: unknown, room: number): string[] {
 
 function clipLine(line: string, width: number): { text: string; cut: boolean } {
   const chars = [...line]
-  return chars.length <= width ? { text: line, cut: false } : { text: `${chars.slice(0, Math.max(1, width - 1)).join('')}…`, cut: true }
+  return chars.length <= width
+    ? { text: line, cut: false }
+    : { text: `${chars.slice(0, Math.max(1, width - 1)).join('')}…`, cut: true }
 }
 
 /**
@@ -43,7 +45,11 @@ function clipLine(line: string, width: number): { text: string; cut: boolean } {
  * process.stdout.write(formatOutputs([['report', { fixed: 3 }]], paint(false)))
  * ```
  */
-export function formatOutputs(outputs: readonly (readonly [string, unknown])[], p: Paint, limits: OutputLimits = {}): string {
+export function formatOutputs(
+  outputs: readonly (readonly [string, unknown])[],
+  p: Paint,
+  limits: OutputLimits = {},
+): string {
   if (outputs.length === 0) return ''
   const maxTasks = limits.maxTasks ?? 5
   const maxLines = limits.maxLines ?? 12
@@ -89,7 +95,9 @@ export function storedFinalOutputs(definition: unknown, tasks: readonly TaskReco
   } catch {
     finals = undefined
   }
-  return tasks.filter((t) => t.state === 'SUCCEEDED' && (finals === undefined || finals.has(t.taskId))).map((t) => [t.taskId, t.output])
+  return tasks
+    .filter((t) => t.state === 'SUCCEEDED' && (finals === undefined || finals.has(t.taskId)))
+    .map((t) => [t.taskId, t.output])
 }
 
 /** Width for lines of outputs on a stream: its columns on a terminal, else 160. */

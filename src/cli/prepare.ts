@@ -47,7 +47,8 @@ export async function prepareWorkflow(file: string, options: PrepareOptions = {}
   let workflow = await loadWorkflowFile(file)
   const specifier = workflow.spec.agents
   const loaded = specifier === undefined ? undefined : await loadAgentsModule(file, specifier)
-  if (loaded !== undefined && loaded.path !== specifier) workflow = compileWorkflow({ ...workflow.spec, agents: loaded.path })
+  if (loaded !== undefined && loaded.path !== specifier)
+    workflow = compileWorkflow({ ...workflow.spec, agents: loaded.path })
   const backend = await (options.openBackend ?? (() => openBackend('memory')))()
   let orchestrator: Orchestrator
   try {
@@ -63,14 +64,16 @@ export async function prepareWorkflow(file: string, options: PrepareOptions = {}
       await orchestrator.register(def)
       agents.push(`${def.name}@${def.version}`)
     }
-    if (specifier === undefined && options.requireAgents === false) return { file, workflow, orchestrator, agentsModule, agents }
+    if (specifier === undefined && options.requireAgents === false)
+      return { file, workflow, orchestrator, agentsModule, agents }
     try {
       orchestrator.validate(workflow)
     } catch (e) {
       if (isFlotillaError(e) && e.code === 'WORKFLOW_UNKNOWN_AGENT') {
-        const hint = specifier === undefined
-          ? ` ${file} names no agents module: add "agents: ./agents.mjs" (a module exporting defineAgent(...) results).`
-          : ` Registered from ${specifier}: ${agents.join(', ')}.`
+        const hint =
+          specifier === undefined
+            ? ` ${file} names no agents module: add "agents: ./agents.mjs" (a module exporting defineAgent(...) results).`
+            : ` Registered from ${specifier}: ${agents.join(', ')}.`
         throw new FlotillaError(e.code, `${file}: ${e.message}${hint}`, { details: { ...e.details, file }, cause: e })
       }
       throw e

@@ -36,20 +36,35 @@ export function parseSets(command: string, record: RunRecord, pairs: readonly st
   const touched = new Map<string, Set<string>>()
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
-    if (eq <= 0) throw usageError(command, `--set expects task.field=value, as in fix.input.apply=true or fix.agent=other; got "${pair}".`)
+    if (eq <= 0)
+      throw usageError(
+        command,
+        `--set expects task.field=value, as in fix.input.apply=true or fix.agent=other; got "${pair}".`,
+      )
     const key = pair.slice(0, eq)
     const path = key.split('.')
     if (path.some((p) => p.length === 0 || FORBIDDEN_KEYS.has(p))) {
-      throw usageError(command, `--set key "${key}" is malformed: use a task id and field names separated by single dots, like fix.input.apply.`)
+      throw usageError(
+        command,
+        `--set key "${key}" is malformed: use a task id and field names separated by single dots, like fix.input.apply.`,
+      )
     }
-    if (path.length < 2) throw usageError(command, `--set "${key}" names no field: use task.field=value, as in ${key}.input.x=1 or ${key}.agent=other.`)
+    if (path.length < 2)
+      throw usageError(
+        command,
+        `--set "${key}" names no field: use task.field=value, as in ${key}.input.x=1 or ${key}.agent=other.`,
+      )
     const [taskId, field] = path
     if (field === 'id') throw usageError(command, `--set cannot change the id of task "${taskId}".`)
     const task = spec.tasks.find((t) => t.id === taskId)
     if (task === undefined) {
-      throw new FlotillaError('VALIDATION_FAILED', `Replay of run ${record.id}: --set names task "${taskId}", which workflow "${spec.name}" does not have. Tasks: ${spec.tasks.map((t) => t.id).join(', ')}.`, {
-        details: { runId: record.id, taskId },
-      })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `Replay of run ${record.id}: --set names task "${taskId}", which workflow "${spec.name}" does not have. Tasks: ${spec.tasks.map((t) => t.id).join(', ')}.`,
+        {
+          details: { runId: record.id, taskId },
+        },
+      )
     }
     let copy = working.get(taskId)
     if (copy === undefined) {
@@ -91,6 +106,7 @@ function assignPath(target: Obj, path: readonly string[], value: unknown): void 
 export function mergeInput(stored: unknown, changes: Obj): unknown {
   if (!isPlainObject(stored)) return changes
   const out: Obj = { ...stored }
-  for (const [k, v] of Object.entries(changes)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeInput(out[k], v) : v
+  for (const [k, v] of Object.entries(changes))
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeInput(out[k], v) : v
   return out
 }

@@ -15,7 +15,11 @@ export const runOptionsSchema = z.object({
   file: z.string({ error: 'missing; name the workflow file, as in "flotilla run workflow.yaml"' }).min(1),
   input: z.array(z.string()),
   json: z.boolean(),
-  concurrency: z.string().regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1').transform(Number).optional(),
+  concurrency: z
+    .string()
+    .regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1')
+    .transform(Number)
+    .optional(),
   verbose: z.boolean(),
   live: z.boolean(),
   store: z.string().optional(),
@@ -85,7 +89,11 @@ export const runCommand: Command = {
       submit: values.submit === true,
       detach: values.detach === true,
     })
-    if (options.detach && !options.submit) throw new FlotillaError('VALIDATION_FAILED', 'run: --detach goes with --submit (an embedded run lives in this process).')
+    if (options.detach && !options.submit)
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        'run: --detach goes with --submit (an embedded run lives in this process).',
+      )
     // Malformed pairs fail before anything is loaded; values are typed once the workflow's inputs are known.
     parseInputs('run', options.input)
     // A malformed store spec fails before anything is loaded or written.
@@ -103,7 +111,14 @@ export const runCommand: Command = {
     try {
       const input = parseInputs('run', options.input, prepared.workflow.spec.inputs)
       const result = await executeRun(prepared, input, options, io)
-      if (!options.json) io.out.write(formatStoredNote(result, { label, durable: prepared.orchestrator.store.durable, flag: options.store }, paint(io.out.isTTY === true)))
+      if (!options.json)
+        io.out.write(
+          formatStoredNote(
+            result,
+            { label, durable: prepared.orchestrator.store.durable, flag: options.store },
+            paint(io.out.isTTY === true),
+          ),
+        )
       return result.ok ? 0 : 1
     } finally {
       await prepared.orchestrator.close()

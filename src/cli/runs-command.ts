@@ -53,6 +53,11 @@ export const runsCommand: Command = {
   subcommands: SUBCOMMANDS,
   execute() {
     // main dispatches to the subcommands; this runs only without one.
-    return Promise.reject(usageError('runs', `"flotilla runs" needs a subcommand: ${SUBCOMMANDS.map((c) => c.name.replace(/^runs /, '')).join(', ')}.`))
+    return Promise.reject(
+      usageError(
+        'runs',
+        `"flotilla runs" needs a subcommand: ${SUBCOMMANDS.map((c) => c.name.replace(/^runs /, '')).join(', ')}.`,
+      ),
+    )
   },
 }

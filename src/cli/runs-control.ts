@@ -7,10 +7,15 @@ import { formatDateTime } from './format.js'
 import { findRun, storeArg, withStore } from './runs-shared.js'
 import { STORE_HELP } from './store-option.js'
 
-const idSchema = (command: string) => z.object({
-  id: z.string({ error: `missing; name the run, as in "flotilla ${command} run_…" (ids are listed by "flotilla runs list")` }).min(1),
-  reason: z.string().min(1, 'must not be empty').optional(),
-})
+const idSchema = (command: string) =>
+  z.object({
+    id: z
+      .string({
+        error: `missing; name the run, as in "flotilla ${command} run_…" (ids are listed by "flotilla runs list")`,
+      })
+      .min(1),
+    reason: z.string().min(1, 'must not be empty').optional(),
+  })
 
 const PAUSE_HELP = `Usage: flotilla runs pause <run-id> [options]
 
@@ -42,8 +47,14 @@ export const runsPauseCommand: Command = {
     return withStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)
       await orchestrator.pause(record.id)
-      if (values.json === true) io.out.write(`${JSON.stringify({ ok: true, runId: record.id, previousState: record.state, state: 'PAUSED' }, null, 2)}\n`)
-      else io.out.write(`Run ${record.id} is PAUSED (it was ${record.state}). Resume it with: flotilla runs resume ${record.id}${storeArg(flag)}\n`)
+      if (values.json === true)
+        io.out.write(
+          `${JSON.stringify({ ok: true, runId: record.id, previousState: record.state, state: 'PAUSED' }, null, 2)}\n`,
+        )
+      else
+        io.out.write(
+          `Run ${record.id} is PAUSED (it was ${record.state}). Resume it with: flotilla runs resume ${record.id}${storeArg(flag)}\n`,
+        )
       return 0
     })
   },
@@ -82,11 +93,16 @@ export const runsCancelCommand: Command = {
     return withStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)
       if (isFinalRunState(record.state)) {
-        throw new FlotillaError('RUN_STATE_INVALID', `Cannot cancel run ${record.id}: it is already ${record.state}.`, { details: { runId: record.id, state: record.state } })
+        throw new FlotillaError('RUN_STATE_INVALID', `Cannot cancel run ${record.id}: it is already ${record.state}.`, {
+          details: { runId: record.id, state: record.state },
+        })
       }
       const reason = options.reason ?? 'cancelled by the user'
       await orchestrator.cancel(record.id, reason)
-      if (values.json === true) io.out.write(`${JSON.stringify({ ok: true, runId: record.id, previousState: record.state, state: 'CANCELLED', reason }, null, 2)}\n`)
+      if (values.json === true)
+        io.out.write(
+          `${JSON.stringify({ ok: true, runId: record.id, previousState: record.state, state: 'CANCELLED', reason }, null, 2)}\n`,
+        )
       else io.out.write(`Run ${record.id} is CANCELLED (it was ${record.state}): ${reason}.\n`)
       return 0
     })
@@ -122,13 +138,18 @@ export const runsPruneCommand: Command = {
     const { values, positionals } = splitArgs('runs prune', argv, PRUNE_FLAGS)
     expectPositionals('runs prune', positionals, [])
     const age = values['older-than'] as string | undefined
-    if (age === undefined) throw usageError('runs prune', '"flotilla runs prune" needs --older-than AGE, as in --older-than 30d.')
+    if (age === undefined)
+      throw usageError('runs prune', '"flotilla runs prune" needs --older-than AGE, as in --older-than 30d.')
     const olderThanMs = parseAge('runs prune', '--older-than', age)
     return withStore(values.store as string | undefined, async (orchestrator, store) => {
       const finishedBefore = orchestrator.clock.wallNow() - olderThanMs
       const deleted = await orchestrator.prune(olderThanMs)
-      if (values.json === true) io.out.write(`${JSON.stringify({ ok: true, deleted, olderThan: age, olderThanMs, finishedBefore }, null, 2)}\n`)
-      else io.out.write(`Deleted ${deleted} finished ${deleted === 1 ? 'run' : 'runs'} that finished before ${formatDateTime(finishedBefore)} (older than ${age}) from ${store.label}.\n`)
+      if (values.json === true)
+        io.out.write(`${JSON.stringify({ ok: true, deleted, olderThan: age, olderThanMs, finishedBefore }, null, 2)}\n`)
+      else
+        io.out.write(
+          `Deleted ${deleted} finished ${deleted === 1 ? 'run' : 'runs'} that finished before ${formatDateTime(finishedBefore)} (older than ${age}) from ${store.label}.\n`,
+        )
       return 0
     })
   },

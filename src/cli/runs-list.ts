@@ -8,10 +8,19 @@ import { formatOutputs, outputWidth, storedFinalOutputs } from './outputs.js'
 import { countTasks, findRun, runDuration, runJson, storeArg, taskJson, withStore } from './runs-shared.js'
 import { STORE_HELP } from './store-option.js'
 
-const LIST_FLAGS = { ...STORE_FLAGS, state: { type: 'string', multiple: true }, workflow: { type: 'string' }, limit: { type: 'string' } } as const
+const LIST_FLAGS = {
+  ...STORE_FLAGS,
+  state: { type: 'string', multiple: true },
+  workflow: { type: 'string' },
+  limit: { type: 'string' },
+} as const
 
 const listSchema = z.object({
-  limit: z.string().regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1').transform(Number).default(20),
+  limit: z
+    .string()
+    .regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1')
+    .transform(Number)
+    .default(20),
   workflow: z.string().min(1, 'must not be empty').optional(),
 })
 
@@ -40,7 +49,8 @@ function parseStates(command: string, given: readonly string[]): RunState[] | un
   const states: RunState[] = []
   for (const part of given.flatMap((g) => g.split(','))) {
     const state = part.trim().toUpperCase()
-    if (!(RUN_STATES as readonly string[]).includes(state)) throw usageError(command, `--state "${part}" is not a run state; use ${RUN_STATES.join(', ')}.`)
+    if (!(RUN_STATES as readonly string[]).includes(state))
+      throw usageError(command, `--state "${part}" is not a run state; use ${RUN_STATES.join(', ')}.`)
     if (!states.includes(state as RunState)) states.push(state as RunState)
   }
   return states
@@ -69,19 +79,39 @@ export const runsListCommand: Command = {
       const runs = await orchestrator.listRuns({ state: states, workflow: options.workflow, limit: options.limit })
       const rows = await Promise.all(runs.map(async (r) => ({ record: r, tasks: await orchestrator.getTasks(r.id) })))
       if (json) {
-        io.out.write(`${JSON.stringify(rows.map((r) => runJson(r.record, r.tasks)), null, 2)}\n`)
+        io.out.write(
+          `${JSON.stringify(
+            rows.map((r) => runJson(r.record, r.tasks)),
+            null,
+            2,
+          )}\n`,
+        )
         return 0
       }
       if (rows.length === 0) {
-        const filter = [states ? `state ${states.join('/')}` : '', options.workflow ? `workflow "${options.workflow}"` : ''].filter(Boolean).join(', ')
-        io.out.write(`No runs${filter ? ` (${filter})` : ''} in ${store.label}${store.exists ? '' : ' (it does not exist yet)'}.\n`)
+        const filter = [
+          states ? `state ${states.join('/')}` : '',
+          options.workflow ? `workflow "${options.workflow}"` : '',
+        ]
+          .filter(Boolean)
+          .join(', ')
+        io.out.write(
+          `No runs${filter ? ` (${filter})` : ''} in ${store.label}${store.exists ? '' : ' (it does not exist yet)'}.\n`,
+        )
         return 0
       }
       const p = paint(io.out.isTTY === true)
       const table = rows.map(({ record, tasks }) => {
         const c = countTasks(tasks)
         const duration = runDuration(record)
-        return [record.id, record.workflow, paintState(record.state, p), formatDateTime(record.createdAt), duration === undefined ? '–' : formatDuration(duration), `${c.done}/${c.total}`]
+        return [
+          record.id,
+          record.workflow,
+          paintState(record.state, p),
+          formatDateTime(record.createdAt),
+          duration === undefined ? '–' : formatDuration(duration),
+          `${c.done}/${c.total}`,
+        ]
       })
       io.out.write(formatTable(['ID', 'WORKFLOW', 'STATE', 'CREATED', 'DURATION', 'TASKS'], table))
       if (rows.length === options.limit) io.out.write(p.dim(`(the ${options.limit} newest; --limit N for more)\n`))
@@ -93,7 +123,11 @@ export const runsListCommand: Command = {
 const SHOW_FLAGS = { ...STORE_FLAGS, events: { type: 'string' } } as const
 
 const showSchema = z.object({
-  id: z.string({ error: 'missing; name the run, as in "flotilla runs show run_…" (ids are listed by "flotilla runs list")' }).min(1),
+  id: z
+    .string({
+      error: 'missing; name the run, as in "flotilla runs show run_…" (ids are listed by "flotilla runs list")',
+    })
+    .min(1),
   events: z.string().regex(/^\d+$/, 'must be a whole number ≥ 0').transform(Number).default(20),
 })
 
@@ -131,7 +165,9 @@ export const runsShowCommand: Command = {
       const recent = all.slice(Math.max(0, all.length - options.events))
       if (values.json === true) {
         const run = { ...runJson(record, tasks), input: record.input ?? null, definition: record.definition }
-        io.out.write(`${JSON.stringify({ run, tasks: tasks.map(taskJson), events: recent.map((e) => ({ seq: e.seq, ...e.event })) }, null, 2)}\n`)
+        io.out.write(
+          `${JSON.stringify({ run, tasks: tasks.map(taskJson), events: recent.map((e) => ({ seq: e.seq, ...e.event })) }, null, 2)}\n`,
+        )
         return 0
       }
       const p = paint(io.out.isTTY === true)
@@ -145,21 +181,38 @@ export const runsShowCommand: Command = {
       ]
       if (record.parentRunId !== undefined) lines.push(`  replay of  ${record.parentRunId}`)
       if (record.input !== undefined) lines.push(`  input      ${clip(JSON.stringify(record.input), 200)}`)
-      if (record.error !== undefined) lines.push(`  error      ${p.red(`[${record.error.code}]`)} ${record.error.message}`)
-      const byState = Object.entries(c.byState).map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ')
+      if (record.error !== undefined)
+        lines.push(`  error      ${p.red(`[${record.error.code}]`)} ${record.error.message}`)
+      const byState = Object.entries(c.byState)
+        .map(([s, n]) => `${n} ${s.toLowerCase()}`)
+        .join(', ')
       lines.push(`  tasks      ${c.done}/${c.total} done${byState ? `: ${byState}` : ''}`)
       lines.push(`  store      ${store.label}`)
       io.out.write(`${lines.join('\n')}\n\n`)
-      io.out.write(formatTable(['TASK', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'], tasks.map((t) => {
-        const d = t.startedAt !== undefined && t.finishedAt !== undefined ? formatDuration(Math.max(0, t.finishedAt - t.startedAt)) : '–'
-        const error = t.error === undefined ? '' : p.red(`${t.error.code}`) + ` ${clip(t.error.message, 80)}`
-        return [t.taskId, paintState(t.state, p), String(t.attempt), t.agent ?? '–', d, error]
-      }), '  '))
+      io.out.write(
+        formatTable(
+          ['TASK', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'],
+          tasks.map((t) => {
+            const d =
+              t.startedAt !== undefined && t.finishedAt !== undefined
+                ? formatDuration(Math.max(0, t.finishedAt - t.startedAt))
+                : '–'
+            const error = t.error === undefined ? '' : p.red(`${t.error.code}`) + ` ${clip(t.error.message, 80)}`
+            return [t.taskId, paintState(t.state, p), String(t.attempt), t.agent ?? '–', d, error]
+          }),
+          '  ',
+        ),
+      )
       const showAll = `flotilla runs show ${record.id}${storeArg(flag)} --json`
-      const outputs = formatOutputs(storedFinalOutputs(record.definition, tasks), p, { width: outputWidth(io.out.columns), hint: showAll })
+      const outputs = formatOutputs(storedFinalOutputs(record.definition, tasks), p, {
+        width: outputWidth(io.out.columns),
+        hint: showAll,
+      })
       if (outputs) io.out.write(`\n${outputs}`)
       if (options.events > 0) {
-        io.out.write(`\n${recent.length === all.length ? `Events (${all.length})` : `Recent events (last ${recent.length} of ${all.length})`}:\n`)
+        io.out.write(
+          `\n${recent.length === all.length ? `Events (${all.length})` : `Recent events (last ${recent.length} of ${all.length})`}:\n`,
+        )
         for (const { event } of recent) {
           const line = formatEventLine(event, true)
           if (line !== undefined) io.out.write(`  ${line}\n`)
@@ -174,12 +227,16 @@ export const runsShowCommand: Command = {
 
 function nextStep(id: string, state: RunState, store: string): string {
   switch (state) {
-    case 'PAUSED': return `Resume it with: flotilla runs resume ${id}${store}`
+    case 'PAUSED':
+      return `Resume it with: flotilla runs resume ${id}${store}`
     case 'PENDING':
-    case 'RUNNING': return `If the process running it has stopped, finish it with: flotilla runs resume ${id}${store}`
+    case 'RUNNING':
+      return `If the process running it has stopped, finish it with: flotilla runs resume ${id}${store}`
     case 'FAILED':
-    case 'CANCELLED': return `Re-run what did not succeed, keeping the stored results: flotilla runs replay ${id}${store}`
-    default: return ''
+    case 'CANCELLED':
+      return `Re-run what did not succeed, keeping the stored results: flotilla runs replay ${id}${store}`
+    default:
+      return ''
   }
 }
 

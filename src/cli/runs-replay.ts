@@ -18,8 +18,17 @@ const REPLAY_FLAGS = {
 } as const
 
 const replaySchema = z.object({
-  id: z.string({ error: 'missing; name the run to replay, as in "flotilla runs replay run_…" (ids are listed by "flotilla runs list")' }).min(1),
-  concurrency: z.string().regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1').transform(Number).optional(),
+  id: z
+    .string({
+      error:
+        'missing; name the run to replay, as in "flotilla runs replay run_…" (ids are listed by "flotilla runs list")',
+    })
+    .min(1),
+  concurrency: z
+    .string()
+    .regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1')
+    .transform(Number)
+    .optional(),
 })
 
 const HELP = `Usage: flotilla runs replay <run-id> [options]
@@ -76,7 +85,12 @@ export const runsReplayCommand: Command = {
     const options = validateOptions('runs replay', replaySchema, { id, concurrency: values.concurrency })
     const inputPairs = (values.input as string[] | undefined) ?? []
     parseInputs('runs replay', inputPairs)
-    const display = { json: values.json === true, live: values['no-live'] !== true, verbose: values.verbose === true, concurrency: options.concurrency }
+    const display = {
+      json: values.json === true,
+      live: values['no-live'] !== true,
+      verbose: values.verbose === true,
+      concurrency: options.concurrency,
+    }
     const flag = values.store as string | undefined
     return withStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)
@@ -88,18 +102,27 @@ export const runsReplayCommand: Command = {
       }
       // Plans once here to check task names and changes before loading any agent, and to show the kept results.
       const plan = planReplay(record, await orchestrator.getTasks(record.id), replay)
-      const agents = { agents: (values.agents as string[] | undefined) ?? [], workflowDir: values['workflow-dir'] as string | undefined }
+      const agents = {
+        agents: (values.agents as string[] | undefined) ?? [],
+        workflowDir: values['workflow-dir'] as string | undefined,
+      }
       await new StoredRunAgents(orchestrator, agents).prepare(record, plan.workflow)
       const kept = plan.preset.map((t) => t.taskId as string)
       if (!display.json) {
-        io.out.write(`Replaying run ${record.id}: ${kept.length > 0 ? `keeping the stored results of ${kept.join(', ')}` : 'keeping no stored result'}; ${plan.rerun.length > 0 ? `running ${plan.rerun.join(', ')}` : 'nothing to run again'}.\n`)
+        io.out.write(
+          `Replaying run ${record.id}: ${kept.length > 0 ? `keeping the stored results of ${kept.join(', ')}` : 'keeping no stored result'}; ${plan.rerun.length > 0 ? `running ${plan.rerun.join(', ')}` : 'nothing to run again'}.\n`,
+        )
       }
-      const result = await watchRun({
-        workflow: plan.workflow,
-        initial: plan.preset,
-        extraJson: { parentRunId: record.id, kept, rerun: plan.rerun },
-        begin: (onEvent) => orchestrator.replay(record.id, replay, { onEvent, concurrency: options.concurrency }),
-      }, display, io)
+      const result = await watchRun(
+        {
+          workflow: plan.workflow,
+          initial: plan.preset,
+          extraJson: { parentRunId: record.id, kept, rerun: plan.rerun },
+          begin: (onEvent) => orchestrator.replay(record.id, replay, { onEvent, concurrency: options.concurrency }),
+        },
+        display,
+        io,
+      )
       if (!display.json) {
         const p = paint(io.out.isTTY === true)
         io.out.write(`  replay of      ${record.id}\n`)
@@ -112,6 +135,7 @@ export const runsReplayCommand: Command = {
 
 /** The inputs a stored definition declares (none when it declares none or is not an object). */
 function declaredInputs(definition: unknown): Record<string, DeclaredInput> {
-  const inputs = definition !== null && typeof definition === 'object' ? (definition as { inputs?: unknown }).inputs : undefined
+  const inputs =
+    definition !== null && typeof definition === 'object' ? (definition as { inputs?: unknown }).inputs : undefined
   return inputs !== null && typeof inputs === 'object' ? (inputs as Record<string, DeclaredInput>) : {}
 }

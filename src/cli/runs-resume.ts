@@ -20,11 +20,18 @@ import { formatStoredNote, formatSummary, resultJson } from './summary.js'
 const RESUME_FLAGS = { ...DISPLAY_FLAGS, ...AGENT_SOURCE_FLAGS } as const
 
 function agentSource(values: Record<string, unknown>): AgentSource {
-  return { agents: (values.agents as string[] | undefined) ?? [], workflowDir: values['workflow-dir'] as string | undefined }
+  return {
+    agents: (values.agents as string[] | undefined) ?? [],
+    workflowDir: values['workflow-dir'] as string | undefined,
+  }
 }
 
 const resumeSchema = z.object({
-  id: z.string({ error: 'missing; name the run, as in "flotilla runs resume run_…" (ids are listed by "flotilla runs list")' }).min(1),
+  id: z
+    .string({
+      error: 'missing; name the run, as in "flotilla runs resume run_…" (ids are listed by "flotilla runs list")',
+    })
+    .min(1),
 })
 
 const RESUME_HELP = `Usage: flotilla runs resume <run-id> [options]
@@ -67,22 +74,37 @@ export const runsResumeCommand: Command = {
     return withStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)
       if (isFinalRunState(record.state)) {
-        throw new FlotillaError('RUN_STATE_INVALID', `Run ${record.id} is ${record.state}: a finished run cannot be resumed. Use "flotilla runs replay ${record.id}${storeArg(flag)}" to start a new run from it (it keeps the stored results of the tasks that succeeded and re-runs the others).`, {
-          details: { runId: record.id, state: record.state },
-        })
+        throw new FlotillaError(
+          'RUN_STATE_INVALID',
+          `Run ${record.id} is ${record.state}: a finished run cannot be resumed. Use "flotilla runs replay ${record.id}${storeArg(flag)}" to start a new run from it (it keeps the stored results of the tasks that succeeded and re-runs the others).`,
+          {
+            details: { runId: record.id, state: record.state },
+          },
+        )
       }
       const workflow = await new StoredRunAgents(orchestrator, agentSource(values)).prepare(record)
       const initial = await orchestrator.getTasks(record.id)
-      const result = await watchRun({
-        workflow,
-        initial,
-        begin: async (onEvent) => {
-          const [handle] = await orchestrator.recover({ runIds: [record.id], onEvent })
-          if (record.state === 'PAUSED') handle.resume()
-          return handle
+      const result = await watchRun(
+        {
+          workflow,
+          initial,
+          begin: async (onEvent) => {
+            const [handle] = await orchestrator.recover({ runIds: [record.id], onEvent })
+            if (record.state === 'PAUSED') handle.resume()
+            return handle
+          },
         },
-      }, display, io)
-      if (!display.json) io.out.write(formatStoredNote(result, { label: store.label, durable: orchestrator.store.durable, flag }, paint(io.out.isTTY === true)))
+        display,
+        io,
+      )
+      if (!display.json)
+        io.out.write(
+          formatStoredNote(
+            result,
+            { label: store.label, durable: orchestrator.store.durable, flag },
+            paint(io.out.isTTY === true),
+          ),
+        )
       return result.ok ? 0 : 1
     })
   },
@@ -123,7 +145,11 @@ interface ResumeFailure {
   error: FlotillaError
 }
 
-async function resumeAll(command: string, argv: readonly string[], io: Parameters<Command['execute']>[1]): Promise<number> {
+async function resumeAll(
+  command: string,
+  argv: readonly string[],
+  io: Parameters<Command['execute']>[1],
+): Promise<number> {
   const { values, positionals } = splitArgs(command, argv, RESUME_ALL_FLAGS)
   expectPositionals(command, positionals, [])
   const json = values.json === true
@@ -131,7 +157,10 @@ async function resumeAll(command: string, argv: readonly string[], io: Parameter
   const flag = values.store as string | undefined
   const p = paint(io.out.isTTY === true && !json)
   return withStore(flag, async (orchestrator, store) => {
-    const unfinished = await orchestrator.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })
+    const unfinished = await orchestrator.listRuns({
+      state: ['PENDING', 'RUNNING', 'PAUSED'],
+      limit: Number.MAX_SAFE_INTEGER,
+    })
     const paused = unfinished.filter((r) => r.state === 'PAUSED').map((r) => r.id as string)
     const candidates = unfinished.filter((r) => r.state !== 'PAUSED').reverse() // oldest first
     const agents = new StoredRunAgents(orchestrator, agentSource(values))
@@ -140,15 +169,24 @@ async function resumeAll(command: string, argv: readonly string[], io: Parameter
       const error = toFlotillaError(e, 'INTERNAL')
       failures.push({ runId: record.id, error })
       if (json) return
-      io.err.write(`error [${error.code}]: ${error.message.startsWith(`Run ${record.id}`) ? '' : `run ${record.id}: `}${error.message}\n`)
+      io.err.write(
+        `error [${error.code}]: ${error.message.startsWith(`Run ${record.id}`) ? '' : `run ${record.id}: `}${error.message}\n`,
+      )
       if (verbose) io.err.write(`${stackOf(error)}\n`)
     }
     const several = candidates.length > 1
-    const live = io.out.isTTY === true && !json && values['no-live'] !== true && candidates.length > 0 ? new LiveGroup(io.out, p) : undefined
-    const onEvent = json ? undefined : live ? (e: FlotillaEvent): void => live.onEvent(e) : (e: FlotillaEvent): void => {
-      const line = formatEventLine(e, verbose)
-      if (line !== undefined) io.out.write(several ? `[${e.runId}] ${line}\n` : `${line}\n`)
-    }
+    const live =
+      io.out.isTTY === true && !json && values['no-live'] !== true && candidates.length > 0
+        ? new LiveGroup(io.out, p)
+        : undefined
+    const onEvent = json
+      ? undefined
+      : live
+        ? (e: FlotillaEvent): void => live.onEvent(e)
+        : (e: FlotillaEvent): void => {
+            const line = formatEventLine(e, verbose)
+            if (line !== undefined) io.out.write(several ? `[${e.runId}] ${line}\n` : `${line}\n`)
+          }
     const handles: RunHandle[] = []
     for (const record of candidates) {
       try {
@@ -169,7 +207,9 @@ async function resumeAll(command: string, argv: readonly string[], io: Parameter
     }
     const ok = failures.length === 0 && results.every((r) => r.ok)
     if (json) {
-      io.out.write(`${JSON.stringify({ ok, runs: results.map(resultJson), errors: failures.map((f) => ({ runId: f.runId, error: f.error.toJSON() })), paused }, null, 2)}\n`)
+      io.out.write(
+        `${JSON.stringify({ ok, runs: results.map(resultJson), errors: failures.map((f) => ({ runId: f.runId, error: f.error.toJSON() })), paused }, null, 2)}\n`,
+      )
       return ok ? 0 : 1
     }
     for (const r of results) {
@@ -177,15 +217,23 @@ async function resumeAll(command: string, argv: readonly string[], io: Parameter
       if (verbose && r.error?.stack) io.err.write(`${stackOf(r.error)}\n`)
     }
     const lines: string[] = results.length > 0 ? [''] : []
-    if (candidates.length === 0) lines.push(`Nothing to recover: no unfinished run in ${store.label}${store.exists ? '' : ' (it does not exist yet)'}.`)
+    if (candidates.length === 0)
+      lines.push(
+        `Nothing to recover: no unfinished run in ${store.label}${store.exists ? '' : ' (it does not exist yet)'}.`,
+      )
     else {
       const succeeded = results.filter((r) => r.ok).length
       const parts = [`${succeeded} succeeded`]
       if (results.length > succeeded) parts.push(p.red(`${results.length - succeeded} failed or cancelled`))
       if (failures.length > 0) parts.push(p.red(`${failures.length} could not be resumed`))
-      lines.push(`Recovered ${candidates.length} ${candidates.length === 1 ? 'run' : 'runs'} from ${store.label}: ${parts.join(', ')}.`)
+      lines.push(
+        `Recovered ${candidates.length} ${candidates.length === 1 ? 'run' : 'runs'} from ${store.label}: ${parts.join(', ')}.`,
+      )
     }
-    if (paused.length > 0) lines.push(`Left PAUSED: ${paused.join(', ')} (resume one with "flotilla runs resume <run-id>${storeArg(flag)}").`)
+    if (paused.length > 0)
+      lines.push(
+        `Left PAUSED: ${paused.join(', ')} (resume one with "flotilla runs resume <run-id>${storeArg(flag)}").`,
+      )
     io.out.write(`${lines.join('\n')}\n`)
     return ok ? 0 : 1
   })

@@ -8,7 +8,10 @@ import { openCliStore, runNotFound, type CliStore } from './store-option.js'
  * an empty store, and not created), runs `fn` with an orchestrator on it,
  * and closes it.
  */
-export async function withStore<T>(flag: string | undefined, fn: (orchestrator: Orchestrator, store: CliStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(
+  flag: string | undefined,
+  fn: (orchestrator: Orchestrator, store: CliStore) => Promise<T>,
+): Promise<T> {
   const store = await openCliStore(flag, { readOnlyIfMissing: true })
   const orchestrator = new Orchestrator({ store: store.store })
   try {
@@ -82,7 +85,8 @@ export function taskJson(t: TaskRecord): Record<string, unknown> {
     agent: t.agent ?? null,
     startedAt: t.startedAt ?? null,
     finishedAt: t.finishedAt ?? null,
-    durationMs: t.startedAt !== undefined && t.finishedAt !== undefined ? Math.max(0, t.finishedAt - t.startedAt) : null,
+    durationMs:
+      t.startedAt !== undefined && t.finishedAt !== undefined ? Math.max(0, t.finishedAt - t.startedAt) : null,
     idempotencyKey: t.idempotencyKey,
     output: t.output ?? null,
     error: t.error ?? null,

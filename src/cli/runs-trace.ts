@@ -32,7 +32,10 @@ function isTrace(e: FlotillaEvent): e is TraceEvent {
 }
 
 function indent(text: string, by: string): string {
-  return text.split('\n').map((l) => `${by}${l}`).join('\n')
+  return text
+    .split('\n')
+    .map((l) => `${by}${l}`)
+    .join('\n')
 }
 
 function formatCall(e: ModelCalledEvent, p: Paint): string[] {
@@ -46,13 +49,16 @@ function formatCall(e: ModelCalledEvent, p: Paint): string[] {
     else if (part.type === 'text') lines.push(indent(part.text, '    '))
     else lines.push(`    ${p.cyan('→')} ${part.tool}(${part.input})  ${p.dim(part.callId)}`)
   }
-  if (e.finishReason !== 'stop' && e.finishReason !== 'tool-calls') lines.push(`    ${p.yellow(`stopped: ${e.finishReason}`)}`)
+  if (e.finishReason !== 'stop' && e.finishReason !== 'tool-calls')
+    lines.push(`    ${p.yellow(`stopped: ${e.finishReason}`)}`)
   return lines
 }
 
 function formatToolResult(e: TaskLogEvent, p: Paint): string {
   const d = (e.data ?? {}) as { tool?: string; callId?: string; ok?: boolean; result?: string; error?: string }
-  return d.ok === false ? `    ${p.red('←')} ${d.tool}: ${p.red(d.error ?? 'failed')}` : `    ${p.green('←')} ${d.tool}: ${d.result ?? ''}`
+  return d.ok === false
+    ? `    ${p.red('←')} ${d.tool}: ${p.red(d.error ?? 'failed')}`
+    : `    ${p.green('←')} ${d.tool}: ${d.result ?? ''}`
 }
 
 /** `flotilla runs trace <id> [task]`: the model calls of a run, readably. */
@@ -64,10 +70,17 @@ export const runsTraceCommand: Command = {
   async execute(argv, io) {
     const { values, positionals } = splitArgs('runs trace', argv, STORE_FLAGS)
     const [id, task] = expectPositionals('runs trace', positionals, ['run-id', 'task-id'])
-    if (id === undefined) throw usageError('runs trace', '"flotilla runs trace" needs the id of a run: flotilla runs trace <run-id> [task-id].')
+    if (id === undefined)
+      throw usageError(
+        'runs trace',
+        '"flotilla runs trace" needs the id of a run: flotilla runs trace <run-id> [task-id].',
+      )
     return withStore(values.store as string | undefined, async (orchestrator, store) => {
       const record = await findRun(orchestrator, id, store)
-      const events = (await orchestrator.listEvents(record.id)).map((e) => e.event).filter(isTrace).filter((e) => task === undefined || e.taskId === task)
+      const events = (await orchestrator.listEvents(record.id))
+        .map((e) => e.event)
+        .filter(isTrace)
+        .filter((e) => task === undefined || e.taskId === task)
       if (values.json === true) {
         io.out.write(`${JSON.stringify(events, null, 2)}\n`)
         return 0
@@ -75,7 +88,9 @@ export const runsTraceCommand: Command = {
       const p = paint(io.out.isTTY === true)
       const calls = events.filter((e): e is ModelCalledEvent => e.type === 'model.called')
       if (calls.length === 0) {
-        io.out.write(`Run ${record.id} has no model calls${task === undefined ? '' : ` in task "${task}"`}: only language-model agents (defineLlmAgent) make them.\n`)
+        io.out.write(
+          `Run ${record.id} has no model calls${task === undefined ? '' : ` in task "${task}"`}: only language-model agents (defineLlmAgent) make them.\n`,
+        )
         return 0
       }
       const lines: string[] = [`${p.bold(`Model calls of run ${record.id}`)} (workflow "${record.workflow}")`]

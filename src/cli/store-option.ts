@@ -74,7 +74,12 @@ export async function openCliStore(flag: string | undefined, options: OpenCliSto
   const spec = storeSpec(flag)
   const label = storeLabel(spec, cwd)
   const parsed = parseStoreSpec(spec)
-  if (options.readOnlyIfMissing === true && parsed.kind === 'sqlite' && parsed.path !== ':memory:' && !existsSync(sqlitePath(parsed.path, cwd))) {
+  if (
+    options.readOnlyIfMissing === true &&
+    parsed.kind === 'sqlite' &&
+    parsed.path !== ':memory:' &&
+    !existsSync(sqlitePath(parsed.path, cwd))
+  ) {
     return { store: new MemoryStore(), spec, label, exists: false }
   }
   return { store: await openStoreAsync(spec, { cwd }), spec, label, exists: true }
@@ -82,10 +87,16 @@ export async function openCliStore(flag: string | undefined, options: OpenCliSto
 
 /** `RUN_NOT_FOUND` for `runId`, saying which store was searched and how to look elsewhere. */
 export function runNotFound(runId: string, store: CliStore): FlotillaError {
-  const where = store.exists ? `the store ${store.label}` : `the store ${store.label}, which does not exist yet (no run was stored there)`
-  return new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in ${where}. List the stored runs with "flotilla runs list"; name another store with --store or FLOTILLA_STORE.`, {
-    details: { runId, store: store.label },
-  })
+  const where = store.exists
+    ? `the store ${store.label}`
+    : `the store ${store.label}, which does not exist yet (no run was stored there)`
+  return new FlotillaError(
+    'RUN_NOT_FOUND',
+    `No run "${runId}" in ${where}. List the stored runs with "flotilla runs list"; name another store with --store or FLOTILLA_STORE.`,
+    {
+      details: { runId, store: store.label },
+    },
+  )
 }
 
 /**

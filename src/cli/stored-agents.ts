@@ -67,9 +67,13 @@ export class StoredRunAgents {
         const existing = this.orchestrator.registry.getDefinition(def.name, def.version)
         if (existing === def) continue
         if (existing !== undefined) {
-          throw new FlotillaError('AGENT_DUPLICATE', `Run ${record.id}: agent "${key}" is defined both by ${this.origin.get(key) ?? 'another module'} and by ${loaded.path}. Resume or replay this run on its own ("flotilla runs resume ${record.id}"), or name one module with --agents.`, {
-            details: { runId: record.id, agent: key, module: loaded.path },
-          })
+          throw new FlotillaError(
+            'AGENT_DUPLICATE',
+            `Run ${record.id}: agent "${key}" is defined both by ${this.origin.get(key) ?? 'another module'} and by ${loaded.path}. Resume or replay this run on its own ("flotilla runs resume ${record.id}"), or name one module with --agents.`,
+            {
+              details: { runId: record.id, agent: key, module: loaded.path },
+            },
+          )
         }
         await this.orchestrator.register(def)
         this.origin.set(key, loaded.path)
@@ -80,9 +84,14 @@ export class StoredRunAgents {
     } catch (e) {
       if (isFlotillaError(e) && e.code === 'WORKFLOW_UNKNOWN_AGENT') {
         const from = this.source.agents.length > 0 ? 'given with --agents' : 'its workflow names'
-        throw new FlotillaError(e.code, `Run ${record.id} (workflow "${wf.name}"): ${e.message} The agents module ${from} (${paths.join(', ')}) does not define it: name the right module with --agents.`, {
-          details: { ...e.details, runId: record.id }, cause: e,
-        })
+        throw new FlotillaError(
+          e.code,
+          `Run ${record.id} (workflow "${wf.name}"): ${e.message} The agents module ${from} (${paths.join(', ')}) does not define it: name the right module with --agents.`,
+          {
+            details: { ...e.details, runId: record.id },
+            cause: e,
+          },
+        )
       }
       throw e
     }
@@ -103,31 +112,60 @@ export class StoredRunAgents {
     if (this.source.agents.length > 0) {
       return this.source.agents.map((given) => {
         const path = resolve(this.cwd, given)
-        return { path, missing: () => new FlotillaError('FILE_NOT_FOUND', `The agents module "${given}" given with --agents does not exist (looked for ${path}).`, { details: { module: path } }) }
+        return {
+          path,
+          missing: () =>
+            new FlotillaError(
+              'FILE_NOT_FOUND',
+              `The agents module "${given}" given with --agents does not exist (looked for ${path}).`,
+              { details: { module: path } },
+            ),
+        }
       })
     }
     const specifier = (record.definition as Partial<WorkflowSpec> | undefined)?.agents
     if (specifier === undefined) {
-      throw new FlotillaError('WORKFLOW_UNKNOWN_AGENT', `${run} names no agents module, so its agents cannot be found. Pass --agents <module>: a module exporting the defineAgent(...) results its tasks use.`, {
-        details: { runId: record.id },
-      })
+      throw new FlotillaError(
+        'WORKFLOW_UNKNOWN_AGENT',
+        `${run} names no agents module, so its agents cannot be found. Pass --agents <module>: a module exporting the defineAgent(...) results its tasks use.`,
+        {
+          details: { runId: record.id },
+        },
+      )
     }
     if (isAbsolute(specifier)) {
-      return [{
-        path: specifier,
-        missing: () => new FlotillaError('FILE_NOT_FOUND', `${run} was started with the agents module ${specifier}, which no longer exists. Pass --agents <module> to name the module that defines its agents now.`, {
-          details: { runId: record.id, module: specifier },
-        }),
-      }]
+      return [
+        {
+          path: specifier,
+          missing: () =>
+            new FlotillaError(
+              'FILE_NOT_FOUND',
+              `${run} was started with the agents module ${specifier}, which no longer exists. Pass --agents <module> to name the module that defines its agents now.`,
+              {
+                details: { runId: record.id, module: specifier },
+              },
+            ),
+        },
+      ]
     }
     const base = this.source.workflowDir === undefined ? this.cwd : resolve(this.cwd, this.source.workflowDir)
     const path = resolve(base, specifier)
-    const hint = this.source.workflowDir === undefined ? 'Pass --workflow-dir <folder of its workflow file>, or --agents <module>.' : 'Check --workflow-dir, or pass --agents <module>.'
-    return [{
-      path,
-      missing: () => new FlotillaError('FILE_NOT_FOUND', `${run} names the agents module "${specifier}", relative to its workflow file; it is not at ${path}. ${hint}`, {
-        details: { runId: record.id, module: path },
-      }),
-    }]
+    const hint =
+      this.source.workflowDir === undefined
+        ? 'Pass --workflow-dir <folder of its workflow file>, or --agents <module>.'
+        : 'Check --workflow-dir, or pass --agents <module>.'
+    return [
+      {
+        path,
+        missing: () =>
+          new FlotillaError(
+            'FILE_NOT_FOUND',
+            `${run} names the agents module "${specifier}", relative to its workflow file; it is not at ${path}. ${hint}`,
+            {
+              details: { runId: record.id, module: path },
+            },
+          ),
+      },
+    ]
   }
 }

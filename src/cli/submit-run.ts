@@ -39,14 +39,23 @@ export async function submitRun(store: Store, label: string, options: SubmitOpti
   const client = await Client.connect(store)
   const p = paint(io.out.isTTY === true && !options.json)
   const unserved = await client.unserved(workflow)
-  for (const u of unserved) io.err.write(`${p.yellow('waiting')}: task "${u.taskId}" needs ${u.needs} and no live worker offers it; start one with "flotilla worker --store … --agents …".\n`)
+  for (const u of unserved)
+    io.err.write(
+      `${p.yellow('waiting')}: task "${u.taskId}" needs ${u.needs} and no live worker offers it; start one with "flotilla worker --store … --agents …".\n`,
+    )
   const runId = await client.start(workflow, input)
   if (options.detach) {
     if (options.json) io.out.write(`${JSON.stringify({ runId, state: 'PENDING' })}\n`)
-    else io.out.write(`Submitted run ${runId} of workflow "${workflow.name}" to the workers of ${label}.\nFollow it with: flotilla runs show ${runId}${storeArg(options.store)}\n`)
+    else
+      io.out.write(
+        `Submitted run ${runId} of workflow "${workflow.name}" to the workers of ${label}.\nFollow it with: flotilla runs show ${runId}${storeArg(options.store)}\n`,
+      )
     return 0
   }
-  if (!options.json) io.out.write(`Submitted run ${runId} of workflow "${workflow.name}" to the workers of ${label}; following it (Ctrl-C stops following, the run goes on).\n`)
+  if (!options.json)
+    io.out.write(
+      `Submitted run ${runId} of workflow "${workflow.name}" to the workers of ${label}; following it (Ctrl-C stops following, the run goes on).\n`,
+    )
   let afterSeq = 0
   let run: RunRecord
   for (;;) {
@@ -63,13 +72,26 @@ export async function submitRun(store: Store, label: string, options: SubmitOpti
   }
   const tasks = await client.getTasks(runId)
   const outputs = storedFinalOutputs(run.definition, tasks)
-  if (options.json) io.out.write(`${JSON.stringify({ run: runJson(run, tasks), outputs: Object.fromEntries(outputs), tasks: tasks.map(taskJson) }, null, 2)}\n`)
-  else io.out.write(summaryLines(run, tasks, p) + formatOutputs(outputs, p, { width: outputWidth(io.out.columns), hint: `flotilla runs show ${runId}${storeArg(options.store)} --json` }))
+  if (options.json)
+    io.out.write(
+      `${JSON.stringify({ run: runJson(run, tasks), outputs: Object.fromEntries(outputs), tasks: tasks.map(taskJson) }, null, 2)}\n`,
+    )
+  else
+    io.out.write(
+      summaryLines(run, tasks, p) +
+        formatOutputs(outputs, p, {
+          width: outputWidth(io.out.columns),
+          hint: `flotilla runs show ${runId}${storeArg(options.store)} --json`,
+        }),
+    )
   return run.state === 'SUCCEEDED' ? 0 : 1
 }
 
 function summaryLines(run: RunRecord, tasks: readonly TaskRecord[], p: ReturnType<typeof paint>): string {
-  const took = run.startedAt !== undefined && run.finishedAt !== undefined ? ` in ${formatDuration(run.finishedAt - run.startedAt)}` : ''
+  const took =
+    run.startedAt !== undefined && run.finishedAt !== undefined
+      ? ` in ${formatDuration(run.finishedAt - run.startedAt)}`
+      : ''
   const done = tasks.filter((t) => t.state === 'SUCCEEDED').length
   const state = run.state === 'SUCCEEDED' ? p.green(run.state) : p.red(run.state)
   const error = run.error === undefined ? '' : `\n  ${p.red(`[${run.error.code}]`)} ${run.error.message}`
@@ -78,5 +100,9 @@ function summaryLines(run: RunRecord, tasks: readonly TaskRecord[], p: ReturnTyp
 
 /** `--submit` refuses the memory store: no other process could take the run. */
 export function checkSubmitStore(kind: string): void {
-  if (kind === 'memory') throw new FlotillaError('VALIDATION_FAILED', 'run --submit needs a store that workers share: --store postgres://… or a SQLite file; the memory store is seen by this process only.')
+  if (kind === 'memory')
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      'run --submit needs a store that workers share: --store postgres://… or a SQLite file; the memory store is seen by this process only.',
+    )
 }

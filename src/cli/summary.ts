@@ -44,7 +44,9 @@ export function formatSummary(result: RunResult, p: Paint, options: SummaryOptio
     lines.push('  agents')
     for (const [name, a] of agents) {
       const failed = a.failed > 0 ? p.red(`${a.failed} failed`) : '0 failed'
-      lines.push(`    ${middleCell(name, 22)} ${String(a.tasks).padStart(4)} ${a.tasks === 1 ? 'task ' : 'tasks'}  ${String(a.succeeded).padStart(4)} ok  ${failed}  busy ${formatDuration(a.busyMs)} (${formatPercent(a.share)})`)
+      lines.push(
+        `    ${middleCell(name, 22)} ${String(a.tasks).padStart(4)} ${a.tasks === 1 ? 'task ' : 'tasks'}  ${String(a.succeeded).padStart(4)} ok  ${failed}  busy ${formatDuration(a.busyMs)} (${formatPercent(a.share)})`,
+      )
       if (a.model !== undefined) lines.push(`    ${' '.repeat(22)} ${p.dim(formatSpend(a.model))}`)
     }
   }
@@ -54,12 +56,18 @@ export function formatSummary(result: RunResult, p: Paint, options: SummaryOptio
     lines.push(p.red('  failed tasks'))
     for (const t of failed.slice(0, MAX_FAILED_LISTED)) {
       const tries = t.attempts === 1 ? '1 attempt' : `${t.attempts} attempts`
-      lines.push(`    ${p.red('✗')} ${t.id} (${t.agent ?? 'no agent'}, ${tries}) [${t.error?.code ?? 'UNKNOWN'}] ${t.error?.message ?? 'no error recorded'}`)
+      lines.push(
+        `    ${p.red('✗')} ${t.id} (${t.agent ?? 'no agent'}, ${tries}) [${t.error?.code ?? 'UNKNOWN'}] ${t.error?.message ?? 'no error recorded'}`,
+      )
     }
     if (failed.length > MAX_FAILED_LISTED) lines.push(`    … and ${failed.length - MAX_FAILED_LISTED} more`)
   }
-  if (!result.ok && result.error !== undefined) lines.push(`  ${p.red('run error')}      [${result.error.code}] ${result.error.message}`)
-  const outputs = options.outputs === false ? '' : formatOutputs(Object.entries(result.finalOutputs), p, { width: options.width, hint: options.hint })
+  if (!result.ok && result.error !== undefined)
+    lines.push(`  ${p.red('run error')}      [${result.error.code}] ${result.error.message}`)
+  const outputs =
+    options.outputs === false
+      ? ''
+      : formatOutputs(Object.entries(result.finalOutputs), p, { width: options.width, hint: options.hint })
   return `${lines.join('\n')}\n${outputs}`
 }
 
@@ -83,7 +91,8 @@ export function formatRate(s: RunSummary): string {
   if (s.rateOver === 0) return 'success rate n/a (no task was to run)'
   const c = s.counts
   const tasks = s.rateOver === 1 ? 'task' : 'tasks'
-  if (s.unfinished > 0) return `success rate ${formatPercent(s.successRate)} of ${s.rateOver} ${tasks} (the ${s.unfinished} unfinished count as not succeeded)`
+  if (s.unfinished > 0)
+    return `success rate ${formatPercent(s.successRate)} of ${s.rateOver} ${tasks} (the ${s.unfinished} unfinished count as not succeeded)`
   return `success rate ${formatPercent(s.successRate)} of ${s.rateOver} finished ${tasks}${c.skipped > 0 ? ' (skipped ones aside)' : ''}`
 }
 
@@ -110,10 +119,17 @@ export function resultJson(result: RunResult): Record<string, unknown> {
  * io.out.write(formatStoredNote(result, { label: '.flotilla/flotilla.db', durable: true }))
  * ```
  */
-export function formatStoredNote(result: Pick<RunResult, 'runId' | 'ok'>, store: { label: string; durable: boolean; flag?: string | undefined }, p: Paint): string {
+export function formatStoredNote(
+  result: Pick<RunResult, 'runId' | 'ok'>,
+  store: { label: string; durable: boolean; flag?: string | undefined },
+  p: Paint,
+): string {
   if (!store.durable) return ''
   const opt = storeArg(store.flag)
   const lines = [`  stored in      ${store.label} · ${p.dim(`flotilla runs show ${result.runId}${opt}`)}`]
-  if (!result.ok) lines.push(`  to re-run      what did not succeed, keeping the stored results: ${p.dim(`flotilla runs replay ${result.runId}${opt}`)}`)
+  if (!result.ok)
+    lines.push(
+      `  to re-run      what did not succeed, keeping the stored results: ${p.dim(`flotilla runs replay ${result.runId}${opt}`)}`,
+    )
   return `${lines.join('\n')}\n`
 }

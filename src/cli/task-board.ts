@@ -59,11 +59,13 @@ export class TaskBoard {
   seed(records: readonly TaskRecord[]): void {
     for (const r of records) {
       this.update(r.taskId, (t) => {
-        const finished = r.state === 'SUCCEEDED' || r.state === 'FAILED' || r.state === 'SKIPPED' || r.state === 'CANCELLED'
+        const finished =
+          r.state === 'SUCCEEDED' || r.state === 'FAILED' || r.state === 'SKIPPED' || r.state === 'CANCELLED'
         t.state = finished ? r.state : 'PENDING'
         t.attempts = r.attempt
         if (r.agent !== undefined) t.agent = r.agent
-        t.durationMs = r.startedAt !== undefined && r.finishedAt !== undefined ? Math.max(0, r.finishedAt - r.startedAt) : undefined
+        t.durationMs =
+          r.startedAt !== undefined && r.finishedAt !== undefined ? Math.max(0, r.finishedAt - r.startedAt) : undefined
         t.error = finished ? r.error : undefined
       })
     }
@@ -135,7 +137,16 @@ export class TaskBoard {
 
   /** Tasks per state. */
   counts(): Record<TaskState, number> {
-    const counts: Record<TaskState, number> = { PENDING: 0, READY: 0, RUNNING: 0, RETRYING: 0, SUCCEEDED: 0, FAILED: 0, SKIPPED: 0, CANCELLED: 0 }
+    const counts: Record<TaskState, number> = {
+      PENDING: 0,
+      READY: 0,
+      RUNNING: 0,
+      RETRYING: 0,
+      SUCCEEDED: 0,
+      FAILED: 0,
+      SKIPPED: 0,
+      CANCELLED: 0,
+    }
     for (const t of this.tasks) counts[t.state]++
     return counts
   }

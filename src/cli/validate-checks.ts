@@ -23,11 +23,17 @@ export function readableTasks(data: Record<string, unknown>): TaskSpec[] {
  * route, each as a `WORKFLOW_UNKNOWN_AGENT` problem with the closest
  * registered name when there is a near miss.
  */
-export function unknownAgentProblems(orchestrator: Orchestrator, name: string, tasks: readonly TaskSpec[], registered: readonly string[]): WorkflowProblem[] {
+export function unknownAgentProblems(
+  orchestrator: Orchestrator,
+  name: string,
+  tasks: readonly TaskSpec[],
+  registered: readonly string[],
+): WorkflowProblem[] {
   const problems: WorkflowProblem[] = []
   for (const t of tasks) {
     const only: TaskSpec = { id: t.id }
-    for (const key of ['agent', 'version', 'capability', 'fallback'] as const) if (typeof t[key] === 'string') only[key] = t[key]
+    for (const key of ['agent', 'version', 'capability', 'fallback'] as const)
+      if (typeof t[key] === 'string') only[key] = t[key]
     if (only.agent === undefined && only.capability === undefined) continue
     try {
       orchestrator.validate(compileWorkflow({ name, tasks: [only] } satisfies WorkflowSpec))
@@ -35,14 +41,22 @@ export function unknownAgentProblems(orchestrator: Orchestrator, name: string, t
       const error = toFlotillaError(e)
       const wanted = only.agent ?? only.capability!
       const guess = closestName(wanted, registered)
-      problems.push({ code: error.code, where: `task "${t.id}"`, message: `${error.message}${guess === undefined ? '' : ` Did you mean "${guess}"?`}` })
+      problems.push({
+        code: error.code,
+        where: `task "${t.id}"`,
+        message: `${error.message}${guess === undefined ? '' : ` Did you mean "${guess}"?`}`,
+      })
     }
   }
   return problems
 }
 
 /** Paths of the `{ $ref }` objects inside an input template. */
-function refPaths(template: unknown, at: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
+function refPaths(
+  template: unknown,
+  at: (string | number)[] = [],
+  out: (string | number)[][] = [],
+): (string | number)[][] {
   if (template === null || typeof template !== 'object') return out
   const keys = Object.keys(template)
   if (!Array.isArray(template) && keys.length === 1 && keys[0] === '$ref') out.push(at)
@@ -51,7 +65,8 @@ function refPaths(template: unknown, at: (string | number)[] = [], out: (string 
   return out
 }
 
-const startsWith = (path: readonly PropertyKey[], prefix: readonly PropertyKey[]): boolean => prefix.every((p, i) => path[i] === p)
+const startsWith = (path: readonly PropertyKey[], prefix: readonly PropertyKey[]): boolean =>
+  prefix.every((p, i) => path[i] === p)
 
 /**
  * The literal parts of each task's input checked against the input schema
@@ -59,11 +74,16 @@ const startsWith = (path: readonly PropertyKey[], prefix: readonly PropertyKey[]
  * reported unless it lies at or under a `{ $ref }`, whose value is known
  * only at run time. Each failing task is one `AGENT_INPUT_INVALID` problem.
  */
-export function literalInputProblems(tasks: readonly TaskSpec[], definitions: readonly AnyAgentDefinition[]): WorkflowProblem[] {
+export function literalInputProblems(
+  tasks: readonly TaskSpec[],
+  definitions: readonly AnyAgentDefinition[],
+): WorkflowProblem[] {
   const problems: WorkflowProblem[] = []
   for (const t of tasks) {
     if (typeof t.agent !== 'string') continue
-    const def = definitions.filter((d) => d.name === t.agent).sort((a, b) => b.version.localeCompare(a.version, undefined, { numeric: true }))[0]
+    const def = definitions
+      .filter((d) => d.name === t.agent)
+      .sort((a, b) => b.version.localeCompare(a.version, undefined, { numeric: true }))[0]
     if (def?.input === undefined) continue
     const refs = refPaths(t.input)
     const parsed = def.input.safeParse(t.input)

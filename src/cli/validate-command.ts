@@ -46,7 +46,11 @@ export const validateCommand: Command = {
   async execute(argv, io) {
     const { values, positionals } = splitArgs('validate', argv, FLAGS)
     const [file] = expectPositionals('validate', positionals, ['workflow.yaml'])
-    const options = validateOptions('validate', validateOptionsSchema, { file, json: values.json === true, verbose: values.verbose === true })
+    const options = validateOptions('validate', validateOptionsSchema, {
+      file,
+      json: values.json === true,
+      verbose: values.verbose === true,
+    })
     // A file that cannot be read or parsed is one problem, reported as an error.
     const data = await readWorkflowData(options.file)
     const problems = validateWorkflowSpec(data).map((p) => ({ ...p, message: `${options.file}: ${p.message}` }))
@@ -66,8 +70,17 @@ export const validateCommand: Command = {
         const tasks = readableTasks(data)
         const names = [...new Set(loaded.definitions.flatMap((d) => [d.name, ...d.capabilities]))]
         const registered = ` Registered from ${specifier}: ${agents.join(', ')}.`
-        const routing = unknownAgentProblems(orchestrator, name, tasks, names).map((p) => ({ ...p, message: `${options.file}: ${p.message}${registered}` }))
-        problems.push(...routing, ...literalInputProblems(tasks, loaded.definitions).map((p) => ({ ...p, message: `${options.file}: ${p.message}` })))
+        const routing = unknownAgentProblems(orchestrator, name, tasks, names).map((p) => ({
+          ...p,
+          message: `${options.file}: ${p.message}${registered}`,
+        }))
+        problems.push(
+          ...routing,
+          ...literalInputProblems(tasks, loaded.definitions).map((p) => ({
+            ...p,
+            message: `${options.file}: ${p.message}`,
+          })),
+        )
       } catch (e) {
         const error = toFlotillaError(e)
         if (problems.length === 0) throw error
@@ -87,11 +100,18 @@ export const validateCommand: Command = {
     }
     const workflow = compileWorkflow(data as unknown as WorkflowSpec)
     if (options.json) {
-      io.out.write(`${JSON.stringify({ ok: true, file: options.file, workflow: workflow.name, tasks: workflow.tasks.length, agentsModule: agentsModule ?? null, agents }, null, 2)}\n`)
+      io.out.write(
+        `${JSON.stringify({ ok: true, file: options.file, workflow: workflow.name, tasks: workflow.tasks.length, agentsModule: agentsModule ?? null, agents }, null, 2)}\n`,
+      )
       return 0
     }
-    const checked = agentsModule === undefined ? 'agents not checked: the workflow names no agents module' : `agents: ${agents.join(', ')}`
-    io.out.write(`✓ ${options.file}: workflow "${workflow.name}", ${workflow.tasks.length} ${workflow.tasks.length === 1 ? 'task' : 'tasks'} (${checked})\n`)
+    const checked =
+      agentsModule === undefined
+        ? 'agents not checked: the workflow names no agents module'
+        : `agents: ${agents.join(', ')}`
+    io.out.write(
+      `✓ ${options.file}: workflow "${workflow.name}", ${workflow.tasks.length} ${workflow.tasks.length === 1 ? 'task' : 'tasks'} (${checked})\n`,
+    )
     return 0
   },
 }

@@ -16,11 +16,17 @@ const FLAGS = {
   id: { type: 'string' },
 } as const
 
-const count = (what: string, min: number) => z.coerce.number({ error: `must be a number (${what})` }).int(`must be a whole number (${what})`).min(min, `must be at least ${min} (${what})`)
+const count = (what: string, min: number) =>
+  z.coerce
+    .number({ error: `must be a number (${what})` })
+    .int(`must be a whole number (${what})`)
+    .min(min, `must be at least ${min} (${what})`)
 
 /** The options of `flotilla worker`, after validation. */
 export const workerOptionsSchema = z.object({
-  agents: z.array(z.string().min(1)).min(1, 'missing; name the agents module, as in "flotilla worker --agents ./agents.mjs"'),
+  agents: z
+    .array(z.string().min(1))
+    .min(1, 'missing; name the agents module, as in "flotilla worker --agents ./agents.mjs"'),
   concurrency: count('attempts at once', 1).optional(),
   leaseMs: count('milliseconds', 300).optional(),
   id: z.string().min(1).optional(),
@@ -63,23 +69,44 @@ export const workerCommand: Command = {
   async execute(argv, io) {
     const { values } = splitArgs('worker', argv, FLAGS)
     const options = validateOptions('worker', workerOptionsSchema, {
-      agents: values.agents ?? [], concurrency: values.concurrency, leaseMs: values['lease-ms'], id: values.id, store: values.store, verbose: values.verbose === true,
+      agents: values.agents ?? [],
+      concurrency: values.concurrency,
+      leaseMs: values['lease-ms'],
+      id: values.id,
+      store: values.store,
+      verbose: values.verbose === true,
     })
     const spec = storeSpec(options.store)
-    const worker = new Worker({ store: spec, concurrency: options.concurrency, leaseMs: options.leaseMs, id: options.id })
+    const worker = new Worker({
+      store: spec,
+      concurrency: options.concurrency,
+      leaseMs: options.leaseMs,
+      id: options.id,
+    })
     const names: string[] = []
     for (const module of options.agents) {
       const path = resolve(module)
-      const { definitions } = await importAgents(path, () => new FlotillaError('FILE_NOT_FOUND', `Agents module "${module}" does not exist (looked for ${path}).`, { details: { module: path } }))
+      const { definitions } = await importAgents(
+        path,
+        () =>
+          new FlotillaError('FILE_NOT_FOUND', `Agents module "${module}" does not exist (looked for ${path}).`, {
+            details: { module: path },
+          }),
+      )
       for (const d of definitions) {
         await worker.register(d)
         names.push(`${d.name}@${d.version}`)
       }
     }
     if (options.verbose) worker.on('*', (e) => io.out.write(`${JSON.stringify(e)}\n`))
-    else worker.on('task.log', (e) => { if (e.type === 'task.log' && e.level === 'error') io.err.write(`${e.message}\n`) })
+    else
+      worker.on('task.log', (e) => {
+        if (e.type === 'task.log' && e.level === 'error') io.err.write(`${e.message}\n`)
+      })
     await worker.start()
-    io.out.write(`worker ${worker.id} ready on ${storeLabel(spec)}: ${names.join(', ')} (concurrency ${options.concurrency ?? 16})\n`)
+    io.out.write(
+      `worker ${worker.id} ready on ${storeLabel(spec)}: ${names.join(', ')} (concurrency ${options.concurrency ?? 16})\n`,
+    )
     await new Promise<void>((done) => {
       const stop = (signal: string): void => {
         process.off('SIGINT', onInt)

@@ -5,9 +5,27 @@ import type { ArtifactHead, ContextBackend, ContextStats } from './backend.js'
 import { decodeContent, encodeContent, encodeJsonText } from './encode.js'
 import { TaskJournal } from './journal.js'
 import type {
-  Artifact, ArtifactAccess, ArtifactInfo, ArtifactLineage, CacheAccess, GetArtifactOptions, ListArtifactsOptions, PermissionsOf, PutArtifactOptions, ShareOptions, SweepResult,
+  Artifact,
+  ArtifactAccess,
+  ArtifactInfo,
+  ArtifactLineage,
+  CacheAccess,
+  GetArtifactOptions,
+  ListArtifactsOptions,
+  PermissionsOf,
+  PutArtifactOptions,
+  ShareOptions,
+  SweepResult,
 } from './types.js'
-import { checkArtifactId, checkCacheKey, checkListFilter, checkPrincipal, checkPutOptions, checkTtl, checkVersion } from './validate.js'
+import {
+  checkArtifactId,
+  checkCacheKey,
+  checkListFilter,
+  checkPrincipal,
+  checkPutOptions,
+  checkTtl,
+  checkVersion,
+} from './validate.js'
 
 /** Options of a {@link ContextStore}. */
 export interface ContextStoreOptions {
@@ -62,18 +80,30 @@ const MAX_WRITE_ATTEMPTS = 50
  * opening a backend).
  */
 export function checkContextStoreOptions(options: ContextStoreOptions): ResolvedContextStoreOptions {
-  const { keepVersions = DEFAULT_KEEP, maxContentBytes = DEFAULT_MAX_BYTES, clock = systemClock, permissionsOf, authorizer = defaultAuthorizer } = options
+  const {
+    keepVersions = DEFAULT_KEEP,
+    maxContentBytes = DEFAULT_MAX_BYTES,
+    clock = systemClock,
+    permissionsOf,
+    authorizer = defaultAuthorizer,
+  } = options
   const bad = (field: string, want: string, got: unknown): FlotillaError =>
-    new FlotillaError('VALIDATION_FAILED', `ContextStore option "${field}" must be ${want}; got ${String(got)}.`, { details: { field } })
-  if (!Number.isSafeInteger(keepVersions) || keepVersions < 1 || keepVersions > 100_000) throw bad('keepVersions', 'a whole number from 1 to 100000', keepVersions)
-  if (!Number.isSafeInteger(maxContentBytes) || maxContentBytes < 1) throw bad('maxContentBytes', 'a whole number of bytes ≥ 1', maxContentBytes)
+    new FlotillaError('VALIDATION_FAILED', `ContextStore option "${field}" must be ${want}; got ${String(got)}.`, {
+      details: { field },
+    })
+  if (!Number.isSafeInteger(keepVersions) || keepVersions < 1 || keepVersions > 100_000)
+    throw bad('keepVersions', 'a whole number from 1 to 100000', keepVersions)
+  if (!Number.isSafeInteger(maxContentBytes) || maxContentBytes < 1)
+    throw bad('maxContentBytes', 'a whole number of bytes ≥ 1', maxContentBytes)
   if (typeof clock?.wallNow !== 'function') throw bad('clock', 'a Clock (with wallNow())', clock)
-  if (permissionsOf !== undefined && typeof permissionsOf !== 'function') throw bad('permissionsOf', 'a function (principal) => PermissionSet | undefined', permissionsOf)
+  if (permissionsOf !== undefined && typeof permissionsOf !== 'function')
+    throw bad('permissionsOf', 'a function (principal) => PermissionSet | undefined', permissionsOf)
   if (typeof authorizer?.authorize !== 'function') throw bad('authorizer', 'an Authorizer', authorizer)
   return { keepVersions, maxContentBytes, clock, permissionsOf, authorizer }
 }
 
-const expired = (head: { expiresAt: number | null }, now: number): boolean => head.expiresAt !== null && head.expiresAt <= now
+const expired = (head: { expiresAt: number | null }, now: number): boolean =>
+  head.expiresAt !== null && head.expiresAt <= now
 
 /**
  * Shared artifacts and a shared short-lived cache for the agents of a team
@@ -137,9 +167,13 @@ export class ContextStore {
     if (found === undefined) throw notFound(id)
     await this.refuseExpired(id, found.head)
     if (found.version === undefined || found.bytes === undefined) {
-      throw new FlotillaError('ARTIFACT_NOT_FOUND', `Artifact "${id}" has no version ${version} (the latest is ${found.head.latest}; only the last ${this.keepVersions} versions are kept). Read history("${id}") for the kept versions.`, {
-        details: { id, version, latest: found.head.latest },
-      })
+      throw new FlotillaError(
+        'ARTIFACT_NOT_FOUND',
+        `Artifact "${id}" has no version ${version} (the latest is ${found.head.latest}; only the last ${this.keepVersions} versions are kept). Read history("${id}") for the kept versions.`,
+        {
+          details: { id, version, latest: found.head.latest },
+        },
+      )
     }
     return { ...found.version, content: decodeContent(found.version.encoding, found.bytes) }
   }
@@ -168,11 +202,23 @@ export class ContextStore {
       const gone = head !== undefined && expired(head, now)
       const live = gone ? undefined : head
       if (gone && typeof o.basedOn === 'number') await this.refuseExpired(id, head)
-      if (o.basedOn !== undefined && o.basedOn !== (live?.latest ?? null)) throw conflict(id, o.basedOn, live?.latest ?? null)
+      if (o.basedOn !== undefined && o.basedOn !== (live?.latest ?? null))
+        throw conflict(id, o.basedOn, live?.latest ?? null)
       const version = live === undefined ? 1 : live.latest + 1
       const record: ArtifactInfo = {
-        id, version, encoding: encoded.encoding, contentHash: encoded.hash, size: encoded.bytes.byteLength, metadata: o.metadata, tags: o.tags,
-        createdBy: who, createdAt: now, basedOn: live?.latest ?? null, runId: o.runId, taskId: o.taskId, expiresAt: o.ttlMs === undefined ? null : now + o.ttlMs,
+        id,
+        version,
+        encoding: encoded.encoding,
+        contentHash: encoded.hash,
+        size: encoded.bytes.byteLength,
+        metadata: o.metadata,
+        tags: o.tags,
+        createdBy: who,
+        createdAt: now,
+        basedOn: live?.latest ?? null,
+        runId: o.runId,
+        taskId: o.taskId,
+        expiresAt: o.ttlMs === undefined ? null : now + o.ttlMs,
       }
       const dropThrough = head === undefined ? 0 : gone ? head.latest : Math.max(0, version - this.keepVersions)
       if (await this.backend.write({ record, bytes: encoded.bytes, expectLatest: head?.latest ?? null, dropThrough })) {
@@ -180,7 +226,11 @@ export class ContextStore {
       }
       // Another writer moved the head between our read and our write: decide again on the new head.
       if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new FlotillaError('STORE_UNAVAILABLE', `Artifact "${id}" changed under ${attempt} attempts to write it in a row; too many concurrent writers. Retry later.`, { details: { id, attempts: attempt }, retryable: true })
+        throw new FlotillaError(
+          'STORE_UNAVAILABLE',
+          `Artifact "${id}" changed under ${attempt} attempts to write it in a row; too many concurrent writers. Retry later.`,
+          { details: { id, attempts: attempt }, retryable: true },
+        )
       }
     }
   }
@@ -218,7 +268,12 @@ export class ContextStore {
     const filter = checkListFilter(options)
     const now = this.clock.wallNow()
     const all = await this.backend.list(filter)
-    return this.authorizer.filter({ name: principal, permissions }, all.filter((a) => !expired(a, now)), (a) => ({ kind: 'artifact', id: a.id }), 'read')
+    return this.authorizer.filter(
+      { name: principal, permissions },
+      all.filter((a) => !expired(a, now)),
+      (a) => ({ kind: 'artifact', id: a.id }),
+      'read',
+    )
   }
 
   /**
@@ -253,14 +308,21 @@ export class ContextStore {
    */
   async share(principal: string, key: string, value: unknown, options: ShareOptions): Promise<void> {
     this.authorize(principal, { kind: 'cache', key: checkCacheKey(key) }, 'write')
-    if (typeof options !== 'object' || options === null) throw new FlotillaError('VALIDATION_FAILED', 'share needs options { ttlMs }: how long the entry lives, in ms.', { details: { field: 'ttlMs' } })
+    if (typeof options !== 'object' || options === null)
+      throw new FlotillaError('VALIDATION_FAILED', 'share needs options { ttlMs }: how long the entry lives, in ms.', {
+        details: { field: 'ttlMs' },
+      })
     const ttlMs = checkTtl(options.ttlMs)
     const text = encodeJsonText(value, 'value')
     const size = Buffer.byteLength(text)
     if (size > this.maxContentBytes) {
-      throw new FlotillaError('VALIDATION_FAILED', `The cache value is ${size} bytes as JSON, over the limit of ${this.maxContentBytes} bytes: share less, or store it as an artifact.`, {
-        details: { field: 'value', size, limit: this.maxContentBytes },
-      })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `The cache value is ${size} bytes as JSON, over the limit of ${this.maxContentBytes} bytes: share less, or store it as an artifact.`,
+        {
+          details: { field: 'value', size, limit: this.maxContentBytes },
+        },
+      )
     }
     await this.backend.cachePut(key, { text, expiresAt: this.clock.wallNow() + ttlMs })
   }
@@ -367,20 +429,32 @@ export class ContextStore {
     const now = this.clock.wallNow()
     if (!expired(head, now)) return
     await this.backend.remove(id, now)
-    throw new FlotillaError('ARTIFACT_EXPIRED', `Artifact "${id}" expired at ${new Date(head.expiresAt ?? 0).toISOString()} and was removed. Write it anew (basedOn: null) if it is still needed.`, {
-      details: { id, expiresAt: head.expiresAt, latest: head.latest },
-    })
+    throw new FlotillaError(
+      'ARTIFACT_EXPIRED',
+      `Artifact "${id}" expired at ${new Date(head.expiresAt ?? 0).toISOString()} and was removed. Write it anew (basedOn: null) if it is still needed.`,
+      {
+        details: { id, expiresAt: head.expiresAt, latest: head.latest },
+      },
+    )
   }
 }
 
 function notFound(id: string): FlotillaError {
-  return new FlotillaError('ARTIFACT_NOT_FOUND', `No artifact "${id}" in the context store. Write it first, or check the id (list() shows the artifacts you may read).`, { details: { id } })
+  return new FlotillaError(
+    'ARTIFACT_NOT_FOUND',
+    `No artifact "${id}" in the context store. Write it first, or check the id (list() shows the artifacts you may read).`,
+    { details: { id } },
+  )
 }
 
 function conflict(id: string, basedOn: number | null, latest: number | null): FlotillaError {
   const expected = basedOn === null ? 'not to exist yet' : `to be at version ${basedOn}`
   const actual = latest === null ? 'it does not exist' : `its latest version is ${latest}`
-  return new FlotillaError('ARTIFACT_CONFLICT', `Artifact "${id}" was expected ${expected}, but ${actual}. Read it again, reapply your change and write with basedOn: ${latest}.`, {
-    details: { id, basedOn, latest },
-  })
+  return new FlotillaError(
+    'ARTIFACT_CONFLICT',
+    `Artifact "${id}" was expected ${expected}, but ${actual}. Read it again, reapply your change and write with basedOn: ${latest}.`,
+    {
+      details: { id, basedOn, latest },
+    },
+  )
 }

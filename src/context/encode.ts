@@ -25,7 +25,10 @@ function invalid(field: string, path: string, why: string, fix: string): Flotill
 function checkJson(value: unknown, field: string): void {
   const problem = findJsonProblem(value, field)
   if (problem === undefined) return
-  const fix = problem.kind === 'bytes' ? 'bytes can only be the whole content of an artifact: store them as their own artifact, or as a base64 string.' : problem.fix
+  const fix =
+    problem.kind === 'bytes'
+      ? 'bytes can only be the whole content of an artifact: store them as their own artifact, or as a base64 string.'
+      : problem.fix
   throw invalid(field, problem.path, problem.reason, fix)
 }
 
@@ -64,15 +67,24 @@ export function encodeContent(value: unknown, maxBytes: number, field = 'content
     encoding = 'bytes'
     bytes = new Uint8Array(value) // a copy: later changes by the caller change nothing stored
   } else if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
-    throw invalid(field, field, `is a ${value.constructor.name}`, 'give bytes as a Uint8Array or Buffer (new Uint8Array(buffer)).')
+    throw invalid(
+      field,
+      field,
+      `is a ${value.constructor.name}`,
+      'give bytes as a Uint8Array or Buffer (new Uint8Array(buffer)).',
+    )
   } else {
     encoding = 'json'
     bytes = Buffer.from(encodeJsonText(value, field), 'utf8')
   }
   if (bytes.byteLength > maxBytes) {
-    throw new FlotillaError('VALIDATION_FAILED', `${field} is ${bytes.byteLength} bytes, over the limit of ${maxBytes} bytes: store less (split it into several artifacts), or raise maxContentBytes.`, {
-      details: { field, size: bytes.byteLength, limit: maxBytes },
-    })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `${field} is ${bytes.byteLength} bytes, over the limit of ${maxBytes} bytes: store less (split it into several artifacts), or raise maxContentBytes.`,
+      {
+        details: { field, size: bytes.byteLength, limit: maxBytes },
+      },
+    )
   }
   return { encoding, bytes, hash: sha256(bytes) }
 }

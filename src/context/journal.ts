@@ -33,6 +33,9 @@ export class TaskJournal {
   /** Keeps `value` (JSON) under `key` for {@link JOURNAL_TTL_MS} ({@link MEMORY_JOURNAL_TTL_MS} on a memory backend). */
   async put(key: string, value: unknown): Promise<void> {
     const text = encodeJsonText({ v: value }, 'value')
-    await this.backend.cachePut(JOURNAL_PREFIX + key, { text, expiresAt: this.clock.wallNow() + (this.backend.durable ? JOURNAL_TTL_MS : MEMORY_JOURNAL_TTL_MS) })
+    await this.backend.cachePut(JOURNAL_PREFIX + key, {
+      text,
+      expiresAt: this.clock.wallNow() + (this.backend.durable ? JOURNAL_TTL_MS : MEMORY_JOURNAL_TTL_MS),
+    })
   }
 }

@@ -54,14 +54,23 @@ export async function openContextStore(options: OpenContextStoreOptions = {}): P
   return new ContextStore(backend, storeOptions)
 }
 
-async function openBackend(url: string, o: Pick<OpenContextStoreOptions, 'cwd' | 'busyTimeoutMs' | 'postgres'>): Promise<ContextBackend> {
+async function openBackend(
+  url: string,
+  o: Pick<OpenContextStoreOptions, 'cwd' | 'busyTimeoutMs' | 'postgres'>,
+): Promise<ContextBackend> {
   const parsed = parseStoreSpec(url)
   switch (parsed.kind) {
     case 'memory':
       return new MemoryContextBackend()
     case 'sqlite': {
-      const path = parsed.path === ':memory:' || isAbsolute(parsed.path) ? parsed.path : resolve(o.cwd ?? process.cwd(), parsed.path)
-      return SqliteContextBackend.open({ path, ...(o.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: o.busyTimeoutMs }) })
+      const path =
+        parsed.path === ':memory:' || isAbsolute(parsed.path)
+          ? parsed.path
+          : resolve(o.cwd ?? process.cwd(), parsed.path)
+      return SqliteContextBackend.open({
+        path,
+        ...(o.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: o.busyTimeoutMs }),
+      })
     }
     case 'postgres': {
       let mod: { PostgresContextBackend: typeof PostgresContextBackend }
@@ -69,9 +78,14 @@ async function openBackend(url: string, o: Pick<OpenContextStoreOptions, 'cwd' |
         mod = await import('./postgres/postgres-context-backend.js')
       } catch (e) {
         if (isFlotillaError(e)) throw e
-        throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL context store adapter could not be loaded (${e instanceof Error ? e.message : String(e)}). Install the optional dependency with \`npm install pg\`, or use SQLite (sqlite:<path>).`, {
-          cause: e, retryable: false,
-        })
+        throw new FlotillaError(
+          'STORE_UNAVAILABLE',
+          `The PostgreSQL context store adapter could not be loaded (${e instanceof Error ? e.message : String(e)}). Install the optional dependency with \`npm install pg\`, or use SQLite (sqlite:<path>).`,
+          {
+            cause: e,
+            retryable: false,
+          },
+        )
       }
       return mod.PostgresContextBackend.connect(parsed.url, o.postgres)
     }

@@ -6,7 +6,8 @@ import { deepFreeze } from './encode.js'
  * The columns of `flotilla_ctx_versions`, the same in SQLite and PostgreSQL:
  * metadata and tags are JSON text, times wall-clock ms.
  */
-export const VERSION_COLUMNS = 'v.id, v.version, v.encoding, v.content_hash, v.size, v.metadata, v.tags, v.created_by, v.created_at, v.based_on, v.run_id, v.task_id, v.expires_at'
+export const VERSION_COLUMNS =
+  'v.id, v.version, v.encoding, v.content_hash, v.size, v.metadata, v.tags, v.created_by, v.created_at, v.based_on, v.run_id, v.task_id, v.expires_at'
 
 /** One row of `flotilla_ctx_versions` as both drivers return it. */
 export interface VersionRow {
@@ -27,13 +28,31 @@ export interface VersionRow {
 
 /** The parameters of an insert into `flotilla_ctx_versions`, in {@link VERSION_COLUMNS} order. */
 export function versionParams(r: ArtifactInfo): (string | number | null)[] {
-  return [r.id, r.version, r.encoding, r.contentHash, r.size, JSON.stringify(r.metadata), JSON.stringify(r.tags), r.createdBy, r.createdAt, r.basedOn, r.runId, r.taskId, r.expiresAt]
+  return [
+    r.id,
+    r.version,
+    r.encoding,
+    r.contentHash,
+    r.size,
+    JSON.stringify(r.metadata),
+    JSON.stringify(r.tags),
+    r.createdBy,
+    r.createdAt,
+    r.basedOn,
+    r.runId,
+    r.taskId,
+    r.expiresAt,
+  ]
 }
 
 /** A version row as an {@link ArtifactInfo} (metadata and tags frozen). */
 export function versionFromRow(row: VersionRow): ArtifactInfo {
   if (row.encoding !== 'json' && row.encoding !== 'bytes') {
-    throw new FlotillaError('INTERNAL', `Artifact "${row.id}" version ${row.version} has an unknown encoding "${row.encoding}" in the context store.`, { details: { id: row.id, version: row.version } })
+    throw new FlotillaError(
+      'INTERNAL',
+      `Artifact "${row.id}" version ${row.version} has an unknown encoding "${row.encoding}" in the context store.`,
+      { details: { id: row.id, version: row.version } },
+    )
   }
   return {
     id: row.id,

@@ -34,7 +34,11 @@ function shown(value: unknown): string {
  */
 export function checkArtifactId(id: unknown, field = 'id'): string {
   if (typeof id !== 'string' || !NAME.test(id)) {
-    throw bad(field, `Artifact ${field} ${shown(id)} is not valid: use 1 to 200 letters, digits or the characters . _ - / : (like "runs/42/report.json").`, { value: typeof id === 'string' ? id.slice(0, 200) : typeof id })
+    throw bad(
+      field,
+      `Artifact ${field} ${shown(id)} is not valid: use 1 to 200 letters, digits or the characters . _ - / : (like "runs/42/report.json").`,
+      { value: typeof id === 'string' ? id.slice(0, 200) : typeof id },
+    )
   }
   return id
 }
@@ -42,7 +46,11 @@ export function checkArtifactId(id: unknown, field = 'id'): string {
 /** Checks a cache key: the same form as an artifact id. */
 export function checkCacheKey(key: unknown): string {
   if (typeof key !== 'string' || !NAME.test(key)) {
-    throw bad('key', `Cache key ${shown(key)} is not valid: use 1 to 200 letters, digits or the characters . _ - / : (like "search:cats").`, { value: typeof key === 'string' ? key.slice(0, 200) : typeof key })
+    throw bad(
+      'key',
+      `Cache key ${shown(key)} is not valid: use 1 to 200 letters, digits or the characters . _ - / : (like "search:cats").`,
+      { value: typeof key === 'string' ? key.slice(0, 200) : typeof key },
+    )
   }
   return key
 }
@@ -50,7 +58,10 @@ export function checkCacheKey(key: unknown): string {
 /** Checks a principal: a non-empty name of at most 200 characters. */
 export function checkPrincipal(principal: unknown): string {
   if (typeof principal !== 'string' || principal.length === 0 || principal.length > MAX_LINEAGE) {
-    throw bad('principal', `The principal ${shown(principal)} is not valid: name the agent (or "orchestrator") doing the operation, 1 to ${MAX_LINEAGE} characters.`)
+    throw bad(
+      'principal',
+      `The principal ${shown(principal)} is not valid: name the agent (or "orchestrator") doing the operation, 1 to ${MAX_LINEAGE} characters.`,
+    )
   }
   return principal
 }
@@ -58,7 +69,9 @@ export function checkPrincipal(principal: unknown): string {
 /** Checks a TTL: a finite number of ms greater than 0. */
 export function checkTtl(ttlMs: unknown, field = 'ttlMs'): number {
   if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw bad(field, `${field} must be a finite number of milliseconds greater than 0; got ${shown(ttlMs)}.`, { value: typeof ttlMs === 'number' ? String(ttlMs) : typeof ttlMs })
+    throw bad(field, `${field} must be a finite number of milliseconds greater than 0; got ${shown(ttlMs)}.`, {
+      value: typeof ttlMs === 'number' ? String(ttlMs) : typeof ttlMs,
+    })
   }
   return ttlMs
 }
@@ -79,7 +92,11 @@ export function checkTags(tags: unknown): readonly string[] {
   if (!Array.isArray(tags)) throw bad('tags', `tags must be a list of strings; got ${shown(tags)}.`)
   if (tags.length > MAX_TAGS) throw bad('tags', `tags has ${tags.length} entries; at most ${MAX_TAGS} are allowed.`)
   tags.forEach((tag: unknown, i) => {
-    if (typeof tag !== 'string' || !TAG.test(tag)) throw bad(`tags[${i}]`, `tags[${i}] ${shown(tag)} is not valid: use 1 to 100 letters, digits or the characters . _ - / : (like "draft" or "lang:en").`)
+    if (typeof tag !== 'string' || !TAG.test(tag))
+      throw bad(
+        `tags[${i}]`,
+        `tags[${i}] ${shown(tag)} is not valid: use 1 to 100 letters, digits or the characters . _ - / : (like "draft" or "lang:en").`,
+      )
   })
   return Object.freeze([...new Set(tags as string[])])
 }
@@ -91,16 +108,21 @@ export function checkMetadata(metadata: unknown): Readonly<Record<string, unknow
   }
   const text = encodeJsonText(metadata, 'metadata')
   if (Buffer.byteLength(text) > MAX_METADATA_BYTES) {
-    throw bad('metadata', `metadata is ${Buffer.byteLength(text)} bytes as JSON, over the limit of ${MAX_METADATA_BYTES}: keep bulky data in the content.`)
+    throw bad(
+      'metadata',
+      `metadata is ${Buffer.byteLength(text)} bytes as JSON, over the limit of ${MAX_METADATA_BYTES}: keep bulky data in the content.`,
+    )
   }
   return deepFreeze(JSON.parse(text) as Record<string, unknown>)
 }
 
-
 function checkLineage(value: unknown, field: string): string | null {
   if (value === undefined || value === null) return null
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_LINEAGE) {
-    throw bad(field, `${field} must be a non-empty string of at most ${MAX_LINEAGE} characters, or null; got ${shown(value)}.`)
+    throw bad(
+      field,
+      `${field} must be a non-empty string of at most ${MAX_LINEAGE} characters, or null; got ${shown(value)}.`,
+    )
   }
   return value
 }
@@ -125,8 +147,10 @@ const PUT_KEYS = new Set(['basedOn', 'metadata', 'tags', 'ttlMs', 'runId', 'task
  * `VALIDATION_FAILED` naming it.
  */
 export function checkPutOptions(options: PutArtifactOptions | undefined): CheckedPutOptions {
-  if (options === undefined) return { basedOn: undefined, metadata: EMPTY_METADATA, tags: NO_TAGS, ttlMs: undefined, runId: null, taskId: null }
-  if (typeof options !== 'object' || options === null) throw bad('options', `The options of put must be an object; got ${shown(options)}.`)
+  if (options === undefined)
+    return { basedOn: undefined, metadata: EMPTY_METADATA, tags: NO_TAGS, ttlMs: undefined, runId: null, taskId: null }
+  if (typeof options !== 'object' || options === null)
+    throw bad('options', `The options of put must be an object; got ${shown(options)}.`)
   for (const key of Object.keys(options)) {
     if (!PUT_KEYS.has(key)) throw bad(key, `Unknown option "${key}" of put: use ${[...PUT_KEYS].join(', ')}.`)
   }
@@ -142,12 +166,20 @@ export function checkPutOptions(options: PutArtifactOptions | undefined): Checke
 }
 
 /** Checks the filter of a list: an optional tag and an optional id prefix. */
-export function checkListFilter(options: { tag?: unknown; prefix?: unknown } | undefined): { tag?: string; prefix?: string } {
+export function checkListFilter(options: { tag?: unknown; prefix?: unknown } | undefined): {
+  tag?: string
+  prefix?: string
+} {
   if (options === undefined) return {}
-  if (typeof options !== 'object' || options === null) throw bad('options', `The options of list must be an object; got ${shown(options)}.`)
+  if (typeof options !== 'object' || options === null)
+    throw bad('options', `The options of list must be an object; got ${shown(options)}.`)
   const out: { tag?: string; prefix?: string } = {}
   if (options.tag !== undefined) {
-    if (typeof options.tag !== 'string' || !TAG.test(options.tag)) throw bad('tag', `tag ${shown(options.tag)} is not valid: use 1 to 100 letters, digits or the characters . _ - / :.`)
+    if (typeof options.tag !== 'string' || !TAG.test(options.tag))
+      throw bad(
+        'tag',
+        `tag ${shown(options.tag)} is not valid: use 1 to 100 letters, digits or the characters . _ - / :.`,
+      )
     out.tag = options.tag
   }
   if (options.prefix !== undefined && options.prefix !== '') out.prefix = checkArtifactId(options.prefix, 'prefix')

@@ -26,9 +26,18 @@ export interface RunProgress {
 }
 
 /** A run was created and started (`parentRunId`: the run it replays). */
-export interface RunStartedEvent extends EventBase { type: 'run.started'; workflow: string; tasks: number; parentRunId?: RunId }
+export interface RunStartedEvent extends EventBase {
+  type: 'run.started'
+  workflow: string
+  tasks: number
+  parentRunId?: RunId
+}
 /** A stored, unfinished run was picked up again after a restart (`done` tasks were kept). */
-export interface RunRecoveredEvent extends EventBase { type: 'run.recovered'; done: number; tasks: number }
+export interface RunRecoveredEvent extends EventBase {
+  type: 'run.recovered'
+  done: number
+  tasks: number
+}
 /** A paused run. */
 export interface RunPausedEvent extends EventBase {
   type: 'run.paused'
@@ -39,33 +48,98 @@ export interface RunPausedEvent extends EventBase {
  * A task of the run waits because no live worker offers what it needs (its
  * agent, a version in its range, or its capability); it starts once one does.
  */
-export interface RunWaitingEvent extends EventBase { type: 'run.waiting'; taskId: TaskId; agent?: string; capability?: string; reason: string }
+export interface RunWaitingEvent extends EventBase {
+  type: 'run.waiting'
+  taskId: TaskId
+  agent?: string
+  capability?: string
+  reason: string
+}
 /** A resumed run. */
-export interface RunResumedEvent extends EventBase { type: 'run.resumed' }
+export interface RunResumedEvent extends EventBase {
+  type: 'run.resumed'
+}
 /** A run finished with every required task succeeded. */
-export interface RunSucceededEvent extends EventBase { type: 'run.succeeded'; durationMs: number }
+export interface RunSucceededEvent extends EventBase {
+  type: 'run.succeeded'
+  durationMs: number
+}
 /** A run finished because a task failed. */
-export interface RunFailedEvent extends EventBase { type: 'run.failed'; durationMs: number; error: SerializedError }
+export interface RunFailedEvent extends EventBase {
+  type: 'run.failed'
+  durationMs: number
+  error: SerializedError
+}
 /** A run was cancelled. */
-export interface RunCancelledEvent extends EventBase { type: 'run.cancelled'; durationMs: number; reason: string }
+export interface RunCancelledEvent extends EventBase {
+  type: 'run.cancelled'
+  durationMs: number
+  reason: string
+}
 /** Periodic progress of a run (throttled; always sent once at the end). */
-export interface RunProgressEvent extends EventBase { type: 'run.progress'; progress: RunProgress }
+export interface RunProgressEvent extends EventBase {
+  type: 'run.progress'
+  progress: RunProgress
+}
 /** A task attempt started on an agent instance. */
-export interface TaskStartedEvent extends EventBase { type: 'task.started'; taskId: TaskId; attempt: number; agent: string; instanceId: AgentId }
+export interface TaskStartedEvent extends EventBase {
+  type: 'task.started'
+  taskId: TaskId
+  attempt: number
+  agent: string
+  instanceId: AgentId
+}
 /** A handler reported progress through `ctx.progress`. */
-export interface TaskProgressEvent extends EventBase { type: 'task.progress'; taskId: TaskId; attempt: number; fraction: number; note: string | undefined }
+export interface TaskProgressEvent extends EventBase {
+  type: 'task.progress'
+  taskId: TaskId
+  attempt: number
+  fraction: number
+  note: string | undefined
+}
 /** A task attempt failed and will be retried after `delayMs`. */
-export interface TaskRetryingEvent extends EventBase { type: 'task.retrying'; taskId: TaskId; attempt: number; delayMs: number; error: SerializedError }
+export interface TaskRetryingEvent extends EventBase {
+  type: 'task.retrying'
+  taskId: TaskId
+  attempt: number
+  delayMs: number
+  error: SerializedError
+}
 /** A task succeeded. */
-export interface TaskSucceededEvent extends EventBase { type: 'task.succeeded'; taskId: TaskId; attempt: number; durationMs: number }
+export interface TaskSucceededEvent extends EventBase {
+  type: 'task.succeeded'
+  taskId: TaskId
+  attempt: number
+  durationMs: number
+}
 /** A task failed for good (retries and fallback exhausted). */
-export interface TaskFailedEvent extends EventBase { type: 'task.failed'; taskId: TaskId; attempt: number; error: SerializedError; tolerated: boolean }
+export interface TaskFailedEvent extends EventBase {
+  type: 'task.failed'
+  taskId: TaskId
+  attempt: number
+  error: SerializedError
+  tolerated: boolean
+}
 /** A task was skipped because its condition was false. */
-export interface TaskSkippedEvent extends EventBase { type: 'task.skipped'; taskId: TaskId; reason: string }
+export interface TaskSkippedEvent extends EventBase {
+  type: 'task.skipped'
+  taskId: TaskId
+  reason: string
+}
 /** A task was cancelled (its run was cancelled or failed). */
-export interface TaskCancelledEvent extends EventBase { type: 'task.cancelled'; taskId: TaskId; reason: string }
+export interface TaskCancelledEvent extends EventBase {
+  type: 'task.cancelled'
+  taskId: TaskId
+  reason: string
+}
 /** A line a handler logged through `ctx.log`. */
-export interface TaskLogEvent extends EventBase { type: 'task.log'; taskId: TaskId; level: 'debug' | 'info' | 'warn' | 'error'; message: string; data?: unknown }
+export interface TaskLogEvent extends EventBase {
+  type: 'task.log'
+  taskId: TaskId
+  level: 'debug' | 'info' | 'warn' | 'error'
+  message: string
+  data?: unknown
+}
 
 /** Tokens one model call (or a sum of calls) used. */
 export interface TokenUsage {
@@ -106,7 +180,11 @@ export type ModelAnswerPart =
   | { type: 'tool-call'; callId: string; tool: string; input: string }
 
 /** A language-model agent made a model call (or replayed one from its journal). */
-export interface ModelCalledEvent extends EventBase, ModelCallReport { type: 'model.called'; taskId: TaskId; attempt: number }
+export interface ModelCalledEvent extends EventBase, ModelCallReport {
+  type: 'model.called'
+  taskId: TaskId
+  attempt: number
+}
 
 /** A budget of a language-model agent is 80 % spent. */
 export interface BudgetWarningEvent extends EventBase {

@@ -1,9 +1,13 @@
 import { FlotillaError } from './errors.js'
 
 function badGlob(glob: string, why: string): FlotillaError {
-  return new FlotillaError('VALIDATION_FAILED', `Pattern "${glob}" is malformed: ${why}. Use *, ?, ** and {a,b}, like "**/*.agent.{js,mjs}".`, {
-    details: { pattern: glob },
-  })
+  return new FlotillaError(
+    'VALIDATION_FAILED',
+    `Pattern "${glob}" is malformed: ${why}. Use *, ?, ** and {a,b}, like "**/*.agent.{js,mjs}".`,
+    {
+      details: { pattern: glob },
+    },
+  )
 }
 
 const SPECIAL = /[.+^$()|[\]\\]/
@@ -74,4 +78,3 @@ export function globToRegExp(glob: string): RegExp {
   const { source } = convert(glob, 0, '')
   return new RegExp(`^${source}$`)
 }
-

@@ -5,8 +5,16 @@ export const JSON_MAX_DEPTH = 1000
 
 /** What kind of value broke the JSON rule (see {@link findJsonProblem}). */
 export type JsonProblemKind =
-  | 'bigint' | 'non-finite' | 'function' | 'symbol' | 'undefined' | 'hole'
-  | 'bytes' | 'instance' | 'cycle' | 'too-deep'
+  | 'bigint'
+  | 'non-finite'
+  | 'function'
+  | 'symbol'
+  | 'undefined'
+  | 'hole'
+  | 'bytes'
+  | 'instance'
+  | 'cycle'
+  | 'too-deep'
 
 /** The first value that breaks the JSON rule, where it is and how to fix it. */
 export interface JsonProblem {
@@ -39,7 +47,9 @@ function found(kind: JsonProblemKind, reason: string, fix: string): Found {
 function primitiveProblem(value: unknown): Found | undefined {
   switch (typeof value) {
     case 'number':
-      return Number.isFinite(value) ? undefined : found('non-finite', `is ${String(value)}`, 'JSON numbers must be finite: use null or a string instead.')
+      return Number.isFinite(value)
+        ? undefined
+        : found('non-finite', `is ${String(value)}`, 'JSON numbers must be finite: use null or a string instead.')
     case 'bigint':
       return found('bigint', 'is a BigInt', 'JSON has no BigInt: use a string (String(n)) or, if it fits, a number.')
     case 'function':
@@ -55,16 +65,25 @@ function primitiveProblem(value: unknown): Found | undefined {
 
 function instanceProblem(obj: object): Found {
   if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer) {
-    return found('bytes', `is a ${obj.constructor.name}`, 'JSON has no bytes: encode them as a base64 string (Buffer.from(bytes).toString(\'base64\')).')
+    return found(
+      'bytes',
+      `is a ${obj.constructor.name}`,
+      "JSON has no bytes: encode them as a base64 string (Buffer.from(bytes).toString('base64')).",
+    )
   }
   const name = (obj.constructor as { name?: unknown } | undefined)?.name
   const kind = typeof name === 'string' && name !== '' ? name : 'non-plain'
-  return found('instance', `is a ${kind} object`, `use ${JSON_KINDS}: convert it first (a Date with toISOString(), a Map with Object.fromEntries(map), a Set with [...set]).`)
+  return found(
+    'instance',
+    `is a ${kind} object`,
+    `use ${JSON_KINDS}: convert it first (a Date with toISOString(), a Map with Object.fromEntries(map), a Set with [...set]).`,
+  )
 }
 
 /** Walks `value`; returns the first problem, or `undefined`. No allocation on the success path except `Object.keys`. */
 function walk(value: unknown, depth: number): Found | undefined {
-  if (typeof value !== 'object') return typeof value === 'string' || typeof value === 'boolean' ? undefined : primitiveProblem(value)
+  if (typeof value !== 'object')
+    return typeof value === 'string' || typeof value === 'boolean' ? undefined : primitiveProblem(value)
   if (value === null) return undefined
   if (depth >= JSON_MAX_DEPTH) {
     const f = found('too-deep', `is nested deeper than ${JSON_MAX_DEPTH} levels`, 'flatten the data.')
@@ -75,7 +94,8 @@ function walk(value: unknown, depth: number): Found | undefined {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const v: unknown = value[i]
-      if (v === undefined && !(i in value)) f = found('hole', 'is a hole in a sparse array', 'JSON has no holes: fill it (with null, for instance).')
+      if (v === undefined && !(i in value))
+        f = found('hole', 'is a hole in a sparse array', 'JSON has no holes: fill it (with null, for instance).')
       else if (typeof v !== 'string' && typeof v !== 'boolean') f = walk(v, depth + 1)
       if (f !== undefined) {
         f.steps.push(i)
@@ -104,7 +124,8 @@ function walk(value: unknown, depth: number): Found | undefined {
 
 function pathOf(root: string, steps: ReadonlyArray<string | number>): string {
   let path = root
-  for (const s of steps) path += typeof s === 'number' ? `[${s}]` : IDENTIFIER.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`
+  for (const s of steps)
+    path += typeof s === 'number' ? `[${s}]` : IDENTIFIER.test(s) ? `.${s}` : `[${JSON.stringify(s)}]`
   return path
 }
 
@@ -146,7 +167,12 @@ export function findJsonProblem(value: unknown, root = '$'): JsonProblem | undef
     const first = new Map<object, number>()
     for (let i = 0; i < containers.length; i++) {
       if (first.has(containers[i])) {
-        return { path: pathOf(root, steps.slice(0, i)), kind: 'cycle', reason: 'refers back to one of its parents (a cycle)', fix: 'JSON cannot hold cycles: use a copy without the back reference.' }
+        return {
+          path: pathOf(root, steps.slice(0, i)),
+          kind: 'cycle',
+          reason: 'refers back to one of its parents (a cycle)',
+          fix: 'JSON cannot hold cycles: use a copy without the back reference.',
+        }
       }
       first.set(containers[i], i)
     }
@@ -189,7 +215,11 @@ export function checkJsonValue(value: unknown, what: string, options: CheckJsonV
   if (typeof value === 'string' || typeof value === 'boolean' || value === null) return
   const problem = findJsonProblem(value, options.root)
   if (problem === undefined) return
-  throw new FlotillaError(options.code ?? 'VALIDATION_FAILED', `${what} is not JSON: ${problem.path} ${problem.reason}; ${problem.fix}`, {
-    details: { ...options.details, path: problem.path, reason: problem.kind },
-  })
+  throw new FlotillaError(
+    options.code ?? 'VALIDATION_FAILED',
+    `${what} is not JSON: ${problem.path} ${problem.reason}; ${problem.fix}`,
+    {
+      details: { ...options.details, path: problem.path, reason: problem.kind },
+    },
+  )
 }

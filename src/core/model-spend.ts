@@ -16,11 +16,22 @@ export interface ModelSpend {
 
 /** Nothing spent. */
 export function noSpend(): ModelSpend {
-  return { calls: 0, replayed: 0, inputTokens: 0, outputTokens: 0, reasoningTokens: 0, cachedInputTokens: 0, costUsd: 0 }
+  return {
+    calls: 0,
+    replayed: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    reasoningTokens: 0,
+    cachedInputTokens: 0,
+    costUsd: 0,
+  }
 }
 
 /** Adds one call to `spend` (in place): a replayed call counts as replayed, not as spent again. */
-export function addModelCall(spend: ModelSpend, call: Pick<ModelCallReport, 'usage' | 'costUsd' | 'replayed'>): ModelSpend {
+export function addModelCall(
+  spend: ModelSpend,
+  call: Pick<ModelCallReport, 'usage' | 'costUsd' | 'replayed'>,
+): ModelSpend {
   if (call.replayed) {
     spend.replayed++
     return spend

@@ -17,7 +17,16 @@ export const PRIORITIES: readonly Priority[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'L
 export const RUN_STATES: readonly RunState[] = ['PENDING', 'RUNNING', 'PAUSED', 'SUCCEEDED', 'FAILED', 'CANCELLED']
 
 /** All task states. */
-export const TASK_STATES: readonly TaskState[] = ['PENDING', 'READY', 'RUNNING', 'RETRYING', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED']
+export const TASK_STATES: readonly TaskState[] = [
+  'PENDING',
+  'READY',
+  'RUNNING',
+  'RETRYING',
+  'SUCCEEDED',
+  'FAILED',
+  'SKIPPED',
+  'CANCELLED',
+]
 
 /** True for a final run state. */
 export function isFinalRunState(state: RunState): boolean {

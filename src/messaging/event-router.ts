@@ -73,7 +73,8 @@ export class EventRouter {
       if (!sub.active || !matchesFilter(sub.filter, event)) continue
       try {
         const r = sub.handler(event)
-        if (r !== undefined && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, (err: unknown) => this.onError(err, event))
+        if (r !== undefined && typeof (r as Promise<void>).then === 'function')
+          (r as Promise<void>).then(undefined, (err: unknown) => this.onError(err, event))
       } catch (err) {
         this.onError(err, event)
       }
@@ -89,6 +90,10 @@ export class EventRouter {
  */
 export function checkEventType(type: unknown, allowWildcard: boolean): void {
   if (typeof type !== 'string' || type.trim() === '' || (type === '*' && !allowWildcard)) {
-    throw new FlotillaError('VALIDATION_FAILED', `Event type must be a non-empty string${allowWildcard ? '' : " other than '*'"}.`, { details: { field: 'type' } })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `Event type must be a non-empty string${allowWildcard ? '' : " other than '*'"}.`,
+      { details: { field: 'type' } },
+    )
   }
 }

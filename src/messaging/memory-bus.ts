@@ -20,7 +20,17 @@ import type {
 import { checkEventType, EventRouter } from './event-router.js'
 import { MailWaiters } from './mail-waiters.js'
 import { RequestBroker } from './request-broker.js'
-import { checkAgentName, checkHandler, checkHeaders, checkPositive, checkSender, checkTargets, clonePayload, DEFAULT_MAX_PAYLOAD_BYTES, serializePayload } from './validate.js'
+import {
+  checkAgentName,
+  checkHandler,
+  checkHeaders,
+  checkPositive,
+  checkSender,
+  checkTargets,
+  clonePayload,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  serializePayload,
+} from './validate.js'
 
 /** Options of {@link MemoryBus}: those of every bus. */
 export type MemoryBusOptions = BusOptions
@@ -35,7 +45,6 @@ interface Entry {
   attempt: number
   visibleAt: number
 }
-
 
 /**
  * The in-process {@link Bus}: mailboxes, dead letters and subscriptions live
@@ -131,7 +140,16 @@ export class MemoryBus implements Bus {
     const i = list ? list.findIndex((d) => d.id === messageId) : -1
     if (!list || i < 0) return false
     const [d] = list.splice(i, 1) as [DeadLetter]
-    const entry: Entry = { id: d.id, from: d.from, to: d.to, text: JSON.stringify(d.body), headers: d.headers, sentAt: d.sentAt, attempt: 0, visibleAt: 0 }
+    const entry: Entry = {
+      id: d.id,
+      from: d.from,
+      to: d.to,
+      text: JSON.stringify(d.body),
+      headers: d.headers,
+      sentAt: d.sentAt,
+      attempt: 0,
+      visibleAt: 0,
+    }
     this.box(agent).push(entry)
     this.waiters.wake(agent)
     return true
@@ -240,10 +258,22 @@ export class MemoryBus implements Bus {
   }
 
   private open(): void {
-    if (this.closed) throw new FlotillaError('BUS_CLOSED', 'The in-memory bus is closed; create a new MemoryBus to send, receive or publish.')
+    if (this.closed)
+      throw new FlotillaError(
+        'BUS_CLOSED',
+        'The in-memory bus is closed; create a new MemoryBus to send, receive or publish.',
+      )
   }
 }
 
 function toMessage(e: Entry): BusMessage {
-  return { id: e.id, from: e.from, to: e.to, body: JSON.parse(e.text), headers: e.headers, attempt: e.attempt, sentAt: e.sentAt }
+  return {
+    id: e.id,
+    from: e.from,
+    to: e.to,
+    body: JSON.parse(e.text),
+    headers: e.headers,
+    attempt: e.attempt,
+    sentAt: e.sentAt,
+  }
 }

@@ -43,12 +43,24 @@ export class RequestBroker {
   /** Sends a request and resolves with the JSON reply; `TASK_TIMEOUT` when none comes in time. */
   request(input: BrokerRequest): Promise<unknown> {
     const { from, to, body, headers, timeoutMs } = input
-    const request: BusMessage = { id: `req_${randomUUID()}`, from, to, body, headers, attempt: 1, sentAt: this.clock.wallNow() }
+    const request: BusMessage = {
+      id: `req_${randomUUID()}`,
+      from,
+      to,
+      body,
+      headers,
+      attempt: 1,
+      sentAt: this.clock.wallNow(),
+    }
     return new Promise<unknown>((resolve, reject) => {
       const p: PendingRequest = { request, resolve, reject, timer: undefined, settled: false }
       p.timer = this.clock.setTimeout(() => {
         this.finish(p)
-        reject(new FlotillaError('TASK_TIMEOUT', `No reply from "${to}" within ${timeoutMs} ms.`, { details: { to, timeoutMs, requestId: request.id } }))
+        reject(
+          new FlotillaError('TASK_TIMEOUT', `No reply from "${to}" within ${timeoutMs} ms.`, {
+            details: { to, timeoutMs, requestId: request.id },
+          }),
+        )
       }, timeoutMs)
       this.pending.add(p)
       const responder = this.responders.get(to)
@@ -74,7 +86,11 @@ export class RequestBroker {
   close(): void {
     for (const p of [...this.pending]) {
       this.finish(p)
-      p.reject(new FlotillaError('TASK_CANCELLED', `The bus closed before "${p.request.to}" replied.`, { details: { to: p.request.to } }))
+      p.reject(
+        new FlotillaError('TASK_CANCELLED', `The bus closed before "${p.request.to}" replied.`, {
+          details: { to: p.request.to },
+        }),
+      )
     }
     this.responders.clear()
     this.waiting.clear()

@@ -20,13 +20,23 @@ function invalid(message: string, details: Record<string, unknown>): FlotillaErr
 export function serializePayload(value: unknown, maxBytes: number, what = 'payload'): string {
   const problem = findJsonProblem(value, what)
   if (problem) {
-    throw invalid(`The ${what} must be JSON-serialisable: ${problem.path} ${problem.reason}; ${problem.fix}`, { field: what, reason: 'not_serialisable', path: problem.path, kind: problem.kind })
+    throw invalid(`The ${what} must be JSON-serialisable: ${problem.path} ${problem.reason}; ${problem.fix}`, {
+      field: what,
+      reason: 'not_serialisable',
+      path: problem.path,
+      kind: problem.kind,
+    })
   }
   const text = JSON.stringify(value)
   // Cheap bound first: UTF-8 uses at most 3 bytes per UTF-16 unit.
   const bytes = text.length * 3 <= maxBytes ? text.length : Buffer.byteLength(text, 'utf8')
   if (bytes > maxBytes) {
-    throw invalid(`The ${what} is ${bytes} bytes of JSON, over the limit of ${maxBytes}.`, { field: what, reason: 'too_large', bytes, maxBytes })
+    throw invalid(`The ${what} is ${bytes} bytes of JSON, over the limit of ${maxBytes}.`, {
+      field: what,
+      reason: 'too_large',
+      bytes,
+      maxBytes,
+    })
   }
   return text
 }
@@ -89,7 +99,8 @@ function cloneJson(value: unknown, budget: { bytes: number }, seen: Set<object>,
       const v = cloneJson(item, budget, seen, depth + 1)
       if (v === INVALID) return INVALID
       budget.bytes += k.length * 6
-      if (k === '__proto__') Object.defineProperty(copy, k, { value: v, enumerable: true, writable: true, configurable: true })
+      if (k === '__proto__')
+        Object.defineProperty(copy, k, { value: v, enumerable: true, writable: true, configurable: true })
       else copy[k] = v
     }
     out = copy
@@ -112,7 +123,8 @@ export function clonePayload(value: unknown, maxBytes: number, what = 'payload')
   const budget = { bytes: 0 }
   const copy = cloneJson(value, budget, new Set(), 0)
   if (copy === INVALID || budget.bytes > maxBytes) serializePayload(value, maxBytes, what) // throws the precise error, or passes when the bound was loose
-  if (copy === INVALID) throw invalid(`The ${what} must be JSON-serialisable.`, { field: what, reason: 'not_serialisable' })
+  if (copy === INVALID)
+    throw invalid(`The ${what} must be JSON-serialisable.`, { field: what, reason: 'not_serialisable' })
   return copy
 }
 
@@ -199,10 +211,14 @@ export function checkSender(from: string | undefined): string {
 
 /** Fails with `VALIDATION_FAILED` unless `targets` is an array (its names are checked one by one by the adapter). */
 export function checkTargets(targets: unknown): void {
-  if (!Array.isArray(targets)) throw new FlotillaError('VALIDATION_FAILED', 'targets must be an array of agent names.', { details: { field: 'targets' } })
+  if (!Array.isArray(targets))
+    throw new FlotillaError('VALIDATION_FAILED', 'targets must be an array of agent names.', {
+      details: { field: 'targets' },
+    })
 }
 
 /** Fails with `VALIDATION_FAILED` unless `handler` is a function. */
 export function checkHandler(handler: unknown): void {
-  if (typeof handler !== 'function') throw new FlotillaError('VALIDATION_FAILED', 'handler must be a function.', { details: { field: 'handler' } })
+  if (typeof handler !== 'function')
+    throw new FlotillaError('VALIDATION_FAILED', 'handler must be a function.', { details: { field: 'handler' } })
 }

@@ -22,11 +22,24 @@ const MEASURES = ['tokens', 'costUsd', 'calls'] as const
 /** Refuses a budget with a negative or non-numeric limit (`AGENT_INVALID`). */
 export function checkBudget(agent: string, scope: string, budget: Budget | undefined): void {
   if (budget === undefined) return
-  if (typeof budget !== 'object' || budget === null) throw new FlotillaError('AGENT_INVALID', `Agent "${agent}": budget.${scope} must be an object { tokens?, costUsd?, calls? }.`, { details: { agent } })
+  if (typeof budget !== 'object' || budget === null)
+    throw new FlotillaError(
+      'AGENT_INVALID',
+      `Agent "${agent}": budget.${scope} must be an object { tokens?, costUsd?, calls? }.`,
+      { details: { agent } },
+    )
   for (const key of Object.keys(budget)) {
     const v = (budget as Record<string, unknown>)[key]
-    if (!(MEASURES as readonly string[]).includes(key)) throw new FlotillaError('AGENT_INVALID', `Agent "${agent}": budget.${scope} has an unknown limit "${key}" (known: ${MEASURES.join(', ')}).`, { details: { agent } })
-    if (typeof v !== 'number' || !(v >= 0)) throw new FlotillaError('AGENT_INVALID', `Agent "${agent}": budget.${scope}.${key} must be a number ≥ 0.`, { details: { agent } })
+    if (!(MEASURES as readonly string[]).includes(key))
+      throw new FlotillaError(
+        'AGENT_INVALID',
+        `Agent "${agent}": budget.${scope} has an unknown limit "${key}" (known: ${MEASURES.join(', ')}).`,
+        { details: { agent } },
+      )
+    if (typeof v !== 'number' || !(v >= 0))
+      throw new FlotillaError('AGENT_INVALID', `Agent "${agent}": budget.${scope}.${key} must be a number ≥ 0.`, {
+        details: { agent },
+      })
   }
 }
 
@@ -48,14 +61,25 @@ export class BudgetMeter {
 
   /** Throws `BUDGET_EXCEEDED` when a call costing up to `worst` would pass a limit. */
   check(agent: string, worst: { tokens: number; costUsd: number }): void {
-    const after: Spent = { tokens: this.spent.tokens + worst.tokens, costUsd: this.spent.costUsd + worst.costUsd, calls: this.spent.calls + 1 }
+    const after: Spent = {
+      tokens: this.spent.tokens + worst.tokens,
+      costUsd: this.spent.costUsd + worst.costUsd,
+      calls: this.spent.calls + 1,
+    }
     for (const m of MEASURES) {
       const limit = this.budget[m]
       if (limit === undefined || after[m] <= limit) continue
       const show = (n: number): string => (m === 'costUsd' ? `$${n.toFixed(4)}` : String(Math.ceil(n)))
-      throw new FlotillaError('BUDGET_EXCEEDED', `Agent "${agent}": the next model call could bring its ${this.scope} budget of ${show(limit)} ${m === 'costUsd' ? '' : `${m} `}to ${show(after[m])} (spent ${show(this.spent[m])}); no call was made. Raise budget.${this.scope}.${m} or shorten the prompt or maxTokens.`.replace('  ', ' '), {
-        details: { agent, scope: this.scope, measure: m, limit, spent: this.spent[m], worstCase: after[m] },
-      })
+      throw new FlotillaError(
+        'BUDGET_EXCEEDED',
+        `Agent "${agent}": the next model call could bring its ${this.scope} budget of ${show(limit)} ${m === 'costUsd' ? '' : `${m} `}to ${show(after[m])} (spent ${show(this.spent[m])}); no call was made. Raise budget.${this.scope}.${m} or shorten the prompt or maxTokens.`.replace(
+          '  ',
+          ' ',
+        ),
+        {
+          details: { agent, scope: this.scope, measure: m, limit, spent: this.spent[m], worstCase: after[m] },
+        },
+      )
     }
   }
 

@@ -14,10 +14,19 @@ export interface Cassette {
 
 /** What of a call decides its answer: the prompt, tools and settings (not the signal or headers). */
 function requestOf(o: LanguageModelV3CallOptions): unknown {
-  return JSON.parse(JSON.stringify({
-    prompt: o.prompt, tools: o.tools, toolChoice: o.toolChoice, responseFormat: o.responseFormat,
-    maxOutputTokens: o.maxOutputTokens, temperature: o.temperature, topP: o.topP, stopSequences: o.stopSequences, seed: o.seed,
-  })) as unknown
+  return JSON.parse(
+    JSON.stringify({
+      prompt: o.prompt,
+      tools: o.tools,
+      toolChoice: o.toolChoice,
+      responseFormat: o.responseFormat,
+      maxOutputTokens: o.maxOutputTokens,
+      temperature: o.temperature,
+      topP: o.topP,
+      stopSequences: o.stopSequences,
+      seed: o.seed,
+    }),
+  ) as unknown
 }
 
 function read(file: string): Cassette {
@@ -25,11 +34,16 @@ function read(file: string): Cassette {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'))
   } catch (e) {
-    const why = existsSync(file) ? `is not JSON (${(e as Error).message})` : 'does not exist: record it first with recordModel'
+    const why = existsSync(file)
+      ? `is not JSON (${(e as Error).message})`
+      : 'does not exist: record it first with recordModel'
     throw new FlotillaError('FILE_NOT_FOUND', `The cassette ${file} ${why}.`, { details: { file } })
   }
   const c = parsed as Partial<Cassette>
-  if (c.version !== 1 || !Array.isArray(c.entries)) throw new FlotillaError('VALIDATION_FAILED', `${file} is not a model cassette (version 1 with entries).`, { details: { file } })
+  if (c.version !== 1 || !Array.isArray(c.entries))
+    throw new FlotillaError('VALIDATION_FAILED', `${file} is not a model cassette (version 1 with entries).`, {
+      details: { file },
+    })
   return c as Cassette
 }
 
@@ -88,13 +102,25 @@ export function replayModel(file: string): LanguageModelV3 & { readonly remainin
       if (i < 0) {
         const last = options.prompt.at(-1)
         const excerpt = JSON.stringify(last?.content ?? '').slice(0, 200)
-        throw new FlotillaError('MODEL_CALL_FAILED', `The cassette ${file} has no recorded answer for call ${calls} (last message: ${excerpt}); the prompt, tools or settings changed since it was recorded: record it again with recordModel.`, {
-          details: { file, call: calls }, retryable: false,
-        })
+        throw new FlotillaError(
+          'MODEL_CALL_FAILED',
+          `The cassette ${file} has no recorded answer for call ${calls} (last message: ${excerpt}); the prompt, tools or settings changed since it was recorded: record it again with recordModel.`,
+          {
+            details: { file, call: calls },
+            retryable: false,
+          },
+        )
       }
       used.add(i)
       return fromJournal(cassette.entries[i].response)
     },
-    doStream: () => Promise.reject(new FlotillaError('MODEL_CALL_FAILED', `The cassette ${file} holds generate calls only; streaming is not recorded.`, { retryable: false })),
+    doStream: () =>
+      Promise.reject(
+        new FlotillaError(
+          'MODEL_CALL_FAILED',
+          `The cassette ${file} holds generate calls only; streaming is not recorded.`,
+          { retryable: false },
+        ),
+      ),
   }
 }

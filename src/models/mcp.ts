@@ -53,12 +53,15 @@ export function checkMcpServers(agent: string, servers: unknown): void {
   const seen = new Set<string>()
   for (const s of servers as unknown[]) {
     const o = (typeof s === 'object' && s !== null ? s : {}) as Record<string, unknown>
-    if (typeof o.name !== 'string' || !NAME.test(o.name)) bad(`an MCP server needs a name of 1–32 letters, digits, "_" or "-" (got ${JSON.stringify(o.name)})`)
+    if (typeof o.name !== 'string' || !NAME.test(o.name))
+      bad(`an MCP server needs a name of 1–32 letters, digits, "_" or "-" (got ${JSON.stringify(o.name)})`)
     if (seen.has(o.name as string)) bad(`two MCP servers are named "${String(o.name)}"`)
     seen.add(o.name as string)
     const http = typeof o.url === 'string'
-    if (http === (typeof o.command === 'string')) bad(`MCP server "${String(o.name)}" needs either a command (stdio) or a url (streamable HTTP)`)
-    if (http && !/^https?:\/\//.test(o.url as string)) bad(`MCP server "${String(o.name)}": url must start with http:// or https://`)
+    if (http === (typeof o.command === 'string'))
+      bad(`MCP server "${String(o.name)}" needs either a command (stdio) or a url (streamable HTTP)`)
+    if (http && !/^https?:\/\//.test(o.url as string))
+      bad(`MCP server "${String(o.name)}": url must start with http:// or https://`)
   }
 }
 
@@ -74,17 +77,27 @@ function failed(server: string, what: string, cause?: unknown): FlotillaError {
  */
 export async function connectMcp(spec: McpServer, signal?: AbortSignal): Promise<McpSession> {
   // The SDK is loaded when an agent first connects: a process without MCP servers never loads it.
-  const [{ Client }, { getDefaultEnvironment, StdioClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
-    import('@modelcontextprotocol/sdk/client/index.js'), import('@modelcontextprotocol/sdk/client/stdio.js'), import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
-  ])
+  const [{ Client }, { getDefaultEnvironment, StdioClientTransport }, { StreamableHTTPClientTransport }] =
+    await Promise.all([
+      import('@modelcontextprotocol/sdk/client/index.js'),
+      import('@modelcontextprotocol/sdk/client/stdio.js'),
+      import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    ])
   const client = new Client({ name: 'flotilla', version: '1' })
   let stderr = ''
-  const transport = 'url' in spec
-    ? new StreamableHTTPClientTransport(new URL(spec.url), spec.headers === undefined ? {} : { requestInit: { headers: { ...spec.headers } } })
-    : new StdioClientTransport({
-      command: spec.command, args: [...(spec.args ?? [])], env: { ...getDefaultEnvironment(), ...(spec.env ?? {}) }, stderr: 'pipe',
-      ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
-    })
+  const transport =
+    'url' in spec
+      ? new StreamableHTTPClientTransport(
+          new URL(spec.url),
+          spec.headers === undefined ? {} : { requestInit: { headers: { ...spec.headers } } },
+        )
+      : new StdioClientTransport({
+          command: spec.command,
+          args: [...(spec.args ?? [])],
+          env: { ...getDefaultEnvironment(), ...(spec.env ?? {}) },
+          stderr: 'pipe',
+          ...(spec.cwd === undefined ? {} : { cwd: spec.cwd }),
+        })
   if (transport instanceof StdioClientTransport) {
     ;(transport.stderr as Readable | null)?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-2000)
@@ -98,30 +111,59 @@ export async function connectMcp(spec: McpServer, signal?: AbortSignal): Promise
     await client.connect(transport, signal === undefined ? {} : { signal })
   } catch (e) {
     await client.close().catch(() => undefined)
-    throw failed(spec.name, `could not be ${'url' in spec ? `reached at ${spec.url}` : `started (${spec.command})`}${stderr ? ` — it wrote: ${stderr.trim()}` : ''}`, e)
+    throw failed(
+      spec.name,
+      `could not be ${'url' in spec ? `reached at ${spec.url}` : `started (${spec.command})`}${stderr ? ` — it wrote: ${stderr.trim()}` : ''}`,
+      e,
+    )
   }
   return {
     server: spec.name,
     async tools() {
       try {
         const { tools } = await client.listTools()
-        return tools.map((t) => ({ server: spec.name, name: t.name, ...(t.description === undefined ? {} : { description: t.description }), inputSchema: t.inputSchema as Record<string, unknown> }))
+        return tools.map((t) => ({
+          server: spec.name,
+          name: t.name,
+          ...(t.description === undefined ? {} : { description: t.description }),
+          inputSchema: t.inputSchema as Record<string, unknown>,
+        }))
       } catch (e) {
         throw failed(spec.name, 'did not list its tools', e)
       }
     },
     async call(tool, args, callSignal) {
-      if (closed) throw failed(spec.name, `is gone (it exited or closed the connection) before the call of "${tool}"${stderr ? ` — it wrote: ${stderr.trim()}` : ''}`)
+      if (closed)
+        throw failed(
+          spec.name,
+          `is gone (it exited or closed the connection) before the call of "${tool}"${stderr ? ` — it wrote: ${stderr.trim()}` : ''}`,
+        )
       let result: Awaited<ReturnType<typeof client.callTool>>
       try {
-        result = await client.callTool({ name: tool, arguments: (args ?? {}) as Record<string, unknown> }, undefined, { signal: callSignal })
+        result = await client.callTool({ name: tool, arguments: (args ?? {}) as Record<string, unknown> }, undefined, {
+          signal: callSignal,
+        })
       } catch (e) {
         if (callSignal.aborted || isFlotillaError(e)) throw e
-        throw failed(spec.name, closed ? `died during the call of "${tool}"${stderr ? ` — it wrote: ${stderr.trim()}` : ''}` : `failed the call of "${tool}"`, e)
+        throw failed(
+          spec.name,
+          closed
+            ? `died during the call of "${tool}"${stderr ? ` — it wrote: ${stderr.trim()}` : ''}`
+            : `failed the call of "${tool}"`,
+          e,
+        )
       }
       const content = (result.content ?? []) as { type: string; text?: string }[]
-      const text = content.filter((c) => c.type === 'text').map((c) => c.text ?? '').join('\n')
-      if (result.isError === true) throw new FlotillaError('MCP_FAILED', `MCP tool "${spec.name}/${tool}" reported an error: ${text || 'no message'}`, { details: { server: spec.name, tool }, retryable: false })
+      const text = content
+        .filter((c) => c.type === 'text')
+        .map((c) => c.text ?? '')
+        .join('\n')
+      if (result.isError === true)
+        throw new FlotillaError(
+          'MCP_FAILED',
+          `MCP tool "${spec.name}/${tool}" reported an error: ${text || 'no message'}`,
+          { details: { server: spec.name, tool }, retryable: false },
+        )
       return result.structuredContent ?? text
     },
     async close() {

@@ -21,7 +21,15 @@ export interface ModelMeter {
   /** Called before a call is really made, with its worst case; throws to refuse it (`BUDGET_EXCEEDED`). */
   beforeCall(worst: { inputTokens: number; outputTokens: number }): void
   /** Called after each call, made or replayed from the journal. */
-  afterCall(call: { index: number; usage: TokenUsage; durationMs: number; replayed: boolean; finishReason: string; answer: ModelAnswerPart[]; warnings: readonly unknown[] }): void
+  afterCall(call: {
+    index: number
+    usage: TokenUsage
+    durationMs: number
+    replayed: boolean
+    finishReason: string
+    answer: ModelAnswerPart[]
+    warnings: readonly unknown[]
+  }): void
 }
 
 /** Tokens an answer may have when the caller set no `maxOutputTokens`. */
@@ -41,20 +49,36 @@ export function estimateTokens(options: LanguageModelV3CallOptions): number {
 
 /** A generate result as the journal (and a cassette) keeps it. */
 export function toJournal(r: LanguageModelV3GenerateResult, durationMs: number): JournaledCall {
-  const response = r.response === undefined ? undefined : {
-    ...(r.response.id === undefined ? {} : { id: r.response.id }),
-    ...(r.response.modelId === undefined ? {} : { modelId: r.response.modelId }),
-    ...(r.response.timestamp === undefined ? {} : { timestamp: r.response.timestamp.getTime() }),
-  }
+  const response =
+    r.response === undefined
+      ? undefined
+      : {
+          ...(r.response.id === undefined ? {} : { id: r.response.id }),
+          ...(r.response.modelId === undefined ? {} : { modelId: r.response.modelId }),
+          ...(r.response.timestamp === undefined ? {} : { timestamp: r.response.timestamp.getTime() }),
+        }
   // Through JSON once: what is kept is exactly what a replay gets back.
-  return JSON.parse(JSON.stringify({ content: r.content, finishReason: r.finishReason, usage: r.usage, providerMetadata: r.providerMetadata, warnings: r.warnings, response, durationMs })) as JournaledCall
+  return JSON.parse(
+    JSON.stringify({
+      content: r.content,
+      finishReason: r.finishReason,
+      usage: r.usage,
+      providerMetadata: r.providerMetadata,
+      warnings: r.warnings,
+      response,
+      durationMs,
+    }),
+  ) as JournaledCall
 }
 
 /** A kept answer as a generate result again. */
 export function fromJournal(j: JournaledCall): LanguageModelV3GenerateResult {
   const { timestamp, ...response } = j.response ?? {}
   return {
-    content: j.content, finishReason: j.finishReason, usage: j.usage, warnings: j.warnings ?? [],
+    content: j.content,
+    finishReason: j.finishReason,
+    usage: j.usage,
+    warnings: j.warnings ?? [],
     ...(j.providerMetadata === undefined ? {} : { providerMetadata: j.providerMetadata }),
     response: { ...response, ...(timestamp === undefined ? {} : { timestamp: new Date(timestamp) }) },
   }
@@ -67,7 +91,8 @@ export function answerOf(call: JournaledCall): ModelAnswerPart[] {
   const out: ModelAnswerPart[] = []
   for (const c of call.content) {
     if (c.type === 'text' || c.type === 'reasoning') out.push({ type: c.type, text: cut(c.text) })
-    else if (c.type === 'tool-call') out.push({ type: 'tool-call', callId: c.toolCallId, tool: c.toolName, input: cut(c.input) })
+    else if (c.type === 'tool-call')
+      out.push({ type: 'tool-call', callId: c.toolCallId, tool: c.toolName, input: cut(c.input) })
   }
   return out
 }
@@ -94,12 +119,19 @@ export function withGenerate(model: LanguageModelV3, doGenerate: LanguageModelV3
  * is checked against the budgets first and reported after. Streaming calls
  * pass through unjournaled (agents use `doGenerate`).
  */
-export function meteredModel(model: LanguageModelV3, meter: ModelMeter, counter: { calls: number } = { calls: 0 }): LanguageModelV3 {
+export function meteredModel(
+  model: LanguageModelV3,
+  meter: ModelMeter,
+  counter: { calls: number } = { calls: 0 },
+): LanguageModelV3 {
   return withGenerate(model, async (options) => {
     const index = counter.calls++
     let made = false
     const kept = await meter.step(`model:${index}`, async () => {
-      const worst = { inputTokens: estimateTokens(options), outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS }
+      const worst = {
+        inputTokens: estimateTokens(options),
+        outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+      }
       meter.beforeCall(worst)
       await throttle(model.provider.split('.')[0], worst.inputTokens + worst.outputTokens)
       made = true
@@ -107,7 +139,15 @@ export function meteredModel(model: LanguageModelV3, meter: ModelMeter, counter:
       const result = await model.doGenerate(options)
       return toJournal(result, performance.now() - started)
     })
-    meter.afterCall({ index, usage: usageOf(kept.usage), durationMs: kept.durationMs, replayed: !made, finishReason: kept.finishReason.unified, answer: answerOf(kept), warnings: kept.warnings ?? [] })
+    meter.afterCall({
+      index,
+      usage: usageOf(kept.usage),
+      durationMs: kept.durationMs,
+      replayed: !made,
+      finishReason: kept.finishReason.unified,
+      answer: answerOf(kept),
+      warnings: kept.warnings ?? [],
+    })
     return fromJournal(kept)
   })
 }

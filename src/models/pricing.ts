@@ -40,9 +40,13 @@ export const DEFAULT_PRICES: Readonly<Record<string, ModelPrice>> = Object.freez
 })
 
 /** The price of `model` (`provider:modelId`) from `table` (longest prefix), or `undefined` when it has none. */
-export function priceOf(model: string, table: Readonly<Record<string, ModelPrice>> = DEFAULT_PRICES): ModelPrice | undefined {
+export function priceOf(
+  model: string,
+  table: Readonly<Record<string, ModelPrice>> = DEFAULT_PRICES,
+): ModelPrice | undefined {
   let best: string | undefined
-  for (const k of Object.keys(table)) if (model.startsWith(k) && (best === undefined || k.length > best.length)) best = k
+  for (const k of Object.keys(table))
+    if (model.startsWith(k) && (best === undefined || k.length > best.length)) best = k
   return best === undefined ? undefined : table[best]
 }
 
@@ -51,5 +55,7 @@ export function costOf(usage: TokenUsage, price: ModelPrice | undefined): number
   if (price === undefined) return 0
   const cached = Math.min(usage.cachedInputTokens, usage.inputTokens)
   const fresh = usage.inputTokens - cached
-  return (fresh * price.input + cached * (price.cachedInput ?? price.input) + usage.outputTokens * price.output) / 1_000_000
+  return (
+    (fresh * price.input + cached * (price.cachedInput ?? price.input) + usage.outputTokens * price.output) / 1_000_000
+  )
 }

@@ -21,7 +21,11 @@ export type ProviderFactory = (model: string, env: ModelEnv) => LanguageModel
 function key(env: ModelEnv, name: string, provider: string): string {
   const value = env[name]
   if (value === undefined || value === '') {
-    throw new FlotillaError('MODEL_KEY_MISSING', `The ${provider} provider needs an API key: set the environment variable ${name}.`, { details: { provider, variable: name } })
+    throw new FlotillaError(
+      'MODEL_KEY_MISSING',
+      `The ${provider} provider needs an API key: set the environment variable ${name}.`,
+      { details: { provider, variable: name } },
+    )
   }
   return value
 }
@@ -47,25 +51,56 @@ function lazyModel(provider: string, modelId: string, load: () => Promise<Langua
 }
 
 const providers = new Map<string, ProviderFactory>([
-  ['openai', (model, env) => {
-    const apiKey = key(env, 'OPENAI_API_KEY', 'openai')
-    return lazyModel('openai.responses', model, async () => (await import('@ai-sdk/openai')).createOpenAI({ apiKey, ...(env.OPENAI_BASE_URL ? { baseURL: env.OPENAI_BASE_URL } : {}) })(model))
-  }],
-  ['anthropic', (model, env) => {
-    const apiKey = key(env, 'ANTHROPIC_API_KEY', 'anthropic')
-    return lazyModel('anthropic.messages', model, async () => (await import('@ai-sdk/anthropic')).createAnthropic({ apiKey, ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}) })(model))
-  }],
-  ['openai-compatible', (rest, env) => {
-    const hash = rest.lastIndexOf('#')
-    const baseURL = hash > 0 ? rest.slice(0, hash) : ''
-    const model = hash > 0 ? rest.slice(hash + 1) : ''
-    if (!/^https?:\/\/[^\s#]+$/.test(baseURL) || model === '') {
-      throw new FlotillaError('MODEL_INVALID', `"openai-compatible:${rest}" is not <base URL>#<model>; for example openai-compatible:http://127.0.0.1:11434/v1#llama3.2 (Ollama).`, { details: { model: `openai-compatible:${rest}` } })
-    }
-    const apiKey = env.OPENAI_COMPATIBLE_API_KEY
-    return lazyModel('openai-compatible.chat', model, async () => (await import('@ai-sdk/openai-compatible'))
-      .createOpenAICompatible({ name: 'openai-compatible', baseURL, includeUsage: true, ...(apiKey ? { apiKey } : {}) }).chatModel(model))
-  }],
+  [
+    'openai',
+    (model, env) => {
+      const apiKey = key(env, 'OPENAI_API_KEY', 'openai')
+      return lazyModel('openai.responses', model, async () =>
+        (await import('@ai-sdk/openai')).createOpenAI({
+          apiKey,
+          ...(env.OPENAI_BASE_URL ? { baseURL: env.OPENAI_BASE_URL } : {}),
+        })(model),
+      )
+    },
+  ],
+  [
+    'anthropic',
+    (model, env) => {
+      const apiKey = key(env, 'ANTHROPIC_API_KEY', 'anthropic')
+      return lazyModel('anthropic.messages', model, async () =>
+        (await import('@ai-sdk/anthropic')).createAnthropic({
+          apiKey,
+          ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
+        })(model),
+      )
+    },
+  ],
+  [
+    'openai-compatible',
+    (rest, env) => {
+      const hash = rest.lastIndexOf('#')
+      const baseURL = hash > 0 ? rest.slice(0, hash) : ''
+      const model = hash > 0 ? rest.slice(hash + 1) : ''
+      if (!/^https?:\/\/[^\s#]+$/.test(baseURL) || model === '') {
+        throw new FlotillaError(
+          'MODEL_INVALID',
+          `"openai-compatible:${rest}" is not <base URL>#<model>; for example openai-compatible:http://127.0.0.1:11434/v1#llama3.2 (Ollama).`,
+          { details: { model: `openai-compatible:${rest}` } },
+        )
+      }
+      const apiKey = env.OPENAI_COMPATIBLE_API_KEY
+      return lazyModel('openai-compatible.chat', model, async () =>
+        (await import('@ai-sdk/openai-compatible'))
+          .createOpenAICompatible({
+            name: 'openai-compatible',
+            baseURL,
+            includeUsage: true,
+            ...(apiKey ? { apiKey } : {}),
+          })
+          .chatModel(model),
+      )
+    },
+  ],
 ])
 
 /**
@@ -80,7 +115,10 @@ const providers = new Map<string, ProviderFactory>([
  * ```
  */
 export function registerProvider(name: string, factory: ProviderFactory): void {
-  if (!/^[a-z][a-z0-9-]*$/.test(name)) throw new FlotillaError('VALIDATION_FAILED', `Provider name "${name}" must be lowercase letters, digits and "-".`, { details: { provider: name } })
+  if (!/^[a-z][a-z0-9-]*$/.test(name))
+    throw new FlotillaError('VALIDATION_FAILED', `Provider name "${name}" must be lowercase letters, digits and "-".`, {
+      details: { provider: name },
+    })
   providers.set(name, factory)
 }
 
@@ -102,9 +140,18 @@ export function providerNames(): string[] {
  * ```
  */
 export function resolveModel(spec: ModelSpec, env: ModelEnv = process.env): LanguageModel {
-  if (typeof spec === 'object' && spec !== null && (spec as { specificationVersion?: unknown }).specificationVersion === 'v3') return spec
+  if (
+    typeof spec === 'object' &&
+    spec !== null &&
+    (spec as { specificationVersion?: unknown }).specificationVersion === 'v3'
+  )
+    return spec
   if (typeof spec !== 'string') {
-    throw new FlotillaError('MODEL_INVALID', 'A model must be an AI SDK 6 language model (specificationVersion "v3") or a string provider:model.', { details: { model: String(spec) } })
+    throw new FlotillaError(
+      'MODEL_INVALID',
+      'A model must be an AI SDK 6 language model (specificationVersion "v3") or a string provider:model.',
+      { details: { model: String(spec) } },
+    )
   }
   const colon = spec.indexOf(':')
   const provider = colon > 0 ? spec.slice(0, colon) : ''
@@ -113,7 +160,11 @@ export function resolveModel(spec: ModelSpec, env: ModelEnv = process.env): Lang
   if (factory === undefined || rest === '') {
     const known = providerNames().join(', ')
     const why = colon <= 0 || rest === '' ? 'is not provider:model' : `names an unknown provider "${provider}"`
-    throw new FlotillaError('MODEL_INVALID', `Model "${spec}" ${why} (providers: ${known}); for example openai:gpt-4.1-mini.`, { details: { model: spec, providers: providerNames() } })
+    throw new FlotillaError(
+      'MODEL_INVALID',
+      `Model "${spec}" ${why} (providers: ${known}); for example openai:gpt-4.1-mini.`,
+      { details: { model: spec, providers: providerNames() } },
+    )
   }
   return factory(rest, env)
 }

@@ -21,7 +21,8 @@ const limits = new Map<string, { requests?: number; tokens?: number; seconds: nu
 
 async function limiterOf(entry: { requests?: number; tokens?: number; seconds: number }): Promise<Limiter> {
   const { RateLimiterMemory, RateLimiterQueue: Queue } = await import('rate-limiter-flexible')
-  const queue = (points: number): RateLimiterQueue => new Queue(new RateLimiterMemory({ points, duration: entry.seconds }), { maxQueueSize: 100_000 })
+  const queue = (points: number): RateLimiterQueue =>
+    new Queue(new RateLimiterMemory({ points, duration: entry.seconds }), { maxQueueSize: 100_000 })
   return {
     requests: entry.requests === undefined ? undefined : queue(entry.requests),
     tokens: entry.tokens === undefined ? undefined : { queue: queue(entry.tokens), points: entry.tokens },
@@ -48,7 +49,11 @@ export function limitProvider(provider: string, given: ProviderLimits | undefine
   const seconds = given.perSeconds ?? 60
   for (const [k, v] of Object.entries({ requests: given.requests, tokens: given.tokens, perSeconds: seconds })) {
     if (v !== undefined && (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))) {
-      throw new FlotillaError('VALIDATION_FAILED', `limitProvider("${provider}"): ${k} must be a number > 0; got ${String(v)}.`, { details: { provider, field: k } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `limitProvider("${provider}"): ${k} must be a number > 0; got ${String(v)}.`,
+        { details: { provider, field: k } },
+      )
     }
   }
   limits.set(provider, {
@@ -64,5 +69,6 @@ export async function throttle(provider: string, tokens: number): Promise<void> 
   if (entry === undefined) return
   const l = await (entry.made ??= limiterOf(entry))
   if (l.requests !== undefined) await l.requests.removeTokens(1)
-  if (l.tokens !== undefined) await l.tokens.queue.removeTokens(Math.max(1, Math.min(Math.ceil(tokens), l.tokens.points)))
+  if (l.tokens !== undefined)
+    await l.tokens.queue.removeTokens(Math.max(1, Math.min(Math.ceil(tokens), l.tokens.points)))
 }

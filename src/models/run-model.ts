@@ -58,7 +58,8 @@ export interface ModelRunResult {
 
 function providerOptions(thinking: ThinkingOptions): Record<string, Record<string, never>> {
   const out: Record<string, unknown> = {}
-  if (thinking.budgetTokens !== undefined) out.anthropic = { thinking: { type: 'enabled', budgetTokens: thinking.budgetTokens } }
+  if (thinking.budgetTokens !== undefined)
+    out.anthropic = { thinking: { type: 'enabled', budgetTokens: thinking.budgetTokens } }
   if (thinking.effort !== undefined) out.openai = { reasoningEffort: thinking.effort }
   return out as Record<string, Record<string, never>>
 }
@@ -95,20 +96,36 @@ function toolSet(ai: Ai, tools: readonly ModelTool[]): ToolSet {
 export function modelError(e: unknown, agent: string, model: LanguageModel, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason ?? e
   if (isFlotillaError(e)) return e
-  const last = typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'AI_RetryError' ? (e as { lastError: unknown }).lastError : e
+  const last =
+    typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'AI_RetryError'
+      ? (e as { lastError: unknown }).lastError
+      : e
   if (isFlotillaError(last)) return last
   const name = `${model.provider}:${model.modelId}`
   if (APICallError.isInstance(last)) {
     const status = last.statusCode
     if (status === 401 || status === 403) {
-      return new FlotillaError('MODEL_AUTH_FAILED', `Agent "${agent}": ${name} refused the API key (HTTP ${status}): check the key and that it may use this model.`, { details: { agent, model: name, status }, cause: last })
+      return new FlotillaError(
+        'MODEL_AUTH_FAILED',
+        `Agent "${agent}": ${name} refused the API key (HTTP ${status}): check the key and that it may use this model.`,
+        { details: { agent, model: name, status }, cause: last },
+      )
     }
-    return new FlotillaError('MODEL_CALL_FAILED', `Agent "${agent}": the call to ${name} failed${status === undefined ? '' : ` with HTTP ${status}`}: ${last.message}`, {
-      details: { agent, model: name, ...(status === undefined ? {} : { status }) }, cause: last, retryable: last.isRetryable || status === undefined,
-    })
+    return new FlotillaError(
+      'MODEL_CALL_FAILED',
+      `Agent "${agent}": the call to ${name} failed${status === undefined ? '' : ` with HTTP ${status}`}: ${last.message}`,
+      {
+        details: { agent, model: name, ...(status === undefined ? {} : { status }) },
+        cause: last,
+        retryable: last.isRetryable || status === undefined,
+      },
+    )
   }
   const message = last instanceof Error ? last.message : String(last)
-  return new FlotillaError('MODEL_CALL_FAILED', `Agent "${agent}": the call to ${name} failed: ${message}`, { details: { agent, model: name }, cause: last })
+  return new FlotillaError('MODEL_CALL_FAILED', `Agent "${agent}": the call to ${name} failed: ${message}`, {
+    details: { agent, model: name },
+    cause: last,
+  })
 }
 
 /**
@@ -146,18 +163,38 @@ export async function runModel(o: ModelRun): Promise<ModelRunResult> {
       const result = await generateText({ ...base, messages })
       steps += result.steps.length
       if (result.finishReason === 'tool-calls') {
-        throw new FlotillaError('MODEL_STEP_LIMIT', `Agent "${o.agent}" reached its limit of ${o.maxSteps} model calls while the model was still calling tools; raise maxSteps or narrow the task.`, { details: { agent: o.agent, maxSteps: o.maxSteps } })
+        throw new FlotillaError(
+          'MODEL_STEP_LIMIT',
+          `Agent "${o.agent}" reached its limit of ${o.maxSteps} model calls while the model was still calling tools; raise maxSteps or narrow the task.`,
+          { details: { agent: o.agent, maxSteps: o.maxSteps } },
+        )
       }
       const reasoning = result.reasoningText
-      return { text: result.text, ...(o.output === undefined ? {} : { output: result.output as unknown }), ...(reasoning ? { reasoning } : {}), steps }
+      return {
+        text: result.text,
+        ...(o.output === undefined ? {} : { output: result.output as unknown }),
+        ...(reasoning ? { reasoning } : {}),
+        steps,
+      }
     } catch (e) {
       if (!NoObjectGeneratedError.isInstance(e) || o.signal.aborted) throw modelError(e, o.agent, o.model, o.signal)
       steps += 1
       const why = e.cause instanceof Error ? e.cause.message : e.message
       if (round >= 1) {
-        throw new FlotillaError('MODEL_OUTPUT_INVALID', `Agent "${o.agent}": the model's answer does not match the output schema, also after being told so: ${why.slice(0, 500)}`, { details: { agent: o.agent, text: (e.text ?? '').slice(0, 2000) } })
+        throw new FlotillaError(
+          'MODEL_OUTPUT_INVALID',
+          `Agent "${o.agent}": the model's answer does not match the output schema, also after being told so: ${why.slice(0, 500)}`,
+          { details: { agent: o.agent, text: (e.text ?? '').slice(0, 2000) } },
+        )
       }
-      messages = [...messages, { role: 'assistant', content: e.text ?? '' }, { role: 'user', content: `That answer does not match the required JSON schema: ${why.slice(0, 1000)}\nAnswer again with JSON that matches the schema, and nothing else.` }]
+      messages = [
+        ...messages,
+        { role: 'assistant', content: e.text ?? '' },
+        {
+          role: 'user',
+          content: `That answer does not match the required JSON schema: ${why.slice(0, 1000)}\nAnswer again with JSON that matches the schema, and nothing else.`,
+        },
+      ]
     }
   }
 }

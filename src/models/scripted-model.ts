@@ -1,4 +1,11 @@
-import { APICallError, type LanguageModelV3, type LanguageModelV3CallOptions, type LanguageModelV3Content, type LanguageModelV3GenerateResult, type LanguageModelV3StreamPart } from '@ai-sdk/provider'
+import {
+  APICallError,
+  type LanguageModelV3,
+  type LanguageModelV3CallOptions,
+  type LanguageModelV3Content,
+  type LanguageModelV3GenerateResult,
+  type LanguageModelV3StreamPart,
+} from '@ai-sdk/provider'
 import { FlotillaError } from '../core/errors.js'
 import type { TokenUsage } from '../core/events.js'
 import { estimateTokens } from './metered-model.js'
@@ -76,7 +83,11 @@ export function scriptedModel(script: readonly ScriptEntry[], options: ScriptedM
     calls.push(call)
     const entry = script[index] ?? (options.repeatLast === true ? script.at(-1) : undefined)
     if (entry === undefined) {
-      throw new FlotillaError('MODEL_CALL_FAILED', `The scripted model "${modelId}" got call ${index + 1} but its script has ${script.length} step(s): add a step, or pass { repeatLast: true }.`, { details: { model: modelId, call: index + 1, steps: script.length }, retryable: false })
+      throw new FlotillaError(
+        'MODEL_CALL_FAILED',
+        `The scripted model "${modelId}" got call ${index + 1} but its script has ${script.length} step(s): add a step, or pass { repeatLast: true }.`,
+        { details: { model: modelId, call: index + 1, steps: script.length }, retryable: false },
+      )
     }
     const step = typeof entry === 'function' ? entry(call, index) : entry
     if (step.delayMs !== undefined) await sleep(step.delayMs, call.abortSignal)
@@ -84,22 +95,38 @@ export function scriptedModel(script: readonly ScriptEntry[], options: ScriptedM
       if (step.error instanceof Error) throw step.error
       const { status, message, retryAfterSeconds } = step.error
       throw new APICallError({
-        message: message ?? `scripted HTTP ${status}`, url: `scripted://${modelId}`, requestBodyValues: {}, statusCode: status,
-        responseHeaders: retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) }, isRetryable: status === 429 || status >= 500,
+        message: message ?? `scripted HTTP ${status}`,
+        url: `scripted://${modelId}`,
+        requestBodyValues: {},
+        statusCode: status,
+        responseHeaders: retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
+        isRetryable: status === 429 || status >= 500,
       })
     }
     const content: LanguageModelV3Content[] = []
     if (step.reasoning !== undefined) content.push({ type: 'reasoning', text: step.reasoning })
     const text = step.object !== undefined ? JSON.stringify(step.object) : step.text
     if (text !== undefined) content.push({ type: 'text', text })
-    step.toolCalls?.forEach((c, k) => content.push({ type: 'tool-call', toolCallId: `call_${index}_${k}`, toolName: c.name, input: JSON.stringify(c.input) }))
+    step.toolCalls?.forEach((c, k) =>
+      content.push({
+        type: 'tool-call',
+        toolCallId: `call_${index}_${k}`,
+        toolName: c.name,
+        input: JSON.stringify(c.input),
+      }),
+    )
     const input = step.usage?.inputTokens ?? estimateTokens(call)
-    const output = step.usage?.outputTokens ?? Math.ceil(((text?.length ?? 0) + (step.reasoning?.length ?? 0) + JSON.stringify(step.toolCalls ?? []).length) / 4)
+    const output =
+      step.usage?.outputTokens ??
+      Math.ceil(((text?.length ?? 0) + (step.reasoning?.length ?? 0) + JSON.stringify(step.toolCalls ?? []).length) / 4)
     const cached = step.usage?.cachedInputTokens ?? 0
     const reasoning = step.usage?.reasoningTokens ?? Math.ceil((step.reasoning?.length ?? 0) / 4)
     return {
       content,
-      finishReason: { unified: step.toolCalls !== undefined && step.toolCalls.length > 0 ? 'tool-calls' : 'stop', raw: undefined },
+      finishReason: {
+        unified: step.toolCalls !== undefined && step.toolCalls.length > 0 ? 'tool-calls' : 'stop',
+        raw: undefined,
+      },
       usage: {
         inputTokens: { total: input, noCache: input - cached, cacheRead: cached, cacheWrite: undefined },
         outputTokens: { total: output, text: output - reasoning, reasoning },
@@ -119,12 +146,29 @@ export function scriptedModel(script: readonly ScriptEntry[], options: ScriptedM
       const r = await answer(call)
       const parts: LanguageModelV3StreamPart[] = [{ type: 'stream-start', warnings: [] }]
       r.content.forEach((c, k) => {
-        if (c.type === 'text') parts.push({ type: 'text-start', id: `t${k}` }, { type: 'text-delta', id: `t${k}`, delta: c.text }, { type: 'text-end', id: `t${k}` })
-        else if (c.type === 'reasoning') parts.push({ type: 'reasoning-start', id: `r${k}` }, { type: 'reasoning-delta', id: `r${k}`, delta: c.text }, { type: 'reasoning-end', id: `r${k}` })
+        if (c.type === 'text')
+          parts.push(
+            { type: 'text-start', id: `t${k}` },
+            { type: 'text-delta', id: `t${k}`, delta: c.text },
+            { type: 'text-end', id: `t${k}` },
+          )
+        else if (c.type === 'reasoning')
+          parts.push(
+            { type: 'reasoning-start', id: `r${k}` },
+            { type: 'reasoning-delta', id: `r${k}`, delta: c.text },
+            { type: 'reasoning-end', id: `r${k}` },
+          )
         else if (c.type === 'tool-call') parts.push(c)
       })
       parts.push({ type: 'finish', finishReason: r.finishReason, usage: r.usage })
-      return { stream: new ReadableStream({ start(controller) { for (const p of parts) controller.enqueue(p); controller.close() } }) }
+      return {
+        stream: new ReadableStream({
+          start(controller) {
+            for (const p of parts) controller.enqueue(p)
+            controller.close()
+          },
+        }),
+      }
     },
   }
 }

@@ -58,13 +58,23 @@ export class AgentSubscriptions {
 
   /** Subscribes to `type` for the agent under `subscriptionId`. */
   async add(subscriptionId: string, type: string, filter: EventFilter | undefined): Promise<void> {
-    if (typeof subscriptionId !== 'string' || subscriptionId.length === 0) throw new FlotillaError('VALIDATION_FAILED', 'subscribe needs a non-empty subscriptionId.', { details: { field: 'subscriptionId' } })
-    if (this.subs.has(subscriptionId)) throw new FlotillaError('VALIDATION_FAILED', `Subscription ${subscriptionId} already exists.`, { details: { field: 'subscriptionId' } })
+    if (typeof subscriptionId !== 'string' || subscriptionId.length === 0)
+      throw new FlotillaError('VALIDATION_FAILED', 'subscribe needs a non-empty subscriptionId.', {
+        details: { field: 'subscriptionId' },
+      })
+    if (this.subs.has(subscriptionId))
+      throw new FlotillaError('VALIDATION_FAILED', `Subscription ${subscriptionId} already exists.`, {
+        details: { field: 'subscriptionId' },
+      })
     const generation = this.generation
     const sub = await this.bus.subscribe(type, filter, (event) => this.deliver(subscriptionId, event))
     if (generation !== this.generation) {
       await sub.unsubscribe()
-      throw new FlotillaError('AGENT_STATE_INVALID', 'The agent stopped while it subscribed; the subscription was ended.', { details: { subscriptionId } })
+      throw new FlotillaError(
+        'AGENT_STATE_INVALID',
+        'The agent stopped while it subscribed; the subscription was ended.',
+        { details: { subscriptionId } },
+      )
     }
     this.subs.set(subscriptionId, sub)
   }
@@ -88,12 +98,21 @@ export class AgentSubscriptions {
 /** Refuses, with the `PERMISSION_DENIED` of every denial, an access no grant of the caller covers; `onDenied` hears it first. */
 function check(deps: ServiceDeps, caller: Caller, resource: Resource, action: Action): void {
   const onDenied = caller.onDenied
-  ;(deps.authorizer ?? defaultAuthorizer).authorize(caller, resource, action, onDenied && ((d) => onDenied(d.resource, d.action, d.reason)))
+  ;(deps.authorizer ?? defaultAuthorizer).authorize(
+    caller,
+    resource,
+    action,
+    onDenied && ((d) => onDenied(d.resource, d.action, d.reason)),
+  )
 }
 
 function reachable(deps: ServiceDeps, to: string): void {
   if (deps.isTerminated?.(to)) {
-    throw new FlotillaError('AGENT_TERMINATED', `Agent "${to}" was terminated; it takes no more messages. Deploy it again to reach it.`, { details: { agent: to } })
+    throw new FlotillaError(
+      'AGENT_TERMINATED',
+      `Agent "${to}" was terminated; it takes no more messages. Deploy it again to reach it.`,
+      { details: { agent: to } },
+    )
   }
 }
 
@@ -101,30 +120,59 @@ function reachable(deps: ServiceDeps, to: string): void {
 async function targets(deps: ServiceDeps, caller: Caller, target: BroadcastTarget): Promise<string[]> {
   let names: string[]
   if (typeof target !== 'object' || target === null) {
-    throw new FlotillaError('VALIDATION_FAILED', 'A broadcast target is { agents: [...] }, { children: true, subtree?: boolean } or { match: { role?, capability?, tag? } }.', { details: { field: 'target' } })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      'A broadcast target is { agents: [...] }, { children: true, subtree?: boolean } or { match: { role?, capability?, tag? } }.',
+      { details: { field: 'target' } },
+    )
   }
   if ('agents' in target) {
-    if (!Array.isArray(target.agents)) throw new FlotillaError('VALIDATION_FAILED', 'broadcast { agents } must be a list of agent names.', { details: { field: 'target.agents' } })
+    if (!Array.isArray(target.agents))
+      throw new FlotillaError('VALIDATION_FAILED', 'broadcast { agents } must be a list of agent names.', {
+        details: { field: 'target.agents' },
+      })
     names = [...target.agents]
   } else if ('children' in target) {
     if (caller.agentId === undefined) {
-      throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children: only deployed agents do (orchestrator.agents.deploy).`)
+      throw new FlotillaError(
+        'AGENT_STATE_INVALID',
+        `Agent "${caller.name}" has no children: only deployed agents do (orchestrator.agents.deploy).`,
+      )
     }
-    const kin = target.subtree ? await deps.supervisor.descendants(caller.agentId) : await deps.supervisor.children(caller.agentId)
+    const kin = target.subtree
+      ? await deps.supervisor.descendants(caller.agentId)
+      : await deps.supervisor.children(caller.agentId)
     names = kin.filter((a) => a.state !== 'TERMINATED').map((a) => a.name)
   } else if ('match' in target) {
     const { role, capability, tag } = target.match
     if (role === undefined && capability === undefined && tag === undefined) {
-      throw new FlotillaError('VALIDATION_FAILED', 'broadcast { match } needs a role (agent name), a capability or a tag.', { details: { field: 'target.match' } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        'broadcast { match } needs a role (agent name), a capability or a tag.',
+        { details: { field: 'target.match' } },
+      )
     }
-    const registered = deps.registry.definitions().map((d) => ({ name: d.name, capabilities: d.capabilities, tags: d.tags }))
-    const deployed = (await deps.supervisor.list({ states: ['RUNNING', 'PAUSED'] })).map((a) => ({ name: a.name, capabilities: a.capabilities, tags: a.tags }))
+    const registered = deps.registry
+      .definitions()
+      .map((d) => ({ name: d.name, capabilities: d.capabilities, tags: d.tags }))
+    const deployed = (await deps.supervisor.list({ states: ['RUNNING', 'PAUSED'] })).map((a) => ({
+      name: a.name,
+      capabilities: a.capabilities,
+      tags: a.tags,
+    }))
     names = [...registered, ...deployed]
       .filter((a) => !a.name.startsWith('flotilla.'))
-      .filter((a) => (role === undefined || a.name === role) && (capability === undefined || a.capabilities.includes(capability)) && (tag === undefined || a.tags.includes(tag)))
+      .filter(
+        (a) =>
+          (role === undefined || a.name === role) &&
+          (capability === undefined || a.capabilities.includes(capability)) &&
+          (tag === undefined || a.tags.includes(tag)),
+      )
       .map((a) => a.name)
   } else {
-    throw new FlotillaError('VALIDATION_FAILED', 'A broadcast target is { agents }, { children } or { match }.', { details: { field: 'target' } })
+    throw new FlotillaError('VALIDATION_FAILED', 'A broadcast target is { agents }, { children } or { match }.', {
+      details: { field: 'target' },
+    })
   }
   const unique = [...new Set(names)].filter((n) => n !== caller.name || 'agents' in target)
   for (const n of unique) {
@@ -143,7 +191,10 @@ async function targets(deps: ServiceDeps, caller: Caller, target: BroadcastTarge
  * only what the caller may read), `cache:<key>` read / write.
  */
 export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall {
-  const artifacts = deps.context.as(caller.name, { ...(caller.runId === undefined ? {} : { runId: caller.runId }), ...(caller.taskId === undefined ? {} : { taskId: caller.taskId }) })
+  const artifacts = deps.context.as(caller.name, {
+    ...(caller.runId === undefined ? {} : { runId: caller.runId }),
+    ...(caller.taskId === undefined ? {} : { taskId: caller.taskId }),
+  })
   const cache = deps.context.cacheAs(caller.name)
   const ops: { [K in keyof ServiceOps]: (args: ServiceOps[K]['args']) => Promise<ServiceOps[K]['result']> } = {
     send: (a) => {
@@ -162,7 +213,11 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
     },
     subscribe: async (a) => {
       check(deps, caller, { kind: 'event', type: a.type }, 'subscribe')
-      if (!caller.subscriptions) throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" cannot subscribe through this service: nothing delivers events to it.`)
+      if (!caller.subscriptions)
+        throw new FlotillaError(
+          'AGENT_STATE_INVALID',
+          `Agent "${caller.name}" cannot subscribe through this service: nothing delivers events to it.`,
+        )
       await caller.subscriptions.add(a.subscriptionId, a.type, a.filter)
       return null
     },
@@ -180,7 +235,13 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
     'artifacts.put': (a) => {
       check(deps, caller, { kind: 'artifact', id: a.id }, 'write')
       const { id, content, runId, taskId, ...options } = a
-      const view = runId === undefined && taskId === undefined ? artifacts : deps.context.as(caller.name, { ...(runId === undefined ? {} : { runId }), ...(taskId === undefined ? {} : { taskId }) })
+      const view =
+        runId === undefined && taskId === undefined
+          ? artifacts
+          : deps.context.as(caller.name, {
+              ...(runId === undefined ? {} : { runId }),
+              ...(taskId === undefined ? {} : { taskId }),
+            })
       return view.put(id, content, options)
     },
     'artifacts.history': (a) => {
@@ -188,7 +249,12 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
       return artifacts.history(a.id)
     },
     'artifacts.list': async (a) => {
-      return (deps.authorizer ?? defaultAuthorizer).filter(caller, await artifacts.list(a), (x) => ({ kind: 'artifact', id: x.id }), 'read')
+      return (deps.authorizer ?? defaultAuthorizer).filter(
+        caller,
+        await artifacts.list(a),
+        (x) => ({ kind: 'artifact', id: x.id }),
+        'read',
+      )
     },
     'artifacts.delete': (a) => {
       check(deps, caller, { kind: 'artifact', id: a.id }, 'delete')
@@ -209,13 +275,24 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
       await (deps.journal ?? deps.context.journal).put(`${caller.name}:${a.key}`, a.value)
       return null
     },
-    spawn: () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" cannot spawn children: only deployed agents can (their children's permissions are carved from theirs).`)),
-    'child.execute': () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),
-    'child.terminate': () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),
+    spawn: () =>
+      Promise.reject(
+        new FlotillaError(
+          'AGENT_STATE_INVALID',
+          `Agent "${caller.name}" cannot spawn children: only deployed agents can (their children's permissions are carved from theirs).`,
+        ),
+      ),
+    'child.execute': () =>
+      Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),
+    'child.terminate': () =>
+      Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),
   }
   return ((op: keyof ServiceOps, args: never) => {
     const fn = ops[op] as ((args: never) => Promise<unknown>) | undefined
-    if (!fn) return Promise.reject(new FlotillaError('VALIDATION_FAILED', `Unknown service "${String(op)}".`, { details: { op: String(op) } }))
+    if (!fn)
+      return Promise.reject(
+        new FlotillaError('VALIDATION_FAILED', `Unknown service "${String(op)}".`, { details: { op: String(op) } }),
+      )
     try {
       return fn(args)
     } catch (err) {

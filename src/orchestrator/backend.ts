@@ -88,7 +88,10 @@ export async function openBackend(url?: string, options: OpenBackendOptions = {}
     return localBackend('memory', 'memory', store, undefined, new MemoryContextBackend())
   }
   if (parsed.kind === 'sqlite') {
-    const path = parsed.path === ':memory:' || isAbsolute(parsed.path) ? parsed.path : resolve(options.cwd ?? process.cwd(), parsed.path)
+    const path =
+      parsed.path === ':memory:' || isAbsolute(parsed.path)
+        ? parsed.path
+        : resolve(options.cwd ?? process.cwd(), parsed.path)
     const store = SqliteStore.open({ path })
     let context: ContextBackend
     try {
@@ -104,19 +107,35 @@ export async function openBackend(url?: string, options: OpenBackendOptions = {}
     mod = (await import(POSTGRES_BACKEND)) as typeof mod
   } catch (e) {
     if (isFlotillaError(e)) throw e
-    throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL backend could not be loaded (${e instanceof Error ? e.message : String(e)}). Install the optional dependency with \`npm install pg\`, or use SQLite (sqlite:<path>).`, { cause: e, retryable: false })
+    throw new FlotillaError(
+      'STORE_UNAVAILABLE',
+      `The PostgreSQL backend could not be loaded (${e instanceof Error ? e.message : String(e)}). Install the optional dependency with \`npm install pg\`, or use SQLite (sqlite:<path>).`,
+      { cause: e, retryable: false },
+    )
   }
   return mod.openPostgresBackend(parsed.url, options.postgres ?? {}, clock)
 }
 
-function localBackend(kind: 'memory' | 'sqlite', target: string, store: Store, queue: TaskQueue | undefined, context: ContextBackend): Backend {
+function localBackend(
+  kind: 'memory' | 'sqlite',
+  target: string,
+  store: Store,
+  queue: TaskQueue | undefined,
+  context: ContextBackend,
+): Backend {
   let closing: Promise<void> | undefined
   return {
-    kind, target, store, queue, bus: undefined, context,
-    close: () => (closing ??= (async () => {
-      await context.close()
-      await store.close()
-    })()),
+    kind,
+    target,
+    store,
+    queue,
+    bus: undefined,
+    context,
+    close: () =>
+      (closing ??= (async () => {
+        await context.close()
+        await store.close()
+      })()),
   }
 }
 

@@ -34,12 +34,21 @@ export interface UnservedTask {
  * ```
  */
 export class Client {
-  private constructor(readonly store: Store, private readonly queue: TaskQueue, readonly clock: Clock, private readonly owned: boolean) {}
+  private constructor(
+    readonly store: Store,
+    private readonly queue: TaskQueue,
+    readonly clock: Clock,
+    private readonly owned: boolean,
+  ) {}
 
   /** Opens a client on a store (a Store, or a spec: `postgres://…`, a SQLite file). */
   static async connect(store?: Store | string, options: { clock?: Clock } = {}): Promise<Client> {
     const opened = await openStoreAsync(store)
-    if (opened.queue === undefined) throw new FlotillaError('STORE_UNAVAILABLE', `The ${opened.kind} store has no task queue; clients need the memory, SQLite or PostgreSQL store.`)
+    if (opened.queue === undefined)
+      throw new FlotillaError(
+        'STORE_UNAVAILABLE',
+        `The ${opened.kind} store has no task queue; clients need the memory, SQLite or PostgreSQL store.`,
+      )
     const clock = options.clock ?? systemClock
     return new Client(opened, opened.queue(clock), clock, typeof store !== 'object')
   }
@@ -72,8 +81,13 @@ export class Client {
     for (const t of wf.tasks) {
       const s = t.selector
       if ('capability' in s) {
-        if (!agents.some((a) => a.capabilities.includes(s.capability))) out.push({ taskId: t.id, needs: `capability "${s.capability}"` })
-      } else if (!agents.some((a) => a.name === s.agent && (s.version === undefined || maxSatisfying([a.version], s.version) !== undefined))) {
+        if (!agents.some((a) => a.capabilities.includes(s.capability)))
+          out.push({ taskId: t.id, needs: `capability "${s.capability}"` })
+      } else if (
+        !agents.some(
+          (a) => a.name === s.agent && (s.version === undefined || maxSatisfying([a.version], s.version) !== undefined),
+        )
+      ) {
         out.push({ taskId: t.id, needs: `agent "${s.agent}"${s.version === undefined ? '' : ` (${s.version})`}` })
       }
     }
@@ -91,7 +105,10 @@ export class Client {
     for (;;) {
       const run = await this.getRun(runId)
       if (isFinalRunState(run.state)) return run
-      if (Date.now() >= deadline) throw new FlotillaError('TASK_TIMEOUT', `Run ${runId} is still ${run.state} after ${options.timeoutMs} ms.`, { details: { runId, state: run.state } })
+      if (Date.now() >= deadline)
+        throw new FlotillaError('TASK_TIMEOUT', `Run ${runId} is still ${run.state} after ${options.timeoutMs} ms.`, {
+          details: { runId, state: run.state },
+        })
       await this.queue.wait(Math.min(options.pollMs ?? 100, Math.max(0, deadline - Date.now())))
     }
   }
@@ -104,9 +121,15 @@ export class Client {
   /** Resumes a paused run: its worker (or any, if its worker is gone) goes on with it. */
   async resume(runId: string): Promise<void> {
     const run = await this.getRun(runId)
-    if (run.state !== 'PAUSED') throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${run.state}.`, { details: { runId, state: run.state } })
+    if (run.state !== 'PAUSED')
+      throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${run.state}.`, {
+        details: { runId, state: run.state },
+      })
     const at = this.clock.wallNow()
-    await this.store.commit({ ops: [{ op: 'run.state', runId: run.id, state: 'RUNNING', at }], events: [{ type: 'run.resumed', at, runId: run.id }] })
+    await this.store.commit({
+      ops: [{ op: 'run.state', runId: run.id, state: 'RUNNING', at }],
+      events: [{ type: 'run.resumed', at, runId: run.id }],
+    })
     await this.queue.notify()
   }
 

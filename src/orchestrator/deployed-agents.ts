@@ -6,7 +6,15 @@ import type { Bus, Subscription } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
 import type { ExecuteOptions, ResourceLimits } from '../runtimes/runtime.js'
 import type { AgentSupervisor } from '../runtimes/supervisor.js'
-import type { AgentDeployment, AgentInfo, AgentTreeNode, AgentUsage, ClusterUsage, DeployOptions, SupervisorEvent } from '../runtimes/supervisor-types.js'
+import type {
+  AgentDeployment,
+  AgentInfo,
+  AgentTreeNode,
+  AgentUsage,
+  ClusterUsage,
+  DeployOptions,
+  SupervisorEvent,
+} from '../runtimes/supervisor-types.js'
 import type { Registry } from '../registry/registry.js'
 
 /** Options of {@link DeployedAgents.deploy}. */
@@ -29,7 +37,10 @@ export type AgentDeployOptions = DeployOptions
  */
 export class DeployedAgents {
   /** Live deployed agents by name (the registry routes a name to one of them, round robin). */
-  private readonly byName = new Map<string, { ids: string[]; next: number; unregister: () => void; request: Promise<Subscription> | undefined }>()
+  private readonly byName = new Map<
+    string,
+    { ids: string[]; next: number; unregister: () => void; request: Promise<Subscription> | undefined }
+  >()
   /** Registrations and sweeps, one after another. */
   private tracking: Promise<void> = Promise.resolve()
 
@@ -47,7 +58,10 @@ export class DeployedAgents {
    * relative `workspace` is resolved against the current folder, as the CLI's
    * `--workspace` is.
    */
-  async deploy(spec: string | AgentDeployment | Record<string, unknown>, options: AgentDeployOptions = {}): Promise<AgentInfo> {
+  async deploy(
+    spec: string | AgentDeployment | Record<string, unknown>,
+    options: AgentDeployOptions = {},
+  ): Promise<AgentInfo> {
     const parsed = typeof spec === 'string' ? await loadAgentSpec(spec) : parseAgentSpec(spec)
     const parentId = options.parentId ?? parsed.parent
     const info = await this.supervisor.deploy(parsed, {
@@ -137,7 +151,11 @@ export class DeployedAgents {
   }
 
   /** Sends one message to each child of the agent (every descendant with `subtree`); returns the message ids. */
-  async broadcastToChildren(agentId: string, message: unknown, options: { subtree?: boolean; from?: string } = {}): Promise<string[]> {
+  async broadcastToChildren(
+    agentId: string,
+    message: unknown,
+    options: { subtree?: boolean; from?: string } = {},
+  ): Promise<string[]> {
     const kin = options.subtree ? await this.supervisor.descendants(agentId) : await this.supervisor.children(agentId)
     const names = [...new Set(kin.filter((a) => a.state !== 'TERMINATED').map((a) => a.name))]
     return this.bus.broadcast(names, message, { from: options.from ?? (await this.supervisor.status(agentId)).name })
@@ -151,7 +169,9 @@ export class DeployedAgents {
   observe(event: SupervisorEvent): void {
     if (event.type !== 'agent.state') return
     if (event.to === 'RUNNING' && event.from === 'PENDING') {
-      this.tracking = this.tracking.then(() => this.supervisor.status(event.agentId).then((info) => this.track(info))).catch(() => undefined)
+      this.tracking = this.tracking
+        .then(() => this.supervisor.status(event.agentId).then((info) => this.track(info)))
+        .catch(() => undefined)
     } else if (event.to === 'TERMINATED') {
       this.tracking = this.tracking.then(() => this.sweep()).catch(() => undefined)
     }
@@ -185,7 +205,12 @@ export class DeployedAgents {
     if (this.registry.has(info.name)) {
       return // an in-process agent of that name is registered: workflows keep using it; address the deployed one by id
     }
-    const entry = { ids: [info.id], next: 0, unregister: () => this.registry.unregister(info.name), request: undefined as Promise<Subscription> | undefined }
+    const entry = {
+      ids: [info.id],
+      next: 0,
+      unregister: () => this.registry.unregister(info.name),
+      request: undefined as Promise<Subscription> | undefined,
+    }
     this.byName.set(info.name, entry)
     const pick = (): string => {
       // round robin over the RUNNING ones; if none runs, the first one's state makes the error
@@ -194,7 +219,10 @@ export class DeployedAgents {
         if (this.supervisor.stateOf(id) === 'RUNNING') return id
       }
       const id = entry.ids[0]
-      if (id === undefined) throw new FlotillaError('AGENT_TERMINATED', `Every deployed agent named "${info.name}" has terminated.`, { details: { agent: info.name } })
+      if (id === undefined)
+        throw new FlotillaError('AGENT_TERMINATED', `Every deployed agent named "${info.name}" has terminated.`, {
+          details: { agent: info.name },
+        })
       return id
     }
     await this.registry.register(
@@ -204,7 +232,13 @@ export class DeployedAgents {
         capabilities: info.capabilities,
         tags: info.tags,
         description: `deployed agent (${info.runtime})`,
-        handler: (input, ctx) => this.supervisor.execute(pick(), input, { signal: ctx.signal, runId: ctx.runId, taskId: ctx.taskId, attempt: ctx.attempt }),
+        handler: (input, ctx) =>
+          this.supervisor.execute(pick(), input, {
+            signal: ctx.signal,
+            runId: ctx.runId,
+            taskId: ctx.taskId,
+            attempt: ctx.attempt,
+          }),
       }),
     )
     entry.request = this.bus.onRequest(info.name, (req) => this.supervisor.execute(pick(), req.body))

@@ -49,7 +49,10 @@ export class EventHub {
     try {
       listener(event)
     } catch (e) {
-      this.logger.error({ ...errorFields(e), eventType: event.type, runId: event.runId }, 'an event listener threw; the other listeners still got the event')
+      this.logger.error(
+        { ...errorFields(e), eventType: event.type, runId: event.runId },
+        'an event listener threw; the other listeners still got the event',
+      )
     }
   }
 }

@@ -53,7 +53,14 @@ export class RunLeases {
   async stop(runIds: readonly RunId[]): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.timer = undefined
-    await this.queue.releaseRuns(this.holder, runIds).catch((e: unknown) => this.logger.warn({ ...errorFields(e), runIds }, 'could not let go of run leases on close; they run out after leaseMs'))
+    await this.queue
+      .releaseRuns(this.holder, runIds)
+      .catch((e: unknown) =>
+        this.logger.warn(
+          { ...errorFields(e), runIds },
+          'could not let go of run leases on close; they run out after leaseMs',
+        ),
+      )
   }
 
   /**
@@ -69,9 +76,13 @@ export class RunLeases {
       if (got.has(id)) continue
       const { holder, leaseUntil } = await this.queue.runHolder(id)
       if (holder !== undefined && holder !== this.holder && leaseUntil > Date.now()) {
-        throw new FlotillaError('RUN_STATE_INVALID', `Run ${id} is executing in another process (${holder}); control it with pause or cancel, or wait for that process to stop.`, {
-          details: { runId: id, holder },
-        })
+        throw new FlotillaError(
+          'RUN_STATE_INVALID',
+          `Run ${id} is executing in another process (${holder}); control it with pause or cancel, or wait for that process to stop.`,
+          {
+            details: { runId: id, holder },
+          },
+        )
       }
     }
     return leases.map((l) => l.runId)
@@ -83,16 +94,25 @@ export class RunLeases {
    * need not wait for it. Holders on other hosts are left to their lease.
    */
   private async freeDeadHolders(only: readonly RunId[] | undefined): Promise<void> {
-    const ids = only ?? (await this.store.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })).map((r) => r.id)
+    const ids =
+      only ??
+      (await this.store.listRuns({ state: ['PENDING', 'RUNNING', 'PAUSED'], limit: Number.MAX_SAFE_INTEGER })).map(
+        (r) => r.id,
+      )
     for (const id of ids) {
       const { holder, leaseUntil } = await this.queue.runHolder(id)
-      if (holder !== undefined && holder !== this.holder && leaseUntil > Date.now() && holderIsDeadHere(holder)) await this.queue.releaseRuns(holder, [id])
+      if (holder !== undefined && holder !== this.holder && leaseUntil > Date.now() && holderIsDeadHere(holder))
+        await this.queue.releaseRuns(holder, [id])
     }
   }
 
   /** Lets go of one run's lease (it ended, or was stopped here). */
   release(runId: RunId): void {
-    void this.queue.releaseRuns(this.holder, [runId]).catch((e: unknown) => this.logger.warn({ ...errorFields(e), runId }, 'could not let go of a run lease; it runs out after leaseMs'))
+    void this.queue
+      .releaseRuns(this.holder, [runId])
+      .catch((e: unknown) =>
+        this.logger.warn({ ...errorFields(e), runId }, 'could not let go of a run lease; it runs out after leaseMs'),
+      )
   }
 
   /** One renewal round: applies pause and cancel written elsewhere, lets go of runs whose lease was lost. */
@@ -102,7 +122,11 @@ export class RunLeases {
     if (live.length === 0) return
     this.checking = true
     try {
-      const renewed = await this.queue.renewRuns(this.holder, live.map((r) => r.id), this.leaseMs)
+      const renewed = await this.queue.renewRuns(
+        this.holder,
+        live.map((r) => r.id),
+        this.leaseMs,
+      )
       const states = new Map(renewed.map((r) => [r.runId, r.state]))
       for (const run of live) {
         if (run.finished) continue
@@ -110,7 +134,8 @@ export class RunLeases {
         if (stored === undefined) {
           // Not renewed: its creation may still be on its way to the store, or another process holds it now.
           const held = await this.queue.runHolder(run.id).catch(() => undefined)
-          if (held !== undefined && held.holder !== undefined && held.holder !== this.holder && !run.finished) this.engine.detach(run, 'another process took over its lease')
+          if (held !== undefined && held.holder !== undefined && held.holder !== this.holder && !run.finished)
+            this.engine.detach(run, 'another process took over its lease')
         } else if ((stored === 'PAUSED' && run.state === 'RUNNING') || stored === 'CANCELLED') {
           this.engine.controlledElsewhere(run, stored)
           if (stored === 'PAUSED') this.release(run.id)
@@ -120,7 +145,10 @@ export class RunLeases {
       }
     } catch (e) {
       // The store is unreachable for now: the next round tries again; the lease covers the gap.
-      this.logger.warn({ ...errorFields(e), holder: this.holder }, 'renewing run leases failed; retrying at the next round')
+      this.logger.warn(
+        { ...errorFields(e), holder: this.holder },
+        'renewing run leases failed; retrying at the next round',
+      )
     } finally {
       this.checking = false
     }

@@ -106,36 +106,67 @@ export interface ResolvedOptions {
 const schema = z
   .object({
     store: z.unknown().optional(),
-    backend: z.custom<Backend>((v) => typeof v === 'object' && v !== null && 'store' in v && 'context' in v, { message: 'must be a backend from openBackend(url)' }).optional(),
+    backend: z
+      .custom<Backend>((v) => typeof v === 'object' && v !== null && 'store' in v && 'context' in v, {
+        message: 'must be a backend from openBackend(url)',
+      })
+      .optional(),
     clock: z.unknown().optional(),
     random: z.unknown().optional(),
     concurrency: z.number().min(1).optional(),
     capabilityConcurrency: z.record(z.string(), z.number().int().min(1)).optional(),
     loadBalancing: z.enum(['round-robin', 'least-loaded', 'performance']).optional(),
-    circuitBreaker: z.object({ failureThreshold: z.number().int().min(1).optional(), cooldownMs: z.number().min(0).optional() }).strict().optional(),
+    circuitBreaker: z
+      .object({ failureThreshold: z.number().int().min(1).optional(), cooldownMs: z.number().min(0).optional() })
+      .strict()
+      .optional(),
     progressIntervalMs: z.number().min(0).optional(),
     health: z.record(z.string(), z.unknown()).optional(),
     anomalies: z.record(z.string(), z.unknown()).optional(),
-    retention: z.object({ maxAgeMs: z.number().min(0), intervalMs: z.number().min(1000).optional() }).strict().optional(),
+    retention: z
+      .object({ maxAgeMs: z.number().min(0), intervalMs: z.number().min(1000).optional() })
+      .strict()
+      .optional(),
     bus: z.unknown().optional(),
     context: z.unknown().optional(),
     runtimes: z.array(z.unknown()).min(1).optional(),
     workspaceRoot: z.string().min(1).optional(),
     busEvents: z.boolean().optional(),
-    authorizer: z.custom<Authorizer>((v) => typeof v === 'object' && v !== null && typeof (v as { authorize?: unknown }).authorize === 'function', { message: 'must be an Authorizer' }).optional(),
-    telemetry: z.object({ logger: z.unknown().optional(), meter: z.unknown().optional(), tracer: z.unknown().optional() }).strict().optional(),
-    interceptors: z.array(z.custom<Interceptor>((v) => typeof v === 'function', { message: 'each interceptor must be a function (call, next) => …' })).optional(),
+    authorizer: z
+      .custom<Authorizer>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { authorize?: unknown }).authorize === 'function',
+        { message: 'must be an Authorizer' },
+      )
+      .optional(),
+    telemetry: z
+      .object({ logger: z.unknown().optional(), meter: z.unknown().optional(), tracer: z.unknown().optional() })
+      .strict()
+      .optional(),
+    interceptors: z
+      .array(
+        z.custom<Interceptor>((v) => typeof v === 'function', {
+          message: 'each interceptor must be a function (call, next) => …',
+        }),
+      )
+      .optional(),
     leaseMs: z.number().min(2000, 'must be at least 2000 ms (the lease is renewed every 500 ms)').optional(),
   })
   .strict()
-  .refine((o) => o.backend === undefined || o.store === undefined, { message: 'give either a backend or a store, not both (the backend holds its store)', path: ['backend'] })
+  .refine((o) => o.backend === undefined || o.store === undefined, {
+    message: 'give either a backend or a store, not both (the backend holds its store)',
+    path: ['backend'],
+  })
 
 /** Validates and completes orchestrator options. */
 export function resolveOrchestratorOptions(options: OrchestratorOptions): ResolvedOptions {
   const parsed = schema.safeParse(options)
   if (!parsed.success) {
     const i = parsed.error.issues[0]
-    throw new FlotillaError('VALIDATION_FAILED', `Invalid orchestrator option "${i?.path.join('.') || '(root)'}": ${i?.message}.`, { details: { path: i?.path.join('.') ?? '' } })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `Invalid orchestrator option "${i?.path.join('.') || '(root)'}": ${i?.message}.`,
+      { details: { path: i?.path.join('.') ?? '' } },
+    )
   }
   return {
     concurrency: options.concurrency ?? Infinity,
@@ -143,8 +174,9 @@ export function resolveOrchestratorOptions(options: OrchestratorOptions): Resolv
     loadBalancing: options.loadBalancing ?? 'least-loaded',
     circuitBreaker: options.circuitBreaker ?? {},
     progressIntervalMs: options.progressIntervalMs ?? 100,
-    retention: options.retention ? { maxAgeMs: options.retention.maxAgeMs, intervalMs: options.retention.intervalMs ?? 3_600_000 } : undefined,
+    retention: options.retention
+      ? { maxAgeMs: options.retention.maxAgeMs, intervalMs: options.retention.intervalMs ?? 3_600_000 }
+      : undefined,
     leaseMs: options.leaseMs ?? 15_000,
   }
 }
-

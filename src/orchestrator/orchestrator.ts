@@ -103,7 +103,10 @@ export class Orchestrator {
    * await orchestrator.close()
    * ```
    */
-  static async open(url?: string, options: Omit<OrchestratorOptions, 'store' | 'backend'> & Pick<OpenBackendOptions, 'cwd' | 'postgres'> = {}): Promise<Orchestrator> {
+  static async open(
+    url?: string,
+    options: Omit<OrchestratorOptions, 'store' | 'backend'> & Pick<OpenBackendOptions, 'cwd' | 'postgres'> = {},
+  ): Promise<Orchestrator> {
     const { cwd, postgres, ...rest } = options
     const backend = await openBackend(url, { clock: options.clock, cwd, postgres })
     try {
@@ -126,24 +129,47 @@ export class Orchestrator {
     const backend = (this.backend = options.backend)
     const authorizer = (this.authorizer = options.authorizer ?? new Authorizer())
     this.store = backend?.store ?? (typeof options.store === 'object' ? options.store : openStore(options.store))
-    this.registry = new Registry({ clock: this.clock, strategy: this.options.loadBalancing, circuitBreaker: this.options.circuitBreaker })
+    this.registry = new Registry({
+      clock: this.clock,
+      strategy: this.options.loadBalancing,
+      circuitBreaker: this.options.circuitBreaker,
+    })
     // A SQLite file opened here (the default store) keeps the journal of durable steps too, so that model calls and
     // ctx.step results survive a crash and `recover()` replays them; artifacts stay where `context` says.
-    const file = backend === undefined && options.context === undefined && typeof options.store !== 'object' && this.store instanceof SqliteStore ? this.store.path : ':memory:'
-    this.journal = file === ':memory:' ? undefined : new ContextStore(SqliteContextBackend.open({ path: file }), { clock: this.clock, authorizer })
+    const file =
+      backend === undefined &&
+      options.context === undefined &&
+      typeof options.store !== 'object' &&
+      this.store instanceof SqliteStore
+        ? this.store.path
+        : ':memory:'
+    this.journal =
+      file === ':memory:'
+        ? undefined
+        : new ContextStore(SqliteContextBackend.open({ path: file }), { clock: this.clock, authorizer })
     this.team = new Team({
       ...(this.journal === undefined ? {} : { journal: this.journal.journal }),
-      store: this.store, registry: this.registry, clock: this.clock, runtimes: options.runtimes, workspaceRoot: options.workspaceRoot ?? '.flotilla/agents',
+      store: this.store,
+      registry: this.registry,
+      clock: this.clock,
+      runtimes: options.runtimes,
+      workspaceRoot: options.workspaceRoot ?? '.flotilla/agents',
       bus: options.bus ?? backend?.bus,
-      context: options.context ?? (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock, authorizer })),
+      context:
+        options.context ??
+        (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock, authorizer })),
       logger,
       authorizer,
     })
     ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
     const queue = this.store.durable && this.store.queue !== undefined ? this.store.queue(this.clock) : undefined
-    const lease = queue === undefined ? undefined : { holder: localHolderId(newAgentId().slice(4)), ms: this.options.leaseMs }
+    const lease =
+      queue === undefined ? undefined : { holder: localHolderId(newAgentId().slice(4)), ms: this.options.leaseMs }
     this.engine = new Engine({
-      invoke: composeInterceptors([...telemetryInterceptors(options.telemetry, telemetry), ...(options.interceptors ?? [])]),
+      invoke: composeInterceptors([
+        ...telemetryInterceptors(options.telemetry, telemetry),
+        ...(options.interceptors ?? []),
+      ]),
       lease,
       store: this.store,
       registry: this.registry,
@@ -152,11 +178,21 @@ export class Orchestrator {
       capabilityConcurrency: this.options.capabilityConcurrency,
       progressIntervalMs: this.options.progressIntervalMs,
       random: options.random ?? Math.random,
-      deliver: options.busEvents ? (events) => (this.hub.deliver(events), this.team.forward(events)) : (events) => this.hub.deliver(events),
+      deliver: options.busEvents
+        ? (events) => (this.hub.deliver(events), this.team.forward(events))
+        : (events) => this.hub.deliver(events),
       services: (instanceId, runId, taskId) => this.team.services(instanceId, runId, taskId),
       observe: (e) => {
         const agent = e.instance.key
-        this.history.record(agent, { runId: e.runId, taskId: e.taskId, attempt: e.attempt, startedAt: this.clock.wallNow() - e.durationMs, durationMs: e.durationMs, ok: e.ok, errorCode: e.errorCode })
+        this.history.record(agent, {
+          runId: e.runId,
+          taskId: e.taskId,
+          attempt: e.attempt,
+          startedAt: this.clock.wallNow() - e.durationMs,
+          durationMs: e.durationMs,
+          ok: e.ok,
+          errorCode: e.errorCode,
+        })
         this.anomalies.observe(agent, e.durationMs, e.ok)
       },
     })
@@ -164,7 +200,13 @@ export class Orchestrator {
       this.leases = new RunLeases(this.store, queue, this.engine, lease.holder, lease.ms, logger)
       this.leases.start()
     }
-    this.control = new RunControl({ store: this.store, engine: this.engine, leases: this.leases, hub: this.hub, clock: this.clock })
+    this.control = new RunControl({
+      store: this.store,
+      engine: this.engine,
+      leases: this.leases,
+      hub: this.hub,
+      clock: this.clock,
+    })
     const { autoStart = false, ...healthOptions } = options.health ?? {}
     this.health = new HealthMonitor(this.registry, { clock: this.clock, ...healthOptions })
     if (autoStart) this.health.start()
@@ -172,7 +214,9 @@ export class Orchestrator {
     const retention = this.options.retention
     if (retention !== undefined) {
       const prune = (): void => {
-        this.prune(retention.maxAgeMs).catch((e: unknown) => logger.error(errorFields(e), 'periodic prune of finished runs failed; the next one tries again'))
+        this.prune(retention.maxAgeMs).catch((e: unknown) =>
+          logger.error(errorFields(e), 'periodic prune of finished runs failed; the next one tries again'),
+        )
       }
       prune()
       // Not a reason to keep the process alive.
@@ -207,7 +251,11 @@ export class Orchestrator {
     const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
     const existing = this.templates.get(name)
     if (existing !== undefined && existing.hash !== wf.hash && options.replace !== true) {
-      throw new FlotillaError('VALIDATION_FAILED', `A different workflow is already registered as template "${name}"; pass { replace: true } to replace it, or choose another name.`, { details: { template: name } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `A different workflow is already registered as template "${name}"; pass { replace: true } to replace it, or choose another name.`,
+        { details: { template: name } },
+      )
     }
     this.templates.set(name, wf)
   }
@@ -218,13 +266,27 @@ export class Orchestrator {
    * registered as templates by their name) from folders. Bad files are
    * reported, not thrown: the report says what loaded and what failed and why.
    */
-  async discover(options: { agents?: string; workflows?: string; agentPattern?: string; workflowPattern?: string }): Promise<{ agents?: AgentDiscoveryReport; workflows?: WorkflowDiscoveryReport }> {
+  async discover(options: {
+    agents?: string
+    workflows?: string
+    agentPattern?: string
+    workflowPattern?: string
+  }): Promise<{ agents?: AgentDiscoveryReport; workflows?: WorkflowDiscoveryReport }> {
     await this.builtins
     const report: { agents?: AgentDiscoveryReport; workflows?: WorkflowDiscoveryReport } = {}
-    if (options.agents !== undefined) report.agents = await discoverAgents(this.registry, options.agents, options.agentPattern ? { pattern: options.agentPattern } : {})
+    if (options.agents !== undefined)
+      report.agents = await discoverAgents(
+        this.registry,
+        options.agents,
+        options.agentPattern ? { pattern: options.agentPattern } : {},
+      )
     if (options.workflows !== undefined) {
-      report.workflows = await discoverWorkflows(options.workflows, options.workflowPattern ? { pattern: options.workflowPattern } : {})
-      for (const { workflow } of report.workflows.loaded) this.registerTemplate(workflow.name, workflow, { replace: true })
+      report.workflows = await discoverWorkflows(
+        options.workflows,
+        options.workflowPattern ? { pattern: options.workflowPattern } : {},
+      )
+      for (const { workflow } of report.workflows.loaded)
+        this.registerTemplate(workflow.name, workflow, { replace: true })
     }
     return report
   }
@@ -243,14 +305,25 @@ export class Orchestrator {
   }
 
   /** Starts a run and returns at once with its handle. Nothing is stored if the workflow does not validate. */
-  start<O extends Record<string, unknown> = Record<string, unknown>>(workflow: Workflow<O> | WorkflowSpec, input?: unknown, options: RunOptions = {}): RunHandle<O> {
+  start<O extends Record<string, unknown> = Record<string, unknown>>(
+    workflow: Workflow<O> | WorkflowSpec,
+    input?: unknown,
+    options: RunOptions = {},
+  ): RunHandle<O> {
     this.assertOpen()
     const wf: Workflow = 'hash' in workflow ? workflow : compileWorkflow(workflow)
     const runInput = resolveRunInput(wf, input)
     const concurrency = options.concurrency ?? wf.concurrency
-    if (!(concurrency >= 1)) throw new FlotillaError('VALIDATION_FAILED', `Run concurrency must be ≥ 1, got ${concurrency}.`)
+    if (!(concurrency >= 1))
+      throw new FlotillaError('VALIDATION_FAILED', `Run concurrency must be ≥ 1, got ${concurrency}.`)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
-    const run = this.engine.start({ id, workflow: wf, input: runInput, concurrency, callbacks: { onProgress: options.onProgress } })
+    const run = this.engine.start({
+      id,
+      workflow: wf,
+      input: runInput,
+      concurrency,
+      callbacks: { onProgress: options.onProgress },
+    })
     return this.control.handle<O>(run, options)
   }
 
@@ -261,7 +334,9 @@ export class Orchestrator {
    * pin the workflow definition they started with. Every agent they name
    * must be registered first.
    */
-  async recover(options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'> = {}): Promise<RunHandle[]> {
+  async recover(
+    options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'> = {},
+  ): Promise<RunHandle[]> {
     this.assertOpen()
     await this.builtins
     return this.control.recover(options)
@@ -280,7 +355,8 @@ export class Orchestrator {
 
   /** Deletes finished runs older than `olderThanMs` (by finish time), with their tasks and events. Returns how many. */
   prune(olderThanMs: number): Promise<number> {
-    if (!(olderThanMs >= 0)) throw new FlotillaError('VALIDATION_FAILED', `prune needs an age ≥ 0 ms, got ${olderThanMs}.`)
+    if (!(olderThanMs >= 0))
+      throw new FlotillaError('VALIDATION_FAILED', `prune needs an age ≥ 0 ms, got ${olderThanMs}.`)
     return this.store.pruneRuns(this.clock.wallNow() - olderThanMs)
   }
 
@@ -288,7 +364,11 @@ export class Orchestrator {
    * Runs a workflow to completion. A workflow built in TypeScript types the
    * result: `result.output('a')` has the output type of task `a`'s agent.
    */
-  async run<O extends Record<string, unknown> = Record<string, unknown>>(workflow: Workflow<O> | WorkflowSpec, input?: unknown, options?: RunOptions): Promise<RunResult<O>> {
+  async run<O extends Record<string, unknown> = Record<string, unknown>>(
+    workflow: Workflow<O> | WorkflowSpec,
+    input?: unknown,
+    options?: RunOptions,
+  ): Promise<RunResult<O>> {
     await this.builtins
     return this.start<O>(workflow, input, options).result
   }
@@ -297,7 +377,11 @@ export class Orchestrator {
   async runTemplate(name: string, params?: unknown, options?: RunOptions): Promise<RunResult> {
     const wf = this.templates.get(name)
     if (wf === undefined) {
-      throw new FlotillaError('TEMPLATE_NOT_FOUND', `No workflow template "${name}". Registered: ${this.templateNames().join(', ') || '(none)'}.`, { details: { template: name } })
+      throw new FlotillaError(
+        'TEMPLATE_NOT_FOUND',
+        `No workflow template "${name}". Registered: ${this.templateNames().join(', ') || '(none)'}.`,
+        { details: { template: name } },
+      )
     }
     return this.run(wf, params, options)
   }

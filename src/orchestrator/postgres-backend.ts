@@ -15,7 +15,11 @@ import type { Backend } from './backend.js'
 export async function openPostgresBackend(url: string, options: PostgresStoreOptions, clock: Clock): Promise<Backend> {
   const o = resolvePostgresOptions(url, options)
   const where = describeTarget(o.target)
-  const pool = await openPool(o, where, { what: 'backend', applicationName: 'flotilla', prepare: async () => undefined })
+  const pool = await openPool(o, where, {
+    what: 'backend',
+    applicationName: 'flotilla',
+    prepare: async () => undefined,
+  })
   const opened: { close(): Promise<void> }[] = []
   try {
     const store = await PostgresStore.onPool(pool, o.schema, where)
@@ -26,13 +30,19 @@ export async function openPostgresBackend(url: string, options: PostgresStoreOpt
     const queue = store.queue(clock)
     let closing: Promise<void> | undefined
     return {
-      kind: 'postgres', target: where, store, queue, bus, context,
-      close: () => (closing ??= (async () => {
-        await bus.close()
-        await context.close()
-        await store.close()
-        await pool.end().catch(() => undefined)
-      })()),
+      kind: 'postgres',
+      target: where,
+      store,
+      queue,
+      bus,
+      context,
+      close: () =>
+        (closing ??= (async () => {
+          await bus.close()
+          await context.close()
+          await store.close()
+          await pool.end().catch(() => undefined)
+        })()),
     }
   } catch (e) {
     for (const part of opened.reverse()) await part.close().catch(() => undefined)

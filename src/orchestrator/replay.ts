@@ -35,16 +35,26 @@ export function planReplay(record: RunRecord, tasks: readonly TaskRecord[], opti
   const spec = record.definition as WorkflowSpec
   const known = new Set(spec.tasks.map((t) => t.id))
   const unknown = (id: string, where: string): FlotillaError =>
-    new FlotillaError('VALIDATION_FAILED', `Replay of run ${record.id}: ${where} names task "${id}", which workflow "${spec.name}" does not have. Tasks: ${[...known].join(', ')}.`, { details: { runId: record.id, taskId: id } })
+    new FlotillaError(
+      'VALIDATION_FAILED',
+      `Replay of run ${record.id}: ${where} names task "${id}", which workflow "${spec.name}" does not have. Tasks: ${[...known].join(', ')}.`,
+      { details: { runId: record.id, taskId: id } },
+    )
   for (const id of Object.keys(options.set ?? {})) if (!known.has(id)) throw unknown(id, '--set')
 
-  const changed = { ...spec, tasks: spec.tasks.map((t) => (options.set?.[t.id] ? { ...t, ...options.set[t.id], id: t.id } : t)) }
+  const changed = {
+    ...spec,
+    tasks: spec.tasks.map((t) => (options.set?.[t.id] ? { ...t, ...options.set[t.id], id: t.id } : t)),
+  }
   let workflow: Workflow
   try {
     workflow = compileWorkflow(changed)
   } catch (e) {
     const err = toFlotillaError(e, 'WORKFLOW_INVALID')
-    throw new FlotillaError(err.code, `Replay of run ${record.id}: the changed workflow is invalid: ${err.message}`, { cause: e, details: err.details })
+    throw new FlotillaError(err.code, `Replay of run ${record.id}: the changed workflow is invalid: ${err.message}`, {
+      cause: e,
+      details: err.details,
+    })
   }
   for (const id of options.from ?? []) if (!workflow.indexOf.has(id)) throw unknown(id, '--from')
   const inputChanged = options.input !== undefined && JSON.stringify(options.input) !== JSON.stringify(record.input)
@@ -53,7 +63,10 @@ export function planReplay(record: RunRecord, tasks: readonly TaskRecord[], opti
   for (const id of Object.keys(options.set ?? {})) seeds.add(workflow.indexOf.get(id)!)
   if (inputChanged) {
     for (const t of workflow.tasks) {
-      const refs = [...collectRefs(t.spec.input, t.id), ...(t.spec.when !== undefined ? parseCondition(t.spec.when, t.id).refs : [])]
+      const refs = [
+        ...collectRefs(t.spec.input, t.id),
+        ...(t.spec.when !== undefined ? parseCondition(t.spec.when, t.id).refs : []),
+      ]
       if (refs.some((r) => r.source === 'input')) seeds.add(t.index)
     }
   }

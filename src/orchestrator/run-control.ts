@@ -42,12 +42,15 @@ export class RunControl {
   }
 
   /** See `Orchestrator.recover`. */
-  async recover(options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'>): Promise<RunHandle[]> {
+  async recover(
+    options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'>,
+  ): Promise<RunHandle[]> {
     const { engine, store, leases } = this.p
     let records: RunRecord[]
     if (leases !== undefined) {
       // Only runs nobody holds: a run executing in a live process is left to it.
-      const named = options.runIds === undefined ? undefined : await Promise.all(options.runIds.map((id) => this.getRun(id)))
+      const named =
+        options.runIds === undefined ? undefined : await Promise.all(options.runIds.map((id) => this.getRun(id)))
       for (const r of named ?? []) if (isFinalRunState(r.state)) throw finalRunError(r)
       const ids = await leases.claim(named?.filter((r) => engine.get(r.id) === undefined).map((r) => r.id))
       records = await Promise.all(ids.map((id) => this.getRun(id)))
@@ -62,7 +65,13 @@ export class RunControl {
       if (isFinalRunState(record.state)) throw finalRunError(record)
       const workflow = compileWorkflow(record.definition as WorkflowSpec)
       const tasks = await store.getTasks(record.id)
-      const run = engine.recover({ record, tasks, workflow, concurrency: workflow.concurrency, callbacks: { onProgress: options.onProgress } })
+      const run = engine.recover({
+        record,
+        tasks,
+        workflow,
+        concurrency: workflow.concurrency,
+        callbacks: { onProgress: options.onProgress },
+      })
       handles.push(this.handle(run, options))
     }
     return handles
@@ -75,14 +84,22 @@ export class RunControl {
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
     const input = resolveRunInput(plan.workflow, plan.input)
     const run = this.p.engine.start({
-      id, workflow: plan.workflow, input, concurrency: options.concurrency ?? plan.workflow.concurrency,
-      callbacks: { onProgress: options.onProgress }, parentRunId: record.id, preset: plan.preset,
+      id,
+      workflow: plan.workflow,
+      input,
+      concurrency: options.concurrency ?? plan.workflow.concurrency,
+      callbacks: { onProgress: options.onProgress },
+      parentRunId: record.id,
+      preset: plan.preset,
     })
     return this.handle(run, options)
   }
 
   /** The handle of a run executing here. */
-  handle<O extends Record<string, unknown> = Record<string, unknown>>(run: RunExecution, options: Pick<RunOptions, 'onEvent'>): RunHandle<O> {
+  handle<O extends Record<string, unknown> = Record<string, unknown>>(
+    run: RunExecution,
+    options: Pick<RunOptions, 'onEvent'>,
+  ): RunHandle<O> {
     const unsubscribe = options.onEvent ? this.p.hub.onRun(run.id, options.onEvent) : undefined
     const result = run.settled.then(() => {
       unsubscribe?.()
@@ -116,7 +133,11 @@ export class RunControl {
     }
     const record = await this.getRun(runId)
     if (record.state !== 'PAUSED') {
-      throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${record.state}${record.state === 'RUNNING' ? ' (use recover to pick up a run whose process stopped)' : ''}.`, { details: { runId, state: record.state } })
+      throw new FlotillaError(
+        'RUN_STATE_INVALID',
+        `Cannot resume run ${runId}: it is ${record.state}${record.state === 'RUNNING' ? ' (use recover to pick up a run whose process stopped)' : ''}.`,
+        { details: { runId, state: record.state } },
+      )
     }
     // A process that was executing the run lets go of it within CONTROL_POLL_MS of seeing the pause.
     for (let tries = 0; ; tries++) {
@@ -125,7 +146,13 @@ export class RunControl {
         handle.resume()
         return handle
       } catch (e) {
-        if (tries >= 6 || !(e instanceof FlotillaError) || e.code !== 'RUN_STATE_INVALID' || e.details.holder === undefined) throw e
+        if (
+          tries >= 6 ||
+          !(e instanceof FlotillaError) ||
+          e.code !== 'RUN_STATE_INVALID' ||
+          e.details.holder === undefined
+        )
+          throw e
         await new Promise((r) => setTimeout(r, CONTROL_POLL_MS / 2))
       }
     }
@@ -134,5 +161,9 @@ export class RunControl {
 
 /** RUN_STATE_INVALID for recovering a run that already ended. */
 function finalRunError(record: RunRecord): FlotillaError {
-  return new FlotillaError('RUN_STATE_INVALID', `Run ${record.id} is ${record.state}; only unfinished runs can be recovered (replay it to run it again).`, { details: { runId: record.id, state: record.state } })
+  return new FlotillaError(
+    'RUN_STATE_INVALID',
+    `Run ${record.id} is ${record.state}; only unfinished runs can be recovered (replay it to run it again).`,
+    { details: { runId: record.id, state: record.state } },
+  )
 }

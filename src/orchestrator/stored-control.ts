@@ -11,19 +11,37 @@ import type { Store } from '../store/store.js'
  * one. A run still executing in another process finds its next write fenced
  * (STORE_CONFLICT) and stops: the store stays consistent.
  */
-export async function controlStoredRun(store: Store, record: RunRecord, action: 'pause' | 'cancel', clock: Clock, reason = 'cancelled by the user'): Promise<void> {
+export async function controlStoredRun(
+  store: Store,
+  record: RunRecord,
+  action: 'pause' | 'cancel',
+  clock: Clock,
+  reason = 'cancelled by the user',
+): Promise<void> {
   if (isFinalRunState(record.state) || (action === 'pause' && record.state === 'PAUSED')) {
-    throw new FlotillaError('RUN_STATE_INVALID', `Cannot ${action} run ${record.id}: it is ${record.state}.`, { details: { runId: record.id, state: record.state } })
+    throw new FlotillaError('RUN_STATE_INVALID', `Cannot ${action} run ${record.id}: it is ${record.state}.`, {
+      details: { runId: record.id, state: record.state },
+    })
   }
   const at = clock.wallNow()
   if (action === 'pause') {
-    await store.commit({ ops: [{ op: 'run.state', runId: record.id, state: 'PAUSED', at }], events: [{ type: 'run.paused', at, runId: record.id }] })
+    await store.commit({
+      ops: [{ op: 'run.state', runId: record.id, state: 'PAUSED', at }],
+      events: [{ type: 'run.paused', at, runId: record.id }],
+    })
     return
   }
   const ops: StoreOp[] = []
   for (const t of await store.getTasks(record.id)) {
-    if (!isFinalTaskState(t.state)) ops.push({ op: 'task.finish', runId: record.id, taskId: t.taskId, state: 'CANCELLED', at, reason })
+    if (!isFinalTaskState(t.state))
+      ops.push({ op: 'task.finish', runId: record.id, taskId: t.taskId, state: 'CANCELLED', at, reason })
   }
-  ops.push({ op: 'run.state', runId: record.id, state: 'CANCELLED', at, error: { code: 'TASK_CANCELLED', message: `Run cancelled: ${reason}`, details: { reason }, retryable: false } })
+  ops.push({
+    op: 'run.state',
+    runId: record.id,
+    state: 'CANCELLED',
+    at,
+    error: { code: 'TASK_CANCELLED', message: `Run cancelled: ${reason}`, details: { reason }, retryable: false },
+  })
   await store.commit({ ops, events: [{ type: 'run.cancelled', at, runId: record.id, durationMs: 0, reason }] })
 }

@@ -66,20 +66,33 @@ export class Team {
     this.ownBus = o.bus === undefined
     this.ownContext = o.context === undefined
     const late: { agents?: DeployedAgents; supervisor?: AgentSupervisor } = {}
-    this.bus = o.bus ?? new MemoryBus({ clock: o.clock, isKnownAgent: (name) => o.registry.has(name) || (late.supervisor?.hasLiveName(name) ?? false) })
-    this.context = o.context ?? new ContextStore(new MemoryContextBackend(), { clock: o.clock, ...(o.authorizer === undefined ? {} : { authorizer: o.authorizer }) })
+    this.bus =
+      o.bus ??
+      new MemoryBus({
+        clock: o.clock,
+        isKnownAgent: (name) => o.registry.has(name) || (late.supervisor?.hasLiveName(name) ?? false),
+      })
+    this.context =
+      o.context ??
+      new ContextStore(new MemoryContextBackend(), {
+        clock: o.clock,
+        ...(o.authorizer === undefined ? {} : { authorizer: o.authorizer }),
+      })
     const supervisor = new AgentSupervisor({
       store: o.store,
       runtimes: o.runtimes ?? defaultRuntimes(),
       workspaceRoot: resolve(o.workspaceRoot),
       clock: o.clock,
       onEvent: (e) => {
-        if (e.type === 'agent.state' && (e.to === 'TERMINATED' || e.to === 'FAILED')) this.endSubscriptions(e.agentId, e.to === 'TERMINATED')
+        if (e.type === 'agent.state' && (e.to === 'TERMINATED' || e.to === 'FAILED'))
+          this.endSubscriptions(e.agentId, e.to === 'TERMINATED')
         this.publish(e)
         late.agents?.observe(e)
       },
       services: (agent, permissions) => {
-        const subscriptions = new AgentSubscriptions(this.bus, (subscriptionId, event) => late.supervisor?.deliver(agent.id, subscriptionId, event))
+        const subscriptions = new AgentSubscriptions(this.bus, (subscriptionId, event) =>
+          late.supervisor?.deliver(agent.id, subscriptionId, event),
+        )
         this.subscriptions.set(agent.id, subscriptions)
         return agentServiceCall(this.deps, {
           name: agent.name,
@@ -87,16 +100,41 @@ export class Team {
           permissions,
           subscriptions,
           onDenied: (resource, action, reason) =>
-            this.publish({ type: 'agent.event', agentId: agent.id, name: agent.name, event: { type: 'permission.denied', data: { agent: agent.name, resource, action, reason } }, at: o.clock.wallNow() }),
+            this.publish({
+              type: 'agent.event',
+              agentId: agent.id,
+              name: agent.name,
+              event: { type: 'permission.denied', data: { agent: agent.name, resource, action, reason } },
+              at: o.clock.wallNow(),
+            }),
         })
       },
     })
     late.supervisor = supervisor
     this.agents = late.agents = new DeployedAgents(supervisor, o.registry, this.bus)
-    this.deps = { bus: this.bus, context: this.context, registry: o.registry, supervisor, isTerminated: (name) => !o.registry.has(name) && supervisor.isTerminatedName(name), authorizer: o.authorizer, ...(o.journal === undefined ? {} : { journal: o.journal }) }
+    this.deps = {
+      bus: this.bus,
+      context: this.context,
+      registry: o.registry,
+      supervisor,
+      isTerminated: (name) => !o.registry.has(name) && supervisor.isTerminatedName(name),
+      authorizer: o.authorizer,
+      ...(o.journal === undefined ? {} : { journal: o.journal }),
+    }
     // Expired artifacts and cache entries are also removed on read; this sweep reclaims the ones nobody reads.
     const logger = (this.logger = o.logger ?? noopLogger)
-    this.sweeper = setInterval(() => void this.context.sweep().catch((e: unknown) => logger.warn(errorFields(e), 'sweeping expired artifacts and cache entries failed; the next sweep tries again')), 60_000).unref()
+    this.sweeper = setInterval(
+      () =>
+        void this.context
+          .sweep()
+          .catch((e: unknown) =>
+            logger.warn(
+              errorFields(e),
+              'sweeping expired artifacts and cache entries failed; the next sweep tries again',
+            ),
+          ),
+      60_000,
+    ).unref()
   }
 
   /** The services of a task's context (a registered agent: no permissions of its own). */
@@ -108,7 +146,12 @@ export class Team {
     let members = this.cache.get(key)
     if (!members) {
       const declared = instance.definition.permissions
-      members = agentServiceMembers(this.deps, { name, runId, taskId, ...(declared === undefined ? {} : { permissions: new PermissionSet(declared) }) })
+      members = agentServiceMembers(this.deps, {
+        name,
+        runId,
+        taskId,
+        ...(declared === undefined ? {} : { permissions: new PermissionSet(declared) }),
+      })
       if (this.cache.size > 1024) this.cache.clear()
       this.cache.set(key, members)
     }
@@ -122,14 +165,23 @@ export class Team {
   async answerRequests(name: string, run: (wf: Workflow) => Promise<RunResult>): Promise<void> {
     await this.bus.onRequest(name, async (req) => {
       const result = await run(workflow(`request:${name}`).task('answer', { agent: name, input: req.body }).build())
-      if (!result.ok) throw result.tasks.answer?.error ?? new FlotillaError('TASK_FAILED', `Agent "${name}" did not answer.`)
+      if (!result.ok)
+        throw result.tasks.answer?.error ?? new FlotillaError('TASK_FAILED', `Agent "${name}" did not answer.`)
       return result.output('answer')
     })
   }
 
   /** Publishes run and task events on the bus (option `busEvents`). */
   forward(events: readonly FlotillaEvent[]): void {
-    for (const e of events) this.bus.publish(e.type, e, { from: 'orchestrator' }).catch((err: unknown) => this.logger.warn({ ...errorFields(err), eventType: e.type, runId: e.runId }, 'publishing a run event on the bus failed'))
+    for (const e of events)
+      this.bus
+        .publish(e.type, e, { from: 'orchestrator' })
+        .catch((err: unknown) =>
+          this.logger.warn(
+            { ...errorFields(err), eventType: e.type, runId: e.runId },
+            'publishing a run event on the bus failed',
+          ),
+        )
   }
 
   /** Terminates deployed agents, then closes what the team opened itself. */
@@ -149,7 +201,14 @@ export class Team {
 
   private publish(e: SupervisorEvent): void {
     const send = (type: string, data: unknown): void => {
-      this.bus.publish(type, data, { from: e.name }).catch((err: unknown) => this.logger.warn({ ...errorFields(err), eventType: type, agent: e.name }, 'publishing an agent event on the bus failed'))
+      this.bus
+        .publish(type, data, { from: e.name })
+        .catch((err: unknown) =>
+          this.logger.warn(
+            { ...errorFields(err), eventType: type, agent: e.name },
+            'publishing an agent event on the bus failed',
+          ),
+        )
     }
     if (e.type === 'agent.state') {
       send('status_change', { agentId: e.agentId, name: e.name, from: e.from, to: e.to, reason: e.reason, at: e.at })

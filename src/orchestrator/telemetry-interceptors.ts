@@ -21,18 +21,38 @@ export const TELEMETRY_NAMES = {
  * dated to the call with its `gen_ai.*` attributes. Calls replayed from a
  * journal are not reported again. `undefined` without a meter or tracer.
  */
-export function modelTelemetry(given: Telemetry | undefined, t: ResolvedTelemetry): ((e: FlotillaEvent) => void) | undefined {
+export function modelTelemetry(
+  given: Telemetry | undefined,
+  t: ResolvedTelemetry,
+): ((e: FlotillaEvent) => void) | undefined {
   if (given?.meter === undefined && !t.tracing) return undefined
-  const meter = given?.meter === undefined ? undefined : {
-    tokens: t.meter.createHistogram(TELEMETRY_NAMES.tokens, { description: 'Tokens used by model calls', unit: '{token}' }),
-    duration: t.meter.createHistogram(TELEMETRY_NAMES.modelDuration, { description: 'How long model calls took', unit: 's' }),
-    cost: t.meter.createCounter(TELEMETRY_NAMES.cost, { description: 'What model calls cost, from the price table', unit: 'USD' }),
-  }
+  const meter =
+    given?.meter === undefined
+      ? undefined
+      : {
+          tokens: t.meter.createHistogram(TELEMETRY_NAMES.tokens, {
+            description: 'Tokens used by model calls',
+            unit: '{token}',
+          }),
+          duration: t.meter.createHistogram(TELEMETRY_NAMES.modelDuration, {
+            description: 'How long model calls took',
+            unit: 's',
+          }),
+          cost: t.meter.createCounter(TELEMETRY_NAMES.cost, {
+            description: 'What model calls cost, from the price table',
+            unit: 'USD',
+          }),
+        }
   return (event) => {
     if (event.type !== 'model.called' || event.replayed) return
     const e: ModelCalledEvent = event
     const colon = e.model.indexOf(':')
-    const attributes = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': e.model.slice(0, colon), 'gen_ai.request.model': e.model.slice(colon + 1), 'flotilla.agent': e.agent }
+    const attributes = {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': e.model.slice(0, colon),
+      'gen_ai.request.model': e.model.slice(colon + 1),
+      'flotilla.agent': e.agent,
+    }
     if (meter !== undefined) {
       meter.tokens.record(e.usage.inputTokens, { ...attributes, 'gen_ai.token.type': 'input' })
       meter.tokens.record(e.usage.outputTokens, { ...attributes, 'gen_ai.token.type': 'output' })
@@ -43,9 +63,15 @@ export function modelTelemetry(given: Telemetry | undefined, t: ResolvedTelemetr
       const span = t.tracer.startSpan(`chat ${attributes['gen_ai.request.model']}`, {
         startTime: e.at - e.durationMs,
         attributes: {
-          ...attributes, 'gen_ai.usage.input_tokens': e.usage.inputTokens, 'gen_ai.usage.output_tokens': e.usage.outputTokens,
-          'gen_ai.response.finish_reasons': e.finishReason, 'flotilla.run_id': e.runId, 'flotilla.task_id': e.taskId, 'flotilla.attempt': e.attempt,
-          'flotilla.model_call': e.call, 'flotilla.cost_usd': e.costUsd,
+          ...attributes,
+          'gen_ai.usage.input_tokens': e.usage.inputTokens,
+          'gen_ai.usage.output_tokens': e.usage.outputTokens,
+          'gen_ai.response.finish_reasons': e.finishReason,
+          'flotilla.run_id': e.runId,
+          'flotilla.task_id': e.taskId,
+          'flotilla.attempt': e.attempt,
+          'flotilla.model_call': e.call,
+          'flotilla.cost_usd': e.costUsd,
         },
       })
       span.setStatus({ code: 1 })
@@ -63,9 +89,18 @@ export function modelTelemetry(given: Telemetry | undefined, t: ResolvedTelemetr
 export function telemetryInterceptors(given: Telemetry | undefined, t: ResolvedTelemetry): Interceptor[] {
   const out: Interceptor[] = []
   if (given?.meter !== undefined) {
-    const attempts = t.meter.createCounter(TELEMETRY_NAMES.attempts, { description: 'Agent executions (task attempts) that finished, by agent and outcome', unit: '{attempt}' })
-    const duration = t.meter.createHistogram(TELEMETRY_NAMES.duration, { description: 'How long agent executions took', unit: 'ms' })
-    const running = t.meter.createUpDownCounter(TELEMETRY_NAMES.running, { description: 'Agent executions running now', unit: '{attempt}' })
+    const attempts = t.meter.createCounter(TELEMETRY_NAMES.attempts, {
+      description: 'Agent executions (task attempts) that finished, by agent and outcome',
+      unit: '{attempt}',
+    })
+    const duration = t.meter.createHistogram(TELEMETRY_NAMES.duration, {
+      description: 'How long agent executions took',
+      unit: 'ms',
+    })
+    const running = t.meter.createUpDownCounter(TELEMETRY_NAMES.running, {
+      description: 'Agent executions running now',
+      unit: '{attempt}',
+    })
     out.push(async (call, next) => {
       const agent = `${call.definition.name}@${call.definition.version}`
       const started = performance.now()
@@ -86,7 +121,13 @@ export function telemetryInterceptors(given: Telemetry | undefined, t: ResolvedT
     const tracer = t.tracer
     out.push(async (call, next) => {
       const span = tracer.startSpan(TELEMETRY_NAMES.span, {
-        attributes: { 'flotilla.run_id': call.runId, 'flotilla.task_id': call.taskId, 'flotilla.attempt': call.attempt, 'flotilla.agent': call.definition.name, 'flotilla.agent_version': call.definition.version },
+        attributes: {
+          'flotilla.run_id': call.runId,
+          'flotilla.task_id': call.taskId,
+          'flotilla.attempt': call.attempt,
+          'flotilla.agent': call.definition.name,
+          'flotilla.agent_version': call.definition.version,
+        },
       })
       try {
         const output = await next(call)

@@ -76,7 +76,9 @@ export class Worker {
   readonly id: string
   readonly registry: Registry
   readonly clock: Clock
-  private readonly options: Required<Omit<WorkerOptions, 'store' | 'backend' | 'telemetry' | 'id' | 'interceptors' | 'clock' | 'random' | 'pollMs'>> & { pollMs: number | undefined }
+  private readonly options: Required<
+    Omit<WorkerOptions, 'store' | 'backend' | 'telemetry' | 'id' | 'interceptors' | 'clock' | 'random' | 'pollMs'>
+  > & { pollMs: number | undefined }
   private readonly storeSpec: Store | string | undefined
   private readonly givenBackend: Backend | undefined
   /** The backend this worker opened from a URL (closed by `stop()`). */
@@ -106,7 +108,10 @@ export class Worker {
     this.clock = options.clock ?? systemClock
     this.random = options.random ?? Math.random
     if (options.store !== undefined && options.backend !== undefined) {
-      throw new FlotillaError('VALIDATION_FAILED', 'Give a worker either a backend or a store, not both (the backend holds its store).')
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        'Give a worker either a backend or a store, not both (the backend holds its store).',
+      )
     }
     this.storeSpec = options.store
     this.givenBackend = options.backend
@@ -118,12 +123,23 @@ export class Worker {
     this.interceptors = [...telemetryInterceptors(options.telemetry, telemetry), ...(options.interceptors ?? [])]
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs
     if (!(leaseMs >= 300)) {
-      throw new FlotillaError('VALIDATION_FAILED', `leaseMs must be at least 300 ms (heartbeats come every third of it); got ${leaseMs}. A lease shorter than a heartbeat round trip would let other workers take running work.`, { details: { leaseMs } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `leaseMs must be at least 300 ms (heartbeats come every third of it); got ${leaseMs}. A lease shorter than a heartbeat round trip would let other workers take running work.`,
+        { details: { leaseMs } },
+      )
     }
     const concurrency = options.concurrency ?? DEFAULTS.concurrency
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new FlotillaError('VALIDATION_FAILED', `concurrency must be a whole number ≥ 1; got ${concurrency}.`, { details: { concurrency } })
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new FlotillaError('VALIDATION_FAILED', `concurrency must be a whole number ≥ 1; got ${concurrency}.`, {
+        details: { concurrency },
+      })
     this.options = {
-      concurrency, leaseMs, pollMs: options.pollMs, maxRuns: options.maxRuns ?? DEFAULTS.maxRuns, claimBatch: options.claimBatch ?? DEFAULTS.claimBatch,
+      concurrency,
+      leaseMs,
+      pollMs: options.pollMs,
+      maxRuns: options.maxRuns ?? DEFAULTS.maxRuns,
+      claimBatch: options.claimBatch ?? DEFAULTS.claimBatch,
     }
     this.registry = new Registry({ clock: this.clock })
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
@@ -131,7 +147,8 @@ export class Worker {
 
   /** The store, once {@link Worker.start} opened it. */
   get store(): Store {
-    if (this.store_ === undefined) throw new FlotillaError('RUN_STATE_INVALID', 'The worker has not started: call start() first.')
+    if (this.store_ === undefined)
+      throw new FlotillaError('RUN_STATE_INVALID', 'The worker has not started: call start() first.')
     return this.store_
   }
 
@@ -158,24 +175,66 @@ export class Worker {
     await this.builtins
     const own = this.registry.definitions().filter((d) => !d.name.startsWith('flotilla.'))
     if (own.length === 0) {
-      throw new FlotillaError('WORKER_NO_AGENTS', `Worker ${this.id} has no agents: register some (worker.register(agent), or flotilla worker --agents ./agents.mjs) before starting it.`, { details: { worker: this.id } })
+      throw new FlotillaError(
+        'WORKER_NO_AGENTS',
+        `Worker ${this.id} has no agents: register some (worker.register(agent), or flotilla worker --agents ./agents.mjs) before starting it.`,
+        { details: { worker: this.id } },
+      )
     }
-    const backend = typeof this.storeSpec === 'object' ? undefined : (this.givenBackend ?? (this.ownBackend = await openBackend(this.storeSpec, { clock: this.clock })))
+    const backend =
+      typeof this.storeSpec === 'object'
+        ? undefined
+        : (this.givenBackend ?? (this.ownBackend = await openBackend(this.storeSpec, { clock: this.clock })))
     const store = (this.store_ = backend?.store ?? (this.storeSpec as Store))
-    if (store.queue === undefined) throw new FlotillaError('STORE_UNAVAILABLE', `The ${store.kind} store has no task queue; workers need the memory, SQLite or PostgreSQL store.`)
+    if (store.queue === undefined)
+      throw new FlotillaError(
+        'STORE_UNAVAILABLE',
+        `The ${store.kind} store has no task queue; workers need the memory, SQLite or PostgreSQL store.`,
+      )
     const queue = (this.queue_ = store.queue(this.clock))
     const deliver = (events: readonly FlotillaEvent[]): void => this.hub.deliver(events)
     const team = (this.team = new Team({
-      store, registry: this.registry, clock: this.clock, runtimes: undefined, workspaceRoot: '.flotilla/agents',
-      bus: backend?.bus, context: backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock }), logger: this.logger,
+      store,
+      registry: this.registry,
+      clock: this.clock,
+      runtimes: undefined,
+      workspaceRoot: '.flotilla/agents',
+      bus: backend?.bus,
+      context: backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock }),
+      logger: this.logger,
     }))
-    this.coordinator = new Coordinator({ store, queue, clock: this.clock, random: this.random, id: this.id, deliver, catalog: () => this.catalog })
+    this.coordinator = new Coordinator({
+      store,
+      queue,
+      clock: this.clock,
+      random: this.random,
+      id: this.id,
+      deliver,
+      catalog: () => this.catalog,
+    })
     this.executor = new Executor({
-      store, queue, registry: this.registry, clock: this.clock, id: this.id, concurrency: this.options.concurrency, leaseMs: this.options.leaseMs,
-      invoke: composeInterceptors(this.interceptors), deliver, services: (instanceId, runId, taskId) => team.services(instanceId, runId, taskId),
+      store,
+      queue,
+      registry: this.registry,
+      clock: this.clock,
+      id: this.id,
+      concurrency: this.options.concurrency,
+      leaseMs: this.options.leaseMs,
+      invoke: composeInterceptors(this.interceptors),
+      deliver,
+      services: (instanceId, runId, taskId) => team.services(instanceId, runId, taskId),
       onError: (e) => {
         this.logger.warn(errorFields(e), 'an attempt could not be completed in the store')
-        this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: (e.details.runId ?? '') as RunId, taskId: (e.details.taskId ?? '') as TaskId, level: 'warn', message: e.message }])
+        this.hub.deliver([
+          {
+            type: 'task.log',
+            at: this.clock.wallNow(),
+            runId: (e.details.runId ?? '') as RunId,
+            taskId: (e.details.taskId ?? '') as TaskId,
+            level: 'warn',
+            message: e.message,
+          },
+        ])
       },
     })
     this.startedAt = this.clock.wallNow()
@@ -212,7 +271,10 @@ export class Worker {
     const queue = this.queue_!
     const left = executor.claims()
     executor.abortAll(`worker ${this.id} is stopping`)
-    const warn = (what: string) => (e: unknown): void => this.logger.warn(errorFields(e), `stopping: could not ${what}; other workers take it over after the lease`)
+    const warn =
+      (what: string) =>
+      (e: unknown): void =>
+        this.logger.warn(errorFields(e), `stopping: could not ${what}; other workers take it over after the lease`)
     await queue.release(this.id, left).catch(warn('release the claimed attempts'))
     await queue.releaseRuns(this.id, this.coordinator!.runIds()).catch(warn('let go of the runs held here'))
     await queue.retire(this.id).catch(warn('leave the catalog'))
@@ -233,8 +295,18 @@ export class Worker {
   private async advertise(): Promise<void> {
     const queue = this.queue_!
     const now = this.clock.wallNow()
-    const agents = this.registry.definitions().map((d) => ({ name: d.name, version: d.version, capabilities: [...(d.capabilities ?? [])] }))
-    await queue.advertise({ id: this.id, agents, host: hostname(), pid: process.pid, concurrency: this.options.concurrency, startedAt: this.startedAt, heartbeatAt: now })
+    const agents = this.registry
+      .definitions()
+      .map((d) => ({ name: d.name, version: d.version, capabilities: [...(d.capabilities ?? [])] }))
+    await queue.advertise({
+      id: this.id,
+      agents,
+      host: hostname(),
+      pid: process.pid,
+      concurrency: this.options.concurrency,
+      startedAt: this.startedAt,
+      heartbeatAt: now,
+    })
     this.catalog = await queue.listWorkers(now - this.options.leaseMs)
   }
 
@@ -262,7 +334,11 @@ export class Worker {
         if (coordinator.size < o.maxRuns) {
           const leases = await queue.claimRuns(this.id, Math.min(100, o.maxRuns - coordinator.size), o.leaseMs)
           // Read the claimed runs concurrently (one pool), then rebuild their graphs; the offers go in one flush below.
-          const loaded = await Promise.all(leases.map(async (lease) => [await this.store.getRun(lease.runId), await this.store.getTasks(lease.runId)] as const))
+          const loaded = await Promise.all(
+            leases.map(
+              async (lease) => [await this.store.getRun(lease.runId), await this.store.getTasks(lease.runId)] as const,
+            ),
+          )
           for (const [record, tasks] of loaded) {
             busy = true
             if (record !== undefined) await coordinator.adopt(record, tasks)
@@ -287,7 +363,16 @@ export class Worker {
         for (const id of coordinator.reset()) this.unheld.add(id)
         const error = toFlotillaError(e, 'STORE_UNAVAILABLE')
         this.logger.error({ ...errorFields(error), failures }, 'the worker loop failed; backing off and retrying')
-        this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: '' as RunId, taskId: '' as TaskId, level: 'error', message: `worker ${this.id}: ${error.code}: ${error.message} (retrying)` }])
+        this.hub.deliver([
+          {
+            type: 'task.log',
+            at: this.clock.wallNow(),
+            runId: '' as RunId,
+            taskId: '' as TaskId,
+            level: 'error',
+            message: `worker ${this.id}: ${error.code}: ${error.message} (retrying)`,
+          },
+        ])
         await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(failures, 6))))
       }
     }
@@ -308,9 +393,13 @@ export class Worker {
     const skewMs = Math.round((sent + back) / 2 - storeTime)
     const allowed = this.options.leaseMs / 3 + (back - sent) / 2
     if (Math.abs(skewMs) <= allowed) return undefined
-    return new FlotillaError('WORKER_CLOCK_SKEW', `Worker ${this.id}'s clock is ${Math.abs(skewMs)} ms ${skewMs > 0 ? 'ahead of' : 'behind'} the store's; leases of ${this.options.leaseMs} ms allow ${Math.round(this.options.leaseMs / 3)}. Synchronise this host's clock (NTP, chrony) or give the workers a longer leaseMs.`, {
-      details: { worker: this.id, skewMs, leaseMs: this.options.leaseMs },
-    })
+    return new FlotillaError(
+      'WORKER_CLOCK_SKEW',
+      `Worker ${this.id}'s clock is ${Math.abs(skewMs)} ms ${skewMs > 0 ? 'ahead of' : 'behind'} the store's; leases of ${this.options.leaseMs} ms allow ${Math.round(this.options.leaseMs / 3)}. Synchronise this host's clock (NTP, chrony) or give the workers a longer leaseMs.`,
+      {
+        details: { worker: this.id, skewMs, leaseMs: this.options.leaseMs },
+      },
+    )
   }
 
   /** Heartbeat: leases of runs and attempts, the catalog. */
@@ -332,7 +421,16 @@ export class Worker {
       const skew = await this.clockSkew()
       if (skew !== undefined) {
         this.logger.error(errorFields(skew), 'the worker clock drifted from the store clock')
-        this.hub.deliver([{ type: 'task.log', at: this.clock.wallNow(), runId: '' as RunId, taskId: '' as TaskId, level: 'error', message: `${skew.code}: ${skew.message}` }])
+        this.hub.deliver([
+          {
+            type: 'task.log',
+            at: this.clock.wallNow(),
+            runId: '' as RunId,
+            taskId: '' as TaskId,
+            level: 'error',
+            message: `${skew.code}: ${skew.message}`,
+          },
+        ])
       }
     }
   }

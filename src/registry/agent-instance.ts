@@ -101,7 +101,12 @@ export class AgentInstance {
     this.key = `${definition.name}@${definition.version}`
     this.clock = options.clock ?? systemClock
     this.breaker = new CircuitBreaker(this.clock, options.circuitBreaker)
-    this.info = Object.freeze({ instanceId: this.id, index: options.index ?? 0, agent: definition.name, version: definition.version })
+    this.info = Object.freeze({
+      instanceId: this.id,
+      index: options.index ?? 0,
+      agent: definition.name,
+      version: definition.version,
+    })
   }
 
   /** Call statistics of this incarnation (a {@link AgentInstance.restart} starts new ones). */
@@ -116,7 +121,9 @@ export class AgentInstance {
 
   /** True when the instance can take an execution now: READY, routable, below capacity, circuit letting calls through. */
   get available(): boolean {
-    return this.state === 'READY' && this.routable && this.active < this.definition.maxConcurrency && this.breaker.canPass()
+    return (
+      this.state === 'READY' && this.routable && this.active < this.definition.maxConcurrency && this.breaker.canPass()
+    )
   }
 
   /**
@@ -129,9 +136,13 @@ export class AgentInstance {
    */
   async start(): Promise<void> {
     if (this.state === 'STOPPED') {
-      throw new FlotillaError('AGENT_INIT_FAILED', `Instance ${this.id} of agent "${this.definition.name}" was stopped; register the agent again to get a new instance.`, {
-        details: this.errorDetails(),
-      })
+      throw new FlotillaError(
+        'AGENT_INIT_FAILED',
+        `Instance ${this.id} of agent "${this.definition.name}" was stopped; register the agent again to get a new instance.`,
+        {
+          details: this.errorDetails(),
+        },
+      )
     }
     if (this.state === 'READY') return
     await this.runInitialize()
@@ -186,7 +197,10 @@ export class AgentInstance {
     if (!hook) return { healthy: true }
     let timer: ReturnType<Clock['setTimeout']> | undefined
     const timeout = new Promise<HealthReport>((resolve) => {
-      timer = this.clock.setTimeout(() => resolve({ healthy: false, detail: `healthCheck did not answer within ${timeoutMs} ms` }), timeoutMs)
+      timer = this.clock.setTimeout(
+        () => resolve({ healthy: false, detail: `healthCheck did not answer within ${timeoutMs} ms` }),
+        timeoutMs,
+      )
     })
     const check = (async (): Promise<HealthReport> => {
       try {
@@ -232,5 +246,8 @@ function toReport(value: unknown): HealthReport {
     const { healthy, detail } = value as { healthy: boolean; detail?: unknown }
     return detail === undefined ? { healthy } : { healthy, detail: String(detail) }
   }
-  return { healthy: false, detail: `healthCheck returned ${describeError(value)}; return a boolean or { healthy, detail }` }
+  return {
+    healthy: false,
+    detail: `healthCheck returned ${describeError(value)}; return a boolean or { healthy, detail }`,
+  }
 }

@@ -1,6 +1,11 @@
 import { FlotillaError } from '../core/errors.js'
 import type { AgentInstance } from './agent-instance.js'
-import { PERFORMANCE_EXPLORE_EVERY, selectInstance, selectRoundRobin, type LoadBalancingStrategy } from './load-balancer.js'
+import {
+  PERFORMANCE_EXPLORE_EVERY,
+  selectInstance,
+  selectRoundRobin,
+  type LoadBalancingStrategy,
+} from './load-balancer.js'
 
 /**
  * What a task asks for: an agent by name (the latest version when `version`
@@ -53,7 +58,10 @@ export function checkSelector(selector: unknown): AgentSelector {
       ? s.capability.length > 0
       : typeof s.agent === 'string' && s.agent.length > 0 && (s.version === undefined || typeof s.version === 'string'))
   if (!ok) {
-    throw new FlotillaError('VALIDATION_FAILED', 'A pool selector is { agent: "name", version?: "1.2.0" } or { capability: "name" }, with non-empty strings.')
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      'A pool selector is { agent: "name", version?: "1.2.0" } or { capability: "name" }, with non-empty strings.',
+    )
   }
   const v = s as { agent?: string; version?: string; capability?: string }
   if (typeof v.capability === 'string') return { capability: v.capability }

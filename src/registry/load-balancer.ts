@@ -10,7 +10,11 @@
 export type LoadBalancingStrategy = 'round-robin' | 'least-loaded' | 'performance'
 
 /** Every {@link LoadBalancingStrategy}, for validation and help texts. */
-export const LOAD_BALANCING_STRATEGIES: readonly LoadBalancingStrategy[] = Object.freeze(['round-robin', 'least-loaded', 'performance'])
+export const LOAD_BALANCING_STRATEGIES: readonly LoadBalancingStrategy[] = Object.freeze([
+  'round-robin',
+  'least-loaded',
+  'performance',
+])
 
 /**
  * What the strategies read of an instance (an `AgentInstance` fits). Kept
@@ -138,7 +142,8 @@ export function selectByPerformance(instances: readonly BalancedInstance[], curs
   let i = cursor >= 0 && cursor < n ? cursor : 0
   for (let k = 0; k < n; k++) {
     const inst = instances[i]
-    if (inst.available && (!anyClean || inst.breaker.consecutiveFailures === 0) && performanceScore(inst) <= limit) return i
+    if (inst.available && (!anyClean || inst.breaker.consecutiveFailures === 0) && performanceScore(inst) <= limit)
+      return i
     i = i + 1 === n ? 0 : i + 1
   }
   return -1 // unreachable: the best instance itself is within the limit
@@ -155,7 +160,11 @@ export function selectByPerformance(instances: readonly BalancedInstance[], curs
  * if (i >= 0) console.log(pool.instances[i].id)
  * ```
  */
-export function selectInstance(strategy: LoadBalancingStrategy, instances: readonly BalancedInstance[], cursor: number): number {
+export function selectInstance(
+  strategy: LoadBalancingStrategy,
+  instances: readonly BalancedInstance[],
+  cursor: number,
+): number {
   switch (strategy) {
     case 'round-robin':
       return selectRoundRobin(instances, cursor)

@@ -53,7 +53,12 @@ export interface DrainingVersion {
 /** Validates {@link RegistryOptions}. @internal */
 export const registryOptionsSchema = z
   .object({
-    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as { now?: unknown }).now === 'function', 'clock must implement Clock').optional(),
+    clock: z
+      .custom<Clock>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { now?: unknown }).now === 'function',
+        'clock must implement Clock',
+      )
+      .optional(),
     strategy: z.enum(['round-robin', 'least-loaded', 'performance']).optional(),
     circuitBreaker: z.looseObject({}).optional(),
   })

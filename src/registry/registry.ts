@@ -8,7 +8,14 @@ import { AgentPool, checkSelector, poolKey, type AgentSelector } from './agent-p
 import type { LoadBalancingStrategy } from './load-balancer.js'
 import { compareSemver, parseSemver } from './semver.js'
 import { aggregateVersionMetrics, type AgentVersionMetrics } from './version-metrics.js'
-import { instancesSchema, registryOptionsSchema, type DrainingVersion, type RegisterOptions, type RegistryOptions, type UnregisterOptions } from './registry-options.js'
+import {
+  instancesSchema,
+  registryOptionsSchema,
+  type DrainingVersion,
+  type RegisterOptions,
+  type RegistryOptions,
+  type UnregisterOptions,
+} from './registry-options.js'
 
 export type { DrainingVersion, RegisterOptions, RegistryOptions, UnregisterOptions } from './registry-options.js'
 
@@ -57,9 +64,13 @@ export class Registry {
     const parsed = registryOptionsSchema.safeParse(options)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
-      throw new FlotillaError('VALIDATION_FAILED', `Invalid registry option "${issue?.path.join('.')}": ${issue?.message}.`, {
-        details: { path: issue?.path.join('.') },
-      })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `Invalid registry option "${issue?.path.join('.')}": ${issue?.message}.`,
+        {
+          details: { path: issue?.path.join('.') },
+        },
+      )
     }
     this.clock = options.clock ?? systemClock
     this.strategy = options.strategy ?? 'round-robin'
@@ -78,28 +89,46 @@ export class Registry {
    */
   async register(definition: AnyAgentDefinition, options: RegisterOptions = {}): Promise<AgentInstance[]> {
     if (!isAgentDefinition(definition)) {
-      throw new FlotillaError('AGENT_INVALID', 'register() needs an agent definition made by defineAgent({ name, handler, ... }).')
+      throw new FlotillaError(
+        'AGENT_INVALID',
+        'register() needs an agent definition made by defineAgent({ name, handler, ... }).',
+      )
     }
     const { name, version } = definition
     if (parseSemver(version) === undefined) {
-      throw new FlotillaError('AGENT_INVALID', `Agent "${name}": version "${version}" is not a semantic version like 1.2.0.`, { details: { agent: name, version } })
+      throw new FlotillaError(
+        'AGENT_INVALID',
+        `Agent "${name}": version "${version}" is not a semantic version like 1.2.0.`,
+        { details: { agent: name, version } },
+      )
     }
     const count = options.instances ?? 1
     if (!instancesSchema.safeParse(count).success) {
-      throw new FlotillaError('VALIDATION_FAILED', `register("${name}"): instances must be a whole number from 1 to 10000, got ${String(count)}.`, {
-        details: { agent: name, instances: String(count) },
-      })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `register("${name}"): instances must be a whole number from 1 to 10000, got ${String(count)}.`,
+        {
+          details: { agent: name, instances: String(count) },
+        },
+      )
     }
     const id = `${name}@${version}`
     if ((options.replace !== true && this.entries.get(name)?.has(version)) || this.starting.has(id)) {
-      throw new FlotillaError('AGENT_DUPLICATE', `Agent "${id}" is already registered: unregister it first, or give the new definition another version.`, {
-        details: { agent: name, version },
-      })
+      throw new FlotillaError(
+        'AGENT_DUPLICATE',
+        `Agent "${id}" is already registered: unregister it first, or give the new definition another version.`,
+        {
+          details: { agent: name, version },
+        },
+      )
     }
     this.starting.add(id)
     const instances: AgentInstance[] = []
     try {
-      for (let i = 0; i < count; i++) instances.push(new AgentInstance(definition, { clock: this.clock, circuitBreaker: this.breakerOptions, index: i }))
+      for (let i = 0; i < count; i++)
+        instances.push(
+          new AgentInstance(definition, { clock: this.clock, circuitBreaker: this.breakerOptions, index: i }),
+        )
       const results = await Promise.allSettled(instances.map((inst) => inst.start()))
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failure) {
@@ -126,10 +155,17 @@ export class Registry {
   unregister(name: string, version?: string, options: UnregisterOptions = {}): void {
     const drain = options.drain === true
     const versions = this.entries.get(name)
-    const targets = versions === undefined ? [] : version === undefined ? [...versions.values()] : [versions.get(version)].filter((e) => e !== undefined)
-    const matches = (d: Draining): boolean => d.entry.definition.name === name && (version === undefined || d.entry.definition.version === version)
+    const targets =
+      versions === undefined
+        ? []
+        : version === undefined
+          ? [...versions.values()]
+          : [versions.get(version)].filter((e) => e !== undefined)
+    const matches = (d: Draining): boolean =>
+      d.entry.definition.name === name && (version === undefined || d.entry.definition.version === version)
     const drained = drain ? [] : [...this.drains].filter(matches)
-    if (targets.length === 0 && drained.length === 0) throw this.notFound(version === undefined ? name : `${name}@${version}`, { agent: name, version })
+    if (targets.length === 0 && drained.length === 0)
+      throw this.notFound(version === undefined ? name : `${name}@${version}`, { agent: name, version })
     for (const entry of targets) this.retire(entry, drain)
     for (const d of drained) this.finishDrain(d)
   }
@@ -227,7 +263,8 @@ export class Registry {
   metrics(): Record<string, AgentVersionMetrics> {
     const out: Record<string, AgentVersionMetrics> = {}
     for (const versions of this.entries.values()) {
-      for (const { definition, instances } of versions.values()) out[`${definition.name}@${definition.version}`] = aggregateVersionMetrics(definition, instances)
+      for (const { definition, instances } of versions.values())
+        out[`${definition.name}@${definition.version}`] = aggregateVersionMetrics(definition, instances)
     }
     return out
   }
@@ -309,7 +346,12 @@ export class Registry {
     const pool = this.pools.get(poolKey({ agent: name }))
     if (!pool) return
     const latest = this.latest(name)
-    if (latest && pool.instances.length === latest.instances.length && latest.instances.every((inst) => inst.pools.has(pool))) return
+    if (
+      latest &&
+      pool.instances.length === latest.instances.length &&
+      latest.instances.every((inst) => inst.pools.has(pool))
+    )
+      return
     pool.clear()
     if (latest) for (const inst of latest.instances) pool.add(inst)
   }
@@ -328,16 +370,23 @@ export class Registry {
       const set = this.byCapability.get(selector.capability)
       return set && set.size > 0 ? set : undefined
     }
-    const entry = selector.version === undefined ? this.latest(selector.agent) : this.entries.get(selector.agent)?.get(selector.version)
+    const entry =
+      selector.version === undefined
+        ? this.latest(selector.agent)
+        : this.entries.get(selector.agent)?.get(selector.version)
     return entry ? [entry] : undefined
   }
 
   private notFound(what: string, details: Record<string, unknown>): FlotillaError {
     const names = [...this.entries.keys()]
     const known = names.length === 0 ? 'no agents are registered' : `registered: ${names.join(', ')}`
-    return new FlotillaError('AGENT_NOT_FOUND', `No registered agent matches ${what} (${known}). Register it first, or fix the name.`, {
-      details: { ...details, registered: names },
-    })
+    return new FlotillaError(
+      'AGENT_NOT_FOUND',
+      `No registered agent matches ${what} (${known}). Register it first, or fix the name.`,
+      {
+        details: { ...details, registered: names },
+      },
+    )
   }
 }
 

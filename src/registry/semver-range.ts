@@ -43,7 +43,8 @@ function desugar(token: string, range: string): Comparator[] {
   const [, maj, min, pat, pre] = m
   // A wildcard part makes every part after it a wildcard: 1.x.3 means 1.x.
   const wildAt = isWild(maj) ? 0 : isWild(min) ? 1 : isWild(pat) ? 2 : 3
-  if ([maj, min, pat].slice(wildAt).some((p) => p !== undefined && !isWild(p))) throw malformed(range, `"${token}" has a number after a wildcard`)
+  if ([maj, min, pat].slice(wildAt).some((p) => p !== undefined && !isWild(p)))
+    throw malformed(range, `"${token}" has a number after a wildcard`)
   if (pre !== undefined && wildAt < 3) throw malformed(range, `"${token}" has a prerelease on a wildcard version`)
   const M = wildAt > 0 ? Number(maj) : 0
   const m2 = wildAt > 1 ? Number(min) : 0
@@ -58,20 +59,29 @@ function desugar(token: string, range: string): Comparator[] {
     case '=':
       if (wildAt === 0) return []
       if (wildAt === 3) return [{ op: '=', version: lower }]
-      return [{ op: '>=', version: lower }, { op: '<', version: above }]
+      return [
+        { op: '>=', version: lower },
+        { op: '<', version: above },
+      ]
     case '^': {
       if (wildAt === 0) return []
       let upper: SemVer
       if (M > 0 || wildAt === 1) upper = v(M + 1, 0, 0)
       else if (m2 > 0 || wildAt === 2) upper = v(0, m2 + 1, 0)
       else upper = v(0, 0, p + 1)
-      return [{ op: '>=', version: lower }, { op: '<', version: upper }]
+      return [
+        { op: '>=', version: lower },
+        { op: '<', version: upper },
+      ]
     }
     case '~':
     case '~>': {
       if (wildAt === 0) return []
       const upper = wildAt === 1 ? v(M + 1, 0, 0) : v(M, m2 + 1, 0)
-      return [{ op: '>=', version: lower }, { op: '<', version: upper }]
+      return [
+        { op: '>=', version: lower },
+        { op: '<', version: upper },
+      ]
     }
     case '>':
       if (wildAt === 0) return [{ op: '<', version: v(0, 0, 0, ['0']) }] // nothing is above "any"
@@ -98,7 +108,11 @@ function parseRange(range: string): readonly ComparatorSet[] {
   if (range.trim() === '') throw malformed(range, 'it is empty (use * for any version)')
   const sets = range.split('||').map((alt) => {
     // Glue an operator to its version: ">= 1.0.0" is ">=1.0.0".
-    const tokens = alt.trim().replace(/(<=|>=|<|>|=|\^|~>?)\s+/g, '$1').split(/\s+/).filter((t) => t !== '')
+    const tokens = alt
+      .trim()
+      .replace(/(<=|>=|<|>|=|\^|~>?)\s+/g, '$1')
+      .split(/\s+/)
+      .filter((t) => t !== '')
     if (tokens.length === 0) throw malformed(range, 'an alternative between || is empty')
     return tokens.flatMap((t) => desugar(t, range))
   })
@@ -110,11 +124,16 @@ function parseRange(range: string): readonly ComparatorSet[] {
 function holds(c: Comparator, version: string): boolean {
   const cmp = compareSemver(version, text(c.version))
   switch (c.op) {
-    case '<': return cmp < 0
-    case '<=': return cmp <= 0
-    case '>': return cmp > 0
-    case '>=': return cmp >= 0
-    case '=': return cmp === 0
+    case '<':
+      return cmp < 0
+    case '<=':
+      return cmp <= 0
+    case '>':
+      return cmp > 0
+    case '>=':
+      return cmp >= 0
+    case '=':
+      return cmp === 0
   }
 }
 
@@ -122,7 +141,13 @@ function setHolds(set: ComparatorSet, version: string, parsed: SemVer): boolean 
   if (!set.every((c) => holds(c, version))) return false
   if (parsed.prerelease.length === 0) return true
   // As npm: a prerelease satisfies only a range that names a prerelease of the same MAJOR.MINOR.PATCH.
-  return set.some((c) => c.version.prerelease.length > 0 && c.version.major === parsed.major && c.version.minor === parsed.minor && c.version.patch === parsed.patch)
+  return set.some(
+    (c) =>
+      c.version.prerelease.length > 0 &&
+      c.version.major === parsed.major &&
+      c.version.minor === parsed.minor &&
+      c.version.patch === parsed.patch,
+  )
 }
 
 /**
@@ -160,7 +185,11 @@ export function satisfies(version: string, range: string): boolean {
   const sets = parseRange(range)
   const parsed = parseSemver(version)
   if (!parsed) {
-    throw new FlotillaError('VALIDATION_FAILED', `"${version}" is not a semantic version: write MAJOR.MINOR.PATCH, like 1.2.0.`, { details: { version } })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `"${version}" is not a semantic version: write MAJOR.MINOR.PATCH, like 1.2.0.`,
+      { details: { version } },
+    )
   }
   return sets.some((set) => setHolds(set, version, parsed))
 }

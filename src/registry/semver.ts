@@ -36,9 +36,13 @@ export function parseSemver(version: string): SemVer | undefined {
 function parseOrThrow(version: string): SemVer {
   const parsed = parseSemver(version)
   if (!parsed) {
-    throw new FlotillaError('VALIDATION_FAILED', `"${version}" is not a semantic version: write MAJOR.MINOR.PATCH, like 1.2.0 or 2.0.0-beta.1.`, {
-      details: { version },
-    })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `"${version}" is not a semantic version: write MAJOR.MINOR.PATCH, like 1.2.0 or 2.0.0-beta.1.`,
+      {
+        details: { version },
+      },
+    )
   }
   return parsed
 }

@@ -34,7 +34,10 @@ const CIRCUIT_RANK: Record<CircuitState, number> = { CLOSED: 0, HALF_OPEN: 1, OP
  * aggregateVersionMetrics(definition, instances) // { agent, version, instances: 3, calls: 120, ... }
  * ```
  */
-export function aggregateVersionMetrics(definition: AnyAgentDefinition, instances: readonly AgentInstance[]): AgentVersionMetrics {
+export function aggregateVersionMetrics(
+  definition: AnyAgentDefinition,
+  instances: readonly AgentInstance[],
+): AgentVersionMetrics {
   let calls = 0
   let errors = 0
   let latencySum = 0

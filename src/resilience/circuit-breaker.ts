@@ -36,10 +36,16 @@ export class CircuitBreaker {
   private openedAt = 0
   private probing = false
 
-  constructor(private readonly clock: Clock, options: CircuitBreakerOptions = {}) {
+  constructor(
+    private readonly clock: Clock,
+    options: CircuitBreakerOptions = {},
+  ) {
     const parsed = optionsSchema.safeParse(options)
     if (!parsed.success) {
-      throw new FlotillaError('VALIDATION_FAILED', `Invalid circuit breaker options: ${parsed.error.issues[0]?.message}.`)
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `Invalid circuit breaker options: ${parsed.error.issues[0]?.message}.`,
+      )
     }
     this.failureThreshold = options.failureThreshold ?? 5
     this.cooldownMs = options.cooldownMs ?? 30_000

@@ -20,11 +20,19 @@ export interface Deadline {
  */
 export function createDeadline(clock: Clock, timeoutMs: number, what = 'the operation'): Deadline {
   if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
-    throw new FlotillaError('VALIDATION_FAILED', `A timeout must be a finite number of ms ≥ 0, got ${timeoutMs}.`, { details: { timeoutMs: String(timeoutMs) } })
+    throw new FlotillaError('VALIDATION_FAILED', `A timeout must be a finite number of ms ≥ 0, got ${timeoutMs}.`, {
+      details: { timeoutMs: String(timeoutMs) },
+    })
   }
   const controller = new AbortController()
   const handle: TimerHandle = clock.setTimeout(() => {
-    controller.abort(new FlotillaError('TASK_TIMEOUT', `${what} did not finish within ${timeoutMs} ms; raise timeoutMs or make it faster.`, { details: { timeoutMs } }))
+    controller.abort(
+      new FlotillaError(
+        'TASK_TIMEOUT',
+        `${what} did not finish within ${timeoutMs} ms; raise timeoutMs or make it faster.`,
+        { details: { timeoutMs } },
+      ),
+    )
   }, timeoutMs)
   return { signal: controller.signal, clear: () => clock.clearTimeout(handle) }
 }

@@ -51,12 +51,20 @@ export function resolveRetryPolicy(options: RetryOptions | undefined): RetryPoli
   const parsed = retryOptionsSchema.safeParse(options)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    throw new FlotillaError('VALIDATION_FAILED', `Invalid retry policy at "${issue?.path.join('.') || '(root)'}": ${issue?.message}.`, {
-      details: { path: issue?.path.join('.') ?? '' },
-    })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `Invalid retry policy at "${issue?.path.join('.') || '(root)'}": ${issue?.message}.`,
+      {
+        details: { path: issue?.path.join('.') ?? '' },
+      },
+    )
   }
   const given = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) as RetryOptions
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...given, nonRetryableCodes: [...(given.nonRetryableCodes ?? [])] }
+  const policy: RetryPolicy = {
+    ...DEFAULT_RETRY_POLICY,
+    ...given,
+    nonRetryableCodes: [...(given.nonRetryableCodes ?? [])],
+  }
   if (policy.maxDelayMs < policy.initialDelayMs) policy.maxDelayMs = policy.initialDelayMs
   return policy
 }

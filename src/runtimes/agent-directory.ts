@@ -33,7 +33,9 @@ export function info(record: AgentRecord): AgentInfo {
  * Read-only queries over deployed agents: the live ones held in memory,
  * the rest from the store (the source of truth). The supervisor extends it.
  */
-export class AgentDirectory<L extends { record: AgentRecord; readonly workspace?: string; readonly ownWorkspace?: boolean }> {
+export class AgentDirectory<
+  L extends { record: AgentRecord; readonly workspace?: string; readonly ownWorkspace?: boolean },
+> {
   /** Agents deployed by this process, by id. */
   protected readonly live = new Map<string, L>()
 
@@ -121,7 +123,9 @@ export class AgentDirectory<L extends { record: AgentRecord; readonly workspace?
   }
 
   /** Stored agents, oldest first (`parentId: null` for roots only). */
-  async list(filter: { parentId?: string | null; states?: readonly AgentState[]; name?: string } = {}): Promise<AgentInfo[]> {
+  async list(
+    filter: { parentId?: string | null; states?: readonly AgentState[]; name?: string } = {},
+  ): Promise<AgentInfo[]> {
     return (await this.agents.listAgents(filter)).map(info)
   }
 
@@ -158,7 +162,9 @@ export class AgentDirectory<L extends { record: AgentRecord; readonly workspace?
   }
 
   protected notFound(agentId: string): FlotillaError {
-    return new FlotillaError('AGENT_NOT_FOUND', `No deployed agent ${agentId}; list agents with supervisor.list().`, { details: { agent: agentId } })
+    return new FlotillaError('AGENT_NOT_FOUND', `No deployed agent ${agentId}; list agents with supervisor.list().`, {
+      details: { agent: agentId },
+    })
   }
 }
 

@@ -9,7 +9,11 @@ import type { ResourceUsage, RuntimeExit } from './runtime.js'
 export type LimitKind = 'memory' | 'cpu' | 'storage'
 
 /** The exit of an instance stopped for going over a limit. */
-export function limitExit(limit: LimitKind, reason: string, details: Readonly<Record<string, unknown>> = {}): RuntimeExit {
+export function limitExit(
+  limit: LimitKind,
+  reason: string,
+  details: Readonly<Record<string, unknown>> = {},
+): RuntimeExit {
   return { code: 'RESOURCE_LIMIT_EXCEEDED', reason, details: { limit, ...details } }
 }
 
@@ -27,11 +31,19 @@ export function deadError(instanceId: string, exit: RuntimeExit): FlotillaError 
 
 /** What a command sent to a terminated instance rejects with. */
 export function terminatedError(instanceId: string): FlotillaError {
-  return new FlotillaError('AGENT_TERMINATED', `Agent instance ${instanceId} was terminated; it takes no more commands.`, { details: { instanceId } })
+  return new FlotillaError(
+    'AGENT_TERMINATED',
+    `Agent instance ${instanceId} was terminated; it takes no more commands.`,
+    { details: { instanceId } },
+  )
 }
 
 /** Why an instance refuses work: terminated, or stopped on its own; `undefined` while it is alive. */
-export function refusalOf(instanceId: string, terminated: boolean, exit: RuntimeExit | undefined): FlotillaError | undefined {
+export function refusalOf(
+  instanceId: string,
+  terminated: boolean,
+  exit: RuntimeExit | undefined,
+): FlotillaError | undefined {
   if (terminated) return terminatedError(instanceId)
   if (exit !== undefined) return deadError(instanceId, exit)
   return undefined
@@ -40,7 +52,9 @@ export function refusalOf(instanceId: string, terminated: boolean, exit: Runtime
 /** Throws `AGENT_STATE_INVALID` for an operation (`what`) on an instance that refuses work. */
 export function assertAlive(instanceId: string, refused: FlotillaError | undefined, what: string): void {
   if (refused === undefined) return
-  throw new FlotillaError('AGENT_STATE_INVALID', `Cannot ${what} agent instance ${instanceId}: ${refused.message}`, { details: { instanceId, cause: refused.code } })
+  throw new FlotillaError('AGENT_STATE_INVALID', `Cannot ${what} agent instance ${instanceId}: ${refused.message}`, {
+    details: { instanceId, cause: refused.code },
+  })
 }
 
 /** The handles a runtime started and has not seen end, so `close()` can terminate them all. */
@@ -70,9 +84,13 @@ export function abortReason(reason: unknown): FlotillaError {
 
 /** The `TASK_TIMEOUT` of a command that ran out of time. */
 export function timeoutError(instanceId: string, timeoutMs: number): FlotillaError {
-  return new FlotillaError('TASK_TIMEOUT', `Agent instance ${instanceId} did not finish the command within ${timeoutMs} ms; raise timeoutMs or make it faster.`, {
-    details: { instanceId, timeoutMs },
-  })
+  return new FlotillaError(
+    'TASK_TIMEOUT',
+    `Agent instance ${instanceId} did not finish the command within ${timeoutMs} ms; raise timeoutMs or make it faster.`,
+    {
+      details: { instanceId, timeoutMs },
+    },
+  )
 }
 
 /** A usage snapshot with its numbers rounded for reports. */

@@ -33,10 +33,16 @@ export function canTransition(from: AgentState, to: AgentState): boolean {
 export function assertTransition(agent: string, from: AgentState, to: AgentState, what: string): void {
   if (canTransition(from, to)) return
   if (from === 'TERMINATED') {
-    throw new FlotillaError('AGENT_TERMINATED', `Agent ${agent} is terminated; it cannot ${what}. Deploy a new one.`, { details: { agent, state: from } })
+    throw new FlotillaError('AGENT_TERMINATED', `Agent ${agent} is terminated; it cannot ${what}. Deploy a new one.`, {
+      details: { agent, state: from },
+    })
   }
   const allowed = NEXT[from].join(', ')
-  throw new FlotillaError('AGENT_STATE_INVALID', `Agent ${agent} is ${from}; it cannot ${what} (from ${from} it may go to ${allowed}).`, {
-    details: { agent, state: from, wanted: to },
-  })
+  throw new FlotillaError(
+    'AGENT_STATE_INVALID',
+    `Agent ${agent} is ${from}; it cannot ${what} (from ${from} it may go to ${allowed}).`,
+    {
+      details: { agent, state: from, wanted: to },
+    },
+  )
 }

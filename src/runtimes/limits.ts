@@ -19,16 +19,26 @@ const KEYS = ['memoryMb', 'cpuMs', 'storageMb'] as const
 export function parseLimits(value: unknown, field = 'limits'): ResourceLimits {
   if (value === undefined || value === null) return Object.freeze({})
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new FlotillaError('VALIDATION_FAILED', `${field} must be an object { memoryMb?, cpuMs?, storageMb? }.`, { details: { field } })
+    throw new FlotillaError('VALIDATION_FAILED', `${field} must be an object { memoryMb?, cpuMs?, storageMb? }.`, {
+      details: { field },
+    })
   }
   const out: { -readonly [K in keyof ResourceLimits]: number } = {}
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     if (!(KEYS as readonly string[]).includes(key)) {
-      throw new FlotillaError('VALIDATION_FAILED', `${field}.${key} is not a resource limit; use memoryMb, cpuMs or storageMb.`, { details: { field: `${field}.${key}` } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `${field}.${key} is not a resource limit; use memoryMb, cpuMs or storageMb.`,
+        { details: { field: `${field}.${key}` } },
+      )
     }
     if (v === undefined) continue
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new FlotillaError('VALIDATION_FAILED', `${field}.${key} must be a positive number, got ${JSON.stringify(v)}.`, { details: { field: `${field}.${key}` } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `${field}.${key} must be a positive number, got ${JSON.stringify(v)}.`,
+        { details: { field: `${field}.${key}` } },
+      )
     }
     out[key as (typeof KEYS)[number]] = v
   }
@@ -61,9 +71,13 @@ export function carveLimits(parent: ResourceLimits | undefined, asked: ResourceL
   }
   if (over.length > 0) {
     const list = over.map((o) => `${o.limit} ${o.asked} > ${o.parent}`).join(', ')
-    throw new FlotillaError('RESOURCE_LIMIT_EXCEEDED', `Child "${child}" asks for more resources than its parent holds (${list}); ask for at most the parent's limits.`, {
-      details: { agent: child, over },
-    })
+    throw new FlotillaError(
+      'RESOURCE_LIMIT_EXCEEDED',
+      `Child "${child}" asks for more resources than its parent holds (${list}); ask for at most the parent's limits.`,
+      {
+        details: { agent: child, over },
+      },
+    )
   }
   return Object.freeze(out)
 }
@@ -75,13 +89,22 @@ export function carveLimits(parent: ResourceLimits | undefined, asked: ResourceL
  * checked against the parent's by the supervisor.
  */
 export function childDeployment(parent: AgentDeployment, spec: ChildAgentRequest): AgentDeployment {
-  if (typeof spec !== 'object' || spec === null) throw new FlotillaError('AGENT_SPEC_INVALID', 'ctx.spawn needs a spec object { name, module?, export?, permissions?, limits? }.')
+  if (typeof spec !== 'object' || spec === null)
+    throw new FlotillaError(
+      'AGENT_SPEC_INVALID',
+      'ctx.spawn needs a spec object { name, module?, export?, permissions?, limits? }.',
+    )
   const base = dirname(parent.module.startsWith('file:') ? fileURLToPath(parent.module) : parent.module)
-  const module = spec.module === undefined ? parent.module : isAbsolute(spec.module) ? spec.module : resolve(base, spec.module)
+  const module =
+    spec.module === undefined ? parent.module : isAbsolute(spec.module) ? spec.module : resolve(base, spec.module)
   return {
     name: spec.name,
     module,
-    ...(spec.export !== undefined ? { export: spec.export } : spec.module === undefined && parent.export !== undefined ? { export: parent.export } : {}),
+    ...(spec.export !== undefined
+      ? { export: spec.export }
+      : spec.module === undefined && parent.export !== undefined
+        ? { export: parent.export }
+        : {}),
     tools: spec.tools ?? [],
     ...(parent.toolsModule === undefined ? {} : { toolsModule: parent.toolsModule }),
     ...(spec.permissions === undefined ? {} : { permissions: spec.permissions }),

@@ -32,7 +32,10 @@ function procState(pid: number): string | null | undefined {
     return code === 'ENOENT' || code === 'ESRCH' ? null : undefined
   }
   // "pid (comm) S …": comm may hold spaces and parentheses, so read after the last ')'.
-  const state = stat.slice(stat.lastIndexOf(')') + 1).trim().charAt(0)
+  const state = stat
+    .slice(stat.lastIndexOf(')') + 1)
+    .trim()
+    .charAt(0)
   return state === '' ? undefined : state
 }
 
@@ -62,14 +65,21 @@ export function processAlive(pid: number): boolean {
  * fenced transition, so an agent another orchestrator moves meanwhile is
  * left alone. Returns the agents it failed.
  */
-export async function reconcileAgents(store: AgentStore, isLive: (agentId: string) => boolean, options: ReconcileOptions): Promise<AgentRecord[]> {
+export async function reconcileAgents(
+  store: AgentStore,
+  isLive: (agentId: string) => boolean,
+  options: ReconcileOptions,
+): Promise<AgentRecord[]> {
   const stale = await store.listAgents({ states: ['PENDING', 'RUNNING', 'PAUSED'] })
   const failed: AgentRecord[] = []
   for (const record of stale) {
     if (isLive(record.id)) continue
     const gone = record.runtime === 'process' && record.pid !== null ? !processAlive(record.pid) : options.all === true
     if (!gone) continue
-    const reason = record.pid !== null && record.runtime === 'process' ? `orphaned: its process ${record.pid} is gone (the orchestrator that ran it stopped)` : 'orphaned: the orchestrator that ran it stopped'
+    const reason =
+      record.pid !== null && record.runtime === 'process'
+        ? `orphaned: its process ${record.pid} is gone (the orchestrator that ran it stopped)`
+        : 'orphaned: the orchestrator that ran it stopped'
     const next: AgentRecord = { ...record, state: 'FAILED', reason, pid: null, updatedAt: options.now }
     try {
       await store.saveAgent(next, { from: record.state, to: 'FAILED', reason, at: options.now })

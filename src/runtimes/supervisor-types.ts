@@ -75,8 +75,22 @@ export interface AgentTreeNode extends AgentInfo {
 
 /** What the supervisor reports as it works. */
 export type SupervisorEvent =
-  | { readonly type: 'agent.state'; readonly agentId: string; readonly name: string; readonly from: AgentState | null; readonly to: AgentState; readonly reason: string | null; readonly at: number }
-  | { readonly type: 'agent.event'; readonly agentId: string; readonly name: string; readonly event: RuntimeEvent; readonly at: number }
+  | {
+      readonly type: 'agent.state'
+      readonly agentId: string
+      readonly name: string
+      readonly from: AgentState | null
+      readonly to: AgentState
+      readonly reason: string | null
+      readonly at: number
+    }
+  | {
+      readonly type: 'agent.event'
+      readonly agentId: string
+      readonly name: string
+      readonly event: RuntimeEvent
+      readonly at: number
+    }
 
 /** Per-agent usage and metrics. */
 export interface AgentUsage extends ResourceUsage {

@@ -12,9 +12,25 @@ import { inheritPermissions, parsePermissions, PermissionSet, type Permission } 
 import type { AgentRecord } from '../store/records.js'
 import { assertTransition } from './lifecycle.js'
 import { carveLimits, childDeployment, parseLimits } from './limits.js'
-import type { DeployRequest, ExecuteOptions, ResourceLimits, Runtime, RuntimeExit, RuntimeHandle, RuntimeHooks } from './runtime.js'
+import type {
+  DeployRequest,
+  ExecuteOptions,
+  ResourceLimits,
+  Runtime,
+  RuntimeExit,
+  RuntimeHandle,
+  RuntimeHooks,
+} from './runtime.js'
 import { AgentDirectory, info } from './agent-directory.js'
-import type { AgentDeployment, AgentInfo, AgentUsage, ClusterUsage, DeployOptions, SupervisorEvent, SupervisorOptions } from './supervisor-types.js'
+import type {
+  AgentDeployment,
+  AgentInfo,
+  AgentUsage,
+  ClusterUsage,
+  DeployOptions,
+  SupervisorEvent,
+  SupervisorOptions,
+} from './supervisor-types.js'
 
 /** One agent deployed by this supervisor. */
 interface Live {
@@ -56,32 +72,61 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   constructor(private readonly options: SupervisorOptions) {
     super(options.store, () => (options.clock ?? systemClock).wallNow())
     for (const r of options.runtimes) this.runtimes.set(r.kind, r)
-    if (this.runtimes.size === 0) throw new FlotillaError('VALIDATION_FAILED', 'An AgentSupervisor needs at least one runtime.', { details: { field: 'runtimes' } })
+    if (this.runtimes.size === 0)
+      throw new FlotillaError('VALIDATION_FAILED', 'An AgentSupervisor needs at least one runtime.', {
+        details: { field: 'runtimes' },
+      })
     this.clock = options.clock ?? systemClock
   }
 
   /** Deploys an agent (as a child when `parentId` is given) and resolves once it is RUNNING. */
   async deploy(deployment: AgentDeployment, options: DeployOptions = {}): Promise<AgentInfo> {
-    if (this.closed) throw new FlotillaError('AGENT_STATE_INVALID', 'The supervisor is closed; it deploys no more agents.')
+    if (this.closed)
+      throw new FlotillaError('AGENT_STATE_INVALID', 'The supervisor is closed; it deploys no more agents.')
     const name = deployment.name
     if (typeof name !== 'string' || !NAME.test(name)) {
-      throw new FlotillaError('AGENT_SPEC_INVALID', `Agent name "${String(name)}" must be 1–63 letters, digits, ".", "_" or "-".`, { details: { field: 'name' } })
+      throw new FlotillaError(
+        'AGENT_SPEC_INVALID',
+        `Agent name "${String(name)}" must be 1–63 letters, digits, ".", "_" or "-".`,
+        { details: { field: 'name' } },
+      )
     }
     if (deployment.model === undefined && (typeof deployment.module !== 'string' || deployment.module.length === 0)) {
-      throw new FlotillaError('AGENT_SPEC_INVALID', `Agent "${name}": module must be the path of the module holding its handler.`, { details: { field: 'module' } })
+      throw new FlotillaError(
+        'AGENT_SPEC_INVALID',
+        `Agent "${name}": module must be the path of the module holding its handler.`,
+        { details: { field: 'module' } },
+      )
     }
     const parent = options.parentId === undefined ? undefined : this.requireLive(options.parentId)
     if (parent && parent.record.state !== 'RUNNING' && parent.record.state !== 'PAUSED') {
-      throw new FlotillaError(parent.record.state === 'TERMINATED' ? 'AGENT_TERMINATED' : 'AGENT_STATE_INVALID', `Parent ${parent.record.id} is ${parent.record.state}; only a running or paused agent can have children.`, {
-        details: { agent: parent.record.id, state: parent.record.state },
-      })
+      throw new FlotillaError(
+        parent.record.state === 'TERMINATED' ? 'AGENT_TERMINATED' : 'AGENT_STATE_INVALID',
+        `Parent ${parent.record.id} is ${parent.record.state}; only a running or paused agent can have children.`,
+        {
+          details: { agent: parent.record.id, state: parent.record.state },
+        },
+      )
     }
-    const permissions = parent ? inheritPermissions(parent.perms.grants, deployment.permissions, `Child "${name}"`) : parsePermissions(deployment.permissions ?? [])
-    const limits = parent ? carveLimits(parent.record.limits as ResourceLimits, deployment.limits ?? {}, name) : parseLimits(deployment.limits ?? this.options.defaultLimits)
-    const kind = options.runtime ?? deployment.runtime ?? parent?.runtime.kind ?? this.options.defaultRuntime ?? [...this.runtimes.keys()][0]
+    const permissions = parent
+      ? inheritPermissions(parent.perms.grants, deployment.permissions, `Child "${name}"`)
+      : parsePermissions(deployment.permissions ?? [])
+    const limits = parent
+      ? carveLimits(parent.record.limits as ResourceLimits, deployment.limits ?? {}, name)
+      : parseLimits(deployment.limits ?? this.options.defaultLimits)
+    const kind =
+      options.runtime ??
+      deployment.runtime ??
+      parent?.runtime.kind ??
+      this.options.defaultRuntime ??
+      [...this.runtimes.keys()][0]
     const runtime = this.runtimes.get(kind)
     if (!runtime) {
-      throw new FlotillaError('AGENT_SPEC_INVALID', `Agent "${name}": no runtime "${kind}"; available: ${[...this.runtimes.keys()].join(', ')}.`, { details: { field: 'runtime' } })
+      throw new FlotillaError(
+        'AGENT_SPEC_INVALID',
+        `Agent "${name}": no runtime "${kind}"; available: ${[...this.runtimes.keys()].join(', ')}.`,
+        { details: { field: 'runtime' } },
+      )
     }
     const id = newAgentId() as string
     const workspace = options.workspace ?? parent?.workspace ?? join(this.options.workspaceRoot, `${name}-${id}`)
@@ -139,9 +184,21 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     const entry = this.requireLive(agentId)
     const { state } = entry.record
     if (state !== 'RUNNING' || !entry.handle) {
-      if (state === 'TERMINATED') throw new FlotillaError('AGENT_TERMINATED', `Agent ${agentId} (${entry.record.name}) is terminated; it takes no more commands.`, { details: { agent: agentId } })
-      const hint = state === 'PAUSED' ? 'resume it first' : state === 'FAILED' ? `it failed (${entry.record.reason ?? 'no reason'}): restart it` : 'wait until it is RUNNING'
-      throw new FlotillaError('AGENT_STATE_INVALID', `Agent ${agentId} (${entry.record.name}) is ${state}; ${hint}.`, { details: { agent: agentId, state } })
+      if (state === 'TERMINATED')
+        throw new FlotillaError(
+          'AGENT_TERMINATED',
+          `Agent ${agentId} (${entry.record.name}) is terminated; it takes no more commands.`,
+          { details: { agent: agentId } },
+        )
+      const hint =
+        state === 'PAUSED'
+          ? 'resume it first'
+          : state === 'FAILED'
+            ? `it failed (${entry.record.reason ?? 'no reason'}): restart it`
+            : 'wait until it is RUNNING'
+      throw new FlotillaError('AGENT_STATE_INVALID', `Agent ${agentId} (${entry.record.name}) is ${state}; ${hint}.`, {
+        details: { agent: agentId, state },
+      })
     }
     const started = this.clock.now()
     try {
@@ -183,8 +240,11 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     const entry = this.requireLive(agentId)
     if (entry.record.state === 'TERMINATED') assertTransition(agentId, 'TERMINATED', 'RUNNING', 'be scaled')
     const parent = entry.record.parentId ? this.live.get(entry.record.parentId) : undefined
-    const next = parent ? carveLimits(parent.record.limits as ResourceLimits, limits, entry.record.name) : parseLimits(limits)
-    for (const child of this.liveChildren(agentId)) carveLimits(next, child.record.limits as ResourceLimits, child.record.name)
+    const next = parent
+      ? carveLimits(parent.record.limits as ResourceLimits, limits, entry.record.name)
+      : parseLimits(limits)
+    for (const child of this.liveChildren(agentId))
+      carveLimits(next, child.record.limits as ResourceLimits, child.record.name)
     await entry.handle?.scale(next)
     await this.transition(entry, entry.record.state, `scaled to ${JSON.stringify(next)}`, { limits: { ...next } })
     return info(entry.record)
@@ -216,7 +276,8 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   async terminate(agentId: string, reason = 'terminated'): Promise<void> {
     if (this.isForgotten(agentId)) return
     const entry = this.requireLive(agentId)
-    for (const child of this.liveChildren(agentId)) await this.terminate(child.record.id, `parent ${agentId} terminated`)
+    for (const child of this.liveChildren(agentId))
+      await this.terminate(child.record.id, `parent ${agentId} terminated`)
     if (entry.record.state === 'TERMINATED') return
     const handle = entry.handle
     entry.handle = undefined
@@ -239,7 +300,10 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   }
 
   /** The permissions a child of `parentId` asking for `asked` would get; `PERMISSION_ESCALATION` if it asks for more. */
-  async inheritedPermissions(parentId: string, asked: readonly Permission[] | undefined): Promise<readonly Permission[]> {
+  async inheritedPermissions(
+    parentId: string,
+    asked: readonly Permission[] | undefined,
+  ): Promise<readonly Permission[]> {
     const parent = await this.status(parentId)
     return inheritPermissions(parent.permissions, asked)
   }
@@ -247,14 +311,17 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   /** Hands an event of one of the agent's subscriptions (the `subscribe` service op) to its runtime; dropped unless it is running or paused. */
   deliver(agentId: string, subscriptionId: string, event: BusEvent): void {
     const entry = this.live.get(agentId)
-    if (entry?.handle && (entry.record.state === 'RUNNING' || entry.record.state === 'PAUSED')) entry.handle.deliver?.(subscriptionId, event)
+    if (entry?.handle && (entry.record.state === 'RUNNING' || entry.record.state === 'PAUSED'))
+      entry.handle.deliver?.(subscriptionId, event)
   }
 
   /** What the agent uses now, with its command metrics. */
   async usage(agentId: string): Promise<AgentUsage> {
     const entry = this.requireLive(agentId)
     const at = this.clock.wallNow()
-    const u = entry.handle ? await entry.handle.usage() : { memoryBytes: 0, heapUsedBytes: 0, cpuMs: 0, storageBytes: 0, at }
+    const u = entry.handle
+      ? await entry.handle.usage()
+      : { memoryBytes: 0, heapUsedBytes: 0, cpuMs: 0, storageBytes: 0, at }
     return { ...u, agentId, name: entry.record.name, state: entry.record.state, metrics: entry.metrics.snapshot() }
   }
 
@@ -288,7 +355,8 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     if (this.closed) return
     this.closed = true
     for (const entry of [...this.live.values()]) {
-      if (entry.record.parentId === null || !this.live.has(entry.record.parentId)) await this.terminate(entry.record.id, 'supervisor closed').catch(() => undefined)
+      if (entry.record.parentId === null || !this.live.has(entry.record.parentId))
+        await this.terminate(entry.record.id, 'supervisor closed').catch(() => undefined)
     }
     for (const r of this.runtimes.values()) await r.close()
   }
@@ -298,7 +366,10 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   private requireLive(agentId: string): Live {
     const entry = this.live.get(agentId)
     if (entry) return entry
-    if (this.isForgotten(agentId)) throw new FlotillaError('AGENT_TERMINATED', `Agent ${agentId} is terminated; it takes no more commands.`, { details: { agent: agentId } })
+    if (this.isForgotten(agentId))
+      throw new FlotillaError('AGENT_TERMINATED', `Agent ${agentId} is terminated; it takes no more commands.`, {
+        details: { agent: agentId },
+      })
     throw this.notFound(agentId)
   }
 
@@ -315,7 +386,12 @@ export class AgentSupervisor extends AgentDirectory<Live> {
   }
 
   /** Stores the transition (fenced on the current state), then reports it. */
-  private transition(entry: Live, to: AgentState, reason: string | null, patch: Partial<AgentRecord> = {}): Promise<void> {
+  private transition(
+    entry: Live,
+    to: AgentState,
+    reason: string | null,
+    patch: Partial<AgentRecord> = {},
+  ): Promise<void> {
     const run = async (): Promise<void> => {
       const from = entry.record.state
       if (from !== to) assertTransition(entry.record.id, from, to, `go to ${to}`)
@@ -355,7 +431,14 @@ export class AgentSupervisor extends AgentDirectory<Live> {
         exited = true
         void this.onExit(entry, exit)
       },
-      onEvent: (event) => this.emit({ type: 'agent.event', agentId: entry.record.id, name: entry.record.name, event, at: this.clock.wallNow() }),
+      onEvent: (event) =>
+        this.emit({
+          type: 'agent.event',
+          agentId: entry.record.id,
+          name: entry.record.name,
+          event,
+          at: this.clock.wallNow(),
+        }),
       call: (op, args) => this.serve(entry, op, args),
     }
   }
@@ -365,33 +448,54 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     entry.handle = undefined
     entry.metrics.recordError(exit.reason)
     await this.transition(entry, 'FAILED', `${exit.code}: ${exit.reason}`, { pid: null }).catch(() => undefined)
-    for (const child of this.liveChildren(entry.record.id)) await this.terminate(child.record.id, `parent ${entry.record.id} failed`).catch(() => undefined)
+    for (const child of this.liveChildren(entry.record.id))
+      await this.terminate(child.record.id, `parent ${entry.record.id} failed`).catch(() => undefined)
   }
 
   private async serve(entry: Live, op: string, args: unknown): Promise<unknown> {
     const a = (args ?? {}) as Record<string, unknown>
     switch (op) {
       case 'spawn':
-        return this.deploy(childDeployment(entry.deployment, a.spec as ChildAgentRequest), { parentId: entry.record.id }).then((c) => ({ id: c.id, name: c.name }))
+        return this.deploy(childDeployment(entry.deployment, a.spec as ChildAgentRequest), {
+          parentId: entry.record.id,
+        }).then((c) => ({ id: c.id, name: c.name }))
       case 'child.execute':
         return this.execute(this.ownChild(entry, a.id).record.id, a.input)
       case 'child.terminate':
         await this.terminate(this.ownChild(entry, a.id).record.id, `terminated by parent ${entry.record.id}`)
         return null
       case 'subscribe':
-        if (!entry.handle?.deliver) throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${entry.record.name}" cannot subscribe: its runtime "${entry.runtime.kind}" does not deliver events.`)
+        if (!entry.handle?.deliver)
+          throw new FlotillaError(
+            'AGENT_STATE_INVALID',
+            `Agent "${entry.record.name}" cannot subscribe: its runtime "${entry.runtime.kind}" does not deliver events.`,
+          )
     }
     entry.services ??= this.options.services?.(info(entry.record), entry.perms)
-    if (!entry.services) throw new FlotillaError('AGENT_STATE_INVALID', `Agent "${entry.record.name}" has no ${op} service here: deploy it through an Orchestrator, which provides messaging and artifacts.`)
+    if (!entry.services)
+      throw new FlotillaError(
+        'AGENT_STATE_INVALID',
+        `Agent "${entry.record.name}" has no ${op} service here: deploy it through an Orchestrator, which provides messaging and artifacts.`,
+      )
     return entry.services(op as keyof ServiceOps, args as never)
   }
 
   private ownChild(entry: Live, id: unknown): Live {
     const child = typeof id === 'string' ? this.live.get(id) : undefined
     if (!child || child.record.parentId !== entry.record.id) {
-      throw new FlotillaError('PERMISSION_DENIED', `Agent "${entry.record.name}" may only command its own children; ${String(id)} is not one.`, {
-        details: { agent: entry.record.name, resource: `agent:${String(id)}`, action: 'command', reason: 'it may only command its own children', child: String(id) },
-      })
+      throw new FlotillaError(
+        'PERMISSION_DENIED',
+        `Agent "${entry.record.name}" may only command its own children; ${String(id)} is not one.`,
+        {
+          details: {
+            agent: entry.record.name,
+            resource: `agent:${String(id)}`,
+            action: 'command',
+            reason: 'it may only command its own children',
+            child: String(id),
+          },
+        },
+      )
     }
     return child
   }

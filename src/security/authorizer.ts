@@ -42,12 +42,18 @@ export type DecisionListener = (decision: Decision) => void
 /** The string grants are matched against for a typed resource. */
 export function resourceName(resource: Resource): string {
   switch (resource.kind) {
-    case 'tool': return `tool:${resource.name}`
-    case 'file': return `file:${resource.path}`
-    case 'artifact': return `artifact:${resource.id}`
-    case 'cache': return `cache:${resource.key}`
-    case 'agent': return `agent:${resource.name}`
-    case 'event': return `event:${resource.type}`
+    case 'tool':
+      return `tool:${resource.name}`
+    case 'file':
+      return `file:${resource.path}`
+    case 'artifact':
+      return `artifact:${resource.id}`
+    case 'cache':
+      return `cache:${resource.key}`
+    case 'agent':
+      return `agent:${resource.name}`
+    case 'event':
+      return `event:${resource.type}`
   }
 }
 
@@ -81,7 +87,13 @@ export class Authorizer {
   decide(principal: Principal, resource: Resource, action: Action): Decision {
     const name = resourceName(resource)
     const allowed = principal.permissions === undefined || principal.permissions.allows(name, action)
-    return this.record({ allowed, principal: principal.name, resource: name, action, reason: allowed ? 'granted' : NO_GRANT })
+    return this.record({
+      allowed,
+      principal: principal.name,
+      resource: name,
+      action,
+      reason: allowed ? 'granted' : NO_GRANT,
+    })
   }
 
   /** True when `principal` may take `action` on `resource`. */
@@ -106,8 +118,20 @@ export class Authorizer {
    * out of a workspace): recorded like any decision, told to `onDenied`, and
    * returned as the `PERMISSION_DENIED` to throw.
    */
-  deny(principal: Principal, resource: Resource, action: Action, reason: string, onDenied?: DecisionListener): FlotillaError {
-    const d = this.record({ allowed: false, principal: principal.name, resource: resourceName(resource), action, reason })
+  deny(
+    principal: Principal,
+    resource: Resource,
+    action: Action,
+    reason: string,
+    onDenied?: DecisionListener,
+  ): FlotillaError {
+    const d = this.record({
+      allowed: false,
+      principal: principal.name,
+      resource: resourceName(resource),
+      action,
+      reason,
+    })
     onDenied?.(d)
     return permissionDenied(principal.name, d.resource, action, reason)
   }

@@ -43,12 +43,20 @@ export function parsePermissions(value: unknown, field = 'permissions'): readonl
   return Object.freeze(
     value.map((entry: unknown, i) => {
       const where = `${field}[${i}]`
-      if (typeof entry !== 'object' || entry === null) throw bad(`${where} must be an object { resource, actions }.`, { field: where })
+      if (typeof entry !== 'object' || entry === null)
+        throw bad(`${where} must be an object { resource, actions }.`, { field: where })
       const { resource, actions } = entry as { resource?: unknown; actions?: unknown }
-      if (typeof resource !== 'string' || resource.length === 0) throw bad(`${where}.resource must be a non-empty glob like "file:data/**".`, { field: `${where}.resource` })
+      if (typeof resource !== 'string' || resource.length === 0)
+        throw bad(`${where}.resource must be a non-empty glob like "file:data/**".`, { field: `${where}.resource` })
       globToRegExp(resource) // throws on a malformed glob
-      if (!Array.isArray(actions) || actions.length === 0 || actions.some((a) => typeof a !== 'string' || !ACTION.test(a))) {
-        throw bad(`${where}.actions must be a non-empty list of lowercase action names (or "*").`, { field: `${where}.actions` })
+      if (
+        !Array.isArray(actions) ||
+        actions.length === 0 ||
+        actions.some((a) => typeof a !== 'string' || !ACTION.test(a))
+      ) {
+        throw bad(`${where}.actions must be a non-empty list of lowercase action names (or "*").`, {
+          field: `${where}.actions`,
+        })
       }
       return Object.freeze({ resource, actions: Object.freeze([...new Set(actions as string[])]) })
     }),
@@ -78,7 +86,11 @@ export class PermissionSet {
 
   constructor(grants: readonly Permission[]) {
     this.grants = parsePermissions(grants)
-    this.compiled = this.grants.map((g) => ({ re: globToRegExp(g.resource), all: g.actions.includes('*'), actions: new Set(g.actions) }))
+    this.compiled = this.grants.map((g) => ({
+      re: globToRegExp(g.resource),
+      all: g.actions.includes('*'),
+      actions: new Set(g.actions),
+    }))
   }
 
   /** True when some grant covers `action` on `resource`. */
@@ -117,9 +129,17 @@ export const NO_GRANT = 'no permission grants it'
  * // PERMISSION_DENIED: scanner may not call "tool:fetch": no permission grants it. Add { resource: "tool:fetch", actions: ["call"] } …
  * ```
  */
-export function permissionDenied(agent: string | undefined, resource: string, action: string, reason: string = NO_GRANT): FlotillaError {
+export function permissionDenied(
+  agent: string | undefined,
+  resource: string,
+  action: string,
+  reason: string = NO_GRANT,
+): FlotillaError {
   const who = agent ?? 'the agent'
-  const fix = reason === NO_GRANT ? ` Add { resource: "${resource}", actions: ["${action}"] } (or a glob covering it) to its permissions (and its parent's).` : ''
+  const fix =
+    reason === NO_GRANT
+      ? ` Add { resource: "${resource}", actions: ["${action}"] } (or a glob covering it) to its permissions (and its parent's).`
+      : ''
   return new FlotillaError('PERMISSION_DENIED', `${who} may not ${action} "${resource}": ${reason}.${fix}`, {
     details: { ...(agent === undefined ? {} : { agent }), resource, action, reason },
   })
@@ -156,7 +176,8 @@ function expandBraces(glob: string): string[] {
   for (const part of parts) {
     for (const rest of expandBraces(glob.slice(0, open) + part + glob.slice(close + 1))) {
       out.push(rest)
-      if (out.length > MAX_ALTERNATIVES) throw bad(`Pattern "${glob}" has more than ${MAX_ALTERNATIVES} alternatives.`, { pattern: glob })
+      if (out.length > MAX_ALTERNATIVES)
+        throw bad(`Pattern "${glob}" has more than ${MAX_ALTERNATIVES} alternatives.`, { pattern: glob })
     }
   }
   return out
@@ -213,7 +234,10 @@ function covers(held: Token[], asked: Token[]): boolean {
           ok = go(i, j + 1, 0) || (a !== undefined && inSegment(a) && go(i + 1, j, 0))
           break
         case 'dirs':
-          ok = go(i, j + 1, 0) || (a?.t === 'dirs' && go(i + 1, j, 0)) || (a !== undefined && inSegment(a) && go(i + 1, j, 1))
+          ok =
+            go(i, j + 1, 0) ||
+            (a?.t === 'dirs' && go(i + 1, j, 0)) ||
+            (a !== undefined && inSegment(a) && go(i + 1, j, 1))
           break
         case 'one':
           ok = a !== undefined && (a.t === 'one' || (a.t === 'lit' && a.c !== '/')) && go(i + 1, j + 1, 0)
@@ -267,7 +291,11 @@ function heldCovers(held: readonly Permission[], resource: string, action: strin
  * inheritPermissions(parent, [{ resource: 'file:**', actions: ['read'] }]) // throws PERMISSION_ESCALATION
  * ```
  */
-export function inheritPermissions(parent: readonly Permission[], asked: readonly Permission[] | undefined, child = 'the child agent'): readonly Permission[] {
+export function inheritPermissions(
+  parent: readonly Permission[],
+  asked: readonly Permission[] | undefined,
+  child = 'the child agent',
+): readonly Permission[] {
   if (asked === undefined) return parsePermissions(parent)
   const wanted = parsePermissions(asked)
   const excess: { resource: string; action: string }[] = []
@@ -278,9 +306,13 @@ export function inheritPermissions(parent: readonly Permission[], asked: readonl
   }
   if (excess.length > 0) {
     const list = excess.map((e) => `${e.action} on "${e.resource}"`).join(', ')
-    throw new FlotillaError('PERMISSION_ESCALATION', `${child} asks for more than its parent holds: ${list}. Ask for a subset of the parent's permissions.`, {
-      details: { agent: child, excess },
-    })
+    throw new FlotillaError(
+      'PERMISSION_ESCALATION',
+      `${child} asks for more than its parent holds: ${list}. Ask for a subset of the parent's permissions.`,
+      {
+        details: { agent: child, excess },
+      },
+    )
   }
   return wanted
 }

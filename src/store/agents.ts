@@ -33,16 +33,35 @@ const KNOWN_STATES: ReadonlySet<string> = new Set(AGENT_STATES)
 export function checkAgentSave(record: AgentRecord, transition: AgentTransitionInput): EncodedAgent {
   const id = record.id
   const bad = (field: string, why: string): FlotillaError =>
-    new FlotillaError('VALIDATION_FAILED', `Cannot save agent "${String(id)}": ${why}.`, { details: { agentId: String(id), field } })
+    new FlotillaError('VALIDATION_FAILED', `Cannot save agent "${String(id)}": ${why}.`, {
+      details: { agentId: String(id), field },
+    })
   if (typeof id !== 'string' || id.length === 0) throw bad('id', 'its id must be a non-empty string')
-  if (!KNOWN_STATES.has(record.state)) throw bad('state', `its state ${JSON.stringify(record.state)} is not one of ${AGENT_STATES.join(', ')}`)
-  if (!KNOWN_STATES.has(transition.to)) throw bad('transition.to', `the transition's target ${JSON.stringify(transition.to)} is not one of ${AGENT_STATES.join(', ')}`)
+  if (!KNOWN_STATES.has(record.state))
+    throw bad('state', `its state ${JSON.stringify(record.state)} is not one of ${AGENT_STATES.join(', ')}`)
+  if (!KNOWN_STATES.has(transition.to))
+    throw bad(
+      'transition.to',
+      `the transition's target ${JSON.stringify(transition.to)} is not one of ${AGENT_STATES.join(', ')}`,
+    )
   if (transition.from !== null && !KNOWN_STATES.has(transition.from)) {
-    throw bad('transition.from', `the transition's source ${JSON.stringify(transition.from)} is not null or one of ${AGENT_STATES.join(', ')}`)
+    throw bad(
+      'transition.from',
+      `the transition's source ${JSON.stringify(transition.from)} is not null or one of ${AGENT_STATES.join(', ')}`,
+    )
   }
-  if (record.state !== transition.to) throw bad('state', `the record's state ${record.state} is not the transition's target ${transition.to}; set record.state to ${transition.to}`)
-  if (record.pid !== null && !Number.isSafeInteger(record.pid)) throw bad('pid', `its pid must be a whole number or null, not ${String(record.pid)}`)
-  for (const [field, value] of [['createdAt', record.createdAt], ['updatedAt', record.updatedAt], ['transition.at', transition.at]] as const) {
+  if (record.state !== transition.to)
+    throw bad(
+      'state',
+      `the record's state ${record.state} is not the transition's target ${transition.to}; set record.state to ${transition.to}`,
+    )
+  if (record.pid !== null && !Number.isSafeInteger(record.pid))
+    throw bad('pid', `its pid must be a whole number or null, not ${String(record.pid)}`)
+  for (const [field, value] of [
+    ['createdAt', record.createdAt],
+    ['updatedAt', record.updatedAt],
+    ['transition.at', transition.at],
+  ] as const) {
     if (typeof value !== 'number' || Number.isNaN(value)) throw bad(field, `${field} must be a number of wall-clock ms`)
   }
   return {
@@ -59,9 +78,14 @@ function agentJson(value: unknown, id: string, field: string): string | null {
   try {
     return JSON.stringify(value) ?? null
   } catch (e) {
-    throw new FlotillaError('VALIDATION_FAILED', `Cannot save agent "${id}": its ${field} cannot be stored as JSON (${e instanceof Error ? e.message : String(e)}). Use plain JSON data.`, {
-      details: { agentId: id, field }, cause: e,
-    })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `Cannot save agent "${id}": its ${field} cannot be stored as JSON (${e instanceof Error ? e.message : String(e)}). Use plain JSON data.`,
+      {
+        details: { agentId: id, field },
+        cause: e,
+      },
+    )
   }
 }
 
@@ -69,19 +93,35 @@ function agentJson(value: unknown, id: string, field: string): string | null {
  * The `STORE_CONFLICT` of a fenced save that wrote nothing, from the state
  * stored for the agent (`undefined`: no such agent).
  */
-export function agentConflict(id: string, transition: AgentTransitionInput, stored: AgentState | undefined): FlotillaError {
+export function agentConflict(
+  id: string,
+  transition: AgentTransitionInput,
+  stored: AgentState | undefined,
+): FlotillaError {
   const { from, to } = transition
   if (from === null) {
-    return new FlotillaError('STORE_CONFLICT', `Agent "${id}" already exists (${stored ?? 'just created'}); a new agent needs a new id.`, {
-      details: { agentId: id, from, to, ...(stored === undefined ? {} : { storedState: stored }) },
-    })
+    return new FlotillaError(
+      'STORE_CONFLICT',
+      `Agent "${id}" already exists (${stored ?? 'just created'}); a new agent needs a new id.`,
+      {
+        details: { agentId: id, from, to, ...(stored === undefined ? {} : { storedState: stored }) },
+      },
+    )
   }
   if (stored === undefined) {
-    return new FlotillaError('STORE_CONFLICT', `No agent "${id}" in the store to move from ${from} to ${to}; insert it first (transition.from = null).`, { details: { agentId: id, from, to } })
+    return new FlotillaError(
+      'STORE_CONFLICT',
+      `No agent "${id}" in the store to move from ${from} to ${to}; insert it first (transition.from = null).`,
+      { details: { agentId: id, from, to } },
+    )
   }
-  return new FlotillaError('STORE_CONFLICT', `Agent "${id}" is ${stored}, not ${from}: another writer changed it first, so the transition to ${to} was not stored. Read it again.`, {
-    details: { agentId: id, from, to, storedState: stored },
-  })
+  return new FlotillaError(
+    'STORE_CONFLICT',
+    `Agent "${id}" is ${stored}, not ${from}: another writer changed it first, so the transition to ${to} was not stored. Read it again.`,
+    {
+      details: { agentId: id, from, to, storedState: stored },
+    },
+  )
 }
 
 /** A row of `agents`, as the SQL adapters read it (JSON columns as text; SQL NULL means undefined). */
@@ -112,7 +152,8 @@ export interface AgentTransitionRow {
 }
 
 /** The columns of {@link AgentRow}, for SELECT lists. */
-export const AGENT_COLUMNS = 'id, name, version, parent_id, runtime, state, reason, spec, permissions, limits, pid, created_at, updated_at'
+export const AGENT_COLUMNS =
+  'id, name, version, parent_id, runtime, state, reason, spec, permissions, limits, pid, created_at, updated_at'
 
 /** The columns of {@link AgentTransitionRow}, for SELECT lists. */
 export const AGENT_TRANSITION_COLUMNS = 'agent_id, seq, from_state, to_state, reason, at'
@@ -138,5 +179,12 @@ export function agentFromRow(row: AgentRow): AgentRecord {
 
 /** A transition from its row. */
 export function transitionFromRow(row: AgentTransitionRow): AgentTransition {
-  return { agentId: row.agent_id, seq: row.seq, from: row.from_state as AgentState | null, to: row.to_state as AgentState, reason: row.reason, at: row.at }
+  return {
+    agentId: row.agent_id,
+    seq: row.seq,
+    from: row.from_state as AgentState | null,
+    to: row.to_state as AgentState,
+    reason: row.reason,
+    at: row.at,
+  }
 }

@@ -2,7 +2,17 @@ import type { Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
 import type { FlotillaEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
-import type { HeartbeatReport, QueueClaim, QueueDone, QueueOffer, QueueResult, QueueSelector, RunLease, TaskQueue, WorkerRecord } from './queue.js'
+import type {
+  HeartbeatReport,
+  QueueClaim,
+  QueueDone,
+  QueueOffer,
+  QueueResult,
+  QueueSelector,
+  RunLease,
+  TaskQueue,
+  WorkerRecord,
+} from './queue.js'
 import type { Store } from './store.js'
 
 type AttemptRef = { runId: RunId; taskId: TaskId; attempt: number }
@@ -94,7 +104,8 @@ export class LazyQueue implements TaskQueue {
   private use<T>(fn: (queue: TaskQueue) => Promise<T>): Promise<T> {
     if (this.inner !== undefined) return fn(this.inner)
     return this.connect().then((store) => {
-      if (store.queue === undefined) throw new FlotillaError('STORE_UNAVAILABLE', `The ${store.kind} store has no task queue.`, { retryable: false })
+      if (store.queue === undefined)
+        throw new FlotillaError('STORE_UNAVAILABLE', `The ${store.kind} store has no task queue.`, { retryable: false })
       this.inner ??= store.queue(this.clock)
       return fn(this.inner)
     })

@@ -2,7 +2,16 @@ import { systemClock, type Clock } from '../core/clock.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
-import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from './records.js'
+import type {
+  AgentFilter,
+  AgentRecord,
+  AgentTransition,
+  RunFilter,
+  RunRecord,
+  StoreBatch,
+  StoredEvent,
+  TaskRecord,
+} from './records.js'
 import { LazyQueue } from './lazy-queue.js'
 import type { TaskQueue } from './queue.js'
 import type { Store } from './store.js'
@@ -88,7 +97,10 @@ export class LazyStore implements Store {
     return this.use((s) => s.listEvents(runId, options))
   }
 
-  saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void> {
+  saveAgent(
+    record: AgentRecord,
+    transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number },
+  ): Promise<void> {
     return this.use((s) => s.saveAgent(record, transition))
   }
 
@@ -141,7 +153,11 @@ export class LazyStore implements Store {
   }
 
   private closedError(): FlotillaError {
-    return new FlotillaError('STORE_UNAVAILABLE', `The ${this.kind} store at ${this.target} was closed; open a new one.`, { details: { target: this.target }, retryable: false })
+    return new FlotillaError(
+      'STORE_UNAVAILABLE',
+      `The ${this.kind} store at ${this.target} was closed; open a new one.`,
+      { details: { target: this.target }, retryable: false },
+    )
   }
 
   private connect(): Promise<Store> {
@@ -153,9 +169,16 @@ export class LazyStore implements Store {
       },
       (e: unknown) => {
         this.opening = undefined // the next call tries again
-        throw isFlotillaError(e) ? e : new FlotillaError('STORE_UNAVAILABLE', `Cannot open the ${this.kind} store at ${this.target}: ${e instanceof Error ? e.message : String(e)}.`, {
-          details: { target: this.target }, cause: e,
-        })
+        throw isFlotillaError(e)
+          ? e
+          : new FlotillaError(
+              'STORE_UNAVAILABLE',
+              `Cannot open the ${this.kind} store at ${this.target}: ${e instanceof Error ? e.message : String(e)}.`,
+              {
+                details: { target: this.target },
+                cause: e,
+              },
+            )
       },
     )
     return this.opening

@@ -33,10 +33,18 @@ export interface Migration<Step = string> {
  * for (const m of planMigrations(SQLITE_MIGRATIONS, appliedVersions, 'flotilla.db')) apply(m)
  * ```
  */
-export function planMigrations<M extends Migration<unknown>>(all: readonly M[], applied: Iterable<number>, store: string): M[] {
+export function planMigrations<M extends Migration<unknown>>(
+  all: readonly M[],
+  applied: Iterable<number>,
+  store: string,
+): M[] {
   for (let i = 0; i < all.length; i++) {
     if (all[i].version !== i + 1) {
-      throw new FlotillaError('INTERNAL', `Store migrations must be numbered 1..n; found version ${all[i].version} at position ${i + 1}.`, { details: { version: all[i].version } })
+      throw new FlotillaError(
+        'INTERNAL',
+        `Store migrations must be numbered 1..n; found version ${all[i].version} at position ${i + 1}.`,
+        { details: { version: all[i].version } },
+      )
     }
   }
   const known = all.length

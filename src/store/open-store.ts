@@ -20,7 +20,8 @@ export interface OpenStoreOptions {
 /** What a store spec names, once parsed by {@link parseStoreSpec}. */
 export type ParsedStoreSpec = { kind: 'memory' } | { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string }
 
-const ACCEPTED = 'memory, sqlite:<path>, sqlite://<path>, a file path ending in .db, .sqlite or .sqlite3, or postgres://user@host:port/database'
+const ACCEPTED =
+  'memory, sqlite:<path>, sqlite://<path>, a file path ending in .db, .sqlite or .sqlite3, or postgres://user@host:port/database'
 const SQLITE_FILE = /\.(db|sqlite3?)$/i
 const POSTGRES = /^postgres(ql)?:\/\//i
 
@@ -48,7 +49,10 @@ export function openStore(spec: string | Store | undefined, options: OpenStoreOp
   const parsed = parseStoreSpec(spec ?? defaultSpec())
   if (parsed.kind === 'postgres') {
     const url = parsed.url
-    return new LazyStore(() => connectPostgres(url, () => import(POSTGRES_MODULE) as Promise<unknown>), { kind: 'postgres', target: redact(url) })
+    return new LazyStore(() => connectPostgres(url, () => import(POSTGRES_MODULE) as Promise<unknown>), {
+      kind: 'postgres',
+      target: redact(url),
+    })
   }
   return openParsed(parsed, options)
 }
@@ -80,24 +84,43 @@ export async function connectPostgres(url: string, load: () => Promise<unknown>)
   try {
     mod = await load()
   } catch (e) {
-    throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL store adapter could not be loaded (${e instanceof Error ? e.message : String(e)}). Install the optional dependency with \`npm install pg\`, or use a SQLite store (sqlite:<path>).`, {
-      details: { url: redact(url) }, cause: e, retryable: false,
-    })
+    throw new FlotillaError(
+      'STORE_UNAVAILABLE',
+      `The PostgreSQL store adapter could not be loaded (${e instanceof Error ? e.message : String(e)}). Install the optional dependency with \`npm install pg\`, or use a SQLite store (sqlite:<path>).`,
+      {
+        details: { url: redact(url) },
+        cause: e,
+        retryable: false,
+      },
+    )
   }
   const connect = postgresConnect(mod)
   if (connect === undefined) {
-    throw new FlotillaError('STORE_UNAVAILABLE', 'The PostgreSQL store adapter does not export PostgresStore.connect(url); reinstall Flotilla.', { details: { url: redact(url) }, retryable: false })
+    throw new FlotillaError(
+      'STORE_UNAVAILABLE',
+      'The PostgreSQL store adapter does not export PostgresStore.connect(url); reinstall Flotilla.',
+      { details: { url: redact(url) }, retryable: false },
+    )
   }
   let store: unknown
   try {
     store = await connect(url)
   } catch (e) {
     if (isFlotillaError(e)) throw e
-    throw new FlotillaError('STORE_UNAVAILABLE', `Cannot connect to the PostgreSQL store ${redact(url)}: ${e instanceof Error ? e.message : String(e)}. Check the URL and that the server is running.`, {
-      details: { url: redact(url) }, cause: e,
-    })
+    throw new FlotillaError(
+      'STORE_UNAVAILABLE',
+      `Cannot connect to the PostgreSQL store ${redact(url)}: ${e instanceof Error ? e.message : String(e)}. Check the URL and that the server is running.`,
+      {
+        details: { url: redact(url) },
+        cause: e,
+      },
+    )
   }
-  if (!isStore(store)) throw new FlotillaError('STORE_UNAVAILABLE', 'PostgresStore.connect did not return a store; reinstall Flotilla.', { details: { url: redact(url) }, retryable: false })
+  if (!isStore(store))
+    throw new FlotillaError('STORE_UNAVAILABLE', 'PostgresStore.connect did not return a store; reinstall Flotilla.', {
+      details: { url: redact(url) },
+      retryable: false,
+    })
   return store
 }
 
@@ -126,7 +149,10 @@ export function parseStoreSpec(spec: string): ParsedStoreSpec {
 
 function openParsed(parsed: Exclude<ParsedStoreSpec, { kind: 'postgres' }>, options: OpenStoreOptions): Store {
   if (parsed.kind === 'memory') return new MemoryStore()
-  const path = parsed.path === ':memory:' || isAbsolute(parsed.path) ? parsed.path : resolve(options.cwd ?? process.cwd(), parsed.path)
+  const path =
+    parsed.path === ':memory:' || isAbsolute(parsed.path)
+      ? parsed.path
+      : resolve(options.cwd ?? process.cwd(), parsed.path)
   return SqliteStore.open({ path })
 }
 
@@ -136,14 +162,21 @@ function defaultSpec(): string {
 }
 
 function invalid(spec: string, why: string): FlotillaError {
-  return new FlotillaError('STORE_URL_INVALID', `The store "${redact(spec)}" is not valid: ${why}. Use ${ACCEPTED}.`, { details: { store: redact(spec) } })
+  return new FlotillaError('STORE_URL_INVALID', `The store "${redact(spec)}" is not valid: ${why}. Use ${ACCEPTED}.`, {
+    details: { store: redact(spec) },
+  })
 }
 
 /** True for an object that has the methods of a {@link Store}. */
 function isStore(value: unknown): value is Store {
   if (typeof value !== 'object' || value === null) return false
   const s = value as Record<string, unknown>
-  return typeof s.commit === 'function' && typeof s.getRun === 'function' && typeof s.listEvents === 'function' && typeof s.close === 'function'
+  return (
+    typeof s.commit === 'function' &&
+    typeof s.getRun === 'function' &&
+    typeof s.listEvents === 'function' &&
+    typeof s.close === 'function'
+  )
 }
 
 function postgresConnect(mod: unknown): ((url: string) => unknown) | undefined {
@@ -151,7 +184,9 @@ function postgresConnect(mod: unknown): ((url: string) => unknown) | undefined {
   const cls = (mod as { PostgresStore?: unknown }).PostgresStore
   if ((typeof cls !== 'function' && typeof cls !== 'object') || cls === null) return undefined
   const connect = (cls as { connect?: unknown }).connect
-  return typeof connect === 'function' ? (url: string) => (connect as (url: string) => unknown).call(cls, url) : undefined
+  return typeof connect === 'function'
+    ? (url: string) => (connect as (url: string) => unknown).call(cls, url)
+    : undefined
 }
 
 /** A URL with its password hidden, for messages and details. */

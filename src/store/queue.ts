@@ -57,13 +57,18 @@ export type QueueResult =
  * capability. Returns the `name@version` (or capability) label the claim
  * stores as the task's agent, or `undefined`.
  */
-export function matchOffer(offer: Pick<QueueOffer, 'agent' | 'version' | 'capability'>, selectors: readonly QueueSelector[]): string | undefined {
+export function matchOffer(
+  offer: Pick<QueueOffer, 'agent' | 'version' | 'capability'>,
+  selectors: readonly QueueSelector[],
+): string | undefined {
   for (const s of selectors) {
     if (offer.agent !== undefined && s.agent === offer.agent) {
-      if (offer.version === undefined) return s.versions !== undefined && s.versions.length > 0 ? `${s.agent}@${s.versions[0]}` : s.agent
+      if (offer.version === undefined)
+        return s.versions !== undefined && s.versions.length > 0 ? `${s.agent}@${s.versions[0]}` : s.agent
       if (s.versions === undefined || s.versions.includes(offer.version)) return `${s.agent}@${offer.version}`
     }
-    if (offer.agent === undefined && offer.capability !== undefined && s.capability === offer.capability) return s.agent !== undefined ? s.agent : `capability:${s.capability}`
+    if (offer.agent === undefined && offer.capability !== undefined && s.capability === offer.capability)
+      return s.agent !== undefined ? s.agent : `capability:${s.capability}`
   }
   return undefined
 }
@@ -130,7 +135,11 @@ export interface TaskQueue {
    */
   claim(worker: string, selectors: readonly QueueSelector[], max: number, leaseMs: number): Promise<QueueClaim[]>
   /** Extends the leases of the claims `worker` still holds; reports those it lost and those whose run was cancelled. */
-  heartbeat(worker: string, claims: readonly { runId: RunId; taskId: TaskId; attempt: number }[], leaseMs: number): Promise<HeartbeatReport>
+  heartbeat(
+    worker: string,
+    claims: readonly { runId: RunId; taskId: TaskId; attempt: number }[],
+    leaseMs: number,
+  ): Promise<HeartbeatReport>
   /**
    * Stores the result of a claimed attempt, fenced by attempt and lease:
    * `STORE_CONFLICT` (`details.reason`: `lease-lost`, `run-cancelled`) when
@@ -140,7 +149,12 @@ export interface TaskQueue {
    * ({@link TaskQueue.takeResults}). `events` (the attempt's `task.started`,
    * `task.succeeded`, logs…) are appended in the same transaction.
    */
-  complete(worker: string, claim: { runId: RunId; taskId: TaskId; attempt: number }, result: QueueResult, events?: readonly FlotillaEvent[]): Promise<void>
+  complete(
+    worker: string,
+    claim: { runId: RunId; taskId: TaskId; attempt: number },
+    result: QueueResult,
+    events?: readonly FlotillaEvent[],
+  ): Promise<void>
   /** Gives claims back unrun (graceful shutdown): they are READY again with the same attempt. */
   release(worker: string, claims: readonly { runId: RunId; taskId: TaskId; attempt: number }[]): Promise<void>
   /** Stored results of runs `coordinator` holds, oldest first, removed from the queue as they are returned. */

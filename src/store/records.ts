@@ -65,7 +65,16 @@ export type StoreOp =
   | { op: 'task.start'; runId: RunId; taskId: TaskId; attempt: number; agent: string; at: number }
   | { op: 'task.succeed'; runId: RunId; taskId: TaskId; attempt: number; output: unknown; at: number }
   /** `settle`: the attempt is RETRYING (its executor stored the failure) and its coordinator makes it final or keeps it retrying. */
-  | { op: 'task.fail'; runId: RunId; taskId: TaskId; attempt: number; error: SerializedError; at: number; final: boolean; settle?: boolean }
+  | {
+      op: 'task.fail'
+      runId: RunId
+      taskId: TaskId
+      attempt: number
+      error: SerializedError
+      at: number
+      final: boolean
+      settle?: boolean
+    }
   | { op: 'task.finish'; runId: RunId; taskId: TaskId; state: 'SKIPPED' | 'CANCELLED'; at: number; reason: string }
 
 /** A group of writes applied atomically, with the events they produce. */

@@ -2,7 +2,16 @@ import type { RunId, TaskId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
 import type { Clock } from '../core/clock.js'
 import type { TaskQueue } from './queue.js'
-import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from './records.js'
+import type {
+  AgentFilter,
+  AgentRecord,
+  AgentTransition,
+  RunFilter,
+  RunRecord,
+  StoreBatch,
+  StoredEvent,
+  TaskRecord,
+} from './records.js'
 
 /** Reads and writes of runs and their tasks. */
 export interface RunStore {
@@ -57,7 +66,10 @@ export interface AgentStore {
    * `VALIDATION_FAILED`). An update writes every field but `id` and
    * `createdAt`, which keep their stored values.
    */
-  saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void>
+  saveAgent(
+    record: AgentRecord,
+    transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number },
+  ): Promise<void>
   /** An agent, or `undefined`. */
   getAgent(id: string): Promise<AgentRecord | undefined>
   /** Agents matching the filter, oldest first (`createdAt`, then `id`). `parentId: null` lists root agents only. */

@@ -141,7 +141,14 @@ export function resolveTelemetry(telemetry: Telemetry | undefined): ResolvedTele
 export function errorFields(error: unknown): Record<string, unknown> {
   if (error instanceof Error) {
     const e = error as Error & { code?: unknown; details?: unknown }
-    return { err: { name: e.name, message: e.message, ...(e.code === undefined ? {} : { code: e.code }), ...(e.details === undefined ? {} : { details: e.details }) } }
+    return {
+      err: {
+        name: e.name,
+        message: e.message,
+        ...(e.code === undefined ? {} : { code: e.code }),
+        ...(e.details === undefined ? {} : { details: e.details }),
+      },
+    }
   }
   return { err: { message: String(error) } }
 }

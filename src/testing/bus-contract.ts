@@ -41,7 +41,12 @@ export function busContract(init: BusContractInit): void {
     let bus: Bus
     const make = async (): Promise<Bus> => {
       clock = new FakeClock()
-      bus = await init.create({ clock, maxDeliveries: 3, maxPayloadBytes: 1024, isKnownAgent: (a) => !a.startsWith('ghost') })
+      bus = await init.create({
+        clock,
+        maxDeliveries: 3,
+        maxPayloadBytes: 1024,
+        isKnownAgent: (a) => !a.startsWith('ghost'),
+      })
       return bus
     }
     afterEach(async () => {
@@ -118,7 +123,11 @@ export function busContract(init: BusContractInit): void {
       const seen: Record<string, BusEvent[]> = { all: [], progress: [], failed: [], fromA: [] }
       await bus.subscribe('*', undefined, (e) => void seen.all!.push(e))
       await bus.subscribe('progress', {}, (e) => void seen.progress!.push(e))
-      await bus.subscribe('status_change', { where: { 'status.state': 'FAILED', kind: 'task' } }, (e) => void seen.failed!.push(e))
+      await bus.subscribe(
+        'status_change',
+        { where: { 'status.state': 'FAILED', kind: 'task' } },
+        (e) => void seen.failed!.push(e),
+      )
       const sub = await bus.subscribe('progress', { from: ['a'] }, (e) => void seen.fromA!.push(e))
       await bus.publish('progress', { pct: 10 }, { from: 'a' })
       await bus.publish('progress', { pct: 20 }, { from: 'b' })
@@ -128,7 +137,14 @@ export function busContract(init: BusContractInit): void {
       await sub.unsubscribe()
       await bus.publish('progress', { pct: 30 }, { from: 'a' })
       await clock.advance(0)
-      expect(seen.all!.map((e) => e.type)).toEqual(['progress', 'progress', 'status_change', 'status_change', 'status_change', 'progress'])
+      expect(seen.all!.map((e) => e.type)).toEqual([
+        'progress',
+        'progress',
+        'status_change',
+        'status_change',
+        'status_change',
+        'progress',
+      ])
       expect(seen.progress!.map((e) => e.data)).toEqual([{ pct: 10 }, { pct: 20 }, { pct: 30 }])
       expect(seen.failed!.map((e) => e.from)).toEqual(['a'])
       expect(seen.fromA!.map((e) => e.data)).toEqual([{ pct: 10 }])
@@ -138,7 +154,14 @@ export function busContract(init: BusContractInit): void {
     it('refuses invalid filters and event types with VALIDATION_FAILED', async () => {
       await make()
       const h = (): void => undefined
-      for (const bad of [{ where: { 'a..b': 1 } }, { where: { a: { nested: 1 } } }, { from: '' }, { from: [] }, { role: 'x' }, 'x']) {
+      for (const bad of [
+        { where: { 'a..b': 1 } },
+        { where: { a: { nested: 1 } } },
+        { from: '' },
+        { from: [] },
+        { role: 'x' },
+        'x',
+      ]) {
         expect(await codeOf(bus.subscribe('progress', bad as never, h))).toBe('VALIDATION_FAILED')
       }
       expect(await codeOf(bus.subscribe('', undefined, h))).toBe('VALIDATION_FAILED')
@@ -148,7 +171,10 @@ export function busContract(init: BusContractInit): void {
     it('answers a request with the reply, and times out with TASK_TIMEOUT', async () => {
       await make()
       await bus.onRequest('specialist', (req) => ({ echo: req.body, from: req.from }))
-      expect(await bus.request('specialist', { q: 1 }, { timeoutMs: 100, from: 'analyst' })).toEqual({ echo: { q: 1 }, from: 'analyst' })
+      expect(await bus.request('specialist', { q: 1 }, { timeoutMs: 100, from: 'analyst' })).toEqual({
+        echo: { q: 1 },
+        from: 'analyst',
+      })
       const pending = codeOf(bus.request('silent', 'hi', { timeoutMs: 100 }))
       await clock.advance(100)
       expect(await pending).toBe('TASK_TIMEOUT')
@@ -197,7 +223,9 @@ export function busContract(init: BusContractInit): void {
     it('never hands one message to two concurrent receivers, nor a lane to two of them', async () => {
       await make()
       for (let i = 0; i < 8; i++) for (const from of ['a', 'c', 'd']) await bus.send('b', { from, i }, { from })
-      const batches = await Promise.all(Array.from({ length: 6 }, () => bus.receive('b', { max: 4, visibilityTimeoutMs: 1000 })))
+      const batches = await Promise.all(
+        Array.from({ length: 6 }, () => bus.receive('b', { max: 4, visibilityTimeoutMs: 1000 })),
+      )
       const all = batches.flat()
       expect(new Set(all.map((m) => m.id)).size).toBe(all.length)
       expect(all.every((m) => m.attempt === 1)).toBe(true)

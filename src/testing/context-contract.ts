@@ -17,11 +17,18 @@ const sha = (text: string | Uint8Array): string => createHash('sha256').update(t
 
 /** Resolves `principal` to its grants: orchestrator is unrestricted, unknown principals hold nothing. */
 const GRANTS: Record<string, PermissionSet> = {
-  reader: new PermissionSet([{ resource: 'artifact:**', actions: ['read'] }, { resource: 'cache:**', actions: ['read'] }]),
-  writer: new PermissionSet([{ resource: 'artifact:docs/**', actions: ['read', 'write'] }, { resource: 'cache:docs:*', actions: ['read', 'write'] }]),
+  reader: new PermissionSet([
+    { resource: 'artifact:**', actions: ['read'] },
+    { resource: 'cache:**', actions: ['read'] },
+  ]),
+  writer: new PermissionSet([
+    { resource: 'artifact:docs/**', actions: ['read', 'write'] },
+    { resource: 'cache:docs:*', actions: ['read', 'write'] },
+  ]),
   janitor: new PermissionSet([{ resource: 'artifact:**', actions: ['delete'] }]),
 }
-const permissionsOf = (who: string): PermissionSet | undefined => (who === 'orchestrator' ? undefined : GRANTS[who] ?? new PermissionSet([]))
+const permissionsOf = (who: string): PermissionSet | undefined =>
+  who === 'orchestrator' ? undefined : (GRANTS[who] ?? new PermissionSet([]))
 
 /**
  * The contract every {@link ContextBackend} adapter passes under the one
@@ -35,7 +42,8 @@ export function contextContract(init: ContextContractInit): void {
     let clock: FakeClock
     let store: ContextStore
     /** Another store on the same backend, with other options. */
-    const withOptions = (o: ContextStoreOptions): ContextStore => new ContextStore(backend, { clock, permissionsOf, ...o })
+    const withOptions = (o: ContextStoreOptions): ContextStore =>
+      new ContextStore(backend, { clock, permissionsOf, ...o })
 
     beforeEach(async () => {
       backend = await init.create()
@@ -50,12 +58,33 @@ export function contextContract(init: ContextContractInit): void {
 
     describe('versions and lineage', () => {
       it('stores JSON content as version 1 with its lineage, hash and size, and reads it back as a fresh copy', async () => {
-        const content = { title: 'Report', items: [1, 'two', { three: null, ok: true }], nested: { 'key with space': 'é 🚀 \u0000' } }
+        const content = {
+          title: 'Report',
+          items: [1, 'two', { three: null, ok: true }],
+          nested: { 'key with space': 'é 🚀 \u0000' },
+        }
         const text = JSON.stringify(content)
-        const written = await store.put('orchestrator', 'docs/report', content, { metadata: { source: 'crawler', n: 2 }, tags: ['draft', 'lang:en'], runId: 'run_1', taskId: 'write' })
+        const written = await store.put('orchestrator', 'docs/report', content, {
+          metadata: { source: 'crawler', n: 2 },
+          tags: ['draft', 'lang:en'],
+          runId: 'run_1',
+          taskId: 'write',
+        })
         const expected = {
-          id: 'docs/report', version: 1, encoding: 'json', contentHash: sha(text), size: Buffer.byteLength(text), metadata: { source: 'crawler', n: 2 }, tags: ['draft', 'lang:en'],
-          createdBy: 'orchestrator', createdAt: T0, basedOn: null, runId: 'run_1', taskId: 'write', expiresAt: null, content,
+          id: 'docs/report',
+          version: 1,
+          encoding: 'json',
+          contentHash: sha(text),
+          size: Buffer.byteLength(text),
+          metadata: { source: 'crawler', n: 2 },
+          tags: ['draft', 'lang:en'],
+          createdBy: 'orchestrator',
+          createdAt: T0,
+          basedOn: null,
+          runId: 'run_1',
+          taskId: 'write',
+          expiresAt: null,
+          content,
         }
         expect(written).toEqual(expected)
         const read = await store.get('reader', 'docs/report')
@@ -84,7 +113,14 @@ export function contextContract(init: ContextContractInit): void {
         await store.put('writer', 'docs/a', 'two', { basedOn: 1 })
         await clock.advance(10)
         const v3 = await store.put('writer', 'docs/a', 'three', { runId: 'run_2' })
-        expect(v3).toMatchObject({ version: 3, basedOn: 2, createdBy: 'writer', createdAt: T0 + 20, runId: 'run_2', taskId: null })
+        expect(v3).toMatchObject({
+          version: 3,
+          basedOn: 2,
+          createdBy: 'writer',
+          createdAt: T0 + 20,
+          runId: 'run_2',
+          taskId: null,
+        })
         const history = await store.history('reader', 'docs/a')
         expect(history.map((v) => [v.version, v.basedOn, v.createdBy, v.createdAt, v.runId, v.taskId])).toEqual([
           [1, null, 'orchestrator', T0, 'run_1', 't1'],
@@ -99,9 +135,17 @@ export function contextContract(init: ContextContractInit): void {
       it('keeps the last keepVersions versions and answers ARTIFACT_NOT_FOUND for dropped ones and unknown ids', async () => {
         for (let i = 1; i <= 5; i++) await store.put('orchestrator', 'k', { i })
         expect((await store.history('orchestrator', 'k')).map((v) => v.version)).toEqual([3, 4, 5])
-        await expect(store.get('orchestrator', 'k', { version: 2 })).rejects.toMatchObject({ code: 'ARTIFACT_NOT_FOUND', details: { id: 'k', version: 2, latest: 5 } })
-        await expect(store.get('orchestrator', 'k', { version: 6 })).rejects.toMatchObject({ code: 'ARTIFACT_NOT_FOUND' })
-        await expect(store.get('orchestrator', 'nope')).rejects.toMatchObject({ code: 'ARTIFACT_NOT_FOUND', details: { id: 'nope' } })
+        await expect(store.get('orchestrator', 'k', { version: 2 })).rejects.toMatchObject({
+          code: 'ARTIFACT_NOT_FOUND',
+          details: { id: 'k', version: 2, latest: 5 },
+        })
+        await expect(store.get('orchestrator', 'k', { version: 6 })).rejects.toMatchObject({
+          code: 'ARTIFACT_NOT_FOUND',
+        })
+        await expect(store.get('orchestrator', 'nope')).rejects.toMatchObject({
+          code: 'ARTIFACT_NOT_FOUND',
+          details: { id: 'nope' },
+        })
         await expect(store.history('orchestrator', 'nope')).rejects.toMatchObject({ code: 'ARTIFACT_NOT_FOUND' })
         expect(await store.stats()).toMatchObject({ artifacts: 1, versions: 3, blobs: 3 })
         // A store keeping one version prunes the rest on its next write.
@@ -117,7 +161,9 @@ export function contextContract(init: ContextContractInit): void {
         await store.put('orchestrator', 'b', big)
         await store.put('orchestrator', 'a', big)
         expect(await store.stats()).toEqual({ artifacts: 2, versions: 3, blobs: 1, blobBytes: size, cacheEntries: 0 })
-        expect((await store.get('orchestrator', 'b')).contentHash).toBe((await store.get('orchestrator', 'a')).contentHash)
+        expect((await store.get('orchestrator', 'b')).contentHash).toBe(
+          (await store.get('orchestrator', 'a')).contentHash,
+        )
         await store.put('orchestrator', 'a', 'other')
         await store.put('orchestrator', 'a', 'other 2') // drops version 1 of a (keepVersions 3): the blob is still used
         expect(await store.stats()).toMatchObject({ versions: 4, blobs: 3 })
@@ -134,12 +180,19 @@ export function contextContract(init: ContextContractInit): void {
         await store.put('orchestrator', 'runs/1/a', 2, { tags: ['final'] })
         await store.put('orchestrator', 'other', 1, { tags: ['draft'] })
         const list = await store.list('orchestrator')
-        expect(list.map((a) => [a.id, a.version])).toEqual([['other', 1], ['runs/1/a', 2], ['runs/10/b', 1]])
+        expect(list.map((a) => [a.id, a.version])).toEqual([
+          ['other', 1],
+          ['runs/1/a', 2],
+          ['runs/10/b', 1],
+        ])
         expect(list.every((a) => !('content' in a))).toBe(true)
         expect((await store.list('orchestrator', { tag: 'final' })).map((a) => a.id)).toEqual(['runs/1/a', 'runs/10/b'])
         expect((await store.list('orchestrator', { tag: 'draft' })).map((a) => a.id)).toEqual(['other'])
         expect((await store.list('orchestrator', { prefix: 'runs/1/' })).map((a) => a.id)).toEqual(['runs/1/a'])
-        expect((await store.list('orchestrator', { prefix: 'runs/1', tag: 'final' })).map((a) => a.id)).toEqual(['runs/1/a', 'runs/10/b'])
+        expect((await store.list('orchestrator', { prefix: 'runs/1', tag: 'final' })).map((a) => a.id)).toEqual([
+          'runs/1/a',
+          'runs/10/b',
+        ])
         expect(await store.list('orchestrator', { prefix: 'zzz' })).toEqual([])
       })
 
@@ -162,26 +215,44 @@ export function contextContract(init: ContextContractInit): void {
         const err = await store.put('orchestrator', 'doc', 'stale', { basedOn: 1 }).catch((e: unknown) => e)
         expect(err).toMatchObject({ code: 'ARTIFACT_CONFLICT', details: { id: 'doc', basedOn: 1, latest: 2 } })
         expect((err as Error).message).toMatch(/Read it again/)
-        await expect(store.put('orchestrator', 'doc', 'ahead', { basedOn: 3 })).rejects.toMatchObject({ code: 'ARTIFACT_CONFLICT', details: { latest: 2 } })
+        await expect(store.put('orchestrator', 'doc', 'ahead', { basedOn: 3 })).rejects.toMatchObject({
+          code: 'ARTIFACT_CONFLICT',
+          details: { latest: 2 },
+        })
         expect((await store.get('orchestrator', 'doc')).content).toBe('v2')
         expect(await store.stats()).toEqual(before)
       })
 
       it('creates with basedOn null only when the artifact does not exist; a numbered basedOn needs an existing one', async () => {
-        expect(await store.put('orchestrator', 'new', 1, { basedOn: null })).toMatchObject({ version: 1, basedOn: null })
-        await expect(store.put('orchestrator', 'new', 2, { basedOn: null })).rejects.toMatchObject({ code: 'ARTIFACT_CONFLICT', details: { id: 'new', basedOn: null, latest: 1 } })
-        await expect(store.put('orchestrator', 'missing', 1, { basedOn: 1 })).rejects.toMatchObject({ code: 'ARTIFACT_CONFLICT', details: { id: 'missing', basedOn: 1, latest: null } })
+        expect(await store.put('orchestrator', 'new', 1, { basedOn: null })).toMatchObject({
+          version: 1,
+          basedOn: null,
+        })
+        await expect(store.put('orchestrator', 'new', 2, { basedOn: null })).rejects.toMatchObject({
+          code: 'ARTIFACT_CONFLICT',
+          details: { id: 'new', basedOn: null, latest: 1 },
+        })
+        await expect(store.put('orchestrator', 'missing', 1, { basedOn: 1 })).rejects.toMatchObject({
+          code: 'ARTIFACT_CONFLICT',
+          details: { id: 'missing', basedOn: 1, latest: null },
+        })
         await expect(store.get('orchestrator', 'missing')).rejects.toMatchObject({ code: 'ARTIFACT_NOT_FOUND' })
       })
 
       it('lets exactly one of several concurrent writers with the same basedOn win', async () => {
         await store.put('orchestrator', 'race', 0)
-        const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => store.put('orchestrator', 'race', i + 1, { basedOn: 1 })))
+        const results = await Promise.allSettled(
+          Array.from({ length: 6 }, (_, i) => store.put('orchestrator', 'race', i + 1, { basedOn: 1 })),
+        )
         const won = results.filter((r) => r.status === 'fulfilled')
         expect(won).toHaveLength(1)
-        for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'ARTIFACT_CONFLICT', details: { basedOn: 1, latest: 2 } })
+        for (const r of results)
+          if (r.status === 'rejected')
+            expect(r.reason).toMatchObject({ code: 'ARTIFACT_CONFLICT', details: { basedOn: 1, latest: 2 } })
         expect((await store.history('orchestrator', 'race')).map((v) => v.version)).toEqual([1, 2])
-        const creators = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => store.put('orchestrator', 'fresh', i, { basedOn: null })))
+        const creators = await Promise.allSettled(
+          Array.from({ length: 4 }, (_, i) => store.put('orchestrator', 'fresh', i, { basedOn: null })),
+        )
         expect(creators.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
       })
 
@@ -195,13 +266,16 @@ export function contextContract(init: ContextContractInit): void {
     })
 
     describe('TTL', () => {
-      it('expires an artifact at the latest version\'s expiresAt: ARTIFACT_EXPIRED once, then it is gone', async () => {
+      it("expires an artifact at the latest version's expiresAt: ARTIFACT_EXPIRED once, then it is gone", async () => {
         const v = await store.put('orchestrator', 'tmp', { a: 1 }, { ttlMs: 1000 })
         expect(v.expiresAt).toBe(T0 + 1000)
         await clock.advance(999)
         expect((await store.get('orchestrator', 'tmp')).content).toEqual({ a: 1 })
         await clock.advance(1)
-        await expect(store.get('orchestrator', 'tmp')).rejects.toMatchObject({ code: 'ARTIFACT_EXPIRED', details: { id: 'tmp', expiresAt: T0 + 1000 } })
+        await expect(store.get('orchestrator', 'tmp')).rejects.toMatchObject({
+          code: 'ARTIFACT_EXPIRED',
+          details: { id: 'tmp', expiresAt: T0 + 1000 },
+        })
         await expect(store.get('orchestrator', 'tmp')).rejects.toMatchObject({ code: 'ARTIFACT_NOT_FOUND' })
         expect(await store.stats()).toMatchObject({ artifacts: 0, versions: 0, blobs: 0 })
       })
@@ -224,9 +298,16 @@ export function contextContract(init: ContextContractInit): void {
         await store.put('orchestrator', 'keep', 1)
         await clock.advance(10)
         expect((await store.list('orchestrator')).map((x) => x.id)).toEqual(['keep'])
-        expect(await store.put('orchestrator', 'a', 'new', { basedOn: null })).toMatchObject({ version: 1, basedOn: null, expiresAt: null })
+        expect(await store.put('orchestrator', 'a', 'new', { basedOn: null })).toMatchObject({
+          version: 1,
+          basedOn: null,
+          expiresAt: null,
+        })
         expect((await store.history('orchestrator', 'a')).map((v) => v.version)).toEqual([1])
-        await expect(store.put('orchestrator', 'b', 'x', { basedOn: 1 })).rejects.toMatchObject({ code: 'ARTIFACT_EXPIRED', details: { id: 'b' } })
+        await expect(store.put('orchestrator', 'b', 'x', { basedOn: 1 })).rejects.toMatchObject({
+          code: 'ARTIFACT_EXPIRED',
+          details: { id: 'b' },
+        })
         expect(await store.delete('orchestrator', 'b')).toBe(false)
         expect(await store.stats()).toMatchObject({ artifacts: 2, versions: 2 })
       })
@@ -249,13 +330,25 @@ export function contextContract(init: ContextContractInit): void {
     describe('permissions', () => {
       it('checks artifact:<id> read, write and delete, naming principal, resource and action', async () => {
         await store.put('writer', 'docs/plan', { step: 1 })
-        await expect(store.put('writer', 'secret', 1)).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { agent: 'writer', resource: 'artifact:secret', action: 'write' } })
-        await expect(store.put('reader', 'docs/plan', 2)).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { agent: 'reader', action: 'write' } })
+        await expect(store.put('writer', 'secret', 1)).rejects.toMatchObject({
+          code: 'PERMISSION_DENIED',
+          details: { agent: 'writer', resource: 'artifact:secret', action: 'write' },
+        })
+        await expect(store.put('reader', 'docs/plan', 2)).rejects.toMatchObject({
+          code: 'PERMISSION_DENIED',
+          details: { agent: 'reader', action: 'write' },
+        })
         expect((await store.get('reader', 'docs/plan')).content).toEqual({ step: 1 })
-        await expect(store.get('nobody', 'docs/plan')).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { agent: 'nobody', resource: 'artifact:docs/plan', action: 'read' } })
+        await expect(store.get('nobody', 'docs/plan')).rejects.toMatchObject({
+          code: 'PERMISSION_DENIED',
+          details: { agent: 'nobody', resource: 'artifact:docs/plan', action: 'read' },
+        })
         await expect(store.history('nobody', 'docs/plan')).rejects.toMatchObject({ code: 'PERMISSION_DENIED' })
         await expect(store.get('nobody', 'no/such')).rejects.toMatchObject({ code: 'PERMISSION_DENIED' }) // no hint of what exists
-        await expect(store.delete('writer', 'docs/plan')).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { action: 'delete' } })
+        await expect(store.delete('writer', 'docs/plan')).rejects.toMatchObject({
+          code: 'PERMISSION_DENIED',
+          details: { action: 'delete' },
+        })
         expect(await store.delete('janitor', 'docs/plan')).toBe(true)
         expect(await store.stats()).toMatchObject({ artifacts: 0 })
       })
@@ -267,12 +360,15 @@ export function contextContract(init: ContextContractInit): void {
         expect(await store.list('nobody')).toEqual([])
       })
 
-      it('records lineage through as(principal, lineage) and checks the principal\'s permissions there', async () => {
+      it("records lineage through as(principal, lineage) and checks the principal's permissions there", async () => {
         const agent = store.as('writer', { runId: 'run_9', taskId: 'draft' })
         const v1 = await agent.put('docs/x', 'hello', { basedOn: null, tags: ['t'] })
         expect(v1).toMatchObject({ createdBy: 'writer', runId: 'run_9', taskId: 'draft', tags: ['t'] })
         await agent.put('docs/x', 'hello!', { basedOn: v1.version })
-        expect((await agent.history('docs/x')).map((v) => [v.version, v.basedOn, v.runId])).toEqual([[1, null, 'run_9'], [2, 1, 'run_9']])
+        expect((await agent.history('docs/x')).map((v) => [v.version, v.basedOn, v.runId])).toEqual([
+          [1, null, 'run_9'],
+          [2, 1, 'run_9'],
+        ])
         expect((await agent.list({ tag: 't' })).map((a) => a.id)).toEqual([])
         expect((await agent.get('docs/x', { version: 1 })).content).toBe('hello')
         await expect(agent.put('elsewhere', 1)).rejects.toMatchObject({ code: 'PERMISSION_DENIED' })
@@ -301,12 +397,30 @@ export function contextContract(init: ContextContractInit): void {
         const cache = store.cacheAs('writer')
         await cache.share('docs:x', 'ok', { ttlMs: 10 })
         expect(await cache.get('docs:x')).toBe('ok')
-        await expect(cache.share('other', 1, { ttlMs: 10 })).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { agent: 'writer', resource: 'cache:other', action: 'write' } })
-        await expect(store.getShared('nobody', 'docs:x')).rejects.toMatchObject({ code: 'PERMISSION_DENIED', details: { action: 'read' } })
-        await expect(store.share('orchestrator', 'k', 1, { ttlMs: 0 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'ttlMs' } })
-        await expect(store.share('orchestrator', 'k', 1, {} as { ttlMs: number })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'ttlMs' } })
-        await expect(store.share('orchestrator', 'k', { f: () => 1 }, { ttlMs: 10 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { path: 'value.f' } })
-        await expect(store.share('orchestrator', 'bad key', 1, { ttlMs: 10 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'key' } })
+        await expect(cache.share('other', 1, { ttlMs: 10 })).rejects.toMatchObject({
+          code: 'PERMISSION_DENIED',
+          details: { agent: 'writer', resource: 'cache:other', action: 'write' },
+        })
+        await expect(store.getShared('nobody', 'docs:x')).rejects.toMatchObject({
+          code: 'PERMISSION_DENIED',
+          details: { action: 'read' },
+        })
+        await expect(store.share('orchestrator', 'k', 1, { ttlMs: 0 })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+          details: { field: 'ttlMs' },
+        })
+        await expect(store.share('orchestrator', 'k', 1, {} as { ttlMs: number })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+          details: { field: 'ttlMs' },
+        })
+        await expect(store.share('orchestrator', 'k', { f: () => 1 }, { ttlMs: 10 })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+          details: { path: 'value.f' },
+        })
+        await expect(store.share('orchestrator', 'bad key', 1, { ttlMs: 10 })).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+          details: { field: 'key' },
+        })
         expect(await store.stats()).toMatchObject({ cacheEntries: 1 })
       })
     })
@@ -334,7 +448,10 @@ export function contextContract(init: ContextContractInit): void {
           [store.put('orchestrator', 'doc', 1, { ttlMs: Number.POSITIVE_INFINITY }), { field: 'ttlMs' }],
           [store.put('orchestrator', 'doc', 1, { tags: ['has space'] }), { field: 'tags[0]' }],
           [store.put('orchestrator', 'doc', 1, { tags: 'a' as unknown as string[] }), { field: 'tags' }],
-          [store.put('orchestrator', 'doc', 1, { metadata: [] as unknown as Record<string, unknown> }), { field: 'metadata' }],
+          [
+            store.put('orchestrator', 'doc', 1, { metadata: [] as unknown as Record<string, unknown> }),
+            { field: 'metadata' },
+          ],
           [store.put('orchestrator', 'doc', 1, { metadata: { f: Symbol('s') } }), { path: 'metadata.f' }],
           [store.put('orchestrator', 'doc', 1, { basedOn: 0 }), { field: 'basedOn' }],
           [store.put('orchestrator', 'doc', 1, { basedOn: 1.5 }), { field: 'basedOn' }],

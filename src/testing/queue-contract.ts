@@ -17,24 +17,56 @@ export interface QueueContractInit {
 
 const T0 = Date.UTC(2026, 0, 1)
 const tid = (t: string): TaskId => asTaskId(t)
-const ALL: QueueSelector[] = [{ agent: 'worker', versions: ['1.0.0'] }, { capability: 'search', agent: 'finder' }]
+const ALL: QueueSelector[] = [
+  { agent: 'worker', versions: ['1.0.0'] },
+  { capability: 'search', agent: 'finder' },
+]
 
 function runRecord(id: RunId, state: RunState): RunRecord {
   return {
-    id, workflow: 'wf', workflowHash: 'h'.repeat(64), definition: { name: 'wf', tasks: [] }, input: null, state,
-    createdAt: T0, startedAt: T0, finishedAt: undefined, error: undefined, parentRunId: undefined,
+    id,
+    workflow: 'wf',
+    workflowHash: 'h'.repeat(64),
+    definition: { name: 'wf', tasks: [] },
+    input: null,
+    state,
+    createdAt: T0,
+    startedAt: T0,
+    finishedAt: undefined,
+    error: undefined,
+    parentRunId: undefined,
   }
 }
 
 function taskRecord(runId: RunId, taskId: string): TaskRecord {
   return {
-    runId, taskId: tid(taskId), state: 'PENDING', attempt: 0, agent: undefined, priority: 'MEDIUM', idempotencyKey: `${runId}:${taskId}`,
-    startedAt: undefined, finishedAt: undefined, output: undefined, error: undefined,
+    runId,
+    taskId: tid(taskId),
+    state: 'PENDING',
+    attempt: 0,
+    agent: undefined,
+    priority: 'MEDIUM',
+    idempotencyKey: `${runId}:${taskId}`,
+    startedAt: undefined,
+    finishedAt: undefined,
+    output: undefined,
+    error: undefined,
   }
 }
 
 function offer(runId: RunId, taskId: string, extra: Partial<QueueOffer> = {}): QueueOffer {
-  return { runId, taskId: tid(taskId), attempt: 1, agent: 'worker', version: '1.0.0', capability: undefined, priority: 2, rank: 0, notBefore: 0, ...extra }
+  return {
+    runId,
+    taskId: tid(taskId),
+    attempt: 1,
+    agent: 'worker',
+    version: '1.0.0',
+    capability: undefined,
+    priority: 2,
+    rank: 0,
+    notBefore: 0,
+    ...extra,
+  }
 }
 
 /** The TaskQueue contract: every adapter passes it unchanged. */
@@ -57,18 +89,30 @@ export function queueContract(init: QueueContractInit): void {
 
     async function seed(taskIds: readonly string[] = ['a', 'b', 'c'], state: RunState = 'RUNNING'): Promise<RunId> {
       const id = newRunId()
-      await store.commit({ ops: [{ op: 'run.create', run: runRecord(id, state), tasks: taskIds.map((t) => taskRecord(id, t)) }], events: [] })
+      await store.commit({
+        ops: [{ op: 'run.create', run: runRecord(id, state), tasks: taskIds.map((t) => taskRecord(id, t)) }],
+        events: [],
+      })
       return id
     }
 
     it('offers attempts (the task becomes READY), claims them in priority, rank and offer order, and starts the task under a lease', async () => {
       const id = await seed()
-      await queue.offer([offer(id, 'a', { priority: 3 }), offer(id, 'b', { priority: 0 }), offer(id, 'c', { priority: 0, rank: 5 })])
+      await queue.offer([
+        offer(id, 'a', { priority: 3 }),
+        offer(id, 'b', { priority: 0 }),
+        offer(id, 'c', { priority: 0, rank: 5 }),
+      ])
       expect((await store.getTask(id, tid('a')))?.state).toBe('READY')
       const claims = await queue.claim('w1', ALL, 10, 1000)
       expect(claims.map((c) => c.taskId)).toEqual(['c', 'b', 'a'])
       expect(claims[0]).toMatchObject({ attempt: 1, worker: 'w1', leaseUntil: T0 + 1000, idempotencyKey: `${id}:c` })
-      expect(await store.getTask(id, tid('c'))).toMatchObject({ state: 'RUNNING', attempt: 1, agent: 'worker@1.0.0', startedAt: T0 })
+      expect(await store.getTask(id, tid('c'))).toMatchObject({
+        state: 'RUNNING',
+        attempt: 1,
+        agent: 'worker@1.0.0',
+        startedAt: T0,
+      })
       expect(await queue.claim('w2', ALL, 10, 1000)).toEqual([])
     })
 
@@ -117,16 +161,27 @@ export function queueContract(init: QueueContractInit): void {
       await queue.claimRuns('coord', 10, 5000)
       await queue.offer([offer(id, 'a'), offer(id, 'b')])
       const [a, b] = await queue.claim('w1', ALL, 10, 1000)
-      await expect(queue.complete('w2', a, { ok: true, output: 1 })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { reason: 'lease-lost' } })
-      await queue.complete('w1', a, { ok: true, output: { n: 1 } }, [{ type: 'task.succeeded', at: T0, runId: id, taskId: a.taskId, attempt: 1, durationMs: 3 }])
-      await queue.complete('w1', b, { ok: false, error: { code: 'TASK_FAILED', message: 'no', details: {}, retryable: true } })
+      await expect(queue.complete('w2', a, { ok: true, output: 1 })).rejects.toMatchObject({
+        code: 'STORE_CONFLICT',
+        details: { reason: 'lease-lost' },
+      })
+      await queue.complete('w1', a, { ok: true, output: { n: 1 } }, [
+        { type: 'task.succeeded', at: T0, runId: id, taskId: a.taskId, attempt: 1, durationMs: 3 },
+      ])
+      await queue.complete('w1', b, {
+        ok: false,
+        error: { code: 'TASK_FAILED', message: 'no', details: {}, retryable: true },
+      })
       await expect(queue.complete('w1', a, { ok: true, output: 2 })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
       expect(await store.getTask(id, a.taskId)).toMatchObject({ state: 'SUCCEEDED', output: { n: 1 } })
       expect(await store.getTask(id, b.taskId)).toMatchObject({ state: 'RETRYING', error: { code: 'TASK_FAILED' } })
       expect((await store.listEvents(id)).map((e) => e.event.type)).toEqual(['task.succeeded'])
       expect(await queue.takeResults('someone-else', 10)).toEqual([])
       const done = await queue.takeResults('coord', 10)
-      expect(done.map((d) => [d.taskId, d.ok]).sort()).toEqual([['a', true], ['b', false]])
+      expect(done.map((d) => [d.taskId, d.ok]).sort()).toEqual([
+        ['a', true],
+        ['b', false],
+      ])
       expect(await queue.takeResults('coord', 10)).toEqual([])
     })
 
@@ -139,7 +194,9 @@ export function queueContract(init: QueueContractInit): void {
       await clock.advance(2)
       const [second] = await queue.claim('w2', ALL, 1, 1000)
       expect(second).toMatchObject({ attempt: 2, idempotencyKey: first.idempotencyKey, worker: 'w2' })
-      await expect(queue.complete('dead', first, { ok: true, output: 'late' })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+      await expect(queue.complete('dead', first, { ok: true, output: 'late' })).rejects.toMatchObject({
+        code: 'STORE_CONFLICT',
+      })
       await queue.complete('w2', second, { ok: true, output: 'fresh' })
       expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: 'fresh' })
     })
@@ -168,7 +225,10 @@ export function queueContract(init: QueueContractInit): void {
       await queue.offer([offer(id, 'a')])
       const [a] = await queue.claim('w1', ALL, 1, 1000)
       await store.commit({ ops: [{ op: 'run.state', runId: id, state: 'CANCELLED', at: T0 }], events: [] })
-      await expect(queue.complete('w1', a, { ok: true, output: 1 })).rejects.toMatchObject({ code: 'STORE_CONFLICT', details: { runState: 'CANCELLED' } })
+      await expect(queue.complete('w1', a, { ok: true, output: 1 })).rejects.toMatchObject({
+        code: 'STORE_CONFLICT',
+        details: { runState: 'CANCELLED' },
+      })
       expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'RUNNING', output: undefined })
     })
 
@@ -214,14 +274,33 @@ export function queueContract(init: QueueContractInit): void {
 
     it('a run created with a holder is not claimable until its lease ends', async () => {
       const id = newRunId()
-      await store.commit({ ops: [{ op: 'run.create', run: runRecord(id, 'RUNNING'), tasks: [taskRecord(id, 'a')], holder: 'embedded', leaseUntil: T0 + 1000 }], events: [] })
+      await store.commit({
+        ops: [
+          {
+            op: 'run.create',
+            run: runRecord(id, 'RUNNING'),
+            tasks: [taskRecord(id, 'a')],
+            holder: 'embedded',
+            leaseUntil: T0 + 1000,
+          },
+        ],
+        events: [],
+      })
       expect(await queue.claimRuns('c1', 10, 1000)).toEqual([])
       await clock.advance(1001)
       expect(await queue.claimRuns('c1', 10, 1000)).toEqual([{ runId: id, state: 'RUNNING' }])
     })
 
     it('keeps a worker catalog with heartbeats', async () => {
-      const w = { id: 'w1', agents: [{ name: 'worker', version: '1.0.0', capabilities: ['x'] }], host: 'h', pid: 1, concurrency: 4, startedAt: T0, heartbeatAt: T0 }
+      const w = {
+        id: 'w1',
+        agents: [{ name: 'worker', version: '1.0.0', capabilities: ['x'] }],
+        host: 'h',
+        pid: 1,
+        concurrency: 4,
+        startedAt: T0,
+        heartbeatAt: T0,
+      }
       await queue.advertise(w)
       await queue.advertise({ ...w, id: 'w2', heartbeatAt: T0 - 10_000 })
       expect((await queue.listWorkers(T0 - 5000)).map((x) => x.id)).toEqual(['w1'])
@@ -229,7 +308,7 @@ export function queueContract(init: QueueContractInit): void {
       expect(await queue.listWorkers(0)).toHaveLength(1)
     })
 
-    it('tells the store\'s own time, or undefined when the store shares this host\'s clock', async () => {
+    it("tells the store's own time, or undefined when the store shares this host's clock", async () => {
       const before = Date.now()
       const t = await queue.storeTime()
       if (t !== undefined) expect(Math.abs(t - (before + Date.now()) / 2)).toBeLessThan(5000)
@@ -273,7 +352,8 @@ export function queueContract(init: QueueContractInit): void {
           await Promise.all([grab(queue, 'w1'), grab(other, 'w2'), grab(queue, 'w3'), grab(other, 'w4')])
           expect(taken).toHaveLength(100)
           expect(new Set(taken).size).toBe(100)
-          for (const id of ids) for (const t of await store.getTasks(id)) expect(t).toMatchObject({ state: 'SUCCEEDED', attempt: 1 })
+          for (const id of ids)
+            for (const t of await store.getTasks(id)) expect(t).toMatchObject({ state: 'SUCCEEDED', attempt: 1 })
         } finally {
           await peer.close()
         }

@@ -7,7 +7,21 @@ import type { Store } from '../store/store.js'
 import { agentRecord, agentStoreContract, move } from './agent-store-contract.js'
 import { storeFencingContract } from './store-fencing-contract.js'
 import { storeValuesContract } from './store-values-contract.js'
-import { boom, createOp, fail, finish, logEvent, runRecord, runState, seedRun, start, succeed, T0, taskRecord, tid } from './store-fixtures.js'
+import {
+  boom,
+  createOp,
+  fail,
+  finish,
+  logEvent,
+  runRecord,
+  runState,
+  seedRun,
+  start,
+  succeed,
+  T0,
+  taskRecord,
+  tid,
+} from './store-fixtures.js'
 
 /** How a Store adapter is made and torn down for the contract suite. */
 export interface StoreContractInit {
@@ -21,7 +35,6 @@ export interface StoreContractInit {
    */
   openPeer?(s: Store): Promise<Store>
 }
-
 
 /**
  * The contract every {@link Store} adapter passes (memory, SQLite,
@@ -43,13 +56,16 @@ export function storeContract(init: StoreContractInit): void {
       else if (!closed) await store.close()
     })
 
-    const seed = (state?: RunState, taskIds?: readonly string[], extra?: Partial<RunRecord>): Promise<RunId> => seedRun(store, state, taskIds, extra)
+    const seed = (state?: RunState, taskIds?: readonly string[], extra?: Partial<RunRecord>): Promise<RunId> =>
+      seedRun(store, state, taskIds, extra)
 
     describe('runs and tasks', () => {
       it('creates a run and reads it back with its tasks in workflow order', async () => {
         const id = newRunId()
         const run = runRecord(id, { parentRunId: newRunId() })
-        const tasks = ['zeta', 'alpha', 'mid'].map((t, i) => taskRecord(id, t, { priority: (['CRITICAL', 'LOW', 'HIGH'] as const)[i] }))
+        const tasks = ['zeta', 'alpha', 'mid'].map((t, i) =>
+          taskRecord(id, t, { priority: (['CRITICAL', 'LOW', 'HIGH'] as const)[i] }),
+        )
         await store.commit({ ops: [{ op: 'run.create', run, tasks }], events: [] })
         expect(await store.getRun(id)).toEqual(run)
         const stored = await store.getTasks(id)
@@ -68,26 +84,38 @@ export function storeContract(init: StoreContractInit): void {
 
       it('refuses a run created twice with STORE_CONFLICT, leaving the first one untouched', async () => {
         const id = await seed('RUNNING', ['a'])
-        await expect(store.commit({ ops: [createOp(id, ['x', 'y'], { workflow: 'other' })], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(
+          store.commit({ ops: [createOp(id, ['x', 'y'], { workflow: 'other' })], events: [] }),
+        ).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
         expect((await store.getRun(id))?.workflow).toBe(`wf_${id}`)
         expect((await store.getTasks(id)).map((t) => t.taskId)).toEqual(['a'])
       })
 
       it('refuses a run created twice within one batch', async () => {
         const id = newRunId()
-        await expect(store.commit({ ops: [createOp(id), createOp(id)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [createOp(id), createOp(id)], events: [] })).rejects.toMatchObject({
+          code: 'STORE_CONFLICT',
+        })
         expect(await store.getRun(id)).toBeUndefined()
       })
 
       it('refuses a run that lists one task id twice', async () => {
         const id = newRunId()
-        await expect(store.commit({ ops: [createOp(id, ['a', 'a'])], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [createOp(id, ['a', 'a'])], events: [] })).rejects.toMatchObject({
+          code: 'STORE_CONFLICT',
+        })
         expect(await store.getRun(id)).toBeUndefined()
       })
 
       it('answers RUN_NOT_FOUND to every op on an unknown run', async () => {
         const ghost = newRunId()
-        for (const op of [runState(ghost, 'RUNNING', T0), start(ghost, 'a', 1), succeed(ghost, 'a', 1, 1), fail(ghost, 'a', 1, true), finish(ghost, 'a', 'CANCELLED')]) {
+        for (const op of [
+          runState(ghost, 'RUNNING', T0),
+          start(ghost, 'a', 1),
+          succeed(ghost, 'a', 1, 1),
+          fail(ghost, 'a', 1, true),
+          finish(ghost, 'a', 'CANCELLED'),
+        ]) {
           await expect(store.commit({ ops: [op], events: [] }), op.op).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
         }
         expect(await store.getRun(ghost)).toBeUndefined()
@@ -95,12 +123,17 @@ export function storeContract(init: StoreContractInit): void {
 
       it('answers STORE_CONFLICT to a write on a task the run does not have', async () => {
         const id = await seed()
-        await expect(store.commit({ ops: [start(id, 'nope', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [start(id, 'nope', 1)], events: [] })).rejects.toMatchObject({
+          code: 'STORE_CONFLICT',
+        })
       })
 
       it('accepts a run and writes to its tasks in the same batch', async () => {
         const id = newRunId()
-        await store.commit({ ops: [createOp(id, ['a']), runState(id, 'RUNNING', T0 + 1), start(id, 'a', 1), succeed(id, 'a', 1, 'done')], events: [] })
+        await store.commit({
+          ops: [createOp(id, ['a']), runState(id, 'RUNNING', T0 + 1), start(id, 'a', 1), succeed(id, 'a', 1, 'done')],
+          events: [],
+        })
         expect((await store.getRun(id))?.state).toBe('RUNNING')
         expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 1, output: 'done' })
       })
@@ -132,8 +165,11 @@ export function storeContract(init: StoreContractInit): void {
 
         expect((await store.listRuns({ workflow })).map((r) => r.id)).toEqual([failed, paused, running])
         expect((await store.listRuns({ workflow, state: 'RUNNING' })).map((r) => r.id)).toEqual([running])
-        expect((await store.listRuns({ workflow, state: ['PAUSED', 'FAILED'] })).map((r) => r.id)).toEqual([failed, paused])
-        expect((await store.listRuns({ workflow, state: 'SUCCEEDED' }))).toEqual([])
+        expect((await store.listRuns({ workflow, state: ['PAUSED', 'FAILED'] })).map((r) => r.id)).toEqual([
+          failed,
+          paused,
+        ])
+        expect(await store.listRuns({ workflow, state: 'SUCCEEDED' })).toEqual([])
         expect((await store.listRuns({ workflow: `${workflow}_other` })).map((r) => r.id)).toEqual([elsewhere])
         const full = (await store.listRuns({ workflow, state: 'FAILED' }))[0]
         expect(full).toEqual(await store.getRun(failed))
@@ -154,7 +190,12 @@ export function storeContract(init: StoreContractInit): void {
     describe('run state', () => {
       it('sets startedAt when the run starts, finishedAt and error when it ends', async () => {
         const id = await seed('PENDING')
-        expect(await store.getRun(id)).toMatchObject({ state: 'PENDING', startedAt: undefined, finishedAt: undefined, error: undefined })
+        expect(await store.getRun(id)).toMatchObject({
+          state: 'PENDING',
+          startedAt: undefined,
+          finishedAt: undefined,
+          error: undefined,
+        })
         await store.commit({ ops: [runState(id, 'RUNNING', T0 + 100)], events: [] })
         expect(await store.getRun(id)).toMatchObject({ state: 'RUNNING', startedAt: T0 + 100, finishedAt: undefined })
         await store.commit({ ops: [runState(id, 'PAUSED', T0 + 150)], events: [] })
@@ -172,18 +213,30 @@ export function storeContract(init: StoreContractInit): void {
         expect(await store.getRun(id)).toMatchObject({ state: 'SUCCEEDED', finishedAt: T0 + 50, error: undefined })
       })
 
-      it.each(['SUCCEEDED', 'FAILED', 'CANCELLED'] as const)('refuses to move a %s run to another state (STORE_CONFLICT)', async (final) => {
-        const id = await seed()
-        await store.commit({ ops: [runState(id, final, T0 + 50)], events: [] })
-        for (const next of ['RUNNING', 'PAUSED', 'PENDING', ...(['SUCCEEDED', 'FAILED', 'CANCELLED'] as const).filter((s) => s !== final)] as const) {
-          await expect(store.commit({ ops: [runState(id, next, T0 + 60)], events: [] }), next).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        }
-        expect(await store.getRun(id)).toMatchObject({ state: final, finishedAt: T0 + 50 })
-      })
+      it.each(['SUCCEEDED', 'FAILED', 'CANCELLED'] as const)(
+        'refuses to move a %s run to another state (STORE_CONFLICT)',
+        async (final) => {
+          const id = await seed()
+          await store.commit({ ops: [runState(id, final, T0 + 50)], events: [] })
+          for (const next of [
+            'RUNNING',
+            'PAUSED',
+            'PENDING',
+            ...(['SUCCEEDED', 'FAILED', 'CANCELLED'] as const).filter((s) => s !== final),
+          ] as const) {
+            await expect(store.commit({ ops: [runState(id, next, T0 + 60)], events: [] }), next).rejects.toMatchObject({
+              code: 'STORE_CONFLICT',
+            })
+          }
+          expect(await store.getRun(id)).toMatchObject({ state: final, finishedAt: T0 + 50 })
+        },
+      )
 
       it('refuses to change a final state set earlier in the same batch', async () => {
         const id = await seed()
-        await expect(store.commit({ ops: [runState(id, 'SUCCEEDED', T0 + 50), runState(id, 'RUNNING', T0 + 60)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(
+          store.commit({ ops: [runState(id, 'SUCCEEDED', T0 + 50), runState(id, 'RUNNING', T0 + 60)], events: [] }),
+        ).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
         expect(await store.getRun(id)).toMatchObject({ state: 'RUNNING', finishedAt: undefined })
       })
     })
@@ -201,7 +254,7 @@ export function storeContract(init: StoreContractInit): void {
         expect(await store.getRun(id)).toBeUndefined()
         expect(await store.getTask(id, tid('a'))).toBeUndefined()
         await expect(store.getTasks(id)).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
-        expect((await store.listRuns({ workflow: `wf_${id}` }))).toEqual([])
+        expect(await store.listRuns({ workflow: `wf_${id}` })).toEqual([])
         // The id is still free.
         await store.commit({ ops: [createOp(id, ['a'])], events: [] })
         expect(await store.listEvents(id)).toEqual([])
@@ -213,7 +266,13 @@ export function storeContract(init: StoreContractInit): void {
         const runBefore = await store.getRun(id)
         const tasksBefore = await store.getTasks(id)
         const batch = {
-          ops: [start(id, 'a', 1), succeed(id, 'a', 1, { big: 'result' }), finish(id, 'b', 'SKIPPED'), runState(id, 'SUCCEEDED', T0 + 99), succeed(id, 'c', 1, 'never started')],
+          ops: [
+            start(id, 'a', 1),
+            succeed(id, 'a', 1, { big: 'result' }),
+            finish(id, 'b', 'SKIPPED'),
+            runState(id, 'SUCCEEDED', T0 + 99),
+            succeed(id, 'c', 1, 'never started'),
+          ],
           events: [logEvent(id, 'during-1'), logEvent(id, 'during-2')],
         }
         await expect(store.commit(batch)).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
@@ -228,17 +287,26 @@ export function storeContract(init: StoreContractInit): void {
 
       it('applies nothing when a batch touches an unknown run after valid ops', async () => {
         const id = await seed()
-        await expect(store.commit({ ops: [start(id, 'a', 1), start(newRunId(), 'a', 1)], events: [logEvent(id, 'x')] })).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
+        await expect(
+          store.commit({ ops: [start(id, 'a', 1), start(newRunId(), 'a', 1)], events: [logEvent(id, 'x')] }),
+        ).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' })
         expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'PENDING', attempt: 0 })
         expect(await store.listEvents(id)).toEqual([])
       })
 
       it('validates each op against the effects of the earlier ops of its batch', async () => {
         const id = await seed()
-        await expect(store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, 1), start(id, 'a', 2)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
-        await expect(store.commit({ ops: [start(id, 'a', 1), start(id, 'a', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(
+          store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, 1), start(id, 'a', 2)], events: [] }),
+        ).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [start(id, 'a', 1), start(id, 'a', 1)], events: [] })).rejects.toMatchObject({
+          code: 'STORE_CONFLICT',
+        })
         expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'PENDING', attempt: 0 })
-        await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, false), start(id, 'a', 2), succeed(id, 'a', 2, 'ok')], events: [] })
+        await store.commit({
+          ops: [start(id, 'a', 1), fail(id, 'a', 1, false), start(id, 'a', 2), succeed(id, 'a', 2, 'ok')],
+          events: [],
+        })
         expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: 'ok' })
       })
     })
@@ -254,7 +322,10 @@ export function storeContract(init: StoreContractInit): void {
         expect(ea.map((e) => (e.event as { message: string }).message)).toEqual(['a1', 'a2', 'a3'])
         expect(ea[0].event).toEqual(logEvent(a, 'a1'))
         const eb = await store.listEvents(b)
-        expect(eb.map((e) => [e.seq, (e.event as { message: string }).message])).toEqual([[1, 'b1'], [2, 'b2']])
+        expect(eb.map((e) => [e.seq, (e.event as { message: string }).message])).toEqual([
+          [1, 'b1'],
+          [2, 'b2'],
+        ])
       })
 
       it('stores the events of a run created in the same batch', async () => {
@@ -267,7 +338,8 @@ export function storeContract(init: StoreContractInit): void {
       it('pages with afterSeq and limit', async () => {
         const id = await seed()
         await store.commit({ ops: [], events: Array.from({ length: 10 }, (_, i) => logEvent(id, `m${i + 1}`)) })
-        const seqs = async (o: { afterSeq?: number; limit?: number }) => (await store.listEvents(id, o)).map((e) => e.seq)
+        const seqs = async (o: { afterSeq?: number; limit?: number }) =>
+          (await store.listEvents(id, o)).map((e) => e.seq)
         expect(await seqs({})).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
         expect(await seqs({ afterSeq: 7 })).toEqual([8, 9, 10])
         expect(await seqs({ limit: 3 })).toEqual([1, 2, 3])
@@ -287,23 +359,50 @@ export function storeContract(init: StoreContractInit): void {
     describe('preset task records (replay) and pruning', () => {
       it('keeps task records created already SUCCEEDED with their output and attempt', async () => {
         const id = newRunId()
-        const op: StoreOp = { op: 'run.create', run: runRecord(id, { state: 'RUNNING', parentRunId: newRunId() }), tasks: [
-          taskRecord(id, 'a', { state: 'SUCCEEDED', attempt: 2, agent: 'worker@1.0.0', output: { kept: [1, 'two'] }, startedAt: T0, finishedAt: T0 + 5 }),
-          taskRecord(id, 'b'),
-        ] }
+        const op: StoreOp = {
+          op: 'run.create',
+          run: runRecord(id, { state: 'RUNNING', parentRunId: newRunId() }),
+          tasks: [
+            taskRecord(id, 'a', {
+              state: 'SUCCEEDED',
+              attempt: 2,
+              agent: 'worker@1.0.0',
+              output: { kept: [1, 'two'] },
+              startedAt: T0,
+              finishedAt: T0 + 5,
+            }),
+            taskRecord(id, 'b'),
+          ],
+        }
         await store.commit({ ops: [op], events: [] })
-        expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: { kept: [1, 'two'] }, finishedAt: T0 + 5 })
+        expect(await store.getTask(id, tid('a'))).toMatchObject({
+          state: 'SUCCEEDED',
+          attempt: 2,
+          output: { kept: [1, 'two'] },
+          finishedAt: T0 + 5,
+        })
         // A finished preset task cannot be started again.
-        await expect(store.commit({ ops: [start(id, 'a', 3)], events: [] })).rejects.toMatchObject({ code: 'STORE_CONFLICT' })
+        await expect(store.commit({ ops: [start(id, 'a', 3)], events: [] })).rejects.toMatchObject({
+          code: 'STORE_CONFLICT',
+        })
         const run = await store.getRun(id)
         expect(run?.parentRunId).toBe((op as Extract<StoreOp, { op: 'run.create' }>).run.parentRunId)
       })
 
       it('prunes only final runs finished before the limit, with their tasks and events', async () => {
-        const old = newRunId(), recent = newRunId(), live = newRunId()
-        for (const id of [old, recent, live]) await store.commit({ ops: [createOp(id, ['a'])], events: [logEvent(id, 'x')] })
-        await store.commit({ ops: [runState(old, 'RUNNING', T0 + 1), runState(old, 'SUCCEEDED', T0 + 100)], events: [] })
-        await store.commit({ ops: [runState(recent, 'RUNNING', T0 + 1), runState(recent, 'FAILED', T0 + 10_000)], events: [] })
+        const old = newRunId(),
+          recent = newRunId(),
+          live = newRunId()
+        for (const id of [old, recent, live])
+          await store.commit({ ops: [createOp(id, ['a'])], events: [logEvent(id, 'x')] })
+        await store.commit({
+          ops: [runState(old, 'RUNNING', T0 + 1), runState(old, 'SUCCEEDED', T0 + 100)],
+          events: [],
+        })
+        await store.commit({
+          ops: [runState(recent, 'RUNNING', T0 + 1), runState(recent, 'FAILED', T0 + 10_000)],
+          events: [],
+        })
         await store.commit({ ops: [runState(live, 'RUNNING', T0 + 1)], events: [] })
         expect(await store.pruneRuns(T0 + 5_000)).toBe(1)
         expect(await store.getRun(old)).toBeUndefined()
@@ -323,14 +422,18 @@ export function storeContract(init: StoreContractInit): void {
         const id = await seed()
         await store.close()
         closed = true
-        await expect(store.commit({ ops: [start(id, 'a', 1)], events: [] })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+        await expect(store.commit({ ops: [start(id, 'a', 1)], events: [] })).rejects.toMatchObject({
+          code: 'STORE_UNAVAILABLE',
+        })
         await expect(store.getRun(id)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
         await expect(store.listRuns()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
         await expect(store.getTasks(id)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
         await expect(store.getTask(id, tid('a'))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
         await expect(store.listEvents(id)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
         const agent = agentRecord()
-        await expect(store.saveAgent(agent, move(null, 'PENDING', T0))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+        await expect(store.saveAgent(agent, move(null, 'PENDING', T0))).rejects.toMatchObject({
+          code: 'STORE_UNAVAILABLE',
+        })
         await expect(store.getAgent(agent.id)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
         await expect(store.listAgents()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
         await expect(store.listAgentTransitions(agent.id)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })

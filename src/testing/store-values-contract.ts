@@ -17,7 +17,8 @@ export function storeValuesContract(getStore: () => Store): void {
   beforeEach(() => {
     store = getStore()
   })
-  const seed = (state?: RunState, taskIds?: readonly string[], extra?: Partial<RunRecord>) => seedRun(store, state, taskIds, extra)
+  const seed = (state?: RunState, taskIds?: readonly string[], extra?: Partial<RunRecord>) =>
+    seedRun(store, state, taskIds, extra)
 
   describe('values', () => {
     const values: [string, unknown][] = [
@@ -45,9 +46,25 @@ export function storeValuesContract(getStore: () => Store): void {
       const input = { files: ['a.ts', 'ü.ts'], opts: { deep: { list: [null, 1, 'x'] } }, emoji: '✅' }
       const definition = { name: 'x', tasks: [{ id: 'a', agent: 'y', input: { $ref: 'input.files' } }] }
       const id = await seed('RUNNING', ['a'], { input, definition })
-      const err: SerializedError = { code: 'AGENT_OUTPUT_INVALID', message: 'bad — 🚫', details: { path: 'a.b', list: [1, { x: null }] }, retryable: false }
-      const event: FlotillaEvent = { type: 'task.log', at: T0, runId: id, taskId: tid('a'), level: 'warn', message: 'note ✓', data: { nested: [1, { two: 2 }], none: null } }
-      await store.commit({ ops: [start(id, 'a', 1), fail(id, 'a', 1, true, err), runState(id, 'FAILED', T0 + 5, err)], events: [event] })
+      const err: SerializedError = {
+        code: 'AGENT_OUTPUT_INVALID',
+        message: 'bad — 🚫',
+        details: { path: 'a.b', list: [1, { x: null }] },
+        retryable: false,
+      }
+      const event: FlotillaEvent = {
+        type: 'task.log',
+        at: T0,
+        runId: id,
+        taskId: tid('a'),
+        level: 'warn',
+        message: 'note ✓',
+        data: { nested: [1, { two: 2 }], none: null },
+      }
+      await store.commit({
+        ops: [start(id, 'a', 1), fail(id, 'a', 1, true, err), runState(id, 'FAILED', T0 + 5, err)],
+        events: [event],
+      })
       const run = await store.getRun(id)
       expect(run?.input).toEqual(input)
       expect(run?.definition).toEqual(definition)
@@ -58,7 +75,10 @@ export function storeValuesContract(getStore: () => Store): void {
 
     async function seedWithOutput(): Promise<RunId> {
       const id = await seed()
-      await store.commit({ ops: [start(id, 'a', 1), succeed(id, 'a', 1, { list: [1, 2], inner: { v: 'x' } })], events: [logEvent(id, 'orig')] })
+      await store.commit({
+        ops: [start(id, 'a', 1), succeed(id, 'a', 1, { list: [1, 2], inner: { v: 'x' } })],
+        events: [logEvent(id, 'orig')],
+      })
       return id
     }
 
@@ -71,8 +91,16 @@ export function storeValuesContract(getStore: () => Store): void {
       const listed = (await store.listRuns({ workflow: `wf_${id}` }))[0]
       listed.workflow = 'other'
       ;(listed.input as { n: number }).n = 99
-      expect(await store.getRun(id)).toMatchObject({ state: 'RUNNING', workflow: `wf_${id}`, input: { target: 'src', n: 3 }, definition: { name: `wf_${id}` } })
-      expect((await store.listRuns({ workflow: `wf_${id}` }))[0]).toMatchObject({ workflow: `wf_${id}`, input: { target: 'src', n: 3 } })
+      expect(await store.getRun(id)).toMatchObject({
+        state: 'RUNNING',
+        workflow: `wf_${id}`,
+        input: { target: 'src', n: 3 },
+        definition: { name: `wf_${id}` },
+      })
+      expect((await store.listRuns({ workflow: `wf_${id}` }))[0]).toMatchObject({
+        workflow: `wf_${id}`,
+        input: { target: 'src', n: 3 },
+      })
     })
 
     it('returns copies of tasks: mutating a returned task or its output does not change the store', async () => {
@@ -85,7 +113,11 @@ export function storeValuesContract(getStore: () => Store): void {
       tasks[0].attempt = 42
       ;(tasks[0].output as { list: number[] }).list.length = 0
       tasks.pop()
-      expect(await store.getTask(id, tid('a'))).toMatchObject({ state: 'SUCCEEDED', attempt: 1, output: { list: [1, 2], inner: { v: 'x' } } })
+      expect(await store.getTask(id, tid('a'))).toMatchObject({
+        state: 'SUCCEEDED',
+        attempt: 1,
+        output: { list: [1, 2], inner: { v: 'x' } },
+      })
       expect(await store.getTasks(id)).toHaveLength(3)
     })
 
@@ -111,7 +143,10 @@ export function storeValuesContract(getStore: () => Store): void {
       output.inner.v = 'mutated'
       ;(event as { message: string }).message = 'mutated'
       expect(await store.getRun(id)).toMatchObject({ state: 'PENDING', input: { target: 'src', n: 3 } })
-      expect(await store.getTask(id, tid('a'))).toMatchObject({ priority: 'MEDIUM', output: { list: [1, 2], inner: { v: 'x' } } })
+      expect(await store.getTask(id, tid('a'))).toMatchObject({
+        priority: 'MEDIUM',
+        output: { list: [1, 2], inner: { v: 'x' } },
+      })
       expect((await store.listEvents(id))[0].event).toMatchObject({ message: 'orig' })
     })
   })

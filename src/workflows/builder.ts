@@ -11,7 +11,10 @@ import type { InputSpec, RefSpec, TaskSpec, WorkflowSpec } from './spec.js'
  * used); given a definition, the task's output is typed from its output
  * schema.
  */
-export type TaskOptions<Ids extends string, A extends string | AnyAgentDefinition = string> = Omit<TaskSpec, 'id' | 'dependsOn' | 'agent' | 'fallback'> & {
+export type TaskOptions<Ids extends string, A extends string | AnyAgentDefinition = string> = Omit<
+  TaskSpec,
+  'id' | 'dependsOn' | 'agent' | 'fallback'
+> & {
   dependsOn?: readonly Ids[]
   agent?: A
   fallback?: string | AnyAgentDefinition
@@ -21,12 +24,16 @@ export type TaskOptions<Ids extends string, A extends string | AnyAgentDefinitio
 export type AgentOutput<A> = A extends { readonly output: Schema<infer O> | undefined } ? O : unknown
 
 /** Options of a pattern added with the builder: its spec without `id` and `pattern`, `dependsOn` naming tasks declared before. */
-export type PatternOptions<P extends PatternSpec, Ids extends string> = Omit<P, 'id' | 'pattern' | 'dependsOn'> & { dependsOn?: readonly Ids[] }
+export type PatternOptions<P extends PatternSpec, Ids extends string> = Omit<P, 'id' | 'pattern' | 'dependsOn'> & {
+  dependsOn?: readonly Ids[]
+}
 
 type PatternEntry = Omit<PatternSpec, 'dependsOn'> & { dependsOn?: readonly string[] }
 
 /** Outputs of the tasks of a workflow under construction, by task id. */
-type With<Outputs, Id extends string, O> = { [K in keyof Outputs | Id]: K extends Id ? O : K extends keyof Outputs ? Outputs[K] : never }
+type With<Outputs, Id extends string, O> = {
+  [K in keyof Outputs | Id]: K extends Id ? O : K extends keyof Outputs ? Outputs[K] : never
+}
 
 /**
  * A reference to an upstream task's output (optionally a field path inside
@@ -65,7 +72,10 @@ export function inputRef(path?: string): RefSpec {
  *   .build()
  * ```
  */
-export class WorkflowBuilder<Ids extends string = never, Outputs extends Record<string, unknown> = Record<never, never>> {
+export class WorkflowBuilder<
+  Ids extends string = never,
+  Outputs extends Record<string, unknown> = Record<never, never>,
+> {
   private readonly tasks: (TaskSpec | PatternSpec)[] = []
   private options: Omit<WorkflowSpec, 'name' | 'tasks'> = {}
 
@@ -90,17 +100,26 @@ export class WorkflowBuilder<Ids extends string = never, Outputs extends Record<
   }
 
   /** Adds a pipeline: each stage's output feeds the next; the result is task `id`'s output. */
-  pipeline<Id extends string>(id: Id, options: PatternOptions<PipelineSpec, Ids>): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
+  pipeline<Id extends string>(
+    id: Id,
+    options: PatternOptions<PipelineSpec, Ids>,
+  ): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
     return this.add({ ...options, id, pattern: 'pipeline' })
   }
 
   /** Adds a map over a list and a reduce of the results; the reduce is task `id`. */
-  mapReduce<Id extends string>(id: Id, options: PatternOptions<MapReduceSpec, Ids>): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
+  mapReduce<Id extends string>(
+    id: Id,
+    options: PatternOptions<MapReduceSpec, Ids>,
+  ): WorkflowBuilder<Ids | Id, With<Outputs, Id, unknown>> {
     return this.add({ ...options, id, pattern: 'map-reduce' })
   }
 
   /** Adds a consensus vote among agents; task `id` outputs the decision, tally, agreement and votes. */
-  consensus<Id extends string>(id: Id, options: PatternOptions<ConsensusSpec, Ids>): WorkflowBuilder<Ids | Id, With<Outputs, Id, ConsensusResult>> {
+  consensus<Id extends string>(
+    id: Id,
+    options: PatternOptions<ConsensusSpec, Ids>,
+  ): WorkflowBuilder<Ids | Id, With<Outputs, Id, ConsensusResult>> {
     return this.add({ ...options, id, pattern: 'consensus' })
   }
 

@@ -6,7 +6,15 @@ import { resolveRetryPolicy, type RetryPolicy } from '../resilience/retry.js'
 import { parseCondition, type Condition } from './condition.js'
 import { collectRefs, compileTemplate, visitRefs, type Resolver } from './refs.js'
 import { expandPatterns, isPattern } from './patterns/expand.js'
-import { closestName, formatIssues, issueMessage, issuePath, workflowSpecSchema, type TaskSpec, type WorkflowSpec } from './spec.js'
+import {
+  closestName,
+  formatIssues,
+  issueMessage,
+  issuePath,
+  workflowSpecSchema,
+  type TaskSpec,
+  type WorkflowSpec,
+} from './spec.js'
 import { patternSpecSchema, type PatternSpec } from './patterns/pattern-spec.js'
 
 const PRIORITY_RANK: Record<Priority, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3 }
@@ -69,7 +77,9 @@ export interface Workflow<Outputs extends Record<string, unknown> = Record<strin
 function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort()
+  const keys = Object.keys(value)
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .sort()
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`
 }
 
@@ -86,7 +96,9 @@ export { formatIssues }
  * const wf = compileWorkflow({ name: 'hello', tasks: [{ id: 'greet', agent: 'greeter', input: { name: 'Ada' } }] })
  * ```
  */
-export function compileWorkflow<Outputs extends Record<string, unknown> = Record<string, unknown>>(input: WorkflowSpec): Workflow<Outputs> {
+export function compileWorkflow<Outputs extends Record<string, unknown> = Record<string, unknown>>(
+  input: WorkflowSpec,
+): Workflow<Outputs> {
   try {
     return compileChecked(input) as Workflow<Outputs>
   } catch (e) {
@@ -109,9 +121,15 @@ function withProblems(e: unknown, input: unknown): unknown {
 function compileChecked(input: WorkflowSpec): Workflow {
   const parsed = workflowSpecSchema.safeParse(input)
   if (!parsed.success) {
-    throw new FlotillaError('WORKFLOW_INVALID', `Workflow ${describeName(input)} is invalid: ${formatIssues(parsed.error.issues, input)}.`, {
-      details: { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })) },
-    })
+    throw new FlotillaError(
+      'WORKFLOW_INVALID',
+      `Workflow ${describeName(input)} is invalid: ${formatIssues(parsed.error.issues, input)}.`,
+      {
+        details: {
+          issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+        },
+      },
+    )
   }
   const spec = deepFreeze(structuredClone(input))
   const entries = expandPatterns(spec.tasks)
@@ -141,7 +159,8 @@ function compileChecked(input: WorkflowSpec): Workflow {
     }
     const set = new Set<number>()
     for (const d of t.dependsOn ?? []) set.add(lookup(d, `${where} dependsOn`))
-    for (const r of collectRefs(t.input, `${where} input`)) if (r.source === 'task') set.add(lookup(r.taskId!, `${where} input`))
+    for (const r of collectRefs(t.input, `${where} input`))
+      if (r.source === 'task') set.add(lookup(r.taskId!, `${where} input`))
     if (t.when !== undefined) {
       const c = parseCondition(t.when, `${where} when`)
       for (const r of c.refs) if (r.source === 'task') set.add(lookup(r.taskId!, `${where} when`))
@@ -162,7 +181,11 @@ function compileChecked(input: WorkflowSpec): Workflow {
   const deg = inDegree.slice()
   for (let i = 0; i < n; i++) if (deg[i] === 0) order.push(i)
   for (let h = 0; h < order.length; h++) for (const j of dependents[order[h]]) if (--deg[j] === 0) order.push(j)
-  if (order.length < n) throw cycleError(name, findCycle(depSets, deg).map((i) => entries[i].id))
+  if (order.length < n)
+    throw cycleError(
+      name,
+      findCycle(depSets, deg).map((i) => entries[i].id),
+    )
 
   const cpl = new Int32Array(n)
   for (let h = n - 1; h >= 0; h--) {
@@ -180,7 +203,12 @@ function compileChecked(input: WorkflowSpec): Workflow {
       index: i,
       id: t.id,
       spec: t,
-      selector: t.agent !== undefined ? (t.version !== undefined ? { agent: t.agent, version: t.version } : { agent: t.agent }) : { capability: t.capability! },
+      selector:
+        t.agent !== undefined
+          ? t.version !== undefined
+            ? { agent: t.agent, version: t.version }
+            : { agent: t.agent }
+          : { capability: t.capability! },
       fallback: t.fallback,
       priority,
       deps: Int32Array.from(depSets[i]),
@@ -207,7 +235,11 @@ function compileChecked(input: WorkflowSpec): Workflow {
     roots: Int32Array.from(roots),
     order: Int32Array.from(order),
     concurrency: spec.concurrency ?? Infinity,
-    finals: Int32Array.from(spec.outputs !== undefined ? spec.outputs.map(idx) : tasks.filter((t) => t.dependents.length === 0).map((t) => t.index)),
+    finals: Int32Array.from(
+      spec.outputs !== undefined
+        ? spec.outputs.map(idx)
+        : tasks.filter((t) => t.dependents.length === 0).map((t) => t.index),
+    ),
   })
 }
 
@@ -246,7 +278,10 @@ export function validateWorkflowSpec(input: unknown): WorkflowProblem[] {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const where = issuePath(issue.path, input)
-      add(new FlotillaError('WORKFLOW_INVALID', `Workflow ${label} is invalid: ${where}: ${issueMessage(issue)}.`), where)
+      add(
+        new FlotillaError('WORKFLOW_INVALID', `Workflow ${label} is invalid: ${where}: ${issueMessage(issue)}.`),
+        where,
+      )
     }
   }
   const raw = (input as { tasks?: unknown }).tasks
@@ -285,11 +320,18 @@ export function validateWorkflowSpec(input: unknown): WorkflowProblem[] {
       const bad = versionError(name, t.id, t.version)
       if (bad) add(bad, `${where} version`)
     }
-    if (Array.isArray(t.dependsOn)) for (const d of t.dependsOn) if (typeof d === 'string') need(d, `${where} dependsOn`)
-    visitRefs(t.input, `${where} input`, (r) => r.source === 'task' && need(r.taskId!, `${where} input`), (e) => add(e, `${where} input`))
+    if (Array.isArray(t.dependsOn))
+      for (const d of t.dependsOn) if (typeof d === 'string') need(d, `${where} dependsOn`)
+    visitRefs(
+      t.input,
+      `${where} input`,
+      (r) => r.source === 'task' && need(r.taskId!, `${where} input`),
+      (e) => add(e, `${where} input`),
+    )
     if (typeof t.when === 'string' && t.when.length > 0) {
       try {
-        for (const r of parseCondition(t.when, `${where} when`).refs) if (r.source === 'task') need(r.taskId!, `${where} when`)
+        for (const r of parseCondition(t.when, `${where} when`).refs)
+          if (r.source === 'task') need(r.taskId!, `${where} when`)
       } catch (e) {
         add(toFlotillaError(e), `${where} when`)
       }
@@ -299,9 +341,17 @@ export function validateWorkflowSpec(input: unknown): WorkflowProblem[] {
   })
   const outputs = (input as { outputs?: unknown }).outputs
   for (const id of Array.isArray(outputs) ? (outputs as unknown[]) : []) {
-    if (typeof id === 'string' && !indexOf.has(id) && !opaque.has(id)) add(unknownTaskError(name, 'outputs', id, [...indexOf.keys(), ...opaque]), 'outputs')
+    if (typeof id === 'string' && !indexOf.has(id) && !opaque.has(id))
+      add(unknownTaskError(name, 'outputs', id, [...indexOf.keys(), ...opaque]), 'outputs')
   }
-  for (const cycle of allCycles(depSets)) add(cycleError(name, cycle.map((i) => tasks[i].id)), `task "${tasks[cycle[0]].id}"`)
+  for (const cycle of allCycles(depSets))
+    add(
+      cycleError(
+        name,
+        cycle.map((i) => tasks[i].id),
+      ),
+      `task "${tasks[cycle[0]].id}"`,
+    )
   return problems
 }
 
@@ -359,9 +409,13 @@ function versionError(workflow: string, taskId: string, version: string): Flotil
 }
 
 function cycleError(workflow: string, path: string[]): FlotillaError {
-  return new FlotillaError('WORKFLOW_CYCLE', `Workflow "${workflow}" has a dependency cycle: ${path.join(' → ')} (each task waits for the next). Remove one of these dependencies.`, {
-    details: { workflow, cycle: path },
-  })
+  return new FlotillaError(
+    'WORKFLOW_CYCLE',
+    `Workflow "${workflow}" has a dependency cycle: ${path.join(' → ')} (each task waits for the next). Remove one of these dependencies.`,
+    {
+      details: { workflow, cycle: path },
+    },
+  )
 }
 
 /**

@@ -11,7 +11,8 @@ type Node =
   | { k: 'and' | 'or'; a: Node; b: Node }
   | { k: 'cmp'; op: '==' | '!=' | '>' | '>=' | '<' | '<='; a: Node; b: Node }
 
-const TOKEN = /\s*(?:(\d+(?:\.\d+)?)|('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(==|!=|>=|<=|&&|\|\||[><!()])|([A-Za-z_$][A-Za-z0-9_$.-]*))/y
+const TOKEN =
+  /\s*(?:(\d+(?:\.\d+)?)|('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(==|!=|>=|<=|&&|\|\||[><!()])|([A-Za-z_$][A-Za-z0-9_$.-]*))/y
 
 /**
  * Parses a condition such as `tasks.scan.output.count > 0 && input.apply`.
@@ -20,10 +21,15 @@ const TOKEN = /\s*(?:(\d+(?:\.\d+)?)|('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(==|!
  * `== != > >= < <= && || !` and parentheses. A bare reference is tested for
  * truthiness.
  */
-export function parseCondition(text: string, where: string): { refs: ParsedRef[]; compile(indexOf: (id: string) => number): Condition } {
+export function parseCondition(
+  text: string,
+  where: string,
+): { refs: ParsedRef[]; compile(indexOf: (id: string) => number): Condition } {
   const tokens: string[] = []
   const fail = (why: string): never => {
-    throw new FlotillaError('WORKFLOW_BAD_REFERENCE', `${where}: condition "${text}" ${why}.`, { details: { where, condition: text } })
+    throw new FlotillaError('WORKFLOW_BAD_REFERENCE', `${where}: condition "${text}" ${why}.`, {
+      details: { where, condition: text },
+    })
   }
   TOKEN.lastIndex = 0
   while (TOKEN.lastIndex < text.length) {
@@ -98,22 +104,31 @@ export function parseCondition(text: string, where: string): { refs: ParsedRef[]
             return (s) => !a(s)
           }
           case 'and': {
-            const a = ev(n.a), b = ev(n.b)
+            const a = ev(n.a),
+              b = ev(n.b)
             return (s) => Boolean(a(s)) && Boolean(b(s))
           }
           case 'or': {
-            const a = ev(n.a), b = ev(n.b)
+            const a = ev(n.a),
+              b = ev(n.b)
             return (s) => Boolean(a(s)) || Boolean(b(s))
           }
           case 'cmp': {
-            const a = ev(n.a), b = ev(n.b)
+            const a = ev(n.a),
+              b = ev(n.b)
             switch (n.op) {
-              case '==': return (s) => a(s) === b(s)
-              case '!=': return (s) => a(s) !== b(s)
-              case '>': return (s) => (a(s) as number) > (b(s) as number)
-              case '>=': return (s) => (a(s) as number) >= (b(s) as number)
-              case '<': return (s) => (a(s) as number) < (b(s) as number)
-              case '<=': return (s) => (a(s) as number) <= (b(s) as number)
+              case '==':
+                return (s) => a(s) === b(s)
+              case '!=':
+                return (s) => a(s) !== b(s)
+              case '>':
+                return (s) => (a(s) as number) > (b(s) as number)
+              case '>=':
+                return (s) => (a(s) as number) >= (b(s) as number)
+              case '<':
+                return (s) => (a(s) as number) < (b(s) as number)
+              case '<=':
+                return (s) => (a(s) as number) <= (b(s) as number)
             }
           }
         }

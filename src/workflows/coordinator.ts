@@ -80,14 +80,29 @@ export class Coordinator {
     run.restore(tasks)
     run.state = record.state
     run.startMono = this.o.clock.now()
-    const h: Held = { run, inFlight: 0, fallbackFrom: new Int32Array(run.total), parked: [], groups: new Map(), waiting: new Set(), startedAt: record.startedAt }
+    const h: Held = {
+      run,
+      inFlight: 0,
+      fallbackFrom: new Int32Array(run.total),
+      parked: [],
+      groups: new Map(),
+      waiting: new Set(),
+      startedAt: record.startedAt,
+    }
     this.held.set(record.id, h)
     for (const t of tasks) {
       const i = workflow.indexOf.get(t.taskId)
       if (i === undefined) continue
-      if (t.agent !== undefined && workflow.tasks[i].fallback !== undefined && t.agent.split('@')[0] === workflow.tasks[i].fallback) run.usingFallback[i] = 1
+      if (
+        t.agent !== undefined &&
+        workflow.tasks[i].fallback !== undefined &&
+        t.agent.split('@')[0] === workflow.tasks[i].fallback
+      )
+        run.usingFallback[i] = 1
     }
-    const failed = run.errors.findIndex((e, i) => e !== undefined && run.taskState[i] === S.FAILED && !workflow.tasks[i].continueOnFailure)
+    const failed = run.errors.findIndex(
+      (e, i) => e !== undefined && run.taskState[i] === S.FAILED && !workflow.tasks[i].continueOnFailure,
+    )
     if (failed >= 0) return this.finish(h, 'FAILED', run.errors[failed])
     if (run.done === run.total) return this.finish(h, 'SUCCEEDED', undefined)
     await this.dispatchReady(h)
@@ -202,7 +217,10 @@ export class Coordinator {
     const run = h.run
     const task = run.workflow.tasks[i]
     const taskId = task.id as TaskId
-    const error = record.error !== undefined ? deserializeError(record.error) : new FlotillaError('TASK_FAILED', `Task "${task.id}" failed.`)
+    const error =
+      record.error !== undefined
+        ? deserializeError(record.error)
+        : new FlotillaError('TASK_FAILED', `Task "${task.id}" failed.`)
     run.attempts[i] = record.attempt
     run.errors[i] = error
     const tries = record.attempt - h.fallbackFrom[i]
@@ -215,17 +233,41 @@ export class Coordinator {
         h.fallbackFrom[i] = record.attempt
       }
       run.setState(i, S.RETRYING)
-      await this.commit([], [{ type: 'task.retrying', at, runId: run.id, taskId, attempt: record.attempt, delayMs: next.delayMs, error: json }])
+      await this.commit(
+        [],
+        [
+          {
+            type: 'task.retrying',
+            at,
+            runId: run.id,
+            taskId,
+            attempt: record.attempt,
+            delayMs: next.delayMs,
+            error: json,
+          },
+        ],
+      )
       this.stageOffer(h, i, at + next.delayMs)
       return
     }
     run.setState(i, S.FAILED)
     const tolerated = task.continueOnFailure
-    const ok = await this.commit([{ op: 'task.fail', runId: run.id, taskId, attempt: record.attempt, error: json, at, final: true, settle: true }],
-      [{ type: 'task.failed', at, runId: run.id, taskId, attempt: record.attempt, error: json, tolerated }], run.id)
+    const ok = await this.commit(
+      [{ op: 'task.fail', runId: run.id, taskId, attempt: record.attempt, error: json, at, final: true, settle: true }],
+      [{ type: 'task.failed', at, runId: run.id, taskId, attempt: record.attempt, error: json, tolerated }],
+      run.id,
+    )
     if (!ok) return
     if (tolerated) await this.taskDone(h, i)
-    else await this.finish(h, 'FAILED', new FlotillaError(error.code, `Task "${task.id}" failed: ${error.message}`, { details: { ...error.details, taskId: task.id }, cause: error }))
+    else
+      await this.finish(
+        h,
+        'FAILED',
+        new FlotillaError(error.code, `Task "${task.id}" failed: ${error.message}`, {
+          details: { ...error.details, taskId: task.id },
+          cause: error,
+        }),
+      )
   }
 
   private async taskDone(h: Held, i: number): Promise<void> {
@@ -256,7 +298,10 @@ export class Coordinator {
     if (run.finished) return
     const task = run.workflow.tasks[i]
     if (task.condition !== undefined && run.attempts[i] === 0 && !(await this.conditionHolds(h, i))) return
-    if (h.inFlight >= run.concurrency || (task.group !== undefined && (h.groups.get(task.group.name) ?? 0) >= task.group.max)) {
+    if (
+      h.inFlight >= run.concurrency ||
+      (task.group !== undefined && (h.groups.get(task.group.name) ?? 0) >= task.group.max)
+    ) {
       run.setState(i, S.READY)
       h.parked.push(i)
       return
@@ -281,8 +326,15 @@ export class Coordinator {
     if (task.group !== undefined) h.groups.set(task.group.name, (h.groups.get(task.group.name) ?? 0) + 1)
     run.setState(i, S.READY)
     this.offers.push({
-      runId: run.id, taskId: task.id as TaskId, attempt: run.attempts[i] + 1, agent, version, capability: agent === undefined && 'capability' in s ? s.capability : undefined,
-      priority: PRIORITIES.indexOf(task.priority), rank: task.criticalPathLength, notBefore,
+      runId: run.id,
+      taskId: task.id as TaskId,
+      attempt: run.attempts[i] + 1,
+      agent,
+      version,
+      capability: agent === undefined && 'capability' in s ? s.capability : undefined,
+      priority: PRIORITIES.indexOf(task.priority),
+      rank: task.criticalPathLength,
+      notBefore,
     })
     this.reportWaiting(h, i, agent, range, agent === undefined && 'capability' in s ? s.capability : undefined)
   }
@@ -299,17 +351,34 @@ export class Coordinator {
   }
 
   /** Sends `run.waiting` once per task when no live worker offers what it needs. */
-  private reportWaiting(h: Held, i: number, agent: string | undefined, range: string | undefined, capability: string | undefined): void {
+  private reportWaiting(
+    h: Held,
+    i: number,
+    agent: string | undefined,
+    range: string | undefined,
+    capability: string | undefined,
+  ): void {
     const workers = this.o.catalog()
-    const served = workers.some((w) => w.agents.some((a) => (agent !== undefined ? a.name === agent && (range === undefined || maxSatisfying([a.version], range) !== undefined) : a.capabilities.includes(capability!))))
+    const served = workers.some((w) =>
+      w.agents.some((a) =>
+        agent !== undefined
+          ? a.name === agent && (range === undefined || maxSatisfying([a.version], range) !== undefined)
+          : a.capabilities.includes(capability!),
+      ),
+    )
     if (served || h.waiting.has(i)) return
     h.waiting.add(i)
     const run = h.run
-    const needs = agent !== undefined ? `agent "${agent}"${range === undefined ? '' : ` (${range})`}` : `capability "${capability}"`
+    const needs =
+      agent !== undefined ? `agent "${agent}"${range === undefined ? '' : ` (${range})`}` : `capability "${capability}"`
     const event: FlotillaEvent = {
-      type: 'run.waiting', at: this.o.clock.wallNow(), runId: run.id, taskId: run.workflow.tasks[i].id as TaskId,
+      type: 'run.waiting',
+      at: this.o.clock.wallNow(),
+      runId: run.id,
+      taskId: run.workflow.tasks[i].id as TaskId,
       reason: `no live worker offers ${needs}: start a worker with that agent (flotilla worker --agents …)`,
-      ...(agent !== undefined ? { agent } : {}), ...(capability !== undefined ? { capability } : {}),
+      ...(agent !== undefined ? { agent } : {}),
+      ...(capability !== undefined ? { capability } : {}),
     }
     // Informational: when the store is down, the task waits all the same and the event is not sent.
     this.commit([], [event]).catch(() => h.waiting.delete(i))
@@ -319,7 +388,8 @@ export class Coordinator {
     const run = h.run
     const task = run.workflow.tasks[i]
     for (const d of task.deps) {
-      if (run.taskState[d] === S.SUCCEEDED && run.outputs[d] === undefined) run.outputs[d] = (await this.o.store.getTask(run.id, run.workflow.tasks[d].id as TaskId))?.output
+      if (run.taskState[d] === S.SUCCEEDED && run.outputs[d] === undefined)
+        run.outputs[d] = (await this.o.store.getTask(run.id, run.workflow.tasks[d].id as TaskId))?.output
     }
     let holds: boolean
     try {
@@ -333,7 +403,14 @@ export class Coordinator {
     const at = this.o.clock.wallNow()
     const reason = `condition "${task.spec.when}" is false`
     const taskId = task.id as TaskId
-    if (!(await this.commit([{ op: 'task.finish', runId: run.id, taskId, state: 'SKIPPED', at, reason }], [{ type: 'task.skipped', at, runId: run.id, taskId, reason }], run.id))) return false
+    if (
+      !(await this.commit(
+        [{ op: 'task.finish', runId: run.id, taskId, state: 'SKIPPED', at, reason }],
+        [{ type: 'task.skipped', at, runId: run.id, taskId, reason }],
+        run.id,
+      ))
+    )
+      return false
     await this.taskDone(h, i)
     return false
   }
@@ -348,19 +425,35 @@ export class Coordinator {
       const s = run.taskState[i]
       if (s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED) continue
       run.setState(i, S.CANCELLED)
-      ops.push({ op: 'task.finish', runId: run.id, taskId: run.workflow.tasks[i].id as TaskId, state: 'CANCELLED', at, reason: 'the run failed' })
+      ops.push({
+        op: 'task.finish',
+        runId: run.id,
+        taskId: run.workflow.tasks[i].id as TaskId,
+        state: 'CANCELLED',
+        at,
+        reason: 'the run failed',
+      })
     }
     this.held.delete(run.id)
     await this.commitFinal(run.id, ops, state, error, h.startedAt)
   }
 
-  private async commitFinal(runId: RunId, ops: StoreOp[], state: 'SUCCEEDED' | 'FAILED', error: FlotillaError | undefined, startedAt?: number): Promise<void> {
+  private async commitFinal(
+    runId: RunId,
+    ops: StoreOp[],
+    state: 'SUCCEEDED' | 'FAILED',
+    error: FlotillaError | undefined,
+    startedAt?: number,
+  ): Promise<void> {
     const at = this.o.clock.wallNow()
     const started = startedAt ?? (await this.o.store.getRun(runId))?.startedAt
     const durationMs = Math.max(0, at - (started ?? at))
     const json = error?.toJSON()
     ops.push({ op: 'run.state', runId, state, at, ...(json === undefined ? {} : { error: json }) })
-    const event: FlotillaEvent = state === 'SUCCEEDED' ? { type: 'run.succeeded', at, runId, durationMs } : { type: 'run.failed', at, runId, durationMs, error: json! }
+    const event: FlotillaEvent =
+      state === 'SUCCEEDED'
+        ? { type: 'run.succeeded', at, runId, durationMs }
+        : { type: 'run.failed', at, runId, durationMs, error: json! }
     this.finals.push({ runId, ops, event, state })
   }
 

@@ -41,12 +41,17 @@ const optionsSchema = z.object({ pattern: z.string().min(1).optional() }).strict
  * const byName = new Map(loaded.map(({ workflow }) => [workflow.name, workflow]))
  * ```
  */
-export async function discoverWorkflows(folder: string, options: DiscoverWorkflowsOptions = {}): Promise<WorkflowDiscoveryReport> {
+export async function discoverWorkflows(
+  folder: string,
+  options: DiscoverWorkflowsOptions = {},
+): Promise<WorkflowDiscoveryReport> {
   const parsed = optionsSchema.safeParse(options)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const path = issue?.path.join('.') ?? ''
-    throw new FlotillaError('VALIDATION_FAILED', `discoverWorkflows: invalid option "${path}": ${issue?.message}.`, { details: { path } })
+    throw new FlotillaError('VALIDATION_FAILED', `discoverWorkflows: invalid option "${path}": ${issue?.message}.`, {
+      details: { path },
+    })
   }
   const files = await listMatchingFiles(folder, globToRegExp(parsed.data.pattern ?? DEFAULT_WORKFLOW_PATTERN))
   const report: WorkflowDiscoveryReport = { loaded: [], failed: [] }
@@ -56,9 +61,13 @@ export async function discoverWorkflows(folder: string, options: DiscoverWorkflo
       const workflow = await loadWorkflowFile(file)
       const first = names.get(workflow.name)
       if (first !== undefined) {
-        throw new FlotillaError('WORKFLOW_INVALID', `${file}: workflow "${workflow.name}" is already defined by ${first}. Rename one of them.`, {
-          details: { file, workflow: workflow.name, first },
-        })
+        throw new FlotillaError(
+          'WORKFLOW_INVALID',
+          `${file}: workflow "${workflow.name}" is already defined by ${first}. Rename one of them.`,
+          {
+            details: { file, workflow: workflow.name, first },
+          },
+        )
       }
       names.set(workflow.name, file)
       report.loaded.push({ file, workflow })

@@ -45,13 +45,25 @@ export class Engine extends Scheduler {
   async detachAll(reason: string): Promise<void> {
     await this.wal.drain()
     for (const run of [...this.runs.values()]) {
-      this.stopLocally(run, 'RUNNING', new FlotillaError('RUN_INTERRUPTED', `Run ${run.id} was left unfinished in the store: ${reason}. Recover it with flotilla recover (or orchestrator.recover()).`, { details: { runId: run.id } }))
+      this.stopLocally(
+        run,
+        'RUNNING',
+        new FlotillaError(
+          'RUN_INTERRUPTED',
+          `Run ${run.id} was left unfinished in the store: ${reason}. Recover it with flotilla recover (or orchestrator.recover()).`,
+          { details: { runId: run.id } },
+        ),
+      )
     }
   }
 
   /** Lets go of one run without storing anything more (its lease went to another process). */
   detach(run: RunExecution, reason: string): void {
-    this.stopLocally(run, 'RUNNING', new FlotillaError('RUN_INTERRUPTED', `Run ${run.id} stopped here: ${reason}.`, { details: { runId: run.id } }))
+    this.stopLocally(
+      run,
+      'RUNNING',
+      new FlotillaError('RUN_INTERRUPTED', `Run ${run.id} stopped here: ${reason}.`, { details: { runId: run.id } }),
+    )
   }
 
   /** Every run this engine is executing. */
@@ -74,27 +86,47 @@ export class Engine extends Scheduler {
     return pools
   }
 
-
   /** Creates the run (stored first), then schedules its ready tasks. `preset` tasks (replay) start SUCCEEDED. */
   start(req: StartRequest): RunExecution {
-    if (this.runs.has(req.id)) throw new FlotillaError('STORE_CONFLICT', `Run "${req.id}" is already running; give the new run another id.`, { details: { runId: req.id } })
+    if (this.runs.has(req.id))
+      throw new FlotillaError('STORE_CONFLICT', `Run "${req.id}" is already running; give the new run another id.`, {
+        details: { runId: req.id },
+      })
     const run = this.track(req.id, req.workflow, req.input, req.concurrency, req.callbacks)
     const now = this.o.clock.wallNow()
     const wf = req.workflow
     const tasks = newTaskRecords(req.id, wf)
     if (req.preset !== undefined && req.preset.length > 0) {
-      for (const p of req.preset) tasks[wf.indexOf.get(p.taskId)!] = { ...p, runId: req.id, idempotencyKey: `${req.id}:${p.taskId}` }
+      for (const p of req.preset)
+        tasks[wf.indexOf.get(p.taskId)!] = { ...p, runId: req.id, idempotencyKey: `${req.id}:${p.taskId}` }
       run.restore(tasks)
     }
     run.state = 'RUNNING'
     const lease = this.o.lease
-    const create: StoreOp = { op: 'run.create', run: newRunRecord(req.id, wf, req.input, now, req.parentRunId), tasks, ...(lease ? { holder: lease.holder, leaseUntil: now + lease.ms } : {}) }
-    this.wal.stage(run, create,
-      { type: 'run.started', at: now, runId: req.id, workflow: wf.name, tasks: wf.tasks.length, ...(req.parentRunId ? { parentRunId: req.parentRunId } : {}) },
-      req.preset === undefined ? () => {
-        const roots = wf.roots
-        for (let i = 0; i < roots.length; i++) this.enqueue(run, roots[i])
-      } : () => this.launch(run))
+    const create: StoreOp = {
+      op: 'run.create',
+      run: newRunRecord(req.id, wf, req.input, now, req.parentRunId),
+      tasks,
+      ...(lease ? { holder: lease.holder, leaseUntil: now + lease.ms } : {}),
+    }
+    this.wal.stage(
+      run,
+      create,
+      {
+        type: 'run.started',
+        at: now,
+        runId: req.id,
+        workflow: wf.name,
+        tasks: wf.tasks.length,
+        ...(req.parentRunId ? { parentRunId: req.parentRunId } : {}),
+      },
+      req.preset === undefined
+        ? () => {
+            const roots = wf.roots
+            for (let i = 0; i < roots.length; i++) this.enqueue(run, roots[i])
+          }
+        : () => this.launch(run),
+    )
     return run
   }
 
@@ -104,12 +136,17 @@ export class Engine extends Scheduler {
    * the same idempotency key; a paused run stays paused.
    */
   recover(req: RecoverRequest): RunExecution {
-    if (this.runs.has(req.record.id)) throw new FlotillaError('RUN_STATE_INVALID', `Run "${req.record.id}" is already running in this process.`, { details: { runId: req.record.id } })
+    if (this.runs.has(req.record.id))
+      throw new FlotillaError('RUN_STATE_INVALID', `Run "${req.record.id}" is already running in this process.`, {
+        details: { runId: req.record.id },
+      })
     const run = this.track(req.record.id, req.workflow, req.record.input, req.concurrency, req.callbacks)
     run.restore(req.tasks)
     run.state = req.record.state === 'PAUSED' ? 'PAUSED' : 'RUNNING'
     const at = this.o.clock.wallNow()
-    this.wal.stage(run, undefined, { type: 'run.recovered', at, runId: run.id, done: run.done, tasks: run.total }, () => this.launch(run))
+    this.wal.stage(run, undefined, { type: 'run.recovered', at, runId: run.id, done: run.done, tasks: run.total }, () =>
+      this.launch(run),
+    )
     return run
   }
 
@@ -124,10 +161,13 @@ export class Engine extends Scheduler {
 
   /** Enqueues every unfinished task whose dependencies are done, or finishes a run that has nothing left. */
   private launch(run: RunExecution): void {
-    const failed = run.errors.findIndex((e, i) => e !== undefined && run.taskState[i] === S.FAILED && !run.workflow.tasks[i].continueOnFailure)
+    const failed = run.errors.findIndex(
+      (e, i) => e !== undefined && run.taskState[i] === S.FAILED && !run.workflow.tasks[i].continueOnFailure,
+    )
     if (failed >= 0) return this.finishRun(run, 'FAILED', run.errors[failed])
     if (run.done === run.total) return this.finishRun(run, 'SUCCEEDED', undefined)
-    for (let i = 0; i < run.total; i++) if (run.taskState[i] === S.PENDING && run.remaining[i] === 0) this.enqueue(run, i)
+    for (let i = 0; i < run.total; i++)
+      if (run.taskState[i] === S.PENDING && run.remaining[i] === 0) this.enqueue(run, i)
   }
 
   /** Stops dispatching new tasks of the run; running ones finish. */
@@ -142,21 +182,37 @@ export class Engine extends Scheduler {
     })
   }
 
-  private toggle(run: RunExecution, from: 'RUNNING' | 'PAUSED', to: 'RUNNING' | 'PAUSED', after: (() => void) | undefined): void {
+  private toggle(
+    run: RunExecution,
+    from: 'RUNNING' | 'PAUSED',
+    to: 'RUNNING' | 'PAUSED',
+    after: (() => void) | undefined,
+  ): void {
     if (run.state !== from) throw stateError(run, to === 'PAUSED' ? 'pause' : 'resume')
     run.state = to
     const at = this.o.clock.wallNow()
-    this.wal.stage(run, { op: 'run.state', runId: run.id, state: to, at }, { type: to === 'PAUSED' ? 'run.paused' : 'run.resumed', at, runId: run.id }, after)
+    this.wal.stage(
+      run,
+      { op: 'run.state', runId: run.id, state: to, at },
+      { type: to === 'PAUSED' ? 'run.paused' : 'run.resumed', at, runId: run.id },
+      after,
+    )
   }
 
   /** Cancels the run: running handlers are aborted through their signal. */
   cancel(run: RunExecution, reason: string): void {
     if (run.finished) throw stateError(run, 'cancel')
-    this.finishRun(run, 'CANCELLED', new FlotillaError('TASK_CANCELLED', `Run cancelled: ${reason}`, { details: { reason } }))
+    this.finishRun(
+      run,
+      'CANCELLED',
+      new FlotillaError('TASK_CANCELLED', `Run cancelled: ${reason}`, { details: { reason } }),
+    )
   }
 }
 
 /** The RUN_STATE_INVALID error for an operation a run in its current state does not allow. */
 function stateError(run: RunExecution, action: string): FlotillaError {
-  return new FlotillaError('RUN_STATE_INVALID', `Cannot ${action} run ${run.id}: it is ${run.state}.`, { details: { runId: run.id, state: run.state } })
+  return new FlotillaError('RUN_STATE_INVALID', `Cannot ${action} run ${run.id}: it is ${run.state}.`, {
+    details: { runId: run.id, state: run.state },
+  })
 }

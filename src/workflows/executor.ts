@@ -108,8 +108,16 @@ export class Executor implements ContextSink {
     const claims = this.claims()
     if (claims.length === 0) return
     const report = await this.o.queue.heartbeat(this.o.id, claims, this.o.leaseMs)
-    for (const c of report.lost) this.abort(c, new FlotillaError('TASK_CANCELLED', `Worker ${this.o.id} lost its lease on task "${c.taskId}" attempt ${c.attempt}; another worker runs it.`))
-    for (const c of report.cancelled) this.abort(c, new FlotillaError('TASK_CANCELLED', `Run ${c.runId} was cancelled (by another process).`))
+    for (const c of report.lost)
+      this.abort(
+        c,
+        new FlotillaError(
+          'TASK_CANCELLED',
+          `Worker ${this.o.id} lost its lease on task "${c.taskId}" attempt ${c.attempt}; another worker runs it.`,
+        ),
+      )
+    for (const c of report.cancelled)
+      this.abort(c, new FlotillaError('TASK_CANCELLED', `Run ${c.runId} was cancelled (by another process).`))
   }
 
   /** Aborts every running attempt (shutdown). */
@@ -135,9 +143,14 @@ export class Executor implements ContextSink {
     try {
       const { workflow, input: runInput } = await this.runOf(claim.runId)
       const i = workflow.indexOf.get(claim.taskId)
-      if (i === undefined) throw new FlotillaError('WORKFLOW_INVALID', `Run ${claim.runId} has no task "${claim.taskId}".`)
+      if (i === undefined)
+        throw new FlotillaError('WORKFLOW_INVALID', `Run ${claim.runId} has no task "${claim.taskId}".`)
       const task = workflow.tasks[i]
-      pool = this.o.registry.pool(claim.agent !== undefined ? { agent: claim.agent, ...(claim.version !== undefined ? { version: claim.version } : {}) } : { capability: claim.capability! })
+      pool = this.o.registry.pool(
+        claim.agent !== undefined
+          ? { agent: claim.agent, ...(claim.version !== undefined ? { version: claim.version } : {}) }
+          : { capability: claim.capability! },
+      )
       const picked = pool.acquire()
       if (picked === 'busy') {
         pool = undefined
@@ -145,22 +158,42 @@ export class Executor implements ContextSink {
         return
       }
       if (typeof picked === 'string') {
-        throw new FlotillaError(picked === 'open' ? 'CIRCUIT_OPEN' : 'AGENT_UNAVAILABLE', `Task "${task.id}": no instance of ${pool.key} can take work here (${picked === 'open' ? 'circuit open' : 'no ready instance'}).`, {
-          details: { taskId: task.id, pool: pool.key },
-        })
+        throw new FlotillaError(
+          picked === 'open' ? 'CIRCUIT_OPEN' : 'AGENT_UNAVAILABLE',
+          `Task "${task.id}": no instance of ${pool.key} can take work here (${picked === 'open' ? 'circuit open' : 'no ready instance'}).`,
+          {
+            details: { taskId: task.id, pool: pool.key },
+          },
+        )
       }
       instance = picked
       const handle: AttemptHandle = { controller: undefined, instance, pool, timer: undefined }
       this.running.set(key, { claim, handle, events })
       const def = instance.definition
-      events.push({ type: 'task.started', at: this.o.clock.wallNow(), runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt, agent: instance.key, instanceId: instance.id })
+      events.push({
+        type: 'task.started',
+        at: this.o.clock.wallNow(),
+        runId: claim.runId,
+        taskId: claim.taskId,
+        attempt: claim.attempt,
+        agent: instance.key,
+        instanceId: instance.id,
+      })
       const values = await this.valuesFor(workflow, i, claim.runId, runInput)
       const input = prepareInput(task, def, values)
       const ctx = new TaskContext(this, handle, claim.runId, claim.taskId, claim.attempt, instance.id)
       let output = await this.withTimeout(task.timeoutMs, handle, claim, () => {
-        const call = this.o.invoke !== undefined
-          ? this.o.invoke({ definition: def, input, context: ctx, runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt })
-          : Promise.resolve(def.handler(input as never, ctx))
+        const call =
+          this.o.invoke !== undefined
+            ? this.o.invoke({
+                definition: def,
+                input,
+                context: ctx,
+                runId: claim.runId,
+                taskId: claim.taskId,
+                attempt: claim.attempt,
+              })
+            : Promise.resolve(def.handler(input as never, ctx))
         const settle = (): void => void (settled = true)
         call.then(settle, settle)
         invocation = call
@@ -171,7 +204,14 @@ export class Executor implements ContextSink {
       // The agent did its part: its instance is free, and a store that is down says nothing about it (no circuit opens).
       pool.release(instance, durationMs, true)
       instance = undefined
-      events.push({ type: 'task.succeeded', at: this.o.clock.wallNow(), runId: claim.runId, taskId: claim.taskId, attempt: claim.attempt, durationMs })
+      events.push({
+        type: 'task.succeeded',
+        at: this.o.clock.wallNow(),
+        runId: claim.runId,
+        taskId: claim.taskId,
+        attempt: claim.attempt,
+        durationMs,
+      })
       storing = true
       await this.storeResult(claim, { ok: true, output }, events)
       this.remember(`${claim.runId}\u0000${claim.taskId}`, output)
@@ -180,7 +220,8 @@ export class Executor implements ContextSink {
       if (storing) return this.o.onError?.(toFlotillaError(e, 'STORE_UNAVAILABLE'))
       const error = isFlotillaError(e) ? e : toFlotillaError(e, 'TASK_FAILED')
       if (instance !== undefined && pool !== undefined) {
-        if (invocation !== undefined && !settled) this.holdUntilSettled(invocation, pool, instance, this.o.clock.now() - started)
+        if (invocation !== undefined && !settled)
+          this.holdUntilSettled(invocation, pool, instance, this.o.clock.now() - started)
         else pool.release(instance, this.o.clock.now() - started, false)
       }
       await this.fail(claim, error, events)
@@ -190,7 +231,12 @@ export class Executor implements ContextSink {
   }
 
   /** A handler that timed out (or was aborted) and ignores its signal keeps its instance slot and a claim slot until it returns. */
-  private holdUntilSettled(invocation: Promise<unknown>, pool: AgentPool, instance: NonNullable<AttemptHandle['instance']>, ms: number): void {
+  private holdUntilSettled(
+    invocation: Promise<unknown>,
+    pool: AgentPool,
+    instance: NonNullable<AttemptHandle['instance']>,
+    ms: number,
+  ): void {
     this.lingering++
     instance.late++
     const free = (): void => {
@@ -222,25 +268,41 @@ export class Executor implements ContextSink {
       try {
         return await this.o.queue.complete(this.o.id, claim, result, events)
       } catch (e) {
-        if (toFlotillaError(e, 'STORE_UNAVAILABLE').code !== 'STORE_UNAVAILABLE' || this.o.clock.now() + wait > until) throw e
+        if (toFlotillaError(e, 'STORE_UNAVAILABLE').code !== 'STORE_UNAVAILABLE' || this.o.clock.now() + wait > until)
+          throw e
         await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, wait))
       }
     }
   }
 
-  private async withTimeout(timeoutMs: number | undefined, handle: AttemptHandle, claim: QueueClaim, run: () => Promise<unknown>): Promise<unknown> {
+  private async withTimeout(
+    timeoutMs: number | undefined,
+    handle: AttemptHandle,
+    claim: QueueClaim,
+    run: () => Promise<unknown>,
+  ): Promise<unknown> {
     const controller = (handle.controller ??= new AbortController())
     const aborted = new Promise<never>((_, reject) => {
       if (controller.signal.aborted) reject(toFlotillaError(controller.signal.reason, 'TASK_CANCELLED'))
-      controller.signal.addEventListener('abort', () => reject(toFlotillaError(controller.signal.reason, 'TASK_CANCELLED')), { once: true })
+      controller.signal.addEventListener(
+        'abort',
+        () => reject(toFlotillaError(controller.signal.reason, 'TASK_CANCELLED')),
+        { once: true },
+      )
     })
     aborted.catch(() => undefined)
     let timer: ReturnType<Clock['setTimeout']> | undefined
     if (timeoutMs !== undefined) {
       timer = this.o.clock.setTimeout(() => {
-        controller.abort(new FlotillaError('TASK_TIMEOUT', `Task "${claim.taskId}" attempt ${claim.attempt} did not finish within ${timeoutMs} ms; raise timeoutMs or make the handler honour ctx.signal.`, {
-          details: { taskId: claim.taskId, timeoutMs, attempt: claim.attempt },
-        }))
+        controller.abort(
+          new FlotillaError(
+            'TASK_TIMEOUT',
+            `Task "${claim.taskId}" attempt ${claim.attempt} did not finish within ${timeoutMs} ms; raise timeoutMs or make the handler honour ctx.signal.`,
+            {
+              details: { taskId: claim.taskId, timeoutMs, attempt: claim.attempt },
+            },
+          ),
+        )
       }, timeoutMs)
     }
     try {
@@ -254,7 +316,8 @@ export class Executor implements ContextSink {
     const hit = this.runs.get(runId)
     if (hit !== undefined) return hit
     const record = await this.o.store.getRun(runId)
-    if (record === undefined) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
+    if (record === undefined)
+      throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
     const entry = { workflow: compileWorkflow(record.definition as WorkflowSpec), input: record.input }
     if (this.runs.size >= MAX_CACHED_RUNS) this.runs.delete(this.runs.keys().next().value!)
     this.runs.set(runId, entry)
@@ -262,15 +325,22 @@ export class Executor implements ContextSink {
   }
 
   /** The run's input and the outputs of the task's dependencies: from memory when produced here, else from the store. */
-  private async valuesFor(workflow: Workflow, i: number, runId: RunId, input: unknown): Promise<{ input: unknown; output(index: number): unknown }> {
+  private async valuesFor(
+    workflow: Workflow,
+    i: number,
+    runId: RunId,
+    input: unknown,
+  ): Promise<{ input: unknown; output(index: number): unknown }> {
     const deps = workflow.tasks[i].deps
     const outputs = new Map<number, unknown>()
-    await Promise.all(Array.from(deps, async (d) => {
-      const key = `${runId}\u0000${workflow.tasks[d].id}`
-      if (this.outputs.has(key)) return void outputs.set(d, this.outputs.get(key))
-      const rec = await this.o.store.getTask(runId, workflow.tasks[d].id as TaskId)
-      if (rec?.state === 'SUCCEEDED') outputs.set(d, rec.output)
-    }))
+    await Promise.all(
+      Array.from(deps, async (d) => {
+        const key = `${runId}\u0000${workflow.tasks[d].id}`
+        if (this.outputs.has(key)) return void outputs.set(d, this.outputs.get(key))
+        const rec = await this.o.store.getTask(runId, workflow.tasks[d].id as TaskId)
+        if (rec?.state === 'SUCCEEDED') outputs.set(d, rec.output)
+      }),
+    )
     return { input, output: (index) => outputs.get(index) }
   }
 
@@ -282,7 +352,15 @@ export class Executor implements ContextSink {
   // ---- context sink ------------------------------------------------------
   log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void {
     const r = this.running.get(`${runId}\u0000${taskId}`)
-    r?.events.push({ type: 'task.log', at: this.o.clock.wallNow(), runId, taskId, level, message, ...(data === undefined ? {} : { data }) })
+    r?.events.push({
+      type: 'task.log',
+      at: this.o.clock.wallNow(),
+      runId,
+      taskId,
+      level,
+      message,
+      ...(data === undefined ? {} : { data }),
+    })
   }
 
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void {

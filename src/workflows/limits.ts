@@ -21,14 +21,19 @@ export class Limits {
   private readonly slotsOfPool = new WeakMap<AgentPool, CapabilitySlot[]>()
   private readonly parkedOnPool = new Map<AgentPool, Fifo<ReadyItem<RunExecution>>>()
 
-  constructor(limits: Readonly<Record<string, number>>, private readonly requeue: (item: ReadyItem<RunExecution>) => void) {
+  constructor(
+    limits: Readonly<Record<string, number>>,
+    private readonly requeue: (item: ReadyItem<RunExecution>) => void,
+  ) {
     for (const [cap, limit] of Object.entries(limits)) this.slots.set(cap, { limit, active: 0, parked: new Fifo() })
   }
 
   private slotsOf(pool: AgentPool): CapabilitySlot[] {
     let slots = this.slotsOfPool.get(pool)
     if (slots === undefined) {
-      const caps = pool.key.startsWith('capability:') ? [pool.key.slice('capability:'.length)] : (pool.instances[0]?.definition.capabilities ?? [])
+      const caps = pool.key.startsWith('capability:')
+        ? [pool.key.slice('capability:'.length)]
+        : (pool.instances[0]?.definition.capabilities ?? [])
       slots = caps.map((c) => this.slots.get(c)).filter((s): s is CapabilitySlot => s !== undefined)
       this.slotsOfPool.set(pool, slots)
     }

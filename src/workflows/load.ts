@@ -19,7 +19,8 @@ export function parseWorkflow(text: string, source = '(text)'): Workflow {
   try {
     return compileWorkflow(data as unknown as WorkflowSpec)
   } catch (e) {
-    if (isFlotillaError(e)) throw new FlotillaError(e.code, `${source}: ${e.message}`, { details: { ...e.details, source }, cause: e.cause })
+    if (isFlotillaError(e))
+      throw new FlotillaError(e.code, `${source}: ${e.message}`, { details: { ...e.details, source }, cause: e.cause })
     throw e
   }
 }
@@ -34,11 +35,20 @@ export function parseWorkflowData(text: string, source = '(text)'): Record<strin
   try {
     data = parseYaml(text, { prettyErrors: true, uniqueKeys: true })
   } catch (e) {
-    const where = e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
-    throw new FlotillaError('WORKFLOW_INVALID', `${source} is not valid YAML/JSON${where}: ${(e as Error).message.split('\n')[0].replace(/:\s*$/, '')}.`, { cause: e, details: { source } })
+    const where =
+      e instanceof YAMLParseError && e.linePos ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : ''
+    throw new FlotillaError(
+      'WORKFLOW_INVALID',
+      `${source} is not valid YAML/JSON${where}: ${(e as Error).message.split('\n')[0].replace(/:\s*$/, '')}.`,
+      { cause: e, details: { source } },
+    )
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    throw new FlotillaError('WORKFLOW_INVALID', `${source} must hold a mapping with "name" and "tasks", not ${Array.isArray(data) ? 'a list' : String(data)}.`, { details: { source } })
+    throw new FlotillaError(
+      'WORKFLOW_INVALID',
+      `${source} must hold a mapping with "name" and "tasks", not ${Array.isArray(data) ? 'a list' : String(data)}.`,
+      { details: { source } },
+    )
   }
   return data as Record<string, unknown>
 }
@@ -60,15 +70,21 @@ async function readWorkflowText(path: string): Promise<string> {
   const full = resolve(path)
   const ext = extname(full).toLowerCase()
   if (!['.yaml', '.yml', '.json'].includes(ext)) {
-    throw new FlotillaError('WORKFLOW_INVALID', `Workflow files end in .yaml, .yml or .json; got "${path}".`, { details: { path } })
+    throw new FlotillaError('WORKFLOW_INVALID', `Workflow files end in .yaml, .yml or .json; got "${path}".`, {
+      details: { path },
+    })
   }
   let text: string
   try {
     text = await readFile(full, 'utf8')
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') throw new FlotillaError('FILE_NOT_FOUND', `Workflow file "${path}" does not exist.`, { details: { path } })
-    throw new FlotillaError('FILE_NOT_FOUND', `Cannot read workflow file "${path}": ${(e as Error).message}`, { details: { path, errno: code ?? '' }, cause: e })
+    if (code === 'ENOENT')
+      throw new FlotillaError('FILE_NOT_FOUND', `Workflow file "${path}" does not exist.`, { details: { path } })
+    throw new FlotillaError('FILE_NOT_FOUND', `Cannot read workflow file "${path}": ${(e as Error).message}`, {
+      details: { path, errno: code ?? '' },
+      cause: e,
+    })
   }
   return text
 }

@@ -28,9 +28,13 @@ const SEGMENT = /^[A-Za-z0-9_$-]+$/
 export function parseRef(text: string, where: string): ParsedRef {
   const parts = text.split('.')
   const bad = (why: string): never => {
-    throw new FlotillaError('WORKFLOW_BAD_REFERENCE', `${where}: reference "${text}" ${why}. Write "input.<name>" or "tasks.<id>.output[.<field>…]".`, {
-      details: { where, ref: text },
-    })
+    throw new FlotillaError(
+      'WORKFLOW_BAD_REFERENCE',
+      `${where}: reference "${text}" ${why}. Write "input.<name>" or "tasks.<id>.output[.<field>…]".`,
+      {
+        details: { where, ref: text },
+      },
+    )
   }
   if (parts.some((p) => !SEGMENT.test(p))) bad('has an empty or invalid segment')
   if (parts[0] === 'input') return { source: 'input', taskId: undefined, path: parts.slice(1) }
@@ -75,7 +79,9 @@ function isRef(value: unknown): value is { $ref: string } {
 export function collectRefs(template: unknown, where: string, out: ParsedRef[] = []): ParsedRef[] {
   if (isRef(template)) {
     if (typeof template.$ref !== 'string') {
-      throw new FlotillaError('WORKFLOW_BAD_REFERENCE', `${where}: "$ref" must be a string like "tasks.scan.output".`, { details: { where } })
+      throw new FlotillaError('WORKFLOW_BAD_REFERENCE', `${where}: "$ref" must be a string like "tasks.scan.output".`, {
+        details: { where },
+      })
     }
     out.push(parseRef(template.$ref, where))
   } else if (Array.isArray(template)) {
@@ -91,7 +97,12 @@ export function collectRefs(template: unknown, where: string, out: ParsedRef[] =
  * {@link collectRefs}, but reports each malformed one to `bad` and goes on,
  * so that a validation can list them all.
  */
-export function visitRefs(template: unknown, where: string, ok: (ref: ParsedRef) => void, bad: (error: FlotillaError) => void): void {
+export function visitRefs(
+  template: unknown,
+  where: string,
+  ok: (ref: ParsedRef) => void,
+  bad: (error: FlotillaError) => void,
+): void {
   if (isRef(template)) {
     try {
       ok(collectRefs(template, where)[0])
@@ -127,7 +138,9 @@ function build(template: unknown, where: string, indexOf: (taskId: string) => nu
       return out
     }
   }
-  const entries = Object.entries(template as Record<string, unknown>).map(([k, v]) => [k, build(v, `${where}.${k}`, indexOf)] as const)
+  const entries = Object.entries(template as Record<string, unknown>).map(
+    ([k, v]) => [k, build(v, `${where}.${k}`, indexOf)] as const,
+  )
   return objectBuilder(entries)
 }
 

@@ -116,7 +116,10 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
    */
   output<K extends keyof Outputs & string>(taskId: K): Outputs[K] | undefined {
     const i = this.run.workflow.indexOf.get(taskId)
-    if (i === undefined) throw new FlotillaError('VALIDATION_FAILED', `Workflow "${this.workflow}" has no task "${taskId}".`, { details: { taskId } })
+    if (i === undefined)
+      throw new FlotillaError('VALIDATION_FAILED', `Workflow "${this.workflow}" has no task "${taskId}".`, {
+        details: { taskId },
+      })
     return this.run.outputs[i] as Outputs[K] | undefined
   }
 
@@ -134,9 +137,13 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
   of<O extends Record<string, unknown>>(workflow: Workflow<O>): RunResult<O> {
     if (workflow.hash !== this.run.workflow.hash) {
       const ran = `"${this.workflow}" (hash ${this.run.workflow.hash.slice(0, 12)}…)`
-      throw new FlotillaError('VALIDATION_FAILED', `Run ${this.runId} ran workflow ${ran}, not "${workflow.name}" (hash ${workflow.hash.slice(0, 12)}…).`, {
-        details: { runId: this.runId, workflow: workflow.name },
-      })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `Run ${this.runId} ran workflow ${ran}, not "${workflow.name}" (hash ${workflow.hash.slice(0, 12)}…).`,
+        {
+          details: { runId: this.runId, workflow: workflow.name },
+        },
+      )
     }
     return this as unknown as RunResult<O>
   }
@@ -145,7 +152,8 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
   get outputs(): Partial<Outputs> {
     const out: Record<string, unknown> = {}
     const tasks = this.run.workflow.tasks
-    for (let i = 0; i < tasks.length; i++) if (this.run.taskState[i] === S.SUCCEEDED) out[tasks[i].id] = this.run.outputs[i]
+    for (let i = 0; i < tasks.length; i++)
+      if (this.run.taskState[i] === S.SUCCEEDED) out[tasks[i].id] = this.run.outputs[i]
     return out as Partial<Outputs>
   }
 
@@ -191,8 +199,22 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
   }
 
   /** A JSON-safe view (for `--json` and HTTP). */
-  toJSON(): { runId: RunId; workflow: string; state: RunState; error: SerializedError | undefined; summary: RunSummary; tasks: Record<string, TaskResult> } {
-    return { runId: this.runId, workflow: this.workflow, state: this.state, error: this.error?.toJSON(), summary: this.summary, tasks: this.tasks }
+  toJSON(): {
+    runId: RunId
+    workflow: string
+    state: RunState
+    error: SerializedError | undefined
+    summary: RunSummary
+    tasks: Record<string, TaskResult>
+  } {
+    return {
+      runId: this.runId,
+      workflow: this.workflow,
+      state: this.state,
+      error: this.error?.toJSON(),
+      summary: this.summary,
+      tasks: this.tasks,
+    }
   }
 }
 
@@ -227,7 +249,12 @@ function summarize(r: RunExecution): RunSummary {
   const wf = r.workflow
   const n = wf.tasks.length
   const wallMs = wallTime(r)
-  const counts: RunCounts = { succeeded: r.counts[S.SUCCEEDED], failed: r.counts[S.FAILED], skipped: r.counts[S.SKIPPED], cancelled: r.counts[S.CANCELLED] }
+  const counts: RunCounts = {
+    succeeded: r.counts[S.SUCCEEDED],
+    failed: r.counts[S.FAILED],
+    skipped: r.counts[S.SKIPPED],
+    cancelled: r.counts[S.CANCELLED],
+  }
   const unfinished = n - counts.succeeded - counts.failed - counts.skipped - counts.cancelled
   const durations = new Float64Array(n)
   const perAgent: Record<string, AgentContribution> = {}
@@ -255,7 +282,11 @@ function summarize(r: RunExecution): RunSummary {
   for (const a of Object.values(perAgent)) a.share = busy > 0 ? a.busyMs / busy : 0
   const spend = r.modelCalls === undefined ? undefined : spendOf(r.modelCalls)
   // Contributions are keyed name@version, model calls by the agent's name.
-  if (spend !== undefined) for (const [key, a] of Object.entries(perAgent)) { const s = spend.perAgent[key.slice(0, key.lastIndexOf('@'))]; if (s !== undefined) a.model = s }
+  if (spend !== undefined)
+    for (const [key, a] of Object.entries(perAgent)) {
+      const s = spend.perAgent[key.slice(0, key.lastIndexOf('@'))]
+      if (s !== undefined) a.model = s
+    }
   // Longest path by observed durations, over a topological order.
   // Ties (whole-ms durations are often 0) go to the path with more tasks.
   const best = new Float64Array(n)

@@ -13,7 +13,16 @@ import { Fifo } from './fifo.js'
 import type { ReadyItem } from './ready-queue.js'
 
 /** Task states as small integers (indices into TASK_STATES). */
-export const S = { PENDING: 0, READY: 1, RUNNING: 2, RETRYING: 3, SUCCEEDED: 4, FAILED: 5, SKIPPED: 6, CANCELLED: 7 } as const
+export const S = {
+  PENDING: 0,
+  READY: 1,
+  RUNNING: 2,
+  RETRYING: 3,
+  SUCCEEDED: 4,
+  FAILED: 5,
+  SKIPPED: 6,
+  CANCELLED: 7,
+} as const
 
 /** The cancellable part of a running attempt. */
 export interface AttemptHandle {

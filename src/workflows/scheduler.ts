@@ -78,7 +78,12 @@ export class Scheduler implements ContextSink {
   private readonly shapes: { run?: RunExecution; context?: TaskContext } = {}
 
   constructor(protected readonly o: EngineOptions) {
-    this.wal = new WriteAhead<RunExecution>(o.store, o.deliver, () => this.pump(), (e, runs, refused) => this.onStoreFailure(e, runs, refused))
+    this.wal = new WriteAhead<RunExecution>(
+      o.store,
+      o.deliver,
+      () => this.pump(),
+      (e, runs, refused) => this.onStoreFailure(e, runs, refused),
+    )
     this.limits = new Limits(o.capabilityConcurrency, (item) => this.queue.insert(item))
   }
 
@@ -116,7 +121,11 @@ export class Scheduler implements ContextSink {
       if (picked === 'busy') return this.limits.park(pool, item)
       this.limits.wakeRefused(pool)
       const code = picked === 'open' ? 'CIRCUIT_OPEN' : 'AGENT_UNAVAILABLE'
-      const error = new FlotillaError(code, `Task "${task.id}": no instance of ${pool.key} can take work (${picked === 'open' ? 'circuit open' : 'no ready instance'}).`, { details: { taskId: task.id, pool: pool.key } })
+      const error = new FlotillaError(
+        code,
+        `Task "${task.id}": no instance of ${pool.key} can take work (${picked === 'open' ? 'circuit open' : 'no ready instance'}).`,
+        { details: { taskId: task.id, pool: pool.key } },
+      )
       return this.startAttempt(run, i, pool, undefined, error)
     }
     this.limits.wakeMore(pool)
@@ -136,13 +145,23 @@ export class Scheduler implements ContextSink {
     run.setState(i, S.SKIPPED)
     const at = this.o.clock.wallNow()
     const reason = `condition "${task.spec.when}" is false`
-    this.wal.stage(run, { op: 'task.finish', runId: run.id, taskId: task.id as TaskId, state: 'SKIPPED', at, reason },
-      { type: 'task.skipped', at, runId: run.id, taskId: task.id as TaskId, reason }, undefined)
+    this.wal.stage(
+      run,
+      { op: 'task.finish', runId: run.id, taskId: task.id as TaskId, state: 'SKIPPED', at, reason },
+      { type: 'task.skipped', at, runId: run.id, taskId: task.id as TaskId, reason },
+      undefined,
+    )
     this.taskDone(run, i)
     return false
   }
 
-  private startAttempt(run: RunExecution, i: number, pool: AgentPool, instance: AgentInstance | undefined, refusal: FlotillaError | undefined): void {
+  private startAttempt(
+    run: RunExecution,
+    i: number,
+    pool: AgentPool,
+    instance: AgentInstance | undefined,
+    refusal: FlotillaError | undefined,
+  ): void {
     const task = run.workflow.tasks[i]
     const attempt = ++run.attempts[i]
     run.tries[i]++
@@ -162,8 +181,12 @@ export class Scheduler implements ContextSink {
     run.active++
     if (run.active > run.peakActive) run.peakActive = run.active
     if (task.group !== undefined) run.enterGroup(task.group)
-    this.wal.stage(run, { op: 'task.start', runId: run.id, taskId, attempt, agent, at },
-      { type: 'task.started', at, runId: run.id, taskId, attempt, agent, instanceId: instance.id }, () => this.invoke(run, i, attempt, handle))
+    this.wal.stage(
+      run,
+      { op: 'task.start', runId: run.id, taskId, attempt, agent, at },
+      { type: 'task.started', at, runId: run.id, taskId, attempt, agent, instanceId: instance.id },
+      () => this.invoke(run, i, attempt, handle),
+    )
   }
 
   private invoke(run: RunExecution, i: number, attempt: number, handle: AttemptHandle): void {
@@ -183,7 +206,11 @@ export class Scheduler implements ContextSink {
         handle.timer = undefined
         // The handler may ignore the signal: its slots stay taken until it settles.
         handle.lingering = true
-        const error = new FlotillaError('TASK_TIMEOUT', `Task "${task.id}" attempt ${attempt} did not finish within ${ms} ms; raise timeoutMs or make the handler honour ctx.signal.`, { details: { taskId: task.id, timeoutMs: ms, attempt } })
+        const error = new FlotillaError(
+          'TASK_TIMEOUT',
+          `Task "${task.id}" attempt ${attempt} did not finish within ${ms} ms; raise timeoutMs or make the handler honour ctx.signal.`,
+          { details: { taskId: task.id, timeoutMs: ms, attempt } },
+        )
         handle.controller?.abort(error)
         this.onAttemptFailed(run, i, attempt, error)
       }, ms)
@@ -193,14 +220,19 @@ export class Scheduler implements ContextSink {
     let result: unknown
     try {
       const invoke = this.o.invoke
-      result = invoke === undefined ? def.handler(input as never, ctx) : invoke({ definition: def, input, context: ctx, runId: run.id, taskId: task.id as TaskId, attempt })
+      result =
+        invoke === undefined
+          ? def.handler(input as never, ctx)
+          : invoke({ definition: def, input, context: ctx, runId: run.id, taskId: task.id as TaskId, attempt })
     } catch (e) {
       return this.onAttemptFailed(run, i, attempt, e)
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
       ;(result as PromiseLike<unknown>).then(
-        (output) => (handle.late !== undefined ? this.settleLate(handle) : this.onAttemptSucceeded(run, i, attempt, output)),
-        (e: unknown) => (handle.late !== undefined ? this.settleLate(handle) : this.onAttemptFailed(run, i, attempt, e)),
+        (output) =>
+          handle.late !== undefined ? this.settleLate(handle) : this.onAttemptSucceeded(run, i, attempt, output),
+        (e: unknown) =>
+          handle.late !== undefined ? this.settleLate(handle) : this.onAttemptFailed(run, i, attempt, e),
       )
     } else this.onAttemptSucceeded(run, i, attempt, result)
   }
@@ -238,7 +270,15 @@ export class Scheduler implements ContextSink {
     if (ok === undefined) handle.pool.abandon(handle.instance)
     else {
       handle.pool.release(handle.instance, ms, ok)
-      this.o.observe?.({ instance: handle.instance, runId: run.id, taskId: run.workflow.tasks[i].id, attempt: run.attempts[i], durationMs: ms, ok, errorCode: ok ? undefined : run.errors[i]?.code })
+      this.o.observe?.({
+        instance: handle.instance,
+        runId: run.id,
+        taskId: run.workflow.tasks[i].id,
+        attempt: run.attempts[i],
+        durationMs: ms,
+        ok,
+        errorCode: ok ? undefined : run.errors[i]?.code,
+      })
     }
     this.limits.give(handle.pool)
     this.limits.wake(handle.instance)
@@ -269,8 +309,12 @@ export class Scheduler implements ContextSink {
     // The result joins the current batch; dependents made ready now stage their
     // starts into the same batch, so the result and the starts that read it are
     // stored in one transaction before any of those handlers is called.
-    this.wal.stage(run, { op: 'task.succeed', runId: run.id, taskId, attempt, output, at },
-      { type: 'task.succeeded', at, runId: run.id, taskId, attempt, durationMs: run.durationMs[i] }, undefined)
+    this.wal.stage(
+      run,
+      { op: 'task.succeed', runId: run.id, taskId, attempt, output, at },
+      { type: 'task.succeeded', at, runId: run.id, taskId, attempt, durationMs: run.durationMs[i] },
+      undefined,
+    )
     this.taskDone(run, i)
     this.pump()
   }
@@ -288,8 +332,11 @@ export class Scheduler implements ContextSink {
     if (next !== undefined) {
       const { delayMs, toFallback } = next
       run.setState(i, S.RETRYING)
-      this.wal.stage(run, { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: false },
-        { type: 'task.retrying', at, runId: run.id, taskId, attempt, delayMs, error: json }, () => {
+      this.wal.stage(
+        run,
+        { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: false },
+        { type: 'task.retrying', at, runId: run.id, taskId, attempt, delayMs, error: json },
+        () => {
           if (run.finished) return
           if (toFallback) {
             run.usingFallback[i] = 1
@@ -303,14 +350,28 @@ export class Scheduler implements ContextSink {
           }
           if (delayMs === 0) again()
           else run.retryTimers.set(i, this.o.clock.setTimeout(again, delayMs))
-        })
+        },
+      )
     } else {
       run.setState(i, S.FAILED)
       const tolerated = task.continueOnFailure
-      this.wal.stage(run, { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: true },
-        { type: 'task.failed', at, runId: run.id, taskId, attempt, error: json, tolerated }, undefined)
+      this.wal.stage(
+        run,
+        { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: true },
+        { type: 'task.failed', at, runId: run.id, taskId, attempt, error: json, tolerated },
+        undefined,
+      )
       if (tolerated) this.taskDone(run, i)
-      else this.finishRun(run, 'FAILED', new FlotillaError(error.code, `Task "${task.id}" failed: ${error.message}`, { details: { ...error.details, taskId: task.id }, cause: error, retryable: error.retryable }))
+      else
+        this.finishRun(
+          run,
+          'FAILED',
+          new FlotillaError(error.code, `Task "${task.id}" failed: ${error.message}`, {
+            details: { ...error.details, taskId: task.id },
+            cause: error,
+            retryable: error.retryable,
+          }),
+        )
     }
     this.pump()
   }
@@ -335,10 +396,19 @@ export class Scheduler implements ContextSink {
     run.lastProgressAt = now
     const progress = run.progress(this.o.clock)
     run.callbacks.onProgress?.(progress)
-    this.wal.stage(run, undefined, { type: 'run.progress', at: this.o.clock.wallNow(), runId: run.id, progress }, undefined)
+    this.wal.stage(
+      run,
+      undefined,
+      { type: 'run.progress', at: this.o.clock.wallNow(), runId: run.id, progress },
+      undefined,
+    )
   }
 
-  protected finishRun(run: RunExecution, state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED', error: FlotillaError | undefined): void {
+  protected finishRun(
+    run: RunExecution,
+    state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED',
+    error: FlotillaError | undefined,
+  ): void {
     if (run.finished) return
     run.state = state
     run.error = error
@@ -349,14 +419,21 @@ export class Scheduler implements ContextSink {
       if (s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED) continue
       if (s === S.RUNNING) {
         const h = run.attemptsInFlight[i]
-        h?.controller?.abort(new FlotillaError('TASK_CANCELLED', `Run ${run.id} was ${state.toLowerCase()}: ${reason}.`))
+        h?.controller?.abort(
+          new FlotillaError('TASK_CANCELLED', `Run ${run.id} was ${state.toLowerCase()}: ${reason}.`),
+        )
         if (h !== undefined) this.release(run, i, undefined)
       }
       const timer = run.retryTimers.get(i)
       if (timer !== undefined) this.o.clock.clearTimeout(timer)
       run.setState(i, S.CANCELLED)
       const taskId = run.workflow.tasks[i].id as TaskId
-      this.wal.stage(run, { op: 'task.finish', runId: run.id, taskId, state: 'CANCELLED', at, reason }, { type: 'task.cancelled', at, runId: run.id, taskId, reason }, undefined)
+      this.wal.stage(
+        run,
+        { op: 'task.finish', runId: run.id, taskId, state: 'CANCELLED', at, reason },
+        { type: 'task.cancelled', at, runId: run.id, taskId, reason },
+        undefined,
+      )
     }
     run.retryTimers.clear()
     run.pausedItems = []
@@ -369,8 +446,10 @@ export class Scheduler implements ContextSink {
     this.maybeProgress(run, true)
     const json = error?.toJSON()
     const event: FlotillaEvent =
-      state === 'SUCCEEDED' ? { type: 'run.succeeded', at, runId: run.id, durationMs }
-        : state === 'FAILED' ? { type: 'run.failed', at, runId: run.id, durationMs, error: json! }
+      state === 'SUCCEEDED'
+        ? { type: 'run.succeeded', at, runId: run.id, durationMs }
+        : state === 'FAILED'
+          ? { type: 'run.failed', at, runId: run.id, durationMs, error: json! }
           : { type: 'run.cancelled', at, runId: run.id, durationMs, reason }
     this.wal.stage(run, { op: 'run.state', runId: run.id, state, at, error: json }, event, () => {
       this.runs.delete(run.id)
@@ -388,7 +467,15 @@ export class Scheduler implements ContextSink {
       if (run.stopped) continue
       const notStarted = run.unstage(refused)
       if (runState === 'PAUSED' || runState === 'CANCELLED') this.controlledElsewhere(run, runState)
-      else this.stopLocally(run, 'FAILED', new FlotillaError(error.code, `Run ${run.id} stopped: the store refused a write (${error.message}).`, { cause: error, details: error.details }))
+      else
+        this.stopLocally(
+          run,
+          'FAILED',
+          new FlotillaError(error.code, `Run ${run.id} stopped: the store refused a write (${error.message}).`, {
+            cause: error,
+            details: error.details,
+          }),
+        )
       for (const i of notStarted) if (run.taskState[i] === S.RUNNING) run.setState(i, S.PENDING)
     }
   }
@@ -403,13 +490,27 @@ export class Scheduler implements ContextSink {
   controlledElsewhere(run: RunExecution, state: 'PAUSED' | 'CANCELLED'): void {
     if (run.finished) return
     const at = this.o.clock.wallNow()
-    const event: FlotillaEvent = state === 'PAUSED'
-      ? { type: 'run.paused', at, runId: run.id, by: 'another process' }
-      : { type: 'run.cancelled', at, runId: run.id, durationMs: this.o.clock.now() - run.startMono, reason: 'cancelled by another process' }
-    const message = state === 'PAUSED'
-      ? `Run ${run.id} was paused by another process; resume it with \`flotilla runs resume ${run.id}\` (or orchestrator.resume).`
-      : `Run ${run.id} was cancelled by another process.`
-    this.stopLocally(run, state, new FlotillaError(state === 'PAUSED' ? 'RUN_INTERRUPTED' : 'TASK_CANCELLED', message, { details: { runId: run.id, by: 'another process' } }))
+    const event: FlotillaEvent =
+      state === 'PAUSED'
+        ? { type: 'run.paused', at, runId: run.id, by: 'another process' }
+        : {
+            type: 'run.cancelled',
+            at,
+            runId: run.id,
+            durationMs: this.o.clock.now() - run.startMono,
+            reason: 'cancelled by another process',
+          }
+    const message =
+      state === 'PAUSED'
+        ? `Run ${run.id} was paused by another process; resume it with \`flotilla runs resume ${run.id}\` (or orchestrator.resume).`
+        : `Run ${run.id} was cancelled by another process.`
+    this.stopLocally(
+      run,
+      state,
+      new FlotillaError(state === 'PAUSED' ? 'RUN_INTERRUPTED' : 'TASK_CANCELLED', message, {
+        details: { runId: run.id, by: 'another process' },
+      }),
+    )
     this.o.deliver([event])
   }
 
@@ -419,7 +520,11 @@ export class Scheduler implements ContextSink {
    * `state` (the store keeps what it had, so an unfinished run can be
    * recovered later).
    */
-  protected stopLocally(run: RunExecution, state: 'FAILED' | 'RUNNING' | 'PAUSED' | 'CANCELLED', error: FlotillaError): void {
+  protected stopLocally(
+    run: RunExecution,
+    state: 'FAILED' | 'RUNNING' | 'PAUSED' | 'CANCELLED',
+    error: FlotillaError,
+  ): void {
     if (!run.finished) {
       for (let i = 0; i < run.total; i++) {
         const s = run.taskState[i]
@@ -428,7 +533,8 @@ export class Scheduler implements ContextSink {
           this.release(run, i, undefined)
         }
         // What the store now says of a cancelled run's unfinished tasks.
-        if (state === 'CANCELLED' && s !== S.SUCCEEDED && s !== S.FAILED && s !== S.SKIPPED && s !== S.CANCELLED) run.setState(i, S.CANCELLED)
+        if (state === 'CANCELLED' && s !== S.SUCCEEDED && s !== S.FAILED && s !== S.SKIPPED && s !== S.CANCELLED)
+          run.setState(i, S.CANCELLED)
       }
       for (const timer of run.retryTimers.values()) this.o.clock.clearTimeout(timer)
       run.retryTimers.clear()
@@ -448,7 +554,21 @@ export class Scheduler implements ContextSink {
   // ---- context sink -----------------------------------------------------
   log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void {
     const run = this.runs.get(runId)
-    if (run) this.wal.stage(run, undefined, { type: 'task.log', at: this.o.clock.wallNow(), runId, taskId, level, message, ...(data === undefined ? {} : { data }) }, undefined)
+    if (run)
+      this.wal.stage(
+        run,
+        undefined,
+        {
+          type: 'task.log',
+          at: this.o.clock.wallNow(),
+          runId,
+          taskId,
+          level,
+          message,
+          ...(data === undefined ? {} : { data }),
+        },
+        undefined,
+      )
   }
 
   emit(given: FlotillaEvent): void {
@@ -465,6 +585,12 @@ export class Scheduler implements ContextSink {
 
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void {
     const run = this.runs.get(runId)
-    if (run) this.wal.stage(run, undefined, { type: 'task.progress', at: this.o.clock.wallNow(), runId, taskId: asTaskId(taskId), attempt, fraction, note }, undefined)
+    if (run)
+      this.wal.stage(
+        run,
+        undefined,
+        { type: 'task.progress', at: this.o.clock.wallNow(), runId, taskId: asTaskId(taskId), attempt, fraction, note },
+        undefined,
+      )
   }
 }

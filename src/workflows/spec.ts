@@ -101,7 +101,10 @@ export const taskSpecSchema = z
     when: z.string().min(1).optional(),
     fallback: z.string().min(1).optional(),
     continueOnFailure: z.boolean().optional(),
-    group: z.object({ name: z.string().min(1), max: z.number().int().min(1) }).strict().optional(),
+    group: z
+      .object({ name: z.string().min(1), max: z.number().int().min(1) })
+      .strict()
+      .optional(),
     description: z.string().optional(),
   })
   .strict()
@@ -116,7 +119,8 @@ export const taskSpecSchema = z
 const taskEntrySchema = z.unknown().superRefine((value, ctx) => {
   const isPattern = value !== null && typeof value === 'object' && 'pattern' in value
   const parsed = (isPattern ? patternSpecSchema : taskSpecSchema).safeParse(value)
-  if (!parsed.success) for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
+  if (!parsed.success)
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path })
 })
 
 /** The zod schema of a workflow file. Also published as `schema/workflow.schema.json`. */
@@ -166,17 +170,31 @@ export function workflowJsonSchema(): Record<string, unknown> {
 
 /** Common names for workflow keys, from other tools, and the key Flotilla uses. */
 const KEY_ALIASES: Readonly<Record<string, string>> = {
-  dependencies: 'dependsOn', depends: 'dependsOn', needs: 'dependsOn', after: 'dependsOn', requires: 'dependsOn',
-  timeout: 'timeoutMs', retries: 'retry', condition: 'when', if: 'when', params: 'input', inputs: 'input', with: 'input', args: 'input',
+  dependencies: 'dependsOn',
+  depends: 'dependsOn',
+  needs: 'dependsOn',
+  after: 'dependsOn',
+  requires: 'dependsOn',
+  timeout: 'timeoutMs',
+  retries: 'retry',
+  condition: 'when',
+  if: 'when',
+  params: 'input',
+  inputs: 'input',
+  with: 'input',
+  args: 'input',
 }
 
 /** Edits (insert, delete, change, swap of two neighbours) from `a` to `b`. */
 function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  )
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
     }
   }
   return d[a.length][b.length]
@@ -239,7 +257,8 @@ export function keysAt(path: readonly PropertyKey[]): string[] {
       if (typeof p === 'number') {
         if (n.items) next.push(n.items)
       } else if (n.properties?.[String(p)]) next.push(n.properties[String(p)])
-      else if (n.additionalProperties !== null && typeof n.additionalProperties === 'object') next.push(n.additionalProperties as JsonNode)
+      else if (n.additionalProperties !== null && typeof n.additionalProperties === 'object')
+        next.push(n.additionalProperties as JsonNode)
     }
     nodes = next
   }
@@ -260,7 +279,12 @@ export function keyHint(path: readonly PropertyKey[], key: string): string {
 }
 
 /** A zod issue's message with a "did you mean" hint for each unrecognized key it names. */
-export function issueMessage(issue: { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }): string {
+export function issueMessage(issue: {
+  path: readonly PropertyKey[]
+  message: string
+  code?: string
+  keys?: readonly string[]
+}): string {
   if (!/^Unrecognized keys?:/.test(issue.message)) return issue.message
   const keys = issue.keys ?? [...issue.message.matchAll(/"([^"]+)"/g)].map((m) => m[1])
   if (keys.length === 1) return `${issue.message}${keyHint(issue.path, keys[0])}`
@@ -282,7 +306,10 @@ export function issuePath(path: readonly PropertyKey[], spec: unknown): string {
 }
 
 /** Formats zod issues as one readable line each, naming the path, with a "did you mean" hint for a near-miss key. */
-export function formatIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], spec?: unknown): string {
+export function formatIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  spec?: unknown,
+): string {
   return issues
     .slice(0, 5)
     .map((i) => `${issuePath(i.path, spec)}: ${issueMessage(i)}`)

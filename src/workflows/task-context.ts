@@ -15,18 +15,33 @@ export interface ContextSink {
   services?(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined
 }
 
-const NO_SERVICES = unavailableServices('This engine runs without messaging or a context store: use an Orchestrator, which provides them.')
+const NO_SERVICES = unavailableServices(
+  'This engine runs without messaging or a context store: use an Orchestrator, which provides them.',
+)
 
 const NO_WORKSPACE: Workspace = new Proxy({} as Workspace, {
   get(_target, key) {
     if (key === 'root') return ''
-    return () => Promise.reject(new FlotillaError('AGENT_STATE_INVALID', 'This agent has no workspace: only agents deployed with a spec (orchestrator.agents.deploy or `flotilla agent run`) get one.'))
+    return () =>
+      Promise.reject(
+        new FlotillaError(
+          'AGENT_STATE_INVALID',
+          'This agent has no workspace: only agents deployed with a spec (orchestrator.agents.deploy or `flotilla agent run`) get one.',
+        ),
+      )
   },
 })
 
 const NO_TOOLS: ToolBox = {
   names: [],
-  call: (name) => Promise.reject(new FlotillaError('TOOL_NOT_FOUND', `This agent has no tool "${name}": tools belong to agents deployed with a spec that lists them.`, { details: { tool: name } })),
+  call: (name) =>
+    Promise.reject(
+      new FlotillaError(
+        'TOOL_NOT_FOUND',
+        `This agent has no tool "${name}": tools belong to agents deployed with a spec that lists them.`,
+        { details: { tool: name } },
+      ),
+    ),
 }
 
 /**
@@ -73,7 +88,14 @@ export class TaskContext implements AgentContext {
   }
 
   reportModelCall(report: ModelCallReport): void {
-    this.sink.emit?.({ type: 'model.called', at: 0, runId: this.runId, taskId: this.taskId, attempt: this.attempt, ...report })
+    this.sink.emit?.({
+      type: 'model.called',
+      at: 0,
+      runId: this.runId,
+      taskId: this.taskId,
+      attempt: this.attempt,
+      ...report,
+    })
   }
 
   reportBudgetWarning(w: BudgetWarning): void {
@@ -122,13 +144,18 @@ export class TaskContext implements AgentContext {
 
   get log(): AgentLogger {
     if (this._log) return this._log
-    const line = (level: LogLevel) => (message: string, data?: unknown) => this.sink.log(this.runId, this.taskId, level, String(message), data)
+    const line = (level: LogLevel) => (message: string, data?: unknown) =>
+      this.sink.log(this.runId, this.taskId, level, String(message), data)
     return (this._log = { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') })
   }
 
   progress(fraction: number, note?: string): void {
     if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
-      throw new FlotillaError('VALIDATION_FAILED', `ctx.progress needs a fraction between 0 and 1, got ${String(fraction)}.`, { details: { fraction: String(fraction) } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `ctx.progress needs a fraction between 0 and 1, got ${String(fraction)}.`,
+        { details: { fraction: String(fraction) } },
+      )
     }
     this.sink.progress(this.runId, this.taskId, this.attempt, fraction, note)
   }

@@ -17,9 +17,13 @@ export function prepareInput(task: CompiledTask, def: AnyAgentDefinition, values
   const parsed = def.input.safeParse(input)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]
-  throw new FlotillaError('AGENT_INPUT_INVALID', `Task "${task.id}": input for agent "${def.name}" is invalid at "${issue?.path.join('.') || '(root)'}": ${issue?.message}. Fix the task's input or its references.`, {
-    details: { taskId: task.id, agent: def.name, path: issue?.path.map(String).join('.') ?? '' },
-  })
+  throw new FlotillaError(
+    'AGENT_INPUT_INVALID',
+    `Task "${task.id}": input for agent "${def.name}" is invalid at "${issue?.path.join('.') || '(root)'}": ${issue?.message}. Fix the task's input or its references.`,
+    {
+      details: { taskId: task.id, agent: def.name, path: issue?.path.map(String).join('.') ?? '' },
+    },
+  )
 }
 
 /**
@@ -38,25 +42,48 @@ export function checkOutput(def: AnyAgentDefinition, output: unknown, taskId?: s
     const parsed = def.output.safeParse(output)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
-      throw new FlotillaError('AGENT_OUTPUT_INVALID', `Agent "${def.name}"${where} returned output that fails its schema at "${issue?.path.join('.') || '(root)'}": ${issue?.message}. Fix the handler or the output schema.`, {
-        details: { ...ids, path: issue?.path.map(String).join('.') ?? '' },
-      })
+      throw new FlotillaError(
+        'AGENT_OUTPUT_INVALID',
+        `Agent "${def.name}"${where} returned output that fails its schema at "${issue?.path.join('.') || '(root)'}": ${issue?.message}. Fix the handler or the output schema.`,
+        {
+          details: { ...ids, path: issue?.path.map(String).join('.') ?? '' },
+        },
+      )
     }
     out = parsed.data
   }
   if (out === undefined || out === null || typeof out === 'string' || typeof out === 'boolean') return out
   const problem = findJsonProblem(out)
   if (problem === undefined) return out
-  throw new FlotillaError('AGENT_OUTPUT_INVALID', `Agent "${def.name}"${where} returned output that JSON cannot hold: ${problem.path} ${problem.reason}; ${problem.fix}`, {
-    details: { ...ids, path: problem.path, reason: problem.kind },
-  })
+  throw new FlotillaError(
+    'AGENT_OUTPUT_INVALID',
+    `Agent "${def.name}"${where} returned output that JSON cannot hold: ${problem.path} ${problem.reason}; ${problem.fix}`,
+    {
+      details: { ...ids, path: problem.path, reason: problem.kind },
+    },
+  )
 }
 
 /** The stored record of a new run. */
-export function newRunRecord(id: RunId, wf: Workflow, input: unknown, now: number, parentRunId: RunId | undefined): RunRecord {
+export function newRunRecord(
+  id: RunId,
+  wf: Workflow,
+  input: unknown,
+  now: number,
+  parentRunId: RunId | undefined,
+): RunRecord {
   return {
-    id, workflow: wf.name, workflowHash: wf.hash, definition: wf.spec, input, state: 'RUNNING',
-    createdAt: now, startedAt: now, finishedAt: undefined, error: undefined, parentRunId,
+    id,
+    workflow: wf.name,
+    workflowHash: wf.hash,
+    definition: wf.spec,
+    input,
+    state: 'RUNNING',
+    createdAt: now,
+    startedAt: now,
+    finishedAt: undefined,
+    error: undefined,
+    parentRunId,
   }
 }
 
@@ -66,8 +93,17 @@ export function newTaskRecords(id: RunId, wf: Workflow): TaskRecord[] {
   for (let i = 0; i < wf.tasks.length; i++) {
     const t = wf.tasks[i]
     tasks[i] = {
-      runId: id, taskId: t.id as TaskId, state: 'PENDING', attempt: 0, agent: undefined, priority: t.priority,
-      idempotencyKey: `${id}:${t.id}`, startedAt: undefined, finishedAt: undefined, output: undefined, error: undefined,
+      runId: id,
+      taskId: t.id as TaskId,
+      state: 'PENDING',
+      attempt: 0,
+      agent: undefined,
+      priority: t.priority,
+      idempotencyKey: `${id}:${t.id}`,
+      startedAt: undefined,
+      finishedAt: undefined,
+      output: undefined,
+      error: undefined,
     }
   }
   return tasks
@@ -82,14 +118,19 @@ export function resolvePools(registry: Registry, workflow: Workflow): AgentPool[
       if ('capability' in s) return registry.pool(s)
       // Pin the exact version now (the latest, or the highest in the task's range),
       // so a version registered while the run is in flight does not change it.
-      const def = s.version === undefined ? registry.getDefinition(s.agent) : resolveVersion(registry, s.agent, s.version)
+      const def =
+        s.version === undefined ? registry.getDefinition(s.agent) : resolveVersion(registry, s.agent, s.version)
       return registry.pool(def === undefined ? s : { agent: s.agent, version: def.version })
     } catch (e) {
       const err = toFlotillaError(e)
-      throw new FlotillaError(err.code === 'VERSION_NOT_SATISFIED' ? err.code : 'WORKFLOW_UNKNOWN_AGENT', `Workflow "${workflow.name}", task "${t.id}": ${err.message}`, {
-        details: { workflow: workflow.name, taskId: t.id, ...err.details },
-        cause: err,
-      })
+      throw new FlotillaError(
+        err.code === 'VERSION_NOT_SATISFIED' ? err.code : 'WORKFLOW_UNKNOWN_AGENT',
+        `Workflow "${workflow.name}", task "${t.id}": ${err.message}`,
+        {
+          details: { workflow: workflow.name, taskId: t.id, ...err.details },
+          cause: err,
+        },
+      )
     }
   })
 }
@@ -98,8 +139,16 @@ export function resolvePools(registry: Registry, workflow: Workflow): AgentPool[
  * What follows a failed attempt: a retry on the same agent after a backoff
  * delay, a switch to the fallback agent, or (`undefined`) final failure.
  */
-export function afterFailure(task: CompiledTask, tries: number, usingFallback: boolean, error: FlotillaError, random: () => number): { delayMs: number; toFallback: boolean } | undefined {
-  if (shouldRetry(task.retry, tries, error)) return { delayMs: backoffDelay(task.retry, tries, random), toFallback: false }
-  if (task.fallback !== undefined && !usingFallback && error.code !== 'AGENT_INPUT_INVALID') return { delayMs: 0, toFallback: true }
+export function afterFailure(
+  task: CompiledTask,
+  tries: number,
+  usingFallback: boolean,
+  error: FlotillaError,
+  random: () => number,
+): { delayMs: number; toFallback: boolean } | undefined {
+  if (shouldRetry(task.retry, tries, error))
+    return { delayMs: backoffDelay(task.retry, tries, random), toFallback: false }
+  if (task.fallback !== undefined && !usingFallback && error.code !== 'AGENT_INPUT_INVALID')
+    return { delayMs: 0, toFallback: true }
   return undefined
 }

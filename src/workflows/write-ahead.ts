@@ -47,7 +47,11 @@ export class WriteAhead<R extends { readonly id: string }> {
   private readonly flush = (): void => {
     this.scheduled = false
     if (this.committing || this.runs.length === 0) return
-    const ops = this.ops, events = this.events, afters = this.afters, afterRuns = this.afterRuns, runs = this.runs
+    const ops = this.ops,
+      events = this.events,
+      afters = this.afters,
+      afterRuns = this.afterRuns,
+      runs = this.runs
     this.ops = []
     this.events = []
     this.afters = []
@@ -88,7 +92,14 @@ export class WriteAhead<R extends { readonly id: string }> {
    * attempt) never stops another: only the runs whose own writes are refused
    * fail.
    */
-  private failed(error: unknown, runs: R[], ops: StoreOp[], events: FlotillaEvent[], afters: (() => void)[], afterRuns: R[]): void {
+  private failed(
+    error: unknown,
+    runs: R[],
+    ops: StoreOp[],
+    events: FlotillaEvent[],
+    afters: (() => void)[],
+    afterRuns: R[],
+  ): void {
     const distinct = new Set(runs)
     if (distinct.size <= 1) {
       this.onCommitFailed(error, distinct, ops)
@@ -102,10 +113,19 @@ export class WriteAhead<R extends { readonly id: string }> {
     })
   }
 
-  private async splitByRun(runs: Set<R>, ops: StoreOp[], events: FlotillaEvent[], afters: (() => void)[], afterRuns: R[]): Promise<void> {
+  private async splitByRun(
+    runs: Set<R>,
+    ops: StoreOp[],
+    events: FlotillaEvent[],
+    afters: (() => void)[],
+    afterRuns: R[],
+  ): Promise<void> {
     const runIdOf = (op: StoreOp): string => (op.op === 'run.create' ? op.run.id : op.runId)
     for (const run of runs) {
-      const batch = { ops: ops.filter((op) => runIdOf(op) === run.id), events: events.filter((e) => e.runId === run.id) }
+      const batch = {
+        ops: ops.filter((op) => runIdOf(op) === run.id),
+        events: events.filter((e) => e.runId === run.id),
+      }
       try {
         if (this.store.commitSync !== undefined) this.store.commitSync(batch)
         else await this.store.commit(batch)
@@ -120,7 +140,8 @@ export class WriteAhead<R extends { readonly id: string }> {
 
   /** Resolves once nothing is staged or being written. */
   async drain(): Promise<void> {
-    while (this.runs.length > 0 || this.committing || this.scheduled) await new Promise<void>((resolve) => setImmediate(resolve))
+    while (this.runs.length > 0 || this.committing || this.scheduled)
+      await new Promise<void>((resolve) => setImmediate(resolve))
   }
 
   private kick(): void {

@@ -4,7 +4,15 @@ import { AgentMetrics } from '../../src/agents/agent-metrics.js'
 describe('AgentMetrics', () => {
   it('reports neutral values before any call', () => {
     const snap = new AgentMetrics().snapshot()
-    expect(snap).toEqual({ calls: 0, errors: 0, successRate: 1, meanLatencyMs: 0, p95LatencyMs: 0, ewmaLatencyMs: 0, ewmaErrorRate: 0 })
+    expect(snap).toEqual({
+      calls: 0,
+      errors: 0,
+      successRate: 1,
+      meanLatencyMs: 0,
+      p95LatencyMs: 0,
+      ewmaLatencyMs: 0,
+      ewmaErrorRate: 0,
+    })
     expect('lastError' in snap).toBe(false)
   })
 

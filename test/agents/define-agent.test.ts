@@ -4,12 +4,18 @@ import { defineAgent } from '../../src/agents/define-agent.js'
 describe('defineAgent', () => {
   it('refuses an unknown option with AGENT_INVALID naming it and the known ones; retry is said to belong to tasks', () => {
     const config = { name: 'x', retry: { maxAttempts: 3 }, handler: () => 1 }
-    expect(() => defineAgent(config as never)).toThrow(expect.objectContaining({
-      code: 'AGENT_INVALID',
-      details: { agent: 'x' },
-      message: expect.stringMatching(/unknown option "retry" \(known: name, version, .*healthCheck, permissions\)\. retry belongs to a task/),
-    }))
-    expect(() => defineAgent({ name: 'y', handler: () => 1, maxConcurency: 2 } as never)).toThrow(/unknown option "maxConcurency"/)
+    expect(() => defineAgent(config as never)).toThrow(
+      expect.objectContaining({
+        code: 'AGENT_INVALID',
+        details: { agent: 'x' },
+        message: expect.stringMatching(
+          /unknown option "retry" \(known: name, version, .*healthCheck, permissions\)\. retry belongs to a task/,
+        ),
+      }),
+    )
+    expect(() => defineAgent({ name: 'y', handler: () => 1, maxConcurency: 2 } as never)).toThrow(
+      /unknown option "maxConcurency"/,
+    )
   })
 
   it('accepts a definition spread into a new one (a new version)', () => {
@@ -18,8 +24,13 @@ describe('defineAgent', () => {
   })
 
   it('validates declared permissions (AGENT_INVALID naming the agent)', () => {
-    expect(defineAgent({ name: 'p', handler: () => 1, permissions: [{ resource: 'artifact:notes/**', actions: ['read'] }] }).permissions).toEqual([{ resource: 'artifact:notes/**', actions: ['read'] }])
+    expect(
+      defineAgent({ name: 'p', handler: () => 1, permissions: [{ resource: 'artifact:notes/**', actions: ['read'] }] })
+        .permissions,
+    ).toEqual([{ resource: 'artifact:notes/**', actions: ['read'] }])
     expect(defineAgent({ name: 'q', handler: () => 1 }).permissions).toBeUndefined()
-    expect(() => defineAgent({ name: 'r', handler: () => 1, permissions: [{ resource: 'artifact:x' }] as never })).toThrow(expect.objectContaining({ code: 'AGENT_INVALID', details: { agent: 'r' } }))
+    expect(() =>
+      defineAgent({ name: 'r', handler: () => 1, permissions: [{ resource: 'artifact:x' }] as never }),
+    ).toThrow(expect.objectContaining({ code: 'AGENT_INVALID', details: { agent: 'r' } }))
   })
 })

@@ -31,20 +31,40 @@ async function asyncFailure(p: Promise<unknown>): Promise<FlotillaError> {
 
 describe('parseAgentSpec', () => {
   it('applies the defaults and resolves the module against the spec file’s folder', () => {
-    const spec = parseAgentSpec({ name: 'scanner', module: './agents/scanner.mjs' }, { source: '/srv/specs/scanner.json' })
+    const spec = parseAgentSpec(
+      { name: 'scanner', module: './agents/scanner.mjs' },
+      { source: '/srv/specs/scanner.json' },
+    )
     expect(spec).toEqual({
-      name: 'scanner', version: '1.0.0', module: '/srv/specs/agents/scanner.mjs', export: 'default', tools: [], limits: {}, env: {},
-      capabilities: [], tags: [],
+      name: 'scanner',
+      version: '1.0.0',
+      module: '/srv/specs/agents/scanner.mjs',
+      export: 'default',
+      tools: [],
+      limits: {},
+      env: {},
+      capabilities: [],
+      tags: [],
     })
   })
 
   it('keeps every field of a full spec, with absolute and file: URL modules', () => {
     const spec = parseAgentSpec(
       {
-        name: 'analyst', version: '2.1.0', description: 'reads data', module: '/abs/analyst.mjs', export: 'analyst', tools: ['grep'],
-        toolsModule: pathToFileURL('/abs/tools.mjs').href, permissions: [{ resource: 'file:data/**', actions: ['read', 'read'] }],
-        limits: { memoryMb: 256, cpuMs: 60_000, storageMb: 0.5 }, env: { MODE: 'fast' }, parent: 'agt_1', runtime: 'inprocess',
-        capabilities: ['analysis'], tags: ['team-a'],
+        name: 'analyst',
+        version: '2.1.0',
+        description: 'reads data',
+        module: '/abs/analyst.mjs',
+        export: 'analyst',
+        tools: ['grep'],
+        toolsModule: pathToFileURL('/abs/tools.mjs').href,
+        permissions: [{ resource: 'file:data/**', actions: ['read', 'read'] }],
+        limits: { memoryMb: 256, cpuMs: 60_000, storageMb: 0.5 },
+        env: { MODE: 'fast' },
+        parent: 'agt_1',
+        runtime: 'inprocess',
+        capabilities: ['analysis'],
+        tags: ['team-a'],
       },
       { source: 'spec.json' },
     )
@@ -52,7 +72,15 @@ describe('parseAgentSpec', () => {
     expect(spec.toolsModule).toBe('/abs/tools.mjs')
     expect(spec.permissions).toEqual([{ resource: 'file:data/**', actions: ['read'] }])
     expect(spec.limits).toEqual({ memoryMb: 256, cpuMs: 60_000, storageMb: 0.5 })
-    expect(spec).toMatchObject({ version: '2.1.0', export: 'analyst', env: { MODE: 'fast' }, parent: 'agt_1', runtime: 'inprocess', capabilities: ['analysis'], tags: ['team-a'] })
+    expect(spec).toMatchObject({
+      version: '2.1.0',
+      export: 'analyst',
+      env: { MODE: 'fast' },
+      parent: 'agt_1',
+      runtime: 'inprocess',
+      capabilities: ['analysis'],
+      tags: ['team-a'],
+    })
   })
 
   it('parses YAML text, relative to baseDir', () => {
@@ -66,9 +94,28 @@ describe('parseAgentSpec', () => {
     [{ name: 'bad name!', module: 'a.mjs' }, 'name', 'letters, digits'],
     [{ name: 'a' }, 'module', 'field "module"'],
     [{ name: 'a', module: 'a.mjs', version: 'one' }, 'version', 'semantic version'],
-    [{ name: 'a', module: 'a.mjs', permissions: [{ resource: 'file:**', actions: ['read'] }, { resource: '', actions: ['read'] }] }, 'permissions[1].resource', 'non-empty glob'],
-    [{ name: 'a', module: 'a.mjs', permissions: [{ resource: 'file:x', actions: ['READ'] }] }, 'permissions[0].actions', 'lowercase'],
-    [{ name: 'a', module: 'a.mjs', permissions: [{ resource: 'file:a**b', actions: ['read'] }] }, 'permissions[0].resource', 'whole path segment'],
+    [
+      {
+        name: 'a',
+        module: 'a.mjs',
+        permissions: [
+          { resource: 'file:**', actions: ['read'] },
+          { resource: '', actions: ['read'] },
+        ],
+      },
+      'permissions[1].resource',
+      'non-empty glob',
+    ],
+    [
+      { name: 'a', module: 'a.mjs', permissions: [{ resource: 'file:x', actions: ['READ'] }] },
+      'permissions[0].actions',
+      'lowercase',
+    ],
+    [
+      { name: 'a', module: 'a.mjs', permissions: [{ resource: 'file:a**b', actions: ['read'] }] },
+      'permissions[0].resource',
+      'whole path segment',
+    ],
     [{ name: 'a', module: 'a.mjs', limits: { memoryMb: -1 } }, 'limits.memoryMb', 'field "limits.memoryMb"'],
     [{ name: 'a', module: 'a.mjs', limits: { cpuMs: 0 } }, 'limits.cpuMs', 'field "limits.cpuMs"'],
     [{ name: 'a', module: 'a.mjs', limits: { disk: 1 } }, 'disk', 'unknown field "disk" in "limits"'],
@@ -102,8 +149,16 @@ describe('loadAgentSpec', () => {
   it('loads JSON and YAML files, resolving the module against the file', async () => {
     writeFileSync(join(dir, 'a.json'), JSON.stringify({ name: 'a', module: './a.mjs', limits: { storageMb: 5 } }))
     writeFileSync(join(dir, 'b.yml'), 'name: b\nmodule: ../b.mjs\nenv:\n  KEY: v\n')
-    expect(await loadAgentSpec(join(dir, 'a.json'))).toMatchObject({ name: 'a', module: join(dir, 'a.mjs'), limits: { storageMb: 5 } })
-    expect(await loadAgentSpec(join(dir, 'b.yml'))).toMatchObject({ name: 'b', module: join(dir, '../b.mjs'), env: { KEY: 'v' } })
+    expect(await loadAgentSpec(join(dir, 'a.json'))).toMatchObject({
+      name: 'a',
+      module: join(dir, 'a.mjs'),
+      limits: { storageMb: 5 },
+    })
+    expect(await loadAgentSpec(join(dir, 'b.yml'))).toMatchObject({
+      name: 'b',
+      module: join(dir, '../b.mjs'),
+      env: { KEY: 'v' },
+    })
   })
 
   it('names the file in failures; a missing file is FILE_NOT_FOUND; another extension is refused', async () => {

@@ -5,7 +5,14 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { FlotillaError, isFlotillaError } from '../../src/core/errors.js'
 import type { AgentEvent } from '../../src/agents/agent-event.js'
-import { collectTools, createToolBox, defineTool, isToolDefinition, type AnyToolDefinition, type ToolContext } from '../../src/agents/tools.js'
+import {
+  collectTools,
+  createToolBox,
+  defineTool,
+  isToolDefinition,
+  type AnyToolDefinition,
+  type ToolContext,
+} from '../../src/agents/tools.js'
 import { FolderWorkspace } from '../../src/agents/workspace.js'
 import { PermissionSet, type Permission } from '../../src/security/permissions.js'
 
@@ -22,18 +29,41 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 let seen: ToolContext | undefined
-const upper = defineTool({ name: 'upper', description: 'upper-cases', input: z.object({ text: z.string() }), run: ({ text }, ctx) => ((seen = ctx), text.toUpperCase()) })
+const upper = defineTool({
+  name: 'upper',
+  description: 'upper-cases',
+  input: z.object({ text: z.string() }),
+  run: ({ text }, ctx) => ((seen = ctx), text.toUpperCase()),
+})
 const boom = defineTool({ name: 'boom', run: () => Promise.reject(new Error('exploded')) })
 const typed = defineTool({ name: 'typed', run: () => Promise.reject(new FlotillaError('ARTIFACT_CONFLICT', 'stale')) })
-const reader = defineTool({ name: 'reader', input: z.object({ path: z.string() }), run: ({ path }, ctx) => ctx.workspace.readText(path) })
+const reader = defineTool({
+  name: 'reader',
+  input: z.object({ path: z.string() }),
+  run: ({ path }, ctx) => ctx.workspace.readText(path),
+})
 
 async function box(permissions: Permission[], names = ['upper', 'boom', 'typed', 'reader']) {
   const events: AgentEvent[] = []
   const ps = new PermissionSet(permissions)
-  const workspace = await FolderWorkspace.open({ root: join(dir, String(Math.random())), permissions: ps, agent: 'worker', onEvent: (e) => events.push(e) })
+  const workspace = await FolderWorkspace.open({
+    root: join(dir, String(Math.random())),
+    permissions: ps,
+    agent: 'worker',
+    onEvent: (e) => events.push(e),
+  })
   const controller = new AbortController()
   const tools = new Map<string, AnyToolDefinition>([upper, boom, typed, reader].map((t) => [t.name, t]))
-  const toolBox = createToolBox({ tools, names, permissions: ps, agent: 'worker', instanceId: 'agt_w', workspace, signal: controller.signal, onEvent: (e) => events.push(e) })
+  const toolBox = createToolBox({
+    tools,
+    names,
+    permissions: ps,
+    agent: 'worker',
+    instanceId: 'agt_w',
+    workspace,
+    signal: controller.signal,
+    onEvent: (e) => events.push(e),
+  })
   return { toolBox, events, workspace, controller }
 }
 
@@ -67,7 +97,12 @@ describe('ctx.tools', () => {
     expect(await toolBox.call('upper', { text: 'abc', extra: 1 })).toBe('ABC')
     expect(seen).toMatchObject({ agent: 'worker', instanceId: 'agt_w' })
     expect(seen?.signal).toBe(controller.signal)
-    expect(events).toEqual([{ type: 'tool.called', data: { agent: 'worker', tool: 'upper', ok: true, durationMs: events[0].data.durationMs } }])
+    expect(events).toEqual([
+      {
+        type: 'tool.called',
+        data: { agent: 'worker', tool: 'upper', ok: true, durationMs: events[0].data.durationMs },
+      },
+    ])
     expect(events[0].data.durationMs).toBeTypeOf('number')
   })
 
@@ -81,23 +116,38 @@ describe('ctx.tools', () => {
     const { toolBox, events } = await box([{ resource: 'tool:upper', actions: ['read'] }])
     const e = toolBox.call('upper', { text: 'a' })
     expect(await codeOf(e)).toBe('PERMISSION_DENIED')
-    expect(events).toEqual([{ type: 'permission.denied', data: expect.objectContaining({ agent: 'worker', resource: 'tool:upper', action: 'call' }) }])
+    expect(events).toEqual([
+      {
+        type: 'permission.denied',
+        data: expect.objectContaining({ agent: 'worker', resource: 'tool:upper', action: 'call' }),
+      },
+    ])
   })
 
   it('refuses input failing the tool’s schema with VALIDATION_FAILED naming the field', async () => {
     const { toolBox } = await box([{ resource: 'tool:*', actions: ['call'] }])
-    await expect(toolBox.call('upper', { text: 5 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { path: 'text', tool: 'upper' } })
+    await expect(toolBox.call('upper', { text: 5 })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { path: 'text', tool: 'upper' },
+    })
   })
 
   it('turns a tool’s plain Error into TASK_FAILED and keeps a FlotillaError’s code, reporting ok: false', async () => {
     const { toolBox, events } = await box([{ resource: 'tool:*', actions: ['call'] }])
     expect(await codeOf(toolBox.call('boom', {}))).toBe('TASK_FAILED')
     expect(await codeOf(toolBox.call('typed', {}))).toBe('ARTIFACT_CONFLICT')
-    expect(events.map((e) => [e.data.tool, e.data.ok, e.data.code])).toEqual([['boom', false, 'TASK_FAILED'], ['typed', false, 'ARTIFACT_CONFLICT']])
+    expect(events.map((e) => [e.data.tool, e.data.ok, e.data.code])).toEqual([
+      ['boom', false, 'TASK_FAILED'],
+      ['typed', false, 'ARTIFACT_CONFLICT'],
+    ])
   })
 
   it('checks file access by a tool against the calling agent’s permissions', async () => {
-    const { toolBox, workspace } = await box([{ resource: 'tool:reader', actions: ['call'] }, { resource: 'file:open/*', actions: ['read', 'write'] }, { resource: 'file:closed/*', actions: ['write'] }])
+    const { toolBox, workspace } = await box([
+      { resource: 'tool:reader', actions: ['call'] },
+      { resource: 'file:open/*', actions: ['read', 'write'] },
+      { resource: 'file:closed/*', actions: ['write'] },
+    ])
     await workspace.write('open/a.txt', 'A')
     await workspace.write('closed/b.txt', 'B')
     expect(await toolBox.call('reader', { path: 'open/a.txt' })).toBe('A')

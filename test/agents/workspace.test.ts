@@ -7,7 +7,10 @@ import type { AgentEvent } from '../../src/agents/agent-event.js'
 import { FolderWorkspace, type FolderWorkspaceOptions } from '../../src/agents/workspace.js'
 import { PermissionSet, type Permission } from '../../src/security/permissions.js'
 
-const ALL: Permission[] = [{ resource: 'file:**', actions: ['*'] }, { resource: 'file:.', actions: ['list'] }]
+const ALL: Permission[] = [
+  { resource: 'file:**', actions: ['*'] },
+  { resource: 'file:.', actions: ['list'] },
+]
 
 let base: string
 let root: string
@@ -23,7 +26,14 @@ beforeEach(() => {
 afterEach(() => rmSync(base, { recursive: true, force: true }))
 
 function open(permissions: Permission[] = ALL, over: Partial<FolderWorkspaceOptions> = {}): Promise<FolderWorkspace> {
-  return FolderWorkspace.open({ root, permissions: new PermissionSet(permissions), agent: 'tester', onEvent: (e) => events.push(e), onLimitExceeded: (e) => limits.push(e), ...over })
+  return FolderWorkspace.open({
+    root,
+    permissions: new PermissionSet(permissions),
+    agent: 'tester',
+    onEvent: (e) => events.push(e),
+    onLimitExceeded: (e) => limits.push(e),
+    ...over,
+  })
 }
 
 async function failure(p: Promise<unknown>): Promise<FlotillaError> {
@@ -68,7 +78,12 @@ describe('FolderWorkspace paths', () => {
     const e = await failure(ws.read(path))
     expect(e.code).toBe('PERMISSION_DENIED')
     expect(e.message).toContain(why)
-    expect(events).toEqual([{ type: 'permission.denied', data: expect.objectContaining({ agent: 'tester', resource: `file:${path}`, action: 'read' }) }])
+    expect(events).toEqual([
+      {
+        type: 'permission.denied',
+        data: expect.objectContaining({ agent: 'tester', resource: `file:${path}`, action: 'read' }),
+      },
+    ])
     expect(await failure(ws.write(path, 'x'))).toMatchObject({ code: 'PERMISSION_DENIED' })
   })
 
@@ -135,7 +150,9 @@ describe('FolderWorkspace permissions', () => {
     }
     // writes and removes queue behind each other, so their events may come later than reads: compare as sets
     const key = (r: unknown, a: unknown): string => `${String(a)} ${String(r)}`
-    expect(events.map((e) => key(e.data.resource, e.data.action)).sort()).toEqual(denied.map(([, r, a]) => key(r, a)).sort())
+    expect(events.map((e) => key(e.data.resource, e.data.action)).sort()).toEqual(
+      denied.map(([, r, a]) => key(r, a)).sort(),
+    )
   })
 })
 
@@ -184,8 +201,12 @@ describe('FolderWorkspace storage quota', () => {
 
   it('keeps an exact count under concurrent writes', async () => {
     const ws = await open(ALL, { storageMb: 10_000 / (1024 * 1024) })
-    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => ws.write(`f${i % 7}.txt`, 'z'.repeat(1000 + i))))
-    const onDisk = Array.from({ length: 7 }, (_, i) => (existsSync(join(root, `f${i}.txt`)) ? readFileSync(join(root, `f${i}.txt`)).length : 0)).reduce((a, b) => a + b, 0)
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) => ws.write(`f${i % 7}.txt`, 'z'.repeat(1000 + i))),
+    )
+    const onDisk = Array.from({ length: 7 }, (_, i) =>
+      existsSync(join(root, `f${i}.txt`)) ? readFileSync(join(root, `f${i}.txt`)).length : 0,
+    ).reduce((a, b) => a + b, 0)
     expect(ws.usedBytes).toBe(onDisk)
     expect(results.every((r) => r.status === 'fulfilled')).toBe(true)
     expect(onDisk).toBeLessThanOrEqual(10_000)

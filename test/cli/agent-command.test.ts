@@ -38,7 +38,13 @@ interface Ran {
 async function run(args: readonly string[], stdin = ''): Promise<Ran> {
   let stdout = ''
   let stderr = ''
-  const sink = (append: (s: string) => void): Writable => new Writable({ write(chunk: Buffer, _enc, done) { append(chunk.toString()); done() } })
+  const sink = (append: (s: string) => void): Writable =>
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        append(chunk.toString())
+        done()
+      },
+    })
   const io = { out: sink((t) => (stdout += t)), err: sink((t) => (stderr += t)), in: Readable.from([stdin]) }
   const cwd = process.cwd()
   process.chdir(dir)
@@ -69,7 +75,8 @@ beforeAll(() => {
   ensureFreshBuild(['']) // the built CLI loads every module
   writeFiles(dir, {
     'agents.mjs': AGENT,
-    'upper.yaml': 'name: upper\nmodule: ./agents.mjs\nexport: upper\npermissions:\n  - resource: "file:**"\n    actions: [write]\n',
+    'upper.yaml':
+      'name: upper\nmodule: ./agents.mjs\nexport: upper\npermissions:\n  - resource: "file:**"\n    actions: [write]\n',
     'wrong-export.json': JSON.stringify({ name: 'upper', module: './agents.mjs', export: 'missing' }),
     'bad.yaml': 'name: upper\nmodule: ./agents.mjs\nlimits:\n  memoryMb: -5\n',
     'input.json': '{"text":"from file"}',
@@ -94,9 +101,21 @@ describe('flotilla agent run (in this process)', () => {
   })
 
   it('runs newline-delimited JSON commands from stdin, one output line each, and returns 1 when one failed', async () => {
-    const r = await run(['upper.yaml', '--json', '--workspace', 'ws2'], '{"text":"a"}\n\n{"text":"fail"}\nnot json\n{"nope":1}\n{"text":"b"}\n')
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ok: boolean; output?: unknown; error?: { code: string } })
-    expect(lines.map((l) => (l.ok ? l.output : l.error?.code))).toEqual([{ text: 'A' }, 'TASK_FAILED', 'VALIDATION_FAILED', 'AGENT_INPUT_INVALID', { text: 'B' }])
+    const r = await run(
+      ['upper.yaml', '--json', '--workspace', 'ws2'],
+      '{"text":"a"}\n\n{"text":"fail"}\nnot json\n{"nope":1}\n{"text":"b"}\n',
+    )
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { ok: boolean; output?: unknown; error?: { code: string } })
+    expect(lines.map((l) => (l.ok ? l.output : l.error?.code))).toEqual([
+      { text: 'A' },
+      'TASK_FAILED',
+      'VALIDATION_FAILED',
+      'AGENT_INPUT_INVALID',
+      { text: 'B' },
+    ])
     expect(r.stderr).toContain('error [TASK_FAILED]: asked to fail')
     expect(r.code).toBe(1)
   })
@@ -123,11 +142,21 @@ describe('flotilla agent run (in this process)', () => {
   })
 
   it('names the missing export and what the module exports', async () => {
-    await expect(agentRunCommand.execute([join(dir, 'wrong-export.json'), '--input', '{}'], { out: process.stdout, err: process.stderr })).rejects.toThrow(/no export "missing".*agents: upper/)
+    await expect(
+      agentRunCommand.execute([join(dir, 'wrong-export.json'), '--input', '{}'], {
+        out: process.stdout,
+        err: process.stderr,
+      }),
+    ).rejects.toThrow(/no export "missing".*agents: upper/)
   })
 
   it('is the subcommand of "flotilla agent"', () => {
-    expect(agentCommand.subcommands?.map((c) => c.name)).toEqual(['agent run', 'agent list', 'agent show', 'agent reconcile'])
+    expect(agentCommand.subcommands?.map((c) => c.name)).toEqual([
+      'agent run',
+      'agent list',
+      'agent show',
+      'agent reconcile',
+    ])
     expect(agentCommand.subcommands?.[0]).toBe(agentRunCommand)
     expect(agentCommand.help).toContain('agent run')
   })
@@ -135,14 +164,24 @@ describe('flotilla agent run (in this process)', () => {
 
 describe('flotilla agent run (the built CLI)', () => {
   it('prints the output and exits 0', async () => {
-    const r = await runCli(['agent', 'run', 'upper.yaml', '--input', '{"text":"hi"}', '--workspace', 'ws4'], { cwd: dir })
+    const r = await runCli(['agent', 'run', 'upper.yaml', '--input', '{"text":"hi"}', '--workspace', 'ws4'], {
+      cwd: dir,
+    })
     expect(r.code).toBe(0)
     expect(JSON.parse(r.stdout)).toEqual({ text: 'HI' })
   })
 
   it('reads stdin when there is no --input', async () => {
-    const r = await runWithStdin(['agent', 'run', 'upper.yaml', '--json', '--workspace', 'ws5'], '{"text":"a"}\n{"text":"fail"}\n')
-    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { ok: boolean }).ok)).toEqual([true, false])
+    const r = await runWithStdin(
+      ['agent', 'run', 'upper.yaml', '--json', '--workspace', 'ws5'],
+      '{"text":"a"}\n{"text":"fail"}\n',
+    )
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { ok: boolean }).ok),
+    ).toEqual([true, false])
     expect(r.code).toBe(1)
   })
 

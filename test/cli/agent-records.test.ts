@@ -17,7 +17,13 @@ describe('flotilla agent list / show', () => {
   beforeAll(async () => {
     ensureFreshBuild()
     const o = new Orchestrator({ store: DB, runtimes: [new InProcessRuntime()], workspaceRoot: join(dir, 'ws') })
-    const p = await o.agents.deploy({ name: 'parent', module: MODULE, export: 'parent', runtime: 'inprocess', permissions: [{ resource: '**', actions: ['*'] }] })
+    const p = await o.agents.deploy({
+      name: 'parent',
+      module: MODULE,
+      export: 'parent',
+      runtime: 'inprocess',
+      permissions: [{ resource: '**', actions: ['*'] }],
+    })
     const [kid] = (await o.agents.execute(p.id, { op: 'spawn', names: ['kid'] })) as { id: string }[]
     await o.agents.pause(p.id)
     await o.agents.terminate(kid.id, 'done with it')
@@ -67,8 +73,24 @@ describe('flotilla agent list / show', () => {
 
   it('reconcile fails the agents a dead orchestrator left RUNNING, once', async () => {
     const store = openStore(DB)
-    const pid = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString())
-    const rec = { id: 'agt_orphan', name: 'orphan', version: '1.0.0', parentId: null, runtime: 'process', state: 'PENDING' as const, reason: null, spec: {}, permissions: [], limits: {}, pid: null, createdAt: 1, updatedAt: 1 }
+    const pid = Number(
+      spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString(),
+    )
+    const rec = {
+      id: 'agt_orphan',
+      name: 'orphan',
+      version: '1.0.0',
+      parentId: null,
+      runtime: 'process',
+      state: 'PENDING' as const,
+      reason: null,
+      spec: {},
+      permissions: [],
+      limits: {},
+      pid: null,
+      createdAt: 1,
+      updatedAt: 1,
+    }
     await store.saveAgent(rec, { from: null, to: 'PENDING', reason: 'deploy', at: 1 })
     await store.saveAgent({ ...rec, state: 'RUNNING', pid }, { from: 'PENDING', to: 'RUNNING', reason: null, at: 2 })
     await store.close()
@@ -77,7 +99,9 @@ describe('flotilla agent list / show', () => {
     expect(first.stdout).toMatch(/agt_orphan orphan: FAILED \(orphaned: its process \d+ is gone/)
     const again = await runCli(['agent', 'reconcile', '--store', DB, '--json'])
     expect(JSON.parse(again.stdout)).toEqual([])
-    const shown = JSON.parse((await runCli(['agent', 'show', 'agt_orphan', '--store', DB, '--json'])).stdout) as { agent: { state: string } }
+    const shown = JSON.parse((await runCli(['agent', 'show', 'agt_orphan', '--store', DB, '--json'])).stdout) as {
+      agent: { state: string }
+    }
     expect(shown.agent.state).toBe('FAILED')
   })
 })

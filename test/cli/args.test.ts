@@ -28,12 +28,25 @@ describe('parseInputValue', () => {
 
 describe('parseInputs', () => {
   it('builds nested objects from dotted keys and keeps "=" inside values', () => {
-    expect(parseInputs('run', ['a.b=1', 'a.c=x', 'eq=k=v', 'top=false'])).toEqual({ a: { b: 1, c: 'x' }, eq: 'k=v', top: false })
+    expect(parseInputs('run', ['a.b=1', 'a.c=x', 'eq=k=v', 'top=false'])).toEqual({
+      a: { b: 1, c: 'x' },
+      eq: 'k=v',
+      top: false,
+    })
   })
 
   it('keeps the text of an input declared "type: string", and parses the others as JSON', () => {
-    const declared = { name: { type: 'string' as const }, code: { type: 'string' as const }, n: { type: 'number' as const } }
-    expect(parseInputs('run', ['name=42', 'code=true', 'n=7', 'other=42'], declared)).toEqual({ name: '42', code: 'true', n: 7, other: 42 })
+    const declared = {
+      name: { type: 'string' as const },
+      code: { type: 'string' as const },
+      n: { type: 'number' as const },
+    }
+    expect(parseInputs('run', ['name=42', 'code=true', 'n=7', 'other=42'], declared)).toEqual({
+      name: '42',
+      code: 'true',
+      n: 7,
+      other: 42,
+    })
     expect(parseInputs('run', ['toString=1'], declared)).toEqual({ toString: 1 })
   })
 
@@ -48,10 +61,17 @@ describe('parseInputs', () => {
 })
 
 describe('splitArgs', () => {
-  const flags = { json: { type: 'boolean' }, input: { type: 'string', multiple: true, short: 'i' }, concurrency: { type: 'string' } } as const
+  const flags = {
+    json: { type: 'boolean' },
+    input: { type: 'string', multiple: true, short: 'i' },
+    concurrency: { type: 'string' },
+  } as const
 
   it('collects flags and positionals', () => {
-    expect(splitArgs('run', ['wf.yaml', '--json', '-i', 'a=1', '--input', 'b=2'], flags)).toEqual({ values: { json: true, input: ['a=1', 'b=2'] }, positionals: ['wf.yaml'] })
+    expect(splitArgs('run', ['wf.yaml', '--json', '-i', 'a=1', '--input', 'b=2'], flags)).toEqual({
+      values: { json: true, input: ['a=1', 'b=2'] },
+      positionals: ['wf.yaml'],
+    })
   })
 
   it('turns parse failures into CLI_USAGE naming the flag', () => {
@@ -65,7 +85,9 @@ describe('validateOptions', () => {
   const schema = z.object({ id: z.string({ error: 'missing' }), limit: z.number().optional() })
   it('names a missing positional argument as the help does, not as a flag', () => {
     expect(usage(() => validateOptions('runs show', schema, {}))).toBe('"flotilla runs show" <run-id>: missing.')
-    expect(usage(() => validateOptions('agent show', schema, {}, { id: '<name>' }))).toBe('"flotilla agent show" <name>: missing.')
+    expect(usage(() => validateOptions('agent show', schema, {}, { id: '<name>' }))).toBe(
+      '"flotilla agent show" <name>: missing.',
+    )
     expect(usage(() => validateOptions('runs list', schema, { id: 'x', limit: 'many' }))).toContain('--limit')
   })
 })

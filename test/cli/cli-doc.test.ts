@@ -45,7 +45,10 @@ flotilla runs prune --older-than 30d
 `
 
 function indent(text: string): string {
-  return text.split('\n').map((l) => (l === '' ? '    ' : `    ${l}`)).join('\n')
+  return text
+    .split('\n')
+    .map((l) => (l === '' ? '    ' : `    ${l}`))
+    .join('\n')
 }
 
 function sections(commands: readonly Command[]): string[] {
@@ -61,6 +64,9 @@ describe('docs/cli.md', () => {
   it('holds the --help text of every command and subcommand', () => {
     const expected = cliReference()
     if (process.env.UPDATE_CLI_DOC === '1') writeFileSync(DOC, expected)
-    expect(readFileSync(DOC, 'utf8'), 'docs/cli.md is out of date: run UPDATE_CLI_DOC=1 npx vitest run test/cli/cli-doc.test.ts').toBe(expected)
+    expect(
+      readFileSync(DOC, 'utf8'),
+      'docs/cli.md is out of date: run UPDATE_CLI_DOC=1 npx vitest run test/cli/cli-doc.test.ts',
+    ).toBe(expected)
   })
 })

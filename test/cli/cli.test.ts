@@ -23,20 +23,30 @@ export default [defineAgent({ name: 'a1', handler: () => 1 }), defineAgent({ nam
 `,
     'no-agents.mjs': 'export const answer = 42\n',
     'broken.mjs': 'export const = 1\n',
-    'ok.yaml': 'name: ok\nagents: ./agents.mjs\ntasks:\n  - id: first\n    agent: echo\n    input: { n: 1 }\n  - id: second\n    agent: echo\n    input: { $ref: tasks.first.output }\n',
-    'inputs.yaml': 'name: inputs\nagents: ./agents.mjs\ntasks:\n  - id: show\n    agent: echo\n    input: { $ref: input }\n',
-    'typed-inputs.yaml': 'name: typed\nagents: ./agents.mjs\ninputs:\n  zip: { type: string }\n  n: { type: number }\ntasks:\n  - id: show\n    agent: echo\n    input: { $ref: input }\n',
-    'many-problems.yaml': 'name: many\nagents: ./agents.mjs\ntasks:\n  - id: a\n    agent: ecoh\n  - id: b\n    agent: typed\n    input: { count: three, name: { $ref: tasks.a.output } }\n  - id: c\n    agent: echo\n    dependOn: [a]\n  - id: d\n    agent: echo\n    dependsOn: [e]\n  - id: e\n    agent: echo\n    dependsOn: [d]\n  - id: f\n    agent: echo\n    when: "tasks.a.output >"\n',
-    'default-export.yaml': 'name: defaults\nagents: ./more-agents.mjs\ntasks:\n  - id: one\n    agent: a1\n  - id: two\n    agent: a2\n',
-    'cycle.yaml': 'name: cyclic\ntasks:\n  - id: a\n    agent: echo\n    dependsOn: [b]\n  - id: b\n    agent: echo\n    dependsOn: [c]\n  - id: c\n    agent: echo\n    dependsOn: [a]\n',
-    'unknown-agent.yaml': 'name: unknown\nagents: ./agents.mjs\ntasks:\n  - id: a\n    agent: echo\n  - id: b\n    agent: ghost\n',
+    'ok.yaml':
+      'name: ok\nagents: ./agents.mjs\ntasks:\n  - id: first\n    agent: echo\n    input: { n: 1 }\n  - id: second\n    agent: echo\n    input: { $ref: tasks.first.output }\n',
+    'inputs.yaml':
+      'name: inputs\nagents: ./agents.mjs\ntasks:\n  - id: show\n    agent: echo\n    input: { $ref: input }\n',
+    'typed-inputs.yaml':
+      'name: typed\nagents: ./agents.mjs\ninputs:\n  zip: { type: string }\n  n: { type: number }\ntasks:\n  - id: show\n    agent: echo\n    input: { $ref: input }\n',
+    'many-problems.yaml':
+      'name: many\nagents: ./agents.mjs\ntasks:\n  - id: a\n    agent: ecoh\n  - id: b\n    agent: typed\n    input: { count: three, name: { $ref: tasks.a.output } }\n  - id: c\n    agent: echo\n    dependOn: [a]\n  - id: d\n    agent: echo\n    dependsOn: [e]\n  - id: e\n    agent: echo\n    dependsOn: [d]\n  - id: f\n    agent: echo\n    when: "tasks.a.output >"\n',
+    'default-export.yaml':
+      'name: defaults\nagents: ./more-agents.mjs\ntasks:\n  - id: one\n    agent: a1\n  - id: two\n    agent: a2\n',
+    'cycle.yaml':
+      'name: cyclic\ntasks:\n  - id: a\n    agent: echo\n    dependsOn: [b]\n  - id: b\n    agent: echo\n    dependsOn: [c]\n  - id: c\n    agent: echo\n    dependsOn: [a]\n',
+    'unknown-agent.yaml':
+      'name: unknown\nagents: ./agents.mjs\ntasks:\n  - id: a\n    agent: echo\n  - id: b\n    agent: ghost\n',
     'no-module.yaml': 'name: nomodule\ntasks:\n  - id: a\n    agent: echo\n',
     'malformed.yaml': 'name: bad\ntasks:\n  - id: a\n   agent: echo\n',
-    'throws.yaml': 'name: throws\nagents: ./agents.mjs\ntasks:\n  - id: fine\n    agent: echo\n  - id: boom\n    agent: thrower\n',
+    'throws.yaml':
+      'name: throws\nagents: ./agents.mjs\ntasks:\n  - id: fine\n    agent: echo\n  - id: boom\n    agent: thrower\n',
     'hangs.yaml': 'name: hangs\nagents: ./agents.mjs\ntasks:\n  - id: slow\n    agent: hang\n    timeoutMs: 50\n',
-    'stubborn.yaml': 'name: stubborn\nagents: ./agents.mjs\ntasks:\n  - id: slow\n    agent: stubborn\n    timeoutMs: 50\n',
+    'stubborn.yaml':
+      'name: stubborn\nagents: ./agents.mjs\ntasks:\n  - id: slow\n    agent: stubborn\n    timeoutMs: 50\n',
     'lies.yaml': 'name: lies\nagents: ./agents.mjs\ntasks:\n  - id: count\n    agent: liar\n',
-    'retries.yaml': 'name: retries\nagents: ./agents.mjs\ntasks:\n  - id: flaky\n    agent: flaky\n    retry: { maxAttempts: 3, initialDelayMs: 20 }\n',
+    'retries.yaml':
+      'name: retries\nagents: ./agents.mjs\ntasks:\n  - id: flaky\n    agent: flaky\n    retry: { maxAttempts: 3, initialDelayMs: 20 }\n',
     'missing-module.yaml': 'name: m\nagents: ./nowhere.mjs\ntasks:\n  - id: a\n    agent: echo\n',
     'empty-module.yaml': 'name: m\nagents: ./no-agents.mjs\ntasks:\n  - id: a\n    agent: echo\n',
     'broken-module.yaml': 'name: m\nagents: ./broken.mjs\ntasks:\n  - id: a\n    agent: echo\n',
@@ -79,8 +89,17 @@ describe.concurrent('help and usage', () => {
     expect(r.stderr).toContain('flotilla run --help')
   })
 
-  it('rejects an unknown command, a missing file argument and a bad --concurrency with exit code 2', async ({ expect }) => {
-    for (const args of [['frobnicate'], [], ['run'], ['validate', 'a.yaml', 'b.yaml'], ['run', f('ok.yaml'), '--concurrency', 'zero'], ['--bogus']]) {
+  it('rejects an unknown command, a missing file argument and a bad --concurrency with exit code 2', async ({
+    expect,
+  }) => {
+    for (const args of [
+      ['frobnicate'],
+      [],
+      ['run'],
+      ['validate', 'a.yaml', 'b.yaml'],
+      ['run', f('ok.yaml'), '--concurrency', 'zero'],
+      ['--bogus'],
+    ]) {
       const r = await runCli(args)
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr).toContain('error [CLI_USAGE]')
@@ -129,11 +148,19 @@ describe.concurrent('validate', () => {
     expect(r.stderr).toContain('ghost')
   })
 
-  it('reports every problem at once: schema with "did you mean", agents, literal inputs, cycles, conditions', async ({ expect }) => {
+  it('reports every problem at once: schema with "did you mean", agents, literal inputs, cycles, conditions', async ({
+    expect,
+  }) => {
     const r = await runCli(['validate', f('many-problems.yaml')])
     expect(r.code).toBe(1)
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('error ['))
-    expect(errors.map((l) => /^error \[(\w+)\]/.exec(l)![1]).sort()).toEqual(['AGENT_INPUT_INVALID', 'WORKFLOW_BAD_REFERENCE', 'WORKFLOW_CYCLE', 'WORKFLOW_INVALID', 'WORKFLOW_UNKNOWN_AGENT'])
+    expect(errors.map((l) => /^error \[(\w+)\]/.exec(l)![1]).sort()).toEqual([
+      'AGENT_INPUT_INVALID',
+      'WORKFLOW_BAD_REFERENCE',
+      'WORKFLOW_CYCLE',
+      'WORKFLOW_INVALID',
+      'WORKFLOW_UNKNOWN_AGENT',
+    ])
     expect(r.stderr).toContain('did you mean "dependsOn"?')
     expect(r.stderr).toContain('Did you mean "echo"?')
     expect(r.stderr).toMatch(/AGENT_INPUT_INVALID\]: .*agent "typed" .*at "count"/)
@@ -142,7 +169,10 @@ describe.concurrent('validate', () => {
     expect(r.stderr).toContain('5 problems')
     const json = await runCli(['validate', f('many-problems.yaml'), '--json'])
     expect(json.code).toBe(1)
-    expect((JSON.parse(json.stdout) as { ok: boolean; problems: unknown[] })).toMatchObject({ ok: false, problems: expect.any(Array) })
+    expect(JSON.parse(json.stdout) as { ok: boolean; problems: unknown[] }).toMatchObject({
+      ok: false,
+      problems: expect.any(Array),
+    })
     expect((JSON.parse(json.stdout) as { problems: unknown[] }).problems).toHaveLength(5)
   })
 
@@ -194,7 +224,12 @@ describe.concurrent('run', () => {
   it('prints only the result JSON with --json', async ({ expect }) => {
     const r = await runCli(['run', f('ok.yaml'), '--json'])
     expect(r.code).toBe(0)
-    const out = JSON.parse(r.stdout) as { state: string; outputs: Record<string, unknown>; summary: { successRate: number }; tasks: Record<string, { state: string }> }
+    const out = JSON.parse(r.stdout) as {
+      state: string
+      outputs: Record<string, unknown>
+      summary: { successRate: number }
+      tasks: Record<string, { state: string }>
+    }
     expect(out.state).toBe('SUCCEEDED')
     expect(out.outputs.second).toEqual({ n: 1 })
     expect(out.summary.successRate).toBe(1)
@@ -202,13 +237,38 @@ describe.concurrent('run', () => {
   })
 
   it('parses --input values as JSON when they are JSON, and dotted keys as objects', async ({ expect }) => {
-    const r = await runCli(['run', f('inputs.yaml'), '--json', '-i', 'n=5', '-i', 'flag=true', '-i', 'name=hello world', '-i', 'limits.max=3', '-i', 'limits.min=1', '-i', 'obj={"x":[1,2]}', '-i', 'quoted="7"'])
+    const r = await runCli([
+      'run',
+      f('inputs.yaml'),
+      '--json',
+      '-i',
+      'n=5',
+      '-i',
+      'flag=true',
+      '-i',
+      'name=hello world',
+      '-i',
+      'limits.max=3',
+      '-i',
+      'limits.min=1',
+      '-i',
+      'obj={"x":[1,2]}',
+      '-i',
+      'quoted="7"',
+    ])
     expect(r.code).toBe(0)
     const out = JSON.parse(r.stdout) as { outputs: Record<string, unknown> }
-    expect(out.outputs.show).toEqual({ n: 5, flag: true, name: 'hello world', limits: { max: 3, min: 1 }, obj: { x: [1, 2] }, quoted: '7' })
+    expect(out.outputs.show).toEqual({
+      n: 5,
+      flag: true,
+      name: 'hello world',
+      limits: { max: 3, min: 1 },
+      obj: { x: [1, 2] },
+      quoted: '7',
+    })
   })
 
-  it('types --input values by the workflow\'s declared inputs: a string input stays a string', async ({ expect }) => {
+  it("types --input values by the workflow's declared inputs: a string input stays a string", async ({ expect }) => {
     const r = await runCli(['run', f('typed-inputs.yaml'), '--json', '-i', 'zip=01234', '-i', 'n=5'])
     expect(r.code, r.stderr).toBe(0)
     expect((JSON.parse(r.stdout) as { outputs: Record<string, unknown> }).outputs.show).toEqual({ zip: '01234', n: 5 })

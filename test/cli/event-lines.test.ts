@@ -4,7 +4,15 @@ import { asRunId, asTaskId } from '../../src/core/ids.js'
 import type { FlotillaEvent } from '../../src/core/events.js'
 
 const runId = asRunId('run_lines')
-const log = (level: 'debug' | 'info' | 'warn' | 'error', data?: unknown): FlotillaEvent => ({ type: 'task.log', at: 0, runId, taskId: asTaskId('t'), level, message: `a ${level} line`, ...(data === undefined ? {} : { data }) })
+const log = (level: 'debug' | 'info' | 'warn' | 'error', data?: unknown): FlotillaEvent => ({
+  type: 'task.log',
+  at: 0,
+  runId,
+  taskId: asTaskId('t'),
+  level,
+  message: `a ${level} line`,
+  ...(data === undefined ? {} : { data }),
+})
 
 describe('formatEventLine', () => {
   it('shows every ctx.log line at --verbose, with its data; only warnings and errors without', () => {
@@ -19,16 +27,33 @@ describe('formatEventLine', () => {
   })
 
   it('prints durations rounded', () => {
-    expect(formatEventLine({ type: 'task.succeeded', at: 0, runId, taskId: asTaskId('t'), attempt: 1, durationMs: 30.896931999999993 }, false)).toMatch(/\(31 ms\)$/)
+    expect(
+      formatEventLine(
+        { type: 'task.succeeded', at: 0, runId, taskId: asTaskId('t'), attempt: 1, durationMs: 30.896931999999993 },
+        false,
+      ),
+    ).toMatch(/\(31 ms\)$/)
   })
 
   it('says which task a run waits on and for what', () => {
-    const line = formatEventLine({ type: 'run.waiting', at: 0, runId, taskId: asTaskId('x'), agent: 'late', reason: 'no live worker offers agent "late"' }, false)
+    const line = formatEventLine(
+      {
+        type: 'run.waiting',
+        at: 0,
+        runId,
+        taskId: asTaskId('x'),
+        agent: 'late',
+        reason: 'no live worker offers agent "late"',
+      },
+      false,
+    )
     expect(line).toMatch(/run\.waiting x: no live worker offers agent "late"$/)
   })
 
   it('says who paused a run when another process did', () => {
-    expect(formatEventLine({ type: 'run.paused', at: 0, runId, by: 'another process' }, false)).toMatch(/run\.paused by another process$/)
+    expect(formatEventLine({ type: 'run.paused', at: 0, runId, by: 'another process' }, false)).toMatch(
+      /run\.paused by another process$/,
+    )
     expect(formatEventLine({ type: 'run.paused', at: 0, runId }, false)).toMatch(/run\.paused$/)
   })
 })

@@ -5,7 +5,13 @@ import type { RunHandle } from '../../src/orchestrator/orchestrator.js'
 import type { RunResult } from '../../src/workflows/results.js'
 
 function sink(): NodeJS.WritableStream & { text: string } {
-  const s = { text: '', write(chunk: string) { s.text += chunk; return true } }
+  const s = {
+    text: '',
+    write(chunk: string) {
+      s.text += chunk
+      return true
+    },
+  }
   return s as unknown as NodeJS.WritableStream & { text: string }
 }
 
@@ -24,7 +30,9 @@ function handle(): RunHandle & { reasons: string[] } {
       reasons.push(reason ?? '')
       settle({ ok: false } as RunResult)
     },
-    progress: () => { throw new Error('unused') },
+    progress: () => {
+      throw new Error('unused')
+    },
   }
 }
 

@@ -12,11 +12,20 @@ const runId = asRunId('run_test')
 const instanceId = asAgentId('agent_1')
 
 function terminal(columns = 120): { columns: number; text: string; write(s: string): void } {
-  return { columns, text: '', write(s: string) { this.text += s } }
+  return {
+    columns,
+    text: '',
+    write(s: string) {
+      this.text += s
+    },
+  }
 }
 
 function workflowOf(n: number) {
-  return compileWorkflow({ name: 'wide', tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}`, agent: 'worker' })) })
+  return compileWorkflow({
+    name: 'wide',
+    tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}`, agent: 'worker' })),
+  })
 }
 
 describe('LiveDisplay', () => {
@@ -28,7 +37,19 @@ describe('LiveDisplay', () => {
       { type: 'task.succeeded', at: 1_004, runId, taskId: asTaskId('t0'), attempt: 1, durationMs: 4 },
       { type: 'task.started', at: 1_005, runId, taskId: asTaskId('t1'), attempt: 2, agent: 'worker@1.0.0', instanceId },
       { type: 'task.progress', at: 1_006, runId, taskId: asTaskId('t1'), attempt: 2, fraction: 0.5, note: 'halfway' },
-      { type: 'run.progress', at: 1_006, runId, progress: { total: 3, done: 1, percent: 33.3, counts: { PENDING: 1, READY: 0, RUNNING: 1, RETRYING: 0, SUCCEEDED: 1, FAILED: 0, SKIPPED: 0, CANCELLED: 0 }, elapsedMs: 6, etaMs: 1500 } },
+      {
+        type: 'run.progress',
+        at: 1_006,
+        runId,
+        progress: {
+          total: 3,
+          done: 1,
+          percent: 33.3,
+          counts: { PENDING: 1, READY: 0, RUNNING: 1, RETRYING: 0, SUCCEEDED: 1, FAILED: 0, SKIPPED: 0, CANCELLED: 0 },
+          elapsedMs: 6,
+          etaMs: 1500,
+        },
+      },
     ]
     for (const e of events) display.onEvent(e)
     now = 1_020
@@ -46,8 +67,24 @@ describe('LiveDisplay', () => {
 
   it('lists failures with their code and summarises tasks beyond the visible ones', () => {
     const display = new LiveDisplay(terminal(), workflowOf(30), runId, paint(false), { maxTaskLines: 5 })
-    display.onEvent({ type: 'task.started', at: 1, runId, taskId: asTaskId('t25'), attempt: 1, agent: 'worker@1.0.0', instanceId })
-    display.onEvent({ type: 'task.failed', at: 2, runId, taskId: asTaskId('t25'), attempt: 1, tolerated: false, error: { code: 'TASK_TIMEOUT', message: 'too slow', details: {}, retryable: true } })
+    display.onEvent({
+      type: 'task.started',
+      at: 1,
+      runId,
+      taskId: asTaskId('t25'),
+      attempt: 1,
+      agent: 'worker@1.0.0',
+      instanceId,
+    })
+    display.onEvent({
+      type: 'task.failed',
+      at: 2,
+      runId,
+      taskId: asTaskId('t25'),
+      attempt: 1,
+      tolerated: false,
+      error: { code: 'TASK_TIMEOUT', message: 'too slow', details: {}, retryable: true },
+    })
     const lines = display.lines()
     expect(lines).toHaveLength(1 + 5 + 1 + 1)
     expect(lines.find((l) => l.includes('t25'))).toMatch(/✗ t25 .*TASK_TIMEOUT: too slow/)
@@ -67,15 +104,31 @@ describe('LiveDisplay', () => {
   })
 
   it('cuts lines to the terminal width', () => {
-    const display = new LiveDisplay(terminal(50), compileWorkflow({ name: 'x'.repeat(80), tasks: [{ id: 'a', agent: 'w' }] }), runId, paint(true))
+    const display = new LiveDisplay(
+      terminal(50),
+      compileWorkflow({ name: 'x'.repeat(80), tasks: [{ id: 'a', agent: 'w' }] }),
+      runId,
+      paint(true),
+    )
     for (const line of display.lines()) expect(visibleLength(line)).toBeLessThanOrEqual(49)
   })
 
   it('keeps long task ids readable at 80 columns: cut in the middle, start and end kept', () => {
     const ids = ['summarise-chapter-of-the-report-0011', 'summarise-chapter-of-the-report-0012']
-    const wf = compileWorkflow({ name: 'long', tasks: ids.map((id) => ({ id, agent: 'a-rather-long-agent-name-indeed' })) })
+    const wf = compileWorkflow({
+      name: 'long',
+      tasks: ids.map((id) => ({ id, agent: 'a-rather-long-agent-name-indeed' })),
+    })
     const display = new LiveDisplay(terminal(80), wf, runId, paint(true))
-    display.onEvent({ type: 'task.failed', at: 2, runId, taskId: asTaskId(ids[0]), attempt: 1, tolerated: false, error: { code: 'TASK_TIMEOUT', message: 'too slow', details: {}, retryable: true } })
+    display.onEvent({
+      type: 'task.failed',
+      at: 2,
+      runId,
+      taskId: asTaskId(ids[0]),
+      attempt: 1,
+      tolerated: false,
+      error: { code: 'TASK_TIMEOUT', message: 'too slow', details: {}, retryable: true },
+    })
     const lines = display.lines()
     for (const line of lines) expect(visibleLength(line)).toBeLessThanOrEqual(79)
     const shown = lines.slice(1, 3).map((l) => /^ {2}\S+ (\S+)/.exec(stripAnsi(l))![1])
@@ -117,10 +170,20 @@ describe('LiveGroup', () => {
     const other = asRunId('run_other')
     group.add(runId, workflowOf(2))
     group.add(other, workflowOf(1))
-    group.onEvent({ type: 'task.started', at: 1, runId: other, taskId: asTaskId('t0'), attempt: 1, agent: 'worker@1.0.0', instanceId })
+    group.onEvent({
+      type: 'task.started',
+      at: 1,
+      runId: other,
+      taskId: asTaskId('t0'),
+      attempt: 1,
+      agent: 'worker@1.0.0',
+      instanceId,
+    })
     const lines = group.lines()
     expect(lines.filter((l) => l.includes('flotilla ▸ wide'))).toHaveLength(2)
-    expect(lines.findIndex((l) => l.includes('run_other'))).toBeGreaterThan(lines.findIndex((l) => l.includes('run_test')))
+    expect(lines.findIndex((l) => l.includes('run_other'))).toBeGreaterThan(
+      lines.findIndex((l) => l.includes('run_test')),
+    )
     expect(lines.slice(lines.findIndex((l) => l.includes('run_other'))).join('\n')).toContain('1 running')
     group.start()
     group.notice('Interrupted')

@@ -35,12 +35,20 @@ export function childEnv(changes: EnvChanges = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs `node dist/cli/main.js ...args` as a child process (never a terminal). */
-export function runCli(args: readonly string[], options: { cwd?: string; timeoutMs?: number; env?: EnvChanges } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { cwd?: string; timeoutMs?: number; env?: EnvChanges } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise) => {
     execFile(
       process.execPath,
       [MAIN, ...args],
-      { cwd: options.cwd ?? ROOT, timeout: options.timeoutMs ?? 20_000, env: childEnv(options.env), maxBuffer: 16 * 1024 * 1024 },
+      {
+        cwd: options.cwd ?? ROOT,
+        timeout: options.timeoutMs ?? 20_000,
+        env: childEnv(options.env),
+        maxBuffer: 16 * 1024 * 1024,
+      },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1
         resolvePromise({ code, stdout, stderr })
@@ -79,7 +87,11 @@ export function hasStack(text: string): boolean {
  * Starts the CLI, sends SIGINT once stdout contains `when`, and resolves
  * with what the process did.
  */
-export function interruptCli(args: readonly string[], when: string, options: { cwd?: string } = {}): Promise<CliResult> {
+export function interruptCli(
+  args: readonly string[],
+  when: string,
+  options: { cwd?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { cwd: options.cwd ?? ROOT, env: childEnv() })
     let stdout = ''
@@ -127,7 +139,9 @@ export function spawnCli(args: readonly string[], options: { cwd?: string; env?:
     }
   })
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | NodeJS.Signals>((resolvePromise) => child.on('close', (code, signal) => resolvePromise(code ?? signal ?? -1)))
+  const exited = new Promise<number | NodeJS.Signals>((resolvePromise) =>
+    child.on('close', (code, signal) => resolvePromise(code ?? signal ?? -1)),
+  )
   return {
     child,
     stdout: () => stdout,
@@ -136,15 +150,23 @@ export function spawnCli(args: readonly string[], options: { cwd?: string; env?:
     waitFor(text, timeoutMs = 15_000) {
       if (stdout.includes(text)) return Promise.resolve()
       return new Promise((resolvePromise, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for "${text}"; stdout: ${stdout}; stderr: ${stderr}`)), timeoutMs)
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for "${text}"; stdout: ${stdout}; stderr: ${stderr}`)),
+          timeoutMs,
+        )
         void exited.then((code) => {
           clearTimeout(timer)
-          reject(new Error(`the process exited (${code}) before printing "${text}"; stdout: ${stdout}; stderr: ${stderr}`))
+          reject(
+            new Error(`the process exited (${code}) before printing "${text}"; stdout: ${stdout}; stderr: ${stderr}`),
+          )
         })
-        waiters.push({ text, resolve: () => {
-          clearTimeout(timer)
-          resolvePromise()
-        } })
+        waiters.push({
+          text,
+          resolve: () => {
+            clearTimeout(timer)
+            resolvePromise()
+          },
+        })
       })
     },
   }

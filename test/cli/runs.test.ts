@@ -2,7 +2,16 @@ import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, it } from 'vitest'
-import { agentImports, ensureBuilt, hasStack, runCli, spawnCli, tempDir, writeFiles, type CliResult } from './run-cli.js'
+import {
+  agentImports,
+  ensureBuilt,
+  hasStack,
+  runCli,
+  spawnCli,
+  tempDir,
+  writeFiles,
+  type CliResult,
+} from './run-cli.js'
 
 const tmp = tempDir('flotilla-runs-')
 const dir = tmp.dir
@@ -45,13 +54,28 @@ tasks:
 beforeAll(() => {
   ensureBuilt()
   mkdirSync(f('moved'))
-  writeFiles(dir, { 'agents.mjs': AGENTS, 'durable.yaml': WORKFLOW, 'moved/agents.mjs': AGENTS, 'moved/durable.yaml': WORKFLOW })
+  writeFiles(dir, {
+    'agents.mjs': AGENTS,
+    'durable.yaml': WORKFLOW,
+    'moved/agents.mjs': AGENTS,
+    'moved/durable.yaml': WORKFLOW,
+  })
 })
 
 afterAll(() => tmp.cleanup())
 
-interface RunJson { id: string; workflow: string; state: string; parentRunId: string | null; tasks: { total: number; done: number } }
-interface ShowJson { run: RunJson & { error: { code: string; message: string } | null }; tasks: { id: string; state: string; attempts: number; agent: string | null; output: unknown }[]; events: { seq: number; type: string }[] }
+interface RunJson {
+  id: string
+  workflow: string
+  state: string
+  parentRunId: string | null
+  tasks: { total: number; done: number }
+}
+interface ShowJson {
+  run: RunJson & { error: { code: string; message: string } | null }
+  tasks: { id: string; state: string; attempts: number; agent: string | null; output: unknown }[]
+  events: { seq: number; type: string }[]
+}
 
 function json<T>(r: CliResult): T {
   try {
@@ -91,7 +115,8 @@ async function runAndKill(store: string, side: string, workflow = f('durable.yam
     if (runId === undefined) throw new Error(`no run id in: ${cli.stdout()}`)
     const listed = json<RunJson[]>(await runCli(['runs', 'list', '--store', store, '--json']))
     const run = listed.find((r) => r.id === runId)
-    if (run?.state !== 'RUNNING' || run.tasks.done !== 1) throw new Error(`expected the run RUNNING with 1 task done: ${JSON.stringify(listed)}`)
+    if (run?.state !== 'RUNNING' || run.tasks.done !== 1)
+      throw new Error(`expected the run RUNNING with 1 task done: ${JSON.stringify(listed)}`)
     return runId
   } finally {
     cli.child.kill('SIGKILL')
@@ -99,7 +124,8 @@ async function runAndKill(store: string, side: string, workflow = f('durable.yam
   }
 }
 
-const show = async (store: string, id: string): Promise<ShowJson> => json<ShowJson>(await runCli(['runs', 'show', id, '--store', store, '--json']))
+const show = async (store: string, id: string): Promise<ShowJson> =>
+  json<ShowJson>(await runCli(['runs', 'show', id, '--store', store, '--json']))
 
 describe.concurrent('stored runs', { timeout: 60_000 }, () => {
   it('stores "flotilla run" by default; "runs list" and "runs show" report it', async ({ expect }) => {
@@ -113,20 +139,38 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
 
     const listed = json<RunJson[]>(await runCli(['runs', 'list', '--store', store, '--json']))
     expect(listed).toHaveLength(1)
-    expect(listed[0]).toMatchObject({ id: runId, workflow: 'durable', state: 'SUCCEEDED', parentRunId: null, tasks: { total: 3, done: 3 } })
+    expect(listed[0]).toMatchObject({
+      id: runId,
+      workflow: 'durable',
+      state: 'SUCCEEDED',
+      parentRunId: null,
+      tasks: { total: 3, done: 3 },
+    })
 
     const table = await runCli(['runs', 'list', '--store', store])
     expect(table.code).toBe(0)
-    expect(table.stdout).toMatch(new RegExp(`^ID +WORKFLOW +STATE +CREATED +DURATION +TASKS\\n${runId} +durable +SUCCEEDED +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +\\S+ ms +3/3\\n$`))
+    expect(table.stdout).toMatch(
+      new RegExp(
+        `^ID +WORKFLOW +STATE +CREATED +DURATION +TASKS\\n${runId} +durable +SUCCEEDED +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d +\\S+ ms +3/3\\n$`,
+      ),
+    )
 
-    const filtered = json<RunJson[]>(await runCli(['runs', 'list', '--store', store, '--json', '--state', 'failed,cancelled']))
+    const filtered = json<RunJson[]>(
+      await runCli(['runs', 'list', '--store', store, '--json', '--state', 'failed,cancelled']),
+    )
     expect(filtered).toEqual([])
-    expect(json<RunJson[]>(await runCli(['runs', 'list', '--store', store, '--json', '--workflow', 'durable', '--limit', '1']))).toHaveLength(1)
+    expect(
+      json<RunJson[]>(
+        await runCli(['runs', 'list', '--store', store, '--json', '--workflow', 'durable', '--limit', '1']),
+      ),
+    ).toHaveLength(1)
 
     const shown = await show(store, runId!)
     expect(shown.run).toMatchObject({ id: runId, state: 'SUCCEEDED', workflow: 'durable' })
     expect(shown.tasks.map((t) => [t.id, t.state, t.attempts, t.agent])).toEqual([
-      ['a', 'SUCCEEDED', 1, 'record@1.0.0'], ['b', 'SUCCEEDED', 1, 'step@1.0.0'], ['c', 'SUCCEEDED', 1, 'record@1.0.0'],
+      ['a', 'SUCCEEDED', 1, 'record@1.0.0'],
+      ['b', 'SUCCEEDED', 1, 'step@1.0.0'],
+      ['c', 'SUCCEEDED', 1, 'record@1.0.0'],
     ])
     expect(shown.tasks[1].output).toEqual({ x: 1, keep: 'kept', up: 1 })
     expect(shown.events[0]).toMatchObject({ seq: 1, type: 'run.started' })
@@ -146,18 +190,30 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
     const here = f('default-cwd')
     mkdirSync(here)
     const side = f('default.side')
-    const byDefault = await runCli(['run', f('durable.yaml'), '--input', `side=${side}`, '--json'], { cwd: here, env: { FLOTILLA_STORE: undefined } })
+    const byDefault = await runCli(['run', f('durable.yaml'), '--input', `side=${side}`, '--json'], {
+      cwd: here,
+      env: { FLOTILLA_STORE: undefined },
+    })
     expect(byDefault.code, byDefault.stderr).toBe(0)
     expect(existsSync(join(here, '.flotilla/flotilla.db'))).toBe(true)
-    const listed = json<RunJson[]>(await runCli(['runs', 'list', '--json'], { cwd: here, env: { FLOTILLA_STORE: undefined } }))
+    const listed = json<RunJson[]>(
+      await runCli(['runs', 'list', '--json'], { cwd: here, env: { FLOTILLA_STORE: undefined } }),
+    )
     expect(listed.map((r) => r.id)).toEqual([json<{ runId: string }>(byDefault).runId])
 
-    const byEnv = await runCli(['run', f('durable.yaml'), '--input', `side=${side}`, '--json'], { cwd: here, env: { FLOTILLA_STORE: `sqlite:${f('env.db')}` } })
+    const byEnv = await runCli(['run', f('durable.yaml'), '--input', `side=${side}`, '--json'], {
+      cwd: here,
+      env: { FLOTILLA_STORE: `sqlite:${f('env.db')}` },
+    })
     expect(byEnv.code, byEnv.stderr).toBe(0)
-    expect(json<RunJson[]>(await runCli(['runs', 'list', '--json', '--store', f('env.db')])).map((r) => r.id)).toEqual([json<{ runId: string }>(byEnv).runId])
+    expect(json<RunJson[]>(await runCli(['runs', 'list', '--json', '--store', f('env.db')])).map((r) => r.id)).toEqual([
+      json<{ runId: string }>(byEnv).runId,
+    ])
   })
 
-  it('"flotilla recover" finishes a run whose process was killed, without running its succeeded tasks again', async ({ expect }) => {
+  it('"flotilla recover" finishes a run whose process was killed, without running its succeeded tasks again', async ({
+    expect,
+  }) => {
     const store = `sqlite:${f('recover.db')}`
     const side = f('recover.side')
     const runId = await runAndKill(store, side)
@@ -171,7 +227,12 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
     expect(r.stdout).toMatch(new RegExp(`Run ${runId} of workflow "durable": SUCCEEDED`))
     expect(r.stdout).toContain('Recovered 1 run from')
 
-    expect(ran(side).filter((l) => l.startsWith(runId))).toEqual([`${runId}:a:1`, `${runId}:b:1`, `${runId}:b:2`, `${runId}:c:1`])
+    expect(ran(side).filter((l) => l.startsWith(runId))).toEqual([
+      `${runId}:a:1`,
+      `${runId}:b:1`,
+      `${runId}:b:2`,
+      `${runId}:c:1`,
+    ])
     const shown = await show(store, runId)
     expect(shown.run.state).toBe('SUCCEEDED')
     expect(shown.tasks.find((t) => t.id === 'c')?.output).toEqual({ n: 3, up: 1 })
@@ -181,7 +242,9 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
     expect(json(again)).toEqual({ ok: true, runs: [], errors: [], paused: [] })
   })
 
-  it('"flotilla recover" resumes every unfinished run of the store, each line prefixed with its run', async ({ expect }) => {
+  it('"flotilla recover" resumes every unfinished run of the store, each line prefixed with its run', async ({
+    expect,
+  }) => {
     const store = `sqlite:${f('recover-all.db')}`
     const side = f('recover-all.side')
     const first = await runAndKill(store, side)
@@ -224,7 +287,9 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
 
     const finished = await runCli(['runs', 'resume', runId, '--store', store])
     expect(finished.code).toBe(1)
-    expect(finished.stderr).toContain(`error [RUN_STATE_INVALID]: Run ${runId} is SUCCEEDED: a finished run cannot be resumed. Use "flotilla runs replay ${runId}`)
+    expect(finished.stderr).toContain(
+      `error [RUN_STATE_INVALID]: Run ${runId} is SUCCEEDED: a finished run cannot be resumed. Use "flotilla runs replay ${runId}`,
+    )
     const again = await runCli(['runs', 'pause', runId, '--store', store])
     expect(again.code).toBe(1)
     expect(again.stderr).toContain('error [RUN_STATE_INVALID]')
@@ -295,13 +360,20 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
     expect(text.stdout).toContain(`replay of      ${oldId}`)
   })
 
-  it('rejects a replay naming an unknown task (VALIDATION_FAILED) or a malformed --set (CLI_USAGE)', async ({ expect }) => {
+  it('rejects a replay naming an unknown task (VALIDATION_FAILED) or a malformed --set (CLI_USAGE)', async ({
+    expect,
+  }) => {
     const store = `sqlite:${f('replay-bad.db')}`
     const oldId = await runToEnd(store, f('replay-bad.side'))
-    for (const args of [['--from', 'zz'], ['--set', 'zz.input.x=1']]) {
+    for (const args of [
+      ['--from', 'zz'],
+      ['--set', 'zz.input.x=1'],
+    ]) {
       const r = await runCli(['runs', 'replay', oldId, '--store', store, ...args])
       expect(r.code, args.join(' ')).toBe(1)
-      expect(r.stderr).toMatch(/error \[VALIDATION_FAILED\]: Replay of run \S+: --(from|set) names task "zz", which workflow "durable" does not have\. Tasks: a, b, c\./)
+      expect(r.stderr).toMatch(
+        /error \[VALIDATION_FAILED\]: Replay of run \S+: --(from|set) names task "zz", which workflow "durable" does not have\. Tasks: a, b, c\./,
+      )
     }
     // The other malformed forms are covered by runs-args.test.ts.
     for (const bad of ['b=1', 'b.id=x']) {
@@ -342,14 +414,18 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
     expect(missing.stderr).toContain('--older-than')
   })
 
-  it('finds the agents of a run whose module moved with --agents, and says what to pass when it is missing', async ({ expect }) => {
+  it('finds the agents of a run whose module moved with --agents, and says what to pass when it is missing', async ({
+    expect,
+  }) => {
     const store = `sqlite:${f('moved.db')}`
     const side = f('moved.side')
     const runId = await runAndKill(store, side, f('moved/durable.yaml'))
     renameSync(f('moved/agents.mjs'), f('moved/agents-v2.mjs'))
     const missing = await runCli(['recover', '--store', store])
     expect(missing.code).toBe(1)
-    expect(missing.stderr).toContain(`error [FILE_NOT_FOUND]: Run ${runId} (workflow "durable") was started with the agents module ${f('moved/agents.mjs')}, which no longer exists. Pass --agents <module>`)
+    expect(missing.stderr).toContain(
+      `error [FILE_NOT_FOUND]: Run ${runId} (workflow "durable") was started with the agents module ${f('moved/agents.mjs')}, which no longer exists. Pass --agents <module>`,
+    )
     expect((await show(store, runId)).run.state).toBe('RUNNING')
 
     const r = await runCli(['recover', '--store', store, '--agents', 'agents-v2.mjs'], { cwd: f('moved') })
@@ -366,7 +442,9 @@ describe.concurrent('bad input', { timeout: 60_000 }, () => {
     for (const sub of [['show'], ['pause'], ['resume'], ['cancel'], ['replay']]) {
       const r = await runCli(['runs', ...sub, 'run_nope', '--store', store])
       expect(r.code, sub[0]).toBe(1)
-      expect(r.stderr).toContain(`error [RUN_NOT_FOUND]: No run "run_nope" in the store ${f('empty.db')}. List the stored runs with "flotilla runs list"`)
+      expect(r.stderr).toContain(
+        `error [RUN_NOT_FOUND]: No run "run_nope" in the store ${f('empty.db')}. List the stored runs with "flotilla runs list"`,
+      )
       expect(hasStack(r.stderr)).toBe(false)
     }
     const asJson = await runCli(['runs', 'show', 'run_nope', '--store', store, '--json'])
@@ -374,7 +452,13 @@ describe.concurrent('bad input', { timeout: 60_000 }, () => {
   })
 
   it('reports a malformed store spec with STORE_URL_INVALID and exit 1', async ({ expect }) => {
-    for (const args of [['runs', 'list'], ['recover'], ['run', f('durable.yaml')], ['demo'], ['runs', 'show', 'run_x']]) {
+    for (const args of [
+      ['runs', 'list'],
+      ['recover'],
+      ['run', f('durable.yaml')],
+      ['demo'],
+      ['runs', 'show', 'run_x'],
+    ]) {
       const r = await runCli([...args, '--store', 'bogus://x'])
       expect(r.code, args.join(' ')).toBe(1)
       expect(r.stderr).toContain('error [STORE_URL_INVALID]: The store "bogus://x" is not valid')
@@ -396,7 +480,14 @@ describe.concurrent('bad input', { timeout: 60_000 }, () => {
       expect(r.stderr).toContain('error [STORE_NOT_FLOTILLA]')
       expect(r.stderr).toContain('Flotilla leaves this one untouched')
     }
-    const run = await runCli(['run', f('durable.yaml'), '--store', f('other-app.db'), '--input', `side=${f('other.side')}`])
+    const run = await runCli([
+      'run',
+      f('durable.yaml'),
+      '--store',
+      f('other-app.db'),
+      '--input',
+      `side=${f('other.side')}`,
+    ])
     expect(run.code).toBe(1)
     expect(run.stderr).toContain('error [STORE_NOT_FLOTILLA]')
     expect(existsSync(f('other.side'))).toBe(false)
@@ -418,12 +509,26 @@ describe.concurrent('bad input', { timeout: 60_000 }, () => {
   })
 
   it('rejects bad list options, subcommands and arguments with CLI_USAGE and exit 2', async ({ expect }) => {
-    for (const args of [['runs'], ['runs', 'bogus'], ['runs', '--json'], ['runs', 'list', '--state', 'DONE'], ['runs', 'list', '--limit', '0'], ['runs', 'show'], ['runs', 'show', 'a', 'b'], ['runs', 'list', '--frobnicate'], ['recover', 'extra'], ['runs', 'replay', 'run_x', '--concurrency', '0']]) {
+    for (const args of [
+      ['runs'],
+      ['runs', 'bogus'],
+      ['runs', '--json'],
+      ['runs', 'list', '--state', 'DONE'],
+      ['runs', 'list', '--limit', '0'],
+      ['runs', 'show'],
+      ['runs', 'show', 'a', 'b'],
+      ['runs', 'list', '--frobnicate'],
+      ['recover', 'extra'],
+      ['runs', 'replay', 'run_x', '--concurrency', '0'],
+    ]) {
       const r = await runCli([...args, '--store', 'memory'])
       expect(r.code, args.join(' ')).toBe(2)
       expect(r.stderr).toContain('error [CLI_USAGE]')
     }
-    for (const args of [['recover', '--no-live'], ['runs', 'resume-all', '--no-live']]) {
+    for (const args of [
+      ['recover', '--no-live'],
+      ['runs', 'resume-all', '--no-live'],
+    ]) {
       const r = await runCli([...args, '--store', 'memory'])
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0)
       expect(r.stdout).toContain('Nothing to recover')
@@ -435,7 +540,18 @@ describe.concurrent('bad input', { timeout: 60_000 }, () => {
 })
 
 describe.concurrent('help', () => {
-  const commands = ['runs', 'runs list', 'runs show', 'runs pause', 'runs resume', 'runs cancel', 'runs resume-all', 'runs replay', 'runs prune', 'recover']
+  const commands = [
+    'runs',
+    'runs list',
+    'runs show',
+    'runs pause',
+    'runs resume',
+    'runs cancel',
+    'runs resume-all',
+    'runs replay',
+    'runs prune',
+    'recover',
+  ]
   it.for(commands)('prints help for "%s --help" and exits 0', async (command, { expect }) => {
     const words = command.split(' ')
     for (const flag of ['--help', '-h']) {
@@ -453,7 +569,8 @@ describe.concurrent('help', () => {
     expect(global.stdout).toMatch(/Commands:[\s\S]*runs[\s\S]*recover/)
     expect(global.stdout).toContain('--store SPEC')
     const runs = await runCli(['runs', '--help'])
-    for (const sub of ['list', 'show', 'pause', 'resume', 'cancel', 'resume-all', 'replay', 'prune']) expect(runs.stdout).toMatch(new RegExp(`\\n  ${sub} +\\S`))
+    for (const sub of ['list', 'show', 'pause', 'resume', 'cancel', 'resume-all', 'replay', 'prune'])
+      expect(runs.stdout).toMatch(new RegExp(`\\n  ${sub} +\\S`))
     const unknown = await runCli(['help', 'runs', 'bogus'])
     expect(unknown.code).toBe(2)
   })

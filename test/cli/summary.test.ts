@@ -49,7 +49,10 @@ describe('formatSummary', () => {
   })
 
   it('shows the final output (of the task nothing depends on), not the intermediate ones', () => {
-    const text = formatSummary(chainRun([S.SUCCEEDED, S.SUCCEEDED, S.SUCCEEDED], [{ x: 1 }, { y: 2 }, { answer: 42 }], 'SUCCEEDED'), p)
+    const text = formatSummary(
+      chainRun([S.SUCCEEDED, S.SUCCEEDED, S.SUCCEEDED], [{ x: 1 }, { y: 2 }, { answer: 42 }], 'SUCCEEDED'),
+      p,
+    )
     expect(text).toContain('  output\n    c: {"answer":42}\n')
     expect(text).not.toContain('"x"')
   })
@@ -65,7 +68,9 @@ describe('formatSummary', () => {
     const text = formatSummary(new RunResult(run), p)
     expect(text).toContain('  outputs\n    a: {"first":1}\n    b: {"second":2}\n')
     expect(text).not.toContain('third')
-    expect(storedFinalOutputs({ ...spec, outputs: ['b'] }, [{ taskId: 'b', state: 'SUCCEEDED', output: 2 } as TaskRecord])).toEqual([['b', 2]])
+    expect(
+      storedFinalOutputs({ ...spec, outputs: ['b'] }, [{ taskId: 'b', state: 'SUCCEEDED', output: 2 } as TaskRecord]),
+    ).toEqual([['b', 2]])
   })
 
   it('never says "success rate 100%" for a run stopped with unfinished tasks, and says what the rate is over', () => {
@@ -78,14 +83,20 @@ describe('formatSummary', () => {
 
 describe('formatOutputs', () => {
   it('cuts a long output to a few lines with a hint to --json', () => {
-    const text = formatOutputs([['report', Array.from({ length: 50 }, (_, i) => `line ${i}`).join('\n')]], p, { maxLines: 3 })
-    expect(text).toBe('  output\n    report:\n      line 0\n      line 1\n      line 2\n      … 47 more lines\n    (cut short: --json prints every output in full)\n')
+    const text = formatOutputs([['report', Array.from({ length: 50 }, (_, i) => `line ${i}`).join('\n')]], p, {
+      maxLines: 3,
+    })
+    expect(text).toBe(
+      '  output\n    report:\n      line 0\n      line 1\n      line 2\n      … 47 more lines\n    (cut short: --json prints every output in full)\n',
+    )
   })
 
   it('shows a large object as indented JSON', () => {
     const big = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`key${i}`, i]))
     const text = formatOutputs([['all', big]], p, { maxLines: 4 })
-    expect(text).toBe('  output\n    all:\n      {\n        "key0": 0,\n        "key1": 1,\n        "key2": 2,\n      … 28 more lines\n    (cut short: --json prints every output in full)\n')
+    expect(text).toBe(
+      '  output\n    all:\n      {\n        "key0": 0,\n        "key1": 1,\n        "key2": 2,\n      … 28 more lines\n    (cut short: --json prints every output in full)\n',
+    )
   })
 
   it('shows a short text output on one line, cuts long lines, and names the hint command', () => {
@@ -96,7 +107,8 @@ describe('formatOutputs', () => {
   })
 
   it('picks the final outputs of a stored run from its definition', () => {
-    const record = (taskId: string, output: unknown): TaskRecord => ({ taskId, state: 'SUCCEEDED', output }) as TaskRecord
+    const record = (taskId: string, output: unknown): TaskRecord =>
+      ({ taskId, state: 'SUCCEEDED', output }) as TaskRecord
     expect(storedFinalOutputs(spec, [record('a', 1), record('b', 2), record('c', 3)])).toEqual([['c', 3]])
     expect(storedFinalOutputs({ bogus: true }, [record('a', 1)])).toEqual([['a', 1]])
   })

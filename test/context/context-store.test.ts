@@ -8,10 +8,11 @@ import type { VersionWrite } from '../../src/context/backend.js'
 import { FakeClock } from '../../src/core/fake-clock.js'
 import { PermissionSet } from '../../src/security/permissions.js'
 
-const memory = (o: ConstructorParameters<typeof ContextStore>[1] = {}): ContextStore => new ContextStore(new MemoryContextBackend(), { clock: new FakeClock(), ...o })
+const memory = (o: ConstructorParameters<typeof ContextStore>[1] = {}): ContextStore =>
+  new ContextStore(new MemoryContextBackend(), { clock: new FakeClock(), ...o })
 
 describe('ContextStore', () => {
-  it('serves views shaped like the agent context\'s AgentArtifacts and AgentCache', async () => {
+  it("serves views shaped like the agent context's AgentArtifacts and AgentCache", async () => {
     const store = memory()
     const artifacts: AgentArtifacts = store.as('agent', { runId: 'run_1', taskId: 'a' })
     const cache: AgentCache = store.cacheAs('agent')
@@ -21,7 +22,9 @@ describe('ContextStore', () => {
     expect(v).toMatchObject({ version: 1, runId: 'run_1', taskId: 'a', createdBy: 'agent' })
     await cache.share('k', [1], { ttlMs: 5 })
     expect(await cache.get('k')).toEqual([1])
-    expect(() => store.as('')).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'principal' } }))
+    expect(() => store.as('')).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'principal' } }),
+    )
   })
 
   it('keeps 10 versions and allows 10 MiB by default', async () => {
@@ -29,7 +32,10 @@ describe('ContextStore', () => {
     expect([store.keepVersions, store.maxContentBytes]).toEqual([10, 10 * 1024 * 1024])
     for (let i = 1; i <= 12; i++) await store.put('o', 'doc', i)
     expect((await store.history('o', 'doc')).map((v) => v.version)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
-    await expect(store.put('o', 'big', new Uint8Array(10 * 1024 * 1024 + 1))).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { limit: 10 * 1024 * 1024 } })
+    await expect(store.put('o', 'big', new Uint8Array(10 * 1024 * 1024 + 1))).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { limit: 10 * 1024 * 1024 },
+    })
     expect((await store.put('o', 'big', new Uint8Array(10 * 1024 * 1024))).size).toBe(10 * 1024 * 1024)
   })
 
@@ -40,7 +46,9 @@ describe('ContextStore', () => {
     ['clock', { clock: {} as FakeClock }],
     ['permissionsOf', { permissionsOf: 'all' as never }],
   ])('refuses a bad option %s with VALIDATION_FAILED', (field, options) => {
-    expect(() => new ContextStore(new MemoryContextBackend(), options)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field } }))
+    expect(() => new ContextStore(new MemoryContextBackend(), options)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field } }),
+    )
   })
 
   it('checks the permissions of the resolver, and treats a principal it resolves to undefined as unrestricted', async () => {
@@ -68,18 +76,40 @@ describe('ContextStore', () => {
     const read = await store.get('o', 'doc')
     expect(read.tags).toEqual(['a', 'b'])
     expect(read.metadata).toEqual({ nested: { list: [1] } })
-    expect(Object.isFrozen(v.metadata) && Object.isFrozen((read.metadata.nested as { list: number[] }).list) && Object.isFrozen(read.tags)).toBe(true)
+    expect(
+      Object.isFrozen(v.metadata) &&
+        Object.isFrozen((read.metadata.nested as { list: number[] }).list) &&
+        Object.isFrozen(read.tags),
+    ).toBe(true)
   })
 
   it('refuses too many tags, too much metadata and bad lineage', async () => {
     const store = memory()
     const tags = Array.from({ length: 33 }, (_, i) => `t${i}`)
-    await expect(store.put('o', 'd', 1, { tags })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'tags' } })
-    await expect(store.put('o', 'd', 1, { metadata: { blob: 'x'.repeat(70_000) } })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'metadata' } })
-    await expect(store.put('o', 'd', 1, { runId: '' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'runId' } })
-    await expect(store.put('o', 'd', 1, { taskId: 7 as unknown as string })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'taskId' } })
-    await expect(store.put('x'.repeat(201), 'd', 1)).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'principal' } })
-    await expect(store.list('o', { tag: '' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'tag' } })
+    await expect(store.put('o', 'd', 1, { tags })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'tags' },
+    })
+    await expect(store.put('o', 'd', 1, { metadata: { blob: 'x'.repeat(70_000) } })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'metadata' },
+    })
+    await expect(store.put('o', 'd', 1, { runId: '' })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'runId' },
+    })
+    await expect(store.put('o', 'd', 1, { taskId: 7 as unknown as string })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'taskId' },
+    })
+    await expect(store.put('x'.repeat(201), 'd', 1)).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'principal' },
+    })
+    await expect(store.list('o', { tag: '' })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'tag' },
+    })
     expect(await store.stats()).toMatchObject({ artifacts: 0 })
   })
 
@@ -92,7 +122,11 @@ describe('ContextStore', () => {
       }
     }
     const store = new ContextStore(new Busy())
-    await expect(store.put('o', 'hot', 1)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true, details: { id: 'hot', attempts: 50 } })
+    await expect(store.put('o', 'hot', 1)).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      retryable: true,
+      details: { id: 'hot', attempts: 50 },
+    })
     expect(writes).toBe(50)
   })
 })
@@ -101,12 +135,23 @@ describe('content encoding', () => {
   it('accepts plain JSON data, null-prototype objects and shared (acyclic) references, leaving out undefined keys', () => {
     const shared = { s: 1 }
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 })
-    expect(encodeJsonText({ x: shared, y: shared, z: undefined, bare, list: [true, null, -1.5, 'é'] }, 'content')).toBe('{"x":{"s":1},"y":{"s":1},"bare":{"a":1},"list":[true,null,-1.5,"é"]}')
+    expect(encodeJsonText({ x: shared, y: shared, z: undefined, bare, list: [true, null, -1.5, 'é'] }, 'content')).toBe(
+      '{"x":{"s":1},"y":{"s":1},"bare":{"a":1},"list":[true,null,-1.5,"é"]}',
+    )
   })
 
   it.each([
     ['a Map', { m: new Map() }, 'content.m', /Map object.*Object\.fromEntries/],
-    ['a class instance', { c: new (class Point { x = 1 })() }, 'content.c', /Point object/],
+    [
+      'a class instance',
+      {
+        c: new (class Point {
+          x = 1
+        })(),
+      },
+      'content.c',
+      /Point object/,
+    ],
     ['nested bytes', { b: new Uint8Array(2) }, 'content.b', /bytes can only be the whole content/],
     ['a symbol', [Symbol('s')], 'content[0]', /symbol/],
     ['undefined in a list', [undefined], 'content[0]', /use null/],
@@ -127,8 +172,12 @@ describe('content encoding', () => {
   it('refuses nesting deeper than 1000 levels and typed arrays other than Uint8Array', () => {
     let deep: unknown = 1
     for (let i = 0; i < 1001; i++) deep = [deep]
-    expect(() => encodeContent(deep, 1e9)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/deeper than 1000/) }))
-    expect(() => encodeContent(new Uint16Array(2), 100)).toThrow(expect.objectContaining({ message: expect.stringMatching(/Uint8Array/) }))
+    expect(() => encodeContent(deep, 1e9)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/deeper than 1000/) }),
+    )
+    expect(() => encodeContent(new Uint16Array(2), 100)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/Uint8Array/) }),
+    )
     expect(() => encodeContent(new ArrayBuffer(2), 100)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }))
   })
 

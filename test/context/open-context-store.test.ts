@@ -60,13 +60,18 @@ describe('openContextStore', () => {
 
   it('refuses a malformed URL with STORE_URL_INVALID and bad options with VALIDATION_FAILED, creating no file', async () => {
     await expect(openContextStore({ url: 'redis://x' })).rejects.toMatchObject({ code: 'STORE_URL_INVALID' })
-    await expect(openContextStore({ url: join(dir, 'x.db'), keepVersions: -1 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'keepVersions' } })
+    await expect(openContextStore({ url: join(dir, 'x.db'), keepVersions: -1 })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'keepVersions' },
+    })
     expect(existsSync(join(dir, 'x.db'))).toBe(false)
   })
 
   it('answers STORE_UNAVAILABLE quickly when no PostgreSQL listens', async () => {
     const began = performance.now()
-    await expect(openContextStore({ url: 'postgres://postgres@127.0.0.1:1/test' })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+    await expect(openContextStore({ url: 'postgres://postgres@127.0.0.1:1/test' })).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    })
     expect(performance.now() - began).toBeLessThan(5_000)
   })
 })

@@ -5,7 +5,14 @@ import { PostgresContextBackend } from '../../src/context/postgres/postgres-cont
 import { newRunId } from '../../src/core/ids.js'
 import { PostgresStore } from '../../src/store/postgres/postgres-store.js'
 import { contextContract } from '../../src/testing/context-contract.js'
-import { describePostgres, dropSchema, freshSchema, POSTGRES_URL, withClient, withFreshSchema } from '../helpers/postgres.js'
+import {
+  describePostgres,
+  dropSchema,
+  freshSchema,
+  POSTGRES_URL,
+  withClient,
+  withFreshSchema,
+} from '../helpers/postgres.js'
 
 await describePostgres('PostgresContextBackend', () => {
   contextContract({
@@ -24,11 +31,21 @@ await describePostgres('PostgresContextBackend', () => {
     })
     const connect = async (schema = freshSchema()): Promise<PostgresContextBackend> => {
       const backend = await PostgresContextBackend.connect(POSTGRES_URL, { schema, poolSize: 4 })
-      cleanup.push(() => dropSchema(schema), () => backend.close())
+      cleanup.push(
+        () => dropSchema(schema),
+        () => backend.close(),
+      )
       return backend
     }
     const tables = async (schema: string): Promise<string[]> =>
-      withClient(async (c) => (await c.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`, [schema])).rows.map((r) => r.t))
+      withClient(async (c) =>
+        (
+          await c.query<{ t: string }>(
+            `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1`,
+            [schema],
+          )
+        ).rows.map((r) => r.t),
+      )
 
     it('shares the schema of the Flotilla store, in tables prefixed flotilla_ctx_, whichever connects first', async () => {
       const backend = await connect()
@@ -37,7 +54,12 @@ await describePostgres('PostgresContextBackend', () => {
       cleanup.push(() => store.close())
       expect(await store.getRun(newRunId())).toBeUndefined()
       const names = await tables(backend.schema)
-      expect(names.filter((t) => t.startsWith('flotilla_ctx_'))).toEqual(['flotilla_ctx_artifacts', 'flotilla_ctx_blobs', 'flotilla_ctx_cache', 'flotilla_ctx_versions'])
+      expect(names.filter((t) => t.startsWith('flotilla_ctx_'))).toEqual([
+        'flotilla_ctx_artifacts',
+        'flotilla_ctx_blobs',
+        'flotilla_ctx_cache',
+        'flotilla_ctx_versions',
+      ])
       expect(names).toContain('runs')
       // Reconnecting creates nothing twice; a store made first takes the context tables too.
       const again = await PostgresContextBackend.connect(POSTGRES_URL, { schema: backend.schema })
@@ -54,7 +76,9 @@ await describePostgres('PostgresContextBackend', () => {
     it('connects in parallel to a new schema without failing (tables are created under a lock)', async () => {
       const schema = freshSchema()
       cleanup.push(() => dropSchema(schema))
-      const backends = await Promise.all([1, 2, 3].map(() => PostgresContextBackend.connect(POSTGRES_URL, { schema, poolSize: 1 })))
+      const backends = await Promise.all(
+        [1, 2, 3].map(() => PostgresContextBackend.connect(POSTGRES_URL, { schema, poolSize: 1 })),
+      )
       for (const b of backends) cleanup.push(() => b.close())
       expect((await tables(schema)).filter((t) => t.startsWith('flotilla_ctx_'))).toHaveLength(4)
     })
@@ -63,9 +87,13 @@ await describePostgres('PostgresContextBackend', () => {
       const schema = freshSchema()
       cleanup.push(() => dropSchema(schema))
       await withClient((c) => c.query(`CREATE SCHEMA "${schema}"; CREATE TABLE "${schema}".invoices (id int)`))
-      await expect(PostgresContextBackend.connect(POSTGRES_URL, { schema })).rejects.toMatchObject({ code: 'STORE_NOT_FLOTILLA' })
+      await expect(PostgresContextBackend.connect(POSTGRES_URL, { schema })).rejects.toMatchObject({
+        code: 'STORE_NOT_FLOTILLA',
+      })
       expect(await tables(schema)).toEqual(['invoices'])
-      await expect(PostgresContextBackend.connect(POSTGRES_URL, { schema: 'bad-name' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
+      await expect(PostgresContextBackend.connect(POSTGRES_URL, { schema: 'bad-name' })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+      })
       await expect(PostgresContextBackend.connect('mysql://x@y/z')).rejects.toMatchObject({ code: 'STORE_URL_INVALID' })
     })
 
@@ -85,15 +113,25 @@ await describePostgres('PostgresContextBackend', () => {
       }
       const failures = (await Promise.allSettled(ops)).filter((r) => r.status === 'rejected')
       expect(failures).toEqual([])
-      const blobs = await withClient(async (c) => (await c.query<{ refs: number; n: number }>(
-        `SELECT b.refs, (SELECT count(*)::int FROM "${backend.schema}".flotilla_ctx_versions v WHERE v.content_hash = b.hash) AS n FROM "${backend.schema}".flotilla_ctx_blobs b`,
-      )).rows)
+      const blobs = await withClient(
+        async (c) =>
+          (
+            await c.query<{ refs: number; n: number }>(
+              `SELECT b.refs, (SELECT count(*)::int FROM "${backend.schema}".flotilla_ctx_versions v WHERE v.content_hash = b.hash) AS n FROM "${backend.schema}".flotilla_ctx_blobs b`,
+            )
+          ).rows,
+      )
       expect(blobs.length).toBeGreaterThan(0)
       for (const b of blobs) expect(b.refs).toBe(b.n)
       expect(blobs.every((b) => b.n > 0)).toBe(true)
-      const dangling = await withClient(async (c) => (await c.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM "${backend.schema}".flotilla_ctx_versions v LEFT JOIN "${backend.schema}".flotilla_ctx_blobs b ON b.hash = v.content_hash WHERE b.hash IS NULL`,
-      )).rows[0].n)
+      const dangling = await withClient(
+        async (c) =>
+          (
+            await c.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM "${backend.schema}".flotilla_ctx_versions v LEFT JOIN "${backend.schema}".flotilla_ctx_blobs b ON b.hash = v.content_hash WHERE b.hash IS NULL`,
+            )
+          ).rows[0].n,
+      )
       expect(dangling).toBe(0)
     })
 

@@ -40,7 +40,10 @@ describe('SqliteContextBackend', () => {
   const tables = (): string[] => {
     const db = new Database(file, { readonly: true })
     try {
-      return db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => r.name)
+      return db
+        .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .all()
+        .map((r) => r.name)
     } finally {
       db.close()
     }
@@ -62,7 +65,12 @@ describe('SqliteContextBackend', () => {
     const store = track(SqliteStore.open({ path: file }))
     await store.commit({ ops: [], events: [] })
     expect(await store.getRun(newRunId())).toBeUndefined()
-    expect(tables().filter((t) => t.startsWith('flotilla_ctx_'))).toEqual(['flotilla_ctx_artifacts', 'flotilla_ctx_blobs', 'flotilla_ctx_cache', 'flotilla_ctx_versions'])
+    expect(tables().filter((t) => t.startsWith('flotilla_ctx_'))).toEqual([
+      'flotilla_ctx_artifacts',
+      'flotilla_ctx_blobs',
+      'flotilla_ctx_cache',
+      'flotilla_ctx_versions',
+    ])
     expect(tables()).toContain('runs')
     // The other way round: a context store opened on an existing Flotilla store file.
     const other = join(dir, 'other.db')
@@ -78,13 +86,23 @@ describe('SqliteContextBackend', () => {
     await first.share('orchestrator', 'key', { x: 1 }, { ttlMs: 60_000 })
     await first.close()
     const again = track(new ContextStore(SqliteContextBackend.open({ path: file })))
-    expect(await again.get('orchestrator', 'doc')).toMatchObject({ version: 2, basedOn: 1, encoding: 'bytes', tags: ['bin'], metadata: { k: 'v' }, content: new Uint8Array([1, 2, 3]) })
+    expect(await again.get('orchestrator', 'doc')).toMatchObject({
+      version: 2,
+      basedOn: 1,
+      encoding: 'bytes',
+      tags: ['bin'],
+      metadata: { k: 'v' },
+      content: new Uint8Array([1, 2, 3]),
+    })
     expect((await again.get('orchestrator', 'doc', { version: 1 })).content).toBe('one')
     expect(await again.getShared('orchestrator', 'key')).toEqual({ x: 1 })
   })
 
   it('keeps blob reference counts exact under interleaved writes, deletes and sweeps from two stores', async () => {
-    const stores = [track(new ContextStore(SqliteContextBackend.open({ path: file }), { keepVersions: 2 })), track(new ContextStore(SqliteContextBackend.open({ path: file }), { keepVersions: 2 }))]
+    const stores = [
+      track(new ContextStore(SqliteContextBackend.open({ path: file }), { keepVersions: 2 })),
+      track(new ContextStore(SqliteContextBackend.open({ path: file }), { keepVersions: 2 })),
+    ]
     const contents = ['x', 'y', { z: 1 }, new Uint8Array([1])]
     const ops: Promise<unknown>[] = []
     for (let i = 0; i < 150; i++) {
@@ -97,11 +115,23 @@ describe('SqliteContextBackend', () => {
     expect((await Promise.allSettled(ops)).filter((r) => r.status === 'rejected')).toEqual([])
     const db = new Database(file, { readonly: true })
     try {
-      const blobs = db.prepare<[], { refs: number; n: number }>('SELECT b.refs, (SELECT count(*) FROM flotilla_ctx_versions v WHERE v.content_hash = b.hash) AS n FROM flotilla_ctx_blobs b').all()
+      const blobs = db
+        .prepare<
+          [],
+          { refs: number; n: number }
+        >('SELECT b.refs, (SELECT count(*) FROM flotilla_ctx_versions v WHERE v.content_hash = b.hash) AS n FROM flotilla_ctx_blobs b')
+        .all()
       expect(blobs.length).toBeGreaterThan(0)
       for (const b of blobs) expect(b.refs).toBe(b.n)
       expect(blobs.every((b) => b.n > 0)).toBe(true)
-      expect(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM flotilla_ctx_versions v LEFT JOIN flotilla_ctx_blobs b ON b.hash = v.content_hash WHERE b.hash IS NULL').get()!.n).toBe(0)
+      expect(
+        db
+          .prepare<
+            [],
+            { n: number }
+          >('SELECT count(*) AS n FROM flotilla_ctx_versions v LEFT JOIN flotilla_ctx_blobs b ON b.hash = v.content_hash WHERE b.hash IS NULL')
+          .get()!.n,
+      ).toBe(0)
     } finally {
       db.close()
     }
@@ -112,12 +142,18 @@ describe('SqliteContextBackend', () => {
     const db = new Database(file)
     db.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY)')
     db.close()
-    expect(() => SqliteContextBackend.open({ path: file })).toThrow(expect.objectContaining({ code: 'STORE_NOT_FLOTILLA' }))
+    expect(() => SqliteContextBackend.open({ path: file })).toThrow(
+      expect.objectContaining({ code: 'STORE_NOT_FLOTILLA' }),
+    )
     expect(tables()).toEqual(['invoices'])
   })
 
   it('answers VALIDATION_FAILED to bad options', () => {
-    expect(() => SqliteContextBackend.open({ path: '' })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'path' } }))
-    expect(() => SqliteContextBackend.open({ path: file, busyTimeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'busyTimeoutMs' } }))
+    expect(() => SqliteContextBackend.open({ path: '' })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'path' } }),
+    )
+    expect(() => SqliteContextBackend.open({ path: file, busyTimeoutMs: -1 })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: { field: 'busyTimeoutMs' } }),
+    )
   })
 })

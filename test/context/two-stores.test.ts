@@ -27,7 +27,7 @@ function twoStores(name: string, open: () => Promise<[ContextBackend, ContextBac
       return [new ContextStore(a, { keepVersions: 100 }), new ContextStore(b, { keepVersions: 100 })]
     }
 
-    it('see each other\'s versions, and a stale write is refused until it re-reads', async () => {
+    it("see each other's versions, and a stale write is refused until it re-reads", async () => {
       const [one, two] = await pair()
       await one.put('planner', 'plan', { steps: ['a'] }, { basedOn: null })
       const seen = await two.get('editor', 'plan')
@@ -37,10 +37,22 @@ function twoStores(name: string, open: () => Promise<[ContextBackend, ContextBac
       expect(stale).toMatchObject({ code: 'ARTIFACT_CONFLICT', details: { id: 'plan', basedOn: 1, latest: 2 } })
       // The documented way out: read again, reapply, write based on what was read.
       const fresh = await one.get('planner', 'plan')
-      const merged = await one.put('planner', 'plan', { steps: [...(fresh.content as { steps: string[] }).steps, 'c'] }, { basedOn: fresh.version })
+      const merged = await one.put(
+        'planner',
+        'plan',
+        { steps: [...(fresh.content as { steps: string[] }).steps, 'c'] },
+        { basedOn: fresh.version },
+      )
       expect(merged).toMatchObject({ version: 3, basedOn: 2 })
-      expect((await two.history('editor', 'plan')).map((v) => [v.version, v.createdBy])).toEqual([[1, 'planner'], [2, 'editor'], [3, 'planner']])
-      await expect(two.put('editor', 'plan', 'x', { basedOn: null })).rejects.toMatchObject({ code: 'ARTIFACT_CONFLICT', details: { latest: 3 } })
+      expect((await two.history('editor', 'plan')).map((v) => [v.version, v.createdBy])).toEqual([
+        [1, 'planner'],
+        [2, 'editor'],
+        [3, 'planner'],
+      ])
+      await expect(two.put('editor', 'plan', 'x', { basedOn: null })).rejects.toMatchObject({
+        code: 'ARTIFACT_CONFLICT',
+        details: { latest: 3 },
+      })
       await two.share('editor', 'hint', 'use b', { ttlMs: 60_000 })
       expect(await one.getShared('planner', 'hint')).toBe('use b')
       expect(await one.delete('planner', 'plan')).toBe(true)
@@ -50,7 +62,9 @@ function twoStores(name: string, open: () => Promise<[ContextBackend, ContextBac
     it('let exactly one of many concurrent writers from both stores win a basedOn, and number unconditional writes without gaps', async () => {
       const [one, two] = await pair()
       await one.put('w', 'race', 0)
-      const attempts = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? one : two).put(`w${i}`, 'race', i, { basedOn: 1 }))
+      const attempts = Array.from({ length: 10 }, (_, i) =>
+        (i % 2 === 0 ? one : two).put(`w${i}`, 'race', i, { basedOn: 1 }),
+      )
       const results = await Promise.allSettled(attempts)
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
       for (const r of results) {
@@ -72,7 +86,11 @@ function twoStores(name: string, open: () => Promise<[ContextBackend, ContextBac
 twoStores('SQLite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-ctx-two-'))
   const path = join(dir, 'flotilla.db')
-  return [SqliteContextBackend.open({ path }), SqliteContextBackend.open({ path }), async () => rmSync(dir, { recursive: true, force: true })]
+  return [
+    SqliteContextBackend.open({ path }),
+    SqliteContextBackend.open({ path }),
+    async () => rmSync(dir, { recursive: true, force: true }),
+  ]
 })
 
 await describePostgres('two PostgreSQL context stores', () => {

@@ -131,7 +131,18 @@ export function runtimeContract(init: RuntimeContractInit): void {
 
     function request(over: Partial<DeployRequest> = {}): DeployRequest {
       const instanceId = newAgentId()
-      return { instanceId, name: 'sink', module: SINK, exportName: 'default', tools: ['upper', 'peek'], permissions: ALL, limits: {}, env: {}, workspace: join(root.dir, instanceId), ...over }
+      return {
+        instanceId,
+        name: 'sink',
+        module: SINK,
+        exportName: 'default',
+        tools: ['upper', 'peek'],
+        permissions: ALL,
+        limits: {},
+        env: {},
+        workspace: join(root.dir, instanceId),
+        ...over,
+      }
     }
 
     async function deploy(over: Partial<DeployRequest> = {}): Promise<{ handle: RuntimeHandle; rec: Recorder }> {
@@ -141,8 +152,19 @@ export function runtimeContract(init: RuntimeContractInit): void {
 
     it('deploys, executes and returns the output with the context it was given', async () => {
       const { handle } = await deploy()
-      const out = (await handle.execute({ op: 'echo', value: [1, 'a'] }, { runId: 'run_x', taskId: 'scan', attempt: 2 })) as Record<string, unknown>
-      expect(out).toEqual({ ok: true, value: [1, 'a'], runId: 'run_x', taskId: 'scan', attempt: 2, instanceId: handle.instanceId, idempotencyKey: 'run_x:scan' })
+      const out = (await handle.execute(
+        { op: 'echo', value: [1, 'a'] },
+        { runId: 'run_x', taskId: 'scan', attempt: 2 },
+      )) as Record<string, unknown>
+      expect(out).toEqual({
+        ok: true,
+        value: [1, 'a'],
+        runId: 'run_x',
+        taskId: 'scan',
+        attempt: 2,
+        instanceId: handle.instanceId,
+        idempotencyKey: 'run_x:scan',
+      })
       const synthetic = (await handle.execute({ op: 'echo' })) as Record<string, unknown>
       expect(synthetic.attempt).toBe(1)
       expect(typeof synthetic.runId).toBe('string')
@@ -192,8 +214,18 @@ export function runtimeContract(init: RuntimeContractInit): void {
     it('reports log lines and progress as events', async () => {
       const { handle, rec } = await deploy()
       await handle.execute({ op: 'log' }, { runId: 'run_l', taskId: 't' })
-      expect(rec.events.find((e) => e.type === 'log')?.data).toMatchObject({ level: 'info', message: 'hello', data: { n: 1 }, runId: 'run_l', taskId: 't' })
-      expect(rec.events.find((e) => e.type === 'progress')?.data).toMatchObject({ fraction: 0.5, note: 'half', runId: 'run_l' })
+      expect(rec.events.find((e) => e.type === 'log')?.data).toMatchObject({
+        level: 'info',
+        message: 'hello',
+        data: { n: 1 },
+        runId: 'run_l',
+        taskId: 't',
+      })
+      expect(rec.events.find((e) => e.type === 'progress')?.data).toMatchObject({
+        fraction: 0.5,
+        note: 'half',
+        runId: 'run_l',
+      })
     })
 
     it('reads, writes, lists and removes workspace files, each checked against file: permissions', async () => {
@@ -205,7 +237,9 @@ export function runtimeContract(init: RuntimeContractInit): void {
       await handle.execute({ op: 'write', path: 'data/a.txt', text: 'alpha' })
       await handle.execute({ op: 'write', path: 'data/sub/b.txt', text: 'beta' })
       expect(await handle.execute({ op: 'read', path: 'data/./sub/../a.txt' })).toMatchObject({ text: 'alpha' })
-      expect(await handle.execute({ op: 'list', path: 'data' })).toMatchObject({ files: ['data/a.txt', 'data/sub/b.txt'] })
+      expect(await handle.execute({ op: 'list', path: 'data' })).toMatchObject({
+        files: ['data/a.txt', 'data/sub/b.txt'],
+      })
       await handle.execute({ op: 'remove', path: 'data/a.txt' })
       expect(await handle.execute({ op: 'list', path: 'data' })).toMatchObject({ files: ['data/sub/b.txt'] })
       expect(await codeOf(handle.execute({ op: 'read', path: 'data/a.txt' }))).toBe('FILE_NOT_FOUND')
@@ -213,8 +247,14 @@ export function runtimeContract(init: RuntimeContractInit): void {
       expect(await codeOf(handle.execute({ op: 'write', path: 'secret.txt', text: 'x' }))).toBe('PERMISSION_DENIED')
       expect(await codeOf(handle.execute({ op: 'list', path: '.' }))).toBe('PERMISSION_DENIED')
       expect(await codeOf(handle.execute({ op: 'read', path: 'data/../../outside.txt' }))).toBe('PERMISSION_DENIED')
-      const denied = rec.events.filter((e) => e.type === 'permission.denied').map((e) => [e.data.resource, e.data.action])
-      expect(denied).toEqual([['file:secret.txt', 'write'], ['file:.', 'list'], ['file:data/../../outside.txt', 'read']])
+      const denied = rec.events
+        .filter((e) => e.type === 'permission.denied')
+        .map((e) => [e.data.resource, e.data.action])
+      expect(denied).toEqual([
+        ['file:secret.txt', 'write'],
+        ['file:.', 'list'],
+        ['file:data/../../outside.txt', 'read'],
+      ])
     })
 
     it('stops the agent with RESOURCE_LIMIT_EXCEEDED when a write would go over storageMb', async () => {
@@ -254,21 +294,36 @@ export function runtimeContract(init: RuntimeContractInit): void {
     })
 
     it('checks tools: not among its tools, no permission, bad input, and a good call with its event', async () => {
-      const { handle, rec } = await deploy({ tools: ['upper', 'peek'], permissions: [{ resource: 'tool:upper', actions: ['call'] }] })
+      const { handle, rec } = await deploy({
+        tools: ['upper', 'peek'],
+        permissions: [{ resource: 'tool:upper', actions: ['call'] }],
+      })
       expect(await codeOf(handle.execute({ op: 'tool', name: 'nope', input: {} }))).toBe('TOOL_NOT_FOUND')
       expect(await codeOf(handle.execute({ op: 'tool', name: 'peek', input: { path: 'a' } }))).toBe('PERMISSION_DENIED')
-      expect(rec.events.find((e) => e.type === 'permission.denied')?.data).toMatchObject({ resource: 'tool:peek', action: 'call' })
+      expect(rec.events.find((e) => e.type === 'permission.denied')?.data).toMatchObject({
+        resource: 'tool:peek',
+        action: 'call',
+      })
       expect(await codeOf(handle.execute({ op: 'tool', name: 'upper', input: { text: 1 } }))).toBe('VALIDATION_FAILED')
-      expect(await handle.execute({ op: 'tool', name: 'upper', input: { text: 'abc' } })).toMatchObject({ value: 'ABC' })
+      expect(await handle.execute({ op: 'tool', name: 'upper', input: { text: 'abc' } })).toMatchObject({
+        value: 'ABC',
+      })
       const called = rec.events.find((e) => e.type === 'tool.called')
       expect(called?.data).toMatchObject({ tool: 'upper', ok: true })
       expect(typeof called?.data.durationMs).toBe('number')
     })
 
     it('checks a tool’s workspace access against the calling agent’s permissions', async () => {
-      const { handle } = await deploy({ permissions: [{ resource: 'tool:peek', actions: ['call'] }, { resource: 'file:**', actions: ['write'] }] })
+      const { handle } = await deploy({
+        permissions: [
+          { resource: 'tool:peek', actions: ['call'] },
+          { resource: 'file:**', actions: ['write'] },
+        ],
+      })
       await handle.execute({ op: 'write', path: 'a.txt', text: 'x' })
-      expect(await codeOf(handle.execute({ op: 'tool', name: 'peek', input: { path: 'a.txt' } }))).toBe('PERMISSION_DENIED')
+      expect(await codeOf(handle.execute({ op: 'tool', name: 'peek', input: { path: 'a.txt' } }))).toBe(
+        'PERMISSION_DENIED',
+      )
     })
 
     it('sends ctx services through hooks.call and returns the result; a rejected call arrives as the FlotillaError', async () => {
@@ -278,7 +333,10 @@ export function runtimeContract(init: RuntimeContractInit): void {
       const e = await errorOf(handle.execute({ op: 'cache-get', key: 'k' }))
       expect(e.code).toBe('ARTIFACT_EXPIRED')
       expect(e.details).toMatchObject({ op: 'cache.get' })
-      expect(await handle.execute({ op: 'put-bytes', id: 'a', bytes: [1, 2, 255] })).toMatchObject({ version: 1, content: [1, 2, 255] })
+      expect(await handle.execute({ op: 'put-bytes', id: 'a', bytes: [1, 2, 255] })).toMatchObject({
+        version: 1,
+        content: [1, 2, 255],
+      })
     })
 
     it('carries undefined inputs, outputs and service results', async () => {
@@ -291,7 +349,10 @@ export function runtimeContract(init: RuntimeContractInit): void {
 
     it('carries bytes in inputs and outputs', async () => {
       const { handle } = await deploy()
-      const out = (await handle.execute({ op: 'bytes', bytes: [0, 7, 255], data: new Uint8Array([9, 8]) })) as { bytes: Uint8Array; echoed: number[] }
+      const out = (await handle.execute({ op: 'bytes', bytes: [0, 7, 255], data: new Uint8Array([9, 8]) })) as {
+        bytes: Uint8Array
+        echoed: number[]
+      }
       expect(out.bytes).toBeInstanceOf(Uint8Array)
       expect(Array.from(out.bytes)).toEqual([0, 7, 255])
       expect(out.echoed).toEqual([9, 8])
@@ -303,14 +364,17 @@ export function runtimeContract(init: RuntimeContractInit): void {
       ['an export that is not an agent', { exportName: 'notAnAgent' }, 'not an agent'],
       ['an initialize hook that throws', { exportName: 'failsToStart', tools: [] }, 'the database is not reachable'],
       ['a tool the module does not export', { tools: ['upper', 'ghost'] }, '"ghost"'],
-    ] as const)('fails to deploy with AGENT_DEPLOY_FAILED for %s, leaving nothing running', async (_what, over, text) => {
-      const { hooks, rec } = recordingHooks()
-      const e = await errorOf(runtime.deploy(request(over), hooks))
-      expect(e.code).toBe('AGENT_DEPLOY_FAILED')
-      expect(e.message).toContain(text)
-      expect(init.liveProcesses()).toBe(0)
-      expect(rec.exits).toEqual([])
-    })
+    ] as const)(
+      'fails to deploy with AGENT_DEPLOY_FAILED for %s, leaving nothing running',
+      async (_what, over, text) => {
+        const { hooks, rec } = recordingHooks()
+        const e = await errorOf(runtime.deploy(request(over), hooks))
+        expect(e.code).toBe('AGENT_DEPLOY_FAILED')
+        expect(e.message).toContain(text)
+        expect(init.liveProcesses()).toBe(0)
+        expect(rec.exits).toEqual([])
+      },
+    )
 
     it('terminates idempotently, without reporting an exit; later commands are refused', async () => {
       const { handle, rec } = await deploy()
@@ -343,7 +407,9 @@ export function runtimeContract(init: RuntimeContractInit): void {
       expect(u.cpuMs).toBeGreaterThanOrEqual(0)
       expect(u.at).toBeGreaterThan(0)
       await handle.scale({ storageMb: 0.005 }) // 5,242 bytes
-      expect(await codeOf(handle.execute({ op: 'write', path: 'b.txt', text: 'y'.repeat(1000) }))).toBe('RESOURCE_LIMIT_EXCEEDED')
+      expect(await codeOf(handle.execute({ op: 'write', path: 'b.txt', text: 'y'.repeat(1000) }))).toBe(
+        'RESOURCE_LIMIT_EXCEEDED',
+      )
       expect((await rec.exited).details).toMatchObject({ limit: 'storage' })
     })
 

@@ -21,7 +21,9 @@ function cells(line: string): string[] {
 }
 
 function parseTable(): DocRow[] {
-  const header = lines.findIndex((l) => /^\|\s*code\s*\|\s*HTTP status\s*\|\s*retryable\s*\|\s*meaning\s*\|\s*$/.test(l))
+  const header = lines.findIndex((l) =>
+    /^\|\s*code\s*\|\s*HTTP status\s*\|\s*retryable\s*\|\s*meaning\s*\|\s*$/.test(l),
+  )
   if (header < 0) throw new Error('docs/errors.md has no "| code | HTTP status | retryable | meaning |" table')
   const rows: DocRow[] = []
   for (const line of lines.slice(header + 2)) {
@@ -31,7 +33,12 @@ function parseTable(): DocRow[] {
     expect(code, `code cell must be in backticks: ${line}`).toMatch(/^`[A-Z_]+`$/)
     expect(retryable, `retryable must be yes/no: ${line}`).toMatch(/^(yes|no)$/)
     expect(status, `status must be a number: ${line}`).toMatch(/^\d{3}$/)
-    rows.push({ code: code!.slice(1, -1), status: Number(status), retryable: retryable === 'yes', meaning: meaning ?? '' })
+    rows.push({
+      code: code!.slice(1, -1),
+      status: Number(status),
+      retryable: retryable === 'yes',
+      meaning: meaning ?? '',
+    })
   }
   return rows
 }

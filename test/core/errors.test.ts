@@ -14,7 +14,10 @@ import {
 describe('FlotillaError', () => {
   it('takes status and retryable from the table, and carries details and cause', () => {
     const cause = new Error('socket closed')
-    const err = new FlotillaError('STORE_UNAVAILABLE', 'The store is down; retry later.', { details: { host: 'db' }, cause })
+    const err = new FlotillaError('STORE_UNAVAILABLE', 'The store is down; retry later.', {
+      details: { host: 'db' },
+      cause,
+    })
     expect(err).toBeInstanceOf(Error)
     expect(err.name).toBe('FlotillaError')
     expect(err.code).toBe('STORE_UNAVAILABLE')
@@ -182,9 +185,17 @@ describe('nonRetryable', () => {
 
 describe('serializeError / deserializeError', () => {
   it('round-trips code, message, details and retryable', () => {
-    const err = new FlotillaError('STORE_CONFLICT', 'stale attempt', { details: { runId: 'run_1', attempt: 2 }, retryable: true })
+    const err = new FlotillaError('STORE_CONFLICT', 'stale attempt', {
+      details: { runId: 'run_1', attempt: 2 },
+      retryable: true,
+    })
     const json = serializeError(err)
-    expect(json).toEqual({ code: 'STORE_CONFLICT', message: 'stale attempt', details: { runId: 'run_1', attempt: 2 }, retryable: true })
+    expect(json).toEqual({
+      code: 'STORE_CONFLICT',
+      message: 'stale attempt',
+      details: { runId: 'run_1', attempt: 2 },
+      retryable: true,
+    })
     const back = deserializeError(JSON.parse(JSON.stringify(json)) as SerializedError)
     expect(back).toBeInstanceOf(FlotillaError)
     expect(back.toJSON()).toEqual(json)
@@ -192,12 +203,22 @@ describe('serializeError / deserializeError', () => {
   })
 
   it('serialises anything thrown, through toFlotillaError', () => {
-    expect(serializeError(new Error('boom'))).toEqual({ code: 'INTERNAL', message: 'boom', details: { name: 'Error' }, retryable: false })
+    expect(serializeError(new Error('boom'))).toEqual({
+      code: 'INTERNAL',
+      message: 'boom',
+      details: { name: 'Error' },
+      retryable: false,
+    })
     expect(serializeError('oops').code).toBe('INTERNAL')
   })
 
   it('maps an unknown code to INTERNAL, keeping the message', () => {
-    const back = deserializeError({ code: 'FROM_THE_FUTURE', message: 'new thing', details: {}, retryable: false } as unknown as SerializedError)
+    const back = deserializeError({
+      code: 'FROM_THE_FUTURE',
+      message: 'new thing',
+      details: {},
+      retryable: false,
+    } as unknown as SerializedError)
     expect(back.code).toBe('INTERNAL')
     expect(back.status).toBe(500)
     expect(back.message).toBe('new thing')
@@ -222,7 +243,13 @@ describe('edge cases of errors.ts', () => {
   })
 
   it('serializeError does not throw on a branded error that has no toJSON (another package copy)', () => {
-    const foreign = { [Symbol.for('flotilla.error')]: true, code: 'TASK_FAILED', message: 'm', details: {}, retryable: true }
+    const foreign = {
+      [Symbol.for('flotilla.error')]: true,
+      code: 'TASK_FAILED',
+      message: 'm',
+      details: {},
+      retryable: true,
+    }
     expect(serializeError(foreign)).toEqual({ code: 'TASK_FAILED', message: 'm', details: {}, retryable: true })
   })
 })

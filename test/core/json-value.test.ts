@@ -5,7 +5,20 @@ describe('findJsonProblem', () => {
   it('accepts plain JSON, undefined keys, null-prototype objects, -0 and shared (acyclic) references', () => {
     const shared = { s: [1] }
     const bare = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 })
-    const values: unknown[] = [null, 0, -0, 1.5e-300, '', 'é', true, false, [], {}, [1, [2, [3]]], { x: shared, y: [shared], z: undefined, bare }]
+    const values: unknown[] = [
+      null,
+      0,
+      -0,
+      1.5e-300,
+      '',
+      'é',
+      true,
+      false,
+      [],
+      {},
+      [1, [2, [3]]],
+      { x: shared, y: [shared], z: undefined, bare },
+    ]
     for (const v of values) expect(findJsonProblem(v)).toBeUndefined()
     const symbolKey = { [Symbol('k')]: () => 1, ok: 1 }
     expect(findJsonProblem(symbolKey)).toBeUndefined()
@@ -23,7 +36,17 @@ describe('findJsonProblem', () => {
     ['a Map', { m: new Map() }, '$.m', 'instance', /Map object.*Object\.fromEntries/],
     ['a Set', new Set(), '$', 'instance', /Set object/],
     ['a Date', { d: new Date(0) }, '$.d', 'instance', /Date object.*toISOString/],
-    ['a class instance', { p: new (class Point { x = 1 })() }, '$.p', 'instance', /Point object/],
+    [
+      'a class instance',
+      {
+        p: new (class Point {
+          x = 1
+        })(),
+      },
+      '$.p',
+      'instance',
+      /Point object/,
+    ],
     ['a boxed string', { s: Object('x') as object }, '$.s', 'instance', /String object/],
     ['bytes', { b: Buffer.from('x') }, '$.b', 'bytes', /base64/],
     ['an ArrayBuffer', [new ArrayBuffer(1)], '$[0]', 'bytes', /base64/],
@@ -36,14 +59,21 @@ describe('findJsonProblem', () => {
   it('tells a cycle (at the back reference) from deep nesting', () => {
     const cyclic: Record<string, unknown> = { a: { list: [1] } }
     ;((cyclic.a as Record<string, unknown>).list as unknown[]).push(cyclic)
-    expect(findJsonProblem(cyclic)).toMatchObject({ path: '$.a.list[1]', kind: 'cycle', reason: expect.stringMatching(/cycle/) })
+    expect(findJsonProblem(cyclic)).toMatchObject({
+      path: '$.a.list[1]',
+      kind: 'cycle',
+      reason: expect.stringMatching(/cycle/),
+    })
     const self: Record<string, unknown> = {}
     self.self = self
     expect(findJsonProblem(self, 'content')).toMatchObject({ path: 'content.self', kind: 'cycle' })
     let deep: unknown = 1
     for (let i = 0; i < JSON_MAX_DEPTH; i++) deep = [deep]
     expect(findJsonProblem(deep)).toBeUndefined()
-    expect(findJsonProblem([deep])).toMatchObject({ kind: 'too-deep', reason: expect.stringMatching(/deeper than 1000/) })
+    expect(findJsonProblem([deep])).toMatchObject({
+      kind: 'too-deep',
+      reason: expect.stringMatching(/deeper than 1000/),
+    })
   })
 
   it('checks values JSON.stringify would accept or refuse alike, or refuses what would not read back', () => {
@@ -58,17 +88,32 @@ describe('findJsonProblem', () => {
 
 describe('checkJsonValue', () => {
   it('throws VALIDATION_FAILED (or the given code) naming what, the path and the kind', () => {
-    expect(() => checkJsonValue({ n: 10n }, 'The payload')).toThrow(expect.objectContaining({
-      code: 'VALIDATION_FAILED', message: expect.stringMatching(/^The payload is not JSON: \$\.n is a BigInt; /), details: { path: '$.n', reason: 'bigint' },
-    }))
-    expect(() => checkJsonValue([new Map()], 'x', { code: 'AGENT_OUTPUT_INVALID', root: 'output', details: { agent: 'a' } })).toThrow(expect.objectContaining({
-      code: 'AGENT_OUTPUT_INVALID', details: { agent: 'a', path: 'output[0]', reason: 'instance' },
-    }))
+    expect(() => checkJsonValue({ n: 10n }, 'The payload')).toThrow(
+      expect.objectContaining({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(/^The payload is not JSON: \$\.n is a BigInt; /),
+        details: { path: '$.n', reason: 'bigint' },
+      }),
+    )
+    expect(() =>
+      checkJsonValue([new Map()], 'x', { code: 'AGENT_OUTPUT_INVALID', root: 'output', details: { agent: 'a' } }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'AGENT_OUTPUT_INVALID',
+        details: { agent: 'a', path: 'output[0]', reason: 'instance' },
+      }),
+    )
     expect(() => checkJsonValue({ ok: [1, 'a', null] }, 'x')).not.toThrow()
   })
 
   it('walks a large plain value quickly', () => {
-    const rows = Array.from({ length: 20_000 }, (_, i) => ({ id: i, name: `row ${i}`, tags: ['a', 'b'], ok: i % 2 === 0, score: i / 3 }))
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({
+      id: i,
+      name: `row ${i}`,
+      tags: ['a', 'b'],
+      ok: i % 2 === 0,
+      score: i / 3,
+    }))
     const started = performance.now()
     for (let i = 0; i < 5; i++) checkJsonValue({ rows }, 'rows')
     expect(performance.now() - started).toBeLessThan(1000)

@@ -38,7 +38,12 @@ interface Block {
   readonly line: number
   readonly lang: string
   readonly code: string
-  readonly marker: { kind: 'run' } | { kind: 'skip'; reason: string } | { kind: 'file'; path: string } | { kind: 'cjs' } | { kind: 'postgres' }
+  readonly marker:
+    | { kind: 'run' }
+    | { kind: 'skip'; reason: string }
+    | { kind: 'file'; path: string }
+    | { kind: 'cjs' }
+    | { kind: 'postgres' }
 }
 
 /** What running a block gave. */
@@ -46,8 +51,12 @@ type Outcome = { ok: true; skipped?: string } | { ok: false; error: string }
 
 const DOCS = [
   'README.md',
-  ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
-  ...readdirSync(join(ROOT, 'examples')).map((d) => `examples/${d}/README.md`).filter((f) => existsFile(join(ROOT, f))),
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+  ...readdirSync(join(ROOT, 'examples'))
+    .map((d) => `examples/${d}/README.md`)
+    .filter((f) => existsFile(join(ROOT, f))),
 ]
 
 /**
@@ -79,7 +88,13 @@ export function extractBlocks(doc: string, text: string): Block[] {
     let j = start - 1
     while (j >= 0 && (lines[j] ?? '').trim() === '') j--
     const m = /^<!-- snippet: (.*?) -->$/.exec((lines[j] ?? '').trim())
-    blocks.push({ doc, line: start + 1, lang: open[1] ?? '', code: `${body.join('\n')}\n`, marker: parseMarker(m?.[1], `${doc}:${start + 1}`) })
+    blocks.push({
+      doc,
+      line: start + 1,
+      lang: open[1] ?? '',
+      code: `${body.join('\n')}\n`,
+      marker: parseMarker(m?.[1], `${doc}:${start + 1}`),
+    })
   }
   return blocks
 }
@@ -102,13 +117,30 @@ function makeProject(): string {
   const nm = join(dir, 'node_modules')
   mkdirSync(join(nm, '.bin'), { recursive: true })
   symlinkSync(ROOT.replace(/\/$/, ''), join(nm, 'flotilla'), 'dir')
-  for (const dep of ['zod', 'yaml', 'pg', 'better-sqlite3', 'pino', '@opentelemetry']) symlinkSync(join(ROOT, 'node_modules', dep), join(nm, dep), 'dir')
+  for (const dep of ['zod', 'yaml', 'pg', 'better-sqlite3', 'pino', '@opentelemetry'])
+    symlinkSync(join(ROOT, 'node_modules', dep), join(nm, dep), 'dir')
   symlinkSync(join(ROOT, 'node_modules', 'vitest'), join(nm, 'vitest'), 'dir')
-  writeFileSync(join(nm, '.bin/vitest'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'node_modules/vitest/vitest.mjs')}" "$@"\n`, { mode: 0o755 })
-  writeFileSync(join(nm, '.bin/flotilla'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist/cli/main.js')}" "$@"\n`, { mode: 0o755 })
+  writeFileSync(
+    join(nm, '.bin/vitest'),
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'node_modules/vitest/vitest.mjs')}" "$@"\n`,
+    { mode: 0o755 },
+  )
+  writeFileSync(
+    join(nm, '.bin/flotilla'),
+    `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'dist/cli/main.js')}" "$@"\n`,
+    { mode: 0o755 },
+  )
   // Like a clone after `npm run build`: dist/ is there, and the build is done.
   symlinkSync(join(ROOT, 'dist'), join(dir, 'dist'), 'dir')
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'snippets', private: true, type: 'module', scripts: { build: 'true', demo: 'flotilla demo' } }))
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({
+      name: 'snippets',
+      private: true,
+      type: 'module',
+      scripts: { build: 'true', demo: 'flotilla demo' },
+    }),
+  )
   cpSync(join(ROOT, 'examples'), join(dir, 'examples'), { recursive: true })
   return dir
 }
@@ -127,7 +159,11 @@ let pgSchemas: string[] = []
 /** Runs the blocks of one document in order, in one folder. */
 async function runDoc(blocks: readonly Block[], results: Map<Block, Outcome>): Promise<void> {
   const dir = makeProject()
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${join(dir, 'node_modules/.bin')}:${process.env.PATH ?? ''}`, NO_COLOR: '1' }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: `${join(dir, 'node_modules/.bin')}:${process.env.PATH ?? ''}`,
+    NO_COLOR: '1',
+  }
   delete env.FLOTILLA_STORE // each document has its own folder, so its own .flotilla/flotilla.db
   delete env.CI
   try {
@@ -153,24 +189,37 @@ async function runBlock(b: Block, dir: string, env: NodeJS.ProcessEnv, n: number
   let code = b.code
   if (m.kind === 'postgres') {
     if (!(await postgresAvailable())) {
-      if (process.env.CI) return { ok: false, error: `PostgreSQL is not reachable at ${POSTGRES_URL}; CI must provide it.` }
+      if (process.env.CI)
+        return { ok: false, error: `PostgreSQL is not reachable at ${POSTGRES_URL}; CI must provide it.` }
       return { ok: true, skipped: `PostgreSQL is not reachable at ${POSTGRES_URL}` }
     }
     const schema = freshSchema()
     pgSchemas.push(schema)
     const url = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`
-    code = code.replace(/postgres:\/\/[^\s'"`]+/g, url).replace(/^psql .*CREATE DATABASE.*$/m, ': database created by the test')
+    code = code
+      .replace(/postgres:\/\/[^\s'"`]+/g, url)
+      .replace(/^psql .*CREATE DATABASE.*$/m, ': database created by the test')
   }
   if (b.lang === 'yaml' || b.lang === 'yml') {
     const errors = parseAllDocuments(code).flatMap((d) => ('errors' in d ? d.errors : []))
     return errors.length === 0 ? { ok: true } : { ok: false, error: errors.map((e) => e.message).join('\n') }
   }
   if (b.lang === 'sh' || b.lang === 'bash') {
-    if (/^\s*npm (install|i|ci)\b/m.test(code)) code = code.replace(/^\s*npm (install|i|ci)\b.*$/gm, 'true # npm install: the project has its packages already')
+    if (/^\s*npm (install|i|ci)\b/m.test(code))
+      code = code.replace(/^\s*npm (install|i|ci)\b.*$/gm, 'true # npm install: the project has its packages already')
     return run('bash', ['-e', '-o', 'pipefail', '-c', code], dir, env)
   }
   const file = join(dir, `snippet-${n}.${m.kind === 'cjs' ? 'cjs' : 'mjs'}`)
-  const js = b.lang === 'ts' ? ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false } }).outputText : code
+  const js =
+    b.lang === 'ts'
+      ? ts.transpileModule(code, {
+          compilerOptions: {
+            module: ts.ModuleKind.ESNext,
+            target: ts.ScriptTarget.ES2022,
+            verbatimModuleSyntax: false,
+          },
+        }).outputText
+      : code
   writeFileSync(file, js)
   return run(process.execPath, [file], dir, env)
 }
@@ -208,6 +257,7 @@ describe('code blocks in the docs run as pasted', () => {
 
   it('markers are well-formed and every skip says why', () => {
     expect(blocks.length).toBeGreaterThan(50)
-    for (const b of blocks) if (b.marker.kind === 'skip') expect(b.marker.reason.length, `${b.doc}:${b.line}`).toBeGreaterThan(10)
+    for (const b of blocks)
+      if (b.marker.kind === 'skip') expect(b.marker.reason.length, `${b.doc}:${b.line}`).toBeGreaterThan(10)
   })
 })

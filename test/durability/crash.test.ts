@@ -28,7 +28,10 @@ function expected(): { values: Map<string, number>; sum: number } {
 }
 
 /** Runs the worker; kills it with SIGKILL `killAfterMs` after it reports that the run is executing, unless it finishes first. */
-function runWorker(args: string[], killAfterMs: number | undefined): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
+function runWorker(
+  args: string[],
+  killAfterMs: number | undefined,
+): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
@@ -57,8 +60,13 @@ async function crashAndRecover(storeUrl: string, open: () => Promise<Store>, dir
   let kills = 0
   let outcome = await runWorker([storeUrl, side, runId], Math.floor(Math.random() * 60))
   if (outcome.killed) kills++
-  for (let round = 0; round < 60 && (outcome.killed || outcome.code !== 0 || !outcome.stdout.includes(runId)); round++) {
-    if (!outcome.killed && outcome.code !== 0) throw new Error(`worker failed (exit ${outcome.code}): ${outcome.stderr}`)
+  for (
+    let round = 0;
+    round < 60 && (outcome.killed || outcome.code !== 0 || !outcome.stdout.includes(runId));
+    round++
+  ) {
+    if (!outcome.killed && outcome.code !== 0)
+      throw new Error(`worker failed (exit ${outcome.code}): ${outcome.stderr}`)
     // Kill the first dozen recoveries at random moments; then let one finish.
     const killAfter = kills < 12 ? Math.floor(Math.random() * 60) : undefined
     outcome = await runWorker([storeUrl, side, runId], killAfter)
@@ -66,7 +74,12 @@ async function crashAndRecover(storeUrl: string, open: () => Promise<Store>, dir
   }
   expect(outcome.code).toBe(0)
   expect(kills).toBeGreaterThanOrEqual(5)
-  const line = outcome.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { runId: string; state: string; sum: { v: number } }).find((r) => r.runId === runId)
+  const line = outcome.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { runId: string; state: string; sum: { v: number } })
+    .find((r) => r.runId === runId)
   const { values, sum } = expected()
   expect(line).toEqual({ runId, state: 'SUCCEEDED', sum: { v: sum } })
 

@@ -7,20 +7,54 @@ import { ensureBuilt, ROOT, tempDir } from '../cli/run-cli.js'
 const EXAMPLE = join(ROOT, 'examples/agent-tree')
 const INBOX = join(EXAMPLE, 'inbox')
 
-interface Grant { resource: string; actions: string[] }
-interface TreeNode { id: string; name: string; parentId: string | null; state: string; pid: number | null; permissions: Grant[]; limits: Record<string, number>; children: TreeNode[] }
-interface FileResult { file: string; out: string; words: number; lines: number }
-interface PerWorker { worker: string; id: string; shard: string; outDir: string; pid: number; files: FileResult[]; words: number }
+interface Grant {
+  resource: string
+  actions: string[]
+}
+interface TreeNode {
+  id: string
+  name: string
+  parentId: string | null
+  state: string
+  pid: number | null
+  permissions: Grant[]
+  limits: Record<string, number>
+  children: TreeNode[]
+}
+interface FileResult {
+  file: string
+  out: string
+  words: number
+  lines: number
+}
+interface PerWorker {
+  worker: string
+  id: string
+  shard: string
+  outDir: string
+  pid: number
+  files: FileResult[]
+  words: number
+}
 interface Output {
   ok: boolean
   workspace: string
   kept: boolean
   tree: TreeNode | null
-  report: { files: string[]; perWorker: PerWorker[]; denied: { worker: string; path: string; code: string }[]; summary: { path: string; files: number; words: number } } | null
+  report: {
+    files: string[]
+    perWorker: PerWorker[]
+    denied: { worker: string; path: string; code: string }[]
+    summary: { path: string; files: number; words: number }
+  } | null
   denials: { from: string; agentId: string; name: string; resource: string; action: string; reason: string }[]
   summary: string | null
   escalation: { code?: string; message?: string; excess?: { resource: string; action: string }[]; deployed?: string }
-  usage: { coordinator: { state: string; commands: number }; workers: { name: string; state: string; commands: number; errors: number }[]; cluster: { agents: number; byState: Record<string, number> } } | null
+  usage: {
+    coordinator: { state: string; commands: number }
+    workers: { name: string; state: string; commands: number; errors: number }[]
+    cluster: { agents: number; byState: Record<string, number> }
+  } | null
   agents: { id: string; name: string; parentId: string | null; state: string; reason: string | null }[]
   pids: number[]
   files: string[]
@@ -29,9 +63,14 @@ interface Output {
 
 function runExample(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(EXAMPLE, 'run.mjs'), ...args], { cwd, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [join(EXAMPLE, 'run.mjs'), ...args],
+      { cwd, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -101,16 +140,26 @@ describe('examples/agent-tree', () => {
 
     // The tree while the workers ran: the coordinator and three children, all running, each in its own process.
     const tree = out.tree!
-    expect(tree).toMatchObject({ name: 'coordinator', parentId: null, state: 'RUNNING', limits: { memoryMb: 256, cpuMs: 60_000, storageMb: 5 } })
+    expect(tree).toMatchObject({
+      name: 'coordinator',
+      parentId: null,
+      state: 'RUNNING',
+      limits: { memoryMb: 256, cpuMs: 60_000, storageMb: 5 },
+    })
     expect(tree.permissions).toEqual([
       { resource: 'file:inbox', actions: ['list'] },
       { resource: 'file:inbox/**', actions: ['read'] },
       { resource: 'file:out/**', actions: ['write'] },
     ])
-    expect(tree.children.map((c) => [c.name, c.parentId, c.state])).toEqual(['a', 'b', 'c'].map((s) => [`worker-${s}`, tree.id, 'RUNNING']))
+    expect(tree.children.map((c) => [c.name, c.parentId, c.state])).toEqual(
+      ['a', 'b', 'c'].map((s) => [`worker-${s}`, tree.id, 'RUNNING']),
+    )
     for (const child of tree.children) {
       const shard = child.name.slice('worker-'.length)
-      expect(child.permissions).toEqual([{ resource: 'file:inbox/**', actions: ['read'] }, { resource: `file:out/${shard}/**`, actions: ['write'] }])
+      expect(child.permissions).toEqual([
+        { resource: 'file:inbox/**', actions: ['read'] },
+        { resource: `file:out/${shard}/**`, actions: ['write'] },
+      ])
       // Asked for less memory; the rest is the coordinator's.
       expect(child.limits).toEqual({ memoryMb: 128, cpuMs: 60_000, storageMb: 5 })
     }
@@ -122,7 +171,9 @@ describe('examples/agent-tree', () => {
     // Every inbox file processed exactly once, by the worker owning its shard.
     const report = out.report!
     expect(report.files).toEqual(expected.map((e) => e.file))
-    expect(report.perWorker.map((w) => [w.worker, w.shard, w.outDir])).toEqual(['a', 'b', 'c'].map((s) => [`worker-${s}`, s, `out/${s}`]))
+    expect(report.perWorker.map((w) => [w.worker, w.shard, w.outDir])).toEqual(
+      ['a', 'b', 'c'].map((s) => [`worker-${s}`, s, `out/${s}`]),
+    )
     for (const w of report.perWorker) {
       const mine = expected.filter((e) => e.worker === w.worker)
       expect(w.files).toEqual(mine.map(({ file, out, words, lines }) => ({ file, out, words, lines })))
@@ -134,17 +185,29 @@ describe('examples/agent-tree', () => {
     expect(report.perWorker.flatMap((w) => w.files.map((f) => f.file)).sort()).toEqual(expected.map((e) => e.file))
 
     // The outputs in the workspace: exactly one upper-cased copy per file, in its shard's folder, and the summary.
-    expect(out.files).toEqual([...names.map((n) => `inbox/${n}`), ...expected.map((e) => e.out).sort(), 'out/summary.txt'])
+    expect(out.files).toEqual([
+      ...names.map((n) => `inbox/${n}`),
+      ...expected.map((e) => e.out).sort(),
+      'out/summary.txt',
+    ])
     for (const e of expected) expect(readFileSync(join(workspace, e.out), 'utf8')).toBe(e.upper)
     for (const shard of ['a', 'b', 'c']) {
-      expect(readdirSync(join(workspace, 'out', shard)).sort()).toEqual(expected.filter((e) => e.shard === shard).map((e) => e.out.slice(`out/${shard}/`.length)))
+      expect(readdirSync(join(workspace, 'out', shard)).sort()).toEqual(
+        expected.filter((e) => e.shard === shard).map((e) => e.out.slice(`out/${shard}/`.length)),
+      )
     }
 
     // worker-c's write of the summary was refused, reported by the worker and on the bus.
     const workerC = tree.children.find((c) => c.name === 'worker-c')!
     expect(report.denied).toEqual([{ worker: 'worker-c', path: 'out/summary.txt', code: 'PERMISSION_DENIED' }])
     expect(out.denials).toHaveLength(1)
-    expect(out.denials[0]).toMatchObject({ from: 'worker-c', agentId: workerC.id, name: 'worker-c', resource: 'file:out/summary.txt', action: 'write' })
+    expect(out.denials[0]).toMatchObject({
+      from: 'worker-c',
+      agentId: workerC.id,
+      name: 'worker-c',
+      resource: 'file:out/summary.txt',
+      action: 'write',
+    })
     // The summary is the coordinator's, not the worker's.
     expect(readFileSync(join(workspace, 'out/summary.txt'), 'utf8')).toBe(expectedSummary)
     expect(out.summary).toBe(expectedSummary)
@@ -158,12 +221,22 @@ describe('examples/agent-tree', () => {
 
     // Usage read before the end: the coordinator running, its workers terminated by it after one command each.
     expect(out.usage!.coordinator).toMatchObject({ state: 'RUNNING', commands: 1 })
-    expect(out.usage!.workers).toEqual(['a', 'b', 'c'].map((s) => expect.objectContaining({ name: `worker-${s}`, state: 'TERMINATED', commands: 1, errors: 0 })))
+    expect(out.usage!.workers).toEqual(
+      ['a', 'b', 'c'].map((s) =>
+        expect.objectContaining({ name: `worker-${s}`, state: 'TERMINATED', commands: 1, errors: 0 }),
+      ),
+    )
     expect(out.usage!.cluster).toMatchObject({ agents: 1, byState: { RUNNING: 1, TERMINATED: 3 } })
 
     // Every agent ended TERMINATED; "greedy" was never recorded.
-    expect(out.agents.map((a) => [a.name, a.state])).toEqual([['coordinator', 'TERMINATED'], ['worker-a', 'TERMINATED'], ['worker-b', 'TERMINATED'], ['worker-c', 'TERMINATED']])
-    for (const a of out.agents.slice(1)) expect([a.parentId, a.reason]).toEqual([tree.id, `terminated by parent ${tree.id}`])
+    expect(out.agents.map((a) => [a.name, a.state])).toEqual([
+      ['coordinator', 'TERMINATED'],
+      ['worker-a', 'TERMINATED'],
+      ['worker-b', 'TERMINATED'],
+      ['worker-c', 'TERMINATED'],
+    ])
+    for (const a of out.agents.slice(1))
+      expect([a.parentId, a.reason]).toEqual([tree.id, `terminated by parent ${tree.id}`])
 
     // No agent process outlives the example, and nothing was written to the current folder.
     expect(out.pids.filter(alive)).toEqual([])
@@ -181,13 +254,27 @@ describe('examples/agent-tree', () => {
     expect(readdirSync(cwd)).toEqual([])
 
     expect(r.stdout).toMatch(/^ {2}coordinator agt_\w+ RUNNING pid \d+ · memory 256 MB, cpu 60000 ms, storage 5 MB$/m)
-    expect(r.stdout).toMatch(/^ {4}worker-c agt_\w+ RUNNING pid \d+ · memory 128 MB, cpu 60000 ms, storage 5 MB\n {8}file:inbox\/\*\* read · file:out\/c\/\*\* write$/m)
+    expect(r.stdout).toMatch(
+      /^ {4}worker-c agt_\w+ RUNNING pid \d+ · memory 128 MB, cpu 60000 ms, storage 5 MB\n {8}file:inbox\/\*\* read · file:out\/c\/\*\* write$/m,
+    )
     expect(r.stdout).toMatch(/^ {2}worker-a \(pid \d+\) → out\/a\/: 3 files, 95 words$/m)
     expect(r.stdout).toMatch(/^ {4}inbox\/gulls\.txt +→ out\/c\/gulls\.txt +5 words, 1 line$/m)
-    expect(r.stdout).toContain('Refused writes, as the workers reported them: 1\n  worker-c: write out/summary.txt [PERMISSION_DENIED]\n')
-    expect(r.stdout).toMatch(/^permission\.denied events on the bus: 1\n {2}from worker-c \(agt_\w+\): write "file:out\/summary\.txt": /m)
-    expect(r.stdout).toContain(`out/summary.txt, written by the coordinator:\n${expectedSummary.replace(/\n$/, '').split('\n').map((l) => `  ${l}`).join('\n')}\n`)
-    expect(r.stdout).toMatch(/^ {2}\[PERMISSION_ESCALATION\] Child "greedy" asks for more than its parent holds: write on "file:\*\*"\./m)
+    expect(r.stdout).toContain(
+      'Refused writes, as the workers reported them: 1\n  worker-c: write out/summary.txt [PERMISSION_DENIED]\n',
+    )
+    expect(r.stdout).toMatch(
+      /^permission\.denied events on the bus: 1\n {2}from worker-c \(agt_\w+\): write "file:out\/summary\.txt": /m,
+    )
+    expect(r.stdout).toContain(
+      `out/summary.txt, written by the coordinator:\n${expectedSummary
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n')}\n`,
+    )
+    expect(r.stdout).toMatch(
+      /^ {2}\[PERMISSION_ESCALATION\] Child "greedy" asks for more than its parent holds: write on "file:\*\*"\./m,
+    )
     expect(r.stdout).toMatch(/^ {2}cluster: 1 live agent \(RUNNING 1, TERMINATED 3\), 1 command, 0 errors$/m)
     expect(r.stdout).toMatch(/^ {2}coordinator +TERMINATED +terminated$/m)
     expect(r.stdout.match(/^ {2}worker-[abc] +TERMINATED +terminated by parent agt_\w+$/gm)).toHaveLength(3)

@@ -7,17 +7,31 @@ const WORKFLOW = join(ROOT, 'examples/content-pipeline/workflow.yaml')
 const TOPIC = 'Durable workflows in Node.js'
 const SLUG = 'durable-workflows-in-node-js'
 
-interface Published { path: string; bytes: number; slug: string }
+interface Published {
+  path: string
+  bytes: number
+  slug: string
+}
 interface Seo {
   slug: string
   markdown: string
   meta: { title: string; description: string; keywords: string[] }
-  report: { words: number; keywords: Record<string, { count: number; density: number }>; headingFixes: { from: number; to: number }[]; descriptionLength: number }
+  report: {
+    words: number
+    keywords: Record<string, { count: number; density: number }>
+    headingFixes: { from: number; to: number }[]
+    descriptionLength: number
+  }
 }
 interface RunJson {
   state: string
   error?: { code: string; message: string }
-  outputs: { article?: { output: Published; stages: { draft: { title: string; markdown: string }; seo: Seo; publish: Published } } }
+  outputs: {
+    article?: {
+      output: Published
+      stages: { draft: { title: string; markdown: string }; seo: Seo; publish: Published }
+    }
+  }
   tasks: Record<string, { state: string; attempts: number; error?: { code: string; message: string } }>
 }
 
@@ -27,7 +41,18 @@ beforeAll(() => ensureBuilt())
 afterAll(() => tmp.cleanup())
 
 function run(outDir: string, ...extra: string[]): ReturnType<typeof runCli> {
-  return runCli(['run', WORKFLOW, '--store', 'memory', '--json', '--input', `outDir=${outDir}`, '--input', `topic=${TOPIC}`, ...extra])
+  return runCli([
+    'run',
+    WORKFLOW,
+    '--store',
+    'memory',
+    '--json',
+    '--input',
+    `outDir=${outDir}`,
+    '--input',
+    `topic=${TOPIC}`,
+    ...extra,
+  ])
 }
 
 /** The headings of a Markdown text, as [level, text]. */
@@ -61,15 +86,21 @@ describe('examples/content-pipeline', () => {
     expect(seo.report.descriptionLength).toBe(seo.meta.description.length)
     expect(seo.meta.keywords).toEqual(['workflows', 'agents', 'retries'])
     for (const kw of seo.meta.keywords) {
-      const count = seo.markdown.toLowerCase().split(/[^a-z]+/).filter((w) => w === kw).length
+      const count = seo.markdown
+        .toLowerCase()
+        .split(/[^a-z]+/)
+        .filter((w) => w === kw).length
       expect(seo.report.keywords[kw].count, kw).toBe(count)
       expect(seo.report.keywords[kw].density, kw).toBeCloseTo((100 * count) / seo.report.words, 2)
     }
     expect(headings(seo.markdown)).toEqual([
       [1, 'Durable Workflows in Node.js'],
-      [2, 'Workflows'], [3, 'Checklist for workflows'],
-      [2, 'Agents'], [3, 'Checklist for agents'],
-      [2, 'Retries'], [3, 'Checklist for retries'],
+      [2, 'Workflows'],
+      [3, 'Checklist for workflows'],
+      [2, 'Agents'],
+      [3, 'Checklist for agents'],
+      [2, 'Retries'],
+      [3, 'Checklist for retries'],
       [2, 'Conclusion'],
     ])
     expect(seo.report.headingFixes).toHaveLength(7)
@@ -115,7 +146,18 @@ describe('examples/content-pipeline', () => {
   it('resolves the default outDir ./out against the current folder, and needs a topic', async () => {
     const cwd = join(tmp.dir, 'cwd')
     mkdirSync(cwd)
-    const r = await runCli(['run', WORKFLOW, '--store', 'memory', '--json', '--input', 'topic=A very long topic about the many ways to keep long running agent workflows reliable'], { cwd })
+    const r = await runCli(
+      [
+        'run',
+        WORKFLOW,
+        '--store',
+        'memory',
+        '--json',
+        '--input',
+        'topic=A very long topic about the many ways to keep long running agent workflows reliable',
+      ],
+      { cwd },
+    )
     expect(r.code, r.stderr).toBe(0)
     const seo = (JSON.parse(r.stdout) as RunJson).outputs.article!.stages.seo
     expect(existsSync(join(cwd, 'out', `${seo.slug}.md`))).toBe(true)

@@ -7,7 +7,10 @@ import { ensureBuilt, ROOT, tempDir } from '../cli/run-cli.js'
 const EXAMPLE = join(ROOT, 'examples/doc-map-reduce')
 const DOCS = join(EXAMPLE, 'docs')
 
-interface WordCount { word: string; count: number }
+interface WordCount {
+  word: string
+  count: number
+}
 interface Report {
   documents: number
   totals: { words: number; lines: number; bytes: number; readingSeconds: number }
@@ -15,13 +18,24 @@ interface Report {
   longest: { file: string; words: number } | null
   perDocument: { file: string; words: number; lines: number; readingSeconds: number; topWords: WordCount[] }[]
 }
-interface Output { state: string; folder: string; files: string[]; skipped: { file: string; error?: string }[]; report: Report }
+interface Output {
+  state: string
+  folder: string
+  files: string[]
+  skipped: { file: string; error?: string }[]
+  report: Report
+}
 
 function runExample(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(EXAMPLE, 'run.mjs'), ...args], { cwd, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [join(EXAMPLE, 'run.mjs'), ...args],
+      { cwd, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -38,7 +52,9 @@ beforeAll(() => ensureBuilt())
 afterAll(() => tmp.cleanup())
 
 describe('examples/doc-map-reduce', () => {
-  const names = readdirSync(DOCS).filter((n) => n.endsWith('.txt')).sort()
+  const names = readdirSync(DOCS)
+    .filter((n) => n.endsWith('.txt'))
+    .sort()
   const expected = names.map((file) => ({ file, ...count(join(DOCS, file)) }))
 
   it('ships 8 documents, one of them empty', () => {
@@ -71,7 +87,13 @@ describe('examples/doc-map-reduce', () => {
     })
     expect(report.longest).toEqual({ file: longest.file, words: longest.words })
     expect(report.perDocument.map(({ file, words, lines }) => ({ file, words, lines }))).toEqual(expected)
-    expect(report.perDocument.find((d) => d.file === 'empty.txt')).toEqual({ file: 'empty.txt', words: 0, lines: 0, readingSeconds: 0, topWords: [] })
+    expect(report.perDocument.find((d) => d.file === 'empty.txt')).toEqual({
+      file: 'empty.txt',
+      words: 0,
+      lines: 0,
+      readingSeconds: 0,
+      topWords: [],
+    })
 
     // "sleep" appears 7 times in sleep.txt (and nowhere else): the overall top word.
     const sleepCount = (readFileSync(join(DOCS, 'sleep.txt'), 'utf8').match(/\bsleep\b/gi) ?? []).length
@@ -106,7 +128,9 @@ describe('examples/doc-map-reduce', () => {
     expect(r.code, r.stderr).toBe(0)
     const out = JSON.parse(r.stdout) as Output
     expect(out.files).toEqual(['a.txt', 'b.txt', 'c.txt'])
-    expect(out.skipped).toEqual([{ file: 'b.txt', state: 'FAILED', error: '[TASK_NON_RETRYABLE] b.txt is not valid UTF-8 text' }])
+    expect(out.skipped).toEqual([
+      { file: 'b.txt', state: 'FAILED', error: '[TASK_NON_RETRYABLE] b.txt is not valid UTF-8 text' },
+    ])
     expect(out.report.documents).toBe(2)
     expect(out.report.totals).toMatchObject({ words: 6, lines: 3 })
     expect(out.report.longest).toEqual({ file: 'a.txt', words: 4 })

@@ -11,8 +11,16 @@ const { dir, cleanup } = tempDir('flotilla-research-llm-')
 beforeAll(ensureBuilt)
 afterAll(cleanup)
 
-interface Summary { model?: { calls: number; costUsd: number }; perAgent: Record<string, { model?: { calls: number } }> }
-interface RunJson { state: string; summary: Summary; tasks: Record<string, { state: string; agent?: string }>; outputs: Record<string, unknown> }
+interface Summary {
+  model?: { calls: number; costUsd: number }
+  perAgent: Record<string, { model?: { calls: number } }>
+}
+interface RunJson {
+  state: string
+  summary: Summary
+  tasks: Record<string, { state: string; agent?: string }>
+  outputs: Record<string, unknown>
+}
 
 describe('examples/research-llm', () => {
   it('runs offline: three perspectives, the synthesis from the fallback model, a low-confidence review and its revision, with tokens and cost per agent', async () => {
@@ -42,13 +50,17 @@ describe('examples/research-llm', () => {
     beforeAll(async () => {
       llm = await startFakeLlm((request) => {
         const structured = request.body.response_format !== undefined
-        return structured ? chatText(JSON.stringify({ answer: { verdict: 'good', critique: 'none' }, confidence: 0.9 })) : chatText('A finding.')
+        return structured
+          ? chatText(JSON.stringify({ answer: { verdict: 'good', critique: 'none' }, confidence: 0.9 }))
+          : chatText('A finding.')
       })
     })
     afterAll(() => llm.close())
 
     it('sends every agent to the endpoint; a confident review skips the revision', async () => {
-      const r = await runCli(['run', WORKFLOW, '--store', 'memory', '--json'], { env: { FLOTILLA_MODEL: `openai-compatible:${llm.url}#local` } })
+      const r = await runCli(['run', WORKFLOW, '--store', 'memory', '--json'], {
+        env: { FLOTILLA_MODEL: `openai-compatible:${llm.url}#local` },
+      })
       expect(r.code, r.stderr).toBe(0)
       const run = JSON.parse(r.stdout) as RunJson
       expect(run.tasks.synthesis.agent).toBe('synthesizer@1.0.0')

@@ -8,9 +8,29 @@ const EXAMPLE = join(ROOT, 'examples/research-team')
 const SOURCES = join(EXAMPLE, 'sources')
 
 type Verdict = 'supported' | 'needs-evidence' | 'doubtful'
-interface Finding { source: string; claim: string; confidence: number; verdict: Verdict | null; reason: string | null }
-interface Version { version: number; createdBy: string; basedOn: number | null; runId: string; taskId: string; change: string; source: string | null; conflicts: number }
-interface Run { runId?: string; state: string; output?: Record<string, number | string>; error?: { code: string; message: string } }
+interface Finding {
+  source: string
+  claim: string
+  confidence: number
+  verdict: Verdict | null
+  reason: string | null
+}
+interface Version {
+  version: number
+  createdBy: string
+  basedOn: number | null
+  runId: string
+  taskId: string
+  change: string
+  source: string | null
+  conflicts: number
+}
+interface Run {
+  runId?: string
+  state: string
+  output?: Record<string, number | string>
+  error?: { code: string; message: string }
+}
 interface Output {
   topic: string
   folder: string
@@ -29,9 +49,14 @@ interface Output {
 
 function runExample(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(EXAMPLE, 'run.mjs'), ...args], { cwd, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [join(EXAMPLE, 'run.mjs'), ...args],
+      { cwd, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
+      },
+    )
   })
 }
 
@@ -42,14 +67,29 @@ function runExample(args: string[], cwd = ROOT): Promise<{ code: number; stdout:
  * `doubtful` for absolute wording, else `supported` from confidence 0.5, else
  * `needs-evidence`.
  */
-function expectedOf(folder: string, source: string): { source: string; claim: string; confidence: number; verdict: Verdict } {
-  const lines = readFileSync(join(folder, source), 'utf8').split('\n').filter((l) => l.trim() !== '')
+function expectedOf(
+  folder: string,
+  source: string,
+): { source: string; claim: string; confidence: number; verdict: Verdict } {
+  const lines = readFileSync(join(folder, source), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
   const claimLine = lines.find((l) => l.startsWith('Claim:'))!
   const claim = claimLine.slice('Claim:'.length).trim()
-  const figures = lines.slice(1).filter((l) => l !== claimLine).join(' ').match(/\d+(?:[.,]\d+)?/g)?.length ?? 0
+  const figures =
+    lines
+      .slice(1)
+      .filter((l) => l !== claimLine)
+      .join(' ')
+      .match(/\d+(?:[.,]\d+)?/g)?.length ?? 0
   const confidence = Math.min(figures, 4) / 4
   const absolute = /\b(always|never|all|every|none|nothing|guaranteed|guarantees|impossible|proves)\b/i.test(claim)
-  return { source, claim, confidence, verdict: absolute ? 'doubtful' : confidence >= 0.5 ? 'supported' : 'needs-evidence' }
+  return {
+    source,
+    claim,
+    confidence,
+    verdict: absolute ? 'doubtful' : confidence >= 0.5 ? 'supported' : 'needs-evidence',
+  }
 }
 
 /** The lineage every successful run must show, whatever order the writes interleaved in. */
@@ -61,10 +101,17 @@ function checkLineage(out: Output, sources: string[]): void {
   expect(out.report?.version).toBe(2 * n + 1)
   // Each write was based on the version just before it: nothing was overwritten.
   expect(versions.map((v) => v.basedOn)).toEqual([null, ...versions.slice(1).map((v) => v.version - 1)])
-  expect(versions[0]).toMatchObject({ createdBy: 'researcher', change: 'created', runId: runs.researcher.runId, taskId: 'research' })
+  expect(versions[0]).toMatchObject({
+    createdBy: 'researcher',
+    change: 'created',
+    runId: runs.researcher.runId,
+    taskId: 'research',
+  })
   expect(new Set(versions.map((v) => v.createdBy))).toEqual(new Set(['researcher', 'analyst']))
   for (const v of versions) {
-    expect(v.createdBy === 'researcher' ? [runs.researcher.runId, 'research'] : [runs.analyst.runId, 'analyse']).toEqual([v.runId, v.taskId])
+    expect(
+      v.createdBy === 'researcher' ? [runs.researcher.runId, 'research'] : [runs.analyst.runId, 'analyse'],
+    ).toEqual([v.runId, v.taskId])
   }
   for (const source of sources) {
     const found = versions.filter((v) => v.source === source && v.change === 'finding')
@@ -74,12 +121,18 @@ function checkLineage(out: Output, sources: string[]): void {
     expect(found[0].version).toBeLessThan(assessed[0].version)
   }
   // The conflicts each agent reports are those recorded with its versions…
-  const recorded = (who: string): number => versions.filter((v) => v.createdBy === who).reduce((s, v) => s + v.conflicts, 0)
-  expect(out.conflicts).toEqual({ researcher: recorded('researcher'), analyst: recorded('analyst'), total: recorded('researcher') + recorded('analyst') })
+  const recorded = (who: string): number =>
+    versions.filter((v) => v.createdBy === who).reduce((s, v) => s + v.conflicts, 0)
+  expect(out.conflicts).toEqual({
+    researcher: recorded('researcher'),
+    analyst: recorded('analyst'),
+    total: recorded('researcher') + recorded('analyst'),
+  })
   expect(out.conflicts.researcher).toBe(runs.researcher.output?.conflicts)
   expect(out.conflicts.analyst).toBe(runs.analyst.output?.conflicts)
   // …and a write that lost a race is built on the other agent's version (each agent writes one at a time).
-  for (const v of versions.filter((x) => x.conflicts > 0)) expect(versions[v.version - 2].createdBy).not.toBe(v.createdBy)
+  for (const v of versions.filter((x) => x.conflicts > 0))
+    expect(versions[v.version - 2].createdBy).not.toBe(v.createdBy)
 }
 
 const tmp = tempDir('flotilla-research-team-')
@@ -87,7 +140,9 @@ beforeAll(() => ensureBuilt())
 afterAll(() => tmp.cleanup())
 
 describe('examples/research-team', () => {
-  const sources = readdirSync(SOURCES).filter((n) => /\.(md|txt)$/.test(n)).sort()
+  const sources = readdirSync(SOURCES)
+    .filter((n) => /\.(md|txt)$/.test(n))
+    .sort()
   const expected = sources.map((s) => expectedOf(SOURCES, s))
 
   it('ships 5 notes whose verdicts cover the three outcomes', () => {
@@ -112,7 +167,9 @@ describe('examples/research-team', () => {
 
     const report = out.report!
     expect(report.topic).toBe('urban beekeeping')
-    expect([...report.findings].sort((a, b) => (a.source < b.source ? -1 : 1))).toEqual(expected.map(({ source, claim, confidence }) => ({ claim, source, confidence })))
+    expect([...report.findings].sort((a, b) => (a.source < b.source ? -1 : 1))).toEqual(
+      expected.map(({ source, claim, confidence }) => ({ claim, source, confidence })),
+    )
     for (const e of expected) {
       const assessments = report.assessments.filter((a) => a.source === e.source)
       expect(assessments).toHaveLength(1)
@@ -129,27 +186,42 @@ describe('examples/research-team', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain(`Research team on "urban beekeeping": 5 findings from ${SOURCES}, 5 assessed`)
     expect(r.stdout).toMatch(/^supported +rooftop-yield\.md +confidence 1$/m)
-    expect(r.stdout).toMatch(/^doubtful +varroa\.md +confidence 0\.25\n {4}Colonies kept in town never need treatment against varroa mites\.\n {4}specialist: absolute wording \("never"\)/m)
+    expect(r.stdout).toMatch(
+      /^doubtful +varroa\.md +confidence 0\.25\n {4}Colonies kept in town never need treatment against varroa mites\.\n {4}specialist: absolute wording \("never"\)/m,
+    )
     expect(r.stdout).toMatch(/^needs-evidence +wild-bees\.txt +confidence 0$/m)
     expect(r.stdout).toContain('Versions of "report" (11, oldest first):')
     expect(r.stdout).toMatch(/^ {2}v1 +researcher +- +created +- +run_\w+ \/ research$/m)
     expect(r.stdout).toMatch(/^ {2}v11 +analyst +v10 +assessment \S+ +(-|\d+) +run_\w+ \/ analyse$/m)
-    expect(r.stdout).toMatch(/^Optimistic-concurrency conflicts resolved: \d+ \(researcher \d+, analyst \d+\); no write was lost\.$/m)
+    expect(r.stdout).toMatch(
+      /^Optimistic-concurrency conflicts resolved: \d+ \(researcher \d+, analyst \d+\); no write was lost\.$/m,
+    )
   })
 
   it('works on a folder of notes of your own, resolved against the current folder, and leaves nothing behind', async () => {
     const cwd = join(tmp.dir, 'own')
     mkdirSync(join(cwd, 'notes'), { recursive: true })
-    writeFileSync(join(cwd, 'notes', 'a.md'), '# Queens\n\nClaim: A new queen always settles within a week.\n\nSeen 3 times.\n')
-    writeFileSync(join(cwd, 'notes', 'b.txt'), 'Honey\n\nClaim: Spring honey sets faster than summer honey.\n\nJars: 12, 14, 9 and 30 days.\n')
+    writeFileSync(
+      join(cwd, 'notes', 'a.md'),
+      '# Queens\n\nClaim: A new queen always settles within a week.\n\nSeen 3 times.\n',
+    )
+    writeFileSync(
+      join(cwd, 'notes', 'b.txt'),
+      'Honey\n\nClaim: Spring honey sets faster than summer honey.\n\nJars: 12, 14, 9 and 30 days.\n',
+    )
     writeFileSync(join(cwd, 'notes', 'skipped.json'), '{}')
     const r = await runExample(['notes', '--json'], cwd)
     expect(r.code, r.stderr).toBe(0)
     const out = JSON.parse(r.stdout) as Output
     expect(out.folder).toBe(join(cwd, 'notes'))
     const mine = ['a.md', 'b.txt'].map((s) => expectedOf(join(cwd, 'notes'), s))
-    expect(mine.map((e) => [e.confidence, e.verdict])).toEqual([[0.25, 'doubtful'], [1, 'supported']])
-    expect(out.findings.map((f) => [f.source, f.claim, f.confidence, f.verdict])).toEqual(mine.map((e) => [e.source, e.claim, e.confidence, e.verdict]))
+    expect(mine.map((e) => [e.confidence, e.verdict])).toEqual([
+      [0.25, 'doubtful'],
+      [1, 'supported'],
+    ])
+    expect(out.findings.map((f) => [f.source, f.claim, f.confidence, f.verdict])).toEqual(
+      mine.map((e) => [e.source, e.claim, e.confidence, e.verdict]),
+    )
     checkLineage(out, ['a.md', 'b.txt'])
     // Everything stayed in memory: no database, no workspace folder.
     expect(readdirSync(cwd)).toEqual(['notes'])

@@ -19,7 +19,17 @@ const SAMPLE_PROBLEMS = {
   'not-utf8': 1,
 }
 const REPORT_ONLY = { 'line-too-long': 3, todo: 6, 'empty-file': 1, 'not-utf8': 1 }
-const FIXED_FILES = ['README.md', 'docs/guide.md', 'docs/notes.txt', 'scripts/deploy.sh', 'src/app.js', 'src/config.json', 'src/lib/strings.js', 'src/util.py', 'styles/site.css']
+const FIXED_FILES = [
+  'README.md',
+  'docs/guide.md',
+  'docs/notes.txt',
+  'scripts/deploy.sh',
+  'src/app.js',
+  'src/config.json',
+  'src/lib/strings.js',
+  'src/util.py',
+  'styles/site.css',
+]
 
 interface Report {
   root: string
@@ -80,7 +90,13 @@ describe('examples/scan-and-fix', () => {
     expect(report.files).toBe(13)
     expect(report.byRule).toEqual(SAMPLE_PROBLEMS)
     expect(report.totals).toEqual({ problems: 28, fixable: 17, reportOnly: 11, filesWithProblems: 11, filesChanged: 9 })
-    expect(report.byFile).toMatchObject({ 'src/app.js': 5, 'styles/site.css': 4, 'src/util.py': 3, 'data/empty.txt': 1, 'data/legacy-latin1.txt': 1 })
+    expect(report.byFile).toMatchObject({
+      'src/app.js': 5,
+      'styles/site.css': 4,
+      'src/util.py': 3,
+      'data/empty.txt': 1,
+      'data/legacy-latin1.txt': 1,
+    })
     expect(report.byFile['Makefile']).toBeUndefined() // tab indentation alone is fine
     expect(out.tasks['scan-0'].agent).toBe('scanner@1.0.0')
     expect(out.tasks['report'].agent).toBe('reporter@1.0.0')
@@ -128,10 +144,14 @@ describe('examples/scan-and-fix', () => {
     expect(existsSync(join(target, 'Makefile.bak'))).toBe(false)
     expect(existsSync(join(target, 'data/empty.txt.bak'))).toBe(false)
     expect(readFileSync(join(target, 'src/util.py'), 'utf8')).not.toContain('\r')
-    expect(readFileSync(join(target, 'styles/site.css'), 'utf8')).toBe('body {\n  margin: 0;\n  font-family: sans-serif;\n}\n')
+    expect(readFileSync(join(target, 'styles/site.css'), 'utf8')).toBe(
+      'body {\n  margin: 0;\n  font-family: sans-serif;\n}\n',
+    )
     expect(readFileSync(join(target, 'scripts/deploy.sh'), 'utf8')).toContain('\n      scp -r dist')
     expect(statSync(join(target, 'scripts/deploy.sh')).mode).toBe(modeBefore)
-    expect(readFileSync(join(target, 'data/legacy-latin1.txt'))).toEqual(readFileSync(join(SAMPLE, 'data/legacy-latin1.txt')))
+    expect(readFileSync(join(target, 'data/legacy-latin1.txt'))).toEqual(
+      readFileSync(join(SAMPLE, 'data/legacy-latin1.txt')),
+    )
 
     const rescan = await runCli(['demo', '--json', '--input', `target=${target}`])
     expect(rescan.code, rescan.stderr).toBe(0)

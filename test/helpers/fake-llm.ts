@@ -76,11 +76,12 @@ export async function startFakeLlm(handler: FakeHandler): Promise<FakeLlm> {
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
-    close: () => new Promise<void>((resolve) => {
-      for (const res of hanging) res.socket?.destroy()
-      server.closeAllConnections()
-      server.close(() => resolve())
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.socket?.destroy()
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
   }
 }
 
@@ -88,7 +89,10 @@ export async function startFakeLlm(handler: FakeHandler): Promise<FakeLlm> {
 export function chatText(text: string, usage = { prompt_tokens: 100, completion_tokens: 10 }): { json: unknown } {
   return {
     json: {
-      id: 'chatcmpl-1', object: 'chat.completion', created: 1_700_000_000, model: 'fake',
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      created: 1_700_000_000,
+      model: 'fake',
       choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
       usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
     },
@@ -99,12 +103,25 @@ export function chatText(text: string, usage = { prompt_tokens: 100, completion_
 export function chatToolCalls(calls: readonly { id: string; name: string; input: unknown }[]): { json: unknown } {
   return {
     json: {
-      id: 'chatcmpl-2', object: 'chat.completion', created: 1_700_000_000, model: 'fake',
-      choices: [{
-        index: 0,
-        message: { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.input) } })) },
-        finish_reason: 'tool_calls',
-      }],
+      id: 'chatcmpl-2',
+      object: 'chat.completion',
+      created: 1_700_000_000,
+      model: 'fake',
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: null,
+            tool_calls: calls.map((c) => ({
+              id: c.id,
+              type: 'function',
+              function: { name: c.name, arguments: JSON.stringify(c.input) },
+            })),
+          },
+          finish_reason: 'tool_calls',
+        },
+      ],
       usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
     },
   }
@@ -114,8 +131,16 @@ export function chatToolCalls(calls: readonly { id: string; name: string; input:
 export function anthropicText(text: string, thinking?: string): { json: unknown } {
   return {
     json: {
-      id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-fake', stop_reason: 'end_turn', stop_sequence: null,
-      content: [...(thinking === undefined ? [] : [{ type: 'thinking', thinking, signature: 'sig' }]), { type: 'text', text }],
+      id: 'msg_1',
+      type: 'message',
+      role: 'assistant',
+      model: 'claude-fake',
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+      content: [
+        ...(thinking === undefined ? [] : [{ type: 'thinking', thinking, signature: 'sig' }]),
+        { type: 'text', text },
+      ],
       usage: { input_tokens: 50, output_tokens: 12, cache_read_input_tokens: 20 },
     },
   }

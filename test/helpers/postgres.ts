@@ -44,7 +44,9 @@ export async function describePostgres(name: string, body: () => void): Promise<
     })
     return
   }
-  console.warn(`[flotilla tests] skipping "${name}": ${why}. Start one (or set FLOTILLA_TEST_POSTGRES_URL) to run them.`)
+  console.warn(
+    `[flotilla tests] skipping "${name}": ${why}. Start one (or set FLOTILLA_TEST_POSTGRES_URL) to run them.`,
+  )
   describe.skip(`${name} (skipped: ${why})`, body)
 }
 

@@ -49,9 +49,15 @@ describe('one JSON rule for task outputs, bus payloads and artifacts', () => {
       expect(clonePayload(value, 1e7)).toEqual(JSON.parse(JSON.stringify(value)))
       return
     }
-    const path = (root: string): string => (at === '[0]' ? expect.stringMatching(new RegExp(`^${root.replace('$', '\\$')}(\\[0\\])+$`)) as unknown as string : `${root}${at}`)
+    const path = (root: string): string =>
+      at === '[0]'
+        ? (expect.stringMatching(new RegExp(`^${root.replace('$', '\\$')}(\\[0\\])+$`)) as unknown as string)
+        : `${root}${at}`
     expect(findJsonProblem(value)?.path).toEqual(path('$'))
-    expect(bus).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'payload', reason: 'not_serialisable', path: path('payload') } })
+    expect(bus).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'payload', reason: 'not_serialisable', path: path('payload') },
+    })
     expect(cloned).toEqual(bus)
     expect(artifact).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'content', path: path('content') } })
     expect(output).toMatchObject({ code: 'AGENT_OUTPUT_INVALID', details: { agent: 'j', path: path('$') } })

@@ -33,24 +33,48 @@ function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => voi
 describe('openPostgresBus options', () => {
   it('refuses missing, doubled and malformed options before connecting', async () => {
     expect(await codeOf(openPostgresBus({}))).toBe('VALIDATION_FAILED')
-    expect(await codeOf(openPostgresBus({ connectionString: POSTGRES_URL, pool: new pg.Pool() }))).toBe('VALIDATION_FAILED')
-    expect(await codeOf(openPostgresBus({ connectionString: POSTGRES_URL, schema: 'no-dashes' }))).toBe('VALIDATION_FAILED')
-    expect(await codeOf(openPostgresBus({ connectionString: POSTGRES_URL, maxDeliveries: 0 }))).toBe('VALIDATION_FAILED')
-    expect(await codeOf(openPostgresBus({ connectionString: POSTGRES_URL, unknown: 1 } as never))).toBe('VALIDATION_FAILED')
+    expect(await codeOf(openPostgresBus({ connectionString: POSTGRES_URL, pool: new pg.Pool() }))).toBe(
+      'VALIDATION_FAILED',
+    )
+    expect(await codeOf(openPostgresBus({ connectionString: POSTGRES_URL, schema: 'no-dashes' }))).toBe(
+      'VALIDATION_FAILED',
+    )
+    expect(await codeOf(openPostgresBus({ connectionString: POSTGRES_URL, maxDeliveries: 0 }))).toBe(
+      'VALIDATION_FAILED',
+    )
+    expect(await codeOf(openPostgresBus({ connectionString: POSTGRES_URL, unknown: 1 } as never))).toBe(
+      'VALIDATION_FAILED',
+    )
     expect(await codeOf(openPostgresBus({ connectionString: 'mysql://db/app' }))).toBe('STORE_URL_INVALID')
   })
 
   it('resolves defaults, the schema from the URL, and synchronousCommit into the session options', () => {
     const o = resolveBusOptions({ connectionString: 'postgres://me:secret@db.example:6543/app?schema=fleet' })
-    expect(o).toMatchObject({ schema: 'fleet', maxDeliveries: 5, maxPayloadBytes: 256 * 1024, defaultVisibilityTimeoutMs: 30_000, poolSize: 10, startupOptions: undefined })
+    expect(o).toMatchObject({
+      schema: 'fleet',
+      maxDeliveries: 5,
+      maxPayloadBytes: 256 * 1024,
+      defaultVisibilityTimeoutMs: 30_000,
+      poolSize: 10,
+      startupOptions: undefined,
+    })
     expect(o.where).toBe('me@db.example:6543/app')
     expect(o.url).not.toContain('schema=')
-    expect(resolveBusOptions({ connectionString: 'postgres://db/app', schema: 'mine', synchronousCommit: false })).toMatchObject({ schema: 'mine', startupOptions: '-c synchronous_commit=off' })
-    expect(resolveBusOptions({ pool: new pg.Pool() })).toMatchObject({ schema: 'flotilla', url: undefined, where: 'the given pool' })
+    expect(
+      resolveBusOptions({ connectionString: 'postgres://db/app', schema: 'mine', synchronousCommit: false }),
+    ).toMatchObject({ schema: 'mine', startupOptions: '-c synchronous_commit=off' })
+    expect(resolveBusOptions({ pool: new pg.Pool() })).toMatchObject({
+      schema: 'flotilla',
+      url: undefined,
+      where: 'the given pool',
+    })
   })
 
   it('fails with STORE_UNAVAILABLE when nothing listens', async () => {
-    const err = await openPostgresBus({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectTimeoutMs: 2_000 }).catch((e: unknown) => e)
+    const err = await openPostgresBus({
+      connectionString: 'postgres://postgres@127.0.0.1:1/test',
+      connectTimeoutMs: 2_000,
+    }).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true })
   })
 })
@@ -58,17 +82,27 @@ describe('openPostgresBus options', () => {
 await describePostgres('PostgresBus', () => {
   busContract({
     name: 'postgres',
-    create: (options) => openPostgresBus({ connectionString: POSTGRES_URL, schema: freshSchema(), poolSize: 7, ...options }),
+    create: (options) =>
+      openPostgresBus({ connectionString: POSTGRES_URL, schema: freshSchema(), poolSize: 7, ...options }),
     destroy: (bus: Bus) => dropSchema((bus as PostgresBus).schema),
   })
 
   it('creates its tables idempotently, from several instances at once, and takes the schema from the URL', async () => {
     const schema = freshSchema()
-    const buses = await Promise.all([1, 2, 3].map(() => openPostgresBus({ connectionString: `${POSTGRES_URL}?schema=${schema}`, poolSize: 2 })))
+    const buses = await Promise.all(
+      [1, 2, 3].map(() => openPostgresBus({ connectionString: `${POSTGRES_URL}?schema=${schema}`, poolSize: 2 })),
+    )
     try {
       expect(buses.map((b) => b.schema)).toEqual([schema, schema, schema])
-      const tables = await withClient((c) => c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, [schema]))
-      expect(tables.rows.map((r) => r.t)).toEqual(['flotilla_bus_dead_letters', 'flotilla_bus_messages', 'flotilla_bus_payloads', 'flotilla_bus_requests'])
+      const tables = await withClient((c) =>
+        c.query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, [schema]),
+      )
+      expect(tables.rows.map((r) => r.t)).toEqual([
+        'flotilla_bus_dead_letters',
+        'flotilla_bus_messages',
+        'flotilla_bus_payloads',
+        'flotilla_bus_requests',
+      ])
       await buses[0]!.send('b', { kept: true })
       await buses[0]!.close()
       const again = await openPostgresBus({ connectionString: POSTGRES_URL, schema, poolSize: 2 })
@@ -130,19 +164,29 @@ await describePostgres('PostgresBus', () => {
 
     it('answers requests across instances: replies, error codes, large replies, requests stored before the responder, one answer each', async () => {
       await a.onRequest('specialist', (req) => ({ echo: req.body, from: req.from, by: a.instance }))
-      expect(await b.request('specialist', { q: 1 }, { timeoutMs: 5_000, from: 'analyst' })).toEqual({ echo: { q: 1 }, from: 'analyst', by: a.instance })
+      expect(await b.request('specialist', { q: 1 }, { timeoutMs: 5_000, from: 'analyst' })).toEqual({
+        echo: { q: 1 },
+        from: 'analyst',
+        by: a.instance,
+      })
       await a.onRequest('strict', () => {
         throw new FlotillaError('PERMISSION_DENIED', 'analyst may not ask strict', { details: { who: 'analyst' } })
       })
       const denied = await b.request('strict', 1, { timeoutMs: 5_000 }).catch((e: unknown) => e)
-      expect(denied).toMatchObject({ code: 'PERMISSION_DENIED', message: 'analyst may not ask strict', details: { who: 'analyst' } })
+      expect(denied).toMatchObject({
+        code: 'PERMISSION_DENIED',
+        message: 'analyst may not ask strict',
+        details: { who: 'analyst' },
+      })
       expect(isFlotillaError(denied)).toBe(true)
       await a.onRequest('big', () => 'y'.repeat(100_000))
       expect(await b.request('big', null, { timeoutMs: 5_000 })).toHaveLength(100_000)
 
       const early = b.request('late', 20, { timeoutMs: 5_000 })
       await vi.waitFor(async () => {
-        const { rows } = await withClient((c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_requests`))
+        const { rows } = await withClient((c) =>
+          c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_requests`),
+        )
         expect(rows[0]!.n).toBe(1)
       })
       await a.onRequest('late', (req) => (req.body as number) * 2 + 2)
@@ -152,23 +196,31 @@ await describePostgres('PostgresBus', () => {
       const answeredBy: string[] = []
       await a.onRequest('shared', (req) => (answeredBy.push('a'), req.body))
       await c.onRequest('shared', (req) => (answeredBy.push('c'), req.body))
-      const replies = await Promise.all(Array.from({ length: 30 }, (_, i) => b.request('shared', i, { timeoutMs: 10_000 })))
+      const replies = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => b.request('shared', i, { timeoutMs: 10_000 })),
+      )
       expect(replies).toEqual(Array.from({ length: 30 }, (_, i) => i))
       expect(answeredBy).toHaveLength(30)
-      const rows = await withClient((cl) => cl.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_requests`))
+      const rows = await withClient((cl) =>
+        cl.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_requests`),
+      )
       expect(rows.rows[0]!.n).toBe(0)
     })
 
     it('times out a request nobody answers and deletes it, so a responder that comes later does not run it', async () => {
       const pending = codeOf(b.request('away', 1, { timeoutMs: 1_000 }))
       await vi.waitFor(async () => {
-        const { rows } = await withClient((c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_requests`))
+        const { rows } = await withClient((c) =>
+          c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_requests`),
+        )
         expect(rows[0]!.n).toBe(1)
       })
       await clock.advance(1_000)
       expect(await pending).toBe('TASK_TIMEOUT')
       await vi.waitFor(async () => {
-        const { rows } = await withClient((c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_requests`))
+        const { rows } = await withClient((c) =>
+          c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_requests`),
+        )
         expect(rows[0]!.n).toBe(0)
       })
     })
@@ -193,7 +245,8 @@ await describePostgres('PostgresBus', () => {
       expect(seen).toHaveLength(60)
       expect(new Set(seen.map((m) => m.id)).size).toBe(60)
       expect(seen.every((m) => m.attempt === 1)).toBe(true)
-      for (const s of senders) expect(seen.filter((m) => m.from === s).map((m) => (m.body as { i: number }).i)).toEqual([...Array(10).keys()])
+      for (const s of senders)
+        expect(seen.filter((m) => m.from === s).map((m) => (m.body as { i: number }).i)).toEqual([...Array(10).keys()])
     })
 
     it('shares leases, dead letters and replays between instances', async () => {
@@ -205,7 +258,9 @@ await describePostgres('PostgresBus', () => {
       await clock.advance(10)
       expect(await a.receive('box')).toEqual([])
       const dead = await b.deadLetters('box')
-      expect(dead).toMatchObject([{ id, from: 'lead', to: 'box', body: { job: 1 }, attempt: 2, deadAt: clock.wallNow() }])
+      expect(dead).toMatchObject([
+        { id, from: 'lead', to: 'box', body: { job: 1 }, attempt: 2, deadAt: clock.wallNow() },
+      ])
       expect(dead[0]!.reason).toMatch(/2 times/)
       const woken = b.waitForMail('box')
       expect(await a.replayDeadLetter('box', id)).toBe(true)
@@ -234,7 +289,10 @@ await describePostgres('PostgresBus', () => {
     try {
       const waiting = d.waitForMail('nobody-sends-here')
       const { rows } = await withClient((c) =>
-        c.query<{ n: number }>(`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query = $2`, [app, `LISTEN "${channelOf(schema)}"`]),
+        c.query<{ n: number }>(
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query = $2`,
+          [app, `LISTEN "${channelOf(schema)}"`],
+        ),
       )
       expect(rows[0]!.n).toBe(1)
       expect(await waiting).toBe(true) // woken after the reconnect: notes may have been missed meanwhile
@@ -269,7 +327,10 @@ await describePostgres('PostgresBus', () => {
     })
 
     /** Starts the fixture; `lines` yields its stdout lines as they come. */
-    const agent = (schema: string, args: string[]): { child: ChildProcessWithoutNullStreams; next: () => Promise<string>; exit: Promise<number | null> } => {
+    const agent = (
+      schema: string,
+      args: string[],
+    ): { child: ChildProcessWithoutNullStreams; next: () => Promise<string>; exit: Promise<number | null> } => {
       const child = spawn(process.execPath, [AGENT, POSTGRES_URL, schema, ...args], { stdio: 'pipe' })
       children.add(child)
       let buffer = ''
@@ -293,7 +354,9 @@ await describePostgres('PostgresBus', () => {
         if (l !== undefined) return Promise.resolve(l)
         return Promise.race([
           new Promise<string>((resolve) => waiting.push(resolve)),
-          exit.then((code) => Promise.reject(new Error(`the agent exited (${code}) before printing a line: ${stderr}`))),
+          exit.then((code) =>
+            Promise.reject(new Error(`the agent exited (${code}) before printing a line: ${stderr}`)),
+          ),
         ])
       }
       return { child, next, exit }
@@ -315,7 +378,9 @@ await describePostgres('PostgresBus', () => {
         expect(again.pid).not.toBe(got.pid)
         expect(await second.next()).toBe('acked')
         expect(await second.exit).toBe(0)
-        const { rows } = await withClient((c) => c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_messages`))
+        const { rows } = await withClient((c) =>
+          c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".flotilla_bus_messages`),
+        )
         expect(rows[0]!.n).toBe(0)
         expect(await lead.deadLetters('worker')).toEqual([])
       } finally {
@@ -330,7 +395,9 @@ await describePostgres('PostgresBus', () => {
       try {
         const responder = agent(schema, ['specialist', 'respond'])
         expect(await responder.next()).toBe('ready')
-        const reply = (await lead.request('specialist', { q: 'why?' }, { timeoutMs: 10_000, from: 'analyst' })) as { pid: number }
+        const reply = (await lead.request('specialist', { q: 'why?' }, { timeoutMs: 10_000, from: 'analyst' })) as {
+          pid: number
+        }
         expect(reply).toEqual({ echo: { q: 'why?' }, from: 'analyst', pid: responder.child.pid })
         expect(reply.pid).not.toBe(process.pid)
         const pong = deferred<BusEvent>()

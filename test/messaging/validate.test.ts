@@ -15,8 +15,19 @@ describe('clonePayload', () => {
   it('gives what a JSON round trip gives, as a new object', () => {
     const proto = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}') as Record<string, unknown>
     const values: unknown[] = [
-      null, 0, -0, 1.5e-300, 'text', 'é\u0000\ud800', true, [], {}, [1, [2, [3]]],
-      { a: { b: [null, { c: 'd' }] }, 10: 'ten', 2: 'two', z: false }, proto, Object.create(null) as object,
+      null,
+      0,
+      -0,
+      1.5e-300,
+      'text',
+      'é\u0000\ud800',
+      true,
+      [],
+      {},
+      [1, [2, [3]]],
+      { a: { b: [null, { c: 'd' }] }, 10: 'ten', 2: 'two', z: false },
+      proto,
+      Object.create(null) as object,
     ]
     for (const v of values) {
       const copy = clonePayload(v, 1024)
@@ -42,7 +53,20 @@ describe('clonePayload', () => {
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
     const sparse = [1, , 3] // eslint-disable-line no-sparse-arrays
-    const bad: unknown[] = [undefined, () => 1, 10n, Number.NaN, Infinity, Symbol('s'), { d: new Date() }, cyclic, sparse, new Map(), 'x'.repeat(2000), { k: 'é'.repeat(600) }]
+    const bad: unknown[] = [
+      undefined,
+      () => 1,
+      10n,
+      Number.NaN,
+      Infinity,
+      Symbol('s'),
+      { d: new Date() },
+      cyclic,
+      sparse,
+      new Map(),
+      'x'.repeat(2000),
+      { k: 'é'.repeat(600) },
+    ]
     for (const v of bad) {
       const expected = failure(() => serializePayload(v, 1024, 'event'))
       expect(expected).toMatchObject({ code: 'VALIDATION_FAILED' })

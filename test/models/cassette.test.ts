@@ -31,7 +31,9 @@ describe('recordModel / replayModel', () => {
   const file = join(dir, 'calc.json')
 
   it('records every call of a tool loop, then replays it without the model', async () => {
-    const live = scriptedModel([{ toolCalls: [{ name: 'add', input: { a: 2, b: 2 } }] }, { text: 'Four.' }], { modelId: 'live-1' })
+    const live = scriptedModel([{ toolCalls: [{ name: 'add', input: { a: 2, b: 2 } }] }, { text: 'Four.' }], {
+      modelId: 'live-1',
+    })
     expect((await ask(recordModel(live, file), 'What is 2+2?')).output('t')).toBe('Four.')
     const cassette = JSON.parse(readFileSync(file, 'utf8')) as { model: string; entries: unknown[] }
     expect(cassette).toMatchObject({ version: 1, model: 'scripted:live-1' })
@@ -43,7 +45,10 @@ describe('recordModel / replayModel', () => {
 
   it('fails with MODEL_CALL_FAILED naming the call when the request was not recorded', async () => {
     const result = await ask(replayModel(file), 'What is 3+3?')
-    expect(result.tasks.t.error).toMatchObject({ code: 'MODEL_CALL_FAILED', message: expect.stringContaining('no recorded answer for call 1') })
+    expect(result.tasks.t.error).toMatchObject({
+      code: 'MODEL_CALL_FAILED',
+      message: expect.stringContaining('no recorded answer for call 1'),
+    })
     expect(() => replayModel(join(dir, 'missing.json'))).toThrow(expect.objectContaining({ code: 'FILE_NOT_FOUND' }))
   })
 })

@@ -17,7 +17,9 @@ beforeAll(async () => {
   ensureBuilt()
   llm = await startFakeLlm((request) => {
     const k = toolMessages(request)
-    return k < 10 ? { ...chatToolCalls([{ id: `call_${k}`, name: 'tick', input: { n: k } }]), delayMs: 100 } : chatText('ten ticks')
+    return k < 10
+      ? { ...chatToolCalls([{ id: `call_${k}`, name: 'tick', input: { n: k } }]), delayMs: 100 }
+      : chatText('ten ticks')
   })
 })
 afterAll(async () => {
@@ -28,7 +30,11 @@ afterAll(async () => {
 it('kill -9 in the middle of a tool loop, then recover(): no answered model call is made again', async () => {
   const file = join(dir, 'runs.db')
   const env = { ...process.env, FLOTILLA_TEST_LLM_URL: llm.url, FLOTILLA_TEST_SIDE_FILE: join(dir, 'side.log') }
-  const child = spawn(process.execPath, [new URL('../fixtures/llm/embedded-loop.mjs', import.meta.url).pathname, file], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(
+    process.execPath,
+    [new URL('../fixtures/llm/embedded-loop.mjs', import.meta.url).pathname, file],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] },
+  )
   let out = ''
   child.stdout.on('data', (d: Buffer) => (out += d.toString()))
   await expect.poll(() => llm.requests.length, { timeout: 20_000, interval: 20 }).toBeGreaterThanOrEqual(5)
@@ -37,7 +43,9 @@ it('kill -9 in the middle of a tool loop, then recover(): no answered model call
   const runId = out.trim()
   process.env.FLOTILLA_TEST_LLM_URL = llm.url
   // @ts-expect-error a JavaScript fixture without types
-  const { looper } = (await import('../fixtures/workers/llm-agents.mjs')) as { looper: Parameters<Orchestrator['register']>[0] }
+  const { looper } = (await import('../fixtures/workers/llm-agents.mjs')) as {
+    looper: Parameters<Orchestrator['register']>[0]
+  }
   const o = new Orchestrator({ store: file })
   try {
     await o.register(looper)

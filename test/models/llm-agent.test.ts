@@ -13,15 +13,28 @@ import { toolResults } from '../helpers/model-calls.js'
 // the step limit, budgets checked before a call, and the journal that keeps a
 // retry from paying again for calls an earlier attempt finished.
 
-const add = defineTool({ name: 'add', description: 'Adds two numbers', input: z.object({ a: z.number(), b: z.number() }), run: ({ a, b }) => a + b })
+const add = defineTool({
+  name: 'add',
+  description: 'Adds two numbers',
+  input: z.object({ a: z.number(), b: z.number() }),
+  run: ({ a, b }) => a + b,
+})
 
 /** Runs one task of `agent` with `input` and returns the run's result, events and the orchestrator's events. */
-async function runOne(agent: Parameters<Orchestrator['register']>[0], input: unknown, task: Record<string, unknown> = {}) {
+async function runOne(
+  agent: Parameters<Orchestrator['register']>[0],
+  input: unknown,
+  task: Record<string, unknown> = {},
+) {
   const o = new Orchestrator()
   const events: FlotillaEvent[] = []
   o.on('*', (e) => events.push(e))
   await o.register(agent)
-  const result = await o.run(workflow('one').task('t', { agent: agent.name, input, ...task }).build())
+  const result = await o.run(
+    workflow('one')
+      .task('t', { agent: agent.name, input, ...task })
+      .build(),
+  )
   await o.close()
   return { result, events }
 }
@@ -31,7 +44,8 @@ describe('defineLlmAgent', () => {
     let running = 0
     let peak = 0
     const slowAdd = defineTool({
-      name: 'add', input: z.object({ a: z.number(), b: z.number() }),
+      name: 'add',
+      input: z.object({ a: z.number(), b: z.number() }),
       run: async ({ a, b }) => {
         peak = Math.max(peak, ++running)
         await new Promise((r) => setTimeout(r, 20))
@@ -39,10 +53,19 @@ describe('defineLlmAgent', () => {
         return a + b
       },
     })
-    const model = scriptedModel([
-      { toolCalls: [{ name: 'add', input: { a: 1, b: 2 } }, { name: 'add', input: { a: 3, b: 4 } }], usage: { inputTokens: 1000, outputTokens: 50 } },
-      { text: 'The sums are 3 and 7.', usage: { inputTokens: 1200, outputTokens: 20 } },
-    ], { modelId: 'gpt-4.1-mini' })
+    const model = scriptedModel(
+      [
+        {
+          toolCalls: [
+            { name: 'add', input: { a: 1, b: 2 } },
+            { name: 'add', input: { a: 3, b: 4 } },
+          ],
+          usage: { inputTokens: 1000, outputTokens: 50 },
+        },
+        { text: 'The sums are 3 and 7.', usage: { inputTokens: 1200, outputTokens: 20 } },
+      ],
+      { modelId: 'gpt-4.1-mini' },
+    )
     const agent = defineLlmAgent({ name: 'calc', model, system: 'You add.', tools: [slowAdd] })
     const { result, events } = await runOne(agent, 'Add 1+2 and 3+4.')
     expect(result.state).toBe('SUCCEEDED')
@@ -54,24 +77,48 @@ describe('defineLlmAgent', () => {
     expect(toolResults(model.calls[1])).toEqual([3, 7])
     const calls = events.filter((e) => e.type === 'model.called')
     expect(calls).toHaveLength(2)
-    expect(calls[0]).toMatchObject({ agent: 'calc', model: 'scripted:gpt-4.1-mini', call: 0, replayed: false, finishReason: 'tool-calls', usage: { inputTokens: 1000, outputTokens: 50 } })
+    expect(calls[0]).toMatchObject({
+      agent: 'calc',
+      model: 'scripted:gpt-4.1-mini',
+      call: 0,
+      replayed: false,
+      finishReason: 'tool-calls',
+      usage: { inputTokens: 1000, outputTokens: 50 },
+    })
     expect(calls[1]).toMatchObject({ call: 1, finishReason: 'stop' })
   })
 
-  it('prices calls from the table by provider:model prefix, and from the agent\'s own prices', async () => {
-    const model = scriptedModel([{ text: 'ok', usage: { inputTokens: 1_000_000, outputTokens: 1_000_000 } }], { modelId: 'm1' })
+  it("prices calls from the table by provider:model prefix, and from the agent's own prices", async () => {
+    const model = scriptedModel([{ text: 'ok', usage: { inputTokens: 1_000_000, outputTokens: 1_000_000 } }], {
+      modelId: 'm1',
+    })
     const agent = defineLlmAgent({ name: 'priced', model, prices: { 'scripted:m1': { input: 2, output: 8 } } })
     const { events } = await runOne(agent, 'hi')
     expect(events.find((e) => e.type === 'model.called')).toMatchObject({ costUsd: 10 })
   })
 
   it('feeds a tool error and a permission denial back to the model instead of failing the task', async () => {
-    const broken = defineTool({ name: 'broken', run: () => { throw new Error('disk on fire') } })
+    const broken = defineTool({
+      name: 'broken',
+      run: () => {
+        throw new Error('disk on fire')
+      },
+    })
     const model = scriptedModel([
-      { toolCalls: [{ name: 'broken', input: {} }, { name: 'add', input: { a: 1, b: 1 } }] },
+      {
+        toolCalls: [
+          { name: 'broken', input: {} },
+          { name: 'add', input: { a: 1, b: 1 } },
+        ],
+      },
       { text: 'I could not.' },
     ])
-    const agent = defineLlmAgent({ name: 'careful', model, tools: [broken, add], permissions: [{ resource: 'tool:broken', actions: ['call'] }] })
+    const agent = defineLlmAgent({
+      name: 'careful',
+      model,
+      tools: [broken, add],
+      permissions: [{ resource: 'tool:broken', actions: ['call'] }],
+    })
     const { result } = await runOne(agent, 'try')
     expect(result.state).toBe('SUCCEEDED')
     const [fromBroken, fromAdd] = toolResults(model.calls[1]) as { error: { code: string; message: string } }[]
@@ -124,12 +171,22 @@ describe('defineLlmAgent', () => {
     const model2 = scriptedModel([{ text: 'ok', usage: { inputTokens: 500, outputTokens: 350 } }])
     const warned = defineLlmAgent({ name: 'warned', model: model2, maxTokens: 100, budget: { task: { tokens: 1000 } } })
     const { events } = await runOne(warned, 'hello')
-    expect(events.find((e) => e.type === 'budget.warning')).toMatchObject({ agent: 'warned', scope: 'task', measure: 'tokens', spent: 850, limit: 1000 })
+    expect(events.find((e) => e.type === 'budget.warning')).toMatchObject({
+      agent: 'warned',
+      scope: 'task',
+      measure: 'tokens',
+      spent: 850,
+      limit: 1000,
+    })
   })
 
   it('a retry replays the model and tool calls the failed attempt finished: none is made or run twice', async () => {
     let adds = 0
-    const counted = defineTool({ name: 'add', input: z.object({ a: z.number(), b: z.number() }), run: ({ a, b }) => (adds++, a + b) })
+    const counted = defineTool({
+      name: 'add',
+      input: z.object({ a: z.number(), b: z.number() }),
+      run: ({ a, b }) => (adds++, a + b),
+    })
     const model = scriptedModel([
       { toolCalls: [{ name: 'add', input: { a: 1, b: 2 } }] },
       { toolCalls: [{ name: 'add', input: { a: 3, b: 4 } }] },
@@ -143,15 +200,30 @@ describe('defineLlmAgent', () => {
     expect(model.calls).toHaveLength(4)
     expect(adds).toBe(2)
     const calls = events.filter((e) => e.type === 'model.called').map((e) => [e.attempt, e.call, e.replayed])
-    expect(calls).toEqual([[1, 0, false], [1, 1, false], [2, 0, true], [2, 1, true], [2, 2, false]])
+    expect(calls).toEqual([
+      [1, 0, false],
+      [1, 1, false],
+      [2, 0, true],
+      [2, 1, true],
+      [2, 2, false],
+    ])
   })
 
   it('refuses bad configurations with AGENT_INVALID, and bad model strings with MODEL_INVALID / MODEL_KEY_MISSING at the call', async () => {
-    expect(() => defineLlmAgent({ name: 'x', model: 'nope:abc' })).toThrow(expect.objectContaining({ code: 'AGENT_INVALID' }))
-    expect(() => defineLlmAgent({ name: 'x', model: scriptedModel([]), maxSteps: 0 })).toThrow(expect.objectContaining({ code: 'AGENT_INVALID' }))
-    expect(() => defineLlmAgent({ name: 'x', model: scriptedModel([]), budget: { task: { dollars: 1 } as never } })).toThrow(/unknown limit "dollars"/)
+    expect(() => defineLlmAgent({ name: 'x', model: 'nope:abc' })).toThrow(
+      expect.objectContaining({ code: 'AGENT_INVALID' }),
+    )
+    expect(() => defineLlmAgent({ name: 'x', model: scriptedModel([]), maxSteps: 0 })).toThrow(
+      expect.objectContaining({ code: 'AGENT_INVALID' }),
+    )
+    expect(() =>
+      defineLlmAgent({ name: 'x', model: scriptedModel([]), budget: { task: { dollars: 1 } as never } }),
+    ).toThrow(/unknown limit "dollars"/)
     const keyless = defineLlmAgent({ name: 'keyless', model: 'openai:gpt-4.1-mini', env: {} })
     const { result } = await runOne(keyless, 'hi')
-    expect(result.tasks.t.error).toMatchObject({ code: 'MODEL_KEY_MISSING', message: expect.stringContaining('OPENAI_API_KEY') })
+    expect(result.tasks.t.error).toMatchObject({
+      code: 'MODEL_KEY_MISSING',
+      message: expect.stringContaining('OPENAI_API_KEY'),
+    })
   })
 })

@@ -35,6 +35,8 @@ describe('limitProvider', () => {
   it('without limits calls go at once; bad limits are VALIDATION_FAILED', async () => {
     const at = await fanOut(6)
     expect(at[5] - at[0]).toBeLessThan(500)
-    expect(() => limitProvider('scripted', { requests: 0 })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }))
+    expect(() => limitProvider('scripted', { requests: 0 })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+    )
   })
 })

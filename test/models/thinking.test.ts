@@ -19,10 +19,11 @@ async function run(config: Omit<LlmAgentConfig<unknown, string, boolean>, 'name'
 }
 
 const texts = (...xs: string[]): ScriptStep[] => xs.map((text) => ({ text }))
-const lastUser = (call: { prompt: readonly { role: string; content: unknown }[] }): string => JSON.stringify(call.prompt.filter((m) => m.role === 'user').at(-1))
+const lastUser = (call: { prompt: readonly { role: string; content: unknown }[] }): string =>
+  JSON.stringify(call.prompt.filter((m) => m.role === 'user').at(-1))
 
 describe('reflection', () => {
-  it('revises with the critique until the critic accepts (the agent\'s own model as critic)', async () => {
+  it("revises with the critique until the critic accepts (the agent's own model as critic)", async () => {
     const model = scriptedModel([
       { text: 'Nine.' },
       { object: { accept: false, critique: '9 is 3 × 3; pick another.' } },
@@ -34,16 +35,27 @@ describe('reflection', () => {
     expect(model.calls).toHaveLength(4)
     expect(lastUser(model.calls[2])).toContain('9 is 3 × 3; pick another.')
     expect(events.filter((e) => e.type === 'model.called').map((e) => e.call)).toEqual([0, 1, 2, 3])
-    expect(events.filter((e) => e.type === 'task.log' && e.message === 'reflection').map((e) => ((e as { data?: { accept: boolean } }).data)?.accept)).toEqual([false, true])
+    expect(
+      events
+        .filter((e) => e.type === 'task.log' && e.message === 'reflection')
+        .map((e) => (e as { data?: { accept: boolean } }).data?.accept),
+    ).toEqual([false, true])
   })
 
   it('stops after its rounds; a separate critic model judges', async () => {
     const model = scriptedModel(texts('Nine.', 'Fifteen.'))
-    const critic = scriptedModel([{ object: { accept: false, critique: 'Not prime.' } }], { repeatLast: true, modelId: 'critic' })
+    const critic = scriptedModel([{ object: { accept: false, critique: 'Not prime.' } }], {
+      repeatLast: true,
+      modelId: 'critic',
+    })
     const { result, events } = await run({ model, reflection: { rounds: 1, critic } })
     expect(result.output('t')).toBe('Fifteen.')
     expect(critic.calls).toHaveLength(1)
-    expect(events.filter((e) => e.type === 'model.called').map((e) => e.model)).toEqual(['scripted:script', 'scripted:critic', 'scripted:script'])
+    expect(events.filter((e) => e.type === 'model.called').map((e) => e.model)).toEqual([
+      'scripted:script',
+      'scripted:critic',
+      'scripted:script',
+    ])
   })
 })
 
@@ -55,9 +67,14 @@ describe('explore', () => {
 
   it('weights a vote by confidence when the answers carry one', async () => {
     const model = scriptedModel([
-      { object: { answer: 'Nine', confidence: 0.2 } }, { object: { answer: 'Seven', confidence: 0.9 } }, { object: { answer: 'Nine', confidence: 0.3 } },
+      { object: { answer: 'Nine', confidence: 0.2 } },
+      { object: { answer: 'Seven', confidence: 0.9 } },
+      { object: { answer: 'Nine', confidence: 0.3 } },
     ])
-    expect((await run({ model, confidence: true, explore: { k: 3 } })).result.output('t')).toEqual({ answer: 'Seven', confidence: 0.9 })
+    expect((await run({ model, confidence: true, explore: { k: 3 } })).result.output('t')).toEqual({
+      answer: 'Seven',
+      confidence: 0.9,
+    })
   })
 
   it('lets the critic choose', async () => {
@@ -69,7 +86,9 @@ describe('explore', () => {
 
   it('refuses bad options (AGENT_INVALID)', () => {
     const model = scriptedModel([])
-    expect(() => defineLlmAgent({ name: 'x', model, explore: { k: 1 } })).toThrow(expect.objectContaining({ code: 'AGENT_INVALID' }))
+    expect(() => defineLlmAgent({ name: 'x', model, explore: { k: 1 } })).toThrow(
+      expect.objectContaining({ code: 'AGENT_INVALID' }),
+    )
     expect(() => defineLlmAgent({ name: 'x', model, reflection: {} as never })).toThrow(/reflection needs rounds/)
   })
 })

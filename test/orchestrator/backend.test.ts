@@ -31,7 +31,9 @@ const writer = defineAgent({
 /** The addressee: an in-process bus delivers only to agents it knows. */
 const reader = defineAgent({ name: 'reader', handler: (x: unknown) => x })
 
-const job = workflow('write').task('w', { agent: 'writer', input: { text: 'hello' } }).build()
+const job = workflow('write')
+  .task('w', { agent: 'writer', input: { text: 'hello' } })
+  .build()
 
 /** What another process opening the same URL sees: the artifact the run wrote. */
 async function artifactSeenFrom(backend: Backend): Promise<unknown> {
@@ -90,8 +92,15 @@ describe('openBackend', () => {
   it('refuses a malformed URL with STORE_URL_INVALID, and a backend with a store', async () => {
     await expect(openBackend('mysql://x/y')).rejects.toMatchObject({ code: 'STORE_URL_INVALID' })
     const backend = await openBackend('memory')
-    expect(() => new Orchestrator({ backend, store: 'memory' })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', message: expect.stringContaining('either a backend or a store') }))
-    expect(() => new Worker({ backend, store: 'memory' })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }))
+    expect(() => new Orchestrator({ backend, store: 'memory' })).toThrow(
+      expect.objectContaining({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringContaining('either a backend or a store'),
+      }),
+    )
+    expect(() => new Worker({ backend, store: 'memory' })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+    )
     await backend.close()
   })
 })

@@ -17,9 +17,20 @@ async function setUp(tasks: string[]) {
   const here = new Orchestrator({ store })
   const there = new Orchestrator({ store })
   const gates = new Gates()
-  await here.register(defineAgent({ name: 'g', handler: async (_x: unknown, ctx) => { await gates.pass(ctx.taskId); return { done: ctx.taskId } } }))
+  await here.register(
+    defineAgent({
+      name: 'g',
+      handler: async (_x: unknown, ctx) => {
+        await gates.pass(ctx.taskId)
+        return { done: ctx.taskId }
+      },
+    }),
+  )
   // A chain of any length: the builder's typed ids are not needed here.
-  interface Chain { task(id: string, options: { agent: string; dependsOn?: string[] }): Chain; build(): ReturnType<ReturnType<typeof workflow>['build']> }
+  interface Chain {
+    task(id: string, options: { agent: string; dependsOn?: string[] }): Chain
+    build(): ReturnType<ReturnType<typeof workflow>['build']>
+  }
   let wf = workflow('elsewhere') as unknown as Chain
   tasks.forEach((t, i) => (wf = wf.task(t, { agent: 'g', ...(i > 0 ? { dependsOn: [tasks[i - 1]] } : {}) })))
   const handle = here.start(wf.build())
@@ -56,7 +67,10 @@ describe('a run controlled from another process while a handler runs', () => {
     expect(gates.open).toEqual(['only'])
     await there.cancel(handle.id)
     gates.release('only')
-    const result = await Promise.race([handle.result, new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 5_000))])
+    const result = await Promise.race([
+      handle.result,
+      new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 5_000)),
+    ])
     expect(result).not.toBe('stuck')
     if (result === 'stuck') return
     expect(result.state).toBe('CANCELLED')

@@ -50,7 +50,15 @@ describe('data flow', () => {
     const o = await math()
     const wf = workflow('paths')
       .task('a', { agent: 'const', input: { files: ['x.ts', 'y.ts'], meta: { n: 2 } } })
-      .task('b', { agent: 'echo', input: { first: ref('a', 'files.0'), n: ref('a', 'meta.n'), all: [ref('a', 'files'), 'lit'], missing: ref('a', 'nope.deeper') } })
+      .task('b', {
+        agent: 'echo',
+        input: {
+          first: ref('a', 'files.0'),
+          n: ref('a', 'meta.n'),
+          all: [ref('a', 'files'), 'lit'],
+          missing: ref('a', 'nope.deeper'),
+        },
+      })
       .build()
     const result = await o.run(wf)
     expect(result.output('b')).toEqual({ first: 'x.ts', n: 2, all: [['x.ts', 'y.ts'], 'lit'], missing: undefined })
@@ -59,16 +67,20 @@ describe('data flow', () => {
   it('does not let a handler that mutates its literal input change the workflow or the next run', async () => {
     const o = new Orchestrator()
     const seen: string[] = []
-    await o.register(agent('mutator', (x) => {
-      seen.push(JSON.stringify(x))
-      try {
-        ;(x as { list: number[] }).list.push(1)
-      } catch {
-        // a frozen input is an acceptable way to refuse the mutation
-      }
-      return 'done'
-    }))
-    const wf = workflow('mutation').task('a', { agent: 'mutator', input: { list: [] } }).build()
+    await o.register(
+      agent('mutator', (x) => {
+        seen.push(JSON.stringify(x))
+        try {
+          ;(x as { list: number[] }).list.push(1)
+        } catch {
+          // a frozen input is an acceptable way to refuse the mutation
+        }
+        return 'done'
+      }),
+    )
+    const wf = workflow('mutation')
+      .task('a', { agent: 'mutator', input: { list: [] } })
+      .build()
     const hash = wf.hash
     await o.run(wf)
     await o.run(wf)
@@ -76,7 +88,8 @@ describe('data flow', () => {
     expect((wf.spec.tasks[0] as TaskSpec).input).toEqual({ list: [] })
     expect(wf.hash).toBe(hash)
     const runs = await o.listRuns({ workflow: 'mutation' })
-    for (const run of runs) expect((run.definition as { tasks: { input: unknown }[] }).tasks[0].input).toEqual({ list: [] })
+    for (const run of runs)
+      expect((run.definition as { tasks: { input: unknown }[] }).tasks[0].input).toEqual({ list: [] })
   })
 
   it('throws VALIDATION_FAILED for the output of a task the workflow does not have', async () => {
@@ -87,7 +100,13 @@ describe('data flow', () => {
 
   it('accepts a plain spec as well as a compiled workflow', async () => {
     const o = await math()
-    const spec: WorkflowSpec = { name: 'plain', tasks: [{ id: 'a', agent: 'const', input: 5 }, { id: 'b', agent: 'plus1', input: { $ref: 'tasks.a.output' } }] }
+    const spec: WorkflowSpec = {
+      name: 'plain',
+      tasks: [
+        { id: 'a', agent: 'const', input: 5 },
+        { id: 'b', agent: 'plus1', input: { $ref: 'tasks.a.output' } },
+      ],
+    }
     expect((await o.run(spec)).outputs).toEqual({ a: 5, b: 6 })
   })
 })
@@ -100,7 +119,18 @@ describe('run inputs', () => {
       count: { type: 'number', required: true, description: 'how many' },
       flags: { type: 'array' },
     },
-    tasks: [{ id: 'show', agent: 'echo', input: { dir: { $ref: 'input.dir' }, count: { $ref: 'input.count' }, extra: { $ref: 'input.extra' }, all: { $ref: 'input' } } }],
+    tasks: [
+      {
+        id: 'show',
+        agent: 'echo',
+        input: {
+          dir: { $ref: 'input.dir' },
+          count: { $ref: 'input.count' },
+          extra: { $ref: 'input.extra' },
+          all: { $ref: 'input' },
+        },
+      },
+    ],
   })
 
   it('applies defaults, passes given values and undeclared keys through to references', async () => {
@@ -131,16 +161,30 @@ describe('run inputs', () => {
 
   it('refuses an input of the wrong type, naming expected and actual types', async () => {
     const o = await math()
-    expect(() => o.start(spec(), { count: '3' })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { input: 'count', expected: 'number', actual: 'string' } }))
-    expect(() => o.start(spec(), { count: 1, flags: { a: 1 } })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: expect.objectContaining({ input: 'flags', expected: 'array', actual: 'object' }) }))
-    expect(() => o.start(spec(), { count: null })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: expect.objectContaining({ actual: 'null' }) }))
+    expect(() => o.start(spec(), { count: '3' })).toThrow(
+      expect.objectContaining({
+        code: 'VALIDATION_FAILED',
+        details: { input: 'count', expected: 'number', actual: 'string' },
+      }),
+    )
+    expect(() => o.start(spec(), { count: 1, flags: { a: 1 } })).toThrow(
+      expect.objectContaining({
+        code: 'VALIDATION_FAILED',
+        details: expect.objectContaining({ input: 'flags', expected: 'array', actual: 'object' }),
+      }),
+    )
+    expect(() => o.start(spec(), { count: null })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED', details: expect.objectContaining({ actual: 'null' }) }),
+    )
     expect(await o.listRuns()).toEqual([])
   })
 
   it('refuses an input that is not an object when inputs are declared', async () => {
     const o = await math()
     for (const bad of [5, 'count=3', [1], null]) {
-      expect(() => o.start(spec(), bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }))
+      expect(() => o.start(spec(), bad), JSON.stringify(bad)).toThrow(
+        expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+      )
     }
     expect(await o.listRuns()).toEqual([])
   })
@@ -157,8 +201,16 @@ describe('agent schemas', () => {
   it('fails a task whose input fails the agent schema with AGENT_INPUT_INVALID naming the path, without calling the handler', async () => {
     const o = new Orchestrator()
     let calls = 0
-    await o.register(defineAgent({ name: 'typed', input: z.object({ user: z.object({ age: z.number() }) }), handler: ({ user }) => (calls++, user.age) }))
-    const wf = workflow('bad-input').task('t', { agent: 'typed', input: { user: { age: 'old' } }, retry: { maxAttempts: 3, initialDelayMs: 0 } }).build()
+    await o.register(
+      defineAgent({
+        name: 'typed',
+        input: z.object({ user: z.object({ age: z.number() }) }),
+        handler: ({ user }) => (calls++, user.age),
+      }),
+    )
+    const wf = workflow('bad-input')
+      .task('t', { agent: 'typed', input: { user: { age: 'old' } }, retry: { maxAttempts: 3, initialDelayMs: 0 } })
+      .build()
     const result = await o.run(wf)
     expect(result.state).toBe('FAILED')
     expect(calls).toBe(0)
@@ -168,18 +220,41 @@ describe('agent schemas', () => {
     expect(err.details).toMatchObject({ taskId: 't', agent: 'typed', path: 'user.age' })
     expect(result.tasks.t.attempts).toBe(1)
     expect(result.error?.code).toBe('AGENT_INPUT_INVALID')
-    expect((await o.getTasks(result.runId))[0]).toMatchObject({ state: 'FAILED', error: { code: 'AGENT_INPUT_INVALID' } })
+    expect((await o.getTasks(result.runId))[0]).toMatchObject({
+      state: 'FAILED',
+      error: { code: 'AGENT_INPUT_INVALID' },
+    })
   })
 
   it('gives the handler the parsed input (schema defaults and transforms applied)', async () => {
     const o = new Orchestrator()
-    await o.register(defineAgent({ name: 'parsed', input: z.object({ n: z.string().transform(Number), k: z.number().default(10) }), handler: ({ n, k }) => n + k }))
-    expect((await o.run(workflow('p').task('t', { agent: 'parsed', input: { n: '5' } }).build())).output('t')).toBe(15)
+    await o.register(
+      defineAgent({
+        name: 'parsed',
+        input: z.object({ n: z.string().transform(Number), k: z.number().default(10) }),
+        handler: ({ n, k }) => n + k,
+      }),
+    )
+    expect(
+      (
+        await o.run(
+          workflow('p')
+            .task('t', { agent: 'parsed', input: { n: '5' } })
+            .build(),
+        )
+      ).output('t'),
+    ).toBe(15)
   })
 
   it('fails a task whose output fails the agent schema with AGENT_OUTPUT_INVALID naming the path', async () => {
     const o = new Orchestrator()
-    await o.register(defineAgent({ name: 'liar', output: z.object({ items: z.array(z.object({ ok: z.boolean() })) }), handler: () => ({ items: [{ ok: true }, { ok: 'yes' }] }) as never }))
+    await o.register(
+      defineAgent({
+        name: 'liar',
+        output: z.object({ items: z.array(z.object({ ok: z.boolean() })) }),
+        handler: () => ({ items: [{ ok: true }, { ok: 'yes' }] }) as never,
+      }),
+    )
     const result = await o.run(workflow('bad-output').task('t', { agent: 'liar' }).build())
     expect(result.state).toBe('FAILED')
     const err = result.tasks.t.error!
@@ -187,7 +262,11 @@ describe('agent schemas', () => {
     expect(err.message).toContain('"items.1.ok"')
     expect(err.details).toMatchObject({ agent: 'liar', path: 'items.1.ok' })
     expect(result.output('t')).toBeUndefined()
-    expect((await o.getTasks(result.runId))[0]).toMatchObject({ state: 'FAILED', output: undefined, error: { code: 'AGENT_OUTPUT_INVALID' } })
+    expect((await o.getTasks(result.runId))[0]).toMatchObject({
+      state: 'FAILED',
+      output: undefined,
+      error: { code: 'AGENT_OUTPUT_INVALID' },
+    })
   })
 })
 
@@ -230,9 +309,17 @@ describe('templates', () => {
     o.registerTemplate('bump', {
       name: 'bump-template',
       inputs: { n: { type: 'number', required: true } },
-      tasks: [{ id: 'start', agent: 'echo', input: { $ref: 'input.n' } }, { id: 'next', agent: 'plus1', input: { $ref: 'tasks.start.output' } }],
+      tasks: [
+        { id: 'start', agent: 'echo', input: { $ref: 'input.n' } },
+        { id: 'next', agent: 'plus1', input: { $ref: 'tasks.start.output' } },
+      ],
     })
-    o.registerTemplate('triple', workflow('triple').task('t', { agent: 'times3', input: inputRef('x') }).build())
+    o.registerTemplate(
+      'triple',
+      workflow('triple')
+        .task('t', { agent: 'times3', input: inputRef('x') })
+        .build(),
+    )
     expect(o.templateNames().sort()).toEqual(['bump', 'triple'])
     const bumped = await o.runTemplate('bump', { n: 41 })
     expect(bumped.output('next')).toBe(42)
@@ -243,13 +330,22 @@ describe('templates', () => {
 
   it('validates the parameters against the template inputs', async () => {
     const o = await math()
-    o.registerTemplate('bump', { name: 'b', inputs: { n: { type: 'number', required: true } }, tasks: [{ id: 't', agent: 'plus1', input: { $ref: 'input.n' } }] })
-    await expect((async () => o.runTemplate('bump', {}))()).rejects.toMatchObject({ code: 'VALIDATION_FAILED', details: { input: 'n' } })
+    o.registerTemplate('bump', {
+      name: 'b',
+      inputs: { n: { type: 'number', required: true } },
+      tasks: [{ id: 't', agent: 'plus1', input: { $ref: 'input.n' } }],
+    })
+    await expect((async () => o.runTemplate('bump', {}))()).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { input: 'n' },
+    })
   })
 
   it('refuses an invalid template at registration', async () => {
     const o = await math()
-    expect(() => o.registerTemplate('bad', { name: 'bad', tasks: [{ id: 'a', agent: 'echo', dependsOn: ['a'] }] })).toThrow(expect.objectContaining({ code: 'WORKFLOW_CYCLE' }))
+    expect(() =>
+      o.registerTemplate('bad', { name: 'bad', tasks: [{ id: 'a', agent: 'echo', dependsOn: ['a'] }] }),
+    ).toThrow(expect.objectContaining({ code: 'WORKFLOW_CYCLE' }))
     expect(o.templateNames()).toEqual([])
   })
 
@@ -259,7 +355,13 @@ describe('templates', () => {
     o.registerTemplate('known', one)
     o.registerTemplate('known', { ...one })
     const other = { name: 'k', tasks: [{ id: 'a', agent: 'echo', input: 2 }] }
-    expect(() => o.registerTemplate('known', other)).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED', details: { template: 'known' }, message: expect.stringContaining('{ replace: true }') }))
+    expect(() => o.registerTemplate('known', other)).toThrow(
+      expect.objectContaining({
+        code: 'VALIDATION_FAILED',
+        details: { template: 'known' },
+        message: expect.stringContaining('{ replace: true }'),
+      }),
+    )
     expect((await o.runTemplate('known', {})).output('a')).toBe(1)
     o.registerTemplate('known', other, { replace: true })
     expect((await o.runTemplate('known', {})).output('a')).toBe(2)

@@ -20,7 +20,11 @@ describe('orchestrator.agents.deploy and workspace folders', () => {
     dir = await mkdtemp(join(tmpdir(), 'flotilla-deploy-ws-'))
     await writeFile(join(dir, 'agents.mjs'), AGENTS)
     cwd = process.cwd()
-    o = new Orchestrator({ store: 'memory', runtimes: [new InProcessRuntime()], workspaceRoot: join(dir, 'agents-root') })
+    o = new Orchestrator({
+      store: 'memory',
+      runtimes: [new InProcessRuntime()],
+      workspaceRoot: join(dir, 'agents-root'),
+    })
   })
   afterEach(async () => {
     process.chdir(cwd)
@@ -28,7 +32,13 @@ describe('orchestrator.agents.deploy and workspace folders', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  const spec = (exportName: string) => ({ name: exportName, module: join(dir, 'agents.mjs'), export: exportName, runtime: 'inprocess', permissions: [{ resource: 'file:**', actions: ['*'] }] })
+  const spec = (exportName: string) => ({
+    name: exportName,
+    module: join(dir, 'agents.mjs'),
+    export: exportName,
+    runtime: 'inprocess',
+    permissions: [{ resource: 'file:**', actions: ['*'] }],
+  })
 
   it('accepts a relative workspace, resolved against the current folder like the CLI --workspace', async () => {
     await mkdir(join(dir, 'ws/data'), { recursive: true })

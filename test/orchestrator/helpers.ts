@@ -85,7 +85,10 @@ export class Gates {
   /** Opens gates as handlers arrive until `done` settles. */
   async drive(done: Promise<unknown>, onRound?: () => void): Promise<void> {
     let finished = false
-    void done.then(() => (finished = true), () => (finished = true))
+    void done.then(
+      () => (finished = true),
+      () => (finished = true),
+    )
     for (let rounds = 0; !finished; rounds++) {
       if (rounds > 10_000) throw new Error('Gates.drive: the run does not finish')
       await flush(2)
@@ -96,7 +99,11 @@ export class Gates {
 }
 
 /** An agent for tests; `extra` overrides any field. */
-export function agent(name: string, handler: AgentConfig<unknown, unknown>['handler'], extra: Partial<AgentConfig<unknown, unknown>> = {}): AnyAgentDefinition {
+export function agent(
+  name: string,
+  handler: AgentConfig<unknown, unknown>['handler'],
+  extra: Partial<AgentConfig<unknown, unknown>> = {},
+): AnyAgentDefinition {
   return defineAgent<unknown, unknown>({ name, handler, ...extra })
 }
 

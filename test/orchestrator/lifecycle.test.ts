@@ -10,9 +10,11 @@ async function team(): Promise<{ o: Orchestrator; gates: Gates; seen: Map<string
   const gates = new Gates()
   const seen = new Map<string, unknown>()
   await o.register(agent('ok', (x, ctx) => (seen.set(ctx.taskId, x), x ?? ctx.taskId)))
-  await o.register(agent('bad', () => {
-    throw new Error('bad things')
-  }))
+  await o.register(
+    agent('bad', () => {
+      throw new Error('bad things')
+    }),
+  )
   await o.register(agent('gate', (x, ctx) => gates.pass(ctx.taskId, x)))
   return { o, gates, seen }
 }
@@ -65,7 +67,12 @@ describe('continueOnFailure', () => {
     expect(result.error?.details).toMatchObject({ taskId: 'boom' })
     expect(signals[0].aborted).toBe(true)
     expect(signals[0].reason).toMatchObject({ code: 'TASK_CANCELLED' })
-    expect(await stateOf(o, h.id)).toEqual({ slow: 'CANCELLED', boom: 'FAILED', after: 'CANCELLED', later: 'CANCELLED' })
+    expect(await stateOf(o, h.id)).toEqual({
+      slow: 'CANCELLED',
+      boom: 'FAILED',
+      after: 'CANCELLED',
+      later: 'CANCELLED',
+    })
     const run = await o.getRun(h.id)
     expect(run.state).toBe('FAILED')
     expect(run.error).toMatchObject({ code: 'TASK_FAILED', details: { taskId: 'boom' } })
@@ -128,7 +135,12 @@ describe('conditions', () => {
 describe('pause and resume', () => {
   it('starts no new task while paused, lets running ones finish, and continues on resume', async () => {
     const { o, gates } = await team()
-    const wf = workflow('pause').task('a', { agent: 'gate' }).task('b', { agent: 'gate' }).task('c', { agent: 'gate' }).task('d', { agent: 'gate', dependsOn: ['a'] }).build()
+    const wf = workflow('pause')
+      .task('a', { agent: 'gate' })
+      .task('b', { agent: 'gate' })
+      .task('c', { agent: 'gate' })
+      .task('d', { agent: 'gate', dependsOn: ['a'] })
+      .build()
     const events: string[] = []
     const h = o.start(wf, undefined, { concurrency: 2, onEvent: (e) => events.push(e.type) })
     await flush()
@@ -158,7 +170,12 @@ describe('pause and resume', () => {
 
   it('pauses and resumes through the orchestrator by run id', async () => {
     const { o, gates } = await team()
-    const h = o.start(workflow('pause2').task('a', { agent: 'gate' }).task('b', { agent: 'gate', dependsOn: ['a'] }).build())
+    const h = o.start(
+      workflow('pause2')
+        .task('a', { agent: 'gate' })
+        .task('b', { agent: 'gate', dependsOn: ['a'] })
+        .build(),
+    )
     await flush()
     await o.pause(h.id)
     gates.release('a')
@@ -218,15 +235,30 @@ describe('cancel', () => {
       expect(signals.get(id)!.aborted).toBe(true)
       expect(signals.get(id)!.reason).toMatchObject({ code: 'TASK_CANCELLED' })
     }
-    expect(await stateOf(o, h.id)).toEqual({ done: 'SUCCEEDED', r1: 'CANCELLED', r2: 'CANCELLED', pending: 'CANCELLED' })
+    expect(await stateOf(o, h.id)).toEqual({
+      done: 'SUCCEEDED',
+      r1: 'CANCELLED',
+      r2: 'CANCELLED',
+      pending: 'CANCELLED',
+    })
     expect(await o.getRun(h.id)).toMatchObject({ state: 'CANCELLED' })
     expect(events.find((e) => e.type === 'run.cancelled')).toMatchObject({ reason: 'the user changed their mind' })
-    expect(events.filter((e) => e.type === 'task.cancelled').map((e) => e.taskId).sort()).toEqual(['pending', 'r1', 'r2'])
+    expect(
+      events
+        .filter((e) => e.type === 'task.cancelled')
+        .map((e) => e.taskId)
+        .sort(),
+    ).toEqual(['pending', 'r1', 'r2'])
     expect(result.error?.code).toBe('TASK_CANCELLED')
     gates.release('r1', 'late')
     gates.fail('r2', new Error('late failure'))
     await flush()
-    expect(await stateOf(o, h.id)).toEqual({ done: 'SUCCEEDED', r1: 'CANCELLED', r2: 'CANCELLED', pending: 'CANCELLED' })
+    expect(await stateOf(o, h.id)).toEqual({
+      done: 'SUCCEEDED',
+      r1: 'CANCELLED',
+      r2: 'CANCELLED',
+      pending: 'CANCELLED',
+    })
     expect((await o.getTasks(h.id))[1]).toMatchObject({ output: undefined, error: undefined })
     expect(result.output('r1')).toBeUndefined()
     expect(() => h.cancel()).toThrow(expect.objectContaining({ code: 'RUN_STATE_INVALID' }))
@@ -235,11 +267,17 @@ describe('cancel', () => {
   it('cancels a run waiting on a retry backoff and a paused run', async () => {
     const { o, gates } = await team()
     let calls = 0
-    await o.register(agent('flaky', () => {
-      calls++
-      throw new Error('again')
-    }))
-    const backoff = o.start(workflow('c2').task('t', { agent: 'flaky', retry: { maxAttempts: 5, initialDelayMs: 60_000 } }).build())
+    await o.register(
+      agent('flaky', () => {
+        calls++
+        throw new Error('again')
+      }),
+    )
+    const backoff = o.start(
+      workflow('c2')
+        .task('t', { agent: 'flaky', retry: { maxAttempts: 5, initialDelayMs: 60_000 } })
+        .build(),
+    )
     await flush()
     expect((await o.getTasks(backoff.id))[0].state).toBe('RETRYING')
     await o.cancel(backoff.id, 'stop waiting')
@@ -247,7 +285,12 @@ describe('cancel', () => {
     expect((await o.getTasks(backoff.id))[0].state).toBe('CANCELLED')
     expect(calls).toBe(1)
 
-    const paused = o.start(workflow('c3').task('a', { agent: 'gate' }).task('b', { agent: 'gate', dependsOn: ['a'] }).build())
+    const paused = o.start(
+      workflow('c3')
+        .task('a', { agent: 'gate' })
+        .task('b', { agent: 'gate', dependsOn: ['a'] })
+        .build(),
+    )
     await flush()
     paused.pause()
     gates.release('a')
@@ -264,7 +307,12 @@ describe('close', () => {
     const { o, gates } = await team()
     const signals: AbortSignal[] = []
     await o.register(agent('watch', (_x, ctx) => (signals.push(ctx.signal), gates.pass(ctx.taskId))))
-    const h = o.start(workflow('closing').task('a', { agent: 'watch' }).task('b', { agent: 'ok', dependsOn: ['a'] }).build())
+    const h = o.start(
+      workflow('closing')
+        .task('a', { agent: 'watch' })
+        .task('b', { agent: 'ok', dependsOn: ['a'] })
+        .build(),
+    )
     await flush()
     expect(gates.open).toEqual(['a'])
     await within(o.close({ cancelRuns: true }))
@@ -272,7 +320,9 @@ describe('close', () => {
     const result = await within(h.result)
     expect(result.state).toBe('CANCELLED')
     expect(result.tasks.b.state).toBe('CANCELLED')
-    expect(() => o.start(workflow('after-close').task('a', { agent: 'ok' }).build())).toThrow(expect.objectContaining({ code: 'RUN_STATE_INVALID' }))
+    expect(() => o.start(workflow('after-close').task('a', { agent: 'ok' }).build())).toThrow(
+      expect.objectContaining({ code: 'RUN_STATE_INVALID' }),
+    )
     await within(o.close())
   })
 })

@@ -58,10 +58,15 @@ await describePostgres('agents of two orchestrators in two processes, on one Pos
         },
       }),
     )
-    const result = await o.run(workflow('consult').task('ask', { agent: 'analyst', input: 'bees pollinate roofs' }).build())
+    const result = await o.run(
+      workflow('consult').task('ask', { agent: 'analyst', input: 'bees pollinate roofs' }).build(),
+    )
     expect(result.ok).toBe(true)
     expect(result.output('ask')).toEqual({ verdict: 'supported', pid: child.pid })
     await got
-    expect(seen[0]).toMatchObject({ from: 'specialist', data: { claim: 'bees pollinate roofs', by: 'analyst', pid: child.pid } })
+    expect(seen[0]).toMatchObject({
+      from: 'specialist',
+      data: { claim: 'bees pollinate roofs', by: 'analyst', pid: child.pid },
+    })
   })
 })

@@ -22,7 +22,10 @@ async function timed(progressIntervalMs = 0, start = 1000): Promise<{ clock: Fak
 /** Advances the fake clock in steps until `p` settles. */
 async function runClock<T>(clock: FakeClock, p: Promise<T>, stepMs = 10, maxMs = 100_000): Promise<T> {
   let done = false
-  void p.then(() => (done = true), () => (done = true))
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  )
   for (let t = 0; !done && t <= maxMs; t += stepMs) await clock.advance(stepMs)
   return within(p)
 }
@@ -52,18 +55,36 @@ describe('progress', () => {
   it('measures elapsed time and ETA on a clock that starts at 0 (the FakeClock default)', async () => {
     const { clock, o } = await timed(0, 0)
     const reports: RunProgress[] = []
-    const wf = workflow('zero').task('a', { agent: 'sleeper', input: { ms: 100 } }).task('b', { agent: 'sleeper', input: { ms: 100 }, dependsOn: ['a'] }).build()
+    const wf = workflow('zero')
+      .task('a', { agent: 'sleeper', input: { ms: 100 } })
+      .task('b', { agent: 'sleeper', input: { ms: 100 }, dependsOn: ['a'] })
+      .build()
     const h = o.start(wf, undefined, { onProgress: (p) => reports.push(p) })
     await runClock(clock, h.result)
-    expect(reports.map((p) => [p.done, p.elapsedMs, p.etaMs])).toEqual([[1, 100, 100], [2, 200, 0]])
+    expect(reports.map((p) => [p.done, p.elapsedMs, p.etaMs])).toEqual([
+      [1, 100, 100],
+      [2, 200, 0],
+    ])
     expect((await h.result).summary.durationMs).toBe(200)
   })
 
   it('has no ETA before a task finished, and counts tasks by state while running', async () => {
     const { clock, o } = await timed()
-    const h = o.start(workflow('early').task('a', { agent: 'sleeper', input: { ms: 100 } }).task('b', { agent: 'sleeper', input: { ms: 300 } }).task('c', { agent: 'sleeper', input: { ms: 50 }, dependsOn: ['a'] }).build())
+    const h = o.start(
+      workflow('early')
+        .task('a', { agent: 'sleeper', input: { ms: 100 } })
+        .task('b', { agent: 'sleeper', input: { ms: 300 } })
+        .task('c', { agent: 'sleeper', input: { ms: 50 }, dependsOn: ['a'] })
+        .build(),
+    )
     await flush()
-    expect(h.progress()).toMatchObject({ total: 3, done: 0, percent: 0, etaMs: undefined, counts: { RUNNING: 2, PENDING: 1 } })
+    expect(h.progress()).toMatchObject({
+      total: 3,
+      done: 0,
+      percent: 0,
+      etaMs: undefined,
+      counts: { RUNNING: 2, PENDING: 1 },
+    })
     await clock.advance(100)
     expect(h.progress()).toMatchObject({ done: 1, percent: 33.3, counts: { RUNNING: 2, SUCCEEDED: 1 } })
     expect(h.progress().etaMs).toBeGreaterThan(0)
@@ -84,12 +105,21 @@ describe('progress', () => {
 
   it('ends the progress of a failed run with every task counted as done', async () => {
     const o = new Orchestrator({ progressIntervalMs: 0 })
-    await o.register(agent('bad', () => {
-      throw new Error('no')
-    }))
+    await o.register(
+      agent('bad', () => {
+        throw new Error('no')
+      }),
+    )
     await o.register(agent('ok', () => 1))
     const reports: RunProgress[] = []
-    const result = await o.run(workflow('failing').task('a', { agent: 'bad' }).task('b', { agent: 'ok', dependsOn: ['a'] }).build(), undefined, { onProgress: (p) => reports.push(p) })
+    const result = await o.run(
+      workflow('failing')
+        .task('a', { agent: 'bad' })
+        .task('b', { agent: 'ok', dependsOn: ['a'] })
+        .build(),
+      undefined,
+      { onProgress: (p) => reports.push(p) },
+    )
     expect(result.state).toBe('FAILED')
     const last = reports[reports.length - 1]
     expect(last.counts).toMatchObject({ FAILED: 1, CANCELLED: 1 })
@@ -103,7 +133,14 @@ describe('progress', () => {
     const viaOn: FlotillaEvent[] = []
     const viaRun: FlotillaEvent[] = []
     o.on('run.progress', (e) => viaOn.push(e))
-    const result = await o.run(workflow('ev').task('a', { agent: 'ok' }).task('b', { agent: 'ok', dependsOn: ['a'] }).build(), undefined, { onEvent: (e) => viaRun.push(e) })
+    const result = await o.run(
+      workflow('ev')
+        .task('a', { agent: 'ok' })
+        .task('b', { agent: 'ok', dependsOn: ['a'] })
+        .build(),
+      undefined,
+      { onEvent: (e) => viaRun.push(e) },
+    )
     expect(viaOn.map((e) => e.type === 'run.progress' && e.progress.done)).toEqual([1, 2])
     expect(viaRun.filter((e) => e.type === 'run.progress')).toEqual(viaOn)
     const stored = payloads(await o.listEvents(result.runId)).filter((e) => e.type === 'run.progress')
@@ -123,7 +160,12 @@ describe('events', () => {
         if (!stored.some((s) => JSON.stringify(s.event) === JSON.stringify(e))) storedWhenDelivered = false
       })
     })
-    const result = await o.run(workflow('order').task('a', { agent: 'ok', input: 1 }).task('b', { agent: 'ok', input: ref('a') }).build())
+    const result = await o.run(
+      workflow('order')
+        .task('a', { agent: 'ok', input: 1 })
+        .task('b', { agent: 'ok', input: ref('a') })
+        .build(),
+    )
     await flush()
     const stored = payloads(await o.listEvents(result.runId))
     expect(seen).toEqual(stored)
@@ -131,7 +173,12 @@ describe('events', () => {
     expect(types(stored)[0]).toBe('run.started')
     expect(stored[0]).toMatchObject({ type: 'run.started', runId: result.runId, workflow: 'order', tasks: 2 })
     expect(types(stored).at(-1)).toBe('run.succeeded')
-    expect(types(stored).filter((t) => t.startsWith('task.'))).toEqual(['task.started', 'task.succeeded', 'task.started', 'task.succeeded'])
+    expect(types(stored).filter((t) => t.startsWith('task.'))).toEqual([
+      'task.started',
+      'task.succeeded',
+      'task.started',
+      'task.succeeded',
+    ])
     expect((await o.listEvents(result.runId)).map((e) => e.seq)).toEqual(stored.map((_, i) => i + 1))
   })
 
@@ -174,22 +221,26 @@ describe('events', () => {
   it('turns ctx.progress into task.progress and ctx.log into task.log events, and refuses a fraction outside [0, 1]', async () => {
     const o = new Orchestrator()
     const refused: unknown[] = []
-    await o.register(agent('chatty', (_x, ctx) => {
-      ctx.progress(0.5, 'half')
-      ctx.progress(1)
-      for (const bad of [2, -0.1, Number.NaN]) {
-        try {
-          ctx.progress(bad)
-        } catch (e) {
-          refused.push((e as { code?: string }).code)
+    await o.register(
+      agent('chatty', (_x, ctx) => {
+        ctx.progress(0.5, 'half')
+        ctx.progress(1)
+        for (const bad of [2, -0.1, Number.NaN]) {
+          try {
+            ctx.progress(bad)
+          } catch (e) {
+            refused.push((e as { code?: string }).code)
+          }
         }
-      }
-      ctx.log.info('hello', { files: 3 })
-      ctx.log.warn('careful')
-      return 'ok'
-    }))
+        ctx.log.info('hello', { files: 3 })
+        ctx.log.warn('careful')
+        return 'ok'
+      }),
+    )
     const events: FlotillaEvent[] = []
-    const result = await o.run(workflow('chat').task('t', { agent: 'chatty' }).build(), undefined, { onEvent: (e) => events.push(e) })
+    const result = await o.run(workflow('chat').task('t', { agent: 'chatty' }).build(), undefined, {
+      onEvent: (e) => events.push(e),
+    })
     expect(result.ok).toBe(true)
     expect(refused).toEqual(['VALIDATION_FAILED', 'VALIDATION_FAILED', 'VALIDATION_FAILED'])
     const progress = events.filter((e) => e.type === 'task.progress')
@@ -204,7 +255,9 @@ describe('events', () => {
     ])
     expect('data' in logs[1]).toBe(false)
     const stored = payloads(await o.listEvents(result.runId))
-    expect(stored.filter((e) => e.type === 'task.log' || e.type === 'task.progress')).toEqual([...progress, ...logs].sort((x, y) => events.indexOf(x) - events.indexOf(y)))
+    expect(stored.filter((e) => e.type === 'task.log' || e.type === 'task.progress')).toEqual(
+      [...progress, ...logs].sort((x, y) => events.indexOf(x) - events.indexOf(y)),
+    )
   })
 })
 
@@ -241,7 +294,15 @@ describe('results', () => {
     const shares = Object.values(s.perAgent).map((a) => a.share)
     expect(shares.reduce((x, y) => x + y, 0)).toBeCloseTo(1)
     expect(s.perAgent['slowpoke@1.0.0'].share).toBeCloseTo(300 / 550)
-    expect(result.tasks.b).toEqual({ id: 'b', state: 'SUCCEEDED', attempts: 1, agent: 'slowpoke@1.0.0', durationMs: 300, output: 'B', error: undefined })
+    expect(result.tasks.b).toEqual({
+      id: 'b',
+      state: 'SUCCEEDED',
+      attempts: 1,
+      agent: 'slowpoke@1.0.0',
+      durationMs: 300,
+      output: 'B',
+      error: undefined,
+    })
     expect(result.outputs).toEqual({ a: 'A', b: 'B', c: 'C', d: 'D' })
   })
 
@@ -257,9 +318,11 @@ describe('results', () => {
   it('reports the success rate over tasks that ran, and the error of a failed run in JSON', async () => {
     const o = new Orchestrator()
     await o.register(agent('ok', () => 1))
-    await o.register(agent('bad', () => {
-      throw new Error('nope')
-    }))
+    await o.register(
+      agent('bad', () => {
+        throw new Error('nope')
+      }),
+    )
     const wf = workflow('mixed')
       .task('a', { agent: 'ok' })
       .task('b', { agent: 'bad', continueOnFailure: true })

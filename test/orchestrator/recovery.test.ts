@@ -6,7 +6,12 @@ import { MemoryStore } from '../../src/store/memory/memory-store.js'
 import { ref, workflow } from '../../src/workflows/builder.js'
 import { deferred, flush } from './helpers.js'
 
-interface Call { task: string; attempt: number; key: string; process: string }
+interface Call {
+  task: string
+  attempt: number
+  key: string
+  process: string
+}
 
 /** Agents whose handlers record their calls; `block` makes the named task hang (a crash stand-in). */
 function agents(calls: Call[], process: string, block?: string) {
@@ -42,7 +47,7 @@ describe('recovery', () => {
     const store = new MemoryStore()
     const calls: Call[] = []
     const runId = await crashDuring('b', store, calls)
-    expect((await store.getTask(runId as never, 'b' as never))).toMatchObject({ state: 'RUNNING', attempt: 1 })
+    expect(await store.getTask(runId as never, 'b' as never)).toMatchObject({ state: 'RUNNING', attempt: 1 })
 
     const second = new Orchestrator({ store })
     for (const a of agents(calls, 'second')) await second.register(a)
@@ -53,10 +58,17 @@ describe('recovery', () => {
     expect(result.output('c')).toEqual({ x: 3, by: 'c' })
     expect(calls.filter((c) => c.task === 'a')).toHaveLength(1)
     const b = calls.filter((c) => c.task === 'b')
-    expect(b.map((c) => [c.attempt, c.process])).toEqual([[1, 'first'], [2, 'second']])
+    expect(b.map((c) => [c.attempt, c.process])).toEqual([
+      [1, 'first'],
+      [2, 'second'],
+    ])
     expect(new Set(b.map((c) => c.key)).size).toBe(1)
     const stored = await store.getTasks(runId as never)
-    expect(stored.map((t) => [t.taskId, t.state, t.attempt])).toEqual([['a', 'SUCCEEDED', 1], ['b', 'SUCCEEDED', 2], ['c', 'SUCCEEDED', 1]])
+    expect(stored.map((t) => [t.taskId, t.state, t.attempt])).toEqual([
+      ['a', 'SUCCEEDED', 1],
+      ['b', 'SUCCEEDED', 2],
+      ['c', 'SUCCEEDED', 1],
+    ])
     const events = (await store.listEvents(runId as never)).map((e) => e.event.type)
     expect(events).toContain('run.recovered')
     expect((await second.recover()).length).toBe(0)
@@ -67,11 +79,16 @@ describe('recovery', () => {
     const calls: Call[] = []
     const gate = deferred()
     const first = new Orchestrator({ store })
-    await first.register(defineAgent({ name: 'step', handler: async (input: { x: number; name: string }, ctx: AgentContext) => {
-      calls.push({ task: ctx.taskId, attempt: ctx.attempt, key: ctx.idempotencyKey, process: 'first' })
-      if (ctx.taskId === 'a') await gate.promise
-      return { x: input.x + 1, by: input.name }
-    } }))
+    await first.register(
+      defineAgent({
+        name: 'step',
+        handler: async (input: { x: number; name: string }, ctx: AgentContext) => {
+          calls.push({ task: ctx.taskId, attempt: ctx.attempt, key: ctx.idempotencyKey, process: 'first' })
+          if (ctx.taskId === 'a') await gate.promise
+          return { x: input.x + 1, by: input.name }
+        },
+      }),
+    )
     const h = first.start(chain)
     await flush(2)
     h.pause()
@@ -117,7 +134,9 @@ describe('replay', () => {
     for (const a of agents(calls, 'p')) await o.register(a)
     const original = await o.run(chain)
     calls.length = 0
-    const result = await (await o.replay(original.runId, { set: { b: { input: { x: ref('a', 'x'), name: 'B2' } } } })).result
+    const result = await (
+      await o.replay(original.runId, { set: { b: { input: { x: ref('a', 'x'), name: 'B2' } } } })
+    ).result
     expect(calls.map((c) => c.task)).toEqual(['b', 'c'])
     expect(result.output('b')).toEqual({ x: 2, by: 'B2' })
   })
@@ -157,7 +176,10 @@ describe('controlling a stored run whose process is gone', () => {
     const handle = await second.resume(runId)
     const result = await handle.result
     expect(result.state).toBe('SUCCEEDED')
-    expect(calls.filter((c) => c.process === 'second').map((c) => [c.task, c.attempt])).toEqual([['b', 2], ['c', 1]])
+    expect(calls.filter((c) => c.process === 'second').map((c) => [c.task, c.attempt])).toEqual([
+      ['b', 2],
+      ['c', 1],
+    ])
   })
 
   it('cancel marks it and its unfinished tasks CANCELLED, and recovery skips it', async () => {

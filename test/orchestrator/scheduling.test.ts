@@ -5,8 +5,17 @@ import type { TaskSpec, WorkflowSpec } from '../../src/workflows/spec.js'
 import { agent, flush, Gates } from './helpers.js'
 
 /** n independent tasks t0..t(n-1) on `target`. */
-function fanOut(name: string, n: number, target: Pick<TaskSpec, 'agent' | 'capability'>, extra: Partial<WorkflowSpec> = {}): WorkflowSpec {
-  return { name, tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}`, ...target, input: `${name}:t${i}` })), ...extra }
+function fanOut(
+  name: string,
+  n: number,
+  target: Pick<TaskSpec, 'agent' | 'capability'>,
+  extra: Partial<WorkflowSpec> = {},
+): WorkflowSpec {
+  return {
+    name,
+    tasks: Array.from({ length: n }, (_, i) => ({ id: `t${i}`, ...target, input: `${name}:t${i}` })),
+    ...extra,
+  }
 }
 
 describe('priorities', () => {
@@ -96,7 +105,9 @@ describe('concurrency limits', () => {
   it('refuses a run concurrency below 1', async () => {
     const o = new Orchestrator()
     await o.register(agent('g', () => 1))
-    expect(() => o.start(fanOut('bad', 1, { agent: 'g' }), undefined, { concurrency: 0 })).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }))
+    expect(() => o.start(fanOut('bad', 1, { agent: 'g' }), undefined, { concurrency: 0 })).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+    )
     expect(await o.listRuns()).toEqual([])
   })
 
@@ -145,18 +156,22 @@ describe('concurrency limits', () => {
     const perInstance = new Map<string, { now: number; max: number; calls: number }>()
     const o = new Orchestrator()
     await o.register(
-      agent('worker', async (x, ctx) => {
-        const s = perInstance.get(ctx.instanceId) ?? { now: 0, max: 0, calls: 0 }
-        perInstance.set(ctx.instanceId, s)
-        s.now++
-        s.calls++
-        s.max = Math.max(s.max, s.now)
-        try {
-          return await gates.pass(String(x))
-        } finally {
-          s.now--
-        }
-      }, { maxConcurrency: 1 }),
+      agent(
+        'worker',
+        async (x, ctx) => {
+          const s = perInstance.get(ctx.instanceId) ?? { now: 0, max: 0, calls: 0 }
+          perInstance.set(ctx.instanceId, s)
+          s.now++
+          s.calls++
+          s.max = Math.max(s.max, s.now)
+          try {
+            return await gates.pass(String(x))
+          } finally {
+            s.now--
+          }
+        },
+        { maxConcurrency: 1 },
+      ),
       { instances: 3 },
     )
     const h = o.start(fanOut('inst', 9, { agent: 'worker' }))

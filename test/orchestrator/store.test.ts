@@ -13,31 +13,49 @@ describe('write-ahead', () => {
     const clock = new FakeClock(1000)
     const o = new Orchestrator({ clock, random: () => 0.5 })
     const seen: { attempt: number; stored: TaskRecord | undefined }[] = []
-    await o.register(agent('peek', async (_x, ctx) => {
-      const stored = (await o.getTasks(ctx.runId)).find((t) => t.taskId === ctx.taskId)
-      seen.push({ attempt: ctx.attempt, stored })
-      if (ctx.attempt < 2) throw new Error('once more')
-      return 'ok'
-    }))
-    const h = o.start(workflow('wa').task('t', { agent: 'peek', retry: { maxAttempts: 2, initialDelayMs: 10 } }).build())
+    await o.register(
+      agent('peek', async (_x, ctx) => {
+        const stored = (await o.getTasks(ctx.runId)).find((t) => t.taskId === ctx.taskId)
+        seen.push({ attempt: ctx.attempt, stored })
+        if (ctx.attempt < 2) throw new Error('once more')
+        return 'ok'
+      }),
+    )
+    const h = o.start(
+      workflow('wa')
+        .task('t', { agent: 'peek', retry: { maxAttempts: 2, initialDelayMs: 10 } })
+        .build(),
+    )
     await clock.advance(100)
     await within(h.result)
     expect(seen.map((s) => s.attempt)).toEqual([1, 2])
     for (const s of seen) {
       // Attempt 1 starts at 1000 ms; attempt 2 after a 0.5 × 10 = 5 ms backoff.
-      expect(s.stored).toMatchObject({ state: 'RUNNING', attempt: s.attempt, agent: 'peek@1.0.0', startedAt: WALL0 + 1000 + (s.attempt === 1 ? 0 : 5) })
+      expect(s.stored).toMatchObject({
+        state: 'RUNNING',
+        attempt: s.attempt,
+        agent: 'peek@1.0.0',
+        startedAt: WALL0 + 1000 + (s.attempt === 1 ? 0 : 5),
+      })
     }
   })
 
   it('has the run and all its tasks stored before the first handler runs', async () => {
     const o = new Orchestrator()
     let snapshot: { state?: string; tasks: string[] } | undefined
-    await o.register(agent('first', async (_x, ctx) => {
-      const run = await o.getRun(ctx.runId)
-      snapshot = { state: run.state, tasks: (await o.getTasks(ctx.runId)).map((t) => `${t.taskId}:${t.state}`) }
-    }))
+    await o.register(
+      agent('first', async (_x, ctx) => {
+        const run = await o.getRun(ctx.runId)
+        snapshot = { state: run.state, tasks: (await o.getTasks(ctx.runId)).map((t) => `${t.taskId}:${t.state}`) }
+      }),
+    )
     await o.register(agent('other', () => 1))
-    await o.run(workflow('created').task('a', { agent: 'first' }).task('b', { agent: 'other', dependsOn: ['a'] }).build())
+    await o.run(
+      workflow('created')
+        .task('a', { agent: 'first' })
+        .task('b', { agent: 'other', dependsOn: ['a'] })
+        .build(),
+    )
     expect(snapshot).toEqual({ state: 'RUNNING', tasks: ['a:RUNNING', 'b:PENDING'] })
   })
 
@@ -45,11 +63,18 @@ describe('write-ahead', () => {
     const o = new Orchestrator()
     let upstream: TaskRecord | undefined
     await o.register(agent('produce', () => ({ files: ['x.ts'] })))
-    await o.register(agent('consume', async (x, ctx) => {
-      upstream = (await o.getTasks(ctx.runId)).find((t) => t.taskId === 'a')
-      return x
-    }))
-    const result = await o.run(workflow('wa2').task('a', { agent: 'produce' }).task('b', { agent: 'consume', input: ref('a', 'files') }).build())
+    await o.register(
+      agent('consume', async (x, ctx) => {
+        upstream = (await o.getTasks(ctx.runId)).find((t) => t.taskId === 'a')
+        return x
+      }),
+    )
+    const result = await o.run(
+      workflow('wa2')
+        .task('a', { agent: 'produce' })
+        .task('b', { agent: 'consume', input: ref('a', 'files') })
+        .build(),
+    )
     expect(result.output('b')).toEqual(['x.ts'])
     expect(upstream).toMatchObject({ state: 'SUCCEEDED', output: { files: ['x.ts'] }, attempt: 1 })
   })
@@ -57,7 +82,9 @@ describe('write-ahead', () => {
   it('keeps the stored run in step with the result', async () => {
     const o = new Orchestrator()
     await o.register(agent('ok', (x) => x))
-    const result = await o.run(workflow('sync').task('a', { agent: 'ok', input: 1 }).build(), undefined, { runId: 'run_custom_id_1' })
+    const result = await o.run(workflow('sync').task('a', { agent: 'ok', input: 1 }).build(), undefined, {
+      runId: 'run_custom_id_1',
+    })
     expect(result.runId).toBe('run_custom_id_1')
     const run = await o.getRun('run_custom_id_1')
     expect(run).toMatchObject({ id: 'run_custom_id_1', state: 'SUCCEEDED', error: undefined })
@@ -69,7 +96,9 @@ describe('write-ahead', () => {
     const o = new Orchestrator()
     await o.register(agent('ok', (x) => x))
     await o.run(workflow('once').task('a', { agent: 'ok', input: 1 }).build(), undefined, { runId: 'run_dup_1' })
-    const again = await within(o.run(workflow('twice').task('a', { agent: 'ok', input: 2 }).build(), undefined, { runId: 'run_dup_1' }))
+    const again = await within(
+      o.run(workflow('twice').task('a', { agent: 'ok', input: 2 }).build(), undefined, { runId: 'run_dup_1' }),
+    )
     expect(again.state).toBe('FAILED')
     expect(again.error?.code).toBe('STORE_CONFLICT')
     expect(await o.getRun('run_dup_1')).toMatchObject({ workflow: 'once', state: 'SUCCEEDED' })
@@ -80,11 +109,20 @@ describe('write-ahead', () => {
     const o = new Orchestrator()
     const gates = new Gates()
     const logs: string[] = []
-    await o.register(agent('g', async (_x, ctx) => {
-      await gates.pass(ctx.taskId)
-      ctx.log.info(`after ${ctx.taskId}`)
-    }))
-    const first = o.start(workflow('live').task('a', { agent: 'g' }).task('b', { agent: 'g', dependsOn: ['a'] }).build(), undefined, { runId: 'run_live_1', onEvent: (e) => e.type === 'task.log' && logs.push(e.message) })
+    await o.register(
+      agent('g', async (_x, ctx) => {
+        await gates.pass(ctx.taskId)
+        ctx.log.info(`after ${ctx.taskId}`)
+      }),
+    )
+    const first = o.start(
+      workflow('live')
+        .task('a', { agent: 'g' })
+        .task('b', { agent: 'g', dependsOn: ['a'] })
+        .build(),
+      undefined,
+      { runId: 'run_live_1', onEvent: (e) => e.type === 'task.log' && logs.push(e.message) },
+    )
     await flush()
     let second: Promise<unknown> | undefined
     try {
@@ -128,7 +166,11 @@ describe('a failing store', () => {
       const store = new FlakyStore(okBatches)
       const o = new Orchestrator({ store })
       await o.register(agent('ok', async (x) => x))
-      const wf = workflow(`s${okBatches}`).task('a', { agent: 'ok', input: 1 }).task('b', { agent: 'ok', input: ref('a') }).task('c', { agent: 'ok', input: ref('b') }).build()
+      const wf = workflow(`s${okBatches}`)
+        .task('a', { agent: 'ok', input: 1 })
+        .task('b', { agent: 'ok', input: ref('a') })
+        .task('c', { agent: 'ok', input: ref('b') })
+        .build()
       const result = await within(o.run(wf), 2000, `the run result (okBatches ${okBatches})`)
       expect(result.state, `okBatches ${okBatches}`).toBe('FAILED')
       expect(result.error?.code).toBe('STORE_UNAVAILABLE')
@@ -154,7 +196,9 @@ describe('a failing store', () => {
   it('keeps other runs going when only one run is affected', async () => {
     const o = new Orchestrator({ store: new MemoryStore() })
     await o.register(agent('ok', async (x) => x))
-    const results = await Promise.all([1, 2, 3].map((n) => o.run(workflow(`par${n}`).task('a', { agent: 'ok', input: n }).build())))
+    const results = await Promise.all(
+      [1, 2, 3].map((n) => o.run(workflow(`par${n}`).task('a', { agent: 'ok', input: n }).build())),
+    )
     expect(results.map((r) => r.output('a'))).toEqual([1, 2, 3])
   })
 })
@@ -203,6 +247,11 @@ describe('stores with an asynchronous commit only', () => {
     expect(maxInFlight).toBe(1)
     expect(commits).toBeGreaterThan(1)
     const stored = await o.getTasks(result.runId)
-    expect(stored.map((t) => [t.taskId, t.state, t.output])).toEqual([['a', 'SUCCEEDED', 2], ['b', 'SUCCEEDED', 3], ['c', 'SUCCEEDED', 3], ['d', 'SUCCEEDED', 4]])
+    expect(stored.map((t) => [t.taskId, t.state, t.output])).toEqual([
+      ['a', 'SUCCEEDED', 2],
+      ['b', 'SUCCEEDED', 3],
+      ['c', 'SUCCEEDED', 3],
+      ['d', 'SUCCEEDED', 4],
+    ])
   })
 })

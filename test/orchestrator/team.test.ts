@@ -22,20 +22,40 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
   })
 
   it('a task consults a registered peer by request/reply (the peer runs as a one-task run)', async () => {
-    await o.register(defineAgent({ name: 'specialist', handler: (q: { claim: string }) => ({ verdict: q.claim.length > 3 ? 'plausible' : 'weak' }) }))
-    await o.register(defineAgent({ name: 'analyst', handler: async (claim: string, ctx) => ctx.request('specialist', { claim }, { timeoutMs: 5000 }) }))
+    await o.register(
+      defineAgent({
+        name: 'specialist',
+        handler: (q: { claim: string }) => ({ verdict: q.claim.length > 3 ? 'plausible' : 'weak' }),
+      }),
+    )
+    await o.register(
+      defineAgent({
+        name: 'analyst',
+        handler: async (claim: string, ctx) => ctx.request('specialist', { claim }, { timeoutMs: 5000 }),
+      }),
+    )
     const result = await o.run(workflow('ask').task('a', { agent: 'analyst', input: 'cats purr' }).build())
     expect(result.output('a')).toEqual({ verdict: 'plausible' })
   })
 
   it('a request to an unknown agent is refused with AGENT_NOT_FOUND', async () => {
     await o.register(defineAgent({ name: 'lonely', handler: async (_: unknown, ctx) => ctx.send('nobody', 1) }))
-    const result = await o.run(workflow('x').task('a', { agent: 'lonely', input: null, retry: { maxAttempts: 1 } }).build())
+    const result = await o.run(
+      workflow('x')
+        .task('a', { agent: 'lonely', input: null, retry: { maxAttempts: 1 } })
+        .build(),
+    )
     expect(result.tasks.a?.error?.code).toBe('AGENT_NOT_FOUND')
   })
 
   it('messages go into durable mailboxes; the receiver leases and acknowledges them', async () => {
-    await o.register(defineAgent({ name: 'sender', handler: async (n: number, ctx) => Promise.all(Array.from({ length: n }, (_, i) => ctx.send('receiver', { i }))) }))
+    await o.register(
+      defineAgent({
+        name: 'sender',
+        handler: async (n: number, ctx) =>
+          Promise.all(Array.from({ length: n }, (_, i) => ctx.send('receiver', { i }))),
+      }),
+    )
     await o.register(
       defineAgent({
         name: 'receiver',
@@ -46,7 +66,10 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
         },
       }),
     )
-    const wf = workflow('mail').task('s', { agent: 'sender', input: 3 }).task('r', { agent: 'receiver', input: null, dependsOn: ['s'] }).build()
+    const wf = workflow('mail')
+      .task('s', { agent: 'sender', input: 3 })
+      .task('r', { agent: 'receiver', input: null, dependsOn: ['s'] })
+      .build()
     const result = await o.run(wf)
     expect(result.output('r')).toEqual([
       ['sender', 0],
@@ -57,7 +80,8 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
   })
 
   it('broadcast reaches a list, or every agent matching a role, capability or tag (never the sender itself by match)', async () => {
-    const noop = (name: string, extra: { capabilities?: string[]; tags?: string[] } = {}) => defineAgent({ name, handler: () => null, ...extra })
+    const noop = (name: string, extra: { capabilities?: string[]; tags?: string[] } = {}) =>
+      defineAgent({ name, handler: () => null, ...extra })
     await o.register(noop('reviewer-a', { capabilities: ['review'], tags: ['senior'] }))
     await o.register(noop('reviewer-b', { capabilities: ['review'] }))
     await o.register(noop('writer', { tags: ['senior'] }))
@@ -76,7 +100,14 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
       }),
     )
     const result = await o.run(workflow('b').task('l', { agent: 'lead', input: null }).build())
-    expect(result.output('l')).toEqual({ byCapability: 2, byTag: 2, byRole: 1, list: 2, none: 'VALIDATION_FAILED', unknown: 'AGENT_NOT_FOUND' })
+    expect(result.output('l')).toEqual({
+      byCapability: 2,
+      byTag: 2,
+      byRole: 1,
+      list: 2,
+      none: 'VALIDATION_FAILED',
+      unknown: 'AGENT_NOT_FOUND',
+    })
     const bodies = async (name: string) => (await o.bus.receive(name, { max: 10 })).map((m) => m.body)
     expect(await bodies('reviewer-a')).toEqual(['please review', 'fyi'])
     expect(await bodies('reviewer-b')).toEqual(['please review', 'both'])
@@ -87,8 +118,17 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
   it('events published by one agent reach subscribers with filters', async () => {
     const seen: BusEvent[] = []
     await o.bus.subscribe('finding', { where: { topic: 'cats' } }, (e) => void seen.push(e))
-    await o.register(defineAgent({ name: 'researcher', handler: async (topics: string[], ctx) => Promise.all(topics.map((topic) => ctx.publish('finding', { topic }))) }))
-    await o.run(workflow('pub').task('r', { agent: 'researcher', input: ['cats', 'dogs', 'cats'] }).build())
+    await o.register(
+      defineAgent({
+        name: 'researcher',
+        handler: async (topics: string[], ctx) => Promise.all(topics.map((topic) => ctx.publish('finding', { topic }))),
+      }),
+    )
+    await o.run(
+      workflow('pub')
+        .task('r', { agent: 'researcher', input: ['cats', 'dogs', 'cats'] })
+        .build(),
+    )
     expect(seen.map((e) => [e.from, (e.data as { topic: string }).topic])).toEqual([
       ['researcher', 'cats'],
       ['researcher', 'cats'],
@@ -102,7 +142,9 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
         handler: async (text: string, ctx) => {
           const v1 = await ctx.artifacts.put('doc', { text }, { basedOn: null })
           const v2 = await ctx.artifacts.put('doc', { text: text + '!' }, { basedOn: v1.version })
-          const stale = await ctx.artifacts.put('doc', { text: 'lost' }, { basedOn: v1.version }).catch((e: { code: string }) => e.code)
+          const stale = await ctx.artifacts
+            .put('doc', { text: 'lost' }, { basedOn: v1.version })
+            .catch((e: { code: string }) => e.code)
           await ctx.cache.share('last', v2.version, { ttlMs: 60_000 })
           return { stale, cached: await ctx.cache.get('last') }
         },
@@ -118,7 +160,12 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
   })
 
   it('publishes run and task events on the bus when busEvents is set', async () => {
-    const o2 = new Orchestrator({ store: 'memory', busEvents: true, runtimes: [new InProcessRuntime()], workspaceRoot: root })
+    const o2 = new Orchestrator({
+      store: 'memory',
+      busEvents: true,
+      runtimes: [new InProcessRuntime()],
+      workspaceRoot: root,
+    })
     try {
       const types: string[] = []
       await o2.bus.subscribe('*', { from: 'orchestrator' }, (e) => void types.push(e.type))

@@ -26,7 +26,13 @@ describe('limits hold while a timed-out handler still runs', () => {
     const { agent, seen } = stubbornAgent('stubborn', 120, { maxConcurrency: 1 })
     const orchestrator = new Orchestrator({ store: 'memory' })
     await orchestrator.register(agent)
-    const tasks = Array.from({ length: 4 }, (_, k) => ({ id: `t${k}`, agent: 'stubborn', timeoutMs: 20, retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 }, continueOnFailure: true }))
+    const tasks = Array.from({ length: 4 }, (_, k) => ({
+      id: `t${k}`,
+      agent: 'stubborn',
+      timeoutMs: 20,
+      retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 1 },
+      continueOnFailure: true,
+    }))
     const handle = await orchestrator.start({ name: 'late', tasks })
     await sleep(60)
     expect(orchestrator.metrics()['stubborn@1.0.0'].lateHandlers).toBe(1)
@@ -42,9 +48,18 @@ describe('limits hold while a timed-out handler still runs', () => {
     const { agent, seen } = stubbornAgent('slow-llm', 80, { capabilities: ['llm'], maxConcurrency: 10 })
     const orchestrator = new Orchestrator({ store: 'memory', capabilityConcurrency: { llm: 1 } })
     await orchestrator.register(agent)
-    const tasks = Array.from({ length: 3 }, (_, k) => ({ id: `t${k}`, agent: 'slow-llm', timeoutMs: 10, continueOnFailure: true }))
+    const tasks = Array.from({ length: 3 }, (_, k) => ({
+      id: `t${k}`,
+      agent: 'slow-llm',
+      timeoutMs: 10,
+      continueOnFailure: true,
+    }))
     const result = await orchestrator.run({ name: 'late-cap', tasks })
-    expect(Object.values(result.tasks).map((t) => t.error?.code)).toEqual(['TASK_TIMEOUT', 'TASK_TIMEOUT', 'TASK_TIMEOUT'])
+    expect(Object.values(result.tasks).map((t) => t.error?.code)).toEqual([
+      'TASK_TIMEOUT',
+      'TASK_TIMEOUT',
+      'TASK_TIMEOUT',
+    ])
     await sleep(120)
     expect(seen.peak).toBe(1)
     await orchestrator.close()
@@ -53,10 +68,14 @@ describe('limits hold while a timed-out handler still runs', () => {
 
 describe('tasks parked on a busy agent when its circuit opens', () => {
   it('fail with CIRCUIT_OPEN instead of waiting forever', async () => {
-    const bad = defineAgent({ name: 'bad', maxConcurrency: 1, handler: async () => {
-      await sleep(5)
-      throw new Error('down')
-    } })
+    const bad = defineAgent({
+      name: 'bad',
+      maxConcurrency: 1,
+      handler: async () => {
+        await sleep(5)
+        throw new Error('down')
+      },
+    })
     const orchestrator = new Orchestrator({ store: 'memory' })
     await orchestrator.register(bad)
     const tasks = Array.from({ length: 8 }, (_, k) => ({ id: `t${k}`, agent: 'bad', continueOnFailure: true }))

@@ -7,14 +7,24 @@ import { ref, workflow } from '../../src/workflows/builder.js'
 import { deferred, flush } from './helpers.js'
 
 const version = (v: string, gate?: Promise<void>) =>
-  defineAgent({ name: 'svc', version: v, handler: async (_: unknown, ctx) => { if (gate && ctx.taskId === 'first') await gate; return v } })
+  defineAgent({
+    name: 'svc',
+    version: v,
+    handler: async (_: unknown, ctx) => {
+      if (gate && ctx.taskId === 'first') await gate
+      return v
+    },
+  })
 
 describe('agent versions in workflows', () => {
   it('runs the latest version by default, and a run in flight keeps the version it started with', async () => {
     const o = new Orchestrator({ store: new MemoryStore() })
     const gate = deferred()
     await o.register(version('1.0.0', gate.promise))
-    const wf = workflow('v').task('first', { agent: 'svc' }).task('second', { agent: 'svc', input: ref('first') }).build()
+    const wf = workflow('v')
+      .task('first', { agent: 'svc' })
+      .task('second', { agent: 'svc', input: ref('first') })
+      .build()
     const h = o.start(wf)
     await flush()
     await o.register(version('2.0.0'))
@@ -36,6 +46,8 @@ describe('agent versions in workflows', () => {
   })
 
   it('refuses a malformed version range when the workflow compiles', () => {
-    expect(() => compileWorkflow({ name: 'bad', tasks: [{ id: 'a', agent: 'svc', version: '^^1' }] })).toThrow(expect.objectContaining({ code: 'WORKFLOW_INVALID' }))
+    expect(() => compileWorkflow({ name: 'bad', tasks: [{ id: 'a', agent: 'svc', version: '^^1' }] })).toThrow(
+      expect.objectContaining({ code: 'WORKFLOW_INVALID' }),
+    )
   })
 })

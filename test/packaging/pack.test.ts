@@ -30,7 +30,12 @@ let installed: string
 /** Runs a command in `cwd`, resolving with its output; a failure carries both streams. */
 async function sh(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
   try {
-    const { stdout } = await run(cmd, args, { cwd, env: { ...process.env, FLOTILLA_STORE: 'memory', ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 150_000 })
+    const { stdout } = await run(cmd, args, {
+      cwd,
+      env: { ...process.env, FLOTILLA_STORE: 'memory', ...env },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 150_000,
+    })
     return stdout
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string }
@@ -41,7 +46,9 @@ async function sh(cmd: string, args: readonly string[], cwd: string, env: NodeJS
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'flotilla-pack-'))
   // The suite runs after `npm run build`; `prepare` (what makes `npm pack` build) is checked below.
-  const packed = JSON.parse(await sh(NPM, ['pack', ROOT, '--ignore-scripts', '--json', '--pack-destination', work], work)) as { filename: string; files: { path: string }[] }[]
+  const packed = JSON.parse(
+    await sh(NPM, ['pack', ROOT, '--ignore-scripts', '--json', '--pack-destination', work], work),
+  ) as { filename: string; files: { path: string }[] }[]
   const pkg = packed[0]
   if (!pkg) throw new Error('npm pack reported nothing')
   files = new Set(pkg.files.map((f) => f.path))
@@ -49,7 +56,22 @@ beforeAll(async () => {
   mkdirSync(app)
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }))
   // What the README tells a user to install, plus TypeScript's Node types and the PostgreSQL driver for the nodenext check.
-  await sh(NPM, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', join(work, pkg.filename), 'zod', 'pg', '@types/pg', '@types/node@20'], app)
+  await sh(
+    NPM,
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--ignore-scripts',
+      join(work, pkg.filename),
+      'zod',
+      'pg',
+      '@types/pg',
+      '@types/node@20',
+    ],
+    app,
+  )
   installed = join(app, 'node_modules/flotilla')
   await installSqliteAddon()
 }, 300_000)
@@ -60,7 +82,8 @@ afterAll(() => {
 
 /** better-sqlite3's native addon: the repository's build when the versions match, else built from source. */
 async function installSqliteAddon(): Promise<void> {
-  const version = (dir: string): string => (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
+  const version = (dir: string): string =>
+    (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
   const mine = join(ROOT, 'node_modules/better-sqlite3')
   const theirs = join(app, 'node_modules/better-sqlite3')
   const addon = 'build/Release/better_sqlite3.node'
@@ -81,11 +104,26 @@ describe('npm pack', () => {
   })
 
   it('holds the build, its sources, the license and the docs, and no build cache', () => {
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/testing.js', 'dist/postgres.js', 'src/index.ts', 'LICENSE', 'README.md', 'schema/workflow.schema.json', 'docs/concepts.md']) {
+    for (const f of [
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/cli/main.js',
+      'dist/testing.js',
+      'dist/postgres.js',
+      'src/index.ts',
+      'LICENSE',
+      'README.md',
+      'schema/workflow.schema.json',
+      'docs/concepts.md',
+    ]) {
       expect(files, f).toContain(f)
     }
-    expect([...files].filter((f) => f.endsWith('.tsbuildinfo') || f.startsWith('test/') || f.startsWith('bench/'))).toEqual([])
-    expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} Flotilla contributors/)
+    expect(
+      [...files].filter((f) => f.endsWith('.tsbuildinfo') || f.startsWith('test/') || f.startsWith('bench/')),
+    ).toEqual([])
+    expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toMatch(
+      /^MIT License\n\nCopyright \(c\) \d{4} Flotilla contributors/,
+    )
   })
 
   it('ships the sources its source maps point to', () => {
@@ -103,7 +141,9 @@ describe('npm pack', () => {
   })
 
   it('has docs that cite only paths in the package', () => {
-    const cited = [...files].filter((f) => f.endsWith('.md') && !f.startsWith('examples/scan-and-fix/sample/')).flatMap((md) => missingCitations(md, readFileSync(join(installed, md), 'utf8'), files))
+    const cited = [...files]
+      .filter((f) => f.endsWith('.md') && !f.startsWith('examples/scan-and-fix/sample/'))
+      .flatMap((md) => missingCitations(md, readFileSync(join(installed, md), 'utf8'), files))
     expect(cited).toEqual([])
   })
 })
@@ -127,7 +167,18 @@ describe('installed from the tarball into a new project', () => {
   it('type-checks a TypeScript file with module nodenext against the package and its subpaths', async () => {
     writeFileSync(
       join(app, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['main.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          types: ['node'],
+        },
+        files: ['main.ts'],
+      }),
     )
     writeFileSync(
       join(app, 'main.ts'),
@@ -140,7 +191,7 @@ describe('installed from the tarball into a new project', () => {
         "import { ProcessRuntime } from 'flotilla/process'",
         '',
         "const echo = defineAgent({ name: 'echo', input: z.object({ text: z.string() }), handler: async ({ text }) => ({ text: text.toUpperCase() }) })",
-        "const orchestrator = new Orchestrator({ store: new MemoryStore(), clock: new FakeClock() })",
+        'const orchestrator = new Orchestrator({ store: new MemoryStore(), clock: new FakeClock() })',
         'await orchestrator.register(echo)',
         "const wf = workflow('w').task('a', { agent: 'echo', input: { text: 'hi' } }).task('b', { agent: 'echo', input: { text: ref('a', 'text') } }).build()",
         'const result: RunResult = await orchestrator.run(wf)',
@@ -165,9 +216,13 @@ describe('installed from the tarball into a new project', () => {
     const psql = (sql: string): Promise<unknown> => withClient((c) => c.query(sql))
     await psql(`CREATE DATABASE ${db}`)
     try {
-      const demo = JSON.parse(await sh(NPM, ['exec', '--offline', '--', 'flotilla', 'demo', '--json'], app, { FLOTILLA_STORE: url })) as { state: string; runId: string }
+      const demo = JSON.parse(
+        await sh(NPM, ['exec', '--offline', '--', 'flotilla', 'demo', '--json'], app, { FLOTILLA_STORE: url }),
+      ) as { state: string; runId: string }
       expect(demo.state).toBe('SUCCEEDED')
-      expect(await sh(NPM, ['exec', '--offline', '--', 'flotilla', 'runs', 'list'], app, { FLOTILLA_STORE: url })).toContain(demo.runId)
+      expect(
+        await sh(NPM, ['exec', '--offline', '--', 'flotilla', 'runs', 'list'], app, { FLOTILLA_STORE: url }),
+      ).toContain(demo.runId)
     } finally {
       await psql(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)
     }
@@ -178,7 +233,10 @@ describe('installed from the tarball into a new project', () => {
     expect(readme).toMatch(/ESM only/)
     writeFileSync(join(app, 'dynamic.cjs'), "import('flotilla').then((f) => console.log(typeof f.Orchestrator))\n")
     expect((await sh(process.execPath, ['dynamic.cjs'], app)).trim()).toBe('function')
-    writeFileSync(join(app, 'require.cjs'), "try { require('flotilla'); console.log('loaded') } catch (e) { console.log(e.code) }\n")
+    writeFileSync(
+      join(app, 'require.cjs'),
+      "try { require('flotilla'); console.log('loaded') } catch (e) { console.log(e.code) }\n",
+    )
     expect((await sh(process.execPath, ['require.cjs'], app)).trim()).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED')
   })
 })
@@ -190,7 +248,10 @@ const CITED = /(?<![\w./:@-])((?:src|test|bench|scripts|\.ci|docs|examples|schem
  * Citations in documents owned by others, waiting for their fix (see the
  * report of issue 16): remove an entry once its document no longer cites it.
  */
-const AWAITING_OWNERS = new Set(['docs/cli.md: test/cli/cli-doc.test.ts', 'docs/errors.md: scripts/write-errors-doc.mjs'])
+const AWAITING_OWNERS = new Set([
+  'docs/cli.md: test/cli/cli-doc.test.ts',
+  'docs/errors.md: scripts/write-errors-doc.mjs',
+])
 
 /**
  * Paths a shipped Markdown file cites that the package does not hold:

@@ -7,7 +7,9 @@ import { agent } from './helpers.js'
 describe('AgentInstance', () => {
   it('starts STARTING, runs initialize once, then is READY and available', async () => {
     let calls = 0
-    const inst = new AgentInstance(agent('init-ok', { initialize: () => void calls++, maxConcurrency: 2 }), { clock: new FakeClock() })
+    const inst = new AgentInstance(agent('init-ok', { initialize: () => void calls++, maxConcurrency: 2 }), {
+      clock: new FakeClock(),
+    })
     expect(inst.state).toBe('STARTING')
     expect(inst.available).toBe(false)
     await inst.start()
@@ -43,7 +45,10 @@ describe('AgentInstance', () => {
   })
 
   it('is not available with an open circuit', async () => {
-    const inst = new AgentInstance(agent('breaker'), { clock: new FakeClock(), circuitBreaker: { failureThreshold: 1 } })
+    const inst = new AgentInstance(agent('breaker'), {
+      clock: new FakeClock(),
+      circuitBreaker: { failureThreshold: 1 },
+    })
     await inst.start()
     inst.breaker.onFailure()
     expect(inst.available).toBe(false)
@@ -54,7 +59,14 @@ describe('AgentInstance', () => {
     await inst.start()
     inst.metrics.record(12, true)
     const snap = inst.snapshot()
-    expect(snap).toMatchObject({ id: inst.id, agent: 'snap', version: '2.1.0', state: 'READY', active: 0, circuit: 'CLOSED' })
+    expect(snap).toMatchObject({
+      id: inst.id,
+      agent: 'snap',
+      version: '2.1.0',
+      state: 'READY',
+      active: 0,
+      circuit: 'CLOSED',
+    })
     expect(snap.metrics.calls).toBe(1)
     expect(JSON.parse(JSON.stringify(snap))).toEqual(snap)
   })
@@ -75,7 +87,13 @@ describe('AgentInstance', () => {
         { hook: () => false, healthy: false },
         { hook: async () => ({ healthy: false, detail: 'disk full' }), healthy: false, detail: 'disk full' },
         { hook: () => ({ healthy: true, detail: 'ok' }), healthy: true, detail: 'ok' },
-        { hook: (): boolean => { throw new Error('socket closed') }, healthy: false, detail: 'healthCheck threw: socket closed' },
+        {
+          hook: (): boolean => {
+            throw new Error('socket closed')
+          },
+          healthy: false,
+          detail: 'healthCheck threw: socket closed',
+        },
       ]
       for (const c of cases) {
         const inst = new AgentInstance(agent('hooked', { healthCheck: c.hook }))
@@ -88,7 +106,9 @@ describe('AgentInstance', () => {
 
     it('counts a hook that does not answer within the timeout as unhealthy', async () => {
       const clock = new FakeClock()
-      const inst = new AgentInstance(agent('hangs', { healthCheck: () => new Promise<boolean>(() => undefined) }), { clock })
+      const inst = new AgentInstance(agent('hangs', { healthCheck: () => new Promise<boolean>(() => undefined) }), {
+        clock,
+      })
       await inst.start()
       let report: unknown
       const pending = inst.checkHealth(1_000).then((r) => (report = r))

@@ -36,7 +36,9 @@ const handlerOf = (result: string) => ({ handler: () => result })
 describe('retiring a version with drain', () => {
   it('keeps it serving the runs that pinned it, hidden from everything else, and retires it when the last run ends', async () => {
     const registry = new Registry({ clock: new FakeClock() })
-    const [v1] = await registry.register(agent('fixer', { version: '1.0.0', capabilities: ['fix'], ...handlerOf('v1') }))
+    const [v1] = await registry.register(
+      agent('fixer', { version: '1.0.0', capabilities: ['fix'], ...handlerOf('v1') }),
+    )
     const runA = startRun(registry, 'fixer')
     const runB = startRun(registry, 'fixer', '^1.0.0')
     expect(runTask(runA.pool)).toBe('v1')
@@ -101,7 +103,9 @@ describe('register with replace (same name@version)', () => {
 
     let release = (): void => {}
     const started = new Promise<void>((resolve) => (release = resolve))
-    const replacing = registry.register(agent('echo', { ...handlerOf('new'), initialize: () => started }), { replace: true })
+    const replacing = registry.register(agent('echo', { ...handlerOf('new'), initialize: () => started }), {
+      replace: true,
+    })
     // While the new definition initializes, the version is still served (no gap).
     expect(runTask(registry.pool({ agent: 'echo', version: '1.0.0' }))).toBe('old')
     release()
@@ -129,7 +133,11 @@ describe('register with replace (same name@version)', () => {
   it('leaves the old definition in place when the new one fails to start', async () => {
     const registry = new Registry()
     const [old] = await registry.register(agent('echo', handlerOf('old')))
-    const bad: AnyAgentDefinition = agent('echo', { initialize: () => { throw new Error('no key') } })
+    const bad: AnyAgentDefinition = agent('echo', {
+      initialize: () => {
+        throw new Error('no key')
+      },
+    })
     expect(await codeOf(() => registry.register(bad, { replace: true }))).toBe('AGENT_INIT_FAILED')
     expect(old.state).toBe('READY')
     expect(runTask(registry.pool({ agent: 'echo' }))).toBe('old')
@@ -171,7 +179,10 @@ describe('hot reload keeps runs in flight on the version they pinned', () => {
     const run = startRun(registry, 'fixer')
     expect(runTask(run.pool)).toBe('v1') // task 1
 
-    expect(await next('fixer.agent.mjs', agentModule('fixer', '1.1.0', 'v1.1'))).toMatchObject({ type: 'reloaded', agents: ['fixer@1.1.0'] })
+    expect(await next('fixer.agent.mjs', agentModule('fixer', '1.1.0', 'v1.1'))).toMatchObject({
+      type: 'reloaded',
+      agents: ['fixer@1.1.0'],
+    })
     expect(registry.findByName('fixer').map((d) => d.version)).toEqual(['1.1.0'])
     expect(runTask(startRun(registry, 'fixer').pool)).toBe('v1.1') // a new run
     expect(runTask(run.pool)).toBe('v1') // task 2 of the old run: not AGENT_UNAVAILABLE
@@ -183,7 +194,10 @@ describe('hot reload keeps runs in flight on the version they pinned', () => {
     const { registry, next } = await reload({ 'echo.agent.mjs': agentModule('echo', '1.0.0', 'old') })
     const run = startRun(registry, 'echo')
     expect(runTask(run.pool)).toBe('old')
-    expect(await next('echo.agent.mjs', agentModule('echo', '1.0.0', 'new'))).toMatchObject({ type: 'reloaded', agents: ['echo@1.0.0'] })
+    expect(await next('echo.agent.mjs', agentModule('echo', '1.0.0', 'new'))).toMatchObject({
+      type: 'reloaded',
+      agents: ['echo@1.0.0'],
+    })
     expect(runTask(run.pool)).toBe('old')
     expect(runTask(startRun(registry, 'echo').pool)).toBe('new')
     run.end()

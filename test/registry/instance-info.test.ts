@@ -21,7 +21,12 @@ describe('initialize and healthCheck are told which instance they run for', () =
       }),
       { instances: 3 },
     )
-    const expected = instances.map((inst, index) => ({ instanceId: inst.id, index, agent: 'sharded', version: '2.1.0' }))
+    const expected = instances.map((inst, index) => ({
+      instanceId: inst.id,
+      index,
+      agent: 'sharded',
+      version: '2.1.0',
+    }))
     expect([...inits].sort((a, b) => a.index - b.index)).toEqual(expected)
     expect(instances.map((i) => i.info)).toEqual(expected)
 
@@ -33,14 +38,23 @@ describe('initialize and healthCheck are told which instance they run for', () =
 
   it('tells a hook called without instance (an agent run on its own) name@version and index 0', async () => {
     let seen: AgentInstanceInfo | undefined
-    const def = defineAgent({ name: 'solo', version: '1.2.3', handler: () => 1, initialize: (info) => void (seen = info) })
+    const def = defineAgent({
+      name: 'solo',
+      version: '1.2.3',
+      handler: () => 1,
+      initialize: (info) => void (seen = info),
+    })
     await def.initialize?.()
     expect(seen).toEqual({ instanceId: 'solo@1.2.3', index: 0, agent: 'solo', version: '1.2.3' })
   })
 
   it('refuses a hook that is not a function with AGENT_INVALID', async () => {
-    expect(await codeOf(() => defineAgent({ name: 'x', handler: () => 1, initialize: 'yes' as never }))).toBe('AGENT_INVALID')
-    expect(await codeOf(() => defineAgent({ name: 'x', handler: () => 1, healthCheck: true as never }))).toBe('AGENT_INVALID')
+    expect(await codeOf(() => defineAgent({ name: 'x', handler: () => 1, initialize: 'yes' as never }))).toBe(
+      'AGENT_INVALID',
+    )
+    expect(await codeOf(() => defineAgent({ name: 'x', handler: () => 1, healthCheck: true as never }))).toBe(
+      'AGENT_INVALID',
+    )
   })
 })
 

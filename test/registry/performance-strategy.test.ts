@@ -60,7 +60,8 @@ describe('the performance strategy', () => {
     for (let i = 0; i < 5; i++) slow.metrics.record(50, true) // slow: about 50 ms; fast: 1 ms
     let fastFails = true
     const picked: AgentInstance[] = []
-    for (let i = 0; i < 2 * PERFORMANCE_EXPLORE_EVERY; i++) picked.push(call(pool, (inst) => (inst === fast ? { ms: 1, ok: !fastFails } : { ms: 50 })))
+    for (let i = 0; i < 2 * PERFORMANCE_EXPLORE_EVERY; i++)
+      picked.push(call(pool, (inst) => (inst === fast ? { ms: 1, ok: !fastFails } : { ms: 50 })))
     const fastCalls = picked.filter((p) => p === fast).length
     expect(fastCalls).toBeLessThanOrEqual(3) // its first failing call, then only exploration
     expect(fast.breaker.state).toBe('CLOSED')

@@ -12,7 +12,9 @@ describe('Registry', () => {
   describe('register', () => {
     it('starts the requested instances and makes them discoverable', async () => {
       const reg = registry()
-      const instances = await reg.register(agent('scanner', { capabilities: ['scan'], tags: ['security'] }), { instances: 3 })
+      const instances = await reg.register(agent('scanner', { capabilities: ['scan'], tags: ['security'] }), {
+        instances: 3,
+      })
       expect(instances).toHaveLength(3)
       expect(instances.every((i) => i.state === 'READY')).toBe(true)
       expect(new Set(instances.map((i) => i.id)).size).toBe(3)
@@ -194,7 +196,12 @@ describe('Registry', () => {
       const [a, b] = await reg.register(agent('m', { capabilities: ['c'] }), { instances: 2 })
       await reg.register(agent('idle', { version: '0.1.0' }))
       const pool = reg.pool({ agent: 'm' })
-      for (const [inst, ms, ok] of [[a, 10, true], [a, 20, true], [b, 30, false], [b, 60, true]] as const) {
+      for (const [inst, ms, ok] of [
+        [a, 10, true],
+        [a, 20, true],
+        [b, 30, false],
+        [b, 60, true],
+      ] as const) {
         pool.release(taken(pool, inst), ms, ok)
       }
       const all = reg.metrics()
@@ -211,7 +218,13 @@ describe('Registry', () => {
         circuit: 'CLOSED',
         lateHandlers: 0,
       })
-      expect(all['idle@0.1.0']).toMatchObject({ calls: 0, successRate: 1, meanLatencyMs: 0, p95LatencyMs: 0, circuit: 'CLOSED' })
+      expect(all['idle@0.1.0']).toMatchObject({
+        calls: 0,
+        successRate: 1,
+        meanLatencyMs: 0,
+        p95LatencyMs: 0,
+        circuit: 'CLOSED',
+      })
       for (let i = 0; i < 5; i++) b.breaker.onFailure()
       expect(reg.metrics()['m@1.0.0'].circuit).toBe('OPEN')
     })
@@ -222,7 +235,9 @@ describe('Registry', () => {
       const reg = registry()
       const [plain] = await reg.register(agent('plain'))
       const [sick] = await reg.register(agent('sick', { healthCheck: () => ({ healthy: false, detail: 'disk full' }) }))
-      const [broken] = await reg.register(agent('broken', { healthCheck: () => Promise.reject(new Error('no answer')) }))
+      const [broken] = await reg.register(
+        agent('broken', { healthCheck: () => Promise.reject(new Error('no answer')) }),
+      )
       const [falsy] = await reg.register(agent('falsy', { healthCheck: () => false }))
       const [failed] = await reg.register(agent('failed', { healthCheck: () => true }))
       failed.state = 'FAILED'

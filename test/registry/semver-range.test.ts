@@ -71,7 +71,20 @@ describe('satisfies', () => {
     expect(satisfies(version, range)).toBe(expected)
   })
 
-  it.each(['', '   ', '^', '1.2.3.4', '>=1.0.0 <', 'abc', '1.x.3', '^1.2.0 ||', '|| 1.0.0', '1.x-beta', '=>1.0.0', '1.2.3 - 2.0.0'])('refuses the malformed range "%s" with VALIDATION_FAILED naming it', async (range) => {
+  it.each([
+    '',
+    '   ',
+    '^',
+    '1.2.3.4',
+    '>=1.0.0 <',
+    'abc',
+    '1.x.3',
+    '^1.2.0 ||',
+    '|| 1.0.0',
+    '1.x-beta',
+    '=>1.0.0',
+    '1.2.3 - 2.0.0',
+  ])('refuses the malformed range "%s" with VALIDATION_FAILED naming it', async (range) => {
     expect(await codeOf(() => satisfies('1.0.0', range))).toBe('VALIDATION_FAILED')
     expect(() => checkRange(range)).toThrow(`"${range}"`)
   })

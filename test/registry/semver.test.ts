@@ -11,8 +11,28 @@ describe('semver', () => {
   })
 
   it('orders numerically, with a prerelease below its release', () => {
-    const sorted = ['2.0.0', '1.10.0', '2.0.0-rc.1', '1.2.0', '2.0.0-alpha', '2.0.0-rc.10', '2.0.0-rc.2', '0.9.9', '2.0.0-alpha.1'].sort(compareSemver)
-    expect(sorted).toEqual(['0.9.9', '1.2.0', '1.10.0', '2.0.0-alpha', '2.0.0-alpha.1', '2.0.0-rc.1', '2.0.0-rc.2', '2.0.0-rc.10', '2.0.0'])
+    const sorted = [
+      '2.0.0',
+      '1.10.0',
+      '2.0.0-rc.1',
+      '1.2.0',
+      '2.0.0-alpha',
+      '2.0.0-rc.10',
+      '2.0.0-rc.2',
+      '0.9.9',
+      '2.0.0-alpha.1',
+    ].sort(compareSemver)
+    expect(sorted).toEqual([
+      '0.9.9',
+      '1.2.0',
+      '1.10.0',
+      '2.0.0-alpha',
+      '2.0.0-alpha.1',
+      '2.0.0-rc.1',
+      '2.0.0-rc.2',
+      '2.0.0-rc.10',
+      '2.0.0',
+    ])
     expect(compareSemver('1.0.0+build.1', '1.0.0')).toBe(0)
     expect(compareSemver('1.0.0-1', '1.0.0-alpha')).toBeLessThan(0)
   })

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { FlotillaError, isFlotillaError, nonRetryable, type ErrorCode } from '../../src/core/errors.js'
-import { DEFAULT_RETRY_POLICY, backoffDelay, resolveRetryPolicy, shouldRetry, type RetryOptions } from '../../src/resilience/retry.js'
+import {
+  DEFAULT_RETRY_POLICY,
+  backoffDelay,
+  resolveRetryPolicy,
+  shouldRetry,
+  type RetryOptions,
+} from '../../src/resilience/retry.js'
 
 /** Calls `fn` and returns what it threw, failing the test if it did not throw. */
 function thrown(fn: () => unknown): unknown {
@@ -17,7 +23,13 @@ const ALMOST_ONE = 1 - Number.EPSILON
 describe('resolveRetryPolicy', () => {
   it('gives the documented defaults when no options are passed', () => {
     const policy = resolveRetryPolicy(undefined)
-    expect(policy).toEqual({ maxAttempts: 1, initialDelayMs: 100, multiplier: 2, maxDelayMs: 30_000, nonRetryableCodes: [] })
+    expect(policy).toEqual({
+      maxAttempts: 1,
+      initialDelayMs: 100,
+      multiplier: 2,
+      maxDelayMs: 30_000,
+      nonRetryableCodes: [],
+    })
     expect(policy).toBe(DEFAULT_RETRY_POLICY)
     expect(Object.isFrozen(policy)).toBe(true)
   })
@@ -138,13 +150,25 @@ describe('shouldRetry', () => {
   })
 
   it('retries codes the table marks retryable', () => {
-    for (const code of ['TASK_FAILED', 'TASK_TIMEOUT', 'STORE_UNAVAILABLE', 'AGENT_UNAVAILABLE', 'CIRCUIT_OPEN'] as const) {
+    for (const code of [
+      'TASK_FAILED',
+      'TASK_TIMEOUT',
+      'STORE_UNAVAILABLE',
+      'AGENT_UNAVAILABLE',
+      'CIRCUIT_OPEN',
+    ] as const) {
       expect([code, shouldRetry(three, 1, new FlotillaError(code, 'x'))]).toEqual([code, true])
     }
   })
 
   it('does not retry codes the table marks non-retryable', () => {
-    for (const code of ['VALIDATION_FAILED', 'AGENT_INPUT_INVALID', 'TASK_CANCELLED', 'INTERNAL', 'TASK_NON_RETRYABLE'] as const) {
+    for (const code of [
+      'VALIDATION_FAILED',
+      'AGENT_INPUT_INVALID',
+      'TASK_CANCELLED',
+      'INTERNAL',
+      'TASK_NON_RETRYABLE',
+    ] as const) {
       expect([code, shouldRetry(three, 1, new FlotillaError(code, 'x'))]).toEqual([code, false])
     }
   })

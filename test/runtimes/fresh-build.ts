@@ -70,7 +70,10 @@ export function ensureFreshBuild(folders: readonly string[] = WATCHED): void {
   try {
     if (!stale(folders)) return
     try {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' })
+      execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      })
     } catch (e) {
       const out = String((e as { stdout?: Buffer }).stdout ?? '')
       if (builtAt() === 0) throw new Error(`the build produced no ${CHILD_ENTRY}:\n${out}`)

@@ -6,7 +6,15 @@ import { newAgentId } from '../../src/core/ids.js'
 import { ProcessRuntime } from '../../src/runtimes/process/process-runtime.js'
 import type { DeployRequest, RuntimeHandle } from '../../src/runtimes/runtime.js'
 import { ROOT } from '../cli/run-cli.js'
-import { codeOf, errorOf, recordingHooks, runtimeContract, SINK, tempRoot, type Recorder } from '../contract/runtime.contract.js'
+import {
+  codeOf,
+  errorOf,
+  recordingHooks,
+  runtimeContract,
+  SINK,
+  tempRoot,
+  type Recorder,
+} from '../contract/runtime.contract.js'
 import { CHILD_ENTRY, ensureFreshBuild } from './fresh-build.js'
 
 /** State letter of a process, or undefined when it is gone (a zombie counts as gone). */
@@ -66,7 +74,18 @@ describe('ProcessRuntime (process-only behaviour)', () => {
 
   function request(over: Partial<DeployRequest> = {}): DeployRequest {
     const instanceId = newAgentId()
-    return { instanceId, name: 'sink', module: SINK, exportName: 'default', tools: [], permissions: [], limits: {}, env: {}, workspace: join(root.dir, instanceId), ...over }
+    return {
+      instanceId,
+      name: 'sink',
+      module: SINK,
+      exportName: 'default',
+      tools: [],
+      permissions: [],
+      limits: {},
+      env: {},
+      workspace: join(root.dir, instanceId),
+      ...over,
+    }
   }
 
   async function deploy(over: Partial<DeployRequest> = {}): Promise<{ handle: RuntimeHandle; rec: Recorder }> {
@@ -78,7 +97,12 @@ describe('ProcessRuntime (process-only behaviour)', () => {
     process.env.NODE_OPTIONS = '--max-old-space-size=4096'
     try {
       const { handle } = await deploy({ env: { FIXTURE_VAR: 'from-spec' } })
-      const out = (await handle.execute({ op: 'pid' })) as { pid: number; env: string; nodeOptions: string | null; cwd: string }
+      const out = (await handle.execute({ op: 'pid' })) as {
+        pid: number
+        env: string
+        nodeOptions: string | null
+        cwd: string
+      }
       expect(out.pid).toBe(handle.pid)
       expect(out.pid).not.toBe(process.pid)
       expect(out.env).toBe('from-spec')
@@ -194,7 +218,12 @@ describe('ProcessRuntime (process-only behaviour)', () => {
   })
 
   it('fails to deploy with AGENT_DEPLOY_FAILED when the process exits before it is ready, leaving nothing', async () => {
-    const e = await errorOf(runtime.deploy(request({ module: join(ROOT, 'test/fixtures/agents/exits-on-import.mjs') }), recordingHooks().hooks))
+    const e = await errorOf(
+      runtime.deploy(
+        request({ module: join(ROOT, 'test/fixtures/agents/exits-on-import.mjs') }),
+        recordingHooks().hooks,
+      ),
+    )
     expect(e.code).toBe('AGENT_DEPLOY_FAILED')
     expect(e.message).toContain('exited with code 5')
     expect(liveProcesses()).toBe(0)
@@ -223,7 +252,9 @@ describe('ProcessRuntime (process-only behaviour)', () => {
   })
 
   it('fails to deploy when the child entry is missing, naming it', async () => {
-    const e = await errorOf(new ProcessRuntime({ entry: join(ROOT, 'nowhere/child-main.js') }).deploy(request(), recordingHooks().hooks))
+    const e = await errorOf(
+      new ProcessRuntime({ entry: join(ROOT, 'nowhere/child-main.js') }).deploy(request(), recordingHooks().hooks),
+    )
     expect(e.code).toBe('AGENT_DEPLOY_FAILED')
     expect(e.message).toContain('nowhere/child-main.js')
   })

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest'
 import { FlotillaError } from '../../src/core/errors.js'
 import { classifyExit, childEnv, overLimit } from '../../src/runtimes/process/child-exit.js'
 import { parseRss, parseStat } from '../../src/runtimes/process/proc-stats.js'
-import { checkChildMessage, checkParentMessage, decodeValue, encodeValue, reviveError } from '../../src/runtimes/process/protocol.js'
+import {
+  checkChildMessage,
+  checkParentMessage,
+  decodeValue,
+  encodeValue,
+  reviveError,
+} from '../../src/runtimes/process/protocol.js'
 
 const err = new FlotillaError('ARTIFACT_CONFLICT', 'stale', { details: { id: 'a' } }).toJSON()
 const usage = { heapUsedBytes: 1, rssBytes: 2, cpuMs: 3, storageBytes: 4 }
@@ -71,7 +77,8 @@ describe('IPC protocol', () => {
 
 describe('process watchdog helpers', () => {
   it('parses /proc/<pid>/stat, even with spaces and parentheses in the command name', () => {
-    const line = '1234 (node (a) b) S 1 1234 1234 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 11 0 100 1000000 5000 18446744073709551615'
+    const line =
+      '1234 (node (a) b) S 1 1234 1234 0 -1 4194304 100 0 0 0 250 50 0 0 20 0 11 0 100 1000000 5000 18446744073709551615'
     expect(parseStat(line)).toEqual({ state: 'S', cpuMs: 3000 })
     expect(parseStat('garbage')).toBeUndefined()
     expect(parseRss('Name:\tnode\nVmRSS:\t   56320 kB\n')).toBe(56320 * 1024)
@@ -80,19 +87,43 @@ describe('process watchdog helpers', () => {
 
   it('finds the limit a process is over', () => {
     const cap = (mb: number): number => mb * 2 * 1024 * 1024
-    expect(overLimit('agt_1', { memoryMb: 10 }, cap(10) + 1, 0, cap)?.details).toMatchObject({ limit: 'memory', rssLimitBytes: cap(10) })
+    expect(overLimit('agt_1', { memoryMb: 10 }, cap(10) + 1, 0, cap)?.details).toMatchObject({
+      limit: 'memory',
+      rssLimitBytes: cap(10),
+    })
     expect(overLimit('agt_1', { memoryMb: 10 }, cap(10), 0, cap)).toBeUndefined()
     expect(overLimit('agt_1', { cpuMs: 100 }, 0, 101, cap)?.details).toMatchObject({ limit: 'cpu', cpuLimitMs: 100 })
     expect(overLimit('agt_1', {}, 1e12, 1e12, cap)).toBeUndefined()
   })
 
   it('classifies exits: heap exhaustion, protocol, crash by code or signal', () => {
-    const base = { instanceId: 'agt_1', pid: 9, code: null, signal: null, stderrTail: '', memoryMb: 64, heapUsedBytes: 0, rssBytes: 0 }
-    expect(classifyExit({ ...base, signal: 'SIGABRT', stderrTail: 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory' })).toMatchObject({ code: 'RESOURCE_LIMIT_EXCEEDED', details: { limit: 'memory' } })
-    expect(classifyExit({ ...base, signal: 'SIGABRT', heapUsedBytes: 60 * 1024 * 1024 }).code).toBe('RESOURCE_LIMIT_EXCEEDED')
+    const base = {
+      instanceId: 'agt_1',
+      pid: 9,
+      code: null,
+      signal: null,
+      stderrTail: '',
+      memoryMb: 64,
+      heapUsedBytes: 0,
+      rssBytes: 0,
+    }
+    expect(
+      classifyExit({
+        ...base,
+        signal: 'SIGABRT',
+        stderrTail: 'FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory',
+      }),
+    ).toMatchObject({ code: 'RESOURCE_LIMIT_EXCEEDED', details: { limit: 'memory' } })
+    expect(classifyExit({ ...base, signal: 'SIGABRT', heapUsedBytes: 60 * 1024 * 1024 }).code).toBe(
+      'RESOURCE_LIMIT_EXCEEDED',
+    )
     expect(classifyExit({ ...base, signal: 'SIGABRT', heapUsedBytes: 1024 }).code).toBe('AGENT_CRASHED')
     expect(classifyExit({ ...base, code: 70 }).code).toBe('IPC_PROTOCOL_ERROR')
-    expect(classifyExit({ ...base, code: 1, stderrTail: 'TypeError: x is undefined' })).toMatchObject({ code: 'AGENT_CRASHED', reason: expect.stringContaining('exited with code 1'), details: { exitCode: 1, stderr: 'TypeError: x is undefined' } })
+    expect(classifyExit({ ...base, code: 1, stderrTail: 'TypeError: x is undefined' })).toMatchObject({
+      code: 'AGENT_CRASHED',
+      reason: expect.stringContaining('exited with code 1'),
+      details: { exitCode: 1, stderr: 'TypeError: x is undefined' },
+    })
     expect(classifyExit({ ...base, signal: 'SIGTERM' }).reason).toContain('killed by signal SIGTERM')
   })
 
@@ -101,6 +132,10 @@ describe('process watchdog helpers', () => {
     expect(env.A).toBe('1')
     expect(env.NODE_OPTIONS).toBeUndefined()
     expect(env.PATH).toBe(process.env.PATH)
-    expect(Object.keys(env).every((k) => ['A', 'PATH', 'HOME', 'TMPDIR', 'TEMP', 'TMP', 'LANG', 'TZ', 'SystemRoot'].includes(k))).toBe(true)
+    expect(
+      Object.keys(env).every((k) =>
+        ['A', 'PATH', 'HOME', 'TMPDIR', 'TEMP', 'TMP', 'LANG', 'TZ', 'SystemRoot'].includes(k),
+      ),
+    ).toBe(true)
   })
 })

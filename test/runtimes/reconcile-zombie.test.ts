@@ -21,7 +21,9 @@ afterEach(() => {
 async function zombie(): Promise<number> {
   const parent = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] })
   started.push(parent)
-  const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))))
+  const pid = await new Promise<number>((resolve) =>
+    parent.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+  )
   for (let i = 0; i < 1000; i++) {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return pid
@@ -31,7 +33,21 @@ async function zombie(): Promise<number> {
 }
 
 async function seed(store: MemoryStore, id: string, pid: number): Promise<void> {
-  const base: AgentRecord = { id, name: id, version: '1.0.0', parentId: null, runtime: 'process', state: 'PENDING', reason: null, spec: {}, permissions: [], limits: {}, pid: null, createdAt: 1, updatedAt: 1 }
+  const base: AgentRecord = {
+    id,
+    name: id,
+    version: '1.0.0',
+    parentId: null,
+    runtime: 'process',
+    state: 'PENDING',
+    reason: null,
+    spec: {},
+    permissions: [],
+    limits: {},
+    pid: null,
+    createdAt: 1,
+    updatedAt: 1,
+  }
   await store.saveAgent(base, { from: null, to: 'PENDING', reason: 'deploy', at: 1 })
   await store.saveAgent({ ...base, state: 'RUNNING', pid }, { from: 'PENDING', to: 'RUNNING', reason: null, at: 1 })
 }
@@ -50,7 +66,11 @@ describe.skipIf(!linux)('reconcile and zombie processes (Linux: /proc/<pid>/stat
     await seed(store, 'agt_live', process.pid)
     const failed = await reconcileAgents(store, () => false, { now: 2 })
     expect(failed.map((r) => r.id)).toEqual(['agt_zombie'])
-    expect(await store.getAgent('agt_zombie')).toMatchObject({ state: 'FAILED', pid: null, reason: expect.stringMatching(new RegExp(`process ${pid} is gone`)) })
+    expect(await store.getAgent('agt_zombie')).toMatchObject({
+      state: 'FAILED',
+      pid: null,
+      reason: expect.stringMatching(new RegExp(`process ${pid} is gone`)),
+    })
     expect((await store.getAgent('agt_live'))?.state).toBe('RUNNING')
   })
 })

@@ -26,7 +26,13 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 describe('AgentRunner', () => {
   it('loads a module given as a file URL and runs at most maxConcurrency commands at once', async () => {
-    const runner = await AgentRunner.start({ instanceId: 'agt_r1', module: pathToFileURL(CASES).href, exportName: 'single', workspace: join(dir, 'r1'), hooks })
+    const runner = await AgentRunner.start({
+      instanceId: 'agt_r1',
+      module: pathToFileURL(CASES).href,
+      exportName: 'single',
+      workspace: join(dir, 'r1'),
+      hooks,
+    })
     expect(runner.name).toBe('single')
     const outs = (await Promise.all(Array.from({ length: 6 }, () => runner.execute({ ms: 20 })))) as { peak: number }[]
     expect(Math.max(...outs.map((o) => o.peak))).toBe(2)
@@ -35,7 +41,14 @@ describe('AgentRunner', () => {
   })
 
   it('stops: commands in flight and waiting reject with the stop error, later ones too', async () => {
-    const runner = await AgentRunner.start({ instanceId: 'agt_r2', name: 'renamed', module: CASES, exportName: 'single', workspace: join(dir, 'r2'), hooks })
+    const runner = await AgentRunner.start({
+      instanceId: 'agt_r2',
+      name: 'renamed',
+      module: CASES,
+      exportName: 'single',
+      workspace: join(dir, 'r2'),
+      hooks,
+    })
     expect(runner.name).toBe('renamed')
     const running = [1, 2, 3].map(() => codeOf(runner.execute({ ms: 5_000 })))
     runner.stop()
@@ -45,12 +58,23 @@ describe('AgentRunner', () => {
   })
 
   it('reports the agent’s health check', async () => {
-    const runner = await AgentRunner.start({ instanceId: 'agt_r3', module: CASES, exportName: 'single', workspace: join(dir, 'r3'), hooks })
+    const runner = await AgentRunner.start({
+      instanceId: 'agt_r3',
+      module: CASES,
+      exportName: 'single',
+      workspace: join(dir, 'r3'),
+      hooks,
+    })
     expect(await runner.health()).toEqual({ healthy: false, detail: 'disk full' })
   })
 
   it('loads the default export when no export is named', async () => {
-    const runner = await AgentRunner.start({ instanceId: 'agt_r4', module: join(ROOT, 'test/fixtures/agents/kitchen-sink.mjs'), workspace: join(dir, 'r4'), hooks })
+    const runner = await AgentRunner.start({
+      instanceId: 'agt_r4',
+      module: join(ROOT, 'test/fixtures/agents/kitchen-sink.mjs'),
+      workspace: join(dir, 'r4'),
+      hooks,
+    })
     expect(runner.definition.name).toBe('kitchen-sink')
   })
 })

@@ -28,7 +28,15 @@ describe('globCovers', () => {
 
   it('agrees with matching on concrete names', () => {
     const names = ['file:data/a.txt', 'file:data/a/b.txt', 'file:x', 'tool:search', 'file:data/', 'file:data/a/b/c.md']
-    const globs = ['file:data/*', 'file:data/**', 'file:**/*.txt', '**', 'tool:*', 'file:data/*/b.txt', 'file:data/**/*.md']
+    const globs = [
+      'file:data/*',
+      'file:data/**',
+      'file:**/*.txt',
+      '**',
+      'tool:*',
+      'file:data/*/b.txt',
+      'file:data/**/*.md',
+    ]
     for (const held of globs) {
       const set = new PermissionSet([{ resource: held, actions: ['read'] }])
       for (const name of names) {
@@ -85,7 +93,14 @@ describe('inheritPermissions', () => {
   })
   it('raises PERMISSION_ESCALATION listing every excess grant', () => {
     try {
-      inheritPermissions(parent, [{ resource: 'file:**', actions: ['read'] }, { resource: 'tool:x', actions: ['call', 'delete'] }], 'child-a')
+      inheritPermissions(
+        parent,
+        [
+          { resource: 'file:**', actions: ['read'] },
+          { resource: 'tool:x', actions: ['call', 'delete'] },
+        ],
+        'child-a',
+      )
       expect.unreachable()
     } catch (err) {
       expect(isFlotillaError(err) && err.code).toBe('PERMISSION_ESCALATION')
@@ -96,7 +111,11 @@ describe('inheritPermissions', () => {
     }
   })
   it('a parent holding * actions may pass on any action', () => {
-    expect(inheritPermissions([{ resource: '**', actions: ['*'] }], [{ resource: 'file:x', actions: ['delete'] }])).toHaveLength(1)
-    expect(() => inheritPermissions([{ resource: '**', actions: ['read'] }], [{ resource: 'file:x', actions: ['*'] }])).toThrow(/asks for more/)
+    expect(
+      inheritPermissions([{ resource: '**', actions: ['*'] }], [{ resource: 'file:x', actions: ['delete'] }]),
+    ).toHaveLength(1)
+    expect(() =>
+      inheritPermissions([{ resource: '**', actions: ['read'] }], [{ resource: 'file:x', actions: ['*'] }]),
+    ).toThrow(/asks for more/)
   })
 })

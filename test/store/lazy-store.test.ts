@@ -28,10 +28,13 @@ describe('LazyStore', () => {
   it('opens nothing until the first call, then delegates every call to the one store it opened', async () => {
     const inner = new MemoryStore()
     let opened = 0
-    const lazy = new LazyStore(async () => {
-      opened++
-      return inner
-    }, { kind: 'memory', durable: false, target: 'test' })
+    const lazy = new LazyStore(
+      async () => {
+        opened++
+        return inner
+      },
+      { kind: 'memory', durable: false, target: 'test' },
+    )
     expect([lazy.kind, lazy.durable, opened, lazy.connected]).toEqual(['memory', false, 0, undefined])
     const [runs, agents] = await Promise.all([lazy.listRuns(), lazy.listAgents()])
     expect([runs, agents, opened]).toEqual([[], [], 1])
@@ -46,24 +49,36 @@ describe('LazyStore', () => {
   })
 
   it('its queue connects like the store: a failure rejects the call, wait() still resolves', async () => {
-    const lazy = new LazyStore(() => Promise.reject(new Error('ECONNREFUSED')), { kind: 'postgres', target: 'postgres://h/db' })
+    const lazy = new LazyStore(() => Promise.reject(new Error('ECONNREFUSED')), {
+      kind: 'postgres',
+      target: 'postgres://h/db',
+    })
     const queue = lazy.queue()
     await expect(queue.runHolder('run_x' as RunId)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
     await expect(queue.wait(5)).resolves.toBeUndefined()
     await lazy.close()
-    await expect(queue.listWorkers(0)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/closed/) })
+    await expect(queue.listWorkers(0)).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringMatching(/closed/),
+    })
   })
 
   it('close() before first use opens nothing; later calls fail with STORE_UNAVAILABLE', async () => {
     let opened = 0
-    const lazy = new LazyStore(async () => {
-      opened++
-      return new MemoryStore()
-    }, { kind: 'postgres', target: 'postgres://h/db' })
+    const lazy = new LazyStore(
+      async () => {
+        opened++
+        return new MemoryStore()
+      },
+      { kind: 'postgres', target: 'postgres://h/db' },
+    )
     await lazy.close()
     await lazy.close()
     expect(opened).toBe(0)
-    await expect(lazy.listRuns()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringMatching(/closed/) })
+    await expect(lazy.listRuns()).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringMatching(/closed/),
+    })
     expect(opened).toBe(0)
   })
 
@@ -76,7 +91,10 @@ describe('LazyStore', () => {
       closed++
       await close()
     }
-    const lazy = new LazyStore(() => new Promise<Store>((resolve) => (release = resolve)), { kind: 'memory', target: 'test' })
+    const lazy = new LazyStore(() => new Promise<Store>((resolve) => (release = resolve)), {
+      kind: 'memory',
+      target: 'test',
+    })
     const call = lazy.listRuns()
     const closing = lazy.close()
     release(inner)
@@ -87,25 +105,37 @@ describe('LazyStore', () => {
 
   it('a failed connection rejects the call with STORE_UNAVAILABLE; the next call tries again', async () => {
     let attempts = 0
-    const lazy = new LazyStore(async () => {
-      if (++attempts === 1) throw new Error('ECONNREFUSED')
-      return new MemoryStore()
-    }, { kind: 'postgres', target: 'postgres://h/db' })
-    await expect(lazy.listRuns()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('ECONNREFUSED') })
+    const lazy = new LazyStore(
+      async () => {
+        if (++attempts === 1) throw new Error('ECONNREFUSED')
+        return new MemoryStore()
+      },
+      { kind: 'postgres', target: 'postgres://h/db' },
+    )
+    await expect(lazy.listRuns()).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+      message: expect.stringContaining('ECONNREFUSED'),
+    })
     expect(await lazy.listRuns()).toEqual([])
     expect(attempts).toBe(2)
-    const typed = new LazyStore(() => Promise.reject(new FlotillaError('STORE_SCHEMA_TOO_NEW', 'newer')), { kind: 'postgres', target: 'x' })
+    const typed = new LazyStore(() => Promise.reject(new FlotillaError('STORE_SCHEMA_TOO_NEW', 'newer')), {
+      kind: 'postgres',
+      target: 'x',
+    })
     await expect(typed.getAgent('a')).rejects.toMatchObject({ code: 'STORE_SCHEMA_TOO_NEW' })
   })
 })
 
 describe('openStore with a postgres URL', () => {
-  it.each(['postgres://u:secret@127.0.0.1:5432/db', 'postgresql://127.0.0.1/db', 'POSTGRES://host/db'])('gives a lazy store for %s, connecting nothing', async (url) => {
-    const store = openStore(url)
-    expect(store).toBeInstanceOf(LazyStore)
-    expect([store.kind, store.durable]).toEqual(['postgres', true])
-    await store.close()
-  })
+  it.each(['postgres://u:secret@127.0.0.1:5432/db', 'postgresql://127.0.0.1/db', 'POSTGRES://host/db'])(
+    'gives a lazy store for %s, connecting nothing',
+    async (url) => {
+      const store = openStore(url)
+      expect(store).toBeInstanceOf(LazyStore)
+      expect([store.kind, store.durable]).toEqual(['postgres', true])
+      await store.close()
+    },
+  )
 
   it('new Orchestrator() with FLOTILLA_STORE pointing at an unreachable server: the first run fails with STORE_UNAVAILABLE', async () => {
     await withStoreEnv(UNREACHABLE, async () => {

@@ -5,7 +5,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FlotillaError } from '../../src/core/errors.js'
 import { newRunId } from '../../src/core/ids.js'
 import { MemoryStore } from '../../src/store/memory/memory-store.js'
-import { connectPostgres, DEFAULT_STORE_PATH, openStore, openStoreAsync, parseStoreSpec } from '../../src/store/open-store.js'
+import {
+  connectPostgres,
+  DEFAULT_STORE_PATH,
+  openStore,
+  openStoreAsync,
+  parseStoreSpec,
+} from '../../src/store/open-store.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
 
@@ -65,7 +71,28 @@ describe('openStore', () => {
     expect(store).toMatchObject({ kind: 'sqlite', durable: true, path: join(cwd, relative) })
     expect(existsSync(join(cwd, relative))).toBe(true)
     const id = newRunId()
-    await store.commit({ ops: [{ op: 'run.create', run: { id, workflow: 'w', workflowHash: 'h', definition: {}, input: undefined, state: 'PENDING', createdAt: 1, startedAt: undefined, finishedAt: undefined, error: undefined, parentRunId: undefined }, tasks: [] }], events: [] })
+    await store.commit({
+      ops: [
+        {
+          op: 'run.create',
+          run: {
+            id,
+            workflow: 'w',
+            workflowHash: 'h',
+            definition: {},
+            input: undefined,
+            state: 'PENDING',
+            createdAt: 1,
+            startedAt: undefined,
+            finishedAt: undefined,
+            error: undefined,
+            parentRunId: undefined,
+          },
+          tasks: [],
+        },
+      ],
+      events: [],
+    })
     expect((await store.getRun(id))?.id).toBe(id)
   })
 
@@ -91,16 +118,29 @@ describe('openStore', () => {
       expect(existsSync(join(cwd, '.flotilla', 'flotilla.db'))).toBe(true)
     })
     await withEnv('memory', () => expect(keep(openStore(undefined, { cwd }))).toBeInstanceOf(MemoryStore))
-    await withEnv('sqlite:from-env.db', () => expect(keep(openStore(undefined, { cwd }))).toMatchObject({ path: join(cwd, 'from-env.db') }))
-    await withEnv('', () => expect(keep(openStore(undefined, { cwd }))).toMatchObject({ path: join(cwd, DEFAULT_STORE_PATH) }))
-    await withEnv('bogus://x', () => expect(() => openStore(undefined, { cwd })).toThrow(expect.objectContaining({ code: 'STORE_URL_INVALID' })))
-    await withEnv('memory', async () => expect(keep(await openStoreAsync(undefined, { cwd }))).toBeInstanceOf(MemoryStore))
+    await withEnv('sqlite:from-env.db', () =>
+      expect(keep(openStore(undefined, { cwd }))).toMatchObject({ path: join(cwd, 'from-env.db') }),
+    )
+    await withEnv('', () =>
+      expect(keep(openStore(undefined, { cwd }))).toMatchObject({ path: join(cwd, DEFAULT_STORE_PATH) }),
+    )
+    await withEnv('bogus://x', () =>
+      expect(() => openStore(undefined, { cwd })).toThrow(expect.objectContaining({ code: 'STORE_URL_INVALID' })),
+    )
+    await withEnv('memory', async () =>
+      expect(keep(await openStoreAsync(undefined, { cwd }))).toBeInstanceOf(MemoryStore),
+    )
   })
 
-  it.each(['', '   ', 'sqlite:', 'sqlite://', 'mysql://root@localhost/db', 'notes.txt', 'memory:', 'redis://x.db'])('refuses "%s" with STORE_URL_INVALID listing the accepted forms', (spec) => {
-    expect(() => openStore(spec, { cwd })).toThrow(expect.objectContaining({ code: 'STORE_URL_INVALID', message: expect.stringContaining('sqlite:<path>') }))
-    expect(() => parseStoreSpec(spec)).toThrow(expect.objectContaining({ code: 'STORE_URL_INVALID' }))
-  })
+  it.each(['', '   ', 'sqlite:', 'sqlite://', 'mysql://root@localhost/db', 'notes.txt', 'memory:', 'redis://x.db'])(
+    'refuses "%s" with STORE_URL_INVALID listing the accepted forms',
+    (spec) => {
+      expect(() => openStore(spec, { cwd })).toThrow(
+        expect.objectContaining({ code: 'STORE_URL_INVALID', message: expect.stringContaining('sqlite:<path>') }),
+      )
+      expect(() => parseStoreSpec(spec)).toThrow(expect.objectContaining({ code: 'STORE_URL_INVALID' }))
+    },
+  )
 
   it('parses without opening anything', () => {
     expect(parseStoreSpec('memory')).toEqual({ kind: 'memory' })
@@ -110,7 +150,10 @@ describe('openStore', () => {
 
   it('passes on the errors of opening the file', async () => {
     const { writeFileSync } = await import('node:fs')
-    writeFileSync(join(cwd, 'junk.db'), 'this is not a database, just text that is long enough to be a header or more of it')
+    writeFileSync(
+      join(cwd, 'junk.db'),
+      'this is not a database, just text that is long enough to be a header or more of it',
+    )
     expect(() => openStore('junk.db', { cwd })).toThrow(expect.objectContaining({ code: 'STORE_NOT_FLOTILLA' }))
   })
 
@@ -122,7 +165,9 @@ describe('openStore', () => {
     })
 
     it('answers STORE_UNAVAILABLE for an unreachable PostgreSQL server (or a missing adapter)', async () => {
-      await expect(openStoreAsync('postgres://postgres@127.0.0.1:1/none')).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+      await expect(openStoreAsync('postgres://postgres@127.0.0.1:1/none')).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+      })
     })
 
     it('loads the adapter and calls PostgresStore.connect with the URL', async () => {
@@ -135,7 +180,10 @@ describe('openStore', () => {
 
     it('maps a missing adapter or pg package to STORE_UNAVAILABLE telling to install pg', async () => {
       const missing = Object.assign(new Error("Cannot find package 'pg'"), { code: 'ERR_MODULE_NOT_FOUND' })
-      await expect(connectPostgres('postgres://h/db', () => Promise.reject(missing))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.stringContaining('npm install pg') })
+      await expect(connectPostgres('postgres://h/db', () => Promise.reject(missing))).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.stringContaining('npm install pg'),
+      })
     })
 
     it.each([
@@ -143,16 +191,37 @@ describe('openStore', () => {
       ['no connect', { PostgresStore: {} }],
       ['not a module', 42],
     ])('maps an adapter module with %s to STORE_UNAVAILABLE', async (_label, mod) => {
-      await expect(connectPostgres('postgres://h/db', async () => mod)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+      await expect(connectPostgres('postgres://h/db', async () => mod)).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+      })
     })
 
     it('maps a failed connection to STORE_UNAVAILABLE, keeps a Flotilla error, and refuses a non-store', async () => {
-      const refused = { PostgresStore: { connect: async () => { throw new Error('connect ECONNREFUSED') } } }
-      await expect(connectPostgres('postgres://u:pw@h/db', async () => refused)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', message: expect.not.stringContaining(':pw@') })
-      const typed = { PostgresStore: { connect: async () => { throw new FlotillaError('STORE_SCHEMA_TOO_NEW', 'newer') } } }
-      await expect(connectPostgres('postgres://h/db', async () => typed)).rejects.toMatchObject({ code: 'STORE_SCHEMA_TOO_NEW' })
+      const refused = {
+        PostgresStore: {
+          connect: async () => {
+            throw new Error('connect ECONNREFUSED')
+          },
+        },
+      }
+      await expect(connectPostgres('postgres://u:pw@h/db', async () => refused)).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        message: expect.not.stringContaining(':pw@'),
+      })
+      const typed = {
+        PostgresStore: {
+          connect: async () => {
+            throw new FlotillaError('STORE_SCHEMA_TOO_NEW', 'newer')
+          },
+        },
+      }
+      await expect(connectPostgres('postgres://h/db', async () => typed)).rejects.toMatchObject({
+        code: 'STORE_SCHEMA_TOO_NEW',
+      })
       const odd = { PostgresStore: { connect: async () => ({ not: 'a store' }) } }
-      await expect(connectPostgres('postgres://h/db', async () => odd)).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+      await expect(connectPostgres('postgres://h/db', async () => odd)).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+      })
     })
   })
 })

@@ -15,11 +15,32 @@ function deadPid(): number {
   return Number(r.stdout.toString())
 }
 
-async function seed(store: MemoryStore, id: string, runtime: string, state: AgentState, pid: number | null): Promise<void> {
+async function seed(
+  store: MemoryStore,
+  id: string,
+  runtime: string,
+  state: AgentState,
+  pid: number | null,
+): Promise<void> {
   const at = 1_000
-  const base: AgentRecord = { id, name: id, version: '1.0.0', parentId: null, runtime, state: 'PENDING', reason: null, spec: {}, permissions: [], limits: {}, pid: null, createdAt: at, updatedAt: at }
+  const base: AgentRecord = {
+    id,
+    name: id,
+    version: '1.0.0',
+    parentId: null,
+    runtime,
+    state: 'PENDING',
+    reason: null,
+    spec: {},
+    permissions: [],
+    limits: {},
+    pid: null,
+    createdAt: at,
+    updatedAt: at,
+  }
   await store.saveAgent(base, { from: null, to: 'PENDING', reason: 'deploy', at })
-  if (state !== 'PENDING') await store.saveAgent({ ...base, state, pid }, { from: 'PENDING', to: state, reason: null, at })
+  if (state !== 'PENDING')
+    await store.saveAgent({ ...base, state, pid }, { from: 'PENDING', to: state, reason: null, at })
 }
 
 describe('reconcile: agents an orchestrator that is gone left behind', () => {

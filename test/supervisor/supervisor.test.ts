@@ -11,7 +11,10 @@ import { MemoryStore } from '../../src/store/memory/memory-store.js'
 /** A test double of the Runtime port: handlers by module name, crashes on demand. */
 class ScriptedRuntime implements Runtime {
   readonly kind = 'scripted'
-  readonly handles = new Map<string, { request: DeployRequest; hooks: RuntimeHooks; terminated: boolean; paused: boolean }>()
+  readonly handles = new Map<
+    string,
+    { request: DeployRequest; hooks: RuntimeHooks; terminated: boolean; paused: boolean }
+  >()
   async deploy(request: DeployRequest, hooks: RuntimeHooks): Promise<RuntimeHandle> {
     if (request.module.endsWith('broken.mjs')) throw new Error(`Cannot find module ${request.module}`)
     const state = { request, hooks, terminated: false, paused: false }
@@ -21,7 +24,10 @@ class ScriptedRuntime implements Runtime {
       pid: 4242,
       execute: async (input) => {
         if (state.terminated) throw new Error('terminated')
-        if (input === 'spawn') return hooks.call('spawn', { spec: { name: 'kid', permissions: [{ resource: 'file:data/in/*', actions: ['read'] }] } })
+        if (input === 'spawn')
+          return hooks.call('spawn', {
+            spec: { name: 'kid', permissions: [{ resource: 'file:data/in/*', actions: ['read'] }] },
+          })
         if (input === 'boom') throw new Error('boom')
         return { echo: input, by: request.name }
       },
@@ -33,7 +39,9 @@ class ScriptedRuntime implements Runtime {
     }
   }
   crash(id: string): void {
-    this.handles.get(id)!.hooks.onExit({ code: 'AGENT_CRASHED', reason: 'exited with code 3', details: { exitCode: 3 } })
+    this.handles
+      .get(id)!
+      .hooks.onExit({ code: 'AGENT_CRASHED', reason: 'exited with code 3', details: { exitCode: 3 } })
   }
   async close(): Promise<void> {}
 }
@@ -55,14 +63,25 @@ describe('AgentSupervisor', () => {
     store = new MemoryStore()
     runtime = new ScriptedRuntime()
     events = []
-    supervisor = new AgentSupervisor({ store, runtimes: [runtime], workspaceRoot: root, onEvent: (e) => events.push(e) })
+    supervisor = new AgentSupervisor({
+      store,
+      runtimes: [runtime],
+      workspaceRoot: root,
+      onEvent: (e) => events.push(e),
+    })
   })
   afterEach(async () => {
     await supervisor.close()
     await rm(root, { recursive: true, force: true })
   })
 
-  const deployParent = () => supervisor.deploy({ name: 'parent', module: '/x/agent.mjs', permissions: parentGrants, limits: { memoryMb: 256, cpuMs: 10_000 } })
+  const deployParent = () =>
+    supervisor.deploy({
+      name: 'parent',
+      module: '/x/agent.mjs',
+      permissions: parentGrants,
+      limits: { memoryMb: 256, cpuMs: 10_000 },
+    })
 
   it('deploys: PENDING then RUNNING, each transition stored and emitted', async () => {
     const a = await deployParent()
@@ -73,7 +92,10 @@ describe('AgentSupervisor', () => {
       [null, 'PENDING'],
       ['PENDING', 'RUNNING'],
     ])
-    expect(events.filter((e) => e.type === 'agent.state').map((e) => (e.type === 'agent.state' ? e.to : ''))).toEqual(['PENDING', 'RUNNING'])
+    expect(events.filter((e) => e.type === 'agent.state').map((e) => (e.type === 'agent.state' ? e.to : ''))).toEqual([
+      'PENDING',
+      'RUNNING',
+    ])
     expect(await supervisor.execute(a.id, 'hi')).toEqual({ echo: 'hi', by: 'parent' })
   })
 
@@ -104,13 +126,28 @@ describe('AgentSupervisor', () => {
 
   it('children get the intersection they ask for; asking for more is PERMISSION_ESCALATION, more resources RESOURCE_LIMIT_EXCEEDED', async () => {
     const p = await deployParent()
-    const kid = await supervisor.deploy({ name: 'kid', module: '/x/agent.mjs', permissions: [{ resource: 'file:data/in/*', actions: ['read'] }], limits: { memoryMb: 64 } }, { parentId: p.id })
+    const kid = await supervisor.deploy(
+      {
+        name: 'kid',
+        module: '/x/agent.mjs',
+        permissions: [{ resource: 'file:data/in/*', actions: ['read'] }],
+        limits: { memoryMb: 64 },
+      },
+      { parentId: p.id },
+    )
     expect(kid.parentId).toBe(p.id)
     expect(kid.limits).toEqual({ memoryMb: 64, cpuMs: 10_000 })
     expect(await supervisor.checkPermission(kid.id, 'file:data/in/a.txt', 'read')).toBe(true)
     expect(await supervisor.checkPermission(kid.id, 'file:data/in/a.txt', 'write')).toBe(false)
-    await expect(supervisor.deploy({ name: 'greedy', module: '/x/agent.mjs', permissions: [{ resource: 'file:**', actions: ['read'] }] }, { parentId: p.id })).rejects.toMatchObject({ code: 'PERMISSION_ESCALATION' })
-    await expect(supervisor.deploy({ name: 'big', module: '/x/agent.mjs', limits: { memoryMb: 1024 } }, { parentId: p.id })).rejects.toMatchObject({ code: 'RESOURCE_LIMIT_EXCEEDED' })
+    await expect(
+      supervisor.deploy(
+        { name: 'greedy', module: '/x/agent.mjs', permissions: [{ resource: 'file:**', actions: ['read'] }] },
+        { parentId: p.id },
+      ),
+    ).rejects.toMatchObject({ code: 'PERMISSION_ESCALATION' })
+    await expect(
+      supervisor.deploy({ name: 'big', module: '/x/agent.mjs', limits: { memoryMb: 1024 } }, { parentId: p.id }),
+    ).rejects.toMatchObject({ code: 'RESOURCE_LIMIT_EXCEEDED' })
     // nothing half-written for the refused children
     expect((await store.listAgents({ parentId: p.id })).map((a) => a.name)).toEqual(['kid'])
     // a child inherits everything when it asks for nothing
@@ -127,8 +164,13 @@ describe('AgentSupervisor', () => {
     expect((await supervisor.parent(ref.id))?.id).toBe(p.id)
     const other = await supervisor.deploy({ name: 'other', module: '/x/agent.mjs' })
     const hooks = runtime.handles.get(other.id)!.hooks
-    await expect(hooks.call('child.execute', { id: ref.id, input: 1 })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' })
-    expect(await runtime.handles.get(p.id)!.hooks.call('child.execute', { id: ref.id, input: 2 })).toEqual({ echo: 2, by: 'kid' })
+    await expect(hooks.call('child.execute', { id: ref.id, input: 1 })).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+    })
+    expect(await runtime.handles.get(p.id)!.hooks.call('child.execute', { id: ref.id, input: 2 })).toEqual({
+      echo: 2,
+      by: 'kid',
+    })
   })
 
   it('terminates a subtree children first', async () => {
@@ -154,13 +196,22 @@ describe('AgentSupervisor', () => {
     await expect(supervisor.execute(p.id, 1)).rejects.toMatchObject({ code: 'AGENT_STATE_INVALID' })
     const again = await supervisor.restart(p.id)
     expect(again.state).toBe('RUNNING')
-    expect((await store.listAgentTransitions(p.id)).map((t) => t.to)).toEqual(['PENDING', 'RUNNING', 'FAILED', 'PENDING', 'RUNNING'])
+    expect((await store.listAgentTransitions(p.id)).map((t) => t.to)).toEqual([
+      'PENDING',
+      'RUNNING',
+      'FAILED',
+      'PENDING',
+      'RUNNING',
+    ])
   })
 
   it('scales within the parent and not below a child; reset goes back to the spec', async () => {
     const p = await deployParent()
     await supervisor.deploy({ name: 'c', module: '/x/agent.mjs', limits: { memoryMb: 128 } }, { parentId: p.id })
-    expect((await supervisor.scale(p.id, { memoryMb: 512, cpuMs: 10_000 })).limits).toEqual({ memoryMb: 512, cpuMs: 10_000 })
+    expect((await supervisor.scale(p.id, { memoryMb: 512, cpuMs: 10_000 })).limits).toEqual({
+      memoryMb: 512,
+      cpuMs: 10_000,
+    })
     await expect(supervisor.scale(p.id, { memoryMb: 64 })).rejects.toMatchObject({ code: 'RESOURCE_LIMIT_EXCEEDED' })
     await expect(supervisor.scale(p.id, { memoryMb: -1 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
     expect((await supervisor.resetLimits(p.id)).limits).toEqual({ memoryMb: 256, cpuMs: 10_000 })
@@ -180,11 +231,19 @@ describe('AgentSupervisor', () => {
   })
 
   it('refuses bad input with typed errors', async () => {
-    await expect(supervisor.deploy({ name: 'bad name!', module: '/x/a.mjs' })).rejects.toMatchObject({ code: 'AGENT_SPEC_INVALID' })
-    await expect(supervisor.deploy({ name: 'x', module: '/x/a.mjs', runtime: 'nope' })).rejects.toMatchObject({ code: 'AGENT_SPEC_INVALID' })
-    await expect(supervisor.deploy({ name: 'x', module: '/x/a.mjs' }, { parentId: 'agt_missing' })).rejects.toMatchObject({ code: 'AGENT_NOT_FOUND' })
+    await expect(supervisor.deploy({ name: 'bad name!', module: '/x/a.mjs' })).rejects.toMatchObject({
+      code: 'AGENT_SPEC_INVALID',
+    })
+    await expect(supervisor.deploy({ name: 'x', module: '/x/a.mjs', runtime: 'nope' })).rejects.toMatchObject({
+      code: 'AGENT_SPEC_INVALID',
+    })
+    await expect(
+      supervisor.deploy({ name: 'x', module: '/x/a.mjs' }, { parentId: 'agt_missing' }),
+    ).rejects.toMatchObject({ code: 'AGENT_NOT_FOUND' })
     await expect(supervisor.status('agt_missing')).rejects.toMatchObject({ code: 'AGENT_NOT_FOUND' })
-    await expect(supervisor.deploy({ name: 'x', module: '/x/a.mjs', permissions: [{ resource: '', actions: [] }] })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
+    await expect(
+      supervisor.deploy({ name: 'x', module: '/x/a.mjs', permissions: [{ resource: '', actions: [] }] }),
+    ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' })
     expect(await store.listAgents()).toEqual([])
   })
 })

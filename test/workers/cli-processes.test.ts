@@ -16,8 +16,23 @@ afterAll(() => {
 
 /** A chain a → b → … of `n` steps; step k adds 1 to the previous value. */
 function chainYaml(name: string, n: number): string {
-  const lines = [`name: ${name}`, `agents: ${AGENTS}`, 'tasks:', '  - id: t0', '    agent: step', '    input: { seed: 5 }']
-  for (let k = 1; k < n; k++) lines.push(`  - id: t${k}`, '    agent: step', '    input:', '      xs:', `        - $ref: tasks.t${k - 1}.output.v`, '      seed: 1')
+  const lines = [
+    `name: ${name}`,
+    `agents: ${AGENTS}`,
+    'tasks:',
+    '  - id: t0',
+    '    agent: step',
+    '    input: { seed: 5 }',
+  ]
+  for (let k = 1; k < n; k++)
+    lines.push(
+      `  - id: t${k}`,
+      '    agent: step',
+      '    input:',
+      '      xs:',
+      `        - $ref: tasks.t${k - 1}.output.v`,
+      '      seed: 1',
+    )
   return `${lines.join('\n')}\n`
 }
 
@@ -42,10 +57,19 @@ describe('flotilla run --submit', () => {
     expect(followed.stdout).toMatch(/Run run_\w+ SUCCEEDED in .*: 3\/3 tasks succeeded/)
     expect(followed.stdout).toMatch(/t2: \{"v":7\}/)
 
-    const detached = await runCli(['run', 'chain.yaml', '--submit', '--detach', '--json', '--store', store], { cwd: dir })
+    const detached = await runCli(['run', 'chain.yaml', '--submit', '--detach', '--json', '--store', store], {
+      cwd: dir,
+    })
     expect(detached.code, detached.stderr).toBe(0)
     const { runId } = JSON.parse(detached.stdout) as { runId: string }
-    await expect.poll(async () => JSON.parse((await runCli(['runs', 'show', runId, '--store', store, '--json'], { cwd: dir })).stdout).run.state, { timeout: 20_000 }).toBe('SUCCEEDED')
+    await expect
+      .poll(
+        async () =>
+          JSON.parse((await runCli(['runs', 'show', runId, '--store', store, '--json'], { cwd: dir })).stdout).run
+            .state,
+        { timeout: 20_000 },
+      )
+      .toBe('SUCCEEDED')
 
     const memory = await runCli(['run', 'chain.yaml', '--submit', '--store', 'memory'], { cwd: dir })
     expect(memory.code).not.toBe(0)
@@ -66,7 +90,13 @@ describe('flotilla run --submit', () => {
     const id = runIdIn(submitted.stdout)
     const worker = start(['worker', '--store', store, '--agents', AGENTS, '--id', 'late'], 5)
     await worker.waitFor(' ready on ')
-    await expect.poll(async () => JSON.parse((await runCli(['runs', 'show', id, '--store', store, '--json'], { cwd: dir })).stdout).run.state, { timeout: 20_000 }).toBe('SUCCEEDED')
+    await expect
+      .poll(
+        async () =>
+          JSON.parse((await runCli(['runs', 'show', id, '--store', store, '--json'], { cwd: dir })).stdout).run.state,
+        { timeout: 20_000 },
+      )
+      .toBe('SUCCEEDED')
     worker.child.kill('SIGTERM')
     await worker.exited
   }, 60_000)
@@ -89,11 +119,18 @@ describe('control from another terminal', () => {
     expect(first.stdout()).toContain('run.paused by another process')
     expect(first.stdout()).toContain('was paused by another process')
     // The counts the first terminal printed equal the store's.
-    const shown = JSON.parse((await runCli(['runs', 'show', id, '--store', store, '--json'], { cwd: dir })).stdout) as { run: { state: string }; tasks: { state: string }[] }
+    const shown = JSON.parse((await runCli(['runs', 'show', id, '--store', store, '--json'], { cwd: dir })).stdout) as {
+      run: { state: string }
+      tasks: { state: string }[]
+    }
     expect(shown.run.state).toBe('PAUSED')
     const succeeded = shown.tasks.filter((t) => t.state === 'SUCCEEDED').length
     expect(first.stdout()).toContain(`${succeeded} succeeded`)
-    const resumed = await runCli(['runs', 'resume', id, '--store', store, '--no-live'], { cwd: dir, timeoutMs: 30_000, env: { FLOTILLA_TEST_SLEEP_MS: '5' } })
+    const resumed = await runCli(['runs', 'resume', id, '--store', store, '--no-live'], {
+      cwd: dir,
+      timeoutMs: 30_000,
+      env: { FLOTILLA_TEST_SLEEP_MS: '5' },
+    })
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stdout).toMatch(/t5: \{"v":10\}/)
   }, 60_000)
@@ -110,7 +147,9 @@ describe('control from another terminal', () => {
     expect(await first.exited).toBe(1)
     expect(Date.now() - t0).toBeLessThan(5_000)
     expect(first.stdout()).toContain('cancelled by another process')
-    const shown = JSON.parse((await runCli(['runs', 'show', id, '--store', store, '--json'], { cwd: dir })).stdout) as { run: { state: string } }
+    const shown = JSON.parse((await runCli(['runs', 'show', id, '--store', store, '--json'], { cwd: dir })).stdout) as {
+      run: { state: string }
+    }
     expect(shown.run.state).toBe('CANCELLED')
   }, 60_000)
 })

@@ -19,7 +19,10 @@ await describePostgres('worker clock against the PostgreSQL clock', () => {
       try {
         const ahead = new Worker({ backend, id: 'ahead', clock: shifted(20_000) })
         await ahead.register(noop)
-        const refused = await ahead.start().then(() => undefined, (e: unknown) => e)
+        const refused = await ahead.start().then(
+          () => undefined,
+          (e: unknown) => e,
+        )
         expect(refused).toMatchObject({ code: 'WORKER_CLOCK_SKEW', details: { worker: 'ahead', leaseMs: 15_000 } })
         expect((refused as Error).message).toMatch(/\d+ ms ahead of the store's.*Synchronise this host's clock/)
         expect(Math.abs((refused as { details: { skewMs: number } }).details.skewMs - 20_000)).toBeLessThan(1000)

@@ -20,15 +20,23 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 it('SIGKILL in the middle of a ten-step tool loop: the other worker resumes from the journal', async () => {
   const llm = await startFakeLlm((request) => {
     const k = toolMessages(request)
-    return k < 10 ? { ...chatToolCalls([{ id: `call_${k}`, name: 'tick', input: { n: k } }]), delayMs: 150 } : chatText('ten ticks')
+    return k < 10
+      ? { ...chatToolCalls([{ id: `call_${k}`, name: 'tick', input: { n: k } }]), delayMs: 150 }
+      : chatText('ten ticks')
   })
   const store = join(dir, 'w.db')
   const side = join(dir, 'side.log')
-  const options = { agents: new URL('../fixtures/workers/llm-agents.mjs', import.meta.url).pathname, env: { FLOTILLA_TEST_LLM_URL: llm.url } }
+  const options = {
+    agents: new URL('../fixtures/workers/llm-agents.mjs', import.meta.url).pathname,
+    env: { FLOTILLA_TEST_LLM_URL: llm.url },
+  }
   const client = await Client.connect(await openStoreAsync(store))
   try {
     const first = await startWorker(store, 'first', side, 20, options)
-    const runId = await client.start({ name: 'loop', tasks: [{ id: 'l', agent: 'looper', input: 'Tick ten times.', retry: { maxAttempts: 3 } }] })
+    const runId = await client.start({
+      name: 'loop',
+      tasks: [{ id: 'l', agent: 'looper', input: 'Tick ten times.', retry: { maxAttempts: 3 } }],
+    })
     await expect.poll(() => llm.requests.length, { timeout: 20_000, interval: 20 }).toBeGreaterThanOrEqual(5)
     first.kill('SIGKILL')
     const atKill = llm.requests.length
@@ -43,7 +51,10 @@ it('SIGKILL in the middle of a ten-step tool loop: the other worker resumes from
     expect(repeated.length).toBeLessThanOrEqual(1)
     expect(llm.requests.length).toBeLessThanOrEqual(12)
     expect(atKill).toBeLessThan(11)
-    const tools = readFileSync(side, 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1]))
+    const tools = readFileSync(side, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => Number(l.split(' ')[1]))
     expect(new Set(tools).size).toBe(10)
     expect(tools.length - new Set(tools).size).toBeLessThanOrEqual(1)
     await stopWorker(second)

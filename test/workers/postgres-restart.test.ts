@@ -18,14 +18,20 @@ import { w4 } from './w4.js'
 function serverBin(): string | undefined {
   const root = '/usr/lib/postgresql'
   if (!existsSync(root)) return undefined
-  for (const v of readdirSync(root).sort().reverse()) if (existsSync(join(root, v, 'bin/initdb'))) return join(root, v, 'bin')
+  for (const v of readdirSync(root).sort().reverse())
+    if (existsSync(join(root, v, 'bin/initdb'))) return join(root, v, 'bin')
   return undefined
 }
 
 const BIN = serverBin()
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0
 const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((p) => existsSync(p))
-const why = BIN === undefined ? 'PostgreSQL server binaries (initdb, pg_ctl) are not installed' : asRoot && runuser === undefined ? 'runuser is missing' : undefined
+const why =
+  BIN === undefined
+    ? 'PostgreSQL server binaries (initdb, pg_ctl) are not installed'
+    : asRoot && runuser === undefined
+      ? 'runuser is missing'
+      : undefined
 
 /** Runs a server binary as the postgres user. */
 function pg(tool: string, args: string[]): void {
@@ -45,7 +51,12 @@ suite('PostgreSQL restarted while workers run', () => {
   const url = `postgres://postgres@127.0.0.1:${port}/postgres?schema=flotilla`
 
   beforeAll(() => {
-    if (asRoot) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), Number(execFileSync('id', ['-g', 'postgres']).toString().trim()))
+    if (asRoot)
+      chownSync(
+        dir,
+        Number(execFileSync('id', ['-u', 'postgres']).toString().trim()),
+        Number(execFileSync('id', ['-g', 'postgres']).toString().trim()),
+      )
     pg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres'])
     pg('pg_ctl', ['-D', data, ...options, '-l', join(dir, 'log'), '-w', 'start'])
   }, 60_000)

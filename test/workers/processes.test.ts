@@ -48,7 +48,11 @@ async function pauseFromAnotherProcess(store: string): Promise<void> {
   const client = await Client.connect(await openStoreAsync(store))
   try {
     const worker = await startWorker(store, 'pw', side, 300)
-    const tasks = Array.from({ length: 8 }, (_, i) => ({ id: `t${i}`, agent: 'step', ...(i > 0 ? { dependsOn: [`t${i - 1}`] } : {}) }))
+    const tasks = Array.from({ length: 8 }, (_, i) => ({
+      id: `t${i}`,
+      agent: 'step',
+      ...(i > 0 ? { dependsOn: [`t${i - 1}`] } : {}),
+    }))
     const id = await client.start({ name: 'chain', tasks })
     await expect.poll(() => starts(side).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2)
     await client.pause(id)

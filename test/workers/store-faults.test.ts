@@ -17,7 +17,8 @@ import type { Store } from '../../src/store/store.js'
 
 type Fault = { method: 'offer' | 'takeResults' | 'commit' | 'renewRuns'; after: boolean; skip: number; stepMs?: number }
 
-const down = (): FlotillaError => new FlotillaError('STORE_UNAVAILABLE', 'injected: the connection was closed by the server')
+const down = (): FlotillaError =>
+  new FlotillaError('STORE_UNAVAILABLE', 'injected: the connection was closed by the server')
 
 /** Wraps `store` so that the `skip + 1`-th call of `fault.method` fails once (after the write when `fault.after`). */
 function flaky(store: Store, fault: Fault): { store: Store; fired: () => boolean } {
@@ -29,22 +30,24 @@ function flaky(store: Store, fault: Fault): { store: Store; fired: () => boolean
     if (fault.after) await run()
     throw down()
   }
-  const wrapQueue = (queue: TaskQueue): TaskQueue => new Proxy(queue, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver) as unknown
-      if (typeof value !== 'function') return value
-      const fn = value as (...args: unknown[]) => unknown
-      if (key === fault.method) return (...args: unknown[]) => hit(() => fn.apply(target, args) as Promise<unknown>)
-      return (...args: unknown[]) => fn.apply(target, args)
-    },
-  })
+  const wrapQueue = (queue: TaskQueue): TaskQueue =>
+    new Proxy(queue, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown
+        if (typeof value !== 'function') return value
+        const fn = value as (...args: unknown[]) => unknown
+        if (key === fault.method) return (...args: unknown[]) => hit(() => fn.apply(target, args) as Promise<unknown>)
+        return (...args: unknown[]) => fn.apply(target, args)
+      },
+    })
   const wrapped = new Proxy(store, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver) as unknown
       if (typeof value !== 'function') return value
       const fn = value as (...args: unknown[]) => unknown
       if (key === 'queue') return (clock: Clock) => wrapQueue(fn.call(target, clock) as TaskQueue)
-      if (key === 'commit' && fault.method === 'commit') return (...args: unknown[]) => hit(() => fn.apply(target, args) as Promise<unknown>)
+      if (key === 'commit' && fault.method === 'commit')
+        return (...args: unknown[]) => hit(() => fn.apply(target, args) as Promise<unknown>)
       return (...args: unknown[]) => fn.apply(target, args)
     },
   })
@@ -86,7 +89,11 @@ describe('a store call that fails once while a worker runs a chain', () => {
       await worker.start()
       cleanups.push(() => worker.stop({ drainMs: 1000 }))
       const client = await Client.connect(memory)
-      const tasks = Array.from({ length: 8 }, (_, k) => ({ id: `t${k}`, agent: 'step', ...(k > 0 ? { dependsOn: [`t${k - 1}`] } : {}) }))
+      const tasks = Array.from({ length: 8 }, (_, k) => ({
+        id: `t${k}`,
+        agent: 'step',
+        ...(k > 0 ? { dependsOn: [`t${k - 1}`] } : {}),
+      }))
       const runId = await client.start({ name: 'chain', tasks })
       const result = await client.result(runId, { timeoutMs: 8000 })
       expect(fired()).toBe(true)

@@ -17,11 +17,39 @@ afterAll(() => {
 })
 
 /** Starts `flotilla worker` (with the agents of `options.agents`, default {@link AGENTS}); resolves once it says it is ready. */
-export function startWorker(store: string, id: string, side: string, sleepMs = 20, options: { agents?: string; env?: Record<string, string> } = {}): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker', '--store', store, '--agents', options.agents ?? AGENTS, '--id', id, '--lease-ms', String(LEASE_MS), '--concurrency', '8'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FLOTILLA_TEST_SIDE_FILE: side, FLOTILLA_TEST_SLEEP_MS: String(sleepMs), ...(options.env ?? {}) },
-  })
+export function startWorker(
+  store: string,
+  id: string,
+  side: string,
+  sleepMs = 20,
+  options: { agents?: string; env?: Record<string, string> } = {},
+): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'worker',
+      '--store',
+      store,
+      '--agents',
+      options.agents ?? AGENTS,
+      '--id',
+      id,
+      '--lease-ms',
+      String(LEASE_MS),
+      '--concurrency',
+      '8',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        FLOTILLA_TEST_SIDE_FILE: side,
+        FLOTILLA_TEST_SLEEP_MS: String(sleepMs),
+        ...(options.env ?? {}),
+      },
+    },
+  )
   children.add(child)
   child.on('exit', () => children.delete(child))
   return new Promise((resolve, reject) => {
@@ -47,19 +75,26 @@ export function stopWorker(child: ChildProcess): Promise<void> {
 /** `start <key> <attempt> <pid>` lines of the side file. */
 export function starts(side: string): { key: string; attempt: number; pid: number }[] {
   if (!existsSync(side)) return []
-  return readFileSync(side, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
-    const [, key, attempt, pid] = l.split(' ')
-    return { key, attempt: Number(attempt), pid: Number(pid) }
-  })
+  return readFileSync(side, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [, key, attempt, pid] = l.split(' ')
+      return { key, attempt: Number(attempt), pid: Number(pid) }
+    })
 }
-
 
 /**
  * Every W4 run `ids[k]` stored the right outputs, no attempt started twice,
  * and nothing started after the stored result's attempt (`lines` from the
  * side file).
  */
-export async function expectW4StoredOnce(client: Client, ids: readonly string[], lines: ReturnType<typeof starts>): Promise<void> {
+export async function expectW4StoredOnce(
+  client: Client,
+  ids: readonly string[],
+  lines: ReturnType<typeof starts>,
+): Promise<void> {
   for (const [k, id] of ids.entries()) {
     const want = w4Expected(k)
     for (const t of await client.getTasks(id)) {

@@ -12,8 +12,18 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
 import { ref, workflow } from '../../src/workflows/builder.js'
 
-const double = defineAgent({ name: 'double', version: '1.2.0', capabilities: ['math'], input: z.object({ n: z.number() }), handler: async ({ n }) => ({ n: n * 2 }) })
-const sum = defineAgent({ name: 'sum', input: z.object({ parts: z.array(z.number()) }), handler: async ({ parts }) => parts.reduce((a, b) => a + b, 0) })
+const double = defineAgent({
+  name: 'double',
+  version: '1.2.0',
+  capabilities: ['math'],
+  input: z.object({ n: z.number() }),
+  handler: async ({ n }) => ({ n: n * 2 }),
+})
+const sum = defineAgent({
+  name: 'sum',
+  input: z.object({ parts: z.array(z.number()) }),
+  handler: async ({ parts }) => parts.reduce((a, b) => a + b, 0),
+})
 const flaky = defineAgent({
   name: 'flaky',
   handler: async (_: unknown, ctx) => {
@@ -21,7 +31,12 @@ const flaky = defineAgent({
     return { attempt: ctx.attempt, key: ctx.idempotencyKey }
   },
 })
-const broken = defineAgent({ name: 'broken', handler: async () => { throw new Error('always') } })
+const broken = defineAgent({
+  name: 'broken',
+  handler: async () => {
+    throw new Error('always')
+  },
+})
 const backup = defineAgent({ name: 'backup', handler: async () => 'from backup' })
 
 function wf() {
@@ -59,7 +74,10 @@ for (const kind of ['memory', 'sqlite'] as const) {
       if (kind === 'memory') return new MemoryStore()
       const dir = mkdtempSync(join(tmpdir(), 'flotilla-workers-'))
       const store = SqliteStore.open({ path: join(dir, 'w.db') })
-      cleanups.push(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }) })
+      cleanups.push(async () => {
+        await store.close()
+        rmSync(dir, { recursive: true, force: true })
+      })
       return store
     }
 
@@ -77,7 +95,12 @@ for (const kind of ['memory', 'sqlite'] as const) {
       expect(tasks.b).toMatchObject({ state: 'SUCCEEDED', output: { n: 4 }, agent: 'double@1.2.0' })
       expect(tasks.c.output).toEqual({ n: 20 })
       expect(tasks.d.output).toBe(24)
-      expect(tasks.e).toMatchObject({ state: 'SUCCEEDED', attempt: 2, output: { attempt: 2, key: `${runId}:e` }, error: undefined })
+      expect(tasks.e).toMatchObject({
+        state: 'SUCCEEDED',
+        attempt: 2,
+        output: { attempt: 2, key: `${runId}:e` },
+        error: undefined,
+      })
       expect(tasks.f).toMatchObject({ state: 'SUCCEEDED', output: 'from backup' })
       expect(tasks.g.state).toBe('SKIPPED')
       const types = (await client.listEvents(runId)).map((e) => e.event.type)
@@ -95,7 +118,9 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const spec = workflow('wait').task('x', { agent: 'late' }).build()
       expect(await client.unserved(spec)).toEqual([{ taskId: 'x', needs: 'agent "late"' }])
       const runId = await client.start(spec)
-      await expect.poll(async () => (await client.listEvents(runId)).map((e) => e.event.type), { timeout: 5000 }).toContain('run.waiting')
+      await expect
+        .poll(async () => (await client.listEvents(runId)).map((e) => e.event.type), { timeout: 5000 })
+        .toContain('run.waiting')
       const w = new Worker({ store, id: 'late-worker', leaseMs: 3000, pollMs: 20 })
       await w.register(late)
       await w.start()
@@ -108,26 +133,47 @@ for (const kind of ['memory', 'sqlite'] as const) {
       let aborted = 0
       const slow = defineAgent({
         name: 'slow',
-        handler: (_: unknown, ctx) => new Promise((resolve, reject) => {
-          const t = setTimeout(() => resolve('done'), 1500)
-          ctx.signal.addEventListener('abort', () => { clearTimeout(t); aborted++; reject(ctx.signal.reason) })
-        }),
+        handler: (_: unknown, ctx) =>
+          new Promise((resolve, reject) => {
+            const t = setTimeout(() => resolve('done'), 1500)
+            ctx.signal.addEventListener('abort', () => {
+              clearTimeout(t)
+              aborted++
+              reject(ctx.signal.reason)
+            })
+          }),
       })
       const w = new Worker({ store, id: 'pw', leaseMs: 600, pollMs: 20, concurrency: 1 })
       await w.register(slow)
       await w.start()
       cleanups.push(() => w.stop({ drainMs: 100 }))
       const client = await Client.connect(store)
-      const tasks = Array.from({ length: 6 }, (_, i) => ({ id: `t${i}`, agent: 'slow', ...(i > 0 ? { dependsOn: [`t${i - 1}`] } : {}) }))
+      const tasks = Array.from({ length: 6 }, (_, i) => ({
+        id: `t${i}`,
+        agent: 'slow',
+        ...(i > 0 ? { dependsOn: [`t${i - 1}`] } : {}),
+      }))
       const runId = await client.start({ name: 'chain', tasks })
-      await expect.poll(async () => (await client.getTasks(runId)).filter((t) => t.state === 'RUNNING').length, { timeout: 5000 }).toBe(1)
+      await expect
+        .poll(async () => (await client.getTasks(runId)).filter((t) => t.state === 'RUNNING').length, { timeout: 5000 })
+        .toBe(1)
       await client.pause(runId)
-      await expect.poll(async () => (await client.getTasks(runId)).filter((t) => t.state === 'SUCCEEDED').length, { timeout: 5000 }).toBe(1)
-      const frozen = (await client.getTasks(runId)).filter((t) => t.state === 'SUCCEEDED' || t.state === 'RUNNING').length
+      await expect
+        .poll(async () => (await client.getTasks(runId)).filter((t) => t.state === 'SUCCEEDED').length, {
+          timeout: 5000,
+        })
+        .toBe(1)
+      const frozen = (await client.getTasks(runId)).filter(
+        (t) => t.state === 'SUCCEEDED' || t.state === 'RUNNING',
+      ).length
       await new Promise((r) => setTimeout(r, 600))
-      expect((await client.getTasks(runId)).filter((t) => t.state === 'SUCCEEDED' || t.state === 'RUNNING').length).toBe(frozen)
+      expect(
+        (await client.getTasks(runId)).filter((t) => t.state === 'SUCCEEDED' || t.state === 'RUNNING').length,
+      ).toBe(frozen)
       await client.resume(runId)
-      await expect.poll(async () => (await client.getTasks(runId)).filter((t) => t.state === 'RUNNING').length, { timeout: 5000 }).toBe(1)
+      await expect
+        .poll(async () => (await client.getTasks(runId)).filter((t) => t.state === 'RUNNING').length, { timeout: 5000 })
+        .toBe(1)
       await client.cancel(runId)
       await expect.poll(() => aborted, { timeout: 1400 }).toBe(1)
       expect((await client.getRun(runId)).state).toBe('CANCELLED')
@@ -157,7 +203,11 @@ for (const kind of ['memory', 'sqlite'] as const) {
       const runId = await client.start(spec.build())
       await expect.poll(() => w.registry.metrics()['stubborn@1.0.0'].lateHandlers, { timeout: 3000 }).toBe(1)
       await client.result(runId, { timeoutMs: 10_000 })
-      expect((await client.getTasks(runId)).map((t) => t.error?.code)).toEqual(['TASK_TIMEOUT', 'TASK_TIMEOUT', 'TASK_TIMEOUT'])
+      expect((await client.getTasks(runId)).map((t) => t.error?.code)).toEqual([
+        'TASK_TIMEOUT',
+        'TASK_TIMEOUT',
+        'TASK_TIMEOUT',
+      ])
       await expect.poll(() => w.registry.metrics()['stubborn@1.0.0'].lateHandlers, { timeout: 3000 }).toBe(0)
       expect(seen.peak).toBe(1)
     })

@@ -39,7 +39,9 @@ describe('WorkflowBuilder', () => {
   })
 
   it('types dependsOn to the ids declared before', () => {
-    const b = workflow('typed').task('a', { agent: 'x' }).task('b', { agent: 'x', dependsOn: ['a'] })
+    const b = workflow('typed')
+      .task('a', { agent: 'x' })
+      .task('b', { agent: 'x', dependsOn: ['a'] })
     expectTypeOf(b).toEqualTypeOf<WorkflowBuilder<'a' | 'b', { a: unknown; b: unknown }>>()
     expectTypeOf(workflow('empty')).toEqualTypeOf<WorkflowBuilder<never>>()
     b.task('c', {
@@ -64,8 +66,21 @@ describe('WorkflowBuilder', () => {
   it('produces a JSON-safe spec without undefined fields', () => {
     const spec = workflow('json')
       .input('dir', { type: 'string' })
-      .task('a', { agent: 'x', input: { dir: inputRef('dir') }, timeoutMs: 50, retry: { maxAttempts: 2 }, description: undefined, when: undefined })
-      .task('b', { capability: 'y', dependsOn: ['a'], input: [ref('a'), 1, 'two', null], when: 'tasks.a.output.ok', fallback: 'z' })
+      .task('a', {
+        agent: 'x',
+        input: { dir: inputRef('dir') },
+        timeoutMs: 50,
+        retry: { maxAttempts: 2 },
+        description: undefined,
+        when: undefined,
+      })
+      .task('b', {
+        capability: 'y',
+        dependsOn: ['a'],
+        input: [ref('a'), 1, 'two', null],
+        when: 'tasks.a.output.ok',
+        fallback: 'z',
+      })
       .toSpec()
     expectTypeOf(spec).toEqualTypeOf<WorkflowSpec>()
     expect(JSON.parse(JSON.stringify(spec))).toEqual(spec)
@@ -78,7 +93,14 @@ describe('WorkflowBuilder', () => {
       inputs: { dir: { type: 'string' } },
       tasks: [
         { id: 'a', agent: 'x', input: { dir: { $ref: 'input.dir' } }, timeoutMs: 50, retry: { maxAttempts: 2 } },
-        { id: 'b', capability: 'y', dependsOn: ['a'], input: [{ $ref: 'tasks.a.output' }, 1, 'two', null], when: 'tasks.a.output.ok', fallback: 'z' },
+        {
+          id: 'b',
+          capability: 'y',
+          dependsOn: ['a'],
+          input: [{ $ref: 'tasks.a.output' }, 1, 'two', null],
+          when: 'tasks.a.output.ok',
+          fallback: 'z',
+        },
       ],
     })
   })
@@ -91,22 +113,36 @@ describe('WorkflowBuilder', () => {
   })
 
   it('compiles toSpec() output to the same workflow as build()', () => {
-    const b = workflow('same').task('a', { agent: 'x' }).task('b', { agent: 'y', input: ref('a') })
+    const b = workflow('same')
+      .task('a', { agent: 'x' })
+      .task('b', { agent: 'y', input: ref('a') })
     expect(b.build().hash).toBe(b.build().hash)
     expect(b.build().spec).toEqual(b.toSpec())
   })
 
   it('reports problems at build time with typed codes', () => {
-    expect(() => workflow('dup').task('a', { agent: 'x' }).task('a', { agent: 'y' }).build()).toThrow(expect.objectContaining({ code: 'WORKFLOW_DUPLICATE_TASK' }))
-    expect(() => workflow('both').task('a', { agent: 'x', capability: 'y' }).build()).toThrow(expect.objectContaining({ code: 'WORKFLOW_INVALID' }))
+    expect(() => workflow('dup').task('a', { agent: 'x' }).task('a', { agent: 'y' }).build()).toThrow(
+      expect.objectContaining({ code: 'WORKFLOW_DUPLICATE_TASK' }),
+    )
+    expect(() => workflow('both').task('a', { agent: 'x', capability: 'y' }).build()).toThrow(
+      expect.objectContaining({ code: 'WORKFLOW_INVALID' }),
+    )
     expect(() => workflow('none').build()).toThrow(expect.objectContaining({ code: 'WORKFLOW_INVALID' }))
-    expect(() => workflow('dangling').task('a', { agent: 'x', input: ref('ghost') }).build()).toThrow(expect.objectContaining({ code: 'WORKFLOW_UNKNOWN_DEPENDENCY' }))
+    expect(() =>
+      workflow('dangling')
+        .task('a', { agent: 'x', input: ref('ghost') })
+        .build(),
+    ).toThrow(expect.objectContaining({ code: 'WORKFLOW_UNKNOWN_DEPENDENCY' }))
   })
 })
 
 describe('WorkflowBuilder outputs', () => {
   it('declares the answer tasks, typed to the ids declared before', () => {
-    const wf = workflow('answers').task('a', { agent: 'x' }).task('b', { agent: 'x', dependsOn: ['a'] }).outputs('a').build()
+    const wf = workflow('answers')
+      .task('a', { agent: 'x' })
+      .task('b', { agent: 'x', dependsOn: ['a'] })
+      .outputs('a')
+      .build()
     expect(wf.spec.outputs).toEqual(['a'])
     expect([...wf.finals]).toEqual([0])
     // @ts-expect-error "z" was never declared

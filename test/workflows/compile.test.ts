@@ -34,8 +34,10 @@ function expectRealCycle(spec: WorkflowSpec, cycle: unknown): void {
   }
 }
 
-const depIds = (w: Workflow, id: string): string[] => [...w.tasks[w.indexOf.get(id)!].deps].map((i) => w.tasks[i].id).sort()
-const dependentIds = (w: Workflow, id: string): string[] => [...w.tasks[w.indexOf.get(id)!].dependents].map((i) => w.tasks[i].id).sort()
+const depIds = (w: Workflow, id: string): string[] =>
+  [...w.tasks[w.indexOf.get(id)!].deps].map((i) => w.tasks[i].id).sort()
+const dependentIds = (w: Workflow, id: string): string[] =>
+  [...w.tasks[w.indexOf.get(id)!].dependents].map((i) => w.tasks[i].id).sort()
 
 describe('compileWorkflow: schema errors', () => {
   it('names a missing tasks list', () => {
@@ -53,7 +55,14 @@ describe('compileWorkflow: schema errors', () => {
   })
 
   it('names the task that gives both an agent and a capability, and one that gives neither', () => {
-    const both = thrown(() => compileAny(wf([{ id: 'ok', agent: 'x' }, { id: 'scan', agent: 'scanner', capability: 'scan' }])))
+    const both = thrown(() =>
+      compileAny(
+        wf([
+          { id: 'ok', agent: 'x' },
+          { id: 'scan', agent: 'scanner', capability: 'scan' },
+        ]),
+      ),
+    )
     expect(both.code).toBe('WORKFLOW_INVALID')
     expect(both.message).toContain('tasks[1 "scan"]')
     expect(both.message).toContain('exactly one of "agent" or "capability"')
@@ -74,7 +83,14 @@ describe('compileWorkflow: schema errors', () => {
   })
 
   it('names a bad priority with its path and the allowed values', () => {
-    const e = thrown(() => compileAny(wf([{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x', priority: 'URGENT' as never }])))
+    const e = thrown(() =>
+      compileAny(
+        wf([
+          { id: 'a', agent: 'x' },
+          { id: 'b', agent: 'x', priority: 'URGENT' as never },
+        ]),
+      ),
+    )
     expect(e.code).toBe('WORKFLOW_INVALID')
     expect(e.message).toContain('tasks[1 "b"].priority')
     expect(e.message).toContain('CRITICAL')
@@ -82,9 +98,13 @@ describe('compileWorkflow: schema errors', () => {
   })
 
   it('names nested problems: a bad retry policy, a bad task id, a non-positive timeout', () => {
-    expect(thrown(() => compileAny(wf([{ id: 'a', agent: 'x', retry: { maxAttempts: 0 } }]))).message).toContain('tasks[0 "a"].retry.maxAttempts')
+    expect(thrown(() => compileAny(wf([{ id: 'a', agent: 'x', retry: { maxAttempts: 0 } }]))).message).toContain(
+      'tasks[0 "a"].retry.maxAttempts',
+    )
     expect(thrown(() => compileAny(wf([{ id: '1st', agent: 'x' }]))).message).toContain('tasks[0 "1st"].id')
-    expect(thrown(() => compileAny(wf([{ id: 'a', agent: 'x', timeoutMs: 0 }]))).message).toContain('tasks[0 "a"].timeoutMs')
+    expect(thrown(() => compileAny(wf([{ id: 'a', agent: 'x', timeoutMs: 0 }]))).message).toContain(
+      'tasks[0 "a"].timeoutMs',
+    )
     expect(thrown(() => compileAny(wf([{ id: 'a', agent: 'x' }], { concurrency: 0 }))).message).toContain('concurrency')
   })
 
@@ -97,7 +117,15 @@ describe('compileWorkflow: schema errors', () => {
 
 describe('compileWorkflow: graph errors', () => {
   it('refuses a duplicate task id naming it (WORKFLOW_DUPLICATE_TASK)', () => {
-    const e = thrown(() => compileWorkflow(wf([{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x' }, { id: 'a', agent: 'y' }])))
+    const e = thrown(() =>
+      compileWorkflow(
+        wf([
+          { id: 'a', agent: 'x' },
+          { id: 'b', agent: 'x' },
+          { id: 'a', agent: 'y' },
+        ]),
+      ),
+    )
     expect(e.code).toBe('WORKFLOW_DUPLICATE_TASK')
     expect(e.message).toContain('"a"')
     expect(e.message).toContain('#1 and #3')
@@ -105,7 +133,14 @@ describe('compileWorkflow: graph errors', () => {
   })
 
   it('refuses an unknown dependsOn, naming the task and the missing id', () => {
-    const e = thrown(() => compileWorkflow(wf([{ id: 'a', agent: 'x' }, { id: 'report', agent: 'x', dependsOn: ['a', 'scna'] }])))
+    const e = thrown(() =>
+      compileWorkflow(
+        wf([
+          { id: 'a', agent: 'x' },
+          { id: 'report', agent: 'x', dependsOn: ['a', 'scna'] },
+        ]),
+      ),
+    )
     expect(e.code).toBe('WORKFLOW_UNKNOWN_DEPENDENCY')
     expect(e.message).toContain('task "report"')
     expect(e.message).toContain('"scna"')
@@ -114,7 +149,14 @@ describe('compileWorkflow: graph errors', () => {
   })
 
   it('refuses a dangling $ref in an input, naming the task', () => {
-    const e = thrown(() => compileWorkflow(wf([{ id: 'a', agent: 'x' }, { id: 'fix', agent: 'x', input: { files: [{ $ref: 'tasks.scan.output.files' }] } }])))
+    const e = thrown(() =>
+      compileWorkflow(
+        wf([
+          { id: 'a', agent: 'x' },
+          { id: 'fix', agent: 'x', input: { files: [{ $ref: 'tasks.scan.output.files' }] } },
+        ]),
+      ),
+    )
     expect(e.code).toBe('WORKFLOW_UNKNOWN_DEPENDENCY')
     expect(e.message).toContain('task "fix"')
     expect(e.message).toContain('"scan"')
@@ -161,7 +203,14 @@ describe('compileWorkflow: graph errors', () => {
   })
 
   it('reports a self-dependency, through dependsOn or through a reference', () => {
-    const direct = thrown(() => compileWorkflow(wf([{ id: 'a', agent: 'x' }, { id: 'loop', agent: 'x', dependsOn: ['loop'] }])))
+    const direct = thrown(() =>
+      compileWorkflow(
+        wf([
+          { id: 'a', agent: 'x' },
+          { id: 'loop', agent: 'x', dependsOn: ['loop'] },
+        ]),
+      ),
+    )
     expect(direct.code).toBe('WORKFLOW_CYCLE')
     expect(direct.details.cycle).toEqual(['loop', 'loop'])
     expect(direct.message).toContain('loop → loop')
@@ -171,10 +220,14 @@ describe('compileWorkflow: graph errors', () => {
   })
 
   it('reports a cycle made by references', () => {
-    const e = thrown(() => compileWorkflow(wf([
-      { id: 'a', agent: 'x', input: { $ref: 'tasks.b.output' } },
-      { id: 'b', agent: 'x', when: 'tasks.a.output.ok' },
-    ])))
+    const e = thrown(() =>
+      compileWorkflow(
+        wf([
+          { id: 'a', agent: 'x', input: { $ref: 'tasks.b.output' } },
+          { id: 'b', agent: 'x', when: 'tasks.a.output.ok' },
+        ]),
+      ),
+    )
     expect(e.code).toBe('WORKFLOW_CYCLE')
     expect(new Set(e.details.cycle as string[])).toEqual(new Set(['a', 'b']))
   })
@@ -186,32 +239,67 @@ describe('compileWorkflow: graph errors', () => {
     ['a ref with an empty segment', { $ref: 'tasks..output' }],
     ['a nested bad ref', { list: [1, { deep: { $ref: 'tasks.a.result' } }] }],
   ])('refuses %s (WORKFLOW_BAD_REFERENCE), naming the task', (_label, input) => {
-    const e = thrown(() => compileWorkflow(wf([{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x', input }])))
+    const e = thrown(() =>
+      compileWorkflow(
+        wf([
+          { id: 'a', agent: 'x' },
+          { id: 'b', agent: 'x', input },
+        ]),
+      ),
+    )
     expect(e.code).toBe('WORKFLOW_BAD_REFERENCE')
     expect(e.message).toContain('task "b" input')
   })
 
   it('names where a nested bad reference sits', () => {
-    const e = thrown(() => compileWorkflow(wf([{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x', input: { list: [1, { deep: { $ref: 'tasks.a.result' } }] } }])))
+    const e = thrown(() =>
+      compileWorkflow(
+        wf([
+          { id: 'a', agent: 'x' },
+          { id: 'b', agent: 'x', input: { list: [1, { deep: { $ref: 'tasks.a.result' } }] } },
+        ]),
+      ),
+    )
     expect(e.details.where).toBe('task "b" input.list[1].deep')
   })
 
-  it.each(['input.x >', 'input.x # 3', '(input.a', 'input.a input.b', 'foo.bar', '&& input.a', 'tasks.a'])('refuses the malformed condition %j (WORKFLOW_BAD_REFERENCE)', (when) => {
-    const e = thrown(() => compileWorkflow(wf([{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x', when }])))
-    expect(e.code).toBe('WORKFLOW_BAD_REFERENCE')
-    expect(e.message).toContain('task "b" when')
-  })
+  it.each(['input.x >', 'input.x # 3', '(input.a', 'input.a input.b', 'foo.bar', '&& input.a', 'tasks.a'])(
+    'refuses the malformed condition %j (WORKFLOW_BAD_REFERENCE)',
+    (when) => {
+      const e = thrown(() =>
+        compileWorkflow(
+          wf([
+            { id: 'a', agent: 'x' },
+            { id: 'b', agent: 'x', when },
+          ]),
+        ),
+      )
+      expect(e.code).toBe('WORKFLOW_BAD_REFERENCE')
+      expect(e.message).toContain('task "b" when')
+    },
+  )
 })
 
 describe('compileWorkflow: the compiled graph', () => {
   it('adds the tasks named by input references and conditions as dependencies, once each', () => {
-    const w = compileWorkflow(wf([
-      { id: 'scan', agent: 'x' },
-      { id: 'count', agent: 'x' },
-      { id: 'fix', agent: 'x', dependsOn: ['scan'], input: { files: { $ref: 'tasks.scan.output.files' }, again: [{ $ref: 'tasks.scan.output' }], dir: { $ref: 'input.dir' } } },
-      { id: 'gate', agent: 'x', when: 'tasks.count.output.n > 0 && input.apply' },
-      { id: 'report', agent: 'x', input: { fixed: { $ref: 'tasks.fix.output' } }, when: 'tasks.gate.output' },
-    ]))
+    const w = compileWorkflow(
+      wf([
+        { id: 'scan', agent: 'x' },
+        { id: 'count', agent: 'x' },
+        {
+          id: 'fix',
+          agent: 'x',
+          dependsOn: ['scan'],
+          input: {
+            files: { $ref: 'tasks.scan.output.files' },
+            again: [{ $ref: 'tasks.scan.output' }],
+            dir: { $ref: 'input.dir' },
+          },
+        },
+        { id: 'gate', agent: 'x', when: 'tasks.count.output.n > 0 && input.apply' },
+        { id: 'report', agent: 'x', input: { fixed: { $ref: 'tasks.fix.output' } }, when: 'tasks.gate.output' },
+      ]),
+    )
     expect(depIds(w, 'fix')).toEqual(['scan'])
     expect(depIds(w, 'gate')).toEqual(['count'])
     expect(depIds(w, 'report')).toEqual(['fix', 'gate'])
@@ -222,41 +310,47 @@ describe('compileWorkflow: the compiled graph', () => {
   })
 
   it('orders tasks topologically', () => {
-    const w = compileWorkflow(wf([
-      { id: 'd', agent: 'x', dependsOn: ['b', 'c'] },
-      { id: 'c', agent: 'x', dependsOn: ['a'] },
-      { id: 'b', agent: 'x', dependsOn: ['a'] },
-      { id: 'a', agent: 'x' },
-    ]))
+    const w = compileWorkflow(
+      wf([
+        { id: 'd', agent: 'x', dependsOn: ['b', 'c'] },
+        { id: 'c', agent: 'x', dependsOn: ['a'] },
+        { id: 'b', agent: 'x', dependsOn: ['a'] },
+        { id: 'a', agent: 'x' },
+      ]),
+    )
     const pos = new Map([...w.order].map((i, k) => [w.tasks[i].id, k]))
     expect(w.order).toHaveLength(4)
     for (const t of w.tasks) for (const d of t.deps) expect(pos.get(w.tasks[d].id)!).toBeLessThan(pos.get(t.id)!)
   })
 
   it('computes the critical path length of every task', () => {
-    const w = compileWorkflow(wf([
-      { id: 'a', agent: 'x' },
-      { id: 'b', agent: 'x', dependsOn: ['a'] },
-      { id: 'c', agent: 'x', dependsOn: ['a'] },
-      { id: 'c2', agent: 'x', dependsOn: ['c'] },
-      { id: 'd', agent: 'x', dependsOn: ['b', 'c2'] },
-      { id: 'lone', agent: 'x' },
-    ]))
+    const w = compileWorkflow(
+      wf([
+        { id: 'a', agent: 'x' },
+        { id: 'b', agent: 'x', dependsOn: ['a'] },
+        { id: 'c', agent: 'x', dependsOn: ['a'] },
+        { id: 'c2', agent: 'x', dependsOn: ['c'] },
+        { id: 'd', agent: 'x', dependsOn: ['b', 'c2'] },
+        { id: 'lone', agent: 'x' },
+      ]),
+    )
     const cpl = Object.fromEntries(w.tasks.map((t) => [t.id, t.criticalPathLength]))
     expect(cpl).toEqual({ a: 4, b: 2, c: 3, c2: 2, d: 1, lone: 1 })
   })
 
   it('ranks by priority first, then longer critical path first', () => {
-    const w = compileWorkflow(wf([
-      { id: 'low_long', agent: 'x', priority: 'LOW' },
-      { id: 'low_long2', agent: 'x', dependsOn: ['low_long'], priority: 'LOW' },
-      { id: 'low_long3', agent: 'x', dependsOn: ['low_long2'], priority: 'LOW' },
-      { id: 'crit', agent: 'x', priority: 'CRITICAL' },
-      { id: 'high', agent: 'x', priority: 'HIGH' },
-      { id: 'med_long', agent: 'x' },
-      { id: 'med_long2', agent: 'x', dependsOn: ['med_long'] },
-      { id: 'med_short', agent: 'x' },
-    ]))
+    const w = compileWorkflow(
+      wf([
+        { id: 'low_long', agent: 'x', priority: 'LOW' },
+        { id: 'low_long2', agent: 'x', dependsOn: ['low_long'], priority: 'LOW' },
+        { id: 'low_long3', agent: 'x', dependsOn: ['low_long2'], priority: 'LOW' },
+        { id: 'crit', agent: 'x', priority: 'CRITICAL' },
+        { id: 'high', agent: 'x', priority: 'HIGH' },
+        { id: 'med_long', agent: 'x' },
+        { id: 'med_long2', agent: 'x', dependsOn: ['med_long'] },
+        { id: 'med_short', agent: 'x' },
+      ]),
+    )
     const rank = (id: string): number => w.tasks[w.indexOf.get(id)!].rank
     const sorted = [...w.tasks].sort((x, y) => x.rank - y.rank).map((t) => t.id)
     expect(sorted.indexOf('crit')).toBe(0)
@@ -268,10 +362,18 @@ describe('compileWorkflow: the compiled graph', () => {
   })
 
   it('applies the workflow defaults and lets a task override them', () => {
-    const w = compileWorkflow(wf([
-      { id: 'a', agent: 'x' },
-      { id: 'b', agent: 'x', priority: 'LOW', timeoutMs: 5, retry: { maxAttempts: 2 } },
-    ], { defaults: { priority: 'HIGH', timeoutMs: 1000, retry: { maxAttempts: 4, initialDelayMs: 7 } }, concurrency: 3 }))
+    const w = compileWorkflow(
+      wf(
+        [
+          { id: 'a', agent: 'x' },
+          { id: 'b', agent: 'x', priority: 'LOW', timeoutMs: 5, retry: { maxAttempts: 2 } },
+        ],
+        {
+          defaults: { priority: 'HIGH', timeoutMs: 1000, retry: { maxAttempts: 4, initialDelayMs: 7 } },
+          concurrency: 3,
+        },
+      ),
+    )
     const [a, b] = w.tasks
     expect(a).toMatchObject({ priority: 'HIGH', timeoutMs: 1000, continueOnFailure: false })
     expect(a.retry).toMatchObject({ maxAttempts: 4, initialDelayMs: 7 })
@@ -282,13 +384,22 @@ describe('compileWorkflow: the compiled graph', () => {
     expect(plain.concurrency).toBe(Infinity)
     expect(plain.tasks[0]).toMatchObject({ priority: 'MEDIUM', timeoutMs: undefined, selector: { capability: 'scan' } })
     expect(plain.tasks[0].retry.maxAttempts).toBe(1)
-    expect(compileWorkflow(wf([{ id: 'a', agent: 'x', version: '2.0.0' }])).tasks[0].selector).toEqual({ agent: 'x', version: '2.0.0' })
+    expect(compileWorkflow(wf([{ id: 'a', agent: 'x', version: '2.0.0' }])).tasks[0].selector).toEqual({
+      agent: 'x',
+      version: '2.0.0',
+    })
   })
 })
 
 describe('compileWorkflow: isolation', () => {
   it('is not changed by later edits to the spec object it was given', () => {
-    const spec: WorkflowSpec = { name: 'iso', tasks: [{ id: 'a', agent: 'x', input: { n: 1 } }, { id: 'b', agent: 'y', dependsOn: ['a'] }] }
+    const spec: WorkflowSpec = {
+      name: 'iso',
+      tasks: [
+        { id: 'a', agent: 'x', input: { n: 1 } },
+        { id: 'b', agent: 'y', dependsOn: ['a'] },
+      ],
+    }
     const w = compileWorkflow(spec)
     const hash = w.hash
     const [a, b] = spec.tasks as TaskSpec[]
@@ -333,7 +444,7 @@ describe('compileWorkflow: hash', () => {
     const changes: ((s: WorkflowSpec) => void)[] = [
       (s) => ((s.tasks[0] as TaskSpec).agent = 'z'),
       (s) => (((s.tasks[0] as TaskSpec).input as { k: number }).k = 2),
-      (s) => (((s.tasks[0] as TaskSpec).input as { nested: { r: number[] } }).nested.r.push(3)),
+      (s) => ((s.tasks[0] as TaskSpec).input as { nested: { r: number[] } }).nested.r.push(3),
       (s) => ((s.tasks[1] as TaskSpec).retry = { maxAttempts: 4, initialDelayMs: 5 }),
       (s) => (s.tasks[1].priority = 'LOW'),
       (s) => s.tasks.push({ id: 'c', agent: 'x' }),
@@ -355,7 +466,8 @@ describe('compileWorkflow: scale', () => {
 
   it('compiles a 100,000-task chain without deep recursion', () => {
     const tasks: TaskSpec[] = new Array(N)
-    for (let i = 0; i < N; i++) tasks[i] = i === 0 ? { id: 't0', agent: 'x' } : { id: `t${i}`, agent: 'x', dependsOn: [`t${i - 1}`] }
+    for (let i = 0; i < N; i++)
+      tasks[i] = i === 0 ? { id: 't0', agent: 'x' } : { id: `t${i}`, agent: 'x', dependsOn: [`t${i - 1}`] }
     const w = compileWorkflow({ name: 'chain', tasks })
     expect(w.tasks).toHaveLength(N)
     expect(w.tasks[0].criticalPathLength).toBe(N)

@@ -44,21 +44,43 @@ describe('workflowJsonSchema', () => {
   it('describes every key of a valid spec, at the top and in a task', () => {
     const spec = {
       $schema: './schema/workflow.schema.json',
-      name: 'n', version: 1, description: 'd', agents: './agents.mjs',
+      name: 'n',
+      version: 1,
+      description: 'd',
+      agents: './agents.mjs',
       inputs: { dir: { type: 'string', default: '.', required: false, description: 'x' } },
       concurrency: 2,
       defaults: { retry: { maxAttempts: 2 }, timeoutMs: 10, priority: 'LOW' },
-      tasks: [{
-        id: 'a', agent: 'x', version: '1.0.0', input: {}, dependsOn: [], priority: 'HIGH',
-        retry: { maxAttempts: 3, initialDelayMs: 1, multiplier: 2, maxDelayMs: 5, nonRetryableCodes: ['TASK_TIMEOUT'] },
-        timeoutMs: 5, when: 'input.x', fallback: 'y', continueOnFailure: true, description: 'z',
-      }],
+      tasks: [
+        {
+          id: 'a',
+          agent: 'x',
+          version: '1.0.0',
+          input: {},
+          dependsOn: [],
+          priority: 'HIGH',
+          retry: {
+            maxAttempts: 3,
+            initialDelayMs: 1,
+            multiplier: 2,
+            maxDelayMs: 5,
+            nonRetryableCodes: ['TASK_TIMEOUT'],
+          },
+          timeoutMs: 5,
+          when: 'input.x',
+          fallback: 'y',
+          continueOnFailure: true,
+          description: 'z',
+        },
+      ],
     }
     for (const key of Object.keys(spec)) expect(schema.properties, key).toHaveProperty([key])
     for (const key of Object.keys(spec.tasks[0])) expect(task.properties, key).toHaveProperty([key])
     expect(task.properties!.capability).toBeDefined()
-    for (const key of Object.keys(spec.inputs.dir)) expect(schema.properties!.inputs.additionalProperties as JsonSchema).toHaveProperty(['properties', key])
-    for (const key of Object.keys(spec.tasks[0].retry)) expect(task.properties!.retry.properties, key).toHaveProperty([key])
+    for (const key of Object.keys(spec.inputs.dir))
+      expect(schema.properties!.inputs.additionalProperties as JsonSchema).toHaveProperty(['properties', key])
+    for (const key of Object.keys(spec.tasks[0].retry))
+      expect(task.properties!.retry.properties, key).toHaveProperty([key])
   })
 
   it('requires a task id, refuses unknown task keys and lists the priorities', () => {

@@ -40,14 +40,24 @@ describe('parseWorkflow', () => {
   })
 
   it('parses JSON text to the same workflow as the equivalent YAML', () => {
-    const json = JSON.stringify({
-      name: 'scan-and-fix',
-      inputs: { dir: { type: 'string', default: '.' } },
-      tasks: [
-        { id: 'scan', agent: 'scanner', input: { dir: { $ref: 'input.dir' } } },
-        { id: 'fix', agent: 'fixer', priority: 'HIGH', input: { problems: { $ref: 'tasks.scan.output.problems' } }, when: 'tasks.scan.output.count > 0' },
-      ],
-    }, null, 2)
+    const json = JSON.stringify(
+      {
+        name: 'scan-and-fix',
+        inputs: { dir: { type: 'string', default: '.' } },
+        tasks: [
+          { id: 'scan', agent: 'scanner', input: { dir: { $ref: 'input.dir' } } },
+          {
+            id: 'fix',
+            agent: 'fixer',
+            priority: 'HIGH',
+            input: { problems: { $ref: 'tasks.scan.output.problems' } },
+            when: 'tasks.scan.output.count > 0',
+          },
+        ],
+      },
+      null,
+      2,
+    )
     const fromJson = parseWorkflow(json)
     expect(fromJson.spec).toEqual(parseWorkflow(YAML).spec)
     expect(fromJson.hash).toBe(parseWorkflow(YAML).hash)
@@ -88,7 +98,12 @@ describe('parseWorkflow', () => {
   })
 
   it('prefixes compile errors with the source and keeps their code and details', () => {
-    const e = error(() => parseWorkflow('name: w\ntasks:\n  - id: a\n    agent: x\n    dependsOn: [b]\n  - id: b\n    agent: x\n    dependsOn: [a]\n', 'cyc.yaml'))
+    const e = error(() =>
+      parseWorkflow(
+        'name: w\ntasks:\n  - id: a\n    agent: x\n    dependsOn: [b]\n  - id: b\n    agent: x\n    dependsOn: [a]\n',
+        'cyc.yaml',
+      ),
+    )
     expect(e.code).toBe('WORKFLOW_CYCLE')
     expect(e.message.startsWith('cyc.yaml: ')).toBe(true)
     expect(e.details).toMatchObject({ source: 'cyc.yaml', workflow: 'w' })
@@ -111,7 +126,12 @@ describe('loadWorkflowFile', () => {
 
   it.each(['wf.yaml', 'wf.yml', 'WF.YAML', 'wf.json'])('reads %s', async (name) => {
     const path = join(dir, name)
-    await writeFile(path, name.toLowerCase().endsWith('.json') ? JSON.stringify({ name: 'file', tasks: [{ id: 'a', agent: 'x' }] }) : 'name: file\ntasks:\n  - id: a\n    agent: x\n')
+    await writeFile(
+      path,
+      name.toLowerCase().endsWith('.json')
+        ? JSON.stringify({ name: 'file', tasks: [{ id: 'a', agent: 'x' }] })
+        : 'name: file\ntasks:\n  - id: a\n    agent: x\n',
+    )
     const wf = await loadWorkflowFile(path)
     expect(wf.name).toBe('file')
     expect(wf.tasks).toHaveLength(1)
@@ -140,7 +160,10 @@ describe('loadWorkflowFile', () => {
   it('names the file in the errors of its content', async () => {
     const path = join(dir, 'broken.yaml')
     await writeFile(path, 'name: w\ntasks:\n  - id: a\n    agent: x\n    dependsOn: [ghost]\n')
-    await expect(loadWorkflowFile(path)).rejects.toMatchObject({ code: 'WORKFLOW_UNKNOWN_DEPENDENCY', details: { source: path } })
+    await expect(loadWorkflowFile(path)).rejects.toMatchObject({
+      code: 'WORKFLOW_UNKNOWN_DEPENDENCY',
+      details: { source: path },
+    })
     await expect(loadWorkflowFile(path)).rejects.toThrow(/broken\.yaml: .*"ghost"/)
   })
 })

@@ -2,14 +2,14 @@ import { prng } from '../helpers/prng.js'
 import { describe, expect, it } from 'vitest'
 import { ReadyQueue, type ReadyItem } from '../../src/workflows/ready-queue.js'
 
-
 function drain<R>(q: ReadyQueue<R>): ReadyItem<R>[] {
   const out: ReadyItem<R>[] = []
   for (let item = q.pop(); item !== undefined; item = q.pop()) out.push(item)
   return out
 }
 
-const byRankThenSeq = (a: { rank: number; seq: number }, b: { rank: number; seq: number }): number => a.rank - b.rank || a.seq - b.seq
+const byRankThenSeq = (a: { rank: number; seq: number }, b: { rank: number; seq: number }): number =>
+  a.rank - b.rank || a.seq - b.seq
 
 describe('ReadyQueue', () => {
   it('is empty at first and pops undefined when empty', () => {
@@ -25,7 +25,9 @@ describe('ReadyQueue', () => {
 
   it('pops the lowest rank first (priority, then critical path), FIFO among equal ranks', () => {
     const q = new ReadyQueue<string>()
-    const CRIT = 0, HIGH = 2 ** 31, MED = 2 * 2 ** 31
+    const CRIT = 0,
+      HIGH = 2 ** 31,
+      MED = 2 * 2 ** 31
     q.push('r', 0, MED - 1) // medium, short path
     q.push('r', 1, HIGH - 1)
     q.push('r', 2, MED - 5) // medium, long path

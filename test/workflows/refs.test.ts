@@ -7,7 +7,10 @@ const indexOf = (id: string): number => {
   if (i < 0) throw new Error(`unknown task ${id}`)
   return i
 }
-const source = (input: unknown, outputs: Record<string, unknown> = {}): ValueSource => ({ input, output: (i) => outputs[TASKS[i]] })
+const source = (input: unknown, outputs: Record<string, unknown> = {}): ValueSource => ({
+  input,
+  output: (i) => outputs[TASKS[i]],
+})
 
 function error(fn: () => unknown): { code?: string; message?: string; details?: Record<string, unknown> } {
   try {
@@ -26,7 +29,11 @@ describe('parseRef', () => {
 
   it('parses task output references with and without a field path', () => {
     expect(parseRef('tasks.scan.output', 'w')).toEqual({ source: 'task', taskId: 'scan', path: [] })
-    expect(parseRef('tasks.my-task_1.output.files.0', 'w')).toEqual({ source: 'task', taskId: 'my-task_1', path: ['files', '0'] })
+    expect(parseRef('tasks.my-task_1.output.files.0', 'w')).toEqual({
+      source: 'task',
+      taskId: 'my-task_1',
+      path: ['files', '0'],
+    })
   })
 
   it.each([
@@ -51,7 +58,14 @@ describe('parseRef', () => {
 
 describe('collectRefs', () => {
   it('finds references at any depth, in arrays and objects', () => {
-    const refs = collectRefs({ a: { $ref: 'input.x' }, list: [1, [{ $ref: 'tasks.scan.output.files' }], 'lit'], deep: { deeper: { $ref: 'tasks.fix.output' } } }, 'w')
+    const refs = collectRefs(
+      {
+        a: { $ref: 'input.x' },
+        list: [1, [{ $ref: 'tasks.scan.output.files' }], 'lit'],
+        deep: { deeper: { $ref: 'tasks.fix.output' } },
+      },
+      'w',
+    )
     expect(refs).toEqual([
       { source: 'input', taskId: undefined, path: ['x'] },
       { source: 'task', taskId: 'scan', path: ['files'] },
@@ -60,7 +74,8 @@ describe('collectRefs', () => {
   })
 
   it('finds none in literals', () => {
-    for (const literal of [undefined, null, 1, 'tasks.scan.output', [1, 2], { a: { b: 'c' } }, true]) expect(collectRefs(literal, 'w')).toEqual([])
+    for (const literal of [undefined, null, 1, 'tasks.scan.output', [1, 2], { a: { b: 'c' } }, true])
+      expect(collectRefs(literal, 'w')).toEqual([])
   })
 
   it('treats an object with $ref and other keys as a literal', () => {
@@ -110,7 +125,13 @@ describe('compileTemplate', () => {
 
   it('replaces references and keeps literal parts, at any depth', () => {
     const resolve = compileTemplate(
-      { dir: { $ref: 'input.dir' }, files: { $ref: 'tasks.scan.output.files' }, fixed: [{ $ref: 'tasks.fix.output' }, 'lit', { keep: { x: 1 } }], mode: 'dry', n: 3 },
+      {
+        dir: { $ref: 'input.dir' },
+        files: { $ref: 'tasks.scan.output.files' },
+        fixed: [{ $ref: 'tasks.fix.output' }, 'lit', { keep: { x: 1 } }],
+        mode: 'dry',
+        n: 3,
+      },
       'w',
       indexOf,
     )
@@ -145,6 +166,8 @@ describe('compileTemplate', () => {
   })
 
   it('refuses a malformed reference at compile time', () => {
-    expect(error(() => compileTemplate({ a: [{ $ref: 'tasks.x' }] }, 'task "t" input', indexOf)).code).toBe('WORKFLOW_BAD_REFERENCE')
+    expect(error(() => compileTemplate({ a: [{ $ref: 'tasks.x' }] }, 'task "t" input', indexOf)).code).toBe(
+      'WORKFLOW_BAD_REFERENCE',
+    )
   })
 })

@@ -102,7 +102,14 @@ describe('RunResult summary after a run was stopped', () => {
     run.endMono = 160
     run.state = 'SUCCEEDED'
     const s = new RunResult(run).summary
-    expect(s).toMatchObject({ successRate: 1, rateOver: 3, durationMs: 60, busyMs: 60, parallelEfficiency: 1, speedup: 1 })
+    expect(s).toMatchObject({
+      successRate: 1,
+      rateOver: 3,
+      durationMs: 60,
+      busyMs: 60,
+      parallelEfficiency: 1,
+      speedup: 1,
+    })
     expect(s.criticalPath).toEqual({ tasks: ['a', 'b', 'c'], durationMs: 60 })
   })
 })

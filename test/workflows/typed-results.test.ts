@@ -38,7 +38,9 @@ describe('typed results', () => {
       expect(result.output('greet')?.text).toBe('Hello, Ada')
       expect(result.output('count')).toBe(10)
       expectTypeOf(result.outputs.greet).toEqualTypeOf<{ text: string } | undefined>()
-      expectTypeOf(o.start(wf).result).toEqualTypeOf<Promise<RunResult<{ greet: { text: string }; count: number; echo: unknown }>>>()
+      expectTypeOf(o.start(wf).result).toEqualTypeOf<
+        Promise<RunResult<{ greet: { text: string }; count: number; echo: unknown }>>
+      >()
       expectTypeOf(result.of(wf)).toEqualTypeOf(result)
     } finally {
       await o.close()
@@ -46,8 +48,12 @@ describe('typed results', () => {
   })
 
   it('an untyped result keeps accepting any task id, and of() refuses another workflow', async () => {
-    const wf = workflow('plain').task('greet', { agent: 'typed-greeter', input: { name: 'Ada' } }).build()
-    const other = workflow('other').task('x', { agent: greeter, input: { name: 'Z' } }).build()
+    const wf = workflow('plain')
+      .task('greet', { agent: 'typed-greeter', input: { name: 'Ada' } })
+      .build()
+    const other = workflow('other')
+      .task('x', { agent: greeter, input: { name: 'Z' } })
+      .build()
     const o = new Orchestrator()
     try {
       await o.register(greeter)

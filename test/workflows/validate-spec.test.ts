@@ -40,23 +40,47 @@ describe('validateWorkflowSpec', () => {
   })
 
   it('is empty for a workflow that compiles', () => {
-    expect(validateWorkflowSpec({ name: 'ok', tasks: [{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x', input: { $ref: 'tasks.a.output' } }] })).toEqual([])
+    expect(
+      validateWorkflowSpec({
+        name: 'ok',
+        tasks: [
+          { id: 'a', agent: 'x' },
+          { id: 'b', agent: 'x', input: { $ref: 'tasks.a.output' } },
+        ],
+      }),
+    ).toEqual([])
   })
 
   it('hints at near-miss keys at every level, and at names other tools use', () => {
-    const hint = (value: unknown): string => validateWorkflowSpec(value).map((p) => p.message).join('\n')
+    const hint = (value: unknown): string =>
+      validateWorkflowSpec(value)
+        .map((p) => p.message)
+        .join('\n')
     expect(hint({ name: 'x', task: [{ id: 'a', agent: 'x' }] })).toContain('did you mean "tasks"?')
     expect(hint({ name: 'x', tasks: [{ id: 'a', agent: 'x', depends_on: [] }] })).toContain('did you mean "dependsOn"?')
     expect(hint({ name: 'x', tasks: [{ id: 'a', agent: 'x', needs: [] }] })).toContain('did you mean "dependsOn"?')
-    expect(hint({ name: 'x', tasks: [{ id: 'a', agent: 'x', retry: { maxAttempt: 3 } }] })).toContain('did you mean "maxAttempts"?')
+    expect(hint({ name: 'x', tasks: [{ id: 'a', agent: 'x', retry: { maxAttempt: 3 } }] })).toContain(
+      'did you mean "maxAttempts"?',
+    )
     expect(hint({ name: 'x', tasks: [{ id: 'a', agent: 'x', timeout: 5 }] })).toContain('did you mean "timeoutMs"?')
-    expect(hint({ name: 'x', tasks: [{ id: 'p', pattern: 'map-reduce', items: [1], map: { agent: 'm' }, reduce: { agent: 'r' }, concurency: 2 }] })).toContain('did you mean "concurrency"?')
+    expect(
+      hint({
+        name: 'x',
+        tasks: [
+          { id: 'p', pattern: 'map-reduce', items: [1], map: { agent: 'm' }, reduce: { agent: 'r' }, concurency: 2 },
+        ],
+      }),
+    ).toContain('did you mean "concurrency"?')
   })
 
   it('suggests the closest task id for an unknown dependency, and does not flag ids of unreadable patterns', () => {
     const problems = validateWorkflowSpec({
       name: 'x',
-      tasks: [{ id: 'scan', agent: 'x' }, { id: 'fix', agent: 'x', dependsOn: ['scna', 'broken'] }, { id: 'broken', pattern: 'pipeline', stages: [] }],
+      tasks: [
+        { id: 'scan', agent: 'x' },
+        { id: 'fix', agent: 'x', dependsOn: ['scna', 'broken'] },
+        { id: 'broken', pattern: 'pipeline', stages: [] },
+      ],
     })
     expect(codes(problems)).toEqual(['WORKFLOW_INVALID', 'WORKFLOW_UNKNOWN_DEPENDENCY'])
     expect(problems[1].message).toContain('Did you mean "scan"?')
@@ -66,7 +90,15 @@ describe('validateWorkflowSpec', () => {
 describe('compileWorkflow', () => {
   it('still throws the first problem, with all of them in details.problems', () => {
     try {
-      compileWorkflow(spec({ name: 'two', tasks: [{ id: 'a', agent: 'x', dependsOn: ['zz'] }, { id: 'b', agent: 'x', dependsOn: ['b'] }] }))
+      compileWorkflow(
+        spec({
+          name: 'two',
+          tasks: [
+            { id: 'a', agent: 'x', dependsOn: ['zz'] },
+            { id: 'b', agent: 'x', dependsOn: ['b'] },
+          ],
+        }),
+      )
       expect.unreachable()
     } catch (e) {
       expect(isFlotillaError(e) && e.code).toBe('WORKFLOW_UNKNOWN_DEPENDENCY')
@@ -76,7 +108,9 @@ describe('compileWorkflow', () => {
   })
 
   it('says "did you mean" in its schema error', () => {
-    expect(() => compileWorkflow(spec({ name: 'x', tasks: [{ id: 'a', agent: 'x', dependson: [] }] }))).toThrow(/did you mean "dependsOn"\?/)
+    expect(() => compileWorkflow(spec({ name: 'x', tasks: [{ id: 'a', agent: 'x', dependson: [] }] }))).toThrow(
+      /did you mean "dependsOn"\?/,
+    )
   })
 })
 
@@ -90,10 +124,29 @@ describe('closestName', () => {
 
 describe('outputs', () => {
   it('names the tasks whose outputs are the answer; an unknown id is reported like a dependency', () => {
-    const wf = compileWorkflow({ name: 'o', tasks: [{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x', dependsOn: ['a'] }], outputs: ['a'] })
+    const wf = compileWorkflow({
+      name: 'o',
+      tasks: [
+        { id: 'a', agent: 'x' },
+        { id: 'b', agent: 'x', dependsOn: ['a'] },
+      ],
+      outputs: ['a'],
+    })
     expect([...wf.finals]).toEqual([0])
-    expect([...compileWorkflow({ name: 'o', tasks: [{ id: 'a', agent: 'x' }, { id: 'b', agent: 'x', dependsOn: ['a'] }] }).finals]).toEqual([1])
-    expect(() => compileWorkflow({ name: 'o', tasks: [{ id: 'a', agent: 'x' }], outputs: ['aa'] })).toThrow(/outputs names task "aa", which does not exist\. Did you mean "a"\?/)
-    expect(codes(validateWorkflowSpec({ name: 'o', tasks: [{ id: 'a', agent: 'x' }], outputs: ['zz'] }))).toEqual(['WORKFLOW_UNKNOWN_DEPENDENCY'])
+    expect([
+      ...compileWorkflow({
+        name: 'o',
+        tasks: [
+          { id: 'a', agent: 'x' },
+          { id: 'b', agent: 'x', dependsOn: ['a'] },
+        ],
+      }).finals,
+    ]).toEqual([1])
+    expect(() => compileWorkflow({ name: 'o', tasks: [{ id: 'a', agent: 'x' }], outputs: ['aa'] })).toThrow(
+      /outputs names task "aa", which does not exist\. Did you mean "a"\?/,
+    )
+    expect(codes(validateWorkflowSpec({ name: 'o', tasks: [{ id: 'a', agent: 'x' }], outputs: ['zz'] }))).toEqual([
+      'WORKFLOW_UNKNOWN_DEPENDENCY',
+    ])
   })
 })

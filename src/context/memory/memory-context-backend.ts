@@ -1,5 +1,14 @@
 import { FlotillaError } from '../../core/errors.js'
-import { blobDeltas, type ArtifactHead, type ContextBackend, type ContextStats, type StoredCacheEntry, type StoredHistory, type StoredRead, type VersionWrite } from '../backend.js'
+import {
+  blobDeltas,
+  type ArtifactHead,
+  type ContextBackend,
+  type ContextStats,
+  type StoredCacheEntry,
+  type StoredHistory,
+  type StoredRead,
+  type VersionWrite,
+} from '../backend.js'
 import type { ArtifactInfo } from '../types.js'
 
 interface Blob {
@@ -66,7 +75,10 @@ export class MemoryContextBackend implements ContextBackend {
     const released = current?.versions.filter((v) => v.version <= w.dropThrough).map((v) => v.contentHash) ?? []
     this.adjust(blobDeltas(w.record.contentHash, released), w.bytes)
     kept.push(Object.freeze({ ...w.record }))
-    this.artifacts.set(w.record.id, { head: Object.freeze({ latest: w.record.version, expiresAt: w.record.expiresAt }), versions: kept })
+    this.artifacts.set(w.record.id, {
+      head: Object.freeze({ latest: w.record.version, expiresAt: w.record.expiresAt }),
+      versions: kept,
+    })
     return true
   }
 
@@ -115,7 +127,13 @@ export class MemoryContextBackend implements ContextBackend {
     for (const a of this.open().artifacts.values()) versions += a.versions.length
     let blobBytes = 0
     for (const b of this.blobs.values()) blobBytes += b.bytes.byteLength
-    return { artifacts: this.artifacts.size, versions, blobs: this.blobs.size, blobBytes, cacheEntries: this.cache.size }
+    return {
+      artifacts: this.artifacts.size,
+      versions,
+      blobs: this.blobs.size,
+      blobBytes,
+      cacheEntries: this.cache.size,
+    }
   }
 
   async close(): Promise<void> {
@@ -123,13 +141,22 @@ export class MemoryContextBackend implements ContextBackend {
   }
 
   private open(): this {
-    if (this.closed) throw new FlotillaError('STORE_UNAVAILABLE', 'The in-memory context store was closed; open a new one.', { retryable: false })
+    if (this.closed)
+      throw new FlotillaError('STORE_UNAVAILABLE', 'The in-memory context store was closed; open a new one.', {
+        retryable: false,
+      })
     return this
   }
 
   private drop(id: string, a: StoredArtifact): void {
     this.artifacts.delete(id)
-    this.adjust(blobDeltas(undefined, a.versions.map((v) => v.contentHash)), undefined)
+    this.adjust(
+      blobDeltas(
+        undefined,
+        a.versions.map((v) => v.contentHash),
+      ),
+      undefined,
+    )
   }
 
   /** Applies reference count changes; `bytes` is the content of the added blob. */

@@ -4,7 +4,16 @@ import { connectError, queryError } from '../../store/postgres/errors.js'
 import { migrate, quoteIdent, type SqlSession } from '../../store/postgres/migrate.js'
 import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../../store/postgres/options.js'
 import { openPool, preparePool } from '../../store/postgres/pool.js'
-import { blobDeltas, type ArtifactHead, type ContextBackend, type ContextStats, type StoredCacheEntry, type StoredHistory, type StoredRead, type VersionWrite } from '../backend.js'
+import {
+  blobDeltas,
+  type ArtifactHead,
+  type ContextBackend,
+  type ContextStats,
+  type StoredCacheEntry,
+  type StoredHistory,
+  type StoredRead,
+  type VersionWrite,
+} from '../backend.js'
 import { prefixEnd, VERSION_COLUMNS, versionFromRow, versionParams, type VersionRow } from '../rows.js'
 import type { ArtifactInfo } from '../types.js'
 import { CONTEXT_LOCK_KEY, postgresContextSchema } from './schema.js'
@@ -56,7 +65,12 @@ export class PostgresContextBackend implements ContextBackend {
   ) {
     this.schema = schema
     const s = quoteIdent(schema)
-    this.t = { artifacts: `${s}.flotilla_ctx_artifacts`, versions: `${s}.flotilla_ctx_versions`, blobs: `${s}.flotilla_ctx_blobs`, cache: `${s}.flotilla_ctx_cache` }
+    this.t = {
+      artifacts: `${s}.flotilla_ctx_artifacts`,
+      versions: `${s}.flotilla_ctx_versions`,
+      blobs: `${s}.flotilla_ctx_blobs`,
+      cache: `${s}.flotilla_ctx_cache`,
+    }
   }
 
   /**
@@ -93,7 +107,9 @@ export class PostgresContextBackend implements ContextBackend {
 
   async head(id: string): Promise<ArtifactHead | undefined> {
     const rows = await this.query(`SELECT latest, expires_at FROM ${this.t.artifacts} WHERE id = $1`, [id])
-    return rows.length === 0 ? undefined : { latest: rows[0].latest as number, expiresAt: rows[0].expires_at as number | null }
+    return rows.length === 0
+      ? undefined
+      : { latest: rows[0].latest as number, expiresAt: rows[0].expires_at as number | null }
   }
 
   async read(id: string, version: number | undefined): Promise<StoredRead | undefined> {
@@ -116,7 +132,10 @@ export class PostgresContextBackend implements ContextBackend {
       [id],
     )) as (HeadRow & NullableVersionRow)[]
     if (rows.length === 0) return undefined
-    return { head: headOf(rows[0]), versions: rows.filter((r) => r.version !== null).map((r) => versionFromRow(r as VersionRow)) }
+    return {
+      head: headOf(rows[0]),
+      versions: rows.filter((r) => r.version !== null).map((r) => versionFromRow(r as VersionRow)),
+    }
   }
 
   async list(filter: { readonly prefix?: string; readonly tag?: string }): Promise<ArtifactInfo[]> {
@@ -135,10 +154,29 @@ export class PostgresContextBackend implements ContextBackend {
     return this.transaction(record.id, async (c) => {
       const head = await c.query(`SELECT latest FROM ${this.t.artifacts} WHERE id = $1`, [record.id])
       if (((head.rows[0]?.latest as number | undefined) ?? null) !== w.expectLatest) return false
-      const released = w.dropThrough > 0 ? (await c.query(`DELETE FROM ${this.t.versions} WHERE id = $1 AND version <= $2 RETURNING content_hash`, [record.id, w.dropThrough])).rows : []
-      await this.adjust(c, blobDeltas(record.contentHash, released.map((r) => r.content_hash as string)), record.contentHash, w.bytes)
+      const released =
+        w.dropThrough > 0
+          ? (
+              await c.query(`DELETE FROM ${this.t.versions} WHERE id = $1 AND version <= $2 RETURNING content_hash`, [
+                record.id,
+                w.dropThrough,
+              ])
+            ).rows
+          : []
+      await this.adjust(
+        c,
+        blobDeltas(
+          record.contentHash,
+          released.map((r) => r.content_hash as string),
+        ),
+        record.contentHash,
+        w.bytes,
+      )
       const params = versionParams(record)
-      await c.query(`INSERT INTO ${this.t.versions} (${VERSION_COLUMNS.replace(/v\./g, '')}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')})`, params)
+      await c.query(
+        `INSERT INTO ${this.t.versions} (${VERSION_COLUMNS.replace(/v\./g, '')}) VALUES (${params.map((_, i) => `$${i + 1}`).join(', ')})`,
+        params,
+      )
       await c.query(
         `INSERT INTO ${this.t.artifacts} (id, latest, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET latest = EXCLUDED.latest, expires_at = EXCLUDED.expires_at`,
         [record.id, record.version, record.expiresAt],
@@ -149,10 +187,21 @@ export class PostgresContextBackend implements ContextBackend {
 
   async remove(id: string, expiredBy?: number): Promise<boolean> {
     return this.transaction(id, async (c) => {
-      const gone = await c.query(`DELETE FROM ${this.t.artifacts} WHERE id = $1 AND ($2::double precision IS NULL OR expires_at <= $2) RETURNING id`, [id, expiredBy ?? null])
+      const gone = await c.query(
+        `DELETE FROM ${this.t.artifacts} WHERE id = $1 AND ($2::double precision IS NULL OR expires_at <= $2) RETURNING id`,
+        [id, expiredBy ?? null],
+      )
       if (gone.rowCount === 0) return false
       const released = (await c.query(`DELETE FROM ${this.t.versions} WHERE id = $1 RETURNING content_hash`, [id])).rows
-      await this.adjust(c, blobDeltas(undefined, released.map((r) => r.content_hash as string)), undefined, undefined)
+      await this.adjust(
+        c,
+        blobDeltas(
+          undefined,
+          released.map((r) => r.content_hash as string),
+        ),
+        undefined,
+        undefined,
+      )
       return true
     })
   }
@@ -162,7 +211,10 @@ export class PostgresContextBackend implements ContextBackend {
     let artifacts = 0
     // One transaction per artifact: the same locks, in the same order, as a write.
     for (const { id } of ids) if (await this.remove(id as string, now)) artifacts++
-    const cache = await this.query(`WITH gone AS (DELETE FROM ${this.t.cache} WHERE expires_at <= $1 RETURNING 1) SELECT count(*)::integer AS n FROM gone`, [now])
+    const cache = await this.query(
+      `WITH gone AS (DELETE FROM ${this.t.cache} WHERE expires_at <= $1 RETURNING 1) SELECT count(*)::integer AS n FROM gone`,
+      [now],
+    )
     return { artifacts, cacheEntries: cache[0].n as number }
   }
 
@@ -179,7 +231,10 @@ export class PostgresContextBackend implements ContextBackend {
   }
 
   async cacheRemove(key: string, expiredBy: number): Promise<boolean> {
-    const rows = await this.query(`DELETE FROM ${this.t.cache} WHERE key = $1 AND expires_at <= $2 RETURNING key`, [key, expiredBy])
+    const rows = await this.query(`DELETE FROM ${this.t.cache} WHERE key = $1 AND expires_at <= $2 RETURNING key`, [
+      key,
+      expiredBy,
+    ])
     return rows.length > 0
   }
 
@@ -201,7 +256,12 @@ export class PostgresContextBackend implements ContextBackend {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL context store at ${this.where} was closed; connect a new one.`, { details: { target: this.where }, retryable: false })
+    if (this.closed)
+      throw new FlotillaError(
+        'STORE_UNAVAILABLE',
+        `The PostgreSQL context store at ${this.where} was closed; connect a new one.`,
+        { details: { target: this.where }, retryable: false },
+      )
   }
 
   private async query(text: string, values: unknown[]): Promise<Row[]> {
@@ -241,11 +301,22 @@ export class PostgresContextBackend implements ContextBackend {
   }
 
   /** Applies reference count changes, locking the blob rows in hash order; `bytes` is the content of `added`. */
-  private async adjust(c: PoolClient, deltas: [string, number][], added: string | undefined, bytes: Uint8Array | undefined): Promise<void> {
+  private async adjust(
+    c: PoolClient,
+    deltas: [string, number][],
+    added: string | undefined,
+    bytes: Uint8Array | undefined,
+  ): Promise<void> {
     const changes = deltas.filter(([, d]) => d !== 0)
     if (changes.length === 0) return
     const hashes = changes.map(([h]) => h)
-    const locked = new Set((await c.query(`SELECT hash FROM ${this.t.blobs} WHERE hash = ANY ($1::text[]) ORDER BY hash FOR UPDATE`, [hashes])).rows.map((r) => r.hash as string))
+    const locked = new Set(
+      (
+        await c.query(`SELECT hash FROM ${this.t.blobs} WHERE hash = ANY ($1::text[]) ORDER BY hash FOR UPDATE`, [
+          hashes,
+        ])
+      ).rows.map((r) => r.hash as string),
+    )
     const fresh = changes.find(([h, d]) => h === added && d > 0 && !locked.has(h))
     if (fresh !== undefined && bytes !== undefined) {
       await c.query(
@@ -256,8 +327,12 @@ export class PostgresContextBackend implements ContextBackend {
     const existing = changes.filter(([h]) => locked.has(h))
     if (existing.length === 0) return
     const ids = existing.map(([h]) => h)
-    await c.query(`UPDATE ${this.t.blobs} b SET refs = b.refs + d.delta FROM unnest($1::text[], $2::integer[]) AS d (hash, delta) WHERE b.hash = d.hash`, [ids, existing.map(([, d]) => d)])
-    if (existing.some(([, d]) => d < 0)) await c.query(`DELETE FROM ${this.t.blobs} WHERE hash = ANY ($1::text[]) AND refs <= 0`, [ids])
+    await c.query(
+      `UPDATE ${this.t.blobs} b SET refs = b.refs + d.delta FROM unnest($1::text[], $2::integer[]) AS d (hash, delta) WHERE b.hash = d.hash`,
+      [ids, existing.map(([, d]) => d)],
+    )
+    if (existing.some(([, d]) => d < 0))
+      await c.query(`DELETE FROM ${this.t.blobs} WHERE hash = ANY ($1::text[]) AND refs <= 0`, [ids])
   }
 }
 

@@ -1,7 +1,16 @@
 import type Database from 'better-sqlite3'
 import { FlotillaError, isFlotillaError, toFlotillaError } from '../../core/errors.js'
 import { openDatabase, sqliteCode } from '../../store/sqlite/open-database.js'
-import { blobDeltas, type ArtifactHead, type ContextBackend, type ContextStats, type StoredCacheEntry, type StoredHistory, type StoredRead, type VersionWrite } from '../backend.js'
+import {
+  blobDeltas,
+  type ArtifactHead,
+  type ContextBackend,
+  type ContextStats,
+  type StoredCacheEntry,
+  type StoredHistory,
+  type StoredRead,
+  type VersionWrite,
+} from '../backend.js'
 import { prefixEnd, VERSION_COLUMNS, versionFromRow, versionParams, type VersionRow } from '../rows.js'
 import type { ArtifactInfo } from '../types.js'
 import { SQLITE_CONTEXT_SCHEMA } from './schema.js'
@@ -47,8 +56,24 @@ export class SqliteContextBackend implements ContextBackend {
   readonly path: string
   private readonly db: Database.Database
   private readonly s: Record<
-    'head' | 'read' | 'history' | 'list' | 'dropThrough' | 'dropAll' | 'insertVersion' | 'upsertHead' | 'deleteHead' | 'expiredIds' |
-    'addRefs' | 'insertBlob' | 'deleteBlob' | 'cachePut' | 'cacheGet' | 'cacheRemove' | 'cacheSweep' | 'stats',
+    | 'head'
+    | 'read'
+    | 'history'
+    | 'list'
+    | 'dropThrough'
+    | 'dropAll'
+    | 'insertVersion'
+    | 'upsertHead'
+    | 'deleteHead'
+    | 'expiredIds'
+    | 'addRefs'
+    | 'insertBlob'
+    | 'deleteBlob'
+    | 'cachePut'
+    | 'cacheGet'
+    | 'cacheRemove'
+    | 'cacheSweep'
+    | 'stats',
     Statement
   >
   private readonly writeTx: (w: VersionWrite) => boolean
@@ -66,23 +91,32 @@ export class SqliteContextBackend implements ContextBackend {
       read: p(`${headAndVersion}, b.data FROM flotilla_ctx_artifacts a
         LEFT JOIN flotilla_ctx_versions v ON v.id = a.id AND v.version = coalesce(?, a.latest)
         LEFT JOIN flotilla_ctx_blobs b ON b.hash = v.content_hash WHERE a.id = ?`),
-      history: p(`${headAndVersion} FROM flotilla_ctx_artifacts a LEFT JOIN flotilla_ctx_versions v ON v.id = a.id WHERE a.id = ? ORDER BY v.version`),
+      history: p(
+        `${headAndVersion} FROM flotilla_ctx_artifacts a LEFT JOIN flotilla_ctx_versions v ON v.id = a.id WHERE a.id = ? ORDER BY v.version`,
+      ),
       list: p(`SELECT ${VERSION_COLUMNS} FROM flotilla_ctx_artifacts a JOIN flotilla_ctx_versions v ON v.id = a.id AND v.version = a.latest
         WHERE (? IS NULL OR (a.id >= ? AND a.id < ?)) AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(v.tags) t WHERE t.value = ?)) ORDER BY a.id`),
       dropThrough: p('DELETE FROM flotilla_ctx_versions WHERE id = ? AND version <= ? RETURNING content_hash'),
       dropAll: p('DELETE FROM flotilla_ctx_versions WHERE id = ? RETURNING content_hash'),
-      insertVersion: p(`INSERT INTO flotilla_ctx_versions (${VERSION_COLUMNS.replace(/v\./g, '')}) VALUES (${Array(13).fill('?').join(', ')})`),
-      upsertHead: p('INSERT INTO flotilla_ctx_artifacts (id, latest, expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET latest = excluded.latest, expires_at = excluded.expires_at'),
+      insertVersion: p(
+        `INSERT INTO flotilla_ctx_versions (${VERSION_COLUMNS.replace(/v\./g, '')}) VALUES (${Array(13).fill('?').join(', ')})`,
+      ),
+      upsertHead: p(
+        'INSERT INTO flotilla_ctx_artifacts (id, latest, expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET latest = excluded.latest, expires_at = excluded.expires_at',
+      ),
       deleteHead: p('DELETE FROM flotilla_ctx_artifacts WHERE id = ? AND (? IS NULL OR expires_at <= ?)'),
       expiredIds: p('SELECT id FROM flotilla_ctx_artifacts WHERE expires_at <= ?'),
       addRefs: p('UPDATE flotilla_ctx_blobs SET refs = refs + ? WHERE hash = ?'),
       insertBlob: p('INSERT INTO flotilla_ctx_blobs (hash, data, refs) VALUES (?, ?, ?)'),
       deleteBlob: p('DELETE FROM flotilla_ctx_blobs WHERE hash = ? AND refs <= 0'),
-      cachePut: p('INSERT INTO flotilla_ctx_cache (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at'),
+      cachePut: p(
+        'INSERT INTO flotilla_ctx_cache (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
+      ),
       cacheGet: p('SELECT value, expires_at FROM flotilla_ctx_cache WHERE key = ?'),
       cacheRemove: p('DELETE FROM flotilla_ctx_cache WHERE key = ? AND expires_at <= ?'),
       cacheSweep: p('DELETE FROM flotilla_ctx_cache WHERE expires_at <= ?'),
-      stats: p(`SELECT (SELECT count(*) FROM flotilla_ctx_artifacts) AS artifacts, (SELECT count(*) FROM flotilla_ctx_versions) AS versions,
+      stats:
+        p(`SELECT (SELECT count(*) FROM flotilla_ctx_artifacts) AS artifacts, (SELECT count(*) FROM flotilla_ctx_versions) AS versions,
         (SELECT count(*) FROM flotilla_ctx_blobs) AS blobs, (SELECT coalesce(sum(length(data)), 0) FROM flotilla_ctx_blobs) AS blobBytes,
         (SELECT count(*) FROM flotilla_ctx_cache) AS cacheEntries`),
     }
@@ -124,10 +158,18 @@ export class SqliteContextBackend implements ContextBackend {
   static open(options: SqliteContextBackendOptions): SqliteContextBackend {
     const { path, busyTimeoutMs = 5000 } = options
     if (typeof path !== 'string' || path.length === 0) {
-      throw new FlotillaError('VALIDATION_FAILED', 'SqliteContextBackend option "path" must be a file path or ":memory:".', { details: { field: 'path' } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        'SqliteContextBackend option "path" must be a file path or ":memory:".',
+        { details: { field: 'path' } },
+      )
     }
     if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-      throw new FlotillaError('VALIDATION_FAILED', `SqliteContextBackend option "busyTimeoutMs" must be a whole number of ms ≥ 0; got ${busyTimeoutMs}.`, { details: { field: 'busyTimeoutMs' } })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `SqliteContextBackend option "busyTimeoutMs" must be a whole number of ms ≥ 0; got ${busyTimeoutMs}.`,
+        { details: { field: 'busyTimeoutMs' } },
+      )
     }
     const db = openDatabase({ path, synchronous: 'NORMAL', busyTimeoutMs })
     try {
@@ -145,7 +187,10 @@ export class SqliteContextBackend implements ContextBackend {
   }
 
   async read(id: string, version: number | undefined): Promise<StoredRead | undefined> {
-    const row = this.run(() => this.s.read.get(version ?? null, id) as (HeadRow & NullableVersionRow & { data: Buffer | null }) | undefined)
+    const row = this.run(
+      () =>
+        this.s.read.get(version ?? null, id) as (HeadRow & NullableVersionRow & { data: Buffer | null }) | undefined,
+    )
     if (row === undefined) return undefined
     const found = row.version === null ? undefined : versionFromRow(row as VersionRow)
     return { head: headOf(row), version: found, bytes: found === undefined || row.data === null ? undefined : row.data }
@@ -154,12 +199,24 @@ export class SqliteContextBackend implements ContextBackend {
   async history(id: string): Promise<StoredHistory | undefined> {
     const rows = this.run(() => this.s.history.all(id) as (HeadRow & NullableVersionRow)[])
     if (rows.length === 0) return undefined
-    return { head: headOf(rows[0]), versions: rows.filter((r) => r.version !== null).map((r) => versionFromRow(r as VersionRow)) }
+    return {
+      head: headOf(rows[0]),
+      versions: rows.filter((r) => r.version !== null).map((r) => versionFromRow(r as VersionRow)),
+    }
   }
 
   async list(filter: { readonly prefix?: string; readonly tag?: string }): Promise<ArtifactInfo[]> {
     const { prefix, tag } = filter
-    const rows = this.run(() => this.s.list.all(prefix ?? null, prefix ?? null, prefix === undefined ? null : prefixEnd(prefix), tag ?? null, tag ?? null) as VersionRow[])
+    const rows = this.run(
+      () =>
+        this.s.list.all(
+          prefix ?? null,
+          prefix ?? null,
+          prefix === undefined ? null : prefixEnd(prefix),
+          tag ?? null,
+          tag ?? null,
+        ) as VersionRow[],
+    )
     return rows.map(versionFromRow)
   }
 
@@ -200,7 +257,12 @@ export class SqliteContextBackend implements ContextBackend {
   }
 
   private run<T>(fn: () => T): T {
-    if (this.closed) throw new FlotillaError('STORE_UNAVAILABLE', `The SQLite context store "${this.path}" was closed; open a new one.`, { details: { path: this.path }, retryable: false })
+    if (this.closed)
+      throw new FlotillaError(
+        'STORE_UNAVAILABLE',
+        `The SQLite context store "${this.path}" was closed; open a new one.`,
+        { details: { path: this.path }, retryable: false },
+      )
     try {
       return fn()
     } catch (e) {
@@ -217,7 +279,8 @@ export class SqliteContextBackend implements ContextBackend {
     for (const [hash, delta] of deltas) {
       if (delta === 0) continue
       if (this.s.addRefs.run(delta, hash).changes === 0) {
-        if (hash === added && bytes !== undefined && delta > 0) this.s.insertBlob.run(hash, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), delta)
+        if (hash === added && bytes !== undefined && delta > 0)
+          this.s.insertBlob.run(hash, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), delta)
       } else if (delta < 0) {
         this.s.deleteBlob.run(hash)
       }
@@ -234,7 +297,13 @@ function storeError(e: unknown, path: string): FlotillaError {
   if (isFlotillaError(e)) return e
   const code = sqliteCode(e)
   if (code === undefined) return toFlotillaError(e, 'INTERNAL')
-  return new FlotillaError('STORE_UNAVAILABLE', `The SQLite context store "${path}" refused the operation (${code}: ${(e as Error).message}).${TRANSIENT.test(code) ? ' Another process may hold a lock; retry, or raise busyTimeoutMs.' : ''}`, {
-    details: { path, sqliteCode: code }, cause: e, retryable: TRANSIENT.test(code),
-  })
+  return new FlotillaError(
+    'STORE_UNAVAILABLE',
+    `The SQLite context store "${path}" refused the operation (${code}: ${(e as Error).message}).${TRANSIENT.test(code) ? ' Another process may hold a lock; retry, or raise busyTimeoutMs.' : ''}`,
+    {
+      details: { path, sqliteCode: code },
+      cause: e,
+      retryable: TRANSIENT.test(code),
+    },
+  )
 }

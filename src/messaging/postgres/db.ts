@@ -2,7 +2,17 @@ import type { Pool, QueryResultRow } from 'pg'
 import { FlotillaError, isFlotillaError } from '../../core/errors.js'
 import type { Statement } from './schema.js'
 
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE', 'ENOENT'])
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOENT',
+])
 
 /** The fields of a driver error that the mapping reads. */
 interface DriverError {
@@ -12,9 +22,13 @@ interface DriverError {
 
 /** The error of a bus that was closed. */
 export function busClosed(where: string): FlotillaError {
-  return new FlotillaError('BUS_CLOSED', `The PostgreSQL bus at ${where} is closed; open a new one with openPostgresBus to send, receive or publish.`, {
-    details: { target: where },
-  })
+  return new FlotillaError(
+    'BUS_CLOSED',
+    `The PostgreSQL bus at ${where} is closed; open a new one with openPostgresBus to send, receive or publish.`,
+    {
+      details: { target: where },
+    },
+  )
 }
 
 /**
@@ -29,14 +43,31 @@ export function busError(err: unknown, where: string): FlotillaError {
   const code = typeof e.code === 'string' ? e.code : undefined
   const why = typeof e.message === 'string' ? e.message : String(err)
   const sqlstate = code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !SOCKET_CODES.has(code) ? code : undefined
-  const details = sqlstate !== undefined ? { target: where, sqlstate } : code !== undefined ? { target: where, errno: code } : { target: where }
+  const details =
+    sqlstate !== undefined
+      ? { target: where, sqlstate }
+      : code !== undefined
+        ? { target: where, errno: code }
+        : { target: where }
   if (sqlstate?.startsWith('22')) {
-    return new FlotillaError('VALIDATION_FAILED', `PostgreSQL refused a value: ${why}. Agent names, ids and headers cannot hold the NUL character.`, { cause: err, details })
+    return new FlotillaError(
+      'VALIDATION_FAILED',
+      `PostgreSQL refused a value: ${why}. Agent names, ids and headers cannot hold the NUL character.`,
+      { cause: err, details },
+    )
   }
   if (sqlstate === '3F000' || sqlstate === '42P01' || sqlstate === '42883') {
-    return new FlotillaError('STORE_UNAVAILABLE', `The bus tables at ${where} are missing (${why}); was the schema dropped? Open the bus again to recreate them.`, { cause: err, details })
+    return new FlotillaError(
+      'STORE_UNAVAILABLE',
+      `The bus tables at ${where} are missing (${why}); was the schema dropped? Open the bus again to recreate them.`,
+      { cause: err, details },
+    )
   }
-  return new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL bus at ${where} failed: ${why}. Check that the server is up; the operation can be retried.`, { cause: err, details, retryable: true })
+  return new FlotillaError(
+    'STORE_UNAVAILABLE',
+    `The PostgreSQL bus at ${where} failed: ${why}. Check that the server is up; the operation can be retried.`,
+    { cause: err, details, retryable: true },
+  )
 }
 
 /** Named, prepared queries on the pool, with errors mapped to the port's codes. */

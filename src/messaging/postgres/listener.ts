@@ -75,10 +75,12 @@ export class Listener {
 
   private enqueue(payload: string): void {
     if (this.closed) return
-    this.queue = this.queue.then(
-      () => this.hooks.onNote(payload),
-      () => undefined,
-    ).then(undefined, (err: unknown) => this.hooks.onError(err))
+    this.queue = this.queue
+      .then(
+        () => this.hooks.onNote(payload),
+        () => undefined,
+      )
+      .then(undefined, (err: unknown) => this.hooks.onError(err))
   }
 
   private lost(c: PoolClient, err: unknown): void {

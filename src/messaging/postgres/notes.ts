@@ -43,7 +43,9 @@ export interface EventNote {
 }
 
 /** The reply to request `id` of instance `dst`: a value or an error. */
-export type ReplyNote = { k: 'r'; dst: string; id: string; ok: true; v: unknown } | { k: 'r'; dst: string; id: string; ok: false; e: SerializedError }
+export type ReplyNote =
+  | { k: 'r'; dst: string; id: string; ok: true; v: unknown }
+  | { k: 'r'; dst: string; id: string; ok: false; e: SerializedError }
 
 /** A note too large for NOTIFY: fetch its text from `flotilla_bus_payloads` by `ref`. */
 export interface StoredNote {
@@ -69,14 +71,23 @@ const noteSchema = z.discriminatedUnion('k', [
     src: name,
     evt: z.object({ id: name, type: name, from: name, data: z.unknown(), publishedAt: z.number() }),
   }),
-  z.object({
-    k: z.literal('r'),
-    dst: name,
-    id: name,
-    ok: z.boolean(),
-    v: z.unknown().optional(),
-    e: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()), retryable: z.boolean() }).optional(),
-  }).refine((r) => r.ok || r.e !== undefined, 'a failed reply carries its error'),
+  z
+    .object({
+      k: z.literal('r'),
+      dst: name,
+      id: name,
+      ok: z.boolean(),
+      v: z.unknown().optional(),
+      e: z
+        .object({
+          code: z.string(),
+          message: z.string(),
+          details: z.record(z.string(), z.unknown()),
+          retryable: z.boolean(),
+        })
+        .optional(),
+    })
+    .refine((r) => r.ok || r.e !== undefined, 'a failed reply carries its error'),
   z.object({ k: z.literal('x'), ref: name, src: name.optional(), dst: name.optional() }),
 ])
 

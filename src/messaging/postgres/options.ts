@@ -73,14 +73,29 @@ const positiveInt = z.number().int().min(1)
 const optionsSchema = z
   .object({
     connectionString: z.string().optional(),
-    pool: z.custom<Pool>((v) => typeof v === 'object' && v !== null && typeof (v as { connect?: unknown }).connect === 'function', 'a pg Pool').optional(),
-    schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'use 1 to 63 letters, digits or underscores, not starting with a digit').optional(),
-    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as { wallNow?: unknown }).wallNow === 'function', 'a Clock').optional(),
+    pool: z
+      .custom<Pool>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { connect?: unknown }).connect === 'function',
+        'a pg Pool',
+      )
+      .optional(),
+    schema: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'use 1 to 63 letters, digits or underscores, not starting with a digit')
+      .optional(),
+    clock: z
+      .custom<Clock>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { wallNow?: unknown }).wallNow === 'function',
+        'a Clock',
+      )
+      .optional(),
     maxDeliveries: positiveInt.optional(),
     maxPayloadBytes: positiveInt.optional(),
     defaultVisibilityTimeoutMs: z.number().positive().finite().optional(),
     isKnownAgent: z.custom<(agent: string) => boolean>((v) => typeof v === 'function', 'a function').optional(),
-    onHandlerError: z.custom<(error: unknown, event: BusEvent) => void>((v) => typeof v === 'function', 'a function').optional(),
+    onHandlerError: z
+      .custom<(error: unknown, event: BusEvent) => void>((v) => typeof v === 'function', 'a function')
+      .optional(),
     onError: z.custom<(error: unknown) => void>((v) => typeof v === 'function', 'a function').optional(),
     poolSize: z.number().int().min(2).max(1000).optional(),
     connectTimeoutMs: z.number().int().min(0).optional(),
@@ -98,20 +113,31 @@ export function resolveBusOptions(options: PostgresBusOptions): ResolvedBusOptio
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const path = issue?.path.join('.') || '(root)'
-    throw new FlotillaError('VALIDATION_FAILED', `Invalid PostgreSQL bus option "${path}": ${issue?.message ?? 'malformed'}.`, { details: { field: path } })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `Invalid PostgreSQL bus option "${path}": ${issue?.message ?? 'malformed'}.`,
+      { details: { field: path } },
+    )
   }
   const o = parsed.data
   if ((o.connectionString === undefined) === (o.pool === undefined)) {
-    throw new FlotillaError('VALIDATION_FAILED', 'Give the PostgreSQL bus either connectionString (postgres://…) or pool, not both and not neither.', {
-      details: { field: 'connectionString' },
-    })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      'Give the PostgreSQL bus either connectionString (postgres://…) or pool, not both and not neither.',
+      {
+        details: { field: 'connectionString' },
+      },
+    )
   }
   let url: string | undefined
   let urlSchema: string | undefined
   let startupOptions: string | undefined
   let where = 'the given pool'
   if (o.connectionString !== undefined) {
-    const r = resolvePostgresOptions(o.connectionString, { ...(o.schema === undefined ? {} : { schema: o.schema }), synchronousCommit: o.synchronousCommit ?? true })
+    const r = resolvePostgresOptions(o.connectionString, {
+      ...(o.schema === undefined ? {} : { schema: o.schema }),
+      synchronousCommit: o.synchronousCommit ?? true,
+    })
     url = r.url
     urlSchema = r.schema
     startupOptions = sessionOptions(r)

@@ -19,7 +19,15 @@ import type {
 } from '../bus.js'
 import { checkEventType, EventRouter } from '../event-router.js'
 import { MailWaiters } from '../mail-waiters.js'
-import { checkAgentName, checkHandler, checkHeaders, checkPositive, checkSender, checkTargets, serializePayload } from '../validate.js'
+import {
+  checkAgentName,
+  checkHandler,
+  checkHeaders,
+  checkPositive,
+  checkSender,
+  checkTargets,
+  serializePayload,
+} from '../validate.js'
 import { busClosed, busError, Db } from './db.js'
 import { Listener } from './listener.js'
 import { fitsNotify, mailNote, parseNote } from './notes.js'
@@ -130,7 +138,11 @@ export class PostgresBus implements Bus {
       try {
         pg = (await import('pg')).default
       } catch (err) {
-        throw new FlotillaError('STORE_UNAVAILABLE', 'The PostgreSQL bus needs the package "pg": install it with `npm install pg`.', { cause: err, details: { package: 'pg' } })
+        throw new FlotillaError(
+          'STORE_UNAVAILABLE',
+          'The PostgreSQL bus needs the package "pg": install it with `npm install pg`.',
+          { cause: err, details: { package: 'pg' } },
+        )
       }
       pool = new pg.Pool({
         connectionString: o.url,
@@ -176,7 +188,16 @@ export class PostgresBus implements Bus {
     const ids = targets.map(() => `msg_${randomUUID()}`)
     if (ids.length === 0) return ids
     const notes = [...new Set(targets)].map(mailNote)
-    await this.db.rows(this.sql.broadcast, [ids, from, [...targets], text, headers, this.clock.wallNow(), this.channel, notes])
+    await this.db.rows(this.sql.broadcast, [
+      ids,
+      from,
+      [...targets],
+      text,
+      headers,
+      this.clock.wallNow(),
+      this.channel,
+      notes,
+    ])
     return ids
   }
 
@@ -185,7 +206,13 @@ export class PostgresBus implements Bus {
     checkAgentName(agent, 'agent')
     const max = checkPositive(options.max ?? 10, 'max', true)
     const lease = checkPositive(options.visibilityTimeoutMs ?? this.o.defaultVisibilityTimeoutMs, 'visibilityTimeoutMs')
-    const rows = await this.db.rows<MessageRow>(this.sql.receive, [agent, this.clock.wallNow(), lease, this.o.maxDeliveries, Math.min(max, 2_147_483_647)])
+    const rows = await this.db.rows<MessageRow>(this.sql.receive, [
+      agent,
+      this.clock.wallNow(),
+      lease,
+      this.o.maxDeliveries,
+      Math.min(max, 2_147_483_647),
+    ])
     return rows.map((r) => toMessage(r, agent))
   }
 
@@ -193,7 +220,13 @@ export class PostgresBus implements Bus {
     this.assertOpen()
     checkAgentName(agent, 'agent')
     if (typeof messageId !== 'string') return false
-    const [row] = await this.db.rows<{ n: number }>(this.sql.ack, [agent, messageId, this.channel, mailNote(agent), this.clock.wallNow()])
+    const [row] = await this.db.rows<{ n: number }>(this.sql.ack, [
+      agent,
+      messageId,
+      this.channel,
+      mailNote(agent),
+      this.clock.wallNow(),
+    ])
     return (row?.n ?? 0) > 0
   }
 
@@ -308,7 +341,14 @@ export class PostgresBus implements Bus {
     }
     const ref = `pl_${randomUUID()}`
     const now = this.clock.wallNow()
-    await this.db.rows(this.sql.notifyStored, [this.channel, JSON.stringify({ k: 'x', ref, ...route }), ref, text, now, now - PAYLOAD_RETENTION_MS])
+    await this.db.rows(this.sql.notifyStored, [
+      this.channel,
+      JSON.stringify({ k: 'x', ref, ...route }),
+      ref,
+      text,
+      now,
+      now - PAYLOAD_RETENTION_MS,
+    ])
   }
 
   /** Milliseconds until the first message of some lane of `agent`'s mailbox is visible; `undefined` when it is empty. */
@@ -369,5 +409,13 @@ async function createTables(pool: Pool, schema: string): Promise<void> {
 }
 
 function toMessage(r: MessageRow, to: string): BusMessage {
-  return { id: r.id, from: r.sender, to, body: JSON.parse(r.body), headers: JSON.parse(r.headers) as BusMessage['headers'], attempt: Number(r.attempt), sentAt: Number(r.sent_at) }
+  return {
+    id: r.id,
+    from: r.sender,
+    to,
+    body: JSON.parse(r.body),
+    headers: JSON.parse(r.headers) as BusMessage['headers'],
+    attempt: Number(r.attempt),
+    sentAt: Number(r.sent_at),
+  }
 }

@@ -81,17 +81,40 @@ export class PgRequests {
       const p: Pending = { id, to: input.to, resolve, reject, timer: undefined, stored: undefined, settled: false }
       p.timer = clock.setTimeout(() => {
         if (!this.finish(p)) return
-        reject(new FlotillaError('TASK_TIMEOUT', `No reply from "${input.to}" within ${input.timeoutMs} ms.`, { details: { to: input.to, timeoutMs: input.timeoutMs, requestId: id } }))
+        reject(
+          new FlotillaError('TASK_TIMEOUT', `No reply from "${input.to}" within ${input.timeoutMs} ms.`, {
+            details: { to: input.to, timeoutMs: input.timeoutMs, requestId: id },
+          }),
+        )
         this.unstore(p)
       }, input.timeoutMs)
       this.pending.set(id, p)
       const local = this.responders.get(input.to)
       if (local !== undefined) {
-        const request: BusMessage = { id, from: input.from, to: input.to, body: JSON.parse(input.text), headers: input.headers, attempt: 1, sentAt }
+        const request: BusMessage = {
+          id,
+          from: input.from,
+          to: input.to,
+          body: JSON.parse(input.text),
+          headers: input.headers,
+          attempt: 1,
+          sentAt,
+        }
         this.answer(local, request, instance)
         return
       }
-      const values = [id, instance, input.from, input.to, input.text, JSON.stringify(input.headers), sentAt, sentAt + input.timeoutMs, channel, requestNote(input.to)]
+      const values = [
+        id,
+        instance,
+        input.from,
+        input.to,
+        input.text,
+        JSON.stringify(input.headers),
+        sentAt,
+        sentAt + input.timeoutMs,
+        channel,
+        requestNote(input.to),
+      ]
       p.stored = db.rows(sql.request, values).then(
         () => true,
         (err: unknown) => {
@@ -138,7 +161,9 @@ export class PgRequests {
     const stored: Pending[] = []
     for (const p of [...this.pending.values()]) {
       if (!this.finish(p)) continue
-      p.reject(new FlotillaError('TASK_CANCELLED', `The bus closed before "${p.to}" replied.`, { details: { to: p.to } }))
+      p.reject(
+        new FlotillaError('TASK_CANCELLED', `The bus closed before "${p.to}" replied.`, { details: { to: p.to } }),
+      )
       if (p.stored !== undefined) stored.push(p)
     }
     if (stored.length === 0) return
@@ -162,7 +187,15 @@ export class PgRequests {
         for (const r of rows) {
           if (Number(r.expires_at) <= now) continue // the requester gave up: nobody waits for the reply
           const headers = JSON.parse(r.headers) as MessageHeaders
-          const request: BusMessage = { id: r.id, from: r.sender, to: agent, body: JSON.parse(r.body), headers, attempt: 1, sentAt: Number(r.sent_at) }
+          const request: BusMessage = {
+            id: r.id,
+            from: r.sender,
+            to: agent,
+            body: JSON.parse(r.body),
+            headers,
+            attempt: 1,
+            sentAt: Number(r.sent_at),
+          }
           this.answer(handler, request, r.requester)
         }
         if (rows.length < CLAIM_BATCH && !this.again.has(agent)) return
@@ -205,7 +238,9 @@ export class PgRequests {
       try {
         note = `${head},"ok":false,"e":${JSON.stringify(serializeError(outcome.error))}}`
       } catch {
-        const e = serializeError(new FlotillaError('TASK_FAILED', 'The responder failed with an error whose details are not JSON.'))
+        const e = serializeError(
+          new FlotillaError('TASK_FAILED', 'The responder failed with an error whose details are not JSON.'),
+        )
         note = `${head},"ok":false,"e":${JSON.stringify(e)}}`
       }
     }

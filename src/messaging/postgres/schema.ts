@@ -237,7 +237,10 @@ export function statements(schemaName: string): Statements {
          RETURNING 1)
        SELECT (SELECT count(*) FROM ins)::int AS n, (SELECT count(*) FROM (SELECT pg_notify($7, p) FROM unnest($8::text[]) p) x)::int AS notified`,
     ),
-    receive: st('receive', `SELECT id, sender, body, headers, attempt, sent_at FROM ${s}.flotilla_bus_receive($1, $2, $3, $4, $5)`),
+    receive: st(
+      'receive',
+      `SELECT id, sender, body, headers, attempt, sent_at FROM ${s}.flotilla_bus_receive($1, $2, $3, $4, $5)`,
+    ),
     ack: st(
       'ack',
       `WITH d AS (DELETE FROM ${messages} WHERE receiver = $1 AND id = $2 RETURNING sender, seq),
@@ -257,10 +260,7 @@ export function statements(schemaName: string): Statements {
        i AS (INSERT INTO ${messages} (id, sender, receiver, body, headers, sent_at) SELECT id, sender, receiver, body, headers, sent_at FROM d RETURNING 1)
        SELECT (SELECT count(*) FROM i)::int AS n, (SELECT count(*) FROM (SELECT pg_notify($3, $4) FROM i) x)::int AS notified`,
     ),
-    nextVisible: st(
-      'next_visible',
-      `SELECT ${s}.flotilla_bus_next($1, $2) AS next`,
-    ),
+    nextVisible: st('next_visible', `SELECT ${s}.flotilla_bus_next($1, $2) AS next`),
     notify: st('notify', `SELECT pg_notify($1, $2)`),
     notifyStored: st(
       'notify_stored',

@@ -10,8 +10,19 @@ export function agentKey(def: AnyAgentDefinition): string {
 }
 
 function firstLines(e: unknown): string {
-  const message = e instanceof Error ? (e.name === 'SyntaxError' && !e.message.startsWith('SyntaxError') ? `SyntaxError: ${e.message}` : e.message) : String(e)
-  return message.split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(0, 2).join(' ').replace(/[.:]$/, '')
+  const message =
+    e instanceof Error
+      ? e.name === 'SyntaxError' && !e.message.startsWith('SyntaxError')
+        ? `SyntaxError: ${e.message}`
+        : e.message
+      : String(e)
+  return message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .slice(0, 2)
+    .join(' ')
+    .replace(/[.:]$/, '')
 }
 
 /**
@@ -32,14 +43,29 @@ export async function importAgentFile(file: string, version?: string): Promise<A
   try {
     mod = (await import(/* @vite-ignore */ url)) as Record<string, unknown>
   } catch (e) {
-    if (isFlotillaError(e)) throw new FlotillaError(e.code, `${file}: ${e.message}`, { cause: e, details: { ...e.details, file } })
+    if (isFlotillaError(e))
+      throw new FlotillaError(e.code, `${file}: ${e.message}`, { cause: e, details: { ...e.details, file } })
     const at = await importFailureLocation(e, file)
-    const where = at === undefined ? '' : ` (${at.file === file ? '' : `${at.file} `}line ${at.line}${at.column === undefined ? '' : `, column ${at.column}`})`
-    const location = at === undefined ? {} : { line: at.line, ...(at.column === undefined ? {} : { column: at.column }), ...(at.file === file ? {} : { at: at.file }) }
-    throw new FlotillaError('MODULE_LOAD_FAILED', `Cannot import agents module ${file}: ${firstLines(e)}${where}. Fix the module (it must be JavaScript Node can import: .js/.mjs).`, {
-      cause: e,
-      details: { file, ...location },
-    })
+    const where =
+      at === undefined
+        ? ''
+        : ` (${at.file === file ? '' : `${at.file} `}line ${at.line}${at.column === undefined ? '' : `, column ${at.column}`})`
+    const location =
+      at === undefined
+        ? {}
+        : {
+            line: at.line,
+            ...(at.column === undefined ? {} : { column: at.column }),
+            ...(at.file === file ? {} : { at: at.file }),
+          }
+    throw new FlotillaError(
+      'MODULE_LOAD_FAILED',
+      `Cannot import agents module ${file}: ${firstLines(e)}${where}. Fix the module (it must be JavaScript Node can import: .js/.mjs).`,
+      {
+        cause: e,
+        details: { file, ...location },
+      },
+    )
   }
   const found = new Set<AnyAgentDefinition>()
   for (const value of Object.values(mod)) {
@@ -57,9 +83,13 @@ export async function importAgentFile(file: string, version?: string): Promise<A
   for (const def of found) {
     const key = agentKey(def)
     if (byKey.has(key)) {
-      throw new FlotillaError('AGENT_DUPLICATE', `Agents module ${file} exports two different definitions of "${key}": give one another name or version.`, {
-        details: { file, agent: def.name, version: def.version },
-      })
+      throw new FlotillaError(
+        'AGENT_DUPLICATE',
+        `Agents module ${file} exports two different definitions of "${key}": give one another name or version.`,
+        {
+          details: { file, agent: def.name, version: def.version },
+        },
+      )
     }
     byKey.set(key, def)
   }
@@ -95,7 +125,12 @@ export function retire(registry: Registry, def: AnyAgentDefinition): boolean {
  * changed is undone (old definitions registered again) and the error is
  * rethrown (`AGENT_INVALID`, `AGENT_DUPLICATE`, `AGENT_INIT_FAILED`).
  */
-export async function applyDefinitions(registry: Registry, previous: readonly AnyAgentDefinition[], next: readonly AnyAgentDefinition[], instances: number | undefined): Promise<void> {
+export async function applyDefinitions(
+  registry: Registry,
+  previous: readonly AnyAgentDefinition[],
+  next: readonly AnyAgentDefinition[],
+  instances: number | undefined,
+): Promise<void> {
   const prevByKey = new Map(previous.map((d) => [agentKey(d), d]))
   const nextKeys = new Set(next.map(agentKey))
   const added: AnyAgentDefinition[] = []
@@ -118,7 +153,14 @@ export async function applyDefinitions(registry: Registry, previous: readonly An
     for (const { old, now, oldWasLive } of swapped.reverse()) {
       const back = oldWasLive && registry.getDefinition(now.name, now.version) === now
       // Best effort: the old initialize may fail now; then the version is left out rather than half-swapped.
-      if (!back || !(await registry.register(old, { ...options, replace: true }).then(() => true, () => false))) retire(registry, now)
+      if (
+        !back ||
+        !(await registry.register(old, { ...options, replace: true }).then(
+          () => true,
+          () => false,
+        ))
+      )
+        retire(registry, now)
     }
     for (const def of added) retire(registry, def)
     throw e

@@ -59,7 +59,9 @@ export function resolveDiscoverOptions(fn: string, options: object): ResolvedDis
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const path = issue?.path.join('.') ?? ''
-    throw new FlotillaError('VALIDATION_FAILED', `${fn}: invalid option "${path}": ${issue?.message}.`, { details: { path } })
+    throw new FlotillaError('VALIDATION_FAILED', `${fn}: invalid option "${path}": ${issue?.message}.`, {
+      details: { path },
+    })
   }
   return { pattern: globToRegExp(parsed.data.pattern ?? DEFAULT_AGENT_PATTERN), instances: parsed.data.instances }
 }
@@ -118,7 +120,11 @@ export async function loadAgentFile(
  * for (const f of report.failed) console.error(`${f.file}: [${f.code}] ${f.message}`)
  * ```
  */
-export async function discoverAgents(registry: Registry, folder: string, options: DiscoverAgentsOptions = {}): Promise<AgentDiscoveryReport> {
+export async function discoverAgents(
+  registry: Registry,
+  folder: string,
+  options: DiscoverAgentsOptions = {},
+): Promise<AgentDiscoveryReport> {
   const resolved = resolveDiscoverOptions('discoverAgents', options)
   const { report } = await loadAgentFolder(registry, folder, resolved)
   return report
@@ -129,7 +135,10 @@ export async function loadAgentFolder(
   registry: Registry,
   folder: string,
   options: ResolvedDiscoverOptions,
-): Promise<{ report: AgentDiscoveryReport; owned: Map<string, { stamp: string | undefined; definitions: AnyAgentDefinition[] }> }> {
+): Promise<{
+  report: AgentDiscoveryReport
+  owned: Map<string, { stamp: string | undefined; definitions: AnyAgentDefinition[] }>
+}> {
   const files = await listMatchingFiles(folder, options.pattern)
   const report: AgentDiscoveryReport = { loaded: [], failed: [] }
   const owned = new Map<string, { stamp: string | undefined; definitions: AnyAgentDefinition[] }>()

@@ -13,7 +13,11 @@ export async function listMatchingFiles(folder: string, pattern: RegExp): Promis
   try {
     if (!(await stat(root)).isDirectory()) throw new Error('not a folder')
   } catch {
-    throw new FlotillaError('FILE_NOT_FOUND', `Folder "${folder}" does not exist or is not a folder (looked for ${root}).`, { details: { folder: root } })
+    throw new FlotillaError(
+      'FILE_NOT_FOUND',
+      `Folder "${folder}" does not exist or is not a folder (looked for ${root}).`,
+      { details: { folder: root } },
+    )
   }
   const out: string[] = []
   const walk = async (dir: string): Promise<void> => {
@@ -26,7 +30,8 @@ export async function listMatchingFiles(folder: string, pattern: RegExp): Promis
     for (const e of entries) {
       const full = join(dir, e.name)
       const isDir = e.isDirectory() // a link to a folder is not followed (it could loop)
-      const isFile = e.isFile() || (e.isSymbolicLink() && ((await stat(full).catch(() => undefined))?.isFile() ?? false))
+      const isFile =
+        e.isFile() || (e.isSymbolicLink() && ((await stat(full).catch(() => undefined))?.isFile() ?? false))
       if (isDir) {
         if (e.name !== 'node_modules' && !e.name.startsWith('.')) await walk(full)
       } else if (isFile && pattern.test(toPosix(relative(root, full)))) {

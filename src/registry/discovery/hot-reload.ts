@@ -7,7 +7,14 @@ import { FlotillaError, type ErrorCode } from '../../core/errors.js'
 import type { AnyAgentDefinition } from '../../agents/define-agent.js'
 import type { Registry } from '../registry.js'
 import { agentKey, retire } from './agent-file.js'
-import { fileStamp, loadAgentFile, loadAgentFolder, resolveDiscoverOptions, type AgentDiscoveryReport, type DiscoverAgentsOptions } from './discover-agents.js'
+import {
+  fileStamp,
+  loadAgentFile,
+  loadAgentFolder,
+  resolveDiscoverOptions,
+  type AgentDiscoveryReport,
+  type DiscoverAgentsOptions,
+} from './discover-agents.js'
 import { listMatchingFiles, toPosix } from './glob.js'
 
 /** What happened to a watched file. */
@@ -54,9 +61,16 @@ export interface AgentWatcher {
 const watchSchema = z
   .object({
     debounceMs: z.number().min(0).max(60_000).optional(),
-    onEvent: z.custom<(event: AgentReloadEvent) => void>((v) => typeof v === 'function', 'onEvent must be a function').optional(),
+    onEvent: z
+      .custom<(event: AgentReloadEvent) => void>((v) => typeof v === 'function', 'onEvent must be a function')
+      .optional(),
     recursive: z.boolean().optional(),
-    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === 'function', 'clock must implement Clock').optional(),
+    clock: z
+      .custom<Clock>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === 'function',
+        'clock must implement Clock',
+      )
+      .optional(),
   })
   .loose()
 
@@ -95,12 +109,18 @@ const RESCAN = '\0rescan'
  * await watcher.close()
  * ```
  */
-export async function watchAgents(registry: Registry, folder: string, options: WatchAgentsOptions = {}): Promise<AgentWatcher> {
+export async function watchAgents(
+  registry: Registry,
+  folder: string,
+  options: WatchAgentsOptions = {},
+): Promise<AgentWatcher> {
   const parsed = watchSchema.safeParse(options)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const path = issue?.path.join('.') ?? ''
-    throw new FlotillaError('VALIDATION_FAILED', `watchAgents: invalid option "${path}": ${issue?.message}.`, { details: { path } })
+    throw new FlotillaError('VALIDATION_FAILED', `watchAgents: invalid option "${path}": ${issue?.message}.`, {
+      details: { path },
+    })
   }
   const { debounceMs = 100, onEvent, recursive = true, clock = systemClock, ...discover } = options
   const resolved = resolveDiscoverOptions('watchAgents', discover)
@@ -156,7 +176,9 @@ export async function watchAgents(registry: Registry, folder: string, options: W
       clock.setTimeout(() => {
         timers.delete(key)
         if (closed) return
-        chain = chain.then(() => (closed ? undefined : key === RESCAN ? rescan() : processFile(key))).catch(() => undefined)
+        chain = chain
+          .then(() => (closed ? undefined : key === RESCAN ? rescan() : processFile(key)))
+          .catch(() => undefined)
       }, debounceMs),
     )
   }
@@ -167,7 +189,9 @@ export async function watchAgents(registry: Registry, folder: string, options: W
   }
 
   const watchOne = (dir: string, rec: boolean): void => {
-    const w = watch(dir, { recursive: rec }, (_event, name) => onPath(name == null ? undefined : join(dir, name.toString())))
+    const w = watch(dir, { recursive: rec }, (_event, name) =>
+      onPath(name == null ? undefined : join(dir, name.toString())),
+    )
     w.on('error', () => {
       w.close()
       watchers.delete(dir)
@@ -181,7 +205,8 @@ export async function watchAgents(registry: Registry, folder: string, options: W
     const walk = async (dir: string): Promise<void> => {
       dirs.add(dir)
       const entries = await readdir(dir, { withFileTypes: true }).catch(() => [])
-      for (const e of entries) if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')) await walk(join(dir, e.name))
+      for (const e of entries)
+        if (e.isDirectory() && e.name !== 'node_modules' && !e.name.startsWith('.')) await walk(join(dir, e.name))
     }
     await walk(root)
     if (closed) return

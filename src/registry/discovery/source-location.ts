@@ -71,9 +71,14 @@ export function parseSyntaxArrow(text: string): SourceLocation | undefined {
  */
 export function syntaxErrorLocation(file: string): Promise<SourceLocation | undefined> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--check', file], { timeout: CHECK_TIMEOUT_MS, windowsHide: true, encoding: 'utf8' }, (err, _stdout, stderr) => {
-      resolve(err === null ? undefined : parseSyntaxArrow(stderr))
-    })
+    execFile(
+      process.execPath,
+      ['--check', file],
+      { timeout: CHECK_TIMEOUT_MS, windowsHide: true, encoding: 'utf8' },
+      (err, _stdout, stderr) => {
+        resolve(err === null ? undefined : parseSyntaxArrow(stderr))
+      },
+    )
   })
 }
 

@@ -25,9 +25,13 @@ export function resolveVersion(registry: Registry, name: string, range: string):
   const versions = defs.map((d) => d.version)
   const best = maxSatisfying(versions, range)
   if (defs.length === 0) {
-    throw new FlotillaError('AGENT_NOT_FOUND', `No version of agent "${name}" is registered, so none satisfies "${range}". Register it first, or fix the name.`, {
-      details: { agent: name, range, registered: [] },
-    })
+    throw new FlotillaError(
+      'AGENT_NOT_FOUND',
+      `No version of agent "${name}" is registered, so none satisfies "${range}". Register it first, or fix the name.`,
+      {
+        details: { agent: name, range, registered: [] },
+      },
+    )
   }
   if (best === undefined) {
     throw new FlotillaError(

@@ -68,7 +68,12 @@ type Resolved = Required<AnomalyDetectorOptions>
 
 const optionsSchema = z
   .object({
-    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as { wallNow?: unknown }).wallNow === 'function', 'clock must implement Clock').optional(),
+    clock: z
+      .custom<Clock>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { wallNow?: unknown }).wallNow === 'function',
+        'clock must implement Clock',
+      )
+      .optional(),
     threshold: z.number().positive().optional(),
     warmup: z.number().int().min(1).optional(),
     alpha: z.number().positive().max(1).optional(),
@@ -148,9 +153,13 @@ export class AnomalyDetector {
     const parsed = optionsSchema.safeParse(options)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
-      throw new FlotillaError('VALIDATION_FAILED', `Invalid anomaly detector option "${issue?.path.join('.')}": ${issue?.message}.`, {
-        details: { path: issue?.path.join('.') },
-      })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `Invalid anomaly detector option "${issue?.path.join('.')}": ${issue?.message}.`,
+        {
+          details: { path: issue?.path.join('.') },
+        },
+      )
     }
     this.o = {
       clock: options.clock ?? systemClock,
@@ -172,7 +181,8 @@ export class AnomalyDetector {
    */
   observe(agent: string, latencyMs: number, ok: boolean): readonly Anomaly[] {
     let s = this.agents.get(agent)
-    if (s === undefined) this.agents.set(agent, (s = { n: 0, latency: new EwStat(), errors: new EwStat(), recentErrorRate: 0 }))
+    if (s === undefined)
+      this.agents.set(agent, (s = { n: 0, latency: new EwStat(), errors: new EwStat(), recentErrorRate: 0 }))
     const latency = latencyMs >= 0 && latencyMs !== Infinity ? latencyMs : 0
     s.recentErrorRate += this.o.errorAlpha * ((ok ? 0 : 1) - s.recentErrorRate)
     let found: Anomaly[] | undefined
@@ -213,7 +223,13 @@ export class AnomalyDetector {
     return () => this.listeners.delete(listener)
   }
 
-  private score(agent: string, metric: Anomaly['metric'], value: number, stat: EwStat, floor: number): Anomaly | undefined {
+  private score(
+    agent: string,
+    metric: Anomaly['metric'],
+    value: number,
+    stat: EwStat,
+    floor: number,
+  ): Anomaly | undefined {
     const stdDev = Math.max(Math.sqrt(stat.variance), this.o.minRelativeStdDev * Math.abs(stat.mean), floor)
     if (stdDev === 0) return undefined
     const z = (value - stat.mean) / stdDev

@@ -64,12 +64,19 @@ export interface HealthMonitorOptions {
   restart?: (instance: AgentInstance) => Promise<void>
 }
 
-type Resolved = Required<Omit<HealthMonitorOptions, 'restart'>> & { restart: (instance: AgentInstance) => Promise<void> }
+type Resolved = Required<Omit<HealthMonitorOptions, 'restart'>> & {
+  restart: (instance: AgentInstance) => Promise<void>
+}
 
 const positive = z.number().positive()
 const optionsSchema = z
   .object({
-    clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === 'function', 'clock must implement Clock').optional(),
+    clock: z
+      .custom<Clock>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === 'function',
+        'clock must implement Clock',
+      )
+      .optional(),
     intervalMs: positive.optional(),
     checkTimeoutMs: positive.optional(),
     failureThreshold: z.number().int().min(1).optional(),
@@ -79,7 +86,9 @@ const optionsSchema = z
     backoffBaseMs: z.number().min(0).optional(),
     backoffMaxMs: z.number().min(0).optional(),
     maxRestarts: z.number().min(0).optional(),
-    restart: z.custom<(instance: AgentInstance) => Promise<void>>((v) => typeof v === 'function', 'restart must be a function').optional(),
+    restart: z
+      .custom<(instance: AgentInstance) => Promise<void>>((v) => typeof v === 'function', 'restart must be a function')
+      .optional(),
   })
   .strict()
 
@@ -155,9 +164,13 @@ export class HealthMonitor {
     const parsed = optionsSchema.safeParse(options)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]
-      throw new FlotillaError('VALIDATION_FAILED', `Invalid health monitor option "${issue?.path.join('.')}": ${issue?.message}.`, {
-        details: { path: issue?.path.join('.') },
-      })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `Invalid health monitor option "${issue?.path.join('.')}": ${issue?.message}.`,
+        {
+          details: { path: issue?.path.join('.') },
+        },
+      )
     }
     this.registry = registry
     this.o = {
@@ -260,7 +273,14 @@ export class HealthMonitor {
     for (const instance of this.registry.instances()) {
       seen.add(instance.id)
       if (!this.tracked.has(instance.id) && instance.state !== 'STOPPED') {
-        this.tracked.set(instance.id, { instance, health: 'INITIALIZING', detail: 'not checked yet', failures: 0, restarts: 0, timer: undefined })
+        this.tracked.set(instance.id, {
+          instance,
+          health: 'INITIALIZING',
+          detail: 'not checked yet',
+          failures: 0,
+          restarts: 0,
+          timer: undefined,
+        })
       }
     }
     for (const [id, t] of this.tracked) if (!seen.has(id)) this.forget(t)
@@ -292,7 +312,8 @@ export class HealthMonitor {
     if (inst.state === 'FAILED') return this.fail(t, 'instance failed its initialize hook')
     if (inst.breaker.state === 'OPEN') return this.fail(t, 'circuit breaker is open')
     const why = report !== undefined && !report.healthy && report.detail !== undefined ? `: ${report.detail}` : ''
-    if (t.failures >= this.o.failureThreshold) return this.fail(t, `${t.failures} consecutive health checks failed${why}`)
+    if (t.failures >= this.o.failureThreshold)
+      return this.fail(t, `${t.failures} consecutive health checks failed${why}`)
     if (t.failures > 0) return this.set(t, 'DEGRADED', `${t.failures} health check(s) failed${why}`)
     const m = inst.metrics
     if (m.ewmaErrorRate > this.o.errorRateThreshold) {

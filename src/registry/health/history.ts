@@ -69,9 +69,13 @@ export class ExecutionHistory {
   constructor(options: ExecutionHistoryOptions = {}) {
     const parsed = optionsSchema.safeParse(options)
     if (!parsed.success) {
-      throw new FlotillaError('VALIDATION_FAILED', `Invalid execution history option "${parsed.error.issues[0]?.path.join('.')}": capacity must be a whole number from 1 to 1000000.`, {
-        details: { path: parsed.error.issues[0]?.path.join('.') },
-      })
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        `Invalid execution history option "${parsed.error.issues[0]?.path.join('.')}": capacity must be a whole number from 1 to 1000000.`,
+        {
+          details: { path: parsed.error.issues[0]?.path.join('.') },
+        },
+      )
     }
     this.capacity = options.capacity ?? 100
   }

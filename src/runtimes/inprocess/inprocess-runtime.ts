@@ -5,8 +5,26 @@
 import type { FlotillaError } from '../../core/errors.js'
 import { AgentRunner } from '../../agents/runner.js'
 import type { BusEvent } from '../../messaging/bus.js'
-import { abortReason, assertAlive, exitError, limitExit, refusalOf, RuntimeHandles, terminatedError, timeoutError } from '../exits.js'
-import type { DeployRequest, ExecuteOptions, ResourceLimits, ResourceUsage, Runtime, RuntimeExit, RuntimeHandle, RuntimeHooks } from '../runtime.js'
+import {
+  abortReason,
+  assertAlive,
+  exitError,
+  limitExit,
+  refusalOf,
+  RuntimeHandles,
+  terminatedError,
+  timeoutError,
+} from '../exits.js'
+import type {
+  DeployRequest,
+  ExecuteOptions,
+  ResourceLimits,
+  ResourceUsage,
+  Runtime,
+  RuntimeExit,
+  RuntimeHandle,
+  RuntimeHooks,
+} from '../runtime.js'
 
 /** Options of {@link InProcessRuntime}. */
 export interface InProcessRuntimeOptions {
@@ -98,7 +116,8 @@ class InProcessHandle implements RuntimeHandle {
       limits: { storageMb: r.limits.storageMb },
       workspace: r.workspace,
       hooks: { onEvent: (e) => this.hooks.onEvent(e), call: (op, args) => this.hooks.call(op, args) },
-      onLimitExceeded: (error) => this.fail(limitExit('storage', error.message, { ...error.details, instanceId: this.instanceId })),
+      onLimitExceeded: (error) =>
+        this.fail(limitExit('storage', error.message, { ...error.details, instanceId: this.instanceId })),
     })
   }
 
@@ -221,9 +240,17 @@ class InProcessHandle implements RuntimeHandle {
     const limit = this.limits.cpuMs
     const used = runner.handlerMs
     if (limit !== undefined && used > limit) {
-      this.fail(limitExit('cpu', `Agent instance ${this.instanceId} spent ${Math.round(used)} ms in its handlers, over its CPU-time limit of ${limit} ms; it was stopped.`, {
-        instanceId: this.instanceId, cpuMs: Math.round(used), cpuLimitMs: limit,
-      }))
+      this.fail(
+        limitExit(
+          'cpu',
+          `Agent instance ${this.instanceId} spent ${Math.round(used)} ms in its handlers, over its CPU-time limit of ${limit} ms; it was stopped.`,
+          {
+            instanceId: this.instanceId,
+            cpuMs: Math.round(used),
+            cpuLimitMs: limit,
+          },
+        ),
+      )
     }
   }
 

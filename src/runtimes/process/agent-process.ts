@@ -9,9 +9,24 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { FlotillaError, serializeError } from '../../core/errors.js'
 import { abortReason, exitError, limitExit, sleep, timeoutError } from '../exits.js'
 import { childEnv, classifyExit, overLimit } from './child-exit.js'
-import type { DeployRequest, ExecuteOptions, ResourceLimits, ResourceUsage, RuntimeEvent, RuntimeExit } from '../runtime.js'
+import type {
+  DeployRequest,
+  ExecuteOptions,
+  ResourceLimits,
+  ResourceUsage,
+  RuntimeEvent,
+  RuntimeExit,
+} from '../runtime.js'
 import { hasProc, readProcState, readProcStats } from './proc-stats.js'
-import { checkChildMessage, childDeployOf, decodeValue, encodeValue, reviveError, type ChildMessage, type ParentMessage } from './protocol.js'
+import {
+  checkChildMessage,
+  childDeployOf,
+  decodeValue,
+  encodeValue,
+  reviveError,
+  type ChildMessage,
+  type ParentMessage,
+} from './protocol.js'
 
 /** Settings of an {@link AgentProcess}, resolved by the runtime. */
 export interface AgentProcessSettings {
@@ -102,11 +117,17 @@ export class AgentProcess {
     })
     this.child.on('message', (raw: unknown) => this.onMessage(raw))
     this.child.on('error', () => undefined) // a send on a closed channel; the exit handler reports what matters
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => void this.onChildExit(code, signal).then(resolve)))
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => void this.onChildExit(code, signal).then(resolve)),
+    )
   }
 
   /** Forks the child, deploys the agent in it and resolves once it is ready. */
-  static async start(request: DeployRequest, settings: AgentProcessSettings, owner: AgentProcessOwner): Promise<AgentProcess> {
+  static async start(
+    request: DeployRequest,
+    settings: AgentProcessSettings,
+    owner: AgentProcessOwner,
+  ): Promise<AgentProcess> {
     const proc = new AgentProcess(request, settings, owner)
     try {
       await proc.deploy()
@@ -131,7 +152,17 @@ export class AgentProcess {
     const r = this.request
     const storageMb = this.owner.limits().storageMb
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(new FlotillaError('AGENT_DEPLOY_FAILED', `Agent "${r.name}" was not ready within ${this.settings.readyTimeoutMs} ms of starting its process; check its initialize hook.`, { details: { agent: r.name, timeoutMs: this.settings.readyTimeoutMs } })), this.settings.readyTimeoutMs)
+      const timer = setTimeout(
+        () =>
+          fail(
+            new FlotillaError(
+              'AGENT_DEPLOY_FAILED',
+              `Agent "${r.name}" was not ready within ${this.settings.readyTimeoutMs} ms of starting its process; check its initialize hook.`,
+              { details: { agent: r.name, timeoutMs: this.settings.readyTimeoutMs } },
+            ),
+          ),
+        this.settings.readyTimeoutMs,
+      )
       const fail = (e: FlotillaError): void => {
         clearTimeout(timer)
         this.ready = undefined
@@ -167,7 +198,8 @@ export class AgentProcess {
         },
       }
       this.pending.set(id, entry)
-      if (timeoutMs !== undefined) timer = setTimeout(() => this.cancel(id, timeoutError(this.request.instanceId, timeoutMs)), timeoutMs)
+      if (timeoutMs !== undefined)
+        timer = setTimeout(() => this.cancel(id, timeoutError(this.request.instanceId, timeoutMs)), timeoutMs)
       signal?.addEventListener('abort', onAbort, { once: true })
       const message: ParentMessage = { type: 'execute', id, input: encodeValue(input) }
       if (options.runId !== undefined) message.runId = options.runId
@@ -176,7 +208,14 @@ export class AgentProcess {
       try {
         this.send(message)
       } catch (e) {
-        this.settle(id, undefined, new FlotillaError('AGENT_INPUT_INVALID', `The input cannot be sent to the agent process as JSON: ${(e as Error).message}.`))
+        this.settle(
+          id,
+          undefined,
+          new FlotillaError(
+            'AGENT_INPUT_INVALID',
+            `The input cannot be sent to the agent process as JSON: ${(e as Error).message}.`,
+          ),
+        )
       }
     })
   }
@@ -210,14 +249,26 @@ export class AgentProcess {
   async usage(): Promise<ResourceUsage> {
     if (!this.dead) await this.sampleProc()
     const cpuMs = this.owner.cpuBaseMs + this.cpuMs
-    return { memoryBytes: this.dead ? 0 : this.lastRss, heapUsedBytes: this.reported.heapUsedBytes, cpuMs, storageBytes: this.reported.storageBytes, at: Date.now() }
+    return {
+      memoryBytes: this.dead ? 0 : this.lastRss,
+      heapUsedBytes: this.reported.heapUsedBytes,
+      cpuMs,
+      storageBytes: this.reported.storageBytes,
+      at: Date.now(),
+    }
   }
 
   /** Stops the child on purpose: a shutdown message, then SIGKILL after the grace period. Commands in flight reject with `AGENT_TERMINATED`. */
   async stop(): Promise<void> {
     if (this.dead) return this.exited
     this.expected = true
-    this.rejectAll(new FlotillaError('AGENT_TERMINATED', `Agent instance ${this.request.instanceId} was terminated while the command ran.`, { details: { instanceId: this.request.instanceId } }))
+    this.rejectAll(
+      new FlotillaError(
+        'AGENT_TERMINATED',
+        `Agent instance ${this.request.instanceId} was terminated while the command ran.`,
+        { details: { instanceId: this.request.instanceId } },
+      ),
+    )
     this.child.kill('SIGCONT')
     try {
       this.send({ type: 'shutdown' })
@@ -280,14 +331,22 @@ export class AgentProcess {
     if (this.fault !== undefined || this.expected || this.dead) return
     this.fault = exit
     this.rejectAll(exitError(exit))
-    this.ready?.reject(new FlotillaError('AGENT_DEPLOY_FAILED', `Agent "${this.request.name}" failed while starting: ${exit.reason}`, { details: { agent: this.request.name, ...exit.details } }))
+    this.ready?.reject(
+      new FlotillaError('AGENT_DEPLOY_FAILED', `Agent "${this.request.name}" failed while starting: ${exit.reason}`, {
+        details: { agent: this.request.name, ...exit.details },
+      }),
+    )
     this.child.kill('SIGKILL')
   }
 
   private onMessage(raw: unknown): void {
     const checked = checkChildMessage(raw)
     if (!checked.ok) {
-      this.failWith({ code: 'IPC_PROTOCOL_ERROR', reason: `Agent instance ${this.request.instanceId} sent a ${checked.reason}; the process was stopped.`, details: { instanceId: this.request.instanceId } })
+      this.failWith({
+        code: 'IPC_PROTOCOL_ERROR',
+        reason: `Agent instance ${this.request.instanceId} sent a ${checked.reason}; the process was stopped.`,
+        details: { instanceId: this.request.instanceId },
+      })
       return
     }
     const m: ChildMessage = checked.message
@@ -305,11 +364,21 @@ export class AgentProcess {
         this.owner.onEvent(m.event)
         return
       case 'usage':
-        this.reported = { heapUsedBytes: m.heapUsedBytes, rssBytes: m.rssBytes, cpuMs: m.cpuMs, storageBytes: m.storageBytes }
+        this.reported = {
+          heapUsedBytes: m.heapUsedBytes,
+          rssBytes: m.rssBytes,
+          cpuMs: m.cpuMs,
+          storageBytes: m.storageBytes,
+        }
         if (!hasProc) this.lastCpuMs = m.cpuMs
         return
       case 'ready':
-        this.reported = { heapUsedBytes: m.heapUsedBytes, rssBytes: m.rssBytes, cpuMs: m.cpuMs, storageBytes: m.storageBytes }
+        this.reported = {
+          heapUsedBytes: m.heapUsedBytes,
+          rssBytes: m.rssBytes,
+          cpuMs: m.cpuMs,
+          storageBytes: m.storageBytes,
+        }
         void this.onReady(m.cpuMs)
         return
       case 'deploy-failed':
@@ -321,7 +390,11 @@ export class AgentProcess {
         return
       }
       case 'protocol-error':
-        this.failWith({ code: 'IPC_PROTOCOL_ERROR', reason: `The agent process of ${this.request.instanceId} received a ${m.reason}.`, details: { instanceId: this.request.instanceId } })
+        this.failWith({
+          code: 'IPC_PROTOCOL_ERROR',
+          reason: `The agent process of ${this.request.instanceId} received a ${m.reason}.`,
+          details: { instanceId: this.request.instanceId },
+        })
     }
   }
 
@@ -346,10 +419,24 @@ export class AgentProcess {
       try {
         this.send(m)
       } catch (e) {
-        this.send({ type: 'call-error', id, error: serializeError(new FlotillaError('INTERNAL', `The reply to ctx service "${op}" cannot be sent to the agent process as JSON: ${(e as Error).message}`)) })
+        this.send({
+          type: 'call-error',
+          id,
+          error: serializeError(
+            new FlotillaError(
+              'INTERNAL',
+              `The reply to ctx service "${op}" cannot be sent to the agent process as JSON: ${(e as Error).message}`,
+            ),
+          ),
+        })
       }
     }
-    reply.then((value) => answer({ type: 'call-result', id, value: encodeValue(value) }), (e: unknown) => answer({ type: 'call-error', id, error: serializeError(e) })).catch(() => undefined)
+    reply
+      .then(
+        (value) => answer({ type: 'call-result', id, value: encodeValue(value) }),
+        (e: unknown) => answer({ type: 'call-error', id, error: serializeError(e) }),
+      )
+      .catch(() => undefined)
   }
 
   private async sampleProc(): Promise<void> {
@@ -368,7 +455,13 @@ export class AgentProcess {
     this.sampling = true
     try {
       await this.sampleProc()
-      const over = overLimit(this.request.instanceId, this.owner.limits(), this.lastRss, this.owner.cpuBaseMs + this.cpuMs, this.settings.rssLimitBytes)
+      const over = overLimit(
+        this.request.instanceId,
+        this.owner.limits(),
+        this.lastRss,
+        this.owner.cpuBaseMs + this.cpuMs,
+        this.settings.rssLimitBytes,
+      )
       if (over !== undefined) this.failWith(over)
     } finally {
       this.sampling = false
@@ -380,17 +473,35 @@ export class AgentProcess {
     if (this.watchdog !== undefined) clearInterval(this.watchdog)
     const stderr = this.child.stderr
     if (stderr && !stderr.readableEnded) await Promise.race([new Promise((r) => stderr.once('end', r)), sleep(200)])
-    const exit = this.fault ?? classifyExit({
-      instanceId: this.request.instanceId, pid: this.pid, code, signal, stderrTail: this.stderrTail,
-      memoryMb: this.owner.limits().memoryMb, heapUsedBytes: this.reported.heapUsedBytes, rssBytes: this.lastRss,
-    })
+    const exit =
+      this.fault ??
+      classifyExit({
+        instanceId: this.request.instanceId,
+        pid: this.pid,
+        code,
+        signal,
+        stderrTail: this.stderrTail,
+        memoryMb: this.owner.limits().memoryMb,
+        heapUsedBytes: this.reported.heapUsedBytes,
+        rssBytes: this.lastRss,
+      })
     const error = this.expected
-      ? new FlotillaError('AGENT_TERMINATED', `Agent instance ${this.request.instanceId} was terminated while the command ran.`, { details: { instanceId: this.request.instanceId } })
+      ? new FlotillaError(
+          'AGENT_TERMINATED',
+          `Agent instance ${this.request.instanceId} was terminated while the command ran.`,
+          { details: { instanceId: this.request.instanceId } },
+        )
       : exitError(exit)
     this.final = error
     this.rejectAll(error)
     if (this.ready !== undefined) {
-      this.ready.reject(new FlotillaError('AGENT_DEPLOY_FAILED', `The process of agent "${this.request.name}" stopped before it was ready: ${exit.reason}`, { details: { agent: this.request.name, ...exit.details } }))
+      this.ready.reject(
+        new FlotillaError(
+          'AGENT_DEPLOY_FAILED',
+          `The process of agent "${this.request.name}" stopped before it was ready: ${exit.reason}`,
+          { details: { agent: this.request.name, ...exit.details } },
+        ),
+      )
     } else if (!this.expected) {
       this.owner.onExit(exit)
     }

@@ -31,19 +31,38 @@ export function childEnv(extra: Readonly<Record<string, string>>): NodeJS.Proces
 }
 
 /** The limit exit of a process whose resident set or CPU time is over its limits, if it is. */
-export function overLimit(instanceId: string, limits: ResourceLimits, rssBytes: number, cpuMs: number, rssLimitBytes: (memoryMb: number) => number): RuntimeExit | undefined {
+export function overLimit(
+  instanceId: string,
+  limits: ResourceLimits,
+  rssBytes: number,
+  cpuMs: number,
+  rssLimitBytes: (memoryMb: number) => number,
+): RuntimeExit | undefined {
   if (limits.memoryMb !== undefined) {
     const cap = rssLimitBytes(limits.memoryMb)
     if (rssBytes > cap) {
-      return limitExit('memory', `Agent instance ${instanceId} used ${Math.round(rssBytes / MB)} MB of memory (resident set), over its cap of ${Math.round(cap / MB)} MB for memoryMb ${limits.memoryMb}; the process was killed.`, {
-        instanceId, memoryMb: limits.memoryMb, rssBytes, rssLimitBytes: cap,
-      })
+      return limitExit(
+        'memory',
+        `Agent instance ${instanceId} used ${Math.round(rssBytes / MB)} MB of memory (resident set), over its cap of ${Math.round(cap / MB)} MB for memoryMb ${limits.memoryMb}; the process was killed.`,
+        {
+          instanceId,
+          memoryMb: limits.memoryMb,
+          rssBytes,
+          rssLimitBytes: cap,
+        },
+      )
     }
   }
   if (limits.cpuMs !== undefined && cpuMs > limits.cpuMs) {
-    return limitExit('cpu', `Agent instance ${instanceId} used ${Math.round(cpuMs)} ms of CPU time, over its limit of ${limits.cpuMs} ms; the process was killed.`, {
-      instanceId, cpuMs: Math.round(cpuMs), cpuLimitMs: limits.cpuMs,
-    })
+    return limitExit(
+      'cpu',
+      `Agent instance ${instanceId} used ${Math.round(cpuMs)} ms of CPU time, over its limit of ${limits.cpuMs} ms; the process was killed.`,
+      {
+        instanceId,
+        cpuMs: Math.round(cpuMs),
+        cpuLimitMs: limits.cpuMs,
+      },
+    )
   }
   return undefined
 }
@@ -71,14 +90,34 @@ export interface ExitFacts {
  */
 export function classifyExit(f: ExitFacts): RuntimeExit {
   const stderr = f.stderrTail.slice(-1000)
-  if (OOM.test(f.stderrTail) || (f.signal === 'SIGABRT' && f.memoryMb !== undefined && f.heapUsedBytes > 0.75 * f.memoryMb * MB)) {
-    return limitExit('memory', `Agent instance ${f.instanceId} ran out of heap memory (memoryMb ${f.memoryMb ?? 'default'}); the process died. Raise limits.memoryMb or use less memory.`, {
-      instanceId: f.instanceId, memoryMb: f.memoryMb ?? null, heapUsedBytes: f.heapUsedBytes, rssBytes: f.rssBytes, exitCode: f.code, signal: f.signal,
-    })
+  if (
+    OOM.test(f.stderrTail) ||
+    (f.signal === 'SIGABRT' && f.memoryMb !== undefined && f.heapUsedBytes > 0.75 * f.memoryMb * MB)
+  ) {
+    return limitExit(
+      'memory',
+      `Agent instance ${f.instanceId} ran out of heap memory (memoryMb ${f.memoryMb ?? 'default'}); the process died. Raise limits.memoryMb or use less memory.`,
+      {
+        instanceId: f.instanceId,
+        memoryMb: f.memoryMb ?? null,
+        heapUsedBytes: f.heapUsedBytes,
+        rssBytes: f.rssBytes,
+        exitCode: f.code,
+        signal: f.signal,
+      },
+    )
   }
   if (f.code === PROTOCOL_EXIT_CODE) {
-    return { code: 'IPC_PROTOCOL_ERROR', reason: `The agent process of ${f.instanceId} exited after a malformed message.`, details: { instanceId: f.instanceId, exitCode: f.code, stderr } }
+    return {
+      code: 'IPC_PROTOCOL_ERROR',
+      reason: `The agent process of ${f.instanceId} exited after a malformed message.`,
+      details: { instanceId: f.instanceId, exitCode: f.code, stderr },
+    }
   }
   const how = f.signal !== null ? `was killed by signal ${f.signal}` : `exited with code ${f.code ?? 'unknown'}`
-  return { code: 'AGENT_CRASHED', reason: `The process of agent instance ${f.instanceId} (pid ${f.pid}) ${how}.`, details: { instanceId: f.instanceId, pid: f.pid, exitCode: f.code, signal: f.signal, stderr } }
+  return {
+    code: 'AGENT_CRASHED',
+    reason: `The process of agent instance ${f.instanceId} (pid ${f.pid}) ${how}.`,
+    details: { instanceId: f.instanceId, pid: f.pid, exitCode: f.code, signal: f.signal, stderr },
+  }
 }

@@ -12,7 +12,16 @@
 import { FlotillaError, serializeError } from '../../core/errors.js'
 import { AgentRunner } from '../../agents/runner.js'
 import type { AgentEvent } from '../../agents/agent-event.js'
-import { checkParentMessage, decodeValue, encodeValue, PROTOCOL_EXIT_CODE, reviveError, type ChildDeploy, type ChildMessage, type ParentMessage } from './protocol.js'
+import {
+  checkParentMessage,
+  decodeValue,
+  encodeValue,
+  PROTOCOL_EXIT_CODE,
+  reviveError,
+  type ChildDeploy,
+  type ChildMessage,
+  type ParentMessage,
+} from './protocol.js'
 
 interface PendingCall {
   resolve(value: unknown): void
@@ -32,7 +41,12 @@ function send(message: ChildMessage): void {
 function usage(): { heapUsedBytes: number; rssBytes: number; cpuMs: number; storageBytes: number } {
   const mem = process.memoryUsage()
   const cpu = process.cpuUsage()
-  return { heapUsedBytes: mem.heapUsed, rssBytes: mem.rss, cpuMs: (cpu.user + cpu.system) / 1000, storageBytes: runner?.workspace.usedBytes ?? 0 }
+  return {
+    heapUsedBytes: mem.heapUsed,
+    rssBytes: mem.rss,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    storageBytes: runner?.workspace.usedBytes ?? 0,
+  }
 }
 
 function sendEvent(event: AgentEvent): void {
@@ -40,7 +54,17 @@ function sendEvent(event: AgentEvent): void {
     send({ type: 'event', event })
   } catch {
     // Data that JSON cannot carry (a BigInt, a cycle): send it as text.
-    send({ type: 'event', event: { type: event.type, data: { text: String(JSON.stringify(event.data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? '') } } })
+    send({
+      type: 'event',
+      event: {
+        type: event.type,
+        data: {
+          text: String(
+            JSON.stringify(event.data, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? '',
+          ),
+        },
+      },
+    })
   }
 }
 
@@ -52,7 +76,13 @@ function call(op: string, args: unknown): Promise<unknown> {
       send({ type: 'call', id, op: op as Extract<ChildMessage, { type: 'call' }>['op'], args: encodeValue(args) })
     } catch (e) {
       calls.delete(id)
-      reject(new FlotillaError('VALIDATION_FAILED', `The arguments of ctx service "${op}" cannot be sent as JSON: ${(e as Error).message}.`, { details: { op } }))
+      reject(
+        new FlotillaError(
+          'VALIDATION_FAILED',
+          `The arguments of ctx service "${op}" cannot be sent as JSON: ${(e as Error).message}.`,
+          { details: { op } },
+        ),
+      )
     }
   })
 }
@@ -77,19 +107,31 @@ async function deploy(request: ChildDeploy): Promise<void> {
 function execute(message: Extract<ParentMessage, { type: 'execute' }>): void {
   const active = runner
   if (active === undefined) {
-    send({ type: 'error', id: message.id, error: new FlotillaError('IPC_PROTOCOL_ERROR', 'An execute arrived before the agent was deployed.').toJSON() })
+    send({
+      type: 'error',
+      id: message.id,
+      error: new FlotillaError('IPC_PROTOCOL_ERROR', 'An execute arrived before the agent was deployed.').toJSON(),
+    })
     return
   }
   const controller = new AbortController()
   commands.set(message.id, controller)
   active
-    .execute(decodeValue(message.input), { signal: controller.signal, runId: message.runId, taskId: message.taskId, attempt: message.attempt })
+    .execute(decodeValue(message.input), {
+      signal: controller.signal,
+      runId: message.runId,
+      taskId: message.taskId,
+      attempt: message.attempt,
+    })
     .then(
       (output) => {
         try {
           send({ type: 'result', id: message.id, output: encodeValue(output) })
         } catch (e) {
-          const error = new FlotillaError('AGENT_OUTPUT_INVALID', `The agent's output cannot be sent as JSON: ${(e as Error).message}. Return JSON-safe values (or Uint8Array).`)
+          const error = new FlotillaError(
+            'AGENT_OUTPUT_INVALID',
+            `The agent's output cannot be sent as JSON: ${(e as Error).message}. Return JSON-safe values (or Uint8Array).`,
+          )
           send({ type: 'error', id: message.id, error: error.toJSON() })
         }
       },
@@ -141,7 +183,9 @@ function onMessage(raw: unknown): void {
 if (process.send === undefined) {
   // A program's entry point, run by mistake from a shell: it tells the person at the terminal.
   // eslint-disable-next-line no-restricted-syntax
-  process.stderr.write('child-main is the agent process of the flotilla process runtime; it must be started by it (with an IPC channel).\n')
+  process.stderr.write(
+    'child-main is the agent process of the flotilla process runtime; it must be started by it (with an IPC channel).\n',
+  )
   process.exit(2)
 }
 process.on('message', onMessage)

@@ -44,7 +44,10 @@ export function parseRss(text: string): number {
 export async function readProcStats(pid: number): Promise<ProcStats | undefined> {
   if (!hasProc) return undefined
   try {
-    const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, 'utf8'), readFile(`/proc/${pid}/status`, 'utf8')])
+    const [stat, status] = await Promise.all([
+      readFile(`/proc/${pid}/stat`, 'utf8'),
+      readFile(`/proc/${pid}/status`, 'utf8'),
+    ])
     const parsed = parseStat(stat)
     if (parsed === undefined) return undefined
     return { rssBytes: parseRss(status), cpuMs: parsed.cpuMs, state: parsed.state }

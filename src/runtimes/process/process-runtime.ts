@@ -8,7 +8,16 @@ import { fileURLToPath } from 'node:url'
 import { FlotillaError } from '../../core/errors.js'
 import type { BusEvent } from '../../messaging/bus.js'
 import { assertAlive, refusalOf, RuntimeHandles, terminatedError } from '../exits.js'
-import type { DeployRequest, ExecuteOptions, ResourceLimits, ResourceUsage, Runtime, RuntimeExit, RuntimeHandle, RuntimeHooks } from '../runtime.js'
+import type {
+  DeployRequest,
+  ExecuteOptions,
+  ResourceLimits,
+  ResourceUsage,
+  Runtime,
+  RuntimeExit,
+  RuntimeHandle,
+  RuntimeHooks,
+} from '../runtime.js'
 import { AgentProcess, type AgentProcessOwner, type AgentProcessSettings } from './agent-process.js'
 import { encodeValue } from './protocol.js'
 
@@ -78,14 +87,22 @@ export class ProcessRuntime implements Runtime {
 
   async deploy(request: DeployRequest, hooks: RuntimeHooks): Promise<RuntimeHandle> {
     if (!existsSync(this.settings.entry)) {
-      throw new FlotillaError('AGENT_DEPLOY_FAILED', `The process runtime's child entry ${this.settings.entry} does not exist: build the package (npm run build) or pass { entry } to ProcessRuntime.`, {
-        details: { entry: this.settings.entry },
-      })
+      throw new FlotillaError(
+        'AGENT_DEPLOY_FAILED',
+        `The process runtime's child entry ${this.settings.entry} does not exist: build the package (npm run build) or pass { entry } to ProcessRuntime.`,
+        {
+          details: { entry: this.settings.entry },
+        },
+      )
     }
     try {
       await mkdir(request.workspace, { recursive: true })
     } catch (e) {
-      throw new FlotillaError('AGENT_DEPLOY_FAILED', `Cannot create the workspace ${request.workspace} of agent "${request.name}": ${(e as Error).message}`, { cause: e, details: { workspace: request.workspace } })
+      throw new FlotillaError(
+        'AGENT_DEPLOY_FAILED',
+        `Cannot create the workspace ${request.workspace} of agent "${request.name}": ${(e as Error).message}`,
+        { cause: e, details: { workspace: request.workspace } },
+      )
     }
     return this.handles.start((forget) => new ProcessHandle(request, hooks, this.settings, forget))
   }
@@ -145,7 +162,11 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
   call(op: string, args: unknown): Promise<unknown> {
     const reply = this.hooks.call(op, args)
     const id = (args as { subscriptionId?: unknown } | null | undefined)?.subscriptionId
-    if (typeof id === 'string' && op === 'subscribe') void reply.then(() => this.subscriptions.add(id), () => undefined)
+    if (typeof id === 'string' && op === 'subscribe')
+      void reply.then(
+        () => this.subscriptions.add(id),
+        () => undefined,
+      )
     if (typeof id === 'string' && op === 'unsubscribe') this.subscriptions.delete(id)
     return reply
   }
@@ -155,7 +176,14 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
     try {
       this.proc?.send({ type: 'deliver', subscriptionId, event: { ...event, data: encodeValue(event.data) } })
     } catch (e) {
-      this.onEvent({ type: 'log', data: { agent: this.request.name, level: 'error', message: `Event ${event.id} of subscription ${subscriptionId} cannot be sent to the agent process: ${(e as Error).message}` } })
+      this.onEvent({
+        type: 'log',
+        data: {
+          agent: this.request.name,
+          level: 'error',
+          message: `Event ${event.id} of subscription ${subscriptionId} cannot be sent to the agent process: ${(e as Error).message}`,
+        },
+      })
     }
   }
 
@@ -173,7 +201,8 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
   execute(input: unknown, options?: ExecuteOptions): Promise<unknown> {
     if (this.gate !== undefined) return this.gate.then(() => this.execute(input, options))
     const refused = this.refusal()
-    if (refused !== undefined || this.proc === undefined) return Promise.reject(refused ?? terminatedError(this.instanceId))
+    if (refused !== undefined || this.proc === undefined)
+      return Promise.reject(refused ?? terminatedError(this.instanceId))
     return this.proc.execute(input, options)
   }
 
@@ -210,7 +239,8 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
   }
 
   async usage(): Promise<ResourceUsage> {
-    if (this.proc === undefined) return { memoryBytes: 0, heapUsedBytes: 0, cpuMs: this.cpuBaseMs, storageBytes: 0, at: Date.now() }
+    if (this.proc === undefined)
+      return { memoryBytes: 0, heapUsedBytes: 0, cpuMs: this.cpuBaseMs, storageBytes: 0, at: Date.now() }
     return this.proc.usage()
   }
 
@@ -230,7 +260,8 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
     if (old === undefined) return
     await old.idle()
     await old.stop()
-    for (const subscriptionId of this.subscriptions) this.hooks.call('unsubscribe', { subscriptionId }).catch(() => undefined) // their handlers died with the old process
+    for (const subscriptionId of this.subscriptions)
+      this.hooks.call('unsubscribe', { subscriptionId }).catch(() => undefined) // their handlers died with the old process
     this.subscriptions.clear()
     this.cpuBaseMs += old.cpuMs
     if (this.terminated) return
@@ -240,7 +271,11 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
     } catch (e) {
       this.proc = undefined
       const reason = `Restarting agent instance ${this.instanceId} with memoryMb ${memoryMb ?? 'unlimited'} failed: ${(e as Error).message}`
-      this.onExit({ code: 'AGENT_CRASHED', reason, details: { instanceId: this.instanceId, memoryMb: memoryMb ?? null } })
+      this.onExit({
+        code: 'AGENT_CRASHED',
+        reason,
+        details: { instanceId: this.instanceId, memoryMb: memoryMb ?? null },
+      })
       throw new FlotillaError('AGENT_DEPLOY_FAILED', reason, { cause: e, details: { instanceId: this.instanceId } })
     }
   }

@@ -7,7 +7,13 @@
  * `{ "$flotilla.bytes": "…" }`, and are rebuilt on the other side.
  */
 import { z } from 'zod'
-import { deserializeError, ERROR_CODES, type ErrorCode, type FlotillaError, type SerializedError } from '../../core/errors.js'
+import {
+  deserializeError,
+  ERROR_CODES,
+  type ErrorCode,
+  type FlotillaError,
+  type SerializedError,
+} from '../../core/errors.js'
 import { SERVICE_OPS, type ServiceOp } from '../../agents/service-members.js'
 import type { DeployRequest } from '../runtime.js'
 
@@ -63,7 +69,13 @@ export const parentMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('deliver'),
     subscriptionId: z.string().min(1),
-    event: z.object({ id: z.string(), type: z.string().min(1), from: z.string(), data: z.unknown().optional(), publishedAt: z.number() }),
+    event: z.object({
+      id: z.string(),
+      type: z.string().min(1),
+      from: z.string(),
+      data: z.unknown().optional(),
+      publishedAt: z.number(),
+    }),
   }),
   z.object({ type: z.literal('shutdown') }),
 ])
@@ -81,8 +93,16 @@ export const childMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('deploy-failed'), error: serializedErrorSchema }),
   z.object({ type: z.literal('result'), id, output: z.unknown().optional() }),
   z.object({ type: z.literal('error'), id, error: serializedErrorSchema }),
-  z.object({ type: z.literal('call'), id, op: z.enum(SERVICE_OPS as [ServiceOp, ...ServiceOp[]]), args: z.unknown().optional() }),
-  z.object({ type: z.literal('event'), event: z.object({ type: z.string().min(1), data: z.record(z.string(), z.unknown()) }) }),
+  z.object({
+    type: z.literal('call'),
+    id,
+    op: z.enum(SERVICE_OPS as [ServiceOp, ...ServiceOp[]]),
+    args: z.unknown().optional(),
+  }),
+  z.object({
+    type: z.literal('event'),
+    event: z.object({ type: z.string().min(1), data: z.record(z.string(), z.unknown()) }),
+  }),
   z.object({ type: z.literal('usage'), ...usageFields }),
   z.object({ type: z.literal('limit'), error: serializedErrorSchema }),
   z.object({ type: z.literal('protocol-error'), reason: z.string() }),
@@ -96,15 +116,24 @@ export type ChildMessage = z.infer<typeof childMessageSchema>
 export type ChildDeploy = z.infer<typeof childDeploySchema>
 
 /** The deploy message's request for `request`, with the current storage limit. */
-export function childDeployOf(request: DeployRequest, storageMb: number | undefined, usageIntervalMs: number): ChildDeploy {
+export function childDeployOf(
+  request: DeployRequest,
+  storageMb: number | undefined,
+  usageIntervalMs: number,
+): ChildDeploy {
   const r = request
   return {
-    instanceId: r.instanceId, name: r.name, module: r.module, exportName: r.exportName, tools: [...r.tools],
+    instanceId: r.instanceId,
+    name: r.name,
+    module: r.module,
+    exportName: r.exportName,
+    tools: [...r.tools],
     ...(r.model === undefined ? {} : { model: { ...r.model } }),
     ...(r.toolsModule === undefined ? {} : { toolsModule: r.toolsModule }),
     permissions: r.permissions.map((p) => ({ resource: p.resource, actions: [...p.actions] })),
     ...(storageMb === undefined ? {} : { storageMb }),
-    workspace: r.workspace, usageIntervalMs,
+    workspace: r.workspace,
+    usageIntervalMs,
   }
 }
 
@@ -150,7 +179,8 @@ const MAX_DEPTH = 200
  */
 export function encodeValue(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value
-  if (value instanceof Uint8Array) return { [BYTES]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
+  if (value instanceof Uint8Array)
+    return { [BYTES]: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') }
   if (Array.isArray(value)) {
     let out: unknown[] | undefined
     for (let i = 0; i < value.length; i++) {
@@ -179,7 +209,8 @@ export function decodeValue(value: unknown, depth = 0): unknown {
   }
   const record = value as Record<string, unknown>
   const tagged = record[BYTES]
-  if (typeof tagged === 'string' && Object.keys(record).length === 1) return new Uint8Array(Buffer.from(tagged, 'base64'))
+  if (typeof tagged === 'string' && Object.keys(record).length === 1)
+    return new Uint8Array(Buffer.from(tagged, 'base64'))
   for (const key in record) record[key] = decodeValue(record[key], depth + 1)
   return value
 }

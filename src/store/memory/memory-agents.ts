@@ -21,9 +21,26 @@ export class MemoryAgents {
     const encoded = checkAgentSave(record, transition)
     const entry = this.agents.get(record.id)
     const stored = entry?.stored.record.state
-    if (transition.from === null ? entry !== undefined : stored !== transition.from) throw agentConflict(record.id, transition, stored)
-    const next: EncodedAgent = { ...encoded, record: { ...record, spec: undefined, permissions: undefined, limits: undefined, createdAt: entry?.stored.record.createdAt ?? record.createdAt } }
-    const step: AgentTransition = { agentId: record.id, seq: (entry?.transitions.length ?? 0) + 1, from: transition.from, to: transition.to, reason: transition.reason, at: transition.at }
+    if (transition.from === null ? entry !== undefined : stored !== transition.from)
+      throw agentConflict(record.id, transition, stored)
+    const next: EncodedAgent = {
+      ...encoded,
+      record: {
+        ...record,
+        spec: undefined,
+        permissions: undefined,
+        limits: undefined,
+        createdAt: entry?.stored.record.createdAt ?? record.createdAt,
+      },
+    }
+    const step: AgentTransition = {
+      agentId: record.id,
+      seq: (entry?.transitions.length ?? 0) + 1,
+      from: transition.from,
+      to: transition.to,
+      reason: transition.reason,
+      at: transition.at,
+    }
     if (entry === undefined) {
       this.agents.set(record.id, { stored: next, transitions: [step] })
     } else {
@@ -49,7 +66,10 @@ export class MemoryAgents {
       if (filter.name !== undefined && r.name !== filter.name) continue
       out.push(stored)
     }
-    out.sort((a, b) => a.record.createdAt - b.record.createdAt || (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0))
+    out.sort(
+      (a, b) =>
+        a.record.createdAt - b.record.createdAt || (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0),
+    )
     return out.map(decode)
   }
 
@@ -74,5 +94,10 @@ export class MemoryAgents {
 const parse = (text: string | null): unknown => (text === null ? undefined : JSON.parse(text))
 
 function decode(stored: EncodedAgent): AgentRecord {
-  return { ...stored.record, spec: parse(stored.spec), permissions: parse(stored.permissions), limits: parse(stored.limits) }
+  return {
+    ...stored.record,
+    spec: parse(stored.spec),
+    permissions: parse(stored.permissions),
+    limits: parse(stored.limits),
+  }
 }

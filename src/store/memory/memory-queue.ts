@@ -5,7 +5,18 @@ import type { RunId, TaskId } from '../../core/ids.js'
 import { isFinalRunState, isFinalTaskState } from '../../core/states.js'
 import type { RunRecord, TaskRecord } from '../records.js'
 import { LocalSignal } from '../local-signal.js'
-import { matchOffer, type HeartbeatReport, type QueueClaim, type QueueDone, type QueueOffer, type QueueResult, type QueueSelector, type RunLease, type TaskQueue, type WorkerRecord } from '../queue.js'
+import {
+  matchOffer,
+  type HeartbeatReport,
+  type QueueClaim,
+  type QueueDone,
+  type QueueOffer,
+  type QueueResult,
+  type QueueSelector,
+  type RunLease,
+  type TaskQueue,
+  type WorkerRecord,
+} from '../queue.js'
 import { checkClaim, leaseLost, runCancelled } from '../fence.js'
 
 type Key = { runId: RunId; taskId: TaskId; attempt: number }
@@ -49,7 +60,10 @@ export class MemoryQueue implements TaskQueue {
   private readonly signal = new LocalSignal()
   private seq = 0
 
-  constructor(private readonly host: MemoryQueueHost, private readonly clock: Clock) {}
+  constructor(
+    private readonly host: MemoryQueueHost,
+    private readonly clock: Clock,
+  ) {}
 
   async offer(offers: readonly QueueOffer[]): Promise<void> {
     const now = this.clock.wallNow()
@@ -57,15 +71,31 @@ export class MemoryQueue implements TaskQueue {
       const key = `${o.runId}\u0000${o.taskId}`
       const view = this.host.run(o.runId)
       const task = view?.task(o.taskId)
-      if (view === undefined || task === undefined) throw new FlotillaError('RUN_NOT_FOUND', `No run "${o.runId}" with task "${o.taskId}" in the store.`, { details: { runId: o.runId, taskId: o.taskId } })
+      if (view === undefined || task === undefined)
+        throw new FlotillaError('RUN_NOT_FOUND', `No run "${o.runId}" with task "${o.taskId}" in the store.`, {
+          details: { runId: o.runId, taskId: o.taskId },
+        })
       if (this.entries.has(key)) continue
-      this.entries.set(key, { ...o, state: 'READY', worker: undefined, leaseUntil: 0, ok: false, offeredAt: now, seq: ++this.seq })
+      this.entries.set(key, {
+        ...o,
+        state: 'READY',
+        worker: undefined,
+        leaseUntil: 0,
+        ok: false,
+        offeredAt: now,
+        seq: ++this.seq,
+      })
       if (task.state === 'PENDING' || task.state === 'RETRYING') task.state = 'READY'
     }
     if (offers.length > 0) this.signal.notify()
   }
 
-  async claim(worker: string, selectors: readonly QueueSelector[], max: number, leaseMs: number): Promise<QueueClaim[]> {
+  async claim(
+    worker: string,
+    selectors: readonly QueueSelector[],
+    max: number,
+    leaseMs: number,
+  ): Promise<QueueClaim[]> {
     checkClaim(worker, max, leaseMs)
     const now = this.clock.wallNow()
     const candidates: { e: Entry; label: string }[] = []
@@ -75,7 +105,10 @@ export class MemoryQueue implements TaskQueue {
       const label = matchOffer(e, selectors)
       if (label !== undefined) candidates.push({ e, label })
     }
-    candidates.sort((a, b) => a.e.priority - b.e.priority || b.e.rank - a.e.rank || a.e.offeredAt - b.e.offeredAt || a.e.seq - b.e.seq)
+    candidates.sort(
+      (a, b) =>
+        a.e.priority - b.e.priority || b.e.rank - a.e.rank || a.e.offeredAt - b.e.offeredAt || a.e.seq - b.e.seq,
+    )
     const out: QueueClaim[] = []
     for (const { e, label } of candidates) {
       if (out.length >= max) break
@@ -88,8 +121,18 @@ export class MemoryQueue implements TaskQueue {
       Object.assign(task, { state: 'RUNNING', attempt, agent: label, startedAt: now })
       Object.assign(e, { state: 'CLAIMED', worker, leaseUntil: now + leaseMs, attempt })
       out.push({
-        runId: e.runId, taskId: e.taskId, attempt, agent: e.agent, version: e.version, capability: e.capability, priority: e.priority, rank: e.rank,
-        notBefore: e.notBefore, worker, leaseUntil: e.leaseUntil, idempotencyKey: `${e.runId}:${e.taskId}`,
+        runId: e.runId,
+        taskId: e.taskId,
+        attempt,
+        agent: e.agent,
+        version: e.version,
+        capability: e.capability,
+        priority: e.priority,
+        rank: e.rank,
+        notBefore: e.notBefore,
+        worker,
+        leaseUntil: e.leaseUntil,
+        idempotencyKey: `${e.runId}:${e.taskId}`,
       })
     }
     return out
@@ -111,13 +154,20 @@ export class MemoryQueue implements TaskQueue {
 
   async complete(worker: string, c: Key, result: QueueResult, events: readonly FlotillaEvent[] = []): Promise<void> {
     const e = this.entries.get(`${c.runId}\u0000${c.taskId}`)
-    if (e === undefined || e.worker !== worker || e.attempt !== c.attempt || e.state !== 'CLAIMED') throw leaseLost(c, worker)
+    if (e === undefined || e.worker !== worker || e.attempt !== c.attempt || e.state !== 'CLAIMED')
+      throw leaseLost(c, worker)
     const view = this.host.run(c.runId)!
     const runState = view.run.state
     if (runState !== 'RUNNING' && runState !== 'PAUSED' && runState !== 'PENDING') throw runCancelled(c, runState)
     const task = view.task(c.taskId)!
     if (task.state !== 'RUNNING' || task.attempt !== c.attempt) throw leaseLost(c, worker)
-    if (result.ok) Object.assign(task, { state: 'SUCCEEDED', output: this.host.copy(result.output), error: undefined, finishedAt: this.clock.wallNow() })
+    if (result.ok)
+      Object.assign(task, {
+        state: 'SUCCEEDED',
+        output: this.host.copy(result.output),
+        error: undefined,
+        finishedAt: this.clock.wallNow(),
+      })
     else Object.assign(task, { state: 'RETRYING', error: this.host.copy(result.error) })
     Object.assign(e, { state: 'DONE', ok: result.ok, worker: undefined })
     if (events.length > 0) this.host.append(events)
@@ -128,7 +178,15 @@ export class MemoryQueue implements TaskQueue {
     for (const c of claims) {
       const e = this.entries.get(`${c.runId}\u0000${c.taskId}`)
       const task = this.host.run(c.runId)?.task(c.taskId)
-      if (e === undefined || task === undefined || e.worker !== worker || e.attempt !== c.attempt || e.state !== 'CLAIMED' || task.state !== 'RUNNING') continue
+      if (
+        e === undefined ||
+        task === undefined ||
+        e.worker !== worker ||
+        e.attempt !== c.attempt ||
+        e.state !== 'CLAIMED' ||
+        task.state !== 'RUNNING'
+      )
+        continue
       Object.assign(e, { state: 'READY', worker: undefined, leaseUntil: 0 })
       Object.assign(task, { state: 'READY', attempt: c.attempt - 1 })
     }
@@ -155,7 +213,9 @@ export class MemoryQueue implements TaskQueue {
     checkClaim(coordinator, max, leaseMs)
     const now = this.clock.wallNow()
     const wanted = only === undefined ? undefined : new Set<string>(only)
-    const free = [...this.host.runs()].filter((v) => !isFinalRunState(v.run.state) && v.leaseUntil < now && (wanted === undefined || wanted.has(v.run.id)))
+    const free = [...this.host.runs()].filter(
+      (v) => !isFinalRunState(v.run.state) && v.leaseUntil < now && (wanted === undefined || wanted.has(v.run.id)),
+    )
     free.sort((a, b) => a.run.createdAt - b.run.createdAt || (a.run.id < b.run.id ? -1 : 1))
     return free.slice(0, max).map((v) => {
       v.holder = coordinator
@@ -188,7 +248,8 @@ export class MemoryQueue implements TaskQueue {
 
   async runHolder(runId: RunId): Promise<{ holder: string | undefined; leaseUntil: number }> {
     const v = this.host.run(runId)
-    if (v === undefined) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
+    if (v === undefined)
+      throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
     return { holder: v.holder, leaseUntil: v.leaseUntil }
   }
 
@@ -201,7 +262,10 @@ export class MemoryQueue implements TaskQueue {
   }
 
   async listWorkers(since: number): Promise<WorkerRecord[]> {
-    return [...this.workers.values()].filter((w) => w.heartbeatAt > since).sort((a, b) => (a.id < b.id ? -1 : 1)).map((w) => structuredClone(w))
+    return [...this.workers.values()]
+      .filter((w) => w.heartbeatAt > since)
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((w) => structuredClone(w))
   }
 
   async storeTime(): Promise<number | undefined> {

@@ -2,7 +2,17 @@ import { FlotillaError } from '../../core/errors.js'
 import type { FlotillaEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import { isFinalRunState, isFinalTaskState, type AgentState, type RunState } from '../../core/states.js'
-import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
+import type {
+  AgentFilter,
+  AgentRecord,
+  AgentTransition,
+  RunFilter,
+  RunRecord,
+  StoreBatch,
+  StoredEvent,
+  StoreOp,
+  TaskRecord,
+} from '../records.js'
 import type { Store } from '../store.js'
 import { MemoryAgents } from './memory-agents.js'
 import { MemoryQueue, type MemoryRunView } from './memory-queue.js'
@@ -70,7 +80,8 @@ export class MemoryStore implements Store {
     for (let i = 0; i < events.length; i++) {
       const e: FlotillaEvent = events[i]
       const entry = this.runs.get(e.runId)
-      if (entry) entry.events.push(e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e })
+      if (entry)
+        entry.events.push(e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e })
     }
   }
 
@@ -79,20 +90,31 @@ export class MemoryStore implements Store {
     const view = (e: RunEntry): MemoryRunView => ({
       run: e.run,
       task: (taskId) => e.tasks.get(taskId)?.rec,
-      get holder() { return e.holder },
-      set holder(v) { e.holder = v },
-      get leaseUntil() { return e.leaseUntil },
-      set leaseUntil(v) { e.leaseUntil = v },
-    })
-    return (this.taskQueue ??= new MemoryQueue({
-      run: (runId) => {
-        const e = this.runs.get(runId)
-        return e === undefined ? undefined : view(e)
+      get holder() {
+        return e.holder
       },
-      runs: () => [...this.runs.values()].map(view),
-      append: (events) => this.append(events),
-      copy,
-    }, clock))
+      set holder(v) {
+        e.holder = v
+      },
+      get leaseUntil() {
+        return e.leaseUntil
+      },
+      set leaseUntil(v) {
+        e.leaseUntil = v
+      },
+    })
+    return (this.taskQueue ??= new MemoryQueue(
+      {
+        run: (runId) => {
+          const e = this.runs.get(runId)
+          return e === undefined ? undefined : view(e)
+        },
+        runs: () => [...this.runs.values()].map(view),
+        append: (events) => this.append(events),
+        copy,
+      },
+      clock,
+    ))
   }
 
   async getRun(runId: RunId): Promise<RunRecord | undefined> {
@@ -103,7 +125,8 @@ export class MemoryStore implements Store {
 
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
     this.assertOpen()
-    const states = filter.state === undefined ? undefined : new Set(Array.isArray(filter.state) ? filter.state : [filter.state])
+    const states =
+      filter.state === undefined ? undefined : new Set(Array.isArray(filter.state) ? filter.state : [filter.state])
     const out: RunRecord[] = []
     for (const { run } of this.runs.values()) {
       if (states && !states.has(run.state)) continue
@@ -129,7 +152,9 @@ export class MemoryStore implements Store {
     this.assertOpen()
     const events = this.entry(runId).events
     const from = Math.max(0, options.afterSeq ?? 0)
-    return structuredClone(events.slice(from, from + (options.limit ?? events.length)).map((event, k) => ({ seq: from + k + 1, event })))
+    return structuredClone(
+      events.slice(from, from + (options.limit ?? events.length)).map((event, k) => ({ seq: from + k + 1, event })),
+    )
   }
 
   async pruneRuns(finishedBefore: number): Promise<number> {
@@ -146,7 +171,10 @@ export class MemoryStore implements Store {
     return deleted
   }
 
-  async saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void> {
+  async saveAgent(
+    record: AgentRecord,
+    transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number },
+  ): Promise<void> {
     this.assertOpen()
     this.agents.save(record, transition)
   }
@@ -192,9 +220,13 @@ export class MemoryStore implements Store {
     let runStates: Map<RunId, RunState> | undefined
     const slotOf = (runId: RunId, taskId: TaskId): TaskSlot => {
       const entry = this.runs.get(runId) ?? created?.get(runId)
-      if (entry === undefined) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
+      if (entry === undefined)
+        throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
       const slot = entry.tasks.get(taskId)
-      if (slot === undefined) throw new FlotillaError('STORE_CONFLICT', `Run "${runId}" has no task "${taskId}".`, { details: { runId, taskId } })
+      if (slot === undefined)
+        throw new FlotillaError('STORE_CONFLICT', `Run "${runId}" has no task "${taskId}".`, {
+          details: { runId, taskId },
+        })
       if (slot.epoch !== epoch) {
         slot.epoch = epoch
         slot.attempt = slot.rec.attempt
@@ -208,27 +240,46 @@ export class MemoryStore implements Store {
       switch (op.op) {
         case 'run.create': {
           if (this.runs.has(op.run.id) || created?.has(op.run.id)) {
-            throw new FlotillaError('STORE_CONFLICT', `Run "${op.run.id}" already exists.`, { details: { runId: op.run.id } })
+            throw new FlotillaError('STORE_CONFLICT', `Run "${op.run.id}" already exists.`, {
+              details: { runId: op.run.id },
+            })
           }
           const tasks = new Map<TaskId, TaskSlot>()
           const order: TaskRecord[] = new Array(op.tasks.length)
           for (let i = 0; i < op.tasks.length; i++) {
             const rec = { ...op.tasks[i] } // fields are primitives until a task runs
-            if (tasks.has(rec.taskId)) throw new FlotillaError('STORE_CONFLICT', `Run "${op.run.id}" lists task "${rec.taskId}" twice.`, { details: { runId: op.run.id, taskId: rec.taskId } })
+            if (tasks.has(rec.taskId))
+              throw new FlotillaError('STORE_CONFLICT', `Run "${op.run.id}" lists task "${rec.taskId}" twice.`, {
+                details: { runId: op.run.id, taskId: rec.taskId },
+              })
             tasks.set(rec.taskId, { rec, epoch: 0, attempt: 0, running: false, retrying: false, final: false })
             order[i] = rec
           }
           const run = { ...op.run, input: copy(op.run.input), error: copy(op.run.error) }
-          ;(created ??= new Map()).set(op.run.id, { run, tasks, order, events: [], holder: op.holder, leaseUntil: op.leaseUntil ?? 0 })
+          ;(created ??= new Map()).set(op.run.id, {
+            run,
+            tasks,
+            order,
+            events: [],
+            holder: op.holder,
+            leaseUntil: op.leaseUntil ?? 0,
+          })
           ;(runStates ??= new Map()).set(op.run.id, op.run.state)
           break
         }
         case 'run.state': {
           const run = this.runs.get(op.runId)?.run
-          if (!run && !created?.has(op.runId)) throw new FlotillaError('RUN_NOT_FOUND', `No run "${op.runId}" in the store.`, { details: { runId: op.runId } })
+          if (!run && !created?.has(op.runId))
+            throw new FlotillaError('RUN_NOT_FOUND', `No run "${op.runId}" in the store.`, {
+              details: { runId: op.runId },
+            })
           const current = runStates?.get(op.runId) ?? run!.state
           if (isFinalRunState(current) && current !== op.state) {
-            throw new FlotillaError('STORE_CONFLICT', `Run "${op.runId}" is already ${current}; it cannot become ${op.state}.`, { details: { runId: op.runId, state: current } })
+            throw new FlotillaError(
+              'STORE_CONFLICT',
+              `Run "${op.runId}" is already ${current}; it cannot become ${op.state}.`,
+              { details: { runId: op.runId, state: current } },
+            )
           }
           ;(runStates ??= new Map()).set(op.runId, op.state)
           break
@@ -238,9 +289,13 @@ export class MemoryStore implements Store {
           const rs = runStates?.get(op.runId) ?? this.runs.get(op.runId)!.run.state
           if (refusedByRun('task.start', rs)) throw runRefusal(op, rs)
           if (p.final || op.attempt <= p.attempt) {
-            throw new FlotillaError('STORE_CONFLICT', `Task "${op.taskId}" of run "${op.runId}" cannot start attempt ${op.attempt} (stored attempt ${p.attempt}${p.final ? ', finished' : ''}).`, {
-              details: { runId: op.runId, taskId: op.taskId, attempt: op.attempt, storedAttempt: p.attempt },
-            })
+            throw new FlotillaError(
+              'STORE_CONFLICT',
+              `Task "${op.taskId}" of run "${op.runId}" cannot start attempt ${op.attempt} (stored attempt ${p.attempt}${p.final ? ', finished' : ''}).`,
+              {
+                details: { runId: op.runId, taskId: op.taskId, attempt: op.attempt, storedAttempt: p.attempt },
+              },
+            )
           }
           p.attempt = op.attempt
           p.running = true
@@ -253,9 +308,13 @@ export class MemoryStore implements Store {
           if (refusedByRun(op.op, rs)) throw runRefusal(op, rs)
           const settling = op.op === 'task.fail' && op.settle === true && p.retrying
           if ((!p.running && !settling) || p.final || op.attempt !== p.attempt) {
-            throw new FlotillaError('STORE_CONFLICT', `Attempt ${op.attempt} of task "${op.taskId}" in run "${op.runId}" is stale (stored attempt ${p.attempt}); its result is discarded.`, {
-              details: { runId: op.runId, taskId: op.taskId, attempt: op.attempt, storedAttempt: p.attempt },
-            })
+            throw new FlotillaError(
+              'STORE_CONFLICT',
+              `Attempt ${op.attempt} of task "${op.taskId}" in run "${op.runId}" is stale (stored attempt ${p.attempt}); its result is discarded.`,
+              {
+                details: { runId: op.runId, taskId: op.taskId, attempt: op.attempt, storedAttempt: p.attempt },
+              },
+            )
           }
           p.running = false
           p.final = op.op === 'task.succeed' || op.final
@@ -264,7 +323,10 @@ export class MemoryStore implements Store {
         }
         case 'task.finish': {
           const p = slotOf(op.runId, op.taskId)
-          if (p.final) throw new FlotillaError('STORE_CONFLICT', `Task "${op.taskId}" of run "${op.runId}" is already finished.`, { details: { runId: op.runId, taskId: op.taskId } })
+          if (p.final)
+            throw new FlotillaError('STORE_CONFLICT', `Task "${op.taskId}" of run "${op.runId}" is already finished.`, {
+              details: { runId: op.runId, taskId: op.taskId },
+            })
           p.final = true
           p.running = false
           break

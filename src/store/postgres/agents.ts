@@ -1,7 +1,14 @@
 import type { AgentState } from '../../core/states.js'
 import {
-  AGENT_COLUMNS, AGENT_TRANSITION_COLUMNS, agentConflict, agentFromRow, checkAgentSave, transitionFromRow,
-  type AgentRow, type AgentTransitionInput, type AgentTransitionRow,
+  AGENT_COLUMNS,
+  AGENT_TRANSITION_COLUMNS,
+  agentConflict,
+  agentFromRow,
+  checkAgentSave,
+  transitionFromRow,
+  type AgentRow,
+  type AgentTransitionInput,
+  type AgentTransitionRow,
 } from '../agents.js'
 import type { AgentFilter, AgentRecord, AgentTransition } from '../records.js'
 
@@ -59,7 +66,10 @@ export class PostgresAgents {
   private readonly sql: AgentStatements
 
   /** `schema` is quoted already. */
-  constructor(schema: string, private readonly query: AgentQuery) {
+  constructor(
+    schema: string,
+    private readonly query: AgentQuery,
+  ) {
     this.sql = statements(schema)
   }
 
@@ -67,10 +77,35 @@ export class PostgresAgents {
   async save(record: AgentRecord, transition: AgentTransitionInput): Promise<void> {
     const e = checkAgentSave(record, transition)
     const r = e.record
-    const fields = [r.id, r.name, r.version, r.parentId, r.runtime, r.state, r.reason, e.spec, e.permissions, e.limits, r.pid]
-    const rows = transition.from === null
-      ? await this.query<{ seq: number }>('flotilla_insert_agent', this.sql.insert, [...fields, r.createdAt, r.updatedAt, transition.reason, transition.at])
-      : await this.query<{ seq: number }>('flotilla_update_agent', this.sql.update, [...fields, transition.from, r.updatedAt, transition.reason, transition.at])
+    const fields = [
+      r.id,
+      r.name,
+      r.version,
+      r.parentId,
+      r.runtime,
+      r.state,
+      r.reason,
+      e.spec,
+      e.permissions,
+      e.limits,
+      r.pid,
+    ]
+    const rows =
+      transition.from === null
+        ? await this.query<{ seq: number }>('flotilla_insert_agent', this.sql.insert, [
+            ...fields,
+            r.createdAt,
+            r.updatedAt,
+            transition.reason,
+            transition.at,
+          ])
+        : await this.query<{ seq: number }>('flotilla_update_agent', this.sql.update, [
+            ...fields,
+            transition.from,
+            r.updatedAt,
+            transition.reason,
+            transition.at,
+          ])
     if (rows.length === 1) return
     const stored = await this.query<{ state: AgentState }>('flotilla_agent_state', this.sql.state, [r.id])
     throw agentConflict(r.id, transition, stored[0]?.state)
@@ -86,7 +121,10 @@ export class PostgresAgents {
   async list(filter: AgentFilter = {}): Promise<AgentRecord[]> {
     if (filter.states !== undefined && filter.states.length === 0) return []
     const rows = await this.query<AgentRow>('flotilla_list_agents', this.sql.list, [
-      filter.parentId !== undefined, filter.parentId ?? null, filter.states === undefined ? null : [...filter.states], filter.name ?? null,
+      filter.parentId !== undefined,
+      filter.parentId ?? null,
+      filter.states === undefined ? null : [...filter.states],
+      filter.name ?? null,
     ])
     return rows.map(agentFromRow)
   }

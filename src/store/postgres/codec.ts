@@ -52,9 +52,25 @@ function encodeOp(op: StoreOp, put: Put): object {
     case 'task.start':
       return { k: 'start', r: op.runId, t: op.taskId, a: op.attempt, at: op.at, ag: op.agent }
     case 'task.succeed':
-      return { k: 'succeed', r: op.runId, t: op.taskId, a: op.attempt, at: op.at, v: put(op.output, `the output of task "${op.taskId}" (run "${op.runId}")`) }
+      return {
+        k: 'succeed',
+        r: op.runId,
+        t: op.taskId,
+        a: op.attempt,
+        at: op.at,
+        v: put(op.output, `the output of task "${op.taskId}" (run "${op.runId}")`),
+      }
     case 'task.fail':
-      return { k: 'fail', r: op.runId, t: op.taskId, a: op.attempt, at: op.at, f: op.final, st: op.settle === true, e: put(op.error, `the error of task "${op.taskId}"`) }
+      return {
+        k: 'fail',
+        r: op.runId,
+        t: op.taskId,
+        a: op.attempt,
+        at: op.at,
+        f: op.final,
+        st: op.settle === true,
+        e: put(op.error, `the error of task "${op.taskId}"`),
+      }
     case 'task.finish':
       return { k: 'finish', r: op.runId, t: op.taskId, at: op.at, s: op.state }
     case 'run.state':
@@ -62,11 +78,31 @@ function encodeOp(op: StoreOp, put: Put): object {
     case 'run.create': {
       const r = op.run
       return {
-        k: 'create', r: r.id, ho: op.holder, lu: op.leaseUntil, wf: r.workflow, wh: r.workflowHash, s: r.state, ca: r.createdAt, sa: r.startedAt, fa: r.finishedAt, pr: r.parentRunId,
-        d: put(r.definition, `the definition of run "${r.id}"`), v: put(r.input, `the input of run "${r.id}"`), e: put(r.error, `the error of run "${r.id}"`),
+        k: 'create',
+        r: r.id,
+        ho: op.holder,
+        lu: op.leaseUntil,
+        wf: r.workflow,
+        wh: r.workflowHash,
+        s: r.state,
+        ca: r.createdAt,
+        sa: r.startedAt,
+        fa: r.finishedAt,
+        pr: r.parentRunId,
+        d: put(r.definition, `the definition of run "${r.id}"`),
+        v: put(r.input, `the input of run "${r.id}"`),
+        e: put(r.error, `the error of run "${r.id}"`),
         ts: op.tasks.map((t) => ({
-          t: t.taskId, s: t.state, a: t.attempt, ag: t.agent, p: t.priority, key: t.idempotencyKey, sa: t.startedAt, fa: t.finishedAt,
-          v: put(t.output, `the output of task "${t.taskId}"`), e: put(t.error, `the error of task "${t.taskId}"`),
+          t: t.taskId,
+          s: t.state,
+          a: t.attempt,
+          ag: t.agent,
+          p: t.priority,
+          key: t.idempotencyKey,
+          sa: t.startedAt,
+          fa: t.finishedAt,
+          v: put(t.output, `the output of task "${t.taskId}"`),
+          e: put(t.error, `the error of task "${t.taskId}"`),
         })),
       }
     }
@@ -85,19 +121,25 @@ export function jsonText(value: unknown, what: string): string | null {
 
 function notJson(what: string, err: unknown): FlotillaError {
   const why = err instanceof Error ? err.message : String(err)
-  return new FlotillaError('VALIDATION_FAILED', `Cannot store ${what}: it is not JSON-serialisable (${why}). Return plain objects, arrays, strings, numbers, booleans or null.`, {
-    cause: err,
-    details: { what },
-  })
+  return new FlotillaError(
+    'VALIDATION_FAILED',
+    `Cannot store ${what}: it is not JSON-serialisable (${why}). Return plain objects, arrays, strings, numbers, booleans or null.`,
+    {
+      cause: err,
+      details: { what },
+    },
+  )
 }
 
 export type { RunRow, TaskRow } from '../rows.js'
 
 /** The columns of {@link RunRow}, for SELECT lists (`r` is `runs`, `d` is `definitions`). */
-export const RUN_COLUMNS = 'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id'
+export const RUN_COLUMNS =
+  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id'
 
 /** The columns of {@link TaskRow}, for SELECT lists (`t` is `tasks`). */
-export const TASK_COLUMNS = 't.run_id, t.task_id, t.state, t.attempt, t.agent, t.priority, t.idempotency_key, t.started_at, t.finished_at, t.output, t.error'
+export const TASK_COLUMNS =
+  't.run_id, t.task_id, t.state, t.attempt, t.agent, t.priority, t.idempotency_key, t.started_at, t.finished_at, t.output, t.error'
 
 export { runFromRow as decodeRun, taskFromRow as decodeTask } from '../rows.js'
 

@@ -89,11 +89,24 @@ export class GroupComplete {
   private pending: Pending[] = []
   private inFlight = 0
 
-  constructor(private readonly query: Query, private readonly statement: string, private readonly channel: string, private readonly onStored: () => void) {}
+  constructor(
+    private readonly query: Query,
+    private readonly statement: string,
+    private readonly channel: string,
+    private readonly onStored: () => void,
+  ) {}
 
   /** Stores one result with the next batch; rejects as `complete` does. */
-  complete(worker: string, claim: Key, result: QueueResult, events: readonly FlotillaEvent[], at: number): Promise<void> {
-    const output = result.ok ? jsonText(result.output, `the output of task "${claim.taskId}" (run "${claim.runId}")`) : null
+  complete(
+    worker: string,
+    claim: Key,
+    result: QueueResult,
+    events: readonly FlotillaEvent[],
+    at: number,
+  ): Promise<void> {
+    const output = result.ok
+      ? jsonText(result.output, `the output of task "${claim.taskId}" (run "${claim.runId}")`)
+      : null
     const error = result.ok ? null : jsonText(result.error, `the error of task "${claim.taskId}"`)
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ worker, claim, ok: result.ok, output, error, at, events, resolve, reject })
@@ -141,9 +154,18 @@ export class GroupComplete {
     let rows: Row[]
     try {
       rows = await this.query<Row>('flotilla_q_complete_many', this.statement, [
-        batch.map((p) => p.claim.runId), batch.map((p) => p.claim.taskId), batch.map((p) => p.worker), batch.map((p) => p.claim.attempt),
-        batch.map((p) => p.ok), batch.map((p) => p.output), batch.map((p) => p.error), batch.map((p) => p.at),
-        evRuns, evBodies, owners, this.channel,
+        batch.map((p) => p.claim.runId),
+        batch.map((p) => p.claim.taskId),
+        batch.map((p) => p.worker),
+        batch.map((p) => p.claim.attempt),
+        batch.map((p) => p.ok),
+        batch.map((p) => p.output),
+        batch.map((p) => p.error),
+        batch.map((p) => p.at),
+        evRuns,
+        evBodies,
+        owners,
+        this.channel,
       ])
     } catch (e) {
       for (const p of batch) p.reject(e)
@@ -156,8 +178,10 @@ export class GroupComplete {
         stored = true
         return p.resolve()
       }
-      if (row.worker !== p.worker || row.attempt !== p.claim.attempt || row.state !== 'CLAIMED') return p.reject(leaseLost(p.claim, p.worker))
-      if (row.run_state !== null && !UNFINISHED.has(row.run_state)) return p.reject(runCancelled(p.claim, row.run_state))
+      if (row.worker !== p.worker || row.attempt !== p.claim.attempt || row.state !== 'CLAIMED')
+        return p.reject(leaseLost(p.claim, p.worker))
+      if (row.run_state !== null && !UNFINISHED.has(row.run_state))
+        return p.reject(runCancelled(p.claim, row.run_state))
       p.reject(leaseLost(p.claim, p.worker))
     })
     if (stored) this.onStored()

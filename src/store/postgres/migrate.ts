@@ -44,8 +44,11 @@ export async function migrate(session: SqlSession, schema: string, where: string
     const found = rows[0] as { exists: boolean; has_meta: boolean; objects: number }
     let from = 0
     if (found.has_meta) {
-      const meta = (await session.query(`SELECT product, schema_version FROM ${s}.flotilla_meta`)).rows[0] as { product: string; schema_version: number } | undefined
-      if (meta === undefined || meta.product !== PRODUCT) throw notFlotilla(schema, where, 'its flotilla_meta table does not describe a Flotilla store')
+      const meta = (await session.query(`SELECT product, schema_version FROM ${s}.flotilla_meta`)).rows[0] as
+        | { product: string; schema_version: number }
+        | undefined
+      if (meta === undefined || meta.product !== PRODUCT)
+        throw notFlotilla(schema, where, 'its flotilla_meta table does not describe a Flotilla store')
       from = meta.schema_version
       if (from > SCHEMA_VERSION) {
         throw new FlotillaError(
@@ -55,7 +58,11 @@ export async function migrate(session: SqlSession, schema: string, where: string
         )
       }
     } else if (found.exists && found.objects > 0) {
-      throw notFlotilla(schema, where, `it holds ${found.objects} tables, functions or other objects but no flotilla_meta table`)
+      throw notFlotilla(
+        schema,
+        where,
+        `it holds ${found.objects} tables, functions or other objects but no flotilla_meta table`,
+      )
     }
     const applied: number[] = []
     if (!found.exists) await session.query(`CREATE SCHEMA ${s}`)

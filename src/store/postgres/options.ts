@@ -39,7 +39,10 @@ export interface ResolvedPostgresOptions {
 
 const optionsSchema = z
   .object({
-    schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'use 1 to 63 letters, digits or underscores, not starting with a digit').optional(),
+    schema: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'use 1 to 63 letters, digits or underscores, not starting with a digit')
+      .optional(),
     poolSize: z.number().int().min(1).max(1000).optional(),
     synchronousCommit: z.boolean().optional(),
     connectTimeoutMs: z.number().int().min(0).optional(),
@@ -51,11 +54,16 @@ const URL_SHAPE = 'postgres://user:password@host:5432/database'
 /** Validates the URL and the options; throws `STORE_URL_INVALID` or `VALIDATION_FAILED`. */
 export function resolvePostgresOptions(url: string, options: PostgresStoreOptions = {}): ResolvedPostgresOptions {
   const fromUrl = parseUrl(url)
-  const parsed = optionsSchema.safeParse({ ...(fromUrl.schema === undefined ? {} : { schema: fromUrl.schema }), ...options })
+  const parsed = optionsSchema.safeParse({
+    ...(fromUrl.schema === undefined ? {} : { schema: fromUrl.schema }),
+    ...options,
+  })
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const path = issue?.path.join('.') || '(root)'
-    throw new FlotillaError('VALIDATION_FAILED', `Invalid PostgreSQL store option "${path}": ${issue?.message}.`, { details: { path } })
+    throw new FlotillaError('VALIDATION_FAILED', `Invalid PostgreSQL store option "${path}": ${issue?.message}.`, {
+      details: { path },
+    })
   }
   return {
     url: fromUrl.url,
@@ -69,9 +77,15 @@ export function resolvePostgresOptions(url: string, options: PostgresStoreOption
 }
 
 /** What the URL says: the target, its `options`, its `schema` (removed from the URL handed to the driver). */
-function parseUrl(url: string): Pick<ResolvedPostgresOptions, 'url' | 'target' | 'startupOptions'> & { schema: string | undefined } {
+function parseUrl(
+  url: string,
+): Pick<ResolvedPostgresOptions, 'url' | 'target' | 'startupOptions'> & { schema: string | undefined } {
   const invalid = (why: string): FlotillaError =>
-    new FlotillaError('STORE_URL_INVALID', `The PostgreSQL store URL is malformed (${why}); write it as ${URL_SHAPE}.`, { details: { reason: why } })
+    new FlotillaError(
+      'STORE_URL_INVALID',
+      `The PostgreSQL store URL is malformed (${why}); write it as ${URL_SHAPE}.`,
+      { details: { reason: why } },
+    )
   if (typeof url !== 'string' || url.trim() === '') throw invalid('it is empty')
   let u: URL
   try {
@@ -79,7 +93,8 @@ function parseUrl(url: string): Pick<ResolvedPostgresOptions, 'url' | 'target' |
   } catch {
     throw invalid('it is not a URL')
   }
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw invalid(`the scheme is "${u.protocol.replace(/:$/, '')}", not postgres or postgresql`)
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:')
+    throw invalid(`the scheme is "${u.protocol.replace(/:$/, '')}", not postgres or postgresql`)
   const socketHost = u.searchParams.get('host')
   if (u.hostname === '' && !socketHost) throw invalid('it names no host')
   const port = u.port === '' ? 5432 : Number(u.port)
@@ -96,14 +111,21 @@ function parseUrl(url: string): Pick<ResolvedPostgresOptions, 'url' | 'target' |
   return {
     url: schema === undefined ? url : u.toString(),
     schema,
-    target: { host: u.hostname || socketHost || '', port, database: database || '(default database)', user: user || '(default user)' },
+    target: {
+      host: u.hostname || socketHost || '',
+      port,
+      database: database || '(default database)',
+      user: user || '(default user)',
+    },
     startupOptions: u.searchParams.get('options') ?? undefined,
   }
 }
 
 /** The `options` startup parameter of the store's sessions: the URL's, plus `synchronous_commit=off` when asked. */
 export function sessionOptions(o: ResolvedPostgresOptions): string | undefined {
-  const parts = [o.startupOptions, o.synchronousCommit ? undefined : '-c synchronous_commit=off'].filter((x) => x !== undefined && x !== '')
+  const parts = [o.startupOptions, o.synchronousCommit ? undefined : '-c synchronous_commit=off'].filter(
+    (x) => x !== undefined && x !== '',
+  )
   return parts.length === 0 ? undefined : parts.join(' ')
 }
 

@@ -29,7 +29,10 @@ export interface RawJsonTypes {
 export async function rawJsonTypes(): Promise<RawJsonTypes> {
   const fallback = (await loadPg('store')).types.getTypeParser
   const raw = (value: string): string => value
-  return { getTypeParser: ((oid: number, format?: 'text' | 'binary') => (oid === 114 || oid === 3802 ? raw : fallback(oid, format))) as GetTypeParser }
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === 114 || oid === 3802 ? raw : fallback(oid, format)) as GetTypeParser,
+  }
 }
 
 /** Loads the optional `pg` package, or `STORE_UNAVAILABLE` saying how to install it. */
@@ -37,7 +40,11 @@ export async function loadPg(what: string): Promise<typeof pgModule> {
   try {
     return (await import('pg')).default
   } catch (err) {
-    throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL ${what} needs the package "pg": install it with \`npm install pg\`.`, { cause: err, details: { package: 'pg' }, retryable: false })
+    throw new FlotillaError(
+      'STORE_UNAVAILABLE',
+      `The PostgreSQL ${what} needs the package "pg": install it with \`npm install pg\`.`,
+      { cause: err, details: { package: 'pg' }, retryable: false },
+    )
   }
 }
 
@@ -62,7 +69,11 @@ export async function openPool(o: ResolvedPostgresOptions, where: string, setup:
   try {
     pool = new pg.Pool(config)
   } catch (err) {
-    throw new FlotillaError('STORE_URL_INVALID', `The PostgreSQL ${setup.what} URL for ${where} cannot be used: ${err instanceof Error ? err.message : String(err)}.`, { cause: err })
+    throw new FlotillaError(
+      'STORE_URL_INVALID',
+      `The PostgreSQL ${setup.what} URL for ${where} cannot be used: ${err instanceof Error ? err.message : String(err)}.`,
+      { cause: err },
+    )
   }
   // An idle connection that drops reports here; the next query opens a new one.
   pool.on('error', () => undefined)
@@ -80,7 +91,11 @@ export async function openPool(o: ResolvedPostgresOptions, where: string, setup:
  * be shared by several parts; failures are reported like {@link openPool}'s,
  * and the pool is left open.
  */
-export async function preparePool(pool: Pool, where: string, prepare: (client: PoolClient) => Promise<void>): Promise<void> {
+export async function preparePool(
+  pool: Pool,
+  where: string,
+  prepare: (client: PoolClient) => Promise<void>,
+): Promise<void> {
   try {
     const client = await pool.connect()
     try {

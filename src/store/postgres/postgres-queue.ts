@@ -6,7 +6,17 @@ import { asRunId, asTaskId, type RunId, type TaskId } from '../../core/ids.js'
 import type { RunState } from '../../core/states.js'
 import { checkClaim } from '../fence.js'
 import { LocalSignal } from '../local-signal.js'
-import type { HeartbeatReport, QueueClaim, QueueDone, QueueOffer, QueueResult, QueueSelector, RunLease, TaskQueue, WorkerRecord } from '../queue.js'
+import type {
+  HeartbeatReport,
+  QueueClaim,
+  QueueDone,
+  QueueOffer,
+  QueueResult,
+  QueueSelector,
+  RunLease,
+  TaskQueue,
+  WorkerRecord,
+} from '../queue.js'
 import { GroupComplete, groupCompleteStatement } from './group-complete.js'
 import { QueueListener } from './queue-listener.js'
 import { queueChannel, queueStatements, type QueueStatements } from './queue-sql.js'
@@ -68,19 +78,35 @@ export class PostgresQueue implements TaskQueue {
   private readonly query: QueueQuery
   private readonly group: GroupComplete
 
-  constructor(host: PostgresQueueHost, private readonly clock: Clock) {
+  constructor(
+    host: PostgresQueueHost,
+    private readonly clock: Clock,
+  ) {
     this.sql = queueStatements(host.schema)
     this.channel = queueChannel(host.schemaName)
     this.query = host.query
     this.listener = new QueueListener(host.listenConfig, this.channel, () => this.signal.notify())
-    this.group = new GroupComplete(host.query, groupCompleteStatement(host.schema), this.channel, () => this.wakeLocally())
+    this.group = new GroupComplete(host.query, groupCompleteStatement(host.schema), this.channel, () =>
+      this.wakeLocally(),
+    )
   }
 
   async offer(offers: readonly QueueOffer[]): Promise<void> {
     if (offers.length === 0) return
     const n = offers.length
-    const cols = { r: new Array<string>(n), t: new Array<string>(n), a: new Array<number>(n), ag: new Array<string | null>(n), v: new Array<string | null>(n) }
-    const more = { cap: new Array<string | null>(n), pr: new Array<number>(n), rk: new Array<number>(n), nb: new Array<number>(n) }
+    const cols = {
+      r: new Array<string>(n),
+      t: new Array<string>(n),
+      a: new Array<number>(n),
+      ag: new Array<string | null>(n),
+      v: new Array<string | null>(n),
+    }
+    const more = {
+      cap: new Array<string | null>(n),
+      pr: new Array<number>(n),
+      rk: new Array<number>(n),
+      nb: new Array<number>(n),
+    }
     for (let i = 0; i < n; i++) {
       const o = offers[i]
       cols.r[i] = o.runId
@@ -93,32 +119,76 @@ export class PostgresQueue implements TaskQueue {
       more.rk[i] = o.rank
       more.nb[i] = o.notBefore
     }
-    const [row] = await this.query<{ missing_run: string | null; missing_task: string | null }>('flotilla_q_offer', this.sql.offer, [
-      cols.r, cols.t, cols.a, cols.ag, cols.v, more.cap, more.pr, more.rk, more.nb, this.clock.wallNow(), this.channel,
-    ])
+    const [row] = await this.query<{ missing_run: string | null; missing_task: string | null }>(
+      'flotilla_q_offer',
+      this.sql.offer,
+      [
+        cols.r,
+        cols.t,
+        cols.a,
+        cols.ag,
+        cols.v,
+        more.cap,
+        more.pr,
+        more.rk,
+        more.nb,
+        this.clock.wallNow(),
+        this.channel,
+      ],
+    )
     if (row.missing_run !== null) {
-      throw new FlotillaError('RUN_NOT_FOUND', `No run "${row.missing_run}" with task "${row.missing_task}" in the store; nothing was offered.`, {
-        details: { runId: row.missing_run, taskId: row.missing_task },
-      })
+      throw new FlotillaError(
+        'RUN_NOT_FOUND',
+        `No run "${row.missing_run}" with task "${row.missing_task}" in the store; nothing was offered.`,
+        {
+          details: { runId: row.missing_run, taskId: row.missing_task },
+        },
+      )
     }
     this.wakeLocally()
   }
 
-  async claim(worker: string, selectors: readonly QueueSelector[], max: number, leaseMs: number): Promise<QueueClaim[]> {
+  async claim(
+    worker: string,
+    selectors: readonly QueueSelector[],
+    max: number,
+    leaseMs: number,
+  ): Promise<QueueClaim[]> {
     checkClaim(worker, max, leaseMs)
     if (selectors.length === 0) return []
-    const sel = JSON.stringify(selectors.map((s) => ({ agent: s.agent ?? null, versions: s.versions ?? null, capability: s.capability ?? null })))
+    const sel = JSON.stringify(
+      selectors.map((s) => ({
+        agent: s.agent ?? null,
+        versions: s.versions ?? null,
+        capability: s.capability ?? null,
+      })),
+    )
     const out: QueueClaim[] = []
     for (;;) {
       const now = this.clock.wallNow()
       const leaseUntil = now + leaseMs
-      const rows = await this.query<ClaimRow>('flotilla_q_claim', this.sql.claim, [sel, now, max - out.length, worker, leaseUntil])
+      const rows = await this.query<ClaimRow>('flotilla_q_claim', this.sql.claim, [
+        sel,
+        now,
+        max - out.length,
+        worker,
+        leaseUntil,
+      ])
       for (const r of rows) {
         if (r.run_id === null) continue
         out.push({
-          runId: asRunId(r.run_id), taskId: asTaskId(r.task_id), attempt: r.attempt, agent: r.agent ?? undefined, version: r.version ?? undefined,
-          capability: r.capability ?? undefined, priority: r.priority, rank: r.rank, notBefore: r.not_before,
-          worker, leaseUntil, idempotencyKey: `${r.run_id}:${r.task_id}`,
+          runId: asRunId(r.run_id),
+          taskId: asTaskId(r.task_id),
+          attempt: r.attempt,
+          agent: r.agent ?? undefined,
+          version: r.version ?? undefined,
+          capability: r.capability ?? undefined,
+          priority: r.priority,
+          rank: r.rank,
+          notBefore: r.not_before,
+          worker,
+          leaseUntil,
+          idempotencyKey: `${r.run_id}:${r.task_id}`,
         })
       }
       // Entries of tasks already final were dropped in place of claims: look again for the rest.
@@ -129,9 +199,11 @@ export class PostgresQueue implements TaskQueue {
   async heartbeat(worker: string, claims: readonly Key[], leaseMs: number): Promise<HeartbeatReport> {
     if (claims.length === 0) return { lost: [], cancelled: [] }
     const [r, t, a] = columns(claims)
-    const rows = await this.query<{ run_state: RunState | null; renewed: boolean }>('flotilla_q_heartbeat', this.sql.heartbeat, [
-      r, t, a, worker, this.clock.wallNow() + leaseMs,
-    ])
+    const rows = await this.query<{ run_state: RunState | null; renewed: boolean }>(
+      'flotilla_q_heartbeat',
+      this.sql.heartbeat,
+      [r, t, a, worker, this.clock.wallNow() + leaseMs],
+    )
     const lost: Key[] = []
     const cancelled: Key[] = []
     rows.forEach((row, i) => {
@@ -148,15 +220,23 @@ export class PostgresQueue implements TaskQueue {
   async release(worker: string, claims: readonly Key[]): Promise<void> {
     if (claims.length === 0) return
     const [r, t, a] = columns(claims)
-    const [row] = await this.query<{ n: number }>('flotilla_q_release', this.sql.release, [r, t, a, worker, this.channel])
+    const [row] = await this.query<{ n: number }>('flotilla_q_release', this.sql.release, [
+      r,
+      t,
+      a,
+      worker,
+      this.channel,
+    ])
     if (row.n > 0) this.wakeLocally()
   }
 
   async takeResults(coordinator: string, max: number): Promise<QueueDone[]> {
     if (!(max >= 1)) return []
-    const rows = await this.query<{ run_id: string; task_id: string; attempt: number; ok: boolean }>('flotilla_q_take', this.sql.take, [
-      coordinator, Math.min(Math.floor(max), MAX_INT),
-    ])
+    const rows = await this.query<{ run_id: string; task_id: string; attempt: number; ok: boolean }>(
+      'flotilla_q_take',
+      this.sql.take,
+      [coordinator, Math.min(Math.floor(max), MAX_INT)],
+    )
     return rows.map((r) => ({ runId: asRunId(r.run_id), taskId: asTaskId(r.task_id), attempt: r.attempt, ok: r.ok }))
   }
 
@@ -169,7 +249,11 @@ export class PostgresQueue implements TaskQueue {
     checkClaim(coordinator, max, leaseMs)
     const now = this.clock.wallNow()
     const rows = await this.query<{ id: string; state: RunState }>('flotilla_q_claim_runs', this.sql.claimRuns, [
-      coordinator, now, Math.min(max, MAX_INT), now + leaseMs, only === undefined ? null : [...only],
+      coordinator,
+      now,
+      Math.min(max, MAX_INT),
+      now + leaseMs,
+      only === undefined ? null : [...only],
     ])
     return rows.map((r) => ({ runId: asRunId(r.id), state: r.state }))
   }
@@ -181,7 +265,9 @@ export class PostgresQueue implements TaskQueue {
   async renewRuns(coordinator: string, runIds: readonly RunId[], leaseMs: number): Promise<RunLease[]> {
     if (runIds.length === 0) return []
     const rows = await this.query<{ id: string; state: RunState }>('flotilla_q_renew_runs', this.sql.renewRuns, [
-      [...runIds], coordinator, this.clock.wallNow() + leaseMs,
+      [...runIds],
+      coordinator,
+      this.clock.wallNow() + leaseMs,
     ])
     const states = new Map(rows.map((r) => [r.id, r.state]))
     const out: RunLease[] = []
@@ -194,18 +280,31 @@ export class PostgresQueue implements TaskQueue {
 
   async releaseRuns(coordinator: string, runIds: readonly RunId[]): Promise<void> {
     if (runIds.length === 0) return
-    const [row] = await this.query<{ n: number }>('flotilla_q_release_runs', this.sql.releaseRuns, [[...runIds], coordinator, this.channel])
+    const [row] = await this.query<{ n: number }>('flotilla_q_release_runs', this.sql.releaseRuns, [
+      [...runIds],
+      coordinator,
+      this.channel,
+    ])
     if (row.n > 0) this.wakeLocally()
   }
 
   async runHolder(runId: RunId): Promise<{ holder: string | undefined; leaseUntil: number }> {
-    const rows = await this.query<{ holder: string | null; lease_until: number }>('flotilla_q_holder', this.sql.holder, [runId])
-    if (rows.length === 0) throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
+    const rows = await this.query<{ holder: string | null; lease_until: number }>(
+      'flotilla_q_holder',
+      this.sql.holder,
+      [runId],
+    )
+    if (rows.length === 0)
+      throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
     return { holder: rows[0].holder ?? undefined, leaseUntil: rows[0].lease_until }
   }
 
   async advertise(worker: WorkerRecord): Promise<void> {
-    await this.query('flotilla_q_advertise', this.sql.advertise, [worker.id, JSON.stringify(worker), worker.heartbeatAt])
+    await this.query('flotilla_q_advertise', this.sql.advertise, [
+      worker.id,
+      JSON.stringify(worker),
+      worker.heartbeatAt,
+    ])
   }
 
   async retire(workerId: string): Promise<void> {

@@ -3,11 +3,29 @@ import { systemClock, type Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import type { AgentState } from '../../core/states.js'
-import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, TaskRecord } from '../records.js'
+import type {
+  AgentFilter,
+  AgentRecord,
+  AgentTransition,
+  RunFilter,
+  RunRecord,
+  StoreBatch,
+  StoredEvent,
+  TaskRecord,
+} from '../records.js'
 import type { TaskQueue } from '../queue.js'
 import type { Store } from '../store.js'
 import { PostgresAgents } from './agents.js'
-import { decodeEvent, decodeRun, decodeTask, encodeBatch, RUN_COLUMNS, TASK_COLUMNS, type RunRow, type TaskRow } from './codec.js'
+import {
+  decodeEvent,
+  decodeRun,
+  decodeTask,
+  encodeBatch,
+  RUN_COLUMNS,
+  TASK_COLUMNS,
+  type RunRow,
+  type TaskRow,
+} from './codec.js'
 import { queryError } from './errors.js'
 import { migrate, quoteIdent, type SqlSession } from './migrate.js'
 import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from './options.js'
@@ -134,12 +152,15 @@ export class PostgresStore implements Store {
    * own, opened on the first wait and closed by {@link PostgresStore.close}.
    */
   queue(clock: Clock = systemClock): TaskQueue {
-    this.taskQueue ??= new PostgresQueue({
-      schema: quoteIdent(this.schema),
-      schemaName: this.schema,
-      query: (name, text, values) => this.query(name, text, values),
-      listenConfig: { ...this.pool.options, application_name: 'flotilla-queue', keepAlive: true },
-    }, clock)
+    this.taskQueue ??= new PostgresQueue(
+      {
+        schema: quoteIdent(this.schema),
+        schemaName: this.schema,
+        query: (name, text, values) => this.query(name, text, values),
+        listenConfig: { ...this.pool.options, application_name: 'flotilla-queue', keepAlive: true },
+      },
+      clock,
+    )
     return this.taskQueue
   }
 
@@ -150,7 +171,11 @@ export class PostgresStore implements Store {
 
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
     const states = filter.state === undefined ? null : Array.isArray(filter.state) ? [...filter.state] : [filter.state]
-    const rows = await this.query<RunRow>('flotilla_list_runs', this.sql.listRuns, [states, filter.workflow ?? null, limitOf(filter.limit ?? 100)])
+    const rows = await this.query<RunRow>('flotilla_list_runs', this.sql.listRuns, [
+      states,
+      filter.workflow ?? null,
+      limitOf(filter.limit ?? 100),
+    ])
     return rows.map(decodeRun)
   }
 
@@ -167,7 +192,11 @@ export class PostgresStore implements Store {
 
   async listEvents(runId: RunId, options: { afterSeq?: number; limit?: number } = {}): Promise<StoredEvent[]> {
     const after = Math.min(MAX_INT, Math.max(0, Math.floor(options.afterSeq ?? 0) || 0))
-    const rows = await this.query<{ seq: number | null; body: string | null }>('flotilla_list_events', this.sql.listEvents, [runId, after, limitOf(options.limit)])
+    const rows = await this.query<{ seq: number | null; body: string | null }>(
+      'flotilla_list_events',
+      this.sql.listEvents,
+      [runId, after, limitOf(options.limit)],
+    )
     if (rows.length === 0) throw notFound(runId)
     const out: StoredEvent[] = []
     for (const r of rows) if (r.seq !== null && r.body !== null) out.push(decodeEvent(r.seq, r.body))
@@ -181,7 +210,10 @@ export class PostgresStore implements Store {
     return rows[0].n
   }
 
-  async saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void> {
+  async saveAgent(
+    record: AgentRecord,
+    transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number },
+  ): Promise<void> {
     this.assertOpen()
     await this.agents.save(record, transition)
   }
@@ -215,7 +247,12 @@ export class PostgresStore implements Store {
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new FlotillaError('STORE_UNAVAILABLE', `The PostgreSQL store at ${this.where} was closed; connect a new one.`, { details: { target: this.where } })
+    if (this.closed)
+      throw new FlotillaError(
+        'STORE_UNAVAILABLE',
+        `The PostgreSQL store at ${this.where} was closed; connect a new one.`,
+        { details: { target: this.where } },
+      )
   }
 
   /**

@@ -33,7 +33,8 @@ export class QueueListener {
 
   /** Opens the connection unless it is open, opening, or waiting to retry. Never throws. */
   start(): void {
-    if (this.closed || this.client !== undefined || this.connecting !== undefined || this.retryTimer !== undefined) return
+    if (this.closed || this.client !== undefined || this.connecting !== undefined || this.retryTimer !== undefined)
+      return
     this.connecting = this.connect().finally(() => {
       this.connecting = undefined
     })

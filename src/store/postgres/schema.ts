@@ -93,11 +93,19 @@ CREATE OR REPLACE FUNCTION ${s}.flotilla_refuse(k text, r text, t text, a intege
 LANGUAGE plpgsql AS $fn$
 DECLARE
   st text;
-  att integer;${v3 ? `
-  rst text;` : ''}
+  att integer;${
+    v3
+      ? `
+  rst text;`
+      : ''
+  }
 BEGIN
-  SELECT state INTO st FROM ${s}.runs WHERE id = r;${v3 ? `
-  rst := st;` : ''}
+  SELECT state INTO st FROM ${s}.runs WHERE id = r;${
+    v3
+      ? `
+  rst := st;`
+      : ''
+  }
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_RUN_NOT_FOUND}', MESSAGE = 'run not found', DETAIL = json_build_object('runId', r)::text;
   END IF;
@@ -107,11 +115,15 @@ BEGIN
   SELECT state, attempt INTO st, att FROM ${s}.tasks WHERE run_id = r AND task_id = t;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'no such task', DETAIL = json_build_object('reason', 'no-task', 'runId', r, 'taskId', t)::text;
-  END IF;${v3 ? `
+  END IF;${
+    v3
+      ? `
   IF (k = 'start' AND rst NOT IN ('PENDING','RUNNING')) OR (k IN ('succeed','fail') AND rst NOT IN ('PENDING','RUNNING','PAUSED')) THEN
     RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'run state',
       DETAIL = json_build_object('reason', 'run-' || lower(rst), 'runId', r, 'taskId', t, 'runState', rst, 'op', k)::text;
-  END IF;` : ''}
+  END IF;`
+      : ''
+  }
   RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'stale write',
     DETAIL = json_build_object('reason', k, 'runId', r, 'taskId', t, 'attempt', a, 'storedAttempt', att, 'state', st)::text;
 END
@@ -140,17 +152,29 @@ BEGIN
     CASE o.k
     WHEN 'start' THEN
       UPDATE ${s}.tasks SET state = 'RUNNING', attempt = o.a, agent = o.ag, started_at = o.at
-        WHERE run_id = o.r AND task_id = o.t AND attempt < o.a AND state NOT IN ${FINAL_TASK}${v3 ? `
-          AND (SELECT state FROM ${s}.runs WHERE id = o.r) IN ('PENDING','RUNNING')` : ''};
+        WHERE run_id = o.r AND task_id = o.t AND attempt < o.a AND state NOT IN ${FINAL_TASK}${
+          v3
+            ? `
+          AND (SELECT state FROM ${s}.runs WHERE id = o.r) IN ('PENDING','RUNNING')`
+            : ''
+        };
     WHEN 'succeed' THEN
       UPDATE ${s}.tasks SET state = 'SUCCEEDED', output = vals[o.v]::json, error = NULL, finished_at = o.at
-        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a AND state = 'RUNNING'${v3 ? `
-          AND (SELECT state FROM ${s}.runs WHERE id = o.r) IN ('PENDING','RUNNING','PAUSED')` : ''};
+        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a AND state = 'RUNNING'${
+          v3
+            ? `
+          AND (SELECT state FROM ${s}.runs WHERE id = o.r) IN ('PENDING','RUNNING','PAUSED')`
+            : ''
+        };
     WHEN 'fail' THEN
       UPDATE ${s}.tasks SET state = CASE WHEN o.f THEN 'FAILED' ELSE 'RETRYING' END, error = vals[o.e]::json,
           finished_at = CASE WHEN o.f THEN o.at ELSE finished_at END
-        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a${v3 ? ` AND (state = 'RUNNING' OR (state = 'RETRYING' AND o.st))
-          AND (SELECT state FROM ${s}.runs WHERE id = o.r) IN ('PENDING','RUNNING','PAUSED')` : ` AND state = 'RUNNING'`};
+        WHERE run_id = o.r AND task_id = o.t AND attempt = o.a${
+          v3
+            ? ` AND (state = 'RUNNING' OR (state = 'RETRYING' AND o.st))
+          AND (SELECT state FROM ${s}.runs WHERE id = o.r) IN ('PENDING','RUNNING','PAUSED')`
+            : ` AND state = 'RUNNING'`
+        };
     WHEN 'finish' THEN
       UPDATE ${s}.tasks SET state = o.s, finished_at = o.at
         WHERE run_id = o.r AND task_id = o.t AND state NOT IN ${FINAL_TASK};
@@ -174,10 +198,14 @@ BEGIN
       END IF;
       INSERT INTO ${s}.tasks (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error)
         SELECT o.r, x.t, x.ordinality - 1, x.s, x.a, x.ag, x.p, x.key, x.sa, x.fa, vals[x.v]::json, vals[x.e]::json
-        FROM ROWS FROM (json_to_recordset(o.ts) AS (t text, s text, a integer, ag text, p text, key text, sa double precision, fa double precision, v integer, e integer)) WITH ORDINALITY AS x;${v3 ? `
+        FROM ROWS FROM (json_to_recordset(o.ts) AS (t text, s text, a integer, ag text, p text, key text, sa double precision, fa double precision, v integer, e integer)) WITH ORDINALITY AS x;${
+          v3
+            ? `
       IF o.ho IS NOT NULL THEN
         UPDATE ${s}.runs SET holder = o.ho, lease_until = COALESCE(o.lu, 0) WHERE id = o.r;
-      END IF;` : ''}
+      END IF;`
+            : ''
+        }
       CONTINUE;
     END CASE;
     IF NOT FOUND THEN
@@ -270,7 +298,8 @@ CREATE TABLE ${s}.agent_transitions (
  * the holder of a created run. `queue.seq` orders entries offered in the same
  * millisecond (an offer batch stays first-in, first-out).
  */
-const queue = (s: string): string => `
+const queue = (s: string): string =>
+  `
 ALTER TABLE ${s}.runs ADD COLUMN holder text COLLATE "C";
 ALTER TABLE ${s}.runs ADD COLUMN lease_until double precision NOT NULL DEFAULT 0;
 CREATE INDEX runs_unheld ON ${s}.runs (lease_until, created_at) WHERE state IN ('PENDING','RUNNING','PAUSED');
@@ -301,11 +330,18 @@ CREATE TABLE ${s}.workers (
   body json NOT NULL,
   heartbeat_at double precision NOT NULL
 );
-` + refuse(s, true) + commit(s, true) + claimFunction(s)
+` +
+  refuse(s, true) +
+  commit(s, true) +
+  claimFunction(s)
 
 /** Every migration, oldest first. The last version is the one this code writes. */
 export const MIGRATIONS: readonly Migration[] = [
-  { version: 1, name: 'runs, tasks, events, definitions; commit and prune functions', up: (s) => tables(s) + refuse(s) + commit(s) + prune(s) },
+  {
+    version: 1,
+    name: 'runs, tasks, events, definitions; commit and prune functions',
+    up: (s) => tables(s) + refuse(s) + commit(s) + prune(s),
+  },
   { version: 2, name: 'agents, agent_transitions', up: agents },
   { version: 3, name: 'run leases, task queue, worker catalog; run-state fencing', up: queue },
 ]

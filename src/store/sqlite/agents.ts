@@ -1,8 +1,15 @@
 import type Database from 'better-sqlite3'
 import type { AgentState } from '../../core/states.js'
 import {
-  AGENT_COLUMNS, AGENT_TRANSITION_COLUMNS, agentConflict, agentFromRow, checkAgentSave, transitionFromRow,
-  type AgentRow, type AgentTransitionInput, type AgentTransitionRow,
+  AGENT_COLUMNS,
+  AGENT_TRANSITION_COLUMNS,
+  agentConflict,
+  agentFromRow,
+  checkAgentSave,
+  transitionFromRow,
+  type AgentRow,
+  type AgentTransitionInput,
+  type AgentTransitionRow,
 } from '../agents.js'
 import type { AgentFilter, AgentRecord, AgentTransition } from '../records.js'
 import type { SqlValue } from './codec.js'
@@ -31,21 +38,55 @@ export class SqliteAgents {
 
   constructor(private readonly db: Database.Database) {
     const p = <Row = unknown>(sql: string): Statement<Row> => db.prepare<SqlValue[], Row>(sql)
-    this.insert = p(`INSERT INTO agents (${AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-    this.update = p(`UPDATE agents SET name = ?, version = ?, parent_id = ?, runtime = ?, state = ?, reason = ?, spec = ?, permissions = ?, limits = ?, pid = ?, updated_at = ?
+    this.insert = p(
+      `INSERT INTO agents (${AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    )
+    this.update =
+      p(`UPDATE agents SET name = ?, version = ?, parent_id = ?, runtime = ?, state = ?, reason = ?, spec = ?, permissions = ?, limits = ?, pid = ?, updated_at = ?
       WHERE id = ? AND state = ?`)
     this.state = p('SELECT state FROM agents WHERE id = ?')
     this.nextSeq = p('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM agent_transitions WHERE agent_id = ?')
     this.addTransition = p(`INSERT INTO agent_transitions (${AGENT_TRANSITION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
     this.get = p(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`)
-    this.listTransitions = p(`SELECT ${AGENT_TRANSITION_COLUMNS} FROM agent_transitions WHERE agent_id = ? ORDER BY seq`)
+    this.listTransitions = p(
+      `SELECT ${AGENT_TRANSITION_COLUMNS} FROM agent_transitions WHERE agent_id = ? ORDER BY seq`,
+    )
     this.pruneStatement = p("DELETE FROM agents WHERE state = 'TERMINATED' AND updated_at < ?")
     this.save = db.transaction((record: AgentRecord, transition: AgentTransitionInput) => {
       const e = checkAgentSave(record, transition)
       const r = e.record
-      const changed = transition.from === null
-        ? this.insert.run(r.id, r.name, r.version, r.parentId, r.runtime, r.state, r.reason, e.spec, e.permissions, e.limits, r.pid, r.createdAt, r.updatedAt).changes
-        : this.update.run(r.name, r.version, r.parentId, r.runtime, r.state, r.reason, e.spec, e.permissions, e.limits, r.pid, r.updatedAt, r.id, transition.from).changes
+      const changed =
+        transition.from === null
+          ? this.insert.run(
+              r.id,
+              r.name,
+              r.version,
+              r.parentId,
+              r.runtime,
+              r.state,
+              r.reason,
+              e.spec,
+              e.permissions,
+              e.limits,
+              r.pid,
+              r.createdAt,
+              r.updatedAt,
+            ).changes
+          : this.update.run(
+              r.name,
+              r.version,
+              r.parentId,
+              r.runtime,
+              r.state,
+              r.reason,
+              e.spec,
+              e.permissions,
+              e.limits,
+              r.pid,
+              r.updatedAt,
+              r.id,
+              transition.from,
+            ).changes
       if (changed !== 1) throw agentConflict(r.id, transition, this.state.get(r.id)?.state)
       const seq = transition.from === null ? 1 : this.nextSeq.get(r.id)!.seq
       this.addTransition.run(r.id, seq, transition.from, transition.to, transition.reason, transition.at)

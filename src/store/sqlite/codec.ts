@@ -18,9 +18,14 @@ export function toJson(value: unknown, what: string, of?: string): string | null
     text = JSON.stringify(value)
   } catch (e) {
     const name = of === undefined ? what : `${what} "${of}"`
-    throw new FlotillaError('VALIDATION_FAILED', `The ${name} cannot be stored as JSON: ${e instanceof Error ? e.message : String(e)}. Use plain JSON data (objects, arrays, strings, numbers, booleans, null).`, {
-      details: of === undefined ? { what } : { what, of }, cause: e,
-    })
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `The ${name} cannot be stored as JSON: ${e instanceof Error ? e.message : String(e)}. Use plain JSON data (objects, arrays, strings, numbers, booleans, null).`,
+      {
+        details: of === undefined ? { what } : { what, of },
+        cause: e,
+      },
+    )
   }
   return text ?? null
 }
@@ -50,7 +55,12 @@ export function encodeDefinition(definition: unknown): EncodedDefinition {
     if (hit) return hit
   }
   const body = toJson(definition, 'workflow definition')
-  const result = { hash: createHash('sha256').update(body ?? '').digest('hex'), body }
+  const result = {
+    hash: createHash('sha256')
+      .update(body ?? '')
+      .digest('hex'),
+    body,
+  }
   if (frozen) encoded.set(definition, result)
   return result
 }

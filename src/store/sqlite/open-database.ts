@@ -35,11 +35,15 @@ export function openDatabase(settings: DatabaseSettings): Database.Database {
   try {
     const tables = userTables(db, where, path)
     if (tables.size > 0 && !tables.has('flotilla_meta')) {
-      throw notFlotilla(`${where} is an SQLite database of something else (tables: ${[...tables].slice(0, 5).join(', ')}), not a Flotilla store. Point the store at another file (--store, FLOTILLA_STORE); Flotilla leaves this one untouched.`, path)
+      throw notFlotilla(
+        `${where} is an SQLite database of something else (tables: ${[...tables].slice(0, 5).join(', ')}), not a Flotilla store. Point the store at another file (--store, FLOTILLA_STORE); Flotilla leaves this one untouched.`,
+        path,
+      )
     }
     if (tables.has('flotilla_meta')) checkMark(db, where, path)
     // Refuses a store of a newer schema before anything is written to it.
-    const current = tables.has('flotilla_migrations') && planMigrations(SQLITE_MIGRATIONS, appliedVersions(db), where).length === 0
+    const current =
+      tables.has('flotilla_migrations') && planMigrations(SQLITE_MIGRATIONS, appliedVersions(db), where).length === 0
     db.pragma('journal_mode = WAL')
     db.pragma(`synchronous = ${settings.synchronous}`)
     db.pragma('foreign_keys = ON')
@@ -69,9 +73,14 @@ function loadDriver(): typeof Database {
     driver = createRequire(import.meta.url)('better-sqlite3') as typeof Database
     return driver
   } catch (e) {
-    throw new FlotillaError('STORE_UNAVAILABLE', `The SQLite driver (better-sqlite3, a native module) could not be loaded: ${e instanceof Error ? e.message : String(e)}. Run \`npm rebuild better-sqlite3\` (it needs python3, make and a C++ compiler when no prebuilt binary fits), or use the memory or PostgreSQL store.`, {
-      cause: e, retryable: false,
-    })
+    throw new FlotillaError(
+      'STORE_UNAVAILABLE',
+      `The SQLite driver (better-sqlite3, a native module) could not be loaded: ${e instanceof Error ? e.message : String(e)}. Run \`npm rebuild better-sqlite3\` (it needs python3, make and a C++ compiler when no prebuilt binary fits), or use the memory or PostgreSQL store.`,
+      {
+        cause: e,
+        retryable: false,
+      },
+    )
   }
 }
 
@@ -80,7 +89,11 @@ function prepareLocation(path: string): void {
   const full = resolve(path)
   try {
     if (statSync(full, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new FlotillaError('STORE_UNAVAILABLE', `The SQLite store path "${path}" is a folder. Give a file path, e.g. "${path.replace(/\/+$/, '')}/flotilla.db".`, { details: { path }, retryable: false })
+      throw new FlotillaError(
+        'STORE_UNAVAILABLE',
+        `The SQLite store path "${path}" is a folder. Give a file path, e.g. "${path.replace(/\/+$/, '')}/flotilla.db".`,
+        { details: { path }, retryable: false },
+      )
     }
     mkdirSync(dirname(full), { recursive: true })
   } catch (e) {
@@ -92,13 +105,20 @@ function prepareLocation(path: string): void {
 /** The names of the tables in the file (none for a new file); `STORE_NOT_FLOTILLA` for a file that is not SQLite. */
 function userTables(db: Database.Database, where: string, path: string): Set<string> {
   try {
-    const rows = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all()
+    const rows = db
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+      .all()
     return new Set(rows.map((r) => r.name))
   } catch (e) {
     if (NOT_A_DATABASE.has(sqliteCode(e) ?? '')) {
-      throw new FlotillaError('STORE_NOT_FLOTILLA', `${where} is not an SQLite database (or is corrupt), so it cannot be a Flotilla store. Point the store at another file; Flotilla leaves this one untouched.`, {
-        details: { path, sqliteCode: sqliteCode(e) }, cause: e,
-      })
+      throw new FlotillaError(
+        'STORE_NOT_FLOTILLA',
+        `${where} is not an SQLite database (or is corrupt), so it cannot be a Flotilla store. Point the store at another file; Flotilla leaves this one untouched.`,
+        {
+          details: { path, sqliteCode: sqliteCode(e) },
+          cause: e,
+        },
+      )
     }
     throw e
   }
@@ -106,7 +126,11 @@ function userTables(db: Database.Database, where: string, path: string): Set<str
 
 function checkMark(db: Database.Database, where: string, path: string): void {
   const row = db.prepare<[], { value: string }>("SELECT value FROM flotilla_meta WHERE key = 'store'").get()
-  if (row?.value !== STORE_MARK) throw notFlotilla(`${where} has a flotilla_meta table but no Flotilla store mark. Point the store at another file.`, path)
+  if (row?.value !== STORE_MARK)
+    throw notFlotilla(
+      `${where} has a flotilla_meta table but no Flotilla store mark. Point the store at another file.`,
+      path,
+    )
 }
 
 /** Applies the pending migrations in one immediate transaction (so two processes opening a new file do not both migrate). */
@@ -117,7 +141,9 @@ function migrate(db: Database.Database, where: string): void {
     const mark = db.prepare<[string, string], unknown>('INSERT OR IGNORE INTO flotilla_meta (key, value) VALUES (?, ?)')
     mark.run('store', STORE_MARK)
     mark.run('created_at', new Date(now).toISOString())
-    const record = db.prepare<[number, string, number], unknown>('INSERT INTO flotilla_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+    const record = db.prepare<[number, string, number], unknown>(
+      'INSERT INTO flotilla_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+    )
     for (const m of planMigrations(SQLITE_MIGRATIONS, appliedVersions(db), where)) {
       db.exec(m.up)
       record.run(m.version, m.name, now)
@@ -126,7 +152,10 @@ function migrate(db: Database.Database, where: string): void {
 }
 
 function appliedVersions(db: Database.Database): number[] {
-  return db.prepare<[], { version: number }>('SELECT version FROM flotilla_migrations').all().map((r) => r.version)
+  return db
+    .prepare<[], { version: number }>('SELECT version FROM flotilla_migrations')
+    .all()
+    .map((r) => r.version)
 }
 
 /** The `code` of an SQLite error (`SQLITE_BUSY`…), if `e` is one. */
@@ -141,8 +170,12 @@ function notFlotilla(message: string, path: string): FlotillaError {
 
 function unavailable(what: string, e: unknown, path: string): FlotillaError {
   const reason = e instanceof Error ? e.message : String(e)
-  return new FlotillaError('STORE_UNAVAILABLE', `${what}: ${reason}. Check that the path is a writable file location, or choose another store.`, {
-    details: { path, ...(sqliteCode(e) ? { sqliteCode: sqliteCode(e) } : {}) },
-    cause: e,
-  })
+  return new FlotillaError(
+    'STORE_UNAVAILABLE',
+    `${what}: ${reason}. Check that the path is a writable file location, or choose another store.`,
+    {
+      details: { path, ...(sqliteCode(e) ? { sqliteCode: sqliteCode(e) } : {}) },
+      cause: e,
+    },
+  )
 }

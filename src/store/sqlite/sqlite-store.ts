@@ -3,7 +3,17 @@ import { FlotillaError, isFlotillaError, toFlotillaError } from '../../core/erro
 import type { FlotillaEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import { isFinalRunState, type AgentState } from '../../core/states.js'
-import type { AgentFilter, AgentRecord, AgentTransition, RunFilter, RunRecord, StoreBatch, StoredEvent, StoreOp, TaskRecord } from '../records.js'
+import type {
+  AgentFilter,
+  AgentRecord,
+  AgentTransition,
+  RunFilter,
+  RunRecord,
+  StoreBatch,
+  StoredEvent,
+  StoreOp,
+  TaskRecord,
+} from '../records.js'
 import type { Store } from '../store.js'
 import { runFromRow as toRunRecord, taskFromRow as toTaskRecord } from '../rows.js'
 import { SqliteAgents } from './agents.js'
@@ -114,7 +124,12 @@ export class SqliteStore implements Store {
 
   /** The task queue on this store's file (the same object on every call). */
   queue(clock: Clock = systemClock): TaskQueue {
-    return (this.taskQueue ??= new SqliteQueue(this.db, clock, (events) => this.append(events), (fn) => this.read(fn)))
+    return (this.taskQueue ??= new SqliteQueue(
+      this.db,
+      clock,
+      (events) => this.append(events),
+      (fn) => this.read(fn),
+    ))
   }
 
   async getRun(runId: RunId): Promise<RunRecord | undefined> {
@@ -126,7 +141,8 @@ export class SqliteStore implements Store {
 
   async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
     return this.read(() => {
-      const states = filter.state === undefined ? undefined : typeof filter.state === 'string' ? [filter.state] : [...filter.state]
+      const states =
+        filter.state === undefined ? undefined : typeof filter.state === 'string' ? [filter.state] : [...filter.state]
       if (states?.length === 0) return []
       const where: string[] = []
       const params: SqlValue[] = []
@@ -184,7 +200,10 @@ export class SqliteStore implements Store {
     return this.read(() => this.prune(finishedBefore))
   }
 
-  async saveAgent(record: AgentRecord, transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number }): Promise<void> {
+  async saveAgent(
+    record: AgentRecord,
+    transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number },
+  ): Promise<void> {
     this.read(() => this.agents.save(record, transition))
   }
 
@@ -212,7 +231,11 @@ export class SqliteStore implements Store {
 
   private assertOpen(): void {
     if (this.closed) {
-      throw new FlotillaError('STORE_UNAVAILABLE', `The SQLite store "${this.path}" was closed; open it again with SqliteStore.open or openStore.`, { details: { path: this.path }, retryable: false })
+      throw new FlotillaError(
+        'STORE_UNAVAILABLE',
+        `The SQLite store "${this.path}" was closed; open it again with SqliteStore.open or openStore.`,
+        { details: { path: this.path }, retryable: false },
+      )
     }
   }
 
@@ -236,26 +259,64 @@ export class SqliteStore implements Store {
         const run = op.run
         const def = encodeDefinition(run.definition)
         s.insertDefinition.run(def.hash, def.body)
-        const inserted = s.insertRun.run(run.id, run.workflow, run.workflowHash, def.hash, toJson(run.input, 'run input'), run.state, run.createdAt,
-          run.startedAt ?? null, run.finishedAt ?? null, toJson(run.error, 'run error'), run.parentRunId ?? null)
-        if (inserted.changes !== 1) throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" already exists.`, { details: { runId: run.id } })
+        const inserted = s.insertRun.run(
+          run.id,
+          run.workflow,
+          run.workflowHash,
+          def.hash,
+          toJson(run.input, 'run input'),
+          run.state,
+          run.createdAt,
+          run.startedAt ?? null,
+          run.finishedAt ?? null,
+          toJson(run.error, 'run error'),
+          run.parentRunId ?? null,
+        )
+        if (inserted.changes !== 1)
+          throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" already exists.`, { details: { runId: run.id } })
         const tasks = op.tasks
         for (let i = 0; i < tasks.length; i++) {
           const t = tasks[i]
-          const added = s.insertTask.run(run.id, t.taskId, i, t.state, t.attempt, t.agent ?? null, t.priority, t.idempotencyKey,
-            t.startedAt ?? null, t.finishedAt ?? null, toJson(t.output, 'output of task', t.taskId), toJson(t.error, 'task error'))
-          if (added.changes !== 1) throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" lists task "${t.taskId}" twice.`, { details: { runId: run.id, taskId: t.taskId } })
+          const added = s.insertTask.run(
+            run.id,
+            t.taskId,
+            i,
+            t.state,
+            t.attempt,
+            t.agent ?? null,
+            t.priority,
+            t.idempotencyKey,
+            t.startedAt ?? null,
+            t.finishedAt ?? null,
+            toJson(t.output, 'output of task', t.taskId),
+            toJson(t.error, 'task error'),
+          )
+          if (added.changes !== 1)
+            throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" lists task "${t.taskId}" twice.`, {
+              details: { runId: run.id, taskId: t.taskId },
+            })
         }
         if (op.holder !== undefined) s.setHolder.run(op.holder, op.leaseUntil ?? 0, run.id)
         return
       }
       case 'run.state': {
         const final = isFinalRunState(op.state)
-        const changed = s.setRunState.run(op.state, op.state === 'RUNNING' ? op.at : null, final ? op.at : null, toJson(op.error, 'run error'), op.runId, op.state).changes
+        const changed = s.setRunState.run(
+          op.state,
+          op.state === 'RUNNING' ? op.at : null,
+          final ? op.at : null,
+          toJson(op.error, 'run error'),
+          op.runId,
+          op.state,
+        ).changes
         if (changed !== 1) {
           const row = s.runState.get(op.runId)
           if (row === undefined) throw runNotFound(op.runId)
-          throw new FlotillaError('STORE_CONFLICT', `Run "${op.runId}" is already ${row.state}; it cannot become ${op.state}.`, { details: { runId: op.runId, state: row.state } })
+          throw new FlotillaError(
+            'STORE_CONFLICT',
+            `Run "${op.runId}" is already ${row.state}; it cannot become ${op.state}.`,
+            { details: { runId: op.runId, state: row.state } },
+          )
         }
         return
       }
@@ -263,10 +324,25 @@ export class SqliteStore implements Store {
         if (s.startTask.run(op.attempt, op.agent, op.at, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
         return
       case 'task.succeed':
-        if (s.succeedTask.run(toJson(op.output, 'output of task', op.taskId), op.at, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
+        if (
+          s.succeedTask.run(toJson(op.output, 'output of task', op.taskId), op.at, op.runId, op.taskId, op.attempt)
+            .changes !== 1
+        )
+          this.refuse(op)
         return
       case 'task.fail':
-        if (s.failTask.run(op.final ? 'FAILED' : 'RETRYING', toJson(op.error, 'task error'), op.final ? op.at : null, op.runId, op.taskId, op.attempt, op.settle === true ? 1 : 0).changes !== 1) this.refuse(op)
+        if (
+          s.failTask.run(
+            op.final ? 'FAILED' : 'RETRYING',
+            toJson(op.error, 'task error'),
+            op.final ? op.at : null,
+            op.runId,
+            op.taskId,
+            op.attempt,
+            op.settle === true ? 1 : 0,
+          ).changes !== 1
+        )
+          this.refuse(op)
         return
       case 'task.finish':
         if (s.finishTask.run(op.state, op.at, op.runId, op.taskId).changes !== 1) this.refuse(op)
@@ -280,19 +356,34 @@ export class SqliteStore implements Store {
     const row = this.s.taskState.get(runId, taskId)
     if (row === undefined) {
       if (this.s.runState.get(runId) === undefined) throw runNotFound(runId)
-      throw new FlotillaError('STORE_CONFLICT', `Run "${runId}" has no task "${taskId}".`, { details: { runId, taskId } })
+      throw new FlotillaError('STORE_CONFLICT', `Run "${runId}" has no task "${taskId}".`, {
+        details: { runId, taskId },
+      })
     }
     const stored = { runId, taskId, storedAttempt: row.attempt, storedState: row.state }
     const runState = this.s.runState.get(runId)?.state
-    if (runState !== undefined && op.op !== 'task.finish' && refusedByRun(op.op, runState)) throw runRefusal(op, runState)
+    if (runState !== undefined && op.op !== 'task.finish' && refusedByRun(op.op, runState))
+      throw runRefusal(op, runState)
     switch (op.op) {
       case 'task.start':
-        throw new FlotillaError('STORE_CONFLICT', `Task "${taskId}" of run "${runId}" cannot start attempt ${op.attempt} (stored attempt ${row.attempt}, ${row.state}).`, { details: { ...stored, attempt: op.attempt } })
+        throw new FlotillaError(
+          'STORE_CONFLICT',
+          `Task "${taskId}" of run "${runId}" cannot start attempt ${op.attempt} (stored attempt ${row.attempt}, ${row.state}).`,
+          { details: { ...stored, attempt: op.attempt } },
+        )
       case 'task.succeed':
       case 'task.fail':
-        throw new FlotillaError('STORE_CONFLICT', `Attempt ${op.attempt} of task "${taskId}" in run "${runId}" is stale (stored attempt ${row.attempt}, ${row.state}); its result is discarded.`, { details: { ...stored, attempt: op.attempt } })
+        throw new FlotillaError(
+          'STORE_CONFLICT',
+          `Attempt ${op.attempt} of task "${taskId}" in run "${runId}" is stale (stored attempt ${row.attempt}, ${row.state}); its result is discarded.`,
+          { details: { ...stored, attempt: op.attempt } },
+        )
       case 'task.finish':
-        throw new FlotillaError('STORE_CONFLICT', `Task "${taskId}" of run "${runId}" is already finished (${row.state}).`, { details: stored })
+        throw new FlotillaError(
+          'STORE_CONFLICT',
+          `Task "${taskId}" of run "${runId}" is already finished (${row.state}).`,
+          { details: stored },
+        )
     }
   }
 
@@ -319,18 +410,31 @@ export class SqliteStore implements Store {
 }
 
 /** Options with their defaults, checked (`VALIDATION_FAILED` names the field). */
-function resolveOptions(options: SqliteStoreOptions): { path: string; synchronous: 'NORMAL' | 'FULL'; busyTimeoutMs: number } {
+function resolveOptions(options: SqliteStoreOptions): {
+  path: string
+  synchronous: 'NORMAL' | 'FULL'
+  busyTimeoutMs: number
+} {
   const { path, synchronous = 'NORMAL', busyTimeoutMs = 5000 } = options
   const bad = (field: string, want: string, got: unknown): FlotillaError =>
-    new FlotillaError('VALIDATION_FAILED', `SqliteStore option "${field}" must be ${want}; got ${JSON.stringify(got) ?? String(got)}.`, { details: { field } })
+    new FlotillaError(
+      'VALIDATION_FAILED',
+      `SqliteStore option "${field}" must be ${want}; got ${JSON.stringify(got) ?? String(got)}.`,
+      { details: { field } },
+    )
   if (typeof path !== 'string' || path.length === 0) throw bad('path', 'a file path or ":memory:"', path)
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') throw bad('synchronous', '"NORMAL" or "FULL"', synchronous)
-  if (typeof busyTimeoutMs !== 'number' || !Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw bad('busyTimeoutMs', 'a whole number of milliseconds ≥ 0', busyTimeoutMs)
+  if (typeof busyTimeoutMs !== 'number' || !Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
+    throw bad('busyTimeoutMs', 'a whole number of milliseconds ≥ 0', busyTimeoutMs)
   return { path, synchronous, busyTimeoutMs }
 }
 
 function runNotFound(runId: RunId): FlotillaError {
-  return new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store. Check the id with \`flotilla runs list\`.`, { details: { runId } })
+  return new FlotillaError(
+    'RUN_NOT_FOUND',
+    `No run "${runId}" in the store. Check the id with \`flotilla runs list\`.`,
+    { details: { runId } },
+  )
 }
 
 /** Keeps Flotilla errors; an SQLite error becomes `STORE_UNAVAILABLE` with its SQLite code in details. */
@@ -338,7 +442,13 @@ function toStoreError(e: unknown, path: string): FlotillaError {
   if (isFlotillaError(e)) return e
   const code = sqliteCode(e)
   if (code === undefined) return toFlotillaError(e, 'INTERNAL')
-  return new FlotillaError('STORE_UNAVAILABLE', `The SQLite store "${path}" refused the operation (${code}: ${(e as Error).message}).${TRANSIENT.test(code) ? ' Another process may hold a lock; retry, or raise busyTimeoutMs.' : ''}`, {
-    details: { path, sqliteCode: code }, cause: e, retryable: TRANSIENT.test(code),
-  })
+  return new FlotillaError(
+    'STORE_UNAVAILABLE',
+    `The SQLite store "${path}" refused the operation (${code}: ${(e as Error).message}).${TRANSIENT.test(code) ? ' Another process may hold a lock; retry, or raise busyTimeoutMs.' : ''}`,
+    {
+      details: { path, sqliteCode: code },
+      cause: e,
+      retryable: TRANSIENT.test(code),
+    },
+  )
 }

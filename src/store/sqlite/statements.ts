@@ -12,9 +12,11 @@ const RUN_STARTS = "(SELECT state FROM runs WHERE id = tasks.run_id) IN ('PENDIN
 const RUN_LIVE = "(SELECT state FROM runs WHERE id = tasks.run_id) IN ('PENDING', 'RUNNING', 'PAUSED')"
 
 /** The columns of a run record (runs `r` joined with definitions `d`). */
-export const RUN_COLUMNS = 'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id'
+export const RUN_COLUMNS =
+  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id'
 /** The columns of a task record. */
-export const TASK_COLUMNS = 'run_id, task_id, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error'
+export const TASK_COLUMNS =
+  'run_id, task_id, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error'
 
 /**
  * The prepared statements of a {@link SqliteStore}, prepared once on open.
@@ -67,11 +69,14 @@ export function prepareStatements(db: Database.Database): Statements {
   const p = <Row = unknown>(sql: string): Statement<Row> => db.prepare<SqlValue[], Row>(sql)
   return {
     insertDefinition: p('INSERT OR IGNORE INTO definitions (hash, body) VALUES (?, ?)'),
-    insertRun: p(`INSERT OR IGNORE INTO runs (id, workflow, workflow_hash, definition_hash, input, state, created_at, started_at, finished_at, error, parent_run_id)
+    insertRun:
+      p(`INSERT OR IGNORE INTO runs (id, workflow, workflow_hash, definition_hash, input, state, created_at, started_at, finished_at, error, parent_run_id)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    insertTask: p(`INSERT OR IGNORE INTO tasks (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error)
+    insertTask:
+      p(`INSERT OR IGNORE INTO tasks (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    setRunState: p(`UPDATE runs SET state = ?, started_at = COALESCE(started_at, ?), finished_at = COALESCE(?, finished_at), error = COALESCE(?, error)
+    setRunState:
+      p(`UPDATE runs SET state = ?, started_at = COALESCE(started_at, ?), finished_at = COALESCE(?, finished_at), error = COALESCE(?, error)
       WHERE id = ? AND (state NOT IN ${FINAL_RUN} OR state = ?)`),
     startTask: p(`UPDATE tasks SET state = 'RUNNING', attempt = ?, agent = ?, started_at = ?
       WHERE run_id = ? AND task_id = ? AND attempt < ? AND state NOT IN ${FINAL_TASK} AND ${RUN_STARTS}`),
@@ -84,7 +89,9 @@ export function prepareStatements(db: Database.Database): Statements {
       WHERE run_id = ? AND task_id = ? AND state NOT IN ${FINAL_TASK}`),
     insertEvent: p('INSERT INTO events (run_id, first_seq, last_seq, body) VALUES (?, ?, ?, ?)'),
     // The newest chunk by primary key: an index seek, not a scan of the run's events.
-    lastEventSeq: p('SELECT COALESCE((SELECT last_seq FROM events WHERE run_id = r.id ORDER BY first_seq DESC LIMIT 1), 0) AS last FROM runs r WHERE r.id = ?'),
+    lastEventSeq: p(
+      'SELECT COALESCE((SELECT last_seq FROM events WHERE run_id = r.id ORDER BY first_seq DESC LIMIT 1), 0) AS last FROM runs r WHERE r.id = ?',
+    ),
     runState: p('SELECT state FROM runs WHERE id = ?'),
     taskState: p('SELECT state, attempt FROM tasks WHERE run_id = ? AND task_id = ?'),
     getRun: p(`SELECT ${RUN_COLUMNS} FROM runs r JOIN definitions d ON d.hash = r.definition_hash WHERE r.id = ?`),

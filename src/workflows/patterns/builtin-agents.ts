@@ -10,7 +10,11 @@ import { tallyVotes, type TallyOptions } from './tally.js'
  * `flotilla.consensus` tallies votes ({@link tallyVotes}).
  */
 export const BUILTIN_AGENTS: readonly AnyAgentDefinition[] = [
-  defineAgent({ name: BUILTIN.collect, description: 'Returns its input: gathers upstream outputs for patterns.', handler: (input: unknown) => input }),
+  defineAgent({
+    name: BUILTIN.collect,
+    description: 'Returns its input: gathers upstream outputs for patterns.',
+    handler: (input: unknown) => input,
+  }),
   defineAgent({
     name: BUILTIN.compact,
     description: 'Drops the items of failed (skipped) tasks from a list.',
@@ -23,10 +27,18 @@ export const BUILTIN_AGENTS: readonly AnyAgentDefinition[] = [
       const { pattern, items, maxItems } = input
       if (!Array.isArray(items)) {
         const kind = items === null ? 'null' : typeof items
-        throw new FlotillaError('MAP_ITEMS_INVALID', `Map-reduce "${pattern}": items is ${kind === 'undefined' ? 'missing' : `a ${kind}`}, not a list; reference a list.`, { details: { pattern, kind }, retryable: false })
+        throw new FlotillaError(
+          'MAP_ITEMS_INVALID',
+          `Map-reduce "${pattern}": items is ${kind === 'undefined' ? 'missing' : `a ${kind}`}, not a list; reference a list.`,
+          { details: { pattern, kind }, retryable: false },
+        )
       }
       if (items.length > maxItems) {
-        throw new FlotillaError('MAP_ITEMS_INVALID', `Map-reduce "${pattern}": the list has ${items.length} items, more than maxItems ${maxItems}; raise maxItems.`, { details: { pattern, length: items.length, maxItems }, retryable: false })
+        throw new FlotillaError(
+          'MAP_ITEMS_INVALID',
+          `Map-reduce "${pattern}": the list has ${items.length} items, more than maxItems ${maxItems}; raise maxItems.`,
+          { details: { pattern, length: items.length, maxItems }, retryable: false },
+        )
       }
       return items
     },
@@ -34,6 +46,7 @@ export const BUILTIN_AGENTS: readonly AnyAgentDefinition[] = [
   defineAgent({
     name: BUILTIN.consensus,
     description: 'Combines the answers of several voters (majority or weighted, quorum, tie rule).',
-    handler: (input: { ballots: { agent: string; output: unknown }[]; options: TallyOptions }) => tallyVotes(input.ballots, input.options),
+    handler: (input: { ballots: { agent: string; output: unknown }[]; options: TallyOptions }) =>
+      tallyVotes(input.ballots, input.options),
   }),
 ]

@@ -2,7 +2,12 @@ import type { TaskSpec } from '../spec.js'
 import type { ConsensusSpec, MapReduceSpec, PatternSpec, PipelineSpec } from './pattern-spec.js'
 
 /** Names of the built-in agents patterns compile to (registered by every Orchestrator). */
-export const BUILTIN = { collect: 'flotilla.collect', compact: 'flotilla.compact', consensus: 'flotilla.consensus', items: 'flotilla.items' } as const
+export const BUILTIN = {
+  collect: 'flotilla.collect',
+  compact: 'flotilla.compact',
+  consensus: 'flotilla.consensus',
+  items: 'flotilla.items',
+} as const
 
 /** Default bound of a map over a list known only at run time. */
 export const DEFAULT_MAX_ITEMS = 1000
@@ -56,27 +61,52 @@ function pipeline(p: PipelineSpec): TaskSpec[] {
       const branches: Record<string, { $ref: string }> = {}
       for (const b of stage.parallel) {
         const bid = `${id}__${b.id}`
-        tasks.push({ id: bid, agent: b.agent, input: previous, ...common(p), ...step(b), ...(carryOn ? { continueOnFailure: true } : {}) })
+        tasks.push({
+          id: bid,
+          agent: b.agent,
+          input: previous,
+          ...common(p),
+          ...step(b),
+          ...(carryOn ? { continueOnFailure: true } : {}),
+        })
         branches[b.id] = out(bid)
       }
       tasks.push({ id, agent: BUILTIN.collect, input: branches, ...common(p) })
     } else {
-      tasks.push({ id, agent: stage.agent, input: stage.input ?? previous, ...common(p), ...step(stage), ...(carryOn ? { continueOnFailure: true } : {}) })
+      tasks.push({
+        id,
+        agent: stage.agent,
+        input: stage.input ?? previous,
+        ...common(p),
+        ...step(stage),
+        ...(carryOn ? { continueOnFailure: true } : {}),
+      })
     }
     stages[stage.id] = out(id)
     previous = out(id)
   }
-  tasks.push({ id: p.id, agent: BUILTIN.collect, input: p.keepIntermediate ? { output: previous, stages } : previous, ...common(p), ...(p.description ? { description: p.description } : {}) })
+  tasks.push({
+    id: p.id,
+    agent: BUILTIN.collect,
+    input: p.keepIntermediate ? { output: previous, stages } : previous,
+    ...common(p),
+    ...(p.description ? { description: p.description } : {}),
+  })
   return tasks
 }
 
 function mapReduce(p: MapReduceSpec): TaskSpec[] {
   const skip = p.onItemFailure === 'skip'
-  const item = (i: number, input: unknown, extra: Partial<TaskSpec> = {}): TaskSpec =>
-    ({
-      id: `${p.id}__map_${i}`, agent: p.map.agent, input, ...common(p), ...step(p.map), ...(skip ? { continueOnFailure: true } : {}),
-      ...(p.concurrency !== undefined ? { group: { name: `${p.id}__map`, max: p.concurrency } } : {}), ...extra,
-    })
+  const item = (i: number, input: unknown, extra: Partial<TaskSpec> = {}): TaskSpec => ({
+    id: `${p.id}__map_${i}`,
+    agent: p.map.agent,
+    input,
+    ...common(p),
+    ...step(p.map),
+    ...(skip ? { continueOnFailure: true } : {}),
+    ...(p.concurrency !== undefined ? { group: { name: `${p.id}__map`, max: p.concurrency } } : {}),
+    ...extra,
+  })
   const tasks: TaskSpec[] = []
   let maps: TaskSpec[]
   if (Array.isArray(p.items)) {
@@ -86,8 +116,15 @@ function mapReduce(p: MapReduceSpec): TaskSpec[] {
     // possible item; the slots past the list's end are skipped.
     const list = `${p.id}__items`
     const max = p.maxItems ?? DEFAULT_MAX_ITEMS
-    tasks.push({ id: list, agent: BUILTIN.items, input: { pattern: p.id, items: p.items, maxItems: max }, ...common(p) })
-    maps = Array.from({ length: max }, (_, i) => item(i, { $ref: `tasks.${list}.output.${i}` }, { when: `tasks.${list}.output.length > ${i}` }))
+    tasks.push({
+      id: list,
+      agent: BUILTIN.items,
+      input: { pattern: p.id, items: p.items, maxItems: max },
+      ...common(p),
+    })
+    maps = Array.from({ length: max }, (_, i) =>
+      item(i, { $ref: `tasks.${list}.output.${i}` }, { when: `tasks.${list}.output.length > ${i}` }),
+    )
   }
   tasks.push(...maps)
   const outputs = maps.map((m) => out(m.id))
@@ -96,14 +133,29 @@ function mapReduce(p: MapReduceSpec): TaskSpec[] {
     tasks.push({ id: `${p.id}__results`, agent: BUILTIN.compact, input: { items: outputs }, ...common(p) })
     items = out(`${p.id}__results`)
   }
-  tasks.push({ id: p.id, agent: p.reduce.agent, input: { items }, ...common(p), ...step(p.reduce), ...(p.description ? { description: p.description } : {}) })
+  tasks.push({
+    id: p.id,
+    agent: p.reduce.agent,
+    input: { items },
+    ...common(p),
+    ...step(p.reduce),
+    ...(p.description ? { description: p.description } : {}),
+  })
   return tasks
 }
 
 function consensus(p: ConsensusSpec): TaskSpec[] {
-  const voters: TaskSpec[] = p.agents.map((agent, i) => ({ id: `${p.id}__vote_${i}`, agent, input: p.input, ...common(p), ...step(p), continueOnFailure: true }))
+  const voters: TaskSpec[] = p.agents.map((agent, i) => ({
+    id: `${p.id}__vote_${i}`,
+    agent,
+    input: p.input,
+    ...common(p),
+    ...step(p),
+    continueOnFailure: true,
+  }))
   const options: Record<string, unknown> = {}
-  for (const k of ['strategy', 'weights', 'useConfidence', 'quorum', 'tie'] as const) if (p[k] !== undefined) options[k] = p[k]
+  for (const k of ['strategy', 'weights', 'useConfidence', 'quorum', 'tie'] as const)
+    if (p[k] !== undefined) options[k] = p[k]
   return [
     ...voters,
     {

@@ -74,7 +74,11 @@ export type PatternSpec = PipelineSpec | MapReduceSpec | ConsensusSpec
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]{0,100}$/
 const id = z.string().regex(ID, 'ids use letters, digits, "_" and "-", and start with a letter or "_"')
-const step = { agent: z.string().min(1), retry: retryOptionsSchema.optional(), timeoutMs: z.number().positive().optional() }
+const step = {
+  agent: z.string().min(1),
+  retry: retryOptionsSchema.optional(),
+  timeoutMs: z.number().positive().optional(),
+}
 const base = {
   id,
   dependsOn: z.array(z.string()).optional(),
@@ -84,39 +88,62 @@ const base = {
 
 /** The zod schema of a pattern entry. */
 export const patternSpecSchema = z.discriminatedUnion('pattern', [
-  z.object({
-    ...base,
-    pattern: z.literal('pipeline'),
-    input: z.unknown().optional(),
-    stages: z.array(z.union([
-      z.object({ id, ...step, input: z.unknown().optional() }).strict(),
-      z.object({ id, parallel: z.array(z.object({ id, ...step }).strict()).min(1, 'a parallel stage needs at least one agent') }).strict(),
-    ])).min(1, 'a pipeline needs at least one stage'),
-    onError: z.enum(['stop', 'continue']).optional(),
-    keepIntermediate: z.boolean().optional(),
-  }).strict(),
-  z.object({
-    ...base,
-    pattern: z.literal('map-reduce'),
-    items: z.union([z.array(z.unknown()), z.object({ $ref: z.string() }).strict()], { message: 'items must be a list, or a { $ref } to a list produced at run time' }),
-    maxItems: z.number().int().min(1).max(100_000).optional(),
-    concurrency: z.number().int().min(1).optional(),
-    map: z.object(step).strict(),
-    reduce: z.object(step).strict(),
-    onItemFailure: z.enum(['fail', 'skip']).optional(),
-  }).strict(),
-  z.object({
-    ...base,
-    pattern: z.literal('consensus'),
-    agents: z.array(z.string().min(1)).min(1, 'a consensus needs at least one voting agent'),
-    input: z.unknown().optional(),
-    strategy: z.enum(['majority', 'weighted']).optional(),
-    weights: z.record(z.string(), z.number().finite().min(0, 'weights must be ≥ 0')).optional(),
-    useConfidence: z.boolean().optional(),
-    quorum: z.number().gt(0, 'a quorum is a fraction in (0, 1]').max(1, 'a quorum above 1 can never be met').optional(),
-    tie: z.enum(['first', 'fail']).optional(),
-    tally: z.string().min(1).optional(),
-    retry: retryOptionsSchema.optional(),
-    timeoutMs: z.number().positive().optional(),
-  }).strict(),
+  z
+    .object({
+      ...base,
+      pattern: z.literal('pipeline'),
+      input: z.unknown().optional(),
+      stages: z
+        .array(
+          z.union([
+            z.object({ id, ...step, input: z.unknown().optional() }).strict(),
+            z
+              .object({
+                id,
+                parallel: z
+                  .array(z.object({ id, ...step }).strict())
+                  .min(1, 'a parallel stage needs at least one agent'),
+              })
+              .strict(),
+          ]),
+        )
+        .min(1, 'a pipeline needs at least one stage'),
+      onError: z.enum(['stop', 'continue']).optional(),
+      keepIntermediate: z.boolean().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...base,
+      pattern: z.literal('map-reduce'),
+      items: z.union([z.array(z.unknown()), z.object({ $ref: z.string() }).strict()], {
+        message: 'items must be a list, or a { $ref } to a list produced at run time',
+      }),
+      maxItems: z.number().int().min(1).max(100_000).optional(),
+      concurrency: z.number().int().min(1).optional(),
+      map: z.object(step).strict(),
+      reduce: z.object(step).strict(),
+      onItemFailure: z.enum(['fail', 'skip']).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...base,
+      pattern: z.literal('consensus'),
+      agents: z.array(z.string().min(1)).min(1, 'a consensus needs at least one voting agent'),
+      input: z.unknown().optional(),
+      strategy: z.enum(['majority', 'weighted']).optional(),
+      weights: z.record(z.string(), z.number().finite().min(0, 'weights must be ≥ 0')).optional(),
+      useConfidence: z.boolean().optional(),
+      quorum: z
+        .number()
+        .gt(0, 'a quorum is a fraction in (0, 1]')
+        .max(1, 'a quorum above 1 can never be met')
+        .optional(),
+      tie: z.enum(['first', 'fail']).optional(),
+      tally: z.string().min(1).optional(),
+      retry: retryOptionsSchema.optional(),
+      timeoutMs: z.number().positive().optional(),
+    })
+    .strict(),
 ])

@@ -66,7 +66,10 @@ const key = (v: unknown): string => JSON.stringify(v) ?? 'undefined'
  * // decision 'yes', agreement 2/3
  * ```
  */
-export function tallyVotes(ballots: readonly { agent: string; output: unknown }[], options: TallyOptions = {}): ConsensusResult {
+export function tallyVotes(
+  ballots: readonly { agent: string; output: unknown }[],
+  options: TallyOptions = {},
+): ConsensusResult {
   const { strategy = 'majority', weights = {}, useConfidence = false, quorum = 0.5, tie = 'first' } = options
   const total = ballots.length
   const votes: Vote[] = ballots.map(({ agent, output }) => {
@@ -77,9 +80,14 @@ export function tallyVotes(ballots: readonly { agent: string; output: unknown }[
   const answered = votes.filter((v) => v.value !== undefined)
   const required = Math.ceil(quorum * total - 1e-9)
   if (answered.length < required || answered.length === 0) {
-    throw new FlotillaError('CONSENSUS_NO_QUORUM', `Only ${answered.length} of ${total} voters answered; the quorum of ${quorum} needs ${required}.`, {
-      details: { answered: answered.length, total, required }, retryable: false,
-    })
+    throw new FlotillaError(
+      'CONSENSUS_NO_QUORUM',
+      `Only ${answered.length} of ${total} voters answered; the quorum of ${quorum} needs ${required}.`,
+      {
+        details: { answered: answered.length, total, required },
+        retryable: false,
+      },
+    )
   }
   const groups = new Map<string, { value: unknown; weight: number; agents: string[]; first: number }>()
   answered.forEach((v, i) => {
@@ -91,9 +99,14 @@ export function tallyVotes(ballots: readonly { agent: string; output: unknown }[
   })
   const tally = [...groups.values()].sort((a, b) => b.weight - a.weight || a.first - b.first)
   if (tally.length > 1 && tally[0].weight === tally[1].weight && tie === 'fail') {
-    throw new FlotillaError('CONSENSUS_TIE', `The vote is tied between ${key(tally[0].value)} and ${key(tally[1].value)} (weight ${tally[0].weight} each).`, {
-      details: { weight: tally[0].weight }, retryable: false,
-    })
+    throw new FlotillaError(
+      'CONSENSUS_TIE',
+      `The vote is tied between ${key(tally[0].value)} and ${key(tally[1].value)} (weight ${tally[0].weight} each).`,
+      {
+        details: { weight: tally[0].weight },
+        retryable: false,
+      },
+    )
   }
   const sum = tally.reduce((s, g) => s + g.weight, 0)
   return {

@@ -24,10 +24,19 @@ describe('discoverAgents on the fixture folder', () => {
       'throws.agent.mjs': 'MODULE_LOAD_FAILED',
     })
     for (const f of report.failed) expect(f.message).toContain(f.file)
-    expect(report.failed.find((f) => f.file.endsWith('throws.agent.mjs'))!.message).toContain('cannot reach the model endpoint')
-    expect(report.failed.find((f) => f.file.endsWith('no-exports.agent.mjs'))!.message).toContain('exports no agent definitions')
+    expect(report.failed.find((f) => f.file.endsWith('throws.agent.mjs'))!.message).toContain(
+      'cannot reach the model endpoint',
+    )
+    expect(report.failed.find((f) => f.file.endsWith('no-exports.agent.mjs'))!.message).toContain(
+      'exports no agent definitions',
+    )
 
-    expect(registry.definitions().map((d) => `${d.name}@${d.version}`).sort()).toEqual(['lower@1.0.0', 'nested@2.0.0', 'upper@1.0.0', 'upper@1.1.0'])
+    expect(
+      registry
+        .definitions()
+        .map((d) => `${d.name}@${d.version}`)
+        .sort(),
+    ).toEqual(['lower@1.0.0', 'nested@2.0.0', 'upper@1.0.0', 'upper@1.1.0'])
     expect(registry.getDefinition('upper')!.version).toBe('1.1.0')
     expect(registry.getDefinition('lower')!.handler('ABC' as never, undefined as never)).toBe('abc') // not the duplicate's handler
   })
@@ -35,7 +44,10 @@ describe('discoverAgents on the fixture folder', () => {
   it('honours a pattern and the instances option', async () => {
     const registry = new Registry()
     const report = await discoverAgents(registry, AGENTS, { pattern: 'team/*.js', instances: 3 })
-    expect(report).toEqual({ loaded: [{ file: join(AGENTS, 'team/nested.agent.js'), agents: ['nested@2.0.0'] }], failed: [] })
+    expect(report).toEqual({
+      loaded: [{ file: join(AGENTS, 'team/nested.agent.js'), agents: ['nested@2.0.0'] }],
+      failed: [],
+    })
     expect(registry.instances()).toHaveLength(3)
   })
 })
@@ -60,7 +72,11 @@ describe('discoverAgents on temp folders', () => {
   it('loads a file all or nothing: a duplicate of one of its agents leaves none of them registered', async () => {
     const t = tempDir()
     cleanup = t.cleanup
-    write(t.dir, 'two.agent.mjs', `${IMPORT}export const a = defineAgent({ name: 'fresh', handler: () => 1 })\nexport const b = defineAgent({ name: 'taken', handler: () => 2 })\n`)
+    write(
+      t.dir,
+      'two.agent.mjs',
+      `${IMPORT}export const a = defineAgent({ name: 'fresh', handler: () => 1 })\nexport const b = defineAgent({ name: 'taken', handler: () => 2 })\n`,
+    )
     const registry = new Registry()
     await registry.register(agent('taken'))
     const report = await discoverAgents(registry, t.dir)
@@ -72,9 +88,21 @@ describe('discoverAgents on temp folders', () => {
   it('reports two definitions of one name@version in one file, a bad version and a failing initialize', async () => {
     const t = tempDir()
     cleanup = t.cleanup
-    write(t.dir, 'dup.agent.mjs', `${IMPORT}export default [defineAgent({ name: 'd', handler: () => 1 }), defineAgent({ name: 'd', handler: () => 2 })]\n`)
-    write(t.dir, 'fake.agent.mjs', `export const f = { kind: 'flotilla.agent', name: 'fake', version: 'one', capabilities: [], tags: [], handler: () => 1 }\n`)
-    write(t.dir, 'init.agent.mjs', agentModule('init', '1.0.0', 'x', ", initialize: () => { throw new Error('no key') }"))
+    write(
+      t.dir,
+      'dup.agent.mjs',
+      `${IMPORT}export default [defineAgent({ name: 'd', handler: () => 1 }), defineAgent({ name: 'd', handler: () => 2 })]\n`,
+    )
+    write(
+      t.dir,
+      'fake.agent.mjs',
+      `export const f = { kind: 'flotilla.agent', name: 'fake', version: 'one', capabilities: [], tags: [], handler: () => 1 }\n`,
+    )
+    write(
+      t.dir,
+      'init.agent.mjs',
+      agentModule('init', '1.0.0', 'x', ", initialize: () => { throw new Error('no key') }"),
+    )
     const report = await discoverAgents(new Registry(), t.dir)
     expect(report.loaded).toEqual([])
     expect(report.failed.map((f) => [f.file.slice(t.dir.length + 1), f.code])).toEqual([
@@ -105,6 +133,8 @@ describe('discoverAgents on temp folders', () => {
     expect(await codeOf(() => discoverAgents(new Registry(), join(t.dir, 'missing')))).toBe('FILE_NOT_FOUND')
     expect(await codeOf(() => discoverAgents(new Registry(), t.dir, { pattern: '{a' }))).toBe('VALIDATION_FAILED')
     expect(await codeOf(() => discoverAgents(new Registry(), t.dir, { instances: 0 }))).toBe('VALIDATION_FAILED')
-    expect(await codeOf(() => discoverAgents(new Registry(), t.dir, { patern: '*' } as never))).toBe('VALIDATION_FAILED')
+    expect(await codeOf(() => discoverAgents(new Registry(), t.dir, { patern: '*' } as never))).toBe(
+      'VALIDATION_FAILED',
+    )
   })
 })

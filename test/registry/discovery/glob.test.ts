@@ -41,7 +41,15 @@ describe('listMatchingFiles', () => {
   it('walks subfolders, skips node_modules and dot-folders, sorts', async () => {
     const t = tempDir()
     cleanup = t.cleanup
-    for (const f of ['b.agent.js', 'a/z.agent.mjs', 'a/b/c.agent.js', 'node_modules/p/x.agent.js', '.hidden/y.agent.js', 'readme.md']) write(t.dir, f, '')
+    for (const f of [
+      'b.agent.js',
+      'a/z.agent.mjs',
+      'a/b/c.agent.js',
+      'node_modules/p/x.agent.js',
+      '.hidden/y.agent.js',
+      'readme.md',
+    ])
+      write(t.dir, f, '')
     const files = await listMatchingFiles(t.dir, globToRegExp('**/*.agent.{js,mjs}'))
     expect(files.map((f) => f.slice(t.dir.length + 1))).toEqual(['a/b/c.agent.js', 'a/z.agent.mjs', 'b.agent.js'])
   })

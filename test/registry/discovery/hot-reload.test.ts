@@ -23,7 +23,8 @@ function recorder() {
       for (;;) {
         const hit = events.slice(from).find(pred)
         if (hit) return hit
-        if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.slice(from))}`)
+        if (Date.now() > deadline)
+          throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(events.slice(from))}`)
         await new Promise<void>((resolve) => {
           wake = resolve
           setTimeout(resolve, 50)
@@ -114,8 +115,15 @@ describe.each([
     const { dir, registry, rec } = await start({ 'echo.agent.mjs': agentModule('echo', '1.0.0', 'old') })
     const before = registry.getDefinition('echo', '1.0.0')
     const from = rec.events.length
-    const file = write(dir, 'echo.agent.mjs', agentModule('echo', '1.0.0', 'never', ", initialize: () => { throw new Error('no API key') }"))
-    expect(await rec.next(from, (e) => e.file === file)).toMatchObject({ type: 'reload-failed', error: { code: 'AGENT_INIT_FAILED' } })
+    const file = write(
+      dir,
+      'echo.agent.mjs',
+      agentModule('echo', '1.0.0', 'never', ", initialize: () => { throw new Error('no API key') }"),
+    )
+    expect(await rec.next(from, (e) => e.file === file)).toMatchObject({
+      type: 'reload-failed',
+      error: { code: 'AGENT_INIT_FAILED' },
+    })
     expect(registry.getDefinition('echo', '1.0.0')).toBe(before)
     expect(call(take(registry, 'echo'))).toBe('old')
   })
@@ -157,7 +165,9 @@ describe.each([
     for (let i = 1; i <= 5; i++) file = write(dir, 'echo.agent.mjs', agentModule('echo', '1.0.0', `v${i}`))
     await rec.next(from, (e) => e.file === file)
     await sleep(200)
-    expect(rec.events.slice(from).filter((e) => e.file === file)).toEqual([{ type: 'reloaded', file, agents: ['echo@1.0.0'] }])
+    expect(rec.events.slice(from).filter((e) => e.file === file)).toEqual([
+      { type: 'reloaded', file, agents: ['echo@1.0.0'] },
+    ])
     expect(call(take(registry, 'echo'))).toBe('v5')
 
     await watcher!.close()
@@ -175,7 +185,9 @@ describe('watchAgents input', () => {
     try {
       expect(await codeOf(() => watchAgents(new Registry(), join(t.dir, 'missing')))).toBe('FILE_NOT_FOUND')
       expect(await codeOf(() => watchAgents(new Registry(), t.dir, { debounceMs: -1 }))).toBe('VALIDATION_FAILED')
-      expect(await codeOf(() => watchAgents(new Registry(), t.dir, { onEvent: 'log' as never }))).toBe('VALIDATION_FAILED')
+      expect(await codeOf(() => watchAgents(new Registry(), t.dir, { onEvent: 'log' as never }))).toBe(
+        'VALIDATION_FAILED',
+      )
       expect(await codeOf(() => watchAgents(new Registry(), t.dir, { pattern: '**x' }))).toBe('VALIDATION_FAILED')
     } finally {
       t.cleanup()

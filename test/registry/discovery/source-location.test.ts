@@ -6,7 +6,9 @@ import { parseSyntaxArrow, stackLocation } from '../../../src/registry/discovery
 import { Registry } from '../../../src/registry/registry.js'
 import { IMPORT, tempDir, write } from './temp.js'
 
-async function failure(fn: () => Promise<unknown>): Promise<{ code?: unknown; message: string; details: Record<string, unknown> }> {
+async function failure(
+  fn: () => Promise<unknown>,
+): Promise<{ code?: unknown; message: string; details: Record<string, unknown> }> {
   try {
     await fn()
   } catch (e) {
@@ -22,7 +24,11 @@ describe('MODULE_LOAD_FAILED says where', () => {
   it('gives the line and column of a syntax error in an agent module', async () => {
     const t = tempDir()
     cleanup = t.cleanup
-    const file = write(t.dir, 'broken.agent.mjs', `${IMPORT}export const a = defineAgent({\n  name: 'a',\n  version: '1.0.0' 2,\n  handler: () => 1,\n})\n`)
+    const file = write(
+      t.dir,
+      'broken.agent.mjs',
+      `${IMPORT}export const a = defineAgent({\n  name: 'a',\n  version: '1.0.0' 2,\n  handler: () => 1,\n})\n`,
+    )
     const err = await failure(() => importAgentFile(file))
     expect(err.code).toBe('MODULE_LOAD_FAILED')
     expect(err.details).toMatchObject({ file, line: 4, column: 20 })
@@ -42,7 +48,11 @@ describe('MODULE_LOAD_FAILED says where', () => {
   it('gives the line of a throw at the top level of the module', async () => {
     const t = tempDir()
     cleanup = t.cleanup
-    const file = write(t.dir, 'throws.agent.mjs', `${IMPORT}const ok = 1\nthrow new Error('cannot reach the model endpoint')\n`)
+    const file = write(
+      t.dir,
+      'throws.agent.mjs',
+      `${IMPORT}const ok = 1\nthrow new Error('cannot reach the model endpoint')\n`,
+    )
     const err = await failure(() => importAgentFile(file, '1'))
     expect(err.code).toBe('MODULE_LOAD_FAILED')
     expect(err.message).toContain('cannot reach the model endpoint')
@@ -52,8 +62,15 @@ describe('MODULE_LOAD_FAILED says where', () => {
 
 describe('parseSyntaxArrow and stackLocation', () => {
   it('reads the header and caret Node prints', () => {
-    expect(parseSyntaxArrow('/a/b.mjs:4\n  y: 2 3\n       ^\n\nSyntaxError: Unexpected number')).toEqual({ file: '/a/b.mjs', line: 4, column: 8 })
-    expect(parseSyntaxArrow('file:///a/b.mjs:2\n\n\n\nSyntaxError: Unexpected end of input')).toEqual({ file: '/a/b.mjs', line: 2 })
+    expect(parseSyntaxArrow('/a/b.mjs:4\n  y: 2 3\n       ^\n\nSyntaxError: Unexpected number')).toEqual({
+      file: '/a/b.mjs',
+      line: 4,
+      column: 8,
+    })
+    expect(parseSyntaxArrow('file:///a/b.mjs:2\n\n\n\nSyntaxError: Unexpected end of input')).toEqual({
+      file: '/a/b.mjs',
+      line: 2,
+    })
     expect(parseSyntaxArrow('(node:12) Warning: x:1\nnothing here')).toBeUndefined()
   })
 

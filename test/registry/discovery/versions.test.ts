@@ -28,7 +28,10 @@ describe('resolveVersion', () => {
     } catch (e) {
       error = e
     }
-    expect(error).toMatchObject({ code: 'VERSION_NOT_SATISFIED', details: { agent: 'fixer', range: '^2.0.0', registered: ['1.2.0', '1.0.0'] } })
+    expect(error).toMatchObject({
+      code: 'VERSION_NOT_SATISFIED',
+      details: { agent: 'fixer', range: '^2.0.0', registered: ['1.2.0', '1.0.0'] },
+    })
     expect((error as Error).message).toContain('1.2.0, 1.0.0')
     expect((error as Error).message).toContain('"^2.0.0"')
   })

@@ -4,7 +4,6 @@ import { FakeClock } from '../../../src/core/fake-clock.js'
 import { AnomalyDetector, type Anomaly } from '../../../src/registry/health/anomaly.js'
 import { codeOf } from '../helpers.js'
 
-
 /** `base` ± 10 %, uniformly. */
 function jitter(random: () => number, base: number): number {
   return base * (0.9 + 0.2 * random())

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest'
 import { FakeClock } from '../../../src/core/fake-clock.js'
 import type { AgentInstance } from '../../../src/registry/agent-instance.js'
 import { Registry } from '../../../src/registry/registry.js'
-import { HealthMonitor, type HealthMonitorOptions, type HealthTransition } from '../../../src/registry/health/health-monitor.js'
+import {
+  HealthMonitor,
+  type HealthMonitorOptions,
+  type HealthTransition,
+} from '../../../src/registry/health/health-monitor.js'
 import { agent, codeOf } from '../helpers.js'
 
 interface Switches {
@@ -12,7 +16,10 @@ interface Switches {
   checks: number
 }
 
-async function setup(options: Omit<HealthMonitorOptions, 'clock'> = {}, breaker?: { failureThreshold: number; cooldownMs: number }) {
+async function setup(
+  options: Omit<HealthMonitorOptions, 'clock'> = {},
+  breaker?: { failureThreshold: number; cooldownMs: number },
+) {
   const clock = new FakeClock()
   const registry = new Registry({ clock, circuitBreaker: breaker })
   const sw: Switches = { healthy: true, initFails: false, inits: [], checks: 0 }
@@ -39,7 +46,9 @@ describe('HealthMonitor', () => {
   it('reports HEALTHY for a READY instance whose check passes, keyed by instance id', async () => {
     const { monitor, instance, transitions } = await setup()
     expect(await monitor.checkAll()).toEqual({ [instance.id]: { health: 'HEALTHY', detail: 'ok' } })
-    expect(transitions).toMatchObject([{ instanceId: instance.id, agent: 'worker', version: '1.0.0', from: 'INITIALIZING', to: 'HEALTHY' }])
+    expect(transitions).toMatchObject([
+      { instanceId: instance.id, agent: 'worker', version: '1.0.0', from: 'INITIALIZING', to: 'HEALTHY' },
+    ])
     expect(monitor.health(instance.id)?.health).toBe('HEALTHY')
     expect(instance.routable).toBe(true)
   })
@@ -47,11 +56,17 @@ describe('HealthMonitor', () => {
   it('is DEGRADED after one failed check and FAILED after three in a row; a passing check brings it back', async () => {
     const { monitor, instance, sw, path } = await setup({ selfHeal: false })
     sw.healthy = false
-    expect((await monitor.checkAll())[instance.id]).toEqual({ health: 'DEGRADED', detail: '1 health check(s) failed: queue stuck' })
+    expect((await monitor.checkAll())[instance.id]).toEqual({
+      health: 'DEGRADED',
+      detail: '1 health check(s) failed: queue stuck',
+    })
     expect(instance.routable).toBe(true)
     await monitor.checkAll()
     expect(monitor.health(instance.id)?.health).toBe('DEGRADED')
-    expect((await monitor.checkAll())[instance.id]).toEqual({ health: 'FAILED', detail: '3 consecutive health checks failed: queue stuck' })
+    expect((await monitor.checkAll())[instance.id]).toEqual({
+      health: 'FAILED',
+      detail: '3 consecutive health checks failed: queue stuck',
+    })
     expect(instance.routable).toBe(false)
     expect(instance.available).toBe(false)
     sw.healthy = true
@@ -73,7 +88,10 @@ describe('HealthMonitor', () => {
     instance.metrics.record(10, false) // 0.36
     expect((await monitor.checkAll())[instance.id]).toEqual({ health: 'DEGRADED', detail: 'error rate 0.36 > 0.2' })
     for (let i = 0; i < 20; i++) instance.metrics.record(900, true)
-    expect((await monitor.checkAll())[instance.id]).toMatchObject({ health: 'DEGRADED', detail: expect.stringMatching(/^latency \d+ ms > 500 ms$/) })
+    expect((await monitor.checkAll())[instance.id]).toMatchObject({
+      health: 'DEGRADED',
+      detail: expect.stringMatching(/^latency \d+ ms > 500 ms$/),
+    })
     for (let i = 0; i < 40; i++) instance.metrics.record(10, true)
     expect((await monitor.checkAll())[instance.id].health).toBe('HEALTHY')
   })
@@ -85,7 +103,10 @@ describe('HealthMonitor', () => {
     expect((await monitor.checkAll())[instance.id]).toEqual({ health: 'FAILED', detail: 'circuit breaker is open' })
     instance.breaker.reset()
     instance.state = 'FAILED'
-    expect((await monitor.checkAll())[instance.id]).toEqual({ health: 'FAILED', detail: 'instance failed its initialize hook' })
+    expect((await monitor.checkAll())[instance.id]).toEqual({
+      health: 'FAILED',
+      detail: 'instance failed its initialize hook',
+    })
   })
 
   it('restarts a FAILED instance with exponential backoff (1 s, 2 s, 4 s … capped), RECOVERING meanwhile', async () => {
@@ -93,7 +114,10 @@ describe('HealthMonitor', () => {
     expect(sw.inits).toEqual([0])
     sw.healthy = false
     sw.initFails = true
-    expect((await monitor.checkAll())[instance.id]).toEqual({ health: 'RECOVERING', detail: 'restart 1 in 1000 ms (1 consecutive health checks failed: queue stuck)' })
+    expect((await monitor.checkAll())[instance.id]).toEqual({
+      health: 'RECOVERING',
+      detail: 'restart 1 in 1000 ms (1 consecutive health checks failed: queue stuck)',
+    })
     expect(instance.routable).toBe(false)
     expect(path()).toEqual(['FAILED', 'RECOVERING'])
     await clock.advance(999)
@@ -101,7 +125,9 @@ describe('HealthMonitor', () => {
     await clock.advance(1)
     expect(sw.inits).toEqual([0, 1_000])
     expect(instance.state).toBe('FAILED')
-    expect(monitor.health(instance.id)?.detail).toBe('restart 2 in 2000 ms (restart 1 failed: Agent "worker@1.0.0" failed its initialize hook: database unreachable. Fix the hook or the resources it needs, then register the agent again.)')
+    expect(monitor.health(instance.id)?.detail).toBe(
+      'restart 2 in 2000 ms (restart 1 failed: Agent "worker@1.0.0" failed its initialize hook: database unreachable. Fix the hook or the resources it needs, then register the agent again.)',
+    )
     // Rounds skip a RECOVERING instance.
     const checks = sw.checks
     expect((await monitor.checkAll())[instance.id].health).toBe('RECOVERING')
@@ -141,7 +167,10 @@ describe('HealthMonitor', () => {
   })
 
   it('resets the circuit on restart, and gives up after maxRestarts', async () => {
-    const { monitor, instance, sw, clock } = await setup({ maxRestarts: 2 }, { failureThreshold: 1, cooldownMs: 600_000 })
+    const { monitor, instance, sw, clock } = await setup(
+      { maxRestarts: 2 },
+      { failureThreshold: 1, cooldownMs: 600_000 },
+    )
     instance.breaker.onFailure()
     await monitor.checkAll()
     expect(monitor.health(instance.id)?.health).toBe('RECOVERING')
@@ -238,6 +267,8 @@ describe('HealthMonitor', () => {
     expect(await codeOf(() => new HealthMonitor(registry, { intervalMs: 0 }))).toBe('VALIDATION_FAILED')
     expect(await codeOf(() => new HealthMonitor(registry, { errorRateThreshold: 2 }))).toBe('VALIDATION_FAILED')
     expect(await codeOf(() => new HealthMonitor(registry, { failureThreshold: 1.5 }))).toBe('VALIDATION_FAILED')
-    expect(await codeOf(() => new HealthMonitor(registry, { bogus: 1 } as HealthMonitorOptions))).toBe('VALIDATION_FAILED')
+    expect(await codeOf(() => new HealthMonitor(registry, { bogus: 1 } as HealthMonitorOptions))).toBe(
+      'VALIDATION_FAILED',
+    )
   })
 })

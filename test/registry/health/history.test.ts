@@ -6,7 +6,15 @@ import { codeOf } from '../helpers.js'
 function exec(i: number, ok = true): ExecutionRecord {
   return ok
     ? { runId: 'run_1', taskId: `t${i}`, attempt: 1, startedAt: 1_000 + i, durationMs: i, ok }
-    : { runId: 'run_1', taskId: `t${i}`, attempt: 2, startedAt: 1_000 + i, durationMs: i, ok, errorCode: 'TASK_TIMEOUT' }
+    : {
+        runId: 'run_1',
+        taskId: `t${i}`,
+        attempt: 2,
+        startedAt: 1_000 + i,
+        durationMs: i,
+        ok,
+        errorCode: 'TASK_TIMEOUT',
+      }
 }
 
 describe('ExecutionHistory', () => {

@@ -22,28 +22,31 @@ function take(pool: AgentPool, n: number): string[] {
 }
 
 describe('routing around unhealthy instances', () => {
-  it.each(['round-robin', 'least-loaded', 'performance'] as const)('pool.acquire() skips a FAILED or RECOVERING instance (%s), and uses it again once HEALTHY', async (strategy) => {
-    const clock = new FakeClock()
-    const registry = new Registry({ clock, strategy })
-    let sick = false
-    await registry.register(agent('steady', { capabilities: ['work'] }))
-    const [flaky] = await registry.register(agent('flaky', { capabilities: ['work'], healthCheck: () => !sick }))
-    const pool = registry.pool({ capability: 'work' })
-    const monitor = new HealthMonitor(registry, { clock, failureThreshold: 1 })
-    expect(new Set(take(pool, 4))).toEqual(new Set(['steady', 'flaky']))
+  it.each(['round-robin', 'least-loaded', 'performance'] as const)(
+    'pool.acquire() skips a FAILED or RECOVERING instance (%s), and uses it again once HEALTHY',
+    async (strategy) => {
+      const clock = new FakeClock()
+      const registry = new Registry({ clock, strategy })
+      let sick = false
+      await registry.register(agent('steady', { capabilities: ['work'] }))
+      const [flaky] = await registry.register(agent('flaky', { capabilities: ['work'], healthCheck: () => !sick }))
+      const pool = registry.pool({ capability: 'work' })
+      const monitor = new HealthMonitor(registry, { clock, failureThreshold: 1 })
+      expect(new Set(take(pool, 4))).toEqual(new Set(['steady', 'flaky']))
 
-    sick = true
-    await monitor.checkAll()
-    expect(monitor.health(flaky.id)?.health).toBe('RECOVERING')
-    expect(take(pool, 4)).toEqual(['steady', 'steady', 'steady', 'steady'])
-    const only = registry.pool({ agent: 'flaky' }).acquire()
-    expect(typeof only).toBe('string')
+      sick = true
+      await monitor.checkAll()
+      expect(monitor.health(flaky.id)?.health).toBe('RECOVERING')
+      expect(take(pool, 4)).toEqual(['steady', 'steady', 'steady', 'steady'])
+      const only = registry.pool({ agent: 'flaky' }).acquire()
+      expect(typeof only).toBe('string')
 
-    sick = false
-    await clock.advance(1_000) // the restart, then a passing check
-    expect(monitor.health(flaky.id)?.health).toBe('HEALTHY')
-    expect(new Set(take(pool, 4))).toEqual(new Set(['steady', 'flaky']))
-  })
+      sick = false
+      await clock.advance(1_000) // the restart, then a passing check
+      expect(monitor.health(flaky.id)?.health).toBe('HEALTHY')
+      expect(new Set(take(pool, 4))).toEqual(new Set(['steady', 'flaky']))
+    },
+  )
 })
 
 describe('AgentInstance.routable and restart()', () => {
