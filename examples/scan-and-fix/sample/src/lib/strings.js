@@ -1,3 +1,3 @@
-export function formatTotal(total) {
+export function formatTotal(total) {  
   return total.toFixed(2)
 }
