@@ -5,23 +5,16 @@ import { FlotillaError, toFlotillaError } from '../core/errors.js'
 import { newAgentId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
 import { AgentMetrics } from '../agents/agent-metrics.js'
-import type { ChildAgentRequest } from '../agents/context.js'
-import type { ServiceCall, ServiceOps } from '../agents/service-members.js'
 import type { BusEvent } from '../messaging/bus.js'
 import { inheritPermissions, parsePermissions, PermissionSet, type Permission } from '../security/permissions.js'
 import type { AgentRecord } from '../store/records.js'
-import { assertTransition } from './lifecycle.js'
-import { carveLimits, childDeployment, parseLimits } from './limits.js'
-import type {
-  DeployRequest,
-  ExecuteOptions,
-  ResourceLimits,
-  Runtime,
-  RuntimeExit,
-  RuntimeHandle,
-  RuntimeHooks,
-} from './runtime.js'
+import { AgentCalls } from './agent-calls.js'
 import { AgentDirectory, info } from './agent-directory.js'
+import { agentUsage, clusterUsage } from './agent-usage.js'
+import { assertTransition } from './lifecycle.js'
+import { carveLimits, parseLimits } from './limits.js'
+import { deployRequestOf, type LiveAgent } from './live-agent.js'
+import type { ExecuteOptions, ResourceLimits, Runtime, RuntimeExit, RuntimeHooks } from './runtime.js'
 import type {
   AgentDeployment,
   AgentInfo,
@@ -31,21 +24,6 @@ import type {
   SupervisorEvent,
   SupervisorOptions,
 } from './supervisor-types.js'
-
-/** One agent deployed by this supervisor. */
-interface Live {
-  record: AgentRecord
-  readonly deployment: AgentDeployment
-  readonly runtime: Runtime
-  readonly workspace: string
-  readonly ownWorkspace: boolean
-  perms: PermissionSet
-  handle: RuntimeHandle | undefined
-  readonly metrics: AgentMetrics
-  /** Serialises the store writes of this agent so each transition is fenced on the previous one. */
-  lock: Promise<unknown>
-  services: ServiceCall | undefined
-}
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i
 
@@ -64,9 +42,11 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i
  * await supervisor.terminate(agent.id)
  * ```
  */
-export class AgentSupervisor extends AgentDirectory<Live> {
+export class AgentSupervisor extends AgentDirectory<LiveAgent> {
   private readonly runtimes = new Map<string, Runtime>()
   private readonly clock: Clock
+  /** Serves the ctx service calls of the agents. */
+  private readonly calls: AgentCalls
   private closed = false
 
   constructor(private readonly options: SupervisorOptions) {
@@ -77,6 +57,13 @@ export class AgentSupervisor extends AgentDirectory<Live> {
         details: { field: 'runtimes' },
       })
     this.clock = options.clock ?? systemClock
+    this.calls = new AgentCalls({
+      deploy: (deployment, o) => this.deploy(deployment, o),
+      execute: (agentId, input) => this.execute(agentId, input),
+      terminate: (agentId, reason) => this.terminate(agentId, reason),
+      live: (agentId) => this.live.get(agentId),
+      services: options.services,
+    })
   }
 
   /** Deploys an agent (as a child when `parentId` is given) and resolves once it is RUNNING. */
@@ -147,7 +134,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
       updatedAt: at,
     }
     await this.options.store.saveAgent(record, { from: null, to: 'PENDING', reason: 'deploy', at })
-    const entry: Live = {
+    const entry: LiveAgent = {
       record,
       deployment,
       runtime,
@@ -162,7 +149,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     this.live.set(id, entry)
     this.emit({ type: 'agent.state', agentId: id, name, from: null, to: 'PENDING', reason: 'deploy', at })
     try {
-      entry.handle = await runtime.deploy(this.deployRequest(entry), this.hooks(entry))
+      entry.handle = await runtime.deploy(deployRequestOf(entry), this.hooks(entry))
     } catch (err) {
       const error = toFlotillaError(err, 'AGENT_DEPLOY_FAILED')
       await this.transition(entry, 'TERMINATED', `deploy failed: ${error.message}`)
@@ -262,7 +249,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     assertTransition(agentId, entry.record.state, 'PENDING', 'restart')
     await this.transition(entry, 'PENDING', 'restart')
     try {
-      entry.handle = await entry.runtime.deploy(this.deployRequest(entry), this.hooks(entry))
+      entry.handle = await entry.runtime.deploy(deployRequestOf(entry), this.hooks(entry))
     } catch (err) {
       const error = toFlotillaError(err, 'AGENT_DEPLOY_FAILED')
       await this.transition(entry, 'FAILED', `restart failed: ${error.message}`)
@@ -317,37 +304,12 @@ export class AgentSupervisor extends AgentDirectory<Live> {
 
   /** What the agent uses now, with its command metrics. */
   async usage(agentId: string): Promise<AgentUsage> {
-    const entry = this.requireLive(agentId)
-    const at = this.clock.wallNow()
-    const u = entry.handle
-      ? await entry.handle.usage()
-      : { memoryBytes: 0, heapUsedBytes: 0, cpuMs: 0, storageBytes: 0, at }
-    return { ...u, agentId, name: entry.record.name, state: entry.record.state, metrics: entry.metrics.snapshot() }
+    return agentUsage(this.requireLive(agentId), this.clock.wallNow())
   }
 
   /** Totals over every agent deployed by this supervisor that is not terminated. */
-  async clusterUsage(): Promise<ClusterUsage> {
-    const byState: Record<AgentState, number> = { PENDING: 0, RUNNING: 0, PAUSED: 0, FAILED: 0, TERMINATED: 0 }
-    let memoryBytes = 0
-    let cpuMs = 0
-    let storageBytes = 0
-    let commands = 0
-    let errors = 0
-    let agents = 0
-    for (const entry of this.live.values()) {
-      byState[entry.record.state]++
-      if (entry.record.state === 'TERMINATED') continue
-      agents++
-      commands += entry.metrics.calls
-      errors += entry.metrics.snapshot().errors
-      if (!entry.handle) continue
-      const u = await entry.handle.usage().catch(() => undefined)
-      if (!u) continue
-      memoryBytes += u.memoryBytes
-      cpuMs += u.cpuMs
-      storageBytes += u.storageBytes
-    }
-    return { agents, byState, memoryBytes, cpuMs, storageBytes, commands, errors }
+  clusterUsage(): Promise<ClusterUsage> {
+    return clusterUsage(this.live.values())
   }
 
   /** Terminates every agent (roots first, each subtree children first) and closes the runtimes. */
@@ -363,7 +325,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
 
   // --- internals ---
 
-  private requireLive(agentId: string): Live {
+  private requireLive(agentId: string): LiveAgent {
     const entry = this.live.get(agentId)
     if (entry) return entry
     if (this.isForgotten(agentId))
@@ -373,7 +335,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     throw this.notFound(agentId)
   }
 
-  private liveChildren(agentId: string): Live[] {
+  private liveChildren(agentId: string): LiveAgent[] {
     return [...this.live.values()].filter((e) => e.record.parentId === agentId && e.record.state !== 'TERMINATED')
   }
 
@@ -387,7 +349,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
 
   /** Stores the transition (fenced on the current state), then reports it. */
   private transition(
-    entry: Live,
+    entry: LiveAgent,
     to: AgentState,
     reason: string | null,
     patch: Partial<AgentRecord> = {},
@@ -406,24 +368,7 @@ export class AgentSupervisor extends AgentDirectory<Live> {
     return done
   }
 
-  private deployRequest(entry: Live): DeployRequest {
-    const d = entry.deployment
-    return {
-      instanceId: entry.record.id,
-      name: entry.record.name,
-      module: d.module,
-      ...(d.model === undefined ? {} : { model: d.model }),
-      exportName: d.export ?? 'default',
-      tools: d.tools ?? [],
-      ...(d.toolsModule === undefined ? {} : { toolsModule: d.toolsModule }),
-      permissions: entry.perms.grants,
-      limits: entry.record.limits as ResourceLimits,
-      env: d.env ?? {},
-      workspace: entry.workspace,
-    }
-  }
-
-  private hooks(entry: Live): RuntimeHooks {
+  private hooks(entry: LiveAgent): RuntimeHooks {
     let exited = false
     return {
       onExit: (exit) => {
@@ -439,64 +384,16 @@ export class AgentSupervisor extends AgentDirectory<Live> {
           event,
           at: this.clock.wallNow(),
         }),
-      call: (op, args) => this.serve(entry, op, args),
+      call: (op, args) => this.calls.serve(entry, op, args),
     }
   }
 
-  private async onExit(entry: Live, exit: RuntimeExit): Promise<void> {
+  private async onExit(entry: LiveAgent, exit: RuntimeExit): Promise<void> {
     if (!entry.handle || entry.record.state === 'TERMINATED' || entry.record.state === 'FAILED') return
     entry.handle = undefined
     entry.metrics.recordError(exit.reason)
     await this.transition(entry, 'FAILED', `${exit.code}: ${exit.reason}`, { pid: null }).catch(() => undefined)
     for (const child of this.liveChildren(entry.record.id))
       await this.terminate(child.record.id, `parent ${entry.record.id} failed`).catch(() => undefined)
-  }
-
-  private async serve(entry: Live, op: string, args: unknown): Promise<unknown> {
-    const a = (args ?? {}) as Record<string, unknown>
-    switch (op) {
-      case 'spawn':
-        return this.deploy(childDeployment(entry.deployment, a.spec as ChildAgentRequest), {
-          parentId: entry.record.id,
-        }).then((c) => ({ id: c.id, name: c.name }))
-      case 'child.execute':
-        return this.execute(this.ownChild(entry, a.id).record.id, a.input)
-      case 'child.terminate':
-        await this.terminate(this.ownChild(entry, a.id).record.id, `terminated by parent ${entry.record.id}`)
-        return null
-      case 'subscribe':
-        if (!entry.handle?.deliver)
-          throw new FlotillaError(
-            'AGENT_STATE_INVALID',
-            `Agent "${entry.record.name}" cannot subscribe: its runtime "${entry.runtime.kind}" does not deliver events.`,
-          )
-    }
-    entry.services ??= this.options.services?.(info(entry.record), entry.perms)
-    if (!entry.services)
-      throw new FlotillaError(
-        'AGENT_STATE_INVALID',
-        `Agent "${entry.record.name}" has no ${op} service here: deploy it through an Orchestrator, which provides messaging and artifacts.`,
-      )
-    return entry.services(op as keyof ServiceOps, args as never)
-  }
-
-  private ownChild(entry: Live, id: unknown): Live {
-    const child = typeof id === 'string' ? this.live.get(id) : undefined
-    if (!child || child.record.parentId !== entry.record.id) {
-      throw new FlotillaError(
-        'PERMISSION_DENIED',
-        `Agent "${entry.record.name}" may only command its own children; ${String(id)} is not one.`,
-        {
-          details: {
-            agent: entry.record.name,
-            resource: `agent:${String(id)}`,
-            action: 'command',
-            reason: 'it may only command its own children',
-            child: String(id),
-          },
-        },
-      )
-    }
-    return child
   }
 }

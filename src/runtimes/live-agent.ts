@@ -1,0 +1,45 @@
+/**
+ * An agent as the supervisor holds it in memory while it is deployed: its
+ * stored record, its deployment, its runtime and handle, its permissions
+ * and metrics, and the lock that orders its store writes. Also the deploy
+ * request its runtime is given for it.
+ */
+import type { AgentMetrics } from '../agents/agent-metrics.js'
+import type { ServiceCall } from '../agents/service-members.js'
+import type { PermissionSet } from '../security/permissions.js'
+import type { AgentRecord } from '../store/records.js'
+import type { DeployRequest, ResourceLimits, Runtime, RuntimeHandle } from './runtime.js'
+import type { AgentDeployment } from './supervisor-types.js'
+
+/** One agent deployed by an `AgentSupervisor`. */
+export interface LiveAgent {
+  record: AgentRecord
+  readonly deployment: AgentDeployment
+  readonly runtime: Runtime
+  readonly workspace: string
+  readonly ownWorkspace: boolean
+  perms: PermissionSet
+  handle: RuntimeHandle | undefined
+  readonly metrics: AgentMetrics
+  /** Serialises the store writes of this agent so each transition is fenced on the previous one. */
+  lock: Promise<unknown>
+  services: ServiceCall | undefined
+}
+
+/** What the agent's runtime is asked to deploy: its deployment with the id, permissions, limits and workspace it has now. */
+export function deployRequestOf(entry: LiveAgent): DeployRequest {
+  const d = entry.deployment
+  return {
+    instanceId: entry.record.id,
+    name: entry.record.name,
+    module: d.module,
+    ...(d.model === undefined ? {} : { model: d.model }),
+    exportName: d.export ?? 'default',
+    tools: d.tools ?? [],
+    ...(d.toolsModule === undefined ? {} : { toolsModule: d.toolsModule }),
+    permissions: entry.perms.grants,
+    limits: entry.record.limits as ResourceLimits,
+    env: d.env ?? {},
+    workspace: entry.workspace,
+  }
+}
