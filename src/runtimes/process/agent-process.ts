@@ -2,11 +2,13 @@
  * One agent process: the child forked by the `process` runtime, from start
  * to exit. It speaks the IPC protocol, settles commands, serves service
  * calls, watches the child's resident set and CPU time, and says why the
- * child stopped. {@link ProcessHandle} puts one (or, across restarts,
- * several in turn) behind the runtime port.
+ * child stopped. It holds the commands in flight ({@link PendingCommands})
+ * and the measures of the child ({@link ProcessMeter}), and answers service
+ * calls with {@link answerServiceCall}. {@link ProcessHandle} puts one (or,
+ * across restarts, several in turn) behind the runtime port.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { FlotillaError, serializeError } from '../../core/errors.js'
+import { FlotillaError } from '../../core/errors.js'
 import { abortReason, exitError, limitExit, sleep, timeoutError } from '../exits.js'
 import { childEnv, classifyExit, overLimit } from './child-exit.js'
 import type {
@@ -17,7 +19,9 @@ import type {
   RuntimeEvent,
   RuntimeExit,
 } from '../runtime.js'
-import { hasProc, readProcState, readProcStats } from './proc-stats.js'
+import { PendingCommands } from './pending-commands.js'
+import { hasProc, readProcState } from './proc-stats.js'
+import { ProcessMeter, type ReportedUsage } from './process-meter.js'
 import {
   checkChildMessage,
   childDeployOf,
@@ -27,6 +31,7 @@ import {
   type ChildMessage,
   type ParentMessage,
 } from './protocol.js'
+import { answerServiceCall } from './service-calls.js'
 
 /** Settings of an {@link AgentProcess}, resolved by the runtime. */
 export interface AgentProcessSettings {
@@ -53,19 +58,6 @@ export interface AgentProcessOwner {
   onExit(exit: RuntimeExit): void
 }
 
-interface Pending {
-  resolve(value: unknown): void
-  reject(error: FlotillaError): void
-  cleanup(): void
-}
-
-interface Reported {
-  heapUsedBytes: number
-  rssBytes: number
-  cpuMs: number
-  storageBytes: number
-}
-
 const TAIL = 8192
 
 /**
@@ -78,21 +70,16 @@ export class AgentProcess {
   /** Resolves once the child has exited and everything about it is settled. */
   readonly exited: Promise<void>
   private readonly child: ChildProcess
-  private readonly pending = new Map<number, Pending>()
-  private readonly idleWaiters: (() => void)[] = []
-  private seq = 0
+  /** The commands in flight. */
+  private readonly commands = new PendingCommands()
+  /** The resident set, CPU time, heap and storage of the child, and the watchdog that samples them. */
+  private readonly meter: ProcessMeter
   private fault: RuntimeExit | undefined
   private expected = false
   private dead = false
   /** What commands reject with once the exit is settled. */
   private final: FlotillaError | undefined
   private stderrTail = ''
-  private reported: Reported = { heapUsedBytes: 0, rssBytes: 0, cpuMs: 0, storageBytes: 0 }
-  private cpuAtReady = 0
-  private lastCpuMs = 0
-  private lastRss = 0
-  private sampling = false
-  private watchdog: NodeJS.Timeout | undefined
   private ready: { resolve(): void; reject(e: FlotillaError): void } | undefined
 
   private constructor(
@@ -109,6 +96,7 @@ export class AgentProcess {
       serialization: 'json',
     })
     this.pid = this.child.pid ?? -1
+    this.meter = new ProcessMeter(this.pid)
     this.child.stderr?.on('data', (chunk: Buffer) => {
       // The agent's own stderr, passed through as `stdio: inherit` would (option forwardStderr), not Flotilla's logging.
       // eslint-disable-next-line no-restricted-syntax
@@ -140,12 +128,12 @@ export class AgentProcess {
 
   /** CPU ms this process used since its agent was ready. */
   get cpuMs(): number {
-    return Math.max(0, this.lastCpuMs - this.cpuAtReady)
+    return this.meter.cpuMs
   }
 
   /** Commands in flight. */
   get active(): number {
-    return this.pending.size
+    return this.commands.size
   }
 
   private deploy(): Promise<void> {
@@ -184,20 +172,19 @@ export class AgentProcess {
   execute(input: unknown, options: ExecuteOptions = {}): Promise<unknown> {
     if (this.final !== undefined) return Promise.reject(this.final)
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal.reason))
-    const id = ++this.seq
+    const id = this.commands.nextId()
     return new Promise((resolve, reject) => {
       const { signal, timeoutMs } = options
       let timer: NodeJS.Timeout | undefined
       const onAbort = (): void => this.cancel(id, abortReason(signal?.reason))
-      const entry: Pending = {
+      this.commands.add(id, {
         resolve,
         reject,
         cleanup: () => {
           if (timer !== undefined) clearTimeout(timer)
           signal?.removeEventListener('abort', onAbort)
         },
-      }
-      this.pending.set(id, entry)
+      })
       if (timeoutMs !== undefined)
         timer = setTimeout(() => this.cancel(id, timeoutError(this.request.instanceId, timeoutMs)), timeoutMs)
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -208,7 +195,7 @@ export class AgentProcess {
       try {
         this.send(message)
       } catch (e) {
-        this.settle(
+        this.commands.settle(
           id,
           undefined,
           new FlotillaError(
@@ -222,8 +209,7 @@ export class AgentProcess {
 
   /** Resolves once no command is in flight. */
   idle(): Promise<void> {
-    if (this.pending.size === 0) return Promise.resolve()
-    return new Promise((resolve) => this.idleWaiters.push(resolve))
+    return this.commands.idle()
   }
 
   /** Sends new storage limits to the child. */
@@ -247,13 +233,12 @@ export class AgentProcess {
 
   /** What the process uses now: `/proc` where there is one, else what the child last reported. */
   async usage(): Promise<ResourceUsage> {
-    if (!this.dead) await this.sampleProc()
-    const cpuMs = this.owner.cpuBaseMs + this.cpuMs
+    if (!this.dead) await this.meter.sample()
     return {
-      memoryBytes: this.dead ? 0 : this.lastRss,
-      heapUsedBytes: this.reported.heapUsedBytes,
-      cpuMs,
-      storageBytes: this.reported.storageBytes,
+      memoryBytes: this.dead ? 0 : this.meter.rssBytes,
+      heapUsedBytes: this.meter.heapUsedBytes,
+      cpuMs: this.owner.cpuBaseMs + this.meter.cpuMs,
+      storageBytes: this.meter.storageBytes,
       at: Date.now(),
     }
   }
@@ -262,7 +247,7 @@ export class AgentProcess {
   async stop(): Promise<void> {
     if (this.dead) return this.exited
     this.expected = true
-    this.rejectAll(
+    this.commands.rejectAll(
       new FlotillaError(
         'AGENT_TERMINATED',
         `Agent instance ${this.request.instanceId} was terminated while the command ran.`,
@@ -303,8 +288,8 @@ export class AgentProcess {
   }
 
   private cancel(id: number, error: FlotillaError): void {
-    if (!this.pending.has(id)) return
-    this.settle(id, undefined, error)
+    if (!this.commands.has(id)) return
+    this.commands.settle(id, undefined, error)
     try {
       this.send({ type: 'cancel', id, reason: error.toJSON() })
     } catch {
@@ -312,25 +297,11 @@ export class AgentProcess {
     }
   }
 
-  private settle(id: number, value: unknown, error: FlotillaError | undefined): void {
-    const p = this.pending.get(id)
-    if (p === undefined) return // late reply to a cancelled command
-    this.pending.delete(id)
-    p.cleanup()
-    if (error === undefined) p.resolve(value)
-    else p.reject(error)
-    if (this.pending.size === 0) for (const w of this.idleWaiters.splice(0)) w()
-  }
-
-  private rejectAll(error: FlotillaError): void {
-    for (const id of [...this.pending.keys()]) this.settle(id, undefined, error)
-  }
-
   /** Stops the child for a reason of ours (a limit, a malformed message): commands reject with it, the exit reports it. */
   private failWith(exit: RuntimeExit): void {
     if (this.fault !== undefined || this.expected || this.dead) return
     this.fault = exit
-    this.rejectAll(exitError(exit))
+    this.commands.rejectAll(exitError(exit))
     this.ready?.reject(
       new FlotillaError('AGENT_DEPLOY_FAILED', `Agent "${this.request.name}" failed while starting: ${exit.reason}`, {
         details: { agent: this.request.name, ...exit.details },
@@ -352,34 +323,28 @@ export class AgentProcess {
     const m: ChildMessage = checked.message
     switch (m.type) {
       case 'result':
-        this.settle(m.id, decodeValue(m.output), undefined)
+        this.commands.settle(m.id, decodeValue(m.output), undefined)
         return
       case 'error':
-        this.settle(m.id, undefined, reviveError(m.error))
+        this.commands.settle(m.id, undefined, reviveError(m.error))
         return
       case 'call':
-        this.serve(m.id, m.op, decodeValue(m.args))
+        answerServiceCall(
+          (op, args) => this.owner.call(op, args),
+          (reply) => this.send(reply),
+          m.id,
+          m.op,
+          decodeValue(m.args),
+        )
         return
       case 'event':
         this.owner.onEvent(m.event)
         return
       case 'usage':
-        this.reported = {
-          heapUsedBytes: m.heapUsedBytes,
-          rssBytes: m.rssBytes,
-          cpuMs: m.cpuMs,
-          storageBytes: m.storageBytes,
-        }
-        if (!hasProc) this.lastCpuMs = m.cpuMs
+        this.meter.onUsage(m)
         return
       case 'ready':
-        this.reported = {
-          heapUsedBytes: m.heapUsedBytes,
-          rssBytes: m.rssBytes,
-          cpuMs: m.cpuMs,
-          storageBytes: m.storageBytes,
-        }
-        void this.onReady(m.cpuMs)
+        void this.onReady(m)
         return
       case 'deploy-failed':
         this.ready?.reject(reviveError(m.error))
@@ -398,79 +363,28 @@ export class AgentProcess {
     }
   }
 
-  private async onReady(reportedCpuMs: number): Promise<void> {
-    const stats = await readProcStats(this.pid)
-    this.cpuAtReady = stats?.cpuMs ?? reportedCpuMs
-    this.lastCpuMs = this.cpuAtReady
-    this.lastRss = stats?.rssBytes ?? this.reported.rssBytes
-    this.watchdog = setInterval(() => void this.sample(), this.settings.sampleIntervalMs)
-    this.watchdog.unref()
+  /** The child reported ready: CPU time counts from now, the watchdog starts, and so does the agent. */
+  private async onReady(m: ReportedUsage): Promise<void> {
+    await this.meter.onReady(m)
+    this.meter.watch(this.settings.sampleIntervalMs, () => this.checkLimits())
     this.ready?.resolve()
   }
 
-  private serve(id: number, op: string, args: unknown): void {
-    let reply: Promise<unknown>
-    try {
-      reply = this.owner.call(op, args)
-    } catch (e) {
-      reply = Promise.reject(e)
-    }
-    const answer = (m: ParentMessage): void => {
-      try {
-        this.send(m)
-      } catch (e) {
-        this.send({
-          type: 'call-error',
-          id,
-          error: serializeError(
-            new FlotillaError(
-              'INTERNAL',
-              `The reply to ctx service "${op}" cannot be sent to the agent process as JSON: ${(e as Error).message}`,
-            ),
-          ),
-        })
-      }
-    }
-    reply
-      .then(
-        (value) => answer({ type: 'call-result', id, value: encodeValue(value) }),
-        (e: unknown) => answer({ type: 'call-error', id, error: serializeError(e) }),
-      )
-      .catch(() => undefined)
-  }
-
-  private async sampleProc(): Promise<void> {
-    const stats = await readProcStats(this.pid)
-    if (stats !== undefined && stats.state !== 'Z') {
-      this.lastCpuMs = stats.cpuMs
-      this.lastRss = stats.rssBytes
-    } else if (!hasProc) {
-      this.lastRss = this.reported.rssBytes
-    }
-  }
-
-  /** The watchdog: enforces the resident-set cap and the CPU-time limit. */
-  private async sample(): Promise<void> {
-    if (this.sampling || this.dead) return
-    this.sampling = true
-    try {
-      await this.sampleProc()
-      const over = overLimit(
-        this.request.instanceId,
-        this.owner.limits(),
-        this.lastRss,
-        this.owner.cpuBaseMs + this.cpuMs,
-        this.settings.rssLimitBytes,
-      )
-      if (over !== undefined) this.failWith(over)
-    } finally {
-      this.sampling = false
-    }
+  /** The watchdog's check: enforces the resident-set cap and the CPU-time limit. */
+  private checkLimits(): void {
+    const over = overLimit(
+      this.request.instanceId,
+      this.owner.limits(),
+      this.meter.rssBytes,
+      this.owner.cpuBaseMs + this.meter.cpuMs,
+      this.settings.rssLimitBytes,
+    )
+    if (over !== undefined) this.failWith(over)
   }
 
   private async onChildExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     this.dead = true
-    if (this.watchdog !== undefined) clearInterval(this.watchdog)
+    this.meter.stop()
     const stderr = this.child.stderr
     if (stderr && !stderr.readableEnded) await Promise.race([new Promise((r) => stderr.once('end', r)), sleep(200)])
     const exit =
@@ -482,8 +396,8 @@ export class AgentProcess {
         signal,
         stderrTail: this.stderrTail,
         memoryMb: this.owner.limits().memoryMb,
-        heapUsedBytes: this.reported.heapUsedBytes,
-        rssBytes: this.lastRss,
+        heapUsedBytes: this.meter.heapUsedBytes,
+        rssBytes: this.meter.rssBytes,
       })
     const error = this.expected
       ? new FlotillaError(
@@ -493,7 +407,7 @@ export class AgentProcess {
         )
       : exitError(exit)
     this.final = error
-    this.rejectAll(error)
+    this.commands.rejectAll(error)
     if (this.ready !== undefined) {
       this.ready.reject(
         new FlotillaError(
@@ -505,6 +419,6 @@ export class AgentProcess {
     } else if (!this.expected) {
       this.owner.onExit(exit)
     }
-    for (const w of this.idleWaiters.splice(0)) w()
+    this.commands.wakeIdle()
   }
 }
