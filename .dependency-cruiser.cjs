@@ -1,6 +1,9 @@
 // Layer order of DESIGN.md: a folder of src/ imports only from folders listed above it.
+// db holds the database drivers (pool, errors, migrator) that the store, messaging, security and context
+// adapters share, so that none imports another's internals.
 const layers = [
   'core',
+  'db',
   'telemetry',
   'resilience',
   'store',

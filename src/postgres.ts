@@ -17,7 +17,7 @@
  * @packageDocumentation
  */
 export { PostgresStore } from './store/postgres/postgres-store.js'
-export type { PostgresStoreOptions } from './store/postgres/options.js'
+export type { PostgresStoreOptions } from './db/postgres/options.js'
 export { PostgresBus, openPostgresBus } from './messaging/postgres/postgres-bus.js'
 export type { PostgresBusOptions } from './messaging/postgres/options.js'
 export { PostgresContextBackend } from './context/postgres/postgres-context-backend.js'

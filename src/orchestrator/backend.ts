@@ -7,7 +7,7 @@ import { SqliteContextBackend } from '../context/sqlite/sqlite-context-backend.j
 import type { Bus } from '../messaging/bus.js'
 import { DEFAULT_STORE_PATH, parseStoreSpec } from '../store/open-store.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
-import type { PostgresStoreOptions } from '../store/postgres/options.js'
+import type { PostgresStoreOptions } from '../db/postgres/options.js'
 import type { TaskQueue } from '../store/queue.js'
 import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import type { Store } from '../store/store.js'

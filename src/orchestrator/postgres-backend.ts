@@ -1,8 +1,8 @@
 import type { Clock } from '../core/clock.js'
 import { PostgresContextBackend } from '../context/postgres/postgres-context-backend.js'
 import { PostgresBus } from '../messaging/postgres/postgres-bus.js'
-import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../store/postgres/options.js'
-import { openPool } from '../store/postgres/pool.js'
+import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../db/postgres/options.js'
+import { openPool } from '../db/postgres/pool.js'
 import { PostgresStore } from '../store/postgres/postgres-store.js'
 import type { Backend } from './backend.js'
 

@@ -4,8 +4,8 @@ import { asTaskId, newAgentId, newRunId, type RunId } from '../../src/core/ids.j
 import * as entry from '../../src/postgres.js'
 import { PostgresStore } from '../../src/postgres.js'
 import type { AgentRecord, StoreOp } from '../../src/store/records.js'
-import { quoteIdent } from '../../src/store/postgres/migrate.js'
-import { resolvePostgresOptions, sessionOptions } from '../../src/store/postgres/options.js'
+import { quoteIdent } from '../../src/db/postgres/ident.js'
+import { resolvePostgresOptions, sessionOptions } from '../../src/db/postgres/options.js'
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/postgres/schema.js'
 import { storeContract } from '../../src/testing/store-contract.js'
 import {

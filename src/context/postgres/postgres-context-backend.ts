@@ -1,9 +1,10 @@
 import type { Pool, PoolClient } from 'pg'
 import { FlotillaError } from '../../core/errors.js'
-import { connectError, queryError } from '../../store/postgres/errors.js'
-import { migrate, quoteIdent, type SqlSession } from '../../store/postgres/migrate.js'
-import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../../store/postgres/options.js'
-import { openPool, preparePool } from '../../store/postgres/pool.js'
+import { connectError, sqlError } from '../../db/postgres/errors.js'
+import { quoteIdent } from '../../db/postgres/ident.js'
+import { migrate, type SqlSession } from '../../store/postgres/migrate.js'
+import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../../db/postgres/options.js'
+import { openPool, preparePool } from '../../db/postgres/pool.js'
 import {
   blobDeltas,
   type ArtifactHead,
@@ -269,7 +270,7 @@ export class PostgresContextBackend implements ContextBackend {
     try {
       return (await this.pool.query(text, values)).rows as Row[]
     } catch (err) {
-      throw queryError(err, this.where)
+      throw sqlError(err, this.where, 'context store')
     }
   }
 
@@ -281,7 +282,7 @@ export class PostgresContextBackend implements ContextBackend {
       try {
         client = await this.pool.connect()
       } catch (err) {
-        throw connectError(err, this.where)
+        throw connectError(err, this.where, 'context store')
       }
       try {
         await client.query('BEGIN')
@@ -293,7 +294,7 @@ export class PostgresContextBackend implements ContextBackend {
         await client.query('ROLLBACK').catch(() => undefined)
         const code = (err as { code?: unknown }).code
         if (attempt < MAX_TX_ATTEMPTS && typeof code === 'string' && RETRY_SQLSTATES.has(code)) continue
-        throw queryError(err, this.where)
+        throw sqlError(err, this.where, 'context store')
       } finally {
         client.release()
       }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
-import { FlotillaError, isFlotillaError, toFlotillaError } from '../../core/errors.js'
-import { openDatabase, sqliteCode } from '../../store/sqlite/open-database.js'
+import { FlotillaError } from '../../core/errors.js'
+import { sqliteError } from '../../db/sqlite/errors.js'
+import { openDatabase } from '../../store/sqlite/open-database.js'
 import {
   blobDeltas,
   type ArtifactHead,
@@ -35,8 +36,6 @@ type Params = (string | number | null | Buffer)[]
 type Statement<Row = unknown> = Database.Statement<Params, Row>
 type HeadRow = { head_latest: number; head_expires_at: number | null }
 type NullableVersionRow = { [K in keyof VersionRow]: VersionRow[K] | null }
-
-const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|PROTOCOL)/
 
 /**
  * The SQLite {@link ContextBackend}, on better-sqlite3. Every write is one
@@ -294,16 +293,5 @@ function headOf(row: HeadRow): ArtifactHead {
 
 /** Keeps Flotilla errors; an SQLite error becomes `STORE_UNAVAILABLE` with its SQLite code in details. */
 function storeError(e: unknown, path: string): FlotillaError {
-  if (isFlotillaError(e)) return e
-  const code = sqliteCode(e)
-  if (code === undefined) return toFlotillaError(e, 'INTERNAL')
-  return new FlotillaError(
-    'STORE_UNAVAILABLE',
-    `The SQLite context store "${path}" refused the operation (${code}: ${(e as Error).message}).${TRANSIENT.test(code) ? ' Another process may hold a lock; retry, or raise busyTimeoutMs.' : ''}`,
-    {
-      details: { path, sqliteCode: code },
-      cause: e,
-      retryable: TRANSIENT.test(code),
-    },
-  )
+  return sqliteError(e, path, 'context store')
 }

@@ -1,24 +1,7 @@
 import type { Pool, QueryResultRow } from 'pg'
-import { FlotillaError, isFlotillaError } from '../../core/errors.js'
+import { FlotillaError } from '../../core/errors.js'
+import { sqlError } from '../../db/postgres/errors.js'
 import type { Statement } from './schema.js'
-
-const SOCKET_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ECONNRESET',
-  'EPIPE',
-  'ENOENT',
-])
-
-/** The fields of a driver error that the mapping reads. */
-interface DriverError {
-  message?: unknown
-  code?: unknown
-}
 
 /** The error of a bus that was closed. */
 export function busClosed(where: string): FlotillaError {
@@ -32,42 +15,14 @@ export function busClosed(where: string): FlotillaError {
 }
 
 /**
- * Maps a driver failure to the port's codes: a value PostgreSQL refuses
- * (a NUL character in a name, a number out of range; SQLSTATE class 22) is
- * `VALIDATION_FAILED`; anything else (connection lost, server down, schema
- * dropped) is `STORE_UNAVAILABLE`, retryable. The SQLSTATE goes in `details`.
+ * Maps a driver failure to the port's codes, as every PostgreSQL part does
+ * (`sqlError` of the driver module): a value PostgreSQL refuses (a NUL
+ * character in a name, a number out of range) is `VALIDATION_FAILED`;
+ * a lost connection, a server down or a dropped schema `STORE_UNAVAILABLE`,
+ * retryable. The SQLSTATE goes in `details`.
  */
 export function busError(err: unknown, where: string): FlotillaError {
-  if (isFlotillaError(err)) return err
-  const e: DriverError = typeof err === 'object' && err !== null ? (err as DriverError) : {}
-  const code = typeof e.code === 'string' ? e.code : undefined
-  const why = typeof e.message === 'string' ? e.message : String(err)
-  const sqlstate = code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !SOCKET_CODES.has(code) ? code : undefined
-  const details =
-    sqlstate !== undefined
-      ? { target: where, sqlstate }
-      : code !== undefined
-        ? { target: where, errno: code }
-        : { target: where }
-  if (sqlstate?.startsWith('22')) {
-    return new FlotillaError(
-      'VALIDATION_FAILED',
-      `PostgreSQL refused a value: ${why}. Agent names, ids and headers cannot hold the NUL character.`,
-      { cause: err, details },
-    )
-  }
-  if (sqlstate === '3F000' || sqlstate === '42P01' || sqlstate === '42883') {
-    return new FlotillaError(
-      'STORE_UNAVAILABLE',
-      `The bus tables at ${where} are missing (${why}); was the schema dropped? Open the bus again to recreate them.`,
-      { cause: err, details },
-    )
-  }
-  return new FlotillaError(
-    'STORE_UNAVAILABLE',
-    `The PostgreSQL bus at ${where} failed: ${why}. Check that the server is up; the operation can be retried.`,
-    { cause: err, details, retryable: true },
-  )
+  return sqlError(err, where, 'bus')
 }
 
 /** Named, prepared queries on the pool, with errors mapped to the port's codes. */

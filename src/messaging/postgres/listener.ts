@@ -1,6 +1,6 @@
 import type { Notification, Pool, PoolClient } from 'pg'
 import type { Clock, TimerHandle } from '../../core/clock.js'
-import { quoteIdent } from './schema.js'
+import { quoteIdent } from '../../db/postgres/ident.js'
 
 /** What a {@link Listener} calls. */
 export interface ListenerHooks {

@@ -2,7 +2,7 @@ import type { Pool } from 'pg'
 import { z } from 'zod'
 import { type Clock, systemClock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
-import { describeTarget, resolvePostgresOptions, sessionOptions } from '../../store/postgres/options.js'
+import { describeTarget, resolvePostgresOptions, sessionOptions } from '../../db/postgres/options.js'
 import type { BusEvent, BusOptions } from '../bus.js'
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../validate.js'
 

@@ -7,11 +7,7 @@
  */
 
 import { createHash } from 'node:crypto'
-
-/** Quotes an identifier already checked to hold only letters, digits and underscores. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
-}
+import { quoteIdent, quoteLiteral } from '../../db/postgres/ident.js'
 
 /** Statement names are per connection; the hash keeps two schemas on one pool apart. */
 function tag(schema: string): string {
@@ -34,7 +30,7 @@ export function channelOf(schema: string): string {
  */
 export function ddl(schemaName: string): string {
   const s = quoteIdent(schemaName)
-  const lockKey = `hashtext('flotilla_bus:' || ${literal(schemaName)})`
+  const lockKey = `hashtext('flotilla_bus:' || ${quoteLiteral(schemaName)})`
   return `
 CREATE SCHEMA IF NOT EXISTS ${s};
 -- Mailboxes. seq gives the order (per sender and receiver: the lane); a lease sets visible_at in the future.
@@ -167,11 +163,7 @@ $fn$;
 
 /** The advisory lock of `ddl`, so concurrent opens create the tables once. */
 export function ddlLock(schemaName: string): string {
-  return `SELECT pg_advisory_xact_lock(hashtext('flotilla_bus_ddl'), hashtext(${literal(schemaName)}))`
-}
-
-function literal(text: string): string {
-  return `'${text.replace(/'/g, "''")}'`
+  return `SELECT pg_advisory_xact_lock(hashtext('flotilla_bus_ddl'), hashtext(${quoteLiteral(schemaName)}))`
 }
 
 /** A named statement: prepared once per connection. */

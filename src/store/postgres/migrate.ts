@@ -1,14 +1,10 @@
 import { FlotillaError } from '../../core/errors.js'
+import { quoteIdent } from '../../db/postgres/ident.js'
 import { MIGRATIONS, PRODUCT, SCHEMA_VERSION } from './schema.js'
 
 /** The one method of a driver connection the migrator uses. */
 export interface SqlSession {
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>
-}
-
-/** Quotes an identifier already checked to hold only letters, digits and underscores. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
 }
 
 /** What {@link migrate} found and did. */

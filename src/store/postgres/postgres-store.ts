@@ -27,9 +27,10 @@ import {
   type TaskRow,
 } from './codec.js'
 import { queryError } from './errors.js'
-import { migrate, quoteIdent, type SqlSession } from './migrate.js'
-import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from './options.js'
-import { openPool, preparePool, rawJsonTypes, type RawJsonTypes } from './pool.js'
+import { quoteIdent } from '../../db/postgres/ident.js'
+import { migrate, type SqlSession } from './migrate.js'
+import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../../db/postgres/options.js'
+import { openPool, preparePool, rawJsonTypes, type RawJsonTypes } from '../../db/postgres/pool.js'
 import { PostgresQueue } from './postgres-queue.js'
 
 /** The prepared statements of one store; names are per connection, texts fixed per schema. */

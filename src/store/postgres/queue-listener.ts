@@ -1,5 +1,5 @@
 import type { Client, ClientConfig, Notification } from 'pg'
-import { quoteIdent } from './migrate.js'
+import { quoteIdent } from '../../db/postgres/ident.js'
 
 const FIRST_RETRY_MS = 100
 const MAX_RETRY_MS = 5_000

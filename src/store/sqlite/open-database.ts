@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import { dirname, resolve } from 'node:path'
 import type Database from 'better-sqlite3'
 import { FlotillaError, isFlotillaError } from '../../core/errors.js'
+import { sqliteCode } from '../../db/sqlite/errors.js'
 import { planMigrations } from '../migrations.js'
 import { SQLITE_BOOTSTRAP, SQLITE_MIGRATIONS, STORE_MARK } from './schema.js'
 
@@ -156,12 +157,6 @@ function appliedVersions(db: Database.Database): number[] {
     .prepare<[], { version: number }>('SELECT version FROM flotilla_migrations')
     .all()
     .map((r) => r.version)
-}
-
-/** The `code` of an SQLite error (`SQLITE_BUSY`…), if `e` is one. */
-export function sqliteCode(e: unknown): string | undefined {
-  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined
-  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined
 }
 
 function notFlotilla(message: string, path: string): FlotillaError {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3'
-import { FlotillaError, isFlotillaError, toFlotillaError } from '../../core/errors.js'
+import { FlotillaError } from '../../core/errors.js'
 import type { FlotillaEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import { isFinalRunState, type AgentState } from '../../core/states.js'
@@ -22,7 +22,8 @@ import type { TaskQueue } from '../queue.js'
 import { systemClock, type Clock } from '../../core/clock.js'
 import { refusedByRun, runRefusal } from '../fence.js'
 import { encodeDefinition, toJson, type RunRow, type SqlValue } from './codec.js'
-import { openDatabase, sqliteCode } from './open-database.js'
+import { sqliteError } from '../../db/sqlite/errors.js'
+import { openDatabase } from './open-database.js'
 import { prepareStatements, RUN_COLUMNS, type Statements } from './statements.js'
 
 /** Options of {@link SqliteStore.open}. */
@@ -47,7 +48,6 @@ export interface SqliteStoreOptions {
 type TaskOp = Extract<StoreOp, { taskId: TaskId }>
 
 /** SQLite error codes worth retrying (another process holds a lock, a transient I/O error). */
-const TRANSIENT = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|PROTOCOL)/
 
 /**
  * The SQLite {@link Store}, Flotilla's durable default (`.flotilla/flotilla.db`),
@@ -439,16 +439,5 @@ function runNotFound(runId: RunId): FlotillaError {
 
 /** Keeps Flotilla errors; an SQLite error becomes `STORE_UNAVAILABLE` with its SQLite code in details. */
 function toStoreError(e: unknown, path: string): FlotillaError {
-  if (isFlotillaError(e)) return e
-  const code = sqliteCode(e)
-  if (code === undefined) return toFlotillaError(e, 'INTERNAL')
-  return new FlotillaError(
-    'STORE_UNAVAILABLE',
-    `The SQLite store "${path}" refused the operation (${code}: ${(e as Error).message}).${TRANSIENT.test(code) ? ' Another process may hold a lock; retry, or raise busyTimeoutMs.' : ''}`,
-    {
-      details: { path, sqliteCode: code },
-      cause: e,
-      retryable: TRANSIENT.test(code),
-    },
-  )
+  return sqliteError(e, path, 'store')
 }

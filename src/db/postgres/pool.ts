@@ -53,7 +53,12 @@ export async function loadPg(what: string): Promise<typeof pgModule> {
  * one connection; any failure ends the pool and is reported as
  * `STORE_UNAVAILABLE` (pg missing, server unreachable), `STORE_URL_INVALID`,
  * or what `prepare` threw (`STORE_NOT_FLOTILLA`, `STORE_SCHEMA_TOO_NEW`…).
- * Shared by the run store and the context store's PostgreSQL backend.
+ * Shared by every part on PostgreSQL (store, context, bus, `openBackend`).
+ *
+ * @example
+ * ```ts
+ * const pool = await openPool(o, where, { what: 'store', applicationName: 'flotilla', prepare: async () => undefined })
+ * ```
  */
 export async function openPool(o: ResolvedPostgresOptions, where: string, setup: PoolSetup): Promise<Pool> {
   const pg = await loadPg(setup.what)
@@ -78,7 +83,7 @@ export async function openPool(o: ResolvedPostgresOptions, where: string, setup:
   // An idle connection that drops reports here; the next query opens a new one.
   pool.on('error', () => undefined)
   try {
-    await preparePool(pool, where, setup.prepare)
+    await preparePool(pool, where, setup.prepare, setup.what)
   } catch (err) {
     await pool.end().catch(() => undefined)
     throw err
@@ -87,14 +92,22 @@ export async function openPool(o: ResolvedPostgresOptions, where: string, setup:
 }
 
 /**
- * Runs `prepare` (migrations, tables) on one connection of a pool, which may
- * be shared by several parts; failures are reported like {@link openPool}'s,
+ * Runs `prepare` (migrations) on one connection of a pool, which may be
+ * shared by several parts; failures are reported like {@link openPool}'s,
  * and the pool is left open.
+ *
+ * @param what What needs PostgreSQL, for messages: `store`, `bus`, `context store`.
+ *
+ * @example
+ * ```ts
+ * await preparePool(pool, where, (client) => migrate(client, schema, where, [STORE_DOMAIN]))
+ * ```
  */
 export async function preparePool(
   pool: Pool,
   where: string,
   prepare: (client: PoolClient) => Promise<void>,
+  what = 'store',
 ): Promise<void> {
   try {
     const client = await pool.connect()
@@ -104,6 +117,6 @@ export async function preparePool(
       client.release()
     }
   } catch (err) {
-    throw connectError(err, where)
+    throw connectError(err, where, what)
   }
 }
