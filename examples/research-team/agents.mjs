@@ -117,6 +117,11 @@ export const researcher = defineAgent({
     'Reads source notes, adds one finding per note to the shared report and publishes it as a `finding` event.',
   capabilities: ['research'],
   tags: ['example', 'team'],
+  // What it reaches through ctx; anything else is PERMISSION_DENIED.
+  permissions: [
+    { resource: `artifact:${REPORT}`, actions: ['read', 'write'] },
+    { resource: 'event:{finding,research.done}', actions: ['publish'] },
+  ],
   input: z.object({ topic: z.string().min(1), folder: z.string().min(1) }),
   output: z.object({ topic: z.string(), findings: z.number().int(), conflicts: z.number().int() }),
   async handler({ topic, folder }, ctx) {
@@ -163,6 +168,12 @@ export const analyst = defineAgent({
     'Subscribes to findings on a topic, consults the specialist about each and adds its assessment to the shared report.',
   capabilities: ['analysis'],
   tags: ['example', 'team'],
+  permissions: [
+    { resource: `artifact:${REPORT}`, actions: ['read', 'write'] },
+    { resource: 'event:{finding,research.done}', actions: ['subscribe'] },
+    { resource: 'event:analyst.ready', actions: ['publish'] },
+    { resource: 'agent:specialist', actions: ['request'] },
+  ],
   input: z.object({ topic: z.string().min(1), consultTimeoutMs: z.number().int().positive().default(10_000) }),
   output: z.object({ topic: z.string(), assessed: z.number().int(), conflicts: z.number().int() }),
   async handler({ topic, consultTimeoutMs }, ctx) {

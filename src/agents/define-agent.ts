@@ -65,9 +65,11 @@ export interface AgentConfig<I, O> {
   /**
    * What the agent may reach through its context when run as a registered
    * agent: messages (`agent:<name>`), events, artifacts, cache, as
-   * `{ resource, actions }` globs. Given, every access outside them is
-   * PERMISSION_DENIED; left out, the agent is unrestricted (in this version).
-   * @default unrestricted
+   * `{ resource, actions }` globs. Every access outside them is
+   * PERMISSION_DENIED; `[{ resource: '*', actions: ['*'] }]` makes the agent
+   * unrestricted. Tools and workspace files have grants of their own (see
+   * `createToolBox`).
+   * @default [] (none: the agent may not use artifacts, the cache or messaging)
    */
   permissions?: readonly Permission[]
 }
@@ -90,7 +92,7 @@ export interface AgentDefinition<I = unknown, O = unknown> {
   readonly healthCheck:
     | ((instance?: AgentInstanceInfo) => MaybePromise<boolean | { healthy: boolean; detail?: string }>)
     | undefined
-  /** The declared permissions; `undefined`: unrestricted. */
+  /** The declared permissions; `undefined`: none were declared (the agent gets none). */
   readonly permissions: readonly Permission[] | undefined
 }
 

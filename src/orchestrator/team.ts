@@ -137,7 +137,12 @@ export class Team {
     ).unref()
   }
 
-  /** The services of a task's context (a registered agent: no permissions of its own). */
+  /**
+   * The services of a task's context, checked against what the registered
+   * agent's definition declares: an agent that declares no permissions may
+   * not use artifacts, the cache or messaging (grant `{ resource: '*',
+   * actions: ['*'] }` to make one unrestricted).
+   */
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
     const instance = this.o.registry.getInstance(instanceId)
     if (!instance) return undefined
@@ -145,13 +150,8 @@ export class Team {
     const key = `${name}\u0000${runId}\u0000${taskId}`
     let members = this.cache.get(key)
     if (!members) {
-      const declared = instance.definition.permissions
-      members = agentServiceMembers(this.deps, {
-        name,
-        runId,
-        taskId,
-        ...(declared === undefined ? {} : { permissions: new PermissionSet(declared) }),
-      })
+      const permissions = new PermissionSet(instance.definition.permissions ?? [])
+      members = agentServiceMembers(this.deps, { name, runId, taskId, permissions })
       if (this.cache.size > 1024) this.cache.clear()
       this.cache.set(key, members)
     }

@@ -21,6 +21,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 /** An agent that writes an artifact and sends a message. */
 const writer = defineAgent({
   name: 'writer',
+  permissions: [
+    { resource: 'artifact:notes', actions: ['write'] },
+    { resource: 'agent:reader', actions: ['send'] },
+  ],
   handler: async (input: { text: string }, ctx) => {
     const a = await ctx.artifacts.put('notes', { text: input.text })
     await ctx.send('reader', { note: input.text })

@@ -52,6 +52,10 @@ await describePostgres('agents of two orchestrators in two processes, on one Pos
     await o.register(
       defineAgent({
         name: 'analyst',
+        permissions: [
+          { resource: 'event:finding', actions: ['publish'] },
+          { resource: 'agent:specialist', actions: ['request'] },
+        ],
         handler: async (claim: string, ctx) => {
           await ctx.publish('finding', { claim })
           return ctx.request('specialist', { claim }, { timeoutMs: 10_000 })

@@ -31,6 +31,7 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
     await o.register(
       defineAgent({
         name: 'analyst',
+        permissions: [{ resource: 'agent:specialist', actions: ['request'] }],
         handler: async (claim: string, ctx) => ctx.request('specialist', { claim }, { timeoutMs: 5000 }),
       }),
     )
@@ -39,7 +40,13 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
   })
 
   it('a request to an unknown agent is refused with AGENT_NOT_FOUND', async () => {
-    await o.register(defineAgent({ name: 'lonely', handler: async (_: unknown, ctx) => ctx.send('nobody', 1) }))
+    await o.register(
+      defineAgent({
+        name: 'lonely',
+        permissions: [{ resource: 'agent:*', actions: ['send'] }],
+        handler: async (_: unknown, ctx) => ctx.send('nobody', 1),
+      }),
+    )
     const result = await o.run(
       workflow('x')
         .task('a', { agent: 'lonely', input: null, retry: { maxAttempts: 1 } })
@@ -52,6 +59,7 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
     await o.register(
       defineAgent({
         name: 'sender',
+        permissions: [{ resource: 'agent:receiver', actions: ['send'] }],
         handler: async (n: number, ctx) =>
           Promise.all(Array.from({ length: n }, (_, i) => ctx.send('receiver', { i }))),
       }),
@@ -89,6 +97,7 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
       defineAgent({
         name: 'lead',
         capabilities: ['review'],
+        permissions: [{ resource: 'agent:*', actions: ['send'] }],
         handler: async (_: unknown, ctx) => ({
           byCapability: (await ctx.broadcast({ match: { capability: 'review' } }, 'please review')).length,
           byTag: (await ctx.broadcast({ match: { tag: 'senior' } }, 'fyi')).length,
@@ -121,6 +130,7 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
     await o.register(
       defineAgent({
         name: 'researcher',
+        permissions: [{ resource: 'event:finding', actions: ['publish'] }],
         handler: async (topics: string[], ctx) => Promise.all(topics.map((topic) => ctx.publish('finding', { topic }))),
       }),
     )
@@ -139,6 +149,10 @@ describe('agents talking through the orchestrator (ctx.send, request, publish, a
     await o.register(
       defineAgent({
         name: 'editor',
+        permissions: [
+          { resource: 'artifact:doc', actions: ['write'] },
+          { resource: 'cache:last', actions: ['read', 'write'] },
+        ],
         handler: async (text: string, ctx) => {
           const v1 = await ctx.artifacts.put('doc', { text }, { basedOn: null })
           const v2 = await ctx.artifacts.put('doc', { text: text + '!' }, { basedOn: v1.version })

@@ -90,6 +90,7 @@ describe('Authorizer', () => {
     await o.register(
       defineAgent({
         name: 'scribe',
+        permissions: [{ resource: 'artifact:**', actions: ['*'] }],
         handler: async (_x: unknown, ctx) => {
           await ctx.artifacts.put('notes/today', { text: 'ok' })
           await ctx.artifacts.put('secrets/key', 'x').catch((e: { code?: string }) => e.code)
@@ -109,7 +110,7 @@ describe('Authorizer', () => {
     await o.close()
   })
 
-  it('a registered agent that declares permissions gets exactly those; one that declares none stays unrestricted', async () => {
+  it('a registered agent that declares permissions gets exactly those; one that declares none holds none; a star grant asks for everything', async () => {
     const o = new Orchestrator({ store: new MemoryStore() })
     const heard: Decision[] = []
     o.authorizer.onDecision((d) => heard.push(d))
@@ -133,11 +134,24 @@ describe('Authorizer', () => {
     )
     await o.register(
       defineAgent({
+        name: 'none',
+        handler: async (_x: unknown, ctx) =>
+          ctx.artifacts.put('anything', 1).then(
+            () => 'stored',
+            (e: { code?: string }) => e.code,
+          ),
+      }),
+    )
+    await o.register(
+      defineAgent({
         name: 'open',
+        permissions: [{ resource: '*', actions: ['*'] }],
         handler: async (_x: unknown, ctx) => (await ctx.artifacts.put('anything', 1)).version,
       }),
     )
-    const result = await o.run(workflow('perm').task('n', { agent: 'narrow' }).task('o', { agent: 'open' }).build())
+    const result = await o.run(
+      workflow('perm').task('n', { agent: 'narrow' }).task('x', { agent: 'none' }).task('o', { agent: 'open' }).build(),
+    )
     expect(result.output('n')).toEqual({
       denied: [
         'PERMISSION_DENIED',
@@ -145,11 +159,14 @@ describe('Authorizer', () => {
       ],
       sent: 'PERMISSION_DENIED',
     })
+    expect(result.output('x')).toBe('PERMISSION_DENIED')
     expect(result.output('o')).toBe(1)
-    expect(heard.filter((d) => !d.allowed).map((d) => `${d.principal} ${d.action} ${d.resource}`)).toEqual([
-      'narrow write artifact:secrets/b',
-      'narrow send agent:someone',
-    ])
+    expect(
+      heard
+        .filter((d) => !d.allowed)
+        .map((d) => `${d.principal} ${d.action} ${d.resource}`)
+        .sort(),
+    ).toEqual(['narrow send agent:someone', 'narrow write artifact:secrets/b', 'none write artifact:anything'])
     await o.close()
   })
 })
