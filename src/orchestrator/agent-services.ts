@@ -29,7 +29,7 @@ export interface Caller {
   readonly name: string
   /** The deployed agent's id, for broadcasts to its children. */
   readonly agentId?: string
-  /** Its permissions; `undefined` for an agent without any (a registered, not deployed, agent: unrestricted). */
+  /** Its permissions; `undefined` means unrestricted (the orchestrator itself, never an agent). */
   readonly permissions?: PermissionSet
   /** The run and task on whose behalf it acts, recorded as artifact lineage. */
   readonly runId?: string
