@@ -187,6 +187,28 @@ export const ERROR_CODES = {
     description:
       "A child agent asked for a permission its parent does not hold; ask for a subset of the parent's permissions.",
   },
+  AUTH_REQUIRED: {
+    status: 401,
+    retryable: false,
+    description: 'The request carries no API key; send one as `Authorization: Bearer flt_…` or `X-API-Key`.',
+  },
+  AUTH_INVALID: {
+    status: 401,
+    retryable: false,
+    description: 'The API key is malformed, unknown, wrong, revoked, expired, or rotated out past its grace period.',
+  },
+  KEY_NOT_FOUND: { status: 404, retryable: false, description: 'No API key has that id.' },
+  RATE_LIMITED: {
+    status: 429,
+    retryable: true,
+    description: 'Too many requests from this key or address; retry after the `Retry-After` seconds.',
+  },
+  ACCESS_BLOCKED: {
+    status: 403,
+    retryable: false,
+    description:
+      'This key or address is blocked after repeated authentication failures or denials (or by an ADMIN) until the time given.',
+  },
   ARTIFACT_NOT_FOUND: {
     status: 404,
     retryable: false,

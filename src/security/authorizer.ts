@@ -1,11 +1,12 @@
 import type { FlotillaError } from '../core/errors.js'
-import { NO_GRANT, permissionDenied, type PermissionSet } from './permissions.js'
+import { NO_GRANT, permissionDenied, type Grants } from './permissions.js'
 
 /**
  * What an access is to. Typed, so no caller builds `kind:name` strings by
  * hand; {@link resourceName} gives the string grants are matched against
  * (`tool:fetch`, `file:data/a.txt`, `artifact:report`, `cache:k`,
- * `agent:writer`, `event:done`).
+ * `agent:writer`, `event:done`; for API keys also `workflow:nightly`,
+ * `run:<id>`, `worker:<id>`, `key:<id>`, `block:<target>`, `audit:log`).
  */
 export type Resource =
   | { readonly kind: 'tool'; readonly name: string }
@@ -14,14 +15,47 @@ export type Resource =
   | { readonly kind: 'cache'; readonly key: string }
   | { readonly kind: 'agent'; readonly name: string }
   | { readonly kind: 'event'; readonly type: string }
+  | { readonly kind: 'workflow'; readonly name: string }
+  | { readonly kind: 'run'; readonly id: string }
+  | { readonly kind: 'worker'; readonly id: string }
+  | { readonly kind: 'key'; readonly id: string }
+  | { readonly kind: 'block'; readonly target: string }
+  | { readonly kind: 'audit' }
 
 /** What is done to a resource (the actions grants name). */
-export type Action = 'call' | 'read' | 'write' | 'list' | 'delete' | 'send' | 'request' | 'publish' | 'subscribe'
+export type Action =
+  | 'call'
+  | 'read'
+  | 'write'
+  | 'list'
+  | 'delete'
+  | 'send'
+  | 'request'
+  | 'publish'
+  | 'subscribe'
+  // what API keys do (see ROLE_GRANTS)
+  | 'validate'
+  | 'start'
+  | 'pause'
+  | 'resume'
+  | 'cancel'
+  | 'replay'
+  | 'deploy'
+  | 'scale'
+  | 'restart'
+  | 'terminate'
+  | 'execute'
+  | 'receive'
+  | 'create'
+  | 'rotate'
+  | 'revoke'
+  | 'verify'
+  | 'lift'
 
 /** Who asks: a name (its `details.agent` in a denial) and its grants; no grants object means unrestricted. */
 export interface Principal {
   readonly name: string | undefined
-  readonly permissions?: PermissionSet | undefined
+  readonly permissions?: Grants | undefined
 }
 
 /** The outcome of one decision, as the audit hook and the `permission.denied` event see it. */
@@ -54,6 +88,18 @@ export function resourceName(resource: Resource): string {
       return `agent:${resource.name}`
     case 'event':
       return `event:${resource.type}`
+    case 'workflow':
+      return `workflow:${resource.name}`
+    case 'run':
+      return `run:${resource.id}`
+    case 'worker':
+      return `worker:${resource.id}`
+    case 'key':
+      return `key:${resource.id}`
+    case 'block':
+      return `block:${resource.target}`
+    case 'audit':
+      return 'audit:log'
   }
 }
 

@@ -23,6 +23,11 @@ export interface Permission {
   readonly actions: readonly string[]
 }
 
+/** Anything that answers whether an action on a resource is granted: a {@link PermissionSet}, or an API key's role narrowed by its scopes. */
+export interface Grants {
+  allows(resource: string, action: string): boolean
+}
+
 const ACTION = /^(?:\*|[a-z][a-z0-9_.-]{0,62})$/
 
 function bad(message: string, details: Record<string, unknown>): FlotillaError {
