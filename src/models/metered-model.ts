@@ -1,6 +1,7 @@
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3GenerateResult } from '@ai-sdk/provider'
 import type { ModelAnswerPart, TokenUsage } from '../core/events.js'
 import { throttle } from './rate-limits.js'
+import { streamCall, streamOf, type StreamProgress } from './stream-call.js'
 import { usageOf } from './usage.js'
 
 /** A model call's answer as the journal keeps it: JSON, without headers and raw bodies. */
@@ -30,6 +31,18 @@ export interface ModelMeter {
     answer: ModelAnswerPart[]
     warnings: readonly unknown[]
   }): void
+  /** Make each call streaming (`doStream`): what is kept, replayed and reported is the same as for a generated answer. */
+  stream?: boolean
+  /** While a streaming call runs: what it has written so far, throttled (see {@link streamCall}). */
+  progress?(progress: StreamCallProgress): void
+}
+
+/** What {@link ModelMeter.progress} is told. */
+export interface StreamCallProgress extends StreamProgress {
+  /** The call's number in the task, from 0. */
+  index: number
+  /** The share of the call's output allowance (`maxOutputTokens`, else 4,096 tokens) written so far, at most 0.99. */
+  fraction: number
 }
 
 /** Tokens an answer may have when the caller set no `maxOutputTokens`. */
@@ -97,8 +110,12 @@ export function answerOf(call: JournaledCall): ModelAnswerPart[] {
   return out
 }
 
-/** `model` with its `doGenerate` replaced (streaming passes through). */
-export function withGenerate(model: LanguageModelV3, doGenerate: LanguageModelV3['doGenerate']): LanguageModelV3 {
+/** `model` with its `doGenerate` replaced; its `doStream` passes through unless one is given. */
+export function withGenerate(
+  model: LanguageModelV3,
+  doGenerate: LanguageModelV3['doGenerate'],
+  doStream: LanguageModelV3['doStream'] = (options) => model.doStream(options),
+): LanguageModelV3 {
   return {
     specificationVersion: 'v3',
     provider: model.provider,
@@ -107,38 +124,60 @@ export function withGenerate(model: LanguageModelV3, doGenerate: LanguageModelV3
       return model.supportedUrls
     },
     doGenerate,
-    doStream: (options) => model.doStream(options),
+    doStream,
   }
 }
 
 /**
- * Wraps a model so that each `doGenerate` call is a durable step of the task
+ * Wraps a model so that each call is a durable step of the task
  * (`model:<n>`, numbered from 0 in call order; models of one task share
- * `counter`): an answer an earlier attempt
- * received is replayed from the journal and not paid for again; a new call
- * is checked against the budgets first and reported after. Streaming calls
- * pass through unjournaled (agents use `doGenerate`).
+ * `counter`): an answer an earlier attempt received is replayed from the
+ * journal and not paid for again; a new call is checked against the budgets
+ * first and reported after. A call that fails keeps nothing and gives its
+ * number to the next call (the SDK's retry of it). With `meter.stream` the
+ * call is made with the model's `doStream` ({@link streamCall}), its text
+ * reported through `meter.progress` as it comes, and the finished answer
+ * kept exactly as a generated one; a stream that breaks off keeps nothing.
+ * `doStream` of the wrapper is journaled too: it replays the kept answer as
+ * a stream.
  */
 export function meteredModel(
   model: LanguageModelV3,
   meter: ModelMeter,
   counter: { calls: number } = { calls: 0 },
 ): LanguageModelV3 {
-  return withGenerate(model, async (options) => {
+  const call = (options: LanguageModelV3CallOptions, index: number): PromiseLike<LanguageModelV3GenerateResult> => {
+    if (meter.stream !== true) return model.doGenerate(options)
+    const allowance = (options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS) * 4
+    const progress = meter.progress?.bind(meter)
+    return streamCall(
+      model,
+      options,
+      progress && ((p) => progress({ ...p, index, fraction: Math.min(0.99, (p.text + p.reasoning) / allowance) || 0 })),
+    )
+  }
+  const doGenerate: LanguageModelV3['doGenerate'] = async (options) => {
     const index = counter.calls++
     let made = false
-    const kept = await meter.step(`model:${index}`, async () => {
-      const worst = {
-        inputTokens: estimateTokens(options),
-        outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
-      }
-      meter.beforeCall(worst)
-      await throttle(model.provider.split('.')[0], worst.inputTokens + worst.outputTokens)
-      made = true
-      const started = performance.now()
-      const result = await model.doGenerate(options)
-      return toJournal(result, performance.now() - started)
-    })
+    let kept: JournaledCall
+    try {
+      kept = await meter.step(`model:${index}`, async () => {
+        const worst = {
+          inputTokens: estimateTokens(options),
+          outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+        }
+        meter.beforeCall(worst)
+        await throttle(model.provider.split('.')[0], worst.inputTokens + worst.outputTokens)
+        made = true
+        const started = performance.now()
+        const result = await call(options, index)
+        return toJournal(result, performance.now() - started)
+      })
+    } catch (e) {
+      // Nothing was kept under this number: the next call (a retry of this one) takes it, as it will on a replay.
+      if (counter.calls === index + 1) counter.calls = index
+      throw e
+    }
     meter.afterCall({
       index,
       usage: usageOf(kept.usage),
@@ -149,5 +188,6 @@ export function meteredModel(
       warnings: kept.warnings ?? [],
     })
     return fromJournal(kept)
-  })
+  }
+  return withGenerate(model, doGenerate, async (options) => streamOf(await doGenerate(options)))
 }

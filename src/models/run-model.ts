@@ -95,12 +95,19 @@ function toolSet(ai: Ai, tools: readonly ModelTool[]): ToolSet {
 /** A model failure as a FlotillaError with the code that says what to do. */
 export function modelError(e: unknown, agent: string, model: LanguageModel, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason ?? e
-  if (isFlotillaError(e)) return e
   const last =
     typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'AI_RetryError'
       ? (e as { lastError: unknown }).lastError
       : e
-  if (isFlotillaError(last)) return last
+  if (isFlotillaError(last)) {
+    // A broken stream (stream-call) is told by the model only: name the agent too.
+    if (last.details.stream === undefined || last.details.agent !== undefined) return last
+    return new FlotillaError(last.code, `Agent "${agent}": ${last.message[0].toLowerCase()}${last.message.slice(1)}`, {
+      details: { agent, ...last.details },
+      cause: last.cause,
+      retryable: last.retryable,
+    })
+  }
   const name = `${model.provider}:${model.modelId}`
   if (APICallError.isInstance(last)) {
     const status = last.statusCode

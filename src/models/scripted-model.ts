@@ -4,11 +4,11 @@ import {
   type LanguageModelV3CallOptions,
   type LanguageModelV3Content,
   type LanguageModelV3GenerateResult,
-  type LanguageModelV3StreamPart,
 } from '@ai-sdk/provider'
 import { FlotillaError } from '../core/errors.js'
 import type { TokenUsage } from '../core/events.js'
 import { estimateTokens } from './metered-model.js'
+import { streamOf } from './stream-call.js'
 
 /** One answer of a {@link scriptedModel}. */
 export type ScriptStep = {
@@ -142,33 +142,6 @@ export function scriptedModel(script: readonly ScriptEntry[], options: ScriptedM
     supportedUrls: {},
     calls,
     doGenerate: answer,
-    async doStream(call) {
-      const r = await answer(call)
-      const parts: LanguageModelV3StreamPart[] = [{ type: 'stream-start', warnings: [] }]
-      r.content.forEach((c, k) => {
-        if (c.type === 'text')
-          parts.push(
-            { type: 'text-start', id: `t${k}` },
-            { type: 'text-delta', id: `t${k}`, delta: c.text },
-            { type: 'text-end', id: `t${k}` },
-          )
-        else if (c.type === 'reasoning')
-          parts.push(
-            { type: 'reasoning-start', id: `r${k}` },
-            { type: 'reasoning-delta', id: `r${k}`, delta: c.text },
-            { type: 'reasoning-end', id: `r${k}` },
-          )
-        else if (c.type === 'tool-call') parts.push(c)
-      })
-      parts.push({ type: 'finish', finishReason: r.finishReason, usage: r.usage })
-      return {
-        stream: new ReadableStream({
-          start(controller) {
-            for (const p of parts) controller.enqueue(p)
-            controller.close()
-          },
-        }),
-      }
-    },
+    doStream: async (call) => streamOf(await answer(call)),
   }
 }
