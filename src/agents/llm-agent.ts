@@ -72,6 +72,16 @@ export interface LlmAgentConfig<I, O, C extends boolean> {
   maxRetries?: number
   /** Extended thinking: Anthropic's thinking budget, OpenAI's reasoning effort. */
   thinking?: ThinkingOptions
+  /**
+   * Make each model call streaming: the answer's text is reported as it comes
+   * (`ctx.progress`, a `task.progress` event at most every second), and a
+   * stream that breaks off fails the call at once (`MODEL_CALL_FAILED`)
+   * instead of waiting for a whole body. Journal, budgets, usage, cost and
+   * `model.called` events are those of a generated call. Use it for long
+   * answers someone watches, or behind proxies that cut idle connections.
+   * @default false
+   */
+  stream?: boolean
   /** Critique and revise: `{ rounds, critic? }` (a critic model; default the agent's own). */
   reflection?: ReflectionOptions
   /** Ask for `k` alternative answers and keep one: `{ k, choose: 'vote' | 'critic' }`. */
@@ -117,6 +127,7 @@ const LLM_KEYS = new Set([
   'maxSteps',
   'maxRetries',
   'thinking',
+  'stream',
   'budget',
   'prices',
   'env',
@@ -170,6 +181,7 @@ function checkConfig(c: LlmAgentConfig<unknown, unknown, boolean>): void {
     invalid(name, 'explore needs k (≥ 2) and choose "vote" or "critic"')
   positive(c.maxTokens, 'maxTokens')
   positive(c.maxRetries, 'maxRetries', 0)
+  if (c.stream !== undefined && typeof c.stream !== 'boolean') invalid(name, 'stream must be true or false')
   if (c.temperature !== undefined && (typeof c.temperature !== 'number' || c.temperature < 0 || c.temperature > 2))
     invalid(name, 'temperature must be a number from 0 to 2')
   for (const scope of ['task', 'run', 'agent'] as const) checkBudget(name, scope, c.budget?.[scope])
@@ -254,6 +266,16 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
         m,
         {
           step: (n, fn) => ctx.step(n, fn),
+          ...(config.stream === true
+            ? {
+                stream: true,
+                progress: (p) =>
+                  ctx.progress(
+                    p.fraction,
+                    `model call ${p.index + 1}: ${p.text} characters${p.reasoning > 0 ? ` (thinking: ${p.reasoning})` : ''}${p.tail ? ` …${p.tail}` : ''}`,
+                  ),
+              }
+            : {}),
           beforeCall: (w) => {
             const worst = {
               tokens: w.inputTokens + w.outputTokens,
