@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-// A local HTTP server speaking the OpenAI chat-completions and the Anthropic
-// messages wire formats, for tests of real provider packages over real HTTP:
-// the test decides each reply (an answer, tool calls, an HTTP error with
-// headers, a malformed or cut body, a connection that never answers, a
-// server-sent-event stream) and reads back every request received.
+// A local HTTP server speaking the OpenAI chat-completions, OpenAI responses
+// and Anthropic messages wire formats, as JSON and as server-sent events,
+// for tests of real provider packages over real HTTP: the test decides each
+// reply (an answer, tool calls, reasoning, an HTTP error with headers, a
+// malformed or cut body, a connection that never answers, a stream cut,
+// ended early, hung or with a malformed chunk) and reads back every request.
 
 /** One request the server received. */
 export interface FakeRequest {
@@ -18,8 +19,27 @@ export interface FakeRequest {
 export type FakeReply =
   | { json: unknown; status?: number; headers?: Record<string, string>; delayMs?: number }
   | { raw: string; status?: number; headers?: Record<string, string> }
-  | { sse: readonly unknown[]; cutAfter?: number }
+  | FakeStream
   | { hang: true }
+
+/**
+ * A server-sent-event stream: each event is written as `data: <JSON>` (a
+ * string as is), after `event: <type>` when it has a string `type` (as
+ * OpenAI responses and Anthropic write them). Faults: `cutAfter` closes the
+ * connection after that many events (a broken connection), `endAfter` ends
+ * the response cleanly after them (the finish never sent), `hangAfter`
+ * sends them and then nothing, keeping the connection open; `malformedAt`
+ * replaces that event with a line that is not JSON. `gapMs` waits between
+ * events.
+ */
+export interface FakeStream {
+  sse: readonly unknown[]
+  cutAfter?: number
+  endAfter?: number
+  hangAfter?: number
+  malformedAt?: number
+  gapMs?: number
+}
 
 /** Chooses the reply to the `index`-th request (0-based). */
 export type FakeHandler = (request: FakeRequest, index: number) => FakeReply
@@ -29,6 +49,33 @@ export interface FakeLlm {
   readonly url: string
   readonly requests: FakeRequest[]
   close(): Promise<void>
+}
+
+function frame(event: unknown): string {
+  const type = (event as { type?: unknown } | null)?.type
+  const data = typeof event === 'string' ? event : JSON.stringify(event)
+  return `${typeof type === 'string' ? `event: ${type}\n` : ''}data: ${data}\n\n`
+}
+
+function sendStream(res: ServerResponse, reply: FakeStream, hanging: Set<ServerResponse>): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+  res.flushHeaders()
+  const events = reply.sse.map((e, k) => (k === reply.malformedAt ? '{"type": "oops", broken' : e))
+  const stop = Math.min(events.length, reply.cutAfter ?? reply.endAfter ?? reply.hangAfter ?? events.length)
+  let k = 0
+  const next = (): void => {
+    if (res.destroyed) return
+    while (k < stop) {
+      res.write(frame(events[k++]))
+      if (reply.gapMs !== undefined && k < stop) return void setTimeout(next, reply.gapMs)
+    }
+    if (reply.cutAfter !== undefined) setTimeout(() => res.socket?.destroy(), 20)
+    else if (reply.hangAfter !== undefined) {
+      hanging.add(res)
+      res.on('close', () => hanging.delete(res))
+    } else res.end()
+  }
+  next()
 }
 
 export async function startFakeLlm(handler: FakeHandler): Promise<FakeLlm> {
@@ -54,13 +101,7 @@ export async function startFakeLlm(handler: FakeHandler): Promise<FakeLlm> {
         return
       }
       if ('sse' in reply) {
-        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
-        reply.sse.forEach((event, k) => {
-          if (reply.cutAfter !== undefined && k >= reply.cutAfter) return
-          res.write(`data: ${typeof event === 'string' ? event : JSON.stringify(event)}\n\n`)
-        })
-        if (reply.cutAfter !== undefined) res.socket?.destroy()
-        else res.end()
+        sendStream(res, reply, hanging)
         return
       }
       const send = (): void => {
@@ -149,4 +190,169 @@ export function anthropicText(text: string, thinking?: string): { json: unknown 
 /** How many tool results the chat-completions request carries (the step of a tool loop it is). */
 export function toolMessages(request: FakeRequest): number {
   return ((request.body.messages as { role: string }[] | undefined) ?? []).filter((m) => m.role === 'tool').length
+}
+
+/** What a streamed answer holds, in every wire format. */
+export interface StreamAnswer {
+  text?: string
+  reasoning?: string
+  toolCalls?: readonly { id: string; name: string; input: unknown }[]
+  /** Tokens reported (in the last event; Anthropic's input in the first, the cached ones apart). @default { input: 100, output: 20 } */
+  usage?: { input: number; output: number; reasoning?: number; cached?: number }
+}
+
+/** `s` in pieces of `n` characters, as a model streams it. */
+export function pieces(s: string, n = 6): string[] {
+  const out: string[] = []
+  for (let i = 0; i < s.length; i += n) out.push(s.slice(i, i + n))
+  return out
+}
+
+const usageOf = (a: StreamAnswer) => ({ reasoning: 0, cached: 0, ...(a.usage ?? { input: 100, output: 20 }) })
+
+/** An OpenAI chat-completions stream: deltas of reasoning, text and tool calls, the finish, then usage and `[DONE]`. */
+export function chatStream(a: StreamAnswer): FakeStream {
+  const base = { id: 'chatcmpl-s', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'fake' }
+  const chunk = (delta: unknown, finish: string | null = null) => ({
+    ...base,
+    choices: [{ index: 0, delta, finish_reason: finish }],
+  })
+  const u = usageOf(a)
+  return {
+    sse: [
+      chunk({ role: 'assistant', content: '' }),
+      ...pieces(a.reasoning ?? '').map((p) => chunk({ reasoning_content: p })),
+      ...pieces(a.text ?? '').map((p) => chunk({ content: p })),
+      ...(a.toolCalls ?? []).flatMap((c, index) => [
+        chunk({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] }),
+        ...pieces(JSON.stringify(c.input)).map((p) => chunk({ tool_calls: [{ index, function: { arguments: p } }] })),
+      ]),
+      chunk({}, a.toolCalls?.length ? 'tool_calls' : 'stop'),
+      {
+        ...base,
+        choices: [],
+        usage: {
+          prompt_tokens: u.input,
+          completion_tokens: u.output,
+          total_tokens: u.input + u.output,
+          prompt_tokens_details: { cached_tokens: u.cached },
+          completion_tokens_details: { reasoning_tokens: u.reasoning },
+        },
+      },
+      '[DONE]',
+    ],
+  }
+}
+
+/** An OpenAI responses stream: `response.created`, output items (reasoning summary, message, function calls), `response.completed` with usage. */
+export function responsesStream(a: StreamAnswer): FakeStream {
+  const u = usageOf(a)
+  const sse: unknown[] = [
+    { type: 'response.created', response: { id: 'resp_s', created_at: 1_700_000_000, model: 'gpt-fake' } },
+  ]
+  let n = 0
+  if (a.reasoning !== undefined) {
+    const item = { type: 'reasoning', id: 'rs_1', encrypted_content: null, summary: [] }
+    sse.push(
+      { type: 'response.output_item.added', output_index: n, item },
+      { type: 'response.reasoning_summary_part.added', item_id: 'rs_1', summary_index: 0 },
+      ...pieces(a.reasoning).map((delta) => ({
+        type: 'response.reasoning_summary_text.delta',
+        item_id: 'rs_1',
+        summary_index: 0,
+        delta,
+      })),
+      { type: 'response.reasoning_summary_part.done', item_id: 'rs_1', summary_index: 0 },
+      { type: 'response.output_item.done', output_index: n++, item },
+    )
+  }
+  if (a.text !== undefined) {
+    const item = { type: 'message', id: 'msg_s', role: 'assistant', status: 'completed' }
+    sse.push(
+      { type: 'response.output_item.added', output_index: n, item },
+      ...pieces(a.text).map((delta) => ({ type: 'response.output_text.delta', item_id: 'msg_s', delta })),
+      { type: 'response.output_item.done', output_index: n++, item },
+    )
+  }
+  for (const c of a.toolCalls ?? []) {
+    const args = JSON.stringify(c.input)
+    const item = { type: 'function_call', id: `fc_${c.id}`, call_id: c.id, name: c.name }
+    sse.push(
+      { type: 'response.output_item.added', output_index: n, item: { ...item, arguments: '' } },
+      ...pieces(args).map((delta) => ({
+        type: 'response.function_call_arguments.delta',
+        item_id: item.id,
+        output_index: n,
+        delta,
+      })),
+      { type: 'response.output_item.done', output_index: n++, item: { ...item, arguments: args, status: 'completed' } },
+    )
+  }
+  sse.push({
+    type: 'response.completed',
+    response: {
+      id: 'resp_s',
+      status: 'completed',
+      incomplete_details: null,
+      usage: {
+        input_tokens: u.input,
+        output_tokens: u.output,
+        input_tokens_details: { cached_tokens: u.cached },
+        output_tokens_details: { reasoning_tokens: u.reasoning },
+      },
+    },
+  })
+  return { sse }
+}
+
+/** An Anthropic messages stream: `message_start`, content blocks (thinking with its signature, text, tool use), `message_delta` with the stop reason and usage, `message_stop`. */
+export function anthropicStream(a: StreamAnswer): FakeStream {
+  const u = usageOf(a)
+  const sse: unknown[] = [
+    {
+      type: 'message_start',
+      message: {
+        id: 'msg_s',
+        type: 'message',
+        role: 'assistant',
+        model: 'claude-fake',
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: u.input - u.cached, output_tokens: 1, cache_read_input_tokens: u.cached },
+      },
+    },
+    { type: 'ping' },
+  ]
+  let index = 0
+  const block = (start: unknown, deltas: unknown[]): void => {
+    sse.push(
+      { type: 'content_block_start', index, content_block: start },
+      ...deltas.map((delta) => ({ type: 'content_block_delta', index, delta })),
+      { type: 'content_block_stop', index: index++ },
+    )
+  }
+  if (a.reasoning !== undefined)
+    block({ type: 'thinking', thinking: '' }, [
+      ...pieces(a.reasoning).map((thinking) => ({ type: 'thinking_delta', thinking })),
+      { type: 'signature_delta', signature: 'sig-stream' },
+    ])
+  if (a.text !== undefined)
+    block(
+      { type: 'text', text: '' },
+      pieces(a.text).map((text) => ({ type: 'text_delta', text })),
+    )
+  for (const c of a.toolCalls ?? [])
+    block(
+      { type: 'tool_use', id: c.id, name: c.name, input: {} },
+      pieces(JSON.stringify(c.input)).map((partial_json) => ({ type: 'input_json_delta', partial_json })),
+    )
+  sse.push(
+    {
+      type: 'message_delta',
+      delta: { stop_reason: a.toolCalls?.length ? 'tool_use' : 'end_turn', stop_sequence: null },
+      usage: { output_tokens: u.output },
+    },
+    { type: 'message_stop' },
+  )
+  return { sse }
 }
