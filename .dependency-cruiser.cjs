@@ -33,6 +33,14 @@ module.exports = {
   forbidden: [
     ...layerRules,
     {
+      name: 'no-foreign-adapter',
+      severity: 'error',
+      comment:
+        "A database adapter (src/<part>/postgres, src/<part>/sqlite) shares pools, errors and the migrator through src/db, never through another part's adapter.",
+      from: { path: '^src/([^/]+)/(postgres|sqlite)/' },
+      to: { path: '^src/[^/]+/(postgres|sqlite)/', pathNot: '^src/($1|db)/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       comment: 'Circular imports hide a missing layer.',

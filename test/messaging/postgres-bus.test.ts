@@ -102,6 +102,9 @@ await describePostgres('PostgresBus', () => {
         'flotilla_bus_messages',
         'flotilla_bus_payloads',
         'flotilla_bus_requests',
+        // The mark and the version table of the driver's migrator (the bus's tables are its domain "bus").
+        'flotilla_meta',
+        'flotilla_migrations',
       ])
       await buses[0]!.send('b', { kept: true })
       await buses[0]!.close()

@@ -254,7 +254,13 @@ await describePostgres('PostgresStore', () => {
       const id = newRunId()
       await withClient(async (c) => {
         await c.query(`CREATE SCHEMA ${s}`)
-        await c.query(MIGRATIONS[0].up(s))
+        // The mark and the version table as Flotilla 0.1's first migration made them (no domain column).
+        await c.query(`CREATE TABLE ${s}.flotilla_meta (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+          product text NOT NULL, schema_version integer NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now());
+          CREATE TABLE ${s}.flotilla_migrations (version integer PRIMARY KEY, name text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now())`)
+        await c.query(MIGRATIONS[0].up(s, schema))
         await c.query(`INSERT INTO ${s}.flotilla_migrations (version, name) VALUES (1, $1)`, [MIGRATIONS[0].name])
         await c.query(`INSERT INTO ${s}.flotilla_meta (product, schema_version) VALUES ('flotilla', 1)`)
         await c.query(

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { FlotillaEvent } from '../../src/core/events.js'
 import { asTaskId, newAgentId, newRunId, type RunId } from '../../src/core/ids.js'
 import type { AgentRecord, RunRecord, StoreOp, TaskRecord } from '../../src/store/records.js'
-import { SQLITE_BOOTSTRAP, SQLITE_MIGRATIONS, STORE_MARK } from '../../src/store/sqlite/schema.js'
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/schema.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
 import { storeContract } from '../../src/testing/store-contract.js'
@@ -296,8 +296,10 @@ describe('SqliteStore', () => {
   it('upgrades a store of schema version 1 to the agent tables, keeping its runs', async () => {
     const id = newRunId()
     raw((db) => {
-      db.exec(SQLITE_BOOTSTRAP)
-      db.prepare("INSERT INTO flotilla_meta (key, value) VALUES ('store', ?)").run(STORE_MARK)
+      // The mark and the version table as Flotilla 0.1 made them (no domain column).
+      db.exec(`CREATE TABLE flotilla_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE flotilla_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);`)
+      db.prepare("INSERT INTO flotilla_meta (key, value) VALUES ('store', 'flotilla')").run()
       db.exec(SQLITE_MIGRATIONS[0].up)
       db.prepare('INSERT INTO flotilla_migrations (version, name, applied_at) VALUES (1, ?, ?)').run(
         SQLITE_MIGRATIONS[0].name,
@@ -394,7 +396,7 @@ describe('SqliteStore', () => {
       const known = SQLITE_MIGRATIONS.length
       raw((db) =>
         db
-          .prepare('INSERT INTO flotilla_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+          .prepare("INSERT INTO flotilla_migrations (domain, version, name, applied_at) VALUES ('store', ?, ?, ?)")
           .run(known + 41, 'from the future', Date.now()),
       )
       let error: unknown
@@ -405,7 +407,7 @@ describe('SqliteStore', () => {
       }
       expect(error).toMatchObject({
         code: 'STORE_SCHEMA_TOO_NEW',
-        details: { storeVersion: known + 41, codeVersion: known },
+        details: { domain: 'store', storedVersion: known + 41, supportedVersion: known },
       })
       expect((error as Error).message).toContain(`${known + 41}`)
       expect((error as Error).message).toContain(`up to ${known}`)

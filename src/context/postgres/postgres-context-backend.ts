@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg'
 import { FlotillaError } from '../../core/errors.js'
 import { connectError, sqlError } from '../../db/postgres/errors.js'
 import { quoteIdent } from '../../db/postgres/ident.js'
-import { migrate, type SqlSession } from '../../store/postgres/migrate.js'
+import { migrate, type SqlSession } from '../../db/postgres/migrate.js'
 import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../../db/postgres/options.js'
 import { openPool, preparePool } from '../../db/postgres/pool.js'
 import {
@@ -17,7 +17,7 @@ import {
 } from '../backend.js'
 import { prefixEnd, VERSION_COLUMNS, versionFromRow, versionParams, type VersionRow } from '../rows.js'
 import type { ArtifactInfo } from '../types.js'
-import { CONTEXT_LOCK_KEY, postgresContextSchema } from './schema.js'
+import { CONTEXT_DOMAIN, CONTEXT_LOCK_KEY } from './schema.js'
 
 /**
  * Options of {@link PostgresContextBackend.connect}: those of the PostgreSQL
@@ -75,8 +75,8 @@ export class PostgresContextBackend implements ContextBackend {
   }
 
   /**
-   * Connects, brings the schema up to date (the Flotilla store's migrations,
-   * then the context tables). Fails like `PostgresStore.connect`:
+   * Connects, brings the context tables up to date (the migrations of the
+   * `context` domain). Fails like `PostgresStore.connect`:
    * `STORE_URL_INVALID`, `VALIDATION_FAILED` (options), `STORE_UNAVAILABLE`,
    * `STORE_NOT_FLOTILLA`, `STORE_SCHEMA_TOO_NEW`.
    *
@@ -102,7 +102,7 @@ export class PostgresContextBackend implements ContextBackend {
    * open. Fails like {@link PostgresContextBackend.connect}.
    */
   static async onPool(pool: Pool, schema: string, where: string): Promise<PostgresContextBackend> {
-    await preparePool(pool, where, (client) => prepareContextTables(client, schema, where))
+    await preparePool(pool, where, (client) => prepareContextTables(client, schema, where), 'context store')
     return new PostgresContextBackend(pool, schema, where, false)
   }
 
@@ -341,16 +341,7 @@ function headOf(row: HeadRow): ArtifactHead {
   return { latest: row.head_latest, expiresAt: row.head_expires_at }
 }
 
-/** The Flotilla store's migrations, then the context tables (idempotent, under an advisory lock). */
+/** Brings the context tables up to date (the `context` domain's migrations, under the migrator's lock). */
 async function prepareContextTables(client: PoolClient, schema: string, where: string): Promise<void> {
-  await migrate(client as SqlSession, schema, where)
-  await client.query('BEGIN')
-  try {
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CONTEXT_LOCK_KEY, schema])
-    await client.query(postgresContextSchema(quoteIdent(schema)))
-    await client.query('COMMIT')
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined)
-    throw err
-  }
+  await migrate(client as SqlSession, schema, where, [CONTEXT_DOMAIN])
 }

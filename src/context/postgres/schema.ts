@@ -1,14 +1,18 @@
+import { defineDomain } from '../../db/migrations.js'
+import type { PostgresStep } from '../../db/postgres/migrate.js'
+
 /**
  * The tables of the context store in a PostgreSQL schema (the schema of the
- * Flotilla store, whose migrations run first), created idempotently under an
- * advisory lock. All are prefixed `flotilla_ctx_`; they mirror the SQLite
+ * Flotilla store). All are prefixed `flotilla_ctx_`; they mirror the SQLite
  * ones (see `SQLITE_CONTEXT_SCHEMA`). Ids sort byte-wise (`COLLATE "C"`), as
  * in SQLite and in memory; times are wall-clock ms as `double precision`;
- * metadata and tags are JSON text.
+ * metadata and tags are JSON text. Each statement creates only what is
+ * absent: Flotilla 0.1 created these tables on every connect, without a
+ * version, so this baseline migration accepts them as they are.
  *
  * @param s The quoted schema name.
  */
-export function postgresContextSchema(s: string): string {
+function contextTables(s: string): string {
   return `
 CREATE TABLE IF NOT EXISTS ${s}.flotilla_ctx_artifacts (
   id text COLLATE "C" PRIMARY KEY,
@@ -45,6 +49,14 @@ CREATE TABLE IF NOT EXISTS ${s}.flotilla_ctx_cache (
 CREATE INDEX IF NOT EXISTS flotilla_ctx_cache_by_expiry ON ${s}.flotilla_ctx_cache (expires_at);
 `
 }
+
+/**
+ * The context store's domain for the driver's migrator: its migrations,
+ * oldest first (version 1 is the baseline of Flotilla 0.1's tables).
+ */
+export const CONTEXT_DOMAIN = defineDomain<PostgresStep>('context', [
+  { version: 1, name: 'artifacts, versions, blobs, cache', up: contextTables },
+])
 
 /** The first key of the context store's advisory locks (the second is a hash of schema and artifact id). */
 export const CONTEXT_LOCK_KEY = 1718383469

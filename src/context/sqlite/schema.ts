@@ -1,7 +1,11 @@
+import { defineDomain } from '../../db/migrations.js'
+
 /**
- * The tables of the context store in an SQLite file, created idempotently
- * (`IF NOT EXISTS`) beside the tables of the Flotilla store, so both can share
- * `.flotilla/flotilla.db`. All are prefixed `flotilla_ctx_`.
+ * The tables of the context store in an SQLite file, beside the tables of the
+ * Flotilla store, so both can share `.flotilla/flotilla.db`. All are prefixed
+ * `flotilla_ctx_`. Each statement creates only what is absent: Flotilla 0.1
+ * created these tables on every open, without a version, so this baseline
+ * migration accepts them as they are.
  *
  * - `artifacts`: one row per artifact, its head (latest version, expiry).
  * - `versions`: the kept versions with lineage, unique on (id, version).
@@ -44,3 +48,11 @@ CREATE TABLE IF NOT EXISTS flotilla_ctx_cache (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS flotilla_ctx_cache_by_expiry ON flotilla_ctx_cache (expires_at);
 `
+
+/**
+ * The context store's domain for the driver's migrator: its migrations,
+ * oldest first (version 1 is the baseline of Flotilla 0.1's tables).
+ */
+export const CONTEXT_DOMAIN = defineDomain('context', [
+  { version: 1, name: 'artifacts, versions, blobs, cache', up: SQLITE_CONTEXT_SCHEMA },
+])

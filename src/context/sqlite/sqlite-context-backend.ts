@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import { FlotillaError } from '../../core/errors.js'
 import { sqliteError } from '../../db/sqlite/errors.js'
-import { openDatabase } from '../../store/sqlite/open-database.js'
+import { openDatabase } from '../../db/sqlite/open-database.js'
 import {
   blobDeltas,
   type ArtifactHead,
@@ -14,7 +14,7 @@ import {
 } from '../backend.js'
 import { prefixEnd, VERSION_COLUMNS, versionFromRow, versionParams, type VersionRow } from '../rows.js'
 import type { ArtifactInfo } from '../types.js'
-import { SQLITE_CONTEXT_SCHEMA } from './schema.js'
+import { CONTEXT_DOMAIN } from './schema.js'
 
 /** Options of {@link SqliteContextBackend.open}. */
 export interface SqliteContextBackendOptions {
@@ -170,9 +170,8 @@ export class SqliteContextBackend implements ContextBackend {
         { details: { field: 'busyTimeoutMs' } },
       )
     }
-    const db = openDatabase({ path, synchronous: 'NORMAL', busyTimeoutMs })
+    const db = openDatabase({ path, synchronous: 'NORMAL', busyTimeoutMs, domains: [CONTEXT_DOMAIN] })
     try {
-      db.transaction(() => db.exec(SQLITE_CONTEXT_SCHEMA)).immediate()
       return new SqliteContextBackend(path, db)
     } catch (e) {
       db.close()

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import type pgModule from 'pg'
 import type { Pool } from 'pg'
 import type { Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
+import { migrate, type SqlSession } from '../../db/postgres/migrate.js'
+import { loadPg, preparePool } from '../../db/postgres/pool.js'
 import type {
   Bus,
   BusEvent,
@@ -33,7 +34,7 @@ import { Listener } from './listener.js'
 import { fitsNotify, mailNote, parseNote } from './notes.js'
 import { type PostgresBusOptions, resolveBusOptions, type ResolvedBusOptions } from './options.js'
 import { PgRequests } from './requests.js'
-import { channelOf, ddl, ddlLock, statements, type Statements } from './schema.js'
+import { BUS_DOMAIN, channelOf, statements, type Statements } from './schema.js'
 
 /** How long a note stored in `flotilla_bus_payloads` (over the NOTIFY limit) is kept for the listeners to read. */
 const PAYLOAD_RETENTION_MS = 5 * 60_000
@@ -134,16 +135,7 @@ export class PostgresBus implements Bus {
     let pool = o.pool
     const ownsPool = pool === undefined
     if (pool === undefined) {
-      let pg: typeof pgModule
-      try {
-        pg = (await import('pg')).default
-      } catch (err) {
-        throw new FlotillaError(
-          'STORE_UNAVAILABLE',
-          'The PostgreSQL bus needs the package "pg": install it with `npm install pg`.',
-          { cause: err, details: { package: 'pg' } },
-        )
-      }
+      const pg = await loadPg('bus')
       pool = new pg.Pool({
         connectionString: o.url,
         max: o.poolSize,
@@ -156,7 +148,7 @@ export class PostgresBus implements Bus {
     }
     const bus = new PostgresBus(pool, ownsPool, o)
     try {
-      await createTables(pool, o.schema)
+      await createTables(pool, o.schema, o.where)
       await bus.listener.start()
     } catch (err) {
       bus.closed = true
@@ -393,19 +385,16 @@ export function openPostgresBus(options: PostgresBusOptions): Promise<PostgresBu
   return PostgresBus.open(options)
 }
 
-async function createTables(pool: Pool, schema: string): Promise<void> {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
-    await client.query(ddlLock(schema))
-    await client.query(ddl(schema))
-    await client.query('COMMIT')
-    client.release()
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined)
-    client.release(true)
-    throw err
-  }
+/** Brings the bus tables up to date (the `bus` domain's migrations, under the migrator's lock). */
+async function createTables(pool: Pool, schema: string, where: string): Promise<void> {
+  await preparePool(
+    pool,
+    where,
+    async (client) => {
+      await migrate(client as SqlSession, schema, where, [BUS_DOMAIN])
+    },
+    'bus',
+  )
 }
 
 function toMessage(r: MessageRow, to: string): BusMessage {

@@ -7,7 +7,9 @@
  */
 
 import { createHash } from 'node:crypto'
+import { defineDomain } from '../../db/migrations.js'
 import { quoteIdent, quoteLiteral } from '../../db/postgres/ident.js'
+import type { PostgresStep } from '../../db/postgres/migrate.js'
 
 /** Statement names are per connection; the hash keeps two schemas on one pool apart. */
 function tag(schema: string): string {
@@ -24,15 +26,17 @@ export function channelOf(schema: string): string {
 }
 
 /**
- * The DDL, idempotent (`IF NOT EXISTS`, `CREATE OR REPLACE`); run inside a
- * transaction holding the schema's advisory lock so parallel opens do not
- * race on the catalog.
+ * The tables and functions of the bus, as Flotilla 0.1 created them on every
+ * open: each statement creates only what is absent (`IF NOT EXISTS`,
+ * `CREATE OR REPLACE`), so this baseline migration accepts a schema where
+ * they already are.
+ *
+ * @param s The quoted schema name.
+ * @param schemaName The schema name (the key of the mailbox locks).
  */
-export function ddl(schemaName: string): string {
-  const s = quoteIdent(schemaName)
+function busTables(s: string, schemaName: string): string {
   const lockKey = `hashtext('flotilla_bus:' || ${quoteLiteral(schemaName)})`
   return `
-CREATE SCHEMA IF NOT EXISTS ${s};
 -- Mailboxes. seq gives the order (per sender and receiver: the lane); a lease sets visible_at in the future.
 CREATE TABLE IF NOT EXISTS ${s}.flotilla_bus_messages (
   seq bigserial PRIMARY KEY,
@@ -161,10 +165,17 @@ $fn$;
 `
 }
 
-/** The advisory lock of `ddl`, so concurrent opens create the tables once. */
-export function ddlLock(schemaName: string): string {
-  return `SELECT pg_advisory_xact_lock(hashtext('flotilla_bus_ddl'), hashtext(${quoteLiteral(schemaName)}))`
-}
+/**
+ * The bus's domain for the driver's migrator: its migrations, oldest first
+ * (version 1 is the baseline of Flotilla 0.1's tables). Not exclusive: its
+ * objects all start with `flotilla_bus_`, so a bus may share a schema with
+ * other programs' tables (a store may not).
+ */
+export const BUS_DOMAIN = defineDomain<PostgresStep>(
+  'bus',
+  [{ version: 1, name: 'messages, dead letters, requests, payloads; receive, sweep, next', up: busTables }],
+  { exclusive: false },
+)
 
 /** A named statement: prepared once per connection. */
 export interface Statement {

@@ -3,6 +3,10 @@ import { systemClock, type Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import type { AgentState } from '../../core/states.js'
+import { quoteIdent } from '../../db/postgres/ident.js'
+import { migrate, type SqlSession } from '../../db/postgres/migrate.js'
+import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../../db/postgres/options.js'
+import { openPool, preparePool, rawJsonTypes, type RawJsonTypes } from '../../db/postgres/pool.js'
 import type {
   AgentFilter,
   AgentRecord,
@@ -27,11 +31,8 @@ import {
   type TaskRow,
 } from './codec.js'
 import { queryError } from './errors.js'
-import { quoteIdent } from '../../db/postgres/ident.js'
-import { migrate, type SqlSession } from './migrate.js'
-import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../../db/postgres/options.js'
-import { openPool, preparePool, rawJsonTypes, type RawJsonTypes } from '../../db/postgres/pool.js'
 import { PostgresQueue } from './postgres-queue.js'
+import { STORE_DOMAIN } from './schema.js'
 
 /** The prepared statements of one store; names are per connection, texts fixed per schema. */
 interface Statements {
@@ -121,7 +122,7 @@ export class PostgresStore implements Store {
       what: 'store',
       applicationName: 'flotilla',
       prepare: async (client) => {
-        await migrate(client as SqlSession, o.schema, where)
+        await migrate(client as SqlSession, o.schema, where, [STORE_DOMAIN])
       },
     })
     return new PostgresStore(pool, o.schema, where, types, true)
@@ -135,7 +136,7 @@ export class PostgresStore implements Store {
   static async onPool(pool: Pool, schema: string, where: string): Promise<PostgresStore> {
     const types = await rawJsonTypes()
     await preparePool(pool, where, async (client) => {
-      await migrate(client as SqlSession, schema, where)
+      await migrate(client as SqlSession, schema, where, [STORE_DOMAIN])
     })
     return new PostgresStore(pool, schema, where, types, false)
   }

@@ -1,9 +1,12 @@
+import { defineDomain, type Migration } from '../../db/migrations.js'
+import type { PostgresStep } from '../../db/postgres/migrate.js'
 import { claimFunction } from './queue-sql.js'
 
 /**
- * The versioned migrations of the PostgreSQL store. Each one is applied once,
- * in order, inside the transaction that holds the schema's advisory lock, and
- * recorded in `flotilla_migrations`; `flotilla_meta` carries the version.
+ * The versioned migrations of the PostgreSQL store (the `store` domain). The
+ * driver's migrator applies each one once, in order, inside the transaction
+ * that holds the schema's advisory lock, and records it in
+ * `flotilla_migrations`; it also creates that table and `flotilla_meta`.
  *
  * Payloads (task outputs, run inputs, definitions, errors, events) are `json`,
  * not `jsonb`: `json` keeps the text as written, so every JSON value
@@ -12,13 +15,6 @@ import { claimFunction } from './queue-sql.js'
  * JSON text `null` for `null`. Times are wall-clock ms as `double precision`
  * (exact for integers, and a fake clock may give fractions).
  */
-
-/** One schema change. `up` receives the quoted schema name. */
-export interface Migration {
-  readonly version: number
-  readonly name: string
-  up(s: string): string
-}
 
 const FINAL_RUN = `('SUCCEEDED','FAILED','CANCELLED')`
 const FINAL_TASK = `('SUCCEEDED','FAILED','SKIPPED','CANCELLED')`
@@ -29,18 +25,6 @@ export const SQLSTATE_CONFLICT = 'FL409'
 export const SQLSTATE_RUN_NOT_FOUND = 'FL404'
 
 const tables = (s: string): string => `
-CREATE TABLE ${s}.flotilla_meta (
-  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-  product text NOT NULL,
-  schema_version integer NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  updated_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE ${s}.flotilla_migrations (
-  version integer PRIMARY KEY,
-  name text NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT now()
-);
 -- One row per distinct definition text (its sha256), shared by every run of it.
 CREATE TABLE ${s}.definitions (
   id text COLLATE "C" PRIMARY KEY,
@@ -336,7 +320,7 @@ CREATE TABLE ${s}.workers (
   claimFunction(s)
 
 /** Every migration, oldest first. The last version is the one this code writes. */
-export const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   {
     version: 1,
     name: 'runs, tasks, events, definitions; commit and prune functions',
@@ -349,5 +333,5 @@ export const MIGRATIONS: readonly Migration[] = [
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
 
-/** The product name written in `flotilla_meta`. */
-export const PRODUCT = 'flotilla'
+/** The store's domain, for the driver's migrator. */
+export const STORE_DOMAIN = defineDomain('store', MIGRATIONS)

@@ -1,26 +1,8 @@
-import type { Migration } from '../migrations.js'
+import { defineDomain, type Migration } from '../../db/migrations.js'
 
 /**
- * The tables that mark a file as a Flotilla store and record its migrations.
- * Created before the first migration, in the same transaction.
- */
-export const SQLITE_BOOTSTRAP = `
-CREATE TABLE IF NOT EXISTS flotilla_meta (
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS flotilla_migrations (
-  version INTEGER PRIMARY KEY,
-  name TEXT NOT NULL,
-  applied_at INTEGER NOT NULL
-);
-`
-
-/** The value of `flotilla_meta.store` in every Flotilla store. */
-export const STORE_MARK = 'flotilla'
-
-/**
- * The SQLite schema, as versioned migrations applied in order on open.
+ * The SQLite schema of the store (the `store` domain), as versioned
+ * migrations the driver's migrator applies in order on open.
  *
  * - `definitions` holds each workflow definition once (keyed by the SHA-256
  *   of its JSON text); runs reference it.
@@ -155,3 +137,6 @@ CREATE TABLE workers (
 `,
   },
 ]
+
+/** The store's domain, for the driver's migrator. */
+export const STORE_DOMAIN = defineDomain('store', SQLITE_MIGRATIONS)

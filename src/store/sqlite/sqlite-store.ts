@@ -23,8 +23,9 @@ import { systemClock, type Clock } from '../../core/clock.js'
 import { refusedByRun, runRefusal } from '../fence.js'
 import { encodeDefinition, toJson, type RunRow, type SqlValue } from './codec.js'
 import { sqliteError } from '../../db/sqlite/errors.js'
-import { openDatabase } from './open-database.js'
+import { openDatabase } from '../../db/sqlite/open-database.js'
 import { prepareStatements, RUN_COLUMNS, type Statements } from './statements.js'
+import { STORE_DOMAIN } from './schema.js'
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -99,7 +100,7 @@ export class SqliteStore implements Store {
    * be opened.
    */
   static open(options: SqliteStoreOptions): SqliteStore {
-    const db = openDatabase(resolveOptions(options))
+    const db = openDatabase({ ...resolveOptions(options), domains: [STORE_DOMAIN] })
     try {
       return new SqliteStore(options.path, db)
     } catch (e) {
