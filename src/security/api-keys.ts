@@ -138,6 +138,49 @@ export class ApiKeys {
     return { key: `${PREFIX}_${record.id}_${secret}`, info: toInfo(record) }
   }
 
+  /**
+   * Stores a key made elsewhere (`FLOTILLA_ADMIN_KEY`: a `flt_<id>_<secret>`
+   * an operator generated and keeps in a secret manager) so it authenticates
+   * like one created here. Importing the same key again is a no-op; another
+   * key under a taken id is `VALIDATION_FAILED`.
+   */
+  async importKey(key: string, options: Omit<CreateKeyOptions, 'ttlMs'>): Promise<ApiKeyInfo> {
+    const parsed = parseApiKey(key)
+    if (parsed === undefined)
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        'An imported key must be of the form flt_<12 letters or digits>_<43 base64url characters>.',
+        {
+          details: { field: 'key' },
+        },
+      )
+    const existing = await this.store.getKey(parsed.id)
+    if (existing !== undefined) {
+      if (sameHash(existing.hash, hashSecret(parsed.secret))) return toInfo(existing)
+      throw new FlotillaError('VALIDATION_FAILED', `Another API key with id "${parsed.id}" exists already.`, {
+        details: { keyId: parsed.id },
+      })
+    }
+    const role = parseRole(options.role)
+    const record: ApiKeyRecord = {
+      id: parsed.id,
+      name: options.name,
+      role,
+      scopes:
+        options.scopes === undefined ? null : inheritPermissions(ROLE_GRANTS[role], options.scopes, `a ${role} key`),
+      hash: hashSecret(parsed.secret),
+      previous: null,
+      createdBy: options.by ?? 'system',
+      createdAt: this.clock.wallNow(),
+      expiresAt: null,
+      revokedAt: null,
+      rotatedAt: null,
+      lastUsedAt: null,
+    }
+    await this.store.insertKey(record)
+    return toInfo(record)
+  }
+
   /** Every key, oldest first, without secrets. */
   async list(): Promise<ApiKeyInfo[]> {
     return (await this.store.listKeys()).map(toInfo)

@@ -1,0 +1,17 @@
+import type { ApiRoute } from '../api-route.js'
+import { runRoutes } from './runs.js'
+import { securityRoutes } from './security.js'
+import { systemRoutes } from './system.js'
+import { workflowRoutes } from './workflows.js'
+
+/**
+ * The route table of the HTTP API (paths relative to `/api/v1`). Every
+ * route declares who may call it; the authorization matrix test walks this
+ * list, so a route added here is covered by it.
+ */
+export const API_ROUTES: readonly ApiRoute[] = [
+  ...systemRoutes,
+  ...workflowRoutes,
+  ...runRoutes,
+  ...securityRoutes,
+] as unknown as readonly ApiRoute[]

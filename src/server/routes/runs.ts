@@ -1,0 +1,184 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { FlotillaError } from '../../core/errors.js'
+import { RUN_STATES, type RunState } from '../../core/states.js'
+import { apiRoute } from '../api-route.js'
+import { errorResponses, IdParam, json, nullify, RunSchema, StoredEventSchema, TaskSchema } from '../schemas.js'
+import type { RunRecord, TaskRecord } from '../../store/records.js'
+
+const RunId = z.object({ id: IdParam.openapi({ param: { name: 'id', in: 'path' }, example: 'run_m1abc' }) })
+
+/** A run as the API shows it (no definition). */
+export function runView(r: RunRecord) {
+  const { definition: _definition, ...rest } = r
+  return nullify(rest)
+}
+
+/** A task as the API shows it. */
+export function taskView(t: TaskRecord) {
+  const { runId: _runId, idempotencyKey: _key, ...rest } = t
+  return nullify(rest)
+}
+
+const ListQuery = z.object({
+  state: z
+    .string()
+    .optional()
+    .openapi({ description: `Comma-separated states: ${RUN_STATES.join(', ')}` }),
+  workflow: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional().openapi({ description: 'At most this many (default 50)' }),
+  cursor: z.string().max(300).optional().openapi({ description: 'The nextCursor of the previous page' }),
+})
+
+function parseStates(text: string | undefined): RunState[] | undefined {
+  if (text === undefined || text === '') return undefined
+  const states = text.split(',').map((s) => s.trim().toUpperCase())
+  for (const s of states) {
+    if (!(RUN_STATES as readonly string[]).includes(s))
+      throw new FlotillaError('VALIDATION_FAILED', `state must be among ${RUN_STATES.join(', ')}; got "${s}".`, {
+        details: { field: 'state' },
+      })
+  }
+  return states as RunState[]
+}
+
+/** Cursor: `<createdAt>:<id>` of the last run of the page (runs are listed newest first). */
+function parseCursor(cursor: string | undefined): { at: number; id: string } | undefined {
+  if (cursor === undefined) return undefined
+  const m = /^(\d{1,16}):([A-Za-z0-9._:@-]{1,200})$/.exec(cursor)
+  if (m === null)
+    throw new FlotillaError('VALIDATION_FAILED', 'cursor is not one this API gave (use nextCursor as is).', {
+      details: { field: 'cursor' },
+    })
+  return { at: Number(m[1]), id: m[2] as string }
+}
+
+const control = (action: 'pause' | 'resume' | 'cancel', summary: string) =>
+  apiRoute({
+    config: createRoute({
+      method: 'post',
+      path: `/runs/{id}/${action}`,
+      tags: ['runs'],
+      summary,
+      request: {
+        params: RunId,
+        ...(action === 'cancel'
+          ? {
+              body: {
+                required: false,
+                content: { 'application/json': { schema: z.object({ reason: z.string().max(500).optional() }) } },
+              },
+            }
+          : {}),
+      },
+      responses: { 200: json(RunSchema, 'The run after the change'), ...errorResponses },
+    }),
+    access: { action, resource: (p) => ({ kind: 'run', id: p.id ?? '' }) },
+    audit: `run.${action}`,
+    handler: async (c) => {
+      const { id } = c.req.valid('param')
+      const client = c.get('deps').client
+      if (action === 'pause') await client.pause(id)
+      else if (action === 'resume') await client.resume(id)
+      else {
+        const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown }
+        const reason = typeof body.reason === 'string' && body.reason !== '' ? body.reason : 'cancelled through the API'
+        await client.cancel(id, reason)
+      }
+      return c.json(runView(await client.getRun(id)), 200)
+    },
+  })
+
+/** Runs: list, show, tasks, events, pause, resume, cancel. */
+export const runRoutes = [
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/runs',
+      tags: ['runs'],
+      summary: 'Runs, newest first, with filters and cursor pagination',
+      request: { query: ListQuery },
+      responses: {
+        200: json(z.object({ runs: z.array(RunSchema), nextCursor: z.string().nullable() }), 'A page of runs'),
+        ...errorResponses,
+      },
+    }),
+    access: { action: 'read', resource: () => ({ kind: 'run', id: '*' }) },
+    handler: async (c) => {
+      const q = c.req.valid('query')
+      const limit = q.limit ?? 50
+      const after = parseCursor(q.cursor)
+      const states = parseStates(q.state)
+      // The store lists newest first with a limit; page past the cursor by asking for enough.
+      const all = await c.get('deps').client.listRuns({
+        ...(states === undefined ? {} : { state: states }),
+        ...(q.workflow === undefined ? {} : { workflow: q.workflow }),
+        limit: 10_000,
+      })
+      const rest =
+        after === undefined
+          ? all
+          : all.filter((r) => r.createdAt < after.at || (r.createdAt === after.at && r.id < after.id))
+      const page = rest.slice(0, limit)
+      const last = page.at(-1)
+      const nextCursor = rest.length > limit && last !== undefined ? `${last.createdAt}:${last.id}` : null
+      return c.json({ runs: page.map(runView), nextCursor }, 200)
+    },
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/runs/{id}',
+      tags: ['runs'],
+      summary: 'One run',
+      request: { params: RunId },
+      responses: { 200: json(RunSchema, 'The run'), ...errorResponses },
+    }),
+    access: { action: 'read', resource: (p) => ({ kind: 'run', id: p.id ?? '' }) },
+    handler: async (c) => c.json(runView(await c.get('deps').client.getRun(c.req.valid('param').id)), 200),
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/runs/{id}/tasks',
+      tags: ['runs'],
+      summary: 'The tasks of a run with their states, outputs and errors',
+      request: { params: RunId },
+      responses: { 200: json(z.object({ tasks: z.array(TaskSchema) }), 'Its tasks'), ...errorResponses },
+    }),
+    access: { action: 'read', resource: (p) => ({ kind: 'run', id: p.id ?? '' }) },
+    handler: async (c) => {
+      const client = c.get('deps').client
+      const { id } = c.req.valid('param')
+      await client.getRun(id)
+      return c.json({ tasks: (await client.getTasks(id)).map(taskView) }, 200)
+    },
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/runs/{id}/events',
+      tags: ['runs'],
+      summary: 'The stored events of a run, from a position',
+      request: {
+        params: RunId,
+        query: z.object({
+          afterSeq: z.coerce.number().int().min(0).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).optional(),
+        }),
+      },
+      responses: { 200: json(z.object({ events: z.array(StoredEventSchema) }), 'Events'), ...errorResponses },
+    }),
+    access: { action: 'read', resource: (p) => ({ kind: 'run', id: p.id ?? '' }) },
+    handler: async (c) => {
+      const client = c.get('deps').client
+      const { id } = c.req.valid('param')
+      const q = c.req.valid('query')
+      await client.getRun(id)
+      const events = await client.listEvents(id, { afterSeq: q.afterSeq ?? 0, limit: q.limit ?? 500 })
+      return c.json({ events: events.map((e) => ({ seq: e.seq, event: { ...e.event } })) }, 200)
+    },
+  }),
+  control('pause', 'Pause a run wherever it executes'),
+  control('resume', 'Resume a paused run'),
+  control('cancel', 'Cancel a run; running handlers see their signal abort'),
+]

@@ -1,0 +1,174 @@
+import type { AddressInfo } from 'node:net'
+import { getConnInfo } from '@hono/node-server/conninfo'
+import { serve as serveNode, type ServerType } from '@hono/node-server'
+import { systemClock, type Clock } from '../core/clock.js'
+import { FlotillaError } from '../core/errors.js'
+import { openBackend, type Backend } from '../orchestrator/backend.js'
+import { Client } from '../orchestrator/client.js'
+import { ApiKeys } from '../security/api-keys.js'
+import { AuditLog, type AuditLogStore } from '../security/audit.js'
+import { Authorizer } from '../security/authorizer.js'
+import { RequestGuard, type GuardOptions } from '../security/guard.js'
+import { MemoryAuditLogStore } from '../security/memory/memory-audit-log.js'
+import { MemorySecurityStore } from '../security/memory/memory-security-store.js'
+import type { SecurityStore } from '../security/security-store.js'
+import { noopLogger, type Logger } from '../telemetry/telemetry.js'
+import { API_BASE, createApiApp } from './app.js'
+import type { ServerDeps } from './server-deps.js'
+import { WorkflowCatalog } from './workflow-catalog.js'
+
+/** Options of {@link startServer}; every field has a default. */
+export interface ServerOptions {
+  /** The backend URL (`memory`, `sqlite:<file>`, `postgres://…`). @default $FLOTILLA_STORE, else the SQLite file */
+  readonly store?: string
+  /** An opened backend instead of `store` (not closed by the server). */
+  readonly backend?: Backend
+  /** @default "127.0.0.1" */
+  readonly host?: string
+  /** 0 picks a free port. @default 7400 */
+  readonly port?: number
+  /** The named workflows to offer: a catalog, or a folder of workflow files. @default an empty catalog */
+  readonly workflows?: WorkflowCatalog | string
+  /** Rate limits and threat detection. */
+  readonly guard?: GuardOptions
+  /**
+   * The first ADMIN key: imported when given (`FLOTILLA_ADMIN_KEY`); else,
+   * on a store without keys, one is created and handed to `onAdminKey` (the
+   * only time its secret is shown).
+   * @default process.env.FLOTILLA_ADMIN_KEY
+   */
+  readonly adminKey?: string
+  /** Told the secret of an ADMIN key created at this start. */
+  readonly onAdminKey?: (key: string) => void
+  /** @default a no-op logger */
+  readonly logger?: Logger
+  /** @default systemClock */
+  readonly clock?: Clock
+  /** Largest request body in bytes. @default 1 MiB */
+  readonly maxBodyBytes?: number
+}
+
+/** A running API server. */
+export interface RunningServer {
+  /** `http://host:port` */
+  readonly url: string
+  readonly deps: ServerDeps
+  /** Stops taking connections, lets requests in flight finish (at most `graceMs`), then closes what it opened. */
+  close(graceMs?: number): Promise<void>
+}
+
+/** The security parts of a backend, when it keeps them; memory ones otherwise. */
+function securityOf(backend: Backend): { security: SecurityStore; audit: AuditLogStore } {
+  const b = backend as Backend & { security?: SecurityStore; audit?: AuditLogStore }
+  return { security: b.security ?? new MemorySecurityStore(), audit: b.audit ?? new MemoryAuditLogStore() }
+}
+
+/**
+ * Starts the HTTP API on a backend: a {@link Client} of its store (the
+ * server holds no agents; workers run the tasks), API keys, the audit log and
+ * rate limits. Answers `/api/v1/…`.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ store: 'memory', port: 0, onAdminKey: (k) => console.log('admin key', k) })
+ * console.log((await fetch(`${server.url}/api/v1/health`)).status) // 200
+ * await server.close()
+ * ```
+ */
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock
+  const logger = options.logger ?? noopLogger
+  const backend = options.backend ?? (await openBackend(options.store, { clock }))
+  const owned = options.backend === undefined
+  try {
+    const { security, audit: auditStore } = securityOf(backend)
+    const audit = new AuditLog(auditStore, { clock })
+    const keys = new ApiKeys(security, { clock })
+    const workflows = options.workflows instanceof WorkflowCatalog ? options.workflows : new WorkflowCatalog()
+    if (typeof options.workflows === 'string') {
+      const report = await workflows.discover(options.workflows)
+      for (const f of report.failed) logger.warn({ path: f.path }, `a workflow file was not loaded: ${f.message}`)
+    }
+    const adminKey = options.adminKey ?? process.env.FLOTILLA_ADMIN_KEY
+    if (adminKey !== undefined && adminKey !== '') {
+      const info = await keys.importKey(adminKey, { name: 'admin', role: 'ADMIN', by: 'serve' })
+      logger.info({ keyId: info.id }, 'the ADMIN key from FLOTILLA_ADMIN_KEY is in place')
+    } else if ((await keys.list()).length === 0) {
+      const issued = await keys.create({ name: 'admin', role: 'ADMIN', by: 'serve' })
+      await audit.record({
+        actor: 'serve',
+        action: 'key.create',
+        resource: `key:${issued.info.id}`,
+        outcome: 'succeeded',
+        details: { role: 'ADMIN' },
+      })
+      options.onAdminKey?.(issued.key)
+    }
+    const client = await Client.connect(backend.store, { clock })
+    let accepting = true
+    const deps: ServerDeps = {
+      client,
+      keys,
+      audit,
+      guard: await RequestGuard.create(security, audit, { clock, ...options.guard }),
+      authorizer: new Authorizer(),
+      workflows,
+      clock,
+      logger,
+      ready: () => accepting,
+      ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    }
+    const app = createApiApp(deps, {
+      address: (c) => {
+        try {
+          return getConnInfo(c).remote.address ?? 'unknown'
+        } catch {
+          return 'unknown'
+        }
+      },
+    })
+    const host = options.host ?? '127.0.0.1'
+    const server: ServerType = await new Promise((resolve, reject) => {
+      const s = serveNode({ fetch: app.fetch, hostname: host, port: options.port ?? 7400 }, () => resolve(s))
+      s.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new FlotillaError(
+            'VALIDATION_FAILED',
+            e.code === 'EADDRINUSE'
+              ? `Port ${options.port ?? 7400} on ${host} is in use; pick another with --port.`
+              : `The server could not listen on ${host}:${options.port ?? 7400}: ${e.message}`,
+            { details: { host, port: options.port ?? 7400 }, cause: e },
+          ),
+        ),
+      )
+    })
+    const { port } = server.address() as AddressInfo
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+    logger.info({ url: `${url}${API_BASE}` }, 'the Flotilla API is listening')
+    let closing: Promise<void> | undefined
+    return {
+      url,
+      deps,
+      close: (graceMs = 10_000) =>
+        (closing ??= (async () => {
+          accepting = false
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              ;(server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.()
+            }, graceMs)
+            timer.unref()
+            server.close(() => {
+              clearTimeout(timer)
+              resolve()
+            })
+            ;(server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.()
+          })
+          await client.close()
+          if (owned) await backend.close()
+        })()),
+    }
+  } catch (e) {
+    if (owned) await backend.close()
+    throw e
+  }
+}

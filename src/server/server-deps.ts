@@ -1,0 +1,40 @@
+import type { Clock } from '../core/clock.js'
+import type { Client } from '../orchestrator/client.js'
+import type { Authorizer } from '../security/authorizer.js'
+import type { ApiKeys, KeyPrincipal } from '../security/api-keys.js'
+import type { AuditLog } from '../security/audit.js'
+import type { RequestGuard } from '../security/guard.js'
+import type { Logger } from '../telemetry/telemetry.js'
+import type { WorkflowCatalog } from './workflow-catalog.js'
+
+/** What the HTTP API is built from: a client of the store (it holds no agents) and the security parts. */
+export interface ServerDeps {
+  /** Starts, controls and reads runs in the shared store; workers execute them. */
+  readonly client: Client
+  readonly keys: ApiKeys
+  readonly audit: AuditLog
+  readonly guard: RequestGuard
+  /** Makes every permission decision of API keys. */
+  readonly authorizer: Authorizer
+  /** The named workflows the API can start. */
+  readonly workflows: WorkflowCatalog
+  readonly clock: Clock
+  readonly logger: Logger
+  /** Largest request body in bytes. @default 1 MiB */
+  readonly maxBodyBytes?: number
+  /** True once the server accepts work (readiness). */
+  readonly ready: () => boolean
+}
+
+/** The Hono environment of the API: per-request values set by its middleware. */
+export interface ServerEnv {
+  Variables: {
+    /** The `X-Request-Id` given by the client, or a new one; echoed in the response and the audit log. */
+    requestId: string
+    /** The client's address. */
+    ip: string
+    /** The key that authenticated the request; unset on a public route called without a key. */
+    principal: KeyPrincipal | undefined
+    deps: ServerDeps
+  }
+}

@@ -1,0 +1,141 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { defineAgent } from '../../src/agents/define-agent.js'
+import { openBackend, type Backend } from '../../src/orchestrator/backend.js'
+import { Worker } from '../../src/orchestrator/worker.js'
+import { startServer, type RunningServer } from '../../src/server/serve.js'
+import { WorkflowCatalog } from '../../src/server/workflow-catalog.js'
+import { workflow } from '../../src/workflows/builder.js'
+
+const echo = defineAgent({ name: 'echo', handler: (x: unknown) => ({ echoed: x }) })
+const hello = workflow('hello')
+  .task('a', { agent: 'echo', input: { $ref: 'input.name' } as never })
+  .build()
+
+describe('HTTP API', () => {
+  let backend: Backend
+  let server: RunningServer
+  let admin: string
+  let worker: Worker | undefined
+  beforeEach(async () => {
+    backend = await openBackend('memory')
+    const workflows = new WorkflowCatalog()
+    workflows.add(workflow('greet').task('a', { agent: 'echo', input: 'hi' }).build())
+    server = await startServer({ backend, port: 0, workflows, onAdminKey: (k) => (admin = k) })
+  })
+  afterEach(async () => {
+    await worker?.stop()
+    worker = undefined
+    await server.close()
+    await backend.close()
+  })
+
+  const call = (path: string, init: RequestInit & { key?: string } = {}) => {
+    const headers = new Headers(init.headers)
+    if (init.key !== undefined) headers.set('authorization', `Bearer ${init.key}`)
+    if (init.body !== undefined) headers.set('content-type', 'application/json')
+    return fetch(`${server.url}/api/v1${path}`, { ...init, headers })
+  }
+
+  it('answers health without a key, and 401 AUTH_REQUIRED elsewhere, with a request id', async () => {
+    const h = await call('/health')
+    expect(h.status).toBe(200)
+    expect(h.headers.get('x-request-id')).toMatch(/./)
+    const r = await call('/runs', { headers: { 'x-request-id': 'abc-1' } })
+    expect(r.status).toBe(401)
+    expect(r.headers.get('x-request-id')).toBe('abc-1')
+    expect((await r.json()).error.code).toBe('AUTH_REQUIRED')
+  })
+
+  it('creates a key shown once, starts a named workflow once per Idempotency-Key, and audits it', async () => {
+    const created = await call('/security/keys', {
+      method: 'POST',
+      key: admin,
+      body: JSON.stringify({ name: 'ci', role: 'SERVICE' }),
+    })
+    expect(created.status).toBe(201)
+    const { key, info } = (await created.json()) as { key: string; info: { id: string; role: string } }
+    expect(info.role).toBe('SERVICE')
+    const listed = await (await call('/security/keys', { key: admin })).json()
+    expect(JSON.stringify(listed)).not.toContain(key.split('_')[2])
+
+    const start = () =>
+      call('/workflows/greet/runs', { method: 'POST', key, headers: { 'idempotency-key': 'job-7' }, body: '{}' })
+    const first = await start()
+    expect(first.status).toBe(201)
+    const run = (await first.json()) as { id: string; state: string }
+    const again = await start()
+    expect(again.status).toBe(200)
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(((await again.json()) as { id: string }).id).toBe(run.id)
+
+    worker = new Worker({ backend })
+    await worker.register(echo)
+    await worker.start()
+    for (let i = 0; i < 200; i++) {
+      const r = (await (await call(`/runs/${run.id}`, { key })).json()) as { state: string }
+      if (r.state === 'SUCCEEDED') break
+      await new Promise((res) => setTimeout(res, 25))
+    }
+    const tasks = (await (await call(`/runs/${run.id}/tasks`, { key })).json()) as { tasks: { output: unknown }[] }
+    expect(tasks.tasks[0]?.output).toEqual({ echoed: 'hi' })
+
+    const audit = (await (await call('/security/audit?action=run.start', { key: admin })).json()) as {
+      entries: { actor: string; resource: string }[]
+    }
+    expect(audit.entries.map((e) => [e.actor, e.resource])).toEqual([
+      [`key:${info.id}`, 'workflow:greet'],
+      [`key:${info.id}`, 'workflow:greet'],
+    ])
+    const verify = (await (await call('/security/audit/verify', { method: 'POST', key: admin })).json()) as {
+      ok: boolean
+    }
+    expect(verify.ok).toBe(true)
+  })
+
+  it('refuses what a role does not grant with 403 PERMISSION_DENIED, audited as denied', async () => {
+    const { key } = (await (
+      await call('/security/keys', { method: 'POST', key: admin, body: JSON.stringify({ name: 'g', role: 'GUEST' }) })
+    ).json()) as { key: string }
+    const r = await call('/runs', { key })
+    expect(r.status).toBe(403)
+    const body = (await r.json()) as { error: { code: string; details: Record<string, unknown> } }
+    expect(body.error.code).toBe('PERMISSION_DENIED')
+    expect(body.error.details).toMatchObject({ resource: 'run:*', action: 'read' })
+    const denied = (await (await call('/security/audit', { key: admin })).json()) as { entries: { outcome: string }[] }
+    expect(denied.entries.some((e) => e.outcome === 'denied')).toBe(true)
+  })
+
+  it('answers a bad body with 400 VALIDATION_FAILED naming the field, and a wrong key with 401 AUTH_INVALID', async () => {
+    const r = await call('/security/keys', {
+      method: 'POST',
+      key: admin,
+      body: JSON.stringify({ name: 'x', role: 'KING' }),
+    })
+    expect(r.status).toBe(400)
+    const body = (await r.json()) as { error: { code: string; details: { issues: { field: string }[] } } }
+    expect(body.error.code).toBe('VALIDATION_FAILED')
+    expect(body.error.details.issues[0]?.field).toBe('role')
+    const bad = await call('/runs', { key: admin.slice(0, -3) + 'xyz' })
+    expect(bad.status).toBe(401)
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('AUTH_INVALID')
+  })
+
+  it('serves the OpenAPI 3.1 document and a reference page', async () => {
+    const doc = (await (await call('/openapi.json')).json()) as { openapi: string; paths: Record<string, unknown> }
+    expect(doc.openapi).toBe('3.1.0')
+    expect(Object.keys(doc.paths)).toContain('/api/v1/runs/{id}')
+    const page = await (await call('/docs')).text()
+    expect(page).toContain('/api/v1/workflows/{name}/runs')
+  })
+
+  it('starts an inline workflow with its input', async () => {
+    void hello
+    const r = await call('/runs', {
+      method: 'POST',
+      key: admin,
+      body: JSON.stringify({ workflow: { name: 'inline', tasks: [{ id: 'a', agent: 'echo', input: 1 }] } }),
+    })
+    expect(r.status).toBe(201)
+    expect(r.headers.get('location')).toMatch(/^\/api\/v1\/runs\//)
+  })
+})
