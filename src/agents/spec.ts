@@ -56,7 +56,8 @@ const budgetSchema = z
 /**
  * The `model:` block of an agent spec: a language-model agent without a
  * module ({@link defineLlmAgent}'s options that JSON can hold). The answer is
- * the model's text; tools come from `tools` and `toolsModule`.
+ * the model's text, or an object matching `output` (a JSON Schema); tools
+ * come from `tools` and `toolsModule`.
  */
 export const llmSpecSchema = z
   .object({
@@ -69,6 +70,10 @@ export const llmSpecSchema = z
     maxSteps: z.number().int().positive().optional(),
     maxRetries: z.number().int().nonnegative().optional(),
     confidence: z.boolean().optional(),
+    /** Structured output: a JSON Schema the answer must match (one correction, then MODEL_OUTPUT_INVALID). */
+    output: z.record(z.string(), z.unknown()).optional(),
+    /** Streams each model call (progress as the text arrives). */
+    stream: z.boolean().optional(),
     thinking: z
       .object({
         budgetTokens: z.number().int().positive().optional(),
