@@ -24,11 +24,21 @@ export { systemClock } from './core/clock.js'
 export type { Clock, TimerHandle } from './core/clock.js'
 export { PRIORITIES, RUN_STATES, TASK_STATES, AGENT_STATES, isFinalRunState, isFinalTaskState } from './core/states.js'
 export type { Priority, RunState, TaskState, AgentState } from './core/states.js'
+export { isRunEvent } from './core/events.js'
 export type {
   FlotillaEvent,
   FlotillaEventType,
   EventOf,
   EventBase,
+  RunEvent,
+  RunEventBase,
+  TeamEvent,
+  AgentStateEvent,
+  AgentReportedEvent,
+  AgentHealthEvent,
+  AgentAnomalyEvent,
+  PermissionDeniedEvent,
+  RunWaitingEvent,
   RunProgress,
   RunStartedEvent,
   RunRecoveredEvent,

@@ -57,6 +57,7 @@ const INDEX_EXPORTS = [
   'isFinalRunState',
   'isFinalTaskState',
   'isFlotillaError',
+  'isRunEvent',
   'isToolDefinition',
   'limitProvider',
   'loadAgentSpec',
@@ -99,8 +100,10 @@ const INDEX_EXPORTS = [
 
 const TESTING_EXPORTS = [
   'FakeClock',
+  'MemoryAuditLogStore',
   'MemoryBus',
   'MemoryContextBackend',
+  'MemorySecurityStore',
   'MemoryStore',
   'recordModel',
   'replayModel',
@@ -108,6 +111,7 @@ const TESTING_EXPORTS = [
 ]
 const CONTRACTS_EXPORTS = ['busContract', 'contextContract', 'queueContract', 'storeContract']
 const SQLITE_EXPORTS = ['SqliteContextBackend', 'SqliteStore']
+const SERVER_EXPORTS = ['API_BASE', 'API_ROUTES', 'WorkflowCatalog', 'createApiApp', 'requiredGrant', 'startServer']
 const PROCESS_EXPORTS = [
   'AgentRunner',
   'AgentSupervisor',
@@ -130,6 +134,7 @@ describe('public API', () => {
     expect(Object.keys(await import('../src/sqlite.js')).sort()).toEqual(SQLITE_EXPORTS)
     expect(Object.keys(await import('../src/process.js')).sort()).toEqual(PROCESS_EXPORTS)
     expect(Object.keys(await import('../src/testing-contracts.js')).sort()).toEqual(CONTRACTS_EXPORTS)
+    expect(Object.keys(await import('../src/server.js')).sort()).toEqual(SERVER_EXPORTS)
   })
 
   it('exports no undefined values', async () => {

@@ -1,4 +1,4 @@
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import { formatClock, formatDuration, formatPercent } from './format.js'
 
 /**
@@ -11,7 +11,7 @@ import { formatClock, formatDuration, formatPercent } from './format.js'
  * orchestrator.on('*', (e) => { const line = formatEventLine(e, false); if (line) console.log(line) })
  * ```
  */
-export function formatEventLine(e: FlotillaEvent, verbose: boolean): string | undefined {
+export function formatEventLine(e: RunEvent, verbose: boolean): string | undefined {
   const at = formatClock(e.at)
   switch (e.type) {
     case 'run.started':

@@ -1,4 +1,4 @@
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import type { RunHandle } from '../orchestrator/orchestrator.js'
 import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from '../workflows/compile.js'
@@ -34,7 +34,7 @@ export interface DisplayOptions {
 export interface RunToWatch {
   workflow: Workflow
   /** Starts (or recovers, or replays) the run, passing every event of it to `onEvent`. */
-  begin(onEvent: ((event: FlotillaEvent) => void) | undefined): RunHandle | Promise<RunHandle>
+  begin(onEvent: ((event: RunEvent) => void) | undefined): RunHandle | Promise<RunHandle>
   /** Stored tasks to show before their events arrive (a recovered or replayed run). */
   initial?: readonly TaskRecord[]
   /** Fields added to the result JSON (e.g. `parentRunId` of a replay). */
@@ -78,8 +78,8 @@ export async function watchRun(target: RunToWatch, options: DisplayOptions, io: 
   const useLive = io.out.isTTY === true && !options.json && options.live
   const p = paint(io.out.isTTY === true && !options.json)
   let display: LiveDisplay | undefined
-  const pending: FlotillaEvent[] = []
-  let onEvent: ((e: FlotillaEvent) => void) | undefined
+  const pending: RunEvent[] = []
+  let onEvent: ((e: RunEvent) => void) | undefined
   if (useLive) {
     onEvent = (e) => (display ? display.onEvent(e) : pending.push(e))
   } else if (!options.json) {

@@ -1,4 +1,4 @@
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import type { TaskState } from '../core/states.js'
 import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from '../workflows/compile.js'
@@ -94,7 +94,7 @@ export class LiveDisplay {
   }
 
   /** Records an event; the next redraw shows it. */
-  onEvent(event: FlotillaEvent): void {
+  onEvent(event: RunEvent): void {
     this.board.apply(event)
   }
 

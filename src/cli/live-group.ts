@@ -1,4 +1,4 @@
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import type { TaskRecord } from '../store/records.js'
 import type { Workflow } from '../workflows/compile.js'
 import { fitLine, type Paint } from './format.js'
@@ -77,7 +77,7 @@ export class LiveGroup {
   }
 
   /** Records an event of one of the runs; the next redraw shows it. */
-  onEvent(event: FlotillaEvent): void {
+  onEvent(event: RunEvent): void {
     this.displays.get(event.runId)?.onEvent(event)
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import { isFinalRunState } from '../core/states.js'
 import type { RunHandle } from '../orchestrator/orchestrator.js'
 import type { RunRecord } from '../store/records.js'
@@ -182,8 +182,8 @@ async function resumeAll(
     const onEvent = json
       ? undefined
       : live
-        ? (e: FlotillaEvent): void => live.onEvent(e)
-        : (e: FlotillaEvent): void => {
+        ? (e: RunEvent): void => live.onEvent(e)
+        : (e: RunEvent): void => {
             const line = formatEventLine(e, verbose)
             if (line !== undefined) io.out.write(several ? `[${e.runId}] ${line}\n` : `${line}\n`)
           }

@@ -1,4 +1,4 @@
-import type { FlotillaEvent, ModelCalledEvent, TaskLogEvent } from '../core/events.js'
+import type { RunEvent, ModelCalledEvent, TaskLogEvent } from '../core/events.js'
 import { spendOf } from '../core/model-spend.js'
 import { expectPositionals, splitArgs, usageError } from './args.js'
 import { STORE_FLAGS, type Command } from './command.js'
@@ -27,7 +27,7 @@ Examples:
 
 type TraceEvent = ModelCalledEvent | TaskLogEvent
 
-function isTrace(e: FlotillaEvent): e is TraceEvent {
+function isTrace(e: RunEvent): e is TraceEvent {
   return e.type === 'model.called' || (e.type === 'task.log' && e.message === 'tool result')
 }
 

@@ -1,4 +1,4 @@
-import type { FlotillaEvent, RunProgress } from '../core/events.js'
+import type { RunEvent, RunProgress } from '../core/events.js'
 import type { SerializedError } from '../core/errors.js'
 import type { TaskState } from '../core/states.js'
 import type { TaskRecord } from '../store/records.js'
@@ -72,7 +72,7 @@ export class TaskBoard {
   }
 
   /** Applies one event; returns true when something visible changed. */
-  apply(e: FlotillaEvent): boolean {
+  apply(e: RunEvent): boolean {
     switch (e.type) {
       case 'run.progress':
         this.progress = e.progress

@@ -1,11 +1,21 @@
 import type { SerializedError } from './errors.js'
 import type { AgentId, RunId, TaskId } from './ids.js'
-import type { TaskState } from './states.js'
+import type { AgentState, TaskState } from './states.js'
 
 /** Fields every event has. */
 export interface EventBase {
   /** Wall-clock milliseconds since the epoch. */
   at: number
+  /**
+   * Who acted, when a principal did: `key:<id>` (an API key), `cli`,
+   * `agent:<name>`, or what the caller passed as `actor`. Absent for what
+   * the engine did by itself (a retry, a task finishing).
+   */
+  actor?: string
+}
+
+/** Fields every event of a run has. */
+export interface RunEventBase extends EventBase {
   runId: RunId
 }
 
@@ -26,20 +36,20 @@ export interface RunProgress {
 }
 
 /** A run was created and started (`parentRunId`: the run it replays). */
-export interface RunStartedEvent extends EventBase {
+export interface RunStartedEvent extends RunEventBase {
   type: 'run.started'
   workflow: string
   tasks: number
   parentRunId?: RunId
 }
 /** A stored, unfinished run was picked up again after a restart (`done` tasks were kept). */
-export interface RunRecoveredEvent extends EventBase {
+export interface RunRecoveredEvent extends RunEventBase {
   type: 'run.recovered'
   done: number
   tasks: number
 }
 /** A paused run. */
-export interface RunPausedEvent extends EventBase {
+export interface RunPausedEvent extends RunEventBase {
   type: 'run.paused'
   /** Set when the pause was written by another process (`flotilla runs pause` in another terminal, a client). */
   by?: 'another process'
@@ -48,7 +58,7 @@ export interface RunPausedEvent extends EventBase {
  * A task of the run waits because no live worker offers what it needs (its
  * agent, a version in its range, or its capability); it starts once one does.
  */
-export interface RunWaitingEvent extends EventBase {
+export interface RunWaitingEvent extends RunEventBase {
   type: 'run.waiting'
   taskId: TaskId
   agent?: string
@@ -56,33 +66,33 @@ export interface RunWaitingEvent extends EventBase {
   reason: string
 }
 /** A resumed run. */
-export interface RunResumedEvent extends EventBase {
+export interface RunResumedEvent extends RunEventBase {
   type: 'run.resumed'
 }
 /** A run finished with every required task succeeded. */
-export interface RunSucceededEvent extends EventBase {
+export interface RunSucceededEvent extends RunEventBase {
   type: 'run.succeeded'
   durationMs: number
 }
 /** A run finished because a task failed. */
-export interface RunFailedEvent extends EventBase {
+export interface RunFailedEvent extends RunEventBase {
   type: 'run.failed'
   durationMs: number
   error: SerializedError
 }
 /** A run was cancelled. */
-export interface RunCancelledEvent extends EventBase {
+export interface RunCancelledEvent extends RunEventBase {
   type: 'run.cancelled'
   durationMs: number
   reason: string
 }
 /** Periodic progress of a run (throttled; always sent once at the end). */
-export interface RunProgressEvent extends EventBase {
+export interface RunProgressEvent extends RunEventBase {
   type: 'run.progress'
   progress: RunProgress
 }
 /** A task attempt started on an agent instance. */
-export interface TaskStartedEvent extends EventBase {
+export interface TaskStartedEvent extends RunEventBase {
   type: 'task.started'
   taskId: TaskId
   attempt: number
@@ -90,7 +100,7 @@ export interface TaskStartedEvent extends EventBase {
   instanceId: AgentId
 }
 /** A handler reported progress through `ctx.progress`. */
-export interface TaskProgressEvent extends EventBase {
+export interface TaskProgressEvent extends RunEventBase {
   type: 'task.progress'
   taskId: TaskId
   attempt: number
@@ -98,7 +108,7 @@ export interface TaskProgressEvent extends EventBase {
   note: string | undefined
 }
 /** A task attempt failed and will be retried after `delayMs`. */
-export interface TaskRetryingEvent extends EventBase {
+export interface TaskRetryingEvent extends RunEventBase {
   type: 'task.retrying'
   taskId: TaskId
   attempt: number
@@ -106,14 +116,14 @@ export interface TaskRetryingEvent extends EventBase {
   error: SerializedError
 }
 /** A task succeeded. */
-export interface TaskSucceededEvent extends EventBase {
+export interface TaskSucceededEvent extends RunEventBase {
   type: 'task.succeeded'
   taskId: TaskId
   attempt: number
   durationMs: number
 }
 /** A task failed for good (retries and fallback exhausted). */
-export interface TaskFailedEvent extends EventBase {
+export interface TaskFailedEvent extends RunEventBase {
   type: 'task.failed'
   taskId: TaskId
   attempt: number
@@ -121,19 +131,19 @@ export interface TaskFailedEvent extends EventBase {
   tolerated: boolean
 }
 /** A task was skipped because its condition was false. */
-export interface TaskSkippedEvent extends EventBase {
+export interface TaskSkippedEvent extends RunEventBase {
   type: 'task.skipped'
   taskId: TaskId
   reason: string
 }
 /** A task was cancelled (its run was cancelled or failed). */
-export interface TaskCancelledEvent extends EventBase {
+export interface TaskCancelledEvent extends RunEventBase {
   type: 'task.cancelled'
   taskId: TaskId
   reason: string
 }
 /** A line a handler logged through `ctx.log`. */
-export interface TaskLogEvent extends EventBase {
+export interface TaskLogEvent extends RunEventBase {
   type: 'task.log'
   taskId: TaskId
   level: 'debug' | 'info' | 'warn' | 'error'
@@ -180,14 +190,14 @@ export type ModelAnswerPart =
   | { type: 'tool-call'; callId: string; tool: string; input: string }
 
 /** A language-model agent made a model call (or replayed one from its journal). */
-export interface ModelCalledEvent extends EventBase, ModelCallReport {
+export interface ModelCalledEvent extends RunEventBase, ModelCallReport {
   type: 'model.called'
   taskId: TaskId
   attempt: number
 }
 
 /** A budget of a language-model agent is 80 % spent. */
-export interface BudgetWarningEvent extends EventBase {
+export interface BudgetWarningEvent extends RunEventBase {
   type: 'budget.warning'
   taskId: TaskId
   agent: string
@@ -199,8 +209,69 @@ export interface BudgetWarningEvent extends EventBase {
   limit: number
 }
 
-/** Every event Flotilla emits, discriminated on `type`. */
-export type FlotillaEvent =
+/** The lifecycle state of a deployed agent changed (see `docs/agents-as-processes.md`). */
+export interface AgentStateEvent extends EventBase {
+  type: 'agent.state'
+  agentId: string
+  name: string
+  /** `null` for the first state. */
+  from: AgentState | null
+  to: AgentState
+  /** Why (a failure, `terminated by parent`…); `null` when nothing was said. */
+  reason: string | null
+}
+
+/** A deployed agent reported something from its side: a log line, progress, a tool call, a custom event. */
+export interface AgentReportedEvent extends EventBase {
+  type: 'agent.reported'
+  agentId: string
+  name: string
+  /** What it reported: its `type` (`log`, `progress`, `tool.called`, `model.called`, `custom`…) and JSON-safe data. */
+  report: { type: string; data: Readonly<Record<string, unknown>> }
+}
+
+/** The health of a registered agent instance changed (the health monitor's checks). */
+export interface AgentHealthEvent extends EventBase {
+  type: 'agent.health'
+  agent: string
+  version: string
+  instanceId: string
+  /** `INITIALIZING`, `HEALTHY`, `DEGRADED`, `RECOVERING` or `FAILED`. */
+  from: string
+  to: string
+  detail: string
+}
+
+/** An agent's latency or error rate departed from its own baseline (the anomaly detector). */
+export interface AgentAnomalyEvent extends EventBase {
+  type: 'agent.anomaly'
+  agent: string
+  metric: 'latency' | 'errorRate'
+  value: number
+  mean: number
+  stdDev: number
+  z: number
+}
+
+/** An agent was refused an access (a tool, a file, an artifact, a cache key, a message, an event). */
+export interface PermissionDeniedEvent extends EventBase {
+  type: 'permission.denied'
+  /** The agent's name. */
+  agent: string | undefined
+  /** The deployed agent's id, for a deployed agent. */
+  agentId?: string
+  /** The resource as grants name it, e.g. `artifact:report`. */
+  resource: string
+  action: string
+  /** Why, as the error's `details.reason` says it. */
+  reason: string
+  /** The run and task the agent was working on, for a registered agent's task. */
+  runId?: RunId
+  taskId?: TaskId
+}
+
+/** Every event of a run (stored in its event log), discriminated on `type`. */
+export type RunEvent =
   | RunStartedEvent
   | RunRecoveredEvent
   | RunPausedEvent
@@ -221,8 +292,36 @@ export type FlotillaEvent =
   | ModelCalledEvent
   | BudgetWarningEvent
 
+/** The events of agents (lifecycle, reports, health, anomalies) and of security (denials): not tied to one run. */
+export type TeamEvent =
+  | AgentStateEvent
+  | AgentReportedEvent
+  | AgentHealthEvent
+  | AgentAnomalyEvent
+  | PermissionDeniedEvent
+
+/**
+ * Every event Flotilla emits, discriminated on `type`: the events of runs
+ * ({@link RunEvent}, stored with their run) and those of agents and security
+ * ({@link TeamEvent}). `orchestrator.on('*')` hears all of them.
+ */
+export type FlotillaEvent = RunEvent | TeamEvent
+
 /** The `type` of any {@link FlotillaEvent}. */
 export type FlotillaEventType = FlotillaEvent['type']
 
 /** The event of one given type. */
 export type EventOf<T extends FlotillaEventType> = Extract<FlotillaEvent, { type: T }>
+
+const TEAM_EVENT_TYPES: ReadonlySet<string> = new Set<TeamEvent['type']>([
+  'agent.state',
+  'agent.reported',
+  'agent.health',
+  'agent.anomaly',
+  'permission.denied',
+])
+
+/** True for an event of a run (one a run's event log stores), false for an agent or security event. */
+export function isRunEvent(event: FlotillaEvent): event is RunEvent {
+  return !TEAM_EVENT_TYPES.has(event.type)
+}

@@ -1,4 +1,4 @@
-import type { FlotillaEvent } from '../core/events.js'
+import { isRunEvent, type FlotillaEvent, type RunEvent } from '../core/events.js'
 import { errorFields, noopLogger, type Logger } from '../telemetry/telemetry.js'
 
 /** An event listener. */
@@ -12,10 +12,12 @@ export class EventHub {
   constructor(private readonly logger: Logger = noopLogger) {}
 
   private readonly byType = new Map<string, Set<Listener<FlotillaEvent>>>()
-  private readonly byRun = new Map<string, Listener<FlotillaEvent>>()
+  private readonly byRun = new Map<string, Listener<RunEvent>>()
   private count = 0
 
-  on(type: string, listener: Listener<FlotillaEvent>): () => void {
+  /** Listens to events of `type` (`*`: all); the listener's event type is the caller's to narrow. */
+  on<E extends FlotillaEvent>(type: string, given: Listener<E>): () => void {
+    const listener = given as Listener<FlotillaEvent>
     let set = this.byType.get(type)
     if (!set) this.byType.set(type, (set = new Set()))
     set.add(listener)
@@ -25,7 +27,8 @@ export class EventHub {
     }
   }
 
-  onRun(runId: string, listener: Listener<FlotillaEvent>): () => void {
+  /** Listens to the events of one run. */
+  onRun(runId: string, listener: Listener<RunEvent>): () => void {
     this.byRun.set(runId, listener)
     this.count++
     return () => {
@@ -40,8 +43,10 @@ export class EventHub {
       const typed = this.byType.get(e.type)
       if (typed) for (const l of typed) this.call(l, e)
       if (all) for (const l of all) this.call(l, e)
-      const run = this.byRun.get(e.runId)
-      if (run) this.call(run, e)
+      if (this.byRun.size > 0 && isRunEvent(e)) {
+        const run = this.byRun.get(e.runId)
+        if (run) this.call(run as Listener<FlotillaEvent>, e)
+      }
     }
   }
 
@@ -50,7 +55,7 @@ export class EventHub {
       listener(event)
     } catch (e) {
       this.logger.error(
-        { ...errorFields(e), eventType: event.type, runId: event.runId },
+        { ...errorFields(e), eventType: event.type, runId: 'runId' in event ? event.runId : undefined },
         'an event listener threw; the other listeners still got the event',
       )
     }

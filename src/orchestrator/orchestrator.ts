@@ -160,6 +160,7 @@ export class Orchestrator {
         (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock, authorizer })),
       logger,
       authorizer,
+      onEvent: (e) => this.hub.deliver([e]),
     })
     ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
     const queue = this.store.durable && this.store.queue !== undefined ? this.store.queue(this.clock) : undefined
@@ -209,6 +210,8 @@ export class Orchestrator {
     })
     const { autoStart = false, ...healthOptions } = options.health ?? {}
     this.health = new HealthMonitor(this.registry, { clock: this.clock, ...healthOptions })
+    this.health.onTransition((t) => this.hub.deliver([{ type: 'agent.health', ...t }]))
+    this.anomalies.onAnomaly((a) => this.hub.deliver([{ type: 'agent.anomaly', ...a }]))
     if (autoStart) this.health.start()
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
     const retention = this.options.retention
@@ -431,7 +434,12 @@ export class Orchestrator {
     return this.store.listEvents(asRunId(runId), options)
   }
 
-  /** Subscribes to events of one type, or `*` for all. Returns the unsubscribe function. */
+  /**
+   * Subscribes to events of one type, or `*` for all: those of runs and
+   * tasks, and those of agents (`agent.state`, `agent.reported`,
+   * `agent.health`, `agent.anomaly`) and security (`permission.denied`).
+   * Returns the unsubscribe function.
+   */
   on<T extends FlotillaEventType>(type: T, listener: Listener<EventOf<T>>): () => void
   on(type: '*', listener: Listener<FlotillaEvent>): () => void
   on(type: string, listener: Listener<never>): () => void {

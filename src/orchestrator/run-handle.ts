@@ -1,4 +1,4 @@
-import type { FlotillaEvent, RunProgress } from '../core/events.js'
+import type { RunEvent, RunProgress } from '../core/events.js'
 import type { RunId } from '../core/ids.js'
 import type { RunResult } from '../workflows/results.js'
 
@@ -9,7 +9,7 @@ export interface RunOptions {
   /** Called with progress (throttled by `progressIntervalMs`, and once at the end). */
   onProgress?: (progress: RunProgress) => void
   /** Called with every event of this run. */
-  onEvent?: (event: FlotillaEvent) => void
+  onEvent?: (event: RunEvent) => void
   /** Use this id instead of a generated one. */
   runId?: string
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import type { Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import { isRunEvent, type FlotillaEvent } from '../core/events.js'
 import { workflow } from '../workflows/builder.js'
 import type { Workflow } from '../workflows/compile.js'
 import type { RunResult } from '../workflows/results.js'
@@ -40,6 +40,8 @@ export interface TeamOptions {
   readonly authorizer?: Authorizer
   /** Where the durable steps of tasks (`ctx.step`, model calls) are kept; not closed by the team. @default the context store */
   readonly journal?: TaskJournal
+  /** Hears the agent and security events of the team (lifecycle, reports, denials), as {@link FlotillaEvent}s. */
+  readonly onEvent?: (event: FlotillaEvent) => void
 }
 
 /**
@@ -151,7 +153,28 @@ export class Team {
     let members = this.cache.get(key)
     if (!members) {
       const permissions = new PermissionSet(instance.definition.permissions ?? [])
-      members = agentServiceMembers(this.deps, { name, runId, taskId, permissions })
+      const onEvent = this.o.onEvent
+      members = agentServiceMembers(this.deps, {
+        name,
+        runId,
+        taskId,
+        permissions,
+        ...(onEvent === undefined
+          ? {}
+          : {
+              onDenied: (resource: string, action: string, reason: string) =>
+                onEvent({
+                  type: 'permission.denied',
+                  at: this.o.clock.wallNow(),
+                  agent: name,
+                  resource,
+                  action,
+                  reason,
+                  runId,
+                  taskId,
+                }),
+            }),
+      })
       if (this.cache.size > 1024) this.cache.clear()
       this.cache.set(key, members)
     }
@@ -173,7 +196,8 @@ export class Team {
 
   /** Publishes run and task events on the bus (option `busEvents`). */
   forward(events: readonly FlotillaEvent[]): void {
-    for (const e of events)
+    for (const e of events) {
+      if (!isRunEvent(e)) continue
       this.bus
         .publish(e.type, e, { from: 'orchestrator' })
         .catch((err: unknown) =>
@@ -182,6 +206,7 @@ export class Team {
             'publishing a run event on the bus failed',
           ),
         )
+    }
   }
 
   /** Terminates deployed agents, then closes what the team opened itself. */
@@ -200,6 +225,7 @@ export class Team {
   }
 
   private publish(e: SupervisorEvent): void {
+    this.o.onEvent?.(teamEvent(e))
     const send = (type: string, data: unknown): void => {
       this.bus
         .publish(type, data, { from: e.name })
@@ -217,4 +243,22 @@ export class Team {
       send(e.event.type, { agentId: e.agentId, name: e.name, ...e.event.data, at: e.at })
     }
   }
+}
+
+/** A supervisor's event as a {@link FlotillaEvent}: a state change, a denial, or another report. */
+function teamEvent(e: SupervisorEvent): FlotillaEvent {
+  if (e.type === 'agent.state')
+    return { type: 'agent.state', at: e.at, agentId: e.agentId, name: e.name, from: e.from, to: e.to, reason: e.reason }
+  const data = e.event.data
+  if (e.event.type === 'permission.denied')
+    return {
+      type: 'permission.denied',
+      at: e.at,
+      agent: e.name,
+      agentId: e.agentId,
+      resource: String(data.resource ?? ''),
+      action: String(data.action ?? ''),
+      reason: String(data.reason ?? ''),
+    }
+  return { type: 'agent.reported', at: e.at, agentId: e.agentId, name: e.name, report: { type: e.event.type, data } }
 }

@@ -1,4 +1,4 @@
-import type { FlotillaEvent, ModelCalledEvent } from '../core/events.js'
+import type { RunEvent, ModelCalledEvent } from '../core/events.js'
 import type { Interceptor } from '../workflows/invoker.js'
 import type { ResolvedTelemetry, Telemetry } from '../telemetry/telemetry.js'
 
@@ -24,7 +24,7 @@ export const TELEMETRY_NAMES = {
 export function modelTelemetry(
   given: Telemetry | undefined,
   t: ResolvedTelemetry,
-): ((e: FlotillaEvent) => void) | undefined {
+): ((e: RunEvent) => void) | undefined {
   if (given?.meter === undefined && !t.tracing) return undefined
   const meter =
     given?.meter === undefined

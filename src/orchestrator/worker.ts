@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import { newAgentId, type RunId, type TaskId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
@@ -159,7 +159,7 @@ export class Worker {
   }
 
   /** Subscribes to the events of what this worker does (`*` for all). Returns the unsubscribe function. */
-  on(type: string, listener: Listener<FlotillaEvent>): () => void {
+  on(type: string, listener: Listener<RunEvent>): () => void {
     return this.hub.on(type, listener)
   }
 
@@ -192,7 +192,7 @@ export class Worker {
         `The ${store.kind} store has no task queue; workers need the memory, SQLite or PostgreSQL store.`,
       )
     const queue = (this.queue_ = store.queue(this.clock))
-    const deliver = (events: readonly FlotillaEvent[]): void => this.hub.deliver(events)
+    const deliver = (events: readonly RunEvent[]): void => this.hub.deliver(events)
     const team = (this.team = new Team({
       store,
       registry: this.registry,

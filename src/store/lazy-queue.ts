@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import type {
   HeartbeatReport,
@@ -45,7 +45,7 @@ export class LazyQueue implements TaskQueue {
     return this.use((q) => q.heartbeat(worker, claims, leaseMs))
   }
 
-  complete(worker: string, claim: AttemptRef, result: QueueResult, events?: readonly FlotillaEvent[]): Promise<void> {
+  complete(worker: string, claim: AttemptRef, result: QueueResult, events?: readonly RunEvent[]): Promise<void> {
     return this.use((q) => q.complete(worker, claim, result, events))
   }
 

@@ -1,5 +1,5 @@
 import type { SerializedError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import type { RunState } from '../core/states.js'
 
@@ -153,7 +153,7 @@ export interface TaskQueue {
     worker: string,
     claim: { runId: RunId; taskId: TaskId; attempt: number },
     result: QueueResult,
-    events?: readonly FlotillaEvent[],
+    events?: readonly RunEvent[],
   ): Promise<void>
   /** Gives claims back unrun (graceful shutdown): they are READY again with the same attempt. */
   release(worker: string, claims: readonly { runId: RunId; taskId: TaskId; attempt: number }[]): Promise<void>

@@ -1,5 +1,5 @@
 import type { SerializedError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import type { AgentState, Priority, RunState, TaskState } from '../core/states.js'
 
@@ -47,7 +47,7 @@ export interface TaskRecord {
 export interface StoredEvent {
   /** 1-based position in the run's event log. */
   seq: number
-  event: FlotillaEvent
+  event: RunEvent
 }
 
 /**
@@ -80,7 +80,7 @@ export type StoreOp =
 /** A group of writes applied atomically, with the events they produce. */
 export interface StoreBatch {
   ops: readonly StoreOp[]
-  events: readonly FlotillaEvent[]
+  events: readonly RunEvent[]
 }
 
 /** Filter for {@link RunStore.listRuns}. */

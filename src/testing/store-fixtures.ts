@@ -1,5 +1,5 @@
 import type { SerializedError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import { asTaskId, newRunId, type RunId, type TaskId } from '../core/ids.js'
 import type { RunState } from '../core/states.js'
 import type { RunRecord, StoreOp, TaskRecord } from '../store/records.js'
@@ -98,7 +98,7 @@ export const boom: SerializedError = {
   retryable: true,
 }
 
-export function logEvent(runId: RunId, message: string): FlotillaEvent {
+export function logEvent(runId: RunId, message: string): RunEvent {
   return { type: 'task.log', at: T0, runId, taskId: asTaskId('a'), level: 'info', message }
 }
 

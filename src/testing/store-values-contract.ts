@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { SerializedError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import { newRunId, type RunId } from '../core/ids.js'
 import type { RunState } from '../core/states.js'
 import type { RunRecord, StoreOp, TaskRecord } from '../store/records.js'
@@ -52,7 +52,7 @@ export function storeValuesContract(getStore: () => Store): void {
         details: { path: 'a.b', list: [1, { x: null }] },
         retryable: false,
       }
-      const event: FlotillaEvent = {
+      const event: RunEvent = {
         type: 'task.log',
         at: T0,
         runId: id,

@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import { deserializeError, FlotillaError, toFlotillaError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import { PRIORITIES, isFinalRunState } from '../core/states.js'
 import { maxSatisfying } from '../registry/semver-range.js'
@@ -21,7 +21,7 @@ export interface CoordinatorOptions {
   /** This worker's id: the holder of the runs it coordinates. */
   id: string
   /** Delivers events written here to local listeners. */
-  deliver?: (events: readonly FlotillaEvent[]) => void
+  deliver?: (events: readonly RunEvent[]) => void
   /** The live workers of the catalog (to pin versions and to say when nobody can run a task). */
   catalog: () => readonly WorkerRecord[]
 }
@@ -164,7 +164,7 @@ export class Coordinator {
   }
 
   /** Final writes of runs that ended, committed together by {@link Coordinator.flush}. */
-  private finals: { runId: RunId; ops: StoreOp[]; event: FlotillaEvent; state: 'SUCCEEDED' | 'FAILED' }[] = []
+  private finals: { runId: RunId; ops: StoreOp[]; event: RunEvent; state: 'SUCCEEDED' | 'FAILED' }[] = []
 
   /** Writes what was staged since the last flush: the final states of runs that ended (one batch), then the offers (one call). */
   async flush(): Promise<void> {
@@ -371,7 +371,7 @@ export class Coordinator {
     const run = h.run
     const needs =
       agent !== undefined ? `agent "${agent}"${range === undefined ? '' : ` (${range})`}` : `capability "${capability}"`
-    const event: FlotillaEvent = {
+    const event: RunEvent = {
       type: 'run.waiting',
       at: this.o.clock.wallNow(),
       runId: run.id,
@@ -450,7 +450,7 @@ export class Coordinator {
     const durationMs = Math.max(0, at - (started ?? at))
     const json = error?.toJSON()
     ops.push({ op: 'run.state', runId, state, at, ...(json === undefined ? {} : { error: json }) })
-    const event: FlotillaEvent =
+    const event: RunEvent =
       state === 'SUCCEEDED'
         ? { type: 'run.succeeded', at, runId, durationMs }
         : { type: 'run.failed', at, runId, durationMs, error: json! }
@@ -458,7 +458,7 @@ export class Coordinator {
   }
 
   /** Commits; a STORE_CONFLICT (the run was paused, cancelled or taken elsewhere) lets go of that run only. */
-  private async commit(ops: StoreOp[], events: FlotillaEvent[], runId?: RunId): Promise<boolean> {
+  private async commit(ops: StoreOp[], events: RunEvent[], runId?: RunId): Promise<boolean> {
     try {
       await this.o.store.commit({ ops, events })
     } catch (e) {

@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { LogLevel } from '../agents/context.js'
 import type { ServiceMembers } from '../agents/service-members.js'
@@ -30,7 +30,7 @@ export interface ExecutorOptions {
   /** Interceptors composed once; `undefined` calls handlers directly. */
   invoke: InvokeNext | undefined
   /** Delivers events of attempts run here to local listeners. */
-  deliver?: (events: readonly FlotillaEvent[]) => void
+  deliver?: (events: readonly RunEvent[]) => void
   /** The outward services (messages, artifacts, cache) of a task's context. */
   services?: (instanceId: AgentId, runId: RunId, taskId: TaskId) => ServiceMembers | undefined
   /** Told when a result could not be stored (lease lost, run cancelled) or a claim failed. */
@@ -40,7 +40,7 @@ export interface ExecutorOptions {
 interface Running {
   claim: QueueClaim
   handle: AttemptHandle
-  events: FlotillaEvent[]
+  events: RunEvent[]
 }
 
 /** Workflows by run, compiled once per run (bounded). */
@@ -136,7 +136,7 @@ export class Executor implements ContextSink {
     const started = this.o.clock.now()
     let pool: AgentPool | undefined
     let instance: Exclude<ReturnType<AgentPool['acquire']>, string> | undefined
-    const events: FlotillaEvent[] = []
+    const events: RunEvent[] = []
     let invocation: Promise<unknown> | undefined
     let settled = false
     let storing = false
@@ -247,7 +247,7 @@ export class Executor implements ContextSink {
     invocation.then(free, free)
   }
 
-  private async fail(claim: QueueClaim, error: FlotillaError, events: FlotillaEvent[]): Promise<void> {
+  private async fail(claim: QueueClaim, error: FlotillaError, events: RunEvent[]): Promise<void> {
     if (error.code === 'STORE_CONFLICT' || error.code === 'STORE_UNAVAILABLE') return this.o.onError?.(error)
     try {
       await this.storeResult(claim, { ok: false, error: error.toJSON() }, events)
@@ -262,7 +262,7 @@ export class Executor implements ContextSink {
    * is kept rather than computed again. The attempt stays among the running
    * ones meanwhile, so heartbeats keep renewing its claim.
    */
-  private async storeResult(claim: QueueClaim, result: QueueResult, events: FlotillaEvent[]): Promise<void> {
+  private async storeResult(claim: QueueClaim, result: QueueResult, events: RunEvent[]): Promise<void> {
     const until = this.o.clock.now() + this.o.leaseMs
     for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
       try {
@@ -368,7 +368,7 @@ export class Executor implements ContextSink {
     r?.events.push({ type: 'task.progress', at: this.o.clock.wallNow(), runId, taskId, attempt, fraction, note })
   }
 
-  emit(event: FlotillaEvent): void {
+  emit(event: RunEvent): void {
     if (!('taskId' in event)) return
     this.running.get(`${event.runId}\u0000${event.taskId}`)?.events.push({ ...event, at: this.o.clock.wallNow() })
   }

@@ -2,7 +2,7 @@ import { FlotillaError } from '../core/errors.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { AgentContext, AgentLogger, BudgetWarning, LogLevel, ToolBox, Workspace } from '../agents/context.js'
 import { checkStepName, runStep, unavailableServices, type ServiceMembers } from '../agents/service-members.js'
-import type { FlotillaEvent, ModelCallReport } from '../core/events.js'
+import type { RunEvent, ModelCallReport } from '../core/events.js'
 import type { AttemptHandle } from './run-execution.js'
 
 /** What a context reports back to the engine. */
@@ -10,7 +10,7 @@ export interface ContextSink {
   log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void
   /** Adds an event to the run (a model call, a budget warning), written with the attempt's other events; the sink dates it with its clock. */
-  emit?(event: FlotillaEvent): void
+  emit?(event: RunEvent): void
   /** The outward services (messages, artifacts, cache, children) of an agent instance in a run, when the engine has them. */
   services?(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined
 }

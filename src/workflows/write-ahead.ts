@@ -1,4 +1,4 @@
-import type { FlotillaEvent } from '../core/events.js'
+import type { RunEvent } from '../core/events.js'
 import type { StoreOp } from '../store/records.js'
 import type { Store } from '../store/store.js'
 
@@ -14,7 +14,7 @@ const RESOLVED = Promise.resolve()
  */
 export class WriteAhead<R extends { readonly id: string }> {
   private ops: StoreOp[] = []
-  private events: FlotillaEvent[] = []
+  private events: RunEvent[] = []
   private afters: (() => void)[] = []
   /** The run of each action in `afters` (to split a refused batch by run). */
   private afterRuns: R[] = []
@@ -24,13 +24,13 @@ export class WriteAhead<R extends { readonly id: string }> {
 
   constructor(
     private readonly store: Store,
-    private readonly deliver: (events: readonly FlotillaEvent[]) => void,
+    private readonly deliver: (events: readonly RunEvent[]) => void,
     private readonly onBatchDone: () => void,
     private readonly onCommitFailed: (error: unknown, runs: ReadonlySet<R>, refused: readonly StoreOp[]) => void,
   ) {}
 
   /** Stages a write (and its event) and the action to run once it is stored. */
-  stage(run: R, op: StoreOp | undefined, event: FlotillaEvent | undefined, after: (() => void) | undefined): void {
+  stage(run: R, op: StoreOp | undefined, event: RunEvent | undefined, after: (() => void) | undefined): void {
     if (op !== undefined) this.ops.push(op)
     if (event !== undefined) this.events.push(event)
     if (after !== undefined) {
@@ -79,7 +79,7 @@ export class WriteAhead<R extends { readonly id: string }> {
     )
   }
 
-  private done(afters: (() => void)[], events: FlotillaEvent[]): void {
+  private done(afters: (() => void)[], events: RunEvent[]): void {
     for (let i = 0; i < afters.length; i++) afters[i]()
     if (events.length > 0) this.deliver(events)
     this.onBatchDone()
@@ -96,7 +96,7 @@ export class WriteAhead<R extends { readonly id: string }> {
     error: unknown,
     runs: R[],
     ops: StoreOp[],
-    events: FlotillaEvent[],
+    events: RunEvent[],
     afters: (() => void)[],
     afterRuns: R[],
   ): void {
@@ -116,7 +116,7 @@ export class WriteAhead<R extends { readonly id: string }> {
   private async splitByRun(
     runs: Set<R>,
     ops: StoreOp[],
-    events: FlotillaEvent[],
+    events: RunEvent[],
     afters: (() => void)[],
     afterRuns: R[],
   ): Promise<void> {

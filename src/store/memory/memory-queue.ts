@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
-import type { FlotillaEvent } from '../../core/events.js'
+import type { RunEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import { isFinalRunState, isFinalTaskState } from '../../core/states.js'
 import type { RunRecord, TaskRecord } from '../records.js'
@@ -33,7 +33,7 @@ export interface MemoryRunView {
 export interface MemoryQueueHost {
   run(runId: RunId): MemoryRunView | undefined
   runs(): Iterable<MemoryRunView>
-  append(events: readonly FlotillaEvent[]): void
+  append(events: readonly RunEvent[]): void
   /** Deep copy of a value being stored. */
   copy<T>(value: T): T
 }
@@ -152,7 +152,7 @@ export class MemoryQueue implements TaskQueue {
     return { lost, cancelled }
   }
 
-  async complete(worker: string, c: Key, result: QueueResult, events: readonly FlotillaEvent[] = []): Promise<void> {
+  async complete(worker: string, c: Key, result: QueueResult, events: readonly RunEvent[] = []): Promise<void> {
     const e = this.entries.get(`${c.runId}\u0000${c.taskId}`)
     if (e === undefined || e.worker !== worker || e.attempt !== c.attempt || e.state !== 'CLAIMED')
       throw leaseLost(c, worker)

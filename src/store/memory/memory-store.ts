@@ -1,5 +1,5 @@
 import { FlotillaError } from '../../core/errors.js'
-import type { FlotillaEvent } from '../../core/events.js'
+import type { RunEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import { isFinalRunState, isFinalTaskState, type AgentState, type RunState } from '../../core/states.js'
 import type {
@@ -25,7 +25,7 @@ interface RunEntry {
   tasks: Map<TaskId, TaskSlot>
   order: TaskRecord[]
   /** The run's events; an event's `seq` is its index + 1. */
-  events: FlotillaEvent[]
+  events: RunEvent[]
   /** The process coordinating the run, and until when (wall-clock ms). */
   holder: string | undefined
   leaseUntil: number
@@ -76,9 +76,9 @@ export class MemoryStore implements Store {
     this.append(batch.events)
   }
 
-  private append(events: readonly FlotillaEvent[]): void {
+  private append(events: readonly RunEvent[]): void {
     for (let i = 0; i < events.length; i++) {
-      const e: FlotillaEvent = events[i]
+      const e: RunEvent = events[i]
       const entry = this.runs.get(e.runId)
       if (entry)
         entry.events.push(e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e })

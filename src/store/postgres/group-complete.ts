@@ -1,4 +1,4 @@
-import type { FlotillaEvent } from '../../core/events.js'
+import type { RunEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import { leaseLost, runCancelled } from '../fence.js'
 import type { QueueResult } from '../queue.js'
@@ -15,7 +15,7 @@ interface Pending {
   readonly output: string | null
   readonly error: string | null
   readonly at: number
-  readonly events: readonly FlotillaEvent[]
+  readonly events: readonly RunEvent[]
   readonly resolve: () => void
   readonly reject: (error: unknown) => void
 }
@@ -97,13 +97,7 @@ export class GroupComplete {
   ) {}
 
   /** Stores one result with the next batch; rejects as `complete` does. */
-  complete(
-    worker: string,
-    claim: Key,
-    result: QueueResult,
-    events: readonly FlotillaEvent[],
-    at: number,
-  ): Promise<void> {
+  complete(worker: string, claim: Key, result: QueueResult, events: readonly RunEvent[], at: number): Promise<void> {
     const output = result.ok
       ? jsonText(result.output, `the output of task "${claim.taskId}" (run "${claim.runId}")`)
       : null

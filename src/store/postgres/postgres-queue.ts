@@ -1,7 +1,7 @@
 import type { ClientConfig } from 'pg'
 import type { Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
-import type { FlotillaEvent } from '../../core/events.js'
+import type { RunEvent } from '../../core/events.js'
 import { asRunId, asTaskId, type RunId, type TaskId } from '../../core/ids.js'
 import type { RunState } from '../../core/states.js'
 import { checkClaim } from '../fence.js'
@@ -213,7 +213,7 @@ export class PostgresQueue implements TaskQueue {
     return { lost, cancelled }
   }
 
-  complete(worker: string, c: Key, result: QueueResult, events: readonly FlotillaEvent[] = []): Promise<void> {
+  complete(worker: string, c: Key, result: QueueResult, events: readonly RunEvent[] = []): Promise<void> {
     return this.group.complete(worker, c, result, events, this.clock.wallNow())
   }
 

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import { FlotillaError } from '../../core/errors.js'
-import type { FlotillaEvent } from '../../core/events.js'
+import type { RunEvent } from '../../core/events.js'
 import { asRunId, asTaskId, type RunId, type TaskId } from '../../core/ids.js'
 import type { RunState } from '../../core/states.js'
 import type { Clock } from '../../core/clock.js'
@@ -55,7 +55,7 @@ export class SqliteQueue implements TaskQueue {
     leaseMs: number,
   ) => QueueClaim[]
   private readonly doHeartbeat: (worker: string, claims: readonly Key[], leaseMs: number) => HeartbeatReport
-  private readonly doComplete: (worker: string, c: Key, result: QueueResult, events: readonly FlotillaEvent[]) => void
+  private readonly doComplete: (worker: string, c: Key, result: QueueResult, events: readonly RunEvent[]) => void
   private readonly doRelease: (worker: string, claims: readonly Key[]) => void
   private readonly doTake: (coordinator: string, max: number) => QueueDone[]
   private readonly dropStatement: Database.Statement<SqlValue[]>
@@ -75,7 +75,7 @@ export class SqliteQueue implements TaskQueue {
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,
-    private readonly append: (events: readonly FlotillaEvent[]) => void,
+    private readonly append: (events: readonly RunEvent[]) => void,
     private readonly guard: <T>(fn: () => T) => T,
   ) {
     this.doOffer = ((): ((offers: readonly QueueOffer[], now: number) => void) => {
@@ -187,12 +187,7 @@ export class SqliteQueue implements TaskQueue {
         return { lost, cancelled }
       })
     })()
-    this.doComplete = ((): ((
-      worker: string,
-      c: Key,
-      result: QueueResult,
-      events: readonly FlotillaEvent[],
-    ) => void) => {
+    this.doComplete = ((): ((worker: string, c: Key, result: QueueResult, events: readonly RunEvent[]) => void) => {
       const held = this.db.prepare<
         SqlValue[],
         { worker: string | null; attempt: number; state: string; run_state: RunState }
@@ -208,7 +203,7 @@ export class SqliteQueue implements TaskQueue {
       const done = this.db.prepare<SqlValue[]>(
         `UPDATE queue SET state = 'DONE', ok = ?, worker = NULL WHERE run_id = ? AND task_id = ?`,
       )
-      return this.tx((worker: string, c: Key, result: QueueResult, events: readonly FlotillaEvent[]): void => {
+      return this.tx((worker: string, c: Key, result: QueueResult, events: readonly RunEvent[]): void => {
         const row = held.get(c.runId, c.taskId)
         if (row === undefined || row.worker !== worker || row.attempt !== c.attempt || row.state !== 'CLAIMED')
           throw leaseLost(c, worker)
@@ -334,12 +329,7 @@ export class SqliteQueue implements TaskQueue {
     return this.doHeartbeat(worker, claims, leaseMs)
   }
 
-  async complete(
-    worker: string,
-    claim: Key,
-    result: QueueResult,
-    events: readonly FlotillaEvent[] = [],
-  ): Promise<void> {
+  async complete(worker: string, claim: Key, result: QueueResult, events: readonly RunEvent[] = []): Promise<void> {
     this.doComplete(worker, claim, result, events)
     this.signal.notify()
   }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3'
 import { FlotillaError } from '../../core/errors.js'
-import type { FlotillaEvent } from '../../core/events.js'
+import type { RunEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import { isFinalRunState, type AgentState } from '../../core/states.js'
 import type {
@@ -186,7 +186,7 @@ export class SqliteStore implements Store {
       if (rows.length === 0) this.assertRun(runId)
       const out: StoredEvent[] = []
       for (const row of rows) {
-        const events = JSON.parse(row.body) as FlotillaEvent[]
+        const events = JSON.parse(row.body) as RunEvent[]
         for (let k = 0; k < events.length && out.length < limit; k++) {
           const seq = row.first_seq + k
           if (seq > after) out.push({ seq, event: events[k] })
@@ -393,7 +393,7 @@ export class SqliteStore implements Store {
    * batch); events of runs not in the store are dropped, as the memory store
    * does.
    */
-  private append(events: readonly FlotillaEvent[]): void {
+  private append(events: readonly RunEvent[]): void {
     // Group by run (events of a batch usually come run by run), one row per group.
     const groups = new Map<string, string[]>()
     for (let i = 0; i < events.length; i++) {

@@ -1,0 +1,86 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { defineAgent } from '../../src/agents/define-agent.js'
+import { isRunEvent, type FlotillaEvent } from '../../src/core/events.js'
+import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
+import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
+import { workflow } from '../../src/workflows/builder.js'
+
+const AGENTS = `import { defineAgent } from '${new URL('../../src/index.ts', import.meta.url).href}'
+export const reader = defineAgent({ name: 'reader', handler: async (path, ctx) => ctx.workspace.read(path) })
+`
+
+// One event stream: orchestrator.on('*') hears runs, tasks, agent lifecycle,
+// agent reports, health, anomalies and denials, each in one shape.
+describe("orchestrator.on('*')", () => {
+  let dir: string
+  let o: Orchestrator
+  let seen: FlotillaEvent[]
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'flotilla-events-'))
+    await writeFile(join(dir, 'agents.mjs'), AGENTS)
+    o = new Orchestrator({ store: 'memory', runtimes: [new InProcessRuntime()], workspaceRoot: join(dir, 'ws') })
+    seen = []
+    o.on('*', (e) => void seen.push(e))
+  })
+  afterEach(async () => {
+    await o.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('hears the lifecycle of a deployed agent and its denied file read, as agent.state and permission.denied', async () => {
+    const agent = await o.agents.deploy({
+      name: 'reader',
+      module: join(dir, 'agents.mjs'),
+      export: 'reader',
+      runtime: 'inprocess',
+      permissions: [{ resource: 'file:public/**', actions: ['read'] }],
+    })
+    await expect(o.agents.execute(agent.id, 'secret.txt')).rejects.toMatchObject({ code: 'PERMISSION_DENIED' })
+    await o.agents.terminate(agent.id)
+    const states = seen.filter((e) => e.type === 'agent.state').map((e) => (e.type === 'agent.state' ? e.to : ''))
+    expect(states).toEqual(expect.arrayContaining(['RUNNING', 'TERMINATED']))
+    const denied = seen.find((e) => e.type === 'permission.denied')
+    expect(denied).toMatchObject({ agent: 'reader', agentId: agent.id, resource: 'file:secret.txt', action: 'read' })
+    expect(seen.every((e) => typeof e.at === 'number')).toBe(true)
+  })
+
+  it('hears a registered agent’s denial with its run and task, beside the run’s own events', async () => {
+    await o.register(
+      defineAgent({
+        name: 'nosy',
+        handler: async (_: unknown, ctx) =>
+          ctx.artifacts.get('secrets').then(
+            () => 'read',
+            (e: { code: string }) => e.code,
+          ),
+      }),
+    )
+    const result = await o.run(workflow('w').task('t', { agent: 'nosy', input: null }).build())
+    expect(result.output('t')).toBe('PERMISSION_DENIED')
+    const denied = seen.find((e) => e.type === 'permission.denied')
+    expect(denied).toMatchObject({
+      agent: 'nosy',
+      resource: 'artifact:secrets',
+      action: 'read',
+      runId: result.runId,
+      taskId: 't',
+    })
+    expect(seen.filter(isRunEvent).map((e) => e.type)).toEqual(
+      expect.arrayContaining(['run.started', 'task.succeeded', 'run.succeeded']),
+    )
+    expect(isRunEvent(denied!)).toBe(false)
+  })
+
+  it('hears health transitions of registered agents', async () => {
+    let healthy = true
+    await o.register(defineAgent({ name: 'flaky', handler: () => 1, healthCheck: () => healthy }))
+    healthy = false
+    await o.healthCheckAll()
+    const health = seen.filter((e) => e.type === 'agent.health')
+    expect(health.length).toBeGreaterThan(0)
+    expect(health.at(-1)).toMatchObject({ agent: 'flaky', to: expect.any(String) })
+  })
+})
