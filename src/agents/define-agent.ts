@@ -66,7 +66,7 @@ export interface AgentConfig<I, O> {
    * What the agent may reach through its context when run as a registered
    * agent: messages (`agent:<name>`), events, artifacts, cache, as
    * `{ resource, actions }` globs. Every access outside them is
-   * PERMISSION_DENIED; `[{ resource: '*', actions: ['*'] }]` makes the agent
+   * PERMISSION_DENIED; `[{ resource: '**', actions: ['*'] }]` makes the agent
    * unrestricted. Tools and workspace files have grants of their own (see
    * `createToolBox`).
    * @default [] (none: the agent may not use artifacts, the cache or messaging)

@@ -142,7 +142,7 @@ export class Team {
   /**
    * The services of a task's context, checked against what the registered
    * agent's definition declares: an agent that declares no permissions may
-   * not use artifacts, the cache or messaging (grant `{ resource: '*',
+   * not use artifacts, the cache or messaging (grant `{ resource: '**',
    * actions: ['*'] }` to make one unrestricted).
    */
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {

@@ -28,7 +28,7 @@ export const ROLE_DESCRIPTIONS: Readonly<Record<Role, string>> = {
  * table; a test keeps the two equal.
  */
 export const ROLE_GRANTS: Readonly<Record<Role, readonly Permission[]>> = deepFreeze({
-  ADMIN: [{ resource: '*', actions: ['*'] }],
+  ADMIN: [{ resource: '**', actions: ['*'] }],
   OPERATOR: [
     { resource: 'workflow:*', actions: ['read', 'validate', 'start'] },
     { resource: 'run:*', actions: ['read', 'pause', 'resume', 'cancel', 'replay'] },

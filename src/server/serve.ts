@@ -3,6 +3,7 @@ import { getConnInfo } from '@hono/node-server/conninfo'
 import { serve as serveNode, type ServerType } from '@hono/node-server'
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
+import { ContextStore } from '../context/context-store.js'
 import { openBackend, type Backend } from '../orchestrator/backend.js'
 import { Client } from '../orchestrator/client.js'
 import { ApiKeys } from '../security/api-keys.js'
@@ -106,8 +107,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }
     const client = await Client.connect(backend.store, { clock })
     let accepting = true
+    const context = new ContextStore(backend.context, { clock })
     const deps: ServerDeps = {
       client,
+      context,
       keys,
       audit,
       guard: await RequestGuard.create(security, audit, { clock, ...options.guard }),

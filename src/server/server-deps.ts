@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js'
+import type { ContextStore } from '../context/context-store.js'
 import type { Client } from '../orchestrator/client.js'
 import type { Authorizer } from '../security/authorizer.js'
 import type { ApiKeys, KeyPrincipal } from '../security/api-keys.js'
@@ -11,6 +12,8 @@ import type { WorkflowCatalog } from './workflow-catalog.js'
 export interface ServerDeps {
   /** Starts, controls and reads runs in the shared store; workers execute them. */
   readonly client: Client
+  /** Artifacts and cache of the backend; the routes check each key's grants, then act as `key:<id>`. */
+  readonly context: ContextStore
   readonly keys: ApiKeys
   readonly audit: AuditLog
   readonly guard: RequestGuard

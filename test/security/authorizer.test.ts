@@ -145,7 +145,7 @@ describe('Authorizer', () => {
     await o.register(
       defineAgent({
         name: 'open',
-        permissions: [{ resource: '*', actions: ['*'] }],
+        permissions: [{ resource: '**', actions: ['*'] }],
         handler: async (_x: unknown, ctx) => (await ctx.artifacts.put('anything', 1)).version,
       }),
     )

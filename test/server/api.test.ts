@@ -138,4 +138,65 @@ describe('HTTP API', () => {
     expect(r.status).toBe(201)
     expect(r.headers.get('location')).toMatch(/^\/api\/v1\/runs\//)
   })
+
+  it('writes and reads artifacts with lineage and the cache; a scoped key lists only what it may read', async () => {
+    const put = (id: string, body: unknown) =>
+      call(`/artifacts/${encodeURIComponent(id)}`, { method: 'PUT', key: admin, body: JSON.stringify(body) })
+    expect((await put('reports/weekly', { content: { n: 1 }, basedOn: null })).status).toBe(200)
+    expect((await put('reports/weekly', { content: { n: 2 }, basedOn: 1 })).status).toBe(200)
+    const stale = await put('reports/weekly', { content: { n: 3 }, basedOn: 1 })
+    expect(stale.status).toBe(409)
+    expect(((await stale.json()) as { error: { code: string } }).error.code).toBe('ARTIFACT_CONFLICT')
+    await put('private/notes', { content: 'x' })
+    const got = (await (await call('/artifacts/reports%2Fweekly', { key: admin })).json()) as {
+      content: unknown
+      version: number
+    }
+    expect(got).toMatchObject({ content: { n: 2 }, version: 2 })
+    const hres = await call('/artifacts/reports%2Fweekly/history', { key: admin })
+    const history = (await hres.json()) as {
+      versions: { version: number; basedOn: number | null; createdBy: string }[]
+    }
+    expect(history.versions.map((v) => [v.version, v.basedOn])).toEqual([
+      [1, null],
+      [2, 1],
+    ])
+    expect(history.versions[0]?.createdBy).toMatch(/^key:/)
+    const { key: scoped } = (await (
+      await call('/security/keys', {
+        method: 'POST',
+        key: admin,
+        body: JSON.stringify({
+          name: 'r',
+          role: 'ANALYST',
+          scopes: [{ resource: 'artifact:*', actions: ['read'] }],
+        }),
+      })
+    ).json()) as { key: string }
+    await put('top', { content: 1 })
+    // artifact:* covers ids of one segment: the list leaves out the others
+    const lres = await call('/artifacts', { key: scoped })
+    const listed = (await lres.json()) as { artifacts: { id: string }[] }
+    expect(listed, JSON.stringify(listed)).toHaveProperty('artifacts')
+    expect(listed.artifacts.map((a) => a.id)).toEqual(['top'])
+    expect((await call('/artifacts/private%2Fnotes', { key: scoped })).status).toBe(403)
+    const cached = await call('/cache/doc%3Alatest', {
+      method: 'PUT',
+      key: admin,
+      body: JSON.stringify({ value: 7, ttlMs: 60_000 }),
+    })
+    expect(cached.status).toBe(200)
+    expect(await (await call('/cache/doc%3Alatest', { key: admin })).json()).toEqual({ key: 'doc:latest', value: 7 })
+  })
+
+  it('lists the agents live workers offer', async () => {
+    worker = new Worker({ backend })
+    await worker.register(echo)
+    await worker.start()
+    const agents = (await (await call('/agents', { key: admin })).json()) as {
+      agents: { name: string; versions: string[] }[]
+    }
+    expect(agents.agents.find((a) => a.name === 'echo')).toMatchObject({ versions: ['1.0.0'] })
+    expect((await call('/agents/ghost', { key: admin })).status).toBe(404)
+  })
 })

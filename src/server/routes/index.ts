@@ -1,4 +1,6 @@
 import type { ApiRoute } from '../api-route.js'
+import { agentRoutes } from './agents.js'
+import { contextRoutes } from './context.js'
 import { runRoutes } from './runs.js'
 import { securityRoutes } from './security.js'
 import { systemRoutes } from './system.js'
@@ -13,5 +15,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...systemRoutes,
   ...workflowRoutes,
   ...runRoutes,
+  ...agentRoutes,
+  ...contextRoutes,
   ...securityRoutes,
 ] as unknown as readonly ApiRoute[]
