@@ -59,14 +59,27 @@ export class Client {
    * whose agent no live worker offers does not stop the run: it waits (a
    * `run.waiting` event) until such a worker starts — see {@link Client.unserved}.
    */
-  async start(workflow: Workflow | WorkflowSpec, input?: unknown, options: { runId?: string } = {}): Promise<RunId> {
+  async start(
+    workflow: Workflow | WorkflowSpec,
+    input?: unknown,
+    options: { runId?: string; actor?: string } = {},
+  ): Promise<RunId> {
     const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
     const runInput = resolveRunInput(wf, input)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
     const now = this.clock.wallNow()
     await this.store.commit({
       ops: [{ op: 'run.create', run: newRunRecord(id, wf, runInput, now, undefined), tasks: newTaskRecords(id, wf) }],
-      events: [{ type: 'run.started', at: now, runId: id, workflow: wf.name, tasks: wf.tasks.length }],
+      events: [
+        {
+          type: 'run.started',
+          at: now,
+          runId: id,
+          workflow: wf.name,
+          tasks: wf.tasks.length,
+          ...(options.actor === undefined ? {} : { actor: options.actor }),
+        },
+      ],
     })
     await this.queue.notify()
     return id
@@ -113,13 +126,13 @@ export class Client {
     }
   }
 
-  /** Pauses a run wherever it executes: no attempt of it starts any more; running ones finish. */
-  async pause(runId: string): Promise<void> {
-    await controlStoredRun(this.store, await this.getRun(runId), 'pause', this.clock)
+  /** Pauses a run wherever it executes: no attempt of it starts any more; running ones finish. `actor`: who asked (in the event). */
+  async pause(runId: string, options: { actor?: string } = {}): Promise<void> {
+    await controlStoredRun(this.store, await this.getRun(runId), 'pause', this.clock, undefined, options.actor)
   }
 
   /** Resumes a paused run: its worker (or any, if its worker is gone) goes on with it. */
-  async resume(runId: string): Promise<void> {
+  async resume(runId: string, options: { actor?: string } = {}): Promise<void> {
     const run = await this.getRun(runId)
     if (run.state !== 'PAUSED')
       throw new FlotillaError('RUN_STATE_INVALID', `Cannot resume run ${runId}: it is ${run.state}.`, {
@@ -128,14 +141,16 @@ export class Client {
     const at = this.clock.wallNow()
     await this.store.commit({
       ops: [{ op: 'run.state', runId: run.id, state: 'RUNNING', at }],
-      events: [{ type: 'run.resumed', at, runId: run.id }],
+      events: [
+        { type: 'run.resumed', at, runId: run.id, ...(options.actor === undefined ? {} : { actor: options.actor }) },
+      ],
     })
     await this.queue.notify()
   }
 
   /** Cancels a run wherever it executes: its running handlers are aborted through their signal at the next heartbeat. */
-  async cancel(runId: string, reason = 'cancelled by the user'): Promise<void> {
-    await controlStoredRun(this.store, await this.getRun(runId), 'cancel', this.clock, reason)
+  async cancel(runId: string, reason = 'cancelled by the user', options: { actor?: string } = {}): Promise<void> {
+    await controlStoredRun(this.store, await this.getRun(runId), 'cancel', this.clock, reason, options.actor)
   }
 
   /** A stored run, or `RUN_NOT_FOUND`. */

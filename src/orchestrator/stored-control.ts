@@ -17,7 +17,9 @@ export async function controlStoredRun(
   action: 'pause' | 'cancel',
   clock: Clock,
   reason = 'cancelled by the user',
+  actor?: string,
 ): Promise<void> {
+  const by = actor === undefined ? {} : { actor }
   if (isFinalRunState(record.state) || (action === 'pause' && record.state === 'PAUSED')) {
     throw new FlotillaError('RUN_STATE_INVALID', `Cannot ${action} run ${record.id}: it is ${record.state}.`, {
       details: { runId: record.id, state: record.state },
@@ -27,7 +29,7 @@ export async function controlStoredRun(
   if (action === 'pause') {
     await store.commit({
       ops: [{ op: 'run.state', runId: record.id, state: 'PAUSED', at }],
-      events: [{ type: 'run.paused', at, runId: record.id }],
+      events: [{ type: 'run.paused', at, runId: record.id, ...by }],
     })
     return
   }
@@ -43,5 +45,5 @@ export async function controlStoredRun(
     at,
     error: { code: 'TASK_CANCELLED', message: `Run cancelled: ${reason}`, details: { reason }, retryable: false },
   })
-  await store.commit({ ops, events: [{ type: 'run.cancelled', at, runId: record.id, durationMs: 0, reason }] })
+  await store.commit({ ops, events: [{ type: 'run.cancelled', at, runId: record.id, durationMs: 0, reason, ...by }] })
 }

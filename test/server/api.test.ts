@@ -77,6 +77,10 @@ describe('HTTP API', () => {
       await new Promise((res) => setTimeout(res, 25))
     }
     const tasks = (await (await call(`/runs/${run.id}/tasks`, { key })).json()) as { tasks: { output: unknown }[] }
+    const events = (await (await call(`/runs/${run.id}/events`, { key })).json()) as {
+      events: { event: { type: string; actor?: string } }[]
+    }
+    expect(events.events[0]?.event).toMatchObject({ type: 'run.started', actor: `key:${info.id}` })
     expect(tasks.tasks[0]?.output).toEqual({ echoed: 'hi' })
 
     const audit = (await (await call('/security/audit?action=run.start', { key: admin })).json()) as {

@@ -77,12 +77,13 @@ const control = (action: 'pause' | 'resume' | 'cancel', summary: string) =>
     handler: async (c) => {
       const { id } = c.req.valid('param')
       const client = c.get('deps').client
-      if (action === 'pause') await client.pause(id)
-      else if (action === 'resume') await client.resume(id)
+      const actor = { actor: c.get('principal')?.name ?? 'unknown' }
+      if (action === 'pause') await client.pause(id, actor)
+      else if (action === 'resume') await client.resume(id, actor)
       else {
         const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown }
         const reason = typeof body.reason === 'string' && body.reason !== '' ? body.reason : 'cancelled through the API'
-        await client.cancel(id, reason)
+        await client.cancel(id, reason, actor)
       }
       return c.json(runView(await client.getRun(id)), 200)
     },

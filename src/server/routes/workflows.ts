@@ -76,7 +76,10 @@ async function start(c: Context<ServerEnv>, wf: Workflow, input: unknown, idempo
   }
   let id: string
   try {
-    id = await client.start(wf, input, runId === undefined ? {} : { runId })
+    id = await client.start(wf, input, {
+      ...(runId === undefined ? {} : { runId }),
+      actor: principal?.name ?? 'unknown',
+    })
   } catch (e) {
     // Two retries racing: the second finds the run the first stored.
     if (runId !== undefined && isFlotillaError(e) && e.code === 'STORE_CONFLICT') {
