@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `flotilla` command: `run`, `validate`, `demo`, `runs <subcommand>`,
- * `recover` and `agent run`, `--help` on each, `--version`. Usage errors exit with 2,
+ * `recover`, `worker`, `keys`, `audit` and `agent run`, `--help` on
+ * each, `--version`. Usage errors exit with 2,
  * any other failure with 1.
  *
  * @packageDocumentation
@@ -11,9 +12,11 @@ import { fileURLToPath } from 'node:url'
 import { toFlotillaError } from '../core/errors.js'
 import { agentCommand } from './agent-command.js'
 import { usageError } from './args.js'
+import { auditCommand } from './audit-command.js'
 import type { Command } from './command.js'
 import { demoCommand } from './demo-command.js'
 import { stackOf, type CliIO } from './execute-run.js'
+import { keysCommand } from './keys-command.js'
 import { runCommand } from './run-command.js'
 import { runsCommand } from './runs-command.js'
 import { recoverCommand } from './runs-resume.js'
@@ -28,6 +31,8 @@ export const COMMANDS: readonly Command[] = [
   runsCommand,
   recoverCommand,
   workerCommand,
+  keysCommand,
+  auditCommand,
   agentCommand,
 ]
 
@@ -68,6 +73,7 @@ Examples:
   flotilla runs list
   flotilla recover
   flotilla worker --store postgres://postgres@127.0.0.1:5432/app --agents ./agents.mjs
+  flotilla keys create --name ci --role SERVICE --ttl 30d
   flotilla agent run agent.yaml --input '{"text":"hi"}'`
 }
 
