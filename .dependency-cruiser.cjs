@@ -17,6 +17,7 @@ const layers = [
   'workflows',
   'orchestrator',
   'server',
+  'client',
   'dashboard',
   'cli',
 ]

@@ -6,7 +6,7 @@
  */
 export { startServer } from './server/serve.js'
 export type { ServerOptions, RunningServer } from './server/serve.js'
-export { createApiApp, API_BASE } from './server/app.js'
+export { createApiApp, openApiDocument, API_BASE } from './server/app.js'
 export { WorkflowCatalog } from './server/workflow-catalog.js'
 export { API_ROUTES } from './server/routes/index.js'
 export type { ApiRoute, RouteAccess } from './server/api-route.js'

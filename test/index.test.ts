@@ -111,7 +111,16 @@ const TESTING_EXPORTS = [
 ]
 const CONTRACTS_EXPORTS = ['busContract', 'contextContract', 'queueContract', 'storeContract']
 const SQLITE_EXPORTS = ['SqliteContextBackend', 'SqliteStore']
-const SERVER_EXPORTS = ['API_BASE', 'API_ROUTES', 'WorkflowCatalog', 'createApiApp', 'requiredGrant', 'startServer']
+const SERVER_EXPORTS = [
+  'API_BASE',
+  'API_ROUTES',
+  'WorkflowCatalog',
+  'createApiApp',
+  'openApiDocument',
+  'requiredGrant',
+  'startServer',
+]
+const CLIENT_EXPORTS = ['createApiClient', 'unwrap']
 const PROCESS_EXPORTS = [
   'AgentRunner',
   'AgentSupervisor',
@@ -135,6 +144,7 @@ describe('public API', () => {
     expect(Object.keys(await import('../src/process.js')).sort()).toEqual(PROCESS_EXPORTS)
     expect(Object.keys(await import('../src/testing-contracts.js')).sort()).toEqual(CONTRACTS_EXPORTS)
     expect(Object.keys(await import('../src/server.js')).sort()).toEqual(SERVER_EXPORTS)
+    expect(Object.keys(await import('../src/client.js')).sort()).toEqual(CLIENT_EXPORTS)
   })
 
   it('exports no undefined values', async () => {

@@ -13,6 +13,15 @@ import type { ServerDeps, ServerEnv } from './server-deps.js'
 /** Where the API is mounted. */
 export const API_BASE = '/api/v1'
 
+const API_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Flotilla API',
+    version: 'v1',
+    description: 'Runs, workflows, agents, shared context and security of a Flotilla service.',
+  },
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /** The key of a request: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -161,14 +170,7 @@ export function createApiApp(
     const config = { ...route.config, path: `${API_BASE}${route.config.path}`, middleware: [accessCheck(route)] }
     app.openapi(config, route.handler as never)
   }
-  const document = {
-    openapi: '3.1.0',
-    info: {
-      title: 'Flotilla API',
-      version: 'v1',
-      description: 'Runs, workflows, agents, shared context and security of a Flotilla service.',
-    },
-  }
+  const document = API_DOCUMENT
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
     type: 'http',
     scheme: 'bearer',
@@ -179,4 +181,14 @@ export function createApiApp(
     c.html(apiReferencePage(app.getOpenAPI31Document(document) as Parameters<typeof apiReferencePage>[0])),
   )
   return app
+}
+
+/**
+ * The OpenAPI 3.1 document of the API, as `/api/v1/openapi.json` serves it
+ * (`schema/openapi.json` is this, and the typed client is generated from it).
+ */
+export function openApiDocument(): ReturnType<OpenAPIHono['getOpenAPI31Document']> {
+  // Building the app touches no dependency: they are read per request.
+  const app = createApiApp({} as ServerDeps)
+  return app.getOpenAPI31Document({ ...API_DOCUMENT, security: [{ apiKey: [] }] })
 }

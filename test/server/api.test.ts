@@ -43,7 +43,7 @@ describe('HTTP API', () => {
     const r = await call('/runs', { headers: { 'x-request-id': 'abc-1' } })
     expect(r.status).toBe(401)
     expect(r.headers.get('x-request-id')).toBe('abc-1')
-    expect((await r.json()).error.code).toBe('AUTH_REQUIRED')
+    expect(((await r.json()) as { error: { code: string } }).error.code).toBe('AUTH_REQUIRED')
   })
 
   it('creates a key shown once, starts a named workflow once per Idempotency-Key, and audits it', async () => {
