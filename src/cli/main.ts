@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `flotilla` command: `run`, `validate`, `demo`, `runs <subcommand>`,
- * `recover`, `worker`, `keys`, `audit` and `agent run`, `--help` on
+ * `recover`, `worker`, `serve`, `keys`, `audit` and `agent run`, `--help` on
  * each, `--version`. Usage errors exit with 2,
  * any other failure with 1.
  *
@@ -20,6 +20,7 @@ import { keysCommand } from './keys-command.js'
 import { runCommand } from './run-command.js'
 import { runsCommand } from './runs-command.js'
 import { recoverCommand } from './runs-resume.js'
+import { serveCommand } from './serve-command.js'
 import { validateCommand } from './validate-command.js'
 import { workerCommand } from './worker-command.js'
 
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   runsCommand,
   recoverCommand,
   workerCommand,
+  serveCommand,
   keysCommand,
   auditCommand,
   agentCommand,
@@ -73,6 +75,7 @@ Examples:
   flotilla runs list
   flotilla recover
   flotilla worker --store postgres://postgres@127.0.0.1:5432/app --agents ./agents.mjs
+  flotilla serve --workflows ./workflows --agents ./agents.mjs
   flotilla keys create --name ci --role SERVICE --ttl 30d
   flotilla agent run agent.yaml --input '{"text":"hi"}'`
 }

@@ -1,0 +1,212 @@
+import { resolve } from 'node:path'
+import type { AnyAgentDefinition } from '../agents/define-agent.js'
+import { FlotillaError } from '../core/errors.js'
+import { openBackend } from '../orchestrator/backend.js'
+import { Worker } from '../orchestrator/worker.js'
+import { parseStoreSpec } from '../store/open-store.js'
+import type { Logger } from '../telemetry/telemetry.js'
+import { importAgents } from './agents-module.js'
+import { expectPositionals, splitArgs, usageError } from './args.js'
+import { COMMON_FLAGS, type Command } from './command.js'
+import type { CliIO } from './execute-run.js'
+import { securityParts } from './security-cli.js'
+import { STORE_HELP, storeLabel, storeSpec } from './store-option.js'
+
+const FLAGS = {
+  ...COMMON_FLAGS,
+  host: { type: 'string' },
+  port: { type: 'string' },
+  store: { type: 'string' },
+  workflows: { type: 'string' },
+  worker: { type: 'boolean' },
+  agents: { type: 'string', multiple: true },
+  concurrency: { type: 'string' },
+} as const
+
+const HELP = `Usage: flotilla serve [options]
+
+Serves the HTTP API (/api/v1: runs, workflows, workers, API keys, the audit
+log, blocks; a reference page at /api/v1/docs) on the store. Every call
+needs an API key (Authorization: Bearer flt_…), except /api/v1/health and
+/api/v1/ready. On a store without keys, an ADMIN key is created and printed
+ONCE; with FLOTILLA_ADMIN_KEY set (a flt_<id>_<secret> kept in a secret
+manager), that key is imported instead. The server holds no agents: runs it
+starts are executed by workers on the same store ("flotilla worker"), or by
+the one --worker runs in this process. Ctrl-C (SIGINT) or SIGTERM stops it
+gracefully: requests in flight get 10 s, running attempts 30 s.
+
+Options:
+      --host HOST         The address to listen on (default 127.0.0.1; 0.0.0.0
+                          for every interface: put TLS in front of it)
+      --port PORT         The port (default 7400; 0 picks a free one)
+${STORE_HELP}
+      --workflows DIR     A folder of workflow files the API offers by name
+                          (POST /api/v1/workflows/<name>/runs)
+      --agents MODULE     An agents module (.mjs/.js exporting defineAgent
+                          definitions) for the worker; repeat for several
+      --worker            Run a worker with the --agents in this process, on
+                          the same store (the default with --agents on a
+                          SQLite file or memory)
+      --concurrency N     Most attempts the worker runs at once (default 16)
+      --verbose           Print the server's log lines, and error stacks
+  -h, --help              Show this help
+
+Examples:
+  flotilla serve
+  flotilla serve --workflows ./workflows --agents ./agents.mjs
+  flotilla serve --host 0.0.0.0 --store postgres://postgres@127.0.0.1:5432/app --workflows ./workflows`
+
+/** A logger printing warnings and errors on stderr, and everything with `verbose`. */
+function cliLogger(io: CliIO, verbose: boolean, bindings: Record<string, unknown> = {}): Logger {
+  const line =
+    (level: string, always: boolean) =>
+    (data: Record<string, unknown>, message: string): void => {
+      if (!always && !verbose) return
+      const fields = { ...bindings, ...data }
+      io.err.write(`${level}: ${message}${Object.keys(fields).length === 0 ? '' : ` ${JSON.stringify(fields)}`}\n`)
+    }
+  return {
+    debug: line('debug', false),
+    info: line('info', false),
+    warn: line('warning', true),
+    error: line('error', true),
+    child: (more) => cliLogger(io, verbose, { ...bindings, ...more }),
+  }
+}
+
+function adminKeyNotice(key: string): string {
+  const bar = '!'.repeat(78)
+  return `${bar}
+A new ADMIN API key was created for this store. It is shown ONLY ONCE, now:
+
+  ${key}
+
+Store it in a secret manager now: it cannot be shown again (only its hash is
+kept). With it, create narrower keys for programs and people
+(flotilla keys create, or POST /api/v1/security/keys).
+${bar}
+`
+}
+
+async function loadDefinitions(modules: readonly string[]): Promise<AnyAgentDefinition[]> {
+  const out: AnyAgentDefinition[] = []
+  for (const module of modules) {
+    const path = resolve(module)
+    const { definitions } = await importAgents(
+      path,
+      () =>
+        new FlotillaError('FILE_NOT_FOUND', `Agents module "${module}" does not exist (looked for ${path}).`, {
+          details: { module: path },
+        }),
+    )
+    out.push(...definitions)
+  }
+  return out
+}
+
+/** Resolves once SIGINT or SIGTERM arrives (a second one exits at once), with its name. */
+function untilSignal(io: CliIO): Promise<string> {
+  return new Promise((done) => {
+    const first = (signal: string): void => {
+      process.off('SIGINT', onInt)
+      process.off('SIGTERM', onTerm)
+      const again = (): void => {
+        io.err.write('flotilla serve: stopping at once\n')
+        process.exit(1)
+      }
+      process.once('SIGINT', again)
+      process.once('SIGTERM', again)
+      done(signal)
+    }
+    const onInt = (): void => first('SIGINT')
+    const onTerm = (): void => first('SIGTERM')
+    process.on('SIGINT', onInt)
+    process.on('SIGTERM', onTerm)
+  })
+}
+
+function whole(text: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined
+  const n = /^\d+$/.test(text) ? Number(text) : NaN
+  if (!(n >= min && n <= max)) throw usageError('serve', `--${flag} must be a whole number from ${min} to ${max}.`)
+  return n
+}
+
+/** `flotilla serve`: the HTTP API, optionally with a worker, until stopped. */
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'Serve the HTTP API (API keys, audit log, rate limits); --worker runs agents too',
+  help: HELP,
+  flags: FLAGS,
+  async execute(argv, io) {
+    const { values, positionals } = splitArgs('serve', argv, FLAGS)
+    expectPositionals('serve', positionals, [])
+    const port = whole(values.port as string | undefined, 'port', 0, 65_535) ?? 7400
+    const concurrency = whole(values.concurrency as string | undefined, 'concurrency', 1, 100_000)
+    const host = (values.host as string | undefined) ?? '127.0.0.1'
+    const modules = (values.agents as string[] | undefined) ?? []
+    const spec = storeSpec(values.store as string | undefined)
+    const label = storeLabel(spec)
+    const kind = parseStoreSpec(spec).kind
+    if (values.worker === true && modules.length === 0)
+      throw usageError('serve', '--worker needs the agents it runs: add --agents ./agents.mjs.')
+    if (modules.length > 0 && values.worker !== true && kind === 'postgres')
+      throw usageError(
+        'serve',
+        'With a PostgreSQL store, add --worker to run the --agents in this process too, or run them in "flotilla worker" processes.',
+      )
+    const definitions = await loadDefinitions(modules)
+    const verbose = values.verbose === true
+    const logger = cliLogger(io, verbose)
+    const { startServer } = await import('../server/serve.js')
+    const backend = await openBackend(spec)
+    let worker: Worker | undefined
+    let server: Awaited<ReturnType<typeof startServer>> | undefined
+    try {
+      if (securityParts(backend).security === undefined || kind === 'memory')
+        io.err.write(
+          `warning: the store ${label} keeps no API keys or audit log: they live in this process and end with it.\n`,
+        )
+      const fromEnv = process.env.FLOTILLA_ADMIN_KEY !== undefined && process.env.FLOTILLA_ADMIN_KEY !== ''
+      server = await startServer({
+        backend,
+        host,
+        port,
+        logger,
+        ...(values.workflows === undefined ? {} : { workflows: resolve(values.workflows as string) }),
+        onAdminKey: (key) => io.out.write(adminKeyNotice(key)),
+      })
+      if (fromEnv) io.out.write('The ADMIN key of FLOTILLA_ADMIN_KEY is in place.\n')
+      if (definitions.length > 0) {
+        worker = new Worker({ backend, ...(concurrency === undefined ? {} : { concurrency }) })
+        for (const d of definitions) await worker.register(d)
+        worker.on('task.log', (e) => {
+          if (e.type === 'task.log' && (e.level === 'error' || verbose)) io.err.write(`${e.message}\n`)
+        })
+        await worker.start()
+      }
+      const names = server.deps.workflows.list().map((w) => w.name)
+      const api = `${server.url}/api/v1`
+      io.out.write(`flotilla serve: listening on ${server.url}
+  api        ${api}
+  reference  ${api}/docs
+  store      ${label}
+  workflows  ${names.length === 0 ? 'none (--workflows DIR offers some by name)' : names.join(', ')}
+  worker     ${
+    worker === undefined
+      ? 'none: runs wait for a "flotilla worker" on this store'
+      : `${worker.id}: ${definitions.map((d) => `${d.name}@${d.version}`).join(', ')} (concurrency ${concurrency ?? 16})`
+  }
+Ctrl-C or SIGTERM stops it.
+`)
+      const signal = await untilSignal(io)
+      io.out.write(`flotilla serve: ${signal}, stopping (requests in flight get 10 s, running attempts 30 s)\n`)
+      await Promise.all([server.close(10_000), worker?.stop()])
+      io.out.write('flotilla serve: stopped\n')
+      return 0
+    } finally {
+      await Promise.all([server?.close(0), worker?.stop({ drainMs: 0 })]).catch(() => undefined)
+      await backend.close()
+    }
+  },
+}
