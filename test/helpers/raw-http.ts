@@ -25,6 +25,8 @@ export interface RawResponse {
   readonly json: unknown
 }
 
+const ignore = () => {}
+
 /**
  * Sends one HTTP/1.1 request with `node:http` (unlike `fetch`, it keeps
  * the path as given and lets a test pick the local address).
@@ -69,6 +71,10 @@ export function rawRequest(baseUrl: string, req: RawRequest): Promise<RawRespons
     // A server that answers before reading a large body may close the connection while it is still sent.
     r.on('error', (e) => {
       if (answered === undefined) reject(e)
+    })
+    // …and then the socket's write fails after the answer (EPIPE): nobody waits for it any more.
+    r.on('socket', (s) => {
+      if (!s.listeners('error').includes(ignore)) s.on('error', ignore)
     })
     if (body !== undefined) {
       if (req.chunked === true) {

@@ -9,6 +9,7 @@ import { resourceName } from '../../src/security/authorizer.js'
 import { PermissionSet, type Permission } from '../../src/security/permissions.js'
 import { ROLE_GRANTS, ROLES, type Role } from '../../src/security/roles.js'
 import { workflow } from '../../src/workflows/builder.js'
+import { isPublicRoute, routeLabel, routeParams, SAMPLE_BODIES, takesBody } from '../helpers/api-samples.js'
 import { rawRequest, type RawResponse } from '../helpers/raw-http.js'
 
 /**
@@ -25,22 +26,9 @@ const GRACE_MS = 30_000
 const SCOPES: Permission[] = [{ resource: 'workflow:greet', actions: ['start'] }]
 
 const method = (r: ApiRoute) => r.config.method.toUpperCase()
-const label = (r: ApiRoute) => `${method(r)} ${r.config.path}`
-const paramsOf = (r: ApiRoute) => [...r.config.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string)
-const takesBody = (r: ApiRoute) => (r.config.request as { body?: unknown } | undefined)?.body !== undefined
-const isPublic = (r: ApiRoute) => 'public' in r.access
-
-/** A valid body for every route that takes one, by `METHOD path`. */
-const SAMPLE_BODIES: Readonly<Record<string, unknown>> = {
-  'POST /workflows/validate': { name: 'sample', tasks: [{ id: 'a', agent: 'echo', input: 1 }] },
-  'POST /workflows/{name}/runs': { input: { name: 'matrix' } },
-  'POST /runs': { workflow: { name: 'inline', tasks: [{ id: 'a', agent: 'echo', input: 1 }] }, input: 1 },
-  'POST /runs/{id}/cancel': { reason: 'authorization matrix' },
-  'POST /security/keys': { name: 'matrix', role: 'GUEST' },
-  'POST /security/keys/{id}/rotate': { graceMs: 0 },
-  'PUT /artifacts/{id}': { content: { n: 1 }, tags: ['matrix'] },
-  'PUT /cache/{key}': { value: 7, ttlMs: 60_000 },
-}
+const label = routeLabel
+const paramsOf = routeParams
+const isPublic = isPublicRoute
 
 interface Sent {
   requestId: string
