@@ -5,12 +5,12 @@ import { FlotillaError } from '../core/errors.js'
  * has its own numbered migrations (1, 2, 3…), recorded in the one version
  * table (`flotilla_migrations`, keyed by domain and version) of the database.
  * The migrator applies the domains it is given in this order. Registering a
- * domain is one line here (e.g. `'security'`), then the part defines its
+ * domain is one line here (as `'security'` was), then the part defines its
  * list with {@link defineDomain} and passes it to its engine's `migrate`.
  */
-export const DOMAIN_NAMES = ['store', 'context', 'bus'] as const
+export const DOMAIN_NAMES = ['store', 'context', 'bus', 'security'] as const
 
-/** A registered migration domain: `store`, `context`, `bus`. */
+/** A registered migration domain: `store`, `context`, `bus`, `security` (API keys, blocks, the audit log). */
 export type DomainName = (typeof DOMAIN_NAMES)[number]
 
 /**
