@@ -5,6 +5,12 @@ import type { ContextBackend } from '../context/backend.js'
 import { MemoryContextBackend } from '../context/memory/memory-context-backend.js'
 import { SqliteContextBackend } from '../context/sqlite/sqlite-context-backend.js'
 import type { Bus } from '../messaging/bus.js'
+import type { AuditLogStore } from '../security/audit.js'
+import { MemoryAuditLogStore } from '../security/memory/memory-audit-log.js'
+import { MemorySecurityStore } from '../security/memory/memory-security-store.js'
+import type { SecurityStore } from '../security/security-store.js'
+import { SqliteAuditLogStore } from '../security/sqlite/sqlite-audit-log.js'
+import { SqliteSecurityStore } from '../security/sqlite/sqlite-security-store.js'
 import { DEFAULT_STORE_PATH, parseStoreSpec } from '../store/open-store.js'
 import { MemoryStore } from '../store/memory/memory-store.js'
 import type { PostgresStoreOptions } from '../db/postgres/options.js'
@@ -14,7 +20,8 @@ import type { Store } from '../store/store.js'
 
 /**
  * Everything Flotilla keeps, on one database: the run store, its task queue,
- * the message bus and the context backend (artifacts and cache). Open it
+ * the message bus, the context backend (artifacts and cache) and the
+ * security tables (API keys, blocks, the audit log). Open it
  * with {@link openBackend}; pass it to an Orchestrator or a Worker with the
  * `backend` option.
  */
@@ -35,6 +42,10 @@ export interface Backend {
   readonly bus: Bus | undefined
   /** Artifacts and cache (`ctx.artifacts`, `ctx.cache`), in the same database. */
   readonly context: ContextBackend
+  /** API keys and blocks (`ApiKeys`, `RequestGuard`), in the same database. */
+  readonly security: SecurityStore
+  /** The hash-chained audit log (`AuditLog`), in the same database: one chain for every process on it. */
+  readonly audit: AuditLogStore
   /** Closes every part, then the shared pool or file. Idempotent. */
   close(): Promise<void>
 }
@@ -66,7 +77,8 @@ const POSTGRES_BACKEND = './postgres-backend.js'
  * ending in `.db`, `.sqlite` or `.sqlite3` (runs, queue and artifacts in one
  * file, shared by the processes of one host), or `postgres://…` (runs,
  * queue, bus and artifacts on one pool, shared by every process on the
- * database). `undefined` means `$FLOTILLA_STORE`, else
+ * database). API keys, blocks and the audit log (`security`, `audit`) live
+ * in the same place. `undefined` means `$FLOTILLA_STORE`, else
  * `sqlite:.flotilla/flotilla.db`. A malformed URL is `STORE_URL_INVALID`; an
  * unreachable server or a missing `pg` package `STORE_UNAVAILABLE`.
  *
@@ -85,7 +97,10 @@ export async function openBackend(url?: string, options: OpenBackendOptions = {}
   const clock = options.clock ?? systemClock
   if (parsed.kind === 'memory') {
     const store = new MemoryStore()
-    return localBackend('memory', 'memory', store, undefined, new MemoryContextBackend())
+    return localBackend('memory', 'memory', store, undefined, new MemoryContextBackend(), {
+      security: new MemorySecurityStore(),
+      audit: new MemoryAuditLogStore(),
+    })
   }
   if (parsed.kind === 'sqlite') {
     const path =
@@ -93,14 +108,19 @@ export async function openBackend(url?: string, options: OpenBackendOptions = {}
         ? parsed.path
         : resolve(options.cwd ?? process.cwd(), parsed.path)
     const store = SqliteStore.open({ path })
-    let context: ContextBackend
+    const opened: { close(): Promise<void> }[] = [store]
     try {
-      context = SqliteContextBackend.open({ path })
+      const context = SqliteContextBackend.open({ path })
+      opened.push(context)
+      const security = SqliteSecurityStore.open({ path })
+      opened.push(security)
+      const audit = SqliteAuditLogStore.open({ path })
+      opened.push(audit)
+      return localBackend('sqlite', path, store, store.queue(clock), context, { security, audit, closers: opened })
     } catch (e) {
-      await store.close()
+      for (const part of opened.reverse()) await part.close().catch(() => undefined)
       throw e
     }
-    return localBackend('sqlite', path, store, store.queue(clock), context)
   }
   let mod: { openPostgresBackend(url: string, options: PostgresStoreOptions, clock: Clock): Promise<Backend> }
   try {
@@ -116,14 +136,24 @@ export async function openBackend(url?: string, options: OpenBackendOptions = {}
   return mod.openPostgresBackend(parsed.url, options.postgres ?? {}, clock)
 }
 
+/** The security parts of a local backend, and (SQLite) what closes them. */
+interface LocalSecurity {
+  security: SecurityStore
+  audit: AuditLogStore
+  /** Every part to close, in the order opened (closed in reverse); default: the context, then the store. */
+  closers?: readonly { close(): Promise<void> }[]
+}
+
 function localBackend(
   kind: 'memory' | 'sqlite',
   target: string,
   store: Store,
   queue: TaskQueue | undefined,
   context: ContextBackend,
+  parts: LocalSecurity,
 ): Backend {
   let closing: Promise<void> | undefined
+  const closers = parts.closers ?? [store, context]
   return {
     kind,
     target,
@@ -131,10 +161,11 @@ function localBackend(
     queue,
     bus: undefined,
     context,
+    security: parts.security,
+    audit: parts.audit,
     close: () =>
       (closing ??= (async () => {
-        await context.close()
-        await store.close()
+        for (const part of [...closers].reverse()) await part.close()
       })()),
   }
 }
