@@ -22,3 +22,5 @@ export { PostgresBus, openPostgresBus } from './messaging/postgres/postgres-bus.
 export type { PostgresBusOptions } from './messaging/postgres/options.js'
 export { PostgresContextBackend } from './context/postgres/postgres-context-backend.js'
 export type { PostgresContextBackendOptions } from './context/postgres/postgres-context-backend.js'
+export { PostgresSecurityStore } from './security/postgres/postgres-security-store.js'
+export { PostgresAuditLogStore } from './security/postgres/postgres-audit-log.js'

@@ -109,8 +109,15 @@ const TESTING_EXPORTS = [
   'replayModel',
   'scriptedModel',
 ]
-const CONTRACTS_EXPORTS = ['busContract', 'contextContract', 'queueContract', 'storeContract']
-const SQLITE_EXPORTS = ['SqliteContextBackend', 'SqliteStore']
+const CONTRACTS_EXPORTS = [
+  'auditLogContract',
+  'busContract',
+  'contextContract',
+  'queueContract',
+  'securityStoreContract',
+  'storeContract',
+]
+const SQLITE_EXPORTS = ['SqliteAuditLogStore', 'SqliteContextBackend', 'SqliteSecurityStore', 'SqliteStore']
 const SERVER_EXPORTS = [
   'API_BASE',
   'API_ROUTES',

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { formatEventLine } from '../../src/cli/event-lines.js'
 import { asRunId, asTaskId } from '../../src/core/ids.js'
-import type { FlotillaEvent } from '../../src/core/events.js'
+import type { RunEvent } from '../../src/core/events.js'
 
 const runId = asRunId('run_lines')
-const log = (level: 'debug' | 'info' | 'warn' | 'error', data?: unknown): FlotillaEvent => ({
+const log = (level: 'debug' | 'info' | 'warn' | 'error', data?: unknown): RunEvent => ({
   type: 'task.log',
   at: 0,
   runId,

@@ -3,7 +3,7 @@ import { LiveDisplay } from '../../src/cli/live-display.js'
 import { middleCell, paint, visibleLength } from '../../src/cli/format.js'
 import { LiveGroup } from '../../src/cli/live-group.js'
 import { asAgentId, asRunId, asTaskId } from '../../src/core/ids.js'
-import type { FlotillaEvent } from '../../src/core/events.js'
+import type { RunEvent } from '../../src/core/events.js'
 import { compileWorkflow } from '../../src/workflows/compile.js'
 
 const ESC = String.fromCharCode(27)
@@ -32,7 +32,7 @@ describe('LiveDisplay', () => {
   it('shows each task with its state, agent, attempts and duration, and a progress bar', () => {
     let now = 1_000
     const display = new LiveDisplay(terminal(), workflowOf(3), runId, paint(false), { now: () => now })
-    const events: FlotillaEvent[] = [
+    const events: RunEvent[] = [
       { type: 'task.started', at: 1_000, runId, taskId: asTaskId('t0'), attempt: 1, agent: 'worker@1.0.0', instanceId },
       { type: 'task.succeeded', at: 1_004, runId, taskId: asTaskId('t0'), attempt: 1, durationMs: 4 },
       { type: 'task.started', at: 1_005, runId, taskId: asTaskId('t1'), attempt: 2, agent: 'worker@1.0.0', instanceId },

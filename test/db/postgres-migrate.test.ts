@@ -53,6 +53,7 @@ const tableNames = (schema: string): Promise<string[]> =>
 const everyDomain: LedgerRow[] = [
   { domain: 'bus', version: 1, name: BUS_DOMAIN.migrations[0].name },
   { domain: 'context', version: 1, name: CONTEXT_DOMAIN.migrations[0].name },
+  { domain: 'security', version: 1, name: 'api keys, blocks, audit log' },
   ...MIGRATIONS.map((m) => ({ domain: 'store', version: m.version, name: m.name })),
 ]
 

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SqliteContextBackend } from '../../src/context/sqlite/sqlite-context-backend.js'
 import { CONTEXT_DOMAIN } from '../../src/context/sqlite/schema.js'
+import { SECURITY_DOMAIN } from '../../src/security/sqlite/schema.js'
 import { defineDomain } from '../../src/db/migrations.js'
 import { openDatabase } from '../../src/db/sqlite/open-database.js'
 import { openBackend } from '../../src/orchestrator/backend.js'
@@ -42,6 +43,7 @@ const tables = (): string[] =>
 
 const expectedLedger = [
   { domain: 'context', version: 1, name: CONTEXT_DOMAIN.migrations[0].name, applied_at: expect.any(Number) },
+  { domain: 'security', version: 1, name: SECURITY_DOMAIN.migrations[0]!.name, applied_at: expect.any(Number) },
   ...SQLITE_MIGRATIONS.map((m) => ({
     domain: 'store',
     version: m.version,
@@ -93,7 +95,7 @@ describe('SQLite: a file written by Flotilla 0.1.0', () => {
     const store = SqliteStore.open({ path: file })
     await expectReleaseRuns(store)
     await store.close()
-    expect(ledger()).toEqual(expectedLedger)
+    expect(ledger()).toEqual(expectedLedger.filter((r) => r.domain !== 'security'))
   })
 
   it('keeps the query Flotilla 0.1.0 reads its versions with working (it sees nothing newer than it knows)', async () => {

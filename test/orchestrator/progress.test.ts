@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import type { FlotillaEvent, RunProgress } from '../../src/core/events.js'
+import type { RunEvent, RunProgress } from '../../src/core/events.js'
 import { FakeClock } from '../../src/core/fake-clock.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { ref, workflow } from '../../src/workflows/builder.js'
@@ -130,8 +130,8 @@ describe('progress', () => {
   it('sends run.progress events to orchestrator.on and to the run onEvent', async () => {
     const o = new Orchestrator({ progressIntervalMs: 0 })
     await o.register(agent('ok', (x) => x))
-    const viaOn: FlotillaEvent[] = []
-    const viaRun: FlotillaEvent[] = []
+    const viaOn: RunEvent[] = []
+    const viaRun: RunEvent[] = []
     o.on('run.progress', (e) => viaOn.push(e))
     const result = await o.run(
       workflow('ev')
@@ -152,7 +152,7 @@ describe('events', () => {
   it('delivers the events that were stored, in order, and only after storing them', async () => {
     const o = new Orchestrator()
     await o.register(agent('ok', (x) => x))
-    const seen: FlotillaEvent[] = []
+    const seen: RunEvent[] = []
     let storedWhenDelivered = true
     o.on('*', (e) => {
       seen.push(e)
@@ -187,7 +187,7 @@ describe('events', () => {
     await o.register(agent('ok', (x) => x))
     const succeeded: string[] = []
     const off = o.on('task.succeeded', (e) => succeeded.push(e.taskId))
-    const mine: FlotillaEvent[] = []
+    const mine: RunEvent[] = []
     const wf = workflow('filter').task('a', { agent: 'ok' }).build()
     const [r1] = await Promise.all([o.run(wf, undefined, { onEvent: (e) => mine.push(e) }), o.run(wf)])
     expect(succeeded).toEqual(['a', 'a'])
@@ -237,7 +237,7 @@ describe('events', () => {
         return 'ok'
       }),
     )
-    const events: FlotillaEvent[] = []
+    const events: RunEvent[] = []
     const result = await o.run(workflow('chat').task('t', { agent: 'chatty' }).build(), undefined, {
       onEvent: (e) => events.push(e),
     })

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import type { FlotillaEvent } from '../../src/core/events.js'
+import type { RunEvent } from '../../src/core/events.js'
 import { asTaskId, newAgentId, newRunId, type RunId } from '../../src/core/ids.js'
 import * as entry from '../../src/postgres.js'
 import { PostgresStore } from '../../src/postgres.js'
@@ -86,7 +86,7 @@ const agentRecord = (extra: Partial<AgentRecord> = {}): AgentRecord => ({
   updatedAt: T0,
   ...extra,
 })
-const log = (runId: RunId, message: string): FlotillaEvent => ({
+const log = (runId: RunId, message: string): RunEvent => ({
   type: 'task.log',
   at: T0,
   runId,

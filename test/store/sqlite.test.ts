@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { FlotillaEvent } from '../../src/core/events.js'
+import type { RunEvent } from '../../src/core/events.js'
 import { asTaskId, newAgentId, newRunId, type RunId } from '../../src/core/ids.js'
 import type { AgentRecord, RunRecord, StoreOp, TaskRecord } from '../../src/store/records.js'
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite/schema.js'
@@ -85,7 +85,7 @@ const succeed = (runId: RunId, taskId: string, attempt: number, output: unknown)
   output,
   at: T0 + 2,
 })
-const log = (runId: RunId, message: string): FlotillaEvent => ({
+const log = (runId: RunId, message: string): RunEvent => ({
   type: 'task.log',
   at: T0,
   runId,
