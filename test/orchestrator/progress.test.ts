@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import type { RunEvent, RunProgress } from '../../src/core/events.js'
+import { isRunEvent, type RunEvent, type RunProgress } from '../../src/core/events.js'
 import { FakeClock } from '../../src/core/fake-clock.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { ref, workflow } from '../../src/workflows/builder.js'
@@ -155,6 +155,7 @@ describe('events', () => {
     const seen: RunEvent[] = []
     let storedWhenDelivered = true
     o.on('*', (e) => {
+      if (!isRunEvent(e)) return
       seen.push(e)
       void o.listEvents(e.runId).then((stored) => {
         if (!stored.some((s) => JSON.stringify(s.event) === JSON.stringify(e))) storedWhenDelivered = false
