@@ -6,6 +6,8 @@ import { paint } from './format.js'
 import { prepareWorkflow } from './prepare.js'
 import { openCliBackend, openCliStore, STORE_HELP, storeLabel, storeSpec } from './store-option.js'
 import { checkSubmitStore, submitRun } from './submit-run.js'
+import { REMOTE_FLAGS, REMOTE_HELP, remoteOf } from './remote.js'
+import { remoteRun } from './remote-runs.js'
 import { formatStoredNote } from './summary.js'
 import { FlotillaError } from '../core/errors.js'
 import { parseStoreSpec } from '../store/open-store.js'
@@ -30,7 +32,7 @@ export const runOptionsSchema = z.object({
 /** Options of `flotilla run`. */
 export type RunCommandOptions = z.infer<typeof runOptionsSchema>
 
-const FLAGS = { ...RUN_FLAGS, submit: { type: 'boolean' }, detach: { type: 'boolean' } } as const
+const FLAGS = { ...RUN_FLAGS, ...REMOTE_FLAGS, submit: { type: 'boolean' }, detach: { type: 'boolean' } } as const
 
 const HELP = `Usage: flotilla run <workflow.yaml> [options]
 
@@ -47,6 +49,10 @@ is printed, and "flotilla runs" lists, shows, pauses, resumes, cancels and
 replays it. If the process stops, "flotilla recover" finishes the run
 without running again the tasks that had succeeded.
 
+With --server, the run is started through the HTTP API of "flotilla serve"
+(by the name of a workflow the server offers, or a workflow file sent
+whole) and followed there; its workers execute it.
+
 Options:
   -i, --input key=value   A run input; repeat for several. An input the workflow
                           declares with "type: string" takes the text as it
@@ -60,7 +66,9 @@ ${STORE_HELP}
                           same store to execute, and follow it there (no agents
                           are loaded here); needs a shared store (PostgreSQL or
                           a SQLite file), not memory
-      --detach            With --submit: print the run id and return at once
+      --detach            With --submit or --server: print the run id and
+                          return at once
+${REMOTE_HELP}
       --no-live           Plain event lines even on a terminal
       --verbose           Show progress and log events, and error stacks
   -h, --help              Show this help
@@ -72,7 +80,8 @@ Examples:
   flotilla run examples/scan-and-fix/workflow.yaml --input apply=false
   flotilla run flow.yaml --store memory           # keep nothing
   flotilla run flow.yaml --store postgres://postgres@127.0.0.1:5432/flotilla
-  flotilla run flow.yaml --submit --store postgres://postgres@127.0.0.1:5432/flotilla`
+  flotilla run flow.yaml --submit --store postgres://postgres@127.0.0.1:5432/flotilla
+  flotilla run nightly-report --server http://127.0.0.1:7400 --api-key flt_…`
 
 /** `flotilla run <workflow.yaml>`: runs a workflow with a live display. */
 export const runCommand: Command = {
@@ -89,6 +98,11 @@ export const runCommand: Command = {
       submit: values.submit === true,
       detach: values.detach === true,
     })
+    const remote = remoteOf('run', values)
+    if (remote !== undefined) {
+      parseInputs('run', options.input)
+      return remoteRun(remote, options.file, { ...options }, io)
+    }
     if (options.detach && !options.submit)
       throw new FlotillaError(
         'VALIDATION_FAILED',

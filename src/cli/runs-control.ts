@@ -5,6 +5,8 @@ import { expectPositionals, parseAge, splitArgs, usageError, validateOptions } f
 import { STORE_FLAGS, type Command } from './command.js'
 import { formatDateTime } from './format.js'
 import { findRun, storeArg, withStore } from './runs-shared.js'
+import { REMOTE_FLAGS, REMOTE_HELP, remoteOf } from './remote.js'
+import { remoteControl } from './remote-runs.js'
 import { STORE_HELP } from './store-option.js'
 
 const idSchema = (command: string) =>
@@ -17,16 +19,20 @@ const idSchema = (command: string) =>
     reason: z.string().min(1, 'must not be empty').optional(),
   })
 
+const PAUSE_FLAGS = { ...STORE_FLAGS, ...REMOTE_FLAGS } as const
+
 const PAUSE_HELP = `Usage: flotilla runs pause <run-id> [options]
 
 Marks an unfinished run PAUSED in the store. Recovery ("flotilla recover")
 leaves a paused run alone; "flotilla runs resume <run-id>" picks it up again
 and runs it to the end. Use it on a run whose process has stopped, to hold
-it back from recovery.
+it back from recovery. With --server, the server pauses the run wherever
+its workers execute it.
 
 Options:
       --json              Print the outcome as JSON
 ${STORE_HELP}
+${REMOTE_HELP}
       --verbose           Show error stacks
   -h, --help              Show this help
 
@@ -38,11 +44,13 @@ export const runsPauseCommand: Command = {
   name: 'runs pause',
   summary: 'Mark an unfinished run PAUSED (recovery leaves it alone)',
   help: PAUSE_HELP,
-  flags: STORE_FLAGS,
+  flags: PAUSE_FLAGS,
   async execute(argv, io) {
-    const { values, positionals } = splitArgs('runs pause', argv, STORE_FLAGS)
+    const { values, positionals } = splitArgs('runs pause', argv, PAUSE_FLAGS)
     const [id] = expectPositionals('runs pause', positionals, ['run-id'])
     const options = validateOptions('runs pause', idSchema('runs pause'), { id })
+    const remote = remoteOf('runs pause', values)
+    if (remote !== undefined) return remoteControl(remote, 'pause', options.id, { json: values.json === true }, io)
     const flag = values.store as string | undefined
     return withStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)
@@ -60,7 +68,7 @@ export const runsPauseCommand: Command = {
   },
 }
 
-const CANCEL_FLAGS = { ...STORE_FLAGS, reason: { type: 'string' } } as const
+const CANCEL_FLAGS = { ...STORE_FLAGS, ...REMOTE_FLAGS, reason: { type: 'string' } } as const
 
 const CANCEL_HELP = `Usage: flotilla runs cancel <run-id> [options]
 
@@ -73,6 +81,7 @@ Options:
                           the user")
       --json              Print the outcome as JSON
 ${STORE_HELP}
+${REMOTE_HELP}
       --verbose           Show error stacks
   -h, --help              Show this help
 
@@ -89,6 +98,9 @@ export const runsCancelCommand: Command = {
     const { values, positionals } = splitArgs('runs cancel', argv, CANCEL_FLAGS)
     const [id] = expectPositionals('runs cancel', positionals, ['run-id'])
     const options = validateOptions('runs cancel', idSchema('runs cancel'), { id, reason: values.reason })
+    const remote = remoteOf('runs cancel', values)
+    if (remote !== undefined)
+      return remoteControl(remote, 'cancel', options.id, { reason: options.reason, json: values.json === true }, io)
     const flag = values.store as string | undefined
     return withStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)

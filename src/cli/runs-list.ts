@@ -6,10 +6,13 @@ import { formatEventLine } from './event-lines.js'
 import { formatDateTime, formatDuration, formatTable, paint, type Paint } from './format.js'
 import { formatOutputs, outputWidth, storedFinalOutputs } from './outputs.js'
 import { countTasks, findRun, runDuration, runJson, storeArg, taskJson, withStore } from './runs-shared.js'
+import { REMOTE_FLAGS, REMOTE_HELP, remoteOf } from './remote.js'
+import { remoteRunsList, remoteRunsShow } from './remote-runs.js'
 import { STORE_HELP } from './store-option.js'
 
 const LIST_FLAGS = {
   ...STORE_FLAGS,
+  ...REMOTE_FLAGS,
   state: { type: 'string', multiple: true },
   workflow: { type: 'string' },
   limit: { type: 'string' },
@@ -37,6 +40,7 @@ Options:
       --limit N           Most runs listed (default 20)
       --json              Print the runs as a JSON array
 ${STORE_HELP}
+${REMOTE_HELP}
       --verbose           Show error stacks
   -h, --help              Show this help
 
@@ -75,6 +79,9 @@ export const runsListCommand: Command = {
     const options = validateOptions('runs list', listSchema, { limit: values.limit, workflow: values.workflow })
     const states = parseStates('runs list', (values.state as string[] | undefined) ?? [])
     const json = values.json === true
+    const remote = remoteOf('runs list', values)
+    if (remote !== undefined)
+      return remoteRunsList(remote, { states, workflow: options.workflow, limit: options.limit, json }, io)
     return withStore(values.store as string | undefined, async (orchestrator, store) => {
       const runs = await orchestrator.listRuns({ state: states, workflow: options.workflow, limit: options.limit })
       const rows = await Promise.all(runs.map(async (r) => ({ record: r, tasks: await orchestrator.getTasks(r.id) })))
@@ -120,7 +127,7 @@ export const runsListCommand: Command = {
   },
 }
 
-const SHOW_FLAGS = { ...STORE_FLAGS, events: { type: 'string' } } as const
+const SHOW_FLAGS = { ...STORE_FLAGS, ...REMOTE_FLAGS, events: { type: 'string' } } as const
 
 const showSchema = z.object({
   id: z
@@ -144,6 +151,7 @@ Options:
       --json              Print the run, its tasks (with their outputs) and
                           the recent events as JSON
 ${STORE_HELP}
+${REMOTE_HELP}
       --verbose           Show error stacks
   -h, --help              Show this help`
 
@@ -157,6 +165,9 @@ export const runsShowCommand: Command = {
     const { values, positionals } = splitArgs('runs show', argv, SHOW_FLAGS)
     const [id] = expectPositionals('runs show', positionals, ['run-id'])
     const options = validateOptions('runs show', showSchema, { id, events: values.events })
+    const remote = remoteOf('runs show', values)
+    if (remote !== undefined)
+      return remoteRunsShow(remote, options.id, { events: options.events, json: values.json === true }, io)
     const flag = values.store as string | undefined
     return withStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)

@@ -13,11 +13,13 @@ import { paint } from './format.js'
 import { LiveGroup } from './live-group.js'
 import { findRun, storeArg, withStore } from './runs-shared.js'
 import { AGENT_SOURCE_HELP, AGENT_SOURCE_NOTE, StoredRunAgents, type AgentSource } from './stored-agents.js'
+import { REMOTE_FLAGS, REMOTE_HELP, remoteOf } from './remote.js'
+import { remoteControl } from './remote-runs.js'
 import { STORE_HELP } from './store-option.js'
 import { outputWidth } from './outputs.js'
 import { formatStoredNote, formatSummary, resultJson } from './summary.js'
 
-const RESUME_FLAGS = { ...DISPLAY_FLAGS, ...AGENT_SOURCE_FLAGS } as const
+const RESUME_FLAGS = { ...DISPLAY_FLAGS, ...AGENT_SOURCE_FLAGS, ...REMOTE_FLAGS } as const
 
 function agentSource(values: Record<string, unknown>): AgentSource {
   return {
@@ -46,12 +48,16 @@ Do not resume a run that another process is still executing.
 A finished run cannot be resumed (RUN_STATE_INVALID): "flotilla runs replay"
 starts a new run from it instead.
 
+With --server, the server marks a PAUSED run to go on, and the workers of
+its store finish it; nothing runs in this process.
+
 ${AGENT_SOURCE_NOTE}
 
 Options:
 ${AGENT_SOURCE_HELP}
       --json              Print only the run result as JSON at the end
 ${STORE_HELP}
+${REMOTE_HELP}
       --no-live           Plain event lines even on a terminal
       --verbose           Show progress and log events, and error stacks
   -h, --help              Show this help
@@ -69,6 +75,8 @@ export const runsResumeCommand: Command = {
     const { values, positionals } = splitArgs('runs resume', argv, RESUME_FLAGS)
     const [id] = expectPositionals('runs resume', positionals, ['run-id'])
     const options = validateOptions('runs resume', resumeSchema, { id })
+    const remote = remoteOf('runs resume', values)
+    if (remote !== undefined) return remoteControl(remote, 'resume', options.id, { json: values.json === true }, io)
     const display = { json: values.json === true, live: values['no-live'] !== true, verbose: values.verbose === true }
     const flag = values.store as string | undefined
     return withStore(flag, async (orchestrator, store) => {
