@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureBuilt, ROOT, runCli, spawnCli, tempDir, type BackgroundCli } from './run-cli.js'
+import { ensureBuilt, MAIN, ROOT, runCli, spawnCli, tempDir, type BackgroundCli } from './run-cli.js'
 
 /**
  * `flotilla serve` as a child process on a free port, called over real HTTP:
@@ -76,6 +76,8 @@ beforeAll(async () => {
   ensureBuilt()
   mkdirSync(join(dir, 'node_modules'))
   symlinkSync(ROOT, join(dir, 'node_modules', 'flotilla'), 'dir')
+  mkdirSync(join(dir, 'bin'))
+  writeFileSync(join(dir, 'bin/flotilla'), `#!/bin/sh\nexec "${process.execPath}" "${MAIN}" "$@"\n`, { mode: 0o755 })
   for (const b of docBlocks()) {
     const file = /^file (\S+)$/.exec(b.marker)?.[1]
     if (file === undefined) continue
@@ -156,7 +158,7 @@ describe('flotilla serve', () => {
 
   it.skipIf(!has('curl') || !has('jq'))('runs the shell blocks of the walk-through as pasted', async () => {
     const blocks = docBlocks().filter((b) => b.lang === 'sh' && b.marker.includes('serve.test.ts runs this block'))
-    expect(blocks).toHaveLength(2)
+    expect(blocks).toHaveLength(3)
     const out = await new Promise<string>((resolve, reject) =>
       execFile(
         'bash',
@@ -164,13 +166,20 @@ describe('flotilla serve', () => {
         {
           cwd: dir,
           timeout: 30_000,
-          env: { ...process.env, FLOTILLA_URL: main.url, ADMIN_KEY: main.adminKey },
+          env: {
+            ...process.env,
+            PATH: `${join(dir, 'bin')}:${process.env.PATH ?? ''}`,
+            FLOTILLA_URL: main.url,
+            ADMIN_KEY: main.adminKey,
+          },
         },
         (e, stdout, stderr) => (e ? reject(new Error(`${e.message}\n${stdout}\n${stderr}`)) : resolve(stdout)),
       ),
     )
     expect(out).toMatch(/^started run_\S+$/m)
     expect(out).toContain('{"taskId":"greet","state":"SUCCEEDED","output":{"greeting":"Hello, Ada!"}}')
+    expect(out).toContain('greet: {"greeting":"Hello, Grace!"}')
+    expect(out).toMatch(/run_\S+\s+hello\s+SUCCEEDED/)
     expect(out).toMatch(/"actor":"key:[a-z0-9]{12}","action":"run\.start"/)
     expect(out).toContain('"ok":true')
   })
