@@ -6,6 +6,7 @@ import { MemoryContextBackend } from '../context/memory/memory-context-backend.j
 import { SqliteContextBackend } from '../context/sqlite/sqlite-context-backend.js'
 import type { Bus } from '../messaging/bus.js'
 import type { AuditLogStore } from '../security/audit.js'
+import type { LimiterFactory } from '../security/guard.js'
 import { MemoryAuditLogStore } from '../security/memory/memory-audit-log.js'
 import { MemorySecurityStore } from '../security/memory/memory-security-store.js'
 import type { SecurityStore } from '../security/security-store.js'
@@ -46,6 +47,11 @@ export interface Backend {
   readonly security: SecurityStore
   /** The hash-chained audit log (`AuditLog`), in the same database: one chain for every process on it. */
   readonly audit: AuditLogStore
+  /**
+   * Rate-limit counters every process on the backend shares (PostgreSQL);
+   * `undefined`: each process counts for itself (memory, SQLite).
+   */
+  readonly rateLimiters?: () => Promise<LimiterFactory>
   /** Closes every part, then the shared pool or file. Idempotent. */
   close(): Promise<void>
 }

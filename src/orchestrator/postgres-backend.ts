@@ -3,6 +3,7 @@ import { PostgresContextBackend } from '../context/postgres/postgres-context-bac
 import { PostgresBus } from '../messaging/postgres/postgres-bus.js'
 import { PostgresAuditLogStore } from '../security/postgres/postgres-audit-log.js'
 import { PostgresSecurityStore } from '../security/postgres/postgres-security-store.js'
+import { postgresLimiters } from '../security/guard.js'
 import { describeTarget, resolvePostgresOptions, type PostgresStoreOptions } from '../db/postgres/options.js'
 import { openPool } from '../db/postgres/pool.js'
 import { PostgresStore } from '../store/postgres/postgres-store.js'
@@ -45,6 +46,7 @@ export async function openPostgresBackend(url: string, options: PostgresStoreOpt
       context,
       security,
       audit,
+      rateLimiters: () => postgresLimiters(pool, o.schema),
       close: () =>
         (closing ??= (async () => {
           await bus.close()

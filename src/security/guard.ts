@@ -5,7 +5,11 @@ import type { AuditLog } from './audit.js'
 import type { BlockRecord, SecurityStore } from './security-store.js'
 
 /** Makes a counter of `points` per `duration` seconds, per key (memory, or a database several servers share). */
-export type LimiterFactory = (options: { keyPrefix: string; points: number; duration: number }) => RateLimiterAbstract
+export type LimiterFactory = (options: {
+  keyPrefix: string
+  points: number
+  duration: number
+}) => RateLimiterAbstract | Promise<RateLimiterAbstract>
 
 /** Limits of a {@link RequestGuard}; every field has a default. */
 export interface GuardOptions {
@@ -47,13 +51,20 @@ export async function memoryLimiters(): Promise<LimiterFactory> {
  */
 export async function postgresLimiters(pool: unknown, schema: string): Promise<LimiterFactory> {
   const { RateLimiterPostgres } = await import('rate-limiter-flexible')
+  // The limiter creates its table (flotilla_rl_<prefix>) if absent; wait for that before the first count.
   return (o) =>
-    new RateLimiterPostgres({
-      ...o,
-      storeClient: pool,
-      schemaName: schema,
-      tableName: `flotilla_rl_${o.keyPrefix}`,
-      clearExpiredByTimeout: false,
+    new Promise<RateLimiterAbstract>((resolve, reject) => {
+      const limiter: RateLimiterAbstract = new RateLimiterPostgres(
+        {
+          ...o,
+          storeClient: pool,
+          storeType: 'pool',
+          schemaName: schema,
+          tableName: `flotilla_rl_${o.keyPrefix}`,
+          clearExpiredByTimeout: false,
+        },
+        (e?: Error) => (e === undefined || e === null ? resolve(limiter) : reject(e)),
+      )
     })
 }
 
@@ -67,15 +78,14 @@ export async function postgresLimiters(pool: unknown, schema: string): Promise<L
 export class RequestGuard {
   private readonly clock: Clock
   private readonly o: Required<Omit<GuardOptions, 'limiters' | 'clock'>>
-  private readonly requests: RateLimiterAbstract
-  private readonly failures: RateLimiterAbstract
   private blocks = new Map<string, BlockRecord>()
   private blocksReadAt = -Infinity
 
   private constructor(
     private readonly store: SecurityStore,
     private readonly audit: AuditLog,
-    limiters: LimiterFactory,
+    private readonly requests: RateLimiterAbstract,
+    private readonly failures: RateLimiterAbstract,
     options: GuardOptions,
   ) {
     this.clock = options.clock ?? systemClock
@@ -87,17 +97,28 @@ export class RequestGuard {
       blockSeconds: positive(options.blockSeconds ?? 900, 'blockSeconds'),
       blockCacheMs: options.blockCacheMs ?? 1000,
     }
-    this.requests = limiters({ keyPrefix: 'requests', points: this.o.requests, duration: this.o.perSeconds })
-    this.failures = limiters({
-      keyPrefix: 'failures',
-      points: this.o.failures,
-      duration: this.o.failureWindowSeconds,
-    })
   }
 
   /** A guard on `store` (blocks) and `audit`; counters from `options.limiters` (default: memory). */
   static async create(store: SecurityStore, audit: AuditLog, options: GuardOptions = {}): Promise<RequestGuard> {
-    return new RequestGuard(store, audit, options.limiters ?? (await memoryLimiters()), options)
+    const make = options.limiters ?? (await memoryLimiters())
+    const requests = positive(options.requests ?? 100, 'requests')
+    const failures = positive(options.failures ?? 20, 'failures')
+    return new RequestGuard(
+      store,
+      audit,
+      await make({
+        keyPrefix: 'requests',
+        points: requests,
+        duration: positive(options.perSeconds ?? 60, 'perSeconds'),
+      }),
+      await make({
+        keyPrefix: 'failures',
+        points: failures,
+        duration: positive(options.failureWindowSeconds ?? 60, 'failureWindowSeconds'),
+      }),
+      options,
+    )
   }
 
   /** The limits in force (for docs and the `RateLimit-*` headers). */

@@ -7,12 +7,9 @@ import { ContextStore } from '../context/context-store.js'
 import { openBackend, type Backend } from '../orchestrator/backend.js'
 import { Client } from '../orchestrator/client.js'
 import { ApiKeys } from '../security/api-keys.js'
-import { AuditLog, type AuditLogStore } from '../security/audit.js'
+import { AuditLog } from '../security/audit.js'
 import { Authorizer } from '../security/authorizer.js'
 import { RequestGuard, type GuardOptions } from '../security/guard.js'
-import { MemoryAuditLogStore } from '../security/memory/memory-audit-log.js'
-import { MemorySecurityStore } from '../security/memory/memory-security-store.js'
-import type { SecurityStore } from '../security/security-store.js'
 import { noopLogger, type Logger } from '../telemetry/telemetry.js'
 import { API_BASE, createApiApp } from './app.js'
 import type { ServerDeps } from './server-deps.js'
@@ -58,12 +55,6 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>
 }
 
-/** The security parts of a backend, when it keeps them; memory ones otherwise. */
-function securityOf(backend: Backend): { security: SecurityStore; audit: AuditLogStore } {
-  const b = backend as Backend & { security?: SecurityStore; audit?: AuditLogStore }
-  return { security: b.security ?? new MemorySecurityStore(), audit: b.audit ?? new MemoryAuditLogStore() }
-}
-
 /**
  * Starts the HTTP API on a backend: a {@link Client} of its store (the
  * server holds no agents; workers run the tasks), API keys, the audit log and
@@ -82,7 +73,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const backend = options.backend ?? (await openBackend(options.store, { clock }))
   const owned = options.backend === undefined
   try {
-    const { security, audit: auditStore } = securityOf(backend)
+    const { security, audit: auditStore } = backend
     const audit = new AuditLog(auditStore, { clock })
     const keys = new ApiKeys(security, { clock })
     const workflows = options.workflows instanceof WorkflowCatalog ? options.workflows : new WorkflowCatalog()
@@ -113,7 +104,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       context,
       keys,
       audit,
-      guard: await RequestGuard.create(security, audit, { clock, ...options.guard }),
+      guard: await RequestGuard.create(security, audit, {
+        clock,
+        ...(backend.rateLimiters === undefined ? {} : { limiters: await backend.rateLimiters() }),
+        ...options.guard,
+      }),
       authorizer: new Authorizer(),
       workflows,
       clock,
