@@ -83,7 +83,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }
     const adminKey = options.adminKey ?? process.env.FLOTILLA_ADMIN_KEY
     if (adminKey !== undefined && adminKey !== '') {
+      const known = (await keys.list()).length
       const info = await keys.importKey(adminKey, { name: 'admin', role: 'ADMIN', by: 'serve' })
+      if ((await keys.list()).length > known)
+        await audit.record({
+          actor: 'serve',
+          action: 'key.import',
+          resource: `key:${info.id}`,
+          outcome: 'succeeded',
+          details: { role: 'ADMIN', from: 'FLOTILLA_ADMIN_KEY' },
+        })
       logger.info({ keyId: info.id }, 'the ADMIN key from FLOTILLA_ADMIN_KEY is in place')
     } else if ((await keys.list()).length === 0) {
       const issued = await keys.create({ name: 'admin', role: 'ADMIN', by: 'serve' })
