@@ -3,9 +3,12 @@ import type { RunId } from '../core/ids.js'
 import { pinPools, type AgentPool } from '../registry/agent-pool.js'
 import type { RunRecord, StoreOp, TaskRecord } from '../store/records.js'
 import type { Workflow } from './compile.js'
+import { RunEvents } from './run-events.js'
 import { RunExecution, S, type RunCallbacks } from './run-execution.js'
-import { Scheduler } from './scheduler.js'
+import { Scheduler, type EngineOptions } from './scheduler.js'
 import { newRunRecord, newTaskRecords, resolvePools } from './task-io.js'
+import { Transitions } from './transitions.js'
+import { WriteAhead } from './write-ahead.js'
 
 export type { EngineOptions } from './scheduler.js'
 
@@ -31,11 +34,31 @@ export interface RecoverRequest {
 }
 
 /**
- * The engine: the {@link Scheduler} plus starting, recovering, pausing,
- * resuming and cancelling runs.
+ * The engine: starting, recovering, pausing, resuming and cancelling runs.
+ * It holds the parts of the scheduler, which share its write-ahead log and
+ * its map of live runs: the {@link Scheduler} (ready queue, dispatch, slots),
+ * its {@link Transitions} (what attempt outcomes do to tasks and runs) and
+ * the {@link RunEvents} (task contexts' events, progress reports).
  */
-export class Engine extends Scheduler {
+export class Engine {
+  private readonly runs = new Map<RunId, RunExecution>()
+  private readonly wal: WriteAhead<RunExecution>
+  private readonly scheduler: Scheduler
+  private readonly transitions: Transitions
   private readonly poolCache = new WeakMap<Workflow, { generation: number; pools: AgentPool[] }>()
+
+  constructor(private readonly o: EngineOptions) {
+    this.wal = new WriteAhead<RunExecution>(
+      o.store,
+      o.deliver,
+      () => this.scheduler.pump(),
+      (e, runs, refused) => this.transitions.onStoreFailure(e, runs, refused),
+    )
+    const events = new RunEvents(o, this.wal, this.runs)
+    this.scheduler = new Scheduler(o, this.wal, events)
+    this.transitions = new Transitions(o, this.wal, this.runs, this.scheduler, events)
+    this.scheduler.transitions = this.transitions
+  }
 
   /**
    * Lets go of every run without storing anything more: handlers are
@@ -45,7 +68,7 @@ export class Engine extends Scheduler {
   async detachAll(reason: string): Promise<void> {
     await this.wal.drain()
     for (const run of [...this.runs.values()]) {
-      this.stopLocally(
+      this.transitions.stopLocally(
         run,
         'RUNNING',
         new FlotillaError(
@@ -59,11 +82,19 @@ export class Engine extends Scheduler {
 
   /** Lets go of one run without storing anything more (its lease went to another process). */
   detach(run: RunExecution, reason: string): void {
-    this.stopLocally(
+    this.transitions.stopLocally(
       run,
       'RUNNING',
       new FlotillaError('RUN_INTERRUPTED', `Run ${run.id} stopped here: ${reason}.`, { details: { runId: run.id } }),
     )
+  }
+
+  /**
+   * Another process paused or cancelled the run in the store: stop it here
+   * without writing anything more (see {@link Transitions.controlledElsewhere}).
+   */
+  controlledElsewhere(run: RunExecution, state: 'PAUSED' | 'CANCELLED'): void {
+    this.transitions.controlledElsewhere(run, state)
   }
 
   /** Every run this engine is executing. */
@@ -123,7 +154,7 @@ export class Engine extends Scheduler {
       req.preset === undefined
         ? () => {
             const roots = wf.roots
-            for (let i = 0; i < roots.length; i++) this.enqueue(run, roots[i])
+            for (let i = 0; i < roots.length; i++) this.scheduler.enqueue(run, roots[i])
           }
         : () => this.launch(run),
     )
@@ -164,10 +195,10 @@ export class Engine extends Scheduler {
     const failed = run.errors.findIndex(
       (e, i) => e !== undefined && run.taskState[i] === S.FAILED && !run.workflow.tasks[i].continueOnFailure,
     )
-    if (failed >= 0) return this.finishRun(run, 'FAILED', run.errors[failed])
-    if (run.done === run.total) return this.finishRun(run, 'SUCCEEDED', undefined)
+    if (failed >= 0) return this.transitions.finishRun(run, 'FAILED', run.errors[failed])
+    if (run.done === run.total) return this.transitions.finishRun(run, 'SUCCEEDED', undefined)
     for (let i = 0; i < run.total; i++)
-      if (run.taskState[i] === S.PENDING && run.remaining[i] === 0) this.enqueue(run, i)
+      if (run.taskState[i] === S.PENDING && run.remaining[i] === 0) this.scheduler.enqueue(run, i)
   }
 
   /** Stops dispatching new tasks of the run; running ones finish. */
@@ -178,7 +209,7 @@ export class Engine extends Scheduler {
   /** Lets a paused run dispatch again. */
   resume(run: RunExecution): void {
     this.toggle(run, 'PAUSED', 'RUNNING', () => {
-      for (const item of run.pausedItems.splice(0)) this.queue.insert(item)
+      for (const item of run.pausedItems.splice(0)) this.scheduler.queue.insert(item)
     })
   }
 
@@ -202,7 +233,7 @@ export class Engine extends Scheduler {
   /** Cancels the run: running handlers are aborted through their signal. */
   cancel(run: RunExecution, reason: string): void {
     if (run.finished) throw stateError(run, 'cancel')
-    this.finishRun(
+    this.transitions.finishRun(
       run,
       'CANCELLED',
       new FlotillaError('TASK_CANCELLED', `Run cancelled: ${reason}`, { details: { reason } }),

@@ -1,21 +1,21 @@
 import type { Clock } from '../core/clock.js'
-import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
+import { FlotillaError, toFlotillaError } from '../core/errors.js'
 import type { FlotillaEvent } from '../core/events.js'
-import { asTaskId, type AgentId, type RunId, type TaskId } from '../core/ids.js'
-import type { LogLevel } from '../agents/context.js'
+import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { ServiceMembers } from '../agents/service-members.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
-import type { StoreOp } from '../store/records.js'
 import type { Store } from '../store/store.js'
+import type { InvokeNext } from './invoker.js'
 import { Limits } from './limits.js'
 import { ReadyQueue, type ReadyItem } from './ready-queue.js'
+import type { RunEvents } from './run-events.js'
 import { S, type AttemptHandle, type RunExecution } from './run-execution.js'
-import { afterFailure, checkOutput, prepareInput } from './task-io.js'
-import { TaskContext, type ContextSink } from './task-context.js'
-import { WriteAhead } from './write-ahead.js'
-import type { InvokeNext } from './invoker.js'
+import { TaskContext } from './task-context.js'
+import { prepareInput } from './task-io.js'
+import type { Transitions } from './transitions.js'
+import type { WriteAhead } from './write-ahead.js'
 
 /** Options of the scheduler, resolved by the orchestrator. */
 export interface EngineOptions {
@@ -58,36 +58,41 @@ export interface ObservedExecution {
  * queue (priority, then critical path, then FIFO); the queue is drained while
  * concurrency slots are free. Every transition goes through write-ahead group
  * commit before it is acted on. No step does work proportional to the size of
- * the graph. {@link Engine} adds starting, recovering and controlling runs.
+ * the graph. This part dispatches ready tasks, starts and invokes their
+ * attempts and gives their slots back; {@link Transitions} acts on the
+ * outcomes, {@link RunEvents} reports progress, and {@link Engine} holds the
+ * parts and adds starting, recovering and controlling runs.
  */
-export class Scheduler implements ContextSink {
-  protected readonly queue = new ReadyQueue<RunExecution>()
-  protected readonly wal: WriteAhead<RunExecution>
-  protected readonly limits: Limits
-  protected readonly runs = new Map<RunId, RunExecution>()
+export class Scheduler {
+  readonly queue = new ReadyQueue<RunExecution>()
+  /**
+   * What the outcomes of the attempts started here do to their tasks and
+   * runs; set once, right after construction, by the {@link Engine} that
+   * holds both (each calls the other).
+   */
+  transitions!: Transitions
+  private readonly limits: Limits
   private active = 0
   private pumping = false
-  /** Clock reading of the latest attempt release. */
-  private lastNow = 0
+  /** Clock reading of the latest attempt release (recent enough to throttle progress reports). */
+  lastNow = 0
   /**
-   * The last run and task context, kept alive on purpose: V8 keeps an
-   * object shape (map) only while some object uses it, and discards the
-   * optimised scheduler code built for it when a full GC collects the last
-   * one — between two runs, say — so every run would start cold again.
+   * The last task context, kept alive on purpose: V8 keeps an object shape
+   * (map) only while some object uses it, and discards the optimised
+   * scheduler code built for it when a full GC collects the last one —
+   * between two runs, say — so every run would start cold again.
    */
-  private readonly shapes: { run?: RunExecution; context?: TaskContext } = {}
+  private lastContext: TaskContext | undefined = undefined
 
-  constructor(protected readonly o: EngineOptions) {
-    this.wal = new WriteAhead<RunExecution>(
-      o.store,
-      o.deliver,
-      () => this.pump(),
-      (e, runs, refused) => this.onStoreFailure(e, runs, refused),
-    )
+  constructor(
+    private readonly o: EngineOptions,
+    private readonly wal: WriteAhead<RunExecution>,
+    private readonly events: RunEvents,
+  ) {
     this.limits = new Limits(o.capabilityConcurrency, (item) => this.queue.insert(item))
   }
 
-  protected enqueue(run: RunExecution, index: number): void {
+  enqueue(run: RunExecution, index: number): void {
     run.setState(index, S.READY)
     this.queue.push(run, index, run.workflow.tasks[index].rank)
   }
@@ -151,7 +156,7 @@ export class Scheduler implements ContextSink {
       { type: 'task.skipped', at, runId: run.id, taskId: task.id as TaskId, reason },
       undefined,
     )
-    this.taskDone(run, i)
+    this.transitions.taskDone(run, i)
     return false
   }
 
@@ -173,7 +178,7 @@ export class Scheduler implements ContextSink {
     if (instance === undefined) {
       this.wal.stage(run, { op: 'task.start', runId: run.id, taskId, attempt, agent, at }, undefined, undefined)
       run.startedAt[i] = this.o.clock.now()
-      return this.onAttemptFailed(run, i, attempt, refusal!)
+      return this.transitions.onAttemptFailed(run, i, attempt, refusal!)
     }
     const handle: AttemptHandle = { controller: undefined, instance, pool, timer: undefined }
     run.attemptsInFlight[i] = handle
@@ -198,7 +203,7 @@ export class Scheduler implements ContextSink {
     try {
       input = prepareInput(task, def, run)
     } catch (e) {
-      return this.onAttemptFailed(run, i, attempt, e)
+      return this.transitions.onAttemptFailed(run, i, attempt, e)
     }
     if (task.timeoutMs !== undefined) {
       const ms = task.timeoutMs
@@ -212,11 +217,11 @@ export class Scheduler implements ContextSink {
           { details: { taskId: task.id, timeoutMs: ms, attempt } },
         )
         handle.controller?.abort(error)
-        this.onAttemptFailed(run, i, attempt, error)
+        this.transitions.onAttemptFailed(run, i, attempt, error)
       }, ms)
     }
-    const ctx = new TaskContext(this, handle, run.id, task.id as TaskId, attempt, handle.instance.id)
-    this.shapes.context = ctx
+    const ctx = new TaskContext(this.events, handle, run.id, task.id as TaskId, attempt, handle.instance.id)
+    this.lastContext = ctx
     let result: unknown
     try {
       const invoke = this.o.invoke
@@ -225,20 +230,22 @@ export class Scheduler implements ContextSink {
           ? def.handler(input as never, ctx)
           : invoke({ definition: def, input, context: ctx, runId: run.id, taskId: task.id as TaskId, attempt })
     } catch (e) {
-      return this.onAttemptFailed(run, i, attempt, e)
+      return this.transitions.onAttemptFailed(run, i, attempt, e)
     }
     if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
       ;(result as PromiseLike<unknown>).then(
         (output) =>
-          handle.late !== undefined ? this.settleLate(handle) : this.onAttemptSucceeded(run, i, attempt, output),
+          handle.late !== undefined
+            ? this.settleLate(handle)
+            : this.transitions.onAttemptSucceeded(run, i, attempt, output),
         (e: unknown) =>
-          handle.late !== undefined ? this.settleLate(handle) : this.onAttemptFailed(run, i, attempt, e),
+          handle.late !== undefined ? this.settleLate(handle) : this.transitions.onAttemptFailed(run, i, attempt, e),
       )
-    } else this.onAttemptSucceeded(run, i, attempt, result)
+    } else this.transitions.onAttemptSucceeded(run, i, attempt, result)
   }
 
   /** Frees the slots of an attempt; `ok` undefined means abandoned (cancelled). */
-  private release(run: RunExecution, i: number, ok: boolean | undefined): void {
+  release(run: RunExecution, i: number, ok: boolean | undefined): void {
     const handle = run.attemptsInFlight[i]
     if (handle === undefined) return
     run.attemptsInFlight[i] = undefined
@@ -288,309 +295,5 @@ export class Scheduler implements ContextSink {
       const next = run.leaveGroup(group)
       if (next !== undefined) this.queue.insert(next)
     }
-  }
-
-  private onAttemptSucceeded(run: RunExecution, i: number, attempt: number, output: unknown): void {
-    if (run.finished || run.attempts[i] !== attempt || run.taskState[i] !== S.RUNNING) return
-    const def = run.attemptsInFlight[i]?.instance.definition
-    if (def !== undefined) {
-      try {
-        output = checkOutput(def, output, run.workflow.tasks[i].id)
-      } catch (e) {
-        return this.onAttemptFailed(run, i, attempt, e)
-      }
-    }
-    this.release(run, i, true)
-    run.setState(i, S.SUCCEEDED)
-    run.errors[i] = undefined
-    const at = this.o.clock.wallNow()
-    const taskId = run.workflow.tasks[i].id as TaskId
-    run.outputs[i] = output
-    // The result joins the current batch; dependents made ready now stage their
-    // starts into the same batch, so the result and the starts that read it are
-    // stored in one transaction before any of those handlers is called.
-    this.wal.stage(
-      run,
-      { op: 'task.succeed', runId: run.id, taskId, attempt, output, at },
-      { type: 'task.succeeded', at, runId: run.id, taskId, attempt, durationMs: run.durationMs[i] },
-      undefined,
-    )
-    this.taskDone(run, i)
-    this.pump()
-  }
-
-  private onAttemptFailed(run: RunExecution, i: number, attempt: number, thrown: unknown): void {
-    if (run.finished || run.attempts[i] !== attempt || run.taskState[i] !== S.RUNNING) return
-    const error = isFlotillaError(thrown) ? thrown : toFlotillaError(thrown, 'TASK_FAILED')
-    run.errors[i] = error
-    this.release(run, i, error.code === 'AGENT_INPUT_INVALID' ? undefined : false)
-    const task = run.workflow.tasks[i]
-    const taskId = task.id as TaskId
-    const at = this.o.clock.wallNow()
-    const json = error.toJSON()
-    const next = afterFailure(task, run.tries[i], run.usingFallback[i] === 1, error, this.o.random)
-    if (next !== undefined) {
-      const { delayMs, toFallback } = next
-      run.setState(i, S.RETRYING)
-      this.wal.stage(
-        run,
-        { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: false },
-        { type: 'task.retrying', at, runId: run.id, taskId, attempt, delayMs, error: json },
-        () => {
-          if (run.finished) return
-          if (toFallback) {
-            run.usingFallback[i] = 1
-            run.tries[i] = 0
-          }
-          const again = (): void => {
-            run.retryTimers.delete(i)
-            if (run.finished || run.taskState[i] !== S.RETRYING) return
-            this.enqueue(run, i)
-            this.pump()
-          }
-          if (delayMs === 0) again()
-          else run.retryTimers.set(i, this.o.clock.setTimeout(again, delayMs))
-        },
-      )
-    } else {
-      run.setState(i, S.FAILED)
-      const tolerated = task.continueOnFailure
-      this.wal.stage(
-        run,
-        { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: true },
-        { type: 'task.failed', at, runId: run.id, taskId, attempt, error: json, tolerated },
-        undefined,
-      )
-      if (tolerated) this.taskDone(run, i)
-      else
-        this.finishRun(
-          run,
-          'FAILED',
-          new FlotillaError(error.code, `Task "${task.id}" failed: ${error.message}`, {
-            details: { ...error.details, taskId: task.id },
-            cause: error,
-            retryable: error.retryable,
-          }),
-        )
-    }
-    this.pump()
-  }
-
-  /** A task reached a final state: count it, release its dependents, maybe finish the run. */
-  private taskDone(run: RunExecution, i: number): void {
-    if (run.finished) return
-    run.done++
-    const dependents = run.workflow.tasks[i].dependents
-    for (let k = 0; k < dependents.length; k++) {
-      const j = dependents[k]
-      if (--run.remaining[j] === 0) this.enqueue(run, j)
-    }
-    if (run.done === run.total) this.finishRun(run, 'SUCCEEDED', undefined)
-    else this.maybeProgress(run)
-  }
-
-  private maybeProgress(run: RunExecution, force = false): void {
-    // The time of the latest release is recent enough to throttle progress reports.
-    const now = force ? this.o.clock.now() : this.lastNow
-    if (!force && now - run.lastProgressAt < this.o.progressIntervalMs) return
-    run.lastProgressAt = now
-    const progress = run.progress(this.o.clock)
-    run.callbacks.onProgress?.(progress)
-    this.wal.stage(
-      run,
-      undefined,
-      { type: 'run.progress', at: this.o.clock.wallNow(), runId: run.id, progress },
-      undefined,
-    )
-  }
-
-  protected finishRun(
-    run: RunExecution,
-    state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED',
-    error: FlotillaError | undefined,
-  ): void {
-    if (run.finished) return
-    run.state = state
-    run.error = error
-    const at = this.o.clock.wallNow()
-    const reason = state === 'CANCELLED' ? String(error?.details.reason ?? 'cancelled') : 'the run failed'
-    for (let i = 0; i < run.total; i++) {
-      const s = run.taskState[i]
-      if (s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED) continue
-      if (s === S.RUNNING) {
-        const h = run.attemptsInFlight[i]
-        h?.controller?.abort(
-          new FlotillaError('TASK_CANCELLED', `Run ${run.id} was ${state.toLowerCase()}: ${reason}.`),
-        )
-        if (h !== undefined) this.release(run, i, undefined)
-      }
-      const timer = run.retryTimers.get(i)
-      if (timer !== undefined) this.o.clock.clearTimeout(timer)
-      run.setState(i, S.CANCELLED)
-      const taskId = run.workflow.tasks[i].id as TaskId
-      this.wal.stage(
-        run,
-        { op: 'task.finish', runId: run.id, taskId, state: 'CANCELLED', at, reason },
-        { type: 'task.cancelled', at, runId: run.id, taskId, reason },
-        undefined,
-      )
-    }
-    run.retryTimers.clear()
-    run.pausedItems = []
-    run.limitParked.drain()
-    run.endMono = this.o.clock.now()
-    run.ended = true
-    run.done = run.total
-    const durationMs = run.endMono - run.startMono
-    run.lastProgressAt = -Infinity
-    this.maybeProgress(run, true)
-    const json = error?.toJSON()
-    const event: FlotillaEvent =
-      state === 'SUCCEEDED'
-        ? { type: 'run.succeeded', at, runId: run.id, durationMs }
-        : state === 'FAILED'
-          ? { type: 'run.failed', at, runId: run.id, durationMs, error: json! }
-          : { type: 'run.cancelled', at, runId: run.id, durationMs, reason }
-    this.wal.stage(run, { op: 'run.state', runId: run.id, state, at, error: json }, event, () => {
-      this.runs.delete(run.id)
-      this.shapes.run = run
-      run.unpinPools()
-      run.settle()
-    })
-  }
-
-  /** A batch was refused: each of its runs stops here, its result saying what the store holds (the refused writes taken back). */
-  private onStoreFailure(e: unknown, runs: ReadonlySet<RunExecution>, refused: readonly StoreOp[]): void {
-    const error = toFlotillaError(e, 'STORE_UNAVAILABLE')
-    const runState = error.code === 'STORE_CONFLICT' ? error.details.runState : undefined
-    for (const run of runs) {
-      if (run.stopped) continue
-      const notStarted = run.unstage(refused)
-      if (runState === 'PAUSED' || runState === 'CANCELLED') this.controlledElsewhere(run, runState)
-      else
-        this.stopLocally(
-          run,
-          'FAILED',
-          new FlotillaError(error.code, `Run ${run.id} stopped: the store refused a write (${error.message}).`, {
-            cause: error,
-            details: error.details,
-          }),
-        )
-      for (const i of notStarted) if (run.taskState[i] === S.RUNNING) run.setState(i, S.PENDING)
-    }
-  }
-
-  /**
-   * Another process paused or cancelled the run in the store (seen through a
-   * refused write, or by the orchestrator's lease check): stop it here
-   * without writing anything more. Running handlers are aborted; a paused run
-   * is resumed with `resume` (here or in any process), its interrupted
-   * attempts running again with attempt + 1 and the same idempotency key.
-   */
-  controlledElsewhere(run: RunExecution, state: 'PAUSED' | 'CANCELLED'): void {
-    if (run.finished) return
-    const at = this.o.clock.wallNow()
-    const event: FlotillaEvent =
-      state === 'PAUSED'
-        ? { type: 'run.paused', at, runId: run.id, by: 'another process' }
-        : {
-            type: 'run.cancelled',
-            at,
-            runId: run.id,
-            durationMs: this.o.clock.now() - run.startMono,
-            reason: 'cancelled by another process',
-          }
-    const message =
-      state === 'PAUSED'
-        ? `Run ${run.id} was paused by another process; resume it with \`flotilla runs resume ${run.id}\` (or orchestrator.resume).`
-        : `Run ${run.id} was cancelled by another process.`
-    this.stopLocally(
-      run,
-      state,
-      new FlotillaError(state === 'PAUSED' ? 'RUN_INTERRUPTED' : 'TASK_CANCELLED', message, {
-        details: { runId: run.id, by: 'another process' },
-      }),
-    )
-    this.o.deliver([event])
-  }
-
-  /**
-   * Stops a run in this process without writing anything more: running
-   * handlers are aborted, their slots freed, and the result settles with
-   * `state` (the store keeps what it had, so an unfinished run can be
-   * recovered later).
-   */
-  protected stopLocally(
-    run: RunExecution,
-    state: 'FAILED' | 'RUNNING' | 'PAUSED' | 'CANCELLED',
-    error: FlotillaError,
-  ): void {
-    if (!run.finished) {
-      for (let i = 0; i < run.total; i++) {
-        const s = run.taskState[i]
-        if (s === S.RUNNING) {
-          run.attemptsInFlight[i]?.controller?.abort(error)
-          this.release(run, i, undefined)
-        }
-        // What the store now says of a cancelled run's unfinished tasks.
-        if (state === 'CANCELLED' && s !== S.SUCCEEDED && s !== S.FAILED && s !== S.SKIPPED && s !== S.CANCELLED)
-          run.setState(i, S.CANCELLED)
-      }
-      for (const timer of run.retryTimers.values()) this.o.clock.clearTimeout(timer)
-      run.retryTimers.clear()
-    }
-    run.error ??= error
-    run.state = state
-    run.stopped = true
-    if (!run.ended) {
-      run.endMono = this.o.clock.now()
-      run.ended = true
-    }
-    this.runs.delete(run.id)
-    run.unpinPools()
-    run.settle()
-  }
-
-  // ---- context sink -----------------------------------------------------
-  log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void {
-    const run = this.runs.get(runId)
-    if (run)
-      this.wal.stage(
-        run,
-        undefined,
-        {
-          type: 'task.log',
-          at: this.o.clock.wallNow(),
-          runId,
-          taskId,
-          level,
-          message,
-          ...(data === undefined ? {} : { data }),
-        },
-        undefined,
-      )
-  }
-
-  emit(given: FlotillaEvent): void {
-    const run = this.runs.get(given.runId)
-    if (run === undefined) return
-    const event = { ...given, at: this.o.clock.wallNow() }
-    if (event.type === 'model.called') (run.modelCalls ??= []).push(event)
-    this.wal.stage(run, undefined, event, undefined)
-  }
-
-  services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
-    return this.o.services?.(instanceId, runId, taskId)
-  }
-
-  progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void {
-    const run = this.runs.get(runId)
-    if (run)
-      this.wal.stage(
-        run,
-        undefined,
-        { type: 'task.progress', at: this.o.clock.wallNow(), runId, taskId: asTaskId(taskId), attempt, fraction, note },
-        undefined,
-      )
   }
 }
