@@ -977,7 +977,14 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** @description Why (cancel only) */
+                        reason?: string;
+                    };
+                };
+            };
             responses: {
                 /** @description The run after the change */
                 200: {
@@ -1060,7 +1067,14 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody?: {
+                content: {
+                    "application/json": {
+                        /** @description Why (cancel only) */
+                        reason?: string;
+                    };
+                };
+            };
             responses: {
                 /** @description The run after the change */
                 200: {
@@ -1146,6 +1160,7 @@ export interface paths {
             requestBody?: {
                 content: {
                     "application/json": {
+                        /** @description Why (cancel only) */
                         reason?: string;
                     };
                 };

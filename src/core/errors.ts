@@ -198,6 +198,11 @@ export const ERROR_CODES = {
     description: 'The API key is malformed, unknown, wrong, revoked, expired, or rotated out past its grace period.',
   },
   KEY_NOT_FOUND: { status: 404, retryable: false, description: 'No API key has that id.' },
+  ROUTE_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    description: 'No route of the HTTP API has that method and path; /api/v1/openapi.json lists them.',
+  },
   RATE_LIMITED: {
     status: 429,
     retryable: true,

@@ -110,6 +110,12 @@ export class ApiKeys {
         details: { field: 'name' },
       })
     const role = parseRole(options.role)
+    if (options.scopes !== undefined && options.scopes.length === 0)
+      throw new FlotillaError(
+        'VALIDATION_FAILED',
+        'scopes, when given, must hold at least one grant (leave them out for the role’s own grants).',
+        { details: { field: 'scopes' } },
+      )
     const scopes =
       options.scopes === undefined
         ? null

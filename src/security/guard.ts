@@ -31,11 +31,11 @@ export interface GuardOptions {
   readonly blockCacheMs?: number
 }
 
-/** Who is asking, as far as the guard is concerned. */
+/** Who is asking, as far as the guard is concerned: the client's address, a proven key, or both. */
 export interface GuardTarget {
   /** The client's address. */
-  readonly ip: string
-  /** The key's id, once the request named one. */
+  readonly ip?: string
+  /** The id of a key the request proved it holds. */
   readonly keyId?: string
 }
 
@@ -151,9 +151,15 @@ export class RequestGuard {
     }
   }
 
+  /** {@link RequestGuard.admit} for a key the request proved it holds. */
+  admitKey(keyId: string): Promise<void> {
+    return this.admit({ keyId })
+  }
+
   /**
-   * Counts an authentication failure or a denial against the address and the
-   * key; at the threshold the one that reached it is blocked (and audited).
+   * Counts an authentication failure (against the address) or a denial
+   * (against the key); at the threshold the one that reached it is blocked
+   * (and audited).
    */
   async failed(target: GuardTarget, kind: 'auth' | 'denied', requestId?: string): Promise<void> {
     for (const t of targets(target)) {
@@ -227,7 +233,10 @@ export class RequestGuard {
 }
 
 function targets(t: GuardTarget): string[] {
-  return t.keyId === undefined ? [`ip:${t.ip}`] : [`ip:${t.ip}`, `key:${t.keyId}`]
+  const out: string[] = []
+  if (t.ip !== undefined) out.push(`ip:${t.ip}`)
+  if (t.keyId !== undefined) out.push(`key:${t.keyId}`)
+  return out
 }
 
 /** rate-limiter-flexible rejects with a result (over the limit) or an Error (its store failed). */

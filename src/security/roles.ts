@@ -24,12 +24,13 @@ export const ROLE_DESCRIPTIONS: Readonly<Record<Role, string>> = {
  * The grants of each role, in the `{ resource, actions }` globs agents use.
  * Resources of the API: `workflow:<name>`, `run:<id>`, `agent:<name>`,
  * `artifact:<id>`, `cache:<key>`, `event:<type>`, `worker:<id>`,
- * `key:<id>`, `audit:log`, `block:<target>`. `docs/security.md` shows this
+ * `key:<id>` (`key:self`: the asking key), `audit:log`, `block:<target>`. `docs/security.md` shows this
  * table; a test keeps the two equal.
  */
 export const ROLE_GRANTS: Readonly<Record<Role, readonly Permission[]>> = deepFreeze({
   ADMIN: [{ resource: '**', actions: ['*'] }],
   OPERATOR: [
+    { resource: 'key:self', actions: ['read'] },
     { resource: 'workflow:*', actions: ['read', 'validate', 'start'] },
     { resource: 'run:*', actions: ['read', 'pause', 'resume', 'cancel', 'replay'] },
     {
@@ -43,6 +44,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Permission[]>> = deepFr
     { resource: 'block:*', actions: ['read'] },
   ],
   ANALYST: [
+    { resource: 'key:self', actions: ['read'] },
     { resource: 'workflow:*', actions: ['read', 'validate'] },
     { resource: 'run:*', actions: ['read'] },
     { resource: 'agent:*', actions: ['read'] },
@@ -53,6 +55,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Permission[]>> = deepFr
     { resource: 'audit:log', actions: ['read', 'verify'] },
   ],
   SERVICE: [
+    { resource: 'key:self', actions: ['read'] },
     { resource: 'workflow:*', actions: ['read', 'validate', 'start'] },
     { resource: 'run:*', actions: ['read'] },
     { resource: 'agent:*', actions: ['read', 'execute', 'send', 'receive'] },
@@ -61,6 +64,7 @@ export const ROLE_GRANTS: Readonly<Record<Role, readonly Permission[]>> = deepFr
     { resource: 'event:*', actions: ['subscribe'] },
   ],
   GUEST: [
+    { resource: 'key:self', actions: ['read'] },
     { resource: 'workflow:*', actions: ['read'] },
     { resource: 'worker:*', actions: ['read'] },
   ],

@@ -24,10 +24,42 @@ const API_DOCUMENT = {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
+/** Deepest nesting of arrays and objects a JSON body may have. */
+export const MAX_BODY_DEPTH = 64
+
+/**
+ * Refuses a JSON body nested deeper than {@link MAX_BODY_DEPTH} before
+ * anything parses it (a scan of the text, strings skipped), so no deep
+ * value reaches a parser, a validator or the store.
+ */
+const checkBodyDepth: MiddlewareHandler<ServerEnv> = async (c, next) => {
+  if (c.req.method !== 'POST' && c.req.method !== 'PUT' && c.req.method !== 'PATCH') return next()
+  const text = await c.req.text()
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i)
+    if (inString) {
+      if (ch === 92)
+        i++ // backslash: skip the escaped character
+      else if (ch === 34) inString = false
+    } else if (ch === 34) inString = true
+    else if (ch === 123 || ch === 91) {
+      if (++depth > MAX_BODY_DEPTH)
+        throw new FlotillaError(
+          'VALIDATION_FAILED',
+          `The request body is nested deeper than ${MAX_BODY_DEPTH} levels of arrays and objects.`,
+          { details: { field: '(body)', maxDepth: MAX_BODY_DEPTH } },
+        )
+    } else if (ch === 125 || ch === 93) depth--
+  }
+  return next()
+}
+
 /** The key of a request: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 function presentedKey(header: (name: string) => string | undefined): string | undefined {
   const auth = header('authorization')
-  if (auth !== undefined) {
+  if (auth !== undefined && auth.trim() !== '') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth)
     if (m === null)
       throw new FlotillaError('AUTH_INVALID', 'The Authorization header must be "Bearer <key>".', {
@@ -57,11 +89,15 @@ function authenticate(deps: ServerDeps, address: (c: Parameters<MiddlewareHandle
     c.set('ip', ip)
     if (open.has(c.req.path)) return next()
     const key = presentedKey((n) => c.req.header(n))
-    const keyId = key === undefined ? undefined : /^flt_([a-z0-9]{12})_/.exec(key)?.[1]
-    await deps.guard.admit({ ip, ...(keyId === undefined ? {} : { keyId }) })
+    // The address is limited first; a key only once it is proven, so a forged key naming
+    // someone's key id cannot spend that key's limit or get it blocked.
+    await deps.guard.admit({ ip })
     if (key !== undefined) {
+      const keyId = /^flt_([a-z0-9]{12})_/.exec(key)?.[1]
       try {
-        c.set('principal', await deps.keys.authenticate(key))
+        const principal = await deps.keys.authenticate(key)
+        await deps.guard.admitKey(principal.keyId)
+        c.set('principal', principal)
       } catch (e) {
         if (isFlotillaError(e) && e.code === 'AUTH_INVALID') {
           await deps.audit.record({
@@ -74,7 +110,7 @@ function authenticate(deps: ServerDeps, address: (c: Parameters<MiddlewareHandle
               reason: (e.details as { reason?: string } | undefined)?.reason ?? 'unknown key or wrong secret',
             },
           })
-          await deps.guard.failed({ ip, ...(keyId === undefined ? {} : { keyId }) }, 'auth', requestId)
+          await deps.guard.failed({ ip }, 'auth', requestId)
         }
         throw e
       }
@@ -106,7 +142,7 @@ function accessCheck(route: ApiRoute): MiddlewareHandler<ServerEnv> {
         requestId: c.get('requestId'),
         details: { role: principal.role, action: grant.action },
       })
-      await deps.guard.failed({ ip: c.get('ip'), keyId: principal.keyId }, 'denied', c.get('requestId'))
+      await deps.guard.failed({ keyId: principal.keyId }, 'denied', c.get('requestId'))
       throw new FlotillaError(
         'PERMISSION_DENIED',
         `Key "${principal.keyId}" (${principal.role}) may not ${grant.action} "${decision.resource}". Ask an ADMIN for a key whose role or scopes grant it.`,
@@ -144,7 +180,7 @@ export function createApiApp(
     c.json(
       {
         error: {
-          code: 'VALIDATION_FAILED',
+          code: 'ROUTE_NOT_FOUND',
           message: `No route ${c.req.method} ${c.req.path}. ${API_BASE}/openapi.json lists them.`,
           details: {},
         },
@@ -166,6 +202,7 @@ export function createApiApp(
       },
     }),
   )
+  app.use(`${API_BASE}/*`, checkBodyDepth)
   for (const route of API_ROUTES) {
     const config = { ...route.config, path: `${API_BASE}${route.config.path}`, middleware: [accessCheck(route)] }
     app.openapi(config, route.handler as never)

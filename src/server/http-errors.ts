@@ -1,5 +1,6 @@
 import type { Hook } from '@hono/zod-openapi'
 import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { ERROR_CODES, FlotillaError, isFlotillaError } from '../core/errors.js'
 import { errorFields } from '../telemetry/telemetry.js'
@@ -16,6 +17,20 @@ export function errorResponse(e: unknown): { status: ContentfulStatusCode; body:
     return {
       status: ERROR_CODES[e.code].status as ContentfulStatusCode,
       body: { error: { code: e.code, message: e.message, details: e.details ?? {} } },
+    }
+  }
+  if (e instanceof HTTPException && e.status < 500) {
+    // Hono's own refusals: a malformed JSON body, a content type that is not JSON.
+    const hint = e.status === 415 ? ' Send the body as JSON with Content-Type: application/json.' : ''
+    return {
+      status: 400,
+      body: {
+        error: {
+          code: 'VALIDATION_FAILED',
+          message: `The request is not valid: ${e.message.replace(/\.$/, '')}.${hint}`,
+          details: { field: '(body)', status: e.status },
+        },
+      },
     }
   }
   return {

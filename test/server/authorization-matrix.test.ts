@@ -379,8 +379,8 @@ describe('authorization matrix (generated from API_ROUTES)', () => {
     expect(inline.json).toMatchObject({ error: { code: 'PERMISSION_DENIED', details: { resource: 'workflow:*' } } })
   })
 
-  describe('known bugs (it.fails while the bug is there: make it an it once fixed)', () => {
-    it.fails(
+  describe('bugs this test found, fixed (kept as regressions)', () => {
+    it(
       'GET /security/whoami answers the key of the request for every role (it is ADMIN-only: key:self)',
       async () => {
         for (const role of ROLES) {

@@ -193,18 +193,22 @@ describe('threat detection of denials', () => {
     expect(codeOf(elsewhere)).toBe('ACCESS_BLOCKED')
     const audit = await api.call(USER, 'GET', '/security/audit?action=block.create', api.admin)
     const resources = (audit.json as { entries: { resource: string; details: { reason: string } }[] }).entries
-    expect(resources.map((e) => e.resource).sort()).toEqual([`block:ip:${from}`, `block:key:${guest.id}`])
+    // Denials count against the key only: the address (maybe a NAT shared with others) is not blocked.
+    expect(resources.map((e) => e.resource).sort()).toEqual([`block:key:${guest.id}`])
     expect(resources.every((e) => /denials/.test(e.details.reason))).toBe(true)
-    for (const t of [`key:${guest.id}`, `ip:${from}`]) {
-      const r = await api.call(USER, 'DELETE', `/security/blocks/${encodeURIComponent(t)}`, api.admin)
-      expect(r.json).toEqual({ lifted: true })
-    }
+    const lifted = await api.call(
+      USER,
+      'DELETE',
+      `/security/blocks/${encodeURIComponent(`key:${guest.id}`)}`,
+      api.admin,
+    )
+    expect(lifted.json).toEqual({ lifted: true })
     expect((await api.call(from, 'GET', '/workflows', guest.key)).status).toBe(200)
   })
 })
 
-describe('known bugs (it.fails while the bug is there: make it an it once fixed)', () => {
-  it.fails('wrong secrets for a known key id, sent from another address, do not lock the key holder out', async () => {
+describe('found by this test and fixed', () => {
+  it('wrong secrets for a known key id, sent from another address, do not lock the key holder out', async () => {
     const api = await start(GUARD)
     try {
       // Key ids are not secret: they are in audit entries, error messages ("Key "<id>" (GUEST) may not …") and logs.
@@ -218,7 +222,7 @@ describe('known bugs (it.fails while the bug is there: make it an it once fixed)
     }
   })
 
-  it.fails('requests with a wrong secret do not use up the rate limit of the key whose id they name', async () => {
+  it('requests with a wrong secret do not use up the rate limit of the key whose id they name', async () => {
     // No blocks here (failures: 1e9): only the request budget of the key (30 a minute) is at stake.
     const api = await start({ requests: 30, failures: 1e9 })
     try {

@@ -61,14 +61,18 @@ const control = (action: 'pause' | 'resume' | 'cancel', summary: string) =>
       summary,
       request: {
         params: RunId,
-        ...(action === 'cancel'
-          ? {
-              body: {
-                required: false,
-                content: { 'application/json': { schema: z.object({ reason: z.string().max(500).optional() }) } },
-              },
-            }
-          : {}),
+        body: {
+          required: false,
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  reason: z.string().max(500).optional().openapi({ description: 'Why (cancel only)' }),
+                })
+                .strict(),
+            },
+          },
+        },
       },
       responses: { 200: json(RunSchema, 'The run after the change'), ...errorResponses },
     }),
@@ -81,8 +85,8 @@ const control = (action: 'pause' | 'resume' | 'cancel', summary: string) =>
       if (action === 'pause') await client.pause(id, actor)
       else if (action === 'resume') await client.resume(id, actor)
       else {
-        const body = (await c.req.json().catch(() => ({}))) as { reason?: unknown }
-        const reason = typeof body.reason === 'string' && body.reason !== '' ? body.reason : 'cancelled through the API'
+        const given = (c.req.valid('json') as { reason?: string } | undefined)?.reason
+        const reason = given !== undefined && given !== '' ? given : 'cancelled through the API'
         await client.cancel(id, reason, actor)
       }
       return c.json(runView(await client.getRun(id)), 200)

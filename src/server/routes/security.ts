@@ -152,8 +152,7 @@ export const securityRoutes = [
     access: { action: 'rotate', resource: (p) => ({ kind: 'key', id: p.id ?? '' }) },
     audit: 'key.rotate',
     handler: async (c) => {
-      const body = (await c.req.json().catch(() => ({}))) as { graceMs?: number }
-      const graceMs = typeof body.graceMs === 'number' ? body.graceMs : 0
+      const graceMs = (c.req.valid('json') as { graceMs?: number } | undefined)?.graceMs ?? 0
       return c.json(await c.get('deps').keys.rotate(c.req.valid('param').id, { graceMs, by: actor(c) }), 200)
     },
   }),

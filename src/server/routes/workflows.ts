@@ -7,6 +7,7 @@ import type { WorkflowSpec } from '../../workflows/spec.js'
 import { apiRoute } from '../api-route.js'
 import { errorResponses, IdParam, json, RunSchema } from '../schemas.js'
 import type { ServerEnv } from '../server-deps.js'
+import { resolveRunInput } from '../../orchestrator/inputs.js'
 import { runView } from './runs.js'
 
 const WorkflowSummary = z
@@ -64,10 +65,13 @@ async function start(c: Context<ServerEnv>, wf: Workflow, input: unknown, idempo
   if (runId !== undefined) {
     const existing = await client.getRun(runId).catch(() => undefined)
     if (existing !== undefined) {
-      if (existing.workflowHash !== wf.hash)
+      if (
+        existing.workflowHash !== wf.hash ||
+        JSON.stringify(existing.input) !== JSON.stringify(resolveRunInput(wf, input))
+      )
         throw new FlotillaError(
           'VALIDATION_FAILED',
-          `Idempotency-Key "${idempotencyKey}" was used to start workflow "${existing.workflow}"; use a new key for another start.`,
+          `Idempotency-Key "${idempotencyKey}" was used to start workflow "${existing.workflow}" with another input; use a new key for another start.`,
           { details: { field: 'Idempotency-Key', runId } },
         )
       c.header('Idempotent-Replayed', 'true')
@@ -161,8 +165,8 @@ export const workflowRoutes = [
     audit: 'run.start',
     handler: async (c) => {
       const wf = c.get('deps').workflows.get(c.req.valid('param').name)
-      const body = (c.req.header('content-length') ?? '0') === '0' ? {} : c.req.valid('json')
-      return start(c, wf, body.input, c.req.valid('header')['idempotency-key'])
+      const body = c.req.valid('json') as { input?: unknown } | undefined
+      return start(c, wf, body?.input, c.req.valid('header')['idempotency-key'])
     },
   }),
   apiRoute({
