@@ -5,7 +5,7 @@ import { isFinalRunState } from '../core/states.js'
 import { maxSatisfying } from '../registry/semver-range.js'
 import { openStoreAsync } from '../store/open-store.js'
 import type { TaskQueue, WorkerRecord } from '../store/queue.js'
-import type { RunFilter, RunRecord, StoredEvent, TaskRecord } from '../store/records.js'
+import type { RunFilter, RunRecord, StoredEvent, TailOptions, TailPage, TaskRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
 import { compileWorkflow, type Workflow } from '../workflows/compile.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
@@ -173,6 +173,21 @@ export class Client {
   /** Stored events of a run. */
   listEvents(runId: string, options?: { afterSeq?: number; limit?: number }): Promise<StoredEvent[]> {
     return this.store.listEvents(asRunId(runId), options)
+  }
+
+  /**
+   * Events of every run (or of `options.runId`) in commit order, after the
+   * position `options.after`: pass each page's `next` to the next call to see
+   * every event exactly once (see {@link Store.tailEvents}).
+   *
+   * @example
+   * ```ts
+   * const page = await client.tailEvents({ after: lastSeen, limit: 100 })
+   * lastSeen = page.next
+   * ```
+   */
+  tailEvents(options?: TailOptions): Promise<TailPage> {
+    return this.store.tailEvents(options)
   }
 
   /** Closes the store if this client opened it. */

@@ -35,10 +35,10 @@ import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
 import { Authorizer } from '../security/authorizer.js'
 import { modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import type { DeployedAgents } from './deployed-agents.js'
-import type { RunHandle, RunOptions } from './run-handle.js'
+import type { ControlOptions, RunHandle, RunOptions } from './run-handle.js'
 import { RunControl } from './run-control.js'
 
-export type { RunOptions, RunHandle } from './run-handle.js'
+export type { ControlOptions, RunOptions, RunHandle } from './run-handle.js'
 
 /**
  * The facade: registers agents, starts, pauses, resumes and cancels runs,
@@ -326,6 +326,7 @@ export class Orchestrator {
       input: runInput,
       concurrency,
       callbacks: { onProgress: options.onProgress },
+      ...(options.actor === undefined ? {} : { actor: options.actor }),
     })
     return this.control.handle<O>(run, options)
   }
@@ -393,8 +394,8 @@ export class Orchestrator {
    * Pauses a run: no new task starts, running ones finish. A run stored but
    * not executing here (its process is gone) is marked PAUSED in the store.
    */
-  async pause(runId: string): Promise<void> {
-    return this.control.control(runId, 'pause', '')
+  async pause(runId: string, options: ControlOptions = {}): Promise<void> {
+    return this.control.control(runId, 'pause', '', options.actor)
   }
 
   /**
@@ -402,16 +403,16 @@ export class Orchestrator {
    * recovered into this orchestrator and resumed; the returned handle waits
    * for it.
    */
-  async resume(runId: string): Promise<RunHandle> {
-    return this.control.resume(runId, (runIds) => this.recover({ runIds }))
+  async resume(runId: string, options: ControlOptions = {}): Promise<RunHandle> {
+    return this.control.resume(runId, (runIds) => this.recover({ runIds }), options.actor)
   }
 
   /**
    * Cancels a run; running handlers see their `ctx.signal` abort. A run
    * stored but not executing here is marked CANCELLED with its unfinished tasks.
    */
-  async cancel(runId: string, reason = 'cancelled by the user'): Promise<void> {
-    return this.control.control(runId, 'cancel', reason)
+  async cancel(runId: string, reason = 'cancelled by the user', options: ControlOptions = {}): Promise<void> {
+    return this.control.control(runId, 'cancel', reason, options.actor)
   }
 
   /** A stored run, or `RUN_NOT_FOUND`. */

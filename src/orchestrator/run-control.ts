@@ -90,6 +90,7 @@ export class RunControl {
       concurrency: options.concurrency ?? plan.workflow.concurrency,
       callbacks: { onProgress: options.onProgress },
       parentRunId: record.id,
+      ...(options.actor === undefined ? {} : { actor: options.actor }),
       preset: plan.preset,
     })
     return this.handle(run, options)
@@ -117,18 +118,22 @@ export class RunControl {
   }
 
   /** See `Orchestrator.pause` and `Orchestrator.cancel`. */
-  async control(runId: string, op: 'pause' | 'cancel', reason: string): Promise<void> {
+  async control(runId: string, op: 'pause' | 'cancel', reason: string, actor?: string): Promise<void> {
     const { engine } = this.p
     const live = engine.get(asRunId(runId))
-    if (live) return op === 'pause' ? engine.pause(live) : engine.cancel(live, reason)
-    await controlStoredRun(this.p.store, await this.getRun(runId), op, this.p.clock, reason)
+    if (live) return op === 'pause' ? engine.pause(live, actor) : engine.cancel(live, reason, actor)
+    await controlStoredRun(this.p.store, await this.getRun(runId), op, this.p.clock, reason, actor)
   }
 
   /** See `Orchestrator.resume`. */
-  async resume(runId: string, recover: (runIds: readonly string[]) => Promise<RunHandle[]>): Promise<RunHandle> {
+  async resume(
+    runId: string,
+    recover: (runIds: readonly string[]) => Promise<RunHandle[]>,
+    actor?: string,
+  ): Promise<RunHandle> {
     const live = this.p.engine.get(asRunId(runId))
     if (live) {
-      this.p.engine.resume(live)
+      this.p.engine.resume(live, actor)
       return this.handle(live, {})
     }
     const record = await this.getRun(runId)
@@ -143,7 +148,9 @@ export class RunControl {
     for (let tries = 0; ; tries++) {
       try {
         const [handle] = await recover([runId])
-        handle.resume()
+        const recovered = this.p.engine.get(asRunId(runId))
+        if (recovered !== undefined) this.p.engine.resume(recovered, actor)
+        else handle.resume()
         return handle
       } catch (e) {
         if (

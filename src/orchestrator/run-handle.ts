@@ -12,6 +12,14 @@ export interface RunOptions {
   onEvent?: (event: RunEvent) => void
   /** Use this id instead of a generated one. */
   runId?: string
+  /** Who starts it (`cli`, `key:<id>`…): `run.started`'s `actor`. */
+  actor?: string
+}
+
+/** Options of pause, resume and cancel. */
+export interface ControlOptions {
+  /** Who asks (`cli`, `key:<id>`…): the `actor` of the event it writes. */
+  actor?: string
 }
 
 /** A run in progress; `Outputs` types the result's outputs when the workflow was built in TypeScript. */

@@ -20,6 +20,8 @@ export interface StartRequest {
   concurrency: number
   callbacks: RunCallbacks
   parentRunId?: RunId
+  /** Who started it (`run.started`'s `actor`). */
+  actor?: string
   /** Tasks that start already SUCCEEDED, with their outputs (replay). */
   preset?: readonly TaskRecord[]
 }
@@ -150,6 +152,7 @@ export class Engine {
         workflow: wf.name,
         tasks: wf.tasks.length,
         ...(req.parentRunId ? { parentRunId: req.parentRunId } : {}),
+        ...(req.actor === undefined ? {} : { actor: req.actor }),
       },
       req.preset === undefined
         ? () => {
@@ -202,15 +205,21 @@ export class Engine {
   }
 
   /** Stops dispatching new tasks of the run; running ones finish. */
-  pause(run: RunExecution): void {
-    this.toggle(run, 'RUNNING', 'PAUSED', undefined)
+  pause(run: RunExecution, actor?: string): void {
+    this.toggle(run, 'RUNNING', 'PAUSED', undefined, actor)
   }
 
   /** Lets a paused run dispatch again. */
-  resume(run: RunExecution): void {
-    this.toggle(run, 'PAUSED', 'RUNNING', () => {
-      for (const item of run.pausedItems.splice(0)) this.scheduler.queue.insert(item)
-    })
+  resume(run: RunExecution, actor?: string): void {
+    this.toggle(
+      run,
+      'PAUSED',
+      'RUNNING',
+      () => {
+        for (const item of run.pausedItems.splice(0)) this.scheduler.queue.insert(item)
+      },
+      actor,
+    )
   }
 
   private toggle(
@@ -218,6 +227,7 @@ export class Engine {
     from: 'RUNNING' | 'PAUSED',
     to: 'RUNNING' | 'PAUSED',
     after: (() => void) | undefined,
+    actor: string | undefined,
   ): void {
     if (run.state !== from) throw stateError(run, to === 'PAUSED' ? 'pause' : 'resume')
     run.state = to
@@ -225,18 +235,24 @@ export class Engine {
     this.wal.stage(
       run,
       { op: 'run.state', runId: run.id, state: to, at },
-      { type: to === 'PAUSED' ? 'run.paused' : 'run.resumed', at, runId: run.id },
+      {
+        type: to === 'PAUSED' ? 'run.paused' : 'run.resumed',
+        at,
+        runId: run.id,
+        ...(actor === undefined ? {} : { actor }),
+      },
       after,
     )
   }
 
   /** Cancels the run: running handlers are aborted through their signal. */
-  cancel(run: RunExecution, reason: string): void {
+  cancel(run: RunExecution, reason: string, actor?: string): void {
     if (run.finished) throw stateError(run, 'cancel')
     this.transitions.finishRun(
       run,
       'CANCELLED',
       new FlotillaError('TASK_CANCELLED', `Run cancelled: ${reason}`, { details: { reason } }),
+      actor,
     )
   }
 }

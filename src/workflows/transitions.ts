@@ -135,7 +135,12 @@ export class Transitions {
     if (now - run.lastProgressAt >= this.o.progressIntervalMs) this.events.runProgress(run, now)
   }
 
-  finishRun(run: RunExecution, state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED', error: FlotillaError | undefined): void {
+  finishRun(
+    run: RunExecution,
+    state: 'SUCCEEDED' | 'FAILED' | 'CANCELLED',
+    error: FlotillaError | undefined,
+    actor?: string,
+  ): void {
     if (run.finished) return
     run.state = state
     run.error = error
@@ -176,7 +181,7 @@ export class Transitions {
         ? { type: 'run.succeeded', at, runId: run.id, durationMs }
         : state === 'FAILED'
           ? { type: 'run.failed', at, runId: run.id, durationMs, error: json! }
-          : { type: 'run.cancelled', at, runId: run.id, durationMs, reason }
+          : { type: 'run.cancelled', at, runId: run.id, durationMs, reason, ...(actor === undefined ? {} : { actor }) }
     this.wal.stage(run, { op: 'run.state', runId: run.id, state, at, error: json }, event, () => {
       this.runs.delete(run.id)
       this.lastRun = run

@@ -84,3 +84,41 @@ describe("orchestrator.on('*')", () => {
     expect(health.at(-1)).toMatchObject({ agent: 'flaky', to: expect.any(String) })
   })
 })
+
+describe('actor on control events', () => {
+  it('pause, resume and cancel of a live run, and its start, carry the actor given', async () => {
+    const o = new Orchestrator({ store: 'memory' })
+    try {
+      let release!: () => void
+      const gate = new Promise<void>((r) => (release = r))
+      await o.register(defineAgent({ name: 'slow', handler: async () => gate.then(() => 1) }))
+      const events: FlotillaEvent[] = []
+      o.on('*', (e) => void events.push(e))
+      const handle = o.start(
+        workflow('w')
+          .task('a', { agent: 'slow' })
+          .task('b', { agent: 'slow', dependsOn: ['a'] })
+          .build(),
+        undefined,
+        { actor: 'key:abc' },
+      )
+      await new Promise((r) => setTimeout(r, 20))
+      await o.pause(handle.id, { actor: 'cli' })
+      await o.resume(handle.id, { actor: 'key:ops' })
+      await o.cancel(handle.id, 'enough', { actor: 'key:boss' })
+      release()
+      await handle.result
+      const actors = events
+        .filter((e) => ['run.started', 'run.paused', 'run.resumed', 'run.cancelled'].includes(e.type))
+        .map((e) => [e.type, e.actor])
+      expect(actors).toEqual([
+        ['run.started', 'key:abc'],
+        ['run.paused', 'cli'],
+        ['run.resumed', 'key:ops'],
+        ['run.cancelled', 'key:boss'],
+      ])
+    } finally {
+      await o.close()
+    }
+  })
+})
