@@ -51,6 +51,13 @@ export function rawRequest(baseUrl: string, req: RawRequest): Promise<RawRespons
         timeout: req.timeoutMs ?? 30_000,
       },
       (res) => {
+        // A live event stream does not end: answer with its status and headers, then hang up.
+        if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          answered = { status: res.statusCode ?? 0, headers: res.headers, text: '', json: undefined }
+          resolve(answered)
+          r.destroy()
+          return
+        }
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('error', reject)

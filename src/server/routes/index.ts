@@ -1,6 +1,7 @@
 import type { ApiRoute } from '../api-route.js'
 import { agentRoutes } from './agents.js'
 import { contextRoutes } from './context.js'
+import { liveRoutes } from './live.js'
 import { runRoutes } from './runs.js'
 import { securityRoutes } from './security.js'
 import { systemRoutes } from './system.js'
@@ -15,6 +16,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...systemRoutes,
   ...workflowRoutes,
   ...runRoutes,
+  ...liveRoutes,
   ...agentRoutes,
   ...contextRoutes,
   ...securityRoutes,

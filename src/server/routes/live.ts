@@ -1,0 +1,53 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { apiRoute } from '../api-route.js'
+import { streamEvents } from '../live-events.js'
+import { errorResponses, IdParam } from '../schemas.js'
+
+const sse = {
+  description:
+    'Server-sent events: `id` is the position to resume from (Last-Event-ID), `event` the event type, `data` the event as JSON',
+  content: { 'text/event-stream': { schema: z.string() } },
+}
+const After = z.object({
+  after: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: 'Resume after this position (the Last-Event-ID header does the same)' }),
+})
+
+/** Live events of runs, resumable from the store's event log. */
+export const liveRoutes = [
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/events',
+      tags: ['runs'],
+      summary: 'Live events of every run this key may read (server-sent events)',
+      request: { query: After },
+      responses: { 200: sse, ...errorResponses },
+    }),
+    access: { action: 'read', resource: () => ({ kind: 'run', id: '*' }) },
+    handler: (c) => {
+      const client = c.get('deps').client
+      return streamEvents(c, (o) => client.tailEvents(o), {})
+    },
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/runs/{id}/live',
+      tags: ['runs'],
+      summary: 'Live events of one run (server-sent events); the stream ends after the run’s final event',
+      request: { params: z.object({ id: IdParam.openapi({ param: { name: 'id', in: 'path' } }) }), query: After },
+      responses: { 200: sse, ...errorResponses },
+    }),
+    access: { action: 'read', resource: (p) => ({ kind: 'run', id: p.id ?? '' }) },
+    handler: async (c) => {
+      const { id } = c.req.valid('param')
+      const client = c.get('deps').client
+      await client.getRun(id)
+      return streamEvents(c, (o) => client.tailEvents(o), { runId: id, stopWhenFinal: true })
+    },
+  }),
+]
