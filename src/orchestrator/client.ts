@@ -11,6 +11,7 @@ import { compileWorkflow, type Workflow } from '../workflows/compile.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
 import { newRunRecord, newTaskRecords } from '../workflows/task-io.js'
 import { resolveRunInput } from './inputs.js'
+import { planReplay, type ReplayOptions } from './replay.js'
 import { controlStoredRun } from './stored-control.js'
 
 /** A task no live worker can run, as {@link Client.unserved} reports it. */
@@ -110,6 +111,43 @@ export class Client {
   /** Live workers (a heartbeat within the last `withinMs`, default 45 s). */
   workers(withinMs = 45_000): Promise<WorkerRecord[]> {
     return this.queue.listWorkers(this.clock.wallNow() - withinMs)
+  }
+
+  /**
+   * Stores a new run from a stored one for workers to take, keeping the
+   * results of every task not named in `from`, not changed by `set` and not
+   * downstream of one of those (see `Orchestrator.replay`). The new run
+   * records the one it came from (`parentRunId`).
+   */
+  async replay(
+    runId: string,
+    replay: ReplayOptions = {},
+    options: { runId?: string; actor?: string } = {},
+  ): Promise<RunId> {
+    const record = await this.getRun(runId)
+    const plan = planReplay(record, await this.store.getTasks(record.id), replay)
+    const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
+    const input = resolveRunInput(plan.workflow, plan.input)
+    const tasks = newTaskRecords(id, plan.workflow)
+    for (const p of plan.preset)
+      tasks[plan.workflow.indexOf.get(p.taskId)!] = { ...p, runId: id, idempotencyKey: `${id}:${p.taskId}` }
+    const now = this.clock.wallNow()
+    await this.store.commit({
+      ops: [{ op: 'run.create', run: newRunRecord(id, plan.workflow, input, now, record.id), tasks }],
+      events: [
+        {
+          type: 'run.started',
+          at: now,
+          runId: id,
+          workflow: plan.workflow.name,
+          tasks: plan.workflow.tasks.length,
+          parentRunId: record.id,
+          ...(options.actor === undefined ? {} : { actor: options.actor }),
+        },
+      ],
+    })
+    await this.queue.notify()
+    return id
   }
 
   /** Waits until the run is final and returns its record; `TASK_TIMEOUT` after `timeoutMs`. */

@@ -23,6 +23,7 @@ export const SAMPLE_BODIES: Readonly<Record<string, unknown>> = {
   'POST /workflows/validate': { name: 'sample', tasks: [{ id: 'a', agent: 'echo', input: 1 }] },
   'POST /workflows/{name}/runs': { input: { name: 'sample' } },
   'POST /runs': { workflow: { name: 'inline', tasks: [{ id: 'a', agent: 'echo', input: 1 }] }, input: 1 },
+  'POST /runs/{id}/replay': { from: ['a'] },
   'POST /runs/{id}/pause': {},
   'POST /runs/{id}/resume': {},
   'POST /runs/{id}/cancel': { reason: 'sample' },

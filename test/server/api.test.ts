@@ -203,4 +203,51 @@ describe('HTTP API', () => {
     expect(agents.agents.find((a) => a.name === 'echo')).toMatchObject({ versions: ['1.0.0'] })
     expect((await call('/agents/ghost', { key: admin })).status).toBe(404)
   })
+
+  it('replays a finished run with a changed input for one task, keeping the other results', async () => {
+    worker = new Worker({ backend })
+    await worker.register(echo)
+    await worker.start()
+    const start = await call('/runs', {
+      method: 'POST',
+      key: admin,
+      body: JSON.stringify({
+        workflow: {
+          name: 'two',
+          tasks: [
+            { id: 'a', agent: 'echo', input: 'first' },
+            { id: 'b', agent: 'echo', input: 'second', dependsOn: ['a'] },
+          ],
+        },
+      }),
+    })
+    const { id } = (await start.json()) as { id: string }
+    const waitFor = async (runId: string) => {
+      for (let i = 0; i < 200; i++) {
+        const r = (await (await call(`/runs/${runId}`, { key: admin })).json()) as { state: string }
+        if (r.state === 'SUCCEEDED' || r.state === 'FAILED') return r.state
+        await new Promise((res) => setTimeout(res, 25))
+      }
+      return 'TIMEOUT'
+    }
+    expect(await waitFor(id)).toBe('SUCCEEDED')
+    const replay = await call(`/runs/${id}/replay`, {
+      method: 'POST',
+      key: admin,
+      body: JSON.stringify({ set: { b: { input: 'changed' } } }),
+    })
+    expect(replay.status).toBe(201)
+    const next = (await replay.json()) as { id: string; parentRunId: string }
+    expect(next.parentRunId).toBe(id)
+    expect(await waitFor(next.id)).toBe('SUCCEEDED')
+    const tasks = (await (await call(`/runs/${next.id}/tasks`, { key: admin })).json()) as {
+      tasks: { taskId: string; output: unknown; attempt: number }[]
+    }
+    expect(tasks.tasks.map((t) => [t.taskId, t.output])).toEqual([
+      ['a', { echoed: 'first' }],
+      ['b', { echoed: 'changed' }],
+    ])
+    const bad = await call(`/runs/${id}/replay`, { method: 'POST', key: admin, body: JSON.stringify({ from: ['zz'] }) })
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED')
+  })
 })

@@ -3,6 +3,7 @@ import { FlotillaError } from '../../core/errors.js'
 import { RUN_STATES, type RunState } from '../../core/states.js'
 import { apiRoute } from '../api-route.js'
 import { errorResponses, IdParam, json, nullify, RunSchema, StoredEventSchema, TaskSchema } from '../schemas.js'
+import type { ReplayOptions } from '../../orchestrator/replay.js'
 import type { RunRecord, TaskRecord } from '../../store/records.js'
 
 const RunId = z.object({ id: IdParam.openapi({ param: { name: 'id', in: 'path' }, example: 'run_m1abc' }) })
@@ -181,6 +182,43 @@ export const runRoutes = [
       await client.getRun(id)
       const events = await client.listEvents(id, { afterSeq: q.afterSeq ?? 0, limit: q.limit ?? 500 })
       return c.json({ events: events.map((e) => ({ seq: e.seq, event: { ...e.event } })) }, 200)
+    },
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'post',
+      path: '/runs/{id}/replay',
+      tags: ['runs'],
+      summary:
+        'A new run from this one: keep its results except the tasks named in from, changed by set, and their downstream',
+      request: {
+        params: RunId,
+        body: {
+          required: false,
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  from: z.array(z.string().min(1).max(200)).max(1000).optional(),
+                  set: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+                  input: z.unknown().optional(),
+                })
+                .strict(),
+            },
+          },
+        },
+      },
+      responses: { 201: json(RunSchema, 'The new run, stored for workers to take'), ...errorResponses },
+    }),
+    access: { action: 'replay', resource: (p) => ({ kind: 'run', id: p.id ?? '' }) },
+    audit: 'run.replay',
+    handler: async (c) => {
+      const { id } = c.req.valid('param')
+      const body = (c.req.valid('json') ?? {}) as ReplayOptions
+      const client = c.get('deps').client
+      const newId = await client.replay(id, body, { actor: c.get('principal')?.name ?? 'unknown' })
+      c.header('Location', `/api/v1/runs/${newId}`)
+      return c.json(runView(await client.getRun(newId)), 201)
     },
   }),
   control('pause', 'Pause a run wherever it executes'),
