@@ -28,6 +28,11 @@ export const errorResponses = {
   429: { description: 'Rate limited; see Retry-After', content: { 'application/json': { schema: ErrorSchema } } },
 } as const
 
+/** A request body that may be left out, of `schema` when given. */
+export function optionalJson<T extends z.ZodType>(schema: T) {
+  return { required: false, content: { 'application/json': { schema } } } as const
+}
+
 /** A JSON response of `schema`. */
 export function json<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { 'application/json': { schema } } }

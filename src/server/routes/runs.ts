@@ -2,7 +2,16 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { FlotillaError } from '../../core/errors.js'
 import { RUN_STATES, type RunState } from '../../core/states.js'
 import { apiRoute } from '../api-route.js'
-import { errorResponses, IdParam, json, nullify, RunSchema, StoredEventSchema, TaskSchema } from '../schemas.js'
+import {
+  optionalJson,
+  errorResponses,
+  IdParam,
+  json,
+  nullify,
+  RunSchema,
+  StoredEventSchema,
+  TaskSchema,
+} from '../schemas.js'
 import type { ReplayOptions } from '../../orchestrator/replay.js'
 import type { RunRecord, TaskRecord } from '../../store/records.js'
 
@@ -62,18 +71,13 @@ const control = (action: 'pause' | 'resume' | 'cancel', summary: string) =>
       summary,
       request: {
         params: RunId,
-        body: {
-          required: false,
-          content: {
-            'application/json': {
-              schema: z
-                .object({
-                  reason: z.string().max(500).optional().openapi({ description: 'Why (cancel only)' }),
-                })
-                .strict(),
-            },
-          },
-        },
+        body: optionalJson(
+          z
+            .object({
+              reason: z.string().max(500).optional().openapi({ description: 'Why (cancel only)' }),
+            })
+            .strict(),
+        ),
       },
       responses: { 200: json(RunSchema, 'The run after the change'), ...errorResponses },
     }),
@@ -193,20 +197,15 @@ export const runRoutes = [
         'A new run from this one: keep its results except the tasks named in from, changed by set, and their downstream',
       request: {
         params: RunId,
-        body: {
-          required: false,
-          content: {
-            'application/json': {
-              schema: z
-                .object({
-                  from: z.array(z.string().min(1).max(200)).max(1000).optional(),
-                  set: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
-                  input: z.unknown().optional(),
-                })
-                .strict(),
-            },
-          },
-        },
+        body: optionalJson(
+          z
+            .object({
+              from: z.array(z.string().min(1).max(200)).max(1000).optional(),
+              set: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+              input: z.unknown().optional(),
+            })
+            .strict(),
+        ),
       },
       responses: { 201: json(RunSchema, 'The new run, stored for workers to take'), ...errorResponses },
     }),

@@ -10,6 +10,7 @@ import {
   IdParam,
   IssuedKeySchema,
   json,
+  optionalJson,
   PermissionSchema,
 } from '../schemas.js'
 
@@ -140,12 +141,7 @@ export const securityRoutes = [
       summary: 'A new secret for a key; the old one works for graceMs more',
       request: {
         params: KeyId,
-        body: {
-          required: false,
-          content: {
-            'application/json': { schema: z.object({ graceMs: z.number().int().min(0).optional() }).strict() },
-          },
-        },
+        body: optionalJson(z.object({ graceMs: z.number().int().min(0).optional() }).strict()),
       },
       responses: { 200: json(IssuedKeySchema, 'The key with its new secret'), ...errorResponses },
     }),

@@ -5,7 +5,7 @@ import { FlotillaError, isFlotillaError } from '../../core/errors.js'
 import { compileWorkflow, validateWorkflowSpec, type Workflow } from '../../workflows/compile.js'
 import type { WorkflowSpec } from '../../workflows/spec.js'
 import { apiRoute } from '../api-route.js'
-import { errorResponses, IdParam, json, RunSchema } from '../schemas.js'
+import { optionalJson, errorResponses, IdParam, json, RunSchema } from '../schemas.js'
 import type { ServerEnv } from '../server-deps.js'
 import { resolveRunInput } from '../../orchestrator/inputs.js'
 import { runView } from './runs.js'
@@ -153,7 +153,7 @@ export const workflowRoutes = [
       request: {
         params: Name,
         headers: IdempotencyHeader,
-        body: { required: false, content: { 'application/json': { schema: StartBody } } },
+        body: optionalJson(StartBody),
       },
       responses: {
         201: json(RunSchema, 'The run, stored for workers to take'),
