@@ -116,6 +116,7 @@ const CONTRACTS_EXPORTS = [
   'queueContract',
   'securityStoreContract',
   'storeContract',
+  'storeTailContract',
 ]
 const SQLITE_EXPORTS = ['SqliteAuditLogStore', 'SqliteContextBackend', 'SqliteSecurityStore', 'SqliteStore']
 const SERVER_EXPORTS = [

@@ -10,6 +10,8 @@ import type {
   RunRecord,
   StoreBatch,
   StoredEvent,
+  TailOptions,
+  TailPage,
   TaskRecord,
 } from './records.js'
 import { LazyQueue } from './lazy-queue.js'
@@ -95,6 +97,10 @@ export class LazyStore implements Store {
 
   listEvents(runId: RunId, options?: { afterSeq?: number; limit?: number }): Promise<StoredEvent[]> {
     return this.use((s) => s.listEvents(runId, options))
+  }
+
+  tailEvents(options?: TailOptions): Promise<TailPage> {
+    return this.use((s) => s.tailEvents(options))
   }
 
   saveAgent(

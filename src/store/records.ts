@@ -1,4 +1,4 @@
-import type { SerializedError } from '../core/errors.js'
+import { FlotillaError, type SerializedError } from '../core/errors.js'
 import type { RunEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import type { AgentState, Priority, RunState, TaskState } from '../core/states.js'
@@ -48,6 +48,78 @@ export interface StoredEvent {
   /** 1-based position in the run's event log. */
   seq: number
   event: RunEvent
+}
+
+/**
+ * Options of {@link EventLog.tailEvents}. A position is an opaque string a
+ * store gave as an event's `position` or a page's `next`: compare positions
+ * only for equality (their order as strings means nothing), and pass one
+ * only to the store (the same database) that gave it.
+ */
+export interface TailOptions {
+  /** Return the events committed after this position; `undefined` or `''`: from the beginning. */
+  after?: string
+  /**
+   * Most events returned (a whole number ≥ 0).
+   * @default 1000
+   */
+  limit?: number
+  /** Only the events of this run (none for an unknown or pruned run). */
+  runId?: string
+}
+
+/** One event of a tail, with where it stands in the store's log. */
+export interface TailedEvent {
+  /** Its position: pass it as `after` to go on after this event. */
+  position: string
+  /** Its 1-based number in its run's log (as {@link StoredEvent.seq}). */
+  seq: number
+  event: RunEvent
+}
+
+/** A page of {@link EventLog.tailEvents}. */
+export interface TailPage {
+  /** Events in commit order (per run, by `seq`). */
+  events: TailedEvent[]
+  /** The position to pass as `after` next time: the last event's, or `after` itself when nothing was new (`''` when it was not given). */
+  next: string
+}
+
+/** The page size of a tail when `limit` is not given. */
+export const DEFAULT_TAIL_LIMIT = 1000
+
+/**
+ * The `limit` of a tail, checked: {@link DEFAULT_TAIL_LIMIT} when undefined,
+ * `VALIDATION_FAILED` unless a whole number ≥ 0.
+ *
+ * @example
+ * ```ts
+ * tailLimit({ limit: 10 }) // 10
+ * ```
+ */
+export function tailLimit(options: TailOptions): number {
+  const limit = options.limit ?? DEFAULT_TAIL_LIMIT
+  if (!Number.isSafeInteger(limit) || limit < 0)
+    throw new FlotillaError('VALIDATION_FAILED', `A tail's limit must be a whole number ≥ 0; got ${String(limit)}.`, {
+      details: { field: 'limit' },
+    })
+  return limit
+}
+
+/**
+ * The error for an `after` a store cannot read (`VALIDATION_FAILED`).
+ *
+ * @example
+ * ```ts
+ * throw badPosition('x', 'memory')
+ * ```
+ */
+export function badPosition(after: string, store: string): FlotillaError {
+  return new FlotillaError(
+    'VALIDATION_FAILED',
+    `${JSON.stringify(after.slice(0, 80))} is not a position of the ${store} store's event log; pass the \`next\` or \`position\` a tail of this store returned, or nothing to start from the beginning.`,
+    { details: { field: 'after' } },
+  )
 }
 
 /**

@@ -10,6 +10,8 @@ import type {
   RunRecord,
   StoreBatch,
   StoredEvent,
+  TailOptions,
+  TailPage,
   TaskRecord,
 } from './records.js'
 
@@ -45,10 +47,31 @@ export interface RunStore {
   pruneRuns(finishedBefore: number): Promise<number>
 }
 
-/** The append-only log of a run's events. */
+/** The append-only log of the runs' events. */
 export interface EventLog {
   /** Events of a run with `seq > afterSeq`, oldest first. */
   listEvents(runId: RunId, options?: { afterSeq?: number; limit?: number }): Promise<StoredEvent[]>
+  /**
+   * Events of every run (or of `runId`) in the order they were committed,
+   * after the position `after` (from the beginning without it), at most
+   * `limit`. Tailing again with each page's `next` sees every committed
+   * event exactly once, each run's in `seq` order, even with many processes
+   * writing: an event that commits late with an earlier number is never
+   * skipped. Positions are opaque strings, stable across restarts; one whose
+   * run was pruned still works. A malformed `after` or `limit` fails with
+   * `VALIDATION_FAILED`.
+   *
+   * @example
+   * ```ts
+   * let after: string | undefined
+   * for (;;) {
+   *   const page = await store.tailEvents({ after })
+   *   for (const e of page.events) console.log(e.position, e.event.type)
+   *   after = page.next
+   * }
+   * ```
+   */
+  tailEvents(options?: TailOptions): Promise<TailPage>
 }
 
 /**

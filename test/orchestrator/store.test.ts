@@ -226,6 +226,7 @@ describe('stores with an asynchronous commit only', () => {
       getTask: inner.getTask.bind(inner),
       pruneRuns: inner.pruneRuns.bind(inner),
       listEvents: inner.listEvents.bind(inner),
+      tailEvents: inner.tailEvents.bind(inner),
       saveAgent: inner.saveAgent.bind(inner),
       getAgent: inner.getAgent.bind(inner),
       listAgents: inner.listAgents.bind(inner),

@@ -11,11 +11,14 @@ import type {
   StoreBatch,
   StoredEvent,
   StoreOp,
+  TailOptions,
+  TailPage,
   TaskRecord,
 } from '../records.js'
 import type { Store } from '../store.js'
 import { MemoryAgents } from './memory-agents.js'
 import { MemoryQueue, type MemoryRunView } from './memory-queue.js'
+import { MemoryTailLog } from './memory-tail.js'
 import type { TaskQueue } from '../queue.js'
 import { systemClock, type Clock } from '../../core/clock.js'
 import { refusedByRun, runRefusal } from '../fence.js'
@@ -60,6 +63,7 @@ export class MemoryStore implements Store {
   readonly durable = false
   private readonly runs = new Map<RunId, RunEntry>()
   private readonly agents = new MemoryAgents()
+  private readonly log = new MemoryTailLog()
   private closed = false
   private epoch = 0
   private exemplar: RunEntry | undefined
@@ -80,8 +84,9 @@ export class MemoryStore implements Store {
     for (let i = 0; i < events.length; i++) {
       const e: RunEvent = events[i]
       const entry = this.runs.get(e.runId)
-      if (entry)
-        entry.events.push(e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e })
+      if (entry === undefined) continue
+      const stored = e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e }
+      this.log.add(e.runId, entry.events.push(stored), stored)
     }
   }
 
@@ -157,6 +162,11 @@ export class MemoryStore implements Store {
     )
   }
 
+  async tailEvents(options: TailOptions = {}): Promise<TailPage> {
+    this.assertOpen()
+    return this.log.tail(options)
+  }
+
   async pruneRuns(finishedBefore: number): Promise<number> {
     this.assertOpen()
     let deleted = 0
@@ -168,6 +178,7 @@ export class MemoryStore implements Store {
         deleted++
       }
     }
+    if (deleted > 0) this.log.prune((id) => !this.runs.has(id))
     return deleted
   }
 

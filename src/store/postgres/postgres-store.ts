@@ -15,6 +15,8 @@ import type {
   RunRecord,
   StoreBatch,
   StoredEvent,
+  TailOptions,
+  TailPage,
   TaskRecord,
 } from '../records.js'
 import type { TaskQueue } from '../queue.js'
@@ -33,6 +35,7 @@ import {
 import { queryError } from './errors.js'
 import { PostgresQueue } from './postgres-queue.js'
 import { STORE_DOMAIN } from './schema.js'
+import { tailPostgres, tailStatements } from './tail.js'
 
 /** The prepared statements of one store; names are per connection, texts fixed per schema. */
 interface Statements {
@@ -42,6 +45,7 @@ interface Statements {
   getTasks: string
   getTask: string
   listEvents: string
+  tail: { all: string; run: string }
   prune: string
 }
 
@@ -58,6 +62,7 @@ function statements(s: string): Statements {
     listEvents: `SELECT e.seq, e.body FROM ${s}.runs r
       LEFT JOIN LATERAL (SELECT seq, body FROM ${s}.events WHERE run_id = r.id AND seq > $2 ORDER BY seq LIMIT $3) e ON true
       WHERE r.id = $1 ORDER BY e.seq`,
+    tail: tailStatements(s),
     prune: `SELECT ${s}.flotilla_prune($1) AS n`,
   }
 }
@@ -203,6 +208,11 @@ export class PostgresStore implements Store {
     const out: StoredEvent[] = []
     for (const r of rows) if (r.seq !== null && r.body !== null) out.push(decodeEvent(r.seq, r.body))
     return out
+  }
+
+  async tailEvents(options: TailOptions = {}): Promise<TailPage> {
+    this.assertOpen()
+    return tailPostgres((name, text, values) => this.query(name, text, values), this.sql.tail, options)
   }
 
   async pruneRuns(finishedBefore: number): Promise<number> {

@@ -118,9 +118,14 @@ $fn$;
  * Applies a whole batch in the caller's transaction (one statement, so one
  * round trip and one commit). `ops` holds the structure of the writes; the
  * payloads travel as JSON texts in `vals`, referenced by 1-based index, so
- * that no JSON function ever has to decode them.
+ * that no JSON function ever has to decode them. `version`: the schema
+ * version the function is written for (3: run-state fencing, settle, holder;
+ * 4: event positions, see {@link positions}).
  */
-const commit = (s: string, v3 = false): string => `
+const commit = (s: string, version = 1): string => {
+  const v3 = version >= 3
+  const v4 = version >= 4
+  return `
 CREATE OR REPLACE FUNCTION ${s}.flotilla_commit(ops json, vals text[], ev_runs text[], ev_bodies text[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -202,17 +207,28 @@ BEGIN
       SELECT u.r, u.b, u.ord FROM unnest(ev_runs, ev_bodies) WITH ORDINALITY AS u(r, b, ord)
     ), c AS (
       SELECT e.r, count(*)::integer AS n FROM e GROUP BY e.r
-    ), bumped AS (
+    ), bumped AS (${
+      v4
+        ? `
+      UPDATE ${s}.runs SET event_count = runs.event_count + c.n, event_tx = greatest(runs.event_tx, pg_current_xact_id())
+        FROM c WHERE runs.id = c.r
+      RETURNING runs.id, runs.event_count - c.n AS base, runs.event_tx AS tx
+    )
+    INSERT INTO ${s}.events (run_id, seq, body, tx)
+    SELECT e.r, bumped.base + row_number() OVER (PARTITION BY e.r ORDER BY e.ord), e.b::json, bumped.tx`
+        : `
       UPDATE ${s}.runs SET event_count = runs.event_count + c.n FROM c WHERE runs.id = c.r
       RETURNING runs.id, runs.event_count - c.n AS base
     )
     INSERT INTO ${s}.events (run_id, seq, body)
-    SELECT e.r, bumped.base + row_number() OVER (PARTITION BY e.r ORDER BY e.ord), e.b::json
+    SELECT e.r, bumped.base + row_number() OVER (PARTITION BY e.r ORDER BY e.ord), e.b::json`
+    }
     FROM e JOIN bumped ON bumped.id = e.r;
   END IF;
 END
 $fn$;
 `
+}
 
 /** Deletes old final runs (tasks and events cascade) and the definitions no run uses any more. */
 const prune = (s: string): string => `
@@ -316,8 +332,28 @@ CREATE TABLE ${s}.workers (
 );
 ` +
   refuse(s, true) +
-  commit(s, true) +
+  commit(s, 3) +
   claimFunction(s)
+
+/**
+ * Event positions for tailing (version 4). Each event row records `tx`: the
+ * id of the transaction that wrote it (`pg_current_xact_id()`), raised to the
+ * run's previous `event_tx` when that is higher (a transaction that got its
+ * id first may take the run's row lock second: its events are numbered after
+ * the other's, so they must not sort before them). A tail reads, in `(tx,
+ * run_id, seq)` order, only rows whose `tx` is below the oldest transaction
+ * still in progress (`pg_snapshot_xmin`): every writer of such a row has
+ * ended, and any later write gets a `tx` at least its own id, which is at or
+ * above that bound — so nothing can appear later before a position already
+ * passed. Rows written before version 4 get `tx` 0: first, run by run.
+ */
+const positions = (s: string): string =>
+  `
+ALTER TABLE ${s}.events ADD COLUMN tx xid8 NOT NULL DEFAULT '0';
+ALTER TABLE ${s}.events ALTER COLUMN tx SET DEFAULT pg_current_xact_id();
+ALTER TABLE ${s}.runs ADD COLUMN event_tx xid8 NOT NULL DEFAULT '0';
+CREATE INDEX events_tail ON ${s}.events (tx, run_id, seq);
+` + commit(s, 4)
 
 /** Every migration, oldest first. The last version is the one this code writes. */
 export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
@@ -328,6 +364,7 @@ export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   },
   { version: 2, name: 'agents, agent_transitions', up: agents },
   { version: 3, name: 'run leases, task queue, worker catalog; run-state fencing', up: queue },
+  { version: 4, name: 'event positions for tailing', up: positions },
 ]
 
 /** The schema version this code reads and writes. */

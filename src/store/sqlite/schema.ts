@@ -18,6 +18,13 @@ import { defineDomain, type Migration } from '../../db/migrations.js'
  *   coordinating a run; `queue` holds the attempts offered to executors (one
  *   entry per task: READY, CLAIMED under a lease, or DONE until its
  *   coordinator takes the result); `workers` is the catalog (version 3).
+ * - `events.pos` orders the event rows of all runs as they were committed
+ *   (version 4): a batch's rows take the next numbers inside its immediate
+ *   transaction, and SQLite has one writer per file, so a row never commits
+ *   with a number lower than one already visible. An event's tail position
+ *   is `<pos>.<index in its row>`. `event_positions.floor` is the highest
+ *   number pruning ever deleted, so numbers are never reused. Rows written
+ *   before version 4 are numbered first, run by run (oldest run first).
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -134,6 +141,24 @@ CREATE TABLE workers (
   body TEXT NOT NULL,
   heartbeat_at REAL NOT NULL
 );
+`,
+  },
+  {
+    version: 4,
+    name: 'event positions for tailing',
+    up: `
+ALTER TABLE events ADD COLUMN pos INTEGER;
+UPDATE events SET pos = x.n FROM (
+  SELECT e.run_id AS run_id, e.first_seq AS first_seq,
+    row_number() OVER (ORDER BY r.created_at, e.run_id, e.first_seq) AS n
+  FROM events e LEFT JOIN runs r ON r.id = e.run_id
+) AS x WHERE events.run_id = x.run_id AND events.first_seq = x.first_seq;
+CREATE UNIQUE INDEX events_by_pos ON events (pos);
+CREATE TABLE event_positions (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  floor INTEGER NOT NULL
+);
+INSERT INTO event_positions (id, floor) VALUES (1, 0);
 `,
   },
 ]

@@ -12,6 +12,8 @@ import type {
   StoreBatch,
   StoredEvent,
   StoreOp,
+  TailOptions,
+  TailPage,
   TaskRecord,
 } from '../records.js'
 import type { Store } from '../store.js'
@@ -26,6 +28,7 @@ import { sqliteError } from '../../db/sqlite/errors.js'
 import { openDatabase } from '../../db/sqlite/open-database.js'
 import { prepareStatements, RUN_COLUMNS, type Statements } from './statements.js'
 import { STORE_DOMAIN } from './schema.js'
+import { tailSqlite } from './tail.js'
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -87,6 +90,7 @@ export class SqliteStore implements Store {
       if (batch.events.length > 0) this.append(batch.events)
     }).immediate // takes the write lock at BEGIN, so a busy writer is waited for (busyTimeoutMs), never a failed lock upgrade
     this.prune = db.transaction((finishedBefore: number) => {
+      this.s.keepPositions.run() // a deleted row's position is never given again
       const deleted = this.s.pruneRuns.run(finishedBefore).changes
       if (deleted > 0) this.s.pruneDefinitions.run()
       return deleted
@@ -195,6 +199,10 @@ export class SqliteStore implements Store {
       }
       return out
     })
+  }
+
+  async tailEvents(options: TailOptions = {}): Promise<TailPage> {
+    return this.read(() => tailSqlite(this.s, options))
   }
 
   async pruneRuns(finishedBefore: number): Promise<number> {

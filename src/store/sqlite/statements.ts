@@ -42,7 +42,7 @@ export interface Statements {
   setHolder: Statement
   /** (state, at, run_id, task_id): only a task not finished. */
   finishTask: Statement
-  /** (run_id, seq, body) */
+  /** (run_id, first_seq, last_seq, body): the row takes the next position (`pos`). */
   insertEvent: Statement
   /** (id): the run's last event number; no row for an unknown run. */
   lastEventSeq: Statement<{ last: number }>
@@ -58,11 +58,29 @@ export interface Statements {
   getTask: Statement<TaskRow>
   /** (run_id, afterSeq, limit) */
   listEvents: Statement<{ first_seq: number; body: string }>
+  /** (pos, limit): rows from position `pos` on, in commit order. */
+  tailEvents: Statement<TailRow>
+  /** (run_id, pos, limit): the run's rows from position `pos` on, in commit order. */
+  tailRunEvents: Statement<TailRow>
+  /** (): raises the floor of positions to the highest in use, before rows are deleted. */
+  keepPositions: Statement
   /** (finishedBefore) */
   pruneRuns: Statement
   /** () */
   pruneDefinitions: Statement
 }
+
+/** An event row as a tail reads it. */
+export interface TailRow {
+  run_id: string
+  first_seq: number
+  pos: number
+  body: string
+}
+
+/** The next position of an event row: above every row's and above every deleted one's (the floor). */
+const NEXT_POS =
+  '1 + max(coalesce((SELECT max(pos) FROM events), 0), coalesce((SELECT floor FROM event_positions WHERE id = 1), 0))'
 
 /** Prepares every statement of the store once. */
 export function prepareStatements(db: Database.Database): Statements {
@@ -87,7 +105,7 @@ export function prepareStatements(db: Database.Database): Statements {
     setHolder: p('UPDATE runs SET holder = ?, lease_until = ? WHERE id = ?'),
     finishTask: p(`UPDATE tasks SET state = ?, finished_at = ?
       WHERE run_id = ? AND task_id = ? AND state NOT IN ${FINAL_TASK}`),
-    insertEvent: p('INSERT INTO events (run_id, first_seq, last_seq, body) VALUES (?, ?, ?, ?)'),
+    insertEvent: p(`INSERT INTO events (run_id, first_seq, last_seq, body, pos) VALUES (?, ?, ?, ?, ${NEXT_POS})`),
     // The newest chunk by primary key: an index seek, not a scan of the run's events.
     lastEventSeq: p(
       'SELECT COALESCE((SELECT last_seq FROM events WHERE run_id = r.id ORDER BY first_seq DESC LIMIT 1), 0) AS last FROM runs r WHERE r.id = ?',
@@ -98,6 +116,14 @@ export function prepareStatements(db: Database.Database): Statements {
     getTasks: p(`SELECT ${TASK_COLUMNS} FROM tasks WHERE run_id = ? ORDER BY idx`),
     getTask: p(`SELECT ${TASK_COLUMNS} FROM tasks WHERE run_id = ? AND task_id = ?`),
     listEvents: p('SELECT first_seq, body FROM events WHERE run_id = ? AND last_seq > ? ORDER BY first_seq'),
+    tailEvents: p<TailRow>('SELECT run_id, first_seq, pos, body FROM events WHERE pos >= ? ORDER BY pos LIMIT ?'),
+    // A run's rows by its key: their positions ascend with first_seq (one writer at a time).
+    tailRunEvents: p<TailRow>(
+      'SELECT run_id, first_seq, pos, body FROM events WHERE run_id = ? AND pos >= ? ORDER BY first_seq LIMIT ?',
+    ),
+    keepPositions: p(
+      'UPDATE event_positions SET floor = max(floor, coalesce((SELECT max(pos) FROM events), 0)) WHERE id = 1',
+    ),
     pruneRuns: p(`DELETE FROM runs WHERE state IN ${FINAL_RUN} AND finished_at < ?`),
     pruneDefinitions: p('DELETE FROM definitions WHERE hash NOT IN (SELECT definition_hash FROM runs)'),
   }
