@@ -380,19 +380,16 @@ describe('authorization matrix (generated from API_ROUTES)', () => {
   })
 
   describe('bugs this test found, fixed (kept as regressions)', () => {
-    it(
-      'GET /security/whoami answers the key of the request for every role (it is ADMIN-only: key:self)',
-      async () => {
-        for (const role of ROLES) {
-          const res = await rawRequest(server.url, {
-            method: 'GET',
-            path: '/api/v1/security/whoami?resource=workflow:greet&action=start',
-            headers: { authorization: `Bearer ${roleKeys[role]}` },
-          })
-          expect(res.status, `${role}: ${res.text}`).toBe(200)
-        }
-      },
-    )
+    it('GET /security/whoami answers the key of the request for every role (it is ADMIN-only: key:self)', async () => {
+      for (const role of ROLES) {
+        const res = await rawRequest(server.url, {
+          method: 'GET',
+          path: '/api/v1/security/whoami?resource=workflow:greet&action=start',
+          headers: { authorization: `Bearer ${roleKeys[role]}` },
+        })
+        expect(res.status, `${role}: ${res.text}`).toBe(200)
+      }
+    })
   })
 
   describe('after the TTL and the grace period', () => {
