@@ -96,10 +96,12 @@ const log = (runId: RunId, message: string): RunEvent => ({
 })
 
 describe('flotilla/postgres', () => {
-  it('exports exactly the store, the bus and the context backend (pg is loaded only when connecting)', () => {
+  it('exports exactly the store, the bus, the context backend and the security stores (pg is loaded only when connecting)', () => {
     expect(Object.keys(entry).sort()).toEqual([
+      'PostgresAuditLogStore',
       'PostgresBus',
       'PostgresContextBackend',
+      'PostgresSecurityStore',
       'PostgresStore',
       'openPostgresBus',
     ])
