@@ -19,3 +19,4 @@ export { SqliteContextBackend } from './context/sqlite/sqlite-context-backend.js
 export type { SqliteContextBackendOptions } from './context/sqlite/sqlite-context-backend.js'
 export { SqliteSecurityStore } from './security/sqlite/sqlite-security-store.js'
 export { SqliteAuditLogStore } from './security/sqlite/sqlite-audit-log.js'
+export type { SqliteSecurityOptions } from './security/sqlite/options.js'

@@ -57,7 +57,7 @@ describe('docs/security.md', () => {
       '100 requests in\n60 seconds',
       'Retry-After',
       'More than 20 authentication failures',
-      '15\nminutes',
+      '15 minutes',
       'DELETE /api/v1/security/blocks/{target}',
       'flotilla audit verify --head',
       'FLOTILLA_ADMIN_KEY',

@@ -1,25 +1,9 @@
+import type { SqliteSecurityOptions } from './options.js'
 import type Database from 'better-sqlite3'
 import { FlotillaError } from '../../core/errors.js'
 import { sqliteError } from '../../db/sqlite/errors.js'
 import { openDatabase } from '../../db/sqlite/open-database.js'
 import { SECURITY_DOMAIN } from './schema.js'
-
-/** Options of `SqliteSecurityStore.open` and `SqliteAuditLogStore.open`. */
-export interface SqliteSecurityOptions {
-  /**
-   * The database file (created with its folders when missing), or `:memory:`
-   * (private to this connection). It may be, and usually is, the file of the
-   * Flotilla store (`.flotilla/flotilla.db`): the security tables
-   * (`flotilla_api_keys`, `flotilla_blocks`, `flotilla_audit`) sit beside the store's.
-   */
-  path: string
-  /**
-   * How long a write waits for another process's lock before failing with
-   * `STORE_UNAVAILABLE`, in ms.
-   * @default 5000
-   */
-  busyTimeoutMs?: number
-}
 
 /**
  * One connection to the file of the security tables, shared by the SQLite

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { AuditEntry, AuditFilter, AuditLogStore, AuditOutcome } from '../audit.js'
-import { jsonText, parseJson, SecurityConnection, type SqliteSecurityOptions } from './connection.js'
+import { jsonText, parseJson, SecurityConnection } from './connection.js'
+import type { SqliteSecurityOptions } from './options.js'
 
 type Params = (string | number | null)[]
 

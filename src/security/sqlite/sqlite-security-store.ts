@@ -3,7 +3,8 @@ import { FlotillaError } from '../../core/errors.js'
 import type { Permission } from '../permissions.js'
 import type { Role } from '../roles.js'
 import { keyNotFound, type ApiKeyRecord, type BlockRecord, type SecurityStore } from '../security-store.js'
-import { jsonText, parseJson, SecurityConnection, type SqliteSecurityOptions } from './connection.js'
+import { jsonText, parseJson, SecurityConnection } from './connection.js'
+import type { SqliteSecurityOptions } from './options.js'
 
 type Params = (string | number | null)[]
 type Statement<Row = unknown> = Database.Statement<Params, Row>
