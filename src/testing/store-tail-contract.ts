@@ -33,6 +33,27 @@ export async function tailAll(
   }
 }
 
+/**
+ * Waits until a tail from the beginning has seen `count` events (at most
+ * 20 s). On PostgreSQL a commit shows only once every transaction that began
+ * before it has ended, anywhere on the server (other tests' included); the
+ * memory and SQLite stores return at once.
+ */
+export async function caughtUp(store: Store, count: number, options: TailOptions = {}): Promise<void> {
+  const deadline = Date.now() + 20_000
+  let seen = 0
+  let after: string | undefined
+  for (;;) {
+    const page = await store.tailEvents({ ...options, after })
+    seen += page.events.length
+    after = page.next
+    if (page.events.length > 0) continue
+    if (seen >= count) return
+    if (Date.now() > deadline) throw new Error(`The tail saw ${seen} of ${count} events in 20 s.`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 const text = (e: TailedEvent): string => (e.event.type === 'task.log' ? e.event.message : e.event.type)
 
 /**
@@ -81,6 +102,7 @@ export function storeTailContract(init: StoreTailContractInit): void {
     it('returns every event once, in commit order, each run by seq, page by page with next', async () => {
       const runs = [await seedRun(store), await seedRun(store), await seedRun(store)]
       const sent = await commitBatches(runs, PLAN)
+      await caughtUp(store, sent.size)
       const reference = (await tailAll(store)).events
       for (const limit of [1, 2, 3, 1000]) {
         const { events, next } = await tailAll(store, { limit })
@@ -106,9 +128,11 @@ export function storeTailContract(init: StoreTailContractInit): void {
     it('goes on with the events committed after the last next, and only those', async () => {
       const [a, b] = [await seedRun(store), await seedRun(store)]
       await commitBatches([a, b], [[0, 1]])
+      await caughtUp(store, 2)
       const first = await tailAll(store)
       expect(first.events.map(text).sort()).toEqual(['0:0:1', '0:1:1'])
       await store.commit({ ops: [], events: [logEvent(b, 'later b'), logEvent(a, 'later a')] })
+      await caughtUp(store, 4)
       const second = await tailAll(store, { after: first.next })
       expect(second.events.map(text).sort()).toEqual(['later a', 'later b'])
       expect(second.events.find((e) => text(e) === 'later a')?.seq).toBe(2)
@@ -117,7 +141,7 @@ export function storeTailContract(init: StoreTailContractInit): void {
 
     it('filters by runId, from the start or from any position (of that run or another)', async () => {
       const runs = [await seedRun(store), await seedRun(store), await seedRun(store)]
-      await commitBatches(runs, PLAN)
+      await caughtUp(store, (await commitBatches(runs, PLAN)).size)
       const all = (await tailAll(store)).events
       for (const runId of runs) {
         const expected = all.filter((e) => e.event.runId === runId)
@@ -137,6 +161,7 @@ export function storeTailContract(init: StoreTailContractInit): void {
       const id = await seedRun(store)
       expect(await store.tailEvents()).toEqual({ events: [], next: '' })
       await store.commit({ ops: [], events: [logEvent(id, 'one'), logEvent(id, 'two')] })
+      await caughtUp(store, 2)
       expect((await store.tailEvents({ limit: 0 })).events).toEqual([])
       const { next } = await tailAll(store)
       expect(await store.tailEvents({ after: next })).toEqual({ events: [], next })
@@ -180,6 +205,7 @@ export function storeTailContract(init: StoreTailContractInit): void {
       ])
       const [claim] = await queue.claim('w1', [{ agent: 'worker', versions: [version] }], 1, 60_000)
       await queue.complete('w1', claim, { ok: true, output: 1 }, [logEvent(id, 'from the worker')])
+      await caughtUp(store, 2)
       const { events } = await tailAll(store)
       expect(events.map((e) => [e.seq, text(e)])).toEqual([
         [1, 'before'],
@@ -192,12 +218,14 @@ export function storeTailContract(init: StoreTailContractInit): void {
       await store.commit({ ops: [], events: [logEvent(live, 'live 1')] })
       await store.commit({ ops: [runState(done, 'SUCCEEDED', T0 + 1)], events: [logEvent(done, 'done 1')] })
       await store.commit({ ops: [], events: [logEvent(done, 'done 2'), logEvent(done, 'done 3')] })
+      await caughtUp(store, 4)
       const before = await tailAll(store)
       expect(before.events.map(text)).toEqual(['live 1', 'done 1', 'done 2', 'done 3'])
       const middle = before.events[2].position
       expect(await store.pruneRuns(T0 + 100)).toBe(1)
       await store.commit({ ops: [], events: [logEvent(live, 'live 2')] })
       await store.commit({ ops: [], events: [logEvent(live, 'live 3')] })
+      await caughtUp(store, 3)
       expect((await tailAll(store, { after: before.next })).events.map(text)).toEqual(['live 2', 'live 3'])
       expect((await tailAll(store, { after: middle })).events.map(text)).toEqual(['live 2', 'live 3'])
       expect((await tailAll(store, { after: before.next, runId: live })).events.map(text)).toEqual(['live 2', 'live 3'])

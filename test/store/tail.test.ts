@@ -13,7 +13,7 @@ import type { TailedEvent } from '../../src/store/records.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
 import { logEvent, seedRun } from '../../src/testing/store-fixtures.js'
-import { storeTailContract, tailAll } from '../../src/testing/store-tail-contract.js'
+import { caughtUp, storeTailContract, tailAll } from '../../src/testing/store-tail-contract.js'
 import { loadPostgresRelease, loadSqliteRelease, RELEASE } from '../db/release-fixture.js'
 import { describePostgres, dropSchema, freshSchema, POSTGRES_URL } from '../helpers/postgres.js'
 
@@ -230,6 +230,7 @@ await describePostgres('PostgreSQL event positions', () => {
     await peer.commit({ ops: [], events: [logEvent(run, 'peer 1'), logEvent(run, 'peer 2')] })
     await commitIn(client, schema, [logEvent(run, 'first-begun 3'), logEvent(other, 'other 1')])
     await client.query('COMMIT')
+    await caughtUp(store, 4)
     const all = (await tailAll(store)).events
     expect(all.filter((e) => e.event.runId === run).map((e) => [e.seq, text(e)])).toEqual([
       [1, 'peer 1'],
@@ -250,6 +251,7 @@ await describePostgres('PostgreSQL event positions', () => {
       [RELEASE.runId, 2, 'task.log'],
     ])
     await store.commit({ ops: [], events: [logEvent(RELEASE.runId, 'after the upgrade')] })
+    await caughtUp(store, 3)
     expect((await tailAll(store, { after: old.next })).events.map((e) => [e.seq, text(e)])).toEqual([
       [3, 'after the upgrade'],
     ])
