@@ -1,3 +1,4 @@
+import { asAgentId } from '../core/ids.js'
 import { FlotillaError } from '../core/errors.js'
 import { AGENT_STATES, type AgentState } from '../core/states.js'
 import type { AgentRecord } from '../store/records.js'
@@ -121,7 +122,7 @@ ${STORE_HELP}
         'Name the agent: flotilla agent show <agent-id> (ids are listed by flotilla agent list).',
       )
     return withStore(values.store as string | undefined, async (orchestrator, store) => {
-      const agent = await orchestrator.store.getAgent(id)
+      const agent = await orchestrator.store.getAgent(asAgentId(id))
       if (!agent) {
         throw new FlotillaError(
           'AGENT_NOT_FOUND',
@@ -129,7 +130,7 @@ ${STORE_HELP}
           { details: { agent: id } },
         )
       }
-      const transitions = await orchestrator.store.listAgentTransitions(id)
+      const transitions = await orchestrator.store.listAgentTransitions(asAgentId(id))
       if (values.json === true) {
         io.out.write(`${JSON.stringify({ agent: recordJson(agent), transitions }, null, 2)}\n`)
         return 0

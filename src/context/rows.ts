@@ -1,3 +1,4 @@
+import { isJsonObject, isStringArray, jsonColumn } from '../db/json-column.js'
 import { FlotillaError } from '../core/errors.js'
 import type { ArtifactInfo } from './types.js'
 import { deepFreeze } from './encode.js'
@@ -45,6 +46,11 @@ export function versionParams(r: ArtifactInfo): (string | number | null)[] {
   ]
 }
 
+/** `flotilla_ctx_versions.metadata`: a JSON object. */
+export const ENTRY_METADATA = jsonColumn('flotilla_ctx_versions.metadata', isJsonObject, 'a JSON object')
+/** `flotilla_ctx_versions.tags`: an array of strings. */
+export const ENTRY_TAGS = jsonColumn('flotilla_ctx_versions.tags', isStringArray, 'an array of strings')
+
 /** A version row as an {@link ArtifactInfo} (metadata and tags frozen). */
 export function versionFromRow(row: VersionRow): ArtifactInfo {
   if (row.encoding !== 'json' && row.encoding !== 'bytes') {
@@ -60,8 +66,8 @@ export function versionFromRow(row: VersionRow): ArtifactInfo {
     encoding: row.encoding,
     contentHash: row.content_hash,
     size: Number(row.size),
-    metadata: deepFreeze(JSON.parse(row.metadata) as Record<string, unknown>),
-    tags: deepFreeze(JSON.parse(row.tags) as string[]),
+    metadata: deepFreeze(ENTRY_METADATA.decodeRequired(row.metadata, row.id)),
+    tags: deepFreeze(ENTRY_TAGS.decodeRequired(row.tags, row.id)),
     createdBy: row.created_by,
     createdAt: Number(row.created_at),
     basedOn: row.based_on === null ? null : Number(row.based_on),

@@ -1,3 +1,5 @@
+import { storedLimits } from './limits.js'
+import { asAgentId } from '../core/ids.js'
 import { rmdirSync } from 'node:fs'
 import { FlotillaError } from '../core/errors.js'
 import type { AgentState } from '../core/states.js'
@@ -5,7 +7,6 @@ import type { Permission } from '../security/permissions.js'
 import type { AgentRecord } from '../store/records.js'
 import type { AgentStore } from '../store/store.js'
 import { reconcileAgents } from './reconcile.js'
-import type { ResourceLimits } from './runtime.js'
 import type { AgentInfo, AgentTreeNode } from './supervisor-types.js'
 
 /** The public view of a stored agent record. */
@@ -20,7 +21,7 @@ export function info(record: AgentRecord): AgentInfo {
     state: record.state,
     reason: record.reason,
     permissions: (record.permissions ?? []) as Permission[],
-    limits: (record.limits ?? {}) as ResourceLimits,
+    limits: storedLimits(record),
     pid: record.pid,
     capabilities: spec.capabilities ?? [],
     tags: spec.tags ?? [],
@@ -117,7 +118,7 @@ export class AgentDirectory<
   async status(agentId: string): Promise<AgentInfo> {
     const entry = this.live.get(agentId)
     if (entry) return info(entry.record)
-    const record = await this.agents.getAgent(agentId)
+    const record = await this.agents.getAgent(asAgentId(agentId))
     if (!record) throw this.notFound(agentId)
     return info(record)
   }
@@ -126,7 +127,9 @@ export class AgentDirectory<
   async list(
     filter: { parentId?: string | null; states?: readonly AgentState[]; name?: string } = {},
   ): Promise<AgentInfo[]> {
-    return (await this.agents.listAgents(filter)).map(info)
+    const { parentId, ...rest } = filter
+    const stored = parentId === undefined ? rest : { ...rest, parentId: parentId === null ? null : asAgentId(parentId) }
+    return (await this.agents.listAgents(stored)).map(info)
   }
 
   /** The direct children of an agent. */

@@ -2,10 +2,16 @@ import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { FlotillaError } from '../core/errors.js'
 import type { ChildAgentRequest } from '../agents/context.js'
+import type { AgentRecord } from '../store/records.js'
 import type { ResourceLimits } from './runtime.js'
 import type { AgentDeployment } from './supervisor-types.js'
 
 const KEYS = ['memoryMb', 'cpuMs', 'storageMb'] as const
+
+/** The resource limits of a stored agent record, checked like a spec's (`VALIDATION_FAILED` names the agent). */
+export function storedLimits(record: Pick<AgentRecord, 'id' | 'limits'>): ResourceLimits {
+  return parseLimits(record.limits, `the stored limits of agent ${record.id}`)
+}
 
 /**
  * Validates resource limits: each given field a positive finite number;

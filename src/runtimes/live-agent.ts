@@ -4,11 +4,12 @@
  * and metrics, and the lock that orders its store writes. Also the deploy
  * request its runtime is given for it.
  */
+import { storedLimits } from './limits.js'
 import type { AgentMetrics } from '../agents/agent-metrics.js'
 import type { ServiceCall } from '../agents/service-members.js'
 import type { PermissionSet } from '../security/permissions.js'
 import type { AgentRecord } from '../store/records.js'
-import type { DeployRequest, ResourceLimits, Runtime, RuntimeHandle } from './runtime.js'
+import type { DeployRequest, Runtime, RuntimeHandle } from './runtime.js'
 import type { AgentDeployment } from './supervisor-types.js'
 
 /** One agent deployed by an `AgentSupervisor`. */
@@ -38,7 +39,7 @@ export function deployRequestOf(entry: LiveAgent): DeployRequest {
     tools: d.tools ?? [],
     ...(d.toolsModule === undefined ? {} : { toolsModule: d.toolsModule }),
     permissions: entry.perms.grants,
-    limits: entry.record.limits as ResourceLimits,
+    limits: storedLimits(entry.record),
     env: d.env ?? {},
     workspace: entry.workspace,
   }

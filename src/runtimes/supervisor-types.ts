@@ -1,3 +1,4 @@
+import type { AgentId } from '../core/ids.js'
 import type { Clock } from '../core/clock.js'
 import type { AgentState } from '../core/states.js'
 import type { AgentMetricsSnapshot } from '../agents/agent-metrics.js'
@@ -51,10 +52,10 @@ export interface DeployOptions {
 
 /** A deployed agent as the supervisor reports it. */
 export interface AgentInfo {
-  readonly id: string
+  readonly id: AgentId
   readonly name: string
   readonly version: string
-  readonly parentId: string | null
+  readonly parentId: AgentId | null
   readonly runtime: string
   readonly state: AgentState
   /** Why it is in this state (failure reason, `terminated by parent`…). */

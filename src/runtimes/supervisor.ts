@@ -12,7 +12,7 @@ import { AgentCalls } from './agent-calls.js'
 import { AgentDirectory, info } from './agent-directory.js'
 import { agentUsage, clusterUsage } from './agent-usage.js'
 import { assertTransition } from './lifecycle.js'
-import { carveLimits, parseLimits } from './limits.js'
+import { carveLimits, parseLimits, storedLimits } from './limits.js'
 import { deployRequestOf, type LiveAgent } from './live-agent.js'
 import type { ExecuteOptions, ResourceLimits, Runtime, RuntimeExit, RuntimeHooks } from './runtime.js'
 import type {
@@ -99,7 +99,7 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
       ? inheritPermissions(parent.perms.grants, deployment.permissions, `Child "${name}"`)
       : parsePermissions(deployment.permissions ?? [])
     const limits = parent
-      ? carveLimits(parent.record.limits as ResourceLimits, deployment.limits ?? {}, name)
+      ? carveLimits(storedLimits(parent.record), deployment.limits ?? {}, name)
       : parseLimits(deployment.limits ?? this.options.defaultLimits)
     const kind =
       options.runtime ??
@@ -115,7 +115,7 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
         { details: { field: 'runtime' } },
       )
     }
-    const id = newAgentId() as string
+    const id = newAgentId()
     const workspace = options.workspace ?? parent?.workspace ?? join(this.options.workspaceRoot, `${name}-${id}`)
     const at = this.clock.wallNow()
     const record: AgentRecord = {
@@ -126,7 +126,7 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
       runtime: kind,
       state: 'PENDING',
       reason: null,
-      spec: JSON.parse(JSON.stringify({ ...deployment, runtime: kind })) as unknown,
+      spec: JSON.parse(JSON.stringify({ ...deployment, runtime: kind })) as Record<string, unknown>,
       permissions: permissions.map((p) => ({ resource: p.resource, actions: [...p.actions] })),
       limits: { ...limits },
       pid: null,
@@ -227,11 +227,8 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
     const entry = this.requireLive(agentId)
     if (entry.record.state === 'TERMINATED') assertTransition(agentId, 'TERMINATED', 'RUNNING', 'be scaled')
     const parent = entry.record.parentId ? this.live.get(entry.record.parentId) : undefined
-    const next = parent
-      ? carveLimits(parent.record.limits as ResourceLimits, limits, entry.record.name)
-      : parseLimits(limits)
-    for (const child of this.liveChildren(agentId))
-      carveLimits(next, child.record.limits as ResourceLimits, child.record.name)
+    const next = parent ? carveLimits(storedLimits(parent.record), limits, entry.record.name) : parseLimits(limits)
+    for (const child of this.liveChildren(agentId)) carveLimits(next, storedLimits(child.record), child.record.name)
     await entry.handle?.scale(next)
     await this.transition(entry, entry.record.state, `scaled to ${JSON.stringify(next)}`, { limits: { ...next } })
     return info(entry.record)

@@ -1,7 +1,8 @@
+import { asAgentId } from '../core/ids.js'
 import { FlotillaError } from '../core/errors.js'
 import { AGENT_STATES, type AgentState } from '../core/states.js'
 import type { AgentRecord, AgentTransition } from './records.js'
-import { fromJsonText } from './rows.js'
+import { isJsonArray, isJsonObject, jsonColumn, orNull } from '../db/json-column.js'
 
 /** The transition argument of {@link AgentStore.saveAgent}. */
 export interface AgentTransitionInput {
@@ -63,6 +64,14 @@ export function checkAgentSave(record: AgentRecord, transition: AgentTransitionI
     ['transition.at', transition.at],
   ] as const) {
     if (typeof value !== 'number' || Number.isNaN(value)) throw bad(field, `${field} must be a number of wall-clock ms`)
+  }
+  for (const [field, value, column] of [
+    ['spec', record.spec, AGENT_SPEC],
+    ['permissions', record.permissions, AGENT_PERMISSIONS],
+    ['limits', record.limits, AGENT_LIMITS],
+  ] as const) {
+    if (value !== undefined && !column.accepts(value))
+      throw bad(field, `its ${field} must be ${column.expected} or undefined`)
   }
   return {
     record,
@@ -158,19 +167,26 @@ export const AGENT_COLUMNS =
 /** The columns of {@link AgentTransitionRow}, for SELECT lists. */
 export const AGENT_TRANSITION_COLUMNS = 'agent_id, seq, from_state, to_state, reason, at'
 
+/** `agents.spec`: the spec as deployed. */
+export const AGENT_SPEC = jsonColumn('agents.spec', orNull(isJsonObject), 'a JSON object or null')
+/** `agents.permissions`: the effective permissions. */
+export const AGENT_PERMISSIONS = jsonColumn('agents.permissions', orNull(isJsonArray), 'a JSON array or null')
+/** `agents.limits`: the effective resource limits. */
+export const AGENT_LIMITS = jsonColumn('agents.limits', orNull(isJsonObject), 'a JSON object or null')
+
 /** An agent record from its row. */
 export function agentFromRow(row: AgentRow): AgentRecord {
   return {
-    id: row.id,
+    id: asAgentId(row.id),
     name: row.name,
     version: row.version,
-    parentId: row.parent_id,
+    parentId: row.parent_id === null ? null : asAgentId(row.parent_id),
     runtime: row.runtime,
     state: row.state as AgentState,
     reason: row.reason,
-    spec: fromJsonText(row.spec),
-    permissions: fromJsonText(row.permissions),
-    limits: fromJsonText(row.limits),
+    spec: AGENT_SPEC.decode(row.spec, row.id),
+    permissions: AGENT_PERMISSIONS.decode(row.permissions, row.id),
+    limits: AGENT_LIMITS.decode(row.limits, row.id),
     pid: row.pid,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -180,7 +196,7 @@ export function agentFromRow(row: AgentRow): AgentRecord {
 /** A transition from its row. */
 export function transitionFromRow(row: AgentTransitionRow): AgentTransition {
   return {
-    agentId: row.agent_id,
+    agentId: asAgentId(row.agent_id),
     seq: row.seq,
     from: row.from_state as AgentState | null,
     to: row.to_state as AgentState,

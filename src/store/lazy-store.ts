@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../core/clock.js'
-import type { RunId, TaskId } from '../core/ids.js'
+import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import type {
@@ -110,7 +110,7 @@ export class LazyStore implements Store {
     return this.use((s) => s.saveAgent(record, transition))
   }
 
-  getAgent(id: string): Promise<AgentRecord | undefined> {
+  getAgent(id: AgentId): Promise<AgentRecord | undefined> {
     return this.use((s) => s.getAgent(id))
   }
 
@@ -118,7 +118,7 @@ export class LazyStore implements Store {
     return this.use((s) => s.listAgents(filter))
   }
 
-  listAgentTransitions(agentId: string): Promise<AgentTransition[]> {
+  listAgentTransitions(agentId: AgentId): Promise<AgentTransition[]> {
     return this.use((s) => s.listAgentTransitions(agentId))
   }
 

@@ -1,6 +1,6 @@
 import { FlotillaError, type SerializedError } from '../core/errors.js'
 import type { RunEvent } from '../core/events.js'
-import type { RunId, TaskId } from '../core/ids.js'
+import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { AgentState, Priority, RunState, TaskState } from '../core/states.js'
 
 /** A stored run: one execution of a workflow. */
@@ -170,24 +170,24 @@ export interface RunFilter {
  */
 export interface AgentRecord {
   /** `agt_…` */
-  id: string
+  id: AgentId
   /** The agent definition's name. */
   name: string
   /** The agent definition's version. */
   version: string
   /** The agent that deployed this one; `null` for a root agent. */
-  parentId: string | null
+  parentId: AgentId | null
   /** The runtime it runs on: `inprocess`, `process`, `kubernetes`… */
   runtime: string
   state: AgentState
   /** Why it is in this state (a failure reason, `terminated by parent`…), or `null`. */
   reason: string | null
-  /** JSON: the spec as deployed. */
-  spec: unknown
-  /** JSON: the effective permissions. */
-  permissions: unknown
-  /** JSON: the effective resource limits. */
-  limits: unknown
+  /** The spec as deployed (a JSON object). */
+  spec: Record<string, unknown> | null | undefined
+  /** The effective permissions (a JSON array of `{ resource, actions }`). */
+  permissions: unknown[] | null | undefined
+  /** The effective resource limits (a JSON object). */
+  limits: Record<string, unknown> | null | undefined
   /** The operating-system process id, when it runs in a process of its own. */
   pid: number | null
   /** Wall-clock ms; set when the record is inserted and kept by later saves. */
@@ -198,7 +198,7 @@ export interface AgentRecord {
 
 /** One stored lifecycle transition of an agent instance. */
 export interface AgentTransition {
-  agentId: string
+  agentId: AgentId
   /** 1-based position in the agent's transitions. */
   seq: number
   /** The state before; `null` for the transition that created the record. */
@@ -212,7 +212,7 @@ export interface AgentTransition {
 /** Filter for {@link AgentStore.listAgents}; omitted fields match every agent. */
 export interface AgentFilter {
   /** The parent's id; `null`: root agents only. */
-  parentId?: string | null
+  parentId?: AgentId | null
   /** Any of these states (an empty list matches nothing). */
   states?: readonly AgentState[]
   /** The agent definition's name, exactly. */

@@ -1,6 +1,8 @@
-import type { SerializedError } from '../core/errors.js'
+import type { RunEvent } from '../core/events.js'
+import { arrayOf, isJson, isJsonObject, isSerializedError, jsonColumn, type JsonShape } from '../db/json-column.js'
 import { asRunId, asTaskId } from '../core/ids.js'
 import type { Priority, RunState, TaskState } from '../core/states.js'
+import type { WorkerRecord } from './queue.js'
 import type { RunRecord, TaskRecord } from './records.js'
 
 /**
@@ -36,10 +38,39 @@ export interface TaskRow {
   error: string | null
 }
 
-/** A JSON column's value: SQL NULL is `undefined`, the text `null` is `null`. */
-export function fromJsonText(text: string | null): unknown {
-  return text === null ? undefined : JSON.parse(text)
-}
+/** A stored run event: an object with a string `type` and `runId` and a numeric `at`. */
+export const isStoredRunEvent: JsonShape<RunEvent> = (value): value is RunEvent =>
+  isJsonObject(value) &&
+  typeof value.type === 'string' &&
+  typeof value.runId === 'string' &&
+  typeof value.at === 'number'
+
+/** `events.body` of PostgreSQL: one run event. */
+export const EVENT_BODY = jsonColumn('events.body', isStoredRunEvent, 'a run event { type, runId, at }')
+/** `events.body` of SQLite: the events of one commit, in order. */
+export const EVENT_BATCH = jsonColumn('events.body', arrayOf(isStoredRunEvent), 'an array of run events')
+
+/** `workers.body`: a worker's heartbeat record. */
+export const WORKER_BODY = jsonColumn(
+  'workers.body',
+  (value): value is WorkerRecord =>
+    isJsonObject(value) &&
+    typeof value.id === 'string' &&
+    Array.isArray(value.agents) &&
+    typeof value.heartbeatAt === 'number',
+  'a worker record { id, agents, heartbeatAt, … }',
+)
+
+/** `runs.definition`: the workflow definition the run pinned (user JSON, checked when compiled). */
+export const RUN_DEFINITION = jsonColumn('runs.definition', isJson, 'a workflow definition')
+/** `runs.input`: the run's input, as given. */
+export const RUN_INPUT = jsonColumn('runs.input', isJson, 'JSON')
+/** `tasks.output`: a task's output, as its agent returned it. */
+export const TASK_OUTPUT = jsonColumn('tasks.output', isJson, 'JSON')
+/** `runs.error`: a serialized error. */
+export const RUN_ERROR = jsonColumn('runs.error', isSerializedError, 'an error { code, message }')
+/** `tasks.error`: a serialized error. */
+export const TASK_ERROR = jsonColumn('tasks.error', isSerializedError, 'an error { code, message }')
 
 const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value)
 
@@ -49,13 +80,13 @@ export function runFromRow(row: RunRow): RunRecord {
     id: asRunId(row.id),
     workflow: row.workflow,
     workflowHash: row.workflow_hash,
-    definition: fromJsonText(row.definition),
-    input: fromJsonText(row.input),
+    definition: RUN_DEFINITION.decode(row.definition, row.id),
+    input: RUN_INPUT.decode(row.input, row.id),
     state: row.state as RunState,
     createdAt: row.created_at,
     startedAt: opt(row.started_at),
     finishedAt: opt(row.finished_at),
-    error: fromJsonText(row.error) as SerializedError | undefined,
+    error: RUN_ERROR.decode(row.error, row.id),
     parentRunId: row.parent_run_id === null ? undefined : asRunId(row.parent_run_id),
   }
 }
@@ -72,7 +103,7 @@ export function taskFromRow(row: TaskRow): TaskRecord {
     idempotencyKey: row.idempotency_key,
     startedAt: opt(row.started_at),
     finishedAt: opt(row.finished_at),
-    output: fromJsonText(row.output),
-    error: fromJsonText(row.error) as SerializedError | undefined,
+    output: TASK_OUTPUT.decode(row.output, `${row.run_id}/${row.task_id}`),
+    error: TASK_ERROR.decode(row.error, `${row.run_id}/${row.task_id}`),
   }
 }

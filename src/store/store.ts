@@ -1,4 +1,4 @@
-import type { RunId, TaskId } from '../core/ids.js'
+import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
 import type { Clock } from '../core/clock.js'
 import type { TaskQueue } from './queue.js'
@@ -94,11 +94,11 @@ export interface AgentStore {
     transition: { from: AgentState | null; to: AgentState; reason: string | null; at: number },
   ): Promise<void>
   /** An agent, or `undefined`. */
-  getAgent(id: string): Promise<AgentRecord | undefined>
+  getAgent(id: AgentId): Promise<AgentRecord | undefined>
   /** Agents matching the filter, oldest first (`createdAt`, then `id`). `parentId: null` lists root agents only. */
   listAgents(filter?: AgentFilter): Promise<AgentRecord[]>
   /** Every transition of the agent, `seq` ascending (1, 2, …); `[]` for an unknown id. */
-  listAgentTransitions(agentId: string): Promise<AgentTransition[]>
+  listAgentTransitions(agentId: AgentId): Promise<AgentTransition[]>
   /** Deletes the TERMINATED agents last updated before `before` (wall-clock ms), with their transitions; returns how many agents. */
   pruneAgents(before: number): Promise<number>
 }

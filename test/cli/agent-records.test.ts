@@ -1,3 +1,4 @@
+import { asAgentId } from '../../src/core/ids.js'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -77,7 +78,7 @@ describe('flotilla agent list / show', () => {
       spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString(),
     )
     const rec = {
-      id: 'agt_orphan',
+      id: asAgentId('agt_orphan'),
       name: 'orphan',
       version: '1.0.0',
       parentId: null,

@@ -3,6 +3,7 @@
  * SQLite dump and pg_dumps, made by write.mjs there), and what they hold, so
  * the upgrade tests can load one, open it with this code and read it back.
  */
+import { asAgentId } from '../../src/core/ids.js'
 import { readFileSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { expect } from 'vitest'
@@ -66,8 +67,12 @@ export async function expectReleaseRuns(store: Store): Promise<void> {
     [1, 'run.started'],
     [2, 'task.log'],
   ])
-  expect(await store.getAgent(RELEASE.agentId)).toMatchObject({ name: 'writer', state: 'RUNNING', pid: 4242 })
-  expect((await store.listAgentTransitions(RELEASE.agentId)).map((t) => t.reason)).toEqual(['deployed'])
+  expect(await store.getAgent(asAgentId(RELEASE.agentId))).toMatchObject({
+    name: 'writer',
+    state: 'RUNNING',
+    pid: 4242,
+  })
+  expect((await store.listAgentTransitions(asAgentId(RELEASE.agentId))).map((t) => t.reason)).toEqual(['deployed'])
 }
 
 /** Checks that `backend` holds the artifacts (two versions of one, bytes of another) and the cache entry. */

@@ -1,3 +1,4 @@
+import { asAgentId } from '../../src/core/ids.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -150,7 +151,7 @@ describe('orchestrator.agents on the process runtime', () => {
       .filter((e) => e.type === 'status_change' && (e.data as { to: string }).to === 'TERMINATED')
       .map((e) => (e.data as { agentId: string }).agentId)
     expect(order).toEqual([grandkid, kid.id, p.id])
-    const transitions = await o.store.listAgentTransitions(p.id)
+    const transitions = await o.store.listAgentTransitions(asAgentId(p.id))
     expect(transitions.map((t) => t.to)).toEqual(['PENDING', 'RUNNING', 'TERMINATED'])
     expect((await o.agents.list()).every((a) => a.state === 'TERMINATED')).toBe(true)
   })

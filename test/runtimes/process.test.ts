@@ -209,11 +209,14 @@ describe('ProcessRuntime (process-only behaviour)', () => {
     const { handle } = await deploy()
     const controller = new AbortController()
     const spin = codeOf(handle.execute({ op: 'spin', chunkMs: 5 }, { signal: controller.signal }))
-    await new Promise((r) => setTimeout(r, 300))
+    // Spin until the child has used 100 ms of CPU (a loaded machine gives it less than wall time), at most 15 s.
+    let usage = await handle.usage()
+    for (const end = Date.now() + 15_000; usage.cpuMs <= 100 && Date.now() < end; usage = await handle.usage())
+      await new Promise((r) => setTimeout(r, 100))
     controller.abort()
     await spin
-    const usage = await handle.usage()
     expect(usage.cpuMs).toBeGreaterThan(100)
+    usage = await handle.usage()
     expect(usage.memoryBytes).toBeGreaterThan(10 * 1024 * 1024)
   })
 

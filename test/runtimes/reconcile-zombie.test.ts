@@ -1,3 +1,4 @@
+import { asAgentId } from '../../src/core/ids.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -34,7 +35,7 @@ async function zombie(): Promise<number> {
 
 async function seed(store: MemoryStore, id: string, pid: number): Promise<void> {
   const base: AgentRecord = {
-    id,
+    id: asAgentId(id),
     name: id,
     version: '1.0.0',
     parentId: null,

@@ -1,3 +1,4 @@
+import { asAgentId } from '../../src/core/ids.js'
 import { describe, expect, it } from 'vitest'
 import { defineAgent } from '../../src/agents/define-agent.js'
 import { FlotillaError } from '../../src/core/errors.js'
@@ -122,7 +123,7 @@ describe('LazyStore', () => {
       kind: 'postgres',
       target: 'x',
     })
-    await expect(typed.getAgent('a')).rejects.toMatchObject({ code: 'STORE_SCHEMA_TOO_NEW' })
+    await expect(typed.getAgent(asAgentId('a'))).rejects.toMatchObject({ code: 'STORE_SCHEMA_TOO_NEW' })
   })
 })
 

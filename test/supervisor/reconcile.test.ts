@@ -1,3 +1,4 @@
+import { asAgentId } from '../../src/core/ids.js'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -24,7 +25,7 @@ async function seed(
 ): Promise<void> {
   const at = 1_000
   const base: AgentRecord = {
-    id,
+    id: asAgentId(id),
     name: id,
     version: '1.0.0',
     parentId: null,

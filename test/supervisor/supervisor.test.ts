@@ -1,3 +1,4 @@
+import { asAgentId } from '../../src/core/ids.js'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -149,7 +150,7 @@ describe('AgentSupervisor', () => {
       supervisor.deploy({ name: 'big', module: '/x/agent.mjs', limits: { memoryMb: 1024 } }, { parentId: p.id }),
     ).rejects.toMatchObject({ code: 'RESOURCE_LIMIT_EXCEEDED' })
     // nothing half-written for the refused children
-    expect((await store.listAgents({ parentId: p.id })).map((a) => a.name)).toEqual(['kid'])
+    expect((await store.listAgents({ parentId: asAgentId(p.id) })).map((a) => a.name)).toEqual(['kid'])
     // a child inherits everything when it asks for nothing
     const heir = await supervisor.deploy({ name: 'heir', module: '/x/agent.mjs' }, { parentId: p.id })
     expect(heir.permissions).toEqual(parentGrants)

@@ -1,3 +1,4 @@
+import { MESSAGE_BODY, MESSAGE_HEADERS } from './columns.js'
 import { randomUUID } from 'node:crypto'
 import type { Pool } from 'pg'
 import type { Clock } from '../../core/clock.js'
@@ -402,8 +403,8 @@ function toMessage(r: MessageRow, to: string): BusMessage {
     id: r.id,
     from: r.sender,
     to,
-    body: JSON.parse(r.body),
-    headers: JSON.parse(r.headers) as BusMessage['headers'],
+    body: MESSAGE_BODY.decodeRequired(r.body, r.id),
+    headers: MESSAGE_HEADERS.decodeRequired(r.headers, r.id),
     attempt: Number(r.attempt),
     sentAt: Number(r.sent_at),
   }

@@ -1,3 +1,4 @@
+import { MESSAGE_BODY, MESSAGE_HEADERS } from './columns.js'
 import { randomUUID } from 'node:crypto'
 import type { Clock, TimerHandle } from '../../core/clock.js'
 import { deserializeError, FlotillaError, serializeError, toFlotillaError } from '../../core/errors.js'
@@ -186,12 +187,12 @@ export class PgRequests {
         const now = this.deps.clock.wallNow()
         for (const r of rows) {
           if (Number(r.expires_at) <= now) continue // the requester gave up: nobody waits for the reply
-          const headers = JSON.parse(r.headers) as MessageHeaders
+          const headers = MESSAGE_HEADERS.decodeRequired(r.headers, r.id)
           const request: BusMessage = {
             id: r.id,
             from: r.sender,
             to: agent,
-            body: JSON.parse(r.body),
+            body: MESSAGE_BODY.decodeRequired(r.body, r.id),
             headers,
             attempt: 1,
             sentAt: Number(r.sent_at),

@@ -125,8 +125,3 @@ async function prepareSecurityTables(client: PoolClient, schema: string, where: 
 export function jsonText(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value)
 }
-
-/** The value of JSON text that may be SQL NULL (`null`). */
-export function parseJson<T>(text: unknown): T | null {
-  return text === null || text === undefined ? null : (JSON.parse(text as string) as T)
-}

@@ -1,7 +1,8 @@
+import { AUDIT_DETAILS } from '../columns.js'
 import type { Pool } from 'pg'
 import { toFlotillaError } from '../../core/errors.js'
 import type { AuditEntry, AuditFilter, AuditLogStore, AuditOutcome } from '../audit.js'
-import { jsonText, parseJson, SecurityPool, type PostgresSecurityOptions, type Row } from './connection.js'
+import { jsonText, SecurityPool, type PostgresSecurityOptions, type Row } from './connection.js'
 import { AUDIT_LOCK_KEY } from './schema.js'
 
 const COLUMNS = 'seq, at, actor, action, resource, outcome, request_id, details, prev_hash, hash'
@@ -114,7 +115,7 @@ function entryFromRow(r: Row): AuditEntry {
     resource: r.resource as string,
     outcome: r.outcome as AuditOutcome,
     requestId: r.request_id as string | null,
-    details: parseJson<Record<string, unknown>>(r.details),
+    details: AUDIT_DETAILS.decode(r.details as string | null, String(r.seq)) ?? null,
     prevHash: r.prev_hash as string,
     hash: r.hash as string,
   }

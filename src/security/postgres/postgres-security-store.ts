@@ -1,9 +1,9 @@
+import { KEY_SCOPES } from '../columns.js'
 import type { Pool } from 'pg'
 import { FlotillaError } from '../../core/errors.js'
-import type { Permission } from '../permissions.js'
 import type { Role } from '../roles.js'
 import { keyNotFound, type ApiKeyRecord, type BlockRecord, type SecurityStore } from '../security-store.js'
-import { jsonText, parseJson, SecurityPool, type PostgresSecurityOptions, type Row } from './connection.js'
+import { jsonText, SecurityPool, type PostgresSecurityOptions, type Row } from './connection.js'
 
 const KEY_COLUMNS =
   'id, name, role, scopes, hash, previous_hash, previous_valid_until, created_by, created_at, expires_at, revoked_at, rotated_at, last_used_at'
@@ -154,7 +154,7 @@ function keyFromRow(r: Row): ApiKeyRecord {
     id: r.id as string,
     name: r.name as string,
     role: r.role as Role,
-    scopes: parseJson<Permission[]>(r.scopes),
+    scopes: KEY_SCOPES.decode(r.scopes as string | null, r.id as string) ?? null,
     hash: r.hash as string,
     previous:
       previousHash === null || previousUntil === null ? null : { hash: previousHash, validUntil: previousUntil },

@@ -81,8 +81,3 @@ export class SecurityConnection {
 export function jsonText(value: unknown): string | null {
   return value === null || value === undefined ? null : JSON.stringify(value)
 }
-
-/** The value of JSON text that may be SQL NULL (`null`). */
-export function parseJson<T>(text: string | null): T | null {
-  return text === null ? null : (JSON.parse(text) as T)
-}

@@ -1,6 +1,7 @@
+import { AUDIT_DETAILS } from '../columns.js'
 import type Database from 'better-sqlite3'
 import type { AuditEntry, AuditFilter, AuditLogStore, AuditOutcome } from '../audit.js'
-import { jsonText, parseJson, SecurityConnection } from './connection.js'
+import { jsonText, SecurityConnection } from './connection.js'
 import type { SqliteSecurityOptions } from './options.js'
 
 type Params = (string | number | null)[]
@@ -129,7 +130,7 @@ function entryFromRow(r: AuditRow): AuditEntry {
     resource: r.resource,
     outcome: r.outcome as AuditOutcome,
     requestId: r.request_id,
-    details: parseJson<Record<string, unknown>>(r.details),
+    details: AUDIT_DETAILS.decode(r.details as string | null, String(r.seq)) ?? null,
     prevHash: r.prev_hash,
     hash: r.hash,
   }

@@ -1,9 +1,9 @@
+import { KEY_SCOPES } from '../columns.js'
 import type Database from 'better-sqlite3'
 import { FlotillaError } from '../../core/errors.js'
-import type { Permission } from '../permissions.js'
 import type { Role } from '../roles.js'
 import { keyNotFound, type ApiKeyRecord, type BlockRecord, type SecurityStore } from '../security-store.js'
-import { jsonText, parseJson, SecurityConnection } from './connection.js'
+import { jsonText, SecurityConnection } from './connection.js'
 import type { SqliteSecurityOptions } from './options.js'
 
 type Params = (string | number | null)[]
@@ -174,7 +174,7 @@ function keyFromRow(r: KeyRow): ApiKeyRecord {
     id: r.id,
     name: r.name,
     role: r.role as Role,
-    scopes: parseJson<Permission[]>(r.scopes),
+    scopes: KEY_SCOPES.decode(r.scopes as string | null, r.id as string) ?? null,
     hash: r.hash,
     previous:
       r.previous_hash === null || r.previous_valid_until === null

@@ -1,4 +1,12 @@
-import { agentConflict, checkAgentSave, type AgentTransitionInput, type EncodedAgent } from '../agents.js'
+import {
+  AGENT_LIMITS,
+  AGENT_PERMISSIONS,
+  AGENT_SPEC,
+  agentConflict,
+  checkAgentSave,
+  type AgentTransitionInput,
+  type EncodedAgent,
+} from '../agents.js'
 import type { AgentFilter, AgentRecord, AgentTransition } from '../records.js'
 
 interface AgentEntry {
@@ -91,13 +99,11 @@ export class MemoryAgents {
   }
 }
 
-const parse = (text: string | null): unknown => (text === null ? undefined : JSON.parse(text))
-
 function decode(stored: EncodedAgent): AgentRecord {
   return {
     ...stored.record,
-    spec: parse(stored.spec),
-    permissions: parse(stored.permissions),
-    limits: parse(stored.limits),
+    spec: AGENT_SPEC.decode(stored.spec, stored.record.id),
+    permissions: AGENT_PERMISSIONS.decode(stored.permissions, stored.record.id),
+    limits: AGENT_LIMITS.decode(stored.limits, stored.record.id),
   }
 }

@@ -1,5 +1,5 @@
+import { EVENT_BODY } from '../rows.js'
 import { FlotillaError } from '../../core/errors.js'
-import type { RunEvent } from '../../core/events.js'
 import type { StoreBatch, StoredEvent, StoreOp } from '../records.js'
 
 /**
@@ -145,5 +145,5 @@ export { runFromRow as decodeRun, taskFromRow as decodeTask } from '../rows.js'
 
 /** A stored event from its sequence number and JSON text. */
 export function decodeEvent(seq: number, body: string): StoredEvent {
-  return { seq, event: JSON.parse(body) as RunEvent }
+  return { seq, event: EVENT_BODY.decodeRequired(body, `event ${seq}`) }
 }

@@ -1,3 +1,4 @@
+import { WORKER_BODY } from '../rows.js'
 import type { ClientConfig } from 'pg'
 import type { Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
@@ -313,7 +314,7 @@ export class PostgresQueue implements TaskQueue {
 
   async listWorkers(since: number): Promise<WorkerRecord[]> {
     const rows = await this.query<{ body: string }>('flotilla_q_list_workers', this.sql.listWorkers, [since])
-    return rows.map((r) => JSON.parse(r.body) as WorkerRecord)
+    return rows.map((r) => WORKER_BODY.decodeRequired(r.body))
   }
 
   async storeTime(): Promise<number | undefined> {

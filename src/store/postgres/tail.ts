@@ -1,4 +1,4 @@
-import type { RunEvent } from '../../core/events.js'
+import { EVENT_BODY } from '../rows.js'
 import { badPosition, tailLimit, type TailedEvent, type TailOptions, type TailPage } from '../records.js'
 
 /** Runs one named statement (the store's query). */
@@ -52,7 +52,7 @@ export async function tailPostgres(
   const events: TailedEvent[] = rows.map((r) => ({
     position: `${r.tx}.${r.seq}.${Buffer.from(r.run_id, 'utf8').toString('base64url')}`,
     seq: r.seq,
-    event: JSON.parse(r.body) as RunEvent,
+    event: EVENT_BODY.decodeRequired(r.body, `event ${r.seq} of run ${r.run_id}`),
   }))
   return { events, next: events.length === 0 ? after : events[events.length - 1].position }
 }

@@ -30,9 +30,6 @@ export function toJson(value: unknown, what: string, of?: string): string | null
   return text ?? null
 }
 
-/** The value of a JSON column; `NULL` is `undefined`. */
-export { fromJsonText as fromJson } from '../rows.js'
-
 /** The key and text of a workflow definition in the `definitions` table. */
 export interface EncodedDefinition {
   /** SHA-256 (hex) of `body` (of the empty string when the definition is undefined). */

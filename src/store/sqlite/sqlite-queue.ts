@@ -1,3 +1,4 @@
+import { WORKER_BODY } from '../rows.js'
 import type Database from 'better-sqlite3'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunEvent } from '../../core/events.js'
@@ -382,7 +383,7 @@ export class SqliteQueue implements TaskQueue {
   }
 
   async listWorkers(since: number): Promise<WorkerRecord[]> {
-    return this.guard(() => this.listWorkersStatement.all(since).map((r) => JSON.parse(r.body) as WorkerRecord))
+    return this.guard(() => this.listWorkersStatement.all(since).map((r) => WORKER_BODY.decodeRequired(r.body)))
   }
 
   async storeTime(): Promise<number | undefined> {

@@ -1,3 +1,4 @@
+import { EVENT_BATCH } from '../rows.js'
 import type Database from 'better-sqlite3'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunEvent } from '../../core/events.js'
@@ -190,7 +191,7 @@ export class SqliteStore implements Store {
       if (rows.length === 0) this.assertRun(runId)
       const out: StoredEvent[] = []
       for (const row of rows) {
-        const events = JSON.parse(row.body) as RunEvent[]
+        const events = EVENT_BATCH.decodeRequired(row.body, `events ${row.first_seq}… of run ${runId}`)
         for (let k = 0; k < events.length && out.length < limit; k++) {
           const seq = row.first_seq + k
           if (seq > after) out.push({ seq, event: events[k] })

@@ -1,4 +1,4 @@
-import type { RunEvent } from '../../core/events.js'
+import { EVENT_BATCH } from '../rows.js'
 import { badPosition, tailLimit, type TailedEvent, type TailOptions, type TailPage } from '../records.js'
 import type { Statements } from './statements.js'
 
@@ -17,7 +17,7 @@ export function tailSqlite(s: Statements, options: TailOptions): TailPage {
   const rows =
     options.runId === undefined ? s.tailEvents.all(pos, limit + 1) : s.tailRunEvents.all(options.runId, pos, limit + 1)
   for (const row of rows) {
-    const events = JSON.parse(row.body) as RunEvent[]
+    const events = EVENT_BATCH.decodeRequired(row.body, `events at ${row.pos}`)
     for (let i = row.pos === pos ? k + 1 : 0; i < events.length && out.length < limit; i++)
       out.push({ position: `${row.pos}.${i}`, seq: row.first_seq + i, event: events[i] })
     if (out.length >= limit) break
