@@ -283,7 +283,7 @@ export class ApiKeys {
     if (!current && previous && record.previous !== null && now >= record.previous.validUntil)
       throw invalid('it was rotated and its grace period is over', { keyId: record.id })
     if (record.lastUsedAt === null || now - record.lastUsedAt >= LAST_USED_EVERY_MS) {
-      await this.store.updateKey({ ...record, lastUsedAt: now })
+      await this.store.touchKey(record.id, now)
     }
     if (this.cacheMs > 0 && changes === this.changes) this.verified.set(record.id, stored)
     return stored.principal
