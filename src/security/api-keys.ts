@@ -1,8 +1,9 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
 import { inheritPermissions, parsePermissions, PermissionSet, type Grants, type Permission } from './permissions.js'
 import { parseRole, ROLE_GRANTS, type Role } from './roles.js'
+import { sha256Hex } from './sha256.js'
 import { keyNotFound, type ApiKeyRecord, type SecurityStore } from './security-store.js'
 
 /** An API key as lists show it: everything but the hash of its secret. */
@@ -29,6 +30,20 @@ export interface KeyPrincipal {
   readonly permissions: Grants
 }
 
+/** Options of {@link ApiKeys}; every field has a default. */
+export interface ApiKeysOptions {
+  /** @default systemClock */
+  readonly clock?: Clock
+  /**
+   * How long a verified key is trusted without reading the store again (ms).
+   * A revoke or rotate through the same `ApiKeys` takes effect at once; one
+   * made by another process on the same store (`flotilla keys revoke`,
+   * another server) within this time. 0: read the store on every request.
+   * @default 1000
+   */
+  readonly cacheMs?: number
+}
+
 /** What {@link ApiKeys.create} takes. */
 export interface CreateKeyOptions {
   /** A label (`ci`, `dashboard`); 1–64 characters. */
@@ -46,10 +61,23 @@ const PREFIX = 'flt'
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
 const TOKEN = /^flt_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/
 const LAST_USED_EVERY_MS = 60_000
+const ZERO_HASH = Buffer.alloc(32)
 
 /** SHA-256 of a key's secret, lowercase hex (the only form in which it is stored). */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex')
+  return sha256Hex(secret)
+}
+
+/** What a process remembers of a key it verified: hashes only, never the secret. */
+interface VerifiedKey {
+  /** SHA-256 of the current secret. */
+  readonly current: Buffer
+  /** SHA-256 of the rotated-out secret and the end of its grace period. */
+  readonly previous: { readonly hash: Buffer; readonly validUntil: number } | null
+  readonly expiresAt: number | null
+  readonly principal: KeyPrincipal
+  /** `clock.now()` when the record was read from the store. */
+  readonly readAt: number
 }
 
 /** `{ id, secret }` of a well-formed `flt_<id>_<secret>` key, else `undefined`. */
@@ -69,6 +97,12 @@ function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a, 'hex')
   const y = Buffer.from(b, 'hex')
   return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** A stored hex hash as 32 bytes (a malformed one as zeros, which no secret hashes to). */
+function hashBytes(hex: string): Buffer {
+  const b = Buffer.from(hex, 'hex')
+  return b.length === 32 ? b : ZERO_HASH
 }
 
 /** The `AUTH_INVALID` a request gets; the message never says which check failed unless the caller proved the secret. */
@@ -94,12 +128,22 @@ function invalid(reason?: string, details: Record<string, unknown> = {}): Flotil
  */
 export class ApiKeys {
   private readonly clock: Clock
+  private readonly cacheMs: number
+  private readonly verified = new Map<string, VerifiedKey>()
+  /** Bumped by every revoke and rotate, so a read begun before one is not remembered after it. */
+  private changes = 0
 
   constructor(
     private readonly store: SecurityStore,
-    options: { clock?: Clock } = {},
+    options: ApiKeysOptions = {},
   ) {
     this.clock = options.clock ?? systemClock
+    const cacheMs = options.cacheMs ?? 1000
+    if (!(Number.isFinite(cacheMs) && cacheMs >= 0))
+      throw new FlotillaError('VALIDATION_FAILED', `cacheMs must be a number of ms ≥ 0; got ${String(cacheMs)}.`, {
+        details: { field: 'cacheMs' },
+      })
+    this.cacheMs = cacheMs
   }
 
   /** Creates a key; its secret is in the result and nowhere else. */
@@ -200,25 +244,62 @@ export class ApiKeys {
   /**
    * The principal of a presented key, or `AUTH_INVALID` (malformed, unknown,
    * wrong secret, revoked, expired, or a rotated-out secret past its grace).
+   *
+   * A key verified against the store is remembered (the hashes of its
+   * secrets, its expiry and its principal, never the secret) for
+   * `cacheMs`: within that time the presented secret's hash is compared in
+   * constant time with the remembered one and the store is not read.
+   * Expiry and the grace period are checked on every call; a revoke or
+   * rotate through this instance takes effect at once, one made elsewhere
+   * (another process on the same store) within `cacheMs`; a secret the
+   * remembered hashes do not match is always looked up in the store.
    */
   async authenticate(key: string): Promise<KeyPrincipal> {
     const parsed = parseApiKey(key)
     if (parsed === undefined) throw invalid('it is not of the form flt_<id>_<secret>')
+    const hash = Buffer.from(sha256Hex(parsed.secret), 'hex')
+    const known = this.verified.get(parsed.id)
+    if (known !== undefined) {
+      if (this.clock.now() - known.readAt < this.cacheMs) {
+        const principal = this.fromCache(known, hash)
+        if (principal !== undefined) return principal
+      } else this.verified.delete(parsed.id)
+    }
+    const changes = this.changes
     const record = await this.store.getKey(parsed.id)
-    const hash = hashSecret(parsed.secret)
+    const readAt = this.clock.now()
+    const stored = record === undefined ? undefined : verifiedOf(record, readAt)
     // Compare even for an unknown id, so both take the same time.
-    const current = sameHash(hash, record?.hash ?? '0'.repeat(64))
+    const current = timingSafeEqual(hash, stored?.current ?? ZERO_HASH)
     const now = this.clock.wallNow()
-    const previous = record?.previous !== null && record?.previous !== undefined && sameHash(hash, record.previous.hash)
-    if (record === undefined || (!current && !previous)) throw invalid()
-    if (record.revokedAt !== null) throw invalid('it was revoked', { keyId: record.id })
+    const previous =
+      stored?.previous !== null && stored?.previous !== undefined && timingSafeEqual(hash, stored.previous.hash)
+    if (record === undefined || stored === undefined || (!current && !previous)) throw invalid()
+    if (record.revokedAt !== null) {
+      this.verified.delete(record.id)
+      throw invalid('it was revoked', { keyId: record.id })
+    }
     if (record.expiresAt !== null && now >= record.expiresAt) throw invalid('it expired', { keyId: record.id })
     if (!current && previous && record.previous !== null && now >= record.previous.validUntil)
       throw invalid('it was rotated and its grace period is over', { keyId: record.id })
     if (record.lastUsedAt === null || now - record.lastUsedAt >= LAST_USED_EVERY_MS) {
-      await this.store.updateKey({ ...record, lastUsedAt: now })
+      await this.store.touchKey(record.id, now)
     }
-    return principalOf(record)
+    if (this.cacheMs > 0 && changes === this.changes) this.verified.set(record.id, stored)
+    return stored.principal
+  }
+
+  /** The principal of a remembered key whose secret `hash` matches, `AUTH_INVALID` past its expiry or grace, else `undefined` (ask the store). */
+  private fromCache(known: VerifiedKey, hash: Buffer): KeyPrincipal | undefined {
+    const current = timingSafeEqual(hash, known.current)
+    const previous = !current && known.previous !== null && timingSafeEqual(hash, known.previous.hash)
+    if (!current && !previous) return undefined
+    const now = this.clock.wallNow()
+    const id = known.principal.keyId
+    if (known.expiresAt !== null && now >= known.expiresAt) throw invalid('it expired', { keyId: id })
+    if (previous && known.previous !== null && now >= known.previous.validUntil)
+      throw invalid('it was rotated and its grace period is over', { keyId: id })
+    return known.principal
   }
 
   /**
@@ -244,7 +325,9 @@ export class ApiKeys {
       previous: graceMs > 0 ? { hash: record.hash, validUntil: now + graceMs } : null,
       rotatedAt: now,
     }
+    this.forget(id)
     await this.store.updateKey(next)
+    this.forget(id)
     return { key: `${PREFIX}_${id}_${secret}`, info: toInfo(next) }
   }
 
@@ -253,8 +336,16 @@ export class ApiKeys {
     const record = await this.record(id)
     if (record.revokedAt !== null) return toInfo(record)
     const next: ApiKeyRecord = { ...record, revokedAt: this.clock.wallNow(), previous: null }
+    this.forget(id)
     await this.store.updateKey(next)
+    this.forget(id)
     return toInfo(next)
+  }
+
+  /** Drops what this process remembers of key `id` (before and after a revoke or rotate is stored). */
+  private forget(id: string): void {
+    this.changes++
+    this.verified.delete(id)
   }
 
   private async record(id: string): Promise<ApiKeyRecord> {
@@ -264,9 +355,32 @@ export class ApiKeys {
   }
 }
 
+/** What a process remembers of `record`, read at `readAt` (`clock.now()`). */
+function verifiedOf(record: ApiKeyRecord, readAt: number): VerifiedKey {
+  return {
+    current: hashBytes(record.hash),
+    previous:
+      record.previous === null
+        ? null
+        : { hash: hashBytes(record.previous.hash), validUntil: record.previous.validUntil },
+    expiresAt: record.expiresAt,
+    principal: principalOf(record),
+    readAt,
+  }
+}
+
+/** Each role's grants, compiled once (a PermissionSet never changes). */
+const ROLE_SETS = new Map<Role, PermissionSet>()
+
+function roleSet(role: Role): PermissionSet {
+  let set = ROLE_SETS.get(role)
+  if (set === undefined) ROLE_SETS.set(role, (set = new PermissionSet(ROLE_GRANTS[role])))
+  return set
+}
+
 /** The principal of a stored key: its role's grants, narrowed by its scopes. */
 export function principalOf(record: ApiKeyRecord): KeyPrincipal {
-  const role = new PermissionSet(ROLE_GRANTS[record.role])
+  const role = roleSet(record.role)
   const scopes = record.scopes === null ? undefined : new PermissionSet(record.scopes)
   return {
     name: `key:${record.id}`,

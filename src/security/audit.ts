@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto'
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
+import { sha256Hex } from './sha256.js'
 
 /** How an audited action ended. */
 export type AuditOutcome = 'succeeded' | 'failed' | 'denied'
@@ -71,6 +71,11 @@ export const GENESIS_HASH = '0'.repeat(64)
 
 /** The hash of an entry: SHA-256 over its fields in a fixed order (JSON), `prevHash` included. */
 export function auditHash(entry: Omit<AuditEntry, 'hash'>): string {
+  return hashOf(entry, entry.details === null ? null : canonical(entry.details))
+}
+
+/** {@link auditHash} of `entry` whose details are already in canonical form (`details`). */
+function hashOf(entry: Omit<AuditEntry, 'hash' | 'details'>, details: unknown): string {
   const fields = [
     entry.seq,
     entry.at,
@@ -79,10 +84,10 @@ export function auditHash(entry: Omit<AuditEntry, 'hash'>): string {
     entry.resource,
     entry.outcome,
     entry.requestId,
-    entry.details === null ? null : canonical(entry.details),
+    details,
     entry.prevHash,
   ]
-  return createHash('sha256').update(JSON.stringify(fields), 'utf8').digest('hex')
+  return sha256Hex(JSON.stringify(fields))
 }
 
 /** JSON with object keys sorted, so the same details hash the same after a round trip through a database. */
@@ -146,8 +151,9 @@ export class AuditLog {
         })
     }
     const at = this.clock.wallNow()
+    const details = input.details ?? null
     return this.store.append((last) => {
-      const body = {
+      const entry = {
         seq: (last?.seq ?? 0) + 1,
         at,
         actor: input.actor,
@@ -155,10 +161,12 @@ export class AuditLog {
         resource: input.resource,
         outcome: input.outcome,
         requestId: input.requestId ?? null,
-        details: input.details ?? null,
+        details,
         prevHash: last?.hash ?? GENESIS_HASH,
+        hash: '',
       }
-      return { ...body, hash: auditHash(body) }
+      entry.hash = hashOf(entry, details === null ? null : canonical(details))
+      return entry
     })
   }
 

@@ -131,29 +131,40 @@ export class RequestGuard {
    * blocked) or `RATE_LIMITED` (`details.retryAfterSeconds`).
    */
   async admit(target: GuardTarget): Promise<void> {
-    for (const t of targets(target)) {
-      const block = await this.blockOf(t)
-      if (block !== undefined) throw blocked(block)
-    }
-    for (const t of targets(target)) {
-      try {
-        await this.requests.consume(t)
-      } catch (e) {
-        const wait = msBeforeNext(e)
-        if (wait === undefined) throw e
-        const retryAfterSeconds = Math.max(1, Math.ceil(wait / 1000))
-        throw new FlotillaError(
-          'RATE_LIMITED',
-          `Too many requests from ${t}: at most ${this.o.requests} in ${this.o.perSeconds} s. Retry after ${retryAfterSeconds} s.`,
-          { details: { target: t, retryAfterSeconds, limit: this.o.requests, windowSeconds: this.o.perSeconds } },
-        )
-      }
-    }
+    const ip = target.ip === undefined ? undefined : `ip:${target.ip}`
+    const key = target.keyId === undefined ? undefined : `key:${target.keyId}`
+    if (ip !== undefined) await this.refuseBlocked(ip)
+    if (key !== undefined) await this.refuseBlocked(key)
+    if (ip !== undefined) await this.count(ip)
+    if (key !== undefined) await this.count(key)
   }
 
   /** {@link RequestGuard.admit} for a key the request proved it holds. */
-  admitKey(keyId: string): Promise<void> {
-    return this.admit({ keyId })
+  async admitKey(keyId: string): Promise<void> {
+    const key = `key:${keyId}`
+    await this.refuseBlocked(key)
+    await this.count(key)
+  }
+
+  private async refuseBlocked(t: string): Promise<void> {
+    const block = this.blocksFresh() ? this.blockIn(t) : await this.blockOf(t)
+    if (block !== undefined) throw blocked(block)
+  }
+
+  /** Spends one request of `t`'s limit, or throws `RATE_LIMITED`. */
+  private async count(t: string): Promise<void> {
+    try {
+      await this.requests.consume(t)
+    } catch (e) {
+      const wait = msBeforeNext(e)
+      if (wait === undefined) throw e
+      const retryAfterSeconds = Math.max(1, Math.ceil(wait / 1000))
+      throw new FlotillaError(
+        'RATE_LIMITED',
+        `Too many requests from ${t}: at most ${this.o.requests} in ${this.o.perSeconds} s. Retry after ${retryAfterSeconds} s.`,
+        { details: { target: t, retryAfterSeconds, limit: this.o.requests, windowSeconds: this.o.perSeconds } },
+      )
+    }
   }
 
   /**
@@ -222,13 +233,23 @@ export class RequestGuard {
   }
 
   private async blockOf(target: string): Promise<BlockRecord | undefined> {
-    const now = this.clock.wallNow()
-    if (now - this.blocksReadAt >= this.o.blockCacheMs) {
+    if (!this.blocksFresh()) {
+      const now = this.clock.wallNow()
       this.blocks = new Map((await this.store.listBlocks(now)).map((b) => [b.target, b]))
       this.blocksReadAt = now
     }
+    return this.blockIn(target)
+  }
+
+  /** True while this process's copy of the blocks is recent enough to trust. */
+  private blocksFresh(): boolean {
+    return this.clock.wallNow() - this.blocksReadAt < this.o.blockCacheMs
+  }
+
+  /** The block of `target` in force now, from this process's copy. */
+  private blockIn(target: string): BlockRecord | undefined {
     const b = this.blocks.get(target)
-    return b !== undefined && b.until > now ? b : undefined
+    return b !== undefined && b.until > this.clock.wallNow() ? b : undefined
   }
 }
 

@@ -59,6 +59,12 @@ export interface SecurityStore {
   listKeys(): Promise<ApiKeyRecord[]>
   /** Replaces a stored key (same id); `KEY_NOT_FOUND` when there is none. */
   updateKey(record: ApiKeyRecord): Promise<void>
+  /**
+   * Sets only `lastUsedAt` of key `id` (no other field: a revoke or rotate
+   * stored meanwhile by another request or process stays); an unknown id is
+   * ignored.
+   */
+  touchKey(id: string, lastUsedAt: number): Promise<void>
   /** Adds or replaces the block of `record.target`. */
   putBlock(record: BlockRecord): Promise<void>
   /** Blocks still in force at `now`, soonest to end first. */

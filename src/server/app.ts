@@ -93,13 +93,13 @@ function authenticate(deps: ServerDeps, address: (c: Parameters<MiddlewareHandle
     // someone's key id cannot spend that key's limit or get it blocked.
     await deps.guard.admit({ ip })
     if (key !== undefined) {
-      const keyId = /^flt_([a-z0-9]{12})_/.exec(key)?.[1]
       try {
         const principal = await deps.keys.authenticate(key)
         await deps.guard.admitKey(principal.keyId)
         c.set('principal', principal)
       } catch (e) {
         if (isFlotillaError(e) && e.code === 'AUTH_INVALID') {
+          const keyId = /^flt_([a-z0-9]{12})_/.exec(key)?.[1]
           await deps.audit.record({
             actor: `ip:${ip}`,
             action: 'auth.fail',

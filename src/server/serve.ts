@@ -30,6 +30,14 @@ export interface ServerOptions {
   /** Rate limits and threat detection. */
   readonly guard?: GuardOptions
   /**
+   * How long a verified API key is trusted without reading the store again
+   * (ms). A revoke or rotate through this server takes effect at once; one
+   * made by another process on the same store (`flotilla keys revoke`,
+   * another server) within this time. 0: read the key on every request.
+   * @default 1000
+   */
+  readonly keyCacheMs?: number
+  /**
    * The first ADMIN key: imported when given (`FLOTILLA_ADMIN_KEY`); else,
    * on a store without keys, one is created and handed to `onAdminKey` (the
    * only time its secret is shown).
@@ -75,7 +83,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   try {
     const { security, audit: auditStore } = backend
     const audit = new AuditLog(auditStore, { clock })
-    const keys = new ApiKeys(security, { clock })
+    const keys = new ApiKeys(security, {
+      clock,
+      ...(options.keyCacheMs === undefined ? {} : { cacheMs: options.keyCacheMs }),
+    })
     const workflows = options.workflows instanceof WorkflowCatalog ? options.workflows : new WorkflowCatalog()
     if (typeof options.workflows === 'string') {
       const report = await workflows.discover(options.workflows)

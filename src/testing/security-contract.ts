@@ -81,6 +81,16 @@ export function securityStoreContract(init: SecurityStoreContractInit): void {
       expect(await codeOf(store.updateKey(key('zzzzzzzzzzzz')))).toBe('KEY_NOT_FOUND')
     })
 
+    it('touches a key: only lastUsedAt changes, so a revoke stored meanwhile stays; an unknown id is ignored', async () => {
+      await store.insertKey(key('cccccccccccc'))
+      const revoked = { ...key('cccccccccccc'), revokedAt: 4_000, previous: null }
+      await store.updateKey(revoked)
+      await store.touchKey('cccccccccccc', 5_000)
+      expect(await store.getKey('cccccccccccc')).toEqual({ ...revoked, lastUsedAt: 5_000 })
+      await store.touchKey('zzzzzzzzzzzz', 5_000)
+      expect(await store.getKey('zzzzzzzzzzzz')).toBeUndefined()
+    })
+
     it('keeps blocks until they end; putting one again replaces it; lifting ends it', async () => {
       const b = { target: 'ip:10.0.0.1', reason: 'too many failures', createdAt: 1_000, until: 5_000, createdBy: 't' }
       await store.putBlock(b)

@@ -28,6 +28,11 @@ export class MemorySecurityStore implements SecurityStore {
     this.keys.set(record.id, structuredClone(record))
   }
 
+  async touchKey(id: string, lastUsedAt: number): Promise<void> {
+    const found = this.keys.get(id)
+    if (found !== undefined) this.keys.set(id, { ...found, lastUsedAt })
+  }
+
   async putBlock(record: BlockRecord): Promise<void> {
     this.blocks.set(record.target, { ...record })
   }

@@ -89,6 +89,10 @@ export class PostgresSecurityStore implements SecurityStore {
     if (rows.length === 0) throw keyNotFound(record.id)
   }
 
+  async touchKey(id: string, lastUsedAt: number): Promise<void> {
+    await this.db.query(`UPDATE ${this.keys} SET last_used_at = $2 WHERE id = $1`, [id, lastUsedAt])
+  }
+
   async putBlock(record: BlockRecord): Promise<void> {
     await this.db.query(
       `INSERT INTO ${this.blocks} (${BLOCK_COLUMNS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (target) DO UPDATE SET

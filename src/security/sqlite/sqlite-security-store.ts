@@ -51,7 +51,15 @@ const BLOCK_COLUMNS = 'target, reason, created_at, "until", created_by'
  */
 export class SqliteSecurityStore implements SecurityStore {
   private readonly s: Record<
-    'insertKey' | 'getKey' | 'listKeys' | 'updateKey' | 'putBlock' | 'listBlocks' | 'getBlock' | 'deleteBlock',
+    | 'insertKey'
+    | 'getKey'
+    | 'listKeys'
+    | 'updateKey'
+    | 'touchKey'
+    | 'putBlock'
+    | 'listBlocks'
+    | 'getBlock'
+    | 'deleteBlock',
     Statement
   >
 
@@ -67,6 +75,7 @@ export class SqliteSecurityStore implements SecurityStore {
         `UPDATE flotilla_api_keys SET name = ?, role = ?, scopes = ?, hash = ?, previous_hash = ?, previous_valid_until = ?,
           created_by = ?, created_at = ?, expires_at = ?, revoked_at = ?, rotated_at = ?, last_used_at = ? WHERE id = ?`,
       ),
+      touchKey: p('UPDATE flotilla_api_keys SET last_used_at = ? WHERE id = ?'),
       putBlock: p(
         `INSERT INTO flotilla_blocks (${BLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET
           reason = excluded.reason, created_at = excluded.created_at, "until" = excluded."until", created_by = excluded.created_by`,
@@ -123,6 +132,10 @@ export class SqliteSecurityStore implements SecurityStore {
   async updateKey(record: ApiKeyRecord): Promise<void> {
     const changes = this.conn.run(() => this.s.updateKey.run(...keyParams(record), record.id).changes)
     if (changes === 0) throw keyNotFound(record.id)
+  }
+
+  async touchKey(id: string, lastUsedAt: number): Promise<void> {
+    this.conn.run(() => this.s.touchKey.run(lastUsedAt, id))
   }
 
   async putBlock(record: BlockRecord): Promise<void> {
