@@ -243,6 +243,7 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
   const prices = { ...DEFAULT_PRICES, ...(config.prices ?? {}) }
   const agentMeter = config.budget?.agent === undefined ? undefined : new BudgetMeter(config.budget.agent, 'agent')
   const runMeters = new Map<string, BudgetMeter>()
+  const pricesByModel = new Map<string, ModelPrice | undefined>()
   let model: LanguageModel | undefined
   let critic: LanguageModel | undefined
 
@@ -261,7 +262,8 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
     const counter = { calls: 0 }
     const meter = (m: LanguageModel): LanguageModel => {
       const label = modelName(m)
-      const price = priceOf(label, prices)
+      let price = pricesByModel.get(label)
+      if (price === undefined && !pricesByModel.has(label)) pricesByModel.set(label, (price = priceOf(label, prices)))
       return meteredModel(
         m,
         {
@@ -277,6 +279,7 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
               }
             : {}),
           beforeCall: (w) => {
+            if (meters.length === 0) return
             const worst = {
               tokens: w.inputTokens + w.outputTokens,
               costUsd: costOf(

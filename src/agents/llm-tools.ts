@@ -13,10 +13,13 @@ function excerpt(value: unknown): string {
 
 /** What a language-model agent's task offers its model. */
 export interface TaskTools {
-  readonly tools: ModelTool[]
+  readonly tools: readonly ModelTool[]
   /** Closes the MCP sessions opened for the task. */
   close(): Promise<void>
 }
+
+/** What a task of an agent without tools or MCP servers offers: nothing, with no tool box built for it. */
+const NO_TOOLS: TaskTools = { tools: Object.freeze([]), close: () => Promise.resolve() }
 
 /**
  * The tools of one task of a language-model agent: its own tools (through
@@ -33,6 +36,7 @@ export async function taskTools(
   own: ReadonlyMap<string, AnyToolDefinition>,
   servers: readonly McpServer[],
 ): Promise<TaskTools> {
+  if (own.size === 0 && servers.length === 0) return NO_TOOLS
   const durable = async (callId: string, tool: string, run: () => Promise<unknown>): Promise<unknown> => {
     try {
       const value = await ctx.step(`tool:${callId}`, run)

@@ -162,12 +162,17 @@ export function meteredModel(
     let kept: JournaledCall
     try {
       kept = await meter.step(`model:${index}`, async () => {
+        // The prompt is counted only when a budget or a rate limit asks (it is serialized to be counted).
+        let input: number | undefined
         const worst = {
-          inputTokens: estimateTokens(options),
+          get inputTokens(): number {
+            return (input ??= estimateTokens(options))
+          },
           outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
         }
         meter.beforeCall(worst)
-        await throttle(model.provider.split('.')[0], worst.inputTokens + worst.outputTokens)
+        const wait = throttle(model.provider.split('.')[0], () => worst.inputTokens + worst.outputTokens)
+        if (wait !== undefined) await wait
         made = true
         const started = performance.now()
         const result = await call(options, index)

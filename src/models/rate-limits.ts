@@ -63,10 +63,22 @@ export function limitProvider(provider: string, given: ProviderLimits | undefine
   })
 }
 
-/** Waits until a call of `tokens` (worst case) to `provider` fits its limits; at once when it has none. A call larger than the whole token window waits for a full window. */
-export async function throttle(provider: string, tokens: number): Promise<void> {
+/**
+ * Waits until a call of `tokens` (worst case; a function is called only when
+ * the provider has limits) to `provider` fits its limits: `undefined` (no
+ * wait, not even a turn of the event loop) when it has none. A call larger
+ * than the whole token window waits for a full window.
+ */
+export function throttle(provider: string, tokens: number | (() => number)): Promise<void> | undefined {
   const entry = limits.get(provider)
-  if (entry === undefined) return
+  if (entry === undefined) return undefined
+  return take(entry, typeof tokens === 'function' ? tokens() : tokens)
+}
+
+async function take(
+  entry: { requests?: number; tokens?: number; seconds: number; made?: Promise<Limiter> },
+  tokens: number,
+): Promise<void> {
   const l = await (entry.made ??= limiterOf(entry))
   if (l.requests !== undefined) await l.requests.removeTokens(1)
   if (l.tokens !== undefined)

@@ -4,6 +4,7 @@ import type { ModelMessage, ToolSet } from 'ai'
 import type { z } from 'zod'
 import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
 import type { LanguageModel } from './providers.js'
+import { sdkSchema } from './schemas.js'
 
 /** A tool offered to the model. */
 export interface ModelTool {
@@ -71,13 +72,17 @@ function loadAi(): Promise<Ai> {
   return (aiModule ??= import('ai'))
 }
 
+/** The arguments of a tool that gives no schema: any JSON object. */
+const ANY_OBJECT = { type: 'object', additionalProperties: true }
+
 function toolSet(ai: Ai, tools: readonly ModelTool[]): ToolSet {
-  const { tool, jsonSchema } = ai
+  const { tool } = ai
   const set: ToolSet = {}
   for (const t of tools) {
     set[t.name] = tool({
       ...(t.description === undefined ? {} : { description: t.description }),
-      inputSchema: t.input ?? jsonSchema(t.jsonSchema ?? { type: 'object', additionalProperties: true }),
+      // Wrapped once per schema (see schemas.ts): the SDK would convert it to JSON Schema again on every call.
+      inputSchema: t.input !== undefined ? sdkSchema(ai, t.input) : sdkSchema(ai, t.jsonSchema ?? ANY_OBJECT, true),
       execute: async (input: unknown, { abortSignal, toolCallId }) => {
         try {
           return await t.execute(input, { signal: abortSignal ?? new AbortController().signal, callId: toolCallId })
@@ -150,14 +155,13 @@ export async function runModel(o: ModelRun): Promise<ModelRunResult> {
   if (g.AI_SDK_LOG_WARNINGS === undefined) g.AI_SDK_LOG_WARNINGS = false
   const ai = await loadAi()
   const { generateText, NoObjectGeneratedError, Output, stepCountIs } = ai
-  const tools = toolSet(ai, o.tools)
   const base = {
     model: o.model,
     ...(o.system === undefined ? {} : { system: o.system }),
-    ...(o.tools.length === 0 ? {} : { tools }),
+    ...(o.tools.length === 0 ? {} : { tools: toolSet(ai, o.tools) }),
     ...(o.temperature === undefined ? {} : { temperature: o.temperature }),
     ...(o.maxTokens === undefined ? {} : { maxOutputTokens: o.maxTokens }),
-    ...(o.output === undefined ? {} : { output: Output.object({ schema: o.output }) }),
+    ...(o.output === undefined ? {} : { output: Output.object({ schema: sdkSchema(ai, o.output) }) }),
     stopWhen: stepCountIs(o.maxSteps),
     maxRetries: o.maxRetries,
     abortSignal: o.signal,
