@@ -1,6 +1,12 @@
 import { FlotillaError } from '../core/errors.js'
 import type { BroadcastTarget } from '../agents/context.js'
-import { serviceMembers, type ServiceCall, type ServiceMembers, type ServiceOps } from '../agents/service-members.js'
+import {
+  serviceMembers,
+  type Journal,
+  type ServiceCall,
+  type ServiceMembers,
+  type ServiceOps,
+} from '../agents/service-members.js'
 import type { ContextStore } from '../context/context-store.js'
 import type { TaskJournal } from '../context/journal.js'
 import type { Bus, BusEvent, EventFilter, Subscription } from '../messaging/bus.js'
@@ -182,6 +188,15 @@ async function targets(deps: ServiceDeps, caller: Caller, target: BroadcastTarge
   return unique
 }
 
+/** The journal of the tasks of agent `name`: keyed under its name, so one agent never reads another's. */
+export function agentJournal(deps: ServiceDeps, name: string): Journal {
+  const journal = deps.journal ?? deps.context.journal
+  return {
+    get: (key) => journal.get(`${name}:${key}`),
+    put: (key, value) => journal.put(`${name}:${key}`, value),
+  }
+}
+
 /**
  * The service calls of one agent's context: messages through the bus,
  * artifacts and the cache through the context store, each checked against
@@ -196,6 +211,7 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
     ...(caller.taskId === undefined ? {} : { taskId: caller.taskId }),
   })
   const cache = deps.context.cacheAs(caller.name)
+  const journal = agentJournal(deps, caller.name)
   const ops: { [K in keyof ServiceOps]: (args: ServiceOps[K]['args']) => Promise<ServiceOps[K]['result']> } = {
     send: (a) => {
       check(deps, caller, { kind: 'agent', name: a.to }, 'send')
@@ -269,10 +285,9 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
       check(deps, caller, { kind: 'cache', key: a.key }, 'read')
       return cache.get(a.key)
     },
-    // The journal of the caller's own tasks: keyed under its name, so one agent never reads another's.
-    'journal.get': (a) => (deps.journal ?? deps.context.journal).get(`${caller.name}:${a.key}`),
+    'journal.get': (a) => journal.get(a.key),
     'journal.put': async (a) => {
-      await (deps.journal ?? deps.context.journal).put(`${caller.name}:${a.key}`, a.value)
+      await journal.put(a.key, a.value)
       return null
     },
     spawn: () =>

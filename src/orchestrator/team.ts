@@ -18,7 +18,14 @@ import { AgentSupervisor } from '../runtimes/supervisor.js'
 import type { SupervisorEvent } from '../runtimes/supervisor-types.js'
 import type { Registry } from '../registry/registry.js'
 import type { Store } from '../store/store.js'
-import { AgentSubscriptions, agentServiceCall, agentServiceMembers, type ServiceDeps } from './agent-services.js'
+import {
+  AgentSubscriptions,
+  agentJournal,
+  agentServiceCall,
+  agentServiceMembers,
+  type ServiceDeps,
+} from './agent-services.js'
+import { TaskServices } from './task-services.js'
 import { DeployedAgents } from './deployed-agents.js'
 import { errorFields, noopLogger, type Logger } from '../telemetry/telemetry.js'
 import type { Authorizer } from '../security/authorizer.js'
@@ -152,29 +159,31 @@ export class Team {
     const key = `${name}\u0000${runId}\u0000${taskId}`
     let members = this.cache.get(key)
     if (!members) {
-      const permissions = new PermissionSet(instance.definition.permissions ?? [])
+      const definition = instance.definition
       const onEvent = this.o.onEvent
-      members = agentServiceMembers(this.deps, {
-        name,
-        runId,
-        taskId,
-        permissions,
-        ...(onEvent === undefined
-          ? {}
-          : {
-              onDenied: (resource: string, action: string, reason: string) =>
-                onEvent({
-                  type: 'permission.denied',
-                  at: this.o.clock.wallNow(),
-                  agent: name,
-                  resource,
-                  action,
-                  reason,
-                  runId,
-                  taskId,
-                }),
-            }),
-      })
+      members = new TaskServices(agentJournal(this.deps, name), () =>
+        agentServiceMembers(this.deps, {
+          name,
+          runId,
+          taskId,
+          permissions: new PermissionSet(definition.permissions ?? []),
+          ...(onEvent === undefined
+            ? {}
+            : {
+                onDenied: (resource: string, action: string, reason: string) =>
+                  onEvent({
+                    type: 'permission.denied',
+                    at: this.o.clock.wallNow(),
+                    agent: name,
+                    resource,
+                    action,
+                    reason,
+                    runId,
+                    taskId,
+                  }),
+              }),
+        }),
+      )
       if (this.cache.size > 1024) this.cache.clear()
       this.cache.set(key, members)
     }
