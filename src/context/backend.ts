@@ -114,6 +114,12 @@ export interface ContextBackend {
   sweep(now: number): Promise<{ artifacts: number; cacheEntries: number }>
   /** Stores (replaces) a cache entry. */
   cachePut(key: string, entry: StoredCacheEntry): Promise<void>
+  /**
+   * Stores (replaces) several cache entries in one transaction: all or none.
+   * Optional: a backend whose writes each cost a transaction has it, and the
+   * task journal then commits the entries written at the same time together.
+   */
+  cachePutMany?(entries: readonly (readonly [key: string, entry: StoredCacheEntry])[]): Promise<void>
   /** A cache entry, expired or not, or `undefined`. */
   cacheGet(key: string): Promise<StoredCacheEntry | undefined>
   /** Removes a cache entry if it expires at or before `expiredBy`; `false` if nothing was removed. */

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js'
 import type { ContextBackend } from './backend.js'
 import { encodeJsonText } from './encode.js'
+import { GroupCommit } from './group-commit.js'
 
 /** Journal entries live in the cache table under a prefix no cache key can have (`#` is not allowed in one). */
 const JOURNAL_PREFIX = '#journal:'
@@ -18,10 +19,16 @@ export const MEMORY_JOURNAL_TTL_MS = 3600_000
  * through the cache.
  */
 export class TaskJournal {
+  /** On a backend that commits several entries at once: the entries written in one turn go in one transaction. */
+  private readonly group: GroupCommit | undefined
+
   constructor(
     private readonly backend: ContextBackend,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    const many = backend.cachePutMany?.bind(backend)
+    this.group = many === undefined ? undefined : new GroupCommit(many)
+  }
 
   /** The entry under `key`: `{ found: false }` when there is none (or it expired). */
   async get(key: string): Promise<{ found: boolean; value?: unknown }> {
@@ -30,12 +37,17 @@ export class TaskJournal {
     return { found: true, value: (JSON.parse(entry.text) as { v?: unknown }).v }
   }
 
-  /** Keeps `value` (JSON) under `key` for {@link JOURNAL_TTL_MS} ({@link MEMORY_JOURNAL_TTL_MS} on a memory backend). */
+  /**
+   * Keeps `value` (JSON) under `key` for {@link JOURNAL_TTL_MS}
+   * ({@link MEMORY_JOURNAL_TTL_MS} on a memory backend); resolves once it is
+   * committed (with the other entries of the same turn, see {@link GroupCommit}).
+   */
   async put(key: string, value: unknown): Promise<void> {
-    const text = encodeJsonText({ v: value }, 'value')
-    await this.backend.cachePut(JOURNAL_PREFIX + key, {
-      text,
+    const entry = {
+      text: encodeJsonText({ v: value }, 'value'),
       expiresAt: this.clock.wallNow() + (this.backend.durable ? JOURNAL_TTL_MS : MEMORY_JOURNAL_TTL_MS),
-    })
+    }
+    if (this.group !== undefined) await this.group.put(JOURNAL_PREFIX + key, entry)
+    else await this.backend.cachePut(JOURNAL_PREFIX + key, entry)
   }
 }

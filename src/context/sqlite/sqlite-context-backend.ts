@@ -78,6 +78,7 @@ export class SqliteContextBackend implements ContextBackend {
   private readonly writeTx: (w: VersionWrite) => boolean
   private readonly removeTx: (id: string, expiredBy: number | undefined) => boolean
   private readonly sweepTx: (now: number) => { artifacts: number; cacheEntries: number }
+  private readonly putManyTx: (entries: readonly (readonly [string, StoredCacheEntry])[]) => void
   private closed = false
 
   private constructor(path: string, db: Database.Database) {
@@ -135,6 +136,9 @@ export class SqliteContextBackend implements ContextBackend {
       return true
     }
     this.removeTx = db.transaction(remove).immediate
+    this.putManyTx = db.transaction((entries: readonly (readonly [string, StoredCacheEntry])[]) => {
+      for (const [key, e] of entries) this.s.cachePut.run(key, e.text, e.expiresAt)
+    }).immediate
     this.sweepTx = db.transaction((now: number) => {
       const ids = (this.s.expiredIds.all(now) as { id: string }[]).map((r) => r.id)
       let artifacts = 0
@@ -232,6 +236,10 @@ export class SqliteContextBackend implements ContextBackend {
 
   async cachePut(key: string, entry: StoredCacheEntry): Promise<void> {
     this.run(() => this.s.cachePut.run(key, entry.text, entry.expiresAt))
+  }
+
+  async cachePutMany(entries: readonly (readonly [key: string, entry: StoredCacheEntry])[]): Promise<void> {
+    this.run(() => this.putManyTx(entries))
   }
 
   async cacheGet(key: string): Promise<StoredCacheEntry | undefined> {
