@@ -1,27 +1,38 @@
-// Language-model agent overhead: what a task of a defineLlmAgent agent costs
-// over the bare AI SDK call it makes, on the scripted model (no network, so
-// only our side is measured). Runs on dist/ (`npm run bench:models` builds
-// first); prints one JSON line per case on stdout, a summary on stderr.
+// Language-model agent overhead: what a model call made by a defineLlmAgent
+// agent costs over the same call made with the bare AI SDK, on the scripted
+// model (no network, so only our side is measured). Runs on dist/
+// (`npm run bench:models` builds first); prints one JSON line per case on
+// stdout, a summary on stderr.
 //
 //   node bench/models.mjs [--quick]
 //
-// Cases (N tasks of one model call each, fan-out, medians of rounds):
-//   bare-generateText   generateText on the scripted model, N calls one after another: µs per call
-//   llm-agent-memory    N tasks of an LLM agent on new Orchestrator() (memory store, journal in memory)
-//   llm-agent-sqlite    the same on Orchestrator.open(<file>) (run store and journal in one SQLite file)
-// The overhead reported is (time per task) − (bare call), i.e. the engine, the journal, the budget and
-// usage accounting and the event, per model call.
+// Two shapes of task, each measured bare and as agent tasks:
+//   one call    one model call per task (the answer): a task = a model call
+//   tool loop   LOOP tool calls, then the answer: LOOP + 1 model calls and LOOP tool calls per task
+// Cases (N tasks, agent tasks fanned out 64 at a time, medians of rounds):
+//   bare            generateText on the scripted model (with the same tool for the loop), N in a row
+//   memory          N tasks of an LLM agent on new Orchestrator({ store: 'memory' }) (journal in memory)
+//   sqlite          the same on Orchestrator.open(<file>) (run store and journal in one SQLite file)
+//   plain-*         (one call only) a defineAgent whose handler makes the bare generateText call itself: the
+//                   engine's task without the LLM layer, so agent − plain is what defineLlmAgent adds (the
+//                   journal, metering, the event) and plain − bare what any agent task costs
+// Reported per model call: wall time and CPU time (process.cpuUsage: user + system, all threads) per call,
+// and the overhead = agent − bare per model call, i.e. the engine, the journal (model and tool steps),
+// budgets and usage, the event, the tool box. On a shared machine wall time includes waiting for a core;
+// CPU time does not, so it is the steadier of the two there.
 
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateText } from 'ai'
-import { Orchestrator, defineLlmAgent } from '../dist/index.js'
+import { generateText, stepCountIs, tool } from 'ai'
+import { z } from 'zod'
+import { Orchestrator, defineAgent, defineLlmAgent, defineTool } from '../dist/index.js'
 import { scriptedModel } from '../dist/testing.js'
 
 const quick = process.argv.includes('--quick')
 const N = quick ? 300 : 1000
 const ROUNDS = quick ? 3 : 7
+const LOOP = 3
 
 function median(xs) {
   const v = [...xs].sort((a, b) => a - b)
@@ -30,67 +41,136 @@ function median(xs) {
 const round = (x, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 globalThis.AI_SDK_LOG_WARNINGS = false
 
-const model = () => scriptedModel([{ text: 'ok', usage: { inputTokens: 10, outputTokens: 2 } }], { repeatLast: true })
+const usage = { inputTokens: 10, outputTokens: 2 }
+const answer = { text: 'ok', usage }
+const oneCall = () => scriptedModel([answer], { repeatLast: true })
+// Calls the tool until the prompt holds LOOP tool results, then answers (tasks run at once share the model).
+const looping = () =>
+  scriptedModel(
+    [
+      (call, i) =>
+        call.prompt.filter((m) => m.role === 'tool').length >= LOOP
+          ? answer
+          : { toolCalls: [{ name: 'lookup', input: { q: `q${i}` } }], usage },
+    ],
+    { repeatLast: true },
+  )
+const lookupInput = z.object({ q: z.string() })
+const lookup = async ({ q }) => ({ hits: [q] })
 
-async function bare() {
-  const m = model()
-  const t0 = performance.now()
-  for (let i = 0; i < N; i++) await generateText({ model: m, prompt: `task ${i}`, maxRetries: 0 })
-  return ((performance.now() - t0) * 1000) / N
+const shapes = {
+  one: { calls: 1, model: oneCall, tools: undefined, sdkTools: undefined },
+  loop: {
+    calls: LOOP + 1,
+    model: looping,
+    tools: [defineTool({ name: 'lookup', description: 'Looks a term up.', input: lookupInput, run: lookup })],
+    sdkTools: { lookup: tool({ description: 'Looks a term up.', inputSchema: lookupInput, execute: lookup }) },
+  },
 }
 
-function spec() {
-  return {
+function cpu() {
+  const c = process.cpuUsage()
+  return c.user + c.system
+}
+
+async function bare(shape) {
+  const m = shape.model()
+  const t0 = performance.now()
+  const c0 = cpu()
+  for (let i = 0; i < N; i++) {
+    const r = await generateText({
+      model: m,
+      prompt: `task ${i}`,
+      maxRetries: 0,
+      ...(shape.sdkTools ? { tools: shape.sdkTools, stopWhen: stepCountIs(LOOP + 1) } : {}),
+    })
+    if (r.steps.length !== shape.calls) throw new Error(`bare: ${r.steps.length} steps`)
+  }
+  return { wall: ((performance.now() - t0) * 1000) / N / shape.calls, cpu: (cpu() - c0) / N / shape.calls }
+}
+
+async function agentRun(orchestrator, shape, plain = false) {
+  const model = shape.model()
+  await orchestrator.register(
+    plain
+      ? defineAgent({
+          name: 'llm',
+          handler: async (input) => (await generateText({ model, prompt: input, maxRetries: 0 })).text,
+        })
+      : defineLlmAgent({
+          name: 'llm',
+          model,
+          maxSteps: shape.calls,
+          maxRetries: 0,
+          ...(shape.tools ? { tools: shape.tools } : {}),
+        }),
+  )
+  const spec = {
     name: 'llm-fan',
     tasks: Array.from({ length: N }, (_, i) => ({ id: `t${i}`, agent: 'llm', input: `task ${i}` })),
   }
-}
-
-async function agentRun(orchestrator) {
-  await orchestrator.register(defineLlmAgent({ name: 'llm', model: model(), maxSteps: 1, maxRetries: 0 }))
   const t0 = performance.now()
-  const result = await orchestrator.run(spec(), { concurrency: 64 })
-  const us = ((performance.now() - t0) * 1000) / N
+  const c0 = cpu()
+  const result = await orchestrator.run(spec, { concurrency: 64 })
+  const out = { wall: ((performance.now() - t0) * 1000) / N / shape.calls, cpu: (cpu() - c0) / N / shape.calls }
   if (result.state !== 'SUCCEEDED') throw new Error(`run ${result.state}`)
   await orchestrator.close()
-  return us
+  return out
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-models-'))
-const samples = { bare: [], memory: [], sqlite: [] }
+const samples = {}
+const add = (key, s) => (samples[key] ??= []).push(s)
 try {
-  await bare()
-  await agentRun(new Orchestrator({ store: 'memory' }))
+  for (const shape of Object.values(shapes)) {
+    await bare(shape)
+    await agentRun(new Orchestrator({ store: 'memory' }), shape)
+  }
   for (let r = 0; r < ROUNDS; r++) {
-    samples.bare.push(await bare())
-    samples.memory.push(await agentRun(new Orchestrator({ store: 'memory' })))
-    samples.sqlite.push(await agentRun(await Orchestrator.open(join(dir, `r${r}.db`))))
+    for (const [name, shape] of Object.entries(shapes)) {
+      add(`${name}/bare`, await bare(shape))
+      add(`${name}/memory`, await agentRun(new Orchestrator({ store: 'memory' }), shape))
+      add(`${name}/sqlite`, await agentRun(await Orchestrator.open(join(dir, `${name}-${r}.db`)), shape))
+      if (name !== 'one') continue
+      add(`${name}/plain-memory`, await agentRun(new Orchestrator({ store: 'memory' }), shape, true))
+      add(`${name}/plain-sqlite`, await agentRun(await Orchestrator.open(join(dir, `plain-${r}.db`)), shape, true))
+    }
   }
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
-const base = median(samples.bare)
-const lines = [
-  { case: 'bare-generateText', n: N, usPerCall: round(base) },
-  {
-    case: 'llm-agent-memory',
-    n: N,
-    usPerTask: round(median(samples.memory)),
-    overheadUs: round(median(samples.memory) - base),
-  },
-  {
-    case: 'llm-agent-sqlite',
-    n: N,
-    usPerTask: round(median(samples.sqlite)),
-    overheadUs: round(median(samples.sqlite) - base),
-  },
-]
+
+const of = (key, field) => median(samples[key].map((s) => s[field]))
+const lines = []
+for (const [name, shape] of Object.entries(shapes)) {
+  for (const store of ['bare', 'plain-memory', 'plain-sqlite', 'memory', 'sqlite']) {
+    const key = `${name}/${store}`
+    if (samples[key] === undefined) continue
+    const line = {
+      case: `${name === 'one' ? 'one-call' : `tool-loop-${LOOP}`}-${store}`,
+      n: N,
+      modelCallsPerTask: shape.calls,
+      usPerCall: round(of(key, 'wall')),
+      cpuUsPerCall: round(of(key, 'cpu')),
+      ...(store === 'bare'
+        ? {}
+        : {
+            overheadUs: round(of(key, 'wall') - of(`${name}/bare`, 'wall')),
+            cpuOverheadUs: round(of(key, 'cpu') - of(`${name}/bare`, 'cpu')),
+          }),
+    }
+    lines.push(line)
+  }
+}
 for (const l of lines) process.stdout.write(`${JSON.stringify(l)}\n`)
-process.stderr.write(`\nLLM agent overhead per model call (scripted model, N=${N}, median of ${ROUNDS}):\n`)
-process.stderr.write(`  bare generateText          ${lines[0].usPerCall} µs/call\n`)
 process.stderr.write(
-  `  LLM agent, memory          ${lines[1].usPerTask} µs/task → overhead ${lines[1].overheadUs} µs (goal ≤ 50)\n`,
+  `\nLLM agent overhead per model call (scripted model, N=${N} tasks, median of ${ROUNDS}; wall / CPU µs):\n`,
 )
-process.stderr.write(
-  `  LLM agent, SQLite journal  ${lines[2].usPerTask} µs/task → overhead ${lines[2].overheadUs} µs (goal ≤ 150)\n`,
-)
+for (const l of lines) {
+  const llm = !l.case.includes('plain')
+  const goal = !llm ? '' : l.case.endsWith('memory') ? ' (goal ≤ 50)' : l.case.endsWith('sqlite') ? ' (goal ≤ 150)' : ''
+  process.stderr.write(
+    `  ${l.case.padEnd(24)} ${String(l.usPerCall).padStart(7)} / ${String(l.cpuUsPerCall).padStart(7)} µs per call` +
+      (l.overheadUs === undefined ? '\n' : ` → overhead ${l.overheadUs} / ${l.cpuOverheadUs} µs${goal}\n`),
+  )
+}
