@@ -55,3 +55,46 @@ export function spendOf(calls: Iterable<ModelCallReport>): { total: ModelSpend; 
   }
   return { total, perAgent }
 }
+
+/**
+ * What a task's record holds after an attempt: `stored` is what the record
+ * held before (the earlier attempts' spend), `calls` the attempt's
+ * `model.called` reports. A call the attempt made is added; calls it replayed
+ * from the journal were paid by an earlier attempt, which may or may not have
+ * stored its result (a crash stores nothing), so each measure becomes
+ * `max(stored, replayed) + made`: an earlier attempt's spend is never counted
+ * twice, and the calls of one that crashed are counted once through their
+ * replay. `replayed` adds the attempt's replayed calls. `undefined` when
+ * neither the record nor the attempt has a call.
+ *
+ * @example
+ * ```ts
+ * taskSpendAfter(undefined, [{ usage: { inputTokens: 10, outputTokens: 5, reasoningTokens: 0, cachedInputTokens: 0 }, costUsd: 0.01, replayed: false }])
+ * // { calls: 1, replayed: 0, inputTokens: 10, outputTokens: 5, reasoningTokens: 0, cachedInputTokens: 0, costUsd: 0.01 }
+ * ```
+ */
+export function taskSpendAfter(
+  stored: ModelSpend | undefined,
+  calls: Iterable<Pick<ModelCallReport, 'usage' | 'costUsd' | 'replayed'>>,
+): ModelSpend | undefined {
+  const made = noSpend()
+  const again = noSpend()
+  let any = stored !== undefined
+  for (const c of calls) {
+    any = true
+    addModelCall(made, c)
+    if (c.replayed) addModelCall(again, { ...c, replayed: false })
+  }
+  if (!any) return undefined
+  const s = stored ?? noSpend()
+  const merged = (k: Exclude<keyof ModelSpend, 'replayed'>): number => Math.max(s[k], again[k]) + made[k]
+  return {
+    calls: merged('calls'),
+    replayed: s.replayed + made.replayed,
+    inputTokens: merged('inputTokens'),
+    outputTokens: merged('outputTokens'),
+    reasoningTokens: merged('reasoningTokens'),
+    cachedInputTokens: merged('cachedInputTokens'),
+    costUsd: merged('costUsd'),
+  }
+}

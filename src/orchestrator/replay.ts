@@ -83,7 +83,7 @@ export function planReplay(record: RunRecord, tasks: readonly TaskRecord[], opti
   const preset: TaskRecord[] = []
   for (const t of workflow.tasks) {
     const rec = stored.get(t.id)
-    if (!rerun[t.index] && rec?.state === 'SUCCEEDED') preset.push({ ...rec, error: undefined })
+    if (!rerun[t.index] && rec?.state === 'SUCCEEDED') preset.push({ ...rec, error: undefined, model: undefined }) // its spend was the parent run's
   }
   return {
     workflow,

@@ -1,6 +1,7 @@
 import type { SerializedError } from '../core/errors.js'
 import type { RunEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
+import type { ModelSpend } from '../core/model-spend.js'
 import type { RunState } from '../core/states.js'
 
 /**
@@ -46,10 +47,14 @@ export interface QueueClaim extends QueueOffer {
   readonly idempotencyKey: string
 }
 
-/** The result an executor stores for its claim. */
+/**
+ * The result an executor stores for its claim. `model`: the task's model
+ * spend with this attempt's calls (`taskSpendAfter`), stored on the task
+ * record with the result; left out, the stored one is kept.
+ */
 export type QueueResult =
-  | { readonly ok: true; readonly output: unknown }
-  | { readonly ok: false; readonly error: SerializedError }
+  | { readonly ok: true; readonly output: unknown; readonly model?: ModelSpend }
+  | { readonly ok: false; readonly error: SerializedError; readonly model?: ModelSpend }
 
 /**
  * Whether an offer matches one of the selectors: the agent by name (and, when

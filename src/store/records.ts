@@ -1,6 +1,7 @@
 import { FlotillaError, type SerializedError } from '../core/errors.js'
 import type { RunEvent } from '../core/events.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
+import type { ModelSpend } from '../core/model-spend.js'
 import type { AgentState, Priority, RunState, TaskState } from '../core/states.js'
 
 /** A stored run: one execution of a workflow. */
@@ -41,6 +42,13 @@ export interface TaskRecord {
   /** Set when `state` is SUCCEEDED. */
   output: unknown
   error: SerializedError | undefined
+  /**
+   * What the task's model calls used and cost, over its attempts (a call
+   * replayed from the journal is not counted again); absent when no attempt
+   * stored a model call. Written with each attempt's result, in the same
+   * transaction.
+   */
+  model?: ModelSpend
 }
 
 /** A stored event with its position in the run's log. */
@@ -135,7 +143,16 @@ export type StoreOp =
   | { op: 'run.create'; run: RunRecord; tasks: readonly TaskRecord[]; holder?: string; leaseUntil?: number }
   | { op: 'run.state'; runId: RunId; state: RunState; at: number; error?: SerializedError }
   | { op: 'task.start'; runId: RunId; taskId: TaskId; attempt: number; agent: string; at: number }
-  | { op: 'task.succeed'; runId: RunId; taskId: TaskId; attempt: number; output: unknown; at: number }
+  /** `model`: the task's model spend with this attempt's calls (`taskSpendAfter`); left out, the stored one is kept. */
+  | {
+      op: 'task.succeed'
+      runId: RunId
+      taskId: TaskId
+      attempt: number
+      output: unknown
+      at: number
+      model?: ModelSpend
+    }
   /** `settle`: the attempt is RETRYING (its executor stored the failure) and its coordinator makes it final or keeps it retrying. */
   | {
       op: 'task.fail'
@@ -146,6 +163,7 @@ export type StoreOp =
       at: number
       final: boolean
       settle?: boolean
+      model?: ModelSpend
     }
   | { op: 'task.finish'; runId: RunId; taskId: TaskId; state: 'SKIPPED' | 'CANCELLED'; at: number; reason: string }
 

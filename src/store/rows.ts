@@ -1,4 +1,5 @@
 import type { RunEvent } from '../core/events.js'
+import type { ModelSpend } from '../core/model-spend.js'
 import { arrayOf, isJson, isJsonObject, isSerializedError, jsonColumn, type JsonShape } from '../db/json-column.js'
 import { asRunId, asTaskId } from '../core/ids.js'
 import type { Priority, RunState, TaskState } from '../core/states.js'
@@ -36,6 +37,8 @@ export interface TaskRow {
   finished_at: number | null
   output: string | null
   error: string | null
+  /** JSON text of the task's model spend (store version 5). */
+  model: string | null
 }
 
 /** A stored run event: an object with a string `type` and `runId` and a numeric `at`. */
@@ -71,6 +74,16 @@ export const TASK_OUTPUT = jsonColumn('tasks.output', isJson, 'JSON')
 export const RUN_ERROR = jsonColumn('runs.error', isSerializedError, 'an error { code, message }')
 /** `tasks.error`: a serialized error. */
 export const TASK_ERROR = jsonColumn('tasks.error', isSerializedError, 'an error { code, message }')
+/** `tasks.model`: a task's model spend over its attempts (store version 5). */
+export const TASK_MODEL = jsonColumn(
+  'tasks.model',
+  (value): value is ModelSpend =>
+    isJsonObject(value) &&
+    (
+      ['calls', 'replayed', 'inputTokens', 'outputTokens', 'reasoningTokens', 'cachedInputTokens', 'costUsd'] as const
+    ).every((k) => typeof value[k] === 'number'),
+  'a model spend { calls, replayed, inputTokens, outputTokens, reasoningTokens, cachedInputTokens, costUsd }',
+)
 
 const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value)
 
@@ -105,5 +118,6 @@ export function taskFromRow(row: TaskRow): TaskRecord {
     finishedAt: opt(row.finished_at),
     output: TASK_OUTPUT.decode(row.output, `${row.run_id}/${row.task_id}`),
     error: TASK_ERROR.decode(row.error, `${row.run_id}/${row.task_id}`),
+    model: TASK_MODEL.decode(row.model, `${row.run_id}/${row.task_id}`),
   }
 }

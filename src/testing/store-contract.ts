@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js'
 import { agentRecord, agentStoreContract, move } from './agent-store-contract.js'
 import { storeBatchesContract } from './store-batches-contract.js'
 import { storeFencingContract } from './store-fencing-contract.js'
+import { storeSpendContract } from './store-spend-contract.js'
 import { storeValuesContract } from './store-values-contract.js'
 import {
   boom,
@@ -246,6 +247,8 @@ export function storeContract(init: StoreContractInit): void {
     storeBatchesContract(() => store)
 
     storeValuesContract(() => store)
+
+    storeSpendContract(() => store)
 
     describe('preset task records (replay) and pruning', () => {
       it('keeps task records created already SUCCEEDED with their output and attempt', async () => {

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js'
 import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
-import type { RunEvent } from '../core/events.js'
+import type { ModelCalledEvent, RunEvent } from '../core/events.js'
+import { taskSpendAfter } from '../core/model-spend.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { LogLevel } from '../agents/context.js'
 import type { ServiceMembers } from '../agents/service-members.js'
@@ -264,6 +265,7 @@ export class Executor implements ContextSink {
    */
   private async storeResult(claim: QueueClaim, result: QueueResult, events: RunEvent[]): Promise<void> {
     const until = this.o.clock.now() + this.o.leaseMs
+    result = await this.withModelSpend(claim, result, events)
     for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
       try {
         return await this.o.queue.complete(this.o.id, claim, result, events)
@@ -273,6 +275,23 @@ export class Executor implements ContextSink {
         await new Promise<void>((resolve) => this.o.clock.setTimeout(resolve, wait))
       }
     }
+  }
+
+  /**
+   * The result with the task's model spend when the attempt reported model
+   * calls: the stored spend (earlier attempts', read now: this attempt holds
+   * the task, so no other write of it can come in between) merged with this
+   * attempt's calls.
+   */
+  private async withModelSpend(claim: QueueClaim, result: QueueResult, events: RunEvent[]): Promise<QueueResult> {
+    const calls = events.filter(
+      (e): e is ModelCalledEvent =>
+        e.type === 'model.called' && e.taskId === claim.taskId && e.attempt === claim.attempt,
+    )
+    if (calls.length === 0) return result
+    const stored = await this.o.store.getTask(claim.runId, claim.taskId)
+    const model = taskSpendAfter(stored?.model, calls)
+    return model === undefined ? result : { ...result, model }
   }
 
   private async withTimeout(

@@ -57,7 +57,11 @@ export class RunEvents implements ContextSink {
     const run = this.runs.get(given.runId)
     if (run === undefined) return
     const event = { ...given, at: this.o.clock.wallNow() }
-    if (event.type === 'model.called') (run.modelCalls ??= []).push(event)
+    if (event.type === 'model.called') {
+      ;(run.modelCalls ??= []).push(event)
+      const i = run.workflow.indexOf.get(event.taskId)
+      if (i !== undefined) run.addModelCall(i, event.attempt, event)
+    }
     this.wal.stage(run, undefined, event, undefined)
   }
 

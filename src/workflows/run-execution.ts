@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../core/clock.js'
 import type { ModelCallReport } from '../core/events.js'
+import { taskSpendAfter, type ModelSpend } from '../core/model-spend.js'
 import { deserializeError, type FlotillaError } from '../core/errors.js'
 import type { RunProgress } from '../core/events.js'
 import type { RunId } from '../core/ids.js'
@@ -72,6 +73,10 @@ export class RunExecution implements ValueSource {
   peakActive = 0
   /** The `model.called` events of the run seen here (language-model agents), for the summary. */
   modelCalls: ModelCallReport[] | undefined
+  /** Per task: the model spend its record holds (restored, or staged here); made on the first model call. */
+  taskModel: (ModelSpend | undefined)[] | undefined
+  /** Per task: the model calls of its current attempt, not yet staged with a result. */
+  attemptCalls: (ModelCallReport[] | undefined)[] | undefined
   busyMs = 0
   startMono = 0
   endMono = 0
@@ -121,6 +126,7 @@ export class RunExecution implements ValueSource {
       if (i === undefined) continue
       this.attempts[i] = rec.attempt
       this.agentOf[i] = rec.agent
+      if (rec.model !== undefined) (this.taskModel ??= new Array(this.total))[i] = rec.model
       switch (rec.state) {
         case 'SUCCEEDED':
           this.outputs[i] = rec.output
@@ -169,6 +175,22 @@ export class RunExecution implements ValueSource {
     const g = this.groups.get(group.name)!
     g.active--
     return g.parked.shift()
+  }
+
+  /** Counts a model call of task `index` (of its current attempt) toward the spend stored with its result. */
+  addModelCall(index: number, attempt: number, call: ModelCallReport): void {
+    if (attempt !== this.attempts[index]) return
+    ;((this.attemptCalls ??= new Array(this.total))[index] ??= []).push(call)
+  }
+
+  /** The spend to store with the result of task `index`'s current attempt (`undefined`: keep the stored one). */
+  takeModel(index: number): ModelSpend | undefined {
+    const calls = this.attemptCalls?.[index]
+    if (calls === undefined) return undefined
+    this.attemptCalls![index] = undefined
+    const spend = taskSpendAfter(this.taskModel?.[index], calls)
+    ;(this.taskModel ??= new Array(this.total))[index] = spend
+    return spend
   }
 
   /** Output of task `index` if it succeeded, else `undefined` (for references). */

@@ -1,6 +1,7 @@
 import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
 import type { RunEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
+import type { ModelSpend } from '../core/model-spend.js'
 import type { StoreOp } from '../store/records.js'
 import type { RunEvents } from './run-events.js'
 import { S, type RunExecution } from './run-execution.js'
@@ -55,7 +56,7 @@ export class Transitions {
     // stored in one transaction before any of those handlers is called.
     this.wal.stage(
       run,
-      { op: 'task.succeed', runId: run.id, taskId, attempt, output, at },
+      withModel({ op: 'task.succeed', runId: run.id, taskId, attempt, output, at }, run.takeModel(i)),
       { type: 'task.succeeded', at, runId: run.id, taskId, attempt, durationMs: run.durationMs[i] },
       undefined,
     )
@@ -78,7 +79,7 @@ export class Transitions {
       run.setState(i, S.RETRYING)
       this.wal.stage(
         run,
-        { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: false },
+        withModel({ op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: false }, run.takeModel(i)),
         { type: 'task.retrying', at, runId: run.id, taskId, attempt, delayMs, error: json },
         () => {
           if (run.finished) return
@@ -101,7 +102,7 @@ export class Transitions {
       const tolerated = task.continueOnFailure
       this.wal.stage(
         run,
-        { op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: true },
+        withModel({ op: 'task.fail', runId: run.id, taskId, attempt, error: json, at, final: true }, run.takeModel(i)),
         { type: 'task.failed', at, runId: run.id, taskId, attempt, error: json, tolerated },
         undefined,
       )
@@ -277,4 +278,9 @@ export class Transitions {
     run.unpinPools()
     run.settle()
   }
+}
+
+/** A result op with the task's model spend, when the attempt made or replayed a model call. */
+function withModel<T extends StoreOp>(op: T, model: ModelSpend | undefined): T {
+  return model === undefined ? op : { ...op, model }
 }

@@ -62,6 +62,8 @@ export async function expectReleaseRuns(store: Store): Promise<void> {
     ['fetch', 'SUCCEEDED', 1],
     ['summarize', 'RUNNING', 1],
   ])
+  // Tasks written before the model-spend column have none.
+  expect(tasks.map((t) => t.model)).toEqual([undefined, undefined])
   expect((await store.getTask(runId, asTaskId('fetch')))?.output).toEqual({ pages: 3, text: 'héllo \u0000-free' })
   expect((await store.listEvents(runId)).map((e) => [e.seq, e.event.type])).toEqual([
     [1, 'run.started'],
@@ -86,14 +88,35 @@ export async function expectReleaseContext(backend: ContextBackend): Promise<voi
   expect(await ctx.getShared('writer', 'search:cats')).toEqual(['a', 'b'])
 }
 
+const spent = {
+  calls: 2,
+  replayed: 1,
+  inputTokens: 120,
+  outputTokens: 30,
+  reasoningTokens: 5,
+  cachedInputTokens: 40,
+  costUsd: 0.0031,
+}
+
 /** Checks that the stores keep working after the upgrade: a new run and a new artifact version. */
 export async function expectWritable(store: Store, backend: ContextBackend): Promise<void> {
   const { runId, t0 } = RELEASE
   await store.commit({
-    ops: [{ op: 'task.succeed', runId, taskId: asTaskId('summarize'), attempt: 1, output: 'done', at: t0 + 9 }],
+    ops: [
+      {
+        op: 'task.succeed',
+        runId,
+        taskId: asTaskId('summarize'),
+        attempt: 1,
+        output: 'done',
+        at: t0 + 9,
+        model: spent,
+      },
+    ],
     events: [],
   })
-  expect((await store.getTask(runId, asTaskId('summarize')))?.state).toBe('SUCCEEDED')
+  // The upgraded tasks table takes a task's model spend with its result.
+  expect(await store.getTask(runId, asTaskId('summarize'))).toMatchObject({ state: 'SUCCEEDED', model: spent })
   const next = await new ContextStore(backend).put('writer', 'report', { draft: 3 }, { basedOn: 2 })
   expect(next.version).toBe(3)
 }

@@ -53,6 +53,10 @@ it('kill -9 in the middle of a tool loop, then recover(): no answered model call
     const result = await handle.result
     expect(result.state).toBe('SUCCEEDED')
     expect(result.output('l')).toBe('ten ticks')
+    // The task record counts each answered call once: the crashed attempt's through their replay.
+    const [task] = await o.getTasks(runId)
+    expect(task.model).toMatchObject({ calls: 11 })
+    expect(task.model!.replayed).toBeGreaterThanOrEqual(4) // the fifth request may have been in flight
   } finally {
     await o.close()
   }

@@ -169,6 +169,7 @@ export class MemoryQueue implements TaskQueue {
         finishedAt: this.clock.wallNow(),
       })
     else Object.assign(task, { state: 'RETRYING', error: this.host.copy(result.error) })
+    if (result.model !== undefined) task.model = { ...result.model }
     Object.assign(e, { state: 'DONE', ok: result.ok, worker: undefined })
     if (events.length > 0) this.host.append(events)
     this.signal.notify()

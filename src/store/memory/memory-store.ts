@@ -374,6 +374,7 @@ export class MemoryStore implements Store {
         t.output = copy(op.output)
         t.finishedAt = op.at
         t.error = undefined
+        if (op.model !== undefined) t.model = { ...op.model }
         return
       }
       case 'task.fail': {
@@ -381,6 +382,7 @@ export class MemoryStore implements Store {
         t.state = op.final ? 'FAILED' : 'RETRYING'
         t.error = copy(op.error)
         if (op.final) t.finishedAt = op.at
+        if (op.model !== undefined) t.model = { ...op.model }
         return
       }
       case 'task.finish': {

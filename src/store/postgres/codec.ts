@@ -59,6 +59,7 @@ function encodeOp(op: StoreOp, put: Put): object {
         a: op.attempt,
         at: op.at,
         v: put(op.output, `the output of task "${op.taskId}" (run "${op.runId}")`),
+        m: put(op.model, `the model spend of task "${op.taskId}"`),
       }
     case 'task.fail':
       return {
@@ -70,6 +71,7 @@ function encodeOp(op: StoreOp, put: Put): object {
         f: op.final,
         st: op.settle === true,
         e: put(op.error, `the error of task "${op.taskId}"`),
+        m: put(op.model, `the model spend of task "${op.taskId}"`),
       }
     case 'task.finish':
       return { k: 'finish', r: op.runId, t: op.taskId, at: op.at, s: op.state }
@@ -139,7 +141,7 @@ export const RUN_COLUMNS =
 
 /** The columns of {@link TaskRow}, for SELECT lists (`t` is `tasks`). */
 export const TASK_COLUMNS =
-  't.run_id, t.task_id, t.state, t.attempt, t.agent, t.priority, t.idempotency_key, t.started_at, t.finished_at, t.output, t.error'
+  't.run_id, t.task_id, t.state, t.attempt, t.agent, t.priority, t.idempotency_key, t.started_at, t.finished_at, t.output, t.error, t.model'
 
 export { runFromRow as decodeRun, taskFromRow as decodeTask } from '../rows.js'
 

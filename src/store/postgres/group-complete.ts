@@ -14,6 +14,8 @@ interface Pending {
   readonly ok: boolean
   readonly output: string | null
   readonly error: string | null
+  /** JSON text of the task's model spend, or null to keep the stored one. */
+  readonly model: string | null
   readonly at: number
   readonly events: readonly RunEvent[]
   readonly resolve: () => void
@@ -43,12 +45,12 @@ const UNFINISHED = new Set<string>(['PENDING', 'RUNNING', 'PAUSED'])
  * coordinators. $1 runs, $2 tasks, $3 workers, $4 attempts, $5 ok, $6 outputs
  * (JSON text), $7 errors (JSON text), $8 times, $9/$10 events (as
  * `flotilla_commit` takes them), $11 the index (1-based) of the result each
- * event belongs to, $12 the channel.
+ * event belongs to, $12 the channel, $13 the tasks' model spend (JSON text; NULL keeps the stored one).
  */
 export function groupCompleteStatement(s: string): string {
   return `WITH c AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $6::text[], $7::text[], $8::float8[])
-      WITH ORDINALITY AS c(r, t, w, a, ok, out, err, at, ord)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::boolean[], $6::text[], $7::text[], $8::float8[], $13::text[])
+      WITH ORDINALITY AS c(r, t, w, a, ok, out, err, at, mdl, ord)
   ), h AS (
     SELECT c.ord, q.worker, q.attempt, q.state, r.state AS run_state
     FROM c JOIN ${s}.queue q ON q.run_id = c.r AND q.task_id = c.t JOIN ${s}.runs r ON r.id = q.run_id
@@ -58,7 +60,8 @@ export function groupCompleteStatement(s: string): string {
     UPDATE ${s}.tasks t SET state = CASE WHEN c.ok THEN 'SUCCEEDED' ELSE 'RETRYING' END,
       output = CASE WHEN c.ok THEN c.out::json ELSE t.output END,
       error = CASE WHEN c.ok THEN NULL ELSE c.err::json END,
-      finished_at = CASE WHEN c.ok THEN c.at ELSE t.finished_at END
+      finished_at = CASE WHEN c.ok THEN c.at ELSE t.finished_at END,
+      model = COALESCE(c.mdl::json, t.model)
     FROM c JOIN h ON h.ord = c.ord
     WHERE t.run_id = c.r AND t.task_id = c.t AND t.attempt = c.a AND t.state = 'RUNNING'
       AND h.worker = c.w AND h.attempt = c.a AND h.state = 'CLAIMED' AND h.run_state IN ('PENDING','RUNNING','PAUSED')
@@ -102,8 +105,9 @@ export class GroupComplete {
       ? jsonText(result.output, `the output of task "${claim.taskId}" (run "${claim.runId}")`)
       : null
     const error = result.ok ? null : jsonText(result.error, `the error of task "${claim.taskId}"`)
+    const model = jsonText(result.model, `the model spend of task "${claim.taskId}"`)
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ worker, claim, ok: result.ok, output, error, at, events, resolve, reject })
+      this.pending.push({ worker, claim, ok: result.ok, output, error, model, at, events, resolve, reject })
       if (this.inFlight < MAX_IN_FLIGHT) void this.drain()
     })
   }
@@ -160,6 +164,7 @@ export class GroupComplete {
         evBodies,
         owners,
         this.channel,
+        batch.map((p) => p.model),
       ])
     } catch (e) {
       for (const p of batch) p.reject(e)

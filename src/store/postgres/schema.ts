@@ -120,11 +120,13 @@ $fn$;
  * payloads travel as JSON texts in `vals`, referenced by 1-based index, so
  * that no JSON function ever has to decode them. `version`: the schema
  * version the function is written for (3: run-state fencing, settle, holder;
- * 4: event positions, see {@link positions}).
+ * 4: event positions, see {@link positions}; 5: the tasks' model spend).
  */
 const commit = (s: string, version = 1): string => {
   const v3 = version >= 3
   const v4 = version >= 4
+  const v5 = version >= 5
+  const model = v5 ? ', model = COALESCE(vals[o.m]::json, model)' : ''
   return `
 CREATE OR REPLACE FUNCTION ${s}.flotilla_commit(ops json, vals text[], ev_runs text[], ev_bodies text[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
@@ -135,7 +137,7 @@ BEGIN
   FOR o IN
     SELECT * FROM ROWS FROM (json_to_recordset(ops) AS (
       k text, r text, t text, a integer, at double precision, s text, ag text, f boolean, v integer, e integer,
-      wf text, wh text, d integer, ca double precision, sa double precision, fa double precision, pr text, ts json${v3 ? ', st boolean, ho text, lu double precision' : ''})) WITH ORDINALITY AS x
+      wf text, wh text, d integer, ca double precision, sa double precision, fa double precision, pr text, ts json${v3 ? ', st boolean, ho text, lu double precision' : ''}${v5 ? ', m integer' : ''})) WITH ORDINALITY AS x
     ORDER BY x.ordinality
   LOOP
     CASE o.k
@@ -148,7 +150,7 @@ BEGIN
             : ''
         };
     WHEN 'succeed' THEN
-      UPDATE ${s}.tasks SET state = 'SUCCEEDED', output = vals[o.v]::json, error = NULL, finished_at = o.at
+      UPDATE ${s}.tasks SET state = 'SUCCEEDED', output = vals[o.v]::json, error = NULL, finished_at = o.at${model}
         WHERE run_id = o.r AND task_id = o.t AND attempt = o.a AND state = 'RUNNING'${
           v3
             ? `
@@ -157,7 +159,7 @@ BEGIN
         };
     WHEN 'fail' THEN
       UPDATE ${s}.tasks SET state = CASE WHEN o.f THEN 'FAILED' ELSE 'RETRYING' END, error = vals[o.e]::json,
-          finished_at = CASE WHEN o.f THEN o.at ELSE finished_at END
+          finished_at = CASE WHEN o.f THEN o.at ELSE finished_at END${model}
         WHERE run_id = o.r AND task_id = o.t AND attempt = o.a${
           v3
             ? ` AND (state = 'RUNNING' OR (state = 'RETRYING' AND o.st))
@@ -355,6 +357,16 @@ ALTER TABLE ${s}.runs ADD COLUMN event_tx xid8 NOT NULL DEFAULT '0';
 CREATE INDEX events_tail ON ${s}.events (tx, run_id, seq);
 ` + commit(s, 4)
 
+/**
+ * A task's model spend over its attempts (version 5): JSON, written with each
+ * attempt's result by `flotilla_commit` and the queue's group complete; NULL
+ * before any model call.
+ */
+const spend = (s: string): string =>
+  `
+ALTER TABLE ${s}.tasks ADD COLUMN model json;
+` + commit(s, 5)
+
 /** Every migration, oldest first. The last version is the one this code writes. */
 export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   {
@@ -365,6 +377,7 @@ export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   { version: 2, name: 'agents, agent_transitions', up: agents },
   { version: 3, name: 'run leases, task queue, worker catalog; run-state fencing', up: queue },
   { version: 4, name: 'event positions for tailing', up: positions },
+  { version: 5, name: 'model spend of tasks', up: spend },
 ]
 
 /** The schema version this code reads and writes. */

@@ -25,6 +25,8 @@ import { defineDomain, type Migration } from '../../db/migrations.js'
  *   is `<pos>.<index in its row>`. `event_positions.floor` is the highest
  *   number pruning ever deleted, so numbers are never reused. Rows written
  *   before version 4 are numbered first, run by run (oldest run first).
+ * - `tasks.model` is the JSON of a task's model spend over its attempts
+ *   (version 5), written with each attempt's result; `NULL` before any call.
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -160,6 +162,11 @@ CREATE TABLE event_positions (
 );
 INSERT INTO event_positions (id, floor) VALUES (1, 0);
 `,
+  },
+  {
+    version: 5,
+    name: 'model spend of tasks',
+    up: `ALTER TABLE tasks ADD COLUMN model TEXT;`,
   },
 ]
 

@@ -196,10 +196,10 @@ export class SqliteQueue implements TaskQueue {
         `SELECT q.worker, q.attempt, q.state, r.state AS run_state FROM queue q JOIN runs r ON r.id = q.run_id WHERE q.run_id = ? AND q.task_id = ?`,
       )
       const succeed = this.db.prepare<SqlValue[]>(
-        `UPDATE tasks SET state = 'SUCCEEDED', output = ?, finished_at = ?, error = NULL WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`,
+        `UPDATE tasks SET state = 'SUCCEEDED', output = ?, finished_at = ?, error = NULL, model = COALESCE(?, model) WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`,
       )
       const fail = this.db.prepare<SqlValue[]>(
-        `UPDATE tasks SET state = 'RETRYING', error = ? WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`,
+        `UPDATE tasks SET state = 'RETRYING', error = ?, model = COALESCE(?, model) WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`,
       )
       const done = this.db.prepare<SqlValue[]>(
         `UPDATE queue SET state = 'DONE', ok = ?, worker = NULL WHERE run_id = ? AND task_id = ?`,
@@ -211,9 +211,11 @@ export class SqliteQueue implements TaskQueue {
         if (row.run_state !== 'RUNNING' && row.run_state !== 'PAUSED' && row.run_state !== 'PENDING')
           throw runCancelled(c, row.run_state)
         const now = this.clock.wallNow()
+        const model = toJson(result.model, 'model spend of task', c.taskId)
         const changed = result.ok
-          ? succeed.run(toJson(result.output, 'output of task', c.taskId), now, c.runId, c.taskId, c.attempt).changes
-          : fail.run(toJson(result.error, 'task error'), c.runId, c.taskId, c.attempt).changes
+          ? succeed.run(toJson(result.output, 'output of task', c.taskId), now, model, c.runId, c.taskId, c.attempt)
+              .changes
+          : fail.run(toJson(result.error, 'task error'), model, c.runId, c.taskId, c.attempt).changes
         if (changed !== 1) throw leaseLost(c, worker)
         done.run(result.ok ? 1 : 0, c.runId, c.taskId)
         if (events.length > 0) this.append(events)

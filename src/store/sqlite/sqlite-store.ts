@@ -335,8 +335,14 @@ export class SqliteStore implements Store {
         return
       case 'task.succeed':
         if (
-          s.succeedTask.run(toJson(op.output, 'output of task', op.taskId), op.at, op.runId, op.taskId, op.attempt)
-            .changes !== 1
+          s.succeedTask.run(
+            toJson(op.output, 'output of task', op.taskId),
+            op.at,
+            toJson(op.model, 'model spend of task', op.taskId),
+            op.runId,
+            op.taskId,
+            op.attempt,
+          ).changes !== 1
         )
           this.refuse(op)
         return
@@ -346,6 +352,7 @@ export class SqliteStore implements Store {
             op.final ? 'FAILED' : 'RETRYING',
             toJson(op.error, 'task error'),
             op.final ? op.at : null,
+            toJson(op.model, 'model spend of task', op.taskId),
             op.runId,
             op.taskId,
             op.attempt,

@@ -16,7 +16,7 @@ export const RUN_COLUMNS =
   'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id'
 /** The columns of a task record. */
 export const TASK_COLUMNS =
-  'run_id, task_id, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error'
+  'run_id, task_id, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error, model'
 
 /**
  * The prepared statements of a {@link SqliteStore}, prepared once on open.
@@ -34,9 +34,9 @@ export interface Statements {
   setRunState: Statement
   /** (attempt, agent, at, run_id, task_id, attempt): only a higher attempt of a task not finished, of a PENDING or RUNNING run. */
   startTask: Statement
-  /** (output, at, run_id, task_id, attempt): only the running attempt, of a run not CANCELLED or final. */
+  /** (output, at, model, run_id, task_id, attempt): only the running attempt, of a run not CANCELLED or final; a NULL model keeps the stored one. */
   succeedTask: Statement
-  /** (state, error, finishedAtIfFinal, run_id, task_id, attempt, settle): only the running attempt (or, with settle = 1, the retrying one), of a run not CANCELLED or final. */
+  /** (state, error, finishedAtIfFinal, model, run_id, task_id, attempt, settle): only the running attempt (or, with settle = 1, the retrying one), of a run not CANCELLED or final. */
   failTask: Statement
   /** (holder, lease_until, id) */
   setHolder: Statement
@@ -98,9 +98,11 @@ export function prepareStatements(db: Database.Database): Statements {
       WHERE id = ? AND (state NOT IN ${FINAL_RUN} OR state = ?)`),
     startTask: p(`UPDATE tasks SET state = 'RUNNING', attempt = ?, agent = ?, started_at = ?
       WHERE run_id = ? AND task_id = ? AND attempt < ? AND state NOT IN ${FINAL_TASK} AND ${RUN_STARTS}`),
-    succeedTask: p(`UPDATE tasks SET state = 'SUCCEEDED', output = ?, finished_at = ?, error = NULL
+    succeedTask:
+      p(`UPDATE tasks SET state = 'SUCCEEDED', output = ?, finished_at = ?, error = NULL, model = COALESCE(?, model)
       WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING' AND ${RUN_LIVE}`),
-    failTask: p(`UPDATE tasks SET state = ?, error = ?, finished_at = COALESCE(?, finished_at)
+    failTask:
+      p(`UPDATE tasks SET state = ?, error = ?, finished_at = COALESCE(?, finished_at), model = COALESCE(?, model)
       WHERE run_id = ? AND task_id = ? AND attempt = ? AND (state = 'RUNNING' OR (state = 'RETRYING' AND ? = 1)) AND ${RUN_LIVE}`),
     setHolder: p('UPDATE runs SET holder = ?, lease_until = ? WHERE id = ?'),
     finishTask: p(`UPDATE tasks SET state = ?, finished_at = ?
