@@ -9,6 +9,8 @@ import type { CliIO } from './execute-run.js'
 import { formatDateTime, formatDuration, formatTable, paint } from './format.js'
 import { formatOutputs, outputWidth, storedFinalOutputs } from './outputs.js'
 import { followRemote, type ApiRun, type ApiTask, type Remote } from './remote.js'
+import { taskSpendView } from './runs-shared.js'
+import { formatSpend } from './summary.js'
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`
 
@@ -81,17 +83,20 @@ export async function remoteRunsShow(
   ]
   if (run.parentRunId !== null) lines.push(`  replay of  ${run.parentRunId}`)
   if (run.error !== null) lines.push(`  error      [${run.error.code}] ${run.error.message}`)
+  const spend = taskSpendView(tasks)
+  if (spend !== undefined) lines.push(`  model      ${formatSpend(spend.total)}`)
   lines.push(`  server     ${remote.url}`)
   io.out.write(`${lines.join('\n')}\n\n`)
   io.out.write(
     formatTable(
-      ['TASK', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'],
-      tasks.map((t) => [
+      ['TASK', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', ...(spend === undefined ? [] : ['MODEL']), 'ERROR'],
+      tasks.map((t, k) => [
         t.taskId,
         t.state,
         String(t.attempt),
         t.agent ?? '–',
         duration(t),
+        ...(spend === undefined ? [] : [spend.cells[k]]),
         t.error === null ? '' : `${t.error.code} ${t.error.message}`,
       ]),
       '  ',

@@ -5,7 +5,17 @@ import { STORE_FLAGS, type Command } from './command.js'
 import { formatEventLine } from './event-lines.js'
 import { formatDateTime, formatDuration, formatTable, paint, type Paint } from './format.js'
 import { formatOutputs, outputWidth, storedFinalOutputs } from './outputs.js'
-import { countTasks, findRun, runDuration, runJson, storeArg, taskJson, withStore } from './runs-shared.js'
+import {
+  countTasks,
+  findRun,
+  runDuration,
+  runJson,
+  storeArg,
+  taskJson,
+  taskSpendView,
+  withStore,
+} from './runs-shared.js'
+import { formatSpend } from './summary.js'
 import { REMOTE_FLAGS, REMOTE_HELP, remoteOf } from './remote.js'
 import { remoteRunsList, remoteRunsShow } from './remote-runs.js'
 import { STORE_HELP } from './store-option.js'
@@ -198,18 +208,21 @@ export const runsShowCommand: Command = {
         .map(([s, n]) => `${n} ${s.toLowerCase()}`)
         .join(', ')
       lines.push(`  tasks      ${c.done}/${c.total} done${byState ? `: ${byState}` : ''}`)
+      const spend = taskSpendView(tasks)
+      if (spend !== undefined) lines.push(`  model      ${formatSpend(spend.total)}`)
       lines.push(`  store      ${store.label}`)
       io.out.write(`${lines.join('\n')}\n\n`)
       io.out.write(
         formatTable(
-          ['TASK', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', 'ERROR'],
-          tasks.map((t) => {
+          ['TASK', 'STATE', 'ATTEMPTS', 'AGENT', 'DURATION', ...(spend === undefined ? [] : ['MODEL']), 'ERROR'],
+          tasks.map((t, k) => {
             const d =
               t.startedAt !== undefined && t.finishedAt !== undefined
                 ? formatDuration(Math.max(0, t.finishedAt - t.startedAt))
                 : '–'
             const error = t.error === undefined ? '' : p.red(`${t.error.code}`) + ` ${clip(t.error.message, 80)}`
-            return [t.taskId, paintState(t.state, p), String(t.attempt), t.agent ?? '–', d, error]
+            const cost = spend === undefined ? [] : [spend.cells[k]]
+            return [t.taskId, paintState(t.state, p), String(t.attempt), t.agent ?? '–', d, ...cost, error]
           }),
           '  ',
         ),

@@ -1,3 +1,4 @@
+import { noSpend, type ModelSpend } from '../core/model-spend.js'
 import type { TaskState } from '../core/states.js'
 import { Orchestrator } from '../orchestrator/orchestrator.js'
 import type { RunRecord, TaskRecord } from '../store/records.js'
@@ -90,5 +91,28 @@ export function taskJson(t: TaskRecord): Record<string, unknown> {
     idempotencyKey: t.idempotencyKey,
     output: t.output ?? null,
     error: t.error ?? null,
+    model: t.model ?? null,
   }
+}
+
+/**
+ * What `runs show` prints of the tasks' model spend: the run's total (summed
+ * from the task records) and a cell per task (`$0.0012 · 3 calls`, `–`);
+ * `undefined` when no task called a model (the table keeps its columns).
+ */
+export function taskSpendView(
+  tasks: readonly { model?: ModelSpend | null | undefined }[],
+): { total: ModelSpend; cells: string[] } | undefined {
+  if (!tasks.some((t) => t.model != null)) return undefined
+  const total = noSpend()
+  for (const t of tasks) {
+    if (t.model == null) continue
+    for (const k of Object.keys(total) as (keyof ModelSpend)[]) total[k] += t.model[k]
+  }
+  const cells = tasks.map((t) =>
+    t.model == null
+      ? '–'
+      : `$${t.model.costUsd.toFixed(4)} · ${t.model.calls} ${t.model.calls === 1 ? 'call' : 'calls'}`,
+  )
+  return { total, cells }
 }

@@ -2493,6 +2493,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/security/keys/{id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the runs a key started spent on models (tokens, calls, cost), summed from their task records */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only runs created at or after this time (ms) */
+                    since?: number | null;
+                    /** @description Read at most this many runs, newest first (default 10000) */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The key's spend */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["KeyUsage"];
+                    };
+                };
+                /** @description The request is not valid (VALIDATION_FAILED…) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No key, or a key that is not valid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key may not do this, or is blocked */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/security/keys/{id}/rotate": {
         parameters: {
             query?: never;
@@ -3094,7 +3182,21 @@ export interface components {
             finishedAt: number | null;
             output?: unknown;
             error: components["schemas"]["SerializedError"];
+            model: components["schemas"]["ModelSpend"];
         };
+        /** @description What the task's model calls used and cost, over its attempts; null when it made none */
+        ModelSpend: {
+            /** @description Model calls made (paid) */
+            calls: number;
+            /** @description Calls answered from the journal (paid once, by an earlier attempt); not in calls */
+            replayed: number;
+            inputTokens: number;
+            outputTokens: number;
+            reasoningTokens: number;
+            cachedInputTokens: number;
+            /** @description US dollars, from the price table */
+            costUsd: number;
+        } | null;
         StoredEvent: {
             seq: number;
             event: {
@@ -3157,6 +3259,14 @@ export interface components {
             /** @description flt_<id>_<secret>; store it now, it is never shown again */
             key: string;
             info: components["schemas"]["ApiKey"];
+        };
+        KeyUsage: {
+            key: string;
+            /** @description Runs the key started (through the API) among those read */
+            runs: number;
+            model: components["schemas"]["ModelSpend"];
+            /** @description Runs read: the sum covers these */
+            scanned: number;
         };
         AuditEntry: {
             seq: number;

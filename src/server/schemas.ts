@@ -73,6 +73,21 @@ export const RunSchema = z
   })
   .openapi('Run')
 
+/** Model calls, tokens and cost, summed (a task's over its attempts, a key's over its runs). */
+export const ModelSpendSchema = z
+  .object({
+    calls: z.number().openapi({ description: 'Model calls made (paid)' }),
+    replayed: z
+      .number()
+      .openapi({ description: 'Calls answered from the journal (paid once, by an earlier attempt); not in calls' }),
+    inputTokens: z.number(),
+    outputTokens: z.number(),
+    reasoningTokens: z.number(),
+    cachedInputTokens: z.number(),
+    costUsd: z.number().openapi({ description: 'US dollars, from the price table' }),
+  })
+  .openapi('ModelSpend')
+
 /** A task of a run, as stored. */
 export const TaskSchema = z
   .object({
@@ -85,6 +100,9 @@ export const TaskSchema = z
     finishedAt: time,
     output: z.unknown(),
     error: SerializedErrorSchema.nullable(),
+    model: ModelSpendSchema.nullable().openapi({
+      description: "What the task's model calls used and cost, over its attempts; null when it made none",
+    }),
   })
   .openapi('Task')
 

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { FlotillaError } from '../../core/errors.js'
 import { ROLE_DESCRIPTIONS, ROLE_GRANTS, ROLES } from '../../security/roles.js'
 import { apiRoute } from '../api-route.js'
+import { keyUsage, MAX_USAGE_RUNS } from '../key-usage.js'
 import {
   ApiKeySchema,
   AuditEntrySchema,
@@ -10,9 +11,19 @@ import {
   IdParam,
   IssuedKeySchema,
   json,
+  ModelSpendSchema,
   optionalJson,
   PermissionSchema,
 } from '../schemas.js'
+
+const KeyUsageSchema = z
+  .object({
+    key: z.string(),
+    runs: z.number().openapi({ description: 'Runs the key started (through the API) among those read' }),
+    model: ModelSpendSchema,
+    scanned: z.number().openapi({ description: 'Runs read: the sum covers these' }),
+  })
+  .openapi('KeyUsage')
 
 const KeyId = z.object({ id: IdParam.openapi({ param: { name: 'id', in: 'path' } }) })
 const Target = z.object({
@@ -131,6 +142,35 @@ export const securityRoutes = [
     handler: async (c) => {
       const issued = await c.get('deps').keys.create({ ...c.req.valid('json'), by: actor(c) })
       return c.json(issued, 201)
+    },
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/security/keys/{id}/usage',
+      tags: ['security'],
+      summary: 'What the runs a key started spent on models (tokens, calls, cost), summed from their task records',
+      request: {
+        params: KeyId,
+        query: z.object({
+          since: z.coerce.number().optional().openapi({ description: 'Only runs created at or after this time (ms)' }),
+          limit: z.coerce
+            .number()
+            .int()
+            .min(1)
+            .max(MAX_USAGE_RUNS)
+            .optional()
+            .openapi({ description: `Read at most this many runs, newest first (default ${MAX_USAGE_RUNS})` }),
+        }),
+      },
+      responses: { 200: json(KeyUsageSchema, "The key's spend"), ...errorResponses },
+    }),
+    access: { action: 'read', resource: (p) => ({ kind: 'key', id: p.id ?? '' }) },
+    handler: async (c) => {
+      const { id } = c.req.valid('param')
+      const deps = c.get('deps')
+      await deps.keys.get(id) // KEY_NOT_FOUND for an unknown id
+      return c.json(await keyUsage(deps.client, id, c.req.valid('query')), 200)
     },
   }),
   apiRoute({
