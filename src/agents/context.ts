@@ -1,4 +1,5 @@
 import type { ModelCallReport } from '../core/events.js'
+import type { ModelSpend } from '../core/model-spend.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { BusMessage, EventFilter, EventHandler, MessageHeaders, Subscription } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
@@ -75,6 +76,21 @@ export interface AgentContext {
   reportModelCall(report: ModelCallReport): void
   /** Reports a budget 80 % spent: it becomes a `budget.warning` event of the run. */
   reportBudgetWarning(warning: BudgetWarning): void
+  /**
+   * The model spend the run's task records hold, with the agent that ran
+   * each task (read from the store now: what every worker stored so far).
+   * Language-model agents seed their run budget from it. Absent, or
+   * resolving to `undefined`, where the context has no store behind it.
+   */
+  storedModelSpend?(): Promise<StoredTaskSpend[] | undefined>
+}
+
+/** A task's stored model spend, as {@link AgentContext.storedModelSpend} gives it. */
+export interface StoredTaskSpend {
+  taskId: string
+  /** The agent that ran its latest attempt (`name@version`). */
+  agent: string | undefined
+  model: ModelSpend
 }
 
 /** What {@link AgentContext.reportBudgetWarning} reports. */

@@ -18,6 +18,7 @@ import { PermissionSet, type Permission } from '../security/permissions.js'
 import type { AgentContext } from './context.js'
 import { defineAgent, type AgentDefinition, type Schema } from './define-agent.js'
 import { think, type ExploreOptions, type ReflectionOptions } from './llm-thinking.js'
+import { RunSpend, type RunAttempt } from './llm-run-budget.js'
 import { taskTools } from './llm-tools.js'
 import type { AnyToolDefinition } from './tools.js'
 
@@ -25,7 +26,7 @@ import type { AnyToolDefinition } from './tools.js'
 export interface LlmBudgets {
   /** Per task: every model call of one task, over its attempts (calls replayed from the journal count). */
   task?: Budget
-  /** Per run: the agent's calls in one run, counted by this process. */
+  /** Per run: the agent's calls in one run, over every worker (seeded before each task from what the run's task records hold). */
   run?: Budget
   /** The agent's calls in this process, over all runs. */
   agent?: Budget
@@ -242,7 +243,7 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
       : config.system
   const prices = { ...DEFAULT_PRICES, ...(config.prices ?? {}) }
   const agentMeter = config.budget?.agent === undefined ? undefined : new BudgetMeter(config.budget.agent, 'agent')
-  const runMeters = new Map<string, BudgetMeter>()
+  const runMeters = new Map<string, RunSpend>()
   const pricesByModel = new Map<string, ModelPrice | undefined>()
   let model: LanguageModel | undefined
   let critic: LanguageModel | undefined
@@ -250,14 +251,20 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
   const handler = async (input: I, ctx: AgentContext): Promise<LlmOutput<O, C>> => {
     model ??= resolveModel(config.model, config.env)
     const taskMeter = config.budget?.task === undefined ? undefined : new BudgetMeter(config.budget.task, 'task')
-    let runMeter: BudgetMeter | undefined
+    let runSpend: RunSpend | undefined
+    let runAttempt: RunAttempt | undefined
     if (config.budget?.run !== undefined) {
-      runMeter = runMeters.get(ctx.runId)
-      if (runMeter === undefined) {
+      runSpend = runMeters.get(ctx.runId)
+      if (runSpend === undefined) {
         if (runMeters.size >= 1000) runMeters.delete(runMeters.keys().next().value!)
-        runMeters.set(ctx.runId, (runMeter = new BudgetMeter(config.budget.run, 'run')))
+        runMeters.set(ctx.runId, (runSpend = new RunSpend(config.budget.run)))
       }
+      // What every worker stored for the run so far: the run budget holds across workers.
+      for (const crossed of runSpend.seed(await ctx.storedModelSpend?.(), name))
+        ctx.reportBudgetWarning({ agent: name, scope: 'run', ...crossed })
+      runAttempt = runSpend.attempt(ctx.taskId)
     }
+    const runMeter = runSpend?.meter
     const meters = [taskMeter, runMeter, agentMeter].filter((m): m is BudgetMeter => m !== undefined)
     const counter = { calls: 0 }
     const meter = (m: LanguageModel): LanguageModel => {
@@ -291,11 +298,14 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
           },
           afterCall: (c) => {
             const costUsd = costOf(c.usage, price)
-            // A replayed call was charged to the run and agent budgets when it was made.
-            for (const b of c.replayed ? [taskMeter] : meters) {
-              for (const crossed of b?.charge({ tokens: totalTokens(c.usage), costUsd }) ?? [])
+            const used = { tokens: totalTokens(c.usage), costUsd }
+            // A replayed call was charged to the agent budget when it was made; the run's counts it once (RunSpend).
+            for (const b of c.replayed ? [taskMeter] : [taskMeter, agentMeter]) {
+              for (const crossed of b?.charge(used) ?? [])
                 ctx.reportBudgetWarning({ agent: name, scope: b!.scope, ...crossed })
             }
+            for (const crossed of runAttempt?.charge(used, c.replayed) ?? [])
+              ctx.reportBudgetWarning({ agent: name, scope: 'run', ...crossed })
             for (const w of c.warnings) ctx.log.warn('model warning', w)
             ctx.reportModelCall({
               agent: name,

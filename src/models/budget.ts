@@ -88,6 +88,18 @@ export class BudgetMeter {
     this.spent.tokens += used.tokens
     this.spent.costUsd += used.costUsd
     this.spent.calls += 1
+    return this.crossed()
+  }
+
+  /** Sets what was spent (when it is counted elsewhere too, as a run's across workers); returns the measures that just crossed 80 %. */
+  set(spent: Spent): { measure: string; spent: number; limit: number }[] {
+    this.spent.tokens = spent.tokens
+    this.spent.costUsd = spent.costUsd
+    this.spent.calls = spent.calls
+    return this.crossed()
+  }
+
+  private crossed(): { measure: string; spent: number; limit: number }[] {
     const crossed: { measure: string; spent: number; limit: number }[] = []
     for (const m of MEASURES) {
       const limit = this.budget[m]

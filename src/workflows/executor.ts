@@ -3,7 +3,7 @@ import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.
 import type { ModelCalledEvent, RunEvent } from '../core/events.js'
 import { taskSpendAfter } from '../core/model-spend.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
-import type { LogLevel } from '../agents/context.js'
+import type { LogLevel, StoredTaskSpend } from '../agents/context.js'
 import type { ServiceMembers } from '../agents/service-members.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
@@ -13,7 +13,7 @@ import { compileWorkflow, type Workflow } from './compile.js'
 import type { InvokeNext } from './invoker.js'
 import type { AttemptHandle } from './run-execution.js'
 import type { WorkflowSpec } from './spec.js'
-import { TaskContext, type ContextSink } from './task-context.js'
+import { storedSpendOf, TaskContext, type ContextSink } from './task-context.js'
 import { checkOutput, prepareInput } from './task-io.js'
 
 /** Options of an {@link Executor}. */
@@ -394,5 +394,9 @@ export class Executor implements ContextSink {
 
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
     return this.o.services?.(instanceId, runId, taskId)
+  }
+
+  storedModelSpend(runId: RunId): Promise<StoredTaskSpend[]> {
+    return storedSpendOf(this.o.store, runId)
   }
 }

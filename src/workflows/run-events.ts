@@ -1,10 +1,10 @@
 import type { RunEvent } from '../core/events.js'
 import { asTaskId, type AgentId, type RunId, type TaskId } from '../core/ids.js'
-import type { LogLevel } from '../agents/context.js'
+import type { LogLevel, StoredTaskSpend } from '../agents/context.js'
 import type { ServiceMembers } from '../agents/service-members.js'
 import type { RunExecution } from './run-execution.js'
 import type { EngineOptions } from './scheduler.js'
-import type { ContextSink } from './task-context.js'
+import { storedSpendOf, type ContextSink } from './task-context.js'
 import type { WriteAhead } from './write-ahead.js'
 
 /**
@@ -67,6 +67,10 @@ export class RunEvents implements ContextSink {
 
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
     return this.o.services?.(instanceId, runId, taskId)
+  }
+
+  storedModelSpend(runId: RunId): Promise<StoredTaskSpend[]> {
+    return storedSpendOf(this.o.store, runId)
   }
 
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void {

@@ -1,8 +1,17 @@
 import { FlotillaError } from '../core/errors.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
-import type { AgentContext, AgentLogger, BudgetWarning, LogLevel, ToolBox, Workspace } from '../agents/context.js'
+import type {
+  AgentContext,
+  AgentLogger,
+  BudgetWarning,
+  LogLevel,
+  StoredTaskSpend,
+  ToolBox,
+  Workspace,
+} from '../agents/context.js'
 import { checkStepName, runStep, unavailableServices, type ServiceMembers } from '../agents/service-members.js'
 import type { RunEvent, ModelCallReport } from '../core/events.js'
+import type { Store } from '../store/store.js'
 import type { AttemptHandle } from './run-execution.js'
 
 /** What a context reports back to the engine. */
@@ -11,6 +20,8 @@ export interface ContextSink {
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void
   /** Adds an event to the run (a model call, a budget warning), written with the attempt's other events; the sink dates it with its clock. */
   emit?(event: RunEvent): void
+  /** The model spend stored on the run's task records (a store read), when the engine has a store. */
+  storedModelSpend?(runId: RunId): Promise<StoredTaskSpend[]>
   /** The outward services (messages, artifacts, cache, children) of an agent instance in a run, when the engine has them. */
   services?(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined
 }
@@ -98,6 +109,10 @@ export class TaskContext implements AgentContext {
     })
   }
 
+  storedModelSpend(): Promise<StoredTaskSpend[] | undefined> {
+    return this.sink.storedModelSpend?.(this.runId) ?? Promise.resolve(undefined)
+  }
+
   reportBudgetWarning(w: BudgetWarning): void {
     this.sink.emit?.({ type: 'budget.warning', at: 0, runId: this.runId, taskId: this.taskId, ...w })
   }
@@ -159,4 +174,12 @@ export class TaskContext implements AgentContext {
     }
     this.sink.progress(this.runId, this.taskId, this.attempt, fraction, note)
   }
+}
+
+/** The model spend a run's task records hold, for {@link ContextSink.storedModelSpend}. */
+export async function storedSpendOf(store: Store, runId: RunId): Promise<StoredTaskSpend[]> {
+  const out: StoredTaskSpend[] = []
+  for (const t of await store.getTasks(runId))
+    if (t.model !== undefined) out.push({ taskId: t.taskId, agent: t.agent, model: t.model })
+  return out
 }

@@ -22,7 +22,7 @@ export function startWorker(
   id: string,
   side: string,
   sleepMs = 20,
-  options: { agents?: string; env?: Record<string, string> } = {},
+  options: { agents?: string; env?: Record<string, string>; concurrency?: number } = {},
 ): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
@@ -38,7 +38,7 @@ export function startWorker(
       '--lease-ms',
       String(LEASE_MS),
       '--concurrency',
-      '8',
+      String(options.concurrency ?? 8),
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
