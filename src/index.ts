@@ -160,7 +160,7 @@ export type { AgentSpec, AgentSpecInput, ParseAgentSpecOptions } from './agents/
 export { defineLlmAgent } from './agents/llm-agent.js'
 export type { LlmAgentConfig, LlmBudgets, LlmOutput, ConfidentAnswer } from './agents/llm-agent.js'
 export type { ReflectionOptions, ExploreOptions } from './agents/llm-thinking.js'
-export type { BudgetWarning } from './agents/context.js'
+export type { BudgetWarning, StoredTaskSpend } from './agents/context.js'
 export { resolveModel, registerProvider, providerNames } from './models/providers.js'
 export type { LanguageModel, ModelSpec, ModelEnv, ProviderFactory } from './models/providers.js'
 export { DEFAULT_PRICES, PRICES_AS_OF, priceOf, costOf } from './models/pricing.js'
