@@ -5,6 +5,7 @@ import { afterAll, expect, it } from 'vitest'
 import { Client } from '../../src/orchestrator/client.js'
 import { openStoreAsync } from '../../src/store/open-store.js'
 import { chatText, startFakeLlm } from '../helpers/fake-llm.js'
+import { describePostgres, withFreshSchema } from '../helpers/postgres.js'
 import { startWorker, stopWorker } from './worker-processes.js'
 
 // A run budget held across workers: two `flotilla worker` processes run the
@@ -12,15 +13,14 @@ import { startWorker, stopWorker } from './worker-processes.js'
 // most two tasks at a time. Each worker counts what the run's task records
 // hold before each task's first call, so together they make at most 4 calls,
 // plus 1 for the task running at the same time on the other worker (the
-// documented bound). Counted each for itself, they would make up to 8.
+// documented bound). Counted each for itself, they would make up to 8. On
+// one SQLite file and on one PostgreSQL schema.
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-run-budget-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-it('two workers share the run budget of an agent: the model server gets at most budget + 1 requests', async () => {
+async function twoWorkers(store: string, side: string): Promise<void> {
   const llm = await startFakeLlm(() => ({ ...chatText('an answer'), delayMs: 150 }))
-  const store = join(dir, 'w.db')
-  const side = join(dir, 'side.log')
   const options = {
     agents: new URL('../fixtures/workers/budget-agents.mjs', import.meta.url).pathname,
     env: { FLOTILLA_TEST_LLM_URL: llm.url },
@@ -66,4 +66,18 @@ it('two workers share the run budget of an agent: the model server gets at most 
     await client.store.close()
     await llm.close()
   }
-}, 90_000)
+}
+
+it(
+  'two workers on one SQLite file share the run budget of an agent: the model server gets at most budget + 1 requests',
+  () => twoWorkers(join(dir, 'w.db'), join(dir, 'side.log')),
+  90_000,
+)
+
+await describePostgres('run budget across workers on PostgreSQL', () => {
+  it(
+    'two workers on one PostgreSQL schema share the run budget of an agent',
+    () => withFreshSchema((url) => twoWorkers(url, join(dir, 'side-pg.log'))),
+    90_000,
+  )
+})
