@@ -58,6 +58,15 @@ async function crashAndRecover(storeUrl: string, open: () => Promise<Store>, dir
   writeFileSync(side, '')
   const runId = newRunId()
   let kills = 0
+  // Processes that ran a task so far (from the side file), and kills in a row after which no more had.
+  const workers = (): number =>
+    new Set(
+      readFileSync(side, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[2]),
+    ).size
+  let idle = 0
   let outcome = await runWorker([storeUrl, side, runId], Math.floor(Math.random() * 60))
   if (outcome.killed) kills++
   for (
@@ -67,10 +76,13 @@ async function crashAndRecover(storeUrl: string, open: () => Promise<Store>, dir
   ) {
     if (!outcome.killed && outcome.code !== 0)
       throw new Error(`worker failed (exit ${outcome.code}): ${outcome.stderr}`)
-    // Kill the first dozen recoveries at random moments; then let one finish.
-    const killAfter = kills < 12 ? Math.floor(Math.random() * 60) : undefined
+    // Kill the first dozen recoveries at random moments, until at least four processes have run tasks; then let one
+    // finish. A loaded machine may kill a process before its first task: each such kill waits 50 ms longer next time.
+    const before = workers()
+    const killAfter = kills < 12 || before < 4 ? Math.floor(Math.random() * 60) + idle * 50 : undefined
     outcome = await runWorker([storeUrl, side, runId], killAfter)
     if (outcome.killed) kills++
+    idle = workers() > before ? 0 : idle + 1
   }
   expect(outcome.code).toBe(0)
   expect(kills).toBeGreaterThanOrEqual(5)
