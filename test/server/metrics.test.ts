@@ -96,6 +96,11 @@ describe('GET /metrics', () => {
       samples.get('flotilla_http_requests_total{method="GET",route="/api/v1/runs/:id",status="200"}'),
     ).toBeGreaterThanOrEqual(1)
     expect(types.get('flotilla_http_request_duration_seconds')).toBe('histogram')
+    expect(samples.get('flotilla_task_retries_total{agent="flaky@1.0.0"}')).toBe(1)
+    expect(samples.get('flotilla_tasks_total{state="retrying"}')).toBe(1)
+    expect(samples.get('flotilla_runs_total{state="succeeded"}')).toBe(1)
+    expect(samples.get(`flotilla_worker_claimed_total{worker="${worker.id}"}`)).toBe(3)
+    expect(samples.get(`flotilla_worker_claim_duration_seconds_count{worker="${worker.id}"}`)).toBeGreaterThanOrEqual(3)
   })
 
   it('refuses a scrape without a key (401) and with a key that may not read runs (403)', async () => {
