@@ -272,6 +272,7 @@ export type {
   InstrumentOptions,
   TelemetryAttributes,
 } from './telemetry/telemetry.js'
+export { prometheusMeter, type PrometheusMeterOptions, type PrometheusMetrics } from './telemetry/prometheus.js'
 export type { UnservedTask } from './orchestrator/client.js'
 export type { Interceptor, Invocation, InvokeNext } from './workflows/invoker.js'
 export type {

@@ -77,6 +77,7 @@ const INDEX_EXPORTS = [
   'permissionDenied',
   'pinPools',
   'priceOf',
+  'prometheusMeter',
   'providerNames',
   'ref',
   'registerProvider',

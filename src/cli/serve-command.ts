@@ -178,7 +178,11 @@ export const serveCommand: Command = {
       })
       if (fromEnv) io.out.write('The ADMIN key of FLOTILLA_ADMIN_KEY is in place.\n')
       if (definitions.length > 0) {
-        worker = new Worker({ backend, ...(concurrency === undefined ? {} : { concurrency }) })
+        worker = new Worker({
+          backend,
+          ...(server.metrics === undefined ? {} : { telemetry: { meter: server.metrics.meter } }),
+          ...(concurrency === undefined ? {} : { concurrency }),
+        })
         for (const d of definitions) await worker.register(d)
         worker.on('task.log', (e) => {
           if (e.type === 'task.log' && (e.level === 'error' || verbose)) io.err.write(`${e.message}\n`)
@@ -190,6 +194,7 @@ export const serveCommand: Command = {
       io.out.write(`flotilla serve: listening on ${server.url}
   api        ${api}
   reference  ${api}/docs
+  metrics    ${server.url}/metrics (Prometheus; a key that may read runs, e.g. ANALYST)
   store      ${label}
   workflows  ${names.length === 0 ? 'none (--workflows DIR offers some by name)' : names.join(', ')}
   worker     ${

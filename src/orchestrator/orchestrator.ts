@@ -33,7 +33,7 @@ import { SqliteStore } from '../store/sqlite/sqlite-store.js'
 import { openBackend, type Backend, type OpenBackendOptions } from './backend.js'
 import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
 import { Authorizer } from '../security/authorizer.js'
-import { modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
+import { lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import type { DeployedAgents } from './deployed-agents.js'
 import type { ControlOptions, RunHandle, RunOptions } from './run-handle.js'
 import { RunControl } from './run-control.js'
@@ -124,6 +124,8 @@ export class Orchestrator {
     this.hub = new EventHub(logger)
     const models = modelTelemetry(options.telemetry, telemetry)
     if (models !== undefined) this.hub.on('model.called', models)
+    const lifecycle = lifecycleTelemetry(options.telemetry, telemetry)
+    if (lifecycle !== undefined) this.hub.on('*', lifecycle)
     this.clock = options.clock ?? systemClock
     this.anomalies = new AnomalyDetector({ clock: this.clock, ...options.anomalies })
     const backend = (this.backend = options.backend)

@@ -11,7 +11,77 @@ export const TELEMETRY_NAMES = {
   tokens: 'gen_ai.client.token.usage',
   modelDuration: 'gen_ai.client.operation.duration',
   cost: 'flotilla.model.cost',
+  retries: 'flotilla.task.retries',
+  tasks: 'flotilla.tasks',
+  runs: 'flotilla.runs',
 } as const
+
+const RUN_STATE_OF: Readonly<Record<string, string>> = {
+  'run.started': 'started',
+  'run.succeeded': 'succeeded',
+  'run.failed': 'failed',
+  'run.cancelled': 'cancelled',
+  'run.paused': 'paused',
+  'run.resumed': 'resumed',
+  'run.recovered': 'recovered',
+}
+const TASK_STATE_OF: Readonly<Record<string, string>> = {
+  'task.succeeded': 'succeeded',
+  'task.failed': 'failed',
+  'task.retrying': 'retrying',
+  'task.skipped': 'skipped',
+  'task.cancelled': 'cancelled',
+}
+
+/**
+ * What a worker's claims report: `flotilla.worker.claim.duration` (how long
+ * a claim took in the store, ms) and `flotilla.worker.claimed` (attempts
+ * claimed), by `worker`. `undefined` without a meter.
+ */
+export function claimTelemetry(
+  given: Telemetry | undefined,
+  t: ResolvedTelemetry,
+  worker: string,
+): ((ms: number, claimed: number) => void) | undefined {
+  if (given?.meter === undefined) return undefined
+  const duration = t.meter.createHistogram('flotilla.worker.claim.duration', {
+    description: 'How long a claim of ready attempts took in the queue',
+    unit: 'ms',
+  })
+  const claimedCount = t.meter.createCounter('flotilla.worker.claimed', {
+    description: 'Attempts claimed from the queue, by worker',
+    unit: '{attempt}',
+  })
+  const attributes = { worker }
+  return (ms, claimed) => {
+    duration.record(ms, attributes)
+    if (claimed > 0) claimedCount.add(claimed, attributes)
+  }
+}
+
+/**
+ * Counts the runs and tasks reaching each state, from the events of this
+ * process: `flotilla.runs` (`state`: started, succeeded, failed, cancelled,
+ * paused, resumed, recovered) and `flotilla.tasks` (`state`: succeeded,
+ * failed, retrying, skipped, cancelled). `undefined` without a meter.
+ */
+export function lifecycleTelemetry(
+  given: Telemetry | undefined,
+  t: ResolvedTelemetry,
+): ((e: RunEvent) => void) | undefined {
+  if (given?.meter === undefined) return undefined
+  const runs = t.meter.createCounter(TELEMETRY_NAMES.runs, { description: 'Runs that reached a state', unit: '{run}' })
+  const tasks = t.meter.createCounter(TELEMETRY_NAMES.tasks, {
+    description: 'Tasks that reached a state',
+    unit: '{task}',
+  })
+  return (event) => {
+    const run = RUN_STATE_OF[event.type]
+    if (run !== undefined) return runs.add(1, { state: run })
+    const task = TASK_STATE_OF[event.type]
+    if (task !== undefined) tasks.add(1, { state: task })
+  }
+}
 
 /**
  * What a model call reports to the telemetry pipes, in the OpenTelemetry
@@ -101,9 +171,14 @@ export function telemetryInterceptors(given: Telemetry | undefined, t: ResolvedT
       description: 'Agent executions running now',
       unit: '{attempt}',
     })
+    const retries = t.meter.createCounter(TELEMETRY_NAMES.retries, {
+      description: 'Agent executions that were a retry (attempt 2 or later), by agent',
+      unit: '{attempt}',
+    })
     out.push(async (call, next) => {
       const agent = `${call.definition.name}@${call.definition.version}`
       const started = performance.now()
+      if (call.attempt > 1) retries.add(1, { agent })
       running.add(1, { agent })
       let outcome = 'error'
       try {

@@ -17,7 +17,7 @@ import { openBackend, type Backend } from './backend.js'
 import { EventHub, type Listener } from './event-hub.js'
 import { Team } from './team.js'
 import { errorFields, resolveTelemetry, type Logger, type Telemetry } from '../telemetry/telemetry.js'
-import { modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
+import { claimTelemetry, lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
@@ -89,6 +89,8 @@ export class Worker {
   private readonly logger: Logger
   private readonly random: () => number
   private readonly interceptors: readonly Interceptor[]
+  /** Claim calls timed and counted (with a meter). */
+  private readonly claimMetrics: ((ms: number, claimed: number) => void) | undefined
   private store_: Store | undefined
   private queue_: TaskQueue | undefined
   private coordinator: Coordinator | undefined
@@ -120,6 +122,9 @@ export class Worker {
     this.hub = new EventHub(this.logger)
     const models = modelTelemetry(options.telemetry, telemetry)
     if (models !== undefined) this.hub.on('model.called', models)
+    const lifecycle = lifecycleTelemetry(options.telemetry, telemetry)
+    if (lifecycle !== undefined) this.hub.on('*', lifecycle)
+    this.claimMetrics = claimTelemetry(options.telemetry, telemetry, this.id)
     this.interceptors = [...telemetryInterceptors(options.telemetry, telemetry), ...(options.interceptors ?? [])]
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs
     if (!(leaseMs >= 300)) {
@@ -350,7 +355,10 @@ export class Worker {
           await coordinator.onResults(results)
         }
         await coordinator.flush()
-        if ((await executor.claimAndRun(this.selectors(), o.claimBatch)) > 0) busy = true
+        const claimStarted = this.claimMetrics === undefined ? 0 : performance.now()
+        const claimed = await executor.claimAndRun(this.selectors(), o.claimBatch)
+        this.claimMetrics?.(performance.now() - claimStarted, claimed)
+        if (claimed > 0) busy = true
         failures = 0
         if (!busy) await queue.wait(Math.min(pollMs, beatEvery), this.abort.signal)
         // On the memory queue every await above is a microtask: let timers and I/O (handlers) run.

@@ -6,6 +6,7 @@ import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import { resourceName } from '../security/authorizer.js'
 import { requiredGrant, type ApiRoute } from './api-route.js'
 import { onApiError, validationHook } from './http-errors.js'
+import { httpMetrics, mountMetrics } from './metrics-route.js'
 import { apiReferencePage } from './reference-page.js'
 import { API_ROUTES } from './routes/index.js'
 import type { ServerDeps, ServerEnv } from './server-deps.js'
@@ -188,7 +189,10 @@ export function createApiApp(
       404,
     ),
   )
-  app.use(`${API_BASE}/*`, authenticate(deps, options.address ?? (() => 'unknown')))
+  if (deps.metrics !== undefined) app.use('*', httpMetrics(deps.metrics.meter))
+  const authenticated = authenticate(deps, options.address ?? (() => 'unknown'))
+  app.use(`${API_BASE}/*`, authenticated)
+  if (deps.metrics !== undefined) mountMetrics(app, authenticated, deps.metrics)
   app.use(
     `${API_BASE}/*`,
     bodyLimit({

@@ -10,6 +10,7 @@ import { ApiKeys } from '../security/api-keys.js'
 import { AuditLog } from '../security/audit.js'
 import { Authorizer } from '../security/authorizer.js'
 import { RequestGuard, type GuardOptions } from '../security/guard.js'
+import { prometheusMeter, type PrometheusMetrics } from '../telemetry/prometheus.js'
 import { noopLogger, type Logger } from '../telemetry/telemetry.js'
 import { API_BASE, createApiApp } from './app.js'
 import type { ServerDeps } from './server-deps.js'
@@ -52,6 +53,13 @@ export interface ServerOptions {
   readonly clock?: Clock
   /** Largest request body in bytes. @default 1 MiB */
   readonly maxBodyBytes?: number
+  /**
+   * What `GET /metrics` serves (Prometheus text), and where the server's
+   * HTTP metrics go; pass the same one as `telemetry.meter` of a worker in
+   * this process to serve its metrics too. `false`: no `/metrics`.
+   * @default a new {@link prometheusMeter}
+   */
+  readonly metrics?: PrometheusMetrics | false
 }
 
 /** A running API server. */
@@ -59,6 +67,8 @@ export interface RunningServer {
   /** `http://host:port` */
   readonly url: string
   readonly deps: ServerDeps
+  /** The metrics `GET /metrics` serves (give `metrics.meter` to a worker in this process); undefined with `metrics: false`. */
+  readonly metrics: PrometheusMetrics | undefined
   /** Stops taking connections, lets requests in flight finish (at most `graceMs`), then closes what it opened. */
   close(graceMs?: number): Promise<void>
 }
@@ -116,6 +126,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       })
       options.onAdminKey?.(issued.key)
     }
+    const metrics = options.metrics === false ? undefined : (options.metrics ?? (await prometheusMeter()))
     const client = await Client.connect(backend.store, { clock })
     let accepting = true
     const context = new ContextStore(backend.context, { clock })
@@ -134,6 +145,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       clock,
       logger,
       ready: () => accepting,
+      ...(metrics === undefined ? {} : { metrics }),
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     }
     const app = createApiApp(deps, {
@@ -167,6 +179,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     return {
       url,
       deps,
+      metrics,
       close: (graceMs = 10_000) =>
         (closing ??= (async () => {
           accepting = false

@@ -5,7 +5,7 @@ import type { Authorizer } from '../security/authorizer.js'
 import type { ApiKeys, KeyPrincipal } from '../security/api-keys.js'
 import type { AuditLog } from '../security/audit.js'
 import type { RequestGuard } from '../security/guard.js'
-import type { Logger } from '../telemetry/telemetry.js'
+import type { Logger, Meter } from '../telemetry/telemetry.js'
 import type { WorkflowCatalog } from './workflow-catalog.js'
 
 /** What the HTTP API is built from: a client of the store (it holds no agents) and the security parts. */
@@ -25,6 +25,12 @@ export interface ServerDeps {
   readonly logger: Logger
   /** Largest request body in bytes. @default 1 MiB */
   readonly maxBodyBytes?: number
+  /** Where the HTTP metrics go and what `GET /metrics` serves; no `/metrics` without it. */
+  readonly metrics?: {
+    readonly meter: Meter
+    readonly contentType: string
+    metrics(): Promise<string>
+  }
   /** True once the server accepts work (readiness). */
   readonly ready: () => boolean
 }

@@ -1,0 +1,218 @@
+import type * as PromClientModule from 'prom-client'
+import type { Registry } from 'prom-client'
+import type { Counter, Histogram, InstrumentOptions, Meter, TelemetryAttributes, UpDownCounter } from './telemetry.js'
+
+/** Options of {@link prometheusMeter}. */
+export interface PrometheusMeterOptions {
+  /** The registry the metrics go to. @default a new `prom-client` `Registry` */
+  readonly registry?: Registry
+  /**
+   * The attribute names of instruments Flotilla does not know, by
+   * instrument name (a Prometheus metric has a fixed label set). Without
+   * them, the attributes of an instrument's first record fix its labels;
+   * attributes outside the set are dropped.
+   */
+  readonly labels?: Readonly<Record<string, readonly string[]>>
+}
+
+/** A {@link Meter} over `prom-client`, and the text Prometheus scrapes. */
+export interface PrometheusMetrics {
+  /** Pass it as `telemetry.meter` to an `Orchestrator`, a `Worker` or `startServer`. */
+  readonly meter: Meter
+  /** The `prom-client` registry holding the metrics. */
+  readonly registry: Registry
+  /** The `Content-Type` of {@link PrometheusMetrics.metrics}' text (exposition format 0.0.4). */
+  readonly contentType: string
+  /** Every metric in the Prometheus text exposition format. */
+  metrics(): Promise<string>
+}
+
+/** The attributes of the instruments Flotilla reports, so each metric's labels are known when it is made. */
+const KNOWN_LABELS: Readonly<Record<string, readonly string[]>> = {
+  'flotilla.task.attempts': ['agent', 'outcome'],
+  'flotilla.task.duration': ['agent', 'outcome'],
+  'flotilla.task.running': ['agent'],
+  'flotilla.task.retries': ['agent'],
+  'flotilla.tasks': ['state'],
+  'flotilla.runs': ['state'],
+  'flotilla.worker.claimed': ['worker'],
+  'flotilla.worker.claim.duration': ['worker'],
+  'flotilla.worker.queue.depth': ['worker'],
+  'flotilla.http.requests': ['method', 'route', 'status'],
+  'flotilla.http.request.duration': ['method', 'route', 'status'],
+  'gen_ai.client.token.usage': [
+    'gen_ai.operation.name',
+    'gen_ai.provider.name',
+    'gen_ai.request.model',
+    'flotilla.agent',
+    'gen_ai.token.type',
+  ],
+  'gen_ai.client.operation.duration': [
+    'gen_ai.operation.name',
+    'gen_ai.provider.name',
+    'gen_ai.request.model',
+    'flotilla.agent',
+  ],
+  'flotilla.model.cost': ['gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'flotilla.agent'],
+}
+
+const SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]
+const COUNT_BUCKETS = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]
+
+/** A Prometheus name part: `[a-zA-Z0-9_]`, not starting with a digit. */
+function promName(name: string): string {
+  const s = name.replace(/[^a-zA-Z0-9_]/g, '_')
+  return /^[0-9]/.test(s) ? `_${s}` : s
+}
+
+/**
+ * How an instrument's unit shows in Prometheus: milliseconds become seconds
+ * (the base unit, `_seconds`), `s` is `_seconds`, `USD` `_usd`, bytes
+ * `_bytes`; annotations such as `{token}` add nothing.
+ */
+function unitOf(unit: string | undefined): { suffix: string; scale: number; buckets: number[] } {
+  switch (unit) {
+    case 'ms':
+      return { suffix: '_seconds', scale: 1 / 1000, buckets: SECONDS_BUCKETS }
+    case 's':
+      return { suffix: '_seconds', scale: 1, buckets: SECONDS_BUCKETS }
+    case 'USD':
+      return { suffix: '_usd', scale: 1, buckets: [0.0001, 0.001, 0.01, 0.1, 1, 10, 100] }
+    case 'By':
+      return { suffix: '_bytes', scale: 1, buckets: [1024, 16384, 262144, 4194304, 67108864] }
+    case '{token}':
+      return { suffix: '', scale: 1, buckets: TOKEN_BUCKETS }
+    default:
+      return { suffix: '', scale: 1, buckets: COUNT_BUCKETS }
+  }
+}
+
+type PromClient = typeof PromClientModule
+
+/**
+ * Labels of one record, in the metric's label set: names mapped to label
+ * names, missing ones empty, others dropped.
+ */
+function labeller(
+  declared: readonly string[] | undefined,
+): (attributes: TelemetryAttributes | undefined) => Record<string, string> {
+  return (attributes) => {
+    const out: Record<string, string> = {}
+    const names = declared ?? Object.keys(attributes ?? {})
+    for (const name of names) {
+      const v = attributes?.[name]
+      out[promName(name)] = v === undefined ? '' : String(v)
+    }
+    return out
+  }
+}
+
+/** Makes the metric on first use when its labels are not known beforehand. */
+function lazy<T>(declared: readonly string[] | undefined, make: (labelNames: string[]) => T) {
+  let made: { metric: T; labels: (a: TelemetryAttributes | undefined) => Record<string, string> } | undefined
+  return (attributes: TelemetryAttributes | undefined) => {
+    if (made === undefined) {
+      const names = declared ?? Object.keys(attributes ?? {}).filter((k) => attributes?.[k] !== undefined)
+      made = { metric: make(names.map(promName)), labels: labeller(names) }
+    }
+    return { metric: made.metric, labels: made.labels(attributes) }
+  }
+}
+
+function meterOver(client: PromClient, registry: Registry, options: PrometheusMeterOptions): Meter {
+  const labelsOf = (name: string) => options.labels?.[name] ?? KNOWN_LABELS[name]
+  const help = (name: string, o: InstrumentOptions | undefined) => o?.description ?? name
+  return {
+    createCounter(name: string, o?: InstrumentOptions): Counter {
+      const { suffix, scale } = unitOf(o?.unit)
+      const get = lazy(
+        labelsOf(name),
+        (labelNames) =>
+          new client.Counter({
+            name: `${promName(name)}${suffix}_total`,
+            help: help(name, o),
+            labelNames,
+            registers: [registry],
+          }),
+      )
+      return {
+        add(value, attributes) {
+          const { metric, labels } = get(attributes)
+          metric.inc(labels, value * scale)
+        },
+      }
+    },
+    createUpDownCounter(name: string, o?: InstrumentOptions): UpDownCounter {
+      const { suffix, scale } = unitOf(o?.unit)
+      const get = lazy(
+        labelsOf(name),
+        (labelNames) =>
+          new client.Gauge({
+            name: `${promName(name)}${suffix}`,
+            help: help(name, o),
+            labelNames,
+            registers: [registry],
+          }),
+      )
+      return {
+        add(value, attributes) {
+          const { metric, labels } = get(attributes)
+          metric.inc(labels, value * scale)
+        },
+      }
+    },
+    createHistogram(name: string, o?: InstrumentOptions): Histogram {
+      const { suffix, scale, buckets } = unitOf(o?.unit)
+      const get = lazy(
+        labelsOf(name),
+        (labelNames) =>
+          new client.Histogram({
+            name: `${promName(name)}${suffix}`,
+            help: help(name, o),
+            labelNames,
+            buckets,
+            registers: [registry],
+          }),
+      )
+      return {
+        record(value, attributes) {
+          const { metric, labels } = get(attributes)
+          metric.observe(labels, value * scale)
+        },
+      }
+    },
+  }
+}
+
+/**
+ * A {@link Meter} whose instruments are `prom-client` metrics, one each,
+ * made once: counters become `<name>_total`, up-down counters gauges,
+ * histograms histograms with buckets for their unit (durations in seconds,
+ * tokens by powers of four). Dots become underscores, in names and labels.
+ * `prom-client` is imported here, on the first call, not with `flotilla`.
+ *
+ * @example
+ * ```ts
+ * import { Orchestrator, defineAgent, prometheusMeter, workflow } from 'flotilla'
+ *
+ * const prometheus = await prometheusMeter()
+ * const orchestrator = new Orchestrator({ store: 'memory', telemetry: { meter: prometheus.meter } })
+ * await orchestrator.register(defineAgent({ name: 'double', handler: (n: number) => n * 2 }))
+ * await orchestrator.run(workflow('counted').task('a', { agent: 'double', input: 21 }).build())
+ * console.log((await prometheus.metrics()).includes('flotilla_task_attempts_total{agent="double@1",outcome="ok"} 1')) // true
+ * await orchestrator.close()
+ * ```
+ */
+export async function prometheusMeter(options: PrometheusMeterOptions = {}): Promise<PrometheusMetrics> {
+  const client = await import('prom-client')
+  const registry = options.registry ?? new client.Registry()
+  return {
+    meter: meterOver(client, registry, options),
+    registry,
+    get contentType() {
+      return registry.contentType
+    },
+    metrics: () => registry.metrics(),
+  }
+}
