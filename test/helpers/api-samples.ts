@@ -31,4 +31,13 @@ export const SAMPLE_BODIES: Readonly<Record<string, unknown>> = {
   'POST /security/keys/{id}/rotate': { graceMs: 0 },
   'PUT /artifacts/{id}': { content: { n: 1 }, tags: ['sample'] },
   'PUT /cache/{key}': { value: 7, ttlMs: 60_000 },
+  'POST /deployed-agents': { spec: { name: 'sample', module: 'sample.mjs' } },
+  'POST /deployed-agents/{id}/pause': {},
+  'POST /deployed-agents/{id}/resume': {},
+  'POST /deployed-agents/{id}/restart': {},
+  'POST /deployed-agents/{id}/scale': { limits: { memoryMb: 64 } },
+  'POST /deployed-agents/{id}/terminate': { reason: 'sample' },
+  'POST /deployed-agents/{id}/execute': { input: 1 },
+  'POST /deployed-agents/{id}/messages': { message: 'hello' },
+  'POST /deployed-agents/{id}/messages/receive': { max: 1 },
 }
