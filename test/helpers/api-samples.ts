@@ -1,4 +1,11 @@
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import type { ApiRoute } from '../../src/server/api-route.js'
+
+/** The agent modules folder the API tests' servers deploy from. */
+export const AGENT_MODULES = resolve(import.meta.dirname, '../fixtures/server-agents')
+/** Where their deployed agents get workspaces. */
+export const AGENT_WORKSPACE = join(tmpdir(), 'flotilla-api-agents')
 
 /** `METHOD /path` of a route, as in the route table (`POST /runs/{id}/cancel`). */
 export const routeLabel = (r: ApiRoute): string => `${r.config.method.toUpperCase()} ${r.config.path}`
