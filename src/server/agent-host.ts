@@ -102,14 +102,15 @@ export function hostAgents(
       }
     },
   })
-  const inside = (field: string, path: string): void => {
+  /** The real path of a module (links resolved) when it lies inside the folder; the deploy uses it, so a link changed later cannot redirect it. */
+  const inside = (field: string, path: string): string => {
     let real: string
     try {
       real = realpathSync(path)
     } catch {
       throw new FlotillaError(
         'AGENT_SPEC_INVALID',
-        `field "${field}": no module "${relative(modules, path)}" in the agent modules folder ${modules}.`,
+        `field "${field}": no module "${relative(modules, path)}" in the agent modules folder.`,
         { details: { field } },
       )
     }
@@ -117,9 +118,10 @@ export function hostAgents(
     if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel))
       throw new FlotillaError(
         'PERMISSION_DENIED',
-        `field "${field}": the module lies outside the agent modules folder ${modules}; the API deploys only code put there.`,
-        { details: { field, resource: `file:${real}`, action: 'deploy', reason: 'outside the agent modules folder' } },
+        `field "${field}": the module lies outside the agent modules folder; the API deploys only code put there.`,
+        { details: { field, action: 'deploy', reason: 'outside the agent modules folder' } },
       )
+    return real
   }
   return {
     agents: team.agents,
@@ -127,8 +129,8 @@ export function hostAgents(
     modules,
     parseSpec(spec) {
       const parsed = parseAgentSpec(spec, { source: '(request body)', baseDir: modules })
-      if (parsed.module !== '') inside('module', parsed.module)
-      if (parsed.toolsModule !== undefined) inside('toolsModule', parsed.toolsModule)
+      const module = parsed.module === '' ? undefined : inside('module', parsed.module)
+      const toolsModule = parsed.toolsModule === undefined ? undefined : inside('toolsModule', parsed.toolsModule)
       for (const name of Object.keys(parsed.env))
         if (FORBIDDEN_ENV.test(name))
           throw new FlotillaError(
@@ -139,8 +141,8 @@ export function hostAgents(
       // The spec as sent, its module paths made absolute (deploy validates it again with the same schema).
       return {
         ...(spec as Record<string, unknown>),
-        ...(parsed.module === '' ? {} : { module: parsed.module }),
-        ...(parsed.toolsModule === undefined ? {} : { toolsModule: parsed.toolsModule }),
+        ...(module === undefined ? {} : { module }),
+        ...(toolsModule === undefined ? {} : { toolsModule }),
       }
     },
     onEvent(listener) {
