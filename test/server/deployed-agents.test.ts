@@ -54,8 +54,8 @@ describe('deployed agents over HTTP', () => {
   }
   const api = (method: string, path: string, key: string, body?: unknown) => call(server.url, method, path, key, body)
 
+  beforeAll(() => ensureFreshBuild(), 120_000)
   beforeAll(async () => {
-    await ensureFreshBuild()
     dir = mkdtempSync(join(tmpdir(), 'flotilla-deployed-'))
     backend = await openBackend(`sqlite:${join(dir, 'f.db')}`)
     server = await startServer({
@@ -73,7 +73,7 @@ describe('deployed agents over HTTP', () => {
     operator = op.json.key as string
     operatorId = (op.json.info as { id: string }).id
     analyst = (await api('POST', '/security/keys', admin, { name: 'reader', role: 'ANALYST' })).json.key as string
-  })
+  }, 30_000)
 
   afterAll(async () => {
     await bare?.close()
