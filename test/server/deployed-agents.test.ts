@@ -6,6 +6,7 @@ import { openBackend, type Backend } from '../../src/orchestrator/backend.js'
 import { AgentSupervisor } from '../../src/runtimes/supervisor.js'
 import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
 import { ProcessRuntime } from '../../src/runtimes/process/process-runtime.js'
+import { runCli } from '../cli/run-cli.js'
 import { CHILD_ENTRY, ensureFreshBuild } from '../runtimes/fresh-build.js'
 import { startServer, type RunningServer } from '../../src/server/serve.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
@@ -216,6 +217,29 @@ describe('deployed agents over HTTP', () => {
     const reader = await api('POST', '/deployed-agents', analyst, { spec: { name: 'x', module: 'mailbox.mjs' } })
     expect(reader.status).toBe(403)
     expect(reader.json.error?.code).toBe('PERMISSION_DENIED')
+  })
+
+  it('lists and shows deployed agents with flotilla agent list/show --server', async () => {
+    const agent = await api('POST', '/deployed-agents', operator, {
+      spec: { name: 'listed', module: 'mailbox.mjs', runtime: 'inprocess' },
+    })
+    const id = agent.json.id as string
+    const env = { FLOTILLA_STORE: undefined, FLOTILLA_SERVER: undefined }
+    const list = await runCli(['agent', 'list', '--name', 'listed', '--server', server.url, '--api-key', analyst], {
+      env,
+    })
+    expect(list.code, list.stderr).toBe(0)
+    expect(list.stdout).toContain(id)
+    expect(list.stdout).toContain('RUNNING')
+    const show = await runCli(['agent', 'show', id, '--json', '--server', server.url, '--api-key', analyst], { env })
+    expect(show.code, show.stderr).toBe(0)
+    const shown = JSON.parse(show.stdout) as { agent: { id: string }; transitions: { to: string }[] }
+    expect(shown.agent.id).toBe(id)
+    expect(shown.transitions.map((t) => t.to)).toEqual(['PENDING', 'RUNNING'])
+    const missing = await runCli(['agent', 'show', 'agt_nobody', '--server', server.url, '--api-key', analyst], { env })
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain('AGENT_NOT_FOUND')
+    await api('POST', `/deployed-agents/${id}/terminate`, operator)
   })
 
   it('shows an agent another process holds, and answers a control call on it with 409 AGENT_NOT_HELD', async () => {
