@@ -1,7 +1,6 @@
 import { asAgentId } from '../core/ids.js'
 import { FlotillaError } from '../core/errors.js'
 import { AGENT_STATES, type AgentState } from '../core/states.js'
-import type { AgentRecord } from '../store/records.js'
 import { expectPositionals, splitArgs, usageError } from './args.js'
 import { STORE_FLAGS, type Command } from './command.js'
 import { formatDateTime, formatTable, paint, type Paint } from './format.js'
@@ -19,10 +18,20 @@ const LIST_FLAGS = {
 const SHOW_FLAGS = { ...STORE_FLAGS, ...REMOTE_FLAGS } as const
 
 /** What list and show print of an agent: a stored record, or the same fields from a server. */
-type AgentRow = Pick<
-  AgentRecord,
-  'id' | 'name' | 'version' | 'parentId' | 'runtime' | 'state' | 'reason' | 'pid' | 'createdAt' | 'updatedAt'
-> & { permissions: unknown; limits: unknown }
+interface AgentRow {
+  id: string
+  name: string
+  version: string
+  parentId: string | null
+  runtime: string
+  state: AgentState
+  reason: string | null
+  pid: number | null
+  createdAt: number
+  updatedAt: number
+  permissions: unknown
+  limits: unknown
+}
 
 function paintState(state: AgentState, p: Paint): string {
   if (state === 'RUNNING') return p.green(state)
@@ -95,7 +104,7 @@ Examples:
           params: { query: { ...(states ? { state: states.join(',') } : {}), ...(name ? { name } : {}) } },
         }),
       )
-      return printList(io, values.json === true, agents as AgentRow[], remote.url)
+      return printList(io, values.json === true, agents, remote.url)
     }
     return withStore(values.store as string | undefined, async (orchestrator, store) =>
       printList(
@@ -160,7 +169,7 @@ ${REMOTE_HELP}
       const path = { params: { path: { id } } }
       const agent = await remote.call((api) => api.GET('/api/v1/deployed-agents/{id}', path))
       const { transitions } = await remote.call((api) => api.GET('/api/v1/deployed-agents/{id}/transitions', path))
-      return printAgent(io, values.json === true, agent as AgentRow, transitions)
+      return printAgent(io, values.json === true, agent, transitions)
     }
     return withStore(values.store as string | undefined, async (orchestrator, store) => {
       const agent = await orchestrator.store.getAgent(asAgentId(id))

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { FlotillaError } from '../../core/errors.js'
+import { asAgentId } from '../../core/ids.js'
 import { AGENT_STATES, type AgentState } from '../../core/states.js'
 import type { AgentInfo, AgentTreeNode } from '../../runtimes/supervisor-types.js'
 import { apiRoute } from '../api-route.js'
@@ -151,7 +152,7 @@ export const deployedAgentRoutes = [
       const deps = c.get('deps')
       const { id } = c.req.valid('param')
       await agentDirectory(deps).status(id)
-      const transitions = await deps.client.store.listAgentTransitions(id)
+      const transitions = await deps.client.store.listAgentTransitions(asAgentId(id))
       return c.json({ transitions: transitions.map(({ agentId: _a, ...t }) => t) }, 200)
     },
   }),
