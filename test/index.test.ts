@@ -125,6 +125,7 @@ const SERVER_EXPORTS = [
   'API_ROUTES',
   'WorkflowCatalog',
   'createApiApp',
+  'hostAgents',
   'openApiDocument',
   'requiredGrant',
   'startServer',

@@ -1,14 +1,37 @@
 import { asAgentId } from '../core/ids.js'
 import { FlotillaError } from '../core/errors.js'
 import { AGENT_STATES, type AgentState } from '../core/states.js'
-import type { AgentRecord } from '../store/records.js'
 import { expectPositionals, splitArgs, usageError } from './args.js'
 import { STORE_FLAGS, type Command } from './command.js'
 import { formatDateTime, formatTable, paint, type Paint } from './format.js'
 import { storeArg, withStore } from './runs-shared.js'
+import { REMOTE_FLAGS, REMOTE_HELP, remoteOf } from './remote.js'
+import type { CliIO } from './execute-run.js'
 import { STORE_HELP } from './store-option.js'
 
-const LIST_FLAGS = { ...STORE_FLAGS, state: { type: 'string', multiple: true }, name: { type: 'string' } } as const
+const LIST_FLAGS = {
+  ...STORE_FLAGS,
+  ...REMOTE_FLAGS,
+  state: { type: 'string', multiple: true },
+  name: { type: 'string' },
+} as const
+const SHOW_FLAGS = { ...STORE_FLAGS, ...REMOTE_FLAGS } as const
+
+/** What list and show print of an agent: a stored record, or the same fields from a server. */
+interface AgentRow {
+  id: string
+  name: string
+  version: string
+  parentId: string | null
+  runtime: string
+  state: AgentState
+  reason: string | null
+  pid: number | null
+  createdAt: number
+  updatedAt: number
+  permissions: unknown
+  limits: unknown
+}
 
 function paintState(state: AgentState, p: Paint): string {
   if (state === 'RUNNING') return p.green(state)
@@ -29,7 +52,7 @@ function parseStates(given: readonly string[]): AgentState[] | undefined {
   return out
 }
 
-function recordJson(r: AgentRecord): Record<string, unknown> {
+function recordJson(r: AgentRow): Record<string, unknown> {
   return {
     id: r.id,
     name: r.name,
@@ -61,41 +84,60 @@ Options:
       --name NAME         Only agents with this name
       --json              Print the agents as a JSON array
 ${STORE_HELP}
+${REMOTE_HELP}
       --verbose           Show error stacks
   -h, --help              Show this help
 
 Examples:
-  flotilla agent list --state RUNNING,FAILED`,
+  flotilla agent list --state RUNNING,FAILED
+  flotilla agent list --server http://127.0.0.1:7400 --api-key flt_…`,
   flags: LIST_FLAGS,
   async execute(argv, io) {
     const { values, positionals } = splitArgs('agent list', argv, LIST_FLAGS)
     expectPositionals('agent list', positionals, [])
     const states = parseStates((values.state as string[] | undefined) ?? [])
     const name = values.name as string | undefined
-    return withStore(values.store as string | undefined, async (orchestrator, store) => {
-      const agents = await orchestrator.store.listAgents({ ...(states ? { states } : {}), ...(name ? { name } : {}) })
-      if (values.json === true) {
-        io.out.write(`${JSON.stringify(agents.map(recordJson), null, 2)}\n`)
-        return 0
-      }
-      if (agents.length === 0) {
-        io.out.write(`No deployed agents in ${store.label}.\n`)
-        return 0
-      }
-      const p = paint(io.out.isTTY === true)
-      const rows = agents.map((a) => [
-        a.id,
-        a.name,
-        a.parentId ?? '-',
-        a.runtime,
-        paintState(a.state, p),
-        formatDateTime(a.updatedAt),
-        a.reason ?? '',
-      ])
-      io.out.write(`${formatTable(['ID', 'NAME', 'PARENT', 'RUNTIME', 'STATE', 'SINCE', 'REASON'], rows)}\n`)
-      return 0
-    })
+    const remote = remoteOf('agent list', values)
+    if (remote !== undefined) {
+      const { agents } = await remote.call((api) =>
+        api.GET('/api/v1/deployed-agents', {
+          params: { query: { ...(states ? { state: states.join(',') } : {}), ...(name ? { name } : {}) } },
+        }),
+      )
+      return printList(io, values.json === true, agents, remote.url)
+    }
+    return withStore(values.store as string | undefined, async (orchestrator, store) =>
+      printList(
+        io,
+        values.json === true,
+        await orchestrator.store.listAgents({ ...(states ? { states } : {}), ...(name ? { name } : {}) }),
+        store.label,
+      ),
+    )
   },
+}
+
+function printList(io: CliIO, json: boolean, agents: readonly AgentRow[], label: string): number {
+  if (json) {
+    io.out.write(`${JSON.stringify(agents.map(recordJson), null, 2)}\n`)
+    return 0
+  }
+  if (agents.length === 0) {
+    io.out.write(`No deployed agents in ${label}.\n`)
+    return 0
+  }
+  const p = paint(io.out.isTTY === true)
+  const rows = agents.map((a) => [
+    a.id,
+    a.name,
+    a.parentId ?? '-',
+    a.runtime,
+    paintState(a.state, p),
+    formatDateTime(a.updatedAt),
+    a.reason ?? '',
+  ])
+  io.out.write(`${formatTable(['ID', 'NAME', 'PARENT', 'RUNTIME', 'STATE', 'SINCE', 'REASON'], rows)}\n`)
+  return 0
 }
 
 /** `flotilla agent show <id>`: one stored agent and every lifecycle transition it went through. */
@@ -110,17 +152,25 @@ permissions, limits) and every lifecycle transition, oldest first.
 Options:
       --json              Print { agent, transitions } as JSON
 ${STORE_HELP}
+${REMOTE_HELP}
       --verbose           Show error stacks
   -h, --help              Show this help`,
-  flags: STORE_FLAGS,
+  flags: SHOW_FLAGS,
   async execute(argv, io) {
-    const { values, positionals } = splitArgs('agent show', argv, STORE_FLAGS)
+    const { values, positionals } = splitArgs('agent show', argv, SHOW_FLAGS)
     const [id] = expectPositionals('agent show', positionals, ['agent-id'])
     if (id === undefined)
       throw usageError(
         'agent show',
         'Name the agent: flotilla agent show <agent-id> (ids are listed by flotilla agent list).',
       )
+    const remote = remoteOf('agent show', values)
+    if (remote !== undefined) {
+      const path = { params: { path: { id } } }
+      const agent = await remote.call((api) => api.GET('/api/v1/deployed-agents/{id}', path))
+      const { transitions } = await remote.call((api) => api.GET('/api/v1/deployed-agents/{id}/transitions', path))
+      return printAgent(io, values.json === true, agent, transitions)
+    }
     return withStore(values.store as string | undefined, async (orchestrator, store) => {
       const agent = await orchestrator.store.getAgent(asAgentId(id))
       if (!agent) {
@@ -130,24 +180,32 @@ ${STORE_HELP}
           { details: { agent: id } },
         )
       }
-      const transitions = await orchestrator.store.listAgentTransitions(asAgentId(id))
-      if (values.json === true) {
-        io.out.write(`${JSON.stringify({ agent: recordJson(agent), transitions }, null, 2)}\n`)
-        return 0
-      }
-      const p = paint(io.out.isTTY === true)
-      io.out.write(
-        `${agent.name}@${agent.version} ${agent.id} ${paintState(agent.state, p)}${agent.reason ? ` (${agent.reason})` : ''}\n`,
-      )
-      io.out.write(
-        `  parent ${agent.parentId ?? '-'} · runtime ${agent.runtime} · limits ${JSON.stringify(agent.limits)}\n`,
-      )
-      io.out.write(`  permissions ${JSON.stringify(agent.permissions)}\n`)
-      const rows = transitions.map((t) => [String(t.seq), formatDateTime(t.at), t.from ?? '-', t.to, t.reason ?? ''])
-      io.out.write(`${formatTable(['#', 'AT', 'FROM', 'TO', 'REASON'], rows)}\n`)
-      return 0
+      return printAgent(io, values.json === true, agent, await orchestrator.store.listAgentTransitions(asAgentId(id)))
     })
   },
+}
+
+function printAgent(
+  io: CliIO,
+  json: boolean,
+  agent: AgentRow,
+  transitions: readonly { seq: number; at: number; from: string | null; to: string; reason: string | null }[],
+): number {
+  if (json) {
+    io.out.write(`${JSON.stringify({ agent: recordJson(agent), transitions }, null, 2)}\n`)
+    return 0
+  }
+  const p = paint(io.out.isTTY === true)
+  io.out.write(
+    `${agent.name}@${agent.version} ${agent.id} ${paintState(agent.state, p)}${agent.reason ? ` (${agent.reason})` : ''}\n`,
+  )
+  io.out.write(
+    `  parent ${agent.parentId ?? '-'} · runtime ${agent.runtime} · limits ${JSON.stringify(agent.limits)}\n`,
+  )
+  io.out.write(`  permissions ${JSON.stringify(agent.permissions)}\n`)
+  const rows = transitions.map((t) => [String(t.seq), formatDateTime(t.at), t.from ?? '-', t.to, t.reason ?? ''])
+  io.out.write(`${formatTable(['#', 'AT', 'FROM', 'TO', 'REASON'], rows)}\n`)
+  return 0
 }
 
 const RECONCILE_FLAGS = { ...STORE_FLAGS, all: { type: 'boolean' } } as const

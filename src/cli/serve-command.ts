@@ -21,6 +21,8 @@ const FLAGS = {
   worker: { type: 'boolean' },
   agents: { type: 'string', multiple: true },
   concurrency: { type: 'string' },
+  'agent-modules': { type: 'string' },
+  'agent-workspace': { type: 'string' },
 } as const
 
 const HELP = `Usage: flotilla serve [options]
@@ -48,6 +50,11 @@ ${STORE_HELP}
                           the same store (the default with --agents on a
                           SQLite file or memory)
       --concurrency N     Most attempts the worker runs at once (default 16)
+      --agent-modules DIR Deploy and govern agents through the API
+                          (POST /api/v1/deployed-agents), from modules in DIR
+                          only: deploying runs their code on this host
+      --agent-workspace DIR  Where deployed agents get their workspaces
+                          (default .flotilla/agents)
       --verbose           Print the server's log lines, and error stacks
   -h, --help              Show this help
 
@@ -174,6 +181,16 @@ export const serveCommand: Command = {
         port,
         logger,
         ...(values.workflows === undefined ? {} : { workflows: resolve(values.workflows as string) }),
+        ...(values['agent-modules'] === undefined
+          ? {}
+          : {
+              agents: {
+                modules: resolve(values['agent-modules'] as string),
+                ...(values['agent-workspace'] === undefined
+                  ? {}
+                  : { workspaceRoot: resolve(values['agent-workspace'] as string) }),
+              },
+            }),
         onAdminKey: (key) => io.out.write(adminKeyNotice(key)),
       })
       if (fromEnv) io.out.write('The ADMIN key of FLOTILLA_ADMIN_KEY is in place.\n')
@@ -197,6 +214,7 @@ export const serveCommand: Command = {
   metrics    ${server.url}/metrics (Prometheus; a key that may read runs, e.g. ANALYST)
   store      ${label}
   workflows  ${names.length === 0 ? 'none (--workflows DIR offers some by name)' : names.join(', ')}
+  agents     ${server.deps.agents === undefined ? 'none deployed here (--agent-modules DIR deploys through the API)' : `deployed from ${server.deps.agents.modules}`}
   worker     ${
     worker === undefined
       ? 'none: runs wait for a "flotilla worker" on this store'

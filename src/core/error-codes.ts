@@ -258,6 +258,18 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'The agent was terminated; it takes no more commands or messages.',
   },
+  AGENT_NOT_HELD: {
+    status: 409,
+    retryable: false,
+    description:
+      'The deployed agent is governed by another process (the orchestrator or server that deployed it); only that process can control it.',
+  },
+  AGENT_HOST_DISABLED: {
+    status: 409,
+    retryable: false,
+    description:
+      'This server deploys and governs no agents: start it with an agent modules folder (flotilla serve --agent-modules DIR).',
+  },
   AGENT_CRASHED: {
     status: 502,
     retryable: true,

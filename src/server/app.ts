@@ -160,7 +160,7 @@ function accessCheck(route: ApiRoute): MiddlewareHandler<ServerEnv> {
         resource: resourceName(grant.resource),
         outcome: c.res.status < 400 ? 'succeeded' : 'failed',
         requestId: c.get('requestId'),
-        details: { status: c.res.status },
+        details: { status: c.res.status, ...c.get('auditDetails') },
       })
     }
   }

@@ -12,6 +12,7 @@ import { Authorizer } from '../security/authorizer.js'
 import { RequestGuard, type GuardOptions } from '../security/guard.js'
 import { prometheusMeter, type PrometheusMetrics } from '../telemetry/prometheus.js'
 import { noopLogger, type Logger } from '../telemetry/telemetry.js'
+import { hostAgents, type AgentHost, type ServerAgentsOptions } from './agent-host.js'
 import { API_BASE, createApiApp } from './app.js'
 import type { ServerDeps } from './server-deps.js'
 import { WorkflowCatalog } from './workflow-catalog.js'
@@ -60,6 +61,12 @@ export interface ServerOptions {
    * @default a new {@link prometheusMeter}
    */
   readonly metrics?: PrometheusMetrics | false
+  /**
+   * Deploy and govern agents through the API (`POST /api/v1/deployed-agents`…),
+   * from modules in one folder. @default none: the server governs no agents
+   * (it still lists those every process stored)
+   */
+  readonly agents?: ServerAgentsOptions
 }
 
 /** A running API server. */
@@ -90,6 +97,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const logger = options.logger ?? noopLogger
   const backend = options.backend ?? (await openBackend(options.store, { clock }))
   const owned = options.backend === undefined
+  let agentHost: AgentHost | undefined
   try {
     const { security, audit: auditStore } = backend
     const audit = new AuditLog(auditStore, { clock })
@@ -130,6 +138,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const client = await Client.connect(backend.store, { clock })
     let accepting = true
     const context = new ContextStore(backend.context, { clock })
+    agentHost =
+      options.agents === undefined
+        ? undefined
+        : hostAgents(options.agents, { store: backend.store, bus: backend.bus, context, clock, logger })
     const deps: ServerDeps = {
       client,
       context,
@@ -146,6 +158,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logger,
       ready: () => accepting,
       ...(metrics === undefined ? {} : { metrics }),
+      ...(agentHost === undefined ? {} : { agents: agentHost }),
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     }
     const app = createApiApp(deps, {
@@ -194,11 +207,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
             })
             ;(server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.()
           })
+          await agentHost?.close()
           await client.close()
           if (owned) await backend.close()
         })()),
     }
   } catch (e) {
+    await agentHost?.close()
     if (owned) await backend.close()
     throw e
   }

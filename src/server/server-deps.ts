@@ -6,6 +6,7 @@ import type { ApiKeys, KeyPrincipal } from '../security/api-keys.js'
 import type { AuditLog } from '../security/audit.js'
 import type { RequestGuard } from '../security/guard.js'
 import type { Logger, Meter } from '../telemetry/telemetry.js'
+import type { AgentHost } from './agent-host.js'
 import type { WorkflowCatalog } from './workflow-catalog.js'
 
 /** What the HTTP API is built from: a client of the store (it holds no agents) and the security parts. */
@@ -19,6 +20,12 @@ export interface ServerDeps {
   readonly guard: RequestGuard
   /** Makes every permission decision of API keys. */
   readonly authorizer: Authorizer
+  /**
+   * The deployed agents this server governs (deploy, commands, lifecycle);
+   * `undefined`: it governs none (deploy answers `AGENT_HOST_DISABLED`),
+   * and still lists the agents every process stored.
+   */
+  readonly agents?: AgentHost
   /** The named workflows the API can start. */
   readonly workflows: WorkflowCatalog
   readonly clock: Clock
@@ -45,5 +52,7 @@ export interface ServerEnv {
     /** The key that authenticated the request; unset on a public route called without a key. */
     principal: KeyPrincipal | undefined
     deps: ServerDeps
+    /** Facts a handler adds to the audit entry of its state-changing call (the id of the agent deployed…). */
+    auditDetails: Readonly<Record<string, unknown>> | undefined
   }
 }

@@ -100,11 +100,36 @@ export interface RunLease {
   readonly state: RunState
 }
 
+/**
+ * What a worker's instances of one agent version did since the worker
+ * started, as its latest heartbeat said (the server aggregates these for
+ * `GET /api/v1/agents/{name}/metrics` and `/health`).
+ */
+export interface WorkerAgentStats {
+  /** Instances of this version in the worker. */
+  readonly instances: number
+  /** Of them, those READY to take work (not failed, stopped or starting). */
+  readonly ready: number
+  readonly calls: number
+  readonly errors: number
+  /** Mean latency over every call, in ms; 0 without calls. */
+  readonly meanLatencyMs: number
+  /** The highest instance p95 over its last 1024 calls, in ms: an upper bound; 0 without calls. */
+  readonly p95LatencyMs: number
+  /** The worst circuit breaker among the instances. */
+  readonly circuit: 'CLOSED' | 'HALF_OPEN' | 'OPEN'
+}
+
 /** A worker as the stored catalog shows it. */
 export interface WorkerRecord {
   readonly id: string
-  /** Agent names with their versions, and capabilities, it can run. */
-  readonly agents: readonly { name: string; version: string; capabilities: readonly string[] }[]
+  /** Agent names with their versions, and capabilities, it can run; `stats` from workers that report them. */
+  readonly agents: readonly {
+    name: string
+    version: string
+    capabilities: readonly string[]
+    stats?: WorkerAgentStats
+  }[]
   /** Host name and process id, for people. */
   readonly host: string
   readonly pid: number

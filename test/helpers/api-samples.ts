@@ -1,4 +1,11 @@
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import type { ApiRoute } from '../../src/server/api-route.js'
+
+/** The agent modules folder the API tests' servers deploy from. */
+export const AGENT_MODULES = resolve(import.meta.dirname, '../fixtures/server-agents')
+/** Where their deployed agents get workspaces. */
+export const AGENT_WORKSPACE = join(tmpdir(), 'flotilla-api-agents')
 
 /** `METHOD /path` of a route, as in the route table (`POST /runs/{id}/cancel`). */
 export const routeLabel = (r: ApiRoute): string => `${r.config.method.toUpperCase()} ${r.config.path}`
@@ -31,4 +38,13 @@ export const SAMPLE_BODIES: Readonly<Record<string, unknown>> = {
   'POST /security/keys/{id}/rotate': { graceMs: 0 },
   'PUT /artifacts/{id}': { content: { n: 1 }, tags: ['sample'] },
   'PUT /cache/{key}': { value: 7, ttlMs: 60_000 },
+  'POST /deployed-agents': { spec: { name: 'sample', module: 'sample.mjs' } },
+  'POST /deployed-agents/{id}/pause': {},
+  'POST /deployed-agents/{id}/resume': {},
+  'POST /deployed-agents/{id}/restart': {},
+  'POST /deployed-agents/{id}/scale': { limits: { memoryMb: 64 } },
+  'POST /deployed-agents/{id}/terminate': { reason: 'sample' },
+  'POST /deployed-agents/{id}/execute': { input: 1 },
+  'POST /deployed-agents/{id}/messages': { message: 'hello' },
+  'POST /deployed-agents/{id}/messages/receive': { max: 1 },
 }

@@ -4,6 +4,8 @@ import { openBackend, type Backend } from '../../src/orchestrator/backend.js'
 import { requiredGrant, type ApiRoute } from '../../src/server/api-route.js'
 import { API_ROUTES } from '../../src/server/routes/index.js'
 import { startServer, type RunningServer } from '../../src/server/serve.js'
+import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
+import { AGENT_MODULES, AGENT_WORKSPACE } from '../helpers/api-samples.js'
 import { WorkflowCatalog } from '../../src/server/workflow-catalog.js'
 import { resourceName } from '../../src/security/authorizer.js'
 import { PermissionSet, type Permission } from '../../src/security/permissions.js'
@@ -159,6 +161,8 @@ describe('authorization matrix (generated from API_ROUTES)', () => {
       clock,
       onAdminKey: (k) => (admin = k),
       guard: { requests: 1e9, failures: 1e9 },
+      // Deployed agents from the fixtures' folder, in this process (no child processes needed here).
+      agents: { modules: AGENT_MODULES, workspaceRoot: AGENT_WORKSPACE, runtimes: [new InProcessRuntime()] },
     })
     for (const role of ROLES) roleKeys[role] = (await createKey(`role-${role}`, role)).key
     for (const role of ROLES) {

@@ -6,6 +6,8 @@ import { openBackend, type Backend } from '../../src/orchestrator/backend.js'
 import type { ApiRoute } from '../../src/server/api-route.js'
 import { API_ROUTES } from '../../src/server/routes/index.js'
 import { startServer, type RunningServer } from '../../src/server/serve.js'
+import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
+import { AGENT_MODULES, AGENT_WORKSPACE } from '../helpers/api-samples.js'
 import { WorkflowCatalog } from '../../src/server/workflow-catalog.js'
 import type { Logger } from '../../src/telemetry/telemetry.js'
 import { workflow } from '../../src/workflows/builder.js'
@@ -595,6 +597,8 @@ describe('fuzzing every route of the HTTP API', () => {
       logger,
       onAdminKey: (k) => (admin = k),
       guard: { requests: 1e9, failures: 1e9 },
+      // Deployed agents from the fixtures' folder, in this process (no child processes needed here).
+      agents: { modules: AGENT_MODULES, workspaceRoot: AGENT_WORKSPACE, runtimes: [new InProcessRuntime()] },
     })
     agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY })
     const call = (method: string, path: string, body: unknown) =>

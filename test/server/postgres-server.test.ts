@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { openBackend } from '../../src/orchestrator/backend.js'
+import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
 import { startServer } from '../../src/server/serve.js'
+import { AGENT_MODULES } from '../helpers/api-samples.js'
 import { describePostgres, withFreshSchema } from '../helpers/postgres.js'
 
 // Two API servers on one PostgreSQL database: one set of keys, one audit
@@ -37,6 +42,58 @@ await describePostgres('two servers on one PostgreSQL database', () => {
         await two.close()
         await a.close()
         await b.close()
+      }
+    })
+  })
+})
+
+// Two servers on one PostgreSQL database, one governing a deployed agent:
+// both list it, only its holder controls it, and the other answers AGENT_NOT_HELD.
+await describePostgres('deployed agents on a shared PostgreSQL store', () => {
+  it('are seen by every server and controlled by the one that holds them, over the shared bus', async () => {
+    await withFreshSchema(async (url) => {
+      const a = await openBackend(url)
+      const b = await openBackend(url)
+      const dir = mkdtempSync(join(tmpdir(), 'flotilla-pg-agents-'))
+      let admin = ''
+      const holder = await startServer({
+        backend: a,
+        port: 0,
+        onAdminKey: (k) => (admin = k),
+        agents: { modules: AGENT_MODULES, workspaceRoot: dir, runtimes: [new InProcessRuntime()] },
+      })
+      const other = await startServer({ backend: b, port: 0 })
+      const call = async (server: typeof holder, method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${server.url}/api/v1${path}`, {
+          method,
+          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+        return { status: res.status, json: (await res.json()) as Record<string, unknown> }
+      }
+      try {
+        const agent = await call(holder, 'POST', '/deployed-agents', {
+          spec: { name: 'pg-mailbox', module: 'mailbox.mjs' },
+        })
+        expect(agent.status).toBe(201)
+        const id = agent.json.id as string
+        expect((await call(other, 'GET', `/deployed-agents/${id}`)).json).toMatchObject({ id, state: 'RUNNING' })
+        const refused = await call(other, 'POST', `/deployed-agents/${id}/pause`, {})
+        expect(refused.status).toBe(409)
+        expect((refused.json.error as { code: string }).code).toBe('AGENT_NOT_HELD')
+        await call(holder, 'POST', `/deployed-agents/${id}/messages`, { message: { via: 'postgres' } })
+        const got = await call(holder, 'POST', `/deployed-agents/${id}/execute`, { input: { op: 'receive' } })
+        expect(got.json.output).toEqual([{ from: expect.stringMatching(/^key:/), body: { via: 'postgres' } }])
+        expect((await call(holder, 'POST', `/deployed-agents/${id}/terminate`, {})).json).toMatchObject({
+          state: 'TERMINATED',
+        })
+        expect((await call(other, 'GET', `/deployed-agents/${id}`)).json).toMatchObject({ state: 'TERMINATED' })
+      } finally {
+        await other.close()
+        await holder.close()
+        await a.close()
+        await b.close()
+        rmSync(dir, { recursive: true, force: true })
       }
     })
   })

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { FlotillaError } from '../../core/errors.js'
-import type { WorkerRecord } from '../../store/queue.js'
+import type { WorkerAgentStats, WorkerRecord } from '../../store/queue.js'
 import { apiRoute } from '../api-route.js'
 import { errorResponses, IdParam, json } from '../schemas.js'
 
@@ -36,6 +36,86 @@ function catalog(workers: readonly WorkerRecord[]) {
     }))
 }
 
+const NameParam = z.object({ name: IdParam.openapi({ param: { name: 'name', in: 'path' }, example: 'summarizer' }) })
+
+const WorkerMetrics = z
+  .object({
+    worker: z.string(),
+    version: z.string(),
+    calls: z.number(),
+    errors: z.number(),
+    errorRate: z.number().openapi({ description: 'errors / calls; 0 without calls' }),
+    meanLatencyMs: z.number(),
+    p95LatencyMs: z.number(),
+    heartbeatAt: z.number(),
+  })
+  .openapi('WorkerAgentMetrics')
+
+const AgentMetricsView = z
+  .object({
+    agent: z.string(),
+    calls: z.number(),
+    errors: z.number(),
+    errorRate: z.number(),
+    meanLatencyMs: z.number().openapi({ description: 'Weighted by calls over the workers' }),
+    p95LatencyMs: z
+      .number()
+      .openapi({ description: 'The highest worker p95: an upper bound, not a merged percentile' }),
+    workers: z.array(WorkerMetrics),
+  })
+  .openapi('RegistryAgentMetrics')
+
+const WorkerHealth = z
+  .object({
+    worker: z.string(),
+    version: z.string(),
+    instances: z.number(),
+    ready: z.number(),
+    circuit: z.enum(['CLOSED', 'HALF_OPEN', 'OPEN']),
+    errorRate: z.number(),
+    heartbeatAt: z.number(),
+  })
+  .openapi('WorkerAgentHealth')
+
+const AgentHealthView = z
+  .object({
+    agent: z.string(),
+    status: z.enum(['HEALTHY', 'DEGRADED', 'UNAVAILABLE']).openapi({
+      description:
+        'UNAVAILABLE: no live worker has a ready instance with a circuit letting calls through; DEGRADED: some can, but a circuit is not closed, an instance is not ready, or more than 20 % of calls failed',
+    }),
+    workers: z.array(WorkerHealth),
+  })
+  .openapi('RegistryAgentHealth')
+
+/** The stats each live worker's heartbeat carries for agent `name`, one row per worker and version. */
+function statsOf(workers: readonly WorkerRecord[], name: string) {
+  const rows: { worker: WorkerRecord; version: string; stats: WorkerAgentStats }[] = []
+  let offered = false
+  for (const w of workers)
+    for (const a of w.agents) {
+      if (a.name !== name) continue
+      offered = true
+      const stats = a.stats ?? {
+        instances: 0,
+        ready: 0,
+        calls: 0,
+        errors: 0,
+        meanLatencyMs: 0,
+        p95LatencyMs: 0,
+        circuit: 'CLOSED',
+      }
+      rows.push({ worker: w, version: a.version, stats })
+    }
+  if (!offered)
+    throw new FlotillaError('AGENT_NOT_FOUND', `No live worker offers an agent "${name}".`, {
+      details: { agent: name },
+    })
+  return rows
+}
+
+const rate = (errors: number, calls: number) => (calls === 0 ? 0 : errors / calls)
+
 /** The agents of the live workers (the server holds none itself). */
 export const agentRoutes = [
   apiRoute({
@@ -67,6 +147,84 @@ export const agentRoutes = [
           details: { agent: name },
         })
       return c.json(found, 200)
+    },
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/agents/{name}/metrics',
+      tags: ['agents'],
+      summary: 'Calls, errors, error rate and latency of an agent, from the heartbeats of the live workers offering it',
+      request: { params: NameParam },
+      responses: { 200: json(AgentMetricsView, 'Its metrics'), ...errorResponses },
+    }),
+    access: { action: 'read', resource: (p) => ({ kind: 'agent', name: p.name ?? '' }) },
+    handler: async (c) => {
+      const { name } = c.req.valid('param')
+      const rows = statsOf(await c.get('deps').client.workers(), name)
+      let calls = 0
+      let errors = 0
+      let latency = 0
+      let p95 = 0
+      for (const { stats } of rows) {
+        calls += stats.calls
+        errors += stats.errors
+        latency += stats.meanLatencyMs * stats.calls
+        p95 = Math.max(p95, stats.p95LatencyMs)
+      }
+      return c.json(
+        {
+          agent: name,
+          calls,
+          errors,
+          errorRate: rate(errors, calls),
+          meanLatencyMs: calls === 0 ? 0 : latency / calls,
+          p95LatencyMs: p95,
+          workers: rows.map(({ worker, version, stats }) => ({
+            worker: worker.id,
+            version,
+            calls: stats.calls,
+            errors: stats.errors,
+            errorRate: rate(stats.errors, stats.calls),
+            meanLatencyMs: stats.meanLatencyMs,
+            p95LatencyMs: stats.p95LatencyMs,
+            heartbeatAt: worker.heartbeatAt,
+          })),
+        },
+        200,
+      )
+    },
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/agents/{name}/health',
+      tags: ['agents'],
+      summary: 'Whether an agent can take work: its instances and circuit breakers in each live worker',
+      request: { params: NameParam },
+      responses: { 200: json(AgentHealthView, 'Its health'), ...errorResponses },
+    }),
+    access: { action: 'read', resource: (p) => ({ kind: 'agent', name: p.name ?? '' }) },
+    handler: async (c) => {
+      const { name } = c.req.valid('param')
+      const rows = statsOf(await c.get('deps').client.workers(), name)
+      const workers = rows.map(({ worker, version, stats }) => ({
+        worker: worker.id,
+        version,
+        instances: stats.instances,
+        ready: stats.ready,
+        circuit: stats.circuit,
+        errorRate: rate(stats.errors, stats.calls),
+        heartbeatAt: worker.heartbeatAt,
+      }))
+      const serving = workers.filter((w) => w.ready > 0 && w.circuit !== 'OPEN')
+      const status =
+        serving.length === 0
+          ? 'UNAVAILABLE'
+          : workers.every((w) => w.circuit === 'CLOSED' && w.ready === w.instances && w.errorRate <= 0.2)
+            ? 'HEALTHY'
+            : 'DEGRADED'
+      return c.json({ agent: name, status, workers }, 200)
     },
   }),
 ]

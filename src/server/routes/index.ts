@@ -1,6 +1,8 @@
 import type { ApiRoute } from '../api-route.js'
 import { agentRoutes } from './agents.js'
 import { contextRoutes } from './context.js'
+import { deployedAgentRoutes } from './deployed-agents.js'
+import { deployedControlRoutes } from './deployed-control.js'
 import { liveRoutes } from './live.js'
 import { runRoutes } from './runs.js'
 import { securityRoutes } from './security.js'
@@ -18,6 +20,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...runRoutes,
   ...liveRoutes,
   ...agentRoutes,
+  ...deployedAgentRoutes,
+  ...deployedControlRoutes,
   ...contextRoutes,
   ...securityRoutes,
 ] as unknown as readonly ApiRoute[]

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { apiRoute } from '../api-route.js'
 import { streamEvents } from '../live-events.js'
+import { streamAgentEvents, streamAuditEvents } from '../team-events.js'
 import { errorResponses, IdParam } from '../schemas.js'
 
 const sse = {
@@ -49,5 +50,30 @@ export const liveRoutes = [
       await client.getRun(id)
       return streamEvents(c, (o) => client.tailEvents(o), { runId: id, stopWhenFinal: true })
     },
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/events/agents',
+      tags: ['deployed agents'],
+      summary:
+        'Live events of the agents this server governs (agent.state, agent.reported, permission.denied) as server-sent events; live only, not resumable',
+      responses: { 200: sse, ...errorResponses },
+    }),
+    access: { action: 'read', resource: () => ({ kind: 'agent', name: '*' }) },
+    handler: (c) => streamAgentEvents(c),
+  }),
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/events/security',
+      tags: ['security'],
+      summary:
+        'The audit log as server-sent events (key created, rotated, revoked; auth failures; denials; blocks; every state-changing call), resumable by seq',
+      request: { query: After },
+      responses: { 200: sse, ...errorResponses },
+    }),
+    access: { action: 'read', resource: () => ({ kind: 'audit' }) },
+    handler: (c) => streamAuditEvents(c),
   }),
 ]
