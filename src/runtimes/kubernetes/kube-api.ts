@@ -151,7 +151,8 @@ export async function kubeConfigOf(cluster: KubeCluster | undefined): Promise<Ku
     {
       name: 'flotilla',
       server: cluster.server,
-      skipTLSVerify: cluster.insecureSkipTlsVerify ?? false,
+      // The library refuses http:// unless told to skip TLS verification: there is no TLS to verify then (kubectl proxy, a test server).
+      skipTLSVerify: (cluster.insecureSkipTlsVerify ?? false) || cluster.server.startsWith('http://'),
       ...(cluster.caData === undefined ? {} : { caData: Buffer.from(cluster.caData).toString('base64') }),
     },
     { name: 'flotilla', ...(cluster.token === undefined ? {} : { token: cluster.token }) },

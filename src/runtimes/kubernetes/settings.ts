@@ -22,7 +22,7 @@ export interface KubernetesRuntimeOptions {
   command?: readonly string[]
   /** Port of the agent runner in the pod. @default 8080 */
   port?: number
-  /** Service account of the agent pods (one without API permissions is best). @default the namespace's default */
+  /** Service account of the agent pods (one without API permissions is best). @default FLOTILLA_AGENT_SERVICE_ACCOUNT, else the namespace's default */
   serviceAccountName?: string
   /** Environment of every agent pod (an agent spec's `env` comes after, without replacing these). @default {} */
   env?: Readonly<Record<string, string>>
@@ -94,6 +94,7 @@ export function resolveSettings(
 ): { settings: PodAgentSettings; owner: PodRef | undefined } {
   const workspacePath = options.workspacePath ?? '/workspace'
   const port = options.port ?? 8080
+  const serviceAccountName = options.serviceAccountName ?? process.env.FLOTILLA_AGENT_SERVICE_ACCOUNT
   return {
     owner: options.ownerPod === null ? undefined : (options.ownerPod ?? defaultOwner()),
     settings: {
@@ -104,7 +105,7 @@ export function resolveSettings(
         ...(options.imagePullPolicy === undefined ? {} : { imagePullPolicy: options.imagePullPolicy }),
         command: options.command ?? ['flotilla', 'agent', 'run', '--http', '{port}'],
         port,
-        ...(options.serviceAccountName === undefined ? {} : { serviceAccountName: options.serviceAccountName }),
+        ...(serviceAccountName === undefined ? {} : { serviceAccountName }),
         env: options.env ?? {},
         secretEnv: options.secretEnv ?? {},
         envFromSecrets: options.envFromSecrets ?? [],
