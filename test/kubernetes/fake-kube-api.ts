@@ -176,7 +176,7 @@ export class FakeKubeApi {
           : name
             ? 'get'
             : 'list'
-        : rec.method.toLowerCase()
+        : ({ POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }[rec.method] ?? rec.method.toLowerCase())
     if (!this.namespaces.has(ns))
       return this.send(
         res,
@@ -189,7 +189,7 @@ export class FakeKubeApi {
         ),
       )
     const key = `${ns}/${name ?? ''}`
-    if (verb === 'post' && name === undefined) return this.create(res, rec, ns, body as V1Pod)
+    if (verb === 'create' && name === undefined) return this.create(res, rec, ns, body as V1Pod)
     if (verb === 'list')
       return this.send(res, rec, 200, {
         kind: 'PodList',
@@ -201,7 +201,7 @@ export class FakeKubeApi {
     const pod = this.pods.get(key)
     if (!pod) return this.send(res, rec, 404, status(404, 'NotFound', `pods "${name}" not found`))
     if (verb === 'get') return this.send(res, rec, 200, pod)
-    if (verb === 'put' && m[3]) {
+    if (verb === 'update' && m[3]) {
       pod.status = (body as V1Pod).status
       this.emit('MODIFIED', pod)
       return this.send(res, rec, 200, pod)

@@ -189,7 +189,7 @@ describe('KubernetesRuntime (kubernetes-only behaviour, fake API server)', () =>
     const exit = await rec.exited
     fake.refuseWatches(0)
     expect(exit.code).toBe('KUBERNETES_WATCH_LOST')
-    expect(exit.reason).toContain('etcdserver: request timed out')
+    expect(exit.reason).toContain('HTTP 500')
     expect((await errorOf(handle.execute({ op: 'echo' }))).code).toBe('AGENT_CRASHED')
     await until(() => fake.list().length === 0)
   })
@@ -221,7 +221,7 @@ describe('KubernetesRuntime (kubernetes-only behaviour, fake API server)', () =>
   ] as const)(
     '%s fails the deploy with a typed code and leaves no pod behind',
     async (_what, over, req, code, text) => {
-      fake.quotas.set('agents', 1024)
+      if (code === 'KUBERNETES_QUOTA_EXCEEDED') fake.quotas.set('agents', 1024)
       runtime = new KubernetesRuntime(options(over as KubernetesRuntimeOptions))
       const e = await errorOf(runtime.deploy(request(req as Partial<DeployRequest>), recordingHooks().hooks))
       fake.quotas.delete('agents')

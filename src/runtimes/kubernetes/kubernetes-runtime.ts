@@ -49,11 +49,19 @@ export class KubernetesRuntime implements Runtime {
   /** The live instances, by instance id: a child's pod is owned by its parent's. */
   private readonly live = new Map<string, KubernetesHandle>()
   private readonly owner: PodRef | undefined
+  /** Pod deletions in progress (of instances that stopped on their own too). */
+  private readonly deletions = new Set<Promise<void>>()
 
   constructor(options: KubernetesRuntimeOptions = {}) {
     const api: KubeApi = options.api ?? clientNodeApi(options.cluster)
     const resolved = resolveSettings(options, api)
-    this.settings = resolved.settings
+    this.settings = {
+      ...resolved.settings,
+      track: (deletion) => {
+        this.deletions.add(deletion)
+        void deletion.finally(() => this.deletions.delete(deletion))
+      },
+    }
     this.owner = resolved.owner
   }
 
@@ -77,6 +85,7 @@ export class KubernetesRuntime implements Runtime {
 
   async close(): Promise<void> {
     await this.handles.terminateAll('the runtime was closed')
+    await Promise.all(this.deletions)
   }
 }
 

@@ -47,6 +47,8 @@ export interface PodAgentSettings {
   readonly silenceMs: number
   readonly watchRetryMs: number
   readonly labels: Readonly<Record<string, string>>
+  /** Told of each pod deletion in progress, so that closing the runtime waits for them. */
+  readonly track: (deletion: Promise<void>) => void
 }
 
 /** One agent pod; create it with {@link PodAgent.start}. */
@@ -267,7 +269,8 @@ export class PodAgent {
 
   /** Deletes the pod (once) and waits until the API server reports it gone, or the grace period and a little more. */
   private remove(): Promise<void> {
-    this.gone ??= (async () => {
+    if (this.gone !== undefined) return this.gone
+    this.gone = (async () => {
       this.channel?.close()
       try {
         await this.s.api.deletePod(this.s.pod.namespace, this.name, this.s.pod.terminationGraceSeconds)
@@ -287,6 +290,7 @@ export class PodAgent {
         await Promise.race([this.deleted, sleep(this.s.pod.terminationGraceSeconds * 1000 + 5000)])
       this.watcher?.stop()
     })()
+    this.s.track(this.gone)
     return this.gone
   }
 

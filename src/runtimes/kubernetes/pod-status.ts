@@ -14,7 +14,8 @@ export type PodView =
   | { readonly kind: 'running'; readonly ip: string; readonly ready: boolean }
   | { readonly kind: 'stopped'; readonly exit: RuntimeExit }
 
-const PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'])
+// ErrImagePull alone may be a registry hiccup the kubelet retries; the back-off means it keeps failing.
+const PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'])
 const CONFIG_FAILURES = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'])
 
 function terminatedExit(pod: string, t: V1ContainerStateTerminated, memoryMb: number | undefined): RuntimeExit {

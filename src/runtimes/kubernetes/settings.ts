@@ -91,7 +91,7 @@ function defaultOwner(): PodRef | undefined {
 export function resolveSettings(
   options: KubernetesRuntimeOptions,
   api: KubeApi,
-): { settings: PodAgentSettings; owner: PodRef | undefined } {
+): { settings: Omit<PodAgentSettings, 'track'>; owner: PodRef | undefined } {
   const workspacePath = options.workspacePath ?? '/workspace'
   const port = options.port ?? 8080
   const serviceAccountName = options.serviceAccountName ?? process.env.FLOTILLA_AGENT_SERVICE_ACCOUNT
