@@ -111,13 +111,19 @@ export class FakeKubeApi {
   /** Kills a pod's container as the kernel's OOM killer would. */
   oomKill(name: string): void {
     const c = this.containers.get(name)
-    if (c) ((c.killReason = 'OOMKilled'), c.child?.kill('SIGKILL'))
+    if (c) {
+      c.killReason = 'OOMKilled'
+      c.child?.kill('SIGKILL')
+    }
   }
 
   /** Evicts a pod as a node under memory pressure would. */
   evict(name: string): void {
     const c = this.containers.get(name)
-    if (c) ((c.killReason = 'Evicted'), c.child?.kill('SIGKILL'))
+    if (c) {
+      c.killReason = 'Evicted'
+      c.child?.kill('SIGKILL')
+    }
   }
 
   /** Changes a stored pod's status and tells watchers (what the kubelet does). */
