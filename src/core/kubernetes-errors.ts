@@ -1,6 +1,6 @@
 /**
  * The error codes of the `kubernetes` runtime, part of the one table of
- * {@link ERROR_CODES} (kept here so that table stays short enough to read).
+ * `ERROR_CODES` (error-codes.ts) (kept here so that table stays short enough to read).
  */
 export const KUBERNETES_ERROR_CODES = {
   KUBERNETES_FORBIDDEN: {
