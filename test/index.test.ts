@@ -139,6 +139,17 @@ const PROCESS_EXPORTS = [
   'ProcessRuntime',
   'canTransition',
 ]
+const KUBERNETES_EXPORTS = [
+  'KubernetesRuntime',
+  'LABELS',
+  'agentPod',
+  'clientNodeApi',
+  'kubeError',
+  'podNameOf',
+  'resourcesOf',
+  'serveAgentHttp',
+  'viewPod',
+]
 
 describe('public API', () => {
   it('pins the runtime exports of flotilla', async () => {
@@ -155,6 +166,7 @@ describe('public API', () => {
     expect(Object.keys(await import('../src/testing-contracts.js')).sort()).toEqual(CONTRACTS_EXPORTS)
     expect(Object.keys(await import('../src/server.js')).sort()).toEqual(SERVER_EXPORTS)
     expect(Object.keys(await import('../src/client.js')).sort()).toEqual(CLIENT_EXPORTS)
+    expect(Object.keys(await import('../src/kubernetes.js')).sort()).toEqual(KUBERNETES_EXPORTS)
   })
 
   it('exports no undefined values', async () => {
@@ -163,6 +175,7 @@ describe('public API', () => {
       await import('../src/testing.js'),
       await import('../src/sqlite.js'),
       await import('../src/process.js'),
+      await import('../src/kubernetes.js'),
     ]) {
       for (const [name, value] of Object.entries(mod)) expect(value, name).toBeDefined()
     }

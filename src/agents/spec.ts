@@ -155,7 +155,7 @@ export const agentSpecSchema = z
     limits: resourceLimitsSchema.default({}),
     env: z.record(z.string(), z.string()).default({}),
     parent: z.string().min(1).optional(),
-    runtime: z.enum(['inprocess', 'process']).optional(),
+    runtime: z.enum(['inprocess', 'process', 'kubernetes']).optional(),
     capabilities: names('capability').default([]),
     tags: names('tag').default([]),
   })

@@ -10,6 +10,7 @@ import type { RuntimeEvent, RuntimeExit, RuntimeHandle } from '../runtimes/runti
 import { expectPositionals, splitArgs, usageError, validateOptions } from './args.js'
 import { COMMON_FLAGS, type Command } from './command.js'
 import type { CliIO } from './execute-run.js'
+import { runAgentHttp } from './agent-http.js'
 import { agentListCommand, agentReconcileCommand, agentShowCommand } from './agent-records.js'
 
 const RUN_FLAGS = {
@@ -18,6 +19,8 @@ const RUN_FLAGS = {
   'input-file': { type: 'string' },
   workspace: { type: 'string' },
   json: { type: 'boolean' },
+  http: { type: 'string' },
+  host: { type: 'string' },
 } as const
 
 /** The options of `flotilla agent run`, after validation. */
@@ -56,6 +59,11 @@ Options:
                           (default: .flotilla/workspaces/<agent name>)
       --json              Print {"ok":true,"output":…} or {"ok":false,"error":…}
                           per command (on stdout, one line each from stdin)
+      --http PORT         Serve the runtime protocol over HTTP instead (what a
+                          pod of the kubernetes runtime runs; no spec: the
+                          orchestrator sends the agent; token in
+                          FLOTILLA_AGENT_TOKEN)
+      --host ADDR         Address for --http (default 0.0.0.0)
       --verbose           Show error stacks
   -h, --help              Show this help
 
@@ -137,6 +145,7 @@ export const agentRunCommand: Command = {
   flags: RUN_FLAGS,
   async execute(argv, io) {
     const { values, positionals } = splitArgs('agent run', argv, RUN_FLAGS)
+    if (values.http !== undefined) return runAgentHttp(values, positionals, io)
     const [file] = expectPositionals('agent run', positionals, ['spec.yaml'])
     const options = validateOptions('agent run', agentRunOptionsSchema, {
       file,

@@ -3,6 +3,8 @@
  * here, with the HTTP status a server maps it to and whether retrying can help.
  * `docs/errors.md` lists exactly these codes (a test keeps them equal).
  */
+import { KUBERNETES_ERROR_CODES } from './kubernetes-errors.js'
+
 export const ERROR_CODES = {
   VALIDATION_FAILED: {
     status: 400,
@@ -287,6 +289,7 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'A message between the orchestrator and an agent process was malformed or unexpected.',
   },
+  ...KUBERNETES_ERROR_CODES,
   TOOL_NOT_FOUND: {
     status: 404,
     retryable: false,

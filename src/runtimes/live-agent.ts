@@ -42,5 +42,6 @@ export function deployRequestOf(entry: LiveAgent): DeployRequest {
     limits: storedLimits(entry.record),
     env: d.env ?? {},
     workspace: entry.workspace,
+    ...(entry.record.parentId === null ? {} : { parentId: entry.record.parentId }),
   }
 }

@@ -65,6 +65,8 @@ export interface DeployRequest {
   readonly env: Readonly<Record<string, string>>
   /** Absolute path of the agent's workspace folder (created by the runtime if missing). */
   readonly workspace: string
+  /** The instance id of the parent agent, for a child (the `kubernetes` runtime makes the parent's pod its owner). */
+  readonly parentId?: string
 }
 
 /** Why an instance stopped on its own (not by {@link RuntimeHandle.terminate}). */
