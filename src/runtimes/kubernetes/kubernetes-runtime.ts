@@ -4,10 +4,10 @@
  * watched and deleted through the Kubernetes API, and spoken to over HTTP
  * with the messages of the runtime protocol.
  */
+import { HookRelay } from '../hook-relay.js'
 import { FlotillaError } from '../../core/errors.js'
 import type { BusEvent } from '../../messaging/bus.js'
 import { assertAlive, refusalOf, RuntimeHandles, terminatedError } from '../exits.js'
-import { encodeValue } from '../process/protocol.js'
 import type {
   DeployRequest,
   ExecuteOptions,
@@ -101,17 +101,18 @@ class KubernetesHandle implements RuntimeHandle {
   private terminated = false
   private terminating: Promise<void> | undefined
   private gate: Promise<void> | undefined
-  private readonly subscriptions = new Set<string>()
+  private readonly relay: HookRelay
 
   constructor(
     private readonly request: DeployRequest,
-    private readonly hooks: RuntimeHooks,
+    hooks: RuntimeHooks,
     private readonly settings: PodAgentSettings,
     private readonly parent: PodRef | undefined,
     private readonly forget: () => void,
   ) {
     this.instanceId = request.instanceId
     this.current = { ...request.limits }
+    this.relay = new HookRelay(hooks, request.name, 'agent pod')
   }
 
   /** The pod now running the instance. */
@@ -128,50 +129,23 @@ class KubernetesHandle implements RuntimeHandle {
   }
 
   onEvent(event: Parameters<RuntimeHooks['onEvent']>[0]): void {
-    try {
-      this.hooks.onEvent(event)
-    } catch {
-      // a failing observer must not break the channel
-    }
+    this.relay.onEvent(event)
   }
 
   call(op: string, args: unknown): Promise<unknown> {
-    const reply = this.hooks.call(op, args)
-    const id = (args as { subscriptionId?: unknown } | null | undefined)?.subscriptionId
-    if (typeof id === 'string' && op === 'subscribe')
-      void reply.then(
-        () => this.subscriptions.add(id),
-        () => undefined,
-      )
-    if (typeof id === 'string' && op === 'unsubscribe') this.subscriptions.delete(id)
-    return reply
+    return this.relay.call(op, args)
   }
 
   deliver(subscriptionId: string, event: BusEvent): void {
     if (this.refusal() !== undefined) return
-    try {
-      this.agent?.send({ type: 'deliver', subscriptionId, event: { ...event, data: encodeValue(event.data) } })
-    } catch (e) {
-      this.onEvent({
-        type: 'log',
-        data: {
-          agent: this.request.name,
-          level: 'error',
-          message: `Event ${event.id} of subscription ${subscriptionId} cannot be sent to the agent pod: ${(e as Error).message}`,
-        },
-      })
-    }
+    this.relay.deliver(subscriptionId, event, (m) => this.agent?.send(m))
   }
 
   onExit(exit: RuntimeExit): void {
     if (this.exit !== undefined || this.terminated) return
     this.exit = exit
     this.forget()
-    try {
-      this.hooks.onExit(exit)
-    } catch {
-      // a failing observer must not break the runtime
-    }
+    this.relay.exit(exit)
   }
 
   async execute(input: unknown, options?: ExecuteOptions): Promise<unknown> {
@@ -246,9 +220,7 @@ class KubernetesHandle implements RuntimeHandle {
     if (old === undefined) return
     await old.idle()
     await old.stop()
-    for (const subscriptionId of this.subscriptions)
-      this.hooks.call('unsubscribe', { subscriptionId }).catch(() => undefined)
-    this.subscriptions.clear()
+    this.relay.dropSubscriptions()
     this.cpuBaseMs += old.cpuMs
     if (this.terminated) return
     try {

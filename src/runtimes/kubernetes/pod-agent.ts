@@ -10,14 +10,13 @@
 import { randomBytes } from 'node:crypto'
 import type { V1Pod } from '@kubernetes/client-node'
 import { FlotillaError, isFlotillaError } from '../../core/errors.js'
-import { abortReason, exitError, limitExit, sleep, timeoutError } from '../exits.js'
+import { exitError, limitExit, sleep } from '../exits.js'
 import { overLimit } from '../process/child-exit.js'
-import { PendingCommands } from '../process/pending-commands.js'
+import { PendingCommands, type CommandChannel } from '../process/pending-commands.js'
 import {
   checkChildMessage,
   childDeployOf,
   decodeValue,
-  encodeValue,
   reviveError,
   type ChildMessage,
   type ParentMessage,
@@ -183,43 +182,15 @@ export class PodAgent {
     this.started = true
   }
 
+  /** Where {@link PendingCommands.execute} sends commands. */
+  private get commandChannel(): CommandChannel {
+    return { instanceId: this.request.instanceId, where: 'agent pod', send: (message) => this.send(message) }
+  }
+
   /** Runs one command in the pod. */
   execute(input: unknown, options: ExecuteOptions = {}): Promise<unknown> {
     if (this.final !== undefined) return Promise.reject(this.final)
-    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal.reason))
-    const id = this.commands.nextId()
-    return new Promise((resolve, reject) => {
-      const { signal, timeoutMs } = options
-      let timer: NodeJS.Timeout | undefined
-      const onAbort = (): void => this.cancel(id, abortReason(signal?.reason))
-      this.commands.add(id, {
-        resolve,
-        reject,
-        cleanup: () => {
-          if (timer !== undefined) clearTimeout(timer)
-          signal?.removeEventListener('abort', onAbort)
-        },
-      })
-      if (timeoutMs !== undefined)
-        timer = setTimeout(() => this.cancel(id, timeoutError(this.request.instanceId, timeoutMs)), timeoutMs)
-      signal?.addEventListener('abort', onAbort, { once: true })
-      const message: ParentMessage = { type: 'execute', id, input: encodeValue(input) }
-      if (options.runId !== undefined) message.runId = options.runId
-      if (options.taskId !== undefined) message.taskId = options.taskId
-      if (options.attempt !== undefined) message.attempt = options.attempt
-      try {
-        this.send(message)
-      } catch (e) {
-        this.commands.settle(
-          id,
-          undefined,
-          new FlotillaError(
-            'AGENT_INPUT_INVALID',
-            `The input cannot be sent to the agent pod as JSON: ${(e as Error).message}.`,
-          ),
-        )
-      }
-    })
+    return this.commands.execute(input, options, this.commandChannel)
   }
 
   /** Resolves once no command is in flight. */
@@ -292,16 +263,6 @@ export class PodAgent {
     })()
     this.s.track(this.gone)
     return this.gone
-  }
-
-  private cancel(id: number, error: FlotillaError): void {
-    if (!this.commands.has(id)) return
-    this.commands.settle(id, undefined, error)
-    try {
-      this.send({ type: 'cancel', id, reason: error.toJSON() })
-    } catch {
-      // the channel is gone; the exit settles the rest
-    }
   }
 
   /** Stops the agent for a reason (a pod status, a limit, a malformed message): commands reject with it, the pod is deleted, the exit is reported. */

@@ -9,7 +9,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { FlotillaError } from '../../core/errors.js'
-import { abortReason, exitError, limitExit, sleep, timeoutError } from '../exits.js'
+import { exitError, limitExit, sleep } from '../exits.js'
 import { childEnv, classifyExit, overLimit } from './child-exit.js'
 import type {
   DeployRequest,
@@ -19,14 +19,13 @@ import type {
   RuntimeEvent,
   RuntimeExit,
 } from '../runtime.js'
-import { PendingCommands } from './pending-commands.js'
+import { PendingCommands, type CommandChannel } from './pending-commands.js'
 import { hasProc, readProcState } from './proc-stats.js'
 import { ProcessMeter, type ReportedUsage } from './process-meter.js'
 import {
   checkChildMessage,
   childDeployOf,
   decodeValue,
-  encodeValue,
   reviveError,
   type ChildMessage,
   type ParentMessage,
@@ -168,43 +167,15 @@ export class AgentProcess {
     })
   }
 
+  /** Where {@link PendingCommands.execute} sends commands. */
+  private get channel(): CommandChannel {
+    return { instanceId: this.request.instanceId, where: 'agent process', send: (message) => this.send(message) }
+  }
+
   /** Runs one command in the child. */
   execute(input: unknown, options: ExecuteOptions = {}): Promise<unknown> {
     if (this.final !== undefined) return Promise.reject(this.final)
-    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal.reason))
-    const id = this.commands.nextId()
-    return new Promise((resolve, reject) => {
-      const { signal, timeoutMs } = options
-      let timer: NodeJS.Timeout | undefined
-      const onAbort = (): void => this.cancel(id, abortReason(signal?.reason))
-      this.commands.add(id, {
-        resolve,
-        reject,
-        cleanup: () => {
-          if (timer !== undefined) clearTimeout(timer)
-          signal?.removeEventListener('abort', onAbort)
-        },
-      })
-      if (timeoutMs !== undefined)
-        timer = setTimeout(() => this.cancel(id, timeoutError(this.request.instanceId, timeoutMs)), timeoutMs)
-      signal?.addEventListener('abort', onAbort, { once: true })
-      const message: ParentMessage = { type: 'execute', id, input: encodeValue(input) }
-      if (options.runId !== undefined) message.runId = options.runId
-      if (options.taskId !== undefined) message.taskId = options.taskId
-      if (options.attempt !== undefined) message.attempt = options.attempt
-      try {
-        this.send(message)
-      } catch (e) {
-        this.commands.settle(
-          id,
-          undefined,
-          new FlotillaError(
-            'AGENT_INPUT_INVALID',
-            `The input cannot be sent to the agent process as JSON: ${(e as Error).message}.`,
-          ),
-        )
-      }
-    })
+    return this.commands.execute(input, options, this.channel)
   }
 
   /** Resolves once no command is in flight. */
@@ -284,16 +255,6 @@ export class AgentProcess {
       const state = await readProcState(this.pid)
       if (state === undefined || ok(state)) return
       await sleep(1)
-    }
-  }
-
-  private cancel(id: number, error: FlotillaError): void {
-    if (!this.commands.has(id)) return
-    this.commands.settle(id, undefined, error)
-    try {
-      this.send({ type: 'cancel', id, reason: error.toJSON() })
-    } catch {
-      // the child is gone; its exit settles the rest
     }
   }
 

@@ -2,6 +2,7 @@
  * The `process` runtime: each agent instance is a child process running the
  * agent runner, spoken to over the typed IPC protocol of `protocol.ts`.
  */
+import { HookRelay } from '../hook-relay.js'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
@@ -19,7 +20,6 @@ import type {
   RuntimeHooks,
 } from '../runtime.js'
 import { AgentProcess, type AgentProcessOwner, type AgentProcessSettings } from './agent-process.js'
-import { encodeValue } from './protocol.js'
 
 const MB = 1024 * 1024
 
@@ -126,17 +126,17 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
   private terminated = false
   private terminating: Promise<void> | undefined
   private gate: Promise<void> | undefined
-  /** The agent's subscriptions: their handlers live in the current process, so replacing it ends them. */
-  private readonly subscriptions = new Set<string>()
+  private readonly relay: HookRelay
 
   constructor(
     private readonly request: DeployRequest,
-    private readonly hooks: RuntimeHooks,
+    hooks: RuntimeHooks,
     private readonly settings: AgentProcessSettings,
     private readonly forget: () => void,
   ) {
     this.instanceId = request.instanceId
     this.current = { ...request.limits }
+    this.relay = new HookRelay(hooks, request.name, 'agent process')
   }
 
   async start(): Promise<void> {
@@ -152,50 +152,23 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
   }
 
   onEvent(event: Parameters<RuntimeHooks['onEvent']>[0]): void {
-    try {
-      this.hooks.onEvent(event)
-    } catch {
-      // a failing observer must not break the IPC loop
-    }
+    this.relay.onEvent(event)
   }
 
   call(op: string, args: unknown): Promise<unknown> {
-    const reply = this.hooks.call(op, args)
-    const id = (args as { subscriptionId?: unknown } | null | undefined)?.subscriptionId
-    if (typeof id === 'string' && op === 'subscribe')
-      void reply.then(
-        () => this.subscriptions.add(id),
-        () => undefined,
-      )
-    if (typeof id === 'string' && op === 'unsubscribe') this.subscriptions.delete(id)
-    return reply
+    return this.relay.call(op, args)
   }
 
   deliver(subscriptionId: string, event: BusEvent): void {
     if (this.refusal() !== undefined) return
-    try {
-      this.proc?.send({ type: 'deliver', subscriptionId, event: { ...event, data: encodeValue(event.data) } })
-    } catch (e) {
-      this.onEvent({
-        type: 'log',
-        data: {
-          agent: this.request.name,
-          level: 'error',
-          message: `Event ${event.id} of subscription ${subscriptionId} cannot be sent to the agent process: ${(e as Error).message}`,
-        },
-      })
-    }
+    this.relay.deliver(subscriptionId, event, (m) => this.proc?.send(m))
   }
 
   onExit(exit: RuntimeExit): void {
     if (this.exit !== undefined || this.terminated) return
     this.exit = exit
     this.forget()
-    try {
-      this.hooks.onExit(exit)
-    } catch {
-      // a failing observer must not break the runtime
-    }
+    this.relay.exit(exit)
   }
 
   execute(input: unknown, options?: ExecuteOptions): Promise<unknown> {
@@ -260,9 +233,7 @@ class ProcessHandle implements RuntimeHandle, AgentProcessOwner {
     if (old === undefined) return
     await old.idle()
     await old.stop()
-    for (const subscriptionId of this.subscriptions)
-      this.hooks.call('unsubscribe', { subscriptionId }).catch(() => undefined) // their handlers died with the old process
-    this.subscriptions.clear()
+    this.relay.dropSubscriptions()
     this.cpuBaseMs += old.cpuMs
     if (this.terminated) return
     try {
