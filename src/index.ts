@@ -160,7 +160,7 @@ export type { AgentSpec, AgentSpecInput, ParseAgentSpecOptions } from './agents/
 export { defineLlmAgent } from './agents/llm-agent.js'
 export type { LlmAgentConfig, LlmBudgets, LlmOutput, ConfidentAnswer } from './agents/llm-agent.js'
 export type { ReflectionOptions, ExploreOptions } from './agents/llm-thinking.js'
-export type { BudgetWarning, StoredTaskSpend } from './agents/context.js'
+export type { BudgetWarning, StoredTaskSpend, ModelAmounts, TreeBudgetHold } from './agents/context.js'
 export { resolveModel, registerProvider, providerNames } from './models/providers.js'
 export type { LanguageModel, ModelSpec, ModelEnv, ProviderFactory } from './models/providers.js'
 export { DEFAULT_PRICES, PRICES_AS_OF, priceOf, costOf } from './models/pricing.js'
@@ -198,6 +198,7 @@ export type {
   ClusterUsage,
   SupervisorOptions,
 } from './runtimes/supervisor-types.js'
+export type { TreeBudgetState, TreeBudgetMeasure } from './runtimes/tree-budget.js'
 
 export { Registry } from './registry/registry.js'
 export type { RegistryOptions, RegisterOptions } from './registry/registry.js'

@@ -83,6 +83,29 @@ export interface AgentContext {
    * resolving to `undefined`, where the context has no store behind it.
    */
   storedModelSpend?(): Promise<StoredTaskSpend[] | undefined>
+  /**
+   * Holds a model call's worst case against the model budget of the agent's
+   * tree (`budget.tree` of a deployed agent or of an ancestor):
+   * `BUDGET_EXCEEDED` when any budget it draws on has not that much left.
+   * Resolves to `undefined` when the agent is in no budgeted tree; absent
+   * where the agent is not deployed by a supervisor. Language-model agents
+   * call it before each model call and settle the hold after it.
+   */
+  holdTreeBudget?(worst: ModelAmounts): Promise<TreeBudgetHold | undefined>
+}
+
+/** Tokens and dollars of a model call. */
+export interface ModelAmounts {
+  readonly tokens: number
+  readonly costUsd: number
+}
+
+/** A model call held against a tree budget ({@link AgentContext.holdTreeBudget}). */
+export interface TreeBudgetHold {
+  /** The call was made and used `used`: charged to every budget it drew on. */
+  settle(used: ModelAmounts): Promise<void>
+  /** The call failed and was not paid for: the hold is given back. */
+  release(): Promise<void>
 }
 
 /** A task's stored model spend, as {@link AgentContext.storedModelSpend} gives it. */
@@ -175,6 +198,12 @@ export interface ChildAgentRequest {
   /** Limits within the parent's; omitted: the parent's. */
   readonly limits?: { readonly memoryMb?: number; readonly cpuMs?: number; readonly storageMb?: number }
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * `tree`: the model budget of the child and its subtree, carved out of
+   * what the parent's tree budget has left (`BUDGET_EXCEEDED` when it has
+   * not that much). Omitted: the child draws on its parent's.
+   */
+  readonly budget?: { readonly tree?: { readonly tokens?: number; readonly costUsd?: number; readonly calls?: number } }
 }
 
 /** A spawned child, as its parent sees it. */

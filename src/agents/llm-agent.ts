@@ -296,6 +296,24 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
             }
             for (const b of meters) b.check(name, worst)
           },
+          ...(ctx.holdTreeBudget === undefined
+            ? {}
+            : {
+                hold: async (w) => {
+                  const tokens = w.inputTokens + w.outputTokens
+                  const usage = { inputTokens: w.inputTokens, outputTokens: w.outputTokens }
+                  const held = await ctx.holdTreeBudget!({
+                    tokens,
+                    costUsd: costOf({ ...usage, reasoningTokens: 0, cachedInputTokens: 0 }, price),
+                  })
+                  return (
+                    held && {
+                      settle: (u) => held.settle({ tokens: totalTokens(u), costUsd: costOf(u, price) }),
+                      release: () => held.release(),
+                    }
+                  )
+                },
+              }),
           afterCall: (c) => {
             const costUsd = costOf(c.usage, price)
             const used = { tokens: totalTokens(c.usage), costUsd }

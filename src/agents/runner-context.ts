@@ -8,7 +8,15 @@ import { FlotillaError } from '../core/errors.js'
 import { asAgentId, asRunId, asTaskId, newRunId, type AgentId, type RunId, type TaskId } from '../core/ids.js'
 import type { PermissionSet } from '../security/permissions.js'
 import type { AgentEvent } from './agent-event.js'
-import type { AgentContext, AgentLogger, BudgetWarning, LogLevel, ToolBox } from './context.js'
+import type {
+  AgentContext,
+  AgentLogger,
+  BudgetWarning,
+  LogLevel,
+  ModelAmounts,
+  ToolBox,
+  TreeBudgetHold,
+} from './context.js'
 import { checkStepName, runStep, serviceMembers, type ServiceCall, type ServiceMembers } from './service-members.js'
 import type { ModelCallReport } from '../core/events.js'
 import { createToolBox, type AnyToolDefinition } from './tools.js'
@@ -26,6 +34,8 @@ export interface RunnerShared {
   readonly toolNames: readonly string[]
   readonly permissions: PermissionSet
   readonly onEvent: (event: AgentEvent) => void
+  /** Set once the supervisor said the agent is in no budgeted tree: its model calls are not held. */
+  readonly treeBudget: { none: boolean }
 }
 
 /**
@@ -217,5 +227,23 @@ export class RunnerContext implements AgentContext {
 
   reportBudgetWarning(warning: BudgetWarning): void {
     this.shared.onEvent({ type: 'budget.warning', data: { ...warning, runId: this.runId, taskId: this.taskId } })
+  }
+
+  async holdTreeBudget(worst: ModelAmounts): Promise<TreeBudgetHold | undefined> {
+    const { treeBudget, call } = this.shared
+    if (treeBudget.none) return undefined
+    const held = await call('budget.hold', { tokens: worst.tokens, costUsd: worst.costUsd })
+    if (held === null) {
+      treeBudget.none = true
+      return undefined
+    }
+    return {
+      settle: async (used) => {
+        await call('budget.settle', { id: held.id, used: { tokens: used.tokens, costUsd: used.costUsd } })
+      },
+      release: async () => {
+        await call('budget.settle', { id: held.id })
+      },
+    }
   }
 }

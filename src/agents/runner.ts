@@ -122,6 +122,7 @@ export class AgentRunner {
       tools,
       toolNames,
       permissions,
+      treeBudget: { none: false },
       onEvent: (e) => {
         try {
           hooks.onEvent(e)

@@ -45,6 +45,14 @@ export interface ServiceOps {
   'journal.get': { args: { key: string }; result: { found: boolean; value?: unknown } }
   /** Keeps an entry in the agent's task journal. */
   'journal.put': { args: { key: string; value: unknown }; result: null }
+  /**
+   * Holds a model call's worst case against the agent's tree budget
+   * (`BUDGET_EXCEEDED` when it has not that much left); `null` when the agent
+   * is in no budgeted tree (it need not ask again).
+   */
+  'budget.hold': { args: { tokens: number; costUsd: number }; result: { id: string } | null }
+  /** Ends a hold: the call used `used`, or, without it, was not paid for. */
+  'budget.settle': { args: { id: string; used?: { tokens: number; costUsd: number } }; result: null }
 }
 
 /** A service op name. */
@@ -72,6 +80,8 @@ export const SERVICE_OPS: readonly ServiceOp[] = [
   'unsubscribe',
   'journal.get',
   'journal.put',
+  'budget.hold',
+  'budget.settle',
 ]
 
 /** Calls one service op. */

@@ -154,6 +154,8 @@ export const agentSpecSchema = z
     permissions: permissionsSchema.optional(),
     limits: resourceLimitsSchema.default({}),
     env: z.record(z.string(), z.string()).default({}),
+    /** `tree`: the model budget of the agent and its subtree (carved from its parent's; see docs/models.md). */
+    budget: z.object({ tree: budgetSchema.optional() }).strict().optional(),
     parent: z.string().min(1).optional(),
     runtime: z.enum(['inprocess', 'process', 'kubernetes']).optional(),
     capabilities: names('capability').default([]),
@@ -248,7 +250,11 @@ export function parseAgentSpec(value: unknown, options: ParseAgentSpecOptions = 
           ? agentSpecSchema.shape
           : issue.path[0] === 'model'
             ? llmSpecSchema.shape
-            : resourceLimitsSchema.shape
+            : issue.path[0] === 'budget'
+              ? issue.path.length === 1
+                ? { tree: true }
+                : budgetSchema.shape
+              : resourceLimitsSchema.shape
       throw specError(
         source,
         `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')} in ${where}; the fields are: ${Object.keys(shape).join(', ')}.`,

@@ -5,6 +5,7 @@ import { z } from 'zod'
 import { FlotillaError, isFlotillaError, serializeError, toFlotillaError } from '../core/errors.js'
 import { newAgentId } from '../core/ids.js'
 import { loadAgentSpec } from '../agents/spec.js'
+import { parseTreeBudget, serveBudgetCall, TreeBudgets } from '../runtimes/tree-budget.js'
 import { InProcessRuntime } from '../runtimes/inprocess/inprocess-runtime.js'
 import type { RuntimeEvent, RuntimeExit, RuntimeHandle } from '../runtimes/runtime.js'
 import { expectPositionals, splitArgs, usageError, validateOptions } from './args.js'
@@ -181,9 +182,18 @@ export const agentRunCommand: Command = {
     const spec = await loadAgentSpec(options.file)
     const runtime = new InProcessRuntime()
     let exit: RuntimeExit | undefined
+    const instanceId = newAgentId()
+    // The spec's tree budget holds for the agent alone (it has no children here).
+    const budgets = new TreeBudgets((c) =>
+      showEvent(io, {
+        type: 'budget.warning',
+        data: { agent: c.name, scope: 'tree', measure: c.measure, spent: c.spent, limit: c.limit },
+      }),
+    )
+    budgets.open(instanceId, spec.name, undefined, parseTreeBudget(spec.budget, spec.name))
     const handle = await runtime.deploy(
       {
-        instanceId: newAgentId(),
+        instanceId,
         name: spec.name,
         module: spec.module,
         ...(spec.model === undefined ? {} : { model: spec.model }),
@@ -198,7 +208,7 @@ export const agentRunCommand: Command = {
       {
         onExit: (e) => (exit = e),
         onEvent: (e) => showEvent(io, e),
-        call: standaloneServices(),
+        call: standaloneServices((op, a) => serveBudgetCall(budgets, instanceId, spec.name, op, a)),
       },
     )
     try {
@@ -258,9 +268,18 @@ export const agentCommand: Command = {
  * (`ctx.step`, the model calls of a language-model agent) are kept for this
  * command only; everything else needs an orchestrator.
  */
-function standaloneServices(): (op: string, args: unknown) => Promise<unknown> {
+function standaloneServices(
+  budget: (op: 'budget.hold' | 'budget.settle', args: Record<string, unknown>) => unknown,
+): (op: string, args: unknown) => Promise<unknown> {
   const journal = new Map<string, unknown>()
   return (op, args) => {
+    if (op === 'budget.hold' || op === 'budget.settle') {
+      try {
+        return Promise.resolve(budget(op, (args ?? {}) as Record<string, unknown>))
+      } catch (e) {
+        return Promise.reject(e as Error)
+      }
+    }
     const a = args as { key: string; value?: unknown }
     if (op === 'journal.get')
       return Promise.resolve(journal.has(a.key) ? { found: true, value: journal.get(a.key) } : { found: false })

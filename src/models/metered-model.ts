@@ -21,6 +21,12 @@ export interface ModelMeter {
   step(name: string, fn: () => Promise<JournaledCall>): Promise<JournaledCall>
   /** Called before a call is really made, with its worst case; throws to refuse it (`BUDGET_EXCEEDED`). */
   beforeCall(worst: { inputTokens: number; outputTokens: number }): void
+  /**
+   * Called after {@link ModelMeter.beforeCall}: holds the worst case against a
+   * budget shared with others (an agent tree's), or rejects to refuse the call.
+   * The hold is settled with the call's usage once it answers, released if it fails.
+   */
+  hold?(worst: { inputTokens: number; outputTokens: number }): Promise<ModelCallHold | undefined>
   /** Called after each call, made or replayed from the journal. */
   afterCall(call: {
     index: number
@@ -35,6 +41,14 @@ export interface ModelMeter {
   stream?: boolean
   /** While a streaming call runs: what it has written so far, throttled (see {@link streamCall}). */
   progress?(progress: StreamCallProgress): void
+}
+
+/** A call held by {@link ModelMeter.hold}. */
+export interface ModelCallHold {
+  /** The call answered with this usage. */
+  settle(usage: TokenUsage): Promise<void>
+  /** The call failed. */
+  release(): Promise<void>
 }
 
 /** What {@link ModelMeter.progress} is told. */
@@ -171,12 +185,22 @@ export function meteredModel(
           outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
         }
         meter.beforeCall(worst)
-        const wait = throttle(model.provider.split('.')[0], () => worst.inputTokens + worst.outputTokens)
-        if (wait !== undefined) await wait
-        made = true
-        const started = performance.now()
-        const result = await call(options, index)
-        return toJournal(result, performance.now() - started)
+        const hold = meter.hold === undefined ? undefined : await meter.hold(worst)
+        let result: LanguageModelV3GenerateResult
+        let durationMs: number
+        try {
+          const wait = throttle(model.provider.split('.')[0], () => worst.inputTokens + worst.outputTokens)
+          if (wait !== undefined) await wait
+          made = true
+          const started = performance.now()
+          result = await call(options, index)
+          durationMs = performance.now() - started
+        } catch (e) {
+          if (hold !== undefined) await hold.release().catch(() => undefined)
+          throw e
+        }
+        if (hold !== undefined) await hold.settle(usageOf(result.usage))
+        return toJournal(result, durationMs)
       })
     } catch (e) {
       // Nothing was kept under this number: the next call (a retry of this one) takes it, as it will on a replay.

@@ -301,6 +301,9 @@ export function agentServiceCall(deps: ServiceDeps, caller: Caller): ServiceCall
       Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),
     'child.terminate': () =>
       Promise.reject(new FlotillaError('AGENT_STATE_INVALID', `Agent "${caller.name}" has no children.`)),
+    // Tree budgets are the supervisor's (it answers these itself); an agent outside one has none.
+    'budget.hold': () => Promise.resolve(null),
+    'budget.settle': () => Promise.resolve(null),
   }
   return ((op: keyof ServiceOps, args: never) => {
     const fn = ops[op] as ((args: never) => Promise<unknown>) | undefined

@@ -6,6 +6,7 @@ import type { Bus, Subscription } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
 import type { ExecuteOptions, ResourceLimits } from '../runtimes/runtime.js'
 import type { AgentSupervisor } from '../runtimes/supervisor.js'
+import type { TreeBudgetState } from '../runtimes/tree-budget.js'
 import type {
   AgentDeployment,
   AgentInfo,
@@ -148,6 +149,11 @@ export class DeployedAgents {
 
   clusterUsage(): Promise<ClusterUsage> {
     return this.supervisor.clusterUsage()
+  }
+
+  /** The agent's own model budget for its tree (`budget.tree`); see {@link AgentSupervisor.treeBudget}. */
+  treeBudget(agentId: string): TreeBudgetState | undefined {
+    return this.supervisor.treeBudget(agentId)
   }
 
   /** Sends one message to each child of the agent (every descendant with `subtree`); returns the message ids. */

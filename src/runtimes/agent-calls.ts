@@ -10,10 +10,13 @@ import type { ServiceOps } from '../agents/service-members.js'
 import { info } from './agent-directory.js'
 import { childDeployment } from './limits.js'
 import type { LiveAgent } from './live-agent.js'
+import { serveBudgetCall, type TreeBudgets } from './tree-budget.js'
 import type { AgentDeployment, AgentInfo, DeployOptions, SupervisorOptions } from './supervisor-types.js'
 
 /** What {@link AgentCalls} needs of the supervisor it serves. */
 export interface AgentCallsHost {
+  /** The model budgets of the agent trees: `budget.hold` and `budget.settle` are served from them. */
+  readonly budgets: TreeBudgets
   deploy(deployment: AgentDeployment, options: DeployOptions): Promise<AgentInfo>
   execute(agentId: string, input: unknown): Promise<unknown>
   terminate(agentId: string, reason: string): Promise<void>
@@ -40,6 +43,9 @@ export class AgentCalls {
       case 'child.terminate':
         await this.host.terminate(this.ownChild(entry, a.id).record.id, `terminated by parent ${entry.record.id}`)
         return null
+      case 'budget.hold':
+      case 'budget.settle':
+        return serveBudgetCall(this.host.budgets, entry.record.id, entry.record.name, op, a)
       case 'subscribe':
         if (!entry.handle?.deliver)
           throw new FlotillaError(

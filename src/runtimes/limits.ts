@@ -98,7 +98,7 @@ export function childDeployment(parent: AgentDeployment, spec: ChildAgentRequest
   if (typeof spec !== 'object' || spec === null)
     throw new FlotillaError(
       'AGENT_SPEC_INVALID',
-      'ctx.spawn needs a spec object { name, module?, export?, permissions?, limits? }.',
+      'ctx.spawn needs a spec object { name, module?, export?, permissions?, limits?, budget? }.',
     )
   const base = dirname(parent.module.startsWith('file:') ? fileURLToPath(parent.module) : parent.module)
   const module =
@@ -116,5 +116,6 @@ export function childDeployment(parent: AgentDeployment, spec: ChildAgentRequest
     ...(spec.permissions === undefined ? {} : { permissions: spec.permissions }),
     ...(spec.limits === undefined ? {} : { limits: spec.limits }),
     ...(spec.env === undefined ? {} : { env: spec.env }),
+    ...(spec.budget === undefined ? {} : { budget: spec.budget }),
   }
 }

@@ -4,6 +4,7 @@ import type { AgentState } from '../core/states.js'
 import type { AgentMetricsSnapshot } from '../agents/agent-metrics.js'
 import type { ServiceCall } from '../agents/service-members.js'
 import type { Permission, PermissionSet } from '../security/permissions.js'
+import type { Budget } from '../models/budget.js'
 import type { AgentStore } from '../store/store.js'
 import type { ResourceLimits, ResourceUsage, Runtime, RuntimeEvent } from './runtime.js'
 
@@ -29,6 +30,13 @@ export interface AgentDeployment {
   readonly limits?: ResourceLimits
   /** Environment variables of the agent. */
   readonly env?: Readonly<Record<string, string>>
+  /**
+   * Model budgets. `tree`: what the model calls of the agent and its whole
+   * subtree may use, in tokens, dollars and calls; a child's is carved out
+   * of its parent's at spawn (`BUDGET_EXCEEDED` when the parent has not that
+   * much left), a child without one draws on its parent's.
+   */
+  readonly budget?: { readonly tree?: Budget }
   /** `inprocess` or `process`; defaults to the parent's, then the supervisor's default. */
   readonly runtime?: string
   readonly capabilities?: readonly string[]

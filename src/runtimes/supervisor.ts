@@ -14,6 +14,7 @@ import { agentUsage, clusterUsage } from './agent-usage.js'
 import { assertTransition } from './lifecycle.js'
 import { carveLimits, parseLimits, storedLimits } from './limits.js'
 import { deployRequestOf, type LiveAgent } from './live-agent.js'
+import { parseTreeBudget, TreeBudgets, type TreeBudgetState } from './tree-budget.js'
 import type { ExecuteOptions, ResourceLimits, Runtime, RuntimeExit, RuntimeHooks } from './runtime.js'
 import type {
   AgentDeployment,
@@ -47,6 +48,8 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
   private readonly clock: Clock
   /** Serves the ctx service calls of the agents. */
   private readonly calls: AgentCalls
+  /** The model budgets of the agent trees (`budget.tree`). */
+  private readonly budgets: TreeBudgets
   private closed = false
 
   constructor(private readonly options: SupervisorOptions) {
@@ -57,7 +60,20 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
         details: { field: 'runtimes' },
       })
     this.clock = options.clock ?? systemClock
+    this.budgets = new TreeBudgets((c) =>
+      this.emit({
+        type: 'agent.event',
+        agentId: c.agentId,
+        name: c.name,
+        event: {
+          type: 'budget.warning',
+          data: { agent: c.name, scope: 'tree', measure: c.measure, spent: c.spent, limit: c.limit },
+        },
+        at: this.clock.wallNow(),
+      }),
+    )
     this.calls = new AgentCalls({
+      budgets: this.budgets,
       deploy: (deployment, o) => this.deploy(deployment, o),
       execute: (agentId, input) => this.execute(agentId, input),
       terminate: (agentId, reason) => this.terminate(agentId, reason),
@@ -101,6 +117,7 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
     const limits = parent
       ? carveLimits(storedLimits(parent.record), deployment.limits ?? {}, name)
       : parseLimits(deployment.limits ?? this.options.defaultLimits)
+    const treeBudget = parseTreeBudget(deployment.budget, name)
     const kind =
       options.runtime ??
       deployment.runtime ??
@@ -133,7 +150,14 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
       createdAt: at,
       updatedAt: at,
     }
-    await this.options.store.saveAgent(record, { from: null, to: 'PENDING', reason: 'deploy', at })
+    // Reserved before the first await, so two children spawned at once cannot both take what is left.
+    this.budgets.open(id, name, parent?.record.id, treeBudget)
+    try {
+      await this.options.store.saveAgent(record, { from: null, to: 'PENDING', reason: 'deploy', at })
+    } catch (err) {
+      this.budgets.close(id)
+      throw err
+    }
     const entry: LiveAgent = {
       record,
       deployment,
@@ -154,6 +178,7 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
       const error = toFlotillaError(err, 'AGENT_DEPLOY_FAILED')
       await this.transition(entry, 'TERMINATED', `deploy failed: ${error.message}`)
       this.live.delete(id)
+      this.budgets.close(id)
       if (entry.ownWorkspace) await rm(workspace, { recursive: true, force: true }).catch(() => undefined)
       throw error
     }
@@ -267,7 +292,19 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
     entry.handle = undefined
     await handle?.terminate(reason)
     await this.transition(entry, 'TERMINATED', reason, { pid: null })
+    this.budgets.close(agentId)
     this.forget(agentId)
+  }
+
+  /**
+   * The agent's own model budget for its tree (`budget.tree`): per measure,
+   * the limit, what it and its subtree spent, what is reserved for children
+   * with their own budget, the worst cases in flight, and what is left.
+   * `undefined` for an agent deployed without one.
+   */
+  treeBudget(agentId: string): TreeBudgetState | undefined {
+    this.requireLive(agentId)
+    return this.budgets.state(agentId)
   }
 
   /** Terminates the children of an agent (and their subtrees), not the agent. */
