@@ -338,7 +338,7 @@ export const ERROR_CODES = {
     status: 402,
     retryable: false,
     description:
-      'A model call could cost more than the budget left (tokens, cost or calls); no call was made. Raise the budget or shorten the prompt.',
+      'A model call could cost more than the budget left (tokens, cost or calls); no call was made. Raise the budget or shorten the prompt. At spawn: a child asked for a larger tree budget than its parent has left.',
   },
   INTERNAL: { status: 500, retryable: false, description: 'An unexpected failure inside Flotilla; please report it.' },
 } as const satisfies Record<string, { status: number; retryable: boolean; description: string }>
