@@ -12,7 +12,7 @@ import {
   type ModelSpec,
 } from '../models/providers.js'
 import { checkMcpServers, type McpServer } from '../models/mcp.js'
-import { runModel, type ThinkingOptions } from '../models/run-model.js'
+import { runModel, type ModelRun, type ThinkingOptions } from '../models/run-model.js'
 import { totalTokens } from '../models/usage.js'
 import { PermissionSet, type Permission } from '../security/permissions.js'
 import type { AgentContext } from './context.js'
@@ -248,6 +248,18 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
   let model: LanguageModel | undefined
   let critic: LanguageModel | undefined
 
+  // What every model call of the agent is given, made once (not from conditional spreads on each call).
+  const callSettings: Omit<ModelRun, 'model' | 'prompt' | 'tools' | 'maxSteps' | 'signal'> = {
+    agent: name,
+    maxRetries: config.maxRetries ?? 2,
+  }
+  if (config.temperature !== undefined) callSettings.temperature = config.temperature
+  if (config.maxTokens !== undefined) callSettings.maxTokens = config.maxTokens
+  if (config.thinking !== undefined) callSettings.thinking = config.thinking
+  const askSettings: Pick<ModelRun, 'maxSteps' | 'system' | 'output'> = { maxSteps: config.maxSteps ?? 10 }
+  if (system !== undefined) askSettings.system = system
+  if (answerSchema !== undefined) askSettings.output = answerSchema
+
   const handler = async (input: I, ctx: AgentContext): Promise<LlmOutput<O, C>> => {
     model ??= resolveModel(config.model, config.env)
     const taskMeter = config.budget?.task === undefined ? undefined : new BudgetMeter(config.budget.task, 'task')
@@ -347,27 +359,13 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
         ? metered
         : meter((critic ??= resolveModel(config.reflection.critic, config.env)))
     const offered = await taskTools(ctx, name, permissions, tools, servers)
-    const settings = {
-      agent: name,
-      maxRetries: config.maxRetries ?? 2,
-      signal: ctx.signal,
-      ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
-      ...(config.maxTokens === undefined ? {} : { maxTokens: config.maxTokens }),
-      ...(config.thinking === undefined ? {} : { thinking: config.thinking }),
-    }
+    const settings = { ...callSettings, signal: ctx.signal }
+    // The agent's own calls: everything but the prompt, made once per task.
+    const asking: Omit<ModelRun, 'prompt'> = { ...askSettings, ...settings, model: metered, tools: offered.tools }
     try {
       const result = await think({
         prompt: (config.prompt ?? defaultPrompt)(input),
-        ask: (prompt) =>
-          runModel({
-            ...settings,
-            model: metered,
-            prompt,
-            tools: offered.tools,
-            maxSteps: config.maxSteps ?? 10,
-            ...(system === undefined ? {} : { system }),
-            ...(answerSchema === undefined ? {} : { output: answerSchema }),
-          }),
+        ask: (prompt) => runModel({ ...asking, prompt }),
         judge: async (prompt, schema) =>
           (
             await runModel({

@@ -1,3 +1,4 @@
+import { keptJsonText } from '../core/json-text.js'
 import type { Clock } from '../core/clock.js'
 import type { ContextBackend } from './backend.js'
 import { encodeJsonText } from './encode.js'
@@ -44,10 +45,16 @@ export class TaskJournal {
    */
   async put(key: string, value: unknown): Promise<void> {
     const entry = {
-      text: encodeJsonText({ v: value }, 'value'),
+      // A value just parsed from JSON text (a model call's answer, see metered-model) is kept as that text.
+      text: keptText(value) ?? encodeJsonText({ v: value }, 'value'),
       expiresAt: this.clock.wallNow() + (this.backend.durable ? JOURNAL_TTL_MS : MEMORY_JOURNAL_TTL_MS),
     }
     if (this.group !== undefined) await this.group.put(JOURNAL_PREFIX + key, entry)
     else await this.backend.cachePut(JOURNAL_PREFIX + key, entry)
   }
+}
+
+function keptText(value: unknown): string | undefined {
+  const text = keptJsonText(value)
+  return text === undefined ? undefined : `{"v":${text}}`
 }

@@ -1,5 +1,6 @@
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3GenerateResult } from '@ai-sdk/provider'
 import type { ModelAnswerPart, TokenUsage } from '../core/events.js'
+import { parseKeepingText } from '../core/json-text.js'
 import { throttle } from './rate-limits.js'
 import { streamCall, streamOf, type StreamProgress } from './stream-call.js'
 import { usageOf } from './usage.js'
@@ -84,8 +85,8 @@ export function toJournal(r: LanguageModelV3GenerateResult, durationMs: number):
           ...(r.response.modelId === undefined ? {} : { modelId: r.response.modelId }),
           ...(r.response.timestamp === undefined ? {} : { timestamp: r.response.timestamp.getTime() }),
         }
-  // Through JSON once: what is kept is exactly what a replay gets back.
-  return JSON.parse(
+  // Through JSON once: what is kept is exactly what a replay gets back (and the journal keeps that text as is).
+  return parseKeepingText(
     JSON.stringify({
       content: r.content,
       finishReason: r.finishReason,

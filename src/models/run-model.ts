@@ -68,6 +68,8 @@ function providerOptions(thinking: ThinkingOptions): Record<string, Record<strin
 /** The AI SDK, loaded on the first model call: a process that runs no language-model agent never loads it. */
 type Ai = typeof AiSdk
 let aiModule: Promise<Ai> | undefined
+/** The AI SDK once loaded: later calls need not wait a turn for it. */
+let loaded: Ai | undefined
 function loadAi(): Promise<Ai> {
   return (aiModule ??= import('ai'))
 }
@@ -153,25 +155,27 @@ export async function runModel(o: ModelRun): Promise<ModelRunResult> {
   // A value set by the application is kept.
   const g = globalThis as { AI_SDK_LOG_WARNINGS?: unknown }
   if (g.AI_SDK_LOG_WARNINGS === undefined) g.AI_SDK_LOG_WARNINGS = false
-  const ai = await loadAi()
+  const ai = loaded ?? (loaded = await loadAi())
   const { generateText, NoObjectGeneratedError, Output, stepCountIs } = ai
-  const base = {
+  // Built field by field, not from conditional spreads: each spread of a fresh literal is an allocation, per call.
+  const request: Record<string, unknown> = {
     model: o.model,
-    ...(o.system === undefined ? {} : { system: o.system }),
-    ...(o.tools.length === 0 ? {} : { tools: toolSet(ai, o.tools) }),
-    ...(o.temperature === undefined ? {} : { temperature: o.temperature }),
-    ...(o.maxTokens === undefined ? {} : { maxOutputTokens: o.maxTokens }),
-    ...(o.output === undefined ? {} : { output: Output.object({ schema: sdkSchema(ai, o.output) }) }),
     stopWhen: stepCountIs(o.maxSteps),
     maxRetries: o.maxRetries,
     abortSignal: o.signal,
-    ...(o.thinking === undefined ? {} : { providerOptions: providerOptions(o.thinking) }),
   }
+  if (o.system !== undefined) request.system = o.system
+  if (o.tools.length > 0) request.tools = toolSet(ai, o.tools)
+  if (o.temperature !== undefined) request.temperature = o.temperature
+  if (o.maxTokens !== undefined) request.maxOutputTokens = o.maxTokens
+  if (o.output !== undefined) request.output = Output.object({ schema: sdkSchema(ai, o.output) })
+  if (o.thinking !== undefined) request.providerOptions = providerOptions(o.thinking)
   let messages: ModelMessage[] = [{ role: 'user', content: o.prompt }]
   let steps = 0
   for (let round = 0; ; round++) {
     try {
-      const result = await generateText({ ...base, messages })
+      request.messages = messages
+      const result = await generateText(request as unknown as Parameters<typeof generateText>[0])
       steps += result.steps.length
       if (result.finishReason === 'tool-calls') {
         throw new FlotillaError(

@@ -7,6 +7,7 @@ import { JOURNAL_TTL_MS, MEMORY_JOURNAL_TTL_MS } from '../../src/context/journal
 import { MemoryContextBackend } from '../../src/context/memory/memory-context-backend.js'
 import { SqliteContextBackend } from '../../src/context/sqlite/sqlite-context-backend.js'
 import { FakeClock } from '../../src/core/fake-clock.js'
+import { keptJsonText, parseKeepingText } from '../../src/core/json-text.js'
 
 // The journal of durable steps: kept apart from the cache's keys, expiring
 // after an hour in memory (a week on a durable backend).
@@ -19,6 +20,19 @@ describe('TaskJournal', () => {
     expect(await store.journal.get('a:run:task:model:0')).toEqual({ found: true, value: { text: 'hi', n: [1, 2] } })
     expect(await store.journal.get('a:run:task:nothing')).toEqual({ found: true, value: undefined })
     expect(await store.journal.get('a:run:task:model:1')).toEqual({ found: false })
+  })
+
+  it('keeps a value parsed with parseKeepingText as its text, without checking and writing it out again', async () => {
+    const backend = new MemoryContextBackend()
+    const store = new ContextStore(backend, { clock: new FakeClock() })
+    const text = '{"content":[{"type":"text","text":"ok"}],"usage":{"in":1}}'
+    const value = parseKeepingText(text)
+    expect(keptJsonText(value)).toBe(text)
+    expect(keptJsonText({ content: [] })).toBeUndefined()
+    expect(keptJsonText('a string')).toBeUndefined()
+    await store.journal.put('a:run:task:model:0', value)
+    expect(await store.journal.get('a:run:task:model:0')).toEqual({ found: true, value })
+    expect((await backend.cacheGet('#journal:a:run:task:model:0'))?.text).toBe(`{"v":${text}}`)
   })
 
   it('cannot be reached through the cache, and refuses what JSON cannot hold', async () => {

@@ -1,0 +1,29 @@
+/**
+ * JSON text remembered with the value parsed from it, so a value that was
+ * just made from JSON text is not checked and written out again when it is
+ * kept (a model call's answer goes through JSON once to be exactly what a
+ * replay gets back, then into the task journal).
+ */
+const texts = new WeakMap<object, string>()
+
+/**
+ * Parses JSON text and remembers the text for the value (an object or an
+ * array). Use it only for a value nobody changes afterwards: the text is
+ * what {@link keptJsonText} gives back for it.
+ *
+ * @example
+ * ```ts
+ * const v = parseKeepingText('{"a":1}')
+ * keptJsonText(v) // '{"a":1}'
+ * ```
+ */
+export function parseKeepingText(text: string): unknown {
+  const value = JSON.parse(text) as unknown
+  if (typeof value === 'object' && value !== null) texts.set(value, text)
+  return value
+}
+
+/** The JSON text `value` was parsed from by {@link parseKeepingText}, or `undefined`. */
+export function keptJsonText(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null ? texts.get(value) : undefined
+}
