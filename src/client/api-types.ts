@@ -2096,10 +2096,10 @@ export interface paths {
                         /** @description Deploy as a child of this agent (held by this server) */
                         parentId?: string;
                         /**
-                         * @description Overrides the spec’s runtime
+                         * @description Overrides the spec’s runtime (kubernetes: the server was started with --kubernetes)
                          * @enum {string}
                          */
-                        runtime?: "process" | "inprocess";
+                        runtime?: "process" | "inprocess" | "kubernetes";
                     };
                 };
             };

@@ -42,7 +42,7 @@ export interface KubernetesRuntimeOptions {
   rssBaseMb?: number
   /** Extra labels of every agent pod (a run's id: `{ 'flotilla.dev/run': runId }`). @default {} */
   labels?: Readonly<Record<string, string>>
-  /** Where the workspace volume is mounted in the pod; an agent's workspace is a folder in it named like its folder here. @default "/workspace" */
+  /** Where the workspace volume is mounted in the pod; an agent's workspace is a folder in it named like its folder here. @default FLOTILLA_AGENT_WORKSPACE, else "/workspace" */
   workspacePath?: string
   /** Maps a module path the orchestrator sees to the path in the agent image. @default the same path */
   modulePath?: (path: string) => string
@@ -92,7 +92,7 @@ export function resolveSettings(
   options: KubernetesRuntimeOptions,
   api: KubeApi,
 ): { settings: Omit<PodAgentSettings, 'track'>; owner: PodRef | undefined } {
-  const workspacePath = options.workspacePath ?? '/workspace'
+  const workspacePath = options.workspacePath ?? (process.env.FLOTILLA_AGENT_WORKSPACE || '/workspace')
   const port = options.port ?? 8080
   const serviceAccountName = options.serviceAccountName ?? process.env.FLOTILLA_AGENT_SERVICE_ACCOUNT
   return {
