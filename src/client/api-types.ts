@@ -4876,6 +4876,13 @@ export interface components {
             cpuMs: number;
             storageBytes: number;
             at: number;
+            /** @description The pod’s usage from the cluster’s metrics API (kubernetes runtime, when the cluster has one); memoryBytes is then its working set */
+            pod?: {
+                cpuCores: number;
+                memoryBytes: number;
+                at: number;
+                windowMs: number;
+            };
             metrics: components["schemas"]["AgentCommandMetrics"];
         };
         AgentCommandMetrics: {

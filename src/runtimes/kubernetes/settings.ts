@@ -59,6 +59,13 @@ export interface KubernetesRuntimeOptions {
   terminationGraceSeconds?: number
   /** How often the runner reports usage, ms. @default 1000 */
   usageIntervalMs?: number
+  /**
+   * How often the usage of the agent pods is read again from the cluster's
+   * metrics API (one list per namespace; metrics-server samples every 15 s
+   * by default); 0 never reads it. A cluster without the API gives no error:
+   * usage is then what the runners report. @default 15000
+   */
+  metricsIntervalMs?: number
   /** How long to keep trying to reach a pod's runner again before the agent counts as crashed. @default 5000 */
   reconnectMs?: number
   /** A message stream silent for this long counts as dropped (the keep-alive comes every 10 s). @default 30000 */
