@@ -184,6 +184,7 @@ export type {
   DeployRequest,
   ResourceLimits,
   ResourceUsage,
+  PodUsage,
   RuntimeExit,
   RuntimeEvent,
   ExecuteOptions,

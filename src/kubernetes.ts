@@ -16,7 +16,13 @@
 export { KubernetesRuntime } from './runtimes/kubernetes/kubernetes-runtime.js'
 export type { KubernetesRuntimeOptions } from './runtimes/kubernetes/settings.js'
 export { clientNodeApi, kubeError } from './runtimes/kubernetes/kube-api.js'
-export type { KubeApi, KubeCluster, PodWatch, WatchEventType } from './runtimes/kubernetes/kube-api.js'
+export type {
+  KubeApi,
+  KubeCluster,
+  PodMetricsSample,
+  PodWatch,
+  WatchEventType,
+} from './runtimes/kubernetes/kube-api.js'
 export { agentPod, podNameOf, resourcesOf, LABELS } from './runtimes/kubernetes/pod-spec.js'
 export type { PodRef, PodSettings } from './runtimes/kubernetes/pod-spec.js'
 export { viewPod } from './runtimes/kubernetes/pod-status.js'

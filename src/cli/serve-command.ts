@@ -4,11 +4,13 @@ import { FlotillaError } from '../core/errors.js'
 import { openBackend } from '../orchestrator/backend.js'
 import { Worker } from '../orchestrator/worker.js'
 import { parseStoreSpec } from '../store/open-store.js'
+import type { Runtime } from '../runtimes/runtime.js'
 import type { Logger } from '../telemetry/telemetry.js'
 import { importAgents } from './agents-module.js'
 import { expectPositionals, splitArgs, usageError } from './args.js'
 import { COMMON_FLAGS, type Command } from './command.js'
 import type { CliIO } from './execute-run.js'
+import { KUBERNETES_FLAGS, KUBERNETES_HELP, kubernetesChoice, kubernetesRuntimes } from './kubernetes-option.js'
 import { securityParts } from './security-cli.js'
 import { STORE_HELP, storeLabel, storeSpec } from './store-option.js'
 
@@ -23,6 +25,7 @@ const FLAGS = {
   concurrency: { type: 'string' },
   'agent-modules': { type: 'string' },
   'agent-workspace': { type: 'string' },
+  ...KUBERNETES_FLAGS,
 } as const
 
 const HELP = `Usage: flotilla serve [options]
@@ -55,13 +58,15 @@ ${STORE_HELP}
                           only: deploying runs their code on this host
       --agent-workspace DIR  Where deployed agents get their workspaces
                           (default .flotilla/agents)
+${KUBERNETES_HELP}
       --verbose           Print the server's log lines, and error stacks
   -h, --help              Show this help
 
 Examples:
   flotilla serve
   flotilla serve --workflows ./workflows --agents ./agents.mjs
-  flotilla serve --host 0.0.0.0 --store postgres://postgres@127.0.0.1:5432/app --workflows ./workflows`
+  flotilla serve --host 0.0.0.0 --store postgres://postgres@127.0.0.1:5432/app --workflows ./workflows
+  flotilla serve --agent-modules /app/agents --kubernetes --kubernetes-namespace agents`
 
 /** A logger printing warnings and errors on stderr, and everything with `verbose`. */
 function cliLogger(io: CliIO, verbose: boolean, bindings: Record<string, unknown> = {}): Logger {
@@ -109,6 +114,13 @@ async function loadDefinitions(modules: readonly string[]): Promise<AnyAgentDefi
     out.push(...definitions)
   }
   return out
+}
+
+/** The banner's line on deployed agents: where their modules come from, and where they run. */
+function agentsLine(modules: string | undefined, runtimes: readonly Runtime[] | undefined): string {
+  if (modules === undefined) return 'none deployed here (--agent-modules DIR deploys through the API)'
+  const pods = runtimes?.find((r): r is Runtime & { namespace: string } => r.kind === 'kubernetes' && 'namespace' in r)
+  return `deployed from ${modules}${pods === undefined ? '' : `, as pods in namespace ${pods.namespace} (kubernetes runtime)`}`
 }
 
 /** Resolves once SIGINT or SIGTERM arrives (a second one exits at once), with its name. */
@@ -162,7 +174,9 @@ export const serveCommand: Command = {
         'serve',
         'With a PostgreSQL store, add --worker to run the --agents in this process too, or run them in "flotilla worker" processes.',
       )
+    const kubernetes = kubernetesChoice('serve', values, values['agent-modules'] !== undefined)
     const definitions = await loadDefinitions(modules)
+    const runtimes = kubernetes === undefined ? undefined : await kubernetesRuntimes(kubernetes)
     const verbose = values.verbose === true
     const logger = cliLogger(io, verbose)
     const { startServer } = await import('../server/serve.js')
@@ -189,6 +203,7 @@ export const serveCommand: Command = {
                 ...(values['agent-workspace'] === undefined
                   ? {}
                   : { workspaceRoot: resolve(values['agent-workspace'] as string) }),
+                ...(runtimes === undefined ? {} : { runtimes }),
               },
             }),
         onAdminKey: (key) => io.out.write(adminKeyNotice(key)),
@@ -214,7 +229,7 @@ export const serveCommand: Command = {
   metrics    ${server.url}/metrics (Prometheus; a key that may read runs, e.g. ANALYST)
   store      ${label}
   workflows  ${names.length === 0 ? 'none (--workflows DIR offers some by name)' : names.join(', ')}
-  agents     ${server.deps.agents === undefined ? 'none deployed here (--agent-modules DIR deploys through the API)' : `deployed from ${server.deps.agents.modules}`}
+  agents     ${agentsLine(server.deps.agents?.modules, runtimes)}
   worker     ${
     worker === undefined
       ? 'none: runs wait for a "flotilla worker" on this store'

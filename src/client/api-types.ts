@@ -2096,10 +2096,10 @@ export interface paths {
                         /** @description Deploy as a child of this agent (held by this server) */
                         parentId?: string;
                         /**
-                         * @description Overrides the spec’s runtime
+                         * @description Overrides the spec’s runtime (kubernetes: the server was started with --kubernetes)
                          * @enum {string}
                          */
-                        runtime?: "process" | "inprocess";
+                        runtime?: "process" | "inprocess" | "kubernetes";
                     };
                 };
             };
@@ -4876,6 +4876,13 @@ export interface components {
             cpuMs: number;
             storageBytes: number;
             at: number;
+            /** @description The pod’s usage from the cluster’s metrics API (kubernetes runtime, when the cluster has one); memoryBytes is then its working set */
+            pod?: {
+                cpuCores: number;
+                memoryBytes: number;
+                at: number;
+                windowMs: number;
+            };
             metrics: components["schemas"]["AgentCommandMetrics"];
         };
         AgentCommandMetrics: {

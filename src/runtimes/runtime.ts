@@ -39,6 +39,24 @@ export interface ResourceUsage {
   readonly storageBytes: number
   /** Wall-clock milliseconds of the reading. */
   readonly at: number
+  /**
+   * The pod's usage as the cluster's metrics API reports it (the `kubernetes`
+   * runtime, when the cluster has one); `memoryBytes` is then its working set.
+   * Absent when unknown.
+   */
+  readonly pod?: PodUsage
+}
+
+/** The usage of an agent's pod from the cluster's metrics API (`metrics.k8s.io` PodMetrics). */
+export interface PodUsage {
+  /** CPU in use, cores, averaged over `windowMs`. */
+  readonly cpuCores: number
+  /** Memory working set, bytes. */
+  readonly memoryBytes: number
+  /** When metrics-server took the sample (wall-clock ms). */
+  readonly at: number
+  /** The window of the CPU average, ms. */
+  readonly windowMs: number
 }
 
 /** Everything a runtime needs to start one instance; the supervisor has validated it. */

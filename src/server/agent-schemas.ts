@@ -83,6 +83,13 @@ export const AgentUsageSchema = z
     cpuMs: z.number(),
     storageBytes: z.number(),
     at: z.number(),
+    pod: z
+      .object({ cpuCores: z.number(), memoryBytes: z.number(), at: z.number(), windowMs: z.number() })
+      .optional()
+      .openapi({
+        description:
+          'The pod’s usage from the cluster’s metrics API (kubernetes runtime, when the cluster has one); memoryBytes is then its working set',
+      }),
     metrics: AgentMetricsSchema,
   })
   .openapi('AgentUsage')

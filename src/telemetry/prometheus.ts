@@ -1,5 +1,5 @@
-import type * as PromClientModule from 'prom-client'
-import type { Registry } from 'prom-client'
+import type { Metric, Registry } from 'prom-client'
+import { PrometheusFamily, type FamilyType } from './prometheus-family.js'
 import type { Counter, Histogram, InstrumentOptions, Meter, TelemetryAttributes, UpDownCounter } from './telemetry.js'
 
 /** Options of {@link prometheusMeter}. */
@@ -56,8 +56,9 @@ const KNOWN_LABELS: Readonly<Record<string, readonly string[]>> = {
   'flotilla.model.cost': ['gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'flotilla.agent'],
 }
 
-const SECONDS_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
-const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304]
+// Few buckets: a histogram series has a line per bucket, and with 1,000 agents each bucket is thousands of lines a scrape.
+const SECONDS_BUCKETS = [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300]
+const TOKEN_BUCKETS = [1, 16, 256, 4096, 65536, 1048576]
 const COUNT_BUCKETS = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000]
 
 /** A Prometheus name part: `[a-zA-Z0-9_]`, not starting with a digit. */
@@ -88,8 +89,6 @@ function unitOf(unit: string | undefined): { suffix: string; scale: number; buck
   }
 }
 
-type PromClient = typeof PromClientModule
-
 /**
  * Labels of one record, in the metric's label set: names mapped to label
  * names, missing ones empty, others dropped.
@@ -108,77 +107,63 @@ function labeller(
   }
 }
 
-/** Makes the metric on first use when its labels are not known beforehand. */
-function lazy<T>(declared: readonly string[] | undefined, make: (labelNames: string[]) => T) {
-  let made: { metric: T; labels: (a: TelemetryAttributes | undefined) => Record<string, string> } | undefined
+/** Makes the family on first use (its labels are those of the first record when not known beforehand). */
+function lazy(declared: readonly string[] | undefined, make: (labelNames: string[]) => PrometheusFamily) {
+  let made:
+    | { family: PrometheusFamily; labels: (a: TelemetryAttributes | undefined) => Record<string, string> }
+    | undefined
   return (attributes: TelemetryAttributes | undefined) => {
     if (made === undefined) {
       const names = declared ?? Object.keys(attributes ?? {}).filter((k) => attributes?.[k] !== undefined)
-      made = { metric: make(names.map(promName)), labels: labeller(names) }
+      made = { family: make(names.map(promName)), labels: labeller(names) }
     }
-    return { metric: made.metric, labels: made.labels(attributes) }
+    return { family: made.family, labels: made.labels(attributes) }
   }
 }
 
-function meterOver(client: PromClient, registry: Registry, options: PrometheusMeterOptions): Meter {
+function meterOver(registry: Registry, families: PrometheusFamily[], options: PrometheusMeterOptions): Meter {
   const labelsOf = (name: string) => options.labels?.[name] ?? KNOWN_LABELS[name]
   const help = (name: string, o: InstrumentOptions | undefined) => o?.description ?? name
+  const family = (name: string, helpText: string, type: FamilyType, labelNames: string[], buckets?: number[]) => {
+    const made = new PrometheusFamily(name, helpText, type, labelNames, buckets)
+    registry.registerMetric(made as unknown as Metric)
+    families.push(made)
+    return made
+  }
   return {
     createCounter(name: string, o?: InstrumentOptions): Counter {
       const { suffix, scale } = unitOf(o?.unit)
-      const get = lazy(
-        labelsOf(name),
-        (labelNames) =>
-          new client.Counter({
-            name: `${promName(name)}${suffix}_total`,
-            help: help(name, o),
-            labelNames,
-            registers: [registry],
-          }),
+      const get = lazy(labelsOf(name), (labelNames) =>
+        family(`${promName(name)}${suffix}_total`, help(name, o), 'counter', labelNames),
       )
       return {
         add(value, attributes) {
-          const { metric, labels } = get(attributes)
-          metric.inc(labels, value * scale)
+          const { family: f, labels } = get(attributes)
+          f.add(labels, value * scale)
         },
       }
     },
     createUpDownCounter(name: string, o?: InstrumentOptions): UpDownCounter {
       const { suffix, scale } = unitOf(o?.unit)
-      const get = lazy(
-        labelsOf(name),
-        (labelNames) =>
-          new client.Gauge({
-            name: `${promName(name)}${suffix}`,
-            help: help(name, o),
-            labelNames,
-            registers: [registry],
-          }),
+      const get = lazy(labelsOf(name), (labelNames) =>
+        family(`${promName(name)}${suffix}`, help(name, o), 'gauge', labelNames),
       )
       return {
         add(value, attributes) {
-          const { metric, labels } = get(attributes)
-          metric.inc(labels, value * scale)
+          const { family: f, labels } = get(attributes)
+          f.add(labels, value * scale)
         },
       }
     },
     createHistogram(name: string, o?: InstrumentOptions): Histogram {
       const { suffix, scale, buckets } = unitOf(o?.unit)
-      const get = lazy(
-        labelsOf(name),
-        (labelNames) =>
-          new client.Histogram({
-            name: `${promName(name)}${suffix}`,
-            help: help(name, o),
-            labelNames,
-            buckets,
-            registers: [registry],
-          }),
+      const get = lazy(labelsOf(name), (labelNames) =>
+        family(`${promName(name)}${suffix}`, help(name, o), 'histogram', labelNames, buckets),
       )
       return {
         record(value, attributes) {
-          const { metric, labels } = get(attributes)
-          metric.observe(labels, value * scale)
+          const { family: f, labels } = get(attributes)
+          f.observe(labels, value * scale)
         },
       }
     },
@@ -189,7 +174,7 @@ function meterOver(client: PromClient, registry: Registry, options: PrometheusMe
  * A {@link Meter} whose instruments are `prom-client` metrics, one each,
  * made once: counters become `<name>_total`, up-down counters gauges,
  * histograms histograms with buckets for their unit (durations in seconds,
- * tokens by powers of four). Dots become underscores, in names and labels.
+ * tokens by powers of sixteen). Dots become underscores, in names and labels.
  * `prom-client` is imported here, on the first call, not with `flotilla`.
  *
  * @example
@@ -207,12 +192,26 @@ function meterOver(client: PromClient, registry: Registry, options: PrometheusMe
 export async function prometheusMeter(options: PrometheusMeterOptions = {}): Promise<PrometheusMetrics> {
   const client = await import('prom-client')
   const registry = options.registry ?? new client.Registry()
+  const families: PrometheusFamily[] = []
+  let last: { version: number; count: number; text: string } | undefined
   return {
-    meter: meterOver(client, registry, options),
+    meter: meterOver(registry, families, options),
     registry,
     get contentType() {
       return registry.contentType
     },
-    metrics: () => registry.metrics(),
+    async metrics() {
+      // Flotilla's families from their kept pieces, joined once; metrics of your own in the registry rendered by prom-client
+      const own = new Set<unknown>(families)
+      const others = registry.getMetricsAsArray().filter((m) => !own.has(m))
+      const rest = await Promise.all(others.map((m) => registry.getSingleMetricAsString(m.name)))
+      const version = families.reduce((n, f) => n + f.version, 0)
+      if (last === undefined || last.version !== version || last.count !== families.length) {
+        const parts: string[] = []
+        for (const f of families) f.collect(parts)
+        last = { version, count: families.length, text: parts.join('') }
+      }
+      return rest.length === 0 ? last.text : last.text + rest.map((t) => `${t}\n`).join('')
+    },
   }
 }

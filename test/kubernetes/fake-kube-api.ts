@@ -4,6 +4,7 @@
 // the fake kubelet's), RBAC by namespace (403), ResourceQuota on limits.memory (403 "exceeded quota"),
 // validation (422), conflicts (409). Every request is recorded; every Pod created is checked against the
 // client library's types and what a real API server refuses.
+import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { V1Pod } from '@kubernetes/client-node'
@@ -26,6 +27,8 @@ export interface FakeKubeOptions {
   pullable?: (image: string) => boolean
   /** Run pods' containers as local processes. @default true */
   run?: boolean
+  /** Serve the metrics API (`metrics.k8s.io/v1beta1` PodMetrics, as metrics-server does); else 404 like a cluster without it. @default false */
+  metrics?: boolean
 }
 
 interface Watcher {
@@ -53,6 +56,8 @@ export class FakeKubeApi {
   readonly typeProblems: string[] = []
   readonly secrets = new Map<string, Record<string, string>>()
   readonly quotas = new Map<string, number>()
+  /** Usage the metrics API reports for a pod (quantities as metrics-server writes them); else read from its process in /proc. */
+  readonly podMetrics = new Map<string, { cpu: string; memory: string }>()
   private readonly pods = new Map<string, V1Pod>()
   private readonly containers = new Map<string, Container>()
   private readonly history: { rv: number; ns: string; type: string; pod: V1Pod }[] = []
@@ -171,6 +176,8 @@ export class FakeKubeApi {
     this.requests.push(rec)
     if (req.headers.authorization !== `Bearer ${this.token}`)
       return this.send(res, rec, 401, status(401, 'Unauthorized', 'Unauthorized'))
+    const metrics = /^\/apis\/metrics\.k8s\.io\/v1beta1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname)
+    if (metrics && rec.method === 'GET' && this.o.metrics === true) return this.metricsList(res, rec, metrics[1]!)
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?(\/status)?$/.exec(url.pathname)
     if (!m) return this.send(res, rec, 404, status(404, 'NotFound', `the server could not find the requested resource`))
     const ns = decodeURIComponent(m[1]!)
@@ -222,6 +229,52 @@ export class FakeKubeApi {
       return this.send(res, rec, 200, pod)
     }
     return this.send(res, rec, 405, status(405, 'MethodNotAllowed', 'the server does not allow this method'))
+  }
+
+  /** GET /apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods: a PodMetricsList of the running pods, as metrics-server serves it. */
+  private metricsList(res: ServerResponse, rec: RecordedRequest, ns: string): void {
+    if (!this.namespaces.has(ns))
+      return this.send(
+        res,
+        rec,
+        403,
+        status(
+          403,
+          'Forbidden',
+          `pods.metrics.k8s.io is forbidden: User "system:serviceaccount:flotilla:flotilla" cannot list resource "pods" in API group "metrics.k8s.io" in the namespace "${ns}"`,
+        ),
+      )
+    const items = this.list(ns)
+      .filter((p) => p.status?.phase === 'Running')
+      .map((p) => {
+        const name = p.metadata!.name!
+        return {
+          metadata: { name, namespace: ns, creationTimestamp: new Date().toISOString(), labels: p.metadata!.labels },
+          timestamp: new Date().toISOString(),
+          window: '10.5s',
+          containers: [{ name: 'agent', usage: this.podMetrics.get(name) ?? this.measured(name, p) }],
+        }
+      })
+    this.send(res, rec, 200, {
+      kind: 'PodMetricsList',
+      apiVersion: 'metrics.k8s.io/v1beta1',
+      metadata: { selfLink: `/apis/metrics.k8s.io/v1beta1/namespaces/${ns}/pods` },
+      items,
+    })
+  }
+
+  /** A container's usage read from its process: resident set (Ki) and CPU time over its life (nanocores). */
+  private measured(name: string, pod: V1Pod): { cpu: string; memory: string } {
+    const pid = this.containers.get(name)?.child?.pid
+    try {
+      const rssKi = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0'
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      const cpuSeconds = (Number(stat[11]) + Number(stat[12])) / 100
+      const life = Math.max(0.001, (Date.now() - new Date(pod.metadata!.creationTimestamp!).getTime()) / 1000)
+      return { cpu: `${Math.round((cpuSeconds / life) * 1e9)}n`, memory: `${rssKi}Ki` }
+    } catch {
+      return { cpu: '0', memory: '0' }
+    }
   }
 
   private create(res: ServerResponse, rec: RecordedRequest, ns: string, pod: V1Pod): void {

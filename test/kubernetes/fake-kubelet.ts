@@ -19,6 +19,8 @@ export interface KubeletOptions {
 }
 
 let nextIp = 2
+/** The second byte of this process's pod IPs: test files running at once must not hand out the same address and port. */
+const net = 1 + Math.floor(Math.random() * 250)
 
 /** One running "container". */
 export interface Container {
@@ -48,7 +50,7 @@ function state(s: V1ContainerState, ready: boolean, image: string) {
 export function runPod(pod: V1Pod, o: KubeletOptions): Container | undefined {
   const name = pod.metadata!.name!
   const c = pod.spec!.containers[0]!
-  const ip = `127.0.${Math.floor(nextIp / 250)}.${(nextIp++ % 250) + 2}`
+  const ip = `127.${net}.${Math.floor(nextIp / 250) % 250}.${(nextIp++ % 250) + 2}`
   if (!o.pullable(c.image!)) {
     o.update(name, (p) => {
       p.status = {

@@ -44,6 +44,7 @@ describe('deploy/kubernetes/flotilla.yaml', () => {
       'Service',
       'ServiceAccount',
       'ServiceAccount',
+      'ServiceAccount',
       'StatefulSet',
     ])
     for (const o of objects) {
@@ -79,6 +80,7 @@ describe('deploy/kubernetes/flotilla.yaml', () => {
     const role = objects.find((o) => o.kind === 'Role')!
     expect(role.rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
+      { apiGroups: ['metrics.k8s.io'], resources: ['pods'], verbs: ['get', 'list'] },
     ])
     expect(objects.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toBe(false)
     const server = objects.find((o) => o.metadata.name === 'flotilla-server')!
@@ -94,6 +96,30 @@ describe('deploy/kubernetes/flotilla.yaml', () => {
     })
     const agentSa = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'flotilla-agent')!
     expect(agentSa.automountServiceAccountToken).toBe(false)
+  })
+
+  it('runs the agents the server deploys as pods (--kubernetes); workers deploy none and get no API access', () => {
+    const podSpec = (name: string) =>
+      (
+        objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name)!.spec as {
+          template: { spec: { serviceAccountName: string; containers: { args: string[]; env: { name: string }[] }[] } }
+        }
+      ).template.spec
+    const server = podSpec('flotilla-server')
+    expect(server.containers[0]!.args).toEqual(
+      expect.arrayContaining(['--agent-modules', '/app/agents', '--kubernetes']),
+    )
+    expect(server.serviceAccountName).toBe('flotilla')
+    expect(server.containers[0]!.env.map((e) => e.name)).toEqual(
+      expect.arrayContaining(['FLOTILLA_AGENT_IMAGE', 'FLOTILLA_AGENT_SERVICE_ACCOUNT', 'FLOTILLA_POD_UID']),
+    )
+    const worker = podSpec('flotilla-worker')
+    expect(worker.containers[0]!.args).not.toContain('--kubernetes')
+    expect(worker.serviceAccountName).toBe('flotilla-worker')
+    const workerSa = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === 'flotilla-worker')!
+    expect(workerSa.automountServiceAccountToken).toBe(false)
+    const binding = objects.find((o) => o.kind === 'RoleBinding')!
+    expect(binding.subjects).toEqual([expect.objectContaining({ name: 'flotilla' })])
   })
 })
 
@@ -118,6 +144,17 @@ describe('deploy/helm/flotilla (not rendered: no helm here)', () => {
         'networkPolicy',
       ]),
     )
+  })
+
+  it('passes --agent-modules and --kubernetes to the server when agents.modules is set, as the static manifests do', () => {
+    const server = readFileSync(join(chart, 'templates/server.yaml'), 'utf8')
+    expect(server).toContain(
+      '{{ with .Values.agents.modules }}, "--agent-modules", {{ . | quote }}, "--kubernetes"{{ end }}',
+    )
+    expect((values.agents as { modules: string }).modules).toBe('/app/agents')
+    const workers = readFileSync(join(chart, 'templates/workers.yaml'), 'utf8')
+    expect(workers).toContain('serviceAccountName: {{ .Release.Name }}-worker')
+    expect(workers).not.toContain('flotilla.runtimeEnv')
   })
 
   it('reads in its templates only values that values.yaml defines', () => {

@@ -6,7 +6,7 @@
  * API failures become FlotillaErrors with a code (see {@link kubeError}).
  */
 import type * as ClientNodeModule from '@kubernetes/client-node'
-import type { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node'
+import type { CoreV1Api, KubeConfig, PodMetricsList, V1Pod } from '@kubernetes/client-node'
 import { FlotillaError, isFlotillaError, type ErrorCode } from '../../core/errors.js'
 
 /** One event of a pod watch: `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` or `ERROR` (the object is then a Status). */
@@ -16,6 +16,20 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ER
 export interface PodWatch {
   /** Ends the watch (its `onEnd` is not called). */
   stop(): void
+}
+
+/** The usage of one pod as the metrics API reports it (its containers summed). */
+export interface PodMetricsSample {
+  /** The pod's name. */
+  readonly name: string
+  /** CPU in use, cores, averaged over {@link PodMetricsSample.windowMs}. */
+  readonly cpuCores: number
+  /** Memory working set, bytes (what the kernel's memory limit is checked against). */
+  readonly memoryBytes: number
+  /** When the sample was taken (wall-clock ms). */
+  readonly at: number
+  /** The window the CPU rate is averaged over, ms. */
+  readonly windowMs: number
 }
 
 /** The calls of the Kubernetes API the runtime needs. */
@@ -39,6 +53,13 @@ export interface KubeApi {
     onEvent: (type: WatchEventType, object: V1Pod) => void,
     onEnd: (error?: FlotillaError) => void,
   ): Promise<PodWatch>
+  /**
+   * The usage of the pods of a namespace from the metrics API
+   * (`metrics.k8s.io/v1beta1` PodMetrics); `undefined` when the cluster has
+   * no metrics API or the caller may not read it. Without this method, usage
+   * is what the runners report.
+   */
+  podMetrics?(namespace: string): Promise<readonly PodMetricsSample[] | undefined>
 }
 
 /** Where the API server is and how to authenticate (else the default kubeconfig or the in-cluster service account). */
@@ -130,6 +151,40 @@ export function kubeError(what: string, e: unknown): FlotillaError {
   )
 }
 
+const DECIMAL: Readonly<Record<string, number>> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }
+const BINARY: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 }
+
+/** The number of a Kubernetes quantity (`"250m"` → 0.25, `"51200Ki"` → 52428800); `NaN` when it is not one. */
+export function quantity(text: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)([a-zA-Z]*)$/.exec(text.trim())
+  if (m === null) return Number.NaN
+  const unit = BINARY[m[2]!] ?? DECIMAL[m[2]!]
+  return unit === undefined ? Number.NaN : Number(m[1]) * unit
+}
+
+/** Milliseconds of a Go duration as the metrics API writes it (`"30s"`, `"10.5s"`, `"1m0s"`); 0 when unreadable. */
+function durationMs(text: string | undefined): number {
+  let ms = 0
+  for (const [, n, unit] of (text ?? '').matchAll(/([0-9.]+)(ms|s|m|h)/g))
+    ms += Number(n) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'] ?? 0)
+  return Number.isFinite(ms) ? ms : 0
+}
+
+/** The samples of a PodMetricsList (containers summed; unreadable quantities count 0). */
+export function podMetricsSamples(list: PodMetricsList): PodMetricsSample[] {
+  const num = (q: string | undefined): number => {
+    const n = quantity(q ?? '0')
+    return Number.isFinite(n) ? n : 0
+  }
+  return (list.items ?? []).map((item) => ({
+    name: item.metadata.name,
+    cpuCores: item.containers.reduce((sum, c) => sum + num(c.usage?.cpu), 0),
+    memoryBytes: Math.round(item.containers.reduce((sum, c) => sum + num(c.usage?.memory), 0)),
+    at: Date.parse(item.timestamp) || Date.now(),
+    windowMs: durationMs(item.window),
+  }))
+}
+
 type ClientNode = typeof ClientNodeModule
 let loading: Promise<ClientNode> | undefined
 
@@ -196,6 +251,16 @@ export function clientNodeApi(cluster?: KubeCluster): KubeApi {
       } catch (e) {
         if ((e as { code?: unknown }).code === 404) return
         throw kubeError(`delete pod ${name} in namespace "${namespace}"`, e)
+      }
+    },
+    async podMetrics(namespace) {
+      const { k8s, kc } = await client()
+      try {
+        return podMetricsSamples(await new k8s.Metrics(kc).getPodMetrics(namespace))
+      } catch (e) {
+        // no metrics-server (404), no right to read it (403), or the aggregated API is down (503)
+        if ([404, 403, 503].includes((e as { code?: unknown }).code as number)) return undefined
+        throw kubeError(`read the pod metrics of namespace "${namespace}"`, e)
       }
     },
     async watchPod(namespace, name, resourceVersion, onEvent, onEnd) {

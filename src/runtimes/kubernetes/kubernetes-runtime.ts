@@ -20,6 +20,7 @@ import type {
 } from '../runtime.js'
 import { clientNodeApi, type KubeApi } from './kube-api.js'
 import { PodAgent, type PodAgentSettings } from './pod-agent.js'
+import { PodMetricsReader } from './pod-metrics.js'
 import type { PodRef } from './pod-spec.js'
 import { resolveSettings, type KubernetesRuntimeOptions } from './settings.js'
 
@@ -51,6 +52,7 @@ export class KubernetesRuntime implements Runtime {
   private readonly owner: PodRef | undefined
   /** Pod deletions in progress (of instances that stopped on their own too). */
   private readonly deletions = new Set<Promise<void>>()
+  private readonly metrics: PodMetricsReader
 
   constructor(options: KubernetesRuntimeOptions = {}) {
     const api: KubeApi = options.api ?? clientNodeApi(options.cluster)
@@ -63,6 +65,7 @@ export class KubernetesRuntime implements Runtime {
       },
     }
     this.owner = resolved.owner
+    this.metrics = new PodMetricsReader(api, this.settings.pod.namespace, options.metricsIntervalMs ?? 15_000)
   }
 
   /** The namespace agent pods are created in. */
@@ -74,7 +77,7 @@ export class KubernetesRuntime implements Runtime {
     const parent = request.parentId === undefined ? this.owner : (this.live.get(request.parentId)?.pod ?? this.owner)
     const handle = await this.handles.start(
       (forget) =>
-        new KubernetesHandle(request, hooks, this.settings, parent, () => {
+        new KubernetesHandle(request, hooks, this.settings, this.metrics, parent, () => {
           forget()
           this.live.delete(request.instanceId)
         }),
@@ -107,6 +110,7 @@ class KubernetesHandle implements RuntimeHandle {
     private readonly request: DeployRequest,
     hooks: RuntimeHooks,
     private readonly settings: PodAgentSettings,
+    private readonly metrics: PodMetricsReader,
     private readonly parent: PodRef | undefined,
     private readonly forget: () => void,
   ) {
@@ -191,16 +195,16 @@ class KubernetesHandle implements RuntimeHandle {
     } else this.agent?.applyLimits()
   }
 
-  usage(): Promise<ResourceUsage> {
-    if (this.agent === undefined)
-      return Promise.resolve({
-        memoryBytes: 0,
-        heapUsedBytes: 0,
-        cpuMs: this.cpuBaseMs,
-        storageBytes: 0,
-        at: Date.now(),
-      })
-    return Promise.resolve(this.agent.usage())
+  /** What the runner reports, with the pod's working set and CPU rate from the metrics API when the cluster has one. */
+  async usage(): Promise<ResourceUsage> {
+    const agent = this.agent
+    if (agent === undefined)
+      return { memoryBytes: 0, heapUsedBytes: 0, cpuMs: this.cpuBaseMs, storageBytes: 0, at: Date.now() }
+    const pod = agent.stopped ? undefined : await this.metrics.of(agent.name)
+    const reported = agent.usage()
+    if (pod === undefined || agent.stopped) return reported
+    const { cpuCores, memoryBytes, at, windowMs } = pod
+    return { ...reported, memoryBytes, pod: { cpuCores, memoryBytes, at, windowMs } }
   }
 
   terminate(_reason?: string): Promise<void> {

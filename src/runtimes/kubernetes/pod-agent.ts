@@ -111,6 +111,11 @@ export class PodAgent {
     return Math.max(0, this.reported.cpuMs - this.cpuAtReady)
   }
 
+  /** Whether the agent has stopped (its pod is being deleted, or gone). */
+  get stopped(): boolean {
+    return this.final !== undefined
+  }
+
   /** Commands in flight. */
   get active(): number {
     return this.commands.size

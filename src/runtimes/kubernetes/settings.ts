@@ -42,7 +42,7 @@ export interface KubernetesRuntimeOptions {
   rssBaseMb?: number
   /** Extra labels of every agent pod (a run's id: `{ 'flotilla.dev/run': runId }`). @default {} */
   labels?: Readonly<Record<string, string>>
-  /** Where the workspace volume is mounted in the pod; an agent's workspace is a folder in it named like its folder here. @default "/workspace" */
+  /** Where the workspace volume is mounted in the pod; an agent's workspace is a folder in it named like its folder here. @default FLOTILLA_AGENT_WORKSPACE, else "/workspace" */
   workspacePath?: string
   /** Maps a module path the orchestrator sees to the path in the agent image. @default the same path */
   modulePath?: (path: string) => string
@@ -59,6 +59,13 @@ export interface KubernetesRuntimeOptions {
   terminationGraceSeconds?: number
   /** How often the runner reports usage, ms. @default 1000 */
   usageIntervalMs?: number
+  /**
+   * How often the usage of the agent pods is read again from the cluster's
+   * metrics API (one list per namespace; metrics-server samples every 15 s
+   * by default); 0 never reads it. A cluster without the API gives no error:
+   * usage is then what the runners report. @default 15000
+   */
+  metricsIntervalMs?: number
   /** How long to keep trying to reach a pod's runner again before the agent counts as crashed. @default 5000 */
   reconnectMs?: number
   /** A message stream silent for this long counts as dropped (the keep-alive comes every 10 s). @default 30000 */
@@ -92,7 +99,7 @@ export function resolveSettings(
   options: KubernetesRuntimeOptions,
   api: KubeApi,
 ): { settings: Omit<PodAgentSettings, 'track'>; owner: PodRef | undefined } {
-  const workspacePath = options.workspacePath ?? '/workspace'
+  const workspacePath = options.workspacePath ?? (process.env.FLOTILLA_AGENT_WORKSPACE || '/workspace')
   const port = options.port ?? 8080
   const serviceAccountName = options.serviceAccountName ?? process.env.FLOTILLA_AGENT_SERVICE_ACCOUNT
   return {

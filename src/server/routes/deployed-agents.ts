@@ -37,7 +37,10 @@ const DeployBody = z
       example: { name: 'echo', module: 'echo.mjs' },
     }),
     parentId: IdParam.optional().openapi({ description: 'Deploy as a child of this agent (held by this server)' }),
-    runtime: z.enum(['process', 'inprocess']).optional().openapi({ description: 'Overrides the spec’s runtime' }),
+    runtime: z
+      .enum(['process', 'inprocess', 'kubernetes'])
+      .optional()
+      .openapi({ description: 'Overrides the spec’s runtime (kubernetes: the server was started with --kubernetes)' }),
   })
   .strict()
 

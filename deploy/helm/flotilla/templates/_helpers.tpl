@@ -12,7 +12,7 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 {{- if .Values.postgresql.existingSecret -}}{{ .Values.postgresql.existingSecret }}{{- else -}}{{ .Release.Name }}-postgres{{- end -}}
 {{- end -}}
 
-{{- define "flotilla.orchestratorEnv" -}}
+{{- define "flotilla.storeEnv" -}}
 {{- if .Values.postgresql.enabled }}
 - name: PGPASSWORD
   valueFrom: { secretKeyRef: { name: {{ include "flotilla.pgSecret" . }}, key: password } }
@@ -22,6 +22,13 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
 - name: FLOTILLA_STORE
   valueFrom: { secretKeyRef: { name: {{ .Values.externalDatabase.existingSecret }}, key: url } }
 {{- end }}
+{{- with .Values.env }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "flotilla.runtimeEnv" -}}
+{{ include "flotilla.storeEnv" . }}
 - name: FLOTILLA_NAMESPACE
   valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
 - name: FLOTILLA_POD_NAME
@@ -32,9 +39,6 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
   value: {{ default (include "flotilla.image" .) .Values.agents.image | quote }}
 - name: FLOTILLA_AGENT_SERVICE_ACCOUNT
   value: {{ .Values.agents.serviceAccountName | quote }}
-{{- with .Values.env }}
-{{ toYaml . }}
-{{- end }}
 {{- end -}}
 
 {{- define "flotilla.securityContext" -}}

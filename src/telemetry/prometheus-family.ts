@@ -1,0 +1,148 @@
+/**
+ * One Prometheus metric family of Flotilla's instruments, kept so that a
+ * scrape is cheap with thousands of series: each series keeps its text
+ * lines and renders them again only after it changed, and the scrape joins
+ * the kept pieces once (see {@link PrometheusFamily.collect}). The family is also a
+ * `prom-client` metric (its `get()` gives the values), registered in the
+ * registry like any other.
+ */
+
+/** The kind of a family. */
+export type FamilyType = 'counter' | 'gauge' | 'histogram'
+
+interface Series {
+  /** `a="x",b="y"`: the labels in the family's order, escaped. */
+  readonly labelText: string
+  readonly labels: Readonly<Record<string, string>>
+  value: number
+  sum: number
+  count: number
+  /** Observations per bucket (not cumulative); the last counts those above every bound. */
+  readonly counts: number[]
+  text: string | undefined
+}
+
+/** The shape `prom-client` reads from a metric's `get()` (MetricObjectWithValues). */
+interface PromValues {
+  name: string
+  help: string
+  type: FamilyType
+  aggregator: 'sum'
+  values: { value: number; labels: Record<string, string | number>; metricName?: string }[]
+}
+
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
+const escapeHelp = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')
+
+/** A sample value as the text format writes it. */
+function num(v: number): string {
+  if (Number.isNaN(v)) return 'NaN'
+  if (v === Number.POSITIVE_INFINITY) return '+Inf'
+  if (v === Number.NEGATIVE_INFINITY) return '-Inf'
+  return String(v)
+}
+
+/** A counter, gauge or histogram with a fixed label set. */
+export class PrometheusFamily {
+  private readonly series = new Map<string, Series>()
+  private readonly header: string
+  private readonly bounds: readonly string[]
+  /** Counts the changes: a scrape with the same versions everywhere answers its last text. */
+  version = 0
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: FamilyType,
+    readonly labelNames: readonly string[],
+    readonly buckets: readonly number[] = [],
+  ) {
+    this.header = `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`
+    this.bounds = [...buckets.map(num), '+Inf']
+  }
+
+  /** Adds `value` to the series of `labels` (a counter or gauge). */
+  add(labels: Readonly<Record<string, string>>, value: number): void {
+    const s = this.at(labels)
+    s.value += value
+    s.text = undefined
+    this.version++
+  }
+
+  /** Records one observation in the series of `labels` (a histogram). */
+  observe(labels: Readonly<Record<string, string>>, value: number): void {
+    const s = this.at(labels)
+    let i = 0
+    while (i < this.buckets.length && value > this.buckets[i]!) i++
+    s.counts[i]!++
+    s.sum += value
+    s.count++
+    s.text = undefined
+    this.version++
+  }
+
+  /** Appends the family's pieces of the text exposition format (each line ends with a newline) to `parts`. */
+  collect(parts: string[]): void {
+    parts.push(this.header)
+    for (const s of this.series.values()) parts.push((s.text ??= this.lines(s)))
+  }
+
+  /** The values as `prom-client` reads them (`registry.metrics()`, `getMetricsAsJSON()`). */
+  get(): Promise<PromValues> {
+    const values: PromValues['values'] = []
+    for (const s of this.series.values()) {
+      if (this.type !== 'histogram') {
+        values.push({ value: s.value, labels: { ...s.labels } })
+        continue
+      }
+      let cumulative = 0
+      this.bounds.forEach((le, i) => {
+        cumulative += s.counts[i]!
+        values.push({ value: cumulative, labels: { ...s.labels, le }, metricName: `${this.name}_bucket` })
+      })
+      values.push({ value: s.sum, labels: { ...s.labels }, metricName: `${this.name}_sum` })
+      values.push({ value: s.count, labels: { ...s.labels }, metricName: `${this.name}_count` })
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: 'sum', values })
+  }
+
+  /** Forgets every series (`registry.resetMetrics()`). */
+  reset(): void {
+    this.series.clear()
+    this.version++
+  }
+
+  private at(labels: Readonly<Record<string, string>>): Series {
+    let key = ''
+    for (const n of this.labelNames) key += `${labels[n] ?? ''}\u0000`
+    let s = this.series.get(key)
+    if (s === undefined) {
+      const own: Record<string, string> = {}
+      for (const n of this.labelNames) own[n] = labels[n] ?? ''
+      s = {
+        labelText: this.labelNames.map((n) => `${n}="${escapeLabel(own[n]!)}"`).join(','),
+        labels: own,
+        value: 0,
+        sum: 0,
+        count: 0,
+        counts: this.type === 'histogram' ? new Array<number>(this.buckets.length + 1).fill(0) : [],
+        text: undefined,
+      }
+      this.series.set(key, s)
+    }
+    return s
+  }
+
+  private lines(s: Series): string {
+    const braces = s.labelText === '' ? '' : `{${s.labelText}}`
+    if (this.type !== 'histogram') return `${this.name}${braces} ${num(s.value)}\n`
+    const sep = s.labelText === '' ? '' : ','
+    let out = ''
+    let cumulative = 0
+    for (let i = 0; i < this.bounds.length; i++) {
+      cumulative += s.counts[i]!
+      out += `${this.name}_bucket{${s.labelText}${sep}le="${this.bounds[i]!}"} ${cumulative}\n`
+    }
+    return `${out}${this.name}_sum${braces} ${num(s.sum)}\n${this.name}_count${braces} ${s.count}\n`
+  }
+}
