@@ -90,7 +90,13 @@ export function followEvents(
     }
     const reader = res.body.getReader()
     let buffer = ''
+    let slice = performance.now()
     for (;;) {
+      // Buffered chunks resolve as microtasks: yield now and then, so a long replay never holds the page's frames.
+      if (performance.now() - slice > 8) {
+        await new Promise((r) => setTimeout(r, 0))
+        slice = performance.now()
+      }
       const { done, value } = await reader.read()
       if (done) return
       buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n')

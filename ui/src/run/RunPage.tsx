@@ -16,8 +16,10 @@ function useRunModel(runId: string): {
   model: RunModel | undefined
   version: number
   error: string | undefined
+  ended: boolean
   setRun: (r: Run) => void
 } {
+  const [ended, setEnded] = useState(false)
   const [model, setModel] = useState<RunModel>()
   const [version, setVersion] = useState(0)
   const [error, setError] = useState<string>()
@@ -42,6 +44,9 @@ function useRunModel(runId: string): {
         m = new RunModel(run, graph.tasks, tasks.tasks)
         setModel(m)
         setVersion(m.version)
+        // Let the page draw the run first; the replay of its events follows.
+        await new Promise((r) => setTimeout(r, 50))
+        if (ctl.signal.aborted) return
         followEvents(
           `/runs/${id}/live`,
           (msg) => {
@@ -56,7 +61,11 @@ function useRunModel(runId: string): {
                 })
                 .catch(() => undefined)
           },
-          { signal: ctl.signal, onError: (e) => setError(e instanceof Error ? e.message : String(e)) },
+          {
+            signal: ctl.signal,
+            onEnd: () => setEnded(true),
+            onError: (e) => setError(e instanceof Error ? e.message : String(e)),
+          },
         )
       } catch (e) {
         if (!ctl.signal.aborted) setError(e instanceof ApiError ? `${e.code}: ${e.message}` : String(e))
@@ -76,7 +85,7 @@ function useRunModel(runId: string): {
     },
     [model],
   )
-  return { model, version, error, setRun }
+  return { model, version, error, ended, setRun }
 }
 
 function useNow(live: boolean): number {
@@ -154,7 +163,7 @@ function Stat({ label, value, testId }: { label: string; value: string; testId?:
 
 /** One run: controls, figures, the DAG, the timeline, every task, and a drawer for the selected one. */
 export function RunPage({ runId }: { runId: string }) {
-  const { model, version, error, setRun } = useRunModel(runId)
+  const { model, version, error, ended, setRun } = useRunModel(runId)
   const [selected, setSelected] = useState<string | null>(null)
   const live = model !== undefined && !isFinal(model.run.state)
   const now = useNow(live)
@@ -174,7 +183,7 @@ export function RunPage({ runId }: { runId: string }) {
     )
   const run = model.run
   return (
-    <section className="run" data-testid="run" data-state={run.state}>
+    <section className="run" data-testid="run" data-state={run.state} data-stream={ended ? 'ended' : 'live'}>
       <nav className="crumbs">
         <a {...linkProps('/')}>Runs</a> / {run.id}
       </nav>

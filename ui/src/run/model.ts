@@ -106,6 +106,11 @@ export class RunModel {
     if (e.taskId === undefined) return
     const t = this.tasks.get(e.taskId)
     if (t === undefined) return
+    // A final stored state wins over the replay of the events that led to it (no flicker on a finished run's page).
+    const settled = t.record !== undefined && FINAL_TASK.has(t.record.state)
+    const setState = (s: TaskState): void => {
+      if (!settled) t.state = s
+    }
     const current = (): Attempt | undefined => t.attempts.at(-1)
     const close = (outcome: Attempt['outcome'], error?: string): void => {
       const a = current()
@@ -126,27 +131,27 @@ export class RunModel {
           error: undefined,
           agent: e.agent,
         })
-        t.state = 'RUNNING'
+        setState('RUNNING')
         if (e.agent !== undefined) t.agent = e.agent
         break
       case 'task.retrying':
         close('retrying', e.error?.message)
-        t.state = 'RETRYING'
+        setState('RETRYING')
         break
       case 'task.succeeded':
         close('succeeded')
-        t.state = 'SUCCEEDED'
+        setState('SUCCEEDED')
         break
       case 'task.failed':
         close('failed', e.error?.message)
-        t.state = 'FAILED'
+        setState('FAILED')
         break
       case 'task.cancelled':
         close('cancelled', e.reason)
-        t.state = 'CANCELLED'
+        setState('CANCELLED')
         break
       case 'task.skipped':
-        t.state = 'SKIPPED'
+        setState('SKIPPED')
         break
       case 'task.log':
         t.logs.push(e)
