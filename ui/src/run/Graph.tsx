@@ -72,7 +72,16 @@ export function RunGraph({
       edges: depths.slice(1).map((d, i): [string, string] => [`layer-${depths[i]}`, `layer-${d}`]),
     }
   }, [model, collapsed])
-  const positions = useLayout(structure)
+  // The layered view is a row of layers: placed here at once. A task graph goes to dagre in the worker.
+  const laidOut = useLayout(collapsed ? undefined : structure)
+  const layered = useMemo(
+    () =>
+      collapsed
+        ? Object.fromEntries(structure.nodes.map((n, i) => [n.id, { x: i * (LAYER_W + 48), y: (i % 2) * 24 }]))
+        : undefined,
+    [collapsed, structure],
+  )
+  const positions = layered ?? laidOut
 
   const { nodes, edges } = useMemo(() => {
     if (positions === undefined) return { nodes: [] as Node[], edges: [] as Edge[] }
