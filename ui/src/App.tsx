@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'react'
 import { ApiError, get, storedKey, storeKey } from './api'
+import { forgetAllowed } from './hooks'
 import { AlertBanner } from './pages/Alerts'
 import { AgentsPage } from './pages/Agents'
 import { AlertsPage } from './pages/Alerts'
@@ -38,6 +39,7 @@ export function App() {
   const [error, setError] = useState<string | null>(null)
 
   const signIn = useCallback(async (key: string) => {
+    forgetAllowed()
     storeKey(key)
     setChecking(true)
     try {
@@ -88,6 +90,7 @@ export function App() {
           type="button"
           onClick={() => {
             storeKey(null)
+            forgetAllowed()
             setWho(null)
           }}
         >

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react'
+import { useEffect, useState } from 'react'
 import { ApiError, get } from './api'
 
 /** GETs `path` (again every `everyMs` when given); `reload` asks at once. */
@@ -34,27 +34,46 @@ export function useApi<T>(
   return { data, error, reload: () => setTick((t) => t + 1) }
 }
 
-/** Whether the signed-in key may take `action` on `resource` (asks `GET /security/whoami`); false until known. */
+/** Answers of whoami for this session, by `resource|action` (a key's grants do not change while it is signed in). */
+const allowedCache = new Map<string, boolean>()
+
+/** Forgets what the signed-in key may do (at sign-out). */
+export function forgetAllowed(): void {
+  allowedCache.clear()
+}
+
+/**
+ * Whether the signed-in key may take each of `actions` on `resource` (asks
+ * `GET /security/whoami?resource=…&action=…` once per pair and session);
+ * an action is absent until known.
+ */
 export function useAllowed(resource: string, actions: readonly string[]): Record<string, boolean> {
-  const [allowed, setAllowed] = useState<Record<string, boolean>>({})
+  const cached = (): Record<string, boolean> =>
+    Object.fromEntries(
+      actions.flatMap((a) => {
+        const v = allowedCache.get(`${resource}|${a}`)
+        return v === undefined ? [] : [[a, v]]
+      }),
+    )
+  const [allowed, setAllowed] = useState<Record<string, boolean>>(cached)
   const key = `${resource}|${actions.join(',')}`
-  const last = useRef('')
   useEffect(() => {
-    last.current = key
     let live = true
+    setAllowed(cached())
+    const missing = actions.filter((a) => !allowedCache.has(`${resource}|${a}`))
     void Promise.all(
-      actions.map(async (a) => {
+      missing.map(async (a) => {
         try {
           const r = await get<{ allowed: boolean | null }>(
             `/security/whoami?resource=${encodeURIComponent(resource)}&action=${encodeURIComponent(a)}`,
           )
-          return [a, r.allowed === true] as const
+          allowedCache.set(`${resource}|${a}`, r.allowed === true)
         } catch {
-          return [a, false] as const
+          // unknown: no button
         }
       }),
-    ).then((pairs) => {
-      if (live) setAllowed(Object.fromEntries(pairs))
+    ).then(() => {
+      if (live && missing.length > 0) setAllowed(cached())
     })
     return () => {
       live = false

@@ -64,6 +64,17 @@ function useSummaries(runs: Run[] | undefined): Map<string, Summary> {
 }
 
 function StartForm({ onStarted }: { onStarted: (run: Run) => void }) {
+  const [open, setOpen] = useState(false)
+  return (
+    <details className="panel" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>Start a workflow</summary>
+      {open && <StartFields onStarted={onStarted} />}
+    </details>
+  )
+}
+
+/** The form, read from the API only once opened. */
+function StartFields({ onStarted }: { onStarted: (run: Run) => void }) {
   const { data } = useApi<{ workflows: { name: string; tasks: number; description: string | null }[] }>('/workflows')
   const [name, setName] = useState('')
   const [input, setInput] = useState('{}')
@@ -73,57 +84,55 @@ function StartForm({ onStarted }: { onStarted: (run: Run) => void }) {
     chosen === '' ? null : `/workflows/${encodeURIComponent(chosen)}`,
   )
   const allowed = useAllowed(`workflow:${chosen}`, ['start'])
-  if (data === undefined || data.workflows.length === 0) return null
+  if (data === undefined) return <p className="hint">Loading the workflows…</p>
+  if (data.workflows.length === 0) return <p className="hint">This server offers no workflows (--workflows DIR).</p>
   return (
-    <details className="panel">
-      <summary>Start a workflow</summary>
-      <form
-        className="start"
-        onSubmit={(e) => {
-          e.preventDefault()
-          let parsed: unknown
-          try {
-            parsed = JSON.parse(input === '' ? '{}' : input)
-          } catch {
-            setError('The input is not JSON.')
-            return
-          }
-          post<Run>(`/workflows/${encodeURIComponent(chosen)}/runs`, { input: parsed })
-            .then((run) => {
-              setError(null)
-              onStarted(run)
-            })
-            .catch((err: unknown) => setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err)))
-        }}
-      >
-        <label>
-          Workflow{' '}
-          <select value={chosen} onChange={(e) => setName(e.target.value)}>
-            {data.workflows.map((w) => (
-              <option key={w.name} value={w.name}>
-                {w.name} ({w.tasks} tasks)
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Input (JSON)
-          <textarea rows={4} value={input} onChange={(e) => setInput(e.target.value)} spellCheck={false} />
-        </label>
-        {detail.data?.spec.inputs !== undefined && (
-          <pre className="hint">inputs: {JSON.stringify(detail.data.spec.inputs, null, 2)}</pre>
-        )}
-        <button type="submit" disabled={allowed.start !== true}>
-          Start
-        </button>
-        {allowed.start === false && <span className="hint"> this key may not start {chosen}</span>}
-        {error !== null && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
-      </form>
-    </details>
+    <form
+      className="start"
+      onSubmit={(e) => {
+        e.preventDefault()
+        let parsed: unknown
+        try {
+          parsed = JSON.parse(input === '' ? '{}' : input)
+        } catch {
+          setError('The input is not JSON.')
+          return
+        }
+        post<Run>(`/workflows/${encodeURIComponent(chosen)}/runs`, { input: parsed })
+          .then((run) => {
+            setError(null)
+            onStarted(run)
+          })
+          .catch((err: unknown) => setError(err instanceof ApiError ? `${err.code}: ${err.message}` : String(err)))
+      }}
+    >
+      <label>
+        Workflow{' '}
+        <select value={chosen} onChange={(e) => setName(e.target.value)}>
+          {data.workflows.map((w) => (
+            <option key={w.name} value={w.name}>
+              {w.name} ({w.tasks} tasks)
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Input (JSON)
+        <textarea rows={4} value={input} onChange={(e) => setInput(e.target.value)} spellCheck={false} />
+      </label>
+      {detail.data?.spec.inputs !== undefined && (
+        <pre className="hint">inputs: {JSON.stringify(detail.data.spec.inputs, null, 2)}</pre>
+      )}
+      <button type="submit" disabled={allowed.start !== true}>
+        Start
+      </button>
+      {allowed.start === false && <span className="hint"> this key may not start {chosen}</span>}
+      {error !== null && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </form>
   )
 }
 

@@ -99,7 +99,14 @@ function useNow(live: boolean): number {
 }
 
 function Controls({ run, onRun }: { run: Run; onRun: (r: Run) => void }) {
-  const allowed = useAllowed(`run:${run.id}`, ['pause', 'resume', 'cancel', 'replay'])
+  // Only the actions the run's state offers are asked about.
+  const offered =
+    run.state === 'PAUSED'
+      ? ['resume', 'cancel']
+      : run.state === 'RUNNING' || run.state === 'PENDING'
+        ? ['pause', 'cancel']
+        : ['replay']
+  const allowed = useAllowed(`run:${run.id}`, offered)
   const [error, setError] = useState<string | null>(null)
   const act = (action: 'pause' | 'resume' | 'cancel'): void => {
     if (action === 'cancel' && !window.confirm(`Cancel run ${run.id}?`)) return
