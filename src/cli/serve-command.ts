@@ -224,6 +224,7 @@ export const serveCommand: Command = {
       const names = server.deps.workflows.list().map((w) => w.name)
       const api = `${server.url}/api/v1`
       io.out.write(`flotilla serve: listening on ${server.url}
+  dashboard  ${server.dashboard === undefined ? 'not built (npm run build writes dist/ui)' : `${server.url}/`}
   api        ${api}
   reference  ${api}/docs
   metrics    ${server.url}/metrics (Prometheus; a key that may read runs, e.g. ANALYST)

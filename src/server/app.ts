@@ -6,6 +6,7 @@ import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import { resourceName } from '../security/authorizer.js'
 import { requiredGrant, type ApiRoute } from './api-route.js'
 import { onApiError, validationHook } from './http-errors.js'
+import { mountDashboard, type DashboardAssets } from './dashboard.js'
 import { httpMetrics, mountMetrics } from './metrics-route.js'
 import { apiReferencePage } from './reference-page.js'
 import { API_ROUTES } from './routes/index.js'
@@ -173,7 +174,11 @@ function accessCheck(route: ApiRoute): MiddlewareHandler<ServerEnv> {
  */
 export function createApiApp(
   deps: ServerDeps,
-  options: { address?: (c: Parameters<MiddlewareHandler<ServerEnv>>[0]) => string } = {},
+  options: {
+    address?: (c: Parameters<MiddlewareHandler<ServerEnv>>[0]) => string
+    /** The web dashboard to serve at `/` (see {@link mountDashboard}); none when absent. */
+    dashboard?: DashboardAssets
+  } = {},
 ): OpenAPIHono<ServerEnv> {
   const app = new OpenAPIHono<ServerEnv>({ defaultHook: validationHook })
   app.onError((e, c) => onApiError(e, c))
@@ -221,6 +226,7 @@ export function createApiApp(
   app.get(`${API_BASE}/docs`, (c) =>
     c.html(apiReferencePage(app.getOpenAPI31Document(document) as Parameters<typeof apiReferencePage>[0])),
   )
+  if (options.dashboard !== undefined) mountDashboard(app, options.dashboard)
   return app
 }
 

@@ -14,6 +14,7 @@ import { prometheusMeter, type PrometheusMetrics } from '../telemetry/prometheus
 import { noopLogger, type Logger } from '../telemetry/telemetry.js'
 import { hostAgents, type AgentHost, type ServerAgentsOptions } from './agent-host.js'
 import { API_BASE, createApiApp } from './app.js'
+import { defaultDashboardDir, loadDashboard } from './dashboard.js'
 import type { ServerDeps } from './server-deps.js'
 import { WorkflowCatalog } from './workflow-catalog.js'
 
@@ -67,6 +68,12 @@ export interface ServerOptions {
    * (it still lists those every process stored)
    */
   readonly agents?: ServerAgentsOptions
+  /**
+   * The web dashboard served at `/`: the folder of its built files, or
+   * `false` for none. @default the package's `dist/ui` (none if the package
+   * was not built)
+   */
+  readonly dashboard?: string | false
 }
 
 /** A running API server. */
@@ -74,6 +81,8 @@ export interface RunningServer {
   /** `http://host:port` */
   readonly url: string
   readonly deps: ServerDeps
+  /** The folder the dashboard at `/` is served from; undefined when there is none. */
+  readonly dashboard: string | undefined
   /** The metrics `GET /metrics` serves (give `metrics.meter` to a worker in this process); undefined with `metrics: false`. */
   readonly metrics: PrometheusMetrics | undefined
   /** Stops taking connections, lets requests in flight finish (at most `graceMs`), then closes what it opened. */
@@ -161,7 +170,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ...(agentHost === undefined ? {} : { agents: agentHost }),
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     }
+    const dashboardDir = options.dashboard === false ? undefined : (options.dashboard ?? defaultDashboardDir())
     const app = createApiApp(deps, {
+      ...(dashboardDir === undefined ? {} : { dashboard: loadDashboard(dashboardDir) }),
       address: (c) => {
         try {
           return getConnInfo(c).remote.address ?? 'unknown'
@@ -193,6 +204,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       url,
       deps,
       metrics,
+      dashboard: dashboardDir,
       close: (graceMs = 10_000) =>
         (closing ??= (async () => {
           accepting = false

@@ -110,6 +110,7 @@ describe('npm pack', () => {
       'dist/cli/main.js',
       'dist/testing.js',
       'dist/postgres.js',
+      'dist/ui/index.html',
       'src/index.ts',
       'LICENSE',
       'README.md',
@@ -121,6 +122,12 @@ describe('npm pack', () => {
     expect(
       [...files].filter((f) => f.endsWith('.tsbuildinfo') || f.startsWith('test/') || f.startsWith('bench/')),
     ).toEqual([])
+    // The dashboard ships built: every script and style its page loads is in the package, its sources are not.
+    const page = readFileSync(join(installed, 'dist/ui/index.html'), 'utf8')
+    const assets = [...page.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => `dist/ui/${m[1]}`)
+    expect(assets.length).toBeGreaterThan(0)
+    for (const a of assets) expect(files, a).toContain(a)
+    expect([...files].filter((f) => f.startsWith('ui/'))).toEqual([])
     expect(readFileSync(join(installed, 'LICENSE'), 'utf8')).toMatch(
       /^MIT License\n\nCopyright \(c\) \d{4} Flotilla contributors/,
     )

@@ -4,6 +4,7 @@ import { contextRoutes } from './context.js'
 import { deployedAgentRoutes } from './deployed-agents.js'
 import { deployedControlRoutes } from './deployed-control.js'
 import { liveRoutes } from './live.js'
+import { runGraphRoutes } from './run-graph.js'
 import { runRoutes } from './runs.js'
 import { securityRoutes } from './security.js'
 import { systemRoutes } from './system.js'
@@ -18,6 +19,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...systemRoutes,
   ...workflowRoutes,
   ...runRoutes,
+  ...runGraphRoutes,
   ...liveRoutes,
   ...agentRoutes,
   ...deployedAgentRoutes,

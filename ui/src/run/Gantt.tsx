@@ -1,0 +1,117 @@
+import { useEffect, useRef } from 'react'
+import { duration } from '../api'
+import type { Attempt, RunModel } from './model'
+
+const COLORS: Record<Attempt['outcome'], string> = {
+  running: '#3b82f6',
+  succeeded: '#16a34a',
+  failed: '#dc2626',
+  retrying: '#f59e0b',
+  cancelled: '#6b7280',
+}
+
+interface Bar {
+  task: string
+  a: Attempt
+  lane: number
+}
+
+/** Packs attempts into lanes: an attempt takes the first lane free at its start, so the lanes in use show the parallelism. */
+function pack(model: RunModel, now: number): { bars: Bar[]; lanes: number } {
+  const all: { task: string; a: Attempt }[] = []
+  for (const t of model.order) for (const a of t.attempts) all.push({ task: t.id, a })
+  all.sort((x, y) => x.a.start - y.a.start)
+  const laneEnd: number[] = []
+  const bars: Bar[] = []
+  for (const { task, a } of all) {
+    const end = a.end ?? now
+    let lane = laneEnd.findIndex((e) => e <= a.start)
+    if (lane < 0) lane = laneEnd.push(end) - 1
+    else laneEnd[lane] = end
+    bars.push({ task, a, lane })
+  }
+  return { bars, lanes: laneEnd.length }
+}
+
+/**
+ * The timeline of the run's attempts on a canvas (thousands of bars stay
+ * cheap): one row per concurrent slot, a bar per attempt coloured by its
+ * outcome — a retried attempt amber, then its retry after it.
+ */
+export function Gantt({
+  model,
+  version,
+  now,
+  onSelect,
+}: {
+  model: RunModel
+  version: number
+  now: number
+  onSelect: (taskId: string) => void
+}) {
+  const canvas = useRef<HTMLCanvasElement>(null)
+  const hit = useRef<{ bars: Bar[]; x0: number; scale: number; laneH: number }>({ bars: [], x0: 0, scale: 1, laneH: 1 })
+
+  useEffect(() => {
+    const c = canvas.current
+    if (c === null) return
+    const { bars, lanes } = pack(model, now)
+    const width = c.parentElement?.clientWidth ?? 800
+    const laneH = Math.max(2, Math.min(18, Math.floor(320 / Math.max(1, lanes))))
+    const height = Math.max(40, lanes * laneH + 24)
+    const ratio = window.devicePixelRatio || 1
+    c.width = width * ratio
+    c.height = height * ratio
+    c.style.width = `${width}px`
+    c.style.height = `${height}px`
+    const g = c.getContext('2d')
+    if (g === null) return
+    g.setTransform(ratio, 0, 0, ratio, 0, 0)
+    g.clearRect(0, 0, width, height)
+    const t0 = model.run.startedAt ?? bars[0]?.a.start ?? now
+    const t1 = Math.max(t0 + 1, model.run.finishedAt ?? now)
+    const scale = (width - 8) / (t1 - t0)
+    const dark = window.matchMedia('(prefers-color-scheme: dark)').matches
+    g.fillStyle = dark ? '#9ca3af' : '#4b5563'
+    g.font = '11px system-ui, sans-serif'
+    for (let i = 0; i <= 4; i++) {
+      const x = 4 + ((width - 8) * i) / 4
+      g.fillRect(x, height - 22, 1, 4)
+      const label = duration(((t1 - t0) * i) / 4)
+      g.fillText(label, Math.min(x, width - g.measureText(label).width - 2), height - 6)
+    }
+    for (const b of bars) {
+      const x = 4 + (b.a.start - t0) * scale
+      const w = Math.max(1.5, ((b.a.end ?? now) - b.a.start) * scale)
+      g.fillStyle = COLORS[b.a.outcome]
+      g.fillRect(x, b.lane * laneH + 1, w, Math.max(1, laneH - 2))
+    }
+    hit.current = { bars, x0: t0, scale, laneH }
+  }, [model, version, now])
+
+  return (
+    <figure className="gantt">
+      <canvas
+        ref={canvas}
+        data-testid="gantt"
+        role="img"
+        aria-label="Timeline of task attempts: one row per concurrent slot"
+        onClick={(e) => {
+          const r = e.currentTarget.getBoundingClientRect()
+          const { bars, x0, scale, laneH } = hit.current
+          const lane = Math.floor((e.clientY - r.top) / laneH)
+          const at = x0 + (e.clientX - r.left - 4) / scale
+          const b = bars.find((b) => b.lane === lane && b.a.start <= at && (b.a.end ?? Infinity) >= at)
+          if (b !== undefined) onSelect(b.task)
+        }}
+      />
+      <figcaption className="legend">
+        {Object.entries(COLORS).map(([k, v]) => (
+          <span key={k}>
+            <i style={{ background: v }} /> {k}
+          </span>
+        ))}
+      </figcaption>
+    </figure>
+  )
+}

@@ -1,0 +1,192 @@
+import { Background, Controls, MarkerType, Position, ReactFlow, type Edge, type Node } from '@xyflow/react'
+import { useEffect, useMemo, useState } from 'react'
+import type { TaskState } from '../types'
+import type { LayoutRequest, LayoutResult } from './layout-types'
+import type { RunModel } from './model'
+
+/** Above this many tasks the graph shows one node per layer (tasks at the same depth) with counts by state. */
+export const COLLAPSE_ABOVE = 300
+
+const NODE_W = 150
+const NODE_H = 40
+const LAYER_W = 190
+const LAYER_H = 64
+
+let requests = 0
+
+function useLayout(req: Omit<LayoutRequest, 'id'> | undefined): LayoutResult['positions'] | undefined {
+  const [positions, setPositions] = useState<LayoutResult['positions']>()
+  useEffect(() => {
+    if (req === undefined) return
+    const worker = new Worker(new URL('./layout.worker.ts', import.meta.url), { type: 'module' })
+    const id = ++requests
+    worker.onmessage = (e: MessageEvent<LayoutResult>) => {
+      if (e.data.id === id) setPositions(e.data.positions)
+      worker.terminate()
+    }
+    worker.postMessage({ ...req, id } satisfies LayoutRequest)
+    return () => worker.terminate()
+  }, [req])
+  return positions
+}
+
+const STATE_ORDER: TaskState[] = [
+  'SUCCEEDED',
+  'RUNNING',
+  'RETRYING',
+  'FAILED',
+  'CANCELLED',
+  'SKIPPED',
+  'READY',
+  'PENDING',
+]
+
+/**
+ * The run's DAG with xyflow, laid out by dagre in a web worker: one node per
+ * task coloured by state (the critical path outlined), or one node per layer
+ * when the run has more than {@link COLLAPSE_ABOVE} tasks.
+ */
+export function RunGraph({
+  model,
+  version,
+  critical,
+  onSelect,
+}: {
+  model: RunModel
+  version: number
+  critical: Set<string>
+  onSelect: (taskId: string) => void
+}) {
+  const collapsed = model.order.length > COLLAPSE_ABOVE
+  const structure = useMemo((): Omit<LayoutRequest, 'id'> => {
+    if (!collapsed)
+      return {
+        direction: 'LR',
+        nodes: model.order.map((t) => ({ id: t.id, width: NODE_W, height: NODE_H })),
+        edges: model.order.flatMap((t) => (t.graph?.dependsOn ?? []).map((d): [string, string] => [d, t.id])),
+      }
+    const depths = [...new Set(model.order.map((t) => t.depth))].sort((a, b) => a - b)
+    return {
+      direction: 'LR',
+      nodes: depths.map((d) => ({ id: `layer-${d}`, width: LAYER_W, height: LAYER_H })),
+      edges: depths.slice(1).map((d, i): [string, string] => [`layer-${depths[i]}`, `layer-${d}`]),
+    }
+  }, [model, collapsed])
+  // The layered view is a row of layers: placed here at once. A task graph goes to dagre in the worker.
+  const laidOut = useLayout(collapsed ? undefined : structure)
+  const layered = useMemo(
+    () =>
+      collapsed
+        ? Object.fromEntries(structure.nodes.map((n, i) => [n.id, { x: i * (LAYER_W + 48), y: (i % 2) * 24 }]))
+        : undefined,
+    [collapsed, structure],
+  )
+  const positions = layered ?? laidOut
+
+  const { nodes, edges } = useMemo(() => {
+    if (positions === undefined) return { nodes: [] as Node[], edges: [] as Edge[] }
+    if (collapsed) {
+      const layers = new Map<number, Record<string, number>>()
+      for (const t of model.order) {
+        const c = layers.get(t.depth) ?? {}
+        c[t.state] = (c[t.state] ?? 0) + 1
+        layers.set(t.depth, c)
+      }
+      const nodes: Node[] = [...layers].map(([d, counts]) => {
+        const total = Object.values(counts).reduce((a, b) => a + b, 0)
+        return {
+          id: `layer-${d}`,
+          position: positions[`layer-${d}`] ?? { x: 0, y: 0 },
+          data: {
+            label: (
+              <div
+                className="layer"
+                title={STATE_ORDER.filter((s) => counts[s])
+                  .map((s) => `${s} ${counts[s]}`)
+                  .join(', ')}
+              >
+                <b>layer {d}</b> · {total} tasks
+                <div className="stack">
+                  {STATE_ORDER.filter((s) => counts[s]).map((s) => (
+                    <span key={s} className={`st-${s}`} style={{ flexGrow: counts[s] }} />
+                  ))}
+                </div>
+              </div>
+            ),
+          },
+          className: 'flow-layer',
+          sourcePosition: Position.Right,
+          targetPosition: Position.Left,
+          style: { width: LAYER_W, height: LAYER_H },
+          draggable: false,
+          connectable: false,
+        }
+      })
+      return {
+        nodes,
+        edges: structure.edges.map(([s, t]) => ({
+          id: `${s}>${t}`,
+          source: s,
+          target: t,
+          markerEnd: { type: MarkerType.ArrowClosed },
+        })),
+      }
+    }
+    const nodes: Node[] = model.order.map((t) => ({
+      id: t.id,
+      position: positions[t.id] ?? { x: 0, y: 0 },
+      data: { label: t.id },
+      className: `flow-task st-${t.state}${critical.has(t.id) ? ' critical' : ''}`,
+      sourcePosition: Position.Right,
+      targetPosition: Position.Left,
+      style: { width: NODE_W, height: NODE_H },
+      draggable: false,
+      connectable: false,
+      ariaLabel: `task ${t.id}: ${t.state}`,
+    }))
+    const edges: Edge[] = structure.edges.map(([s, t]) => {
+      const onPath = critical.has(s) && critical.has(t)
+      return {
+        id: `${s}>${t}`,
+        source: s,
+        target: t,
+        className: onPath ? 'critical' : '',
+        animated: model.tasks.get(t)?.state === 'RUNNING',
+        markerEnd: { type: MarkerType.ArrowClosed },
+      }
+    })
+    return { nodes, edges }
+    // version: the model is mutated in place
+  }, [positions, collapsed, model, version, critical, structure])
+
+  return (
+    <div className="graph" data-testid="dag" data-collapsed={collapsed} aria-label="Task graph">
+      {positions === undefined ? (
+        <p className="hint">Laying the graph out…</p>
+      ) : (
+        <ReactFlow
+          nodes={nodes}
+          edges={edges}
+          fitView
+          fitViewOptions={{ maxZoom: 1.2 }}
+          minZoom={0.05}
+          nodesDraggable={false}
+          nodesConnectable={false}
+          onNodeClick={(_, n) => {
+            if (!collapsed) onSelect(n.id)
+          }}
+          proOptions={{ hideAttribution: true }}
+          onlyRenderVisibleElements={model.order.length > 100}
+        >
+          <Background />
+          <Controls showInteractive={false} />
+        </ReactFlow>
+      )}
+      {collapsed && (
+        <p className="hint">
+          {model.order.length} tasks: shown by layer (tasks at the same depth). The task list below has every task.
+        </p>
+      )}
+    </div>
+  )
+}
