@@ -13,7 +13,7 @@ export type LimiterFactory = (options: {
 
 /** Limits of a {@link RequestGuard}; every field has a default. */
 export interface GuardOptions {
-  /** Requests allowed per key and per address in `perSeconds`. @default 100 */
+  /** Requests allowed per key and per address in `perSeconds`. @default 600 */
   readonly requests?: number
   /** @default 60 */
   readonly perSeconds?: number
@@ -90,7 +90,7 @@ export class RequestGuard {
   ) {
     this.clock = options.clock ?? systemClock
     this.o = {
-      requests: positive(options.requests ?? 100, 'requests'),
+      requests: positive(options.requests ?? 600, 'requests'),
       perSeconds: positive(options.perSeconds ?? 60, 'perSeconds'),
       failures: positive(options.failures ?? 20, 'failures'),
       failureWindowSeconds: positive(options.failureWindowSeconds ?? 60, 'failureWindowSeconds'),
@@ -102,7 +102,7 @@ export class RequestGuard {
   /** A guard on `store` (blocks) and `audit`; counters from `options.limiters` (default: memory). */
   static async create(store: SecurityStore, audit: AuditLog, options: GuardOptions = {}): Promise<RequestGuard> {
     const make = options.limiters ?? (await memoryLimiters())
-    const requests = positive(options.requests ?? 100, 'requests')
+    const requests = positive(options.requests ?? 600, 'requests')
     const failures = positive(options.failures ?? 20, 'failures')
     return new RequestGuard(
       store,

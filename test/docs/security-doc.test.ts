@@ -54,7 +54,7 @@ describe('docs/security.md', () => {
     for (const fact of [
       'flt_<id>_<secret>',
       '256 random bits',
-      '100 requests in\n60 seconds',
+      '600 requests in\n60 seconds',
       'Retry-After',
       'More than 20 authentication failures',
       '15 minutes',
