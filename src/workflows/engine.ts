@@ -201,7 +201,7 @@ export class Engine {
     if (failed >= 0) return this.transitions.finishRun(run, 'FAILED', run.errors[failed])
     if (run.done === run.total) return this.transitions.finishRun(run, 'SUCCEEDED', undefined)
     for (let i = 0; i < run.total; i++)
-      if (run.taskState[i] === S.PENDING && run.remaining[i] === 0) this.scheduler.enqueue(run, i)
+      if (run.taskState[i] === S.PENDING && run.released(i)) this.scheduler.enqueue(run, i)
   }
 
   /** Stops dispatching new tasks of the run; running ones finish. */

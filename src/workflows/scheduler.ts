@@ -117,6 +117,8 @@ export class Scheduler {
     if (run.active >= run.concurrency) return void run.limitParked.push(item)
     const task = run.workflow.tasks[i]
     if (task.group !== undefined && !run.groupHasRoom(task.group, item)) return
+    if (task.anyOf && run.attempts[i] === 0 && !run.anyUpstreamSucceeded(i))
+      return this.skip(run, i, 'no upstream task succeeded (dependencies: any)')
     if (task.condition !== undefined && run.attempts[i] === 0 && !this.conditionHolds(run, i)) return
     const pool = run.usingFallback[i] ? this.o.registry.pool({ agent: task.fallback! }) : run.pools[i]
     if (!this.limits.tryTake(pool, item)) return
@@ -147,9 +149,15 @@ export class Scheduler {
       run.errors[i] = toFlotillaError(e, 'WORKFLOW_BAD_REFERENCE')
     }
     if (holds) return true
+    this.skip(run, i, `condition "${task.spec.when}" is false`)
+    return false
+  }
+
+  /** Task `i` will not run: SKIPPED (written ahead), counted as done. */
+  private skip(run: RunExecution, i: number, reason: string): void {
+    const task = run.workflow.tasks[i]
     run.setState(i, S.SKIPPED)
     const at = this.o.clock.wallNow()
-    const reason = `condition "${task.spec.when}" is false`
     this.wal.stage(
       run,
       { op: 'task.finish', runId: run.id, taskId: task.id as TaskId, state: 'SKIPPED', at, reason },
@@ -157,7 +165,6 @@ export class Scheduler {
       undefined,
     )
     this.transitions.taskDone(run, i)
-    return false
   }
 
   private startAttempt(
