@@ -62,6 +62,16 @@ export class Engine {
     this.scheduler.transitions = this.transitions
   }
 
+  /** Ready attempts waiting for a free instance of one of these pools. */
+  waiting(pools: Iterable<AgentPool>): number {
+    return this.scheduler.waiting(pools)
+  }
+
+  /** Instances were added to these pools: their waiting attempts may start now. */
+  capacityAdded(pools: Iterable<AgentPool>): void {
+    this.scheduler.capacityAdded(pools)
+  }
+
   /**
    * Lets go of every run without storing anything more: handlers are
    * aborted, and each run stays stored as it was (unfinished), to be

@@ -97,6 +97,19 @@ export class Scheduler {
     this.queue.push(run, index, run.workflow.tasks[index].rank)
   }
 
+  /** Ready attempts parked until an instance of one of these pools frees up (auto-scaling's signal). */
+  waiting(pools: Iterable<AgentPool>): number {
+    let n = 0
+    for (const pool of pools) n += this.limits.parkedOn(pool)
+    return n
+  }
+
+  /** Instances were added to these pools: wake their parked attempts (a chain, one per free slot). */
+  capacityAdded(pools: Iterable<AgentPool>): void {
+    for (const pool of pools) this.limits.wakeMore(pool)
+    this.pump()
+  }
+
   /** Drains the ready queue while slots are free. */
   pump(): void {
     if (this.pumping) return
