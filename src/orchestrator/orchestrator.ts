@@ -228,6 +228,7 @@ export class Orchestrator {
       onScaled: (e) => this.hub.deliver([e]),
       logger,
     })
+    this.agents.scaling.use(this.scaling, this.engine)
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
     const retention = this.options.retention
     if (retention !== undefined) {

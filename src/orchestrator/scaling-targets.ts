@@ -22,8 +22,7 @@ export function registeredTarget(
   scaling: ResolvedScaling,
 ): ScalingTarget {
   const { name, version } = definition
-  const live = () =>
-    registry.instances().filter((i) => i.definition === definition && i.state !== 'STOPPED' && i.pools.size > 0)
+  const live = () => registry.instances().filter((i) => i.definition === definition && i.state !== 'STOPPED')
   const pools = (): Set<AgentPool> => {
     const out = new Set<AgentPool>()
     for (const inst of live()) for (const pool of inst.pools) out.add(pool)
