@@ -37,6 +37,7 @@ export type {
   AgentReportedEvent,
   AgentHealthEvent,
   AgentAnomalyEvent,
+  AgentScaledEvent,
   PermissionDeniedEvent,
   RunWaitingEvent,
   RunProgress,
@@ -141,6 +142,10 @@ export type {
 
 export { defineAgent, isAgentDefinition } from './agents/define-agent.js'
 export type { AgentConfig, AgentDefinition, AnyAgentDefinition, Schema, MaybePromise } from './agents/define-agent.js'
+export { decideScaling, resolveScaling } from './agents/scaling.js'
+export type { ResolvedScaling, ScalingDecision, ScalingOptions, ScalingSignal } from './agents/scaling.js'
+export { Autoscaler } from './orchestrator/autoscaler.js'
+export type { AutoscalerOptions, ScaledInstance, ScalingTarget } from './orchestrator/autoscaler.js'
 export type {
   AgentContext,
   AgentLogger,

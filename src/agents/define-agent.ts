@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import { parsePermissions, type Permission } from '../security/permissions.js'
+import { resolveScaling, type ResolvedScaling, type ScalingOptions } from './scaling.js'
 import type { AgentContext } from './context.js'
 
 /** A zod schema of any type. */
@@ -56,6 +57,13 @@ export interface AgentConfig<I, O> {
   output?: Schema<O>
   /** Most executions one instance runs at once. @default Infinity */
   maxConcurrency?: number
+  /**
+   * Auto-scaling: the orchestrator keeps between `min` and `max` instances,
+   * adding one when work waits for the agent and removing an idle one after
+   * `cooldownMs` (see {@link ScalingOptions}). Meaningful with a finite
+   * `maxConcurrency`. @default a fixed number of instances
+   */
+  scaling?: ScalingOptions
   /** The work itself. */
   handler: (input: I, ctx: AgentContext) => MaybePromise<O>
   /** Runs once when an instance starts (and again when it is restarted); throw to refuse to start. */
@@ -85,6 +93,8 @@ export interface AgentDefinition<I = unknown, O = unknown> {
   readonly input: Schema<I> | undefined
   readonly output: Schema<O> | undefined
   readonly maxConcurrency: number
+  /** Auto-scaling, with defaults filled in; `undefined`: a fixed number of instances. */
+  readonly scaling?: ResolvedScaling
   readonly handler: (input: I, ctx: AgentContext) => MaybePromise<O>
   /** The `initialize` hook; called without `instance`, it is told `{ instanceId: 'name@version', index: 0, agent, version }`. */
   readonly initialize: ((instance?: AgentInstanceInfo) => MaybePromise<void>) | undefined
@@ -177,6 +187,12 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
     invalid(name, 'initialize must be a function (instance) => void')
   if (healthCheck !== undefined && typeof healthCheck !== 'function')
     invalid(name, 'healthCheck must be a function (instance) => boolean | { healthy, detail }')
+  let scaling: ResolvedScaling | undefined
+  try {
+    scaling = config.scaling === undefined ? undefined : resolveScaling(config.scaling, name)
+  } catch (e) {
+    invalid(name, isFlotillaError(e) ? e.message.replace(/^Agent "[^"]*": /, '').replace(/\.$/, '') : String(e))
+  }
   let permissions: readonly Permission[] | undefined
   try {
     permissions = config.permissions === undefined ? undefined : Object.freeze(parsePermissions(config.permissions))
@@ -193,6 +209,7 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
     input: config.input,
     output: config.output,
     maxConcurrency,
+    ...(scaling === undefined ? {} : { scaling }),
     handler: config.handler,
     initialize:
       initialize === undefined ? undefined : (instance?: AgentInstanceInfo) => initialize(instance ?? fallback),
@@ -212,6 +229,7 @@ const CONFIG_KEYS = new Set([
   'input',
   'output',
   'maxConcurrency',
+  'scaling',
   'handler',
   'initialize',
   'healthCheck',

@@ -4,6 +4,7 @@
  * zod schema validates it wherever it comes from (a file, an API call, a
  * parent spawning a child).
  */
+import { scalingSchema } from './scaling.js'
 import { readFile } from 'node:fs/promises'
 import { dirname, extname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -160,6 +161,7 @@ export const agentSpecSchema = z
     runtime: z.enum(['inprocess', 'process', 'kubernetes']).optional(),
     capabilities: names('capability').default([]),
     tags: names('tag').default([]),
+    scaling: scalingSchema.optional(),
   })
   .strict()
   .superRefine((s, ctx) => {

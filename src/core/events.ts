@@ -253,6 +253,19 @@ export interface AgentAnomalyEvent extends EventBase {
   z: number
 }
 
+/**
+ * The autoscaler changed how many instances an agent has (`scaling` on the
+ * agent): `from` and `to` instances, and why (`3 attempts waiting, over 1
+ * per instance`, `an instance idle for 30000 ms`).
+ */
+export interface AgentScaledEvent extends EventBase {
+  type: 'agent.scaled'
+  agent: string
+  from: number
+  to: number
+  reason: string
+}
+
 /** An agent was refused an access (a tool, a file, an artifact, a cache key, a message, an event). */
 export interface PermissionDeniedEvent extends EventBase {
   type: 'permission.denied'
@@ -298,6 +311,7 @@ export type TeamEvent =
   | AgentReportedEvent
   | AgentHealthEvent
   | AgentAnomalyEvent
+  | AgentScaledEvent
   | PermissionDeniedEvent
 
 /**

@@ -17,6 +17,8 @@ import type {
   SupervisorEvent,
 } from '../runtimes/supervisor-types.js'
 import type { Registry } from '../registry/registry.js'
+import { resolveScaling } from '../agents/scaling.js'
+import { DeployedScaling } from './deployed-scaling.js'
 
 /** Options of {@link DeployedAgents.deploy}. */
 export type AgentDeployOptions = DeployOptions
@@ -44,13 +46,17 @@ export class DeployedAgents {
   >()
   /** Registrations and sweeps, one after another. */
   private tracking: Promise<void> = Promise.resolve()
+  /** Deployed names under auto-scaling (`scaling` in their spec). */
+  readonly scaling: DeployedScaling
 
   constructor(
     /** The supervisor doing the work. */
     readonly supervisor: AgentSupervisor,
     private readonly registry: Registry,
     private readonly bus: Bus,
-  ) {}
+  ) {
+    this.scaling = new DeployedScaling(supervisor, registry, () => this.tracking)
+  }
 
   /**
    * Deploys an agent from a spec file (JSON or YAML), a spec object (validated
@@ -65,12 +71,19 @@ export class DeployedAgents {
   ): Promise<AgentInfo> {
     const parsed = typeof spec === 'string' ? await loadAgentSpec(spec) : parseAgentSpec(spec)
     const parentId = options.parentId ?? parsed.parent
-    const info = await this.supervisor.deploy(parsed, {
+    const deployOptions = {
       ...options,
       ...(parentId === undefined ? {} : { parentId }),
       ...(options.workspace === undefined ? {} : { workspace: resolve(options.workspace) }),
-    })
+    }
+    const scaled = parsed.scaling !== undefined && !this.byName.has(parsed.name) && !this.scaling.names.has(parsed.name)
+    if (scaled) {
+      const scaling = resolveScaling(parsed.scaling, parsed.name)
+      this.scaling.names.set(parsed.name, { deployment: parsed, options: deployOptions, scaling, inflight: new Map() })
+    }
+    const info = await this.supervisor.deploy(parsed, deployOptions)
     await this.tracking
+    if (scaled) await this.scaling.started(parsed.name)
     return info
   }
 
@@ -218,8 +231,13 @@ export class DeployedAgents {
       request: undefined as Promise<Subscription> | undefined,
     }
     this.byName.set(info.name, entry)
+    const scaled = this.scaling.names.get(info.name)
+    scaled?.inflight.set(info.id, 0)
     const pick = (): string => {
-      // round robin over the RUNNING ones; if none runs, the first one's state makes the error
+      // a scaled name: the least busy copy; else round robin over the RUNNING ones
+      const least = scaled === undefined ? undefined : this.scaling.leastBusy(scaled, entry.ids)
+      if (least !== undefined) return least
+      // if none runs, the first one's state makes the error
       for (let i = 0; i < entry.ids.length; i++) {
         const id = entry.ids[entry.next++ % entry.ids.length]
         if (this.supervisor.stateOf(id) === 'RUNNING') return id
@@ -238,13 +256,22 @@ export class DeployedAgents {
         capabilities: info.capabilities,
         tags: info.tags,
         description: `deployed agent (${info.runtime})`,
-        handler: (input, ctx) =>
-          this.supervisor.execute(pick(), input, {
-            signal: ctx.signal,
-            runId: ctx.runId,
-            taskId: ctx.taskId,
-            attempt: ctx.attempt,
-          }),
+        // a scaled name: one registered instance per copy, one command at a time each
+        ...(scaled === undefined ? {} : { maxConcurrency: 1 }),
+        handler: async (input, ctx) => {
+          const id = pick()
+          scaled?.inflight.set(id, (scaled.inflight.get(id) ?? 0) + 1)
+          try {
+            return await this.supervisor.execute(id, input, {
+              signal: ctx.signal,
+              runId: ctx.runId,
+              taskId: ctx.taskId,
+              attempt: ctx.attempt,
+            })
+          } finally {
+            scaled?.inflight.set(id, (scaled.inflight.get(id) ?? 1) - 1)
+          }
+        },
       }),
     )
     entry.request = this.bus.onRequest(info.name, (req) => this.supervisor.execute(pick(), req.body))
@@ -255,7 +282,11 @@ export class DeployedAgents {
     for (const [name, entry] of this.byName) {
       const states = await Promise.all(entry.ids.map((id) => this.supervisor.status(id).then((s) => s.state)))
       entry.ids = entry.ids.filter((_, i) => states[i] !== 'TERMINATED')
+      const scaled = this.scaling.names.get(name)
+      if (scaled !== undefined)
+        for (const id of scaled.inflight.keys()) if (!entry.ids.includes(id)) scaled.inflight.delete(id)
       if (entry.ids.length > 0) continue
+      this.scaling.names.delete(name)
       this.byName.delete(name)
       entry.unregister()
       await (await entry.request)?.unsubscribe()

@@ -42,6 +42,8 @@ export interface OrchestratorOptions {
   circuitBreaker?: CircuitBreakerOptions
   /** Least time between two progress reports of one run, in ms. @default 100 */
   progressIntervalMs?: number
+  /** Time between two checks of the autoscaler (agents with `scaling`), in ms. @default 250 */
+  scalingIntervalMs?: number
   /** Random source for backoff jitter. @default Math.random */
   random?: () => number
   /**
@@ -99,6 +101,7 @@ export interface ResolvedOptions {
   loadBalancing: LoadBalancingStrategy
   circuitBreaker: CircuitBreakerOptions
   progressIntervalMs: number
+  scalingIntervalMs: number
   retention: { maxAgeMs: number; intervalMs: number } | undefined
   leaseMs: number
 }
@@ -121,6 +124,7 @@ const schema = z
       .strict()
       .optional(),
     progressIntervalMs: z.number().min(0).optional(),
+    scalingIntervalMs: z.number().positive().optional(),
     health: z.record(z.string(), z.unknown()).optional(),
     anomalies: z.record(z.string(), z.unknown()).optional(),
     retention: z
@@ -174,6 +178,7 @@ export function resolveOrchestratorOptions(options: OrchestratorOptions): Resolv
     loadBalancing: options.loadBalancing ?? 'least-loaded',
     circuitBreaker: options.circuitBreaker ?? {},
     progressIntervalMs: options.progressIntervalMs ?? 100,
+    scalingIntervalMs: options.scalingIntervalMs ?? 250,
     retention: options.retention
       ? { maxAgeMs: options.retention.maxAgeMs, intervalMs: options.retention.intervalMs ?? 3_600_000 }
       : undefined,

@@ -25,6 +25,8 @@ import { resolveRunInput } from './inputs.js'
 import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
 import { Team } from './team.js'
 import { localHolderId, RunLeases } from './leases.js'
+import { Autoscaler } from './autoscaler.js'
+import { registeredTarget } from './scaling-targets.js'
 import { composeInterceptors } from '../workflows/invoker.js'
 import type { Bus } from '../messaging/bus.js'
 import { ContextStore } from '../context/context-store.js'
@@ -68,6 +70,11 @@ export class Orchestrator {
   readonly anomalies: AnomalyDetector
   /** Deployed agents: deploy from a spec, command, pause, scale, terminate, trees, permissions, usage. */
   readonly agents: DeployedAgents
+  /**
+   * Auto-scaling of the agents registered or deployed with `scaling`:
+   * `scaling.check()` runs a check now; changes are `agent.scaled` events.
+   */
+  readonly scaling: Autoscaler
   /** The message bus agents talk over (`ctx.send`, `ctx.request`, `ctx.publish`…). */
   readonly bus: Bus
   /** Shared versioned artifacts and the short-lived cache (`ctx.artifacts`, `ctx.cache`). */
@@ -215,6 +222,13 @@ export class Orchestrator {
     this.health.onTransition((t) => this.hub.deliver([{ type: 'agent.health', ...t }]))
     this.anomalies.onAnomaly((a) => this.hub.deliver([{ type: 'agent.anomaly', ...a }]))
     if (autoStart) this.health.start()
+    this.scaling = new Autoscaler({
+      clock: this.clock,
+      intervalMs: this.options.scalingIntervalMs,
+      onScaled: (e) => this.hub.deliver([e]),
+      logger,
+    })
+    this.agents.scaling.use(this.scaling, this.engine)
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
     const retention = this.options.retention
     if (retention !== undefined) {
@@ -238,6 +252,8 @@ export class Orchestrator {
     await this.builtins
     const instances = await this.registry.register(definition, options)
     await this.team.answerRequests(definition.name, (wf) => this.run(wf))
+    const scaling = definition.scaling
+    if (scaling !== undefined) this.scaling.watch(registeredTarget(this.registry, this.engine, definition, scaling))
     return instances
   }
 
@@ -475,6 +491,7 @@ export class Orchestrator {
     this.closed = true
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer)
     this.health.stop()
+    this.scaling.stop()
     await this.team.close()
     await this.journal?.close()
     if (options.cancelRuns) {

@@ -102,7 +102,7 @@ export class Registry {
         { details: { agent: name, version } },
       )
     }
-    const count = options.instances ?? 1
+    const count = options.instances ?? definition.scaling?.min ?? 1
     if (!instancesSchema.safeParse(count).success) {
       throw new FlotillaError(
         'VALIDATION_FAILED',
@@ -242,6 +242,51 @@ export class Registry {
       this.pools.set(key, pool)
     }
     return pool
+  }
+
+  /**
+   * Starts one more instance of a registered agent (its latest version, or
+   * `version`) and adds it to the agent's pools — what auto-scaling calls.
+   * `AGENT_NOT_FOUND` when nothing matches; `AGENT_INIT_FAILED` when it fails
+   * to start (nothing is added).
+   */
+  async addInstance(name: string, version?: string): Promise<AgentInstance> {
+    const entry = version === undefined ? this.latest(name) : this.entries.get(name)?.get(version)
+    if (entry === undefined) throw this.notFound(version === undefined ? name : `${name}@${version}`, { agent: name })
+    const index = entry.instances.reduce((m, i) => Math.max(m, i.info.index + 1), 0)
+    const inst = new AgentInstance(entry.definition, { clock: this.clock, circuitBreaker: this.breakerOptions, index })
+    await inst.start()
+    if (this.entries.get(name)?.get(entry.definition.version) !== entry) {
+      inst.stop() // unregistered or replaced while it started
+      throw this.notFound(`${name}@${entry.definition.version}`, { agent: name })
+    }
+    entry.instances.push(inst)
+    this.byId.set(inst.id, inst)
+    const { capabilities } = entry.definition
+    const keys = [
+      poolKey({ agent: name, version: entry.definition.version }),
+      ...capabilities.map((c) => poolKey({ capability: c })),
+    ]
+    for (const key of keys) this.pools.get(key)?.add(inst)
+    this.refreshLatest(name)
+    return inst
+  }
+
+  /**
+   * Stops an instance and takes it out of every pool, if it runs nothing
+   * and is not its agent's last instance — what auto-scaling calls. False
+   * (and nothing changed) otherwise.
+   */
+  removeInstance(id: AgentId | string): boolean {
+    const inst = this.byId.get(id)
+    if (inst === undefined || inst.active > 0) return false
+    const entry = this.entries.get(inst.definition.name)?.get(inst.definition.version)
+    if (entry === undefined || entry.instances.length <= 1 || !entry.instances.includes(inst)) return false
+    entry.instances.splice(entry.instances.indexOf(inst), 1)
+    this.byId.delete(inst.id)
+    for (const pool of [...inst.pools]) pool.remove(inst)
+    inst.stop()
+    return true
   }
 
   /** Every instance of every registered agent, and of retired versions still draining (see {@link Registry.draining}). */

@@ -1,3 +1,4 @@
+import type { ScalingOptions } from '../agents/scaling.js'
 import type { AgentId } from '../core/ids.js'
 import type { Clock } from '../core/clock.js'
 import type { AgentState } from '../core/states.js'
@@ -42,6 +43,8 @@ export interface AgentDeployment {
   readonly capabilities?: readonly string[]
   readonly tags?: readonly string[]
   readonly description?: string
+  /** Auto-scaling of the agent's copies (`orchestrator.agents.deploy`): see {@link ScalingOptions}. */
+  readonly scaling?: ScalingOptions
 }
 
 /** Options of {@link AgentSupervisor.deploy}. */

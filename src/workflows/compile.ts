@@ -37,6 +37,8 @@ export interface CompiledTask {
   readonly retry: RetryPolicy
   readonly timeoutMs: number | undefined
   readonly continueOnFailure: boolean
+  /** `dependencies: any`: the task may start once one upstream task succeeded (see {@link TaskSpec.dependencies}). */
+  readonly anyOf: boolean
   /** Run-scoped concurrency group, if any. */
   readonly group: { readonly name: string; readonly max: number } | undefined
   /** Tasks on the longest path from this task to the end, itself included. */
@@ -167,6 +169,7 @@ function compileChecked(input: WorkflowSpec): Workflow {
       conditions[i] = c
     }
     if (set.has(i)) throw cycleError(name, [t.id, t.id])
+    if (t.dependencies === 'any' && set.size === 0) throw anyWithoutUpstream(name, t.id)
     depSets.push([...set])
   })
 
@@ -218,6 +221,7 @@ function compileChecked(input: WorkflowSpec): Workflow {
       retry: resolveRetryPolicy(t.retry ?? defaults.retry),
       timeoutMs: t.timeoutMs ?? defaults.timeoutMs,
       continueOnFailure: t.continueOnFailure ?? false,
+      anyOf: t.dependencies === 'any',
       group: t.group,
       criticalPathLength: cpl[i],
       rank: PRIORITY_RANK[priority] * 2 ** 31 - cpl[i],
@@ -337,6 +341,8 @@ export function validateWorkflowSpec(input: unknown): WorkflowProblem[] {
       }
     }
     if (set.delete(i)) add(cycleError(name, [t.id, t.id]), where)
+    if (t.dependencies === 'any' && set.size === 0 && !(Array.isArray(t.dependsOn) && t.dependsOn.length > 0))
+      add(anyWithoutUpstream(name, t.id), `${where} dependencies`)
     depSets[i] = [...set]
   })
   const outputs = (input as { outputs?: unknown }).outputs
@@ -406,6 +412,11 @@ function versionError(workflow: string, taskId: string, version: string): Flotil
     const message = `Workflow "${workflow}", task "${taskId}": ${toFlotillaError(e).message}`
     return new FlotillaError('WORKFLOW_INVALID', message, { details: { workflow, taskId, version } })
   }
+}
+
+function anyWithoutUpstream(workflow: string, taskId: string): FlotillaError {
+  const message = `Workflow "${workflow}", task "${taskId}": dependencies "any" needs upstream tasks; name them in dependsOn (or reference their outputs), or leave dependencies out.`
+  return new FlotillaError('WORKFLOW_INVALID', message, { details: { workflow, taskId } })
 }
 
 function cycleError(workflow: string, path: string[]): FlotillaError {

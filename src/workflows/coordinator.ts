@@ -276,7 +276,7 @@ export class Coordinator {
     const dependents = run.workflow.tasks[i].dependents
     for (let k = 0; k < dependents.length; k++) {
       const j = dependents[k]
-      if (--run.remaining[j] === 0) await this.ready(h, j)
+      if (run.releases(i, j)) await this.ready(h, j)
     }
     if (run.done === run.total) return this.finish(h, 'SUCCEEDED', undefined)
     await this.unpark(h)
@@ -288,7 +288,7 @@ export class Coordinator {
     for (let i = 0; i < run.total; i++) {
       if (run.finished) return
       const s = run.taskState[i]
-      if ((s === S.PENDING || s === S.READY || s === S.RETRYING) && run.remaining[i] === 0) await this.ready(h, i)
+      if ((s === S.PENDING || s === S.READY || s === S.RETRYING) && run.released(i)) await this.ready(h, i)
       else if (s === S.RUNNING) h.inFlight++
     }
   }
@@ -297,7 +297,7 @@ export class Coordinator {
     const run = h.run
     if (run.finished) return
     const task = run.workflow.tasks[i]
-    if (task.condition !== undefined && run.attempts[i] === 0 && !(await this.conditionHolds(h, i))) return
+    if ((task.anyOf || task.condition !== undefined) && run.attempts[i] === 0 && !(await this.mayRun(h, i))) return
     if (
       h.inFlight >= run.concurrency ||
       (task.group !== undefined && (h.groups.get(task.group.name) ?? 0) >= task.group.max)
@@ -384,34 +384,30 @@ export class Coordinator {
     this.commit([], [event]).catch(() => h.waiting.delete(i))
   }
 
-  private async conditionHolds(h: Held, i: number): Promise<boolean> {
+  /** Whether task `i` runs (`dependencies: any` met, condition true); if not, it is SKIPPED (written first). */
+  private async mayRun(h: Held, i: number): Promise<boolean> {
     const run = h.run
     const task = run.workflow.tasks[i]
-    for (const d of task.deps) {
-      if (run.taskState[d] === S.SUCCEEDED && run.outputs[d] === undefined)
-        run.outputs[d] = (await this.o.store.getTask(run.id, run.workflow.tasks[d].id as TaskId))?.output
+    let reason = 'no upstream task succeeded (dependencies: any)'
+    if (!task.anyOf || run.anyUpstreamSucceeded(i)) {
+      if (task.condition === undefined) return true
+      for (const d of task.deps) {
+        if (run.taskState[d] === S.SUCCEEDED && run.outputs[d] === undefined)
+          run.outputs[d] = (await this.o.store.getTask(run.id, run.workflow.tasks[d].id as TaskId))?.output
+      }
+      try {
+        if (task.condition(run)) return true
+      } catch (e) {
+        run.errors[i] = toFlotillaError(e, 'WORKFLOW_BAD_REFERENCE')
+      }
+      reason = `condition "${task.spec.when}" is false`
     }
-    let holds: boolean
-    try {
-      holds = task.condition!(run)
-    } catch (e) {
-      holds = false
-      run.errors[i] = toFlotillaError(e, 'WORKFLOW_BAD_REFERENCE')
-    }
-    if (holds) return true
     run.setState(i, S.SKIPPED)
     const at = this.o.clock.wallNow()
-    const reason = `condition "${task.spec.when}" is false`
     const taskId = task.id as TaskId
-    if (
-      !(await this.commit(
-        [{ op: 'task.finish', runId: run.id, taskId, state: 'SKIPPED', at, reason }],
-        [{ type: 'task.skipped', at, runId: run.id, taskId, reason }],
-        run.id,
-      ))
-    )
-      return false
-    await this.taskDone(h, i)
+    const ops: StoreOp[] = [{ op: 'task.finish', runId: run.id, taskId, state: 'SKIPPED', at, reason }]
+    if (await this.commit(ops, [{ type: 'task.skipped', at, runId: run.id, taskId, reason }], run.id))
+      await this.taskDone(h, i)
     return false
   }
 

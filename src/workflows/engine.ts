@@ -62,6 +62,16 @@ export class Engine {
     this.scheduler.transitions = this.transitions
   }
 
+  /** Ready attempts waiting for a free instance of one of these pools. */
+  waiting(pools: Iterable<AgentPool>): number {
+    return this.scheduler.waiting(pools)
+  }
+
+  /** Instances were added to these pools: their waiting attempts may start now. */
+  capacityAdded(pools: Iterable<AgentPool>): void {
+    this.scheduler.capacityAdded(pools)
+  }
+
   /**
    * Lets go of every run without storing anything more: handlers are
    * aborted, and each run stays stored as it was (unfinished), to be
@@ -201,7 +211,7 @@ export class Engine {
     if (failed >= 0) return this.transitions.finishRun(run, 'FAILED', run.errors[failed])
     if (run.done === run.total) return this.transitions.finishRun(run, 'SUCCEEDED', undefined)
     for (let i = 0; i < run.total; i++)
-      if (run.taskState[i] === S.PENDING && run.remaining[i] === 0) this.scheduler.enqueue(run, i)
+      if (run.taskState[i] === S.PENDING && run.released(i)) this.scheduler.enqueue(run, i)
   }
 
   /** Stops dispatching new tasks of the run; running ones finish. */

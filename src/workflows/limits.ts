@@ -70,6 +70,11 @@ export class Limits {
     list.push(item)
   }
 
+  /** Items parked until an instance of the pool frees up (some may belong to runs that ended since). */
+  parkedOn(pool: AgentPool): number {
+    return this.parkedOnPool.get(pool)?.length ?? 0
+  }
+
   /** An instance finished an execution: wake one parked item of each of its pools. */
   wake(instance: AgentInstance): void {
     if (this.parkedOnPool.size === 0) return

@@ -193,6 +193,36 @@ export class RunExecution implements ValueSource {
     return spend
   }
 
+  /**
+   * True when task `index` may become ready: every upstream task is done, or
+   * (`dependencies: any`) one of them has succeeded.
+   */
+  released(index: number): boolean {
+    if (this.remaining[index] === 0) return true
+    const task = this.workflow.tasks[index]
+    return task.anyOf && this.anyUpstreamSucceeded(index)
+  }
+
+  /**
+   * Task `done` reached a final state: counts it for its dependent `j`. True
+   * when that releases `j`: its last upstream task is done, or (`dependencies:
+   * any`) this is its first upstream success; later ones are ignored.
+   */
+  releases(done: number, j: number): boolean {
+    const last = --this.remaining[j] === 0
+    return (
+      (last || (this.workflow.tasks[j].anyOf && this.taskState[done] === S.SUCCEEDED)) &&
+      this.taskState[j] === S.PENDING
+    )
+  }
+
+  /** True when an upstream task of task `index` has succeeded. */
+  anyUpstreamSucceeded(index: number): boolean {
+    const deps = this.workflow.tasks[index].deps
+    for (let k = 0; k < deps.length; k++) if (this.taskState[deps[k]] === S.SUCCEEDED) return true
+    return false
+  }
+
   /** Output of task `index` if it succeeded, else `undefined` (for references). */
   output(index: number): unknown {
     return this.outputs[index]

@@ -97,6 +97,19 @@ export class Scheduler {
     this.queue.push(run, index, run.workflow.tasks[index].rank)
   }
 
+  /** Ready attempts parked until an instance of one of these pools frees up (auto-scaling's signal). */
+  waiting(pools: Iterable<AgentPool>): number {
+    let n = 0
+    for (const pool of pools) n += this.limits.parkedOn(pool)
+    return n
+  }
+
+  /** Instances were added to these pools: wake their parked attempts (a chain, one per free slot). */
+  capacityAdded(pools: Iterable<AgentPool>): void {
+    for (const pool of pools) this.limits.wakeMore(pool)
+    this.pump()
+  }
+
   /** Drains the ready queue while slots are free. */
   pump(): void {
     if (this.pumping) return
@@ -117,6 +130,8 @@ export class Scheduler {
     if (run.active >= run.concurrency) return void run.limitParked.push(item)
     const task = run.workflow.tasks[i]
     if (task.group !== undefined && !run.groupHasRoom(task.group, item)) return
+    if (task.anyOf && run.attempts[i] === 0 && !run.anyUpstreamSucceeded(i))
+      return this.skip(run, i, 'no upstream task succeeded (dependencies: any)')
     if (task.condition !== undefined && run.attempts[i] === 0 && !this.conditionHolds(run, i)) return
     const pool = run.usingFallback[i] ? this.o.registry.pool({ agent: task.fallback! }) : run.pools[i]
     if (!this.limits.tryTake(pool, item)) return
@@ -147,9 +162,15 @@ export class Scheduler {
       run.errors[i] = toFlotillaError(e, 'WORKFLOW_BAD_REFERENCE')
     }
     if (holds) return true
+    this.skip(run, i, `condition "${task.spec.when}" is false`)
+    return false
+  }
+
+  /** Task `i` will not run: SKIPPED (written ahead), counted as done. */
+  private skip(run: RunExecution, i: number, reason: string): void {
+    const task = run.workflow.tasks[i]
     run.setState(i, S.SKIPPED)
     const at = this.o.clock.wallNow()
-    const reason = `condition "${task.spec.when}" is false`
     this.wal.stage(
       run,
       { op: 'task.finish', runId: run.id, taskId: task.id as TaskId, state: 'SKIPPED', at, reason },
@@ -157,7 +178,6 @@ export class Scheduler {
       undefined,
     )
     this.transitions.taskDone(run, i)
-    return false
   }
 
   private startAttempt(

@@ -24,6 +24,15 @@ export interface TaskSpec {
   input?: unknown
   /** Tasks that must finish first (references add their tasks implicitly). */
   dependsOn?: string[]
+  /**
+   * When the task may start. `all`: once every upstream task (`dependsOn` and
+   * the tasks its input or condition references) has finished. `any`: as soon
+   * as one of them has succeeded; the others are ignored, not cancelled (they
+   * run on, and the run waits for them), and references to one that has not
+   * succeeded yet resolve to `undefined`. An `any` task whose upstream tasks
+   * all finish without one succeeding is SKIPPED. @default "all"
+   */
+  dependencies?: 'all' | 'any'
   /** @default "MEDIUM" */
   priority?: Priority
   /** @default one attempt */
@@ -95,6 +104,11 @@ export const taskSpecSchema = z
     capability: z.string().min(1).optional(),
     input: z.unknown().optional(),
     dependsOn: z.array(z.string()).optional(),
+    dependencies: z
+      .enum(['all', 'any'], {
+        message: 'dependencies is "all" or "any" (when the task may start); list the upstream tasks under "dependsOn"',
+      })
+      .optional(),
     priority: z.enum(PRIORITIES as [Priority, ...Priority[]]).optional(),
     retry: retryOptionsSchema.optional(),
     timeoutMs: z.number().positive().optional(),
@@ -170,7 +184,6 @@ export function workflowJsonSchema(): Record<string, unknown> {
 
 /** Common names for workflow keys, from other tools, and the key Flotilla uses. */
 const KEY_ALIASES: Readonly<Record<string, string>> = {
-  dependencies: 'dependsOn',
   depends: 'dependsOn',
   needs: 'dependsOn',
   after: 'dependsOn',

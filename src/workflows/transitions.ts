@@ -128,7 +128,7 @@ export class Transitions {
     const dependents = run.workflow.tasks[i].dependents
     for (let k = 0; k < dependents.length; k++) {
       const j = dependents[k]
-      if (--run.remaining[j] === 0) this.scheduler.enqueue(run, j)
+      if (run.releases(i, j)) this.scheduler.enqueue(run, j)
     }
     if (run.done === run.total) return this.finishRun(run, 'SUCCEEDED', undefined)
     // The time of the latest release is recent enough to throttle progress reports.

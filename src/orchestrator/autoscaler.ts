@@ -1,0 +1,186 @@
+import type { Clock, TimerHandle } from '../core/clock.js'
+import type { AgentScaledEvent } from '../core/events.js'
+import { decideScaling, type ResolvedScaling, type ScalingDecision } from '../agents/scaling.js'
+import { errorFields, noopLogger, type Logger } from '../telemetry/telemetry.js'
+
+/** One instance of a scaled agent, as the autoscaler sees it. */
+export interface ScaledInstance {
+  readonly id: string
+  /** Executions in flight. */
+  readonly active: number
+  /** Executions ever started (a change since the last check means it worked meanwhile). */
+  readonly calls: number
+}
+
+/**
+ * Something the {@link Autoscaler} grows and shrinks: the instances of one
+ * agent (registered in process, or deployed as processes or pods).
+ */
+export interface ScalingTarget {
+  readonly agent: string
+  readonly scaling: ResolvedScaling
+  instances(): readonly ScaledInstance[]
+  /** Ready attempts waiting for a free instance. */
+  waiting(): number
+  /** Starts one more instance; a throw leaves the count as it was. */
+  add(): Promise<void>
+  /** Removes instance `id` if it is still idle; false when it was not. */
+  remove(id: string): Promise<boolean>
+}
+
+/** Options of an {@link Autoscaler}. */
+export interface AutoscalerOptions {
+  clock: Clock
+  /** Time between two checks, in ms. @default 250 */
+  intervalMs?: number
+  /** Hears every change. */
+  onScaled: (event: AgentScaledEvent) => void
+  logger?: Logger
+}
+
+interface Watched {
+  readonly target: ScalingTarget
+  /** Per instance: since when it is idle (clock ms), and its call count at the last check. */
+  readonly idleSince: Map<string, { since: number; calls: number }>
+  waitingSince: number | undefined
+  lastAddAt: number
+  busy: boolean
+}
+
+/**
+ * Checks every scaled agent every `intervalMs` and applies the policy of
+ * {@link decideScaling}: adds instances when attempts wait, removes an idle
+ * one after `cooldownMs`, never outside `[min, max]`. Each change is an
+ * `agent.scaled` event. One change at a time per agent; a failed add or
+ * remove is logged and tried again at a later check.
+ */
+export class Autoscaler {
+  private readonly watched = new Map<string, Watched>()
+  private timer: TimerHandle | undefined
+  private stopped = false
+  private readonly intervalMs: number
+  private readonly logger: Logger
+
+  constructor(private readonly o: AutoscalerOptions) {
+    this.intervalMs = o.intervalMs ?? 250
+    this.logger = o.logger ?? noopLogger
+  }
+
+  /** Starts scaling `target` (replacing a target of the same agent); checks start with the first target. */
+  watch(target: ScalingTarget): void {
+    this.watched.set(target.agent, {
+      target,
+      idleSince: new Map(),
+      waitingSince: undefined,
+      lastAddAt: -Infinity,
+      busy: false,
+    })
+    this.schedule()
+  }
+
+  /** Stops scaling `agent`; its instances stay as they are. */
+  unwatch(agent: string): void {
+    this.watched.delete(agent)
+  }
+
+  /** The agents scaled now. */
+  agents(): string[] {
+    return [...this.watched.keys()]
+  }
+
+  /** Checks every agent once now and applies the decisions (also what the timer does). Resolves when they are applied. */
+  async check(): Promise<void> {
+    await Promise.all([...this.watched.values()].map((w) => this.checkOne(w)))
+  }
+
+  /** Stops the checks. */
+  stop(): void {
+    this.stopped = true
+    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.timer !== undefined || this.watched.size === 0) return
+    this.timer = this.o.clock.setTimeout(() => {
+      this.timer = undefined
+      void this.check().finally(() => this.schedule())
+    }, this.intervalMs)
+    // A check is no reason to keep the process alive.
+    ;(this.timer as { unref?: () => void }).unref?.()
+  }
+
+  private async checkOne(w: Watched): Promise<void> {
+    if (w.busy) return
+    const now = this.o.clock.now()
+    const t = w.target
+    const instances = t.instances()
+    if (instances.length === 0) return void this.watched.delete(t.agent) // unregistered
+    const waiting = t.waiting()
+    w.waitingSince = waiting > 0 ? (w.waitingSince ?? now) : undefined
+    let idle = 0
+    let idlest: string | undefined
+    let idleForMs = 0
+    const seen = new Set<string>()
+    for (const inst of instances) {
+      seen.add(inst.id)
+      const prev = w.idleSince.get(inst.id)
+      if (inst.active > 0 || prev === undefined || prev.calls !== inst.calls) {
+        w.idleSince.set(inst.id, { since: now, calls: inst.calls })
+        if (inst.active > 0) continue
+      }
+      idle++
+      const since = w.idleSince.get(inst.id)!.since
+      if (idlest === undefined || now - since > idleForMs) {
+        idlest = inst.id
+        idleForMs = now - since
+      }
+    }
+    for (const id of w.idleSince.keys()) if (!seen.has(id)) w.idleSince.delete(id)
+    const decision = decideScaling(t.scaling, {
+      instances: instances.length,
+      waiting,
+      waitingForMs: w.waitingSince === undefined ? 0 : now - w.waitingSince,
+      idle,
+      idleForMs,
+      sinceAddMs: now - w.lastAddAt,
+    })
+    if (decision === undefined) return
+    w.busy = true
+    try {
+      await this.apply(w, decision, idlest)
+    } finally {
+      w.busy = false
+    }
+  }
+
+  private async apply(w: Watched, d: ScalingDecision, idlest: string | undefined): Promise<void> {
+    const t = w.target
+    let to = d.from
+    try {
+      if (d.to > d.from) for (; to < d.to; to++) await t.add()
+      else if (idlest !== undefined && (await t.remove(idlest))) {
+        to = d.from - 1
+        w.idleSince.delete(idlest)
+      }
+    } catch (e) {
+      this.logger.error(
+        { ...errorFields(e), agent: t.agent },
+        `auto-scaling of "${t.agent}" could not go from ${d.from} to ${d.to} instances; the next check tries again`,
+      )
+    }
+    if (to > d.from) {
+      w.lastAddAt = this.o.clock.now()
+      w.waitingSince = undefined
+    }
+    if (to !== d.from)
+      this.o.onScaled({
+        type: 'agent.scaled',
+        at: this.o.clock.wallNow(),
+        agent: t.agent,
+        from: d.from,
+        to,
+        reason: d.reason,
+      })
+  }
+}
