@@ -21,8 +21,10 @@ export interface RunRecord {
   startedAt: number | undefined
   finishedAt: number | undefined
   error: SerializedError | undefined
-  /** The run this one was replayed from, if any. */
+  /** The run this one was replayed from, or (with {@link RunRecord.parentTaskId}) the run that planned it, if any. */
   parentRunId: RunId | undefined
+  /** For a child run: the task of {@link RunRecord.parentRunId} whose plan it runs (and which waits for it). */
+  parentTaskId?: TaskId | undefined
 }
 
 /** A stored task of a run. */
@@ -177,6 +179,8 @@ export interface StoreBatch {
 export interface RunFilter {
   state?: RunState | readonly RunState[]
   workflow?: string
+  /** Only the runs whose `parentRunId` is this run (its child runs and replays). */
+  parentRunId?: string
   /** @default 100 */
   limit?: number
 }

@@ -75,6 +75,18 @@ export function storeContract(init: StoreContractInit): void {
         expect(await store.getTask(id, tid('alpha'))).toEqual(tasks[1])
       })
 
+      it('keeps the parent run and task of a child run, and lists the runs of a parent', async () => {
+        const parent = await seed('RUNNING', ['plan'])
+        const id = newRunId()
+        const child = runRecord(id, { parentRunId: parent, parentTaskId: tid('plan') })
+        await store.commit({ ops: [{ op: 'run.create', run: child, tasks: [taskRecord(id, 'a')] }], events: [] })
+        await seed()
+        expect(await store.getRun(id)).toEqual(child)
+        const listed = await store.listRuns({ parentRunId: parent })
+        expect(listed.map((r) => [r.id, r.parentTaskId])).toEqual([[id, 'plan']])
+        expect(await store.listRuns({ parentRunId: newRunId() })).toEqual([])
+      })
+
       it('returns undefined for an unknown run or task, and RUN_NOT_FOUND from getTasks of an unknown run', async () => {
         const id = await seed()
         expect(await store.getRun(newRunId())).toBeUndefined()

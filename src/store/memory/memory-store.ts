@@ -136,6 +136,7 @@ export class MemoryStore implements Store {
     for (const { run } of this.runs.values()) {
       if (states && !states.has(run.state)) continue
       if (filter.workflow !== undefined && run.workflow !== filter.workflow) continue
+      if (filter.parentRunId !== undefined && run.parentRunId !== filter.parentRunId) continue
       out.push(structuredClone(run))
     }
     out.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))

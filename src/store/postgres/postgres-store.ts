@@ -55,6 +55,7 @@ function statements(s: string): Statements {
     getRun: `SELECT ${RUN_COLUMNS} FROM ${s}.runs r LEFT JOIN ${s}.definitions d ON d.id = r.definition_id WHERE r.id = $1`,
     listRuns: `SELECT ${RUN_COLUMNS} FROM ${s}.runs r LEFT JOIN ${s}.definitions d ON d.id = r.definition_id
       WHERE ($1::text[] IS NULL OR r.state = ANY ($1)) AND ($2::text IS NULL OR r.workflow = $2)
+        AND ($4::text IS NULL OR r.parent_run_id = $4)
       ORDER BY r.created_at DESC, r.id DESC LIMIT $3`,
     // One row with NULL task columns for a run without tasks; no row for an unknown run.
     getTasks: `SELECT ${TASK_COLUMNS} FROM ${s}.runs r LEFT JOIN ${s}.tasks t ON t.run_id = r.id WHERE r.id = $1 ORDER BY t.idx`,
@@ -182,6 +183,7 @@ export class PostgresStore implements Store {
       states,
       filter.workflow ?? null,
       limitOf(filter.limit ?? 100),
+      filter.parentRunId ?? null,
     ])
     return rows.map(decodeRun)
   }

@@ -27,6 +27,8 @@ import { defineDomain, type Migration } from '../../db/migrations.js'
  *   before version 4 are numbered first, run by run (oldest run first).
  * - `tasks.model` is the JSON of a task's model spend over its attempts
  *   (version 5), written with each attempt's result; `NULL` before any call.
+ * - `runs.parent_task_id` is, for a child run, the task of `parent_run_id`
+ *   whose plan it runs (version 6); child runs are listed by parent.
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -167,6 +169,14 @@ INSERT INTO event_positions (id, floor) VALUES (1, 0);
     version: 5,
     name: 'model spend of tasks',
     up: `ALTER TABLE tasks ADD COLUMN model TEXT;`,
+  },
+  {
+    version: 6,
+    name: 'child runs: the parent task of a run',
+    up: `
+ALTER TABLE runs ADD COLUMN parent_task_id TEXT;
+CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at) WHERE parent_run_id IS NOT NULL;
+`,
   },
 ]
 

@@ -160,6 +160,10 @@ export class SqliteStore implements Store {
         where.push('r.workflow = ?')
         params.push(filter.workflow)
       }
+      if (filter.parentRunId !== undefined) {
+        where.push('r.parent_run_id = ?')
+        params.push(filter.parentRunId)
+      }
       params.push(Math.max(0, Math.floor(filter.limit ?? 100)))
       const sql = `SELECT ${RUN_COLUMNS} FROM runs r JOIN definitions d ON d.hash = r.definition_hash${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY r.created_at DESC, r.id DESC LIMIT ?`
       let statement = this.listStatements.get(sql)
@@ -281,6 +285,7 @@ export class SqliteStore implements Store {
           run.finishedAt ?? null,
           toJson(run.error, 'run error'),
           run.parentRunId ?? null,
+          run.parentTaskId ?? null,
         )
         if (inserted.changes !== 1)
           throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" already exists.`, { details: { runId: run.id } })
