@@ -164,6 +164,20 @@ export { agentSpecSchema, resourceLimitsSchema, parseAgentSpec, loadAgentSpec } 
 export type { AgentSpec, AgentSpecInput, ParseAgentSpecOptions } from './agents/spec.js'
 export { defineLlmAgent } from './agents/llm-agent.js'
 export type { LlmAgentConfig, LlmBudgets, LlmOutput, ConfidentAnswer } from './agents/llm-agent.js'
+export { defineAgentTemplate, isAgentTemplate } from './agents/agent-template.js'
+export type {
+  AgentTemplate,
+  AgentTemplateConfig,
+  AgentTemplateSettings,
+  TemplateOverrides,
+} from './agents/agent-template.js'
+export type { TemplateSpawnRequest } from './agents/context.js'
+export { AgentTemplates } from './registry/agent-templates.js'
+export type { ResolvedTemplate } from './registry/agent-templates.js'
+export { childWorkflow, isChildPlan } from './workflows/child-plan.js'
+export type { ChildPlan, ChildWorkflowOptions, PlannedAgent } from './workflows/child-plan.js'
+export { definePlannerAgent, planSchema } from './workflows/planner.js'
+export type { PlannerConfig, PlanAnswer } from './workflows/planner.js'
 export type { ReflectionOptions, ExploreOptions } from './agents/llm-thinking.js'
 export type { BudgetWarning, StoredTaskSpend, ModelAmounts, TreeBudgetHold } from './agents/context.js'
 export { resolveModel, registerProvider, providerNames } from './models/providers.js'

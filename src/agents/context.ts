@@ -4,6 +4,7 @@ import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { BusMessage, EventFilter, EventHandler, MessageHeaders, Subscription } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
 import type { Artifact, ArtifactInfo, ArtifactWriteOptions } from '../context/types.js'
+import type { TemplateOverrides } from './agent-template.js'
 
 /** Log levels of {@link AgentLogger}. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -61,8 +62,14 @@ export interface AgentContext {
   ack(messageId: string): Promise<boolean>
   /** Sends one message to each target: a list of agents, the agent's children (or whole subtree), or agents matching a filter. */
   broadcast(target: BroadcastTarget, body: unknown): Promise<string[]>
-  /** Deploys a child agent whose permissions and limits are carved out of this agent's. */
-  spawn(spec: ChildAgentRequest): Promise<ChildAgentRef>
+  /**
+   * Deploys a child agent whose permissions and limits are carved out of
+   * this agent's; or (`{ template, overrides }`, in a task an orchestrator
+   * runs) makes an agent from a registered template, its permissions and
+   * budget carved from this agent's, whose `execute` runs it as a child run
+   * of this task.
+   */
+  spawn(spec: ChildAgentRequest | TemplateSpawnRequest): Promise<ChildAgentRef>
   /**
    * A durable step: runs `fn` once per task, across its attempts. Its value
    * (JSON) is kept in the task's journal under `name`; a later attempt of the
@@ -204,6 +211,18 @@ export interface ChildAgentRequest {
    * not that much). Omitted: the child draws on its parent's.
    */
   readonly budget?: { readonly tree?: { readonly tokens?: number; readonly costUsd?: number; readonly calls?: number } }
+}
+
+/** What an agent asks for when it spawns an agent from a template (see `defineAgentTemplate`). */
+export interface TemplateSpawnRequest {
+  /** The template's name (a specialty); without such a template, `fallback` stands in for it. */
+  readonly template: string
+  /** Settings that replace the template's (system prompt, temperature, tools…), still carved from the spawner's. */
+  readonly overrides?: TemplateOverrides
+  /** The spawned agent's name, before its hash suffix. @default the template's name */
+  readonly name?: string
+  /** A generic template (one with a `specialty` prompt) to fall back to for an unknown template. */
+  readonly fallback?: string
 }
 
 /** A spawned child, as its parent sees it. */

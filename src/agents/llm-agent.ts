@@ -390,7 +390,7 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
     }
   }
 
-  return defineAgent<I, LlmOutput<O, C>>({
+  const definition = defineAgent<I, LlmOutput<O, C>>({
     name,
     ...(config.version === undefined ? {} : { version: config.version }),
     ...(config.description === undefined ? {} : { description: config.description }),
@@ -401,4 +401,18 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
     ...(config.input === undefined ? {} : { input: config.input }),
     handler,
   })
+  if (config.budget !== undefined) BUDGETS.set(definition, config.budget)
+  return definition
+}
+
+const BUDGETS = new WeakMap<object, LlmBudgets>()
+
+/** Records the budgets an agent wrapping a language-model agent (a planner) spends, for {@link llmAgentBudget}. */
+export function rememberLlmBudget(definition: object, budget: LlmBudgets | undefined): void {
+  if (budget !== undefined) BUDGETS.set(definition, budget)
+}
+
+/** The budgets a language-model agent was defined with (what agents it spawns are carved from); `undefined` for others. */
+export function llmAgentBudget(definition: object): LlmBudgets | undefined {
+  return BUDGETS.get(definition)
 }

@@ -1,7 +1,14 @@
 import { FlotillaError } from '../core/errors.js'
 import type { EventFilter, EventHandler, Subscription } from '../messaging/bus.js'
 import type { ArtifactInfo } from '../context/types.js'
-import type { AgentContext, ArtifactView, BroadcastTarget, ChildAgentRef, ChildAgentRequest } from './context.js'
+import type {
+  AgentContext,
+  ArtifactView,
+  BroadcastTarget,
+  ChildAgentRef,
+  ChildAgentRequest,
+  TemplateSpawnRequest,
+} from './context.js'
 
 /**
  * The services an agent's context reaches outside the agent, by name. Each
@@ -34,7 +41,7 @@ export interface ServiceOps {
   'artifacts.delete': { args: { id: string }; result: boolean }
   'cache.share': { args: { key: string; value: unknown; ttlMs: number }; result: null }
   'cache.get': { args: { key: string }; result: unknown }
-  spawn: { args: { spec: ChildAgentRequest }; result: { id: string; name: string } }
+  spawn: { args: { spec: ChildAgentRequest | TemplateSpawnRequest }; result: { id: string; name: string } }
   'child.execute': { args: { id: string; input: unknown }; result: unknown }
   'child.terminate': { args: { id: string }; result: null }
   /** Subscribes on the bus for the agent; each event reaches it as a delivery tagged `subscriptionId` (chosen by the agent). */

@@ -4,6 +4,7 @@
  * `docs/errors.md` lists exactly these codes (a test keeps them equal).
  */
 import { KUBERNETES_ERROR_CODES } from './kubernetes-errors.js'
+import { TEAM_ERROR_CODES } from './team-errors.js'
 
 export const ERROR_CODES = {
   VALIDATION_FAILED: {
@@ -290,6 +291,7 @@ export const ERROR_CODES = {
     description: 'A message between the orchestrator and an agent process was malformed or unexpected.',
   },
   ...KUBERNETES_ERROR_CODES,
+  ...TEAM_ERROR_CODES,
   TOOL_NOT_FOUND: {
     status: 404,
     retryable: false,

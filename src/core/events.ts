@@ -35,12 +35,14 @@ export interface RunProgress {
   etaMs: number | undefined
 }
 
-/** A run was created and started (`parentRunId`: the run it replays). */
+/** A run was created and started (`parentRunId`: the run it replays, or with `parentTaskId` the run whose task planned it). */
 export interface RunStartedEvent extends RunEventBase {
   type: 'run.started'
   workflow: string
   tasks: number
   parentRunId?: RunId
+  /** For a child run: the task of `parentRunId` that waits for it. */
+  parentTaskId?: TaskId
 }
 /** A stored, unfinished run was picked up again after a restart (`done` tasks were kept). */
 export interface RunRecoveredEvent extends RunEventBase {

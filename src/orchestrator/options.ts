@@ -92,6 +92,8 @@ export interface OrchestratorOptions {
    * its lease ran out (this process died) or was released. @default 15000
    */
   leaseMs?: number
+  /** Most tasks of a plan a task returns (`childWorkflow`): more is `PLAN_TOO_LARGE`, nothing started. @default 1000 */
+  maxPlanTasks?: number
 }
 
 /** Options after defaults. */
@@ -104,6 +106,7 @@ export interface ResolvedOptions {
   scalingIntervalMs: number
   retention: { maxAgeMs: number; intervalMs: number } | undefined
   leaseMs: number
+  maxPlanTasks: number
 }
 
 const schema = z
@@ -154,6 +157,7 @@ const schema = z
       )
       .optional(),
     leaseMs: z.number().min(2000, 'must be at least 2000 ms (the lease is renewed every 500 ms)').optional(),
+    maxPlanTasks: z.number().int().min(1).optional(),
   })
   .strict()
   .refine((o) => o.backend === undefined || o.store === undefined, {
@@ -183,5 +187,6 @@ export function resolveOrchestratorOptions(options: OrchestratorOptions): Resolv
       ? { maxAgeMs: options.retention.maxAgeMs, intervalMs: options.retention.intervalMs ?? 3_600_000 }
       : undefined,
     leaseMs: options.leaseMs ?? 15_000,
+    maxPlanTasks: options.maxPlanTasks ?? 1000,
   }
 }

@@ -1,8 +1,9 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
-import type { EventOf, FlotillaEvent, FlotillaEventType } from '../core/events.js'
+import type { EventOf, FlotillaEvent, FlotillaEventType, RunCancelledEvent } from '../core/events.js'
 import { asRunId, newAgentId, newRunId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
+import { isAgentTemplate, type AgentTemplate } from '../agents/agent-template.js'
 import { openStore } from '../store/open-store.js'
 import type { RunFilter, RunRecord, StoredEvent, TaskRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
@@ -37,6 +38,7 @@ import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
 import { Authorizer } from '../security/authorizer.js'
 import { lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import type { DeployedAgents } from './deployed-agents.js'
+import { ChildRuns } from './child-runs.js'
 import type { ControlOptions, RunHandle, RunOptions } from './run-handle.js'
 import { RunControl } from './run-control.js'
 
@@ -94,6 +96,8 @@ export class Orchestrator {
   /** Recovery, replay and control of runs, here or only stored. */
   private readonly control: RunControl
   private readonly templates = new Map<string, Workflow>()
+  /** Plans run as child runs; agents spawned from templates. */
+  private readonly children: ChildRuns
   private closed = false
   private pruneTimer: NodeJS.Timeout | undefined
   /** The built-in agents patterns compile to, registered at construction (awaited by register, run, recover, replay). */
@@ -170,8 +174,37 @@ export class Orchestrator {
       logger,
       authorizer,
       onEvent: (e) => this.hub.deliver([e]),
+      spawnTemplate: (spawner, runId, taskId, request) => this.children.spawn(spawner, runId, taskId, request),
     })
     ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
+    this.children = new ChildRuns({
+      store: this.store,
+      registry: this.registry,
+      maxPlanTasks: this.options.maxPlanTasks,
+      start: (wf, input, ids) => {
+        this.assertOpen()
+        const run = this.engine.start({
+          ...ids,
+          id: ids.runId,
+          workflow: wf,
+          input,
+          concurrency: wf.concurrency,
+          callbacks: {},
+        })
+        return this.control.handle(run, {}).result
+      },
+      resume: async (id) => {
+        const live = this.engine.get(id)
+        const [handle] =
+          live !== undefined ? [this.control.handle(live, {})] : await this.control.recover({ runIds: [id] })
+        if (handle === undefined)
+          throw new FlotillaError('RUN_STATE_INVALID', `Child run ${id} could not be taken over here.`, {
+            details: { runId: id },
+          })
+        return handle.result
+      },
+      cancel: (id, reason) => this.cancel(id, reason),
+    })
     const queue = this.store.durable && this.store.queue !== undefined ? this.store.queue(this.clock) : undefined
     const lease =
       queue === undefined ? undefined : { holder: localHolderId(newAgentId().slice(4)), ms: this.options.leaseMs }
@@ -179,6 +212,7 @@ export class Orchestrator {
       invoke: composeInterceptors([
         ...telemetryInterceptors(options.telemetry, telemetry),
         ...(options.interceptors ?? []),
+        this.children.interceptor,
       ]),
       lease,
       store: this.store,
@@ -217,6 +251,10 @@ export class Orchestrator {
       hub: this.hub,
       clock: this.clock,
     })
+    this.hub.on('run.cancelled', (e) => {
+      const { runId, reason } = e as RunCancelledEvent
+      void this.children.cancelChildren(runId, reason)
+    })
     const { autoStart = false, ...healthOptions } = options.health ?? {}
     this.health = new HealthMonitor(this.registry, { clock: this.clock, ...healthOptions })
     this.health.onTransition((t) => this.hub.deliver([{ type: 'agent.health', ...t }]))
@@ -246,10 +284,19 @@ export class Orchestrator {
   /**
    * Registers an agent and starts its instances (runs `initialize`). It also
    * answers bus requests addressed to its name (`ctx.request(name, input)`):
-   * each request runs it as a one-task run.
+   * each request runs it as a one-task run. An agent template
+   * ({@link defineAgentTemplate}) is registered in `registry.templates`
+   * instead: agents are spawned from it at run time (no instances now).
    */
-  async register(definition: AnyAgentDefinition, options: { instances?: number } = {}): Promise<AgentInstance[]> {
+  async register(
+    definition: AnyAgentDefinition | AgentTemplate,
+    options: { instances?: number } = {},
+  ): Promise<AgentInstance[]> {
     await this.builtins
+    if (isAgentTemplate(definition)) {
+      this.registry.templates.register(definition)
+      return []
+    }
     const instances = await this.registry.register(definition, options)
     await this.team.answerRequests(definition.name, (wf) => this.run(wf))
     const scaling = definition.scaling
@@ -258,7 +305,10 @@ export class Orchestrator {
   }
 
   /** Registers several agents. */
-  async registerAll(definitions: readonly AnyAgentDefinition[], options: { instances?: number } = {}): Promise<void> {
+  async registerAll(
+    definitions: readonly (AnyAgentDefinition | AgentTemplate)[],
+    options: { instances?: number } = {},
+  ): Promise<void> {
     for (const d of definitions) await this.register(d, options)
   }
 

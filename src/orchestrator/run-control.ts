@@ -62,6 +62,11 @@ export class RunControl {
     const handles: RunHandle[] = []
     for (const record of records) {
       if (engine.get(record.id)) continue
+      // A child run is taken over by its parent task when that runs again (it re-spawns the child's agents first).
+      if (record.parentTaskId !== undefined && options.runIds === undefined) {
+        leases?.release(record.id)
+        continue
+      }
       if (isFinalRunState(record.state)) throw finalRunError(record)
       const workflow = compileWorkflow(record.definition as WorkflowSpec)
       const tasks = await store.getTasks(record.id)

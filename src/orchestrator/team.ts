@@ -8,6 +8,8 @@ import type { RunResult } from '../workflows/results.js'
 import { defaultRuntimes } from './default-runtimes.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { ServiceMembers } from '../agents/service-members.js'
+import type { ChildAgentRef, TemplateSpawnRequest } from '../agents/context.js'
+import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import { ContextStore } from '../context/context-store.js'
 import type { TaskJournal } from '../context/journal.js'
 import { MemoryContextBackend } from '../context/memory/memory-context-backend.js'
@@ -49,6 +51,13 @@ export interface TeamOptions {
   readonly journal?: TaskJournal
   /** Hears the agent and security events of the team (lifecycle, reports, denials), as {@link FlotillaEvent}s. */
   readonly onEvent?: (event: FlotillaEvent) => void
+  /** Serves `ctx.spawn({ template })` of a task's agent. @default refused, as other spawns of registered agents */
+  readonly spawnTemplate?: (
+    spawner: AnyAgentDefinition,
+    runId: RunId,
+    taskId: TaskId,
+    request: TemplateSpawnRequest,
+  ) => ChildAgentRef
 }
 
 /**
@@ -161,28 +170,35 @@ export class Team {
     if (!members) {
       const definition = instance.definition
       const onEvent = this.o.onEvent
+      const spawnTemplate = this.o.spawnTemplate
       members = new TaskServices(agentJournal(this.deps, name), () =>
-        agentServiceMembers(this.deps, {
-          name,
+        withTemplateSpawn(
+          definition,
           runId,
           taskId,
-          permissions: new PermissionSet(definition.permissions ?? []),
-          ...(onEvent === undefined
-            ? {}
-            : {
-                onDenied: (resource: string, action: string, reason: string) =>
-                  onEvent({
-                    type: 'permission.denied',
-                    at: this.o.clock.wallNow(),
-                    agent: name,
-                    resource,
-                    action,
-                    reason,
-                    runId,
-                    taskId,
-                  }),
-              }),
-        }),
+          spawnTemplate,
+          agentServiceMembers(this.deps, {
+            name,
+            runId,
+            taskId,
+            permissions: new PermissionSet(definition.permissions ?? []),
+            ...(onEvent === undefined
+              ? {}
+              : {
+                  onDenied: (resource: string, action: string, reason: string) =>
+                    onEvent({
+                      type: 'permission.denied',
+                      at: this.o.clock.wallNow(),
+                      agent: name,
+                      resource,
+                      action,
+                      reason,
+                      runId,
+                      taskId,
+                    }),
+                }),
+          }),
+        ),
       )
       if (this.cache.size > 1024) this.cache.clear()
       this.cache.set(key, members)
@@ -270,4 +286,20 @@ function teamEvent(e: SupervisorEvent): FlotillaEvent {
       reason: String(data.reason ?? ''),
     }
   return { type: 'agent.reported', at: e.at, agentId: e.agentId, name: e.name, report: { type: e.event.type, data } }
+}
+
+/** Members whose `spawn` serves template requests through `spawnTemplate` (other spawns as before). */
+function withTemplateSpawn(
+  definition: AnyAgentDefinition,
+  runId: RunId,
+  taskId: TaskId,
+  spawnTemplate: TeamOptions['spawnTemplate'],
+  members: ServiceMembers,
+): ServiceMembers {
+  if (spawnTemplate === undefined) return members
+  const spawn: ServiceMembers['spawn'] = (request) =>
+    typeof request === 'object' && request !== null && 'template' in request
+      ? Promise.resolve().then(() => spawnTemplate(definition, runId, taskId, request))
+      : members.spawn(request)
+  return { ...members, spawn }
 }

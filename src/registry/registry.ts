@@ -1,3 +1,4 @@
+import { AgentTemplates } from './agent-templates.js'
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
 import type { AgentId } from '../core/ids.js'
@@ -45,6 +46,8 @@ interface Draining {
  * ```
  */
 export class Registry {
+  /** The agent templates agents are spawned from (`ctx.spawn({ template })`, plans). */
+  readonly templates = new AgentTemplates()
   private readonly clock: Clock
   private readonly strategy: LoadBalancingStrategy
   private readonly breakerOptions: CircuitBreakerOptions | undefined

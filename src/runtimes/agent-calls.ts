@@ -35,6 +35,11 @@ export class AgentCalls {
     const a = (args ?? {}) as Record<string, unknown>
     switch (op) {
       case 'spawn':
+        if (typeof a.spec === 'object' && a.spec !== null && 'template' in a.spec)
+          throw new FlotillaError(
+            'AGENT_STATE_INVALID',
+            `Agent "${entry.record.name}" is a deployed agent: spawning from a template is for tasks an orchestrator runs; deploy a child with { name, module } instead.`,
+          )
         return this.host
           .deploy(childDeployment(entry.deployment, a.spec as ChildAgentRequest), { parentId: entry.record.id })
           .then((c) => ({ id: c.id, name: c.name }))

@@ -1,5 +1,5 @@
 import { FlotillaError } from '../core/errors.js'
-import type { RunId } from '../core/ids.js'
+import type { RunId, TaskId } from '../core/ids.js'
 import { pinPools, type AgentPool } from '../registry/agent-pool.js'
 import type { RunRecord, StoreOp, TaskRecord } from '../store/records.js'
 import type { Workflow } from './compile.js'
@@ -20,6 +20,8 @@ export interface StartRequest {
   concurrency: number
   callbacks: RunCallbacks
   parentRunId?: RunId
+  /** For a child run: the task of `parentRunId` whose plan it runs. */
+  parentTaskId?: TaskId
   /** Who started it (`run.started`'s `actor`). */
   actor?: string
   /** Tasks that start already SUCCEEDED, with their outputs (replay). */
@@ -148,7 +150,7 @@ export class Engine {
     const lease = this.o.lease
     const create: StoreOp = {
       op: 'run.create',
-      run: newRunRecord(req.id, wf, req.input, now, req.parentRunId),
+      run: newRunRecord(req.id, wf, req.input, now, req.parentRunId, req.parentTaskId),
       tasks,
       ...(lease ? { holder: lease.holder, leaseUntil: now + lease.ms } : {}),
     }
@@ -162,6 +164,7 @@ export class Engine {
         workflow: wf.name,
         tasks: wf.tasks.length,
         ...(req.parentRunId ? { parentRunId: req.parentRunId } : {}),
+        ...(req.parentTaskId ? { parentTaskId: req.parentTaskId } : {}),
         ...(req.actor === undefined ? {} : { actor: req.actor }),
       },
       req.preset === undefined

@@ -1,0 +1,39 @@
+/**
+ * The error codes of teams that shape themselves at run time (agent
+ * templates, planned child workflows), part of the one table of
+ * `ERROR_CODES` (error-codes.ts).
+ */
+export const TEAM_ERROR_CODES = {
+  AGENT_TEMPLATE_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    description: 'No agent template of that name is registered (and no generic template to fall back to).',
+  },
+  AGENT_TEMPLATE_INVALID: {
+    status: 400,
+    retryable: false,
+    description: 'An agent template, or the overrides of a spawn, is malformed; the message names the field.',
+  },
+  AGENT_TEMPLATE_ESCALATION: {
+    status: 403,
+    retryable: false,
+    description:
+      'A template (with its overrides) asks for more permissions, limits or budget than the spawning agent holds; nothing was spawned.',
+  },
+  PLAN_INVALID: {
+    status: 400,
+    retryable: false,
+    description:
+      'A plan (a child workflow a task returned) is malformed, or a planner kept answering with malformed plans; nothing was started.',
+  },
+  PLAN_TOO_LARGE: {
+    status: 400,
+    retryable: false,
+    description: 'A plan holds more tasks than allowed (`maxTasks`); nothing was started.',
+  },
+  CHILD_RUN_FAILED: {
+    status: 500,
+    retryable: false,
+    description: 'The child run a task planned failed or was cancelled; the parent task fails with it.',
+  },
+} as const
