@@ -3,17 +3,22 @@ import { dirname, extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { FlotillaError } from '../core/errors.js'
 import { isAgentDefinition, type AnyAgentDefinition } from '../agents/define-agent.js'
+import { isAgentTemplate, type AgentTemplate } from '../agents/agent-template.js'
 
 /** The agents found in a module, and where it was loaded from. */
 export interface LoadedAgents {
   /** Absolute path of the module. */
   path: string
   definitions: AnyAgentDefinition[]
+  /** The agent templates it exports (`defineAgentTemplate`), registered beside the agents. */
+  templates: AgentTemplate[]
 }
 
-function collect(value: unknown, into: Set<AnyAgentDefinition>): void {
-  if (isAgentDefinition(value)) into.add(value)
-  else if (Array.isArray(value)) for (const v of value) if (isAgentDefinition(v)) into.add(v)
+function collect(value: unknown, into: Set<AnyAgentDefinition>, templates: Set<AgentTemplate>): void {
+  for (const v of Array.isArray(value) ? (value as unknown[]) : [value]) {
+    if (isAgentDefinition(v)) into.add(v)
+    else if (isAgentTemplate(v)) templates.add(v)
+  }
 }
 
 /**
@@ -70,7 +75,8 @@ export async function importAgents(path: string, missing: () => FlotillaError): 
     })
   }
   const found = new Set<AnyAgentDefinition>()
-  for (const value of Object.values(mod)) collect(value, found)
+  const templates = new Set<AgentTemplate>()
+  for (const value of Object.values(mod)) collect(value, found, templates)
   if (found.size === 0) {
     throw new FlotillaError(
       'MODULE_LOAD_FAILED',
@@ -78,5 +84,5 @@ export async function importAgents(path: string, missing: () => FlotillaError): 
       { details: { module: path, exports: Object.keys(mod).join(', ') } },
     )
   }
-  return { path, definitions: [...found] }
+  return { path, definitions: [...found], templates: [...templates] }
 }

@@ -60,6 +60,7 @@ export async function prepareWorkflow(file: string, options: PrepareOptions = {}
   try {
     const agentsModule = loaded?.path
     const agents: string[] = []
+    for (const template of loaded?.templates ?? []) await orchestrator.register(template)
     for (const def of loaded?.definitions ?? []) {
       await orchestrator.register(def)
       agents.push(`${def.name}@${def.version}`)

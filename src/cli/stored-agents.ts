@@ -62,6 +62,9 @@ export class StoredRunAgents {
     for (const { path, missing } of this.modulesFor(record)) {
       const loaded = await this.load(path, missing)
       paths.push(loaded.path)
+      for (const t of loaded.templates)
+        if (this.orchestrator.registry.templates.get(t.name, t.version) === undefined)
+          this.orchestrator.registry.templates.register(t)
       for (const def of loaded.definitions) {
         const key = `${def.name}@${def.version}`
         const existing = this.orchestrator.registry.getDefinition(def.name, def.version)
