@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import type { Budget } from '../models/budget.js'
 import type { ModelSpec } from '../models/providers.js'
+import type { ModelPrice } from '../models/pricing.js'
 import { inheritPermissions, parsePermissions, type Permission } from '../security/permissions.js'
 import type { AnyAgentDefinition, Schema } from './define-agent.js'
 import { defineLlmAgent, llmAgentBudget, type LlmBudgets } from './llm-agent.js'
@@ -27,6 +28,8 @@ export interface AgentTemplateSettings {
   output?: Schema
   /** Adds a self-reported confidence (`{ answer, confidence }`). @default false */
   confidence?: boolean
+  /** Prices by `provider:model` prefix, over the shipped table. */
+  prices?: Readonly<Record<string, ModelPrice>>
 }
 
 /** The configuration given to {@link defineAgentTemplate}. */
@@ -77,6 +80,7 @@ const OVERRIDE_KEYS = new Set([
   'budget',
   'output',
   'confidence',
+  'prices',
 ])
 
 function templateError(template: string, what: string, cause?: unknown): never {

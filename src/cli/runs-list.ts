@@ -1,3 +1,4 @@
+import { formatRunTree, runTree, type RunTreeSource } from './run-tree.js'
 import { z } from 'zod'
 import { RUN_STATES, type RunState } from '../core/states.js'
 import { expectPositionals, splitArgs, usageError, validateOptions } from './args.js'
@@ -184,10 +185,11 @@ export const runsShowCommand: Command = {
       const tasks = await orchestrator.getTasks(record.id)
       const all = options.events > 0 ? await orchestrator.listEvents(record.id) : []
       const recent = all.slice(Math.max(0, all.length - options.events))
+      const tree = await runTree(treeSource(orchestrator), record)
       if (values.json === true) {
         const run = { ...runJson(record, tasks), input: record.input ?? null, definition: record.definition }
         io.out.write(
-          `${JSON.stringify({ run, tasks: tasks.map(taskJson), events: recent.map((e) => ({ seq: e.seq, ...e.event })) }, null, 2)}\n`,
+          `${JSON.stringify({ run, tasks: tasks.map(taskJson), events: recent.map((e) => ({ seq: e.seq, ...e.event })), tree }, null, 2)}\n`,
         )
         return 0
       }
@@ -200,7 +202,12 @@ export const runsShowCommand: Command = {
         `  started    ${formatDateTime(record.startedAt)}`,
         `  finished   ${formatDateTime(record.finishedAt)}${duration === undefined ? '' : ` (${formatDuration(duration)})`}`,
       ]
-      if (record.parentRunId !== undefined) lines.push(`  replay of  ${record.parentRunId}`)
+      if (record.parentRunId !== undefined)
+        lines.push(
+          record.parentTaskId === undefined
+            ? `  replay of  ${record.parentRunId}`
+            : `  child of   ${record.parentRunId} (task ${record.parentTaskId})`,
+        )
       if (record.input !== undefined) lines.push(`  input      ${clip(JSON.stringify(record.input), 200)}`)
       if (record.error !== undefined)
         lines.push(`  error      ${p.red(`[${record.error.code}]`)} ${record.error.message}`)
@@ -233,6 +240,7 @@ export const runsShowCommand: Command = {
         hint: showAll,
       })
       if (outputs) io.out.write(`\n${outputs}`)
+      if (tree.children.length > 0) io.out.write(`\nRuns and agents:\n${formatRunTree(tree, '  ').join('\n')}\n`)
       if (options.events > 0) {
         io.out.write(
           `\n${recent.length === all.length ? `Events (${all.length})` : `Recent events (last ${recent.length} of ${all.length})`}:\n`,
@@ -267,4 +275,9 @@ function nextStep(id: string, state: RunState, store: string): string {
 function clip(text: string, max: number): string {
   const chars = [...text.replace(/\s*\n\s*/g, ' ')]
   return chars.length <= max ? chars.join('') : `${chars.slice(0, max - 1).join('')}…`
+}
+
+/** The store reads of a run tree, through the orchestrator. */
+function treeSource(o: { listRuns: RunTreeSource['listRuns']; getTasks: RunTreeSource['getTasks'] }): RunTreeSource {
+  return { listRuns: (f) => o.listRuns(f), getTasks: (id) => o.getTasks(id) }
 }

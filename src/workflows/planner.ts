@@ -4,6 +4,7 @@ import type { AgentContext } from '../agents/context.js'
 import { defineAgent, type AgentDefinition } from '../agents/define-agent.js'
 import { defineLlmAgent, rememberLlmBudget, type LlmBudgets } from '../agents/llm-agent.js'
 import type { ModelSpec } from '../models/providers.js'
+import type { ModelPrice } from '../models/pricing.js'
 import type { Permission } from '../security/permissions.js'
 import { childWorkflow, type ChildPlan, type PlannedAgent } from './child-plan.js'
 import { compileWorkflow } from './compile.js'
@@ -49,6 +50,8 @@ export interface PlannerConfig {
   /** The planner's budgets; `run` also bounds the plan (the task budgets of its specialists, summed). */
   budget?: LlmBudgets
   temperature?: number
+  /** Prices by `provider:model` prefix, over the shipped table. */
+  prices?: Readonly<Record<string, ModelPrice>>
 }
 
 /**
@@ -94,6 +97,7 @@ export function definePlannerAgent(config: PlannerConfig): AgentDefinition<unkno
     system: `${config.system ?? 'You are a coordinator who splits a request into tasks for specialists.'}\n\n${rules}`,
     output: planSchema,
     ...(config.temperature === undefined ? {} : { temperature: config.temperature }),
+    ...(config.prices === undefined ? {} : { prices: config.prices }),
     ...(config.budget === undefined ? {} : { budget: config.budget }),
     ...(config.permissions === undefined ? {} : { permissions: config.permissions }),
   })

@@ -1,0 +1,40 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ensureBuilt, runCli, tempDir } from '../cli/run-cli.js'
+
+// examples/dynamic-research: a planner's plan run as a child run of specialists spawned from templates.
+
+const WORKFLOW = 'examples/dynamic-research/workflow.yaml'
+const { dir, cleanup } = tempDir('flotilla-dynamic-research-')
+beforeAll(ensureBuilt)
+afterAll(cleanup)
+
+interface TreeNode {
+  workflow: string
+  state: string
+  parentTaskId: string | null
+  agents: { agent: string; tasks: number; calls: number; costUsd: number }[]
+  children: TreeNode[]
+}
+
+describe('examples/dynamic-research', () => {
+  it('plans specialists, runs them as a child run from templates (one by the generic template) and synthesises; runs show displays the tree with cost per agent', async () => {
+    const store = join(dir, 'dynamic.db')
+    const r = await runCli(['run', WORKFLOW, '--store', store])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain('Recommendation: proceed with a pilot. Based on 4 specialist findings.')
+    const id = /Run (run_\w+)/.exec(r.stdout)?.[1]
+    const show = await runCli(['runs', 'show', id!, '--store', store, '--json'])
+    expect(show.code, show.stderr).toBe(0)
+    const { tree } = JSON.parse(show.stdout) as { tree: TreeNode }
+    expect(tree.children).toHaveLength(1)
+    const child = tree.children[0]
+    expect(child).toMatchObject({ workflow: 'coordinator-plan', state: 'SUCCEEDED', parentTaskId: 'plan' })
+    const agents = child.agents.map((a) => a.agent.replace(/-[0-9a-f]{8}@/, '@')).sort()
+    expect(agents).toEqual(['economist@1.0.0', 'hydrology@1.0.0', 'researcher@1.0.0'])
+    for (const a of child.agents) expect(a.costUsd).toBeGreaterThan(0)
+    const plain = await runCli(['runs', 'show', id!, '--store', store])
+    expect(plain.stdout).toMatch(/\[plan\] → \S+ "coordinator-plan" SUCCEEDED/)
+    expect(plain.stdout).toMatch(/· hydrology-[0-9a-f]{8}@1\.0\.0: 1 task, 1 model call, \$0\.\d{4}/)
+  }, 60_000)
+})
