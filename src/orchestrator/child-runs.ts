@@ -101,7 +101,7 @@ export class ChildRuns {
         `The plan of "${planner.name}" holds ${spec.tasks.length} tasks; at most ${max} are allowed. Ask for a smaller plan or raise maxTasks.`,
         { details: { agent: planner.name, tasks: spec.tasks.length, maxTasks: max } },
       )
-    compileWorkflow(spec) // cycles, unknown dependencies, bad references: WORKFLOW_* before anything else
+    const checked = compileWorkflow(spec) // cycles, unknown dependencies, bad references: WORKFLOW_* before anything else
     const parent = spawnParentOf(planner)
     const spawned = new Map<string, TemplateInstance>()
     for (const [name, asked] of Object.entries(plan.agents)) {
@@ -130,7 +130,7 @@ export class ChildRuns {
             { details: { agent: name, task: t.id } },
           )
     checkPlanBudget(planner.name, parent.budget?.run, tasks, spawned)
-    const wf = compileWorkflow({ ...spec, tasks })
+    const wf = spawned.size === 0 ? checked : compileWorkflow({ ...spec, tasks })
     for (const s of spawned.values()) await this.ensureRegistered(s.definition)
     return wf
   }
