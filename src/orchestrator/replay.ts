@@ -16,6 +16,13 @@ export interface ReplayOptions {
   set?: Readonly<Record<string, TaskOverride>>
   /** Replaces the run's input; every task that reads the input re-runs (and its downstream). */
   input?: unknown
+  /**
+   * Tasks that ran child runs (a plan, or agents spawned from templates):
+   * `keep` their stored outputs (the child runs' results), or `rerun` them,
+   * so that they plan and run new child runs under the new run.
+   * @default "keep"
+   */
+  children?: 'keep' | 'rerun'
 }
 
 /** A planned replay: the workflow to run and the tasks whose stored results it keeps. */

@@ -85,7 +85,14 @@ export class RunControl {
   /** See `Orchestrator.replay`. */
   async replay(runId: string, replay: ReplayOptions, options: RunOptions): Promise<RunHandle> {
     const record = await this.getRun(runId)
-    const plan = planReplay(record, await this.p.store.getTasks(record.id), replay)
+    const children =
+      replay.children === 'rerun'
+        ? (await this.p.store.listRuns({ parentRunId: record.id, limit: Number.MAX_SAFE_INTEGER }))
+            .map((r) => r.parentTaskId)
+            .filter((t): t is NonNullable<typeof t> => t !== undefined)
+        : []
+    const from = [...new Set([...(replay.from ?? []), ...children])]
+    const plan = planReplay(record, await this.p.store.getTasks(record.id), { ...replay, from })
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
     const input = resolveRunInput(plan.workflow, plan.input)
     const run = this.p.engine.start({

@@ -296,3 +296,28 @@ describe('definePlannerAgent', () => {
     expect(await o.listRuns({ parentRunId: r.runId })).toEqual([])
   })
 })
+
+describe('replay of a run with child runs', () => {
+  it('keeps the child outputs by default, and plans and runs a new child run with children: "rerun"', async () => {
+    const o = orchestrator()
+    let plans = 0
+    await o.registerAll([
+      echo,
+      defineAgent({
+        name: 'planner',
+        handler: () => {
+          plans++
+          return childWorkflow({ name: 'c', tasks: [{ id: 'a', agent: 'echo', input: plans }] })
+        },
+      }),
+    ])
+    const first = await o.run(workflow('p').task('plan', { agent: 'planner' }).build())
+    const kept = await (await o.replay(first.runId)).result
+    expect(kept.output('plan')).toEqual({ a: 1 })
+    expect(await o.listRuns({ parentRunId: kept.runId })).toEqual([])
+    const rerun = await (await o.replay(first.runId, { children: 'rerun' })).result
+    expect(rerun.output('plan')).toEqual({ a: 2 })
+    const [child] = await o.listRuns({ parentRunId: rerun.runId })
+    expect(child.parentTaskId).toBe('plan')
+  })
+})
