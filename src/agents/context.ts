@@ -4,7 +4,6 @@ import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { BusMessage, EventFilter, EventHandler, MessageHeaders, Subscription } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
 import type { Artifact, ArtifactInfo, ArtifactWriteOptions } from '../context/types.js'
-import type { TemplateOverrides } from './agent-template.js'
 
 /** Log levels of {@link AgentLogger}. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -217,8 +216,12 @@ export interface ChildAgentRequest {
 export interface TemplateSpawnRequest {
   /** The template's name (a specialty); without such a template, `fallback` stands in for it. */
   readonly template: string
-  /** Settings that replace the template's (system prompt, temperature, tools…), still carved from the spawner's. */
-  readonly overrides?: TemplateOverrides
+  /**
+   * Settings that replace the template's (a `TemplateOverrides`: system
+   * prompt, temperature, tools…), still carved from the spawner's; another
+   * key is `AGENT_TEMPLATE_INVALID`.
+   */
+  readonly overrides?: object
   /** The spawned agent's name, before its hash suffix. @default the template's name */
   readonly name?: string
   /** A generic template (one with a `specialty` prompt) to fall back to for an unknown template. */
