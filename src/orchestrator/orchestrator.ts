@@ -181,28 +181,8 @@ export class Orchestrator {
       store: this.store,
       registry: this.registry,
       maxPlanTasks: this.options.maxPlanTasks,
-      start: (wf, input, ids) => {
-        this.assertOpen()
-        const run = this.engine.start({
-          ...ids,
-          id: ids.runId,
-          workflow: wf,
-          input,
-          concurrency: wf.concurrency,
-          callbacks: {},
-        })
-        return this.control.handle(run, {}).result
-      },
-      resume: async (id) => {
-        const live = this.engine.get(id)
-        const [handle] =
-          live !== undefined ? [this.control.handle(live, {})] : await this.control.recover({ runIds: [id] })
-        if (handle === undefined)
-          throw new FlotillaError('RUN_STATE_INVALID', `Child run ${id} could not be taken over here.`, {
-            details: { runId: id },
-          })
-        return handle.result
-      },
+      start: (wf, input, ids) => (this.assertOpen(), this.control.startChild(wf, input, ids)),
+      resume: (id) => this.control.resumeChild(id),
       cancel: (id, reason) => this.cancel(id, reason),
     })
     const queue = this.store.durable && this.store.queue !== undefined ? this.store.queue(this.clock) : undefined

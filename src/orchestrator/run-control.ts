@@ -1,10 +1,10 @@
 import type { Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
-import { asRunId, newRunId } from '../core/ids.js'
+import { asRunId, newRunId, type RunId, type TaskId } from '../core/ids.js'
 import { isFinalRunState } from '../core/states.js'
 import type { RunRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
-import { compileWorkflow } from '../workflows/compile.js'
+import { compileWorkflow, type Workflow } from '../workflows/compile.js'
 import type { Engine } from '../workflows/engine.js'
 import { RunResult } from '../workflows/results.js'
 import type { RunExecution } from '../workflows/run-execution.js'
@@ -80,6 +80,34 @@ export class RunControl {
       handles.push(this.handle(run, options))
     }
     return handles
+  }
+
+  /** Starts a child run, stored linked to its parent task, and returns its result. */
+  startChild(
+    wf: Workflow,
+    input: unknown,
+    ids: { runId: RunId; parentRunId: RunId; parentTaskId: TaskId },
+  ): Promise<RunResult> {
+    const run = this.p.engine.start({
+      ...ids,
+      id: ids.runId,
+      workflow: wf,
+      input,
+      concurrency: wf.concurrency,
+      callbacks: {},
+    })
+    return this.handle(run, {}).result
+  }
+
+  /** The result of a stored, unfinished child run: awaited if it is live here, recovered here otherwise. */
+  async resumeChild(id: RunId): Promise<RunResult> {
+    const live = this.p.engine.get(id)
+    const [handle] = live !== undefined ? [this.handle(live, {})] : await this.recover({ runIds: [id] })
+    if (handle === undefined)
+      throw new FlotillaError('RUN_STATE_INVALID', `Child run ${id} could not be taken over here.`, {
+        details: { runId: id },
+      })
+    return handle.result
   }
 
   /** See `Orchestrator.replay`. */
