@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
 import type { EventOf, FlotillaEvent, FlotillaEventType } from '../core/events.js'
-import { asRunId, newAgentId, newRunId } from '../core/ids.js'
+import { asRunId, newAgentId, newRunId, type RunId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import { openStore } from '../store/open-store.js'
 import type { RunFilter, RunRecord, StoredEvent, TaskRecord } from '../store/records.js'
@@ -36,6 +36,7 @@ import { openBackend, type Backend, type OpenBackendOptions } from './backend.js
 import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
 import { Authorizer } from '../security/authorizer.js'
 import { lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
+import { RunTracing } from './run-tracing.js'
 import type { DeployedAgents } from './deployed-agents.js'
 import type { ControlOptions, RunHandle, RunOptions } from './run-handle.js'
 import { RunControl } from './run-control.js'
@@ -91,6 +92,7 @@ export class Orchestrator {
   /** Leases of the runs executing here (durable stores only). */
   private readonly leases: RunLeases | undefined
   private readonly hub: EventHub
+  private readonly tracing: RunTracing | undefined
   /** Recovery, replay and control of runs, here or only stored. */
   private readonly control: RunControl
   private readonly templates = new Map<string, Workflow>()
@@ -133,6 +135,8 @@ export class Orchestrator {
     if (models !== undefined) this.hub.on('model.called', models)
     const lifecycle = lifecycleTelemetry(options.telemetry, telemetry)
     if (lifecycle !== undefined) this.hub.on('*', lifecycle)
+    const tracing = (this.tracing = telemetry.tracing ? new RunTracing(telemetry.tracer) : undefined)
+    if (tracing !== undefined) this.hub.on('*', tracing.onEvent)
     this.clock = options.clock ?? systemClock
     this.anomalies = new AnomalyDetector({ clock: this.clock, ...options.anomalies })
     const backend = (this.backend = options.backend)
@@ -177,10 +181,13 @@ export class Orchestrator {
       queue === undefined ? undefined : { holder: localHolderId(newAgentId().slice(4)), ms: this.options.leaseMs }
     this.engine = new Engine({
       invoke: composeInterceptors([
-        ...telemetryInterceptors(options.telemetry, telemetry),
+        ...telemetryInterceptors(options.telemetry, telemetry, tracing),
         ...(options.interceptors ?? []),
       ]),
       lease,
+      ...(tracing === undefined
+        ? {}
+        : { traceRun: (runId: RunId, workflow: string) => tracing.startRun(runId, workflow) }),
       store: this.store,
       registry: this.registry,
       clock: this.clock,
@@ -502,6 +509,7 @@ export class Orchestrator {
     const left = this.engine.liveRuns().map((r) => r.id)
     await this.engine.detachAll('the orchestrator closed')
     await this.leases?.stop(left)
+    this.tracing?.close()
     await (this.backend?.close() ?? this.store.close())
   }
 

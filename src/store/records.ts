@@ -23,6 +23,12 @@ export interface RunRecord {
   error: SerializedError | undefined
   /** The run this one was replayed from, if any. */
   parentRunId: RunId | undefined
+  /**
+   * The W3C `traceparent` of the run's span, when the process that created
+   * the run traces: attempts run by any worker are its children, so one
+   * trace spans the run.
+   */
+  traceParent?: string
 }
 
 /** A stored task of a run. */

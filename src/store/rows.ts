@@ -22,6 +22,7 @@ export interface RunRow {
   finished_at: number | null
   error: string | null
   parent_run_id: string | null
+  trace_parent: string | null
 }
 
 /** A row of `tasks`, as the SQL adapters read it. */
@@ -101,6 +102,7 @@ export function runFromRow(row: RunRow): RunRecord {
     finishedAt: opt(row.finished_at),
     error: RUN_ERROR.decode(row.error, row.id),
     parentRunId: row.parent_run_id === null ? undefined : asRunId(row.parent_run_id),
+    ...(row.trace_parent === null ? {} : { traceParent: row.trace_parent }),
   }
 }
 

@@ -24,6 +24,8 @@ export interface StartRequest {
   actor?: string
   /** Tasks that start already SUCCEEDED, with their outputs (replay). */
   preset?: readonly TaskRecord[]
+  /** The W3C `traceparent` of the run's span, stored with the run. */
+  traceParent?: string
 }
 
 /** What resuming a stored run needs. */
@@ -145,10 +147,11 @@ export class Engine {
       run.restore(tasks)
     }
     run.state = 'RUNNING'
+    run.traceParent = req.traceParent ?? this.o.traceRun?.(req.id, req.workflow.name, req.parentRunId)
     const lease = this.o.lease
     const create: StoreOp = {
       op: 'run.create',
-      run: newRunRecord(req.id, wf, req.input, now, req.parentRunId),
+      run: newRunRecord(req.id, wf, req.input, now, req.parentRunId, run.traceParent),
       tasks,
       ...(lease ? { holder: lease.holder, leaseUntil: now + lease.ms } : {}),
     }
@@ -187,6 +190,7 @@ export class Engine {
     const run = this.track(req.record.id, req.workflow, req.record.input, req.concurrency, req.callbacks)
     run.restore(req.tasks)
     run.state = req.record.state === 'PAUSED' ? 'PAUSED' : 'RUNNING'
+    run.traceParent = req.record.traceParent
     const at = this.o.clock.wallNow()
     this.wal.stage(run, undefined, { type: 'run.recovered', at, runId: run.id, done: run.done, tasks: run.total }, () =>
       this.launch(run),

@@ -71,6 +71,7 @@ export function newRunRecord(
   input: unknown,
   now: number,
   parentRunId: RunId | undefined,
+  traceParent?: string,
 ): RunRecord {
   return {
     id,
@@ -84,6 +85,7 @@ export function newRunRecord(
     finishedAt: undefined,
     error: undefined,
     parentRunId,
+    ...(traceParent === undefined ? {} : { traceParent }),
   }
 }
 

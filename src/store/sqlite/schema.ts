@@ -168,6 +168,11 @@ INSERT INTO event_positions (id, floor) VALUES (1, 0);
     name: 'model spend of tasks',
     up: `ALTER TABLE tasks ADD COLUMN model TEXT;`,
   },
+  {
+    version: 6,
+    name: 'trace context of runs',
+    up: `ALTER TABLE runs ADD COLUMN trace_parent TEXT;`,
+  },
 ]
 
 /** The store's domain, for the driver's migrator. */
