@@ -1,6 +1,6 @@
 import { usageError } from './args.js'
 import type { RunEvent } from '../core/events.js'
-import type { Logger } from '../telemetry/telemetry.js'
+import { errorFields, type Logger } from '../telemetry/telemetry.js'
 import type { Interceptor } from '../workflows/invoker.js'
 import type { CliIO } from './execute-run.js'
 
@@ -65,18 +65,37 @@ export async function openLogger(io: CliIO, level: string, name: string): Promis
   return { logger: pino(options, { write: (line: string) => void io.err.write(line) }) }
 }
 
-/** Trace ids of runs whose attempts ran here (bounded), for their log lines. */
+/** Logs each attempt run here, and keeps the trace ids of their runs (bounded) for the runs' lines. */
 export class TraceIds {
   private readonly ids = new Map<string, string>()
 
-  /** An interceptor noting the trace id of each traced attempt (put it after the telemetry ones). */
-  readonly interceptor: Interceptor = (call, next) => {
+  constructor(private readonly logger: Logger) {}
+
+  /** An interceptor logging each attempt with its ids (put it after the telemetry ones: it reads `ctx.trace`). */
+  readonly interceptor: Interceptor = async (call, next) => {
     const tp = call.context.trace?.traceparent
     if (tp !== undefined) {
       if (this.ids.size >= 10_000) this.ids.delete(this.ids.keys().next().value!)
       this.ids.set(call.runId, tp.slice(3, 35))
     }
-    return next(call)
+    const ids = this.fields(call.runId, {
+      taskId: call.taskId,
+      attempt: call.attempt,
+      agent: `${call.definition.name}@${call.definition.version}`,
+    })
+    const started = performance.now()
+    this.logger.debug(ids, 'task.started')
+    try {
+      const output = await next(call)
+      this.logger.info({ ...ids, durationMs: Math.round(performance.now() - started) }, 'task.succeeded')
+      return output
+    } catch (e) {
+      this.logger.warn(
+        { ...ids, durationMs: Math.round(performance.now() - started), ...errorFields(e) },
+        'task.failed',
+      )
+      throw e
+    }
   }
 
   /** The fields naming a run (and task) on a log line. */
@@ -86,7 +105,7 @@ export class TraceIds {
   }
 }
 
-/** Logs the life of the runs and tasks a process handles, one line each, with run, task and trace ids. */
+/** Logs the life of the runs a process handles (and their tasks' log lines), with run, task and trace ids. */
 export function logRunEvents(logger: Logger, traces: TraceIds): (event: RunEvent) => void {
   return (e) => {
     switch (e.type) {
@@ -98,16 +117,6 @@ export function logRunEvents(logger: Logger, traces: TraceIds): (event: RunEvent
       case 'run.failed':
       case 'run.cancelled':
         return logger.warn(traces.fields(e.runId, 'error' in e ? { err: e.error } : {}), e.type)
-      case 'task.started':
-        return logger.debug(traces.fields(e.runId, { taskId: e.taskId, attempt: e.attempt, agent: e.agent }), e.type)
-      case 'task.succeeded':
-        return logger.info(
-          traces.fields(e.runId, { taskId: e.taskId, attempt: e.attempt, durationMs: e.durationMs }),
-          e.type,
-        )
-      case 'task.retrying':
-      case 'task.failed':
-        return logger.warn(traces.fields(e.runId, { taskId: e.taskId, attempt: e.attempt, err: e.error }), e.type)
       case 'task.log':
         return logger[e.level](traces.fields(e.runId, { taskId: e.taskId, data: e.data }), e.message)
       default:

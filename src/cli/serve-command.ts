@@ -171,7 +171,7 @@ export const serveCommand: Command = {
     const level = logLevel('serve', (values['log-level'] as string | undefined) ?? (verbose ? 'debug' : undefined))
     const { logger } = await openLogger(io, level, 'flotilla-serve')
     const otlp = otlpTracesEndpoint() === undefined ? undefined : await otlpTracing('flotilla-serve')
-    const traces = new TraceIds()
+    const traces = new TraceIds(logger)
     const { startServer } = await import('../server/serve.js')
     const backend = await openBackend(spec)
     let worker: Worker | undefined

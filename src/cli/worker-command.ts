@@ -88,7 +88,7 @@ export const workerCommand: Command = {
     const level = logLevel('worker', values['log-level'] as string | undefined)
     const { logger } = await openLogger(io, level, 'flotilla-worker')
     const otlp = otlpTracesEndpoint() === undefined ? undefined : await otlpTracing('flotilla-worker')
-    const traces = new TraceIds()
+    const traces = new TraceIds(logger)
     const worker = new Worker({
       store: spec,
       concurrency: options.concurrency,
