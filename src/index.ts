@@ -148,6 +148,7 @@ export { Autoscaler } from './orchestrator/autoscaler.js'
 export type { AutoscalerOptions, ScaledInstance, ScalingTarget } from './orchestrator/autoscaler.js'
 export type {
   AgentContext,
+  AttemptTrace,
   AgentLogger,
   LogLevel,
   Workspace,
@@ -292,7 +293,12 @@ export type {
   Histogram,
   InstrumentOptions,
   TelemetryAttributes,
+  SpanContext,
+  SpanOptions,
+  TraceContext,
 } from './telemetry/telemetry.js'
+export { parseTraceparent, traceContextOf, traceparentOf } from './telemetry/trace-context.js'
+export { otlpTracing, otlpTracesEndpoint, type OtlpTracing } from './telemetry/otlp.js'
 export { prometheusMeter, type PrometheusMeterOptions, type PrometheusMetrics } from './telemetry/prometheus.js'
 export type { UnservedTask } from './orchestrator/client.js'
 export type { Interceptor, Invocation, InvokeNext } from './workflows/invoker.js'

@@ -4,6 +4,7 @@ import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { BusMessage, EventFilter, EventHandler, MessageHeaders, Subscription } from '../messaging/bus.js'
 import type { Permission } from '../security/permissions.js'
 import type { Artifact, ArtifactInfo, ArtifactWriteOptions } from '../context/types.js'
+import type { Span, SpanOptions } from '../telemetry/telemetry.js'
 
 /** Log levels of {@link AgentLogger}. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
@@ -16,8 +17,18 @@ export interface AgentLogger {
   error(message: string, data?: unknown): void
 }
 
+/** The span of a traced task attempt, as its handler sees it. */
+export interface AttemptTrace {
+  /** The attempt span's W3C `traceparent`: pass it on to work done elsewhere (an HTTP call, another process). */
+  readonly traceparent: string
+  /** Starts a span, the child of the attempt's span (end it yourself). */
+  startSpan(name: string, options?: SpanOptions): Span
+}
+
 /** What a handler receives beside its input. */
 export interface AgentContext {
+  /** The attempt's span, when the engine traces (a tracer was given); `undefined` otherwise. */
+  readonly trace?: AttemptTrace
   /** Aborted when the attempt times out or the run is cancelled; pass it on to I/O. */
   readonly signal: AbortSignal
   /** The attempt number, starting at 1. */

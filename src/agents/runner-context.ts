@@ -11,12 +11,15 @@ import type { AgentEvent } from './agent-event.js'
 import type {
   AgentContext,
   AgentLogger,
+  AttemptTrace,
   BudgetWarning,
   LogLevel,
   ModelAmounts,
   ToolBox,
   TreeBudgetHold,
 } from './context.js'
+import { traceContextOf, traceparentOf } from '../telemetry/trace-context.js'
+import type { Span, SpanOptions, Tracer } from '../telemetry/telemetry.js'
 import { checkStepName, runStep, serviceMembers, type ServiceCall, type ServiceMembers } from './service-members.js'
 import type { ModelCallReport } from '../core/events.js'
 import { createToolBox, type AnyToolDefinition } from './tools.js'
@@ -77,6 +80,8 @@ export interface CommandIds {
 
 /** The context a handler receives for one command. */
 export class RunnerContext implements AgentContext {
+  /** The command's span, when the caller sent a `traceparent`. */
+  trace: AttemptTrace | undefined = undefined
   readonly attempt: number
   readonly taskId: TaskId
   private _runId: RunId | undefined
@@ -246,4 +251,55 @@ export class RunnerContext implements AgentContext {
       },
     }
   }
+}
+
+/**
+ * Gives a command its trace: with a tracer, a span `flotilla.agent.execute`
+ * (the child of the caller's `traceparent`, returned to be ended) that
+ * `ctx.trace` starts children of; without one, `ctx.trace` passes the
+ * caller's `traceparent` on and starts nothing.
+ */
+export function traceCommand(
+  tracer: Tracer | undefined,
+  ctx: RunnerContext,
+  agent: string,
+  traceparent: string,
+): Span | undefined {
+  if (tracer === undefined) {
+    const none = noSpan(traceparent)
+    ctx.trace = { traceparent, startSpan: () => none }
+    return undefined
+  }
+  const span = tracer.startSpan(
+    'flotilla.agent.execute',
+    {
+      kind: 1,
+      attributes: {
+        'flotilla.agent': agent,
+        'flotilla.run_id': ctx.runId,
+        'flotilla.task_id': ctx.taskId,
+        'flotilla.attempt': ctx.attempt,
+        'flotilla.instance_id': ctx.instanceId,
+      },
+    },
+    traceContextOf(traceparent),
+  )
+  ctx.trace = {
+    traceparent: traceparentOf(span) ?? traceparent,
+    startSpan: (name: string, options?: SpanOptions) => tracer.startSpan(name, options, traceContextOf(span)),
+  }
+  return span
+}
+
+/** A span that records nothing, carrying the caller's ids. */
+function noSpan(traceparent: string): Span {
+  const [, traceId = '', spanId = '', flags = '0'] = traceparent.split('-')
+  const span: Span = {
+    spanContext: () => ({ traceId, spanId, traceFlags: parseInt(flags, 16) }),
+    setAttribute: () => span,
+    setStatus: () => span,
+    recordException: () => undefined,
+    end: () => undefined,
+  }
+  return span
 }

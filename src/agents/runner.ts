@@ -11,7 +11,8 @@ import type { AgentEvent } from './agent-event.js'
 import type { AnyAgentDefinition } from './define-agent.js'
 import { llmAgentFromSpec } from './llm-spec.js'
 import { loadAgentDefinition, loadTools } from './runner-load.js'
-import { RunnerContext, RunningCommand, type RunnerShared } from './runner-context.js'
+import { RunnerContext, RunningCommand, traceCommand, type RunnerShared } from './runner-context.js'
+import type { Span, Tracer } from '../telemetry/telemetry.js'
 import { serviceMembers, type ServiceCall } from './service-members.js'
 import type { AnyToolDefinition } from './tools.js'
 import { FolderWorkspace } from './workspace.js'
@@ -49,6 +50,8 @@ export interface AgentRunnerOptions {
   hooks: RunnerHooks
   /** Called when the agent goes over a limit the runner enforces (storage); the runtime should stop it. */
   onLimitExceeded?: (error: FlotillaError) => void
+  /** Traces each command that carries a `traceparent` (a span `flotilla.agent.execute`, its child). @default none */
+  tracer?: Tracer
 }
 
 /** Options of one {@link AgentRunner.execute}. */
@@ -63,6 +66,8 @@ export interface RunnerExecuteOptions {
   readonly taskId?: string
   /** @default 1 */
   readonly attempt?: number
+  /** The W3C `traceparent` of the caller's span (the task attempt): the command's span is its child, `ctx.trace` gives it on. */
+  readonly traceparent?: string
 }
 
 function abortError(reason: unknown): FlotillaError {
@@ -89,6 +94,7 @@ export class AgentRunner {
   /** The agent's name (the spec's, else the definition's). */
   readonly name: string
   private readonly shared: RunnerShared
+  private readonly tracer: Tracer | undefined
   private readonly inFlight = new Set<RunningCommand>()
   private readonly waiting: { resolve: () => void; reject: (e: FlotillaError) => void }[] = []
   /** The handlers of the agent's event subscriptions, by subscription id. */
@@ -111,6 +117,7 @@ export class AgentRunner {
     options: AgentRunnerOptions,
   ) {
     this.instanceId = options.instanceId
+    this.tracer = options.tracer
     this.name = options.name ?? definition.name
     const call = ((op: string, args: unknown) => hooks.call(op, args)) as ServiceCall
     this.shared = {
@@ -274,18 +281,28 @@ export class AgentRunner {
             options.timeoutMs,
           )
     const fail = (e: unknown): void => reject(toFlotillaError(e, 'TASK_FAILED'))
+    let span: Span | undefined
     try {
       let out: unknown
       try {
-        out = def.handler(value as never, new RunnerContext(this.shared, command, options, ++this.seq))
+        const ctx = new RunnerContext(this.shared, command, options, ++this.seq)
+        if (options.traceparent !== undefined) span = traceCommand(this.tracer, ctx, this.name, options.traceparent)
+        out = def.handler(value as never, ctx)
         Promise.resolve(out)
           .then((o) => resolve(this.checkOutput(o)))
           .catch(fail)
       } catch (e) {
         fail(e)
       }
-      return await result
+      const output = await result
+      span?.setStatus({ code: 1 })
+      return output
+    } catch (e) {
+      span?.recordException(e instanceof Error ? e : String(e))
+      span?.setStatus({ code: 2, message: e instanceof Error ? e.message : String(e) })
+      throw e
     } finally {
+      span?.end()
       if (timer !== undefined) clearTimeout(timer)
       if (forward) external?.removeEventListener('abort', forward)
       this.inFlight.delete(command)

@@ -1,4 +1,5 @@
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
+import type { Tracer } from '../telemetry/telemetry.js'
 import { Orchestrator } from '../orchestrator/orchestrator.js'
 import { openBackend, type Backend } from '../orchestrator/backend.js'
 import { loadWorkflowFile } from '../workflows/load.js'
@@ -30,6 +31,8 @@ export interface PrepareOptions {
    * @default the memory backend
    */
   openBackend?: () => Promise<Backend>
+  /** Traces the runs (OTLP export of `flotilla run`). @default none */
+  tracer?: Tracer
 }
 
 /**
@@ -52,7 +55,10 @@ export async function prepareWorkflow(file: string, options: PrepareOptions = {}
   const backend = await (options.openBackend ?? (() => openBackend('memory')))()
   let orchestrator: Orchestrator
   try {
-    orchestrator = new Orchestrator({ backend })
+    orchestrator = new Orchestrator({
+      backend,
+      ...(options.tracer === undefined ? {} : { telemetry: { tracer: options.tracer } }),
+    })
   } catch (e) {
     await backend.close()
     throw e

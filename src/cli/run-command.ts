@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { otlpTracesEndpoint, otlpTracing } from '../telemetry/otlp.js'
 import { expectPositionals, parseInputs, splitArgs, validateOptions } from './args.js'
 import { RUN_FLAGS, runFlagValues, type Command } from './command.js'
 import { executeRun } from './execute-run.js'
@@ -121,7 +122,15 @@ export const runCommand: Command = {
         await store.close()
       }
     }
-    const prepared = await prepareWorkflow(options.file, { openBackend: () => openCliBackend(options.store) })
+    // Spans go over OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) says where; nothing is loaded otherwise.
+    const otlp = otlpTracesEndpoint() === undefined ? undefined : await otlpTracing('flotilla')
+    const prepared = await prepareWorkflow(options.file, {
+      openBackend: () => openCliBackend(options.store),
+      ...(otlp === undefined ? {} : { tracer: otlp.tracer }),
+    }).catch(async (e: unknown) => {
+      await otlp?.shutdown()
+      throw e
+    })
     try {
       const input = parseInputs('run', options.input, prepared.workflow.spec.inputs)
       const result = await executeRun(prepared, input, options, io)
@@ -136,6 +145,7 @@ export const runCommand: Command = {
       return result.ok ? 0 : 1
     } finally {
       await prepared.orchestrator.close()
+      await otlp?.shutdown()
     }
   },
 }

@@ -5,7 +5,8 @@ import { openBackend } from '../orchestrator/backend.js'
 import { Worker } from '../orchestrator/worker.js'
 import { parseStoreSpec } from '../store/open-store.js'
 import type { Runtime } from '../runtimes/runtime.js'
-import type { Logger } from '../telemetry/telemetry.js'
+import { otlpTracesEndpoint, otlpTracing } from '../telemetry/otlp.js'
+import { LOG_LEVEL_HELP, logLevel, logRunEvents, openLogger, TraceIds } from './cli-logs.js'
 import { importAgents } from './agents-module.js'
 import { expectPositionals, splitArgs, usageError } from './args.js'
 import { COMMON_FLAGS, type Command } from './command.js'
@@ -26,6 +27,7 @@ const FLAGS = {
   'agent-modules': { type: 'string' },
   'agent-workspace': { type: 'string' },
   ...KUBERNETES_FLAGS,
+  'log-level': { type: 'string' },
 } as const
 
 const HELP = `Usage: flotilla serve [options]
@@ -39,6 +41,11 @@ manager), that key is imported instead. The server holds no agents: runs it
 starts are executed by workers on the same store ("flotilla worker"), or by
 the one --worker runs in this process. Ctrl-C (SIGINT) or SIGTERM stops it
 gracefully: requests in flight get 10 s, running attempts 30 s.
+
+Logs (pino) go to stderr: each HTTP request (method, route, status, ms), and
+with --worker a line per run and task event with its run, task and trace ids;
+keys and secrets are redacted. With OTEL_EXPORTER_OTLP_ENDPOINT set, spans
+are exported over OTLP/HTTP (docs/observability.md).
 
 Options:
       --host HOST         The address to listen on (default 127.0.0.1; 0.0.0.0
@@ -59,7 +66,8 @@ ${STORE_HELP}
       --agent-workspace DIR  Where deployed agents get their workspaces
                           (default .flotilla/agents)
 ${KUBERNETES_HELP}
-      --verbose           Print the server's log lines, and error stacks
+${LOG_LEVEL_HELP}
+      --verbose           Log from debug up (unless --log-level), error stacks
   -h, --help              Show this help
 
 Examples:
@@ -67,24 +75,6 @@ Examples:
   flotilla serve --workflows ./workflows --agents ./agents.mjs
   flotilla serve --host 0.0.0.0 --store postgres://postgres@127.0.0.1:5432/app --workflows ./workflows
   flotilla serve --agent-modules /app/agents --kubernetes --kubernetes-namespace agents`
-
-/** A logger printing warnings and errors on stderr, and everything with `verbose`. */
-function cliLogger(io: CliIO, verbose: boolean, bindings: Record<string, unknown> = {}): Logger {
-  const line =
-    (level: string, always: boolean) =>
-    (data: Record<string, unknown>, message: string): void => {
-      if (!always && !verbose) return
-      const fields = { ...bindings, ...data }
-      io.err.write(`${level}: ${message}${Object.keys(fields).length === 0 ? '' : ` ${JSON.stringify(fields)}`}\n`)
-    }
-  return {
-    debug: line('debug', false),
-    info: line('info', false),
-    warn: line('warning', true),
-    error: line('error', true),
-    child: (more) => cliLogger(io, verbose, { ...bindings, ...more }),
-  }
-}
 
 function adminKeyNotice(key: string): string {
   const bar = '!'.repeat(78)
@@ -178,7 +168,10 @@ export const serveCommand: Command = {
     const definitions = await loadDefinitions(modules)
     const runtimes = kubernetes === undefined ? undefined : await kubernetesRuntimes(kubernetes)
     const verbose = values.verbose === true
-    const logger = cliLogger(io, verbose)
+    const level = logLevel('serve', (values['log-level'] as string | undefined) ?? (verbose ? 'debug' : undefined))
+    const { logger } = await openLogger(io, level, 'flotilla-serve')
+    const otlp = otlpTracesEndpoint() === undefined ? undefined : await otlpTracing('flotilla-serve')
+    const traces = new TraceIds(logger)
     const { startServer } = await import('../server/serve.js')
     const backend = await openBackend(spec)
     let worker: Worker | undefined
@@ -194,6 +187,7 @@ export const serveCommand: Command = {
         host,
         port,
         logger,
+        ...(otlp === undefined ? {} : { tracer: otlp.tracer }),
         ...(values.workflows === undefined ? {} : { workflows: resolve(values.workflows as string) }),
         ...(values['agent-modules'] === undefined
           ? {}
@@ -212,13 +206,16 @@ export const serveCommand: Command = {
       if (definitions.length > 0) {
         worker = new Worker({
           backend,
-          ...(server.metrics === undefined ? {} : { telemetry: { meter: server.metrics.meter } }),
+          telemetry: {
+            logger,
+            ...(server.metrics === undefined ? {} : { meter: server.metrics.meter }),
+            ...(otlp === undefined ? {} : { tracer: otlp.tracer }),
+          },
+          interceptors: [traces.interceptor],
           ...(concurrency === undefined ? {} : { concurrency }),
         })
         for (const d of definitions) await worker.register(d)
-        worker.on('task.log', (e) => {
-          if (e.type === 'task.log' && (e.level === 'error' || verbose)) io.err.write(`${e.message}\n`)
-        })
+        worker.on('*', logRunEvents(logger.child({ worker: worker.id }), traces))
         await worker.start()
       }
       const names = server.deps.workflows.list().map((w) => w.name)
@@ -246,6 +243,7 @@ Ctrl-C or SIGTERM stops it.
     } finally {
       await Promise.all([server?.close(0), worker?.stop({ drainMs: 0 })]).catch(() => undefined)
       await backend.close()
+      await otlp?.shutdown()
     }
   },
 }

@@ -6,6 +6,8 @@ import { importAgents } from './agents-module.js'
 import { splitArgs, validateOptions } from './args.js'
 import { COMMON_FLAGS, type Command } from './command.js'
 import { STORE_HELP, storeLabel, storeSpec } from './store-option.js'
+import { LOG_LEVEL_HELP, logLevel, logRunEvents, openLogger, TraceIds } from './cli-logs.js'
+import { otlpTracesEndpoint, otlpTracing } from '../telemetry/otlp.js'
 
 const FLAGS = {
   ...COMMON_FLAGS,
@@ -14,6 +16,7 @@ const FLAGS = {
   concurrency: { type: 'string' },
   'lease-ms': { type: 'string' },
   id: { type: 'string' },
+  'log-level': { type: 'string' },
 } as const
 
 const count = (what: string, min: number) =>
@@ -44,6 +47,10 @@ you like on one store: PostgreSQL for several hosts, a SQLite file for
 several processes on one host. Ctrl-C (SIGINT) or SIGTERM stops it gracefully:
 running attempts get 30 s to finish, the rest goes back to the queue.
 
+Logs (pino) go to stderr: a line per run and task event with its run, task
+and trace ids, keys and secrets redacted. With OTEL_EXPORTER_OTLP_ENDPOINT
+set, spans are exported over OTLP/HTTP (docs/observability.md).
+
 Options:
       --agents MODULE     An agents module (.mjs/.js exporting defineAgent
                           definitions); repeat for several
@@ -53,6 +60,7 @@ Options:
                           after it
       --id ID             The worker's id in the catalog (default: generated)
 ${STORE_HELP}
+${LOG_LEVEL_HELP}
       --verbose           Print every event, and error stacks
   -h, --help              Show this help
 
@@ -77,11 +85,17 @@ export const workerCommand: Command = {
       verbose: values.verbose === true,
     })
     const spec = storeSpec(options.store)
+    const level = logLevel('worker', values['log-level'] as string | undefined)
+    const { logger } = await openLogger(io, level, 'flotilla-worker')
+    const otlp = otlpTracesEndpoint() === undefined ? undefined : await otlpTracing('flotilla-worker')
+    const traces = new TraceIds(logger)
     const worker = new Worker({
       store: spec,
       concurrency: options.concurrency,
       leaseMs: options.leaseMs,
       id: options.id,
+      telemetry: { logger, ...(otlp === undefined ? {} : { tracer: otlp.tracer }) },
+      interceptors: [traces.interceptor],
     })
     const names: string[] = []
     for (const module of options.agents) {
@@ -99,10 +113,7 @@ export const workerCommand: Command = {
       }
     }
     if (options.verbose) worker.on('*', (e) => io.out.write(`${JSON.stringify(e)}\n`))
-    else
-      worker.on('task.log', (e) => {
-        if (e.type === 'task.log' && e.level === 'error') io.err.write(`${e.message}\n`)
-      })
+    worker.on('*', logRunEvents(logger.child({ worker: worker.id }), traces))
     await worker.start()
     io.out.write(
       `worker ${worker.id} ready on ${storeLabel(spec)}: ${names.join(', ')} (concurrency ${options.concurrency ?? 16})\n`,
@@ -120,6 +131,7 @@ export const workerCommand: Command = {
       process.on('SIGTERM', onTerm)
     })
     await worker.stop()
+    await otlp?.shutdown()
     io.out.write(`worker ${worker.id} stopped\n`)
     return 0
   },

@@ -13,6 +13,8 @@ import { newRunRecord, newTaskRecords } from '../workflows/task-io.js'
 import { resolveRunInput } from './inputs.js'
 import { planReplay, type ReplayOptions } from './replay.js'
 import { controlStoredRun } from './stored-control.js'
+import { RunTracing } from './run-tracing.js'
+import type { Tracer } from '../telemetry/telemetry.js'
 
 /** A task no live worker can run, as {@link Client.unserved} reports it. */
 export interface UnservedTask {
@@ -40,10 +42,11 @@ export class Client {
     private readonly queue: TaskQueue,
     readonly clock: Clock,
     private readonly owned: boolean,
+    private readonly tracing: RunTracing | undefined = undefined,
   ) {}
 
   /** Opens a client on a store (a Store, or a spec: `postgres://…`, a SQLite file). */
-  static async connect(store?: Store | string, options: { clock?: Clock } = {}): Promise<Client> {
+  static async connect(store?: Store | string, options: { clock?: Clock; tracer?: Tracer } = {}): Promise<Client> {
     const opened = await openStoreAsync(store)
     if (opened.queue === undefined)
       throw new FlotillaError(
@@ -51,7 +54,8 @@ export class Client {
         `The ${opened.kind} store has no task queue; clients need the memory, SQLite or PostgreSQL store.`,
       )
     const clock = options.clock ?? systemClock
-    return new Client(opened, opened.queue(clock), clock, typeof store !== 'object')
+    const tracing = options.tracer === undefined ? undefined : new RunTracing(options.tracer)
+    return new Client(opened, opened.queue(clock), clock, typeof store !== 'object', tracing)
   }
 
   /**
@@ -69,8 +73,15 @@ export class Client {
     const runInput = resolveRunInput(wf, input)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
     const now = this.clock.wallNow()
-    await this.store.commit({
-      ops: [{ op: 'run.create', run: newRunRecord(id, wf, runInput, now, undefined), tasks: newTaskRecords(id, wf) }],
+    const traceParent = this.traceRun(id, wf.name)
+    await this.commitTraced(id, {
+      ops: [
+        {
+          op: 'run.create',
+          run: newRunRecord(id, wf, runInput, now, { traceParent }),
+          tasks: newTaskRecords(id, wf),
+        },
+      ],
       events: [
         {
           type: 'run.started',
@@ -132,8 +143,9 @@ export class Client {
     for (const p of plan.preset)
       tasks[plan.workflow.indexOf.get(p.taskId)!] = { ...p, runId: id, idempotencyKey: `${id}:${p.taskId}` }
     const now = this.clock.wallNow()
-    await this.store.commit({
-      ops: [{ op: 'run.create', run: newRunRecord(id, plan.workflow, input, now, record.id), tasks }],
+    const traceParent = this.traceRun(id, plan.workflow.name)
+    await this.commitTraced(id, {
+      ops: [{ op: 'run.create', run: newRunRecord(id, plan.workflow, input, now, { parentRunId: record.id, traceParent }), tasks }],
       events: [
         {
           type: 'run.started',
@@ -228,8 +240,40 @@ export class Client {
     return this.store.tailEvents(options)
   }
 
-  /** Closes the store if this client opened it. */
+  /** Closes the store if this client opened it; the spans of runs not finished yet end here. */
   async close(): Promise<void> {
+    this.tracing?.close()
     if (this.owned) await this.store.close()
+  }
+
+  /**
+   * With a tracer: starts the run's span (its `traceparent` is stored with
+   * the run, so the attempts workers run are its children) and ends it when
+   * the run is final (a watch through the queue's notifications).
+   */
+  private traceRun(id: RunId, workflow: string): string | undefined {
+    return this.tracing?.startRun(id, workflow)
+  }
+
+  /** Commits a new run, then watches its span. */
+  private async commitTraced(id: RunId, batch: Parameters<Store['commit']>[0]): Promise<void> {
+    try {
+      await this.store.commit(batch)
+    } catch (e) {
+      this.watchTrace(id, false)
+      throw e
+    }
+    this.watchTrace(id, true)
+  }
+
+  /** Ends the run's span when the run is final (or at once when it was not stored). */
+  private watchTrace(id: RunId, stored: boolean): void {
+    const tracing = this.tracing
+    if (tracing === undefined) return
+    if (!stored) return tracing.endRun(id, undefined)
+    void this.result(id).then(
+      (run) => tracing.endRun(id, run.state as 'SUCCEEDED' | 'FAILED' | 'CANCELLED', run.error?.message),
+      () => tracing.endRun(id, undefined),
+    )
   }
 }

@@ -267,6 +267,7 @@ export class DeployedAgents {
               runId: ctx.runId,
               taskId: ctx.taskId,
               attempt: ctx.attempt,
+              ...(ctx.trace === undefined ? {} : { traceparent: ctx.trace.traceparent }),
             })
           } finally {
             scaled?.inflight.set(id, (scaled.inflight.get(id) ?? 1) - 1)

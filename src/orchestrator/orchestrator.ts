@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
 import type { EventOf, FlotillaEvent, FlotillaEventType, RunCancelledEvent } from '../core/events.js'
-import { asRunId, newAgentId, newRunId } from '../core/ids.js'
+import { asRunId, newAgentId, newRunId, type RunId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import { isAgentTemplate, type AgentTemplate } from '../agents/agent-template.js'
 import { openStore } from '../store/open-store.js'
@@ -37,6 +37,7 @@ import { openBackend, type Backend, type OpenBackendOptions } from './backend.js
 import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
 import { Authorizer } from '../security/authorizer.js'
 import { lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
+import { RunTracing } from './run-tracing.js'
 import type { DeployedAgents } from './deployed-agents.js'
 import { ChildRuns } from './child-runs.js'
 import type { ControlOptions, RunHandle, RunOptions } from './run-handle.js'
@@ -93,6 +94,7 @@ export class Orchestrator {
   /** Leases of the runs executing here (durable stores only). */
   private readonly leases: RunLeases | undefined
   private readonly hub: EventHub
+  private readonly tracing: RunTracing | undefined
   /** Recovery, replay and control of runs, here or only stored. */
   private readonly control: RunControl
   private readonly templates = new Map<string, Workflow>()
@@ -137,6 +139,8 @@ export class Orchestrator {
     if (models !== undefined) this.hub.on('model.called', models)
     const lifecycle = lifecycleTelemetry(options.telemetry, telemetry)
     if (lifecycle !== undefined) this.hub.on('*', lifecycle)
+    const tracing = (this.tracing = telemetry.tracing ? new RunTracing(telemetry.tracer) : undefined)
+    if (tracing !== undefined) this.hub.on('*', tracing.onEvent)
     this.clock = options.clock ?? systemClock
     this.anomalies = new AnomalyDetector({ clock: this.clock, ...options.anomalies })
     const backend = (this.backend = options.backend)
@@ -190,11 +194,14 @@ export class Orchestrator {
       queue === undefined ? undefined : { holder: localHolderId(newAgentId().slice(4)), ms: this.options.leaseMs }
     this.engine = new Engine({
       invoke: composeInterceptors([
-        ...telemetryInterceptors(options.telemetry, telemetry),
+        ...telemetryInterceptors(options.telemetry, telemetry, tracing),
         ...(options.interceptors ?? []),
         this.children.interceptor,
       ]),
       lease,
+      ...(tracing === undefined
+        ? {}
+        : { traceRun: (runId: RunId, workflow: string) => tracing.startRun(runId, workflow) }),
       store: this.store,
       registry: this.registry,
       clock: this.clock,
@@ -532,6 +539,7 @@ export class Orchestrator {
     const left = this.engine.liveRuns().map((r) => r.id)
     await this.engine.detachAll('the orchestrator closed')
     await this.leases?.stop(left)
+    this.tracing?.close()
     await (this.backend?.close() ?? this.store.close())
   }
 

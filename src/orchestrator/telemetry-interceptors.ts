@@ -1,6 +1,7 @@
 import type { RunEvent, ModelCalledEvent } from '../core/events.js'
 import type { Interceptor } from '../workflows/invoker.js'
 import type { ResolvedTelemetry, Telemetry } from '../telemetry/telemetry.js'
+import type { RunTracing } from './run-tracing.js'
 
 /** Names of the instruments and spans Flotilla reports (documented in docs/observability.md). */
 export const TELEMETRY_NAMES = {
@@ -84,35 +85,30 @@ export function lifecycleTelemetry(
 }
 
 /**
- * What a model call reports to the telemetry pipes, in the OpenTelemetry
- * GenAI conventions: the histograms `gen_ai.client.token.usage` (by
+ * What a model call reports to the meter, in the OpenTelemetry GenAI
+ * conventions: the histograms `gen_ai.client.token.usage` (by
  * `gen_ai.token.type` input / output) and `gen_ai.client.operation.duration`
- * (s), the counter `flotilla.model.cost` (USD), and a span `chat <model>`
- * dated to the call with its `gen_ai.*` attributes. Calls replayed from a
- * journal are not reported again. `undefined` without a meter or tracer.
+ * (s), and the counter `flotilla.model.cost` (USD). Its span is made by
+ * `RunTracing`. Calls replayed from a journal are not reported again.
+ * `undefined` without a meter.
  */
 export function modelTelemetry(
   given: Telemetry | undefined,
   t: ResolvedTelemetry,
 ): ((e: RunEvent) => void) | undefined {
-  if (given?.meter === undefined && !t.tracing) return undefined
-  const meter =
-    given?.meter === undefined
-      ? undefined
-      : {
-          tokens: t.meter.createHistogram(TELEMETRY_NAMES.tokens, {
-            description: 'Tokens used by model calls',
-            unit: '{token}',
-          }),
-          duration: t.meter.createHistogram(TELEMETRY_NAMES.modelDuration, {
-            description: 'How long model calls took',
-            unit: 's',
-          }),
-          cost: t.meter.createCounter(TELEMETRY_NAMES.cost, {
-            description: 'What model calls cost, from the price table',
-            unit: 'USD',
-          }),
-        }
+  if (given?.meter === undefined) return undefined
+  const tokens = t.meter.createHistogram(TELEMETRY_NAMES.tokens, {
+    description: 'Tokens used by model calls',
+    unit: '{token}',
+  })
+  const duration = t.meter.createHistogram(TELEMETRY_NAMES.modelDuration, {
+    description: 'How long model calls took',
+    unit: 's',
+  })
+  const cost = t.meter.createCounter(TELEMETRY_NAMES.cost, {
+    description: 'What model calls cost, from the price table',
+    unit: 'USD',
+  })
   return (event) => {
     if (event.type !== 'model.called' || event.replayed) return
     const e: ModelCalledEvent = event
@@ -123,40 +119,24 @@ export function modelTelemetry(
       'gen_ai.request.model': e.model.slice(colon + 1),
       'flotilla.agent': e.agent,
     }
-    if (meter !== undefined) {
-      meter.tokens.record(e.usage.inputTokens, { ...attributes, 'gen_ai.token.type': 'input' })
-      meter.tokens.record(e.usage.outputTokens, { ...attributes, 'gen_ai.token.type': 'output' })
-      meter.duration.record(e.durationMs / 1000, attributes)
-      meter.cost.add(e.costUsd, attributes)
-    }
-    if (t.tracing) {
-      const span = t.tracer.startSpan(`chat ${attributes['gen_ai.request.model']}`, {
-        startTime: e.at - e.durationMs,
-        attributes: {
-          ...attributes,
-          'gen_ai.usage.input_tokens': e.usage.inputTokens,
-          'gen_ai.usage.output_tokens': e.usage.outputTokens,
-          'gen_ai.response.finish_reasons': e.finishReason,
-          'flotilla.run_id': e.runId,
-          'flotilla.task_id': e.taskId,
-          'flotilla.attempt': e.attempt,
-          'flotilla.model_call': e.call,
-          'flotilla.cost_usd': e.costUsd,
-        },
-      })
-      span.setStatus({ code: 1 })
-      span.end(e.at)
-    }
+    tokens.record(e.usage.inputTokens, { ...attributes, 'gen_ai.token.type': 'input' })
+    tokens.record(e.usage.outputTokens, { ...attributes, 'gen_ai.token.type': 'output' })
+    duration.record(e.durationMs / 1000, attributes)
+    cost.add(e.costUsd, attributes)
   }
 }
 
 /**
  * The interceptors that report each agent execution to the telemetry pipes
- * the user gave: a span per attempt (with a tracer), and attempt counts,
- * durations and attempts running now (with a meter). None without them, so
- * the default path stays as it is.
+ * the user gave: attempt counts, durations and attempts running now (with a
+ * meter), a span per attempt (with `tracing`). None without them, so the
+ * default path stays as it is.
  */
-export function telemetryInterceptors(given: Telemetry | undefined, t: ResolvedTelemetry): Interceptor[] {
+export function telemetryInterceptors(
+  given: Telemetry | undefined,
+  t: ResolvedTelemetry,
+  tracing?: RunTracing,
+): Interceptor[] {
   const out: Interceptor[] = []
   if (given?.meter !== undefined) {
     const attempts = t.meter.createCounter(TELEMETRY_NAMES.attempts, {
@@ -192,32 +172,6 @@ export function telemetryInterceptors(given: Telemetry | undefined, t: ResolvedT
       }
     })
   }
-  if (t.tracing) {
-    const tracer = t.tracer
-    out.push(async (call, next) => {
-      const span = tracer.startSpan(TELEMETRY_NAMES.span, {
-        attributes: {
-          'flotilla.run_id': call.runId,
-          'flotilla.task_id': call.taskId,
-          'flotilla.attempt': call.attempt,
-          'flotilla.agent': call.definition.name,
-          'flotilla.agent_version': call.definition.version,
-        },
-      })
-      try {
-        const output = await next(call)
-        span.setStatus({ code: 1 })
-        return output
-      } catch (e) {
-        span.recordException(e instanceof Error ? e : String(e))
-        const code = (e as { code?: unknown }).code
-        if (typeof code === 'string') span.setAttribute('flotilla.error_code', code)
-        span.setStatus({ code: 2, message: e instanceof Error ? e.message : String(e) })
-        throw e
-      } finally {
-        span.end()
-      }
-    })
-  }
+  if (tracing !== undefined) out.push(tracing.interceptor())
   return out
 }

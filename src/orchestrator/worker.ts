@@ -18,6 +18,7 @@ import { EventHub, type Listener } from './event-hub.js'
 import { Team } from './team.js'
 import { errorFields, resolveTelemetry, type Logger, type Telemetry } from '../telemetry/telemetry.js'
 import { claimTelemetry, lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
+import { RunTracing } from './run-tracing.js'
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
@@ -86,6 +87,7 @@ export class Worker {
   /** Messages, artifacts and cache of the agents run here. */
   private team: Team | undefined
   private readonly hub: EventHub
+  private readonly tracing: RunTracing | undefined
   private readonly logger: Logger
   private readonly random: () => number
   private readonly interceptors: readonly Interceptor[]
@@ -125,7 +127,12 @@ export class Worker {
     const lifecycle = lifecycleTelemetry(options.telemetry, telemetry)
     if (lifecycle !== undefined) this.hub.on('*', lifecycle)
     this.claimMetrics = claimTelemetry(options.telemetry, telemetry, this.id)
-    this.interceptors = [...telemetryInterceptors(options.telemetry, telemetry), ...(options.interceptors ?? [])]
+    const tracing = (this.tracing = telemetry.tracing ? new RunTracing(telemetry.tracer) : undefined)
+    if (tracing !== undefined) this.hub.on('*', tracing.onEvent)
+    this.interceptors = [
+      ...telemetryInterceptors(options.telemetry, telemetry, tracing),
+      ...(options.interceptors ?? []),
+    ]
     const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs
     if (!(leaseMs >= 300)) {
       throw new FlotillaError(
@@ -284,6 +291,7 @@ export class Worker {
     await queue.releaseRuns(this.id, this.coordinator!.runIds()).catch(warn('let go of the runs held here'))
     await queue.retire(this.id).catch(warn('leave the catalog'))
     await this.team?.close()
+    this.tracing?.close()
     if (this.ownBackend !== undefined) await this.ownBackend.close()
     this.ownBackend = undefined
   }

@@ -128,6 +128,8 @@ export interface ExecuteOptions {
   readonly runId?: string
   readonly taskId?: string
   readonly attempt?: number
+  /** The W3C `traceparent` of the attempt's span (`ctx.trace`): the agent's spans are its children. */
+  readonly traceparent?: string
 }
 
 /** One running instance, as a runtime holds it. */

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { httpLog } from './http-log.js'
+import { noopLogger } from '../telemetry/telemetry.js'
 import { OpenAPIHono } from '@hono/zod-openapi'
 import type { MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
@@ -195,6 +197,7 @@ export function createApiApp(
     ),
   )
   if (deps.metrics !== undefined) app.use('*', httpMetrics(deps.metrics.meter))
+  if (deps.logger !== noopLogger) app.use('*', httpLog(deps.logger))
   const authenticated = authenticate(deps, options.address ?? (() => 'unknown'))
   app.use(`${API_BASE}/*`, authenticated)
   if (deps.metrics !== undefined) mountMetrics(app, authenticated, deps.metrics)

@@ -11,7 +11,7 @@ import { AuditLog } from '../security/audit.js'
 import { Authorizer } from '../security/authorizer.js'
 import { RequestGuard, type GuardOptions } from '../security/guard.js'
 import { prometheusMeter, type PrometheusMetrics } from '../telemetry/prometheus.js'
-import { noopLogger, type Logger } from '../telemetry/telemetry.js'
+import { noopLogger, type Logger, type Tracer } from '../telemetry/telemetry.js'
 import { hostAgents, type AgentHost, type ServerAgentsOptions } from './agent-host.js'
 import { API_BASE, createApiApp } from './app.js'
 import { defaultDashboardDir, loadDashboard } from './dashboard.js'
@@ -51,6 +51,8 @@ export interface ServerOptions {
   readonly onAdminKey?: (key: string) => void
   /** @default a no-op logger */
   readonly logger?: Logger
+  /** Traces the runs started through the API (a `flotilla.run` span each, stored with the run). @default none */
+  readonly tracer?: Tracer
   /** @default systemClock */
   readonly clock?: Clock
   /** Largest request body in bytes. @default 1 MiB */
@@ -144,7 +146,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       options.onAdminKey?.(issued.key)
     }
     const metrics = options.metrics === false ? undefined : (options.metrics ?? (await prometheusMeter()))
-    const client = await Client.connect(backend.store, { clock })
+    const client = await Client.connect(backend.store, {
+      clock,
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
+    })
     let accepting = true
     const context = new ContextStore(backend.context, { clock })
     agentHost =

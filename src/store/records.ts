@@ -25,6 +25,12 @@ export interface RunRecord {
   parentRunId: RunId | undefined
   /** For a child run: the task of {@link RunRecord.parentRunId} whose plan it runs (and which waits for it). */
   parentTaskId?: TaskId | undefined
+  /**
+   * The W3C `traceparent` of the run's span, when the process that created
+   * the run traces: attempts run by any worker are its children, so one
+   * trace spans the run.
+   */
+  traceParent?: string
 }
 
 /** A stored task of a run. */

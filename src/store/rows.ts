@@ -23,6 +23,7 @@ export interface RunRow {
   error: string | null
   parent_run_id: string | null
   parent_task_id: string | null
+  trace_parent: string | null
 }
 
 /** A row of `tasks`, as the SQL adapters read it. */
@@ -103,6 +104,7 @@ export function runFromRow(row: RunRow): RunRecord {
     error: RUN_ERROR.decode(row.error, row.id),
     parentRunId: row.parent_run_id === null ? undefined : asRunId(row.parent_run_id),
     ...(row.parent_task_id === null ? {} : { parentTaskId: asTaskId(row.parent_task_id) }),
+    ...(row.trace_parent === null ? {} : { traceParent: row.trace_parent }),
   }
 }
 

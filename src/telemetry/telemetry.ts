@@ -66,8 +66,32 @@ export interface SpanStatus {
   message?: string
 }
 
+/** Who a span is, as the W3C `traceparent` carries it (OpenTelemetry `SpanContext`). */
+export interface SpanContext {
+  /** 32 lower-case hex digits; all zeros: invalid (a span that records nothing). */
+  traceId: string
+  /** 16 lower-case hex digits. */
+  spanId: string
+  /** Bit 1: sampled. */
+  traceFlags: number
+}
+
+/**
+ * Where a span starts from: OpenTelemetry's `Context`, given to
+ * `Tracer.startSpan` as its third argument. Flotilla makes one holding the
+ * parent span (see `traceContextOf`) under the key `@opentelemetry/api`
+ * uses, so an OpenTelemetry tracer links the new span to it.
+ */
+export interface TraceContext {
+  getValue(key: symbol): unknown
+  setValue(key: symbol, value: unknown): TraceContext
+  deleteValue(key: symbol): TraceContext
+}
+
 /** One timed operation (the OpenTelemetry `Span` methods Flotilla calls). */
 export interface Span {
+  /** Its trace and span ids, for children in this process or another (W3C `traceparent`). */
+  spanContext(): SpanContext
   setAttribute(key: string, value: string | number | boolean): Span
   setStatus(status: SpanStatus): Span
   recordException(exception: Error | string): void
@@ -75,10 +99,21 @@ export interface Span {
   end(endTime?: number): void
 }
 
+/** Options of {@link Tracer.startSpan} (OpenTelemetry `SpanOptions`, narrowed). */
+export interface SpanOptions {
+  attributes?: TelemetryAttributes
+  /** Ms since the epoch: dates the span back, for work reported after it ended (model calls). */
+  startTime?: number
+  /** 0 internal, 1 server, 2 client, 3 producer, 4 consumer (OpenTelemetry `SpanKind`). */
+  kind?: number
+  /** True: a trace of its own, whatever the context holds. */
+  root?: boolean
+}
+
 /** Starts spans (the OpenTelemetry `Tracer` API). */
 export interface Tracer {
-  /** Starts a span; `startTime` (ms since the epoch) dates it back, for work reported after it ended (model calls). */
-  startSpan(name: string, options?: { attributes?: TelemetryAttributes; startTime?: number }): Span
+  /** Starts a span, the child of the span `context` holds (see `traceContextOf`); a root span without one. */
+  startSpan(name: string, options?: SpanOptions, context?: TraceContext): Span
 }
 
 /** The three telemetry pipes, each optional. */
@@ -114,7 +149,14 @@ export const noopMeter: Meter = {
   createHistogram: () => noopInstrument,
 }
 
-const noopSpan: Span = { setAttribute: () => noopSpan, setStatus: () => noopSpan, recordException: noop, end: noop }
+const invalidContext: SpanContext = { traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 }
+const noopSpan: Span = {
+  spanContext: () => invalidContext,
+  setAttribute: () => noopSpan,
+  setStatus: () => noopSpan,
+  recordException: noop,
+  end: noop,
+}
 
 /** A {@link Tracer} whose spans record nothing. */
 export const noopTracer: Tracer = { startSpan: () => noopSpan }

@@ -73,6 +73,11 @@ export function storeContract(init: StoreContractInit): void {
         expect(stored.map((t) => t.taskId)).toEqual(['zeta', 'alpha', 'mid'])
         expect(stored).toEqual(tasks)
         expect(await store.getTask(id, tid('alpha'))).toEqual(tasks[1])
+        // The trace context of a run (its span's W3C traceparent) is kept; a run without one reads back without it.
+        const traced = runRecord(newRunId(), { traceParent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' })
+        await store.commit({ ops: [{ op: 'run.create', run: traced, tasks: [] }], events: [] })
+        expect((await store.getRun(traced.id))?.traceParent).toBe(traced.traceParent)
+        expect('traceParent' in (await store.getRun(id))!).toBe(false)
       })
 
       it('keeps the parent run and task of a child run, and lists the runs of a parent', async () => {

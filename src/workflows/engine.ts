@@ -26,6 +26,8 @@ export interface StartRequest {
   actor?: string
   /** Tasks that start already SUCCEEDED, with their outputs (replay). */
   preset?: readonly TaskRecord[]
+  /** The W3C `traceparent` of the run's span, stored with the run. */
+  traceParent?: string
 }
 
 /** What resuming a stored run needs. */
@@ -147,10 +149,15 @@ export class Engine {
       run.restore(tasks)
     }
     run.state = 'RUNNING'
+    run.traceParent = req.traceParent ?? this.o.traceRun?.(req.id, req.workflow.name, req.parentRunId)
     const lease = this.o.lease
     const create: StoreOp = {
       op: 'run.create',
-      run: newRunRecord(req.id, wf, req.input, now, req.parentRunId, req.parentTaskId),
+      run: newRunRecord(req.id, wf, req.input, now, {
+        parentRunId: req.parentRunId,
+        parentTaskId: req.parentTaskId,
+        traceParent: run.traceParent,
+      }),
       tasks,
       ...(lease ? { holder: lease.holder, leaseUntil: now + lease.ms } : {}),
     }
@@ -190,6 +197,7 @@ export class Engine {
     const run = this.track(req.record.id, req.workflow, req.record.input, req.concurrency, req.callbacks)
     run.restore(req.tasks)
     run.state = req.record.state === 'PAUSED' ? 'PAUSED' : 'RUNNING'
+    run.traceParent = req.record.traceParent
     const at = this.o.clock.wallNow()
     this.wal.stage(run, undefined, { type: 'run.recovered', at, runId: run.id, done: run.done, tasks: run.total }, () =>
       this.launch(run),

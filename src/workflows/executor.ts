@@ -56,7 +56,7 @@ const MAX_CACHED_RUNS = 1000
  */
 export class Executor implements ContextSink {
   private readonly running = new Map<string, Running>()
-  private readonly runs = new Map<RunId, { workflow: Workflow; input: unknown }>()
+  private readonly runs = new Map<RunId, { workflow: Workflow; input: unknown; traceParent: string | undefined }>()
   /** Outputs this executor stored, so a dependent running here does not read them back (bounded). */
   private readonly outputs = new Map<string, unknown>()
   /** Handlers that timed out or were aborted but have not returned: they keep their slots. */
@@ -142,7 +142,7 @@ export class Executor implements ContextSink {
     let settled = false
     let storing = false
     try {
-      const { workflow, input: runInput } = await this.runOf(claim.runId)
+      const { workflow, input: runInput, traceParent } = await this.runOf(claim.runId)
       const i = workflow.indexOf.get(claim.taskId)
       if (i === undefined)
         throw new FlotillaError('WORKFLOW_INVALID', `Run ${claim.runId} has no task "${claim.taskId}".`)
@@ -193,6 +193,7 @@ export class Executor implements ContextSink {
                 runId: claim.runId,
                 taskId: claim.taskId,
                 attempt: claim.attempt,
+                traceParent,
               })
             : Promise.resolve(def.handler(input as never, ctx))
         const settle = (): void => void (settled = true)
@@ -331,13 +332,17 @@ export class Executor implements ContextSink {
     }
   }
 
-  private async runOf(runId: RunId): Promise<{ workflow: Workflow; input: unknown }> {
+  private async runOf(runId: RunId): Promise<{ workflow: Workflow; input: unknown; traceParent: string | undefined }> {
     const hit = this.runs.get(runId)
     if (hit !== undefined) return hit
     const record = await this.o.store.getRun(runId)
     if (record === undefined)
       throw new FlotillaError('RUN_NOT_FOUND', `No run "${runId}" in the store.`, { details: { runId } })
-    const entry = { workflow: compileWorkflow(record.definition as WorkflowSpec), input: record.input }
+    const entry = {
+      workflow: compileWorkflow(record.definition as WorkflowSpec),
+      input: record.input,
+      traceParent: record.traceParent,
+    }
     if (this.runs.size >= MAX_CACHED_RUNS) this.runs.delete(this.runs.keys().next().value!)
     this.runs.set(runId, entry)
     return entry

@@ -13,6 +13,8 @@ export interface Invocation {
   readonly runId: RunId
   readonly taskId: TaskId
   readonly attempt: number
+  /** The W3C `traceparent` of the run's span, when the run is traced: the attempt's span is its child. */
+  readonly traceParent?: string | undefined
 }
 
 /** The rest of the chain, ending with the handler itself. */

@@ -48,6 +48,8 @@ export interface RunCallbacks {
  */
 export class RunExecution implements ValueSource {
   state: RunState = 'PENDING'
+  /** The W3C `traceparent` of the run's span, when traced (stored with the run). */
+  traceParent: string | undefined = undefined
   readonly remaining: Int32Array
   readonly taskState: Uint8Array
   /** Attempts started, all agents together (the stored attempt number). */

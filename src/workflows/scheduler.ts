@@ -39,6 +39,8 @@ export interface EngineOptions {
   invoke?: InvokeNext
   /** Runs created here are held under this lease (durable stores), so no other process takes them over while this one lives. */
   lease?: { holder: string; ms: number }
+  /** Starts the span of a new run and gives its W3C `traceparent` (stored with the run); absent: runs are not traced. */
+  traceRun?: (runId: RunId, workflow: string, parentRunId: RunId | undefined) => string | undefined
 }
 
 /** A finished attempt, as {@link EngineOptions.observe} sees it. */
@@ -248,7 +250,15 @@ export class Scheduler {
       result =
         invoke === undefined
           ? def.handler(input as never, ctx)
-          : invoke({ definition: def, input, context: ctx, runId: run.id, taskId: task.id as TaskId, attempt })
+          : invoke({
+              definition: def,
+              input,
+              context: ctx,
+              runId: run.id,
+              taskId: task.id as TaskId,
+              attempt,
+              traceParent: run.traceParent,
+            })
     } catch (e) {
       return this.transitions.onAttemptFailed(run, i, attempt, e)
     }

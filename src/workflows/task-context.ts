@@ -3,6 +3,7 @@ import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type {
   AgentContext,
   AgentLogger,
+  AttemptTrace,
   BudgetWarning,
   LogLevel,
   StoredTaskSpend,
@@ -60,6 +61,8 @@ const NO_TOOLS: ToolBox = {
  * handlers that never look at it cost no controller.
  */
 export class TaskContext implements AgentContext {
+  /** Set by the tracing interceptor when the engine traces. */
+  trace: AttemptTrace | undefined = undefined
   private _log: AgentLogger | undefined
   private _services: ServiceMembers | undefined
 

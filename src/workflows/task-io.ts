@@ -70,9 +70,9 @@ export function newRunRecord(
   wf: Workflow,
   input: unknown,
   now: number,
-  parentRunId: RunId | undefined,
-  parentTaskId?: TaskId,
+  links: { parentRunId?: RunId | undefined; parentTaskId?: TaskId | undefined; traceParent?: string | undefined } = {},
 ): RunRecord {
+  const { parentRunId, parentTaskId, traceParent } = links
   return {
     id,
     workflow: wf.name,
@@ -86,6 +86,7 @@ export function newRunRecord(
     error: undefined,
     parentRunId,
     ...(parentTaskId === undefined ? {} : { parentTaskId }),
+    ...(traceParent === undefined ? {} : { traceParent }),
   }
 }
 

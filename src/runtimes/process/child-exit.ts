@@ -17,7 +17,7 @@ const INHERITED = ['PATH', 'HOME', 'TMPDIR', 'TEMP', 'TMP', 'LANG', 'TZ', 'Syste
 
 /**
  * The environment of an agent process: a few inherited variables (PATH,
- * HOME, temp folders, LANG, TZ), then the spec's `env`. Never NODE_OPTIONS,
+ * HOME, temp folders, LANG, TZ, and the `OTEL_*` settings), then the spec's `env`. Never NODE_OPTIONS,
  * neither inherited nor from the spec: it could lift the heap limit.
  */
 export function childEnv(extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
@@ -26,6 +26,8 @@ export function childEnv(extra: Readonly<Record<string, string>>): NodeJS.Proces
     const v = process.env[key]
     if (v !== undefined) env[key] = v
   }
+  // The OpenTelemetry settings: an agent process exports its spans where its parent does.
+  for (const [key, v] of Object.entries(process.env)) if (key.startsWith('OTEL_') && v !== undefined) env[key] = v
   for (const [k, v] of Object.entries(extra)) if (k !== 'NODE_OPTIONS') env[k] = v
   return env
 }

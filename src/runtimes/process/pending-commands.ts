@@ -99,6 +99,7 @@ export class PendingCommands {
       if (options.runId !== undefined) message.runId = options.runId
       if (options.taskId !== undefined) message.taskId = options.taskId
       if (options.attempt !== undefined) message.attempt = options.attempt
+      if (options.traceparent !== undefined) message.traceparent = options.traceparent
       try {
         channel.send(message)
       } catch (e) {

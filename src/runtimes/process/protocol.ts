@@ -61,6 +61,8 @@ export const parentMessageSchema = z.discriminatedUnion('type', [
     runId: optionalString,
     taskId: optionalString,
     attempt: z.number().int().positive().optional(),
+    /** The W3C `traceparent` of the attempt's span: the agent process's spans are its children. */
+    traceparent: optionalString,
   }),
   z.object({ type: z.literal('cancel'), id, reason: serializedErrorSchema }),
   z.object({ type: z.literal('call-result'), id, value: z.unknown().optional() }),

@@ -7,6 +7,7 @@
  * messages over its IPC channel; the agent runner's HTTP mode
  * (`flotilla agent run --http`, used by the `kubernetes` runtime) over HTTP.
  */
+import type { Tracer } from '../../telemetry/telemetry.js'
 import { FlotillaError, serializeError } from '../../core/errors.js'
 import { AgentRunner } from '../../agents/runner.js'
 import type { AgentEvent } from '../../agents/agent-event.js'
@@ -32,6 +33,8 @@ export interface RunnerHostIO {
   send(message: ChildMessage): void
   /** Ends the agent's process: `code` 0 after `shutdown`, {@link PROTOCOL_EXIT_CODE} after a malformed message. */
   exit(code: number): void
+  /** Traces the commands that carry a `traceparent` (the agent process's OTLP exporter). @default none */
+  tracer?: Tracer
 }
 
 /** What a {@link RunnerHost} is doing: waiting for its deploy, starting the agent, serving it, or failed to start. */
@@ -137,6 +140,7 @@ export class RunnerHost {
         ...request,
         limits: request.storageMb === undefined ? {} : { storageMb: request.storageMb },
         hooks: { onEvent: (e) => this.sendEvent(e), call: (op, args) => this.call(op, args) },
+        ...(this.io.tracer === undefined ? {} : { tracer: this.io.tracer }),
         onLimitExceeded: (error) => this.send({ type: 'limit', error: error.toJSON() }),
       })
     } catch (e) {
@@ -168,6 +172,7 @@ export class RunnerHost {
         runId: message.runId,
         taskId: message.taskId,
         attempt: message.attempt,
+        traceparent: message.traceparent,
       })
       .then(
         (output) => {

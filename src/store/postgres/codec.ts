@@ -92,6 +92,7 @@ function encodeOp(op: StoreOp, put: Put): object {
         fa: r.finishedAt,
         pr: r.parentRunId,
         pt: r.parentTaskId,
+        tp: r.traceParent,
         d: put(r.definition, `the definition of run "${r.id}"`),
         v: put(r.input, `the input of run "${r.id}"`),
         e: put(r.error, `the error of run "${r.id}"`),
@@ -138,7 +139,7 @@ export type { RunRow, TaskRow } from '../rows.js'
 
 /** The columns of {@link RunRow}, for SELECT lists (`r` is `runs`, `d` is `definitions`). */
 export const RUN_COLUMNS =
-  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id, r.parent_task_id'
+  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id, r.parent_task_id, r.trace_parent'
 
 /** The columns of {@link TaskRow}, for SELECT lists (`t` is `tasks`). */
 export const TASK_COLUMNS =

@@ -120,13 +120,14 @@ $fn$;
  * payloads travel as JSON texts in `vals`, referenced by 1-based index, so
  * that no JSON function ever has to decode them. `version`: the schema
  * version the function is written for (3: run-state fencing, settle, holder;
- * 4: event positions, see {@link positions}; 5: the tasks' model spend).
+ * 4: event positions, see {@link positions}; 5: the tasks' model spend; 6: the runs' parent task; 7: the runs' trace context).
  */
 const commit = (s: string, version = 1): string => {
   const v3 = version >= 3
   const v4 = version >= 4
   const v5 = version >= 5
   const v6 = version >= 6
+  const v7 = version >= 7
   const model = v5 ? ', model = COALESCE(vals[o.m]::json, model)' : ''
   return `
 CREATE OR REPLACE FUNCTION ${s}.flotilla_commit(ops json, vals text[], ev_runs text[], ev_bodies text[]) RETURNS void
@@ -138,7 +139,7 @@ BEGIN
   FOR o IN
     SELECT * FROM ROWS FROM (json_to_recordset(ops) AS (
       k text, r text, t text, a integer, at double precision, s text, ag text, f boolean, v integer, e integer,
-      wf text, wh text, d integer, ca double precision, sa double precision, fa double precision, pr text, ts json${v3 ? ', st boolean, ho text, lu double precision' : ''}${v5 ? ', m integer' : ''}${v6 ? ', pt text' : ''})) WITH ORDINALITY AS x
+      wf text, wh text, d integer, ca double precision, sa double precision, fa double precision, pr text, ts json${v3 ? ', st boolean, ho text, lu double precision' : ''}${v5 ? ', m integer' : ''}${v6 ? ', pt text' : ''}${v7 ? ', tp text' : ''})) WITH ORDINALITY AS x
     ORDER BY x.ordinality
   LOOP
     CASE o.k
@@ -182,8 +183,8 @@ BEGIN
         def_id := encode(sha256(convert_to(vals[o.d], 'UTF8')), 'hex');
         INSERT INTO ${s}.definitions (id, body) VALUES (def_id, vals[o.d]::json) ON CONFLICT (id) DO NOTHING;
       END IF;
-      INSERT INTO ${s}.runs (id, workflow, workflow_hash, definition_id, input, state, created_at, started_at, finished_at, error, parent_run_id${v6 ? ', parent_task_id' : ''})
-        VALUES (o.r, o.wf, o.wh, def_id, vals[o.v]::json, o.s, o.ca, o.sa, o.fa, vals[o.e]::json, o.pr${v6 ? ', o.pt' : ''})
+      INSERT INTO ${s}.runs (id, workflow, workflow_hash, definition_id, input, state, created_at, started_at, finished_at, error, parent_run_id${v6 ? ', parent_task_id' : ''}${v7 ? ', trace_parent' : ''})
+        VALUES (o.r, o.wf, o.wh, def_id, vals[o.v]::json, o.s, o.ca, o.sa, o.fa, vals[o.e]::json, o.pr${v6 ? ', o.pt' : ''}${v7 ? ', o.tp' : ''})
         ON CONFLICT (id) DO NOTHING;
       IF NOT FOUND THEN
         RAISE EXCEPTION USING ERRCODE = '${SQLSTATE_CONFLICT}', MESSAGE = 'run exists', DETAIL = json_build_object('reason', 'run-exists', 'runId', o.r)::text;
@@ -378,6 +379,15 @@ ALTER TABLE ${s}.runs ADD COLUMN parent_task_id text COLLATE "C";
 CREATE INDEX runs_parent ON ${s}.runs (parent_run_id, created_at) WHERE parent_run_id IS NOT NULL;
 ` + commit(s, 6)
 
+/**
+ * The W3C `traceparent` of a run's span (version 7), written when the run is
+ * created by a process that traces; NULL otherwise.
+ */
+const traceParent = (s: string): string =>
+  `
+ALTER TABLE ${s}.runs ADD COLUMN trace_parent text;
+` + commit(s, 7)
+
 /** Every migration, oldest first. The last version is the one this code writes. */
 export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   {
@@ -390,6 +400,7 @@ export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   { version: 4, name: 'event positions for tailing', up: positions },
   { version: 5, name: 'model spend of tasks', up: spend },
   { version: 6, name: 'child runs: the parent task of a run', up: childRuns },
+  { version: 7, name: 'trace context of runs', up: traceParent },
 ]
 
 /** The schema version this code reads and writes. */

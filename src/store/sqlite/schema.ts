@@ -178,6 +178,11 @@ ALTER TABLE runs ADD COLUMN parent_task_id TEXT;
 CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at) WHERE parent_run_id IS NOT NULL;
 `,
   },
+  {
+    version: 7,
+    name: 'trace context of runs',
+    up: `ALTER TABLE runs ADD COLUMN trace_parent TEXT;`,
+  },
 ]
 
 /** The store's domain, for the driver's migrator. */

@@ -286,6 +286,7 @@ export class SqliteStore implements Store {
           toJson(run.error, 'run error'),
           run.parentRunId ?? null,
           run.parentTaskId ?? null,
+          run.traceParent ?? null,
         )
         if (inserted.changes !== 1)
           throw new FlotillaError('STORE_CONFLICT', `Run "${run.id}" already exists.`, { details: { runId: run.id } })

@@ -13,7 +13,7 @@ const RUN_LIVE = "(SELECT state FROM runs WHERE id = tasks.run_id) IN ('PENDING'
 
 /** The columns of a run record (runs `r` joined with definitions `d`). */
 export const RUN_COLUMNS =
-  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id, r.parent_task_id'
+  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id, r.parent_task_id, r.trace_parent'
 /** The columns of a task record. */
 export const TASK_COLUMNS =
   'run_id, task_id, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error, model'
@@ -26,7 +26,7 @@ export const TASK_COLUMNS =
 export interface Statements {
   /** (hash, body) */
   insertDefinition: Statement
-  /** (id, workflow, workflow_hash, definition_hash, input, state, created_at, started_at, finished_at, error, parent_run_id); ignored when the id exists. */
+  /** (id, workflow, workflow_hash, definition_hash, input, state, created_at, started_at, finished_at, error, parent_run_id, trace_parent); ignored when the id exists. */
   insertRun: Statement
   /** (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error); ignored when the task exists. */
   insertTask: Statement
@@ -88,8 +88,8 @@ export function prepareStatements(db: Database.Database): Statements {
   return {
     insertDefinition: p('INSERT OR IGNORE INTO definitions (hash, body) VALUES (?, ?)'),
     insertRun:
-      p(`INSERT OR IGNORE INTO runs (id, workflow, workflow_hash, definition_hash, input, state, created_at, started_at, finished_at, error, parent_run_id, parent_task_id)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      p(`INSERT OR IGNORE INTO runs (id, workflow, workflow_hash, definition_hash, input, state, created_at, started_at, finished_at, error, parent_run_id, parent_task_id, trace_parent)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     insertTask:
       p(`INSERT OR IGNORE INTO tasks (run_id, task_id, idx, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
