@@ -270,6 +270,46 @@ export interface PermissionDeniedEvent extends EventBase {
   taskId?: TaskId
 }
 
+/** How urgent an alert is. */
+export type AlertSeverity = 'warning' | 'critical'
+
+/**
+ * An alert of an {@link AlertRule}: raised when a measured value crossed
+ * its threshold, resolved when it went back under (see `docs/observability.md`).
+ */
+export interface Alert {
+  /** Unique per raising: `alr_…`. */
+  id: string
+  /** The id of the rule that raised it. */
+  rule: string
+  severity: AlertSeverity
+  state: 'raised' | 'resolved'
+  /** What happened, in a sentence. */
+  message: string
+  /** What it is about: an agent (by name), a run, both, or neither (the hourly cost of the whole team). */
+  subject: { agent?: string; run?: string }
+  /** The value measured when it was raised (or, once resolved, when it was resolved). */
+  value: number
+  /** The rule's threshold. */
+  threshold: number
+  /** Wall-clock ms. */
+  raisedAt: number
+  /** Wall-clock ms; set once resolved. */
+  resolvedAt?: number
+}
+
+/** An alert was raised (see {@link Alert}). */
+export interface AlertRaisedEvent extends EventBase {
+  type: 'alert.raised'
+  alert: Alert
+}
+
+/** An alert was resolved: its value went back under the threshold (less the hysteresis), or its run ended. */
+export interface AlertResolvedEvent extends EventBase {
+  type: 'alert.resolved'
+  alert: Alert
+}
+
 /** Every event of a run (stored in its event log), discriminated on `type`. */
 export type RunEvent =
   | RunStartedEvent
@@ -292,13 +332,18 @@ export type RunEvent =
   | ModelCalledEvent
   | BudgetWarningEvent
 
-/** The events of agents (lifecycle, reports, health, anomalies) and of security (denials): not tied to one run. */
+/**
+ * The events of agents (lifecycle, reports, health, anomalies), of security
+ * (denials) and alerts: not stored in one run's event log.
+ */
 export type TeamEvent =
   | AgentStateEvent
   | AgentReportedEvent
   | AgentHealthEvent
   | AgentAnomalyEvent
   | PermissionDeniedEvent
+  | AlertRaisedEvent
+  | AlertResolvedEvent
 
 /**
  * Every event Flotilla emits, discriminated on `type`: the events of runs
@@ -319,9 +364,11 @@ const TEAM_EVENT_TYPES: ReadonlySet<string> = new Set<TeamEvent['type']>([
   'agent.health',
   'agent.anomaly',
   'permission.denied',
+  'alert.raised',
+  'alert.resolved',
 ])
 
-/** True for an event of a run (one a run's event log stores), false for an agent or security event. */
+/** True for an event of a run (one a run's event log stores), false for an agent, security or alert event. */
 export function isRunEvent(event: FlotillaEvent): event is RunEvent {
   return !TEAM_EVENT_TYPES.has(event.type)
 }

@@ -37,6 +37,7 @@ import { lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './tel
 import type { DeployedAgents } from './deployed-agents.js'
 import type { ControlOptions, RunHandle, RunOptions } from './run-handle.js'
 import { RunControl } from './run-control.js'
+import { countDeadLetters } from './dead-letters.js'
 
 export type { ControlOptions, RunOptions, RunHandle } from './run-handle.js'
 
@@ -89,6 +90,7 @@ export class Orchestrator {
   private readonly templates = new Map<string, Workflow>()
   private closed = false
   private pruneTimer: NodeJS.Timeout | undefined
+  private readonly detachAlerts: (() => void) | undefined
   /** The built-in agents patterns compile to, registered at construction (awaited by register, run, recover, replay). */
   private readonly builtins: Promise<void>
 
@@ -215,6 +217,11 @@ export class Orchestrator {
     this.health.onTransition((t) => this.hub.deliver([{ type: 'agent.health', ...t }]))
     this.anomalies.onAnomaly((a) => this.hub.deliver([{ type: 'agent.anomaly', ...a }]))
     if (autoStart) this.health.start()
+    this.detachAlerts = options.alerts?.attach({
+      on: (type, listener) => this.hub.on(type, listener),
+      emit: (e) => this.hub.deliver([e]),
+      deadLetters: () => countDeadLetters(this.bus, [...new Set(this.registry.definitions().map((d) => d.name))]),
+    })
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
     const retention = this.options.retention
     if (retention !== undefined) {
@@ -440,7 +447,8 @@ export class Orchestrator {
   /**
    * Subscribes to events of one type, or `*` for all: those of runs and
    * tasks, and those of agents (`agent.state`, `agent.reported`,
-   * `agent.health`, `agent.anomaly`) and security (`permission.denied`).
+   * `agent.health`, `agent.anomaly`), security (`permission.denied`) and
+   * alerts (`alert.raised`, `alert.resolved`, with the `alerts` option).
    * Returns the unsubscribe function.
    */
   on<T extends FlotillaEventType>(type: T, listener: Listener<EventOf<T>>): () => void
@@ -474,6 +482,7 @@ export class Orchestrator {
     if (this.closed) return
     this.closed = true
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer)
+    this.detachAlerts?.()
     this.health.stop()
     await this.team.close()
     await this.journal?.close()

@@ -13,6 +13,7 @@ const AUDIT_PAGE = 200
 /** True when the key may read the agent an event is about (by name or, for a deployed agent, by id). */
 function visible(principal: KeyPrincipal | undefined, e: TeamEvent): boolean {
   if (principal === undefined) return true
+  if (e.type === 'alert.raised' || e.type === 'alert.resolved') return principal.permissions.allows('run:*', 'read')
   const name = 'name' in e ? e.name : e.agent
   const id = 'agentId' in e ? e.agentId : undefined
   return (
