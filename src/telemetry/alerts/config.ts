@@ -81,7 +81,10 @@ const ruleSchema = z
   .object({
     id: z
       .string()
-      .regex(/^[A-Za-z0-9][\w.-]{0,63}$/, 'must be 1–64 letters, digits, "_", "." or "-", starting with a letter or digit')
+      .regex(
+        /^[A-Za-z0-9][\w.-]{0,63}$/,
+        'must be 1–64 letters, digits, "_", "." or "-", starting with a letter or digit',
+      )
       .optional(),
     kind: z.enum(KINDS),
     threshold: z.number().finite().min(0, 'must be ≥ 0'),
@@ -125,13 +128,22 @@ export function parseAlertsConfig(value: unknown, source = 'alerts configuration
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const field = issue?.path.join('.') || '(root)'
-    throw new FlotillaError('ALERTS_CONFIG_INVALID', `Invalid ${source}: "${field}" ${issue?.message ?? 'is invalid'}.`, {
-      details: { field, source },
-    })
+    throw new FlotillaError(
+      'ALERTS_CONFIG_INVALID',
+      `Invalid ${source}: "${field}" ${issue?.message ?? 'is invalid'}.`,
+      {
+        details: { field, source },
+      },
+    )
   }
   const seen = new Set<string>()
   const rules = parsed.data.rules.map((r, i): AlertRule => {
-    const rule: AlertRule = { ...r, id: r.id ?? r.kind, severity: r.severity ?? 'warning', hysteresis: r.hysteresis ?? 0.1 }
+    const rule: AlertRule = {
+      ...r,
+      id: r.id ?? r.kind,
+      severity: r.severity ?? 'warning',
+      hysteresis: r.hysteresis ?? 0.1,
+    }
     if (seen.has(rule.id))
       throw new FlotillaError(
         'ALERTS_CONFIG_INVALID',
@@ -165,10 +177,14 @@ export async function loadAlertsFile(path: string): Promise<AlertsConfig> {
   try {
     value = parseYaml(text)
   } catch (e) {
-    throw new FlotillaError('ALERTS_CONFIG_INVALID', `The alerts file ${path} is not YAML or JSON: ${(e as Error).message}`, {
-      details: { field: '(root)', source: path },
-      cause: e,
-    })
+    throw new FlotillaError(
+      'ALERTS_CONFIG_INVALID',
+      `The alerts file ${path} is not YAML or JSON: ${(e as Error).message}`,
+      {
+        details: { field: '(root)', source: path },
+        cause: e,
+      },
+    )
   }
   return parseAlertsConfig(expandEnv(value, path), `alerts file ${path}`)
 }

@@ -103,7 +103,12 @@ export class AlertEvaluator {
               return `${agent}: ${pct(rate)} of its last ${list.length} attempts failed (threshold ${pct(rule.threshold)})`
             })
           } else if (rule.kind === 'taskDurationP95' && e.type === 'task.succeeded') {
-            const list = push(this.samples, `${rule.id}|${agent}`, e.durationMs, rule.window ?? DEFAULT_WINDOW.taskDurationP95)
+            const list = push(
+              this.samples,
+              `${rule.id}|${agent}`,
+              e.durationMs,
+              rule.window ?? DEFAULT_WINDOW.taskDurationP95,
+            )
             if (list.length < (rule.minSamples ?? 5)) continue
             const value = p95(list)
             this.check(rule, { agent }, value, now, out, () => {
@@ -135,20 +140,29 @@ export class AlertEvaluator {
         const share = e.limit > 0 ? e.spent / e.limit : 1
         for (const rule of this.rules)
           if (rule.kind === 'budget')
-            this.check(rule, { agent: e.agent, run: e.runId }, share, now, out, () => {
-              return `${e.agent}: ${pct(share)} of its ${e.scope} budget of ${e.limit} ${e.measure} is spent (task ${e.taskId} of run ${e.runId})`
-            }, `${e.scope}.${e.measure}`)
+            this.check(
+              rule,
+              { agent: e.agent, run: e.runId },
+              share,
+              now,
+              out,
+              () => {
+                return `${e.agent}: ${pct(share)} of its ${e.scope} budget of ${e.limit} ${e.measure} is spent (task ${e.taskId} of run ${e.runId})`
+              },
+              `${e.scope}.${e.measure}`,
+            )
         break
       }
       case 'agent.anomaly': {
         const z = Math.abs(e.z)
+        const agent = agentName(e.agent)
         for (const rule of this.rules) {
           if (rule.kind !== 'anomaly') continue
-          const existing = this.active.get(keyOf(rule, { agent: e.agent }))
+          const existing = this.active.get(keyOf(rule, { agent }))
           if (existing !== undefined) existing.lastAt = now
           else
-            this.check(rule, { agent: e.agent }, z, now, out, () => {
-              return `${e.agent}: ${e.metric === 'latency' ? 'latency' : 'error rate'} ${e.value.toFixed(3)} departs from its baseline ${e.mean.toFixed(3)} (z = ${e.z.toFixed(1)})`
+            this.check(rule, { agent }, z, now, out, () => {
+              return `${agent}: ${e.metric === 'latency' ? 'latency' : 'error rate'} ${e.value.toFixed(3)} departs from its baseline ${e.mean.toFixed(3)} (z = ${e.z.toFixed(1)})`
             })
         }
         break
@@ -170,7 +184,8 @@ export class AlertEvaluator {
             return `${agent}: ${count} dead letter${count === 1 ? '' : 's'} in its mailbox (threshold ${rule.threshold})`
           })
         for (const [key, a] of this.active)
-          if (a.rule === rule && !deadLetters.has(a.alert.subject.agent ?? '')) this.resolve(key, now, 0, undefined, out)
+          if (a.rule === rule && !deadLetters.has(a.alert.subject.agent ?? ''))
+            this.resolve(key, now, 0, undefined, out)
       }
     }
     for (const [key, a] of this.active)
