@@ -38,6 +38,10 @@ export type {
   AgentHealthEvent,
   AgentAnomalyEvent,
   PermissionDeniedEvent,
+  Alert,
+  AlertSeverity,
+  AlertRaisedEvent,
+  AlertResolvedEvent,
   RunWaitingEvent,
   RunProgress,
   RunStartedEvent,
@@ -275,6 +279,25 @@ export type {
   TelemetryAttributes,
 } from './telemetry/telemetry.js'
 export { prometheusMeter, type PrometheusMeterOptions, type PrometheusMetrics } from './telemetry/prometheus.js'
+export { AlertMonitor, type AlertMonitorOptions, type AlertSource } from './telemetry/alerts/monitor.js'
+export type { AlertEvent } from './telemetry/alerts/evaluator.js'
+export {
+  parseAlertsConfig,
+  loadAlertsFile,
+  type AlertRule,
+  type AlertRuleInput,
+  type AlertRuleKind,
+  type AlertsConfig,
+  type AlertWebhookConfig,
+} from './telemetry/alerts/config.js'
+export {
+  signAlertBody,
+  verifyAlertSignature,
+  ALERT_SIGNATURE_HEADER,
+  ALERT_TIMESTAMP_HEADER,
+  ALERT_DELIVERY_HEADER,
+  type WebhookOutcome,
+} from './telemetry/alerts/webhook.js'
 export type { UnservedTask } from './orchestrator/client.js'
 export type { Interceptor, Invocation, InvokeNext } from './workflows/invoker.js'
 export type {
