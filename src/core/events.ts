@@ -41,6 +41,10 @@ export interface RunStartedEvent extends RunEventBase {
   workflow: string
   tasks: number
   parentRunId?: RunId
+  /** Debug mode: full model traces and conversations are kept (see `docs/observability.md`, "Debug mode"). */
+  debug?: true
+  /** The run pauses at a task about to fail for good instead of failing. */
+  breakOnError?: true
 }
 /** A stored, unfinished run was picked up again after a restart (`done` tasks were kept). */
 export interface RunRecoveredEvent extends RunEventBase {
@@ -53,6 +57,14 @@ export interface RunPausedEvent extends RunEventBase {
   type: 'run.paused'
   /** Set when the pause was written by another process (`flotilla runs pause` in another terminal, a client). */
   by?: 'another process'
+  /**
+   * `break on error`: the run has `breakOnError` and task `taskId` was about to
+   * fail for good (its retries spent) with `error`; resuming retries it.
+   */
+  reason?: 'break on error'
+  taskId?: TaskId
+  attempt?: number
+  error?: SerializedError
 }
 /**
  * A task of the run waits because no live worker offers what it needs (its
@@ -179,8 +191,10 @@ export interface ModelCallReport {
   replayed: boolean
   /** Why the model stopped: `stop`, `tool-calls`, `length`… */
   finishReason: string
-  /** What the model answered: its reasoning, text and tool calls (long texts cut at 2,000 characters). */
+  /** What the model answered: its reasoning, text and tool calls (long texts cut at 2,000 characters, except in debug mode). */
   answer?: ModelAnswerPart[]
+  /** Debug mode only: the messages sent to the model (the conversation so far), as JSON. */
+  prompt?: unknown[]
 }
 
 /** One part of a model's answer, as traces show it. */

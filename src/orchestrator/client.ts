@@ -63,7 +63,7 @@ export class Client {
   async start(
     workflow: Workflow | WorkflowSpec,
     input?: unknown,
-    options: { runId?: string; actor?: string } = {},
+    options: { runId?: string; actor?: string; debug?: boolean; breakOnError?: boolean } = {},
   ): Promise<RunId> {
     const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
     const runInput = resolveRunInput(wf, input)
@@ -79,6 +79,8 @@ export class Client {
           workflow: wf.name,
           tasks: wf.tasks.length,
           ...(options.actor === undefined ? {} : { actor: options.actor }),
+          ...(options.debug === true ? { debug: true as const } : {}),
+          ...(options.breakOnError === true ? { breakOnError: true as const } : {}),
         },
       ],
     })

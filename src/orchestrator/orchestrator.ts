@@ -36,7 +36,7 @@ import { Authorizer } from '../security/authorizer.js'
 import { lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import type { DeployedAgents } from './deployed-agents.js'
 import type { ControlOptions, RunHandle, RunOptions } from './run-handle.js'
-import { RunControl } from './run-control.js'
+import { RunControl, runDebug } from './run-control.js'
 import { countDeadLetters } from './dead-letters.js'
 
 export type { ControlOptions, RunOptions, RunHandle } from './run-handle.js'
@@ -336,6 +336,7 @@ export class Orchestrator {
       concurrency,
       callbacks: { onProgress: options.onProgress },
       ...(options.actor === undefined ? {} : { actor: options.actor }),
+      debug: runDebug(options),
     })
     return this.control.handle<O>(run, options)
   }

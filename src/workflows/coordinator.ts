@@ -40,6 +40,8 @@ interface Held {
   waiting: Set<number>
   /** When the run started (wall clock), for the duration of its final event. */
   startedAt: number | undefined
+  /** The run was started with `breakOnError` (its `run.started` event says so). */
+  breakOnError: boolean
 }
 
 /**
@@ -80,7 +82,9 @@ export class Coordinator {
     run.restore(tasks)
     run.state = record.state
     run.startMono = this.o.clock.now()
+    const [first] = await this.o.store.listEvents(record.id, { limit: 1 })
     const h: Held = {
+      breakOnError: first?.event.type === 'run.started' && first.event.breakOnError === true,
       run,
       inFlight: 0,
       fallbackFrom: new Int32Array(run.total),
@@ -248,6 +252,23 @@ export class Coordinator {
         ],
       )
       this.stageOffer(h, i, at + next.delayMs)
+      return
+    }
+    if (h.breakOnError && !task.continueOnFailure && run.state === 'RUNNING') {
+      // Break on error: the run pauses with the task RETRYING; once resumed, the queue hands out its next attempt.
+      run.setState(i, S.RETRYING)
+      run.state = 'PAUSED'
+      const event: RunEvent = {
+        type: 'run.paused',
+        at,
+        runId: run.id,
+        reason: 'break on error',
+        taskId,
+        attempt: record.attempt,
+        error: json,
+      }
+      if (await this.commit([{ op: 'run.state', runId: run.id, state: 'PAUSED', at }], [event], run.id))
+        this.stageOffer(h, i, at)
       return
     }
     run.setState(i, S.FAILED)

@@ -24,6 +24,14 @@ export interface StartRequest {
   actor?: string
   /** Tasks that start already SUCCEEDED, with their outputs (replay). */
   preset?: readonly TaskRecord[]
+  /** Debug mode and break on error (written in `run.started`). */
+  debug?: RunDebug
+}
+
+/** How a run is debugged: full traces, and pausing at a task about to fail for good. */
+export interface RunDebug {
+  debug?: boolean
+  breakOnError?: boolean
 }
 
 /** What resuming a stored run needs. */
@@ -33,6 +41,8 @@ export interface RecoverRequest {
   workflow: Workflow
   concurrency: number
   callbacks: RunCallbacks
+  /** As `run.started` recorded it. */
+  debug?: RunDebug
 }
 
 /**
@@ -126,6 +136,7 @@ export class Engine {
         details: { runId: req.id },
       })
     const run = this.track(req.id, req.workflow, req.input, req.concurrency, req.callbacks)
+    setDebug(run, req.debug)
     const now = this.o.clock.wallNow()
     const wf = req.workflow
     const tasks = newTaskRecords(req.id, wf)
@@ -153,6 +164,8 @@ export class Engine {
         tasks: wf.tasks.length,
         ...(req.parentRunId ? { parentRunId: req.parentRunId } : {}),
         ...(req.actor === undefined ? {} : { actor: req.actor }),
+        ...(run.debug ? { debug: true as const } : {}),
+        ...(run.breakOnError ? { breakOnError: true as const } : {}),
       },
       req.preset === undefined
         ? () => {
@@ -176,6 +189,7 @@ export class Engine {
       })
     const run = this.track(req.record.id, req.workflow, req.record.input, req.concurrency, req.callbacks)
     run.restore(req.tasks)
+    setDebug(run, req.debug)
     run.state = req.record.state === 'PAUSED' ? 'PAUSED' : 'RUNNING'
     const at = this.o.clock.wallNow()
     this.wal.stage(run, undefined, { type: 'run.recovered', at, runId: run.id, done: run.done, tasks: run.total }, () =>
@@ -255,6 +269,11 @@ export class Engine {
       actor,
     )
   }
+}
+
+function setDebug(run: RunExecution, debug: RunDebug | undefined): void {
+  run.debug = debug?.debug === true
+  run.breakOnError = debug?.breakOnError === true
 }
 
 /** The RUN_STATE_INVALID error for an operation a run in its current state does not allow. */

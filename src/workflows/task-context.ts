@@ -62,6 +62,8 @@ const NO_TOOLS: ToolBox = {
 export class TaskContext implements AgentContext {
   private _log: AgentLogger | undefined
   private _services: ServiceMembers | undefined
+  /** True when the run is in debug mode (see {@link AgentContext.debug}). */
+  debug = false
 
   constructor(
     private readonly sink: ContextSink,
