@@ -21,7 +21,9 @@ export function formatEventLine(e: RunEvent, verbose: boolean): string | undefin
     case 'run.waiting':
       return `${at} run.waiting ${e.taskId}: ${e.reason}`
     case 'run.paused':
-      return `${at} run.paused${e.by !== undefined ? ` by ${e.by}` : ''}`
+      return e.reason === 'break on error'
+        ? `${at} run.paused: break on error at ${e.taskId ?? '?'}${e.error === undefined ? '' : ` [${e.error.code}] ${e.error.message}`}`
+        : `${at} run.paused${e.by !== undefined ? ` by ${e.by}` : ''}`
     case 'run.resumed':
       return `${at} ${e.type}`
     case 'run.succeeded':
