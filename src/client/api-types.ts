@@ -448,6 +448,10 @@ export interface paths {
                     "application/json": {
                         /** @description The run input (the workflow declares its inputs) */
                         input?: unknown;
+                        /** @description Debug mode: traces keep whole model answers, tool results and conversations */
+                        debug?: boolean;
+                        /** @description Break on error: the run goes PAUSED at a task about to fail for good (run.paused, reason "break on error"); resume retries it */
+                        breakOnError?: boolean;
                     };
                 };
             };
@@ -627,6 +631,10 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         input?: unknown;
+                        /** @description Debug mode: traces keep whole model answers, tool results and conversations */
+                        debug?: boolean;
+                        /** @description Break on error: the run goes PAUSED at a task about to fail for good (run.paused, reason "break on error"); resume retries it */
+                        breakOnError?: boolean;
                     };
                 };
             };
