@@ -21,7 +21,12 @@ export interface AlertFeed extends AlertSource {
  * governs come as they happen; dead letters are counted for the agents of
  * the live workers' catalog and those governed here.
  */
-export function alertFeed(parts: { client: Client; bus: Bus | undefined; agents?: AgentHost; logger: Logger }): AlertFeed {
+export function alertFeed(parts: {
+  client: Client
+  bus: Bus | undefined
+  agents?: AgentHost
+  logger: Logger
+}): AlertFeed {
   const listeners = new Set<(event: FlotillaEvent) => void>()
   const deliver = (e: FlotillaEvent): void => {
     for (const l of listeners) l(e)

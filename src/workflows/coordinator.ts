@@ -11,6 +11,7 @@ import { compileWorkflow, type Workflow } from './compile.js'
 import { RunExecution, S } from './run-execution.js'
 import type { WorkflowSpec } from './spec.js'
 import { afterFailure } from './task-io.js'
+import { breakAt, cancelUnfinished, storedBreakOnError } from './coordinator-ops.js'
 
 /** Options of a {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -82,9 +83,8 @@ export class Coordinator {
     run.restore(tasks)
     run.state = record.state
     run.startMono = this.o.clock.now()
-    const [first] = await this.o.store.listEvents(record.id, { limit: 1 })
     const h: Held = {
-      breakOnError: first?.event.type === 'run.started' && first.event.breakOnError === true,
+      breakOnError: await storedBreakOnError(this.o.store, record.id),
       run,
       inFlight: 0,
       fallbackFrom: new Int32Array(run.total),
@@ -255,20 +255,8 @@ export class Coordinator {
       return
     }
     if (h.breakOnError && !task.continueOnFailure && run.state === 'RUNNING') {
-      // Break on error: the run pauses with the task RETRYING; once resumed, the queue hands out its next attempt.
-      run.setState(i, S.RETRYING)
-      run.state = 'PAUSED'
-      const event: RunEvent = {
-        type: 'run.paused',
-        at,
-        runId: run.id,
-        reason: 'break on error',
-        taskId,
-        attempt: record.attempt,
-        error: json,
-      }
-      if (await this.commit([{ op: 'run.state', runId: run.id, state: 'PAUSED', at }], [event], run.id))
-        this.stageOffer(h, i, at)
+      const { ops, events } = breakAt(run, i, record.attempt, json, at)
+      if (await this.commit(ops, events, run.id)) this.stageOffer(h, i, at)
       return
     }
     run.setState(i, S.FAILED)
@@ -440,21 +428,7 @@ export class Coordinator {
     const run = h.run
     if (run.finished) return
     run.state = state
-    const ops: StoreOp[] = []
-    const at = this.o.clock.wallNow()
-    for (let i = 0; i < run.total; i++) {
-      const s = run.taskState[i]
-      if (s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED) continue
-      run.setState(i, S.CANCELLED)
-      ops.push({
-        op: 'task.finish',
-        runId: run.id,
-        taskId: run.workflow.tasks[i].id as TaskId,
-        state: 'CANCELLED',
-        at,
-        reason: 'the run failed',
-      })
-    }
+    const ops = cancelUnfinished(run, this.o.clock.wallNow())
     this.held.delete(run.id)
     await this.commitFinal(run.id, ops, state, error, h.startedAt)
   }
