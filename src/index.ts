@@ -39,6 +39,10 @@ export type {
   AgentAnomalyEvent,
   AgentScaledEvent,
   PermissionDeniedEvent,
+  Alert,
+  AlertSeverity,
+  AlertRaisedEvent,
+  AlertResolvedEvent,
   RunWaitingEvent,
   RunProgress,
   RunStartedEvent,
@@ -300,6 +304,25 @@ export type {
 export { parseTraceparent, traceContextOf, traceparentOf } from './telemetry/trace-context.js'
 export { otlpTracing, otlpTracesEndpoint, type OtlpTracing } from './telemetry/otlp.js'
 export { prometheusMeter, type PrometheusMeterOptions, type PrometheusMetrics } from './telemetry/prometheus.js'
+export { AlertMonitor, type AlertMonitorOptions, type AlertSource } from './telemetry/alerts/monitor.js'
+export type { AlertEvent } from './telemetry/alerts/evaluator.js'
+export {
+  parseAlertsConfig,
+  loadAlertsFile,
+  type AlertRule,
+  type AlertRuleInput,
+  type AlertRuleKind,
+  type AlertsConfig,
+  type AlertWebhookConfig,
+} from './telemetry/alerts/config.js'
+export {
+  signAlertBody,
+  verifyAlertSignature,
+  ALERT_SIGNATURE_HEADER,
+  ALERT_TIMESTAMP_HEADER,
+  ALERT_DELIVERY_HEADER,
+  type WebhookOutcome,
+} from './telemetry/alerts/webhook.js'
 export type { UnservedTask } from './orchestrator/client.js'
 export type { Interceptor, Invocation, InvokeNext } from './workflows/invoker.js'
 export type {

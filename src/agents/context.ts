@@ -41,6 +41,11 @@ export interface AgentContext {
   readonly taskId: TaskId
   /** The agent instance executing it. */
   readonly instanceId: AgentId
+  /**
+   * True when the run is in debug mode: traces keep whole texts (model
+   * answers, tool results) and the conversations sent to models. Absent: not.
+   */
+  readonly debug?: boolean
   /** Logs a line, delivered as a `task.log` event. */
   readonly log: AgentLogger
   /** Reports progress of this task: `fraction` in [0, 1], an optional note. */

@@ -287,6 +287,7 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
         m,
         {
           step: (n, fn) => ctx.step(n, fn),
+          ...(ctx.debug === true ? { full: true } : {}),
           ...(config.stream === true
             ? {
                 stream: true,
@@ -347,6 +348,7 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
               replayed: c.replayed,
               finishReason: c.finishReason,
               answer: c.answer,
+              ...(c.prompt === undefined ? {} : { prompt: c.prompt }),
             })
           },
         },

@@ -5,10 +5,10 @@ import type { PermissionSet } from '../security/permissions.js'
 import type { AgentContext } from './context.js'
 import { createToolBox, type AnyToolDefinition } from './tools.js'
 
-/** A tool result as a trace shows it: JSON, cut at 2,000 characters. */
-function excerpt(value: unknown): string {
+/** A tool result as a trace shows it: JSON, cut at 2,000 characters (whole in debug mode). */
+function excerpt(value: unknown, full: boolean): string {
   const text = JSON.stringify(value) ?? 'undefined'
-  return text.length > 2000 ? `${text.slice(0, 2000)}…` : text
+  return text.length > 2000 && !full ? `${text.slice(0, 2000)}…` : text
 }
 
 /** What a language-model agent's task offers its model. */
@@ -40,7 +40,7 @@ export async function taskTools(
   const durable = async (callId: string, tool: string, run: () => Promise<unknown>): Promise<unknown> => {
     try {
       const value = await ctx.step(`tool:${callId}`, run)
-      ctx.log.info('tool result', { callId, tool, ok: true, result: excerpt(value) })
+      ctx.log.info('tool result', { callId, tool, ok: true, result: excerpt(value, ctx.debug === true) })
       return value
     } catch (e) {
       ctx.log.warn('tool result', { callId, tool, ok: false, error: e instanceof Error ? e.message : String(e) })

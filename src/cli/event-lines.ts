@@ -1,4 +1,4 @@
-import type { RunEvent } from '../core/events.js'
+import type { AlertRaisedEvent, AlertResolvedEvent, RunEvent } from '../core/events.js'
 import { formatClock, formatDuration, formatPercent } from './format.js'
 
 /**
@@ -21,7 +21,9 @@ export function formatEventLine(e: RunEvent, verbose: boolean): string | undefin
     case 'run.waiting':
       return `${at} run.waiting ${e.taskId}: ${e.reason}`
     case 'run.paused':
-      return `${at} run.paused${e.by !== undefined ? ` by ${e.by}` : ''}`
+      return e.reason === 'break on error'
+        ? `${at} run.paused: break on error at ${e.taskId ?? '?'}${e.error === undefined ? '' : ` [${e.error.code}] ${e.error.message}`}`
+        : `${at} run.paused${e.by !== undefined ? ` by ${e.by}` : ''}`
     case 'run.resumed':
       return `${at} ${e.type}`
     case 'run.succeeded':
@@ -63,6 +65,14 @@ export function formatEventLine(e: RunEvent, verbose: boolean): string | undefin
     case 'budget.warning':
       return `${at} budget.warning ${e.taskId} ${e.agent}: ${e.scope} budget of ${e.limit} ${e.measure} is ${formatPercent(e.spent / e.limit)} spent`
   }
+}
+
+/**
+ * One line for an alert event, e.g. `12:00:01 alert.raised critical errorRate:
+ * scan: 60 % of its last 20 attempts failed (threshold 50 %)`.
+ */
+export function formatAlertLine(e: AlertRaisedEvent | AlertResolvedEvent): string {
+  return `${formatClock(e.at)} ${e.type} ${e.alert.severity} ${e.alert.rule}: ${e.alert.message}`
 }
 
 /** The data of a log line, as short JSON after the message; empty when there is none. */

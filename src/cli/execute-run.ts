@@ -28,6 +28,10 @@ export interface DisplayOptions {
   concurrency?: number | undefined
   /** Show the final outputs under the summary. @default true */
   outputs?: boolean | undefined
+  /** Start the run in debug mode (see `RunOptions.debug`). */
+  debug?: boolean | undefined
+  /** Start the run with break on error; at a break, this process lets go of the run (left PAUSED in the store). */
+  breakOnError?: boolean | undefined
 }
 
 /** A run to execute and show: how to start it, and what it looks like before its first event. */
@@ -62,11 +66,32 @@ export function executeRun(
   return watchRun(
     {
       workflow,
-      begin: (onEvent) => orchestrator.start(workflow, input, { onEvent, concurrency: options.concurrency }),
+      begin: (onEvent) =>
+        orchestrator.start(workflow, input, {
+          concurrency: options.concurrency,
+          debug: options.debug === true,
+          breakOnError: options.breakOnError === true,
+          onEvent: (e) => {
+            onEvent?.(e)
+            if (e.type === 'run.paused' && e.reason === 'break on error') {
+              io.err.write(breakNotice(e.runId, e.taskId ?? '', e.error?.message ?? ''))
+              // Lets go of the run: it stays PAUSED in the store, for `flotilla runs resume` in any process.
+              void orchestrator.close()
+            }
+          },
+        }),
     },
     options,
     io,
   )
+}
+
+/** What the CLI says when a run breaks on an error. */
+function breakNotice(runId: string, taskId: string, message: string): string {
+  return `\nbreak on error: task "${taskId}" failed (${message}); run ${runId} is PAUSED in the store.
+  inspect  flotilla runs show ${runId}   (and flotilla runs trace ${runId})
+  resume   flotilla runs resume ${runId}   (retries task "${taskId}")
+  replay   flotilla runs replay ${runId} --from ${taskId}   (a new run, with changes: see --set)\n`
 }
 
 /**

@@ -28,12 +28,21 @@ export const runOptionsSchema = z.object({
   store: z.string().optional(),
   submit: z.boolean().default(false),
   detach: z.boolean().default(false),
+  debug: z.boolean().default(false),
+  breakOnError: z.boolean().default(false),
 })
 
 /** Options of `flotilla run`. */
 export type RunCommandOptions = z.infer<typeof runOptionsSchema>
 
-const FLAGS = { ...RUN_FLAGS, ...REMOTE_FLAGS, submit: { type: 'boolean' }, detach: { type: 'boolean' } } as const
+const FLAGS = {
+  ...RUN_FLAGS,
+  ...REMOTE_FLAGS,
+  submit: { type: 'boolean' },
+  detach: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  'break-on-error': { type: 'boolean' },
+} as const
 
 const HELP = `Usage: flotilla run <workflow.yaml> [options]
 
@@ -70,6 +79,15 @@ ${STORE_HELP}
       --detach            With --submit or --server: print the run id and
                           return at once
 ${REMOTE_HELP}
+      --debug             Debug mode: traces keep whole model answers, tool
+                          results and the conversations sent to models
+      --break-on-error    Pause the run at a task about to fail for good
+                          (its retries spent) instead of failing: this
+                          process lets go of the run, which stays PAUSED in
+                          the store; inspect it ("flotilla runs show",
+                          "flotilla runs trace"), then "flotilla runs resume"
+                          retries that task, or "flotilla runs replay" starts
+                          a changed run
       --no-live           Plain event lines even on a terminal
       --verbose           Show progress and log events, and error stacks
   -h, --help              Show this help
@@ -98,6 +116,8 @@ export const runCommand: Command = {
       ...runFlagValues(values),
       submit: values.submit === true,
       detach: values.detach === true,
+      debug: values.debug === true,
+      breakOnError: values['break-on-error'] === true,
     })
     const remote = remoteOf('run', values)
     if (remote !== undefined) {

@@ -7,6 +7,8 @@ import { parseStoreSpec } from '../store/open-store.js'
 import type { Runtime } from '../runtimes/runtime.js'
 import { otlpTracesEndpoint, otlpTracing } from '../telemetry/otlp.js'
 import { LOG_LEVEL_HELP, logLevel, logRunEvents, openLogger, TraceIds } from './cli-logs.js'
+import { loadAlertsFile } from '../telemetry/alerts/config.js'
+import { formatAlertLine } from './event-lines.js'
 import { importAgents } from './agents-module.js'
 import { expectPositionals, splitArgs, usageError } from './args.js'
 import { COMMON_FLAGS, type Command } from './command.js'
@@ -28,6 +30,7 @@ const FLAGS = {
   'agent-workspace': { type: 'string' },
   ...KUBERNETES_FLAGS,
   'log-level': { type: 'string' },
+  alerts: { type: 'string' },
 } as const
 
 const HELP = `Usage: flotilla serve [options]
@@ -68,11 +71,17 @@ ${STORE_HELP}
 ${KUBERNETES_HELP}
 ${LOG_LEVEL_HELP}
       --verbose           Log from debug up (unless --log-level), error stacks
+      --alerts FILE       Alert rules and webhook (YAML or JSON; see
+                          docs/observability.md): alerts are printed here,
+                          listed by GET /api/v1/alerts, and POSTed to the
+                          webhook; ADMIN keys change them with PUT
+                          /api/v1/alerts/rules
   -h, --help              Show this help
 
 Examples:
   flotilla serve
   flotilla serve --workflows ./workflows --agents ./agents.mjs
+  flotilla serve --alerts alerts.yaml
   flotilla serve --host 0.0.0.0 --store postgres://postgres@127.0.0.1:5432/app --workflows ./workflows
   flotilla serve --agent-modules /app/agents --kubernetes --kubernetes-namespace agents`
 
@@ -165,6 +174,7 @@ export const serveCommand: Command = {
         'With a PostgreSQL store, add --worker to run the --agents in this process too, or run them in "flotilla worker" processes.',
       )
     const kubernetes = kubernetesChoice('serve', values, values['agent-modules'] !== undefined)
+    const alerts = values.alerts === undefined ? undefined : await loadAlertsFile(resolve(values.alerts as string))
     const definitions = await loadDefinitions(modules)
     const runtimes = kubernetes === undefined ? undefined : await kubernetesRuntimes(kubernetes)
     const verbose = values.verbose === true
@@ -201,7 +211,9 @@ export const serveCommand: Command = {
               },
             }),
         onAdminKey: (key) => io.out.write(adminKeyNotice(key)),
+        ...(alerts === undefined ? {} : { alerts }),
       })
+      server.deps.alerts.on((e) => io.err.write(`${formatAlertLine(e)}\n`))
       if (fromEnv) io.out.write('The ADMIN key of FLOTILLA_ADMIN_KEY is in place.\n')
       if (definitions.length > 0) {
         worker = new Worker({
@@ -228,6 +240,7 @@ export const serveCommand: Command = {
   store      ${label}
   workflows  ${names.length === 0 ? 'none (--workflows DIR offers some by name)' : names.join(', ')}
   agents     ${agentsLine(server.deps.agents?.modules, runtimes)}
+  alerts     ${alerts === undefined ? 'no rules (--alerts FILE, or PUT /api/v1/alerts/rules)' : `${alerts.rules.length} rule(s)${alerts.webhook === undefined ? '' : `, webhook ${alerts.webhook.url}`}`}
   worker     ${
     worker === undefined
       ? 'none: runs wait for a "flotilla worker" on this store'

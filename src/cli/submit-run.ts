@@ -20,6 +20,9 @@ export interface SubmitOptions {
   detach: boolean
   /** The `--store` flag as given (for the hints printed). */
   store: string | undefined
+  /** `--debug` and `--break-on-error`, stored with the run for the workers. */
+  debug?: boolean
+  breakOnError?: boolean
   /** How often the store is read for new events, in ms. @default 200 */
   pollMs?: number
 }
@@ -43,7 +46,10 @@ export async function submitRun(store: Store, label: string, options: SubmitOpti
     io.err.write(
       `${p.yellow('waiting')}: task "${u.taskId}" needs ${u.needs} and no live worker offers it; start one with "flotilla worker --store … --agents …".\n`,
     )
-  const runId = await client.start(workflow, input)
+  const runId = await client.start(workflow, input, {
+    debug: options.debug === true,
+    breakOnError: options.breakOnError === true,
+  })
   if (options.detach) {
     if (options.json) io.out.write(`${JSON.stringify({ runId, state: 'PENDING' })}\n`)
     else

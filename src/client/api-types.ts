@@ -448,6 +448,10 @@ export interface paths {
                     "application/json": {
                         /** @description The run input (the workflow declares its inputs) */
                         input?: unknown;
+                        /** @description Debug mode: traces keep whole model answers, tool results and conversations */
+                        debug?: boolean;
+                        /** @description Break on error: the run goes PAUSED at a task about to fail for good (run.paused, reason "break on error"); resume retries it */
+                        breakOnError?: boolean;
                     };
                 };
             };
@@ -627,6 +631,10 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         input?: unknown;
+                        /** @description Debug mode: traces keep whole model answers, tool results and conversations */
+                        debug?: boolean;
+                        /** @description Break on error: the run goes PAUSED at a task about to fail for good (run.paused, reason "break on error"); resume retries it */
+                        breakOnError?: boolean;
                     };
                 };
             };
@@ -4742,6 +4750,322 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Alerts: those raised (newest first), then the latest resolved ones */
+        get: {
+            parameters: {
+                query?: {
+                    state?: "raised" | "resolved";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Alerts */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            alerts: components["schemas"]["Alert"][];
+                        };
+                    };
+                };
+                /** @description The request is not valid (VALIDATION_FAILED…) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No key, or a key that is not valid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key may not do this, or is blocked */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The alert rules and webhook in force (ADMIN) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Rules */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AlertRules"];
+                    };
+                };
+                /** @description The request is not valid (VALIDATION_FAILED…) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No key, or a key that is not valid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key may not do this, or is blocked */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        /** Replaces the alert rules and webhook (ADMIN); alerts of removed or changed rules are resolved. Kept until the server restarts. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AlertRulesInput"];
+                };
+            };
+            responses: {
+                /** @description The rules now in force */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AlertRules"];
+                    };
+                };
+                /** @description The request is not valid (VALIDATION_FAILED…) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No key, or a key that is not valid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key may not do this, or is blocked */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live alert events (alert.raised, alert.resolved) as server-sent events; live only, not resumable */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Server-sent events: `event` the event type, `data` the event as JSON (`{ type, at, alert }`) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description The request is not valid (VALIDATION_FAILED…) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No key, or a key that is not valid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key may not do this, or is blocked */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -5091,6 +5415,61 @@ export interface components {
             createdAt: number;
             until: number;
             createdBy: string;
+        };
+        Alert: {
+            /** @example alr_3f2a9c… */
+            id: string;
+            /** @description The id of the rule that raised it */
+            rule: string;
+            /** @enum {string} */
+            severity: "warning" | "critical";
+            /** @enum {string} */
+            state: "raised" | "resolved";
+            message: string;
+            subject: {
+                agent?: string;
+                run?: string;
+            };
+            /** @description The value measured when raised (once resolved: when resolved) */
+            value: number;
+            threshold: number;
+            /** @description Milliseconds since the epoch */
+            raisedAt: number;
+            /** @description Milliseconds since the epoch; set once resolved */
+            resolvedAt?: number;
+        };
+        AlertRules: {
+            rules: components["schemas"]["AlertRule"][];
+            webhook?: {
+                url: string;
+                /** @description True when a secret signs the requests (the secret is never shown) */
+                signed: boolean;
+                maxAttempts?: number;
+                backoffMs?: number;
+                timeoutMs?: number;
+            };
+        };
+        AlertRule: {
+            id: string;
+            /** @enum {string} */
+            kind: "errorRate" | "runCost" | "hourlyCost" | "taskDurationP95" | "budget" | "anomaly" | "deadLetters";
+            threshold: number;
+            /** @enum {string} */
+            severity: "warning" | "critical";
+            hysteresis: number;
+            window?: number;
+            minSamples?: number;
+            windowMs?: number;
+            clearAfterMs?: number;
+        };
+        /** @description Rules as in an alerts file (docs/observability.md, "Alerts"); checked in full, a bad field answers ALERTS_CONFIG_INVALID naming it. A webhook given without `secret` keeps the secret in force when its URL is unchanged. */
+        AlertRulesInput: {
+            rules: {
+                [key: string]: unknown;
+            }[];
+            webhook?: {
+                [key: string]: unknown;
+            };
         };
     };
     responses: never;

@@ -12,6 +12,11 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'An input, option or argument failed validation; the message names the field.',
   },
+  ALERTS_CONFIG_INVALID: {
+    status: 400,
+    retryable: false,
+    description: 'An alerts configuration (file or API body) is malformed; the message names the bad field.',
+  },
   CLI_USAGE: {
     status: 400,
     retryable: false,

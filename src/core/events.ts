@@ -43,6 +43,10 @@ export interface RunStartedEvent extends RunEventBase {
   parentRunId?: RunId
   /** For a child run: the task of `parentRunId` that waits for it. */
   parentTaskId?: TaskId
+  /** Debug mode: full model traces and conversations are kept (see `docs/observability.md`, "Debug mode"). */
+  debug?: true
+  /** The run pauses at a task about to fail for good instead of failing. */
+  breakOnError?: true
 }
 /** A stored, unfinished run was picked up again after a restart (`done` tasks were kept). */
 export interface RunRecoveredEvent extends RunEventBase {
@@ -55,6 +59,14 @@ export interface RunPausedEvent extends RunEventBase {
   type: 'run.paused'
   /** Set when the pause was written by another process (`flotilla runs pause` in another terminal, a client). */
   by?: 'another process'
+  /**
+   * `break on error`: the run has `breakOnError` and task `taskId` was about to
+   * fail for good (its retries spent) with `error`; resuming retries it.
+   */
+  reason?: 'break on error'
+  taskId?: TaskId
+  attempt?: number
+  error?: SerializedError
 }
 /**
  * A task of the run waits because no live worker offers what it needs (its
@@ -181,8 +193,10 @@ export interface ModelCallReport {
   replayed: boolean
   /** Why the model stopped: `stop`, `tool-calls`, `length`… */
   finishReason: string
-  /** What the model answered: its reasoning, text and tool calls (long texts cut at 2,000 characters). */
+  /** What the model answered: its reasoning, text and tool calls (long texts cut at 2,000 characters, except in debug mode). */
   answer?: ModelAnswerPart[]
+  /** Debug mode only: the messages sent to the model (the conversation so far), as JSON. */
+  prompt?: unknown[]
 }
 
 /** One part of a model's answer, as traces show it. */
@@ -285,6 +299,46 @@ export interface PermissionDeniedEvent extends EventBase {
   taskId?: TaskId
 }
 
+/** How urgent an alert is. */
+export type AlertSeverity = 'warning' | 'critical'
+
+/**
+ * An alert of an {@link AlertRule}: raised when a measured value crossed
+ * its threshold, resolved when it went back under (see `docs/observability.md`).
+ */
+export interface Alert {
+  /** Unique per raising: `alr_…`. */
+  id: string
+  /** The id of the rule that raised it. */
+  rule: string
+  severity: AlertSeverity
+  state: 'raised' | 'resolved'
+  /** What happened, in a sentence. */
+  message: string
+  /** What it is about: an agent (by name), a run, both, or neither (the hourly cost of the whole team). */
+  subject: { agent?: string; run?: string }
+  /** The value measured when it was raised (or, once resolved, when it was resolved). */
+  value: number
+  /** The rule's threshold. */
+  threshold: number
+  /** Wall-clock ms. */
+  raisedAt: number
+  /** Wall-clock ms; set once resolved. */
+  resolvedAt?: number
+}
+
+/** An alert was raised (see {@link Alert}). */
+export interface AlertRaisedEvent extends EventBase {
+  type: 'alert.raised'
+  alert: Alert
+}
+
+/** An alert was resolved: its value went back under the threshold (less the hysteresis), or its run ended. */
+export interface AlertResolvedEvent extends EventBase {
+  type: 'alert.resolved'
+  alert: Alert
+}
+
 /** Every event of a run (stored in its event log), discriminated on `type`. */
 export type RunEvent =
   | RunStartedEvent
@@ -307,7 +361,10 @@ export type RunEvent =
   | ModelCalledEvent
   | BudgetWarningEvent
 
-/** The events of agents (lifecycle, reports, health, anomalies) and of security (denials): not tied to one run. */
+/**
+ * The events of agents (lifecycle, reports, health, anomalies), of security
+ * (denials) and alerts: not stored in one run's event log.
+ */
 export type TeamEvent =
   | AgentStateEvent
   | AgentReportedEvent
@@ -315,6 +372,8 @@ export type TeamEvent =
   | AgentAnomalyEvent
   | AgentScaledEvent
   | PermissionDeniedEvent
+  | AlertRaisedEvent
+  | AlertResolvedEvent
 
 /**
  * Every event Flotilla emits, discriminated on `type`: the events of runs
@@ -335,9 +394,11 @@ const TEAM_EVENT_TYPES: ReadonlySet<string> = new Set<TeamEvent['type']>([
   'agent.health',
   'agent.anomaly',
   'permission.denied',
+  'alert.raised',
+  'alert.resolved',
 ])
 
-/** True for an event of a run (one a run's event log stores), false for an agent or security event. */
+/** True for an event of a run (one a run's event log stores), false for an agent, security or alert event. */
 export function isRunEvent(event: FlotillaEvent): event is RunEvent {
   return !TEAM_EVENT_TYPES.has(event.type)
 }

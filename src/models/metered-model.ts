@@ -37,7 +37,11 @@ export interface ModelMeter {
     finishReason: string
     answer: ModelAnswerPart[]
     warnings: readonly unknown[]
+    /** With `full`: the messages sent, as JSON. */
+    prompt?: unknown[]
   }): void
+  /** Debug mode: answers kept whole in reports, and each report carries the prompt sent. */
+  full?: boolean
   /** Make each call streaming (`doStream`): what is kept, replayed and reported is the same as for a generated answer. */
   stream?: boolean
   /** While a streaming call runs: what it has written so far, throttled (see {@link streamCall}). */
@@ -112,10 +116,11 @@ export function fromJournal(j: JournaledCall): LanguageModelV3GenerateResult {
   }
 }
 
-const cut = (s: string): string => (s.length > 2000 ? `${s.slice(0, 2000)}…` : s)
+const cutAt = (s: string): string => (s.length > 2000 ? `${s.slice(0, 2000)}…` : s)
 
-/** The parts of an answer a trace shows. */
-export function answerOf(call: JournaledCall): ModelAnswerPart[] {
+/** The parts of an answer a trace shows: long texts cut at 2,000 characters, unless `full` (debug mode). */
+export function answerOf(call: JournaledCall, full = false): ModelAnswerPart[] {
+  const cut = full ? (s: string): string => s : cutAt
   const out: ModelAnswerPart[] = []
   for (const c of call.content) {
     if (c.type === 'text' || c.type === 'reasoning') out.push({ type: c.type, text: cut(c.text) })
@@ -214,8 +219,9 @@ export function meteredModel(
       durationMs: kept.durationMs,
       replayed: !made,
       finishReason: kept.finishReason.unified,
-      answer: answerOf(kept),
+      answer: answerOf(kept, meter.full === true),
       warnings: kept.warnings ?? [],
+      ...(meter.full === true ? { prompt: JSON.parse(JSON.stringify(options.prompt)) as unknown[] } : {}),
     })
     return fromJournal(kept)
   }

@@ -67,7 +67,7 @@ export class Client {
   async start(
     workflow: Workflow | WorkflowSpec,
     input?: unknown,
-    options: { runId?: string; actor?: string } = {},
+    options: { runId?: string; actor?: string; debug?: boolean; breakOnError?: boolean } = {},
   ): Promise<RunId> {
     const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
     const runInput = resolveRunInput(wf, input)
@@ -90,6 +90,8 @@ export class Client {
           workflow: wf.name,
           tasks: wf.tasks.length,
           ...(options.actor === undefined ? {} : { actor: options.actor }),
+          ...(options.debug === true ? { debug: true as const } : {}),
+          ...(options.breakOnError === true ? { breakOnError: true as const } : {}),
         },
       ],
     })
@@ -145,7 +147,13 @@ export class Client {
     const now = this.clock.wallNow()
     const traceParent = this.traceRun(id, plan.workflow.name)
     await this.commitTraced(id, {
-      ops: [{ op: 'run.create', run: newRunRecord(id, plan.workflow, input, now, { parentRunId: record.id, traceParent }), tasks }],
+      ops: [
+        {
+          op: 'run.create',
+          run: newRunRecord(id, plan.workflow, input, now, { parentRunId: record.id, traceParent }),
+          tasks,
+        },
+      ],
       events: [
         {
           type: 'run.started',

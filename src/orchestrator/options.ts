@@ -13,6 +13,7 @@ import type { Interceptor } from '../workflows/invoker.js'
 import type { Backend } from './backend.js'
 import type { Telemetry } from '../telemetry/telemetry.js'
 import type { Authorizer } from '../security/authorizer.js'
+import { AlertMonitor } from '../telemetry/alerts/monitor.js'
 
 /** Options of the {@link Orchestrator}. */
 export interface OrchestratorOptions {
@@ -70,6 +71,12 @@ export interface OrchestratorOptions {
    * @default false
    */
   busEvents?: boolean
+  /**
+   * Alert rules to watch this orchestrator's events with: its alerts come as
+   * `alert.raised` / `alert.resolved` events, and the monitor counts the dead
+   * letters of the registered agents' mailboxes. Not closed with the orchestrator.
+   */
+  alerts?: AlertMonitor
   /**
    * Where logs, metrics and traces go: a `pino` logger, an OpenTelemetry
    * `Meter` and `Tracer` fit as they are (see docs/observability.md). Each
@@ -139,6 +146,7 @@ const schema = z
     runtimes: z.array(z.unknown()).min(1).optional(),
     workspaceRoot: z.string().min(1).optional(),
     busEvents: z.boolean().optional(),
+    alerts: z.instanceof(AlertMonitor, { message: 'must be an AlertMonitor' }).optional(),
     authorizer: z
       .custom<Authorizer>(
         (v) => typeof v === 'object' && v !== null && typeof (v as { authorize?: unknown }).authorize === 'function',

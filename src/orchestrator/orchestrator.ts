@@ -26,8 +26,8 @@ import { resolveRunInput } from './inputs.js'
 import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
 import { Team } from './team.js'
 import { localHolderId, RunLeases } from './leases.js'
-import { Autoscaler } from './autoscaler.js'
-import { registeredTarget } from './scaling-targets.js'
+import type { Autoscaler } from './autoscaler.js'
+import { hubAutoscaler, registeredTarget } from './scaling-targets.js'
 import { composeInterceptors } from '../workflows/invoker.js'
 import type { Bus } from '../messaging/bus.js'
 import { ContextStore } from '../context/context-store.js'
@@ -41,7 +41,8 @@ import { RunTracing } from './run-tracing.js'
 import type { DeployedAgents } from './deployed-agents.js'
 import { ChildRuns } from './child-runs.js'
 import type { ControlOptions, RunHandle, RunOptions } from './run-handle.js'
-import { RunControl } from './run-control.js'
+import { RunControl, runDebug } from './run-control.js'
+import { attachAlerts } from './dead-letters.js'
 
 export type { ControlOptions, RunOptions, RunHandle } from './run-handle.js'
 
@@ -102,6 +103,7 @@ export class Orchestrator {
   private readonly children: ChildRuns
   private closed = false
   private pruneTimer: NodeJS.Timeout | undefined
+  private readonly detachAlerts: (() => void) | undefined
   /** The built-in agents patterns compile to, registered at construction (awaited by register, run, recover, replay). */
   private readonly builtins: Promise<void>
 
@@ -247,13 +249,9 @@ export class Orchestrator {
     this.health.onTransition((t) => this.hub.deliver([{ type: 'agent.health', ...t }]))
     this.anomalies.onAnomaly((a) => this.hub.deliver([{ type: 'agent.anomaly', ...a }]))
     if (autoStart) this.health.start()
-    this.scaling = new Autoscaler({
-      clock: this.clock,
-      intervalMs: this.options.scalingIntervalMs,
-      onScaled: (e) => this.hub.deliver([e]),
-      logger,
-    })
+    this.scaling = hubAutoscaler(this.clock, this.options.scalingIntervalMs, this.hub, logger)
     this.agents.scaling.use(this.scaling, this.engine)
+    this.detachAlerts = attachAlerts(options.alerts, this.hub, this.bus, this.registry)
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
     const retention = this.options.retention
     if (retention !== undefined) {
@@ -382,6 +380,7 @@ export class Orchestrator {
       concurrency,
       callbacks: { onProgress: options.onProgress },
       ...(options.actor === undefined ? {} : { actor: options.actor }),
+      debug: runDebug(options),
     })
     return this.control.handle<O>(run, options)
   }
@@ -493,7 +492,8 @@ export class Orchestrator {
   /**
    * Subscribes to events of one type, or `*` for all: those of runs and
    * tasks, and those of agents (`agent.state`, `agent.reported`,
-   * `agent.health`, `agent.anomaly`) and security (`permission.denied`).
+   * `agent.health`, `agent.anomaly`), security (`permission.denied`) and
+   * alerts (`alert.raised`, `alert.resolved`, with the `alerts` option).
    * Returns the unsubscribe function.
    */
   on<T extends FlotillaEventType>(type: T, listener: Listener<EventOf<T>>): () => void
@@ -527,6 +527,7 @@ export class Orchestrator {
     if (this.closed) return
     this.closed = true
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer)
+    this.detachAlerts?.()
     this.health.stop()
     this.scaling.stop()
     await this.team.close()

@@ -5,7 +5,7 @@ import { isFinalRunState } from '../core/states.js'
 import type { RunRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
 import { compileWorkflow, type Workflow } from '../workflows/compile.js'
-import type { Engine } from '../workflows/engine.js'
+import type { Engine, RunDebug } from '../workflows/engine.js'
 import { RunResult } from '../workflows/results.js'
 import type { RunExecution } from '../workflows/run-execution.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
@@ -76,6 +76,7 @@ export class RunControl {
         workflow,
         concurrency: workflow.concurrency,
         callbacks: { onProgress: options.onProgress },
+        debug: await storedDebug(store, record.id),
       })
       handles.push(this.handle(run, options))
     }
@@ -132,6 +133,7 @@ export class RunControl {
       parentRunId: record.id,
       ...(options.actor === undefined ? {} : { actor: options.actor }),
       preset: plan.preset,
+      debug: runDebug(options),
     })
     return this.handle(run, options)
   }
@@ -204,6 +206,18 @@ export class RunControl {
       }
     }
   }
+}
+
+/** The debug options of a run to start. */
+export function runDebug(options: Pick<RunOptions, 'debug' | 'breakOnError'>): RunDebug {
+  return { debug: options.debug === true, breakOnError: options.breakOnError === true }
+}
+
+/** The debug options a stored run was started with, as its `run.started` event recorded them. */
+export async function storedDebug(store: Store, runId: RunId): Promise<RunDebug> {
+  const [first] = await store.listEvents(runId, { limit: 1 })
+  const e = first?.event
+  return e?.type === 'run.started' ? { debug: e.debug === true, breakOnError: e.breakOnError === true } : {}
 }
 
 /** RUN_STATE_INVALID for recovering a run that already ended. */

@@ -14,6 +14,19 @@ export interface RunOptions {
   runId?: string
   /** Who starts it (`cli`, `key:<id>`…): `run.started`'s `actor`. */
   actor?: string
+  /**
+   * Debug mode: model answers and tool results are kept whole in traces (not
+   * cut at 2,000 characters) and each `model.called` event carries the
+   * conversation sent (`prompt`). Stored with the run. @default false
+   */
+  debug?: boolean
+  /**
+   * Break on error: when a task is about to fail for good (its retries and
+   * fallback spent, not `continueOnFailure`), the run goes PAUSED instead
+   * (`run.paused` with `reason: 'break on error'`); `resume` retries that
+   * task, `replay` starts a changed run. Stored with the run. @default false
+   */
+  breakOnError?: boolean
 }
 
 /** Options of pause, resume and cancel. */

@@ -2,7 +2,10 @@ import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import type { ResolvedScaling } from '../agents/scaling.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
-import type { ScalingTarget } from './autoscaler.js'
+import type { Clock } from '../core/clock.js'
+import type { Logger } from '../telemetry/telemetry.js'
+import { Autoscaler, type ScalingTarget } from './autoscaler.js'
+import type { EventHub } from './event-hub.js'
 
 /** What a scaling target needs of the engine: the attempts waiting for some pools, and a wake-up when they grow. */
 export interface ScalingDemand {
@@ -39,4 +42,9 @@ export function registeredTarget(
     },
     remove: async (id) => registry.removeInstance(id),
   }
+}
+
+/** An orchestrator's autoscaler: checks every `intervalMs`, its changes delivered as `agent.scaled` events on `hub`. */
+export function hubAutoscaler(clock: Clock, intervalMs: number | undefined, hub: EventHub, logger: Logger): Autoscaler {
+  return new Autoscaler({ clock, intervalMs, onScaled: (e) => hub.deliver([e]), logger })
 }

@@ -21,6 +21,7 @@ export type Resource =
   | { readonly kind: 'key'; readonly id: string }
   | { readonly kind: 'block'; readonly target: string }
   | { readonly kind: 'audit' }
+  | { readonly kind: 'alerts' }
 
 /** What is done to a resource (the actions grants name). */
 export type Action =
@@ -100,6 +101,8 @@ export function resourceName(resource: Resource): string {
       return `block:${resource.target}`
     case 'audit':
       return 'audit:log'
+    case 'alerts':
+      return 'alerts:rules'
   }
 }
 

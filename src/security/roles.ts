@@ -24,7 +24,7 @@ export const ROLE_DESCRIPTIONS: Readonly<Record<Role, string>> = {
  * The grants of each role, in the `{ resource, actions }` globs agents use.
  * Resources of the API: `workflow:<name>`, `run:<id>`, `agent:<name>`,
  * `artifact:<id>`, `cache:<key>`, `event:<type>`, `worker:<id>`,
- * `key:<id>` (`key:self`: the asking key), `audit:log`, `block:<target>`. `docs/security.md` shows this
+ * `key:<id>` (`key:self`: the asking key), `audit:log`, `block:<target>`, `alerts:rules` (ADMIN only). `docs/security.md` shows this
  * table; a test keeps the two equal.
  */
 export const ROLE_GRANTS: Readonly<Record<Role, readonly Permission[]>> = deepFreeze({

@@ -17,6 +17,9 @@ import { API_BASE, createApiApp } from './app.js'
 import { defaultDashboardDir, loadDashboard } from './dashboard.js'
 import type { ServerDeps } from './server-deps.js'
 import { WorkflowCatalog } from './workflow-catalog.js'
+import { AlertMonitor } from '../telemetry/alerts/monitor.js'
+import { loadAlertsFile, type AlertsConfig } from '../telemetry/alerts/config.js'
+import { alertFeed, type AlertFeed } from './alert-feed.js'
 
 /** Options of {@link startServer}; every field has a default. */
 export interface ServerOptions {
@@ -76,6 +79,13 @@ export interface ServerOptions {
    * was not built)
    */
   readonly dashboard?: string | false
+  /**
+   * Alert rules watching the store's events (runs executed by any worker),
+   * the governed agents' events and dead letters: a monitor, a configuration,
+   * or the path of an alerts file (YAML or JSON). Changed through
+   * `PUT /api/v1/alerts/rules`. @default a monitor without rules
+   */
+  readonly alerts?: AlertMonitor | AlertsConfig | string
 }
 
 /** A running API server. */
@@ -109,6 +119,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const backend = options.backend ?? (await openBackend(options.store, { clock }))
   const owned = options.backend === undefined
   let agentHost: AgentHost | undefined
+  let feed: AlertFeed | undefined
+  const ownedMonitor = !(options.alerts instanceof AlertMonitor)
+  const alerts =
+    options.alerts instanceof AlertMonitor
+      ? options.alerts
+      : new AlertMonitor({
+          logger,
+          clock,
+          ...(typeof options.alerts === 'string' ? await loadAlertsFile(options.alerts) : options.alerts),
+        })
   try {
     const { security, audit: auditStore } = backend
     const audit = new AuditLog(auditStore, { clock })
@@ -156,6 +176,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       options.agents === undefined
         ? undefined
         : hostAgents(options.agents, { store: backend.store, bus: backend.bus, context, clock, logger })
+    feed = alertFeed({ client, bus: backend.bus, logger, ...(agentHost === undefined ? {} : { agents: agentHost }) })
+    const detachAlerts = alerts.attach(feed)
     const deps: ServerDeps = {
       client,
       context,
@@ -167,6 +189,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         ...options.guard,
       }),
       authorizer: new Authorizer(),
+      alerts,
       workflows,
       clock,
       logger,
@@ -224,12 +247,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
             })
             ;(server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.()
           })
+          detachAlerts()
+          await feed?.close()
+          if (ownedMonitor) await alerts.close()
           await agentHost?.close()
           await client.close()
           if (owned) await backend.close()
         })()),
     }
   } catch (e) {
+    await feed?.close()
+    if (ownedMonitor) await alerts.close()
     await agentHost?.close()
     if (owned) await backend.close()
     throw e

@@ -5,6 +5,7 @@ import type { Authorizer } from '../security/authorizer.js'
 import type { ApiKeys, KeyPrincipal } from '../security/api-keys.js'
 import type { AuditLog } from '../security/audit.js'
 import type { RequestGuard } from '../security/guard.js'
+import type { AlertMonitor } from '../telemetry/alerts/monitor.js'
 import type { Logger, Meter } from '../telemetry/telemetry.js'
 import type { AgentHost } from './agent-host.js'
 import type { WorkflowCatalog } from './workflow-catalog.js'
@@ -26,6 +27,8 @@ export interface ServerDeps {
    * and still lists the agents every process stored.
    */
   readonly agents?: AgentHost
+  /** The alert rules and alerts (`/api/v1/alerts`), watching the store's events. */
+  readonly alerts: AlertMonitor
   /** The named workflows the API can start. */
   readonly workflows: WorkflowCatalog
   readonly clock: Clock

@@ -13,6 +13,7 @@ const AUDIT_PAGE = 200
 /** True when the key may read the agent an event is about (by name or, for a deployed agent, by id). */
 function visible(principal: KeyPrincipal | undefined, e: TeamEvent): boolean {
   if (principal === undefined) return true
+  if (e.type === 'alert.raised' || e.type === 'alert.resolved') return principal.permissions.allows('run:*', 'read')
   const name = 'name' in e ? e.name : e.agent
   const id = 'agentId' in e ? e.agentId : undefined
   return (
@@ -22,21 +23,24 @@ function visible(principal: KeyPrincipal | undefined, e: TeamEvent): boolean {
 }
 
 /**
- * Streams the agent events of the agents this server governs
+ * Streams the agent events of the agents this server governs (or the
+ * events `subscribe` gives: the alerts)
  * (`agent.state`, `agent.reported`, `permission.denied`, as they happen) as
  * server-sent events: `event` the type, `data` the event as JSON. They are
  * not stored, so the stream is live only (no `id`, no resume). Events wait
  * in a queue of at most {@link MAX_PENDING_EVENTS} per client: past that the
  * oldest are dropped, and a `stream.gap` event (`{ dropped }`) says how many.
  */
-export function streamAgentEvents(c: Context<ServerEnv>): Response {
+export function streamAgentEvents(
+  c: Context<ServerEnv>,
+  subscribe: ((listener: (event: TeamEvent) => void) => () => void) | undefined = c.get('deps').agents?.onEvent,
+): Response {
   const principal = c.get('principal')
-  const host = c.get('deps').agents
   return streamSSE(c, async (stream) => {
     const queue: TeamEvent[] = []
     let dropped = 0
     let wake: (() => void) | undefined
-    const stop = host?.onEvent((e) => {
+    const stop = subscribe?.((e) => {
       if (!visible(principal, e)) return
       if (queue.length >= MAX_PENDING_EVENTS) {
         queue.shift()

@@ -11,6 +11,7 @@ import { compileWorkflow, type Workflow } from './compile.js'
 import { RunExecution, S } from './run-execution.js'
 import type { WorkflowSpec } from './spec.js'
 import { afterFailure } from './task-io.js'
+import { breakAt, cancelUnfinished, storedBreakOnError } from './coordinator-ops.js'
 
 /** Options of a {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -40,6 +41,8 @@ interface Held {
   waiting: Set<number>
   /** When the run started (wall clock), for the duration of its final event. */
   startedAt: number | undefined
+  /** The run was started with `breakOnError` (its `run.started` event says so). */
+  breakOnError: boolean
 }
 
 /**
@@ -81,6 +84,7 @@ export class Coordinator {
     run.state = record.state
     run.startMono = this.o.clock.now()
     const h: Held = {
+      breakOnError: await storedBreakOnError(this.o.store, record.id),
       run,
       inFlight: 0,
       fallbackFrom: new Int32Array(run.total),
@@ -250,6 +254,11 @@ export class Coordinator {
       this.stageOffer(h, i, at + next.delayMs)
       return
     }
+    if (h.breakOnError && !task.continueOnFailure && run.state === 'RUNNING') {
+      const { ops, events } = breakAt(run, i, record.attempt, json, at)
+      if (await this.commit(ops, events, run.id)) this.stageOffer(h, i, at)
+      return
+    }
     run.setState(i, S.FAILED)
     const tolerated = task.continueOnFailure
     const ok = await this.commit(
@@ -415,21 +424,7 @@ export class Coordinator {
     const run = h.run
     if (run.finished) return
     run.state = state
-    const ops: StoreOp[] = []
-    const at = this.o.clock.wallNow()
-    for (let i = 0; i < run.total; i++) {
-      const s = run.taskState[i]
-      if (s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED) continue
-      run.setState(i, S.CANCELLED)
-      ops.push({
-        op: 'task.finish',
-        runId: run.id,
-        taskId: run.workflow.tasks[i].id as TaskId,
-        state: 'CANCELLED',
-        at,
-        reason: 'the run failed',
-      })
-    }
+    const ops = cancelUnfinished(run, this.o.clock.wallNow())
     this.held.delete(run.id)
     await this.commitFinal(run.id, ops, state, error, h.startedAt)
   }

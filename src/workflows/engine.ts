@@ -28,6 +28,14 @@ export interface StartRequest {
   preset?: readonly TaskRecord[]
   /** The W3C `traceparent` of the run's span, stored with the run. */
   traceParent?: string
+  /** Debug mode and break on error (written in `run.started`). */
+  debug?: RunDebug
+}
+
+/** How a run is debugged: full traces, and pausing at a task about to fail for good. */
+export interface RunDebug {
+  debug?: boolean
+  breakOnError?: boolean
 }
 
 /** What resuming a stored run needs. */
@@ -37,6 +45,8 @@ export interface RecoverRequest {
   workflow: Workflow
   concurrency: number
   callbacks: RunCallbacks
+  /** As `run.started` recorded it. */
+  debug?: RunDebug
 }
 
 /**
@@ -140,6 +150,7 @@ export class Engine {
         details: { runId: req.id },
       })
     const run = this.track(req.id, req.workflow, req.input, req.concurrency, req.callbacks)
+    setDebug(run, req.debug)
     const now = this.o.clock.wallNow()
     const wf = req.workflow
     const tasks = newTaskRecords(req.id, wf)
@@ -173,6 +184,8 @@ export class Engine {
         ...(req.parentRunId ? { parentRunId: req.parentRunId } : {}),
         ...(req.parentTaskId ? { parentTaskId: req.parentTaskId } : {}),
         ...(req.actor === undefined ? {} : { actor: req.actor }),
+        ...(run.debug ? { debug: true as const } : {}),
+        ...(run.breakOnError ? { breakOnError: true as const } : {}),
       },
       req.preset === undefined
         ? () => {
@@ -196,6 +209,7 @@ export class Engine {
       })
     const run = this.track(req.record.id, req.workflow, req.record.input, req.concurrency, req.callbacks)
     run.restore(req.tasks)
+    setDebug(run, req.debug)
     run.state = req.record.state === 'PAUSED' ? 'PAUSED' : 'RUNNING'
     run.traceParent = req.record.traceParent
     const at = this.o.clock.wallNow()
@@ -276,6 +290,11 @@ export class Engine {
       actor,
     )
   }
+}
+
+function setDebug(run: RunExecution, debug: RunDebug | undefined): void {
+  run.debug = debug?.debug === true
+  run.breakOnError = debug?.breakOnError === true
 }
 
 /** The RUN_STATE_INVALID error for an operation a run in its current state does not allow. */

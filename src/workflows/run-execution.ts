@@ -73,6 +73,9 @@ export class RunExecution implements ValueSource {
   active = 0
   done = 0
   peakActive = 0
+  /** Debug mode (full traces) and break on error, as the run was started with. */
+  debug = false
+  breakOnError = false
   /** The `model.called` events of the run seen here (language-model agents), for the summary. */
   modelCalls: ModelCallReport[] | undefined
   /** Per task: the model spend its record holds (restored, or staged here); made on the first model call. */

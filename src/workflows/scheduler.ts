@@ -243,6 +243,7 @@ export class Scheduler {
       }, ms)
     }
     const ctx = new TaskContext(this.events, handle, run.id, task.id as TaskId, attempt, handle.instance.id)
+    if (run.debug) ctx.debug = true
     this.lastContext = ctx
     let result: unknown
     try {

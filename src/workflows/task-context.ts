@@ -65,6 +65,8 @@ export class TaskContext implements AgentContext {
   trace: AttemptTrace | undefined = undefined
   private _log: AgentLogger | undefined
   private _services: ServiceMembers | undefined
+  /** True when the run is in debug mode (see {@link AgentContext.debug}). */
+  debug = false
 
   constructor(
     private readonly sink: ContextSink,

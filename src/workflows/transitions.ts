@@ -1,4 +1,4 @@
-import { FlotillaError, isFlotillaError, toFlotillaError } from '../core/errors.js'
+import { FlotillaError, isFlotillaError, toFlotillaError, type SerializedError } from '../core/errors.js'
 import type { RunEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
 import type { ModelSpend } from '../core/model-spend.js'
@@ -97,6 +97,8 @@ export class Transitions {
           else run.retryTimers.set(i, this.o.clock.setTimeout(again, delayMs))
         },
       )
+    } else if (run.breakOnError && !task.continueOnFailure && run.state === 'RUNNING') {
+      this.breakOnError(run, i, attempt, json, at)
     } else {
       run.setState(i, S.FAILED)
       const tolerated = task.continueOnFailure
@@ -119,6 +121,34 @@ export class Transitions {
         )
     }
     this.scheduler.pump()
+  }
+
+  /**
+   * Break on error: the task's failure is stored as an attempt that will be
+   * retried (RETRYING), and the run goes PAUSED with the failure in its
+   * `run.paused` event, in one batch; the task waits with the paused items,
+   * so `resume` (here, or a recovery elsewhere) retries it.
+   */
+  private breakOnError(run: RunExecution, i: number, attempt: number, error: SerializedError, at: number): void {
+    const taskId = run.workflow.tasks[i].id as TaskId
+    run.setState(i, S.RETRYING)
+    run.state = 'PAUSED'
+    this.wal.stage(
+      run,
+      withModel({ op: 'task.fail', runId: run.id, taskId, attempt, error, at, final: false }, run.takeModel(i)),
+      undefined,
+      undefined,
+    )
+    this.wal.stage(
+      run,
+      { op: 'run.state', runId: run.id, state: 'PAUSED', at },
+      { type: 'run.paused', at, runId: run.id, reason: 'break on error', taskId, attempt, error },
+      () => {
+        if (run.finished || run.taskState[i] !== S.RETRYING) return
+        this.scheduler.enqueue(run, i)
+        this.scheduler.pump()
+      },
+    )
   }
 
   /** A task reached a final state: count it, release its dependents, maybe finish the run. */

@@ -47,4 +47,5 @@ export const SAMPLE_BODIES: Readonly<Record<string, unknown>> = {
   'POST /deployed-agents/{id}/execute': { input: 1 },
   'POST /deployed-agents/{id}/messages': { message: 'hello' },
   'POST /deployed-agents/{id}/messages/receive': { max: 1 },
+  'PUT /alerts/rules': { rules: [{ kind: 'runCost', threshold: 5 }] },
 }

@@ -1,5 +1,6 @@
 import type { ApiRoute } from '../api-route.js'
 import { agentRoutes } from './agents.js'
+import { alertRoutes } from './alerts.js'
 import { contextRoutes } from './context.js'
 import { deployedAgentRoutes } from './deployed-agents.js'
 import { deployedControlRoutes } from './deployed-control.js'
@@ -26,4 +27,5 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...deployedControlRoutes,
   ...contextRoutes,
   ...securityRoutes,
+  ...alertRoutes,
 ] as unknown as readonly ApiRoute[]

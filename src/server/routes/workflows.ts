@@ -18,6 +18,14 @@ const Problem = z.object({ code: z.string(), where: z.string(), message: z.strin
 const StartBody = z
   .object({
     input: z.unknown().optional().openapi({ description: 'The run input (the workflow declares its inputs)' }),
+    debug: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Debug mode: traces keep whole model answers, tool results and conversations' }),
+    breakOnError: z.boolean().optional().openapi({
+      description:
+        'Break on error: the run goes PAUSED at a task about to fail for good (run.paused, reason "break on error"); resume retries it',
+    }),
   })
   .strict()
 const InlineStartBody = z
@@ -26,6 +34,14 @@ const InlineStartBody = z
       .record(z.string(), z.unknown())
       .openapi({ description: 'A workflow definition (the YAML file as JSON)' }),
     input: z.unknown().optional(),
+    debug: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Debug mode: traces keep whole model answers, tool results and conversations' }),
+    breakOnError: z.boolean().optional().openapi({
+      description:
+        'Break on error: the run goes PAUSED at a task about to fail for good (run.paused, reason "break on error"); resume retries it',
+    }),
   })
   .strict()
 const IdempotencyHeader = z.object({
@@ -52,7 +68,13 @@ function summary(wf: Workflow) {
  * Starts `wf` once per idempotency key: the run id is derived from the key
  * and the API key, so a retried POST finds the run the first one stored.
  */
-async function start(c: Context<ServerEnv>, wf: Workflow, input: unknown, idempotencyKey: string | undefined) {
+async function start(
+  c: Context<ServerEnv>,
+  wf: Workflow,
+  input: unknown,
+  idempotencyKey: string | undefined,
+  debug: { debug?: boolean | undefined; breakOnError?: boolean | undefined } = {},
+) {
   const client = c.get('deps').client
   const principal = c.get('principal')
   const runId =
@@ -83,6 +105,8 @@ async function start(c: Context<ServerEnv>, wf: Workflow, input: unknown, idempo
     id = await client.start(wf, input, {
       ...(runId === undefined ? {} : { runId }),
       actor: principal?.name ?? 'unknown',
+      ...(debug.debug === true ? { debug: true } : {}),
+      ...(debug.breakOnError === true ? { breakOnError: true } : {}),
     })
   } catch (e) {
     // Two retries racing: the second finds the run the first stored.
@@ -165,8 +189,8 @@ export const workflowRoutes = [
     audit: 'run.start',
     handler: async (c) => {
       const wf = c.get('deps').workflows.get(c.req.valid('param').name)
-      const body = c.req.valid('json') as { input?: unknown } | undefined
-      return start(c, wf, body?.input, c.req.valid('header')['idempotency-key'])
+      const body = c.req.valid('json') as { input?: unknown; debug?: boolean; breakOnError?: boolean } | undefined
+      return start(c, wf, body?.input, c.req.valid('header')['idempotency-key'], body ?? {})
     },
   }),
   apiRoute({
@@ -190,7 +214,7 @@ export const workflowRoutes = [
     handler: async (c) => {
       const body = c.req.valid('json')
       const wf = compileWorkflow(body.workflow as unknown as WorkflowSpec)
-      return start(c, wf, body.input, c.req.valid('header')['idempotency-key'])
+      return start(c, wf, body.input, c.req.valid('header')['idempotency-key'], body)
     },
   }),
 ]
