@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
-import { routePath } from 'hono/route'
+import { routeLabel } from './route-label.js'
 import type { Logger } from '../telemetry/telemetry.js'
 import type { ServerEnv } from './server-deps.js'
 
@@ -14,11 +14,10 @@ export function httpLog(logger: Logger): MiddlewareHandler<ServerEnv> {
     try {
       await next()
     } finally {
-      const matched = routePath(c, -1)
       logger.info(
         {
           method: c.req.method,
-          route: matched === '' || matched.endsWith('*') ? '(unmatched)' : matched,
+          route: routeLabel(c),
           status: c.res.status,
           ms: Math.round((performance.now() - started) * 10) / 10,
         },

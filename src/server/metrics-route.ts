@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import { routePath } from 'hono/route'
+import { routeLabel } from './route-label.js'
 import { FlotillaError } from '../core/errors.js'
 import type { Meter } from '../telemetry/telemetry.js'
 import type { ServerEnv } from './server-deps.js'
@@ -27,8 +27,7 @@ export function httpMetrics(meter: Meter): MiddlewareHandler<ServerEnv> {
     try {
       await next()
     } finally {
-      const matched = routePath(c, -1)
-      const route = matched === '' || matched.endsWith('*') ? '(unmatched)' : matched
+      const route = routeLabel(c)
       const attributes = { method: c.req.method, route, status: String(c.res.status) }
       requests.add(1, attributes)
       duration.record(performance.now() - started, attributes)
