@@ -233,6 +233,12 @@ export const ERROR_CODES = {
     retryable: false,
     description: 'No artifact (or no such version of it) exists in the context store.',
   },
+  DEAD_LETTER_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    description:
+      "No dead letter with that id is in the agent's mailbox (it was replayed already, or never dead-lettered); list them with GET /agents/{name}/dead-letters.",
+  },
   ARTIFACT_CONFLICT: {
     status: 409,
     retryable: false,

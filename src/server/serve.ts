@@ -176,7 +176,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       options.agents === undefined
         ? undefined
         : hostAgents(options.agents, { store: backend.store, bus: backend.bus, context, clock, logger })
-    feed = alertFeed({ client, bus: backend.bus, logger, ...(agentHost === undefined ? {} : { agents: agentHost }) })
+    const bus = agentHost?.bus ?? backend.bus
+    feed = alertFeed({ client, bus, logger, ...(agentHost === undefined ? {} : { agents: agentHost }) })
     const detachAlerts = alerts.attach(feed)
     const deps: ServerDeps = {
       client,
@@ -196,6 +197,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ready: () => accepting,
       ...(metrics === undefined ? {} : { metrics }),
       ...(agentHost === undefined ? {} : { agents: agentHost }),
+      ...(bus === undefined ? {} : { bus }),
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     }
     const dashboardDir = options.dashboard === false ? undefined : (options.dashboard ?? defaultDashboardDir())

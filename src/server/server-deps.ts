@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js'
 import type { ContextStore } from '../context/context-store.js'
+import type { Bus } from '../messaging/bus.js'
 import type { Client } from '../orchestrator/client.js'
 import type { Authorizer } from '../security/authorizer.js'
 import type { ApiKeys, KeyPrincipal } from '../security/api-keys.js'
@@ -27,6 +28,12 @@ export interface ServerDeps {
    * and still lists the agents every process stored.
    */
   readonly agents?: AgentHost
+  /**
+   * The mailboxes whose dead letters the API lists and replays: the
+   * backend's shared bus (PostgreSQL), else the bus of the agents this
+   * server governs; `undefined`: none (the lists are empty).
+   */
+  readonly bus?: Bus
   /** The alert rules and alerts (`/api/v1/alerts`), watching the store's events. */
   readonly alerts: AlertMonitor
   /** The named workflows the API can start. */

@@ -47,5 +47,6 @@ export const SAMPLE_BODIES: Readonly<Record<string, unknown>> = {
   'POST /deployed-agents/{id}/execute': { input: 1 },
   'POST /deployed-agents/{id}/messages': { message: 'hello' },
   'POST /deployed-agents/{id}/messages/receive': { max: 1 },
+  'POST /agents/{name}/dead-letters/{id}/replay': {},
   'PUT /alerts/rules': { rules: [{ kind: 'runCost', threshold: 5 }] },
 }

@@ -19,7 +19,7 @@ const CacheKey = z.object({
     .openapi({ param: { name: 'key', in: 'path' }, example: 'doc:latest' }),
 })
 
-const ArtifactInfoSchema = z
+export const ArtifactInfoSchema = z
   .object({
     id: z.string(),
     version: z.number(),

@@ -2,8 +2,10 @@ import type { ApiRoute } from '../api-route.js'
 import { agentRoutes } from './agents.js'
 import { alertRoutes } from './alerts.js'
 import { contextRoutes } from './context.js'
+import { deadLetterRoutes } from './dead-letters.js'
 import { deployedAgentRoutes } from './deployed-agents.js'
 import { deployedControlRoutes } from './deployed-control.js'
+import { lineageRoutes } from './lineage.js'
 import { liveRoutes } from './live.js'
 import { runGraphRoutes } from './run-graph.js'
 import { runRoutes } from './runs.js'
@@ -23,9 +25,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...runGraphRoutes,
   ...liveRoutes,
   ...agentRoutes,
+  ...deadLetterRoutes,
   ...deployedAgentRoutes,
   ...deployedControlRoutes,
   ...contextRoutes,
+  ...lineageRoutes,
   ...securityRoutes,
   ...alertRoutes,
 ] as unknown as readonly ApiRoute[]
