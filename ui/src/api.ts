@@ -70,12 +70,12 @@ export interface SseMessage {
  * Follows a server-sent event stream of the API. `EventSource` cannot send
  * the key's header, so this reads the stream with `fetch`; it reconnects
  * after a drop (resuming from the last id) until `signal` aborts or the
- * server ends the stream (`onEnd`).
+ * server ends the stream (`onEnd`); `onOpen` is told each (re)connection.
  */
 export function followEvents(
   path: string,
   onMessage: (m: SseMessage) => void,
-  options: { signal: AbortSignal; onEnd?: () => void; onError?: (e: unknown) => void },
+  options: { signal: AbortSignal; onOpen?: () => void; onEnd?: () => void; onError?: (e: unknown) => void },
 ): void {
   let lastId: string | undefined
   const decoder = new TextDecoder()
@@ -88,6 +88,7 @@ export function followEvents(
       await answer(res)
       return
     }
+    options.onOpen?.()
     const reader = res.body.getReader()
     let buffer = ''
     let slice = performance.now()

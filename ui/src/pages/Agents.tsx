@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { clock, get } from '../api'
 import { useApi } from '../hooks'
+import { DeadLetters } from './DeadLetters'
 
 interface CatalogAgent {
   name: string
@@ -76,7 +77,7 @@ function Tree({ nodes, parent }: { nodes: Deployed[]; parent: string | null }) {
   )
 }
 
-/** The agent registry with metrics, circuits and health; the tree of deployed agents. */
+/** The agent registry with metrics, circuits and health; the tree of deployed agents; the dead letters of their mailboxes. */
 export function AgentsPage() {
   const catalog = useApi<{ agents: CatalogAgent[] }>('/agents', 10_000)
   const deployed = useApi<{ agents: Deployed[] }>('/deployed-agents', 10_000)
@@ -113,6 +114,7 @@ export function AgentsPage() {
         ) : (
           <Tree nodes={deployed.data.agents} parent={null} />
         ))}
+      <DeadLetters />
     </section>
   )
 }

@@ -1,35 +1,6 @@
-import { useEffect, useState } from 'react'
-import { ApiError, clock, get } from '../api'
+import { clock } from '../api'
 import { linkProps } from '../router'
-import type { Alert } from '../types'
-
-/** Alerts from `GET /api/v1/alerts`, read every 15 s; a server without alerts (404) has none. */
-function useAlerts(): { alerts: Alert[]; available: boolean } {
-  const [state, setState] = useState<{ alerts: Alert[]; available: boolean }>({ alerts: [], available: true })
-  useEffect(() => {
-    let live = true
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const load = async (): Promise<void> => {
-      let every = 15_000
-      try {
-        const r = await get<{ alerts: Alert[] }>('/alerts')
-        if (live) setState({ alerts: r.alerts, available: true })
-      } catch (e) {
-        if (live && e instanceof ApiError && (e.status === 404 || e.status === 403)) {
-          setState({ alerts: [], available: false })
-          every = e.status === 403 ? 0 : 60_000 // a refusal is not asked again (denials count toward a block)
-        }
-      }
-      if (live && every > 0) timer = setTimeout(() => void load(), every)
-    }
-    void load()
-    return () => {
-      live = false
-      if (timer !== undefined) clearTimeout(timer)
-    }
-  }, [])
-  return state
-}
+import { useAlerts } from './alerts-store'
 
 /** Raised alerts as banners above every page. */
 export function AlertBanner() {
@@ -37,9 +8,9 @@ export function AlertBanner() {
   const raised = alerts.filter((a) => a.state === 'raised')
   if (raised.length === 0) return null
   return (
-    <div className="banners" role="status">
+    <div className="banners" role="status" data-testid="alert-banners">
       {raised.slice(0, 3).map((a) => (
-        <div key={a.id} className={`banner ${a.severity}`}>
+        <div key={a.id} className={`banner ${a.severity}`} data-alert={a.id}>
           <b>{a.severity}</b> {a.message}
         </div>
       ))}
@@ -52,19 +23,16 @@ export function AlertBanner() {
   )
 }
 
-/** Every alert, raised first. */
+/** Every alert, raised first, kept up to date by the live stream. */
 export function AlertsPage() {
   const { alerts, available } = useAlerts()
-  const sorted = [...alerts].sort((a, b) =>
-    a.state === b.state ? b.raisedAt - a.raisedAt : a.state === 'raised' ? -1 : 1,
-  )
   return (
     <section>
       <h1>Alerts</h1>
       {!available && <p className="hint">This server has no alerts API.</p>}
-      {available && sorted.length === 0 && <p className="hint">No alerts.</p>}
-      {sorted.length > 0 && (
-        <table className="grid">
+      {available && alerts.length === 0 && <p className="hint">No alerts.</p>}
+      {alerts.length > 0 && (
+        <table className="grid" data-testid="alerts">
           <thead>
             <tr>
               <th>State</th>
@@ -78,7 +46,7 @@ export function AlertsPage() {
             </tr>
           </thead>
           <tbody>
-            {sorted.map((a) => (
+            {alerts.map((a) => (
               <tr key={a.id} className={a.state}>
                 <td>{a.state}</td>
                 <td>{a.severity}</td>
