@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineAgent } from '../../src/agents/define-agent.js'
 import { openBackend, type Backend } from '../../src/orchestrator/backend.js'
@@ -8,6 +11,7 @@ import { startServer, type RunningServer } from '../../src/server/serve.js'
 import { WorkflowCatalog } from '../../src/server/workflow-catalog.js'
 import { workflow } from '../../src/workflows/builder.js'
 import { AGENT_MODULES, AGENT_WORKSPACE } from '../helpers/api-samples.js'
+import { describePostgres, withFreshSchema } from '../helpers/postgres.js'
 
 /**
  * Dead letters and artifact lineage over real HTTP: a server governing
@@ -241,4 +245,62 @@ describe('dead letters and lineage over HTTP', () => {
     expect(notes.nodes.filter((n) => n.kind === 'artifact').map((n) => n.id)).toEqual(['artifact:notes@1'])
     expect((await api('GET', '/lineage', keys.guest)).json.error?.code).toBe('PERMISSION_DENIED')
   }, 40_000)
+})
+
+// On PostgreSQL the bus is shared: a server that governs no agents lists and
+// replays the dead letters of an agent another server deployed.
+await describePostgres('dead letters on a shared PostgreSQL bus', () => {
+  it('are listed and replayed by a server that does not hold the agent', async () => {
+    await withFreshSchema(async (url) => {
+      const a = await openBackend(url)
+      const b = await openBackend(url)
+      const dir = mkdtempSync(join(tmpdir(), 'flotilla-pg-dead-'))
+      let admin = ''
+      const holder = await startServer({
+        backend: a,
+        port: 0,
+        onAdminKey: (k) => (admin = k),
+        agents: { modules: AGENT_MODULES, workspaceRoot: dir, runtimes: [new InProcessRuntime()] },
+      })
+      const other = await startServer({ backend: b, port: 0 })
+      const call = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${other.url}/api/v1${path}`, {
+          method,
+          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+        return { status: res.status, json: (await res.json()) as Record<string, unknown> }
+      }
+      try {
+        const deployed = await fetch(`${holder.url}/api/v1/deployed-agents`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ spec: { name: 'pg-inbox', module: 'mailbox.mjs' } }),
+        })
+        expect(deployed.status).toBe(201)
+        const bus = b.bus
+        if (bus === undefined) throw new Error('a PostgreSQL backend has a bus')
+        const id = await bus.send('pg-inbox', { via: 'postgres' }, { from: 'test' })
+        for (let i = 0; i < 5; i++) {
+          await bus.receive('pg-inbox', { visibilityTimeoutMs: 1 })
+          await new Promise((r) => setTimeout(r, 20))
+        }
+        const listed = await call('GET', '/dead-letters')
+        expect(listed.json).toMatchObject({ mailboxes: true, nextCursor: null })
+        expect((listed.json.deadLetters as { id: string; to: string }[]).map((d) => [d.id, d.to])).toEqual([
+          [id, 'pg-inbox'],
+        ])
+        const replayed = await call('POST', `/agents/pg-inbox/dead-letters/${id}/replay`, {})
+        expect(replayed.status, JSON.stringify(replayed.json)).toBe(200)
+        expect((await call('GET', '/agents/pg-inbox/dead-letters')).json.deadLetters).toEqual([])
+        expect(await a.bus?.receive('pg-inbox')).toEqual([expect.objectContaining({ id, attempt: 1 })])
+      } finally {
+        await other.close()
+        await holder.close()
+        await a.close()
+        await b.close()
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
+  }, 60_000)
 })
