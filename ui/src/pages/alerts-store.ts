@@ -14,6 +14,8 @@ const KEEP_RESOLVED = 200
 let state: AlertsState = { alerts: [], available: true }
 const listeners = new Set<() => void>()
 let stop: (() => void) | undefined
+/** The server has no alerts (404) or the key may not read them (403): not asked again while signed in. */
+let refused = false
 
 function set(next: AlertsState): void {
   state = next
@@ -59,6 +61,7 @@ function start(): () => void {
       if (!ctl.signal.aborted) merge(r.alerts)
     } catch (e) {
       if (!ctl.signal.aborted && e instanceof ApiError && (e.status === 404 || e.status === 403)) {
+        refused = true
         set({ alerts: [], available: false })
         ctl.abort() // a refusal is not asked again (denials count toward a block)
       }
@@ -80,6 +83,7 @@ function start(): () => void {
       onOpen: () => void load(),
       onError: (e) => {
         if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
+          refused = true
           set({ alerts: [], available: false })
           ctl.abort()
         }
@@ -91,15 +95,30 @@ function start(): () => void {
   }
 }
 
+/**
+ * Follows the alerts while a component reads them and the tab is visible: a
+ * hidden tab lets its stream go (browsers allow few connections per server,
+ * shared by the tabs) and reads the list again when it is shown.
+ */
+function follow(): void {
+  const wanted = listeners.size > 0 && !refused && document.visibilityState !== 'hidden'
+  if (wanted && stop === undefined) stop = start()
+  else if (!wanted && stop !== undefined) {
+    stop()
+    stop = undefined
+  }
+}
+document.addEventListener('visibilitychange', follow)
+
 function subscribe(listener: () => void): () => void {
   listeners.add(listener)
-  if (listeners.size === 1) stop = start()
+  follow()
   return () => {
     listeners.delete(listener)
+    follow()
     if (listeners.size === 0) {
-      stop?.()
-      stop = undefined
       state = { alerts: [], available: true }
+      refused = false
     }
   }
 }
