@@ -215,8 +215,11 @@ export class RunnerContext implements AgentContext {
     return this.shared.services.broadcast(...args)
   }
 
+  /** A spawn in a command with a run and task (a workflow task) names them: a template's agent runs as a child run of that task. */
   spawn(...args: Parameters<AgentContext['spawn']>): ReturnType<AgentContext['spawn']> {
-    return this.shared.services.spawn(...args)
+    const { runId, taskId } = this.ids
+    if (runId === undefined || taskId === undefined) return this.shared.services.spawn(...args)
+    return serviceMembers(this.shared.call, undefined, { runId, taskId }).spawn(...args)
   }
 
   step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {

@@ -41,7 +41,11 @@ export interface ServiceOps {
   'artifacts.delete': { args: { id: string }; result: boolean }
   'cache.share': { args: { key: string; value: unknown; ttlMs: number }; result: null }
   'cache.get': { args: { key: string }; result: unknown }
-  spawn: { args: { spec: ChildAgentRequest | TemplateSpawnRequest }; result: { id: string; name: string } }
+  /** `runId` and `taskId`: the run and task of the command that spawns (a template's agent runs as a child run of that task). */
+  spawn: {
+    args: { spec: ChildAgentRequest | TemplateSpawnRequest; runId?: string; taskId?: string }
+    result: { id: string; name: string }
+  }
   'child.execute': { args: { id: string; input: unknown }; result: unknown }
   'child.terminate': { args: { id: string }; result: null }
   /** Subscribes on the bus for the agent; each event reaches it as a delivery tagged `subscriptionId` (chosen by the agent). */
@@ -212,7 +216,7 @@ export function serviceMembers(
       (await call('receive', { ...options })) as Awaited<ReturnType<AgentContext['receive']>>,
     ack: (id) => call('ack', { id }),
     broadcast: (target, body) => call('broadcast', { target, body }),
-    spawn: async (spec) => childRef(await call('spawn', { spec })),
+    spawn: async (spec) => childRef(await call('spawn', { spec, ...lineage })),
     journal: {
       get: (key) => call('journal.get', { key }),
       put: async (key, value) => {

@@ -1,9 +1,15 @@
+import { randomUUID } from 'node:crypto'
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import { asRunId, type RunId, type TaskId } from '../core/ids.js'
 import { isFinalRunState } from '../core/states.js'
 import type { ChildAgentRef, TemplateSpawnRequest } from '../agents/context.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
-import { instantiateTemplate, spawnParentOf, type TemplateInstance } from '../agents/agent-template.js'
+import {
+  instantiateTemplate,
+  spawnParentOf,
+  type SpawnParent,
+  type TemplateInstance,
+} from '../agents/agent-template.js'
 import type { Budget } from '../models/budget.js'
 import type { Registry } from '../registry/registry.js'
 import type { Store } from '../store/store.js'
@@ -24,12 +30,20 @@ export interface ChildRunsHost {
   start(
     workflow: Workflow,
     input: unknown,
-    ids: { runId: RunId; parentRunId: RunId; parentTaskId: TaskId },
+    ids: { runId: RunId; parentRunId?: RunId; parentTaskId?: TaskId },
   ): Promise<RunResult>
   /** The result of a stored, unfinished run: awaited here if it is live, recovered here otherwise. */
   resume(runId: RunId): Promise<RunResult>
   /** Cancels a run. */
   cancel(runId: RunId, reason: string): Promise<void>
+}
+
+/** Where a spawn from a template happens: the run and task of the spawning command (if it runs a task), and who hears what it spends. */
+export interface SpawnLineage {
+  readonly runId?: RunId
+  readonly taskId?: TaskId
+  /** Hears what each execution's model calls used (tokens: input + output). */
+  readonly onSpent?: (used: { tokens: number; costUsd: number; calls: number }) => void
 }
 
 /** The id of the child run a task plans: the same on every attempt, so a task re-run after a crash finds it. */
@@ -145,22 +159,26 @@ export class ChildRuns {
   }
 
   /**
-   * `ctx.spawn({ template })` in a task: the agent made from the template
-   * (carved from the spawning agent), registered; each `execute` runs it as a
-   * one-task child run of the task, numbered in call order.
+   * `ctx.spawn({ template })` in a task, or in a command of a deployed
+   * agent: the agent made from the template (carved from `parent`),
+   * registered; each `execute` runs it as a one-task child run of the task
+   * (`lineage.runId`/`taskId`), numbered in call order, or as a run of its
+   * own when the command runs no task. `lineage.onSpent` hears what each
+   * execution's model calls used (a deployed spawner's tree budget).
    */
-  spawn(spawner: AnyAgentDefinition, runId: RunId, taskId: TaskId, request: TemplateSpawnRequest): ChildAgentRef {
+  spawn(parent: SpawnParent, request: TemplateSpawnRequest, lineage: SpawnLineage): ChildAgentRef {
     const found = this.host.registry.templates.resolve(
       request.template,
       request.fallback === undefined ? {} : { fallback: request.fallback },
     )
     const { definition } = instantiateTemplate(found.template, {
-      parent: spawnParentOf(spawner),
+      parent,
       ...(request.overrides === undefined ? {} : { overrides: request.overrides }),
       base: request.name ?? request.template,
       ...(found.system === undefined ? {} : { system: found.system }),
     })
     const name = definition.name
+    const { runId, taskId } = lineage
     let calls = 0
     const registered = this.ensureRegistered(definition)
     registered.catch(() => undefined) // awaited by execute
@@ -170,15 +188,32 @@ export class ChildRuns {
       execute: async (input) => {
         await registered
         const wf = builder(`spawn:${name}`).task('answer', { agent: name, input }).build()
-        const id = childRunId(runId, taskId, `${name}.${++calls}`)
-        const stored = await this.host.store.getRun(id)
+        const linked = runId !== undefined && taskId !== undefined
+        const id = linked
+          ? childRunId(runId, taskId, `${name}.${++calls}`)
+          : asRunId(`spawn.${parent.name}.${name}.${randomUUID().slice(0, 8)}`)
+        const stored = linked ? await this.host.store.getRun(id) : undefined
         const outputs = await this.childResult(id, stored === undefined, () =>
-          this.host.start(wf, undefined, { runId: id, parentRunId: runId, parentTaskId: taskId }),
+          this.host.start(
+            wf,
+            undefined,
+            linked ? { runId: id, parentRunId: runId, parentTaskId: taskId } : { runId: id },
+          ),
         )
+        if (lineage.onSpent !== undefined) lineage.onSpent(await this.spendOf(id))
         return outputs.answer
       },
       terminate: () => Promise.resolve(),
     }
+  }
+
+  /** What the model calls of a one-task spawn run used, from its stored task record. */
+  private async spendOf(id: RunId): Promise<{ tokens: number; costUsd: number; calls: number }> {
+    const [task] = await this.host.store.getTasks(id)
+    const m = task?.model
+    return m === undefined
+      ? { tokens: 0, costUsd: 0, calls: 0 }
+      : { tokens: m.inputTokens + m.outputTokens, costUsd: m.costUsd, calls: m.calls }
   }
 
   /** Cancels the unfinished child runs of a cancelled run. */

@@ -180,7 +180,7 @@ export class Orchestrator {
       logger,
       authorizer,
       onEvent: (e) => this.hub.deliver([e]),
-      spawnTemplate: (spawner, runId, taskId, request) => this.children.spawn(spawner, runId, taskId, request),
+      spawnTemplate: (parent, request, lineage) => this.children.spawn(parent, request, lineage),
     })
     ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
     this.children = new ChildRuns({

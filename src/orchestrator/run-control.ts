@@ -87,7 +87,7 @@ export class RunControl {
   startChild(
     wf: Workflow,
     input: unknown,
-    ids: { runId: RunId; parentRunId: RunId; parentTaskId: TaskId },
+    ids: { runId: RunId; parentRunId?: RunId; parentTaskId?: TaskId },
   ): Promise<RunResult> {
     const run = this.p.engine.start({
       ...ids,

@@ -6,7 +6,7 @@ import { workflow } from '../workflows/builder.js'
 import type { Workflow } from '../workflows/compile.js'
 import type { RunResult } from '../workflows/results.js'
 import { defaultRuntimes } from './default-runtimes.js'
-import type { AgentId, RunId, TaskId } from '../core/ids.js'
+import { asRunId, asTaskId, type AgentId, type RunId, type TaskId } from '../core/ids.js'
 import type { ServiceMembers } from '../agents/service-members.js'
 import type { ChildAgentRef, TemplateSpawnRequest } from '../agents/context.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
@@ -17,7 +17,9 @@ import type { Bus } from '../messaging/bus.js'
 import { MemoryBus } from '../messaging/memory-bus.js'
 import type { Runtime } from '../runtimes/runtime.js'
 import { AgentSupervisor } from '../runtimes/supervisor.js'
-import type { SupervisorEvent } from '../runtimes/supervisor-types.js'
+import type { SupervisorEvent, TemplateSpawner } from '../runtimes/supervisor-types.js'
+import { spawnParentOf, type SpawnParent } from '../agents/agent-template.js'
+import type { SpawnLineage } from './child-runs.js'
 import type { Registry } from '../registry/registry.js'
 import type { Store } from '../store/store.js'
 import {
@@ -51,13 +53,12 @@ export interface TeamOptions {
   readonly journal?: TaskJournal
   /** Hears the agent and security events of the team (lifecycle, reports, denials), as {@link FlotillaEvent}s. */
   readonly onEvent?: (event: FlotillaEvent) => void
-  /** Serves `ctx.spawn({ template })` of a task's agent. @default refused, as other spawns of registered agents */
-  readonly spawnTemplate?: (
-    spawner: AnyAgentDefinition,
-    runId: RunId,
-    taskId: TaskId,
-    request: TemplateSpawnRequest,
-  ) => ChildAgentRef
+  /**
+   * Serves `ctx.spawn({ template })` of a task's agent and of a deployed
+   * agent's command, the new agent carved from `parent`.
+   * @default refused, as other spawns of registered agents
+   */
+  readonly spawnTemplate?: (parent: SpawnParent, request: TemplateSpawnRequest, lineage: SpawnLineage) => ChildAgentRef
 }
 
 /**
@@ -96,7 +97,11 @@ export class Team {
         clock: o.clock,
         ...(o.authorizer === undefined ? {} : { authorizer: o.authorizer }),
       })
+    const spawnTemplate = o.spawnTemplate
     const supervisor = new AgentSupervisor({
+      ...(spawnTemplate === undefined
+        ? {}
+        : { spawnTemplate: (s: TemplateSpawner, r: TemplateSpawnRequest) => spawnTemplate(...deployedSpawn(s, r)) }),
       store: o.store,
       runtimes: o.runtimes ?? defaultRuntimes(),
       workspaceRoot: resolve(o.workspaceRoot),
@@ -288,6 +293,32 @@ function teamEvent(e: SupervisorEvent): FlotillaEvent {
   return { type: 'agent.reported', at: e.at, agentId: e.agentId, name: e.name, report: { type: e.event.type, data } }
 }
 
+/**
+ * A deployed agent's spawn from a template: carved from its permissions,
+ * each budget of the spawned agent bounded by what the spawner's tree budget
+ * has left, what it spends charged to that budget.
+ */
+function deployedSpawn(
+  s: TemplateSpawner,
+  request: TemplateSpawnRequest,
+): [SpawnParent, TemplateSpawnRequest, SpawnLineage] {
+  const left = s.budgetLeft
+  return [
+    {
+      name: s.agent.name,
+      permissions: s.permissions,
+      budget: left === undefined ? undefined : { task: left, run: left, agent: left },
+    },
+    request,
+    {
+      ...(s.runId === undefined || s.taskId === undefined
+        ? {}
+        : { runId: asRunId(s.runId), taskId: asTaskId(s.taskId) }),
+      onSpent: (used) => s.charge(used),
+    },
+  ]
+}
+
 /** Members whose `spawn` serves template requests through `spawnTemplate` (other spawns as before). */
 function withTemplateSpawn(
   definition: AnyAgentDefinition,
@@ -299,7 +330,7 @@ function withTemplateSpawn(
   if (spawnTemplate === undefined) return members
   const spawn: ServiceMembers['spawn'] = (request) =>
     typeof request === 'object' && request !== null && 'template' in request
-      ? Promise.resolve().then(() => spawnTemplate(definition, runId, taskId, request))
+      ? Promise.resolve().then(() => spawnTemplate(spawnParentOf(definition), request, { runId, taskId }))
       : members.spawn(request)
   return { ...members, spawn }
 }

@@ -1,11 +1,12 @@
 /**
  * The ctx service calls a deployed agent makes of its supervisor through
  * its runtime: `spawn`, `child.execute` and `child.terminate` on its own
- * children are the supervisor's; `subscribe` needs a runtime that delivers
+ * children are the supervisor's (a spawn from a template goes to the
+ * supervisor's `spawnTemplate`); `subscribe` needs a runtime that delivers
  * events; the rest go to the outward services the supervisor was given.
  */
 import { FlotillaError } from '../core/errors.js'
-import type { ChildAgentRequest } from '../agents/context.js'
+import type { ChildAgentRef, ChildAgentRequest, TemplateSpawnRequest } from '../agents/context.js'
 import type { ServiceOps } from '../agents/service-members.js'
 import { info } from './agent-directory.js'
 import { childDeployment } from './limits.js'
@@ -24,10 +25,15 @@ export interface AgentCallsHost {
   live(agentId: string): LiveAgent | undefined
   /** The outward services of an agent (`SupervisorOptions.services`). */
   readonly services: SupervisorOptions['services']
+  /** Serves spawns from templates (`SupervisorOptions.spawnTemplate`). */
+  readonly spawnTemplate: SupervisorOptions['spawnTemplate']
 }
 
 /** Serves the ctx service calls of the agents of one supervisor, which composes it. */
 export class AgentCalls {
+  /** The agents each deployed agent spawned from templates, by agent id, then by the spawned agent's name. */
+  private readonly spawned = new Map<string, Map<string, ChildAgentRef>>()
+
   constructor(private readonly host: AgentCallsHost) {}
 
   /** Answers the call `op` (with `args`) of the agent `entry`. */
@@ -36,18 +42,25 @@ export class AgentCalls {
     switch (op) {
       case 'spawn':
         if (typeof a.spec === 'object' && a.spec !== null && 'template' in a.spec)
-          throw new FlotillaError(
-            'AGENT_STATE_INVALID',
-            `Agent "${entry.record.name}" is a deployed agent: spawning from a template is for tasks an orchestrator runs; deploy a child with { name, module } instead.`,
-          )
+          return this.spawnTemplate(entry, a.spec as TemplateSpawnRequest, a)
         return this.host
           .deploy(childDeployment(entry.deployment, a.spec as ChildAgentRequest), { parentId: entry.record.id })
           .then((c) => ({ id: c.id, name: c.name }))
-      case 'child.execute':
+      case 'child.execute': {
+        const made = typeof a.id === 'string' ? this.spawned.get(entry.record.id)?.get(a.id) : undefined
+        if (made !== undefined) return made.execute(a.input)
         return this.host.execute(this.ownChild(entry, a.id).record.id, a.input)
-      case 'child.terminate':
+      }
+      case 'child.terminate': {
+        const made = typeof a.id === 'string' ? this.spawned.get(entry.record.id)?.get(a.id) : undefined
+        if (made !== undefined) {
+          this.spawned.get(entry.record.id)?.delete(made.id)
+          await made.terminate()
+          return null
+        }
         await this.host.terminate(this.ownChild(entry, a.id).record.id, `terminated by parent ${entry.record.id}`)
         return null
+      }
       case 'budget.hold':
       case 'budget.settle':
         return serveBudgetCall(this.host.budgets, entry.record.id, entry.record.name, op, a)
@@ -65,6 +78,46 @@ export class AgentCalls {
         `Agent "${entry.record.name}" has no ${op} service here: deploy it through an Orchestrator, which provides messaging and artifacts.`,
       )
     return entry.services(op as keyof ServiceOps, args as never)
+  }
+
+  /** Forgets the agents `agentId` spawned from templates (it ended). */
+  forget(agentId: string): void {
+    this.spawned.delete(agentId)
+  }
+
+  /**
+   * `ctx.spawn({ template })` of a deployed agent: made by the host's
+   * `spawnTemplate`, carved from the agent's permissions and what its tree
+   * budget has left, with what it spends charged to that budget; kept so
+   * that `child.execute` and `child.terminate` reach it.
+   */
+  private spawnTemplate(
+    entry: LiveAgent,
+    request: TemplateSpawnRequest,
+    a: Record<string, unknown>,
+  ): { id: string; name: string } {
+    const spawn = this.host.spawnTemplate
+    if (spawn === undefined)
+      throw new FlotillaError(
+        'AGENT_STATE_INVALID',
+        `Agent "${entry.record.name}" cannot spawn from template "${String(request.template)}": its supervisor has no templates; deploy it through an Orchestrator that registers the template.`,
+      )
+    const agentId = entry.record.id
+    const budgetLeft = this.host.budgets.left(agentId)
+    const ref = spawn(
+      {
+        agent: info(entry.record),
+        permissions: entry.perms.grants,
+        budgetLeft,
+        ...(typeof a.runId === 'string' && typeof a.taskId === 'string' ? { runId: a.runId, taskId: a.taskId } : {}),
+        charge: (used) => this.host.budgets.charge(agentId, used),
+      },
+      request,
+    )
+    let made = this.spawned.get(agentId)
+    if (made === undefined) this.spawned.set(agentId, (made = new Map()))
+    made.set(ref.id, ref)
+    return { id: ref.id, name: ref.name }
   }
 
   /** The child `id` of `entry`; `PERMISSION_DENIED` for any other agent. */

@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js'
 import type { AgentState } from '../core/states.js'
 import type { AgentMetricsSnapshot } from '../agents/agent-metrics.js'
 import type { ServiceCall } from '../agents/service-members.js'
+import type { ChildAgentRef, TemplateSpawnRequest } from '../agents/context.js'
 import type { Permission, PermissionSet } from '../security/permissions.js'
 import type { Budget } from '../models/budget.js'
 import type { AgentStore } from '../store/store.js'
@@ -144,4 +145,24 @@ export interface SupervisorOptions {
    * called once per agent. `spawn` and `child.*` are the supervisor's own.
    */
   readonly services?: (agent: AgentInfo, permissions: PermissionSet) => ServiceCall
+  /**
+   * Serves `ctx.spawn({ template })` of a deployed agent: makes the agent
+   * from the template, carved from the spawner's permissions and what its
+   * tree budget has left. Without it such a spawn is `AGENT_STATE_INVALID`.
+   */
+  readonly spawnTemplate?: (spawner: TemplateSpawner, request: TemplateSpawnRequest) => ChildAgentRef
+}
+
+/** A deployed agent spawning from a template, as {@link SupervisorOptions.spawnTemplate} is told of it. */
+export interface TemplateSpawner {
+  readonly agent: AgentInfo
+  /** Its permissions: the spawned agent gets at most these. */
+  readonly permissions: readonly Permission[]
+  /** What is left of the tree budget it draws on, per measure limited (each of the spawned agent's budgets is bounded by it); `undefined`: no tree budget. */
+  readonly budgetLeft: Budget | undefined
+  /** The run and task of the command that spawns, when that command runs a workflow task. */
+  readonly runId?: string
+  readonly taskId?: string
+  /** Charges what the spawned agent's model calls used to the spawner's tree budget. */
+  charge(used: { tokens: number; costUsd: number; calls: number }): void
 }

@@ -79,6 +79,7 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
       terminate: (agentId, reason) => this.terminate(agentId, reason),
       live: (agentId) => this.live.get(agentId),
       services: options.services,
+      spawnTemplate: options.spawnTemplate,
     })
   }
 
@@ -293,6 +294,7 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
     await handle?.terminate(reason)
     await this.transition(entry, 'TERMINATED', reason, { pid: null })
     this.budgets.close(agentId)
+    this.calls.forget(agentId)
     this.forget(agentId)
   }
 

@@ -190,6 +190,33 @@ export class TreeBudgets {
   }
 
   /**
+   * What agent `id` may still spend, per measure of the budgets it draws on
+   * (its own, or its nearest ancestor's that limits the measure); `undefined`
+   * when it is in no budgeted tree.
+   */
+  left(id: string): Budget | undefined {
+    const node = this.nodes.get(id)
+    if (node === undefined) return undefined
+    const out: { -readonly [K in Measure]?: number } = {}
+    for (const m of MEASURES) {
+      const holder = owner(node, m)
+      if (holder !== undefined) out[m] = Math.max(0, leftOf(holder, m))
+    }
+    return Object.keys(out).length === 0 ? undefined : out
+  }
+
+  /**
+   * Charges what was spent on agent `id`'s behalf outside its own calls (an
+   * agent it spawned from a template) to every budget it draws on. Unknown
+   * agents are ignored.
+   */
+  charge(id: string, used: { tokens: number; costUsd: number; calls: number }): void {
+    const node = this.nodes.get(id)
+    if (node === undefined) return
+    for (const m of MEASURES) if (used[m] > 0) this.add(node, 'spent', m, used[m])
+  }
+
+  /**
    * Holds a model call of agent `id` costing up to `worst` (one call) against
    * every budget it draws on; `BUDGET_EXCEEDED` when one has not that much
    * left. Returns the hold's id, or `null` when the agent is in no budgeted tree.
