@@ -272,7 +272,10 @@ export interface AgentAnomalyEvent extends EventBase {
 /**
  * The autoscaler changed how many instances an agent has (`scaling` on the
  * agent): `from` and `to` instances, and why (`3 attempts waiting, over 1
- * per instance`, `an instance idle for 30000 ms`).
+ * per instance`, `an instance idle for 30000 ms`). With `wanted`, the policy
+ * asked for more than the limits of the agent's tree allow: `to` is what
+ * fits (`to === from`: the scale-up was skipped) and `reason` says which
+ * limit stopped it.
  */
 export interface AgentScaledEvent extends EventBase {
   type: 'agent.scaled'
@@ -280,6 +283,8 @@ export interface AgentScaledEvent extends EventBase {
   from: number
   to: number
   reason: string
+  /** The count the policy asked for, when the limits allowed fewer. */
+  wanted?: number
 }
 
 /** An agent was refused an access (a tool, a file, an artifact, a cache key, a message, an event). */

@@ -26,6 +26,12 @@ export interface ScalingTarget {
   add(): Promise<void>
   /** Removes instance `id` if it is still idle; false when it was not. */
   remove(id: string): Promise<boolean>
+  /**
+   * The limits of the agent's tree: how many of the `wanted` instances fit
+   * (at least `from`), and which limit stops the rest; `undefined` when all
+   * fit. Without it only `max` bounds the count.
+   */
+  fit?(from: number, wanted: number): { to: number; reason: string } | undefined
 }
 
 /** Options of an {@link Autoscaler}. */
@@ -45,6 +51,8 @@ interface Watched {
   waitingSince: number | undefined
   lastAddAt: number
   busy: boolean
+  /** The last scale-up skipped for the limits (`from→wanted: reason`), reported once until the count changes. */
+  skipped: string | undefined
 }
 
 /**
@@ -74,6 +82,7 @@ export class Autoscaler {
       waitingSince: undefined,
       lastAddAt: -Infinity,
       busy: false,
+      skipped: undefined,
     })
     this.schedule()
   }
@@ -146,15 +155,48 @@ export class Autoscaler {
       sinceAddMs: now - w.lastAddAt,
     })
     if (decision === undefined) return
+    const fitted = this.fit(w, decision)
+    if (fitted === undefined) return
     w.busy = true
     try {
-      await this.apply(w, decision, idlest)
+      await this.apply(w, fitted, idlest)
     } finally {
       w.busy = false
     }
   }
 
-  private async apply(w: Watched, d: ScalingDecision, idlest: string | undefined): Promise<void> {
+  /**
+   * A scale-up cut to what the limits of the agent's tree allow (`wanted`
+   * set); a scale-up none of which fits is skipped with one event saying
+   * why (again only after the count or the reason changed).
+   */
+  private fit(w: Watched, d: ScalingDecision): (ScalingDecision & { wanted?: number }) | undefined {
+    if (d.to <= d.from || w.target.fit === undefined) return d
+    const cap = w.target.fit(d.from, d.to)
+    if (cap === undefined || cap.to >= d.to) return d
+    const reason = `${d.reason}; ${cap.reason}`
+    if (cap.to > d.from) return { from: d.from, to: cap.to, wanted: d.to, reason }
+    const key = `${d.from}→${d.to}: ${cap.reason}`
+    if (w.skipped !== key) {
+      w.skipped = key
+      this.emit(w.target.agent, { from: d.from, to: d.from, wanted: d.to, reason: `scale-up skipped: ${reason}` })
+    }
+    return undefined
+  }
+
+  private emit(agent: string, d: ScalingDecision & { wanted?: number }): void {
+    this.o.onScaled({
+      type: 'agent.scaled',
+      at: this.o.clock.wallNow(),
+      agent,
+      from: d.from,
+      to: d.to,
+      reason: d.reason,
+      ...(d.wanted === undefined ? {} : { wanted: d.wanted }),
+    })
+  }
+
+  private async apply(w: Watched, d: ScalingDecision & { wanted?: number }, idlest: string | undefined): Promise<void> {
     const t = w.target
     let to = d.from
     try {
@@ -173,14 +215,9 @@ export class Autoscaler {
       w.lastAddAt = this.o.clock.now()
       w.waitingSince = undefined
     }
-    if (to !== d.from)
-      this.o.onScaled({
-        type: 'agent.scaled',
-        at: this.o.clock.wallNow(),
-        agent: t.agent,
-        from: d.from,
-        to,
-        reason: d.reason,
-      })
+    if (to !== d.from) {
+      w.skipped = undefined
+      this.emit(t.agent, { ...d, to })
+    }
   }
 }

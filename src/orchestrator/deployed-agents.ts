@@ -80,6 +80,7 @@ export class DeployedAgents {
     if (scaled) {
       const scaling = resolveScaling(parsed.scaling, parsed.name)
       this.scaling.names.set(parsed.name, { deployment: parsed, options: deployOptions, scaling, inflight: new Map() })
+      this.scaling.checkMin(parsed.name)
     }
     const info = await this.supervisor.deploy(parsed, deployOptions)
     await this.tracking

@@ -1,4 +1,6 @@
+import { FlotillaError } from '../core/errors.js'
 import type { ResolvedScaling } from '../agents/scaling.js'
+import { carveLimits } from '../runtimes/limits.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
 import type { AgentSupervisor } from '../runtimes/supervisor.js'
@@ -49,6 +51,7 @@ export class DeployedScaling {
     const base = registeredTarget(this.registry, a.demand, definition, scaled.scaling)
     const target: ScalingTarget = {
       ...base,
+      fit: (from, wanted) => this.fit(scaled, from, wanted),
       add: async () => {
         const pools = await this.addCopy(scaled)
         a.demand.capacityAdded(pools)
@@ -64,6 +67,57 @@ export class DeployedScaling {
       },
     }
     a.scaler.watch(target)
+  }
+
+  /**
+   * Refuses, with `RESOURCE_LIMIT_EXCEEDED`, a scaled name whose `min`
+   * copies would take more than its parent's limits (before any starts).
+   */
+  checkMin(name: string): void {
+    const scaled = this.names.get(name)
+    if (scaled === undefined) return
+    const cap = this.fit(scaled, 0, scaled.scaling.min)
+    if (cap === undefined) return
+    this.names.delete(name)
+    throw new FlotillaError(
+      'RESOURCE_LIMIT_EXCEEDED',
+      `Agent "${name}": scaling.min is ${scaled.scaling.min}, but ${cap.reason}; lower scaling.min, ask for smaller limits per copy, or give the parent more.`,
+      { details: { agent: name, field: 'scaling.min', fits: cap.to } },
+    )
+  }
+
+  /**
+   * How many of `wanted` copies fit the limits of the name's parent: the
+   * limits of the copies, summed, may not exceed the parent's (each limit
+   * the parent sets; a copy that sets none takes the parent's whole value,
+   * so only one fits). A root's copies are bounded by `max` alone.
+   */
+  fit(scaled: ScaledName, from: number, wanted: number): { to: number; reason: string } | undefined {
+    const parentId = scaled.options.parentId
+    const parent = parentId === undefined ? undefined : this.supervisor.limitsOf(parentId)
+    if (parent === undefined) return undefined
+    const name = scaled.deployment.name
+    const each = carveLimits(parent, scaled.deployment.limits ?? {}, name)
+    const copies = [...scaled.inflight.keys()].filter((id) => {
+      const state = this.supervisor.stateOf(id)
+      return state !== undefined && state !== 'TERMINATED'
+    })
+    let room = Infinity
+    let reason = ''
+    for (const key of ['memoryMb', 'cpuMs', 'storageMb'] as const) {
+      const total = parent[key]
+      const one = each[key]
+      if (total === undefined || one === undefined) continue
+      let used = 0
+      for (const id of copies) used += this.supervisor.limitsOf(id)?.[key] ?? 0
+      const fits = copies.length + Math.floor((total - used) / one + 1e-9)
+      if (fits < room) {
+        room = fits
+        reason = `each copy takes ${key} ${one} and the parent (${parentId}) holds ${total}: room for ${Math.max(0, fits)} ${fits === 1 ? 'copy' : 'copies'}`
+      }
+    }
+    if (room >= wanted) return undefined
+    return { to: Math.max(from, Math.min(room, wanted)), reason }
   }
 
   /** The RUNNING copy with the fewest commands in flight (ties: the first). */

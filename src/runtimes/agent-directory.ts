@@ -8,6 +8,7 @@ import type { AgentRecord } from '../store/records.js'
 import type { AgentStore } from '../store/store.js'
 import { reconcileAgents } from './reconcile.js'
 import type { AgentInfo, AgentTreeNode } from './supervisor-types.js'
+import type { ResourceLimits } from './runtime.js'
 
 /** The public view of a stored agent record. */
 export function info(record: AgentRecord): AgentInfo {
@@ -58,6 +59,12 @@ export class AgentDirectory<
   /** The state of an agent held in memory, or `undefined` (synchronous, for routing). */
   stateOf(agentId: string): AgentState | undefined {
     return this.live.get(agentId)?.record.state
+  }
+
+  /** The resource limits of an agent held in memory, or `undefined` (synchronous, for auto-scaling). */
+  limitsOf(agentId: string): ResourceLimits | undefined {
+    const entry = this.live.get(agentId)
+    return entry === undefined ? undefined : storedLimits(entry.record)
   }
 
   /** True when an agent of this name deployed here is not terminated (a synchronous check, for message routing). */
