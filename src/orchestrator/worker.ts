@@ -164,9 +164,20 @@ export class Worker {
     return this.store_
   }
 
-  /** Registers an agent this worker runs (before or after start). */
+  /**
+   * Registers an agent this worker runs (before or after start). An agent
+   * with `scaling` gets its `min` instances: a worker does not auto-scale
+   * (it claims only what its instances can take, so no attempt waits here
+   * to count), which it logs as a warning.
+   */
   async register(definition: AnyAgentDefinition, options: { instances?: number } = {}): Promise<AgentInstance[]> {
     await this.builtins
+    const s = definition.scaling
+    if (s !== undefined && s.max > (options.instances ?? s.min))
+      this.logger.warn(
+        { agent: definition.name, min: s.min, max: s.max },
+        `agent "${definition.name}" has scaling { min: ${s.min}, max: ${s.max} }, but a worker does not auto-scale: it runs ${options.instances ?? s.min} instance(s); register it with { instances } for more, or run more workers`,
+      )
     return this.registry.register(definition, options)
   }
 
