@@ -10,7 +10,7 @@ import type { ChildAgentRef, ChildAgentRequest, TemplateSpawnRequest } from '../
 import type { ServiceOps } from '../agents/service-members.js'
 import { info } from './agent-directory.js'
 import { childDeployment } from './limits.js'
-import type { LiveAgent } from './live-agent.js'
+import { runsLineage, type LiveAgent } from './live-agent.js'
 import { serveBudgetCall, type TreeBudgets } from './tree-budget.js'
 import type { AgentDeployment, AgentInfo, DeployOptions, SupervisorOptions } from './supervisor-types.js'
 
@@ -103,13 +103,27 @@ export class AgentCalls {
         `Agent "${entry.record.name}" cannot spawn from template "${String(request.template)}": its supervisor has no templates; deploy it through an Orchestrator that registers the template.`,
       )
     const agentId = entry.record.id
+    const linked = typeof a.runId === 'string' && typeof a.taskId === 'string'
+    if (linked && !runsLineage(entry, a.runId as string, a.taskId as string))
+      throw new FlotillaError(
+        'PERMISSION_DENIED',
+        `Agent "${entry.record.name}" spawns for task ${String(a.taskId)} of run ${String(a.runId)}, which it is not running; a spawn belongs to the task of the command that makes it.`,
+        {
+          details: {
+            agent: entry.record.name,
+            resource: `run:${String(a.runId)}`,
+            action: 'spawn',
+            reason: 'it runs no command for that task',
+          },
+        },
+      )
     const budgetLeft = this.host.budgets.left(agentId)
     const ref = spawn(
       {
         agent: info(entry.record),
         permissions: entry.perms.grants,
         budgetLeft,
-        ...(typeof a.runId === 'string' && typeof a.taskId === 'string' ? { runId: a.runId, taskId: a.taskId } : {}),
+        ...(linked ? { runId: a.runId as string, taskId: a.taskId as string } : {}),
         charge: (used) => this.host.budgets.charge(agentId, used),
       },
       request,

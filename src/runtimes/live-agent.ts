@@ -25,6 +25,29 @@ export interface LiveAgent {
   /** Serialises the store writes of this agent so each transition is fenced on the previous one. */
   lock: Promise<unknown>
   services: ServiceCall | undefined
+  /** The run and task of each command in flight that runs a workflow task (`runId\u0000taskId` → how many). */
+  lineages?: Map<string, number>
+}
+
+/**
+ * Notes that `entry` runs a command for the task `taskId` of run `runId`
+ * (what its spawns from templates may name); the returned function ends it.
+ */
+export function enterLineage(entry: LiveAgent, runId: string | undefined, taskId: string | undefined): () => void {
+  if (runId === undefined || taskId === undefined) return () => undefined
+  const key = `${runId}\u0000${taskId}`
+  const map = (entry.lineages ??= new Map())
+  map.set(key, (map.get(key) ?? 0) + 1)
+  return () => {
+    const n = (map.get(key) ?? 1) - 1
+    if (n <= 0) map.delete(key)
+    else map.set(key, n)
+  }
+}
+
+/** True when `entry` runs a command for that task now. */
+export function runsLineage(entry: LiveAgent, runId: string, taskId: string): boolean {
+  return entry.lineages?.has(`${runId}\u0000${taskId}`) ?? false
 }
 
 /** What the agent's runtime is asked to deploy: its deployment with the id, permissions, limits and workspace it has now. */

@@ -13,7 +13,7 @@ import { AgentDirectory, info } from './agent-directory.js'
 import { agentUsage, clusterUsage } from './agent-usage.js'
 import { assertTransition } from './lifecycle.js'
 import { carveLimits, parseLimits, storedLimits } from './limits.js'
-import { deployRequestOf, type LiveAgent } from './live-agent.js'
+import { deployRequestOf, enterLineage, type LiveAgent } from './live-agent.js'
 import { parseTreeBudget, TreeBudgets, type TreeBudgetState } from './tree-budget.js'
 import type { ExecuteOptions, ResourceLimits, Runtime, RuntimeExit, RuntimeHooks } from './runtime.js'
 import type {
@@ -214,6 +214,7 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
       })
     }
     const started = this.clock.now()
+    const leave = enterLineage(entry, options.runId, options.taskId)
     try {
       const out = await entry.handle.execute(input, options)
       entry.metrics.record(this.clock.now() - started, true)
@@ -222,6 +223,8 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
       entry.metrics.record(this.clock.now() - started, false)
       entry.metrics.recordError(err instanceof Error ? err.message : String(err))
       throw err
+    } finally {
+      leave()
     }
   }
 

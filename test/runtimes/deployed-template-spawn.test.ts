@@ -91,6 +91,25 @@ describe('ctx.spawn({ template }) from a deployed agent', () => {
     expect(child.id).toBe(`${result.runId}.q.${out.name}.1`)
   }, 90_000)
 
+  it('process runtime: an agent process naming a task it does not run in its spawn is refused (PERMISSION_DENIED)', async () => {
+    const o = await orchestrator('process')
+    await o.register(analyst())
+    await o.agents.deploy({ name: 'forger', module: MODULE, export: 'forger', runtime: 'process' })
+    const other = await o.run(
+      workflow('other')
+        .task('q', { agent: 'forger', input: { runId: 'none' } })
+        .build(),
+    )
+    const result = await o.run(
+      workflow('forge')
+        .task('q', { agent: 'forger', input: { runId: other.runId } })
+        .build(),
+    )
+    expect(result.output('q')).toEqual({ code: 'PERMISSION_DENIED' })
+    expect(await o.listRuns({ parentRunId: other.runId })).toEqual([])
+    expect(o.registry.definitions().some((d) => d.name.startsWith('analyst-'))).toBe(false)
+  }, 90_000)
+
   it('process runtime: a template asking for more than the deployed agent holds is AGENT_TEMPLATE_ESCALATION, nothing registered', async () => {
     const o = await orchestrator('process')
     await o.register(analyst({ permissions: [{ resource: 'artifact:**', actions: ['read', 'write'] }] }))
