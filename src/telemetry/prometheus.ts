@@ -35,6 +35,11 @@ export interface PrometheusMetrics {
   readonly contentType: string
   /** Every metric in the Prometheus text exposition format. */
   metrics(): Promise<string>
+  /**
+   * The same text as UTF-8 bytes, what `GET /metrics` sends: kept between
+   * two scrapes with nothing recorded in between (not encoded again).
+   */
+  body(): Promise<Uint8Array<ArrayBuffer>>
 }
 
 /** The attributes of the instruments Flotilla reports, so each metric's labels are known when it is made. */
@@ -269,9 +274,11 @@ async function readGauges(observed: readonly Observed[], epoch: number): Promise
 
 /**
  * A {@link Meter} whose instruments are `prom-client` metrics, one each,
- * made once: counters become `<name>_total`, up-down counters gauges,
- * histograms histograms with buckets for their unit (durations in seconds,
- * tokens by powers of sixteen). Dots become underscores, in names and labels.
+ * made once per name: counters become `<name>_total`, up-down counters and
+ * observable gauges gauges (the latter read at each scrape), histograms
+ * histograms with buckets for their unit (durations in seconds), except
+ * model tokens, summed into `flotilla_model_tokens_total`. Dots become
+ * underscores, in names and labels.
  * `prom-client` is imported here, on the first call, not with `flotilla`.
  *
  * @example
@@ -292,7 +299,21 @@ export async function prometheusMeter(options: PrometheusMeterOptions = {}): Pro
   const families: PrometheusFamily[] = []
   const observed: Observed[] = []
   let epoch = 0
-  let last: { version: number; count: number; text: string } | undefined
+  let last: { version: number; count: number; text: string; bytes?: Uint8Array<ArrayBuffer> } | undefined
+  /** Flotilla's families as text (kept while unchanged), and the text prom-client renders of metrics of one's own. */
+  const render = async (): Promise<{ own: NonNullable<typeof last>; rest: string[] }> => {
+    if (observed.length > 0) await readGauges(observed, ++epoch)
+    const mine = new Set<unknown>(families)
+    const others = registry.getMetricsAsArray().filter((m) => !mine.has(m))
+    const rest = await Promise.all(others.map((m) => registry.getSingleMetricAsString(m.name)))
+    const version = families.reduce((n, f) => n + f.version, 0)
+    if (last === undefined || last.version !== version || last.count !== families.length) {
+      const parts: string[] = []
+      for (const f of families) f.collect(parts)
+      last = { version, count: families.length, text: parts.join('') }
+    }
+    return { own: last, rest }
+  }
   return {
     meter: meterOver(registry, families, observed, options),
     registry,
@@ -300,18 +321,13 @@ export async function prometheusMeter(options: PrometheusMeterOptions = {}): Pro
       return registry.contentType
     },
     async metrics() {
-      if (observed.length > 0) await readGauges(observed, ++epoch)
-      // Flotilla's families from their kept pieces, joined once; metrics of your own in the registry rendered by prom-client
-      const own = new Set<unknown>(families)
-      const others = registry.getMetricsAsArray().filter((m) => !own.has(m))
-      const rest = await Promise.all(others.map((m) => registry.getSingleMetricAsString(m.name)))
-      const version = families.reduce((n, f) => n + f.version, 0)
-      if (last === undefined || last.version !== version || last.count !== families.length) {
-        const parts: string[] = []
-        for (const f of families) f.collect(parts)
-        last = { version, count: families.length, text: parts.join('') }
-      }
-      return rest.length === 0 ? last.text : last.text + rest.map((t) => `${t}\n`).join('')
+      const { own, rest } = await render()
+      return rest.length === 0 ? own.text : own.text + rest.map((t) => `${t}\n`).join('')
+    },
+    async body() {
+      const { own, rest } = await render()
+      if (rest.length > 0) return Buffer.from(own.text + rest.map((t) => `${t}\n`).join(''))
+      return (own.bytes ??= Buffer.from(own.text))
     },
   }
 }
