@@ -24,12 +24,12 @@ const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{toke
 const modelDuration = meter.createHistogram('gen_ai.client.operation.duration', { unit: 's' })
 const cost = meter.createCounter('flotilla.model.cost', { unit: 'USD' })
 const circuits = new Array(agents).fill('closed')
-meter.createObservableGauge('flotilla.circuit.state').addCallback((r) => {
+meter.createObservableGauge?.('flotilla.circuit.state').addCallback((r) => {
   for (let i = 0; i < agents; i++)
     for (const state of ['closed', 'half_open', 'open'])
       r.observe(circuits[i] === state ? 1 : 0, { agent: `agent-${i}@1.0.0`, state })
 })
-meter.createObservableGauge('flotilla.worker.queue.depth').addCallback((r) => r.observe(7, { worker: 'w1' }))
+meter.createObservableGauge?.('flotilla.worker.queue.depth').addCallback((r) => r.observe(7, { worker: 'w1' }))
 const modelOf = (i) => ({
   'gen_ai.operation.name': 'chat',
   'gen_ai.provider.name': 'openai',
