@@ -174,6 +174,8 @@ export class Orchestrator {
       runtimes: options.runtimes,
       workspaceRoot: options.workspaceRoot ?? '.flotilla/agents',
       bus: options.bus ?? backend?.bus,
+      meter: options.telemetry?.meter,
+      queueDepth: { worker: 'orchestrator', depth: () => this.engine.queued },
       context:
         options.context ??
         (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock, authorizer })),
@@ -204,7 +206,7 @@ export class Orchestrator {
       ...(tracing === undefined
         ? {}
         : { traceRun: (runId: RunId, workflow: string) => tracing.startRun(runId, workflow) }),
-      store: this.store,
+      store: this.team.runStore,
       registry: this.registry,
       clock: this.clock,
       concurrency: this.options.concurrency,

@@ -31,7 +31,9 @@ import {
 } from './agent-services.js'
 import { TaskServices } from './task-services.js'
 import { DeployedAgents } from './deployed-agents.js'
-import { errorFields, noopLogger, type Logger } from '../telemetry/telemetry.js'
+import { errorFields, noopLogger, type Logger, type Meter } from '../telemetry/telemetry.js'
+import { meteredBus } from '../messaging/metered-bus.js'
+import { attachGauges, timeCommits, type QueueDepth } from './process-metrics.js'
 import type { Authorizer } from '../security/authorizer.js'
 import { PermissionSet } from '../security/permissions.js'
 
@@ -41,6 +43,13 @@ export interface TeamOptions {
   readonly registry: Registry
   readonly clock: Clock
   readonly bus: Bus | undefined
+  /**
+   * Counts the bus traffic, times the store's commits ({@link Team.runStore})
+   * and reads the gauges (queue depth, circuit states, dead letters) when given.
+   */
+  readonly meter?: Meter | undefined
+  /** Where the queue depth gauge reads from (with a meter). */
+  readonly queueDepth?: QueueDepth
   readonly context: ContextStore | undefined
   /** @default the process and inprocess runtimes */
   readonly runtimes: readonly Runtime[] | undefined
@@ -70,6 +79,8 @@ export interface TeamOptions {
  */
 export class Team {
   readonly bus: Bus
+  /** The store, its commits timed when a meter is given: the one the engine writes runs through. */
+  readonly runStore: Store
   readonly context: ContextStore
   readonly agents: DeployedAgents
   private readonly ownBus: boolean
@@ -80,17 +91,21 @@ export class Team {
   private readonly subscriptions = new Map<string, AgentSubscriptions>()
   private readonly sweeper: NodeJS.Timeout
   private readonly logger: Logger
+  private readonly detachGauges: () => void
 
   constructor(private readonly o: TeamOptions) {
     this.ownBus = o.bus === undefined
     this.ownContext = o.context === undefined
     const late: { agents?: DeployedAgents; supervisor?: AgentSupervisor } = {}
-    this.bus =
+    const bus =
       o.bus ??
       new MemoryBus({
         clock: o.clock,
         isKnownAgent: (name) => o.registry.has(name) || (late.supervisor?.hasLiveName(name) ?? false),
       })
+    this.bus = o.meter === undefined ? bus : meteredBus(bus, o.meter)
+    this.runStore = timeCommits(o.meter, o.store)
+    this.detachGauges = attachGauges(o.meter, { registry: o.registry, bus: this.bus, queue: o.queueDepth })
     this.context =
       o.context ??
       new ContextStore(new MemoryContextBackend(), {
@@ -242,6 +257,7 @@ export class Team {
   /** Terminates deployed agents, then closes what the team opened itself. */
   async close(): Promise<void> {
     clearInterval(this.sweeper)
+    this.detachGauges()
     await this.agents.close()
     if (this.ownBus) await this.bus.close()
     if (this.ownContext) await this.context.close()

@@ -16,7 +16,7 @@ import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
 import { openBackend, type Backend } from './backend.js'
 import { EventHub, type Listener } from './event-hub.js'
 import { Team } from './team.js'
-import { errorFields, resolveTelemetry, type Logger, type Telemetry } from '../telemetry/telemetry.js'
+import { errorFields, resolveTelemetry, type Logger, type Meter, type Telemetry } from '../telemetry/telemetry.js'
 import { claimTelemetry, lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import { RunTracing } from './run-tracing.js'
 
@@ -93,6 +93,7 @@ export class Worker {
   private readonly interceptors: readonly Interceptor[]
   /** Claim calls timed and counted (with a meter). */
   private readonly claimMetrics: ((ms: number, claimed: number) => void) | undefined
+  private readonly meter: Meter | undefined
   private store_: Store | undefined
   private queue_: TaskQueue | undefined
   private coordinator: Coordinator | undefined
@@ -127,6 +128,7 @@ export class Worker {
     const lifecycle = lifecycleTelemetry(options.telemetry, telemetry)
     if (lifecycle !== undefined) this.hub.on('*', lifecycle)
     this.claimMetrics = claimTelemetry(options.telemetry, telemetry, this.id)
+    this.meter = options.telemetry?.meter
     const tracing = (this.tracing = telemetry.tracing ? new RunTracing(telemetry.tracer) : undefined)
     if (tracing !== undefined) this.hub.on('*', tracing.onEvent)
     this.interceptors = [
@@ -223,11 +225,13 @@ export class Worker {
       runtimes: undefined,
       workspaceRoot: '.flotilla/agents',
       bus: backend?.bus,
+      meter: this.meter,
+      queueDepth: { worker: this.id, depth: () => this.coordinator?.backlog ?? 0 },
       context: backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock }),
       logger: this.logger,
     }))
     this.coordinator = new Coordinator({
-      store,
+      store: team.runStore,
       queue,
       clock: this.clock,
       random: this.random,

@@ -44,7 +44,7 @@ export function httpMetrics(meter: Meter): MiddlewareHandler<ServerEnv> {
 export function mountMetrics(
   app: OpenAPIHono<ServerEnv>,
   authenticate: MiddlewareHandler<ServerEnv>,
-  metrics: { readonly contentType: string; metrics(): Promise<string> },
+  metrics: { readonly contentType: string; metrics(): Promise<string>; body?(): Promise<Uint8Array<ArrayBuffer>> },
 ): void {
   app.use(METRICS_PATH, authenticate)
   app.get(METRICS_PATH, async (c) => {
@@ -62,6 +62,7 @@ export function mountMetrics(
         `Key "${principal.keyId}" (${principal.role}) may not read metrics: they need "read" on "run:*". Give the scraper an ANALYST key.`,
         { details: { key: principal.keyId, resource: decision.resource, action: 'read', reason: decision.reason } },
       )
-    return c.body(await metrics.metrics(), 200, { 'Content-Type': metrics.contentType })
+    const body = metrics.body === undefined ? await metrics.metrics() : await metrics.body()
+    return c.body(body, 200, { 'Content-Type': metrics.contentType })
   })
 }

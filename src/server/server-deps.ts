@@ -47,6 +47,8 @@ export interface ServerDeps {
     readonly meter: Meter
     readonly contentType: string
     metrics(): Promise<string>
+    /** The same text as UTF-8 bytes (sent as they are when given). */
+    body?(): Promise<Uint8Array<ArrayBuffer>>
   }
   /** True once the server accepts work (readiness). */
   readonly ready: () => boolean

@@ -20,6 +20,8 @@ interface Series {
   /** Observations per bucket (not cumulative); the last counts those above every bound. */
   readonly counts: number[]
   text: string | undefined
+  /** The collection that last observed it (gauges read at collection). */
+  seen: number
 }
 
 /** The shape `prom-client` reads from a metric's `get()` (MetricObjectWithValues). */
@@ -67,6 +69,28 @@ export class PrometheusFamily {
     s.value += value
     s.text = undefined
     this.version++
+  }
+
+  /**
+   * Sets the series of `labels` to `value` (a gauge read at collection
+   * number `epoch`); an unchanged value keeps the series' text.
+   */
+  set(labels: Readonly<Record<string, string>>, value: number, epoch: number): void {
+    const s = this.at(labels)
+    s.seen = epoch
+    if (s.value === value && s.text !== undefined) return
+    s.value = value
+    s.text = undefined
+    this.version++
+  }
+
+  /** Forgets the series that collection `epoch` did not observe (an agent or a worker gone). */
+  prune(epoch: number): void {
+    for (const [key, s] of this.series)
+      if (s.seen !== epoch) {
+        this.series.delete(key)
+        this.version++
+      }
   }
 
   /** Records one observation in the series of `labels` (a histogram). */
@@ -127,6 +151,7 @@ export class PrometheusFamily {
         count: 0,
         counts: this.type === 'histogram' ? new Array<number>(this.buckets.length + 1).fill(0) : [],
         text: undefined,
+        seen: 0,
       }
       this.series.set(key, s)
     }

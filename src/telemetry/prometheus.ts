@@ -1,6 +1,16 @@
 import type { Metric, Registry } from 'prom-client'
 import { PrometheusFamily, type FamilyType } from './prometheus-family.js'
-import type { Counter, Histogram, InstrumentOptions, Meter, TelemetryAttributes, UpDownCounter } from './telemetry.js'
+import type {
+  Counter,
+  Histogram,
+  InstrumentOptions,
+  Meter,
+  ObservableCallback,
+  ObservableGauge,
+  ObservableResult,
+  TelemetryAttributes,
+  UpDownCounter,
+} from './telemetry.js'
 
 /** Options of {@link prometheusMeter}. */
 export interface PrometheusMeterOptions {
@@ -25,6 +35,11 @@ export interface PrometheusMetrics {
   readonly contentType: string
   /** Every metric in the Prometheus text exposition format. */
   metrics(): Promise<string>
+  /**
+   * The same text as UTF-8 bytes, what `GET /metrics` sends: kept between
+   * two scrapes with nothing recorded in between (not encoded again).
+   */
+  body(): Promise<Uint8Array<ArrayBuffer>>
 }
 
 /** The attributes of the instruments Flotilla reports, so each metric's labels are known when it is made. */
@@ -38,8 +53,20 @@ const KNOWN_LABELS: Readonly<Record<string, readonly string[]>> = {
   'flotilla.worker.claimed': ['worker'],
   'flotilla.worker.claim.duration': ['worker'],
   'flotilla.worker.queue.depth': ['worker'],
+  'flotilla.circuit.state': ['agent', 'state'],
+  'flotilla.bus.published': ['kind'],
+  'flotilla.bus.delivered': ['kind'],
+  'flotilla.bus.dead_letters': ['agent'],
+  'flotilla.store.commit.duration': ['store', 'path'],
   'flotilla.http.requests': ['method', 'route', 'status'],
   'flotilla.http.request.duration': ['method', 'route', 'status'],
+  'flotilla.model.tokens': [
+    'gen_ai.operation.name',
+    'gen_ai.provider.name',
+    'gen_ai.request.model',
+    'flotilla.agent',
+    'gen_ai.token.type',
+  ],
   'gen_ai.client.token.usage': [
     'gen_ai.operation.name',
     'gen_ai.provider.name',
@@ -47,13 +74,21 @@ const KNOWN_LABELS: Readonly<Record<string, readonly string[]>> = {
     'flotilla.agent',
     'gen_ai.token.type',
   ],
-  'gen_ai.client.operation.duration': [
-    'gen_ai.operation.name',
-    'gen_ai.provider.name',
-    'gen_ai.request.model',
-    'flotilla.agent',
-  ],
+  // By model only: a histogram per agent is a dozen lines per agent a scrape (tokens and cost stay by agent)
+  'gen_ai.client.operation.duration': ['gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model'],
   'flotilla.model.cost': ['gen_ai.operation.name', 'gen_ai.provider.name', 'gen_ai.request.model', 'flotilla.agent'],
+}
+
+/**
+ * Histograms reported as a counter of their sum: tokens by model and agent
+ * are two lines per agent and model instead of eighteen (the distribution of
+ * tokens per call is in the spans).
+ */
+const SUMMED: Readonly<Record<string, { name: string; help: string }>> = {
+  'gen_ai.client.token.usage': {
+    name: 'flotilla.model.tokens',
+    help: 'Tokens used by model calls, by model, agent and token type (input, output)',
+  },
 }
 
 // Few buckets: a histogram series has a line per bucket, and with 1,000 agents each bucket is thousands of lines a scrape.
@@ -121,7 +156,19 @@ function lazy(declared: readonly string[] | undefined, make: (labelNames: string
   }
 }
 
-function meterOver(registry: Registry, families: PrometheusFamily[], options: PrometheusMeterOptions): Meter {
+/** The gauges read at each scrape: their callbacks, and the family their values go to. */
+interface Observed {
+  readonly callbacks: Set<ObservableCallback>
+  readonly result: (epoch: number) => ObservableResult
+  readonly prune: (epoch: number) => void
+}
+
+function meterOver(
+  registry: Registry,
+  families: PrometheusFamily[],
+  observed: Observed[],
+  options: PrometheusMeterOptions,
+): Meter {
   const labelsOf = (name: string) => options.labels?.[name] ?? KNOWN_LABELS[name]
   const help = (name: string, o: InstrumentOptions | undefined) => o?.description ?? name
   const family = (name: string, helpText: string, type: FamilyType, labelNames: string[], buckets?: number[]) => {
@@ -130,7 +177,7 @@ function meterOver(registry: Registry, families: PrometheusFamily[], options: Pr
     families.push(made)
     return made
   }
-  return {
+  const meter: Meter = {
     createCounter(name: string, o?: InstrumentOptions): Counter {
       const { suffix, scale } = unitOf(o?.unit)
       const get = lazy(labelsOf(name), (labelNames) =>
@@ -156,6 +203,11 @@ function meterOver(registry: Registry, families: PrometheusFamily[], options: Pr
       }
     },
     createHistogram(name: string, o?: InstrumentOptions): Histogram {
+      const summed = SUMMED[name]
+      if (summed !== undefined) {
+        const counter = meter.createCounter(summed.name, { ...o, description: summed.help })
+        return { record: (value, attributes) => counter.add(value, attributes) }
+      }
       const { suffix, scale, buckets } = unitOf(o?.unit)
       const get = lazy(labelsOf(name), (labelNames) =>
         family(`${promName(name)}${suffix}`, help(name, o), 'histogram', labelNames, buckets),
@@ -167,14 +219,66 @@ function meterOver(registry: Registry, families: PrometheusFamily[], options: Pr
         },
       }
     },
+    createObservableGauge(name: string, o?: InstrumentOptions): ObservableGauge {
+      const { suffix, scale } = unitOf(o?.unit)
+      const get = lazy(labelsOf(name), (labelNames) =>
+        family(`${promName(name)}${suffix}`, help(name, o), 'gauge', labelNames),
+      )
+      let made: PrometheusFamily | undefined
+      const callbacks = new Set<ObservableCallback>()
+      observed.push({
+        callbacks,
+        result: (epoch) => ({
+          observe(value, attributes) {
+            const { family: f, labels } = get(attributes)
+            made = f
+            f.set(labels, value * scale, epoch)
+          },
+        }),
+        prune: (epoch) => made?.prune(epoch),
+      })
+      return {
+        addCallback: (c) => void callbacks.add(c),
+        removeCallback: (c) => void callbacks.delete(c),
+      }
+    },
   }
+  // One instrument per name and kind, as OpenTelemetry does: an orchestrator and a worker in one process share them
+  const instruments = new Map<string, unknown>()
+  const once = <T>(key: string, make: () => T): T => {
+    let made = instruments.get(key) as T | undefined
+    if (made === undefined) instruments.set(key, (made = make()))
+    return made
+  }
+  return {
+    createCounter: (name, o) => once(`counter ${name}`, () => meter.createCounter(name, o)),
+    createUpDownCounter: (name, o) => once(`updown ${name}`, () => meter.createUpDownCounter(name, o)),
+    createHistogram: (name, o) => once(`histogram ${name}`, () => meter.createHistogram(name, o)),
+    createObservableGauge: (name, o) => once(`gauge ${name}`, () => meter.createObservableGauge!(name, o)),
+  }
+}
+
+/** Reads every observable gauge (their callbacks at once), then forgets the series none of them observed. */
+async function readGauges(observed: readonly Observed[], epoch: number): Promise<void> {
+  const pending: Promise<void>[] = []
+  for (const o of observed) {
+    const result = o.result(epoch)
+    for (const callback of o.callbacks) {
+      const r = callback(result)
+      if (r !== undefined) pending.push(r)
+    }
+  }
+  if (pending.length > 0) await Promise.all(pending)
+  for (const o of observed) o.prune(epoch)
 }
 
 /**
  * A {@link Meter} whose instruments are `prom-client` metrics, one each,
- * made once: counters become `<name>_total`, up-down counters gauges,
- * histograms histograms with buckets for their unit (durations in seconds,
- * tokens by powers of sixteen). Dots become underscores, in names and labels.
+ * made once per name: counters become `<name>_total`, up-down counters and
+ * observable gauges gauges (the latter read at each scrape), histograms
+ * histograms with buckets for their unit (durations in seconds), except
+ * model tokens, summed into `flotilla_model_tokens_total`. Dots become
+ * underscores, in names and labels.
  * `prom-client` is imported here, on the first call, not with `flotilla`.
  *
  * @example
@@ -193,25 +297,37 @@ export async function prometheusMeter(options: PrometheusMeterOptions = {}): Pro
   const client = await import('prom-client')
   const registry = options.registry ?? new client.Registry()
   const families: PrometheusFamily[] = []
-  let last: { version: number; count: number; text: string } | undefined
+  const observed: Observed[] = []
+  let epoch = 0
+  let last: { version: number; count: number; text: string; bytes?: Uint8Array<ArrayBuffer> } | undefined
+  /** Flotilla's families as text (kept while unchanged), and the text prom-client renders of metrics of one's own. */
+  const render = async (): Promise<{ own: NonNullable<typeof last>; rest: string[] }> => {
+    if (observed.length > 0) await readGauges(observed, ++epoch)
+    const mine = new Set<unknown>(families)
+    const others = registry.getMetricsAsArray().filter((m) => !mine.has(m))
+    const rest = await Promise.all(others.map((m) => registry.getSingleMetricAsString(m.name)))
+    const version = families.reduce((n, f) => n + f.version, 0)
+    if (last === undefined || last.version !== version || last.count !== families.length) {
+      const parts: string[] = []
+      for (const f of families) f.collect(parts)
+      last = { version, count: families.length, text: parts.join('') }
+    }
+    return { own: last, rest }
+  }
   return {
-    meter: meterOver(registry, families, options),
+    meter: meterOver(registry, families, observed, options),
     registry,
     get contentType() {
       return registry.contentType
     },
     async metrics() {
-      // Flotilla's families from their kept pieces, joined once; metrics of your own in the registry rendered by prom-client
-      const own = new Set<unknown>(families)
-      const others = registry.getMetricsAsArray().filter((m) => !own.has(m))
-      const rest = await Promise.all(others.map((m) => registry.getSingleMetricAsString(m.name)))
-      const version = families.reduce((n, f) => n + f.version, 0)
-      if (last === undefined || last.version !== version || last.count !== families.length) {
-        const parts: string[] = []
-        for (const f of families) f.collect(parts)
-        last = { version, count: families.length, text: parts.join('') }
-      }
-      return rest.length === 0 ? last.text : last.text + rest.map((t) => `${t}\n`).join('')
+      const { own, rest } = await render()
+      return rest.length === 0 ? own.text : own.text + rest.map((t) => `${t}\n`).join('')
+    },
+    async body() {
+      const { own, rest } = await render()
+      if (rest.length > 0) return Buffer.from(own.text + rest.map((t) => `${t}\n`).join(''))
+      return (own.bytes ??= Buffer.from(own.text))
     },
   }
 }

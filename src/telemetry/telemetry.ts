@@ -53,11 +53,31 @@ export interface InstrumentOptions {
   unit?: string
 }
 
+/** Where an {@link ObservableGauge}'s callback reports its values (OpenTelemetry `ObservableResult`). */
+export interface ObservableResult {
+  observe(value: number, attributes?: TelemetryAttributes): void
+}
+
+/** Reads the current values when the meter collects them. */
+export type ObservableCallback = (result: ObservableResult) => void | Promise<void>
+
+/**
+ * A value read when the metrics are collected (a scrape), not recorded as it
+ * changes (OpenTelemetry `ObservableGauge`): what it measures costs nothing
+ * between two collections.
+ */
+export interface ObservableGauge {
+  addCallback(callback: ObservableCallback): void
+  removeCallback(callback: ObservableCallback): void
+}
+
 /** Creates instruments, once each (the OpenTelemetry `Meter` API). */
 export interface Meter {
   createCounter(name: string, options?: InstrumentOptions): Counter
   createUpDownCounter(name: string, options?: InstrumentOptions): UpDownCounter
   createHistogram(name: string, options?: InstrumentOptions): Histogram
+  /** Values read at collection (queue depths, circuit states); a meter without it does not report them. */
+  createObservableGauge?(name: string, options?: InstrumentOptions): ObservableGauge
 }
 
 /** The status of a finished span: 0 unset, 1 ok, 2 error (OpenTelemetry `SpanStatusCode`). */
@@ -147,6 +167,7 @@ export const noopMeter: Meter = {
   createCounter: () => noopInstrument,
   createUpDownCounter: () => noopInstrument,
   createHistogram: () => noopInstrument,
+  createObservableGauge: () => ({ addCallback: noop, removeCallback: noop }),
 }
 
 const invalidContext: SpanContext = { traceId: '0'.repeat(32), spanId: '0'.repeat(16), traceFlags: 0 }

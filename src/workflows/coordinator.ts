@@ -70,6 +70,17 @@ export class Coordinator {
     return this.held.size
   }
 
+  /**
+   * Attempts of the runs held here that are ready and not finished: offered
+   * to the queue and not yet answered (waiting there, or running on some
+   * worker), or held back by a run's concurrency limit or group.
+   */
+  get backlog(): number {
+    let n = 0
+    for (const h of this.held.values()) n += h.inFlight + h.parked.length
+    return n
+  }
+
   /** Takes over a run whose lease this worker just claimed: rebuilds its graph from the store and offers what is ready. */
   async adopt(record: RunRecord, tasks: readonly TaskRecord[]): Promise<void> {
     if (this.held.has(record.id) || isFinalRunState(record.state)) return

@@ -76,6 +76,11 @@ export class Engine {
     this.scheduler.transitions = this.transitions
   }
 
+  /** Ready attempts not started yet (the queue depth `flotilla.worker.queue.depth` reports). */
+  get queued(): number {
+    return this.scheduler.queued
+  }
+
   /** Ready attempts waiting for a free instance of one of these pools. */
   waiting(pools: Iterable<AgentPool>): number {
     return this.scheduler.waiting(pools)

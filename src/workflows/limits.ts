@@ -70,6 +70,14 @@ export class Limits {
     list.push(item)
   }
 
+  /** Every item parked, on pools and capability slots (some may belong to runs that ended since). */
+  get parkedCount(): number {
+    let n = 0
+    for (const list of this.parkedOnPool.values()) n += list.length
+    for (const s of this.slots.values()) n += s.parked.length
+    return n
+  }
+
   /** Items parked until an instance of the pool frees up (some may belong to runs that ended since). */
   parkedOn(pool: AgentPool): number {
     return this.parkedOnPool.get(pool)?.length ?? 0

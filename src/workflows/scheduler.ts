@@ -99,6 +99,11 @@ export class Scheduler {
     this.queue.push(run, index, run.workflow.tasks[index].rank)
   }
 
+  /** Ready attempts not started: in the ready queue, or parked until a slot or an instance frees up. */
+  get queued(): number {
+    return this.queue.size + this.limits.parkedCount
+  }
+
   /** Ready attempts parked until an instance of one of these pools frees up (auto-scaling's signal). */
   waiting(pools: Iterable<AgentPool>): number {
     let n = 0

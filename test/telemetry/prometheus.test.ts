@@ -74,8 +74,70 @@ describe('prometheusMeter', () => {
     const text = await metrics()
     expect(text).toContain('# TYPE my_jobs_total counter\nmy_jobs_total 3\n')
     expect(text).toContain('flotilla_model_cost_usd_total{')
-    expect(() => meter.createCounter('flotilla.model.cost', { unit: 'USD' }).add(1, {})).toThrow(
-      /already been registered/,
+    // One instrument per name, as OpenTelemetry: a second orchestrator or worker in the process adds to the same series
+    meter
+      .createCounter('flotilla.model.cost', { unit: 'USD' })
+      .add(1, { 'gen_ai.request.model': 'm', 'flotilla.agent': 'x' })
+    expect(samples(await metrics())).toContain(
+      'flotilla_model_cost_usd_total{flotilla_agent="x",gen_ai_operation_name="",gen_ai_provider_name="",gen_ai_request_model="m"} 1.25',
     )
+  })
+
+  it('reads observable gauges at each scrape, and forgets the series a scrape no longer observes', async () => {
+    const { meter, metrics } = await prometheusMeter()
+    const depth = meter.createObservableGauge!('flotilla.worker.queue.depth', { unit: '{attempt}' })
+    const workers = new Map([
+      ['w1', 3],
+      ['w2', 0],
+    ])
+    let reads = 0
+    const read = (r: { observe(v: number, a?: Record<string, string>): void }) => {
+      reads++
+      for (const [worker, n] of workers) r.observe(n, { worker })
+    }
+    depth.addCallback(read)
+    const dead = meter.createObservableGauge!('flotilla.bus.dead_letters')
+    dead.addCallback(async (r) => {
+      await new Promise((resolve) => setTimeout(resolve, 5)) // an async read (a bus) is awaited
+      r.observe(2, { agent: 'a' })
+    })
+    let lines = samples(await metrics())
+    expect(lines).toContain('flotilla_worker_queue_depth{worker="w1"} 3')
+    expect(lines).toContain('flotilla_worker_queue_depth{worker="w2"} 0')
+    expect(lines).toContain('flotilla_bus_dead_letters{agent="a"} 2')
+    workers.set('w1', 7)
+    workers.delete('w2')
+    lines = samples(await metrics())
+    expect(lines).toContain('flotilla_worker_queue_depth{worker="w1"} 7')
+    expect(lines.some((l) => l.includes('w2'))).toBe(false)
+    expect(reads).toBe(2)
+    depth.removeCallback(read)
+    expect(samples(await metrics()).some((l) => l.startsWith('flotilla_worker_queue_depth'))).toBe(false)
+    expect(reads).toBe(2)
+  })
+
+  it('reports model tokens as a counter by model, agent and type, and model call durations by model only', async () => {
+    const { meter, metrics } = await prometheusMeter()
+    const tokens = meter.createHistogram('gen_ai.client.token.usage', { unit: '{token}' })
+    const duration = meter.createHistogram('gen_ai.client.operation.duration', { unit: 's' })
+    const call = {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.request.model': 'gpt-5-mini',
+    }
+    for (const agent of ['a', 'b']) {
+      tokens.record(1200, { ...call, 'flotilla.agent': agent, 'gen_ai.token.type': 'input' })
+      tokens.record(300, { ...call, 'flotilla.agent': agent, 'gen_ai.token.type': 'output' })
+      duration.record(0.5, { ...call, 'flotilla.agent': agent })
+    }
+    tokens.record(100, { ...call, 'flotilla.agent': 'a', 'gen_ai.token.type': 'input' })
+    const text = await metrics()
+    expect(text).toContain('# TYPE flotilla_model_tokens_total counter\n')
+    const lines = samples(text)
+    const labels = 'gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-5-mini"'
+    expect(lines).toContain(`flotilla_model_tokens_total{flotilla_agent="a",${labels},gen_ai_token_type="input"} 1300`)
+    expect(lines).toContain(`flotilla_model_tokens_total{flotilla_agent="b",${labels},gen_ai_token_type="output"} 300`)
+    expect(lines).toContain(`gen_ai_client_operation_duration_seconds_count{${labels}} 2`)
+    expect(text).not.toContain('gen_ai_client_token_usage')
   })
 })
