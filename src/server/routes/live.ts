@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { apiRoute } from '../api-route.js'
-import { streamEvents } from '../live-events.js'
+import type { Client } from '../../orchestrator/client.js'
+import { liveFeed, streamEvents, type LiveFeed } from '../live-events.js'
 import { streamAgentEvents, streamAuditEvents } from '../team-events.js'
 import { errorResponses, IdParam } from '../schemas.js'
 
@@ -17,6 +18,9 @@ const After = z.object({
     .openapi({ description: 'Resume after this position (the Last-Event-ID header does the same)' }),
 })
 
+/** The shared pages of the event log of a server's client. */
+const feedOf = (client: Client): LiveFeed => liveFeed(client, (o) => client.tailEvents(o))
+
 /** Live events of runs, resumable from the store's event log. */
 export const liveRoutes = [
   apiRoute({
@@ -31,7 +35,7 @@ export const liveRoutes = [
     access: { action: 'read', resource: () => ({ kind: 'run', id: '*' }) },
     handler: (c) => {
       const client = c.get('deps').client
-      return streamEvents(c, (o) => client.tailEvents(o), {})
+      return streamEvents(c, feedOf(client), {})
     },
   }),
   apiRoute({
@@ -48,7 +52,7 @@ export const liveRoutes = [
       const { id } = c.req.valid('param')
       const client = c.get('deps').client
       await client.getRun(id)
-      return streamEvents(c, (o) => client.tailEvents(o), { runId: id, stopWhenFinal: true })
+      return streamEvents(c, feedOf(client), { runId: id, stopWhenFinal: true })
     },
   }),
   apiRoute({
