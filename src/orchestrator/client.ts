@@ -138,7 +138,15 @@ export class Client {
     options: { runId?: string; actor?: string } = {},
   ): Promise<RunId> {
     const record = await this.getRun(runId)
-    const plan = planReplay(record, await this.store.getTasks(record.id), replay)
+    // `children: 'rerun'`: the tasks that planned child runs run again (as in `Orchestrator.replay`).
+    const children =
+      replay.children === 'rerun'
+        ? (await this.store.listRuns({ parentRunId: record.id, limit: Number.MAX_SAFE_INTEGER }))
+            .map((r) => r.parentTaskId)
+            .filter((t): t is NonNullable<typeof t> => t !== undefined)
+        : []
+    const from = [...new Set([...(replay.from ?? []), ...children])]
+    const plan = planReplay(record, await this.store.getTasks(record.id), { ...replay, from })
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
     const input = resolveRunInput(plan.workflow, plan.input)
     const tasks = newTaskRecords(id, plan.workflow)

@@ -203,6 +203,10 @@ export const runRoutes = [
               from: z.array(z.string().min(1).max(200)).max(1000).optional(),
               set: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
               input: z.unknown().optional(),
+              children: z.enum(['keep', 'rerun']).optional().openapi({
+                description:
+                  'Tasks that ran child runs: keep their stored outputs (default), or rerun them so that they plan new child runs',
+              }),
             })
             .strict(),
         ),
