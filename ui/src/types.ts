@@ -84,6 +84,9 @@ export interface RunEvent {
   )[]
   fraction?: number
   note?: string
+  /** `run.started`: the run's debug options. */
+  debug?: boolean
+  breakOnError?: boolean
 }
 
 export interface Whoami {

@@ -132,11 +132,12 @@ export function RunGraph({
         })),
       }
     }
+    const stopped = model.breakAt?.taskId
     const nodes: Node[] = model.order.map((t) => ({
       id: t.id,
       position: positions[t.id] ?? { x: 0, y: 0 },
       data: { label: t.id },
-      className: `flow-task st-${t.state}${critical.has(t.id) ? ' critical' : ''}`,
+      className: `flow-task st-${t.state}${critical.has(t.id) ? ' critical' : ''}${t.id === stopped ? ' break' : ''}`,
       sourcePosition: Position.Right,
       targetPosition: Position.Left,
       style: { width: NODE_W, height: NODE_H },

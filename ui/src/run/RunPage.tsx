@@ -1,92 +1,14 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
-import { ApiError, duration, followEvents, get, post, usd } from '../api'
-import { useAllowed } from '../hooks'
-import { linkProps, navigate } from '../router'
-import type { GraphTask, Run, RunEvent, Task } from '../types'
+import { duration, usd } from '../api'
+import { linkProps } from '../router'
+import { BreakBanner, Controls } from './Controls'
 import { Gantt } from './Gantt'
 import { RunGraph } from './Graph'
-import { isFinal, RunModel } from './model'
+import { useRunModel } from './live'
+import { isFinal } from './model'
+import { ReplayDialog } from './ReplayDialog'
 import { TaskDrawer } from './TaskDrawer'
 import { TaskList } from './TaskList'
-
-/** How often the page redraws while events arrive (they are applied at once, drawn together). */
-const FRAME_MS = 250
-
-function useRunModel(runId: string): {
-  model: RunModel | undefined
-  version: number
-  error: string | undefined
-  ended: boolean
-  setRun: (r: Run) => void
-} {
-  const [ended, setEnded] = useState(false)
-  const [model, setModel] = useState<RunModel>()
-  const [version, setVersion] = useState(0)
-  const [error, setError] = useState<string>()
-  useEffect(() => {
-    const ctl = new AbortController()
-    let dirty = false
-    let m: RunModel | undefined
-    const timer = setInterval(() => {
-      if (dirty && m !== undefined) {
-        dirty = false
-        setVersion(m.version)
-      }
-    }, FRAME_MS)
-    const id = encodeURIComponent(runId)
-    void (async () => {
-      try {
-        const [run, graph, tasks] = await Promise.all([
-          get<Run>(`/runs/${id}`, ctl.signal),
-          get<{ tasks: GraphTask[] }>(`/runs/${id}/graph`, ctl.signal),
-          get<{ tasks: Task[] }>(`/runs/${id}/tasks`, ctl.signal),
-        ])
-        m = new RunModel(run, graph.tasks, tasks.tasks)
-        setModel(m)
-        setVersion(m.version)
-        // Let the page draw the run first; the replay of its events follows.
-        await new Promise((r) => setTimeout(r, 50))
-        if (ctl.signal.aborted) return
-        followEvents(
-          `/runs/${id}/live`,
-          (msg) => {
-            const e = JSON.parse(msg.data) as RunEvent
-            m?.apply(e)
-            dirty = true
-            if (isFinal(m?.run.state ?? 'RUNNING'))
-              void get<{ tasks: Task[] }>(`/runs/${id}/tasks`, ctl.signal)
-                .then((t) => {
-                  m?.setRecords(t.tasks)
-                  dirty = true
-                })
-                .catch(() => undefined)
-          },
-          {
-            signal: ctl.signal,
-            onEnd: () => setEnded(true),
-            onError: (e) => setError(e instanceof Error ? e.message : String(e)),
-          },
-        )
-      } catch (e) {
-        if (!ctl.signal.aborted) setError(e instanceof ApiError ? `${e.code}: ${e.message}` : String(e))
-      }
-    })()
-    return () => {
-      ctl.abort()
-      clearInterval(timer)
-    }
-  }, [runId])
-  const setRun = useCallback(
-    (r: Run) => {
-      if (model === undefined) return
-      model.run = r
-      model.version++
-      setVersion(model.version)
-    },
-    [model],
-  )
-  return { model, version, error, ended, setRun }
-}
 
 function useNow(live: boolean): number {
   const [now, setNow] = useState(Date.now())
@@ -96,67 +18,6 @@ function useNow(live: boolean): number {
     return () => clearInterval(t)
   }, [live])
   return now
-}
-
-function Controls({ run, onRun }: { run: Run; onRun: (r: Run) => void }) {
-  // Only the actions the run's state offers are asked about.
-  const offered =
-    run.state === 'PAUSED'
-      ? ['resume', 'cancel']
-      : run.state === 'RUNNING' || run.state === 'PENDING'
-        ? ['pause', 'cancel']
-        : ['replay']
-  const allowed = useAllowed(`run:${run.id}`, offered)
-  const [error, setError] = useState<string | null>(null)
-  const act = (action: 'pause' | 'resume' | 'cancel'): void => {
-    if (action === 'cancel' && !window.confirm(`Cancel run ${run.id}?`)) return
-    post<Run>(
-      `/runs/${encodeURIComponent(run.id)}/${action}`,
-      action === 'cancel' ? { reason: 'cancelled from the dashboard' } : {},
-    )
-      .then((r) => {
-        setError(null)
-        onRun(r)
-      })
-      .catch((e: unknown) => setError(e instanceof ApiError ? `${e.code}: ${e.message}` : String(e)))
-  }
-  const final = isFinal(run.state)
-  return (
-    <div className="controls" data-testid="controls">
-      {allowed.pause === true && (run.state === 'RUNNING' || run.state === 'PENDING') && (
-        <button type="button" onClick={() => act('pause')}>
-          Pause
-        </button>
-      )}
-      {allowed.resume === true && run.state === 'PAUSED' && (
-        <button type="button" onClick={() => act('resume')}>
-          Resume
-        </button>
-      )}
-      {allowed.cancel === true && !final && (
-        <button type="button" className="danger" onClick={() => act('cancel')}>
-          Cancel
-        </button>
-      )}
-      {allowed.replay === true && final && (
-        <button
-          type="button"
-          onClick={() =>
-            post<Run>(`/runs/${encodeURIComponent(run.id)}/replay`, {})
-              .then((r) => navigate(`/runs/${encodeURIComponent(r.id)}`))
-              .catch((e: unknown) => setError(e instanceof Error ? e.message : String(e)))
-          }
-        >
-          Replay
-        </button>
-      )}
-      {error !== null && (
-        <span role="alert" className="error">
-          {error}
-        </span>
-      )}
-    </div>
-  )
 }
 
 function Stat({ label, value, testId }: { label: string; value: string; testId?: string }) {
@@ -172,6 +33,8 @@ function Stat({ label, value, testId }: { label: string; value: string; testId?:
 export function RunPage({ runId }: { runId: string }) {
   const { model, version, error, ended, setRun } = useRunModel(runId)
   const [selected, setSelected] = useState<string | null>(null)
+  // The replay dialog, open with the task it starts from ('' for none).
+  const [replayFrom, setReplayFrom] = useState<string | null>(null)
   const live = model !== undefined && !isFinal(model.run.state)
   const now = useNow(live)
   const stats = useMemo(() => model?.stats(now), [model, version, now])
@@ -199,13 +62,16 @@ export function RunPage({ runId }: { runId: string }) {
         <span className={`badge ${run.state}`} data-testid="run-state">
           {run.state}
         </span>
+        {model.debug.debug && <span className="badge debug">debug</span>}
+        {model.debug.breakOnError && <span className="badge debug">break on error</span>}
       </h1>
       {run.parentRunId !== null && (
         <p className="hint">
           Replays <a {...linkProps(`/runs/${encodeURIComponent(run.parentRunId)}`)}>{run.parentRunId}</a>
         </p>
       )}
-      <Controls run={run} onRun={setRun} />
+      <Controls run={run} onRun={setRun} onReplay={() => setReplayFrom(model.breakAt?.taskId ?? selected ?? '')} />
+      <BreakBanner model={model} onRun={setRun} onShow={setSelected} onReplay={setReplayFrom} />
       {run.error !== null && run.state === 'FAILED' && (
         <p className="error">
           <code>{run.error.code}</code> {run.error.message}
@@ -242,6 +108,7 @@ export function RunPage({ runId }: { runId: string }) {
       <h2>Tasks</h2>
       <TaskList model={model} version={version} now={now} critical={critical} onSelect={setSelected} />
       {drawerTask !== undefined && <TaskDrawer runId={run.id} task={drawerTask} onClose={close} />}
+      {replayFrom !== null && <ReplayDialog model={model} task={replayFrom} onClose={() => setReplayFrom(null)} />}
     </section>
   )
 }

@@ -76,7 +76,7 @@ export function TaskList({
                 key={t.id}
                 data-task={t.id}
                 data-state={t.state}
-                className={`taskrow${critical.has(t.id) ? ' critical' : ''}`}
+                className={`taskrow${critical.has(t.id) ? ' critical' : ''}${t.id === model.breakAt?.taskId ? ' break' : ''}`}
                 style={{ transform: `translateY(${item.start}px)`, height: ROW }}
                 onClick={() => onSelect(t.id)}
               >

@@ -1,4 +1,4 @@
-import type { GraphTask, Run, RunEvent, RunState, Task, TaskState } from '../types'
+import type { GraphTask, Run, RunEvent, RunState, SerializedError, Task, TaskState } from '../types'
 
 /** One attempt of a task, from its events. */
 export interface Attempt {
@@ -34,6 +34,11 @@ export class RunModel {
   readonly tasks = new Map<string, TaskView>()
   readonly order: TaskView[] = []
   lastProgress: { at: number; etaMs?: number; elapsedMs: number } | undefined
+  /** Where a run started with `breakOnError` is paused: the failing task, its attempt and error (none once it goes on). */
+  breakAt: { taskId: string; attempt: number | undefined; error: SerializedError | undefined } | undefined
+  /** The debug options of its `run.started` event. */
+  debug = { debug: false, breakOnError: false }
+  /** Bumped when a task's state, attempts or spend change (the figures, the graph and the timeline depend on it). */
   version = 0
 
   constructor(run: Run, graph: GraphTask[], records: Task[]) {
@@ -87,6 +92,11 @@ export class RunModel {
     }
     const next = runStates[e.type]
     if (next !== undefined) {
+      if (e.type === 'run.started') this.debug = { debug: e.debug === true, breakOnError: e.breakOnError === true }
+      this.breakAt =
+        e.type === 'run.paused' && e.reason === 'break on error' && e.taskId !== undefined
+          ? { taskId: e.taskId, attempt: e.attempt, error: e.error }
+          : undefined
       this.run = {
         ...this.run,
         state: next,
