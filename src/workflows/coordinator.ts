@@ -265,7 +265,8 @@ export class Coordinator {
       this.stageOffer(h, i, at + next.delayMs)
       return
     }
-    if (h.breakOnError && !task.continueOnFailure && run.state === 'RUNNING') {
+    // PAUSED too: a retry after a resume can fail before this worker saw the resume (it learns it at the lease's renewal).
+    if (h.breakOnError && !task.continueOnFailure && (run.state === 'RUNNING' || run.state === 'PAUSED')) {
       const { ops, events } = breakAt(run, i, record.attempt, json, at)
       if (await this.commit(ops, events, run.id)) this.stageOffer(h, i, at)
       return

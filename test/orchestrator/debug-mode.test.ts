@@ -156,6 +156,30 @@ describe('break on error across processes (SQLite)', () => {
     const done = await client.result(runId, { timeoutMs: 20_000 })
     expect(done.state).toBe('SUCCEEDED')
   })
+
+  it('a worker breaks again when the retry after a client resume fails too (it has not yet seen the resume)', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'debug-')), 'flotilla.db')
+    const worker = new Worker({ store: file })
+    closers.push(() => worker.stop())
+    const { agent, calls } = flaky(3)
+    await worker.register(agent)
+    await worker.register(echo)
+    await worker.start()
+    const client = await Client.connect(file)
+    closers.push(() => client.close())
+    const runId = await client.start(wf(), undefined, { breakOnError: true })
+    const pauses = async (): Promise<number> =>
+      (await client.listEvents(runId)).filter((e) => e.event.type === 'run.paused').length
+    await until(async () => ((await client.getRun(runId)).state === 'PAUSED' ? true : undefined), 'the stored pause')
+    await client.resume(runId)
+    await until(async () => ((await pauses()) === 2 ? true : undefined), 'the second break')
+    expect((await client.getRun(runId)).state).toBe('PAUSED')
+    const second = (await client.listEvents(runId)).map((e) => e.event).filter((e) => e.type === 'run.paused')[1]
+    expect(second).toMatchObject({ reason: 'break on error', taskId: 'first', attempt: 3 })
+    expect(calls()).toBe(3)
+    await client.resume(runId)
+    expect((await client.result(runId, { timeoutMs: 20_000 })).state).toBe('SUCCEEDED')
+  })
 })
 
 describe('debug mode', () => {
