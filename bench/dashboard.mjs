@@ -16,7 +16,7 @@
 // (the last three from the page's own clock: resource timing and a MutationObserver)
 //   longTasks    main-thread tasks over 50 ms during load and replay, and the longest
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { Client, compileWorkflow, defineAgent, openBackend, Worker } from '../dist/index.js'
@@ -26,6 +26,8 @@ const arg = (name, fallback) =>
   process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback
 const TASKS = arg('--tasks', 10_000)
 const WIDTH = arg('--width', 100)
+const REPEAT = arg('--repeat', 3)
+const LIVE = arg('--live', 1)
 const CHROMIUM = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium'
 if (!existsSync(CHROMIUM)) {
   console.error(`bench/dashboard.mjs needs ${CHROMIUM} (apt-get install -y chromium)`)
@@ -49,17 +51,20 @@ await worker.register(defineAgent({ name: 'echo', handler: (x) => ({ x }) }))
 await worker.start()
 let admin = ''
 const server = await startServer({ backend, port: 0, onAdminKey: (k) => (admin = k) })
-const t0 = Date.now()
 const client = await Client.connect(backend.store)
-const runId = await client.start(wf)
-for (;;) {
-  const r = await (
-    await fetch(`${server.url}/api/v1/runs/${runId}`, { headers: { authorization: `Bearer ${admin}` } })
-  ).json()
-  if (r.state === 'SUCCEEDED') break
-  if (r.state === 'FAILED') throw new Error(JSON.stringify(r.error))
-  await new Promise((res) => setTimeout(res, 500))
+const api = async (path) =>
+  (await fetch(`${server.url}/api/v1${path}`, { headers: { authorization: `Bearer ${admin}` } })).json()
+async function runToEnd(runId) {
+  for (;;) {
+    const r = await api(`/runs/${runId}`)
+    if (r.state === 'SUCCEEDED') return
+    if (r.state === 'FAILED') throw new Error(JSON.stringify(r.error))
+    await new Promise((res) => setTimeout(res, 500))
+  }
 }
+const t0 = Date.now()
+const finished = await client.start(wf)
+await runToEnd(finished)
 console.error(`${TASKS} tasks ran in ${Date.now() - t0} ms`)
 
 const profile = mkdtempSync(join(tmpdir(), 'flotilla-bench-ui-'))
@@ -77,79 +82,135 @@ const browser = await chromium.launchPersistentContext(profile, {
   ],
   viewport: { width: 1280, height: 900 },
 })
-const page = await browser.newPage()
-await page.goto(server.url)
-await page.getByLabel('API key').fill(admin)
-await page.getByRole('button', { name: 'Sign in' }).click()
-await page.getByTestId('who').waitFor()
-await page.addInitScript(() => {
-  window.__seen = {}
-  new MutationObserver(() => {
-    const now = performance.now()
-    for (const [name, sel] of [
-      ['run', '[data-testid="run"]'],
-      ['row', '[data-task]'],
-      ['layer', '.flow-layer'],
-      ['ended', '[data-stream="ended"]'],
-    ])
-      if (window.__seen[name] === undefined && document.querySelector(sel) !== null) window.__seen[name] = now
-  }).observe(document, { subtree: true, childList: true, attributes: true })
-  window.__long = []
-  new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration))).observe({
-    type: 'longtask',
-    buffered: true,
-  })
-})
-const answered = (path) =>
-  page
-    .waitForResponse((r) => r.url().endsWith(`/runs/${runId}${path}`))
-    .then((r) => r.finished().then(() => Date.now()))
-const tasksAnswered = Promise.all([answered(''), answered('/graph'), answered('/tasks')])
-const navigated = Date.now()
-await page.goto(`${server.url}/runs/${runId}`)
-const data = Math.max(...(await tasksAnswered))
-await page.locator('[data-testid="tasks"] [data-task]').first().waitFor({ timeout: 60_000 })
-await page.locator('.react-flow__node.flow-layer').first().waitFor({ timeout: 60_000 })
-await page.locator('[data-testid="run"][data-stream="ended"]').waitFor({ timeout: 600_000 })
-const long = await page.evaluate(() => window.__long)
-// In the page's own clock: when the last of the three answers ended, and when each part appeared.
-const inPage = await page.evaluate((id) => {
-  const ends = performance
-    .getEntriesByType('resource')
-    .filter((e) => /\/runs\/[^/]+(\/graph|\/tasks)?$/.test(e.name) && e.name.includes(id))
-  const first = new Map()
-  for (const e of ends) if (!first.has(e.name)) first.set(e.name, e.responseEnd)
-  const data = Math.max(...first.values())
-  const s = window.__seen
-  return {
-    data: Math.round(data),
-    run: Math.round(s.run - data),
-    row: Math.round(s.row - data),
-    layer: Math.round(s.layer - data),
-    ended: Math.round(s.ended - data),
-  }
-}, runId)
-const events = (
-  await (
-    await fetch(`${server.url}/api/v1/runs/${runId}/events?limit=1&afterSeq=0`, {
-      headers: { authorization: `Bearer ${admin}` },
+const signIn = await browser.newPage()
+await signIn.goto(server.url)
+await signIn.getByLabel('API key').fill(admin)
+await signIn.getByRole('button', { name: 'Sign in' }).click()
+await signIn.getByTestId('who').waitFor()
+const key = await signIn.evaluate(() => JSON.stringify(sessionStorage))
+await signIn.close()
+
+/** Opens a new page (signed in) with the page's own probes: when parts appear, long tasks, frame times. */
+async function probedPage() {
+  const page = await browser.newPage()
+  await page.addInitScript((stored) => {
+    for (const [k, v] of Object.entries(JSON.parse(stored))) sessionStorage.setItem(k, v)
+    window.__seen = {}
+    new MutationObserver(() => {
+      const now = performance.now()
+      for (const [name, sel] of [
+        ['run', '[data-testid="run"]'],
+        ['row', '[data-task]'],
+        ['layer', '.flow-layer'],
+        ['ended', '[data-stream="ended"]'],
+        ['final', '[data-testid="run"][data-state="SUCCEEDED"]'],
+      ])
+        if (window.__seen[name] === undefined && document.querySelector(sel) !== null) window.__seen[name] = now
+    }).observe(document, { subtree: true, childList: true, attributes: true })
+    window.__long = []
+    new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration))).observe({
+      type: 'longtask',
+      buffered: true,
     })
-  ).json()
-).events.length
-console.log(
-  JSON.stringify({
-    case: 'run-page',
-    tasks: TASKS,
-    dataMs: data - navigated,
-    listMs: inPage.row,
-    graphMs: inPage.layer,
-    replayMs: inPage.ended,
+    // Frame times: the gap between animation frames (16.7 ms at 60 Hz; a long one is a dropped frame).
+    window.__frames = []
+    let last
+    const tick = (t) => {
+      if (last !== undefined && window.__seen.ended === undefined) window.__frames.push(t - last)
+      last = t
+      requestAnimationFrame(tick)
+    }
+    requestAnimationFrame(tick)
+  }, key)
+  return page
+}
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b)
+  return v.length === 0 ? 0 : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2
+}
+const pct = (xs, p) => {
+  const v = [...xs].sort((a, b) => a - b)
+  return v.length === 0 ? 0 : v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))]
+}
+/** What the page measured: long tasks and frame times until the stream ended. */
+async function framesOf(page) {
+  const { long, frames } = await page.evaluate(() => ({ long: window.__long, frames: window.__frames }))
+  return {
     longTasks: long.length,
     longestTaskMs: Math.round(Math.max(0, ...long)),
-    eventsReadable: events > 0,
-    loadavg: (await import('node:os')).loadavg()[0],
+    frames: frames.length,
+    frameMedianMs: Math.round(median(frames) * 10) / 10,
+    frameP95Ms: Math.round(pct(frames, 95) * 10) / 10,
+    framesOver50Ms: frames.filter((f) => f > 50).length,
+  }
+}
+
+// 1. A finished run: load, then the replay of its events.
+const rows = []
+for (let i = 0; i < REPEAT; i++) {
+  const page = await probedPage()
+  await page.goto(`${server.url}/runs/${finished}`)
+  await page.locator('[data-testid="tasks"] [data-task]').first().waitFor({ timeout: 60_000 })
+  await page.locator('.react-flow__node.flow-layer').first().waitFor({ state: 'attached', timeout: 60_000 })
+  await page.locator('[data-testid="run"][data-stream="ended"]').waitFor({ timeout: 600_000 })
+  // In the page's own clock: when the last of the three answers ended, and when each part appeared.
+  const inPage = await page.evaluate((id) => {
+    const ends = performance
+      .getEntriesByType('resource')
+      .filter((e) => /\/runs\/[^/]+(\/graph|\/tasks)?$/.test(e.name) && e.name.includes(id))
+    const first = new Map()
+    for (const e of ends) if (!first.has(e.name)) first.set(e.name, e.responseEnd)
+    const data = Math.max(...first.values())
+    const s = window.__seen
+    return {
+      dataMs: Math.round(data),
+      listMs: Math.round(s.row - data),
+      graphMs: Math.round(s.layer - data),
+      replayMs: Math.round(s.ended - data),
+    }
+  }, finished)
+  const row = { ...inPage, ...(await framesOf(page)) }
+  console.error(`finished run, load ${i + 1}: ${JSON.stringify(row)}`)
+  rows.push(row)
+  await page.close()
+}
+const med = (list, k) => median(list.map((r) => r[k]))
+const summary = (list) => Object.fromEntries(Object.keys(list[0] ?? {}).map((k) => [k, med(list, k)]))
+console.log(
+  JSON.stringify({
+    case: 'run-page-finished',
+    tasks: TASKS,
+    loads: rows.length,
+    medians: summary(rows),
+    loadavg: loadavg()[0],
   }),
 )
+
+// 2. A live run: the page is open when the run starts and follows it to the end.
+const live = []
+for (let i = 0; i < LIVE; i++) {
+  const runId = `run_live_${i}_${Date.now()}`
+  const page = await probedPage()
+  await client.start(wf, undefined, { runId })
+  await page.goto(`${server.url}/runs/${runId}`)
+  await page.locator('[data-testid="run"]').waitFor({ timeout: 60_000 })
+  const t1 = Date.now()
+  await page.locator('[data-testid="run"][data-stream="ended"]').waitFor({ timeout: 900_000 })
+  const row = { runMs: Date.now() - t1, ...(await framesOf(page)) }
+  console.error(`live run ${i + 1}: ${JSON.stringify(row)}`)
+  live.push(row)
+  await page.close()
+}
+if (live.length > 0)
+  console.log(
+    JSON.stringify({
+      case: 'run-page-live',
+      tasks: TASKS,
+      runs: live.length,
+      medians: summary(live),
+      loadavg: loadavg()[0],
+    }),
+  )
 await browser.close()
 await server.close()
 await worker.stop()

@@ -260,7 +260,8 @@ describe.skipIf(missing !== undefined)('the dashboard in chromium', () => {
 
     const adminPage = await signIn(admin)
     await adminPage.goto(`${url}/runs/${finished}`)
-    await adminPage.getByRole('button', { name: 'Replay' }).waitFor()
+    await adminPage.getByRole('button', { name: 'Replay', exact: true }).waitFor()
+    await adminPage.getByRole('button', { name: 'Replay with changes…' }).waitFor()
     await adminPage.close()
 
     const analyst = await signIn(await issue('ANALYST'))

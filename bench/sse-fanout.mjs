@@ -1,0 +1,187 @@
+// SSE fan-out: N dashboard clients follow the live events of one run
+// (`GET /api/v1/runs/{id}/live`) on one server while a worker runs it. Runs on
+// dist/ (`npm run bench:sse` builds first); prints one JSON line per case on stdout.
+//
+//   node bench/sse-fanout.mjs [--clients 100] [--tasks 1000] [--rounds 3] [--dist DIR]
+//
+// The server (startServer on the memory backend, with an in-process worker running
+// the run) is this process; the clients are one child process, so that the server's
+// CPU is this process's alone. Every client connects before the worker starts; the run:
+// `tasks` tasks in layers of 50, each sleeping 5 ms. Figures, per case (1 client, then
+// `clients` clients), medians of `rounds` rounds:
+//   latencyP50Ms, latencyP95Ms  event committed (its `at`) → received by a client, over
+//                               every event of every client
+//   serverCores                 CPU time of the server process ÷ the run's wall time
+//                               (it runs the run too: compare with the 1-client case)
+//   complete                    every client received every stored event of the run
+//                               exactly once, in the same order, and its stream ended
+// `--dist DIR` benchmarks another build (e.g. the main checkout's dist/, before a change).
+import { fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+
+const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback)
+
+if (process.argv[2] === '--serve-clients') {
+  // The child: `count` streams of one run; reports what each received.
+  const [, , , url, key, runId, count] = process.argv
+  const one = async () => {
+    const res = await fetch(`${url}/api/v1/runs/${runId}/live`, {
+      headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
+    })
+    if (!res.ok) throw new Error(`live: ${res.status} ${await res.text()}`)
+    process.send({ connected: true })
+    const ids = []
+    const lat = []
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+    let buffer = ''
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      const now = Date.now()
+      buffer += value
+      let cut
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut)
+        buffer = buffer.slice(cut + 2)
+        let id
+        let data
+        for (const line of block.split('\n')) {
+          if (line.startsWith('id: ')) id = line.slice(4)
+          else if (line.startsWith('data: ')) data = line.slice(6)
+        }
+        if (data === undefined) continue
+        ids.push(id)
+        lat.push(now - JSON.parse(data).at)
+      }
+    }
+    return { ids: ids.join(','), count: ids.length, lat }
+  }
+  const results = await Promise.all(Array.from({ length: Number(count) }, one))
+  process.send({ results })
+  process.exit(0)
+}
+
+const CLIENTS = Number(arg('--clients', 100))
+const TASKS = Number(arg('--tasks', 1000))
+const ROUNDS = Number(arg('--rounds', 3))
+const DIST = resolve(arg('--dist', new URL('../dist', import.meta.url).pathname))
+const { compileWorkflow, defineAgent, openBackend, Worker, Client } = await import(
+  pathToFileURL(`${DIST}/index.js`).href
+)
+const { startServer } = await import(pathToFileURL(`${DIST}/server.js`).href)
+
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b)
+  return v.length === 0 ? 0 : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2
+}
+const pct = (v, p) => (v.length === 0 ? 0 : v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))])
+function busyJiffies() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number)
+  return f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] || 0)
+}
+
+const tasks = []
+for (let i = 0; i < TASKS; i++) {
+  const layer = Math.floor(i / 50)
+  tasks.push({
+    id: `t${i}`,
+    agent: 'nap',
+    input: i,
+    ...(layer === 0 ? {} : { dependsOn: [`t${(layer - 1) * 50 + (i % 50)}`] }),
+  })
+}
+const wf = compileWorkflow({ name: 'fanout', tasks })
+
+/** One round: `n` clients follow a new run from before it starts to its end. */
+async function round(n) {
+  const backend = await openBackend('memory')
+  let admin = ''
+  const server = await startServer({
+    backend,
+    port: 0,
+    guard: { requests: 1e9, failures: 1e9 },
+    onAdminKey: (k) => (admin = k),
+  })
+  const worker = new Worker({ backend, concurrency: 16 })
+  await worker.register(
+    defineAgent({ name: 'nap', handler: async (x) => (await new Promise((r) => setTimeout(r, 5)), x) }),
+  )
+  const client = await Client.connect(backend.store)
+  const runId = await client.start(wf)
+  const child = fork(new URL(import.meta.url).pathname, ['--serve-clients', server.url, admin, runId, String(n)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  let connected = 0
+  const allConnected = new Promise((res) =>
+    child.on('message', (m) => {
+      if (m.connected && ++connected === n) res()
+    }),
+  )
+  const results = new Promise((res, rej) => {
+    child.on('message', (m) => m.results && res(m.results))
+    child.on('exit', (code) => code !== 0 && rej(new Error(`clients exited with ${code}`)))
+  })
+  await allConnected
+  const c0 = process.cpuUsage()
+  const j0 = busyJiffies()
+  const t0 = performance.now()
+  await worker.start()
+  const received = await results
+  const wallS = (performance.now() - t0) / 1000
+  const c = process.cpuUsage(c0)
+  const machine = (busyJiffies() - j0) / 100 / wallS
+  const stored = []
+  for (let after = 0; ; ) {
+    const page = await client.listEvents(runId, { afterSeq: after, limit: 1000 })
+    if (page.length === 0) break
+    stored.push(...page)
+    after = page.at(-1).seq
+  }
+  const lat = received.flatMap((r) => r.lat).sort((a, b) => a - b)
+  const complete = received.every((r) => r.count === stored.length && r.ids === received[0].ids)
+  await worker.stop()
+  await server.close()
+  await backend.close()
+  return {
+    events: stored.length,
+    received: received.reduce((a, r) => a + r.count, 0),
+    complete,
+    runS: Math.round(wallS * 100) / 100,
+    latencyP50Ms: pct(lat, 50),
+    latencyP95Ms: pct(lat, 95),
+    latencyMaxMs: lat.at(-1) ?? 0,
+    serverCores: Math.round(((c.user + c.system) / 1e6 / wallS) * 100) / 100,
+    machineBusyCores: Math.round(machine * 100) / 100,
+  }
+}
+
+for (const n of [1, CLIENTS]) {
+  const rows = []
+  for (let r = 0; r < ROUNDS; r++) {
+    const row = await round(n)
+    console.error(`${n} clients, round ${r + 1}: ${JSON.stringify(row)}`)
+    rows.push(row)
+  }
+  const med = (k) => median(rows.map((x) => x[k]))
+  console.log(
+    JSON.stringify({
+      case: 'sse-fanout',
+      clients: n,
+      tasks: TASKS,
+      rounds: ROUNDS,
+      dist: DIST,
+      events: med('events'),
+      complete: rows.every((x) => x.complete),
+      latencyP50Ms: med('latencyP50Ms'),
+      latencyP95Ms: med('latencyP95Ms'),
+      latencyMaxMs: med('latencyMaxMs'),
+      runS: med('runS'),
+      serverCores: med('serverCores'),
+      machineBusyCores: med('machineBusyCores'),
+      loadavg: loadavg()[0],
+    }),
+  )
+}
