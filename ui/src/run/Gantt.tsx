@@ -10,6 +10,15 @@ const COLORS: Record<Attempt['outcome'], string> = {
   cancelled: '#6b7280',
 }
 
+/** Least time between two drawings of a timeline of more than 2,000 attempts (or ten times what one takes). */
+const DRAW_MS = 1000
+
+function count(model: RunModel): number {
+  let n = 0
+  for (const t of model.order) n += t.attempts.length
+  return n
+}
+
 interface Bar {
   task: string
   a: Attempt
@@ -52,10 +61,29 @@ export function Gantt({
   const canvas = useRef<HTMLCanvasElement>(null)
   const hit = useRef<{ bars: Bar[]; x0: number; scale: number; laneH: number }>({ bars: [], x0: 0, scale: 1, laneH: 1 })
 
+  const drawn = useRef(0)
+  const cost = useRef(0)
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
   useEffect(() => {
     const c = canvas.current
     if (c === null) return
-    const { bars, lanes } = pack(model, now)
+    // Thousands of bars: drawn at most every DRAW_MS (or 10 × a drawing's time), in a timer of its own rather than in React's commit.
+    const gap = drawn.current + (count(model) > 2000 ? Math.max(DRAW_MS, 10 * cost.current) : 0) - performance.now()
+    clearTimeout(pending.current)
+    pending.current = setTimeout(
+      () => {
+        drawn.current = performance.now()
+        draw(c)
+        cost.current = performance.now() - drawn.current
+      },
+      Math.max(0, gap),
+    )
+    return () => clearTimeout(pending.current)
+  }, [model, version, now])
+
+  const draw = (c: HTMLCanvasElement): void => {
+    const at = Date.now()
+    const { bars, lanes } = pack(model, at)
     const width = c.parentElement?.clientWidth ?? 800
     const laneH = Math.max(2, Math.min(18, Math.floor(320 / Math.max(1, lanes))))
     const height = Math.max(40, lanes * laneH + 24)
@@ -68,8 +96,8 @@ export function Gantt({
     if (g === null) return
     g.setTransform(ratio, 0, 0, ratio, 0, 0)
     g.clearRect(0, 0, width, height)
-    const t0 = model.run.startedAt ?? bars[0]?.a.start ?? now
-    const t1 = Math.max(t0 + 1, model.run.finishedAt ?? now)
+    const t0 = model.run.startedAt ?? bars[0]?.a.start ?? at
+    const t1 = Math.max(t0 + 1, model.run.finishedAt ?? at)
     const scale = (width - 8) / (t1 - t0)
     const dark = window.matchMedia('(prefers-color-scheme: dark)').matches
     g.fillStyle = dark ? '#9ca3af' : '#4b5563'
@@ -82,12 +110,12 @@ export function Gantt({
     }
     for (const b of bars) {
       const x = 4 + (b.a.start - t0) * scale
-      const w = Math.max(1.5, ((b.a.end ?? now) - b.a.start) * scale)
+      const w = Math.max(1.5, ((b.a.end ?? at) - b.a.start) * scale)
       g.fillStyle = COLORS[b.a.outcome]
       g.fillRect(x, b.lane * laneH + 1, w, Math.max(1, laneH - 2))
     }
     hit.current = { bars, x0: t0, scale, laneH }
-  }, [model, version, now])
+  }
 
   return (
     <figure className="gantt">

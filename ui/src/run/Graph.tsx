@@ -1,5 +1,5 @@
 import { Background, Controls, MarkerType, Position, ReactFlow, type Edge, type Node } from '@xyflow/react'
-import { useEffect, useMemo, useState } from 'react'
+import { useEffect, useMemo, useRef, useState } from 'react'
 import type { TaskState } from '../types'
 import type { LayoutRequest, LayoutResult } from './layout-types'
 import type { RunModel } from './model'
@@ -83,6 +83,24 @@ export function RunGraph({
   )
   const positions = layered ?? laidOut
 
+  const criticalRef = useRef(critical)
+  criticalRef.current = critical
+  // What the nodes show: they are rebuilt (and xyflow updates) only when it changed, not at every event.
+  const shown = useMemo(() => {
+    if (collapsed) {
+      const layers = new Map<number, Record<string, number>>()
+      for (const t of model.order) {
+        const c = layers.get(t.depth) ?? {}
+        c[t.state] = (c[t.state] ?? 0) + 1
+        layers.set(t.depth, c)
+      }
+      return JSON.stringify([...layers])
+    }
+    return model.order
+      .map((t) => `${t.state}${criticalRef.current.has(t.id) ? '*' : ''}${t.id === model.breakAt?.taskId ? '!' : ''}`)
+      .join()
+    // version: the model is mutated in place; critical: a new set at every version, its effect is in the key
+  }, [model, version, collapsed])
   const { nodes, edges } = useMemo(() => {
     if (positions === undefined) return { nodes: [] as Node[], edges: [] as Edge[] }
     if (collapsed) {
@@ -137,7 +155,7 @@ export function RunGraph({
       id: t.id,
       position: positions[t.id] ?? { x: 0, y: 0 },
       data: { label: t.id },
-      className: `flow-task st-${t.state}${critical.has(t.id) ? ' critical' : ''}${t.id === stopped ? ' break' : ''}`,
+      className: `flow-task st-${t.state}${criticalRef.current.has(t.id) ? ' critical' : ''}${t.id === stopped ? ' break' : ''}`,
       sourcePosition: Position.Right,
       targetPosition: Position.Left,
       style: { width: NODE_W, height: NODE_H },
@@ -146,7 +164,7 @@ export function RunGraph({
       ariaLabel: `task ${t.id}: ${t.state}`,
     }))
     const edges: Edge[] = structure.edges.map(([s, t]) => {
-      const onPath = critical.has(s) && critical.has(t)
+      const onPath = criticalRef.current.has(s) && criticalRef.current.has(t)
       return {
         id: `${s}>${t}`,
         source: s,
@@ -157,8 +175,8 @@ export function RunGraph({
       }
     })
     return { nodes, edges }
-    // version: the model is mutated in place
-  }, [positions, collapsed, model, version, critical, structure])
+    // shown: what the nodes show changed (the model is mutated in place)
+  }, [positions, collapsed, model, shown, structure])
 
   return (
     <div className="graph" data-testid="dag" data-collapsed={collapsed} aria-label="Task graph">

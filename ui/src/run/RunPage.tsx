@@ -31,7 +31,7 @@ function Stat({ label, value, testId }: { label: string; value: string; testId?:
 
 /** One run: controls, figures, the DAG, the timeline, every task, and a drawer for the selected one. */
 export function RunPage({ runId }: { runId: string }) {
-  const { model, version, error, ended, setRun } = useRunModel(runId)
+  const { model, version, error, ended, setRun, drawn } = useRunModel(runId)
   const [selected, setSelected] = useState<string | null>(null)
   // The replay dialog, open with the task it starts from ('' for none).
   const [replayFrom, setReplayFrom] = useState<string | null>(null)
@@ -42,6 +42,7 @@ export function RunPage({ runId }: { runId: string }) {
   const close = useCallback(() => setSelected(null), [])
   const drawerTask = selected === null ? undefined : model?.tasks.get(selected)
   const heading = useRef<HTMLHeadingElement>(null)
+  useEffect(drawn, [version, drawn])
   useEffect(() => heading.current?.focus(), [runId])
   if (model === undefined || stats === undefined)
     return error !== undefined ? (

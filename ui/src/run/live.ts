@@ -1,4 +1,4 @@
-import { startTransition, useCallback, useEffect, useState } from 'react'
+import { startTransition, useCallback, useEffect, useRef, useState } from 'react'
 import { ApiError, followEvents, get } from '../api'
 import type { GraphTask, Run, RunEvent, Task } from '../types'
 import { isFinal, RunModel } from './model'
@@ -8,7 +8,9 @@ const APPLY_BUDGET_MS = 6
 /** Least time between two redraws of the page while events arrive (the model changes at once, the page follows). */
 const REDRAW_MS = 200
 /** The same while a backlog (a finished run's history) is being applied: fewer, larger steps. */
-const BACKLOG_REDRAW_MS = 500
+const BACKLOG_REDRAW_MS = 1000
+/** A redraw takes at most 1/REDRAW_SHARE of the main thread: a page that takes 60 ms to redraw does so every 600 ms. */
+const REDRAW_SHARE = 10
 
 /** The run page's state: the model, changed by the live events, and a version that bumps when the page must redraw. */
 export interface LiveRun {
@@ -18,6 +20,8 @@ export interface LiveRun {
   /** The live stream ended (the run's final event came) and every event it sent is applied. */
   ended: boolean
   setRun: (r: Run) => void
+  /** The page calls it once it has drawn a version (after the commit): how long redraws take sets how often they come. */
+  drawn: () => void
 }
 
 /**
@@ -33,6 +37,7 @@ export function useRunModel(runId: string): LiveRun {
   const [model, setModel] = useState<RunModel>()
   const [version, setVersion] = useState(0)
   const [error, setError] = useState<string>()
+  const onDrawn = useRef<() => void>(() => undefined)
   useEffect(() => {
     const ctl = new AbortController()
     let m: RunModel | undefined
@@ -42,6 +47,8 @@ export function useRunModel(runId: string): LiveRun {
     let fallback: ReturnType<typeof setTimeout> | undefined
     let drawn = 0
     let drawTimer: ReturnType<typeof setTimeout> | undefined
+    // How long the last redraw took, from the version set to the page's effect.
+    let cost = 0
     let streamEnded = false
     const id = encodeURIComponent(runId)
     const redraw = (): void => {
@@ -50,9 +57,12 @@ export function useRunModel(runId: string): LiveRun {
       const v = m?.version ?? 0
       startTransition(() => setVersion(v))
     }
+    onDrawn.current = () => {
+      if (drawn > 0) cost = performance.now() - drawn
+    }
     const scheduleRedraw = (): void => {
       if (drawTimer !== undefined) return
-      const gap = head < queue.length ? BACKLOG_REDRAW_MS : REDRAW_MS
+      const gap = Math.max(head < queue.length ? BACKLOG_REDRAW_MS : REDRAW_MS, cost * REDRAW_SHARE)
       drawTimer = setTimeout(redraw, Math.max(0, drawn + gap - performance.now()))
     }
     // A hidden tab gets no animation frames: a timer stands in, so the queue never waits for the tab to show.
@@ -139,5 +149,6 @@ export function useRunModel(runId: string): LiveRun {
     },
     [model],
   )
-  return { model, version, error, ended, setRun }
+  const drawnCb = useCallback(() => onDrawn.current(), [])
+  return { model, version, error, ended, setRun, drawn: drawnCb }
 }

@@ -186,7 +186,9 @@ export class RunModel {
     let retries = 0
     let cost = 0
     let tokens = 0
-    const edges: { at: number; d: number }[] = []
+    // Peak parallelism: the starts and ends of the attempts, sorted as numbers (typed arrays: no objects, no comparator).
+    const starts: number[] = []
+    const ends: number[] = []
     for (const t of this.order) {
       if (FINAL_TASK.has(t.state)) done++
       if (t.state === 'SUCCEEDED') succeeded++
@@ -196,18 +198,27 @@ export class RunModel {
         if (a.outcome === 'retrying') retries++
         const end = a.end ?? (isFinal(this.run.state) ? a.start : now)
         busy += Math.max(0, end - a.start)
-        edges.push({ at: a.start, d: 1 }, { at: end, d: -1 })
+        starts.push(a.start)
+        ends.push(end)
       }
       const rec = t.record?.model
       cost += Math.max(rec?.costUsd ?? 0, t.eventCost)
       tokens += Math.max(rec === undefined || rec === null ? 0 : rec.inputTokens + rec.outputTokens, t.eventTokens)
     }
-    edges.sort((a, b) => a.at - b.at || a.d - b.d)
+    const s0 = Float64Array.from(starts).sort()
+    const e0 = Float64Array.from(ends).sort()
     let running = 0
     let peak = 0
-    for (const e of edges) {
-      running += e.d
-      peak = Math.max(peak, running)
+    // An attempt that ends when another starts does not overlap it: ends first at equal times.
+    for (let i = 0, j = 0; i < s0.length; ) {
+      if (j < e0.length && (e0[j] as number) <= (s0[i] as number)) {
+        running--
+        j++
+      } else {
+        running++
+        i++
+        peak = Math.max(peak, running)
+      }
     }
     const start = this.run.startedAt ?? this.run.createdAt
     const wall = Math.max(1, (this.run.finishedAt ?? now) - start)
