@@ -107,6 +107,23 @@ describe('live events (server-sent events)', () => {
     expect(rest.map((e) => e.id)).toEqual(all.slice(cut).map((e) => e.id))
   })
 
+  it('fans one run out to 30 streams: each receives every stored event once, in order, and ends', async () => {
+    const id = await startRun()
+    const streams = await Promise.all(
+      Array.from({ length: 30 }, () => fetch(`${server.url}/api/v1/runs/${id}/live`, { headers: headers() })),
+    )
+    const got = await Promise.all(streams.map((res) => readEvents(res, () => false)))
+    const stored = (await (
+      await fetch(`${server.url}/api/v1/runs/${id}/events?afterSeq=0&limit=1000`, { headers: headers() })
+    ).json()) as { events: { event: { type: string } }[] }
+    expect(stored.events.at(-1)?.event.type).toBe('run.succeeded')
+    for (const events of got) {
+      expect(events.map((e) => e.event)).toEqual(stored.events.map((e) => e.event.type))
+      expect(new Set(events.map((e) => e.id)).size).toBe(events.length)
+      expect(events.map((e) => e.id)).toEqual(got[0]!.map((e) => e.id))
+    }
+  })
+
   it('streams every run on /events, and a key without run:* read is refused', async () => {
     const res = await fetch(`${server.url}/api/v1/events`, { headers: headers() })
     const id = await startRun()
