@@ -995,6 +995,11 @@ export interface paths {
                             };
                         };
                         input?: unknown;
+                        /**
+                         * @description Tasks that ran child runs: keep their stored outputs (default), or rerun them so that they plan new child runs
+                         * @enum {string}
+                         */
+                        children?: "keep" | "rerun";
                     };
                 };
             };
