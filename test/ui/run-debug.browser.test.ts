@@ -170,7 +170,10 @@ describe.skipIf(missing !== undefined)('debug mode and replay with changes on th
     await expect.poll(() => page.getByTestId('break').textContent(), { timeout: 30_000 }).toContain('attempt 2')
     await page.locator('[data-testid="run"][data-state="PAUSED"]').waitFor()
     const tasks = await api<{ tasks: ApiTask[] }>(`/runs/${paused}/tasks`, admin)
-    expect(tasks.tasks.find((t) => t.taskId === 'check')).toMatchObject({ state: 'RETRYING', attempt: 2 })
+    // Not failed: held for its next attempt (RETRYING, or READY once offered again), after two.
+    const check = tasks.tasks.find((t) => t.taskId === 'check')
+    expect(check?.attempt).toBe(2)
+    expect(['RETRYING', 'READY']).toContain(check?.state)
     await page.close()
   }, 90_000)
 
