@@ -26,6 +26,7 @@ const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[proc
 
 if (process.argv[2] === '--serve-clients') {
   // The child: `count` streams of one run; reports what each received.
+  let seen = 0
   const [, , , url, key, runId, count] = process.argv
   const one = async () => {
     const res = await fetch(`${url}/api/v1/runs/${runId}/live`, {
@@ -43,9 +44,10 @@ if (process.argv[2] === '--serve-clients') {
       const now = Date.now()
       buffer += value
       let cut
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, cut)
-        buffer = buffer.slice(cut + 2)
+      let start = 0
+      while ((cut = buffer.indexOf('\n\n', start)) >= 0) {
+        const block = buffer.slice(start, cut)
+        start = cut + 2
         let id
         let data
         for (const line of block.split('\n')) {
@@ -54,14 +56,28 @@ if (process.argv[2] === '--serve-clients') {
         }
         if (data === undefined) continue
         ids.push(id)
+        seen++
         lat.push(now - JSON.parse(data).at)
       }
+      buffer = buffer.slice(start)
     }
     return { ids: ids.join(','), count: ids.length, lat }
   }
-  const results = await Promise.all(Array.from({ length: Number(count) }, one))
-  process.send({ results })
-  process.exit(0)
+  let total = 0
+  let done = 0
+  const progress = process.env.SSE_DEBUG
+    ? setInterval(() => console.error('received', seen, 'finished', done), 2000)
+    : undefined
+  const counted = async () => {
+    const r = await one()
+    total += r.count
+    done++
+    return r
+  }
+  const results = await Promise.all(Array.from({ length: Number(count) }, counted))
+  clearInterval(progress)
+  // Exit once the (large) message is sent: exiting at once can lose it.
+  process.send({ results }, () => process.exit(0))
 }
 
 const CLIENTS = Number(arg('--clients', 100))
@@ -115,11 +131,12 @@ async function round(n) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   let connected = 0
-  const allConnected = new Promise((res) =>
+  const allConnected = new Promise((res, rej) => {
     child.on('message', (m) => {
       if (m.connected && ++connected === n) res()
-    }),
-  )
+    })
+    child.on('exit', (code) => rej(new Error(`clients exited with ${code} after ${connected} connected`)))
+  })
   const results = new Promise((res, rej) => {
     child.on('message', (m) => m.results && res(m.results))
     child.on('exit', (code) => code !== 0 && rej(new Error(`clients exited with ${code}`)))
@@ -158,7 +175,7 @@ async function round(n) {
   }
 }
 
-for (const n of [1, CLIENTS]) {
+for (const n of process.env.SSE_ONLY ? [CLIENTS] : [1, CLIENTS]) {
   const rows = []
   for (let r = 0; r < ROUNDS; r++) {
     const row = await round(n)

@@ -97,6 +97,16 @@ export class RunModel {
         e.type === 'run.paused' && e.reason === 'break on error' && e.taskId !== undefined
           ? { taskId: e.taskId, attempt: e.attempt, error: e.error }
           : undefined
+      // At a break the task's attempt failed; the task waits for its next one (RETRYING), no longer runs.
+      const held = this.breakAt === undefined ? undefined : this.tasks.get(this.breakAt.taskId)
+      const last = held?.attempts.at(-1)
+      if (held !== undefined && last !== undefined && last.end === undefined) {
+        last.end = e.at
+        last.outcome = 'failed'
+        last.error = e.error?.message
+      }
+      if (held !== undefined && !(held.record !== undefined && FINAL_TASK.has(held.record.state)))
+        held.state = 'RETRYING'
       this.run = {
         ...this.run,
         state: next,
