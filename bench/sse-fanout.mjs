@@ -11,8 +11,9 @@
 // `clients` clients), medians of `rounds` rounds:
 //   latencyP50Ms, latencyP95Ms  event committed (its `at`) → received by a client, over
 //                               every event of every client
-//   serverCores                 CPU time of the server process ÷ the run's wall time
-//                               (it runs the run too: compare with the 1-client case)
+//   serverCpuS, serverCores     CPU time of the server process during the run, and the same
+//                               ÷ the run's wall time (it runs the run too: compare with
+//                               the 1-client case)
 //   complete                    every client received every stored event of the run
 //                               exactly once, in the same order, and its stream ended
 // `--dist DIR` benchmarks another build (e.g. the main checkout's dist/, before a change).
@@ -170,6 +171,7 @@ async function round(n) {
     latencyP50Ms: pct(lat, 50),
     latencyP95Ms: pct(lat, 95),
     latencyMaxMs: lat.at(-1) ?? 0,
+    serverCpuS: Math.round(((c.user + c.system) / 1e6) * 100) / 100,
     serverCores: Math.round(((c.user + c.system) / 1e6 / wallS) * 100) / 100,
     machineBusyCores: Math.round(machine * 100) / 100,
   }
@@ -196,6 +198,7 @@ for (const n of process.env.SSE_ONLY ? [CLIENTS] : [1, CLIENTS]) {
       latencyP95Ms: med('latencyP95Ms'),
       latencyMaxMs: med('latencyMaxMs'),
       runS: med('runS'),
+      serverCpuS: med('serverCpuS'),
       serverCores: med('serverCores'),
       machineBusyCores: med('machineBusyCores'),
       loadavg: loadavg()[0],
