@@ -216,6 +216,7 @@ export class Worker {
         'STORE_UNAVAILABLE',
         `The ${store.kind} store has no task queue; workers need the memory, SQLite or PostgreSQL store.`,
       )
+    this.tracing?.watch(store)
     const queue = (this.queue_ = store.queue(this.clock))
     const deliver = (events: readonly RunEvent[]): void => this.hub.deliver(events)
     const team = (this.team = new Team({
@@ -393,7 +394,10 @@ export class Worker {
           )
           for (const [record, tasks] of loaded) {
             busy = true
-            if (record !== undefined) await coordinator.adopt(record, tasks)
+            if (record !== undefined) {
+              this.tracing?.knowRun(record.id, record.traceParent)
+              await coordinator.adopt(record, tasks)
+            }
           }
         }
         const results = await queue.takeResults(this.id, 500)

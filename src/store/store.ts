@@ -1,6 +1,7 @@
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
 import type { Clock } from '../core/clock.js'
+import type { CommitHooks } from './commit-hooks.js'
 import type { TaskQueue } from './queue.js'
 import type {
   AgentFilter,
@@ -119,6 +120,12 @@ export interface Store extends RunStore, EventLog, AgentStore {
    * Every built-in adapter has one; a store without it runs embedded only.
    */
   queue?(clock?: Clock): TaskQueue
+  /**
+   * Who watches its commits (`commit` and the task queue's `complete`):
+   * a traced `Orchestrator`, `Worker` or `Client` adds its span maker here.
+   * The SQLite and PostgreSQL stores have it.
+   */
+  readonly commits?: CommitHooks
   /** Releases connections and files. */
   close(): Promise<void>
 }

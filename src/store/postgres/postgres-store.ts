@@ -1,4 +1,5 @@
 import type { Pool } from 'pg'
+import { CommitHooks } from '../commit-hooks.js'
 import { systemClock, type Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunId, TaskId } from '../../core/ids.js'
@@ -86,6 +87,7 @@ function statements(s: string): Statements {
 export class PostgresStore implements Store {
   readonly kind = 'postgres'
   readonly durable = true
+  readonly commits = new CommitHooks()
   /** The PostgreSQL schema holding the tables. */
   readonly schema: string
   private readonly sql: Statements
@@ -151,7 +153,18 @@ export class PostgresStore implements Store {
     this.assertOpen()
     if (batch.ops.length === 0 && batch.events.length === 0) return
     const p = encodeBatch(batch)
-    await this.query('flotilla_commit', this.sql.commit, [p.ops, p.vals, p.evRuns, p.evBodies])
+    if (!this.commits.active) {
+      await this.query('flotilla_commit', this.sql.commit, [p.ops, p.vals, p.evRuns, p.evBodies])
+      return
+    }
+    const end = this.commits.startBatch('postgresql', batch)
+    try {
+      await this.query('flotilla_commit', this.sql.commit, [p.ops, p.vals, p.evRuns, p.evBodies])
+    } catch (e) {
+      end(e)
+      throw e
+    }
+    end()
   }
 
   /**
@@ -166,6 +179,7 @@ export class PostgresStore implements Store {
         schemaName: this.schema,
         query: (name, text, values) => this.query(name, text, values),
         listenConfig: { ...this.pool.options, application_name: 'flotilla-queue', keepAlive: true },
+        commits: this.commits,
       },
       clock,
     )

@@ -20,6 +20,7 @@ import type {
 import type { Store } from '../store.js'
 import { runFromRow as toRunRecord, taskFromRow as toTaskRecord } from '../rows.js'
 import { SqliteAgents } from './agents.js'
+import { CommitHooks } from '../commit-hooks.js'
 import { SqliteQueue } from './sqlite-queue.js'
 import type { TaskQueue } from '../queue.js'
 import { systemClock, type Clock } from '../../core/clock.js'
@@ -68,6 +69,7 @@ type TaskOp = Extract<StoreOp, { taskId: TaskId }>
  */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite'
+  readonly commits = new CommitHooks()
   readonly durable = true
   /** The database file, as given. */
   readonly path: string
@@ -121,11 +123,15 @@ export class SqliteStore implements Store {
   commitSync(batch: StoreBatch): void {
     this.assertOpen()
     if (batch.ops.length === 0 && batch.events.length === 0) return
+    const end = this.commits.active ? this.commits.startBatch('sqlite', batch) : undefined
     try {
       this.applyBatch(batch)
     } catch (e) {
-      throw toStoreError(e, this.path)
+      const error = toStoreError(e, this.path)
+      end?.(error)
+      throw error
     }
+    end?.()
   }
 
   /** The task queue on this store's file (the same object on every call). */
@@ -135,6 +141,7 @@ export class SqliteStore implements Store {
       clock,
       (events) => this.append(events),
       (fn) => this.read(fn),
+      this.commits,
     ))
   }
 
