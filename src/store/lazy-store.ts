@@ -117,6 +117,19 @@ export class LazyStore implements Store {
     return this.use((s) => s.getAgent(id))
   }
 
+  getSetting(key: string): Promise<unknown> {
+    return this.use((s) => (s.getSetting === undefined ? Promise.resolve(undefined) : s.getSetting(key)))
+  }
+
+  putSetting(key: string, value: unknown): Promise<void> {
+    return this.use((s) => {
+      if (s.putSetting !== undefined) return s.putSetting(key, value)
+      return Promise.reject(
+        new FlotillaError('STORE_UNAVAILABLE', `The ${this.kind} store at ${this.target} keeps no settings.`),
+      )
+    })
+  }
+
   listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {
     return this.use((s) => s.listAgents(filter))
   }

@@ -126,6 +126,17 @@ export interface Store extends RunStore, EventLog, AgentStore {
    * The SQLite and PostgreSQL stores have it.
    */
   readonly commits?: CommitHooks
+  /**
+   * A named JSON value kept across restarts (e.g. `alerts`: the alert rules
+   * set through the API), or `undefined`. The built-in adapters have it.
+   */
+  getSetting?(key: string): Promise<unknown>
+  /**
+   * Stores (or replaces) a named JSON value. A key is 1–64 lower-case
+   * letters, digits, `.`, `_`, `-`; a bad key or a value that is not JSON
+   * fails with `VALIDATION_FAILED`, storing nothing.
+   */
+  putSetting?(key: string, value: unknown): Promise<void>
   /** Releases connections and files. */
   close(): Promise<void>
 }

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg'
 import { CommitHooks } from '../commit-hooks.js'
+import { settingText, settingValue } from '../settings.js'
 import { systemClock, type Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunId, TaskId } from '../../core/ids.js'
@@ -248,6 +249,28 @@ export class PostgresStore implements Store {
 
   async getAgent(id: string): Promise<AgentRecord | undefined> {
     return this.agents.find(id)
+  }
+
+  async getSetting(key: string): Promise<unknown> {
+    this.assertOpen()
+    const s = quoteIdent(this.schema)
+    const rows = await this.query<{ value: string }>(
+      'flotilla_get_setting',
+      `SELECT value FROM ${s}.settings WHERE key = $1`,
+      [key],
+    )
+    return settingValue(rows[0]?.value)
+  }
+
+  async putSetting(key: string, value: unknown): Promise<void> {
+    this.assertOpen()
+    const text = settingText(key, value)
+    const s = quoteIdent(this.schema)
+    await this.query(
+      'flotilla_put_setting',
+      `INSERT INTO ${s}.settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      [key, text, Date.now()],
+    )
   }
 
   async listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {

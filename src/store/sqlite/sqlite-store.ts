@@ -20,6 +20,7 @@ import type {
 import type { Store } from '../store.js'
 import { runFromRow as toRunRecord, taskFromRow as toTaskRecord } from '../rows.js'
 import { SqliteAgents } from './agents.js'
+import { settingText, settingValue } from '../settings.js'
 import { CommitHooks } from '../commit-hooks.js'
 import { SqliteQueue } from './sqlite-queue.js'
 import type { TaskQueue } from '../queue.js'
@@ -230,6 +231,24 @@ export class SqliteStore implements Store {
 
   async getAgent(id: string): Promise<AgentRecord | undefined> {
     return this.read(() => this.agents.find(id))
+  }
+
+  async getSetting(key: string): Promise<unknown> {
+    const row = this.read(() =>
+      this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(key),
+    )
+    return settingValue(row?.value)
+  }
+
+  async putSetting(key: string, value: unknown): Promise<void> {
+    const text = settingText(key, value)
+    this.read(() =>
+      this.db
+        .prepare(
+          'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+        )
+        .run(key, text, Date.now()),
+    )
   }
 
   async listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {
