@@ -20,7 +20,7 @@ import type {
 import type { Store } from '../store.js'
 import { runFromRow as toRunRecord, taskFromRow as toTaskRecord } from '../rows.js'
 import { SqliteAgents } from './agents.js'
-import { settingText, settingValue } from '../settings.js'
+import { SqliteSettings } from './settings.js'
 import { CommitHooks } from '../commit-hooks.js'
 import { SqliteQueue } from './sqlite-queue.js'
 import type { TaskQueue } from '../queue.js'
@@ -32,25 +32,9 @@ import { openDatabase } from '../../db/sqlite/open-database.js'
 import { prepareStatements, RUN_COLUMNS, type Statements } from './statements.js'
 import { STORE_DOMAIN } from './schema.js'
 import { tailSqlite } from './tail.js'
+import { resolveOptions, type SqliteStoreOptions } from './options.js'
 
-/** Options of {@link SqliteStore.open}. */
-export interface SqliteStoreOptions {
-  /** The database file (created with its folders when missing), or `:memory:`. */
-  path: string
-  /**
-   * SQLite's `synchronous` setting. `NORMAL` (in WAL mode) loses nothing when
-   * the process crashes, only the last commits on a power loss; `FULL` syncs
-   * every commit to disk.
-   * @default 'NORMAL'
-   */
-  synchronous?: 'NORMAL' | 'FULL'
-  /**
-   * How long a write waits for another process's lock before failing with
-   * `STORE_UNAVAILABLE`.
-   * @default 5000
-   */
-  busyTimeoutMs?: number
-}
+export type { SqliteStoreOptions } from './options.js'
 
 type TaskOp = Extract<StoreOp, { taskId: TaskId }>
 
@@ -82,6 +66,7 @@ export class SqliteStore implements Store {
   private readonly listStatements = new Map<string, Database.Statement<SqlValue[], RunRow>>()
   private closed = false
   private taskQueue: SqliteQueue | undefined
+  private settings: SqliteSettings | undefined
 
   private constructor(path: string, db: Database.Database) {
     this.path = path
@@ -234,21 +219,11 @@ export class SqliteStore implements Store {
   }
 
   async getSetting(key: string): Promise<unknown> {
-    const row = this.read(() =>
-      this.db.prepare<[string], { value: string }>('SELECT value FROM settings WHERE key = ?').get(key),
-    )
-    return settingValue(row?.value)
+    return this.read(() => (this.settings ??= new SqliteSettings(this.db)).get(key))
   }
 
   async putSetting(key: string, value: unknown): Promise<void> {
-    const text = settingText(key, value)
-    this.read(() =>
-      this.db
-        .prepare(
-          'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
-        )
-        .run(key, text, Date.now()),
-    )
+    this.read(() => (this.settings ??= new SqliteSettings(this.db)).put(key, value))
   }
 
   async listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {
@@ -456,26 +431,6 @@ export class SqliteStore implements Store {
       this.s.insertEvent.run(runId, last + 1, last + bodies.length, `[${bodies.join(',')}]`)
     }
   }
-}
-
-/** Options with their defaults, checked (`VALIDATION_FAILED` names the field). */
-function resolveOptions(options: SqliteStoreOptions): {
-  path: string
-  synchronous: 'NORMAL' | 'FULL'
-  busyTimeoutMs: number
-} {
-  const { path, synchronous = 'NORMAL', busyTimeoutMs = 5000 } = options
-  const bad = (field: string, want: string, got: unknown): FlotillaError =>
-    new FlotillaError(
-      'VALIDATION_FAILED',
-      `SqliteStore option "${field}" must be ${want}; got ${JSON.stringify(got) ?? String(got)}.`,
-      { details: { field } },
-    )
-  if (typeof path !== 'string' || path.length === 0) throw bad('path', 'a file path or ":memory:"', path)
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') throw bad('synchronous', '"NORMAL" or "FULL"', synchronous)
-  if (typeof busyTimeoutMs !== 'number' || !Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
-    throw bad('busyTimeoutMs', 'a whole number of milliseconds ≥ 0', busyTimeoutMs)
-  return { path, synchronous, busyTimeoutMs }
 }
 
 function runNotFound(runId: RunId): FlotillaError {
