@@ -29,6 +29,21 @@ export function derivedTraceparent(runId: string): string {
   return `00-${hex.slice(0, 32)}-${hex.slice(32, 48)}-01`
 }
 
+/** `store`, whose commits `tracing` (when there is one) now reports as spans. */
+export function watched<S extends Store>(tracing: RunTracing | undefined, store: S): S {
+  tracing?.watch(store)
+  return store
+}
+
+/** `run`, whose stored `traceparent` `tracing` (when there is one) now knows, for the store commit spans of the run. */
+export function traced<R extends { readonly id: RunId; readonly traceParent?: string | undefined }>(
+  tracing: RunTracing | undefined,
+  run: R,
+): R {
+  tracing?.knowRun(run.id, run.traceParent)
+  return run
+}
+
 /**
  * The spans of runs in one process (an `Orchestrator`, a `Worker`, a
  * `Client`): a `flotilla.run` span per run started here (its `traceparent`
