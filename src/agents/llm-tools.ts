@@ -2,13 +2,36 @@ import { connectMcp, mcpToolName, type McpServer, type McpSession } from '../mod
 import type { ModelTool } from '../models/run-model.js'
 import { defaultAuthorizer } from '../security/authorizer.js'
 import type { PermissionSet } from '../security/permissions.js'
-import type { AgentContext } from './context.js'
+import type { AgentContext, AttemptTrace } from './context.js'
 import { createToolBox, type AnyToolDefinition } from './tools.js'
 
 /** A tool result as a trace shows it: JSON, cut at 2,000 characters (whole in debug mode). */
 function excerpt(value: unknown, full: boolean): string {
   const text = JSON.stringify(value) ?? 'undefined'
   return text.length > 2000 && !full ? `${text.slice(0, 2000)}…` : text
+}
+
+/**
+ * Runs a tool call in an `execute_tool <name>` span (OpenTelemetry GenAI
+ * conventions), the child of the attempt's span.
+ */
+async function tracedTool(trace: AttemptTrace, callId: string, tool: string, run: () => Promise<unknown>) {
+  const span = trace.startSpan(`execute_tool ${tool}`, {
+    attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': tool, 'gen_ai.tool.call.id': callId },
+  })
+  try {
+    const value = await run()
+    span.setStatus({ code: 1 })
+    return value
+  } catch (e) {
+    const code = (e as { code?: unknown }).code
+    span.setAttribute('error.type', typeof code === 'string' ? code : e instanceof Error ? e.name : 'Error')
+    span.recordException(e instanceof Error ? e : String(e))
+    span.setStatus({ code: 2, message: e instanceof Error ? e.message : String(e) })
+    throw e
+  } finally {
+    span.end()
+  }
 }
 
 /** What a language-model agent's task offers its model. */
@@ -27,7 +50,8 @@ const NO_TOOLS: TaskTools = { tools: Object.freeze([]), close: () => Promise.res
  * for this task, permission `tool:mcp:<server>/<tool>`). Each call is a
  * durable step (`tool:<call id>`): a call whose result was kept before a
  * crash is not run again when its model call is replayed. Each result is a
- * `tool result` log line, for traces.
+ * `tool result` log line, for traces; with a tracer, each call run is an
+ * `execute_tool <name>` span (a replayed one is not reported again).
  */
 export async function taskTools(
   ctx: AgentContext,
@@ -37,9 +61,13 @@ export async function taskTools(
   servers: readonly McpServer[],
 ): Promise<TaskTools> {
   if (own.size === 0 && servers.length === 0) return NO_TOOLS
-  const durable = async (callId: string, tool: string, run: () => Promise<unknown>): Promise<unknown> => {
+  const durable = async (callId: string, tool: string, run: () => Promise<unknown>, name = tool): Promise<unknown> => {
+    const trace = ctx.trace
     try {
-      const value = await ctx.step(`tool:${callId}`, run)
+      const value = await ctx.step(
+        `tool:${callId}`,
+        trace === undefined ? run : () => tracedTool(trace, callId, name, run),
+      )
       ctx.log.info('tool result', { callId, tool, ok: true, result: excerpt(value, ctx.debug === true) })
       return value
     } catch (e) {
@@ -78,17 +106,27 @@ export async function taskTools(
           description: t.description ?? `${t.name} (MCP server ${t.server})`,
           jsonSchema: t.inputSchema,
           execute: (args, call) =>
-            durable(call.callId, resource, async () => {
-              defaultAuthorizer.authorize(
-                { name: agent, permissions },
-                { kind: 'tool', name: resource },
-                'call',
-                (d) => {
-                  ctx.log.warn('permission denied', { agent, resource: d.resource, action: d.action, reason: d.reason })
-                },
-              )
-              return session.call(t.name, args, call.signal)
-            }),
+            durable(
+              call.callId,
+              resource,
+              async () => {
+                defaultAuthorizer.authorize(
+                  { name: agent, permissions },
+                  { kind: 'tool', name: resource },
+                  'call',
+                  (d) => {
+                    ctx.log.warn('permission denied', {
+                      agent,
+                      resource: d.resource,
+                      action: d.action,
+                      reason: d.reason,
+                    })
+                  },
+                )
+                return session.call(t.name, args, call.signal)
+              },
+              mcpToolName(t.server, t.name),
+            ),
         })
       }
     }

@@ -7,7 +7,7 @@ import { parseStoreSpec } from '../store/open-store.js'
 import type { Runtime } from '../runtimes/runtime.js'
 import { otlpTracesEndpoint, otlpTracing } from '../telemetry/otlp.js'
 import { LOG_LEVEL_HELP, logLevel, logRunEvents, openLogger, TraceIds } from './cli-logs.js'
-import { loadAlertsFile } from '../telemetry/alerts/config.js'
+import { loadAlertsFile, type AlertsConfig } from '../telemetry/alerts/config.js'
 import { formatAlertLine } from './event-lines.js'
 import { importAgents } from './agents-module.js'
 import { expectPositionals, splitArgs, usageError } from './args.js'
@@ -75,7 +75,9 @@ ${LOG_LEVEL_HELP}
                           docs/observability.md): alerts are printed here,
                           listed by GET /api/v1/alerts, and POSTed to the
                           webhook; ADMIN keys change them with PUT
-                          /api/v1/alerts/rules
+                          /api/v1/alerts/rules, which stores them: without
+                          --alerts the server starts with the stored rules;
+                          with it, the file wins at each start
   -h, --help              Show this help
 
 Examples:
@@ -240,7 +242,7 @@ export const serveCommand: Command = {
   store      ${label}
   workflows  ${names.length === 0 ? 'none (--workflows DIR offers some by name)' : names.join(', ')}
   agents     ${agentsLine(server.deps.agents?.modules, runtimes)}
-  alerts     ${alerts === undefined ? 'no rules (--alerts FILE, or PUT /api/v1/alerts/rules)' : `${alerts.rules.length} rule(s)${alerts.webhook === undefined ? '' : `, webhook ${alerts.webhook.url}`}`}
+  alerts     ${alertsLine(server.deps.alerts.rules(), alerts === undefined ? 'stored' : 'file')}
   worker     ${
     worker === undefined
       ? 'none: runs wait for a "flotilla worker" on this store'
@@ -259,4 +261,12 @@ Ctrl-C or SIGTERM stops it.
       await otlp?.shutdown()
     }
   },
+}
+
+/** The startup line of the alert rules in force: from the file, or stored by the API. */
+function alertsLine(config: AlertsConfig, from: 'file' | 'stored'): string {
+  if (config.rules.length === 0 && config.webhook === undefined)
+    return 'no rules (--alerts FILE, or PUT /api/v1/alerts/rules)'
+  const webhook = config.webhook === undefined ? '' : `, webhook ${config.webhook.url}`
+  return `${config.rules.length} rule(s)${webhook} (${from === 'file' ? 'from the --alerts file' : 'stored by the API'})`
 }

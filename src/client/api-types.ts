@@ -5268,7 +5268,7 @@ export interface paths {
                 };
             };
         };
-        /** Replaces the alert rules and webhook (ADMIN); alerts of removed or changed rules are resolved. Kept until the server restarts. */
+        /** Replaces the alert rules and webhook (ADMIN); alerts of removed or changed rules are resolved. Stored: the server starts with them again (unless started with an alerts file, which wins). */
         put: {
             parameters: {
                 query?: never;

@@ -55,6 +55,7 @@ export class Client {
       )
     const clock = options.clock ?? systemClock
     const tracing = options.tracer === undefined ? undefined : new RunTracing(options.tracer)
+    tracing?.watch(opened)
     return new Client(opened, opened.queue(clock), clock, typeof store !== 'object', tracing)
   }
 

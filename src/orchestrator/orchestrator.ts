@@ -148,6 +148,7 @@ export class Orchestrator {
     const backend = (this.backend = options.backend)
     const authorizer = (this.authorizer = options.authorizer ?? new Authorizer())
     this.store = backend?.store ?? (typeof options.store === 'object' ? options.store : openStore(options.store))
+    tracing?.watch(this.store)
     this.registry = new Registry({
       clock: this.clock,
       strategy: this.options.loadBalancing,

@@ -2,12 +2,16 @@ import { createHash } from 'node:crypto'
 import type { AttemptTrace } from '../agents/context.js'
 import type { ModelCalledEvent, RunEvent } from '../core/events.js'
 import type { RunId } from '../core/ids.js'
-import { traceContextOf, traceparentOf } from '../telemetry/trace-context.js'
-import type { Span, SpanOptions, TraceContext, Tracer } from '../telemetry/telemetry.js'
+import type { CommitInfo, CommitObserver } from '../store/commit-hooks.js'
+import type { Store } from '../store/store.js'
+import { parseTraceparent, traceContextOf, traceparentOf } from '../telemetry/trace-context.js'
+import type { Span, SpanLink, SpanOptions, TraceContext, Tracer } from '../telemetry/telemetry.js'
 import type { Interceptor } from '../workflows/invoker.js'
 
 /** Attempt spans kept for the model calls reported after them (bounded). */
 const MAX_ATTEMPTS = 10_000
+/** Runs of a group commit linked from its span, at most. */
+const MAX_LINKS = 32
 
 const FINAL: Readonly<Record<string, number>> = { 'run.succeeded': 1, 'run.failed': 2, 'run.cancelled': 2 }
 const ATTEMPT_END = new Set(['task.succeeded', 'task.failed', 'task.retrying', 'task.cancelled'])
@@ -25,6 +29,21 @@ export function derivedTraceparent(runId: string): string {
   return `00-${hex.slice(0, 32)}-${hex.slice(32, 48)}-01`
 }
 
+/** `store`, whose commits `tracing` (when there is one) now reports as spans. */
+export function watched<S extends Store>(tracing: RunTracing | undefined, store: S): S {
+  tracing?.watch(store)
+  return store
+}
+
+/** `run`, whose stored `traceparent` `tracing` (when there is one) now knows, for the store commit spans of the run. */
+export function traced<R extends { readonly id: RunId; readonly traceParent?: string | undefined }>(
+  tracing: RunTracing | undefined,
+  run: R,
+): R {
+  tracing?.knowRun(run.id, run.traceParent)
+  return run
+}
+
 /**
  * The spans of runs in one process (an `Orchestrator`, a `Worker`, a
  * `Client`): a `flotilla.run` span per run started here (its `traceparent`
@@ -36,8 +55,17 @@ export function derivedTraceparent(runId: string): string {
 export class RunTracing {
   private readonly runs = new Map<RunId, Span>()
   private readonly attempts = new Map<string, Span>()
+  /** The `traceparent` of runs whose attempts ran here without their run span (a worker), for store commit spans. */
+  private readonly parents = new Map<RunId, string>()
+  private unwatch: (() => void) | undefined
 
   constructor(private readonly tracer: Tracer) {}
+
+  /** Makes a `flotilla.store.commit` span per commit of `store` (SQLite, PostgreSQL), until {@link RunTracing.close}. */
+  watch(store: Store): void {
+    this.unwatch?.()
+    this.unwatch = store.commits?.add(this.commitObserver)
+  }
 
   /** Starts the span of a new run; returns its `traceparent`, to store with the run. */
   startRun(runId: RunId, workflow: string, parent?: string): string | undefined {
@@ -76,6 +104,7 @@ export class RunTracing {
     }
     const code = FINAL[event.type]
     if (code === undefined) return
+    this.parents.delete(event.runId)
     const state = event.type === 'run.succeeded' ? 'SUCCEEDED' : event.type === 'run.failed' ? 'FAILED' : 'CANCELLED'
     const error = (event as { error?: { message?: string } }).error
     this.endRun(event.runId, state, error?.message)
@@ -83,8 +112,67 @@ export class RunTracing {
 
   /** Ends every span still open (the process closes). */
   close(): void {
+    this.unwatch?.()
+    this.unwatch = undefined
     for (const id of this.openRuns()) this.endRun(id, undefined)
     this.attempts.clear()
+    this.parents.clear()
+  }
+
+  /**
+   * A span per store commit: the child of its run's span (here, or the
+   * run's `traceparent` an attempt here carried) when it writes to one run;
+   * else a root span linked to those runs' spans.
+   */
+  private readonly commitObserver: CommitObserver = (c: CommitInfo) => {
+    const attributes = {
+      'db.system.name': c.system,
+      'db.operation.name': c.operation,
+      'flotilla.store.ops': c.ops,
+      'flotilla.store.events': c.events,
+      'flotilla.store.runs': c.runIds.length,
+      ...(c.runIds.length === 1 ? { 'flotilla.run_id': c.runIds[0] } : {}),
+    }
+    const one = c.runIds.length === 1 ? this.knownParent(c.runIds[0] as RunId) : undefined
+    let options: SpanOptions = { kind: 2, attributes }
+    if (one === undefined) {
+      const links: SpanLink[] = []
+      for (const id of c.runIds) {
+        const parent = this.knownParent(id as RunId)
+        const context = typeof parent === 'string' ? parseTraceparent(parent) : parent?.spanContext()
+        if (context !== undefined) links.push({ context })
+        if (links.length >= MAX_LINKS) break
+      }
+      options = { ...options, root: true, ...(links.length > 0 ? { links } : {}) }
+    }
+    const span = this.tracer.startSpan('flotilla.store.commit', options, traceContextOf(one))
+    return (error?: unknown) => {
+      if (error === undefined) span.setStatus({ code: 1 })
+      else {
+        const code = (error as { code?: unknown }).code
+        span.setAttribute('error.type', typeof code === 'string' ? code : error instanceof Error ? error.name : 'Error')
+        span.recordException(error instanceof Error ? error : String(error))
+        span.setStatus({ code: 2, message: error instanceof Error ? error.message : String(error) })
+      }
+      span.end()
+    }
+  }
+
+  /**
+   * Notes the stored `traceparent` of a run this process works on without its
+   * span (a worker coordinating it or running its attempts), so that the
+   * store commits for it join its trace.
+   */
+  knowRun(runId: RunId, traceParent: string | undefined): void {
+    if (this.runs.has(runId)) return
+    if (this.parents.size >= MAX_ATTEMPTS && !this.parents.has(runId))
+      this.parents.delete(this.parents.keys().next().value!)
+    this.parents.set(runId, traceParent ?? derivedTraceparent(runId))
+  }
+
+  /** The run's span here, or the `traceparent` its attempts here hung under. */
+  private knownParent(runId: RunId): Span | string | undefined {
+    return this.runs.get(runId) ?? this.parents.get(runId)
   }
 
   /** Where the attempt spans of a run start: its span here, else its stored `traceparent`, else one derived from its id. */
@@ -111,6 +199,7 @@ export class RunTracing {
         },
         this.runContext(call.runId, call.traceParent),
       )
+      this.knowRun(call.runId, call.traceParent)
       const key = attemptKey(call.runId, call.taskId, call.attempt)
       if (this.attempts.size >= MAX_ATTEMPTS) this.attempts.delete(this.attempts.keys().next().value!)
       this.attempts.set(key, span)

@@ -18,7 +18,7 @@ import { EventHub, type Listener } from './event-hub.js'
 import { Team } from './team.js'
 import { errorFields, resolveTelemetry, type Logger, type Meter, type Telemetry } from '../telemetry/telemetry.js'
 import { claimTelemetry, lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
-import { RunTracing } from './run-tracing.js'
+import { RunTracing, traced, watched } from './run-tracing.js'
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
@@ -210,7 +210,7 @@ export class Worker {
       typeof this.storeSpec === 'object'
         ? undefined
         : (this.givenBackend ?? (this.ownBackend = await openBackend(this.storeSpec, { clock: this.clock })))
-    const store = (this.store_ = backend?.store ?? (this.storeSpec as Store))
+    const store = (this.store_ = watched(this.tracing, backend?.store ?? (this.storeSpec as Store)))
     if (store.queue === undefined)
       throw new FlotillaError(
         'STORE_UNAVAILABLE',
@@ -393,7 +393,7 @@ export class Worker {
           )
           for (const [record, tasks] of loaded) {
             busy = true
-            if (record !== undefined) await coordinator.adopt(record, tasks)
+            if (record !== undefined) await coordinator.adopt(traced(this.tracing, record), tasks)
           }
         }
         const results = await queue.takeResults(this.id, 500)

@@ -19,6 +19,7 @@ import type { ServerDeps } from './server-deps.js'
 import { WorkflowCatalog } from './workflow-catalog.js'
 import { AlertMonitor } from '../telemetry/alerts/monitor.js'
 import { loadAlertsFile, type AlertsConfig } from '../telemetry/alerts/config.js'
+import { storedAlertRules } from './alert-rules.js'
 import { alertFeed, type AlertFeed } from './alert-feed.js'
 
 /** Options of {@link startServer}; every field has a default. */
@@ -83,7 +84,8 @@ export interface ServerOptions {
    * Alert rules watching the store's events (runs executed by any worker),
    * the governed agents' events and dead letters: a monitor, a configuration,
    * or the path of an alerts file (YAML or JSON). Changed through
-   * `PUT /api/v1/alerts/rules`. @default a monitor without rules
+   * `PUT /api/v1/alerts/rules`, which stores them in the store.
+   * @default the rules stored by the last PUT, else none
    */
   readonly alerts?: AlertMonitor | AlertsConfig | string
 }
@@ -127,7 +129,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       : new AlertMonitor({
           logger,
           clock,
-          ...(typeof options.alerts === 'string' ? await loadAlertsFile(options.alerts) : options.alerts),
+          ...(typeof options.alerts === 'string'
+            ? await loadAlertsFile(options.alerts)
+            : (options.alerts ?? (await storedAlertRules(backend.store, logger)))),
         })
   try {
     const { security, audit: auditStore } = backend

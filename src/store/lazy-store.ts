@@ -14,6 +14,7 @@ import type {
   TailPage,
   TaskRecord,
 } from './records.js'
+import { CommitHooks } from './commit-hooks.js'
 import { LazyQueue } from './lazy-queue.js'
 import type { TaskQueue } from './queue.js'
 import type { Store } from './store.js'
@@ -56,6 +57,8 @@ export class LazyStore implements Store {
   private opening: Promise<Store> | undefined
   private closed = false
   private taskQueue: TaskQueue | undefined
+  /** The connected store's commit observers (added before or after it connects). */
+  readonly commits = new CommitHooks()
 
   constructor(
     private readonly open: () => Promise<Store>,
@@ -114,6 +117,19 @@ export class LazyStore implements Store {
     return this.use((s) => s.getAgent(id))
   }
 
+  getSetting(key: string): Promise<unknown> {
+    return this.use((s) => (s.getSetting === undefined ? Promise.resolve(undefined) : s.getSetting(key)))
+  }
+
+  putSetting(key: string, value: unknown): Promise<void> {
+    return this.use((s) => {
+      if (s.putSetting !== undefined) return s.putSetting(key, value)
+      return Promise.reject(
+        new FlotillaError('STORE_UNAVAILABLE', `The ${this.kind} store at ${this.target} keeps no settings.`),
+      )
+    })
+  }
+
   listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {
     return this.use((s) => s.listAgents(filter))
   }
@@ -170,7 +186,10 @@ export class LazyStore implements Store {
     this.opening ??= this.open().then(
       (store) => {
         // closed while connecting: close() is waiting for this store, to close it
-        if (!this.closed) this.store = store
+        if (!this.closed) {
+          this.store = store
+          if (store.commits !== undefined) this.commits.link(store.commits)
+        }
         return store
       },
       (e: unknown) => {

@@ -1,6 +1,7 @@
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
 import type { Clock } from '../core/clock.js'
+import type { CommitHooks } from './commit-hooks.js'
 import type { TaskQueue } from './queue.js'
 import type {
   AgentFilter,
@@ -119,6 +120,23 @@ export interface Store extends RunStore, EventLog, AgentStore {
    * Every built-in adapter has one; a store without it runs embedded only.
    */
   queue?(clock?: Clock): TaskQueue
+  /**
+   * Who watches its commits (`commit` and the task queue's `complete`):
+   * a traced `Orchestrator`, `Worker` or `Client` adds its span maker here.
+   * The SQLite and PostgreSQL stores have it.
+   */
+  readonly commits?: CommitHooks
+  /**
+   * A named JSON value kept across restarts (e.g. `alerts`: the alert rules
+   * set through the API), or `undefined`. The built-in adapters have it.
+   */
+  getSetting?(key: string): Promise<unknown>
+  /**
+   * Stores (or replaces) a named JSON value. A key is 1–64 lower-case
+   * letters, digits, `.`, `_`, `-`; a bad key or a value that is not JSON
+   * fails with `VALIDATION_FAILED`, storing nothing.
+   */
+  putSetting?(key: string, value: unknown): Promise<void>
   /** Releases connections and files. */
   close(): Promise<void>
 }

@@ -119,6 +119,12 @@ export interface Span {
   end(endTime?: number): void
 }
 
+/** A span of another trace that a span relates to (OpenTelemetry `Link`): e.g. the runs of a group commit. */
+export interface SpanLink {
+  context: SpanContext
+  attributes?: TelemetryAttributes
+}
+
 /** Options of {@link Tracer.startSpan} (OpenTelemetry `SpanOptions`, narrowed). */
 export interface SpanOptions {
   attributes?: TelemetryAttributes
@@ -128,6 +134,8 @@ export interface SpanOptions {
   kind?: number
   /** True: a trace of its own, whatever the context holds. */
   root?: boolean
+  /** Spans of other traces it relates to. */
+  links?: SpanLink[]
 }
 
 /** Starts spans (the OpenTelemetry `Tracer` API). */

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi'
-import type { AlertsConfig } from '../../telemetry/alerts/config.js'
+import { parseAlertsConfig, type AlertsConfig } from '../../telemetry/alerts/config.js'
+import { saveAlertRules } from '../alert-rules.js'
 import { apiRoute } from '../api-route.js'
 import { errorResponses, json } from '../schemas.js'
 import { streamAgentEvents } from '../team-events.js'
@@ -103,14 +104,15 @@ export const alertRoutes = [
       path: '/alerts/rules',
       tags: ['alerts'],
       summary:
-        'Replaces the alert rules and webhook (ADMIN); alerts of removed or changed rules are resolved. Kept until the server restarts.',
+        'Replaces the alert rules and webhook (ADMIN); alerts of removed or changed rules are resolved. Stored: the server starts with them again (unless started with an alerts file, which wins).',
       request: { body: { required: true, content: { 'application/json': { schema: AlertRulesInput } } } },
       responses: { 200: json(AlertRulesSchema, 'The rules now in force'), ...errorResponses },
     }),
     access: { action: 'write', resource: () => ({ kind: 'alerts' }) },
     audit: 'alerts.rules.set',
-    handler: (c) => {
-      const monitor = c.get('deps').alerts
+    handler: async (c) => {
+      const deps = c.get('deps')
+      const monitor = deps.alerts
       const body = c.req.valid('json')
       const current = monitor.rules().webhook
       const webhook = body.webhook
@@ -119,8 +121,11 @@ export const alertRoutes = [
         webhook.secret === undefined &&
         current?.secret !== undefined &&
         webhook.url === current.url
-      const next = monitor.setRules(keep ? { ...body, webhook: { ...webhook, secret: current.secret } } : body)
-      c.set('auditDetails', { rules: next.rules.map((r) => r.id), webhook: next.webhook?.url ?? null })
+      // Checked in full, then stored, then put in force: a refused body or a failed write changes nothing.
+      const config = parseAlertsConfig(keep ? { ...body, webhook: { ...webhook, secret: current.secret } } : body)
+      const stored = await saveAlertRules(deps.client.store, config)
+      const next = monitor.setRules(config)
+      c.set('auditDetails', { rules: next.rules.map((r) => r.id), webhook: next.webhook?.url ?? null, stored })
       return c.json(shown(next), 200)
     },
   }),

@@ -1,4 +1,5 @@
 import { FlotillaError } from '../../core/errors.js'
+import { settingText, settingValue } from '../settings.js'
 import type { RunEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
 import { isFinalRunState, isFinalTaskState, type AgentState, type RunState } from '../../core/states.js'
@@ -68,6 +69,7 @@ export class MemoryStore implements Store {
   private epoch = 0
   private exemplar: RunEntry | undefined
   private taskQueue: MemoryQueue | undefined
+  private readonly settings = new Map<string, string>()
 
   async commit(batch: StoreBatch): Promise<void> {
     this.commitSync(batch)
@@ -194,6 +196,16 @@ export class MemoryStore implements Store {
   async getAgent(id: string): Promise<AgentRecord | undefined> {
     this.assertOpen()
     return this.agents.get(id)
+  }
+
+  async getSetting(key: string): Promise<unknown> {
+    this.assertOpen()
+    return settingValue(this.settings.get(key))
+  }
+
+  async putSetting(key: string, value: unknown): Promise<void> {
+    this.assertOpen()
+    this.settings.set(key, settingText(key, value))
   }
 
   async listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {

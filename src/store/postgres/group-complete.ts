@@ -1,5 +1,6 @@
 import type { RunEvent } from '../../core/events.js'
 import type { RunId, TaskId } from '../../core/ids.js'
+import { completeInfo, type CommitHooks } from '../commit-hooks.js'
 import { leaseLost, runCancelled } from '../fence.js'
 import type { QueueResult } from '../queue.js'
 import { encodeBatch, jsonText } from './codec.js'
@@ -97,6 +98,7 @@ export class GroupComplete {
     private readonly statement: string,
     private readonly channel: string,
     private readonly onStored: () => void,
+    private readonly commits?: CommitHooks,
   ) {}
 
   /** Stores one result with the next batch; rejects as `complete` does. */
@@ -150,6 +152,15 @@ export class GroupComplete {
       for (let e = 0; e < ev.evRuns.length; e++) owners.push(k + 1)
     })
     let rows: Row[]
+    const end = this.commits?.active
+      ? this.commits.start(
+          completeInfo(
+            'postgresql',
+            batch.map((p) => p.claim),
+            evRuns.length,
+          ),
+        )
+      : undefined
     try {
       rows = await this.query<Row>('flotilla_q_complete_many', this.statement, [
         batch.map((p) => p.claim.runId),
@@ -167,9 +178,11 @@ export class GroupComplete {
         batch.map((p) => p.model),
       ])
     } catch (e) {
+      end?.(e)
       for (const p of batch) p.reject(e)
       return
     }
+    end?.()
     let stored = false
     batch.forEach((p, k) => {
       const row = rows[k]

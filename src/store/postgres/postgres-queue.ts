@@ -1,4 +1,5 @@
 import { WORKER_BODY } from '../rows.js'
+import type { CommitHooks } from '../commit-hooks.js'
 import type { ClientConfig } from 'pg'
 import type { Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
@@ -37,6 +38,8 @@ export interface PostgresQueueHost {
   readonly query: QueueQuery
   /** How to open the dedicated LISTEN connection (the pool's settings). */
   readonly listenConfig: ClientConfig
+  /** Who watches the group commits of results. */
+  readonly commits?: CommitHooks
 }
 
 interface ClaimRow {
@@ -87,8 +90,12 @@ export class PostgresQueue implements TaskQueue {
     this.channel = queueChannel(host.schemaName)
     this.query = host.query
     this.listener = new QueueListener(host.listenConfig, this.channel, () => this.signal.notify())
-    this.group = new GroupComplete(host.query, groupCompleteStatement(host.schema), this.channel, () =>
-      this.wakeLocally(),
+    this.group = new GroupComplete(
+      host.query,
+      groupCompleteStatement(host.schema),
+      this.channel,
+      () => this.wakeLocally(),
+      host.commits,
     )
   }
 

@@ -1,4 +1,6 @@
 import type { Pool } from 'pg'
+import { CommitHooks } from '../commit-hooks.js'
+import { settingText, settingValue } from '../settings.js'
 import { systemClock, type Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunId, TaskId } from '../../core/ids.js'
@@ -86,6 +88,7 @@ function statements(s: string): Statements {
 export class PostgresStore implements Store {
   readonly kind = 'postgres'
   readonly durable = true
+  readonly commits = new CommitHooks()
   /** The PostgreSQL schema holding the tables. */
   readonly schema: string
   private readonly sql: Statements
@@ -151,7 +154,18 @@ export class PostgresStore implements Store {
     this.assertOpen()
     if (batch.ops.length === 0 && batch.events.length === 0) return
     const p = encodeBatch(batch)
-    await this.query('flotilla_commit', this.sql.commit, [p.ops, p.vals, p.evRuns, p.evBodies])
+    if (!this.commits.active) {
+      await this.query('flotilla_commit', this.sql.commit, [p.ops, p.vals, p.evRuns, p.evBodies])
+      return
+    }
+    const end = this.commits.startBatch('postgresql', batch)
+    try {
+      await this.query('flotilla_commit', this.sql.commit, [p.ops, p.vals, p.evRuns, p.evBodies])
+    } catch (e) {
+      end(e)
+      throw e
+    }
+    end()
   }
 
   /**
@@ -166,6 +180,7 @@ export class PostgresStore implements Store {
         schemaName: this.schema,
         query: (name, text, values) => this.query(name, text, values),
         listenConfig: { ...this.pool.options, application_name: 'flotilla-queue', keepAlive: true },
+        commits: this.commits,
       },
       clock,
     )
@@ -234,6 +249,28 @@ export class PostgresStore implements Store {
 
   async getAgent(id: string): Promise<AgentRecord | undefined> {
     return this.agents.find(id)
+  }
+
+  async getSetting(key: string): Promise<unknown> {
+    this.assertOpen()
+    const s = quoteIdent(this.schema)
+    const rows = await this.query<{ value: string }>(
+      'flotilla_get_setting',
+      `SELECT value FROM ${s}.settings WHERE key = $1`,
+      [key],
+    )
+    return settingValue(rows[0]?.value)
+  }
+
+  async putSetting(key: string, value: unknown): Promise<void> {
+    this.assertOpen()
+    const text = settingText(key, value)
+    const s = quoteIdent(this.schema)
+    await this.query(
+      'flotilla_put_setting',
+      `INSERT INTO ${s}.settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      [key, text, Date.now()],
+    )
   }
 
   async listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {

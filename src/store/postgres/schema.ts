@@ -388,6 +388,10 @@ const traceParent = (s: string): string =>
 ALTER TABLE ${s}.runs ADD COLUMN trace_parent text;
 ` + commit(s, 7)
 
+const settings = (s: string): string => `
+CREATE TABLE ${s}.settings (key text PRIMARY KEY, value text NOT NULL, updated_at double precision NOT NULL);
+`
+
 /** Every migration, oldest first. The last version is the one this code writes. */
 export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   {
@@ -401,6 +405,7 @@ export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   { version: 5, name: 'model spend of tasks', up: spend },
   { version: 6, name: 'child runs: the parent task of a run', up: childRuns },
   { version: 7, name: 'trace context of runs', up: traceParent },
+  { version: 8, name: 'settings (alert rules set through the API)', up: settings },
 ]
 
 /** The schema version this code reads and writes. */

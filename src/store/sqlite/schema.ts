@@ -29,6 +29,9 @@ import { defineDomain, type Migration } from '../../db/migrations.js'
  *   (version 5), written with each attempt's result; `NULL` before any call.
  * - `runs.parent_task_id` is, for a child run, the task of `parent_run_id`
  *   whose plan it runs (version 6); child runs are listed by parent.
+ * - `runs.trace_parent` is the W3C `traceparent` of the run's span (version 7).
+ * - `settings` holds named JSON values the server keeps across restarts,
+ *   e.g. the alert rules set through the API (version 8).
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -182,6 +185,11 @@ CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at) WHERE parent_run
     version: 7,
     name: 'trace context of runs',
     up: `ALTER TABLE runs ADD COLUMN trace_parent TEXT;`,
+  },
+  {
+    version: 8,
+    name: 'settings (alert rules set through the API)',
+    up: `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);`,
   },
 ]
 

@@ -18,6 +18,7 @@ import {
   type WorkerRecord,
 } from '../queue.js'
 import { LocalSignal } from '../local-signal.js'
+import { completeInfo, type CommitHooks } from '../commit-hooks.js'
 import { toJson, type SqlValue } from './codec.js'
 import { checkClaim, leaseLost, runCancelled } from '../fence.js'
 
@@ -78,6 +79,7 @@ export class SqliteQueue implements TaskQueue {
     private readonly clock: Clock,
     private readonly append: (events: readonly RunEvent[]) => void,
     private readonly guard: <T>(fn: () => T) => T,
+    private readonly commits?: CommitHooks,
   ) {
     this.doOffer = ((): ((offers: readonly QueueOffer[], now: number) => void) => {
       const insert = this.db.prepare<
@@ -333,7 +335,14 @@ export class SqliteQueue implements TaskQueue {
   }
 
   async complete(worker: string, claim: Key, result: QueueResult, events: readonly RunEvent[] = []): Promise<void> {
-    this.doComplete(worker, claim, result, events)
+    const end = this.commits?.active ? this.commits.start(completeInfo('sqlite', [claim], events.length)) : undefined
+    try {
+      this.doComplete(worker, claim, result, events)
+    } catch (e) {
+      end?.(e)
+      throw e
+    }
+    end?.()
     this.signal.notify()
   }
 

@@ -20,6 +20,8 @@ import type {
 import type { Store } from '../store.js'
 import { runFromRow as toRunRecord, taskFromRow as toTaskRecord } from '../rows.js'
 import { SqliteAgents } from './agents.js'
+import { SqliteSettings } from './settings.js'
+import { CommitHooks } from '../commit-hooks.js'
 import { SqliteQueue } from './sqlite-queue.js'
 import type { TaskQueue } from '../queue.js'
 import { systemClock, type Clock } from '../../core/clock.js'
@@ -30,25 +32,9 @@ import { openDatabase } from '../../db/sqlite/open-database.js'
 import { prepareStatements, RUN_COLUMNS, type Statements } from './statements.js'
 import { STORE_DOMAIN } from './schema.js'
 import { tailSqlite } from './tail.js'
+import { resolveOptions, type SqliteStoreOptions } from './options.js'
 
-/** Options of {@link SqliteStore.open}. */
-export interface SqliteStoreOptions {
-  /** The database file (created with its folders when missing), or `:memory:`. */
-  path: string
-  /**
-   * SQLite's `synchronous` setting. `NORMAL` (in WAL mode) loses nothing when
-   * the process crashes, only the last commits on a power loss; `FULL` syncs
-   * every commit to disk.
-   * @default 'NORMAL'
-   */
-  synchronous?: 'NORMAL' | 'FULL'
-  /**
-   * How long a write waits for another process's lock before failing with
-   * `STORE_UNAVAILABLE`.
-   * @default 5000
-   */
-  busyTimeoutMs?: number
-}
+export type { SqliteStoreOptions } from './options.js'
 
 type TaskOp = Extract<StoreOp, { taskId: TaskId }>
 
@@ -68,6 +54,7 @@ type TaskOp = Extract<StoreOp, { taskId: TaskId }>
  */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite'
+  readonly commits = new CommitHooks()
   readonly durable = true
   /** The database file, as given. */
   readonly path: string
@@ -79,6 +66,7 @@ export class SqliteStore implements Store {
   private readonly listStatements = new Map<string, Database.Statement<SqlValue[], RunRow>>()
   private closed = false
   private taskQueue: SqliteQueue | undefined
+  private settings: SqliteSettings | undefined
 
   private constructor(path: string, db: Database.Database) {
     this.path = path
@@ -121,11 +109,15 @@ export class SqliteStore implements Store {
   commitSync(batch: StoreBatch): void {
     this.assertOpen()
     if (batch.ops.length === 0 && batch.events.length === 0) return
+    const end = this.commits.active ? this.commits.startBatch('sqlite', batch) : undefined
     try {
       this.applyBatch(batch)
     } catch (e) {
-      throw toStoreError(e, this.path)
+      const error = toStoreError(e, this.path)
+      end?.(error)
+      throw error
     }
+    end?.()
   }
 
   /** The task queue on this store's file (the same object on every call). */
@@ -135,6 +127,7 @@ export class SqliteStore implements Store {
       clock,
       (events) => this.append(events),
       (fn) => this.read(fn),
+      this.commits,
     ))
   }
 
@@ -223,6 +216,14 @@ export class SqliteStore implements Store {
 
   async getAgent(id: string): Promise<AgentRecord | undefined> {
     return this.read(() => this.agents.find(id))
+  }
+
+  async getSetting(key: string): Promise<unknown> {
+    return this.read(() => (this.settings ??= new SqliteSettings(this.db)).get(key))
+  }
+
+  async putSetting(key: string, value: unknown): Promise<void> {
+    this.read(() => (this.settings ??= new SqliteSettings(this.db)).put(key, value))
   }
 
   async listAgents(filter?: AgentFilter): Promise<AgentRecord[]> {
@@ -430,26 +431,6 @@ export class SqliteStore implements Store {
       this.s.insertEvent.run(runId, last + 1, last + bodies.length, `[${bodies.join(',')}]`)
     }
   }
-}
-
-/** Options with their defaults, checked (`VALIDATION_FAILED` names the field). */
-function resolveOptions(options: SqliteStoreOptions): {
-  path: string
-  synchronous: 'NORMAL' | 'FULL'
-  busyTimeoutMs: number
-} {
-  const { path, synchronous = 'NORMAL', busyTimeoutMs = 5000 } = options
-  const bad = (field: string, want: string, got: unknown): FlotillaError =>
-    new FlotillaError(
-      'VALIDATION_FAILED',
-      `SqliteStore option "${field}" must be ${want}; got ${JSON.stringify(got) ?? String(got)}.`,
-      { details: { field } },
-    )
-  if (typeof path !== 'string' || path.length === 0) throw bad('path', 'a file path or ":memory:"', path)
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') throw bad('synchronous', '"NORMAL" or "FULL"', synchronous)
-  if (typeof busyTimeoutMs !== 'number' || !Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
-    throw bad('busyTimeoutMs', 'a whole number of milliseconds ≥ 0', busyTimeoutMs)
-  return { path, synchronous, busyTimeoutMs }
 }
 
 function runNotFound(runId: RunId): FlotillaError {
