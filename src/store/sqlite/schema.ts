@@ -29,6 +29,8 @@ import { defineDomain, type Migration } from '../../db/migrations.js'
  *   (version 5), written with each attempt's result; `NULL` before any call.
  * - `runs.parent_task_id` is, for a child run, the task of `parent_run_id`
  *   whose plan it runs (version 6); child runs are listed by parent.
+ * - `runs.summary` is the JSON of the summary a model wrote of the run when
+ *   it ended (version 8), written after its final state.
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -182,6 +184,11 @@ CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at) WHERE parent_run
     version: 7,
     name: 'trace context of runs',
     up: `ALTER TABLE runs ADD COLUMN trace_parent TEXT;`,
+  },
+  {
+    version: 8,
+    name: 'generated summaries of runs',
+    up: `ALTER TABLE runs ADD COLUMN summary TEXT;`,
   },
 ]
 
