@@ -5493,7 +5493,11 @@ export interface components {
             /** @description Milliseconds since the epoch */
             finishedAt: number | null;
             error: components["schemas"]["SerializedError"];
+            /** @description The run this one replays, or (with parentTaskId) the run whose task planned it; null for neither */
             parentRunId: string | null;
+            /** @description For a child run: the task of parentRunId whose plan it runs (and which waits for it); else null */
+            parentTaskId: string | null;
+            summary: components["schemas"]["RunSummary"];
         };
         SerializedError: {
             code: string;
@@ -5502,6 +5506,26 @@ export interface components {
             details?: {
                 [key: string]: unknown;
             };
+        } | null;
+        /** @description The summary a model wrote when the run ended (the workflow's summary option); null without one or when it failed */
+        RunSummary: {
+            text: string;
+            /** @description provider:modelId of the model that wrote it */
+            model: string;
+            /** @description What writing it cost; counted in the run's cost */
+            spend: {
+                /** @description Model calls made (paid) */
+                calls: number;
+                /** @description Calls answered from the journal (paid once, by an earlier attempt); not in calls */
+                replayed: number;
+                inputTokens: number;
+                outputTokens: number;
+                reasoningTokens: number;
+                cachedInputTokens: number;
+                /** @description US dollars, from the price table */
+                costUsd: number;
+            };
+            at: number;
         } | null;
         Task: {
             taskId: string;

@@ -91,6 +91,11 @@ export class RunSummaries {
     return pending
   }
 
+  /** Starts writing the summaries of the runs whose final event (`run.succeeded`, `run.failed`) is among `events`. */
+  afterFinal(events: readonly RunEvent[]): void {
+    for (const e of events) if (e.type === 'run.succeeded' || e.type === 'run.failed') void this.write(e.runId)
+  }
+
   /** Waits for the summaries being written. */
   async idle(): Promise<void> {
     await Promise.all([...this.writing.values()])
