@@ -1757,6 +1757,89 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/agent-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The agent templates live workers hold (agents spawned at run time are made from them) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Agent templates */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            templates: components["schemas"]["CatalogAgentTemplate"][];
+                        };
+                    };
+                };
+                /** @description The request is not valid (VALIDATION_FAILED…) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No key, or a key that is not valid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key may not do this, or is blocked */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents": {
         parameters: {
             query?: never;
@@ -5573,6 +5656,25 @@ export interface components {
             when: string | null;
             maxAttempts: number;
         };
+        CatalogAgentTemplate: {
+            name: string;
+            version: string;
+            description: string | null;
+            /** @description provider:model */
+            model: string;
+            /** @description Names of the tools its instances may call */
+            tools: string[];
+            /** @description What it asks for, carved from the spawner's; empty: calling its own tools */
+            permissions: components["schemas"]["Permission"][];
+            /** @description Stands in for specialties without a template (a specialty prompt) */
+            generic: boolean;
+            /** @description Ids of the live workers that hold it */
+            workers: string[];
+        };
+        Permission: {
+            resource: string;
+            actions: string[];
+        };
         CatalogAgent: {
             name: string;
             versions: string[];
@@ -5661,10 +5763,6 @@ export interface components {
             tags: string[];
             createdAt: number;
             updatedAt: number;
-        };
-        Permission: {
-            resource: string;
-            actions: string[];
         };
         ResourceLimits: {
             memoryMb?: number;

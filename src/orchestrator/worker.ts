@@ -20,6 +20,7 @@ import { errorFields, resolveTelemetry, type Logger, type Meter, type Telemetry 
 import { claimTelemetry, lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import { RunTracing } from './run-tracing.js'
 import { RunSummaries } from './run-summary.js'
+import { templateInfo } from '../agents/agent-template.js'
 import type { ModelSpec } from '../models/providers.js'
 
 /** Options of a {@link Worker}. */
@@ -365,6 +366,7 @@ export class Worker {
     await queue.advertise({
       id: this.id,
       agents,
+      templates: this.registry.templates.list().map(templateInfo),
       host: hostname(),
       pid: process.pid,
       concurrency: this.options.concurrency,
