@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { defineAgent } from '../../src/agents/define-agent.js'
+import { defineAgentTemplate } from '../../src/agents/agent-template.js'
 import { openBackend, type Backend } from '../../src/orchestrator/backend.js'
 import { Worker } from '../../src/orchestrator/worker.js'
 import { scriptedModel } from '../../src/models/scripted-model.js'
@@ -203,6 +204,36 @@ describe('HTTP API', () => {
     }
     expect(agents.agents.find((a) => a.name === 'echo')).toMatchObject({ versions: ['1.0.0'] })
     expect((await call('/agents/ghost', { key: admin })).status).toBe(404)
+  })
+
+  it('lists the agent templates live workers hold, with model, tools and permissions', async () => {
+    worker = new Worker({ backend })
+    await worker.register(echo)
+    await worker.registry.templates.register(
+      defineAgentTemplate({
+        name: 'analyst',
+        version: '1.2.0',
+        model: 'openai:gpt-4.1-mini',
+        permissions: [{ resource: 'artifact:reports/*', actions: ['read'] }],
+      }),
+    )
+    await worker.start()
+    const { templates } = (await (await call('/agent-templates', { key: admin })).json()) as {
+      templates: Record<string, unknown>[]
+    }
+    expect(templates).toEqual([
+      {
+        name: 'analyst',
+        version: '1.2.0',
+        description: null,
+        model: 'openai:gpt-4.1-mini',
+        tools: [],
+        permissions: [{ resource: 'artifact:reports/*', actions: ['read'] }],
+        generic: false,
+        workers: [worker.id],
+      },
+    ])
+    expect((await call('/agent-templates')).status).toBe(401)
   })
 
   it('replays a finished run with a changed input for one task, keeping the other results', async () => {
