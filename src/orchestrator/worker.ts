@@ -20,7 +20,7 @@ import { errorFields, resolveTelemetry, type Logger, type Meter, type Telemetry 
 import { claimTelemetry, lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import { RunTracing } from './run-tracing.js'
 import { RunSummaries } from './run-summary.js'
-import { templateInfo } from '../agents/agent-template.js'
+import { registryCatalog } from './worker-catalog.js'
 import type { ModelSpec } from '../models/providers.js'
 
 /** Options of a {@link Worker}. */
@@ -336,37 +336,9 @@ export class Worker {
   private async advertise(): Promise<void> {
     const queue = this.queue_!
     const now = this.clock.wallNow()
-    const metrics = this.registry.metrics()
-    const ready = new Map<string, number>()
-    for (const inst of this.registry.instances()) {
-      const key = `${inst.definition.name}@${inst.definition.version}`
-      ready.set(key, (ready.get(key) ?? 0) + (inst.state === 'READY' ? 1 : 0))
-    }
-    const agents = this.registry.definitions().map((d) => {
-      const m = metrics[`${d.name}@${d.version}`]
-      return {
-        name: d.name,
-        version: d.version,
-        capabilities: [...(d.capabilities ?? [])],
-        ...(m === undefined
-          ? {}
-          : {
-              stats: {
-                instances: m.instances,
-                ready: ready.get(`${d.name}@${d.version}`) ?? 0,
-                calls: m.calls,
-                errors: m.errors,
-                meanLatencyMs: m.meanLatencyMs,
-                p95LatencyMs: m.p95LatencyMs,
-                circuit: m.circuit,
-              },
-            }),
-      }
-    })
     await queue.advertise({
       id: this.id,
-      agents,
-      templates: this.registry.templates.list().map(templateInfo),
+      ...registryCatalog(this.registry),
       host: hostname(),
       pid: process.pid,
       concurrency: this.options.concurrency,
