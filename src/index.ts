@@ -80,6 +80,7 @@ export type { OpenStoreOptions, ParsedStoreSpec } from './store/open-store.js'
 export type { Store, RunStore, EventLog, AgentStore } from './store/store.js'
 export type {
   RunRecord,
+  GeneratedSummary,
   TaskRecord,
   StoredEvent,
   TailOptions,
@@ -174,6 +175,7 @@ export type {
   AgentTemplate,
   AgentTemplateConfig,
   AgentTemplateSettings,
+  AgentTemplateInfo,
   TemplateOverrides,
 } from './agents/agent-template.js'
 export type { TemplateSpawnRequest } from './agents/context.js'
@@ -263,7 +265,7 @@ export type { TaskOptions } from './workflows/builder.js'
 export { compileWorkflow } from './workflows/compile.js'
 export type { Workflow, CompiledTask } from './workflows/compile.js'
 export { workflowSpecSchema, taskSpecSchema, workflowJsonSchema } from './workflows/spec.js'
-export type { WorkflowSpec, TaskSpec, InputSpec, RefSpec } from './workflows/spec.js'
+export type { WorkflowSpec, TaskSpec, InputSpec, RefSpec, SummarySpec } from './workflows/spec.js'
 export { parseWorkflow, loadWorkflowFile } from './workflows/load.js'
 export { discoverWorkflows, DEFAULT_WORKFLOW_PATTERN } from './workflows/discovery.js'
 export type { DiscoverWorkflowsOptions, WorkflowDiscoveryReport } from './workflows/discovery.js'

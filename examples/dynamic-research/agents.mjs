@@ -6,7 +6,7 @@
 // Offline: every model is a scripted model (flotilla/testing) that writes from
 // the prompt it gets, priced as a small hosted model so that `flotilla runs
 // show` has a cost per agent to display.
-import { defineAgentTemplate, defineLlmAgent, definePlannerAgent } from 'flotilla'
+import { defineAgentTemplate, defineLlmAgent, definePlannerAgent, registerProvider } from 'flotilla'
 import { scriptedModel } from 'flotilla/testing'
 
 /** Prices of the offline models: those of a small hosted model, in US dollars per million tokens. */
@@ -105,3 +105,16 @@ export const synthesizer = defineLlmAgent({
   prompt: (input) => `Question: ${input.question}\n\nFindings:\n${JSON.stringify(input.findings, null, 2)}`,
   prices,
 })
+
+/**
+ * The offline model behind `offline:summary`, which the workflow's `summary`
+ * names: it writes the run summary from the results it is shown (what it
+ * counts of them), as a hosted model would in prose.
+ */
+registerProvider('offline', (id) =>
+  offline(id, (call) => {
+    const results = asked(call)
+    const succeeded = (results.match(/\[SUCCEEDED\]/g) ?? []).length
+    return `The team planned specialists, ran them as a child run and merged their findings; ${succeeded} of the run's tasks succeeded. ${results.includes('Recommendation:') ? 'It recommends a pilot.' : ''}`.trim()
+  }),
+)

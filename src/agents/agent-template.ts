@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { FlotillaError, isFlotillaError } from '../core/errors.js'
 import type { Budget } from '../models/budget.js'
-import type { ModelSpec } from '../models/providers.js'
+import { modelName, type ModelSpec } from '../models/providers.js'
 import type { ModelPrice } from '../models/pricing.js'
 import { inheritPermissions, parsePermissions, type Permission } from '../security/permissions.js'
 import type { AnyAgentDefinition, Schema } from './define-agent.js'
@@ -127,6 +127,35 @@ export function defineAgentTemplate(config: AgentTemplateConfig): AgentTemplate 
     description: config.description,
     config: Object.freeze({ ...config }),
   })
+}
+
+/** What listings show of a template (the registry's catalog, `GET /api/v1/agent-templates`, `flotilla agent templates`). */
+export interface AgentTemplateInfo {
+  name: string
+  version: string
+  description?: string
+  /** `provider:model` (a model object as `provider:modelId`). */
+  model: string
+  /** Names of the tools its instances may call. */
+  tools: string[]
+  /** The permissions it asks for (carved from the spawner's); empty: calling its own tools. */
+  permissions: Permission[]
+  /** True for a generic template (one with a `specialty` prompt, standing in for specialties without a template). */
+  generic: boolean
+}
+
+/** The JSON-safe listing of a template. */
+export function templateInfo(t: AgentTemplate): AgentTemplateInfo {
+  const model = t.config.model
+  return {
+    name: t.name,
+    version: t.version,
+    ...(t.description === undefined ? {} : { description: t.description }),
+    model: typeof model === 'string' ? model : modelName(model),
+    tools: (t.config.tools ?? []).map((tool) => tool.name),
+    permissions: (t.config.permissions ?? []).map((p) => ({ resource: p.resource, actions: [...p.actions] })),
+    generic: t.config.specialty !== undefined,
+  }
 }
 
 /** True for a value made by {@link defineAgentTemplate}. */

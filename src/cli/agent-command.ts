@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { agentTemplatesCommand } from './agent-templates.js'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { z } from 'zod'
@@ -245,21 +246,25 @@ Subcommands:
   list   ${agentListCommand.summary}
   show   ${agentShowCommand.summary}
   reconcile  ${agentReconcileCommand.summary}
+  templates  ${agentTemplatesCommand.summary}
 
 Examples:
   flotilla agent run agents/upper.yaml --input '{"text":"hi"}'
-  flotilla agent list --state FAILED`
+  flotilla agent list --state FAILED
+  flotilla agent templates --agents ./agents.mjs`
 }
 
 /** `flotilla agent <subcommand>`: commands on agent specs. */
 export const agentCommand: Command = {
   name: 'agent',
-  summary: 'Run an agent from its spec file (agent run); list and show deployed agents',
+  summary: 'Run an agent from its spec file (agent run); list and show deployed agents; list agent templates',
   help: agentHelp(),
   flags: COMMON_FLAGS,
-  subcommands: [agentRunCommand, agentListCommand, agentShowCommand, agentReconcileCommand],
+  subcommands: [agentRunCommand, agentListCommand, agentShowCommand, agentReconcileCommand, agentTemplatesCommand],
   execute() {
-    return Promise.reject(usageError('agent', '"flotilla agent" needs a subcommand: run, list, show or reconcile.'))
+    return Promise.reject(
+      usageError('agent', '"flotilla agent" needs a subcommand: run, list, show, reconcile or templates.'),
+    )
   },
 }
 

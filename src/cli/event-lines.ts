@@ -30,6 +30,10 @@ export function formatEventLine(e: RunEvent, verbose: boolean): string | undefin
       return `${at} run.succeeded (${formatDuration(e.durationMs)})`
     case 'run.failed':
       return `${at} run.failed (${formatDuration(e.durationMs)}) [${e.error.code}] ${e.error.message}`
+    case 'run.summarized':
+      return `${at} run.summarized by ${e.model} (${e.length} characters, $${e.spend.costUsd.toFixed(4)})`
+    case 'run.summary_failed':
+      return `${at} run.summary_failed [${e.error.code}] ${e.error.message} (the run's state is unchanged)`
     case 'run.cancelled':
       return `${at} run.cancelled (${formatDuration(e.durationMs)}): ${e.reason}`
     case 'run.progress': {

@@ -9,7 +9,7 @@ import type { CliIO } from './execute-run.js'
 import { formatDateTime, formatDuration, formatTable, paint } from './format.js'
 import { formatOutputs, outputWidth, storedFinalOutputs } from './outputs.js'
 import { followRemote, type ApiRun, type ApiTask, type Remote } from './remote.js'
-import { taskSpendView } from './runs-shared.js'
+import { formatGeneratedSummary, taskSpendView } from './runs-shared.js'
 import { formatSpend } from './summary.js'
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`
@@ -81,9 +81,14 @@ export async function remoteRunsShow(
     `  started    ${formatDateTime(run.startedAt ?? undefined)}`,
     `  finished   ${formatDateTime(run.finishedAt ?? undefined)}${run.finishedAt === null ? '' : ` (${duration(run)})`}`,
   ]
-  if (run.parentRunId !== null) lines.push(`  replay of  ${run.parentRunId}`)
+  if (run.parentRunId !== null)
+    lines.push(
+      run.parentTaskId === null
+        ? `  replay of  ${run.parentRunId}`
+        : `  child of   ${run.parentRunId} (task ${run.parentTaskId})`,
+    )
   if (run.error !== null) lines.push(`  error      [${run.error.code}] ${run.error.message}`)
-  const spend = taskSpendView(tasks)
+  const spend = taskSpendView(tasks, run.summary)
   if (spend !== undefined) lines.push(`  model      ${formatSpend(spend.total)}`)
   lines.push(`  server     ${remote.url}`)
   io.out.write(`${lines.join('\n')}\n\n`)
@@ -102,6 +107,7 @@ export async function remoteRunsShow(
       '  ',
     ),
   )
+  if (run.summary !== null) io.out.write(`\n${formatGeneratedSummary(run.summary)}`)
   if (recent.length > 0) {
     io.out.write(`\nRecent events (last ${recent.length}):\n`)
     for (const e of recent) {

@@ -14,6 +14,7 @@ import {
   storeArg,
   taskJson,
   taskSpendView,
+  formatGeneratedSummary,
   withStore,
 } from './runs-shared.js'
 import { formatSpend } from './summary.js'
@@ -215,7 +216,7 @@ export const runsShowCommand: Command = {
         .map(([s, n]) => `${n} ${s.toLowerCase()}`)
         .join(', ')
       lines.push(`  tasks      ${c.done}/${c.total} done${byState ? `: ${byState}` : ''}`)
-      const spend = taskSpendView(tasks)
+      const spend = taskSpendView(tasks, record.summary)
       if (spend !== undefined) lines.push(`  model      ${formatSpend(spend.total)}`)
       lines.push(`  store      ${store.label}`)
       io.out.write(`${lines.join('\n')}\n\n`)
@@ -240,6 +241,8 @@ export const runsShowCommand: Command = {
         hint: showAll,
       })
       if (outputs) io.out.write(`\n${outputs}`)
+      if (record.summary !== undefined)
+        io.out.write(`\n${formatGeneratedSummary(record.summary, outputWidth(io.out.columns))}`)
       if (tree.children.length > 0) io.out.write(`\nRuns and agents:\n${formatRunTree(tree, '  ').join('\n')}\n`)
       if (options.events > 0) {
         io.out.write(

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { childTasks } from '../orchestrator/client.js'
 import { planReplay, type ReplayOptions } from '../orchestrator/replay.js'
 import { expectPositionals, parseInputs, splitArgs, validateOptions, type DeclaredInput } from './args.js'
 import { AGENT_SOURCE_FLAGS, RUN_FLAGS, type Command } from './command.js'
@@ -15,6 +16,7 @@ const REPLAY_FLAGS = {
   ...AGENT_SOURCE_FLAGS,
   from: { type: 'string', multiple: true },
   set: { type: 'string', multiple: true },
+  children: { type: 'string' },
 } as const
 
 const replaySchema = z.object({
@@ -28,6 +30,12 @@ const replaySchema = z.object({
     .string()
     .regex(/^[1-9]\d*$/, 'must be a whole number ≥ 1')
     .transform(Number)
+    .optional(),
+  children: z
+    .enum(['keep', 'rerun'], {
+      error:
+        'must be "keep" (the stored outputs of tasks that ran child runs are kept) or "rerun" (those tasks plan and run new child runs)',
+    })
     .optional(),
 })
 
@@ -49,6 +57,12 @@ Options:
                           JSON, else text. A dotted path merges into objects:
                           --set fix.input.apply=true keeps fix's other inputs;
                           --set fix.agent=other, --set fix.timeoutMs=5000
+      --children keep|rerun
+                          What becomes of the tasks that ran child runs (a
+                          plan, agents spawned from templates): keep their
+                          stored outputs (default), or run them again, each
+                          planning and running a new child run under the new
+                          run
   -i, --input key=value   Change a key of the run input (the other keys keep
                           their stored values); repeat for several
       --concurrency N     Most tasks running at once
@@ -71,7 +85,8 @@ or could not start, 2 for a usage error.
 
 Examples:
   flotilla runs replay run_… --from fix --set fix.input.apply=true
-  flotilla runs replay run_… --set scan.agent=scanner-v2 --input target=src`
+  flotilla runs replay run_… --set scan.agent=scanner-v2 --input target=src
+  flotilla runs replay run_… --children rerun`
 
 /** `flotilla runs replay <id>`: a new run from a stored one, with changes. */
 export const runsReplayCommand: Command = {
@@ -82,7 +97,11 @@ export const runsReplayCommand: Command = {
   async execute(argv, io) {
     const { values, positionals } = splitArgs('runs replay', argv, REPLAY_FLAGS)
     const [id] = expectPositionals('runs replay', positionals, ['run-id'])
-    const options = validateOptions('runs replay', replaySchema, { id, concurrency: values.concurrency })
+    const options = validateOptions('runs replay', replaySchema, {
+      id,
+      concurrency: values.concurrency,
+      children: values.children,
+    })
     const inputPairs = (values.input as string[] | undefined) ?? []
     parseInputs('runs replay', inputPairs)
     const display = {
@@ -99,9 +118,15 @@ export const runsReplayCommand: Command = {
         from: (values.from as string[] | undefined) ?? [],
         set: parseSets('runs replay', record, (values.set as string[] | undefined) ?? []),
         ...(inputPairs.length > 0 ? { input: mergeInput(record.input, changes) } : {}),
+        ...(options.children === undefined ? {} : { children: options.children }),
       }
+      // The tasks that ran child runs, run again with --children rerun (as orchestrator.replay does).
+      const rerunChildren = await childTasks(orchestrator.store, record.id, options.children)
       // Plans once here to check task names and changes before loading any agent, and to show the kept results.
-      const plan = planReplay(record, await orchestrator.getTasks(record.id), replay)
+      const plan = planReplay(record, await orchestrator.getTasks(record.id), {
+        ...replay,
+        from: [...new Set([...(replay.from ?? []), ...rerunChildren])],
+      })
       const agents = {
         agents: (values.agents as string[] | undefined) ?? [],
         workflowDir: values['workflow-dir'] as string | undefined,

@@ -1,7 +1,7 @@
 import { noSpend, type ModelSpend } from '../core/model-spend.js'
 import type { TaskState } from '../core/states.js'
 import { Orchestrator } from '../orchestrator/orchestrator.js'
-import type { RunRecord, TaskRecord } from '../store/records.js'
+import type { GeneratedSummary, RunRecord, TaskRecord } from '../store/records.js'
 import { openCliStore, runNotFound, type CliStore } from './store-option.js'
 
 /**
@@ -72,7 +72,9 @@ export function runJson(record: RunRecord, tasks: readonly TaskRecord[]): Record
     finishedAt: record.finishedAt ?? null,
     durationMs: runDuration(record) ?? null,
     parentRunId: record.parentRunId ?? null,
+    parentTaskId: record.parentTaskId ?? null,
     error: record.error ?? null,
+    summary: record.summary ?? null,
     tasks: { total: counts.total, done: counts.done, byState: counts.byState },
   }
 }
@@ -102,12 +104,14 @@ export function taskJson(t: TaskRecord): Record<string, unknown> {
  */
 export function taskSpendView(
   tasks: readonly { model?: ModelSpend | null | undefined }[],
+  summary?: { spend: ModelSpend } | null,
 ): { total: ModelSpend; cells: string[] } | undefined {
-  if (!tasks.some((t) => t.model != null)) return undefined
+  if (!tasks.some((t) => t.model != null) && summary == null) return undefined
   const total = noSpend()
-  for (const t of tasks) {
-    if (t.model == null) continue
-    for (const k of Object.keys(total) as (keyof ModelSpend)[]) total[k] += t.model[k]
+  // The run's generated summary counts in its cost.
+  for (const spend of [...tasks.map((t) => t.model), summary?.spend]) {
+    if (spend == null) continue
+    for (const k of Object.keys(total) as (keyof ModelSpend)[]) total[k] += spend[k]
   }
   const cells = tasks.map((t) =>
     t.model == null
@@ -115,4 +119,22 @@ export function taskSpendView(
       : `$${t.model.costUsd.toFixed(4)} · ${t.model.calls} ${t.model.calls === 1 ? 'call' : 'calls'}`,
   )
   return { total, cells }
+}
+
+/**
+ * What `runs show` prints of a run's generated summary: a heading naming the
+ * model and what it cost, then the text, wrapped at `width` columns.
+ */
+export function formatGeneratedSummary(summary: GeneratedSummary, width = 100): string {
+  const words = summary.text.split(/\s+/).filter((w) => w !== '')
+  const lines: string[] = []
+  let line = ''
+  for (const w of words) {
+    if (line !== '' && line.length + 1 + w.length > Math.max(20, width - 2)) {
+      lines.push(line)
+      line = w
+    } else line = line === '' ? w : `${line} ${w}`
+  }
+  if (line !== '') lines.push(line)
+  return `Summary (by ${summary.model}, $${summary.spend.costUsd.toFixed(4)}):\n${lines.map((l) => `  ${l}`).join('\n')}\n`
 }

@@ -1757,6 +1757,89 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/agent-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The agent templates live workers hold (agents spawned at run time are made from them) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Agent templates */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            templates: components["schemas"]["CatalogAgentTemplate"][];
+                        };
+                    };
+                };
+                /** @description The request is not valid (VALIDATION_FAILED…) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No key, or a key that is not valid */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key may not do this, or is blocked */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limited; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents": {
         parameters: {
             query?: never;
@@ -5493,7 +5576,11 @@ export interface components {
             /** @description Milliseconds since the epoch */
             finishedAt: number | null;
             error: components["schemas"]["SerializedError"];
+            /** @description The run this one replays, or (with parentTaskId) the run whose task planned it; null for neither */
             parentRunId: string | null;
+            /** @description For a child run: the task of parentRunId whose plan it runs (and which waits for it); else null */
+            parentTaskId: string | null;
+            summary: components["schemas"]["RunSummary"];
         };
         SerializedError: {
             code: string;
@@ -5502,6 +5589,26 @@ export interface components {
             details?: {
                 [key: string]: unknown;
             };
+        } | null;
+        /** @description The summary a model wrote when the run ended (the workflow's summary option); null without one or when it failed */
+        RunSummary: {
+            text: string;
+            /** @description provider:modelId of the model that wrote it */
+            model: string;
+            /** @description What writing it cost; counted in the run's cost */
+            spend: {
+                /** @description Model calls made (paid) */
+                calls: number;
+                /** @description Calls answered from the journal (paid once, by an earlier attempt); not in calls */
+                replayed: number;
+                inputTokens: number;
+                outputTokens: number;
+                reasoningTokens: number;
+                cachedInputTokens: number;
+                /** @description US dollars, from the price table */
+                costUsd: number;
+            };
+            at: number;
         } | null;
         Task: {
             taskId: string;
@@ -5548,6 +5655,25 @@ export interface components {
             input?: unknown;
             when: string | null;
             maxAttempts: number;
+        };
+        CatalogAgentTemplate: {
+            name: string;
+            version: string;
+            description: string | null;
+            /** @description provider:model */
+            model: string;
+            /** @description Names of the tools its instances may call */
+            tools: string[];
+            /** @description What it asks for, carved from the spawner's; empty: calling its own tools */
+            permissions: components["schemas"]["Permission"][];
+            /** @description Stands in for specialties without a template (a specialty prompt) */
+            generic: boolean;
+            /** @description Ids of the live workers that hold it */
+            workers: string[];
+        };
+        Permission: {
+            resource: string;
+            actions: string[];
         };
         CatalogAgent: {
             name: string;
@@ -5637,10 +5763,6 @@ export interface components {
             tags: string[];
             createdAt: number;
             updatedAt: number;
-        };
-        Permission: {
-            resource: string;
-            actions: string[];
         };
         ResourceLimits: {
             memoryMb?: number;

@@ -1,5 +1,6 @@
 import type { SerializedError } from './errors.js'
 import type { AgentId, RunId, TaskId } from './ids.js'
+import type { ModelSpend } from './model-spend.js'
 import type { AgentState, TaskState } from './states.js'
 
 /** Fields every event has. */
@@ -99,6 +100,20 @@ export interface RunCancelledEvent extends RunEventBase {
   type: 'run.cancelled'
   durationMs: number
   reason: string
+}
+/** A model wrote the summary of a run that ended (the workflow's `summary` option); its spend counts in the run's cost. */
+export interface RunSummarizedEvent extends RunEventBase {
+  type: 'run.summarized'
+  /** `provider:modelId`. */
+  model: string
+  /** Characters of the summary (the text is on the run record). */
+  length: number
+  spend: ModelSpend
+}
+/** Writing a run's summary failed: a warning, the run's state is unchanged. */
+export interface RunSummaryFailedEvent extends RunEventBase {
+  type: 'run.summary_failed'
+  error: SerializedError
 }
 /** Periodic progress of a run (throttled; always sent once at the end). */
 export interface RunProgressEvent extends RunEventBase {
@@ -354,6 +369,8 @@ export type RunEvent =
   | RunSucceededEvent
   | RunFailedEvent
   | RunCancelledEvent
+  | RunSummarizedEvent
+  | RunSummaryFailedEvent
   | RunProgressEvent
   | TaskStartedEvent
   | TaskProgressEvent

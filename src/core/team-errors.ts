@@ -31,6 +31,12 @@ export const TEAM_ERROR_CODES = {
     retryable: false,
     description: 'A plan holds more tasks than allowed (`maxTasks`); nothing was started.',
   },
+  SUMMARY_MODEL_MISSING: {
+    status: 400,
+    retryable: false,
+    description:
+      'A workflow asks for a run summary (`summary`) but names no model and the orchestrator has no `summaryModel`; nothing was started.',
+  },
   CHILD_RUN_FAILED: {
     status: 500,
     retryable: false,

@@ -294,3 +294,15 @@ export class Client {
     )
   }
 }
+
+/** The tasks of `runId` that ran child runs, run again with `children: 'rerun'` (none with `keep`). */
+export async function childTasks(
+  store: Store,
+  runId: RunId,
+  children: 'keep' | 'rerun' | undefined,
+): Promise<string[]> {
+  if (children !== 'rerun') return []
+  return (await store.listRuns({ parentRunId: runId, limit: Number.MAX_SAFE_INTEGER }))
+    .map((r) => r.parentTaskId as string | undefined)
+    .filter((t): t is string => t !== undefined)
+}

@@ -6,6 +6,7 @@ import type { LoadBalancingStrategy } from '../registry/load-balancer.js'
 import type { HealthMonitorOptions } from '../registry/health/health-monitor.js'
 import type { AnomalyDetectorOptions } from '../registry/health/anomaly.js'
 import type { Store } from '../store/store.js'
+import type { ModelSpec } from '../models/providers.js'
 import type { Bus } from '../messaging/bus.js'
 import type { ContextStore } from '../context/context-store.js'
 import type { Runtime } from '../runtimes/runtime.js'
@@ -101,6 +102,13 @@ export interface OrchestratorOptions {
   leaseMs?: number
   /** Most tasks of a plan a task returns (`childWorkflow`): more is `PLAN_TOO_LARGE`, nothing started. @default 1000 */
   maxPlanTasks?: number
+  /**
+   * The model that writes run summaries (a workflow's `summary: true`) when
+   * the workflow names none in `summary.model`. Without either, a workflow
+   * asking for a summary is `SUMMARY_MODEL_MISSING` when it starts.
+   * @default none
+   */
+  summaryModel?: ModelSpec
 }
 
 /** Options after defaults. */
@@ -166,6 +174,11 @@ const schema = z
       .optional(),
     leaseMs: z.number().min(2000, 'must be at least 2000 ms (the lease is renewed every 500 ms)').optional(),
     maxPlanTasks: z.number().int().min(1).optional(),
+    summaryModel: z
+      .custom<ModelSpec>((v) => typeof v === 'string' || (typeof v === 'object' && v !== null), {
+        message: 'must be a language model or a "provider:model" string',
+      })
+      .optional(),
   })
   .strict()
   .refine((o) => o.backend === undefined || o.store === undefined, {

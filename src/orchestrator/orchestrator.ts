@@ -22,7 +22,6 @@ import { AnomalyDetector } from '../registry/health/anomaly.js'
 import { agentGraph, type AgentGraph } from '../registry/health/agent-graph.js'
 import { EventHub, type Listener } from './event-hub.js'
 import type { ReplayOptions } from './replay.js'
-import { resolveRunInput } from './inputs.js'
 import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
 import { Team } from './team.js'
 import { localHolderId, RunLeases } from './leases.js'
@@ -242,6 +241,8 @@ export class Orchestrator {
       leases: this.leases,
       hub: this.hub,
       clock: this.clock,
+      summaryModel: options.summaryModel,
+      logger,
     })
     this.hub.on('run.cancelled', (e) => {
       const { runId, reason } = e as RunCancelledEvent
@@ -371,7 +372,7 @@ export class Orchestrator {
   ): RunHandle<O> {
     this.assertOpen()
     const wf: Workflow = 'hash' in workflow ? workflow : compileWorkflow(workflow)
-    const runInput = resolveRunInput(wf, input)
+    const runInput = this.control.prepare(wf, input)
     const concurrency = options.concurrency ?? wf.concurrency
     if (!(concurrency >= 1))
       throw new FlotillaError('VALIDATION_FAILED', `Run concurrency must be ≥ 1, got ${concurrency}.`)

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js'
+import type { ModelSpec } from '../models/providers.js'
 import { FlotillaError } from '../core/errors.js'
 import { asRunId, newRunId, type RunId, type TaskId } from '../core/ids.js'
 import { isFinalRunState } from '../core/states.js'
@@ -9,11 +10,14 @@ import type { Engine, RunDebug } from '../workflows/engine.js'
 import { RunResult } from '../workflows/results.js'
 import type { RunExecution } from '../workflows/run-execution.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
+import { childTasks } from './client.js'
 import type { EventHub } from './event-hub.js'
 import { resolveRunInput } from './inputs.js'
 import { CONTROL_POLL_MS, type RunLeases } from './leases.js'
 import { planReplay, type ReplayOptions } from './replay.js'
 import type { RunHandle, RunOptions } from './run-handle.js'
+import { RunSummaries, summaryModelOf, summaryOptions } from './run-summary.js'
+import type { Logger } from '../telemetry/telemetry.js'
 import { controlStoredRun } from './stored-control.js'
 
 /** What {@link RunControl} works on: the orchestrator's parts. */
@@ -23,6 +27,9 @@ export interface RunControlParts {
   readonly leases: RunLeases | undefined
   readonly hub: EventHub
   readonly clock: Clock
+  /** The model that writes run summaries when a workflow asking for one names none. */
+  readonly summaryModel: ModelSpec | undefined
+  readonly logger: Logger
 }
 
 /**
@@ -32,7 +39,18 @@ export interface RunControlParts {
  * public methods.
  */
 export class RunControl {
-  constructor(private readonly p: RunControlParts) {}
+  /** Writes the summaries of runs whose workflow asks for one (`summary`). */
+  readonly summaries: RunSummaries
+
+  constructor(private readonly p: RunControlParts) {
+    this.summaries = new RunSummaries({
+      store: p.store,
+      clock: p.clock,
+      model: p.summaryModel,
+      logger: p.logger,
+      deliver: (events) => p.hub.deliver(events),
+    })
+  }
 
   /** A stored run, or `RUN_NOT_FOUND`. */
   async getRun(runId: string): Promise<RunRecord> {
@@ -83,12 +101,24 @@ export class RunControl {
     return handles
   }
 
+  /** Checks, before a run starts, that a workflow asking for a summary has a model for it (`SUMMARY_MODEL_MISSING`). */
+  checkSummary(wf: Workflow): void {
+    summaryModelOf(wf.spec, this.p.summaryModel)
+  }
+
+  /** The input of a run to start, resolved against the workflow's declared inputs, once its summary model is checked. */
+  prepare(wf: Workflow, input: unknown): unknown {
+    this.checkSummary(wf)
+    return resolveRunInput(wf, input)
+  }
+
   /** Starts a child run, stored linked to its parent task, and returns its result. */
   startChild(
     wf: Workflow,
     input: unknown,
     ids: { runId: RunId; parentRunId?: RunId; parentTaskId?: TaskId },
   ): Promise<RunResult> {
+    this.checkSummary(wf)
     const run = this.p.engine.start({
       ...ids,
       id: ids.runId,
@@ -114,14 +144,10 @@ export class RunControl {
   /** See `Orchestrator.replay`. */
   async replay(runId: string, replay: ReplayOptions, options: RunOptions): Promise<RunHandle> {
     const record = await this.getRun(runId)
-    const children =
-      replay.children === 'rerun'
-        ? (await this.p.store.listRuns({ parentRunId: record.id, limit: Number.MAX_SAFE_INTEGER }))
-            .map((r) => r.parentTaskId)
-            .filter((t): t is NonNullable<typeof t> => t !== undefined)
-        : []
+    const children = await childTasks(this.p.store, record.id, replay.children)
     const from = [...new Set([...(replay.from ?? []), ...children])]
     const plan = planReplay(record, await this.p.store.getTasks(record.id), { ...replay, from })
+    summaryModelOf(plan.workflow.spec, this.p.summaryModel)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
     const input = resolveRunInput(plan.workflow, plan.input)
     const run = this.p.engine.start({
@@ -144,9 +170,11 @@ export class RunControl {
     options: Pick<RunOptions, 'onEvent'>,
   ): RunHandle<O> {
     const unsubscribe = options.onEvent ? this.p.hub.onRun(run.id, options.onEvent) : undefined
-    const result = run.settled.then(() => {
+    const summarize = summaryOptions(run.workflow.spec) !== undefined
+    const result = run.settled.then(async () => {
+      const written = summarize && !run.stopped ? await this.summaries.write(run.id) : undefined
       unsubscribe?.()
-      return new RunResult<O>(run)
+      return new RunResult<O>(run, written)
     })
     const { engine, clock } = this.p
     return {

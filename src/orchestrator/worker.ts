@@ -18,7 +18,14 @@ import { EventHub, type Listener } from './event-hub.js'
 import { Team } from './team.js'
 import { errorFields, resolveTelemetry, type Logger, type Meter, type Telemetry } from '../telemetry/telemetry.js'
 import { claimTelemetry, lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
+<<<<<<< HEAD
 import { RunTracing, traced, watched } from './run-tracing.js'
+=======
+import { RunTracing } from './run-tracing.js'
+import { RunSummaries } from './run-summary.js'
+import { registryCatalog } from './worker-catalog.js'
+import type { ModelSpec } from '../models/providers.js'
+>>>>>>> h-team1
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
@@ -49,11 +56,16 @@ export interface WorkerOptions {
   telemetry?: Telemetry
   clock?: Clock
   random?: () => number
+  /** The model that writes the summaries of runs coordinated here when their workflow names none (see `WorkflowSpec.summary`). */
+  summaryModel?: ModelSpec
 }
 
 const DEFAULTS = { concurrency: 16, leaseMs: 15_000, maxRuns: 1000, claimBatch: 64 }
 /** How often a running worker compares its clock with the store's again, in ms. */
 const SKEW_CHECK_MS = 60_000
+
+/** The worker options not resolved into its `options`. */
+type KeptAsGiven = Exclude<keyof WorkerOptions, 'concurrency' | 'leaseMs' | 'maxRuns' | 'claimBatch'>
 
 /**
  * A worker: coordinators, executors, a registry of agents and the task
@@ -77,9 +89,10 @@ export class Worker {
   readonly id: string
   readonly registry: Registry
   readonly clock: Clock
-  private readonly options: Required<
-    Omit<WorkerOptions, 'store' | 'backend' | 'telemetry' | 'id' | 'interceptors' | 'clock' | 'random' | 'pollMs'>
-  > & { pollMs: number | undefined }
+  private readonly options: Required<Omit<WorkerOptions, KeptAsGiven>> & { pollMs: number | undefined }
+  private readonly summaryModel: ModelSpec | undefined
+  /** Writes the summaries of the runs that end here, when their workflow asks for one. */
+  private summaries: RunSummaries | undefined
   private readonly storeSpec: Store | string | undefined
   private readonly givenBackend: Backend | undefined
   /** The backend this worker opened from a URL (closed by `stop()`). */
@@ -155,6 +168,7 @@ export class Worker {
       maxRuns: options.maxRuns ?? DEFAULTS.maxRuns,
       claimBatch: options.claimBatch ?? DEFAULTS.claimBatch,
     }
+    this.summaryModel = options.summaryModel
     this.registry = new Registry({ clock: this.clock })
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
   }
@@ -218,6 +232,8 @@ export class Worker {
       )
     const queue = (this.queue_ = store.queue(this.clock))
     const deliver = (events: readonly RunEvent[]): void => this.hub.deliver(events)
+    const summarizing = { store, clock: this.clock, model: this.summaryModel, logger: this.logger, deliver }
+    this.summaries = new RunSummaries(summarizing)
     const team = (this.team = new Team({
       store,
       registry: this.registry,
@@ -236,7 +252,7 @@ export class Worker {
       clock: this.clock,
       random: this.random,
       id: this.id,
-      deliver,
+      deliver: (events) => (deliver(events), this.summaries!.afterFinal(events)),
       catalog: () => this.catalog,
     })
     this.executor = new Executor({
@@ -305,6 +321,7 @@ export class Worker {
     await queue.release(this.id, left).catch(warn('release the claimed attempts'))
     await queue.releaseRuns(this.id, this.coordinator!.runIds()).catch(warn('let go of the runs held here'))
     await queue.retire(this.id).catch(warn('leave the catalog'))
+    await this.summaries?.idle()
     await this.team?.close()
     this.tracing?.close()
     if (this.ownBackend !== undefined) await this.ownBackend.close()
@@ -323,36 +340,9 @@ export class Worker {
   private async advertise(): Promise<void> {
     const queue = this.queue_!
     const now = this.clock.wallNow()
-    const metrics = this.registry.metrics()
-    const ready = new Map<string, number>()
-    for (const inst of this.registry.instances()) {
-      const key = `${inst.definition.name}@${inst.definition.version}`
-      ready.set(key, (ready.get(key) ?? 0) + (inst.state === 'READY' ? 1 : 0))
-    }
-    const agents = this.registry.definitions().map((d) => {
-      const m = metrics[`${d.name}@${d.version}`]
-      return {
-        name: d.name,
-        version: d.version,
-        capabilities: [...(d.capabilities ?? [])],
-        ...(m === undefined
-          ? {}
-          : {
-              stats: {
-                instances: m.instances,
-                ready: ready.get(`${d.name}@${d.version}`) ?? 0,
-                calls: m.calls,
-                errors: m.errors,
-                meanLatencyMs: m.meanLatencyMs,
-                p95LatencyMs: m.p95LatencyMs,
-                circuit: m.circuit,
-              },
-            }),
-      }
-    })
     await queue.advertise({
       id: this.id,
-      agents,
+      ...registryCatalog(this.registry),
       host: hostname(),
       pid: process.pid,
       concurrency: this.options.concurrency,

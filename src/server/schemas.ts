@@ -57,22 +57,6 @@ export const SerializedErrorSchema = z
 
 const time = z.number().nullable().openapi({ description: 'Milliseconds since the epoch' })
 
-/** A run, as stored. */
-export const RunSchema = z
-  .object({
-    id: z.string(),
-    workflow: z.string(),
-    workflowHash: z.string(),
-    state: z.enum(RUN_STATES as [string, ...string[]]),
-    input: z.unknown(),
-    createdAt: z.number(),
-    startedAt: time,
-    finishedAt: time,
-    error: SerializedErrorSchema.nullable(),
-    parentRunId: z.string().nullable(),
-  })
-  .openapi('Run')
-
 /** Model calls, tokens and cost, summed (a task's over its attempts, a key's over its runs). */
 export const ModelSpendSchema = z
   .object({
@@ -87,6 +71,42 @@ export const ModelSpendSchema = z
     costUsd: z.number().openapi({ description: 'US dollars, from the price table' }),
   })
   .openapi('ModelSpend')
+
+/** A run's generated summary. */
+export const RunSummarySchema = z
+  .object({
+    text: z.string(),
+    model: z.string().openapi({ description: 'provider:modelId of the model that wrote it' }),
+    // The same fields as ModelSpend, not the component itself (which tasks use as nullable).
+    spend: z.object(ModelSpendSchema.shape).openapi({ description: "What writing it cost; counted in the run's cost" }),
+    at: z.number(),
+  })
+  .openapi('RunSummary')
+
+/** A run, as stored. */
+export const RunSchema = z
+  .object({
+    id: z.string(),
+    workflow: z.string(),
+    workflowHash: z.string(),
+    state: z.enum(RUN_STATES as [string, ...string[]]),
+    input: z.unknown(),
+    createdAt: z.number(),
+    startedAt: time,
+    finishedAt: time,
+    error: SerializedErrorSchema.nullable(),
+    parentRunId: z.string().nullable().openapi({
+      description: 'The run this one replays, or (with parentTaskId) the run whose task planned it; null for neither',
+    }),
+    parentTaskId: z.string().nullable().openapi({
+      description: 'For a child run: the task of parentRunId whose plan it runs (and which waits for it); else null',
+    }),
+    summary: RunSummarySchema.nullable().openapi({
+      description:
+        "The summary a model wrote when the run ended (the workflow's summary option); null without one or when it failed",
+    }),
+  })
+  .openapi('Run')
 
 /** A task of a run, as stored. */
 export const TaskSchema = z

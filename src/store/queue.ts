@@ -130,6 +130,16 @@ export interface WorkerRecord {
     capabilities: readonly string[]
     stats?: WorkerAgentStats
   }[]
+  /** The agent templates it can spawn from (`AgentTemplateInfo`), for the listings; absent from older workers. */
+  readonly templates?: readonly {
+    name: string
+    version: string
+    description?: string
+    model: string
+    tools: readonly string[]
+    permissions: readonly { resource: string; actions: readonly string[] }[]
+    generic: boolean
+  }[]
   /** Host name and process id, for people. */
   readonly host: string
   readonly pid: number

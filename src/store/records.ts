@@ -31,6 +31,24 @@ export interface RunRecord {
    * trace spans the run.
    */
   traceParent?: string
+  /**
+   * The summary a model wrote of the run's results when it ended (the
+   * workflow's `summary` option), with what that call cost; absent without
+   * one, or when writing it failed (`run.summary_failed`).
+   */
+  summary?: GeneratedSummary
+}
+
+/** A run's summary, written by a model when the run ended (see `WorkflowSpec.summary`). */
+export interface GeneratedSummary {
+  /** The summary. */
+  text: string
+  /** The model that wrote it, `provider:modelId`. */
+  model: string
+  /** What the call used and cost; counted in the run's cost. */
+  spend: ModelSpend
+  /** Wall-clock ms when it was written. */
+  at: number
 }
 
 /** A stored task of a run. */
@@ -174,6 +192,8 @@ export type StoreOp =
       model?: ModelSpend
     }
   | { op: 'task.finish'; runId: RunId; taskId: TaskId; state: 'SKIPPED' | 'CANCELLED'; at: number; reason: string }
+  /** Stores a run's generated summary (its run exists; its state is not changed). */
+  | { op: 'run.summary'; runId: RunId; summary: GeneratedSummary }
 
 /** A group of writes applied atomically, with the events they produce. */
 export interface StoreBatch {

@@ -4,7 +4,7 @@ import { arrayOf, isJson, isJsonObject, isSerializedError, jsonColumn, type Json
 import { asRunId, asTaskId } from '../core/ids.js'
 import type { Priority, RunState, TaskState } from '../core/states.js'
 import type { WorkerRecord } from './queue.js'
-import type { RunRecord, TaskRecord } from './records.js'
+import type { GeneratedSummary, RunRecord, TaskRecord } from './records.js'
 
 /**
  * A row of `runs` joined with its definition's body, as the SQL adapters
@@ -24,6 +24,8 @@ export interface RunRow {
   parent_run_id: string | null
   parent_task_id: string | null
   trace_parent: string | null
+  /** JSON text of the run's generated summary (store version 9). */
+  summary: string | null
 }
 
 /** A row of `tasks`, as the SQL adapters read it. */
@@ -87,6 +89,18 @@ export const TASK_MODEL = jsonColumn(
   'a model spend { calls, replayed, inputTokens, outputTokens, reasoningTokens, cachedInputTokens, costUsd }',
 )
 
+/** `runs.summary`: a run's generated summary (store version 9). */
+export const RUN_SUMMARY = jsonColumn(
+  'runs.summary',
+  (value): value is GeneratedSummary =>
+    isJsonObject(value) &&
+    typeof value.text === 'string' &&
+    typeof value.model === 'string' &&
+    typeof value.at === 'number' &&
+    TASK_MODEL.accepts(value.spend),
+  'a summary { text, model, spend, at }',
+)
+
 const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value)
 
 /** A run record from its row. */
@@ -105,6 +119,7 @@ export function runFromRow(row: RunRow): RunRecord {
     parentRunId: row.parent_run_id === null ? undefined : asRunId(row.parent_run_id),
     ...(row.parent_task_id === null ? {} : { parentTaskId: asTaskId(row.parent_task_id) }),
     ...(row.trace_parent === null ? {} : { traceParent: row.trace_parent }),
+    ...(row.summary === null || row.summary === undefined ? {} : { summary: RUN_SUMMARY.decode(row.summary, row.id) }),
   }
 }
 

@@ -2,7 +2,7 @@ import type { AnyAgentDefinition, Schema } from '../agents/define-agent.js'
 import { compileWorkflow, type Workflow } from './compile.js'
 import type { ConsensusSpec, MapReduceSpec, PatternSpec, PipelineSpec } from './patterns/pattern-spec.js'
 import type { ConsensusResult } from './patterns/tally.js'
-import type { InputSpec, RefSpec, TaskSpec, WorkflowSpec } from './spec.js'
+import type { InputSpec, RefSpec, SummarySpec, TaskSpec, WorkflowSpec } from './spec.js'
 
 /**
  * Options of a task added with {@link WorkflowBuilder.task}: a {@link TaskSpec}
@@ -151,6 +151,12 @@ export class WorkflowBuilder<
   /** Defaults applied to every task. */
   defaults(defaults: NonNullable<WorkflowSpec['defaults']>): this {
     this.options.defaults = defaults
+    return this
+  }
+
+  /** A summary of the results, written by a model when the run ends (see `WorkflowSpec.summary`). */
+  summary(summary: boolean | SummarySpec = true): this {
+    this.options.summary = summary
     return this
   }
 

@@ -1,5 +1,6 @@
 import { FlotillaError, type SerializedError } from '../core/errors.js'
-import { spendOf, type ModelSpend } from '../core/model-spend.js'
+import { noSpend, spendOf, type ModelSpend } from '../core/model-spend.js'
+import type { GeneratedSummary } from '../store/records.js'
 import type { RunId } from '../core/ids.js'
 import type { RunState, TaskState } from '../core/states.js'
 import type { Workflow } from './compile.js'
@@ -97,7 +98,14 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
   private _tasks: Record<string, TaskResult> | undefined
   private _summary: RunSummary | undefined
 
-  constructor(private readonly run: RunExecution) {
+  /**
+   * @param writtenSummary The summary a model wrote of the run when it ended (the
+   * workflow's `summary` option), if one was written.
+   */
+  constructor(
+    private readonly run: RunExecution,
+    readonly writtenSummary?: GeneratedSummary,
+  ) {
     this.runId = run.id
     this.workflow = run.workflow.name
     this.state = run.state
@@ -195,7 +203,7 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
 
   /** Aggregate figures: success rate, per-agent contribution, critical path, parallel efficiency. */
   get summary(): RunSummary {
-    return (this._summary ??= summarize(this.run))
+    return (this._summary ??= withSummarySpend(summarize(this.run), this.writtenSummary))
   }
 
   /** A JSON-safe view (for `--json` and HTTP). */
@@ -206,6 +214,7 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
     error: SerializedError | undefined
     summary: RunSummary
     tasks: Record<string, TaskResult>
+    writtenSummary?: GeneratedSummary
   } {
     return {
       runId: this.runId,
@@ -214,8 +223,17 @@ export class RunResult<Outputs extends Record<string, unknown> = Record<string, 
       error: this.error?.toJSON(),
       summary: this.summary,
       tasks: this.tasks,
+      ...(this.writtenSummary === undefined ? {} : { writtenSummary: this.writtenSummary }),
     }
   }
+}
+
+/** The run's figures with the spend of its written summary counted in its model spend. */
+function withSummarySpend(s: RunSummary, written: GeneratedSummary | undefined): RunSummary {
+  if (written === undefined) return s
+  const model = s.model === undefined ? noSpend() : { ...s.model }
+  for (const k of Object.keys(model) as (keyof ModelSpend)[]) model[k] += written.spend[k]
+  return { ...s, model }
 }
 
 /** Wall time of the run in this process, in whole ms. */

@@ -267,7 +267,7 @@ export class RunExecution implements ValueSource {
         if (op.state === 'SUCCEEDED' || op.state === 'FAILED' || op.state === 'CANCELLED') this.state = 'RUNNING'
         continue
       }
-      if (op.op === 'task.start') continue
+      if (op.op === 'task.start' || op.op === 'run.summary') continue
       const i = this.workflow.indexOf.get(op.taskId)
       if (i === undefined) continue
       if (op.op === 'task.succeed') this.outputs[i] = undefined

@@ -84,7 +84,47 @@ export interface WorkflowSpec {
    * `flotilla run`, `RunResult.finalOutputs`). @default the tasks nothing depends on
    */
   outputs?: string[]
+  /**
+   * When the run ends (succeeded or failed), a model writes a short summary
+   * of its results, stored with the run (`RunRecord.summary`, `flotilla runs
+   * show`) and counted in its cost. `true` uses the orchestrator's
+   * `summaryModel`; an object may name the model. A summary that cannot be
+   * written never fails the run (`run.summary_failed`). @default false
+   */
+  summary?: boolean | SummarySpec
 }
+
+/** How a run's summary is written (the workflow's `summary` option). */
+export interface SummarySpec {
+  /** `provider:model`; left out: the orchestrator's `summaryModel`. */
+  model?: string
+  /** Most tokens of the summary. @default 300 */
+  maxTokens?: number
+  /** The system prompt. @default asks for a few plain sentences on what the run found and what failed */
+  system?: string
+  /** Prices by `provider:model` prefix (US dollars per million tokens), over the shipped table. */
+  prices?: Record<string, { input: number; output: number; cachedInput?: number }>
+}
+
+/** The zod schema of a workflow's `summary` option. */
+export const summarySpecSchema = z.union([
+  z.boolean(),
+  z
+    .object({
+      model: z.string().min(1).optional(),
+      maxTokens: z.number().int().positive().max(100_000).optional(),
+      system: z.string().min(1).optional(),
+      prices: z
+        .record(
+          z.string(),
+          z
+            .object({ input: z.number().min(0), output: z.number().min(0), cachedInput: z.number().min(0).optional() })
+            .strict(),
+        )
+        .optional(),
+    })
+    .strict(),
+])
 
 const inputSpecSchema = z
   .object({
@@ -157,6 +197,7 @@ export const workflowSpecSchema = z
       .optional(),
     tasks: z.array(taskEntrySchema).min(1, 'a workflow needs at least one task'),
     outputs: z.array(z.string().min(1)).min(1, 'name at least one task, or leave "outputs" out').optional(),
+    summary: summarySpecSchema.optional(),
   })
   .strict()
 

@@ -156,6 +156,7 @@ describe('flotilla agent run (in this process)', () => {
       'agent list',
       'agent show',
       'agent reconcile',
+      'agent templates',
     ])
     expect(agentCommand.subcommands?.[0]).toBe(agentRunCommand)
     expect(agentCommand.help).toContain('agent run')

@@ -26,7 +26,14 @@ describe('examples/dynamic-research', () => {
     const id = /Run (run_\w+)/.exec(r.stdout)?.[1]
     const show = await runCli(['runs', 'show', id!, '--store', store, '--json'])
     expect(show.code, show.stderr).toBe(0)
-    const { tree } = JSON.parse(show.stdout) as { tree: TreeNode }
+    const { tree, run } = JSON.parse(show.stdout) as {
+      tree: TreeNode
+      run: { summary: { text: string; model: string; spend: { calls: number; costUsd: number } } | null }
+    }
+    // The workflow's summary: written by offline:summary from the results, its cost counted.
+    expect(run.summary?.model).toBe('scripted:summary')
+    expect(run.summary?.text).toContain('2 of the run')
+    expect(run.summary?.spend.costUsd).toBeGreaterThan(0)
     expect(tree.children).toHaveLength(1)
     const child = tree.children[0]
     expect(child).toMatchObject({ workflow: 'coordinator-plan', state: 'SUCCEEDED', parentTaskId: 'plan' })
@@ -35,6 +42,7 @@ describe('examples/dynamic-research', () => {
     for (const a of child.agents) expect(a.costUsd).toBeGreaterThan(0)
     const plain = await runCli(['runs', 'show', id!, '--store', store])
     expect(plain.stdout).toMatch(/\[plan\] → \S+ "coordinator-plan" SUCCEEDED/)
+    expect(plain.stdout).toMatch(/Summary \(by scripted:summary, \$0\.\d{4}\):\n {2}The team planned specialists/)
     expect(plain.stdout).toMatch(/· hydrology-[0-9a-f]{8}@1\.0\.0: 1 task, 1 model call, \$0\.\d{4}/)
   }, 60_000)
 })

@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { defineAgent } from '../../src/agents/define-agent.js'
+import { defineAgentTemplate } from '../../src/agents/agent-template.js'
 import { openBackend, type Backend } from '../../src/orchestrator/backend.js'
 import { Worker } from '../../src/orchestrator/worker.js'
+import { scriptedModel } from '../../src/models/scripted-model.js'
 import { startServer, type RunningServer } from '../../src/server/serve.js'
 import { WorkflowCatalog } from '../../src/server/workflow-catalog.js'
 import { workflow } from '../../src/workflows/builder.js'
@@ -204,6 +206,36 @@ describe('HTTP API', () => {
     expect((await call('/agents/ghost', { key: admin })).status).toBe(404)
   })
 
+  it('lists the agent templates live workers hold, with model, tools and permissions', async () => {
+    worker = new Worker({ backend })
+    await worker.register(echo)
+    await worker.registry.templates.register(
+      defineAgentTemplate({
+        name: 'analyst',
+        version: '1.2.0',
+        model: 'openai:gpt-4.1-mini',
+        permissions: [{ resource: 'artifact:reports/*', actions: ['read'] }],
+      }),
+    )
+    await worker.start()
+    const { templates } = (await (await call('/agent-templates', { key: admin })).json()) as {
+      templates: Record<string, unknown>[]
+    }
+    expect(templates).toEqual([
+      {
+        name: 'analyst',
+        version: '1.2.0',
+        description: null,
+        model: 'openai:gpt-4.1-mini',
+        tools: [],
+        permissions: [{ resource: 'artifact:reports/*', actions: ['read'] }],
+        generic: false,
+        workers: [worker.id],
+      },
+    ])
+    expect((await call('/agent-templates')).status).toBe(401)
+  })
+
   it('replays a finished run with a changed input for one task, keeping the other results', async () => {
     worker = new Worker({ backend })
     await worker.register(echo)
@@ -249,5 +281,37 @@ describe('HTTP API', () => {
     ])
     const bad = await call(`/runs/${id}/replay`, { method: 'POST', key: admin, body: JSON.stringify({ from: ['zz'] }) })
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED')
+  })
+
+  it('returns the summary a worker had a model write of a run, and parentTaskId (null for a run that is no child)', async () => {
+    const summaryModel = scriptedModel([{ text: 'Echoed one word.', usage: { inputTokens: 40, outputTokens: 5 } }], {
+      repeatLast: true,
+    })
+    worker = new Worker({ backend, summaryModel })
+    await worker.register(echo)
+    await worker.start()
+    const start = await call('/runs', {
+      method: 'POST',
+      key: admin,
+      body: JSON.stringify({
+        workflow: { name: 'one', summary: true, tasks: [{ id: 'a', agent: 'echo', input: 'x' }] },
+      }),
+    })
+    const { id } = (await start.json()) as { id: string }
+    type View = {
+      state: string
+      parentTaskId: string | null
+      summary: { text: string; spend: { calls: number } } | null
+    }
+    let run: View | undefined
+    for (let i = 0; i < 400 && run?.summary == null; i++) {
+      run = (await (await call(`/runs/${id}`, { key: admin })).json()) as View
+      if (run.summary == null) await new Promise((res) => setTimeout(res, 25))
+    }
+    expect(run).toMatchObject({
+      state: 'SUCCEEDED',
+      parentTaskId: null,
+      summary: { text: 'Echoed one word.', model: 'scripted:script', spend: { calls: 1, inputTokens: 40 } },
+    })
   })
 })

@@ -2,7 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi'
 import { FlotillaError } from '../../core/errors.js'
 import type { WorkerAgentStats, WorkerRecord } from '../../store/queue.js'
 import { apiRoute } from '../api-route.js'
-import { errorResponses, IdParam, json } from '../schemas.js'
+import { compareSemver } from '../../registry/semver.js'
+import { errorResponses, IdParam, json, PermissionSchema } from '../schemas.js'
 
 const CatalogAgent = z
   .object({
@@ -116,8 +117,62 @@ function statsOf(workers: readonly WorkerRecord[], name: string) {
 
 const rate = (errors: number, calls: number) => (calls === 0 ? 0 : errors / calls)
 
+const CatalogTemplate = z
+  .object({
+    name: z.string(),
+    version: z.string(),
+    description: z.string().nullable(),
+    model: z.string().openapi({ description: 'provider:model' }),
+    tools: z.array(z.string()).openapi({ description: 'Names of the tools its instances may call' }),
+    permissions: z
+      .array(PermissionSchema)
+      .openapi({ description: "What it asks for, carved from the spawner's; empty: calling its own tools" }),
+    generic: z.boolean().openapi({ description: 'Stands in for specialties without a template (a specialty prompt)' }),
+    workers: z.array(z.string()).openapi({ description: 'Ids of the live workers that hold it' }),
+  })
+  .openapi('CatalogAgentTemplate')
+
+/** The agent templates live workers hold, one entry per name and version, by name then version. */
+function templateCatalog(workers: readonly WorkerRecord[]) {
+  const byKey = new Map<string, z.infer<typeof CatalogTemplate>>()
+  for (const w of workers)
+    for (const t of w.templates ?? []) {
+      const key = `${t.name}@${t.version}`
+      const entry = byKey.get(key)
+      if (entry !== undefined) entry.workers.push(w.id)
+      else
+        byKey.set(key, {
+          name: t.name,
+          version: t.version,
+          description: t.description ?? null,
+          model: t.model,
+          tools: [...t.tools],
+          permissions: t.permissions.map((p) => ({ resource: p.resource, actions: [...p.actions] })),
+          generic: t.generic,
+          workers: [w.id],
+        })
+    }
+  return [...byKey.values()]
+    .map((t) => ({ ...t, workers: t.workers.sort() }))
+    .sort((a, b) => a.name.localeCompare(b.name) || compareSemver(a.version, b.version))
+}
+
 /** The agents of the live workers (the server holds none itself). */
 export const agentRoutes = [
+  apiRoute({
+    config: createRoute({
+      method: 'get',
+      path: '/agent-templates',
+      tags: ['agents'],
+      summary: 'The agent templates live workers hold (agents spawned at run time are made from them)',
+      responses: {
+        200: json(z.object({ templates: z.array(CatalogTemplate) }), 'Agent templates'),
+        ...errorResponses,
+      },
+    }),
+    access: { action: 'read', resource: () => ({ kind: 'agent', name: '*' }) },
+    handler: async (c) => c.json({ templates: templateCatalog(await c.get('deps').client.workers()) }, 200),
+  }),
   apiRoute({
     config: createRoute({
       method: 'get',

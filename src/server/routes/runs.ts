@@ -20,7 +20,7 @@ const RunId = z.object({ id: IdParam.openapi({ param: { name: 'id', in: 'path' }
 /** A run as the API shows it (no definition). */
 export function runView(r: RunRecord) {
   const { definition: _definition, ...rest } = r
-  return nullify(rest)
+  return { ...nullify(rest), parentTaskId: r.parentTaskId ?? null, summary: r.summary ?? null }
 }
 
 /** A task as the API shows it. */

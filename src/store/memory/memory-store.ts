@@ -308,6 +308,12 @@ export class MemoryStore implements Store {
           ;(runStates ??= new Map()).set(op.runId, op.state)
           break
         }
+        case 'run.summary':
+          if (!this.runs.has(op.runId) && !created?.has(op.runId))
+            throw new FlotillaError('RUN_NOT_FOUND', `No run "${op.runId}" in the store.`, {
+              details: { runId: op.runId },
+            })
+          break
         case 'task.start': {
           const p = slotOf(op.runId, op.taskId)
           const rs = runStates?.get(op.runId) ?? this.runs.get(op.runId)!.run.state
@@ -373,6 +379,9 @@ export class MemoryStore implements Store {
         if (op.error) run.error = copy(op.error)
         return
       }
+      case 'run.summary':
+        this.runs.get(op.runId)!.run.summary = copy(op.summary)
+        return
       case 'task.start': {
         const t = this.runs.get(op.runId)!.tasks.get(op.taskId)!.rec
         t.state = 'RUNNING'

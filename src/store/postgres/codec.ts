@@ -75,6 +75,8 @@ function encodeOp(op: StoreOp, put: Put): object {
       }
     case 'task.finish':
       return { k: 'finish', r: op.runId, t: op.taskId, at: op.at, s: op.state }
+    case 'run.summary':
+      return { k: 'summary', r: op.runId, v: put(op.summary, `the summary of run "${op.runId}"`) }
     case 'run.state':
       return { k: 'state', r: op.runId, s: op.state, at: op.at, e: put(op.error, `the error of run "${op.runId}"`) }
     case 'run.create': {
@@ -139,7 +141,7 @@ export type { RunRow, TaskRow } from '../rows.js'
 
 /** The columns of {@link RunRow}, for SELECT lists (`r` is `runs`, `d` is `definitions`). */
 export const RUN_COLUMNS =
-  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id, r.parent_task_id, r.trace_parent'
+  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id, r.parent_task_id, r.trace_parent, r.summary'
 
 /** The columns of {@link TaskRow}, for SELECT lists (`t` is `tasks`). */
 export const TASK_COLUMNS =

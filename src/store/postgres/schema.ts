@@ -120,7 +120,7 @@ $fn$;
  * payloads travel as JSON texts in `vals`, referenced by 1-based index, so
  * that no JSON function ever has to decode them. `version`: the schema
  * version the function is written for (3: run-state fencing, settle, holder;
- * 4: event positions, see {@link positions}; 5: the tasks' model spend; 6: the runs' parent task; 7: the runs' trace context).
+ * 4: event positions, see {@link positions}; 5: the tasks' model spend; 6: the runs' parent task; 7: the runs' trace context; 8: the runs' generated summary).
  */
 const commit = (s: string, version = 1): string => {
   const v3 = version >= 3
@@ -128,6 +128,7 @@ const commit = (s: string, version = 1): string => {
   const v5 = version >= 5
   const v6 = version >= 6
   const v7 = version >= 7
+  const v9 = version >= 9
   const model = v5 ? ', model = COALESCE(vals[o.m]::json, model)' : ''
   return `
 CREATE OR REPLACE FUNCTION ${s}.flotilla_commit(ops json, vals text[], ev_runs text[], ev_bodies text[]) RETURNS void
@@ -177,7 +178,13 @@ BEGIN
           finished_at = CASE WHEN o.s IN ${FINAL_RUN} THEN o.at ELSE finished_at END,
           error = COALESCE(vals[o.e]::json, error)
         WHERE id = o.r AND (state NOT IN ${FINAL_RUN} OR state = o.s);
-    WHEN 'create' THEN
+${
+  v9
+    ? `    WHEN 'summary' THEN
+      UPDATE ${s}.runs SET summary = vals[o.v]::json WHERE id = o.r;
+`
+    : ''
+}    WHEN 'create' THEN
       def_id := NULL;
       IF o.d IS NOT NULL THEN
         def_id := encode(sha256(convert_to(vals[o.d], 'UTF8')), 'hex');
@@ -392,6 +399,15 @@ const settings = (s: string): string => `
 CREATE TABLE ${s}.settings (key text PRIMARY KEY, value text NOT NULL, updated_at double precision NOT NULL);
 `
 
+/**
+ * A run's generated summary (version 9): JSON, written by `flotilla_commit`
+ * (op `summary`) after the run ended; NULL without one.
+ */
+const runSummary = (s: string): string =>
+  `
+ALTER TABLE ${s}.runs ADD COLUMN summary json;
+` + commit(s, 9)
+
 /** Every migration, oldest first. The last version is the one this code writes. */
 export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   {
@@ -406,6 +422,7 @@ export const MIGRATIONS: readonly Migration<PostgresStep>[] = [
   { version: 6, name: 'child runs: the parent task of a run', up: childRuns },
   { version: 7, name: 'trace context of runs', up: traceParent },
   { version: 8, name: 'settings (alert rules set through the API)', up: settings },
+  { version: 9, name: 'generated summaries of runs', up: runSummary },
 ]
 
 /** The schema version this code reads and writes. */

@@ -32,6 +32,8 @@ import { defineDomain, type Migration } from '../../db/migrations.js'
  * - `runs.trace_parent` is the W3C `traceparent` of the run's span (version 7).
  * - `settings` holds named JSON values the server keeps across restarts,
  *   e.g. the alert rules set through the API (version 8).
+ * - `runs.summary` is the JSON of the summary a model wrote of the run when
+ *   it ended (version 9), written after its final state.
  */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
   {
@@ -190,6 +192,11 @@ CREATE INDEX runs_by_parent ON runs (parent_run_id, created_at) WHERE parent_run
     version: 8,
     name: 'settings (alert rules set through the API)',
     up: `CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at INTEGER NOT NULL);`,
+  },
+  {
+    version: 9,
+    name: 'generated summaries of runs',
+    up: `ALTER TABLE runs ADD COLUMN summary TEXT;`,
   },
 ]
 

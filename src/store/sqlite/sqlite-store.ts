@@ -337,6 +337,9 @@ export class SqliteStore implements Store {
         }
         return
       }
+      case 'run.summary':
+        if (s.setSummary.run(toJson(op.summary, 'run summary'), op.runId).changes !== 1) throw runNotFound(op.runId)
+        return
       case 'task.start':
         if (s.startTask.run(op.attempt, op.agent, op.at, op.runId, op.taskId, op.attempt).changes !== 1) this.refuse(op)
         return

@@ -13,7 +13,7 @@ const RUN_LIVE = "(SELECT state FROM runs WHERE id = tasks.run_id) IN ('PENDING'
 
 /** The columns of a run record (runs `r` joined with definitions `d`). */
 export const RUN_COLUMNS =
-  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id, r.parent_task_id, r.trace_parent'
+  'r.id, r.workflow, r.workflow_hash, d.body AS definition, r.input, r.state, r.created_at, r.started_at, r.finished_at, r.error, r.parent_run_id, r.parent_task_id, r.trace_parent, r.summary'
 /** The columns of a task record. */
 export const TASK_COLUMNS =
   'run_id, task_id, state, attempt, agent, priority, idempotency_key, started_at, finished_at, output, error, model'
@@ -40,6 +40,8 @@ export interface Statements {
   failTask: Statement
   /** (holder, lease_until, id) */
   setHolder: Statement
+  /** (summary, id): a run's generated summary. */
+  setSummary: Statement
   /** (state, at, run_id, task_id): only a task not finished. */
   finishTask: Statement
   /** (run_id, first_seq, last_seq, body): the row takes the next position (`pos`). */
@@ -105,6 +107,7 @@ export function prepareStatements(db: Database.Database): Statements {
       p(`UPDATE tasks SET state = ?, error = ?, finished_at = COALESCE(?, finished_at), model = COALESCE(?, model)
       WHERE run_id = ? AND task_id = ? AND attempt = ? AND (state = 'RUNNING' OR (state = 'RETRYING' AND ? = 1)) AND ${RUN_LIVE}`),
     setHolder: p('UPDATE runs SET holder = ?, lease_until = ? WHERE id = ?'),
+    setSummary: p('UPDATE runs SET summary = ? WHERE id = ?'),
     finishTask: p(`UPDATE tasks SET state = ?, finished_at = ?
       WHERE run_id = ? AND task_id = ? AND state NOT IN ${FINAL_TASK}`),
     insertEvent: p(`INSERT INTO events (run_id, first_seq, last_seq, body, pos) VALUES (?, ?, ?, ?, ${NEXT_POS})`),
