@@ -18,14 +18,10 @@ import { EventHub, type Listener } from './event-hub.js'
 import { Team } from './team.js'
 import { errorFields, resolveTelemetry, type Logger, type Meter, type Telemetry } from '../telemetry/telemetry.js'
 import { claimTelemetry, lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
-<<<<<<< HEAD
 import { RunTracing, traced, watched } from './run-tracing.js'
-=======
-import { RunTracing } from './run-tracing.js'
 import { RunSummaries } from './run-summary.js'
 import { registryCatalog } from './worker-catalog.js'
 import type { ModelSpec } from '../models/providers.js'
->>>>>>> h-team1
 
 /** Options of a {@link Worker}. */
 export interface WorkerOptions {
