@@ -417,8 +417,7 @@ export class Orchestrator {
 
   /** Deletes finished runs older than `olderThanMs` (by finish time), with their tasks and events. Returns how many. */
   prune(olderThanMs: number): Promise<number> {
-    if (!(olderThanMs >= 0))
-      throw new FlotillaError('VALIDATION_FAILED', `prune needs an age ≥ 0 ms, got ${olderThanMs}.`)
+    if (!(olderThanMs >= 0)) throw new FlotillaError('VALIDATION_FAILED', `prune needs an age ≥ 0 ms: ${olderThanMs}.`)
     return this.store.pruneRuns(this.clock.wallNow() - olderThanMs)
   }
 
