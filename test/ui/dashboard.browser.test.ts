@@ -1,17 +1,9 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  agentImports,
-  ensureBuilt,
-  ROOT,
-  runCli,
-  spawnCli,
-  tempDir,
-  writeFiles,
-  type BackgroundCli,
-} from '../cli/run-cli.js'
+import { agentImports, ensureBuilt, ROOT, runCli, tempDir, writeFiles, type BackgroundCli } from '../cli/run-cli.js'
+import { ARTIFACTS, browserMissing, launchBrowser, startDashboard, stopDashboard } from './harness.js'
 
 /**
  * The web dashboard in a real browser (Debian's chromium driven by
@@ -21,27 +13,7 @@ import {
  * control runs see no control buttons. Screenshots go to test-artifacts/;
  * UPDATE_SCREENSHOT=1 also refreshes docs/dashboard.png.
  */
-const CHROMIUM = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium'
-const BUILT = join(ROOT, 'dist/ui/index.html')
-const ARTIFACTS = join(ROOT, 'test-artifacts')
-const KEY = /flt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/
-const READY = 'Ctrl-C or SIGTERM stops it.'
-const missing = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`
-  : !existsSync(BUILT)
-    ? 'dist/ui is not built (npm run build)'
-    : undefined
-if (missing !== undefined) console.warn(`dashboard browser tests skipped: ${missing}`)
-
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+const missing = browserMissing('dashboard browser tests')
 
 const tmp = tempDir('flotilla-ui-')
 let server: BackgroundCli
@@ -142,38 +114,12 @@ tasks:
     input: { ms: { $ref: input.ms } }
 `,
   })
-  server = spawnCli(
-    [
-      'serve',
-      '--port',
-      '0',
-      '--store',
-      `sqlite:${join(tmp.dir, 'ui.db')}`,
-      '--workflows',
-      'workflows',
-      '--agents',
-      'agents.mjs',
-    ],
-    { cwd: tmp.dir, env: { FLOTILLA_ADMIN_KEY: undefined } },
-  )
-  await server.waitFor(READY, 30_000)
-  url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? ''
-  admin = KEY.exec(server.stdout())?.[0] ?? ''
+  ;({ server, url, admin } = await startDashboard(tmp.dir, 'ui.db'))
   expect(server.stdout()).toContain(`dashboard  ${url}/`)
-  browser = await chromium.launchPersistentContext(join(tmp.dir, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1280, height: 900 },
-  })
+  browser = await launchBrowser(tmp.dir)
 }, 90_000)
 
-afterAll(async () => {
-  await browser?.close()
-  server?.child.kill('SIGTERM')
-  if (server !== undefined) await server.exited
-  tmp.cleanup()
-}, 30_000)
+afterAll(() => stopDashboard(browser, server, tmp), 30_000)
 
 describe.skipIf(missing !== undefined)('the dashboard in chromium', () => {
   let finished = ''

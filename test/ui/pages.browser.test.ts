@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { agentImports, ensureBuilt, ROOT, spawnCli, tempDir, writeFiles, type BackgroundCli } from '../cli/run-cli.js'
+import { agentImports, ensureBuilt, tempDir, writeFiles, type BackgroundCli } from '../cli/run-cli.js'
+import { ARTIFACTS, browserMissing, launchBrowser, startDashboard, stopDashboard } from './harness.js'
 
 /**
  * The dashboard's Agents, Artifacts and Alerts pages in a real browser
@@ -14,27 +15,7 @@ import { agentImports, ensureBuilt, ROOT, spawnCli, tempDir, writeFiles, type Ba
  * reload (the live stream, not polling) and goes when resolved; a GUEST or
  * ANALYST key sees no Replay button. Screenshots go to test-artifacts/.
  */
-const CHROMIUM = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium'
-const BUILT = join(ROOT, 'dist/ui/index.html')
-const ARTIFACTS = join(ROOT, 'test-artifacts')
-const KEY = /flt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/
-const READY = 'Ctrl-C or SIGTERM stops it.'
-const missing = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`
-  : !existsSync(BUILT)
-    ? 'dist/ui is not built (npm run build)'
-    : undefined
-if (missing !== undefined) console.warn(`dashboard page browser tests skipped: ${missing}`)
-
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
+const missing = browserMissing('dashboard page browser tests')
 
 const tmp = tempDir('flotilla-ui-pages-')
 let server: BackgroundCli
@@ -123,25 +104,7 @@ tasks:
     input: { id: report, text: final }
 `,
   })
-  server = spawnCli(
-    [
-      'serve',
-      '--port',
-      '0',
-      '--store',
-      `sqlite:${join(tmp.dir, 'pages.db')}`,
-      '--workflows',
-      'workflows',
-      '--agents',
-      'agents.mjs',
-      '--agent-modules',
-      'modules',
-    ],
-    { cwd: tmp.dir, env: { FLOTILLA_ADMIN_KEY: undefined } },
-  )
-  await server.waitFor(READY, 30_000)
-  url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? ''
-  admin = KEY.exec(server.stdout())?.[0] ?? ''
+  ;({ server, url, admin } = await startDashboard(tmp.dir, 'pages.db', ['--agent-modules', 'modules']))
   const deployed = await api<{ id: string }>('/deployed-agents', admin, {
     method: 'POST',
     json: { spec: { name: 'inbox', module: 'inbox.mjs' }, runtime: 'inprocess' },
@@ -151,20 +114,10 @@ tasks:
     method: 'PUT',
     json: { rules: [{ id: 'dead', kind: 'deadLetters', threshold: 1, severity: 'critical' }] },
   })
-  browser = await chromium.launchPersistentContext(join(tmp.dir, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1280, height: 900 },
-  })
+  browser = await launchBrowser(tmp.dir)
 }, 90_000)
 
-afterAll(async () => {
-  await browser?.close()
-  server?.child.kill('SIGTERM')
-  if (server !== undefined) await server.exited
-  tmp.cleanup()
-}, 30_000)
+afterAll(() => stopDashboard(browser, server, tmp), 30_000)
 
 describe.skipIf(missing !== undefined)('the Agents, Artifacts and Alerts pages in chromium', () => {
   it('draws the lineage of a run’s artifacts as a graph, and lists the versions of one', async () => {

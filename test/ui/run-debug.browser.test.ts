@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { agentImports, ensureBuilt, ROOT, spawnCli, tempDir, writeFiles, type BackgroundCli } from '../cli/run-cli.js'
+import { agentImports, ensureBuilt, tempDir, writeFiles, type BackgroundCli } from '../cli/run-cli.js'
+import { ARTIFACTS, browserMissing, launchBrowser, startDashboard, stopDashboard } from './harness.js'
 
 /**
  * Debug mode and replay with changes on the run page, in Debian's chromium
@@ -13,16 +14,7 @@ import { agentImports, ensureBuilt, ROOT, spawnCli, tempDir, writeFiles, type Ba
  * and succeeds, keeping the results of the tasks before it. One browser for
  * the file.
  */
-const CHROMIUM = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium'
-const BUILT = join(ROOT, 'dist/ui/index.html')
-const ARTIFACTS = join(ROOT, 'test-artifacts')
-const KEY = /flt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/
-const missing = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`
-  : !existsSync(BUILT)
-    ? 'dist/ui is not built (npm run build)'
-    : undefined
-if (missing !== undefined) console.warn(`run page debug browser tests skipped: ${missing}`)
+const missing = browserMissing('run page debug browser tests')
 
 const tmp = tempDir('flotilla-ui-debug-')
 let server: BackgroundCli
@@ -111,37 +103,11 @@ tasks:
     input: 2
 `,
   })
-  server = spawnCli(
-    [
-      'serve',
-      '--port',
-      '0',
-      '--store',
-      `sqlite:${join(tmp.dir, 'ui.db')}`,
-      '--workflows',
-      'workflows',
-      '--agents',
-      'agents.mjs',
-    ],
-    { cwd: tmp.dir, env: { FLOTILLA_ADMIN_KEY: undefined } },
-  )
-  await server.waitFor('Ctrl-C or SIGTERM stops it.', 30_000)
-  url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? ''
-  admin = KEY.exec(server.stdout())?.[0] ?? ''
-  browser = await chromium.launchPersistentContext(join(tmp.dir, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  })
+  ;({ server, url, admin } = await startDashboard(tmp.dir, 'ui.db'))
+  browser = await launchBrowser(tmp.dir)
 }, 90_000)
 
-afterAll(async () => {
-  await browser?.close()
-  server?.child.kill('SIGTERM')
-  if (server !== undefined) await server.exited
-  tmp.cleanup()
-}, 30_000)
+afterAll(() => stopDashboard(browser, server, tmp), 30_000)
 
 describe.skipIf(missing !== undefined)('debug mode and replay with changes on the run page', () => {
   let paused = ''
