@@ -1,12 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineAgent } from '../../src/agents/define-agent.js'
@@ -20,22 +14,10 @@ import { Worker } from '../../src/orchestrator/worker.js'
 import { openStoreAsync } from '../../src/store/open-store.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import { workflow } from '../../src/workflows/builder.js'
+import { memoryTracer, named, parentOf } from '../helpers/memory-tracer.js'
 import { describePostgres, withFreshSchema } from '../helpers/postgres.js'
 
 // Tool-call and store-commit spans, with OpenTelemetry's in-memory exporter.
-
-function memoryTracer() {
-  const exporter = new InMemorySpanExporter()
-  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('test')
-  return { exporter, tracer }
-}
-
-const parentOf = (s: ReadableSpan): string | undefined => s.parentSpanContext?.spanId
-const named = (spans: readonly ReadableSpan[], name: string, task?: string): ReadableSpan => {
-  const found = spans.find((s) => s.name === name && (task === undefined || s.attributes['flotilla.task_id'] === task))
-  if (found === undefined) throw new Error(`no span ${name} ${task ?? ''} in ${spans.map((s) => s.name).join(', ')}`)
-  return found
-}
 
 let dir: string
 beforeAll(async () => {

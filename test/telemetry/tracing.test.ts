@@ -1,12 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  type ReadableSpan,
-} from '@opentelemetry/sdk-trace-base'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { defineAgent } from '../../src/agents/define-agent.js'
 import { defineLlmAgent } from '../../src/agents/llm-agent.js'
@@ -20,21 +14,9 @@ import { parseTraceparent, traceContextOf, traceparentOf } from '../../src/telem
 import { workflow } from '../../src/workflows/builder.js'
 import { ROOT } from '../cli/run-cli.js'
 import { recordingHooks } from '../contract/runtime.contract.js'
+import { memoryTracer, named, parentOf } from '../helpers/memory-tracer.js'
 import { otlpCollector } from '../helpers/otlp-collector.js'
 import { CHILD_ENTRY, ensureFreshBuild } from '../runtimes/fresh-build.js'
-
-function memoryTracer() {
-  const exporter = new InMemorySpanExporter()
-  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('test')
-  return { exporter, tracer }
-}
-
-const parentOf = (s: ReadableSpan): string | undefined => s.parentSpanContext?.spanId
-const named = (spans: readonly ReadableSpan[], name: string, task?: string): ReadableSpan => {
-  const found = spans.find((s) => s.name === name && (task === undefined || s.attributes['flotilla.task_id'] === task))
-  if (found === undefined) throw new Error(`no span ${name} ${task ?? ''} in ${spans.map((s) => s.name).join(', ')}`)
-  return found
-}
 
 describe('trace context', () => {
   it('reads and writes W3C traceparent headers, refusing malformed and all-zero ids', () => {

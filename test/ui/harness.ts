@@ -77,3 +77,20 @@ export async function stopDashboard(
   if (server !== undefined) await server.exited
   tmp.cleanup()
 }
+
+/** A request to the API: its method (GET by default) and JSON body. */
+export interface ApiInit {
+  method?: string
+  json?: unknown
+}
+
+/** Calls `/api/v1<path>` of the server at `url` with a key; an answer that is not 2xx throws with its body. */
+export async function callApi<T>(url: string, path: string, key: string, init: ApiInit = {}): Promise<T> {
+  const res = await fetch(`${url}/api/v1${path}`, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
+  })
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+  return (await res.json()) as T
+}

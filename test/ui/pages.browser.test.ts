@@ -3,7 +3,15 @@ import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agentImports, ensureBuilt, tempDir, writeFiles, type BackgroundCli } from '../cli/run-cli.js'
-import { ARTIFACTS, browserMissing, launchBrowser, startDashboard, stopDashboard } from './harness.js'
+import {
+  ARTIFACTS,
+  browserMissing,
+  callApi,
+  type ApiInit,
+  launchBrowser,
+  startDashboard,
+  stopDashboard,
+} from './harness.js'
 
 /**
  * The dashboard's Agents, Artifacts and Alerts pages in a real browser
@@ -24,15 +32,7 @@ let admin = ''
 let browser: BrowserContext
 let inboxId = ''
 
-async function api<T>(path: string, key: string, init: { method?: string; json?: unknown } = {}): Promise<T> {
-  const res = await fetch(`${url}/api/v1${path}`, {
-    method: init.method ?? 'GET',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
-  })
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-  return (await res.json()) as T
-}
+const api = <T>(path: string, key: string, init?: ApiInit): Promise<T> => callApi<T>(url, path, key, init)
 
 /** Sends a message to the deployed inbox and leaves it unacknowledged for 5 deliveries: the bus dead-letters it. */
 async function deadLetter(body: unknown): Promise<string> {

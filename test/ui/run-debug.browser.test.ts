@@ -3,7 +3,15 @@ import { join } from 'node:path'
 import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { agentImports, ensureBuilt, tempDir, writeFiles, type BackgroundCli } from '../cli/run-cli.js'
-import { ARTIFACTS, browserMissing, launchBrowser, startDashboard, stopDashboard } from './harness.js'
+import {
+  ARTIFACTS,
+  browserMissing,
+  callApi,
+  type ApiInit,
+  launchBrowser,
+  startDashboard,
+  stopDashboard,
+} from './harness.js'
 
 /**
  * Debug mode and replay with changes on the run page, in Debian's chromium
@@ -35,15 +43,7 @@ interface ApiTask {
   startedAt: number | null
 }
 
-async function api<T>(path: string, key: string, init: { method?: string; json?: unknown } = {}): Promise<T> {
-  const res = await fetch(`${url}/api/v1${path}`, {
-    method: init.method ?? 'GET',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
-  })
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
-  return (await res.json()) as T
-}
+const api = <T>(path: string, key: string, init?: ApiInit): Promise<T> => callApi<T>(url, path, key, init)
 
 async function signIn(key: string): Promise<Page> {
   const page = await browser.newPage()
