@@ -154,9 +154,12 @@ describe.skipIf(missing !== undefined)('the dashboard in chromium', () => {
     const nodes = page.locator('.react-flow__node.flow-task')
     await expect.poll(() => nodes.count()).toBe(5)
     await expect.poll(() => page.locator('.react-flow__node.st-SUCCEEDED').count(), { timeout: 10_000 }).toBe(5)
-    expect(await page.locator('.react-flow__edge').count()).toBe(6)
+    // xyflow draws edges once it has measured the nodes: wait for them.
+    await expect.poll(() => page.locator('.react-flow__edge').count(), { timeout: 10_000 }).toBe(6)
     // The longest chain goes through the retried task: fetch → parse-c → report.
-    expect(await page.locator('.react-flow__node.critical').allTextContents()).toEqual(['fetch', 'parse-c', 'report'])
+    await expect
+      .poll(() => page.locator('.react-flow__node.critical').allTextContents())
+      .toEqual(['fetch', 'parse-c', 'report'])
     await expect.poll(() => page.getByTestId('progress').textContent()).toContain('5/5')
     await page.locator('[data-testid="tasks"] [data-task="parse-c"]').click()
     const drawer = page.getByTestId('drawer')
