@@ -1,28 +1,11 @@
-import { Background, Controls, MarkerType, Position, ReactFlow, type Edge, type Node } from '@xyflow/react'
-import { useEffect, useMemo, useState } from 'react'
-import type { Lineage, LineageLayoutRequest, LineageLayoutResult, LineageNode } from './lineage-model'
+import { Background, Controls, MarkerType, ReactFlow, type Edge, type Node } from '@xyflow/react'
+import { useMemo } from 'react'
+import { box, useLayout } from '../flow/flow'
+import type { LayoutRequest } from '../flow/layout-types'
+import type { Lineage, LineageNode } from './lineage-model'
 
 const NODE_W = 170
 const NODE_H = 44
-
-let requests = 0
-
-/** Positions from dagre in a web worker, asked again only when the graph's shape changes. */
-function useLayout(req: Omit<LineageLayoutRequest, 'id'> | undefined): LineageLayoutResult['positions'] | undefined {
-  const [positions, setPositions] = useState<LineageLayoutResult['positions']>()
-  useEffect(() => {
-    if (req === undefined) return
-    const worker = new Worker(new URL('./lineage-layout.worker.ts', import.meta.url), { type: 'module' })
-    const id = ++requests
-    worker.onmessage = (e: MessageEvent<LineageLayoutResult>) => {
-      if (e.data.id === id) setPositions(e.data.positions)
-      worker.terminate()
-    }
-    worker.postMessage({ ...req, id } satisfies LineageLayoutRequest)
-    return () => worker.terminate()
-  }, [req])
-  return positions
-}
 
 function label(n: LineageNode) {
   if (n.kind === 'artifact' && n.artifact !== null)
@@ -59,7 +42,9 @@ export function LineageGraph({
   const shape =
     lineage.nodes.map((n) => n.id).join('\n') + '\n\n' + lineage.edges.map((e) => `${e.from}>${e.to}`).join('\n')
   const request = useMemo(
-    (): Omit<LineageLayoutRequest, 'id'> => ({
+    (): Omit<LayoutRequest, 'id'> => ({
+      direction: 'LR',
+      spacing: { node: 14, layer: 56 },
       nodes: lineage.nodes.map((n) => ({ id: n.id, width: NODE_W, height: NODE_H })),
       edges: lineage.edges.map((e): [string, string] => [e.from, e.to]),
     }),
@@ -77,9 +62,7 @@ export function LineageGraph({
             position: positions[n.id] ?? { x: 0, y: 0 },
             data: { label: label(n) },
             className: `flow-lineage ${n.kind}${n.artifact !== null && n.artifact.id === selected ? ' selected-artifact' : ''}`,
-            style: { width: NODE_W, height: NODE_H },
-            sourcePosition: Position.Right,
-            targetPosition: Position.Left,
+            ...box(NODE_W, NODE_H),
             draggable: false,
             connectable: false,
             ariaLabel:

@@ -35,16 +35,3 @@ export interface Lineage {
   edges: LineageEdge[]
   truncated: boolean
 }
-
-/** What the layout worker is asked. */
-export interface LineageLayoutRequest {
-  id: number
-  nodes: { id: string; width: number; height: number }[]
-  edges: [string, string][]
-}
-
-/** What it answers: the top-left corner of each node. */
-export interface LineageLayoutResult {
-  id: number
-  positions: Record<string, { x: number; y: number }>
-}

@@ -1,7 +1,8 @@
-import { Background, Controls, MarkerType, Position, ReactFlow, type Edge, type Node } from '@xyflow/react'
-import { useEffect, useMemo, useRef, useState } from 'react'
+import { Background, Controls, MarkerType, ReactFlow, type Edge, type Node } from '@xyflow/react'
+import { useMemo, useRef } from 'react'
+import { box, useLayout } from '../flow/flow'
+import type { LayoutRequest } from '../flow/layout-types'
 import type { TaskState } from '../types'
-import type { LayoutRequest, LayoutResult } from './layout-types'
 import type { RunModel } from './model'
 
 /** Above this many tasks the graph shows one node per layer (tasks at the same depth) with counts by state. */
@@ -11,24 +12,6 @@ const NODE_W = 150
 const NODE_H = 40
 const LAYER_W = 190
 const LAYER_H = 64
-
-let requests = 0
-
-function useLayout(req: Omit<LayoutRequest, 'id'> | undefined): LayoutResult['positions'] | undefined {
-  const [positions, setPositions] = useState<LayoutResult['positions']>()
-  useEffect(() => {
-    if (req === undefined) return
-    const worker = new Worker(new URL('./layout.worker.ts', import.meta.url), { type: 'module' })
-    const id = ++requests
-    worker.onmessage = (e: MessageEvent<LayoutResult>) => {
-      if (e.data.id === id) setPositions(e.data.positions)
-      worker.terminate()
-    }
-    worker.postMessage({ ...req, id } satisfies LayoutRequest)
-    return () => worker.terminate()
-  }, [req])
-  return positions
-}
 
 const STATE_ORDER: TaskState[] = [
   'SUCCEEDED',
@@ -133,9 +116,7 @@ export function RunGraph({
             ),
           },
           className: 'flow-layer',
-          sourcePosition: Position.Right,
-          targetPosition: Position.Left,
-          style: { width: LAYER_W, height: LAYER_H },
+          ...box(LAYER_W, LAYER_H),
           draggable: false,
           connectable: false,
         }
@@ -156,9 +137,7 @@ export function RunGraph({
       position: positions[t.id] ?? { x: 0, y: 0 },
       data: { label: t.id },
       className: `flow-task st-${t.state}${criticalRef.current.has(t.id) ? ' critical' : ''}${t.id === stopped ? ' break' : ''}`,
-      sourcePosition: Position.Right,
-      targetPosition: Position.Left,
-      style: { width: NODE_W, height: NODE_H },
+      ...box(NODE_W, NODE_H),
       draggable: false,
       connectable: false,
       ariaLabel: `task ${t.id}: ${t.state}`,

@@ -1,7 +1,9 @@
-/** What the layout worker is asked. */
+/** What the layout worker is asked: a graph, its direction and its spacing. */
 export interface LayoutRequest {
   id: number
   direction: 'LR' | 'TB'
+  /** Space between nodes of one layer, and between layers (pixels). */
+  spacing?: { node: number; layer: number }
   nodes: { id: string; width: number; height: number }[]
   edges: [string, string][]
 }

@@ -6,7 +6,8 @@ import type { LayoutRequest, LayoutResult } from './layout-types'
 self.onmessage = (e: MessageEvent<LayoutRequest>) => {
   const req = e.data
   const g = new Graph()
-  g.setGraph({ rankdir: req.direction, nodesep: 16, ranksep: 48, marginx: 8, marginy: 8 })
+  const spacing = req.spacing ?? { node: 16, layer: 48 }
+  g.setGraph({ rankdir: req.direction, nodesep: spacing.node, ranksep: spacing.layer, marginx: 8, marginy: 8 })
   g.setDefaultEdgeLabel(() => ({}))
   for (const n of req.nodes) g.setNode(n.id, { width: n.width, height: n.height })
   for (const [from, to] of req.edges) g.setEdge(from, to)
@@ -16,6 +17,5 @@ self.onmessage = (e: MessageEvent<LayoutRequest>) => {
     const p = g.node(n.id)
     positions[n.id] = { x: p.x - n.width / 2, y: p.y - n.height / 2 }
   }
-  const result: LayoutResult = { id: req.id, positions }
-  self.postMessage(result)
+  self.postMessage({ id: req.id, positions } satisfies LayoutResult)
 }
