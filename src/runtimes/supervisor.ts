@@ -1,39 +1,38 @@
 import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
-import { newAgentId } from '../core/ids.js'
 import type { AgentState } from '../core/states.js'
 import { AgentMetrics } from '../agents/agent-metrics.js'
-import type { BusEvent } from '../messaging/bus.js'
-import { inheritPermissions, parsePermissions, PermissionSet, type Permission } from '../security/permissions.js'
+import { PermissionSet } from '../security/permissions.js'
 import type { AgentRecord } from '../store/records.js'
 import { AgentCalls } from './agent-calls.js'
-import { AgentDirectory, info } from './agent-directory.js'
-import { agentUsage, clusterUsage } from './agent-usage.js'
+import { info } from './agent-directory.js'
+import { AgentTree } from './agent-tree.js'
+import { notRunningError } from './command-guards.js'
+import { checkDeployment, planDeployment } from './deploy-plan.js'
+import { agentUsage } from './agent-usage.js'
 import { assertTransition } from './lifecycle.js'
 import { carveLimits, parseLimits, storedLimits } from './limits.js'
 import { deployRequestOf, enterLineage, type LiveAgent } from './live-agent.js'
-import { parseTreeBudget, TreeBudgets, type TreeBudgetState } from './tree-budget.js'
+import { TreeBudgets, type TreeBudgetState } from './tree-budget.js'
 import type { ExecuteOptions, ResourceLimits, Runtime, RuntimeExit, RuntimeHooks } from './runtime.js'
 import type {
   AgentDeployment,
   AgentInfo,
   AgentUsage,
-  ClusterUsage,
   DeployOptions,
   SupervisorEvent,
   SupervisorOptions,
 } from './supervisor-types.js'
-
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i
 
 /**
  * Deploys agents on runtimes and governs them: the lifecycle state machine
  * (every transition stored before it is reported), parent–child trees
  * (children carved from their parent's permissions and limits, terminated
  * before their parent, cleaned up when their parent fails), commands,
- * usage and metrics.
+ * usage and metrics. The queries over its live tree are {@link AgentTree}'s
+ * (`agent-tree.ts`); what a deploy settles before it starts is
+ * `deploy-plan.ts`'s.
  *
  * @example
  * ```ts
@@ -43,7 +42,7 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i
  * await supervisor.terminate(agent.id)
  * ```
  */
-export class AgentSupervisor extends AgentDirectory<LiveAgent> {
+export class AgentSupervisor extends AgentTree {
   private readonly runtimes = new Map<string, Runtime>()
   private readonly clock: Clock
   /** Serves the ctx service calls of the agents. */
@@ -87,70 +86,17 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
   async deploy(deployment: AgentDeployment, options: DeployOptions = {}): Promise<AgentInfo> {
     if (this.closed)
       throw new FlotillaError('AGENT_STATE_INVALID', 'The supervisor is closed; it deploys no more agents.')
-    const name = deployment.name
-    if (typeof name !== 'string' || !NAME.test(name)) {
-      throw new FlotillaError(
-        'AGENT_SPEC_INVALID',
-        `Agent name "${String(name)}" must be 1–63 letters, digits, ".", "_" or "-".`,
-        { details: { field: 'name' } },
-      )
-    }
-    if (deployment.model === undefined && (typeof deployment.module !== 'string' || deployment.module.length === 0)) {
-      throw new FlotillaError(
-        'AGENT_SPEC_INVALID',
-        `Agent "${name}": module must be the path of the module holding its handler.`,
-        { details: { field: 'module' } },
-      )
-    }
+    checkDeployment(deployment)
     const parent = options.parentId === undefined ? undefined : this.requireLive(options.parentId)
-    if (parent && parent.record.state !== 'RUNNING' && parent.record.state !== 'PAUSED') {
-      throw new FlotillaError(
-        parent.record.state === 'TERMINATED' ? 'AGENT_TERMINATED' : 'AGENT_STATE_INVALID',
-        `Parent ${parent.record.id} is ${parent.record.state}; only a running or paused agent can have children.`,
-        {
-          details: { agent: parent.record.id, state: parent.record.state },
-        },
-      )
-    }
-    const permissions = parent
-      ? inheritPermissions(parent.perms.grants, deployment.permissions, `Child "${name}"`)
-      : parsePermissions(deployment.permissions ?? [])
-    const limits = parent
-      ? carveLimits(storedLimits(parent.record), deployment.limits ?? {}, name)
-      : parseLimits(deployment.limits ?? this.options.defaultLimits)
-    const treeBudget = parseTreeBudget(deployment.budget, name)
-    const kind =
-      options.runtime ??
-      deployment.runtime ??
-      parent?.runtime.kind ??
-      this.options.defaultRuntime ??
-      [...this.runtimes.keys()][0]
-    const runtime = this.runtimes.get(kind)
-    if (!runtime) {
-      throw new FlotillaError(
-        'AGENT_SPEC_INVALID',
-        `Agent "${name}": no runtime "${kind}"; available: ${[...this.runtimes.keys()].join(', ')}.`,
-        { details: { field: 'runtime' } },
-      )
-    }
-    const id = newAgentId()
-    const workspace = options.workspace ?? parent?.workspace ?? join(this.options.workspaceRoot, `${name}-${id}`)
-    const at = this.clock.wallNow()
-    const record: AgentRecord = {
-      id,
-      name,
-      version: deployment.version ?? '1.0.0',
-      parentId: parent?.record.id ?? null,
-      runtime: kind,
-      state: 'PENDING',
-      reason: null,
-      spec: JSON.parse(JSON.stringify({ ...deployment, runtime: kind })) as Record<string, unknown>,
-      permissions: permissions.map((p) => ({ resource: p.resource, actions: [...p.actions] })),
-      limits: { ...limits },
-      pid: null,
-      createdAt: at,
-      updatedAt: at,
-    }
+    const { record, permissions, treeBudget, runtime, workspace } = planDeployment({
+      deployment,
+      options,
+      parent,
+      runtimes: this.runtimes,
+      supervisor: this.options,
+      now: () => this.clock.wallNow(),
+    })
+    const { id, name, createdAt: at } = record
     // Reserved before the first await, so two children spawned at once cannot both take what is left.
     this.budgets.open(id, name, parent?.record.id, treeBudget)
     try {
@@ -196,23 +142,7 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
   async execute(agentId: string, input: unknown, options: ExecuteOptions = {}): Promise<unknown> {
     const entry = this.requireLive(agentId)
     const { state } = entry.record
-    if (state !== 'RUNNING' || !entry.handle) {
-      if (state === 'TERMINATED')
-        throw new FlotillaError(
-          'AGENT_TERMINATED',
-          `Agent ${agentId} (${entry.record.name}) is terminated; it takes no more commands.`,
-          { details: { agent: agentId } },
-        )
-      const hint =
-        state === 'PAUSED'
-          ? 'resume it first'
-          : state === 'FAILED'
-            ? `it failed (${entry.record.reason ?? 'no reason'}): restart it`
-            : 'wait until it is RUNNING'
-      throw new FlotillaError('AGENT_STATE_INVALID', `Agent ${agentId} (${entry.record.name}) is ${state}; ${hint}.`, {
-        details: { agent: agentId, state },
-      })
-    }
+    if (state !== 'RUNNING' || !entry.handle) throw notRunningError(entry.record)
     const started = this.clock.now()
     const leave = enterLineage(entry, options.runId, options.taskId)
     try {
@@ -318,37 +248,9 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
     for (const child of this.liveChildren(agentId)) await this.terminate(child.record.id, reason)
   }
 
-  /** True when the agent holds `action` on `resource`. */
-  async checkPermission(agentId: string, resource: string, action: string): Promise<boolean> {
-    const entry = this.live.get(agentId)
-    if (entry) return entry.perms.allows(resource, action)
-    return new PermissionSet((await this.status(agentId)).permissions).allows(resource, action)
-  }
-
-  /** The permissions a child of `parentId` asking for `asked` would get; `PERMISSION_ESCALATION` if it asks for more. */
-  async inheritedPermissions(
-    parentId: string,
-    asked: readonly Permission[] | undefined,
-  ): Promise<readonly Permission[]> {
-    const parent = await this.status(parentId)
-    return inheritPermissions(parent.permissions, asked)
-  }
-
-  /** Hands an event of one of the agent's subscriptions (the `subscribe` service op) to its runtime; dropped unless it is running or paused. */
-  deliver(agentId: string, subscriptionId: string, event: BusEvent): void {
-    const entry = this.live.get(agentId)
-    if (entry?.handle && (entry.record.state === 'RUNNING' || entry.record.state === 'PAUSED'))
-      entry.handle.deliver?.(subscriptionId, event)
-  }
-
   /** What the agent uses now, with its command metrics. */
   async usage(agentId: string): Promise<AgentUsage> {
     return agentUsage(this.requireLive(agentId), this.clock.wallNow())
-  }
-
-  /** Totals over every agent deployed by this supervisor that is not terminated. */
-  clusterUsage(): Promise<ClusterUsage> {
-    return clusterUsage(this.live.values())
   }
 
   /** Terminates every agent (roots first, each subtree children first) and closes the runtimes. */
@@ -363,20 +265,6 @@ export class AgentSupervisor extends AgentDirectory<LiveAgent> {
   }
 
   // --- internals ---
-
-  private requireLive(agentId: string): LiveAgent {
-    const entry = this.live.get(agentId)
-    if (entry) return entry
-    if (this.isForgotten(agentId))
-      throw new FlotillaError('AGENT_TERMINATED', `Agent ${agentId} is terminated; it takes no more commands.`, {
-        details: { agent: agentId },
-      })
-    throw this.notFound(agentId)
-  }
-
-  private liveChildren(agentId: string): LiveAgent[] {
-    return [...this.live.values()].filter((e) => e.record.parentId === agentId && e.record.state !== 'TERMINATED')
-  }
 
   private emit(event: SupervisorEvent): void {
     try {
