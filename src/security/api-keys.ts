@@ -1,33 +1,29 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+/**
+ * API keys as a service: creating, importing, listing, rotating and
+ * revoking them in a {@link SecurityStore}, and authenticating a request's
+ * key. Their parts live next to it: the key's form and hashing
+ * (`key-tokens.ts`), what a key shows and grants (`key-principals.ts`) and
+ * the checks and cache of verified keys (`verified-keys.ts`).
+ */
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
-import { inheritPermissions, parsePermissions, PermissionSet, type Grants, type Permission } from './permissions.js'
+import { inheritPermissions, parsePermissions, type Permission } from './permissions.js'
+import { toInfo, type ApiKeyInfo, type KeyPrincipal } from './key-principals.js'
+import { formatApiKey, hashSecret, newKeyId, newSecret, parseApiKey, sameHash } from './key-tokens.js'
 import { parseRole, ROLE_GRANTS, type Role } from './roles.js'
 import { sha256Hex } from './sha256.js'
 import { keyNotFound, type ApiKeyRecord, type SecurityStore } from './security-store.js'
+import { invalid, VerifiedKeys } from './verified-keys.js'
 
-/** An API key as lists show it: everything but the hash of its secret. */
-export type ApiKeyInfo = Omit<ApiKeyRecord, 'hash' | 'previous'> & {
-  /** Until when the secret replaced by the last rotation still works; `null`: it does not. */
-  readonly previousValidUntil: number | null
-}
+export type { ApiKeyInfo, KeyPrincipal } from './key-principals.js'
+export { principalOf } from './key-principals.js'
+export { hashSecret, parseApiKey } from './key-tokens.js'
 
 /** A new key: the only time its secret is shown. */
 export interface IssuedKey {
   /** `flt_<id>_<secret>`: give it to the client; it cannot be shown again. */
   readonly key: string
   readonly info: ApiKeyInfo
-}
-
-/** Who made a request, once its key is checked. */
-export interface KeyPrincipal {
-  /** `key:<id>`: the actor of audit entries and events. */
-  readonly name: string
-  readonly keyId: string
-  readonly keyName: string
-  readonly role: Role
-  /** The grants in force: the role's, narrowed by the key's scopes. */
-  readonly permissions: Grants
 }
 
 /** Options of {@link ApiKeys}; every field has a default. */
@@ -57,61 +53,7 @@ export interface CreateKeyOptions {
   readonly by?: string
 }
 
-const PREFIX = 'flt'
-const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789'
-const TOKEN = /^flt_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/
 const LAST_USED_EVERY_MS = 60_000
-const ZERO_HASH = Buffer.alloc(32)
-
-/** SHA-256 of a key's secret, lowercase hex (the only form in which it is stored). */
-export function hashSecret(secret: string): string {
-  return sha256Hex(secret)
-}
-
-/** What a process remembers of a key it verified: hashes only, never the secret. */
-interface VerifiedKey {
-  /** SHA-256 of the current secret. */
-  readonly current: Buffer
-  /** SHA-256 of the rotated-out secret and the end of its grace period. */
-  readonly previous: { readonly hash: Buffer; readonly validUntil: number } | null
-  readonly expiresAt: number | null
-  readonly principal: KeyPrincipal
-  /** `clock.now()` when the record was read from the store. */
-  readonly readAt: number
-}
-
-/** `{ id, secret }` of a well-formed `flt_<id>_<secret>` key, else `undefined`. */
-export function parseApiKey(key: string): { id: string; secret: string } | undefined {
-  const m = TOKEN.exec(key)
-  return m === null ? undefined : { id: m[1] as string, secret: m[2] as string }
-}
-
-function newId(): string {
-  const bytes = randomBytes(12)
-  let id = ''
-  for (const b of bytes) id += ID_ALPHABET[b % ID_ALPHABET.length]
-  return id
-}
-
-function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex')
-  const y = Buffer.from(b, 'hex')
-  return x.length === y.length && timingSafeEqual(x, y)
-}
-
-/** A stored hex hash as 32 bytes (a malformed one as zeros, which no secret hashes to). */
-function hashBytes(hex: string): Buffer {
-  const b = Buffer.from(hex, 'hex')
-  return b.length === 32 ? b : ZERO_HASH
-}
-
-/** The `AUTH_INVALID` a request gets; the message never says which check failed unless the caller proved the secret. */
-function invalid(reason?: string, details: Record<string, unknown> = {}): FlotillaError {
-  const why = reason === undefined ? 'it is unknown or its secret is wrong' : reason
-  return new FlotillaError('AUTH_INVALID', `The API key is not valid: ${why}. Ask an ADMIN for a new key.`, {
-    details: { ...(reason === undefined ? {} : { reason }), ...details },
-  })
-}
 
 /**
  * API keys: created with a role (and optional narrower scopes), shown once,
@@ -128,10 +70,8 @@ function invalid(reason?: string, details: Record<string, unknown> = {}): Flotil
  */
 export class ApiKeys {
   private readonly clock: Clock
-  private readonly cacheMs: number
-  private readonly verified = new Map<string, VerifiedKey>()
-  /** Bumped by every revoke and rotate, so a read begun before one is not remembered after it. */
-  private changes = 0
+  /** What this process remembers of the keys it verified. */
+  private readonly verified: VerifiedKeys
 
   constructor(
     private readonly store: SecurityStore,
@@ -143,7 +83,7 @@ export class ApiKeys {
       throw new FlotillaError('VALIDATION_FAILED', `cacheMs must be a number of ms ≥ 0; got ${String(cacheMs)}.`, {
         details: { field: 'cacheMs' },
       })
-    this.cacheMs = cacheMs
+    this.verified = new VerifiedKeys(this.clock, cacheMs)
   }
 
   /** Creates a key; its secret is in the result and nowhere else. */
@@ -169,9 +109,9 @@ export class ApiKeys {
         details: { field: 'ttlMs' },
       })
     const now = this.clock.wallNow()
-    const secret = randomBytes(32).toString('base64url')
+    const secret = newSecret()
     const record: ApiKeyRecord = {
-      id: newId(),
+      id: newKeyId(),
       name,
       role,
       scopes,
@@ -185,7 +125,7 @@ export class ApiKeys {
       lastUsedAt: null,
     }
     await this.store.insertKey(record)
-    return { key: `${PREFIX}_${record.id}_${secret}`, info: toInfo(record) }
+    return { key: formatApiKey(record.id, secret), info: toInfo(record) }
   }
 
   /**
@@ -258,48 +198,18 @@ export class ApiKeys {
     const parsed = parseApiKey(key)
     if (parsed === undefined) throw invalid('it is not of the form flt_<id>_<secret>')
     const hash = Buffer.from(sha256Hex(parsed.secret), 'hex')
-    const known = this.verified.get(parsed.id)
-    if (known !== undefined) {
-      if (this.clock.now() - known.readAt < this.cacheMs) {
-        const principal = this.fromCache(known, hash)
-        if (principal !== undefined) return principal
-      } else this.verified.delete(parsed.id)
-    }
-    const changes = this.changes
-    const record = await this.store.getKey(parsed.id)
+    const cached = this.verified.cached(parsed.id, hash)
+    if (cached !== undefined) return cached
+    const version = this.verified.version()
+    const found = await this.store.getKey(parsed.id)
     const readAt = this.clock.now()
-    const stored = record === undefined ? undefined : verifiedOf(record, readAt)
-    // Compare even for an unknown id, so both take the same time.
-    const current = timingSafeEqual(hash, stored?.current ?? ZERO_HASH)
     const now = this.clock.wallNow()
-    const previous =
-      stored?.previous !== null && stored?.previous !== undefined && timingSafeEqual(hash, stored.previous.hash)
-    if (record === undefined || stored === undefined || (!current && !previous)) throw invalid()
-    if (record.revokedAt !== null) {
-      this.verified.delete(record.id)
-      throw invalid('it was revoked', { keyId: record.id })
-    }
-    if (record.expiresAt !== null && now >= record.expiresAt) throw invalid('it expired', { keyId: record.id })
-    if (!current && previous && record.previous !== null && now >= record.previous.validUntil)
-      throw invalid('it was rotated and its grace period is over', { keyId: record.id })
+    const { record, verified } = this.verified.verify(found, hash, readAt, now)
     if (record.lastUsedAt === null || now - record.lastUsedAt >= LAST_USED_EVERY_MS) {
       await this.store.touchKey(record.id, now)
     }
-    if (this.cacheMs > 0 && changes === this.changes) this.verified.set(record.id, stored)
-    return stored.principal
-  }
-
-  /** The principal of a remembered key whose secret `hash` matches, `AUTH_INVALID` past its expiry or grace, else `undefined` (ask the store). */
-  private fromCache(known: VerifiedKey, hash: Buffer): KeyPrincipal | undefined {
-    const current = timingSafeEqual(hash, known.current)
-    const previous = !current && known.previous !== null && timingSafeEqual(hash, known.previous.hash)
-    if (!current && !previous) return undefined
-    const now = this.clock.wallNow()
-    const id = known.principal.keyId
-    if (known.expiresAt !== null && now >= known.expiresAt) throw invalid('it expired', { keyId: id })
-    if (previous && known.previous !== null && now >= known.previous.validUntil)
-      throw invalid('it was rotated and its grace period is over', { keyId: id })
-    return known.principal
+    this.verified.remember(verified, version)
+    return verified.principal
   }
 
   /**
@@ -318,17 +228,17 @@ export class ApiKeys {
         details: { keyId: id },
       })
     const now = this.clock.wallNow()
-    const secret = randomBytes(32).toString('base64url')
+    const secret = newSecret()
     const next: ApiKeyRecord = {
       ...record,
       hash: hashSecret(secret),
       previous: graceMs > 0 ? { hash: record.hash, validUntil: now + graceMs } : null,
       rotatedAt: now,
     }
-    this.forget(id)
+    this.verified.forget(id)
     await this.store.updateKey(next)
-    this.forget(id)
-    return { key: `${PREFIX}_${id}_${secret}`, info: toInfo(next) }
+    this.verified.forget(id)
+    return { key: formatApiKey(id, secret), info: toInfo(next) }
   }
 
   /** Revokes key `id` at once (its rotated-out secret too); revoking twice keeps the first time. */
@@ -336,16 +246,10 @@ export class ApiKeys {
     const record = await this.record(id)
     if (record.revokedAt !== null) return toInfo(record)
     const next: ApiKeyRecord = { ...record, revokedAt: this.clock.wallNow(), previous: null }
-    this.forget(id)
+    this.verified.forget(id)
     await this.store.updateKey(next)
-    this.forget(id)
+    this.verified.forget(id)
     return toInfo(next)
-  }
-
-  /** Drops what this process remembers of key `id` (before and after a revoke or rotate is stored). */
-  private forget(id: string): void {
-    this.changes++
-    this.verified.delete(id)
   }
 
   private async record(id: string): Promise<ApiKeyRecord> {
@@ -353,48 +257,4 @@ export class ApiKeys {
     if (record === undefined) throw keyNotFound(id)
     return record
   }
-}
-
-/** What a process remembers of `record`, read at `readAt` (`clock.now()`). */
-function verifiedOf(record: ApiKeyRecord, readAt: number): VerifiedKey {
-  return {
-    current: hashBytes(record.hash),
-    previous:
-      record.previous === null
-        ? null
-        : { hash: hashBytes(record.previous.hash), validUntil: record.previous.validUntil },
-    expiresAt: record.expiresAt,
-    principal: principalOf(record),
-    readAt,
-  }
-}
-
-/** Each role's grants, compiled once (a PermissionSet never changes). */
-const ROLE_SETS = new Map<Role, PermissionSet>()
-
-function roleSet(role: Role): PermissionSet {
-  let set = ROLE_SETS.get(role)
-  if (set === undefined) ROLE_SETS.set(role, (set = new PermissionSet(ROLE_GRANTS[role])))
-  return set
-}
-
-/** The principal of a stored key: its role's grants, narrowed by its scopes. */
-export function principalOf(record: ApiKeyRecord): KeyPrincipal {
-  const role = roleSet(record.role)
-  const scopes = record.scopes === null ? undefined : new PermissionSet(record.scopes)
-  return {
-    name: `key:${record.id}`,
-    keyId: record.id,
-    keyName: record.name,
-    role: record.role,
-    permissions:
-      scopes === undefined
-        ? role
-        : { allows: (resource, action) => role.allows(resource, action) && scopes.allows(resource, action) },
-  }
-}
-
-function toInfo(record: ApiKeyRecord): ApiKeyInfo {
-  const { hash: _hash, previous, ...rest } = record
-  return { ...rest, previousValidUntil: previous === null ? null : previous.validUntil }
 }
