@@ -136,15 +136,18 @@ export type FlotillaEventType = FlotillaEvent['type']
 /** The event of one given type. */
 export type EventOf<T extends FlotillaEventType> = Extract<FlotillaEvent, { type: T }>
 
-const TEAM_EVENT_TYPES: ReadonlySet<string> = new Set<TeamEvent['type']>([
-  'agent.state',
-  'agent.reported',
-  'agent.health',
-  'agent.anomaly',
-  'permission.denied',
-  'alert.raised',
-  'alert.resolved',
-])
+/** Every team event's type, as an object so that the compiler refuses a missing or unknown one. */
+const TEAM_EVENT_TYPE_KEYS: Record<TeamEvent['type'], true> = {
+  'agent.state': true,
+  'agent.reported': true,
+  'agent.health': true,
+  'agent.anomaly': true,
+  'agent.scaled': true,
+  'permission.denied': true,
+  'alert.raised': true,
+  'alert.resolved': true,
+}
+const TEAM_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(TEAM_EVENT_TYPE_KEYS))
 
 /** True for an event of a run (one a run's event log stores), false for an agent, security or alert event. */
 export function isRunEvent(event: FlotillaEvent): event is RunEvent {

@@ -74,6 +74,22 @@ describe("orchestrator.on('*')", () => {
     expect(isRunEvent(denied!)).toBe(false)
   })
 
+  it('tells every team event type from the run events', () => {
+    const at = new Date(0).toISOString()
+    const team = [
+      'agent.state',
+      'agent.reported',
+      'agent.health',
+      'agent.anomaly',
+      'agent.scaled',
+      'permission.denied',
+      'alert.raised',
+      'alert.resolved',
+    ]
+    for (const type of team) expect(isRunEvent({ type, at } as unknown as FlotillaEvent), type).toBe(false)
+    expect(isRunEvent({ type: 'run.started', at, runId: 'r' } as unknown as FlotillaEvent)).toBe(true)
+  })
+
   it('hears health transitions of registered agents', async () => {
     let healthy = true
     await o.register(defineAgent({ name: 'flaky', handler: () => 1, healthCheck: () => healthy }))
