@@ -1,10 +1,12 @@
 /**
  * One Prometheus metric family of Flotilla's instruments, kept so that a
- * scrape is cheap with thousands of series: each series keeps its text
- * lines and renders them again only after it changed, and the scrape joins
- * the kept pieces once (see {@link PrometheusFamily.collect}). The family is also a
- * `prom-client` metric (its `get()` gives the values), registered in the
- * registry like any other.
+ * scrape is cheap with thousands of series: each series keeps its lines as
+ * UTF-8 bytes and renders them again only after it changed (an add, set or
+ * observe marks it), and the scrape copies the kept bytes into one buffer
+ * (see {@link PrometheusFamily.collect}): no text is joined or encoded again.
+ * The family is also a `prom-client` metric (its `get()` gives the values,
+ * which `prom-client` renders to the same lines), registered in the registry
+ * like any other.
  */
 
 /** The kind of a family. */
@@ -19,7 +21,8 @@ interface Series {
   count: number
   /** Observations per bucket (not cumulative); the last counts those above every bound. */
   readonly counts: number[]
-  text: string | undefined
+  /** The series' lines as UTF-8, undefined after a change until the next scrape renders them. */
+  bytes: Buffer | undefined
   /** The collection that last observed it (gauges read at collection). */
   seen: number
 }
@@ -47,7 +50,7 @@ function num(v: number): string {
 /** A counter, gauge or histogram with a fixed label set. */
 export class PrometheusFamily {
   private readonly series = new Map<string, Series>()
-  private readonly header: string
+  private readonly header: Buffer
   private readonly bounds: readonly string[]
   /** Counts the changes: a scrape with the same versions everywhere answers its last text. */
   version = 0
@@ -59,7 +62,7 @@ export class PrometheusFamily {
     readonly labelNames: readonly string[],
     readonly buckets: readonly number[] = [],
   ) {
-    this.header = `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`
+    this.header = Buffer.from(`# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`)
     this.bounds = [...buckets.map(num), '+Inf']
   }
 
@@ -67,7 +70,7 @@ export class PrometheusFamily {
   add(labels: Readonly<Record<string, string>>, value: number): void {
     const s = this.at(labels)
     s.value += value
-    s.text = undefined
+    s.bytes = undefined
     this.version++
   }
 
@@ -78,9 +81,9 @@ export class PrometheusFamily {
   set(labels: Readonly<Record<string, string>>, value: number, epoch: number): void {
     const s = this.at(labels)
     s.seen = epoch
-    if (s.value === value && s.text !== undefined) return
+    if (s.value === value && s.bytes !== undefined) return
     s.value = value
-    s.text = undefined
+    s.bytes = undefined
     this.version++
   }
 
@@ -101,14 +104,25 @@ export class PrometheusFamily {
     s.counts[i]!++
     s.sum += value
     s.count++
-    s.text = undefined
+    s.bytes = undefined
     this.version++
   }
 
-  /** Appends the family's pieces of the text exposition format (each line ends with a newline) to `parts`. */
-  collect(parts: string[]): void {
+  /**
+   * Appends the family's pieces of the text exposition format, as UTF-8
+   * (each line ends with a newline), to `parts`: its header, then each
+   * series' kept bytes, rendered again only for the series changed since the
+   * last call. Returns the number of bytes appended.
+   */
+  collect(parts: Buffer[]): number {
     parts.push(this.header)
-    for (const s of this.series.values()) parts.push((s.text ??= this.lines(s)))
+    let size = this.header.length
+    for (const s of this.series.values()) {
+      const bytes = (s.bytes ??= Buffer.from(this.lines(s)))
+      parts.push(bytes)
+      size += bytes.length
+    }
+    return size
   }
 
   /** The values as `prom-client` reads them (`registry.metrics()`, `getMetricsAsJSON()`). */
@@ -150,7 +164,7 @@ export class PrometheusFamily {
         sum: 0,
         count: 0,
         counts: this.type === 'histogram' ? new Array<number>(this.buckets.length + 1).fill(0) : [],
-        text: undefined,
+        bytes: undefined,
         seen: 0,
       }
       this.series.set(key, s)

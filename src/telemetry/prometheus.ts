@@ -131,12 +131,14 @@ function unitOf(unit: string | undefined): { suffix: string; scale: number; buck
 function labeller(
   declared: readonly string[] | undefined,
 ): (attributes: TelemetryAttributes | undefined) => Record<string, string> {
+  // The label names of a declared set are made once, not at every record
+  const known = declared?.map((name) => [name, promName(name)] as const)
   return (attributes) => {
     const out: Record<string, string> = {}
-    const names = declared ?? Object.keys(attributes ?? {})
-    for (const name of names) {
+    const names = known ?? Object.keys(attributes ?? {}).map((name) => [name, promName(name)] as const)
+    for (const [name, label] of names) {
       const v = attributes?.[name]
-      out[promName(name)] = v === undefined ? '' : String(v)
+      out[label] = v === undefined ? '' : String(v)
     }
     return out
   }
@@ -299,21 +301,28 @@ export async function prometheusMeter(options: PrometheusMeterOptions = {}): Pro
   const families: PrometheusFamily[] = []
   const observed: Observed[] = []
   let epoch = 0
-  let last: { version: number; count: number; text: string; bytes?: Uint8Array<ArrayBuffer> } | undefined
-  /** Flotilla's families as text (kept while unchanged), and the text prom-client renders of metrics of one's own. */
+  let last: { version: number; count: number; bytes: Buffer<ArrayBuffer>; text?: string } | undefined
+  /**
+   * Flotilla's families as UTF-8 (kept while unchanged; after a change, the
+   * kept bytes of every series copied into one buffer, only the changed
+   * series rendered), and the text prom-client renders of metrics of one's own.
+   */
   const render = async (): Promise<{ own: NonNullable<typeof last>; rest: string[] }> => {
     if (observed.length > 0) await readGauges(observed, ++epoch)
     const mine = new Set<unknown>(families)
     const others = registry.getMetricsAsArray().filter((m) => !mine.has(m))
     const rest = await Promise.all(others.map((m) => registry.getSingleMetricAsString(m.name)))
-    const version = families.reduce((n, f) => n + f.version, 0)
+    let version = 0
+    for (const f of families) version += f.version
     if (last === undefined || last.version !== version || last.count !== families.length) {
-      const parts: string[] = []
-      for (const f of families) f.collect(parts)
-      last = { version, count: families.length, text: parts.join('') }
+      const parts: Buffer[] = []
+      let size = 0
+      for (const f of families) size += f.collect(parts)
+      last = { version, count: families.length, bytes: Buffer.concat(parts, size) }
     }
     return { own: last, rest }
   }
+  const restText = (rest: readonly string[]): string => rest.map((t) => `${t}\n`).join('')
   return {
     meter: meterOver(registry, families, observed, options),
     registry,
@@ -322,12 +331,12 @@ export async function prometheusMeter(options: PrometheusMeterOptions = {}): Pro
     },
     async metrics() {
       const { own, rest } = await render()
-      return rest.length === 0 ? own.text : own.text + rest.map((t) => `${t}\n`).join('')
+      const text = (own.text ??= own.bytes.toString('utf8'))
+      return rest.length === 0 ? text : text + restText(rest)
     },
     async body() {
       const { own, rest } = await render()
-      if (rest.length > 0) return Buffer.from(own.text + rest.map((t) => `${t}\n`).join(''))
-      return (own.bytes ??= Buffer.from(own.text))
+      return rest.length === 0 ? own.bytes : Buffer.concat([own.bytes, Buffer.from(restText(rest))])
     },
   }
 }
