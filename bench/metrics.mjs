@@ -4,17 +4,19 @@
 // retries, model tokens and cost, its circuit state; model call durations are by model. Measured with
 // `writes` records (attempts of random agents: a counter, a histogram, tokens and cost each) between two
 // scrapes, as on a busy server, and with none. Wall time and the process's CPU time per scrape (CPU time
-// moves less when other processes share the cores).
-// `node bench/metrics.mjs [agents] [scrapes] [writes] [--http]` after `npm run build`.
+// moves less when other processes share the cores). With --gzip (and --http) the scraper accepts gzip, as
+// Prometheus does, and gunzips the body; the meter is made with { gzip: true }: the server sends it gzipped.
+// `node bench/metrics.mjs [agents] [scrapes] [writes] [--http] [--gzip]` after `npm run build`.
 import { get } from 'node:http'
 import { prometheusMeter } from '../dist/index.js'
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'))
 const http = process.argv.includes('--http')
+const gzip = process.argv.includes('--gzip')
 const agents = Number(args[0] ?? 1000)
 const scrapes = Number(args[1] ?? 30)
 const writes = Number(args[2] ?? 1000)
-const prometheus = await prometheusMeter()
+const prometheus = await prometheusMeter({ gzip })
 const { meter } = prometheus
 const attempts = meter.createCounter('flotilla.task.attempts', { unit: '{attempt}' })
 const duration = meter.createHistogram('flotilla.task.duration', { unit: 'ms' })
@@ -78,10 +80,15 @@ let text = ''
 // body as bytes and answers its wall time; the CPU time is this (the server's) process's.
 let scraper
 let lastBytes = 0
+let lastSent = 0
 if (http) {
   const { fork } = await import('node:child_process')
   const { fileURLToPath } = await import('node:url')
-  scraper = fork(fileURLToPath(new URL('./metrics-scraper.mjs', import.meta.url)), [server.url, headers.authorization])
+  scraper = fork(fileURLToPath(new URL('./metrics-scraper.mjs', import.meta.url)), [
+    server.url,
+    headers.authorization,
+    ...(gzip ? ['gzip'] : []),
+  ])
 }
 let pending
 const scrape = http
@@ -96,6 +103,7 @@ const scrape = http
 scraper?.on('message', (m) => {
   if (m.error !== undefined) return pending.reject(new Error(m.error))
   lastBytes = m.bytes
+  lastSent = m.sent
   pending.resolve(m.ms)
 })
 
@@ -121,8 +129,9 @@ if (http) text = await prometheus.metrics()
 const series = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length
 const load = (await import('node:os')).loadavg().map((l) => l.toFixed(1))
 console.log(
-  `${agents} agents${http ? ', GET /metrics over HTTP' : ', metrics()'}: ${series} series, ` +
-    `${(text.length / 1024).toFixed(0)} KiB; ${scrapes} scrapes each; load average ${load.join(' ')}\n` +
+  `${agents} agents${http ? `, GET /metrics over HTTP${gzip ? ' (gzip)' : ''}` : ', metrics()'}: ${series} series, ` +
+    `${(text.length / 1024).toFixed(0)} KiB${http ? ` (${(lastSent / 1024).toFixed(0)} KiB sent)` : ''}; ` +
+    `${scrapes} scrapes each; load average ${load.join(' ')}\n` +
     `  ${writes} records between scrapes: ${busyFigures}\n` +
     `  nothing recorded between scrapes: ${idleFigures}`,
 )

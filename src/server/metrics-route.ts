@@ -35,16 +35,36 @@ export function httpMetrics(meter: Meter): MiddlewareHandler<ServerEnv> {
   }
 }
 
+/** Whether an `Accept-Encoding` header accepts gzip (`gzip` or `*`, with a q-value other than 0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false
+  let star = false
+  for (const part of header.split(',')) {
+    const [coding = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase())
+    const q = params.find((p) => p.startsWith('q='))
+    const accepted = q === undefined || Number(q.slice(2)) > 0
+    if (coding === 'gzip' || coding === 'x-gzip') return accepted
+    if (coding === '*') star = accepted
+  }
+  return star
+}
+
 /**
  * `GET /metrics`: the Prometheus text exposition of `metrics`. It needs a key
  * that may read runs (ANALYST is the role to give a scraper; OPERATOR,
  * SERVICE and ADMIN keys may too): the series carry agent names, costs and
- * run counts.
+ * run counts. A scraper that accepts gzip (Prometheus does) gets the text
+ * gzipped when `metrics` can give it (`gzipBody()`).
  */
 export function mountMetrics(
   app: OpenAPIHono<ServerEnv>,
   authenticate: MiddlewareHandler<ServerEnv>,
-  metrics: { readonly contentType: string; metrics(): Promise<string>; body?(): Promise<Uint8Array<ArrayBuffer>> },
+  metrics: {
+    readonly contentType: string
+    metrics(): Promise<string>
+    body?(): Promise<Uint8Array<ArrayBuffer>>
+    gzipBody?(): Promise<Uint8Array<ArrayBuffer>>
+  },
 ): void {
   app.use(METRICS_PATH, authenticate)
   app.get(METRICS_PATH, async (c) => {
@@ -62,7 +82,13 @@ export function mountMetrics(
         `Key "${principal.keyId}" (${principal.role}) may not read metrics: they need "read" on "run:*". Give the scraper an ANALYST key.`,
         { details: { key: principal.keyId, resource: decision.resource, action: 'read', reason: decision.reason } },
       )
+    if (metrics.gzipBody !== undefined && acceptsGzip(c.req.header('accept-encoding'))) {
+      const headers = { 'Content-Type': metrics.contentType, 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' }
+      return c.body(await metrics.gzipBody(), 200, headers)
+    }
     const body = metrics.body === undefined ? await metrics.metrics() : await metrics.body()
-    return c.body(body, 200, { 'Content-Type': metrics.contentType })
+    const headers: Record<string, string> = { 'Content-Type': metrics.contentType }
+    if (metrics.gzipBody !== undefined) headers.Vary = 'Accept-Encoding'
+    return c.body(body, 200, headers)
   })
 }

@@ -1,3 +1,5 @@
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
 import type { Metric, Registry } from 'prom-client'
 import { PrometheusFamily, type FamilyType } from './prometheus-family.js'
 import type {
@@ -23,6 +25,14 @@ export interface PrometheusMeterOptions {
    * attributes outside the set are dropped.
    */
   readonly labels?: Readonly<Record<string, readonly string[]>>
+  /**
+   * Whether `GET /metrics` gzips the text for a scraper that accepts gzip
+   * (level 1: 3.3 MiB become about 220 KiB with 1,000 agents, for about
+   * 5 ms of CPU a scrape that changed something). Worth it when Prometheus
+   * scrapes over a network; over loopback it costs more CPU than it saves.
+   * @default false
+   */
+  readonly gzip?: boolean
 }
 
 /** A {@link Meter} over `prom-client`, and the text Prometheus scrapes. */
@@ -40,6 +50,13 @@ export interface PrometheusMetrics {
    * two scrapes with nothing recorded in between (not encoded again).
    */
   body(): Promise<Uint8Array<ArrayBuffer>>
+  /**
+   * The same bytes gzipped (level 1), what `GET /metrics` sends to a scraper
+   * that accepts gzip (Prometheus does): kept, as {@link PrometheusMetrics.body},
+   * between two scrapes with nothing recorded in between. Only with
+   * {@link PrometheusMeterOptions.gzip}.
+   */
+  readonly gzipBody?: () => Promise<Uint8Array<ArrayBuffer>>
 }
 
 /** The attributes of the instruments Flotilla reports, so each metric's labels are known when it is made. */
@@ -260,6 +277,11 @@ function meterOver(
   }
 }
 
+// Level 1: a tenth of the time of the default level for nearly the same size (the text is very repetitive)
+const gzipAsync = promisify(gzip)
+const gzipped = (bytes: Buffer): Promise<Buffer> => gzipAsync(bytes, { level: 1 })
+const toArrayBuffer = (b: Buffer): Uint8Array<ArrayBuffer> => b as Uint8Array<ArrayBuffer>
+
 /** Reads every observable gauge (their callbacks at once), then forgets the series none of them observed. */
 async function readGauges(observed: readonly Observed[], epoch: number): Promise<void> {
   const pending: Promise<void>[] = []
@@ -301,7 +323,9 @@ export async function prometheusMeter(options: PrometheusMeterOptions = {}): Pro
   const families: PrometheusFamily[] = []
   const observed: Observed[] = []
   let epoch = 0
-  let last: { version: number; count: number; bytes: Buffer<ArrayBuffer>; text?: string } | undefined
+  let last:
+    | { version: number; count: number; bytes: Buffer<ArrayBuffer>; text?: string; gzipped?: Promise<Buffer> }
+    | undefined
   /**
    * Flotilla's families as UTF-8 (kept while unchanged; after a change, the
    * kept bytes of every series copied into one buffer, only the changed
@@ -338,5 +362,13 @@ export async function prometheusMeter(options: PrometheusMeterOptions = {}): Pro
       const { own, rest } = await render()
       return rest.length === 0 ? own.bytes : Buffer.concat([own.bytes, Buffer.from(restText(rest))])
     },
+    ...(options.gzip === true && {
+      async gzipBody() {
+        const { own, rest } = await render()
+        if (rest.length > 0)
+          return toArrayBuffer(await gzipped(Buffer.concat([own.bytes, Buffer.from(restText(rest))])))
+        return toArrayBuffer(await (own.gzipped ??= gzipped(own.bytes)))
+      },
+    }),
   }
 }
