@@ -54,6 +54,10 @@ export class PrometheusFamily {
   private readonly bounds: readonly string[]
   /** Counts the changes: a scrape with the same versions everywhere answers its last text. */
   version = 0
+  /** The version of the last {@link PrometheusFamily.collect}. */
+  private collected = -1
+  /** The family's bytes in one piece, once two collections in a row found it unchanged. */
+  private whole: { readonly version: number; readonly bytes: Buffer } | undefined
 
   constructor(
     readonly name: string,
@@ -115,12 +119,24 @@ export class PrometheusFamily {
    * last call. Returns the number of bytes appended.
    */
   collect(parts: Buffer[]): number {
-    parts.push(this.header)
+    if (this.whole?.version === this.version) {
+      parts.push(this.whole.bytes)
+      return this.whole.bytes.length
+    }
+    // A family unchanged since the last call is kept in one piece: the next scrapes copy it at once
+    const unchanged = this.collected === this.version
+    this.collected = this.version
+    const mine: Buffer[] = unchanged ? [] : parts
+    mine.push(this.header)
     let size = this.header.length
     for (const s of this.series.values()) {
       const bytes = (s.bytes ??= Buffer.from(this.lines(s)))
-      parts.push(bytes)
+      mine.push(bytes)
       size += bytes.length
+    }
+    if (unchanged) {
+      this.whole = { version: this.version, bytes: Buffer.concat(mine, size) }
+      parts.push(this.whole.bytes)
     }
     return size
   }
