@@ -1,9 +1,15 @@
 import type { Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { RunEvent } from '../core/events.js'
+import { MemoryStore } from '../store/memory/memory-store.js'
+import type { Store } from '../store/store.js'
 import type { ServerEnv } from './server-deps.js'
 
-/** How often the store is read for new events, and how often a keep-alive comment goes out when none came. */
+/**
+ * How often the store is read for new events when no wake-up came (events
+ * committed by another process, or a store that cannot tell), and how often
+ * a keep-alive comment goes out when none came.
+ */
 export const LIVE_POLL_MS = 200
 export const KEEP_ALIVE_MS = 15_000
 const PAGE = 200
@@ -13,6 +19,43 @@ const TAIL_SHARE_MS = 100
 const FULL_SHARE_MS = 10_000
 /** Pages kept at most; the oldest go first. */
 const MAX_PAGES = 256
+
+/**
+ * Subscribes `wake` to "events were committed" (by this process); returns
+ * the function that unsubscribes it. `wake` may be called synchronously
+ * from inside a commit, many times in a burst: it only has to be cheap.
+ */
+export type CommitWake = (wake: () => void) => () => void
+
+/** How the live streams of a server learn of new events. */
+export interface LiveOptions {
+  /** Wake-ups on commits in this process (see {@link commitWake}); without it, the streams poll only. */
+  readonly wake?: CommitWake
+  /** The poll interval: how late an event committed elsewhere may arrive. @default {@link LIVE_POLL_MS} */
+  readonly pollMs?: number
+}
+
+const noEnd = (): void => undefined
+
+/**
+ * The commit wake-ups of a store: its commit hooks (SQLite, PostgreSQL: the
+ * commits and queue results of this process, once they are durable), or the
+ * memory store's appends; `undefined` for a store that has neither (the
+ * streams poll). Commits by other processes are not seen: the poll finds them.
+ */
+export function commitWake(store: Store): CommitWake | undefined {
+  if (store instanceof MemoryStore) return (wake) => store.onAppend(wake)
+  const hooks = store.commits
+  if (hooks === undefined) return undefined
+  return (wake) =>
+    hooks.add((commit) =>
+      commit.events === 0
+        ? noEnd
+        : (error) => {
+            if (error === undefined) wake()
+          },
+    )
+}
 
 /** One page of the store's global event log (see `Client.tailEvents`). */
 export interface EventPage {
@@ -42,28 +85,91 @@ const FINAL = new Set(['run.succeeded', 'run.failed', 'run.cancelled'])
  * is reused for at most {@link TAIL_SHARE_MS} (a stream may see an event that
  * much later), a full page for longer; reusing a page is the same as having
  * read it a moment earlier, so every stream still sees every event once.
+ *
+ * A commit in this process (see {@link LiveOptions.wake}) wakes the waiting
+ * streams at once and retires the shared end-of-log pages read before it;
+ * wake-ups coalesce: a stream has one read in flight at most, and any
+ * number of commits during that read cause one more read.
  */
 export class LiveFeed {
-  private readonly pages = new Map<string, { until: number; page: Promise<SentPage> }>()
+  private readonly pages = new Map<string, { until: number; gen: number; full: boolean; page: Promise<SentPage> }>()
+  /** Counts the wake-ups (commits seen) while streams are open. */
+  private gen = 0
+  private waiters: (() => void)[] = []
+  private streams = 0
+  private unsubscribe: (() => void) | undefined
+  private readonly onCommit = (): void => {
+    this.gen++
+    if (this.waiters.length === 0) return
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w()
+  }
+
+  /** The poll interval in ms (see {@link LiveOptions.pollMs}). */
+  readonly pollMs: number
 
   /** `now`: a monotonic clock in ms (real time even under a test clock: the sharing is about real reads). */
   constructor(
     private readonly tail: TailEvents,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+    private readonly live: LiveOptions = {},
+  ) {
+    this.pollMs = live.pollMs ?? LIVE_POLL_MS
+  }
+
+  /** The current wake-up count: pass it to {@link LiveFeed.wait} after a read begun after taking it. */
+  get generation(): number {
+    return this.gen
+  }
+
+  /** A stream starts: listen to commits while any stream is open. Call {@link LiveFeed.close} when it ends. */
+  open(): void {
+    if (this.streams++ === 0 && this.live.wake !== undefined) this.unsubscribe = this.live.wake(this.onCommit)
+  }
+
+  /** A stream ended. */
+  close(): void {
+    if (--this.streams > 0) return
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
+  }
+
+  /**
+   * Resolves at once when a commit was seen since `generation`, else on the
+   * next one, after {@link LiveFeed.pollMs}, or when `signal` aborts.
+   */
+  wait(generation: number, signal: AbortSignal): Promise<void> {
+    if (this.gen !== generation || signal.aborted) return Promise.resolve()
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== done)
+        done()
+      }, this.pollMs)
+      signal.addEventListener('abort', done, { once: true })
+      this.waiters.push(done)
+    })
+  }
 
   /** The page after `after` (of run `runId`, or of every run). */
   read(after: string | undefined, runId: string | undefined): Promise<SentPage> {
     const key = `${runId ?? '*'}\u0000${after ?? ''}`
     const now = this.now()
     const hit = this.pages.get(key)
-    if (hit !== undefined && hit.until > now) return hit.page
-    const entry = { until: now + TAIL_SHARE_MS, page: this.load(after, runId) }
+    if (hit !== undefined && hit.until > now && (hit.full || hit.gen === this.gen)) return hit.page
+    const entry = { until: now + TAIL_SHARE_MS, gen: this.gen, full: false, page: this.load(after, runId) }
     this.pages.delete(key)
     this.pages.set(key, entry)
     entry.page.then(
       (p) => {
-        if (p.frames.length >= PAGE) entry.until = this.now() + FULL_SHARE_MS
+        if (p.frames.length < PAGE) return
+        entry.full = true
+        entry.until = this.now() + FULL_SHARE_MS
       },
       () => this.pages.delete(key),
     )
@@ -96,10 +202,10 @@ export class LiveFeed {
 
 const feeds = new WeakMap<object, LiveFeed>()
 
-/** The {@link LiveFeed} of a source of events (one per server's client), made on first use. */
-export function liveFeed(source: object, tail: TailEvents): LiveFeed {
+/** The {@link LiveFeed} of a source of events (one per server's client), made on first use with `live`. */
+export function liveFeed(source: object, tail: TailEvents, live: LiveOptions = {}): LiveFeed {
   let feed = feeds.get(source)
-  if (feed === undefined) feeds.set(source, (feed = new LiveFeed(tail)))
+  if (feed === undefined) feeds.set(source, (feed = new LiveFeed(tail, undefined, live)))
   return feed
 }
 
@@ -128,24 +234,28 @@ export function streamEvents(
   return streamSSE(c, async (stream) => {
     let after = startAt === undefined || startAt === '' ? undefined : startAt
     let quietSince = clock.now()
-    let open = true
-    stream.onAbort(() => {
-      open = false
-    })
-    while (open && !stream.aborted) {
-      const page = await feed.read(after, options.runId)
-      const sent = page.frames.filter((f) => allows(f.runId))
-      if (sent.length === page.frames.length) {
-        if (sent.length > 0) await stream.write(page.all)
-      } else for (const f of sent) await stream.write(f.bytes)
-      after = page.next
-      if (options.stopWhenFinal === true && sent.some((f) => f.final)) return
-      if (page.frames.length > 0) quietSince = clock.now()
-      else if (clock.now() - quietSince >= KEEP_ALIVE_MS) {
-        await stream.write(': keep-alive\n\n')
-        quietSince = clock.now()
+    const aborted = new AbortController()
+    stream.onAbort(() => aborted.abort())
+    feed.open()
+    try {
+      while (!aborted.signal.aborted && !stream.aborted) {
+        const generation = feed.generation
+        const page = await feed.read(after, options.runId)
+        const sent = page.frames.filter((f) => allows(f.runId))
+        if (sent.length === page.frames.length) {
+          if (sent.length > 0) await stream.write(page.all)
+        } else for (const f of sent) await stream.write(f.bytes)
+        after = page.next
+        if (options.stopWhenFinal === true && sent.some((f) => f.final)) return
+        if (page.frames.length > 0) quietSince = clock.now()
+        else if (clock.now() - quietSince >= KEEP_ALIVE_MS) {
+          await stream.write(': keep-alive\n\n')
+          quietSince = clock.now()
+        }
+        if (page.frames.length < PAGE) await feed.wait(generation, aborted.signal)
       }
-      if (page.frames.length < PAGE) await stream.sleep(LIVE_POLL_MS)
+    } finally {
+      feed.close()
     }
   })
 }

@@ -21,6 +21,7 @@ import { AlertMonitor } from '../telemetry/alerts/monitor.js'
 import { loadAlertsFile, type AlertsConfig } from '../telemetry/alerts/config.js'
 import { storedAlertRules } from './alert-rules.js'
 import { alertFeed, type AlertFeed } from './alert-feed.js'
+import { commitWake, LIVE_POLL_MS, type CommitWake } from './live-events.js'
 
 /** Options of {@link startServer}; every field has a default. */
 export interface ServerOptions {
@@ -88,6 +89,14 @@ export interface ServerOptions {
    * @default the rules stored by the last PUT, else none
    */
   readonly alerts?: AlertMonitor | AlertsConfig | string
+  /**
+   * How often the live event streams (`/api/v1/events`, `/runs/{id}/live`)
+   * read the store when no commit woke them (ms). Events committed in this
+   * process (a worker on the same backend) wake them at once; those
+   * committed by other processes arrive within this time.
+   * @default 200
+   */
+  readonly livePollMs?: number
 }
 
 /** A running API server. */
@@ -199,6 +208,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       clock,
       logger,
       ready: () => accepting,
+      live: { ...liveWake(backend), pollMs: options.livePollMs ?? LIVE_POLL_MS },
       ...(metrics === undefined ? {} : { metrics }),
       ...(agentHost === undefined ? {} : { agents: agentHost }),
       ...(bus === undefined ? {} : { bus }),
@@ -268,4 +278,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     if (owned) await backend.close()
     throw e
   }
+}
+
+/** The commit wake-ups of the backend's store, when it has them. */
+function liveWake(backend: Backend): { wake?: CommitWake } {
+  const wake = commitWake(backend.store)
+  return wake === undefined ? {} : { wake }
 }

@@ -9,6 +9,7 @@ import type { RequestGuard } from '../security/guard.js'
 import type { AlertMonitor } from '../telemetry/alerts/monitor.js'
 import type { Logger, Meter } from '../telemetry/telemetry.js'
 import type { AgentHost } from './agent-host.js'
+import type { LiveOptions } from './live-events.js'
 import type { WorkflowCatalog } from './workflow-catalog.js'
 
 /** What the HTTP API is built from: a client of the store (it holds no agents) and the security parts. */
@@ -50,6 +51,8 @@ export interface ServerDeps {
     /** The same text as UTF-8 bytes (sent as they are when given). */
     body?(): Promise<Uint8Array<ArrayBuffer>>
   }
+  /** How the live event streams learn of new events: commit wake-ups, poll interval. @default poll only */
+  readonly live?: LiveOptions
   /** True once the server accepts work (readiness). */
   readonly ready: () => boolean
 }

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi'
 import { apiRoute } from '../api-route.js'
 import type { Client } from '../../orchestrator/client.js'
-import { liveFeed, streamEvents, type LiveFeed } from '../live-events.js'
+import { liveFeed, streamEvents, type LiveFeed, type LiveOptions } from '../live-events.js'
 import { streamAgentEvents, streamAuditEvents } from '../team-events.js'
 import { errorResponses, IdParam } from '../schemas.js'
 
@@ -18,8 +18,9 @@ const After = z.object({
     .openapi({ description: 'Resume after this position (the Last-Event-ID header does the same)' }),
 })
 
-/** The shared pages of the event log of a server's client. */
-const feedOf = (client: Client): LiveFeed => liveFeed(client, (o) => client.tailEvents(o))
+/** The shared pages of the event log of a server's client, woken by its commits when `live` can tell. */
+const feedOf = (client: Client, live: LiveOptions | undefined): LiveFeed =>
+  liveFeed(client, (o) => client.tailEvents(o), live)
 
 /** Live events of runs, resumable from the store's event log. */
 export const liveRoutes = [
@@ -34,8 +35,8 @@ export const liveRoutes = [
     }),
     access: { action: 'read', resource: () => ({ kind: 'run', id: '*' }) },
     handler: (c) => {
-      const client = c.get('deps').client
-      return streamEvents(c, feedOf(client), {})
+      const { client, live } = c.get('deps')
+      return streamEvents(c, feedOf(client, live), {})
     },
   }),
   apiRoute({
@@ -50,9 +51,9 @@ export const liveRoutes = [
     access: { action: 'read', resource: (p) => ({ kind: 'run', id: p.id ?? '' }) },
     handler: async (c) => {
       const { id } = c.req.valid('param')
-      const client = c.get('deps').client
+      const { client, live } = c.get('deps')
       await client.getRun(id)
-      return streamEvents(c, feedOf(client), { runId: id, stopWhenFinal: true })
+      return streamEvents(c, feedOf(client, live), { runId: id, stopWhenFinal: true })
     },
   }),
   apiRoute({

@@ -70,6 +70,7 @@ export class MemoryStore implements Store {
   private exemplar: RunEntry | undefined
   private taskQueue: MemoryQueue | undefined
   private readonly settings = new Map<string, string>()
+  private appendWatchers: (() => void)[] = []
 
   async commit(batch: StoreBatch): Promise<void> {
     this.commitSync(batch)
@@ -89,6 +90,20 @@ export class MemoryStore implements Store {
       if (entry === undefined) continue
       const stored = e.type === 'task.log' && e.data !== undefined ? { ...e, data: copy(e.data) } : { ...e }
       this.log.add(e.runId, entry.events.push(stored), stored)
+    }
+    if (this.appendWatchers.length > 0 && events.length > 0) for (const w of this.appendWatchers) w()
+  }
+
+  /**
+   * Calls `listener` after each commit or queue result that appended events
+   * (synchronously: it should only schedule work, e.g. wake a reader of
+   * {@link MemoryStore.tailEvents}); returns the function that removes it.
+   * With none added, appending only checks an empty list.
+   */
+  onAppend(listener: () => void): () => void {
+    this.appendWatchers = [...this.appendWatchers, listener]
+    return () => {
+      this.appendWatchers = this.appendWatchers.filter((w) => w !== listener)
     }
   }
 
