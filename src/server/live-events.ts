@@ -12,6 +12,11 @@ import type { ServerEnv } from './server-deps.js'
  */
 export const LIVE_POLL_MS = 200
 export const KEEP_ALIVE_MS = 15_000
+/**
+ * How long after a commit the waiting streams are woken: the commits of a
+ * burst within it cost each stream one read and one write, not one per commit.
+ */
+export const LIVE_WAKE_MS = 25
 const PAGE = 200
 /** How long a page that reached the end of the log is shared by the streams that ask for it (≤ this much later). */
 const TAIL_SHARE_MS = 100
@@ -33,6 +38,8 @@ export interface LiveOptions {
   readonly wake?: CommitWake
   /** The poll interval: how late an event committed elsewhere may arrive. @default {@link LIVE_POLL_MS} */
   readonly pollMs?: number
+  /** How long after a commit the streams wake (commits within it share one read). @default {@link LIVE_WAKE_MS} */
+  readonly wakeMs?: number
 }
 
 const noEnd = (): void => undefined
@@ -93,14 +100,21 @@ const FINAL = new Set(['run.succeeded', 'run.failed', 'run.cancelled'])
  */
 export class LiveFeed {
   private readonly pages = new Map<string, { until: number; gen: number; full: boolean; page: Promise<SentPage> }>()
-  /** Counts the wake-ups (commits seen) while streams are open. */
+  /** Counts the commits seen while streams are open. */
   private gen = 0
+  /** {@link LiveFeed.gen} when the waiters were last woken; below `gen` while a wake-up is due. */
+  private woken = 0
+  private wakeTimer: ReturnType<typeof setTimeout> | undefined
   private waiters: (() => void)[] = []
   private streams = 0
   private unsubscribe: (() => void) | undefined
   private readonly onCommit = (): void => {
     this.gen++
-    if (this.waiters.length === 0) return
+    this.wakeTimer ??= setTimeout(this.wakeAll, this.live.wakeMs ?? LIVE_WAKE_MS)
+  }
+  private readonly wakeAll = (): void => {
+    this.wakeTimer = undefined
+    this.woken = this.gen
     const waiters = this.waiters
     this.waiters = []
     for (const w of waiters) w()
@@ -133,14 +147,17 @@ export class LiveFeed {
     if (--this.streams > 0) return
     this.unsubscribe?.()
     this.unsubscribe = undefined
+    if (this.wakeTimer !== undefined) this.wakeAll()
   }
 
   /**
-   * Resolves at once when a commit was seen since `generation`, else on the
-   * next one, after {@link LiveFeed.pollMs}, or when `signal` aborts.
+   * Resolves at once when the streams were woken since `generation` (a
+   * commit during the caller's read), else on the next wake-up (at most
+   * {@link LIVE_WAKE_MS} after a commit), after {@link LiveFeed.pollMs}, or
+   * when `signal` aborts.
    */
   wait(generation: number, signal: AbortSignal): Promise<void> {
-    if (this.gen !== generation || signal.aborted) return Promise.resolve()
+    if (this.woken > generation || signal.aborted) return Promise.resolve()
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer)
