@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineAgent } from '../../src/agents/define-agent.js'
 import type { RunEvent } from '../../src/core/events.js'
@@ -108,6 +111,38 @@ describe('live streams wake on commits instead of waiting for the poll', () => {
       () => false,
     )
     expect(rest.map((e) => e.id)).toEqual(all.slice(2).map((e) => e.id))
+  })
+})
+
+describe('live streams on SQLite wake on the commit hooks', () => {
+  it('ends a run’s stream within 3 s under a 10 s poll', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-live-'))
+    const backend = await openBackend(`sqlite:${join(dir, 'live.db')}`)
+    let admin = ''
+    const server = await startServer({ backend, port: 0, livePollMs: 10_000, onAdminKey: (k) => (admin = k) })
+    const worker = new Worker({ backend })
+    try {
+      await worker.register(defineAgent({ name: 'echo4', handler: (x: unknown) => x }))
+      await worker.start()
+      const client = await Client.connect(backend.store)
+      const id = await client.start(
+        workflow('sq')
+          .task('a', { agent: 'echo4', input: 1 })
+          .task('b', { agent: 'echo4', input: 2, dependsOn: ['a'] })
+          .build(),
+      )
+      const started = Date.now()
+      const res = await fetch(`${server.url}/api/v1/runs/${id}/live`, { headers: { authorization: `Bearer ${admin}` } })
+      const events = await readEvents(res, () => false)
+      expect(Date.now() - started).toBeLessThan(3000)
+      expect(events.at(-1)?.event).toBe('run.succeeded')
+      await client.close()
+    } finally {
+      await worker.stop()
+      await server.close()
+      await backend.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 
