@@ -115,14 +115,16 @@ describe('live streams wake on commits instead of waiting for the poll', () => {
 })
 
 describe('live streams on SQLite wake on the commit hooks', () => {
-  it('ends a run’s stream within 3 s under a 10 s poll', async () => {
+  it('ends a run’s stream (opened while its first task runs) within 3 s under a 10 s poll', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flotilla-live-'))
     const backend = await openBackend(`sqlite:${join(dir, 'live.db')}`)
     let admin = ''
     const server = await startServer({ backend, port: 0, livePollMs: 10_000, onAdminKey: (k) => (admin = k) })
     const worker = new Worker({ backend })
     try {
-      await worker.register(defineAgent({ name: 'echo4', handler: (x: unknown) => x }))
+      await worker.register(
+        defineAgent({ name: 'echo4', handler: async (x: unknown) => (await new Promise((r) => setTimeout(r, 300)), x) }),
+      )
       await worker.start()
       const client = await Client.connect(backend.store)
       const id = await client.start(
