@@ -102,7 +102,10 @@ describe('live streams wake on commits instead of waiting for the poll', () => {
   it('ends a run’s stream soon after its final event, and resumes from Last-Event-ID exactly', async () => {
     const id = await startRun()
     const started = Date.now()
-    const all = await readEvents(await fetch(`${server.url}/api/v1/runs/${id}/live`, { headers: headers() }), () => false)
+    const all = await readEvents(
+      await fetch(`${server.url}/api/v1/runs/${id}/live`, { headers: headers() }),
+      () => false,
+    )
     expect(Date.now() - started).toBeLessThan(3000)
     expect(all.at(-1)?.event).toBe('run.succeeded')
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length)
@@ -123,7 +126,10 @@ describe('live streams on SQLite wake on the commit hooks', () => {
     const worker = new Worker({ backend })
     try {
       await worker.register(
-        defineAgent({ name: 'echo4', handler: async (x: unknown) => (await new Promise((r) => setTimeout(r, 300)), x) }),
+        defineAgent({
+          name: 'echo4',
+          handler: async (x: unknown) => (await new Promise((r) => setTimeout(r, 300)), x),
+        }),
       )
       await worker.start()
       const client = await Client.connect(backend.store)
