@@ -18,6 +18,8 @@
 //                               ÷ the run's wall time (it runs the run too: compare with
 //                               the 1-client case)
 //   runS                        the run's wall time (worker start → every client's stream ended)
+//   clientCpuS                  CPU time of the client processes (from their start: connecting
+//                               included), on the same cores as the server
 //   complete                    every client received every stored event of the run
 //                               exactly once, in the same order, and its stream ended
 //   loadavg                     the 1-minute load average as the case ended
@@ -85,7 +87,8 @@ if (process.argv[2] === '--serve-clients') {
   const results = await Promise.all(Array.from({ length: Number(count) }, counted))
   clearInterval(progress)
   // Exit once the (large) message is sent: exiting at once can lose it.
-  process.send({ results }, () => process.exit(0))
+  const cpu = process.cpuUsage()
+  process.send({ results, cpuS: (cpu.user + cpu.system) / 1e6 }, () => process.exit(0))
   await new Promise(() => undefined) // the rest of this file is the parent's
 }
 
@@ -163,6 +166,7 @@ function summary(rows, n, dist, build) {
     latencyMaxMs: med('latencyMaxMs'),
     runS: med('runS'),
     serverCpuS: med('serverCpuS'),
+    clientCpuS: med('clientCpuS'),
     serverCores: med('serverCores'),
     machineBusyCores: med('machineBusyCores'),
     loadavg: med('loadavg'),
@@ -222,17 +226,17 @@ async function round(n) {
     children.map(
       (child) =>
         new Promise((res, rej) => {
-          child.on('message', (m) => m.results && res(m.results))
+          child.on('message', (m) => m.results && res(m))
           child.on('exit', (code) => code !== 0 && rej(new Error(`clients exited with ${code}`)))
         }),
     ),
-  ).then((parts) => parts.flat())
+  ).then((parts) => ({ all: parts.flatMap((p) => p.results), cpuS: parts.reduce((a, p) => a + p.cpuS, 0) }))
   await allConnected
   const c0 = process.cpuUsage()
   const j0 = busyJiffies()
   const t0 = performance.now()
   await worker.start()
-  const received = await results
+  const { all: received, cpuS: clientCpuS } = await results
   const wallS = (performance.now() - t0) / 1000
   const c = process.cpuUsage(c0)
   for (const child of children) child.kill()
@@ -258,6 +262,7 @@ async function round(n) {
     latencyP95Ms: pct(lat, 95),
     latencyMaxMs: lat.at(-1) ?? 0,
     serverCpuS: Math.round(((c.user + c.system) / 1e6) * 100) / 100,
+    clientCpuS: Math.round(clientCpuS * 100) / 100,
     serverCores: Math.round(((c.user + c.system) / 1e6 / wallS) * 100) / 100,
     machineBusyCores: Math.round(machine * 100) / 100,
     loadavg: Math.round(loadavg()[0] * 100) / 100,

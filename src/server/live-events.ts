@@ -94,27 +94,26 @@ const FINAL = new Set(['run.succeeded', 'run.failed', 'run.cancelled'])
  * read it a moment earlier, so every stream still sees every event once.
  *
  * A commit in this process (see {@link LiveOptions.wake}) wakes the waiting
- * streams at once and retires the shared end-of-log pages read before it;
- * wake-ups coalesce: a stream has one read in flight at most, and any
- * number of commits during that read cause one more read.
+ * streams {@link LIVE_WAKE_MS} later and retires the shared end-of-log pages
+ * read before the wake-up; the commits within that time share it. A stream
+ * has one read in flight at most; a wake-up during its read causes one more
+ * read (of the page the woken streams share).
  */
 export class LiveFeed {
   private readonly pages = new Map<string, { until: number; gen: number; full: boolean; page: Promise<SentPage> }>()
-  /** Counts the commits seen while streams are open. */
-  private gen = 0
-  /** {@link LiveFeed.gen} when the waiters were last woken; below `gen` while a wake-up is due. */
+  /** Counts the wake-ups: a page read in one includes every commit seen before it. */
   private woken = 0
+  /** The wake-up due after a commit ({@link LIVE_WAKE_MS}), if any. */
   private wakeTimer: ReturnType<typeof setTimeout> | undefined
   private waiters: (() => void)[] = []
   private streams = 0
   private unsubscribe: (() => void) | undefined
   private readonly onCommit = (): void => {
-    this.gen++
     this.wakeTimer ??= setTimeout(this.wakeAll, this.live.wakeMs ?? LIVE_WAKE_MS)
   }
   private readonly wakeAll = (): void => {
     this.wakeTimer = undefined
-    this.woken = this.gen
+    this.woken++
     const waiters = this.waiters
     this.waiters = []
     for (const w of waiters) w()
@@ -134,7 +133,7 @@ export class LiveFeed {
 
   /** The current wake-up count: pass it to {@link LiveFeed.wait} after a read begun after taking it. */
   get generation(): number {
-    return this.gen
+    return this.woken
   }
 
   /** A stream starts: listen to commits while any stream is open. Call {@link LiveFeed.close} when it ends. */
@@ -178,8 +177,8 @@ export class LiveFeed {
     const key = `${runId ?? '*'}\u0000${after ?? ''}`
     const now = this.now()
     const hit = this.pages.get(key)
-    if (hit !== undefined && hit.until > now && (hit.full || hit.gen === this.gen)) return hit.page
-    const entry = { until: now + TAIL_SHARE_MS, gen: this.gen, full: false, page: this.load(after, runId) }
+    if (hit !== undefined && hit.until > now && (hit.full || hit.gen === this.woken)) return hit.page
+    const entry = { until: now + TAIL_SHARE_MS, gen: this.woken, full: false, page: this.load(after, runId) }
     this.pages.delete(key)
     this.pages.set(key, entry)
     entry.page.then(
