@@ -126,6 +126,15 @@ export interface RunningServer {
  */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const clock = options.clock ?? systemClock
+  const livePollMs = options.livePollMs ?? LIVE_POLL_MS
+  if (!(livePollMs >= 1 && livePollMs <= 2_147_483_647))
+    throw new FlotillaError(
+      'VALIDATION_FAILED',
+      `livePollMs must be a number of ms from 1 to 2147483647, not ${String(livePollMs)}.`,
+      {
+        details: { livePollMs },
+      },
+    )
   const logger = options.logger ?? noopLogger
   const backend = options.backend ?? (await openBackend(options.store, { clock }))
   const owned = options.backend === undefined
@@ -208,7 +217,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       clock,
       logger,
       ready: () => accepting,
-      live: { ...liveWake(backend), pollMs: options.livePollMs ?? LIVE_POLL_MS },
+      live: { ...liveWake(backend), pollMs: livePollMs },
       ...(metrics === undefined ? {} : { metrics }),
       ...(agentHost === undefined ? {} : { agents: agentHost }),
       ...(bus === undefined ? {} : { bus }),

@@ -154,6 +154,15 @@ describe('live streams on SQLite wake on the commit hooks', () => {
   })
 })
 
+describe('startServer livePollMs', () => {
+  it('is refused unless a number of ms a timer can wait', async () => {
+    for (const livePollMs of [0, -1, Number.NaN, 2 ** 31])
+      await expect(startServer({ store: 'memory', port: 0, livePollMs })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+      })
+  })
+})
+
 describe('LiveFeed wake-ups', () => {
   /** A tail over a growing log of run r1 that counts its reads (each takes 5 ms). */
   function source() {
