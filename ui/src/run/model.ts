@@ -140,7 +140,7 @@ export class RunModel {
       sign * Math.max(rec === undefined || rec === null ? 0 : rec.inputTokens + rec.outputTokens, t.eventTokens)
   }
 
-  /** Starts an attempt of a task at `at`. */
+  /** Starts an attempt of a task (at its start). */
   private openAttempt(t: TaskView, a: Attempt): void {
     this.base ??= a.start
     t.attempts.push(a)
@@ -312,7 +312,8 @@ export class RunModel {
       peak,
       efficiency: peak === 0 ? undefined : busy / (wall * peak),
       etaMs: eta,
-      costUsd: this.costUsd,
+      // Kept by adding and taking back: a rounding residue must not show as a negative cost.
+      costUsd: Math.max(0, this.costUsd),
       tokens: this.tokens,
     }
   }
