@@ -20,41 +20,90 @@ export function zeroCounts(): StateCounts {
   return { PENDING: 0, READY: 0, RUNNING: 0, RETRYING: 0, SUCCEEDED: 0, FAILED: 0, SKIPPED: 0, CANCELLED: 0 }
 }
 
+interface PeakNode {
+  /** A time, and 0 for ends, 1 for starts: at equal times ends sort first (an attempt that ends when another starts does not overlap it). */
+  at: number
+  kind: 0 | 1
+  /** Attempts started (+) or ended (-) at this key. */
+  delta: number
+  /** Sum of the deltas of the subtree, and the largest sum of a prefix of it (in key order). */
+  sum: number
+  best: number
+  priority: number
+  left: PeakNode | undefined
+  right: PeakNode | undefined
+}
+
+function pull(n: PeakNode): void {
+  const left = n.left?.sum ?? 0
+  const here = left + n.delta
+  n.sum = here + (n.right?.sum ?? 0)
+  n.best = Math.max(n.left?.best ?? -Infinity, here, n.right === undefined ? -Infinity : here + n.right.best)
+}
+
 /**
- * Peak parallelism kept event by event: the most attempts open at once.
- * Attempts open and close at their events' times; at equal times closes
- * count before opens (an attempt that ends when another starts does not
- * overlap it), so the figure of a time is taken once every event at that
- * time is in, when a later one comes (or at a read). Exact while events come
- * in time order; an earlier event than one already counted marks it
- * {@link dirty}: the next read sweeps every attempt ({@link sweepPeak}).
+ * Peak parallelism kept event by event: the most attempts open at once, as
+ * the largest prefix sum of the attempts' starts (+1) and ends (-1) in time
+ * order, ends first at equal times. The points are kept in a treap whose
+ * nodes know their subtree's sum and largest prefix sum, so an attempt's
+ * start or end is added in O(log n) whatever order the events come in (a
+ * live stream's times are not in order: workers stamp them). An attempt
+ * still open counts until now; an ended run's open attempts are left to
+ * {@link sweepPeak}.
  */
 export class PeakTracker {
   /** Attempts open now. */
   running = 0
-  private peak = 0
-  private at = -Infinity
-  /** An event came before one already counted: the figure must be swept from the attempts. */
-  dirty = false
+  private root: PeakNode | undefined
+  private seed = 0x2545f491
 
-  /** An attempt opened (+1) or closed (-1) at `at`. */
-  step(at: number, delta: 1 | -1): void {
-    if (at > this.at) {
-      this.peak = Math.max(this.peak, this.running)
-      this.at = at
-    } else if (at < this.at) this.dirty = true
-    this.running += delta
+  /** An attempt started at `at`. */
+  open(at: number): void {
+    this.running++
+    this.root = this.insert(this.root, at, 1, 1)
   }
 
-  /** The peak so far (attempts still open count as running until now). */
+  /** An attempt ended at `at`. */
+  close(at: number): void {
+    this.running--
+    this.root = this.insert(this.root, at, 0, -1)
+  }
+
+  /** The peak so far. */
   value(): number {
-    return Math.max(this.peak, this.running)
+    return Math.max(0, this.root?.best ?? 0)
   }
 
-  /** Takes a swept figure: the events counted so far are in it. */
-  reset(peak: number): void {
-    this.peak = peak
-    this.dirty = false
+  private insert(n: PeakNode | undefined, at: number, kind: 0 | 1, delta: number): PeakNode {
+    if (n === undefined) {
+      // xorshift: priorities need no quality, only spread.
+      this.seed ^= this.seed << 13
+      this.seed ^= this.seed >>> 17
+      this.seed ^= this.seed << 5
+      return { at, kind, delta, sum: delta, best: delta, priority: this.seed, left: undefined, right: undefined }
+    }
+    if (at === n.at && kind === n.kind) n.delta += delta
+    else if (at < n.at || (at === n.at && kind < n.kind)) {
+      const l = this.insert(n.left, at, kind, delta)
+      n.left = l
+      if (l.priority > n.priority) {
+        n.left = l.right
+        pull(n)
+        l.right = n
+        n = l
+      }
+    } else {
+      const r = this.insert(n.right, at, kind, delta)
+      n.right = r
+      if (r.priority > n.priority) {
+        n.right = r.left
+        pull(n)
+        r.left = n
+        n = r
+      }
+    }
+    pull(n)
+    return n
   }
 }
 

@@ -45,8 +45,9 @@ export const CRITICAL_MS = 1000
 /**
  * The live state of one run, built from its record, tasks and graph, then
  * changed event by event. Its figures (counts by state, by layer, spend,
- * attempts, busy time, peak parallelism) are kept as the events come, each
- * in O(1): a redraw reads them without going over every task. Tasks' state,
+ * attempts, busy time, peak parallelism) are kept as the events come, in
+ * O(1) each (O(log n) for the peak): a redraw reads them without going over
+ * every task. Tasks' state,
  * attempts and spend change through its methods only.
  */
 export class RunModel {
@@ -146,7 +147,7 @@ export class RunModel {
     t.attempts.push(a)
     this.attempts++
     this.openStarts += a.start - this.base
-    this.peak.step(a.start, 1)
+    this.peak.open(a.start)
   }
 
   /** Ends an open attempt at `at`. */
@@ -157,7 +158,7 @@ export class RunModel {
     if (outcome === 'retrying') this.retries++
     this.openStarts -= a.start - (this.base ?? a.start)
     this.closedBusy += Math.max(0, at - a.start)
-    this.peak.step(at, -1)
+    this.peak.close(at)
   }
 
   /** Replaces the task records (after a refetch); event-made attempts stay. */
@@ -276,13 +277,12 @@ export class RunModel {
     }
   }
 
-  /** Figures of the run as of `now`: read from what the events kept, in O(1) (a sweep of the attempts when they came out of order). */
+  /** Figures of the run as of `now`: read from what the events kept, in O(1). */
   stats(now: number): RunStats {
     const final = isFinal(this.run.state)
     const open = this.peak.running
     // Open attempts run until now; those of an ended run count nothing (as if they ended when they started).
     const openBusy = final || this.base === undefined ? 0 : Math.max(0, open * (now - this.base) - this.openStarts)
-    if (this.peak.dirty) this.peak.reset(this.sweepPeak(now))
     const { done, succeeded, failed } = this.doneCounts()
     const start = this.run.startedAt ?? this.run.createdAt
     const wall = Math.max(1, (this.run.finishedAt ?? now) - start)
