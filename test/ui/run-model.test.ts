@@ -275,6 +275,30 @@ describe('RunModel: figures kept per event', () => {
     )
   })
 
+  it('is the same built in slices as at once', async () => {
+    const graph = Array.from(
+      { length: 11 },
+      (_, i) =>
+        ({
+          taskId: `t${i}`,
+          agent: 'a',
+          dependsOn: i === 0 ? [] : [`t${Math.floor(i / 2)}`, `t${(i * 7) % 11}`],
+        }) as unknown as GraphTask,
+    )
+    const recs = [record('t1', 'SUCCEEDED', 2), record('t4', 'FAILED', 1), record('t9', 'RUNNING', 3)]
+    let pauses = 0
+    const sliced = await RunModel.build(run(), graph, recs, () => Promise.resolve(void pauses++), 3)
+    const whole = new RunModel(run(), graph, recs)
+    expect(pauses).toBeGreaterThan(2)
+    expect(sliced.order.map((t) => [t.id, t.index, t.depth, t.state])).toEqual(
+      whole.order.map((t) => [t.id, t.index, t.depth, t.state]),
+    )
+    expect(sliced.stats(T0 + 9)).toEqual(whole.stats(T0 + 9))
+    expect(modelLayers(sliced)).toBe(modelLayers(whole))
+    expect([...sliced.criticalPath(T0 + 9)]).toEqual([...whole.criticalPath(T0 + 9)])
+    expectSame(sliced, T0 + 9)
+  })
+
   it("keeps a big live run's critical path for a second, and recomputes it at once when the run ended", () => {
     const n = 3000
     const graph = Array.from(

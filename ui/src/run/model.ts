@@ -78,14 +78,48 @@ export class RunModel {
   /** Open attempts' starts are summed from here (timestamps summed by thousands would lose precision). */
   private base: number | undefined
   private readonly peak = new PeakTracker()
-  private readonly graphIndex: DepIndex
+  private graphIndex: DepIndex
   private endedPeak: { version: number; peak: number } | undefined
   private critical: { version: number; now: number; at: number; path: Set<string> } | undefined
 
   constructor(run: Run, graph: GraphTask[], records: Task[]) {
     this.run = run
     const byId = new Map(records.map((t) => [t.taskId, t]))
-    graph.forEach((g, index) => {
+    this.addViews(graph, 0, graph.length, byId)
+    this.place(0, graph.length)
+    this.graphIndex = this.index()
+  }
+
+  /**
+   * Builds the model of a big run in slices of `slice` tasks, awaiting
+   * `pause` between them (a timer: the page stays responsive while 10,000
+   * tasks are set up). The same model as the constructor's.
+   */
+  static async build(
+    run: Run,
+    graph: GraphTask[],
+    records: Task[],
+    pause: () => Promise<void>,
+    slice = 2500,
+  ): Promise<RunModel> {
+    const m = new RunModel(run, [], [])
+    const byId = new Map(records.map((t) => [t.taskId, t]))
+    for (let i = 0; i < graph.length; i += slice) {
+      m.addViews(graph, i, Math.min(graph.length, i + slice), byId)
+      await pause()
+    }
+    for (let i = 0; i < graph.length; i += slice) {
+      m.place(i, Math.min(graph.length, i + slice))
+      await pause()
+    }
+    m.graphIndex = m.index()
+    return m
+  }
+
+  /** Adds the views of tasks `from` … `to - 1` of the graph. */
+  private addViews(graph: GraphTask[], from: number, to: number, byId: Map<string, Task>): void {
+    for (let index = from; index < to; index++) {
+      const g = graph[index] as GraphTask
       const r = byId.get(g.taskId)
       const view: TaskView = {
         id: g.taskId,
@@ -103,8 +137,13 @@ export class RunModel {
       }
       this.tasks.set(g.taskId, view)
       this.order.push(view)
-    })
-    for (const v of this.order) {
+    }
+  }
+
+  /** Gives tasks `from` … `to - 1` their depth (every task has its view) and counts their state and spend. */
+  private place(from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const v = this.order[i] as TaskView
       for (const d of v.graph?.dependsOn ?? []) v.depth = Math.max(v.depth, (this.tasks.get(d)?.depth ?? -1) + 1)
       let layer = this.layers.get(v.depth)
       if (layer === undefined) this.layers.set(v.depth, (layer = zeroCounts()))
@@ -113,7 +152,10 @@ export class RunModel {
       this.setState(v, v.record?.state ?? 'PENDING')
       this.addSpend(v, 1)
     }
-    this.graphIndex = depIndex(
+  }
+
+  private index(): DepIndex {
+    return depIndex(
       this.order.map((t) => t.id),
       this.order.map((t) => t.graph?.dependsOn ?? []),
     )
