@@ -4,7 +4,10 @@
 // long tasks (> 50 ms: dropped frames) meanwhile. Runs on dist/ (`npm run bench:dashboard`
 // builds first); prints one JSON line on stdout.
 //
-//   node bench/dashboard.mjs [--tasks 10000] [--width 100]
+//   node bench/dashboard.mjs [--tasks 10000] [--width 100] [--repeat 3] [--live 1] [--ui DIR]
+//
+// --ui serves the dashboard built in DIR instead of dist/ui (e.g. another branch's build,
+// `npx vite build --config ui/vite.config.ts --outDir DIR`), to compare two builds.
 //
 // The run: `tasks` echo tasks in layers of `width`, each waiting for one task of the layer
 // before, run to completion by an in-process worker on the memory backend, then served by
@@ -28,6 +31,7 @@ const TASKS = arg('--tasks', 10_000)
 const WIDTH = arg('--width', 100)
 const REPEAT = arg('--repeat', 3)
 const LIVE = arg('--live', 1)
+const UI = process.argv.includes('--ui') ? process.argv[process.argv.indexOf('--ui') + 1] : undefined
 const CHROMIUM = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium'
 if (!existsSync(CHROMIUM)) {
   console.error(`bench/dashboard.mjs needs ${CHROMIUM} (apt-get install -y chromium)`)
@@ -50,7 +54,12 @@ const worker = new Worker({ backend, concurrency: 64 })
 await worker.register(defineAgent({ name: 'echo', handler: (x) => ({ x }) }))
 await worker.start()
 let admin = ''
-const server = await startServer({ backend, port: 0, onAdminKey: (k) => (admin = k) })
+const server = await startServer({
+  backend,
+  port: 0,
+  onAdminKey: (k) => (admin = k),
+  ...(UI === undefined ? {} : { dashboard: UI }),
+})
 const client = await Client.connect(backend.store)
 const api = async (path) =>
   (await fetch(`${server.url}/api/v1${path}`, { headers: { authorization: `Bearer ${admin}` } })).json()

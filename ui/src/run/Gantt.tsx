@@ -13,12 +13,6 @@ const COLORS: Record<Attempt['outcome'], string> = {
 /** Least time between two drawings of a timeline of more than 2,000 attempts (or ten times what one takes). */
 const DRAW_MS = 1000
 
-function count(model: RunModel): number {
-  let n = 0
-  for (const t of model.order) n += t.attempts.length
-  return n
-}
-
 interface Bar {
   task: string
   a: Attempt
@@ -40,6 +34,38 @@ function pack(model: RunModel, now: number): { bars: Bar[]; lanes: number } {
     bars.push({ task, a, lane })
   }
   return { bars, lanes: laneEnd.length }
+}
+
+/**
+ * The rectangles to fill, by outcome (one colour set per outcome), as
+ * (x0, x1, lane) triples: in a lane, bars of the same outcome that touch on
+ * screen are one rectangle (10,000 attempts on a 1,000-pixel canvas are a
+ * few hundred rectangles).
+ */
+function merge(bars: Bar[], t0: number, scale: number, at: number): Map<Attempt['outcome'], number[]> {
+  const out = new Map<Attempt['outcome'], number[]>()
+  // The rectangle being grown in each lane: its outcome and where it starts and ends.
+  const open: ({ outcome: Attempt['outcome']; x0: number; x1: number } | undefined)[] = []
+  const flush = (lane: number): void => {
+    const r = open[lane]
+    if (r === undefined) return
+    let list = out.get(r.outcome)
+    if (list === undefined) out.set(r.outcome, (list = []))
+    list.push(r.x0, r.x1, lane)
+  }
+  // Bars come in start order, so a lane's bars come left to right.
+  for (const b of bars) {
+    const x0 = 4 + (b.a.start - t0) * scale
+    const x1 = x0 + Math.max(1.5, ((b.a.end ?? at) - b.a.start) * scale)
+    const r = open[b.lane]
+    if (r !== undefined && r.outcome === b.a.outcome && x0 <= r.x1 + 0.5) r.x1 = Math.max(r.x1, x1)
+    else {
+      flush(b.lane)
+      open[b.lane] = { outcome: b.a.outcome, x0, x1 }
+    }
+  }
+  for (let lane = 0; lane < open.length; lane++) flush(lane)
+  return out
 }
 
 /**
@@ -68,7 +94,7 @@ export function Gantt({
     const c = canvas.current
     if (c === null) return
     // Thousands of bars: drawn at most every DRAW_MS (or 10 × a drawing's time), in a timer of its own rather than in React's commit.
-    const gap = drawn.current + (count(model) > 2000 ? Math.max(DRAW_MS, 10 * cost.current) : 0) - performance.now()
+    const gap = drawn.current + (model.attempts > 2000 ? Math.max(DRAW_MS, 10 * cost.current) : 0) - performance.now()
     clearTimeout(pending.current)
     pending.current = setTimeout(
       () => {
@@ -108,11 +134,12 @@ export function Gantt({
       const label = duration(((t1 - t0) * i) / 4)
       g.fillText(label, Math.min(x, width - g.measureText(label).width - 2), height - 6)
     }
-    for (const b of bars) {
-      const x = 4 + (b.a.start - t0) * scale
-      const w = Math.max(1.5, ((b.a.end ?? at) - b.a.start) * scale)
-      g.fillStyle = COLORS[b.a.outcome]
-      g.fillRect(x, b.lane * laneH + 1, w, Math.max(1, laneH - 2))
+    for (const [outcome, rects] of merge(bars, t0, scale, at)) {
+      g.fillStyle = COLORS[outcome]
+      for (let i = 0; i < rects.length; i += 3) {
+        const x = rects[i] as number
+        g.fillRect(x, (rects[i + 2] as number) * laneH + 1, (rects[i + 1] as number) - x, Math.max(1, laneH - 2))
+      }
     }
     hit.current = { bars, x0: t0, scale, laneH }
   }

@@ -2,7 +2,7 @@ import { Background, Controls, MarkerType, ReactFlow, type Edge, type Node } fro
 import { useMemo, useRef } from 'react'
 import { box, useLayout } from '../flow/flow'
 import type { LayoutRequest } from '../flow/layout-types'
-import type { TaskState } from '../types'
+import { STATE_ORDER } from './figures'
 import type { RunModel } from './model'
 
 /** Above this many tasks the graph shows one node per layer (tasks at the same depth) with counts by state. */
@@ -12,17 +12,6 @@ const NODE_W = 150
 const NODE_H = 40
 const LAYER_W = 190
 const LAYER_H = 64
-
-const STATE_ORDER: TaskState[] = [
-  'SUCCEEDED',
-  'RUNNING',
-  'RETRYING',
-  'FAILED',
-  'CANCELLED',
-  'SKIPPED',
-  'READY',
-  'PENDING',
-]
 
 /**
  * The run's DAG with xyflow, laid out by dagre in a web worker: one node per
@@ -48,7 +37,7 @@ export function RunGraph({
         nodes: model.order.map((t) => ({ id: t.id, width: NODE_W, height: NODE_H })),
         edges: model.order.flatMap((t) => (t.graph?.dependsOn ?? []).map((d): [string, string] => [d, t.id])),
       }
-    const depths = [...new Set(model.order.map((t) => t.depth))].sort((a, b) => a - b)
+    const depths = [...model.layers.keys()].sort((a, b) => a - b)
     return {
       direction: 'LR',
       nodes: depths.map((d) => ({ id: `layer-${d}`, width: LAYER_W, height: LAYER_H })),
@@ -69,31 +58,19 @@ export function RunGraph({
   const criticalRef = useRef(critical)
   criticalRef.current = critical
   // What the nodes show: they are rebuilt (and xyflow updates) only when it changed, not at every event.
-  const shown = useMemo(() => {
-    if (collapsed) {
-      const layers = new Map<number, Record<string, number>>()
-      for (const t of model.order) {
-        const c = layers.get(t.depth) ?? {}
-        c[t.state] = (c[t.state] ?? 0) + 1
-        layers.set(t.depth, c)
-      }
-      return JSON.stringify([...layers])
-    }
+  // Layers: the model counts their tasks by state as the events come and bumps stateVersion.
+  const taskKey = useMemo(() => {
+    if (collapsed) return ''
     return model.order
       .map((t) => `${t.state}${criticalRef.current.has(t.id) ? '*' : ''}${t.id === model.breakAt?.taskId ? '!' : ''}`)
       .join()
     // version: the model is mutated in place; critical: a new set at every version, its effect is in the key
   }, [model, version, collapsed])
+  const shown = collapsed ? model.stateVersion : taskKey
   const { nodes, edges } = useMemo(() => {
     if (positions === undefined) return { nodes: [] as Node[], edges: [] as Edge[] }
     if (collapsed) {
-      const layers = new Map<number, Record<string, number>>()
-      for (const t of model.order) {
-        const c = layers.get(t.depth) ?? {}
-        c[t.state] = (c[t.state] ?? 0) + 1
-        layers.set(t.depth, c)
-      }
-      const nodes: Node[] = [...layers].map(([d, counts]) => {
+      const nodes: Node[] = [...model.layers].map(([d, counts]) => {
         const total = Object.values(counts).reduce((a, b) => a + b, 0)
         return {
           id: `layer-${d}`,

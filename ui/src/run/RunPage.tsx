@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { startTransition, useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { duration, usd } from '../api'
 import { linkProps } from '../router'
 import { BreakBanner, Controls } from './Controls'
@@ -18,6 +18,35 @@ function useNow(live: boolean): number {
     return () => clearInterval(t)
   }, [live])
   return now
+}
+
+/**
+ * How much of a run's page is mounted: 0 the figures and the task list, 1
+ * the graph as well, 2 the timeline too. Each step waits for a frame (or
+ * 100 ms in a tab that gets none), so the first drawing of a big run is three
+ * shorter tasks instead of one long one.
+ */
+function useStages(ready: boolean): number {
+  const [stage, setStage] = useState(0)
+  useEffect(() => {
+    if (!ready || stage >= 2) return
+    let done = false
+    const next = (): void => {
+      if (done) return
+      done = true
+      startTransition(() => setStage((s) => s + 1))
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const frame = requestAnimationFrame(() => (timer = setTimeout(next, 0)))
+    const fallback = setTimeout(next, 100)
+    return () => {
+      done = true
+      cancelAnimationFrame(frame)
+      clearTimeout(timer)
+      clearTimeout(fallback)
+    }
+  }, [ready, stage])
+  return stage
 }
 
 function Stat({ label, value, testId }: { label: string; value: string; testId?: string }) {
@@ -42,6 +71,7 @@ export function RunPage({ runId }: { runId: string }) {
   const close = useCallback(() => setSelected(null), [])
   const drawerTask = selected === null ? undefined : model?.tasks.get(selected)
   const heading = useRef<HTMLHeadingElement>(null)
+  const stage = useStages(model !== undefined)
   useEffect(drawn, [version, drawn])
   useEffect(() => heading.current?.focus(), [runId])
   if (model === undefined || stats === undefined)
@@ -103,9 +133,17 @@ export function RunPage({ runId }: { runId: string }) {
       {error !== undefined && <p className="error">Live events: {error}</p>}
       <h2>Graph</h2>
       <p className="hint">Critical path (the longest chain by duration) outlined.</p>
-      <RunGraph model={model} version={version} critical={critical} onSelect={setSelected} />
+      {stage >= 1 ? (
+        <RunGraph model={model} version={version} critical={critical} onSelect={setSelected} />
+      ) : (
+        <div className="graph" aria-label="Task graph" />
+      )}
       <h2>Timeline</h2>
-      <Gantt model={model} version={version} now={now} onSelect={setSelected} />
+      {stage >= 2 ? (
+        <Gantt model={model} version={version} now={now} onSelect={setSelected} />
+      ) : (
+        <figure className="gantt" />
+      )}
       <h2>Tasks</h2>
       <TaskList model={model} version={version} now={now} critical={critical} onSelect={setSelected} />
       {drawerTask !== undefined && <TaskDrawer runId={run.id} task={drawerTask} onClose={close} />}

@@ -106,7 +106,10 @@ export function useRunModel(runId: string): LiveRun {
           get<{ tasks: GraphTask[] }>(`/runs/${id}/graph`, ctl.signal),
           get<{ tasks: Task[] }>(`/runs/${id}/tasks`, ctl.signal),
         ])
-        m = new RunModel(run, graph.tasks, tasks.tasks)
+        // Built in slices, each its own task: a 10,000-task run's first drawing is not one long task.
+        const built = await RunModel.build(run, graph.tasks, tasks.tasks, () => new Promise((r) => setTimeout(r, 0)))
+        if (ctl.signal.aborted) return
+        m = built
         setModel(m)
         setVersion(m.version)
         drawn = performance.now()
