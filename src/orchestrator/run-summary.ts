@@ -91,9 +91,14 @@ export class RunSummaries {
     return pending
   }
 
-  /** Starts writing the summaries of the runs whose final event (`run.succeeded`, `run.failed`) is among `events`. */
-  afterFinal(events: readonly RunEvent[]): void {
-    for (const e of events) if (e.type === 'run.succeeded' || e.type === 'run.failed') void this.write(e.runId)
+  /**
+   * Starts writing the summary of run `runId`, which just ended SUCCEEDED or
+   * FAILED running `spec`, if `spec` asks for one. A workflow asking for
+   * none costs no store read.
+   */
+  afterEnd(runId: RunId, spec: Pick<WorkflowSpec, 'summary'>): void {
+    // A stored definition that does not compile may be no object at all: it asks for nothing then.
+    if (typeof spec === 'object' && spec !== null && summaryOptions(spec) !== undefined) void this.write(runId)
   }
 
   /** Waits for the summaries being written. */

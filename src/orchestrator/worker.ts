@@ -248,7 +248,8 @@ export class Worker {
       clock: this.clock,
       random: this.random,
       id: this.id,
-      deliver: (events) => (deliver(events), this.summaries!.afterFinal(events)),
+      deliver,
+      ended: (runId, spec) => this.summaries!.afterEnd(runId, spec),
       catalog: () => this.catalog,
     })
     this.executor = new Executor({

@@ -25,6 +25,12 @@ export interface CoordinatorOptions {
   deliver?: (events: readonly RunEvent[]) => void
   /** The live workers of the catalog (to pin versions and to say when nobody can run a task). */
   catalog: () => readonly WorkerRecord[]
+  /**
+   * Told of each run that ended here (SUCCEEDED or FAILED) once its final
+   * state is stored and delivered, with the definition it ran: what needs
+   * the workflow of a finished run (its `summary` option) reads no store.
+   */
+  ended?: (runId: RunId, spec: Readonly<WorkflowSpec>) => void
 }
 
 /** One run this coordinator holds. */
@@ -88,7 +94,8 @@ export class Coordinator {
     try {
       workflow = compileWorkflow(record.definition as WorkflowSpec)
     } catch (e) {
-      return this.commitFinal(record.id, [], 'FAILED', toFlotillaError(e, 'WORKFLOW_INVALID'))
+      const spec = record.definition as WorkflowSpec
+      return this.commitFinal(record.id, spec, [], 'FAILED', toFlotillaError(e, 'WORKFLOW_INVALID'))
     }
     const run = new RunExecution(record.id, workflow, record.input, workflow.concurrency, {})
     run.restore(tasks)
@@ -179,7 +186,13 @@ export class Coordinator {
   }
 
   /** Final writes of runs that ended, committed together by {@link Coordinator.flush}. */
-  private finals: { runId: RunId; ops: StoreOp[]; event: RunEvent; state: 'SUCCEEDED' | 'FAILED' }[] = []
+  private finals: {
+    runId: RunId
+    spec: Readonly<WorkflowSpec>
+    ops: StoreOp[]
+    event: RunEvent
+    state: 'SUCCEEDED' | 'FAILED'
+  }[] = []
 
   /** Writes what was staged since the last flush: the final states of runs that ended (one batch), then the offers (one call). */
   async flush(): Promise<void> {
@@ -206,6 +219,8 @@ export class Coordinator {
       stored = []
       for (const f of finals) if (await this.commit(f.ops, [f.event], f.runId)) stored.push(f)
     }
+    const ended = this.o.ended
+    if (ended !== undefined) for (const f of stored) ended(f.runId, f.spec)
     // A failed run may leave offers of cancelled tasks behind; a succeeded one has none.
     for (const f of stored) if (f.state !== 'SUCCEEDED') await this.o.queue.dropRun(f.runId)
   }
@@ -438,11 +453,12 @@ export class Coordinator {
     run.state = state
     const ops = cancelUnfinished(run, this.o.clock.wallNow())
     this.held.delete(run.id)
-    await this.commitFinal(run.id, ops, state, error, h.startedAt)
+    await this.commitFinal(run.id, run.workflow.spec, ops, state, error, h.startedAt)
   }
 
   private async commitFinal(
     runId: RunId,
+    spec: Readonly<WorkflowSpec>,
     ops: StoreOp[],
     state: 'SUCCEEDED' | 'FAILED',
     error: FlotillaError | undefined,
@@ -457,7 +473,7 @@ export class Coordinator {
       state === 'SUCCEEDED'
         ? { type: 'run.succeeded', at, runId, durationMs }
         : { type: 'run.failed', at, runId, durationMs, error: json! }
-    this.finals.push({ runId, ops, event, state })
+    this.finals.push({ runId, spec, ops, event, state })
   }
 
   /** Commits; a STORE_CONFLICT (the run was paused, cancelled or taken elsewhere) lets go of that run only. */

@@ -7,6 +7,11 @@ import { defineAgent } from '../../src/agents/define-agent.js'
 import type { RunEvent } from '../../src/core/events.js'
 import { openBackend } from '../../src/orchestrator/backend.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
+import { Client } from '../../src/orchestrator/client.js'
+import { Worker } from '../../src/orchestrator/worker.js'
+import type { RunId } from '../../src/core/ids.js'
+import { MemoryStore } from '../../src/store/memory/memory-store.js'
+import type { Store } from '../../src/store/store.js'
 import { registerProvider } from '../../src/models/providers.js'
 import { scriptedModel } from '../../src/models/scripted-model.js'
 import { workflow } from '../../src/workflows/builder.js'
@@ -178,6 +183,69 @@ afterAll(async () => {
 })
 let n = 0
 summaryCases('sqlite', async (fn) => fn(join(dir, `runs-${n++}.db`)))
+
+/**
+ * The store, counting the `getRun` reads of each run made after its final
+ * state was committed (what a worker reads because the run ended).
+ */
+function countingReadsAfterEnd(store: Store): { store: Store; readsAfterEnd: Map<RunId, number> } {
+  const ended = new Set<RunId>()
+  const readsAfterEnd = new Map<RunId, number>()
+  const wrapped = new Proxy(store, {
+    get(target, key) {
+      if (key === 'getRun')
+        return (runId: RunId) => {
+          if (ended.has(runId)) readsAfterEnd.set(runId, (readsAfterEnd.get(runId) ?? 0) + 1)
+          return target.getRun(runId)
+        }
+      if (key === 'commit')
+        return async (batch: Parameters<Store['commit']>[0]) => {
+          await target.commit(batch)
+          for (const op of batch.ops)
+            if (op.op === 'run.state' && (op.state === 'SUCCEEDED' || op.state === 'FAILED')) ended.add(op.runId)
+        }
+      const value: unknown = Reflect.get(target, key, target)
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value
+    },
+  })
+  return { store: wrapped, readsAfterEnd }
+}
+
+describe('run summary on workers', () => {
+  async function onWorker(spec: WorkflowSpec, summaryModel = recordingModel('Doubled.').model) {
+    const memory = new MemoryStore()
+    const { store, readsAfterEnd } = countingReadsAfterEnd(memory)
+    const worker = new Worker({ store, id: 'w-summary', leaseMs: 3000, pollMs: 20, summaryModel })
+    await worker.register(double)
+    await worker.start()
+    try {
+      const client = await Client.connect(memory)
+      const runId = await client.start(spec)
+      expect((await client.result(runId, { timeoutMs: 10_000 })).state).toBe('SUCCEEDED')
+    } finally {
+      await worker.stop({ drainMs: 1000 }) // waits for the summaries being written
+    }
+    const [record] = await memory.listRuns()
+    return { record, reads: readsAfterEnd.get(record.id) ?? 0 }
+  }
+
+  it('a worker writes the summary of a run whose workflow asks for one', async () => {
+    const { record, reads } = await onWorker({
+      name: 'w',
+      summary: true,
+      tasks: [{ id: 'a', agent: 'double', input: 2 }],
+    })
+    expect(record.summary?.text).toBe('Doubled.')
+    expect(reads).toBeGreaterThan(0) // the summary reads the run it writes about
+  }, 30_000)
+
+  it('a run whose workflow asks for no summary costs the worker no store read once it ended', async () => {
+    const { record, reads } = await onWorker({ name: 'w', tasks: [{ id: 'a', agent: 'double', input: 2 }] })
+    expect(record.state).toBe('SUCCEEDED')
+    expect(record.summary).toBeUndefined()
+    expect(reads).toBe(0)
+  }, 30_000)
+})
 
 await describePostgres('run summary on postgres', () => {
   summaryCases('postgres', (fn) => withFreshSchema(fn))
