@@ -1,47 +1,38 @@
-import { systemClock, type Clock } from '../core/clock.js'
+import type { Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
-import type { EventOf, FlotillaEvent, FlotillaEventType, RunCancelledEvent } from '../core/events.js'
-import { asRunId, newAgentId, newRunId, type RunId } from '../core/ids.js'
+import type { EventOf, FlotillaEvent, FlotillaEventType } from '../core/events.js'
+import { asRunId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import { isAgentTemplate, type AgentTemplate } from '../agents/agent-template.js'
-import { openStore } from '../store/open-store.js'
 import type { RunFilter, RunRecord, StoredEvent, TaskRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
-import { Registry } from '../registry/registry.js'
-import { compileWorkflow, type Workflow } from '../workflows/compile.js'
-import { Engine } from '../workflows/engine.js'
+import type { Registry } from '../registry/registry.js'
+import type { Workflow } from '../workflows/compile.js'
+import type { Engine } from '../workflows/engine.js'
 import type { RunResult } from '../workflows/results.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
-import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
-import { HealthMonitor } from '../registry/health/health-monitor.js'
-import { discoverAgents, type AgentDiscoveryReport } from '../registry/discovery/discover-agents.js'
-import { discoverWorkflows, type WorkflowDiscoveryReport } from '../workflows/discovery.js'
+import type { HealthMonitor } from '../registry/health/health-monitor.js'
+import type { AgentDiscoveryReport } from '../registry/discovery/discover-agents.js'
+import type { WorkflowDiscoveryReport } from '../workflows/discovery.js'
 import { ExecutionHistory } from '../registry/health/history.js'
-import { AnomalyDetector } from '../registry/health/anomaly.js'
+import type { AnomalyDetector } from '../registry/health/anomaly.js'
 import { agentGraph, type AgentGraph } from '../registry/health/agent-graph.js'
-import { EventHub, type Listener } from './event-hub.js'
+import type { Listener } from './event-hub.js'
 import type { ReplayOptions } from './replay.js'
-import { resolveOrchestratorOptions, type OrchestratorOptions, type ResolvedOptions } from './options.js'
-import { Team } from './team.js'
-import { localHolderId, RunLeases } from './leases.js'
+import type { OrchestratorOptions } from './options.js'
 import type { Autoscaler } from './autoscaler.js'
-import { hubAutoscaler, registeredTarget } from './scaling-targets.js'
-import { composeInterceptors } from '../workflows/invoker.js'
+import { registeredTarget } from './scaling-targets.js'
 import type { Bus } from '../messaging/bus.js'
-import { ContextStore } from '../context/context-store.js'
-import { SqliteContextBackend } from '../context/sqlite/sqlite-context-backend.js'
-import { SqliteStore } from '../store/sqlite/sqlite-store.js'
-import { openBackend, type Backend, type OpenBackendOptions } from './backend.js'
-import { errorFields, resolveTelemetry } from '../telemetry/telemetry.js'
-import { Authorizer } from '../security/authorizer.js'
-import { lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
-import { RunTracing } from './run-tracing.js'
+import type { ContextStore } from '../context/context-store.js'
+import { openBackend, type OpenBackendOptions } from './backend.js'
+import type { Authorizer } from '../security/authorizer.js'
 import type { DeployedAgents } from './deployed-agents.js'
-import { ChildRuns } from './child-runs.js'
 import type { ControlOptions, RunHandle, RunOptions } from './run-handle.js'
-import { RunControl, runDebug } from './run-control.js'
-import { attachAlerts } from './dead-letters.js'
+import type { RunControl } from './run-control.js'
+import { closeParts, orchestratorParts, startRetention, type OrchestratorParts } from './orchestrator-parts.js'
+import { startRun } from './run-start.js'
+import { WorkflowTemplates } from './workflow-templates.js'
 
 export type { ControlOptions, RunOptions, RunHandle } from './run-handle.js'
 
@@ -82,29 +73,15 @@ export class Orchestrator {
   readonly bus: Bus
   /** Shared versioned artifacts and the short-lived cache (`ctx.artifacts`, `ctx.cache`). */
   readonly context: ContextStore
-  /** The journal of durable steps, when this orchestrator opened its SQLite store itself. */
-  private readonly journal: ContextStore | undefined
   /** Makes every permission decision of agents' services; `authorizer.onDecision(listener)` hears them (e.g. to audit). */
   readonly authorizer: Authorizer
-  private readonly team: Team
-  /** The backend given in the options (closed with the orchestrator). */
-  private readonly backend: Backend | undefined
-  private readonly options: ResolvedOptions
+  /** Everything the orchestrator forwards to (see {@link orchestratorParts}). */
+  private readonly parts: OrchestratorParts
   private readonly engine: Engine
-  /** Leases of the runs executing here (durable stores only). */
-  private readonly leases: RunLeases | undefined
-  private readonly hub: EventHub
-  private readonly tracing: RunTracing | undefined
-  /** Recovery, replay and control of runs, here or only stored. */
   private readonly control: RunControl
-  private readonly templates = new Map<string, Workflow>()
-  /** Plans run as child runs; agents spawned from templates. */
-  private readonly children: ChildRuns
+  private readonly templates = new WorkflowTemplates()
   private closed = false
-  private pruneTimer: NodeJS.Timeout | undefined
-  private readonly detachAlerts: (() => void) | undefined
-  /** The built-in agents patterns compile to, registered at construction (awaited by register, run, recover, replay). */
-  private readonly builtins: Promise<void>
+  private readonly pruneTimer: NodeJS.Timeout | undefined
 
   /**
    * Opens the backend a URL names ({@link openBackend}) and an orchestrator
@@ -132,142 +109,12 @@ export class Orchestrator {
   }
 
   constructor(options: OrchestratorOptions = {}) {
-    this.options = resolveOrchestratorOptions(options)
-    const telemetry = resolveTelemetry(options.telemetry)
-    const logger = telemetry.logger
-    this.hub = new EventHub(logger)
-    const models = modelTelemetry(options.telemetry, telemetry)
-    if (models !== undefined) this.hub.on('model.called', models)
-    const lifecycle = lifecycleTelemetry(options.telemetry, telemetry)
-    if (lifecycle !== undefined) this.hub.on('*', lifecycle)
-    const tracing = (this.tracing = telemetry.tracing ? new RunTracing(telemetry.tracer) : undefined)
-    if (tracing !== undefined) this.hub.on('*', tracing.onEvent)
-    this.clock = options.clock ?? systemClock
-    this.anomalies = new AnomalyDetector({ clock: this.clock, ...options.anomalies })
-    const backend = (this.backend = options.backend)
-    const authorizer = (this.authorizer = options.authorizer ?? new Authorizer())
-    this.store = backend?.store ?? (typeof options.store === 'object' ? options.store : openStore(options.store))
-    tracing?.watch(this.store)
-    this.registry = new Registry({
-      clock: this.clock,
-      strategy: this.options.loadBalancing,
-      circuitBreaker: this.options.circuitBreaker,
-    })
-    // A SQLite file opened here (the default store) keeps the journal of durable steps too, so that model calls and
-    // ctx.step results survive a crash and `recover()` replays them; artifacts stay where `context` says.
-    const file =
-      backend === undefined &&
-      options.context === undefined &&
-      typeof options.store !== 'object' &&
-      this.store instanceof SqliteStore
-        ? this.store.path
-        : ':memory:'
-    this.journal =
-      file === ':memory:'
-        ? undefined
-        : new ContextStore(SqliteContextBackend.open({ path: file }), { clock: this.clock, authorizer })
-    this.team = new Team({
-      ...(this.journal === undefined ? {} : { journal: this.journal.journal }),
-      store: this.store,
-      registry: this.registry,
-      clock: this.clock,
-      runtimes: options.runtimes,
-      workspaceRoot: options.workspaceRoot ?? '.flotilla/agents',
-      bus: options.bus ?? backend?.bus,
-      meter: options.telemetry?.meter,
-      queueDepth: { worker: 'orchestrator', depth: () => this.engine.queued },
-      context:
-        options.context ??
-        (backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock, authorizer })),
-      logger,
-      authorizer,
-      onEvent: (e) => this.hub.deliver([e]),
-      spawnTemplate: (parent, request, lineage) => this.children.spawn(parent, request, lineage),
-    })
-    ;({ bus: this.bus, context: this.context, agents: this.agents } = this.team)
-    this.children = new ChildRuns({
-      store: this.store,
-      registry: this.registry,
-      maxPlanTasks: this.options.maxPlanTasks,
-      start: (wf, input, ids) => (this.assertOpen(), this.control.startChild(wf, input, ids)),
-      resume: (id) => this.control.resumeChild(id),
-      cancel: (id, reason) => this.cancel(id, reason),
-    })
-    const queue = this.store.durable && this.store.queue !== undefined ? this.store.queue(this.clock) : undefined
-    const lease =
-      queue === undefined ? undefined : { holder: localHolderId(newAgentId().slice(4)), ms: this.options.leaseMs }
-    this.engine = new Engine({
-      invoke: composeInterceptors([
-        ...telemetryInterceptors(options.telemetry, telemetry, tracing),
-        ...(options.interceptors ?? []),
-        this.children.interceptor,
-      ]),
-      lease,
-      ...(tracing === undefined
-        ? {}
-        : { traceRun: (runId: RunId, workflow: string) => tracing.startRun(runId, workflow) }),
-      store: this.team.runStore,
-      registry: this.registry,
-      clock: this.clock,
-      concurrency: this.options.concurrency,
-      capabilityConcurrency: this.options.capabilityConcurrency,
-      progressIntervalMs: this.options.progressIntervalMs,
-      random: options.random ?? Math.random,
-      deliver: options.busEvents
-        ? (events) => (this.hub.deliver(events), this.team.forward(events))
-        : (events) => this.hub.deliver(events),
-      services: (instanceId, runId, taskId) => this.team.services(instanceId, runId, taskId),
-      observe: (e) => {
-        const agent = e.instance.key
-        this.history.record(agent, {
-          runId: e.runId,
-          taskId: e.taskId,
-          attempt: e.attempt,
-          startedAt: this.clock.wallNow() - e.durationMs,
-          durationMs: e.durationMs,
-          ok: e.ok,
-          errorCode: e.errorCode,
-        })
-        this.anomalies.observe(agent, e.durationMs, e.ok)
-      },
-    })
-    if (queue !== undefined && lease !== undefined) {
-      this.leases = new RunLeases(this.store, queue, this.engine, lease.holder, lease.ms, logger)
-      this.leases.start()
-    }
-    this.control = new RunControl({
-      store: this.store,
-      engine: this.engine,
-      leases: this.leases,
-      hub: this.hub,
-      clock: this.clock,
-      summaryModel: options.summaryModel,
-      logger,
-    })
-    this.hub.on('run.cancelled', (e) => {
-      const { runId, reason } = e as RunCancelledEvent
-      void this.children.cancelChildren(runId, reason)
-    })
-    const { autoStart = false, ...healthOptions } = options.health ?? {}
-    this.health = new HealthMonitor(this.registry, { clock: this.clock, ...healthOptions })
-    this.health.onTransition((t) => this.hub.deliver([{ type: 'agent.health', ...t }]))
-    this.anomalies.onAnomaly((a) => this.hub.deliver([{ type: 'agent.anomaly', ...a }]))
-    if (autoStart) this.health.start()
-    this.scaling = hubAutoscaler(this.clock, this.options.scalingIntervalMs, this.hub, logger)
-    this.agents.scaling.use(this.scaling, this.engine)
-    this.detachAlerts = attachAlerts(options.alerts, this.hub, this.bus, this.registry)
-    this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
-    const retention = this.options.retention
-    if (retention !== undefined) {
-      const prune = (): void => {
-        this.prune(retention.maxAgeMs).catch((e: unknown) =>
-          logger.error(errorFields(e), 'periodic prune of finished runs failed; the next one tries again'),
-        )
-      }
-      prune()
-      // Not a reason to keep the process alive.
-      this.pruneTimer = setInterval(prune, retention.intervalMs).unref()
-    }
+    const parts = (this.parts = orchestratorParts(options, this.history, () => this.assertOpen()))
+    ;({ registry: this.registry, store: this.store, clock: this.clock, health: this.health } = parts)
+    ;({ anomalies: this.anomalies, scaling: this.scaling, authorizer: this.authorizer } = parts)
+    ;({ engine: this.engine, control: this.control } = parts)
+    ;({ bus: this.bus, context: this.context, agents: this.agents } = parts.team)
+    this.pruneTimer = startRetention(parts, (olderThanMs) => this.prune(olderThanMs))
   }
 
   /**
@@ -281,13 +128,13 @@ export class Orchestrator {
     definition: AnyAgentDefinition | AgentTemplate,
     options: { instances?: number } = {},
   ): Promise<AgentInstance[]> {
-    await this.builtins
+    await this.parts.builtins
     if (isAgentTemplate(definition)) {
       this.registry.templates.register(definition)
       return []
     }
     const instances = await this.registry.register(definition, options)
-    await this.team.answerRequests(definition.name, (wf) => this.run(wf))
+    await this.parts.team.answerRequests(definition.name, (wf) => this.run(wf))
     const scaling = definition.scaling
     if (scaling !== undefined) this.scaling.watch(registeredTarget(this.registry, this.engine, definition, scaling))
     return instances
@@ -308,16 +155,7 @@ export class Orchestrator {
    * unless `{ replace: true }` is passed.
    */
   registerTemplate(name: string, workflow: Workflow | WorkflowSpec, options: { replace?: boolean } = {}): void {
-    const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
-    const existing = this.templates.get(name)
-    if (existing !== undefined && existing.hash !== wf.hash && options.replace !== true) {
-      throw new FlotillaError(
-        'VALIDATION_FAILED',
-        `A different workflow is already registered as template "${name}"; pass { replace: true } to replace it, or choose another name.`,
-        { details: { template: name } },
-      )
-    }
-    this.templates.set(name, wf)
+    this.templates.register(name, workflow, options)
   }
 
   /**
@@ -332,28 +170,13 @@ export class Orchestrator {
     agentPattern?: string
     workflowPattern?: string
   }): Promise<{ agents?: AgentDiscoveryReport; workflows?: WorkflowDiscoveryReport }> {
-    await this.builtins
-    const report: { agents?: AgentDiscoveryReport; workflows?: WorkflowDiscoveryReport } = {}
-    if (options.agents !== undefined)
-      report.agents = await discoverAgents(
-        this.registry,
-        options.agents,
-        options.agentPattern ? { pattern: options.agentPattern } : {},
-      )
-    if (options.workflows !== undefined) {
-      report.workflows = await discoverWorkflows(
-        options.workflows,
-        options.workflowPattern ? { pattern: options.workflowPattern } : {},
-      )
-      for (const { workflow } of report.workflows.loaded)
-        this.registerTemplate(workflow.name, workflow, { replace: true })
-    }
-    return report
+    await this.parts.builtins
+    return this.templates.discover(this.registry, options)
   }
 
   /** Names of the registered templates. */
   templateNames(): string[] {
-    return [...this.templates.keys()]
+    return this.templates.names()
   }
 
   /**
@@ -371,22 +194,7 @@ export class Orchestrator {
     options: RunOptions = {},
   ): RunHandle<O> {
     this.assertOpen()
-    const wf: Workflow = 'hash' in workflow ? workflow : compileWorkflow(workflow)
-    const runInput = this.control.prepare(wf, input)
-    const concurrency = options.concurrency ?? wf.concurrency
-    if (!(concurrency >= 1))
-      throw new FlotillaError('VALIDATION_FAILED', `Run concurrency must be ≥ 1, got ${concurrency}.`)
-    const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
-    const run = this.engine.start({
-      id,
-      workflow: wf,
-      input: runInput,
-      concurrency,
-      callbacks: { onProgress: options.onProgress },
-      ...(options.actor === undefined ? {} : { actor: options.actor }),
-      debug: runDebug(options),
-    })
-    return this.control.handle<O>(run, options)
+    return startRun<O>(this.parts, workflow, input, options)
   }
 
   /**
@@ -400,7 +208,7 @@ export class Orchestrator {
     options: { runIds?: readonly string[] } & Pick<RunOptions, 'onProgress' | 'onEvent'> = {},
   ): Promise<RunHandle[]> {
     this.assertOpen()
-    await this.builtins
+    await this.parts.builtins
     return this.control.recover(options)
   }
 
@@ -411,7 +219,7 @@ export class Orchestrator {
    */
   async replay(runId: string, replay: ReplayOptions = {}, options: RunOptions = {}): Promise<RunHandle> {
     this.assertOpen()
-    await this.builtins
+    await this.parts.builtins
     return this.control.replay(runId, replay, options)
   }
 
@@ -430,20 +238,13 @@ export class Orchestrator {
     input?: unknown,
     options?: RunOptions,
   ): Promise<RunResult<O>> {
-    await this.builtins
+    await this.parts.builtins
     return this.start<O>(workflow, input, options).result
   }
 
   /** Runs a registered template with parameters. */
   async runTemplate(name: string, params?: unknown, options?: RunOptions): Promise<RunResult> {
     const wf = this.templates.get(name)
-    if (wf === undefined) {
-      throw new FlotillaError(
-        'TEMPLATE_NOT_FOUND',
-        `No workflow template "${name}". Registered: ${this.templateNames().join(', ') || '(none)'}.`,
-        { details: { template: name } },
-      )
-    }
     return this.run(wf, params, options)
   }
 
@@ -502,7 +303,7 @@ export class Orchestrator {
   on<T extends FlotillaEventType>(type: T, listener: Listener<EventOf<T>>): () => void
   on(type: '*', listener: Listener<FlotillaEvent>): () => void
   on(type: string, listener: Listener<never>): () => void {
-    return this.hub.on(type, listener as Listener<FlotillaEvent>)
+    return this.parts.hub.on(type, listener as Listener<FlotillaEvent>)
   }
 
   /** Runs one health-check round of every agent instance now (see {@link Orchestrator.health}). */
@@ -512,7 +313,7 @@ export class Orchestrator {
 
   /** Which agents' outputs feed which, over the given workflows (and the registered templates). */
   agentGraph(workflows: readonly Workflow[] = []): AgentGraph {
-    return agentGraph([...workflows, ...this.templates.values()])
+    return agentGraph([...workflows, ...this.templates.workflows()])
   }
 
   /** Per-agent metrics: calls, errors, success rate, mean and p95 latency, circuit state. */
@@ -530,21 +331,7 @@ export class Orchestrator {
     if (this.closed) return
     this.closed = true
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer)
-    this.detachAlerts?.()
-    this.health.stop()
-    this.scaling.stop()
-    await this.team.close()
-    await this.journal?.close()
-    if (options.cancelRuns) {
-      const live = this.engine.liveRuns()
-      for (const run of live) if (!run.finished) this.engine.cancel(run, 'the orchestrator is closing')
-      await Promise.all(live.map((run) => run.settled))
-    }
-    const left = this.engine.liveRuns().map((r) => r.id)
-    await this.engine.detachAll('the orchestrator closed')
-    await this.leases?.stop(left)
-    this.tracing?.close()
-    await (this.backend?.close() ?? this.store.close())
+    await closeParts(this.parts, options.cancelRuns === true)
   }
 
   private assertOpen(): void {

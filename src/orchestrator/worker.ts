@@ -1,67 +1,29 @@
-import { hostname } from 'node:os'
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
 import type { RunEvent } from '../core/events.js'
-import { newAgentId, type RunId, type TaskId } from '../core/ids.js'
+import { newAgentId, type RunId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
 import { Registry } from '../registry/registry.js'
 import type { QueueSelector, TaskQueue, WorkerRecord } from '../store/queue.js'
 import type { Store } from '../store/store.js'
-import { ContextStore } from '../context/context-store.js'
-import { Coordinator } from '../workflows/coordinator.js'
-import { Executor } from '../workflows/executor.js'
-import { composeInterceptors, type Interceptor } from '../workflows/invoker.js'
+import type { Coordinator } from '../workflows/coordinator.js'
+import type { Executor } from '../workflows/executor.js'
+import type { Interceptor } from '../workflows/invoker.js'
 import { BUILTIN_AGENTS } from '../workflows/patterns/builtin-agents.js'
 import { openBackend, type Backend } from './backend.js'
 import { EventHub, type Listener } from './event-hub.js'
-import { Team } from './team.js'
-import { errorFields, resolveTelemetry, type Logger, type Meter, type Telemetry } from '../telemetry/telemetry.js'
+import type { Team } from './team.js'
+import { errorFields, resolveTelemetry, type Logger, type Meter } from '../telemetry/telemetry.js'
 import { claimTelemetry, lifecycleTelemetry, modelTelemetry, telemetryInterceptors } from './telemetry-interceptors.js'
 import { RunTracing, traced, watched } from './run-tracing.js'
-import { RunSummaries } from './run-summary.js'
-import { registryCatalog } from './worker-catalog.js'
+import type { RunSummaries } from './run-summary.js'
 import type { ModelSpec } from '../models/providers.js'
+import { resolveWorkerOptions, workerLog, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
+import { workerParts } from './worker-parts.js'
+import { WorkerHeartbeat } from './worker-heartbeat.js'
 
-/** Options of a {@link Worker}. */
-export interface WorkerOptions {
-  /**
-   * The shared store: a Store, or a URL (`postgres://…`, a SQLite file). A
-   * URL opens a whole backend ({@link openBackend}): with PostgreSQL the
-   * agents' messages and artifacts are shared through it too.
-   * @default `$FLOTILLA_STORE`, else `.flotilla/flotilla.db`
-   */
-  store?: Store | string
-  /** A backend from {@link openBackend} instead of `store` (not closed by `stop()`). */
-  backend?: Backend
-  /** This worker's id in the catalog and on its leases. @default `wkr_…` (new) */
-  id?: string
-  /** Most attempts this worker runs at once. @default 16 */
-  concurrency?: number
-  /** How long a lease (on a run, or a claimed attempt) lasts without a heartbeat, in ms; heartbeats come every third of it. @default 15000 */
-  leaseMs?: number
-  /** The safety poll: the longest wait between two looks at the queue when no notification comes, in ms. @default 1000 (PostgreSQL), 200 (SQLite, memory) */
-  pollMs?: number
-  /** Most runs this worker coordinates at once. @default 1000 */
-  maxRuns?: number
-  /** Most attempts taken in one claim. @default 64 */
-  claimBatch?: number
-  /** Wrap every agent execution (see {@link Interceptor}); composed once. */
-  interceptors?: readonly Interceptor[]
-  /** Where logs, metrics and traces go, as for the Orchestrator. @default nothing is reported */
-  telemetry?: Telemetry
-  clock?: Clock
-  random?: () => number
-  /** The model that writes the summaries of runs coordinated here when their workflow names none (see `WorkflowSpec.summary`). */
-  summaryModel?: ModelSpec
-}
-
-const DEFAULTS = { concurrency: 16, leaseMs: 15_000, maxRuns: 1000, claimBatch: 64 }
-/** How often a running worker compares its clock with the store's again, in ms. */
-const SKEW_CHECK_MS = 60_000
-
-/** The worker options not resolved into its `options`. */
-type KeptAsGiven = Exclude<keyof WorkerOptions, 'concurrency' | 'leaseMs' | 'maxRuns' | 'claimBatch'>
+export type { WorkerOptions } from './worker-options.js'
 
 /**
  * A worker: coordinators, executors, a registry of agents and the task
@@ -85,7 +47,7 @@ export class Worker {
   readonly id: string
   readonly registry: Registry
   readonly clock: Clock
-  private readonly options: Required<Omit<WorkerOptions, KeptAsGiven>> & { pollMs: number | undefined }
+  private readonly options: ResolvedWorkerOptions
   private readonly summaryModel: ModelSpec | undefined
   /** Writes the summaries of the runs that end here, when their workflow asks for one. */
   private summaries: RunSummaries | undefined
@@ -107,14 +69,12 @@ export class Worker {
   private queue_: TaskQueue | undefined
   private coordinator: Coordinator | undefined
   private executor: Executor | undefined
-  private catalog: readonly WorkerRecord[] = []
-  /** When the clock was last compared with the store's. */
-  private skewCheckedAt = 0
+  /** Leases, catalog and clock checks of the current start. */
+  private heartbeat: WorkerHeartbeat | undefined
   /** Runs forgotten after a failed store call whose leases are still ours: let go of before the next claim, to be adopted again from the store. */
   private readonly unheld = new Set<RunId>()
   private loop: Promise<void> | undefined
   private abort = new AbortController()
-  private startedAt = 0
   private readonly builtins: Promise<void>
 
   constructor(options: WorkerOptions = {}) {
@@ -144,26 +104,7 @@ export class Worker {
       ...telemetryInterceptors(options.telemetry, telemetry, tracing),
       ...(options.interceptors ?? []),
     ]
-    const leaseMs = options.leaseMs ?? DEFAULTS.leaseMs
-    if (!(leaseMs >= 300)) {
-      throw new FlotillaError(
-        'VALIDATION_FAILED',
-        `leaseMs must be at least 300 ms (heartbeats come every third of it); got ${leaseMs}. A lease shorter than a heartbeat round trip would let other workers take running work.`,
-        { details: { leaseMs } },
-      )
-    }
-    const concurrency = options.concurrency ?? DEFAULTS.concurrency
-    if (!Number.isInteger(concurrency) || concurrency < 1)
-      throw new FlotillaError('VALIDATION_FAILED', `concurrency must be a whole number ≥ 1; got ${concurrency}.`, {
-        details: { concurrency },
-      })
-    this.options = {
-      concurrency,
-      leaseMs,
-      pollMs: options.pollMs,
-      maxRuns: options.maxRuns ?? DEFAULTS.maxRuns,
-      claimBatch: options.claimBatch ?? DEFAULTS.claimBatch,
-    }
+    this.options = resolveWorkerOptions(options)
     this.summaryModel = options.summaryModel
     this.registry = new Registry({ clock: this.clock })
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
@@ -227,68 +168,46 @@ export class Worker {
         `The ${store.kind} store has no task queue; workers need the memory, SQLite or PostgreSQL store.`,
       )
     const queue = (this.queue_ = store.queue(this.clock))
-    const deliver = (events: readonly RunEvent[]): void => this.hub.deliver(events)
-    const summarizing = { store, clock: this.clock, model: this.summaryModel, logger: this.logger, deliver }
-    this.summaries = new RunSummaries(summarizing)
-    const team = (this.team = new Team({
+    const parts = workerParts({
+      id: this.id,
       store,
-      registry: this.registry,
-      clock: this.clock,
-      runtimes: undefined,
-      workspaceRoot: '.flotilla/agents',
-      bus: backend?.bus,
-      meter: this.meter,
-      queueDepth: { worker: this.id, depth: () => this.coordinator?.backlog ?? 0 },
-      context: backend === undefined ? undefined : new ContextStore(backend.context, { clock: this.clock }),
-      logger: this.logger,
-    }))
-    this.coordinator = new Coordinator({
-      store: team.runStore,
       queue,
+      backend,
+      registry: this.registry,
       clock: this.clock,
       random: this.random,
-      id: this.id,
-      deliver,
-      ended: (runId, spec) => this.summaries!.afterEnd(runId, spec),
-      catalog: () => this.catalog,
-    })
-    this.executor = new Executor({
-      store,
-      queue,
-      registry: this.registry,
-      clock: this.clock,
-      id: this.id,
+      hub: this.hub,
+      logger: this.logger,
+      meter: this.meter,
+      interceptors: this.interceptors,
+      summaryModel: this.summaryModel,
       concurrency: this.options.concurrency,
       leaseMs: this.options.leaseMs,
-      invoke: composeInterceptors(this.interceptors),
-      deliver,
-      services: (instanceId, runId, taskId) => team.services(instanceId, runId, taskId),
-      onError: (e) => {
-        this.logger.warn(errorFields(e), 'an attempt could not be completed in the store')
-        this.hub.deliver([
-          {
-            type: 'task.log',
-            at: this.clock.wallNow(),
-            runId: (e.details.runId ?? '') as RunId,
-            taskId: (e.details.taskId ?? '') as TaskId,
-            level: 'warn',
-            message: e.message,
-          },
-        ])
-      },
+      catalog: () => this.workers(),
     })
-    this.startedAt = this.clock.wallNow()
+    ;({ team: this.team, coordinator: this.coordinator, executor: this.executor, summaries: this.summaries } = parts)
+    const heartbeat = (this.heartbeat = new WorkerHeartbeat({
+      id: this.id,
+      queue,
+      clock: this.clock,
+      registry: this.registry,
+      coordinator: parts.coordinator,
+      executor: parts.executor,
+      concurrency: this.options.concurrency,
+      leaseMs: this.options.leaseMs,
+      logger: this.logger,
+      hub: this.hub,
+    }))
     try {
-      const skew = await this.clockSkew()
+      const skew = await heartbeat.skew()
       if (skew !== undefined) throw skew
-      this.skewCheckedAt = this.clock.wallNow()
     } catch (e) {
-      await this.team.close()
+      await parts.team.close()
       await this.ownBackend?.close()
       this.ownBackend = undefined
       throw e
     }
-    await this.advertise()
+    await heartbeat.advertise()
     this.abort = new AbortController()
     this.loop = this.run()
   }
@@ -327,26 +246,11 @@ export class Worker {
 
   /** Workers the catalog shows alive now (this one included). */
   workers(): readonly WorkerRecord[] {
-    return this.catalog
+    return this.heartbeat?.catalog ?? []
   }
 
   private selectors(): QueueSelector[] {
     return this.executor!.selectors()
-  }
-
-  private async advertise(): Promise<void> {
-    const queue = this.queue_!
-    const now = this.clock.wallNow()
-    await queue.advertise({
-      id: this.id,
-      ...registryCatalog(this.registry),
-      host: hostname(),
-      pid: process.pid,
-      concurrency: this.options.concurrency,
-      startedAt: this.startedAt,
-      heartbeatAt: now,
-    })
-    this.catalog = await queue.listWorkers(now - this.options.leaseMs)
   }
 
   private async run(): Promise<void> {
@@ -368,7 +272,7 @@ export class Worker {
         }
         if (this.clock.now() - lastBeat >= beatEvery) {
           lastBeat = this.clock.now()
-          await this.beat()
+          await this.heartbeat!.beat()
         }
         if (coordinator.size < o.maxRuns) {
           const leases = await queue.claimRuns(this.id, Math.min(100, o.maxRuns - coordinator.size), o.leaseMs)
@@ -406,73 +310,9 @@ export class Worker {
         const error = toFlotillaError(e, 'STORE_UNAVAILABLE')
         this.logger.error({ ...errorFields(error), failures }, 'the worker loop failed; backing off and retrying')
         this.hub.deliver([
-          {
-            type: 'task.log',
-            at: this.clock.wallNow(),
-            runId: '' as RunId,
-            taskId: '' as TaskId,
-            level: 'error',
-            message: `worker ${this.id}: ${error.code}: ${error.message} (retrying)`,
-          },
+          workerLog(this.clock, 'error', `worker ${this.id}: ${error.code}: ${error.message} (retrying)`),
         ])
         await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(failures, 6))))
-      }
-    }
-  }
-
-  /**
-   * Compares this worker's wall clock with the store's (PostgreSQL): leases
-   * are written with one and compared with another worker's, so a skew past
-   * a third of the lease would let a worker take work whose holder is alive,
-   * or keep a dead one's too long. Returns the `WORKER_CLOCK_SKEW` error when
-   * so (the round trip's half is allowed for), else `undefined`.
-   */
-  private async clockSkew(): Promise<FlotillaError | undefined> {
-    const sent = this.clock.wallNow()
-    const storeTime = await this.queue_!.storeTime()
-    if (storeTime === undefined) return undefined
-    const back = this.clock.wallNow()
-    const skewMs = Math.round((sent + back) / 2 - storeTime)
-    const allowed = this.options.leaseMs / 3 + (back - sent) / 2
-    if (Math.abs(skewMs) <= allowed) return undefined
-    return new FlotillaError(
-      'WORKER_CLOCK_SKEW',
-      `Worker ${this.id}'s clock is ${Math.abs(skewMs)} ms ${skewMs > 0 ? 'ahead of' : 'behind'} the store's; leases of ${this.options.leaseMs} ms allow ${Math.round(this.options.leaseMs / 3)}. Synchronise this host's clock (NTP, chrony) or give the workers a longer leaseMs.`,
-      {
-        details: { worker: this.id, skewMs, leaseMs: this.options.leaseMs },
-      },
-    )
-  }
-
-  /** Heartbeat: leases of runs and attempts, the catalog. */
-  private async beat(): Promise<void> {
-    const queue = this.queue_!
-    const coordinator = this.coordinator!
-    const held = coordinator.runIds()
-    const renewed = await queue.renewRuns(this.id, held, this.options.leaseMs)
-    const kept = new Set(renewed.map((r) => r.runId))
-    for (const id of held) if (!kept.has(id)) coordinator.drop(id)
-    for (const r of renewed) {
-      coordinator.observe(r.runId, r.state)
-      if (r.state === 'CANCELLED' || r.state === 'FAILED' || r.state === 'SUCCEEDED') await queue.dropRun(r.runId)
-    }
-    await this.executor!.heartbeat()
-    await this.advertise()
-    if (this.clock.wallNow() - this.skewCheckedAt >= SKEW_CHECK_MS) {
-      this.skewCheckedAt = this.clock.wallNow()
-      const skew = await this.clockSkew()
-      if (skew !== undefined) {
-        this.logger.error(errorFields(skew), 'the worker clock drifted from the store clock')
-        this.hub.deliver([
-          {
-            type: 'task.log',
-            at: this.clock.wallNow(),
-            runId: '' as RunId,
-            taskId: '' as TaskId,
-            level: 'error',
-            message: `${skew.code}: ${skew.message}`,
-          },
-        ])
       }
     }
   }

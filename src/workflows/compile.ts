@@ -1,21 +1,32 @@
-import { createHash } from 'node:crypto'
+/**
+ * Compiling a workflow definition: schema validation, pattern expansion,
+ * dependencies (explicit and by reference), topological order and critical
+ * paths, precomputed per task for the scheduler; and
+ * {@link validateWorkflowSpec}, which lists every problem where compiling
+ * throws the first. The graph algorithms are in `graph-order.ts`, the
+ * errors both report in `spec-errors.ts`, hashing and freezing in
+ * `spec-hash.ts`.
+ *
+ * @module
+ */
 import { FlotillaError, isFlotillaError, toFlotillaError, type ErrorCode } from '../core/errors.js'
-import { checkRange } from '../registry/semver-range.js'
 import type { Priority } from '../core/states.js'
 import { resolveRetryPolicy, type RetryPolicy } from '../resilience/retry.js'
 import { parseCondition, type Condition } from './condition.js'
 import { collectRefs, compileTemplate, visitRefs, type Resolver } from './refs.js'
 import { expandPatterns, isPattern } from './patterns/expand.js'
-import {
-  closestName,
-  formatIssues,
-  issueMessage,
-  issuePath,
-  workflowSpecSchema,
-  type TaskSpec,
-  type WorkflowSpec,
-} from './spec.js'
+import { formatIssues, issueMessage, issuePath, workflowSpecSchema, type TaskSpec, type WorkflowSpec } from './spec.js'
 import { patternSpecSchema, type PatternSpec } from './patterns/pattern-spec.js'
+import { deepFreeze, specHash } from './spec-hash.js'
+import { allCycles, criticalPathLengths, findCycle, topologicalOrder } from './graph-order.js'
+import {
+  anyWithoutUpstream,
+  cycleError,
+  describeName,
+  duplicateError,
+  unknownTaskError,
+  versionError,
+} from './spec-errors.js'
 
 const PRIORITY_RANK: Record<Priority, number> = { CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3 }
 
@@ -74,15 +85,6 @@ export interface Workflow<Outputs extends Record<string, unknown> = Record<strin
   readonly concurrency: number
   /** Indices of the tasks whose outputs are the run's answer: the spec's `outputs`, else the tasks nothing depends on. */
   readonly finals: Int32Array
-}
-
-function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const keys = Object.keys(value)
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`
 }
 
 export { formatIssues }
@@ -173,30 +175,13 @@ function compileChecked(input: WorkflowSpec): Workflow {
     depSets.push([...set])
   })
 
-  // Kahn's algorithm: topological order, or the cycle.
-  const inDegree = new Int32Array(n)
-  const dependents: number[][] = Array.from({ length: n }, () => [])
-  depSets.forEach((deps, i) => {
-    inDegree[i] = deps.length
-    for (const d of deps) dependents[d].push(i)
-  })
-  const order: number[] = []
-  const deg = inDegree.slice()
-  for (let i = 0; i < n; i++) if (deg[i] === 0) order.push(i)
-  for (let h = 0; h < order.length; h++) for (const j of dependents[order[h]]) if (--deg[j] === 0) order.push(j)
+  const { inDegree, dependents, order, deg } = topologicalOrder(depSets)
   if (order.length < n)
     throw cycleError(
       name,
       findCycle(depSets, deg).map((i) => entries[i].id),
     )
-
-  const cpl = new Int32Array(n)
-  for (let h = n - 1; h >= 0; h--) {
-    const i = order[h]
-    let best = 0
-    for (const j of dependents[i]) if (cpl[j] > best) best = cpl[j]
-    cpl[i] = best + 1
-  }
+  const cpl = criticalPathLengths(order, dependents)
 
   const defaults = spec.defaults ?? {}
   const idx = (id: string): number => indexOf.get(id)!
@@ -231,7 +216,7 @@ function compileChecked(input: WorkflowSpec): Workflow {
   for (let i = 0; i < n; i++) if (inDegree[i] === 0) roots.push(i)
   return Object.freeze({
     name,
-    hash: createHash('sha256').update(canonicalJson(spec)).digest('hex'),
+    hash: specHash(spec),
     spec,
     tasks,
     indexOf,
@@ -359,101 +344,4 @@ export function validateWorkflowSpec(input: unknown): WorkflowProblem[] {
       `task "${tasks[cycle[0]].id}"`,
     )
   return problems
-}
-
-/** One cycle per group of tasks that wait for each other, found by removing each cycle found and ordering the rest again. */
-function allCycles(depSets: number[][]): number[][] {
-  const n = depSets.length
-  const removed = new Uint8Array(n)
-  const cycles: number[][] = []
-  for (let guard = 0; guard < n; guard++) {
-    const deps = depSets.map((d, i) => (removed[i] ? [] : d.filter((j) => !removed[j])))
-    const deg = Int32Array.from(deps, (d) => d.length)
-    const dependents: number[][] = Array.from({ length: n }, () => [])
-    deps.forEach((d, i) => d.forEach((j) => dependents[j].push(i)))
-    const queue: number[] = []
-    for (let i = 0; i < n; i++) if (deg[i] === 0) queue.push(i)
-    for (let h = 0; h < queue.length; h++) for (const j of dependents[queue[h]]) if (--deg[j] === 0) queue.push(j)
-    if (queue.length === n) break
-    const cycle = findCycle(deps, deg)
-    cycles.push(cycle)
-    for (const i of cycle) removed[i] = 1
-  }
-  return cycles
-}
-
-function describeName(input: unknown): string {
-  const n = (input as { name?: unknown } | null)?.name
-  return typeof n === 'string' ? `"${n}"` : '(unnamed)'
-}
-
-function duplicateError(workflow: string, id: string, first: number, second: number): FlotillaError {
-  const message = `Workflow "${workflow}": task id "${id}" is used by tasks #${first + 1} and #${second + 1}; give each task its own id.`
-  return new FlotillaError('WORKFLOW_DUPLICATE_TASK', message, {
-    details: { workflow, taskId: id },
-  })
-}
-
-function unknownTaskError(workflow: string, where: string, id: string, known: Iterable<string>): FlotillaError {
-  const ids = [...known]
-  const guess = closestName(id, ids)
-  const hint = guess === undefined ? '' : ` Did you mean "${guess}"?`
-  const message = `Workflow "${workflow}": ${where} names task "${id}", which does not exist.${hint} Known tasks: ${ids.slice(0, 20).join(', ')}.`
-  return new FlotillaError('WORKFLOW_UNKNOWN_DEPENDENCY', message, {
-    details: { workflow, where, taskId: id },
-  })
-}
-
-function versionError(workflow: string, taskId: string, version: string): FlotillaError | undefined {
-  try {
-    checkRange(version)
-    return undefined
-  } catch (e) {
-    const message = `Workflow "${workflow}", task "${taskId}": ${toFlotillaError(e).message}`
-    return new FlotillaError('WORKFLOW_INVALID', message, { details: { workflow, taskId, version } })
-  }
-}
-
-function anyWithoutUpstream(workflow: string, taskId: string): FlotillaError {
-  const message = `Workflow "${workflow}", task "${taskId}": dependencies "any" needs upstream tasks; name them in dependsOn (or reference their outputs), or leave dependencies out.`
-  return new FlotillaError('WORKFLOW_INVALID', message, { details: { workflow, taskId } })
-}
-
-function cycleError(workflow: string, path: string[]): FlotillaError {
-  return new FlotillaError(
-    'WORKFLOW_CYCLE',
-    `Workflow "${workflow}" has a dependency cycle: ${path.join(' → ')} (each task waits for the next). Remove one of these dependencies.`,
-    {
-      details: { workflow, cycle: path },
-    },
-  )
-}
-
-/**
- * A cycle among the nodes Kahn's algorithm could not order (deg > 0). Each
- * such node waits for at least one other such node, so walking those waits
- * must revisit a node: the walk from its first visit is the cycle.
- */
-function findCycle(depSets: number[][], deg: Int32Array): number[] {
-  let i = deg.findIndex((d) => d > 0)
-  const seenAt = new Map<number, number>()
-  const walk: number[] = []
-  while (!seenAt.has(i)) {
-    seenAt.set(i, walk.length)
-    walk.push(i)
-    i = depSets[i].find((d) => deg[d] > 0)!
-  }
-  return [...walk.slice(seenAt.get(i)), i]
-}
-
-function deepFreeze<T>(value: T): T {
-  const stack: unknown[] = [value]
-  while (stack.length > 0) {
-    const v = stack.pop()
-    if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-      Object.freeze(v)
-      for (const k of Object.keys(v)) stack.push((v as Record<string, unknown>)[k])
-    }
-  }
-  return value
 }

@@ -2,13 +2,15 @@ import type { Clock } from '../core/clock.js'
 import { deserializeError, FlotillaError, toFlotillaError } from '../core/errors.js'
 import type { RunEvent } from '../core/events.js'
 import type { RunId, TaskId } from '../core/ids.js'
-import { PRIORITIES, isFinalRunState } from '../core/states.js'
-import { maxSatisfying } from '../registry/semver-range.js'
-import type { QueueDone, QueueOffer, TaskQueue, WorkerRecord } from '../store/queue.js'
+import { isFinalRunState } from '../core/states.js'
+import type { QueueDone, TaskQueue, WorkerRecord } from '../store/queue.js'
 import type { RunRecord, StoreOp, TaskRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
 import { compileWorkflow, type Workflow } from './compile.js'
-import { RunExecution, S } from './run-execution.js'
+import { S } from './run-execution.js'
+import { holdRun, leaveGroup, settleable, type Held } from './held-run.js'
+import { OfferStaging } from './offer-staging.js'
+import { FinalWrites } from './final-writes.js'
 import type { WorkflowSpec } from './spec.js'
 import { afterFailure } from './task-io.js'
 import { breakAt, cancelUnfinished, storedBreakOnError } from './coordinator-ops.js'
@@ -33,24 +35,6 @@ export interface CoordinatorOptions {
   ended?: (runId: RunId, spec: Readonly<WorkflowSpec>) => void
 }
 
-/** One run this coordinator holds. */
-interface Held {
-  run: RunExecution
-  /** Attempts offered and not yet answered. */
-  inFlight: number
-  /** Attempt number at which the task switched to its fallback agent (0: none). */
-  fallbackFrom: Int32Array
-  /** Tasks ready but held back by the run's concurrency limit or a group. */
-  parked: number[]
-  groups: Map<string, number>
-  /** Tasks reported as waiting for a worker, so the event is sent once. */
-  waiting: Set<number>
-  /** When the run started (wall clock), for the duration of its final event. */
-  startedAt: number | undefined
-  /** The run was started with `breakOnError` (its `run.started` event says so). */
-  breakOnError: boolean
-}
-
 /**
  * The coordinator of the runs a worker holds: it owns each run's graph
  * (in-degree counters, conditions, retries and fallbacks, the run's
@@ -62,9 +46,15 @@ interface Held {
  */
 export class Coordinator {
   private readonly held = new Map<RunId, Held>()
-  private offers: QueueOffer[] = []
+  /** Offers staged for the queue, written by {@link Coordinator.flush}. */
+  private readonly offers: OfferStaging
+  /** Final writes of runs that ended, committed together by {@link Coordinator.flush}. */
+  private readonly finals: FinalWrites
 
-  constructor(private readonly o: CoordinatorOptions) {}
+  constructor(private readonly o: CoordinatorOptions) {
+    this.offers = new OfferStaging({ clock: o.clock, catalog: o.catalog, commit: (events) => this.commit([], events) })
+    this.finals = new FinalWrites({ ...o, commitRun: (ops, events, runId) => this.commit(ops, events, runId) })
+  }
 
   /** Ids of the runs held here. */
   runIds(): RunId[] {
@@ -95,33 +85,12 @@ export class Coordinator {
       workflow = compileWorkflow(record.definition as WorkflowSpec)
     } catch (e) {
       const spec = record.definition as WorkflowSpec
-      return this.commitFinal(record.id, spec, [], 'FAILED', toFlotillaError(e, 'WORKFLOW_INVALID'))
+      return this.finals.stage(record.id, spec, [], 'FAILED', toFlotillaError(e, 'WORKFLOW_INVALID'))
     }
-    const run = new RunExecution(record.id, workflow, record.input, workflow.concurrency, {})
-    run.restore(tasks)
-    run.state = record.state
-    run.startMono = this.o.clock.now()
-    const h: Held = {
-      breakOnError: await storedBreakOnError(this.o.store, record.id),
-      run,
-      inFlight: 0,
-      fallbackFrom: new Int32Array(run.total),
-      parked: [],
-      groups: new Map(),
-      waiting: new Set(),
-      startedAt: record.startedAt,
-    }
+    const breakOnError = await storedBreakOnError(this.o.store, record.id)
+    const h = holdRun(record, tasks, workflow, this.o.clock, breakOnError)
     this.held.set(record.id, h)
-    for (const t of tasks) {
-      const i = workflow.indexOf.get(t.taskId)
-      if (i === undefined) continue
-      if (
-        t.agent !== undefined &&
-        workflow.tasks[i].fallback !== undefined &&
-        t.agent.split('@')[0] === workflow.tasks[i].fallback
-      )
-        run.usingFallback[i] = 1
-    }
+    const run = h.run
     const failed = run.errors.findIndex(
       (e, i) => e !== undefined && run.taskState[i] === S.FAILED && !workflow.tasks[i].continueOnFailure,
     )
@@ -142,9 +111,9 @@ export class Coordinator {
       if (r.ok) await this.succeeded(h, i, r.attempt)
       else {
         const record = await this.o.store.getTask(r.runId, r.taskId)
-        if (record?.state === 'RETRYING' && this.settleable(h, i)) {
+        if (record?.state === 'RETRYING' && settleable(h, i)) {
           h.inFlight--
-          this.leaveGroup(h, i)
+          leaveGroup(h, i)
           await this.failed(h, i, record)
         }
       }
@@ -169,11 +138,11 @@ export class Coordinator {
    * runs are adopted again from the store, which is the truth.
    */
   reset(): RunId[] {
-    const ids = new Set<RunId>([...this.held.keys(), ...this.finals.map((f) => f.runId)])
+    const ids = new Set<RunId>([...this.held.keys(), ...this.finals.runIds()])
     for (const h of this.held.values()) h.run.stopped = true
     this.held.clear()
-    this.offers = []
-    this.finals = []
+    this.offers.clear()
+    this.finals.clear()
     return [...ids]
   }
 
@@ -185,61 +154,21 @@ export class Coordinator {
     this.held.delete(runId)
   }
 
-  /** Final writes of runs that ended, committed together by {@link Coordinator.flush}. */
-  private finals: {
-    runId: RunId
-    spec: Readonly<WorkflowSpec>
-    ops: StoreOp[]
-    event: RunEvent
-    state: 'SUCCEEDED' | 'FAILED'
-  }[] = []
-
   /** Writes what was staged since the last flush: the final states of runs that ended (one batch), then the offers (one call). */
   async flush(): Promise<void> {
-    if (this.finals.length > 0) await this.flushFinals()
-    if (this.offers.length === 0) return
-    const offers = this.offers
-    this.offers = []
-    await this.o.queue.offer(offers)
-  }
-
-  /** Commits the final states of the runs that ended, together; when one run's write is refused, each run again on its own. */
-  private async flushFinals(): Promise<void> {
-    const finals = this.finals
-    this.finals = []
-    let stored = finals
-    try {
-      await this.o.store.commit({ ops: finals.flatMap((f) => f.ops), events: finals.map((f) => f.event) })
-      this.o.deliver?.(finals.map((f) => f.event))
-    } catch (e) {
-      if (toFlotillaError(e).code !== 'STORE_CONFLICT') {
-        this.finals.unshift(...finals) // not written: kept, so that reset() lets go of these runs too
-        throw e
-      }
-      stored = []
-      for (const f of finals) if (await this.commit(f.ops, [f.event], f.runId)) stored.push(f)
-    }
-    const ended = this.o.ended
-    if (ended !== undefined) for (const f of stored) ended(f.runId, f.spec)
-    // A failed run may leave offers of cancelled tasks behind; a succeeded one has none.
-    for (const f of stored) if (f.state !== 'SUCCEEDED') await this.o.queue.dropRun(f.runId)
-  }
-
-  /** False once the task is final here (a result is applied once). */
-  private settleable(h: Held, i: number): boolean {
-    const s = h.run.taskState[i]
-    return !(s === S.SUCCEEDED || s === S.FAILED || s === S.SKIPPED || s === S.CANCELLED)
+    if (!this.finals.empty) await this.finals.flush()
+    if (!this.offers.empty) await this.o.queue.offer(this.offers.take())
   }
 
   private async succeeded(h: Held, i: number, attempt: number): Promise<void> {
-    if (!this.settleable(h, i)) return
+    if (!settleable(h, i)) return
     const run = h.run
     h.inFlight--
     run.attempts[i] = attempt
     run.outputs[i] = undefined
     run.errors[i] = undefined
     run.setState(i, S.SUCCEEDED)
-    this.leaveGroup(h, i)
+    leaveGroup(h, i)
     await this.taskDone(h, i)
   }
 
@@ -277,13 +206,13 @@ export class Coordinator {
           },
         ],
       )
-      this.stageOffer(h, i, at + next.delayMs)
+      this.offers.stage(h, i, at + next.delayMs)
       return
     }
     // PAUSED too: a retry after a resume can fail before this worker saw the resume (it learns it at the lease's renewal).
     if (h.breakOnError && !task.continueOnFailure && (run.state === 'RUNNING' || run.state === 'PAUSED')) {
       const { ops, events } = breakAt(run, i, record.attempt, json, at)
-      if (await this.commit(ops, events, run.id)) this.stageOffer(h, i, at)
+      if (await this.commit(ops, events, run.id)) this.offers.stage(h, i, at)
       return
     }
     run.setState(i, S.FAILED)
@@ -342,82 +271,13 @@ export class Coordinator {
       h.parked.push(i)
       return
     }
-    this.stageOffer(h, i, 0)
+    this.offers.stage(h, i, 0)
   }
 
   private async unpark(h: Held): Promise<void> {
     const parked = h.parked
     h.parked = []
     for (const i of parked) await this.ready(h, i)
-  }
-
-  private stageOffer(h: Held, i: number, notBefore: number): void {
-    const run = h.run
-    const task = run.workflow.tasks[i]
-    const s = task.selector
-    const agent = run.usingFallback[i] === 1 ? task.fallback : 'agent' in s ? s.agent : undefined
-    const range = run.usingFallback[i] === 1 ? undefined : 'agent' in s ? s.version : undefined
-    const version = range === undefined ? undefined : this.pin(agent!, range)
-    h.inFlight++
-    if (task.group !== undefined) h.groups.set(task.group.name, (h.groups.get(task.group.name) ?? 0) + 1)
-    run.setState(i, S.READY)
-    this.offers.push({
-      runId: run.id,
-      taskId: task.id as TaskId,
-      attempt: run.attempts[i] + 1,
-      agent,
-      version,
-      capability: agent === undefined && 'capability' in s ? s.capability : undefined,
-      priority: PRIORITIES.indexOf(task.priority),
-      rank: task.criticalPathLength,
-      notBefore,
-    })
-    this.reportWaiting(h, i, agent, range, agent === undefined && 'capability' in s ? s.capability : undefined)
-  }
-
-  private leaveGroup(h: Held, i: number): void {
-    const group = h.run.workflow.tasks[i].group
-    if (group !== undefined) h.groups.set(group.name, (h.groups.get(group.name) ?? 1) - 1)
-  }
-
-  /** The highest version of `agent` a live worker has that satisfies `range`; the range itself when none does (the task then waits). */
-  private pin(agent: string, range: string): string {
-    const versions = this.o.catalog().flatMap((w) => w.agents.filter((a) => a.name === agent).map((a) => a.version))
-    return maxSatisfying(versions, range) ?? range
-  }
-
-  /** Sends `run.waiting` once per task when no live worker offers what it needs. */
-  private reportWaiting(
-    h: Held,
-    i: number,
-    agent: string | undefined,
-    range: string | undefined,
-    capability: string | undefined,
-  ): void {
-    const workers = this.o.catalog()
-    const served = workers.some((w) =>
-      w.agents.some((a) =>
-        agent !== undefined
-          ? a.name === agent && (range === undefined || maxSatisfying([a.version], range) !== undefined)
-          : a.capabilities.includes(capability!),
-      ),
-    )
-    if (served || h.waiting.has(i)) return
-    h.waiting.add(i)
-    const run = h.run
-    const needs =
-      agent !== undefined ? `agent "${agent}"${range === undefined ? '' : ` (${range})`}` : `capability "${capability}"`
-    const event: RunEvent = {
-      type: 'run.waiting',
-      at: this.o.clock.wallNow(),
-      runId: run.id,
-      taskId: run.workflow.tasks[i].id as TaskId,
-      reason: `no live worker offers ${needs}: start a worker with that agent (flotilla worker --agents …)`,
-      ...(agent !== undefined ? { agent } : {}),
-      ...(capability !== undefined ? { capability } : {}),
-    }
-    // Informational: when the store is down, the task waits all the same and the event is not sent.
-    this.commit([], [event]).catch(() => h.waiting.delete(i))
   }
 
   /** Whether task `i` runs (`dependencies: any` met, condition true); if not, it is SKIPPED (written first). */
@@ -453,27 +313,7 @@ export class Coordinator {
     run.state = state
     const ops = cancelUnfinished(run, this.o.clock.wallNow())
     this.held.delete(run.id)
-    await this.commitFinal(run.id, run.workflow.spec, ops, state, error, h.startedAt)
-  }
-
-  private async commitFinal(
-    runId: RunId,
-    spec: Readonly<WorkflowSpec>,
-    ops: StoreOp[],
-    state: 'SUCCEEDED' | 'FAILED',
-    error: FlotillaError | undefined,
-    startedAt?: number,
-  ): Promise<void> {
-    const at = this.o.clock.wallNow()
-    const started = startedAt ?? (await this.o.store.getRun(runId))?.startedAt
-    const durationMs = Math.max(0, at - (started ?? at))
-    const json = error?.toJSON()
-    ops.push({ op: 'run.state', runId, state, at, ...(json === undefined ? {} : { error: json }) })
-    const event: RunEvent =
-      state === 'SUCCEEDED'
-        ? { type: 'run.succeeded', at, runId, durationMs }
-        : { type: 'run.failed', at, runId, durationMs, error: json! }
-    this.finals.push({ runId, spec, ops, event, state })
+    await this.finals.stage(run.id, run.workflow.spec, ops, state, error, h.startedAt)
   }
 
   /** Commits; a STORE_CONFLICT (the run was paused, cancelled or taken elsewhere) lets go of that run only. */
