@@ -1,5 +1,14 @@
-import type { ContextStore } from './context-store.js'
-import type { ArtifactAccess, ArtifactLineage, CacheAccess } from './types.js'
+import type {
+  Artifact,
+  ArtifactAccess,
+  ArtifactInfo,
+  ArtifactLineage,
+  CacheAccess,
+  GetArtifactOptions,
+  ListArtifactsOptions,
+  PutArtifactOptions,
+  ShareOptions,
+} from './types.js'
 import { checkPrincipal } from './validate.js'
 
 /*
@@ -8,8 +17,19 @@ import { checkPrincipal } from './validate.js'
  * checked against that principal's permissions by the store.
  */
 
+/** The operations of a `ContextStore` that its views call (named here, so this module does not import the store). */
+export interface ViewedStore {
+  get(principal: string, id: string, options?: GetArtifactOptions): Promise<Artifact>
+  put(principal: string, id: string, content: unknown, options?: PutArtifactOptions): Promise<Artifact>
+  history(principal: string, id: string): Promise<ArtifactInfo[]>
+  list(principal: string, options?: ListArtifactsOptions): Promise<ArtifactInfo[]>
+  delete(principal: string, id: string): Promise<boolean>
+  share(principal: string, key: string, value: unknown, options: ShareOptions): Promise<void>
+  getShared(principal: string, key: string): Promise<unknown>
+}
+
 /** The artifacts of `store` as `principal` sees them, with `lineage` recorded on each write (see `ContextStore.as`). */
-export function artifactView(store: ContextStore, principal: string, lineage: ArtifactLineage): ArtifactAccess {
+export function artifactView(store: ViewedStore, principal: string, lineage: ArtifactLineage): ArtifactAccess {
   checkPrincipal(principal)
   const { runId = null, taskId = null } = lineage
   return {
@@ -22,7 +42,7 @@ export function artifactView(store: ContextStore, principal: string, lineage: Ar
 }
 
 /** The shared cache of `store` as `principal` sees it (see `ContextStore.cacheAs`). */
-export function cacheView(store: ContextStore, principal: string): CacheAccess {
+export function cacheView(store: ViewedStore, principal: string): CacheAccess {
   checkPrincipal(principal)
   return {
     share: (key, value, options) => store.share(principal, key, value, options),
