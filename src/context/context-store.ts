@@ -1,9 +1,21 @@
-import { systemClock, type Clock } from '../core/clock.js'
-import { FlotillaError } from '../core/errors.js'
-import { defaultAuthorizer, type Authorizer, type Resource } from '../security/authorizer.js'
+import type { Clock } from '../core/clock.js'
+import type { Authorizer, Resource } from '../security/authorizer.js'
 import type { ArtifactHead, ContextBackend, ContextStats } from './backend.js'
 import { decodeContent, encodeContent, encodeJsonText } from './encode.js'
 import { TaskJournal } from './journal.js'
+import { artifactView, cacheView } from './context-views.js'
+import { versionRecord } from './artifact-version.js'
+import { checkContextStoreOptions, type ContextStoreOptions } from './context-options.js'
+import {
+  artifactExpired,
+  cacheValueTooLarge,
+  conflict,
+  expired,
+  notFound,
+  shareNeedsTtl,
+  tooManyWriters,
+  versionNotKept,
+} from './context-errors.js'
 import type {
   Artifact,
   ArtifactAccess,
@@ -27,83 +39,11 @@ import {
   checkVersion,
 } from './validate.js'
 
-/** Options of a {@link ContextStore}. */
-export interface ContextStoreOptions {
-  /**
-   * How many versions of each artifact are kept; older ones are dropped on
-   * the next write (their content is released).
-   * @default 10
-   */
-  keepVersions?: number
-  /**
-   * The largest content (JSON text or bytes) and cache value, in bytes.
-   * @default 10485760 (10 MiB)
-   */
-  maxContentBytes?: number
-  /**
-   * The clock of lineage times and TTLs (its `wallNow`); inject a `FakeClock` in tests.
-   * @default systemClock
-   */
-  clock?: Clock
-  /**
-   * The permissions of a principal; `undefined` (from the resolver, or no
-   * resolver) means unrestricted.
-   * @default undefined (every principal is unrestricted)
-   */
-  permissionsOf?: PermissionsOf
-  /** Where every decision is made and heard (an orchestrator passes its own). @default the shared default authorizer */
-  authorizer?: Authorizer
-}
+export { checkContextStoreOptions } from './context-options.js'
+export type { ContextStoreOptions, ResolvedContextStoreOptions } from './context-options.js'
 
-/** {@link ContextStoreOptions} after defaults. */
-export interface ResolvedContextStoreOptions {
-  /** Versions kept per artifact. */
-  keepVersions: number
-  /** Largest content or cache value, in bytes. */
-  maxContentBytes: number
-  /** The clock of times and TTLs. */
-  clock: Clock
-  /** The permission resolver (`undefined`: everyone unrestricted). */
-  permissionsOf: PermissionsOf | undefined
-  /** Makes the decisions. */
-  authorizer: Authorizer
-}
-
-const DEFAULT_KEEP = 10
-const DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 /** How often a write retries its compare-and-set when concurrent writers keep moving the head. */
 const MAX_WRITE_ATTEMPTS = 50
-
-/**
- * Resolves {@link ContextStoreOptions} with their defaults; a bad one is
- * `VALIDATION_FAILED` naming it. Internal (used to check options before
- * opening a backend).
- */
-export function checkContextStoreOptions(options: ContextStoreOptions): ResolvedContextStoreOptions {
-  const {
-    keepVersions = DEFAULT_KEEP,
-    maxContentBytes = DEFAULT_MAX_BYTES,
-    clock = systemClock,
-    permissionsOf,
-    authorizer = defaultAuthorizer,
-  } = options
-  const bad = (field: string, want: string, got: unknown): FlotillaError =>
-    new FlotillaError('VALIDATION_FAILED', `ContextStore option "${field}" must be ${want}; got ${String(got)}.`, {
-      details: { field },
-    })
-  if (!Number.isSafeInteger(keepVersions) || keepVersions < 1 || keepVersions > 100_000)
-    throw bad('keepVersions', 'a whole number from 1 to 100000', keepVersions)
-  if (!Number.isSafeInteger(maxContentBytes) || maxContentBytes < 1)
-    throw bad('maxContentBytes', 'a whole number of bytes ≥ 1', maxContentBytes)
-  if (typeof clock?.wallNow !== 'function') throw bad('clock', 'a Clock (with wallNow())', clock)
-  if (permissionsOf !== undefined && typeof permissionsOf !== 'function')
-    throw bad('permissionsOf', 'a function (principal) => PermissionSet | undefined', permissionsOf)
-  if (typeof authorizer?.authorize !== 'function') throw bad('authorizer', 'an Authorizer', authorizer)
-  return { keepVersions, maxContentBytes, clock, permissionsOf, authorizer }
-}
-
-const expired = (head: { expiresAt: number | null }, now: number): boolean =>
-  head.expiresAt !== null && head.expiresAt <= now
 
 /**
  * Shared artifacts and a shared short-lived cache for the agents of a team
@@ -167,13 +107,7 @@ export class ContextStore {
     if (found === undefined) throw notFound(id)
     await this.refuseExpired(id, found.head)
     if (found.version === undefined || found.bytes === undefined) {
-      throw new FlotillaError(
-        'ARTIFACT_NOT_FOUND',
-        `Artifact "${id}" has no version ${version} (the latest is ${found.head.latest}; only the last ${this.keepVersions} versions are kept). Read history("${id}") for the kept versions.`,
-        {
-          details: { id, version, latest: found.head.latest },
-        },
-      )
+      throw versionNotKept(id, version, found.head.latest, this.keepVersions)
     }
     return { ...found.version, content: decodeContent(found.version.encoding, found.bytes) }
   }
@@ -205,32 +139,14 @@ export class ContextStore {
       if (o.basedOn !== undefined && o.basedOn !== (live?.latest ?? null))
         throw conflict(id, o.basedOn, live?.latest ?? null)
       const version = live === undefined ? 1 : live.latest + 1
-      const record: ArtifactInfo = {
-        id,
-        version,
-        encoding: encoded.encoding,
-        contentHash: encoded.hash,
-        size: encoded.bytes.byteLength,
-        metadata: o.metadata,
-        tags: o.tags,
-        createdBy: who,
-        createdAt: now,
-        basedOn: live?.latest ?? null,
-        runId: o.runId,
-        taskId: o.taskId,
-        expiresAt: o.ttlMs === undefined ? null : now + o.ttlMs,
-      }
+      const record = versionRecord(id, version, encoded, o, who, now, live?.latest ?? null)
       const dropThrough = head === undefined ? 0 : gone ? head.latest : Math.max(0, version - this.keepVersions)
       if (await this.backend.write({ record, bytes: encoded.bytes, expectLatest: head?.latest ?? null, dropThrough })) {
         return { ...record, content: decodeContent(encoded.encoding, encoded.bytes) }
       }
       // Another writer moved the head between our read and our write: decide again on the new head.
       if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new FlotillaError(
-          'STORE_UNAVAILABLE',
-          `Artifact "${id}" changed under ${attempt} attempts to write it in a row; too many concurrent writers. Retry later.`,
-          { details: { id, attempts: attempt }, retryable: true },
-        )
+        throw tooManyWriters(id, attempt)
       }
     }
   }
@@ -308,22 +224,11 @@ export class ContextStore {
    */
   async share(principal: string, key: string, value: unknown, options: ShareOptions): Promise<void> {
     this.authorize(principal, { kind: 'cache', key: checkCacheKey(key) }, 'write')
-    if (typeof options !== 'object' || options === null)
-      throw new FlotillaError('VALIDATION_FAILED', 'share needs options { ttlMs }: how long the entry lives, in ms.', {
-        details: { field: 'ttlMs' },
-      })
+    if (typeof options !== 'object' || options === null) throw shareNeedsTtl()
     const ttlMs = checkTtl(options.ttlMs)
     const text = encodeJsonText(value, 'value')
     const size = Buffer.byteLength(text)
-    if (size > this.maxContentBytes) {
-      throw new FlotillaError(
-        'VALIDATION_FAILED',
-        `The cache value is ${size} bytes as JSON, over the limit of ${this.maxContentBytes} bytes: share less, or store it as an artifact.`,
-        {
-          details: { field: 'value', size, limit: this.maxContentBytes },
-        },
-      )
-    }
+    if (size > this.maxContentBytes) throw cacheValueTooLarge(size, this.maxContentBytes)
     await this.backend.cachePut(key, { text, expiresAt: this.clock.wallNow() + ttlMs })
   }
 
@@ -379,15 +284,7 @@ export class ContextStore {
    * ```
    */
   as(principal: string, lineage: ArtifactLineage = {}): ArtifactAccess {
-    checkPrincipal(principal)
-    const { runId = null, taskId = null } = lineage
-    return {
-      get: (id, options) => this.get(principal, id, options),
-      put: (id, content, options = {}) => this.put(principal, id, content, { ...options, runId, taskId }),
-      history: (id) => this.history(principal, id),
-      list: (options) => this.list(principal, options),
-      delete: (id) => this.delete(principal, id),
-    }
+    return artifactView(this, principal, lineage)
   }
 
   /**
@@ -401,11 +298,7 @@ export class ContextStore {
    * ```
    */
   cacheAs(principal: string): CacheAccess {
-    checkPrincipal(principal)
-    return {
-      share: (key, value, options) => this.share(principal, key, value, options),
-      get: (key) => this.getShared(principal, key),
-    }
+    return cacheView(this, principal)
   }
 
   /** Closes the backend. */
@@ -429,32 +322,6 @@ export class ContextStore {
     const now = this.clock.wallNow()
     if (!expired(head, now)) return
     await this.backend.remove(id, now)
-    throw new FlotillaError(
-      'ARTIFACT_EXPIRED',
-      `Artifact "${id}" expired at ${new Date(head.expiresAt ?? 0).toISOString()} and was removed. Write it anew (basedOn: null) if it is still needed.`,
-      {
-        details: { id, expiresAt: head.expiresAt, latest: head.latest },
-      },
-    )
+    throw artifactExpired(id, head)
   }
-}
-
-function notFound(id: string): FlotillaError {
-  return new FlotillaError(
-    'ARTIFACT_NOT_FOUND',
-    `No artifact "${id}" in the context store. Write it first, or check the id (list() shows the artifacts you may read).`,
-    { details: { id } },
-  )
-}
-
-function conflict(id: string, basedOn: number | null, latest: number | null): FlotillaError {
-  const expected = basedOn === null ? 'not to exist yet' : `to be at version ${basedOn}`
-  const actual = latest === null ? 'it does not exist' : `its latest version is ${latest}`
-  return new FlotillaError(
-    'ARTIFACT_CONFLICT',
-    `Artifact "${id}" was expected ${expected}, but ${actual}. Read it again, reapply your change and write with basedOn: ${latest}.`,
-    {
-      details: { id, basedOn, latest },
-    },
-  )
 }

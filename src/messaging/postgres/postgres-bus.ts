@@ -1,13 +1,9 @@
-import { MESSAGE_BODY, MESSAGE_HEADERS } from './columns.js'
 import { randomUUID } from 'node:crypto'
 import type { Pool } from 'pg'
 import type { Clock } from '../../core/clock.js'
 import { FlotillaError } from '../../core/errors.js'
-import { migrate, type SqlSession } from '../../db/postgres/migrate.js'
-import { loadPg, preparePool } from '../../db/postgres/pool.js'
 import type {
   Bus,
-  BusEvent,
   BusMessage,
   DeadLetter,
   EventFilter,
@@ -32,27 +28,13 @@ import {
 } from '../validate.js'
 import { busClosed, busError, Db } from './db.js'
 import { Listener } from './listener.js'
-import { fitsNotify, mailNote, parseNote } from './notes.js'
+import { mailNote } from './notes.js'
+import { BusNotes } from './bus-notes.js'
+import { createTables, newBusPool } from './bus-pool.js'
+import { toMessage, type DeadRow, type MessageRow } from './mailbox-rows.js'
 import { type PostgresBusOptions, resolveBusOptions, type ResolvedBusOptions } from './options.js'
 import { PgRequests } from './requests.js'
-import { BUS_DOMAIN, channelOf, statements, type Statements } from './schema.js'
-
-/** How long a note stored in `flotilla_bus_payloads` (over the NOTIFY limit) is kept for the listeners to read. */
-const PAYLOAD_RETENTION_MS = 5 * 60_000
-
-interface MessageRow {
-  id: string
-  sender: string
-  body: string
-  headers: string
-  attempt: number
-  sent_at: number
-}
-
-interface DeadRow extends MessageRow {
-  dead_at: number
-  reason: string
-}
+import { channelOf, statements, type Statements } from './schema.js'
 
 /**
  * The PostgreSQL {@link Bus}: agents in different processes and on different
@@ -88,6 +70,7 @@ export class PostgresBus implements Bus {
   private readonly waiters: MailWaiters
   private readonly requests: PgRequests
   private readonly listener: Listener
+  private readonly notes: BusNotes
   private closed = false
   private closing: Promise<void> | undefined
 
@@ -111,11 +94,22 @@ export class PostgresBus implements Bus {
       instance: this.instance,
       channel: this.channel,
       maxBytes: o.maxPayloadBytes,
-      sendNote: (text, route) => this.sendNote(text, route),
+      sendNote: (text, route) => this.notes.send(text, route),
       onError: (err) => o.onError(err),
     })
+    this.notes = new BusNotes({
+      db: this.db,
+      sql: this.sql,
+      clock: this.clock,
+      instance: this.instance,
+      channel: this.channel,
+      router: this.router,
+      waiters: this.waiters,
+      requests: this.requests,
+      isClosed: () => this.closed,
+    })
     this.listener = new Listener(pool, this.channel, this.clock, {
-      onNote: (payload) => this.onNote(payload),
+      onNote: (payload) => this.notes.receive(payload),
       onReconnect: () => {
         // Notes sent while the connection was down are lost: look again.
         this.waiters.wakeAll()
@@ -133,20 +127,8 @@ export class PostgresBus implements Bus {
    */
   static async open(options: PostgresBusOptions): Promise<PostgresBus> {
     const o = resolveBusOptions(options)
-    let pool = o.pool
-    const ownsPool = pool === undefined
-    if (pool === undefined) {
-      const pg = await loadPg('bus')
-      pool = new pg.Pool({
-        connectionString: o.url,
-        max: o.poolSize,
-        connectionTimeoutMillis: o.connectTimeoutMs,
-        application_name: 'flotilla-bus',
-        ...(o.startupOptions === undefined ? {} : { options: o.startupOptions }),
-      })
-      // An idle connection that drops reports here; the next query opens a new one.
-      pool.on('error', () => undefined)
-    }
+    const ownsPool = o.pool === undefined
+    const pool = o.pool ?? (await newBusPool(o))
     const bus = new PostgresBus(pool, ownsPool, o)
     try {
       await createTables(pool, o.schema, o.where)
@@ -248,7 +230,7 @@ export class PostgresBus implements Bus {
     const publishedAt = this.clock.wallNow()
     const evt = `{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"from":${JSON.stringify(from)},"data":${text},"publishedAt":${publishedAt}}`
     // Notified first: when the database refuses, nobody (here or elsewhere) got the event.
-    await this.sendNote(`{"k":"e","src":${JSON.stringify(this.instance)},"evt":${evt}}`, { src: this.instance })
+    await this.notes.send(`{"k":"e","src":${JSON.stringify(this.instance)},"evt":${evt}}`, { src: this.instance })
     if (this.router.has(type)) this.router.dispatch({ id, type, from, data: JSON.parse(text), publishedAt })
     return id
   }
@@ -296,54 +278,6 @@ export class PostgresBus implements Bus {
     await this.closing
   }
 
-  private async onNote(payload: string): Promise<void> {
-    if (this.closed) return
-    if (payload.startsWith('{"k":"e"') && this.router.isEmpty()) return // nobody here listens to events
-    const note = parseNote(payload)
-    if (note === undefined) return
-    switch (note.k) {
-      case 'm':
-        return this.waiters.wake(note.to)
-      case 'M':
-        return this.waiters.wakeAll()
-      case 'q':
-        return this.requests.noticed(note.to)
-      case 'Q':
-        return this.requests.noticed(undefined)
-      case 'e':
-        if (note.src !== this.instance && this.router.has(note.evt.type)) this.router.dispatch(note.evt as BusEvent)
-        return
-      case 'r':
-        if (note.dst === this.instance) this.requests.replied(note)
-        return
-      case 'x': {
-        if (note.src === this.instance || (note.dst !== undefined && note.dst !== this.instance)) return
-        const [row] = await this.db.rows<{ body: string }>(this.sql.payload, [note.ref])
-        if (note.dst !== undefined) await this.db.quietly(this.sql.dropPayload, [note.ref])
-        if (row !== undefined && parseNote(row.body)?.k !== 'x') await this.onNote(row.body)
-        return
-      }
-    }
-  }
-
-  /** NOTIFYs `text`, or stores it and notifies its id when it is over the NOTIFY limit. */
-  private async sendNote(text: string, route: { src?: string; dst?: string }): Promise<void> {
-    if (fitsNotify(text)) {
-      await this.db.rows(this.sql.notify, [this.channel, text])
-      return
-    }
-    const ref = `pl_${randomUUID()}`
-    const now = this.clock.wallNow()
-    await this.db.rows(this.sql.notifyStored, [
-      this.channel,
-      JSON.stringify({ k: 'x', ref, ...route }),
-      ref,
-      text,
-      now,
-      now - PAYLOAD_RETENTION_MS,
-    ])
-  }
-
   /** Milliseconds until the first message of some lane of `agent`'s mailbox is visible; `undefined` when it is empty. */
   private async nextMailIn(agent: string): Promise<number | undefined> {
     const [row] = await this.db.rows<{ next: number | null }>(this.sql.nextVisible, [agent, this.clock.wallNow()])
@@ -384,28 +318,4 @@ export class PostgresBus implements Bus {
  */
 export function openPostgresBus(options: PostgresBusOptions): Promise<PostgresBus> {
   return PostgresBus.open(options)
-}
-
-/** Brings the bus tables up to date (the `bus` domain's migrations, under the migrator's lock). */
-async function createTables(pool: Pool, schema: string, where: string): Promise<void> {
-  await preparePool(
-    pool,
-    where,
-    async (client) => {
-      await migrate(client as SqlSession, schema, where, [BUS_DOMAIN])
-    },
-    'bus',
-  )
-}
-
-function toMessage(r: MessageRow, to: string): BusMessage {
-  return {
-    id: r.id,
-    from: r.sender,
-    to,
-    body: MESSAGE_BODY.decodeRequired(r.body, r.id),
-    headers: MESSAGE_HEADERS.decodeRequired(r.headers, r.id),
-    attempt: Number(r.attempt),
-    sentAt: Number(r.sent_at),
-  }
 }

@@ -2,40 +2,40 @@ import { WORKER_BODY } from '../rows.js'
 import type Database from 'better-sqlite3'
 import { FlotillaError } from '../../core/errors.js'
 import type { RunEvent } from '../../core/events.js'
-import { asRunId, asTaskId, type RunId, type TaskId } from '../../core/ids.js'
+import { asRunId, type RunId } from '../../core/ids.js'
 import type { RunState } from '../../core/states.js'
 import type { Clock } from '../../core/clock.js'
-import {
-  matchOffer,
-  type HeartbeatReport,
-  type QueueClaim,
-  type QueueDone,
-  type QueueOffer,
-  type QueueResult,
-  type QueueSelector,
-  type RunLease,
-  type TaskQueue,
-  type WorkerRecord,
+import type {
+  HeartbeatReport,
+  QueueClaim,
+  QueueDone,
+  QueueOffer,
+  QueueResult,
+  QueueSelector,
+  RunLease,
+  TaskQueue,
+  WorkerRecord,
 } from '../queue.js'
 import { LocalSignal } from '../local-signal.js'
 import { completeInfo, type CommitHooks } from '../commit-hooks.js'
-import { toJson, type SqlValue } from './codec.js'
-import { checkClaim, leaseLost, runCancelled } from '../fence.js'
-
-type Key = { runId: RunId; taskId: TaskId; attempt: number }
-
-interface QueueRow {
-  run_id: string
-  task_id: string
-  attempt: number
-  agent: string | null
-  version: string | null
-  capability: string | null
-  priority: number
-  rank: number
-  not_before: number
-  stored_attempt: number
-}
+import type { SqlValue } from './codec.js'
+import { checkClaim } from '../fence.js'
+import {
+  prepareClaim,
+  prepareComplete,
+  prepareHeartbeat,
+  prepareOffer,
+  prepareRelease,
+  prepareTake,
+  type AttemptKey as Key,
+  type ClaimTx,
+  type CompleteTx,
+  type HeartbeatTx,
+  type OfferTx,
+  type ReleaseTx,
+  type TakeTx,
+  type Transact,
+} from './queue-tasks.js'
 
 const UNFINISHED_RUN = "('PENDING', 'RUNNING', 'PAUSED')"
 
@@ -49,17 +49,12 @@ const UNFINISHED_RUN = "('PENDING', 'RUNNING', 'PAUSED')"
 export class SqliteQueue implements TaskQueue {
   readonly kind = 'sqlite'
   private readonly signal = new LocalSignal()
-  private readonly doOffer: (offers: readonly QueueOffer[], now: number) => void
-  private readonly doClaim: (
-    worker: string,
-    selectors: readonly QueueSelector[],
-    max: number,
-    leaseMs: number,
-  ) => QueueClaim[]
-  private readonly doHeartbeat: (worker: string, claims: readonly Key[], leaseMs: number) => HeartbeatReport
-  private readonly doComplete: (worker: string, c: Key, result: QueueResult, events: readonly RunEvent[]) => void
-  private readonly doRelease: (worker: string, claims: readonly Key[]) => void
-  private readonly doTake: (coordinator: string, max: number) => QueueDone[]
+  private readonly doOffer: OfferTx
+  private readonly doClaim: ClaimTx
+  private readonly doHeartbeat: HeartbeatTx
+  private readonly doComplete: CompleteTx
+  private readonly doRelease: ReleaseTx
+  private readonly doTake: TakeTx
   private readonly dropStatement: Database.Statement<SqlValue[]>
   private readonly doClaimRuns: (
     coordinator: string,
@@ -77,186 +72,17 @@ export class SqliteQueue implements TaskQueue {
   constructor(
     private readonly db: Database.Database,
     private readonly clock: Clock,
-    private readonly append: (events: readonly RunEvent[]) => void,
+    append: (events: readonly RunEvent[]) => void,
     private readonly guard: <T>(fn: () => T) => T,
     private readonly commits?: CommitHooks,
   ) {
-    this.doOffer = ((): ((offers: readonly QueueOffer[], now: number) => void) => {
-      const insert = this.db.prepare<
-        SqlValue[]
-      >(`INSERT OR IGNORE INTO queue (run_id, task_id, attempt, agent, version, capability, priority, rank, not_before, offered_at, state)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'READY')`)
-      const ready = this.db.prepare<SqlValue[]>(
-        `UPDATE tasks SET state = 'READY' WHERE run_id = ? AND task_id = ? AND state IN ('PENDING', 'RETRYING')`,
-      )
-      return this.tx((offers: readonly QueueOffer[], now: number) => {
-        for (const o of offers) {
-          if (
-            insert.run(
-              o.runId,
-              o.taskId,
-              o.attempt,
-              o.agent ?? null,
-              o.version ?? null,
-              o.capability ?? null,
-              o.priority,
-              o.rank,
-              o.notBefore,
-              now,
-            ).changes === 1
-          ) {
-            ready.run(o.runId, o.taskId)
-          }
-        }
-      })
-    })()
-    this.doClaim = ((): ((
-      worker: string,
-      selectors: readonly QueueSelector[],
-      max: number,
-      leaseMs: number,
-    ) => QueueClaim[]) => {
-      const candidates = this.db.prepare<
-        SqlValue[],
-        QueueRow
-      >(`SELECT q.run_id, q.task_id, q.attempt, q.agent, q.version, q.capability, q.priority, q.rank, q.not_before,
-        t.attempt AS stored_attempt
-      FROM queue q JOIN runs r ON r.id = q.run_id JOIN tasks t ON t.run_id = q.run_id AND t.task_id = q.task_id
-      WHERE r.state = 'RUNNING' AND ((q.state = 'READY' AND q.not_before <= ?) OR (q.state = 'CLAIMED' AND q.lease_until < ?))
-        AND (q.agent IN (SELECT value FROM json_each(?)) OR (q.agent IS NULL AND q.capability IN (SELECT value FROM json_each(?))))
-      ORDER BY q.priority, q.rank DESC, q.offered_at LIMIT ?`)
-      const take = this.db.prepare<SqlValue[]>(
-        `UPDATE queue SET state = 'CLAIMED', worker = ?, lease_until = ?, attempt = ? WHERE run_id = ? AND task_id = ?`,
-      )
-      const start = this.db.prepare<
-        SqlValue[]
-      >(`UPDATE tasks SET state = 'RUNNING', attempt = ?, agent = ?, started_at = ?
-      WHERE run_id = ? AND task_id = ? AND state NOT IN ('SUCCEEDED', 'FAILED', 'SKIPPED', 'CANCELLED')`)
-      const drop = this.db.prepare<SqlValue[]>('DELETE FROM queue WHERE run_id = ? AND task_id = ?')
-      return this.tx(
-        (worker: string, selectors: readonly QueueSelector[], max: number, leaseMs: number): QueueClaim[] => {
-          const now = this.clock.wallNow()
-          const agents = JSON.stringify(selectors.flatMap((s) => (s.agent === undefined ? [] : [s.agent])))
-          const caps = JSON.stringify(selectors.flatMap((s) => (s.capability === undefined ? [] : [s.capability])))
-          const out: QueueClaim[] = []
-          for (const row of candidates.all(now, now, agents, caps, max * 4)) {
-            if (out.length >= max) break
-            const offer = {
-              agent: row.agent ?? undefined,
-              version: row.version ?? undefined,
-              capability: row.capability ?? undefined,
-            }
-            const label = matchOffer(offer, selectors)
-            if (label === undefined) continue
-            const attempt = row.stored_attempt + 1
-            if (start.run(attempt, label, now, row.run_id, row.task_id).changes !== 1) {
-              drop.run(row.run_id, row.task_id)
-              continue
-            }
-            const leaseUntil = now + leaseMs
-            take.run(worker, leaseUntil, attempt, row.run_id, row.task_id)
-            out.push({
-              runId: asRunId(row.run_id),
-              taskId: asTaskId(row.task_id),
-              attempt,
-              ...offer,
-              priority: row.priority,
-              rank: row.rank,
-              notBefore: row.not_before,
-              worker,
-              leaseUntil,
-              idempotencyKey: `${row.run_id}:${row.task_id}`,
-            })
-          }
-          return out
-        },
-      )
-    })()
-    this.doHeartbeat = ((): ((worker: string, claims: readonly Key[], leaseMs: number) => HeartbeatReport) => {
-      const renew = this.db.prepare<SqlValue[]>(
-        `UPDATE queue SET lease_until = ? WHERE run_id = ? AND task_id = ? AND worker = ? AND attempt = ? AND state = 'CLAIMED'`,
-      )
-      const runState = this.db.prepare<SqlValue[], { state: RunState }>('SELECT state FROM runs WHERE id = ?')
-      return this.tx((worker: string, claims: readonly Key[], leaseMs: number): HeartbeatReport => {
-        const until = this.clock.wallNow() + leaseMs
-        const lost: Key[] = []
-        const cancelled: Key[] = []
-        for (const c of claims) {
-          const state = runState.get(c.runId)?.state
-          if (state === undefined || state === 'CANCELLED' || state === 'FAILED' || state === 'SUCCEEDED')
-            cancelled.push(c)
-          else if (renew.run(until, c.runId, c.taskId, worker, c.attempt).changes !== 1) lost.push(c)
-        }
-        return { lost, cancelled }
-      })
-    })()
-    this.doComplete = ((): ((worker: string, c: Key, result: QueueResult, events: readonly RunEvent[]) => void) => {
-      const held = this.db.prepare<
-        SqlValue[],
-        { worker: string | null; attempt: number; state: string; run_state: RunState }
-      >(
-        `SELECT q.worker, q.attempt, q.state, r.state AS run_state FROM queue q JOIN runs r ON r.id = q.run_id WHERE q.run_id = ? AND q.task_id = ?`,
-      )
-      const succeed = this.db.prepare<SqlValue[]>(
-        `UPDATE tasks SET state = 'SUCCEEDED', output = ?, finished_at = ?, error = NULL, model = COALESCE(?, model) WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`,
-      )
-      const fail = this.db.prepare<SqlValue[]>(
-        `UPDATE tasks SET state = 'RETRYING', error = ?, model = COALESCE(?, model) WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`,
-      )
-      const done = this.db.prepare<SqlValue[]>(
-        `UPDATE queue SET state = 'DONE', ok = ?, worker = NULL WHERE run_id = ? AND task_id = ?`,
-      )
-      return this.tx((worker: string, c: Key, result: QueueResult, events: readonly RunEvent[]): void => {
-        const row = held.get(c.runId, c.taskId)
-        if (row === undefined || row.worker !== worker || row.attempt !== c.attempt || row.state !== 'CLAIMED')
-          throw leaseLost(c, worker)
-        if (row.run_state !== 'RUNNING' && row.run_state !== 'PAUSED' && row.run_state !== 'PENDING')
-          throw runCancelled(c, row.run_state)
-        const now = this.clock.wallNow()
-        const model = toJson(result.model, 'model spend of task', c.taskId)
-        const changed = result.ok
-          ? succeed.run(toJson(result.output, 'output of task', c.taskId), now, model, c.runId, c.taskId, c.attempt)
-              .changes
-          : fail.run(toJson(result.error, 'task error'), model, c.runId, c.taskId, c.attempt).changes
-        if (changed !== 1) throw leaseLost(c, worker)
-        done.run(result.ok ? 1 : 0, c.runId, c.taskId)
-        if (events.length > 0) this.append(events)
-      })
-    })()
-    this.doRelease = ((): ((worker: string, claims: readonly Key[]) => void) => {
-      const back = this.db.prepare<SqlValue[]>(
-        `UPDATE queue SET state = 'READY', worker = NULL, lease_until = 0 WHERE run_id = ? AND task_id = ? AND worker = ? AND attempt = ? AND state = 'CLAIMED'`,
-      )
-      const task = this.db.prepare<SqlValue[]>(
-        `UPDATE tasks SET state = 'READY', attempt = attempt - 1 WHERE run_id = ? AND task_id = ? AND attempt = ? AND state = 'RUNNING'`,
-      )
-      const reoffer = this.db.prepare<SqlValue[]>('UPDATE queue SET attempt = ? WHERE run_id = ? AND task_id = ?')
-      return this.tx((worker: string, claims: readonly Key[]) => {
-        for (const c of claims) {
-          if (
-            back.run(c.runId, c.taskId, worker, c.attempt).changes === 1 &&
-            task.run(c.runId, c.taskId, c.attempt).changes === 1
-          )
-            reoffer.run(c.attempt, c.runId, c.taskId)
-        }
-      })
-    })()
-    this.doTake = ((): ((coordinator: string, max: number) => QueueDone[]) => {
-      const select = this.db.prepare<SqlValue[], { run_id: string; task_id: string; attempt: number; ok: number }>(
-        `SELECT q.run_id, q.task_id, q.attempt, q.ok FROM queue q JOIN runs r ON r.id = q.run_id WHERE r.holder = ? AND q.state = 'DONE' LIMIT ?`,
-      )
-      const drop = this.db.prepare<SqlValue[]>(`DELETE FROM queue WHERE run_id = ? AND task_id = ? AND state = 'DONE'`)
-      return this.tx((coordinator: string, max: number) => {
-        const rows = select.all(coordinator, max)
-        for (const r of rows) drop.run(r.run_id, r.task_id)
-        return rows.map((r) => ({
-          runId: asRunId(r.run_id),
-          taskId: asTaskId(r.task_id),
-          attempt: r.attempt,
-          ok: r.ok === 1,
-        }))
-      })
-    })()
+    const tx: Transact = (fn) => this.tx(fn)
+    this.doOffer = prepareOffer(db, tx)
+    this.doClaim = prepareClaim(db, clock, tx)
+    this.doHeartbeat = prepareHeartbeat(db, clock, tx)
+    this.doComplete = prepareComplete(db, clock, append, tx)
+    this.doRelease = prepareRelease(db, tx)
+    this.doTake = prepareTake(db, tx)
     this.dropStatement = this.db.prepare<SqlValue[]>('DELETE FROM queue WHERE run_id = ?')
     this.doClaimRuns = ((): ((
       coordinator: string,
