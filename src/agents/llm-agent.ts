@@ -279,6 +279,9 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
     const runMeter = runSpend?.meter
     const meters = [taskMeter, runMeter, agentMeter].filter((m): m is BudgetMeter => m !== undefined)
     const counter = { calls: 0 }
+    const charge = (b: BudgetMeter, used: { tokens: number; costUsd: number }): void => {
+      for (const crossed of b.charge(used)) ctx.reportBudgetWarning({ agent: name, scope: b.scope, ...crossed })
+    }
     const meter = (m: LanguageModel): LanguageModel => {
       const label = modelName(m)
       let price = pricesByModel.get(label)
@@ -331,14 +334,13 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
             const costUsd = costOf(c.usage, price)
             const used = { tokens: totalTokens(c.usage), costUsd }
             // A replayed call was charged to the agent budget when it was made; the run's counts it once (RunSpend).
-            for (const b of c.replayed ? [taskMeter] : [taskMeter, agentMeter]) {
-              for (const crossed of b?.charge(used) ?? [])
-                ctx.reportBudgetWarning({ agent: name, scope: b!.scope, ...crossed })
-            }
-            for (const crossed of runAttempt?.charge(used, c.replayed) ?? [])
-              ctx.reportBudgetWarning({ agent: name, scope: 'run', ...crossed })
+            if (taskMeter !== undefined) charge(taskMeter, used)
+            if (agentMeter !== undefined && !c.replayed) charge(agentMeter, used)
+            if (runAttempt !== undefined)
+              for (const crossed of runAttempt.charge(used, c.replayed))
+                ctx.reportBudgetWarning({ agent: name, scope: 'run', ...crossed })
             for (const w of c.warnings) ctx.log.warn('model warning', w)
-            ctx.reportModelCall({
+            const event: Parameters<AgentContext['reportModelCall']>[0] = {
               agent: name,
               model: label,
               call: c.index,
@@ -348,8 +350,9 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
               replayed: c.replayed,
               finishReason: c.finishReason,
               answer: c.answer,
-              ...(c.prompt === undefined ? {} : { prompt: c.prompt }),
-            })
+            }
+            if (c.prompt !== undefined) event.prompt = c.prompt
+            ctx.reportModelCall(event)
           },
         },
         counter,

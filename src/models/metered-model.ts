@@ -79,16 +79,34 @@ export function estimateTokens(options: LanguageModelV3CallOptions): number {
   return Math.ceil(chars / 4)
 }
 
+/**
+ * The worst case of a call, checked against budgets and rate limits before it
+ * is made: its prompt is counted only when one of them asks (it is serialized
+ * to be counted). A class, not a literal with a getter: no closure per call.
+ */
+class WorstCase {
+  private input: number | undefined
+  readonly outputTokens: number
+  constructor(private readonly options: LanguageModelV3CallOptions) {
+    this.outputTokens = options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS
+  }
+  get inputTokens(): number {
+    return (this.input ??= estimateTokens(this.options))
+  }
+}
+
+const NO_WARNINGS: readonly unknown[] = Object.freeze([])
+
 /** A generate result as the journal (and a cassette) keeps it. */
 export function toJournal(r: LanguageModelV3GenerateResult, durationMs: number): JournaledCall {
-  const response =
-    r.response === undefined
-      ? undefined
-      : {
-          ...(r.response.id === undefined ? {} : { id: r.response.id }),
-          ...(r.response.modelId === undefined ? {} : { modelId: r.response.modelId }),
-          ...(r.response.timestamp === undefined ? {} : { timestamp: r.response.timestamp.getTime() }),
-        }
+  // Field by field, not from conditional spreads (each a fresh object, on every call).
+  let response: JournaledCall['response']
+  if (r.response !== undefined) {
+    response = {}
+    if (r.response.id !== undefined) response.id = r.response.id
+    if (r.response.modelId !== undefined) response.modelId = r.response.modelId
+    if (r.response.timestamp !== undefined) response.timestamp = r.response.timestamp.getTime()
+  }
   // Through JSON once: what is kept is exactly what a replay gets back (and the journal keeps that text as is).
   return parseKeepingText(
     JSON.stringify({
@@ -105,15 +123,22 @@ export function toJournal(r: LanguageModelV3GenerateResult, durationMs: number):
 
 /** A kept answer as a generate result again. */
 export function fromJournal(j: JournaledCall): LanguageModelV3GenerateResult {
-  const { timestamp, ...response } = j.response ?? {}
-  return {
+  const kept = j.response as Record<string, unknown> | undefined
+  const response: Record<string, unknown> = {}
+  if (kept !== undefined) {
+    // Whatever a kept answer has besides its timestamp is given back as is (a cassette may keep more).
+    for (const k in kept) if (k !== 'timestamp') response[k] = kept[k]
+    if (kept.timestamp !== undefined) response.timestamp = new Date(kept.timestamp as number)
+  }
+  const result: LanguageModelV3GenerateResult = {
     content: j.content,
     finishReason: j.finishReason,
     usage: j.usage,
     warnings: j.warnings ?? [],
-    ...(j.providerMetadata === undefined ? {} : { providerMetadata: j.providerMetadata }),
-    response: { ...response, ...(timestamp === undefined ? {} : { timestamp: new Date(timestamp) }) },
+    response: response as LanguageModelV3GenerateResult['response'],
   }
+  if (j.providerMetadata !== undefined) result.providerMetadata = j.providerMetadata
+  return result
 }
 
 const cutAt = (s: string): string => (s.length > 2000 ? `${s.slice(0, 2000)}…` : s)
@@ -176,26 +201,20 @@ export function meteredModel(
       progress && ((p) => progress({ ...p, index, fraction: Math.min(0.99, (p.text + p.reasoning) / allowance) || 0 })),
     )
   }
+  const provider = model.provider.split('.')[0]
   const doGenerate: LanguageModelV3['doGenerate'] = async (options) => {
     const index = counter.calls++
     let made = false
     let kept: JournaledCall
     try {
       kept = await meter.step(`model:${index}`, async () => {
-        // The prompt is counted only when a budget or a rate limit asks (it is serialized to be counted).
-        let input: number | undefined
-        const worst = {
-          get inputTokens(): number {
-            return (input ??= estimateTokens(options))
-          },
-          outputTokens: options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
-        }
+        const worst = new WorstCase(options)
         meter.beforeCall(worst)
         const hold = meter.hold === undefined ? undefined : await meter.hold(worst)
         let result: LanguageModelV3GenerateResult
         let durationMs: number
         try {
-          const wait = throttle(model.provider.split('.')[0], () => worst.inputTokens + worst.outputTokens)
+          const wait = throttle(provider, worst)
           if (wait !== undefined) await wait
           made = true
           const started = performance.now()
@@ -213,16 +232,17 @@ export function meteredModel(
       if (counter.calls === index + 1) counter.calls = index
       throw e
     }
-    meter.afterCall({
+    const report: Parameters<ModelMeter['afterCall']>[0] = {
       index,
       usage: usageOf(kept.usage),
       durationMs: kept.durationMs,
       replayed: !made,
       finishReason: kept.finishReason.unified,
       answer: answerOf(kept, meter.full === true),
-      warnings: kept.warnings ?? [],
-      ...(meter.full === true ? { prompt: JSON.parse(JSON.stringify(options.prompt)) as unknown[] } : {}),
-    })
+      warnings: kept.warnings ?? NO_WARNINGS,
+    }
+    if (meter.full === true) report.prompt = JSON.parse(JSON.stringify(options.prompt)) as unknown[]
+    meter.afterCall(report)
     return fromJournal(kept)
   }
   return withGenerate(model, doGenerate, async (options) => streamOf(await doGenerate(options)))

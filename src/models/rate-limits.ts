@@ -64,15 +64,22 @@ export function limitProvider(provider: string, given: ProviderLimits | undefine
 }
 
 /**
- * Waits until a call of `tokens` (worst case; a function is called only when
+ * Waits until a call of `tokens` (worst case: a number, or a function or a
+ * worst case whose `inputTokens` is read only when
  * the provider has limits) to `provider` fits its limits: `undefined` (no
  * wait, not even a turn of the event loop) when it has none. A call larger
  * than the whole token window waits for a full window.
  */
-export function throttle(provider: string, tokens: number | (() => number)): Promise<void> | undefined {
+export function throttle(
+  provider: string,
+  tokens: number | (() => number) | { readonly inputTokens: number; readonly outputTokens: number },
+): Promise<void> | undefined {
   const entry = limits.get(provider)
   if (entry === undefined) return undefined
-  return take(entry, typeof tokens === 'function' ? tokens() : tokens)
+  return take(
+    entry,
+    typeof tokens === 'number' ? tokens : typeof tokens === 'function' ? tokens() : tokens.inputTokens + tokens.outputTokens,
+  )
 }
 
 async function take(

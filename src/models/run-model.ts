@@ -75,6 +75,14 @@ function loadAi(): Promise<Ai> {
 }
 
 /** The arguments of a tool that gives no schema: any JSON object. */
+/** The SDK's stop conditions by step count, made once each (a condition is a pure function of the steps). */
+const stopConditions = new Map<number, ReturnType<Ai['stepCountIs']>>()
+function stopAfter(stepCountIs: Ai['stepCountIs'], steps: number): ReturnType<Ai['stepCountIs']> {
+  let c = stopConditions.get(steps)
+  if (c === undefined) stopConditions.set(steps, (c = stepCountIs(steps)))
+  return c
+}
+
 const ANY_OBJECT = { type: 'object', additionalProperties: true }
 
 function toolSet(ai: Ai, tools: readonly ModelTool[]): ToolSet {
@@ -160,7 +168,7 @@ export async function runModel(o: ModelRun): Promise<ModelRunResult> {
   // Built field by field, not from conditional spreads: each spread of a fresh literal is an allocation, per call.
   const request: Record<string, unknown> = {
     model: o.model,
-    stopWhen: stepCountIs(o.maxSteps),
+    stopWhen: stopAfter(stepCountIs, o.maxSteps),
     maxRetries: o.maxRetries,
     abortSignal: o.signal,
   }
