@@ -13,6 +13,7 @@ import { WorkflowCatalog } from '../../src/server/workflow-catalog.js'
 import { CommitHooks } from '../../src/store/commit-hooks.js'
 import type { Store } from '../../src/store/store.js'
 import { workflow } from '../../src/workflows/builder.js'
+import { liveStreamOfWorkerRun, readSse, type SseEvent } from '../helpers/sse.js'
 
 interface Sse {
   id: string
@@ -22,34 +23,16 @@ interface Sse {
   delayMs: number
 }
 
+const toSse = (e: SseEvent<{ runId: string; at: number }>): Sse => ({
+  id: e.id,
+  event: e.event,
+  runId: e.data.runId,
+  delayMs: e.receivedAt - e.data.at,
+})
+
 /** Reads server-sent events until `stop` says so or the stream ends. */
-async function readEvents(res: Response, stop: (e: Sse) => boolean): Promise<Sse[]> {
-  const out: Sse[] = []
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-  let buffer = ''
-  try {
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) return out
-      const now = Date.now()
-      buffer += value
-      let cut: number
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const lines = buffer.slice(0, cut).split('\n')
-        buffer = buffer.slice(cut + 2)
-        const field = (name: string) => lines.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2)
-        const data = field('data')
-        if (data === undefined) continue
-        const e = JSON.parse(data) as { runId: string; at: number }
-        const sse = { id: field('id') ?? '', event: field('event') ?? '', runId: e.runId, delayMs: now - e.at }
-        out.push(sse)
-        if (stop(sse)) return out
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined)
-  }
-}
+const readEvents = async (res: Response, stop: (e: Sse) => boolean): Promise<Sse[]> =>
+  (await readSse<{ runId: string; at: number }>(res, (e) => stop(toSse(e)))).map(toSse)
 
 describe('live streams wake on commits instead of waiting for the poll', () => {
   let backend: Backend
@@ -121,33 +104,11 @@ describe('live streams on SQLite wake on the commit hooks', () => {
   it('ends a run’s stream (opened while its first task runs) within 3 s under a 10 s poll', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flotilla-live-'))
     const backend = await openBackend(`sqlite:${join(dir, 'live.db')}`)
-    let admin = ''
-    const server = await startServer({ backend, port: 0, livePollMs: 10_000, onAdminKey: (k) => (admin = k) })
-    const worker = new Worker({ backend })
     try {
-      await worker.register(
-        defineAgent({
-          name: 'echo4',
-          handler: async (x: unknown) => (await new Promise((r) => setTimeout(r, 300)), x),
-        }),
-      )
-      await worker.start()
-      const client = await Client.connect(backend.store)
-      const id = await client.start(
-        workflow('sq')
-          .task('a', { agent: 'echo4', input: 1 })
-          .task('b', { agent: 'echo4', input: 2, dependsOn: ['a'] })
-          .build(),
-      )
-      const started = Date.now()
-      const res = await fetch(`${server.url}/api/v1/runs/${id}/live`, { headers: { authorization: `Bearer ${admin}` } })
-      const events = await readEvents(res, () => false)
-      expect(Date.now() - started).toBeLessThan(3000)
-      expect(events.at(-1)?.event).toBe('run.succeeded')
-      await client.close()
+      const { ms, events } = await liveStreamOfWorkerRun(backend, 'echo4')
+      expect(ms).toBeLessThan(3000)
+      expect(events.at(-1)).toBe('run.succeeded')
     } finally {
-      await worker.stop()
-      await server.close()
       await backend.close()
       rmSync(dir, { recursive: true, force: true })
     }

@@ -5,44 +5,12 @@ import { Worker } from '../../src/orchestrator/worker.js'
 import { startServer, type RunningServer } from '../../src/server/serve.js'
 import { WorkflowCatalog } from '../../src/server/workflow-catalog.js'
 import { workflow } from '../../src/workflows/builder.js'
+import { readSse, type SseEvent } from '../helpers/sse.js'
 
-interface Sse {
-  id: string
-  event: string
-  data: { type: string; runId: string }
-}
+type Sse = SseEvent<{ type: string; runId: string }>
 
 /** Reads server-sent events from a response until `stop` says so (or the stream ends). */
-async function readEvents(res: Response, stop: (e: Sse) => boolean): Promise<Sse[]> {
-  const out: Sse[] = []
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-  let buffer = ''
-  try {
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) return out
-      buffer += value
-      let cut: number
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, cut)
-        buffer = buffer.slice(cut + 2)
-        const field = (name: string) =>
-          block
-            .split('\n')
-            .find((l) => l.startsWith(`${name}:`))
-            ?.slice(name.length + 1)
-            .trim()
-        const data = field('data')
-        if (data === undefined) continue
-        const e = { id: field('id') ?? '', event: field('event') ?? '', data: JSON.parse(data) as Sse['data'] }
-        out.push(e)
-        if (stop(e)) return out
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined)
-  }
-}
+const readEvents = (res: Response, stop: (e: Sse) => boolean) => readSse<Sse['data']>(res, stop)
 
 let backend: Backend
 let server: RunningServer

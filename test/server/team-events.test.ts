@@ -6,48 +6,16 @@ import { openBackend, type Backend } from '../../src/orchestrator/backend.js'
 import { InProcessRuntime } from '../../src/runtimes/inprocess/inprocess-runtime.js'
 import { startServer, type RunningServer } from '../../src/server/serve.js'
 import { MAX_PENDING_EVENTS } from '../../src/server/team-events.js'
+import { readSse, type SseEvent } from '../helpers/sse.js'
 
 /** Agent and security events over server-sent events: who may read them, what comes, resuming, slow clients. */
 
 const MODULES = resolve(import.meta.dirname, '../fixtures/server-agents')
 
-interface Sse {
-  id: string
-  event: string
-  data: Record<string, unknown>
-}
+type Sse = SseEvent
 
-/** Reads server-sent events until `stop` says so (or the stream ends), after `onOpen` ran. */
-async function readEvents(res: Response, stop: (e: Sse, all: Sse[]) => boolean): Promise<Sse[]> {
-  const out: Sse[] = []
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-  let buffer = ''
-  try {
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) return out
-      buffer += value
-      let cut: number
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, cut)
-        buffer = buffer.slice(cut + 2)
-        const field = (name: string) =>
-          block
-            .split('\n')
-            .find((l) => l.startsWith(`${name}:`))
-            ?.slice(name.length + 1)
-            .trim()
-        const data = field('data')
-        if (data === undefined) continue
-        const e = { id: field('id') ?? '', event: field('event') ?? '', data: JSON.parse(data) as Sse['data'] }
-        out.push(e)
-        if (stop(e, out)) return out
-      }
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined)
-  }
-}
+/** Reads server-sent events until `stop` says so (or the stream ends). */
+const readEvents = (res: Response, stop: (e: Sse, all: Sse[]) => boolean) => readSse(res, stop)
 
 describe('agent and security events over SSE', () => {
   let dir: string
