@@ -4,7 +4,9 @@
 // long tasks (> 50 ms: dropped frames) meanwhile. Runs on dist/ (`npm run bench:dashboard`
 // builds first); prints one JSON line on stdout.
 //
-//   node bench/dashboard.mjs [--tasks 10000] [--width 100] [--repeat 3] [--live 1] [--ui DIR]
+//   node bench/dashboard.mjs [--tasks 10000] [--width 100] [--repeat 3] [--live 1] [--task-ms 0] [--ui DIR]
+//
+// --task-ms makes each task take that long (64 run at once), so that the live run lasts long enough to watch.
 //
 // --ui serves the dashboard built in DIR instead of dist/ui (e.g. another branch's build,
 // `npx vite build --config ui/vite.config.ts --outDir DIR`), to compare two builds.
@@ -31,6 +33,7 @@ const TASKS = arg('--tasks', 10_000)
 const WIDTH = arg('--width', 100)
 const REPEAT = arg('--repeat', 3)
 const LIVE = arg('--live', 1)
+const TASK_MS = arg('--task-ms', 0)
 const UI = process.argv.includes('--ui') ? process.argv[process.argv.indexOf('--ui') + 1] : undefined
 const CHROMIUM = process.env.FLOTILLA_CHROMIUM ?? '/usr/bin/chromium'
 if (!existsSync(CHROMIUM)) {
@@ -51,7 +54,12 @@ for (let i = 0; i < TASKS; i++) {
 const wf = compileWorkflow({ name: 'wide', tasks })
 const backend = await openBackend('memory')
 const worker = new Worker({ backend, concurrency: 64 })
-await worker.register(defineAgent({ name: 'echo', handler: (x) => ({ x }) }))
+await worker.register(
+  defineAgent({
+    name: 'echo',
+    handler: async (x) => (TASK_MS > 0 && (await new Promise((r) => setTimeout(r, TASK_MS))), { x }),
+  }),
+)
 await worker.start()
 let admin = ''
 const server = await startServer({
@@ -117,15 +125,17 @@ async function probedPage() {
         if (window.__seen[name] === undefined && document.querySelector(sel) !== null) window.__seen[name] = now
     }).observe(document, { subtree: true, childList: true, attributes: true })
     window.__long = []
-    new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => e.duration))).observe({
-      type: 'longtask',
-      buffered: true,
-    })
+    new PerformanceObserver((l) => window.__long.push(...l.getEntries().map((e) => [e.startTime, e.duration]))).observe(
+      {
+        type: 'longtask',
+        buffered: true,
+      },
+    )
     // Frame times: the gap between animation frames (16.7 ms at 60 Hz; a long one is a dropped frame).
     window.__frames = []
     let last
     const tick = (t) => {
-      if (last !== undefined && window.__seen.ended === undefined) window.__frames.push(t - last)
+      if (last !== undefined && window.__seen.ended === undefined) window.__frames.push([t, t - last])
       last = t
       requestAnimationFrame(tick)
     }
@@ -141,16 +151,29 @@ const pct = (xs, p) => {
   const v = [...xs].sort((a, b) => a - b)
   return v.length === 0 ? 0 : v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))]
 }
-/** What the page measured: long tasks and frame times until the stream ended. */
+/**
+ * What the page measured: long tasks and frame times until the stream ended,
+ * and the same from the first drawing of the run on (its figures and task
+ * list in the page): what the live updates cost, apart from loading the page.
+ */
 async function framesOf(page) {
-  const { long, frames } = await page.evaluate(() => ({ long: window.__long, frames: window.__frames }))
+  const { long, frames, drawn } = await page.evaluate(() => ({
+    long: window.__long,
+    frames: window.__frames,
+    drawn: window.__seen.row,
+  }))
+  const gaps = frames.map(([, gap]) => gap)
+  const after = frames.filter(([t, gap]) => t - gap >= drawn).map(([, gap]) => gap)
   return {
     longTasks: long.length,
-    longestTaskMs: Math.round(Math.max(0, ...long)),
-    frames: frames.length,
-    frameMedianMs: Math.round(median(frames) * 10) / 10,
-    frameP95Ms: Math.round(pct(frames, 95) * 10) / 10,
-    framesOver50Ms: frames.filter((f) => f > 50).length,
+    longestTaskMs: Math.round(Math.max(0, ...long.map(([, d]) => d))),
+    longTasksAfterDrawn: long.filter(([start]) => start >= drawn).length,
+    frames: gaps.length,
+    frameMedianMs: Math.round(median(gaps) * 10) / 10,
+    frameP95Ms: Math.round(pct(gaps, 95) * 10) / 10,
+    framesOver50Ms: gaps.filter((f) => f > 50).length,
+    framesAfterDrawn: after.length,
+    framesAfterDrawnOver50Ms: after.filter((f) => f > 50).length,
   }
 }
 

@@ -47,7 +47,8 @@ if (process.argv[2] === '--child') {
       signal: async (input, ctx) =>
         (await generateText({ model, prompt: input, maxRetries: 0, abortSignal: ctx.signal })).text,
       run: async (input, ctx) => (await ask(model, input, ctx)).text,
-      metered: async (input, ctx) => (await ask(meteredModel(model, { ...quiet, step: (n, fn) => fn() }), input, ctx)).text,
+      metered: async (input, ctx) =>
+        (await ask(meteredModel(model, { ...quiet, step: (n, fn) => fn() }), input, ctx)).text,
       step: async (input, ctx) =>
         (await ask(meteredModel(model, { ...quiet, step: (n, fn) => ctx.step(n, fn) }), input, ctx)).text,
     }

@@ -78,7 +78,11 @@ export function throttle(
   if (entry === undefined) return undefined
   return take(
     entry,
-    typeof tokens === 'number' ? tokens : typeof tokens === 'function' ? tokens() : tokens.inputTokens + tokens.outputTokens,
+    typeof tokens === 'number'
+      ? tokens
+      : typeof tokens === 'function'
+        ? tokens()
+        : tokens.inputTokens + tokens.outputTokens,
   )
 }
 
