@@ -15,6 +15,7 @@ import type { AttemptHandle } from './run-execution.js'
 import type { WorkflowSpec } from './spec.js'
 import { storedSpendOf, TaskContext, type ContextSink } from './task-context.js'
 import { checkOutput, prepareInput } from './task-io.js'
+import { raceAttempt } from './attempt-race.js'
 
 /** Options of an {@link Executor}. */
 export interface ExecutorOptions {
@@ -183,7 +184,7 @@ export class Executor implements ContextSink {
       const values = await this.valuesFor(workflow, i, claim.runId, runInput)
       const input = prepareInput(task, def, values)
       const ctx = new TaskContext(this, handle, claim.runId, claim.taskId, claim.attempt, instance.id)
-      let output = await this.withTimeout(task.timeoutMs, handle, claim, () => {
+      let output = await raceAttempt(this.o.clock, task.timeoutMs, handle, claim, () => {
         const call =
           this.o.invoke !== undefined
             ? this.o.invoke({
@@ -293,43 +294,6 @@ export class Executor implements ContextSink {
     const stored = await this.o.store.getTask(claim.runId, claim.taskId)
     const model = taskSpendAfter(stored?.model, calls)
     return model === undefined ? result : { ...result, model }
-  }
-
-  private async withTimeout(
-    timeoutMs: number | undefined,
-    handle: AttemptHandle,
-    claim: QueueClaim,
-    run: () => Promise<unknown>,
-  ): Promise<unknown> {
-    const controller = (handle.controller ??= new AbortController())
-    const aborted = new Promise<never>((_, reject) => {
-      if (controller.signal.aborted) reject(toFlotillaError(controller.signal.reason, 'TASK_CANCELLED'))
-      controller.signal.addEventListener(
-        'abort',
-        () => reject(toFlotillaError(controller.signal.reason, 'TASK_CANCELLED')),
-        { once: true },
-      )
-    })
-    aborted.catch(() => undefined)
-    let timer: ReturnType<Clock['setTimeout']> | undefined
-    if (timeoutMs !== undefined) {
-      timer = this.o.clock.setTimeout(() => {
-        controller.abort(
-          new FlotillaError(
-            'TASK_TIMEOUT',
-            `Task "${claim.taskId}" attempt ${claim.attempt} did not finish within ${timeoutMs} ms; raise timeoutMs or make the handler honour ctx.signal.`,
-            {
-              details: { taskId: claim.taskId, timeoutMs, attempt: claim.attempt },
-            },
-          ),
-        )
-      }, timeoutMs)
-    }
-    try {
-      return await Promise.race([run(), aborted])
-    } finally {
-      if (timer !== undefined) this.o.clock.clearTimeout(timer)
-    }
   }
 
   private async runOf(runId: RunId): Promise<{ workflow: Workflow; input: unknown; traceParent: string | undefined }> {
