@@ -79,13 +79,13 @@ export function taskSpendAfter(
 ): ModelSpend | undefined {
   const made = noSpend()
   const again = noSpend()
-  let any = stored !== undefined
+  let spent = stored !== undefined
   for (const c of calls) {
-    any = true
+    spent = true
     addModelCall(made, c)
     if (c.replayed) addModelCall(again, { ...c, replayed: false })
   }
-  if (!any) return undefined
+  if (!spent) return undefined
   const s = stored ?? noSpend()
   const merged = (k: Exclude<keyof ModelSpend, 'replayed'>): number => Math.max(s[k], again[k]) + made[k]
   return {
