@@ -9,7 +9,7 @@
 // Two shapes of task, each measured bare and as agent tasks:
 //   one call    one model call per task (the answer): a task = a model call
 //   tool loop   LOOP tool calls, then the answer: LOOP + 1 model calls and LOOP tool calls per task
-// Cases (N tasks, agent tasks fanned out 64 at a time, medians of rounds):
+// Cases (N tasks, agent tasks fanned out 64 at a time, medians of rounds; each measurement in a fresh process):
 //   bare            generateText on the scripted model (with the same tool for the loop), N in a row
 //   bare64          the same N calls, 64 at a time (as the agent tasks run): the fair baseline for GC, since
 //                   64 calls in flight keep more alive across scavenges than one; reported as a second
@@ -27,6 +27,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { generateText, stepCountIs, tool } from 'ai'
 import { z } from 'zod'
 import { Orchestrator, defineAgent, defineLlmAgent, defineTool } from '../dist/index.js'
@@ -36,6 +38,8 @@ const quick = process.argv.includes('--quick')
 const N = quick ? 300 : 1000
 const ROUNDS = quick ? 3 : 7
 const LOOP = 3
+const WARMUP = Number(process.env.WARMUP ?? 3)
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64)
 
 function median(xs) {
   const v = [...xs].sort((a, b) => a - b)
@@ -119,35 +123,53 @@ async function agentRun(orchestrator, shape, plain = false) {
   }
   const t0 = performance.now()
   const c0 = cpu()
-  const result = await orchestrator.run(spec, { concurrency: 64 })
+  const result = await orchestrator.run(spec, { concurrency: CONCURRENCY })
   const out = { wall: ((performance.now() - t0) * 1000) / N / shape.calls, cpu: (cpu() - c0) / N / shape.calls }
   if (result.state !== 'SUCCEEDED') throw new Error(`run ${result.state}`)
   await orchestrator.close()
   return out
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-models-'))
+// Each measurement runs in a process of its own (warm-up run, then the measured run), so one case's
+// garbage and JIT state never weigh on another's; cases alternate within each round.
+const child = process.argv.indexOf('--child')
+if (child >= 0) {
+  const [name, store] = process.argv.slice(child + 1, child + 3)
+  const shape = shapes[name]
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-models-'))
+  try {
+    const once = async (i) => {
+      if (store === 'bare') return bare(shape)
+      if (store === 'bare64') return bare(shape, 64)
+      const plain = store.startsWith('plain-')
+      const orchestrator = store.endsWith('memory')
+        ? new Orchestrator({ store: 'memory' })
+        : await Orchestrator.open(join(dir, `${i}.db`))
+      return agentRun(orchestrator, shape, plain)
+    }
+    for (let w = 0; w < WARMUP; w++) await once(-1 - w)
+    process.stdout.write(`${JSON.stringify(await once(1))}\n`)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.exit(0)
+}
+
+function measure(name, store) {
+  const args = [fileURLToPath(import.meta.url), ...(quick ? ['--quick'] : []), '--child', name, store]
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  if (r.status !== 0) throw new Error(`case ${name}/${store} exited with ${r.status}`)
+  return JSON.parse(r.stdout.trim().split('\n').at(-1))
+}
+
 const samples = {}
 const add = (key, s) => (samples[key] ??= []).push(s)
-try {
-  for (const shape of Object.values(shapes)) {
-    await bare(shape)
-    await bare(shape, 64)
-    await agentRun(new Orchestrator({ store: 'memory' }), shape)
+for (let r = 0; r < ROUNDS; r++) {
+  for (const name of Object.keys(shapes)) {
+    const stores = ['bare', 'bare64', 'memory', 'sqlite', ...(name === 'one' ? ['plain-memory', 'plain-sqlite'] : [])]
+    for (const store of stores) add(`${name}/${store}`, measure(name, store))
   }
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, shape] of Object.entries(shapes)) {
-      add(`${name}/bare`, await bare(shape))
-      add(`${name}/bare64`, await bare(shape, 64))
-      add(`${name}/memory`, await agentRun(new Orchestrator({ store: 'memory' }), shape))
-      add(`${name}/sqlite`, await agentRun(await Orchestrator.open(join(dir, `${name}-${r}.db`)), shape))
-      if (name !== 'one') continue
-      add(`${name}/plain-memory`, await agentRun(new Orchestrator({ store: 'memory' }), shape, true))
-      add(`${name}/plain-sqlite`, await agentRun(await Orchestrator.open(join(dir, `plain-${r}.db`)), shape, true))
-    }
-  }
-} finally {
-  rmSync(dir, { recursive: true, force: true })
+  process.stderr.write(`round ${r + 1}/${ROUNDS} done\n`)
 }
 
 const of = (key, field) => median(samples[key].map((s) => s[field]))
