@@ -337,6 +337,7 @@ export type {
   QueueSelector,
   QueueResult,
   QueueDone,
+  QueueWaiting,
   HeartbeatReport,
   RunLease,
   WorkerRecord,

@@ -9,6 +9,7 @@ import type {
   QueueOffer,
   QueueResult,
   QueueSelector,
+  QueueWaiting,
   RunLease,
   TaskQueue,
   WorkerRecord,
@@ -91,6 +92,10 @@ export class LazyQueue implements TaskQueue {
 
   storeTime(): Promise<number | undefined> {
     return this.use((q) => q.storeTime())
+  }
+
+  waiting(selectors: readonly QueueSelector[]): Promise<QueueWaiting[]> {
+    return this.use((q) => q.waiting(selectors))
   }
 
   notify(): Promise<void> {

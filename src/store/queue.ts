@@ -78,6 +78,49 @@ export function matchOffer(
   return undefined
 }
 
+/**
+ * Ready attempts waiting for one selector of {@link TaskQueue.waiting}: the
+ * demand a worker's auto-scaling reads from the shared queue.
+ */
+export interface QueueWaiting {
+  /** Claimable attempts the selector matches: offered and due (or whose holder's lease ran out), of RUNNING runs. */
+  readonly count: number
+  /** Age in ms of the oldest of them, by the queue's clock: since it was offered or came due (a retry's backoff, a lapsed lease), whichever is later; 0 when none waits. */
+  readonly oldestMs: number
+}
+
+/** Claimable attempts grouped by what they ask for, as an adapter reads them for {@link foldWaiting}. */
+export interface WaitingGroup {
+  readonly agent: string | undefined
+  readonly version: string | undefined
+  readonly capability: string | undefined
+  readonly count: number
+  /** Wall-clock ms since which the oldest of the group can be claimed. */
+  readonly since: number
+}
+
+/**
+ * Folds grouped claimable attempts into one {@link QueueWaiting} per
+ * selector (in order): a group counts for every selector that
+ * {@link matchOffer} matches it with on its own.
+ */
+export function foldWaiting(
+  groups: readonly WaitingGroup[],
+  selectors: readonly QueueSelector[],
+  now: number,
+): QueueWaiting[] {
+  return selectors.map((s) => {
+    let count = 0
+    let since = Infinity
+    for (const g of groups) {
+      if (g.count <= 0 || matchOffer(g, [s]) === undefined) continue
+      count += g.count
+      since = Math.min(since, g.since)
+    }
+    return { count, oldestMs: count === 0 ? 0 : Math.max(0, now - since) }
+  })
+}
+
 /** A stored result waiting for its run's coordinator. */
 export interface QueueDone {
   readonly runId: RunId
@@ -212,6 +255,14 @@ export interface TaskQueue {
   renewRuns(coordinator: string, runIds: readonly RunId[], leaseMs: number): Promise<RunLease[]>
   /** Lets go of runs (graceful shutdown): any worker may claim them at once. */
   releaseRuns(coordinator: string, runIds: readonly RunId[]): Promise<void>
+  /**
+   * How many claimable attempts each selector matches now (and how long the
+   * oldest has waited), one entry per selector in order; what a worker's
+   * auto-scaling reads. A read, never a claim: cheap enough to call every
+   * second (one grouped query over the ready entries).
+   */
+  waiting(selectors: readonly QueueSelector[]): Promise<QueueWaiting[]>
+
   /** Wakes every worker waiting on this queue (a new run was stored, a paused run resumed). */
   notify(): Promise<void>
   /** Who holds a run's lease, and until when (`undefined` holder: nobody). */

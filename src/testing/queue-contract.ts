@@ -5,6 +5,7 @@ import type { RunState } from '../core/states.js'
 import type { QueueOffer, QueueSelector, TaskQueue } from '../store/queue.js'
 import type { RunRecord, TaskRecord } from '../store/records.js'
 import type { Store } from '../store/store.js'
+import { queueWaitingContract } from './queue-waiting-contract.js'
 
 /** How the queue contract gets a fresh store (and, for races, a second connection to the same one). */
 export interface QueueContractInit {
@@ -69,7 +70,7 @@ function offer(runId: RunId, taskId: string, extra: Partial<QueueOffer> = {}): Q
   }
 }
 
-/** The TaskQueue contract: every adapter passes it unchanged. */
+/** The TaskQueue contract: every adapter passes it unchanged (with `waiting`, see `queue-waiting-contract.ts`). */
 export function queueContract(init: QueueContractInit): void {
   describe(`TaskQueue contract: ${init.name}`, () => {
     let store: Store
@@ -360,4 +361,5 @@ export function queueContract(init: QueueContractInit): void {
       })
     }
   })
+  queueWaitingContract(init)
 }

@@ -6,6 +6,7 @@ import { isFinalRunState, isFinalTaskState } from '../../core/states.js'
 import type { RunRecord, TaskRecord } from '../records.js'
 import { LocalSignal } from '../local-signal.js'
 import {
+  foldWaiting,
   matchOffer,
   type HeartbeatReport,
   type QueueClaim,
@@ -13,8 +14,10 @@ import {
   type QueueOffer,
   type QueueResult,
   type QueueSelector,
+  type QueueWaiting,
   type RunLease,
   type TaskQueue,
+  type WaitingGroup,
   type WorkerRecord,
 } from '../queue.js'
 import { checkClaim, leaseLost, runCancelled } from '../fence.js'
@@ -271,6 +274,19 @@ export class MemoryQueue implements TaskQueue {
 
   async storeTime(): Promise<number | undefined> {
     return undefined
+  }
+
+  async waiting(selectors: readonly QueueSelector[]): Promise<QueueWaiting[]> {
+    const now = this.clock.wallNow()
+    const groups: WaitingGroup[] = []
+    for (const e of this.entries.values()) {
+      const ready = e.state === 'READY' && e.notBefore <= now
+      if (!(ready || (e.state === 'CLAIMED' && e.leaseUntil < now))) continue
+      if (this.host.run(e.runId)?.run.state !== 'RUNNING') continue
+      const since = ready ? Math.max(e.offeredAt, e.notBefore) : e.leaseUntil
+      groups.push({ agent: e.agent, version: e.version, capability: e.capability, count: 1, since })
+    }
+    return foldWaiting(groups, selectors, now)
   }
 
   async notify(): Promise<void> {

@@ -8,16 +8,18 @@ import { asRunId, asTaskId, type RunId, type TaskId } from '../../core/ids.js'
 import type { RunState } from '../../core/states.js'
 import { checkClaim } from '../fence.js'
 import { LocalSignal } from '../local-signal.js'
-import type {
-  HeartbeatReport,
-  QueueClaim,
-  QueueDone,
-  QueueOffer,
-  QueueResult,
-  QueueSelector,
-  RunLease,
-  TaskQueue,
-  WorkerRecord,
+import {
+  foldWaiting,
+  type HeartbeatReport,
+  type QueueClaim,
+  type QueueDone,
+  type QueueOffer,
+  type QueueResult,
+  type QueueSelector,
+  type QueueWaiting,
+  type RunLease,
+  type TaskQueue,
+  type WorkerRecord,
 } from '../queue.js'
 import { GroupComplete, groupCompleteStatement } from './group-complete.js'
 import { QueueListener } from './queue-listener.js'
@@ -327,6 +329,30 @@ export class PostgresQueue implements TaskQueue {
   async storeTime(): Promise<number | undefined> {
     const [row] = await this.query<{ now: number }>('flotilla_q_store_time', this.sql.storeTime, [])
     return row.now
+  }
+
+  async waiting(selectors: readonly QueueSelector[]): Promise<QueueWaiting[]> {
+    if (selectors.length === 0) return []
+    const now = this.clock.wallNow()
+    const rows = await this.query<{
+      agent: string | null
+      version: string | null
+      capability: string | null
+      n: number
+      since: number
+    }>('flotilla_q_waiting', this.sql.waiting, [
+      now,
+      selectors.flatMap((s) => (s.agent === undefined ? [] : [s.agent])),
+      selectors.flatMap((s) => (s.capability === undefined ? [] : [s.capability])),
+    ])
+    const groups = rows.map((r) => ({
+      agent: r.agent ?? undefined,
+      version: r.version ?? undefined,
+      capability: r.capability ?? undefined,
+      count: r.n,
+      since: r.since,
+    }))
+    return foldWaiting(groups, selectors, now)
   }
 
   /**

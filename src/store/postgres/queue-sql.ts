@@ -23,6 +23,7 @@ export interface QueueStatements {
   retire: string
   listWorkers: string
   storeTime: string
+  waiting: string
 }
 
 const FINAL_TASK = `('SUCCEEDED','FAILED','SKIPPED','CANCELLED')`
@@ -202,5 +203,17 @@ export function queueStatements(s: string): QueueStatements {
     listWorkers: `SELECT body FROM ${s}.workers WHERE heartbeat_at > $1::float8 ORDER BY id`,
 
     storeTime: `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now`,
+
+    // $1 now, $2 agent names, $3 capabilities. Ready entries through queue_ready, lapsed claims through
+    // queue_claimed, grouped by what they ask for (few groups); the selectors are matched in JS (foldWaiting).
+    waiting: `SELECT q.agent, q.version, q.capability, count(*)::int AS n, min(q.since)::float8 AS since FROM (
+        SELECT run_id, agent, version, capability, GREATEST(offered_at, not_before) AS since FROM ${s}.queue
+          WHERE state = 'READY' AND not_before <= $1::float8
+        UNION ALL
+        SELECT run_id, agent, version, capability, lease_until AS since FROM ${s}.queue
+          WHERE state = 'CLAIMED' AND lease_until < $1::float8
+      ) q JOIN ${s}.runs r ON r.id = q.run_id
+      WHERE r.state = 'RUNNING' AND (q.agent = ANY ($2::text[]) OR (q.agent IS NULL AND q.capability = ANY ($3::text[])))
+      GROUP BY q.agent, q.version, q.capability`,
   }
 }

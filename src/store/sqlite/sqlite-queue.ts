@@ -5,16 +5,18 @@ import type { RunEvent } from '../../core/events.js'
 import { asRunId, type RunId } from '../../core/ids.js'
 import type { RunState } from '../../core/states.js'
 import type { Clock } from '../../core/clock.js'
-import type {
-  HeartbeatReport,
-  QueueClaim,
-  QueueDone,
-  QueueOffer,
-  QueueResult,
-  QueueSelector,
-  RunLease,
-  TaskQueue,
-  WorkerRecord,
+import {
+  foldWaiting,
+  type HeartbeatReport,
+  type QueueClaim,
+  type QueueDone,
+  type QueueOffer,
+  type QueueResult,
+  type QueueSelector,
+  type QueueWaiting,
+  type RunLease,
+  type TaskQueue,
+  type WorkerRecord,
 } from '../queue.js'
 import { LocalSignal } from '../local-signal.js'
 import { completeInfo, type CommitHooks } from '../commit-hooks.js'
@@ -38,6 +40,15 @@ import {
 } from './queue-tasks.js'
 
 const UNFINISHED_RUN = "('PENDING', 'RUNNING', 'PAUSED')"
+
+/** Claimable entries of one kind of demand (see {@link SqliteQueue.waiting}). */
+interface WaitingRow {
+  agent: string | null
+  version: string | null
+  capability: string | null
+  n: number
+  since: number
+}
 
 /**
  * The SQLite {@link TaskQueue}: several processes on one host share one
@@ -68,6 +79,7 @@ export class SqliteQueue implements TaskQueue {
   private readonly advertiseStatement: Database.Statement<SqlValue[]>
   private readonly retireStatement: Database.Statement<SqlValue[]>
   private readonly listWorkersStatement: Database.Statement<SqlValue[], { body: string }>
+  private readonly waitingStatement: Database.Statement<SqlValue[], WaitingRow>
 
   constructor(
     private readonly db: Database.Database,
@@ -129,6 +141,19 @@ export class SqliteQueue implements TaskQueue {
     this.retireStatement = this.db.prepare<SqlValue[]>('DELETE FROM workers WHERE id = ?')
     this.listWorkersStatement = this.db.prepare<SqlValue[], { body: string }>(
       'SELECT body FROM workers WHERE heartbeat_at > ? ORDER BY id',
+    )
+    // Ready entries through queue_by_state, lapsed claims apart; grouped by what they ask for (few groups).
+    this.waitingStatement = this.db.prepare<SqlValue[], WaitingRow>(
+      `SELECT q.agent, q.version, q.capability, COUNT(*) AS n, MIN(q.since) AS since FROM (
+        SELECT run_id, agent, version, capability, MAX(offered_at, not_before) AS since FROM queue
+          WHERE state = 'READY' AND not_before <= ?
+        UNION ALL
+        SELECT run_id, agent, version, capability, lease_until AS since FROM queue
+          WHERE state = 'CLAIMED' AND lease_until < ?
+      ) q JOIN runs r ON r.id = q.run_id
+      WHERE r.state = 'RUNNING'
+        AND (q.agent IN (SELECT value FROM json_each(?)) OR (q.agent IS NULL AND q.capability IN (SELECT value FROM json_each(?))))
+      GROUP BY q.agent, q.version, q.capability`,
     )
   }
 
@@ -225,6 +250,25 @@ export class SqliteQueue implements TaskQueue {
 
   async storeTime(): Promise<number | undefined> {
     return undefined
+  }
+
+  async waiting(selectors: readonly QueueSelector[]): Promise<QueueWaiting[]> {
+    if (selectors.length === 0) return []
+    const now = this.clock.wallNow()
+    const agents = JSON.stringify(selectors.flatMap((s) => (s.agent === undefined ? [] : [s.agent])))
+    const caps = JSON.stringify(selectors.flatMap((s) => (s.capability === undefined ? [] : [s.capability])))
+    const rows = this.guard(() => this.waitingStatement.all(now, now, agents, caps))
+    return foldWaiting(
+      rows.map((r) => ({
+        agent: r.agent ?? undefined,
+        version: r.version ?? undefined,
+        capability: r.capability ?? undefined,
+        count: r.n,
+        since: r.since,
+      })),
+      selectors,
+      now,
+    )
   }
 
   async notify(): Promise<void> {
