@@ -22,6 +22,14 @@ export interface ScalingTarget {
   instances(): readonly ScaledInstance[]
   /** Ready attempts waiting for a free instance. */
   waiting(): number
+  /**
+   * How long the oldest of them has waited, in ms, when the target knows it
+   * (a worker reads it from the shared queue): then work that waited
+   * `maxWaitMs` since it was offered (and since the last instance was
+   * added) adds one. Without it the autoscaler counts from the first check
+   * that saw work waiting.
+   */
+  waitingForMs?(): number
   /** Starts one more instance; a throw leaves the count as it was. */
   add(): Promise<void>
   /** Removes instance `id` if it is still idle; false when it was not. */
@@ -42,6 +50,12 @@ export interface AutoscalerOptions {
   /** Hears every change. */
   onScaled: (event: AgentScaledEvent) => void
   logger?: Logger
+  /**
+   * Runs before each check, for targets whose demand is read from elsewhere
+   * (a worker reads the shared queue here, once for all its agents). A
+   * failure skips the check; it is logged once until a refresh succeeds.
+   */
+  refresh?: () => Promise<void>
 }
 
 interface Watched {
@@ -68,6 +82,8 @@ export class Autoscaler {
   private stopped = false
   private readonly intervalMs: number
   private readonly logger: Logger
+  /** The last refresh failed (logged once). */
+  private refreshFailed = false
 
   constructor(private readonly o: AutoscalerOptions) {
     this.intervalMs = o.intervalMs ?? 250
@@ -99,6 +115,17 @@ export class Autoscaler {
 
   /** Checks every agent once now and applies the decisions (also what the timer does). Resolves when they are applied. */
   async check(): Promise<void> {
+    if (this.o.refresh !== undefined && this.watched.size > 0) {
+      try {
+        await this.o.refresh()
+        this.refreshFailed = false
+      } catch (e) {
+        if (!this.refreshFailed)
+          this.logger.warn(errorFields(e), 'auto-scaling could not read the demand; no change until it can')
+        this.refreshFailed = true
+        return
+      }
+    }
     await Promise.all([...this.watched.values()].map((w) => this.checkOne(w)))
   }
 
@@ -149,7 +176,14 @@ export class Autoscaler {
     const decision = decideScaling(t.scaling, {
       instances: instances.length,
       waiting,
-      waitingForMs: w.waitingSince === undefined ? 0 : now - w.waitingSince,
+      waitingForMs:
+        t.waitingForMs === undefined
+          ? w.waitingSince === undefined
+            ? 0
+            : now - w.waitingSince
+          : waiting > 0
+            ? Math.min(t.waitingForMs(), now - w.lastAddAt)
+            : 0,
       idle,
       idleForMs,
       sinceAddMs: now - w.lastAddAt,

@@ -38,6 +38,12 @@ export interface WorkerOptions {
   maxRuns?: number
   /** Most attempts taken in one claim. @default 64 */
   claimBatch?: number
+  /**
+   * How often auto-scaling checks the agents registered with `scaling`
+   * against the shared queue, in ms (one query per check, for all of them).
+   * @default max(250, min(1000, the smallest `maxWaitMs`))
+   */
+  scalingIntervalMs?: number
   /** Wrap every agent execution (see {@link Interceptor}); composed once. */
   interceptors?: readonly Interceptor[]
   /** Where logs, metrics and traces go, as for the Orchestrator. @default nothing is reported */

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
-import type { RunEvent } from '../core/events.js'
+import type { EventOf, FlotillaEventType, RunEvent } from '../core/events.js'
 import { newAgentId, type RunId } from '../core/ids.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
@@ -22,6 +22,7 @@ import type { ModelSpec } from '../models/providers.js'
 import { resolveWorkerOptions, workerLog, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.js'
 import { workerParts } from './worker-parts.js'
 import { WorkerHeartbeat } from './worker-heartbeat.js'
+import { WorkerScaling } from './worker-scaling.js'
 
 export type { WorkerOptions } from './worker-options.js'
 
@@ -76,6 +77,8 @@ export class Worker {
   private loop: Promise<void> | undefined
   private abort = new AbortController()
   private readonly builtins: Promise<void>
+  /** Auto-scaling of the agents registered with `scaling`, from the shared queue. */
+  private readonly scaling: WorkerScaling
 
   constructor(options: WorkerOptions = {}) {
     this.id = options.id ?? `wkr_${newAgentId().slice(4)}`
@@ -108,6 +111,13 @@ export class Worker {
     this.summaryModel = options.summaryModel
     this.registry = new Registry({ clock: this.clock })
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
+    this.scaling = new WorkerScaling({
+      registry: this.registry,
+      clock: this.clock,
+      hub: this.hub,
+      logger: this.logger,
+      intervalMs: options.scalingIntervalMs,
+    })
   }
 
   /** The store, once {@link Worker.start} opened it. */
@@ -119,24 +129,30 @@ export class Worker {
 
   /**
    * Registers an agent this worker runs (before or after start). An agent
-   * with `scaling` gets its `min` instances: a worker does not auto-scale
-   * (it claims only what its instances can take, so no attempt waits here
-   * to count), which it logs as a warning.
+   * with `scaling` starts with its `min` instances and is auto-scaled from
+   * the shared queue: instances are added while attempts for it wait there
+   * (more than `targetQueueDepth` per instance, or for `maxWaitMs`), up to
+   * `max` in this worker, and idle ones removed after `cooldownMs` (see
+   * docs/scaling.md). `{ instances }` sets a fixed count instead: then it is
+   * not scaled.
    */
   async register(definition: AnyAgentDefinition, options: { instances?: number } = {}): Promise<AgentInstance[]> {
     await this.builtins
-    const s = definition.scaling
-    if (s !== undefined && s.max > (options.instances ?? s.min))
-      this.logger.warn(
-        { agent: definition.name, min: s.min, max: s.max },
-        `agent "${definition.name}" has scaling { min: ${s.min}, max: ${s.max} }, but a worker does not auto-scale: it runs ${options.instances ?? s.min} instance(s); register it with { instances } for more, or run more workers`,
-      )
-    return this.registry.register(definition, options)
+    const instances = await this.registry.register(definition, options)
+    const scaling = definition.scaling
+    if (scaling !== undefined && options.instances === undefined) this.scaling.watch(definition, scaling)
+    return instances
   }
 
-  /** Subscribes to the events of what this worker does (`*` for all). Returns the unsubscribe function. */
-  on(type: string, listener: Listener<RunEvent>): () => void {
-    return this.hub.on(type, listener)
+  /**
+   * Subscribes to the events of what this worker does (`*` for all: the
+   * events of the runs and attempts, and `agent.scaled` when auto-scaling
+   * changes an agent's instances). Returns the unsubscribe function.
+   */
+  on<T extends FlotillaEventType>(type: T, listener: Listener<EventOf<T>>): () => void
+  on(type: string, listener: Listener<RunEvent>): () => void
+  on(type: string, listener: Listener<never>): () => void {
+    return this.hub.on(type, listener as Listener<RunEvent>)
   }
 
   /**
@@ -210,6 +226,7 @@ export class Worker {
     await heartbeat.advertise()
     this.abort = new AbortController()
     this.loop = this.run()
+    this.scaling.start(queue, () => void queue.notify().catch(() => undefined))
   }
 
   /**
@@ -221,6 +238,7 @@ export class Worker {
    */
   async stop(options: { drainMs?: number } = {}): Promise<void> {
     if (this.loop === undefined) return
+    this.scaling.stop()
     this.abort.abort()
     await this.loop.catch(() => undefined)
     this.loop = undefined

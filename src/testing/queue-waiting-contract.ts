@@ -3,7 +3,6 @@ import { FakeClock } from '../core/fake-clock.js'
 import type { RunId } from '../core/ids.js'
 import type { QueueOffer, QueueSelector, TaskQueue } from '../store/queue.js'
 import type { Store } from '../store/store.js'
-import type { QueueContractInit } from './queue-contract.js'
 import { runState, seedRun, T0, tid } from './store-fixtures.js'
 
 const WORKER: QueueSelector = { agent: 'worker', versions: ['1.0.0'] }
@@ -24,11 +23,18 @@ function offer(runId: RunId, taskId: string, extra: Partial<QueueOffer> = {}): Q
   }
 }
 
+/** How the `waiting` contract gets a fresh store (the first fields of `QueueContractInit`). */
+export interface QueueWaitingContractInit {
+  name: string
+  create(): Promise<Store>
+  destroy?(store: Store): Promise<void>
+}
+
 /**
  * The part of the {@link TaskQueue} contract about `waiting` (the demand a
  * worker's auto-scaling reads); run by `queueContract`.
  */
-export function queueWaitingContract(init: QueueContractInit): void {
+export function queueWaitingContract(init: QueueWaitingContractInit): void {
   describe(`TaskQueue contract: ${init.name}: waiting`, () => {
     let store: Store
     let queue: TaskQueue

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { FakeClock } from '../../src/core/fake-clock.js'
 import type { AgentScaledEvent } from '../../src/core/events.js'
+import { Autoscaler, type ScalingTarget } from '../../src/orchestrator/autoscaler.js'
 import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
+import { resolveScaling } from '../../src/agents/scaling.js'
+import type { Logger } from '../../src/telemetry/telemetry.js'
 import { MemoryStore } from '../../src/store/memory/memory-store.js'
 import { workflow } from '../../src/workflows/builder.js'
 import { agent, flush, Gates } from '../orchestrator/helpers.js'
@@ -96,5 +99,82 @@ describe('auto-scaling of an in-process agent', () => {
     expect(gates.current).toBe(2)
     await gates.drive(h.result)
     await orch.close()
+  })
+})
+
+describe('an autoscaler whose demand is read from elsewhere (a worker and its shared queue)', () => {
+  function target(instances: { id: string; active: number; calls: number }[], demand: { n: number; ageMs: number }) {
+    const t: ScalingTarget = {
+      agent: 'ocr',
+      scaling: resolveScaling({ min: 1, max: 4, targetQueueDepth: 4, maxWaitMs: 100 }, 'ocr'),
+      instances: () => instances,
+      waiting: () => demand.n,
+      waitingForMs: () => demand.ageMs,
+      add: async () => void instances.push({ id: `i${instances.length}`, active: 1, calls: 1 }),
+      remove: async () => false,
+    }
+    return t
+  }
+
+  it('adds one for the age the target reports, then waits maxWaitMs after the add before the next', async () => {
+    const clock = new FakeClock()
+    const events: AgentScaledEvent[] = []
+    const instances = [{ id: 'i0', active: 1, calls: 1 }]
+    const demand = { n: 1, ageMs: 0 }
+    const scaler = new Autoscaler({ clock, onScaled: (e) => void events.push(e), intervalMs: 1_000_000 })
+    scaler.watch(target(instances, demand))
+    await scaler.check()
+    expect(events).toEqual([])
+    // Offered long ago (another worker's queue, before this worker's first check): added at once.
+    demand.ageMs = 5000
+    await scaler.check()
+    expect(events.map((e) => [e.from, e.to])).toEqual([[1, 2]])
+    expect(events[0].reason).toBe('attempts waiting for 5000 ms')
+    // Still as old, but the instance added just now gets its maxWaitMs to take it.
+    await clock.advance(50)
+    await scaler.check()
+    expect(events).toHaveLength(1)
+    await clock.advance(50)
+    await scaler.check()
+    expect(events.map((e) => [e.from, e.to])).toEqual([
+      [1, 2],
+      [2, 3],
+    ])
+    scaler.stop()
+  })
+
+  it('a failed refresh skips the check, said once until a refresh succeeds', async () => {
+    const clock = new FakeClock()
+    const events: AgentScaledEvent[] = []
+    const warnings: string[] = []
+    const logger: Logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (_d, m) => void warnings.push(m),
+      error: () => undefined,
+      child: () => logger,
+    }
+    const demand = { n: 0, ageMs: 0 }
+    let down = true
+    const scaler = new Autoscaler({
+      clock,
+      logger,
+      intervalMs: 1_000_000,
+      onScaled: (e) => void events.push(e),
+      refresh: async () => {
+        if (down) throw new Error('store down')
+        Object.assign(demand, { n: 9, ageMs: 10 })
+      },
+    })
+    scaler.watch(target([{ id: 'i0', active: 1, calls: 1 }], demand))
+    await scaler.check()
+    await scaler.check()
+    expect(warnings).toEqual(['auto-scaling could not read the demand; no change until it can'])
+    expect(events).toEqual([])
+    down = false
+    await scaler.check()
+    expect(events.map((e) => [e.from, e.to])).toEqual([[1, 3]])
+    expect(warnings).toHaveLength(1)
+    scaler.stop()
   })
 })

@@ -44,7 +44,8 @@ describe('auto-scaling on a durable store', () => {
 })
 
 describe('auto-scaling and `flotilla worker`', () => {
-  it('a worker runs the min instances of a scaled agent and does not scale it, saying so in a warning', async () => {
+  // Scaling in a worker itself: test/scaling/worker-scaling.test.ts.
+  it('a worker registering a scaled agent with { instances } keeps that fixed count: no scaling, no warning', async () => {
     root = await mkdtemp(join(tmpdir(), 'flotilla-worker-scaling-'))
     const store = SqliteStore.open({ path: join(root, 'w.db') })
     const warnings: string[] = []
@@ -60,7 +61,7 @@ describe('auto-scaling and `flotilla worker`', () => {
     const counted = defineAgent({
       name: 'slow',
       maxConcurrency: 1,
-      scaling: { min: 2, max: 4, cooldownMs: 60_000 },
+      scaling: { min: 1, max: 4, maxWaitMs: 50, cooldownMs: 60_000 },
       handler: async () => {
         most = Math.max(most, ++active)
         await new Promise((r) => setTimeout(r, 150))
@@ -68,11 +69,12 @@ describe('auto-scaling and `flotilla worker`', () => {
         return 'ok'
       },
     })
-    const w = new Worker({ store, id: 'w-scale', leaseMs: 3000, pollMs: 20, telemetry: { logger } })
+    const w = new Worker({ store, id: 'w-fixed', leaseMs: 3000, pollMs: 20, telemetry: { logger } })
+    const scaled: AgentScaledEvent[] = []
+    w.on('agent.scaled', (e) => void scaled.push(e))
     try {
-      const instances = await w.register(counted)
+      const instances = await w.register(counted, { instances: 2 })
       expect(instances).toHaveLength(2)
-      expect(warnings.some((m) => m.includes('a worker does not auto-scale: it runs 2 instance(s)'))).toBe(true)
       await w.start()
       let b = workflow('burst') as ReturnType<typeof workflow>
       for (let i = 0; i < 8; i++) b = b.task(`t${i}`, { agent: 'slow' }) as never
@@ -80,8 +82,11 @@ describe('auto-scaling and `flotilla worker`', () => {
       const runId = await client.start(b.build())
       const run = await client.result(runId, { timeoutMs: 30_000 })
       expect(run.state).toBe('SUCCEEDED')
-      // Two instances of one slot each: never more than two at once, however many waited.
+      // Two instances of one slot each: never more than two at once, however long the others waited.
       expect(most).toBe(2)
+      expect(scaled).toEqual([])
+      expect(w.registry.instances().filter((i) => i.definition.name === 'slow')).toHaveLength(2)
+      expect(warnings).toEqual([])
     } finally {
       await w.stop({ drainMs: 1000 })
       await store.close()
