@@ -22,6 +22,8 @@ export interface WorkerScalingOptions {
   readonly clock: Clock
   readonly hub: EventHub
   readonly logger: Logger
+  /** Most attempts the worker runs at once: instances past what fills it would add nothing. */
+  readonly concurrency: number
   /** Time between two checks, in ms. @default max(250, min(1000, the smallest `maxWaitMs`)) */
   readonly intervalMs?: number
 }
@@ -130,6 +132,28 @@ export class WorkerScaling {
     return {
       ...registeredTarget(this.o.registry, demand, s.definition, s.scaling),
       waitingForMs: () => s.waiting.oldestMs,
+      fit: (from, wanted) => this.fit(s.definition, from, wanted),
+    }
+  }
+
+  /**
+   * The worker's limit: it runs at most `concurrency` attempts at once, so
+   * instances past `ceil(concurrency / maxConcurrency)` would never get one
+   * (an agent without `maxConcurrency` is never scaled past one instance).
+   */
+  private fit(
+    definition: AnyAgentDefinition,
+    from: number,
+    wanted: number,
+  ): { to: number; reason: string } | undefined {
+    const each = definition.maxConcurrency
+    const { concurrency } = this.o
+    const room = Math.max(1, Math.ceil(concurrency / each))
+    if (wanted <= room) return undefined
+    const slots = each === Infinity ? 'no limit' : `${each} at once`
+    return {
+      to: Math.max(from, room),
+      reason: `the worker runs at most ${concurrency} attempts at once (concurrency) and ${room} instance(s) of ${slots} take them all`,
     }
   }
 }

@@ -116,6 +116,7 @@ export class Worker {
       clock: this.clock,
       hub: this.hub,
       logger: this.logger,
+      concurrency: this.options.concurrency,
       intervalMs: options.scalingIntervalMs,
     })
   }

@@ -18,7 +18,7 @@ import { describePostgres, withFreshSchema } from '../helpers/postgres.js'
 const SCALING = { min: 1, max: 4, maxWaitMs: 100, cooldownMs: 300 }
 
 /** A worker whose agent `ocr` (one task at a time per instance, ~50 ms each) is scaled; what it saw. */
-function scaledWorker(store: Store | string, id: string) {
+function scaledWorker(store: Store | string, id: string, concurrency?: number) {
   const seen = { active: 0, most: 0, ran: 0, events: [] as AgentScaledEvent[] }
   const ocr = defineAgent({
     name: 'ocr',
@@ -32,7 +32,7 @@ function scaledWorker(store: Store | string, id: string) {
       return 'text'
     },
   })
-  const worker = new Worker({ store, id, leaseMs: 3000, pollMs: 20 })
+  const worker = new Worker({ store, id, leaseMs: 3000, pollMs: 20, concurrency })
   worker.on('agent.scaled', (e) => void seen.events.push(e))
   const instances = (): number =>
     worker.registry.instances().filter((i) => i.definition.name === 'ocr' && i.state !== 'STOPPED').length
@@ -95,6 +95,29 @@ describe('auto-scaling in a worker, from the shared queue (SQLite)', () => {
       await new Promise((r) => setTimeout(r, 600))
       expect(w.seen.events).toHaveLength(changes)
       expect(w.instances()).toBe(1)
+    } finally {
+      await w.worker.stop({ drainMs: 1000 })
+      await store.close()
+    }
+  }, 60_000)
+
+  it('grows only as far as the worker can run attempts at once (its concurrency), saying why', async () => {
+    root = await mkdtemp(join(tmpdir(), 'flotilla-worker-scaling-'))
+    const store = SqliteStore.open({ path: join(root, 'w.db') })
+    const w = scaledWorker(store, 'w-two', 2)
+    try {
+      await w.register()
+      await w.worker.start()
+      const client = await Client.connect(store)
+      const runId = await client.start(pages(20))
+      expect((await client.result(runId, { timeoutMs: 30_000 })).state).toBe('SUCCEEDED')
+      await until('the instances to shrink back to 1', () => w.instances() === 1)
+      const up = w.seen.events[0]
+      expect(up).toMatchObject({ from: 1, to: 2 })
+      expect(up.wanted).toBeGreaterThan(2)
+      expect(up.reason).toMatch(/the worker runs at most 2 attempts at once \(concurrency\)/)
+      expect(Math.max(...w.seen.events.map((e) => e.to))).toBe(2)
+      expect(w.seen.most).toBe(2)
     } finally {
       await w.worker.stop({ drainMs: 1000 })
       await store.close()
