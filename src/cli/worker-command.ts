@@ -47,6 +47,10 @@ you like on one store: PostgreSQL for several hosts, a SQLite file for
 several processes on one host. Ctrl-C (SIGINT) or SIGTERM stops it gracefully:
 running attempts get 30 s to finish, the rest goes back to the queue.
 
+Agents with "scaling" are auto-scaled from the attempts waiting for them in
+the shared queue, between min and max instances in each worker (max is per
+worker; docs/scaling.md); each change is logged and an agent.scaled event.
+
 Logs (pino) go to stderr: a line per run and task event with its run, task
 and trace ids, keys and secrets redacted. With OTEL_EXPORTER_OTLP_ENDPOINT
 set, spans are exported over OTLP/HTTP (docs/observability.md).
@@ -109,7 +113,8 @@ export const workerCommand: Command = {
       )
       for (const d of definitions) {
         await worker.register(d)
-        names.push(`${d.name}@${d.version}`)
+        const s = d.scaling
+        names.push(`${d.name}@${d.version}${s === undefined ? '' : ` (scaled ${s.min}–${s.max})`}`)
       }
     }
     if (options.verbose) worker.on('*', (e) => io.out.write(`${JSON.stringify(e)}\n`))
