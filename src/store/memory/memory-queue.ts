@@ -278,15 +278,23 @@ export class MemoryQueue implements TaskQueue {
 
   async waiting(selectors: readonly QueueSelector[]): Promise<QueueWaiting[]> {
     const now = this.clock.wallNow()
-    const groups: WaitingGroup[] = []
+    const groups = new Map<string, WaitingGroup>()
     for (const e of this.entries.values()) {
       const ready = e.state === 'READY' && e.notBefore <= now
       if (!(ready || (e.state === 'CLAIMED' && e.leaseUntil < now))) continue
       if (this.host.run(e.runId)?.run.state !== 'RUNNING') continue
       const since = ready ? Math.max(e.offeredAt, e.notBefore) : e.leaseUntil
-      groups.push({ agent: e.agent, version: e.version, capability: e.capability, count: 1, since })
+      const key = `${e.agent}\u0000${e.version}\u0000${e.capability}`
+      const g = groups.get(key)
+      groups.set(key, {
+        agent: e.agent,
+        version: e.version,
+        capability: e.capability,
+        count: (g?.count ?? 0) + 1,
+        since: Math.min(g?.since ?? Infinity, since),
+      })
     }
-    return foldWaiting(groups, selectors, now)
+    return foldWaiting([...groups.values()], selectors, now)
   }
 
   async notify(): Promise<void> {

@@ -206,14 +206,17 @@ export function queueStatements(s: string): QueueStatements {
 
     // $1 now, $2 agent names, $3 capabilities. Ready entries through queue_ready, lapsed claims through
     // queue_claimed, grouped by what they ask for (few groups); the selectors are matched in JS (foldWaiting).
+    // The run's state is a correlated lookup by key, never a join the planner could turn into a rescan of the
+    // queue per run when its statistics say the tables are empty (a queue filled since the last ANALYZE).
     waiting: `SELECT q.agent, q.version, q.capability, count(*)::int AS n, min(q.since)::float8 AS since FROM (
         SELECT run_id, agent, version, capability, GREATEST(offered_at, not_before) AS since FROM ${s}.queue
           WHERE state = 'READY' AND not_before <= $1::float8
         UNION ALL
         SELECT run_id, agent, version, capability, lease_until AS since FROM ${s}.queue
           WHERE state = 'CLAIMED' AND lease_until < $1::float8
-      ) q JOIN ${s}.runs r ON r.id = q.run_id
-      WHERE r.state = 'RUNNING' AND (q.agent = ANY ($2::text[]) OR (q.agent IS NULL AND q.capability = ANY ($3::text[])))
+      ) q
+      WHERE (q.agent = ANY ($2::text[]) OR (q.agent IS NULL AND q.capability = ANY ($3::text[])))
+        AND (SELECT r.state FROM ${s}.runs r WHERE r.id = q.run_id) = 'RUNNING'
       GROUP BY q.agent, q.version, q.capability`,
   }
 }
