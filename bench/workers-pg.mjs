@@ -1,12 +1,13 @@
 // W4 through the PostgreSQL task queue with real `flotilla worker` processes.
 // Run after `npm run build`:
-//   node bench/workers-pg.mjs [--runs 1000] [--workers 1,2,4] [--sleep 0,20] [--slots 50] [--repeat 3]
+//   node bench/workers-pg.mjs [--runs 1000] [--workers 1,2,4] [--sleep 0,20] [--slots 50] [--repeat 3] [--scaling]
 // Each case: a fresh schema; N worker processes (`--concurrency <slots>`) on it;
 // a Client first submits --runs W4 runs (a chain of 5 tasks each), then the
 // workers start together; the figure is tasks per second from the moment the
 // first worker is ready to the last run stored SUCCEEDED, the median of
 // --repeat rounds. Sleep 0 is a no-op task; 20 is a task that waits like a
-// model call.
+// model call. --scaling gives the agent `scaling` (it stays at one instance):
+// the cost of the worker's auto-scaling checks.
 // URL: FLOTILLA_BENCH_POSTGRES_URL, else FLOTILLA_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432/test.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -28,6 +29,7 @@ const WORKERS = arg('workers', '1,2,4').split(',').map(Number)
 const SLEEPS = arg('sleep', '0,20').split(',').map(Number)
 const SLOTS = Number(arg('slots', '50'))
 const REPEAT = Number(arg('repeat', '3'))
+const SCALING = process.argv.includes('--scaling')
 const STEPS = 5
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 
@@ -44,7 +46,7 @@ function startWorker(url, id, sleepMs) {
     [CLI, 'worker', '--store', url, '--agents', AGENTS, '--id', id, '--concurrency', String(SLOTS)],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FLOTILLA_BENCH_SLEEP_MS: String(sleepMs) },
+      env: { ...process.env, FLOTILLA_BENCH_SLEEP_MS: String(sleepMs), FLOTILLA_BENCH_SCALING: SCALING ? '1' : '0' },
     },
   )
   return new Promise((resolve, reject) => {
@@ -115,7 +117,7 @@ async function round(workers, sleepMs) {
 }
 
 console.log(
-  `W4 through the PostgreSQL queue: ${RUNS} runs × ${STEPS} tasks, ${SLOTS} slots per worker, median of ${REPEAT}`,
+  `W4 through the PostgreSQL queue: ${RUNS} runs × ${STEPS} tasks, ${SLOTS} slots per worker, median of ${REPEAT}${SCALING ? ', agent with scaling' : ''}`,
 )
 console.log('| task | workers | tasks/s | × one worker | submit ms |')
 console.log('|---|---:|---:|---:|---:|')
