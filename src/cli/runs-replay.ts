@@ -6,7 +6,7 @@ import { AGENT_SOURCE_FLAGS, RUN_FLAGS, type Command } from './command.js'
 import { watchRun } from './execute-run.js'
 import { paint } from './format.js'
 import { mergeInput, parseSets } from './replay-args.js'
-import { findRun, withStore } from './runs-shared.js'
+import { findRun, withRunStore } from './runs-shared.js'
 import { AGENT_SOURCE_HELP, AGENT_SOURCE_NOTE, StoredRunAgents } from './stored-agents.js'
 import { STORE_HELP } from './store-option.js'
 import { formatStoredNote } from './summary.js'
@@ -111,7 +111,7 @@ export const runsReplayCommand: Command = {
       concurrency: options.concurrency,
     }
     const flag = values.store as string | undefined
-    return withStore(flag, async (orchestrator, store) => {
+    return withRunStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)
       const changes = parseInputs('runs replay', inputPairs, declaredInputs(record.definition))
       const replay: ReplayOptions = {

@@ -11,7 +11,7 @@ import { formatEventLine } from './event-lines.js'
 import { stackOf, untilSettled, watchRun } from './execute-run.js'
 import { paint } from './format.js'
 import { LiveGroup } from './live-group.js'
-import { findRun, storeArg, withStore } from './runs-shared.js'
+import { findRun, storeArg, withRunStore } from './runs-shared.js'
 import { AGENT_SOURCE_HELP, AGENT_SOURCE_NOTE, StoredRunAgents, type AgentSource } from './stored-agents.js'
 import { REMOTE_FLAGS, REMOTE_HELP, remoteOf } from './remote.js'
 import { remoteControl } from './remote-runs.js'
@@ -79,7 +79,7 @@ export const runsResumeCommand: Command = {
     if (remote !== undefined) return remoteControl(remote, 'resume', options.id, { json: values.json === true }, io)
     const display = { json: values.json === true, live: values['no-live'] !== true, verbose: values.verbose === true }
     const flag = values.store as string | undefined
-    return withStore(flag, async (orchestrator, store) => {
+    return withRunStore(flag, async (orchestrator, store) => {
       const record = await findRun(orchestrator, options.id, store)
       if (isFinalRunState(record.state)) {
         throw new FlotillaError(
@@ -164,7 +164,7 @@ async function resumeAll(
   const verbose = values.verbose === true
   const flag = values.store as string | undefined
   const p = paint(io.out.isTTY === true && !json)
-  return withStore(flag, async (orchestrator, store) => {
+  return withRunStore(flag, async (orchestrator, store) => {
     const unfinished = await orchestrator.listRuns({
       state: ['PENDING', 'RUNNING', 'PAUSED'],
       limit: Number.MAX_SAFE_INTEGER,

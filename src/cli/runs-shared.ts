@@ -1,8 +1,9 @@
 import { noSpend, type ModelSpend } from '../core/model-spend.js'
 import type { TaskState } from '../core/states.js'
 import { Orchestrator } from '../orchestrator/orchestrator.js'
+import { parseStoreSpec } from '../store/open-store.js'
 import type { GeneratedSummary, RunRecord, TaskRecord } from '../store/records.js'
-import { openCliStore, runNotFound, type CliStore } from './store-option.js'
+import { openCliBackend, openCliStore, runNotFound, type CliStore } from './store-option.js'
 
 /**
  * Opens the store of `--store` (a SQLite file that does not exist is seen as
@@ -17,6 +18,43 @@ export async function withStore<T>(
   const orchestrator = new Orchestrator({ store: store.store })
   try {
     return await fn(orchestrator, store)
+  } finally {
+    await orchestrator.close()
+  }
+}
+
+/**
+ * Like {@link withStore}, for a command that runs agents on stored runs
+ * (resume, recover, replay): when the store exists, the orchestrator is
+ * opened on its whole backend, so that the journal of durable steps (model
+ * calls, `ctx.step`) and the artifacts are the store's, as for
+ * `flotilla run` — a resumed task replays the model calls answered before
+ * the crash instead of paying for them again.
+ */
+export async function withRunStore<T>(
+  flag: string | undefined,
+  fn: (orchestrator: Orchestrator, store: CliStore) => Promise<T>,
+): Promise<T> {
+  const probe = await openCliStore(flag, { readOnlyIfMissing: true })
+  if (!probe.exists || parseStoreSpec(probe.spec).kind === 'memory') {
+    const orchestrator = new Orchestrator({ store: probe.store })
+    try {
+      return await fn(orchestrator, probe)
+    } finally {
+      await orchestrator.close()
+    }
+  }
+  await probe.store.close()
+  const backend = await openCliBackend(flag)
+  let orchestrator: Orchestrator
+  try {
+    orchestrator = new Orchestrator({ backend })
+  } catch (e) {
+    await backend.close()
+    throw e
+  }
+  try {
+    return await fn(orchestrator, { ...probe, store: backend.store })
   } finally {
     await orchestrator.close()
   }

@@ -20,13 +20,15 @@ const f = (name: string): string => join(dir, name)
 /**
  * Agents that append `runId:taskId:attempt` to the side file named by their
  * input, so a test sees what ran. `step` hangs on its first attempt when its
- * input says `hang: true` (the process is then killed).
+ * input says `hang: true` (the process is then killed), after a durable step
+ * (`ctx.step`) that appends the task's key to `<side>.steps`.
  */
 const AGENTS = `${agentImports()}import { appendFileSync } from 'node:fs'
 const log = (input, ctx) => appendFileSync(input.side, ctx.idempotencyKey + ':' + ctx.attempt + '\\n')
 export const record = defineAgent({ name: 'record', handler: (input, ctx) => { log(input, ctx); return { n: input.n, x: input.x, up: input.up } } })
 export const step = defineAgent({ name: 'step', handler: async (input, ctx) => {
   log(input, ctx)
+  if (input.hang === true) await ctx.step('charge', () => appendFileSync(input.side + '.steps', ctx.idempotencyKey + '\\n'))
   if (input.hang === true && ctx.attempt === 1) await new Promise((resolve) => setTimeout(resolve, 60_000))
   return { x: input.x, keep: input.keep, up: input.up }
 } })
@@ -95,6 +97,16 @@ function count(side: string, runId: string, taskId: string): number {
   return ran(side).filter((l) => l.startsWith(`${runId}:${taskId}:`)).length
 }
 
+/** How many times the durable step of b (in `runId`) ran, by `<side>.steps`. */
+function steps(side: string, runId: string): number {
+  const file = `${side}.steps`
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith(`${runId}:`)).length
+    : 0
+}
+
 /** Runs the workflow to the end in a child process; returns its run id. */
 async function runToEnd(store: string, side: string): Promise<string> {
   const r = await runCli(['run', f('durable.yaml'), '--store', store, '--input', `side=${side}`, '--json'])
@@ -113,6 +125,10 @@ async function runAndKill(store: string, side: string, workflow = f('durable.yam
     await cli.waitFor('task.started b')
     const runId = /run\.started .* run (\S+)/.exec(cli.stdout())?.[1]
     if (runId === undefined) throw new Error(`no run id in: ${cli.stdout()}`)
+    for (let i = 0; steps(side, runId) === 0; i++) {
+      if (i === 400) throw new Error('the durable step of b was never taken')
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
     const listed = json<RunJson[]>(await runCli(['runs', 'list', '--store', store, '--json']))
     const run = listed.find((r) => r.id === runId)
     if (run?.state !== 'RUNNING' || run.tasks.done !== 1)
@@ -233,6 +249,8 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
       `${runId}:b:2`,
       `${runId}:c:1`,
     ])
+    // The durable step b took before the kill is replayed from the store's journal, not taken again.
+    expect(steps(side, runId)).toBe(1)
     const shown = await show(store, runId)
     expect(shown.run.state).toBe('SUCCEEDED')
     expect(shown.tasks.find((t) => t.id === 'c')?.output).toEqual({ n: 3, up: 1 })
@@ -304,6 +322,7 @@ describe.concurrent('stored runs', { timeout: 60_000 }, () => {
     const out = json<{ runId: string; state: string; outputs: Record<string, unknown> }>(r)
     expect(out).toMatchObject({ runId, state: 'SUCCEEDED', outputs: { c: { n: 3, up: 1 } } })
     expect(count(side, runId, 'a')).toBe(1)
+    expect(steps(side, runId)).toBe(1)
   })
 
   it('"runs cancel" marks a killed run CANCELLED; it can then only be replayed', async ({ expect }) => {
