@@ -42,4 +42,10 @@ export const TEAM_ERROR_CODES = {
     retryable: false,
     description: 'The child run a task planned failed or was cancelled; the parent task fails with it.',
   },
+  CHILD_RUN_UNSUPPORTED: {
+    status: 400,
+    retryable: false,
+    description:
+      'A task returned a plan (`childWorkflow`, a planner) or spawned from an agent template on a Worker, which does not run child runs: run the workflow on an Orchestrator (`flotilla run`, `Orchestrator.open`).',
+  },
 } as const

@@ -335,7 +335,11 @@ function deployedSpawn(
   ]
 }
 
-/** Members whose `spawn` serves template requests through `spawnTemplate` (other spawns as before). */
+/**
+ * Members whose `spawn` serves template requests through `spawnTemplate`
+ * (other spawns as before). Without it (a Worker: only an Orchestrator runs
+ * child runs), a template request fails with `CHILD_RUN_UNSUPPORTED`.
+ */
 function withTemplateSpawn(
   definition: AnyAgentDefinition,
   runId: RunId,
@@ -343,10 +347,17 @@ function withTemplateSpawn(
   spawnTemplate: TeamOptions['spawnTemplate'],
   members: ServiceMembers,
 ): ServiceMembers {
-  if (spawnTemplate === undefined) return members
   const spawn: ServiceMembers['spawn'] = (request) =>
-    typeof request === 'object' && request !== null && 'template' in request
-      ? Promise.resolve().then(() => spawnTemplate(spawnParentOf(definition), request, { runId, taskId }))
-      : members.spawn(request)
+    typeof request !== 'object' || request === null || !('template' in request)
+      ? members.spawn(request)
+      : spawnTemplate === undefined
+        ? Promise.reject(
+            new FlotillaError(
+              'CHILD_RUN_UNSUPPORTED',
+              `Agent "${definition.name}" (task "${taskId}") spawned from template "${request.template}" on a worker, which does not run child runs yet; run this workflow on an Orchestrator (flotilla run, Orchestrator.open) instead.`,
+              { details: { agent: definition.name, taskId, template: request.template } },
+            ),
+          )
+        : Promise.resolve().then(() => spawnTemplate(spawnParentOf(definition), request, { runId, taskId }))
   return { ...members, spawn }
 }

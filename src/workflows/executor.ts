@@ -15,6 +15,7 @@ import type { AttemptHandle } from './run-execution.js'
 import type { WorkflowSpec } from './spec.js'
 import { storedSpendOf, TaskContext, type ContextSink } from './task-context.js'
 import { checkOutput, prepareInput } from './task-io.js'
+import { isChildPlan } from './child-plan.js'
 import { raceAttempt } from './attempt-race.js'
 
 /** Options of an {@link Executor}. */
@@ -203,6 +204,7 @@ export class Executor implements ContextSink {
         return call
       })
       output = checkOutput(def, output, task.id)
+      if (isChildPlan(output)) throw childRunUnsupported(def.name, task.id)
       const durationMs = this.o.clock.now() - started
       // The agent did its part: its instance is free, and a store that is down says nothing about it (no circuit opens).
       pool.release(instance, durationMs, true)
@@ -368,4 +370,16 @@ export class Executor implements ContextSink {
   storedModelSpend(runId: RunId): Promise<StoredTaskSpend[]> {
     return storedSpendOf(this.o.store, runId)
   }
+}
+
+/**
+ * A plan returned on a worker: only an Orchestrator turns plans into child
+ * runs, so the task fails loudly instead of storing the plan as its output.
+ */
+function childRunUnsupported(agent: string, taskId: string): FlotillaError {
+  return new FlotillaError(
+    'CHILD_RUN_UNSUPPORTED',
+    `Task "${taskId}": agent "${agent}" returned a plan (childWorkflow), but workers do not run child runs yet; run this workflow on an Orchestrator (flotilla run, Orchestrator.open) instead.`,
+    { details: { agent, taskId } },
+  )
 }
