@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import type { AgentTemplate } from '../agents/agent-template.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import { FlotillaError } from '../core/errors.js'
 import { openBackend } from '../orchestrator/backend.js'
@@ -101,20 +102,25 @@ ${bar}
 `
 }
 
-async function loadDefinitions(modules: readonly string[]): Promise<AnyAgentDefinition[]> {
+/** The agents and the agent templates of the --agents modules. */
+async function loadDefinitions(
+  modules: readonly string[],
+): Promise<{ definitions: AnyAgentDefinition[]; templates: AgentTemplate[] }> {
   const out: AnyAgentDefinition[] = []
+  const templates: AgentTemplate[] = []
   for (const module of modules) {
     const path = resolve(module)
-    const { definitions } = await importAgents(
+    const loaded = await importAgents(
       path,
       () =>
         new FlotillaError('FILE_NOT_FOUND', `Agents module "${module}" does not exist (looked for ${path}).`, {
           details: { module: path },
         }),
     )
-    out.push(...definitions)
+    out.push(...loaded.definitions)
+    templates.push(...loaded.templates)
   }
-  return out
+  return { definitions: out, templates }
 }
 
 /** The banner's line on deployed agents: where their modules come from, and where they run. */
@@ -177,7 +183,7 @@ export const serveCommand: Command = {
       )
     const kubernetes = kubernetesChoice('serve', values, values['agent-modules'] !== undefined)
     const alerts = values.alerts === undefined ? undefined : await loadAlertsFile(resolve(values.alerts as string))
-    const definitions = await loadDefinitions(modules)
+    const { definitions, templates } = await loadDefinitions(modules)
     const runtimes = kubernetes === undefined ? undefined : await kubernetesRuntimes(kubernetes)
     const verbose = values.verbose === true
     const level = logLevel('serve', (values['log-level'] as string | undefined) ?? (verbose ? 'debug' : undefined))
@@ -228,6 +234,7 @@ export const serveCommand: Command = {
           interceptors: [traces.interceptor],
           ...(concurrency === undefined ? {} : { concurrency }),
         })
+        for (const t of templates) worker.registry.templates.register(t)
         for (const d of definitions) await worker.register(d)
         worker.on('*', logRunEvents(logger.child({ worker: worker.id }), traces))
         await worker.start()

@@ -104,13 +104,15 @@ export const workerCommand: Command = {
     const names: string[] = []
     for (const module of options.agents) {
       const path = resolve(module)
-      const { definitions } = await importAgents(
+      const { definitions, templates } = await importAgents(
         path,
         () =>
           new FlotillaError('FILE_NOT_FOUND', `Agents module "${module}" does not exist (looked for ${path}).`, {
             details: { module: path },
           }),
       )
+      // Templates first: the worker advertises them beside its agents (GET /api/v1/agent-templates).
+      for (const t of templates) worker.registry.templates.register(t)
       for (const d of definitions) {
         await worker.register(d)
         const s = d.scaling

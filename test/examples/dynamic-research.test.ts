@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ensureBuilt, runCli, tempDir } from '../cli/run-cli.js'
+import { ensureBuilt, runCli, spawnCli, tempDir } from '../cli/run-cli.js'
 
 // examples/dynamic-research: a planner's plan run as a child run of specialists spawned from templates.
 
@@ -44,5 +44,51 @@ describe('examples/dynamic-research', () => {
     expect(plain.stdout).toMatch(/\[plan\] → \S+ "coordinator-plan" SUCCEEDED/)
     expect(plain.stdout).toMatch(/Summary \(by scripted:summary, \$0\.\d{4}\):\n {2}The team planned specialists/)
     expect(plain.stdout).toMatch(/· hydrology-[0-9a-f]{8}@1\.0\.0: 1 task, 1 model call, \$0\.\d{4}/)
+  }, 60_000)
+
+  it('flotilla serve --agents: the worker advertises the module templates (GET /api/v1/agent-templates); a plan there fails with CHILD_RUN_UNSUPPORTED', async () => {
+    const cli = spawnCli([
+      'serve',
+      '--port',
+      '0',
+      '--store',
+      join(dir, 'serve.db'),
+      '--agents',
+      'examples/dynamic-research/agents.mjs',
+    ])
+    try {
+      await cli.waitFor('Ctrl-C or SIGTERM stops it.', 20_000)
+      const url = /listening on (http:\/\/\S+)/.exec(cli.stdout())?.[1]
+      const key = /flt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/.exec(cli.stdout())?.[0]
+      const call = (path: string, init: RequestInit = {}) =>
+        fetch(`${url}/api/v1${path}`, {
+          ...init,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        })
+      const { templates } = (await (await call('/agent-templates')).json()) as {
+        templates: { name: string; generic: boolean }[]
+      }
+      expect(templates.map((t) => `${t.name}${t.generic ? ' (generic)' : ''}`).sort()).toEqual([
+        'economist',
+        'generic (generic)',
+        'researcher',
+      ])
+      const started = await call('/runs', {
+        method: 'POST',
+        body: JSON.stringify({
+          workflow: { name: 'ask', tasks: [{ id: 'plan', agent: 'coordinator', input: 'Why?' }] },
+        }),
+      })
+      const { id } = (await started.json()) as { id: string }
+      let task: { state: string; error: { code: string } | null } | undefined
+      for (let i = 0; i < 200 && (task === undefined || task.state !== 'FAILED'); i++) {
+        await new Promise((r) => setTimeout(r, 50))
+        ;[task] = ((await (await call(`/runs/${id}/tasks`)).json()) as { tasks: (typeof task)[] }).tasks
+      }
+      expect(task).toMatchObject({ state: 'FAILED', error: { code: 'CHILD_RUN_UNSUPPORTED' } })
+    } finally {
+      cli.child.kill('SIGKILL')
+      await cli.exited
+    }
   }, 60_000)
 })
