@@ -129,6 +129,8 @@ display of "flotilla run" on a terminal (one frame per run; plain event
 lines otherwise), then prints one summary per run. Stored results are kept and never computed again; tasks
 that were running start again with attempt + 1 and the same idempotency
 key. PAUSED runs stay paused ("flotilla runs resume <run-id>" resumes one).
+Child runs (a task's plan, an agent spawned from a template) are not
+resumed on their own: their parent run's task takes them over.
 Run it after a crash or a restart, when no other process is executing
 those runs.
 
@@ -170,7 +172,8 @@ async function resumeAll(
       limit: Number.MAX_SAFE_INTEGER,
     })
     const paused = unfinished.filter((r) => r.state === 'PAUSED').map((r) => r.id as string)
-    const candidates = unfinished.filter((r) => r.state !== 'PAUSED').reverse() // oldest first
+    // Child runs (a plan, a spawned agent's run) are taken over by their parent's task, never resumed on their own.
+    const candidates = unfinished.filter((r) => r.state !== 'PAUSED' && r.parentTaskId === undefined).reverse() // oldest first
     const agents = new StoredRunAgents(orchestrator, agentSource(values))
     const failures: ResumeFailure[] = []
     const fail = (record: RunRecord, e: unknown): void => {
