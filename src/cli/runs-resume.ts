@@ -90,6 +90,12 @@ export const runsResumeCommand: Command = {
           },
         )
       }
+      if (record.parentTaskId !== undefined && record.parentRunId !== undefined)
+        throw new FlotillaError(
+          'RUN_STATE_INVALID',
+          `Run ${record.id} is a child run of run ${record.parentRunId} (task "${record.parentTaskId}"), whose task takes it over: resume that run instead ("flotilla runs resume ${record.parentRunId}${storeArg(flag)}", or "flotilla recover").`,
+          { details: { runId: record.id, parentRunId: record.parentRunId, parentTaskId: record.parentTaskId } },
+        )
       const workflow = await new StoredRunAgents(orchestrator, agentSource(values)).prepare(record)
       const initial = await orchestrator.getTasks(record.id)
       const result = await watchRun(

@@ -44,7 +44,7 @@ afterAll(cleanup)
 const lines = (): string[] => (existsSync(side) ? readFileSync(side, 'utf8').split('\n').filter(Boolean) : [])
 
 describe('flotilla recover with child runs', () => {
-  it('recovers the parent, whose task takes the child run over: the plan is not asked again, finished specialists do not run again', async () => {
+  it('recovers the parent, whose task takes the child run over (runs resume of the child alone is refused): the plan is not asked again, finished specialists do not run again', async () => {
     const store = `sqlite:${join(dir, 'runs.db')}`
     const cli = spawnCli(['run', join(dir, 'chained.yaml'), '--store', store])
     try {
@@ -56,6 +56,14 @@ describe('flotilla recover with child runs', () => {
       cli.child.kill('SIGKILL')
       await cli.exited
     }
+    const stored = JSON.parse((await runCli(['runs', 'list', '--store', store, '--json'])).stdout) as { id: string }[]
+    const parent = stored.find((x) => !x.id.includes('.'))?.id
+    const alone = await runCli(['runs', 'resume', `${parent}.plan`, '--store', store], { cwd: dir })
+    expect(alone.code).toBe(1)
+    expect(alone.stderr).toContain(
+      `error [RUN_STATE_INVALID]: Run ${parent}.plan is a child run of run ${parent} (task "plan"), whose task takes it over: resume that run instead`,
+    )
+
     const r = await runCli(['recover', '--store', store, '--json'], { cwd: dir })
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const out = JSON.parse(r.stdout) as { ok: boolean; runs: { runId: string; state: string }[]; errors: unknown[] }
