@@ -147,11 +147,13 @@ export function defineAgent<I = unknown, O = unknown>(config: AgentConfig<I, O>)
     if (!CONFIG_KEYS.has(key)) {
       const hint =
         key === 'retry' || key === 'retries' || key === 'timeoutMs' || key === 'timeout'
-          ? ` ${key} belongs to a task (workflow task option), not to the agent.`
-          : ''
+          ? `. ${key} belongs to a task (workflow task option), not to the agent`
+          : key === 'budget' || key === 'model'
+            ? `. ${key} belongs to a language-model agent: use defineLlmAgent`
+            : ''
       invalid(
         name,
-        `unknown option "${key}" (known: ${[...CONFIG_KEYS].filter((k) => k !== 'kind').join(', ')}).${hint}`,
+        `unknown option "${key}" (known: ${[...CONFIG_KEYS].filter((k) => k !== 'kind').join(', ')})${hint}`,
       )
     }
   }

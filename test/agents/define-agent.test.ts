@@ -14,7 +14,10 @@ describe('defineAgent', () => {
       }),
     )
     expect(() => defineAgent({ name: 'y', handler: () => 1, maxConcurency: 2 } as never)).toThrow(
-      /unknown option "maxConcurency"/,
+      /unknown option "maxConcurency" \(known: [^)]*\)\.$/,
+    )
+    expect(() => defineAgent({ name: 'b', handler: () => 1, budget: { run: { calls: 5 } } } as never)).toThrow(
+      /unknown option "budget" .*\)\. budget belongs to a language-model agent: use defineLlmAgent\.$/,
     )
   })
 
