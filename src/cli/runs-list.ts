@@ -281,6 +281,14 @@ function clip(text: string, max: number): string {
 }
 
 /** The store reads of a run tree, through the orchestrator. */
-function treeSource(o: { listRuns: RunTreeSource['listRuns']; getTasks: RunTreeSource['getTasks'] }): RunTreeSource {
-  return { listRuns: (f) => o.listRuns(f), getTasks: (id) => o.getTasks(id) }
+function treeSource(o: {
+  listRuns: RunTreeSource['listRuns']
+  getTasks: RunTreeSource['getTasks']
+  getRun: RunTreeSource['getRun']
+}): RunTreeSource {
+  return {
+    listRuns: (f) => o.listRuns(f),
+    getTasks: (id) => o.getTasks(id),
+    getRun: (id) => o.getRun(id).catch(() => undefined),
+  }
 }

@@ -10,6 +10,7 @@ beforeAll(ensureBuilt)
 afterAll(cleanup)
 
 interface TreeNode {
+  runId: string
   workflow: string
   state: string
   parentTaskId: string | null
@@ -44,6 +45,16 @@ describe('examples/dynamic-research', () => {
     expect(plain.stdout).toMatch(/\[plan\] → \S+ "coordinator-plan" SUCCEEDED/)
     expect(plain.stdout).toMatch(/Summary \(by scripted:summary, \$0\.\d{4}\):\n {2}The team planned specialists/)
     expect(plain.stdout).toMatch(/· hydrology-[0-9a-f]{8}@1\.0\.0: 1 task, 1 model call, \$0\.\d{4}/)
+    // A replay that keeps the plan (--children keep, the default) shows the child run it reused, marked kept.
+    const replay = await runCli(['runs', 'replay', id!, '--store', store, '--json'])
+    expect(replay.code, replay.stderr).toBe(0)
+    const again = JSON.parse(replay.stdout) as { runId: string }
+    const kept = await runCli(['runs', 'show', again.runId, '--store', store, '--json'])
+    const keptTree = (JSON.parse(kept.stdout) as { tree: TreeNode & { children: (TreeNode & { kept?: true })[] } }).tree
+    expect(keptTree.children).toHaveLength(1)
+    expect(keptTree.children[0]).toMatchObject({ runId: `${id}.plan`, kept: true, parentTaskId: 'plan' })
+    const keptPlain = await runCli(['runs', 'show', again.runId, '--store', store])
+    expect(keptPlain.stdout).toContain(`[plan] kept from the replayed run → ${id}.plan "coordinator-plan" SUCCEEDED`)
   }, 60_000)
 
   it('flotilla serve --agents: the worker advertises the module templates (GET /api/v1/agent-templates); a plan there fails with CHILD_RUN_UNSUPPORTED', async () => {
