@@ -202,6 +202,12 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // A reader that stops early (`flotilla runs show … | head`) closes the pipe: end quietly, as other command-line tools do.
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e
+      process.exit(process.exitCode ?? 0)
+    })
   const code = await main(process.argv.slice(2), { out: process.stdout, err: process.stderr })
   process.exitCode = code
   // A handler that ignored its abort signal may hold the event loop open: do not wait for it.
