@@ -1,5 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import type { RunEvent } from '../core/events.js'
+import { asRunId, asTaskId } from '../core/ids.js'
+import type { TaskState } from '../core/states.js'
 import type { TaskRecord } from '../store/records.js'
 import { loadWorkflowFile } from '../workflows/load.js'
 import type { WorkflowSpec } from '../workflows/spec.js'
@@ -11,6 +13,7 @@ import { formatOutputs, outputWidth, storedFinalOutputs } from './outputs.js'
 import { followRemote, type ApiRun, type ApiTask, type Remote } from './remote.js'
 import { formatGeneratedSummary, taskSpendView } from './runs-shared.js'
 import { formatSpend } from './summary.js'
+import { formatRunTree, runTree, type RunTreeSource, type TreeRun } from './run-tree.js'
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`
 
@@ -48,6 +51,36 @@ export async function remoteRunsList(
   return 0
 }
 
+/** A run as the tree of runs reads it. */
+function treeRun(r: ApiRun): TreeRun {
+  return {
+    id: asRunId(r.id),
+    workflow: r.workflow,
+    state: r.state,
+    parentRunId: r.parentRunId === null ? undefined : asRunId(r.parentRunId),
+    parentTaskId: r.parentTaskId === null ? undefined : asTaskId(r.parentTaskId),
+  }
+}
+
+/** The tree of runs read over the API: child runs by `GET /runs?parentRunId=`, their tasks' model spend. */
+function apiTreeSource(remote: Remote): RunTreeSource {
+  return {
+    listRuns: async ({ parentRunId }) =>
+      (
+        await remote.call((api) => api.GET('/api/v1/runs', { params: { query: { parentRunId, limit: 500 } } }))
+      ).runs.map(treeRun),
+    getTasks: async (id) =>
+      (await remote.call((api) => api.GET('/api/v1/runs/{id}/tasks', { params: { path: { id } } }))).tasks.map((t) => ({
+        taskId: asTaskId(t.taskId),
+        agent: t.agent ?? undefined,
+        state: t.state as TaskState,
+        ...(t.model === null ? {} : { model: t.model }),
+      })),
+    getRun: (id) =>
+      remote.call((api) => api.GET('/api/v1/runs/{id}', { params: { path: { id } } })).then(treeRun, () => undefined),
+  }
+}
+
 async function runAndTasks(remote: Remote, id: string): Promise<{ run: ApiRun; tasks: ApiTask[] }> {
   const run = await remote.call((api) => api.GET('/api/v1/runs/{id}', { params: { path: { id } } }))
   const { tasks } = await remote.call((api) => api.GET('/api/v1/runs/{id}/tasks', { params: { path: { id } } }))
@@ -71,8 +104,9 @@ export async function remoteRunsShow(
         ).events
       : []
   const recent = all.slice(Math.max(0, all.length - options.events))
+  const tree = await runTree(apiTreeSource(remote), treeRun(run))
   if (options.json) {
-    io.out.write(json({ run, tasks, events: recent.map((e) => ({ seq: e.seq, ...e.event })) }))
+    io.out.write(json({ run, tasks, events: recent.map((e) => ({ seq: e.seq, ...e.event })), tree }))
     return 0
   }
   const lines = [
@@ -108,6 +142,7 @@ export async function remoteRunsShow(
     ),
   )
   if (run.summary !== null) io.out.write(`\n${formatGeneratedSummary(run.summary)}`)
+  if (tree.children.length > 0) io.out.write(`\nRuns and agents:\n${formatRunTree(tree, '  ').join('\n')}\n`)
   if (recent.length > 0) {
     io.out.write(`\nRecent events (last ${recent.length}):\n`)
     for (const e of recent) {

@@ -17,15 +17,20 @@ export interface RunTreeNode {
   children: RunTreeNode[]
 }
 
-/** What {@link runTree} reads. */
+/** What {@link runTree} reads of a run. */
+export type TreeRun = Pick<RunRecord, 'id' | 'workflow' | 'state' | 'parentRunId' | 'parentTaskId'>
+/** What {@link runTree} reads of a task. */
+export type TreeTask = Pick<TaskRecord, 'taskId' | 'agent' | 'state' | 'model'>
+
+/** What {@link runTree} reads: a store, or the HTTP API (`runs show --server`). */
 export interface RunTreeSource {
-  listRuns(filter: { parentRunId: string; limit: number }): Promise<RunRecord[]>
-  getTasks(runId: string): Promise<TaskRecord[]>
-  getRun(runId: string): Promise<RunRecord | undefined>
+  listRuns(filter: { parentRunId: string; limit: number }): Promise<TreeRun[]>
+  getTasks(runId: string): Promise<TreeTask[]>
+  getRun(runId: string): Promise<TreeRun | undefined>
 }
 
 /** The tree of a run and its child runs (those planned by its tasks), oldest child first, at most `depth` levels. */
-export async function runTree(source: RunTreeSource, record: RunRecord, depth = 8): Promise<RunTreeNode> {
+export async function runTree(source: RunTreeSource, record: TreeRun, depth = 8): Promise<RunTreeNode> {
   const tasks = await source.getTasks(record.id)
   const agents = new Map<string, { agent: string; tasks: number; calls: number; costUsd: number }>()
   for (const t of tasks) {
@@ -54,7 +59,7 @@ export async function runTree(source: RunTreeSource, record: RunRecord, depth = 
 }
 
 /** The child runs of a run (those planned by its tasks, not its replays), oldest first. */
-async function childRuns(source: RunTreeSource, runId: string): Promise<RunRecord[]> {
+async function childRuns(source: RunTreeSource, runId: string): Promise<TreeRun[]> {
   return (await source.listRuns({ parentRunId: runId, limit: 10_000 }))
     .filter((r) => r.parentTaskId !== undefined)
     .reverse()
@@ -67,13 +72,13 @@ async function childRuns(source: RunTreeSource, runId: string): Promise<RunRecor
  */
 async function keptChildren(
   source: RunTreeSource,
-  record: RunRecord,
-  tasks: readonly TaskRecord[],
-  own: readonly RunRecord[],
-): Promise<RunRecord[]> {
+  record: TreeRun,
+  tasks: readonly TreeTask[],
+  own: readonly TreeRun[],
+): Promise<TreeRun[]> {
   const open = new Set(tasks.filter((t) => t.state === 'SUCCEEDED').map((t) => t.taskId as string))
   for (const c of own) open.delete(c.parentTaskId as string)
-  const kept: RunRecord[] = []
+  const kept: TreeRun[] = []
   let from = record
   for (
     let hops = 0;

@@ -541,6 +541,8 @@ export interface paths {
                     /** @description Comma-separated states: PENDING, RUNNING, PAUSED, SUCCEEDED, FAILED, CANCELLED */
                     state?: string;
                     workflow?: string;
+                    /** @description Only the runs of this run: its child runs (parentTaskId set) and its replays */
+                    parentRunId?: string;
                     /** @description At most this many (default 50) */
                     limit?: number;
                     /** @description The nextCursor of the previous page */

@@ -35,6 +35,11 @@ const ListQuery = z.object({
     .optional()
     .openapi({ description: `Comma-separated states: ${RUN_STATES.join(', ')}` }),
   workflow: z.string().max(200).optional(),
+  parentRunId: z
+    .string()
+    .max(300)
+    .optional()
+    .openapi({ description: 'Only the runs of this run: its child runs (parentTaskId set) and its replays' }),
   limit: z.coerce.number().int().min(1).max(500).optional().openapi({ description: 'At most this many (default 50)' }),
   cursor: z.string().max(300).optional().openapi({ description: 'The nextCursor of the previous page' }),
 })
@@ -122,6 +127,7 @@ export const runRoutes = [
       const all = await c.get('deps').client.listRuns({
         ...(states === undefined ? {} : { state: states }),
         ...(q.workflow === undefined ? {} : { workflow: q.workflow }),
+        ...(q.parentRunId === undefined ? {} : { parentRunId: q.parentRunId }),
         limit: 10_000,
       })
       const rest =
