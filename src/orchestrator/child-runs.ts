@@ -26,14 +26,19 @@ export interface ChildRunsHost {
   readonly registry: Registry
   /** Most tasks of any plan. */
   readonly maxPlanTasks: number
-  /** Starts a child run (stored linked to its parent task) and returns its result. */
+  /**
+   * Starts a child run (stored linked to its parent task) and returns its
+   * result. `signal`: the parent attempt's; a host that only waits for the
+   * run (a worker's) stops waiting when it aborts.
+   */
   start(
     workflow: Workflow,
     input: unknown,
     ids: { runId: RunId; parentRunId?: RunId; parentTaskId?: TaskId },
+    signal?: AbortSignal,
   ): Promise<RunResult>
-  /** The result of a stored, unfinished run: awaited here if it is live, recovered here otherwise. */
-  resume(runId: RunId): Promise<RunResult>
+  /** The result of a stored, unfinished run: awaited here if it is live, recovered here otherwise (`signal` as for `start`). */
+  resume(runId: RunId, signal?: AbortSignal): Promise<RunResult>
   /** Cancels a run. */
   cancel(runId: RunId, reason: string): Promise<void>
 }
@@ -66,16 +71,29 @@ export class ChildRuns {
   readonly interceptor: Interceptor = async (call, next) => {
     const out = await next(call)
     if (!isChildPlan(out)) return out
-    return this.runPlan(call.definition, call.runId, call.taskId, out)
+    return this.runPlan(call.definition, call.runId, call.taskId, out, call.context.signal)
   }
 
-  /** Checks a plan, spawns its agents, starts (or takes over) its child run and returns its outputs. */
-  async runPlan(planner: AnyAgentDefinition, runId: RunId, taskId: TaskId, plan: ChildPlan): Promise<unknown> {
+  /**
+   * Checks a plan, spawns its agents, starts (or takes over) its child run
+   * and returns its outputs. `signal`: the planning attempt's (see
+   * {@link ChildRunsHost.start}).
+   */
+  async runPlan(
+    planner: AnyAgentDefinition,
+    runId: RunId,
+    taskId: TaskId,
+    plan: ChildPlan,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
     const id = childRunId(runId, taskId)
     const stored = await this.host.store.getRun(id)
     const wf = await this.prepare(planner, plan)
-    return this.childResult(id, stored === undefined, () =>
-      this.host.start(wf, plan.input, { runId: id, parentRunId: runId, parentTaskId: taskId }),
+    return this.childResult(
+      id,
+      stored === undefined,
+      () => this.host.start(wf, plan.input, { runId: id, parentRunId: runId, parentTaskId: taskId }, signal),
+      signal,
     )
   }
 
@@ -84,11 +102,12 @@ export class ChildRuns {
     id: RunId,
     fresh: boolean,
     start: () => Promise<RunResult>,
+    signal?: AbortSignal,
   ): Promise<Record<string, unknown>> {
     if (fresh) return outputsOf(await start())
     const stored = await this.host.store.getRun(id)
     if (stored !== undefined && isFinalRunState(stored.state)) return this.storedResult(id)
-    return outputsOf(await this.host.resume(id))
+    return outputsOf(await this.host.resume(id, signal))
   }
 
   /** Registers an agent made from a template, unless an equal one (same name: same configuration) is there. */

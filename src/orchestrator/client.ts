@@ -1,7 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js'
 import { FlotillaError } from '../core/errors.js'
 import { asRunId, newRunId, type RunId } from '../core/ids.js'
-import { isFinalRunState } from '../core/states.js'
 import { maxSatisfying } from '../registry/semver-range.js'
 import { openStoreAsync } from '../store/open-store.js'
 import type { TaskQueue, WorkerRecord } from '../store/queue.js'
@@ -12,7 +11,8 @@ import type { WorkflowSpec } from '../workflows/spec.js'
 import { newRunRecord, newTaskRecords } from '../workflows/task-io.js'
 import { resolveRunInput } from './inputs.js'
 import { planReplay, type ReplayOptions } from './replay.js'
-import { controlStoredRun } from './stored-control.js'
+import { cancelStoredChildren, controlStoredRun } from './stored-control.js'
+import { awaitStoredRun, storeNewRun } from './stored-runs.js'
 import { RunTracing } from './run-tracing.js'
 import type { Tracer } from '../telemetry/telemetry.js'
 
@@ -73,29 +73,17 @@ export class Client {
     const wf = 'hash' in workflow ? workflow : compileWorkflow(workflow)
     const runInput = resolveRunInput(wf, input)
     const id = options.runId !== undefined ? asRunId(options.runId) : newRunId()
-    const now = this.clock.wallNow()
     const traceParent = this.traceRun(id, wf.name)
-    await this.commitTraced(id, {
-      ops: [
-        {
-          op: 'run.create',
-          run: newRunRecord(id, wf, runInput, now, { traceParent }),
-          tasks: newTaskRecords(id, wf),
-        },
-      ],
-      events: [
-        {
-          type: 'run.started',
-          at: now,
-          runId: id,
-          workflow: wf.name,
-          tasks: wf.tasks.length,
-          ...(options.actor === undefined ? {} : { actor: options.actor }),
-          ...(options.debug === true ? { debug: true as const } : {}),
-          ...(options.breakOnError === true ? { breakOnError: true as const } : {}),
-        },
-      ],
-    })
+    await this.traced(id, () =>
+      storeNewRun(this.store, this.clock, wf, {
+        runId: id,
+        input: runInput,
+        traceParent,
+        actor: options.actor,
+        debug: options.debug,
+        breakOnError: options.breakOnError,
+      }),
+    )
     await this.queue.notify()
     return id
   }
@@ -181,16 +169,7 @@ export class Client {
 
   /** Waits until the run is final and returns its record; `TASK_TIMEOUT` after `timeoutMs`. */
   async result(runId: string, options: { timeoutMs?: number; pollMs?: number } = {}): Promise<RunRecord> {
-    const deadline = Date.now() + (options.timeoutMs ?? Infinity)
-    for (;;) {
-      const run = await this.getRun(runId)
-      if (isFinalRunState(run.state)) return run
-      if (Date.now() >= deadline)
-        throw new FlotillaError('TASK_TIMEOUT', `Run ${runId} is still ${run.state} after ${options.timeoutMs} ms.`, {
-          details: { runId, state: run.state },
-        })
-      await this.queue.wait(Math.min(options.pollMs ?? 100, Math.max(0, deadline - Date.now())))
-    }
+    return awaitStoredRun(this.store, this.queue, (await this.getRun(runId)).id, options)
   }
 
   /** Pauses a run wherever it executes: no attempt of it starts any more; running ones finish. `actor`: who asked (in the event). */
@@ -215,9 +194,15 @@ export class Client {
     await this.queue.notify()
   }
 
-  /** Cancels a run wherever it executes: its running handlers are aborted through their signal at the next heartbeat. */
+  /**
+   * Cancels a run wherever it executes: its running handlers are aborted
+   * through their signal at the next heartbeat. Its unfinished child runs
+   * (plans of its tasks) are cancelled with it.
+   */
   async cancel(runId: string, reason = 'cancelled by the user', options: { actor?: string } = {}): Promise<void> {
-    await controlStoredRun(this.store, await this.getRun(runId), 'cancel', this.clock, reason, options.actor)
+    const run = await this.getRun(runId)
+    await controlStoredRun(this.store, run, 'cancel', this.clock, reason, options.actor)
+    await cancelStoredChildren(this.store, run.id, reason, this.clock, options.actor)
   }
 
   /** A stored run, or `RUN_NOT_FOUND`. */
@@ -273,9 +258,14 @@ export class Client {
   }
 
   /** Commits a new run, then watches its span. */
-  private async commitTraced(id: RunId, batch: Parameters<Store['commit']>[0]): Promise<void> {
+  private commitTraced(id: RunId, batch: Parameters<Store['commit']>[0]): Promise<void> {
+    return this.traced(id, () => this.store.commit(batch))
+  }
+
+  /** Stores a new run (`store`), then watches its span. */
+  private async traced(id: RunId, store: () => Promise<void>): Promise<void> {
     try {
-      await this.store.commit(batch)
+      await store()
     } catch (e) {
       this.watchTrace(id, false)
       throw e

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js'
-import { FlotillaError } from '../core/errors.js'
+import { FlotillaError, isFlotillaError } from '../core/errors.js'
+import type { RunId } from '../core/ids.js'
 import { isFinalRunState, isFinalTaskState } from '../core/states.js'
 import type { RunRecord, StoreOp } from '../store/records.js'
 import type { Store } from '../store/store.js'
@@ -46,4 +47,31 @@ export async function controlStoredRun(
     error: { code: 'TASK_CANCELLED', message: `Run cancelled: ${reason}`, details: { reason }, retryable: false },
   })
   await store.commit({ ops, events: [{ type: 'run.cancelled', at, runId: record.id, durationMs: 0, reason, ...by }] })
+}
+
+/**
+ * Cancels, in the store, the unfinished child runs of a cancelled run (those
+ * planned or spawned by its tasks, `parentTaskId` set), and theirs in turn.
+ * A child run that ends meanwhile is left as it ended. Used where runs execute
+ * on workers (`Client.cancel`, a worker's waiting parent attempt); an
+ * Orchestrator cancels the child runs it executes itself.
+ */
+export async function cancelStoredChildren(
+  store: Store,
+  parentRunId: RunId,
+  reason: string,
+  clock: Clock,
+  actor?: string,
+): Promise<void> {
+  const children = await store.listRuns({ parentRunId, limit: Number.MAX_SAFE_INTEGER })
+  for (const c of children) {
+    if (c.parentTaskId === undefined) continue
+    if (!isFinalRunState(c.state))
+      await controlStoredRun(store, c, 'cancel', clock, `parent run ${parentRunId} cancelled: ${reason}`, actor).catch(
+        (e: unknown) => {
+          if (!(isFlotillaError(e) && (e.code === 'RUN_STATE_INVALID' || e.code === 'STORE_CONFLICT'))) throw e
+        },
+      )
+    await cancelStoredChildren(store, c.id, reason, clock, actor)
+  }
 }

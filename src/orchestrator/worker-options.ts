@@ -52,6 +52,8 @@ export interface WorkerOptions {
   random?: () => number
   /** The model that writes the summaries of runs coordinated here when their workflow names none (see `WorkflowSpec.summary`). */
   summaryModel?: ModelSpec
+  /** Most tasks of a plan a task returns here (it runs as a child run on the workers; `PLAN_TOO_LARGE` beyond). @default 1000 */
+  maxPlanTasks?: number
 }
 
 const DEFAULTS = { concurrency: 16, leaseMs: 15_000, maxRuns: 1000, claimBatch: 64 }

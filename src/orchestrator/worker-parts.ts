@@ -22,6 +22,8 @@ import type { Backend } from './backend.js'
 import type { EventHub } from './event-hub.js'
 import { RunSummaries } from './run-summary.js'
 import { Team } from './team.js'
+import { ChildRuns } from './child-runs.js'
+import { workerChildRunsHost } from './worker-child-runs.js'
 import { workerLog } from './worker-options.js'
 
 /** What a worker gives {@link workerParts}. */
@@ -43,6 +45,8 @@ export interface WorkerWiring {
   readonly leaseMs: number
   /** The live workers of the catalog, as last read. */
   readonly catalog: () => readonly WorkerRecord[]
+  /** Most tasks of a plan run as a child run here. */
+  readonly maxPlanTasks: number
 }
 
 /** The parts of a started worker. */
@@ -66,6 +70,10 @@ export function workerParts(w: WorkerWiring): WorkerParts {
   const summaries = new RunSummaries({ store, clock, model: w.summaryModel, logger, deliver })
   // The coordinator is made after the team, whose queue depth counts its backlog.
   let coordinator: Coordinator | undefined = undefined
+  // Plans and template spawns run as child runs on the workers (innermost interceptor, as on an Orchestrator).
+  const children = new ChildRuns(
+    workerChildRunsHost({ store, queue, clock, registry: w.registry, maxPlanTasks: w.maxPlanTasks }),
+  )
   const team = new Team({
     store,
     registry: w.registry,
@@ -77,6 +85,7 @@ export function workerParts(w: WorkerWiring): WorkerParts {
     queueDepth: { worker: w.id, depth: () => coordinator?.backlog ?? 0 },
     context: backend === undefined ? undefined : new ContextStore(backend.context, { clock }),
     logger,
+    spawnTemplate: (parent, request, lineage) => children.spawn(parent, request, lineage),
   })
   coordinator = new Coordinator({
     store: team.runStore,
@@ -96,7 +105,7 @@ export function workerParts(w: WorkerWiring): WorkerParts {
     id: w.id,
     concurrency: w.concurrency,
     leaseMs: w.leaseMs,
-    invoke: composeInterceptors(w.interceptors),
+    invoke: composeInterceptors([...w.interceptors, children.interceptor]),
     deliver,
     services: (instanceId, runId, taskId) => team.services(instanceId, runId, taskId),
     onError: (e) => {

@@ -50,6 +50,7 @@ export class Worker {
   readonly clock: Clock
   private readonly options: ResolvedWorkerOptions
   private readonly summaryModel: ModelSpec | undefined
+  private readonly maxPlanTasks: number
   /** Writes the summaries of the runs that end here, when their workflow asks for one. */
   private summaries: RunSummaries | undefined
   private readonly storeSpec: Store | string | undefined
@@ -109,6 +110,7 @@ export class Worker {
     ]
     this.options = resolveWorkerOptions(options)
     this.summaryModel = options.summaryModel
+    this.maxPlanTasks = options.maxPlanTasks ?? 1000
     this.registry = new Registry({ clock: this.clock })
     this.builtins = Promise.all(BUILTIN_AGENTS.map((d) => this.registry.register(d))).then(() => undefined)
     this.scaling = new WorkerScaling({
@@ -201,6 +203,7 @@ export class Worker {
       concurrency: this.options.concurrency,
       leaseMs: this.options.leaseMs,
       catalog: () => this.workers(),
+      maxPlanTasks: this.maxPlanTasks,
     })
     ;({ team: this.team, coordinator: this.coordinator, executor: this.executor, summaries: this.summaries } = parts)
     const heartbeat = (this.heartbeat = new WorkerHeartbeat({

@@ -1,67 +1,236 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { defineAgent } from '../../src/agents/define-agent.js'
 import { defineAgentTemplate } from '../../src/agents/agent-template.js'
+import { definePlannerAgent } from '../../src/workflows/planner.js'
 import { Client } from '../../src/orchestrator/client.js'
+import { controlStoredRun } from '../../src/orchestrator/stored-control.js'
 import { Worker } from '../../src/orchestrator/worker.js'
-import { MemoryStore } from '../../src/store/memory/memory-store.js'
+import { systemClock } from '../../src/core/clock.js'
+import type { RunId } from '../../src/core/ids.js'
+import { scriptedModel } from '../../src/models/scripted-model.js'
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import { childWorkflow } from '../../src/workflows/child-plan.js'
 import { workflow } from '../../src/workflows/builder.js'
-import { scriptedModel } from '../../src/models/scripted-model.js'
+
+// Plans returned by tasks on workers run as child runs on the workers (SQLite file store, workers in-process).
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
+function sqlite(): SqliteStore {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-wchild-'))
+  const store = SqliteStore.open({ path: join(dir, 'w.db') })
+  cleanups.push(async () => {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return store
+}
+
+const echo = defineAgent({ name: 'echo', handler: (x: unknown) => x })
+const helper = defineAgentTemplate({ name: 'helper', model: scriptedModel([{ text: 'done' }], { repeatLast: true }) })
+
+async function worker(
+  store: SqliteStore,
+  id: string,
+  agents: Parameters<Worker['register']>[0][],
+  options: { stop?: boolean } = {},
+): Promise<Worker> {
+  const w = new Worker({ store, id, leaseMs: 1200, pollMs: 20 })
+  w.registry.templates.register(helper)
+  for (const a of agents) await w.register(a)
+  await w.start()
+  if (options.stop !== false) cleanups.push(() => w.stop({ drainMs: 0 }))
+  return w
+}
+
+/** Polls until `check` holds (10 s at most). */
+async function until(check: () => Promise<boolean> | boolean): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 describe('plans on workers', () => {
-  it('a task returning a plan fails with CHILD_RUN_UNSUPPORTED instead of storing the plan as its output', async () => {
-    const store = new MemoryStore()
-    const w = new Worker({ store, id: 'w0', leaseMs: 3000, pollMs: 20 })
-    w.registry.templates.register(
-      defineAgentTemplate({ name: 'helper', model: scriptedModel([{ text: 'done' }], { repeatLast: true }) }),
-    )
-    await w.register(
-      defineAgent({
-        name: 'fan-out',
-        handler: () =>
-          childWorkflow(
-            { name: 'team', tasks: [{ id: 'h', agent: 'x', input: 'go' }] },
-            { agents: { x: { template: 'helper' } } },
-          ),
-      }),
-    )
-    await w.start()
-    cleanups.push(() => w.stop({ drainMs: 1000 }))
+  it('a task returning a plan waits for it as a child run on the workers and takes its outputs', async () => {
+    const store = sqlite()
+    const fanOut = defineAgent({
+      name: 'fan-out',
+      handler: (topics: string[]) =>
+        childWorkflow(
+          {
+            name: 'team',
+            tasks: [
+              ...topics.map((t) => ({ id: t, agent: 'echo', input: `topic ${t}` })),
+              { id: 'h', agent: 'x', input: 'go', dependsOn: topics },
+            ],
+          },
+          { agents: { x: { template: 'helper' } } },
+        ),
+    })
+    await worker(store, 'w0', [echo, fanOut])
+    await worker(store, 'w1', [echo, fanOut])
     const client = await Client.connect(store)
-    const runId = await client.start(workflow('plan-on-worker').task('p', { agent: 'fan-out' }).build())
+    const runId = await client.start(
+      workflow('plan-on-worker')
+        .task('p', { agent: 'fan-out', input: ['a', 'b'] })
+        .build(),
+    )
     const run = await client.result(runId, { timeoutMs: 10_000 })
-    expect(run.state).toBe('FAILED')
+    expect(run.state).toBe('SUCCEEDED')
     const [task] = await client.getTasks(runId)
-    expect(task).toMatchObject({ state: 'FAILED', output: undefined })
-    expect(task?.error).toMatchObject({ code: 'CHILD_RUN_UNSUPPORTED' })
-    expect(task?.error?.message).toContain('run this workflow on an Orchestrator')
-    expect(await store.listRuns({ parentRunId: runId })).toEqual([])
+    expect(task).toMatchObject({ state: 'SUCCEEDED', output: { a: 'topic a', b: 'topic b', h: 'done' } })
+    const children = await client.listRuns({ parentRunId: runId })
+    expect(children.map((c) => [c.id, c.workflow, c.parentTaskId, c.state])).toEqual([
+      [`${runId}.p`, 'team', 'p', 'SUCCEEDED'],
+    ])
+    const childTasks = await client.getTasks(`${runId}.p`)
+    expect(childTasks.map((t) => [t.taskId, t.state])).toEqual([
+      ['a', 'SUCCEEDED'],
+      ['b', 'SUCCEEDED'],
+      ['h', 'SUCCEEDED'],
+    ])
   })
 
-  it('ctx.spawn({ template }) fails with CHILD_RUN_UNSUPPORTED, saying where such a workflow runs', async () => {
-    const store = new MemoryStore()
-    const w = new Worker({ store, id: 'w1', leaseMs: 3000, pollMs: 20 })
-    w.registry.templates.register(
-      defineAgentTemplate({ name: 'helper', model: scriptedModel([{ text: 'done' }], { repeatLast: true }) }),
-    )
-    await w.register(
-      defineAgent({
-        name: 'lead',
-        handler: async (q: string, ctx) => (await ctx.spawn({ template: 'helper' })).execute(q),
-      }),
-    )
-    await w.start()
-    cleanups.push(() => w.stop({ drainMs: 1000 }))
+  it('a planner agent plans specialists from templates, run on the worker that spawned them', async () => {
+    const store = sqlite()
+    const plan = { tasks: [{ id: 'facts', specialty: 'helper', prompt: 'Find facts.' }] }
+    const planner = definePlannerAgent({
+      name: 'coordinator',
+      model: scriptedModel([{ object: plan }]),
+      templates: ['helper'],
+    })
+    await worker(store, 'w0', [echo, planner])
+    const client = await Client.connect(store)
+    const runId = await client.start(workflow('q').task('plan', { agent: 'coordinator', input: 'Why?' }).build())
+    expect((await client.result(runId, { timeoutMs: 10_000 })).state).toBe('SUCCEEDED')
+    expect((await client.getTasks(runId))[0]?.output).toEqual({ facts: 'done' })
+    expect((await client.listRuns({ parentRunId: runId })).map((c) => c.parentTaskId)).toEqual(['plan'])
+  })
+
+  it('ctx.spawn({ template }) on a worker runs the spawned agent as a one-task child run', async () => {
+    const store = sqlite()
+    const lead = defineAgent({
+      name: 'lead',
+      handler: async (q: string, ctx) => (await ctx.spawn({ template: 'helper' })).execute(q),
+    })
+    await worker(store, 'w0', [lead])
     const client = await Client.connect(store)
     const runId = await client.start(workflow('spawn-on-worker').task('p', { agent: 'lead', input: 'q' }).build())
+    expect((await client.result(runId, { timeoutMs: 10_000 })).state).toBe('SUCCEEDED')
+    expect((await client.getTasks(runId))[0]?.output).toBe('done')
+    const children = await client.listRuns({ parentRunId: runId })
+    expect(children.map((c) => [c.parentTaskId, c.state])).toEqual([['p', 'SUCCEEDED']])
+  })
+
+  it('a failed child run fails the planning task with CHILD_RUN_FAILED', async () => {
+    const store = sqlite()
+    const broken = defineAgent({
+      name: 'broken',
+      handler: () => {
+        throw new Error('nope')
+      },
+    })
+    const planner = defineAgent({
+      name: 'planner',
+      handler: () => childWorkflow({ name: 'bad', tasks: [{ id: 'x', agent: 'broken', retry: { maxAttempts: 1 } }] }),
+    })
+    await worker(store, 'w0', [broken, planner])
+    const client = await Client.connect(store)
+    const runId = await client.start(
+      workflow('f')
+        .task('p', { agent: 'planner', retry: { maxAttempts: 1 } })
+        .build(),
+    )
     expect((await client.result(runId, { timeoutMs: 10_000 })).state).toBe('FAILED')
-    const [task] = await client.getTasks(runId)
-    expect(task?.error).toMatchObject({ code: 'CHILD_RUN_UNSUPPORTED', details: { template: 'helper' } })
-    expect(await store.listRuns({ parentRunId: runId })).toEqual([])
+    expect((await client.getTasks(runId))[0]?.error).toMatchObject({ code: 'CHILD_RUN_FAILED' })
+    expect((await client.getRun(`${runId}.p`)).state).toBe('FAILED')
+  })
+})
+
+describe('cancelling the parent run of a child run on workers', () => {
+  const blocked = new Set<string>()
+  const blocker = defineAgent({
+    name: 'blocker',
+    handler: async (key: string, ctx) => {
+      blocked.add(key)
+      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }))
+      blocked.delete(key)
+      throw ctx.signal.reason
+    },
+  })
+  const planner = defineAgent({
+    name: 'planner',
+    handler: (key: string) => childWorkflow({ name: 'slow', tasks: [{ id: 'x', agent: 'blocker', input: key }] }),
+  })
+
+  for (const via of ['Client.cancel', 'a cancel written to the parent only'] as const)
+    it(`cancels the child run (${via})`, async () => {
+      const store = sqlite()
+      await worker(store, 'w0', [blocker, planner])
+      const client = await Client.connect(store)
+      const runId = await client.start(workflow('c').task('p', { agent: 'planner', input: via }).build())
+      await until(() => blocked.has(via))
+      if (via === 'Client.cancel') await client.cancel(runId, 'enough')
+      else await controlStoredRun(store, await client.getRun(runId), 'cancel', systemClock, 'enough')
+      const child = await client.result(`${runId}.p`, { timeoutMs: 10_000 })
+      expect(child.state).toBe('CANCELLED')
+      expect(child.error?.message).toContain(`parent run ${runId} cancelled: enough`)
+      expect((await client.getRun(runId)).state).toBe('CANCELLED')
+      await until(() => !blocked.has(via))
+    })
+})
+
+describe('a worker stopped during a child run', () => {
+  it('the next attempt of the planning task, on another worker, takes over the same child run', async () => {
+    const store = sqlite()
+    const calls: string[] = []
+    let release = false
+    const step = defineAgent({
+      name: 'step',
+      handler: async (id: string, ctx) => {
+        calls.push(`step ${id} ${ctx.attempt}`)
+        if (id === 'second')
+          while (!release) {
+            ctx.signal.throwIfAborted()
+            await new Promise((r) => setTimeout(r, 10))
+          }
+        return `${id} done`
+      },
+    })
+    const planner = defineAgent({
+      name: 'planner',
+      handler: (_: unknown, ctx) => {
+        calls.push(`plan ${ctx.attempt}`)
+        return childWorkflow({
+          name: 'steps',
+          tasks: [
+            { id: 'first', agent: 'step', input: 'first' },
+            { id: 'second', agent: 'step', input: 'second', dependsOn: ['first'] },
+          ],
+        })
+      },
+    })
+    const w0 = await worker(store, 'w0', [step, planner], { stop: false })
+    const client = await Client.connect(store)
+    const runId = await client.start(workflow('crash').task('p', { agent: 'planner' }).build())
+    await until(() => calls.includes('step second 1'))
+    await w0.stop({ drainMs: 0 })
+    release = true
+    await worker(store, 'w1', [step, planner])
+    const run = await client.result(runId, { timeoutMs: 15_000 })
+    expect(run.state).toBe('SUCCEEDED')
+    expect((await client.getTasks(runId))[0]?.output).toEqual({ first: 'first done', second: 'second done' })
+    expect((await client.listRuns({ parentRunId: runId as RunId })).map((c) => c.id)).toEqual([`${runId}.p`])
+    // Planned twice (the attempt ran again on w1), the child run's finished task not run again.
+    expect(calls.filter((c) => c.startsWith('plan '))).toHaveLength(2)
+    expect(calls.filter((c) => c.startsWith('step first'))).toEqual(['step first 1'])
   })
 })
