@@ -18,7 +18,7 @@ import { planReplay, type ReplayOptions } from './replay.js'
 import type { RunHandle, RunOptions } from './run-handle.js'
 import { RunSummaries, summaryModelOf, summaryOptions } from './run-summary.js'
 import type { Logger } from '../telemetry/telemetry.js'
-import { controlStoredRun } from './stored-control.js'
+import { cancelStoredChildren, controlStoredRun } from './stored-control.js'
 
 /** What {@link RunControl} works on: the orchestrator's parts. */
 export interface RunControlParts {
@@ -192,7 +192,10 @@ export class RunControl {
     const { engine } = this.p
     const live = engine.get(asRunId(runId))
     if (live) return op === 'pause' ? engine.pause(live, actor) : engine.cancel(live, reason, actor)
-    await controlStoredRun(this.p.store, await this.getRun(runId), op, this.p.clock, reason, actor)
+    const record = await this.getRun(runId)
+    await controlStoredRun(this.p.store, record, op, this.p.clock, reason, actor)
+    // Its child runs execute elsewhere too (on workers, or in the process that holds it): cancelled in the store.
+    if (op === 'cancel') await cancelStoredChildren(this.p.store, record.id, reason, this.p.clock, actor)
   }
 
   /** See `Orchestrator.resume`. */

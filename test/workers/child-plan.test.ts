@@ -6,6 +6,7 @@ import { defineAgent } from '../../src/agents/define-agent.js'
 import { defineAgentTemplate } from '../../src/agents/agent-template.js'
 import { definePlannerAgent } from '../../src/workflows/planner.js'
 import { Client } from '../../src/orchestrator/client.js'
+import { Orchestrator } from '../../src/orchestrator/orchestrator.js'
 import { controlStoredRun } from '../../src/orchestrator/stored-control.js'
 import { Worker } from '../../src/orchestrator/worker.js'
 import { systemClock } from '../../src/core/clock.js'
@@ -186,6 +187,23 @@ describe('cancelling the parent run of a child run on workers', () => {
       expect((await client.getRun(runId)).state).toBe('CANCELLED')
       await until(() => !blocked.has(via))
     })
+
+  it('cancels the child run in the store when no worker is left to see the cancel (Orchestrator.cancel, as `flotilla runs cancel`)', async () => {
+    const store = sqlite()
+    const w = await worker(store, 'w0', [blocker, planner], { stop: false })
+    const client = await Client.connect(store)
+    const runId = await client.start(workflow('c').task('p', { agent: 'planner', input: 'alone' }).build())
+    await until(() => blocked.has('alone'))
+    await w.stop({ drainMs: 0 })
+    expect((await client.getRun(`${runId}.p`)).state).toBe('RUNNING')
+    const o = new Orchestrator({ store: `sqlite:${store.path}` })
+    await o.cancel(runId, 'enough')
+    await o.close()
+    expect((await client.getRun(runId)).state).toBe('CANCELLED')
+    const child = await client.getRun(`${runId}.p`)
+    expect(child.state).toBe('CANCELLED')
+    expect(child.error?.message).toContain(`parent run ${runId} cancelled: enough`)
+  })
 })
 
 describe('a worker stopped during a child run', () => {
