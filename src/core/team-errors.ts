@@ -46,6 +46,6 @@ export const TEAM_ERROR_CODES = {
     status: 400,
     retryable: false,
     description:
-      'A task returned a plan (`childWorkflow`, a planner) or spawned from an agent template on a Worker, which does not run child runs: run the workflow on an Orchestrator (`flotilla run`, `Orchestrator.open`).',
+      'A plan (`childWorkflow`, a planner) or a spawn from an agent template reached an executor with no child runs wired in; an Orchestrator and a Worker both run them as child runs, so this is raised only by a custom wiring.',
   },
 } as const

@@ -337,8 +337,9 @@ function deployedSpawn(
 
 /**
  * Members whose `spawn` serves template requests through `spawnTemplate`
- * (other spawns as before). Without it (a Worker: only an Orchestrator runs
- * child runs), a template request fails with `CHILD_RUN_UNSUPPORTED`.
+ * (other spawns as before). Without it (a team wired with no child runs;
+ * Orchestrators and Workers give one), a template request fails with
+ * `CHILD_RUN_UNSUPPORTED`.
  */
 function withTemplateSpawn(
   definition: AnyAgentDefinition,
@@ -354,7 +355,7 @@ function withTemplateSpawn(
         ? Promise.reject(
             new FlotillaError(
               'CHILD_RUN_UNSUPPORTED',
-              `Agent "${definition.name}" (task "${taskId}") spawned from template "${request.template}" on a worker, which does not run child runs yet; run this workflow on an Orchestrator (flotilla run, Orchestrator.open) instead.`,
+              `Agent "${definition.name}" (task "${taskId}") spawned from template "${request.template}", but this team has no child runs wired in (spawnTemplate); run the workflow on an Orchestrator or a Worker.`,
               { details: { agent: definition.name, taskId, template: request.template } },
             ),
           )

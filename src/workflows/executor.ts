@@ -373,13 +373,14 @@ export class Executor implements ContextSink {
 }
 
 /**
- * A plan returned on a worker: only an Orchestrator turns plans into child
- * runs, so the task fails loudly instead of storing the plan as its output.
+ * A plan that reached the executor: the ChildRuns interceptor (innermost on
+ * a Worker) did not turn it into a child run, so the task fails loudly
+ * instead of storing the plan as its output.
  */
 function childRunUnsupported(agent: string, taskId: string): FlotillaError {
   return new FlotillaError(
     'CHILD_RUN_UNSUPPORTED',
-    `Task "${taskId}": agent "${agent}" returned a plan (childWorkflow), but workers do not run child runs yet; run this workflow on an Orchestrator (flotilla run, Orchestrator.open) instead.`,
+    `Task "${taskId}": agent "${agent}" returned a plan (childWorkflow), but this executor has no child runs wired in (the ChildRuns interceptor); run the workflow on an Orchestrator or a Worker.`,
     { details: { agent, taskId } },
   )
 }

@@ -57,7 +57,7 @@ describe('examples/dynamic-research', () => {
     expect(keptPlain.stdout).toContain(`[plan] kept from the replayed run → ${id}.plan "coordinator-plan" SUCCEEDED`)
   }, 60_000)
 
-  it('flotilla serve --agents: the worker advertises the module templates (GET /api/v1/agent-templates); a plan there fails with CHILD_RUN_UNSUPPORTED', async () => {
+  it('flotilla serve --agents: the worker advertises the module templates (GET /api/v1/agent-templates); a plan there runs as a child run on its worker', async () => {
     const cli = spawnCli([
       'serve',
       '--port',
@@ -91,12 +91,15 @@ describe('examples/dynamic-research', () => {
         }),
       })
       const { id } = (await started.json()) as { id: string }
-      let task: { state: string; error: { code: string } | null } | undefined
-      for (let i = 0; i < 200 && (task === undefined || task.state !== 'FAILED'); i++) {
+      let task: { state: string; output: unknown; error: { code: string } | null } | undefined
+      for (let i = 0; i < 400 && (task === undefined || !['SUCCEEDED', 'FAILED'].includes(task.state)); i++) {
         await new Promise((r) => setTimeout(r, 50))
         ;[task] = ((await (await call(`/runs/${id}/tasks`)).json()) as { tasks: (typeof task)[] }).tasks
       }
-      expect(task).toMatchObject({ state: 'FAILED', error: { code: 'CHILD_RUN_UNSUPPORTED' } })
+      expect(task, JSON.stringify(task)).toMatchObject({ state: 'SUCCEEDED', error: null })
+      expect(Object.keys(task?.output as object).length).toBeGreaterThan(0)
+      const child = (await (await call(`/runs/${id}.plan`)).json()) as { id: string; state: string }
+      expect(child).toMatchObject({ id: `${id}.plan`, state: 'SUCCEEDED' })
     } finally {
       cli.child.kill('SIGKILL')
       await cli.exited

@@ -100,6 +100,25 @@ describe('plans on workers', () => {
     ])
   })
 
+  it("client.replay(run, { children: 'rerun' }) plans again on the workers: a new child run under the new run", async () => {
+    const store = sqlite()
+    let plans = 0
+    const fanOut = defineAgent({
+      name: 'fan-out',
+      handler: () => childWorkflow({ name: 'team', tasks: [{ id: 'a', agent: 'echo', input: `plan ${++plans}` }] }),
+    })
+    await worker(store, 'w0', [echo, fanOut])
+    const client = await Client.connect(store)
+    const runId = await client.start(workflow('r').task('p', { agent: 'fan-out' }).build())
+    expect((await client.result(runId, { timeoutMs: 10_000 })).state).toBe('SUCCEEDED')
+    const again = await client.replay(runId, { children: 'rerun' })
+    expect((await client.result(again, { timeoutMs: 10_000 })).state).toBe('SUCCEEDED')
+    expect((await client.getTasks(again))[0]?.output).toEqual({ a: 'plan 2' })
+    expect((await client.listRuns({ parentRunId: again })).map((c) => [c.id, c.parentTaskId])).toEqual([
+      [`${again}.p`, 'p'],
+    ])
+  })
+
   it('a planner agent plans specialists from templates, run on the worker that spawned them', async () => {
     const store = sqlite()
     const plan = { tasks: [{ id: 'facts', specialty: 'helper', prompt: 'Find facts.' }] }
