@@ -14,6 +14,7 @@ import type { RunId } from '../../src/core/ids.js'
 import { scriptedModel } from '../../src/models/scripted-model.js'
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js'
 import { childWorkflow } from '../../src/workflows/child-plan.js'
+import { describePostgres, withFreshSchema } from '../helpers/postgres.js'
 import { workflow } from '../../src/workflows/builder.js'
 
 // Plans returned by tasks on workers run as child runs on the workers (SQLite file store, workers in-process).
@@ -270,4 +271,58 @@ describe('a worker stopped during a child run', () => {
     expect(calls.filter((c) => c.startsWith('plan '))).toHaveLength(2)
     expect(calls.filter((c) => c.startsWith('step first'))).toEqual(['step first 1'])
   })
+})
+
+await describePostgres('plans on workers on PostgreSQL', () => {
+  it('a plan runs as a child run on two workers; cancelling the parent cancels it', async () => {
+    await withFreshSchema(async (url) => {
+      const gate = new Set<string>()
+      const wait = defineAgent({
+        name: 'wait',
+        handler: async (key: string, ctx) => {
+          if (key !== 'hold') return `${key} done`
+          gate.add(key)
+          await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }))
+          throw ctx.signal.reason
+        },
+      })
+      const planner = defineAgent({
+        name: 'planner',
+        handler: (keys: string[]) =>
+          childWorkflow({ name: 'pg-plan', tasks: keys.map((k) => ({ id: k, agent: 'wait', input: k })) }),
+      })
+      const ws: Worker[] = []
+      for (const id of ['pg0', 'pg1']) {
+        const w = new Worker({ store: url, id, leaseMs: 1500, pollMs: 50 })
+        await w.register(wait)
+        await w.register(planner)
+        await w.start()
+        ws.push(w)
+      }
+      const client = await Client.connect(url)
+      try {
+        const ok = await client.start(
+          workflow('pg')
+            .task('p', { agent: 'planner', input: ['x', 'y'] })
+            .build(),
+        )
+        expect((await client.result(ok, { timeoutMs: 20_000 })).state).toBe('SUCCEEDED')
+        expect((await client.getTasks(ok))[0]?.output).toEqual({ x: 'x done', y: 'y done' })
+        expect((await client.listRuns({ parentRunId: ok })).map((c) => [c.id, c.state])).toEqual([
+          [`${ok}.p`, 'SUCCEEDED'],
+        ])
+        const held = await client.start(
+          workflow('pg')
+            .task('p', { agent: 'planner', input: ['hold'] })
+            .build(),
+        )
+        await until(() => gate.has('hold'))
+        await client.cancel(held, 'stop')
+        expect((await client.result(`${held}.p`, { timeoutMs: 10_000 })).state).toBe('CANCELLED')
+      } finally {
+        await client.close()
+        for (const w of ws) await w.stop({ drainMs: 0 })
+      }
+    })
+  }, 60_000)
 })
