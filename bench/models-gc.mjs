@@ -59,7 +59,7 @@ if (process.argv[2] === '--child') {
         : defineAgent({ name: 'llm', handler: handlers[kind] }),
     )
     const tasks = Array.from({ length: N }, (_, i) => ({ id: `t${i}`, agent: 'llm', input: `task ${i}` }))
-    const result = await o.run({ name: 'gc', tasks }, { concurrency: C })
+    const result = await o.run({ name: 'gc', tasks }, undefined, { concurrency: C })
     if (result.state !== 'SUCCEEDED') throw new Error(`run ${result.state}`)
     await o.close()
   }

@@ -83,7 +83,7 @@ async function agentRun() {
       : defineAgent({ name: 'llm', handler }),
   )
   const tasks = Array.from({ length: N }, (_, i) => ({ id: `t${i}`, agent: 'llm', input: `task ${i}` }))
-  const result = await orchestrator.run({ name: 'llm-fan', tasks }, { concurrency: 64 })
+  const result = await orchestrator.run({ name: 'llm-fan', tasks }, undefined, { concurrency: 64 })
   if (result.state !== 'SUCCEEDED') throw new Error(`run ${result.state}`)
   await orchestrator.close()
 }

@@ -123,7 +123,7 @@ async function agentRun(orchestrator, shape, plain = false) {
   }
   const t0 = performance.now()
   const c0 = cpu()
-  const result = await orchestrator.run(spec, { concurrency: CONCURRENCY })
+  const result = await orchestrator.run(spec, undefined, { concurrency: CONCURRENCY })
   const out = { wall: ((performance.now() - t0) * 1000) / N / shape.calls, cpu: (cpu() - c0) / N / shape.calls }
   if (result.state !== 'SUCCEEDED') throw new Error(`run ${result.state}`)
   await orchestrator.close()
