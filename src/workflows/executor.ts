@@ -185,6 +185,7 @@ export class Executor implements ContextSink {
       const values = await this.valuesFor(workflow, i, claim.runId, runInput)
       const input = prepareInput(task, def, values)
       const ctx = new TaskContext(this, handle, claim.runId, claim.taskId, claim.attempt, instance.id)
+      ctx.journalOnFirstAttempt = true
       let output = await raceAttempt(this.o.clock, task.timeoutMs, handle, claim, () => {
         const call =
           this.o.invoke !== undefined

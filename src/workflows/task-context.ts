@@ -67,6 +67,12 @@ export class TaskContext implements AgentContext {
   private _services: ServiceMembers | undefined
   /** True when the run is in debug mode (see {@link AgentContext.debug}). */
   debug = false
+  /**
+   * Whether `ctx.step` reads the journal on a first attempt too: on a
+   * worker, an attempt released by a stopping worker is claimed again under
+   * the same number, and what it kept must be found.
+   */
+  journalOnFirstAttempt = false
 
   constructor(
     private readonly sink: ContextSink,
@@ -100,7 +106,7 @@ export class TaskContext implements AgentContext {
   step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
     const key = `${this.idempotencyKey}:${checkStepName(name)}`
     if (this.services === NO_SERVICES) return Promise.resolve().then(fn)
-    return runStep(this.services.journal, key, fn, this.attempt)
+    return runStep(this.services.journal, key, fn, this.journalOnFirstAttempt ? 2 : this.attempt)
   }
 
   reportModelCall(report: ModelCallReport): void {
