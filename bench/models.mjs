@@ -38,7 +38,7 @@ const quick = process.argv.includes('--quick')
 const N = quick ? 300 : 1000
 const ROUNDS = quick ? 3 : 7
 const LOOP = 3
-const WARMUP = Number(process.env.WARMUP ?? 3)
+const WARMUP = Number(process.env.WARMUP ?? 6)
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64)
 
 function median(xs) {
