@@ -22,6 +22,7 @@ export function startRun<O extends Record<string, unknown> = Record<string, unkn
 ): RunHandle<O> {
   const { engine, control } = parts
   const wf: Workflow = 'hash' in workflow ? workflow : compileWorkflow(workflow)
+  checkNotOptions(wf, input, options)
   const runInput = control.prepare(wf, input)
   const concurrency = options.concurrency ?? wf.concurrency
   if (!(concurrency >= 1))
@@ -37,4 +38,24 @@ export function startRun<O extends Record<string, unknown> = Record<string, unkn
     debug: runDebug(options),
   })
   return control.handle<O>(run, options)
+}
+
+/** The names of {@link RunOptions}: an input made only of them was meant as options. */
+const OPTION_NAMES = new Set(['concurrency', 'onProgress', 'onEvent', 'runId', 'actor', 'debug', 'breakOnError'])
+
+/**
+ * `run(workflow, { concurrency: 4 })` passes the options as the run's input
+ * (options come third): refused with `VALIDATION_FAILED` when the workflow
+ * declares no inputs, no options were given, and every key of the input is
+ * an option's name.
+ */
+function checkNotOptions(wf: Workflow, input: unknown, options: RunOptions): void {
+  if (wf.spec.inputs !== undefined || input === null || typeof input !== 'object' || Array.isArray(input)) return
+  const keys = Object.keys(input)
+  if (keys.length === 0 || Object.keys(options).length > 0 || !keys.every((k) => OPTION_NAMES.has(k))) return
+  throw new FlotillaError(
+    'VALIDATION_FAILED',
+    `The input of workflow "${wf.name}" is { ${keys.join(', ')} }, which are run options: pass them third, run(workflow, input, { ${keys.join(', ')} }) (or declare them under "inputs" if the workflow really takes them).`,
+    { details: { field: 'input', options: keys } },
+  )
 }

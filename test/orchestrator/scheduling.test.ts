@@ -196,3 +196,27 @@ describe('concurrency limits', () => {
     expect(gates.max).toBe(3)
   })
 })
+
+describe('run options given as the input', () => {
+  it('run(workflow, { concurrency }) is refused with VALIDATION_FAILED naming the third argument; nothing runs', async () => {
+    const o = new Orchestrator({ store: 'memory' })
+    let ran = 0
+    await o.register(agent('count', () => void ran++))
+    const wf = workflow('opts').task('a', { agent: 'count' }).build()
+    await expect(o.run(wf, { concurrency: 4 })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining('run(workflow, input, { concurrency })'),
+    })
+    expect(ran).toBe(0)
+    expect(await o.listRuns()).toEqual([])
+    // The same input with the options in place, or a workflow that declares it as an input, runs.
+    expect((await o.run(wf, undefined, { concurrency: 4 })).state).toBe('SUCCEEDED')
+    const declared = await o.run(
+      { name: 'takes', inputs: { concurrency: { type: 'number' } }, tasks: [{ id: 'a', agent: 'count' }] },
+      { concurrency: 4 },
+    )
+    expect(declared.state).toBe('SUCCEEDED')
+    expect(ran).toBe(2)
+    await o.close()
+  })
+})
