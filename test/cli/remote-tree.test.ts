@@ -1,14 +1,13 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { childWorkflow, defineAgent, Orchestrator } from '../../src/index.js'
-import { ensureBuilt, runCli, spawnCli, tempDir, type BackgroundCli } from './run-cli.js'
+import { ensureBuilt, runCli, serveCli, tempDir, type BackgroundCli } from './run-cli.js'
 
 // `flotilla runs show <id> --server`: the tree of a run and its child runs, read over the HTTP API
 // (GET /api/v1/runs?parentRunId=…), as `runs show` prints it from a store.
 
 const tmp = tempDir('flotilla-remote-tree-')
 const db = join(tmp.dir, 'runs.db')
-const KEY = /flt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/
 let server: BackgroundCli
 let url = ''
 let key = ''
@@ -31,10 +30,7 @@ beforeAll(async () => {
   expect(result.state).toBe('SUCCEEDED')
   parent = result.runId
   await o.close()
-  server = spawnCli(['serve', '--port', '0', '--store', db], { cwd: tmp.dir })
-  await server.waitFor('Ctrl-C or SIGTERM stops it.', 20_000)
-  url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? ''
-  key = KEY.exec(server.stdout())?.[0] ?? ''
+  ;({ server, url, key } = await serveCli(['--store', db], { cwd: tmp.dir }))
 }, 60_000)
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { agentImports, ensureBuilt, runCli, spawnCli, tempDir, writeFiles, type BackgroundCli } from './run-cli.js'
+import { agentImports, ensureBuilt, runCli, serveCli, tempDir, writeFiles, type BackgroundCli } from './run-cli.js'
 
 /**
  * `flotilla run` and `flotilla runs list|show|pause|resume|cancel` with
@@ -11,7 +11,6 @@ import { agentImports, ensureBuilt, runCli, spawnCli, tempDir, writeFiles, type 
  */
 const tmp = tempDir('flotilla-remote-')
 const dir = tmp.dir
-const KEY = /flt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/
 
 const AGENTS = `${agentImports()}
 export const greeter = defineAgent({ name: 'greeter', handler: async (input) => ({ greeting: 'Hello, ' + input.name + '!' }) })
@@ -62,15 +61,9 @@ beforeAll(async () => {
     'workflows/slow.yaml': SLOW,
     'hi.yaml': HELLO,
   })
-  server = spawnCli(
-    ['serve', '--port', '0', '--store', 'memory', '--workflows', 'workflows', '--agents', 'agents.mjs'],
-    {
-      cwd: dir,
-    },
-  )
-  await server.waitFor('Ctrl-C or SIGTERM stops it.', 20_000)
-  url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? ''
-  key = KEY.exec(server.stdout())?.[0] ?? ''
+  ;({ server, url, key } = await serveCli(['--store', 'memory', '--workflows', 'workflows', '--agents', 'agents.mjs'], {
+    cwd: dir,
+  }))
 }, 60_000)
 
 afterAll(async () => {

@@ -171,3 +171,18 @@ export function spawnCli(args: readonly string[], options: { cwd?: string; env?:
     },
   }
 }
+
+/** The admin key `flotilla serve` prints when it creates one. */
+export const SERVE_KEY = /flt_[a-z0-9]{12}_[A-Za-z0-9_-]{43}/
+
+/** Starts `flotilla serve --port 0 ...args` and waits until it listens: its process, URL and printed admin key. */
+export async function serveCli(
+  args: readonly string[],
+  options: { cwd?: string; env?: EnvChanges; timeoutMs?: number } = {},
+): Promise<{ server: BackgroundCli; url: string; key: string }> {
+  const server = spawnCli(['serve', '--port', '0', ...args], options)
+  await server.waitFor('Ctrl-C or SIGTERM stops it.', options.timeoutMs ?? 20_000)
+  const url = /listening on (http:\/\/\S+)/.exec(server.stdout())?.[1] ?? ''
+  const key = SERVE_KEY.exec(server.stdout())?.[0] ?? ''
+  return { server, url, key }
+}
