@@ -223,7 +223,7 @@ export class RunnerContext implements AgentContext {
   }
 
   step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
-    return runStep(this.shared.services.journal, `${this.idempotencyKey}:${checkStepName(name)}`, fn, this.attempt)
+    return runStep(this.shared.services.journal, `${this.idempotencyKey}:${checkStepName(name)}`, fn, this.attempt > 1)
   }
 
   reportModelCall(report: ModelCallReport): void {

@@ -113,12 +113,17 @@ export type ServiceMembers = Pick<
 /**
  * Runs a durable step: the value an earlier attempt of the same task kept
  * under `key` is returned without running `fn`; otherwise `fn` runs and its
- * value (JSON) is kept before it is returned. On a task's first attempt
- * (`attempt` 1) no earlier attempt can have kept anything: the journal is
- * not read.
+ * value (JSON) is kept before it is returned. `mayHaveKept` false (a task's
+ * first attempt, when nothing before it can have run) skips reading the
+ * journal.
  */
-export async function runStep<T>(journal: Journal, key: string, fn: () => T | Promise<T>, attempt: number): Promise<T> {
-  const prior = attempt > 1 ? await journal.get(key) : { found: false }
+export async function runStep<T>(
+  journal: Journal,
+  key: string,
+  fn: () => T | Promise<T>,
+  mayHaveKept: boolean,
+): Promise<T> {
+  const prior = mayHaveKept ? await journal.get(key) : { found: false }
   if (prior.found) return prior.value as T
   const value = await fn()
   await journal.put(key, value)

@@ -106,7 +106,7 @@ export class TaskContext implements AgentContext {
   step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
     const key = `${this.idempotencyKey}:${checkStepName(name)}`
     if (this.services === NO_SERVICES) return Promise.resolve().then(fn)
-    return runStep(this.services.journal, key, fn, this.journalOnFirstAttempt ? 2 : this.attempt)
+    return runStep(this.services.journal, key, fn, this.journalOnFirstAttempt || this.attempt > 1)
   }
 
   reportModelCall(report: ModelCallReport): void {
