@@ -2,16 +2,16 @@ import { z } from 'zod'
 import { FlotillaError } from '../core/errors.js'
 import { BudgetMeter } from '../models/budget.js'
 import { meteredModel } from '../models/metered-model.js'
-import { costOf, DEFAULT_PRICES, priceOf, type ModelPrice } from '../models/pricing.js'
+import { DEFAULT_PRICES, priceOf } from '../models/pricing.js'
 import { modelName, resolveModel, type LanguageModel } from '../models/providers.js'
-import { runModel, type ModelRun } from '../models/run-model.js'
-import { totalTokens } from '../models/usage.js'
+import { runModel, type ModelRun, type ModelTool } from '../models/run-model.js'
 import { PermissionSet } from '../security/permissions.js'
 import type { AgentContext } from './context.js'
 import { defineAgent, type AgentDefinition } from './define-agent.js'
 import { think } from './llm-thinking.js'
 import { RunSpend, type RunAttempt } from './llm-run-budget.js'
 import { taskTools } from './llm-tools.js'
+import { TaskMeter, type MeteredAs, type TaskBudgets } from './llm-task-meter.js'
 import { checkLlmConfig, type LlmAgentConfig, type LlmBudgets, type LlmOutput } from './llm-agent-config.js'
 
 export type { ConfidentAnswer, LlmAgentConfig, LlmBudgets, LlmOutput } from './llm-agent-config.js'
@@ -19,6 +19,12 @@ export type { ConfidentAnswer, LlmAgentConfig, LlmBudgets, LlmOutput } from './l
 /** The critic's system prompt (reflection, and choosing among explored answers). */
 const CRITIC_SYSTEM =
   'You are a careful reviewer. Judge answers strictly against the task; be concrete about what is wrong or missing.'
+
+/** No tools: what a task of an agent without tools or MCP servers offers its model. */
+const NO_MODEL_TOOLS: readonly ModelTool[] = Object.freeze([])
+
+/** The budgets of a task of an agent without budgets. */
+const NO_BUDGETS: TaskBudgets = Object.freeze({ task: undefined, agent: undefined, run: undefined, checked: [] })
 
 function defaultPrompt(input: unknown): string {
   if (typeof input === 'string') return input
@@ -77,7 +83,6 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
   const prices = { ...DEFAULT_PRICES, ...(config.prices ?? {}) }
   const agentMeter = config.budget?.agent === undefined ? undefined : new BudgetMeter(config.budget.agent, 'agent')
   const runMeters = new Map<string, RunSpend>()
-  const pricesByModel = new Map<string, ModelPrice | undefined>()
   let model: LanguageModel | undefined
   let critic: LanguageModel | undefined
 
@@ -89,9 +94,28 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
   if (config.temperature !== undefined) callSettings.temperature = config.temperature
   if (config.maxTokens !== undefined) callSettings.maxTokens = config.maxTokens
   if (config.thinking !== undefined) callSettings.thinking = config.thinking
-  const askSettings: Pick<ModelRun, 'maxSteps' | 'system' | 'output'> = { maxSteps: config.maxSteps ?? 10 }
-  if (system !== undefined) askSettings.system = system
-  if (answerSchema !== undefined) askSettings.output = answerSchema
+  // The agent's own calls, but for the task's model, prompt, tools and signal.
+  const asking: Omit<ModelRun, 'model' | 'prompt' | 'tools' | 'signal'> = {
+    ...callSettings,
+    maxSteps: config.maxSteps ?? 10,
+  }
+  if (system !== undefined) asking.system = system
+  if (answerSchema !== undefined) asking.output = answerSchema
+  const promptOf = config.prompt ?? defaultPrompt
+
+  /** How calls to a model are charged and reported: its name and price, found once per model. */
+  const meteredAs = new Map<LanguageModel, MeteredAs>()
+  const asOf = (m: LanguageModel): MeteredAs => {
+    let as = meteredAs.get(m)
+    if (as === undefined) {
+      const label = modelName(m)
+      meteredAs.set(m, (as = { agent: name, label, price: priceOf(label, prices) }))
+    }
+    return as
+  }
+  const stream = config.stream === true
+  const plain = config.explore === undefined && config.reflection === undefined
+  const noTools = tools.size === 0 && servers.length === 0
 
   const handler = async (input: I, ctx: AgentContext): Promise<LlmOutput<O, C>> => {
     model ??= resolveModel(config.model, config.env)
@@ -109,108 +133,48 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
         ctx.reportBudgetWarning({ agent: name, scope: 'run', ...crossed })
       runAttempt = runSpend.attempt(ctx.taskId)
     }
-    const runMeter = runSpend?.meter
-    const meters = [taskMeter, runMeter, agentMeter].filter((m): m is BudgetMeter => m !== undefined)
+    const budgets: TaskBudgets =
+      config.budget === undefined
+        ? NO_BUDGETS
+        : {
+            task: taskMeter,
+            agent: agentMeter,
+            run: runAttempt,
+            checked: [taskMeter, runSpend?.meter, agentMeter].filter((m): m is BudgetMeter => m !== undefined),
+          }
+    // The task's models share one count of calls: each call's journal step is numbered in call order.
     const counter = { calls: 0 }
-    const charge = (b: BudgetMeter, used: { tokens: number; costUsd: number }): void => {
-      for (const crossed of b.charge(used)) ctx.reportBudgetWarning({ agent: name, scope: b.scope, ...crossed })
+    const metered = meteredModel(model, new TaskMeter(ctx, asOf(model), budgets, stream), counter)
+    const signal = ctx.signal
+    if (plain && noTools) {
+      // One tool-less model run, nothing to think over: the common case, without the machinery below.
+      const r = await runModel({ ...asking, model: metered, tools: NO_MODEL_TOOLS, signal, prompt: promptOf(input) })
+      if (r.reasoning !== undefined) ctx.log.debug('model reasoning', { reasoning: r.reasoning })
+      return (answerSchema === undefined ? r.text : r.output) as LlmOutput<O, C>
     }
-    const meter = (m: LanguageModel): LanguageModel => {
-      const label = modelName(m)
-      let price = pricesByModel.get(label)
-      if (price === undefined && !pricesByModel.has(label)) pricesByModel.set(label, (price = priceOf(label, prices)))
-      return meteredModel(
-        m,
-        {
-          step: (n, fn) => ctx.step(n, fn),
-          ...(ctx.debug === true ? { full: true } : {}),
-          ...(config.stream === true
-            ? {
-                stream: true,
-                progress: (p) =>
-                  ctx.progress(
-                    p.fraction,
-                    `model call ${p.index + 1}: ${p.text} characters${p.reasoning > 0 ? ` (thinking: ${p.reasoning})` : ''}${p.tail ? ` …${p.tail}` : ''}`,
-                  ),
-              }
-            : {}),
-          beforeCall: (w) => {
-            if (meters.length === 0) return
-            const worst = {
-              tokens: w.inputTokens + w.outputTokens,
-              costUsd: costOf(
-                { inputTokens: w.inputTokens, outputTokens: w.outputTokens, reasoningTokens: 0, cachedInputTokens: 0 },
-                price,
-              ),
-            }
-            for (const b of meters) b.check(name, worst)
-          },
-          ...(ctx.holdTreeBudget === undefined
-            ? {}
-            : {
-                hold: async (w) => {
-                  const tokens = w.inputTokens + w.outputTokens
-                  const usage = { inputTokens: w.inputTokens, outputTokens: w.outputTokens }
-                  const held = await ctx.holdTreeBudget!({
-                    tokens,
-                    costUsd: costOf({ ...usage, reasoningTokens: 0, cachedInputTokens: 0 }, price),
-                  })
-                  return (
-                    held && {
-                      settle: (u) => held.settle({ tokens: totalTokens(u), costUsd: costOf(u, price) }),
-                      release: () => held.release(),
-                    }
-                  )
-                },
-              }),
-          afterCall: (c) => {
-            const costUsd = costOf(c.usage, price)
-            const used = { tokens: totalTokens(c.usage), costUsd }
-            // A replayed call was charged to the agent budget when it was made; the run's counts it once (RunSpend).
-            if (taskMeter !== undefined) charge(taskMeter, used)
-            if (agentMeter !== undefined && !c.replayed) charge(agentMeter, used)
-            if (runAttempt !== undefined)
-              for (const crossed of runAttempt.charge(used, c.replayed))
-                ctx.reportBudgetWarning({ agent: name, scope: 'run', ...crossed })
-            for (const w of c.warnings) ctx.log.warn('model warning', w)
-            const event: Parameters<AgentContext['reportModelCall']>[0] = {
-              agent: name,
-              model: label,
-              call: c.index,
-              usage: c.usage,
-              costUsd,
-              durationMs: Math.round(c.durationMs),
-              replayed: c.replayed,
-              finishReason: c.finishReason,
-              answer: c.answer,
-            }
-            if (c.prompt !== undefined) event.prompt = c.prompt
-            ctx.reportModelCall(event)
-          },
-        },
-        counter,
-      )
-    }
-    const metered = meter(model)
     const criticModel =
       config.reflection?.critic === undefined
         ? metered
-        : meter((critic ??= resolveModel(config.reflection.critic, config.env)))
-    const offered = await taskTools(ctx, name, permissions, tools, servers)
-    const settings = { ...callSettings, signal: ctx.signal }
+        : meteredModel(
+            (critic ??= resolveModel(config.reflection.critic, config.env)),
+            new TaskMeter(ctx, asOf(critic), budgets, stream),
+            counter,
+          )
+    const offered = noTools ? undefined : await taskTools(ctx, name, permissions, tools, servers)
     // The agent's own calls: everything but the prompt, made once per task.
-    const asking: Omit<ModelRun, 'prompt'> = { ...askSettings, ...settings, model: metered, tools: offered.tools }
+    const own: Omit<ModelRun, 'prompt'> = { ...asking, model: metered, tools: offered?.tools ?? NO_MODEL_TOOLS, signal }
     try {
       const result = await think({
-        prompt: (config.prompt ?? defaultPrompt)(input),
-        ask: (prompt) => runModel({ ...asking, prompt }),
+        prompt: promptOf(input),
+        ask: (prompt) => runModel({ ...own, prompt }),
         judge: async (prompt, schema) =>
           (
             await runModel({
-              ...settings,
+              ...callSettings,
+              signal,
               model: criticModel,
               prompt,
-              tools: [],
+              tools: NO_MODEL_TOOLS,
               maxSteps: 1,
               system: CRITIC_SYSTEM,
               output: schema,
@@ -224,7 +188,7 @@ export function defineLlmAgent<I = unknown, O = string, C extends boolean = fals
       if (result.reasoning !== undefined) ctx.log.debug('model reasoning', { reasoning: result.reasoning })
       return (answerSchema === undefined ? result.text : result.output) as LlmOutput<O, C>
     } finally {
-      await offered.close()
+      await offered?.close()
     }
   }
 

@@ -123,8 +123,10 @@ export async function runStep<T>(
   fn: () => T | Promise<T>,
   mayHaveKept: boolean,
 ): Promise<T> {
-  const prior = mayHaveKept ? await journal.get(key) : { found: false }
-  if (prior.found) return prior.value as T
+  if (mayHaveKept) {
+    const prior = await journal.get(key)
+    if (prior.found) return prior.value as T
+  }
   const value = await fn()
   await journal.put(key, value)
   return value

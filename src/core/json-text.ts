@@ -23,6 +23,15 @@ export function parseKeepingText(text: string): unknown {
   return value
 }
 
+/**
+ * Remembers `text` as the JSON text of `value` (made from it with
+ * `JSON.stringify`), for {@link keptJsonText}: a value kept as it was
+ * written need not be parsed back. The same rule holds: nobody changes it.
+ */
+export function keepJsonText(value: object, text: string): void {
+  texts.set(value, text)
+}
+
 /** The JSON text `value` was parsed from by {@link parseKeepingText}, or `undefined`. */
 export function keptJsonText(value: unknown): string | undefined {
   return typeof value === 'object' && value !== null ? texts.get(value) : undefined

@@ -1,6 +1,11 @@
-import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3GenerateResult } from '@ai-sdk/provider'
+import type {
+  LanguageModelV3,
+  LanguageModelV3CallOptions,
+  LanguageModelV3GenerateResult,
+  LanguageModelV3StreamResult,
+} from '@ai-sdk/provider'
 import type { ModelAnswerPart, TokenUsage } from '../core/events.js'
-import { parseKeepingText } from '../core/json-text.js'
+import { keepJsonText, parseKeepingText } from '../core/json-text.js'
 import { throttle } from './rate-limits.js'
 import { streamCall, streamOf, type StreamProgress } from './stream-call.js'
 import { usageOf } from './usage.js'
@@ -97,9 +102,8 @@ class WorstCase {
 
 const NO_WARNINGS: readonly unknown[] = Object.freeze([])
 
-/** A generate result as the journal (and a cassette) keeps it. */
-export function toJournal(r: LanguageModelV3GenerateResult, durationMs: number): JournaledCall {
-  // Field by field, not from conditional spreads (each a fresh object, on every call).
+/** The kept fields of a generate result, by hand (no conditional spreads: each would be a fresh object per call). */
+function journaled(r: LanguageModelV3GenerateResult, durationMs: number): JournaledCall {
   let response: JournaledCall['response']
   if (r.response !== undefined) {
     response = {}
@@ -107,18 +111,15 @@ export function toJournal(r: LanguageModelV3GenerateResult, durationMs: number):
     if (r.response.modelId !== undefined) response.modelId = r.response.modelId
     if (r.response.timestamp !== undefined) response.timestamp = r.response.timestamp.getTime()
   }
-  // Through JSON once: what is kept is exactly what a replay gets back (and the journal keeps that text as is).
-  return parseKeepingText(
-    JSON.stringify({
-      content: r.content,
-      finishReason: r.finishReason,
-      usage: r.usage,
-      providerMetadata: r.providerMetadata,
-      warnings: r.warnings,
-      response,
-      durationMs,
-    }),
-  ) as JournaledCall
+  const call: JournaledCall = { content: r.content, finishReason: r.finishReason, usage: r.usage, warnings: r.warnings, durationMs }
+  if (r.providerMetadata !== undefined) call.providerMetadata = r.providerMetadata
+  if (response !== undefined) call.response = response
+  return call
+}
+
+/** A generate result as the journal (and a cassette) keeps it: through JSON, exactly what a replay gets back. */
+export function toJournal(r: LanguageModelV3GenerateResult, durationMs: number): JournaledCall {
+  return parseKeepingText(JSON.stringify(journaled(r, durationMs))) as JournaledCall
 }
 
 /** A kept answer as a generate result again. */
@@ -191,42 +192,85 @@ export function meteredModel(
   meter: ModelMeter,
   counter: { calls: number } = { calls: 0 },
 ): LanguageModelV3 {
-  const call = (options: LanguageModelV3CallOptions, index: number): PromiseLike<LanguageModelV3GenerateResult> => {
-    if (meter.stream !== true) return model.doGenerate(options)
+  return new MeteredModel(model, meter, counter)
+}
+
+/** The provider of a model's provider id ("openai.chat" → "openai"), split once per id. */
+const providers = new Map<string, string>()
+export function providerOf(providerId: string): string {
+  let name = providers.get(providerId)
+  if (name === undefined) {
+    if (providers.size >= 256) providers.clear()
+    providers.set(providerId, (name = providerId.split('.')[0] ?? providerId))
+  }
+  return name
+}
+
+/** A class, not a literal with closures: a task makes one of these per model, so one object. */
+class MeteredModel implements LanguageModelV3 {
+  readonly specificationVersion = 'v3' as const
+  readonly provider: string
+  readonly modelId: string
+
+  constructor(
+    private readonly model: LanguageModelV3,
+    private readonly meter: ModelMeter,
+    private readonly counter: { calls: number },
+  ) {
+    this.provider = model.provider
+    this.modelId = model.modelId
+  }
+
+  get supportedUrls(): LanguageModelV3['supportedUrls'] {
+    return this.model.supportedUrls
+  }
+
+  private call(options: LanguageModelV3CallOptions, index: number): PromiseLike<LanguageModelV3GenerateResult> {
+    const meter = this.meter
+    if (meter.stream !== true) return this.model.doGenerate(options)
     const allowance = (options.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS) * 4
     const progress = meter.progress?.bind(meter)
     return streamCall(
-      model,
+      this.model,
       options,
       progress && ((p) => progress({ ...p, index, fraction: Math.min(0.99, (p.text + p.reasoning) / allowance) || 0 })),
     )
   }
-  const provider = model.provider.split('.')[0]
-  const doGenerate: LanguageModelV3['doGenerate'] = async (options) => {
+
+  /** The call made for real (nothing kept for it): budgets, a hold, the rate limit, then the model. */
+  private async make(options: LanguageModelV3CallOptions, index: number, made: { made: boolean }): Promise<JournaledCall> {
+    const meter = this.meter
+    const worst = new WorstCase(options)
+    meter.beforeCall(worst)
+    const hold = meter.hold === undefined ? undefined : await meter.hold(worst)
+    let result: LanguageModelV3GenerateResult
+    let durationMs: number
+    try {
+      const wait = throttle(providerOf(this.provider), worst)
+      if (wait !== undefined) await wait
+      made.made = true
+      const started = performance.now()
+      result = await this.call(options, index)
+      durationMs = performance.now() - started
+    } catch (e) {
+      if (hold !== undefined) await hold.release().catch(() => undefined)
+      throw e
+    }
+    if (hold !== undefined) await hold.settle(usageOf(result.usage))
+    // Kept as JSON text, handed back as the provider gave it: a replay gets the text parsed (see fromJournal).
+    const kept = journaled(result, durationMs)
+    keepJsonText(kept, JSON.stringify(kept))
+    return kept
+  }
+
+  async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
+    const meter = this.meter
+    const counter = this.counter
     const index = counter.calls++
-    let made = false
+    const made = { made: false }
     let kept: JournaledCall
     try {
-      kept = await meter.step(`model:${index}`, async () => {
-        const worst = new WorstCase(options)
-        meter.beforeCall(worst)
-        const hold = meter.hold === undefined ? undefined : await meter.hold(worst)
-        let result: LanguageModelV3GenerateResult
-        let durationMs: number
-        try {
-          const wait = throttle(provider, worst)
-          if (wait !== undefined) await wait
-          made = true
-          const started = performance.now()
-          result = await call(options, index)
-          durationMs = performance.now() - started
-        } catch (e) {
-          if (hold !== undefined) await hold.release().catch(() => undefined)
-          throw e
-        }
-        if (hold !== undefined) await hold.settle(usageOf(result.usage))
-        return toJournal(result, durationMs)
-      })
+      kept = await meter.step(`model:${index}`, () => this.make(options, index, made))
     } catch (e) {
       // Nothing was kept under this number: the next call (a retry of this one) takes it, as it will on a replay.
       if (counter.calls === index + 1) counter.calls = index
@@ -236,7 +280,7 @@ export function meteredModel(
       index,
       usage: usageOf(kept.usage),
       durationMs: kept.durationMs,
-      replayed: !made,
+      replayed: !made.made,
       finishReason: kept.finishReason.unified,
       answer: answerOf(kept, meter.full === true),
       warnings: kept.warnings ?? NO_WARNINGS,
@@ -245,5 +289,8 @@ export function meteredModel(
     meter.afterCall(report)
     return fromJournal(kept)
   }
-  return withGenerate(model, doGenerate, async (options) => streamOf(await doGenerate(options)))
+
+  async doStream(options: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
+    return streamOf(await this.doGenerate(options))
+  }
 }

@@ -156,6 +156,7 @@ export function orchestratorParts(
       ? (events) => (hub.deliver(events), team.forward(events))
       : (events) => hub.deliver(events),
     services: (instanceId, runId, taskId) => team.services(instanceId, runId, taskId),
+    journal: (instanceId) => team.journalOf(instanceId),
     observe: (e) => {
       const agent = e.instance.key
       history.record(agent, {

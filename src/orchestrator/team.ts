@@ -7,7 +7,7 @@ import type { Workflow } from '../workflows/compile.js'
 import type { RunResult } from '../workflows/results.js'
 import { defaultRuntimes } from './default-runtimes.js'
 import { asRunId, asTaskId, type AgentId, type RunId, type TaskId } from '../core/ids.js'
-import type { ServiceMembers } from '../agents/service-members.js'
+import type { Journal, ServiceMembers } from '../agents/service-members.js'
 import type { ChildAgentRef, TemplateSpawnRequest } from '../agents/context.js'
 import type { AnyAgentDefinition } from '../agents/define-agent.js'
 import { ContextStore } from '../context/context-store.js'
@@ -87,6 +87,7 @@ export class Team {
   private readonly ownContext: boolean
   private readonly deps: ServiceDeps
   private readonly cache = new Map<string, ServiceMembers>()
+  private readonly journals = new Map<string, Journal>()
   /** The bus subscriptions of deployed agents (`ctx.subscribe`), by agent id. */
   private readonly subscriptions = new Map<string, AgentSubscriptions>()
   private readonly sweeper: NodeJS.Timeout
@@ -173,6 +174,19 @@ export class Team {
           ),
       60_000,
     ).unref()
+  }
+
+  /** The journal of a registered agent instance's tasks (per agent name), for `ctx.step`. */
+  journalOf(instanceId: AgentId): Journal | undefined {
+    const instance = this.o.registry.getInstance(instanceId)
+    if (!instance) return undefined
+    const name = instance.definition.name
+    let journal = this.journals.get(name)
+    if (journal === undefined) {
+      if (this.journals.size > 1024) this.journals.clear()
+      this.journals.set(name, (journal = agentJournal(this.deps, name)))
+    }
+    return journal
   }
 
   /**

@@ -108,6 +108,7 @@ export function workerParts(w: WorkerWiring): WorkerParts {
     invoke: composeInterceptors([...w.interceptors, children.interceptor]),
     deliver,
     services: (instanceId, runId, taskId) => team.services(instanceId, runId, taskId),
+    journal: (instanceId) => team.journalOf(instanceId),
     onError: (e) => {
       logger.warn(errorFields(e), 'an attempt could not be completed in the store')
       const runId = (e.details.runId ?? '') as RunId

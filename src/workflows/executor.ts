@@ -4,7 +4,7 @@ import type { ModelCalledEvent, RunEvent } from '../core/events.js'
 import { taskSpendAfter } from '../core/model-spend.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
 import type { LogLevel, StoredTaskSpend } from '../agents/context.js'
-import type { ServiceMembers } from '../agents/service-members.js'
+import type { Journal, ServiceMembers } from '../agents/service-members.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
 import type { QueueClaim, QueueResult, QueueSelector, TaskQueue } from '../store/queue.js'
@@ -36,6 +36,8 @@ export interface ExecutorOptions {
   deliver?: (events: readonly RunEvent[]) => void
   /** The outward services (messages, artifacts, cache) of a task's context. */
   services?: (instanceId: AgentId, runId: RunId, taskId: TaskId) => ServiceMembers | undefined
+  /** The journal of an agent instance's tasks (`ctx.step`): the one service every step needs, without the others. */
+  journal?: (instanceId: AgentId) => Journal | undefined
   /** Told when a result could not be stored (lease lost, run cancelled) or a claim failed. */
   onError?: (error: FlotillaError) => void
 }
@@ -361,11 +363,18 @@ export class Executor implements ContextSink {
 
   emit(event: RunEvent): void {
     if (!('taskId' in event)) return
-    this.running.get(`${event.runId}\u0000${event.taskId}`)?.events.push({ ...event, at: this.o.clock.wallNow() })
+    const running = this.running.get(`${event.runId}\u0000${event.taskId}`)
+    if (running === undefined) return
+    event.at = this.o.clock.wallNow()
+    running.events.push(event)
   }
 
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
     return this.o.services?.(instanceId, runId, taskId)
+  }
+
+  journal(instanceId: AgentId): Journal | undefined {
+    return this.o.journal?.(instanceId)
   }
 
   storedModelSpend(runId: RunId): Promise<StoredTaskSpend[]> {

@@ -1,7 +1,7 @@
 import type { RunEvent } from '../core/events.js'
 import { asTaskId, type AgentId, type RunId, type TaskId } from '../core/ids.js'
 import type { LogLevel, StoredTaskSpend } from '../agents/context.js'
-import type { ServiceMembers } from '../agents/service-members.js'
+import type { Journal, ServiceMembers } from '../agents/service-members.js'
 import type { RunExecution } from './run-execution.js'
 import type { EngineOptions } from './scheduler.js'
 import { storedSpendOf, type ContextSink } from './task-context.js'
@@ -53,10 +53,10 @@ export class RunEvents implements ContextSink {
       )
   }
 
-  emit(given: RunEvent): void {
-    const run = this.runs.get(given.runId)
+  emit(event: RunEvent): void {
+    const run = this.runs.get(event.runId)
     if (run === undefined) return
-    const event = { ...given, at: this.o.clock.wallNow() }
+    event.at = this.o.clock.wallNow()
     if (event.type === 'model.called') {
       ;(run.modelCalls ??= []).push(event)
       const i = run.workflow.indexOf.get(event.taskId)
@@ -67,6 +67,10 @@ export class RunEvents implements ContextSink {
 
   services(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined {
     return this.o.services?.(instanceId, runId, taskId)
+  }
+
+  journal(instanceId: AgentId): Journal | undefined {
+    return this.o.journal?.(instanceId)
   }
 
   storedModelSpend(runId: RunId): Promise<StoredTaskSpend[]> {

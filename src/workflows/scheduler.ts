@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js'
 import { FlotillaError, toFlotillaError } from '../core/errors.js'
 import type { FlotillaEvent } from '../core/events.js'
 import type { AgentId, RunId, TaskId } from '../core/ids.js'
-import type { ServiceMembers } from '../agents/service-members.js'
+import type { Journal, ServiceMembers } from '../agents/service-members.js'
 import type { AgentInstance } from '../registry/agent-instance.js'
 import type { AgentPool } from '../registry/agent-pool.js'
 import type { Registry } from '../registry/registry.js'
@@ -35,6 +35,8 @@ export interface EngineOptions {
   observe?: (execution: ObservedExecution) => void
   /** The outward services (messages, artifacts, cache) of a task's context; asked for on first use. */
   services?: (instanceId: AgentId, runId: RunId, taskId: TaskId) => ServiceMembers | undefined
+  /** The journal of an agent instance's tasks (`ctx.step`): the one service every step needs, without the others. */
+  journal?: (instanceId: AgentId) => Journal | undefined
   /** The interceptor chain, composed once; `undefined` calls handlers directly. */
   invoke?: InvokeNext
   /** Runs created here are held under this lease (durable stores), so no other process takes them over while this one lives. */

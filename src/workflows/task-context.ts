@@ -10,7 +10,13 @@ import type {
   ToolBox,
   Workspace,
 } from '../agents/context.js'
-import { checkStepName, runStep, unavailableServices, type ServiceMembers } from '../agents/service-members.js'
+import {
+  checkStepName,
+  runStep,
+  unavailableServices,
+  type Journal,
+  type ServiceMembers,
+} from '../agents/service-members.js'
 import type { RunEvent, ModelCallReport } from '../core/events.js'
 import type { Store } from '../store/store.js'
 import type { AttemptHandle } from './run-execution.js'
@@ -19,12 +25,18 @@ import type { AttemptHandle } from './run-execution.js'
 export interface ContextSink {
   log(runId: RunId, taskId: TaskId, level: LogLevel, message: string, data: unknown): void
   progress(runId: RunId, taskId: TaskId, attempt: number, fraction: number, note: string | undefined): void
-  /** Adds an event to the run (a model call, a budget warning), written with the attempt's other events; the sink dates it with its clock. */
+  /**
+   * Adds an event to the run (a model call, a budget warning), written with
+   * the attempt's other events. The event is the sink's from then on: it
+   * dates it with its clock, in place.
+   */
   emit?(event: RunEvent): void
   /** The model spend stored on the run's task records (a store read), when the engine has a store. */
   storedModelSpend?(runId: RunId): Promise<StoredTaskSpend[]>
   /** The outward services (messages, artifacts, cache, children) of an agent instance in a run, when the engine has them. */
   services?(instanceId: AgentId, runId: RunId, taskId: TaskId): ServiceMembers | undefined
+  /** The journal of an agent instance's tasks (what `ctx.step` keeps), without building its other services. */
+  journal?(instanceId: AgentId): Journal | undefined
 }
 
 const NO_SERVICES = unavailableServices(
@@ -105,19 +117,32 @@ export class TaskContext implements AgentContext {
 
   step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
     const key = `${this.idempotencyKey}:${checkStepName(name)}`
-    if (this.services === NO_SERVICES) return Promise.resolve().then(fn)
-    return runStep(this.services.journal, key, fn, this.journalOnFirstAttempt || this.attempt > 1)
+    const journal =
+      this.sink.journal?.(this.instanceId) ?? (this.services === NO_SERVICES ? undefined : this.services.journal)
+    if (journal === undefined) return Promise.resolve().then(fn)
+    return runStep(journal, key, fn, this.journalOnFirstAttempt || this.attempt > 1)
   }
 
   reportModelCall(report: ModelCallReport): void {
-    this.sink.emit?.({
+    // Field by field: a spread of the report would copy it through the slow path, once per model call.
+    const event: RunEvent = {
       type: 'model.called',
       at: 0,
       runId: this.runId,
       taskId: this.taskId,
       attempt: this.attempt,
-      ...report,
-    })
+      agent: report.agent,
+      model: report.model,
+      call: report.call,
+      usage: report.usage,
+      costUsd: report.costUsd,
+      durationMs: report.durationMs,
+      replayed: report.replayed,
+      finishReason: report.finishReason,
+    }
+    if (report.answer !== undefined) event.answer = report.answer
+    if (report.prompt !== undefined) event.prompt = report.prompt
+    this.sink.emit?.(event)
   }
 
   storedModelSpend(): Promise<StoredTaskSpend[] | undefined> {
