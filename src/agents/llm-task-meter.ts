@@ -71,7 +71,10 @@ export class TaskMeter implements ModelMeter {
   private async holdTree(w: { inputTokens: number; outputTokens: number }): Promise<ModelCallHold | undefined> {
     const price = this.as.price
     const usage = { inputTokens: w.inputTokens, outputTokens: w.outputTokens, reasoningTokens: 0, cachedInputTokens: 0 }
-    const held = await this.ctx.holdTreeBudget!({ tokens: w.inputTokens + w.outputTokens, costUsd: costOf(usage, price) })
+    const held = await this.ctx.holdTreeBudget!({
+      tokens: w.inputTokens + w.outputTokens,
+      costUsd: costOf(usage, price),
+    })
     return (
       held && {
         settle: (u) => held.settle({ tokens: totalTokens(u), costUsd: costOf(u, price) }),
@@ -81,7 +84,8 @@ export class TaskMeter implements ModelMeter {
   }
 
   private charge(b: BudgetMeter, used: { tokens: number; costUsd: number }): void {
-    for (const crossed of b.charge(used)) this.ctx.reportBudgetWarning({ agent: this.as.agent, scope: b.scope, ...crossed })
+    for (const crossed of b.charge(used))
+      this.ctx.reportBudgetWarning({ agent: this.as.agent, scope: b.scope, ...crossed })
   }
 
   afterCall(c: Parameters<ModelMeter['afterCall']>[0]): void {

@@ -111,7 +111,13 @@ function journaled(r: LanguageModelV3GenerateResult, durationMs: number): Journa
     if (r.response.modelId !== undefined) response.modelId = r.response.modelId
     if (r.response.timestamp !== undefined) response.timestamp = r.response.timestamp.getTime()
   }
-  const call: JournaledCall = { content: r.content, finishReason: r.finishReason, usage: r.usage, warnings: r.warnings, durationMs }
+  const call: JournaledCall = {
+    content: r.content,
+    finishReason: r.finishReason,
+    usage: r.usage,
+    warnings: r.warnings,
+    durationMs,
+  }
   if (r.providerMetadata !== undefined) call.providerMetadata = r.providerMetadata
   if (response !== undefined) call.response = response
   return call
@@ -238,7 +244,11 @@ class MeteredModel implements LanguageModelV3 {
   }
 
   /** The call made for real (nothing kept for it): budgets, a hold, the rate limit, then the model. */
-  private async make(options: LanguageModelV3CallOptions, index: number, made: { made: boolean }): Promise<JournaledCall> {
+  private async make(
+    options: LanguageModelV3CallOptions,
+    index: number,
+    made: { made: boolean },
+  ): Promise<JournaledCall> {
     const meter = this.meter
     const worst = new WorstCase(options)
     meter.beforeCall(worst)
