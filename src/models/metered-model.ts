@@ -212,6 +212,12 @@ export function providerOf(providerId: string): string {
   return name
 }
 
+/** Whether a call of {@link MeteredModel.doGenerate} was made (not replayed), and its answer once it came. */
+interface MadeCall {
+  made: boolean
+  result: LanguageModelV3GenerateResult | undefined
+}
+
 /** A class, not a literal with closures: a task makes one of these per model, so one object. */
 class MeteredModel implements LanguageModelV3 {
   readonly specificationVersion = 'v3' as const
@@ -244,11 +250,7 @@ class MeteredModel implements LanguageModelV3 {
   }
 
   /** The call made for real (nothing kept for it): budgets, a hold, the rate limit, then the model. */
-  private async make(
-    options: LanguageModelV3CallOptions,
-    index: number,
-    made: { made: boolean },
-  ): Promise<JournaledCall> {
+  private async make(options: LanguageModelV3CallOptions, index: number, made: MadeCall): Promise<JournaledCall> {
     const meter = this.meter
     const worst = new WorstCase(options)
     meter.beforeCall(worst)
@@ -267,6 +269,7 @@ class MeteredModel implements LanguageModelV3 {
       throw e
     }
     if (hold !== undefined) await hold.settle(usageOf(result.usage))
+    made.result = result
     // Kept as JSON text, handed back as the provider gave it: a replay gets the text parsed (see fromJournal).
     const kept = journaled(result, durationMs)
     keepJsonText(kept, JSON.stringify(kept))
@@ -277,7 +280,7 @@ class MeteredModel implements LanguageModelV3 {
     const meter = this.meter
     const counter = this.counter
     const index = counter.calls++
-    const made = { made: false }
+    const made: MadeCall = { made: false, result: undefined }
     let kept: JournaledCall
     try {
       kept = await meter.step(`model:${index}`, () => this.make(options, index, made))
@@ -297,7 +300,8 @@ class MeteredModel implements LanguageModelV3 {
     }
     if (meter.full === true) report.prompt = JSON.parse(JSON.stringify(options.prompt)) as unknown[]
     meter.afterCall(report)
-    return fromJournal(kept)
+    // A call made now answers with what the model gave, as a bare call would; a replayed one from the journal.
+    return made.result ?? fromJournal(kept)
   }
 
   async doStream(options: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
