@@ -78,14 +78,17 @@ export function taskSpendAfter(
   calls: Iterable<Pick<ModelCallReport, 'usage' | 'costUsd' | 'replayed'>>,
 ): ModelSpend | undefined {
   const made = noSpend()
-  const again = noSpend()
+  let again: ModelSpend | undefined
   let spent = stored !== undefined
   for (const c of calls) {
     spent = true
     addModelCall(made, c)
-    if (c.replayed) addModelCall(again, { ...c, replayed: false })
+    if (c.replayed) addModelCall((again ??= noSpend()), { ...c, replayed: false })
   }
   if (!spent) return undefined
+  // The usual case, a first attempt that replayed nothing: what it made is the spend.
+  if (stored === undefined && again === undefined) return made
+  again ??= noSpend()
   const s = stored ?? noSpend()
   const merged = (k: Exclude<keyof ModelSpend, 'replayed'>): number => Math.max(s[k], again[k]) + made[k]
   return {
