@@ -192,13 +192,12 @@ export async function runModel(o: ModelRun): Promise<ModelRunResult> {
           { details: { agent: o.agent, maxSteps: o.maxSteps } },
         )
       }
+      // Field by field, not from conditional spreads (each a fresh object, on every call).
+      const done: ModelRunResult = { text: result.text, steps }
+      if (o.output !== undefined) done.output = result.output as unknown
       const reasoning = result.reasoningText
-      return {
-        text: result.text,
-        ...(o.output === undefined ? {} : { output: result.output as unknown }),
-        ...(reasoning ? { reasoning } : {}),
-        steps,
-      }
+      if (reasoning) done.reasoning = reasoning
+      return done
     } catch (e) {
       if (!NoObjectGeneratedError.isInstance(e) || o.signal.aborted) throw modelError(e, o.agent, o.model, o.signal)
       steps += 1
