@@ -1,8 +1,7 @@
 /**
- * JSON text remembered with the value parsed from it, so a value that was
- * just made from JSON text is not checked and written out again when it is
- * kept (a model call's answer goes through JSON once to be exactly what a
- * replay gets back, then into the task journal).
+ * JSON text remembered with the value it is the text of, so a value that
+ * was just written out (a model call's answer, kept in the task journal) or
+ * just parsed is not written out again when the journal keeps it.
  */
 const texts = new WeakMap<object, string>()
 
