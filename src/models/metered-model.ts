@@ -6,6 +6,7 @@ import type {
 } from '@ai-sdk/provider'
 import type { ModelAnswerPart, TokenUsage } from '../core/events.js'
 import { keepJsonText, parseKeepingText } from '../core/json-text.js'
+import { providerOf } from './providers.js'
 import { throttle } from './rate-limits.js'
 import { streamCall, streamOf, type StreamProgress } from './stream-call.js'
 import { usageOf } from './usage.js'
@@ -201,20 +202,8 @@ export function meteredModel(
   return new MeteredModel(model, meter, counter)
 }
 
-/** The provider of a model's provider id ("openai.chat" → "openai"), split once per id. */
-const providers = new Map<string, string>()
-export function providerOf(providerId: string): string {
-  let name = providers.get(providerId)
-  if (name === undefined) {
-    if (providers.size >= 256) providers.clear()
-    providers.set(providerId, (name = providerId.split('.')[0] ?? providerId))
-  }
-  return name
-}
-
-/** Whether a call of {@link MeteredModel.doGenerate} was made (not replayed), and its answer once it came. */
+/** The answer of a call of {@link MeteredModel.doGenerate} made now; none when it was replayed from the journal. */
 interface MadeCall {
-  made: boolean
   result: LanguageModelV3GenerateResult | undefined
 }
 
@@ -260,7 +249,6 @@ class MeteredModel implements LanguageModelV3 {
     try {
       const wait = throttle(providerOf(this.provider), worst)
       if (wait !== undefined) await wait
-      made.made = true
       const started = performance.now()
       result = await this.call(options, index)
       durationMs = performance.now() - started
@@ -280,7 +268,7 @@ class MeteredModel implements LanguageModelV3 {
     const meter = this.meter
     const counter = this.counter
     const index = counter.calls++
-    const made: MadeCall = { made: false, result: undefined }
+    const made: MadeCall = { result: undefined }
     let kept: JournaledCall
     try {
       kept = await meter.step(`model:${index}`, () => this.make(options, index, made))
@@ -293,7 +281,7 @@ class MeteredModel implements LanguageModelV3 {
       index,
       usage: usageOf(kept.usage),
       durationMs: kept.durationMs,
-      replayed: !made.made,
+      replayed: made.result === undefined,
       finishReason: kept.finishReason.unified,
       answer: answerOf(kept, meter.full === true),
       warnings: kept.warnings ?? NO_WARNINGS,

@@ -171,6 +171,16 @@ export function resolveModel(spec: ModelSpec, env: ModelEnv = process.env): Lang
 
 /** `provider:modelId` of a model, as prices and traces name it. */
 export function modelName(model: LanguageModel): string {
-  const provider = model.provider.split('.')[0]
-  return `${provider}:${model.modelId}`
+  return `${providerOf(model.provider)}:${model.modelId}`
+}
+
+/** The provider of a model's provider id ("openai.chat" → "openai"), split once per id. */
+const providerIds = new Map<string, string>()
+export function providerOf(providerId: string): string {
+  let name = providerIds.get(providerId)
+  if (name === undefined) {
+    if (providerIds.size >= 256) providerIds.clear()
+    providerIds.set(providerId, (name = providerId.split('.')[0] ?? providerId))
+  }
+  return name
 }

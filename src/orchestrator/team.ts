@@ -180,7 +180,11 @@ export class Team {
   journalOf(instanceId: AgentId): Journal | undefined {
     const instance = this.o.registry.getInstance(instanceId)
     if (!instance) return undefined
-    const name = instance.definition.name
+    return this.journalNamed(instance.definition.name)
+  }
+
+  /** The journal of agent `name`'s tasks, made once per name. */
+  private journalNamed(name: string): Journal {
     let journal = this.journals.get(name)
     if (journal === undefined) {
       if (this.journals.size > 1024) this.journals.clear()
@@ -205,7 +209,7 @@ export class Team {
       const definition = instance.definition
       const onEvent = this.o.onEvent
       const spawnTemplate = this.o.spawnTemplate
-      members = new TaskServices(agentJournal(this.deps, name), () =>
+      members = new TaskServices(this.journalNamed(name), () =>
         withTemplateSpawn(
           definition,
           runId,
